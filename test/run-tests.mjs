@@ -3,18 +3,29 @@
 // (every test point at every depth; skips and todos are counted apart and printed above).
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const tapBin = require.resolve('tap/bin');
+const tapBin = join(dirname(require.resolve('tap/package.json')), 'dist/esm/run.mjs');
 const args = process.argv.slice(2);
 const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: process.env,
 });
-let passed = 0, failed = 0, skipped = 0, buf = '';
+let passed = 0, failed = 0, skipped = 0, failedParents = 0, buf = '';
+// A point that closes a subtest (one whose children were seen just before it, one indent
+// deeper) is a summary, not a test: only leaves are counted.
+const hasChildren = new Map();
 const count = (line) => {
-  const m = /^\s*(not ok|ok)\b.*?(#\s*(SKIP|TODO)\b(.*))?$/i.exec(line);
+  const m = /^(\s*)(not ok|ok)\b.*?(#\s*(SKIP|TODO)\b(.*))?$/i.exec(line);
   if (!m) return;
+  const depth = m[1].length;
+  const parent = hasChildren.get(depth) === true;
+  hasChildren.set(depth, false);
+  hasChildren.set(depth - 4, true);
+  for (const k of hasChildren.keys()) if (k > depth) hasChildren.delete(k);
+  if (parent) { if (m[2] === 'not ok' && !m[4]) failedParents++; return; }
+  m.splice(1, 1);
   if (m[3]) { skipped++; if (m[3].toUpperCase() === 'SKIP') console.log(`skipped: ${line.trim()}`); return; }
   if (m[1] === 'ok') passed++; else failed++;
 };
@@ -26,7 +37,7 @@ child.stdout.on('data', (d) => {
 });
 child.on('close', (code) => {
   if (buf) count(buf);
-  if (code !== 0 && failed === 0) failed = 1; // tap itself failed (timeout, crash) without a test point
+  if (code !== 0 && failed === 0) failed = Math.max(1, failedParents); // a file or tap failed without a failing leaf (crash, timeout)
   if (skipped) console.log(`${skipped} skipped (reasons printed above)`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(code === 0 ? 0 : 1);

@@ -1,0 +1,93 @@
+/**
+ * Configuration: defaults <- optional JSON/YAML file (FLOTILLA_CONFIG or --config) <- env
+ * (FLOTILLA_*). Parsed once, every bad field listed in one error, then frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { FlotillaError } from './errors.ts';
+
+export const DEFAULTS = Object.freeze({
+  natsUrl: 'nats://127.0.0.1:4222',
+  prefix: 'flotilla',
+  headHost: '127.0.0.1',
+  headPort: 8080,
+  heartbeatMs: 1000,
+  deadAfterMs: 3000,
+  restartBackoffMs: 500,
+  workerSlots: 1,
+  idleTimeoutMs: 60_000,
+});
+
+export const Config = z
+  .object({
+    /** NATS server URL(s), comma separated (default nats://127.0.0.1:4222) */
+    natsUrl: z.string().min(1).default(DEFAULTS.natsUrl),
+    /** subject/bucket prefix (default "flotilla") */
+    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default(DEFAULTS.prefix),
+    head: z
+      .object({
+        host: z.string().default(DEFAULTS.headHost),
+        port: z.number().int().min(0).max(65535).default(DEFAULTS.headPort),
+        /** a node is dead after this much heartbeat silence (default 3000) */
+        deadAfterMs: z.number().int().positive().default(DEFAULTS.deadAfterMs),
+        /** first restart backoff, doubled per restart (default 500) */
+        restartBackoffMs: z.number().int().nonnegative().default(DEFAULTS.restartBackoffMs),
+      })
+      .strict()
+      .default({ host: DEFAULTS.headHost, port: DEFAULTS.headPort, deadAfterMs: DEFAULTS.deadAfterMs, restartBackoffMs: DEFAULTS.restartBackoffMs }),
+    worker: z
+      .object({
+        nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+        slots: z.number().int().positive().default(DEFAULTS.workerSlots),
+        heartbeatMs: z.number().int().positive().default(DEFAULTS.heartbeatMs),
+      })
+      .strict()
+      .default({ slots: DEFAULTS.workerSlots, heartbeatMs: DEFAULTS.heartbeatMs }),
+  })
+  .strict();
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
+  FLOTILLA_NATS_URL: (c, v) => { c.natsUrl = v; },
+  FLOTILLA_PREFIX: (c, v) => { c.prefix = v; },
+  FLOTILLA_HEAD_HOST: (c, v) => { (c.head ??= {}).host = v; },
+  FLOTILLA_HEAD_PORT: (c, v) => { (c.head ??= {}).port = Number(v); },
+  FLOTILLA_DEAD_AFTER_MS: (c, v) => { (c.head ??= {}).deadAfterMs = Number(v); },
+  FLOTILLA_NODE_ID: (c, v) => { (c.worker ??= {}).nodeId = v; },
+  FLOTILLA_SLOTS: (c, v) => { (c.worker ??= {}).slots = Number(v); },
+};
+
+function deepMerge(a: Record<string, any>, b: Record<string, any>): Record<string, any> {
+  const out: Record<string, any> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? deepMerge(out[k], v) : v;
+  }
+  return out;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') { for (const v of Object.values(o)) deepFreeze(v); Object.freeze(o); }
+  return o;
+}
+
+/** Parses config once: defaults, then file, then env, then explicit overrides. Frozen. */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigInput } = {}): Readonly<Config> {
+  const env = opts.env ?? process.env;
+  let fromFile: Record<string, any> = {};
+  const file = opts.file ?? env.FLOTILLA_CONFIG;
+  if (file) {
+    try { fromFile = parseYaml(readFileSync(file, 'utf8')) ?? {}; }
+    catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read config file ${file}: ${(e as Error).message}`); }
+  }
+  const fromEnv: Record<string, any> = {};
+  for (const [k, set] of Object.entries(ENV_MAP)) if (env[k] !== undefined && env[k] !== '') set(fromEnv, env[k] as string);
+  const merged = deepMerge(deepMerge(fromFile, fromEnv), (opts.overrides ?? {}) as Record<string, any>);
+  const r = Config.safeParse(merged);
+  if (!r.success) {
+    const fields = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new FlotillaError('FLO_CONFIG', `invalid configuration: ${fields.join('; ')}`, { details: fields });
+  }
+  return deepFreeze(r.data);
+}

@@ -1,0 +1,41 @@
+/** Actor lifecycle, exits (agent -> head), aborts (head -> actors) and calls. */
+import { z } from 'zod';
+import { Id } from './common.ts';
+
+export const ACTOR_STATES = ['starting', 'running', 'stopping', 'exited'] as const;
+export const ActorState = z.enum(ACTOR_STATES);
+export type ActorState = z.infer<typeof ActorState>;
+
+/**
+ * How an actor ended: `succeeded`; `retryable` (crash, kill, lost peer: restart from a
+ * checkpoint); `fatal` (bad input, bug: fail the job); `cancelled` (asked to stop).
+ */
+export const ActorOutcome = z.object({
+  kind: z.enum(['succeeded', 'retryable', 'fatal', 'cancelled']),
+  message: z.string().default(''),
+  exitCode: z.number().int().nullable().default(null),
+  signal: z.string().nullable().default(null),
+});
+export type ActorOutcome = z.infer<typeof ActorOutcome>;
+
+export const ActorExit = z.object({
+  nodeId: Id,
+  actorId: Id,
+  jobId: Id,
+  generation: z.number().int().nonnegative(),
+  rank: z.number().int().nonnegative(),
+  outcome: ActorOutcome,
+});
+export type ActorExit = z.infer<typeof ActorExit>;
+
+/** Published by the head: every actor of `jobId` with generation < `generation` stops now. */
+export const JobAbort = z.object({ jobId: Id, generation: z.number().int().nonnegative(), reason: z.string() });
+export type JobAbort = z.infer<typeof JobAbort>;
+
+/** Request to an actor addressed by id. */
+export const ActorCall = z.object({ method: z.string().min(1), args: z.unknown().optional() });
+export type ActorCall = z.infer<typeof ActorCall>;
+
+/** The last message an actor process writes to its parent (IPC) before exiting. */
+export const ActorResult = z.object({ outcome: ActorOutcome });
+export type ActorResult = z.infer<typeof ActorResult>;

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { ERROR_CODES } from '../errors.ts';
+
+/** Ids are NATS-token-safe (no dots, spaces or wildcards). */
+export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1-64 of [A-Za-z0-9_-]');
+export const WireErrorSchema = z.object({
+  code: z.enum(ERROR_CODES as [string, ...string[]]),
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+/** Generic reply of a control request: ok with an optional payload, or an error as data. */
+export const ControlReply = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), result: z.unknown().optional() }),
+  z.object({ ok: z.literal(false), error: WireErrorSchema }),
+]);
+export type ControlReply = z.infer<typeof ControlReply>;

@@ -1,0 +1,22 @@
+/** Job events: one JetStream stream, replayable from a sequence number. */
+import { z } from 'zod';
+import { Id } from './common.ts';
+import { JobState } from './job.ts';
+
+const base = { jobId: Id, ts: z.number(), generation: z.number().int().nonnegative() };
+
+export const JobEvent = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('state'), state: JobState, message: z.string().optional() }),
+  z.object({ ...base, type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), rank: z.number().int().optional(), msg: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('metric'),
+    rank: z.number().int().nonnegative(),
+    step: z.number().int().nonnegative(),
+    epoch: z.number().int().nonnegative().optional(),
+    values: z.record(z.string(), z.number()),
+  }),
+  z.object({ ...base, type: z.literal('checkpoint'), step: z.number().int().nonnegative(), name: z.string() }),
+  z.object({ ...base, type: z.literal('artifact'), name: z.string(), bytes: z.number().int().nonnegative() }),
+]);
+export type JobEvent = z.infer<typeof JobEvent>;

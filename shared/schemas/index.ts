@@ -1,0 +1,8 @@
+export { Id, WireErrorSchema, ControlReply } from './common.ts';
+export {
+  JOB_STATES, JobState, TERMINAL_STATES, ALLREDUCE_ALGORITHMS, AllreduceOptions, LogregTrainer, Yolov5Trainer,
+  TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord,
+} from './job.ts';
+export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord } from './node.ts';
+export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, ActorCall, ActorResult } from './actor.ts';
+export { JobEvent } from './event.ts';

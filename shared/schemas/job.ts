@@ -1,0 +1,115 @@
+/** Job specs (REST bodies) and the job record kept in JetStream KV. */
+import { z } from 'zod';
+import { Id } from './common.ts';
+
+export const JOB_STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'cancelled'] as const;
+export const JobState = z.enum(JOB_STATES);
+export type JobState = z.infer<typeof JobState>;
+export const TERMINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+export const ALLREDUCE_ALGORITHMS = ['auto', 'ring', 'multicast', 'hierarchical'] as const;
+export const AllreduceOptions = z
+  .object({
+    /** algorithm; "auto" picks from size and topology (default) */
+    algorithm: z.enum(ALLREDUCE_ALGORITHMS).default('auto'),
+    /** send fp16 on the wire (default false) */
+    fp16: z.boolean().default(false),
+    /** ms before an allreduce rejects naming the ranks not heard from (default 30000) */
+    timeout_ms: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+/** A small real trainer: logistic regression on generated data (platform tests, smoke runs). */
+export const LogregTrainer = z
+  .object({
+    kind: z.literal('logreg'),
+    steps: z.number().int().positive().max(1_000_000).default(50),
+    batch: z.number().int().positive().max(65_536).default(64),
+    features: z.number().int().positive().max(4096).default(16),
+    lr: z.number().positive().max(100).default(0.5),
+    seed: z.number().int().nonnegative().default(1),
+    /** artificial delay per step, to make fault-injection windows wide enough (default 0) */
+    step_delay_ms: z.number().int().nonnegative().max(60_000).default(0),
+  })
+  .strict();
+
+/** YOLOv5 training on a YOLO-format dataset or the built-in synthetic set. */
+export const Yolov5Trainer = z
+  .object({
+    kind: z.literal('yolov5'),
+    /** architecture yaml: yolov5n/s/m/l/x.yaml or a path (default yolov5n.yaml) */
+    cfg: z.string().min(1).default('yolov5n.yaml'),
+    /** dataset yaml path, or "synthetic" for the generated set (default synthetic) */
+    data: z.string().min(1).default('synthetic'),
+    img: z.number().int().min(32).max(1280).multipleOf(32).default(320),
+    epochs: z.number().int().positive().max(10_000).default(10),
+    /** total batch across all workers (default 16) */
+    batch: z.number().int().positive().max(4096).default(16),
+    /** hyperparameter overrides (hyp.scratch-low keys) */
+    hyp: z.record(z.string(), z.number()).default({}),
+    /** synthetic set size when data = "synthetic" */
+    synthetic: z
+      .object({ train: z.number().int().positive().default(64), val: z.number().int().positive().default(16), seed: z.number().int().default(0) })
+      .strict()
+      .default({ train: 64, val: 16, seed: 0 }),
+    seed: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+export const TrainerSpec = z.discriminatedUnion('kind', [LogregTrainer, Yolov5Trainer]);
+export type TrainerSpec = z.infer<typeof TrainerSpec>;
+
+/** POST /v1/jobs body. */
+export const JobSpec = z
+  .object({
+    name: z.string().min(1).max(128).optional(),
+    /** number of trainer actors (ranks); default 1 */
+    workers: z.number().int().positive().max(1024).default(1),
+    /** elastic jobs: shrink down to this many on failure instead of waiting (default = workers) */
+    min_workers: z.number().int().positive().max(1024).optional(),
+    /** higher runs first among pending jobs (default 0) */
+    priority: z.number().int().min(-100).max(100).default(0),
+    /** restarts of the gang before the job fails (default 3) */
+    max_restarts: z.number().int().nonnegative().max(1000).default(3),
+    /** steps between checkpoints written by rank 0 (default 10) */
+    checkpoint_every: z.number().int().positive().max(1_000_000).default(10),
+    trainer: TrainerSpec,
+    allreduce: AllreduceOptions.default({ algorithm: 'auto', fp16: false, timeout_ms: 30_000 }),
+  })
+  .strict()
+  .refine((j) => j.min_workers === undefined || j.min_workers <= j.workers, {
+    path: ['min_workers'],
+    message: 'min_workers must be <= workers',
+  });
+export type JobSpec = z.infer<typeof JobSpec>;
+export type JobSpecInput = z.input<typeof JobSpec>;
+
+/** PATCH /v1/jobs/:id body. */
+export const JobPatch = z.object({ workers: z.number().int().positive().max(1024) }).strict();
+export type JobPatch = z.infer<typeof JobPatch>;
+
+export const Placement = z.object({ rank: z.number().int().nonnegative(), nodeId: Id, actorId: Id });
+export type Placement = z.infer<typeof Placement>;
+
+/** The job as stored in KV (key = id) and returned by GET /v1/jobs/:id. */
+export const JobRecord = z.object({
+  id: Id,
+  spec: JobSpec,
+  state: JobState,
+  generation: z.number().int().nonnegative(),
+  restarts: z.number().int().nonnegative(),
+  /** last step reported by rank 0 */
+  step: z.number().int().nonnegative(),
+  /** newest verified checkpoint step, if any */
+  checkpoint_step: z.number().int().nonnegative().nullable(),
+  placement: z.array(Placement),
+  message: z.string().optional(),
+  metrics: z.record(z.string(), z.number()).default({}),
+  created_at: z.string(),
+  updated_at: z.string(),
+  /** FIFO order among equal priorities */
+  seq: z.number().int().nonnegative(),
+  /** earliest time the next placement may be tried (restart backoff) */
+  not_before: z.string().optional(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;

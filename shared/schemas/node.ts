@@ -1,0 +1,64 @@
+/** Worker node registration, heartbeats and control requests (head -> agent). */
+import { z } from 'zod';
+import { Id } from './common.ts';
+import { JobSpec } from './job.ts';
+
+export const ComputeBackend = z.enum(['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu']);
+export type ComputeBackend = z.infer<typeof ComputeBackend>;
+
+export const NodeInfo = z.object({
+  nodeId: Id,
+  host: z.string().min(1),
+  slots: z.number().int().positive().max(1024),
+  backend: ComputeBackend,
+  device: z.string(),
+  pid: z.number().int().positive(),
+  started_at: z.string(),
+});
+export type NodeInfo = z.infer<typeof NodeInfo>;
+
+export const ActorBrief = z.object({
+  actorId: Id,
+  jobId: Id,
+  generation: z.number().int().nonnegative(),
+  rank: z.number().int().nonnegative(),
+});
+export type ActorBrief = z.infer<typeof ActorBrief>;
+
+export const NodeHeartbeat = z.object({
+  nodeId: Id,
+  ts: z.number(),
+  slots: z.number().int().positive(),
+  actors: z.array(ActorBrief),
+  draining: z.boolean().default(false),
+});
+export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
+
+/** What a node agent needs to start one trainer actor. */
+export const ActorSpec = z.object({
+  actorId: Id,
+  jobId: Id,
+  generation: z.number().int().nonnegative(),
+  rank: z.number().int().nonnegative(),
+  worldSize: z.number().int().positive(),
+  /** nodeId of every rank, for topology-aware collectives */
+  nodeOfRank: z.array(Id),
+  job: JobSpec,
+});
+export type ActorSpec = z.infer<typeof ActorSpec>;
+
+export const NodeControl = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('spawn'), actor: ActorSpec }),
+  z.object({ op: z.literal('stop'), actorId: Id, reason: z.string().default('stopped') }),
+  z.object({ op: z.literal('ping') }),
+  z.object({ op: z.literal('drain') }),
+]);
+export type NodeControl = z.infer<typeof NodeControl>;
+
+/** Record of a node in KV (key = nodeId). */
+export const NodeRecord = NodeInfo.extend({
+  last_seen: z.number(),
+  draining: z.boolean().default(false),
+  actors: z.array(ActorBrief).default([]),
+});
+export type NodeRecord = z.infer<typeof NodeRecord>;
