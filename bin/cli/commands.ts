@@ -1,0 +1,3 @@
+/** The command table: one line per command, each module owned by its feature. */
+export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+};

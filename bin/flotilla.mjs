@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The flotilla CLI: registers the TypeScript loader, then hands argv to bin/cli/main.ts.
+import { register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+register('tsx/esm', pathToFileURL('./'));
+const { main } = await import('./cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));
