@@ -1,0 +1,127 @@
+/** The YOLOv5 training loss (box CIoU, objectness, classification) on per-level logits. */
+import * as tf from '@tensorflow/tfjs';
+import type { Hyp } from '../hyp/index.ts';
+import { bboxCiou, detached } from './bbox-ciou.ts';
+import { bceWithLogits } from './bce.ts';
+import { buildTargets, type LevelTargets } from './build-targets.ts';
+
+/** The hyperparameters the loss reads (a full {@link Hyp} fits). */
+export type LossHyp = Pick<Hyp, 'box' | 'obj' | 'cls' | 'cls_pw' | 'obj_pw' | 'anchor_t' | 'fl_gamma' | 'label_smoothing'>;
+
+/** What the loss needs to know about the model and the input. */
+export interface LossMeta {
+  /** number of classes */
+  readonly nc: number;
+  /** [nl][na][2] anchor sizes in grid units of each level (pixels / stride) */
+  readonly anchors: ReadonlyArray<ReadonlyArray<ReadonlyArray<number>>>;
+  /** stride of each level, in pixels */
+  readonly strides: ReadonlyArray<number>;
+  /** training image size (longest side), in pixels; scales the objectness gain */
+  readonly imgsz: number;
+}
+
+/** Loss items: each already multiplied by its gain. */
+export interface LossResult {
+  /** (lbox + lobj + lcls) · batch size; differentiable w.r.t. the predictions */
+  readonly total: tf.Scalar;
+  readonly lbox: tf.Scalar;
+  readonly lobj: tf.Scalar;
+  readonly lcls: tf.Scalar;
+}
+
+/** Effective loss gains, as train.py scales hyp: by number of levels, classes and image size. */
+export interface LossGains {
+  readonly box: number;
+  readonly obj: number;
+  readonly cls: number;
+}
+
+/**
+ * box·3/nl, cls·(nc/80)·3/nl, obj·(imgsz/640)²·3/nl.
+ */
+export function lossGains(hyp: Pick<Hyp, 'box' | 'obj' | 'cls'>, nc: number, nl: number, imgsz: number): LossGains {
+  const s = 3 / nl;
+  return { box: hyp.box * s, cls: hyp.cls * (nc / 80) * s, obj: hyp.obj * (imgsz / 640) ** 2 * s };
+}
+
+/** Per-level objectness weights: [4, 1, 0.4] for three levels, else [4, 1, 0.25, 0.06, 0.02]. */
+export function objBalance(nl: number): number[] {
+  return nl === 3 ? [4.0, 1.0, 0.4] : [4.0, 1.0, 0.25, 0.06, 0.02].slice(0, nl);
+}
+
+/**
+ * The YOLOv5 ComputeLoss.
+ *
+ * @param preds per level [B, na, ny, nx, 5 + nc] logits [x, y, w, h, obj, cls…]
+ * @param targets nt×6 rows [img, cls, xc, yc, w, h], normalised to [0, 1]
+ * @param meta classes, anchors (grid units), strides and image size
+ * @param hyp gains (before scaling, as in the hyp yaml), anchor_t, fl_gamma, label_smoothing, cls_pw, obj_pw
+ *
+ * Target assignment runs in plain JS; the predictions are read with one gather per level.
+ * The objectness target of an assigned slot is its CIoU clamped at 0 and held constant; a slot
+ * assigned more than once takes the value of its last assignment.
+ */
+export function computeLoss(
+  preds: ReadonlyArray<tf.Tensor>,
+  targets: Float32Array,
+  meta: LossMeta,
+  hyp: LossHyp,
+): LossResult {
+  const nl = preds.length;
+  if (meta.anchors.length !== nl) throw new Error(`${nl} prediction levels but ${meta.anchors.length} anchor levels`);
+  const shapes = preds.map((p, i) => {
+    if (p.rank !== 5) throw new Error(`prediction ${i} has rank ${p.rank}, expected [B, na, ny, nx, no]`);
+    const [batch, na, ny, nx, no] = p.shape;
+    if (na !== meta.anchors[i].length) throw new Error(`prediction ${i} has ${na} anchors, meta has ${meta.anchors[i].length}`);
+    if (no !== meta.nc + 5) throw new Error(`prediction ${i} has ${no} outputs, expected nc + 5 = ${meta.nc + 5}`);
+    return { batch, na, ny, nx, no };
+  });
+  const levels = buildTargets(targets, meta.anchors, shapes, hyp.anchor_t);
+  const gains = lossGains(hyp, meta.nc, nl, meta.imgsz);
+  const balance = objBalance(nl);
+  const eps = hyp.label_smoothing;
+  const cp = 1 - 0.5 * eps, cn = 0.5 * eps;
+  const bs = shapes[0].batch;
+
+  return tf.tidy(() => {
+    let lbox: tf.Scalar = tf.scalar(0), lobj: tf.Scalar = tf.scalar(0), lcls: tf.Scalar = tf.scalar(0);
+    for (let i = 0; i < nl; i++) {
+      const { batch, na, ny, nx, no } = shapes[i];
+      const m = batch * na * ny * nx;
+      const flat = tf.reshape(preds[i], [m, no]) as tf.Tensor2D;
+      const lt = levels[i];
+      let tobj: tf.Tensor1D;
+      if (lt.n > 0) {
+        const ps = tf.gather(flat, tf.tensor1d(lt.slot, 'int32'));
+        const pxy = tf.sigmoid(ps.slice([0, 0], [lt.n, 2])).mul(2).sub(0.5);
+        const pwh = tf.sigmoid(ps.slice([0, 2], [lt.n, 2])).mul(2).square().mul(tf.tensor2d(lt.anch, [lt.n, 2]));
+        const iou = bboxCiou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(lt.tbox, [lt.n, 4]));
+        lbox = lbox.add(tf.sub(1, iou).mean()) as tf.Scalar;
+        tobj = objectnessTarget(iou, lt, m);
+        if (meta.nc > 1) {
+          const pcls = ps.slice([0, 5], [lt.n, meta.nc]);
+          const t = tf.oneHot(tf.tensor1d(lt.tcls, 'int32'), meta.nc).toFloat().mul(cp - cn).add(cn);
+          lcls = lcls.add(bceWithLogits(pcls, t, { posWeight: hyp.cls_pw, focalGamma: hyp.fl_gamma })) as tf.Scalar;
+        }
+      } else {
+        tobj = tf.zeros([m]);
+      }
+      const pobj = flat.slice([0, 4], [m, 1]).reshape([m]);
+      const obji = bceWithLogits(pobj, tobj, { posWeight: hyp.obj_pw, focalGamma: hyp.fl_gamma });
+      lobj = lobj.add(obji.mul(balance[i])) as tf.Scalar;
+    }
+    lbox = lbox.mul(gains.box);
+    lobj = lobj.mul(gains.obj);
+    lcls = lcls.mul(gains.cls);
+    const total = lbox.add(lobj).add(lcls).mul(bs) as tf.Scalar;
+    return { total, lbox, lobj, lcls };
+  });
+}
+
+/** Dense [m] objectness target: clamp(iou, 0) scattered to the assigned slots, held constant. */
+function objectnessTarget(iou: tf.Tensor1D, lt: LevelTargets, m: number): tf.Tensor1D {
+  return detached(iou, (v) => {
+    const winners = tf.gather(tf.relu(v), tf.tensor1d(lt.objFrom, 'int32'));
+    return tf.scatterND(tf.tensor2d(lt.objSlot, [lt.objSlot.length, 1], 'int32'), winners, [m]);
+  }) as tf.Tensor1D;
+}
