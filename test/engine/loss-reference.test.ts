@@ -33,7 +33,7 @@ if (!dir) {
       const targets = readF32(dir, c.targets);
       const ex = c.expected;
 
-      const levels = buildTargets(targets, meta.anchors, preds.map((p) => ({ batch: p.shape[0], ny: p.shape[2], nx: p.shape[3] })), hyp.anchor_t);
+      const levels = buildTargets(targets, meta.anchors, preds.map((p) => ({ batch: p.shape[0], ny: p.shape[2] as number, nx: p.shape[3] as number })), hyp.anchor_t);
       t.same(levels.map((l) => l.n), ex.matches_per_level, 'matches per level');
       t.same(levels.map((l) => l.duplicateSlots), ex.duplicate_cells_per_level, 'duplicate slots per level');
 
