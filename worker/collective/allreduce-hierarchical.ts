@@ -1,0 +1,46 @@
+/**
+ * Hierarchical allreduce: every rank sends its buffer to its node's leader (through the node's
+ * leaf server this never leaves the host), the leaders allreduce among themselves with an
+ * inner algorithm, and each leader publishes the result once to its node.
+ */
+import { chunksOf, type Range } from './layout.ts';
+import type { AllreduceAlgorithm, Comm, OpContext } from './op.ts';
+import type { Topology } from './topology.ts';
+import { addInto, copyInto, encodeRange, roundToWire } from './wire.ts';
+
+const empty = (r: Range): boolean => r.end <= r.start;
+
+export function hierarchicalAllreduce(topo: Topology, inner: AllreduceAlgorithm): AllreduceAlgorithm {
+  return async (op: OpContext, data: Float32Array, comm: Comm): Promise<void> => {
+    if (comm.members.length <= 1 || data.length === 0) return;
+    const me = op.rank;
+    const node = topo.nodeIndexOf[me];
+    const local = topo.nodes[node];
+    const leader = local[0];
+    const fp16 = op.fp16;
+    const chunks = chunksOf(data.length, op.chunkElems);
+    const t = comm.tag;
+
+    if (me !== leader) {
+      chunks.forEach((r, j) => { if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), !fp16); });
+      await Promise.all(chunks.map(async (r, j) => {
+        if (!empty(r)) copyInto(data, r, await op.recv(`${t}hd`, leader, j), fp16);
+      }));
+      return;
+    }
+    const members = local.slice(1);
+    await Promise.all(chunks.map(async (r, j) => {
+      if (empty(r)) return;
+      const parts = await Promise.all(members.map((m) => op.recv(`${t}hu`, m, j)));
+      for (const p of parts) addInto(data, r, p, fp16); // in rank order
+    }));
+    await inner(op, data, { members: topo.leaders, index: topo.leaders.indexOf(me), tag: `${t}L` });
+    if (!members.length) return;
+    chunks.forEach((r, j) => {
+      if (empty(r)) return;
+      const p = encodeRange(data, r, fp16);
+      roundToWire(data, r, p, fp16); // the leader keeps exactly what its node receives
+      op.sendNode(node, `${t}hd`, j, p, !fp16);
+    });
+  };
+}

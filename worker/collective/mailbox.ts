@@ -1,0 +1,79 @@
+/**
+ * Buffers data messages by (operation seq, key) until the operation asks for them, so that a
+ * peer running ahead never loses a message; an operation's leftovers are dropped when it ends,
+ * and late messages for an ended operation are dropped on arrival.
+ */
+export interface Delivery {
+  readonly data: Uint8Array;
+  /** the sender's element count */
+  readonly total: number;
+}
+
+interface Waiter {
+  readonly from: number;
+  resolve(d: Delivery): void;
+  reject(err: unknown): void;
+}
+
+const KEEP_ENDED = 4096;
+
+export class Mailbox {
+  private readonly boxes = new Map<number, Map<string, Delivery>>();
+  private readonly waiters = new Map<number, Map<string, Waiter>>();
+  private readonly ended = new Set<number>();
+  private highestEnded = -1;
+
+  /** Stores or hands over one message; false when it was dropped (its operation has ended). */
+  deliver(seq: number, key: string, d: Delivery): boolean {
+    if (this.ended.has(seq)) return false;
+    const w = this.waiters.get(seq)?.get(key);
+    if (w) {
+      this.waiters.get(seq)!.delete(key);
+      w.resolve(d);
+      return true;
+    }
+    let box = this.boxes.get(seq);
+    if (!box) { box = new Map(); this.boxes.set(seq, box); }
+    box.set(key, d);
+    return true;
+  }
+
+  /** The message `key` of operation `seq`, now or when it arrives. */
+  take(seq: number, key: string, from: number): Promise<Delivery> {
+    const box = this.boxes.get(seq);
+    const d = box?.get(key);
+    if (d) {
+      box!.delete(key);
+      return Promise.resolve(d);
+    }
+    let ws = this.waiters.get(seq);
+    if (!ws) { ws = new Map(); this.waiters.set(seq, ws); }
+    const waiters = ws;
+    return new Promise<Delivery>((resolve, reject) => { waiters.set(key, { from, resolve, reject }); });
+  }
+
+  /** Ranks that operation `seq` is waiting on right now. */
+  waitingOn(seq: number): number[] {
+    const out = new Set<number>();
+    for (const w of this.waiters.get(seq)?.values() ?? []) out.add(w.from);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** Ends operation `seq`: rejects its waiters with `err` (if any) and forgets its messages. */
+  end(seq: number, err?: unknown): void {
+    const ws = this.waiters.get(seq);
+    this.waiters.delete(seq);
+    this.boxes.delete(seq);
+    this.ended.add(seq);
+    if (seq > this.highestEnded) this.highestEnded = seq;
+    if (this.ended.size > KEEP_ENDED) {
+      for (const s of this.ended) if (s < this.highestEnded - KEEP_ENDED / 2) this.ended.delete(s);
+    }
+    if (ws && err !== undefined) for (const w of ws.values()) w.reject(err);
+  }
+
+  /** Ends everything (group closed or aborted). */
+  endAll(err: unknown): void {
+    for (const seq of new Set([...this.waiters.keys(), ...this.boxes.keys()])) this.end(seq, err);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * What an algorithm sees of one collective operation: its sequence number (every rank numbers
+ * its operations the same way), send to a rank / to all / to a node, and receive by key.
+ */
+import type { Delivery, Mailbox } from './mailbox.ts';
+import { key, type Transport } from './transport.ts';
+
+export class OpContext {
+  constructor(
+    readonly seq: number,
+    readonly rank: number,
+    readonly worldSize: number,
+    /** float16 on the wire */
+    readonly fp16: boolean,
+    /** elements per chunk at this precision (below max_payload) */
+    readonly chunkElems: number,
+    private readonly transport: Transport,
+    private readonly mailbox: Mailbox,
+  ) {}
+
+  /** `borrowed`: the payload views memory the algorithm changes later (see Transport.send). */
+  send(to: number, tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
+    this.transport.send('p', String(to), this.seq, tag, chunk, total, payload, borrowed);
+  }
+
+  sendAll(tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
+    this.transport.send('m', 'all', this.seq, tag, chunk, total, payload, borrowed);
+  }
+
+  sendNode(nodeIndex: number, tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
+    this.transport.send('n', String(nodeIndex), this.seq, tag, chunk, total, payload, borrowed);
+  }
+
+  recv(tag: string, from: number, chunk: number): Promise<Uint8Array> {
+    return this.mailbox.take(this.seq, key(tag, from, chunk), from).then((d) => d.data);
+  }
+
+  recvDelivery(tag: string, from: number, chunk: number): Promise<Delivery> {
+    return this.mailbox.take(this.seq, key(tag, from, chunk), from);
+  }
+}
+
+/** A set of ranks taking part in one algorithm (all ranks, or one leader per node). */
+export interface Comm {
+  /** global ranks, in order */
+  readonly members: readonly number[];
+  /** my position in members */
+  readonly index: number;
+  /** prefix of message tags, unique per phase of an operation */
+  readonly tag: string;
+}
+
+export type AllreduceAlgorithm = (op: OpContext, data: Float32Array, comm: Comm) => Promise<void>;

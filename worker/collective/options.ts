@@ -1,0 +1,58 @@
+/** Options of a group and of its operations, with their defaults. */
+import type { NatsConnection } from '@nats-io/transport-node';
+
+export type AlgorithmName = 'auto' | 'ring' | 'multicast' | 'hierarchical';
+export type ReduceOp = 'sum' | 'mean';
+
+export interface GroupOptions {
+  /** the rank's main connection (control traffic; data too when no `connect` is given) */
+  nc: NatsConnection;
+  /** factory for extra data connections ("lanes"); the group owns and closes them */
+  connect?: () => Promise<NatsConnection>;
+  /** subjects(prefix).collective(jobId, generation) */
+  subjectBase: string;
+  jobId: string;
+  generation: number;
+  rank: number;
+  worldSize: number;
+  /** node id per rank (default: all on one node) */
+  nodeOfRank?: string[];
+  /** per operation, and for the join handshake (default 30000) */
+  timeoutMs?: number;
+  /** default 'auto': hierarchical across nodes, else the flat algorithm for the size */
+  algorithm?: AlgorithmName;
+  /** float16 on the wire for allreduce (default false) */
+  fp16?: boolean;
+  /** aborts every pending and future operation of the group */
+  signal?: AbortSignal;
+  /** data connections to open with `connect` (default DEFAULT_LANES; ignored without `connect`) */
+  lanes?: number;
+  /** largest data message; capped by the servers' max_payload (default DEFAULT_CHUNK_BYTES) */
+  chunkBytes?: number;
+}
+
+export interface OpOptions {
+  signal?: AbortSignal;
+  /** default: the group's timeoutMs */
+  timeoutMs?: number;
+}
+
+export interface AllreduceOptions extends OpOptions {
+  /** default 'sum' */
+  op?: ReduceOp;
+  /** default: the group's algorithm */
+  algorithm?: AlgorithmName;
+  /** default: the group's fp16 */
+  fp16?: boolean;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_LANES = 2;
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** how often a joining rank repeats its hello */
+export const HELLO_INTERVAL_MS = 50;
+
+/** Liveness probe window before a timeout: long enough for a busy peer to answer. */
+export function probeWindowMs(timeoutMs: number): number {
+  return Math.min(1000, Math.max(50, Math.floor(timeoutMs / 5)));
+}

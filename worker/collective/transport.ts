@@ -1,0 +1,134 @@
+/**
+ * A rank's connections ("lanes") and subscriptions. Data chunks are striped over lanes by chunk
+ * index (lane = chunk % lanes, the same on both ends); every lane subscribes to what is sent
+ * to this rank, to every rank, and to this rank's node. Control traffic uses the main
+ * connection. Incoming data goes into the Mailbox; nothing here waits.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Hello, Ping, Pong } from './control.ts';
+import type { Mailbox } from './mailbox.ts';
+import { controlFilter, controlSubject, dataFilter, dataSubject, parseDataSubject, type Route } from './wire.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const noop = (): void => {};
+
+export interface TransportEvents {
+  /** a message of another generation (or malformed) was dropped */
+  stale(info: { subject: string; generation?: number }): void;
+  hello(h: Hello): void;
+}
+
+export interface TransportOptions {
+  base: string;
+  generation: number;
+  rank: number;
+  worldSize: number;
+  nodeIndex: number;
+  control: NatsConnection;
+  lanes: NatsConnection[];
+  /** lanes this transport opened and must close */
+  owned: NatsConnection[];
+  mailbox: Mailbox;
+  events: TransportEvents;
+}
+
+export class Transport {
+  readonly base: string;
+  private readonly o: TransportOptions;
+  private readonly subs: Subscription[] = [];
+  private readonly probes = new Map<string, Set<number>>();
+  /** lanes in use by every rank (the group's minimum, set after the handshake) */
+  laneCount: number;
+
+  constructor(o: TransportOptions) {
+    this.o = o;
+    this.base = o.base;
+    this.laneCount = o.lanes.length;
+  }
+
+  /** The smallest max_payload among this rank's lanes. */
+  maxPayload(): number {
+    let m = Number.POSITIVE_INFINITY;
+    for (const nc of this.o.lanes) m = Math.min(m, nc.info?.max_payload ?? 1024 * 1024);
+    return m;
+  }
+
+  /** Subscribes everything and waits until the server has every subscription. */
+  async start(): Promise<void> {
+    const { base, rank, nodeIndex } = this.o;
+    this.o.lanes.forEach((nc, lane) => {
+      for (const [route, dest] of [['p', String(rank)], ['m', 'all'], ['n', String(nodeIndex)]] as const) {
+        this.subs.push(nc.subscribe(dataFilter(base, route, dest, lane), { callback: (err, msg) => { if (!err) this.onData(msg); } }));
+      }
+    });
+    this.subs.push(this.o.control.subscribe(controlFilter(base), { callback: (err, msg) => { if (!err) this.onControl(msg); } }));
+    await Promise.all([this.o.control, ...this.o.lanes].map((nc) => nc.flush()));
+  }
+
+  private onData(msg: Msg): void {
+    const h = parseDataSubject(this.base, msg.subject);
+    if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize) {
+      this.o.events.stale({ subject: msg.subject, generation: h?.generation });
+      return;
+    }
+    if (h.from === this.o.rank) return; // our own multicast, echoed back
+    this.o.mailbox.deliver(h.seq, key(h.tag, h.from, h.chunk), { data: msg.data, total: h.total });
+  }
+
+  private onControl(msg: Msg): void {
+    const kind = msg.subject.slice(this.base.length + 3);
+    let body: unknown;
+    try { body = JSON.parse(dec.decode(msg.data)); } catch { return; }
+    if (kind === 'hello') {
+      const h = Hello.safeParse(body);
+      if (!h.success) return;
+      if (h.data.generation !== this.o.generation) { this.o.events.stale({ subject: msg.subject, generation: h.data.generation }); return; }
+      if (h.data.rank !== this.o.rank) this.o.events.hello(h.data);
+    } else if (kind === 'ping') {
+      const p = Ping.safeParse(body);
+      if (!p.success || p.data.generation !== this.o.generation || p.data.from === this.o.rank) return;
+      this.control('pong', { generation: this.o.generation, from: this.o.rank, to: p.data.from, nonce: p.data.nonce } satisfies Pong);
+    } else if (kind === 'pong') {
+      const p = Pong.safeParse(body);
+      if (!p.success || p.data.to !== this.o.rank) return;
+      this.probes.get(p.data.nonce)?.add(p.data.from);
+    }
+  }
+
+  control(kind: string, body: unknown): void {
+    try { this.o.control.publish(controlSubject(this.base, kind), enc.encode(JSON.stringify(body))); } catch { /* closed: the op's timeout reports it */ }
+  }
+
+  /**
+   * Publishes one data chunk. `borrowed` payloads are views of memory the caller will change
+   * later: the lane is flushed at once, which makes nats.js copy them into its write buffer now.
+   */
+  send(route: Route, dest: string, seq: number, tag: string, chunk: number, total: number, payload: Uint8Array, borrowed: boolean): void {
+    const lane = chunk % this.laneCount;
+    const nc = this.o.lanes[lane];
+    nc.publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, seq, tag, from: this.o.rank, chunk, total }), payload);
+    if (borrowed) nc.flush().catch(noop);
+  }
+
+  /** Asks every rank to answer within `windowMs`; resolves with the ranks that answered (self included). */
+  async probe(windowMs: number): Promise<Set<number>> {
+    const nonce = randomBytes(6).toString('hex');
+    const heard = new Set<number>([this.o.rank]);
+    this.probes.set(nonce, heard);
+    this.control('ping', { generation: this.o.generation, from: this.o.rank, nonce } satisfies Ping);
+    const deadline = Date.now() + windowMs;
+    while (heard.size < this.o.worldSize && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.probes.delete(nonce);
+    return heard;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) { try { s.unsubscribe(); } catch { /* connection already closed */ } }
+    this.subs.length = 0;
+    await Promise.all(this.o.owned.map((nc) => nc.drain().catch(() => nc.close().catch(noop))));
+  }
+}
+
+export const key = (tag: string, from: number, chunk: number): string => `${tag}.${from}.${chunk}`;
