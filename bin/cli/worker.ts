@@ -1,0 +1,43 @@
+/**
+ * `flotilla worker [--nats URL] [--slots N] [--node-id ID] [--prefix P]`: runs a node agent in
+ * this process until SIGTERM/SIGINT (then it drains and exits 0). Flags override env/config.
+ */
+import { parseArgs } from 'node:util';
+import type { ConfigInput } from '../../shared/config.ts';
+
+const USAGE = `usage: flotilla worker [--nats URL] [--slots N] [--node-id ID] [--prefix P]
+
+  --nats URL      NATS server URL(s), comma separated (env FLOTILLA_NATS_URL)
+  --slots N       actor processes this node runs at once (env FLOTILLA_SLOTS, default 1)
+  --node-id ID    node id (env FLOTILLA_NODE_ID, default <host>-<random>)
+  --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { nats?: string; slots?: string; 'node-id'?: string; prefix?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        nats: { type: 'string' }, slots: { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) { console.log(USAGE); return 0; }
+  const overrides: ConfigInput = {};
+  if (values.nats) overrides.natsUrl = values.nats;
+  if (values.prefix) overrides.prefix = values.prefix;
+  if (values.slots !== undefined || values['node-id'] !== undefined) {
+    overrides.worker = {
+      ...(values.slots !== undefined ? { slots: Number(values.slots) } : {}),
+      ...(values['node-id'] !== undefined ? { nodeId: values['node-id'] } : {}),
+    };
+  }
+  const { startAgent } = await import('../../worker/agent/index.ts');
+  const started = await startAgent(overrides);
+  return started.done;
+}

@@ -1,0 +1,108 @@
+/** Test helpers for the worker side: a real nats-server, a pretend head, specs and waits. */
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { decode, encode } from '../../shared/codec.ts';
+import { createLogger, type Logger } from '../../shared/logger.ts';
+import { subjects, type Subjects } from '../../shared/subjects.ts';
+import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput } from '../../shared/schemas/index.ts';
+import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
+import { Agent } from '../../worker/agent/agent.ts';
+import { ACTOR_ENTRY, REPO_ROOT } from '../../worker/agent/start.ts';
+
+export interface Tap {
+  teardown(fn: () => unknown): void;
+}
+
+export function testLogger(role = 'test'): Logger {
+  return createLogger({ role, level: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn', destination: 2 });
+}
+
+export interface Env { srv: NatsServer; nc: NatsConnection; prefix: string; s: Subjects }
+
+/** A fresh nats-server (JetStream), a client and a unique prefix; all torn down with `t`. */
+export async function natsEnv(t: Tap, tag = 'w'): Promise<Env> {
+  const srv = await startNatsServer();
+  t.teardown(() => srv.stop());
+  const nc = await connect({ servers: srv.url });
+  t.teardown(() => nc.close());
+  const prefix = uniquePrefix(tag);
+  return { srv, nc, prefix, s: subjects(prefix) };
+}
+
+/** Collects every message on `subject` from now on. */
+export class Collector<T> {
+  readonly items: T[] = [];
+  private readonly sub: Subscription;
+  private wake: (() => void) | undefined;
+  constructor(nc: NatsConnection, subject: string, parse: (m: Msg) => T) {
+    this.sub = nc.subscribe(subject, { callback: (err, m) => { if (!err) { this.items.push(parse(m)); this.wake?.(); } } });
+  }
+  /** Resolves with the first item (already seen or future) matching `pred`. */
+  async next(pred: (x: T) => boolean = () => true, what = 'message'): Promise<T> {
+    for (;;) {
+      const hit = this.items.find(pred);
+      if (hit !== undefined) return hit;
+      // No timed assertion: tap's own test timeout bounds a wait that never ends.
+      await new Promise<void>((r) => { this.wake = r; });
+      void what;
+    }
+  }
+  close(): void { this.sub.unsubscribe(); }
+}
+
+/** Answers node registrations like a head would; returns what it saw. */
+export function pretendHead(nc: NatsConnection, s: Subjects): Collector<Uint8Array> {
+  const c = new Collector(nc, s.nodeRegister, (m) => {
+    m.respond(encode({ ok: true }));
+    return m.data;
+  });
+  return c;
+}
+
+export function exits(nc: NatsConnection, s: Subjects): Collector<ActorExit> {
+  return new Collector(nc, s.actorExit, (m) => decode(ActorExit, m.data));
+}
+
+export function jobSpec(input: Partial<JobSpecInput> & { trainer: JobSpecInput['trainer'] }): JobSpec {
+  return JobSpec.parse(input);
+}
+
+export function actorSpec(o: { jobId: string; actorId: string; generation?: number; rank?: number; worldSize?: number; nodeId: string; job: JobSpec }): ActorSpec {
+  const worldSize = o.worldSize ?? 1;
+  return ActorSpec.parse({
+    actorId: o.actorId, jobId: o.jobId, generation: o.generation ?? 0, rank: o.rank ?? 0, worldSize,
+    nodeOfRank: Array.from({ length: worldSize }, () => o.nodeId), job: o.job,
+  });
+}
+
+/** Sends a control request and decodes the ControlReply. */
+export async function control(nc: NatsConnection, subject: string, body: unknown): Promise<ControlReply> {
+  const data = body instanceof Uint8Array ? body : encode(body);
+  const m = await nc.request(subject, data, { timeout: 30_000 });
+  return decode(ControlReply, m.data);
+}
+
+/** An in-process agent with real actor processes. */
+export async function startTestAgent(t: Tap, env: Env, o: { nodeId?: string; slots?: number; stopGraceMs?: number } = {}): Promise<Agent> {
+  const agent = new Agent({
+    nc: env.nc, natsUrl: env.srv.url, prefix: env.prefix, nodeId: o.nodeId ?? 'node-a', slots: o.slots ?? 2,
+    backend: { backend: 'cpu', device: 'test' }, root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log: testLogger('worker'),
+    heartbeatMs: 200, stopGraceMs: o.stopGraceMs ?? 3000, actorEnv: { FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn' },
+  });
+  await agent.start();
+  t.teardown(() => agent.close());
+  return agent;
+}
+
+export interface ActorStatus { state: string; step: number | null; generation: number; actorId: string; pid: number }
+
+/** Polls the actor's `status` method until `pred` holds (no responders while it starts up). */
+export async function waitActor(nc: NatsConnection, s: Subjects, actorId: string, pred: (st: ActorStatus) => boolean): Promise<ActorStatus> {
+  for (;;) {
+    const m = await nc.request(s.actorCall(actorId), encode({ method: 'status' }), { timeout: 30_000 }).catch(() => null);
+    if (m) {
+      const rep = decode(ControlReply, m.data);
+      if (rep.ok && pred(rep.result as ActorStatus)) return rep.result as ActorStatus;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}

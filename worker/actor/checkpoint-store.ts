@@ -1,0 +1,126 @@
+/**
+ * Checkpoints of one job in the JetStream Object Store bucket `checkpointStore`, named
+ * `<jobId>/<step padded to 12>`. The store publishes an object's meta only after its last
+ * chunk, so a checkpoint is visible only when complete; on top of the store's own digest we
+ * record our SHA-256 (and size) in the object's metadata when saving and verify it on load. A
+ * checkpoint that fails either check is skipped (reported through `onEvent`) for the one before.
+ */
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
+import { FlotillaError } from '../../shared/errors.ts';
+import { subjects } from '../../shared/subjects.ts';
+
+/** Digits of the zero-padded step in a checkpoint name. */
+export const STEP_DIGITS = 12;
+/** Metadata keys written with every checkpoint. */
+export const META_SHA256 = 'flotilla-sha256';
+export const META_SIZE = 'flotilla-size';
+export const META_STEP = 'flotilla-step';
+
+export function checkpointName(jobId: string, step: number): string {
+  return `${jobId}/${String(step).padStart(STEP_DIGITS, '0')}`;
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface Checkpoint {
+  name: string;
+  step: number;
+  data: Uint8Array;
+  /** caller metadata saved with it (without the flotilla-* keys) */
+  meta: Record<string, string>;
+}
+
+export type CheckpointEvent =
+  | { type: 'saved'; name: string; step: number; bytes: number; sha256: string }
+  | { type: 'pruned'; name: string; step: number }
+  | { type: 'skipped'; name: string; step: number; reason: string };
+
+export interface CheckpointStoreOptions {
+  /** checkpoints kept per job, newest first (default 3) */
+  keep?: number;
+  /** told about saves, prunes and checkpoints skipped as corrupt */
+  onEvent?: (e: CheckpointEvent) => void;
+}
+
+export class CheckpointStore {
+  private readonly keep: number;
+  private readonly onEvent: (e: CheckpointEvent) => void;
+
+  constructor(private readonly os: ObjectStore, readonly jobId: string, opts: CheckpointStoreOptions = {}) {
+    this.keep = Math.max(1, opts.keep ?? 3);
+    this.onEvent = opts.onEvent ?? (() => undefined);
+  }
+
+  /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
+  static async open(nc: NatsConnection, prefix: string, jobId: string, opts?: CheckpointStoreOptions): Promise<CheckpointStore> {
+    const os = await new Objm(nc).create(subjects(prefix).checkpointStore);
+    return new CheckpointStore(os, jobId, opts);
+  }
+
+  /** Writes the checkpoint of `step`, then prunes all but the newest `keep`. */
+  async save(step: number, data: Uint8Array, meta: Record<string, string> = {}): Promise<{ name: string; sha256: string }> {
+    if (!Number.isInteger(step) || step < 0) throw new FlotillaError('FLO_VALIDATION', `checkpoint step must be a non-negative integer, got ${step}`);
+    const name = checkpointName(this.jobId, step);
+    const sha256 = sha256Hex(data);
+    await this.os.putBlob({ name, metadata: { ...meta, [META_SHA256]: sha256, [META_SIZE]: String(data.length), [META_STEP]: String(step) } }, data);
+    this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
+    await this.prune();
+    return { name, sha256 };
+  }
+
+  /** This job's checkpoints, newest first. */
+  async list(): Promise<{ name: string; step: number; info: ObjectInfo }[]> {
+    const prefix = `${this.jobId}/`;
+    const out: { name: string; step: number; info: ObjectInfo }[] = [];
+    for (const info of await this.os.list()) {
+      if (info.deleted || !info.name.startsWith(prefix)) continue;
+      const tail = info.name.slice(prefix.length);
+      if (!/^\d+$/.test(tail)) continue;
+      out.push({ name: info.name, step: Number(tail), info });
+    }
+    return out.sort((a, b) => b.step - a.step);
+  }
+
+  /**
+   * The newest checkpoint that passes verification, or null when there is none. Each bad one
+   * on the way is reported as `skipped`.
+   */
+  async loadLatest(): Promise<Checkpoint | null> {
+    for (const c of await this.list()) {
+      const r = await this.verify(c.name, c.step, c.info);
+      if (typeof r === 'string') { this.onEvent({ type: 'skipped', name: c.name, step: c.step, reason: r }); continue; }
+      return r;
+    }
+    return null;
+  }
+
+  /** The checkpoint, or why it cannot be trusted. */
+  private async verify(name: string, step: number, info: ObjectInfo): Promise<Checkpoint | string> {
+    const md = info.metadata ?? {};
+    const want = md[META_SHA256];
+    if (!want || !/^[0-9a-f]{64}$/.test(want)) return 'no sha256 recorded';
+    if (md[META_STEP] !== String(step)) return `recorded step ${md[META_STEP]} does not match the name`;
+    let data: Uint8Array | null;
+    try { data = await this.os.getBlob(name); }
+    catch (e) { return `unreadable: ${(e as Error).message}`; }
+    if (!data) return 'vanished';
+    if (md[META_SIZE] !== String(data.length)) return `size ${data.length} differs from recorded ${md[META_SIZE]}`;
+    const got = sha256Hex(data);
+    if (got !== want) return `sha256 ${got} differs from recorded ${want}`;
+    const meta: Record<string, string> = {};
+    for (const [k, v] of Object.entries(md)) if (!k.startsWith('flotilla-')) meta[k] = v;
+    return { name, step, data, meta };
+  }
+
+  private async prune(): Promise<void> {
+    const all = await this.list();
+    for (const c of all.slice(this.keep)) {
+      await this.os.delete(c.name);
+      this.onEvent({ type: 'pruned', name: c.name, step: c.step });
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/** What a trainer (or any actor handler) receives: the Temporal-style activity context. */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/logger.ts';
+import type { ActorSpec } from '../../shared/schemas/index.ts';
+import type { CheckpointStore } from './checkpoint-store.ts';
+import type { CollectiveGroup } from './group.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ActorContext {
+  readonly spec: ActorSpec;
+  /** fires on stop, SIGTERM, or a jobAbort of a newer generation; check it between steps */
+  readonly signal: AbortSignal;
+  /** carries job, actor, rank and generation */
+  readonly log: Logger;
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  /** a `metric` job event of this rank and generation */
+  emitMetric(step: number, values: Record<string, number>, epoch?: number): Promise<void>;
+  /** a `log` job event (user-visible, replayable) */
+  emitLog(level: LogLevel, msg: string): Promise<void>;
+  /** this job's checkpoints */
+  readonly checkpoints: CheckpointStore;
+  /** the collective group of this job and generation, joined on first call */
+  group(): Promise<CollectiveGroup>;
+  /** progress signal to the agent (and `status`): call once per step */
+  heartbeat(step?: number): void;
+}
+
+/** A trainer module: `run` resolves when training is done, throws to fail. */
+export interface TrainerModule {
+  run(ctx: ActorContext): Promise<void>;
+}

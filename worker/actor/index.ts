@@ -1,0 +1,12 @@
+export { ActorToAgent, AgentToActor, ACTOR_EXIT_CODES } from './ipc.ts';
+export { serveRequests, replyTo, type RequestHandler } from './serve.ts';
+export { abortableSleep } from './sleep.ts';
+export {
+  CheckpointStore, checkpointName, sha256Hex, STEP_DIGITS, META_SHA256, META_SIZE, META_STEP,
+  type Checkpoint, type CheckpointEvent, type CheckpointStoreOptions,
+} from './checkpoint-store.ts';
+export { EventPublisher, ensureEventsStream } from './events.ts';
+export { createActorGroup, groupOptions, type CollectiveGroup, type GroupOptions } from './group.ts';
+export type { ActorContext, TrainerModule, LogLevel } from './context.ts';
+export { trainers, type TrainerKind } from './trainers.ts';
+export { ActorRuntime, classify, type RuntimeOptions } from './runtime.ts';

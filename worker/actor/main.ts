@@ -1,0 +1,57 @@
+/**
+ * Entry of an actor process (forked by the agent): `node --import tsx worker/actor/main.ts`
+ * with FLOTILLA_NATS_URL, FLOTILLA_PREFIX and FLOTILLA_ACTOR_SPEC (JSON ActorSpec) in env and
+ * an IPC channel to the agent, which gets the final outcome; the exit code backs it up.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { validate } from '../../shared/codec.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
+import { ACTOR_EXIT_CODES, type ActorToAgent } from './ipc.ts';
+import { AgentToActor } from './ipc.ts';
+import { ActorRuntime } from './runtime.ts';
+
+const send = (m: ActorToAgent): void => { if (process.send && process.connected) process.send(m, () => undefined); };
+
+function finish(outcome: ActorOutcome): void {
+  const code = ACTOR_EXIT_CODES[outcome.kind];
+  const msg: ActorToAgent = { type: 'result', outcome };
+  if (process.send && process.connected) process.send(msg, () => process.exit(code));
+  else process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let spec: ActorSpec;
+  try {
+    spec = validate(ActorSpec, JSON.parse(process.env.FLOTILLA_ACTOR_SPEC ?? 'null'));
+  } catch (e) {
+    console.error(`flotilla actor: bad FLOTILLA_ACTOR_SPEC: ${(e as Error).message}`);
+    return finish({ kind: 'fatal', message: `bad FLOTILLA_ACTOR_SPEC: ${(e as Error).message}`, exitCode: null, signal: null });
+  }
+  const prefix = process.env.FLOTILLA_PREFIX ?? 'flotilla';
+  const log = createLogger({ role: 'actor', bindings: { job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation } });
+  const stop = new AbortController();
+  process.on('SIGTERM', () => stop.abort('SIGTERM'));
+  process.on('SIGINT', () => stop.abort('SIGINT'));
+  process.on('message', (raw) => {
+    const r = AgentToActor.safeParse(raw);
+    if (r.success) stop.abort(r.data.reason);
+  });
+  // The agent is gone (killed): nobody will reap us, so stop rather than train as an orphan.
+  process.on('disconnect', () => stop.abort('agent disconnected'));
+
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: (process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: `flotilla-actor-${spec.actorId}` });
+  } catch (err) {
+    log.error({ err }, 'cannot connect to NATS');
+    return finish({ kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null });
+  }
+  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal }).run();
+  log.info({ outcome }, 'actor exiting');
+  await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+  log.flush();
+  finish(outcome);
+}
+
+void main();

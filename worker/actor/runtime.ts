@@ -1,0 +1,160 @@
+/**
+ * The actor runtime inside an actor process: lifecycle starting -> running -> stopping ->
+ * exited, one AbortSignal fed by stop requests (actorCall `stop`, the agent's IPC `stop`,
+ * SIGTERM) and by a jobAbort of a newer generation, an `actorCall` endpoint, and the trainer
+ * run with its context. The result is a typed outcome: resolved -> succeeded, aborted ->
+ * cancelled, a non-retryable FlotillaError -> fatal, anything else -> retryable.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/logger.ts';
+import { decode } from '../../shared/codec.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { subjects } from '../../shared/subjects.ts';
+import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState } from '../../shared/schemas/index.ts';
+import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
+import type { ActorContext, TrainerModule } from './context.ts';
+import { EventPublisher, ensureEventsStream } from './events.ts';
+import { createActorGroup, groupOptions, type CollectiveGroup } from './group.ts';
+import type { ActorToAgent } from './ipc.ts';
+import { serveRequests } from './serve.ts';
+import { abortableSleep } from './sleep.ts';
+import { trainers } from './trainers.ts';
+
+export interface RuntimeOptions {
+  spec: ActorSpec;
+  nc: NatsConnection;
+  prefix: string;
+  log: Logger;
+  /** to the agent (IPC); a no-op when run standalone */
+  send?: (m: ActorToAgent) => void;
+  /** aborting it stops the actor (SIGTERM, IPC stop, agent gone) */
+  stop?: AbortSignal;
+  /** override the trainer (tests); default: the registry entry of spec.job.trainer.kind */
+  trainer?: TrainerModule;
+  /** checkpoints kept per job (default 3) */
+  keepCheckpoints?: number;
+}
+
+/** Why an actor ended, as a typed outcome. */
+export function classify(err: unknown, signal: AbortSignal): ActorOutcome {
+  const base = { exitCode: null, signal: null };
+  if (signal.aborted) return { kind: 'cancelled', message: String(signal.reason ?? 'aborted'), ...base };
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof FlotillaError) {
+    if (err.code === 'FLO_CANCELLED') return { kind: 'cancelled', message, ...base };
+    if (!err.retryable) return { kind: 'fatal', message: `${err.code}: ${message}`, ...base };
+  }
+  return { kind: 'retryable', message, ...base };
+}
+
+export class ActorRuntime {
+  state: ActorState = 'starting';
+  step: number | undefined;
+  private readonly ac = new AbortController();
+  private readonly subs: Subscription[] = [];
+  private group: Promise<CollectiveGroup> | undefined;
+  private lastBeat = 0;
+  private readonly send: (m: ActorToAgent) => void;
+
+  constructor(private readonly o: RuntimeOptions) {
+    this.send = o.send ?? (() => undefined);
+    if (o.stop) {
+      if (o.stop.aborted) this.abort(String(o.stop.reason));
+      else o.stop.addEventListener('abort', () => this.abort(String(o.stop?.reason)), { once: true });
+    }
+  }
+
+  get signal(): AbortSignal { return this.ac.signal; }
+
+  abort(reason: string): void {
+    if (this.ac.signal.aborted) return;
+    this.o.log.info({ reason }, 'actor stopping');
+    this.ac.abort(reason);
+  }
+
+  private setState(state: ActorState): void {
+    this.state = state;
+    this.send({ type: 'state', state });
+  }
+
+  status(): Record<string, unknown> {
+    const { spec } = this.o;
+    return { state: this.state, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, step: this.step ?? null, pid: process.pid };
+  }
+
+  private onCall(data: Uint8Array): unknown {
+    const call = decode(ActorCall, data);
+    switch (call.method) {
+      case 'status': return this.status();
+      case 'stop': this.abort('stopped by actorCall'); return { stopping: true };
+      default:
+        throw new FlotillaError('FLO_VALIDATION', `unknown method '${call.method}' (known: status, stop)`, {
+          details: [{ path: 'method', message: `unknown method '${call.method}'` }],
+        });
+    }
+  }
+
+  private onAbort(data: Uint8Array): void {
+    let a: JobAbort;
+    try { a = decode(JobAbort, data); } catch (err) { this.o.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
+    if (a.jobId === this.o.spec.jobId && a.generation > this.o.spec.generation) this.abort(`job aborted (generation ${a.generation}): ${a.reason}`);
+  }
+
+  private context(events: EventPublisher, checkpoints: CheckpointStore): ActorContext {
+    const { spec, nc, prefix, log } = this.o;
+    const base = () => ({ jobId: spec.jobId, generation: spec.generation, ts: Date.now() });
+    return {
+      spec, nc, prefix, log, checkpoints, signal: this.signal,
+      emitMetric: (step, values, epoch) =>
+        events.emit({ ...base(), type: 'metric', rank: spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
+      emitLog: (level, msg) => events.emit({ ...base(), type: 'log', level, rank: spec.rank, msg }),
+      group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal))),
+      heartbeat: (step) => {
+        if (step !== undefined) this.step = step;
+        const now = Date.now();
+        if (now - this.lastBeat < 250) return;
+        this.lastBeat = now;
+        this.send({ type: 'heartbeat', ...(step === undefined ? {} : { step }) });
+      },
+    };
+  }
+
+  /** Runs the actor to its end; never throws. */
+  async run(): Promise<ActorOutcome> {
+    const { spec, nc, prefix, log } = this.o;
+    const s = subjects(prefix);
+    let outcome: ActorOutcome;
+    try {
+      this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
+      this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
+      await nc.flush();
+      await ensureEventsStream(nc, prefix);
+      const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
+      const onCkpt = (e: CheckpointEvent) => {
+        if (e.type === 'saved') void events.emit({ jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
+        if (e.type === 'skipped') {
+          log.warn({ checkpoint: e.name, reason: e.reason }, 'skipping a corrupt checkpoint');
+          void events.emit({ jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
+        }
+      };
+      const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, { keep: this.o.keepCheckpoints, onEvent: onCkpt });
+      const trainer = this.o.trainer ?? (await trainers[spec.job.trainer.kind]());
+      if (this.signal.aborted) throw new FlotillaError('FLO_CANCELLED', String(this.signal.reason));
+      this.setState('running');
+      await trainer.run(this.context(events, checkpoints));
+      outcome = this.signal.aborted ? classify(undefined, this.signal) : { kind: 'succeeded', message: 'done', exitCode: null, signal: null };
+    } catch (err) {
+      outcome = classify(err, this.signal);
+      if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');
+    }
+    this.setState('stopping');
+    try {
+      // A group still forming is not waited on for long: the process is about to exit anyway.
+      const g = this.group && (await Promise.race([this.group, abortableSleep(2000).then(() => undefined)]));
+      await g?.close();
+    } catch { /* a group that never formed */ }
+    for (const sub of this.subs) sub.unsubscribe();
+    this.state = 'exited';
+    return outcome;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * One actor process as the agent sees it: forked with the spec in its env and an IPC channel,
+ * stopped with SIGTERM (plus an IPC `stop`) and SIGKILL after a grace period, reaped into a
+ * typed outcome.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '../../shared/logger.ts';
+import type { ActorOutcome, ActorSpec, ActorState } from '../../shared/schemas/index.ts';
+import { ActorToAgent, type AgentToActor } from '../actor/index.ts';
+import { outcomeOf, type StopIntent } from './outcome.ts';
+
+export interface ActorProcessOptions {
+  natsUrl: string;
+  prefix: string;
+  /** repository root: cwd of the child, so `--import tsx` resolves */
+  root: string;
+  /** the actor entry script */
+  entry: string;
+  log: Logger;
+  /** extra env for the child (tests) */
+  env?: NodeJS.ProcessEnv;
+}
+
+export class ActorProcess {
+  state: ActorState = 'starting';
+  /** last step the actor reported through a heartbeat */
+  step: number | undefined;
+  private result: ActorOutcome | undefined;
+  private stopReq: { intent: StopIntent; reason: string } | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  /** resolves with the outcome once the process has exited */
+  readonly exited: Promise<ActorOutcome>;
+
+  private constructor(readonly spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        clearTimeout(this.killTimer);
+        this.state = 'exited';
+        resolve(outcomeOf({ result: this.result, code, signal, stop: this.stopReq }));
+      });
+    });
+    child.on('message', (raw) => this.onMessage(raw));
+    // A dead channel (EPIPE after the child died) must not crash the agent.
+    child.on('error', (err) => this.log.warn({ err }, 'actor process error'));
+  }
+
+  /** Forks the actor; resolves once the OS process exists. */
+  static spawn(spec: ActorSpec, o: ActorProcessOptions): Promise<ActorProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', o.entry], {
+      cwd: o.root,
+      env: {
+        ...process.env,
+        ...o.env,
+        FLOTILLA_NATS_URL: o.natsUrl,
+        FLOTILLA_PREFIX: o.prefix,
+        FLOTILLA_ACTOR_SPEC: JSON.stringify(spec),
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      child.once('error', onError);
+      child.once('spawn', () => {
+        child.off('error', onError);
+        resolve(new ActorProcess(spec, child, o.log));
+      });
+    });
+  }
+
+  get pid(): number | undefined { return this.child.pid; }
+  get stopping(): boolean { return this.stopReq !== undefined; }
+
+  /** SIGTERM (and an IPC stop) now, SIGKILL after `graceMs`. The first intent wins. */
+  stop(intent: StopIntent, reason: string, graceMs: number): void {
+    if (this.state === 'exited') return;
+    this.stopReq ??= { intent, reason };
+    this.state = 'stopping';
+    const msg: AgentToActor = { type: 'stop', reason };
+    if (this.child.connected) this.child.send(msg, () => undefined);
+    this.child.kill('SIGTERM');
+    if (!this.killTimer) {
+      this.killTimer = setTimeout(() => {
+        if (this.child.exitCode === null && this.child.signalCode === null) {
+          this.log.warn({ actor: this.spec.actorId, graceMs }, 'actor ignored SIGTERM; SIGKILL');
+          this.child.kill('SIGKILL');
+        }
+      }, graceMs);
+      this.killTimer.unref();
+    }
+  }
+
+  private onMessage(raw: unknown): void {
+    const r = ActorToAgent.safeParse(raw);
+    if (!r.success) { this.log.warn({ actor: this.spec.actorId }, 'ignoring a malformed IPC message from an actor'); return; }
+    const m = r.data;
+    if (m.type === 'result') this.result = m.outcome;
+    else if (m.type === 'heartbeat') { if (m.step !== undefined) this.step = m.step; }
+    else if (this.state !== 'stopping' && this.state !== 'exited') this.state = m.state;
+  }
+}

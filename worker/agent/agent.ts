@@ -1,0 +1,204 @@
+/**
+ * The node agent: registers the node with the head (retried until one answers), heartbeats
+ * the actors it runs, forks one process per actor on `spawn`, reaps each into an `actorExit`,
+ * stops older generations on `jobAbort`, and on leave hands its actors back before exiting.
+ */
+import { hostname } from 'node:os';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/logger.ts';
+import { decode, encode } from '../../shared/codec.ts';
+import { FlotillaError, fromWire } from '../../shared/errors.ts';
+import { subjects, type Subjects } from '../../shared/subjects.ts';
+import {
+  ActorExit, ControlReply, JobAbort, NodeControl,
+  type ActorBrief, type ActorSpec, type NodeHeartbeat, type NodeInfo,
+} from '../../shared/schemas/index.ts';
+import { abortableSleep, serveRequests } from '../actor/index.ts';
+import { ActorProcess } from './actor-process.ts';
+import type { BackendReport } from './backend-probe.ts';
+
+export const AGENT_STATES = ['starting', 'running', 'draining', 'stopped'] as const;
+export type AgentState = (typeof AGENT_STATES)[number];
+
+export interface AgentOptions {
+  nc: NatsConnection;
+  /** NATS URL(s) handed to actor processes */
+  natsUrl: string;
+  prefix: string;
+  nodeId: string;
+  slots: number;
+  backend: BackendReport;
+  /** repository root and actor entry script */
+  root: string;
+  actorEntry: string;
+  log: Logger;
+  /** heartbeat period (default 1000 ms) */
+  heartbeatMs?: number;
+  /** SIGTERM -> SIGKILL grace for a stopped actor (default 3000 ms) */
+  stopGraceMs?: number;
+  /** on leave, how long to wait for the head to move the actors (default 10000 ms) */
+  leaveWaitMs?: number;
+  /** extra env for actor processes (tests) */
+  actorEnv?: NodeJS.ProcessEnv;
+}
+
+export class Agent {
+  state: AgentState = 'starting';
+  readonly info: NodeInfo;
+  private readonly s: Subjects;
+  private readonly actors = new Map<string, ActorProcess>();
+  private readonly subs: Subscription[] = [];
+  private readonly closing = new AbortController();
+  private hbTimer: NodeJS.Timeout | undefined;
+  private readonly o: Required<Omit<AgentOptions, 'actorEnv'>> & Pick<AgentOptions, 'actorEnv'>;
+  /** resolves once a head has accepted the registration */
+  readonly registered: Promise<NodeInfo>;
+  private resolveRegistered!: (i: NodeInfo) => void;
+
+  constructor(opts: AgentOptions) {
+    this.o = { heartbeatMs: 1000, stopGraceMs: 3000, leaveWaitMs: 10_000, ...opts };
+    this.s = subjects(opts.prefix);
+    this.info = {
+      nodeId: opts.nodeId, host: hostname(), slots: opts.slots, backend: opts.backend.backend,
+      device: opts.backend.device, pid: process.pid, started_at: new Date().toISOString(),
+    };
+    this.registered = new Promise((r) => { this.resolveRegistered = r; });
+  }
+
+  private get log(): Logger { return this.o.log; }
+
+  /** Serves control requests and aborts, starts heartbeats and the registration loop. */
+  async start(): Promise<void> {
+    const { nc } = this.o;
+    this.subs.push(serveRequests(nc, this.s.nodeControl(this.info.nodeId), (d) => this.onControl(d), this.log));
+    this.subs.push(nc.subscribe(this.s.jobAbortAll, { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
+    await nc.flush();
+    this.state = 'running';
+    this.beat();
+    this.hbTimer = setInterval(() => this.beat(), this.o.heartbeatMs);
+    void this.registerLoop();
+  }
+
+  briefs(): ActorBrief[] {
+    return [...this.actors.values()].map(({ spec }) => ({ actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank }));
+  }
+
+  private heartbeat(): NodeHeartbeat {
+    return { nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining' };
+  }
+
+  private beat(): void {
+    if (this.o.nc.isClosed()) return;
+    this.o.nc.publish(this.s.nodeHeartbeat, encode(this.heartbeat()));
+  }
+
+  private async registerLoop(): Promise<void> {
+    let backoff = 250;
+    while (!this.closing.signal.aborted) {
+      try {
+        const m = await this.o.nc.request(this.s.nodeRegister, encode(this.info), { timeout: 2000 });
+        const reply = decode(ControlReply, m.data);
+        if (reply.ok) { this.resolveRegistered(this.info); return; }
+        this.log.warn({ err: fromWire(reply.error) }, 'registration refused; retrying');
+      } catch (err) {
+        this.log.debug({ err }, 'no head answered the registration; retrying');
+      }
+      await abortableSleep(backoff, this.closing.signal);
+      backoff = Math.min(backoff * 2, 2000);
+    }
+  }
+
+  private async onControl(data: Uint8Array): Promise<unknown> {
+    const ctl = decode(NodeControl, data);
+    switch (ctl.op) {
+      case 'ping': return this.info;
+      case 'spawn': return this.spawn(ctl.actor);
+      case 'stop': {
+        const a = this.actors.get(ctl.actorId);
+        if (!a) throw new FlotillaError('FLO_NOT_FOUND', `no actor ${ctl.actorId} on node ${this.info.nodeId}`);
+        a.stop('cancelled', ctl.reason, this.o.stopGraceMs);
+        return { actorId: ctl.actorId, stopping: true };
+      }
+      case 'drain':
+        this.state = 'draining';
+        this.beat();
+        return { draining: true, actors: this.briefs() };
+    }
+  }
+
+  private async spawn(spec: ActorSpec): Promise<{ actorId: string; pid: number | undefined; existing?: boolean }> {
+    const existing = this.actors.get(spec.actorId);
+    if (existing) return { actorId: spec.actorId, pid: existing.pid, existing: true };
+    if (this.state !== 'running') throw new FlotillaError('FLO_INVALID_STATE', `node ${this.info.nodeId} is ${this.state}`);
+    if (this.actors.size >= this.info.slots) {
+      throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId} runs ${this.actors.size}/${this.info.slots} actors`);
+    }
+    const log = this.log.child({ job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation });
+    const proc = await ActorProcess.spawn(spec, {
+      natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv,
+    });
+    this.actors.set(spec.actorId, proc);
+    log.info({ pid: proc.pid }, 'actor spawned');
+    void proc.exited.then((outcome) => {
+      this.actors.delete(spec.actorId);
+      const exit: ActorExit = {
+        nodeId: this.info.nodeId, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, outcome,
+      };
+      log.info({ outcome }, 'actor exited');
+      if (!this.o.nc.isClosed()) { this.o.nc.publish(this.s.actorExit, encode(ActorExit.parse(exit))); this.beat(); }
+    });
+    this.beat();
+    return { actorId: spec.actorId, pid: proc.pid };
+  }
+
+  private onAbort(data: Uint8Array): void {
+    let abort: JobAbort;
+    try { abort = decode(JobAbort, data); } catch (err) { this.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
+    for (const a of this.actors.values()) {
+      if (a.spec.jobId === abort.jobId && a.spec.generation < abort.generation) {
+        this.log.info({ actor: a.spec.actorId, generation: a.spec.generation, to: abort.generation }, 'aborting actor of an older generation');
+        a.stop('cancelled', `job aborted: ${abort.reason}`, this.o.stopGraceMs);
+      }
+    }
+  }
+
+  /** Waits until no actor runs here or the signal fires; true when none is left. */
+  private async waitEmpty(signal: AbortSignal): Promise<boolean> {
+    while (this.actors.size > 0 && !signal.aborted) {
+      await Promise.race<unknown>([...[...this.actors.values()].map((a) => a.exited), abortableSleep(60_000, signal)]);
+    }
+    return this.actors.size === 0;
+  }
+
+  /**
+   * Leaves the cluster: announces `nodeLeaving` (draining), waits up to `leaveWaitMs` for the
+   * head to move the actors away, stops what is left as retryable, then closes.
+   */
+  async leave(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'draining';
+    const hb = this.heartbeat();
+    this.o.nc.publish(this.s.nodeLeaving, encode(hb));
+    this.beat();
+    this.log.info({ actors: hb.actors.length }, 'leaving: waiting for the head to move actors');
+    const moved = await this.waitEmpty(AbortSignal.timeout(this.o.leaveWaitMs));
+    if (!moved) {
+      this.log.warn({ actors: this.briefs() }, 'head did not move every actor in time; stopping them');
+      for (const a of this.actors.values()) a.stop('retryable', 'node leaving', this.o.stopGraceMs);
+      await this.waitEmpty(AbortSignal.timeout(this.o.stopGraceMs + 2000));
+    }
+    await this.close();
+  }
+
+  /** Stops timers and subscriptions; SIGKILLs any actor still alive. Leaves the connection open. */
+  async close(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.closing.abort();
+    clearInterval(this.hbTimer);
+    for (const sub of this.subs) sub.unsubscribe();
+    for (const a of this.actors.values()) a.stop('retryable', 'agent closed', 0);
+    await Promise.all([...this.actors.values()].map((a) => a.exited));
+    if (!this.o.nc.isClosed()) await this.o.nc.flush().catch(() => undefined);
+  }
+}

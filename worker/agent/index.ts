@@ -1,0 +1,5 @@
+export { Agent, AGENT_STATES, type AgentState, type AgentOptions } from './agent.ts';
+export { ActorProcess, type ActorProcessOptions } from './actor-process.ts';
+export { outcomeOf, type ExitFacts, type StopIntent } from './outcome.ts';
+export { probeBackend, type BackendReport } from './backend-probe.ts';
+export { startAgent, defaultNodeId, REPO_ROOT, ACTOR_ENTRY, type StartedAgent } from './start.ts';

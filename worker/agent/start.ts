@@ -1,0 +1,59 @@
+/** Builds a running agent from config: connection, backend probe, signals, the registered line. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { loadConfig, type ConfigInput } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { Agent } from './agent.ts';
+import { probeBackend } from './backend-probe.ts';
+
+/** Repository root, from this file's place in it. */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ACTOR_ENTRY = join(REPO_ROOT, 'worker', 'actor', 'main.ts');
+
+/** A node id from the host name plus a random tail (NATS-token safe). */
+export function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'node';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface StartedAgent {
+  agent: Agent;
+  /** resolves with the exit code once the agent has left (after SIGTERM/SIGINT) */
+  done: Promise<number>;
+}
+
+export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAgent> {
+  const cfg = loadConfig({ overrides });
+  const nodeId = cfg.worker.nodeId ?? defaultNodeId();
+  const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
+  const nc = await connect({
+    servers: cfg.natsUrl.split(','), name: `flotilla-worker-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true,
+  });
+  const backend = probeBackend(REPO_ROOT);
+  const agent = new Agent({
+    nc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend,
+    root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs,
+  });
+  await agent.start();
+  void agent.registered.then((i) => {
+    console.log(`flotilla worker: node ${i.nodeId} registered (slots ${i.slots}, backend ${i.backend}, device ${i.device})`);
+  });
+  const done = new Promise<number>((resolve) => {
+    let leaving = false;
+    const leave = (sig: string) => {
+      if (leaving) return;
+      leaving = true;
+      log.info({ signal: sig }, 'leaving');
+      agent.leave()
+        .then(() => nc.drain())
+        .then(() => resolve(0), (err: unknown) => { log.error({ err }, 'unclean leave'); resolve(1); });
+    };
+    process.once('SIGTERM', () => leave('SIGTERM'));
+    process.once('SIGINT', () => leave('SIGINT'));
+  });
+  log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, ...backend }, 'worker agent started');
+  return { agent, done };
+}

@@ -1,0 +1,34 @@
+/** The logreg checkpoint payload: JSON with the step, parameters and the sampler's RNG seed. */
+import { z } from 'zod';
+import { FlotillaError } from '../../shared/errors.ts';
+
+export const LOGREG_FORMAT = 'flotilla-logreg/1';
+
+export interface LogregState {
+  /** last step applied to `params` */
+  step: number;
+  /** [w..., b] */
+  params: Float32Array;
+  /** seed of the counter-based batch sampler (its counter is the step) */
+  samplerSeed: number;
+}
+
+const Wire = z.object({
+  format: z.literal(LOGREG_FORMAT),
+  step: z.number().int().nonnegative(),
+  params: z.array(z.number()),
+  samplerSeed: z.number().int().nonnegative(),
+});
+
+export function encodeLogregState(s: LogregState): Uint8Array {
+  // float32 -> float64 -> JSON -> float32 is exact, so a resumed run sees the same bits.
+  return new TextEncoder().encode(JSON.stringify({ format: LOGREG_FORMAT, step: s.step, params: Array.from(s.params), samplerSeed: s.samplerSeed }));
+}
+
+export function decodeLogregState(data: Uint8Array): LogregState {
+  let raw: unknown;
+  try { raw = JSON.parse(new TextDecoder().decode(data)); } catch { throw new FlotillaError('FLO_CHECKPOINT_CORRUPT', 'logreg checkpoint is not JSON'); }
+  const r = Wire.safeParse(raw);
+  if (!r.success) throw new FlotillaError('FLO_CHECKPOINT_CORRUPT', `logreg checkpoint: ${r.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`);
+  return { step: r.data.step, params: Float32Array.from(r.data.params), samplerSeed: r.data.samplerSeed };
+}
