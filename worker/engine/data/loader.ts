@@ -1,0 +1,290 @@
+/**
+ * The batch loader: a seeded, sharded, resumable stream of NHWC float batches with YOLO targets.
+ *
+ * Randomness is keyed, not sequential: the epoch permutation comes from (seed, epoch) and each
+ * sample's augmentation from (seed, epoch, position in the epoch order). So a batch is a pure
+ * function of (seed, epoch, index), the same on any rank layout, and resuming needs only the
+ * seed and the cursor — `state()` is everything a checkpoint has to keep.
+ */
+import type { Hyp } from '../hyp/index.ts';
+import { xywhnToXyxy, xyxyToXywhn, concatLabels } from './boxes.ts';
+import type { YoloDataset } from './dataset.ts';
+import { randomHsvLuts, writeSample } from './hsv.ts';
+import { ImageCache, readImageSize, type RgbImage } from './image.ts';
+import { letterbox } from './letterbox.ts';
+import { mosaic, type MosaicScratch } from './mosaic.ts';
+import { randomPerspective } from './perspective.ts';
+import { aspectOrder, rectShape } from './rect.ts';
+import { deriveRng, type Rng } from './rng.ts';
+import { batchPositions, batchesPerEpoch, epochOrder } from './sampler.ts';
+
+/** The augmentation hyperparameters the loader reads (a full `Hyp` fits). */
+export type AugmentHyp = Pick<Hyp, 'hsv_h' | 'hsv_s' | 'hsv_v' | 'degrees' | 'translate' | 'scale' | 'shear' | 'perspective' | 'flipud' | 'fliplr' | 'mosaic' | 'mixup'>;
+
+/** Where a loader stands: the next batch it yields is batch `index` of epoch `epoch`. */
+export interface LoaderCursor {
+  epoch: number;
+  index: number;
+}
+
+/** Everything needed to resume a loader exactly (with the same dataset and options). */
+export interface LoaderState extends LoaderCursor {
+  seed: number;
+}
+
+export interface LoaderOptions {
+  dataset: YoloDataset;
+  /** images per batch on this rank */
+  batchSize: number;
+  /** training image size (long side; mosaic and letterbox output img × img) */
+  img: number;
+  /** train-time augmentation (mosaic, perspective, HSV, flips); false: letterbox only */
+  augment: boolean;
+  hyp: AugmentHyp;
+  seed: number;
+  /** this process's rank (default 0) */
+  rank?: number;
+  /** number of ranks sharing each epoch (default 1) */
+  worldSize?: number;
+  /** rectangular batches sorted by aspect ratio, no mosaic, no shuffle (default false) */
+  rect?: boolean;
+  /** reshuffle every epoch (default: augment && !rect) */
+  shuffle?: boolean;
+  /** where to start (default epoch 0, batch 0) */
+  cursor?: LoaderCursor;
+  /** model stride, for rect shapes (default 32) */
+  stride?: number;
+  /** rect padding in strides (default 0.5 without augment, 0 with) */
+  pad?: number;
+  /** images decoded at once (default 8) */
+  decodeConcurrency?: number;
+}
+
+/** Where a sample's original pixels went: x_batch = x_orig·gainX + padX (null for mosaics). */
+export interface ImageShape {
+  origWidth: number;
+  origHeight: number;
+  gainX: number;
+  gainY: number;
+  padX: number;
+  padY: number;
+}
+
+/** One batch. */
+export interface Batch {
+  /** NHWC [batchSize, height, width, 3], RGB in [0, 1] */
+  images: Float32Array;
+  /** nt × 6 rows [imageIndexInBatch, cls, xc, yc, w, h], normalised to width/height */
+  targets: Float32Array;
+  shapes: (ImageShape | null)[];
+  paths: string[];
+  /** dataset indices of the images */
+  indices: number[];
+  batchSize: number;
+  height: number;
+  width: number;
+  epoch: number;
+  index: number;
+}
+
+export interface Loader {
+  /** batches per epoch on this rank */
+  readonly length: number;
+  readonly batchSize: number;
+  readonly rank: number;
+  readonly worldSize: number;
+  /** The batches of an epoch from `from` (default: the cursor's index if it is in this epoch, else 0). */
+  epochBatches(epoch: number, from?: number): AsyncIterable<Batch>;
+  /** Batch `index` of `epoch` (random access; does not move the cursor). */
+  getBatch(epoch: number, index: number): Promise<Batch>;
+  /** The next batch position. */
+  cursor(): LoaderCursor;
+  /** Seed and cursor: enough to resume exactly. */
+  state(): LoaderState;
+  /** Decodes every image into the cache up front. */
+  warm(): Promise<void>;
+}
+
+interface SamplePlan {
+  index: number;
+  position: number;
+  mosaic: number[] | null;
+  mixup: number[] | null;
+}
+
+const PLAN_KEY = 1, AUGMENT_KEY = 2;
+
+class YoloLoader implements Loader {
+  readonly length: number;
+  readonly batchSize: number;
+  readonly rank: number;
+  readonly worldSize: number;
+  private readonly o: Required<Omit<LoaderOptions, 'cursor' | 'rank' | 'worldSize'>>;
+  private readonly cache: ImageCache;
+  private readonly n: number;
+  private pos: LoaderCursor;
+  private ars: Float64Array | null = null;
+  private rectOrder: Uint32Array | null = null;
+  private readonly scratch: MosaicScratch = {};
+
+  constructor(opts: LoaderOptions) {
+    const n = opts.dataset.items.length;
+    const rank = opts.rank ?? 0, worldSize = opts.worldSize ?? 1;
+    if (!(opts.batchSize >= 1) || !Number.isInteger(opts.batchSize)) throw new Error(`createLoader: batchSize must be a positive integer (got ${opts.batchSize})`);
+    if (!(worldSize >= 1) || !Number.isInteger(worldSize) || !(rank >= 0 && rank < worldSize) || !Number.isInteger(rank)) throw new Error(`createLoader: rank ${rank} of worldSize ${worldSize} is invalid`);
+    if (!(opts.img >= 32)) throw new Error(`createLoader: img must be >= 32 (got ${opts.img})`);
+    if (n === 0) throw new Error('createLoader: empty dataset');
+    const rect = opts.rect ?? false;
+    this.o = {
+      dataset: opts.dataset, batchSize: opts.batchSize, img: opts.img, augment: opts.augment, hyp: opts.hyp, seed: opts.seed >>> 0,
+      rect, shuffle: opts.shuffle ?? (opts.augment && !rect), stride: opts.stride ?? 32, pad: opts.pad ?? (opts.augment ? 0 : 0.5),
+      decodeConcurrency: opts.decodeConcurrency ?? 8,
+    };
+    this.n = n;
+    this.rank = rank;
+    this.worldSize = worldSize;
+    this.batchSize = opts.batchSize;
+    this.length = batchesPerEpoch(n, worldSize, opts.batchSize);
+    this.cache = new ImageCache(opts.dataset.items.map((it) => it.imagePath), opts.img);
+    this.pos = { epoch: opts.cursor?.epoch ?? 0, index: opts.cursor?.index ?? 0 };
+  }
+
+  cursor(): LoaderCursor {
+    return { ...this.pos };
+  }
+
+  state(): LoaderState {
+    return { seed: this.o.seed, ...this.pos };
+  }
+
+  async warm(): Promise<void> {
+    await this.cache.ensure(Array.from({ length: this.n }, (_, i) => i), this.o.decodeConcurrency);
+  }
+
+  async *epochBatches(epoch: number, from?: number): AsyncIterable<Batch> {
+    let k = from ?? (this.pos.epoch === epoch ? this.pos.index : 0);
+    let plans = k < this.length ? await this.plan(epoch, k) : null;
+    let ready = plans ? this.load(plans) : null;
+    for (; k < this.length; k++) {
+      await ready;
+      const current = plans!;
+      // decode the next batch's images (sharp works off the main thread) while this one is assembled and consumed
+      plans = k + 1 < this.length ? await this.plan(epoch, k + 1) : null;
+      ready = plans ? this.load(plans) : null;
+      ready?.catch(() => {}); // awaited on the next iteration
+      const batch = this.assemble(epoch, k, current);
+      this.pos = k + 1 < this.length ? { epoch, index: k + 1 } : { epoch: epoch + 1, index: 0 };
+      yield batch;
+    }
+  }
+
+  async getBatch(epoch: number, index: number): Promise<Batch> {
+    if (!(index >= 0 && index < this.length)) throw new RangeError(`getBatch: index ${index} outside 0..${this.length - 1}`);
+    const plans = await this.plan(epoch, index);
+    await this.load(plans);
+    return this.assemble(epoch, index, plans);
+  }
+
+  private async load(plans: SamplePlan[]): Promise<void> {
+    const need: number[] = [];
+    for (const p of plans) need.push(p.index, ...(p.mosaic ?? []), ...(p.mixup ?? []));
+    await this.cache.ensure(need, this.o.decodeConcurrency);
+  }
+
+  private async aspectRatios(): Promise<Float64Array> {
+    if (!this.ars) {
+      const sizes = await Promise.all(this.o.dataset.items.map((it) => readImageSize(it.imagePath)));
+      this.ars = Float64Array.from(sizes, (s) => s.height / s.width);
+      this.rectOrder = aspectOrder(this.ars);
+    }
+    return this.ars;
+  }
+
+  private async plan(epoch: number, k: number): Promise<SamplePlan[]> {
+    const { augment, rect, hyp, seed, shuffle } = this.o;
+    if (rect) await this.aspectRatios();
+    const order = epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect, rect ? this.rectOrder! : undefined);
+    return batchPositions(this.n, this.worldSize, this.rank, this.batchSize, k).map((position) => {
+      const index = order[position];
+      const rng = deriveRng(seed, epoch, position, PLAN_KEY);
+      const useMosaic = augment && !rect && rng.random() < hyp.mosaic;
+      const mos = useMosaic ? this.mosaicIndices(index, rng) : null;
+      const mix = useMosaic && rng.random() < hyp.mixup ? this.mosaicIndices(rng.int(this.n), rng) : null;
+      return { index, position, mosaic: mos, mixup: mix };
+    });
+  }
+
+  /** [index, 3 random others] shuffled, as the reference's load_mosaic. */
+  private mosaicIndices(index: number, rng: Rng): number[] {
+    const ids = [index, rng.int(this.n), rng.int(this.n), rng.int(this.n)];
+    for (let i = 3; i > 0; i--) { const j = rng.int(i + 1); [ids[i], ids[j]] = [ids[j], ids[i]]; }
+    return ids;
+  }
+
+  private assemble(epoch: number, k: number, plans: SamplePlan[]): Batch {
+    const { img, rect, stride, pad } = this.o;
+    const B = plans.length;
+    const [H, W] = rect ? rectShape(plans.map((p) => this.ars![p.index]), img, stride, pad) : [img, img];
+    const images = new Float32Array(B * H * W * 3);
+    const targetParts: Float32Array[] = [];
+    const shapes: (ImageShape | null)[] = [];
+    plans.forEach((p, b) => {
+      const s = this.sample(epoch, p, H, W, images, b * H * W * 3);
+      shapes.push(s.shape);
+      const nl = s.labels.length / 5;
+      const t = new Float32Array(nl * 6);
+      for (let i = 0; i < nl; i++) { t[i * 6] = b; t.set(s.labels.subarray(i * 5, i * 5 + 5), i * 6 + 1); }
+      targetParts.push(t);
+    });
+    const items = this.o.dataset.items;
+    return {
+      images, targets: concatLabels(targetParts), shapes, paths: plans.map((p) => items[p.index].imagePath), indices: plans.map((p) => p.index),
+      batchSize: B, height: H, width: W, epoch, index: k,
+    };
+  }
+
+  /** Builds one sample into `dst` at `offset`; returns its normalised labels and shape. */
+  private sample(epoch: number, p: SamplePlan, H: number, W: number, dst: Float32Array, offset: number): { labels: Float32Array; shape: ImageShape | null } {
+    const { augment, hyp, seed, img } = this.o;
+    const items = this.o.dataset.items;
+    const rng = deriveRng(seed, epoch, p.position, AUGMENT_KEY);
+    let image: RgbImage, px: Float32Array, shape: ImageShape | null = null;
+    if (p.mosaic) {
+      const tile = (i: number) => ({ image: this.cache.get(i), labels: items[i].labels });
+      ({ image, labels: px } = mosaic(p.mosaic.map(tile), img, rng, hyp, this.scratch));
+      if (p.mixup) {
+        const other = mosaic(p.mixup.map(tile), img, rng, hyp);
+        const r = rng.beta(32, 32);
+        const a = image.data, c = other.image.data;
+        for (let i = 0; i < a.length; i++) a[i] = a[i] * r + c[i] * (1 - r);
+        px = concatLabels([px, other.labels]);
+      }
+    } else {
+      const im = this.cache.get(p.index);
+      const lb = letterbox(im, H, W, augment);
+      const cw = Math.round(im.width * lb.ratio), ch = Math.round(im.height * lb.ratio);
+      shape = { origWidth: im.origWidth, origHeight: im.origHeight, gainX: cw / im.origWidth, gainY: ch / im.origHeight, padX: lb.left, padY: lb.top };
+      image = lb.image;
+      px = xywhnToXyxy(items[p.index].labels, cw, ch, lb.left, lb.top);
+      if (augment) ({ image, labels: px } = randomPerspective(image, px, rng, hyp));
+    }
+    const labels = xyxyToXywhn(px, W, H);
+    let luts = null, flipUD = false, flipLR = false;
+    if (augment) {
+      luts = randomHsvLuts(rng, hyp.hsv_h, hyp.hsv_s, hyp.hsv_v);
+      flipUD = rng.random() < hyp.flipud;
+      flipLR = rng.random() < hyp.fliplr;
+      for (let i = 0; i < labels.length; i += 5) {
+        if (flipUD) labels[i + 2] = 1 - labels[i + 2];
+        if (flipLR) labels[i + 1] = 1 - labels[i + 1];
+      }
+    }
+    writeSample(dst, offset, image, luts, flipLR, flipUD);
+    return { labels, shape };
+  }
+}
+
+/** A loader over `dataset` (see `LoaderOptions` for defaults). */
+export function createLoader(opts: LoaderOptions): Loader {
+  return new YoloLoader(opts);
+}
