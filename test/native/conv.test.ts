@@ -1,0 +1,40 @@
+import t from 'tap';
+import * as tf from '@tensorflow/tfjs';
+
+import { compare, rand, setup } from './harness.ts';
+
+const s = await setup();
+if (s.skip !== undefined) {
+  t.skip(s.skip);
+} else {
+  const { reg } = s;
+  // [n, h, w, cin, cout, k, stride, pad]: YOLOv5n-like layers, odd sizes, stride 2, 1x1.
+  const cases: Array<[number, number, number, number, number, number, number, 'same' | 'valid' | number]> = [
+    [2, 16, 16, 3, 8, 6, 2, 2],
+    [2, 12, 12, 8, 16, 3, 2, 1],
+    [3, 9, 7, 5, 6, 3, 1, 'same'],
+    [2, 10, 10, 16, 8, 1, 1, 0],
+    [1, 11, 13, 4, 4, 3, 2, 'valid'],
+    [2, 8, 8, 6, 10, 5, 1, 'same'],
+  ];
+  for (const [n, h, w, ci, co, k, st, pad] of cases) {
+    const label = `n${n} ${h}x${w}x${ci}->${co} k${k} s${st} pad ${pad}`;
+    const x = rand([n, h, w, ci]);
+    const f = rand([k, k, ci, co]);
+    const b = rand([co]);
+    compare(t, reg, 'Conv2D', `conv2d ${label}`, () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, st, pad));
+    compare(t, reg, 'FusedConv2D', `fused relu ${label}`, () =>
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: st, pad, bias: b, activation: 'relu' }));
+    compare(t, reg, 'FusedConv2D', `fused sigmoid ${label}`, () =>
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: st, pad, bias: b, activation: 'sigmoid' }));
+    const y = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, st, pad);
+    const dy = rand(y.shape);
+    compare(t, reg, 'Conv2DBackpropInput', `dx ${label}`, () =>
+      tf.conv2dTranspose(dy as tf.Tensor4D, f as tf.Tensor4D, [n, h, w, ci], st, pad));
+    compare(t, reg, 'Conv2DBackpropFilter', `dw ${label}`, () =>
+      tf.grad((ff: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, ff as tf.Tensor4D, st, pad).mul(dy).sum())(f));
+  }
+  const x = rand([2, 9, 9, 3]);
+  const f = rand([3, 3, 3, 4]);
+  compare(t, reg, 'Conv2D', 'conv2d dilation 2', () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+}

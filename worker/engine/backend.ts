@@ -1,0 +1,105 @@
+/**
+ * Picks the compute backend of the engine at start-up, best first:
+ * `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-node` (libtensorflow) → the
+ * project's native CPU kernels over tfjs `cpu` → plain tfjs `cpu`. The two tfjs-node packages
+ * are optional dependencies; a failed import only moves on to the next candidate.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+import { loadAddon, registerNativeKernels, type Registration } from '../native/index.ts';
+
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Options of initBackend. */
+export interface BackendOptions {
+  /** First candidate to try; the ones after it remain fallbacks. Default: 'tensorflow-gpu'. */
+  prefer?: BackendName;
+  /** Only this backend, or fail. Default: the FLOTILLA_BACKEND environment variable, if set. */
+  force?: BackendName;
+  /** Receives the one-line notice when a better backend was unavailable. Default: stderr. */
+  onNotice?: (line: string) => void;
+}
+
+/** The backend that runs, and the device it runs on, in words. */
+export interface BackendInfo {
+  backend: BackendName;
+  device: string;
+}
+
+let chosen: Promise<BackendInfo> | undefined;
+let registration: Registration | undefined;
+
+async function tryNode(pkg: string, tfName: string): Promise<string | null> {
+  try {
+    await import(pkg);
+  } catch (err) {
+    return `${pkg} unavailable (${(err as Error).message.split('\n')[0]})`;
+  }
+  return (await tf.setBackend(tfName)) ? null : `${pkg} loaded but backend '${tfName}' failed to start`;
+}
+
+async function attempt(name: BackendName): Promise<{ info: BackendInfo } | { reason: string }> {
+  switch (name) {
+    case 'tensorflow-gpu': {
+      const reason = await tryNode('@tensorflow/tfjs-node-gpu', 'tensorflow');
+      return reason ? { reason } : { info: { backend: name, device: 'gpu (CUDA, libtensorflow)' } };
+    }
+    case 'tensorflow': {
+      const reason = await tryNode('@tensorflow/tfjs-node', 'tensorflow');
+      return reason ? { reason } : { info: { backend: name, device: 'cpu (libtensorflow)' } };
+    }
+    case 'native-cpu': {
+      const load = loadAddon();
+      if (!load.ok) return { reason: `native kernels not built: ${load.reason}` };
+      if (!(await tf.setBackend('cpu'))) return { reason: 'tfjs cpu backend failed to start' };
+      registration ??= registerNativeKernels(load.addon);
+      const i = load.addon.info();
+      return { info: { backend: name, device: `cpu (native kernels, OpenBLAS ${i.blasCore}, ${i.blasThreads} threads)` } };
+    }
+    case 'cpu': {
+      if (!(await tf.setBackend('cpu'))) return { reason: 'tfjs cpu backend failed to start' };
+      registration?.restore();
+      registration = undefined;
+      return { info: { backend: name, device: 'cpu (JavaScript)' } };
+    }
+  }
+}
+
+function parseName(v: string | undefined, what: string): BackendName | undefined {
+  if (v === undefined || v === '') return undefined;
+  if ((BACKENDS as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(`${what}: '${v}' is not one of ${BACKENDS.join(', ')}`);
+}
+
+async function pick(opts: BackendOptions): Promise<BackendInfo> {
+  const force = opts.force ?? parseName(process.env.FLOTILLA_BACKEND, 'FLOTILLA_BACKEND');
+  const notice = opts.onNotice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (force) {
+    const r = await attempt(force);
+    if ('reason' in r) throw new Error(`backend ${force} was forced but is unavailable: ${r.reason}`);
+    return r.info;
+  }
+  const order = BACKENDS.slice(BACKENDS.indexOf(opts.prefer ?? 'tensorflow-gpu'));
+  const skipped: string[] = [];
+  for (const name of order) {
+    const r = await attempt(name);
+    if ('info' in r) {
+      // tfjs-node absent is the expected case; only a missing native build deserves a notice.
+      const native = skipped.find((s) => s.startsWith('native kernels'));
+      if (native) notice(`flotilla: ${native}; using ${r.info.backend} (${r.info.device})`);
+      return r.info;
+    }
+    skipped.push(r.reason);
+  }
+  throw new Error(`no tfjs backend could start: ${skipped.join('; ')}`);
+}
+
+/** Starts the best available backend once; later calls return the same answer. */
+export function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
+  chosen ??= pick(opts).catch((err: unknown) => {
+    chosen = undefined;
+    throw err;
+  });
+  return chosen;
+}

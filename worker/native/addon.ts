@@ -1,0 +1,76 @@
+// Loads the compiled addon (build/Release/flotilla_native.node), or says why it could not.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+/** A Float32Array argument that may be absent (bias, offset, scale). */
+export type OptF32 = Float32Array | null;
+
+/** The functions of the native addon; every output buffer is allocated by the caller. */
+export interface NativeAddon {
+  info(): { blasCore: string; blasThreads: number; ompThreads: number };
+  setThreads(n: number): void;
+  /** shape: [n, h, w, c, oh, ow, oc, kh, kw, sh, sw, dh, dw, padTop, padLeft] */
+  conv2d(x: Float32Array, w: Float32Array, out: Float32Array, shape: number[], bias: OptF32, act: number, alpha: number): void;
+  conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, shape: number[]): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: number[]): void;
+  /** shape: [batchA, batchB, M, N, K, transposeA, transposeB] */
+  batchMatMul(a: Float32Array, b: Float32Array, out: Float32Array, shape: number[], bias: OptF32, act: number, alpha: number): void;
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, n: number, k: number): void;
+  binary(a: Float32Array, b: Float32Array, out: Float32Array, shape: number[], stridesA: number[], stridesB: number[], op: number): void;
+  unary(x: Float32Array, out: Float32Array, op: number, p0: number, p1: number): void;
+  addN(xs: Float32Array[], out: Float32Array): void;
+  reduce(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number, op: number): void;
+  slice(x: Float32Array, shape: number[], begin: number[], out: Float32Array, size: number[]): void;
+  pad(x: Float32Array, shape: number[], before: number[], out: Float32Array, outShape: number[], value: number): void;
+  concat(xs: Float32Array[], inners: number[], out: Float32Array, outer: number): void;
+  split(x: Float32Array, outer: number, outs: Float32Array[], inners: number[]): void;
+  tile(x: Float32Array, shape: number[], reps: number[], out: Float32Array): void;
+  transpose(x: Float32Array, shape: number[], perm: number[], out: Float32Array): void;
+  /** shape: [n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft] */
+  maxPool(x: Float32Array, out: Float32Array, shape: number[]): void;
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, shape: number[]): void;
+  /** shape: [n, h, w, c, oh, ow] */
+  resizeNearest(x: Float32Array, out: Float32Array, shape: number[], rowMap: Int32Array, colMap: Int32Array): void;
+  resizeNearestGrad(dy: Float32Array, dx: Float32Array, shape: number[], rowMap: Int32Array, colMap: Int32Array): void;
+  batchNorm(x: Float32Array, out: Float32Array, channels: number, mean: Float32Array, variance: Float32Array,
+    offset: OptF32, scale: OptF32, epsilon: number): void;
+}
+
+/** Outcome of loading: the addon, or the reason it is not there. */
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where `npm run build` (node-gyp) leaves the addon. */
+export const ADDON_PATH = join(root, 'build', 'Release', 'flotilla_native.node');
+
+let cached: AddonLoad | undefined;
+
+// OpenBLAS 0.3.21 picks its Haswell kernels on AVX-512 CPUs; its SkylakeX ones are faster.
+// The variable is read when libopenblas loads, so it must be set before the first require.
+function chooseBlasCore(): void {
+  if (process.env.OPENBLAS_CORETYPE !== undefined) return;
+  try {
+    if (/\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+  } catch {
+    // No /proc (not Linux): leave OpenBLAS to pick.
+  }
+}
+
+/** Loads the addon once; later calls return the same outcome. */
+export function loadAddon(): AddonLoad {
+  if (cached) return cached;
+  if (!existsSync(ADDON_PATH)) {
+    cached = { ok: false, reason: `${ADDON_PATH} is missing (run npm run build)` };
+    return cached;
+  }
+  chooseBlasCore();
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    cached = { ok: true, addon, path: ADDON_PATH };
+  } catch (err) {
+    cached = { ok: false, reason: `cannot load ${ADDON_PATH}: ${(err as Error).message}` };
+  }
+  return cached;
+}

@@ -1,0 +1,191 @@
+// 2-D convolution in NHWC with filters in HWIO: im2col + OpenBLAS sgemm, and both gradients.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "common.h"
+
+namespace flot {
+namespace {
+
+struct ConvShape {
+  int64_t n, h, w, c, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl;
+  int64_t K() const { return kh * kw * c; }
+  int64_t Rows() const { return oh * ow; }
+  // A 1x1 stride-1 unpadded conv is a plain matmul on the input: no im2col needed.
+  bool Pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w; }
+};
+
+ConvShape ParseShape(const Napi::Value& v) {
+  std::vector<int64_t> p = Ints(v, "conv shape");
+  if (p.size() != 15) throw Napi::TypeError::New(v.Env(), "conv shape needs 15 numbers");
+  return ConvShape{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
+}
+
+// Images per im2col chunk: bounded so the column buffer stays near 32 MB.
+int64_t ImagesPerChunk(const ConvShape& s) {
+  const int64_t per = std::max<int64_t>(1, s.Rows() * s.K());
+  return std::max<int64_t>(1, std::min<int64_t>(s.n, (int64_t{8} << 20) / per));
+}
+
+// Column rows laid out (kh, kw, c) to match the HWIO filter viewed as a [K, OC] matrix.
+void Im2Col(const float* x, const ConvShape& s, int64_t n0, int64_t nb, float* col) {
+  const int64_t K = s.K(), rows = s.Rows();
+  const int64_t total = nb * rows;
+#pragma omp parallel for schedule(static) if (total * K > kParallelMin)
+  for (int64_t r = 0; r < total; ++r) {
+    const int64_t n = n0 + r / rows, pix = r % rows, oy = pix / s.ow, ox = pix % s.ow;
+    float* dst = col + r * K;
+    const float* img = x + n * s.h * s.w * s.c;
+    for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
+        float* d = dst + (ky * s.kw + kx) * s.c;
+        if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
+          std::memset(d, 0, sizeof(float) * s.c);
+        } else {
+          std::memcpy(d, img + (iy * s.w + ix) * s.c, sizeof(float) * s.c);
+        }
+      }
+    }
+  }
+}
+
+// Gathers column gradients back into dx; each input pixel is owned by one thread, so no races.
+void Col2Im(const float* col, const ConvShape& s, int64_t n0, int64_t nb, float* dx) {
+  const int64_t K = s.K(), rows = s.Rows();
+  const int64_t total = nb * s.h * s.w;
+#pragma omp parallel for schedule(static) if (total * s.c > kParallelMin)
+  for (int64_t q = 0; q < total; ++q) {
+    const int64_t nl = q / (s.h * s.w), pix = q % (s.h * s.w), iy = pix / s.w, ix = pix % s.w;
+    float* d = dx + ((n0 + nl) * s.h * s.w + pix) * s.c;
+    for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const int64_t ty = iy + s.pt - ky * s.dh;
+      if (ty < 0 || ty % s.sh != 0) continue;
+      const int64_t oy = ty / s.sh;
+      if (oy >= s.oh) continue;
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const int64_t tx = ix + s.pl - kx * s.dw;
+        if (tx < 0 || tx % s.sw != 0) continue;
+        const int64_t ox = tx / s.sw;
+        if (ox >= s.ow) continue;
+        const float* src = col + (nl * rows + oy * s.ow + ox) * K + (ky * s.kw + kx) * s.c;
+        for (int64_t c = 0; c < s.c; ++c) d[c] += src[c];
+      }
+    }
+  }
+}
+
+Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+  Need(info, 6, "conv2d");
+  const float* x = F32(info[0], "x");
+  const float* w = F32(info[1], "filter");
+  float* y = F32(info[2], "out");
+  const ConvShape s = ParseShape(info[3]);
+  const float* bias = info[4].IsNull() || info[4].IsUndefined() ? nullptr : F32(info[4], "bias");
+  const int act = static_cast<int>(Int(info[5], "activation"));
+  const float alpha = info.Length() > 6 ? static_cast<float>(Num(info[6], "alpha")) : 0.f;
+  const int64_t K = s.K(), rows = s.Rows();
+  if (s.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.n * rows, s.oc, K, 1.f, x, K, w, s.oc, 0.f, y, s.oc);
+  } else {
+    const int64_t chunk = ImagesPerChunk(s);
+    std::unique_ptr<float[]> col(new float[chunk * rows * K]);
+    for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+      const int64_t nb = std::min(chunk, s.n - n0);
+      Im2Col(x, s, n0, nb, col.get());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * rows, s.oc, K, 1.f, col.get(), K, w, s.oc, 0.f,
+                  y + n0 * rows * s.oc, s.oc);
+    }
+  }
+  if (bias != nullptr || act != kLinear) ApplyBiasAct(y, s.n * rows, s.oc, bias, act, alpha);
+  return info.Env().Undefined();
+}
+
+Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+  Need(info, 4, "conv2dBackpropInput");
+  const float* dy = F32(info[0], "dy");
+  const float* w = F32(info[1], "filter");
+  float* dx = F32(info[2], "out");
+  const ConvShape s = ParseShape(info[3]);
+  const int64_t K = s.K(), rows = s.Rows();
+  if (s.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.n * rows, K, s.oc, 1.f, dy, s.oc, w, s.oc, 0.f, dx, K);
+    return info.Env().Undefined();
+  }
+  std::fill(dx, dx + s.n * s.h * s.w * s.c, 0.f);
+  const int64_t chunk = ImagesPerChunk(s);
+  std::unique_ptr<float[]> col(new float[chunk * rows * K]);
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.n - n0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * rows, K, s.oc, 1.f, dy + n0 * rows * s.oc, s.oc, w,
+                s.oc, 0.f, col.get(), K);
+    Col2Im(col.get(), s, n0, nb, dx);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  Need(info, 4, "conv2dBackpropFilter");
+  const float* x = F32(info[0], "x");
+  const float* dy = F32(info[1], "dy");
+  float* dw = F32(info[2], "out");
+  const ConvShape s = ParseShape(info[3]);
+  const int64_t K = s.K(), rows = s.Rows();
+  if (s.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, s.n * rows, 1.f, x, K, dy, s.oc, 0.f, dw, s.oc);
+    return info.Env().Undefined();
+  }
+  const int64_t chunk = ImagesPerChunk(s);
+  std::unique_ptr<float[]> col(new float[chunk * rows * K]);
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.n - n0);
+    Im2Col(x, s, n0, nb, col.get());
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, nb * rows, 1.f, col.get(), K,
+                dy + n0 * rows * s.oc, s.oc, n0 == 0 ? 0.f : 1.f, dw, s.oc);
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void ApplyBiasAct(float* y, int64_t rows, int64_t cols, const float* bias, int act, float alpha) {
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * cols;
+    if (bias != nullptr) {
+      for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
+    }
+    switch (act) {
+      case kRelu:
+        for (int64_t c = 0; c < cols; ++c) row[c] = row[c] < 0.f ? 0.f : row[c];
+        break;
+      case kRelu6:
+        for (int64_t c = 0; c < cols; ++c) row[c] = std::min(6.f, std::max(0.f, row[c]));
+        break;
+      case kLeaky:
+        for (int64_t c = 0; c < cols; ++c) row[c] = row[c] < 0.f ? alpha * row[c] : row[c];
+        break;
+      case kSigmoid:
+        for (int64_t c = 0; c < cols; ++c) row[c] = 1.f / (1.f + std::exp(-row[c]));
+        break;
+      case kElu:
+        for (int64_t c = 0; c < cols; ++c) row[c] = row[c] >= 0.f ? row[c] : std::expm1(row[c]);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void InitConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, Conv2D, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter, "conv2dBackpropFilter"));
+}
+
+}  // namespace flot
