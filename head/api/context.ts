@@ -1,0 +1,23 @@
+/** What the REST routes need from the head, as one interface (the app factory's options). */
+import type { Logger } from '../../shared/logger.ts';
+import type { Controller } from '../controller.ts';
+import type { StoredEvent, ReadOptions } from '../events/read.ts';
+
+export interface Artifact { size: number; body: ReadableStream<Uint8Array> }
+
+export interface Health { ok: boolean; nats: string; head: string; uptime_s: number }
+
+export interface ApiContext {
+  ctl: Controller;
+  events(jobId: string, opts: ReadOptions): AsyncIterable<StoredEvent>;
+  artifact(jobId: string, name: string): Promise<Artifact | null>;
+  artifactNames(jobId: string): Promise<Array<{ name: string; bytes: number }>>;
+  health(): Health;
+  metrics(): string;
+}
+
+export interface BuildOptions {
+  ctx: ApiContext;
+  /** pino logger for requests (default: fastify's logging off) */
+  log?: Logger;
+}

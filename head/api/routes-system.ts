@@ -1,0 +1,33 @@
+/** Workers, health, Prometheus metrics and the OpenAPI document. */
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { NodeRecord } from '../../shared/schemas/node.ts';
+import { capacity } from '../scheduler/plan.ts';
+import type { ApiContext } from './context.ts';
+
+const Worker = NodeRecord.extend({ free: z.number().int().nonnegative(), alive_ms_ago: z.number() });
+
+export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/v1/workers', {
+    schema: { summary: 'Live worker nodes with their free slots', tags: ['workers'], response: { 200: z.object({ workers: z.array(Worker) }) } },
+  }, async () => {
+    const nodes = ctx.ctl.nodes.list();
+    const free = new Map(capacity(ctx.ctl.jobs.list(), nodes).map((c) => [c.nodeId, c.free]));
+    const now = Date.now();
+    return { workers: nodes.map((n) => ({ ...n.record, free: free.get(n.record.nodeId) ?? 0, alive_ms_ago: now - n.heardAt })) };
+  });
+
+  r.get('/healthz', {
+    schema: { summary: 'Liveness of the head and its NATS connection', tags: ['system'] },
+  }, async (_req, reply) => {
+    const h = ctx.health();
+    return reply.status(h.ok ? 200 : 503).send(h);
+  });
+
+  r.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'], produces: ['text/plain'] } }, async (_req, reply) =>
+    reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics()));
+
+  app.get('/openapi.json', { schema: { hide: true } as Record<string, unknown> }, async () => app.swagger());
+}

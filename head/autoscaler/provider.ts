@@ -1,0 +1,25 @@
+/** A way to start and stop worker nodes: local child processes, user commands, any cloud. */
+
+export interface WorkerProvider {
+  readonly name: string;
+  /** starts one worker that will register as `nodeId` */
+  up(nodeId: string): Promise<void>;
+  /** stops a worker this provider started (graceful: the agent drains, then exits) */
+  down(nodeId: string): Promise<void>;
+  /** node ids this provider started and has not stopped */
+  list(): string[];
+  /** stops every worker it started (head shutdown); providers of long-lived machines may keep them */
+  close(): Promise<void>;
+}
+
+/** What every worker process needs to find its cluster. */
+export interface WorkerEnv {
+  natsUrl: string;
+  prefix: string;
+  /** slots per worker (default 1) */
+  slots: number;
+}
+
+export function workerEnv(w: WorkerEnv, nodeId: string): Record<string, string> {
+  return { FLOTILLA_NATS_URL: w.natsUrl, FLOTILLA_PREFIX: w.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(w.slots) };
+}

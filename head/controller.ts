@@ -1,0 +1,238 @@
+/**
+ * The head's brain. Every decision runs one at a time through `serial()`, and every job change
+ * is a revision-checked KV write followed by its side effects: a `state` event when the state
+ * changes, a `jobAbort` when the generation moves on. Inputs: REST calls, actor exits (durable
+ * stream), node membership, progress events, and a periodic tick (dead nodes, lost actors,
+ * scheduling, progress flush).
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../shared/logger.ts';
+import type { Subjects } from '../shared/subjects.ts';
+import { encode } from '../shared/codec.ts';
+import { FlotillaError } from '../shared/errors.ts';
+import type { JobSpec } from '../shared/schemas/job.ts';
+import type { ActorExit, JobAbort } from '../shared/schemas/actor.ts';
+import type { JobEvent } from '../shared/schemas/event.ts';
+import type { ActorSpec } from '../shared/schemas/node.ts';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
+import type { NodeStore } from './state/node-store.ts';
+import { placed, endGeneration, rankSucceeded, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
+import { planPass } from './scheduler/plan.ts';
+import { deadNodes, missingActors } from './supervisor/liveness.ts';
+import { spawnActor } from './supervisor/spawn.ts';
+import { publishEvent } from './events/publish.ts';
+
+export interface ControllerOptions {
+  deadAfterMs: number;
+  restartBackoffMs: number;
+  /** how long a spawn request may take (default 15000) */
+  spawnTimeoutMs: number;
+  /** a placed actor its node has not reported for this long is lost (default 2 * deadAfterMs) */
+  actorGraceMs: number;
+}
+
+interface Progress { generation: number; step?: number; values?: Record<string, number>; checkpoint?: number }
+
+export class Controller {
+  readonly jobs: JobStore;
+  readonly nodes: NodeStore;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #s: Subjects;
+  readonly #log: Logger;
+  readonly #o: ControllerOptions;
+  readonly #since = Date.now();
+  readonly #lastReported = new Map<string, number>();
+  readonly #progress = new Map<string, Progress>();
+  #chain: Promise<unknown> = Promise.resolve();
+  #seq = 0;
+  #closed = false;
+
+  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions }) {
+    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts;
+  }
+
+  /** Runs `fn` after every decision queued before it; decisions never interleave. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn, fn);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void { this.#closed = true; }
+
+  // ---- REST-facing operations ------------------------------------------------------------
+
+  async submit(spec: JobSpec): Promise<HeadJob> {
+    const now = Date.now();
+    const id = `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
+    const iso = new Date(now).toISOString();
+    const job = await this.jobs.create({
+      id, spec, state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [],
+      metrics: {}, created_at: iso, updated_at: iso, seq: now * 1000 + (this.#seq++ % 1000), finished: [],
+      message: 'waiting for a placement',
+    });
+    this.#log.info({ job: id, workers: spec.workers, priority: spec.priority }, 'job submitted');
+    await this.#event({ type: 'state', jobId: id, ts: now, generation: 0, state: 'pending', message: job.message });
+    void this.tick();
+    return job;
+  }
+
+  cancel(id: string): Promise<HeadJob> {
+    return this.serial(() => this.#commit(id, (j) => cancelled(j)));
+  }
+
+  patch(id: string, workers: number): Promise<HeadJob> {
+    return this.serial(async () => {
+      const j = await this.#commit(id, (cur) => (cur.spec.workers === workers ? null : rescaled(cur, workers, Date.now())));
+      void this.tick();
+      return j;
+    });
+  }
+
+  // ---- inputs from workers -------------------------------------------------------------
+
+  /** An actor exit (from the durable exits stream; may be a redelivery). */
+  onExit(x: ActorExit): Promise<void> {
+    return this.serial(async () => {
+      const j = this.jobs.get(x.jobId);
+      if (!j || isTerminal(j.state) || x.generation !== j.generation || !j.placement.some((p) => p.actorId === x.actorId)) {
+        this.#log.debug({ job: x.jobId, actor: x.actorId, generation: x.generation }, 'ignored exit of a stale actor');
+        return;
+      }
+      const log = this.#log.child({ job: x.jobId, actor: x.actorId, rank: x.rank, generation: x.generation });
+      log.info({ outcome: x.outcome }, 'actor exited');
+      if (x.outcome.kind === 'succeeded') {
+        await this.#commit(x.jobId, (cur) => (cur.generation === x.generation ? rankSucceeded(cur, x.rank) : null));
+        return;
+      }
+      const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
+      const why = `rank ${x.rank} ${x.outcome.kind === 'cancelled' ? 'was stopped' : 'failed'}: ${x.outcome.message || x.outcome.signal || `exit ${x.outcome.exitCode}`}`;
+      await this.#endGeneration(x.jobId, x.generation, end, why);
+    });
+  }
+
+  /** A node announced it is leaving: no new actors there, and its actors move elsewhere. */
+  onNodeLeaving(nodeId: string): Promise<void> {
+    return this.serial(async () => {
+      await this.nodes.setDraining(nodeId);
+      for (const j of this.jobs.list()) {
+        if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {
+          await this.#endGeneration(j.id, j.generation, 'rescale', `node ${nodeId} is draining`);
+        }
+      }
+      void this.tick();
+    });
+  }
+
+  /** A metric or checkpoint event from the events stream. */
+  onEvent(e: JobEvent): void {
+    if (e.type !== 'metric' && e.type !== 'checkpoint') return;
+    const j = this.jobs.get(e.jobId);
+    if (!j || e.generation !== j.generation || isTerminal(j.state)) return;
+    const cur = this.#progress.get(e.jobId);
+    const p: Progress = cur && cur.generation === e.generation ? cur : { generation: e.generation };
+    if (e.type === 'metric' && e.rank === 0) { p.step = e.step; p.values = { ...p.values, ...e.values }; }
+    if (e.type === 'checkpoint') p.checkpoint = Math.max(p.checkpoint ?? 0, e.step);
+    this.#progress.set(e.jobId, p);
+  }
+
+  // ---- the periodic pass -----------------------------------------------------------------
+
+  tick(): Promise<void> {
+    return this.serial(async () => {
+      if (this.#closed) return;
+      const now = Date.now();
+      await this.#flushProgress();
+      for (const nodeId of deadNodes(this.nodes.list(), now, this.#o.deadAfterMs)) await this.#nodeDied(nodeId);
+      const byId = new Map(this.nodes.list().map((n) => [n.record.nodeId, n]));
+      for (const m of missingActors(this.jobs.list(), byId, this.#lastReported, now, this.#o.actorGraceMs, this.#since)) {
+        const j = this.jobs.get(m.jobId);
+        if (j) await this.#endGeneration(j.id, j.generation, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`);
+      }
+      for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
+    });
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  async #nodeDied(nodeId: string): Promise<void> {
+    this.#log.warn({ node: nodeId }, 'node is dead (heartbeats stopped)');
+    await this.nodes.remove(nodeId);
+    for (const j of this.jobs.list()) {
+      if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {
+        await this.#endGeneration(j.id, j.generation, 'retryable', `node ${nodeId} was lost`);
+      }
+    }
+  }
+
+  async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string): Promise<void> {
+    await this.#commit(id, (cur) => (cur.generation !== generation || isTerminal(cur.state)
+      ? null
+      : endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now())));
+  }
+
+  async #place(job: HeadJob, nodeOfRank: string[]): Promise<void> {
+    const gen = job.generation;
+    const placement = nodeOfRank.map((nodeId, rank) => ({ rank, nodeId, actorId: `${job.id}-g${gen}-r${rank}` }));
+    let wrote = false;
+    const j = await this.#commit(job.id, (cur) => {
+      if (cur.generation !== gen || cur.placement.length > 0 || isTerminal(cur.state)) return null;
+      wrote = true;
+      return placed(cur, placement, Date.now());
+    });
+    if (!wrote) return;
+    // spawns go out concurrently and outside the decision queue; a failure ends the generation
+    void Promise.all(placement.map((p) => {
+      const spec: ActorSpec = { actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec };
+      return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs);
+    })).catch((e: Error) => {
+      this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
+      return this.serial(() => this.#endGeneration(j.id, gen, 'rescale', `spawn failed: ${e.message}`));
+    }).catch((e: Error) => this.#log.error({ job: j.id, err: e.message }, 'could not end a generation after a failed spawn'));
+  }
+
+  /** Writes a change, then publishes what it implies (state event, abort of older generations). */
+  async #commit(id: string, fn: JobMutation): Promise<HeadJob> {
+    const before = this.jobs.get(id);
+    const after = await this.jobs.update(id, fn);
+    if (!before || after === before) return after;
+    const now = Date.now();
+    if (after.generation > before.generation) {
+      const abort: JobAbort = { jobId: id, generation: after.generation, reason: after.message ?? 'generation ended' };
+      this.#nc.publish(this.#s.jobAbort(id), encode(abort));
+      this.#progress.delete(id);
+    }
+    if (after.state !== before.state || after.generation !== before.generation) {
+      this.#log.info({ job: id, from: before.state, to: after.state, generation: after.generation, restarts: after.restarts, message: after.message }, 'job state');
+      await this.#event({ type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message });
+    }
+    return after;
+  }
+
+  async #flushProgress(): Promise<void> {
+    const pending = [...this.#progress.entries()];
+    this.#progress.clear();
+    for (const [id, p] of pending) {
+      await this.jobs.update(id, (cur) => {
+        if (cur.generation !== p.generation || isTerminal(cur.state)) return null;
+        const next = { ...cur };
+        if (p.step !== undefined) next.step = p.step;
+        if (p.values) next.metrics = { ...cur.metrics, ...p.values };
+        if (p.checkpoint !== undefined && p.checkpoint > (cur.checkpoint_step ?? -1)) next.checkpoint_step = p.checkpoint;
+        return next;
+      }).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'progress not saved'));
+    }
+  }
+
+  async #event(e: JobEvent): Promise<void> {
+    await publishEvent(this.#js, this.#s, e).catch((err: Error) => this.#log.warn({ job: e.jobId, err: err.message }, 'event not published'));
+  }
+}
+
+export function assertFound(j: HeadJob | undefined, id: string): HeadJob {
+  if (!j) throw new FlotillaError('FLO_NOT_FOUND', `no job ${id}`);
+  return j;
+}

@@ -1,0 +1,172 @@
+/**
+ * Launches real `nats-server` processes (JetStream on): the embedded server of `flotilla up`,
+ * and the one launcher the test kit reuses. Each server gets a generated config file; a store
+ * dir it created itself is removed by stop().
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface NatsServer {
+  /** client URL, e.g. nats://127.0.0.1:4222 */
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  storeDir: string;
+  /** kills the process (SIGTERM, then SIGKILL after 3 s) and removes a store dir it created */
+  stop(): Promise<void>;
+  /** SIGKILL without cleanup of the store (for restart tests) */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** enable JetStream (default true) */
+  jetstream?: boolean;
+  /** max_payload in bytes (server default 1 MiB) */
+  maxPayload?: number;
+  /** extra config text appended to the generated config */
+  extraConfig?: string;
+  /** reuse (or create and keep) this store dir; default a fresh temporary dir removed by stop() */
+  storeDir?: string;
+  /** client port (default: a free port) */
+  port?: number;
+  /** listen address (default 127.0.0.1) */
+  host?: string;
+}
+
+let checked = false;
+/** Throws a clear error when nats-server is not on PATH. */
+export function natsServerBinary(): string {
+  const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
+  if (!checked) {
+    try {
+      execFileSync(bin, ['--version'], { stdio: 'pipe' });
+    } catch {
+      throw new Error(
+        `nats-server not found (tried '${bin}'). Install it: apt-get install nats-server (Debian), or set NATS_SERVER_BIN.`,
+      );
+    }
+    checked = true;
+  }
+  return bin;
+}
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(host: string, port: number, proc: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const target = host === '0.0.0.0' ? '127.0.0.1' : host;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (proc.exitCode !== null) return reject(new Error(`nats-server exited with code ${proc.exitCode} before listening`));
+      const sock = tcpConnect(port, target);
+      sock.once('connect', () => { sock.destroy(); resolve(); });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+function launch(conf: string, host: string, port: number, storeDir: string, ownsStore: boolean): Promise<NatsServer> {
+  const bin = natsServerBinary();
+  const confFile = join(storeDir, `nats-${port}.conf`);
+  writeFileSync(confFile, conf);
+  const proc = spawn(bin, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const kill = async () => { if (alive()) { proc.kill('SIGKILL'); await exited; } };
+  const server: NatsServer = {
+    url: `nats://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port,
+    proc,
+    storeDir,
+    kill,
+    async stop() {
+      if (alive()) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (ownsStore) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+  return waitForPort(host, port, proc).then(
+    () => server,
+    async (err: Error) => { await kill(); throw new Error(`${err.message}\n${stderr}`); },
+  );
+}
+
+/** Starts one nats-server (JetStream on by default) on a free port. */
+export async function startNatsServer(opts: StartOptions = {}): Promise<NatsServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort());
+  const ownsStore = !opts.storeDir;
+  const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'flotilla-nats-'));
+  if (opts.storeDir) mkdirSync(storeDir, { recursive: true });
+  const lines = [
+    `listen: ${host}:${port}`,
+    opts.maxPayload ? `max_payload: ${opts.maxPayload}` : '',
+    opts.jetstream === false ? '' : `jetstream { store_dir: "${storeDir}" }`,
+    opts.extraConfig ?? '',
+  ];
+  return launch(lines.join('\n'), host, port, storeDir, ownsStore);
+}
+
+export interface NatsCluster {
+  servers: NatsServer[];
+  /** all client URLs, for a client that fails over */
+  urls: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts a JetStream cluster of `size` servers (default 3) on free ports. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const clientPorts: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) { clientPorts.push(await freePort()); routePorts.push(await freePort()); }
+  const name = `flotilla-${randomBytes(3).toString('hex')}`;
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
+  const servers: NatsServer[] = [];
+  try {
+    for (let i = 0; i < size; i++) {
+      const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-natsc-'));
+      const conf = [
+        `server_name: n${i}`,
+        `listen: 127.0.0.1:${clientPorts[i]}`,
+        `jetstream { store_dir: "${storeDir}" }`,
+        `cluster { name: ${name}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
+      ].join('\n');
+      servers.push(await launch(conf, '127.0.0.1', clientPorts[i], storeDir, true));
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw e;
+  }
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    async stop() { await Promise.all(servers.map((s) => s.stop())); },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Follows a stream through a durable pull consumer: each message is validated, handed to an
+ * async handler, and acked only after the handler returns, so a head killed mid-way gets the
+ * message again (handlers are idempotent). A message that fails validation is acked and dropped.
+ */
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { z } from 'zod';
+import type { Logger } from '../../shared/logger.ts';
+
+export interface DurableFollower {
+  /** stops consuming and waits for the loop to end */
+  stop(): Promise<void>;
+}
+
+export interface FollowOptions<S extends z.ZodType> {
+  stream: string;
+  durable: string;
+  subject: string;
+  schema: S;
+  handler: (value: z.infer<S>, seq: number) => Promise<void>;
+  /** where a newly created durable starts (default: new messages only) */
+  deliverAll?: boolean;
+  log: Logger;
+}
+
+export async function followDurable<S extends z.ZodType>(
+  js: JetStreamClient, jsm: JetStreamManager, o: FollowOptions<S>,
+): Promise<DurableFollower> {
+  const exists = await jsm.consumers.info(o.stream, o.durable).then(() => true, () => false);
+  if (!exists) {
+    await jsm.consumers.add(o.stream, {
+      durable_name: o.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: o.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
+      filter_subject: o.subject,
+      ack_wait: 30e9,
+      max_deliver: -1,
+    }).catch(async (e: unknown) => { if (!(await jsm.consumers.info(o.stream, o.durable).then(() => true, () => false))) throw e; });
+  }
+  const consumer = await js.consumers.get(o.stream, o.durable);
+  const msgs = await consumer.consume({ max_messages: 512 });
+  const loop = (async () => {
+    for await (const m of msgs) {
+      let raw: unknown;
+      try { raw = m.json(); } catch { raw = undefined; }
+      const r = o.schema.safeParse(raw);
+      if (!r.success) {
+        o.log.warn({ subject: m.subject, seq: m.seq, issues: r.error.issues.length }, 'dropped an invalid message');
+        m.ack();
+        continue;
+      }
+      try {
+        await o.handler(r.data, m.seq);
+        m.ack();
+      } catch (e) {
+        o.log.error({ err: e, seq: m.seq }, 'handler failed; message will be redelivered');
+        m.nak(1000);
+      }
+    }
+  })();
+  return {
+    async stop() {
+      await msgs.close().catch(() => undefined);
+      await loop.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * A head process's parts wired together: the NATS connection and JetStream resources, the
+ * stores loaded from KV, the controller, membership, the durable followers of actor exits and
+ * job progress, the periodic tick, the optional autoscaler and the REST app.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import { subjects } from '../shared/subjects.ts';
+import { silentLogger, type Logger } from '../shared/logger.ts';
+import { encode } from '../shared/codec.ts';
+import { ActorExit } from '../shared/schemas/actor.ts';
+import { JobEvent } from '../shared/schemas/event.ts';
+import { DEFAULTS } from '../shared/config.ts';
+import { openResources, type HeadResources } from './resources.ts';
+import { JobStore } from './state/job-store.ts';
+import { NodeStore } from './state/node-store.ts';
+import { Controller } from './controller.ts';
+import { watchMembership } from './supervisor/membership.ts';
+import { followDurable, type DurableFollower } from './events/durable.ts';
+import { readEvents } from './events/read.ts';
+import { renderMetrics } from './metrics.ts';
+import { build } from './api/app.ts';
+import type { ApiContext } from './api/context.ts';
+import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
+
+/** Options of a head; defaults from shared/config.ts DEFAULTS. */
+export interface HeadOptions {
+  natsUrl: string;
+  prefix: string;
+  /** HTTP listen address (default 127.0.0.1); `port: null` builds the app without listening */
+  host?: string;
+  /** HTTP port (default 8080; 0 = any free port) */
+  port?: number | null;
+  /** node dead after this much heartbeat silence (default 3000) */
+  deadAfterMs?: number;
+  /** first restart backoff, doubled per restart (default 500) */
+  restartBackoffMs?: number;
+  /** scheduler/supervisor tick (default 250) */
+  tickMs?: number;
+  autoscaler?: AutoscalerOptions;
+  log?: Logger;
+}
+
+export interface Head {
+  /** http://host:port, or '' when not listening */
+  url: string;
+  id: string;
+  app: FastifyInstance;
+  ctl: Controller;
+  nc: NatsConnection;
+  autoscaler?: Autoscaler;
+  stop(): Promise<void>;
+}
+
+export async function startHead(o: HeadOptions): Promise<Head> {
+  const log = o.log ?? silentLogger();
+  const id = `head-${hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20)}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const s = subjects(o.prefix);
+  const deadAfterMs = o.deadAfterMs ?? DEFAULTS.deadAfterMs;
+  const nc = await connect({ servers: o.natsUrl.split(','), name: id, maxReconnectAttempts: -1 });
+  const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];
+  const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
+  try {
+    const res: HeadResources = await openResources(nc, s);
+    const jobs = new JobStore(res.jobs);
+    const nodes = new NodeStore(res.nodes);
+    const [nJobs, nNodes] = [await jobs.load(), await nodes.load()];
+    log.info({ head: id, jobs: nJobs, nodes: nNodes, prefix: o.prefix }, 'head state loaded from KV');
+    await res.lease.put('leader', encode({ head: id, pid: process.pid, since: new Date().toISOString() }));
+    const ctl = new Controller({
+      nc, js: res.js, s, jobs, nodes, log,
+      opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
+    });
+    stops.push(() => ctl.close());
+    const membership = watchMembership(nc, s, ctl, log, id);
+    stops.push(() => membership.stop());
+    const followers: DurableFollower[] = [
+      await followDurable(res.js, res.jsm, {
+        stream: res.exitsStream, durable: 'head_exits', subject: s.actorExit, schema: ActorExit, deliverAll: true, log,
+        handler: (x) => ctl.onExit(x),
+      }),
+      await followDurable(res.js, res.jsm, {
+        stream: s.eventsStream, durable: 'head_progress', subject: s.allJobEvents, schema: JobEvent, log,
+        handler: async (e) => ctl.onEvent(e),
+      }),
+    ];
+    stops.push(async () => { for (const f of followers) await f.stop(); });
+    const timer = setInterval(() => { void ctl.tick().catch((e: Error) => log.error({ err: e.message }, 'tick failed')); }, o.tickMs ?? 250);
+    stops.push(() => clearInterval(timer));
+    let autoscaler: Autoscaler | undefined;
+    if (o.autoscaler) {
+      autoscaler = new Autoscaler(ctl, o.autoscaler, log.child({ part: 'autoscaler' }));
+      autoscaler.start();
+      stops.push(() => autoscaler?.stop());
+    }
+    const started = Date.now();
+    const ctx: ApiContext = {
+      ctl,
+      events: (jobId, opts) => readEvents(res.js, res.jsm, s, jobId, opts),
+      async artifact(jobId, name) {
+        const r = await res.artifacts.get(`${jobId}/${name}`);
+        return r ? { size: r.info.size, body: r.data } : null;
+      },
+      async artifactNames(jobId) {
+        const all = await res.artifacts.list();
+        return all.filter((i) => i.name.startsWith(`${jobId}/`)).map((i) => ({ name: i.name.slice(jobId.length + 1), bytes: i.size }));
+      },
+      health: () => ({ ok: !nc.isClosed(), nats: nc.isClosed() ? 'closed' : 'connected', head: id, uptime_s: Math.round((Date.now() - started) / 1000) }),
+      metrics: () => renderMetrics(ctl.jobs.list(), ctl.nodes.list(), { uptimeS: (Date.now() - started) / 1000 }),
+    };
+    const app = await build({ ctx, log: log.child({ part: 'http' }) });
+    stops.push(() => app.close());
+    let url = '';
+    if (o.port !== null) {
+      const host = o.host ?? DEFAULTS.headHost;
+      await app.listen({ host, port: o.port ?? DEFAULTS.headPort });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : o.port;
+      url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    }
+    void ctl.tick();
+    return { url, id, app, ctl, nc, autoscaler, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Jobs in JetStream KV (key = job id). Every change is a read-modify-write checked against
+ * the entry's revision (compare-and-set), retried on conflict from a fresh read. The store
+ * keeps the last value it read or wrote, so the scheduler works from memory.
+ */
+import type { KV } from '@nats-io/kv';
+import { z } from 'zod';
+import { JobRecord } from '../../shared/schemas/job.ts';
+import { encode, validate } from '../../shared/codec.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+
+/** JobRecord plus fields only the head reads (other readers strip them). */
+export const HeadJob = JobRecord.extend({
+  /** ranks of the current generation that exited `succeeded` */
+  finished: z.array(z.number().int().nonnegative()).default([]),
+  /** ms epoch when the current placement was written */
+  placed_at: z.number().optional(),
+});
+export type HeadJob = z.infer<typeof HeadJob>;
+
+/** Returned by an update function: the new value, or null for "no change". */
+export type JobMutation = (job: HeadJob) => HeadJob | null;
+
+const MAX_CAS_TRIES = 16;
+
+export class JobStore {
+  readonly #kv: KV;
+  readonly #cache = new Map<string, { job: HeadJob; rev: number }>();
+
+  constructor(kv: KV) { this.#kv = kv; }
+
+  /** Reads every job from KV into memory (start of a head). */
+  async load(): Promise<number> {
+    const keys: string[] = [];
+    for await (const k of await this.#kv.keys()) keys.push(k);
+    for (const k of keys) await this.#read(k);
+    return this.#cache.size;
+  }
+
+  list(): HeadJob[] { return [...this.#cache.values()].map((e) => e.job); }
+
+  get(id: string): HeadJob | undefined { return this.#cache.get(id)?.job; }
+
+  /** Writes a new job; fails with FLO_CONFLICT when the id exists. */
+  async create(job: HeadJob): Promise<HeadJob> {
+    const value = validate(HeadJob, job);
+    try {
+      const rev = await this.#kv.create(value.id, encode(value));
+      this.#cache.set(value.id, { job: value, rev });
+      return value;
+    } catch (e) {
+      throw new FlotillaError('FLO_CONFLICT', `job ${value.id} exists`, { cause: e });
+    }
+  }
+
+  /**
+   * Applies `fn` to the newest value and writes it if the revision is unchanged; on a
+   * conflict, re-reads and tries again. Returns the stored value (unchanged when fn gives null).
+   */
+  async update(id: string, fn: JobMutation): Promise<HeadJob> {
+    let entry = this.#cache.get(id) ?? (await this.#read(id));
+    for (let i = 0; i < MAX_CAS_TRIES; i++) {
+      if (!entry) throw new FlotillaError('FLO_NOT_FOUND', `no job ${id}`);
+      const next = fn(structuredClone(entry.job));
+      if (next === null) return entry.job;
+      const value = validate(HeadJob, { ...next, updated_at: new Date().toISOString() });
+      try {
+        const rev = await this.#kv.update(id, encode(value), entry.rev);
+        this.#cache.set(id, { job: value, rev });
+        return value;
+      } catch {
+        entry = await this.#read(id);
+      }
+    }
+    throw new FlotillaError('FLO_CONFLICT', `job ${id} kept changing; gave up after ${MAX_CAS_TRIES} tries`);
+  }
+
+  async #read(id: string): Promise<{ job: HeadJob; rev: number } | undefined> {
+    const e = await this.#kv.get(id);
+    if (!e || e.operation !== 'PUT') { this.#cache.delete(id); return undefined; }
+    const entry = { job: validate(HeadJob, e.json()), rev: e.revision };
+    this.#cache.set(id, entry);
+    return entry;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Worker nodes: the KV record of each (key = node id) plus, in memory, when this head last
+ * heard from it. A head that starts gives every node in KV a fresh grace period, so a head
+ * restart never declares live workers dead.
+ */
+import type { KV } from '@nats-io/kv';
+import { NodeRecord, type NodeInfo, type NodeHeartbeat } from '../../shared/schemas/node.ts';
+import { encode, validate } from '../../shared/codec.ts';
+
+export interface LiveNode {
+  record: NodeRecord;
+  /** local clock (ms) of the last register/heartbeat */
+  heardAt: number;
+}
+
+export class NodeStore {
+  readonly #kv: KV;
+  readonly #nodes = new Map<string, LiveNode>();
+  /** last KV write per node, to write heartbeats at most every `persistEveryMs` */
+  readonly #persistedAt = new Map<string, number>();
+  readonly #persistEveryMs: number;
+
+  constructor(kv: KV, opts: { persistEveryMs?: number } = {}) {
+    this.#kv = kv;
+    this.#persistEveryMs = opts.persistEveryMs ?? 1000;
+  }
+
+  async load(now = Date.now()): Promise<number> {
+    const keys: string[] = [];
+    for await (const k of await this.#kv.keys()) keys.push(k);
+    for (const k of keys) {
+      const e = await this.#kv.get(k);
+      if (!e || e.operation !== 'PUT') continue;
+      const r = NodeRecord.safeParse(e.json());
+      if (r.success) this.#nodes.set(k, { record: r.data, heardAt: now });
+    }
+    return this.#nodes.size;
+  }
+
+  list(): LiveNode[] { return [...this.#nodes.values()]; }
+  get(id: string): LiveNode | undefined { return this.#nodes.get(id); }
+  has(id: string): boolean { return this.#nodes.has(id); }
+
+  async register(info: NodeInfo, now = Date.now()): Promise<NodeRecord> {
+    const prev = this.#nodes.get(info.nodeId)?.record;
+    const record = validate(NodeRecord, { ...info, last_seen: now, draining: false, actors: prev?.actors ?? [] });
+    this.#nodes.set(info.nodeId, { record, heardAt: now });
+    await this.#persist(record, now, true);
+    return record;
+  }
+
+  /** Applies a heartbeat of a known node; returns false for an unknown one. */
+  async heartbeat(hb: NodeHeartbeat, now = Date.now()): Promise<boolean> {
+    const n = this.#nodes.get(hb.nodeId);
+    if (!n) return false;
+    const draining = n.record.draining || hb.draining;
+    n.record = { ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now };
+    n.heardAt = now;
+    await this.#persist(n.record, now, false);
+    return true;
+  }
+
+  async setDraining(id: string, now = Date.now()): Promise<void> {
+    const n = this.#nodes.get(id);
+    if (!n || n.record.draining) return;
+    n.record = { ...n.record, draining: true };
+    await this.#persist(n.record, now, true);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.#nodes.delete(id);
+    this.#persistedAt.delete(id);
+    await this.#kv.delete(id);
+  }
+
+  async #persist(r: NodeRecord, now: number, force: boolean): Promise<void> {
+    const last = this.#persistedAt.get(r.nodeId) ?? 0;
+    if (!force && now - last < this.#persistEveryMs) return;
+    this.#persistedAt.set(r.nodeId, now);
+    await this.#kv.put(r.nodeId, encode(r));
+  }
+}

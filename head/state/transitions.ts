@@ -1,0 +1,89 @@
+/**
+ * The job state machine, as pure functions over a HeadJob:
+ *   pending → running → (recovering → running)* → succeeded | failed | cancelled
+ * Each function returns the next value or throws FLO_INVALID_STATE; the caller writes it
+ * with a revision check. A new generation is started whenever the gang changes, so every
+ * message of an older generation can be recognised and dropped.
+ */
+import { TERMINAL_STATES, type JobState, type Placement } from '../../shared/schemas/job.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import type { HeadJob } from './job-store.ts';
+
+const ALLOWED: Readonly<Record<JobState, readonly JobState[]>> = {
+  pending: ['running', 'failed', 'cancelled'],
+  running: ['recovering', 'succeeded', 'failed', 'cancelled'],
+  recovering: ['running', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function isTerminal(s: JobState): boolean { return TERMINAL_STATES.includes(s); }
+
+export function canTransition(from: JobState, to: JobState): boolean { return ALLOWED[from].includes(to); }
+
+function to(j: HeadJob, state: JobState, message?: string): HeadJob {
+  if (!canTransition(j.state, state)) throw new FlotillaError('FLO_INVALID_STATE', `job ${j.id} is ${j.state}; cannot become ${state}`);
+  return { ...j, state, message: message ?? j.message };
+}
+
+/** A gang was placed: the job runs its current generation on these actors. */
+export function placed(j: HeadJob, placement: Placement[], now: number): HeadJob {
+  const msg = `placed ${placement.length} rank(s) on ${new Set(placement.map((p) => p.nodeId)).size} node(s)`;
+  return { ...to(j, 'running', msg), placement, finished: [], placed_at: now, not_before: undefined };
+}
+
+/** Why a generation ends early: a failure that may be retried, one that may not, or a planned change. */
+export type GenerationEnd = 'retryable' | 'fatal' | 'rescale';
+
+/**
+ * Ends the current generation: the generation is bumped (older messages are now stale), the
+ * placement is cleared, and the job recovers (after a backoff of `backoffMs * 2^restarts` for
+ * a failure, counted against max_restarts) or fails.
+ */
+export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, backoffMs: number, now: number): HeadJob {
+  const base: HeadJob = { ...j, generation: j.generation + 1, placement: [], finished: [], placed_at: undefined };
+  if (end === 'fatal') return to(base, 'failed', reason);
+  if (end === 'retryable' && j.restarts >= j.spec.max_restarts) {
+    return to(base, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
+  }
+  const restarts = end === 'retryable' ? j.restarts + 1 : j.restarts;
+  const delay = end === 'retryable' ? backoffMs * 2 ** j.restarts : 0;
+  const next = to({ ...base, restarts }, 'recovering', reason);
+  return {
+    ...next,
+    step: j.checkpoint_step ?? 0,
+    not_before: delay > 0 ? new Date(now + delay).toISOString() : undefined,
+  };
+}
+
+/** A rank of the current generation exited `succeeded`; the job succeeds when all have. */
+export function rankSucceeded(j: HeadJob, rank: number): HeadJob {
+  const finished = j.finished.includes(rank) ? j.finished : [...j.finished, rank].sort((a, b) => a - b);
+  const all = j.placement.length > 0 && j.placement.every((p) => finished.includes(p.rank));
+  if (!all) return { ...j, finished };
+  return { ...to(j, 'succeeded', 'every rank succeeded'), finished, placement: [], placed_at: undefined };
+}
+
+/** Cancel works from every non-terminal state; running actors are aborted by the new generation. */
+export function cancelled(j: HeadJob, reason = 'cancelled by user'): HeadJob {
+  if (isTerminal(j.state)) throw new FlotillaError('FLO_INVALID_STATE', `job ${j.id} is already ${j.state}`);
+  const hadActors = j.placement.length > 0 || j.state === 'recovering';
+  return {
+    ...to(j, 'cancelled', reason),
+    generation: hadActors ? j.generation + 1 : j.generation,
+    placement: [],
+    finished: [],
+    placed_at: undefined,
+    not_before: undefined,
+  };
+}
+
+/** New worker count; a running gang is restarted at the new size (not counted as a restart). */
+export function rescaled(j: HeadJob, workers: number, now: number): HeadJob {
+  if (isTerminal(j.state)) throw new FlotillaError('FLO_INVALID_STATE', `job ${j.id} is already ${j.state}`);
+  const min = j.spec.min_workers !== undefined ? Math.min(j.spec.min_workers, workers) : undefined;
+  const spec = { ...j.spec, workers, min_workers: min };
+  if (j.state === 'running') return endGeneration({ ...j, spec }, 'rescale', `rescaling to ${workers} worker(s)`, 0, now);
+  return { ...j, spec };
+}

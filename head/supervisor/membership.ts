@@ -1,0 +1,70 @@
+/**
+ * Node membership over NATS: `nodeRegister` requests (answered with a ControlReply),
+ * `nodeHeartbeat` publishes (a heartbeat of a node this head does not know triggers a `ping`
+ * for its NodeInfo: a node that joined while no head ran), and `nodeLeaving` (draining).
+ */
+import type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/logger.ts';
+import type { Subjects } from '../../shared/subjects.ts';
+import { decode, encode } from '../../shared/codec.ts';
+import { toWire } from '../../shared/errors.ts';
+import { NodeInfo, NodeHeartbeat } from '../../shared/schemas/node.ts';
+import type { ControlReply } from '../../shared/schemas/common.ts';
+import type { Controller } from '../controller.ts';
+import { pingNode } from './spawn.ts';
+
+export interface Membership { stop(): void }
+
+export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller, log: Logger, headId: string): Membership {
+  const pinging = new Map<string, number>();
+  const subs: Subscription[] = [];
+  const reply = (m: Msg, r: ControlReply) => { if (m.reply) m.respond(encode(r)); };
+
+  subs.push(nc.subscribe(s.nodeRegister, {
+    callback: (err, m) => {
+      if (err) return;
+      let info: NodeInfo;
+      try { info = decode(NodeInfo, m.data); } catch (e) { reply(m, { ok: false, error: toWire(e) }); return; }
+      void ctl.nodes.register(info).then(
+        () => {
+          log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
+          reply(m, { ok: true, result: { headId } });
+          void ctl.tick();
+        },
+        (e: unknown) => reply(m, { ok: false, error: toWire(e) }),
+      );
+    },
+  }));
+
+  subs.push(nc.subscribe(s.nodeHeartbeat, {
+    callback: (err, m) => {
+      if (err) return;
+      let hb: NodeHeartbeat;
+      try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
+      const wasDraining = ctl.nodes.get(hb.nodeId)?.record.draining ?? false;
+      void ctl.nodes.heartbeat(hb).then(async (known) => {
+        if (known) { if (hb.draining && !wasDraining) await ctl.onNodeLeaving(hb.nodeId); return; }
+        const last = pinging.get(hb.nodeId) ?? 0;
+        if (Date.now() - last < 2000) return;
+        pinging.set(hb.nodeId, Date.now());
+        const info = await pingNode(nc, s, hb.nodeId, 2000);
+        await ctl.nodes.register(info);
+        await ctl.nodes.heartbeat(hb);
+        log.info({ node: info.nodeId, slots: info.slots }, 'node adopted from its heartbeat');
+        void ctl.tick();
+      }).catch((e: Error) => log.debug({ node: hb.nodeId, err: e.message }, 'heartbeat not applied'));
+    },
+  }));
+
+  subs.push(nc.subscribe(s.nodeLeaving, {
+    callback: (err, m) => {
+      if (err) return;
+      let hb: NodeHeartbeat;
+      try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
+      log.info({ node: hb.nodeId }, 'node is leaving');
+      void ctl.onNodeLeaving(hb.nodeId).catch((e: Error) => log.warn({ node: hb.nodeId, err: e.message }, 'drain failed'));
+    },
+  }));
+
+  return { stop() { for (const sub of subs) sub.unsubscribe(); } };
+}

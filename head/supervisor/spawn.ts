@@ -1,0 +1,28 @@
+/** Sends `spawn` to a node agent and waits for its ControlReply (the actor is forked). */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ControlReply } from '../../shared/schemas/common.ts';
+import type { ActorSpec, NodeControl, NodeInfo } from '../../shared/schemas/node.ts';
+import { NodeInfo as NodeInfoSchema } from '../../shared/schemas/node.ts';
+import { decode, encode, validate } from '../../shared/codec.ts';
+import { FlotillaError, fromWire } from '../../shared/errors.ts';
+import type { Subjects } from '../../shared/subjects.ts';
+
+async function control(nc: NatsConnection, s: Subjects, nodeId: string, msg: NodeControl, timeoutMs: number): Promise<unknown> {
+  let reply;
+  try {
+    reply = await nc.request(s.nodeControl(nodeId), encode(msg), { timeout: timeoutMs });
+  } catch (e) {
+    throw new FlotillaError('FLO_UNAVAILABLE', `node ${nodeId} did not answer '${msg.op}': ${(e as Error).message}`, { cause: e });
+  }
+  const r = decode(ControlReply, reply.data);
+  if (!r.ok) throw fromWire(r.error);
+  return r.result;
+}
+
+export async function spawnActor(nc: NatsConnection, s: Subjects, nodeId: string, actor: ActorSpec, timeoutMs: number): Promise<void> {
+  await control(nc, s, nodeId, { op: 'spawn', actor }, timeoutMs);
+}
+
+export async function pingNode(nc: NatsConnection, s: Subjects, nodeId: string, timeoutMs: number): Promise<NodeInfo> {
+  return validate(NodeInfoSchema, await control(nc, s, nodeId, { op: 'ping' }, timeoutMs));
+}
