@@ -1,0 +1,70 @@
+import t from 'tap';
+import { jetstream } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import { subjects } from '../../shared/subjects.ts';
+import { CheckpointStore, checkpointName, META_SHA256, type CheckpointEvent } from '../../worker/actor/index.ts';
+import { natsEnv } from './helpers.ts';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+t.test('round trip, newest first, keeps the last K', async (t) => {
+  const env = await natsEnv(t, 'ck');
+  const events: CheckpointEvent[] = [];
+  const store = await CheckpointStore.open(env.nc, env.prefix, 'jobA', { keep: 2, onEvent: (e) => events.push(e) });
+  t.equal(await store.loadLatest(), null, 'no checkpoint yet');
+  for (const step of [10, 20, 30]) await store.save(step, bytes(`state@${step}`), { generation: '0' });
+  const other = await CheckpointStore.open(env.nc, env.prefix, 'jobB');
+  await other.save(99, bytes('other job'));
+  t.same((await store.list()).map((c) => c.step), [30, 20], 'only the newest two of this job are kept');
+  const ck = await store.loadLatest();
+  t.ok(ck);
+  t.equal(ck!.step, 30);
+  t.equal(ck!.name, checkpointName('jobA', 30));
+  t.equal(ck!.name, 'jobA/000000000030');
+  t.equal(text(ck!.data), 'state@30');
+  t.same(ck!.meta, { generation: '0' }, 'caller metadata comes back, flotilla-* keys do not');
+  t.match(events.filter((e) => e.type === 'pruned'), [{ step: 10 }]);
+  t.equal((await other.loadLatest())!.step, 99, 'jobs do not see each other');
+});
+
+t.test('a corrupt newest checkpoint is detected and the previous one is used', async (t) => {
+  const env = await natsEnv(t, 'ck');
+  const events: CheckpointEvent[] = [];
+  const store = await CheckpointStore.open(env.nc, env.prefix, 'jobC', { keep: 5, onEvent: (e) => events.push(e) });
+  await store.save(1, bytes('good one'));
+  await store.save(2, bytes('good two'));
+  const newest = await store.save(3, bytes('good three'));
+
+  // Corruption 1: different bytes under the newest name, the recorded digest left as it was
+  // (the object store's own digest is then consistent with the bad bytes; only ours catches it).
+  const os = await new Objm(env.nc).open(subjects(env.prefix).checkpointStore);
+  const info3 = await os.info(checkpointName('jobC', 3));
+  await os.putBlob({ name: checkpointName('jobC', 3), metadata: { ...info3!.metadata } }, bytes('evil three'));
+  t.equal((await os.info(checkpointName('jobC', 3)))!.metadata![META_SHA256], newest.sha256, 'old digest kept on the bad object');
+
+  let ck = await store.loadLatest();
+  t.equal(ck!.step, 2, 'fell back to the previous checkpoint');
+  t.equal(text(ck!.data), 'good two');
+  t.match(events.filter((e) => e.type === 'skipped'), [{ step: 3, reason: /sha256/ }], 'the bad one was reported');
+
+  // Corruption 2: the chunk data of step 2 is replaced in the stream behind the store's back,
+  // so even the store's own digest check fails; and step 1 loses its recorded digest.
+  const info2 = await os.info(checkpointName('jobC', 2));
+  const js = jetstream(env.nc);
+  const chunkSubj = `$O.${subjects(env.prefix).checkpointStore}.C.${info2!.nuid}`;
+  const jsm = await js.jetstreamManager();
+  const stream = `OBJ_${subjects(env.prefix).checkpointStore}`;
+  const last = await jsm.streams.getMessage(stream, { last_by_subj: chunkSubj });
+  await jsm.streams.deleteMessage(stream, last.seq);
+  await js.publish(chunkSubj, bytes('good twX'));
+  ck = await store.loadLatest();
+  t.equal(ck!.step, 1, 'a tampered chunk is skipped too');
+  t.match(events.filter((e) => e.type === 'skipped').map((e) => e.step), [3, 3, 2]);
+
+  const info1 = await os.info(checkpointName('jobC', 1));
+  const md = { ...info1!.metadata };
+  delete md[META_SHA256];
+  await os.putBlob({ name: checkpointName('jobC', 1), metadata: md }, bytes('good one'));
+  t.equal(await store.loadLatest(), null, 'no trustworthy checkpoint left: start fresh');
+});
