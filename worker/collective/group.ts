@@ -139,6 +139,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     await this.transport.start();
     if (this.worldSize === 1) return;
     const peers = new Map<number, Hello>();
+    const joinTimeoutMs = this.opts.joinTimeoutMs ?? this.timeoutMs;
     let maxPayload = this.transport.maxPayload();
     let lanes = this.transport.laneCount;
     await new Promise<void>((resolve, reject) => {
@@ -175,10 +176,12 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       this.active.add(finish);
       const tick = setInterval(say, HELLO_INTERVAL_MS);
       const timer = setTimeout(() => {
-        const missing: number[] = [];
-        for (let r = 0; r < this.worldSize; r++) if (r !== this.rank && !peers.get(r)?.ready) missing.push(r);
-        finish(new CollectiveTimeoutError('join', missing, this.timeoutMs));
-      }, this.timeoutMs);
+        // ranks never heard from; if every rank was heard, those still waiting on someone
+        let missing: number[] = [];
+        for (let r = 0; r < this.worldSize; r++) if (r !== this.rank && !peers.has(r)) missing.push(r);
+        if (!missing.length) for (const [r, h] of peers) if (!h.ready) missing.push(r);
+        finish(new CollectiveTimeoutError('join', missing, joinTimeoutMs));
+      }, joinTimeoutMs);
       say();
     });
     this.transport.laneCount = lanes;

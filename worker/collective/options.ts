@@ -17,8 +17,10 @@ export interface GroupOptions {
   worldSize: number;
   /** node id per rank (default: all on one node) */
   nodeOfRank?: string[];
-  /** per operation, and for the join handshake (default 30000) */
+  /** per operation (default 30000) */
   timeoutMs?: number;
+  /** for the join handshake in createGroup (default: timeoutMs) */
+  joinTimeoutMs?: number;
   /** default 'auto': hierarchical across nodes, else the flat algorithm for the size */
   algorithm?: AlgorithmName;
   /** float16 on the wire for allreduce (default false) */
