@@ -1,0 +1,32 @@
+/** A head on a fresh nats-server and prefix, torn down with the test. */
+import type { Test } from 'tap';
+import { startNatsServer, uniquePrefix, type NatsServer } from '../../kit/nats-server.ts';
+import { startHead, type Head, type HeadOptions } from '../../../head/head.ts';
+import { FakeAgent } from './fake-agent.ts';
+
+export interface HeadFixture {
+  nats: NatsServer;
+  prefix: string;
+  head: Head;
+  agent(nodeId: string, slots: number): Promise<FakeAgent>;
+}
+
+export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Promise<HeadFixture> {
+  const nats = await startNatsServer();
+  const prefix = uniquePrefix('h');
+  const agents: FakeAgent[] = [];
+  const head = await startHead({ natsUrl: nats.url, prefix, port: null, deadAfterMs: 1000, restartBackoffMs: 50, tickMs: 100, ...opts });
+  t.teardown(async () => {
+    await head.stop();
+    for (const a of agents) await a.stop();
+    await nats.stop();
+  });
+  return {
+    nats, prefix, head,
+    async agent(nodeId, slots) {
+      const a = await new FakeAgent(nats.url, prefix, nodeId, slots).start();
+      agents.push(a);
+      return a;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import t from 'tap';
+import { JobSpec } from '../../shared/schemas/job.ts';
+import type { HeadJob } from '../../head/state/job-store.ts';
+import { placed, endGeneration, rankSucceeded, cancelled, rescaled, canTransition } from '../../head/state/transitions.ts';
+import { waitQueue } from '../../head/scheduler/queue.ts';
+
+function job(over: Partial<HeadJob> = {}): HeadJob {
+  const now = new Date(0).toISOString();
+  return {
+    id: 'j1', spec: JobSpec.parse({ workers: 2, max_restarts: 1, trainer: { kind: 'logreg' } }), state: 'pending', generation: 0,
+    restarts: 0, step: 0, checkpoint_step: null, placement: [], metrics: {}, created_at: now, updated_at: now, seq: 1, finished: [], ...over,
+  };
+}
+const two = [{ rank: 0, nodeId: 'n', actorId: 'a0' }, { rank: 1, nodeId: 'n', actorId: 'a1' }];
+
+t.test('the lifecycle table', async (t) => {
+  t.ok(canTransition('pending', 'running'));
+  t.ok(canTransition('running', 'recovering'));
+  t.ok(canTransition('recovering', 'running'));
+  t.notOk(canTransition('pending', 'succeeded'));
+  t.notOk(canTransition('succeeded', 'running'));
+  t.notOk(canTransition('cancelled', 'running'));
+});
+
+t.test('succeeds only when every rank of the generation succeeded', async (t) => {
+  let j = placed(job(), two, 1000);
+  t.equal(j.state, 'running');
+  j = rankSucceeded(j, 1);
+  t.equal(j.state, 'running');
+  j = rankSucceeded(j, 1);
+  t.same(j.finished, [1], 'a redelivered exit is idempotent');
+  j = rankSucceeded(j, 0);
+  t.equal(j.state, 'succeeded');
+  t.same(j.placement, []);
+});
+
+t.test('a failure bumps the generation, rolls the step back to the checkpoint, backs off, then gives up', async (t) => {
+  let j = { ...placed(job(), two, 0), step: 17, checkpoint_step: 10 };
+  j = endGeneration(j, 'retryable', 'rank 1 died', 100, 5000);
+  t.equal(j.state, 'recovering');
+  t.equal(j.generation, 1);
+  t.equal(j.restarts, 1);
+  t.equal(j.step, 10);
+  t.equal(j.not_before, new Date(5100).toISOString());
+  t.same(j.placement, []);
+  j = endGeneration(placed(j, two, 0), 'retryable', 'again', 100, 0);
+  t.equal(j.state, 'failed', 'max_restarts = 1');
+  t.equal(j.generation, 2);
+});
+
+t.test('fatal fails at once; rescale does not count as a restart', async (t) => {
+  t.equal(endGeneration(placed(job(), two, 0), 'fatal', 'bad input', 100, 0).state, 'failed');
+  const r = rescaled(placed(job(), two, 0), 3, 0);
+  t.equal(r.state, 'recovering');
+  t.equal(r.restarts, 0);
+  t.equal(r.spec.workers, 3);
+  t.equal(r.not_before, undefined);
+  const p = rescaled(job(), 5, 0);
+  t.equal(p.state, 'pending');
+  t.equal(p.spec.workers, 5);
+});
+
+t.test('cancel works from pending, running and recovering, never from a terminal state', async (t) => {
+  t.equal(cancelled(job()).state, 'cancelled');
+  const c = cancelled(placed(job(), two, 0));
+  t.equal(c.state, 'cancelled');
+  t.equal(c.generation, 1, 'running actors are aborted by a new generation');
+  t.equal(cancelled(endGeneration(placed(job(), two, 0), 'retryable', 'x', 10, 0)).state, 'cancelled');
+  t.throws(() => cancelled(cancelled(job())), { code: 'FLO_INVALID_STATE' });
+});
+
+t.test('queue order: recovering first, then priority, then FIFO', async (t) => {
+  const hi = job({ id: 'hi', seq: 3, spec: { ...job().spec, priority: 5 } });
+  const old = job({ id: 'old', seq: 1 });
+  const young = job({ id: 'young', seq: 2 });
+  const rec = job({ id: 'rec', seq: 9, state: 'recovering' });
+  const later = job({ id: 'later', seq: 0, state: 'recovering', not_before: new Date(10_000).toISOString() });
+  t.same(waitQueue([young, old, hi, rec, later], 5000).map((j) => j.id), ['rec', 'hi', 'old', 'young']);
+});
