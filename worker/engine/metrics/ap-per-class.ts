@@ -129,17 +129,21 @@ export function linspace(a: number, b: number, n: number): Float64Array {
   return out;
 }
 
-/** Box filter of fraction f, edges padded with the end values (YOLOv5 smooth). */
+/**
+ * Box filter of fraction f (YOLOv5 smooth): nf = round(2·n·f) // 2 + 1 taps (odd for the
+ * 1000-point curves), the ends padded with nf // 2 copies of the end values, 'valid' convolution.
+ */
 export function smooth(y: ArrayLike<number>, f = 0.05): Float64Array {
-  const nf = Math.floor(Math.round(y.length * f * 2) / 2) + 1;
-  const half = Math.floor(nf / 2);
   const n = y.length;
-  const at = (i: number) => y[Math.min(n - 1, Math.max(0, i))];
+  const nf = Math.floor(roundHalfEven(n * f * 2) / 2) + 1;
+  const pad = Math.floor(nf / 2);
+  const yp = new Float64Array(n + 2 * pad);
+  for (let i = 0; i < yp.length; i++) yp[i] = y[Math.min(n - 1, Math.max(0, i - pad))];
   const w = 1 / nf;
-  const out = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
+  const out = new Float64Array(yp.length - nf + 1);
+  for (let k = 0; k < out.length; k++) {
     let s = 0;
-    for (let m = -half; m <= half; m++) s += at(k + m) * w;
+    for (let m = 0; m < nf; m++) s += yp[k + m] * w;
     out[k] = s;
   }
   return out;
