@@ -56,7 +56,7 @@ t.test('a corrupt newest checkpoint is detected and the previous one is used', a
   const jsm = await js.jetstreamManager();
   const stream = `OBJ_${subjects(env.prefix).checkpointStore}`;
   const last = await jsm.streams.getMessage(stream, { last_by_subj: chunkSubj });
-  await jsm.streams.deleteMessage(stream, last.seq);
+  await jsm.streams.deleteMessage(stream, last!.seq);
   await js.publish(chunkSubj, bytes('good twX'));
   ck = await store.loadLatest();
   t.equal(ck!.step, 1, 'a tampered chunk is skipped too');

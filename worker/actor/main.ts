@@ -40,14 +40,16 @@ async function main(): Promise<void> {
   // The agent is gone (killed): nobody will reap us, so stop rather than train as an orphan.
   process.on('disconnect', () => stop.abort('agent disconnected'));
 
+  const servers = (process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
+  const connectLane = () => connect({ servers, name: `flotilla-actor-${spec.actorId}-lane` });
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: (process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: `flotilla-actor-${spec.actorId}` });
+    nc = await connect({ servers, name: `flotilla-actor-${spec.actorId}` });
   } catch (err) {
     log.error({ err }, 'cannot connect to NATS');
     return finish({ kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null });
   }
-  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal }).run();
+  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane }).run();
   log.info({ outcome }, 'actor exiting');
   await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
   log.flush();

@@ -33,6 +33,8 @@ export interface RuntimeOptions {
   trainer?: TrainerModule;
   /** checkpoints kept per job (default 3) */
   keepCheckpoints?: number;
+  /** opens an extra NATS connection for the collective's data lanes (default: none, data on `nc`) */
+  connectLane?: () => Promise<NatsConnection>;
 }
 
 /** Why an actor ended, as a typed outcome. */
@@ -108,7 +110,7 @@ export class ActorRuntime {
       emitMetric: (step, values, epoch) =>
         events.emit({ ...base(), type: 'metric', rank: spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
       emitLog: (level, msg) => events.emit({ ...base(), type: 'log', level, rank: spec.rank, msg }),
-      group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal))),
+      group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane))),
       heartbeat: (step) => {
         if (step !== undefined) this.step = step;
         const now = Date.now();

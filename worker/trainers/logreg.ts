@@ -51,11 +51,11 @@ export async function run(ctx: ActorContext): Promise<void> {
 
   const st = await initialState(ctx, t);
   const group = await ctx.group();
-  // Rank 0's state wins (a broadcast through a sum: the others contribute zeros), so a rank
-  // that saw another checkpoint cannot diverge.
+  // Rank 0's state wins, so a rank that saw another checkpoint cannot diverge.
   const sync = new Float32Array(f + 2);
-  if (spec.rank === 0) { sync[0] = st.step; sync.set(st.params, 1); }
-  await group.allreduce(sync, { op: 'sum' });
+  sync[0] = st.step;
+  sync.set(st.params, 1);
+  await group.broadcast(sync, 0);
   if (sync[0] !== st.step) ctx.log.warn({ mine: st.step, rank0: sync[0] }, 'took rank 0 checkpoint step');
   let step = sync[0];
   const params = sync.slice(1, f + 2);
