@@ -32,8 +32,6 @@ export function hsvLuts(rh: number, rs: number, rv: number): HsvLuts {
 }
 
 const INV255 = new Float32Array(256).map((_, i) => i / 255);
-// round(30·k / diff) for the hue numerator k, as a multiplier by diff
-const HUE_DIV = new Float64Array(256).map((_, d) => (d ? 30 / d : 0));
 
 /** Applies HSV tables to one RGB pixel in place in `px` (indices 0..2), OpenCV 8-bit conventions. */
 export function hsvPixel(r: number, g: number, b: number, luts: HsvLuts, px: Uint8Array | number[]): void {
@@ -42,7 +40,7 @@ export function hsvPixel(r: number, g: number, b: number, luts: HsvLuts, px: Uin
   const diff = v - mn;
   let h = 0;
   if (diff) {
-    h = v === r ? (g - b) * HUE_DIV[diff] : v === g ? (b - r + 2 * diff) * HUE_DIV[diff] : (r - g + 4 * diff) * HUE_DIV[diff];
+    h = ((v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff) * 30) / diff;
     h = Math.round(h);
     if (h < 0) h += 180;
   }
@@ -65,7 +63,6 @@ export function hsvPixel(r: number, g: number, b: number, luts: HsvLuts, px: Uin
   px[0] = R | 0; px[1] = G | 0; px[2] = B | 0;
 }
 
-const SDIV = new Float64Array(256).map((_, v) => (v ? 255 / v : 0));
 // 8-bit hue H (0..180, 180 from rounding) → sector and fraction of the HSV→RGB conversion
 const SECTOR = new Uint8Array(256), FRAC = new Float64Array(256);
 for (let H = 0; H < 256; H++) { let hh = H / 30; while (hh >= 6) hh -= 6; SECTOR[H] = Math.floor(hh); FRAC[H] = hh - Math.floor(hh); }
@@ -101,10 +98,11 @@ export function writeSample(dst: Float32Array, offset: number, im: RgbImage, lut
       const diff = v - mn;
       const V = val[v];
       if (diff === 0) { const f = INV255[V]; dst[o] = f; dst[o + 1] = f; dst[o + 2] = f; continue; }
-      const hf = v === r ? (g - b) * HUE_DIV[diff] : v === g ? (b - r + 2 * diff) * HUE_DIV[diff] : (r - g + 4 * diff) * HUE_DIV[diff];
+      // divisions, not reciprocal multiplies: ties such as 118.5 must stay exact to round as float maths does
+      const hf = ((v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff) * 30) / diff;
       let hi = hf >= 0 ? (hf + 0.5) | 0 : (hf + 180.5) | 0;
       if (hi >= 180) hi -= 180;
-      const S = sat[(diff * SDIV[v] + 0.5) | 0];
+      const S = sat[((diff * 255) / v + 0.5) | 0];
       if (S === 0) { const f = INV255[V]; dst[o] = f; dst[o + 1] = f; dst[o + 2] = f; continue; }
       const H = hue[hi], sn = S * (1 / 255), f = FRAC[H];
       const p = INV255[(V * (1 - sn) + 0.5) | 0], q = INV255[(V * (1 - sn * f) + 0.5) | 0];
