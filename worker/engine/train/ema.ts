@@ -13,16 +13,39 @@ export function emaDecay(updates: number, decay = EMA_DECAY, tau = EMA_TAU): num
   return decay * (1 - Math.exp(-updates / tau));
 }
 
+/** EMA options; defaults are the reference's. */
+export interface EmaOptions {
+  /** decay, default 0.9999 */
+  decay?: number;
+  /** ramp time constant in updates, default 2000 */
+  tau?: number;
+  /** which state tensors are averaged (the others are copied from the model); default all */
+  averaged?: (name: string) => boolean;
+}
+
+/** Averages exactly the model's parameters and BatchNorm buffers (not constants such as anchors). */
+export function emaAveraged(model: { namedTensors(): readonly { name: string }[] }): (name: string) => boolean {
+  const names = new Set(model.namedTensors().map((t) => t.name));
+  return (name) => names.has(name);
+}
+
 export class ModelEma {
   /** averaged state, keyed like the model's state dict */
   readonly state: Map<string, Float32Array>;
   /** optimizer steps averaged so far */
   updates: number;
 
+  readonly decay: number;
+  readonly tau: number;
+  private readonly averaged: (name: string) => boolean;
+
   /** Starts as a copy of `modelState`. */
-  constructor(modelState: Map<string, Float32Array>, updates = 0, readonly decay = EMA_DECAY, readonly tau = EMA_TAU) {
+  constructor(modelState: Map<string, Float32Array>, updates = 0, opts: EmaOptions = {}) {
     this.state = new Map([...modelState].map(([k, v]) => [k, Float32Array.from(v)]));
     this.updates = updates;
+    this.decay = opts.decay ?? EMA_DECAY;
+    this.tau = opts.tau ?? EMA_TAU;
+    this.averaged = opts.averaged ?? (() => true);
   }
 
   update(modelState: Map<string, Float32Array>): void {
@@ -33,6 +56,10 @@ export class ModelEma {
     for (const [k, e] of this.state) {
       const m = modelState.get(k);
       if (!m || m.length !== e.length) throw new Error(`EMA: model state has no tensor ${k} of ${e.length} elements`);
+      if (!this.averaged(k)) {
+        e.set(m);
+        continue;
+      }
       for (let i = 0; i < e.length; i++) e[i] = f32(f32(e[i] * df) + f32(od * m[i]));
     }
   }

@@ -1,0 +1,21 @@
+/** Training: optimizer, schedules, EMA, the Trainer, validation and the epoch loop. */
+export { NesterovSgd } from './optimizer.ts';
+export type { ParamGroupRange, SgdStepSettings } from './optimizer.ts';
+export {
+  MIN_WARMUP_ITERS, NOMINAL_BATCH, accumulateSteps, interp, iterationSettings, lrFactor, roundHalfEven, scaledWeightDecay, warmupIters,
+} from './schedule.ts';
+export type { IterationSettings, LrKind, ScheduleConfig } from './schedule.ts';
+export { EMA_DECAY, EMA_TAU, ModelEma, emaAveraged, emaDecay } from './ema.ts';
+export type { EmaOptions } from './ema.ts';
+export { clipGradNorm } from './clip.ts';
+export { EarlyStopping, fitness } from './early-stop.ts';
+export { freezePrefixes, isFrozen } from './freeze.ts';
+export { ParamLayout, parameterGroups } from './params.ts';
+export type { FlatEntry } from './params.ts';
+export { Trainer } from './trainer.ts';
+export type { StepInfo, TrainerCounters, TrainerOptions } from './trainer.ts';
+export { CheckpointMismatchError, TRAIN_STATE_FORMAT, restoreTrainer, stateDictFrom, trainStateMeta, trainerCheckpoint } from './state.ts';
+export type { TrainStateMeta } from './state.ts';
+export type {
+  KindedVariable, LossItems, NamedVariable, ParameterGroups, TensorKind, TrainBatch, TrainableModel, ValMetrics,
+} from './types.ts';

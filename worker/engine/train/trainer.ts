@@ -1,0 +1,168 @@
+/**
+ * One training replica: forward/backward on a batch, gradient accumulation to the nominal
+ * batch, clipping, Nesterov SGD with warmup, and the EMA, with the flat gradient exposed between
+ * backward and the optimizer step so a data-parallel actor can allreduce it:
+ *
+ *   const { grads, items } = trainer.computeGradients(batch);
+ *   await allreduceSum(grads);          // in place; see README: ranks SUM, as DDP with loss·WORLD_SIZE
+ *   trainer.applyGradients(grads);
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Hyp } from '../hyp/index.ts';
+import { computeLoss } from '../loss/index.ts';
+import { clipGradNorm } from './clip.ts';
+import { ModelEma, emaAveraged } from './ema.ts';
+import { freezePrefixes } from './freeze.ts';
+import { NesterovSgd } from './optimizer.ts';
+import { ParamLayout, parameterGroups } from './params.ts';
+import {
+  NOMINAL_BATCH, accumulateSteps, iterationSettings, scaledWeightDecay, warmupIters, type LrKind, type ScheduleConfig,
+} from './schedule.ts';
+import type { LossItems, TrainBatch, TrainableModel } from './types.ts';
+
+/** Trainer options; defaults are train.py's. */
+export interface TrainerOptions {
+  hyp: Hyp;
+  /** total epochs (the lr schedule spans them) */
+  epochs: number;
+  /** batch size of one iteration summed over all ranks */
+  batchSize: number;
+  /** iterations per epoch (nb), for the warmup length */
+  batchesPerEpoch: number;
+  /** training image size, scales the objectness gain */
+  imgsz: number;
+  /** lr schedule, default 'linear' (train.py --cos-lr gives 'cosine') */
+  lrKind?: LrKind;
+  /** --freeze: [N] freezes layers 0..N−1, several numbers freeze those layers; default none */
+  freeze?: number[];
+  /** clip_grad_norm_ max_norm, default 10; 0 disables */
+  maxGradNorm?: number;
+  /** nominal batch size, default 64 */
+  nbs?: number;
+}
+
+/** The counters a checkpoint must carry to continue exactly. */
+export interface TrainerCounters {
+  /** current epoch (0-based) */
+  epoch: number;
+  /** integrated batches done (ni of train.py for the next batch) */
+  ni: number;
+  /** ni of the last optimizer step (−1 before the first) */
+  lastOptStep: number;
+  /** optimizer steps taken */
+  optimizerSteps: number;
+}
+
+export interface StepInfo {
+  /** whether this iteration ended with an optimizer step */
+  stepped: boolean;
+  /** learning rates of groups 0 biases, 1 weights, 2 BN weights used by this iteration */
+  lr: [number, number, number];
+  momentum: number;
+  /** gradient norm before clipping, when stepped */
+  gradNorm?: number;
+}
+
+const f32 = Math.fround;
+
+export class Trainer {
+  readonly layout: ParamLayout;
+  readonly optimizer: NesterovSgd;
+  readonly ema: ModelEma;
+  /** the current batch's gradient, in layout order: the buffer to allreduce */
+  readonly grads: Float32Array;
+  /** gradients summed since the last optimizer step */
+  readonly accumulated: Float32Array;
+  readonly schedule: ScheduleConfig;
+  readonly weightDecay: number;
+  readonly counters: TrainerCounters = { epoch: 0, ni: 0, lastOptStep: -1, optimizerSteps: 0 };
+  private readonly params: Float32Array;
+  private lastSettings: StepInfo = { stepped: false, lr: [0, 0, 0], momentum: 0 };
+
+  constructor(readonly model: TrainableModel, readonly opts: TrainerOptions) {
+    const h = opts.hyp;
+    this.layout = new ParamLayout(parameterGroups(model.namedTensors()), freezePrefixes(opts.freeze ?? []));
+    this.optimizer = new NesterovSgd(this.layout.size, this.layout.ranges);
+    this.ema = new ModelEma(model.stateDict(), 0, { averaged: emaAveraged(model) });
+    this.grads = new Float32Array(this.layout.size);
+    this.accumulated = new Float32Array(this.layout.size);
+    this.params = new Float32Array(this.layout.size);
+    const nbs = opts.nbs ?? NOMINAL_BATCH;
+    this.weightDecay = scaledWeightDecay(h.weight_decay, opts.batchSize, nbs);
+    this.schedule = {
+      kind: opts.lrKind ?? 'linear', epochs: opts.epochs, lr0: h.lr0, lrf: h.lrf, momentum: h.momentum,
+      warmupMomentum: h.warmup_momentum, warmupBiasLr: h.warmup_bias_lr,
+      nw: warmupIters(h.warmup_epochs, opts.batchesPerEpoch), batchSize: opts.batchSize, nbs,
+    };
+  }
+
+  /** Steady-state accumulation (round(nbs / batch)). */
+  get accumulate(): number {
+    return accumulateSteps(this.opts.batchSize, this.opts.nbs ?? NOMINAL_BATCH);
+  }
+
+  /** Settings of the last iteration (for the x/lr columns of results.csv). */
+  get last(): StepInfo {
+    return this.lastSettings;
+  }
+
+  /**
+   * Forward and backward on one batch. Fills and returns `this.grads` (the gradient of
+   * loss·batch) and the loss items; moves the BatchNorm running statistics.
+   */
+  computeGradients(batch: TrainBatch): { grads: Float32Array; items: LossItems } {
+    const { model, opts } = this;
+    const meta = { nc: model.nc, anchors: model.anchors, strides: model.strides, imgsz: opts.imgsz };
+    let items: LossItems = { box: 0, obj: 0, cls: 0 };
+    const vars = this.layout.entries.map((e) => e.variable);
+    tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+      const { grads } = tf.variableGrads(() => {
+        const preds = model.forward(x, { training: true });
+        const l = computeLoss(preds, batch.targets, meta, opts.hyp);
+        items = { box: l.lbox.dataSync()[0], obj: l.lobj.dataSync()[0], cls: l.lcls.dataSync()[0] };
+        return l.total;
+      }, vars);
+      for (const e of this.layout.entries) {
+        const g = grads[e.variable.name];
+        if (g) this.grads.set(g.dataSync() as Float32Array, e.offset);
+        else this.grads.fill(0, e.offset, e.offset + e.size);
+      }
+    });
+    return { grads: this.grads, items };
+  }
+
+  /**
+   * Adds a (possibly allreduced) gradient to the accumulator and, when `accumulate` batches
+   * have been summed, clips, steps the optimizer and updates the EMA. Ends the iteration.
+   */
+  applyGradients(grads: Float32Array = this.grads): StepInfo {
+    if (grads.length !== this.layout.size) throw new RangeError(`gradient has ${grads.length} elements, expected ${this.layout.size}`);
+    const c = this.counters;
+    const acc = this.accumulated;
+    for (let i = 0; i < acc.length; i++) acc[i] = f32(acc[i] + grads[i]);
+    const s = iterationSettings(this.schedule, c.ni, c.epoch);
+    const info: StepInfo = { stepped: false, lr: s.lr, momentum: s.momentum };
+    if (c.ni - c.lastOptStep >= s.accumulate) {
+      const maxNorm = this.opts.maxGradNorm ?? 10;
+      if (maxNorm > 0) info.gradNorm = clipGradNorm(acc, maxNorm);
+      this.layout.read(this.params);
+      this.optimizer.step(this.params, acc, { lr: s.lr, momentum: s.momentum, weightDecay: [0, this.weightDecay, 0] });
+      this.layout.write(this.params);
+      acc.fill(0);
+      this.ema.update(this.model.stateDict());
+      c.lastOptStep = c.ni;
+      c.optimizerSteps += 1;
+      info.stepped = true;
+    }
+    c.ni += 1;
+    this.lastSettings = info;
+    return info;
+  }
+
+  /** computeGradients + applyGradients, for one process. */
+  step(batch: TrainBatch): { items: LossItems } & StepInfo {
+    const { items } = this.computeGradients(batch);
+    return { items, ...this.applyGradients() };
+  }
+}
