@@ -5,6 +5,7 @@
 export { generateSyntheticDataset, synthesizeImage, formatLabels } from './synth/generate.ts';
 export type { SyntheticOptions, SyntheticDataset, SyntheticImage } from './synth/generate.ts';
 export { SHAPES, DEFAULT_CLASSES } from './synth/shapes.ts';
+export { drawShape, drawBackground } from './synth/draw.ts';
 export type { ShapeKind } from './synth/shapes.ts';
 export { loadDataset, labelPathFor, IMAGE_EXTENSIONS } from './dataset.ts';
 export type { YoloDataset, DatasetItem } from './dataset.ts';
