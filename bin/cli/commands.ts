@@ -3,4 +3,11 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   worker: { summary: 'run a worker node agent (spawns trainer actors)', load: () => import('./worker.ts') },
   synth: { summary: 'write the deterministic synthetic detection set (YOLO format)', load: () => import('./synth.ts') },
   model: { summary: 'build a YOLOv5 model from its yaml and print its summary (layers, parameters, GFLOPs)', load: () => import('./model.ts') },
+  up: { summary: 'start nats-server, the head and N local workers in the foreground', load: () => import('./up.ts') },
+  head: { summary: 'run the head (REST API, scheduler, supervisor, autoscaler)', load: () => import('./head.ts') },
+  submit: { summary: 'submit a job from a JSON/YAML file or flags; prints its id', load: () => import('./submit.ts') },
+  status: { summary: 'show a job (or all jobs and workers); --json for machines', load: () => import('./status.ts') },
+  logs: { summary: "print a job's events; -f follows until the job ends", load: () => import('./logs.ts') },
+  cancel: { summary: 'cancel a pending or running job', load: () => import('./cancel.ts') },
+  scale: { summary: "change a job's number of workers", load: () => import('./scale.ts') },
 };

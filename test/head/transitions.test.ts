@@ -35,7 +35,7 @@ t.test('succeeds only when every rank of the generation succeeded', async (t) =>
 });
 
 t.test('a failure bumps the generation, rolls the step back to the checkpoint, backs off, then gives up', async (t) => {
-  let j = { ...placed(job(), two, 0), step: 17, checkpoint_step: 10 };
+  let j: HeadJob = { ...placed(job(), two, 0), step: 17, checkpoint_step: 10 };
   j = endGeneration(j, 'retryable', 'rank 1 died', 100, 5000);
   t.equal(j.state, 'recovering');
   t.equal(j.generation, 1);

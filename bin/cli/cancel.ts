@@ -1,0 +1,14 @@
+/** `flotilla cancel ID`: cancels a pending, running or recovering job. */
+import { parseArgs } from 'node:util';
+import { HeadClient, serverUrl } from './client.ts';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: { server: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || !positionals[0]) { console.log('usage: flotilla cancel ID [--server URL]'); return values.help ? 0 : 2; }
+  const j = await new HeadClient(serverUrl(values.server)).cancel(positionals[0]);
+  console.log(`${j.id} ${j.state}`);
+  return 0;
+}

@@ -1,0 +1,98 @@
+/**
+ * HTTP client of the head's REST API, shared by the client commands (submit, status, logs,
+ * cancel, scale). The head URL comes from --server, then FLOTILLA_URL, then
+ * http://127.0.0.1:8080. Error replies are rebuilt into FlotillaErrors (match on `code`).
+ */
+import { FlotillaError, fromWire } from '../../shared/errors.ts';
+import type { JobRecord, JobSpecInput } from '../../shared/schemas/job.ts';
+import type { JobEvent } from '../../shared/schemas/event.ts';
+import type { NodeRecord } from '../../shared/schemas/node.ts';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+export function serverUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return (flag ?? env.FLOTILLA_URL ?? DEFAULT_SERVER).replace(/\/+$/, '');
+}
+
+/** A job event with its stream offset (resume with `from = seq + 1`). */
+export interface EventLine { seq: number; event: JobEvent }
+
+export type WorkerRow = NodeRecord & { free: number; alive_ms_ago: number };
+
+export class HeadClient {
+  readonly base: string;
+  constructor(base: string) { this.base = base; }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new FlotillaError('FLO_UNAVAILABLE', `cannot reach the head at ${this.base}: ${(e as Error).message}`, { cause: e });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+      throw err ? fromWire(err) : new FlotillaError('FLO_INTERNAL', `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    return json as T;
+  }
+
+  submit(spec: JobSpecInput): Promise<JobRecord> { return this.#call('POST', '/v1/jobs', spec); }
+  get(id: string): Promise<JobRecord> { return this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}`); }
+  async list(state?: string): Promise<JobRecord[]> {
+    return (await this.#call<{ jobs: JobRecord[] }>('GET', `/v1/jobs${state ? `?state=${encodeURIComponent(state)}` : ''}`)).jobs;
+  }
+  cancel(id: string): Promise<JobRecord> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
+  scale(id: string, workers: number): Promise<JobRecord> { return this.#call('PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }
+  async workers(): Promise<WorkerRow[]> { return (await this.#call<{ workers: WorkerRow[] }>('GET', '/v1/workers')).workers; }
+
+  /** Server-sent events of a job; ends when the head ends the stream (job terminal, or caught up without follow). */
+  async *events(id: string, opts: { from?: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<EventLine> {
+    const q = new URLSearchParams({ follow: String(opts.follow) });
+    if (opts.from) q.set('from', String(opts.from));
+    const res = await fetch(`${this.base}/v1/jobs/${encodeURIComponent(id)}/events?${q}`, { signal: opts.signal }).catch((e: Error) => {
+      throw new FlotillaError('FLO_UNAVAILABLE', `cannot reach the head at ${this.base}: ${e.message}`, { cause: e });
+    });
+    if (!res.ok || !res.body) {
+      const j = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
+      throw j?.error ? fromWire(j.error) : new FlotillaError('FLO_INTERNAL', `events: HTTP ${res.status}`);
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let seq = 0;
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('id: ')) seq = Number(line.slice(4));
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        if (data) yield { seq, event: JSON.parse(data) as JobEvent };
+      }
+    }
+  }
+}
+
+/** One line per event, for `flotilla logs`. */
+export function formatEvent({ seq, event: e }: EventLine): string {
+  const t = new Date(e.ts).toISOString().slice(11, 23);
+  const head = `${String(seq).padStart(6)} ${t} g${e.generation}`;
+  switch (e.type) {
+    case 'state': return `${head} state ${e.state}${e.message ? ` (${e.message})` : ''}`;
+    case 'log': return `${head} ${e.level}${e.rank !== undefined ? ` rank${e.rank}` : ''}: ${e.msg}`;
+    case 'metric': return `${head} step ${e.step}${e.epoch !== undefined ? ` epoch ${e.epoch}` : ''} ${Object.entries(e.values).map(([k, v]) => `${k}=${Number(v.toPrecision(5))}`).join(' ')}`;
+    case 'checkpoint': return `${head} checkpoint step ${e.step} (${e.name})`;
+    case 'artifact': return `${head} artifact ${e.name} (${e.bytes} bytes)`;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * `flotilla head [flags]`: runs the head (REST API, scheduler, supervisor, optional autoscaler)
+ * against an existing NATS, in the foreground until SIGTERM/SIGINT.
+ */
+import { parseArgs } from 'node:util';
+import type { ConfigInput } from '../../shared/config.ts';
+import type { AutoscaleFlags } from '../../head/run.ts';
+
+const USAGE = `usage: flotilla head [options]
+
+  --nats URL            NATS server URL(s) (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)
+  --prefix P            subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)
+  --host H              HTTP listen address (env FLOTILLA_HEAD_HOST, default 127.0.0.1)
+  --port P              HTTP port (env FLOTILLA_HEAD_PORT, default 8080; 0 = any)
+  --config FILE         JSON/YAML config file (env FLOTILLA_CONFIG)
+  --autoscale KIND      none (default) | local | exec
+  --min-workers N       autoscaler: workers kept when idle (default 0)
+  --max-workers N       autoscaler: most workers (default 4)
+  --idle-timeout-ms MS  autoscaler: stop a worker idle this long (default 60000)
+  --slots N             autoscaler: slots per started worker (default 1)
+  --scale-up-cmd CMD    exec provider: starts a worker (env FLOTILLA_NODE_ID, FLOTILLA_NATS_URL, ...)
+  --scale-down-cmd CMD  exec provider: stops worker $FLOTILLA_NODE_ID`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      nats: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' },
+      autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
+      slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { console.log(USAGE); return 0; }
+  const overrides: ConfigInput = {};
+  if (values.nats) overrides.natsUrl = values.nats;
+  if (values.prefix) overrides.prefix = values.prefix;
+  if (values.host || values.port) overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
+  const kind = values.autoscale ?? 'none';
+  if (kind !== 'none' && kind !== 'local' && kind !== 'exec') { console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`); return 2; }
+  const n = (x?: string) => (x === undefined ? undefined : Number(x));
+  const autoscale: AutoscaleFlags = {
+    provider: kind, minWorkers: n(values['min-workers']), maxWorkers: n(values['max-workers']), idleTimeoutMs: n(values['idle-timeout-ms']),
+    slotsPerWorker: n(values.slots), upCommand: values['scale-up-cmd'], downCommand: values['scale-down-cmd'],
+  };
+  const { runHead } = await import('../../head/run.ts');
+  return runHead({ configFile: values.config, overrides, autoscale });
+}
