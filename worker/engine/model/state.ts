@@ -19,7 +19,7 @@ export interface LoadReport {
   readonly loaded: string[];
   /** names in the source that the model lacks or whose shape differs (non-strict loads only) */
   readonly skipped: string[];
-  /** model tensors that the source did not provide (non-strict loads only) */
+  /** model tensors left as they were: absent from the source or skipped (non-strict loads only) */
   readonly missing: string[];
 }
 
@@ -102,12 +102,13 @@ export function assignTensors(
     updates.push([t.variable, data]);
     loaded.push(name);
   }
-  const missing = targets.filter((t) => !source.has(t.name)).map((t) => t.name);
-  if (strict && missing.length) problems.push(`missing ${missing.length} tensors (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
+  const absent = targets.filter((t) => !source.has(t.name)).map((t) => t.name);
+  if (strict && absent.length) problems.push(`missing ${absent.length} tensors (${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''})`);
   if (problems.length) throw new StateDictError(`cannot load state: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; … ${problems.length - 8} more` : ''}`);
   // assign only after every check passed, so a failed strict load changes nothing
   for (const [v, data] of updates) tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
-  return { loaded, skipped, missing: strict ? [] : missing };
+  const done = new Set(loaded);
+  return { loaded, skipped, missing: strict ? [] : targets.filter((t) => !done.has(t.name)).map((t) => t.name) };
 }
 
 /** Reads the tensors of a flat PyTorch blob, checking that each lies inside it. */
