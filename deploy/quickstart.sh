@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Quick start on a fresh Debian/Ubuntu machine: install what is missing, build, run the main job
+# (a local cluster that trains YOLOv5n on the built-in synthetic set and prints its mAP).
+# Extra arguments go to `flotilla demo` (e.g. --workers 2 --epochs 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+need=()
+command -v nats-server >/dev/null || need+=(nats-server)
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+command -v g++ >/dev/null || need+=(g++ make python3)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "quickstart: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$major" -ge 20 ] || { echo "quickstart: Node.js >= 20 is required (found $(node --version))" >&2; exit 1; }
+[ -d node_modules ] || npm ci --no-audit --no-fund
+[ -e build/Release/flotilla_native.node ] || npm run build
+exec node bin/flotilla.mjs demo "$@"
