@@ -42,6 +42,9 @@ t.test('malformed control requests get FLO_VALIDATION naming the field; the agen
   const badId = await control(env.nc, subj, { op: 'stop', actorId: 'has.dots' });
   t.equal(badId.ok, false);
   if (!badId.ok) t.match(badId.error.message, /actorId/);
+  const job = jobSpec({ trainer: { kind: 'logreg' } });
+  const outside = await control(env.nc, subj, { op: 'spawn', actor: { ...actorSpec({ jobId: 'j', actorId: 'x', nodeId: 'node-bad', job }), rank: 1 } });
+  t.match(outside, { ok: false, error: { code: 'FLO_VALIDATION', details: [{ path: 'actor.rank' }] } }, 'a rank outside the world is refused');
   const unknown = await control(env.nc, subj, { op: 'stop', actorId: 'nobody' });
   t.equal(unknown.ok, false);
   if (!unknown.ok) t.equal(unknown.error.code, 'FLO_NOT_FOUND');

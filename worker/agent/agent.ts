@@ -42,6 +42,16 @@ export interface AgentOptions {
   actorEnv?: NodeJS.ProcessEnv;
 }
 
+/** What the schema cannot say alone: the rank fits the world, one node per rank. */
+export function checkSpec(spec: ActorSpec): void {
+  const bad: { path: string; message: string }[] = [];
+  if (spec.rank >= spec.worldSize) bad.push({ path: 'actor.rank', message: `rank ${spec.rank} is not below worldSize ${spec.worldSize}` });
+  if (spec.nodeOfRank.length !== spec.worldSize) {
+    bad.push({ path: 'actor.nodeOfRank', message: `${spec.nodeOfRank.length} entries for worldSize ${spec.worldSize}` });
+  }
+  if (bad.length) throw new FlotillaError('FLO_VALIDATION', `invalid message: ${bad.map((b) => `${b.path}: ${b.message}`).join('; ')}`, { details: bad });
+}
+
 export class Agent {
   state: AgentState = 'starting';
   readonly info: NodeInfo;
@@ -127,6 +137,7 @@ export class Agent {
   }
 
   private async spawn(spec: ActorSpec): Promise<{ actorId: string; pid: number | undefined; existing?: boolean }> {
+    checkSpec(spec);
     const existing = this.actors.get(spec.actorId);
     if (existing) return { actorId: spec.actorId, pid: existing.pid, existing: true };
     if (this.state !== 'running') throw new FlotillaError('FLO_INVALID_STATE', `node ${this.info.nodeId} is ${this.state}`);

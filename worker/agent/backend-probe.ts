@@ -1,18 +1,24 @@
 /**
  * A cheap probe of the compute backend this node offers, without loading TensorFlow into the
- * agent: a resolvable tfjs-node(-gpu) package, else the project's native kernels if built, else
- * plain `cpu`. The engine picks the real backend inside each actor.
+ * agent (worker/engine/backend.ts makes the real choice inside each actor): an installed
+ * tfjs-node(-gpu) package with its native binding, else the project's native kernels if built,
+ * else plain `cpu`.
  */
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ComputeBackend } from '../../shared/schemas/index.ts';
 
 export interface BackendReport { backend: ComputeBackend; device: string }
 
-function resolves(require: NodeJS.Require, pkg: string): boolean {
-  try { require.resolve(pkg); return true; } catch { return false; }
+/** The package resolves and its native binding was installed (lib/napi-vN/tfjs_binding.node). */
+function tfjsNodeUsable(require: NodeJS.Require, pkg: string): boolean {
+  let dir: string;
+  try { dir = dirname(require.resolve(`${pkg}/package.json`)); } catch { return false; }
+  try {
+    return readdirSync(join(dir, 'lib')).some((d) => d.startsWith('napi-v') && existsSync(join(dir, 'lib', d, 'tfjs_binding.node')));
+  } catch { return false; }
 }
 
 function nativeBuilt(root: string): boolean {
@@ -24,8 +30,8 @@ function nativeBuilt(root: string): boolean {
 export function probeBackend(root: string): BackendReport {
   const require = createRequire(join(root, 'package.json'));
   const cpu = `${cpus()[0]?.model?.trim() || 'cpu'} x${cpus().length}`;
-  if (resolves(require, '@tensorflow/tfjs-node-gpu')) return { backend: 'tensorflow-gpu', device: 'cuda:0' };
-  if (resolves(require, '@tensorflow/tfjs-node')) return { backend: 'tensorflow', device: cpu };
+  if (tfjsNodeUsable(require, '@tensorflow/tfjs-node-gpu')) return { backend: 'tensorflow-gpu', device: 'cuda:0' };
+  if (tfjsNodeUsable(require, '@tensorflow/tfjs-node')) return { backend: 'tensorflow', device: cpu };
   if (nativeBuilt(root)) return { backend: 'native-cpu', device: cpu };
   return { backend: 'cpu', device: cpu };
 }

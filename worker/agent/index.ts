@@ -1,4 +1,4 @@
-export { Agent, AGENT_STATES, type AgentState, type AgentOptions } from './agent.ts';
+export { Agent, AGENT_STATES, checkSpec, type AgentState, type AgentOptions } from './agent.ts';
 export { ActorProcess, type ActorProcessOptions } from './actor-process.ts';
 export { outcomeOf, type ExitFacts, type StopIntent } from './outcome.ts';
 export { probeBackend, type BackendReport } from './backend-probe.ts';

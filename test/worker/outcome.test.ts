@@ -1,0 +1,37 @@
+import t from 'tap';
+import { outcomeOf } from '../../worker/agent/index.ts';
+import { classify } from '../../worker/actor/index.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+
+const o = (kind: 'succeeded' | 'retryable' | 'fatal' | 'cancelled', message = '') => ({ kind, message, exitCode: null, signal: null });
+
+t.test('outcomeOf: a reported result stands; a crash or kill is retryable', async (t) => {
+  t.match(outcomeOf({ result: o('succeeded', 'done'), code: 0, signal: null }), { kind: 'succeeded', exitCode: 0 });
+  t.match(outcomeOf({ result: o('fatal', 'bad data'), code: 3, signal: null }), { kind: 'fatal', message: 'bad data' });
+  t.match(outcomeOf({ code: null, signal: 'SIGKILL' }), { kind: 'retryable', signal: 'SIGKILL', exitCode: null });
+  t.match(outcomeOf({ code: 1, signal: null }), { kind: 'retryable', exitCode: 1 });
+  t.match(outcomeOf({ code: 0, signal: null }), { kind: 'succeeded' }, 'exit code backs up a lost IPC result');
+  t.match(outcomeOf({ code: 3, signal: null }), { kind: 'fatal' });
+  t.match(outcomeOf({ code: 4, signal: null }), { kind: 'cancelled' });
+});
+
+t.test('outcomeOf: why the agent stopped the actor decides a cancellation', async (t) => {
+  const head = { intent: 'cancelled' as const, reason: 'job aborted' };
+  const leaving = { intent: 'retryable' as const, reason: 'node leaving' };
+  t.match(outcomeOf({ result: o('cancelled'), code: 4, signal: null, stop: head }), { kind: 'cancelled' });
+  t.match(outcomeOf({ result: o('cancelled'), code: 4, signal: null, stop: leaving }), { kind: 'retryable', message: 'node leaving' });
+  t.match(outcomeOf({ code: null, signal: 'SIGKILL', stop: head }), { kind: 'cancelled' }, 'SIGKILL after the grace of a stop');
+  t.match(outcomeOf({ code: null, signal: 'SIGKILL', stop: leaving }), { kind: 'retryable' });
+  t.match(outcomeOf({ result: o('succeeded'), code: 0, signal: null, stop: head }), { kind: 'succeeded' }, 'finished before the stop landed');
+});
+
+t.test('classify: abort -> cancelled, non-retryable FlotillaError -> fatal, else retryable', async (t) => {
+  const live = new AbortController().signal;
+  const aborted = AbortSignal.abort('SIGTERM');
+  t.match(classify(new Error('boom'), aborted), { kind: 'cancelled', message: 'SIGTERM' });
+  t.match(classify(new FlotillaError('FLO_ACTOR_FATAL', 'no such dataset'), live), { kind: 'fatal', message: /FLO_ACTOR_FATAL: no such dataset/ });
+  t.match(classify(new FlotillaError('FLO_VALIDATION'), live), { kind: 'fatal' });
+  t.match(classify(new FlotillaError('FLO_TIMEOUT'), live), { kind: 'retryable' });
+  t.match(classify(new FlotillaError('FLO_CANCELLED'), live), { kind: 'cancelled' });
+  t.match(classify(new TypeError('x is undefined'), live), { kind: 'retryable' });
+});
