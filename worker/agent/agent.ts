@@ -36,7 +36,7 @@ export interface AgentOptions {
   heartbeatMs?: number;
   /** SIGTERM -> SIGKILL grace for a stopped actor (default 3000 ms) */
   stopGraceMs?: number;
-  /** on leave, how long to wait for the head to move the actors (default 10000 ms) */
+  /** on leave, how long to wait for the head to move the actors (default 8000 ms; the whole leave stays under ~12 s) */
   leaveWaitMs?: number;
   /** extra env for actor processes (tests) */
   actorEnv?: NodeJS.ProcessEnv;
@@ -66,7 +66,9 @@ export class Agent {
   private resolveRegistered!: (i: NodeInfo) => void;
 
   constructor(opts: AgentOptions) {
-    this.o = { heartbeatMs: 1000, stopGraceMs: 3000, leaveWaitMs: 10_000, ...opts };
+    this.o = {
+      ...opts, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000,
+    };
     this.s = subjects(opts.prefix);
     this.info = {
       nodeId: opts.nodeId, host: hostname(), slots: opts.slots, backend: opts.backend.backend,
@@ -196,7 +198,7 @@ export class Agent {
     if (!moved) {
       this.log.warn({ actors: this.briefs() }, 'head did not move every actor in time; stopping them');
       for (const a of this.actors.values()) a.stop('retryable', 'node leaving', this.o.stopGraceMs);
-      await this.waitEmpty(AbortSignal.timeout(this.o.stopGraceMs + 2000));
+      await this.waitEmpty(AbortSignal.timeout(this.o.stopGraceMs + 1000));
     }
     await this.close();
   }
