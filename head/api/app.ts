@@ -3,7 +3,7 @@
  * listening) whose bodies, params and queries are validated by the zod schemas of shared/, and
  * whose OpenAPI document is served at /openapi.json. Tests drive it through `app.inject()`.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { serializerCompiler, validatorCompiler, jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { BuildOptions } from './context.ts';
@@ -15,7 +15,7 @@ import { systemRoutes } from './routes-system.ts';
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.log ? { loggerInstance: opts.log } : { logger: false }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
