@@ -145,11 +145,18 @@ export class Upsample implements Block {
   readonly type = 'nn.Upsample';
   constructor(readonly outChannels: number, readonly scale: number) {}
 
+  /**
+   * out[y][x] = in[⌊y/s⌋][⌊x/s⌋], PyTorch's 'nearest'. Built from two rank-3 broadcasts rather
+   * than tf.image.resizeNearestNeighbor, whose CPU gradient is wrong for batches > 1 (tfjs 4.22),
+   * and rather than rank-5 broadcasts, whose (tile) gradient tfjs does not implement.
+   */
   forward(inputs: tf.Tensor4D[]): tf.Tensor4D {
     const x = inputs[0];
-    const [, h, w] = x.shape;
-    // without half-pixel centres the source index is floor(dst/scale), PyTorch's 'nearest'
-    return tf.image.resizeNearestNeighbor(x, [h * this.scale, w * this.scale], false, false);
+    const [b, h, w, c] = x.shape;
+    const s = this.scale;
+    const wide = tf.broadcastTo(tf.reshape(x, [b * h * w, 1, c]), [b * h * w, s, c]);
+    const tall = tf.broadcastTo(tf.reshape(wide, [b * h, 1, w * s * c]), [b * h, s, w * s * c]);
+    return tf.reshape(tall, [b, h * s, w * s, c]);
   }
 
   tensors(): NamedTensor[] {
