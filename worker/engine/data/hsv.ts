@@ -64,6 +64,11 @@ export function hsvPixel(r: number, g: number, b: number, luts: HsvLuts, px: Uin
 }
 
 // 8-bit hue H (0..180, 180 from rounding) → sector and fraction of the HSV→RGB conversion
+// reciprocals for the hue and saturation quotients; ROUND adds 1e-7 past 0.5 so exact ties (118.5)
+// round up as exact division would (non-ties sit at least 1/510 away from a half)
+const R30 = new Float64Array(256).map((_, d) => (d ? 30 / d : 0));
+const R255 = new Float64Array(256).map((_, v) => (v ? 255 / v : 0));
+const ROUND = 0.5 + 1e-7;
 const SECTOR = new Uint8Array(256), FRAC = new Float64Array(256);
 for (let H = 0; H < 256; H++) { let hh = H / 30; while (hh >= 6) hh -= 6; SECTOR[H] = Math.floor(hh); FRAC[H] = hh - Math.floor(hh); }
 
@@ -86,7 +91,10 @@ export function writeSample(dst: Float32Array, offset: number, im: RgbImage, lut
     }
     return;
   }
-  const hue = luts.hue, sat = luts.sat, val = luts.val;
+  const sat = luts.sat, val = luts.val;
+  // per image: output hue sector and fraction for each input hue
+  const sec = new Uint8Array(181), frac = new Float64Array(181);
+  for (let hi = 0; hi < 181; hi++) { const H = luts.hue[hi % 180]; sec[hi] = SECTOR[H]; frac[hi] = FRAC[H]; }
   for (let y = 0; y < h; y++) {
     const row = (flipUD ? h - 1 - y : y) * row3;
     let o = offset + y * row3;
@@ -98,16 +106,14 @@ export function writeSample(dst: Float32Array, offset: number, im: RgbImage, lut
       const diff = v - mn;
       const V = val[v];
       if (diff === 0) { const f = INV255[V]; dst[o] = f; dst[o + 1] = f; dst[o + 2] = f; continue; }
-      // divisions, not reciprocal multiplies: ties such as 118.5 must stay exact to round as float maths does
-      const hf = ((v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff) * 30) / diff;
-      let hi = hf >= 0 ? (hf + 0.5) | 0 : (hf + 180.5) | 0;
-      if (hi >= 180) hi -= 180;
-      const S = sat[((diff * 255) / v + 0.5) | 0];
+      const hf = (v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff) * R30[diff];
+      const hi = hf >= 0 ? (hf + ROUND) | 0 : (hf + 180 + ROUND) | 0;
+      const S = sat[(diff * R255[v] + ROUND) | 0];
       if (S === 0) { const f = INV255[V]; dst[o] = f; dst[o + 1] = f; dst[o + 2] = f; continue; }
-      const H = hue[hi], sn = S * (1 / 255), f = FRAC[H];
-      const p = INV255[(V * (1 - sn) + 0.5) | 0], q = INV255[(V * (1 - sn * f) + 0.5) | 0];
-      const t = INV255[(V * (1 - sn * (1 - f)) + 0.5) | 0], vv = INV255[V];
-      switch (SECTOR[H]) {
+      const vs = V * S * (1 / 255), f = frac[hi];
+      const vv = INV255[V], p = INV255[(V - vs + 0.5) | 0];
+      const q = INV255[(V - vs * f + 0.5) | 0], t = INV255[(V - vs + vs * f + 0.5) | 0];
+      switch (sec[hi]) {
         case 0: dst[o] = vv; dst[o + 1] = t; dst[o + 2] = p; break;
         case 1: dst[o] = q; dst[o + 1] = vv; dst[o + 2] = p; break;
         case 2: dst[o] = p; dst[o + 1] = vv; dst[o + 2] = t; break;
