@@ -6,14 +6,15 @@
  * overlap and a peer may run ahead.
  */
 import { EventEmitter } from 'node:events';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { hierarchicalAllreduce } from './allreduce-hierarchical.ts';
 import { multicastAllreduce } from './allreduce-multicast.ts';
 import { ringAllreduce } from './allreduce-ring.ts';
 import type { Hello } from './control.ts';
 import { CollectiveAbortedError, CollectiveError, CollectiveTimeoutError } from './errors.ts';
 import { chunksOf } from './layout.ts';
+import { NatsLane, type Lane } from './lane.ts';
 import { Mailbox } from './mailbox.ts';
+import { connectRawLane } from './raw-lane.ts';
 import { OpContext, type AllreduceAlgorithm } from './op.ts';
 import {
   DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_TIMEOUT_MS, HELLO_INTERVAL_MS, probeWindowMs,
@@ -71,19 +72,46 @@ function validate(o: GroupOptions): void {
 /** Joins the group; resolves once every rank listens (rejects on timeout/abort). */
 export async function createGroup(opts: GroupOptions): Promise<Group> {
   validate(opts);
-  const owned: NatsConnection[] = [];
+  let lost: ((err: Error) => void) | undefined;
+  const lanes = await openLanes(opts, (err) => lost?.(err));
   try {
-    if (opts.connect && opts.worldSize > 1) {
-      const n = Math.max(1, opts.lanes ?? DEFAULT_LANES);
-      for (let i = 0; i < n; i++) owned.push(await opts.connect());
-    }
-    const g = new CollectiveGroup(opts, owned);
+    const g = new CollectiveGroup(opts, lanes);
+    lost = (err) => g.dataConnectionLost(err);
     await g.join();
     return g;
   } catch (e) {
-    await Promise.all(owned.map((nc) => nc.close().catch(() => {})));
+    await Promise.all(lanes.map((l) => l.close().catch(() => {})));
     throw e;
   }
+}
+
+/** Raw lanes to the main connection's server; else nats.js lanes from `connect`; else the main connection. */
+async function openLanes(o: GroupOptions, onLost: (err: Error) => void): Promise<Lane[]> {
+  if (o.worldSize === 1) return [new NatsLane(o.nc, false)];
+  const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
+  const kind = o.laneTransport ?? 'raw';
+  const server = o.dataServer ?? o.nc.getServer();
+  if (kind === 'raw' && server) {
+    const opened: Lane[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        opened.push(await connectRawLane({ server, timeoutMs: o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS, onClosed: (err) => onLost(err ?? new Error('closed')) }));
+      }
+      return opened;
+    } catch {
+      // auth/TLS servers, or an address we cannot reach directly: nats.js lanes instead
+      await Promise.all(opened.map((l) => l.close().catch(() => {})));
+    }
+  }
+  if (!o.connect) return [new NatsLane(o.nc, false)];
+  const out: Lane[] = [];
+  try {
+    for (let i = 0; i < count; i++) out.push(new NatsLane(await o.connect(), true));
+  } catch (e) {
+    await Promise.all(out.map((l) => l.close().catch(() => {})));
+    throw e;
+  }
+  return out;
 }
 
 class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
@@ -102,7 +130,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
   private failure: Error | undefined;
   private readonly onGroupAbort = (): void => this.fail(new CollectiveAbortedError('collective group aborted', { cause: this.opts.signal?.reason }));
 
-  constructor(opts: GroupOptions, owned: NatsConnection[]) {
+  constructor(opts: GroupOptions, lanes: Lane[]) {
     super();
     this.opts = opts;
     this.rank = opts.rank;
@@ -117,8 +145,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       worldSize: opts.worldSize,
       nodeIndex: this.topo.nodeIndexOf[opts.rank],
       control: opts.nc,
-      lanes: owned.length ? owned : [opts.nc],
-      owned,
+      lanes,
       mailbox: this.mailbox,
       events: {
         stale: (info) => this.emit('stale', info),
@@ -186,6 +213,11 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     });
     this.transport.laneCount = lanes;
     this.chunkBytes = Math.min(this.chunkBytes, maxPayload);
+  }
+
+  /** A data connection ended under us: nothing sent on it will arrive. */
+  dataConnectionLost(err: Error): void {
+    this.fail(new CollectiveError(`collective data connection lost: ${err.message}`, { cause: err }));
   }
 
   private fail(err: Error): void {

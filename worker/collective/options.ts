@@ -27,8 +27,16 @@ export interface GroupOptions {
   fp16?: boolean;
   /** aborts every pending and future operation of the group */
   signal?: AbortSignal;
-  /** data connections to open with `connect` (default DEFAULT_LANES; ignored without `connect`) */
+  /** data connections per rank (default DEFAULT_LANES) */
   lanes?: number;
+  /**
+   * 'raw' (default): the library's own publish/subscribe-only client on plain TCP to
+   * `dataServer`, falling back to 'nats' when the server wants auth or TLS or cannot be
+   * reached; 'nats': connections from `connect` (or the main connection when there is none).
+   */
+  laneTransport?: 'raw' | 'nats';
+  /** "host:port" for raw lanes (default: the main connection's current server) */
+  dataServer?: string;
   /** largest data message; capped by the servers' max_payload (default DEFAULT_CHUNK_BYTES) */
   chunkBytes?: number;
 }

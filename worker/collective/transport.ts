@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Hello, Ping, Pong } from './control.ts';
+import type { Lane } from './lane.ts';
 import type { Mailbox } from './mailbox.ts';
 import { controlFilter, controlSubject, dataFilter, dataSubject, parseDataSubject, type Route } from './wire.ts';
 
@@ -27,9 +28,8 @@ export interface TransportOptions {
   worldSize: number;
   nodeIndex: number;
   control: NatsConnection;
-  lanes: NatsConnection[];
-  /** lanes this transport opened and must close */
-  owned: NatsConnection[];
+  /** data connections; closed with the transport */
+  lanes: Lane[];
   mailbox: Mailbox;
   events: TransportEvents;
 }
@@ -51,30 +51,30 @@ export class Transport {
   /** The smallest max_payload among this rank's lanes. */
   maxPayload(): number {
     let m = Number.POSITIVE_INFINITY;
-    for (const nc of this.o.lanes) m = Math.min(m, nc.info?.max_payload ?? 1024 * 1024);
+    for (const lane of this.o.lanes) m = Math.min(m, lane.maxPayload);
     return m;
   }
 
   /** Subscribes everything and waits until the server has every subscription. */
   async start(): Promise<void> {
     const { base, rank, nodeIndex } = this.o;
-    this.o.lanes.forEach((nc, lane) => {
+    this.o.lanes.forEach((l, lane) => {
       for (const [route, dest] of [['p', String(rank)], ['m', 'all'], ['n', String(nodeIndex)]] as const) {
-        this.subs.push(nc.subscribe(dataFilter(base, route, dest, lane), { callback: (err, msg) => { if (!err) this.onData(msg); } }));
+        l.subscribe(dataFilter(base, route, dest, lane), (subject, data) => this.onData(subject, data));
       }
     });
     this.subs.push(this.o.control.subscribe(controlFilter(base), { callback: (err, msg) => { if (!err) this.onControl(msg); } }));
-    await Promise.all([this.o.control, ...this.o.lanes].map((nc) => nc.flush()));
+    await Promise.all([this.o.control.flush(), ...this.o.lanes.map((l) => l.flush())]);
   }
 
-  private onData(msg: Msg): void {
-    const h = parseDataSubject(this.base, msg.subject);
+  private onData(subject: string, data: Uint8Array): void {
+    const h = parseDataSubject(this.base, subject);
     if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize) {
-      this.o.events.stale({ subject: msg.subject, generation: h?.generation });
+      this.o.events.stale({ subject, generation: h?.generation });
       return;
     }
     if (h.from === this.o.rank) return; // our own multicast, echoed back
-    this.o.mailbox.deliver(h.seq, key(h.tag, h.from, h.chunk), { data: msg.data, total: h.total });
+    this.o.mailbox.deliver(h.seq, key(h.tag, h.from, h.chunk), { data, total: h.total });
   }
 
   private onControl(msg: Msg): void {
@@ -101,15 +101,10 @@ export class Transport {
     try { this.o.control.publish(controlSubject(this.base, kind), enc.encode(JSON.stringify(body))); } catch { /* closed: the op's timeout reports it */ }
   }
 
-  /**
-   * Publishes one data chunk. `borrowed` payloads are views of memory the caller will change
-   * later: the lane is flushed at once, which makes nats.js copy them into its write buffer now.
-   */
+  /** Publishes one data chunk; `borrowed`: see Lane.publish. */
   send(route: Route, dest: string, seq: number, tag: string, chunk: number, total: number, payload: Uint8Array, borrowed: boolean): void {
     const lane = chunk % this.laneCount;
-    const nc = this.o.lanes[lane];
-    nc.publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, seq, tag, from: this.o.rank, chunk, total }), payload);
-    if (borrowed) nc.flush().catch(noop);
+    this.o.lanes[lane].publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, seq, tag, from: this.o.rank, chunk, total }), payload, borrowed);
   }
 
   /** Asks every rank to answer within `windowMs`; resolves with the ranks that answered (self included). */
@@ -127,7 +122,7 @@ export class Transport {
   async close(): Promise<void> {
     for (const s of this.subs) { try { s.unsubscribe(); } catch { /* connection already closed */ } }
     this.subs.length = 0;
-    await Promise.all(this.o.owned.map((nc) => nc.drain().catch(() => nc.close().catch(noop))));
+    await Promise.all(this.o.lanes.map((l) => l.close().catch(noop)));
   }
 }
 

@@ -1,0 +1,93 @@
+/**
+ * Child process of bench/allreduce.ts: either one end of the raw one-stream reference
+ * (mode pub / sub) or one rank of an allreduce run (mode rank). Prints one JSON line.
+ */
+import { connect } from '@nats-io/transport-node';
+import { createGroup, type AlgorithmName } from '../worker/collective/index.ts';
+
+const env = (k: string, d?: string): string => {
+  const v = process.env[k] ?? d;
+  if (v === undefined) throw new Error(`missing env ${k}`);
+  return v;
+};
+const url = env('B_URL');
+const now = (): number => performance.timeOrigin + performance.now();
+const out = (x: unknown): void => { process.stdout.write(`${JSON.stringify(x)}\n`); };
+
+async function sub(): Promise<void> {
+  const nc = await connect({ servers: url });
+  const total = Number(env('B_TOTAL'));
+  let got = 0;
+  let first = 0;
+  const done = new Promise<number>((resolve) => {
+    nc.subscribe(env('B_SUBJECT'), {
+      callback: (_e, m) => {
+        if (!first) first = now();
+        got += m.data.length;
+        if (got >= total) resolve(now());
+      },
+    });
+  });
+  await nc.flush();
+  out({ ready: true });
+  const end = await done;
+  out({ end, first });
+  await nc.close();
+}
+
+async function pub(): Promise<void> {
+  const nc = await connect({ servers: url });
+  const size = Number(env('B_MSG'));
+  const total = Number(env('B_TOTAL'));
+  const payload = new Uint8Array(size).fill(7);
+  const subject = env('B_SUBJECT');
+  const start = now();
+  for (let sent = 0; sent < total; sent += size) {
+    nc.publish(subject, payload);
+    // let the socket drain now and then, as a rank does between chunks
+    if ((sent / size) % 8 === 7) await new Promise((r) => setImmediate(r));
+  }
+  await nc.flush();
+  out({ start });
+  await nc.close();
+}
+
+async function rank(): Promise<void> {
+  const lanes = Number(env('B_LANES', '0'));
+  const nc = await connect({ servers: url });
+  const r = Number(env('B_RANK'));
+  const n = Number(env('B_N'));
+  const group = await createGroup({
+    nc,
+    connect: lanes > 0 ? () => connect({ servers: url }) : undefined,
+    lanes: lanes > 0 ? lanes : undefined,
+    subjectBase: env('B_BASE'), jobId: 'bench', generation: 1, rank: r, worldSize: n,
+    timeoutMs: 120_000, joinTimeoutMs: 120_000,
+    algorithm: env('B_ALGO') as AlgorithmName,
+    fp16: env('B_FP16', '0') === '1',
+    chunkBytes: Number(env('B_CHUNK')),
+    nodeOfRank: Array.from({ length: n }, (_, k) => `node${Math.floor((k * Number(env('B_NODES', '1'))) / n)}`),
+  });
+  const len = Number(env('B_LEN'));
+  const iters = Number(env('B_ITERS'));
+  const data = new Float32Array(len);
+  const times: number[] = [];
+  let ok = true;
+  for (let k = -1; k < iters; k++) { // k = -1 warms up
+    for (let i = 0; i < len; i++) data[i] = (i % 17) + r;
+    await group.barrier();
+    const t0 = performance.now();
+    await group.allreduce(data);
+    const dt = (performance.now() - t0) / 1000;
+    if (k >= 0) times.push(dt);
+    const want = (i: number): number => n * (i % 17) + (n * (n - 1)) / 2;
+    for (const i of [0, 1, len >> 1, len - 1]) if (data[i] !== want(i)) ok = false;
+  }
+  const all = await group.allgather(Float32Array.from([...times, ok ? 1 : 0]));
+  if (r === 0) out({ times: Array.from({ length: iters }, (_, k) => Math.max(...all.map((a) => a[k]))), ok: all.every((a) => a[iters] === 1) });
+  await group.close();
+  await nc.close();
+}
+
+const mode = env('B_MODE');
+await (mode === 'sub' ? sub() : mode === 'pub' ? pub() : rank());

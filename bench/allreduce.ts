@@ -1,0 +1,132 @@
+/**
+ * Allreduce benchmark on loopback, one run: the raw one-stream NATS throughput (one publisher,
+ * one subscriber, messages of the chunk size) as the reference, then each algorithm for N ranks
+ * in separate processes on YOLOv5n / YOLOv5s gradient sizes. Prints time per call, algbw,
+ * busbw = algbw·2(N−1)/N and busbw / raw-stream; --json FILE writes the rows.
+ *
+ *   npm run bench:allreduce -- [--ranks 2,4] [--algos ring,multicast,hierarchical]
+ *     [--sizes 7488628,28903540] [--iters 5] [--chunk 1048576] [--max-payload 8388608]
+ *     [--lanes 0] [--fp16] [--json FILE]
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startNatsServer, uniquePrefix } from '../test/kit/nats-server.ts';
+import { subjects } from '../shared/subjects.ts';
+
+interface Row {
+  algorithm: string;
+  ranks: number;
+  bytes: number;
+  seconds: number;
+  algbw: number;
+  busbw: number;
+  ratio: number;
+  ok?: boolean;
+  fp16?: boolean;
+}
+
+function args(argv: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) m.set(a.slice(2), 'true');
+    else { m.set(a.slice(2), next); i++; }
+  }
+  return m;
+}
+
+const a = args(process.argv.slice(2));
+const list = (k: string, d: string): string[] => (a.get(k) ?? d).split(',').filter(Boolean);
+const ranksList = list('ranks', '2,4').map(Number);
+const algos = list('algos', 'ring,multicast,hierarchical');
+// YOLOv5n: 1,872,157 parameters; YOLOv5s: 7,225,885 (float32 gradients)
+const sizes = list('sizes', `${1872157 * 4},${7225885 * 4}`).map(Number);
+const iters = Number(a.get('iters') ?? 5);
+const chunk = Number(a.get('chunk') ?? 1024 * 1024);
+const maxPayload = Number(a.get('max-payload') ?? 8 * 1024 * 1024);
+const lanes = Number(a.get('lanes') ?? 0);
+const fp16 = a.get('fp16') === 'true';
+const jsonFile = a.get('json');
+const worker = fileURLToPath(new URL('./allreduce-worker.ts', import.meta.url));
+
+function child(env: Record<string, string>): { lines: AsyncGenerator<Record<string, unknown>>; done: Promise<number> } {
+  const p = spawn(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const done = new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
+  async function* lines(): AsyncGenerator<Record<string, unknown>> {
+    let buf = '';
+    for await (const d of p.stdout) {
+      buf += String(d);
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (l.startsWith('{')) yield JSON.parse(l) as Record<string, unknown>;
+      }
+    }
+  }
+  return { lines: lines(), done };
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+
+async function rawStream(url: string, total: number, msg: number): Promise<number> {
+  const subject = `${uniquePrefix('raw')}.stream`;
+  const env = { B_URL: url, B_SUBJECT: subject, B_TOTAL: String(total), B_MSG: String(msg) };
+  const s = child({ ...env, B_MODE: 'sub' });
+  await s.lines.next(); // ready
+  const p = child({ ...env, B_MODE: 'pub' });
+  const start = (await p.lines.next()).value as { start: number };
+  const end = (await s.lines.next()).value as { end: number };
+  await Promise.all([s.done, p.done]);
+  return total / ((end.end - start.start) / 1000);
+}
+
+async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean }> {
+  const base = subjects(uniquePrefix('bench')).collective('bench', 1);
+  const procs = Array.from({ length: n }, (_, r) => child({
+    B_MODE: 'rank', B_URL: url, B_BASE: base, B_RANK: String(r), B_N: String(n), B_ALGO: algo, B_LEN: String(Math.floor(bytes / 4)),
+    B_ITERS: String(iters), B_CHUNK: String(chunk), B_LANES: String(lanes), B_FP16: fp16 ? '1' : '0',
+    // hierarchical on one host: pretend nodes of two ranks each
+    B_NODES: String(Math.max(1, Math.floor(n / 2))),
+  }));
+  const res = (await procs[0].lines.next()).value as { times: number[]; ok: boolean };
+  const codes = await Promise.all(procs.map((p) => p.done));
+  if (codes.some((c) => c !== 0)) throw new Error(`a rank exited with ${codes.join(',')}`);
+  return { seconds: median(res.times), ok: res.ok };
+}
+
+const server = await startNatsServer({ jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
+const rows: Row[] = [];
+const mb = (x: number): string => (x / 1e6).toFixed(1);
+try {
+  const refBytes = Math.max(...sizes);
+  const rawRuns: number[] = [];
+  for (let k = 0; k < 3; k++) rawRuns.push(await rawStream(server.url, refBytes * 2, chunk));
+  const raw = median(rawRuns);
+  rows.push({ algorithm: 'raw-stream', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / raw, algbw: raw, busbw: raw, ratio: 1 });
+  process.stdout.write(`raw one-stream NATS throughput (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map(mb).join(', ')})\n`);
+  for (const n of ranksList) {
+    for (const bytes of sizes) {
+      for (const algo of algos) {
+        const { seconds, ok } = await allreduceRun(server.url, n, algo, bytes);
+        const algbw = bytes / seconds;
+        const busbw = (algbw * 2 * (n - 1)) / n;
+        rows.push({ algorithm: algo, ranks: n, bytes, seconds, algbw, busbw, ratio: busbw / raw, ok, ...(fp16 ? { fp16 } : {}) });
+        process.stdout.write(`  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'}\n`);
+      }
+    }
+  }
+} finally {
+  await server.stop();
+}
+
+const head = ['algorithm', 'ranks', 'MB', 'ms/call', 'algbw MB/s', 'busbw MB/s', 'busbw/raw'];
+const table = rows.map((r) => [r.algorithm + (r.fp16 ? '+fp16' : ''), String(r.ranks), mb(r.bytes), (r.seconds * 1000).toFixed(1), mb(r.algbw), mb(r.busbw), r.ratio.toFixed(2)]);
+const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i])).join('  ');
+process.stdout.write(`\nchunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'main connection'}, ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`);
+process.stdout.write(`${fmt(head)}\n${table.map(fmt).join('\n')}\n`);
+if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(rows, null, 2)}\n`);

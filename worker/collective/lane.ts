@@ -1,0 +1,55 @@
+/**
+ * A data connection ("lane"). Two kinds: a nats.js connection, or RawLane, a minimal client of
+ * the NATS text protocol that only publishes and subscribes, built for bulk payloads (one copy
+ * on receive into a buffer of the exact size, none on send for payloads the caller gives up).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+
+export type LaneHandler = (subject: string, data: Uint8Array) => void;
+
+export interface Lane {
+  /** the server's max_payload */
+  readonly maxPayload: number;
+  /**
+   * `borrowed`: the payload views memory the caller changes later, so it must be copied (or
+   * handed to the socket) before publish returns.
+   */
+  publish(subject: string, payload: Uint8Array, borrowed: boolean): void;
+  subscribe(subject: string, handler: LaneHandler): void;
+  /** resolves once the server has processed everything sent so far */
+  flush(): Promise<void>;
+  /** unsubscribes; closes the connection if the lane owns it */
+  close(): Promise<void>;
+}
+
+const noop = (): void => {};
+
+/** A lane over a nats.js connection (owned: closed with the lane). */
+export class NatsLane implements Lane {
+  private readonly subs: { unsubscribe(): void }[] = [];
+  constructor(private readonly nc: NatsConnection, private readonly owned: boolean) {}
+
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  publish(subject: string, payload: Uint8Array, borrowed: boolean): void {
+    this.nc.publish(subject, payload);
+    // nats.js copies a payload when it flushes its write buffer; flushing now makes that copy happen before we return
+    if (borrowed) this.nc.flush().catch(noop);
+  }
+
+  subscribe(subject: string, handler: LaneHandler): void {
+    this.subs.push(this.nc.subscribe(subject, { callback: (err, msg) => { if (!err) handler(msg.subject, msg.data); } }));
+  }
+
+  flush(): Promise<void> {
+    return this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) { try { s.unsubscribe(); } catch { /* already closed */ } }
+    this.subs.length = 0;
+    if (this.owned) await this.nc.close().catch(noop);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * RawLane: a publish/subscribe-only client of the NATS text protocol over plain TCP, for the
+ * data plane. Measured on this project's loopback: nats.js spends most of its receive time
+ * growing a buffer by doubling copies for every message larger than a socket read; here a
+ * message larger than the read is copied once into a buffer of its exact size (4-byte aligned,
+ * so it can be viewed as floats), and a payload the caller gives up goes to the socket as is.
+ * No auth, no TLS, no reconnect: connectRawLane rejects with RawLaneUnsupported when the server
+ * asks for auth or TLS, and the group falls back to nats.js lanes.
+ */
+import { createConnection, type Socket } from 'node:net';
+import type { Lane, LaneHandler } from './lane.ts';
+
+export class RawLaneUnsupported extends Error {
+  override name = 'RawLaneUnsupported';
+}
+
+const CRLF = Buffer.from('\r\n');
+const PING = Buffer.from('PING\r\n');
+const PONG = Buffer.from('PONG\r\n');
+
+interface ServerInfo { max_payload?: number; auth_required?: boolean; tls_required?: boolean; headers?: boolean }
+
+export interface RawLaneOptions {
+  /** "host:port" */
+  server: string;
+  timeoutMs?: number;
+  /** called once if the connection ends while the lane is open */
+  onClosed?: (err?: Error) => void;
+}
+
+export function connectRawLane(o: RawLaneOptions): Promise<RawLane> {
+  const i = o.server.lastIndexOf(':');
+  const host = o.server.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(o.server.slice(i + 1));
+  return new Promise<RawLane>((resolve, reject) => {
+    const socket = createConnection({ host, port });
+    socket.setNoDelay(true);
+    const lane = new RawLane(socket, o.onClosed);
+    const timer = setTimeout(() => fail(new Error(`raw lane to ${o.server}: no answer within ${o.timeoutMs ?? 10_000} ms`)), o.timeoutMs ?? 10_000);
+    const fail = (e: Error): void => { clearTimeout(timer); socket.destroy(); reject(e); };
+    socket.once('error', fail);
+    lane.ready.then(() => { clearTimeout(timer); socket.off('error', fail); resolve(lane); }, fail);
+  });
+}
+
+export class RawLane implements Lane {
+  maxPayload = 1024 * 1024;
+  readonly ready: Promise<void>;
+  private readonly socket: Socket;
+  private readonly handlers = new Map<number, LaneHandler>();
+  private readonly pongs: ((err?: Error) => void)[] = [];
+  private opened = false;
+  private nextSid = 1;
+  private closing = false;
+  private readyResolve!: () => void;
+  private readyReject!: (e: Error) => void;
+  private gotInfo = false;
+  // parser state
+  private line: Buffer | undefined; // a control line split across reads
+  private payload: Uint8Array | undefined; // the message being assembled
+  private filled = 0;
+  private msgSubject = '';
+  private msgSid = 0;
+  private skipCrlf = 0; // bytes of the payload's trailing CRLF still to skip
+
+  constructor(socket: Socket, onClosed?: (err?: Error) => void) {
+    this.socket = socket;
+    this.ready = new Promise<void>((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
+    this.ready.catch(() => {});
+    let lastErr: Error | undefined;
+    socket.on('data', (b: Buffer) => {
+      try { this.parse(b); } catch (e) { lastErr = e as Error; this.readyReject(lastErr); socket.destroy(lastErr); }
+    });
+    socket.on('error', (e) => { lastErr = e; });
+    socket.on('close', () => {
+      const err = lastErr ?? new Error('raw lane closed by the server');
+      this.readyReject(err);
+      for (const p of this.pongs.splice(0)) p(err);
+      if (this.opened && !this.closing) onClosed?.(err);
+    });
+  }
+
+  publish(subject: string, payload: Uint8Array, borrowed: boolean): void {
+    const head = `PUB ${subject} ${payload.byteLength}\r\n`;
+    if (borrowed) {
+      // one copy, made now, so the caller may change its memory as soon as we return
+      const hl = Buffer.byteLength(head, 'latin1');
+      const b = Buffer.allocUnsafe(hl + payload.byteLength + 2);
+      b.write(head, 0, 'latin1');
+      b.set(payload, hl);
+      b[b.length - 2] = 13; b[b.length - 1] = 10;
+      this.socket.write(b);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(head, 'latin1');
+    this.socket.write(payload);
+    this.socket.write(CRLF);
+    this.socket.uncork();
+  }
+
+  subscribe(subject: string, handler: LaneHandler): void {
+    const sid = this.nextSid++;
+    this.handlers.set(sid, handler);
+    this.socket.write(`SUB ${subject} ${sid}\r\n`, 'latin1');
+  }
+
+  flush(): Promise<void> {
+    if (this.socket.destroyed) return Promise.reject(new Error('raw lane is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.pongs.push((err) => (err ? reject(err) : resolve()));
+      this.socket.write(PING);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.handlers.clear();
+    if (this.socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    });
+  }
+
+  private parse(b: Buffer): void {
+    let i = 0;
+    const n = b.length;
+    while (i < n) {
+      if (this.skipCrlf > 0) {
+        const k = Math.min(this.skipCrlf, n - i);
+        this.skipCrlf -= k;
+        i += k;
+        continue;
+      }
+      if (this.payload) {
+        const k = Math.min(this.payload.byteLength - this.filled, n - i);
+        this.payload.set(b.subarray(i, i + k), this.filled);
+        this.filled += k;
+        i += k;
+        if (this.filled === this.payload.byteLength) {
+          const p = this.payload;
+          this.payload = undefined;
+          this.skipCrlf = 2;
+          this.deliver(p);
+        }
+        continue;
+      }
+      const nl = b.indexOf(10, i);
+      if (nl < 0) {
+        this.line = this.line ? Buffer.concat([this.line, b.subarray(i)]) : Buffer.from(b.subarray(i));
+        return;
+      }
+      let lineBuf = b.subarray(i, nl);
+      if (this.line) { lineBuf = Buffer.concat([this.line, lineBuf]); this.line = undefined; }
+      i = nl + 1;
+      const end = lineBuf.length > 0 && lineBuf[lineBuf.length - 1] === 13 ? lineBuf.length - 1 : lineBuf.length;
+      const line = lineBuf.toString('latin1', 0, end);
+      if (line.startsWith('MSG ')) {
+        const t = line.split(' ');
+        const size = Number(t[t.length - 1]);
+        this.msgSubject = t[1];
+        this.msgSid = Number(t[2]);
+        if (n - i >= size) {
+          // the whole payload is in this read: a view; copied when misaligned for floats
+          const view = b.subarray(i, i + size);
+          i += size;
+          this.skipCrlf = 2;
+          this.deliver(view.byteOffset % 4 === 0 ? view : new Uint8Array(view));
+        } else {
+          this.payload = new Uint8Array(size);
+          this.filled = 0;
+        }
+      } else if (line === 'PING') {
+        this.socket.write(PONG);
+      } else if (line === 'PONG') {
+        this.pongs.shift()?.();
+      } else if (line.startsWith('INFO ')) {
+        this.onInfo(JSON.parse(line.slice(5)) as ServerInfo);
+      } else if (line.startsWith('-ERR')) {
+        throw new Error(`nats-server: ${line}`);
+      } // +OK and anything else: ignored
+    }
+  }
+
+  private deliver(data: Uint8Array): void {
+    this.handlers.get(this.msgSid)?.(this.msgSubject, data);
+  }
+
+  private onInfo(info: ServerInfo): void {
+    if (typeof info.max_payload === 'number') this.maxPayload = info.max_payload;
+    if (this.gotInfo) return;
+    this.gotInfo = true;
+    if (info.auth_required || info.tls_required) {
+      throw new RawLaneUnsupported('server requires auth or TLS');
+    }
+    const connect = { verbose: false, pedantic: false, tls_required: false, name: 'flotilla-collective-lane', lang: 'node-raw', version: '0', protocol: 1, echo: false, headers: false, no_responders: false };
+    this.socket.write(`CONNECT ${JSON.stringify(connect)}\r\n`, 'latin1');
+    this.pongs.push((err) => {
+      if (err) { this.readyReject(err); return; }
+      this.opened = true;
+      this.readyResolve();
+    });
+    this.socket.write(PING);
+  }
+}
