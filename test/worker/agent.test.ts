@@ -121,13 +121,21 @@ t.test('jobAbort stops actors of older generations only', async (t) => {
   await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'jab', actorId: 'new', generation: 1, nodeId: 'node-ab', job }) });
   await waitActor(env.nc, env.s, 'old', (x) => x.state === 'running');
   env.nc.publish(env.s.jobAbort('jab'), encode({ jobId: 'jab', generation: 1, reason: 'rank lost' }));
+  // A replacement may be placed at once: a stopping actor does not hold its slot.
+  await env.nc.flush();
+  const repl = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'jab2', actorId: 'repl', nodeId: 'node-ab', job }) });
+  t.equal(repl.ok, true, 'the slot of a stopping actor is free for its replacement');
   env.nc.publish(env.s.jobAbort('jab'), encode({ jobId: 'jab', generation: 'x' })); // malformed: ignored
   const e = await ex.next((x) => x.actorId === 'old');
   t.match(e.outcome, { kind: 'cancelled' });
   const st = await waitActor(env.nc, env.s, 'new', (x) => x.state === 'running');
   t.equal(st.generation, 1, 'the newer generation still answers');
   t.notOk(ex.items.some((x) => x.actorId === 'new'), 'the newer generation did not exit');
+  const full = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'other', actorId: 'third', nodeId: 'node-ab', job }) });
+  t.match(full, { ok: false, error: { code: 'FLO_NO_CAPACITY' } }, 'two running actors fill two slots');
   await control(env.nc, subj, { op: 'stop', actorId: 'new' });
+  await control(env.nc, subj, { op: 'stop', actorId: 'repl' });
   t.match((await ex.next((x) => x.actorId === 'new')).outcome, { kind: 'cancelled' });
+  t.match((await ex.next((x) => x.actorId === 'repl')).outcome, { kind: 'cancelled' });
   ex.close();
 });

@@ -143,8 +143,11 @@ export class Agent {
     const existing = this.actors.get(spec.actorId);
     if (existing) return { actorId: spec.actorId, pid: existing.pid, existing: true };
     if (this.state !== 'running') throw new FlotillaError('FLO_INVALID_STATE', `node ${this.info.nodeId} is ${this.state}`);
-    if (this.actors.size >= this.info.slots) {
-      throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId} runs ${this.actors.size}/${this.info.slots} actors`);
+    // An actor already told to stop is gone within its grace period (SIGKILL at worst), so it
+    // does not hold its slot against the replacement the head places right after an abort.
+    const busy = [...this.actors.values()].filter((a) => !a.stopping).length;
+    if (busy >= this.info.slots) {
+      throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId} runs ${busy}/${this.info.slots} actors`);
     }
     const log = this.log.child({ job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation });
     const proc = await ActorProcess.spawn(spec, {
