@@ -130,8 +130,9 @@ export class Controller {
   /** A metric or checkpoint event from the events stream. */
   onEvent(e: JobEvent): void {
     if (e.type !== 'metric' && e.type !== 'checkpoint') return;
+    // progress may arrive after the exits (another stream): a finished job still takes it
     const j = this.jobs.get(e.jobId);
-    if (!j || e.generation !== j.generation || isTerminal(j.state)) return;
+    if (!j || e.generation !== j.generation) return;
     const cur = this.#progress.get(e.jobId);
     const p: Progress = cur && cur.generation === e.generation ? cur : { generation: e.generation };
     if (e.type === 'metric' && e.rank === 0) { p.step = e.step; p.values = { ...p.values, ...e.values }; }
@@ -217,7 +218,7 @@ export class Controller {
     this.#progress.clear();
     for (const [id, p] of pending) {
       await this.jobs.update(id, (cur) => {
-        if (cur.generation !== p.generation || isTerminal(cur.state)) return null;
+        if (cur.generation !== p.generation) return null;
         const next = { ...cur };
         if (p.step !== undefined) next.step = p.step;
         if (p.values) next.metrics = { ...cur.metrics, ...p.values };
