@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createLoader, generateSyntheticDataset, loadDataset, type AugmentHyp, type Batch, type YoloDataset } from '../../worker/engine/data/index.ts';
+import { createLoader, resumeIndex, generateSyntheticDataset, loadDataset, type AugmentHyp, type Batch, type YoloDataset } from '../../worker/engine/data/index.ts';
 import { loadHyp } from '../../worker/engine/hyp/index.ts';
 
 const HYP = loadHyp();
@@ -96,7 +96,8 @@ t.test('resuming from a cursor continues with the same batches', async (t) => {
   const a1: Batch[] = [];
   for await (const b of A.epochBatches(1)) { a1.push(b); if (a1.length === 2) break; }
   const st = A.state();
-  t.same(st, { seed: 5, epoch: 1, index: 2 });
+  t.same(st, { seed: 5, epoch: 1, index: 2, position: 4 });
+  t.equal(resumeIndex(st.position, 2, 1), 2, 'two ranks of batch 1 resume at batch 2');
   const rest = await all(A.epochBatches(1, 2));
   const B = createLoader({ ...opts, seed: st.seed, cursor: { epoch: st.epoch, index: st.index } });
   const resumed = await all(B.epochBatches(1));

@@ -29,6 +29,6 @@ export type { HsvLuts } from './hsv.ts';
 export { xywhnToXyxy, xyxyToXywhn, clipXyxy, boxCandidate, concatLabels } from './boxes.ts';
 export type { BoxCandidateOptions } from './boxes.ts';
 export { rectShape, aspectOrder } from './rect.ts';
-export { epochOrder, batchesPerEpoch, batchPositions } from './sampler.ts';
+export { epochOrder, batchesPerEpoch, batchPositions, resumeIndex } from './sampler.ts';
 export { Rng, deriveRng, mixSeed } from './rng.ts';
 export type { RngState } from './rng.ts';

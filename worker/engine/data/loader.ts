@@ -6,7 +6,7 @@
  * function of (seed, epoch, index), the same on any rank layout, and resuming needs only the
  * seed and the cursor — `state()` is everything a checkpoint has to keep.
  */
-import type { Hyp } from '../hyp/index.ts';
+import { loadHyp, type Hyp } from '../hyp/index.ts';
 import { xywhnToXyxy, xyxyToXywhn, concatLabels } from './boxes.ts';
 import type { YoloDataset } from './dataset.ts';
 import { randomHsvLuts, writeSample } from './hsv.ts';
@@ -27,9 +27,14 @@ export interface LoaderCursor {
   index: number;
 }
 
-/** Everything needed to resume a loader exactly (with the same dataset and options). */
+/**
+ * Everything needed to resume a loader exactly (with the same dataset and options). `position` is
+ * how many samples of the epoch order all ranks together have consumed; after a change of world
+ * size or batch size, resume at `resumeIndex(position, worldSize, batchSize)`.
+ */
 export interface LoaderState extends LoaderCursor {
   seed: number;
+  position: number;
 }
 
 export interface LoaderOptions {
@@ -40,7 +45,8 @@ export interface LoaderOptions {
   img: number;
   /** train-time augmentation (mosaic, perspective, HSV, flips); false: letterbox only */
   augment: boolean;
-  hyp: AugmentHyp;
+  /** augmentation hyperparameters (default hyp.scratch-low) */
+  hyp?: AugmentHyp;
   seed: number;
   /** this process's rank (default 0) */
   rank?: number;
@@ -136,7 +142,7 @@ class YoloLoader implements Loader {
     if (n === 0) throw new Error('createLoader: empty dataset');
     const rect = opts.rect ?? false;
     this.o = {
-      dataset: opts.dataset, batchSize: opts.batchSize, img: opts.img, augment: opts.augment, hyp: opts.hyp, seed: opts.seed >>> 0,
+      dataset: opts.dataset, batchSize: opts.batchSize, img: opts.img, augment: opts.augment, hyp: opts.hyp ?? loadHyp(), seed: opts.seed >>> 0,
       rect, shuffle: opts.shuffle ?? (opts.augment && !rect), stride: opts.stride ?? 32, pad: opts.pad ?? (opts.augment ? 0 : 0.5),
       decodeConcurrency: opts.decodeConcurrency ?? 8,
     };
@@ -154,7 +160,8 @@ class YoloLoader implements Loader {
   }
 
   state(): LoaderState {
-    return { seed: this.o.seed, ...this.pos };
+    const total = Math.ceil(this.n / this.worldSize) * this.worldSize;
+    return { seed: this.o.seed, ...this.pos, position: Math.min(total, this.pos.index * this.worldSize * this.batchSize) };
   }
 
   async warm(): Promise<void> {

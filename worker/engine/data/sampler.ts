@@ -41,3 +41,11 @@ export function batchPositions(n: number, worldSize: number, rank: number, batch
   const start = step * worldSize * batchSize + rank * c;
   return Array.from({ length: c }, (_, j) => start + j);
 }
+
+/**
+ * The batch index at which a loader with a new world size or batch size resumes an epoch of which
+ * `position` samples were consumed (rounded down: at most one global batch is replayed).
+ */
+export function resumeIndex(position: number, worldSize: number, batchSize: number): number {
+  return Math.floor(position / (worldSize * batchSize));
+}
