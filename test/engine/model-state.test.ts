@@ -82,6 +82,13 @@ t.test('stateDict round trip, strict and non-strict loads', async (t) => {
   t.equal(r.loaded.length, sd.size, 'every entry loaded');
   t.same(outputs(b, x), outputs(a, x), 'identical outputs after loading');
   t.same(b.anchors, a.anchors, 'anchors travel');
+  // no aliasing: neither the returned arrays nor the loaded ones are the model's storage
+  const w0 = b.stateDict().get('model.0.conv.weight')!;
+  const expect0 = w0[0];
+  b.stateDict().get('model.0.conv.weight')!.fill(123);
+  sd.get('model.0.conv.weight')!.fill(456);
+  t.equal(b.stateDict().get('model.0.conv.weight')![0], expect0, 'mutating stateDict() results or loaded arrays leaves the model alone');
+  sd.set('model.0.conv.weight', w0);
 
   const missing = new Map(sd);
   missing.delete('model.0.bn.running_var');

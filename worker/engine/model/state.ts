@@ -106,7 +106,8 @@ export function assignTensors(
   if (strict && absent.length) problems.push(`missing ${absent.length} tensors (${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''})`);
   if (problems.length) throw new StateDictError(`cannot load state: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; … ${problems.length - 8} more` : ''}`);
   // assign only after every check passed, so a failed strict load changes nothing
-  for (const [v, data] of updates) tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+  // copied: TF.js's CPU backend would otherwise keep the caller's array (or the whole blob) as the variable's storage
+  for (const [v, data] of updates) tf.tidy(() => v.assign(tf.tensor(data.slice(), v.shape)));
   const done = new Set(loaded);
   return { loaded, skipped, missing: strict ? [] : targets.filter((t) => !done.has(t.name)).map((t) => t.name) };
 }

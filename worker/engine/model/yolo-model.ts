@@ -132,7 +132,8 @@ export class YoloModel {
    */
   stateDict(): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
-    for (const t of this.named) out.set(t.name, t.variable.dataSync() as Float32Array);
+    // slice: on the CPU backend dataSync() returns the variable's own storage
+    for (const t of this.named) out.set(t.name, (t.variable.dataSync() as Float32Array).slice());
     out.set(this.anchorsName, Float32Array.from(this.graph.detect.anchors.flat(2)));
     return out;
   }
