@@ -34,6 +34,9 @@ export interface NativeAddon {
   /** shape: [n, h, w, c, oh, ow] */
   resizeNearest(x: Float32Array, out: Float32Array, shape: number[], rowMap: Int32Array, colMap: Int32Array): void;
   resizeNearestGrad(dy: Float32Array, dx: Float32Array, shape: number[], rowMap: Int32Array, colMap: Int32Array): void;
+  /** Returns false (and writes nothing) when an index is out of range. */
+  gather(x: Float32Array, indices: Int32Array, out: Float32Array, outer: number, axisSize: number, inner: number): boolean;
+  segmentSum(x: Float32Array, segmentIds: Int32Array, out: Float32Array, inner: number): void;
   batchNorm(x: Float32Array, out: Float32Array, channels: number, mean: Float32Array, variance: Float32Array,
     offset: OptF32, scale: OptF32, epsilon: number): void;
 }

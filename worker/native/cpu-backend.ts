@@ -32,6 +32,13 @@ export function f32(backend: CpuBackend, t: tf.TensorInfo | undefined): Float32A
   return v instanceof Float32Array ? v : null;
 }
 
+/** The int32 values of a tensor, read in place. */
+export function i32(backend: CpuBackend, t: tf.TensorInfo | undefined): Int32Array | null {
+  if (t === undefined || t.dtype !== 'int32') return null;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Int32Array ? v : null;
+}
+
 export function size(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;

@@ -2,6 +2,7 @@
 import type { NativeKernel } from '../cpu-backend.ts';
 import { convKernels } from './conv.ts';
 import { elementwiseKernels } from './elementwise.ts';
+import { gatherKernels } from './gather.ts';
 import { layoutKernels } from './layout.ts';
 import { matmulKernels } from './matmul.ts';
 import { normKernels } from './norm.ts';
@@ -14,5 +15,5 @@ export { BINARY_OPS, UNARY_OPS } from './elementwise.ts';
 /** All kernels the addon replaces on the tfjs `cpu` backend. */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
   ...convKernels, ...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...layoutKernels, ...poolKernels,
-  ...normKernels,
+  ...normKernels, ...gatherKernels,
 ];

@@ -41,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLayout(env, exports);
   InitPool(env, exports);
   InitNorm(env, exports);
+  InitGather(env, exports);
   return exports;
 }
 

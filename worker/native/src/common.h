@@ -72,5 +72,6 @@ void InitReduce(Napi::Env env, Napi::Object exports);
 void InitLayout(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
+void InitGather(Napi::Env env, Napi::Object exports);
 
 }  // namespace flot
