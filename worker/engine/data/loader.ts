@@ -132,6 +132,7 @@ class YoloLoader implements Loader {
   private ars: Float64Array | null = null;
   private rectOrder: Uint32Array | null = null;
   private readonly scratch: MosaicScratch = {};
+  private orderCache: { epoch: number; order: Uint32Array } | null = null;
 
   constructor(opts: LoaderOptions) {
     const n = opts.dataset.items.length;
@@ -170,6 +171,7 @@ class YoloLoader implements Loader {
 
   async *epochBatches(epoch: number, from?: number): AsyncIterable<Batch> {
     let k = from ?? (this.pos.epoch === epoch ? this.pos.index : 0);
+    if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`epochBatches: start ${k} is not a batch index`);
     let plans = k < this.length ? await this.plan(epoch, k) : null;
     let ready = plans ? this.load(plans) : null;
     for (; k < this.length; k++) {
@@ -200,8 +202,12 @@ class YoloLoader implements Loader {
 
   private async aspectRatios(): Promise<Float64Array> {
     if (!this.ars) {
-      const sizes = await Promise.all(this.o.dataset.items.map((it) => readImageSize(it.imagePath)));
-      this.ars = Float64Array.from(sizes, (s) => s.height / s.width);
+      const items = this.o.dataset.items, ars = new Float64Array(items.length);
+      for (let start = 0; start < items.length; start += 256) {
+        const sizes = await Promise.all(items.slice(start, start + 256).map((it) => readImageSize(it.imagePath)));
+        sizes.forEach((s, k) => { ars[start + k] = s.height / s.width; });
+      }
+      this.ars = ars;
       this.rectOrder = aspectOrder(this.ars);
     }
     return this.ars;
@@ -210,7 +216,10 @@ class YoloLoader implements Loader {
   private async plan(epoch: number, k: number): Promise<SamplePlan[]> {
     const { augment, rect, hyp, seed, shuffle } = this.o;
     if (rect) await this.aspectRatios();
-    const order = epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect, rect ? this.rectOrder! : undefined);
+    if (this.orderCache?.epoch !== epoch) {
+      this.orderCache = { epoch, order: epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect, rect ? this.rectOrder! : undefined) };
+    }
+    const order = this.orderCache.order;
     return batchPositions(this.n, this.worldSize, this.rank, this.batchSize, k).map((position) => {
       const index = order[position];
       const rng = deriveRng(seed, epoch, position, PLAN_KEY);
