@@ -139,3 +139,31 @@ t.test('operations issued without awaiting overlap correctly', async (t) => {
   });
   await ranks.close();
 });
+
+t.test('the caller may overwrite its buffer the moment an operation resolves (large buffers, writes still queued)', async (t) => {
+  const n = 3;
+  const len = 2_000_000; // 8 MB: more than the socket buffers hold, so sends complete asynchronously
+  const ranks = await startRanks(server.url, uniquePrefix('own'), n, { lanes: 2 });
+  for (const algorithm of ['ring', 'multicast', 'hierarchical'] as AlgorithmName[]) {
+    for (const op of ['sum', 'mean'] as const) {
+      const data = ranks.groups.map((_, r) => input(r, len, 3));
+      const results = await Promise.all(ranks.groups.map(async (g, r) => {
+        await g.allreduce(data[r], { algorithm, op });
+        const copy = data[r].slice();
+        data[r].fill(Number.NaN); // at once, as a trainer zeroing its gradients would
+        return copy;
+      }));
+      const want = Float32Array.from(expectedSum(n, len, 3), (x) => (op === 'mean' ? x / n : x));
+      t.same(results.map((d) => firstMismatch(d, want, 1e-6)), [-1, -1, -1], `${algorithm} ${op}`);
+    }
+  }
+  const root = new Float32Array(len).fill(5);
+  const others = [1, 2].map(() => new Float32Array(len));
+  await Promise.all([
+    ranks.groups[0].broadcast(root, 0).then(() => root.fill(-1)),
+    ranks.groups[1].broadcast(others[0], 0),
+    ranks.groups[2].broadcast(others[1], 0),
+  ]);
+  t.same(others.map((d) => firstMismatch(d, new Float32Array(len).fill(5))), [-1, -1], 'broadcast from a root that overwrites at once');
+  await ranks.close();
+});

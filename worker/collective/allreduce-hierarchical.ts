@@ -22,7 +22,7 @@ export function hierarchicalAllreduce(topo: Topology, inner: AllreduceAlgorithm)
     const t = comm.tag;
 
     if (me !== leader) {
-      chunks.forEach((r, j) => { if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), !fp16); });
+      chunks.forEach((r, j) => { if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), false); }); // changed only after the leader replied
       await Promise.all(chunks.map(async (r, j) => {
         if (!empty(r)) copyInto(data, r, await op.recv(`${t}hd`, leader, j), fp16);
       }));

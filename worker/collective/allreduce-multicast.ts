@@ -25,7 +25,7 @@ export async function multicastAllreduce(op: OpContext, data: Float32Array, comm
     const piece = (o: number): Range => chunk(segment(data.length, n, o), k, j);
     for (const o of others) {
       const r = piece(o);
-      if (!empty(r)) op.send(comm.members[o], `${t}s`, j, encodeRange(data, r, fp16), !fp16);
+      if (!empty(r)) op.send(comm.members[o], `${t}s`, j, encodeRange(data, r, fp16), false); // changed only after its owner replied
     }
     const mine = piece(i);
     const gathered = Promise.all(others.map(async (o) => {

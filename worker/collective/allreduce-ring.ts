@@ -24,12 +24,12 @@ export async function ringAllreduce(op: OpContext, data: Float32Array, comm: Com
     const piece = (s: number): Range => chunk(segment(data.length, n, mod(s, n)), k, j);
     // reduce-scatter: step s sends piece(i−s), receives piece(i−s−1) and adds it
     const first = piece(i);
-    if (!empty(first)) op.send(next, `${t}r0`, j, encodeRange(data, first, fp16), !fp16);
+    if (!empty(first)) op.send(next, `${t}r0`, j, encodeRange(data, first, fp16), false);
     for (let s = 0; s < n - 1; s++) {
       const r = piece(i - s - 1);
       if (empty(r)) continue;
       addInto(data, r, await op.recv(`${t}r${s}`, prev, j), fp16);
-      if (s < n - 2) op.send(next, `${t}r${s + 1}`, j, encodeRange(data, r, fp16), !fp16);
+      if (s < n - 2) op.send(next, `${t}r${s + 1}`, j, encodeRange(data, r, fp16), false); // changed again only after it went round the ring
     }
     // piece(i+1) is now fully reduced here; allgather step s sends piece(i+1−s), receives piece(i−s)
     const own = piece(i + 1);

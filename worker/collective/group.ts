@@ -271,7 +271,9 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
           finish(new CollectiveTimeoutError(name, missing, timeoutMs));
         }, (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
       }, Math.max(0, timeoutMs - window));
-      body(ctx).then((v) => finish(undefined, v), (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
+      body(ctx)
+        .then(async (v) => { await this.transport.settle(); return v; })
+        .then((v) => finish(undefined, v), (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
     });
   }
 
@@ -282,6 +284,8 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       if (this.worldSize === 1) return;
       const all = Array.from({ length: this.worldSize }, (_, r) => r);
       await algo(ctx, data, { members: all, index: this.rank, tag: '' });
+      if (o.op !== 'mean') return;
+      await ctx.settle(); // our reduced shard may still be on its way out of `data`
       if (o.op === 'mean') for (let i = 0; i < data.length; i++) data[i] /= this.worldSize;
     });
   }

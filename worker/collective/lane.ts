@@ -11,10 +11,14 @@ export interface Lane {
   /** the server's max_payload */
   readonly maxPayload: number;
   /**
-   * `borrowed`: the payload views memory the caller changes later, so it must be copied (or
-   * handed to the socket) before publish returns.
+   * Sends without copying. `borrowed`: the payload views memory that may change as soon as
+   * the operation resolves, so settle() must not resolve before the lane is done with it.
+   * (Payloads that are not borrowed are only changed after a reply that causally follows
+   * their delivery, so the lane never needs to hold on to them.)
    */
   publish(subject: string, payload: Uint8Array, borrowed: boolean): void;
+  /** resolves once every borrowed payload published so far has left this process's memory */
+  settle(): Promise<void>;
   subscribe(subject: string, handler: LaneHandler): void;
   /** resolves once the server has processed everything sent so far */
   flush(): Promise<void>;
@@ -27,6 +31,7 @@ const noop = (): void => {};
 /** A lane over a nats.js connection (owned: closed with the lane). */
 export class NatsLane implements Lane {
   private readonly subs: { unsubscribe(): void }[] = [];
+  private borrowed = false;
   constructor(private readonly nc: NatsConnection, private readonly owned: boolean) {}
 
   get maxPayload(): number {
@@ -35,8 +40,13 @@ export class NatsLane implements Lane {
 
   publish(subject: string, payload: Uint8Array, borrowed: boolean): void {
     this.nc.publish(subject, payload);
-    // nats.js copies a payload when it flushes its write buffer; flushing now makes that copy happen before we return
-    if (borrowed) this.nc.flush().catch(noop);
+    if (borrowed) this.borrowed = true;
+  }
+
+  settle(): Promise<void> {
+    // nats.js copies payloads into one write buffer when it flushes; flush() does that synchronously
+    if (this.borrowed) { this.borrowed = false; this.nc.flush().catch(noop); }
+    return Promise.resolve();
   }
 
   subscribe(subject: string, handler: LaneHandler): void {

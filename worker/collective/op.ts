@@ -18,7 +18,11 @@ export class OpContext {
     private readonly mailbox: Mailbox,
   ) {}
 
-  /** `borrowed`: the payload views memory the algorithm changes later (see Transport.send). */
+  /**
+   * `borrowed`: the payload views the caller's memory and nothing that this rank receives
+   * later in the operation depends on its delivery (see Lane.publish); the operation waits
+   * for the lanes to release such payloads before it resolves.
+   */
   send(to: number, tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
     this.transport.send('p', String(to), this.seq, tag, chunk, total, payload, borrowed);
   }
@@ -29,6 +33,11 @@ export class OpContext {
 
   sendNode(nodeIndex: number, tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
     this.transport.send('n', String(nodeIndex), this.seq, tag, chunk, total, payload, borrowed);
+  }
+
+  /** Waits until the lanes no longer hold borrowed payloads (before changing the caller's memory). */
+  settle(): Promise<void> {
+    return this.transport.settle();
   }
 
   recv(tag: string, from: number, chunk: number): Promise<Uint8Array> {

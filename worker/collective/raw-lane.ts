@@ -3,7 +3,7 @@
  * data plane. Measured on this project's loopback: nats.js spends most of its receive time
  * growing a buffer by doubling copies for every message larger than a socket read; here a
  * message larger than the read is copied once into a buffer of its exact size (4-byte aligned,
- * so it can be viewed as floats), and a payload the caller gives up goes to the socket as is.
+ * so it can be viewed as floats), and payloads go to the socket as they are (writev).
  * No auth, no TLS, no reconnect: connectRawLane rejects with RawLaneUnsupported when the server
  * asks for auth or TLS, and the group falls back to nats.js lanes.
  */
@@ -51,6 +51,8 @@ export class RawLane implements Lane {
   private readonly pongs: ((err?: Error) => void)[] = [];
   private opened = false;
   private nextSid = 1;
+  private pendingBorrowed = 0;
+  private readonly settlers: (() => void)[] = [];
   private closing = false;
   private readyResolve!: () => void;
   private readyReject!: (e: Error) => void;
@@ -76,28 +78,34 @@ export class RawLane implements Lane {
       const err = lastErr ?? new Error('raw lane closed by the server');
       this.readyReject(err);
       for (const p of this.pongs.splice(0)) p(err);
+      this.pendingBorrowed = 0;
+      for (const s of this.settlers.splice(0)) s();
       if (this.opened && !this.closing) onClosed?.(err);
     });
   }
 
   publish(subject: string, payload: Uint8Array, borrowed: boolean): void {
-    const head = `PUB ${subject} ${payload.byteLength}\r\n`;
-    if (borrowed) {
-      // one copy, made now, so the caller may change its memory as soon as we return
-      const hl = Buffer.byteLength(head, 'latin1');
-      const b = Buffer.allocUnsafe(hl + payload.byteLength + 2);
-      b.write(head, 0, 'latin1');
-      b.set(payload, hl);
-      b[b.length - 2] = 13; b[b.length - 1] = 10;
-      this.socket.write(b);
-      return;
-    }
     this.socket.cork();
-    this.socket.write(head, 'latin1');
+    this.socket.write(`PUB ${subject} ${payload.byteLength}\r\n`, 'latin1');
     this.socket.write(payload);
-    this.socket.write(CRLF);
+    if (borrowed) {
+      this.pendingBorrowed++;
+      this.socket.write(CRLF, this.onBorrowedWritten);
+    } else {
+      this.socket.write(CRLF);
+    }
     this.socket.uncork();
   }
+
+  settle(): Promise<void> {
+    if (this.pendingBorrowed === 0 || this.socket.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => this.settlers.push(resolve));
+  }
+
+  private readonly onBorrowedWritten = (): void => {
+    // writes complete in order; an error also ends the wait (the socket is gone with the data)
+    if (--this.pendingBorrowed === 0) for (const s of this.settlers.splice(0)) s();
+  };
 
   subscribe(subject: string, handler: LaneHandler): void {
     const sid = this.nextSid++;

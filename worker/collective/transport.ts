@@ -107,6 +107,11 @@ export class Transport {
     this.o.lanes[lane].publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, seq, tag, from: this.o.rank, chunk, total }), payload, borrowed);
   }
 
+  /** Resolves once the lanes are done with every borrowed payload. */
+  settle(): Promise<void> {
+    return Promise.all(this.o.lanes.map((l) => l.settle())).then(() => undefined);
+  }
+
   /** Asks every rank to answer within `windowMs`; resolves with the ranks that answered (self included). */
   async probe(windowMs: number): Promise<Set<number>> {
     const nonce = randomBytes(6).toString('hex');
