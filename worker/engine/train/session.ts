@@ -1,0 +1,172 @@
+/**
+ * One-process training and validation from a dataset yaml (or the synthetic set) and a model
+ * yaml: the pieces train.py wires together, for the CLI, the tests and the demo.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { loadCheckpoint, type CheckpointContent, type Json } from '../checkpoint/index.ts';
+import { createLoader, generateSyntheticDataset, loadDataset, type YoloDataset } from '../data/index.ts';
+import { loadHyp, type Hyp } from '../hyp/index.ts';
+import { buildModel, type YoloModel } from '../model/index.ts';
+import { fit, type FitEvent, type FitResult } from './fit.ts';
+import type { LrKind } from './schedule.ts';
+import { stateDictFrom } from './state.ts';
+import { Trainer } from './trainer.ts';
+import type { ValMetrics } from './types.ts';
+import { validate } from './validate.ts';
+
+/** Options of {@link trainSession}; defaults as train.py's flags. */
+export interface TrainSessionOptions {
+  /** dataset yaml, or 'synthetic' to generate the synthetic set under the run folder */
+  data: string;
+  /** model yaml: a path or a built-in name; default 'yolov5n' */
+  cfg?: string;
+  /** image size, default 640 */
+  img?: number;
+  /** default 100 */
+  epochs?: number;
+  /** default 16 */
+  batch?: number;
+  /** hyp yaml (default hyp.scratch-low) and key overrides */
+  hyp?: string;
+  hypOverrides?: Record<string, number>;
+  /** runs/train/<name>N; defaults 'runs/train' and 'exp' */
+  project?: string;
+  name?: string;
+  /** reuse the folder instead of numbering a new one */
+  existOk?: boolean;
+  /** seed of the model init and the data order; default 0 */
+  seed?: number;
+  cosLr?: boolean;
+  patience?: number;
+  freeze?: number[];
+  noVal?: boolean;
+  /** nominal batch; default 64 */
+  nbs?: number;
+  /** continue from this checkpoint (last.ckpt of an earlier run); its folder is reused */
+  resume?: string;
+  /** synthetic set size when data = 'synthetic' (default 256 train, 64 val) */
+  synthTrain?: number;
+  synthVal?: number;
+  /** synthetic generator overrides */
+  synthOptions?: { classes?: string[]; objects?: [number, number]; sizes?: [number, number]; backgroundFraction?: number };
+  /** write last.ckpt every this many iterations too */
+  saveEvery?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: SessionEvent) => void;
+}
+
+export type SessionEvent =
+  | FitEvent
+  | { type: 'start'; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string };
+
+export interface TrainSessionResult extends FitResult {
+  saveDir: string;
+}
+
+/** runs/train/exp, exp2, exp3 … (increment_path). */
+export function nextRunDir(project: string, name: string, existOk = false): string {
+  const base = join(project, name);
+  if (existOk || !existsSync(base)) return base;
+  const taken = new Set(existsSync(project) ? readdirSync(project) : []);
+  for (let i = 2; ; i++) if (!taken.has(`${name}${i}`)) return join(project, `${name}${i}`);
+}
+
+async function resolveData(o: TrainSessionOptions, saveDir: string, img: number, seed: number): Promise<string> {
+  if (o.data !== 'synthetic') return o.data;
+  const dir = join(saveDir, 'synthetic');
+  const ds = await generateSyntheticDataset({ dir, train: o.synthTrain ?? 256, val: o.synthVal ?? 64, img, seed, ...o.synthOptions });
+  return ds.yamlPath;
+}
+
+/** Trains one process end to end; returns where it wrote and the final metrics. */
+export async function trainSession(o: TrainSessionOptions): Promise<TrainSessionResult> {
+  let resume: CheckpointContent | undefined;
+  let saveDir: string;
+  let saved: { [k: string]: Json } = {};
+  if (o.resume) {
+    resume = loadCheckpoint(o.resume);
+    saved = resume.meta;
+    saveDir = String(saved.saveDir ?? resolve(o.resume, '..', '..'));
+  } else {
+    saveDir = nextRunDir(o.project ?? 'runs/train', o.name ?? 'exp', o.existOk);
+  }
+  mkdirSync(saveDir, { recursive: true });
+  // On resume the run's own settings win, as train.py --resume does.
+  const pick = <T>(key: string, v: T | undefined, dflt: T): T => (resume ? (saved[key] as T) : (v ?? dflt));
+  const img = pick('imgsz', o.img, 640);
+  const epochs = pick('epochs', o.epochs, 100);
+  const batch = pick('batch', o.batch, 16);
+  const seed = pick('seed', o.seed, 0);
+  const cfg = pick('cfg', o.cfg, 'yolov5n');
+  const lrKind: LrKind = pick('lrKind', o.cosLr ? 'cosine' : undefined, 'linear');
+  const freeze = pick('freeze', o.freeze, [] as number[]);
+  const nbs = pick('nbs', o.nbs, 64);
+  const hyp: Hyp = resume ? (saved.hyp as unknown as Hyp) : loadHyp(o.hyp, o.hypOverrides);
+  const dataYaml = resume ? String(saved.data) : await resolveData(o, saveDir, img, seed);
+
+  const trainSet = await loadDataset(dataYaml, 'train');
+  const valSet = await loadDataset(dataYaml, 'val');
+  const model = buildModel(cfg, { nc: trainSet.nc, seed });
+  try {
+    const stride = Math.max(...model.strides);
+    if (img % stride !== 0) throw new Error(`--img ${img} must be a multiple of the model's max stride ${stride}`);
+    const train = createLoader({ dataset: trainSet, batchSize: batch, img, augment: true, hyp, seed, stride });
+    const val = createLoader({ dataset: valSet, batchSize: batch * 2, img, augment: false, hyp, seed, rect: true, stride });
+    const trainer = new Trainer(model, { hyp, epochs, batchSize: batch, batchesPerEpoch: train.length, imgsz: img, lrKind, freeze, nbs });
+    o.onEvent?.({
+      type: 'start', saveDir, data: dataYaml, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
+      names: trainSet.names, parameters: model.paramCount(), batchesPerEpoch: train.length, accumulate: trainer.accumulate,
+      ...(o.resume ? { resumedFrom: o.resume } : {}),
+    });
+    const meta: { [k: string]: Json } = {
+      saveDir, data: resolve(dataYaml), cfg: typeof cfg === 'string' ? cfg : basename(String(cfg)), nc: trainSet.nc, names: trainSet.names,
+      imgsz: img, epochs, batch, seed, lrKind, freeze, nbs, hyp: hyp as unknown as Json,
+    };
+    const result = await fit(trainer, {
+      train, val, saveDir, patience: o.patience ?? (saved.patience as number | undefined) ?? 100, noVal: o.noVal,
+      meta: { ...meta, patience: o.patience ?? 100 }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
+    });
+    return { ...result, saveDir };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Options of {@link valSession}. */
+export interface ValSessionOptions {
+  /** a checkpoint written by training (its EMA weights are validated, as val.py does with ckpt['ema']) */
+  weights: string;
+  /** dataset yaml; default the one the checkpoint was trained on */
+  data?: string;
+  /** image size; default the training one */
+  img?: number;
+  batch?: number;
+  confThres?: number;
+  iouThres?: number;
+  /** 'val' (default) or 'train' */
+  split?: 'train' | 'val';
+}
+
+/** Validates a checkpoint on a dataset split. */
+export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMetrics; dataset: YoloDataset; model: { cfg: string; nc: number } }> {
+  const ck = loadCheckpoint(o.weights);
+  const meta = ck.meta;
+  const cfg = String(meta.cfg ?? 'yolov5n');
+  const data = o.data ?? String(meta.data);
+  const img = o.img ?? Number(meta.imgsz ?? 640);
+  const dataset = await loadDataset(data, o.split ?? 'val');
+  const nc = Number(meta.nc ?? dataset.nc);
+  if (dataset.nc !== nc) throw new Error(`the checkpoint has ${nc} classes, the dataset ${dataset.nc}`);
+  const model: YoloModel = buildModel(cfg, { nc });
+  try {
+    const ema = stateDictFrom(ck, 'ema/');
+    model.loadStateDict(ema.size ? ema : stateDictFrom(ck, 'model/'));
+    const hyp = (meta.hyp as unknown as Hyp | undefined) ?? loadHyp();
+    const loader = createLoader({ dataset, batchSize: o.batch ?? 32, img, augment: false, hyp, seed: 0, rect: true, stride: Math.max(...model.strides) });
+    const metrics = await validate(model, loader.epochBatches(0, 0), { confThres: o.confThres, iouThres: o.iouThres, hyp, imgsz: img });
+    return { metrics, dataset, model: { cfg, nc } };
+  } finally {
+    model.dispose();
+  }
+}
