@@ -57,6 +57,8 @@ export class YoloModel {
   private readonly graph: BuiltGraph;
   private readonly named: NamedTensor[];
   private readonly anchorsName: string;
+  /** index of the last layer reading each layer's output */
+  private readonly lastUse: number[];
   private disposed = false;
 
   constructor(yaml: ModelYaml, seed: number) {
@@ -73,6 +75,8 @@ export class YoloModel {
       ...this.graph.layers.flatMap((l) => (l.block ? l.block.tensors(`model.${l.index}`) : d.tensors(`model.${l.index}`))),
     ];
     this.anchorsName = `model.${detectLayer.index}${ANCHORS_SUFFIX}`;
+    this.lastUse = this.graph.layers.map(() => -1);
+    for (const l of this.graph.layers) for (const k of l.from) if (k >= 0) this.lastUse[k] = Math.max(this.lastUse[k], l.index);
     const group = (k: NamedTensor['kind']) => this.named.filter((t) => t.kind === k).map((t) => t.variable);
     this.trainableVariables = { weights: group('weight'), bnWeights: group('bnWeight'), biases: group('bias') };
   }
@@ -102,12 +106,22 @@ export class YoloModel {
       throw new Error(`forward: input must be [B, H, W, 3] with H, W multiples of ${smax}; got [${x.shape.join(', ')}]`);
     }
     const ctx: ForwardContext = { training: opts.training, updateRunningStats: opts.training && (opts.updateRunningStats ?? true) };
+    const layers = this.graph.layers;
     return tf.tidy(() => {
-      const outs: tf.Tensor4D[] = [];
-      for (const l of this.graph.layers) {
-        const ins = l.from.map((k) => (k === -1 ? x : outs[k]));
+      const outs: (tf.Tensor4D | null)[] = [];
+      for (const l of layers) {
+        const ins = l.from.map((k) => (k === -1 ? x : outs[k]!));
         if (!l.block) return this.graph.detect.forward(ins);
-        outs.push(l.block.forward(ins, ctx));
+        const block = l.block;
+        // one scope per layer, and each output freed after its last reader: peak memory stays near
+        // the live feature maps (a gradient tape keeps what backprop needs on its own)
+        outs.push(tf.tidy(() => block.forward(ins, ctx)));
+        for (const k of l.from) {
+          if (k >= 0 && this.lastUse[k] === l.index) {
+            outs[k]!.dispose();
+            outs[k] = null;
+          }
+        }
       }
       throw new Error('unreachable: the graph ends with Detect');
     });
