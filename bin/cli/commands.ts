@@ -2,6 +2,8 @@
 export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   worker: { summary: 'run a worker node agent (spawns trainer actors)', load: () => import('./worker.ts') },
   synth: { summary: 'write the deterministic synthetic detection set (YOLO format)', load: () => import('./synth.ts') },
+  train: { summary: 'train YOLOv5 in one process (--data DATA.yaml|synthetic --cfg --img --epochs --batch)', load: () => import('./train.ts') },
+  val: { summary: 'validate a checkpoint: P, R, mAP@0.5, mAP@0.5:0.95', load: () => import('./val.ts') },
   model: { summary: 'build a YOLOv5 model from its yaml and print its summary (layers, parameters, GFLOPs)', load: () => import('./model.ts') },
   up: { summary: 'start nats-server, the head and N local workers in the foreground', load: () => import('./up.ts') },
   head: { summary: 'run the head (REST API, scheduler, supervisor, autoscaler)', load: () => import('./head.ts') },

@@ -1,0 +1,125 @@
+/**
+ * `flotilla train --data DATA.yaml|synthetic --cfg yolov5n.yaml --img 320 --epochs N --batch B`:
+ * trains one process, printing the backend, per-epoch losses and validation, and writing
+ * runs/train/expN/{results.csv, weights/last.ckpt, weights/best.ckpt}.
+ */
+import { parseArgs } from 'node:util';
+
+const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
+
+  --data FILE        dataset yaml (YOLO format), or 'synthetic' for the generated shape set
+  --cfg FILE         model yaml: a path or yolov5n/s/m/l/x (default yolov5n)
+  --img PX           train/val image size, a multiple of 32 (default 640)
+  --epochs N         (default 100)
+  --batch N          batch size (default 16)
+  --hyp FILE         hyperparameter yaml (default hyp.scratch-low)
+  --set K=V,...      override hyperparameters, e.g. --set lr0=0.02,mosaic=0
+  --seed S           model init and data order seed (default 0)
+  --cos-lr           cosine lr schedule (default linear)
+  --patience N       early stopping patience in epochs (default 100, 0 = never)
+  --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
+  --nbs N            nominal batch size for gradient accumulation (default 64)
+  --noval            validate only after the final epoch
+  --save-every N     also write last.ckpt every N iterations
+  --resume FILE      continue a run from its weights/last.ckpt
+  --project DIR      (default runs/train)
+  --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
+  --exist-ok         reuse runs/train/NAME
+  --synth-train N    synthetic set: training images (default 256)
+  --synth-val N      synthetic set: validation images (default 64)`;
+
+function num(name: string, v: string | undefined, min: number, integer = true): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min} (got '${v}')`);
+  return n;
+}
+
+function overrides(v: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!v) return out;
+  for (const kv of v.split(',')) {
+    const [k, x] = kv.split('=');
+    const n = Number(x);
+    if (!k || x === undefined || !Number.isFinite(n)) throw new Error(`--set expects KEY=NUMBER pairs (got '${kv}')`);
+    out[k.trim()] = n;
+  }
+  return out;
+}
+
+const f = (x: number, w = 10, p = 4) => x.toFixed(p).padStart(w);
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
+        hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, patience: { type: 'string' },
+        freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
+        project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
+        'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) { console.log(USAGE); return 0; }
+  const s = (k: string) => values[k] as string | undefined;
+  if (!s('data') && !s('resume')) { console.error(`--data (or --resume) is required\n\n${USAGE}`); return 2; }
+  let opts;
+  try {
+    const freeze = s('freeze')?.split(',').map((x) => num('freeze', x, 0)!);
+    opts = {
+      data: s('data') ?? '', cfg: s('cfg'), img: num('img', s('img'), 32), epochs: num('epochs', s('epochs'), 1), batch: num('batch', s('batch'), 1),
+      hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']),
+      patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval),
+      saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
+      synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
+    };
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { initBackend } = await import('../../worker/engine/backend.ts');
+  const backend = await initBackend();
+  console.log(`backend: ${backend.backend} (${backend.device})`);
+  const { trainSession } = await import('../../worker/engine/train/index.ts');
+  const ac = new AbortController();
+  const onSig = () => ac.abort(new Error('interrupted'));
+  process.once('SIGINT', onSig);
+  const t0 = performance.now();
+  try {
+    const r = await trainSession({
+      ...opts,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'start') {
+          console.log(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
+          console.log(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);
+          console.log(`model: ${e.parameters} parameters; ${e.batchesPerEpoch} batches/epoch, accumulate ${e.accumulate}`);
+          console.log(`${'Epoch'.padStart(11)}${'box_loss'.padStart(11)}${'obj_loss'.padStart(11)}${'cls_loss'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}${'time'.padStart(9)}`);
+        } else if (e.type === 'epoch') {
+          const m = e.metrics;
+          const cols = m ? [m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('') : ''.padStart(44);
+          console.log(`${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`);
+        } else if (e.type === 'stop' && e.reason === 'patience') {
+          console.log(`stopping early: no improvement in the last epochs (best at epoch ${e.epoch})`);
+        }
+      },
+    });
+    const m = r.metrics;
+    console.log(`\n${r.epochsRun} epochs completed in ${((performance.now() - t0) / 3600000).toFixed(3)} hours.`);
+    if (m) {
+      console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
+      console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('')}`);
+    }
+    console.log(`results saved to ${r.saveDir} (results.csv, weights/last.ckpt, weights/best.ckpt)`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}

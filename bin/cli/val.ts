@@ -1,0 +1,60 @@
+/** `flotilla val --weights runs/train/exp/weights/best.ckpt [--data DATA.yaml] [--img PX]`: P, R, mAP@0.5, mAP@0.5:0.95. */
+import { parseArgs } from 'node:util';
+
+const USAGE = `usage: flotilla val --weights FILE [options]
+
+  --weights FILE     a checkpoint written by 'flotilla train' (its EMA weights are evaluated)
+  --data FILE        dataset yaml (default: the one the checkpoint was trained on)
+  --img PX           image size (default: the training size)
+  --batch N          batch size (default 32)
+  --conf-thres X     NMS confidence threshold (default 0.001)
+  --iou-thres X      NMS IoU threshold (default 0.6)
+  --task val|train   which split (default val)`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        weights: { type: 'string' }, data: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
+        'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) { console.log(USAGE); return 0; }
+  const s = (k: string) => values[k] as string | undefined;
+  const weights = s('weights');
+  if (!weights) { console.error(`--weights is required\n\n${USAGE}`); return 2; }
+  const task = s('task') ?? 'val';
+  if (task !== 'val' && task !== 'train') { console.error(`--task must be val or train\n\n${USAGE}`); return 2; }
+  const n = (k: string) => {
+    const v = s(k);
+    if (v === undefined) return undefined;
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 0) throw new Error(`--${k} must be a non-negative number (got '${v}')`);
+    return x;
+  };
+  let opts;
+  try {
+    opts = { weights, data: s('data'), img: n('img'), batch: n('batch'), confThres: n('conf-thres'), iouThres: n('iou-thres'), split: task as 'val' | 'train' };
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { initBackend } = await import('../../worker/engine/backend.ts');
+  const backend = await initBackend();
+  console.log(`backend: ${backend.backend} (${backend.device})`);
+  const { valSession } = await import('../../worker/engine/train/index.ts');
+  const t0 = performance.now();
+  const { metrics: m, dataset, model } = await valSession(opts);
+  console.log(`${model.cfg}, ${model.nc} classes; ${dataset.split} split of ${dataset.yamlPath}`);
+  console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
+  console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => v.toFixed(3).padStart(11)).join('')}`);
+  console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return 0;
+}
