@@ -54,7 +54,7 @@ t.test('malformed control requests get FLO_VALIDATION naming the field; the agen
   if (ping.ok) t.equal(decode(NodeInfo, encode(ping.result)).nodeId, 'node-bad');
 });
 
-t.test('spawn -> actor runs -> exit reported as succeeded; a yolov5 job without engine is fatal', async (t) => {
+t.test('spawn -> actor runs -> exit reported as succeeded; bad input is fatal', async (t) => {
   const env = await natsEnv(t);
   const ex = exits(env.nc, env.s);
   await startTestAgent(t, env, { nodeId: 'node-sp', slots: 2 });
@@ -66,7 +66,7 @@ t.test('spawn -> actor runs -> exit reported as succeeded; a yolov5 job without 
   const again = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job1', actorId: 'a1', nodeId: 'node-sp', job }) });
   t.match(again, { ok: true, result: { existing: true } }, 'spawning the same actor twice is idempotent');
 
-  const yjob = jobSpec({ trainer: { kind: 'yolov5' } });
+  const yjob = jobSpec({ trainer: { kind: 'yolov5', data: '/nonexistent/data.yaml' } });
   const y = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job2', actorId: 'y1', nodeId: 'node-sp', job: yjob }) });
   t.equal(y.ok, true);
   const full = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job3', actorId: 'z1', nodeId: 'node-sp', job }) });
@@ -76,7 +76,7 @@ t.test('spawn -> actor runs -> exit reported as succeeded; a yolov5 job without 
   t.match(e1, { nodeId: 'node-sp', jobId: 'job1', rank: 0, generation: 0, outcome: { kind: 'succeeded', exitCode: 0, signal: null } });
   const e2 = await ex.next((e) => e.actorId === 'y1');
   t.match(e2.outcome, { kind: 'fatal', exitCode: 3 });
-  t.match(e2.outcome.message, /yolov5/);
+  t.match(e2.outcome.message, /bad dataset/);
   ex.close();
 });
 

@@ -19,6 +19,8 @@ export interface ActorContext {
   emitMetric(step: number, values: Record<string, number>, epoch?: number): Promise<void>;
   /** a `log` job event (user-visible, replayable) */
   emitLog(level: LogLevel, msg: string): Promise<void>;
+  /** stores a job artifact `<jobId>/<name>` and emits its `artifact` event */
+  saveArtifact(name: string, data: Uint8Array): Promise<void>;
   /** this job's checkpoints */
   readonly checkpoints: CheckpointStore;
   /** the collective group of this job and generation, joined on first call */

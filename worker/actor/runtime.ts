@@ -11,6 +11,7 @@ import { decode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState } from '../../shared/schemas/index.ts';
+import { putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import type { ActorContext, TrainerModule } from './context.ts';
 import { EventPublisher, ensureEventsStream } from './events.ts';
@@ -110,6 +111,10 @@ export class ActorRuntime {
       emitMetric: (step, values, epoch) =>
         events.emit({ ...base(), type: 'metric', rank: spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
       emitLog: (level, msg) => events.emit({ ...base(), type: 'log', level, rank: spec.rank, msg }),
+      saveArtifact: async (name, data) => {
+        const bytes = await putArtifact(nc, prefix, spec.jobId, name, data);
+        await events.emit({ ...base(), type: 'artifact', name, bytes });
+      },
       group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane))),
       heartbeat: (step) => {
         if (step !== undefined) this.step = step;

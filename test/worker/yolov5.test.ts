@@ -1,0 +1,46 @@
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { decode } from '../../shared/codec.ts';
+import { JobEvent } from '../../shared/schemas/index.ts';
+import { actorSpec, Collector, control, exits, jobSpec, natsEnv, startTestAgent } from './helpers.ts';
+
+type Metric = Extract<JobEvent, { type: 'metric' }>;
+const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
+
+t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async (t) => {
+  const env = await natsEnv(t, 'yv');
+  const ex = exits(env.nc, env.s);
+  const events = new Collector(env.nc, env.s.jobEvents('jyv'), (m) => decode(JobEvent, m.data));
+  await startTestAgent(t, env, { nodeId: 'node-yv', slots: 2 });
+  const job = jobSpec({
+    workers: 2, checkpoint_every: 2,
+    trainer: { kind: 'yolov5', cfg: TINY, data: 'synthetic', img: 64, epochs: 2, batch: 2, synthetic: { train: 4, val: 2, seed: 3 }, hyp: { warmup_epochs: 0 } },
+  });
+  for (const rank of [0, 1]) {
+    const r = await control(env.nc, env.s.nodeControl('node-yv'), { op: 'spawn', actor: actorSpec({ jobId: 'jyv', actorId: `yv-r${rank}`, rank, worldSize: 2, nodeId: 'node-yv', job }) });
+    t.equal(r.ok, true, `rank ${rank} spawned`);
+  }
+  const e0 = await ex.next((e) => e.actorId === 'yv-r0');
+  const e1 = await ex.next((e) => e.actorId === 'yv-r1');
+  t.equal(e0.outcome.kind, 'succeeded', e0.outcome.message);
+  t.equal(e1.outcome.kind, 'succeeded', e1.outcome.message);
+  const m = events.items.filter((e): e is Metric => e.type === 'metric');
+  const steps = m.filter((x) => 'box' in x.values).map((x) => x.step);
+  t.same(steps, [1, 2, 3, 4], '4 images / (2 ranks x 1) = 2 batches per epoch, 2 epochs');
+  t.ok(m.some((x) => 'map50' in x.values), 'validation metrics reported');
+  t.match(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4]);
+  await events.next((e) => e.type === 'artifact');
+  t.match(events.items.find((e) => e.type === 'artifact'), { name: 'last.ckpt' });
+  ex.close(); events.close();
+});
+
+t.test('yolov5 trainer: a bad dataset path is fatal', async (t) => {
+  const env = await natsEnv(t, 'yv');
+  const ex = exits(env.nc, env.s);
+  await startTestAgent(t, env, { nodeId: 'node-yb', slots: 1 });
+  const job = jobSpec({ trainer: { kind: 'yolov5', cfg: TINY, data: '/nonexistent/data.yaml', img: 64 } });
+  await control(env.nc, env.s.nodeControl('node-yb'), { op: 'spawn', actor: actorSpec({ jobId: 'jyb', actorId: 'yb', nodeId: 'node-yb', job }) });
+  const e = await ex.next((x) => x.actorId === 'yb');
+  t.match(e.outcome, { kind: 'fatal', message: /bad dataset/ });
+  ex.close();
+});

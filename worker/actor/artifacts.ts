@@ -1,0 +1,17 @@
+/** Job artifacts (final weights, result tables) in the Object Store `artifactStore`, named `<jobId>/<name>`. */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Objm } from '@nats-io/obj';
+import { FlotillaError } from '../../shared/errors.ts';
+import { subjects } from '../../shared/subjects.ts';
+
+export function artifactName(jobId: string, name: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) throw new FlotillaError('FLO_VALIDATION', `artifact name '${name}': use 1-128 of [A-Za-z0-9_.-]`);
+  return `${jobId}/${name}`;
+}
+
+/** Stores (or replaces) one artifact of a job; resolves with its size in bytes. */
+export async function putArtifact(nc: NatsConnection, prefix: string, jobId: string, name: string, data: Uint8Array): Promise<number> {
+  const os = await new Objm(nc).create(subjects(prefix).artifactStore);
+  const info = await os.putBlob({ name: artifactName(jobId, name) }, data);
+  return info.size;
+}
