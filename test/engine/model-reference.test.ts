@@ -45,6 +45,26 @@ if (!dir) {
     t.equal(bnCount, M.batchnorm.count, 'BatchNorm count');
   });
 
+  t.test('Detect bias prior agrees with the reference weights (built by Ultralytics, never trained)', async (t) => {
+    const blob = readF32(dir, F.weights);
+    M.strides.forEach((s, l) => {
+      const b = F.weights.tensors.find((x) => x.name === `model.24.m.${l}.bias`)!;
+      const w = F.weights.tensors.find((x) => x.name === `model.24.m.${l}.weight`)!;
+      const bound = 1 / Math.sqrt(w.shape[1]); // PyTorch's default bias init: U(±1/√fan_in)
+      const bias = blob.subarray(b.offset, b.offset + b.numel);
+      const objPrior = Math.log(8 / (640 / s) ** 2);
+      const clsPrior = Math.log(0.6 / (M.nc - 0.99999));
+      let ok = true;
+      for (let a = 0; a < M.na; a++) {
+        for (let k = 0; k < M.no; k++) {
+          const prior = k === 4 ? objPrior : k >= 5 ? clsPrior : 0;
+          if (Math.abs(bias[a * M.no + k] - prior) > bound + 1e-6) ok = false;
+        }
+      }
+      t.ok(ok, `level ${l} (stride ${s}): box 0, obj ${objPrior.toFixed(3)}, cls ${clsPrior.toFixed(3)}, each ± ${bound.toFixed(3)}`);
+    });
+  });
+
   t.test('eval forward and decode', async (t) => {
     const raw = model.forward(input, { training: false });
     F.eval.raw.forEach((ref, i) => {
