@@ -4,6 +4,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { createGroup, type AlgorithmName } from '../worker/collective/index.ts';
+import { connectRawLane } from '../worker/collective/raw-lane.ts';
 
 const env = (k: string, d?: string): string => {
   const v = process.env[k] ?? d;
@@ -35,6 +36,39 @@ async function sub(): Promise<void> {
   await nc.close();
 }
 
+/** The same reference through the collective's own client (RawLane) instead of nats.js. */
+async function rawSub(): Promise<void> {
+  const lane = await connectRawLane({ server: new URL(url).host });
+  const total = Number(env('B_TOTAL'));
+  let got = 0;
+  const done = new Promise<number>((resolve) => {
+    lane.subscribe(env('B_SUBJECT'), (_s, d) => {
+      got += d.length;
+      if (got >= total) resolve(now());
+    });
+  });
+  await lane.flush();
+  out({ ready: true });
+  out({ end: await done });
+  await lane.close();
+}
+
+async function rawPub(): Promise<void> {
+  const lane = await connectRawLane({ server: new URL(url).host });
+  const size = Number(env('B_MSG'));
+  const total = Number(env('B_TOTAL'));
+  const payload = new Uint8Array(size).fill(7);
+  const subject = env('B_SUBJECT');
+  const start = now();
+  for (let sent = 0; sent < total; sent += size) {
+    lane.publish(subject, payload, true);
+    if ((sent / size) % 8 === 7) await new Promise((r) => setImmediate(r));
+  }
+  await lane.settle();
+  out({ start });
+  await lane.close();
+}
+
 async function pub(): Promise<void> {
   const nc = await connect({ servers: url });
   const size = Number(env('B_MSG'));
@@ -59,8 +93,9 @@ async function rank(): Promise<void> {
   const n = Number(env('B_N'));
   const group = await createGroup({
     nc,
-    connect: lanes > 0 ? () => connect({ servers: url }) : undefined,
+    connect: () => connect({ servers: url }),
     lanes: lanes > 0 ? lanes : undefined,
+    laneTransport: env('B_LANE_TRANSPORT', 'raw') === 'nats' ? 'nats' : 'raw',
     subjectBase: env('B_BASE'), jobId: 'bench', generation: 1, rank: r, worldSize: n,
     timeoutMs: 120_000, joinTimeoutMs: 120_000,
     algorithm: env('B_ALGO') as AlgorithmName,
@@ -72,22 +107,32 @@ async function rank(): Promise<void> {
   const iters = Number(env('B_ITERS'));
   const data = new Float32Array(len);
   const times: number[] = [];
+  let cpu = 0; // this process's CPU seconds (user + system) in the timed calls
   let ok = true;
   for (let k = -1; k < iters; k++) { // k = -1 warms up
     for (let i = 0; i < len; i++) data[i] = (i % 17) + r;
     await group.barrier();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await group.allreduce(data);
     const dt = (performance.now() - t0) / 1000;
-    if (k >= 0) times.push(dt);
+    const c = process.cpuUsage(c0);
+    if (k >= 0) { times.push(dt); cpu += (c.user + c.system) / 1e6; }
     const want = (i: number): number => n * (i % 17) + (n * (n - 1)) / 2;
     for (const i of [0, 1, len >> 1, len - 1]) if (data[i] !== want(i)) ok = false;
   }
-  const all = await group.allgather(Float32Array.from([...times, ok ? 1 : 0]));
-  if (r === 0) out({ times: Array.from({ length: iters }, (_, k) => Math.max(...all.map((a) => a[k]))), ok: all.every((a) => a[iters] === 1) });
+  const all = await group.allgather(Float32Array.from([...times, ok ? 1 : 0, cpu / iters]));
+  if (r === 0) {
+    out({
+      times: Array.from({ length: iters }, (_, k) => Math.max(...all.map((a) => a[k]))),
+      ok: all.every((a) => a[iters] === 1),
+      cpuPerCall: all.map((a) => a[iters + 1]),
+    });
+  }
   await group.close();
   await nc.close();
 }
 
 const mode = env('B_MODE');
-await (mode === 'sub' ? sub() : mode === 'pub' ? pub() : rank());
+const modes: Record<string, () => Promise<void>> = { sub, pub, rawsub: rawSub, rawpub: rawPub, rank };
+await modes[mode]();

@@ -6,10 +6,10 @@
  *
  *   npm run bench:allreduce -- [--ranks 2,4] [--algos ring,multicast,hierarchical]
  *     [--sizes 7488628,28903540] [--iters 5] [--chunk 1048576] [--max-payload 8388608]
- *     [--lanes 0] [--fp16] [--json FILE]
+ *     [--lanes 0 (= the library default)] [--lane-transport raw|nats] [--fp16] [--json FILE]
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, uniquePrefix } from '../test/kit/nats-server.ts';
 import { subjects } from '../shared/subjects.ts';
@@ -24,6 +24,20 @@ interface Row {
   ratio: number;
   ok?: boolean;
   fp16?: boolean;
+  /** CPU seconds per call: each rank, and the nats-server */
+  cpuRanks?: number[];
+  cpuServer?: number;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuOf(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const t = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(t[11]) + Number(t[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function args(argv: string[]): Map<string, string> {
@@ -72,61 +86,79 @@ function child(env: Record<string, string>): { lines: AsyncGenerator<Record<stri
 
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 
-async function rawStream(url: string, total: number, msg: number): Promise<number> {
+/** One publisher process, one subscriber process, `total` bytes in messages of `msg` bytes. */
+async function rawStream(url: string, total: number, msg: number, client: 'nats' | 'raw' = 'nats'): Promise<number> {
   const subject = `${uniquePrefix('raw')}.stream`;
   const env = { B_URL: url, B_SUBJECT: subject, B_TOTAL: String(total), B_MSG: String(msg) };
-  const s = child({ ...env, B_MODE: 'sub' });
+  const s = child({ ...env, B_MODE: client === 'nats' ? 'sub' : 'rawsub' });
   await s.lines.next(); // ready
-  const p = child({ ...env, B_MODE: 'pub' });
+  const p = child({ ...env, B_MODE: client === 'nats' ? 'pub' : 'rawpub' });
   const start = (await p.lines.next()).value as { start: number };
   const end = (await s.lines.next()).value as { end: number };
   await Promise.all([s.done, p.done]);
   return total / ((end.end - start.start) / 1000);
 }
 
-async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean }> {
+async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean; cpuRanks: number[]; cpuServer: number }> {
+  const s0 = cpuOf(serverPid);
   const base = subjects(uniquePrefix('bench')).collective('bench', 1);
   const procs = Array.from({ length: n }, (_, r) => child({
     B_MODE: 'rank', B_URL: url, B_BASE: base, B_RANK: String(r), B_N: String(n), B_ALGO: algo, B_LEN: String(Math.floor(bytes / 4)),
-    B_ITERS: String(iters), B_CHUNK: String(chunk), B_LANES: String(lanes), B_FP16: fp16 ? '1' : '0',
+    B_ITERS: String(iters), B_CHUNK: String(chunk), B_LANES: String(lanes), B_FP16: fp16 ? '1' : '0', B_LANE_TRANSPORT: a.get('lane-transport') ?? 'raw',
     // hierarchical on one host: pretend nodes of two ranks each
     B_NODES: String(Math.max(1, Math.floor(n / 2))),
   }));
-  const res = (await procs[0].lines.next()).value as { times: number[]; ok: boolean };
+  const res = (await procs[0].lines.next()).value as { times: number[]; ok: boolean; cpuPerCall: number[] };
+  // the server's CPU over the whole run (join, warm-up and barriers included), per timed call
+  const cpuServer = (cpuOf(serverPid) - s0) / (iters + 1);
   const codes = await Promise.all(procs.map((p) => p.done));
   if (codes.some((c) => c !== 0)) throw new Error(`a rank exited with ${codes.join(',')}`);
-  return { seconds: median(res.times), ok: res.ok };
+  return { seconds: median(res.times), ok: res.ok, cpuRanks: res.cpuPerCall, cpuServer };
 }
 
 const server = await startNatsServer({ jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
+const serverPid = server.proc.pid;
 const rows: Row[] = [];
 const mb = (x: number): string => (x / 1e6).toFixed(1);
 try {
   const refBytes = Math.max(...sizes);
+  // the reference: nats.js, one stream; measured before and after the algorithms (the load of
+  // a shared machine drifts), and the median of all runs is the figure
   const rawRuns: number[] = [];
   for (let k = 0; k < 3; k++) rawRuns.push(await rawStream(server.url, refBytes * 2, chunk));
-  const raw = median(rawRuns);
-  rows.push({ algorithm: 'raw-stream', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / raw, algbw: raw, busbw: raw, ratio: 1 });
-  process.stdout.write(`raw one-stream NATS throughput (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map(mb).join(', ')})\n`);
+  const laneRuns: number[] = [];
+  for (let k = 0; k < 2; k++) laneRuns.push(await rawStream(server.url, refBytes * 2, chunk, 'raw'));
   for (const n of ranksList) {
     for (const bytes of sizes) {
       for (const algo of algos) {
-        const { seconds, ok } = await allreduceRun(server.url, n, algo, bytes);
+        const { seconds, ok, cpuRanks, cpuServer } = await allreduceRun(server.url, n, algo, bytes);
         const algbw = bytes / seconds;
         const busbw = (algbw * 2 * (n - 1)) / n;
-        rows.push({ algorithm: algo, ranks: n, bytes, seconds, algbw, busbw, ratio: busbw / raw, ok, ...(fp16 ? { fp16 } : {}) });
-        process.stdout.write(`  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'}\n`);
+        rows.push({ algorithm: algo, ranks: n, bytes, seconds, algbw, busbw, ratio: 0, ok, ...(fp16 ? { fp16 } : {}), cpuRanks, cpuServer });
+        process.stdout.write(`  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'}; CPU s/call: ranks ${cpuRanks.map((c) => c.toFixed(2)).join(' ')}, server ${cpuServer.toFixed(2)}\n`);
       }
     }
   }
+  for (let k = 0; k < 2; k++) rawRuns.push(await rawStream(server.url, refBytes * 2, chunk));
+  laneRuns.push(await rawStream(server.url, refBytes * 2, chunk, 'raw'));
+  const raw = median(rawRuns);
+  const lane = median(laneRuns);
+  process.stdout.write(`raw one-stream throughput, nats.js (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map(mb).join(', ')})\n`);
+  process.stdout.write(`raw one-stream throughput, the collective's RawLane client: ${mb(lane)} MB/s (runs: ${laneRuns.map(mb).join(', ')})\n`);
+  rows.unshift(
+    { algorithm: 'raw-stream', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / raw, algbw: raw, busbw: raw, ratio: 1 },
+    { algorithm: 'raw-stream-rawlane', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / lane, algbw: lane, busbw: lane, ratio: lane / raw },
+  );
+  for (const r of rows.slice(2)) r.ratio = r.busbw / raw;
 } finally {
   await server.stop();
 }
 
-const head = ['algorithm', 'ranks', 'MB', 'ms/call', 'algbw MB/s', 'busbw MB/s', 'busbw/raw'];
-const table = rows.map((r) => [r.algorithm + (r.fp16 ? '+fp16' : ''), String(r.ranks), mb(r.bytes), (r.seconds * 1000).toFixed(1), mb(r.algbw), mb(r.busbw), r.ratio.toFixed(2)]);
+const head = ['algorithm', 'ranks', 'MB', 'ms/call', 'algbw MB/s', 'busbw MB/s', 'busbw/raw', 'CPU s/call (ranks+server)'];
+const cpuCell = (r: Row): string => (r.cpuRanks ? `${(r.cpuRanks.reduce((x, y) => x + y, 0) + (r.cpuServer ?? 0)).toFixed(2)}` : '');
+const table = rows.map((r) => [r.algorithm + (r.fp16 ? '+fp16' : ''), String(r.ranks), mb(r.bytes), (r.seconds * 1000).toFixed(1), mb(r.algbw), mb(r.busbw), r.ratio.toFixed(2), cpuCell(r)]);
 const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i])).join('  ');
-process.stdout.write(`\nchunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'main connection'}, ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`);
+process.stdout.write(`\nchunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'default'} (${a.get('lane-transport') ?? 'raw'}), ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`);
 process.stdout.write(`${fmt(head)}\n${table.map(fmt).join('\n')}\n`);
 if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(rows, null, 2)}\n`);
