@@ -4,6 +4,7 @@ import type { Hyp } from '../hyp/index.ts';
 import { bboxCiou, detached } from './bbox-ciou.ts';
 import { bceWithLogits } from './bce.ts';
 import { buildTargets, type LevelTargets } from './build-targets.ts';
+import { gatherRows } from './gather-rows.ts';
 
 /** The hyperparameters the loss reads (a full {@link Hyp} fits). */
 export type LossHyp = Pick<Hyp, 'box' | 'obj' | 'cls' | 'cls_pw' | 'obj_pw' | 'anchor_t' | 'fl_gamma' | 'label_smoothing'>;
@@ -57,7 +58,8 @@ export function objBalance(nl: number): number[] {
  * @param meta classes, anchors (grid units), strides and image size
  * @param hyp gains (before scaling, as in the hyp yaml), anchor_t, fl_gamma, label_smoothing, cls_pw, obj_pw
  *
- * Target assignment runs in plain JS; the predictions are read with one gather per level.
+ * Target assignment runs in plain JS; the predictions are read with one gather per level
+ * (gradient: one scatter-add).
  * The objectness target of an assigned slot is its CIoU clamped at 0 and held constant; a slot
  * assigned more than once takes the value of its last assignment.
  */
@@ -92,7 +94,7 @@ export function computeLoss(
       const lt = levels[i];
       let tobj: tf.Tensor1D;
       if (lt.n > 0) {
-        const ps = tf.gather(flat, tf.tensor1d(lt.slot, 'int32'));
+        const ps = gatherRows(flat, lt.slot);
         const pxy = tf.sigmoid(ps.slice([0, 0], [lt.n, 2])).mul(2).sub(0.5);
         const pwh = tf.sigmoid(ps.slice([0, 2], [lt.n, 2])).mul(2).square().mul(tf.tensor2d(lt.anch, [lt.n, 2]));
         const iou = bboxCiou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(lt.tbox, [lt.n, 4]));

@@ -6,3 +6,4 @@ export type { LevelTargets, LevelGrid } from './build-targets.ts';
 export { bboxCiou, stopGradient, detached } from './bbox-ciou.ts';
 export { bceWithLogits } from './bce.ts';
 export type { BceOptions } from './bce.ts';
+export { gatherRows } from './gather-rows.ts';
