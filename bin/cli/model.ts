@@ -4,7 +4,7 @@
  */
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildModel, formatSummary } from '../../worker/engine/model/index.ts';
+import { buildModel, formatLayerRow, formatSummary, LAYER_TABLE_HEADER } from '../../worker/engine/model/index.ts';
 
 const USAGE = `usage: flotilla model --cfg FILE [--nc N] [--img PX] [--verbose]
 
@@ -54,10 +54,8 @@ export async function run(argv: string[]): Promise<number> {
   const model = buildModel(values.cfg, { nc });
   try {
     if (values.verbose) {
-      console.log(`${''.padStart(3)}${'from'.padStart(18)}${'n'.padStart(3)}${'params'.padStart(10)}  ${'module'.padEnd(16)}arguments`);
-      for (const r of model.layerTable()) {
-        console.log(`${String(r.index).padStart(3)}${JSON.stringify(r.from).padStart(18)}${String(r.n).padStart(3)}${String(r.params).padStart(10)}  ${r.module.padEnd(16)}${JSON.stringify(r.args)}`);
-      }
+      console.log(LAYER_TABLE_HEADER);
+      for (const r of model.layerTable()) console.log(formatLayerRow(r));
     }
     console.log(formatSummary(summaryName(values.cfg), model.summary(img)));
   } finally {

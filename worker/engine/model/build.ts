@@ -19,8 +19,11 @@ export interface Layer {
   /** repeats after the depth gain */
   readonly n: number;
   readonly type: string;
-  /** args as written in the yaml (for the summary table) */
+  /** args as written in the yaml */
   readonly args: unknown[];
+  /** the PyTorch class and constructor arguments, as Ultralytics' layer table prints them */
+  readonly qualname: string;
+  readonly shownArgs: unknown[];
   readonly block: Block | null;
   readonly outChannels: number;
 }
@@ -59,9 +62,9 @@ export function buildGraph(yaml: ModelYaml, seed: number): BuiltGraph {
       detectRow = { index: i, from, fromRaw, args };
       return;
     }
-    const block = buildBlock(module, args, i, { yaml, inChannels, n, no, rng });
+    const { block, qualname, shownArgs } = buildBlock(module, args, i, { yaml, inChannels, n, no, rng });
     channels.push(block.outChannels);
-    layers.push({ index: i, from, fromRaw, n, type: module, args, block, outChannels: block.outChannels });
+    layers.push({ index: i, from, fromRaw, n, type: module, args, qualname, shownArgs, block, outChannels: block.outChannels });
   });
   if (!detectRow) throw new ModelConfigError('the model has no Detect layer (it must be the last row)');
   const d: { index: number; from: number[]; fromRaw: number | number[]; args: unknown[] } = detectRow;
@@ -74,7 +77,11 @@ export function buildGraph(yaml: ModelYaml, seed: number): BuiltGraph {
   const anchorsPx = anchorPixels(anchorsArg, d.from.length);
   const anchorsGrid = orderAnchors(anchorsPx, strides).map((l, i) => l.map(([w, h]) => [w / strides[i], h / strides[i]]));
   const detect = new Detect(yaml.nc, anchorsGrid, d.from.map((x) => channels[x]), strides, rng);
-  layers.push({ index: d.index, from: d.from, fromRaw: d.fromRaw, n: 1, type: 'Detect', args: d.args, block: null, outChannels: detect.no * detect.na });
+  const shownArgs = [yaml.nc, anchorsArg, d.from.map((x) => channels[x])];
+  layers.push({
+    index: d.index, from: d.from, fromRaw: d.fromRaw, n: 1, type: 'Detect', args: d.args, qualname: 'models.yolo.Detect', shownArgs,
+    block: null, outChannels: detect.no * detect.na,
+  });
   return { layers, detect, strides };
 }
 

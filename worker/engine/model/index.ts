@@ -4,7 +4,7 @@ export type { BuildOptions, ForwardOptions, TrainableVariables } from './yolo-mo
 export { loadModelYaml, ModelYaml, ModelConfigError, BUILTIN_CFGS, CFG_DIR, makeDivisible, pyRound, scaleDepth } from './model-yaml.ts';
 export { StateDictError, oihwToHwio, hwioToOihw } from './state.ts';
 export type { TorchTensorInfo, LoadOptions, LoadReport } from './state.ts';
-export { formatSummary } from './summary.ts';
+export { formatSummary, formatLayerRow, LAYER_TABLE_HEADER, pyRepr } from './summary.ts';
 export type { ModelSummary, LayerRowInfo } from './summary.ts';
 export type { NamedTensor, TensorKind } from './module.ts';
 export { BN_EPS, BN_MOMENTUM } from './conv.ts';

@@ -28,6 +28,10 @@ export interface BlockSpec<A> {
   readonly args: z.ZodType<A>;
   /** whether `n` is passed to the module (CSP modules) instead of building `n` copies */
   readonly takesRepeats: boolean;
+  /** the PyTorch class, as Ultralytics' layer table names it */
+  readonly qualname: string;
+  /** whether the constructor takes (c1, c2, …): the table then shows channels, as Ultralytics does */
+  readonly channelArgs: boolean;
   build(args: A, ctx: BuildContext): Block;
 }
 
@@ -71,31 +75,43 @@ const C3Args = z
 
 export const REGISTRY: Readonly<Record<string, BlockSpec<never>>> = Object.freeze({
   Conv: spec({
+    qualname: 'models.common.Conv',
+    channelArgs: true,
     args: ConvArgs,
     takesRepeats: false,
     build: (a, ctx) => new Conv(single(ctx, 'Conv'), scaleWidth(a.c2, ctx), a.k, a.s, a.p, a.act, ctx.rng),
   }),
   Bottleneck: spec({
+    qualname: 'models.common.Bottleneck',
+    channelArgs: true,
     args: C3Args,
     takesRepeats: false,
     build: (a, ctx) => new Bottleneck(single(ctx, 'Bottleneck'), scaleWidth(a.c2, ctx), a.shortcut, a.e, ctx.rng),
   }),
   C3: spec({
+    qualname: 'models.common.C3',
+    channelArgs: true,
     args: C3Args,
     takesRepeats: true,
     build: (a, ctx) => new C3(single(ctx, 'C3'), scaleWidth(a.c2, ctx), ctx.n, a.shortcut, a.e, ctx.rng),
   }),
   SPPF: spec({
+    qualname: 'models.common.SPPF',
+    channelArgs: true,
     args: z.tuple([int.positive()]).rest(int.positive()).transform(([c2, k = 5]) => ({ c2, k })),
     takesRepeats: false,
     build: (a, ctx) => new SPPF(single(ctx, 'SPPF'), scaleWidth(a.c2, ctx), a.k, ctx.rng),
   }),
   'nn.Upsample': spec({
+    qualname: 'torch.nn.modules.upsampling.Upsample',
+    channelArgs: false,
     args: z.tuple([z.null(), z.number().int().positive(), z.literal('nearest')]).transform(([, scale]) => ({ scale })),
     takesRepeats: false,
     build: (a, ctx) => new Upsample(single(ctx, 'nn.Upsample'), a.scale),
   }),
   Concat: spec({
+    qualname: 'models.common.Concat',
+    channelArgs: false,
     args: z.tuple([z.literal(1)]),
     takesRepeats: false,
     build: (_a, ctx) => new Concat(ctx.inChannels.reduce((s, c) => s + c, 0)),
@@ -119,8 +135,15 @@ export function resolveArgs(args: unknown[], yaml: ModelYaml): unknown[] {
   });
 }
 
+/** A built row: the block, and its class and arguments as Ultralytics' layer table shows them. */
+export interface BuiltBlock {
+  readonly block: Block;
+  readonly qualname: string;
+  readonly shownArgs: unknown[];
+}
+
 /** Builds row `index` of the yaml (not Detect) into a block, repeating per Ultralytics' rules. */
-export function buildBlock(module: string, args: unknown[], index: number, ctx: BuildContext): Block {
+export function buildBlock(module: string, args: unknown[], index: number, ctx: BuildContext): BuiltBlock {
   const s = REGISTRY[module];
   if (!s) {
     throw new ModelConfigError(`layer ${index}: unknown module '${module}' (known: ${[...Object.keys(REGISTRY), 'Detect'].join(', ')})`);
@@ -130,10 +153,20 @@ export function buildBlock(module: string, args: unknown[], index: number, ctx: 
     throw new ModelConfigError(`layer ${index} (${module}): bad args ${JSON.stringify(args)}: ${r.error.issues.map((i) => i.message).join('; ')}`);
   }
   const build = s.build as (a: unknown, c: BuildContext) => Block;
-  if (s.takesRepeats || ctx.n === 1) return build(r.data, ctx);
-  const items = Array.from({ length: ctx.n }, () => build(r.data, ctx));
-  if (items[0].outChannels !== single(ctx, module)) {
-    throw new ModelConfigError(`layer ${index} (${module}): ${ctx.n} repeats need equal input and output channels`);
+  let block: Block;
+  if (s.takesRepeats || ctx.n === 1) {
+    block = build(r.data, ctx);
+  } else {
+    const items = Array.from({ length: ctx.n }, () => build(r.data, ctx));
+    if (items[0].outChannels !== single(ctx, module)) {
+      throw new ModelConfigError(`layer ${index} (${module}): ${ctx.n} repeats need equal input and output channels`);
+    }
+    block = new Repeated(items);
   }
-  return new Repeated(items);
+  const resolved = resolveArgs(args, ctx.yaml);
+  let shownArgs = resolved;
+  if (s.channelArgs) {
+    shownArgs = [ctx.inChannels[0], block.outChannels, ...(s.takesRepeats ? [ctx.n] : []), ...resolved.slice(1)];
+  }
+  return { block, qualname: s.qualname, shownArgs };
 }

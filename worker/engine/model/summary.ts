@@ -26,9 +26,33 @@ export interface LayerRowInfo {
   readonly from: number | number[];
   readonly n: number;
   readonly params: number;
+  /** yaml module name (`C3`) */
   readonly module: string;
+  /** PyTorch class (`models.common.C3`) */
+  readonly qualname: string;
+  /** yaml args */
   readonly args: unknown[];
+  /** constructor arguments as Ultralytics prints them (`[32, 32, 1]`) */
+  readonly shownArgs: unknown[];
 }
+
+/** Python-style rendering of a table argument: `None`, `False`, `'nearest'`, `[10, 13]`. */
+export function pyRepr(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
+  return String(v);
+}
+
+/** One line of Ultralytics' layer table. */
+export function formatLayerRow(r: LayerRowInfo): string {
+  const from = Array.isArray(r.from) ? pyRepr(r.from) : String(r.from);
+  return `${String(r.index).padStart(3)}${from.padStart(18)}${String(r.n).padStart(3)}${String(r.params).padStart(10)}  ${r.qualname.padEnd(40)}${pyRepr(r.shownArgs)}`;
+}
+
+/** Header of Ultralytics' layer table. */
+export const LAYER_TABLE_HEADER = `${''.padStart(3)}${'from'.padStart(18)}${'n'.padStart(3)}${'params'.padStart(10)}  ${'module'.padEnd(40)}arguments`;
 
 /** `DetectionModel` + its `model` Sequential + every layer + the shared SiLU. */
 export function countModules(g: BuiltGraph): number {

@@ -204,7 +204,7 @@ export class YoloModel {
       const params = this.named
         .filter((t) => t.name.startsWith(prefix) && t.kind !== 'runningMean' && t.kind !== 'runningVar')
         .reduce((s, t) => s + t.variable.size, 0);
-      return { index: l.index, from: l.fromRaw, n: l.n, params, module: l.type, args: l.args };
+      return { index: l.index, from: l.fromRaw, n: l.n, params, module: l.type, qualname: l.qualname, args: l.args, shownArgs: l.shownArgs };
     });
   }
 
