@@ -31,6 +31,18 @@ t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async 
   t.match(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4]);
   await events.next((e) => e.type === 'artifact');
   t.match(events.items.find((e) => e.type === 'artifact'), { name: 'last.ckpt' });
+
+  // Generation 1 with a third epoch: resumes from the checkpoint at step 4 (cursor epoch 2).
+  const job3 = jobSpec({ ...job, trainer: { ...job.trainer, epochs: 3 } } as Parameters<typeof jobSpec>[0]);
+  for (const rank of [0, 1]) {
+    await control(env.nc, env.s.nodeControl('node-yv'), { op: 'spawn', actor: actorSpec({ jobId: 'jyv', actorId: `yv1-r${rank}`, generation: 1, rank, worldSize: 2, nodeId: 'node-yv', job: job3 }) });
+  }
+  for (const rank of [0, 1]) {
+    const e = await ex.next((x) => x.actorId === `yv1-r${rank}`);
+    t.equal(e.outcome.kind, 'succeeded', e.outcome.message);
+  }
+  const resumed = events.items.filter((e): e is Metric => e.type === 'metric' && e.generation === 1 && 'box' in e.values);
+  t.same(resumed.map((x) => [x.step, x.epoch]), [[5, 2], [6, 2]], 'resumed after step 4 in epoch 2: no step twice');
   ex.close(); events.close();
 });
 
