@@ -150,3 +150,18 @@ t.test('validation letterbox and rect batches map boxes onto the drawn objects',
     t.ok(Math.abs(40 * s.gainX + s.padX - box[0]) < 1e-3 && Math.abs(20 * s.gainY + s.padY - box[1]) < 1e-3, 'shapes map original pixels to batch pixels');
   }
 });
+
+t.test('worker threads build the same batches as the calling thread', async (t) => {
+  const dataset = await synth(t.testdir({}), 6);
+  const opts = { dataset, batchSize: 2, img: IMG, augment: true, hyp: HYP, seed: 4 };
+  const pooled = createLoader({ ...opts, workers: 2 });
+  t.teardown(() => pooled.close());
+  const a = await all(pooled.epochBatches(1));
+  const b = await all(createLoader(opts).epochBatches(1));
+  t.equal(a.length, 3);
+  t.ok(a.every((x, i) => x.index === i && same(x.images, b[i].images) && same(x.targets, b[i].targets) && x.paths.join() === b[i].paths.join()), 'identical batches, in order');
+  t.same(pooled.cursor(), { epoch: 2, index: 0 });
+  const broken = createLoader({ ...opts, dataset: { ...dataset, items: [{ ...dataset.items[0], imagePath: '/nonexistent/x.jpg' }] }, workers: 1 });
+  t.teardown(() => broken.close());
+  await t.rejects(broken.getBatch(0, 0), { name: 'ImageDecodeError', message: /\/nonexistent\/x\.jpg/ }, 'errors come back with their name and file');
+});

@@ -12,7 +12,7 @@ export type { YoloDataset, DatasetItem } from './dataset.ts';
 export { parseLabels, LabelFormatError } from './labels.ts';
 export type { ParsedLabels } from './labels.ts';
 export { createLoader } from './loader.ts';
-export type { Loader, LoaderOptions, LoaderCursor, LoaderState, Batch, ImageShape, AugmentHyp } from './loader.ts';
+export type { Loader, LoaderOptions, LoaderCursor, LoaderState, Batch, ImageShape, AugmentHyp } from './loader-types.ts';
 export { decodeImage, encodeImage, readImageSize, ImageCache, ImageDecodeError } from './image.ts';
 export type { RgbImage, LoadedImage } from './image.ts';
 export { letterbox, PAD_VALUE } from './letterbox.ts';

@@ -6,110 +6,18 @@
  * function of (seed, epoch, index), the same on any rank layout, and resuming needs only the
  * seed and the cursor — `state()` is everything a checkpoint has to keep.
  */
-import { loadHyp, type Hyp } from '../hyp/index.ts';
+import { loadHyp } from '../hyp/index.ts';
 import { xywhnToXyxy, xyxyToXywhn, concatLabels } from './boxes.ts';
-import type { YoloDataset } from './dataset.ts';
 import { randomHsvLuts, writeSample } from './hsv.ts';
 import { ImageCache, readImageSize, type RgbImage } from './image.ts';
 import { letterbox } from './letterbox.ts';
+import { LoaderPool } from './loader-pool.ts';
+import type { Batch, ImageShape, Loader, LoaderCursor, LoaderOptions, LoaderState } from './loader-types.ts';
 import { mosaic, type MosaicScratch } from './mosaic.ts';
 import { randomPerspective } from './perspective.ts';
 import { aspectOrder, rectShape } from './rect.ts';
 import { deriveRng, type Rng } from './rng.ts';
 import { batchPositions, batchesPerEpoch, epochOrder } from './sampler.ts';
-
-/** The augmentation hyperparameters the loader reads (a full `Hyp` fits). */
-export type AugmentHyp = Pick<Hyp, 'hsv_h' | 'hsv_s' | 'hsv_v' | 'degrees' | 'translate' | 'scale' | 'shear' | 'perspective' | 'flipud' | 'fliplr' | 'mosaic' | 'mixup'>;
-
-/** Where a loader stands: the next batch it yields is batch `index` of epoch `epoch`. */
-export interface LoaderCursor {
-  epoch: number;
-  index: number;
-}
-
-/**
- * Everything needed to resume a loader exactly (with the same dataset and options). `position` is
- * how many samples of the epoch order all ranks together have consumed; after a change of world
- * size or batch size, resume at `resumeIndex(position, worldSize, batchSize)`.
- */
-export interface LoaderState extends LoaderCursor {
-  seed: number;
-  position: number;
-}
-
-export interface LoaderOptions {
-  dataset: YoloDataset;
-  /** images per batch on this rank */
-  batchSize: number;
-  /** training image size (long side; mosaic and letterbox output img × img) */
-  img: number;
-  /** train-time augmentation (mosaic, perspective, HSV, flips); false: letterbox only */
-  augment: boolean;
-  /** augmentation hyperparameters (default hyp.scratch-low) */
-  hyp?: AugmentHyp;
-  seed: number;
-  /** this process's rank (default 0) */
-  rank?: number;
-  /** number of ranks sharing each epoch (default 1) */
-  worldSize?: number;
-  /** rectangular batches sorted by aspect ratio, no mosaic, no shuffle (default false) */
-  rect?: boolean;
-  /** reshuffle every epoch (default: augment && !rect) */
-  shuffle?: boolean;
-  /** where to start (default epoch 0, batch 0) */
-  cursor?: LoaderCursor;
-  /** model stride, for rect shapes (default 32) */
-  stride?: number;
-  /** rect padding in strides (default 0.5 without augment, 0 with) */
-  pad?: number;
-  /** images decoded at once (default 8) */
-  decodeConcurrency?: number;
-}
-
-/** Where a sample's original pixels went: x_batch = x_orig·gainX + padX (null for mosaics). */
-export interface ImageShape {
-  origWidth: number;
-  origHeight: number;
-  gainX: number;
-  gainY: number;
-  padX: number;
-  padY: number;
-}
-
-/** One batch. */
-export interface Batch {
-  /** NHWC [batchSize, height, width, 3], RGB in [0, 1] */
-  images: Float32Array;
-  /** nt × 6 rows [imageIndexInBatch, cls, xc, yc, w, h], normalised to width/height */
-  targets: Float32Array;
-  shapes: (ImageShape | null)[];
-  paths: string[];
-  /** dataset indices of the images */
-  indices: number[];
-  batchSize: number;
-  height: number;
-  width: number;
-  epoch: number;
-  index: number;
-}
-
-export interface Loader {
-  /** batches per epoch on this rank */
-  readonly length: number;
-  readonly batchSize: number;
-  readonly rank: number;
-  readonly worldSize: number;
-  /** The batches of an epoch from `from` (default: the cursor's index if it is in this epoch, else 0). */
-  epochBatches(epoch: number, from?: number): AsyncIterable<Batch>;
-  /** Batch `index` of `epoch` (random access; does not move the cursor). */
-  getBatch(epoch: number, index: number): Promise<Batch>;
-  /** The next batch position. */
-  cursor(): LoaderCursor;
-  /** Seed and cursor: enough to resume exactly. */
-  state(): LoaderState;
-  /** Decodes every image into the cache up front. */
-  warm(): Promise<void>;
-}
 
 interface SamplePlan {
   index: number;
@@ -126,6 +34,8 @@ class YoloLoader implements Loader {
   readonly rank: number;
   readonly worldSize: number;
   private readonly o: Required<Omit<LoaderOptions, 'cursor' | 'rank' | 'worldSize'>>;
+  private readonly opts: LoaderOptions;
+  private pool: LoaderPool | null = null;
   private readonly cache: ImageCache;
   private readonly n: number;
   private pos: LoaderCursor;
@@ -145,8 +55,10 @@ class YoloLoader implements Loader {
     this.o = {
       dataset: opts.dataset, batchSize: opts.batchSize, img: opts.img, augment: opts.augment, hyp: opts.hyp ?? loadHyp(), seed: opts.seed >>> 0,
       rect, shuffle: opts.shuffle ?? (opts.augment && !rect), stride: opts.stride ?? 32, pad: opts.pad ?? (opts.augment ? 0 : 0.5),
-      decodeConcurrency: opts.decodeConcurrency ?? 8,
+      decodeConcurrency: opts.decodeConcurrency ?? 8, workers: opts.workers ?? 0,
     };
+    if (!(Number.isInteger(this.o.workers) && this.o.workers >= 0)) throw new Error(`createLoader: workers must be a non-negative integer (got ${opts.workers})`);
+    this.opts = { ...opts, hyp: this.o.hyp };
     this.n = n;
     this.rank = rank;
     this.worldSize = worldSize;
@@ -169,9 +81,34 @@ class YoloLoader implements Loader {
     await this.cache.ensure(Array.from({ length: this.n }, (_, i) => i), this.o.decodeConcurrency);
   }
 
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+  }
+
+  private threads(): LoaderPool {
+    this.pool ??= new LoaderPool(this.opts, this.o.workers);
+    return this.pool;
+  }
+
   async *epochBatches(epoch: number, from?: number): AsyncIterable<Batch> {
     let k = from ?? (this.pos.epoch === epoch ? this.pos.index : 0);
     if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`epochBatches: start ${k} is not a batch index`);
+    if (this.o.workers > 0) {
+      // keep every thread busy with a batch ahead; batches still come out in order
+      const pool = this.threads();
+      const ahead: Promise<Batch>[] = [];
+      const ask = (j: number) => { const p = pool.request(epoch, j); p.catch(() => {}); ahead.push(p); };
+      for (let j = k; j < Math.min(this.length, k + this.o.workers); j++) ask(j);
+      for (; k < this.length; k++) {
+        const batch = await ahead.shift()!;
+        if (k + this.o.workers < this.length) ask(k + this.o.workers);
+        this.pos = k + 1 < this.length ? { epoch, index: k + 1 } : { epoch: epoch + 1, index: 0 };
+        yield batch;
+      }
+      return;
+    }
     let plans = k < this.length ? await this.plan(epoch, k) : null;
     let ready = plans ? this.load(plans) : null;
     for (; k < this.length; k++) {
@@ -189,6 +126,7 @@ class YoloLoader implements Loader {
 
   async getBatch(epoch: number, index: number): Promise<Batch> {
     if (!(index >= 0 && index < this.length)) throw new RangeError(`getBatch: index ${index} outside 0..${this.length - 1}`);
+    if (this.o.workers > 0) return this.threads().request(epoch, index);
     const plans = await this.plan(epoch, index);
     await this.load(plans);
     return this.assemble(epoch, index, plans);
