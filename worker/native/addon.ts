@@ -37,6 +37,12 @@ export interface NativeAddon {
   /** Returns false (and writes nothing) when an index is out of range. */
   gather(x: Float32Array, indices: Int32Array, out: Float32Array, outer: number, axisSize: number, inner: number): boolean;
   segmentSum(x: Float32Array, segmentIds: Int32Array, out: Float32Array, inner: number): void;
+  /** Training-mode BatchNorm (+ SiLU when act is 1); writes y and the batch mean and biased variance. */
+  bnActForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
+    variance: Float32Array, channels: number, eps: number, act: number): void;
+  bnActBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, mean: Float32Array,
+    variance: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, channels: number, eps: number,
+    act: number): void;
   batchNorm(x: Float32Array, out: Float32Array, channels: number, mean: Float32Array, variance: Float32Array,
     offset: OptF32, scale: OptF32, epsilon: number): void;
 }
@@ -61,7 +67,10 @@ function chooseBlasCore(): void {
   }
 }
 
-/** Loads the addon once; later calls return the same outcome. */
+/**
+ * Loads the addon once; later calls return the same outcome. FLOTILLA_NATIVE_THREADS, when set,
+ * sets the OpenBLAS and OpenMP thread counts (default: one per core).
+ */
 export function loadAddon(): AddonLoad {
   if (cached) return cached;
   if (!existsSync(ADDON_PATH)) {
@@ -71,6 +80,8 @@ export function loadAddon(): AddonLoad {
   chooseBlasCore();
   try {
     const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    const threads = Number(process.env.FLOTILLA_NATIVE_THREADS ?? '');
+    if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
     cached = { ok: true, addon, path: ADDON_PATH };
   } catch (err) {
     cached = { ok: false, reason: `cannot load ${ADDON_PATH}: ${(err as Error).message}` };

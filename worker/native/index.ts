@@ -4,3 +4,7 @@ export type { CpuBackend, KernelArgs, NativeKernel } from './cpu-backend.ts';
 export { NATIVE_KERNELS, BINARY_OPS, UNARY_OPS, collapseBroadcast, type Collapsed } from './kernels/index.ts';
 export { registerNativeKernels, type KernelCounts, type Registration } from './register.ts';
 export { profileKernels, formatProfile, type KernelProfile, type KernelTime } from './profiler.ts';
+export {
+  BN_ACT_KERNEL, BN_ACT_GRAD_KERNEL, batchNormAct, batchNormActComposed, batchNormActIsNative,
+  type BnActivation, type BnActResult,
+} from './bn-act.ts';

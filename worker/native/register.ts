@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { NativeAddon } from './addon.ts';
+import { registerBnAct } from './bn-act.ts';
 import type { KernelArgs, NativeKernel } from './cpu-backend.ts';
 import { NATIVE_KERNELS } from './kernels/index.ts';
 
@@ -42,6 +43,8 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
       },
     });
   }
+  // The fused BatchNorm + activation has no JS kernel to replace: it is added, always native.
+  const unregisterBnAct = tf.getKernel('FlotillaBnAct', BACKEND) ? () => {} : registerBnAct(addon);
   let live = true;
   return {
     kernels: originals.map((o) => o.kernelName),
@@ -51,6 +54,7 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
     restore() {
       if (!live) return;
       live = false;
+      unregisterBnAct();
       for (const o of originals) {
         tf.unregisterKernel(o.kernelName, BACKEND);
         tf.registerKernel(o);

@@ -4,6 +4,7 @@
  * Ultralytics sets them) and `Conv` = conv → BN → SiLU.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormAct, type BnActivation } from '../../native/index.ts';
 import { convInitBound, SeededRandom, uniform } from './init.ts';
 import type { Block, ForwardContext, NamedTensor, OpCount, Shape3 } from './module.ts';
 
@@ -84,6 +85,16 @@ export class BatchNorm2d {
     return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, this.beta, this.gamma, this.eps);
   }
 
+  /**
+   * Training-mode BN fused with the activation that follows it: one native kernel (with its own
+   * gradient) where the native CPU kernels are registered, the composed tfjs ops elsewhere.
+   */
+  applyTrain(x: tf.Tensor4D, ctx: ForwardContext, act: BnActivation): tf.Tensor4D {
+    const { y, mean, variance } = batchNormAct(x, this.gamma, this.beta, this.eps, act);
+    if (ctx.updateRunningStats) this.updateRunningStats(mean, variance, x.size / this.channels);
+    return y as tf.Tensor4D;
+  }
+
   /** new = (1 − momentum)·old + momentum·batch, with the unbiased batch variance (PyTorch's rule). */
   private updateRunningStats(mean: tf.Tensor1D, biasedVar: tf.Tensor1D, n: number): void {
     const m = this.momentum;
@@ -131,6 +142,7 @@ export class Conv implements Block {
   }
 
   forward(inputs: tf.Tensor4D[], ctx: ForwardContext): tf.Tensor4D {
+    if (ctx.training) return this.bn.applyTrain(this.conv.apply(inputs[0]), ctx, this.act ? 'silu' : 'linear');
     const y = this.bn.apply(this.conv.apply(inputs[0]), ctx);
     return this.act ? silu(y) : y;
   }

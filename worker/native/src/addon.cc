@@ -42,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPool(env, exports);
   InitNorm(env, exports);
   InitGather(env, exports);
+  InitBnAct(env, exports);
   return exports;
 }
 

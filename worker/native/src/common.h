@@ -73,5 +73,6 @@ void InitLayout(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
 void InitGather(Napi::Env env, Napi::Object exports);
+void InitBnAct(Napi::Env env, Napi::Object exports);
 
 }  // namespace flot
