@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   const log = createLogger({ role: 'actor', bindings: { job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation } });
   const stop = new AbortController();
   process.on('SIGTERM', () => stop.abort('SIGTERM'));
-  process.on('SIGINT', () => stop.abort('SIGINT'));
+  // Ctrl-C reaches the whole foreground process group: a managed actor leaves that decision
+  // to its agent (which moves it, rather than cancelling the job); a standalone one stops.
+  process.on('SIGINT', () => { if (!process.send) stop.abort('SIGINT'); });
   process.on('message', (raw) => {
     const r = AgentToActor.safeParse(raw);
     if (r.success) stop.abort(r.data.reason);
