@@ -1,0 +1,105 @@
+/**
+ * `flotilla demo`: the main job, end to end on one machine. Starts an embedded nats-server, the
+ * head and N local worker agents, submits a YOLOv5 job on the built-in synthetic set over REST,
+ * follows its events, prints the final P, R, mAP@0.5 and mAP@0.5:0.95, then stops everything.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../shared/logger.ts';
+import { TERMINAL_STATES, type JobSpecInput } from '../../shared/schemas/job.ts';
+import { startNatsServer } from '../../head/embedded-nats.ts';
+import { startHead } from '../../head/head.ts';
+import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
+import { HeadClient } from './client.ts';
+
+const USAGE = `usage: flotilla demo [options]
+
+  --workers N    worker agents and trainer ranks (default 2)
+  --cfg YAML     model (default yolov5n.yaml)
+  --img PX       image size, a multiple of 32 (default 160)
+  --epochs N     epochs (default 12)
+  --batch B      total batch over all ranks (default 16)
+  --train N      synthetic training images (default 128)
+  --val N        synthetic validation images (default 32)
+  --seed S       seed of the data and the model (default 0)
+  --port P       head HTTP port (default: a free port)
+  --verbose      head and worker logs on stdout`;
+
+const int = (x: string | undefined, d: number, name: string): number => {
+  const v = x === undefined ? d : Number(x);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got '${x}'`);
+  return v;
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      workers: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
+      train: { type: 'string' }, val: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
+      verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) { console.log(USAGE); return 0; }
+  const workers = Math.max(1, int(values.workers, 2, 'workers'));
+  const seed = int(values.seed, 0, 'seed');
+  const spec: JobSpecInput = {
+    name: 'demo-yolov5',
+    workers,
+    checkpoint_every: 20,
+    trainer: {
+      kind: 'yolov5', cfg: values.cfg ?? 'yolov5n.yaml', data: 'synthetic',
+      img: int(values.img, 160, 'img'), epochs: int(values.epochs, 12, 'epochs'), batch: int(values.batch, 16, 'batch'),
+      synthetic: { train: int(values.train, 128, 'train'), val: int(values.val, 32, 'val'), seed }, seed,
+    },
+  };
+  const prefix = 'flotilla';
+  const log = createLogger({ role: 'head', level: values.verbose ? 'info' : 'warn' });
+  const nats = await startNatsServer();
+  const stops: (() => Promise<void>)[] = [() => nats.stop()];
+  const stopAll = async () => { for (const s of stops.reverse()) await s().catch(() => undefined); };
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    const head = await startHead({
+      natsUrl: nats.url, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
+      autoscaler: {
+        provider: new LocalProvider({ natsUrl: nats.url, prefix, slots: 1, output: values.verbose ? 'inherit' : 'ignore' }),
+        minWorkers: workers, maxWorkers: workers, slotsPerWorker: 1, namePrefix: 'demo',
+      },
+    });
+    stops.push(() => head.stop());
+    console.log(`flotilla demo: nats ${nats.url}, head ${head.url}, ${workers} local worker(s)`);
+    const client = new HeadClient(head.url);
+    const job = await client.submit(spec);
+    console.log(`submitted job ${job.id}: ${JSON.stringify(spec.trainer)}`);
+    const t0 = Date.now();
+    let final: Record<string, number> | undefined;
+    let lastEpochPrinted = -1;
+    for await (const { event: e } of client.events(job.id, { follow: true, signal: ac.signal })) {
+      const secs = ((Date.now() - t0) / 1000).toFixed(0).padStart(4);
+      if (e.type === 'state') console.log(`[${secs}s] state ${e.state}${e.message ? `: ${e.message}` : ''} (generation ${e.generation})`);
+      else if (e.type === 'log' && e.level !== 'debug') console.log(`[${secs}s] ${e.level} rank ${e.rank ?? '-'}: ${e.msg}`);
+      else if (e.type === 'metric' && 'map50' in e.values) final = e.values;
+      else if (e.type === 'metric' && e.epoch !== undefined && e.epoch !== lastEpochPrinted) {
+        lastEpochPrinted = e.epoch;
+        const v = e.values;
+        console.log(`[${secs}s] epoch ${e.epoch} step ${e.step}: box ${v.box?.toFixed(4)} obj ${v.obj?.toFixed(4)} cls ${v.cls?.toFixed(4)}`);
+      }
+    }
+    const done = await client.get(job.id);
+    console.log(`job ${done.id} ${done.state} after ${((Date.now() - t0) / 1000).toFixed(0)} s, step ${done.step}, restarts ${done.restarts}`);
+    if (!TERMINAL_STATES.includes(done.state)) { console.log('interrupted'); return 130; }
+    if (done.state !== 'succeeded' || !final) { console.error(`the job did not succeed: ${done.message ?? 'no final metrics'}`); return 1; }
+    const f = (x: number | undefined) => (x ?? NaN).toFixed(3).padStart(11);
+    console.log(`${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
+    console.log(`${f(final.precision)}${f(final.recall)}${f(final.map50)}${f(final.map)}`);
+    console.log(`mAP@0.5 = ${final.map50.toFixed(4)}  mAP@0.5:0.95 = ${final.map.toFixed(4)}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    await stopAll();
+  }
+}
