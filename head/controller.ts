@@ -191,7 +191,7 @@ export class Controller {
       return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs);
     })).catch((e: Error) => {
       this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
-      return this.serial(() => this.#endGeneration(j.id, gen, 'rescale', `spawn failed: ${e.message}`));
+      return this.serial(() => this.#endGeneration(j.id, gen, 'deferred', `spawn failed: ${e.message}`));
     }).catch((e: Error) => this.#log.error({ job: j.id, err: e.message }, 'could not end a generation after a failed spawn'));
   }
 

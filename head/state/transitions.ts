@@ -33,8 +33,12 @@ export function placed(j: HeadJob, placement: Placement[], now: number): HeadJob
   return { ...to(j, 'running', msg), placement, finished: [], placed_at: now, not_before: undefined };
 }
 
-/** Why a generation ends early: a failure that may be retried, one that may not, or a planned change. */
-export type GenerationEnd = 'retryable' | 'fatal' | 'rescale';
+/**
+ * Why a generation ends early: a failure that may be retried (counted, with exponential
+ * backoff), one that may not, a planned change (at once), or a placement that did not take
+ * (a spawn refused: retried after one backoff, not counted).
+ */
+export type GenerationEnd = 'retryable' | 'fatal' | 'rescale' | 'deferred';
 
 /**
  * Ends the current generation: the generation is bumped (older messages are now stale), the
@@ -48,7 +52,7 @@ export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, ba
     return to(base, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
   }
   const restarts = end === 'retryable' ? j.restarts + 1 : j.restarts;
-  const delay = end === 'retryable' ? backoffMs * 2 ** j.restarts : 0;
+  const delay = end === 'retryable' ? backoffMs * 2 ** j.restarts : end === 'deferred' ? backoffMs : 0;
   const next = to({ ...base, restarts }, 'recovering', reason);
   return {
     ...next,

@@ -15,7 +15,7 @@ export interface Proc {
   pid: number;
   /** stdout + stderr so far (tail) */
   output(): string;
-  /** resolves with the first stdout line matching `re` */
+  /** resolves with the first stdout line matching `re` (already printed or still to come) */
   line(re: RegExp): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(sig?: NodeJS.Signals): Promise<void>;
@@ -26,6 +26,7 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
   let out = '';
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   let partial = '';
+  const seen: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => {
     const s = d.toString();
     out = (out + s).slice(-20_000);
@@ -34,6 +35,8 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
     while ((i = partial.indexOf('\n')) >= 0) {
       const l = partial.slice(0, i);
       partial = partial.slice(i + 1);
+      seen.push(l);
+      if (seen.length > 500) seen.shift();
       for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
     }
   });
@@ -45,6 +48,8 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
     pid: proc.pid ?? 0,
     output: () => out,
     line: (re) => new Promise<string>((resolve, reject) => {
+      const earlier = seen.find((l) => re.test(l));
+      if (earlier !== undefined) { resolve(earlier); return; }
       waiters.push({ re, resolve });
       void exited.then((e) => reject(new Error(`${label} exited (${e.code ?? e.signal}) before printing ${re}:\n${out.slice(-4000)}`)));
     }),
