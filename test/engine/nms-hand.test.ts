@@ -25,7 +25,7 @@ const batch = input([...ROWS, ...ROWS.map((r) => [r[0], r[1], r[2], r[3], 0.0001
 function same(t: Test, got: Float32Array, want: number[][], msg: string) {
   const w = want.flat();
   t.equal(got.length, w.length, `${msg}: ${got.length / 6} kept, expected ${want.length}`);
-  t.ok(w.every((v, i) => Math.abs(got[i] - v) <= 1e-6 * Math.abs(v) + 1e-6), `${msg}: ${Array.from(got).map((v) => +v.toFixed(4))}`);
+  t.ok(w.every((v, i) => Math.abs(got[i] - v) <= 1e-6 * Math.abs(v) + 1e-6), `${msg}: ${Array.from(got.subarray(0, 18)).map((v) => +v.toFixed(4))}${got.length > 18 ? ' …' : ''}`);
 }
 
 t.test('class-aware, multi-label (defaults)', async (t) => {
@@ -56,4 +56,44 @@ t.test('maxDet, classes, iouThres', async (t) => {
 
 t.test('a bare Float32Array needs its shape', async (t) => {
   t.throws(() => nonMaxSuppression(batch), /shape/);
+});
+
+t.test('maxNms keeps only the most confident candidates', async (t) => {
+  // Candidates by conf: A .9, D .85, B .8, C .7, E .5, E .4 → the top 3 are A, D, B; B falls to A.
+  same(t, nonMaxSuppression(batch, { shape, maxNms: 3 })[0], [det(A, f(0.9), 0), det(D, f(0.85), 1)], 'maxNms 3');
+});
+
+t.test('random boxes: equal to a slow, obvious NMS', async (t) => {
+  let s = 12345;
+  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const n = 400, nc = 3, no = nc + 5;
+  const x = new Float32Array(n * no);
+  for (let i = 0; i < n; i++) {
+    x.set([r() * 200, r() * 200, 10 + r() * 60, 10 + r() * 60, r(), r(), r() * 0.5, r() * 0.1], i * no);
+  }
+  const slow = (maxNms: number, maxDet: number) => {
+    const c: { box: number[]; conf: number; cls: number }[] = [];
+    for (let i = 0; i < n; i++) {
+      const [xc, yc, w, h, obj] = x.subarray(i * no, i * no + 5);
+      if (obj <= 0.001) continue;
+      for (let k = 0; k < nc; k++) {
+        const conf = Math.fround(obj * x[i * no + 5 + k]);
+        if (conf > 0.001) c.push({ box: [xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2].map(Math.fround), conf, cls: k });
+      }
+    }
+    c.sort((a, b) => b.conf - a.conf);
+    const kept: typeof c = [];
+    for (const d of c.slice(0, maxNms)) {
+      const iou = (a: number[], b: number[]) => {
+        const inter = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0])) * Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+        return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+      };
+      if (kept.every((k) => k.cls !== d.cls || iou(k.box, d.box) <= 0.6)) kept.push(d);
+    }
+    return kept.slice(0, maxDet).map((d) => [...d.box, d.conf, d.cls]);
+  };
+  for (const [maxNms, maxDet] of [[30000, 300], [150, 300], [30000, 40]]) {
+    const got = nonMaxSuppression(x, { shape: [1, n, no], maxNms, maxDet })[0];
+    same(t, got, slow(maxNms, maxDet), `maxNms ${maxNms}, maxDet ${maxDet}`);
+  }
 });

@@ -62,15 +62,19 @@ interface Resolved {
 }
 
 function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolved): Detections {
-  // Candidates as (row, class, conf), in row-major (box, class) order.
-  const rows: number[] = [], cls: number[] = [], conf: number[] = [];
+  // Candidates (row, class, conf) in row-major (box, class) order, in typed arrays: an untrained
+  // model at conf 0.001 can yield millions of them.
+  let count = 0;
+  for (let r = 0; r < n; r++) if (x[r * no + 4] > o.confThres) count += o.multiLabel ? nc : 1;
+  const rowsA = new Int32Array(count), clsA = new Int32Array(count), confA = new Float32Array(count);
+  let m = 0;
   for (let r = 0; r < n; r++) {
     const obj = x[r * no + 4];
     if (!(obj > o.confThres)) continue;
     if (o.multiLabel) {
       for (let c = 0; c < nc; c++) {
         const s = Math.fround(x[r * no + 5 + c] * obj);
-        if (s > o.confThres) { rows.push(r); cls.push(c); conf.push(s); }
+        if (s > o.confThres && (!o.classes || o.classes.has(c))) { rowsA[m] = r; clsA[m] = c; confA[m] = s; m++; }
       }
     } else {
       let best = 0, bs = Math.fround(x[r * no + 5] * obj);
@@ -78,16 +82,20 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
         const s = Math.fround(x[r * no + 5 + c] * obj);
         if (s > bs) { bs = s; best = c; }
       }
-      if (bs > o.confThres) { rows.push(r); cls.push(best); conf.push(bs); }
+      if (bs > o.confThres && (!o.classes || o.classes.has(best))) { rowsA[m] = r; clsA[m] = best; confA[m] = bs; m++; }
     }
   }
-  let order = conf.map((_, i) => i).filter((i) => !o.classes || o.classes.has(cls[i]));
-  order.sort((p, q) => conf[q] - conf[p] || p - q);
-  order = order.slice(0, o.maxNms);
+  // Only the maxNms most confident go into NMS: find the cut by selection, not by sorting all.
+  const cut = m > o.maxNms ? kthLargest(confA.slice(0, m), o.maxNms) : -Infinity;
+  const sel: number[] = [];
+  for (let i = 0; i < m; i++) if (confA[i] >= cut) sel.push(i);
+  sel.sort((p, q) => confA[q] - confA[p] || p - q);
+  const order = sel.slice(0, o.maxNms);
+  const rows = order.map((i) => rowsA[i]), cls = order.map((i) => clsA[i]), conf = order.map((i) => confA[i]);
   const k = order.length;
   const bx = new Float64Array(k * 4), area = new Float64Array(k);
   for (let i = 0; i < k; i++) {
-    const r = rows[order[i]];
+    const r = rows[i];
     const xc = x[r * no], yc = x[r * no + 1], w = x[r * no + 2], h = x[r * no + 3];
     bx[i * 4] = Math.fround(xc - w / 2);
     bx[i * 4 + 1] = Math.fround(yc - h / 2);
@@ -100,12 +108,12 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
   const keep: number[] = [];
   const groups = new Map<number, number[]>();
   for (let i = 0; i < k; i++) {
-    const g = o.agnostic ? 0 : cls[order[i]];
+    const g = o.agnostic ? 0 : cls[i];
     let list = groups.get(g);
     if (!list) groups.set(g, (list = []));
     list.push(i);
   }
-  const groupOf = (i: number) => groups.get(o.agnostic ? 0 : cls[order[i]]) as number[];
+  const groupOf = (i: number) => groups.get(o.agnostic ? 0 : cls[i]) as number[];
   const posInGroup = new Int32Array(k);
   for (const list of groups.values()) list.forEach((i, p) => (posInGroup[i] = p));
   for (let i = 0; i < k && keep.length < o.maxDet; i++) {
@@ -126,8 +134,33 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
   const det = new Float32Array(keep.length * 6);
   keep.forEach((i, q) => {
     det.set(bx.subarray(i * 4, i * 4 + 4), q * 6);
-    det[q * 6 + 4] = conf[order[i]];
-    det[q * 6 + 5] = cls[order[i]];
+    det[q * 6 + 4] = conf[i];
+    det[q * 6 + 5] = cls[i];
   });
   return det;
+}
+
+/** The k-th largest value (k ≥ 1) of a, by in-place quickselect (a is scrambled). */
+function kthLargest(a: Float32Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target];
+  }
+  return a[target];
 }
