@@ -40,17 +40,25 @@ export function drawBackground(rng: Rng, width: number, height: number): Float32
   const sAng = rng.uniform(0, Math.PI), sx = Math.cos(sAng), sy = Math.sin(sAng), period = rng.uniform(6, 30), sAmp = rng.uniform(6, 16);
   const grain = rng.uniform(3, 12);
   const cs = Math.max(width, height) / cells;
+  // per-column noise-grid cell and smoothstep weight
+  const ixs = new Int32Array(width), sms = new Float32Array(width);
+  for (let x = 0; x < width; x++) { const gx = x / cs, ix = Math.floor(gx), fx = gx - ix; ixs[x] = ix; sms[x] = fx * fx * (3 - 2 * fx); }
+  const g2 = (2 * grain) / 1023;
   for (let y = 0; y < height; y++) {
-    const gy = y / cs, iy = Math.floor(gy), fy = gy - iy;
+    const gy = y / cs, iy = Math.floor(gy), fy = gy - iy, tm = fy * fy * (3 - 2 * fy);
+    const r0 = iy * gw, r1 = (iy + 1) * gw;
     for (let x = 0; x < width; x++) {
-      const gx = x / cs, ix = Math.floor(gx), fx = gx - ix;
-      const g00 = grid[iy * gw + ix], g01 = grid[iy * gw + ix + 1], g10 = grid[(iy + 1) * gw + ix], g11 = grid[(iy + 1) * gw + ix + 1];
-      const sm = (fx * fx * (3 - 2 * fx)), tm = (fy * fy * (3 - 2 * fy));
+      const ix = ixs[x], sm = sms[x];
+      const g00 = grid[r0 + ix], g01 = grid[r0 + ix + 1], g10 = grid[r1 + ix], g11 = grid[r1 + ix + 1];
       const noise = amp * ((g00 + (g01 - g00) * sm) * (1 - tm) + (g10 + (g11 - g10) * sm) * tm);
       const t = Math.min(1, Math.max(0, ((x - width / 2) * dx + (y - height / 2) * dy) / (2 * half) + 0.5));
       const stripe = stripes ? sAmp * Math.sin(((x * sx + y * sy) / period) * 2 * Math.PI) : 0;
+      const base = noise + stripe - grain;
+      const bits = rng.nextU32(); // three 10-bit grain draws from one word
       const o = (y * width + x) * 3;
-      for (let c = 0; c < 3; c++) out[o + c] = c0[c] + (c1[c] - c0[c]) * t + noise + stripe + rng.uniform(-grain, grain);
+      out[o] = c0[0] + (c1[0] - c0[0]) * t + base + (bits & 1023) * g2;
+      out[o + 1] = c0[1] + (c1[1] - c0[1]) * t + base + ((bits >>> 10) & 1023) * g2;
+      out[o + 2] = c0[2] + (c1[2] - c0[2]) * t + base + ((bits >>> 20) & 1023) * g2;
     }
   }
   return out;
