@@ -60,11 +60,13 @@ t.test('spawn -> actor runs -> exit reported as succeeded; bad input is fatal', 
   await startTestAgent(t, env, { nodeId: 'node-sp', slots: 2 });
   const subj = env.s.nodeControl('node-sp');
   const job = jobSpec({ trainer: { kind: 'logreg', steps: 5, features: 4, batch: 16 }, checkpoint_every: 2 });
-  const r = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job1', actorId: 'a1', nodeId: 'node-sp', job }) });
+  const a1 = { op: 'spawn', actor: actorSpec({ jobId: 'job1', actorId: 'a1', nodeId: 'node-sp', job }) };
+  const [r, twin] = await Promise.all([control(env.nc, subj, a1), control(env.nc, subj, a1)]);
   t.equal(r.ok, true, 'spawn accepted');
   if (r.ok) t.match(r.result, { actorId: 'a1', pid: Number });
-  const again = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job1', actorId: 'a1', nodeId: 'node-sp', job }) });
-  t.match(again, { ok: true, result: { existing: true } }, 'spawning the same actor twice is idempotent');
+  t.same(twin.ok && (twin.result as { pid: number }).pid, r.ok && (r.result as { pid: number }).pid, 'a concurrent duplicate spawn gets the same process');
+  const again = await control(env.nc, subj, a1);
+  t.match(again, { ok: true, result: { existing: true } }, 'spawning the same actor again is idempotent');
 
   const yjob = jobSpec({ trainer: { kind: 'yolov5', data: '/nonexistent/data.yaml' } });
   const y = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job2', actorId: 'y1', nodeId: 'node-sp', job: yjob }) });
@@ -128,6 +130,8 @@ t.test('jobAbort stops actors of older generations only', async (t) => {
   env.nc.publish(env.s.jobAbort('jab'), encode({ jobId: 'jab', generation: 'x' })); // malformed: ignored
   const e = await ex.next((x) => x.actorId === 'old');
   t.match(e.outcome, { kind: 'cancelled' });
+  const stale = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'jab', actorId: 'straggler', generation: 0, nodeId: 'node-ab', job }) });
+  t.match(stale, { ok: false, error: { code: 'FLO_STALE_GENERATION' } }, 'an aborted generation is not spawned again');
   const st = await waitActor(env.nc, env.s, 'new', (x) => x.state === 'running');
   t.equal(st.generation, 1, 'the newer generation still answers');
   t.notOk(ex.items.some((x) => x.actorId === 'new'), 'the newer generation did not exit');

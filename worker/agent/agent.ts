@@ -58,6 +58,10 @@ export class Agent {
   private readonly s: Subjects;
   private readonly actors = new Map<string, ActorProcess>();
   private readonly subs: Subscription[] = [];
+  /** actors being forked (they count against the slots; a second spawn of one waits for it) */
+  private readonly spawning = new Map<string, Promise<ActorProcess>>();
+  /** per job, the generation of the newest jobAbort: older actors are refused or stopped */
+  private readonly abortedBelow = new Map<string, number>();
   private readonly closing = new AbortController();
   private hbTimer: NodeJS.Timeout | undefined;
   private readonly o: Required<Omit<AgentOptions, 'actorEnv'>> & Pick<AgentOptions, 'actorEnv'>;
@@ -140,19 +144,25 @@ export class Agent {
 
   private async spawn(spec: ActorSpec): Promise<{ actorId: string; pid: number | undefined; existing?: boolean }> {
     checkSpec(spec);
-    const existing = this.actors.get(spec.actorId);
+    // No await between these checks and `spawning.set` below: concurrent requests see each other.
+    const inFlight = this.spawning.get(spec.actorId);
+    const existing = this.actors.get(spec.actorId) ?? (inFlight && (await inFlight.catch(() => undefined)));
     if (existing) return { actorId: spec.actorId, pid: existing.pid, existing: true };
     if (this.state !== 'running') throw new FlotillaError('FLO_INVALID_STATE', `node ${this.info.nodeId} is ${this.state}`);
+    this.assertCurrent(spec);
     // An actor already told to stop is gone within its grace period (SIGKILL at worst), so it
     // does not hold its slot against the replacement the head places right after an abort.
-    const busy = [...this.actors.values()].filter((a) => !a.stopping).length;
+    const busy = [...this.actors.values()].filter((a) => !a.stopping).length + this.spawning.size;
     if (busy >= this.info.slots) {
       throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId} runs ${busy}/${this.info.slots} actors`);
     }
     const log = this.log.child({ job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation });
-    const proc = await ActorProcess.spawn(spec, {
+    const forking = ActorProcess.spawn(spec, {
       natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv,
     });
+    this.spawning.set(spec.actorId, forking);
+    let proc: ActorProcess;
+    try { proc = await forking; } finally { this.spawning.delete(spec.actorId); }
     this.actors.set(spec.actorId, proc);
     log.info({ pid: proc.pid }, 'actor spawned');
     void proc.exited.then((outcome) => {
@@ -163,13 +173,25 @@ export class Agent {
       log.info({ outcome }, 'actor exited');
       if (!this.o.nc.isClosed()) { this.o.nc.publish(this.s.actorExit, encode(ActorExit.parse(exit))); this.beat(); }
     });
+    // A jobAbort that arrived while it was forking (before the actor could hear it) still applies.
+    const newer = this.abortedBelow.get(spec.jobId);
+    if (newer !== undefined && spec.generation < newer) proc.stop('cancelled', `job aborted (generation ${newer})`, this.o.stopGraceMs);
     this.beat();
     return { actorId: spec.actorId, pid: proc.pid };
+  }
+
+  /** Refuses an actor of a generation the head has already aborted. */
+  private assertCurrent(spec: ActorSpec): void {
+    const newer = this.abortedBelow.get(spec.jobId);
+    if (newer !== undefined && spec.generation < newer) {
+      throw new FlotillaError('FLO_STALE_GENERATION', `job ${spec.jobId} generation ${spec.generation} was aborted (now ${newer})`);
+    }
   }
 
   private onAbort(data: Uint8Array): void {
     let abort: JobAbort;
     try { abort = decode(JobAbort, data); } catch (err) { this.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
+    this.abortedBelow.set(abort.jobId, Math.max(abort.generation, this.abortedBelow.get(abort.jobId) ?? 0));
     for (const a of this.actors.values()) {
       if (a.spec.jobId === abort.jobId && a.spec.generation < abort.generation) {
         this.log.info({ actor: a.spec.actorId, generation: a.spec.generation, to: abort.generation }, 'aborting actor of an older generation');
