@@ -25,56 +25,74 @@ ConvShape ParseShape(const Napi::Value& v) {
   return ConvShape{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
 }
 
-// Images per im2col chunk: bounded so the column buffer stays near 32 MB.
-int64_t ImagesPerChunk(const ConvShape& s) {
-  const int64_t per = std::max<int64_t>(1, s.Rows() * s.K());
-  return std::max<int64_t>(1, std::min<int64_t>(s.n, (int64_t{8} << 20) / per));
+// Column rows per chunk: the column buffer stays near 4 MB, so im2col's writes are still in
+// cache when sgemm reads them.
+int64_t RowsPerChunk(const ConvShape& s) {
+  const int64_t total = s.n * s.Rows();
+  return std::max<int64_t>(1, std::min<int64_t>(total, std::max<int64_t>(256, (int64_t{1} << 20) / s.K())));
 }
 
-// Column rows laid out (kh, kw, c) to match the HWIO filter viewed as a [K, OC] matrix.
-void Im2Col(const float* x, const ConvShape& s, int64_t n0, int64_t nb, float* col) {
+// Images per col2im chunk (whole images, so each thread scatters into its own images).
+int64_t ImagesPerChunk(const ConvShape& s) {
+  const int64_t per = std::max<int64_t>(1, s.Rows() * s.K());
+  return std::max<int64_t>(1, std::min<int64_t>(s.n, (int64_t{4} << 20) / per));
+}
+
+// Column rows [r0, r0 + nr) of the whole batch (row = image, output y, output x), laid out
+// (kh, kw, c) to match the HWIO filter viewed as a [K, OC] matrix.
+void Im2Col(const float* x, const ConvShape& s, int64_t r0, int64_t nr, float* col) {
   const int64_t K = s.K(), rows = s.Rows();
-  const int64_t total = nb * rows;
-#pragma omp parallel for schedule(static) if (total * K > kParallelMin)
-  for (int64_t r = 0; r < total; ++r) {
-    const int64_t n = n0 + r / rows, pix = r % rows, oy = pix / s.ow, ox = pix % s.ow;
+#pragma omp parallel for schedule(static) if (nr * K > kParallelMin)
+  for (int64_t r = 0; r < nr; ++r) {
+    const int64_t g = r0 + r, n = g / rows, pix = g % rows, oy = pix / s.ow, ox = pix % s.ow;
     float* dst = col + r * K;
     const float* img = x + n * s.h * s.w * s.c;
     for (int64_t ky = 0; ky < s.kh; ++ky) {
       const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+      float* d = dst + ky * s.kw * s.c;
+      if (iy < 0 || iy >= s.h) {
+        std::memset(d, 0, sizeof(float) * s.kw * s.c);
+        continue;
+      }
+      const float* src = img + iy * s.w * s.c;
+      const int64_t ix0 = ox * s.sw - s.pl;
+      if (s.dw == 1 && ix0 >= 0 && ix0 + s.kw <= s.w) {
+        std::memcpy(d, src + ix0 * s.c, sizeof(float) * s.kw * s.c);  // the whole window row at once
+        continue;
+      }
       for (int64_t kx = 0; kx < s.kw; ++kx) {
-        const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
-        float* d = dst + (ky * s.kw + kx) * s.c;
-        if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
-          std::memset(d, 0, sizeof(float) * s.c);
+        const int64_t ix = ix0 + kx * s.dw;
+        if (ix < 0 || ix >= s.w) {
+          std::memset(d + kx * s.c, 0, sizeof(float) * s.c);
         } else {
-          std::memcpy(d, img + (iy * s.w + ix) * s.c, sizeof(float) * s.c);
+          std::memcpy(d + kx * s.c, src + ix * s.c, sizeof(float) * s.c);
         }
       }
     }
   }
 }
 
-// Gathers column gradients back into dx; each input pixel is owned by one thread, so no races.
+// Scatters column gradients of images [n0, n0 + nb) back into dx (zeroed by the caller); one
+// thread per image, so no two threads touch the same pixel.
 void Col2Im(const float* col, const ConvShape& s, int64_t n0, int64_t nb, float* dx) {
   const int64_t K = s.K(), rows = s.Rows();
-  const int64_t total = nb * s.h * s.w;
-#pragma omp parallel for schedule(static) if (total * s.c > kParallelMin)
-  for (int64_t q = 0; q < total; ++q) {
-    const int64_t nl = q / (s.h * s.w), pix = q % (s.h * s.w), iy = pix / s.w, ix = pix % s.w;
-    float* d = dx + ((n0 + nl) * s.h * s.w + pix) * s.c;
-    for (int64_t ky = 0; ky < s.kh; ++ky) {
-      const int64_t ty = iy + s.pt - ky * s.dh;
-      if (ty < 0 || ty % s.sh != 0) continue;
-      const int64_t oy = ty / s.sh;
-      if (oy >= s.oh) continue;
-      for (int64_t kx = 0; kx < s.kw; ++kx) {
-        const int64_t tx = ix + s.pl - kx * s.dw;
-        if (tx < 0 || tx % s.sw != 0) continue;
-        const int64_t ox = tx / s.sw;
-        if (ox >= s.ow) continue;
-        const float* src = col + (nl * rows + oy * s.ow + ox) * K + (ky * s.kw + kx) * s.c;
-        for (int64_t c = 0; c < s.c; ++c) d[c] += src[c];
+#pragma omp parallel for schedule(static) if (nb > 1 && nb * rows * K > kParallelMin)
+  for (int64_t nl = 0; nl < nb; ++nl) {
+    float* img = dx + (n0 + nl) * s.h * s.w * s.c;
+    for (int64_t oy = 0; oy < s.oh; ++oy) {
+      for (int64_t ox = 0; ox < s.ow; ++ox) {
+        const float* src = col + (nl * rows + oy * s.ow + ox) * K;
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+          if (iy < 0 || iy >= s.h) continue;
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
+            if (ix < 0 || ix >= s.w) continue;
+            float* d = img + (iy * s.w + ix) * s.c;
+            const float* g = src + (ky * s.kw + kx) * s.c;
+            for (int64_t c = 0; c < s.c; ++c) d[c] += g[c];
+          }
+        }
       }
     }
   }
@@ -93,13 +111,13 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   if (s.Pointwise()) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.n * rows, s.oc, K, 1.f, x, K, w, s.oc, 0.f, y, s.oc);
   } else {
-    const int64_t chunk = ImagesPerChunk(s);
-    std::unique_ptr<float[]> col(new float[chunk * rows * K]);
-    for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
-      const int64_t nb = std::min(chunk, s.n - n0);
-      Im2Col(x, s, n0, nb, col.get());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * rows, s.oc, K, 1.f, col.get(), K, w, s.oc, 0.f,
-                  y + n0 * rows * s.oc, s.oc);
+    const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
+    std::unique_ptr<float[]> col(new float[chunk * K]);
+    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+      const int64_t nr = std::min(chunk, total - r0);
+      Im2Col(x, s, r0, nr, col.get());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, s.oc, K, 1.f, col.get(), K, w, s.oc, 0.f,
+                  y + r0 * s.oc, s.oc);
     }
   }
   if (bias != nullptr || act != kLinear) ApplyBiasAct(y, s.n * rows, s.oc, bias, act, alpha);
@@ -140,13 +158,13 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, s.n * rows, 1.f, x, K, dy, s.oc, 0.f, dw, s.oc);
     return info.Env().Undefined();
   }
-  const int64_t chunk = ImagesPerChunk(s);
-  std::unique_ptr<float[]> col(new float[chunk * rows * K]);
-  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, s.n - n0);
-    Im2Col(x, s, n0, nb, col.get());
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, nb * rows, 1.f, col.get(), K,
-                dy + n0 * rows * s.oc, s.oc, n0 == 0 ? 0.f : 1.f, dw, s.oc);
+  const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
+  std::unique_ptr<float[]> col(new float[chunk * K]);
+  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+    const int64_t nr = std::min(chunk, total - r0);
+    Im2Col(x, s, r0, nr, col.get());
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, nr, 1.f, col.get(), K, dy + r0 * s.oc, s.oc,
+                r0 == 0 ? 0.f : 1.f, dw, s.oc);
   }
   return info.Env().Undefined();
 }
