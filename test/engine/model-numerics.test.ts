@@ -3,13 +3,14 @@
 // upsampling, and the training-mode gradients against central differences.
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
+import { modelTestBackend } from './model-backend.ts';
 import { Conv2d } from '../../worker/engine/model/conv.ts';
 import { SPPF, Upsample } from '../../worker/engine/model/blocks.ts';
 import { SeededRandom } from '../../worker/engine/model/init.ts';
 import { buildModel, hwioToOihw } from '../../worker/engine/model/index.ts';
 import { tinyYaml } from './model-tiny.ts';
 
-await tf.setBackend('cpu');
+t.comment(`backend: ${await modelTestBackend()}`);
 
 /** PyTorch conv2d on NCHW float64, zero padding p on every side. */
 function naiveConv(x: Float64Array, [c, h, w]: number[], wt: Float32Array, [o, , k]: number[], s: number, p: number): { y: Float64Array; oh: number; ow: number } {

@@ -10,10 +10,11 @@
 // per element prints 109.3 for l (and 4.5, 16.5 for n, s).
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
+import { modelTestBackend } from './model-backend.ts';
 import { buildModel, formatSummary } from '../../worker/engine/model/index.ts';
 import { run as runModelCli } from '../../bin/cli/model.ts';
 
-await tf.setBackend('cpu');
+t.comment(`backend: ${await modelTestBackend()}`);
 
 const PUBLISHED = [
   { name: 'yolov5n', title: 'YOLOv5n', layers: 214, parameters: 1872157, gflops: '4.6' },

@@ -3,6 +3,7 @@
 // Tolerances are those of the reference README.
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
+import { modelTestBackend } from './model-backend.ts';
 import { buildModel, type TorchTensorInfo } from '../../worker/engine/model/index.ts';
 import { closeAll, readF32, readManifest, referenceDir, type RefFile } from './loss-reference.ts';
 
@@ -24,7 +25,7 @@ if (!dir) {
   t.comment('skipping model reference tests: reference folder (vectors.json) not found');
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
-  await tf.setBackend('cpu');
+  t.comment(`backend: ${await modelTestBackend()}`);
   const F = (readManifest(dir) as { forward: ForwardManifest }).forward;
   const M = F.model;
   const model = buildModel(M.config, { nc: M.nc });

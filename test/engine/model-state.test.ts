@@ -2,10 +2,11 @@
 // optimizer groups, running-statistics semantics.
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
+import { modelTestBackend } from './model-backend.ts';
 import { buildModel, hwioToOihw, oihwToHwio, type TorchTensorInfo, type YoloModel } from '../../worker/engine/model/index.ts';
 import { tinyYaml } from './model-tiny.ts';
 
-await tf.setBackend('cpu');
+t.comment(`backend: ${await modelTestBackend()}`);
 
 const input = () => tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
 

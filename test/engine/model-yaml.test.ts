@@ -1,12 +1,13 @@
 // The architecture yaml: parsing, Ultralytics' depth/width rules, the module registry and its errors.
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
+import { modelTestBackend } from './model-backend.ts';
 import {
   buildModel, loadModelYaml, makeDivisible, ModelConfigError, pyRound, scaleDepth, BUILTIN_CFGS, type ModelYaml,
 } from '../../worker/engine/model/index.ts';
 import { TINY_MODULES, tinyYaml } from './model-tiny.ts';
 
-await tf.setBackend('cpu');
+t.comment(`backend: ${await modelTestBackend()}`);
 
 t.test('Python rounding and the depth/width gains', async (t) => {
   t.same([0.5, 1.5, 2.5, 3.5, 0.49, 2.51].map(pyRound), [0, 2, 2, 4, 0, 3], 'halves to even');
