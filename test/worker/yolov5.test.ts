@@ -28,7 +28,8 @@ t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async 
   const steps = m.filter((x) => 'box' in x.values).map((x) => x.step);
   t.same(steps, [1, 2, 3, 4], '4 images / (2 ranks x 1) = 2 batches per epoch, 2 epochs');
   t.ok(m.some((x) => 'map50' in x.values), 'validation metrics reported');
-  t.match(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4]);
+  t.same(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4]);
+  t.same(m.map((x) => x.step), [1, 2, 3, 4], 'each step reported once (the last one with the validation)');
   await events.next((e) => e.type === 'artifact');
   t.match(events.items.find((e) => e.type === 'artifact'), { name: 'last.ckpt' });
 

@@ -77,6 +77,7 @@ export async function run(ctx: ActorContext): Promise<void> {
       await ctx.checkpoints.save(trainer.counters.ni, bytes, { generation: String(spec.generation) });
       return bytes;
     };
+    let lastValues: Record<string, number> = {};
     for (let epoch = cursor.epoch; epoch < t.epochs; epoch++) {
       trainer.counters.epoch = epoch;
       for await (const batch of loader.epochBatches(epoch, epoch === cursor.epoch ? cursor.index : 0)) {
@@ -89,8 +90,10 @@ export async function run(ctx: ActorContext): Promise<void> {
         const step = trainer.counters.ni;
         ctx.heartbeat(step);
         if (spec.rank === 0) {
-          await ctx.emitMetric(step, { box: items.box, obj: items.obj, cls: items.cls, lr0: info.lr[0] }, epoch);
-          if (step % spec.job.checkpoint_every === 0 && !signal.aborted) await save();
+          lastValues = { box: items.box, obj: items.obj, cls: items.cls, lr0: info.lr[0] };
+          // The final step's metric waits for the validation, so every step is reported once.
+          if (cursor.epoch < t.epochs) await ctx.emitMetric(step, lastValues, epoch);
+          if (step % spec.job.checkpoint_every === 0 && cursor.epoch < t.epochs && !signal.aborted) await save();
         }
       }
     }
@@ -100,7 +103,7 @@ export async function run(ctx: ActorContext): Promise<void> {
     const val = createLoader({ ...loaderOpts, rank: 0, worldSize: 1, dataset: data.val, augment: false });
     const m = await withWeights(trainer.model, trainer.ema.state, () =>
       validate(trainer.model, val.epochBatches(0, 0), { hyp, imgsz: t.img, signal }));
-    await ctx.emitMetric(trainer.counters.ni, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness }, t.epochs - 1);
+    await ctx.emitMetric(trainer.counters.ni, { ...lastValues, precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness }, t.epochs - 1);
     await ctx.saveArtifact('last.ckpt', last);
     log.info({ step: trainer.counters.ni, map50: m.map50 }, 'training done');
   } finally {
