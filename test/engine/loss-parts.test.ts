@@ -130,3 +130,22 @@ t.test('computeLoss inside tf.variableGrads, no leaked tensors', async (t) => {
   t.equal(tf.memory().numTensors, before, 'every intermediate released');
   w.dispose();
 });
+
+t.test('computeLoss: no targets, and bad class ids', async (t) => {
+  const { computeLoss } = await import('../../worker/engine/loss/index.ts');
+  const { loadHyp } = await import('../../worker/engine/hyp/index.ts');
+  const hyp = loadHyp();
+  const meta = { nc: 2, anchors: [[[1, 1], [2, 3]]], strides: [8], imgsz: 640 };
+  const logits = [0.3, -1.2, 2.5, 0.1];
+  // [1, 2, 1, 2, 7]: obj logits at column 4 of each of the 4 slots.
+  const data = new Float32Array(4 * 7);
+  logits.forEach((v, i) => (data[i * 7 + 4] = v));
+  const p = tf.tensor(data, [1, 2, 1, 2, 7]);
+  const r = computeLoss([p], new Float32Array(0), meta, hyp);
+  // lobj = obj gain (1·(640/640)²·3/1) · balance[0] (4, as nl ≠ 3) · mean softplus(x).
+  const want = 3 * 4 * logits.reduce((s, v) => s + Math.log1p(Math.exp(v)), 0) / 4;
+  t.same([r.lbox.dataSync()[0], r.lcls.dataSync()[0]], [0, 0], 'no box or class loss');
+  t.ok(near(r.lobj.dataSync()[0], want, 1e-5 * want), `lobj ${r.lobj.dataSync()[0]} vs ${want}`);
+  t.throws(() => computeLoss([p], Float32Array.from([0, 2, 0.5, 0.5, 0.1, 0.1]), meta, hyp), /class 2/);
+  tf.dispose([p, r.total, r.lbox, r.lobj, r.lcls]);
+});

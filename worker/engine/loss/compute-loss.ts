@@ -47,6 +47,7 @@ export function lossGains(hyp: Pick<Hyp, 'box' | 'obj' | 'cls'>, nc: number, nl:
 
 /** Per-level objectness weights: [4, 1, 0.4] for three levels, else [4, 1, 0.25, 0.06, 0.02]. */
 export function objBalance(nl: number): number[] {
+  if (nl < 1 || nl > 5) throw new Error(`objectness balance is defined for 1 to 5 levels, not ${nl}`);
   return nl === 3 ? [4.0, 1.0, 0.4] : [4.0, 1.0, 0.25, 0.06, 0.02].slice(0, nl);
 }
 
@@ -78,6 +79,9 @@ export function computeLoss(
     if (no !== meta.nc + 5) throw new Error(`prediction ${i} has ${no} outputs, expected nc + 5 = ${meta.nc + 5}`);
     return { batch, na, ny, nx, no };
   });
+  for (let r = 1; r < targets.length; r += 6) {
+    if (!(targets[r] >= 0 && targets[r] < meta.nc)) throw new Error(`target ${(r - 1) / 6} has class ${targets[r]}, outside [0, ${meta.nc})`);
+  }
   const levels = buildTargets(targets, meta.anchors, shapes, hyp.anchor_t);
   const gains = lossGains(hyp, meta.nc, nl, meta.imgsz);
   const balance = objBalance(nl);
