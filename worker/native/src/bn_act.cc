@@ -5,13 +5,14 @@
 #include <vector>
 
 #include "common.h"
+#include "fast_math.h"
 
 namespace flot {
 namespace {
 
 enum BnAct : int { kBnLinear = 0, kBnSilu = 1 };
 
-inline float Sigm(float u) { return 1.f / (1.f + std::exp(-u)); }
+inline float Sigm(float u) { return FastSigmoid(u); }
 
 // Per-channel sums of f(row) over all rows, each thread over a band of rows, in double.
 template <typename F>
@@ -62,13 +63,19 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
     scale[c] = static_cast<float>(k);
     shift[c] = static_cast<float>(beta[c] - m * k);
   }
+  const float* sc = scale.data();
+  const float* sh = shift.data();
 #pragma omp parallel for schedule(static) if (rows * C > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C;
     float* yr = y + r * C;
-    for (int64_t c = 0; c < C; ++c) {
-      const float u = xr[c] * scale[c] + shift[c];
-      yr[c] = act == kBnSilu ? u * Sigm(u) : u;
+    if (act == kBnSilu) {
+      for (int64_t c = 0; c < C; ++c) {
+        const float u = xr[c] * sc[c] + sh[c];
+        yr[c] = u * Sigm(u);
+      }
+    } else {
+      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * sc[c] + sh[c];
     }
   }
   return info.Env().Undefined();
@@ -98,17 +105,20 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
     const float* xr = x + r * C;
     const float* dyr = dy + r * C;
     float* gr = dx + r * C;
-    for (int64_t c = 0; c < C; ++c) {
-      const float z = (xr[c] - mean[c]) * rstd[c];
-      float g = dyr[c];
-      if (act == kBnSilu) {
-        const float u = gamma[c] * z + beta[c];
+    const float* rs = rstd.data();
+    if (act == kBnSilu) {
+      for (int64_t c = 0; c < C; ++c) {
+        const float u = gamma[c] * ((xr[c] - mean[c]) * rs[c]) + beta[c];
         const float s = Sigm(u);
-        g *= s * (1.f + u * (1.f - s));
+        gr[c] = dyr[c] * (s * (1.f + u * (1.f - s)));
       }
-      gr[c] = g;
-      a[c] += g;
-      b[c] += static_cast<double>(g) * z;
+    } else {
+      for (int64_t c = 0; c < C; ++c) gr[c] = dyr[c];
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      const float z = (xr[c] - mean[c]) * rs[c];
+      a[c] += gr[c];
+      b[c] += static_cast<double>(gr[c]) * z;
     }
   });
   std::vector<float> k(C), mg(C), mgz(C);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "common.h"
+#include "fast_math.h"
 
 namespace flot {
 namespace {
@@ -189,7 +190,7 @@ void ApplyBiasAct(float* y, int64_t rows, int64_t cols, const float* bias, int a
         for (int64_t c = 0; c < cols; ++c) row[c] = row[c] < 0.f ? alpha * row[c] : row[c];
         break;
       case kSigmoid:
-        for (int64_t c = 0; c < cols; ++c) row[c] = 1.f / (1.f + std::exp(-row[c]));
+        for (int64_t c = 0; c < cols; ++c) row[c] = FastSigmoid(row[c]);
         break;
       case kElu:
         for (int64_t c = 0; c < cols; ++c) row[c] = row[c] >= 0.f ? row[c] : std::expm1(row[c]);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "fast_math.h"
 
 namespace flot {
 namespace {
@@ -107,9 +108,9 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   const float p1 = info.Length() > 4 ? static_cast<float>(Num(info[4], "p1")) : 0.f;
   switch (static_cast<int>(Int(info[2], "op"))) {
     case kNeg: UnaryLoop(x, o, n, [](float v) { return -v; }); break;
-    case kExp: UnaryLoop(x, o, n, [](float v) { return std::exp(v); }); break;
+    case kExp: UnaryLoop(x, o, n, [](float v) { return v > 88.7f ? INFINITY : FastExp(v); }); break;
     case kLog: UnaryLoop(x, o, n, [](float v) { return std::log(v); }); break;
-    case kSigmoid: UnaryLoop(x, o, n, [](float v) { return 1.f / (1.f + std::exp(-v)); }); break;
+    case kSigmoid: UnaryLoop(x, o, n, [](float v) { return FastSigmoid(v); }); break;
     case kRelu: UnaryLoop(x, o, n, [](float v) { return v < 0.f ? 0.f : v; }); break;
     case kRelu6: UnaryLoop(x, o, n, [](float v) { return std::min(6.f, std::max(0.f, v)); }); break;
     case kSqrt: UnaryLoop(x, o, n, [](float v) { return std::sqrt(v); }); break;
