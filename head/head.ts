@@ -9,7 +9,6 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { subjects } from '../shared/subjects.ts';
 import { silentLogger, type Logger } from '../shared/logger.ts';
-import { encode } from '../shared/codec.ts';
 import { ActorExit } from '../shared/schemas/actor.ts';
 import { JobEvent } from '../shared/schemas/event.ts';
 import { DEFAULTS } from '../shared/config.ts';
@@ -24,6 +23,7 @@ import { renderMetrics } from './metrics.ts';
 import { build } from './api/app.ts';
 import type { ApiContext } from './api/context.ts';
 import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
+import { acquireLease } from './lease.ts';
 
 /** Options of a head; defaults from shared/config.ts DEFAULTS. */
 export interface HeadOptions {
@@ -40,6 +40,10 @@ export interface HeadOptions {
   /** scheduler/supervisor tick (default 250) */
   tickMs?: number;
   autoscaler?: AutoscalerOptions;
+  /** a head that stops renewing its lease for this long is replaced by a standby (default deadAfterMs) */
+  leaseMs?: number;
+  /** called if another head takes the lease over (default: this head stops deciding) */
+  onLeaseLost?: () => void;
   log?: Logger;
 }
 
@@ -64,16 +68,19 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
   try {
     const res: HeadResources = await openResources(nc, s);
+    let onLost = () => { log.error({ head: id }, 'lease lost: this head stops deciding'); };
+    const lease = await acquireLease(res.lease, { headId: id, leaseMs: o.leaseMs ?? deadAfterMs, log, onLost: () => onLost() });
+    stops.push(() => lease.release());
     const jobs = new JobStore(res.jobs);
     const nodes = new NodeStore(res.nodes);
     const [nJobs, nNodes] = [await jobs.load(), await nodes.load()];
     log.info({ head: id, jobs: nJobs, nodes: nNodes, prefix: o.prefix }, 'head state loaded from KV');
-    await res.lease.put('leader', encode({ head: id, pid: process.pid, since: new Date().toISOString() }));
     const ctl = new Controller({
       nc, js: res.js, s, jobs, nodes, log,
       opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
     });
     stops.push(() => ctl.close());
+    onLost = () => { ctl.close(); o.onLeaseLost?.(); };
     const membership = watchMembership(nc, s, ctl, log, id);
     stops.push(() => membership.stop());
     const followers: DurableFollower[] = [

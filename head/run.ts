@@ -51,7 +51,9 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
     provider, minWorkers: o.autoscale.minWorkers, maxWorkers: o.autoscale.maxWorkers,
     idleTimeoutMs: o.autoscale.idleTimeoutMs, slotsPerWorker: o.autoscale.slotsPerWorker,
   } : undefined;
+  let lost = () => undefined as void;
   const head = await startHead({
+    onLeaseLost: () => lost(),
     natsUrl: config.natsUrl, prefix: config.prefix, host: config.head.host, port: config.head.port,
     deadAfterMs: config.head.deadAfterMs, restartBackoffMs: config.head.restartBackoffMs, autoscaler, log,
   });
@@ -66,6 +68,7 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
       log.info({ signal: sig }, 'head stopping');
       head.stop().then(() => resolve(0), () => resolve(1));
     };
+    lost = () => { log.error({}, 'another head took over; exiting'); head.stop().then(() => resolve(1), () => resolve(1)); };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
