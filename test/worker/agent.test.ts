@@ -52,6 +52,13 @@ t.test('malformed control requests get FLO_VALIDATION naming the field; the agen
   const ping = await control(env.nc, subj, { op: 'ping' });
   t.equal(ping.ok, true, 'still answers a ping');
   if (ping.ok) t.equal(decode(NodeInfo, encode(ping.result)).nodeId, 'node-bad');
+
+  const beats = new Collector(env.nc, env.s.nodeHeartbeat, (m) => decode(NodeHeartbeat, m.data));
+  t.match(await control(env.nc, subj, { op: 'drain' }), { ok: true, result: { draining: true } });
+  t.equal((await beats.next((b) => b.nodeId === 'node-bad' && b.draining)).draining, true, 'heartbeats say draining');
+  const refused = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'j', actorId: 'x', nodeId: 'node-bad', job }) });
+  t.match(refused, { ok: false, error: { code: 'FLO_INVALID_STATE' } }, 'a draining node takes no actors');
+  beats.close();
 });
 
 t.test('spawn -> actor runs -> exit reported as succeeded; bad input is fatal', async (t) => {
