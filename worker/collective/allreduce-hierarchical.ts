@@ -6,7 +6,7 @@
 import { chunksOf, type Range } from './layout.ts';
 import type { AllreduceAlgorithm, Comm, OpContext } from './op.ts';
 import type { Topology } from './topology.ts';
-import { addInto, copyInto, encodeRange, roundToWire } from './wire.ts';
+import { encodeRange, roundToWire } from './wire.ts';
 
 const empty = (r: Range): boolean => r.end <= r.start;
 
@@ -22,18 +22,14 @@ export function hierarchicalAllreduce(topo: Topology, inner: AllreduceAlgorithm)
     const t = comm.tag;
 
     if (me !== leader) {
-      chunks.forEach((r, j) => { if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), false); }); // changed only after the leader replied
-      await Promise.all(chunks.map(async (r, j) => {
-        if (!empty(r)) copyInto(data, r, await op.recv(`${t}hd`, leader, j), fp16);
-      }));
+      const results = Promise.all(chunks.map((r, j) => (empty(r) ? undefined : op.recvInto(`${t}hd`, leader, j, data, r, 'copy'))));
+      // not borrowed: changed only after the leader replied
+      chunks.forEach((r, j) => { if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), false); });
+      await results;
       return;
     }
     const members = local.slice(1);
-    await Promise.all(chunks.map(async (r, j) => {
-      if (empty(r)) return;
-      const parts = await Promise.all(members.map((m) => op.recv(`${t}hu`, m, j)));
-      for (const p of parts) addInto(data, r, p, fp16); // in rank order
-    }));
+    await Promise.all(chunks.flatMap((r, j) => (empty(r) ? [] : members.map((m) => op.recvInto(`${t}hu`, m, j, data, r, 'add')))));
     await inner(op, data, { members: topo.leaders, index: topo.leaders.indexOf(me), tag: `${t}L` });
     if (!members.length) return;
     chunks.forEach((r, j) => {

@@ -3,12 +3,15 @@
  * step), then each owner publishes its reduced shard once and the NATS server fans it out to
  * every rank. Two steps instead of 2(N−1); each rank uploads S instead of 2(N−1)/N·S.
  * When the members are a subset of the group (node leaders), the fan-out is N−1 sends.
+ * Shards are summed in arrival order (streamed into place); every rank then holds the
+ * owner's result, so replicas stay identical.
  */
 import { chunk, chunksPerSegment, segment, type Range } from './layout.ts';
 import type { Comm, OpContext } from './op.ts';
-import { addInto, copyInto, encodeRange, roundToWire } from './wire.ts';
+import { encodeRange, roundToWire } from './wire.ts';
 
 const empty = (r: Range): boolean => r.end <= r.start;
+const noop = (): void => {};
 
 export async function multicastAllreduce(op: OpContext, data: Float32Array, comm: Comm): Promise<void> {
   const n = comm.members.length;
@@ -23,20 +26,20 @@ export async function multicastAllreduce(op: OpContext, data: Float32Array, comm
 
   const chain = async (j: number): Promise<void> => {
     const piece = (o: number): Range => chunk(segment(data.length, n, o), k, j);
+    const mine = piece(i);
+    const parts = empty(mine) ? [] : others.map((o) => op.recvInto(`${t}s`, comm.members[o], j, data, mine, 'add'));
+    const gathered = Promise.all(others.map((o) => {
+      const r = piece(o);
+      return empty(r) ? undefined : op.recvInto(`${t}b`, comm.members[o], j, data, r, 'copy');
+    }));
+    gathered.catch(noop); // awaited below; a failure before then is reported by the reduce
     for (const o of others) {
       const r = piece(o);
-      if (!empty(r)) op.send(comm.members[o], `${t}s`, j, encodeRange(data, r, fp16), false); // changed only after its owner replied
+      // not borrowed: changed only after its owner replied
+      if (!empty(r)) op.send(comm.members[o], `${t}s`, j, encodeRange(data, r, fp16), false);
     }
-    const mine = piece(i);
-    const gathered = Promise.all(others.map(async (o) => {
-      const r = piece(o);
-      if (!empty(r)) copyInto(data, r, await op.recv(`${t}b`, comm.members[o], j), fp16);
-    }));
-    gathered.catch(() => {}); // awaited below; a failure before then is reported by the reduce
-    if (!empty(mine)) {
-      // sum in member order, so the result does not depend on arrival order
-      const parts = await Promise.all(others.map((o) => op.recv(`${t}s`, comm.members[o], j)));
-      for (const p of parts) addInto(data, mine, p, fp16);
+    if (parts.length) {
+      await Promise.all(parts);
       const out = encodeRange(data, mine, fp16);
       roundToWire(data, mine, out, fp16);
       if (whole) op.sendAll(`${t}b`, j, out, !fp16);

@@ -16,7 +16,8 @@ function halfToFloatSlow(h: number): number {
   return sign * (1 + man / 1024) * 2 ** (exp - 15);
 }
 
-function halfTable(): Float32Array {
+/** float16 bits → float32 value, for all 65536 halves. */
+export function halfTable(): Float32Array {
   if (!table) {
     table = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) table[h] = halfToFloatSlow(h);

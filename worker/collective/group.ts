@@ -300,7 +300,8 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
         return;
       }
       await Promise.all(chunks.map(async (r, j) => {
-        const d = await ctx.recvDelivery('bc', root, j);
+        if (j > 0) { await ctx.recvInto('bc', root, j, data, r, 'copy'); return; }
+        const d = await ctx.recvDelivery('bc', root, 0); // carries the root's length
         if (d.total !== data.length) throw new CollectiveError(`broadcast of ${d.total} elements from rank ${root} into ${data.length}`);
         copyInto(data, r, d.data, false);
       }));

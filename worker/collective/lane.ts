@@ -4,8 +4,11 @@
  * on receive into a buffer of the exact size, none on send for payloads the caller gives up).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { StreamSink } from './stream-sink.ts';
 
 export type LaneHandler = (subject: string, data: Uint8Array) => void;
+/** A message of `size` bytes is starting: a sink to stream it into, or undefined to get it whole. */
+export type LaneStreamer = (subject: string, size: number) => StreamSink | undefined;
 
 export interface Lane {
   /** the server's max_payload */
@@ -19,7 +22,8 @@ export interface Lane {
   publish(subject: string, payload: Uint8Array, borrowed: boolean): void;
   /** resolves once every borrowed payload published so far has left this process's memory */
   settle(): Promise<void>;
-  subscribe(subject: string, handler: LaneHandler): void;
+  /** `streamer` is a hint: lanes that cannot stream deliver every message whole */
+  subscribe(subject: string, handler: LaneHandler, streamer?: LaneStreamer): void;
   /** resolves once the server has processed everything sent so far */
   flush(): Promise<void>;
   /** unsubscribes; closes the connection if the lane owns it */

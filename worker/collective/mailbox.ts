@@ -3,14 +3,21 @@
  * peer running ahead never loses a message; an operation's leftovers are dropped when it ends,
  * and late messages for an ended operation are dropped on arrival.
  */
+import type { SinkSpec } from './stream-sink.ts';
+import { applyPayload } from './wire.ts';
+
 export interface Delivery {
   readonly data: Uint8Array;
   /** the sender's element count */
   readonly total: number;
 }
 
+/** Marks a message that a lane already streamed into its waiter's sink. */
+export const APPLIED: Delivery = Object.freeze({ data: new Uint8Array(0), total: -1 });
+
 interface Waiter {
   readonly from: number;
+  readonly sink?: SinkSpec;
   resolve(d: Delivery): void;
   reject(err: unknown): void;
 }
@@ -50,6 +57,43 @@ export class Mailbox {
     if (!ws) { ws = new Map(); this.waiters.set(seq, ws); }
     const waiters = ws;
     return new Promise<Delivery>((resolve, reject) => { waiters.set(key, { from, resolve, reject }); });
+  }
+
+  /**
+   * Waits for message `key` and applies it to `sink` (add or copy): streamed by the lane while
+   * it arrives when the lane can, else from the whole message.
+   */
+  takeInto(seq: number, key: string, from: number, sink: SinkSpec): Promise<void> {
+    const box = this.boxes.get(seq);
+    const d = box?.get(key);
+    if (d) {
+      box!.delete(key);
+      try { applyPayload(sink, d.data); } catch (e) { return Promise.reject(e); }
+      return Promise.resolve();
+    }
+    let ws = this.waiters.get(seq);
+    if (!ws) { ws = new Map(); this.waiters.set(seq, ws); }
+    const waiters = ws;
+    return new Promise<void>((resolve, reject) => {
+      waiters.set(key, {
+        from,
+        sink,
+        resolve: (got) => {
+          if (got === APPLIED) { resolve(); return; }
+          try { applyPayload(sink, got.data); resolve(); } catch (e) { reject(e); }
+        },
+        reject,
+      });
+    });
+  }
+
+  /** The sink waiting for `key` (the lane streams the message into it), if any. */
+  sinkFor(seq: number, key: string): SinkSpec | undefined {
+    return this.waiters.get(seq)?.get(key)?.sink;
+  }
+
+  isEnded(seq: number): boolean {
+    return this.ended.has(seq);
   }
 
   /** Ranks that operation `seq` is waiting on right now. */

@@ -2,6 +2,7 @@
  * What an algorithm sees of one collective operation: its sequence number (every rank numbers
  * its operations the same way), send to a rank / to all / to a node, and receive by key.
  */
+import type { Range } from './layout.ts';
 import type { Delivery, Mailbox } from './mailbox.ts';
 import { key, type Transport } from './transport.ts';
 
@@ -42,6 +43,14 @@ export class OpContext {
 
   recv(tag: string, from: number, chunk: number): Promise<Uint8Array> {
     return this.mailbox.take(this.seq, key(tag, from, chunk), from).then((d) => d.data);
+  }
+
+  /**
+   * Receives into data[r], adding or copying (at this operation's precision); streamed into
+   * place as it arrives when the wait is registered before the message comes.
+   */
+  recvInto(tag: string, from: number, chunk: number, data: Float32Array, r: Range, mode: 'add' | 'copy'): Promise<void> {
+    return this.mailbox.takeInto(this.seq, key(tag, from, chunk), from, { dst: data.subarray(r.start, r.end), mode, fp16: this.fp16 });
   }
 
   recvDelivery(tag: string, from: number, chunk: number): Promise<Delivery> {

@@ -8,7 +8,8 @@
  * asks for auth or TLS, and the group falls back to nats.js lanes.
  */
 import { createConnection, type Socket } from 'node:net';
-import type { Lane, LaneHandler } from './lane.ts';
+import type { Lane, LaneHandler, LaneStreamer } from './lane.ts';
+import type { StreamSink } from './stream-sink.ts';
 
 export class RawLaneUnsupported extends Error {
   override name = 'RawLaneUnsupported';
@@ -47,7 +48,7 @@ export class RawLane implements Lane {
   maxPayload = 1024 * 1024;
   readonly ready: Promise<void>;
   private readonly socket: Socket;
-  private readonly handlers = new Map<number, LaneHandler>();
+  private readonly handlers = new Map<number, { handler: LaneHandler; streamer?: LaneStreamer }>();
   private readonly pongs: ((err?: Error) => void)[] = [];
   private opened = false;
   private nextSid = 1;
@@ -61,6 +62,8 @@ export class RawLane implements Lane {
   private line: Buffer | undefined; // a control line split across reads
   private payload: Uint8Array | undefined; // the message being assembled
   private filled = 0;
+  private sink: StreamSink | undefined; // or the sink it streams into
+  private sinkLeft = 0;
   private msgSubject = '';
   private msgSid = 0;
   private skipCrlf = 0; // bytes of the payload's trailing CRLF still to skip
@@ -107,9 +110,9 @@ export class RawLane implements Lane {
     if (--this.pendingBorrowed === 0) for (const s of this.settlers.splice(0)) s();
   };
 
-  subscribe(subject: string, handler: LaneHandler): void {
+  subscribe(subject: string, handler: LaneHandler, streamer?: LaneStreamer): void {
     const sid = this.nextSid++;
-    this.handlers.set(sid, handler);
+    this.handlers.set(sid, { handler, streamer });
     this.socket.write(`SUB ${subject} ${sid}\r\n`, 'latin1');
   }
 
@@ -143,6 +146,19 @@ export class RawLane implements Lane {
         i += k;
         continue;
       }
+      if (this.sink) {
+        const k = Math.min(this.sinkLeft, n - i);
+        this.sink.write(b.subarray(i, i + k));
+        this.sinkLeft -= k;
+        i += k;
+        if (this.sinkLeft === 0) {
+          const sink = this.sink;
+          this.sink = undefined;
+          this.skipCrlf = 2;
+          sink.end();
+        }
+        continue;
+      }
       if (this.payload) {
         const k = Math.min(this.payload.byteLength - this.filled, n - i);
         this.payload.set(b.subarray(i, i + k), this.filled);
@@ -171,7 +187,11 @@ export class RawLane implements Lane {
         const size = Number(t[t.length - 1]);
         this.msgSubject = t[1];
         this.msgSid = Number(t[2]);
-        if (n - i >= size) {
+        const sink = size > 0 ? this.handlers.get(this.msgSid)?.streamer?.(this.msgSubject, size) : undefined;
+        if (sink) {
+          this.sink = sink;
+          this.sinkLeft = size;
+        } else if (n - i >= size) {
           // the whole payload is in this read: a view; copied when misaligned for floats
           const view = b.subarray(i, i + size);
           i += size;
@@ -194,7 +214,7 @@ export class RawLane implements Lane {
   }
 
   private deliver(data: Uint8Array): void {
-    this.handlers.get(this.msgSid)?.(this.msgSubject, data);
+    this.handlers.get(this.msgSid)?.handler(this.msgSubject, data);
   }
 
   private onInfo(info: ServerInfo): void {

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Hello, Ping, Pong } from './control.ts';
 import type { Lane } from './lane.ts';
-import type { Mailbox } from './mailbox.ts';
+import { APPLIED, type Mailbox } from './mailbox.ts';
+import { streamSink, type StreamSink } from './stream-sink.ts';
 import { controlFilter, controlSubject, dataFilter, dataSubject, parseDataSubject, type Route } from './wire.ts';
 
 const enc = new TextEncoder();
@@ -60,7 +61,7 @@ export class Transport {
     const { base, rank, nodeIndex } = this.o;
     this.o.lanes.forEach((l, lane) => {
       for (const [route, dest] of [['p', String(rank)], ['m', 'all'], ['n', String(nodeIndex)]] as const) {
-        l.subscribe(dataFilter(base, route, dest, lane), (subject, data) => this.onData(subject, data));
+        l.subscribe(dataFilter(base, route, dest, lane), (subject, data) => this.onData(subject, data), (subject, size) => this.streamer(subject, size));
       }
     });
     this.subs.push(this.o.control.subscribe(controlFilter(base), { callback: (err, msg) => { if (!err) this.onControl(msg); } }));
@@ -75,6 +76,17 @@ export class Transport {
     }
     if (h.from === this.o.rank) return; // our own multicast, echoed back
     this.o.mailbox.deliver(h.seq, key(h.tag, h.from, h.chunk), { data, total: h.total });
+  }
+
+  /** A sink for a message that an operation already waits for with a destination of its size. */
+  private streamer(subject: string, size: number): StreamSink | undefined {
+    const h = parseDataSubject(this.base, subject);
+    if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize || h.from === this.o.rank) return undefined;
+    const k = key(h.tag, h.from, h.chunk);
+    const mb = this.o.mailbox;
+    const spec = mb.sinkFor(h.seq, k);
+    if (!spec || spec.dst.length * (spec.fp16 ? 2 : 4) !== size) return undefined; // a mismatch fails in the whole-message path
+    return streamSink(spec, () => mb.deliver(h.seq, k, APPLIED), () => !mb.isEnded(h.seq));
   }
 
   private onControl(msg: Msg): void {

@@ -9,6 +9,7 @@
 import { CollectiveError } from './errors.ts';
 import { addHalf, decodeHalf, encodeHalf } from './fp16.ts';
 import type { Range } from './layout.ts';
+import type { SinkSpec } from './stream-sink.ts';
 
 export type Route = 'p' | 'm' | 'n';
 
@@ -86,6 +87,13 @@ function floats(payload: Uint8Array): Float32Array {
 function halves(payload: Uint8Array): Uint16Array {
   const p = payload.byteOffset % 2 === 0 ? payload : new Uint8Array(payload);
   return new Uint16Array(p.buffer, p.byteOffset, p.byteLength / 2);
+}
+
+/** Adds or copies a whole payload into a sink's destination. */
+export function applyPayload(sink: SinkSpec, payload: Uint8Array): void {
+  const r = { start: 0, end: sink.dst.length };
+  if (sink.mode === 'add') addInto(sink.dst, r, payload, sink.fp16);
+  else copyInto(sink.dst, r, payload, sink.fp16);
 }
 
 /** data[r] += payload */
