@@ -60,7 +60,7 @@ export function objBalance(nl: number): number[] {
  * @param hyp gains (before scaling, as in the hyp yaml), anchor_t, fl_gamma, label_smoothing, cls_pw, obj_pw
  *
  * Target assignment runs in plain JS; the predictions are read with one gather per level
- * (gradient: one scatter-add).
+ * (assigned rows and the objectness column together; gradient: one scatter-add).
  * The objectness target of an assigned slot is its CIoU clamped at 0 and held constant; a slot
  * assigned more than once takes the value of its last assignment.
  */
@@ -94,25 +94,31 @@ export function computeLoss(
     for (let i = 0; i < nl; i++) {
       const { batch, na, ny, nx, no } = shapes[i];
       const m = batch * na * ny * nx;
-      const flat = tf.reshape(preds[i], [m, no]) as tf.Tensor2D;
       const lt = levels[i];
+      const n = lt.n;
+      // One gather reads the assigned rows and the whole objectness column, so that the
+      // gradient w.r.t. the level is a single scatter instead of scatter + pad + add.
+      const idx = new Int32Array(n * no + m);
+      for (let k = 0; k < n; k++) for (let c = 0; c < no; c++) idx[k * no + c] = lt.slot[k] * no + c;
+      for (let s = 0; s < m; s++) idx[n * no + s] = s * no + 4;
+      const picked = gatherRows(tf.reshape(preds[i], [m * no, 1]) as tf.Tensor2D, idx).reshape([n * no + m]);
+      const pobj = picked.slice(n * no, m);
       let tobj: tf.Tensor1D;
-      if (lt.n > 0) {
-        const ps = gatherRows(flat, lt.slot);
-        const pxy = tf.sigmoid(ps.slice([0, 0], [lt.n, 2])).mul(2).sub(0.5);
-        const pwh = tf.sigmoid(ps.slice([0, 2], [lt.n, 2])).mul(2).square().mul(tf.tensor2d(lt.anch, [lt.n, 2]));
-        const iou = bboxCiou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(lt.tbox, [lt.n, 4]));
+      if (n > 0) {
+        const ps = picked.slice(0, n * no).reshape([n, no]);
+        const pxy = tf.sigmoid(ps.slice([0, 0], [n, 2])).mul(2).sub(0.5);
+        const pwh = tf.sigmoid(ps.slice([0, 2], [n, 2])).mul(2).square().mul(tf.tensor2d(lt.anch, [n, 2]));
+        const iou = bboxCiou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(lt.tbox, [n, 4]));
         lbox = lbox.add(tf.sub(1, iou).mean()) as tf.Scalar;
         tobj = objectnessTarget(iou, lt, m);
         if (meta.nc > 1) {
-          const pcls = ps.slice([0, 5], [lt.n, meta.nc]);
+          const pcls = ps.slice([0, 5], [n, meta.nc]);
           const t = tf.oneHot(tf.tensor1d(lt.tcls, 'int32'), meta.nc).toFloat().mul(cp - cn).add(cn);
           lcls = lcls.add(bceWithLogits(pcls, t, { posWeight: hyp.cls_pw, focalGamma: hyp.fl_gamma })) as tf.Scalar;
         }
       } else {
         tobj = tf.zeros([m]);
       }
-      const pobj = flat.slice([0, 4], [m, 1]).reshape([m]);
       const obji = bceWithLogits(pobj, tobj, { posWeight: hyp.obj_pw, focalGamma: hyp.fl_gamma });
       lobj = lobj.add(obji.mul(balance[i])) as tf.Scalar;
     }
