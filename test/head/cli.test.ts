@@ -65,6 +65,15 @@ t.test('submit (file and flags), status, logs, scale, cancel', async (t) => {
   const bad = await capture(() => main(['submit', ...server, '--workers', '0']));
   t.equal(bad.code, 1);
   t.match(bad.err, 'body.workers', 'a 400 names the field');
+  // logs -f follows a running job until it ends
+  const live = (await capture(() => submit([...server, '--steps', '3']))).out.trim();
+  await until('live job spawned', () => a.of(live).length === 1);
+  const following = capture(() => logs([live, '-f', ...server]));
+  await a.event({ type: 'log', jobId: live, ts: Date.now(), generation: 0, level: 'info', rank: 0, msg: 'training' });
+  a.exit(a.of(live)[0].actorId, { kind: 'succeeded' });
+  const followed = await following;
+  t.equal(followed.code, 0);
+  t.match(followed.out, /info rank0: training[\s\S]*state succeeded/, 'logs -f streams until the job ends');
   const down = await capture(() => main(['status', '--server', 'http://127.0.0.1:1']));
   t.match(down.err, 'cannot reach the head');
 });

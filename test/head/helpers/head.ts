@@ -15,7 +15,7 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
   const nats = await startNatsServer();
   const prefix = uniquePrefix('h');
   const agents: FakeAgent[] = [];
-  const head = await startHead({ natsUrl: nats.url, prefix, port: null, deadAfterMs: 1000, restartBackoffMs: 50, tickMs: 100, ...opts });
+  const head = await startHead({ natsUrl: nats.url, prefix, port: null, deadAfterMs: 2000, restartBackoffMs: 50, tickMs: 100, ...opts });
   t.teardown(async () => {
     await head.stop();
     for (const a of agents) await a.stop();
