@@ -74,6 +74,8 @@ t.test('spawn -> actor runs -> exit reported as succeeded; bad input is fatal', 
   t.same(twin.ok && (twin.result as { pid: number }).pid, r.ok && (r.result as { pid: number }).pid, 'a concurrent duplicate spawn gets the same process');
   const again = await control(env.nc, subj, a1);
   t.match(again, { ok: true, result: { existing: true } }, 'spawning the same actor again is idempotent');
+  const clash = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job1', actorId: 'a1', generation: 5, nodeId: 'node-sp', job }) });
+  t.match(clash, { ok: false, error: { code: 'FLO_CONFLICT' } }, 'the same id for another actor is a conflict');
 
   const yjob = jobSpec({ trainer: { kind: 'yolov5', data: '/nonexistent/data.yaml' } });
   const y = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job2', actorId: 'y1', nodeId: 'node-sp', job: yjob }) });

@@ -147,7 +147,12 @@ export class Agent {
     // No await between these checks and `spawning.set` below: concurrent requests see each other.
     const inFlight = this.spawning.get(spec.actorId);
     const existing = this.actors.get(spec.actorId) ?? (inFlight && (await inFlight.catch(() => undefined)));
-    if (existing) return { actorId: spec.actorId, pid: existing.pid, existing: true };
+    if (existing) {
+      if (existing.spec.jobId !== spec.jobId || existing.spec.generation !== spec.generation || existing.spec.rank !== spec.rank) {
+        throw new FlotillaError('FLO_CONFLICT', `actor ${spec.actorId} already runs job ${existing.spec.jobId} generation ${existing.spec.generation} rank ${existing.spec.rank}`);
+      }
+      return { actorId: spec.actorId, pid: existing.pid, existing: true };
+    }
     if (this.state !== 'running') throw new FlotillaError('FLO_INVALID_STATE', `node ${this.info.nodeId} is ${this.state}`);
     this.assertCurrent(spec);
     // An actor already told to stop is gone within its grace period (SIGKILL at worst), so it
