@@ -63,7 +63,7 @@ t.test('tensor CIoU: reference cases', async (t) => {
     t.pass('reference absent', { skip: 'reference folder not found' });
     return;
   }
-  const c = (readManifest(dir) as { metrics: { ciou: { box1_xywh: number[][]; box2_xywh: number[][]; expected: number[] } } }).metrics.ciou;
+  const c = readManifest(dir).metrics.ciou;
   const got = tf.tidy(() => bboxCiou(tf.tensor2d(c.box1_xywh), tf.tensor2d(c.box2_xywh)).arraySync());
   c.expected.forEach((w, i) => t.ok(near(got[i], w, 1e-6), `case ${i}: ${got[i]} vs ${w}`));
 });

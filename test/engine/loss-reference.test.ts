@@ -11,13 +11,13 @@ if (!dir) {
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
   await tf.setBackend('cpu');
-  const man = readManifest(dir) as any;
+  const man = readManifest(dir);
   const model = man.forward.model;
   const lh = man.loss.hyp;
   const hyp = loadHyp(undefined, {
     anchor_t: lh.anchor_t, fl_gamma: lh.fl_gamma, label_smoothing: lh.label_smoothing, cls_pw: lh.cls_pw, obj_pw: lh.obj_pw,
   });
-  const meta = { nc: model.nc as number, anchors: model.anchors_grid_units as number[][][], strides: model.strides as number[], imgsz: lh.imgsz as number };
+  const meta = { nc: model.nc, anchors: model.anchors_grid_units, strides: model.strides, imgsz: lh.imgsz };
 
   t.test('gains scale with nc, imgsz and nl as the reference hyp says', async (t) => {
     const g = lossGains(hyp, meta.nc, meta.anchors.length, meta.imgsz);
@@ -28,7 +28,11 @@ if (!dir) {
 
   for (const c of man.loss.cases) {
     t.test(`case ${c.name}`, async (t) => {
-      const predEntries: RefFile[] = c.predictions.map((p: RefFile | string) => (typeof p === 'string' ? findEntry(man, p) : p));
+      const predEntries: RefFile[] = c.predictions.map((p) => {
+        const e = typeof p === 'string' ? findEntry(man, p) : p;
+        if (!e) throw new Error(`no manifest entry for ${String(p)}`);
+        return e;
+      });
       const preds = predEntries.map((e) => tf.tensor(readF32(dir, e), e.shape));
       const targets = readF32(dir, c.targets);
       const ex = c.expected;
@@ -45,7 +49,7 @@ if (!dir) {
         t.equal(bad, null, `${k} = ${got[k]} (reference ${ex[k]})`);
       }
       t.equal(closeAll(value.dataSync(), [ex.total], 1e-5, 0), null, 'valueAndGrads value equals total');
-      c.grad.forEach((ge: RefFile, i: number) => {
+      c.grad.forEach((ge, i) => {
         t.same(grads[i].shape, ge.shape, `grad ${i} shape`);
         const bad = closeAll(grads[i].dataSync(), readF32(dir, ge), 1e-4, 1e-8);
         t.equal(bad, null, `grad ${i} (${ge.file}) within rtol 1e-4, atol 1e-8`);

@@ -26,8 +26,45 @@ export interface RefFile {
   shape: number[];
 }
 
-export function readManifest(dir: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(dir, 'vectors.json'), 'utf8')) as Record<string, unknown>;
+/** The parts of vectors.json that the loss, metrics and NMS tests read. */
+export interface RefManifest {
+  forward: { model: { nc: number; strides: number[]; anchors_grid_units: number[][][] } };
+  loss: {
+    hyp: { imgsz: number; box: number; obj: number; cls: number; cls_pw: number; obj_pw: number; anchor_t: number; fl_gamma: number; label_smoothing: number };
+    cases: Array<{
+      name: string;
+      predictions: Array<RefFile | string>;
+      targets: RefFile;
+      expected: { lbox: number; lobj: number; lcls: number; total: number; matches_per_level: number[]; duplicate_cells_per_level: number[] };
+      grad: RefFile[];
+    }>;
+  };
+  metrics: {
+    n_images: number;
+    num_class_ids: number;
+    iou_thresholds: number[];
+    labels: RefFile;
+    detections: RefFile;
+    expected_correct: RefFile;
+    labels_per_image: number[];
+    detections_per_image: number[];
+    expected: {
+      mp: number; mr: number; map50: number; map: number; labels_per_class: number[];
+      per_class: Array<{ class: number; ap50: number; ap50_95: number; ap_per_iou: number[]; p: number; r: number; f1: number; tp: number; fp: number }>;
+    };
+    box_iou: { box1_xyxy: number[][]; box2_xyxy: number[][]; expected: number[][] };
+    ciou: { box1_xywh: number[][]; box2_xywh: number[][]; expected: number[] };
+  };
+  nms: {
+    params: { conf_thres: number; iou_thres: number; multi_label: boolean; agnostic: boolean; max_det: number; nc: number };
+    input: RefFile;
+    output: RefFile;
+    kept_per_image: number[];
+  };
+}
+
+export function readManifest(dir: string): RefManifest {
+  return JSON.parse(readFileSync(join(dir, 'vectors.json'), 'utf8')) as RefManifest;
 }
 
 /** Reads a float32 file and checks its length against the manifest shape. */

@@ -8,7 +8,7 @@ if (!dir) {
   t.comment('skipping metrics reference tests: reference folder (vectors.json) not found');
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
-  const man = readManifest(dir) as any;
+  const man = readManifest(dir);
   const M = man.metrics;
 
   t.test('box_iou', async (t) => {
@@ -58,8 +58,8 @@ if (!dir) {
     const m = acc.compute();
     const ex = M.expected;
     t.same(m.labelsPerClass, ex.labels_per_class, 'labels per class');
-    t.same(m.perClass.map((c) => c.cls), ex.per_class.map((c: any) => c.class), 'classes reported');
-    for (const [i, e] of (ex.per_class as any[]).entries()) {
+    t.same(m.perClass.map((c) => c.cls), ex.per_class.map((c) => c.class), 'classes reported');
+    for (const [i, e] of ex.per_class.entries()) {
       const c = m.perClass[i];
       t.equal(closeAll([c.ap50, c.ap50_95, c.p, c.r, c.f1], [e.ap50, e.ap50_95, e.p, e.r, e.f1], 0, 1e-5), null, `class ${e.class}: ap50 ${c.ap50}, ap ${c.ap50_95}, p ${c.p}, r ${c.r}, f1 ${c.f1}`);
       t.equal(closeAll(c.ap, e.ap_per_iou, 0, 1e-5), null, `class ${e.class}: AP at each IoU`);

@@ -10,7 +10,7 @@ if (!dir) {
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
   await tf.setBackend('cpu');
-  const N = (readManifest(dir) as any).nms;
+  const N = readManifest(dir).nms;
   const input = readF32(dir, N.input);
   const output = readF32(dir, N.output);
   const shape = N.input.shape as [number, number, number];
