@@ -27,6 +27,9 @@ if (s.skip !== undefined) {
     compare(t, reg, 'Transpose', `transpose [${perm}]`, () => tf.transpose(x, perm));
   }
   compare(t, reg, 'Transpose', 'transpose 2-d', () => tf.transpose(m));
+  for (const axis of [0, 1, 3, -1]) compare(t, reg, 'Unpack', `unstack axis ${axis}`, () => tf.unstack(x, axis));
+  const parts = [rand([4, 5, 2]), rand([4, 5, 2]), rand([4, 5, 2])];
+  for (const axis of [0, 1, 3]) compare(t, reg, 'Pack', `stack axis ${axis}`, () => tf.stack(parts, axis));
   compare(t, reg, 'PadV2', 'pad spatial', () => tf.pad(x, [[0, 0], [1, 2], [3, 0], [0, 0]], 0.5));
   compare(t, reg, 'PadV2', 'pad 2-d', () => tf.pad(p2, [[2, 1], [0, 3]]));
 }

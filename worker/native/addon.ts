@@ -68,23 +68,25 @@ function chooseBlasCore(): void {
 }
 
 /**
- * Loads the addon once; later calls return the same outcome. FLOTILLA_NATIVE_THREADS, when set,
- * sets the OpenBLAS and OpenMP thread counts (default: one per core).
+ * Loads the addon once; later calls return the same outcome. FLOTILLA_NATIVE_ADDON overrides
+ * the path; FLOTILLA_NATIVE_THREADS, when set, sets the OpenBLAS and OpenMP thread counts
+ * (default: one per core).
  */
 export function loadAddon(): AddonLoad {
   if (cached) return cached;
-  if (!existsSync(ADDON_PATH)) {
-    cached = { ok: false, reason: `${ADDON_PATH} is missing (run npm run build)` };
+  const path = process.env.FLOTILLA_NATIVE_ADDON || ADDON_PATH;
+  if (!existsSync(path)) {
+    cached = { ok: false, reason: `${path} is missing (run npm run build)` };
     return cached;
   }
   chooseBlasCore();
   try {
-    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
     const threads = Number(process.env.FLOTILLA_NATIVE_THREADS ?? '');
     if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
-    cached = { ok: true, addon, path: ADDON_PATH };
+    cached = { ok: true, addon, path };
   } catch (err) {
-    cached = { ok: false, reason: `cannot load ${ADDON_PATH}: ${(err as Error).message}` };
+    cached = { ok: false, reason: `cannot load ${path}: ${(err as Error).message}` };
   }
   return cached;
 }

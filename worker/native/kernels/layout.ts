@@ -44,6 +44,37 @@ function concat(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   return output(args.backend, outShape, out);
 }
 
+function unpack(args: KernelArgs, addon: NativeAddon): tf.TensorInfo[] | null {
+  const { value } = args.inputs;
+  const xv = f32(args.backend, value);
+  if (!value || !xv || value.shape.length === 0) return null;
+  const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), value.shape)[0];
+  const num = value.shape[axis];
+  const outer = size(value.shape.slice(0, axis)), inner = size(value.shape.slice(axis + 1));
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  const outs = Array.from({ length: num }, () => new Float32Array(outer * inner));
+  if (xv.length > 0) addon.split(xv, outer, outs, outs.map(() => inner));
+  return outs.map((o) => output(args.backend, [...outShape], o));
+}
+
+function pack(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
+  const all = Object.values(args.inputs);
+  if (all.length === 0 || !all[0]) return null;
+  const shape = all[0].shape;
+  const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), [...shape, 1])[0];
+  const vals: Float32Array[] = [];
+  for (const t of all) {
+    const v = f32(args.backend, t);
+    if (!t || !v || !tf.util.arraysEqual(t.shape, shape)) return null;
+    vals.push(v);
+  }
+  const outShape = [...shape.slice(0, axis), all.length, ...shape.slice(axis)];
+  const out = new Float32Array(size(outShape));
+  const inner = size(shape.slice(axis));
+  if (out.length > 0) addon.concat(vals, vals.map(() => inner), out, size(shape.slice(0, axis)));
+  return output(args.backend, outShape, out);
+}
+
 function tile(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { x } = args.inputs;
   const xv = f32(args.backend, x);
@@ -92,6 +123,8 @@ export const layoutKernels: NativeKernel[] = [
   { name: 'SplitV', run: splitV },
   { name: 'Concat', run: concat },
   { name: 'Tile', run: tile },
+  { name: 'Unpack', run: unpack },
+  { name: 'Pack', run: pack },
   { name: 'Transpose', run: transpose },
   { name: 'PadV2', run: pad },
 ];
