@@ -105,6 +105,7 @@ export class Controller {
       const log = this.#log.child({ job: x.jobId, actor: x.actorId, rank: x.rank, generation: x.generation });
       log.info({ outcome: x.outcome }, 'actor exited');
       if (x.outcome.kind === 'succeeded') {
+        await this.#flushProgress(); // the last steps, so a finished job shows its final step
         await this.#commit(x.jobId, (cur) => (cur.generation === x.generation ? rankSucceeded(cur, x.rank) : null));
         return;
       }

@@ -38,7 +38,7 @@ t.test('flotilla up + submit + status --json, then SIGTERM stops everything', as
   t.equal(sub.code, 0, `submit exits 0 ${sub.stderr}`);
   const id = sub.stdout.trim();
   t.match(id, /^[A-Za-z0-9_-]+$/, 'submit prints the job id');
-  await until('succeeded', async () => (await api.get(id)).state === 'succeeded', 90_000);
+  await until('succeeded with its last step', async () => { const j = await api.get(id); return j.state === 'succeeded' && j.step === 5; }, 90_000);
   const st = await cli(['status', id, '--json'], { FLOTILLA_URL: url });
   t.equal(st.code, 0);
   const rec = JSON.parse(st.stdout);

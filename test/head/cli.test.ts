@@ -41,7 +41,7 @@ t.test('submit (file and flags), status, logs, scale, cancel', async (t) => {
   await until('spawned', () => a.of(id).length === 1);
   await a.event({ type: 'metric', jobId: id, ts: Date.now(), generation: 0, rank: 0, step: 1, values: { loss: 0.5 } });
   a.exit(a.of(id)[0].actorId, { kind: 'succeeded' });
-  await until('succeeded', () => head.ctl.jobs.get(id)?.state === 'succeeded');
+  await until('succeeded with its last step (progress and exits travel apart)', () => head.ctl.jobs.get(id)?.state === 'succeeded' && head.ctl.jobs.get(id)?.step === 1);
 
   const js = await capture(() => status([id, '--json', ...server]));
   t.match(JSON.parse(js.out), { id, state: 'succeeded', generation: 0, restarts: 0, step: 1 });
