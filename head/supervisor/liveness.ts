@@ -26,9 +26,10 @@ export function missingActors(
     if (j.state !== 'running') continue;
     for (const p of j.placement) {
       if (j.finished.includes(p.rank)) continue;
+      // an unknown node counts as not reporting (a head may have died between removing a
+      // dead node and ending its jobs' generation)
       const node = nodes.get(p.nodeId);
-      if (!node) continue; // a dead node is handled as a whole
-      if (node.record.actors.some((a) => a.actorId === p.actorId)) { lastReported.set(p.actorId, now); continue; }
+      if (node?.record.actors.some((a) => a.actorId === p.actorId)) { lastReported.set(p.actorId, now); continue; }
       const last = Math.max(lastReported.get(p.actorId) ?? 0, j.placed_at ?? 0, since);
       if (now - last > graceMs) out.push({ jobId: j.id, actorId: p.actorId, nodeId: p.nodeId });
     }

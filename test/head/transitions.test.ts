@@ -77,3 +77,19 @@ t.test('queue order: recovering first, then priority, then FIFO', async (t) => {
   const later = job({ id: 'later', seq: 0, state: 'recovering', not_before: new Date(10_000).toISOString() });
   t.same(waitQueue([young, old, hi, rec, later], 5000).map((j) => j.id), ['rec', 'hi', 'old', 'young']);
 });
+
+t.test('liveness: silent nodes, and placed actors nobody reports', async (t) => {
+  const { deadNodes, missingActors } = await import('../../head/supervisor/liveness.ts');
+  const node = (nodeId: string, heardAt: number, actors: string[]) => ({
+    heardAt,
+    record: { nodeId, host: 'h', slots: 2, backend: 'cpu' as const, device: 'd', pid: 1, started_at: '', last_seen: heardAt, draining: false, actors: actors.map((actorId) => ({ actorId, jobId: 'j1', generation: 0, rank: 0 })) },
+  });
+  t.same(deadNodes([node('a', 1000, []), node('b', 5000, [])], 5000, 3000), ['a']);
+  const j = { ...placed(job(), [{ rank: 0, nodeId: 'a', actorId: 'a0' }, { rank: 1, nodeId: 'gone', actorId: 'a1' }], 1000) };
+  const nodes = new Map([['a', node('a', 5000, ['a0'])]]);
+  const seen = new Map<string, number>();
+  t.same(missingActors([j], nodes, seen, 3000, 5000, 0), [], 'within the grace period');
+  t.same(missingActors([j], nodes, seen, 7000, 5000, 0).map((m) => m.actorId), ['a1'], 'an actor on an unknown node is missing after the grace');
+  t.equal(seen.get('a0'), 7000, 'reported actors are remembered');
+  t.same(missingActors([j], nodes, seen, 7000, 5000, 6000), [], 'a new head gives every actor a full grace');
+});
