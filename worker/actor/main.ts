@@ -7,8 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { validate } from '../../shared/codec.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
-import { ACTOR_EXIT_CODES, type ActorToAgent } from './ipc.ts';
-import { AgentToActor } from './ipc.ts';
+import { ACTOR_EXIT_CODES, AgentToActor, type ActorToAgent } from './ipc.ts';
 import { ActorRuntime } from './runtime.ts';
 
 const send = (m: ActorToAgent): void => { if (process.send && process.connected) process.send(m, () => undefined); };
