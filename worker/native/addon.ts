@@ -1,5 +1,6 @@
 // Loads the compiled addon (build/Release/flotilla_native.node), or says why it could not.
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -56,9 +57,15 @@ export const ADDON_PATH = join(root, 'build', 'Release', 'flotilla_native.node')
 
 let cached: AddonLoad | undefined;
 
-// OpenBLAS 0.3.21 picks its Haswell kernels on AVX-512 CPUs; its SkylakeX ones are faster.
-// The variable is read when libopenblas loads, so it must be set before the first require.
-function chooseBlasCore(): void {
+// Read by libopenblas and libgomp when they load, so set before the first require; a value
+// already in the environment wins.
+// - OpenBLAS 0.3.21 picks its Haswell kernels on AVX-512 CPUs; its SkylakeX ones are faster.
+// - Idle worker threads that spin (OpenMP's default, OpenBLAS's 2^28-cycle timeout) steal the
+//   core from the thread with work whenever the machine is shared: measured 5-9x slower convs
+//   on a loaded 2-core machine. Passive waiting costs microseconds per parallel region.
+function prepareEnv(): void {
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
   if (process.env.OPENBLAS_CORETYPE !== undefined) return;
   try {
     if (/\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
@@ -68,9 +75,21 @@ function chooseBlasCore(): void {
 }
 
 /**
+ * FLOTILLA_NATIVE_THREADS if set; else one thread per core, or one thread in all when the
+ * machine is already busy (1-minute load at or above the core count): a thread team waits at
+ * every barrier for its slowest member, and on a shared machine that member is descheduled.
+ * Measured on a 2-core machine at load ~20: convs 9x faster on one thread than on two.
+ */
+export function defaultThreads(): number {
+  const forced = Number(process.env.FLOTILLA_NATIVE_THREADS ?? '');
+  if (Number.isInteger(forced) && forced > 0) return forced;
+  const cores = availableParallelism();
+  return loadavg()[0] >= cores ? 1 : cores;
+}
+
+/**
  * Loads the addon once; later calls return the same outcome. FLOTILLA_NATIVE_ADDON overrides
- * the path; FLOTILLA_NATIVE_THREADS, when set, sets the OpenBLAS and OpenMP thread counts
- * (default: one per core).
+ * the path; the OpenBLAS and OpenMP thread counts come from defaultThreads().
  */
 export function loadAddon(): AddonLoad {
   if (cached) return cached;
@@ -79,11 +98,10 @@ export function loadAddon(): AddonLoad {
     cached = { ok: false, reason: `${path} is missing (run npm run build)` };
     return cached;
   }
-  chooseBlasCore();
+  prepareEnv();
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    const threads = Number(process.env.FLOTILLA_NATIVE_THREADS ?? '');
-    if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
+    addon.setThreads(defaultThreads());
     cached = { ok: true, addon, path };
   } catch (err) {
     cached = { ok: false, reason: `cannot load ${path}: ${(err as Error).message}` };
