@@ -37,13 +37,12 @@ export class Collector<T> {
     this.sub = nc.subscribe(subject, { callback: (err, m) => { if (!err) { this.items.push(parse(m)); this.wake?.(); } } });
   }
   /** Resolves with the first item (already seen or future) matching `pred`. */
-  async next(pred: (x: T) => boolean = () => true, what = 'message'): Promise<T> {
+  async next(pred: (x: T) => boolean = () => true): Promise<T> {
     for (;;) {
       const hit = this.items.find(pred);
       if (hit !== undefined) return hit;
       // No timed assertion: tap's own test timeout bounds a wait that never ends.
       await new Promise<void>((r) => { this.wake = r; });
-      void what;
     }
   }
   close(): void { this.sub.unsubscribe(); }
