@@ -3,7 +3,7 @@
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import { bboxCiou, bceWithLogits, buildTargets, stopGradient } from '../../worker/engine/loss/index.ts';
-import { readManifest, referenceDir } from './loss-reference.ts';
+import { readRefManifest, referenceDir } from './loss-reference.ts';
 
 await tf.setBackend('cpu');
 const near = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol;
@@ -63,7 +63,7 @@ t.test('tensor CIoU: reference cases', async (t) => {
     t.pass('reference absent', { skip: 'reference folder not found' });
     return;
   }
-  const c = readManifest(dir).metrics.ciou;
+  const c = readRefManifest(dir).metrics.ciou;
   const got = tf.tidy(() => bboxCiou(tf.tensor2d(c.box1_xywh), tf.tensor2d(c.box2_xywh)).arraySync());
   c.expected.forEach((w, i) => t.ok(near(got[i], w, 1e-6), `case ${i}: ${got[i]} vs ${w}`));
 });

@@ -3,7 +3,7 @@ import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import { loadHyp } from '../../worker/engine/hyp/index.ts';
 import { buildTargets, computeLoss, lossGains } from '../../worker/engine/loss/index.ts';
-import { closeAll, findEntry, readF32, readManifest, referenceDir, type RefFile } from './loss-reference.ts';
+import { closeAll, findEntry, readF32, readRefManifest, referenceDir, type RefFile } from './loss-reference.ts';
 
 const dir = referenceDir();
 if (!dir) {
@@ -11,7 +11,7 @@ if (!dir) {
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
   await tf.setBackend('cpu');
-  const man = readManifest(dir);
+  const man = readRefManifest(dir);
   const model = man.forward.model;
   const lh = man.loss.hyp;
   const hyp = loadHyp(undefined, {

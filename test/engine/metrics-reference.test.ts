@@ -1,14 +1,14 @@
 // box_iou, CIoU, the true-positive matrix and the per-class metrics against the YOLOv5 reference.
 import t from 'tap';
 import { boxIou, bboxCiou, matchDetections, MetricsAccumulator } from '../../worker/engine/metrics/index.ts';
-import { closeAll, readF32, readManifest, referenceDir } from './loss-reference.ts';
+import { closeAll, readF32, readRefManifest, referenceDir } from './loss-reference.ts';
 
 const dir = referenceDir();
 if (!dir) {
   t.comment('skipping metrics reference tests: reference folder (vectors.json) not found');
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
-  const man = readManifest(dir);
+  const man = readRefManifest(dir);
   const M = man.metrics;
 
   t.test('box_iou', async (t) => {

@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import { nonMaxSuppression } from '../../worker/engine/metrics/index.ts';
-import { closeAll, readF32, readManifest, referenceDir } from './loss-reference.ts';
+import { closeAll, readF32, readRefManifest, referenceDir } from './loss-reference.ts';
 
 const dir = referenceDir();
 if (!dir) {
@@ -10,7 +10,7 @@ if (!dir) {
   t.pass('reference absent', { skip: 'reference folder shared/reference not found' });
 } else {
   await tf.setBackend('cpu');
-  const N = readManifest(dir).nms;
+  const N = readRefManifest(dir).nms;
   const input = readF32(dir, N.input);
   const output = readF32(dir, N.output);
   const shape = N.input.shape as [number, number, number];
