@@ -33,7 +33,7 @@ export async function followDurable<S extends z.ZodType>(
       ack_policy: AckPolicy.Explicit,
       deliver_policy: o.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
       filter_subject: o.subject,
-      ack_wait: 30e9,
+      ack_wait: 10e9, // a message held by a head that died comes back after this
       max_deliver: -1,
     }).catch(async (e: unknown) => { if (!(await jsm.consumers.info(o.stream, o.durable).then(() => true, () => false))) throw e; });
   }
