@@ -13,6 +13,7 @@ const env = (k: string, d?: string): string => {
 };
 const url = env('B_URL');
 const now = (): number => performance.timeOrigin + performance.now();
+const cpuSince = (c0?: NodeJS.CpuUsage): number => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; };
 const out = (x: unknown): void => { process.stdout.write(`${JSON.stringify(x)}\n`); };
 
 async function sub(): Promise<void> {
@@ -20,10 +21,11 @@ async function sub(): Promise<void> {
   const total = Number(env('B_TOTAL'));
   let got = 0;
   let first = 0;
+  let c0 = process.cpuUsage();
   const done = new Promise<number>((resolve) => {
     nc.subscribe(env('B_SUBJECT'), {
       callback: (_e, m) => {
-        if (!first) first = now();
+        if (!first) { first = now(); c0 = process.cpuUsage(); }
         got += m.data.length;
         if (got >= total) resolve(now());
       },
@@ -32,7 +34,7 @@ async function sub(): Promise<void> {
   await nc.flush();
   out({ ready: true });
   const end = await done;
-  out({ end, first });
+  out({ end, first, cpu: cpuSince(c0) });
   await nc.close();
 }
 
@@ -41,15 +43,17 @@ async function rawSub(): Promise<void> {
   const lane = await connectRawLane({ server: new URL(url).host });
   const total = Number(env('B_TOTAL'));
   let got = 0;
+  let c0: NodeJS.CpuUsage | undefined;
   const done = new Promise<number>((resolve) => {
     lane.subscribe(env('B_SUBJECT'), (_s, d) => {
+      c0 ??= process.cpuUsage();
       got += d.length;
       if (got >= total) resolve(now());
     });
   });
   await lane.flush();
   out({ ready: true });
-  out({ end: await done });
+  out({ end: await done, cpu: cpuSince(c0) });
   await lane.close();
 }
 
@@ -60,12 +64,13 @@ async function rawPub(): Promise<void> {
   const payload = new Uint8Array(size).fill(7);
   const subject = env('B_SUBJECT');
   const start = now();
+  const c0 = process.cpuUsage();
   for (let sent = 0; sent < total; sent += size) {
     lane.publish(subject, payload, true);
     if ((sent / size) % 8 === 7) await new Promise((r) => setImmediate(r));
   }
   await lane.settle();
-  out({ start });
+  out({ start, cpu: cpuSince(c0) });
   await lane.close();
 }
 
@@ -76,13 +81,14 @@ async function pub(): Promise<void> {
   const payload = new Uint8Array(size).fill(7);
   const subject = env('B_SUBJECT');
   const start = now();
+  const c0 = process.cpuUsage();
   for (let sent = 0; sent < total; sent += size) {
     nc.publish(subject, payload);
     // let the socket drain now and then, as a rank does between chunks
     if ((sent / size) % 8 === 7) await new Promise((r) => setImmediate(r));
   }
   await nc.flush();
-  out({ start });
+  out({ start, cpu: cpuSince(c0) });
   await nc.close();
 }
 

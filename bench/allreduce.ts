@@ -87,16 +87,18 @@ function child(env: Record<string, string>): { lines: AsyncGenerator<Record<stri
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 
 /** One publisher process, one subscriber process, `total` bytes in messages of `msg` bytes. */
-async function rawStream(url: string, total: number, msg: number, client: 'nats' | 'raw' = 'nats'): Promise<number> {
+async function rawStream(url: string, total: number, msg: number, client: 'nats' | 'raw' = 'nats'): Promise<{ rate: number; cpu: number[] }> {
   const subject = `${uniquePrefix('raw')}.stream`;
   const env = { B_URL: url, B_SUBJECT: subject, B_TOTAL: String(total), B_MSG: String(msg) };
   const s = child({ ...env, B_MODE: client === 'nats' ? 'sub' : 'rawsub' });
   await s.lines.next(); // ready
   const p = child({ ...env, B_MODE: client === 'nats' ? 'pub' : 'rawpub' });
-  const start = (await p.lines.next()).value as { start: number };
-  const end = (await s.lines.next()).value as { end: number };
+  const s0 = cpuOf(serverPid);
+  const start = (await p.lines.next()).value as { start: number; cpu: number };
+  const end = (await s.lines.next()).value as { end: number; cpu: number };
+  const server = cpuOf(serverPid) - s0;
   await Promise.all([s.done, p.done]);
-  return total / ((end.end - start.start) / 1000);
+  return { rate: total / ((end.end - start.start) / 1000), cpu: [start.cpu, end.cpu, server] };
 }
 
 async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean; cpuRanks: number[]; cpuServer: number }> {
@@ -124,9 +126,9 @@ try {
   const refBytes = Math.max(...sizes);
   // the reference: nats.js, one stream; measured before and after the algorithms (the load of
   // a shared machine drifts), and the median of all runs is the figure
-  const rawRuns: number[] = [];
+  const rawRuns: { rate: number; cpu: number[] }[] = [];
   for (let k = 0; k < 3; k++) rawRuns.push(await rawStream(server.url, refBytes * 2, chunk));
-  const laneRuns: number[] = [];
+  const laneRuns: { rate: number; cpu: number[] }[] = [];
   for (let k = 0; k < 2; k++) laneRuns.push(await rawStream(server.url, refBytes * 2, chunk, 'raw'));
   for (const n of ranksList) {
     for (const bytes of sizes) {
@@ -141,13 +143,17 @@ try {
   }
   for (let k = 0; k < 2; k++) rawRuns.push(await rawStream(server.url, refBytes * 2, chunk));
   laneRuns.push(await rawStream(server.url, refBytes * 2, chunk, 'raw'));
-  const raw = median(rawRuns);
-  const lane = median(laneRuns);
-  process.stdout.write(`raw one-stream throughput, nats.js (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map(mb).join(', ')})\n`);
-  process.stdout.write(`raw one-stream throughput, the collective's RawLane client: ${mb(lane)} MB/s (runs: ${laneRuns.map(mb).join(', ')})\n`);
+  const raw = median(rawRuns.map((x) => x.rate));
+  const lane = median(laneRuns.map((x) => x.rate));
+  const cpuMedian = (runs: { cpu: number[] }[]): number[] => [0, 1, 2].map((i) => median(runs.map((x) => x.cpu[i])));
+  const rawCpu = cpuMedian(rawRuns);
+  const laneCpu = cpuMedian(laneRuns);
+  process.stdout.write(`raw one-stream throughput, nats.js (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map((x) => mb(x.rate)).join(', ')})\n`);
+  process.stdout.write(`raw one-stream throughput, the collective's RawLane client: ${mb(lane)} MB/s (runs: ${laneRuns.map((x) => mb(x.rate)).join(', ')})\n`);
+  const refSeconds = (refBytes * 2) / raw;
   rows.unshift(
-    { algorithm: 'raw-stream', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / raw, algbw: raw, busbw: raw, ratio: 1 },
-    { algorithm: 'raw-stream-rawlane', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / lane, algbw: lane, busbw: lane, ratio: lane / raw },
+    { algorithm: 'raw-stream', ranks: 1, bytes: refBytes * 2, seconds: refSeconds, algbw: raw, busbw: raw, ratio: 1, cpuRanks: rawCpu.slice(0, 2), cpuServer: rawCpu[2] },
+    { algorithm: 'raw-stream-rawlane', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / lane, algbw: lane, busbw: lane, ratio: lane / raw, cpuRanks: laneCpu.slice(0, 2), cpuServer: laneCpu[2] },
   );
   for (const r of rows.slice(2)) r.ratio = r.busbw / raw;
 } finally {
