@@ -21,5 +21,11 @@ if (s.skip !== undefined) {
     tf.grad((v: tf.Tensor) => tf.gather(v, slots).square().sum())(flat));
   const data = rand([40, 3]);
   const ids = tf.tensor1d(Array.from({ length: 40 }, () => Math.floor(Math.random() * 12) - 1), 'int32');
+  const slots2 = tf.tensor2d(Array.from({ length: 50 }, () => [Math.floor(Math.random() * 4), Math.floor(Math.random() * 30)]), [50, 2], 'int32');
+  const upd = rand([50, 3]);
+  compare(t, reg, 'ScatterNd', 'scatterNd rows (duplicates summed)', () => tf.scatterND(slots2, upd, [4, 30, 3]));
+  const flatSlots = tf.tensor2d(Array.from({ length: 40 }, () => [Math.floor(Math.random() * 500)]), [40, 1], 'int32');
+  const vals = rand([40]);
+  compare(t, reg, 'ScatterNd', 'scatterNd scalars into a vector', () => tf.scatterND(flatSlots, vals, [500]));
   compare(t, reg, 'UnsortedSegmentSum', 'segment sum with dropped ids', () => tf.unsortedSegmentSum(data, ids, 10));
 }

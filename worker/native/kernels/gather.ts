@@ -32,7 +32,28 @@ function segmentSum(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null 
   return output(args.backend, outShape, out);
 }
 
+// ScatterNd sums updates into zeros: a segment sum over the flattened slice indices.
+function scatterNd(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
+  const { indices, updates } = args.inputs;
+  const uv = f32(args.backend, updates), iv = i32(args.backend, indices);
+  if (!indices || !updates || !uv || !iv) return null;
+  const shape = attr<number[]>(args, 'shape');
+  const { sliceRank, numUpdates, sliceSize, strides, outputSize } = tf.backend_util.calculateShapes(updates, indices, shape);
+  const slices = sliceSize > 0 ? outputSize / sliceSize : 0;
+  const ids = new Int32Array(numUpdates);
+  for (let i = 0; i < numUpdates; i++) {
+    let flat = 0;
+    for (let j = 0; j < sliceRank; j++) flat += iv[i * sliceRank + j] * strides[j];
+    if (flat < 0 || flat >= slices) return null;
+    ids[i] = flat;
+  }
+  const out = new Float32Array(outputSize);
+  if (out.length > 0 && numUpdates > 0) addon.segmentSum(uv, ids, out, sliceSize);
+  return output(args.backend, [...shape], out);
+}
+
 export const gatherKernels: NativeKernel[] = [
+  { name: 'ScatterNd', run: scatterNd },
   { name: 'GatherV2', run: gather },
   { name: 'UnsortedSegmentSum', run: segmentSum },
 ];
