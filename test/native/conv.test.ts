@@ -16,6 +16,8 @@ if (s.skip !== undefined) {
     [2, 10, 10, 16, 8, 1, 1, 0],
     [1, 11, 13, 4, 4, 3, 2, 'valid'],
     [2, 8, 8, 6, 10, 5, 1, 'same'],
+    [2, 9, 10, 4, 5, 3, 1, 'valid'],
+    [1, 12, 12, 8, 8, 3, 1, 1],
   ];
   for (const [n, h, w, ci, co, k, st, pad] of cases) {
     const label = `n${n} ${h}x${w}x${ci}->${co} k${k} s${st} pad ${pad}`;

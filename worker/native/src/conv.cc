@@ -99,6 +99,23 @@ void Col2Im(const float* col, const ConvShape& s, int64_t n0, int64_t nb, float*
   }
 }
 
+// y = conv(x, w) for any shape: a plain sgemm for pointwise convs, im2col chunks otherwise.
+void ConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
+  const int64_t K = s.K(), rows = s.Rows();
+  if (s.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.n * rows, s.oc, K, 1.f, x, K, w, s.oc, 0.f, y, s.oc);
+    return;
+  }
+  const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
+  std::unique_ptr<float[]> col(new float[chunk * K]);
+  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+    const int64_t nr = std::min(chunk, total - r0);
+    Im2Col(x, s, r0, nr, col.get());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, s.oc, K, 1.f, col.get(), K, w, s.oc, 0.f, y + r0 * s.oc,
+                s.oc);
+  }
+}
+
 Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   Need(info, 6, "conv2d");
   const float* x = F32(info[0], "x");
@@ -108,20 +125,8 @@ Napi::Value Conv2D(const Napi::CallbackInfo& info) {
   const float* bias = info[4].IsNull() || info[4].IsUndefined() ? nullptr : F32(info[4], "bias");
   const int act = static_cast<int>(Int(info[5], "activation"));
   const float alpha = info.Length() > 6 ? static_cast<float>(Num(info[6], "alpha")) : 0.f;
-  const int64_t K = s.K(), rows = s.Rows();
-  if (s.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.n * rows, s.oc, K, 1.f, x, K, w, s.oc, 0.f, y, s.oc);
-  } else {
-    const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
-    std::unique_ptr<float[]> col(new float[chunk * K]);
-    for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-      const int64_t nr = std::min(chunk, total - r0);
-      Im2Col(x, s, r0, nr, col.get());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, s.oc, K, 1.f, col.get(), K, w, s.oc, 0.f,
-                  y + r0 * s.oc, s.oc);
-    }
-  }
-  if (bias != nullptr || act != kLinear) ApplyBiasAct(y, s.n * rows, s.oc, bias, act, alpha);
+  ConvForward(x, w, y, s);
+  if (bias != nullptr || act != kLinear) ApplyBiasAct(y, s.n * s.Rows(), s.oc, bias, act, alpha);
   return info.Env().Undefined();
 }
 
@@ -134,6 +139,20 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   const int64_t K = s.K(), rows = s.Rows();
   if (s.Pointwise()) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.n * rows, K, s.oc, 1.f, dy, s.oc, w, s.oc, 0.f, dx, K);
+    return info.Env().Undefined();
+  }
+  if (s.sh == 1 && s.sw == 1) {
+    // Stride 1: dx is the forward conv of dy with the filter flipped in space and its channel
+    // axes swapped, padded by (k - 1)·d - pad; no column buffer to scatter back.
+    std::unique_ptr<float[]> wt(new float[K * s.oc]);
+    for (int64_t ky = 0; ky < s.kh; ++ky)
+      for (int64_t kx = 0; kx < s.kw; ++kx)
+        for (int64_t c = 0; c < s.c; ++c)
+          for (int64_t o = 0; o < s.oc; ++o)
+            wt[(((s.kh - 1 - ky) * s.kw + (s.kw - 1 - kx)) * s.oc + o) * s.c + c] = w[((ky * s.kw + kx) * s.c + c) * s.oc + o];
+    const ConvShape t{s.n, s.oh, s.ow, s.oc, s.h, s.w, s.c, s.kh, s.kw, 1, 1, s.dh, s.dw,
+                      (s.kh - 1) * s.dh - s.pt, (s.kw - 1) * s.dw - s.pl};
+    ConvForward(dy, wt.get(), dx, t);
     return info.Env().Undefined();
   }
   std::fill(dx, dx + s.n * s.h * s.w * s.c, 0.f);
