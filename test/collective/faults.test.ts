@@ -76,6 +76,8 @@ t.test('an AbortSignal rejects pending and later operations with CollectiveAbort
   t.type(e, CollectiveAbortedError, 'the op rejects');
   t.equal((e as CollectiveAbortedError).code, 'FLO_CANCELLED');
   t.type(await g0.barrier().catch((x: unknown) => x), CollectiveAbortedError, 'the group is unusable afterwards');
+  const already = AbortSignal.abort(new Error('gone'));
+  t.type(await g1.allreduce(new Float32Array(10), { signal: already }).catch((x: unknown) => x), CollectiveAbortedError, 'an already aborted signal rejects at once');
   // a group-wide signal
   await ranks.close();
   const gac = new AbortController();

@@ -245,6 +245,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     const started = performance.now();
     return new Promise<T>((resolve, reject) => {
       let settled = false;
+      let probeTimer: ReturnType<typeof setTimeout> | undefined;
       const finish = (err?: Error, value?: T): void => {
         if (settled) return;
         settled = true;
@@ -261,7 +262,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       o.signal?.addEventListener('abort', onAbort, { once: true });
       // probe liveness just before the deadline, so the error names the ranks that are gone
       const window = probeWindowMs(timeoutMs);
-      const probeTimer = setTimeout(() => {
+      probeTimer = setTimeout(() => {
         const deadline = started + timeoutMs;
         this.transport.probe(Math.max(0, deadline - performance.now())).then((heard) => {
           if (settled) return;
