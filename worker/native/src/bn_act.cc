@@ -1,6 +1,7 @@
 // Training-mode BatchNorm (batch statistics, biased variance) fused with an activation
 // (identity or SiLU), forward and backward, NHWC with channels last. The composed tfjs version
 // makes a dozen full-size passes over each activation map; these make two or three.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -14,16 +15,29 @@ enum BnAct : int { kBnLinear = 0, kBnSilu = 1 };
 
 inline float Sigm(float u) { return FastSigmoid(u); }
 
-// Per-channel sums of f(row) over all rows, each thread over a band of rows, in double.
+// Per-channel sums over all rows of the two quantities f(r, a, b) adds into a and b. f adds in
+// float over blocks of rows (so the loops vectorize); blocks are flushed into double sums.
 template <typename F>
 void ChannelSums(int64_t rows, int64_t C, std::vector<double>& s1, std::vector<double>& s2, F f) {
+  constexpr int64_t kBlock = 64;
   s1.assign(C, 0.0);
   s2.assign(C, 0.0);
+  const int64_t blocks = (rows + kBlock - 1) / kBlock;
 #pragma omp parallel if (rows * C > kParallelMin)
   {
     std::vector<double> a(C, 0.0), b(C, 0.0);
+    std::vector<float> fa(C), fb(C);
 #pragma omp for schedule(static) nowait
-    for (int64_t r = 0; r < rows; ++r) f(r, a.data(), b.data());
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      std::fill(fa.begin(), fa.end(), 0.f);
+      std::fill(fb.begin(), fb.end(), 0.f);
+      const int64_t r1 = std::min(rows, (blk + 1) * kBlock);
+      for (int64_t r = blk * kBlock; r < r1; ++r) f(r, fa.data(), fb.data());
+      for (int64_t c = 0; c < C; ++c) {
+        a[c] += fa[c];
+        b[c] += fb[c];
+      }
+    }
 #pragma omp critical
     for (int64_t c = 0; c < C; ++c) {
       s1[c] += a[c];
@@ -46,17 +60,21 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   const int act = static_cast<int>(Int(info[8], "act"));
   const int64_t rows = static_cast<int64_t>(Len(info[0])) / C;
   std::vector<double> s1, s2;
-  ChannelSums(rows, C, s1, s2, [&](int64_t r, double* a, double* b) {
+  // Shifted by the first row, so E[x²] − E[x]² does not cancel when |mean| ≫ std.
+  std::vector<float> x0(x, x + C);
+  ChannelSums(rows, C, s1, s2, [&](int64_t r, float* a, float* b) {
     const float* xr = x + r * C;
     for (int64_t c = 0; c < C; ++c) {
-      a[c] += xr[c];
-      b[c] += static_cast<double>(xr[c]) * xr[c];
+      const float d = xr[c] - x0[c];
+      a[c] += d;
+      b[c] += d * d;
     }
   });
   std::vector<float> scale(C), shift(C);
   for (int64_t c = 0; c < C; ++c) {
-    const double m = s1[c] / rows;
-    const double v = std::max(0.0, s2[c] / rows - m * m);
+    const double md = s1[c] / rows;
+    const double v = std::max(0.0, s2[c] / rows - md * md);
+    const double m = md + x0[c];
     mean[c] = static_cast<float>(m);
     var[c] = static_cast<float>(v);
     const double k = gamma[c] / std::sqrt(v + eps);
@@ -101,7 +119,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   for (int64_t c = 0; c < C; ++c) rstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + eps));
   // Pass 1: g = dy·act'(u) into dx; Σg and Σg·z per channel, z the normalised input.
   std::vector<double> sg, sgz;
-  ChannelSums(rows, C, sg, sgz, [&](int64_t r, double* a, double* b) {
+  ChannelSums(rows, C, sg, sgz, [&](int64_t r, float* a, float* b) {
     const float* xr = x + r * C;
     const float* dyr = dy + r * C;
     float* gr = dx + r * C;
@@ -118,7 +136,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
     for (int64_t c = 0; c < C; ++c) {
       const float z = (xr[c] - mean[c]) * rs[c];
       a[c] += gr[c];
-      b[c] += static_cast<double>(gr[c]) * z;
+      b[c] += gr[c] * z;
     }
   });
   std::vector<float> k(C), mg(C), mgz(C);
