@@ -22,9 +22,10 @@ const IMG = 64;
 const SEED = 0;
 /** Settings that let a from-scratch model learn fast on 64-pixel images: one class, one big object, no mosaic, no warmup. */
 const HYP = {
-  warmup_epochs: 0, mosaic: 0, lr0: 0.03, scale: 0.1, translate: 0.05, hsv_h: 0, hsv_s: 0, hsv_v: 0,
-  // train.py scales the objectness gain by (img/640)²; at 64 px that starves objectness, so restore it
-  obj: 50,
+  warmup_epochs: 0, mosaic: 0, lr0: 0.05, scale: 0.1, translate: 0.05, hsv_h: 0, hsv_s: 0, hsv_v: 0,
+  // train.py scales the objectness gain by (img/640)²; at 64 px that starves objectness, so raise it;
+  // a larger box gain makes the boxes good enough for IoU 0.5 within a few hundred steps
+  obj: 20, box: 0.2,
 };
 
 t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above chance', async (t) => {
@@ -69,5 +70,5 @@ t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above cha
   untrained.dispose();
   const best = Math.max(...rows.map((c) => c[6]));
   t.comment(`mAP@0.5 untrained ${chance.map50.toFixed(4)}, best trained ${best.toFixed(4)}, final ${r.metrics?.map50.toFixed(4)}`);
-  t.ok(best >= Math.max(0.1, 5 * chance.map50), `mAP@0.5 ${best.toFixed(3)} clearly above chance (${chance.map50.toFixed(4)})`);
+  t.ok(best >= Math.max(0.2, 10 * chance.map50), `mAP@0.5 ${best.toFixed(3)} clearly above chance (${chance.map50.toFixed(4)})`);
 });
