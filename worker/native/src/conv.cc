@@ -33,10 +33,11 @@ int64_t RowsPerChunk(const ConvShape& s) {
   return std::max<int64_t>(1, std::min<int64_t>(total, std::max<int64_t>(256, (int64_t{1} << 20) / s.K())));
 }
 
-// Images per col2im chunk (whole images, so each thread scatters into its own images).
+// Images per col2im chunk (whole images, so each thread scatters into its own images); about
+// 4 MB of columns, so the scatter reads what sgemm just wrote from cache.
 int64_t ImagesPerChunk(const ConvShape& s) {
   const int64_t per = std::max<int64_t>(1, s.Rows() * s.K());
-  return std::max<int64_t>(1, std::min<int64_t>(s.n, (int64_t{4} << 20) / per));
+  return std::max<int64_t>(1, std::min<int64_t>(s.n, (int64_t{1} << 20) / per));
 }
 
 // Column rows [r0, r0 + nr) of the whole batch (row = image, output y, output x), laid out
