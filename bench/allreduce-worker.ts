@@ -3,8 +3,7 @@
  * (mode pub / sub) or one rank of an allreduce run (mode rank). Prints one JSON line.
  */
 import { connect } from '@nats-io/transport-node';
-import { createGroup, type AlgorithmName } from '../worker/collective/index.ts';
-import { connectRawLane } from '../worker/collective/raw-lane.ts';
+import { connectRawLane, createGroup, type AlgorithmName } from '../worker/collective/index.ts';
 
 const env = (k: string, d?: string): string => {
   const v = process.env[k] ?? d;

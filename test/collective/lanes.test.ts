@@ -2,8 +2,7 @@ import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { expectedSum, firstMismatch, input, startRanks } from './kit.ts';
-import { createGroup, type AlgorithmName } from '../../worker/collective/index.ts';
-import { connectRawLane, RawLaneUnsupported } from '../../worker/collective/raw-lane.ts';
+import { connectRawLane, createGroup, RawLaneUnsupported, type AlgorithmName } from '../../worker/collective/index.ts';
 import { subjects } from '../../shared/subjects.ts';
 
 const server = await startNatsServer({ jetstream: false, maxPayload: 64 * 1024 });
@@ -25,6 +24,7 @@ t.test('chunks stay below the server max_payload (64 KiB here) on every lane kin
   for (const laneTransport of ['raw', 'nats'] as const) {
     // asks for 1 MiB chunks; the server allows 64 KiB
     const ranks = await startRanks(server.url, uniquePrefix('mp'), 2, { laneTransport, lanes: 2, chunkBytes: 1024 * 1024 });
+    t.same(ranks.groups.map((g) => g.laneKind), [laneTransport, laneTransport], `${laneTransport} lanes in use`);
     const data = ranks.groups.map((_, r) => input(r, 100_003));
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(data[r], { algorithm: 'ring' })));
     t.same(data.map((d) => firstMismatch(d, expectedSum(2, 100_003))), [-1, -1], laneTransport);
@@ -67,6 +67,7 @@ t.test('RawLane: publish/subscribe round trip, and refusal when the server wants
     nc, connect: () => connect({ servers: locked.url, token: 's3cret' }),
     subjectBase: subjects(prefix).collective('j', 1), jobId: 'j', generation: 1, rank, worldSize: 2, timeoutMs: 20_000,
   })));
+  t.same(groups.map((g) => g.laneKind), ['nats', 'nats'], 'the group reports nats.js lanes');
   const data = [input(0, 777), input(1, 777)];
   await Promise.all(groups.map((g, r) => g.allreduce(data[r])));
   t.same(data.map((d) => firstMismatch(d, expectedSum(2, 777))), [-1, -1], 'allreduce over the fallback lanes');

@@ -14,7 +14,7 @@ import { CollectiveAbortedError, CollectiveError, CollectiveTimeoutError } from 
 import { chunksOf } from './layout.ts';
 import { NatsLane, type Lane } from './lane.ts';
 import { Mailbox } from './mailbox.ts';
-import { connectRawLane } from './raw-lane.ts';
+import { connectRawLane, RawLane } from './raw-lane.ts';
 import { OpContext, type AllreduceAlgorithm } from './op.ts';
 import {
   DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_TIMEOUT_MS, HELLO_INTERVAL_MS, probeWindowMs,
@@ -45,6 +45,8 @@ export interface Group {
   readonly rank: number;
   readonly worldSize: number;
   readonly generation: number;
+  /** what carries the data: the library's own client ('raw'), or nats.js connections */
+  readonly laneKind: 'raw' | 'nats';
   /** Sums (or averages) `data` across ranks, in place. */
   allreduce(data: Float32Array, opts?: AllreduceOptions): Promise<void>;
   /** Copies root's `data` into every other rank's `data` (same length everywhere). */
@@ -118,6 +120,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
   readonly rank: number;
   readonly worldSize: number;
   readonly generation: number;
+  readonly laneKind: 'raw' | 'nats';
   private readonly opts: GroupOptions;
   private readonly timeoutMs: number;
   private readonly topo: Topology;
@@ -136,6 +139,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     this.rank = opts.rank;
     this.worldSize = opts.worldSize;
     this.generation = opts.generation;
+    this.laneKind = lanes.every((l) => l instanceof RawLane) ? 'raw' : 'nats';
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.topo = topology(opts.worldSize, opts.nodeOfRank);
     this.transport = new Transport({

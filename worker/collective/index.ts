@@ -9,3 +9,6 @@ export type { ConcreteAlgorithm } from './select.ts';
 export { topology } from './topology.ts';
 export type { Topology } from './topology.ts';
 export { decodeHalf, encodeHalf, floatToHalf } from './fp16.ts';
+export { connectRawLane, RawLane, RawLaneUnsupported } from './raw-lane.ts';
+export type { RawLaneOptions } from './raw-lane.ts';
+export type { Lane, LaneHandler } from './lane.ts';
