@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "common.h"
 #include "fast_math.h"
@@ -101,75 +100,11 @@ void Col2Im(const float* col, const ConvShape& s, int64_t n0, int64_t nb, float*
   }
 }
 
-// Few input channels (the image layer, C = 3): im2col would copy K = kh·kw·3 floats per output
-// pixel for a skinny sgemm. Direct loops keep one output pixel's OC sums in registers instead.
-bool SmallInput(const ConvShape& s) { return s.c <= 4 && s.oc <= 64; }
-
-void DirectForward(const float* x, const float* w, float* y, const ConvShape& s) {
-  const int64_t total = s.n * s.Rows(), rows = s.Rows(), C = s.c, OC = s.oc;
-#pragma omp parallel for schedule(static) if (total * s.K() * OC > kParallelMin)
-  for (int64_t r = 0; r < total; ++r) {
-    const int64_t n = r / rows, pix = r % rows, oy = pix / s.ow, ox = pix % s.ow;
-    float acc[64] = {0.f};
-    const float* img = x + n * s.h * s.w * C;
-    for (int64_t ky = 0; ky < s.kh; ++ky) {
-      const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
-      if (iy < 0 || iy >= s.h) continue;
-      for (int64_t kx = 0; kx < s.kw; ++kx) {
-        const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
-        if (ix < 0 || ix >= s.w) continue;
-        const float* px = img + (iy * s.w + ix) * C;
-        const float* wk = w + (ky * s.kw + kx) * C * OC;
-        for (int64_t c = 0; c < C; ++c) {
-          const float v = px[c];
-          for (int64_t o = 0; o < OC; ++o) acc[o] += v * wk[c * OC + o];
-        }
-      }
-    }
-    std::memcpy(y + r * OC, acc, sizeof(float) * OC);
-  }
-}
-
-void DirectFilterGrad(const float* x, const float* dy, float* dw, const ConvShape& s) {
-  const int64_t total = s.n * s.Rows(), rows = s.Rows(), C = s.c, OC = s.oc, KO = s.K() * OC;
-  std::fill(dw, dw + KO, 0.f);
-#pragma omp parallel if (total * KO > kParallelMin)
-  {
-    std::vector<float> acc(KO, 0.f);
-#pragma omp for schedule(static) nowait
-    for (int64_t r = 0; r < total; ++r) {
-      const int64_t n = r / rows, pix = r % rows, oy = pix / s.ow, ox = pix % s.ow;
-      const float* img = x + n * s.h * s.w * C;
-      const float* g = dy + r * OC;
-      for (int64_t ky = 0; ky < s.kh; ++ky) {
-        const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
-        if (iy < 0 || iy >= s.h) continue;
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
-          if (ix < 0 || ix >= s.w) continue;
-          const float* px = img + (iy * s.w + ix) * C;
-          float* a = acc.data() + (ky * s.kw + kx) * C * OC;
-          for (int64_t c = 0; c < C; ++c) {
-            const float v = px[c];
-            for (int64_t o = 0; o < OC; ++o) a[c * OC + o] += v * g[o];
-          }
-        }
-      }
-    }
-#pragma omp critical
-    for (int64_t k = 0; k < KO; ++k) dw[k] += acc[k];
-  }
-}
-
 // y = conv(x, w) for any shape: a plain sgemm for pointwise convs, im2col chunks otherwise.
 void ConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
   const int64_t K = s.K(), rows = s.Rows();
   if (s.Pointwise()) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.n * rows, s.oc, K, 1.f, x, K, w, s.oc, 0.f, y, s.oc);
-    return;
-  }
-  if (SmallInput(s)) {
-    DirectForward(x, w, y, s);
     return;
   }
   const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
@@ -242,10 +177,6 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   const int64_t K = s.K(), rows = s.Rows();
   if (s.Pointwise()) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, s.n * rows, 1.f, x, K, dy, s.oc, 0.f, dw, s.oc);
-    return info.Env().Undefined();
-  }
-  if (SmallInput(s)) {
-    DirectFilterGrad(x, dy, dw, s);
     return info.Env().Undefined();
   }
   const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
