@@ -2,7 +2,6 @@
 // polynomial: relative error about 2e-7 over the clamped range.
 #pragma once
 #include <cstdint>
-#include <cstring>
 
 namespace flot {
 
@@ -19,10 +18,9 @@ inline float FastExp(float x) {
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * z + r + 1.f;
+  // A bit cast, not memcpy: the copy through memory stops GCC from vectorizing the caller.
   const int32_t bits = (static_cast<int32_t>(fx) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return y * scale;
+  return y * __builtin_bit_cast(float, bits);
 }
 
 inline float FastSigmoid(float x) { return 1.f / (1.f + FastExp(-x)); }
