@@ -45,6 +45,8 @@ export const Yolov5Trainer = z
     epochs: z.number().int().positive().max(10_000).default(10),
     /** total batch across all workers (default 16) */
     batch: z.number().int().positive().max(4096).default(16),
+    /** nominal batch for gradient accumulation, as train.py's nbs (default 64) */
+    nbs: z.number().int().positive().max(4096).default(64),
     /** hyperparameter overrides (hyp.scratch-low keys) */
     hyp: z.record(z.string(), z.number()).default({}),
     /** synthetic set size when data = "synthetic" */

@@ -55,7 +55,7 @@ export async function run(ctx: ActorContext): Promise<void> {
   try {
     const loaderOpts = { batchSize: perRank, img: t.img, hyp, seed: t.seed, rank: spec.rank, worldSize: spec.worldSize };
     const loader = createLoader({ ...loaderOpts, dataset: data.train, augment: true });
-    const trainer = new Trainer(model, { hyp, epochs: t.epochs, batchSize: perRank * spec.worldSize, batchesPerEpoch: loader.length, imgsz: t.img });
+    const trainer = new Trainer(model, { hyp, epochs: t.epochs, batchSize: perRank * spec.worldSize, batchesPerEpoch: loader.length, imgsz: t.img, nbs: t.nbs });
 
     let cursor = { epoch: 0, index: 0 };
     const ck = await ctx.checkpoints.loadLatest();
