@@ -16,9 +16,9 @@ const USAGE = `usage: flotilla demo [options]
   --workers N    worker agents and trainer ranks (default 2)
   --cfg YAML     model (default yolov5n.yaml)
   --img PX       image size, a multiple of 32 (default 128)
-  --epochs N     epochs (default 15)
+  --epochs N     epochs (default 30)
   --batch B      total batch over all ranks (default 16)
-  --train N      synthetic training images (default 96)
+  --train N      synthetic training images (default 128)
   --val N        synthetic validation images (default 32)
   --seed S       seed of the data and the model (default 0)
   --port P       head HTTP port (default: a free port)
@@ -55,9 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     checkpoint_every: 20,
     trainer: {
       kind: 'yolov5', cfg: values.cfg ?? 'yolov5n.yaml', data: 'synthetic',
-      img: int(values.img, 128, 'img'), epochs: int(values.epochs, 15, 'epochs'), batch: int(values.batch, 16, 'batch'),
+      img: int(values.img, 128, 'img'), epochs: int(values.epochs, 30, 'epochs'), batch: int(values.batch, 16, 'batch'),
       nbs: 16, hyp: DEMO_HYP,
-      synthetic: { train: int(values.train, 96, 'train'), val: int(values.val, 32, 'val'), seed }, seed,
+      synthetic: { train: int(values.train, 128, 'train'), val: int(values.val, 32, 'val'), seed }, seed,
     },
   };
   const prefix = 'flotilla';
