@@ -40,7 +40,7 @@ t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above cha
     cfg = join(dir, 'tiny.yaml');
     writeFileSync(cfg, stringify(TINY_YAML));
   }
-  const epochs = Number(process.env.FLOTILLA_SMOKE_EPOCHS ?? (native ? 30 : 20));
+  const epochs = Number(process.env.FLOTILLA_SMOKE_EPOCHS ?? (native ? 60 : 20));
   const t0 = performance.now();
   const epochLines: string[] = [];
   const onEvent = (e: SessionEvent | FitEvent) => {
