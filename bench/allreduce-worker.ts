@@ -56,8 +56,11 @@ async function rawSub(): Promise<void> {
   await lane.close();
 }
 
-async function rawPub(): Promise<void> {
-  const lane = await connectRawLane({ server: new URL(url).host });
+/**
+ * The raw-stream reference: B_TOTAL bytes in B_MSG-byte messages on B_SUBJECT, yielding to the
+ * event loop every 8 messages (as a rank does between chunks) so the socket drains.
+ */
+async function publishStream(send: (subject: string, payload: Uint8Array) => void, finish: () => Promise<void>): Promise<void> {
   const size = Number(env('B_MSG'));
   const total = Number(env('B_TOTAL'));
   const payload = new Uint8Array(size).fill(7);
@@ -65,29 +68,22 @@ async function rawPub(): Promise<void> {
   const start = now();
   const c0 = process.cpuUsage();
   for (let sent = 0; sent < total; sent += size) {
-    lane.publish(subject, payload, true);
+    send(subject, payload);
     if ((sent / size) % 8 === 7) await new Promise((r) => setImmediate(r));
   }
-  await lane.settle();
+  await finish();
   out({ start, cpu: cpuSince(c0) });
+}
+
+async function rawPub(): Promise<void> {
+  const lane = await connectRawLane({ server: new URL(url).host });
+  await publishStream((subject, payload) => lane.publish(subject, payload, true), () => lane.settle());
   await lane.close();
 }
 
 async function pub(): Promise<void> {
   const nc = await connect({ servers: url });
-  const size = Number(env('B_MSG'));
-  const total = Number(env('B_TOTAL'));
-  const payload = new Uint8Array(size).fill(7);
-  const subject = env('B_SUBJECT');
-  const start = now();
-  const c0 = process.cpuUsage();
-  for (let sent = 0; sent < total; sent += size) {
-    nc.publish(subject, payload);
-    // let the socket drain now and then, as a rank does between chunks
-    if ((sent / size) % 8 === 7) await new Promise((r) => setImmediate(r));
-  }
-  await nc.flush();
-  out({ start, cpu: cpuSince(c0) });
+  await publishStream((subject, payload) => nc.publish(subject, payload), () => nc.flush());
   await nc.close();
 }
 
