@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { NativeAddon } from './addon.ts';
 import { f32, output, type KernelArgs } from './cpu-backend.ts';
+import { allocOutput } from './memory-pool.ts';
 
 export const BN_ACT_KERNEL = 'FlotillaBnAct';
 export const BN_ACT_GRAD_KERNEL = 'FlotillaBnActGrad';
@@ -70,7 +71,7 @@ export function registerBnAct(addon: NativeAddon): () => void {
       const { backend } = args;
       const x = f32(backend, args.inputs.x), g = f32(backend, args.inputs.gamma), b = f32(backend, args.inputs.beta);
       if (c === null || !x || !g || !b || !args.inputs.x) throw new Error(`${BN_ACT_KERNEL}: float32 x [..., C], gamma [C], beta [C] expected`);
-      const y = new Float32Array(x.length), mean = new Float32Array(c), variance = new Float32Array(c);
+      const y = allocOutput(x.length), mean = new Float32Array(c), variance = new Float32Array(c);
       addon.bnActForward(x, g, b, y, mean, variance, c, Number(args.attrs.eps), Number(args.attrs.act));
       return [output(backend, [...args.inputs.x.shape], y), output(backend, [c], mean), output(backend, [c], variance)];
     },
@@ -84,7 +85,7 @@ export function registerBnAct(addon: NativeAddon): () => void {
       const { backend } = args;
       const [dy, x, g, b, m, v] = ['dy', 'x', 'gamma', 'beta', 'mean', 'variance'].map((k) => f32(backend, args.inputs[k]));
       if (c === null || !dy || !x || !g || !b || !m || !v || !args.inputs.x) throw new Error(`${BN_ACT_GRAD_KERNEL}: bad inputs`);
-      const dx = new Float32Array(x.length), dg = new Float32Array(c), db = new Float32Array(c);
+      const dx = allocOutput(x.length), dg = new Float32Array(c), db = new Float32Array(c);
       addon.bnActBackward(dy, x, g, b, m, v, dx, dg, db, c, Number(args.attrs.eps), Number(args.attrs.act));
       return [output(backend, [...args.inputs.x.shape], dx), output(backend, [c], dg), output(backend, [c], db)];
     },

@@ -6,6 +6,7 @@ import type { NativeAddon } from './addon.ts';
 import { registerBnAct } from './bn-act.ts';
 import type { KernelArgs, NativeKernel } from './cpu-backend.ts';
 import { NATIVE_KERNELS } from './kernels/index.ts';
+import { memoryPool } from './memory-pool.ts';
 
 /** Calls per kernel that ran natively and that fell back to JS since registration. */
 export type KernelCounts = Map<string, { native: number; fallback: number }>;
@@ -45,6 +46,9 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
   }
   // The fused BatchNorm + activation has no JS kernel to replace: it is added, always native.
   const unregisterBnAct = tf.getKernel('FlotillaBnAct', BACKEND) ? () => {} : registerBnAct(addon);
+  // Outputs of the native kernels come from a free list fed by disposed tensors
+  // (memory-pool.ts); FLOTILLA_POOL=0 turns it off.
+  const uninstallPool = process.env.FLOTILLA_POOL === '0' ? () => {} : memoryPool.install(tf.findBackend(BACKEND) as never);
   let live = true;
   return {
     kernels: originals.map((o) => o.kernelName),
@@ -54,6 +58,7 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
     restore() {
       if (!live) return;
       live = false;
+      uninstallPool();
       unregisterBnAct();
       for (const o of originals) {
         tf.unregisterKernel(o.kernelName, BACKEND);

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { attr, f32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import { activationCode } from './activation.ts';
 
 type Shape4 = [number, number, number, number];
@@ -39,7 +40,7 @@ function forward(args: KernelArgs, fused: boolean, addon: Parameters<NativeKerne
   const s = convShape(args, x.shape, filter.shape, true);
   if (!s) return null;
   const outShape = [s[0], s[4], s[5], s[6]];
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   addon.conv2d(xv, wv, out, s, bv, act, Number(args.attrs.leakyreluAlpha ?? 0.2));
   return output(args.backend, outShape, out);
 }
@@ -56,7 +57,7 @@ export const convKernels: NativeKernel[] = [
       const inputShape = attr<number[]>(args, 'inputShape');
       const s = convShape(args, inputShape, filter.shape, false);
       if (!s || s[4] !== dy.shape[1] || s[5] !== dy.shape[2]) return null;
-      const out = new Float32Array(size(inputShape));
+      const out = allocOutput(size(inputShape));
       addon.conv2dBackpropInput(dyv, wv, out, s);
       return output(args.backend, [...inputShape], out);
     },
@@ -70,7 +71,7 @@ export const convKernels: NativeKernel[] = [
       const filterShape = attr<number[]>(args, 'filterShape');
       const s = convShape(args, x.shape, filterShape, false);
       if (!s || s[4] !== dy.shape[1] || s[5] !== dy.shape[2]) return null;
-      const out = new Float32Array(size(filterShape));
+      const out = allocOutput(size(filterShape));
       addon.conv2dBackpropFilter(xv, dyv, out, s);
       return output(args.backend, [...filterShape], out);
     },

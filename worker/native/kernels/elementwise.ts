@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { f32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 import { collapseBroadcast } from './broadcast.ts';
 
@@ -22,7 +23,7 @@ function binary(args: KernelArgs, addon: NativeAddon, op: number): tf.TensorInfo
   const av = f32(args.backend, a), bv = f32(args.backend, b);
   if (!a || !b || !av || !bv) return null;
   const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length > 0) {
     const c = collapseBroadcast(outShape, a.shape, b.shape);
     addon.binary(av, bv, out, c.shape, c.stridesA, c.stridesB, op);
@@ -43,7 +44,7 @@ function unary(args: KernelArgs, addon: NativeAddon, name: string, op: number): 
   const { x } = args.inputs;
   const xv = f32(args.backend, x);
   if (!x || !xv) return null;
-  const out = new Float32Array(xv.length);
+  const out = allocOutput(xv.length);
   const [p0, p1] = unaryParams(name, args.attrs);
   if (out.length > 0) addon.unary(xv, out, op, p0, p1);
   return output(args.backend, [...x.shape], out);
@@ -58,7 +59,7 @@ function addN(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
     vs.push(v);
   }
   if (vs.length === 0 || !ts[0]) return null;
-  const out = new Float32Array(vs[0].length);
+  const out = allocOutput(vs[0].length);
   addon.addN(vs, out);
   return output(args.backend, [...ts[0].shape], out);
 }

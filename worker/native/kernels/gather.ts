@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { attr, f32, i32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput, allocZeros } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 
 function gather(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
@@ -12,7 +13,7 @@ function gather(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   if (!x || !indices || !xv || !iv || Number(args.attrs.batchDims ?? 0) !== 0 || x.shape.length === 0) return null;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), x.shape)[0];
   const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length > 0 && !addon.gather(xv, iv, out, size(x.shape.slice(0, axis)), x.shape[axis], size(x.shape.slice(axis + 1)))) {
     return null;
   }
@@ -27,7 +28,7 @@ function segmentSum(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null 
   if (k === 0 || segmentIds.shape.some((d, i) => d !== x.shape[i])) return null;
   const inner = x.shape.slice(k);
   const outShape = [attr<number>(args, 'numSegments'), ...inner];
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length > 0) addon.segmentSum(xv, sv, out, size(inner));
   return output(args.backend, outShape, out);
 }
@@ -47,7 +48,7 @@ function scatterNd(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
     if (flat < 0 || flat >= slices) return null;
     ids[i] = flat;
   }
-  const out = new Float32Array(outputSize);
+  const out = allocZeros(outputSize);
   if (out.length > 0 && numUpdates > 0) addon.segmentSum(uv, ids, out, sliceSize);
   return output(args.backend, [...shape], out);
 }

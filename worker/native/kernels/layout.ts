@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { attr, f32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 
 function slice(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
@@ -9,7 +10,7 @@ function slice(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const xv = f32(args.backend, x);
   if (!x || !xv || x.shape.length === 0) return null;
   const [begin, sz] = tf.slice_util.parseSliceParams(x, attr<number[]>(args, 'begin'), attr<number[]>(args, 'size'));
-  const out = new Float32Array(size(sz));
+  const out = allocOutput(size(sz));
   if (out.length > 0) addon.slice(xv, [...x.shape], begin, out, sz);
   return output(args.backend, sz, out);
 }
@@ -21,7 +22,7 @@ function splitV(args: KernelArgs, addon: NativeAddon): tf.TensorInfo[] | null {
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x, attr<number[] | number>(args, 'numOrSizeSplits'), axis);
   const outer = size(x.shape.slice(0, axis)), tail = size(x.shape.slice(axis + 1));
-  const outs = sizes.map((s) => new Float32Array(outer * s * tail));
+  const outs = sizes.map((s) => allocOutput(outer * s * tail));
   if (xv.length > 0) addon.split(xv, outer, outs, sizes.map((s) => s * tail));
   return outs.map((o, i) => output(args.backend, x.shape.map((d, j) => (j === axis ? sizes[i] : d)), o));
 }
@@ -39,7 +40,7 @@ function concat(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   if (vals.length === 0) return null;
   tf.backend_util.assertParamsConsistent(shapes, axis);
   const outShape = tf.backend_util.computeOutShape(shapes, axis);
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   addon.concat(vals, shapes.map((s) => size(s.slice(axis))), out, size(outShape.slice(0, axis)));
   return output(args.backend, outShape, out);
 }
@@ -52,7 +53,7 @@ function unpack(args: KernelArgs, addon: NativeAddon): tf.TensorInfo[] | null {
   const num = value.shape[axis];
   const outer = size(value.shape.slice(0, axis)), inner = size(value.shape.slice(axis + 1));
   const outShape = value.shape.filter((_, i) => i !== axis);
-  const outs = Array.from({ length: num }, () => new Float32Array(outer * inner));
+  const outs = Array.from({ length: num }, () => allocOutput(outer * inner));
   if (xv.length > 0) addon.split(xv, outer, outs, outs.map(() => inner));
   return outs.map((o) => output(args.backend, [...outShape], o));
 }
@@ -69,7 +70,7 @@ function pack(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
     vals.push(v);
   }
   const outShape = [...shape.slice(0, axis), all.length, ...shape.slice(axis)];
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   const inner = size(shape.slice(axis));
   if (out.length > 0) addon.concat(vals, vals.map(() => inner), out, size(shape.slice(0, axis)));
   return output(args.backend, outShape, out);
@@ -81,7 +82,7 @@ function tile(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const reps = attr<number[]>(args, 'reps');
   if (!x || !xv || x.shape.length === 0 || reps.length !== x.shape.length) return null;
   const outShape = x.shape.map((d, i) => d * reps[i]);
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length > 0) addon.tile(xv, [...x.shape], [...reps], out);
   return output(args.backend, outShape, out);
 }
@@ -92,7 +93,7 @@ function transpose(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const perm = attr<number[]>(args, 'perm');
   if (!x || !xv || x.shape.length === 0 || perm.length !== x.shape.length) return null;
   const outShape = perm.map((p) => x.shape[p]);
-  const out = new Float32Array(xv.length);
+  const out = allocOutput(xv.length);
   if (out.length === 0) return output(args.backend, outShape, out);
   // Runs of input dims that stay adjacent and in order move as one dim.
   const groups: number[][] = [];
@@ -113,7 +114,7 @@ function pad(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const paddings = attr<Array<[number, number]>>(args, 'paddings');
   if (!x || !xv || x.shape.length === 0 || paddings.length !== x.shape.length) return null;
   const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length > 0) addon.pad(xv, [...x.shape], paddings.map((p) => p[0]), out, outShape, Number(args.attrs.constantValue ?? 0));
   return output(args.backend, outShape, out);
 }

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { attr, f32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 import { activationCode } from './activation.ts';
 
@@ -33,7 +34,7 @@ function matmul(args: KernelArgs, addon: NativeAddon, fused: boolean): tf.Tensor
     }
   }
   const outShape = [...outer, m, n];
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length === 0) return output(args.backend, outShape, out);
   addon.batchMatMul(av, bv, out, [batchA, batchB, m, n, k, ta ? 1 : 0, tb ? 1 : 0], biasv, act,
     Number(args.attrs.leakyreluAlpha ?? 0.2));

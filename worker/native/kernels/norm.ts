@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { f32, output, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 
 function batchNorm(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
@@ -14,7 +15,7 @@ function batchNorm(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const c = x.shape[x.shape.length - 1];
   // The JS kernel indexes parameters modulo their length; that equals per-channel only here.
   for (const p of [mv, vv, ov, sv]) if (p && p.length !== c && p.length !== 1) return null;
-  const out = new Float32Array(xv.length);
+  const out = allocOutput(xv.length);
   if (out.length > 0) addon.batchNorm(xv, out, c, mv, vv, ov, sv, Number(args.attrs.varianceEpsilon ?? 0.001));
   return output(args.backend, [...x.shape], out);
 }

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { attr, f32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 
 type Shape4 = [number, number, number, number];
@@ -23,7 +24,7 @@ function maxPool(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const s = poolShape(args, x.shape);
   if (!s) return null;
   const outShape = [s[0], s[4], s[5], s[3]];
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   if (out.length > 0) addon.maxPool(xv, out, s);
   return output(args.backend, outShape, out);
 }
@@ -34,7 +35,7 @@ function maxPoolGrad(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null
   if (!dy || !input || !dyv || !xv) return null;
   const s = poolShape(args, input.shape);
   if (!s || s[4] !== dy.shape[1] || s[5] !== dy.shape[2]) return null;
-  const out = new Float32Array(xv.length);
+  const out = allocOutput(xv.length);
   if (out.length > 0) addon.maxPoolGrad(dyv, xv, out, s);
   return output(args.backend, [...input.shape], out);
 }
@@ -61,7 +62,7 @@ function resize(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const [oh, ow] = attr<[number, number]>(args, 'size');
   const [n, h, w, c] = images.shape;
   const align = args.attrs.alignCorners === true, half = args.attrs.halfPixelCenters === true;
-  const out = new Float32Array(n * oh * ow * c);
+  const out = allocOutput(n * oh * ow * c);
   if (out.length > 0) {
     addon.resizeNearest(xv, out, [n, h, w, c, oh, ow], nearestMap(h, oh, align, half), nearestMap(w, ow, align, half));
   }
@@ -76,7 +77,7 @@ function resizeGrad(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null 
   const [n, h, w, c] = images.shape;
   const [, oh, ow] = dy.shape;
   const align = args.attrs.alignCorners === true;
-  const out = new Float32Array(n * h * w * c);
+  const out = allocOutput(n * h * w * c);
   if (out.length > 0) {
     addon.resizeNearestGrad(dyv, out, [n, h, w, c, oh, ow], nearestMap(h, oh, align, false), nearestMap(w, ow, align, false));
   }

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { f32, output, size, type KernelArgs, type NativeKernel } from '../cpu-backend.ts';
+import { allocOutput } from '../memory-pool.ts';
 import type { NativeAddon } from '../addon.ts';
 
 /** tfjs kernel name → [the addon's reduce op code (src/reduce.cc), the attr holding the axes]. */
@@ -18,7 +19,7 @@ function reduce(args: KernelArgs, addon: NativeAddon, op: number, axisAttr: stri
   const axes = tf.util.parseAxisParam(args.attrs[axisAttr] as number | number[], shape).sort((p, q) => p - q);
   const keepDims = args.attrs.keepDims === true;
   const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
-  const out = new Float32Array(size(outShape));
+  const out = allocOutput(size(outShape));
   const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
   if (axes.length === 0) {
     out.set(xv);
