@@ -6,6 +6,7 @@
         "worker/native/src/addon.cc",
         "worker/native/src/conv.cc",
         "worker/native/src/matmul.cc",
+        "worker/native/src/gemm.cc",
         "worker/native/src/elementwise.cc",
         "worker/native/src/reduce.cc",
         "worker/native/src/layout.cc",

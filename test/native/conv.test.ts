@@ -1,6 +1,7 @@
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 
+import { defaultThreads, loadAddon } from '../../worker/native/index.ts';
 import { compare, rand, setup } from './harness.ts';
 
 const s = await setup();
@@ -19,8 +20,20 @@ if (s.skip !== undefined) {
     [2, 9, 10, 4, 5, 3, 1, 'valid'],
     [1, 12, 12, 8, 8, 3, 1, 1],
   ];
-  for (const [n, h, w, ci, co, k, st, pad] of cases) {
-    const label = `n${n} ${h}x${w}x${ci}->${co} k${k} s${st} pad ${pad}`;
+  // Large enough (> 2M multiply-adds) that the kernels split the work over the thread team;
+  // run with 3 threads so the blocks are uneven and the image split of dx leaves one thread
+  // with more images than another.
+  const teamCases: typeof cases = [
+    [3, 40, 40, 16, 32, 3, 2, 1],
+    [2, 34, 34, 16, 16, 3, 1, 1],
+    [4, 24, 24, 32, 48, 1, 1, 0],
+    [2, 64, 64, 3, 16, 6, 2, 2],
+  ];
+  const load = loadAddon();
+  for (const [n, h, w, ci, co, k, st, pad] of [...cases, ...teamCases]) {
+    const team = teamCases.some((c) => c[0] === n && c[1] === h && c[3] === ci && c[5] === k);
+    if (load.ok) load.addon.setThreads(team ? 3 : defaultThreads());
+    const label = `n${n} ${h}x${w}x${ci}->${co} k${k} s${st} pad ${pad}${team ? ', 3 threads' : ''}`;
     const x = rand([n, h, w, ci]);
     const f = rand([k, k, ci, co]);
     const b = rand([co]);
@@ -36,6 +49,7 @@ if (s.skip !== undefined) {
     compare(t, reg, 'Conv2DBackpropFilter', `dw ${label}`, () =>
       tf.grad((ff: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, ff as tf.Tensor4D, st, pad).mul(dy).sum())(f));
   }
+  if (load.ok) load.addon.setThreads(defaultThreads());
   const x = rand([2, 9, 9, 3]);
   const f = rand([3, 3, 3, 4]);
   compare(t, reg, 'Conv2D', 'conv2d dilation 2', () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same', 'NHWC', 2));

@@ -18,6 +18,10 @@ if (s.skip !== undefined) {
     [[2, 3, 4, 6], [1, 6, 5], false, false],
     [[6, 4], [3, 5, 6], true, true],
     [[64, 33], [33, 48], false, false],
+    // over 2M multiply-adds: split across the thread team (rows of one gemm, or the batch)
+    [[301, 130], [130, 70], false, true],
+    [[4, 97, 80], [4, 80, 90], false, false],
+    [[3, 101, 64], [64, 120], false, false],
   ];
   for (const [as, bs, ta, tb] of cases) {
     const a = rand(as), b = rand(bs);

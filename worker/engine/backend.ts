@@ -55,7 +55,7 @@ async function attempt(name: BackendName): Promise<{ info: BackendInfo } | { rea
       if (!(await tf.setBackend('cpu'))) return { reason: 'tfjs cpu backend failed to start' };
       registration ??= registerNativeKernels(load.addon);
       const i = load.addon.info();
-      return { info: { backend: name, device: `cpu (native kernels, OpenBLAS ${i.blasCore}, ${i.blasThreads} threads)` } };
+      return { info: { backend: name, device: `cpu (native kernels, OpenBLAS ${i.blasCore}, ${i.ompThreads} threads)` } };
     }
     case 'cpu': {
       if (!(await tf.setBackend('cpu'))) return { reason: 'tfjs cpu backend failed to start' };

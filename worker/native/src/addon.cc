@@ -24,7 +24,9 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Need(info, 1, "setThreads");
   const int n = static_cast<int>(Int(info[0], "threads"));
   if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be >= 1");
-  openblas_set_num_threads(n);
+  // OpenBLAS stays on the calling thread: the kernels split their gemms over the OpenMP team
+  // (gemm.h), so there is one pool of threads, not two taking turns at the cores.
+  openblas_set_num_threads(1);
   omp_set_num_threads(n);
   return info.Env().Undefined();
 }

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "fast_math.h"
+#include "gemm.h"
 
 namespace flot {
 namespace {
@@ -26,25 +27,19 @@ ConvShape ParseShape(const Napi::Value& v) {
   return ConvShape{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
 }
 
-// Column rows per chunk: the column buffer stays near 4 MB, so im2col's writes are still in
-// cache when sgemm reads them.
+// Column rows per chunk of one thread: its column buffer stays near 512 KB, inside the core's
+// L2, so sgemm reads what im2col just wrote from there.
 int64_t RowsPerChunk(const ConvShape& s) {
-  const int64_t total = s.n * s.Rows();
-  return std::max<int64_t>(1, std::min<int64_t>(total, std::max<int64_t>(256, (int64_t{1} << 20) / s.K())));
+  return std::max<int64_t>(32, (int64_t{1} << 17) / s.K());
 }
 
-// Images per col2im chunk (whole images, so each thread scatters into its own images); about
-// 4 MB of columns, so the scatter reads what sgemm just wrote from cache.
-int64_t ImagesPerChunk(const ConvShape& s) {
-  const int64_t per = std::max<int64_t>(1, s.Rows() * s.K());
-  return std::max<int64_t>(1, std::min<int64_t>(s.n, (int64_t{1} << 20) / per));
-}
+// Whether a conv of this size is worth the team.
+bool Parallel(const ConvShape& s) { return s.n * s.Rows() * s.K() * s.oc > kGemmParallelMin; }
 
 // Column rows [r0, r0 + nr) of the whole batch (row = image, output y, output x), laid out
-// (kh, kw, c) to match the HWIO filter viewed as a [K, OC] matrix.
+// (kh, kw, c) to match the HWIO filter viewed as a [K, OC] matrix; runs on the calling thread.
 void Im2Col(const float* x, const ConvShape& s, int64_t r0, int64_t nr, float* col) {
   const int64_t K = s.K(), rows = s.Rows();
-#pragma omp parallel for schedule(static) if (nr * K > kParallelMin)
   for (int64_t r = 0; r < nr; ++r) {
     const int64_t g = r0 + r, n = g / rows, pix = g % rows, oy = pix / s.ow, ox = pix % s.ow;
     float* dst = col + r * K;
@@ -74,46 +69,47 @@ void Im2Col(const float* x, const ConvShape& s, int64_t r0, int64_t nr, float* c
   }
 }
 
-// Scatters column gradients of images [n0, n0 + nb) back into dx (zeroed by the caller); one
-// thread per image, so no two threads touch the same pixel.
-void Col2Im(const float* col, const ConvShape& s, int64_t n0, int64_t nb, float* dx) {
+// Adds column gradients of batch rows [r0, r0 + nr) back into dx, on the calling thread.
+void Col2Im(const float* col, const ConvShape& s, int64_t r0, int64_t nr, float* dx) {
   const int64_t K = s.K(), rows = s.Rows();
-#pragma omp parallel for schedule(static) if (nb > 1 && nb * rows * K > kParallelMin)
-  for (int64_t nl = 0; nl < nb; ++nl) {
-    float* img = dx + (n0 + nl) * s.h * s.w * s.c;
-    for (int64_t oy = 0; oy < s.oh; ++oy) {
-      for (int64_t ox = 0; ox < s.ow; ++ox) {
-        const float* src = col + (nl * rows + oy * s.ow + ox) * K;
-        for (int64_t ky = 0; ky < s.kh; ++ky) {
-          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
-          if (iy < 0 || iy >= s.h) continue;
-          for (int64_t kx = 0; kx < s.kw; ++kx) {
-            const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
-            if (ix < 0 || ix >= s.w) continue;
-            float* d = img + (iy * s.w + ix) * s.c;
-            const float* g = src + (ky * s.kw + kx) * s.c;
-            for (int64_t c = 0; c < s.c; ++c) d[c] += g[c];
-          }
-        }
+  for (int64_t r = 0; r < nr; ++r) {
+    const int64_t g = r0 + r, n = g / rows, pix = g % rows, oy = pix / s.ow, ox = pix % s.ow;
+    float* img = dx + n * s.h * s.w * s.c;
+    const float* src = col + r * K;
+    for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+      if (iy < 0 || iy >= s.h) continue;
+      for (int64_t kx = 0; kx < s.kw; ++kx) {
+        const int64_t ix = ox * s.sw - s.pl + kx * s.dw;
+        if (ix < 0 || ix >= s.w) continue;
+        float* d = img + (iy * s.w + ix) * s.c;
+        const float* gsrc = src + (ky * s.kw + kx) * s.c;
+        for (int64_t c = 0; c < s.c; ++c) d[c] += gsrc[c];
       }
     }
   }
 }
 
-// y = conv(x, w) for any shape: a plain sgemm for pointwise convs, im2col chunks otherwise.
+// y = conv(x, w) for any shape: a plain sgemm for pointwise convs, im2col chunks otherwise;
+// each thread of the team takes a contiguous block of output rows.
 void ConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
-  const int64_t K = s.K(), rows = s.Rows();
+  const int64_t K = s.K(), total = s.n * s.Rows();
   if (s.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.n * rows, s.oc, K, 1.f, x, K, w, s.oc, 0.f, y, s.oc);
+    GemmRows(false, total, s.oc, K, x, K, w, s.oc, 0.f, y, s.oc);
     return;
   }
-  const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
-  std::unique_ptr<float[]> col(new float[chunk * K]);
-  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-    const int64_t nr = std::min(chunk, total - r0);
-    Im2Col(x, s, r0, nr, col.get());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, s.oc, K, 1.f, col.get(), K, w, s.oc, 0.f, y + r0 * s.oc,
-                s.oc);
+  const int64_t chunk = RowsPerChunk(s);
+#pragma omp parallel if (Parallel(s))
+  {
+    int64_t lo, hi;
+    Split(total, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
+    float* col = Scratch(chunk * K, 0);
+    for (int64_t r0 = lo; r0 < hi; r0 += chunk) {
+      const int64_t nr = std::min(chunk, hi - r0);
+      Im2Col(x, s, r0, nr, col);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, s.oc, K, 1.f, col, K, w, s.oc, 0.f, y + r0 * s.oc,
+                  s.oc);
+    }
   }
 }
 
@@ -139,13 +135,13 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   const ConvShape s = ParseShape(info[3]);
   const int64_t K = s.K(), rows = s.Rows();
   if (s.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.n * rows, K, s.oc, 1.f, dy, s.oc, w, s.oc, 0.f, dx, K);
+    GemmRows(true, s.n * rows, K, s.oc, dy, s.oc, w, s.oc, 0.f, dx, K);
     return info.Env().Undefined();
   }
   if (s.sh == 1 && s.sw == 1) {
     // Stride 1: dx is the forward conv of dy with the filter flipped in space and its channel
     // axes swapped, padded by (k - 1)·d - pad; no column buffer to scatter back.
-    std::unique_ptr<float[]> wt(new float[K * s.oc]);
+    float* wt = Scratch(K * s.oc, 1);
     for (int64_t ky = 0; ky < s.kh; ++ky)
       for (int64_t kx = 0; kx < s.kw; ++kx)
         for (int64_t c = 0; c < s.c; ++c)
@@ -153,17 +149,24 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
             wt[(((s.kh - 1 - ky) * s.kw + (s.kw - 1 - kx)) * s.oc + o) * s.c + c] = w[((ky * s.kw + kx) * s.c + c) * s.oc + o];
     const ConvShape t{s.n, s.oh, s.ow, s.oc, s.h, s.w, s.c, s.kh, s.kw, 1, 1, s.dh, s.dw,
                       (s.kh - 1) * s.dh - s.pt, (s.kw - 1) * s.dw - s.pl};
-    ConvForward(dy, wt.get(), dx, t);
+    ConvForward(dy, wt, dx, t);
     return info.Env().Undefined();
   }
-  std::fill(dx, dx + s.n * s.h * s.w * s.c, 0.f);
-  const int64_t chunk = ImagesPerChunk(s);
-  std::unique_ptr<float[]> col(new float[chunk * rows * K]);
-  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, s.n - n0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * rows, K, s.oc, 1.f, dy + n0 * rows * s.oc, s.oc, w,
-                s.oc, 0.f, col.get(), K);
-    Col2Im(col.get(), s, n0, nb, dx);
+  // Strided: columns = dy · wᵀ, scattered back. Each thread owns whole images, so no two
+  // threads add into the same pixel.
+  const int64_t chunk = RowsPerChunk(s), image = s.h * s.w * s.c;
+#pragma omp parallel if (Parallel(s) && s.n > 1)
+  {
+    int64_t n0, n1;
+    Split(s.n, omp_get_num_threads(), omp_get_thread_num(), &n0, &n1);
+    std::fill(dx + n0 * image, dx + n1 * image, 0.f);
+    float* col = Scratch(chunk * K, 0);
+    for (int64_t r0 = n0 * rows; r0 < n1 * rows; r0 += chunk) {
+      const int64_t nr = std::min(chunk, n1 * rows - r0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, K, s.oc, 1.f, dy + r0 * s.oc, s.oc, w, s.oc, 0.f, col,
+                  K);
+      Col2Im(col, s, r0, nr, dx);
+    }
   }
   return info.Env().Undefined();
 }
@@ -174,18 +177,37 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   const float* dy = F32(info[1], "dy");
   float* dw = F32(info[2], "out");
   const ConvShape s = ParseShape(info[3]);
-  const int64_t K = s.K(), rows = s.Rows();
-  if (s.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, s.n * rows, 1.f, x, K, dy, s.oc, 0.f, dw, s.oc);
-    return info.Env().Undefined();
-  }
-  const int64_t total = s.n * rows, chunk = RowsPerChunk(s);
-  std::unique_ptr<float[]> col(new float[chunk * K]);
-  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
-    const int64_t nr = std::min(chunk, total - r0);
-    Im2Col(x, s, r0, nr, col.get());
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, nr, 1.f, col.get(), K, dy + r0 * s.oc, s.oc,
-                r0 == 0 ? 0.f : 1.f, dw, s.oc);
+  const int64_t K = s.K(), total = s.n * s.Rows(), size = K * s.oc;
+  const int64_t chunk = s.Pointwise() ? total : RowsPerChunk(s);
+  // Each thread sums its block of rows into its own [K, OC] partial (thread 0 into dw itself);
+  // the partials are then added into dw.
+  std::vector<float*> parts(static_cast<size_t>(omp_get_max_threads()), nullptr);
+#pragma omp parallel if (Parallel(s))
+  {
+    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t lo, hi;
+    Split(total, nt, tid, &lo, &hi);
+    float* acc = tid == 0 ? dw : Scratch(size, 2);
+    float* col = s.Pointwise() ? nullptr : Scratch(chunk * K, 0);
+    if (hi <= lo) std::fill(acc, acc + size, 0.f);
+    for (int64_t r0 = lo; r0 < hi; r0 += chunk) {
+      const int64_t nr = std::min(chunk, hi - r0);
+      const float* a = x + r0 * K;
+      if (col != nullptr) {
+        Im2Col(x, s, r0, nr, col);
+        a = col;
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, s.oc, nr, 1.f, a, K, dy + r0 * s.oc, s.oc,
+                  r0 == lo ? 0.f : 1.f, acc, s.oc);
+    }
+    parts[tid] = acc;
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < size; ++i) {
+      float v = dw[i];
+      for (int t = 1; t < nt; ++t) v += parts[t][i];
+      dw[i] = v;
+    }
   }
   return info.Env().Undefined();
 }

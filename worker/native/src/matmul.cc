@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common.h"
+#include "gemm.h"
 
 namespace flot {
 namespace {
@@ -25,9 +26,11 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
   if (batchB == 1 && !ta && batch > 1) {
     // Every batch of A meets the same B: one tall gemm instead of many short ones.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, batch * M, N, K, 1.f, a, lda, b, ldb,
-                0.f, out, N);
+    GemmRows(tb, batch * M, N, K, a, lda, b, ldb, 0.f, out, N);
+  } else if (batch == 1 && !ta) {
+    GemmRows(tb, M, N, K, a, lda, b, ldb, 0.f, out, N);
   } else {
+#pragma omp parallel for schedule(static) if (batch > 1 && batch * M * N * K > kGemmParallelMin)
     for (int64_t i = 0; i < batch; ++i) {
       cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.f,
                   a + (i % batchA) * M * K, lda, b + (i % batchB) * K * N, ldb, 0.f, out + i * M * N, N);
@@ -37,12 +40,12 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sgemm(a, b, c, M, N, K): c = a·b, row-major; the bare machine rate for the benchmark.
+// sgemm(a, b, c, M, N, K): c = a·b, row-major, split over the team as the kernels split theirs;
+// the machine rate the benchmark compares the convs with.
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   Need(info, 6, "sgemm");
   const int64_t M = Int(info[3], "M"), N = Int(info[4], "N"), K = Int(info[5], "K");
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, F32(info[0], "a"), K, F32(info[1], "b"), N,
-              0.f, F32(info[2], "c"), N);
+  GemmRows(false, M, N, K, F32(info[0], "a"), K, F32(info[1], "b"), N, 0.f, F32(info[2], "c"), N);
   return info.Env().Undefined();
 }
 
