@@ -19,7 +19,7 @@ if (s.skip !== undefined) {
     [[6, 4], [3, 5, 6], true, true],
     [[64, 33], [33, 48], false, false],
     // over 2M multiply-adds: split across the thread team (rows of one gemm, or the batch)
-    [[301, 130], [130, 70], false, true],
+    [[301, 130], [70, 130], false, true],
     [[4, 97, 80], [4, 80, 90], false, false],
     [[3, 101, 64], [64, 120], false, false],
   ];
