@@ -38,6 +38,8 @@ export interface NativeAddon {
   /** Returns false (and writes nothing) when an index is out of range. */
   gather(x: Float32Array, indices: Int32Array, out: Float32Array, outer: number, axisSize: number, inner: number): boolean;
   segmentSum(x: Float32Array, segmentIds: Int32Array, out: Float32Array, inner: number): void;
+  /** out[ids[i]] += updates[i] per row of `inner` floats; ids must be in range. */
+  scatterAdd(updates: Float32Array, ids: Int32Array, out: Float32Array, inner: number): void;
   /** Training-mode BatchNorm (+ SiLU when act is 1); writes y and the batch mean and biased variance. */
   bnActForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
     variance: Float32Array, channels: number, eps: number, act: number): void;

@@ -33,7 +33,7 @@ function segmentSum(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null 
   return output(args.backend, outShape, out);
 }
 
-// ScatterNd sums updates into zeros: a segment sum over the flattened slice indices.
+// ScatterNd sums updates into zeros at the flattened slice indices.
 function scatterNd(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { indices, updates } = args.inputs;
   const uv = f32(args.backend, updates), iv = i32(args.backend, indices);
@@ -49,7 +49,7 @@ function scatterNd(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
     ids[i] = flat;
   }
   const out = allocZeros(outputSize);
-  if (out.length > 0 && numUpdates > 0) addon.segmentSum(uv, ids, out, sliceSize);
+  if (out.length > 0 && numUpdates > 0) addon.scatterAdd(uv, ids, out, sliceSize);
   return output(args.backend, [...shape], out);
 }
 

@@ -48,11 +48,31 @@ Napi::Value SegmentSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// scatterAdd(updates, ids, out, inner): out[ids[i]] += updates[i] over rows of `inner` floats,
+// in float and in update order, as tfjs's ScatterNd sums; out holds zeros (or a base) already.
+// Ids were range-checked by the caller. Only the touched rows are visited, so scattering a
+// few hundred target rows into a whole prediction map costs what the rows cost.
+Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
+  Need(info, 4, "scatterAdd");
+  const float* u = F32(info[0], "updates");
+  const int32_t* ids = I32(info[1], "ids");
+  float* o = F32(info[2], "out");
+  const int64_t inner = Int(info[3], "inner");
+  const int64_t n = static_cast<int64_t>(Len(info[1]));
+  for (int64_t i = 0; i < n; ++i) {
+    float* d = o + static_cast<int64_t>(ids[i]) * inner;
+    const float* ur = u + i * inner;
+    for (int64_t k = 0; k < inner; ++k) d[k] += ur[k];
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitGather(Napi::Env env, Napi::Object exports) {
-  exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
-  exports.Set("segmentSum", Napi::Function::New(env, SegmentSum, "segmentSum"));
+  exports.Set("gather", Napi::Function::New(env, Guarded<Gather>, "gather"));
+  exports.Set("segmentSum", Napi::Function::New(env, Guarded<SegmentSum>, "segmentSum"));
+  exports.Set("scatterAdd", Napi::Function::New(env, Guarded<ScatterAdd>, "scatterAdd"));
 }
 
 }  // namespace flot
