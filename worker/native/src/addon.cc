@@ -28,13 +28,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   // (gemm.h), so there is one pool of threads, not two taking turns at the cores.
   openblas_set_num_threads(1);
   omp_set_num_threads(n);
-  // The team's other threads keep flush-to-zero for good (see FlushDenormals in common.h).
-#pragma omp parallel
-  {
-#if defined(__SSE__)
-    if (omp_get_thread_num() != 0) _mm_setcsr(_mm_getcsr() | 0x8040u);
-#endif
-  }
+
   return info.Env().Undefined();
 }
 

@@ -163,8 +163,8 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitBnAct(Napi::Env env, Napi::Object exports) {
-  exports.Set("bnActForward", Napi::Function::New(env, Guarded<Forward>, "bnActForward"));
-  exports.Set("bnActBackward", Napi::Function::New(env, Guarded<Backward>, "bnActBackward"));
+  exports.Set("bnActForward", Napi::Function::New(env, Forward, "bnActForward"));
+  exports.Set("bnActBackward", Napi::Function::New(env, Backward, "bnActBackward"));
 }
 
 }  // namespace flot

@@ -2,9 +2,6 @@
 #pragma once
 #include <napi.h>
 #include <omp.h>
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
 
 #include <cstdint>
 #include <string>
@@ -61,26 +58,6 @@ inline void Need(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n) {
     throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(n) + " arguments");
   }
-}
-
-// Flush-to-zero and denormals-are-zero for the duration of a kernel call. Gradients deep in a
-// network underflow into denormals, and arithmetic on them takes a slow path (measured: a
-// pointwise conv's input gradient 10x slower inside a training step than on random data).
-// The JS thread's own floating-point mode is restored on return, so JavaScript keeps IEEE
-// denormals; the team's other threads only ever run kernels and keep the mode (SetThreads).
-struct FlushDenormals {
-#if defined(__SSE__)
-  unsigned saved = _mm_getcsr();
-  FlushDenormals() { _mm_setcsr(saved | 0x8040u); }
-  ~FlushDenormals() { _mm_setcsr(saved); }
-#endif
-};
-
-// An exported kernel entry point run under FlushDenormals.
-template <Napi::Value (*F)(const Napi::CallbackInfo&)>
-Napi::Value Guarded(const Napi::CallbackInfo& info) {
-  FlushDenormals ftz;
-  return F(info);
 }
 
 // Fused activations, numbered as worker/native/kernels/activation.ts numbers them.

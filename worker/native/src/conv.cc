@@ -244,9 +244,9 @@ void ApplyBiasAct(float* y, int64_t rows, int64_t cols, const float* bias, int a
 }
 
 void InitConv(Napi::Env env, Napi::Object exports) {
-  exports.Set("conv2d", Napi::Function::New(env, Guarded<Conv2D>, "conv2d"));
-  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Guarded<Conv2DBackpropInput>, "conv2dBackpropInput"));
-  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Guarded<Conv2DBackpropFilter>, "conv2dBackpropFilter"));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2D, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter, "conv2dBackpropFilter"));
 }
 
 }  // namespace flot

@@ -156,9 +156,9 @@ Napi::Value AddN(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitElementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("binary", Napi::Function::New(env, Guarded<Binary>, "binary"));
-  exports.Set("unary", Napi::Function::New(env, Guarded<Unary>, "unary"));
-  exports.Set("addN", Napi::Function::New(env, Guarded<AddN>, "addN"));
+  exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
+  exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
+  exports.Set("addN", Napi::Function::New(env, AddN, "addN"));
 }
 
 }  // namespace flot

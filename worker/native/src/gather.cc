@@ -70,9 +70,9 @@ Napi::Value ScatterAdd(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitGather(Napi::Env env, Napi::Object exports) {
-  exports.Set("gather", Napi::Function::New(env, Guarded<Gather>, "gather"));
-  exports.Set("segmentSum", Napi::Function::New(env, Guarded<SegmentSum>, "segmentSum"));
-  exports.Set("scatterAdd", Napi::Function::New(env, Guarded<ScatterAdd>, "scatterAdd"));
+  exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
+  exports.Set("segmentSum", Napi::Function::New(env, SegmentSum, "segmentSum"));
+  exports.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd"));
 }
 
 }  // namespace flot

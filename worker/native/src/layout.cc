@@ -180,12 +180,12 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitLayout(Napi::Env env, Napi::Object exports) {
-  exports.Set("slice", Napi::Function::New(env, Guarded<Slice>, "slice"));
-  exports.Set("pad", Napi::Function::New(env, Guarded<Pad>, "pad"));
-  exports.Set("concat", Napi::Function::New(env, Guarded<Concat>, "concat"));
-  exports.Set("split", Napi::Function::New(env, Guarded<Split>, "split"));
-  exports.Set("tile", Napi::Function::New(env, Guarded<Tile>, "tile"));
-  exports.Set("transpose", Napi::Function::New(env, Guarded<Transpose>, "transpose"));
+  exports.Set("slice", Napi::Function::New(env, Slice, "slice"));
+  exports.Set("pad", Napi::Function::New(env, Pad, "pad"));
+  exports.Set("concat", Napi::Function::New(env, Concat, "concat"));
+  exports.Set("split", Napi::Function::New(env, Split, "split"));
+  exports.Set("tile", Napi::Function::New(env, Tile, "tile"));
+  exports.Set("transpose", Napi::Function::New(env, Transpose, "transpose"));
 }
 
 }  // namespace flot

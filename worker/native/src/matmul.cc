@@ -52,8 +52,8 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitMatmul(Napi::Env env, Napi::Object exports) {
-  exports.Set("batchMatMul", Napi::Function::New(env, Guarded<BatchMatMul>, "batchMatMul"));
-  exports.Set("sgemm", Napi::Function::New(env, Guarded<Sgemm>, "sgemm"));
+  exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul, "batchMatMul"));
+  exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
 }
 
 }  // namespace flot

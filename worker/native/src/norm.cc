@@ -44,7 +44,7 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitNorm(Napi::Env env, Napi::Object exports) {
-  exports.Set("batchNorm", Napi::Function::New(env, Guarded<BatchNorm>, "batchNorm"));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm, "batchNorm"));
 }
 
 }  // namespace flot

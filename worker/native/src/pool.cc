@@ -136,10 +136,10 @@ Napi::Value ResizeNearestGrad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitPool(Napi::Env env, Napi::Object exports) {
-  exports.Set("maxPool", Napi::Function::New(env, Guarded<MaxPool>, "maxPool"));
-  exports.Set("maxPoolGrad", Napi::Function::New(env, Guarded<MaxPoolGrad>, "maxPoolGrad"));
-  exports.Set("resizeNearest", Napi::Function::New(env, Guarded<ResizeNearest>, "resizeNearest"));
-  exports.Set("resizeNearestGrad", Napi::Function::New(env, Guarded<ResizeNearestGrad>, "resizeNearestGrad"));
+  exports.Set("maxPool", Napi::Function::New(env, MaxPool, "maxPool"));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad, "maxPoolGrad"));
+  exports.Set("resizeNearest", Napi::Function::New(env, ResizeNearest, "resizeNearest"));
+  exports.Set("resizeNearestGrad", Napi::Function::New(env, ResizeNearestGrad, "resizeNearestGrad"));
 }
 
 }  // namespace flot

@@ -115,7 +115,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitReduce(Napi::Env env, Napi::Object exports) {
-  exports.Set("reduce", Napi::Function::New(env, Guarded<Reduce>, "reduce"));
+  exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));
 }
 
 }  // namespace flot
