@@ -13,7 +13,8 @@
         "worker/native/src/pool.cc",
         "worker/native/src/norm.cc",
         "worker/native/src/gather.cc",
-        "worker/native/src/bn_act.cc"
+        "worker/native/src/bn_act.cc",
+        "worker/native/src/flat.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -8,3 +8,4 @@ export {
   BN_ACT_KERNEL, BN_ACT_GRAD_KERNEL, batchNormAct, batchNormActComposed, batchNormActIsNative,
   type BnActivation, type BnActResult,
 } from './bn-act.ts';
+export { flatMath, jsFlatMath, type FlatMath } from './flat-math.ts';

@@ -3,6 +3,7 @@
  *   d = decay · (1 − exp(−updates / tau)),  ema ← d·ema + (1 − d)·model
  * over every floating tensor of the state dict (parameters and BatchNorm running statistics).
  */
+import { flatMath } from '../../native/index.ts';
 
 export const EMA_DECAY = 0.9999;
 export const EMA_TAU = 2000;
@@ -60,7 +61,7 @@ export class ModelEma {
         e.set(m);
         continue;
       }
-      for (let i = 0; i < e.length; i++) e[i] = f32(f32(e[i] * df) + f32(od * m[i]));
+      flatMath().ema(e, m, df, od);
     }
   }
 }

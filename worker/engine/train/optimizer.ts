@@ -5,8 +5,10 @@
  *   v ← μ·v + g           (v starts as g on the first step)
  *   p ← p − lr·(g + μ·v)
  * Arithmetic is rounded to float32 after every operation, like PyTorch's float32 kernels, and
- * runs in plain JS so it is exactly reproducible on every backend.
+ * is the same bit for bit in its native and JavaScript forms (worker/native/flat-math.ts), so
+ * a run is reproducible on every backend.
  */
+import { flatMath } from '../../native/index.ts';
 
 /** A contiguous slice [begin, end) of the flat vector that shares lr, momentum and decay. */
 export interface ParamGroupRange {
@@ -24,8 +26,6 @@ export interface SgdStepSettings {
   weightDecay: readonly number[];
 }
 
-const f32 = Math.fround;
-
 export class NesterovSgd {
   /** momentum buffers, flat, same layout as the parameters */
   readonly velocity: Float32Array;
@@ -42,21 +42,10 @@ export class NesterovSgd {
   /** Updates `params` in place from `grads` (not modified). */
   step(params: Float32Array, grads: Float32Array, s: SgdStepSettings): void {
     if (params.length !== this.size || grads.length !== this.size) throw new RangeError(`expected ${this.size} parameters and gradients`);
-    const v = this.velocity;
-    const mu = f32(s.momentum);
     const first = !this.initialized;
+    const math = flatMath();
     for (const r of this.ranges) {
-      const lr = f32(s.lr[r.group]);
-      const wd = f32(s.weightDecay[r.group] ?? 0);
-      for (let i = r.begin; i < r.end; i++) {
-        const p = params[i];
-        let g = grads[i];
-        if (wd !== 0) g = f32(g + f32(wd * p));
-        const vi = first ? g : f32(f32(mu * v[i]) + g);
-        v[i] = vi;
-        const d = f32(g + f32(mu * vi));
-        params[i] = f32(p - f32(lr * d));
-      }
+      math.nesterov(params, grads, this.velocity, r.begin, r.end, s.lr[r.group], s.weightDecay[r.group] ?? 0, s.momentum, first);
     }
     this.initialized = true;
   }

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Hyp } from '../hyp/index.ts';
+import { flatMath } from '../../native/index.ts';
 import { computeLoss } from '../loss/index.ts';
 import { clipGradNorm } from './clip.ts';
 import { ModelEma, emaAveraged } from './ema.ts';
@@ -140,7 +141,7 @@ export class Trainer {
     if (grads.length !== this.layout.size) throw new RangeError(`gradient has ${grads.length} elements, expected ${this.layout.size}`);
     const c = this.counters;
     const acc = this.accumulated;
-    for (let i = 0; i < acc.length; i++) acc[i] = f32(acc[i] + grads[i]);
+    flatMath().accumulate(acc, grads);
     const s = iterationSettings(this.schedule, c.ni, c.epoch);
     const info: StepInfo = { stepped: false, lr: s.lr, momentum: s.momentum };
     if (c.ni - c.lastOptStep >= s.accumulate) {

@@ -46,6 +46,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNorm(env, exports);
   InitGather(env, exports);
   InitBnAct(env, exports);
+  InitFlat(env, exports);
   return exports;
 }
 

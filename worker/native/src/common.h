@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -74,5 +75,6 @@ void InitPool(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
 void InitGather(Napi::Env env, Napi::Object exports);
 void InitBnAct(Napi::Env env, Napi::Object exports);
+void InitFlat(Napi::Env env, Napi::Object exports);
 
 }  // namespace flot
