@@ -1,5 +1,5 @@
 // The machine's sgemm rate against the native conv kernels on YOLOv5n layer shapes.
-//   npm run bench:kernels -- [--batch 16] [--img 320] [--reps 3] [--json FILE]
+//   npm run bench:kernels -- [--batch 16] [--img 320] [--reps 3] [--threads N] [--json FILE]
 // Prints sgemm GFLOP/s, conv forward + both gradients GFLOP/s per layer shape and in total
 // (weighted by how often the shape occurs in YOLOv5n), and the ratio conv / sgemm.
 import { writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { initBackend } from '../worker/engine/backend.ts';
 import { loadAddon } from '../worker/native/index.ts';
-import { flag, numFlag } from './args.ts';
+import { benchThreads, flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
 const batch = numFlag(argv, 'batch', 16);
@@ -15,6 +15,7 @@ const img = numFlag(argv, 'img', 320);
 const reps = numFlag(argv, 'reps', 3);
 const json = flag(argv, 'json');
 
+benchThreads(argv);
 const info = await initBackend({ force: 'native-cpu' });
 const load = loadAddon();
 if (!load.ok) throw new Error(load.reason);

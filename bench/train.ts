@@ -1,7 +1,7 @@
 // YOLOv5n training throughput on this machine's CPU: one iteration of the engine's own Trainer
 // (forward + loss + backward, gradients to the flat vector, clipping, Nesterov SGD, EMA) on
 // synthetic data, with a per-kernel profile of one step.
-//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--json FILE]
+//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--threads N] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 
@@ -10,7 +10,7 @@ import { loadHyp } from '../worker/engine/hyp/index.ts';
 import { buildModel } from '../worker/engine/model/index.ts';
 import { Trainer } from '../worker/engine/train/index.ts';
 import { formatProfile, profileKernels } from '../worker/native/index.ts';
-import { flag, numFlag } from './args.ts';
+import { benchThreads, flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
 const batch = numFlag(argv, 'batch', 16);
@@ -20,6 +20,7 @@ const cfg = flag(argv, 'cfg') || 'yolov5n';
 const json = flag(argv, 'json');
 const prefer = (flag(argv, 'backend') || 'native-cpu') as BackendName;
 
+benchThreads(argv);
 const info = await initBackend({ force: prefer });
 const hyp = loadHyp();
 const model = buildModel(cfg, { nc: 80, seed: 1 });

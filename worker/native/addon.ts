@@ -66,20 +66,33 @@ export const ADDON_PATH = join(root, 'build', 'Release', 'flotilla_native.node')
 
 let cached: AddonLoad | undefined;
 
-// Read by libopenblas and libgomp when they load, so set before the first require; a value
-// already in the environment wins.
-// - OpenBLAS 0.3.21 picks its Haswell kernels on AVX-512 CPUs; its SkylakeX ones are faster.
-// - Idle worker threads that spin (OpenMP's default, OpenBLAS's 2^28-cycle timeout) steal the
-//   core from the thread with work whenever the machine is shared: measured 5-9x slower convs
-//   on a loaded 2-core machine. Passive waiting costs microseconds per parallel region.
+// Read by libopenblas and libgomp when they load, so set before the first require.
+// - OpenBLAS 0.3.21 labels AVX-512 CPUs it does not know (AMD Zen 4/5) as Haswell, and some
+//   machines carry OPENBLAS_CORETYPE=Haswell in their environment; its SkylakeX kernels are
+//   1.8x faster sgemm on such a CPU (measured on a Zen 5: 501 vs 275 GFLOP/s). So on a CPU with
+//   AVX-512 F/BW/DQ/VL the addon asks for SkylakeX, whatever OPENBLAS_CORETYPE says;
+//   FLOTILLA_BLAS_CORE=<core> picks a core, FLOTILLA_BLAS_CORE=env keeps OPENBLAS_CORETYPE.
+// - Idle worker threads that spin (OpenMP's default) steal the core from the thread with work
+//   whenever the machine is shared: measured 5-9x slower convs on a loaded 2-core machine.
+//   Passive waiting costs microseconds per parallel region.
 function prepareEnv(): void {
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-  process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
-  if (process.env.OPENBLAS_CORETYPE !== undefined) return;
+  const core = process.env.FLOTILLA_BLAS_CORE;
+  if (core === 'env') return;
+  if (core) {
+    process.env.OPENBLAS_CORETYPE = core;
+    return;
+  }
+  if (hasAvx512()) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+}
+
+/** Whether the CPU has the AVX-512 subsets OpenBLAS's SkylakeX kernels use. */
+export function hasAvx512(): boolean {
   try {
-    if (/\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
+    return ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => new RegExp(`\\b${f}\\b`).test(flags));
   } catch {
-    // No /proc (not Linux): leave OpenBLAS to pick.
+    return false; // no /proc (not Linux): leave OpenBLAS to pick
   }
 }
 
