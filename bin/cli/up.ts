@@ -9,6 +9,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { startNatsServer } from '../../head/embedded-nats.ts';
 import { startHead } from '../../head/head.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
+import { localWorkerThreads } from './local-threads.ts';
 
 const USAGE = `usage: flotilla up [options]
 
@@ -49,7 +50,10 @@ export async function run(argv: string[]): Promise<number> {
     head = await startHead({
       natsUrl: nats.url, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
       autoscaler: {
-        provider: new LocalProvider({ natsUrl: nats.url, prefix, slots, output: values.verbose ? 'inherit' : 'ignore' }),
+        provider: new LocalProvider({
+          natsUrl: nats.url, prefix, slots, output: values.verbose ? 'inherit' : 'ignore',
+          env: localWorkerThreads(maxWorkers * slots),
+        }),
         minWorkers: workers, maxWorkers, slotsPerWorker: slots,
         idleTimeoutMs: values['idle-timeout-ms'] ? int(values['idle-timeout-ms'], 0, 'idle-timeout-ms') : undefined,
         namePrefix: 'local',
