@@ -1,15 +1,19 @@
 // YOLOv5n training throughput on this machine's CPU: one iteration of the engine's own Trainer
 // (forward + loss + backward, gradients to the flat vector, clipping, Nesterov SGD, EMA) on
 // synthetic data, with a per-kernel profile of one step.
-//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--threads N] [--json FILE]
+//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--threads N] [--no-reference] [--json FILE]
+// Then runs the same iteration in PyTorch (bench/reference/yolov5_torch.py) when python3-torch is
+// installed, and prints the ratio.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 
 import { initBackend, type BackendName } from '../worker/engine/backend.ts';
 import { loadHyp } from '../worker/engine/hyp/index.ts';
 import { buildModel } from '../worker/engine/model/index.ts';
 import { Trainer } from '../worker/engine/train/index.ts';
-import { formatProfile, profileKernels } from '../worker/native/index.ts';
+import { formatProfile, loadAddon, profileKernels } from '../worker/native/index.ts';
 import { benchThreads, flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
@@ -27,6 +31,37 @@ const model = buildModel(cfg, { nc: 80, seed: 1 });
 // nbs = batch: every iteration ends with an optimizer step, as the benchmark means to time it
 const trainer = new Trainer(model, { hyp, epochs: 300, batchSize: batch, batchesPerEpoch: 1000, imgsz: img, nbs: batch });
 /** Synthetic batch: uniform noise images and 1–6 random boxes per image. */
+/** The addon's sgemm rate (best of 5, 1024³), or undefined on the plain JS backend. */
+function sgemmRate(): number | undefined {
+  const load = loadAddon();
+  if (!load.ok || info.backend !== 'native-cpu') return undefined;
+  const n = 1024, a = new Float32Array(n * n).fill(0.5), b = new Float32Array(n * n).fill(0.25), c = new Float32Array(n * n);
+  let best = Infinity;
+  for (let i = 0; i < 6; i++) {
+    const t0 = performance.now();
+    load.addon.sgemm(a, b, c, n, n, n);
+    if (i > 0) best = Math.min(best, performance.now() - t0);
+  }
+  return (2 * n ** 3) / (best * 1e6);
+}
+
+interface TorchRef { images_per_s: number; step_ms: number[]; threads: number; torch: string; parameters: number }
+
+/** The same iteration in PyTorch (Debian's python3-torch), on as many threads, after our run. */
+function pytorchReference(): TorchRef | { reason: string } {
+  const script = fileURLToPath(new URL('./reference/yolov5_torch.py', import.meta.url));
+  const threads = process.env.FLOTILLA_NATIVE_THREADS ?? '2';
+  const tried: string[] = [];
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, [script, '--cfg', cfg, '--batch', String(batch), '--img', String(img), '--steps', String(steps), '--threads', threads],
+      { encoding: 'utf8', timeout: 600_000 });
+    const line = r.stdout?.trim().split('\n').pop() ?? '';
+    if (r.status === 0 && line.startsWith('{')) return JSON.parse(line) as TorchRef;
+    tried.push(`${py}: ${(r.error?.message ?? r.stderr?.trim().split('\n').pop() ?? 'failed').slice(0, 120)}`);
+  }
+  return { reason: `PyTorch not runnable (apt-get install python3-torch); ${tried.join('; ')}` };
+}
+
 let nextBatch = syntheticBatch();
 function syntheticBatch(): { images: Float32Array; targets: Float32Array } {
   const rows: number[] = [];
@@ -68,15 +103,32 @@ for (let i = 0; i < steps; i++) {
 }
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
 const imagesPerS = (batch * 1000) / mean;
-console.log(`images/s ${imagesPerS.toFixed(2)} (mean step ${mean.toFixed(0)} ms over ${steps} steps; PyTorch 1.13 on 2 threads: ~38-41)`);
-
+console.log(`images/s ${imagesPerS.toFixed(2)} (mean step ${mean.toFixed(0)} ms over ${steps} steps)`);
+// Same-run reference: the machine's sgemm rate, against the step's useful work counted as
+// 3 × the forward GFLOPs (forward, input gradient, filter gradient) of each image.
+const sgemm = sgemmRate();
+const trainGflops = (3 * model.summary(img).gflops * batch) / (mean / 1000);
+console.log(`training ${trainGflops.toFixed(1)} GFLOP/s (3 x ${model.summary(img).gflops.toFixed(2)} GFLOPs x ${batch} images per step) = ${(trainGflops / (sgemm ?? NaN)).toFixed(2)}x this machine's sgemm (${sgemm?.toFixed(1) ?? 'n/a'} GFLOP/s, measured now)`);
 const profile = await profileKernels(() => { step(); return []; });
 console.log(`per-kernel profile of one step (${info.backend}):`);
 for (const line of formatProfile(profile, 30)) console.log(line);
 
+const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+const torchRef = argv.includes('--no-reference') ? null : pytorchReference();
+if (torchRef && 'images_per_s' in torchRef) {
+  const tMedian = [...torchRef.step_ms].sort((a, b) => a - b)[Math.floor(torchRef.step_ms.length / 2)];
+  console.log(`PyTorch ${torchRef.torch} on this machine, same run, ${torchRef.threads} threads (bench/reference/yolov5_torch.py, stand-in loss): ` +
+    `${torchRef.images_per_s.toFixed(2)} images/s mean, median step ${tMedian.toFixed(0)} ms`);
+  console.log(`ratio flotilla / PyTorch: ${(imagesPerS / torchRef.images_per_s).toFixed(2)} (means), ${(tMedian / median).toFixed(2)} (median steps)`);
+} else {
+  console.log(`no PyTorch reference: ${torchRef?.reason ?? '--no-reference'}`);
+}
+
 if (json) {
   writeFileSync(json, JSON.stringify({
     images_per_s: imagesPerS, batch, img, backend: info.backend, device: info.device, model: cfg,
+    train_gflops_per_s: trainGflops, sgemm_gflops: sgemm, ratio_vs_sgemm: sgemm ? trainGflops / sgemm : null,
+    median_step_ms: median, pytorch: torchRef,
     step_ms: times, update_ms: updateMs, loss, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
   }, null, 2));
   console.log(`wrote ${json}`);
