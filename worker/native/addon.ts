@@ -97,16 +97,19 @@ export function hasAvx512(): boolean {
 }
 
 /**
- * FLOTILLA_NATIVE_THREADS if set; else one thread per core, or one thread in all when the
- * machine is already busy (1-minute load at or above the core count): a thread team waits at
- * every barrier for its slowest member, and on a shared machine that member is descheduled.
- * Measured on a 2-core machine at load ~20: convs 9x faster on one thread than on two.
+ * FLOTILLA_NATIVE_THREADS if set; else the cores divided among the FLOTILLA_NATIVE_SHARE
+ * processes that share the machine (the agent sets it to its slots; default 1), or one thread
+ * in all when the machine is already busy (1-minute load at or above the core count): a thread
+ * team waits at every barrier for its slowest member, and on a shared machine that member is
+ * descheduled. Measured on a 2-core machine at load ~20: convs 9x faster on one thread than on two.
  */
 export function defaultThreads(): number {
   const forced = Number(process.env.FLOTILLA_NATIVE_THREADS ?? '');
   if (Number.isInteger(forced) && forced > 0) return forced;
   const cores = availableParallelism();
-  return loadavg()[0] >= cores ? 1 : cores;
+  if (loadavg()[0] >= cores) return 1;
+  const share = Number(process.env.FLOTILLA_NATIVE_SHARE ?? '');
+  return Number.isInteger(share) && share > 1 ? Math.max(1, Math.floor(cores / share)) : cores;
 }
 
 /**
