@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import t from 'tap';
 
-import { ADDON_PATH } from '../../worker/native/index.ts';
+import { ADDON_PATH, hasAvx512 } from '../../worker/native/index.ts';
 
 const script = `
 import { initBackend } from './worker/engine/backend.ts';
@@ -34,6 +34,17 @@ if (existsSync(ADDON_PATH)) {
   const native = pick({ FLOTILLA_BACKEND: '' });
   t.equal(native.out.backend, 'native-cpu', 'with the addon built the engine picks the native kernels');
   t.match(native.out.device ?? '', /OpenBLAS/, 'and names OpenBLAS in the device');
+  // Which OpenBLAS kernels: FLOTILLA_BLAS_CORE picks, `env` keeps OPENBLAS_CORETYPE, and by
+  // default an AVX-512 CPU gets SkylakeX even where the environment says Haswell.
+  t.match(pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: 'Haswell' }).out.device ?? '', /OpenBLAS Haswell/, 'FLOTILLA_BLAS_CORE=Haswell is obeyed');
+  t.match(pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: 'env', OPENBLAS_CORETYPE: 'Sandybridge' }).out.device ?? '', /OpenBLAS Sandybridge/,
+    'FLOTILLA_BLAS_CORE=env keeps OPENBLAS_CORETYPE');
+  if (hasAvx512()) {
+    t.match(pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: '', OPENBLAS_CORETYPE: 'Haswell' }).out.device ?? '', /OpenBLAS SkylakeX/,
+      'on this AVX-512 CPU the default is SkylakeX, over OPENBLAS_CORETYPE=Haswell');
+  } else {
+    t.comment('skipping the AVX-512 default check: this CPU has no AVX-512 F/BW/DQ/VL');
+  }
 } else {
   t.comment(`skipping the native pick: ${ADDON_PATH} is not built`);
 }

@@ -1,5 +1,5 @@
 // Native CPU kernels for tfjs's `cpu` backend (OpenBLAS + OpenMP, N-API addon).
-export { ADDON_PATH, defaultThreads, loadAddon, type AddonLoad, type NativeAddon } from './addon.ts';
+export { ADDON_PATH, defaultThreads, hasAvx512, loadAddon, type AddonLoad, type NativeAddon } from './addon.ts';
 export type { CpuBackend, KernelArgs, NativeKernel } from './cpu-backend.ts';
 export { NATIVE_KERNELS, BINARY_OPS, UNARY_OPS, collapseBroadcast, type Collapsed } from './kernels/index.ts';
 export { registerNativeKernels, type KernelCounts, type Registration } from './register.ts';
