@@ -5,6 +5,7 @@
       "sources": [
         "worker/native/src/addon.cc",
         "worker/native/src/conv.cc",
+        "worker/native/src/conv_direct.cc",
         "worker/native/src/matmul.cc",
         "worker/native/src/gemm.cc",
         "worker/native/src/elementwise.cc",

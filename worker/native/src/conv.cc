@@ -8,18 +8,12 @@
 
 #include "common.h"
 #include "fast_math.h"
+#include "conv_direct.h"
+#include "conv_shape.h"
 #include "gemm.h"
 
 namespace flot {
 namespace {
-
-struct ConvShape {
-  int64_t n, h, w, c, oh, ow, oc, kh, kw, sh, sw, dh, dw, pt, pl;
-  int64_t K() const { return kh * kw * c; }
-  int64_t Rows() const { return oh * ow; }
-  // A 1x1 stride-1 unpadded conv is a plain matmul on the input: no im2col needed.
-  bool Pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w; }
-};
 
 ConvShape ParseShape(const Napi::Value& v) {
   std::vector<int64_t> p = Ints(v, "conv shape");
@@ -98,6 +92,7 @@ void ConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
     GemmRows(false, total, s.oc, K, x, K, w, s.oc, 0.f, y, s.oc);
     return;
   }
+  if (DirectConvForward(x, w, y, s)) return;
   const int64_t chunk = RowsPerChunk(s);
 #pragma omp parallel if (Parallel(s))
   {
@@ -244,6 +239,9 @@ void ApplyBiasAct(float* y, int64_t rows, int64_t cols, const float* bias, int a
 }
 
 void InitConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("directConvCalls", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Value(Napi::Number::New(info.Env(), static_cast<double>(DirectConvCalls())));
+  }, "directConvCalls"));
   exports.Set("conv2d", Napi::Function::New(env, Conv2D, "conv2d"));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInput, "conv2dBackpropInput"));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilter, "conv2dBackpropFilter"));

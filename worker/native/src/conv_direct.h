@@ -1,0 +1,17 @@
+// Direct convolution for layers with few output channels (16 or 32), where im2col + sgemm
+// spends more time writing and packing columns than multiplying: the 6x6 stem on RGB and the
+// 16/32-channel layers of YOLOv5n at high resolution.
+#pragma once
+#include "conv_shape.h"
+
+namespace flot {
+
+// y = conv(x, w) when the shape suits the direct kernel (built for AVX-512; oc 16, 32 or 64,
+// no dilation, K = kh·kw·c ≤ 640, at least as many images as threads); returns false and
+// writes nothing otherwise.
+bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape& s);
+
+// Calls that took the direct path since the addon loaded (tests check the path is used).
+int64_t DirectConvCalls();
+
+}  // namespace flot
