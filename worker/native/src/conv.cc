@@ -172,6 +172,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   const float* dy = F32(info[1], "dy");
   float* dw = F32(info[2], "out");
   const ConvShape s = ParseShape(info[3]);
+  if (DirectConvFilter(x, dy, dw, s)) return info.Env().Undefined();
   const int64_t K = s.K(), total = s.n * s.Rows(), size = K * s.oc;
   const int64_t chunk = s.Pointwise() ? total : RowsPerChunk(s);
   // Each thread sums its block of rows into its own [K, OC] partial (thread 0 into dw itself);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <vector>
 
 #include "gemm.h"
 
@@ -57,10 +58,9 @@ inline void Block(const float* xp, int64_t rowStride, int64_t step, const float*
     for (int v = 0; v < V; ++v) Store(out + p * oc + 16 * v, acc[p][v]);
 }
 
-template <int P, int V>
-void Image(const float* x, const float* w, float* y, const ConvShape& s, float* pad, int64_t ph, int64_t pw) {
-  const int64_t c = s.c, rowStride = pw * c;
-  // zero-padded copy: row r, column q of `pad` is input row r - pt, column q - pl
+// Zero-padded copy of one image: row r, column q of `pad` is input row r − pt, column q − pl.
+void PadImage(const float* x, const ConvShape& s, float* pad, int64_t ph, int64_t pw) {
+  const int64_t c = s.c;
   std::fill(pad, pad + ph * pw * c, 0.f);
   for (int64_t iy = 0; iy < s.h; ++iy) {
     const int64_t r = iy + s.pt;
@@ -69,6 +69,12 @@ void Image(const float* x, const float* w, float* y, const ConvShape& s, float* 
     const int64_t n = std::min<int64_t>(s.w - ix0, pw - q0);
     if (n > 0) std::memcpy(pad + (r * pw + q0) * c, x + (iy * s.w + ix0) * c, sizeof(float) * n * c);
   }
+}
+
+template <int P, int V>
+void Image(const float* x, const float* w, float* y, const ConvShape& s, float* pad, int64_t ph, int64_t pw) {
+  const int64_t c = s.c, rowStride = pw * c;
+  PadImage(x, s, pad, ph, pw);
   const int64_t step = s.sw * c;
   for (int64_t oy = 0; oy < s.oh; ++oy) {
     const float* xrow = pad + oy * s.sh * rowStride;
@@ -76,6 +82,63 @@ void Image(const float* x, const float* w, float* y, const ConvShape& s, float* 
     int64_t ox = 0;
     for (; ox + P <= s.ow; ox += P) Block<P, V>(xrow + ox * step, rowStride, step, w, s, yrow + ox * s.oc);
     for (; ox < s.ow; ++ox) Block<1, V>(xrow + ox * step, rowStride, step, w, s, yrow + ox * s.oc);
+  }
+}
+
+// Filter gradient of one image, added into acc [K, oc]: for each output row and filter row
+// ky, T consecutive (kx, c) taps × all channels stay in registers across the row's pixels.
+template <int T, int V>
+void FilterRowBlock(const float* xr, int64_t step, const float* dyr, int64_t ow, int64_t oc, float* acc) {
+  V16 a[T][V];
+  for (int t = 0; t < T; ++t)
+    for (int v = 0; v < V; ++v) a[t][v] = V16{};
+  for (int64_t ox = 0; ox < ow; ++ox) {
+    V16 g[V];
+    for (int v = 0; v < V; ++v) g[v] = Load(dyr + ox * oc + 16 * v);
+    const float* xp = xr + ox * step;
+    for (int t = 0; t < T; ++t) {
+      const float xs = xp[t];
+      for (int v = 0; v < V; ++v) a[t][v] += xs * g[v];
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int v = 0; v < V; ++v) Store(acc + t * oc + 16 * v, Load(acc + t * oc + 16 * v) + a[t][v]);
+}
+
+template <int T, int V>
+void FilterImage(const float* x, const float* dy, const ConvShape& s, float* pad, int64_t ph, int64_t pw, float* acc) {
+  const int64_t c = s.c, rowStride = pw * c, step = s.sw * c, taps = s.kw * c;
+  PadImage(x, s, pad, ph, pw);
+  for (int64_t oy = 0; oy < s.oh; ++oy) {
+    const float* dyr = dy + oy * s.ow * s.oc;
+    for (int64_t ky = 0; ky < s.kh; ++ky) {
+      const float* xr = pad + (oy * s.sh + ky) * rowStride;
+      float* ak = acc + ky * taps * s.oc;
+      for (int64_t kc = 0; kc < taps; kc += T) FilterRowBlock<T, V>(xr + kc, step, dyr, s.ow, s.oc, ak + kc * s.oc);
+    }
+  }
+}
+
+// Taps per register block: a divisor of kw·c, at most 24 / V accumulators' worth. Every value
+// it can return for V = 1, 2, 4 has an instantiation in FilterDispatch.
+int TapBlock(int64_t taps, int v) {
+  const int cap = 24 / v;
+  for (int t : {24, 18, 16, 12, 8, 6, 4})
+    if (t <= cap && taps % t == 0) return t;
+  return 0;
+}
+
+template <int V>
+bool FilterDispatch(int t, const float* x, const float* dy, const ConvShape& s, float* pad, int64_t ph, int64_t pw, float* acc) {
+  switch (t) {
+    case 24: if constexpr (V == 1) { FilterImage<24, V>(x, dy, s, pad, ph, pw, acc); return true; } return false;
+    case 18: if constexpr (V == 1) { FilterImage<18, V>(x, dy, s, pad, ph, pw, acc); return true; } return false;
+    case 16: if constexpr (V == 1) { FilterImage<16, V>(x, dy, s, pad, ph, pw, acc); return true; } return false;
+    case 12: if constexpr (V <= 2) { FilterImage<12, V>(x, dy, s, pad, ph, pw, acc); return true; } return false;
+    case 8: if constexpr (V <= 2) { FilterImage<8, V>(x, dy, s, pad, ph, pw, acc); return true; } return false;
+    case 6: FilterImage<6, V>(x, dy, s, pad, ph, pw, acc); return true;
+    case 4: FilterImage<4, V>(x, dy, s, pad, ph, pw, acc); return true;
+    default: return false;
   }
 }
 
@@ -106,6 +169,44 @@ bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape
       Image<kPixels32, 2>(xi, w, yi, s, pad, ph, pw);
     } else {
       Image<kPixels64, 4>(xi, w, yi, s, pad, ph, pw);
+    }
+  }
+  return true;
+}
+
+bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShape& s) {
+#if !defined(__AVX512F__)
+  return false;
+#endif
+  if ((s.oc != 16 && s.oc != 32 && s.oc != 64) || s.dh != 1 || s.dw != 1 || s.Pointwise()) return false;
+  const int nt = omp_get_max_threads();
+  const int v = static_cast<int>(s.oc / 16), t = TapBlock(s.kw * s.c, v);
+  if (t == 0 || s.K() > 640 || s.n < nt || s.pt < 0 || s.pl < 0) return false;
+  const int64_t ph = (s.oh - 1) * s.sh + s.kh, pw = (s.ow - 1) * s.sw + s.kw, size = s.K() * s.oc;
+  calls.fetch_add(1);
+  std::vector<float*> parts(static_cast<size_t>(nt), nullptr);
+#pragma omp parallel
+  {
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+    float* acc = tid == 0 ? dw : Scratch(size, 2);
+    std::fill(acc, acc + size, 0.f);
+    float* pad = Scratch(ph * pw * s.c, 3);
+    int64_t n0, n1;
+    Split(s.n, team, tid, &n0, &n1);
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* xi = x + n * s.h * s.w * s.c;
+      const float* dyi = dy + n * s.Rows() * s.oc;
+      if (v == 1) FilterDispatch<1>(t, xi, dyi, s, pad, ph, pw, acc);
+      else if (v == 2) FilterDispatch<2>(t, xi, dyi, s, pad, ph, pw, acc);
+      else FilterDispatch<4>(t, xi, dyi, s, pad, ph, pw, acc);
+    }
+    parts[tid] = acc;
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < size; ++i) {
+      float sum = dw[i];
+      for (int k = 1; k < team; ++k) sum += parts[k][i];
+      dw[i] = sum;
     }
   }
   return true;

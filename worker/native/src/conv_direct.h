@@ -11,6 +11,10 @@ namespace flot {
 // writes nothing otherwise.
 bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape& s);
 
+// dw = the filter gradient of conv(x, w) given dy, on the direct path's terms (and TapBlock:
+// kw·c a multiple of 4, 6, 8, 12, 16, 18 or 24); returns false and writes nothing otherwise.
+bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShape& s);
+
 // Calls that took the direct path since the addon loaded (tests check the path is used).
 int64_t DirectConvCalls();
 
