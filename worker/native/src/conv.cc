@@ -197,13 +197,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
                   r0 == lo ? 0.f : 1.f, acc, s.oc);
     }
     parts[tid] = acc;
-#pragma omp barrier
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < size; ++i) {
-      float v = dw[i];
-      for (int t = 1; t < nt; ++t) v += parts[t][i];
-      dw[i] = v;
-    }
+    SumPartials(dw, parts, nt, size);
   }
   return info.Env().Undefined();
 }

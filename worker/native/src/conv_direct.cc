@@ -16,6 +16,15 @@
 namespace flot {
 namespace {
 
+std::atomic<int64_t> calls{0};
+
+}  // namespace
+
+int64_t DirectConvCalls() { return calls.load(); }
+
+#if defined(__AVX512F__)
+namespace {
+
 typedef float V16 __attribute__((vector_size(64)));
 
 inline V16 Load(const float* p) {
@@ -27,12 +36,8 @@ inline V16 Load(const float* p) {
 inline void Store(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
 
 // Pixels per block: enough accumulators to hide the multiply-add latency, few enough to stay
-// in registers (32 vector registers with AVX-512, 16 half-width ones otherwise).
-#if defined(__AVX512F__)
+// in AVX-512's 32 vector registers.
 constexpr int kPixels16 = 16, kPixels32 = 8, kPixels64 = 6;
-#else
-constexpr int kPixels16 = 6, kPixels32 = 3, kPixels64 = 1;
-#endif
 
 // P output pixels (consecutive in a row) × 16·V channels. `xp` is the padded image at the
 // window origin of the first pixel; pixels are `step` floats apart, image rows `rowStride`.
@@ -142,17 +147,9 @@ bool FilterDispatch(int t, const float* x, const float* dy, const ConvShape& s, 
   }
 }
 
-std::atomic<int64_t> calls{0};
-
 }  // namespace
 
-int64_t DirectConvCalls() { return calls.load(); }
-
 bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
-#if !defined(__AVX512F__)
-  // With 16 half-width registers the blocks are too small to beat im2col + sgemm.
-  return false;
-#endif
   if ((s.oc != 16 && s.oc != 32 && s.oc != 64) || s.dh != 1 || s.dw != 1 || s.Pointwise()) return false;
   if (s.K() > 640 || s.n < omp_get_max_threads() || s.pt < 0 || s.pl < 0) return false;
   // the padded image covers every window: (o - 1)·stride + k rows and columns
@@ -175,9 +172,6 @@ bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape
 }
 
 bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShape& s) {
-#if !defined(__AVX512F__)
-  return false;
-#endif
   if ((s.oc != 16 && s.oc != 32 && s.oc != 64) || s.dh != 1 || s.dw != 1 || s.Pointwise()) return false;
   const int nt = omp_get_max_threads();
   const int v = static_cast<int>(s.oc / 16), t = TapBlock(s.kw * s.c, v);
@@ -201,15 +195,15 @@ bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShap
       else FilterDispatch<4>(t, xi, dyi, s, pad, ph, pw, acc);
     }
     parts[tid] = acc;
-#pragma omp barrier
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < size; ++i) {
-      float sum = dw[i];
-      for (int k = 1; k < team; ++k) sum += parts[k][i];
-      dw[i] = sum;
-    }
+    SumPartials(dw, parts, team, size);
   }
   return true;
 }
+
+#else
+// Without AVX-512's 32 registers the blocks are too small to beat im2col + sgemm.
+bool DirectConvForward(const float*, const float*, float*, const ConvShape&) { return false; }
+bool DirectConvFilter(const float*, const float*, float*, const ConvShape&) { return false; }
+#endif
 
 }  // namespace flot

@@ -26,4 +26,16 @@ float* Scratch(int64_t n, int slot);
 void GemmRows(bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
               int64_t ldb, float beta, float* C, int64_t ldc);
 
+// Inside a parallel region, after each thread stored its partial in parts[tid] (parts[0] is
+// dst itself): dst += parts[1..team). Waits for the whole team first.
+inline void SumPartials(float* dst, const std::vector<float*>& parts, int team, int64_t size) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+  for (int64_t i = 0; i < size; ++i) {
+    float v = dst[i];
+    for (int t = 1; t < team; ++t) v += parts[t][i];
+    dst[i] = v;
+  }
+}
+
 }  // namespace flot
