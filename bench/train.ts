@@ -1,7 +1,7 @@
 // YOLOv5n training throughput on this machine's CPU: one iteration of the engine's own Trainer
 // (forward + loss + backward, gradients to the flat vector, clipping, Nesterov SGD, EMA) on
 // synthetic data, with a per-kernel profile of one step.
-//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--threads N] [--no-reference] [--json FILE]
+//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--threads N] [--by-shape] [--no-reference] [--json FILE]
 // Then runs the same iteration in PyTorch (bench/reference/yolov5_torch.py) when python3-torch is
 // installed, and prints the ratio.
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ import { initBackend, type BackendName } from '../worker/engine/backend.ts';
 import { loadHyp } from '../worker/engine/hyp/index.ts';
 import { buildModel } from '../worker/engine/model/index.ts';
 import { Trainer } from '../worker/engine/train/index.ts';
-import { formatProfile, loadAddon, profileKernels } from '../worker/native/index.ts';
+import { formatProfile, loadAddon, profileByShape, profileKernels } from '../worker/native/index.ts';
 import { benchThreads, flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
@@ -112,6 +112,14 @@ console.log(`training ${trainGflops.toFixed(1)} GFLOP/s (3 x ${model.summary(img
 const profile = await profileKernels(() => { step(); return []; });
 console.log(`per-kernel profile of one step (${info.backend}):`);
 for (const line of formatProfile(profile, 30)) console.log(line);
+if (argv.includes('--by-shape')) {
+  const reps = 3;
+  const rows = profileByShape(() => { for (let i = 0; i < reps; i++) step(); });
+  console.log(`slowest kernels by input shapes (per step, mean of ${reps} steps timed around each kernel call):`);
+  for (const r of rows.slice(0, 25)) {
+    console.log(`  ${(r.ms / reps).toFixed(1).padStart(7)} ms ${String(r.calls / reps).padStart(4)} calls  ${r.kernel} ${JSON.stringify(r.shapes)}`);
+  }
+}
 
 const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
 const torchRef = argv.includes('--no-reference') ? null : pytorchReference();

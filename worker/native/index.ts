@@ -3,7 +3,7 @@ export { ADDON_PATH, defaultThreads, hasAvx512, loadAddon, type AddonLoad, type 
 export type { CpuBackend, KernelArgs, NativeKernel } from './cpu-backend.ts';
 export { NATIVE_KERNELS, BINARY_OPS, UNARY_OPS, collapseBroadcast, type Collapsed } from './kernels/index.ts';
 export { registerNativeKernels, type KernelCounts, type Registration } from './register.ts';
-export { profileKernels, formatProfile, type KernelProfile, type KernelTime } from './profiler.ts';
+export { profileByShape, profileKernels, formatProfile, type KernelProfile, type KernelTime, type ShapeTime } from './profiler.ts';
 export {
   BN_ACT_KERNEL, BN_ACT_GRAD_KERNEL, batchNormAct, batchNormActComposed, batchNormActIsNative,
   type BnActivation, type BnActResult,

@@ -43,3 +43,48 @@ export function formatProfile(p: KernelProfile, top = 25): string[] {
   }
   return lines;
 }
+
+/** Time and calls of one kernel on one set of input shapes. */
+export interface ShapeTime {
+  kernel: string;
+  shapes: number[][];
+  ms: number;
+  calls: number;
+}
+
+/**
+ * Times every kernel call of `fn` by kernel and input shapes, by wrapping each kernel of
+ * `backend` for the duration (no tf.profile: nothing is kept alive or read back, so the
+ * buffer pool and the GC behave as in a plain step). Largest first.
+ */
+export function profileByShape(fn: () => void, backend = 'cpu'): ShapeTime[] {
+  const byKey = new Map<string, ShapeTime>();
+  const originals = tf.getKernelsForBackend(backend);
+  for (const k of originals) {
+    tf.unregisterKernel(k.kernelName, backend);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (params) => {
+        const t0 = performance.now();
+        const out = k.kernelFunc(params);
+        const ms = performance.now() - t0;
+        const shapes = Object.values(params.inputs).map((t) => [...(t as tf.TensorInfo).shape]);
+        const key = `${k.kernelName} ${JSON.stringify(shapes)}`;
+        const e = byKey.get(key) ?? { kernel: k.kernelName, shapes, ms: 0, calls: 0 };
+        e.ms += ms;
+        e.calls += 1;
+        byKey.set(key, e);
+        return out;
+      },
+    });
+  }
+  try {
+    fn();
+  } finally {
+    for (const k of originals) {
+      tf.unregisterKernel(k.kernelName, backend);
+      tf.registerKernel(k);
+    }
+  }
+  return [...byKey.values()].sort((a, b) => b.ms - a.ms);
+}
