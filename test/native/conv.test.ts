@@ -33,6 +33,11 @@ if (s.skip !== undefined) {
     [3, 9, 14, 16, 64, 3, 1, 1],
     [2, 10, 10, 64, 64, 3, 2, 1],
     [2, 7, 9, 5, 16, 3, 1, 'valid'],
+    // strided input gradients of the direct kernel (16/32/64 input channels), odd sizes, 'same'
+    [3, 15, 13, 32, 16, 3, 2, 1],
+    [2, 11, 12, 16, 8, 3, 2, 'same'],
+    [2, 9, 9, 64, 24, 3, 2, 'valid'],
+    [2, 14, 14, 16, 16, 6, 2, 2],
   );
   const teamCases: typeof cases = [
     [3, 40, 40, 16, 32, 3, 2, 1],

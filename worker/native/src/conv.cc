@@ -147,6 +147,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
     ConvForward(dy, wt, dx, t);
     return info.Env().Undefined();
   }
+  if (DirectConvBackpropInput(dy, w, dx, s)) return info.Env().Undefined();
   // Strided: columns = dy · wᵀ, scattered back. Each thread owns whole images, so no two
   // threads add into the same pixel.
   const int64_t chunk = RowsPerChunk(s), image = s.h * s.w * s.c;

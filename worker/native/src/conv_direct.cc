@@ -147,6 +147,63 @@ bool FilterDispatch(int t, const float* x, const float* dy, const ConvShape& s, 
   }
 }
 
+
+// Input gradient of a strided conv, for one block of P input pixels of one row that share a
+// phase: pixels ix, ix + s, ... meet the same filter columns kx, at consecutive dy columns.
+// taps: (dy offset in floats of the first pixel, filter tap index) for the row's valid (ky, kx).
+template <int P, int V>
+inline void StridedBlock(const float* dyp, const int64_t* offs, const int64_t* taps, int ntaps, const float* wt,
+                         int64_t oc, int64_t c, float* out, int64_t outStep) {
+  V16 acc[P][V];
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < V; ++v) acc[p][v] = V16{};
+  for (int t = 0; t < ntaps; ++t) {
+    const float* d = dyp + offs[t];
+    const float* wk = wt + taps[t] * oc * c;
+    for (int64_t o = 0; o < oc; ++o) {
+      V16 wv[V];
+      for (int v = 0; v < V; ++v) wv[v] = Load(wk + o * c + 16 * v);
+      for (int p = 0; p < P; ++p) {
+        const float g = d[p * oc + o];
+        for (int v = 0; v < V; ++v) acc[p][v] += g * wv[v];
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    for (int v = 0; v < V; ++v) Store(out + p * outStep + 16 * v, acc[p][v]);
+}
+
+template <int P, int V>
+void StridedImage(const float* dy, const float* wt, float* dx, const ConvShape& s, float* pad, int64_t pT, int64_t pL) {
+  const int64_t oc = s.oc, c = s.c, pw = s.ow + 2 * pL, ph = s.oh + 2 * pT;
+  // dy with pT zero rows above and below and pL zero columns each side
+  std::fill(pad, pad + ph * pw * oc, 0.f);
+  for (int64_t oy = 0; oy < s.oh; ++oy) std::memcpy(pad + ((oy + pT) * pw + pL) * oc, dy + oy * s.ow * oc, sizeof(float) * s.ow * oc);
+  int64_t offs[64], taps[64];
+  for (int64_t iy = 0; iy < s.h; ++iy) {
+    for (int64_t r = 0; r < s.sw && r < s.w; ++r) {  // pixels ix = r, r + sw, ...
+      // the valid taps of this row and phase, and where the first pixel (ix = r) finds its dy
+      int nt = 0;
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        if ((iy + s.pt - ky) % s.sh != 0) continue;
+        const int64_t oy = (iy + s.pt - ky) / s.sh;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          if ((r + s.pl - kx) % s.sw != 0) continue;
+          const int64_t ox = (r + s.pl - kx) / s.sw;
+          offs[nt] = ((oy + pT) * pw + ox + pL) * oc;
+          taps[nt] = ky * s.kw + kx;
+          ++nt;
+        }
+      }
+      const int64_t count = (s.w - r + s.sw - 1) / s.sw, outStep = s.sw * c;
+      float* out = dx + (iy * s.w + r) * c;
+      int64_t j = 0;
+      for (; j + P <= count; j += P) StridedBlock<P, V>(pad + j * oc, offs, taps, nt, wt, oc, c, out + j * outStep, outStep);
+      for (; j < count; ++j) StridedBlock<1, V>(pad + j * oc, offs, taps, nt, wt, oc, c, out + j * outStep, outStep);
+    }
+  }
+}
+
 }  // namespace
 
 bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
@@ -200,10 +257,39 @@ bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShap
   return true;
 }
 
+bool DirectConvBackpropInput(const float* dy, const float* w, float* dx, const ConvShape& s) {
+  if ((s.c != 16 && s.c != 32 && s.c != 64) || s.dh != 1 || s.dw != 1 || s.sh < 2 || s.sw < 2) return false;
+  if (s.kh * s.kw > 64 || s.n < omp_get_max_threads() || s.pt < 0 || s.pl < 0 || s.oc > 1024) return false;
+  // every oy = (iy + pt − ky) / sh lies in [−(kh − 1) / sh, oh − 1 + (kh − 1) / sh] (and alike for ox)
+  const int64_t pT = (s.kh - 1) / s.sh + 1, pL = (s.kw - 1) / s.sw + 1;
+  calls.fetch_add(1);
+  // wt[ky][kx][o][ci]: each tap's [oc, c] block, so a dy value meets a row of channels
+  float* wt = Scratch(s.kh * s.kw * s.oc * s.c, 1);
+  for (int64_t k = 0; k < s.kh * s.kw; ++k)
+    for (int64_t ci = 0; ci < s.c; ++ci)
+      for (int64_t o = 0; o < s.oc; ++o) wt[(k * s.oc + o) * s.c + ci] = w[(k * s.c + ci) * s.oc + o];
+  const int64_t padSize = (s.oh + 2 * pT) * (s.ow + 2 * pL) * s.oc;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < s.n; ++n) {
+    float* pad = Scratch(padSize, 3);
+    const float* dyi = dy + n * s.Rows() * s.oc;
+    float* dxi = dx + n * s.h * s.w * s.c;
+    if (s.c == 16) {
+      StridedImage<kPixels16, 1>(dyi, wt, dxi, s, pad, pT, pL);
+    } else if (s.c == 32) {
+      StridedImage<kPixels32, 2>(dyi, wt, dxi, s, pad, pT, pL);
+    } else {
+      StridedImage<kPixels64, 4>(dyi, wt, dxi, s, pad, pT, pL);
+    }
+  }
+  return true;
+}
+
 #else
 // Without AVX-512's 32 registers the blocks are too small to beat im2col + sgemm.
 bool DirectConvForward(const float*, const float*, float*, const ConvShape&) { return false; }
 bool DirectConvFilter(const float*, const float*, float*, const ConvShape&) { return false; }
+bool DirectConvBackpropInput(const float*, const float*, float*, const ConvShape&) { return false; }
 #endif
 
 }  // namespace flot
