@@ -43,8 +43,11 @@ export class Conv2d {
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
     // a numeric pad is symmetric on both sides of each spatial axis, as in PyTorch
-    const y = tf.conv2d(x, this.weight, this.stride, this.pad === 0 ? 'valid' : this.pad);
-    return this.bias ? tf.add(y, this.bias) : y;
+    const pad = this.pad === 0 ? 'valid' : this.pad;
+    if (!this.bias) return tf.conv2d(x, this.weight, this.stride, pad);
+    // one kernel adds the bias as it writes the output (the native FusedConv2D), instead of a
+    // second full pass over the map; the gradient is the same conv gradients plus a bias sum
+    return tf.fused.conv2d({ x, filter: this.weight, strides: this.stride, pad, bias: this.bias });
   }
 
   tensors(prefix: string, biasKind: 'bias' = 'bias'): NamedTensor[] {
