@@ -98,14 +98,23 @@ export class BatchNorm2d {
     return y as tf.Tensor4D;
   }
 
-  /** new = (1 − momentum)·old + momentum·batch, with the unbiased batch variance (PyTorch's rule). */
+  /**
+   * new = (1 − momentum)·old + momentum·batch, with the unbiased batch variance (PyTorch's rule).
+   * Computed on the [C] values in float32, each operation rounded as the tensor ops would round
+   * it: seven tiny kernels per layer cost more in dispatch than the arithmetic.
+   */
   private updateRunningStats(mean: tf.Tensor1D, biasedVar: tf.Tensor1D, n: number): void {
-    const m = this.momentum;
+    const f32 = Math.fround;
+    const mf = f32(this.momentum), om = f32(1 - this.momentum), c = f32(n > 1 ? n / (n - 1) : 1);
+    const bm = mean.dataSync(), bvar = biasedVar.dataSync();
+    const rm = Float32Array.from(this.runningMean.dataSync()), rv = Float32Array.from(this.runningVar.dataSync());
+    for (let i = 0; i < rm.length; i++) {
+      rm[i] = f32(f32(rm[i] * om) + f32(bm[i] * mf));
+      rv[i] = f32(f32(rv[i] * om) + f32(f32(bvar[i] * c) * mf));
+    }
     tf.tidy(() => {
-      // these ops do not lead to the loss, so a gradient tape prunes them
-      const bv = tf.mul(biasedVar, n > 1 ? n / (n - 1) : 1);
-      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
-      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(bv, m)));
+      this.runningMean.assign(tf.tensor1d(rm));
+      this.runningVar.assign(tf.tensor1d(rv));
     });
   }
 
