@@ -68,7 +68,8 @@ export function profileByShape(fn: () => void, backend = 'cpu'): ShapeTime[] {
         const t0 = performance.now();
         const out = k.kernelFunc(params);
         const ms = performance.now() - t0;
-        const shapes = Object.values(params.inputs).map((t) => [...(t as tf.TensorInfo).shape]);
+        // optional inputs (a fused conv's bias, say) may be present but undefined
+        const shapes = Object.values(params.inputs).filter((t) => t != null).map((t) => [...(t as tf.TensorInfo).shape]);
         const key = `${k.kernelName} ${JSON.stringify(shapes)}`;
         const e = byKey.get(key) ?? { kernel: k.kernelName, shapes, ms: 0, calls: 0 };
         e.ms += ms;
