@@ -9,7 +9,7 @@ import { TERMINAL_STATES, type JobSpecInput } from '../../shared/schemas/job.ts'
 import { startNatsServer } from '../../head/embedded-nats.ts';
 import { startHead } from '../../head/head.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
-import { localWorkerThreads } from './local-threads.ts';
+import { coreShareEnv } from '../../worker/agent/index.ts';
 import { HeadClient } from './client.ts';
 
 const USAGE = `usage: flotilla demo [options]
@@ -75,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       natsUrl: nats.url, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
       autoscaler: {
         provider: new LocalProvider({
-          natsUrl: nats.url, prefix, slots: 1, output: values.verbose ? 'inherit' : 'ignore', env: localWorkerThreads(workers),
+          natsUrl: nats.url, prefix, slots: 1, output: values.verbose ? 'inherit' : 'ignore', env: coreShareEnv(workers),
         }),
         minWorkers: workers, maxWorkers: workers, slotsPerWorker: 1, namePrefix: 'demo',
       },

@@ -9,7 +9,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { startNatsServer } from '../../head/embedded-nats.ts';
 import { startHead } from '../../head/head.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
-import { localWorkerThreads } from './local-threads.ts';
+import { coreShareEnv } from '../../worker/agent/index.ts';
 
 const USAGE = `usage: flotilla up [options]
 
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       autoscaler: {
         provider: new LocalProvider({
           natsUrl: nats.url, prefix, slots, output: values.verbose ? 'inherit' : 'ignore',
-          env: localWorkerThreads(maxWorkers * slots),
+          env: coreShareEnv(maxWorkers * slots),
         }),
         minWorkers: workers, maxWorkers, slotsPerWorker: slots,
         idleTimeoutMs: values['idle-timeout-ms'] ? int(values['idle-timeout-ms'], 0, 'idle-timeout-ms') : undefined,

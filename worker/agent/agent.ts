@@ -16,7 +16,7 @@ import {
 import { abortableSleep, serveRequests } from '../actor/index.ts';
 import { ActorProcess } from './actor-process.ts';
 import type { BackendReport } from './backend-probe.ts';
-import { withActorThreads } from './actor-threads.ts';
+import { coreShareEnv } from './actor-threads.ts';
 
 export const AGENT_STATES = ['starting', 'running', 'draining', 'stopped'] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
@@ -39,7 +39,7 @@ export interface AgentOptions {
   stopGraceMs?: number;
   /** on leave, how long to wait for the head to move the actors (default 8000 ms; the whole leave stays under ~12 s) */
   leaveWaitMs?: number;
-  /** extra env for actor processes (tests); FLOTILLA_NATIVE_THREADS defaults to cores / slots (actor-threads.ts) */
+  /** extra env for actor processes (tests); FLOTILLA_NATIVE_SHARE defaults to the slots (actor-threads.ts) */
   actorEnv?: NodeJS.ProcessEnv;
 }
 
@@ -72,7 +72,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.o = {
-      ...opts, actorEnv: withActorThreads(opts.actorEnv, opts.slots), heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000,
+      ...opts, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000,
     };
     this.s = subjects(opts.prefix);
     this.info = {
