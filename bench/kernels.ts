@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../worker/engine/backend.ts';
 import { loadAddon } from '../worker/native/index.ts';
 import { benchThreads, flag, numFlag } from './args.ts';
+import { best, sgemmGflops } from './sgemm.ts';
 
 const argv = process.argv.slice(2);
 const batch = numFlag(argv, 'batch', 16);
@@ -33,27 +34,8 @@ const LAYERS: Array<[number, number, number, number, number, number]> = [
   [1 / 32, 512, 256, 1, 1, 1], [1 / 32, 256, 255, 1, 1, 1],
 ];
 
-function best(fn: () => void, n: number): number {
-  let b = Infinity;
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    fn();
-    b = Math.min(b, performance.now() - t0);
-  }
-  return b;
-}
-
-function sgemmRate(m: number, n: number, k: number): number {
-  const a = Float32Array.from({ length: m * k }, () => Math.random());
-  const b = Float32Array.from({ length: k * n }, () => Math.random());
-  const c = new Float32Array(m * n);
-  addon.sgemm(a, b, c, m, n, k);
-  const ms = best(() => addon.sgemm(a, b, c, m, n, k), 5);
-  return (2 * m * n * k) / (ms * 1e6);
-}
-
 console.log(`bench:kernels batch ${batch} img ${img}, ${info.device}`);
-const sgemm = Math.max(sgemmRate(1024, 1024, 1024), sgemmRate(2048, 2048, 512));
+const sgemm = sgemmGflops(addon);
 console.log(`sgemm: ${sgemm.toFixed(1)} GFLOP/s (best of 1024x1024x1024 and 2048x2048x512)`);
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown>) =>

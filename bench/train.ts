@@ -15,6 +15,7 @@ import { buildModel } from '../worker/engine/model/index.ts';
 import { Trainer } from '../worker/engine/train/index.ts';
 import { formatProfile, loadAddon, profileByShape, profileKernels } from '../worker/native/index.ts';
 import { benchThreads, flag, numFlag } from './args.ts';
+import { sgemmGflops } from './sgemm.ts';
 
 const argv = process.argv.slice(2);
 const batch = numFlag(argv, 'batch', 16);
@@ -30,19 +31,10 @@ const hyp = loadHyp();
 const model = buildModel(cfg, { nc: 80, seed: 1 });
 // nbs = batch: every iteration ends with an optimizer step, as the benchmark means to time it
 const trainer = new Trainer(model, { hyp, epochs: 300, batchSize: batch, batchesPerEpoch: 1000, imgsz: img, nbs: batch });
-/** Synthetic batch: uniform noise images and 1–6 random boxes per image. */
-/** The addon's sgemm rate (best of 5, 1024³), or undefined on the plain JS backend. */
+/** The machine's sgemm rate (as bench:kernels measures it), or undefined off the native backend. */
 function sgemmRate(): number | undefined {
   const load = loadAddon();
-  if (!load.ok || info.backend !== 'native-cpu') return undefined;
-  const n = 1024, a = new Float32Array(n * n).fill(0.5), b = new Float32Array(n * n).fill(0.25), c = new Float32Array(n * n);
-  let best = Infinity;
-  for (let i = 0; i < 6; i++) {
-    const t0 = performance.now();
-    load.addon.sgemm(a, b, c, n, n, n);
-    if (i > 0) best = Math.min(best, performance.now() - t0);
-  }
-  return (2 * n ** 3) / (best * 1e6);
+  return load.ok && info.backend === 'native-cpu' ? sgemmGflops(load.addon) : undefined;
 }
 
 interface TorchRef { images_per_s: number; step_ms: number[]; threads: number; torch: string; parameters: number }
@@ -63,6 +55,7 @@ function pytorchReference(): TorchRef | { reason: string } {
 }
 
 let nextBatch = syntheticBatch();
+/** Synthetic batch: uniform noise images and 1–6 random boxes per image. */
 function syntheticBatch(): { images: Float32Array; targets: Float32Array } {
   const rows: number[] = [];
   for (let i = 0; i < batch; i++) {
@@ -107,8 +100,9 @@ console.log(`images/s ${imagesPerS.toFixed(2)} (mean step ${mean.toFixed(0)} ms 
 // Same-run reference: the machine's sgemm rate, against the step's useful work counted as
 // 3 × the forward GFLOPs (forward, input gradient, filter gradient) of each image.
 const sgemm = sgemmRate();
-const trainGflops = (3 * model.summary(img).gflops * batch) / (mean / 1000);
-console.log(`training ${trainGflops.toFixed(1)} GFLOP/s (3 x ${model.summary(img).gflops.toFixed(2)} GFLOPs x ${batch} images per step) = ${(trainGflops / (sgemm ?? NaN)).toFixed(2)}x this machine's sgemm (${sgemm?.toFixed(1) ?? 'n/a'} GFLOP/s, measured now)`);
+const forwardGflops = model.summary(img).gflops;
+const trainGflops = (3 * forwardGflops * batch) / (mean / 1000);
+console.log(`training ${trainGflops.toFixed(1)} GFLOP/s (3 x ${forwardGflops.toFixed(2)} GFLOPs x ${batch} images per step) = ${(trainGflops / (sgemm ?? NaN)).toFixed(2)}x this machine's sgemm (${sgemm?.toFixed(1) ?? 'n/a'} GFLOP/s, measured now)`);
 const profile = await profileKernels(() => { step(); return []; });
 console.log(`per-kernel profile of one step (${info.backend}):`);
 for (const line of formatProfile(profile, 30)) console.log(line);
