@@ -68,12 +68,8 @@ function nativeFlatMath(a: NativeAddon): FlatMath {
     accumulate: (acc, g) => a.flatAccumulate(acc, g),
     sumSquares: (g) => a.flatSumSquares(g),
     scale: (g, c) => a.flatScale(g, c),
-    nesterov: (p, g, v, begin, end, lr, wd, mu, first) => {
-      if (begin < 0 || end > Math.min(p.length, g.length, v.length) || begin > end) {
-        throw new RangeError(`bad parameter range [${begin}, ${end}) of ${p.length}`);
-      }
-      a.flatNesterov(p, g, v, begin, end, lr, wd, mu, first);
-    },
+    // the addon checks the range against all three vectors and throws a RangeError
+    nesterov: (p, g, v, begin, end, lr, wd, mu, first) => a.flatNesterov(p, g, v, begin, end, lr, wd, mu, first),
     ema: (e, m, d, od) => a.flatEma(e, m, d, od),
   };
 }

@@ -55,15 +55,13 @@ export class MemoryPool {
   private readonly order = new Set<Float32Array>(); // free buffers, oldest first, for eviction
   private readonly state = new WeakMap<ArrayBuffer, BufState>();
   private readonly opts: Required<MemoryPoolOptions>;
-  private freeBytes = 0;
   private undo: (() => void) | null = null;
   readonly stats: PoolStats = { hits: 0, misses: 0, recycled: 0, escaped: 0, freeBytes: 0 };
 
   constructor(opts: MemoryPoolOptions = {}) {
-    const mb = Number(process.env.FLOTILLA_POOL_MB ?? '');
+    const mb = process.env.FLOTILLA_POOL_MB ? Number(process.env.FLOTILLA_POOL_MB) : NaN;
     this.opts = {
-      maxFreeBytes: opts.maxFreeBytes ??
-        (Number.isFinite(mb) && mb >= 0 && process.env.FLOTILLA_POOL_MB ? mb * 2 ** 20 : Math.min(4 * 2 ** 30, totalmem() / 4)),
+      maxFreeBytes: opts.maxFreeBytes ?? (Number.isFinite(mb) && mb >= 0 ? mb * 2 ** 20 : Math.min(4 * 2 ** 30, totalmem() / 4)),
       minLength: opts.minLength ?? 4096,
       poison: opts.poison ?? process.env.FLOTILLA_POOL_POISON === '1',
     };
@@ -89,8 +87,7 @@ export class MemoryPool {
     if (this.undo === null || n < this.opts.minLength) return { buf: new Float32Array(n), recycled: false };
     const buf = this.free.get(n)?.pop();
     if (buf) {
-      this.freeBytes -= buf.byteLength;
-      this.stats.freeBytes = this.freeBytes;
+      this.stats.freeBytes -= buf.byteLength;
       this.order.delete(buf);
       this.stats.hits++;
       this.state.set(buf.buffer as ArrayBuffer, 'fresh');
@@ -128,7 +125,7 @@ export class MemoryPool {
       this.undo = null;
       this.free.clear();
       this.order.clear();
-      this.freeBytes = 0;
+      this.stats.freeBytes = 0;
     };
     return this.undo;
   }
@@ -167,17 +164,16 @@ export class MemoryPool {
     if (!list) this.free.set(values.length, (list = []));
     list.push(values);
     this.order.add(values);
-    this.freeBytes += values.byteLength;
+    this.stats.freeBytes += values.byteLength;
     this.stats.recycled++;
     for (const old of this.order) {
-      if (this.freeBytes <= this.opts.maxFreeBytes) break;
+      if (this.stats.freeBytes <= this.opts.maxFreeBytes) break;
       this.order.delete(old);
       const l = this.free.get(old.length);
       const i = l ? l.indexOf(old) : -1;
       if (l && i >= 0) l.splice(i, 1);
-      this.freeBytes -= old.byteLength;
+      this.stats.freeBytes -= old.byteLength;
     }
-    this.stats.freeBytes = this.freeBytes;
   }
 }
 
