@@ -14,7 +14,7 @@ export interface NativeAddon {
   setThreads(n: number): void;
   /** shape: [n, h, w, c, oh, ow, oc, kh, kw, sh, sw, dh, dw, padTop, padLeft] */
   conv2d(x: Float32Array, w: Float32Array, out: Float32Array, shape: number[], bias: OptF32, act: number, alpha: number): void;
-  /** Forward convs that took the direct kernel (conv_direct.cc) since the addon loaded. */
+  /** Conv calls (forward, filter or input gradient) that took the direct kernels (conv_direct.cc) since the addon loaded. */
   directConvCalls(): number;
   conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, shape: number[]): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: number[]): void;

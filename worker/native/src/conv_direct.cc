@@ -204,11 +204,17 @@ void StridedImage(const float* dy, const float* wt, float* dx, const ConvShape& 
   }
 }
 
+// What every direct entry point needs: `channels` (the ones held in registers) 16, 32 or 64,
+// no dilation, non-negative padding, and at least one image per thread (the work is split by image).
+bool Suits(const ConvShape& s, int64_t channels) {
+  return (channels == 16 || channels == 32 || channels == 64) && s.dh == 1 && s.dw == 1 && s.pt >= 0 && s.pl >= 0 &&
+         s.n >= omp_get_max_threads();
+}
+
 }  // namespace
 
 bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape& s) {
-  if ((s.oc != 16 && s.oc != 32 && s.oc != 64) || s.dh != 1 || s.dw != 1 || s.Pointwise()) return false;
-  if (s.K() > 640 || s.n < omp_get_max_threads() || s.pt < 0 || s.pl < 0) return false;
+  if (!Suits(s, s.oc) || s.Pointwise() || s.K() > 640) return false;
   // the padded image covers every window: (o - 1)·stride + k rows and columns
   const int64_t ph = (s.oh - 1) * s.sh + s.kh, pw = (s.ow - 1) * s.sw + s.kw;
   calls.fetch_add(1);
@@ -229,10 +235,10 @@ bool DirectConvForward(const float* x, const float* w, float* y, const ConvShape
 }
 
 bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShape& s) {
-  if ((s.oc != 16 && s.oc != 32 && s.oc != 64) || s.dh != 1 || s.dw != 1 || s.Pointwise()) return false;
+  if (!Suits(s, s.oc) || s.Pointwise()) return false;
   const int nt = omp_get_max_threads();
   const int v = static_cast<int>(s.oc / 16), t = TapBlock(s.kw * s.c, v);
-  if (t == 0 || s.K() > 640 || s.n < nt || s.pt < 0 || s.pl < 0) return false;
+  if (t == 0 || s.K() > 640) return false;
   const int64_t ph = (s.oh - 1) * s.sh + s.kh, pw = (s.ow - 1) * s.sw + s.kw, size = s.K() * s.oc;
   calls.fetch_add(1);
   std::vector<float*> parts(static_cast<size_t>(nt), nullptr);
@@ -258,8 +264,7 @@ bool DirectConvFilter(const float* x, const float* dy, float* dw, const ConvShap
 }
 
 bool DirectConvBackpropInput(const float* dy, const float* w, float* dx, const ConvShape& s) {
-  if ((s.c != 16 && s.c != 32 && s.c != 64) || s.dh != 1 || s.dw != 1 || s.sh < 2 || s.sw < 2) return false;
-  if (s.kh * s.kw > 64 || s.n < omp_get_max_threads() || s.pt < 0 || s.pl < 0 || s.oc > 1024) return false;
+  if (!Suits(s, s.c) || s.sh < 2 || s.sw < 2 || s.kh * s.kw > 64 || s.oc > 1024) return false;
   // every oy = (iy + pt − ky) / sh lies in [−(kh − 1) / sh, oh − 1 + (kh − 1) / sh] (and alike for ox)
   const int64_t pT = (s.kh - 1) / s.sh + 1, pL = (s.kw - 1) / s.sw + 1;
   calls.fetch_add(1);
