@@ -25,9 +25,16 @@ export const ActorBrief = z.object({
 });
 export type ActorBrief = z.infer<typeof ActorBrief>;
 
+/**
+ * A node's liveness beat. `ts` is the sender's clock when it was sent (ms since epoch) and
+ * `seq` counts the beats of one agent process from 0 (reset when the agent restarts, together
+ * with `started_at` of its NodeInfo): a receiver can tell a late beat (old `ts`, next `seq`)
+ * from a lost one (a gap in `seq`). Older agents send no `seq`.
+ */
 export const NodeHeartbeat = z.object({
   nodeId: Id,
   ts: z.number(),
+  seq: z.number().int().nonnegative().optional(),
   slots: z.number().int().positive(),
   actors: z.array(ActorBrief),
   draining: z.boolean().default(false),

@@ -18,6 +18,8 @@ t.test('registers with the head and heartbeats its actors', async (t) => {
   t.equal(second.nodeId, 'node-reg');
   t.same(second.actors, []);
   t.equal(second.draining, false);
+  const third = await beats.next((b) => b !== beats.items[0] && b !== second);
+  t.ok(typeof second.seq === 'number' && third.seq === second.seq + 1, `beats are numbered in order (${second.seq}, ${third.seq})`);
   regs.close(); beats.close();
 });
 

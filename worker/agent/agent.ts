@@ -23,6 +23,11 @@ export type AgentState = (typeof AGENT_STATES)[number];
 
 export interface AgentOptions {
   nc: NatsConnection;
+  /**
+   * the connection heartbeats go out on (default `nc`): its own connection, so that a beat never
+   * waits in one outbound buffer behind control replies and exit reports
+   */
+  heartbeatNc?: NatsConnection;
   /** NATS URL(s) handed to actor processes */
   natsUrl: string;
   prefix: string;
@@ -66,13 +71,15 @@ export class Agent {
   private readonly closing = new AbortController();
   private hbTimer: NodeJS.Timeout | undefined;
   private readonly o: Required<Omit<AgentOptions, 'actorEnv'>> & Pick<AgentOptions, 'actorEnv'>;
+  /** beats sent by this process (NodeHeartbeat.seq) */
+  private beats = 0;
   /** resolves once a head has accepted the registration */
   readonly registered: Promise<NodeInfo>;
   private resolveRegistered!: (i: NodeInfo) => void;
 
   constructor(opts: AgentOptions) {
     this.o = {
-      ...opts, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000,
+      ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000,
     };
     this.s = subjects(opts.prefix);
     this.info = {
@@ -101,12 +108,14 @@ export class Agent {
   }
 
   private heartbeat(): NodeHeartbeat {
-    return { nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining' };
+    return { nodeId: this.info.nodeId, ts: Date.now(), seq: this.beats, slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining' };
   }
 
   private beat(): void {
-    if (this.o.nc.isClosed()) return;
-    this.o.nc.publish(this.s.nodeHeartbeat, encode(this.heartbeat()));
+    const nc = this.o.heartbeatNc;
+    if (nc.isClosed()) return;
+    nc.publish(this.s.nodeHeartbeat, encode(this.heartbeat()));
+    this.beats++;
   }
 
   private async registerLoop(): Promise<void> {

@@ -29,12 +29,13 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const cfg = loadConfig({ overrides });
   const nodeId = cfg.worker.nodeId ?? defaultNodeId();
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
-  const nc = await connect({
-    servers: cfg.natsUrl.split(','), name: `flotilla-worker-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true,
-  });
+  const opts = { servers: cfg.natsUrl.split(','), maxReconnectAttempts: -1, waitOnFirstConnect: true };
+  const nc = await connect({ ...opts, name: `flotilla-worker-${nodeId}` });
+  // Heartbeats on a connection of their own: nothing else queues in front of them.
+  const heartbeatNc = await connect({ ...opts, name: `flotilla-worker-${nodeId}-heartbeat` });
   const backend = probeBackend(REPO_ROOT);
   const agent = new Agent({
-    nc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend,
+    nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend,
     root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs,
   });
   await agent.start();
@@ -48,7 +49,7 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
       leaving = true;
       log.info({ signal: sig }, 'leaving');
       agent.leave()
-        .then(() => nc.drain())
+        .then(() => Promise.all([nc.drain(), heartbeatNc.drain()]))
         .then(() => resolve(0), (err: unknown) => { log.error({ err }, 'unclean leave'); resolve(1); });
     };
     process.once('SIGTERM', () => leave('SIGTERM'));
