@@ -9,13 +9,14 @@ export type { GroupOptions };
 
 /**
  * The group options of an actor: subject base `collective(jobId, generation)`, the job's
- * allreduce settings, and `connectLane` (when given) for the extra data connections.
+ * allreduce settings, `connectLane` (when given) for the extra data connections, and every
+ * server URL the actor was given as raw-lane candidates after the main connection's server.
  */
 export function groupOptions(
-  nc: NatsConnection, prefix: string, spec: ActorSpec, signal: AbortSignal, connectLane?: () => Promise<NatsConnection>,
+  nc: NatsConnection, prefix: string, spec: ActorSpec, signal: AbortSignal, connectLane?: () => Promise<NatsConnection>, servers?: string[],
 ): GroupOptions {
   return {
-    nc, subjectBase: subjects(prefix).collective(spec.jobId, spec.generation), jobId: spec.jobId, generation: spec.generation,
+    nc, ...(servers ? { dataServers: servers } : {}), subjectBase: subjects(prefix).collective(spec.jobId, spec.generation), jobId: spec.jobId, generation: spec.generation,
     rank: spec.rank, worldSize: spec.worldSize, nodeOfRank: [...spec.nodeOfRank], timeoutMs: spec.job.allreduce.timeout_ms,
     algorithm: spec.job.allreduce.algorithm, fp16: spec.job.allreduce.fp16, signal, ...(connectLane ? { connect: connectLane } : {}),
   };

@@ -42,15 +42,18 @@ async function main(): Promise<void> {
   process.on('disconnect', () => stop.abort('agent disconnected'));
 
   const servers = (process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
-  const connectLane = () => connect({ servers, name: `flotilla-actor-${spec.actorId}-lane` });
+  // Reconnect for as long as it takes (to any server): the self-fencing lease, not nats.js,
+  // decides when an actor cut off from the cluster gives up.
+  const opts = { servers, maxReconnectAttempts: -1, reconnectTimeWait: 500 };
+  const connectLane = () => connect({ ...opts, name: `flotilla-actor-${spec.actorId}-lane` });
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers, name: `flotilla-actor-${spec.actorId}` });
+    nc = await connect({ ...opts, name: `flotilla-actor-${spec.actorId}` });
   } catch (err) {
     log.error({ err }, 'cannot connect to NATS');
     return finish({ kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null });
   }
-  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane }).run();
+  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers }).run();
   log.info({ outcome }, 'actor exiting');
   await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
   log.flush();

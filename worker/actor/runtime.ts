@@ -16,6 +16,7 @@ import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import type { ActorContext, TrainerModule } from './context.ts';
 import { EventPublisher, ensureEventsStream } from './events.ts';
 import { createActorGroup, groupOptions, type CollectiveGroup } from './group.ts';
+import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   keepCheckpoints?: number;
   /** opens an extra NATS connection for the collective's data lanes (default: none, data on `nc`) */
   connectLane?: () => Promise<NatsConnection>;
+  /** every NATS server URL the actor was given (raw-lane candidates after the main connection's server) */
+  servers?: string[];
 }
 
 /** Why an actor ended, as a typed outcome. */
@@ -56,6 +59,7 @@ export class ActorRuntime {
   private readonly ac = new AbortController();
   private readonly subs: Subscription[] = [];
   private group: Promise<CollectiveGroup> | undefined;
+  private groupWatch: GroupWatch | undefined;
   private lastBeat = 0;
   private readonly send: (m: ActorToAgent) => void;
 
@@ -115,7 +119,10 @@ export class ActorRuntime {
         const bytes = await putArtifact(nc, prefix, spec.jobId, name, data);
         await events.emit({ ...base(), type: 'artifact', name, bytes });
       },
-      group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane))),
+      group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane, this.o.servers)).then((g) => {
+        this.groupWatch = watchGroup(g, log);
+        return g;
+      })),
       heartbeat: (step) => {
         if (step !== undefined) this.step = step;
         const now = Date.now();
@@ -159,6 +166,7 @@ export class ActorRuntime {
       // A group still forming is not waited on for long: the process is about to exit anyway.
       const g = this.group && (await Promise.race([this.group, abortableSleep(2000).then(() => undefined)]));
       await g?.close();
+      this.groupWatch?.done();
     } catch { /* a group that never formed */ }
     for (const sub of this.subs) sub.unsubscribe();
     this.state = 'exited';

@@ -29,7 +29,7 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const cfg = loadConfig({ overrides });
   const nodeId = cfg.worker.nodeId ?? defaultNodeId();
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
-  const opts = { servers: cfg.natsUrl.split(','), maxReconnectAttempts: -1, waitOnFirstConnect: true };
+  const opts = { servers: cfg.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
   const nc = await connect({ ...opts, name: `flotilla-worker-${nodeId}` });
   // Heartbeats on a connection of their own: nothing else queues in front of them.
   const heartbeatNc = await connect({ ...opts, name: `flotilla-worker-${nodeId}-heartbeat` });

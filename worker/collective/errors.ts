@@ -28,6 +28,18 @@ export class CollectiveAbortedError extends FlotillaError {
   }
 }
 
+/**
+ * A connection carrying the group's data ended (server killed, restarted, a failover): what was
+ * sent on it may never arrive, so the operation in flight and the group are over. Retryable
+ * (FLO_UNAVAILABLE): a new group on fresh connections can redo the step.
+ */
+export class CollectiveConnectionError extends FlotillaError {
+  override name = 'CollectiveConnectionError';
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('FLO_UNAVAILABLE', message, { cause: opts.cause });
+  }
+}
+
 /** Misuse (bad arguments, mismatched sizes, a peer that disagrees about the group). */
 export class CollectiveError extends FlotillaError {
   override name = 'CollectiveError';

@@ -10,14 +10,15 @@ import { hierarchicalAllreduce } from './allreduce-hierarchical.ts';
 import { multicastAllreduce } from './allreduce-multicast.ts';
 import { ringAllreduce } from './allreduce-ring.ts';
 import type { Hello } from './control.ts';
-import { CollectiveAbortedError, CollectiveError, CollectiveTimeoutError } from './errors.ts';
+import { CollectiveAbortedError, CollectiveConnectionError, CollectiveError, CollectiveTimeoutError } from './errors.ts';
 import { chunksOf } from './layout.ts';
-import { NatsLane, type Lane } from './lane.ts';
+import type { Lane } from './lane.ts';
 import { Mailbox } from './mailbox.ts';
-import { connectRawLane, RawLane } from './raw-lane.ts';
+import { openLanes } from './open-lanes.ts';
+import { RawLane } from './raw-lane.ts';
 import { OpContext, type AllreduceAlgorithm } from './op.ts';
 import {
-  DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_TIMEOUT_MS, HELLO_INTERVAL_MS, probeWindowMs,
+  DEFAULT_CHUNK_BYTES, DEFAULT_TIMEOUT_MS, HELLO_INTERVAL_MS, probeWindowMs,
   type AlgorithmName, type AllreduceOptions, type GroupOptions, type OpOptions,
 } from './options.ts';
 import { autoAlgorithm, type ConcreteAlgorithm } from './select.ts';
@@ -85,35 +86,6 @@ export async function createGroup(opts: GroupOptions): Promise<Group> {
     await Promise.all(lanes.map((l) => l.close().catch(() => {})));
     throw e;
   }
-}
-
-/** Raw lanes to the main connection's server; else nats.js lanes from `connect`; else the main connection. */
-async function openLanes(o: GroupOptions, onLost: (err: Error) => void): Promise<Lane[]> {
-  if (o.worldSize === 1) return [new NatsLane(o.nc, false)];
-  const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
-  const kind = o.laneTransport ?? 'raw';
-  const server = o.dataServer ?? o.nc.getServer();
-  if (kind === 'raw' && server) {
-    const opened: Lane[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        opened.push(await connectRawLane({ server, timeoutMs: o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS, onClosed: (err) => onLost(err ?? new Error('closed')) }));
-      }
-      return opened;
-    } catch {
-      // auth/TLS servers, or an address we cannot reach directly: nats.js lanes instead
-      await Promise.all(opened.map((l) => l.close().catch(() => {})));
-    }
-  }
-  if (!o.connect) return [new NatsLane(o.nc, false)];
-  const out: Lane[] = [];
-  try {
-    for (let i = 0; i < count; i++) out.push(new NatsLane(await o.connect(), true));
-  } catch (e) {
-    await Promise.all(out.map((l) => l.close().catch(() => {})));
-    throw e;
-  }
-  return out;
 }
 
 class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
@@ -219,9 +191,9 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     this.chunkBytes = Math.min(this.chunkBytes, maxPayload);
   }
 
-  /** A data connection ended under us: nothing sent on it will arrive. */
+  /** A data connection ended under us: nothing sent on it is sure to arrive (retryable). */
   dataConnectionLost(err: Error): void {
-    this.fail(new CollectiveError(`collective data connection lost: ${err.message}`, { cause: err }));
+    this.fail(new CollectiveConnectionError(`collective data connection lost: ${err.message}`, { cause: err }));
   }
 
   private fail(err: Error): void {

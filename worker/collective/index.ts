@@ -3,7 +3,7 @@ export { createGroup } from './group.ts';
 export type { Group, GroupEvents, OpEvent } from './group.ts';
 export type { AlgorithmName, AllreduceOptions, GroupOptions, OpOptions, ReduceOp } from './options.ts';
 export { DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_TIMEOUT_MS } from './options.ts';
-export { CollectiveAbortedError, CollectiveError, CollectiveTimeoutError } from './errors.ts';
+export { CollectiveAbortedError, CollectiveConnectionError, CollectiveError, CollectiveTimeoutError } from './errors.ts';
 export { autoAlgorithm } from './select.ts';
 export type { ConcreteAlgorithm } from './select.ts';
 export { topology } from './topology.ts';

@@ -32,11 +32,28 @@ export interface Lane {
 
 const noop = (): void => {};
 
-/** A lane over a nats.js connection (owned: closed with the lane). */
+/**
+ * A lane over a nats.js connection (owned: closed with the lane). nats.js reconnects on its
+ * own, but what was in flight across a disconnect is gone, so `onLost` is told about the first
+ * disconnect (the group fails its operation as retryable instead of waiting for a timeout).
+ */
 export class NatsLane implements Lane {
   private readonly subs: { unsubscribe(): void }[] = [];
   private borrowed = false;
-  constructor(private readonly nc: NatsConnection, private readonly owned: boolean) {}
+  private closed = false;
+  constructor(private readonly nc: NatsConnection, private readonly owned: boolean, onLost?: (err: Error) => void) {
+    if (onLost) void this.watch(onLost);
+  }
+
+  private async watch(onLost: (err: Error) => void): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.closed) return;
+      if (s.type === 'disconnect' || s.type === 'close') {
+        onLost(new Error(s.type === 'disconnect' ? `nats.js lane disconnected from ${s.server}` : 'nats.js lane closed'));
+        return;
+      }
+    }
+  }
 
   get maxPayload(): number {
     return this.nc.info?.max_payload ?? 1024 * 1024;
@@ -62,6 +79,7 @@ export class NatsLane implements Lane {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const s of this.subs) { try { s.unsubscribe(); } catch { /* already closed */ } }
     this.subs.length = 0;
     if (this.owned) await this.nc.close().catch(noop);

@@ -37,6 +37,8 @@ export interface GroupOptions {
   laneTransport?: 'raw' | 'nats';
   /** "host:port" for raw lanes (default: the main connection's current server) */
   dataServer?: string;
+  /** further servers (URLs or "host:port") raw lanes try, in order, when the first one fails */
+  dataServers?: string[];
   /** largest data message; capped by the servers' max_payload (default DEFAULT_CHUNK_BYTES) */
   chunkBytes?: number;
 }
@@ -59,6 +61,8 @@ export interface AllreduceOptions extends OpOptions {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_LANES = 2;
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** how long one raw lane may take to connect before the next candidate (or nats.js) is tried */
+export const RAW_CONNECT_TIMEOUT_MS = 5000;
 /** how often a joining rank repeats its hello */
 export const HELLO_INTERVAL_MS = 50;
 

@@ -5,7 +5,9 @@
  * message larger than the read is copied once into a buffer of its exact size (4-byte aligned,
  * so it can be viewed as floats), and payloads go to the socket as they are (writev).
  * No auth, no TLS, no reconnect: connectRawLane rejects with RawLaneUnsupported when the server
- * asks for auth or TLS, and the group falls back to nats.js lanes.
+ * asks for auth or TLS, and the group falls back to nats.js lanes; a lane whose connection ends
+ * reports it once (`onClosed`), and the group fails the operation in flight as retryable
+ * (CollectiveConnectionError). The next generation's group opens fresh lanes (open-lanes.ts).
  */
 import { createConnection, type Socket } from 'node:net';
 import type { Lane, LaneHandler, LaneStreamer } from './lane.ts';

@@ -1,0 +1,62 @@
+/**
+ * Opens a rank's data lanes. Raw lanes go to the main connection's current server (the one it
+ * reached, so a live one), then to each further candidate in `dataServers`; when none takes
+ * them (auth/TLS servers, an address we cannot reach directly, a server that just died) the
+ * rank uses nats.js connections from `connect`, which try every server URL themselves; without
+ * `connect`, the main connection. Every lane reports its first loss to `onLost`.
+ */
+import { NatsLane, type Lane } from './lane.ts';
+import { DEFAULT_LANES, DEFAULT_TIMEOUT_MS, RAW_CONNECT_TIMEOUT_MS, type GroupOptions } from './options.ts';
+import { connectRawLane } from './raw-lane.ts';
+
+const noop = (): void => {};
+
+async function closeAll(lanes: Lane[]): Promise<void> {
+  await Promise.all(lanes.map((l) => l.close().catch(noop)));
+}
+
+/** "host:port" of each candidate server for raw lanes, the main connection's first, no repeats. */
+export function rawCandidates(o: Pick<GroupOptions, 'dataServer' | 'dataServers' | 'nc'>): string[] {
+  const first = o.dataServer ?? o.nc.getServer();
+  const all = [first, ...(o.dataServers ?? [])].filter((s): s is string => Boolean(s)).map(hostPort);
+  return [...new Set(all)];
+}
+
+/** `nats://host:port` (or `host:port`) as `host:port`. */
+export function hostPort(url: string): string {
+  return url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').replace(/^.*@/, '');
+}
+
+async function rawLanes(server: string, count: number, timeoutMs: number, onLost: (err: Error) => void): Promise<Lane[] | undefined> {
+  const opened: Lane[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      opened.push(await connectRawLane({ server, timeoutMs, onClosed: (err) => onLost(err ?? new Error(`raw lane to ${server} closed`)) }));
+    }
+    return opened;
+  } catch {
+    await closeAll(opened);
+    return undefined;
+  }
+}
+
+export async function openLanes(o: GroupOptions, onLost: (err: Error) => void): Promise<Lane[]> {
+  if (o.worldSize === 1) return [new NatsLane(o.nc, false)];
+  const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
+  if ((o.laneTransport ?? 'raw') === 'raw') {
+    const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    for (const server of rawCandidates(o)) {
+      const lanes = await rawLanes(server, count, timeoutMs, onLost);
+      if (lanes) return lanes;
+    }
+  }
+  if (!o.connect) return [new NatsLane(o.nc, false, onLost)];
+  const out: Lane[] = [];
+  try {
+    for (let i = 0; i < count; i++) out.push(new NatsLane(await o.connect(), true, onLost));
+  } catch (e) {
+    await closeAll(out);
+    throw e;
+  }
+  return out;
+}
