@@ -136,7 +136,8 @@ export class Controller {
     if (!j || e.generation !== j.generation) return;
     const cur = this.#progress.get(e.jobId);
     const p: Progress = cur && cur.generation === e.generation ? cur : { generation: e.generation };
-    if (e.type === 'metric' && e.rank === 0) { p.step = e.step; p.values = { ...p.values, ...e.values }; }
+    // the epoch rides along in metrics so job lists can show it without reading the event stream
+    if (e.type === 'metric' && e.rank === 0) { p.step = e.step; p.values = { ...p.values, ...e.values, ...(e.epoch !== undefined ? { epoch: e.epoch } : {}) }; }
     if (e.type === 'checkpoint') p.checkpoint = Math.max(p.checkpoint ?? 0, e.step);
     this.#progress.set(e.jobId, p);
   }

@@ -11,6 +11,7 @@ import { handleError } from './errors.ts';
 import { jobRoutes } from './routes-jobs.ts';
 import { eventRoutes } from './routes-events.ts';
 import { systemRoutes } from './routes-system.ts';
+import { dashboardRoutes } from '../dashboard/plugin.ts';
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -31,6 +32,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   jobRoutes(app, opts.ctx);
   eventRoutes(app, opts.ctx);
   systemRoutes(app, opts.ctx);
+  await dashboardRoutes(app);
   await app.ready();
   return app;
 }

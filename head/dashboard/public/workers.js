@@ -1,0 +1,50 @@
+// Workers page: cluster figures (jobs by state, slots, steps/s) and the node table, polled
+// every second. Steps/s is the sum over running jobs of their step increase between polls.
+import { api } from './api.js';
+import { el, age, badge } from './util.js';
+
+const STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'cancelled'];
+
+export async function renderWorkers(root, signal) {
+  const figures = el('section.figures');
+  const tbody = el('tbody');
+  root.append(figures, el('section.card', el('h2', 'Workers'),
+    el('table.workers', el('thead', el('tr', ...['node', 'host', 'backend', 'device', 'slots busy/total', 'actors', 'heartbeat', 'started', 'state'].map((h) => el('th', h)))), tbody)));
+  let prev = null; // {t, steps: Map(id -> step)}
+  let rate = null;
+  const poll = async () => {
+    let jobs, workers;
+    try {
+      [{ jobs }, { workers }] = await Promise.all([api('/v1/jobs?limit=1000', { signal }), api('/v1/workers', { signal })]);
+    } catch (e) { if (!signal.aborted) figures.replaceChildren(el('p.error', `could not load: ${e.message}`)); return; }
+    const now = performance.now();
+    const steps = new Map(jobs.filter((j) => j.state === 'running').map((j) => [j.id, j.step]));
+    if (prev && now > prev.t) {
+      let d = 0;
+      for (const [id, s] of steps) if (prev.steps.has(id)) d += Math.max(0, s - prev.steps.get(id));
+      const r = d / ((now - prev.t) / 1000);
+      rate = rate === null ? r : 0.7 * rate + 0.3 * r; // smoothed over a few polls
+    }
+    prev = { t: now, steps };
+    const by = Object.fromEntries(STATES.map((s) => [s, 0]));
+    for (const j of jobs) by[j.state]++;
+    const slots = workers.reduce((a, w) => a + w.slots, 0);
+    const free = workers.reduce((a, w) => a + w.free, 0);
+    const fig = (label, value, key) => el('div.figure', { dataset: { figure: key } }, el('div.value', value), el('div.label', label));
+    figures.replaceChildren(
+      fig('workers', workers.length, 'workers'),
+      fig('slots free', `${free}/${slots}`, 'slots'),
+      fig('steps/s (running jobs)', rate === null ? '…' : rate.toFixed(1), 'steps'),
+      el('div.figure.states', el('div.value', ...STATES.filter((s) => by[s]).map((s) => el('span', badge(s), ` ${by[s]} `))), el('div.label', 'jobs by state')));
+    tbody.replaceChildren(...(workers.length ? workers.map((w) => el('tr', { dataset: { node: w.nodeId } },
+      el('td', w.nodeId), el('td', w.host), el('td', w.backend), el('td', w.device),
+      el('td.num', `${w.slots - w.free}/${w.slots}`),
+      el('td', w.actors.map((a) => `${a.jobId}#${a.rank}`).join(', ') || '–'),
+      el('td', { class: w.alive_ms_ago > 2000 ? 'late' : '' }, `${(w.alive_ms_ago / 1000).toFixed(1)} s ago`),
+      el('td', { title: w.started_at }, age(w.started_at)),
+      el('td', w.draining ? el('span.badge.s-recovering', 'draining') : el('span.badge.s-running', 'ready')))) : [el('tr', el('td.muted', { colspan: 9 }, 'no live workers (the autoscaler starts some for pending jobs, if configured)'))]));
+  };
+  await poll();
+  const t = setInterval(poll, 1000);
+  signal.addEventListener('abort', () => clearInterval(t));
+}

@@ -1,0 +1,58 @@
+/**
+ * `npm run screenshots`: starts a real local cluster (nats-server, head, 2 workers), trains a
+ * small YOLOv5n job on the synthetic set next to two logreg jobs, and writes a PNG of each
+ * dashboard page to docs/screenshots/ while the YOLOv5 job trains (and once after it has
+ * validated, for the P/R/mAP curve). About 2 minutes on an idle 2-core machine.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDashboardCluster } from '../test/dashboard/cluster.ts';
+import { chromiumPath, launchChromium, chartHas } from '../test/dashboard/browser.ts';
+
+const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
+
+async function until(what: string, fn: () => Promise<boolean>, ms = 300_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const exe = chromiumPath();
+if (!exe) { console.error('screenshots: no chromium found (install Debian chromium or set FLOTILLA_CHROMIUM)'); process.exit(2); }
+mkdirSync(OUT, { recursive: true });
+const cluster = await startDashboardCluster(2);
+const browser = await launchChromium(exe);
+try {
+  const { api } = cluster;
+  await until('2 workers', async () => (await api.workers()).length === 2);
+  const done = await api.submit({ name: 'logreg-smoke', trainer: { kind: 'logreg', steps: 40 } });
+  await until('the logreg job', async () => (await api.get(done.id)).state === 'succeeded');
+  const yolo = await api.submit({
+    name: 'shapes-yolov5n', workers: 2, checkpoint_every: 10,
+    trainer: { kind: 'yolov5', cfg: 'yolov5n.yaml', data: 'synthetic', img: 96, epochs: 4, batch: 16, nbs: 16,
+      hyp: { warmup_epochs: 0, lr0: 0.05, obj: 5, box: 0.2, mosaic: 0 }, synthetic: { train: 64, val: 16, seed: 0 } },
+  });
+  await api.submit({ name: 'queued-logreg', workers: 2, trainer: { kind: 'logreg', steps: 100 } });
+  const page = await browser.context.newPage();
+  await page.goto(`${cluster.url}/#/job/${yolo.id}`);
+  await page.waitForFunction(chartHas('loss', 12), undefined, { timeout: 300_000 });
+  await page.screenshot({ path: join(OUT, 'job-training.png'), fullPage: true });
+  await page.goto(`${cluster.url}/#/jobs`);
+  await page.waitForSelector(`tr[data-job="${yolo.id}"]`);
+  await page.screenshot({ path: join(OUT, 'jobs.png'), fullPage: true });
+  await page.goto(`${cluster.url}/#/workers`);
+  await page.waitForFunction(`!document.querySelector('[data-figure=steps] .value')?.textContent?.includes('…')`);
+  await page.waitForTimeout(2500);
+  await page.screenshot({ path: join(OUT, 'workers.png'), fullPage: true });
+  await page.goto(`${cluster.url}/#/job/${yolo.id}`);
+  await until('the YOLOv5 job', async () => ['succeeded', 'failed'].includes((await api.get(yolo.id)).state), 600_000);
+  await page.waitForFunction(chartHas('eval', 1), undefined, { timeout: 60_000 });
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: join(OUT, 'job-done.png'), fullPage: true });
+  console.log(`screenshots: wrote jobs.png, job-training.png, workers.png, job-done.png to ${OUT}`);
+} finally {
+  await browser.close();
+  await cluster.stop();
+}
