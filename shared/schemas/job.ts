@@ -55,6 +55,17 @@ export const Yolov5Trainer = z
       .strict()
       .default({ train: 64, val: 16, seed: 0 }),
     seed: z.number().int().nonnegative().default(0),
+    /** epochs without a better validation fitness before the job stops early, as train.py (default 100, 0 never) */
+    patience: z.number().int().nonnegative().default(100),
+    /** freeze: one number N freezes layers 0..N-1, several freeze the listed layers (default none) */
+    freeze: z.array(z.number().int().nonnegative()).max(1000).default([]),
+    /** cosine (one-cycle) lr instead of linear, as train.py --cos-lr */
+    cos_lr: z.boolean().default(false),
+    /**
+     * a checkpoint file on every worker (`flotilla train`'s weights/last.ckpt) to continue from
+     * while the job has none of its own yet; the job's settings must build the same model
+     */
+    resume: z.string().min(1).optional(),
   })
   .strict();
 

@@ -1,7 +1,10 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
+import { Objm } from '@nats-io/obj';
 import { decode } from '../../shared/codec.ts';
 import { JobEvent } from '../../shared/schemas/index.ts';
+import { decodeCheckpoint } from '../../worker/engine/checkpoint/index.ts';
+import { RESULTS_COLUMNS } from '../../worker/engine/train/index.ts';
 import { actorSpec, Collector, control, exits, jobSpec, natsEnv, startTestAgent } from './helpers.ts';
 
 type Metric = Extract<JobEvent, { type: 'metric' }>;
@@ -26,12 +29,23 @@ t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async 
   t.equal(e1.outcome.kind, 'succeeded', e1.outcome.message);
   const m = events.items.filter((e): e is Metric => e.type === 'metric');
   const steps = m.filter((x) => 'box' in x.values).map((x) => x.step);
-  t.same(steps, [1, 2, 3, 4], '4 images / (2 ranks x 1) = 2 batches per epoch, 2 epochs');
-  t.ok(m.some((x) => 'map50' in x.values), 'validation metrics reported');
-  t.same(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4]);
-  t.same(m.map((x) => x.step), [1, 2, 3, 4], 'each step reported once (the last one with the validation)');
-  await events.next((e) => e.type === 'artifact');
-  t.match(events.items.find((e) => e.type === 'artifact'), { name: 'last.ckpt' });
+  t.same(steps, [1, 2, 3, 4], '4 images / (2 ranks x 1) = 2 batches per epoch, 2 epochs, each step once');
+  const perEpoch = m.filter((x) => 'map50' in x.values);
+  t.same(perEpoch.map((x) => [x.step, x.epoch]), [[2, 0], [4, 1]], 'P/R/mAP after every epoch');
+  for (const x of perEpoch) for (const k of ['precision', 'recall', 'map50', 'map', 'fitness', 'val_box', 'lr0']) t.type(x.values[k], 'number', `epoch ${x.epoch} ${k}`);
+  t.ok(m.every((x) => x.rank === 0), 'rank 0 reports');
+  t.same(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4], 'a checkpoint at every epoch end');
+  await events.next((e) => e.type === 'artifact' && e.name === 'best.ckpt');
+  const artifacts = events.items.filter((e) => e.type === 'artifact').map((e) => (e as { name: string }).name);
+  t.same(artifacts, ['results.csv', 'results.csv', 'last.ckpt', 'best.ckpt'], 'results.csv after every epoch, then last and best');
+  const os = await new Objm(env.nc).create(env.s.artifactStore);
+  const csv = async () => new TextDecoder().decode((await os.getBlob('jyv/results.csv'))!).trim().split('\n');
+  const rows = await csv();
+  t.same(rows[0].split(',').map((c) => c.trim()), [...RESULTS_COLUMNS], 'the reference columns');
+  t.same(rows.slice(1).map((r) => Number(r.split(',')[0])), [0, 1], 'one row per epoch');
+  const last = decodeCheckpoint((await os.getBlob('jyv/last.ckpt'))!);
+  t.match(last.meta, { job: 'jyv', epochs: 2, batch: 2, fit: { cursor: { epoch: 2, index: 0 } } }, 'last.ckpt is a flotilla train checkpoint of the finished run');
+  t.ok(decodeCheckpoint((await os.getBlob('jyv/best.ckpt'))!).tensors.size > 0, 'best.ckpt is a checkpoint');
 
   // Generation 1 with a third epoch: resumes from the checkpoint at step 4 (cursor epoch 2).
   const job3 = jobSpec({ ...job, trainer: { ...job.trainer, epochs: 3 } } as Parameters<typeof jobSpec>[0]);
@@ -44,6 +58,8 @@ t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async 
   }
   const resumed = events.items.filter((e): e is Metric => e.type === 'metric' && e.generation === 1 && 'box' in e.values);
   t.same(resumed.map((x) => [x.step, x.epoch]), [[5, 2], [6, 2]], 'resumed after step 4 in epoch 2: no step twice');
+  await events.next((e) => e.type === 'artifact' && e.generation === 1 && e.name === 'best.ckpt');
+  t.same((await csv()).slice(1).map((r) => Number(r.split(',')[0])), [0, 1, 2], 'results.csv continues across generations');
   ex.close(); events.close();
 });
 

@@ -15,3 +15,9 @@ export async function putArtifact(nc: NatsConnection, prefix: string, jobId: str
   const info = await os.putBlob({ name: artifactName(jobId, name) }, data);
   return info.size;
 }
+
+/** One artifact of a job, or null when there is none. */
+export async function getArtifact(nc: NatsConnection, prefix: string, jobId: string, name: string): Promise<Uint8Array | null> {
+  const os = await new Objm(nc).create(subjects(prefix).artifactStore);
+  return os.getBlob(artifactName(jobId, name));
+}

@@ -1,7 +1,7 @@
 /** What a trainer (or any actor handler) receives: the Temporal-style activity context. */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';
-import type { ActorSpec } from '../../shared/schemas/index.ts';
+import type { ActorSpec, TrainerSpec } from '../../shared/schemas/index.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import type { CollectiveGroup } from './group.ts';
 
@@ -21,6 +21,8 @@ export interface ActorContext {
   emitLog(level: LogLevel, msg: string): Promise<void>;
   /** stores a job artifact `<jobId>/<name>` and emits its `artifact` event */
   saveArtifact(name: string, data: Uint8Array): Promise<void>;
+  /** a job artifact stored earlier (by this or an earlier generation), or null */
+  loadArtifact(name: string): Promise<Uint8Array | null>;
   /** this job's checkpoints */
   readonly checkpoints: CheckpointStore;
   /** the collective group of this job and generation, joined on first call */
@@ -33,3 +35,8 @@ export interface ActorContext {
 export interface TrainerModule {
   run(ctx: ActorContext): Promise<void>;
 }
+
+export type TrainerKind = TrainerSpec['kind'];
+
+/** Trainer kind -> lazily imported module (worker/trainers/registry.ts, passed in by actor/main.ts). */
+export type TrainerRegistry = Readonly<Record<TrainerKind, () => Promise<TrainerModule>>>;

@@ -6,8 +6,7 @@ export {
   type Checkpoint, type CheckpointEvent, type CheckpointStoreOptions,
 } from './checkpoint-store.ts';
 export { EventPublisher, ensureEventsStream } from './events.ts';
-export { putArtifact, artifactName } from './artifacts.ts';
+export { putArtifact, getArtifact, artifactName } from './artifacts.ts';
 export { createActorGroup, groupOptions, type CollectiveGroup, type GroupOptions } from './group.ts';
-export type { ActorContext, TrainerModule, LogLevel } from './context.ts';
-export { trainers, type TrainerKind } from './trainers.ts';
+export type { ActorContext, TrainerModule, TrainerKind, TrainerRegistry, LogLevel } from './context.ts';
 export { ActorRuntime, classify, type RuntimeOptions } from './runtime.ts';

@@ -8,6 +8,7 @@ import { validate } from '../../shared/codec.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
 import { ACTOR_EXIT_CODES, AgentToActor, type ActorToAgent } from './ipc.ts';
+import { trainers } from '../trainers/registry.ts';
 import { ActorRuntime } from './runtime.ts';
 
 const send = (m: ActorToAgent): void => { if (process.send && process.connected) process.send(m, () => undefined); };
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     log.error({ err }, 'cannot connect to NATS');
     return finish({ kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null });
   }
-  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers }).run();
+  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers, trainers }).run();
   log.info({ outcome }, 'actor exiting');
   await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
   log.flush();

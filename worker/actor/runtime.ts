@@ -11,16 +11,15 @@ import { decode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState } from '../../shared/schemas/index.ts';
-import { putArtifact } from './artifacts.ts';
+import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
-import type { ActorContext, TrainerModule } from './context.ts';
+import type { ActorContext, TrainerModule, TrainerRegistry } from './context.ts';
 import { EventPublisher, ensureEventsStream } from './events.ts';
 import { createActorGroup, groupOptions, type CollectiveGroup } from './group.ts';
 import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
-import { trainers } from './trainers.ts';
 
 export interface RuntimeOptions {
   spec: ActorSpec;
@@ -31,7 +30,9 @@ export interface RuntimeOptions {
   send?: (m: ActorToAgent) => void;
   /** aborting it stops the actor (SIGTERM, IPC stop, agent gone) */
   stop?: AbortSignal;
-  /** override the trainer (tests); default: the registry entry of spec.job.trainer.kind */
+  /** trainer kind -> module (actor/main.ts passes worker/trainers/registry.ts) */
+  trainers?: TrainerRegistry;
+  /** override the trainer (tests); default: the `trainers` entry of spec.job.trainer.kind */
   trainer?: TrainerModule;
   /** checkpoints kept per job (default 3) */
   keepCheckpoints?: number;
@@ -119,6 +120,7 @@ export class ActorRuntime {
         const bytes = await putArtifact(nc, prefix, spec.jobId, name, data);
         await events.emit({ ...base(), type: 'artifact', name, bytes });
       },
+      loadArtifact: (name) => getArtifact(nc, prefix, spec.jobId, name),
       group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane, this.o.servers)).then((g) => {
         this.groupWatch = watchGroup(g, log);
         return g;
@@ -152,7 +154,9 @@ export class ActorRuntime {
         }
       };
       const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, { keep: this.o.keepCheckpoints, onEvent: onCkpt });
-      const trainer = this.o.trainer ?? (await trainers[spec.job.trainer.kind]());
+      const load = this.o.trainers?.[spec.job.trainer.kind];
+      const trainer = this.o.trainer ?? (load ? await load() : undefined);
+      if (!trainer) throw new FlotillaError('FLO_ACTOR_FATAL', `no trainer for kind '${spec.job.trainer.kind}'`);
       if (this.signal.aborted) throw new FlotillaError('FLO_CANCELLED', String(this.signal.reason));
       this.setState('running');
       await trainer.run(this.context(events, checkpoints));

@@ -1,24 +1,29 @@
 /**
- * The YOLOv5 trainer actor: one data-parallel replica of the engine's Trainer. Each rank reads
- * its shard of every batch (the loader is keyed by seed, epoch and index, so a batch is the
- * same on any layout), the per-rank gradients are summed with the collective's allreduce, and
- * every rank applies the same update. The step is the engine's integrated batch counter `ni`.
- * Rank 0 checkpoints every `checkpoint_every` steps and at the end (trainer state + loader
- * cursor), reports losses per step and P/R/mAP of the EMA after the final epoch, and stores the
- * final weights as the job artifact `last.ckpt`. Bad input (dataset, cfg, hyp) is fatal.
+ * The YOLOv5 trainer actor: wiring of the engine's one training loop (fit) into a job. Every
+ * rank builds the same run (engine/train/run-setup.ts) on its shard of every batch and its
+ * part of the validation set; fit's hooks sum the gradients with the collective's allreduce
+ * and gather the validation statistics, so every rank applies the same update and reaches
+ * the same early-stopping decision. Rank 0 writes what `flotilla train` writes (results.csv,
+ * last.ckpt, best.ckpt) into a scratch folder and sends it out: checkpoints to the job's
+ * checkpoint store (every `checkpoint_every` steps and at every epoch end), results.csv as an
+ * artifact after every epoch, best.ckpt and last.ckpt as artifacts at the end, losses per step
+ * and P/R/mAP per epoch as metric events. The checkpoints are `flotilla train`'s format, so a
+ * job resumes a `flotilla train` run (`trainer.resume`) and the other way round. Bad input
+ * (dataset, cfg, hyp, a checkpoint of another model) is fatal.
  */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { FlotillaError } from '../../shared/errors.ts';
 import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
 import type { ActorContext } from '../actor/context.ts';
 import { initBackend } from '../engine/backend.ts';
-import { decodeCheckpoint, encodeCheckpoint, type Json } from '../engine/checkpoint/index.ts';
-import { createLoader, generateSyntheticDataset, loadDataset, type YoloDataset } from '../engine/data/index.ts';
+import { decodeCheckpoint, loadCheckpoint, type CheckpointContent } from '../engine/checkpoint/index.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
-import { buildModel } from '../engine/model/index.ts';
-import { Trainer, restoreTrainer, trainerCheckpoint, validate, withWeights } from '../engine/train/index.ts';
+import {
+  CheckpointMismatchError, RunSettingsError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
+} from '../engine/train/index.ts';
 
 type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
 
@@ -27,86 +32,102 @@ function fatal(what: string, e: unknown): FlotillaError {
   return new FlotillaError('FLO_ACTOR_FATAL', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
-async function datasets(ctx: ActorContext, t: Yolov5Spec): Promise<{ train: YoloDataset; val: YoloDataset }> {
-  let yaml = t.data;
-  if (t.data === 'synthetic') {
-    // Every actor draws its own copy (same seed, same bytes), so no two processes share files.
-    const dir = join(tmpdir(), `flotilla-synth-${ctx.spec.jobId}-${ctx.spec.actorId}`);
-    try { yaml = (await generateSyntheticDataset({ dir, ...t.synthetic, img: t.img })).yamlPath; }
-    catch (e) { throw fatal('cannot generate the synthetic dataset', e); }
+/** The run a job spec describes (the job's settings win over a resumed checkpoint's). */
+async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
+  const base = {
+    cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience,
+  };
+  if (t.data !== 'synthetic') return { ...base, data: resolve(t.data) };
+  // Every actor draws its own copy (same seed, same bytes), so no two processes share files.
+  const synthetic = { ...t.synthetic, img: t.img };
+  try { return { ...base, synthetic, data: resolve(await synthesize(synthetic, join(scratch, 'synthetic'))) }; }
+  catch (e) { throw fatal('cannot generate the synthetic dataset', e); }
+}
+
+/** The job's newest valid checkpoint, else the `resume` file, else none. */
+async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ content: CheckpointContent; from: string } | undefined> {
+  const ck = await ctx.checkpoints.loadLatest();
+  if (ck) {
+    try { return { content: decodeCheckpoint(ck.data), from: ck.name }; }
+    catch (e) { throw fatal(`checkpoint ${ck.name} cannot be read`, e); }
   }
-  try { return { train: await loadDataset(yaml, 'train'), val: await loadDataset(yaml, 'val') }; }
-  catch (e) { throw fatal(`bad dataset '${t.data}'`, e); }
+  if (!t.resume) return undefined;
+  try { return { content: loadCheckpoint(t.resume), from: t.resume }; }
+  catch (e) { throw fatal(`cannot read the resume checkpoint '${t.resume}'`, e); }
 }
 
 export async function run(ctx: ActorContext): Promise<void> {
   const { spec, signal, log } = ctx;
   const t = spec.job.trainer;
   if (t.kind !== 'yolov5') throw new FlotillaError('FLO_ACTOR_FATAL', `yolov5 trainer given a '${t.kind}' spec`);
-  const perRank = Math.floor(t.batch / spec.worldSize);
-  if (perRank < 1) throw new FlotillaError('FLO_ACTOR_FATAL', `batch ${t.batch} is smaller than the ${spec.worldSize} ranks`);
+  if (t.batch < spec.worldSize || t.batch % spec.worldSize !== 0) {
+    throw new FlotillaError('FLO_ACTOR_FATAL', `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`);
+  }
   let hyp: Hyp;
   try { hyp = loadHyp(undefined, t.hyp); } catch (e) { throw fatal('bad hyp', e); }
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
   log.info(backend, 'compute backend');
-  const data = await datasets(ctx, t);
-  let model;
-  try { model = buildModel(t.cfg, { nc: data.train.nc, seed: t.seed }); } catch (e) { throw fatal(`bad cfg '${t.cfg}'`, e); }
+  const scratch = join(tmpdir(), `flotilla-run-${spec.jobId}-${spec.actorId}`);
+  rmSync(scratch, { recursive: true, force: true });
+  let setup: RunSetup;
+  try { setup = await setupRun(await settingsOf(ctx, t, hyp, scratch), { rank: spec.rank, worldSize: spec.worldSize }); }
+  catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
   try {
-    const loaderOpts = { batchSize: perRank, img: t.img, hyp, seed: t.seed, rank: spec.rank, worldSize: spec.worldSize };
-    const loader = createLoader({ ...loaderOpts, dataset: data.train, augment: true });
-    const trainer = new Trainer(model, { hyp, epochs: t.epochs, batchSize: perRank * spec.worldSize, batchesPerEpoch: loader.length, imgsz: t.img, nbs: t.nbs });
-
-    let cursor = { epoch: 0, index: 0 };
-    const ck = await ctx.checkpoints.loadLatest();
-    if (ck) {
-      const content = decodeCheckpoint(ck.data);
-      try { restoreTrainer(trainer, content); } catch (e) { throw fatal(`checkpoint ${ck.name} does not fit this job`, e); }
-      cursor = (content.meta.loader as unknown as { epoch: number; index: number } | undefined) ?? cursor;
-      log.info({ checkpoint: ck.name, step: trainer.counters.ni, cursor }, 'resuming from checkpoint');
+    const { trainer } = setup;
+    const start = await startingPoint(ctx, t);
+    let startStep = 0;
+    if (start) {
+      try { startStep = trainStateMeta(start.content).counters.ni; } catch (e) { throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e); }
+      log.info({ checkpoint: start.from, step: startStep }, 'resuming from checkpoint');
     }
     const group = await ctx.group();
     // Every rank must start from the same step (the same checkpoint); if not, retry the gang.
-    const agree = Float32Array.of(trainer.counters.ni, 1);
+    const agree = Float32Array.of(startStep, 1);
     await group.allreduce(agree, { op: 'sum' });
-    if (agree[0] !== trainer.counters.ni * agree[1]) throw new FlotillaError('FLO_CONFLICT', `ranks resumed from different steps (mine ${trainer.counters.ni})`);
+    if (agree[0] !== startStep * agree[1]) throw new FlotillaError('FLO_CONFLICT', `ranks resumed from different steps (mine ${startStep})`);
 
-    const save = async () => {
-      const meta: { [k: string]: Json } = { loader: cursor, job: spec.jobId, generation: spec.generation, cfg: t.cfg, nc: data.train.nc, names: data.train.names, imgsz: t.img };
-      const bytes = encodeCheckpoint(trainerCheckpoint(trainer, meta));
-      await ctx.checkpoints.save(trainer.counters.ni, bytes, { generation: String(spec.generation) });
-      return bytes;
-    };
-    let lastValues: Record<string, number> = {};
-    for (let epoch = cursor.epoch; epoch < t.epochs; epoch++) {
-      trainer.counters.epoch = epoch;
-      for await (const batch of loader.epochBatches(epoch, epoch === cursor.epoch ? cursor.index : 0)) {
-        if (signal.aborted) return;
-        const { grads, items } = trainer.computeGradients(batch);
-        await group.allreduce(grads, { op: 'sum' });
-        if (signal.aborted) return; // an aborted step is not applied
-        const info = trainer.applyGradients(grads);
-        cursor = batch.index + 1 < loader.length ? { epoch, index: batch.index + 1 } : { epoch: epoch + 1, index: 0 };
-        const step = trainer.counters.ni;
-        ctx.heartbeat(step);
-        if (spec.rank === 0) {
-          lastValues = { box: items.box, obj: items.obj, cls: items.cls, lr0: info.lr[0] };
-          // The final step's metric waits for the validation, so every step is reported once.
-          if (cursor.epoch < t.epochs) await ctx.emitMetric(step, lastValues, epoch);
-          if (step % spec.job.checkpoint_every === 0 && cursor.epoch < t.epochs && !signal.aborted) await save();
-        }
-      }
+    const leader = spec.rank === 0;
+    if (leader) {
+      // results.csv continues across generations (fit drops the rows the checkpoint has not reached)
+      const earlier = await ctx.loadArtifact('results.csv');
+      if (earlier) { mkdirSync(scratch, { recursive: true }); writeFileSync(join(scratch, 'results.csv'), earlier); }
     }
-    trainer.counters.epoch = t.epochs;
-    if (spec.rank !== 0 || signal.aborted) return;
-    const last = await save();
-    const val = createLoader({ ...loaderOpts, rank: 0, worldSize: 1, dataset: data.val, augment: false });
-    const m = await withWeights(trainer.model, trainer.ema.state, () =>
-      validate(trainer.model, val.epochBatches(0, 0), { hyp, imgsz: t.img, signal }));
-    await ctx.emitMetric(trainer.counters.ni, { ...lastValues, precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness }, t.epochs - 1);
-    await ctx.saveArtifact('last.ckpt', last);
-    log.info({ step: trainer.counters.ni, map50: m.map50 }, 'training done');
+    const onEvent = async (e: FitEvent): Promise<void> => {
+      if (e.type === 'batch') {
+        ctx.heartbeat(e.step);
+        if (leader) await ctx.emitMetric(e.step, { box: e.items.box, obj: e.items.obj, cls: e.items.cls, lr0: e.lr[0] }, e.epoch);
+      } else if (e.type === 'epoch' && leader) {
+        const m = e.metrics;
+        const values: Record<string, number> = { train_box: e.train.box, train_obj: e.train.obj, train_cls: e.train.cls, lr0: e.lr[0], lr1: e.lr[1], lr2: e.lr[2] };
+        if (m) Object.assign(values, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness, val_box: m.loss.box, val_obj: m.loss.obj, val_cls: m.loss.cls });
+        await ctx.emitMetric(e.step, values, e.epoch);
+        await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
+      } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
+        await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(spec.generation) });
+      }
+    };
+    let result;
+    try {
+      result = await fit(trainer, {
+        train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
+        meta: { ...setup.meta, job: spec.jobId, generation: spec.generation }, resume: start?.content, signal, onEvent,
+        hooks: {
+          leader,
+          reduceGradients: (g) => group.allreduce(g, { op: 'sum' }),
+          ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
+        },
+      });
+    } catch (e) {
+      if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
+      throw e;
+    }
+    if (!leader || signal.aborted) return;
+    await ctx.saveArtifact('last.ckpt', readFileSync(result.lastPath));
+    if (existsSync(result.bestPath)) await ctx.saveArtifact('best.ckpt', readFileSync(result.bestPath));
+    log.info({ step: trainer.counters.ni, epochs: result.epochsRun, stoppedEarly: result.stoppedEarly, map50: result.metrics?.map50 }, 'training done');
   } finally {
-    model.dispose?.();
+    await setup.dispose();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }

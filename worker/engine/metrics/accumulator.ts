@@ -73,6 +73,34 @@ export class MetricsAccumulator {
     this.#images++;
   }
 
+  /**
+   * Everything added so far as one flat array (for an allgather across ranks): images,
+   * detections, labels, then correct (detections × IoU thresholds), conf, predicted and
+   * target classes. Values are float32-exact (0/1 flags, float32 scores, class ids).
+   */
+  pack(): Float32Array {
+    const nd = this.#conf.length, nl = this.#targetCls.length;
+    const out = new Float32Array(3 + this.#correct.length + 2 * nd + nl);
+    out[0] = this.#images; out[1] = nd; out[2] = nl;
+    let o = 3;
+    for (const a of [this.#correct, this.#conf, this.#predCls, this.#targetCls]) { out.set(a, o); o += a.length; }
+    return out;
+  }
+
+  /** Appends what another accumulator (same IoU thresholds) packed. */
+  addPacked(p: Float32Array): void {
+    const [images, nd, nl] = [p[0], p[1], p[2]];
+    const ni = this.#iouv.length;
+    if (p.length !== 3 + nd * ni + 2 * nd + nl) throw new Error(`packed metrics of length ${p.length} do not match ${nd} detections × ${ni} thresholds and ${nl} labels`);
+    let o = 3;
+    const take = (n: number, into: number[]) => { for (let i = 0; i < n; i++) into.push(p[o + i]); o += n; };
+    take(nd * ni, this.#correct);
+    take(nd, this.#conf);
+    take(nd, this.#predCls);
+    take(nl, this.#targetCls);
+    this.#images += images;
+  }
+
   compute(): ValidationMetrics {
     const labelsPerClass = new Array<number>(Math.max(this.#nc, ...this.#targetCls.map((c) => c + 1), 0)).fill(0);
     for (const c of this.#targetCls) labelsPerClass[c]++;

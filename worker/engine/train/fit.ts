@@ -1,15 +1,20 @@
 /**
- * The epoch loop of one process: train every batch, validate the EMA after each epoch, append
- * results.csv, write weights/last.ckpt (and best.ckpt on a new best fitness), stop early on
- * patience, and resume from a checkpoint exactly where it was written (mid-epoch included).
+ * The one training loop, for one process and for every rank of a cluster job: train every
+ * batch, validate the EMA after each epoch, append results.csv, write weights/last.ckpt (and
+ * best.ckpt on a new best fitness), stop early on patience, and resume from a checkpoint
+ * exactly where it was written (mid-epoch included). What a cluster adds comes in as hooks
+ * (Lightning-style): `reduceGradients` sums each batch's gradient over the ranks before it is
+ * applied, `gather` brings the validation statistics of the ranks' shards together, `leader` says
+ * which rank writes files, and `onEvent` (awaited) is where checkpoints, results and metrics
+ * leave the process.
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
 import { EarlyStopping } from './early-stop.ts';
-import { appendResults } from './results-csv.ts';
-import { restoreTrainer, trainerCheckpoint } from './state.ts';
+import { appendResults, trimResults } from './results-csv.ts';
+import { CheckpointMismatchError, restoreTrainer, trainerCheckpoint } from './state.ts';
 import type { Trainer } from './trainer.ts';
 import type { LossItems, TrainBatch, ValMetrics } from './types.ts';
 import { validate, withWeights, type ValidateOptions } from './validate.ts';
@@ -21,10 +26,11 @@ export interface BatchSource {
   epochBatches(epoch: number, from?: number): AsyncIterable<TrainBatch>;
 }
 
+/** `step` is the trainer's integrated batch counter after the event (ni: batches trained so far). */
 export type FitEvent =
-  | { type: 'batch'; epoch: number; index: number; batches: number; items: LossItems; mean: LossItems; lr: [number, number, number]; stepped: boolean }
-  | { type: 'epoch'; epoch: number; epochs: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean }
-  | { type: 'checkpoint'; path: string; kind: 'last' | 'best'; sha256: string }
+  | { type: 'batch'; epoch: number; index: number; batches: number; step: number; items: LossItems; mean: LossItems; lr: [number, number, number]; stepped: boolean }
+  | { type: 'epoch'; epoch: number; epochs: number; step: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean; resultsPath: string }
+  | { type: 'checkpoint'; path: string; kind: 'last' | 'best'; sha256: string; step: number; epoch: number; epochEnd: boolean }
   | { type: 'stop'; reason: 'done' | 'patience'; epoch: number };
 
 /** Options of {@link fit}; defaults as train.py. */
@@ -46,7 +52,20 @@ export interface FitOptions {
   resume?: CheckpointContent;
   validateOptions?: ValidateOptions;
   signal?: AbortSignal;
-  onEvent?: (e: FitEvent) => void;
+  /** awaited after each event; an error thrown here ends fit */
+  onEvent?: (e: FitEvent) => void | Promise<void>;
+  /** what a cluster plugs in; absent: one process */
+  hooks?: FitHooks;
+}
+
+/** The cluster's part of the loop (every rank calls fit with the same options and its own shard). */
+export interface FitHooks {
+  /** sums a batch's gradient over the ranks in place (the allreduce) before it is applied */
+  reduceGradients?(grads: Float32Array): Promise<void>;
+  /** every rank's array, indexed by rank (an allgather): with it, `val` is this rank's shard of the validation set */
+  gather?(values: Float32Array): Promise<Float32Array[]>;
+  /** whether this rank writes results.csv and the checkpoints; default true */
+  leader?: boolean;
 }
 
 /** Loop state saved in `meta.fit`. */
@@ -74,13 +93,15 @@ export interface FitResult {
 
 function fitStateOf(content: CheckpointContent): FitState {
   const f = content.meta.fit as unknown as FitState | undefined;
-  if (!f || typeof f.cursor?.epoch !== 'number') throw new Error('checkpoint has no training-loop state (meta.fit)');
+  if (!f || typeof f.cursor?.epoch !== 'number') throw new CheckpointMismatchError('checkpoint has no training-loop state (meta.fit)');
   return f;
 }
 
 export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult> {
   const epochs = trainer.opts.epochs;
-  const emit = opts.onEvent ?? (() => {});
+  const emit = async (e: FitEvent): Promise<void> => { await opts.onEvent?.(e); };
+  const hooks = opts.hooks ?? {};
+  const leader = hooks.leader ?? true;
   const weightsDir = join(opts.saveDir, 'weights');
   const lastPath = join(weightsDir, 'last.ckpt'), bestPath = join(weightsDir, 'best.ckpt');
   const resultsPath = join(opts.saveDir, 'results.csv');
@@ -91,12 +112,13 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     st = structuredClone(fitStateOf(opts.resume));
     stopper.bestFitness = st.bestFitness;
     stopper.bestEpoch = st.bestEpoch;
+    if (leader) trimResults(resultsPath, st.cursor.epoch);
   }
-  const save = (path: string, kind: 'last' | 'best'): string => {
+  const save = async (path: string, kind: 'last' | 'best', epochEnd: boolean): Promise<string> => {
     st.bestFitness = stopper.bestFitness;
     st.bestEpoch = stopper.bestEpoch;
     const sha256 = saveCheckpoint(path, trainerCheckpoint(trainer, { ...opts.meta, fit: st as unknown as Json }));
-    emit({ type: 'checkpoint', path, kind, sha256 });
+    await emit({ type: 'checkpoint', path, kind, sha256, step: trainer.counters.ni, epoch: st.cursor.epoch, epochEnd });
     return sha256;
   };
 
@@ -109,14 +131,19 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     let index = st.cursor.index;
     for await (const batch of opts.train.epochBatches(epoch, index)) {
       opts.signal?.throwIfAborted();
-      const r = trainer.step(batch);
-      st.lossSum = [st.lossSum[0] + r.items.box, st.lossSum[1] + r.items.obj, st.lossSum[2] + r.items.cls];
+      const { grads, items } = trainer.computeGradients(batch);
+      if (hooks.reduceGradients) {
+        await hooks.reduceGradients(grads);
+        opts.signal?.throwIfAborted(); // a step whose sum was interrupted is not applied
+      }
+      const r = trainer.applyGradients(grads);
+      st.lossSum = [st.lossSum[0] + items.box, st.lossSum[1] + items.obj, st.lossSum[2] + items.cls];
       st.lossCount += 1;
       index += 1;
       st.cursor = { epoch, index };
       const c = st.lossCount;
-      emit({ type: 'batch', epoch, index: index - 1, batches: nb, items: r.items, mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c }, lr: r.lr, stepped: r.stepped });
-      if (opts.saveEvery && trainer.counters.ni % opts.saveEvery === 0 && index < nb) save(lastPath, 'last');
+      await emit({ type: 'batch', epoch, index: index - 1, batches: nb, step: trainer.counters.ni, items, mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c }, lr: r.lr, stepped: r.stepped });
+      if (leader && opts.saveEvery && trainer.counters.ni % opts.saveEvery === 0 && index < nb) await save(lastPath, 'last', false);
     }
     const c = Math.max(st.lossCount, 1);
     const train: LossItems = { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c };
@@ -125,33 +152,37 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     metrics = null;
     if (opts.val && (!opts.noVal || final)) {
       const val = opts.val;
-      metrics = await withWeights(trainer.model, trainer.ema.state, () =>
-        validate(trainer.model, val.epochBatches(0, 0), { hyp: trainer.opts.hyp, imgsz: trainer.opts.imgsz, signal: opts.signal, ...opts.validateOptions }));
+      const vo: ValidateOptions = { hyp: trainer.opts.hyp, imgsz: trainer.opts.imgsz, signal: opts.signal, ...opts.validateOptions, ...(hooks.gather ? { gather: hooks.gather } : {}) };
+      metrics = await withWeights(trainer.model, trainer.ema.state, () => validate(trainer.model, val.epochBatches(0, 0), vo));
     }
     const fi = metrics?.fitness ?? 0;
     const stop = stopper.update(epoch, fi);
     // as train.py: best.pt is written whenever this epoch's fitness ties or beats the best so far
     const best = stopper.bestEpoch === epoch;
-    appendResults(resultsPath, [
-      epoch, train.box, train.obj, train.cls,
-      metrics?.mp ?? 0, metrics?.mr ?? 0, metrics?.map50 ?? 0, metrics?.map ?? 0,
-      metrics?.loss.box ?? 0, metrics?.loss.obj ?? 0, metrics?.loss.cls ?? 0, lr[0], lr[1], lr[2],
-    ]);
-    emit({ type: 'epoch', epoch, epochs, train, metrics, lr, best });
+    if (leader) {
+      appendResults(resultsPath, [
+        epoch, train.box, train.obj, train.cls,
+        metrics?.mp ?? 0, metrics?.mr ?? 0, metrics?.map50 ?? 0, metrics?.map ?? 0,
+        metrics?.loss.box ?? 0, metrics?.loss.obj ?? 0, metrics?.loss.cls ?? 0, lr[0], lr[1], lr[2],
+      ]);
+    }
+    await emit({ type: 'epoch', epoch, epochs, step: trainer.counters.ni, train, metrics, lr, best, resultsPath });
     st = { ...st, cursor: { epoch: epoch + 1, index: 0 }, lossSum: [0, 0, 0], lossCount: 0 };
     trainer.counters.epoch = epoch + 1;
-    const sha256 = save(lastPath, 'last');
-    if (best) {
-      copyFileSync(lastPath, bestPath);
-      emit({ type: 'checkpoint', path: bestPath, kind: 'best', sha256 });
+    if (leader) {
+      const sha256 = await save(lastPath, 'last', true);
+      if (best) {
+        copyFileSync(lastPath, bestPath);
+        await emit({ type: 'checkpoint', path: bestPath, kind: 'best', sha256, step: trainer.counters.ni, epoch: epoch + 1, epochEnd: true });
+      }
     }
     epochsRun++;
     if (stop) {
       stoppedEarly = true;
-      emit({ type: 'stop', reason: 'patience', epoch });
+      await emit({ type: 'stop', reason: 'patience', epoch });
       break;
     }
   }
-  if (!stoppedEarly) emit({ type: 'stop', reason: 'done', epoch: epochs - 1 });
+  if (!stoppedEarly) await emit({ type: 'stop', reason: 'done', epoch: epochs - 1 });
   return { epochsRun, bestFitness: stopper.bestFitness, bestEpoch: stopper.bestEpoch, metrics, stoppedEarly, lastPath, bestPath, resultsPath };
 }

@@ -20,9 +20,11 @@ export type {
   KindedVariable, LossItems, NamedVariable, ParameterGroups, TensorKind, TrainBatch, TrainableModel, ValMetrics,
 } from './types.ts';
 export { fit } from './fit.ts';
-export type { BatchSource, FitEvent, FitOptions, FitResult, FitState } from './fit.ts';
+export type { BatchSource, FitEvent, FitHooks, FitOptions, FitResult, FitState } from './fit.ts';
+export { RunSettingsError, ensureData, runSettingsMeta, runSettingsOf, setupRun, synthesize } from './run-setup.ts';
+export type { RunSettings, RunSetup, SyntheticSpec } from './run-setup.ts';
 export { pixelLabels, validate, withWeights } from './validate.ts';
 export type { ValidateOptions } from './validate.ts';
-export { RESULTS_COLUMNS, appendResults, formatG, resultsHeader, resultsRow } from './results-csv.ts';
+export { RESULTS_COLUMNS, appendResults, formatG, resultsHeader, resultsRow, trimResults } from './results-csv.ts';
 export { nextRunDir, trainSession, valSession } from './session.ts';
 export type { SessionEvent, TrainSessionOptions, TrainSessionResult, ValSessionOptions } from './session.ts';

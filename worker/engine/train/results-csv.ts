@@ -1,5 +1,5 @@
 /** results.csv as train.py writes it: 20-wide right-aligned columns, values as Python's %.5g. */
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const RESULTS_COLUMNS = [
@@ -39,4 +39,12 @@ export function appendResults(file: string, values: readonly number[]): void {
   mkdirSync(dirname(file), { recursive: true });
   const head = existsSync(file) ? '' : `${resultsHeader()}\n`;
   appendFileSync(file, `${head}${resultsRow(values)}\n`);
+}
+
+/** Drops the rows of epochs >= `epoch` (a resumed run writes them again); a missing file stays missing. */
+export function trimResults(file: string, epoch: number): void {
+  if (!existsSync(file)) return;
+  const [head, ...rows] = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  const kept = rows.filter((r) => Number(r.split(',')[0]) < epoch);
+  writeFileSync(file, `${[head, ...kept].join('\n')}\n`);
 }

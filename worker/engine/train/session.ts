@@ -3,15 +3,14 @@
  * yaml: the pieces train.py wires together, for the CLI, the tests and the demo.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { loadCheckpoint, type CheckpointContent, type Json } from '../checkpoint/index.ts';
-import { createLoader, generateSyntheticDataset, loadDataset, type YoloDataset } from '../data/index.ts';
+import { join, resolve } from 'node:path';
+import { loadCheckpoint, type CheckpointContent } from '../checkpoint/index.ts';
+import { createLoader, loadDataset, type YoloDataset } from '../data/index.ts';
 import { loadHyp, type Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
 import { fit, type FitEvent, type FitResult } from './fit.ts';
-import type { LrKind } from './schedule.ts';
+import { ensureData, runSettingsOf, setupRun, synthesize, type RunSettings } from './run-setup.ts';
 import { stateDictFrom } from './state.ts';
-import { Trainer } from './trainer.ts';
 import type { ValMetrics } from './types.ts';
 import { validate } from './validate.ts';
 
@@ -72,64 +71,47 @@ export function nextRunDir(project: string, name: string, existOk = false): stri
   for (let i = 2; ; i++) if (!taken.has(`${name}${i}`)) return join(project, `${name}${i}`);
 }
 
-async function resolveData(o: TrainSessionOptions, saveDir: string, img: number, seed: number): Promise<string> {
-  if (o.data !== 'synthetic') return o.data;
-  const dir = join(saveDir, 'synthetic');
-  const ds = await generateSyntheticDataset({ dir, train: o.synthTrain ?? 256, val: o.synthVal ?? 64, img, seed, ...o.synthOptions });
-  return ds.yamlPath;
-}
-
 /** Trains one process end to end; returns where it wrote and the final metrics. */
 export async function trainSession(o: TrainSessionOptions): Promise<TrainSessionResult> {
   let resume: CheckpointContent | undefined;
   let saveDir: string;
-  let saved: { [k: string]: Json } = {};
+  let settings: RunSettings;
   if (o.resume) {
     resume = loadCheckpoint(o.resume);
-    saved = resume.meta;
-    saveDir = String(saved.saveDir ?? resolve(o.resume, '..', '..'));
+    // On resume the run's own settings win, as train.py --resume does. A job's checkpoint
+    // (meta.job) gets a fresh run folder here; a run of our own continues in its folder.
+    settings = runSettingsOf(resume);
+    const own = resume.meta.job === undefined && typeof resume.meta.saveDir === 'string';
+    saveDir = own ? String(resume.meta.saveDir) : nextRunDir(o.project ?? 'runs/train', o.name ?? 'exp', o.existOk);
+    if (o.patience !== undefined) settings = { ...settings, patience: o.patience };
+    mkdirSync(saveDir, { recursive: true });
+    settings = await ensureData(settings, saveDir);
   } else {
     saveDir = nextRunDir(o.project ?? 'runs/train', o.name ?? 'exp', o.existOk);
+    mkdirSync(saveDir, { recursive: true });
+    const img = o.img ?? 640, seed = o.seed ?? 0;
+    const synthetic = o.data === 'synthetic' ? { train: o.synthTrain ?? 256, val: o.synthVal ?? 64, img, seed, ...o.synthOptions } : undefined;
+    const data = synthetic ? await synthesize(synthetic, join(saveDir, 'synthetic')) : o.data;
+    settings = {
+      data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg: o.cfg ?? 'yolov5n', imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
+      seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, o.hypOverrides), patience: o.patience ?? 100,
+    };
   }
-  mkdirSync(saveDir, { recursive: true });
-  // On resume the run's own settings win, as train.py --resume does.
-  const pick = <T>(key: string, v: T | undefined, dflt: T): T => (resume ? (saved[key] as T) : (v ?? dflt));
-  const img = pick('imgsz', o.img, 640);
-  const epochs = pick('epochs', o.epochs, 100);
-  const batch = pick('batch', o.batch, 16);
-  const seed = pick('seed', o.seed, 0);
-  const cfg = pick('cfg', o.cfg, 'yolov5n');
-  const lrKind: LrKind = pick('lrKind', o.cosLr ? 'cosine' : undefined, 'linear');
-  const freeze = pick('freeze', o.freeze, [] as number[]);
-  const nbs = pick('nbs', o.nbs, 64);
-  const hyp: Hyp = resume ? (saved.hyp as unknown as Hyp) : loadHyp(o.hyp, o.hypOverrides);
-  const dataYaml = resume ? String(saved.data) : await resolveData(o, saveDir, img, seed);
-
-  const trainSet = await loadDataset(dataYaml, 'train');
-  const valSet = await loadDataset(dataYaml, 'val');
-  const model = buildModel(cfg, { nc: trainSet.nc, seed });
+  const run = await setupRun(settings);
   try {
-    const stride = Math.max(...model.strides);
-    if (img % stride !== 0) throw new Error(`--img ${img} must be a multiple of the model's max stride ${stride}`);
-    const train = createLoader({ dataset: trainSet, batchSize: batch, img, augment: true, hyp, seed, stride });
-    const val = createLoader({ dataset: valSet, batchSize: batch * 2, img, augment: false, hyp, seed, rect: true, stride });
-    const trainer = new Trainer(model, { hyp, epochs, batchSize: batch, batchesPerEpoch: train.length, imgsz: img, lrKind, freeze, nbs });
+    const { trainer, train, trainSet, valSet, model } = run;
     o.onEvent?.({
-      type: 'start', saveDir, data: dataYaml, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
+      type: 'start', saveDir, data: settings.data, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
       names: trainSet.names, parameters: model.paramCount(), batchesPerEpoch: train.length, accumulate: trainer.accumulate,
       ...(o.resume ? { resumedFrom: o.resume } : {}),
     });
-    const meta: { [k: string]: Json } = {
-      saveDir, data: resolve(dataYaml), cfg: typeof cfg === 'string' ? cfg : basename(String(cfg)), nc: trainSet.nc, names: trainSet.names,
-      imgsz: img, epochs, batch, seed, lrKind, freeze, nbs, hyp: hyp as unknown as Json,
-    };
     const result = await fit(trainer, {
-      train, val, saveDir, patience: o.patience ?? (saved.patience as number | undefined) ?? 100, noVal: o.noVal,
-      meta: { ...meta, patience: o.patience ?? 100 }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
+      train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
+      meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
     });
     return { ...result, saveDir };
   } finally {
-    model.dispose();
+    await run.dispose();
   }
 }
 

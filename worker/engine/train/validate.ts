@@ -1,6 +1,8 @@
 /**
  * Validation as val.py runs it inside training: eval-mode forward, NMS (conf 0.001, IoU 0.6),
- * matching at IoU 0.50:0.95 in letterboxed pixels, P/R/mAP, and the mean loss items.
+ * matching at IoU 0.50:0.95 in letterboxed pixels, P/R/mAP, and the mean loss items. Sharded
+ * over ranks, each rank validates its part and `gather` brings every rank's statistics
+ * together, so every rank computes the same metrics (in rank order, so the same on each).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Hyp } from '../hyp/index.ts';
@@ -19,6 +21,8 @@ export interface ValidateOptions {
   hyp?: Hyp;
   imgsz?: number;
   signal?: AbortSignal;
+  /** every rank's array, indexed by rank (an allgather): the batches are this rank's shard */
+  gather?: (values: Float32Array) => Promise<Float32Array[]>;
 }
 
 /** Labels of image `b` as rows [cls, x1, y1, x2, y2] in pixels of the batch. */
@@ -35,7 +39,7 @@ export function pixelLabels(batch: TrainBatch, b: number): number[] {
 
 /** Validates `model` as it is (the caller loads the EMA weights first when it wants them). */
 export async function validate(model: TrainableModel, batches: AsyncIterable<TrainBatch> | Iterable<TrainBatch>, opts: ValidateOptions = {}): Promise<ValMetrics> {
-  const acc = new MetricsAccumulator({ nc: model.nc });
+  let acc = new MetricsAccumulator({ nc: model.nc });
   const loss = { box: 0, obj: 0, cls: 0 };
   let nBatches = 0, labels = 0;
   for await (const batch of batches) {
@@ -65,6 +69,17 @@ export async function validate(model: TrainableModel, batches: AsyncIterable<Tra
     }
     nBatches++;
   }
+  if (opts.gather) {
+    const mine = acc.pack();
+    const parts = await opts.gather(concat([Float32Array.of(nBatches, labels, loss.box, loss.obj, loss.cls), mine]));
+    const all = new MetricsAccumulator({ nc: model.nc });
+    nBatches = 0; labels = 0; loss.box = 0; loss.obj = 0; loss.cls = 0;
+    for (const p of parts) {
+      nBatches += p[0]; labels += p[1]; loss.box += p[2]; loss.obj += p[3]; loss.cls += p[4];
+      all.addPacked(p.subarray(5));
+    }
+    acc = all;
+  }
   const m = acc.compute();
   const n = Math.max(nBatches, 1);
   return {
@@ -83,4 +98,11 @@ export async function withWeights<T>(model: TrainableModel, weights: Map<string,
   } finally {
     model.loadStateDict(saved);
   }
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
 }

@@ -1,0 +1,114 @@
+/**
+ * The settings of one training run and what they build (datasets, model, loaders, Trainer),
+ * shared by `flotilla train` (one process) and every rank of a cluster job, so both write the
+ * same checkpoint meta and either can resume the other's checkpoint.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CheckpointContent, Json } from '../checkpoint/index.ts';
+import { createLoader, generateSyntheticDataset, loadDataset, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
+import type { Hyp } from '../hyp/index.ts';
+import { buildModel, type YoloModel } from '../model/index.ts';
+import type { LrKind } from './schedule.ts';
+import { Trainer } from './trainer.ts';
+
+/** The synthetic generator's options, minus the folder (regenerated where needed: same seed, same bytes). */
+export type SyntheticSpec = Omit<SyntheticOptions, 'dir'>;
+
+/** What a run is; stored in every checkpoint's meta. */
+export interface RunSettings {
+  /** dataset yaml path as read (absolute) */
+  data: string;
+  /** set when `data` was generated: how to generate it again */
+  synthetic?: SyntheticSpec;
+  cfg: string;
+  imgsz: number;
+  epochs: number;
+  /** total batch over all ranks */
+  batch: number;
+  seed: number;
+  lrKind: LrKind;
+  freeze: number[];
+  nbs: number;
+  hyp: Hyp;
+  patience: number;
+}
+
+export class RunSettingsError extends Error {
+  override name = 'RunSettingsError';
+}
+
+const KEYS = ['data', 'cfg', 'imgsz', 'epochs', 'batch', 'seed', 'lrKind', 'freeze', 'nbs', 'hyp', 'patience'] as const;
+
+/** The settings a checkpoint was written with (both entry points write them). */
+export function runSettingsOf(content: CheckpointContent): RunSettings {
+  const m = content.meta;
+  const missing = KEYS.filter((k) => m[k] === undefined);
+  if (missing.length) throw new RunSettingsError(`checkpoint meta lacks ${missing.join(', ')} (not written by flotilla train or a flotilla job)`);
+  return {
+    data: String(m.data), cfg: String(m.cfg), imgsz: Number(m.imgsz), epochs: Number(m.epochs), batch: Number(m.batch), seed: Number(m.seed),
+    lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
+    hyp: m.hyp as unknown as Hyp, patience: Number(m.patience),
+    ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
+  };
+}
+
+/** The meta entries of `s` (merged into every checkpoint). */
+export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { [k: string]: Json } {
+  return {
+    data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
+    freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience,
+    ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
+  };
+}
+
+/** Generates the synthetic set into `dir`; returns the yaml path. */
+export async function synthesize(spec: SyntheticSpec, dir: string): Promise<string> {
+  return (await generateSyntheticDataset({ ...spec, dir })).yamlPath;
+}
+
+/** `s.data`, regenerated into `dir`/synthetic when it was synthetic and is not on this machine. */
+export async function ensureData(s: RunSettings, dir: string): Promise<RunSettings> {
+  if (existsSync(s.data) || !s.synthetic) return s;
+  return { ...s, data: resolve(await synthesize(s.synthetic, join(dir, 'synthetic'))) };
+}
+
+export interface RunSetup {
+  trainSet: YoloDataset;
+  valSet: YoloDataset;
+  model: YoloModel;
+  trainer: Trainer;
+  train: Loader;
+  /** this rank's part of the validation set (every `worldSize`-th image from `rank`) */
+  val: Loader;
+  /** checkpoint meta: the settings, classes and names */
+  meta: { [k: string]: Json };
+  dispose(): Promise<void>;
+}
+
+/** Builds a run; rank `rank` of `worldSize` gets batch/worldSize images of every global batch. */
+export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number } = {}): Promise<RunSetup> {
+  const rank = o.rank ?? 0, worldSize = o.worldSize ?? 1;
+  const perRank = Math.floor(s.batch / worldSize);
+  if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
+  const trainSet = await loadDataset(s.data, 'train');
+  const valSet = await loadDataset(s.data, 'val');
+  const model = buildModel(s.cfg, { nc: trainSet.nc, seed: s.seed });
+  try {
+    const stride = Math.max(...model.strides);
+    if (s.imgsz % stride !== 0) throw new RunSettingsError(`img ${s.imgsz} must be a multiple of the model's max stride ${stride}`);
+    const train = createLoader({ dataset: trainSet, batchSize: perRank, img: s.imgsz, augment: true, hyp: s.hyp, seed: s.seed, stride, rank, worldSize });
+    // Validation shards by image (no wrap-around duplicates), each rank with rect batches of its own images.
+    const shard = worldSize === 1 ? valSet : { ...valSet, items: valSet.items.filter((_, i) => i % worldSize === rank) };
+    if (shard.items.length === 0) throw new RunSettingsError(`the validation set has ${valSet.items.length} images, fewer than the ${worldSize} ranks`);
+    const val = createLoader({ dataset: shard, batchSize: Math.max(1, Math.floor((2 * s.batch) / worldSize)), img: s.imgsz, augment: false, hyp: s.hyp, seed: s.seed, rect: true, stride });
+    const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs });
+    return {
+      trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
+      dispose: async () => { await train.close(); await val.close(); model.dispose(); },
+    };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
