@@ -5,7 +5,9 @@ import { createLogger, type Logger } from '../../shared/logger.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput } from '../../shared/schemas/index.ts';
 import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Agent } from '../../worker/agent/agent.ts';
+import { exitsStreamName } from '../../head/resources.ts';
 import { ACTOR_ENTRY, REPO_ROOT } from '../../worker/agent/start.ts';
 
 export interface Tap {
@@ -18,14 +20,19 @@ export function testLogger(role = 'test'): Logger {
 
 export interface Env { srv: NatsServer; nc: NatsConnection; prefix: string; s: Subjects }
 
-/** A fresh nats-server (JetStream), a client and a unique prefix; all torn down with `t`. */
+/**
+ * A fresh nats-server (JetStream), a client and a unique prefix, and the stream that keeps
+ * actor exits (a head creates it; agents store their exit reports there); all torn down with `t`.
+ */
 export async function natsEnv(t: Tap, tag = 'w'): Promise<Env> {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
   const nc = await connect({ servers: srv.url });
   t.teardown(() => nc.close());
   const prefix = uniquePrefix(tag);
-  return { srv, nc, prefix, s: subjects(prefix) };
+  const s = subjects(prefix);
+  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.actorExit] });
+  return { srv, nc, prefix, s };
 }
 
 /** Collects every message on `subject` from now on. */

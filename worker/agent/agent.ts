@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import type { Logger } from '../../shared/logger.ts';
 import { decode, encode } from '../../shared/codec.ts';
 import { FlotillaError, fromWire } from '../../shared/errors.ts';
@@ -17,6 +18,7 @@ import { abortableSleep, serveRequests } from '../actor/index.ts';
 import { ActorProcess } from './actor-process.ts';
 import type { BackendReport } from './backend-probe.ts';
 import { coreShareEnv } from './actor-threads.ts';
+import { reportExit } from './exit-report.ts';
 
 export const AGENT_STATES = ['starting', 'running', 'draining', 'stopped'] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
@@ -46,6 +48,8 @@ export interface AgentOptions {
   leaveWaitMs?: number;
   /** extra env for actor processes (tests); FLOTILLA_NATIVE_SHARE defaults to the slots (actor-threads.ts) */
   actorEnv?: NodeJS.ProcessEnv;
+  /** on close, how long unacknowledged exit reports may still be retried (default 5000 ms) */
+  exitFlushMs?: number;
 }
 
 /** What the schema cannot say alone: the rank fits the world, one node per rank. */
@@ -69,6 +73,9 @@ export class Agent {
   /** per job, the generation of the newest jobAbort: older actors are refused or stopped */
   private readonly abortedBelow = new Map<string, number>();
   private readonly closing = new AbortController();
+  /** exit reports not yet acknowledged by the exits stream */
+  private readonly reports = new Set<Promise<boolean>>();
+  private readonly reportsGiveUp = new AbortController();
   private hbTimer: NodeJS.Timeout | undefined;
   private readonly o: Required<Omit<AgentOptions, 'actorEnv'>> & Pick<AgentOptions, 'actorEnv'>;
   /** beats sent by this process (NodeHeartbeat.seq) */
@@ -79,7 +86,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.o = {
-      ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000,
+      ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000, exitFlushMs: opts.exitFlushMs ?? 5000,
     };
     this.s = subjects(opts.prefix);
     this.info = {
@@ -186,13 +193,27 @@ export class Agent {
         nodeId: this.info.nodeId, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, outcome,
       };
       log.info({ outcome }, 'actor exited');
-      if (!this.o.nc.isClosed()) { this.o.nc.publish(this.s.actorExit, encode(ActorExit.parse(exit))); this.beat(); }
+      this.report(exit, log);
+      this.beat();
     });
     // A jobAbort that arrived while it was forking (before the actor could hear it) still applies.
     const newer = this.abortedBelow.get(spec.jobId);
     if (newer !== undefined && spec.generation < newer) proc.stop('cancelled', `job aborted (generation ${newer})`, this.o.stopGraceMs);
     this.beat();
     return { actorId: spec.actorId, pid: proc.pid };
+  }
+
+  /** Sends an exit report that is retried until the exits stream has it (see exit-report.ts). */
+  private report(exit: ActorExit, log: Logger): void {
+    const js = jetstream(this.o.nc);
+    const p = reportExit(js, this.s.actorExit, exit, this.reportsGiveUp.signal, (err, attempt) => {
+      if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, 'actor exit not acknowledged yet; retrying');
+    }).then((stored) => {
+      if (!stored) log.error({ exit }, 'actor exit report given up (agent closed before the exits stream acknowledged it)');
+      return stored;
+    });
+    this.reports.add(p);
+    void p.finally(() => this.reports.delete(p));
   }
 
   /** Refuses an actor of a generation the head has already aborted. */
@@ -252,6 +273,12 @@ export class Agent {
     for (const sub of this.subs) sub.unsubscribe();
     for (const a of this.actors.values()) a.stop('retryable', 'agent closed', 0);
     await Promise.all([...this.actors.values()].map((a) => a.exited));
+    if (this.reports.size > 0) {
+      const giveUp = setTimeout(() => this.reportsGiveUp.abort(), this.o.exitFlushMs);
+      await Promise.all([...this.reports]);
+      clearTimeout(giveUp);
+    }
+    this.reportsGiveUp.abort();
     if (!this.o.nc.isClosed()) await this.o.nc.flush().catch(() => undefined);
   }
 }
