@@ -22,7 +22,7 @@ import { placed, endGeneration, rankSucceeded, cancelled, rescaled, isTerminal, 
 import { planPass } from './scheduler/plan.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
-import { publishEvent } from './events/publish.ts';
+import { publishEvent } from '../shared/event-publish.ts';
 
 export interface ControllerOptions {
   deadAfterMs: number;

@@ -20,6 +20,8 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** SIGKILL without cleanup of the store (for restart tests) */
   kill(): Promise<void>;
+  /** starts the killed server again from the same config (ports, store) and waits until it listens */
+  restart(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -35,6 +37,14 @@ export interface StartOptions {
   port?: number;
   /** listen address (default 127.0.0.1) */
   host?: string;
+}
+
+/** How a server process is started: a command prefix (e.g. `ip netns exec NAME`) and where to find its port. */
+export interface LaunchWrap {
+  /** prepended to the nats-server command line */
+  prefix?: string[];
+  /** checks that the client port listens (default: a TCP connect to host:port from here) */
+  probe?: () => Promise<boolean>;
 }
 
 let checked = false;
@@ -86,22 +96,34 @@ function waitForPort(host: string, port: number, proc: ChildProcess, timeoutMs =
   });
 }
 
-function launch(conf: string, host: string, port: number, storeDir: string, ownsStore: boolean): Promise<NatsServer> {
+/** Starts nats-server with `conf` (written into storeDir) and waits until it listens. */
+export function launch(conf: string, host: string, port: number, storeDir: string, ownsStore: boolean, wrap: LaunchWrap = {}): Promise<NatsServer> {
   const bin = natsServerBinary();
   const confFile = join(storeDir, `nats-${port}.conf`);
   writeFileSync(confFile, conf);
-  const proc = spawn(bin, ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  let proc!: ChildProcess;
+  let exited!: Promise<void>;
+  const start = () => {
+    const argv = [...(wrap.prefix ?? []), bin, '-c', confFile];
+    proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    server.proc = proc;
+  };
   const alive = () => proc.exitCode === null && proc.signalCode === null;
   const kill = async () => { if (alive()) { proc.kill('SIGKILL'); await exited; } };
+  const ready = () => (wrap.probe ? waitFor(wrap.probe, proc) : waitForPort(host, port, proc)).catch(async (err: Error) => {
+    await kill();
+    throw new Error(`${err.message}\n${stderr}`);
+  });
   const server: NatsServer = {
     url: `nats://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port,
-    proc,
+    proc: undefined as unknown as ChildProcess,
     storeDir,
     kill,
+    async restart() { await kill(); start(); await ready(); },
     async stop() {
       if (alive()) {
         proc.kill('SIGTERM');
@@ -112,10 +134,23 @@ function launch(conf: string, host: string, port: number, storeDir: string, owns
       if (ownsStore) rmSync(storeDir, { recursive: true, force: true });
     },
   };
-  return waitForPort(host, port, proc).then(
-    () => server,
-    async (err: Error) => { await kill(); throw new Error(`${err.message}\n${stderr}`); },
-  );
+  start();
+  return ready().then(() => server);
+}
+
+function waitFor(probe: () => Promise<boolean>, proc: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (proc.exitCode !== null) return reject(new Error(`nats-server exited with code ${proc.exitCode} before listening`));
+      void probe().then((ok) => {
+        if (ok) resolve();
+        else if (Date.now() > deadline) reject(new Error(`nats-server did not listen within ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
 }
 
 /** Starts one nats-server (JetStream on by default) on a free port. */

@@ -37,6 +37,8 @@ export interface HeadOptions {
   deadAfterMs?: number;
   /** first restart backoff, doubled per restart (default 500) */
   restartBackoffMs?: number;
+  /** replicas of every JetStream asset (default min(3, servers in the cluster)) */
+  replicas?: number;
   /** scheduler/supervisor tick (default 250) */
   tickMs?: number;
   autoscaler?: AutoscalerOptions;
@@ -67,7 +69,9 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];
   const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
   try {
-    const res: HeadResources = await openResources(nc, s);
+    const res: HeadResources = await openResources(nc, s, { replicas: o.replicas });
+    log.info({ cluster_size: res.clusterSize, replicas: res.replicas, assets: res.assets }, 'JetStream assets ready');
+    for (const a of res.assets) if (a.action === 'kept') log.warn({ stream: a.stream, replicas: a.replicas, note: a.note }, 'asset kept below the asked replicas');
     let onLost = () => { log.error({ head: id }, 'lease lost: this head stops deciding'); };
     const lease = await acquireLease(res.lease, { headId: id, leaseMs: o.leaseMs ?? deadAfterMs, log, onLost: () => onLost() });
     stops.push(() => lease.release());

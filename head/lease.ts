@@ -7,12 +7,15 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../shared/logger.ts';
 import { encode } from '../shared/codec.ts';
+import { withJsRetry } from '../shared/js-retry.ts';
 
 const KEY = 'leader';
 
 export interface Lease {
   /** stops renewing and releases the key */
   release(): Promise<void>;
+  /** local clock (ms) of the last renewal that JetStream acknowledged */
+  renewedAt(): number;
 }
 
 export interface LeaseOptions {
@@ -35,7 +38,7 @@ export async function acquireLease(kv: KV, o: LeaseOptions): Promise<Lease> {
   let announced = false;
   while (!rev) {
     if (o.signal?.aborted) throw new Error('aborted while waiting for the head lease');
-    const e = await kv.get(KEY);
+    const e = await withJsRetry('read the head lease', () => kv.get(KEY), { budgetMs: 60_000, attempts: 1000 });
     const now = Date.now();
     try {
       if (!e || e.operation !== 'PUT') {
@@ -55,6 +58,7 @@ export async function acquireLease(kv: KV, o: LeaseOptions): Promise<Lease> {
       await sleep(Math.max(50, Math.floor(o.leaseMs / 6)));
     }
   }
+  let renewedAt = Date.now();
   let stopped = false;
   let busy = false;
   const lost = () => {
@@ -66,12 +70,13 @@ export async function acquireLease(kv: KV, o: LeaseOptions): Promise<Lease> {
   const renew = async () => {
     try {
       rev = await kv.update(KEY, value(), rev);
+      renewedAt = Date.now();
     } catch {
       // a failed write may be a timeout rather than a takeover: look before giving up
       const e = await kv.get(KEY).catch(() => undefined);
       if (e === undefined) return;
       const holder = e && e.operation === 'PUT' ? (e.json() as { head?: string }).head : undefined;
-      if (holder === o.headId) rev = e!.revision;
+      if (holder === o.headId) { rev = e!.revision; renewedAt = Date.now(); }
       else if (!stopped) lost();
     }
   };
@@ -81,6 +86,7 @@ export async function acquireLease(kv: KV, o: LeaseOptions): Promise<Lease> {
     void renew().finally(() => { busy = false; });
   }, Math.max(50, Math.floor(o.leaseMs / 3)));
   return {
+    renewedAt: () => renewedAt,
     async release() {
       if (stopped) return;
       stopped = true;

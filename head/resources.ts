@@ -1,13 +1,15 @@
 /**
  * The JetStream resources the head uses, created idempotently at start: KV buckets for jobs,
  * nodes and the head lease, the job-events stream, a stream that keeps actor exits while no
- * head is listening, and the object stores for checkpoints and artifacts.
+ * head is listening, and the object stores for checkpoints and artifacts. Each gets
+ * `replicas` (default min(3, servers in the cluster), detected here; see shared/js-assets.ts).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { Objm, type ObjectStore } from '@nats-io/obj';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
 import type { Subjects } from '../shared/subjects.ts';
+import { jsManager, detectClusterSize, defaultReplicas, ensureKv, ensureObjectStore, ensureStream, type AssetReport } from '../shared/js-assets.ts';
 
 export interface HeadResources {
   js: JetStreamClient;
@@ -18,6 +20,11 @@ export interface HeadResources {
   artifacts: ObjectStore;
   /** stream capturing `actorExit`, consumed durably by the head */
   exitsStream: string;
+  /** servers detected in the cluster (capped at 3) and the replicas the assets were asked for */
+  clusterSize: number;
+  replicas: number;
+  /** what ensuring each asset did (created, exists, raised, kept) */
+  assets: AssetReport[];
 }
 
 const DAY_NS = 24 * 3600 * 1e9;
@@ -27,32 +34,22 @@ export function exitsStreamName(s: Subjects): string {
   return `${s.eventsStream.replace(/_EVENTS$/, '')}_EXITS`;
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeNs: number): Promise<void> {
-  try {
-    await jsm.streams.info(name);
-  } catch {
-    try {
-      await jsm.streams.add({ name, subjects: [subject], max_age: maxAgeNs });
-    } catch (e) {
-      // a concurrent creator won the race
-      await jsm.streams.info(name).catch(() => { throw e; });
-    }
-  }
-}
-
-export async function openResources(nc: NatsConnection, s: Subjects): Promise<HeadResources> {
-  const jsm = await jetstreamManager(nc);
+/** Opens every resource; `replicas` overrides the detected default. */
+export async function openResources(nc: NatsConnection, s: Subjects, opts: { replicas?: number } = {}): Promise<HeadResources> {
+  const jsm = await jsManager(nc);
   const js = jetstream(nc);
-  await ensureStream(jsm, s.eventsStream, s.allJobEvents, 7 * DAY_NS);
+  const clusterSize = await detectClusterSize(jsm);
+  const replicas = defaultReplicas(clusterSize, opts.replicas);
   const exitsStream = exitsStreamName(s);
-  await ensureStream(jsm, exitsStream, s.actorExit, DAY_NS);
-  const kvm = new Kvm(js);
-  const [jobs, nodes, lease] = await Promise.all([
-    kvm.create(s.jobsBucket, { history: 1 }),
-    kvm.create(s.nodesBucket, { history: 1 }),
-    kvm.create(s.headBucket, { history: 1 }),
-  ]);
-  const artifacts = await new Objm(js).create(s.artifactStore);
-  await new Objm(js).create(s.checkpointStore);
-  return { js, jsm, jobs, nodes, lease, artifacts, exitsStream };
+  const assets: AssetReport[] = [];
+  assets.push(await ensureStream(jsm, { name: s.eventsStream, subjects: [s.allJobEvents], max_age: 7 * DAY_NS }, replicas));
+  assets.push(await ensureStream(jsm, { name: exitsStream, subjects: [s.actorExit], max_age: DAY_NS }, replicas));
+  const kv = async (bucket: string) => { const r = await ensureKv(js, jsm, bucket, replicas, { history: 1 }); assets.push(r.report); return r.kv; };
+  const jobs = await kv(s.jobsBucket);
+  const nodes = await kv(s.nodesBucket);
+  const lease = await kv(s.headBucket);
+  const art = await ensureObjectStore(js, jsm, s.artifactStore, replicas);
+  assets.push(art.report);
+  assets.push((await ensureObjectStore(js, jsm, s.checkpointStore, replicas)).report);
+  return { js, jsm, jobs, nodes, lease, artifacts: art.os, exitsStream, clusterSize, replicas, assets };
 }

@@ -56,6 +56,7 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
     onLeaseLost: () => lost(),
     natsUrl: config.natsUrl, prefix: config.prefix, host: config.head.host, port: config.head.port,
     deadAfterMs: config.head.deadAfterMs, restartBackoffMs: config.head.restartBackoffMs, autoscaler, log,
+    replicas: config.jetstream.replicas,
   });
   log.info({ url: head.url, head: head.id }, 'head listening');
   process.stdout.write(`flotilla head listening on ${head.url}\n`);

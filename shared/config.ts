@@ -44,6 +44,13 @@ export const Config = z
       })
       .strict()
       .default({ slots: DEFAULTS.workerSlots, heartbeatMs: DEFAULTS.heartbeatMs }),
+    jetstream: z
+      .object({
+        /** replicas of every KV bucket, stream and object store (default min(3, servers in the cluster)) */
+        replicas: z.number().int().min(1).max(5).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 export type Config = z.infer<typeof Config>;
@@ -57,6 +64,7 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_DEAD_AFTER_MS: (c, v) => { (c.head ??= {}).deadAfterMs = Number(v); },
   FLOTILLA_NODE_ID: (c, v) => { (c.worker ??= {}).nodeId = v; },
   FLOTILLA_SLOTS: (c, v) => { (c.worker ??= {}).slots = Number(v); },
+  FLOTILLA_JS_REPLICAS: (c, v) => { (c.jetstream ??= {}).replicas = Number(v); },
 };
 
 function deepMerge(a: Record<string, any>, b: Record<string, any>): Record<string, any> {

@@ -13,6 +13,8 @@ const USAGE = `usage: flotilla head [options]
   --host H              HTTP listen address (env FLOTILLA_HEAD_HOST, default 127.0.0.1)
   --port P              HTTP port (env FLOTILLA_HEAD_PORT, default 8080; 0 = any)
   --config FILE         JSON/YAML config file (env FLOTILLA_CONFIG)
+  --replicas N          replicas of every KV bucket, stream and object store
+                        (env FLOTILLA_JS_REPLICAS, config jetstream.replicas; default min(3, servers))
   --autoscale KIND      none (default) | local | exec
   --min-workers N       autoscaler: workers kept when idle (default 0)
   --max-workers N       autoscaler: most workers (default 4)
@@ -25,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      nats: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' },
+      nats: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
       slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -34,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
+  if (values.replicas) overrides.jetstream = { replicas: Number(values.replicas) };
   if (values.host || values.port) overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
   const kind = values.autoscale ?? 'none';
   if (kind !== 'none' && kind !== 'local' && kind !== 'exec') { console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`); return 2; }

@@ -22,6 +22,7 @@ const USAGE = `usage: flotilla up [options]
   --nats-port P         nats-server client port (default: a free port)
   --data-dir DIR        keep JetStream state here (default: a temporary dir, removed on exit)
   --prefix P            subject/bucket prefix (default flotilla)
+  --replicas N          replicas of the JetStream assets (default min(3, servers) = 1 here)
   --verbose             head and worker logs on stdout`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv, strict: true,
     options: {
       port: { type: 'string' }, host: { type: 'string' }, workers: { type: 'string' }, 'max-workers': { type: 'string' }, slots: { type: 'string' },
-      'idle-timeout-ms': { type: 'string' }, 'nats-port': { type: 'string' }, 'data-dir': { type: 'string' }, prefix: { type: 'string' },
+      'idle-timeout-ms': { type: 'string' }, 'nats-port': { type: 'string' }, 'data-dir': { type: 'string' }, prefix: { type: 'string' }, replicas: { type: 'string' },
       verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -49,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     head = await startHead({
       natsUrl: nats.url, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
+      replicas: values.replicas ? Math.max(1, int(values.replicas, 1, 'replicas')) : undefined,
       autoscaler: {
         provider: new LocalProvider({
           natsUrl: nats.url, prefix, slots, output: values.verbose ? 'inherit' : 'ignore',

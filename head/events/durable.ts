@@ -6,6 +6,7 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import type { Logger } from '../../shared/logger.ts';
+import { withJsRetry } from '../../shared/js-retry.ts';
 
 export interface DurableFollower {
   /** stops consuming and waits for the loop to end */
@@ -26,18 +27,21 @@ export interface FollowOptions<S extends z.ZodType> {
 export async function followDurable<S extends z.ZodType>(
   js: JetStreamClient, jsm: JetStreamManager, o: FollowOptions<S>,
 ): Promise<DurableFollower> {
-  const exists = await jsm.consumers.info(o.stream, o.durable).then(() => true, () => false);
-  if (!exists) {
-    await jsm.consumers.add(o.stream, {
+  const exists = () => withJsRetry(`consumer info ${o.durable}`, () => jsm.consumers.info(o.stream, o.durable).then(() => true, (e: Error) => {
+    if (e.name === 'ConsumerNotFoundError' || /consumer not found/i.test(e.message)) return false;
+    throw e;
+  }));
+  if (!(await exists())) {
+    await withJsRetry(`create consumer ${o.durable}`, () => jsm.consumers.add(o.stream, {
       durable_name: o.durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: o.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
       filter_subject: o.subject,
       ack_wait: 10e9, // a message held by a head that died comes back after this
       max_deliver: -1,
-    }).catch(async (e: unknown) => { if (!(await jsm.consumers.info(o.stream, o.durable).then(() => true, () => false))) throw e; });
+    })).catch(async (e: unknown) => { if (!(await exists())) throw e; });
   }
-  const consumer = await js.consumers.get(o.stream, o.durable);
+  const consumer = await withJsRetry(`open consumer ${o.durable}`, () => js.consumers.get(o.stream, o.durable));
   const msgs = await consumer.consume({ max_messages: 512 });
   const loop = (async () => {
     for await (const m of msgs) {

@@ -6,6 +6,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { JobEvent } from '../../shared/schemas/event.ts';
 import type { Subjects } from '../../shared/subjects.ts';
+import { withJsRetry } from '../../shared/js-retry.ts';
 
 export interface StoredEvent {
   /** stream sequence: the offset to resume from (`from = seq + 1`) */
@@ -26,14 +27,14 @@ export async function* readEvents(
   const subject = s.jobEvents(jobId);
   if (!opts.follow) {
     // a filter that matches nothing past `from` would make the consumer wait forever
-    const last = await jsm.streams.getMessage(s.eventsStream, { last_by_subj: subject }).catch(() => null);
+    const last = await withJsRetry(`last event of ${jobId}`, () => jsm.streams.getMessage(s.eventsStream, { last_by_subj: subject }));
     if (!last || last.seq < (opts.from ?? 1)) return;
   }
   const from = opts.from && opts.from > 1 ? opts.from : undefined;
-  const consumer = await js.consumers.get(s.eventsStream, {
+  const consumer = await withJsRetry(`read events of ${jobId}`, () => js.consumers.get(s.eventsStream, {
     filter_subjects: subject,
     ...(from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
-  });
+  }));
   const msgs = await consumer.consume({ max_messages: 256 });
   const onAbort = () => { void msgs.close(); };
   opts.signal?.addEventListener('abort', onAbort, { once: true });

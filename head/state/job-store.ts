@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { JobRecord } from '../../shared/schemas/job.ts';
 import { encode, validate } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
+import { withJsRetry, type JsRetryOptions } from '../../shared/js-retry.ts';
 
 /** JobRecord plus fields only the head reads (other readers strip them). */
 export const HeadJob = JobRecord.extend({
@@ -26,13 +27,18 @@ const MAX_CAS_TRIES = 16;
 export class JobStore {
   readonly #kv: KV;
   readonly #cache = new Map<string, { job: HeadJob; rev: number }>();
+  readonly #retry: JsRetryOptions;
 
-  constructor(kv: KV) { this.#kv = kv; }
+  /** `retry`: how KV calls ride out a server loss or leader election (shared/js-retry.ts) */
+  constructor(kv: KV, retry: JsRetryOptions = {}) { this.#kv = kv; this.#retry = retry; }
 
   /** Reads every job from KV into memory (start of a head). */
   async load(): Promise<number> {
-    const keys: string[] = [];
-    for await (const k of await this.#kv.keys()) keys.push(k);
+    const keys = await withJsRetry('list jobs', async () => {
+      const out: string[] = [];
+      for await (const k of await this.#kv.keys()) out.push(k);
+      return out;
+    }, this.#retry);
     for (const k of keys) await this.#read(k);
     return this.#cache.size;
   }
@@ -41,16 +47,29 @@ export class JobStore {
 
   get(id: string): HeadJob | undefined { return this.#cache.get(id)?.job; }
 
-  /** Writes a new job; fails with FLO_CONFLICT when the id exists. */
+  /**
+   * Writes a new job; fails with FLO_CONFLICT when the id exists, FLO_UNAVAILABLE when
+   * JetStream does not answer. A retry that finds our own first write landed is a success.
+   */
   async create(job: HeadJob): Promise<HeadJob> {
     const value = validate(HeadJob, job);
+    let rev: number;
     try {
-      const rev = await this.#kv.create(value.id, encode(value));
-      this.#cache.set(value.id, { job: value, rev });
-      return value;
+      rev = await withJsRetry(`create job ${value.id}`, async (attempt) => {
+        try { return await this.#kv.create(value.id, encode(value)); } catch (e) {
+          if (attempt > 1) {
+            const cur = await this.#kv.get(value.id);
+            if (cur?.operation === 'PUT' && (cur.json() as { seq?: number }).seq === value.seq) return cur.revision;
+          }
+          throw e;
+        }
+      }, this.#retry);
     } catch (e) {
+      if (e instanceof FlotillaError) throw e;
       throw new FlotillaError('FLO_CONFLICT', `job ${value.id} exists`, { cause: e });
     }
+    this.#cache.set(value.id, { job: value, rev });
+    return value;
   }
 
   /**
@@ -65,10 +84,12 @@ export class JobStore {
       if (next === null) return entry.job;
       const value = validate(HeadJob, { ...next, updated_at: new Date().toISOString() });
       try {
-        const rev = await this.#kv.update(id, encode(value), entry.rev);
+        const prev = entry.rev;
+        const rev = await withJsRetry(`update job ${id}`, () => this.#kv.update(id, encode(value), prev), this.#retry);
         this.#cache.set(id, { job: value, rev });
         return value;
-      } catch {
+      } catch (e) {
+        if (e instanceof FlotillaError) throw e; // JetStream unavailable: not a conflict
         entry = await this.#read(id);
       }
     }
@@ -76,7 +97,7 @@ export class JobStore {
   }
 
   async #read(id: string): Promise<{ job: HeadJob; rev: number } | undefined> {
-    const e = await this.#kv.get(id);
+    const e = await withJsRetry(`read job ${id}`, () => this.#kv.get(id), this.#retry);
     if (!e || e.operation !== 'PUT') { this.#cache.delete(id); return undefined; }
     const entry = { job: validate(HeadJob, e.json()), rev: e.revision };
     this.#cache.set(id, entry);

@@ -6,6 +6,7 @@
 import type { KV } from '@nats-io/kv';
 import { NodeRecord, type NodeInfo, type NodeHeartbeat } from '../../shared/schemas/node.ts';
 import { encode, validate } from '../../shared/codec.ts';
+import { withJsRetry, type JsRetryOptions } from '../../shared/js-retry.ts';
 
 export interface LiveNode {
   record: NodeRecord;
@@ -19,17 +20,22 @@ export class NodeStore {
   /** last KV write per node, to write heartbeats at most every `persistEveryMs` */
   readonly #persistedAt = new Map<string, number>();
   readonly #persistEveryMs: number;
+  readonly #retry: JsRetryOptions;
 
-  constructor(kv: KV, opts: { persistEveryMs?: number } = {}) {
+  constructor(kv: KV, opts: { persistEveryMs?: number; retry?: JsRetryOptions } = {}) {
     this.#kv = kv;
     this.#persistEveryMs = opts.persistEveryMs ?? 1000;
+    this.#retry = opts.retry ?? {};
   }
 
   async load(now = Date.now()): Promise<number> {
-    const keys: string[] = [];
-    for await (const k of await this.#kv.keys()) keys.push(k);
+    const keys = await withJsRetry('list nodes', async () => {
+      const out: string[] = [];
+      for await (const k of await this.#kv.keys()) out.push(k);
+      return out;
+    }, this.#retry);
     for (const k of keys) {
-      const e = await this.#kv.get(k);
+      const e = await withJsRetry(`read node ${k}`, () => this.#kv.get(k), this.#retry);
       if (!e || e.operation !== 'PUT') continue;
       const r = NodeRecord.safeParse(e.json());
       if (r.success) this.#nodes.set(k, { record: r.data, heardAt: now });
@@ -70,13 +76,14 @@ export class NodeStore {
   async remove(id: string): Promise<void> {
     this.#nodes.delete(id);
     this.#persistedAt.delete(id);
-    await this.#kv.delete(id);
+    await withJsRetry(`delete node ${id}`, () => this.#kv.delete(id), this.#retry);
   }
 
   async #persist(r: NodeRecord, now: number, force: boolean): Promise<void> {
     const last = this.#persistedAt.get(r.nodeId) ?? 0;
     if (!force && now - last < this.#persistEveryMs) return;
     this.#persistedAt.set(r.nodeId, now);
-    await this.#kv.put(r.nodeId, encode(r));
+    // a heartbeat's write is not retried: the next heartbeat writes again
+    await withJsRetry(`write node ${r.nodeId}`, () => this.#kv.put(r.nodeId, encode(r)), force ? this.#retry : { ...this.#retry, attempts: 1 });
   }
 }

@@ -1,8 +1,10 @@
 /** Job artifacts (final weights, result tables) in the Object Store `artifactStore`, named `<jobId>/<name>`. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Objm } from '@nats-io/obj';
+import { jetstream } from '@nats-io/jetstream';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
+import { withJsRetry } from '../../shared/js-retry.ts';
+import { jsManager, openObjectStore } from '../../shared/js-assets.ts';
 
 export function artifactName(jobId: string, name: string): string {
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) throw new FlotillaError('FLO_VALIDATION', `artifact name '${name}': use 1-128 of [A-Za-z0-9_.-]`);
@@ -11,8 +13,9 @@ export function artifactName(jobId: string, name: string): string {
 
 /** Stores (or replaces) one artifact of a job; resolves with its size in bytes. */
 export async function putArtifact(nc: NatsConnection, prefix: string, jobId: string, name: string, data: Uint8Array): Promise<number> {
-  const os = await new Objm(nc).create(subjects(prefix).artifactStore);
-  const info = await os.putBlob({ name: artifactName(jobId, name) }, data);
+  const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).artifactStore);
+  const key = artifactName(jobId, name);
+  const info = await withJsRetry(`store artifact ${key}`, () => os.putBlob({ name: key }, data));
   return info.size;
 }
 

@@ -7,9 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
+import { jetstream } from '@nats-io/jetstream';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
+import { withJsRetry } from '../../shared/js-retry.ts';
+import { jsManager, openObjectStore } from '../../shared/js-assets.ts';
 
 /** Digits of the zero-padded step in a checkpoint name. */
 export const STEP_DIGITS = 12;
@@ -57,7 +60,7 @@ export class CheckpointStore {
 
   /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
   static async open(nc: NatsConnection, prefix: string, jobId: string, opts?: CheckpointStoreOptions): Promise<CheckpointStore> {
-    const os = await new Objm(nc).create(subjects(prefix).checkpointStore);
+    const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).checkpointStore);
     return new CheckpointStore(os, jobId, opts);
   }
 
@@ -66,7 +69,8 @@ export class CheckpointStore {
     if (!Number.isInteger(step) || step < 0) throw new FlotillaError('FLO_VALIDATION', `checkpoint step must be a non-negative integer, got ${step}`);
     const name = checkpointName(this.jobId, step);
     const sha256 = sha256Hex(data);
-    await this.os.putBlob({ name, metadata: { ...meta, [META_SHA256]: sha256, [META_SIZE]: String(data.length), [META_STEP]: String(step) } }, data);
+    const metadata = { ...meta, [META_SHA256]: sha256, [META_SIZE]: String(data.length), [META_STEP]: String(step) };
+    await withJsRetry(`save checkpoint ${name}`, () => this.os.putBlob({ name, metadata }, data));
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
     await this.prune();
     return { name, sha256 };
@@ -76,7 +80,7 @@ export class CheckpointStore {
   async list(): Promise<{ name: string; step: number; info: ObjectInfo }[]> {
     const prefix = `${this.jobId}/`;
     const out: { name: string; step: number; info: ObjectInfo }[] = [];
-    for (const info of await this.os.list()) {
+    for (const info of await withJsRetry(`list checkpoints of ${this.jobId}`, () => this.os.list())) {
       if (info.deleted || !info.name.startsWith(prefix)) continue;
       const tail = info.name.slice(prefix.length);
       if (!/^\d+$/.test(tail)) continue;
@@ -105,7 +109,7 @@ export class CheckpointStore {
     if (!want || !/^[0-9a-f]{64}$/.test(want)) return 'no sha256 recorded';
     if (md[META_STEP] !== String(step)) return `recorded step ${md[META_STEP]} does not match the name`;
     let data: Uint8Array | null;
-    try { data = await this.os.getBlob(name); }
+    try { data = await withJsRetry(`read checkpoint ${name}`, () => this.os.getBlob(name)); }
     catch (e) { return `unreadable: ${(e as Error).message}`; }
     if (!data) return 'vanished';
     if (md[META_SIZE] !== String(data.length)) return `size ${data.length} differs from recorded ${md[META_SIZE]}`;
@@ -119,7 +123,7 @@ export class CheckpointStore {
   private async prune(): Promise<void> {
     const all = await this.list();
     for (const c of all.slice(this.keep)) {
-      await this.os.delete(c.name);
+      await withJsRetry(`prune checkpoint ${c.name}`, () => this.os.delete(c.name));
       this.onEvent({ type: 'pruned', name: c.name, step: c.step });
     }
   }

@@ -1,24 +1,23 @@
 /**
  * Job events (logs, metrics, checkpoints) published into the `eventsStream` JetStream stream.
- * Whoever uses the stream first creates it; an event that cannot be stored is reported to the
- * caller's `onError` and does not stop training.
+ * Whoever uses the stream first creates it (min(3, servers) replicas); publishes ride out a
+ * server loss or leader election (shared/js-retry.ts) and are deduplicated by message id; an
+ * event that still cannot be stored is reported to the caller's `onError` and does not stop
+ * training.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { encode, validate } from '../../shared/codec.ts';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import { JobEvent } from '../../shared/schemas/index.ts';
+import { publishEvent } from '../../shared/event-publish.ts';
+import { jsManager, detectClusterSize, defaultReplicas, ensureStream } from '../../shared/js-assets.ts';
 
 /** Creates the events stream when it does not exist yet (idempotent, race-safe). */
 export async function ensureEventsStream(nc: NatsConnection, prefix: string): Promise<void> {
   const s = subjects(prefix);
-  const jsm = await jetstreamManager(nc);
-  try { await jsm.streams.info(s.eventsStream); return; } catch { /* not there yet */ }
-  try { await jsm.streams.add({ name: s.eventsStream, subjects: [s.allJobEvents] }); }
-  catch (e) {
-    // Someone else created it in between (possibly with another config): that one is fine.
-    try { await jsm.streams.info(s.eventsStream); } catch { throw e; }
-  }
+  const jsm = await jsManager(nc);
+  const there = await jsm.streams.info(s.eventsStream).then(() => true, () => false);
+  if (!there) await ensureStream(jsm, { name: s.eventsStream, subjects: [s.allJobEvents] }, defaultReplicas(await detectClusterSize(jsm)));
 }
 
 export class EventPublisher {
@@ -32,8 +31,7 @@ export class EventPublisher {
   /** Validates and stores one event; resolves once JetStream acknowledged it (or it failed). */
   async emit(event: JobEvent): Promise<void> {
     try {
-      const ev = validate(JobEvent, event);
-      await this.js.publish(this.s.jobEvents(ev.jobId), encode(ev));
+      await publishEvent(this.js, this.s, event);
     } catch (err) {
       this.onError(err);
     }
