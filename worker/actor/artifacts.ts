@@ -21,6 +21,7 @@ export async function putArtifact(nc: NatsConnection, prefix: string, jobId: str
 
 /** One artifact of a job, or null when there is none. */
 export async function getArtifact(nc: NatsConnection, prefix: string, jobId: string, name: string): Promise<Uint8Array | null> {
-  const os = await new Objm(nc).create(subjects(prefix).artifactStore);
-  return os.getBlob(artifactName(jobId, name));
+  const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).artifactStore);
+  const key = artifactName(jobId, name);
+  return withJsRetry(`read artifact ${key}`, () => os.getBlob(key));
 }
