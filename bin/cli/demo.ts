@@ -11,6 +11,7 @@ import { startHead } from '../../head/head.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
 import { coreShareEnv } from '../../worker/agent/index.ts';
 import { HeadClient } from './client.ts';
+import { progressBar, tickOfMetric, wantsBar, type ProgressView } from './progress.ts';
 
 const USAGE = `usage: flotilla demo [options]
 
@@ -23,6 +24,8 @@ const USAGE = `usage: flotilla demo [options]
   --val N        synthetic validation images (default 32)
   --seed S       seed of the data and the model (default 0)
   --port P       head HTTP port (default: a free port)
+  --json         print only the final result as JSON (job, state, seconds, precision, recall, map50, map)
+  --no-progress  plain lines even on a terminal (also FLOTILLA_PROGRESS=0)
   --verbose      head and worker logs on stdout`;
 
 /**
@@ -44,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       workers: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
       train: { type: 'string' }, val: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
-      verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(USAGE); return 0; }
@@ -70,6 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
+  // On a terminal the steps drive a bar and the other lines print above it; --json prints only the result.
+  let bar: ProgressView | undefined;
+  const say = (line: string) => { if (values.json) return; if (bar) bar.line(line); else console.log(line); };
   try {
     const head = await startHead({
       natsUrl: nats.url, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
@@ -81,25 +87,35 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
     stops.push(() => head.stop());
-    console.log(`flotilla demo: nats ${nats.url}, head ${head.url}, ${workers} local worker(s)`);
+    say(`flotilla demo: nats ${nats.url}, head ${head.url}, ${workers} local worker(s)`);
     const client = new HeadClient(head.url);
     const job = await client.submit(spec);
-    console.log(`submitted job ${job.id}: ${JSON.stringify(spec.trainer)}`);
+    say(`submitted job ${job.id}: ${JSON.stringify(spec.trainer)}`);
+    if (!values.json && !values['no-progress'] && wantsBar()) bar = progressBar('demo');
     const t0 = Date.now();
     let final: Record<string, number> | undefined;
     let lastEpochPrinted = -1;
     for await (const { event: e } of client.events(job.id, { follow: true, signal: ac.signal })) {
       const secs = ((Date.now() - t0) / 1000).toFixed(0).padStart(4);
-      if (e.type === 'state') console.log(`[${secs}s] state ${e.state}${e.message ? `: ${e.message}` : ''} (generation ${e.generation})`);
-      else if (e.type === 'log' && e.level !== 'debug') console.log(`[${secs}s] ${e.level} rank ${e.rank ?? '-'}: ${e.msg}`);
+      if (e.type === 'metric') bar?.tick(tickOfMetric(job.spec, e));
+      if (e.type === 'state') say(`[${secs}s] state ${e.state}${e.message ? `: ${e.message}` : ''} (generation ${e.generation})`);
+      else if (e.type === 'log' && e.level !== 'debug') say(`[${secs}s] ${e.level} rank ${e.rank ?? '-'}: ${e.msg}`);
       else if (e.type === 'metric' && 'map50' in e.values) final = e.values;
       else if (e.type === 'metric' && e.epoch !== undefined && e.epoch !== lastEpochPrinted) {
         lastEpochPrinted = e.epoch;
         const v = e.values;
-        console.log(`[${secs}s] epoch ${e.epoch} step ${e.step}: box ${v.box?.toFixed(4)} obj ${v.obj?.toFixed(4)} cls ${v.cls?.toFixed(4)}`);
+        say(`[${secs}s] epoch ${e.epoch} step ${e.step}: box ${v.box?.toFixed(4)} obj ${v.obj?.toFixed(4)} cls ${v.cls?.toFixed(4)}`);
       }
     }
+    bar?.stop();
+    bar = undefined;
     const done = await client.get(job.id);
+    const seconds = Math.round((Date.now() - t0) / 1000);
+    if (values.json) {
+      console.log(JSON.stringify({ job: done.id, state: done.state, seconds, step: done.step, restarts: done.restarts, message: done.message,
+        precision: final?.precision, recall: final?.recall, map50: final?.map50, map: final?.map }));
+      return done.state === 'succeeded' && final ? 0 : 1;
+    }
     console.log(`job ${done.id} ${done.state} after ${((Date.now() - t0) / 1000).toFixed(0)} s, step ${done.step}, restarts ${done.restarts}`);
     if (!TERMINAL_STATES.includes(done.state)) { console.log('interrupted'); return 130; }
     if (done.state !== 'succeeded' || !final) { console.error(`the job did not succeed: ${done.message ?? 'no final metrics'}`); return 1; }
@@ -109,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`mAP@0.5 = ${final.map50.toFixed(4)}  mAP@0.5:0.95 = ${final.map.toFixed(4)}`);
     return 0;
   } finally {
+    bar?.stop();
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
     await stopAll();

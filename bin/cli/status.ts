@@ -1,6 +1,16 @@
 /** `flotilla status [ID] [--json]`: one job (or a table of jobs, and the workers). */
 import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
 import { HeadClient, serverUrl } from './client.ts';
+
+const age = (iso: string): string => {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return s < 60 ? `${Math.floor(s)}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
+};
+/** Borders on a terminal, plain aligned columns in pipes (grep/awk friendly); no colours either way. */
+const tableStyle = (tty: boolean) => (tty
+  ? { style: { head: [], border: [] } }
+  : { chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' }, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 1 } });
 
 const USAGE = `usage: flotilla status [ID] [--json] [--server URL]
 
@@ -24,10 +34,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const [jobs, workers] = await Promise.all([c.list(), c.workers()]);
   if (values.json) { console.log(JSON.stringify({ jobs, workers }, null, 2)); return 0; }
-  console.log('JOB'.padEnd(20), 'STATE'.padEnd(11), 'GEN'.padStart(4), 'RESTARTS'.padStart(9), 'STEP'.padStart(8), 'WORKERS'.padStart(8), ' NAME');
+  const tty = Boolean(process.stdout.isTTY);
+  const jt = new Table({ head: ['JOB', 'NAME', 'STATE', 'TRAINER', 'RANKS', 'STEP', 'EPOCH', 'RESTARTS', 'GEN', 'AGE'], ...tableStyle(tty) });
   for (const j of jobs) {
-    console.log(j.id.padEnd(20), j.state.padEnd(11), String(j.generation).padStart(4), String(j.restarts).padStart(9), String(j.step).padStart(8), String(j.spec.workers).padStart(8), ` ${j.spec.name ?? ''}`);
+    const t = j.spec.trainer;
+    const epoch = t.kind === 'yolov5' && j.metrics.epoch !== undefined ? `${j.metrics.epoch + 1}/${t.epochs}` : '-';
+    const step = t.kind === 'logreg' ? `${j.step}/${t.steps}` : String(j.step);
+    jt.push([j.id, j.spec.name ?? '-', j.state, t.kind, `${j.placement.length}/${j.spec.workers}`, step, epoch, j.restarts, j.generation, age(j.created_at)]);
   }
-  console.log(`\n${workers.length} worker(s): ${workers.map((w) => `${w.nodeId} (${w.slots - w.free}/${w.slots} busy${w.draining ? ', draining' : ''})`).join(', ') || 'none'}`);
+  console.log(jobs.length ? jt.toString() : 'no jobs');
+  const wt = new Table({ head: ['WORKER', 'HOST', 'BACKEND', 'DEVICE', 'SLOTS BUSY', 'HEARTBEAT', 'STATE'], ...tableStyle(tty) });
+  for (const w of workers) wt.push([w.nodeId, w.host, w.backend, w.device, `${w.slots - w.free}/${w.slots}`, `${(w.alive_ms_ago / 1000).toFixed(1)}s ago`, w.draining ? 'draining' : 'ready']);
+  console.log(workers.length ? `\n${wt.toString()}` : '\nno live workers');
   return 0;
 }

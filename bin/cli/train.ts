@@ -4,6 +4,7 @@
  * runs/train/expN/{results.csv, weights/last.ckpt, weights/best.ckpt}.
  */
 import { parseArgs } from 'node:util';
+import { progressBar, wantsBar, type ProgressView } from './progress.ts';
 
 const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
 
@@ -26,7 +27,9 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
   --exist-ok         reuse runs/train/NAME
   --synth-train N    synthetic set: training images (default 256)
-  --synth-val N      synthetic set: validation images (default 64)`;
+  --synth-val N      synthetic set: validation images (default 64)
+  --json             print only the result as JSON (save dir, epochs run, final metrics)
+  --no-progress      no progress bar even on a terminal (also FLOTILLA_PROGRESS=0)`;
 
 function num(name: string, v: string | undefined, min: number, integer = true): number | undefined {
   if (v === undefined) return undefined;
@@ -59,7 +62,8 @@ export async function run(argv: string[]): Promise<number> {
         hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, patience: { type: 'string' },
         freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
         project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
-        'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
@@ -86,7 +90,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
-  console.log(`backend: ${backend.backend} (${backend.device})`);
+  // On a terminal a bar follows the batches and the epoch table prints above it; --json prints only the result.
+  let bar: ProgressView | undefined = !values.json && !values['no-progress'] && wantsBar() ? progressBar('train') : undefined;
+  const say = (line: string) => { if (values.json) return; if (bar) bar.line(line); else console.log(line); };
+  let epochs = opts.epochs;
+  say(`backend: ${backend.backend} (${backend.device})`);
   const { trainSession } = await import('../../worker/engine/train/index.ts');
   const ac = new AbortController();
   const onSig = () => ac.abort(new Error('interrupted'));
@@ -97,21 +105,30 @@ export async function run(argv: string[]): Promise<number> {
       ...opts,
       signal: ac.signal,
       onEvent: (e) => {
-        if (e.type === 'start') {
-          console.log(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
-          console.log(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);
-          console.log(`model: ${e.parameters} parameters; ${e.batchesPerEpoch} batches/epoch, accumulate ${e.accumulate}`);
-          console.log(`${'Epoch'.padStart(11)}${'box_loss'.padStart(11)}${'obj_loss'.padStart(11)}${'cls_loss'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}${'time'.padStart(9)}`);
+        if (e.type === 'batch') {
+          bar?.tick({ step: e.epoch * e.batches + e.index + 1, totalSteps: epochs ? epochs * e.batches : undefined, epoch: e.epoch, epochs, losses: { ...e.mean } });
+        } else if (e.type === 'start') {
+          say(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
+          say(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);
+          say(`model: ${e.parameters} parameters; ${e.batchesPerEpoch} batches/epoch, accumulate ${e.accumulate}`);
+          say(`${'Epoch'.padStart(11)}${'box_loss'.padStart(11)}${'obj_loss'.padStart(11)}${'cls_loss'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}${'time'.padStart(9)}`);
         } else if (e.type === 'epoch') {
+          epochs = e.epochs;
           const m = e.metrics;
           const cols = m ? [m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('') : ''.padStart(44);
-          console.log(`${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`);
+          say(`${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`);
         } else if (e.type === 'stop' && e.reason === 'patience') {
-          console.log(`stopping early: no improvement in the last epochs (best at epoch ${e.epoch})`);
+          say(`stopping early: no improvement in the last epochs (best at epoch ${e.epoch})`);
         }
       },
     });
+    bar?.stop();
+    bar = undefined;
     const m = r.metrics;
+    if (values.json) {
+      console.log(JSON.stringify({ saveDir: r.saveDir, epochsRun: r.epochsRun, seconds: Math.round((performance.now() - t0) / 1000), metrics: m ?? null }));
+      return 0;
+    }
     console.log(`\n${r.epochsRun} epochs completed in ${((performance.now() - t0) / 3600000).toFixed(3)} hours.`);
     if (m) {
       console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
@@ -120,6 +137,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`results saved to ${r.saveDir} (results.csv, weights/last.ckpt, weights/best.ckpt)`);
     return 0;
   } finally {
+    bar?.stop();
     process.off('SIGINT', onSig);
   }
 }

@@ -47,7 +47,8 @@ t.test('submit (file and flags), status, logs, scale, cancel', async (t) => {
   t.match(JSON.parse(js.out), { id, state: 'succeeded', generation: 0, restarts: 0, step: 1 });
   const table = await capture(() => status(server));
   t.match(table.out, id);
-  t.match(table.out, '1 worker(s): n1');
+  t.match(table.out, /^JOB\s+NAME\s+STATE/m, 'the jobs table has its header');
+  t.match(table.out, /^n1\s+\S+\s+\S+/m, 'the workers table lists n1');
   const lg = await capture(() => logs([id, ...server]));
   t.match(lg.out, /state pending/);
   t.match(lg.out, /step 1 loss=0.5/);
