@@ -23,6 +23,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     actorCall: (actorId: string) => `${p}.actor.${actorId}.call`,
     jobAbort: (jobId: string) => `${p}.job.${jobId}.abort`,
     jobAbortAll: `${p}.job.*.abort`,
+    jobCheckpoint: (jobId: string) => `${p}.job.${jobId}.checkpoint`,
     // events (a JetStream stream captures these)
     jobEvents: (jobId: string) => `${p}.events.${jobId}`,
     allJobEvents: `${p}.events.>`,

@@ -32,6 +32,17 @@ export type ActorExit = z.infer<typeof ActorExit>;
 export const JobAbort = z.object({ jobId: Id, generation: z.number().int().nonnegative(), reason: z.string() });
 export type JobAbort = z.infer<typeof JobAbort>;
 
+/**
+ * A draining node asks the job's rank 0 (of `generation`) for a checkpoint of the step in flight
+ * before the gang moves; answered with a ControlReply whose result is a CheckpointDone.
+ */
+export const CheckpointRequest = z.object({ jobId: Id, generation: z.number().int().nonnegative(), reason: z.string() });
+export type CheckpointRequest = z.infer<typeof CheckpointRequest>;
+
+/** The checkpoint written for a CheckpointRequest. */
+export const CheckpointDone = z.object({ step: z.number().int().nonnegative(), name: z.string() });
+export type CheckpointDone = z.infer<typeof CheckpointDone>;
+
 /** Request to an actor addressed by id. */
 export const ActorCall = z.object({ method: z.string().min(1), args: z.unknown().optional() });
 export type ActorCall = z.infer<typeof ActorCall>;

@@ -4,5 +4,5 @@ export {
   TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord,
 } from './job.ts';
 export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord } from './node.ts';
-export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, ActorCall, ActorResult } from './actor.ts';
+export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
 export { JobEvent } from './event.ts';

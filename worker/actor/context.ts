@@ -29,6 +29,13 @@ export interface ActorContext {
   group(): Promise<CollectiveGroup>;
   /** progress signal to the agent (and `status`): call once per step */
   heartbeat(step?: number): void;
+  /**
+   * Rank 0, after each applied step: true when a draining node asked for a checkpoint; write the
+   * checkpoint of this step, then call checkpointWritten (drain.ts). Always false on other ranks.
+   */
+  checkpointRequested(): boolean;
+  /** answers the drain request with the checkpoint of `step` and holds the gang until it is moved */
+  checkpointWritten(step: number): Promise<void>;
 }
 
 /** A trainer module: `run` resolves when training is done, throws to fail. */

@@ -18,6 +18,7 @@ import { EventPublisher, ensureEventsStream } from './events.ts';
 import { createActorGroup, groupOptions, type CollectiveGroup } from './group.ts';
 import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
+import { DrainPoint } from './drain.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
 
@@ -61,11 +62,13 @@ export class ActorRuntime {
   private readonly subs: Subscription[] = [];
   private group: Promise<CollectiveGroup> | undefined;
   private groupWatch: GroupWatch | undefined;
+  private readonly drain: DrainPoint;
   private lastBeat = 0;
   private readonly send: (m: ActorToAgent) => void;
 
   constructor(private readonly o: RuntimeOptions) {
     this.send = o.send ?? (() => undefined);
+    this.drain = new DrainPoint(o.spec, this.ac.signal, o.log);
     if (o.stop) {
       if (o.stop.aborted) this.abort(String(o.stop.reason));
       else o.stop.addEventListener('abort', () => this.abort(String(o.stop?.reason)), { once: true });
@@ -132,6 +135,8 @@ export class ActorRuntime {
         this.lastBeat = now;
         this.send({ type: 'heartbeat', ...(step === undefined ? {} : { step }) });
       },
+      checkpointRequested: () => this.drain.requested(),
+      checkpointWritten: (step) => this.drain.written(step),
     };
   }
 
@@ -143,6 +148,7 @@ export class ActorRuntime {
     try {
       this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
       this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
+      this.drain.listen(nc, s.jobCheckpoint(spec.jobId));
       await nc.flush();
       await ensureEventsStream(nc, prefix);
       const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
@@ -166,6 +172,7 @@ export class ActorRuntime {
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');
     }
     this.setState('stopping');
+    this.drain.close(outcome.message);
     try {
       // A group still forming is not waited on for long: the process is about to exit anyway.
       const g = this.group && (await Promise.race([this.group, abortableSleep(2000).then(() => undefined)]));

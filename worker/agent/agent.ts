@@ -11,7 +11,7 @@ import { decode, encode } from '../../shared/codec.ts';
 import { FlotillaError, fromWire } from '../../shared/errors.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import {
-  ActorExit, ControlReply, JobAbort, NodeControl,
+  ActorExit, CheckpointDone, ControlReply, JobAbort, NodeControl,
   type ActorBrief, type ActorSpec, type NodeHeartbeat, type NodeInfo,
 } from '../../shared/schemas/index.ts';
 import { abortableSleep, serveRequests } from '../actor/index.ts';
@@ -20,7 +20,8 @@ import type { BackendReport } from './backend-probe.ts';
 import { coreShareEnv } from './actor-threads.ts';
 import { reportExit } from './exit-report.ts';
 
-export const AGENT_STATES = ['starting', 'running', 'draining', 'stopped'] as const;
+/** `checkpointing`: leaving, rank 0 of each local job writes the step in flight before the head is told */
+export const AGENT_STATES = ['starting', 'running', 'checkpointing', 'draining', 'stopped'] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
 
 export interface AgentOptions {
@@ -46,6 +47,8 @@ export interface AgentOptions {
   stopGraceMs?: number;
   /** on leave, how long to wait for the head to move the actors (default 8000 ms; the whole leave stays under ~12 s) */
   leaveWaitMs?: number;
+  /** on leave, how long rank 0 of each local job may take to checkpoint the step in flight (default 15000 ms) */
+  drainCheckpointMs?: number;
   /** extra env for actor processes (tests); FLOTILLA_NATIVE_SHARE defaults to the slots (actor-threads.ts) */
   actorEnv?: NodeJS.ProcessEnv;
   /** on close, how long unacknowledged exit reports may still be retried (default 5000 ms) */
@@ -76,6 +79,7 @@ export class Agent {
   /** exit reports not yet acknowledged by the exits stream */
   private readonly reports = new Set<Promise<boolean>>();
   private readonly reportsGiveUp = new AbortController();
+  private leaving: Promise<void> | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
   private readonly o: Required<Omit<AgentOptions, 'actorEnv'>> & Pick<AgentOptions, 'actorEnv'>;
   /** beats sent by this process (NodeHeartbeat.seq) */
@@ -86,7 +90,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.o = {
-      ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000, exitFlushMs: opts.exitFlushMs ?? 5000,
+      ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000, drainCheckpointMs: opts.drainCheckpointMs ?? 15_000, exitFlushMs: opts.exitFlushMs ?? 5000,
     };
     this.s = subjects(opts.prefix);
     this.info = {
@@ -239,17 +243,49 @@ export class Agent {
   /** Waits until no actor runs here or the signal fires; true when none is left. */
   private async waitEmpty(signal: AbortSignal): Promise<boolean> {
     while (this.actors.size > 0 && !signal.aborted) {
-      await Promise.race<unknown>([...[...this.actors.values()].map((a) => a.exited), abortableSleep(60_000, signal)]);
+      const woke = new AbortController(); // no sleep outlives the wait
+      const wake = () => woke.abort();
+      signal.addEventListener('abort', wake, { once: true });
+      await Promise.race<unknown>([...[...this.actors.values()].map((a) => a.exited), abortableSleep(60_000, woke.signal)]);
+      woke.abort();
+      signal.removeEventListener('abort', wake);
     }
     return this.actors.size === 0;
   }
 
   /**
-   * Leaves the cluster: announces `nodeLeaving` (draining), waits up to `leaveWaitMs` for the
-   * head to move the actors away, stops what is left as retryable, then closes.
+   * Asks rank 0 of every job with an actor here for a checkpoint of the step in flight (drain.ts);
+   * resolves once each answered or failed to within `drainCheckpointMs`.
    */
-  async leave(): Promise<void> {
+  private async checkpointJobs(): Promise<void> {
+    const jobs = new Map<string, number>();
+    for (const a of this.actors.values()) if (!a.stopping) jobs.set(a.spec.jobId, a.spec.generation);
+    await Promise.all([...jobs].map(async ([jobId, generation]) => {
+      const log = this.log.child({ job: jobId, generation });
+      try {
+        const m = await this.o.nc.request(this.s.jobCheckpoint(jobId), encode({ jobId, generation, reason: `node ${this.info.nodeId} leaving` }), { timeout: this.o.drainCheckpointMs });
+        const reply = decode(ControlReply, m.data);
+        if (!reply.ok) throw fromWire(reply.error);
+        log.info({ ...CheckpointDone.parse(reply.result) }, 'drain checkpoint written');
+      } catch (err) {
+        log.warn({ err }, 'no drain checkpoint; the gang resumes from its last periodic one');
+      }
+    }));
+  }
+
+  /**
+   * Leaves the cluster: has rank 0 of each local job checkpoint the step in flight, then
+   * announces `nodeLeaving` (draining), waits up to `leaveWaitMs` for the head to move the
+   * actors away, stops what is left as retryable, then closes.
+   */
+  leave(): Promise<void> {
+    return (this.leaving ??= this.leaveOnce());
+  }
+
+  private async leaveOnce(): Promise<void> {
     if (this.state === 'stopped') return;
+    if (this.state === 'running') this.state = 'checkpointing';
+    await this.checkpointJobs();
     this.state = 'draining';
     const hb = this.heartbeat();
     this.o.nc.publish(this.s.nodeLeaving, encode(hb));

@@ -2,7 +2,8 @@
  * A small real trainer: logistic regression on a generated dataset. Each rank draws its batch
  * from its own shard, the gradient sums of all ranks are added with the collective's
  * allreduce, and every rank applies the same update, so all replicas stay bit-identical.
- * Rank 0 checkpoints every `checkpoint_every` steps (and at the end); on start every rank
+ * Rank 0 checkpoints every `checkpoint_every` steps, at the end, and when a draining node asks
+ * (then it holds the gang until it is moved, so no step is lost); on start every rank
  * loads the newest valid checkpoint, then takes rank 0's state so the gang agrees, and goes
  * on from the step after it.
  */
@@ -79,8 +80,10 @@ export async function run(ctx: ActorContext): Promise<void> {
     ctx.heartbeat(step);
     if (spec.rank === 0) {
       await ctx.emitMetric(step, { loss });
-      if ((step % spec.job.checkpoint_every === 0 || step === t.steps) && !signal.aborted) {
+      const drain = ctx.checkpointRequested(); // a draining node: checkpoint this step, then hold
+      if ((step % spec.job.checkpoint_every === 0 || step === t.steps || drain) && !signal.aborted) {
         await ctx.checkpoints.save(step, encodeLogregState({ step, params, samplerSeed }), { generation: String(spec.generation) });
+        if (drain) await ctx.checkpointWritten(step);
       }
     }
     if (t.step_delay_ms > 0) await abortableSleep(t.step_delay_ms, signal);

@@ -1,0 +1,61 @@
+/**
+ * A checkpoint asked for by a draining node (SIGTERM, a preemption notice). Rank 0 of the
+ * current generation answers `jobCheckpoint` requests once it has written the checkpoint of the
+ * step in flight, then holds the gang (it starts no further step, so the other ranks wait in
+ * the next allreduce) until the head moves it (a jobAbort fires the signal) or DRAIN_HOLD_MS
+ * pass without a move, so no step is trained past the checkpoint and thrown away.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { decode, encode } from '../../shared/codec.ts';
+import { toWire, FlotillaError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { CheckpointRequest, type ActorSpec, type CheckpointDone, type ControlReply } from '../../shared/schemas/index.ts';
+import { checkpointName } from './checkpoint-store.ts';
+import { abortableSleep } from './sleep.ts';
+
+/** how long rank 0 holds the gang after a drain checkpoint when nobody moves it (default) */
+export const DRAIN_HOLD_MS = 20_000;
+
+export class DrainPoint {
+  private waiting: Msg[] = [];
+  private sub: Subscription | undefined;
+
+  constructor(private readonly spec: ActorSpec, private readonly signal: AbortSignal, private readonly log: Logger, private readonly holdMs = DRAIN_HOLD_MS) {}
+
+  /** Rank 0 listens on `subject`; other ranks have nothing to write and never answer. */
+  listen(nc: NatsConnection, subject: string): void {
+    if (this.spec.rank !== 0) return;
+    this.sub = nc.subscribe(subject, { callback: (err, m) => { if (!err) this.onRequest(m); } });
+  }
+
+  private onRequest(m: Msg): void {
+    let req: CheckpointRequest;
+    try { req = decode(CheckpointRequest, m.data); } catch (e) { this.reply(m, { ok: false, error: toWire(e) }); return; }
+    if (req.jobId !== this.spec.jobId || req.generation !== this.spec.generation) return; // another generation's rank 0 answers
+    this.log.info({ reason: req.reason }, 'checkpoint requested by a draining node');
+    this.waiting.push(m);
+  }
+
+  private reply(m: Msg, r: ControlReply): void {
+    if (m.reply) m.respond(encode(r));
+  }
+
+  /** A checkpoint was asked for and not yet written. */
+  requested(): boolean {
+    return this.waiting.length > 0;
+  }
+
+  /** Answers the requests with the checkpoint of `step`, then holds until moved (or holdMs). */
+  async written(step: number): Promise<void> {
+    const done: CheckpointDone = { step, name: checkpointName(this.spec.jobId, step) };
+    for (const m of this.waiting.splice(0)) this.reply(m, { ok: true, result: done });
+    this.log.info({ step, holdMs: this.holdMs }, 'drain checkpoint written; holding the gang until it moves');
+    await abortableSleep(this.holdMs, this.signal);
+  }
+
+  /** The actor is ending: requests still open get an error instead of a timeout. */
+  close(reason: string): void {
+    for (const m of this.waiting.splice(0)) this.reply(m, { ok: false, error: new FlotillaError('FLO_CANCELLED', `rank 0 ended before the checkpoint: ${reason}`).toWire() });
+    this.sub?.unsubscribe();
+  }
+}
