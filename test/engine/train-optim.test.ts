@@ -76,7 +76,7 @@ t.test('schedule helpers', async (t) => {
 });
 
 t.test('warmup: lr, momentum and accumulate ramp as in train.py', async (t) => {
-  const cfg: ScheduleConfig = { kind: 'linear', epochs: 10, lr0: 0.01, lrf: 0.01, momentum: 0.937, warmupMomentum: 0.8, warmupBiasLr: 0.1, nw: 100, batchSize: 16 };
+  const cfg: ScheduleConfig = { kind: 'linear', epochs: 10, lr0: 0.01, lrf: 0.01, momentum: 0.937, warmupMomentum: 0.8, warmupBiasLr: 0.1, nw: 100, batchesPerEpoch: 40, batchSize: 16 };
   const s0 = iterationSettings(cfg, 0, 0);
   t.same(s0, { lr: [0.1, 0, 0], momentum: 0.8, accumulate: 1 });
   const s50 = iterationSettings(cfg, 50, 1);
@@ -86,9 +86,9 @@ t.test('warmup: lr, momentum and accumulate ramp as in train.py', async (t) => {
   t.ok(Math.abs(s50.momentum - (0.8 + 0.937) / 2) < 1e-15);
   t.equal(s50.accumulate, 2, 'round(1 + 0.5·3) = round(2.5) = 2');
   t.equal(iterationSettings(cfg, 84, 0).accumulate, 4, 'round(3.52) = 4');
-  const after = iterationSettings(cfg, 101, 3);
-  const base3 = 0.01 * ((1 - 3 / 10) * 0.99 + 0.01);
-  t.same(after, { lr: [base3, base3, base3], momentum: 0.937, accumulate: 4 });
+  const after = iterationSettings(cfg, 121, 3);
+  const base2 = 0.01 * ((1 - 2 / 10) * 0.99 + 0.01);
+  t.same(after, { lr: [base2, base2, base2], momentum: 0.937, accumulate: 4 }, 'epoch 3 trains at lf(2), as train.py');
   t.same(iterationSettings({ ...cfg, nw: 0 }, 0, 0).lr, [0.01, 0.01, 0.01]);
 });
 

@@ -2,7 +2,7 @@
 export { NesterovSgd } from './optimizer.ts';
 export type { ParamGroupRange, SgdStepSettings } from './optimizer.ts';
 export {
-  MIN_WARMUP_ITERS, NOMINAL_BATCH, accumulateSteps, interp, iterationSettings, lrFactor, roundHalfEven, scaledWeightDecay, warmupIters,
+  MIN_WARMUP_ITERS, NOMINAL_BATCH, accumulateSteps, interp, iterationSettings, lrFactor, roundHalfEven, scaledWeightDecay, scheduledEpoch, warmupIters,
 } from './schedule.ts';
 export type { IterationSettings, LrKind, ScheduleConfig } from './schedule.ts';
 export { EMA_DECAY, EMA_TAU, ModelEma, emaAveraged, emaDecay } from './ema.ts';

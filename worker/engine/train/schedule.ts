@@ -2,6 +2,12 @@
  * Learning-rate and momentum schedule of the reference train.py: a per-epoch LambdaLR factor
  * (linear or one-cycle cosine) with a per-iteration warmup that ramps lr, momentum and the
  * number of accumulated batches over the first `nw` iterations.
+ *
+ * The epoch lag is train.py's: its LambdaLR starts at lf(0) with `last_epoch = -1`, and
+ * `scheduler.step()` at the end of epoch e sets lf(e), so epoch e ≥ 1 trains at lf(e − 1).
+ * Warmup writes the lr itself, towards lf(current epoch), and the last warmup value sticks
+ * until the next `scheduler.step()`: the rest of the epoch in which warmup ends trains at
+ * lf(that epoch).
  */
 
 /** Nominal batch size: gradients are accumulated until about this many images were seen. */
@@ -63,21 +69,30 @@ export interface ScheduleConfig {
   warmupBiasLr: number;
   /** warmup iterations (see warmupIters) */
   nw: number;
+  /** batches per epoch (nb), to find the epoch in which warmup ends */
+  batchesPerEpoch: number;
   /** batch size of one optimizer iteration across all ranks */
   batchSize: number;
   nbs?: number;
 }
 
+/** The epoch whose lf() the optimizer holds after warmup in `epoch` (see the module comment). */
+export function scheduledEpoch(cfg: Pick<ScheduleConfig, 'nw' | 'batchesPerEpoch'>, epoch: number): number {
+  const warmupEnds = cfg.nw > 0 ? Math.floor(cfg.nw / Math.max(cfg.batchesPerEpoch, 1)) : -1;
+  return epoch === warmupEnds ? epoch : Math.max(epoch - 1, 0);
+}
+
 /**
  * Settings at integrated batch `ni` (= i + nb * epoch) of `epoch`. Inside the warmup
- * (ni <= nw) lr and momentum are interpolated and accumulate ramps from 1 to nbs/batch,
- * exactly as train.py does it; afterwards lr = lr0 * lf(epoch).
+ * (ni <= nw) lr and momentum are interpolated towards lr0 * lf(epoch) and accumulate ramps
+ * from 1 to nbs/batch; afterwards lr = lr0 * lf(scheduledEpoch(epoch)), as train.py's
+ * LambdaLR steps it.
  */
 export function iterationSettings(cfg: ScheduleConfig, ni: number, epoch: number): IterationSettings {
   const nbs = cfg.nbs ?? NOMINAL_BATCH;
-  const base = cfg.lr0 * lrFactor(cfg.kind, epoch, cfg.epochs, cfg.lrf);
   const acc = accumulateSteps(cfg.batchSize, nbs);
   if (cfg.nw > 0 && ni <= cfg.nw) {
+    const base = cfg.lr0 * lrFactor(cfg.kind, epoch, cfg.epochs, cfg.lrf);
     const a = Math.max(1, roundHalfEven(interp(ni, 0, cfg.nw, 1, nbs / cfg.batchSize)));
     return {
       lr: [interp(ni, 0, cfg.nw, cfg.warmupBiasLr, base), interp(ni, 0, cfg.nw, 0, base), interp(ni, 0, cfg.nw, 0, base)],
@@ -85,5 +100,6 @@ export function iterationSettings(cfg: ScheduleConfig, ni: number, epoch: number
       accumulate: a,
     };
   }
+  const base = cfg.lr0 * lrFactor(cfg.kind, scheduledEpoch(cfg, epoch), cfg.epochs, cfg.lrf);
   return { lr: [base, base, base], momentum: cfg.momentum, accumulate: acc };
 }

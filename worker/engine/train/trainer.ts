@@ -93,7 +93,7 @@ export class Trainer {
     this.schedule = {
       kind: opts.lrKind ?? 'linear', epochs: opts.epochs, lr0: h.lr0, lrf: h.lrf, momentum: h.momentum,
       warmupMomentum: h.warmup_momentum, warmupBiasLr: h.warmup_bias_lr,
-      nw: warmupIters(h.warmup_epochs, opts.batchesPerEpoch), batchSize: opts.batchSize, nbs,
+      nw: warmupIters(h.warmup_epochs, opts.batchesPerEpoch), batchesPerEpoch: opts.batchesPerEpoch, batchSize: opts.batchSize, nbs,
     };
   }
 
