@@ -1,10 +1,12 @@
 /**
  * Hierarchical allreduce: every rank sends its buffer to its node's leader (through the node's
  * leaf server this never leaves the host), the leaders allreduce among themselves with an
- * inner algorithm, and each leader publishes the result once to its node.
+ * inner algorithm, and each leader publishes the result once to its node. A leader adds its
+ * node's buffers in rank order (ordered-sum.ts), so a run is reproducible.
  */
 import { chunksOf, type Range } from './layout.ts';
 import type { AllreduceAlgorithm, Comm, OpContext } from './op.ts';
+import { recvOrderedSum } from './ordered-sum.ts';
 import type { Topology } from './topology.ts';
 import { encodeRange, roundToWire } from './wire.ts';
 
@@ -29,7 +31,7 @@ export function hierarchicalAllreduce(topo: Topology, inner: AllreduceAlgorithm)
       return;
     }
     const members = local.slice(1);
-    await Promise.all(chunks.flatMap((r, j) => (empty(r) ? [] : members.map((m) => op.recvInto(`${t}hu`, m, j, data, r, 'add')))));
+    await Promise.all(chunks.map((r, j) => (empty(r) || !members.length ? undefined : recvOrderedSum(op, `${t}hu`, j, local, me, data, r))));
     await inner(op, data, { members: topo.leaders, index: topo.leaders.indexOf(me), tag: `${t}L` });
     if (!members.length) return;
     chunks.forEach((r, j) => {

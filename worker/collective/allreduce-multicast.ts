@@ -3,11 +3,13 @@
  * step), then each owner publishes its reduced shard once and the NATS server fans it out to
  * every rank. Two steps instead of 2(N−1); each rank uploads S instead of 2(N−1)/N·S.
  * When the members are a subset of the group (node leaders), the fan-out is N−1 sends.
- * Shards are summed in arrival order (streamed into place); every rank then holds the
- * owner's result, so replicas stay identical.
+ * An owner adds the contributions to its shard in rank order, whatever order they arrive in
+ * (ordered-sum.ts), so a run is reproducible; every rank then holds the owner's result, so
+ * replicas stay identical.
  */
 import { chunk, chunksPerSegment, segment, type Range } from './layout.ts';
 import type { Comm, OpContext } from './op.ts';
+import { recvOrderedSum } from './ordered-sum.ts';
 import { encodeRange, roundToWire } from './wire.ts';
 
 const empty = (r: Range): boolean => r.end <= r.start;
@@ -27,7 +29,8 @@ export async function multicastAllreduce(op: OpContext, data: Float32Array, comm
   const chain = async (j: number): Promise<void> => {
     const piece = (o: number): Range => chunk(segment(data.length, n, o), k, j);
     const mine = piece(i);
-    const parts = empty(mine) ? [] : others.map((o) => op.recvInto(`${t}s`, comm.members[o], j, data, mine, 'add'));
+    const reduced = empty(mine) ? undefined : recvOrderedSum(op, `${t}s`, j, comm.members, comm.members[i], data, mine);
+    reduced?.catch(noop); // awaited below
     const gathered = Promise.all(others.map((o) => {
       const r = piece(o);
       return empty(r) ? undefined : op.recvInto(`${t}b`, comm.members[o], j, data, r, 'copy');
@@ -38,8 +41,8 @@ export async function multicastAllreduce(op: OpContext, data: Float32Array, comm
       // not borrowed: changed only after its owner replied
       if (!empty(r)) op.send(comm.members[o], `${t}s`, j, encodeRange(data, r, fp16), false);
     }
-    if (parts.length) {
-      await Promise.all(parts);
+    if (reduced) {
+      await reduced;
       const out = encodeRange(data, mine, fp16);
       roundToWire(data, mine, out, fp16);
       if (whole) op.sendAll(`${t}b`, j, out, !fp16);
