@@ -16,7 +16,7 @@ import { trainSession } from '../../worker/engine/train/index.ts';
 import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent, type Env } from './helpers.ts';
 
 const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
-const RUN = { img: 64, epochs: 2, batch: 2, seed: 0 } as const;
+const RUN = { img: 64, epochs: 2, batch: 2, nbs: 2, seed: 0 } as const; // nbs = batch: an optimizer step every batch
 const SYNTH = { train: 4, val: 2, seed: 0 } as const;
 
 function modelBits(c: CheckpointContent): Map<string, Buffer> {
