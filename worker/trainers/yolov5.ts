@@ -5,7 +5,8 @@
  * and gather the validation statistics, so every rank applies the same update and reaches
  * the same early-stopping decision. Rank 0 writes what `flotilla train` writes (results.csv,
  * last.ckpt, best.ckpt) into a scratch folder and sends it out: checkpoints to the job's
- * checkpoint store (every `checkpoint_every` steps and at every epoch end), results.csv as an
+ * checkpoint store (every `checkpoint_every` steps, at every epoch end, and when a draining node
+ * asks: then it holds the gang until it is moved), results.csv as an
  * artifact after every epoch, best.ckpt and last.ckpt as artifacts at the end, losses per step
  * and P/R/mAP per epoch as metric events. The checkpoints are `flotilla train`'s format, so a
  * job resumes a `flotilla train` run (`trainer.resume`) and the other way round. Bad input
@@ -105,6 +106,8 @@ export async function run(ctx: ActorContext): Promise<void> {
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
       } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
         await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(spec.generation) });
+        // a draining node asked for this step's checkpoint: answer, then hold the gang until it moves
+        if (ctx.checkpointRequested()) await ctx.checkpointWritten(e.step);
       }
     };
     let result;
@@ -114,6 +117,7 @@ export async function run(ctx: ActorContext): Promise<void> {
         meta: { ...setup.meta, job: spec.jobId, generation: spec.generation }, resume: start?.content, signal, onEvent,
         hooks: {
           leader,
+          checkpointNow: () => ctx.checkpointRequested(),
           reduceGradients: (g) => group.allreduce(g, { op: 'sum' }),
           ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
         },

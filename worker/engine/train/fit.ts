@@ -66,6 +66,8 @@ export interface FitHooks {
   gather?(values: Float32Array): Promise<Float32Array[]>;
   /** whether this rank writes results.csv and the checkpoints; default true */
   leader?: boolean;
+  /** asked after every step on the leader: true writes last.ckpt of this step now (a drain) */
+  checkpointNow?(): boolean;
 }
 
 /** Loop state saved in `meta.fit`. */
@@ -143,7 +145,8 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       st.cursor = { epoch, index };
       const c = st.lossCount;
       await emit({ type: 'batch', epoch, index: index - 1, batches: nb, step: trainer.counters.ni, items, mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c }, lr: r.lr, stepped: r.stepped });
-      if (leader && opts.saveEvery && trainer.counters.ni % opts.saveEvery === 0 && index < nb) await save(lastPath, 'last', false);
+      const periodic = Boolean(opts.saveEvery) && trainer.counters.ni % opts.saveEvery! === 0 && index < nb;
+      if (leader && (periodic || hooks.checkpointNow?.())) await save(lastPath, 'last', false);
     }
     const c = Math.max(st.lossCount, 1);
     const train: LossItems = { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c };
