@@ -23,6 +23,7 @@ import { planPass } from './scheduler/plan.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
+import type { HeadView } from './view.ts';
 
 export interface ControllerOptions {
   deadAfterMs: number;
@@ -47,11 +48,19 @@ export class Controller {
   readonly #lastReported = new Map<string, number>();
   readonly #progress = new Map<string, Progress>();
   #chain: Promise<unknown> = Promise.resolve();
+  readonly #view: HeadView | undefined;
   #seq = 0;
   #closed = false;
+  #cutOff: string | null = null;
 
-  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions }) {
-    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts;
+  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView }) {
+    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view;
+  }
+
+  /** Writes fail fast (503 FLO_UNAVAILABLE, with the reason) while the head is cut off from NATS. */
+  #assertWritable(): void {
+    const why = this.#view?.problem(2);
+    if (why) throw new FlotillaError('FLO_UNAVAILABLE', `the head cannot reach NATS: ${why}`);
   }
 
   /** Runs `fn` after every decision queued before it; decisions never interleave. */
@@ -66,6 +75,7 @@ export class Controller {
   // ---- REST-facing operations ------------------------------------------------------------
 
   async submit(spec: JobSpec): Promise<HeadJob> {
+    this.#assertWritable();
     const now = Date.now();
     const id = `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
     const iso = new Date(now).toISOString();
@@ -81,10 +91,12 @@ export class Controller {
   }
 
   cancel(id: string): Promise<HeadJob> {
+    this.#assertWritable();
     return this.serial(() => this.#commit(id, (j) => cancelled(j)));
   }
 
   patch(id: string, workers: number): Promise<HeadJob> {
+    this.#assertWritable();
     return this.serial(async () => {
       const j = await this.#commit(id, (cur) => (cur.spec.workers === workers ? null : rescaled(cur, workers, Date.now())));
       void this.tick();
@@ -147,11 +159,25 @@ export class Controller {
   tick(): Promise<void> {
     return this.serial(async () => {
       if (this.#closed) return;
+      // a head that is itself cut off decides nothing: the silence it hears is its own
+      const why = this.#view?.problem() ?? null;
+      if (why !== this.#cutOff) {
+        if (why) this.#log.warn({ reason: why }, 'head is cut off from NATS: no liveness decisions until its view is whole');
+        else this.#log.info({}, 'head view of NATS is whole again: every node gets a fresh grace period');
+        this.#cutOff = why;
+      }
+      if (why) return;
+      const since = this.#view?.goodSince() ?? 0;
       const now = Date.now();
       await this.#flushProgress();
-      for (const nodeId of deadNodes(this.nodes.list(), now, this.#o.deadAfterMs)) await this.#nodeDied(nodeId);
+      const dead = deadNodes(this.nodes.list(), now, this.#o.deadAfterMs, since);
+      if (dead.length > 1 && dead.length === this.nodes.list().length && !(await this.#view?.reachable() ?? true)) {
+        this.#log.warn({ nodes: dead.length }, 'hearing no node at all and no round trip to NATS: not declaring anyone dead');
+        return;
+      }
+      for (const nodeId of dead) await this.#nodeDied(nodeId);
       const byId = new Map(this.nodes.list().map((n) => [n.record.nodeId, n]));
-      for (const m of missingActors(this.jobs.list(), byId, this.#lastReported, now, this.#o.actorGraceMs, this.#since)) {
+      for (const m of missingActors(this.jobs.list(), byId, this.#lastReported, now, this.#o.actorGraceMs, Math.max(this.#since, since))) {
         const j = this.jobs.get(m.jobId);
         if (j) await this.#endGeneration(j.id, j.generation, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`);
       }

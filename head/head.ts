@@ -24,6 +24,7 @@ import { build } from './api/app.ts';
 import type { ApiContext } from './api/context.ts';
 import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
 import { acquireLease } from './lease.ts';
+import { NatsView } from './view.ts';
 
 /** Options of a head; defaults from shared/config.ts DEFAULTS. */
 export interface HeadOptions {
@@ -65,7 +66,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   const id = `head-${hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20)}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const s = subjects(o.prefix);
   const deadAfterMs = o.deadAfterMs ?? DEFAULTS.deadAfterMs;
-  const nc = await connect({ servers: o.natsUrl.split(','), name: id, maxReconnectAttempts: -1 });
+  // every server URL, reconnect forever; a ping each second so a dead link shows in ~3 s
+  const nc = await connect({ servers: o.natsUrl.split(','), name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 });
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];
   const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
   try {
@@ -73,14 +75,19 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     log.info({ cluster_size: res.clusterSize, replicas: res.replicas, assets: res.assets }, 'JetStream assets ready');
     for (const a of res.assets) if (a.action === 'kept') log.warn({ stream: a.stream, replicas: a.replicas, note: a.note }, 'asset kept below the asked replicas');
     let onLost = () => { log.error({ head: id }, 'lease lost: this head stops deciding'); };
-    const lease = await acquireLease(res.lease, { headId: id, leaseMs: o.leaseMs ?? deadAfterMs, log, onLost: () => onLost() });
+    const leaseMs = o.leaseMs ?? deadAfterMs;
+    const lease = await acquireLease(res.lease, { headId: id, leaseMs, log, onLost: () => onLost() });
     stops.push(() => lease.release());
-    const jobs = new JobStore(res.jobs);
-    const nodes = new NodeStore(res.nodes);
+    const view = new NatsView(nc, { leaseRenewedAt: () => lease.renewedAt(), leaseMs });
+    stops.push(() => view.stop());
+    // while the head is cut off, KV calls fail at once instead of waiting out their retries
+    const retry = { failFast: () => view.problem(2) };
+    const jobs = new JobStore(res.jobs, retry);
+    const nodes = new NodeStore(res.nodes, { retry });
     const [nJobs, nNodes] = [await jobs.load(), await nodes.load()];
     log.info({ head: id, jobs: nJobs, nodes: nNodes, prefix: o.prefix }, 'head state loaded from KV');
     const ctl = new Controller({
-      nc, js: res.js, s, jobs, nodes, log,
+      nc, js: res.js, s, jobs, nodes, log, view,
       opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
     });
     stops.push(() => ctl.close());
@@ -118,7 +125,12 @@ export async function startHead(o: HeadOptions): Promise<Head> {
         const all = await res.artifacts.list();
         return all.filter((i) => i.name.startsWith(`${jobId}/`)).map((i) => ({ name: i.name.slice(jobId.length + 1), bytes: i.size }));
       },
-      health: () => ({ ok: !nc.isClosed(), nats: nc.isClosed() ? 'closed' : 'connected', head: id, uptime_s: Math.round((Date.now() - started) / 1000) }),
+      health: () => {
+        const problem = view.problem();
+        const nats = nc.isClosed() ? 'closed' : problem?.startsWith('not connected') ? 'reconnecting' : 'connected';
+        return { ok: problem === null, nats, head: id, uptime_s: Math.round((Date.now() - started) / 1000), stale_ms: view.staleMs(), ...(problem ? { reason: problem } : {}) };
+      },
+      staleMs: () => view.staleMs(),
       metrics: () => renderMetrics(ctl.jobs.list(), ctl.nodes.list(), { uptimeS: (Date.now() - started) / 1000 }),
     };
     const app = await build({ ctx, log: log.child({ part: 'http' }) });

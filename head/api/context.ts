@@ -5,7 +5,8 @@ import type { StoredEvent, ReadOptions } from '../events/read.ts';
 
 export interface Artifact { size: number; body: ReadableStream<Uint8Array> }
 
-export interface Health { ok: boolean; nats: string; head: string; uptime_s: number }
+/** /healthz: ok is false (503) while the head's view of NATS is not whole, with the reason. */
+export interface Health { ok: boolean; nats: string; head: string; uptime_s: number; stale_ms: number; reason?: string }
 
 export interface ApiContext {
   ctl: Controller;
@@ -13,6 +14,8 @@ export interface ApiContext {
   artifact(jobId: string, name: string): Promise<Artifact | null>;
   artifactNames(jobId: string): Promise<Array<{ name: string; bytes: number }>>;
   health(): Health;
+  /** how old the head's job state may be: 0 while it is connected and its lease renews */
+  staleMs(): number;
   metrics(): string;
 }
 

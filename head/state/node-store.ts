@@ -12,7 +12,20 @@ export interface LiveNode {
   record: NodeRecord;
   /** local clock (ms) of the last register/heartbeat */
   heardAt: number;
+  /**
+   * How late this node's recent heartbeats arrived (ms, the largest of the last
+   * LATE_WINDOW): arrival minus send time, less the smallest such gap seen lately (which
+   * holds the clock offset between the hosts and the link's base delay). A slow but live
+   * node (a saturated link) earns this much extra silence before it counts as dead.
+   */
+  lateMs: number;
+  /** arrival - send times of the last LAG_WINDOW beats */
+  lags: number[];
 }
+
+/** Beats that set a node's baseline delay, and those whose lateness counts. */
+export const LAG_WINDOW = 60;
+export const LATE_WINDOW = 10;
 
 export class NodeStore {
   readonly #kv: KV;
@@ -38,7 +51,7 @@ export class NodeStore {
       const e = await withJsRetry(`read node ${k}`, () => this.#kv.get(k), this.#retry);
       if (!e || e.operation !== 'PUT') continue;
       const r = NodeRecord.safeParse(e.json());
-      if (r.success) this.#nodes.set(k, { record: r.data, heardAt: now });
+      if (r.success) this.#nodes.set(k, { record: r.data, heardAt: now, lateMs: 0, lags: [] });
     }
     return this.#nodes.size;
   }
@@ -48,9 +61,9 @@ export class NodeStore {
   has(id: string): boolean { return this.#nodes.has(id); }
 
   async register(info: NodeInfo, now = Date.now()): Promise<NodeRecord> {
-    const prev = this.#nodes.get(info.nodeId)?.record;
-    const record = validate(NodeRecord, { ...info, last_seen: now, draining: false, actors: prev?.actors ?? [] });
-    this.#nodes.set(info.nodeId, { record, heardAt: now });
+    const prev = this.#nodes.get(info.nodeId);
+    const record = validate(NodeRecord, { ...info, last_seen: now, draining: false, actors: prev?.record.actors ?? [] });
+    this.#nodes.set(info.nodeId, { record, heardAt: now, lateMs: prev?.lateMs ?? 0, lags: prev?.lags ?? [] });
     await this.#persist(record, now, true);
     return record;
   }
@@ -61,7 +74,11 @@ export class NodeStore {
     if (!n) return false;
     const draining = n.record.draining || hb.draining;
     n.record = { ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now };
-    n.heardAt = now;
+    n.heardAt = Math.max(n.heardAt, now);
+    n.lags.push(now - hb.ts);
+    if (n.lags.length > LAG_WINDOW) n.lags.shift();
+    const base = Math.min(...n.lags);
+    n.lateMs = Math.max(...n.lags.slice(-LATE_WINDOW).map((l) => l - base));
     await this.#persist(n.record, now, false);
     return true;
   }

@@ -1,13 +1,20 @@
 /**
- * Liveness checks, pure: nodes silent for longer than `deadAfterMs`, and placed actors that
+ * Liveness checks, pure: nodes silent for longer than `deadAfterMs` (plus the lateness their
+ * recent heartbeats showed, capped at LATE_ALLOWANCE x deadAfterMs), and placed actors that
  * their node has not reported for longer than a grace period (a spawn lost when a head died
- * between writing a placement and sending it, or an exit that never came).
+ * between writing a placement and sending it, or an exit that never came). Silence counts
+ * only from `since`: when the head's own view of the cluster last became whole (head/view.ts).
  */
 import type { HeadJob } from '../state/job-store.ts';
 import type { LiveNode } from '../state/node-store.ts';
 
-export function deadNodes(nodes: readonly LiveNode[], now: number, deadAfterMs: number): string[] {
-  return nodes.filter((n) => now - n.heardAt > deadAfterMs).map((n) => n.record.nodeId);
+/** A slow node's extra silence is capped at this many dead periods. */
+export const LATE_ALLOWANCE = 2;
+
+export function deadNodes(nodes: readonly LiveNode[], now: number, deadAfterMs: number, since = 0): string[] {
+  return nodes
+    .filter((n) => now - Math.max(n.heardAt, since) > deadAfterMs + Math.min(n.lateMs, LATE_ALLOWANCE * deadAfterMs))
+    .map((n) => n.record.nodeId);
 }
 
 export interface MissingActor { jobId: string; actorId: string; nodeId: string }

@@ -126,3 +126,11 @@ export const JobRecord = z.object({
   not_before: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
+
+/**
+ * A job as REST answers it: the record plus how stale the head's copy may be (ms; 0 while
+ * the head is connected to NATS and its lease renews, else the time since it last was).
+ * Also sent as the `x-flotilla-stale-ms` header.
+ */
+export const JobReply = JobRecord.extend({ stale_ms: z.number().int().nonnegative().default(0) });
+export type JobReply = z.infer<typeof JobReply>;

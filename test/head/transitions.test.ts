@@ -80,11 +80,14 @@ t.test('queue order: recovering first, then priority, then FIFO', async (t) => {
 
 t.test('liveness: silent nodes, and placed actors nobody reports', async (t) => {
   const { deadNodes, missingActors } = await import('../../head/supervisor/liveness.ts');
-  const node = (nodeId: string, heardAt: number, actors: string[]) => ({
-    heardAt,
+  const node = (nodeId: string, heardAt: number, actors: string[], lateMs = 0) => ({
+    heardAt, lateMs, lags: [],
     record: { nodeId, host: 'h', slots: 2, backend: 'cpu' as const, device: 'd', pid: 1, started_at: '', last_seen: heardAt, draining: false, actors: actors.map((actorId) => ({ actorId, jobId: 'j1', generation: 0, rank: 0 })) },
   });
   t.same(deadNodes([node('a', 1000, []), node('b', 5000, [])], 5000, 3000), ['a']);
+  t.same(deadNodes([node('slow', 1000, [], 2500), node('dead', 1000, [])], 5000, 3000), ['dead'], 'a node whose beats ran 2.5 s late gets 2.5 s more');
+  t.same(deadNodes([node('slow', 1000, [], 60_000)], 10_001, 3000), ['slow'], 'the extra silence is capped at 2 dead periods');
+  t.same(deadNodes([node('a', 1000, [])], 5000, 3000, 4000), [], 'silence before the head view became whole does not count');
   const j = { ...placed(job(), [{ rank: 0, nodeId: 'a', actorId: 'a0' }, { rank: 1, nodeId: 'gone', actorId: 'a1' }], 1000) };
   const nodes = new Map([['a', node('a', 5000, ['a0'])]]);
   const seen = new Map<string, number>();

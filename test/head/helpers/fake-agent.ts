@@ -27,7 +27,7 @@ export class FakeAgent {
   }
 
   async start(): Promise<this> {
-    this.#nc = await connect({ servers: this.#url });
+    this.#nc = await connect({ servers: this.#url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     this.#nc.subscribe(this.#s.nodeControl(this.info.nodeId), {
       callback: (_e, m) => {
         const c = decode(NodeControl, m.data);

@@ -1,0 +1,170 @@
+/**
+ * Multi-host test kit: network-namespace "hosts" on one Linux machine, each with its own
+ * network stack, joined by a bridge through veth pairs (10.R.R.0/24, R random), with
+ * /etc/netns/NAME/hosts naming them (nats1..3, ...). Faults are real network faults:
+ * a partition takes a host's bridge-side veth down (`ip link set down`), a slow link is a
+ * token bucket (`tc qdisc ... tbf`) on both ends of a host's veth. A host may get a second,
+ * management link straight to the test process (REST stays reachable while the host is cut
+ * off from the bridge). Every name carries a random suffix; teardown() kills what the lab
+ * started and deletes every namespace, veth and the bridge; it runs on test failure too
+ * when registered with t.teardown (see `withLab`).
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+export interface Host {
+  /** label given by the test: nats1, worker-a, head, ... (also its name in every /etc/hosts) */
+  label: string;
+  /** network namespace name */
+  ns: string;
+  /** address on the bridge */
+  ip: string;
+  /** address of the management link, reachable from the test process (when asked for) */
+  mgmtIp?: string;
+  /** bridge-side veth (what a partition takes down) */
+  brVeth: string;
+  /** namespace-side veth */
+  nsVeth: string;
+  /** starts a process inside the host; the lab kills it at teardown */
+  spawn(cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
+  /** runs a command inside the host and returns its exit status */
+  run(cmd: string, args: string[]): number;
+}
+
+/** Why namespaces cannot be used here, or null when they can. */
+export function netnsUnavailable(): string | null {
+  if (process.platform !== 'linux') return 'network namespaces need Linux';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'network namespaces need root';
+  const probe = `flprobe${randomBytes(3).toString('hex')}`;
+  const add = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (add.error) return `'ip' is not available: ${add.error.message}`;
+  if (add.status !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', probe]);
+  const tc = spawnSync('tc', ['-V'], { encoding: 'utf8' });
+  if (tc.error) return `'tc' is not available: ${tc.error.message}`;
+  return null;
+}
+
+function sh(cmd: string, args: string[], allowFail = false): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (!allowFail && (r.error || r.status !== 0)) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.trim()}`);
+  return r.stdout ?? '';
+}
+
+export class Lab {
+  readonly id = randomBytes(2).toString('hex');
+  readonly bridge = `flb${this.id}`;
+  /** 10.a.b.0/24 for the bridge */
+  readonly subnet: string;
+  readonly hosts = new Map<string, Host>();
+  readonly #procs = new Set<ChildProcess>();
+  #n = 0;
+  #torn = false;
+
+  constructor() {
+    const b = randomBytes(2);
+    this.subnet = `10.${100 + (b[0] % 100)}.${b[1]}`;
+    sh('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
+    sh('ip', ['addr', 'add', `${this.subnet}.1/24`, 'dev', this.bridge]);
+    sh('ip', ['link', 'set', this.bridge, 'up']);
+  }
+
+  /** Adds a host on the bridge (and a management link when `mgmt`). */
+  addHost(label: string, opts: { mgmt?: boolean } = {}): Host {
+    const i = ++this.#n;
+    const ns = `fl${this.id}-${label}`;
+    const brVeth = `flv${this.id}b${i}`;
+    const nsVeth = `flv${this.id}n${i}`;
+    const ip = `${this.subnet}.${10 + i}`;
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['link', 'add', brVeth, 'type', 'veth', 'peer', 'name', nsVeth]);
+    sh('ip', ['link', 'set', nsVeth, 'netns', ns]);
+    sh('ip', ['link', 'set', brVeth, 'master', this.bridge]);
+    sh('ip', ['link', 'set', brVeth, 'up']);
+    const inNs = (...a: string[]) => sh('ip', ['netns', 'exec', ns, ...a]);
+    inNs('ip', 'link', 'set', 'lo', 'up');
+    inNs('ip', 'addr', 'add', `${ip}/24`, 'dev', nsVeth);
+    inNs('ip', 'link', 'set', nsVeth, 'up');
+    let mgmtIp: string | undefined;
+    if (opts.mgmt) {
+      // a /30 of its own between the test process and the host, off the bridge
+      const m = `169.254.${Number.parseInt(this.id, 16) % 250}.${i * 4}`;
+      const base = m.split('.').slice(0, 3).join('.');
+      const hostSide = `flm${this.id}n${i}`;
+      const rootSide = `flm${this.id}r${i}`;
+      sh('ip', ['link', 'add', rootSide, 'type', 'veth', 'peer', 'name', hostSide]);
+      sh('ip', ['link', 'set', hostSide, 'netns', ns]);
+      sh('ip', ['addr', 'add', `${base}.${i * 4 + 1}/30`, 'dev', rootSide]);
+      sh('ip', ['link', 'set', rootSide, 'up']);
+      inNs('ip', 'addr', 'add', `${base}.${i * 4 + 2}/30`, 'dev', hostSide);
+      inNs('ip', 'link', 'set', hostSide, 'up');
+      mgmtIp = `${base}.${i * 4 + 2}`;
+    }
+    const host: Host = {
+      label, ns, ip, mgmtIp, brVeth, nsVeth,
+      spawn: (cmd, args, o = {}) => {
+        const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...o });
+        this.#procs.add(p);
+        p.once('exit', () => this.#procs.delete(p));
+        return p;
+      },
+      run: (cmd, args) => spawnSync('ip', ['netns', 'exec', ns, cmd, ...args]).status ?? -1,
+    };
+    this.hosts.set(label, host);
+    this.#writeHosts();
+    return host;
+  }
+
+  host(label: string): Host {
+    const h = this.hosts.get(label);
+    if (!h) throw new Error(`no host '${label}' in the lab`);
+    return h;
+  }
+
+  /** Cuts a host off the bridge (its management link stays up). */
+  partition(label: string): void { sh('ip', ['link', 'set', this.host(label).brVeth, 'down']); }
+  heal(label: string): void { sh('ip', ['link', 'set', this.host(label).brVeth, 'up']); }
+
+  /** Limits a host's link to `mbit` Mbit/s each way (tc tbf on both veth ends). */
+  limit(label: string, mbit: number): void {
+    const h = this.host(label);
+    const tbf = ['root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '32kbit', 'latency', '400ms'];
+    sh('tc', ['qdisc', 'replace', 'dev', h.brVeth, ...tbf]);
+    sh('ip', ['netns', 'exec', h.ns, 'tc', 'qdisc', 'replace', 'dev', h.nsVeth, ...tbf]);
+  }
+
+  /** Kills every process the lab started, then deletes namespaces, veths and the bridge. Idempotent. */
+  async teardown(): Promise<void> {
+    if (this.#torn) return;
+    this.#torn = true;
+    const procs = [...this.#procs];
+    await Promise.all(procs.map((p) => new Promise<void>((r) => {
+      if (p.exitCode !== null || p.signalCode !== null) return r();
+      p.once('exit', () => r());
+      p.kill('SIGKILL');
+      setTimeout(r, 3000);
+    })));
+    for (const h of this.hosts.values()) {
+      // anything left in the namespace (actors forked by an agent) dies with it
+      const pids = sh('ip', ['netns', 'pids', h.ns], true).split('\n').map((x) => Number(x)).filter((x) => x > 0);
+      for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      sh('ip', ['link', 'del', h.brVeth], true);
+      sh('ip', ['netns', 'del', h.ns], true);
+      rmSync(`/etc/netns/${h.ns}`, { recursive: true, force: true });
+    }
+    for (const l of sh('ip', ['-o', 'link', 'show'], true).split('\n')) {
+      const m = new RegExp(`^\\d+: (flm${this.id}r\\d+)@`).exec(l);
+      if (m) sh('ip', ['link', 'del', m[1]], true);
+    }
+    sh('ip', ['link', 'del', this.bridge], true);
+  }
+
+  #writeHosts(): void {
+    const lines = ['127.0.0.1 localhost', ...[...this.hosts.values()].map((h) => `${h.ip} ${h.label}`)].join('\n') + '\n';
+    for (const h of this.hosts.values()) {
+      mkdirSync(`/etc/netns/${h.ns}`, { recursive: true });
+      writeFileSync(`/etc/netns/${h.ns}/hosts`, lines);
+    }
+  }
+}
