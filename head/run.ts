@@ -20,6 +20,8 @@ export interface AutoscaleFlags {
   slotsPerWorker?: number;
   upCommand?: string;
   downCommand?: string;
+  /** exec provider: prints the running workers' node ids (replica-count platforms such as Kubernetes) */
+  listCommand?: string;
   /** local workers' output (default 'ignore') */
   workerOutput?: 'inherit' | 'ignore';
 }
@@ -29,7 +31,7 @@ export function makeProvider(f: AutoscaleFlags, natsUrl: string, prefix: string)
   if (f.provider === 'local') return new LocalProvider({ ...env, output: f.workerOutput ?? 'ignore' });
   if (f.provider === 'exec') {
     if (!f.upCommand || !f.downCommand) throw new Error('the exec provider needs --scale-up-cmd and --scale-down-cmd');
-    return new ExecProvider({ ...env, upCommand: f.upCommand, downCommand: f.downCommand });
+    return new ExecProvider({ ...env, upCommand: f.upCommand, downCommand: f.downCommand, listCommand: f.listCommand });
   }
   return undefined;
 }

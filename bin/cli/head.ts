@@ -21,7 +21,9 @@ const USAGE = `usage: flotilla head [options]
   --idle-timeout-ms MS  autoscaler: stop a worker idle this long (default 60000)
   --slots N             autoscaler: slots per started worker (default 1)
   --scale-up-cmd CMD    exec provider: starts a worker (env FLOTILLA_NODE_ID, FLOTILLA_NATS_URL, ...)
-  --scale-down-cmd CMD  exec provider: stops worker $FLOTILLA_NODE_ID`;
+  --scale-down-cmd CMD  exec provider: stops worker $FLOTILLA_NODE_ID
+  --scale-list-cmd CMD  exec provider: prints the running workers' node ids, one a line, for
+                        platforms that scale a count and name workers themselves (deploy/k8s)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -29,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       nats: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
-      slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(USAGE); return 0; }
@@ -43,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   const n = (x?: string) => (x === undefined ? undefined : Number(x));
   const autoscale: AutoscaleFlags = {
     provider: kind, minWorkers: n(values['min-workers']), maxWorkers: n(values['max-workers']), idleTimeoutMs: n(values['idle-timeout-ms']),
-    slotsPerWorker: n(values.slots), upCommand: values['scale-up-cmd'], downCommand: values['scale-down-cmd'],
+    slotsPerWorker: n(values.slots), upCommand: values['scale-up-cmd'], downCommand: values['scale-down-cmd'], listCommand: values['scale-list-cmd'],
   };
   const { runHead } = await import('../../head/run.ts');
   return runHead({ configFile: values.config, overrides, autoscale });

@@ -75,6 +75,8 @@ export class Autoscaler {
     const jobs = this.#ctl.jobs.list();
     const nodes = this.#ctl.nodes.list();
     const mine = this.#p.list();
+    // workers named by the platform (exec listCommand) boot from when they are first listed
+    for (const id of mine) if (!this.#bootedAt.has(id)) this.#bootedAt.set(id, now);
     const booting = mine.filter((id) => !this.#ctl.nodes.has(id) && now - (this.#bootedAt.get(id) ?? 0) < this.#o.bootTimeoutMs);
     const demand = unmetDemand(jobs, nodes);
     const wantNew = Math.max(Math.ceil(demand / this.#o.slotsPerWorker) - booting.length, this.#o.minWorkers - mine.length);

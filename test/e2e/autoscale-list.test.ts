@@ -1,0 +1,52 @@
+/**
+ * The exec provider on a replica-count platform (as deploy/k8s drives a Deployment): the up
+ * command starts a real worker agent under a name the platform picks (not the autoscaler's
+ * id), the list command prints the running names, the down command stops one by name. The
+ * pool scales up for a pending 2-rank job without overshooting, the job succeeds, and the idle
+ * workers are stopped by their real names (they drain and exit).
+ */
+import t from 'tap';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startHead } from '../../head/head.ts';
+import { ExecProvider } from '../../head/autoscaler/provider-exec.ts';
+import { HeadClient } from '../../bin/cli/client.ts';
+import { until } from '../head/helpers/wait.ts';
+import { ROOT } from '../head/helpers/procs.ts';
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+t.test('exec provider with a list command: platform-named workers up, job runs, idle ones down by name', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-pods-'));
+  const pids = () => readdirSync(dir).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(dir, f), 'utf8')));
+  t.teardown(() => { for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL'); rmSync(dir, { recursive: true, force: true }); });
+  const c = { natsUrl: nats.url, prefix: uniquePrefix('asl') };
+  // "pod-<random>": a name the autoscaler never chose, as a ReplicaSet names its pods
+  const up = `echo up >> '${dir}/ups'; id=pod-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \\n'); ` +
+    `FLOTILLA_NODE_ID=$id '${process.execPath}' '${ROOT}/bin/flotilla.mjs' worker > '${dir}/'$id.log 2>&1 & echo $! > '${dir}/'$id.pid`;
+  const down = `kill -TERM $(cat '${dir}/'$FLOTILLA_NODE_ID.pid) && rm '${dir}/'$FLOTILLA_NODE_ID.pid`;
+  const list = `for f in '${dir}'/*.pid; do [ -e "$f" ] && basename "$f" .pid; done; true`;
+  const provider = new ExecProvider({ ...c, slots: 1, upCommand: up, downCommand: down, listCommand: list, listEveryMs: 200 });
+  const head = await startHead({
+    ...c, port: 0, deadAfterMs: 2000,
+    autoscaler: { provider, slotsPerWorker: 1, minWorkers: 0, maxWorkers: 3, idleTimeoutMs: 1500, intervalMs: 200 },
+  });
+  t.teardown(() => head.stop());
+  const api = new HeadClient(head.url);
+  const job = await api.submit({ workers: 2, trainer: { kind: 'logreg', steps: 5 } });
+  await until('two workers registered', async () => (await api.workers()).length === 2, 120_000);
+  const names = (await api.workers()).map((w) => w.nodeId).sort();
+  t.match(names, [/^pod-/, /^pod-/], `the workers carry the platform's names (${names.join(', ')})`);
+  const done = await until('finished', async () => { const j = await api.get(job.id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
+  t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
+  const started = pids();
+  await until('scaled back to zero', async () => pids().length === 0 && (await api.workers()).length === 0, 120_000);
+  t.equal(readFileSync(join(dir, 'ups'), 'utf8').trim().split('\n').length, 2, 'exactly two up commands for a 2-rank job (booting workers counted once)');
+  await until('the stopped workers exited', () => started.every((pid) => !alive(pid)), 60_000);
+  t.pass('both workers were stopped by their own names and exited');
+  t.same(provider.list(), [], 'the provider lists no worker');
+});
