@@ -66,6 +66,8 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_SLOTS: (c, v) => { (c.worker ??= {}).slots = Number(v); },
   FLOTILLA_JS_REPLICAS: (c, v) => { (c.jetstream ??= {}).replicas = Number(v); },
 };
+/** The environment variables the config reads (deploy/ env files are checked against them). */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.freeze(Object.keys(ENV_MAP));
 
 function deepMerge(a: Record<string, any>, b: Record<string, any>): Record<string, any> {
   const out: Record<string, any> = { ...a };
