@@ -212,10 +212,7 @@ export class Agent {
     const js = jetstream(this.o.nc);
     const p = reportExit(js, this.s.actorExit, exit, this.reportsGiveUp.signal, (err, attempt) => {
       if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, 'actor exit not acknowledged yet; retrying');
-    }).then((stored) => {
-      if (!stored) log.error({ exit }, 'actor exit report given up (agent closed before the exits stream acknowledged it)');
-      return stored;
-    });
+    }, (err) => log.error({ err, exit }, 'actor exit report given up (agent closing, or an error no retry can fix)'));
     this.reports.add(p);
     void p.finally(() => this.reports.delete(p));
   }
