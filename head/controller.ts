@@ -215,7 +215,7 @@ export class Controller {
     if (!wrote) return;
     // spawns go out concurrently and outside the decision queue; a failure ends the generation
     void Promise.all(placement.map((p) => {
-      const spec: ActorSpec = { actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec };
+      const spec: ActorSpec = { actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs };
       return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs);
     })).catch((e: Error) => {
       this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');

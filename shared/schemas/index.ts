@@ -1,7 +1,7 @@
 export { Id, WireErrorSchema, ControlReply } from './common.ts';
 export {
   JOB_STATES, JobState, TERMINAL_STATES, ALLREDUCE_ALGORITHMS, AllreduceOptions, LogregTrainer, Yolov5Trainer,
-  TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord, JobReply,
+  TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord, JobReply, JobFence,
 } from './job.ts';
 export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord } from './node.ts';
 export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';

@@ -51,6 +51,11 @@ export const ActorSpec = z.object({
   /** nodeId of every rank, for topology-aware collectives */
   nodeOfRank: z.array(Id),
   job: JobSpec,
+  /**
+   * self-fencing lease (the head's dead-node threshold): an actor that cannot read its job's
+   * record for this long stops itself (worker/actor/fence.ts); default 3000
+   */
+  leaseMs: z.number().int().positive().optional(),
 });
 export type ActorSpec = z.infer<typeof ActorSpec>;
 

@@ -20,6 +20,7 @@ export const STEP_DIGITS = 12;
 export const META_SHA256 = 'flotilla-sha256';
 export const META_SIZE = 'flotilla-size';
 export const META_STEP = 'flotilla-step';
+export const META_GENERATION = 'flotilla-generation';
 
 export function checkpointName(jobId: string, step: number): string {
   return `${jobId}/${String(step).padStart(STEP_DIGITS, '0')}`;
@@ -47,15 +48,26 @@ export interface CheckpointStoreOptions {
   keep?: number;
   /** told about saves, prunes and checkpoints skipped as corrupt */
   onEvent?: (e: CheckpointEvent) => void;
+  /** the writer's generation, recorded with every checkpoint */
+  generation?: number;
+  /**
+   * generation fence, called before a write and again after it: throwing before refuses the
+   * save; throwing after deletes the object just written (when it still carries `generation`)
+   */
+  guard?: (what: string) => Promise<void>;
 }
 
 export class CheckpointStore {
   private readonly keep: number;
   private readonly onEvent: (e: CheckpointEvent) => void;
+  private readonly generation: string | undefined;
+  private readonly guard: (what: string) => Promise<void>;
 
   constructor(private readonly os: ObjectStore, readonly jobId: string, opts: CheckpointStoreOptions = {}) {
     this.keep = Math.max(1, opts.keep ?? 3);
     this.onEvent = opts.onEvent ?? (() => undefined);
+    this.generation = opts.generation === undefined ? undefined : String(opts.generation);
+    this.guard = opts.guard ?? (() => Promise.resolve());
   }
 
   /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
@@ -69,8 +81,18 @@ export class CheckpointStore {
     if (!Number.isInteger(step) || step < 0) throw new FlotillaError('FLO_VALIDATION', `checkpoint step must be a non-negative integer, got ${step}`);
     const name = checkpointName(this.jobId, step);
     const sha256 = sha256Hex(data);
-    const metadata = { ...meta, [META_SHA256]: sha256, [META_SIZE]: String(data.length), [META_STEP]: String(step) };
+    const metadata: Record<string, string> = { ...meta, [META_SHA256]: sha256, [META_SIZE]: String(data.length), [META_STEP]: String(step) };
+    if (this.generation !== undefined) metadata[META_GENERATION] = this.generation;
+    await this.guard(`checkpoint ${name}`);
     await withJsRetry(`save checkpoint ${name}`, () => this.os.putBlob({ name, metadata }, data));
+    try {
+      await this.guard(`checkpoint ${name}`);
+    } catch (e) {
+      // superseded while writing: take it back unless a newer generation has replaced it since
+      const info = await this.os.info(name).catch(() => null);
+      if (info && this.generation !== undefined && info.metadata?.[META_GENERATION] === this.generation) await this.os.delete(name).catch(() => undefined);
+      throw e;
+    }
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
     await this.prune();
     return { name, sha256 };

@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { decode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
-import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState } from '../../shared/schemas/index.ts';
+import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
 import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import type { ActorContext, TrainerModule, TrainerRegistry } from './context.ts';
@@ -19,6 +19,7 @@ import { createActorGroup, groupOptions, type CollectiveGroup } from './group.ts
 import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
 import { DrainPoint } from './drain.ts';
+import { Fence } from './fence.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
 
@@ -63,6 +64,9 @@ export class ActorRuntime {
   private group: Promise<CollectiveGroup> | undefined;
   private groupWatch: GroupWatch | undefined;
   private readonly drain: DrainPoint;
+  private fence: Fence | undefined;
+  /** job events not published because the fence stopped this actor */
+  private droppedEvents = 0;
   private lastBeat = 0;
   private readonly send: (m: ActorToAgent) => void;
 
@@ -76,6 +80,9 @@ export class ActorRuntime {
   }
 
   get signal(): AbortSignal { return this.ac.signal; }
+
+  /** resolves once the actor is told to stop */
+  private readonly stopped = new Promise<void>((resolve) => this.ac.signal.addEventListener('abort', () => resolve(), { once: true }));
 
   abort(reason: string): void {
     if (this.ac.signal.aborted) return;
@@ -111,17 +118,25 @@ export class ActorRuntime {
     if (a.jobId === this.o.spec.jobId && a.generation > this.o.spec.generation) this.abort(`job aborted (generation ${a.generation}): ${a.reason}`);
   }
 
+  /** Publishes a job event unless the fence has stopped this actor (then it is counted and dropped). */
+  private emit(events: EventPublisher, e: JobEvent): Promise<void> {
+    // a stopping actor does not wait for JetStream (the publish retries on in the background)
+    if (!this.fence?.fenced) return Promise.race([events.emit(e), this.stopped]);
+    if (++this.droppedEvents === 1) this.o.log.warn({ type: e.type }, 'fenced: dropping job events of this generation');
+    return Promise.resolve();
+  }
+
   private context(events: EventPublisher, checkpoints: CheckpointStore): ActorContext {
     const { spec, nc, prefix, log } = this.o;
     const base = () => ({ jobId: spec.jobId, generation: spec.generation, ts: Date.now() });
     return {
       spec, nc, prefix, log, checkpoints, signal: this.signal,
       emitMetric: (step, values, epoch) =>
-        events.emit({ ...base(), type: 'metric', rank: spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
-      emitLog: (level, msg) => events.emit({ ...base(), type: 'log', level, rank: spec.rank, msg }),
+        this.emit(events, { ...base(), type: 'metric', rank: spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
+      emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: spec.rank, msg }),
       saveArtifact: async (name, data) => {
         const bytes = await putArtifact(nc, prefix, spec.jobId, name, data);
-        await events.emit({ ...base(), type: 'artifact', name, bytes });
+        await this.emit(events, { ...base(), type: 'artifact', name, bytes });
       },
       loadArtifact: (name) => getArtifact(nc, prefix, spec.jobId, name),
       group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane, this.o.servers)).then((g) => {
@@ -149,17 +164,24 @@ export class ActorRuntime {
       this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
       this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
       this.drain.listen(nc, s.jobCheckpoint(spec.jobId));
+      const fence = (this.fence = new Fence({
+        nc, prefix, spec,
+        onFenced: (v) => { log.warn({ verdict: v }, 'actor fenced: stopping'); this.abort(v.message); },
+      }));
+      fence.start();
       await nc.flush();
       await ensureEventsStream(nc, prefix);
       const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
       const onCkpt = (e: CheckpointEvent) => {
-        if (e.type === 'saved') void events.emit({ jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
+        if (e.type === 'saved') void this.emit(events, { jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
         if (e.type === 'skipped') {
           log.warn({ checkpoint: e.name, reason: e.reason }, 'skipping a corrupt checkpoint');
-          void events.emit({ jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
+          void this.emit(events, { jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
         }
       };
-      const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, { keep: this.o.keepCheckpoints, onEvent: onCkpt });
+      const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, {
+        keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: spec.generation, guard: (what) => fence.check(what),
+      });
       const load = this.o.trainers?.[spec.job.trainer.kind];
       const trainer = this.o.trainer ?? (load ? await load() : undefined);
       if (!trainer) throw new FlotillaError('FLO_ACTOR_FATAL', `no trainer for kind '${spec.job.trainer.kind}'`);
@@ -171,6 +193,11 @@ export class ActorRuntime {
       outcome = classify(err, this.signal);
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');
     }
+    this.fence?.stop();
+    const fenced = this.fence?.fenced;
+    // cut off: the head has (or will have) declared this node dead; the gang must be restarted
+    if (fenced?.kind === 'lease-expired') outcome = { kind: 'retryable', message: fenced.message, exitCode: null, signal: null };
+    if (this.droppedEvents > 0) log.warn({ dropped: this.droppedEvents }, 'fenced: job events dropped (total)');
     this.setState('stopping');
     this.drain.close(outcome.message);
     try {

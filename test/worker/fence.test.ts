@@ -1,0 +1,103 @@
+/**
+ * Fencing, with real actor processes: an actor whose job record shows a newer generation stops
+ * itself although no jobAbort ever reached it; an actor cut off from the cluster (its only
+ * nats-server killed) stops itself once its lease (the dead-node threshold) runs out, instead
+ * of training on as a second copy, and its exit report reaches the restarted server; an older
+ * generation cannot write a checkpoint once the job has moved on.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { encode } from '../../shared/codec.ts';
+import { subjects } from '../../shared/subjects.ts';
+import { ActorExit } from '../../shared/schemas/index.ts';
+import { exitsStreamName } from '../../head/resources.ts';
+import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { CheckpointStore } from '../../worker/actor/checkpoint-store.ts';
+import { Fence } from '../../worker/actor/fence.ts';
+import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent, waitActor } from './helpers.ts';
+
+const job = jobSpec({ trainer: { kind: 'logreg', steps: 100_000, step_delay_ms: 20 } });
+
+async function putJob(nc: NatsConnection, prefix: string, id: string, generation: number, state = 'running'): Promise<void> {
+  const kv = await new Kvm(jetstream(nc)).create(subjects(prefix).jobsBucket, { history: 1 });
+  await kv.put(id, encode({ id, state, generation }));
+}
+
+t.test('a newer generation in the job record stops the actor without a jobAbort', async (t) => {
+  const env = await natsEnv(t, 'fs');
+  await putJob(env.nc, env.prefix, 'jf1', 0);
+  await startTestAgent(t, env, { nodeId: 'node-f' });
+  const ex = exits(env.nc, env.s);
+  const spec = { ...actorSpec({ jobId: 'jf1', actorId: 'jf1-g0-r0', nodeId: 'node-f', job }), leaseMs: 1500 };
+  t.match(await control(env.nc, env.s.nodeControl('node-f'), { op: 'spawn', actor: spec }), { ok: true });
+  await waitActor(env.nc, env.s, spec.actorId, (st) => (st.step ?? 0) >= 3);
+  await putJob(env.nc, env.prefix, 'jf1', 1); // the head moved on; its abort never arrived
+  const x = await ex.next((e) => e.actorId === spec.actorId);
+  t.equal(x.outcome.kind, 'cancelled', 'a superseded actor ends cancelled');
+  t.match(x.outcome.message, /superseded: job jf1 is running at generation 1/);
+});
+
+t.test('cut off from the cluster for longer than its lease, an actor stops itself; its exit report survives', async (t) => {
+  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-fence-'));
+  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
+  let srv = await startNatsServer({ storeDir });
+  const port = srv.port;
+  t.teardown(() => srv.stop());
+  const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  t.teardown(() => nc.close());
+  const prefix = uniquePrefix('fl');
+  const s = subjects(prefix);
+  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.actorExit] });
+  await putJob(nc, prefix, 'jf2', 0);
+  const agent = await startTestAgent(t, { srv, nc, prefix, s }, { nodeId: 'node-g' });
+  const spec = { ...actorSpec({ jobId: 'jf2', actorId: 'jf2-g0-r0', nodeId: 'node-g', job }), leaseMs: 1500 };
+  t.match(await control(nc, s.nodeControl('node-g'), { op: 'spawn', actor: spec }), { ok: true });
+  await waitActor(nc, s, spec.actorId, (st) => (st.step ?? 0) >= 3);
+  await srv.kill();
+  const killedAt = Date.now();
+  // a 1-rank logreg job needs no peer: without the fence it would train on, unseen, for good
+  for (;;) {
+    if (agent.briefs().length === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.pass(`the cut-off actor exited on its own while the server was down (${Date.now() - killedAt} ms after the kill)`);
+  srv = await startNatsServer({ storeDir, port });
+  const stream = exitsStreamName(s);
+  for (;;) { // our own client reconnects too
+    const info = await jetstreamManager(nc).then((m) => m.streams.info(stream)).catch(() => null);
+    if (info && info.state.messages > 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.comment(`exit report stored ${Date.now() - killedAt} ms after the kill`);
+  const jsm = await jetstreamManager(nc);
+  const first = (await jsm.streams.info(stream)).state.first_seq;
+  const x = ActorExit.parse((await jsm.streams.getMessage(stream, { seq: first }))?.json());
+  t.equal(x.actorId, spec.actorId);
+  t.equal(x.outcome.kind, 'retryable', 'a self-fenced actor is retryable (its gang must be restarted)');
+  t.match(x.outcome.message, /self-fenced: no contact with the cluster for \d+ ms \(lease 1500 ms\)/);
+});
+
+t.test('a checkpoint of a superseded generation is refused', async (t) => {
+  const env = await natsEnv(t, 'fc');
+  await putJob(env.nc, env.prefix, 'jf3', 2);
+  const stale = { ...actorSpec({ jobId: 'jf3', actorId: 'jf3-g1-r0', generation: 1, nodeId: 'n', job }), leaseMs: 3000 };
+  const verdicts: string[] = [];
+  const fence = new Fence({ nc: env.nc, prefix: env.prefix, spec: stale, onFenced: (v) => verdicts.push(v.kind) });
+  const store = await CheckpointStore.open(env.nc, env.prefix, 'jf3', { generation: 1, guard: (what) => fence.check(what) });
+  const e = await store.save(10, new Uint8Array([1, 2, 3])).catch((x: unknown) => x);
+  t.match(e, { code: 'FLO_STALE_GENERATION' }, `refused: ${String(e)}`);
+  t.same(verdicts, ['superseded'], 'the fence reported the verdict once');
+  t.same(await store.list(), [], 'nothing was written');
+  const current = { ...stale, actorId: 'jf3-g2-r0', generation: 2 };
+  const ok = new Fence({ nc: env.nc, prefix: env.prefix, spec: current, onFenced: () => t.fail('the current generation is not fenced') });
+  const store2 = await CheckpointStore.open(env.nc, env.prefix, 'jf3', { generation: 2, guard: (what) => ok.check(what) });
+  await store2.save(10, new Uint8Array([1, 2, 3]));
+  t.same((await store2.list()).map((c) => c.info.metadata?.['flotilla-generation']), ['2'], 'the current generation writes, and its generation is recorded');
+  fence.stop();
+  ok.stop();
+});

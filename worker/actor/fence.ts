@@ -1,0 +1,118 @@
+/**
+ * An actor's fence: a self-fencing lease plus a generation check, so that an actor cut off from
+ * the cluster, or one the head has already replaced, stops instead of running as a second copy
+ * of its job. Every `periodMs` it reads its job's record from the jobs KV bucket; a read goes
+ * through JetStream, so an answer proves contact with the cluster (not only with the actor's own
+ * server). An answer renews the lease; a record of a newer generation, or of an ended job, means
+ * the actor is superseded. No answer for `leaseMs` (the head's dead-node threshold: by then the
+ * head has declared the node dead and placed a replacement) and the lease has expired. Either
+ * verdict is reported once through `onFenced`; `check()` is the same test made fresh, before
+ * and after a checkpoint write.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { DEFAULTS } from '../../shared/config.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { isTransientJsError } from '../../shared/js-retry.ts';
+import { JobFence, type ActorSpec } from '../../shared/schemas/index.ts';
+import { subjects } from '../../shared/subjects.ts';
+
+/** the head's default dead-node threshold */
+export const DEFAULT_LEASE_MS = DEFAULTS.deadAfterMs;
+
+export type FenceVerdict =
+  | { kind: 'superseded'; generation: number; state: string; message: string }
+  | { kind: 'lease-expired'; silentMs: number; message: string };
+
+export interface FenceOptions {
+  nc: NatsConnection;
+  prefix: string;
+  spec: ActorSpec;
+  /** default spec.leaseMs, else DEFAULT_LEASE_MS */
+  leaseMs?: number;
+  /** between reads (default leaseMs / 6, within 100..1000 ms) */
+  periodMs?: number;
+  onFenced: (v: FenceVerdict) => void;
+}
+
+const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
+
+export class Fence {
+  readonly leaseMs: number;
+  private readonly periodMs: number;
+  private lastContact = Date.now();
+  private kv: KV | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reading: Promise<void> | undefined;
+  private verdict: FenceVerdict | undefined;
+
+  constructor(private readonly o: FenceOptions) {
+    this.leaseMs = o.leaseMs ?? o.spec.leaseMs ?? DEFAULT_LEASE_MS;
+    this.periodMs = o.periodMs ?? Math.min(1000, Math.max(100, Math.floor(this.leaseMs / 6)));
+  }
+
+  /** set once the actor must stop */
+  get fenced(): FenceVerdict | undefined { return this.verdict; }
+
+  start(): void {
+    this.lastContact = Date.now();
+    this.timer = setInterval(() => this.tick(), this.periodMs);
+    this.timer.unref();
+    this.tick();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.verdict) return;
+    const silentMs = Date.now() - this.lastContact;
+    if (silentMs > this.leaseMs) {
+      this.decide({ kind: 'lease-expired', silentMs, message: `self-fenced: no contact with the cluster for ${silentMs} ms (lease ${this.leaseMs} ms)` });
+      return;
+    }
+    this.reading ??= this.read().finally(() => { this.reading = undefined; });
+  }
+
+  private decide(v: FenceVerdict): void {
+    if (this.verdict) return;
+    this.verdict = v;
+    this.stop();
+    this.o.onFenced(v);
+  }
+
+  /** One read of the job's record; an answer of any kind (even "no such bucket") is contact. */
+  private async read(): Promise<void> {
+    const { nc, prefix, spec } = this.o;
+    const timeout = Math.max(250, Math.floor(this.leaseMs / 3));
+    try {
+      this.kv ??= await new Kvm(jetstream(nc, { timeout })).open(subjects(prefix).jobsBucket);
+      const e = await this.kv.get(spec.jobId);
+      this.lastContact = Date.now();
+      if (!e || e.operation !== 'PUT') return;
+      const r = JobFence.safeParse(e.json());
+      if (!r.success) return;
+      const j = r.data;
+      if (j.generation > spec.generation || ENDED.has(j.state)) {
+        this.decide({ kind: 'superseded', generation: j.generation, state: j.state, message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})` });
+      }
+    } catch (e) {
+      if (!isTransientJsError(e)) this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
+    }
+  }
+
+  /**
+   * Throws FLO_STALE_GENERATION when the actor is superseded or its lease is gone, after a
+   * fresh read; a read that gets no answer defers to the lease.
+   */
+  async check(what: string): Promise<void> {
+    if (!this.verdict) {
+      await this.reading;
+      await this.read();
+      this.tick();
+    }
+    if (this.verdict) throw new FlotillaError('FLO_STALE_GENERATION', `${what} refused: ${this.verdict.message}`, { details: this.verdict });
+  }
+}
