@@ -15,7 +15,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { DEFAULTS } from '../../shared/config.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { isTransientJsError } from '../../shared/js-retry.ts';
-import { JobFence, type ActorSpec } from '../../shared/schemas/index.ts';
+import { JobFence, TERMINAL_STATES, type ActorSpec } from '../../shared/schemas/index.ts';
 import { subjects } from '../../shared/subjects.ts';
 
 /** the head's default dead-node threshold */
@@ -35,8 +35,6 @@ export interface FenceOptions {
   periodMs?: number;
   onFenced: (v: FenceVerdict) => void;
 }
-
-const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class Fence {
   readonly leaseMs: number;
@@ -95,7 +93,7 @@ export class Fence {
       const r = JobFence.safeParse(e.json());
       if (!r.success) return;
       const j = r.data;
-      if (j.generation > spec.generation || ENDED.has(j.state)) {
+      if (j.generation > spec.generation || TERMINAL_STATES.includes(j.state)) {
         this.decide({ kind: 'superseded', generation: j.generation, state: j.state, message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})` });
       }
     } catch (e) {
