@@ -17,6 +17,7 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --set K=V,...      override hyperparameters, e.g. --set lr0=0.02,mosaic=0
   --seed S           model init and data order seed (default 0)
   --cos-lr           cosine lr schedule (default linear)
+  --noautoanchor     keep the model's anchors (no AutoAnchor check and re-fit)
   --patience N       early stopping patience in epochs (default 100, 0 = never)
   --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
   --nbs N            nominal batch size for gradient accumulation (default 64)
@@ -59,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-        hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, patience: { type: 'string' },
+        hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, patience: { type: 'string' },
         freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
         project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
         'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
@@ -79,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     const freeze = s('freeze')?.split(',').map((x) => num('freeze', x, 0)!);
     opts = {
       data: s('data') ?? '', cfg: s('cfg'), img: num('img', s('img'), 32), epochs: num('epochs', s('epochs'), 1), batch: num('batch', s('batch'), 1),
-      hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']),
+      hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']), noAutoanchor: Boolean(values.noautoanchor),
       patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval),
       saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
       synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
@@ -107,6 +108,8 @@ export async function run(argv: string[]): Promise<number> {
       onEvent: (e) => {
         if (e.type === 'batch') {
           bar?.tick({ step: e.epoch * e.batches + e.index + 1, totalSteps: epochs ? epochs * e.batches : undefined, epoch: e.epoch, epochs, losses: { ...e.mean } });
+        } else if (e.type === 'autoanchor') {
+          for (const line of e.lines) say(line);
         } else if (e.type === 'start') {
           say(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
           say(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);

@@ -61,6 +61,8 @@ export const Yolov5Trainer = z
     freeze: z.array(z.number().int().nonnegative()).max(1000).default([]),
     /** cosine (one-cycle) lr instead of linear, as train.py --cos-lr */
     cos_lr: z.boolean().default(false),
+    /** keep the cfg's anchors: no AutoAnchor check and re-fit before training, as train.py --noautoanchor */
+    noautoanchor: z.boolean().default(false),
     /**
      * a checkpoint file on every worker (`flotilla train`'s weights/last.ckpt) to continue from
      * while the job has none of its own yet; the job's settings must build the same model

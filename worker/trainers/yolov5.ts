@@ -37,7 +37,7 @@ function fatal(what: string, e: unknown): FlotillaError {
 async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
   const base = {
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience,
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor,
   };
   if (t.data !== 'synthetic') return { ...base, data: resolve(t.data) };
   // Every actor draws its own copy (same seed, same bytes), so no two processes share files.
@@ -71,12 +71,14 @@ export async function run(ctx: ActorContext): Promise<void> {
   log.info(backend, 'compute backend');
   const scratch = join(tmpdir(), `flotilla-run-${spec.jobId}-${spec.actorId}`);
   rmSync(scratch, { recursive: true, force: true });
+  const start = await startingPoint(ctx, t);
   let setup: RunSetup;
-  try { setup = await setupRun(await settingsOf(ctx, t, hyp, scratch), { rank: spec.rank, worldSize: spec.worldSize }); }
+  try { setup = await setupRun(await settingsOf(ctx, t, hyp, scratch), { rank: spec.rank, worldSize: spec.worldSize, fresh: !start }); }
   catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
   try {
     const { trainer } = setup;
-    const start = await startingPoint(ctx, t);
+    // every rank computes the same (seeded) anchors; rank 0 reports what train.py prints
+    if (setup.autoanchor && spec.rank === 0) for (const line of setup.autoanchor.lines) await ctx.emitLog('info', line);
     let startStep = 0;
     if (start) {
       try { startStep = trainStateMeta(start.content).counters.ni; } catch (e) { throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e); }

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { checkAnchors, labelShapes, type CheckAnchorsResult } from '../anchors/index.ts';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { createLoader, generateSyntheticDataset, loadDataset, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
 import type { Hyp } from '../hyp/index.ts';
@@ -32,6 +33,8 @@ export interface RunSettings {
   nbs: number;
   hyp: Hyp;
   patience: number;
+  /** skip AutoAnchor (train.py --noautoanchor); default false */
+  noautoanchor?: boolean;
 }
 
 export class RunSettingsError extends Error {
@@ -48,7 +51,7 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
   return {
     data: String(m.data), cfg: String(m.cfg), imgsz: Number(m.imgsz), epochs: Number(m.epochs), batch: Number(m.batch), seed: Number(m.seed),
     lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
-    hyp: m.hyp as unknown as Hyp, patience: Number(m.patience),
+    hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
   };
 }
@@ -57,7 +60,7 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
 export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { [k: string]: Json } {
   return {
     data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
-    freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience,
+    freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
   };
 }
@@ -83,11 +86,18 @@ export interface RunSetup {
   val: Loader;
   /** checkpoint meta: the settings, classes and names */
   meta: { [k: string]: Json };
+  /** what AutoAnchor found and printed, when it ran */
+  autoanchor?: CheckAnchorsResult;
   dispose(): Promise<void>;
 }
 
-/** Builds a run; rank `rank` of `worldSize` gets batch/worldSize images of every global batch. */
-export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number } = {}): Promise<RunSetup> {
+/**
+ * Builds a run; rank `rank` of `worldSize` gets batch/worldSize images of every global batch.
+ * `fresh` (a run that does not resume a checkpoint) runs AutoAnchor unless `s.noautoanchor`,
+ * before the Trainer copies the model into its EMA; a resumed run gets its anchors from the
+ * checkpoint.
+ */
+export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number; fresh?: boolean } = {}): Promise<RunSetup> {
   const rank = o.rank ?? 0, worldSize = o.worldSize ?? 1;
   const perRank = Math.floor(s.batch / worldSize);
   if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
@@ -97,6 +107,12 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
   try {
     const stride = Math.max(...model.strides);
     if (s.imgsz % stride !== 0) throw new RunSettingsError(`img ${s.imgsz} must be a multiple of the model's max stride ${stride}`);
+    let autoanchor: CheckAnchorsResult | undefined;
+    if (o.fresh && !s.noautoanchor) {
+      const px = model.anchors.map((l, i) => l.map(([w, h]) => [w * model.strides[i], h * model.strides[i]]));
+      autoanchor = checkAnchors(await labelShapes(trainSet), px, { imgsz: s.imgsz, thr: s.hyp.anchor_t, seed: s.seed });
+      if (autoanchor.replaced) model.setAnchors(autoanchor.anchors.map((l, i) => l.map(([w, h]) => [w / model.strides[i], h / model.strides[i]])));
+    }
     const train = createLoader({ dataset: trainSet, batchSize: perRank, img: s.imgsz, augment: true, hyp: s.hyp, seed: s.seed, stride, rank, worldSize });
     // Validation shards by image (no wrap-around duplicates), each rank with rect batches of its own images.
     const shard = worldSize === 1 ? valSet : { ...valSet, items: valSet.items.filter((_, i) => i % worldSize === rank) };
@@ -104,7 +120,7 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     const val = createLoader({ dataset: shard, batchSize: Math.max(1, Math.floor((2 * s.batch) / worldSize)), img: s.imgsz, augment: false, hyp: s.hyp, seed: s.seed, rect: true, stride });
     const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs });
     return {
-      trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
+      trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc), ...(autoanchor ? { autoanchor } : {}),
       dispose: async () => { await train.close(); await val.close(); model.dispose(); },
     };
   } catch (e) {

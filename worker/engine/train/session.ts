@@ -37,6 +37,8 @@ export interface TrainSessionOptions {
   /** seed of the model init and the data order; default 0 */
   seed?: number;
   cosLr?: boolean;
+  /** skip AutoAnchor (--noautoanchor) */
+  noAutoanchor?: boolean;
   patience?: number;
   freeze?: number[];
   noVal?: boolean;
@@ -57,6 +59,7 @@ export interface TrainSessionOptions {
 
 export type SessionEvent =
   | FitEvent
+  | { type: 'autoanchor'; lines: string[]; replaced: boolean; bpr: number; newBpr?: number }
   | { type: 'start'; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string };
 
 export interface TrainSessionResult extends FitResult {
@@ -95,11 +98,14 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     settings = {
       data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg: o.cfg ?? 'yolov5n', imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
       seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, o.hypOverrides), patience: o.patience ?? 100,
+      noautoanchor: o.noAutoanchor ?? false,
     };
   }
-  const run = await setupRun(settings);
+  const run = await setupRun(settings, { fresh: !resume });
   try {
     const { trainer, train, trainSet, valSet, model } = run;
+    const aa = run.autoanchor;
+    if (aa) o.onEvent?.({ type: 'autoanchor', lines: aa.lines, replaced: aa.replaced, bpr: aa.bpr, ...(aa.newBpr === undefined ? {} : { newBpr: aa.newBpr }) });
     o.onEvent?.({
       type: 'start', saveDir, data: settings.data, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
       names: trainSet.names, parameters: model.paramCount(), batchesPerEpoch: train.length, accumulate: trainer.accumulate,
