@@ -54,6 +54,12 @@ async function main(): Promise<void> {
     log.error({ err }, 'cannot connect to NATS');
     return finish({ kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null });
   }
+  log.info({ server: nc.getServer() }, 'connected to NATS');
+  void (async () => {
+    for await (const st of nc.status()) {
+      if (st.type === 'disconnect' || st.type === 'reconnect') log.warn({ server: st.server }, st.type === 'disconnect' ? 'NATS disconnected' : 'NATS reconnected');
+    }
+  })();
   const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers, trainers }).run();
   log.info({ outcome }, 'actor exiting');
   await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
