@@ -177,9 +177,11 @@ export class Controller {
       }
       for (const nodeId of dead) await this.#nodeDied(nodeId);
       const byId = new Map(this.nodes.list().map((n) => [n.record.nodeId, n]));
+      // the generation each job had when its actors were found missing: two missing ranks end it once
+      const genOf = new Map(this.jobs.list().map((j) => [j.id, j.generation]));
       for (const m of missingActors(this.jobs.list(), byId, this.#lastReported, now, this.#o.actorGraceMs, Math.max(this.#since, since))) {
-        const j = this.jobs.get(m.jobId);
-        if (j) await this.#endGeneration(j.id, j.generation, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`);
+        const g = genOf.get(m.jobId);
+        if (g !== undefined) await this.#endGeneration(m.jobId, g, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`);
       }
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
     });

@@ -3,7 +3,7 @@
  * async handler, and acked only after the handler returns, so a head killed mid-way gets the
  * message again (handlers are idempotent). A message that fails validation is acked and dropped.
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import type { Logger } from '../../shared/logger.ts';
 import { withJsRetry } from '../../shared/js-retry.ts';
@@ -41,30 +41,44 @@ export async function followDurable<S extends z.ZodType>(
       max_deliver: -1,
     })).catch(async (e: unknown) => { if (!(await exists())) throw e; });
   }
-  const consumer = await withJsRetry(`open consumer ${o.durable}`, () => js.consumers.get(o.stream, o.durable));
-  const msgs = await consumer.consume({ max_messages: 512 });
+  let stopped = false;
+  let msgs: ConsumerMessages | undefined;
+  // Short pulls (2 s, heartbeats every 1 s): when the server holding the pull dies or the
+  // consumer's leader moves, nats.js notices two missed heartbeats and pulls again (~2 s,
+  // not the 30 s of the default). If the iterator ends anyway, it is opened again.
   const loop = (async () => {
-    for await (const m of msgs) {
-      let raw: unknown;
-      try { raw = m.json(); } catch { raw = undefined; }
-      const r = o.schema.safeParse(raw);
-      if (!r.success) {
-        o.log.warn({ subject: m.subject, seq: m.seq, issues: r.error.issues.length }, 'dropped an invalid message');
-        m.ack();
-        continue;
-      }
+    while (!stopped) {
       try {
-        await o.handler(r.data, m.seq);
-        m.ack();
+        const consumer = await withJsRetry(`open consumer ${o.durable}`, () => js.consumers.get(o.stream, o.durable), { attempts: 1000, budgetMs: 3_600_000 });
+        msgs = await consumer.consume({ max_messages: 512, expires: 2000 });
+        if (stopped) break;
+        for await (const m of msgs) {
+          let raw: unknown;
+          try { raw = m.json(); } catch { raw = undefined; }
+          const r = o.schema.safeParse(raw);
+          if (!r.success) {
+            o.log.warn({ subject: m.subject, seq: m.seq, issues: r.error.issues.length }, 'dropped an invalid message');
+            m.ack();
+            continue;
+          }
+          try {
+            await o.handler(r.data, m.seq);
+            m.ack();
+          } catch (e) {
+            o.log.error({ err: e, seq: m.seq }, 'handler failed; message will be redelivered');
+            m.nak(1000);
+          }
+        }
       } catch (e) {
-        o.log.error({ err: e, seq: m.seq }, 'handler failed; message will be redelivered');
-        m.nak(1000);
+        if (!stopped) o.log.warn({ durable: o.durable, err: (e as Error).message }, 'consumer stopped; opening it again');
       }
+      if (!stopped) await new Promise((r) => setTimeout(r, 500));
     }
   })();
   return {
     async stop() {
-      await msgs.close().catch(() => undefined);
+      stopped = true;
+      await msgs?.close().catch(() => undefined);
       await loop.catch(() => undefined);
     },
   };

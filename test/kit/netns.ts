@@ -89,8 +89,7 @@ export class Lab {
     let mgmtIp: string | undefined;
     if (opts.mgmt) {
       // a /30 of its own between the test process and the host, off the bridge
-      const m = `169.254.${Number.parseInt(this.id, 16) % 250}.${i * 4}`;
-      const base = m.split('.').slice(0, 3).join('.');
+      const base = `169.254.${Number.parseInt(this.id, 16) % 250}`;
       const hostSide = `flm${this.id}n${i}`;
       const rootSide = `flm${this.id}r${i}`;
       sh('ip', ['link', 'add', rootSide, 'type', 'veth', 'peer', 'name', hostSide]);

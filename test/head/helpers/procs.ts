@@ -21,8 +21,10 @@ export interface Proc {
   kill(sig?: NodeJS.Signals): Promise<void>;
 }
 
-export function startProc(t: Test, args: string[], env: Record<string, string>, label: string): Proc {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, FLOTILLA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `prefix` runs the process through another command (e.g. `ip netns exec NS`, test/kit/netns.ts). */
+export function startProc(t: Test, args: string[], env: Record<string, string>, label: string, prefix: string[] = []): Proc {
+  const argv = [...prefix, process.execPath, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, FLOTILLA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   let partial = '';

@@ -35,3 +35,36 @@ export function checkSteps(events: readonly JobEvent[], finalStep: number): Step
   else if (byGen.get(last)!.at(-1) !== finalStep) problems.push(`last generation ends at ${byGen.get(last)!.at(-1)}, expected ${finalStep}`);
   return { ok: problems.length === 0, problems, generations: gens, firstSteps };
 }
+
+export interface StepAudit {
+  /** steps redone after each generation change: last step of g minus (first step of g+1 - 1) */
+  lostPerChange: number[];
+  /** rank-0 metric events of a generation that arrived after a newer generation's first one */
+  staleAfterNewer: number;
+}
+
+/**
+ * What faults cost, from the stream order of a job's events: steps lost at each restart, and
+ * whether an older generation kept reporting after a newer one began (a second copy running).
+ */
+export function auditSteps(events: readonly JobEvent[]): StepAudit {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  let newest = -1;
+  let staleAfterNewer = 0;
+  for (const e of events) {
+    if (e.type !== 'metric' || e.rank !== 0) continue;
+    if (e.generation < newest) { staleAfterNewer++; continue; }
+    newest = e.generation;
+    if (!first.has(e.generation)) first.set(e.generation, e.step);
+    last.set(e.generation, e.step);
+  }
+  const gens = [...first.keys()].sort((a, b) => a - b);
+  const lostPerChange: number[] = [];
+  for (let i = 1; i < gens.length; i++) {
+    const prevLast = last.get(gens[i - 1])!;
+    const resume = first.get(gens[i])!;
+    lostPerChange.push(Math.max(0, prevLast - (resume - 1)));
+  }
+  return { lostPerChange, staleAfterNewer };
+}

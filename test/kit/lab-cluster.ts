@@ -1,0 +1,76 @@
+/**
+ * The shipped NATS layout on network-namespace hosts (test/kit/netns.ts): the 3-server
+ * JetStream cluster of deploy/nats/cluster/n1..n3.conf on hosts nats1..3, and leaf servers of
+ * deploy/nats/leaf/host-leaf.conf on worker hosts. The configs are used as shipped except for
+ * what cannot be shared between servers on one machine: `store_dir` (a temporary dir per
+ * server) and `HOSTNAME` in the leaf's server_name (the host's label). Ports, hostnames, routes,
+ * the JetStream domain and the leaf mapping are the files' own (each host has its own network
+ * stack, so every server keeps 4222/6222/7422). Servers start through the one launcher,
+ * head/embedded-nats.ts `launch()`, prefixed with `ip netns exec`.
+ */
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
+import { launch, type NatsServer } from '../../head/embedded-nats.ts';
+import { ROOT } from '../head/helpers/procs.ts';
+import type { Lab, Host } from './netns.ts';
+
+export const CLUSTER_HOSTS = ['nats1', 'nats2', 'nats3'] as const;
+/** What a client on a cluster-less host is given: every server (names resolve in each host). */
+export const CLUSTER_URLS = CLUSTER_HOSTS.map((h) => `nats://${h}:4222`).join(',');
+
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(port, host);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => { s.destroy(); resolve(false); });
+  });
+}
+
+function shipped(rel: string): string { return readFileSync(join(ROOT, rel), 'utf8'); }
+
+function withStore(conf: string, storeDir: string): string {
+  const out = conf.replace(/store_dir:\s*"[^"]*"/, `store_dir: "${storeDir}"`);
+  if (out === conf) throw new Error('shipped config has no store_dir to rewrite');
+  return out;
+}
+
+export interface LabCluster {
+  servers: Map<string, NatsServer>;
+  hosts: Host[];
+  stop(): Promise<void>;
+}
+
+/** Hosts nats1..3 running the shipped cluster configs. */
+export async function startLabCluster(lab: Lab): Promise<LabCluster> {
+  const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h));
+  const servers = new Map<string, NatsServer>();
+  await Promise.all(hosts.map(async (h, i) => {
+    const storeDir = mkdtempSync(join(tmpdir(), `flotilla-lab-${h.label}-`));
+    const conf = withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir);
+    servers.set(h.label, await launch(conf, h.ip, 4222, storeDir, true, {
+      prefix: ['ip', 'netns', 'exec', h.ns],
+      probe: () => tcpOpen(h.ip, 4222),
+    }));
+  }));
+  return {
+    servers, hosts,
+    async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); },
+  };
+}
+
+/** The shipped leaf config on `host` (its actors use nats://127.0.0.1:4222 there). */
+export async function startLeaf(host: Host): Promise<NatsServer> {
+  const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
+  const conf = shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label);
+  try {
+    return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
+      prefix: ['ip', 'netns', 'exec', host.ns],
+      probe: async () => host.run('bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/4222']) === 0,
+    });
+  } catch (e) {
+    rmSync(storeDir, { recursive: true, force: true });
+    throw e;
+  }
+}
