@@ -5,10 +5,7 @@
  * checkpoint and none applied twice.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
@@ -16,11 +13,7 @@ import { checkSteps } from '../head/helpers/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 
 t.test('nats-server SIGKILLed and restarted mid-job: the job succeeds', async (t) => {
-  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-restart-'));
-  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
-  let nats = await startNatsServer({ storeDir });
-  const port = nats.port;
-  t.teardown(() => nats.stop());
+  const nats = await startRestartableNats(t);
   const c = { natsUrl: nats.url, prefix: uniquePrefix('nr') };
   const head = await startHead({ ...c, port: 0, deadAfterMs: 3000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
@@ -32,7 +25,7 @@ t.test('nats-server SIGKILLed and restarted mid-job: the job succeeds', async (t
   t.comment(`SIGKILL of nats-server at step ${mid.step}`);
   await nats.kill();
   await new Promise((r) => setTimeout(r, 500));
-  nats = await startNatsServer({ storeDir, port });
+  await nats.restart();
   const done = await until('finished', async () => {
     const j = await api.get(job.id).catch(() => undefined); // the head may still be reconnecting
     return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;

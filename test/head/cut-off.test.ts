@@ -4,21 +4,14 @@
  * hang), and once NATS is back no node is declared dead for the silence the head itself caused.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { pino } from 'pino';
 import { startHead } from '../../head/head.ts';
 import { FakeAgent } from './helpers/fake-agent.ts';
 import { until } from './helpers/wait.ts';
 
 t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody declared dead', async (t) => {
-  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-cutoff-'));
-  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
-  let nats = await startNatsServer({ storeDir });
-  const port = nats.port;
-  t.teardown(() => nats.stop());
+  const nats = await startRestartableNats(t);
   const prefix = uniquePrefix('co');
   const deadAfterMs = 1500;
   const logs: string[] = [];
@@ -55,7 +48,7 @@ t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody dec
   t.ok(stale >= 2 * deadAfterMs, `and say how stale they are: ${stale} ms`);
   t.equal(read.headers['x-flotilla-stale-ms'], String(stale));
 
-  nats = await startNatsServer({ storeDir, port });
+  await nats.restart();
   await until('healthz 200 again', async () => (await head.app.inject({ url: '/healthz' })).statusCode === 200, 30_000);
   t.equal((await head.app.inject({ url: `/v1/jobs/${id}` })).json().stale_ms, 0, 'fresh again');
   // the agent reconnects on its own and beats again; the head must not have declared it dead

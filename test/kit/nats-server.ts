@@ -4,6 +4,10 @@
  * The launcher itself is the production one in head/embedded-nats.ts (one copy).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNatsServer } from '../../head/embedded-nats.ts';
 
 export {
   type NatsServer, type StartOptions, type NatsCluster,
@@ -13,4 +17,28 @@ export {
 /** A unique, NATS-safe name for a test's subject prefix and bucket names. */
 export function uniquePrefix(tag = 't'): string {
   return `${tag}_${randomBytes(4).toString('hex')}`;
+}
+
+/** A nats-server that a test SIGKILLs and starts again on the same port and store dir. */
+export interface RestartableNats {
+  readonly url: string;
+  readonly port: number;
+  /** SIGKILL, keeping the store */
+  kill(): Promise<void>;
+  /** starts it again (same port, same JetStream store) */
+  restart(): Promise<void>;
+}
+
+/** Starts a restartable nats-server; it and its store dir are removed at teardown. */
+export async function startRestartableNats(t: { teardown(fn: () => unknown): void }): Promise<RestartableNats> {
+  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-restart-'));
+  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
+  let srv = await startNatsServer({ storeDir });
+  t.teardown(() => srv.stop());
+  const { url, port } = srv;
+  return {
+    url, port,
+    kill: () => srv.kill(),
+    async restart() { srv = await startNatsServer({ storeDir, port }); },
+  };
 }

@@ -4,23 +4,16 @@
  * the same report is stored once (message id = actor id).
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startNatsServer, startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { exitsStreamName } from '../../head/resources.ts';
 import { reportExit } from '../../worker/agent/exit-report.ts';
 import type { ActorExit } from '../../shared/schemas/index.ts';
 
 t.test('an exit reported while the server is down is stored once it is back, and only once', async (t) => {
-  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-exit-'));
-  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
-  let srv = await startNatsServer({ storeDir });
-  const port = srv.port;
-  t.teardown(() => srv.stop());
+  const srv = await startRestartableNats(t);
   const s = subjects(uniquePrefix('ex'));
   const stream = exitsStreamName(s);
   const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
@@ -34,7 +27,7 @@ t.test('an exit reported while the server is down is stored once it is back, and
   const retries: number[] = [];
   const stored = reportExit(jetstream(nc), s.actorExit, exit, new AbortController().signal, (_e, n) => retries.push(n));
   await new Promise((r) => setTimeout(r, 1500));
-  srv = await startNatsServer({ storeDir, port });
+  await srv.restart();
   t.equal(await stored, true, 'acknowledged by the restarted server');
   t.ok(retries.length >= 1, `retried while the server was down (${retries.length} failed attempts)`);
   t.equal(await reportExit(jetstream(nc), s.actorExit, exit, new AbortController().signal, () => undefined), true, 'a repeat is acknowledged too');

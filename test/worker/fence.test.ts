@@ -6,9 +6,6 @@
  * generation cannot write a checkpoint once the job has moved on.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
@@ -16,7 +13,7 @@ import { encode } from '../../shared/codec.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { ActorExit } from '../../shared/schemas/index.ts';
 import { exitsStreamName } from '../../head/resources.ts';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { CheckpointStore } from '../../worker/actor/checkpoint-store.ts';
 import { Fence } from '../../worker/actor/fence.ts';
 import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent, waitActor } from './helpers.ts';
@@ -43,18 +40,14 @@ t.test('a newer generation in the job record stops the actor without a jobAbort'
 });
 
 t.test('cut off from the cluster for longer than its lease, an actor stops itself; its exit report survives', async (t) => {
-  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-fence-'));
-  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
-  let srv = await startNatsServer({ storeDir });
-  const port = srv.port;
-  t.teardown(() => srv.stop());
+  const srv = await startRestartableNats(t);
   const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   t.teardown(() => nc.close());
   const prefix = uniquePrefix('fl');
   const s = subjects(prefix);
   await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.actorExit] });
   await putJob(nc, prefix, 'jf2', 0);
-  const agent = await startTestAgent(t, { srv, nc, prefix, s }, { nodeId: 'node-g' });
+  const agent = await startTestAgent(t, { srv, nc, prefix }, { nodeId: 'node-g' });
   const spec = { ...actorSpec({ jobId: 'jf2', actorId: 'jf2-g0-r0', nodeId: 'node-g', job }), leaseMs: 1500 };
   t.match(await control(nc, s.nodeControl('node-g'), { op: 'spawn', actor: spec }), { ok: true });
   await waitActor(nc, s, spec.actorId, (st) => (st.step ?? 0) >= 3);
@@ -66,7 +59,7 @@ t.test('cut off from the cluster for longer than its lease, an actor stops itsel
     await new Promise((r) => setTimeout(r, 100));
   }
   t.pass(`the cut-off actor exited on its own while the server was down (${Date.now() - killedAt} ms after the kill)`);
-  srv = await startNatsServer({ storeDir, port });
+  await srv.restart();
   const stream = exitsStreamName(s);
   for (;;) { // our own client reconnects too
     const info = await jetstreamManager(nc).then((m) => m.streams.info(stream)).catch(() => null);

@@ -88,7 +88,7 @@ export async function control(nc: NatsConnection, subject: string, body: unknown
 }
 
 /** An in-process agent with real actor processes. */
-export async function startTestAgent(t: Tap, env: Env, o: { nodeId?: string; slots?: number; stopGraceMs?: number } = {}): Promise<Agent> {
+export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & { srv: { url: string } }, o: { nodeId?: string; slots?: number; stopGraceMs?: number } = {}): Promise<Agent> {
   const agent = new Agent({
     nc: env.nc, natsUrl: env.srv.url, prefix: env.prefix, nodeId: o.nodeId ?? 'node-a', slots: o.slots ?? 2,
     backend: { backend: 'cpu', device: 'test' }, root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log: testLogger('worker'),
