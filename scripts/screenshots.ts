@@ -1,13 +1,14 @@
 /**
  * `npm run screenshots`: starts a real local cluster (nats-server, head, 2 workers), trains a
- * small YOLOv5n job on the synthetic set next to two logreg jobs, and writes a PNG of each
+ * the demo's YOLOv5n job on the synthetic set next to two logreg jobs, and writes a PNG of each
  * dashboard page to docs/screenshots/ while the YOLOv5 job trains (and once after it has
- * validated, for the P/R/mAP curve). About 2 minutes on an idle 2-core machine.
+ * validated, for the P/R/mAP curve). A few minutes on a 2-core machine.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDashboardCluster } from '../test/dashboard/cluster.ts';
 import { chromiumPath, launchChromium, chartHas } from '../test/dashboard/browser.ts';
+import { DEMO_HYP } from '../bin/cli/demo.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
 
@@ -31,20 +32,20 @@ try {
   await until('the logreg job', async () => (await api.get(done.id)).state === 'succeeded');
   const yolo = await api.submit({
     name: 'shapes-yolov5n', workers: 2, checkpoint_every: 10,
-    trainer: { kind: 'yolov5', cfg: 'yolov5n.yaml', data: 'synthetic', img: 96, epochs: 4, batch: 16, nbs: 16,
-      hyp: { warmup_epochs: 0, lr0: 0.05, obj: 5, box: 0.2, mosaic: 0 }, synthetic: { train: 64, val: 16, seed: 0 } },
+    // the demo's job (flotilla demo), so the curves show a model that learns
+    trainer: { kind: 'yolov5', cfg: 'yolov5n.yaml', data: 'synthetic', img: 128, epochs: 30, batch: 16, nbs: 16,
+      hyp: DEMO_HYP, synthetic: { train: 128, val: 32, seed: 0 } },
   });
   await api.submit({ name: 'queued-logreg', workers: 2, trainer: { kind: 'logreg', steps: 100 } });
   const page = await browser.context.newPage();
   await page.goto(`${cluster.url}/#/job/${yolo.id}`);
-  await page.waitForFunction(chartHas('loss', 12), undefined, { timeout: 300_000 });
+  await page.waitForFunction(chartHas('eval', 8), undefined, { timeout: 600_000 });
   await page.screenshot({ path: join(OUT, 'job-training.png'), fullPage: true });
   await page.goto(`${cluster.url}/#/jobs`);
   await page.waitForSelector(`tr[data-job="${yolo.id}"]`);
   await page.screenshot({ path: join(OUT, 'jobs.png'), fullPage: true });
   await page.goto(`${cluster.url}/#/workers`);
-  await page.waitForFunction(`!document.querySelector('[data-figure=steps] .value')?.textContent?.includes('…')`);
-  await page.waitForTimeout(2500);
+  await page.waitForFunction(chartHas('cluster', 8), undefined, { timeout: 60_000 });
   await page.screenshot({ path: join(OUT, 'workers.png'), fullPage: true });
   await page.goto(`${cluster.url}/#/job/${yolo.id}`);
   await until('the YOLOv5 job', async () => ['succeeded', 'failed'].includes((await api.get(yolo.id)).state), 600_000);

@@ -33,7 +33,7 @@ const USAGE = `usage: flotilla demo [options]
  * no warmup, a higher lr, no mosaic, an optimizer step every 16 images (nbs 16), and larger box
  * and objectness gains (train.py scales obj by (img/640)², which starves it at 128 px).
  */
-const DEMO_HYP = { warmup_epochs: 0, lr0: 0.05, obj: 5, box: 0.2, mosaic: 0 };
+export const DEMO_HYP = { warmup_epochs: 0, lr0: 0.05, obj: 5, box: 0.2, mosaic: 0 };
 
 const int = (x: string | undefined, d: number, name: string): number => {
   const v = x === undefined ? d : Number(x);

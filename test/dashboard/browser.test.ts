@@ -70,6 +70,13 @@ t.test('dashboard: jobs table, live loss curve, submit errors, cancel', { skip }
     await page.waitForSelector('.job-head .badge.s-cancelled', { timeout: 30_000 });
     t.pass('Cancel cancels the job and the page shows it');
     t.notOk(await page.locator('button[name=fault]').count(), 'no fault button: this head has no fault-injection route');
+
+    await page.click('a[data-nav=workers]');
+    await page.waitForSelector('table.workers tr[data-node]', { timeout: 30_000 });
+    t.equal(await page.locator('table.workers tr[data-node]').count(), 1, 'the workers page lists the one worker');
+    t.equal((await page.locator('[data-figure=workers] .value').innerText()).trim(), '1', 'and counts it in the cluster figures');
+    await page.waitForFunction(chartHas('cluster', 2), undefined, { timeout: 30_000 });
+    t.pass('the cluster chart collects points');
     t.same(errors, [], 'no uncaught errors in the page');
   }
 });

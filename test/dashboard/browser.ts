@@ -31,6 +31,6 @@ export async function launchChromium(executablePath: string, viewport = { width:
 }
 
 /** A page expression (for page.waitForFunction) true once chart `id` has at least n points. */
-export function chartHas(id: 'loss' | 'eval', n: number): string {
+export function chartHas(id: 'loss' | 'eval' | 'cluster', n: number): string {
   return `Number(document.querySelector('[data-chart=${id}]')?.getAttribute('data-points')) >= ${n}`;
 }

@@ -1,6 +1,7 @@
 // Workers page: cluster figures (jobs by state, slots, steps/s) and the node table, polled
 // every second. Steps/s is the sum over running jobs of their step increase between polls.
 import { api } from './api.js';
+import { LineChart } from './chart.js';
 import { el, age, badge } from './util.js';
 
 const STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'cancelled'];
@@ -8,10 +9,13 @@ const STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'canc
 export async function renderWorkers(root, signal) {
   const figures = el('section.figures');
   const tbody = el('tbody');
-  root.append(figures, el('section.card', el('h2', 'Workers'),
+  const history = el('section.charts');
+  root.append(figures, history, el('section.card', el('h2', 'Workers'),
     el('table.workers', el('thead', el('tr', ...['node', 'host', 'backend', 'device', 'slots busy/total', 'actors', 'heartbeat', 'started', 'state'].map((h) => el('th', h)))), tbody)));
   let prev = null; // {t, steps: Map(id -> step)}
   let rate = null;
+  const t0 = performance.now();
+  const chart = new LineChart(history, { id: 'cluster', title: 'Cluster since this page opened', x: 'seconds', series: ['steps/s', 'busy slots', 'running jobs'], empty: 'collecting…' });
   const poll = async () => {
     let jobs, workers;
     try {
@@ -30,6 +34,7 @@ export async function renderWorkers(root, signal) {
     for (const j of jobs) by[j.state]++;
     const slots = workers.reduce((a, w) => a + w.slots, 0);
     const free = workers.reduce((a, w) => a + w.free, 0);
+    if (rate !== null) chart.add(Math.round((now - t0) / 1000), { 'steps/s': rate, 'busy slots': slots - free, 'running jobs': by.running + by.recovering });
     const fig = (label, value, key) => el('div.figure', { dataset: { figure: key } }, el('div.value', value), el('div.label', label));
     figures.replaceChildren(
       fig('workers', workers.length, 'workers'),
