@@ -41,6 +41,8 @@ export interface StepAudit {
   lostPerChange: number[];
   /** rank-0 metric events of a generation that arrived after a newer generation's first one */
   staleAfterNewer: number;
+  /** training gap at each generation change: first metric of g+1 minus last metric of g (ms, event clocks) */
+  gapMsPerChange: number[];
 }
 
 /**
@@ -50,21 +52,26 @@ export interface StepAudit {
 export function auditSteps(events: readonly JobEvent[]): StepAudit {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
+  const firstTs = new Map<number, number>();
+  const lastTs = new Map<number, number>();
   let newest = -1;
   let staleAfterNewer = 0;
   for (const e of events) {
     if (e.type !== 'metric' || e.rank !== 0) continue;
     if (e.generation < newest) { staleAfterNewer++; continue; }
     newest = e.generation;
-    if (!first.has(e.generation)) first.set(e.generation, e.step);
+    if (!first.has(e.generation)) { first.set(e.generation, e.step); firstTs.set(e.generation, e.ts); }
     last.set(e.generation, e.step);
+    lastTs.set(e.generation, e.ts);
   }
   const gens = [...first.keys()].sort((a, b) => a - b);
   const lostPerChange: number[] = [];
+  const gapMsPerChange: number[] = [];
   for (let i = 1; i < gens.length; i++) {
     const prevLast = last.get(gens[i - 1])!;
     const resume = first.get(gens[i])!;
     lostPerChange.push(Math.max(0, prevLast - (resume - 1)));
+    gapMsPerChange.push(firstTs.get(gens[i])! - lastTs.get(gens[i - 1])!);
   }
-  return { lostPerChange, staleAfterNewer };
+  return { lostPerChange, staleAfterNewer, gapMsPerChange };
 }
