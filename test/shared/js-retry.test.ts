@@ -1,9 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { startNatsServer, startNatsCluster, uniquePrefix } from '../kit/nats-server.ts';
 import { isTransientJsError, withJsRetry } from '../../shared/js-retry.ts';
@@ -31,10 +28,7 @@ t.test('classification on real errors: no responders and timeouts are transient,
 });
 
 t.test('a KV write rides out a nats-server restart, then succeeds', async (t) => {
-  const store = mkdtempSync(join(tmpdir(), 'flotilla-retry-'));
-  t.teardown(() => rmSync(store, { recursive: true, force: true }));
-  let srv = await startNatsServer({ storeDir: store });
-  const port = srv.port;
+  const srv = await startNatsServer();
   t.teardown(() => srv.stop());
   const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   t.teardown(() => nc.close());
@@ -45,7 +39,7 @@ t.test('a KV write rides out a nats-server restart, then succeeds', async (t) =>
   const retries: number[] = [];
   const write = withJsRetry('put b', () => kv.put('b', '2'), { onRetry: (i) => retries.push(i.attempt) });
   await new Promise((r) => setTimeout(r, 1500));
-  srv = await startNatsServer({ storeDir: store, port });
+  await srv.restart();
   const seq = await write;
   t.ok(seq > 0, 'the write landed after the restart');
   t.ok(retries.length >= 1, `it was retried (${retries.length} retries)`);
