@@ -38,7 +38,7 @@ t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody dec
   const took = Date.now() - t0;
   t.equal(post.statusCode, 503, 'submit while cut off: 503');
   t.equal(post.json().error.code, 'FLO_UNAVAILABLE');
-  t.ok(took < 2000, `answered in ${took} ms, not after a timeout`);
+  t.ok(took < 5000, `answered in ${took} ms, not after a request timeout (the hang this guards against was 10 s)`);
   const cancel = await head.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
   t.equal(cancel.statusCode, 503, 'cancel while cut off: 503, not 409');
   await new Promise((r) => setTimeout(r, 2 * deadAfterMs)); // silence well past the dead period

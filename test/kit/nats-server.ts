@@ -4,9 +4,6 @@
  * The launcher itself is the production one in head/embedded-nats.ts (one copy).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startNatsServer } from '../../head/embedded-nats.ts';
 
 export {
@@ -29,16 +26,12 @@ export interface RestartableNats {
   restart(): Promise<void>;
 }
 
-/** Starts a restartable nats-server; it and its store dir are removed at teardown. */
+/**
+ * Starts a restartable nats-server (every NatsServer can `kill()` and `restart()` on its own
+ * port and store); it and its store dir are removed at teardown.
+ */
 export async function startRestartableNats(t: { teardown(fn: () => unknown): void }): Promise<RestartableNats> {
-  const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-restart-'));
-  t.teardown(() => rmSync(storeDir, { recursive: true, force: true }));
-  let srv = await startNatsServer({ storeDir });
+  const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const { url, port } = srv;
-  return {
-    url, port,
-    kill: () => srv.kill(),
-    async restart() { srv = await startNatsServer({ storeDir, port }); },
-  };
+  return srv;
 }
