@@ -44,7 +44,8 @@ export interface JsRetryOptions {
 
 export const JS_RETRY_DEFAULTS = Object.freeze({ attempts: 10, baseMs: 100, maxMs: 2000, budgetMs: 20_000 });
 
-function causes(e: unknown): unknown[] {
+/** `e` and its chain of `cause`s (at most 5). */
+export function causes(e: unknown): unknown[] {
   const out: unknown[] = [];
   for (let cur = e, i = 0; cur && i < 5; i++) {
     out.push(cur);

@@ -94,3 +94,19 @@ t.test('a checkpoint of a superseded generation is refused', async (t) => {
   fence.stop();
   ok.stop();
 });
+
+t.test('a blocked event loop is not silence: no self-fencing after a long synchronous stretch', async (t) => {
+  const env = await natsEnv(t, 'fb');
+  await putJob(env.nc, env.prefix, 'jf4', 0);
+  const spec = { ...actorSpec({ jobId: 'jf4', actorId: 'jf4-g0-r0', nodeId: 'n', job }), leaseMs: 400 };
+  const verdicts: string[] = [];
+  const fence = new Fence({ nc: env.nc, prefix: env.prefix, spec, onFenced: (v) => verdicts.push(v.message) });
+  fence.start();
+  t.teardown(() => fence.stop());
+  await new Promise((r) => setTimeout(r, 300));
+  const until = Date.now() + 1500; // a model build or a dataset scan that never yields
+  while (Date.now() < until) { /* busy */ }
+  await new Promise((r) => setTimeout(r, 600)); // reads resume and answer
+  await fence.check('a checkpoint');
+  t.same(verdicts, [], 'not fenced by its own stall');
+});

@@ -7,14 +7,15 @@
  * the actor is superseded. No answer for `leaseMs` (the head's dead-node threshold: by then the
  * head has declared the node dead and placed a replacement) and the lease has expired. Either
  * verdict is reported once through `onFenced`; `check()` is the same test made fresh, before
- * and after a checkpoint write.
+ * and after a checkpoint write. Time in which the process itself did not run (a blocked event
+ * loop) does not count against the lease.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { DEFAULTS } from '../../shared/config.ts';
 import { FlotillaError } from '../../shared/errors.ts';
-import { isTransientJsError } from '../../shared/js-retry.ts';
+import { causes, isTransientJsError } from '../../shared/js-retry.ts';
 import { JobFence, TERMINAL_STATES, type ActorSpec } from '../../shared/schemas/index.ts';
 import { subjects } from '../../shared/subjects.ts';
 
@@ -34,16 +35,21 @@ export interface FenceOptions {
   /** between reads (default leaseMs / 6, within 100..1000 ms) */
   periodMs?: number;
   onFenced: (v: FenceVerdict) => void;
+  /** told once when the actor is not allowed to read its job's record (fencing cannot work) */
+  onBlind?: (err: unknown) => void;
 }
+
 
 export class Fence {
   readonly leaseMs: number;
   private readonly periodMs: number;
   private lastContact = Date.now();
+  private lastTick = Date.now();
   private kv: KV | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private verdict: FenceVerdict | undefined;
+  private blind = false;
 
   constructor(private readonly o: FenceOptions) {
     this.leaseMs = o.leaseMs ?? o.spec.leaseMs ?? DEFAULT_LEASE_MS;
@@ -54,7 +60,7 @@ export class Fence {
   get fenced(): FenceVerdict | undefined { return this.verdict; }
 
   start(): void {
-    this.lastContact = Date.now();
+    this.lastContact = this.lastTick = Date.now();
     this.timer = setInterval(() => this.tick(), this.periodMs);
     this.timer.unref();
     this.tick();
@@ -66,7 +72,13 @@ export class Fence {
 
   private tick(): void {
     if (this.verdict) return;
-    const silentMs = Date.now() - this.lastContact;
+    const now = Date.now();
+    const gap = now - this.lastTick;
+    this.lastTick = now;
+    // The event loop was blocked (a long synchronous setup, a starved CPU): time in which this
+    // process did not run is not silence of the cluster, and it did nothing a fence must stop.
+    if (gap > 2 * this.periodMs) this.lastContact += gap - this.periodMs;
+    const silentMs = now - this.lastContact;
     if (silentMs > this.leaseMs) {
       this.decide({ kind: 'lease-expired', silentMs, message: `self-fenced: no contact with the cluster for ${silentMs} ms (lease ${this.leaseMs} ms)` });
       return;
@@ -97,7 +109,11 @@ export class Fence {
         this.decide({ kind: 'superseded', generation: j.generation, state: j.state, message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})` });
       }
     } catch (e) {
-      if (!isTransientJsError(e)) this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
+      if (causes(e).some((c) => c instanceof PermissionViolationError)) {
+        // the server answered, but this identity may not read the record: fencing stays off
+        this.lastContact = Date.now();
+        if (!this.blind) { this.blind = true; this.o.onBlind?.(e); }
+      } else if (!isTransientJsError(e)) this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
     }
   }
 

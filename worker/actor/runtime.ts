@@ -167,6 +167,7 @@ export class ActorRuntime {
       const fence = (this.fence = new Fence({
         nc, prefix, spec,
         onFenced: (v) => { log.warn({ verdict: v }, 'actor fenced: stopping'); this.abort(v.message); },
+        onBlind: (err) => log.error({ err }, 'fencing off: this actor may not read its job record in the jobs KV bucket (grant it)'),
       }));
       fence.start();
       await nc.flush();
