@@ -29,17 +29,24 @@ export async function renderJob(root, id, signal) {
   let lastStepByRank = new Map();
   let workers = [];
 
+  let drawnAt = '';
   const drawHead = () => {
+    // the 1 s poll redraws only on a change, and keeps a worker count being typed
+    const key = `${job.updated_at}|${job.state}|${job.step}`;
+    if (key === drawnAt) return;
+    drawnAt = key;
+    const typed = head.querySelector('input[name=workers][data-dirty]')?.value;
     const actions = el('div.actions');
     const live = !TERMINAL.includes(job.state);
     if (live) {
       actions.append(el('button.danger', { name: 'cancel', onclick: async (ev) => {
         ev.target.disabled = true;
-        try { job = await api(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }); drawHead(); } catch (e) { alert(e.message); ev.target.disabled = false; }
+        try { job = await api(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }); drawnAt = ''; drawHead(); } catch (e) { alert(e.message); ev.target.disabled = false; }
       } }, 'Cancel'));
-      const n = el('input', { type: 'number', name: 'workers', min: 1, value: job.spec.workers, 'aria-label': 'workers' });
+      const n = el('input', { type: 'number', name: 'workers', min: 1, value: typed ?? job.spec.workers, 'aria-label': 'workers', dataset: typed ? { dirty: '1' } : undefined,
+        oninput: (ev) => { ev.target.dataset.dirty = '1'; } });
       actions.append(el('span.scale', n, el('button', { name: 'scale', onclick: async () => {
-        try { job = await api(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'PATCH', body: { workers: Number(n.value) } }); drawHead(); } catch (e) { alert(e.message); }
+        try { job = await api(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'PATCH', body: { workers: Number(n.value) } }); delete n.dataset.dirty; drawnAt = ''; drawHead(); } catch (e) { alert(e.message); }
       } }, 'Scale')));
       if (faultPath) actions.append(el('button', { name: 'fault', title: `POST ${faultPath}`, onclick: async () => {
         const body = prompt('Fault to inject (JSON, as the API takes it)', '{"kind": "kill", "rank": 0}');
