@@ -10,7 +10,7 @@
  * when registered with t.teardown (see `withLab`).
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 export interface Host {
@@ -63,6 +63,7 @@ export class Lab {
   #torn = false;
 
   constructor() {
+    sweepOrphans();
     const b = randomBytes(2);
     this.subnet = `10.${100 + (b[0] % 100)}.${b[1]}`;
     sh('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
@@ -164,6 +165,34 @@ export class Lab {
     for (const h of this.hosts.values()) {
       mkdirSync(`/etc/netns/${h.ns}`, { recursive: true });
       writeFileSync(`/etc/netns/${h.ns}/hosts`, lines);
+      writeFileSync(`/etc/netns/${h.ns}/${OWNER_FILE}`, `${process.pid} ${this.bridge}\n`);
     }
+  }
+}
+
+/** Marks a lab namespace with the pid that made it (and its bridge), for sweepOrphans. */
+const OWNER_FILE = 'flotilla-lab-owner';
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/**
+ * Deletes what a lab whose process died without teardown (SIGKILLed test runner) left:
+ * namespaces marked by OWNER_FILE with a dead owner pid, their processes, links and bridge.
+ */
+export function sweepOrphans(): void {
+  if (!existsSync('/etc/netns')) return;
+  for (const ns of readdirSync('/etc/netns')) {
+    const marker = `/etc/netns/${ns}/${OWNER_FILE}`;
+    if (!existsSync(marker)) continue;
+    const [pid, bridge] = readFileSync(marker, 'utf8').trim().split(' ');
+    if (alive(Number(pid))) continue;
+    for (const p of sh('ip', ['netns', 'pids', ns], true).split('\n').map(Number).filter((x) => x > 0)) {
+      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    }
+    sh('ip', ['netns', 'del', ns], true);
+    if (bridge) sh('ip', ['link', 'del', bridge], true);
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
   }
 }
