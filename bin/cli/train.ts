@@ -111,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
         } else if (e.type === 'autoanchor') {
           for (const line of e.lines) say(line);
         } else if (e.type === 'start') {
+          for (const line of e.scan) say(line);
           say(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
           say(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);
           say(`model: ${e.parameters} parameters; ${e.batchesPerEpoch} batches/epoch, accumulate ${e.accumulate}`);

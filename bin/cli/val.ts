@@ -49,12 +49,14 @@ export async function run(argv: string[]): Promise<number> {
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
   console.log(`backend: ${backend.backend} (${backend.device})`);
-  const { valSession } = await import('../../worker/engine/train/index.ts');
+  const { valSession, formatG } = await import('../../worker/engine/train/index.ts');
+  const { scanReport } = await import('../../worker/engine/data/index.ts');
   const t0 = performance.now();
   const { metrics: m, dataset, model } = await valSession(opts);
   console.log(`${model.cfg}, ${model.nc} classes; ${dataset.split} split of ${dataset.yamlPath}`);
+  for (const line of scanReport(dataset)) console.log(line);
   console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
-  console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => v.toFixed(3).padStart(11)).join('')}`);
+  console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => formatG(v, 4).padStart(11)).join('')}`);
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -78,7 +78,10 @@ export async function run(ctx: ActorContext): Promise<void> {
   try {
     const { trainer } = setup;
     // every rank computes the same (seeded) anchors; rank 0 reports what train.py prints
-    if (setup.autoanchor && spec.rank === 0) for (const line of setup.autoanchor.lines) await ctx.emitLog('info', line);
+    if (spec.rank === 0) {
+      for (const line of setup.scan) await ctx.emitLog(line.includes('WARNING') ? 'warn' : 'info', line);
+      for (const line of setup.autoanchor?.lines ?? []) await ctx.emitLog('info', line);
+    }
     let startStep = 0;
     if (start) {
       try { startStep = trainStateMeta(start.content).counters.ni; } catch (e) { throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e); }

@@ -6,7 +6,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { parseLabels } from './labels.ts';
+import { readImageSize } from './image.ts';
+import { parseLabels, type ParsedLabels } from './labels.ts';
 
 /** File extensions read as images (the ones sharp decodes). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif'];
@@ -31,7 +32,27 @@ export interface YoloDataset {
   backgrounds: number;
   /** duplicate label rows dropped */
   duplicates: number;
+  /** images without a label file / with an empty one (together: backgrounds) */
+  missingLabels: number;
+  emptyLabels: number;
+  /** images left out (with `skipCorrupt`): unreadable, under 10 px, or a malformed label file */
+  corrupt: { image: string; reason: string }[];
+  /** `.txt` files in the label folders that belong to no image of the split */
+  orphanLabels: string[];
 }
+
+/** Options of {@link loadDataset}. */
+export interface LoadDatasetOptions {
+  /**
+   * train.py's behaviour: check every image's header (unreadable or under 10 px) and leave out
+   * images whose image or label file is corrupt, naming each with the reason; default false,
+   * where a malformed label file is an error (and images are not opened).
+   */
+  skipCorrupt?: boolean;
+}
+
+/** Smallest image side train.py accepts. */
+export const MIN_IMAGE_SIDE = 10;
 
 const Names = z.union([z.array(z.string()), z.record(z.string(), z.string())]);
 const Source = z.union([z.string(), z.array(z.string()).min(1)]);
@@ -100,7 +121,7 @@ async function readLabelFile(path: string): Promise<string | null> {
  * the file and line); a missing label file makes the image a background image.
  * Items are sorted by image path, so the order does not depend on the file system.
  */
-export async function loadDataset(yamlPath: string, split: 'train' | 'val'): Promise<YoloDataset> {
+export async function loadDataset(yamlPath: string, split: 'train' | 'val', opts: LoadDatasetOptions = {}): Promise<YoloDataset> {
   yamlPath = resolve(yamlPath);
   let doc: unknown;
   try { doc = parse(await readFile(yamlPath, 'utf8')); } catch (e) {
@@ -119,18 +140,62 @@ export async function loadDataset(yamlPath: string, split: 'train' | 'val'): Pro
   const images = [...new Set((await Promise.all(entries.map((e) => resolveSource(e, root, yamlPath)))).flat())].sort();
   if (images.length === 0) throw new Error(`${yamlPath}: no images found for '${split}' (${entries.join(', ')})`);
 
-  const items: DatasetItem[] = new Array(images.length);
-  let backgrounds = 0, duplicates = 0;
+  const slots: (DatasetItem | null)[] = new Array(images.length).fill(null);
+  let duplicates = 0, missingLabels = 0, emptyLabels = 0;
+  const corrupt: { image: string; reason: string }[] = [];
   const CONCURRENCY = 64;
   for (let start = 0; start < images.length; start += CONCURRENCY) {
     await Promise.all(images.slice(start, start + CONCURRENCY).map(async (imagePath, k) => {
       const labelPath = labelPathFor(imagePath);
       const text = await readLabelFile(labelPath);
-      const parsed = text === null ? { labels: new Float32Array(0), duplicates: 0 } : parseLabels(text, labelPath, nc);
-      if (parsed.labels.length === 0) backgrounds++;
+      let parsed: ParsedLabels;
+      try {
+        if (opts.skipCorrupt) {
+          const { width, height } = await readImageSize(imagePath);
+          if (width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE) throw new Error(`image size ${width}x${height} <${MIN_IMAGE_SIDE} pixels`);
+        }
+        parsed = text === null ? { labels: new Float32Array(0), duplicates: 0 } : parseLabels(text, labelPath, nc);
+      } catch (e) {
+        if (!opts.skipCorrupt) throw e;
+        corrupt.push({ image: imagePath, reason: e instanceof Error ? e.message : String(e) });
+        return;
+      }
+      if (text === null) missingLabels++;
+      else if (parsed.labels.length === 0) emptyLabels++;
       duplicates += parsed.duplicates;
-      items[start + k] = { imagePath, labelPath, labels: parsed.labels };
+      slots[start + k] = { imagePath, labelPath, labels: parsed.labels };
     }));
   }
-  return { yamlPath, split, root, items, names, nc, backgrounds, duplicates };
+  const items = slots.filter((x): x is DatasetItem => x !== null);
+  if (items.length === 0) throw new Error(`${yamlPath}: every one of the ${images.length} '${split}' images is corrupt (first: ${corrupt[0]?.image}: ${corrupt[0]?.reason})`);
+  corrupt.sort((a, b) => (a.image < b.image ? -1 : 1));
+  const orphanLabels = await orphansOf(images);
+  return { yamlPath, split, root, items, names, nc, backgrounds: missingLabels + emptyLabels, duplicates, missingLabels, emptyLabels, corrupt, orphanLabels };
+}
+
+/** Label files in the images' label folders that no image of the list owns. */
+async function orphansOf(images: string[]): Promise<string[]> {
+  const owned = new Set(images.map(labelPathFor));
+  const dirs = new Set([...owned].map((p) => dirname(p)));
+  const out: string[] = [];
+  for (const d of dirs) {
+    let names: string[];
+    try { names = await readdir(d); } catch { continue; }
+    for (const n of names) if (n.endsWith('.txt') && !owned.has(join(d, n))) out.push(join(d, n));
+  }
+  return out.sort();
+}
+
+/** The scan report train.py users read: counts on one line, then one warning per left-out file. */
+export function scanReport(ds: YoloDataset): string[] {
+  const n = ds.items.length;
+  const lines = [
+    `${ds.split}: ${n} images, ${ds.backgrounds} backgrounds (${ds.missingLabels} without a label file, ${ds.emptyLabels} empty), `
+    + `${ds.corrupt.length} corrupt, ${ds.duplicates} duplicate labels removed, ${ds.orphanLabels.length} label files without an image`,
+  ];
+  for (const c of ds.corrupt) lines.push(`${ds.split}: WARNING ⚠️ ${c.image}: ignoring corrupt image/label: ${c.reason}`);
+  const show = ds.orphanLabels.slice(0, 10);
+  for (const o of show) lines.push(`${ds.split}: WARNING ⚠️ ${o}: label file without an image`);
+  if (ds.orphanLabels.length > show.length) lines.push(`${ds.split}: … and ${ds.orphanLabels.length - show.length} more label files without an image`);
+  return lines;
 }

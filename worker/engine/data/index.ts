@@ -7,8 +7,8 @@ export type { SyntheticOptions, SyntheticDataset, SyntheticImage } from './synth
 export { SHAPES, DEFAULT_CLASSES } from './synth/shapes.ts';
 export { drawShape, drawBackground } from './synth/draw.ts';
 export type { ShapeKind } from './synth/shapes.ts';
-export { loadDataset, labelPathFor, IMAGE_EXTENSIONS } from './dataset.ts';
-export type { YoloDataset, DatasetItem } from './dataset.ts';
+export { loadDataset, labelPathFor, scanReport, IMAGE_EXTENSIONS, MIN_IMAGE_SIDE } from './dataset.ts';
+export type { YoloDataset, DatasetItem, LoadDatasetOptions } from './dataset.ts';
 export { parseLabels, LabelFormatError } from './labels.ts';
 export type { ParsedLabels } from './labels.ts';
 export { createLoader } from './loader.ts';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkAnchors, labelShapes, type CheckAnchorsResult } from '../anchors/index.ts';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
-import { createLoader, generateSyntheticDataset, loadDataset, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
+import { createLoader, generateSyntheticDataset, loadDataset, scanReport, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
 import type { Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
 import type { LrKind } from './schedule.ts';
@@ -86,6 +86,8 @@ export interface RunSetup {
   val: Loader;
   /** checkpoint meta: the settings, classes and names */
   meta: { [k: string]: Json };
+  /** the scan report of both splits (scanReport) */
+  scan: string[];
   /** what AutoAnchor found and printed, when it ran */
   autoanchor?: CheckAnchorsResult;
   dispose(): Promise<void>;
@@ -101,8 +103,9 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
   const rank = o.rank ?? 0, worldSize = o.worldSize ?? 1;
   const perRank = Math.floor(s.batch / worldSize);
   if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
-  const trainSet = await loadDataset(s.data, 'train');
-  const valSet = await loadDataset(s.data, 'val');
+  // as train.py: corrupt images and label files are left out and named in the scan report
+  const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true });
+  const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true });
   const model = buildModel(s.cfg, { nc: trainSet.nc, seed: s.seed });
   try {
     const stride = Math.max(...model.strides);
@@ -120,7 +123,8 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     const val = createLoader({ dataset: shard, batchSize: Math.max(1, Math.floor((2 * s.batch) / worldSize)), img: s.imgsz, augment: false, hyp: s.hyp, seed: s.seed, rect: true, stride });
     const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs });
     return {
-      trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc), ...(autoanchor ? { autoanchor } : {}),
+      trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
+      scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}),
       dispose: async () => { await train.close(); await val.close(); model.dispose(); },
     };
   } catch (e) {

@@ -60,7 +60,7 @@ export interface TrainSessionOptions {
 export type SessionEvent =
   | FitEvent
   | { type: 'autoanchor'; lines: string[]; replaced: boolean; bpr: number; newBpr?: number }
-  | { type: 'start'; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string };
+  | { type: 'start'; scan: string[]; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string };
 
 export interface TrainSessionResult extends FitResult {
   saveDir: string;
@@ -107,7 +107,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     const aa = run.autoanchor;
     if (aa) o.onEvent?.({ type: 'autoanchor', lines: aa.lines, replaced: aa.replaced, bpr: aa.bpr, ...(aa.newBpr === undefined ? {} : { newBpr: aa.newBpr }) });
     o.onEvent?.({
-      type: 'start', saveDir, data: settings.data, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
+      type: 'start', scan: run.scan, saveDir, data: settings.data, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
       names: trainSet.names, parameters: model.paramCount(), batchesPerEpoch: train.length, accumulate: trainer.accumulate,
       ...(o.resume ? { resumedFrom: o.resume } : {}),
     });
@@ -143,7 +143,7 @@ export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMe
   const cfg = String(meta.cfg ?? 'yolov5n');
   const data = o.data ?? String(meta.data);
   const img = o.img ?? Number(meta.imgsz ?? 640);
-  const dataset = await loadDataset(data, o.split ?? 'val');
+  const dataset = await loadDataset(data, o.split ?? 'val', { skipCorrupt: true });
   const nc = Number(meta.nc ?? dataset.nc);
   if (dataset.nc !== nc) throw new Error(`the checkpoint has ${nc} classes, the dataset ${dataset.nc}`);
   const model: YoloModel = buildModel(cfg, { nc });
