@@ -96,7 +96,9 @@ for (let i = 0; i < steps; i++) {
 }
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
 const imagesPerS = (batch * 1000) / mean;
-console.log(`images/s ${imagesPerS.toFixed(2)} (mean step ${mean.toFixed(0)} ms over ${steps} steps)`);
+// peak resident memory of the process so far (getrusage ru_maxrss): model, optimizer, EMA, buffer pool, activations
+const peakRssMb = (process.resourceUsage().maxRSS * 1024) / 2 ** 20;
+console.log(`images/s ${imagesPerS.toFixed(2)} (mean step ${mean.toFixed(0)} ms over ${steps} steps), peak RSS ${peakRssMb.toFixed(0)} MB`);
 // Same-run reference: the machine's sgemm rate, against the step's useful work counted as
 // 3 × the forward GFLOPs (forward, input gradient, filter gradient) of each image.
 const sgemm = sgemmRate();
@@ -128,7 +130,7 @@ if (torchRef && 'images_per_s' in torchRef) {
 
 if (json) {
   writeFileSync(json, JSON.stringify({
-    images_per_s: imagesPerS, batch, img, backend: info.backend, device: info.device, model: cfg,
+    images_per_s: imagesPerS, peak_rss_mb: peakRssMb, batch, img, backend: info.backend, device: info.device, model: cfg,
     train_gflops_per_s: trainGflops, sgemm_gflops: sgemm, ratio_vs_sgemm: sgemm ? trainGflops / sgemm : null,
     median_step_ms: median, pytorch: torchRef,
     step_ms: times, update_ms: updateMs, loss, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),

@@ -15,6 +15,22 @@ if (s.skip !== undefined) {
   t.ok(memoryPool.installed, 'registering the native kernels installs the pool');
   const n = 64 * 1024;
 
+  t.test('trim lets go of free buffers down to the bytes kept, oldest first', async (t) => {
+    const a = rand([n]), b = rand([n]);
+    const outs = [tf.add(a, b), tf.mul(a, b), tf.sub(a, b)];
+    tf.dispose(outs);
+    const free = memoryPool.stats.freeBytes;
+    t.ok(free >= 3 * n * 4, `${free} bytes free after three disposed outputs`);
+    memoryPool.trim(free - n * 4);
+    t.ok(memoryPool.stats.freeBytes <= free - n * 4, 'at most the bytes asked for stay');
+    memoryPool.trim(0);
+    t.equal(memoryPool.stats.freeBytes, 0, 'trim(0) empties the lists');
+    const misses = memoryPool.stats.misses;
+    const c = tf.add(a, b);
+    t.equal(memoryPool.stats.misses, misses + 1, 'the next output is a fresh allocation');
+    tf.dispose([a, b, c]);
+  });
+
   t.test('a disposed output is handed to the next output of its length', async (t) => {
     const a = rand([n]), b = rand([n]);
     const before = { ...memoryPool.stats };

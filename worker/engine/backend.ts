@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { loadAddon, registerNativeKernels, type Registration } from '../native/index.ts';
+import { memoryPool } from '../native/memory-pool.ts';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -102,4 +103,12 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
     throw err;
   });
   return chosen;
+}
+
+/**
+ * Lets go of the native kernels' free output buffers (memory-pool.ts) between phases whose
+ * tensor shapes differ, training and validation; a no-op on other backends.
+ */
+export function releaseKernelBuffers(): void {
+  memoryPool.trim(0);
 }

@@ -99,6 +99,25 @@ export class MemoryPool {
     return { buf: fresh, recycled: false };
   }
 
+  /**
+   * Drops free buffers, oldest first, until at most `keepBytes` stay: for a phase whose shapes
+   * differ (validation's rect batches after training, training after validation), so the
+   * buffers of one phase are not kept through the other. Measured on YOLOv5n at 320, batch 16:
+   * validation (batch 32, rect shapes) left ~1.1 GB more in the lists for the rest of the run,
+   * and on a real dataset the lists grew to the 4 GiB default cap (the 5.7 GB peak RSS).
+   */
+  trim(keepBytes = 0): void {
+    for (const old of this.order) {
+      if (this.stats.freeBytes <= keepBytes) break;
+      this.order.delete(old);
+      const l = this.free.get(old.length);
+      const i = l ? l.indexOf(old) : -1;
+      if (l && i >= 0) l.splice(i, 1);
+      if (l && l.length === 0) this.free.delete(old.length);
+      this.stats.freeBytes -= old.byteLength;
+    }
+  }
+
   /** Hooks `backend` (tfjs's MathBackendCPU instance); returns the undo. */
   install(backend: HookableBackend): () => void {
     if (this.undo) return this.undo;
@@ -166,14 +185,7 @@ export class MemoryPool {
     this.order.add(values);
     this.stats.freeBytes += values.byteLength;
     this.stats.recycled++;
-    for (const old of this.order) {
-      if (this.stats.freeBytes <= this.opts.maxFreeBytes) break;
-      this.order.delete(old);
-      const l = this.free.get(old.length);
-      const i = l ? l.indexOf(old) : -1;
-      if (l && i >= 0) l.splice(i, 1);
-      this.stats.freeBytes -= old.byteLength;
-    }
+    this.trim(this.opts.maxFreeBytes);
   }
 }
 

@@ -12,6 +12,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
+import { releaseKernelBuffers } from '../backend.ts';
 import { EarlyStopping } from './early-stop.ts';
 import { appendResults, trimResults } from './results-csv.ts';
 import { CheckpointMismatchError, restoreTrainer, trainerCheckpoint } from './state.ts';
@@ -156,7 +157,10 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     if (opts.val && (!opts.noVal || final)) {
       const val = opts.val;
       const vo: ValidateOptions = { hyp: trainer.opts.hyp, imgsz: trainer.opts.imgsz, signal: opts.signal, ...opts.validateOptions, ...(hooks.gather ? { gather: hooks.gather } : {}) };
+      // training's buffers are not validation's shapes, nor the other way round: keep neither through the other
+      releaseKernelBuffers();
       metrics = await withWeights(trainer.model, trainer.ema.state, () => validate(trainer.model, val.epochBatches(0, 0), vo));
+      releaseKernelBuffers();
     }
     const fi = metrics?.fitness ?? 0;
     const stop = stopper.update(epoch, fi);
