@@ -36,7 +36,7 @@ t.test('k-means finds three separated blobs: centroids = blob means, distortion 
   const rng = new Rng(5);
   const pts: number[] = [], blob: number[] = [];
   centres.forEach(([x, y], b) => { for (let i = 0; i < 40; i++) { pts.push(x + rng.normal() * 0.5, y + rng.normal() * 0.5); blob.push(b); } });
-  const r = kmeans(pts, 2, 3, new Rng(1));
+  const r = await kmeans(pts, 2, 3, new Rng(1));
   t.equal(r.centroids.length, 6);
   const means = centres.map((_, b) => {
     let sx = 0, sy = 0, n = 0;
@@ -75,7 +75,7 @@ t.test('check_anchors re-fits a poor fit to BPR >= 0.98, with the reference prin
   const px: number[] = [];
   for (let i = 0; i < 60; i++) px.push(l.wh[2 * i] * 320, l.wh[2 * i + 1] * 320);
   const before = anchorFit(px, DEFAULT_PX.flat(2), 4);
-  const r = checkAnchors(l, DEFAULT_PX, { imgsz: 320, seed: 0, thr: 4 });
+  const r = await checkAnchors(l, DEFAULT_PX, { imgsz: 320, seed: 0, thr: 4 });
   t.ok(before.bpr < 0.98, `the default anchors reach ${before.bpr.toFixed(3)} of these labels`);
   t.ok(Math.abs(r.bpr - before.bpr) <= 0.1, `reported BPR ${r.bpr.toFixed(3)} (labels scaled 0.9–1.1) near the unscaled ${before.bpr.toFixed(3)}`);
   t.match(r.lines[0], /^AutoAnchor: \d+\.\d\d anchors\/target, \d\.\d{3} Best Possible Recall \(BPR\)\. Anchors are a poor fit to dataset ⚠️, attempting to improve\.\.\.$/);
@@ -88,13 +88,13 @@ t.test('check_anchors re-fits a poor fit to BPR >= 0.98, with the reference prin
   t.ok(after.bpr >= 0.98, `new anchors reach ${after.bpr.toFixed(3)} (brute force, unscaled)`);
   const areas = r.anchors.map((lv) => lv.reduce((s, [w, h]) => s + w * h, 0));
   t.ok(areas[0] <= areas[1] && areas[1] <= areas[2], 'small anchors on the fine levels');
-  t.same(checkAnchors(l, DEFAULT_PX, { imgsz: 320, seed: 0 }).anchors, r.anchors, 'seeded: every rank gets the same anchors');
+  t.same((await checkAnchors(l, DEFAULT_PX, { imgsz: 320, seed: 0 })).anchors, r.anchors, 'seeded: every rank gets the same anchors');
 });
 
 t.test('a good fit is kept', async (t) => {
   const wh: number[] = [], imageSize: number[] = [], image: number[] = [];
   for (let i = 0; i < 30; i++) { wh.push(0.1 + 0.01 * i, 0.12 + 0.01 * i); imageSize.push(320, 240); image.push(i); }
-  const r = checkAnchors({ wh, imageSize, image, images: 30 }, DEFAULT_PX, { imgsz: 320, seed: 0 });
+  const r = await checkAnchors({ wh, imageSize, image, images: 30 }, DEFAULT_PX, { imgsz: 320, seed: 0 });
   t.equal(r.replaced, false);
   t.same(r.anchors, DEFAULT_PX);
   t.match(r.lines, [/^AutoAnchor: \d+\.\d\d anchors\/target, 1\.000 Best Possible Recall \(BPR\)\. Current anchors are a good fit to dataset ✅$/]);

@@ -11,6 +11,9 @@ import { Objm } from '@nats-io/obj';
 import { decodeCheckpoint, type CheckpointContent } from '../../worker/engine/checkpoint/index.ts';
 import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent, type Env } from './helpers.ts';
 
+// The actors' self-fencing lease (3 s by default) would expire on a loaded machine while a
+// step or AutoAnchor runs; these tests are about training, not fencing.
+const LOADED_LEASE_MS = 120_000;
 const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
 
 async function runJob(env: Env, jobId: string, workers: number): Promise<CheckpointContent> {
@@ -20,7 +23,7 @@ async function runJob(env: Env, jobId: string, workers: number): Promise<Checkpo
     trainer: { kind: 'yolov5', cfg: TINY, data: 'synthetic', img: 64, epochs: 2, batch: 4, nbs: 4, synthetic: { train: 8, val: 2, seed: 1 }, hyp: { warmup_epochs: 0 } },
   } as never);
   for (let rank = 0; rank < workers; rank++) {
-    const r = await control(env.nc, env.s.nodeControl('node-rp'), { op: 'spawn', actor: actorSpec({ jobId, actorId: `${jobId}-r${rank}`, rank, worldSize: workers, nodeId: 'node-rp', job }) });
+    const r = await control(env.nc, env.s.nodeControl('node-rp'), { op: 'spawn', actor: { ...actorSpec({ jobId, actorId: `${jobId}-r${rank}`, rank, worldSize: workers, nodeId: 'node-rp', job }), leaseMs: LOADED_LEASE_MS } });
     if (!r.ok) throw new Error(`spawn failed: ${JSON.stringify(r)}`);
   }
   for (let rank = 0; rank < workers; rank++) {

@@ -15,6 +15,9 @@ import { decodeCheckpoint, loadCheckpoint, type CheckpointContent } from '../../
 import { trainSession } from '../../worker/engine/train/index.ts';
 import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent, type Env } from './helpers.ts';
 
+// The actors' self-fencing lease (3 s by default) would expire on a loaded machine while a
+// step or AutoAnchor runs; these tests are about training, not fencing.
+const LOADED_LEASE_MS = 120_000;
 const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
 const RUN = { img: 64, epochs: 2, batch: 2, nbs: 2, seed: 0 } as const; // nbs = batch: an optimizer step every batch
 const SYNTH = { train: 4, val: 2, seed: 0 } as const;
@@ -34,7 +37,7 @@ function differing(a: CheckpointContent, b: CheckpointContent): string[] {
 async function runJob(env: Env, jobId: string, trainer: Record<string, unknown>): Promise<void> {
   const ex = exits(env.nc, env.s);
   const job = jobSpec({ workers: 1, checkpoint_every: 1000, trainer: { kind: 'yolov5', cfg: TINY, data: 'synthetic', ...RUN, synthetic: SYNTH, hyp: { warmup_epochs: 0 }, ...trainer } as never });
-  const r = await control(env.nc, env.s.nodeControl('node-rs'), { op: 'spawn', actor: actorSpec({ jobId, actorId: `${jobId}-r0`, nodeId: 'node-rs', job }) });
+  const r = await control(env.nc, env.s.nodeControl('node-rs'), { op: 'spawn', actor: { ...actorSpec({ jobId, actorId: `${jobId}-r0`, nodeId: 'node-rs', job }), leaseMs: LOADED_LEASE_MS } });
   if (!r.ok) throw new Error(`spawn failed: ${JSON.stringify(r)}`);
   const e = await ex.next((x) => x.actorId === `${jobId}-r0`);
   ex.close();

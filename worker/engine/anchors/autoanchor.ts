@@ -5,7 +5,9 @@
  * anchors, and below 0.98 a re-fit: k-means on the whitened sizes (30 restarts), then 1000
  * generations of mutation keeping improvements of the fitness. The new anchors replace the old
  * only when their BPR is higher. Seeded, so every rank of a job computes the same anchors.
- * Returns the lines the reference prints (the engine does not log).
+ * Returns the lines the reference prints (the engine does not log). The search yields to the
+ * event loop every few milliseconds, so an actor keeps answering (heartbeats, fencing) while
+ * it runs on a large label set.
  */
 import { deriveRng, type Rng } from '../data/rng.ts';
 import { anchorFit, type Sizes } from './metric.ts';
@@ -14,6 +16,9 @@ import { kmeans } from './kmeans.ts';
 export const AUTOANCHOR_PREFIX = 'AutoAnchor: ';
 /** BPR at or below which the anchors are re-fitted */
 export const BPR_REFIT = 0.98;
+
+const YIELD_MS = 20;
+const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** A label set: normalised (w, h) of each label and the original (width, height) of its image. */
 export interface LabelShapes {
@@ -62,7 +67,7 @@ export interface KmeanOptions {
 }
 
 /** kmean_anchors: `n` anchors (pixels, flat pairs sorted by area) evolved for the labels. */
-export function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Float64Array {
+export async function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Promise<Float64Array> {
   const thr = o.thr ?? 4, t = 1 / thr, gen = o.gen ?? 1000, rng = o.rng, lines = o.lines ?? [];
   const wh0 = pixelSizes(l, o.imgsz);
   const n0 = wh0.length / 2;
@@ -81,7 +86,7 @@ export function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Float64Array {
     return Math.sqrt(Math.max(s2 / m - (s / m) ** 2, 0));
   });
   const whitened = wh.map((v, i) => v / sd[i % 2]);
-  const km = o.n <= m && sd[0] > 0 && sd[1] > 0 ? kmeans(whitened, 2, o.n, rng, 30) : null;
+  const km = o.n <= m && sd[0] > 0 && sd[1] > 0 ? await kmeans(whitened, 2, o.n, rng, 30) : null;
   if (km && km.centroids.length === 2 * o.n) {
     k = km.centroids.map((v, i) => v * sd[i % 2]);
   } else {
@@ -93,7 +98,9 @@ export function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Float64Array {
   const fitness = (a: Float64Array) => anchorFit(wh, Float32Array.from(a), thr).fitness;
   let f = fitness(k);
   const mp = 0.9, s = 0.1;
+  let slice = performance.now();
   for (let g = 0; g < gen; g++) {
+    if (performance.now() - slice > YIELD_MS) { await yieldNow(); slice = performance.now(); }
     const v = new Float64Array(k.length).fill(1);
     while (v.every((x) => x === 1)) {
       const r = rng.random();
@@ -126,7 +133,7 @@ export interface CheckAnchorsResult {
  * strides. Re-fits below {@link BPR_REFIT}; new anchors are ordered by area onto the levels
  * (check_anchor_order for increasing strides).
  */
-export function checkAnchors(l: LabelShapes, anchorsPx: number[][][], o: { imgsz: number; thr?: number; seed: number; gen?: number }): CheckAnchorsResult {
+export async function checkAnchors(l: LabelShapes, anchorsPx: number[][][], o: { imgsz: number; thr?: number; seed: number; gen?: number }): Promise<CheckAnchorsResult> {
   const thr = o.thr ?? 4, rng = deriveRng(o.seed, 0xa0c4);
   const scale = Float64Array.from({ length: l.images }, () => rng.uniform(0.9, 1.1));
   const wh = Float32Array.from(pixelSizes(l, o.imgsz, scale));
@@ -140,7 +147,7 @@ export function checkAnchors(l: LabelShapes, anchorsPx: number[][][], o: { imgsz
   }
   lines.push(`${head}Anchors are a poor fit to dataset ⚠️, attempting to improve...`);
   const nl = anchorsPx.length, na = anchorsPx[0].length;
-  const k = kmeanAnchors(l, { n: nl * na, imgsz: o.imgsz, thr, gen: o.gen, rng, lines });
+  const k = await kmeanAnchors(l, { n: nl * na, imgsz: o.imgsz, thr, gen: o.gen, rng, lines });
   const newBpr = anchorFit(wh, Float32Array.from(k), thr).bpr;
   if (!(newBpr > fit.bpr)) {
     lines.push(`${AUTOANCHOR_PREFIX}Done ⚠️ (original anchors better than new anchors, proceeding with original anchors)`);

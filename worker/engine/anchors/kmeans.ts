@@ -52,8 +52,8 @@ function run(points: ArrayLike<number>, dim: number, guess: Float64Array, thresh
   return { centroids: book, distortion: last };
 }
 
-/** k-means with `iter` random restarts (scipy's defaults: iter 20, thresh 1e-5). */
-export function kmeans(points: ArrayLike<number>, dim: number, k: number, rng: Rng, iter = 20, thresh = 1e-5): KmeansResult {
+/** k-means with `iter` random restarts (scipy's defaults: iter 20, thresh 1e-5); yields to the event loop between restarts. */
+export async function kmeans(points: ArrayLike<number>, dim: number, k: number, rng: Rng, iter = 20, thresh = 1e-5): Promise<KmeansResult> {
   const n = points.length / dim;
   if (k > n) throw new RangeError(`kmeans: ${k} clusters from ${n} points`);
   let best: KmeansResult = { centroids: new Float64Array(0), distortion: Infinity };
@@ -62,6 +62,7 @@ export function kmeans(points: ArrayLike<number>, dim: number, k: number, rng: R
     const guess = new Float64Array(k * dim);
     pick.forEach((p, j) => { for (let c = 0; c < dim; c++) guess[j * dim + c] = points[p * dim + c]; });
     const res = run(points, dim, guess, thresh);
+    await new Promise((r) => setImmediate(r));
     if (res.distortion < best.distortion) best = res;
   }
   return best;

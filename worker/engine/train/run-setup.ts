@@ -113,7 +113,7 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     let autoanchor: CheckAnchorsResult | undefined;
     if (o.fresh && !s.noautoanchor) {
       const px = model.anchors.map((l, i) => l.map(([w, h]) => [w * model.strides[i], h * model.strides[i]]));
-      autoanchor = checkAnchors(await labelShapes(trainSet), px, { imgsz: s.imgsz, thr: s.hyp.anchor_t, seed: s.seed });
+      autoanchor = await checkAnchors(await labelShapes(trainSet), px, { imgsz: s.imgsz, thr: s.hyp.anchor_t, seed: s.seed });
       if (autoanchor.replaced) model.setAnchors(autoanchor.anchors.map((l, i) => l.map(([w, h]) => [w / model.strides[i], h / model.strides[i]])));
     }
     const train = createLoader({ dataset: trainSet, batchSize: perRank, img: s.imgsz, augment: true, hyp: s.hyp, seed: s.seed, stride, rank, worldSize });
