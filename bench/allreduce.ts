@@ -118,7 +118,7 @@ async function allreduceRun(url: string, n: number, algo: string, bytes: number)
   return { seconds: median(res.times), ok: res.ok, cpuRanks: res.cpuPerCall, cpuServer };
 }
 
-const server = await startNatsServer({ jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
+const server = await startNatsServer({ auth: false, jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
 const serverPid = server.proc.pid;
 const rows: Row[] = [];
 const mb = (x: number): string => (x / 1e6).toFixed(1);

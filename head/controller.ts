@@ -18,12 +18,13 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, rankSucceeded, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
+import { placed, endGeneration, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
 import { planPass } from './scheduler/plan.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
 import type { HeadView } from './view.ts';
+import type { CredentialMinter } from './auth/minter.ts';
 
 export interface ControllerOptions {
   deadAfterMs: number;
@@ -44,6 +45,7 @@ export class Controller {
   readonly #s: Subjects;
   readonly #log: Logger;
   readonly #o: ControllerOptions;
+  readonly #minter: CredentialMinter | undefined;
   readonly #since = Date.now();
   readonly #lastReported = new Map<string, number>();
   readonly #progress = new Map<string, Progress>();
@@ -53,8 +55,8 @@ export class Controller {
   #closed = false;
   #cutOff: string | null = null;
 
-  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView }) {
-    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view;
+  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter }) {
+    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view; this.#minter = d.minter;
   }
 
   /** Writes fail fast (503 FLO_UNAVAILABLE, with the reason) while the head is cut off from NATS. */
@@ -106,11 +108,20 @@ export class Controller {
 
   // ---- inputs from workers -------------------------------------------------------------
 
-  /** An actor exit (from the durable exits stream; may be a redelivery). */
-  onExit(x: ActorExit): Promise<void> {
+  /**
+   * An actor exit (from the durable exits stream; may be a redelivery). `sender`: the node
+   * whose subject it came on (only that node may publish there); it must be the node the head
+   * placed this actor on, for the job's current generation (older and future ones are dropped).
+   */
+  onExit(x: ActorExit, sender: string | undefined = x.nodeId): Promise<void> {
     return this.serial(async () => {
       const j = this.jobs.get(x.jobId);
-      if (!j || isTerminal(j.state) || x.generation !== j.generation || !j.placement.some((p) => p.actorId === x.actorId)) {
+      const p = j?.placement.find((q) => q.actorId === x.actorId);
+      if (sender !== x.nodeId || (p && (p.nodeId !== sender || p.rank !== x.rank))) {
+        this.#log.warn({ job: x.jobId, actor: x.actorId, sender, claimed: x.nodeId }, 'dropped an actor exit from a node that does not run that actor');
+        return;
+      }
+      if (!j || isTerminal(j.state) || x.generation !== j.generation || !p) {
         this.#log.debug({ job: x.jobId, actor: x.actorId, generation: x.generation }, 'ignored exit of a stale actor');
         return;
       }
@@ -118,7 +129,14 @@ export class Controller {
       log.info({ outcome: x.outcome }, 'actor exited');
       if (x.outcome.kind === 'succeeded') {
         await this.#flushProgress(); // the last steps, so a finished job shows its final step
-        await this.#commit(x.jobId, (cur) => (cur.generation === x.generation ? rankSucceeded(cur, x.rank) : null));
+        const cur = this.jobs.get(x.jobId) ?? j;
+        const refused = successRefusal(cur, x.rank, x.outcome.step);
+        if (refused) {
+          log.warn({ step: x.outcome.step }, refused);
+          await this.#endGeneration(x.jobId, x.generation, 'retryable', refused);
+          return;
+        }
+        await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(c, x.rank, x.outcome.step) : null));
         return;
       }
       const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
@@ -216,9 +234,10 @@ export class Controller {
     });
     if (!wrote) return;
     // spawns go out concurrently and outside the decision queue; a failure ends the generation
-    void Promise.all(placement.map((p) => {
+    void Promise.all(placement.map(async (p) => {
       const spec: ActorSpec = { actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs };
-      return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs);
+      const creds = await this.#minter?.actor(j.id, p.actorId);
+      return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds);
     })).catch((e: Error) => {
       this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
       return this.serial(() => this.#endGeneration(j.id, gen, 'deferred', `spawn failed: ${e.message}`));

@@ -4,11 +4,17 @@
  * dir it created itself is removed by stop().
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { natsOptions } from '../shared/nats-connect.ts';
+import { joinTokenOf } from '../shared/join-token.ts';
+import { subjects } from '../shared/subjects.ts';
+import { ensureTrustDir, mintCreds, serverAuthConfig, type NatsTrust } from './auth/nats-trust.ts';
+import { workerPermissions, type Permissions } from './auth/nats-permissions.ts';
 
 export interface NatsServer {
   /** client URL, e.g. nats://127.0.0.1:4222 */
@@ -22,6 +28,45 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** starts the killed server again from the same config (ports, store) and waits until it listens */
   restart(): Promise<void>;
+  /** the trust chain the server requires (absent for `auth: false`) */
+  auth?: ServerAuth;
+  /** connect() options as the head (every permission), or as `creds` when given */
+  options(creds?: string): NodeConnectionOptions;
+}
+
+/** The credentials of an authenticated server (or cluster). */
+export interface ServerAuth {
+  trust: NatsTrust;
+  /** the dir holding the trust files (trust-dir layout of head/auth/nats-trust.ts) */
+  dir: string;
+  /** creds text of a user with every permission (the head) */
+  headCreds: string;
+  /** the account signing seed (what a head mints worker and actor creds with) */
+  signingKey: string;
+  /** what startHead needs to connect as the head and mint credentials */
+  headOptions: { natsCreds: string; natsSigningKey: string };
+  /** a join token for worker `nodeId` under `prefix` */
+  joinToken(prefix: string, nodeId: string): Promise<string>;
+  /** mints creds text for a user with these permissions */
+  mint(name: string, perms: Permissions): Promise<string>;
+}
+
+/**
+ * The trust chain in `dir` (created when missing) with helpers to use it; its
+ * `serverAuthConfig(auth.trust)` lines go into every server's config (launch() of a kit).
+ */
+export async function serverAuth(dir: string): Promise<ServerAuth> {
+  const trust = await ensureTrustDir(dir);
+  const headCreds = readFileSync(join(dir, 'head.creds'), 'utf8');
+  const signingKey = new TextDecoder().decode(trust.signer.getSeed());
+  return {
+    trust, dir, headCreds, signingKey,
+    headOptions: { natsCreds: headCreds, natsSigningKey: signingKey },
+    mint: (name, perms) => mintCreds(trust, name, perms),
+    async joinToken(prefix, nodeId) {
+      return joinTokenOf(await mintCreds(trust, `worker:${nodeId}:kit`, workerPermissions(subjects(prefix), nodeId)));
+    },
+  };
 }
 
 export interface StartOptions {
@@ -37,6 +82,12 @@ export interface StartOptions {
   port?: number;
   /** listen address (default 127.0.0.1) */
   host?: string;
+  /**
+   * require credentials (default true: anonymous clients are refused). The trust chain lives in
+   * `authDir` (created when missing: `flotilla up` keeps its own), default `<storeDir>/auth`.
+   */
+  auth?: boolean;
+  authDir?: string;
 }
 
 /** How a server process is started: a command prefix (e.g. `ip netns exec NAME`) and where to find its port. */
@@ -45,6 +96,8 @@ export interface LaunchWrap {
   prefix?: string[];
   /** checks that the client port listens (default: a TCP connect to host:port from here) */
   probe?: () => Promise<boolean>;
+  /** the trust chain in `conf` (the returned server's options() then connect as its head) */
+  auth?: ServerAuth;
 }
 
 let checked = false;
@@ -123,6 +176,8 @@ export function launch(conf: string, host: string, port: number, storeDir: strin
     proc: undefined as unknown as ChildProcess,
     storeDir,
     kill,
+    auth: wrap.auth,
+    options(creds) { return natsOptions(server.url, creds ?? wrap.auth?.headCreds); },
     async restart() { await kill(); start(); await ready(); },
     async stop() {
       if (alive()) {
@@ -160,30 +215,37 @@ export async function startNatsServer(opts: StartOptions = {}): Promise<NatsServ
   const ownsStore = !opts.storeDir;
   const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'flotilla-nats-'));
   if (opts.storeDir) mkdirSync(storeDir, { recursive: true });
+  const auth = opts.auth === false ? undefined : await serverAuth(opts.authDir ?? join(storeDir, 'auth'));
   const lines = [
     `listen: ${host}:${port}`,
     opts.maxPayload ? `max_payload: ${opts.maxPayload}` : '',
     opts.jetstream === false ? '' : `jetstream { store_dir: "${storeDir}" }`,
+    auth ? serverAuthConfig(auth.trust) : '',
     opts.extraConfig ?? '',
   ];
-  return launch(lines.join('\n'), host, port, storeDir, ownsStore);
+  return launch(lines.join('\n'), host, port, storeDir, ownsStore, { auth });
 }
 
 export interface NatsCluster {
   servers: NatsServer[];
   /** all client URLs, for a client that fails over */
   urls: string[];
+  auth?: ServerAuth;
+  /** connect() options over every URL, as the head or as `creds` */
+  options(creds?: string): NodeConnectionOptions;
   stop(): Promise<void>;
 }
 
-/** Starts a JetStream cluster of `size` servers (default 3) on free ports. */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/** Starts a JetStream cluster of `size` servers (default 3) on free ports; one trust chain for all (unless `auth: false`). */
+export async function startNatsCluster(size = 3, opts: { auth?: boolean } = {}): Promise<NatsCluster> {
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
   for (let i = 0; i < size; i++) { clientPorts.push(await freePort()); routePorts.push(await freePort()); }
   const name = `flotilla-${randomBytes(3).toString('hex')}`;
   const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
   const servers: NatsServer[] = [];
+  const authDir = mkdtempSync(join(tmpdir(), 'flotilla-natsauth-'));
+  const auth = opts.auth === false ? undefined : await serverAuth(authDir);
   try {
     for (let i = 0; i < size; i++) {
       const storeDir = mkdtempSync(join(tmpdir(), 'flotilla-natsc-'));
@@ -192,16 +254,21 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         `listen: 127.0.0.1:${clientPorts[i]}`,
         `jetstream { store_dir: "${storeDir}" }`,
         `cluster { name: ${name}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
+        auth ? serverAuthConfig(auth.trust) : '',
       ].join('\n');
-      servers.push(await launch(conf, '127.0.0.1', clientPorts[i], storeDir, true));
+      servers.push(await launch(conf, '127.0.0.1', clientPorts[i], storeDir, true, { auth }));
     }
   } catch (e) {
     await Promise.all(servers.map((s) => s.stop()));
+    rmSync(authDir, { recursive: true, force: true });
     throw e;
   }
+  const urls = servers.map((s) => s.url);
   return {
     servers,
-    urls: servers.map((s) => s.url),
-    async stop() { await Promise.all(servers.map((s) => s.stop())); },
+    urls,
+    auth,
+    options(creds) { return natsOptions(urls, creds ?? auth?.headCreds); },
+    async stop() { await Promise.all(servers.map((s) => s.stop())); rmSync(authDir, { recursive: true, force: true }); },
   };
 }

@@ -6,8 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsOptions } from '../shared/nats-connect.ts';
+import { credentialMinter, type CredentialMinter } from './auth/minter.ts';
 import type { FastifyInstance } from 'fastify';
-import { subjects } from '../shared/subjects.ts';
+import { nodeOfSubject, subjects } from '../shared/subjects.ts';
 import { silentLogger, type Logger } from '../shared/logger.ts';
 import { ActorExit } from '../shared/schemas/actor.ts';
 import { JobEvent } from '../shared/schemas/event.ts';
@@ -29,6 +31,10 @@ import { NatsView } from './view.ts';
 /** Options of a head; defaults from shared/config.ts DEFAULTS. */
 export interface HeadOptions {
   natsUrl: string;
+  /** the head's NATS creds (path or text); none for a server without auth */
+  natsCreds?: string;
+  /** the account signing key (seed or file) to mint worker and actor creds with; needs natsCreds */
+  natsSigningKey?: string;
   prefix: string;
   /** HTTP listen address (default 127.0.0.1); `port: null` builds the app without listening */
   host?: string;
@@ -58,6 +64,8 @@ export interface Head {
   ctl: Controller;
   nc: NatsConnection;
   autoscaler?: Autoscaler;
+  /** mints worker join tokens and actor creds (absent on a server without auth) */
+  minter?: CredentialMinter;
   stop(): Promise<void>;
 }
 
@@ -67,7 +75,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   const s = subjects(o.prefix);
   const deadAfterMs = o.deadAfterMs ?? DEFAULTS.deadAfterMs;
   // every server URL, reconnect forever; a ping each second so a dead link shows in ~3 s
-  const nc = await connect({ servers: o.natsUrl.split(','), name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 });
+  const nc = await connect(natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }));
+  const minter = o.natsSigningKey && o.natsCreds ? credentialMinter(s, o.natsSigningKey, o.natsCreds) : undefined;
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];
   const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
   try {
@@ -87,7 +96,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     const [nJobs, nNodes] = [await jobs.load(), await nodes.load()];
     log.info({ head: id, jobs: nJobs, nodes: nNodes, prefix: o.prefix }, 'head state loaded from KV');
     const ctl = new Controller({
-      nc, js: res.js, s, jobs, nodes, log, view,
+      nc, js: res.js, s, jobs, nodes, log, view, minter,
       opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
     });
     stops.push(() => ctl.close());
@@ -96,8 +105,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     stops.push(() => membership.stop());
     const followers: DurableFollower[] = [
       await followDurable(res.js, res.jsm, {
-        stream: res.exitsStream, durable: 'head_exits', subject: s.actorExit, schema: ActorExit, deliverAll: true, log,
-        handler: (x) => ctl.onExit(x),
+        stream: res.exitsStream, durable: 'head_exits', subject: s.allActorExits, schema: ActorExit, deliverAll: true, log,
+        handler: (x, _seq, subject) => ctl.onExit(x, nodeOfSubject(subject)),
       }),
       await followDurable(res.js, res.jsm, {
         stream: s.eventsStream, durable: 'head_progress', subject: s.allJobEvents, schema: JobEvent, log,
@@ -109,7 +118,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     stops.push(() => clearInterval(timer));
     let autoscaler: Autoscaler | undefined;
     if (o.autoscaler) {
-      autoscaler = new Autoscaler(ctl, o.autoscaler, log.child({ part: 'autoscaler' }));
+      const joinToken = minter ? (nodeId: string) => minter.worker(nodeId, 'autoscaler') : undefined;
+      autoscaler = new Autoscaler(ctl, { joinToken, ...o.autoscaler }, log.child({ part: 'autoscaler' }));
       autoscaler.start();
       stops.push(() => autoscaler?.stop());
     }
@@ -144,7 +154,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     }
     void ctl.tick();
-    return { url, id, app, ctl, nc, autoscaler, stop: stopAll };
+    return { url, id, app, ctl, nc, autoscaler, minter, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -43,7 +43,7 @@ export async function openResources(nc: NatsConnection, s: Subjects, opts: { rep
   const exitsStream = exitsStreamName(s);
   const assets: AssetReport[] = [];
   assets.push(await ensureStream(jsm, { name: s.eventsStream, subjects: [s.allJobEvents], max_age: 7 * DAY_NS }, replicas));
-  assets.push(await ensureStream(jsm, { name: exitsStream, subjects: [s.actorExit], max_age: DAY_NS }, replicas));
+  assets.push(await ensureStream(jsm, { name: exitsStream, subjects: [s.allActorExits], max_age: DAY_NS }, replicas));
   const kv = async (bucket: string) => { const r = await ensureKv(js, jsm, bucket, replicas, { history: 1 }); assets.push(r.report); return r.kv; };
   const jobs = await kv(s.jobsBucket);
   const nodes = await kv(s.nodesBucket);

@@ -56,7 +56,7 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
   let lost = () => undefined as void;
   const head = await startHead({
     onLeaseLost: () => lost(),
-    natsUrl: config.natsUrl, prefix: config.prefix, host: config.head.host, port: config.head.port,
+    natsUrl: config.natsUrl, natsCreds: config.natsCreds, natsSigningKey: config.natsSigningKey, prefix: config.prefix, host: config.head.host, port: config.head.port,
     deadAfterMs: config.head.deadAfterMs, restartBackoffMs: config.head.restartBackoffMs, autoscaler, log,
     replicas: config.jetstream.replicas,
   });

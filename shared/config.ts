@@ -23,6 +23,12 @@ export const Config = z
   .object({
     /** NATS server URL(s), comma separated (default nats://127.0.0.1:4222) */
     natsUrl: z.string().min(1).default(DEFAULTS.natsUrl),
+    /** NATS credentials of this process: a creds file path or its text (none: an anonymous client, for servers without auth) */
+    natsCreds: z.string().min(1).optional(),
+    /** head only: the account signing key (nkey seed, or a file holding it) it mints worker and actor credentials with */
+    natsSigningKey: z.string().min(1).optional(),
+    /** worker only: a join token from `flotilla token create --role worker` (carries the node's credentials and id) */
+    joinToken: z.string().min(1).optional(),
     /** subject/bucket prefix (default "flotilla") */
     prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default(DEFAULTS.prefix),
     head: z
@@ -59,6 +65,9 @@ export type ConfigInput = z.input<typeof Config>;
 const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_NATS_URL: (c, v) => { c.natsUrl = v; },
   FLOTILLA_PREFIX: (c, v) => { c.prefix = v; },
+  FLOTILLA_NATS_CREDS: (c, v) => { c.natsCreds = v; },
+  FLOTILLA_NATS_SIGNING_KEY: (c, v) => { c.natsSigningKey = v; },
+  FLOTILLA_JOIN_TOKEN: (c, v) => { c.joinToken = v; },
   FLOTILLA_HEAD_HOST: (c, v) => { (c.head ??= {}).host = v; },
   FLOTILLA_HEAD_PORT: (c, v) => { (c.head ??= {}).port = Number(v); },
   FLOTILLA_DEAD_AFTER_MS: (c, v) => { (c.head ??= {}).deadAfterMs = Number(v); },

@@ -4,6 +4,8 @@
  */
 export const ERROR_CATALOGUE = {
   FLO_VALIDATION: { status: 400, retryable: false, message: 'request failed validation' },
+  FLO_UNAUTHENTICATED: { status: 401, retryable: false, message: 'missing or invalid credentials' },
+  FLO_FORBIDDEN: { status: 403, retryable: false, message: 'not allowed for this identity' },
   FLO_NOT_FOUND: { status: 404, retryable: false, message: 'not found' },
   FLO_CONFLICT: { status: 409, retryable: true, message: 'state changed concurrently' },
   FLO_INVALID_STATE: { status: 409, retryable: false, message: 'operation not allowed in this state' },

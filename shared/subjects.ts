@@ -14,21 +14,33 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
   const up = p.toUpperCase().replace(/-/g, '_');
   return Object.freeze({
     prefix: p,
-    // control plane
-    nodeRegister: `${p}.node.register`,
-    nodeHeartbeat: `${p}.node.heartbeat`,
-    nodeLeaving: `${p}.node.leaving`,
+    // control plane: a node speaks only on subjects that carry its id (its NATS user may
+    // publish nowhere else), so the subject names the speaker; the head subscribes the wildcards
+    nodeRegister: (nodeId: string) => `${p}.node.${nodeId}.register`,
+    allNodeRegister: `${p}.node.*.register`,
+    nodeHeartbeat: (nodeId: string) => `${p}.node.${nodeId}.heartbeat`,
+    allNodeHeartbeats: `${p}.node.*.heartbeat`,
+    nodeLeaving: (nodeId: string) => `${p}.node.${nodeId}.leaving`,
+    allNodeLeaving: `${p}.node.*.leaving`,
     nodeControl: (nodeId: string) => `${p}.node.${nodeId}.ctl`,
-    actorExit: `${p}.actor.exit`,
+    /** every subject of one node (its publish permission) */
+    nodeSubjects: (nodeId: string) => `${p}.node.${nodeId}.>`,
+    actorExit: (nodeId: string) => `${p}.exit.${nodeId}`,
+    allActorExits: `${p}.exit.*`,
     actorCall: (actorId: string) => `${p}.actor.${actorId}.call`,
     jobAbort: (jobId: string) => `${p}.job.${jobId}.abort`,
     jobAbortAll: `${p}.job.*.abort`,
-    jobCheckpoint: (jobId: string) => `${p}.job.${jobId}.checkpoint`,
+    /** asked by node `nodeId` (the last token names the asker: only that node may publish it) */
+    jobCheckpoint: (jobId: string, nodeId: string) => `${p}.job.${jobId}.checkpoint.${nodeId}`,
+    jobCheckpointAny: (jobId: string) => `${p}.job.${jobId}.checkpoint.*`,
+    jobCheckpointBy: (nodeId: string) => `${p}.job.*.checkpoint.${nodeId}`,
     // events (a JetStream stream captures these)
     jobEvents: (jobId: string) => `${p}.events.${jobId}`,
     allJobEvents: `${p}.events.>`,
     // collective communication (plain pub/sub)
     collective: (jobId: string, generation: number) => `${p}.coll.${jobId}.g${generation}`,
+    /** parent of every generation's collective subjects of a job */
+    collectiveJob: (jobId: string) => `${p}.coll.${jobId}`,
     // JetStream resources
     eventsStream: `${up}_EVENTS`,
     jobsBucket: `${p}_jobs`,
@@ -40,3 +52,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
 }
 
 export type Subjects = ReturnType<typeof subjects>;
+
+/** The node a per-node subject names (`<p>.node.<id>.…`, `<p>.exit.<id>`): who sent it, since only that node may publish there. */
+export function nodeOfSubject(subject: string): string | undefined {
+  return subject.split('.')[2];
+}

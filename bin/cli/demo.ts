@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string) => { if (values.json) return; if (bar) bar.line(line); else console.log(line); };
   try {
     const head = await startHead({
-      natsUrl: nats.url, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
+      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
       autoscaler: {
         provider: new LocalProvider({
           natsUrl: nats.url, prefix, slots: 1, output: values.verbose ? 'inherit' : 'ignore', env: coreShareEnv(workers),

@@ -9,6 +9,8 @@ import type { AutoscaleFlags } from '../../head/run.ts';
 const USAGE = `usage: flotilla head [options]
 
   --nats URL            NATS server URL(s) (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)
+  --nats-creds FILE     the head's NATS creds (env FLOTILLA_NATS_CREDS; head.creds of \`flotilla nats-trust\`)
+  --signing-key FILE    account signing seed to mint worker/actor creds (env FLOTILLA_NATS_SIGNING_KEY; signing.nk)
   --prefix P            subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)
   --host H              HTTP listen address (env FLOTILLA_HEAD_HOST, default 127.0.0.1)
   --port P              HTTP port (env FLOTILLA_HEAD_PORT, default 8080; 0 = any)
@@ -29,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      nats: { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
+      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
       slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -39,6 +41,8 @@ export async function run(argv: string[]): Promise<number> {
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
   if (values.replicas) overrides.jetstream = { replicas: Number(values.replicas) };
+  if (values['nats-creds']) overrides.natsCreds = values['nats-creds'];
+  if (values['signing-key']) overrides.natsSigningKey = values['signing-key'];
   if (values.host || values.port) overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
   const kind = values.autoscale ?? 'none';
   if (kind !== 'none' && kind !== 'local' && kind !== 'exec') { console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`); return 2; }

@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   let head;
   try {
     head = await startHead({
-      natsUrl: nats.url, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
+      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
       replicas: values.replicas ? Math.max(1, int(values.replicas, 1, 'replicas')) : undefined,
       autoscaler: {
         provider: new LocalProvider({

@@ -5,20 +5,23 @@
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../shared/config.ts';
 
-const USAGE = `usage: flotilla worker [--nats URL] [--slots N] [--node-id ID] [--prefix P]
+const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FILE] [--slots N] [--node-id ID] [--prefix P]
 
   --nats URL      NATS server URL(s), comma separated (env FLOTILLA_NATS_URL)
+  --join-token T  join token from \`flotilla token create --role worker\` (env FLOTILLA_JOIN_TOKEN); it names the node
+  --creds FILE    the node's NATS creds file instead of a join token (env FLOTILLA_NATS_CREDS)
   --slots N       actor processes this node runs at once (env FLOTILLA_SLOTS, default 1)
   --node-id ID    node id (env FLOTILLA_NODE_ID, default <host>-<random>)
   --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { nats?: string; slots?: string; 'node-id'?: string; prefix?: string; help?: boolean };
+  let values: { nats?: string; slots?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; creds?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         nats: { type: 'string' }, slots: { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
+        'join-token': { type: 'string' }, creds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -31,6 +34,8 @@ export async function run(argv: string[]): Promise<number> {
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
+  if (values['join-token']) overrides.joinToken = values['join-token'];
+  if (values.creds) overrides.natsCreds = values.creds;
   if (values.slots !== undefined || values['node-id'] !== undefined) {
     overrides.worker = {
       ...(values.slots !== undefined ? { slots: Number(values.slots) } : {}),

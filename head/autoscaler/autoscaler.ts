@@ -27,12 +27,15 @@ export interface AutoscalerOptions {
   intervalMs?: number;
   /** node id prefix of started workers (default "auto") */
   namePrefix?: string;
+  /** mints the join token a started worker gets (the head sets it when NATS needs credentials) */
+  joinToken?: (nodeId: string) => Promise<string>;
 }
 
 export class Autoscaler {
   readonly #ctl: Controller;
   readonly #p: WorkerProvider;
-  readonly #o: Required<Omit<AutoscalerOptions, 'provider'>>;
+  readonly #o: Required<Omit<AutoscalerOptions, 'provider' | 'joinToken'>>;
+  readonly #joinToken: AutoscalerOptions['joinToken'];
   readonly #log: Logger;
   readonly #bootedAt = new Map<string, number>();
   readonly #idleSince = new Map<string, number>();
@@ -42,6 +45,7 @@ export class Autoscaler {
   constructor(ctl: Controller, o: AutoscalerOptions, log: Logger) {
     this.#ctl = ctl;
     this.#p = o.provider;
+    this.#joinToken = o.joinToken;
     this.#log = log;
     this.#o = {
       slotsPerWorker: o.slotsPerWorker ?? 1, minWorkers: o.minWorkers ?? 0, maxWorkers: o.maxWorkers ?? 4,
@@ -85,7 +89,7 @@ export class Autoscaler {
       const nodeId = `${this.#o.namePrefix}-${randomBytes(4).toString('hex')}`;
       this.#bootedAt.set(nodeId, now);
       this.#log.info({ node: nodeId, provider: this.#p.name, demand }, 'scaling up');
-      await this.#p.up(nodeId);
+      await this.#p.up(nodeId, await this.#joinToken?.(nodeId));
     }
     if (demand > 0) { this.#idleSince.clear(); return; }
     const busy = new Set<string>();

@@ -80,14 +80,14 @@ export class ExecProvider implements WorkerProvider {
     this.#listed = ids;
   }
 
-  async up(nodeId: string): Promise<void> {
+  async up(nodeId: string, joinToken?: string): Promise<void> {
     if (this.#o.listCommand) {
-      await run(this.#o.upCommand, workerEnv(this.#o, nodeId), this.#o.timeoutMs ?? 300_000);
+      await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000);
       this.#placeholders.push({ id: nodeId, at: Date.now() });
       return;
     }
     this.#nodes.add(nodeId);
-    try { await run(this.#o.upCommand, workerEnv(this.#o, nodeId), this.#o.timeoutMs ?? 300_000); }
+    try { await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000); }
     catch (e) { this.#nodes.delete(nodeId); throw e; }
   }
 

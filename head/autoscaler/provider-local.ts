@@ -29,14 +29,14 @@ export class LocalProvider implements WorkerProvider {
 
   constructor(o: LocalProviderOptions) { this.#o = o; }
 
-  async up(nodeId: string): Promise<void> {
+  async up(nodeId: string, joinToken?: string): Promise<void> {
     const entry = this.#o.entry ?? join(ROOT, 'worker', 'agent', 'main.ts');
     let fd: number | undefined;
     const out = this.#o.output ?? 'ignore';
     if (typeof out === 'object') fd = openSync(join(out.dir, `${nodeId}.log`), 'a');
     const stdio = fd !== undefined ? (['ignore', fd, fd] as const) : out === 'inherit' ? 'inherit' : 'ignore';
     const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: ROOT, stdio: stdio as never, env: { ...process.env, ...this.#o.env, ...workerEnv(this.#o, nodeId) },
+      cwd: ROOT, stdio: stdio as never, env: { ...process.env, ...this.#o.env, ...workerEnv(this.#o, nodeId, joinToken) },
     });
     if (fd !== undefined) closeSync(fd);
     const exited = new Promise<void>((r) => proc.once('exit', () => { this.#procs.delete(nodeId); r(); }));

@@ -2,8 +2,8 @@
 
 export interface WorkerProvider {
   readonly name: string;
-  /** starts one worker that will register as `nodeId` */
-  up(nodeId: string): Promise<void>;
+  /** starts one worker that will register as `nodeId`, joining with `joinToken` (absent on a server without auth) */
+  up(nodeId: string, joinToken?: string): Promise<void>;
   /** stops a worker this provider started (graceful: the agent drains, then exits) */
   down(nodeId: string): Promise<void>;
   /** node ids this provider started and has not stopped */
@@ -20,6 +20,10 @@ export interface WorkerEnv {
   slots: number;
 }
 
-export function workerEnv(w: WorkerEnv, nodeId: string): Record<string, string> {
-  return { FLOTILLA_NATS_URL: w.natsUrl, FLOTILLA_PREFIX: w.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(w.slots) };
+/** The worker's env: its cluster, its id and its join token; the head's own credentials are blanked. */
+export function workerEnv(w: WorkerEnv, nodeId: string, joinToken?: string): Record<string, string> {
+  return {
+    FLOTILLA_NATS_URL: w.natsUrl, FLOTILLA_PREFIX: w.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(w.slots),
+    FLOTILLA_NATS_CREDS: '', FLOTILLA_NATS_SIGNING_KEY: '', FLOTILLA_JOIN_TOKEN: joinToken ?? '',
+  };
 }

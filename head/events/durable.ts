@@ -18,7 +18,8 @@ export interface FollowOptions<S extends z.ZodType> {
   durable: string;
   subject: string;
   schema: S;
-  handler: (value: z.infer<S>, seq: number) => Promise<void>;
+  /** `subject`: the message's subject (it names the sender where only one identity may publish on it) */
+  handler: (value: z.infer<S>, seq: number, subject: string) => Promise<void>;
   /** where a newly created durable starts (default: new messages only) */
   deliverAll?: boolean;
   log: Logger;
@@ -62,7 +63,7 @@ export async function followDurable<S extends z.ZodType>(
             continue;
           }
           try {
-            await o.handler(r.data, m.seq);
+            await o.handler(r.data, m.seq, m.subject);
             m.ack();
           } catch (e) {
             o.log.error({ err: e, seq: m.seq }, 'handler failed; message will be redelivered');

@@ -14,6 +14,8 @@ import { withJsRetry, type JsRetryOptions } from '../../shared/js-retry.ts';
 export const HeadJob = JobRecord.extend({
   /** ranks of the current generation that exited `succeeded` */
   finished: z.array(z.number().int().nonnegative()).default([]),
+  /** the step the first finished rank of this generation reported: the others must match it */
+  final_step: z.number().int().nonnegative().optional(),
   /** ms epoch when the current placement was written */
   placed_at: z.number().optional(),
 });

@@ -30,7 +30,7 @@ function to(j: HeadJob, state: JobState, message?: string): HeadJob {
 /** A gang was placed: the job runs its current generation on these actors. */
 export function placed(j: HeadJob, placement: Placement[], now: number): HeadJob {
   const msg = `placed ${placement.length} rank(s) on ${new Set(placement.map((p) => p.nodeId)).size} node(s)`;
-  return { ...to(j, 'running', msg), placement, finished: [], placed_at: now, not_before: undefined };
+  return { ...to(j, 'running', msg), placement, finished: [], final_step: undefined, placed_at: now, not_before: undefined };
 }
 
 /**
@@ -46,7 +46,7 @@ export type GenerationEnd = 'retryable' | 'fatal' | 'rescale' | 'deferred';
  * a failure, counted against max_restarts) or fails.
  */
 export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, backoffMs: number, now: number): HeadJob {
-  const base: HeadJob = { ...j, generation: j.generation + 1, placement: [], finished: [], placed_at: undefined };
+  const base: HeadJob = { ...j, generation: j.generation + 1, placement: [], finished: [], final_step: undefined, placed_at: undefined };
   if (end === 'fatal') return to(base, 'failed', reason);
   if (end === 'retryable' && j.restarts >= j.spec.max_restarts) {
     return to(base, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
@@ -61,11 +61,25 @@ export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, ba
   };
 }
 
-/** A rank of the current generation exited `succeeded`; the job succeeds when all have. */
-export function rankSucceeded(j: HeadJob, rank: number): HeadJob {
+/**
+ * Why a rank's `succeeded` cannot be believed, or null: it must name the step it finished at,
+ * that step must be the job's final one (the trainer's `steps` where the spec says it, and
+ * never behind rank 0's reported progress), and every rank of the generation must agree.
+ */
+export function successRefusal(j: HeadJob, rank: number, step: number | undefined): string | null {
+  if (step === undefined) return `rank ${rank} reported success without its final step`;
+  const planned = j.spec.trainer.kind === 'logreg' ? j.spec.trainer.steps : undefined;
+  if (planned !== undefined && step !== planned) return `rank ${rank} reported success at step ${step}, not the final step ${planned}`;
+  if (step === 0 || step < j.step) return `rank ${rank} reported success at step ${step}, behind the job (step ${j.step})`;
+  if (j.final_step !== undefined && step !== j.final_step) return `rank ${rank} reported success at step ${step}; another rank finished at ${j.final_step}`;
+  return null;
+}
+
+/** A rank of the current generation exited `succeeded` at `step`; the job succeeds when all have. */
+export function rankSucceeded(j: HeadJob, rank: number, step?: number): HeadJob {
   const finished = j.finished.includes(rank) ? j.finished : [...j.finished, rank].sort((a, b) => a - b);
   const all = j.placement.length > 0 && j.placement.every((p) => finished.includes(p.rank));
-  if (!all) return { ...j, finished };
+  if (!all) return { ...j, finished, final_step: j.final_step ?? step };
   return { ...to(j, 'succeeded', 'every rank succeeded'), finished, placement: [], placed_at: undefined };
 }
 

@@ -2,12 +2,14 @@
  * Node membership over NATS: `nodeRegister` requests (answered with a ControlReply),
  * `nodeHeartbeat` publishes (a heartbeat of a node this head does not know triggers a `ping`
  * for its NodeInfo: a node that joined while no head ran), and `nodeLeaving` (draining).
+ * Each arrives on a subject naming its node, which only that node's NATS user may publish:
+ * a body that speaks for another node is refused (register) or dropped.
  */
 import type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';
-import type { Subjects } from '../../shared/subjects.ts';
+import { nodeOfSubject, type Subjects } from '../../shared/subjects.ts';
 import { decode, encode } from '../../shared/codec.ts';
-import { toWire } from '../../shared/errors.ts';
+import { FlotillaError, toWire } from '../../shared/errors.ts';
 import { NodeInfo, NodeHeartbeat } from '../../shared/schemas/node.ts';
 import type { ControlReply } from '../../shared/schemas/common.ts';
 import type { Controller } from '../controller.ts';
@@ -19,12 +21,21 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
   const pinging = new Map<string, number>();
   const subs: Subscription[] = [];
   const reply = (m: Msg, r: ControlReply) => { if (m.reply) m.respond(encode(r)); };
+  const impostor = (m: Msg, nodeId: string): boolean => {
+    if (nodeOfSubject(m.subject) === nodeId) return false;
+    log.warn({ subject: m.subject, claimed: nodeId }, 'dropped a node message that speaks for another node');
+    return true;
+  };
 
-  subs.push(nc.subscribe(s.nodeRegister, {
+  subs.push(nc.subscribe(s.allNodeRegister, {
     callback: (err, m) => {
       if (err) return;
       let info: NodeInfo;
       try { info = decode(NodeInfo, m.data); } catch (e) { reply(m, { ok: false, error: toWire(e) }); return; }
+      if (impostor(m, info.nodeId)) {
+        reply(m, { ok: false, error: toWire(new FlotillaError('FLO_FORBIDDEN', `a registration of node ${info.nodeId} must come on its own subject`)) });
+        return;
+      }
       void ctl.nodes.register(info).then(
         () => {
           log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
@@ -36,11 +47,12 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
     },
   }));
 
-  subs.push(nc.subscribe(s.nodeHeartbeat, {
+  subs.push(nc.subscribe(s.allNodeHeartbeats, {
     callback: (err, m) => {
       if (err) return;
       let hb: NodeHeartbeat;
       try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
+      if (impostor(m, hb.nodeId)) return;
       const wasDraining = ctl.nodes.get(hb.nodeId)?.record.draining ?? false;
       void ctl.nodes.heartbeat(hb).then(async (known) => {
         if (known) { if (hb.draining && !wasDraining) await ctl.onNodeLeaving(hb.nodeId); return; }
@@ -56,11 +68,12 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
     },
   }));
 
-  subs.push(nc.subscribe(s.nodeLeaving, {
+  subs.push(nc.subscribe(s.allNodeLeaving, {
     callback: (err, m) => {
       if (err) return;
       let hb: NodeHeartbeat;
       try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
+      if (impostor(m, hb.nodeId)) return;
       log.info({ node: hb.nodeId }, 'node is leaving');
       void ctl.onNodeLeaving(hb.nodeId).catch((e: Error) => log.warn({ node: hb.nodeId, err: e.message }, 'drain failed'));
     },

@@ -19,8 +19,9 @@ async function control(nc: NatsConnection, s: Subjects, nodeId: string, msg: Nod
   return r.result;
 }
 
-export async function spawnActor(nc: NatsConnection, s: Subjects, nodeId: string, actor: ActorSpec, timeoutMs: number): Promise<void> {
-  await control(nc, s, nodeId, { op: 'spawn', actor }, timeoutMs);
+/** `creds`: the actor's own NATS credentials (only the node's agent can read its control subject). */
+export async function spawnActor(nc: NatsConnection, s: Subjects, nodeId: string, actor: ActorSpec, timeoutMs: number, creds?: string): Promise<void> {
+  await control(nc, s, nodeId, creds ? { op: 'spawn', actor, creds } : { op: 'spawn', actor }, timeoutMs);
 }
 
 export async function pingNode(nc: NatsConnection, s: Subjects, nodeId: string, timeoutMs: number): Promise<NodeInfo> {

@@ -15,6 +15,8 @@ export const ActorOutcome = z.object({
   message: z.string().default(''),
   exitCode: z.number().int().nullable().default(null),
   signal: z.string().nullable().default(null),
+  /** `succeeded`: the last step the actor applied (the head checks it is the job's final step) */
+  step: z.number().int().nonnegative().optional(),
 });
 export type ActorOutcome = z.infer<typeof ActorOutcome>;
 

@@ -60,7 +60,8 @@ export const ActorSpec = z.object({
 export type ActorSpec = z.infer<typeof ActorSpec>;
 
 export const NodeControl = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('spawn'), actor: ActorSpec }),
+  /** `creds`: the actor's NATS credentials, minted by the head for this actor alone */
+  z.object({ op: z.literal('spawn'), actor: ActorSpec, creds: z.string().min(1).optional() }),
   z.object({ op: z.literal('stop'), actorId: Id, reason: z.string().default('stopped') }),
   z.object({ op: z.literal('ping') }),
   z.object({ op: z.literal('drain') }),

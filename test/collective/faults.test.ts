@@ -9,7 +9,7 @@ import {
 } from '../../worker/collective/index.ts';
 import { subjects } from '../../shared/subjects.ts';
 
-const server = await startNatsServer({ jetstream: false });
+const server = await startNatsServer({ auth: false, jetstream: false });
 t.teardown(() => server.stop());
 const rankProc = fileURLToPath(new URL('./rank-proc.ts', import.meta.url));
 

@@ -5,7 +5,7 @@ import { expectedSum, firstMismatch, input, startRanks } from './kit.ts';
 import { connectRawLane, createGroup, RawLaneUnsupported, type AlgorithmName } from '../../worker/collective/index.ts';
 import { subjects } from '../../shared/subjects.ts';
 
-const server = await startNatsServer({ jetstream: false, maxPayload: 64 * 1024 });
+const server = await startNatsServer({ auth: false, jetstream: false, maxPayload: 64 * 1024 });
 t.teardown(() => server.stop());
 
 t.test('nats.js lanes (from connect, or the main connection) give exact sums too', async (t) => {
@@ -56,7 +56,7 @@ t.test('RawLane: publish/subscribe round trip, and refusal when the server wants
   await a.close();
   await b.close();
 
-  const locked = await startNatsServer({ jetstream: false, extraConfig: 'authorization { token: "s3cret" }' });
+  const locked = await startNatsServer({ auth: false, jetstream: false, extraConfig: 'authorization { token: "s3cret" }' });
   t.teardown(() => locked.stop());
   const e = await connectRawLane({ server: new URL(locked.url).host }).catch((x: unknown) => x);
   t.type(e, RawLaneUnsupported, 'a server with auth is refused');

@@ -6,7 +6,7 @@ import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { startRanks } from './kit.ts';
 import type { AlgorithmName } from '../../worker/collective/index.ts';
 
-const server = await startNatsServer({ jetstream: false, maxPayload: 8 * 1024 * 1024 });
+const server = await startNatsServer({ auth: false, jetstream: false, maxPayload: 8 * 1024 * 1024 });
 t.teardown(() => server.stop());
 
 const LEN = 7_864_321; // 31.5 MB of float32, odd, not a multiple of any chunk size

@@ -3,7 +3,7 @@ import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { expectedSum, firstMismatch, input, startRanks } from './kit.ts';
 import { decodeHalf, encodeHalf, floatToHalf, type AlgorithmName } from '../../worker/collective/index.ts';
 
-const server = await startNatsServer({ jetstream: false });
+const server = await startNatsServer({ auth: false, jetstream: false });
 t.teardown(() => server.stop());
 
 t.test('worldSize 1: every operation is a no-op that completes', async (t) => {

@@ -9,7 +9,7 @@ import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { startRanks } from './kit.ts';
 import type { AlgorithmName } from '../../worker/collective/index.ts';
 
-const server = await startNatsServer({ jetstream: false });
+const server = await startNatsServer({ auth: false, jetstream: false });
 t.teardown(() => server.stop());
 
 function mixed(rank: number, length: number, salt: number): Float32Array {

@@ -13,7 +13,7 @@ import { subjects } from '../../shared/subjects.ts';
 
 for (const laneTransport of ['raw', 'nats'] as const) {
   t.test(`${laneTransport} lanes: SIGKILL of the server mid-allreduce is a retryable connection error`, async (t) => {
-    const srv = await startNatsServer({ jetstream: false });
+    const srv = await startNatsServer({ auth: false, jetstream: false });
     t.teardown(() => srv.stop());
     const prefix = uniquePrefix('loss');
     // no reconnect, so only the lanes' own loss detection can end the operation early
@@ -47,12 +47,12 @@ for (const laneTransport of ['raw', 'nats'] as const) {
 }
 
 t.test('raw lanes: a dead first server, then the next candidate', async (t) => {
-  const srv = await startNatsServer({ jetstream: false });
+  const srv = await startNatsServer({ auth: false, jetstream: false });
   t.teardown(() => srv.stop());
-  const dead = await startNatsServer({ jetstream: false });
+  const dead = await startNatsServer({ auth: false, jetstream: false });
   await dead.stop();
   const prefix = uniquePrefix('cand');
-  const conns = await Promise.all([0, 1].map(() => connect({ servers: srv.url })));
+  const conns = await Promise.all([0, 1].map(() => connect(srv.options())));
   t.teardown(() => Promise.all(conns.map((c) => c.close())));
   const groups = await Promise.all(conns.map((nc, rank) => createGroup({
     nc, dataServer: new URL(dead.url).host, dataServers: [srv.url],

@@ -16,7 +16,7 @@ export async function startDashboardCluster(workers: number, slots = 1): Promise
   const prefix = uniquePrefix('dash');
   try {
     const head = await startHead({
-      natsUrl: nats.url, prefix, host: '127.0.0.1', port: 0,
+      natsUrl: nats.url, ...nats.auth?.headOptions, prefix, host: '127.0.0.1', port: 0,
       autoscaler: {
         provider: new LocalProvider({ natsUrl: nats.url, prefix, slots, output: 'ignore', env: coreShareEnv(workers * slots) }),
         minWorkers: workers, maxWorkers: workers, slotsPerWorker: slots, namePrefix: 'dash',

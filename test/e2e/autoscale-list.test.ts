@@ -24,7 +24,7 @@ t.test('exec provider with a list command: platform-named workers up, job runs, 
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-pods-'));
   const pids = () => readdirSync(dir).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(join(dir, f), 'utf8')));
   t.teardown(() => { for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL'); rmSync(dir, { recursive: true, force: true }); });
-  const c = { natsUrl: nats.url, prefix: uniquePrefix('asl') };
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('asl') };
   // "pod-<random>": a name the autoscaler never chose, as a ReplicaSet names its pods
   const up = `echo up >> '${dir}/ups'; id=pod-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \\n'); ` +
     `FLOTILLA_NODE_ID=$id '${process.execPath}' '${ROOT}/bin/flotilla.mjs' worker > '${dir}/'$id.log 2>&1 & echo $! > '${dir}/'$id.pid`;
@@ -32,7 +32,7 @@ t.test('exec provider with a list command: platform-named workers up, job runs, 
   const list = `for f in '${dir}'/*.pid; do [ -e "$f" ] && basename "$f" .pid; done; true`;
   const provider = new ExecProvider({ ...c, slots: 1, upCommand: up, downCommand: down, listCommand: list, listEveryMs: 200 });
   const head = await startHead({
-    ...c, port: 0, deadAfterMs: 2000,
+    ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000,
     autoscaler: { provider, slotsPerWorker: 1, minWorkers: 0, maxWorkers: 3, idleTimeoutMs: 1500, intervalMs: 200 },
   });
   t.teardown(() => head.stop());

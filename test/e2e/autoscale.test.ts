@@ -13,10 +13,10 @@ import { until } from '../head/helpers/wait.ts';
 t.test('scale up for a pending job, back to zero when idle (local provider)', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, prefix: uniquePrefix('as') };
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('as') };
   const provider = new LocalProvider({ ...c, slots: 2 });
   const head = await startHead({
-    ...c, port: 0, deadAfterMs: 2000,
+    ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000,
     autoscaler: { provider, slotsPerWorker: 2, minWorkers: 0, maxWorkers: 2, idleTimeoutMs: 1500, intervalMs: 200 },
   });
   t.teardown(() => head.stop());

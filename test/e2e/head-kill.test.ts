@@ -13,7 +13,7 @@ import { until } from '../head/helpers/wait.ts';
 t.test('SIGKILL of the head mid-job, a new head started: the job still succeeds', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, prefix: uniquePrefix('hk') };
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('hk') };
   const port = await freePort();
   const t0 = Date.now();
   const lap = (what: string) => t.comment(`${what} at +${((Date.now() - t0) / 1000).toFixed(1)} s`);

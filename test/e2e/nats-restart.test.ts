@@ -14,8 +14,8 @@ import { until } from '../head/helpers/wait.ts';
 
 t.test('nats-server SIGKILLed and restarted mid-job: the job succeeds', async (t) => {
   const nats = await startRestartableNats(t);
-  const c = { natsUrl: nats.url, prefix: uniquePrefix('nr') };
-  const head = await startHead({ ...c, port: 0, deadAfterMs: 3000, restartBackoffMs: 200 });
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('nr') };
+  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 3000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
   await Promise.all([startAgentProc(t, c, 'a', 2), startAgentProc(t, c, 'b', 2)]);
   const api = new HeadClient(head.url);

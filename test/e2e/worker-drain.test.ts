@@ -16,8 +16,8 @@ import { until } from '../head/helpers/wait.ts';
 t.test('SIGTERM of a worker mid-job: the gang moves, the agent exits 0, the job succeeds', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, prefix: uniquePrefix('wd') };
-  const head = await startHead({ ...c, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('wd') };
+  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
   const [a, b] = await Promise.all([startAgentProc(t, c, 'a', 2), startAgentProc(t, c, 'b', 2)]);
   const agents = { a, b };

@@ -14,8 +14,8 @@ import { until } from '../head/helpers/wait.ts';
 t.test('SIGKILL of a worker mid-job: recovering, resume from checkpoint, succeed', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, prefix: uniquePrefix('wk') };
-  const head = await startHead({ ...c, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('wk') };
+  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
   const t0 = Date.now();
   const lap = (what: string) => t.comment(`${what} at +${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -7,7 +7,7 @@ import t from 'tap';
 import { startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { pino } from 'pino';
 import { startHead } from '../../head/head.ts';
-import { FakeAgent } from './helpers/fake-agent.ts';
+import { FakeAgent, fakeAgentOptions } from './helpers/fake-agent.ts';
 import { until } from './helpers/wait.ts';
 
 t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody declared dead', async (t) => {
@@ -16,9 +16,9 @@ t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody dec
   const deadAfterMs = 1500;
   const logs: string[] = [];
   const log = pino({ level: 'info' }, { write: (l: string) => { logs.push(l); } });
-  const head = await startHead({ natsUrl: nats.url, prefix, port: null, deadAfterMs, tickMs: 100, log });
+  const head = await startHead({ natsUrl: nats.url, ...nats.auth?.headOptions, prefix, port: null, deadAfterMs, tickMs: 100, log });
   t.teardown(() => head.stop());
-  const agent = await new FakeAgent(nats.url, prefix, 'n1', 1).start();
+  const agent = await new FakeAgent(await fakeAgentOptions(nats, prefix, 'n1'), prefix, 'n1', 1).start();
   t.teardown(() => agent.stop());
   await until('node registered', () => head.ctl.nodes.has('n1'));
   const spec = { workers: 2, trainer: { kind: 'logreg', steps: 5 } };

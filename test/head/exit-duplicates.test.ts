@@ -13,7 +13,7 @@ import { until } from './helpers/wait.ts';
 t.test('duplicate exit reports restart the gang once and finish it once', async (t) => {
   const { head, agent, nats, prefix } = await headFixture(t);
   const s = subjects(prefix);
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.options());
   t.teardown(() => nc.close());
   const a = await agent('n1', 1);
   const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { max_restarts: 3, trainer: { kind: 'logreg', steps: 20 } } })).json();
@@ -26,13 +26,13 @@ t.test('duplicate exit reports restart the gang once and finish it once', async 
   });
   const failed = encode(exitOf(first, 'retryable'));
   a.exit(first.actorId, { kind: 'retryable', message: 'data connection lost' });
-  nc.publish(s.actorExit, failed); // the same report again
-  nc.publish(s.actorExit, failed);
+  nc.publish(s.actorExit('n1'), failed); // the same report again
+  nc.publish(s.actorExit('n1'), failed);
   await until('generation 1 spawned', () => a.of(job.id).some((x) => x.generation === 1));
-  nc.publish(s.actorExit, failed); // a late copy while the next generation runs
+  nc.publish(s.actorExit('n1'), failed); // a late copy while the next generation runs
   const second = a.of(job.id).find((x) => x.generation === 1)!;
   a.exit(second.actorId, { kind: 'succeeded' });
-  nc.publish(s.actorExit, encode(exitOf(second, 'succeeded')));
+  nc.publish(s.actorExit('n1'), encode(exitOf(second, 'succeeded')));
   const done = await until('succeeded', async () => { const j = await get(); return j.state === 'succeeded' && j; });
   t.equal(done.restarts, 1, 'one restart for three copies of one failure');
   t.equal(done.generation, 1, 'one new generation');

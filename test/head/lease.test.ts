@@ -10,7 +10,7 @@ import { until } from './helpers/wait.ts';
 t.test('a standby waits for the leader, takes over from a silent one; a displaced leader learns it', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.options());
   t.teardown(() => nc.close());
   const kv = await new Kvm(nc).create(`${uniquePrefix('lease')}_head`);
   const log = silentLogger();

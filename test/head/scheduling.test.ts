@@ -49,9 +49,9 @@ t.test('a draining node: its actors move to other nodes, nothing new lands there
   const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 2, trainer: logreg } })).json();
   await until('on n1', () => a.of(job.id).length === 2);
   const b = await agent('n2', 2);
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.options());
   t.teardown(() => nc.close());
-  nc.publish(subjects(prefix).nodeLeaving, encode({ nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }));
+  nc.publish(subjects(prefix).nodeLeaving('n1'), encode({ nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }));
   await until('moved to n2', () => b.of(job.id).length === 2 && a.of(job.id).length === 0);
   const j = (await head.app.inject({ url: `/v1/jobs/${job.id}` })).json();
   t.equal(j.restarts, 0, 'a drain is not a failure');
@@ -63,7 +63,7 @@ t.test('a draining node: its actors move to other nodes, nothing new lands there
 t.test('artifacts are listed and downloaded from the object store', async (t) => {
   const { head, nats, prefix } = await headFixture(t);
   const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { trainer: logreg } })).json();
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.options());
   t.teardown(() => nc.close());
   const os = await new Objm(jetstream(nc)).create(subjects(prefix).artifactStore);
   const bytes = new Uint8Array(300_000).map((_, i) => i % 251);

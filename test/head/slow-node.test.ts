@@ -20,14 +20,14 @@ t.test('a late but live node is not declared dead; a silent one is', async (t) =
   const prefix = uniquePrefix('sl');
   const s = subjects(prefix);
   const deadAfterMs = 1000;
-  const head = await startHead({ natsUrl: nats.url, prefix, port: null, deadAfterMs, tickMs: 50 });
+  const head = await startHead({ natsUrl: nats.url, ...nats.auth?.headOptions, prefix, port: null, deadAfterMs, tickMs: 50 });
   t.teardown(() => head.stop());
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.options());
   t.teardown(() => nc.close());
   const info = (nodeId: string) => ({ nodeId, host: 'h', slots: 1, backend: 'cpu', device: 'd', pid: process.pid, started_at: new Date().toISOString() });
-  for (const id of ['slow', 'dead']) await nc.request(s.nodeRegister, encode(info(id)), { timeout: 5000 });
+  for (const id of ['slow', 'dead']) await nc.request(s.nodeRegister(id), encode(info(id)), { timeout: 5000 });
   let seq = 0;
-  const beat = (nodeId: string, sentAgoMs: number) => nc.publish(s.nodeHeartbeat, encode({ nodeId, ts: Date.now() - sentAgoMs, seq: seq++, slots: 1, actors: [], draining: false }));
+  const beat = (nodeId: string, sentAgoMs: number) => nc.publish(s.nodeHeartbeat(nodeId), encode({ nodeId, ts: Date.now() - sentAgoMs, seq: seq++, slots: 1, actors: [], draining: false }));
   // both beat on time for a while (the baseline); then 'dead' stops and 'slow' falls behind as
   // behind a filling queue: beats arrive 0.7 s after they were sent, then in bursts 1.5 s
   // apart (longer than the dead period) 1.2 s after they were sent

@@ -6,7 +6,7 @@ import { startNatsServer, startNatsCluster } from './nats-server.ts';
 t.test('single server: pub/sub round trip and JetStream enabled', async (t) => {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const nc = await connect({ servers: srv.url });
+  const nc = await connect(srv.options());
   t.teardown(() => nc.close());
   const sub = nc.subscribe('kit.echo', { max: 1 });
   nc.publish('kit.echo', 'hello');
@@ -19,7 +19,7 @@ t.test('single server: pub/sub round trip and JetStream enabled', async (t) => {
 t.test('3-server cluster: JetStream replicated stream', async (t) => {
   const c = await startNatsCluster(3);
   t.teardown(() => c.stop());
-  const nc = await connect({ servers: c.urls });
+  const nc = await connect(c.options());
   t.teardown(() => nc.close());
   let created = false;
   for (let i = 0; i < 100 && !created; i++) {

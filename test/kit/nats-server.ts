@@ -4,7 +4,7 @@
  * The launcher itself is the production one in head/embedded-nats.ts (one copy).
  */
 import { randomBytes } from 'node:crypto';
-import { startNatsServer } from '../../head/embedded-nats.ts';
+import { startNatsServer, type NatsServer } from '../../head/embedded-nats.ts';
 
 export {
   type NatsServer, type StartOptions, type NatsCluster,
@@ -17,7 +17,7 @@ export function uniquePrefix(tag = 't'): string {
 }
 
 /** A nats-server that a test SIGKILLs and starts again on the same port and store dir. */
-export interface RestartableNats {
+export interface RestartableNats extends Pick<NatsServer, 'auth' | 'options'> {
   readonly url: string;
   readonly port: number;
   /** SIGKILL, keeping the store */

@@ -11,7 +11,7 @@ import { subjects } from '../../shared/subjects.ts';
 t.test('a standalone server counts as 1: every asset R1', async (t) => {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const nc = await connect({ servers: srv.url });
+  const nc = await connect(srv.options());
   t.teardown(() => nc.close());
   t.equal(await detectClusterSize(await jetstreamManager(nc)), 1);
   const res = await openResources(nc, subjects(uniquePrefix()));
@@ -24,7 +24,7 @@ t.test('a standalone server counts as 1: every asset R1', async (t) => {
 t.test('3-server cluster: detected as 3, every asset R3, an existing R1 bucket is raised', async (t) => {
   const c = await startNatsCluster(3);
   t.teardown(() => c.stop());
-  const nc = await connect({ servers: c.urls });
+  const nc = await connect(c.options());
   t.teardown(() => nc.close());
   const retry = { budgetMs: 30_000, attempts: 60 };
   const jsm = await jsManager(nc, retry);

@@ -9,7 +9,7 @@ import { FlotillaError } from '../../shared/errors.ts';
 t.test('classification on real errors: no responders and timeouts are transient, a CAS conflict is not', async (t) => {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const nc = await connect({ servers: srv.url });
+  const nc = await connect(srv.options());
   t.teardown(() => nc.close());
   const noResp = await nc.request(`${uniquePrefix()}.nobody`, 'x', { timeout: 1000 }).catch((e: unknown) => e);
   t.ok(isTransientJsError(noResp), `no responders is transient (${(noResp as Error).message})`);
@@ -30,7 +30,7 @@ t.test('classification on real errors: no responders and timeouts are transient,
 t.test('a KV write rides out a nats-server restart, then succeeds', async (t) => {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const nc = await connect({ ...srv.options(), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   t.teardown(() => nc.close());
   const js = jetstream(nc, { timeout: 1000 });
   const kv = await new Kvm(js).create('retry_b');
@@ -48,7 +48,7 @@ t.test('a KV write rides out a nats-server restart, then succeeds', async (t) =>
 
 t.test('gives up with a typed retryable FLO_UNAVAILABLE; failFast stops at once', async (t) => {
   const srv = await startNatsServer();
-  const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const nc = await connect({ ...srv.options(), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   t.teardown(() => nc.close());
   const kv = await new Kvm(jetstream(nc, { timeout: 300 })).create('gone');
   await srv.stop();
@@ -70,7 +70,7 @@ t.test('gives up with a typed retryable FLO_UNAVAILABLE; failFast stops at once'
 t.test('3-server cluster: R3 KV writes go on through the SIGKILL of each server in turn', async (t) => {
   const c = await startNatsCluster(3);
   t.teardown(() => c.stop());
-  const nc = await connect({ servers: c.urls, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const nc = await connect({ ...c.options(), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   t.teardown(() => nc.close());
   const js = jetstream(nc, { timeout: 2000 });
   const kv = await withJsRetry('create', () => new Kvm(js).create('ha', { replicas: 3 }), { budgetMs: 30_000, attempts: 50 });

@@ -4,13 +4,16 @@ import { createInterface } from 'node:readline';
 import { decode, encode } from '../../shared/codec.ts';
 import { NodeHeartbeat } from '../../shared/schemas/index.ts';
 import { REPO_ROOT } from '../../worker/agent/start.ts';
-import { Collector, actorSpec, control, exits, jobSpec, natsEnv, pretendHead, waitActor, type Env } from './helpers.ts';
+import { Collector, actorSpec, control, spawnMsg, exits, jobSpec, natsEnv, pretendHead, waitActor, type Env } from './helpers.ts';
 
 /** The real agent entry in its own process; resolves once it printed its registered line. */
 async function startAgentProcess(t: { teardown(f: () => unknown): void }, env: Env, nodeId: string): Promise<{ proc: ChildProcess; exited: Promise<number | null>; line: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/agent/main.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, FLOTILLA_NATS_URL: env.srv.url, FLOTILLA_PREFIX: env.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: '1', FLOTILLA_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env, FLOTILLA_NATS_URL: env.srv.url, FLOTILLA_PREFIX: env.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: '1', FLOTILLA_LOG_LEVEL: 'warn',
+      FLOTILLA_JOIN_TOKEN: await env.srv.auth!.joinToken(env.prefix, nodeId),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
@@ -33,17 +36,17 @@ t.test('main.ts registers, and on SIGTERM announces leaving, waits for the head 
   const env = await natsEnv(t, 'ap');
   pretendHead(env.nc, env.s);
   const ex = exits(env.nc, env.s);
-  const leaving = new Collector(env.nc, env.s.nodeLeaving, (m) => decode(NodeHeartbeat, m.data));
+  const leaving = new Collector(env.nc, env.s.allNodeLeaving, (m) => decode(NodeHeartbeat, m.data));
   const a = await startAgentProcess(t, env, 'node-term');
   t.match(a.line, /node node-term registered \(slots 1, backend \S+, device .+\)/);
 
-  await control(env.nc, env.s.nodeControl('node-term'), { op: 'spawn', actor: actorSpec({ jobId: 'jt', actorId: 'mover', nodeId: 'node-term', job: longJob }) });
+  await control(env.nc, env.s.nodeControl('node-term'), await spawnMsg(env, actorSpec({ jobId: 'jt', actorId: 'mover', nodeId: 'node-term', job: longJob })));
   await waitActor(env.nc, env.s, 'mover', (s) => s.state === 'running');
   a.proc.kill('SIGTERM');
   const note = await leaving.next();
   t.equal(note.draining, true);
   t.match(note.actors, [{ actorId: 'mover', generation: 0 }], 'the leaving note lists the actor to move');
-  const refused = await control(env.nc, env.s.nodeControl('node-term'), { op: 'spawn', actor: actorSpec({ jobId: 'jt', actorId: 'late', generation: 1, nodeId: 'node-term', job: longJob }) });
+  const refused = await control(env.nc, env.s.nodeControl('node-term'), await spawnMsg(env, actorSpec({ jobId: 'jt', actorId: 'late', generation: 1, nodeId: 'node-term', job: longJob })));
   t.match(refused, { ok: false, error: { code: 'FLO_INVALID_STATE' } }, 'a draining node takes no new actors');
   // The head moves the job: new generation, the old one aborted.
   env.nc.publish(env.s.jobAbort('jt'), encode({ jobId: 'jt', generation: 1, reason: 'node leaving' }));
@@ -56,7 +59,7 @@ t.test('on SIGTERM with no head to move actors, the agent stops them as retryabl
   pretendHead(env.nc, env.s);
   const ex = exits(env.nc, env.s);
   const a = await startAgentProcess(t, env, 'node-alone');
-  await control(env.nc, env.s.nodeControl('node-alone'), { op: 'spawn', actor: actorSpec({ jobId: 'jl', actorId: 'stranded', nodeId: 'node-alone', job: longJob }) });
+  await control(env.nc, env.s.nodeControl('node-alone'), await spawnMsg(env, actorSpec({ jobId: 'jl', actorId: 'stranded', nodeId: 'node-alone', job: longJob })));
   await waitActor(env.nc, env.s, 'stranded', (s) => s.state === 'running');
   a.proc.kill('SIGTERM');
   t.match((await ex.next((e) => e.actorId === 'stranded')).outcome, { kind: 'retryable', message: /node leaving/ });
@@ -67,7 +70,7 @@ t.test('SIGKILL of the agent: its orphaned actor notices and exits', async (t) =
   const env = await natsEnv(t, 'ap');
   pretendHead(env.nc, env.s);
   const a = await startAgentProcess(t, env, 'node-dies');
-  const r = await control(env.nc, env.s.nodeControl('node-dies'), { op: 'spawn', actor: actorSpec({ jobId: 'jd', actorId: 'orphan', nodeId: 'node-dies', job: longJob }) });
+  const r = await control(env.nc, env.s.nodeControl('node-dies'), await spawnMsg(env, actorSpec({ jobId: 'jd', actorId: 'orphan', nodeId: 'node-dies', job: longJob })));
   const pid = r.ok ? (r.result as { pid: number }).pid : 0;
   await waitActor(env.nc, env.s, 'orphan', (s) => s.state === 'running');
   a.proc.kill('SIGKILL');

@@ -6,7 +6,7 @@ import { Collector, actorSpec, control, exits, jobSpec, natsEnv, pretendHead, st
 t.test('registers with the head and heartbeats its actors', async (t) => {
   const env = await natsEnv(t);
   const regs = pretendHead(env.nc, env.s);
-  const beats = new Collector(env.nc, env.s.nodeHeartbeat, (m) => decode(NodeHeartbeat, m.data));
+  const beats = new Collector(env.nc, env.s.allNodeHeartbeats, (m) => decode(NodeHeartbeat, m.data));
   const agent = await startTestAgent(t, env, { nodeId: 'node-reg', slots: 3 });
   const info = decode(NodeInfo, await regs.next());
   t.equal(info.nodeId, 'node-reg');
@@ -55,7 +55,7 @@ t.test('malformed control requests get FLO_VALIDATION naming the field; the agen
   t.equal(ping.ok, true, 'still answers a ping');
   if (ping.ok) t.equal(decode(NodeInfo, encode(ping.result)).nodeId, 'node-bad');
 
-  const beats = new Collector(env.nc, env.s.nodeHeartbeat, (m) => decode(NodeHeartbeat, m.data));
+  const beats = new Collector(env.nc, env.s.allNodeHeartbeats, (m) => decode(NodeHeartbeat, m.data));
   t.match(await control(env.nc, subj, { op: 'drain' }), { ok: true, result: { draining: true } });
   t.equal((await beats.next((b) => b.nodeId === 'node-bad' && b.draining)).draining, true, 'heartbeats say draining');
   const refused = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'j', actorId: 'x', nodeId: 'node-bad', job }) });
@@ -96,7 +96,7 @@ t.test('spawn -> actor runs -> exit reported as succeeded; bad input is fatal', 
 t.test('SIGKILL of an actor is a retryable exit; stop is cancelled; actorCall status works', async (t) => {
   const env = await natsEnv(t);
   const ex = exits(env.nc, env.s);
-  const beats = new Collector(env.nc, env.s.nodeHeartbeat, (m) => decode(NodeHeartbeat, m.data));
+  const beats = new Collector(env.nc, env.s.allNodeHeartbeats, (m) => decode(NodeHeartbeat, m.data));
   await startTestAgent(t, env, { nodeId: 'node-k', slots: 2 });
   const subj = env.s.nodeControl('node-k');
   const job = jobSpec({ trainer: { kind: 'logreg', steps: 100_000, features: 4, batch: 8, step_delay_ms: 200 } });

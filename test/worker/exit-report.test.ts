@@ -16,21 +16,21 @@ t.test('an exit reported while the server is down is stored once it is back, and
   const srv = await startRestartableNats(t);
   const s = subjects(uniquePrefix('ex'));
   const stream = exitsStreamName(s);
-  const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const nc = await connect({ ...srv.options(), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   t.teardown(() => nc.close());
-  await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [s.actorExit] });
+  await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [s.allActorExits] });
   const exit: ActorExit = {
     nodeId: 'n1', actorId: 'j1-g0-r0', jobId: 'j1', generation: 0, rank: 0,
     outcome: { kind: 'retryable', message: 'lane lost', exitCode: 5, signal: null },
   };
   await srv.kill();
   const retries: number[] = [];
-  const stored = reportExit(jetstream(nc), s.actorExit, exit, new AbortController().signal, (_e, n) => retries.push(n));
+  const stored = reportExit(jetstream(nc), s.actorExit('n1'), exit, new AbortController().signal, (_e, n) => retries.push(n));
   await new Promise((r) => setTimeout(r, 1500));
   await srv.restart();
   t.equal(await stored, true, 'acknowledged by the restarted server');
   t.ok(retries.length >= 1, `retried while the server was down (${retries.length} failed attempts)`);
-  t.equal(await reportExit(jetstream(nc), s.actorExit, exit, new AbortController().signal, () => undefined), true, 'a repeat is acknowledged too');
+  t.equal(await reportExit(jetstream(nc), s.actorExit('n1'), exit, new AbortController().signal, () => undefined), true, 'a repeat is acknowledged too');
   const info = await (await jetstreamManager(nc)).streams.info(stream);
   t.equal(info.state.messages, 1, 'the stream holds the exit once');
   const msg = await (await jetstreamManager(nc)).streams.getMessage(stream, { seq: info.state.first_seq });
@@ -40,12 +40,12 @@ t.test('an exit reported while the server is down is stored once it is back, and
 t.test('giving up: the agent closing ends the retries', async (t) => {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const nc = await connect({ servers: srv.url });
+  const nc = await connect(srv.options());
   t.teardown(() => nc.close());
   const s = subjects(uniquePrefix('ex'));
   const ac = new AbortController();
   // no stream captures the subject: every attempt fails
-  const p = reportExit(jetstream(nc), s.actorExit, {
+  const p = reportExit(jetstream(nc), s.actorExit('n1'), {
     nodeId: 'n1', actorId: 'a1', jobId: 'j1', generation: 0, rank: 0, outcome: { kind: 'succeeded', message: '', exitCode: 0, signal: null },
   }, ac.signal, (_e, n) => { if (n === 2) ac.abort(); });
   t.equal(await p, false, 'resolves false once aborted');

@@ -41,11 +41,11 @@ t.test('a newer generation in the job record stops the actor without a jobAbort'
 
 t.test('cut off from the cluster for longer than its lease, an actor stops itself; its exit report survives', async (t) => {
   const srv = await startRestartableNats(t);
-  const nc = await connect({ servers: srv.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await connect({ ...srv.options(), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   t.teardown(() => nc.close());
   const prefix = uniquePrefix('fl');
   const s = subjects(prefix);
-  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.actorExit] });
+  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.allActorExits] });
   await putJob(nc, prefix, 'jf2', 0);
   const agent = await startTestAgent(t, { srv, nc, prefix }, { nodeId: 'node-g' });
   const spec = { ...actorSpec({ jobId: 'jf2', actorId: 'jf2-g0-r0', nodeId: 'node-g', job }), leaseMs: 1500 };

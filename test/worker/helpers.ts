@@ -3,7 +3,8 @@ import { connect, type Msg, type NatsConnection, type Subscription } from '@nats
 import { decode, encode } from '../../shared/codec.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
-import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput } from '../../shared/schemas/index.ts';
+import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput, type NodeControl } from '../../shared/schemas/index.ts';
+import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Agent } from '../../worker/agent/agent.ts';
@@ -27,11 +28,11 @@ export interface Env { srv: NatsServer; nc: NatsConnection; prefix: string; s: S
 export async function natsEnv(t: Tap, tag = 'w'): Promise<Env> {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
-  const nc = await connect({ servers: srv.url });
+  const nc = await connect(srv.options());
   t.teardown(() => nc.close());
   const prefix = uniquePrefix(tag);
   const s = subjects(prefix);
-  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.actorExit] });
+  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.allActorExits] });
   return { srv, nc, prefix, s };
 }
 
@@ -57,7 +58,7 @@ export class Collector<T> {
 
 /** Answers node registrations like a head would; returns what it saw. */
 export function pretendHead(nc: NatsConnection, s: Subjects): Collector<Uint8Array> {
-  const c = new Collector(nc, s.nodeRegister, (m) => {
+  const c = new Collector(nc, s.allNodeRegister, (m) => {
     m.respond(encode({ ok: true }));
     return m.data;
   });
@@ -65,7 +66,7 @@ export function pretendHead(nc: NatsConnection, s: Subjects): Collector<Uint8Arr
 }
 
 export function exits(nc: NatsConnection, s: Subjects): Collector<ActorExit> {
-  return new Collector(nc, s.actorExit, (m) => decode(ActorExit, m.data));
+  return new Collector(nc, s.allActorExits, (m) => decode(ActorExit, m.data));
 }
 
 export function jobSpec(input: Partial<JobSpecInput> & { trainer: JobSpecInput['trainer'] }): JobSpec {
@@ -80,6 +81,12 @@ export function actorSpec(o: { jobId: string; actorId: string; generation?: numb
   });
 }
 
+/** A `spawn` as the head sends it: with the actor's own minted creds (on a server with auth). */
+export async function spawnMsg(env: Env, actor: ActorSpec): Promise<NodeControl> {
+  if (!env.srv.auth) return { op: 'spawn', actor };
+  return { op: 'spawn', actor, creds: await env.srv.auth.mint(`actor:${actor.actorId}`, actorPermissions(env.s, actor.jobId, actor.actorId)) };
+}
+
 /** Sends a control request and decodes the ControlReply. */
 export async function control(nc: NatsConnection, subject: string, body: unknown): Promise<ControlReply> {
   const data = body instanceof Uint8Array ? body : encode(body);
@@ -88,11 +95,13 @@ export async function control(nc: NatsConnection, subject: string, body: unknown
 }
 
 /** An in-process agent with real actor processes. */
-export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & { srv: { url: string } }, o: { nodeId?: string; slots?: number; stopGraceMs?: number } = {}): Promise<Agent> {
+export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & { srv: Pick<NatsServer, 'url' | 'auth'> }, o: { nodeId?: string; slots?: number; stopGraceMs?: number } = {}): Promise<Agent> {
   const agent = new Agent({
     nc: env.nc, natsUrl: env.srv.url, prefix: env.prefix, nodeId: o.nodeId ?? 'node-a', slots: o.slots ?? 2,
     backend: { backend: 'cpu', device: 'test' }, root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log: testLogger('worker'),
-    heartbeatMs: 200, stopGraceMs: o.stopGraceMs ?? 3000, actorEnv: { FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn' },
+    heartbeatMs: 200, stopGraceMs: o.stopGraceMs ?? 3000,
+    // these tests send `spawn` themselves, without minted actor creds: the actors connect as the test
+    actorEnv: { FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn', ...(env.srv.auth ? { FLOTILLA_NATS_CREDS: env.srv.auth.headCreds } : {}) },
   });
   await agent.start();
   t.teardown(() => agent.close());

@@ -32,6 +32,8 @@ export class DrainPoint {
     let req: CheckpointRequest;
     try { req = decode(CheckpointRequest, m.data); } catch (e) { this.reply(m, { ok: false, error: toWire(e) }); return; }
     if (req.jobId !== this.spec.jobId || req.generation !== this.spec.generation) return; // another generation's rank 0 answers
+    // the subject's last token is the asking node (only it may publish there): only a node of this gang may hold it
+    if (!this.spec.nodeOfRank.includes(m.subject.slice(m.subject.lastIndexOf('.') + 1))) return;
     this.log.info({ reason: req.reason }, 'checkpoint requested by a draining node');
     this.waiting.push(m);
   }

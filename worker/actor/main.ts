@@ -4,6 +4,7 @@
  * an IPC channel to the agent, which gets the final outcome; the exit code backs it up.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsOptions } from '../../shared/nats-connect.ts';
 import { validate } from '../../shared/codec.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
@@ -45,11 +46,12 @@ async function main(): Promise<void> {
   const servers = (process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
   // Reconnect for as long as it takes (to any server): the self-fencing lease, not nats.js,
   // decides when an actor cut off from the cluster gives up.
-  const opts = { servers, maxReconnectAttempts: -1, reconnectTimeWait: 500 };
-  const connectLane = () => connect({ ...opts, name: `flotilla-actor-${spec.actorId}-lane` });
+  const creds = process.env.FLOTILLA_NATS_CREDS || undefined;
+  const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500 };
+  const connectLane = () => connect(natsOptions(servers, creds, { ...opts, name: `flotilla-actor-${spec.actorId}-lane` }));
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...opts, name: `flotilla-actor-${spec.actorId}` });
+    nc = await connect(natsOptions(servers, creds, { ...opts, name: `flotilla-actor-${spec.actorId}` }));
   } catch (err) {
     log.error({ err }, 'cannot connect to NATS');
     return finish({ kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null });

@@ -163,7 +163,7 @@ export class ActorRuntime {
     try {
       this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
       this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
-      this.drain.listen(nc, s.jobCheckpoint(spec.jobId));
+      this.drain.listen(nc, s.jobCheckpointAny(spec.jobId));
       const fence = (this.fence = new Fence({
         nc, prefix, spec,
         onFenced: (v) => { log.warn({ verdict: v }, 'actor fenced: stopping'); this.abort(v.message); },
@@ -189,7 +189,7 @@ export class ActorRuntime {
       if (this.signal.aborted) throw new FlotillaError('FLO_CANCELLED', String(this.signal.reason));
       this.setState('running');
       await trainer.run(this.context(events, checkpoints));
-      outcome = this.signal.aborted ? classify(undefined, this.signal) : { kind: 'succeeded', message: 'done', exitCode: null, signal: null };
+      outcome = this.signal.aborted ? classify(undefined, this.signal) : { kind: 'succeeded', message: 'done', exitCode: null, signal: null, ...(this.step === undefined ? {} : { step: this.step }) };
     } catch (err) {
       outcome = classify(err, this.signal);
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');

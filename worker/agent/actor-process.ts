@@ -19,6 +19,8 @@ export interface ActorProcessOptions {
   log: Logger;
   /** extra env for the child (tests) */
   env?: NodeJS.ProcessEnv;
+  /** the actor's own NATS creds (from the head's spawn); the agent's credentials never reach the child */
+  creds?: string;
 }
 
 export class ActorProcess {
@@ -50,7 +52,10 @@ export class ActorProcess {
       cwd: o.root,
       env: {
         ...process.env,
+        FLOTILLA_NATS_CREDS: undefined,
+        FLOTILLA_JOIN_TOKEN: undefined,
         ...o.env,
+        ...(o.creds ? { FLOTILLA_NATS_CREDS: o.creds } : {}),
         FLOTILLA_NATS_URL: o.natsUrl,
         FLOTILLA_PREFIX: o.prefix,
         FLOTILLA_ACTOR_SPEC: JSON.stringify(spec),

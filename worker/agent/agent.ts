@@ -125,7 +125,7 @@ export class Agent {
   private beat(): void {
     const nc = this.o.heartbeatNc;
     if (nc.isClosed()) return;
-    nc.publish(this.s.nodeHeartbeat, encode(this.heartbeat()));
+    nc.publish(this.s.nodeHeartbeat(this.info.nodeId), encode(this.heartbeat()));
     this.beats++;
   }
 
@@ -133,7 +133,7 @@ export class Agent {
     let backoff = 250;
     while (!this.closing.signal.aborted) {
       try {
-        const m = await this.o.nc.request(this.s.nodeRegister, encode(this.info), { timeout: 2000 });
+        const m = await this.o.nc.request(this.s.nodeRegister(this.info.nodeId), encode(this.info), { timeout: 2000 });
         const reply = decode(ControlReply, m.data);
         if (reply.ok) { this.resolveRegistered(this.info); return; }
         this.log.warn({ err: fromWire(reply.error) }, 'registration refused; retrying');
@@ -149,7 +149,7 @@ export class Agent {
     const ctl = decode(NodeControl, data);
     switch (ctl.op) {
       case 'ping': return this.info;
-      case 'spawn': return this.spawn(ctl.actor);
+      case 'spawn': return this.spawn(ctl.actor, ctl.creds);
       case 'stop': {
         const a = this.actors.get(ctl.actorId);
         if (!a) throw new FlotillaError('FLO_NOT_FOUND', `no actor ${ctl.actorId} on node ${this.info.nodeId}`);
@@ -163,7 +163,7 @@ export class Agent {
     }
   }
 
-  private async spawn(spec: ActorSpec): Promise<{ actorId: string; pid: number | undefined; existing?: boolean }> {
+  private async spawn(spec: ActorSpec, creds?: string): Promise<{ actorId: string; pid: number | undefined; existing?: boolean }> {
     checkSpec(spec);
     // No await between these checks and `spawning.set` below: concurrent requests see each other.
     const inFlight = this.spawning.get(spec.actorId);
@@ -184,7 +184,7 @@ export class Agent {
     }
     const log = this.log.child({ job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation });
     const forking = ActorProcess.spawn(spec, {
-      natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv,
+      natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv, creds,
     });
     this.spawning.set(spec.actorId, forking);
     let proc: ActorProcess;
@@ -210,7 +210,7 @@ export class Agent {
   /** Sends an exit report that is retried until the exits stream has it (see exit-report.ts). */
   private report(exit: ActorExit, log: Logger): void {
     const js = jetstream(this.o.nc);
-    const p = reportExit(js, this.s.actorExit, exit, this.reportsGiveUp.signal, (err, attempt) => {
+    const p = reportExit(js, this.s.actorExit(this.info.nodeId), exit, this.reportsGiveUp.signal, (err, attempt) => {
       if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, 'actor exit not acknowledged yet; retrying');
     }, (err) => log.error({ err, exit }, 'actor exit report given up (agent closing, or an error no retry can fix)'));
     this.reports.add(p);
@@ -260,7 +260,7 @@ export class Agent {
     await Promise.all([...jobs].map(async ([jobId, generation]) => {
       const log = this.log.child({ job: jobId, generation });
       try {
-        const m = await this.o.nc.request(this.s.jobCheckpoint(jobId), encode({ jobId, generation, reason: `node ${this.info.nodeId} leaving` }), { timeout: this.o.drainCheckpointMs });
+        const m = await this.o.nc.request(this.s.jobCheckpoint(jobId, this.info.nodeId), encode({ jobId, generation, reason: `node ${this.info.nodeId} leaving` }), { timeout: this.o.drainCheckpointMs });
         const reply = decode(ControlReply, m.data);
         if (!reply.ok) throw fromWire(reply.error);
         log.info({ ...CheckpointDone.parse(reply.result) }, 'drain checkpoint written');
@@ -285,7 +285,7 @@ export class Agent {
     await this.checkpointJobs();
     this.state = 'draining';
     const hb = this.heartbeat();
-    this.o.nc.publish(this.s.nodeLeaving, encode(hb));
+    this.o.nc.publish(this.s.nodeLeaving(this.info.nodeId), encode(hb));
     this.beat();
     this.log.info({ actors: hb.actors.length }, 'leaving: waiting for the head to move actors');
     const moved = await this.waitEmpty(AbortSignal.timeout(this.o.leaveWaitMs));

@@ -4,6 +4,9 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
+import { credsText, natsOptions } from '../../shared/nats-connect.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { parseJoinToken, workerIdentity } from '../../shared/join-token.ts';
 import { loadConfig, type ConfigInput } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { Agent } from './agent.ts';
@@ -19,6 +22,19 @@ export function defaultNodeId(): string {
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * The node's identity: a join token (or worker creds) names its node, and a configured node id
+ * must agree; without either the node is anonymous (a server without auth) with a generated id.
+ */
+export function workerCredential(joinToken: string | undefined, natsCreds: string | undefined, nodeId: string | undefined): { nodeId: string; creds?: string } {
+  const cred = joinToken ? parseJoinToken(joinToken) : undefined;
+  const creds = cred?.creds ?? (natsCreds ? credsText(natsCreds) : undefined);
+  if (!creds) return { nodeId: nodeId ?? defaultNodeId() };
+  const named = cred?.nodeId ?? workerIdentity(creds).nodeId;
+  if (nodeId && nodeId !== named) throw new FlotillaError('FLO_CONFIG', `the join credential is for node '${named}', not '${nodeId}': drop --node-id or create a token with --name ${nodeId}`);
+  return { nodeId: named, creds };
+}
+
 export interface StartedAgent {
   agent: Agent;
   /** resolves with the exit code once the agent has left (after SIGTERM/SIGINT) */
@@ -27,12 +43,12 @@ export interface StartedAgent {
 
 export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAgent> {
   const cfg = loadConfig({ overrides });
-  const nodeId = cfg.worker.nodeId ?? defaultNodeId();
+  const { nodeId, creds } = workerCredential(cfg.joinToken, cfg.natsCreds, cfg.worker.nodeId);
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
-  const opts = { servers: cfg.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
-  const nc = await connect({ ...opts, name: `flotilla-worker-${nodeId}` });
+  const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
+  const nc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}` }));
   // Heartbeats on a connection of their own: nothing else queues in front of them.
-  const heartbeatNc = await connect({ ...opts, name: `flotilla-worker-${nodeId}-heartbeat` });
+  const heartbeatNc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}-heartbeat` }));
   const backend = probeBackend(REPO_ROOT);
   const agent = new Agent({
     nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend,

@@ -2,7 +2,7 @@
 import type { Test } from 'tap';
 import { startNatsServer, uniquePrefix, type NatsServer } from '../../kit/nats-server.ts';
 import { startHead, type Head, type HeadOptions } from '../../../head/head.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { FakeAgent, fakeAgentOptions } from './fake-agent.ts';
 
 export interface HeadFixture {
   nats: NatsServer;
@@ -15,7 +15,9 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
   const nats = await startNatsServer();
   const prefix = uniquePrefix('h');
   const agents: FakeAgent[] = [];
-  const head = await startHead({ natsUrl: nats.url, prefix, port: null, deadAfterMs: 2000, restartBackoffMs: 50, tickMs: 100, ...opts });
+  const head = await startHead({
+    natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, port: null, deadAfterMs: 2000, restartBackoffMs: 50, tickMs: 100, ...opts,
+  });
   t.teardown(async () => {
     await head.stop();
     for (const a of agents) await a.stop();
@@ -24,7 +26,7 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
   return {
     nats, prefix, head,
     async agent(nodeId, slots) {
-      const a = await new FakeAgent(nats.url, prefix, nodeId, slots).start();
+      const a = await new FakeAgent(await fakeAgentOptions(nats, prefix, nodeId), prefix, nodeId, slots).start();
       agents.push(a);
       return a;
     },

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Test } from 'tap';
+import type { ServerAuth } from '../../../head/embedded-nats.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -69,12 +70,14 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
   return p;
 }
 
-export interface Cluster { natsUrl: string; prefix: string }
+/** `auth`: the server's credentials; heads and agents started here get theirs from it. */
+export interface Cluster { natsUrl: string; prefix: string; auth?: ServerAuth }
 
 /** A worker agent process; resolves once a head accepted its registration. */
 export async function startAgentProc(t: Test, c: Cluster, nodeId: string, slots: number, waitRegistered = true): Promise<Proc> {
   const p = startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
     FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(slots),
+    ...(c.auth ? { FLOTILLA_JOIN_TOKEN: await c.auth.joinToken(c.prefix, nodeId) } : {}),
   }, `agent ${nodeId}`);
   if (waitRegistered) await p.line(/registered/);
   return p;
@@ -83,7 +86,8 @@ export async function startAgentProc(t: Test, c: Cluster, nodeId: string, slots:
 /** A head process on `port`; resolves with its URL once it listens. */
 export async function startHeadProc(t: Test, c: Cluster, port: number, env: Record<string, string> = {}): Promise<{ p: Proc; url: string }> {
   const p = startProc(t, ['--import', 'tsx', 'head/main.ts'], {
-    FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_HEAD_PORT: String(port), ...env,
+    FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_HEAD_PORT: String(port),
+    ...(c.auth ? { FLOTILLA_NATS_CREDS: c.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: c.auth.signingKey } : {}), ...env,
   }, 'head');
   const l = await p.line(/flotilla head listening on /);
   return { p, url: l.replace(/^.*listening on /, '').trim() };

@@ -1,0 +1,36 @@
+/**
+ * The head's credential minting: worker and actor creds with the permissions of
+ * nats-permissions.ts, signed by the account signing key. A head without a signing key (a
+ * server without auth) mints nothing and its actors connect anonymously.
+ */
+import { readFileSync } from 'node:fs';
+import { FlotillaError } from '../../shared/errors.ts';
+import { credsJwt, credsText, jwtClaims } from '../../shared/nats-connect.ts';
+import type { Subjects } from '../../shared/subjects.ts';
+import { actorPermissions, workerPermissions } from './nats-permissions.ts';
+import { mintCreds, minterFromSeed, type Minter } from './nats-trust.ts';
+import { joinTokenOf } from '../../shared/join-token.ts';
+
+export interface CredentialMinter {
+  /** creds text of an actor of `jobId` */
+  actor(jobId: string, actorId: string): Promise<string>;
+  /** a join token for node `nodeId` (its creds, id inside) */
+  worker(nodeId: string, tokenId: string): Promise<string>;
+}
+
+/** A minter from the signing key (seed text or a file) and the head's own creds (which name the account). */
+export function credentialMinter(s: Subjects, signingKey: string, headCreds: string): CredentialMinter {
+  const seed = signingKey.trim().startsWith('SA') ? signingKey : readSeed(signingKey);
+  const account = jwtClaims(credsJwt(credsText(headCreds))).nats?.issuer_account;
+  if (!account) throw new FlotillaError('FLO_CONFIG', 'the head creds name no issuer account: they were not signed by an account signing key');
+  const m: Minter = minterFromSeed(seed, account);
+  return {
+    actor: (jobId, actorId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId)),
+    async worker(nodeId, tokenId) { return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId))); },
+  };
+}
+
+function readSeed(path: string): string {
+  try { return readFileSync(path, 'utf8').trim(); }
+  catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read the NATS signing key ${path}: ${(e as Error).message}`); }
+}

@@ -1,0 +1,56 @@
+/**
+ * Subject permissions of the three NATS identities. The head may do everything; a worker agent
+ * only speaks on its own node subjects (so the head knows a message on `node.<id>.…` or
+ * `exit.<id>` came from node <id>); an actor only on its job's collective and event subjects
+ * and the checkpoint/artifact object stores. KV buckets (`$KV.…`) and JetStream administration
+ * other than those object stores stay the head's alone. Every identity has its own inbox
+ * prefix, so no one reads another's replies.
+ */
+import type { Subjects } from '../../shared/subjects.ts';
+
+export interface Permissions {
+  pub?: { allow?: string[]; deny?: string[] };
+  sub?: { allow?: string[]; deny?: string[] };
+  resp?: { max: number; ttl: number };
+}
+
+/** The inbox prefix of a worker node / an actor (also what their connections set as `inboxPrefix`). */
+export const nodeInbox = (nodeId: string): string => `_INBOX.n.${nodeId}`;
+export const actorInbox = (actorId: string): string => `_INBOX.a.${actorId}`;
+
+const RESP = { max: 1, ttl: 0 };
+
+export function headPermissions(): Permissions { return {}; }
+
+export function workerPermissions(s: Subjects, nodeId: string): Permissions {
+  return {
+    pub: { allow: [s.nodeSubjects(nodeId), s.actorExit(nodeId), s.jobCheckpointBy(nodeId)] },
+    sub: { allow: [s.nodeControl(nodeId), s.jobAbortAll, `${nodeInbox(nodeId)}.>`] },
+    resp: RESP,
+  };
+}
+
+/** JetStream API subjects an object store client needs (info, put with purge, get/list consumers). */
+function objectStoreApi(bucket: string): string[] {
+  const st = `OBJ_${bucket}`;
+  return [
+    `$JS.API.STREAM.INFO.${st}`, `$JS.API.STREAM.CREATE.${st}`, `$JS.API.STREAM.PURGE.${st}`, `$JS.API.STREAM.MSG.GET.${st}`,
+    `$JS.API.DIRECT.GET.${st}`, `$JS.API.DIRECT.GET.${st}.>`,
+    `$JS.API.CONSUMER.CREATE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.API.CONSUMER.INFO.${st}.>`,
+    `$O.${bucket}.>`, `$JS.ACK.${st}.>`,
+  ];
+}
+
+export function actorPermissions(s: Subjects, jobId: string, actorId: string): Permissions {
+  return {
+    pub: {
+      allow: [
+        `${s.collectiveJob(jobId)}.>`, s.jobEvents(jobId),
+        '$JS.API.INFO', `$JS.API.STREAM.INFO.${s.eventsStream}`, `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.FC.>',
+        ...objectStoreApi(s.checkpointStore), ...objectStoreApi(s.artifactStore),
+      ],
+    },
+    sub: { allow: [`${s.collectiveJob(jobId)}.>`, s.jobAbort(jobId), s.jobCheckpointAny(jobId), s.actorCall(actorId), `${actorInbox(actorId)}.>`] },
+    resp: RESP,
+  };
+}

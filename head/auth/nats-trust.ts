@@ -1,0 +1,112 @@
+/**
+ * The NATS trust chain of one Flotilla cluster (decentralized JWT auth, no server reloads):
+ * an operator, one application account with JetStream enabled and a signing key, and a system
+ * account. nats-server learns the operator and account JWTs from its config (resolver MEMORY +
+ * resolver_preload); the head holds the account signing seed and mints a user JWT per identity
+ * (head, worker node, actor) with that identity's subject permissions (nats-permissions.ts).
+ * Minting is local and the server needs no change when a worker or actor is added.
+ *
+ * Files of a trust dir (mode 0600): operator.jwt, account.jwt, sys.jwt, account.pub, sys.pub,
+ * signing.nk (the account signing seed: the cluster's secret), head.creds, auth.conf
+ * (the server snippet that deploy/nats configs `include`).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromSeed, type KeyPair } from '@nats-io/jwt';
+import type { Permissions } from './nats-permissions.ts';
+
+export interface NatsTrust {
+  operatorJwt: string;
+  accountJwt: string;
+  accountPub: string;
+  sysJwt: string;
+  sysPub: string;
+  /** the account signing key (the seed is the cluster's secret) */
+  signer: KeyPair;
+}
+
+const FILES = { operator: 'operator.jwt', account: 'account.jwt', sys: 'sys.jwt', accountPub: 'account.pub', sysPub: 'sys.pub', signing: 'signing.nk', head: 'head.creds', conf: 'auth.conf' } as const;
+
+/** Creates a fresh trust chain in memory. */
+export async function createTrust(name = 'flotilla'): Promise<NatsTrust> {
+  const op = createOperator();
+  const sys = createAccount();
+  const acc = createAccount();
+  const signer = createAccount();
+  const sysPub = sys.getPublicKey();
+  const operatorJwt = await encodeOperator(name, op, { system_account: sysPub });
+  const sysJwt = await encodeAccount('SYS', sys, {}, { signer: op });
+  const accountJwt = await encodeAccount(name, acc, {
+    signing_keys: [signer.getPublicKey()],
+    limits: {
+      subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true,
+      mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1,
+    },
+  }, { signer: op });
+  return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer };
+}
+
+/** The server config lines that trust this chain (operator mode, memory resolver). */
+export function serverAuthConfig(t: NatsTrust): string {
+  return [
+    `operator: ${t.operatorJwt}`,
+    `system_account: ${t.sysPub}`,
+    'resolver: MEMORY',
+    'resolver_preload: {',
+    `  ${t.accountPub}: ${t.accountJwt}`,
+    `  ${t.sysPub}: ${t.sysJwt}`,
+    '}',
+  ].join('\n');
+}
+
+/** A creds file (user JWT + seed) for a new user with these permissions, signed by the account signing key. */
+export async function mintCreds(t: Minter, name: string, perms: Permissions, expiresInS?: number): Promise<string> {
+  const user = createUser();
+  const jwt = await encodeUser(name, user, t.signer, { issuer_account: t.accountPub, ...perms }, expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {});
+  return new TextDecoder().decode(fmtCreds(jwt, user));
+}
+
+function writeSecret(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Writes a trust dir (including head.creds with every permission and auth.conf), or loads the one
+ * already there: `flotilla up` keeps its cluster identity across restarts.
+ */
+export async function ensureTrustDir(dir: string, name = 'flotilla'): Promise<NatsTrust> {
+  if (existsSync(join(dir, FILES.signing))) return loadTrustDir(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const t = await createTrust(name);
+  writeSecret(join(dir, FILES.operator), t.operatorJwt);
+  writeSecret(join(dir, FILES.account), t.accountJwt);
+  writeSecret(join(dir, FILES.sys), t.sysJwt);
+  writeSecret(join(dir, FILES.accountPub), t.accountPub);
+  writeSecret(join(dir, FILES.sysPub), t.sysPub);
+  writeSecret(join(dir, FILES.signing), new TextDecoder().decode(t.signer.getSeed()));
+  writeSecret(join(dir, FILES.head), await mintCreds(t, 'head', {}));
+  writeSecret(join(dir, FILES.conf), `${serverAuthConfig(t)}\n`);
+  return t;
+}
+
+export function loadTrustDir(dir: string): NatsTrust {
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8').trim();
+  return {
+    operatorJwt: read(FILES.operator), accountJwt: read(FILES.account), sysJwt: read(FILES.sys),
+    accountPub: read(FILES.accountPub), sysPub: read(FILES.sysPub), signer: fromSeed(new TextEncoder().encode(read(FILES.signing))),
+  };
+}
+
+/** Paths inside a trust dir. */
+export function trustPaths(dir: string): { headCreds: string; signingKey: string; authConf: string } {
+  return { headCreds: join(dir, FILES.head), signingKey: join(dir, FILES.signing), authConf: join(dir, FILES.conf) };
+}
+
+/** What minting needs: the account signing key and the account it signs for. */
+export type Minter = Pick<NatsTrust, 'signer' | 'accountPub'>;
+
+/** The head's minter, from the signing seed and the account named in the head's own creds. */
+export function minterFromSeed(seed: string, accountPub: string): Minter {
+  return { signer: fromSeed(new TextEncoder().encode(seed.trim())), accountPub };
+}

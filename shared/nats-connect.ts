@@ -1,0 +1,46 @@
+/**
+ * Connection options of every Flotilla NATS client from one credential: a creds file (user JWT
+ * + nkey seed, as `nsc` writes them), given as a path or as the text itself. The client's
+ * inbox prefix comes from its own permissions (the one `_INBOX.….>` it may subscribe), so
+ * request/reply and JetStream work under a user that cannot read others' inboxes.
+ */
+import { readFileSync } from 'node:fs';
+import { credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { FlotillaError } from './errors.ts';
+
+/** The creds text: `creds` itself when it holds a JWT block, else the file it names. */
+export function credsText(creds: string): string {
+  if (creds.includes('-----BEGIN NATS USER JWT-----')) return creds;
+  try { return readFileSync(creds, 'utf8'); }
+  catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read NATS credentials ${creds}: ${(e as Error).message}`); }
+}
+
+/** The user JWT inside a creds text. */
+export function credsJwt(text: string): string {
+  const m = /-----BEGIN NATS USER JWT-----\s*\n\s*(\S+)\s*\n/.exec(text);
+  if (!m) throw new FlotillaError('FLO_CONFIG', 'NATS credentials hold no user JWT');
+  return m[1];
+}
+
+/** The claims of a user JWT (not verified: the server does that). */
+export function jwtClaims(jwt: string): { name?: string; sub?: string; nats?: { sub?: { allow?: string[] }; issuer_account?: string } } {
+  const part = jwt.split('.')[1] ?? '';
+  try { return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')); }
+  catch { throw new FlotillaError('FLO_CONFIG', 'NATS credentials hold a malformed JWT'); }
+}
+
+/** The inbox prefix a user may subscribe (`_INBOX.x.y.>` -> `_INBOX.x.y`), or undefined for one with no limit. */
+export function inboxPrefixOf(jwt: string): string | undefined {
+  const allow = jwtClaims(jwt).nats?.sub?.allow ?? [];
+  const inbox = allow.find((a) => a.startsWith('_INBOX.') && a.endsWith('.>'));
+  return inbox?.slice(0, -2);
+}
+
+/** Options for connect(): servers, and the authenticator and inbox prefix of `creds` when given. */
+export function natsOptions(servers: string | string[], creds?: string, extra: Partial<NodeConnectionOptions> = {}): NodeConnectionOptions {
+  const list = Array.isArray(servers) ? servers : servers.split(',');
+  if (!creds) return { servers: list, ...extra };
+  const text = credsText(creds);
+  const inboxPrefix = inboxPrefixOf(credsJwt(text));
+  return { servers: list, authenticator: credsAuthenticator(new TextEncoder().encode(text)), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra };
+}
