@@ -19,6 +19,7 @@ import { JobStore } from './state/job-store.ts';
 import { NodeStore } from './state/node-store.ts';
 import { Controller } from './controller.ts';
 import { watchMembership } from './supervisor/membership.ts';
+import { serveJoins } from './supervisor/join.ts';
 import { followDurable, type DurableFollower } from './events/durable.ts';
 import { readEvents } from './events/read.ts';
 import { renderMetrics } from './metrics.ts';
@@ -77,6 +78,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   // every server URL, reconnect forever; a ping each second so a dead link shows in ~3 s
   const nc = await connect(natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }));
   const minter = o.natsSigningKey && o.natsCreds ? credentialMinter(s, o.natsSigningKey, o.natsCreds) : undefined;
+  const revokedJoinTokens = new Set<string>();
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];
   const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
   try {
@@ -102,6 +104,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     stops.push(() => ctl.close());
     onLost = () => { ctl.close(); o.onLeaseLost?.(); };
     const membership = watchMembership(nc, s, ctl, log, id);
+    if (minter) {
+      const joins = serveJoins(nc, s, { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t) }, log);
+      stops.push(() => joins.unsubscribe());
+    }
     stops.push(() => membership.stop());
     const followers: DurableFollower[] = [
       await followDurable(res.js, res.jsm, {
@@ -118,7 +124,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     stops.push(() => clearInterval(timer));
     let autoscaler: Autoscaler | undefined;
     if (o.autoscaler) {
-      const joinToken = minter ? (nodeId: string) => minter.worker(nodeId, 'autoscaler') : undefined;
+      // a platform that names its nodes gets one pool token; otherwise each node its own credential
+      const joinToken = minter ? (nodeId: string, pool: boolean) => (pool ? minter.pool('autoscaler') : minter.worker(nodeId, 'autoscaler')) : undefined;
       autoscaler = new Autoscaler(ctl, { joinToken, ...o.autoscaler }, log.child({ part: 'autoscaler' }));
       autoscaler.start();
       stops.push(() => autoscaler?.stop());

@@ -1,7 +1,10 @@
 /**
- * A worker's join token: its NATS creds (user JWT + seed) in one pasteable string,
- * `FLOJOIN1.<base64url(creds)>`. The JWT's name, `worker:<nodeId>:<tokenId>`, says which node
- * the credential speaks for; the agent takes its node id from there.
+ * A worker's join token: NATS creds (user JWT + seed) in one pasteable string,
+ * `FLOJOIN1.<base64url(creds)>`. Two kinds, told apart by the JWT's name:
+ * - `worker:<nodeId>:<tokenId>`: the credential of one node; the agent takes its node id from it;
+ * - `joiner:<tokenId>` (a pool token, for platforms that name their nodes, like a ReplicaSet):
+ *   it may only ask the head (`join`) for the credentials of the node id the worker chose, for
+ *   a key the worker generated (the seed never travels).
  */
 import { FlotillaError } from './errors.ts';
 import { credsJwt, jwtClaims } from './nats-connect.ts';
@@ -12,14 +15,18 @@ export function joinTokenOf(creds: string): string {
   return PREFIX + Buffer.from(creds, 'utf8').toString('base64url');
 }
 
-export interface JoinCredential { creds: string; nodeId: string; tokenId: string }
+export type JoinCredential =
+  | { kind: 'node'; creds: string; nodeId: string; tokenId: string }
+  | { kind: 'pool'; creds: string; tokenId: string };
 
-/** Decodes a join token (or a creds text/path given instead) into creds and the node it names. */
+/** Decodes a join token into its creds and what they name. */
 export function parseJoinToken(token: string): JoinCredential {
   const t = token.trim();
   if (!t.startsWith(PREFIX)) throw new FlotillaError('FLO_CONFIG', 'not a join token (it starts with FLOJOIN1.): create one with `flotilla token create --role worker`');
   const creds = Buffer.from(t.slice(PREFIX.length), 'base64url').toString('utf8');
-  return { creds, ...workerIdentity(creds) };
+  const pool = /^joiner:([A-Za-z0-9_-]+)$/.exec(jwtClaims(credsJwt(creds)).name ?? '');
+  if (pool) return { kind: 'pool', creds, tokenId: pool[1] };
+  return { kind: 'node', creds, ...workerIdentity(creds) };
 }
 
 /** The node id and token id a worker's creds name. */

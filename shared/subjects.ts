@@ -23,6 +23,9 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     nodeLeaving: (nodeId: string) => `${p}.node.${nodeId}.leaving`,
     allNodeLeaving: `${p}.node.*.leaving`,
     nodeControl: (nodeId: string) => `${p}.node.${nodeId}.ctl`,
+    /** pool join tokens: a joining worker asks for its node credentials here */
+    join: (tokenId: string) => `${p}.join.${tokenId}`,
+    allJoin: `${p}.join.*`,
     /** every subject of one node (its publish permission) */
     nodeSubjects: (nodeId: string) => `${p}.node.${nodeId}.>`,
     actorExit: (nodeId: string) => `${p}.exit.${nodeId}`,

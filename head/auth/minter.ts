@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { FlotillaError } from '../../shared/errors.ts';
 import { credsJwt, credsText, jwtClaims } from '../../shared/nats-connect.ts';
 import type { Subjects } from '../../shared/subjects.ts';
-import { actorPermissions, workerPermissions } from './nats-permissions.ts';
-import { mintCreds, minterFromSeed, type Minter } from './nats-trust.ts';
+import { actorPermissions, joinerPermissions, workerPermissions } from './nats-permissions.ts';
+import { mintCreds, mintJwt, minterFromSeed, type Minter } from './nats-trust.ts';
 import { joinTokenOf } from '../../shared/join-token.ts';
 
 export interface CredentialMinter {
@@ -16,6 +16,10 @@ export interface CredentialMinter {
   actor(jobId: string, actorId: string): Promise<string>;
   /** a join token for node `nodeId` (its creds, id inside) */
   worker(nodeId: string, tokenId: string): Promise<string>;
+  /** a pool join token: any number of workers, each names itself and gets its own node credentials (`grant`) */
+  pool(tokenId: string): Promise<string>;
+  /** the JWT of node `nodeId` for the key a joining worker generated */
+  grant(nodeId: string, publicKey: string, tokenId: string): Promise<string>;
 }
 
 /** A minter from the signing key (seed text or a file) and the head's own creds (which name the account). */
@@ -27,6 +31,8 @@ export function credentialMinter(s: Subjects, signingKey: string, headCreds: str
   return {
     actor: (jobId, actorId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId)),
     async worker(nodeId, tokenId) { return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId))); },
+    async pool(tokenId) { return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId))); },
+    grant: (nodeId, publicKey, tokenId) => mintJwt(m, `worker:${nodeId}:${tokenId}`, publicKey, workerPermissions(s, nodeId)),
   };
 }
 

@@ -22,6 +22,14 @@ const RESP = { max: 1, ttl: 0 };
 
 export function headPermissions(): Permissions { return {}; }
 
+/** The inbox of a pool join token's holders (shared by every worker joining with it: the grant carries no secret). */
+export const joinInbox = (tokenId: string): string => `_INBOX.j.${tokenId}`;
+
+/** A pool join token's user: it may only ask the head for node credentials. */
+export function joinerPermissions(s: Subjects, tokenId: string): Permissions {
+  return { pub: { allow: [s.join(tokenId)] }, sub: { allow: [`${joinInbox(tokenId)}.>`] } };
+}
+
 export function workerPermissions(s: Subjects, nodeId: string): Permissions {
   return {
     pub: { allow: [s.nodeSubjects(nodeId), s.actorExit(nodeId), s.jobCheckpointBy(nodeId)] },
@@ -48,6 +56,8 @@ export function actorPermissions(s: Subjects, jobId: string, actorId: string): P
         `${s.collectiveJob(jobId)}.>`, s.jobEvents(jobId),
         '$JS.API.INFO', `$JS.API.STREAM.INFO.${s.eventsStream}`, `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.FC.>',
         ...objectStoreApi(s.checkpointStore), ...objectStoreApi(s.artifactStore),
+        // the self-fencing lease reads its job's record (reads only: no `$KV.` publish)
+        `$JS.API.STREAM.INFO.KV_${s.jobsBucket}`, `$JS.API.STREAM.MSG.GET.KV_${s.jobsBucket}`, `$JS.API.DIRECT.GET.KV_${s.jobsBucket}.$KV.${s.jobsBucket}.${jobId}`,
       ],
     },
     sub: { allow: [`${s.collectiveJob(jobId)}.>`, s.jobAbort(jobId), s.jobCheckpointAny(jobId), s.actorCall(actorId), `${actorInbox(actorId)}.>`] },

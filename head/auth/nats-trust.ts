@@ -12,7 +12,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromSeed, type KeyPair } from '@nats-io/jwt';
+import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
 import type { Permissions } from './nats-permissions.ts';
 
 export interface NatsTrust {
@@ -64,6 +64,11 @@ export async function mintCreds(t: Minter, name: string, perms: Permissions, exp
   const user = createUser();
   const jwt = await encodeUser(name, user, t.signer, { issuer_account: t.accountPub, ...perms }, expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {});
   return new TextDecoder().decode(fmtCreds(jwt, user));
+}
+
+/** A user JWT for a key the user generated itself (the seed never leaves the user). */
+export async function mintJwt(t: Minter, name: string, publicKey: string, perms: Permissions): Promise<string> {
+  return encodeUser(name, fromPublic(publicKey), t.signer, { issuer_account: t.accountPub, ...perms });
 }
 
 function writeSecret(path: string, text: string): void {

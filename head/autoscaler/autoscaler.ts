@@ -28,7 +28,7 @@ export interface AutoscalerOptions {
   /** node id prefix of started workers (default "auto") */
   namePrefix?: string;
   /** mints the join token a started worker gets (the head sets it when NATS needs credentials) */
-  joinToken?: (nodeId: string) => Promise<string>;
+  joinToken?: (nodeId: string, pool: boolean) => Promise<string>;
 }
 
 export class Autoscaler {
@@ -89,7 +89,7 @@ export class Autoscaler {
       const nodeId = `${this.#o.namePrefix}-${randomBytes(4).toString('hex')}`;
       this.#bootedAt.set(nodeId, now);
       this.#log.info({ node: nodeId, provider: this.#p.name, demand }, 'scaling up');
-      await this.#p.up(nodeId, await this.#joinToken?.(nodeId));
+      await this.#p.up(nodeId, await this.#joinToken?.(nodeId, this.#p.namesNodes ?? false));
     }
     if (demand > 0) { this.#idleSince.clear(); return; }
     const busy = new Set<string>();

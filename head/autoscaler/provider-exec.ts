@@ -80,6 +80,8 @@ export class ExecProvider implements WorkerProvider {
     this.#listed = ids;
   }
 
+  get namesNodes(): boolean { return this.#o.listCommand !== undefined; }
+
   async up(nodeId: string, joinToken?: string): Promise<void> {
     if (this.#o.listCommand) {
       await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000);

@@ -2,6 +2,8 @@
 
 export interface WorkerProvider {
   readonly name: string;
+  /** the platform names the nodes it starts (so a started worker joins with a pool token) */
+  readonly namesNodes?: boolean;
   /** starts one worker that will register as `nodeId`, joining with `joinToken` (absent on a server without auth) */
   up(nodeId: string, joinToken?: string): Promise<void>;
   /** stops a worker this provider started (graceful: the agent drains, then exits) */

@@ -3,6 +3,6 @@ export {
   JOB_STATES, JobState, TERMINAL_STATES, ALLREDUCE_ALGORITHMS, AllreduceOptions, LogregTrainer, Yolov5Trainer,
   TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord, JobReply, JobFence,
 } from './job.ts';
-export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord } from './node.ts';
+export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord, JoinRequest, JoinGrant } from './node.ts';
 export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
 export { JobEvent } from './event.ts';

@@ -68,6 +68,13 @@ export const NodeControl = z.discriminatedUnion('op', [
 ]);
 export type NodeControl = z.infer<typeof NodeControl>;
 
+/** A worker that holds a pool join token asks for the credentials of node `nodeId` (its own nkey; the seed never travels). */
+export const JoinRequest = z.object({ nodeId: Id, publicKey: z.string().regex(/^U[A-Z2-7]{55}$/) });
+export type JoinRequest = z.infer<typeof JoinRequest>;
+/** The head's answer (ControlReply result): the node's user JWT for that key. */
+export const JoinGrant = z.object({ jwt: z.string().min(1) });
+export type JoinGrant = z.infer<typeof JoinGrant>;
+
 /** Record of a node in KV (key = nodeId). */
 export const NodeRecord = NodeInfo.extend({
   last_seen: z.number(),

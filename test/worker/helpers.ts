@@ -6,9 +6,8 @@ import { subjects, type Subjects } from '../../shared/subjects.ts';
 import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput, type NodeControl } from '../../shared/schemas/index.ts';
 import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Agent } from '../../worker/agent/agent.ts';
-import { exitsStreamName } from '../../head/resources.ts';
+import { openResources } from '../../head/resources.ts';
 import { ACTOR_ENTRY, REPO_ROOT } from '../../worker/agent/start.ts';
 
 export interface Tap {
@@ -32,7 +31,8 @@ export async function natsEnv(t: Tap, tag = 'w'): Promise<Env> {
   t.teardown(() => nc.close());
   const prefix = uniquePrefix(tag);
   const s = subjects(prefix);
-  await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.allActorExits] });
+  // what a head creates at start (streams, buckets, object stores): an actor's credential may use them, not make them
+  await openResources(nc, s);
   return { srv, nc, prefix, s };
 }
 

@@ -7,6 +7,8 @@ import { connect } from '@nats-io/transport-node';
 import { credsText, natsOptions } from '../../shared/nats-connect.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { parseJoinToken, workerIdentity } from '../../shared/join-token.ts';
+import { subjects } from '../../shared/subjects.ts';
+import { joinPool } from './join-pool.ts';
 import { loadConfig, type ConfigInput } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { Agent } from './agent.ts';
@@ -24,13 +26,18 @@ export function defaultNodeId(): string {
 
 /**
  * The node's identity: a join token (or worker creds) names its node, and a configured node id
- * must agree; without either the node is anonymous (a server without auth) with a generated id.
+ * must agree; a pool join token is traded with the head for this node's own credentials
+ * (joinPool); without either the node is anonymous (a server without auth) with a generated id.
  */
-export function workerCredential(joinToken: string | undefined, natsCreds: string | undefined, nodeId: string | undefined): { nodeId: string; creds?: string } {
+export async function workerCredential(natsUrl: string, joinToken: string | undefined, natsCreds: string | undefined, nodeId: string | undefined, prefix: string): Promise<{ nodeId: string; creds?: string }> {
   const cred = joinToken ? parseJoinToken(joinToken) : undefined;
+  if (cred?.kind === 'pool') {
+    const id = nodeId ?? defaultNodeId();
+    return { nodeId: id, creds: await joinPool(natsUrl, cred.creds, cred.tokenId, id, subjects(prefix)) };
+  }
   const creds = cred?.creds ?? (natsCreds ? credsText(natsCreds) : undefined);
   if (!creds) return { nodeId: nodeId ?? defaultNodeId() };
-  const named = cred?.nodeId ?? workerIdentity(creds).nodeId;
+  const named = cred?.kind === 'node' ? cred.nodeId : workerIdentity(creds).nodeId;
   if (nodeId && nodeId !== named) throw new FlotillaError('FLO_CONFIG', `the join credential is for node '${named}', not '${nodeId}': drop --node-id or create a token with --name ${nodeId}`);
   return { nodeId: named, creds };
 }
@@ -43,7 +50,7 @@ export interface StartedAgent {
 
 export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAgent> {
   const cfg = loadConfig({ overrides });
-  const { nodeId, creds } = workerCredential(cfg.joinToken, cfg.natsCreds, cfg.worker.nodeId);
+  const { nodeId, creds } = await workerCredential(cfg.natsUrl, cfg.joinToken, cfg.natsCreds, cfg.worker.nodeId, cfg.prefix);
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
   const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
   const nc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}` }));

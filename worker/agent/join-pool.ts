@@ -1,0 +1,38 @@
+/**
+ * Trading a pool join token for this node's credentials: connect as the token's joiner (it may
+ * only ask), send the node id and a freshly generated user public key, get back the node's JWT
+ * signed by the head. The seed is made here and never travels. Retried until a head answers
+ * and while it answers with a retryable refusal (the node id is still held by a node that left);
+ * a final one (a revoked token) is thrown.
+ */
+import { connect } from '@nats-io/transport-node';
+import { createUser } from '@nats-io/nkeys';
+import { fmtCreds } from '@nats-io/jwt';
+import { decode, encode, validate } from '../../shared/codec.ts';
+import { fromWire } from '../../shared/errors.ts';
+import { natsOptions } from '../../shared/nats-connect.ts';
+import { ControlReply, JoinGrant, type JoinRequest } from '../../shared/schemas/index.ts';
+import type { Subjects } from '../../shared/subjects.ts';
+
+export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: string, nodeId: string, s: Subjects, signal?: AbortSignal): Promise<string> {
+  const nc = await connect(natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }));
+  try {
+    const kp = createUser();
+    const req: JoinRequest = { nodeId, publicKey: kp.getPublicKey() };
+    let backoff = 250;
+    for (;;) {
+      signal?.throwIfAborted();
+      const m = await nc.request(s.join(tokenId), encode(req), { timeout: 2000 }).catch(() => null);
+      if (m) {
+        const r = decode(ControlReply, m.data);
+        if (r.ok) return new TextDecoder().decode(fmtCreds(validate(JoinGrant, r.result).jwt, kp));
+        const e = fromWire(r.error);
+        if (!e.retryable) throw e;
+      }
+      await new Promise((res) => setTimeout(res, backoff));
+      backoff = Math.min(backoff * 2, 2000);
+    }
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
