@@ -36,18 +36,21 @@ if (why) {
     const headHost = lab.addHost('head', { mgmt: true });
     const workers = ['w1', 'w2', 'w3'].map((w) => lab.addHost(w));
     const leafHost = lab.addHost('leafhost');
-    const leaf = await startLeaf(leafHost);
+    const leaf = await startLeaf(leafHost, cluster.auth);
     t.teardown(() => leaf.stop());
     const inHost = (h: Host, args: string[], env: Record<string, string>, label: string): Proc =>
       startProc(t, ['--import', 'tsx', ...args], { FLOTILLA_PREFIX: prefix, ...env }, label, ['ip', 'netns', 'exec', h.ns]);
     const deadAfterMs = 3000;
     const head = inHost(headHost, ['head/main.ts'], {
       FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080', FLOTILLA_DEAD_AFTER_MS: String(deadAfterMs),
+      FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
     }, 'head');
     await head.line(/flotilla head listening on /);
     const api = new HeadClient(`http://${headHost.mgmtIp}:8080`);
+    const joinTokens = new Map<string, string>();
+    for (const h of [...workers, leafHost]) joinTokens.set(h.label, await cluster.auth.joinToken(prefix, h.label));
     const agent = (h: Host, nats: string, slots: number) => inHost(h, ['worker/agent/main.ts'], {
-      FLOTILLA_NATS_URL: nats, FLOTILLA_NODE_ID: h.label, FLOTILLA_SLOTS: String(slots),
+      FLOTILLA_NATS_URL: nats, FLOTILLA_NODE_ID: h.label, FLOTILLA_SLOTS: String(slots), FLOTILLA_JOIN_TOKEN: joinTokens.get(h.label) ?? '',
     }, `agent ${h.label}`);
     const agents = workers.map((w) => agent(w, CLUSTER_URLS, 1));
     await Promise.all(agents.map((a) => a.line(/registered/)));
@@ -159,15 +162,15 @@ if (why) {
       for (const w of workers) lab.limit(w.label, 10);
       // bulk traffic on the same links: a 1 MB message every 200 ms from each worker host (40 Mbit/s offered, 4x the link)
       const noise = workers.map((w) => inHost(w, ['--input-type=module', '-e', `
-        const { connect } = await import('@nats-io/transport-node');
-        const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(',') });
+        const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
+        const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)) });
         const buf = new Uint8Array(1 << 20);
-        setInterval(() => nc.publish('noise.${w.label}', buf), 200);`], { FLOTILLA_NATS_URL: CLUSTER_URLS }, `noise ${w.label}`));
+        setInterval(() => nc.publish('noise.${w.label}', buf), 200);`], { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds }, `noise ${w.label}`));
       const sink = inHost(headHost, ['--input-type=module', '-e', `
-        const { connect } = await import('@nats-io/transport-node');
-        const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(',') });
+        const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
+        const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)) });
         let n = 0; nc.subscribe('noise.>', { callback: () => { n++; } });
-        setInterval(() => console.log('noise msgs', n), 2000);`], { FLOTILLA_NATS_URL: CLUSTER_URLS }, 'noise sink');
+        setInterval(() => console.log('noise msgs', n), 2000);`], { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds }, 'noise sink');
       await sink.line(/noise msgs [1-9]/);
       const job = await api.submit(spec({ features: 4096 }));
       const done = await finished(job.id);

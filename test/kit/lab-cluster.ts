@@ -6,13 +6,17 @@
  * server) and `HOSTNAME` in the leaf's server_name (the host's label). Ports, hostnames, routes,
  * the JetStream domain and the leaf mapping are the files' own (each host has its own network
  * stack, so every server keeps 4222/6222/7422). Servers start through the one launcher,
- * head/embedded-nats.ts `launch()`, prefixed with `ip netns exec`.
+ * head/embedded-nats.ts `launch()`, prefixed with `ip netns exec`. Credentials as
+ * `flotilla nats-trust` makes them: one trust dir per lab, its `auth.conf` next to each written
+ * config (the shipped `include "auth.conf"`), the leaf's remote credentials path pointed at
+ * the dir's `leaf.creds`.
  */
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
-import { launch, type NatsServer } from '../../head/embedded-nats.ts';
+import { launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
+import { mintCreds } from '../../head/auth/nats-trust.ts';
 import { ROOT } from '../head/helpers/procs.ts';
 import type { Lab, Host } from './netns.ts';
 
@@ -39,34 +43,48 @@ function withStore(conf: string, storeDir: string): string {
 export interface LabCluster {
   servers: Map<string, NatsServer>;
   hosts: Host[];
+  /** the lab's trust chain: heads, workers and leaves get their credentials from it */
+  auth: ServerAuth;
   stop(): Promise<void>;
 }
 
+/** The trust dir of a lab (auth.conf, head.creds, signing.nk, leaf.creds), as `flotilla nats-trust` writes it. */
+export async function labAuth(): Promise<ServerAuth> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-lab-auth-'));
+  const auth = await serverAuth(dir);
+  writeFileSync(join(dir, 'leaf.creds'), await mintCreds(auth.trust, 'leaf', {}), { mode: 0o600 });
+  return auth;
+}
+
 /** Hosts nats1..3 running the shipped cluster configs. */
-export async function startLabCluster(lab: Lab): Promise<LabCluster> {
+export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabCluster> {
+  const trust = auth ?? await labAuth();
   const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h));
   const servers = new Map<string, NatsServer>();
   await Promise.all(hosts.map(async (h, i) => {
     const storeDir = mkdtempSync(join(tmpdir(), `flotilla-lab-${h.label}-`));
     const conf = withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir);
+    copyFileSync(join(trust.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
     servers.set(h.label, await launch(conf, h.ip, 4222, storeDir, true, {
-      prefix: ['ip', 'netns', 'exec', h.ns],
+      prefix: ['ip', 'netns', 'exec', h.ns], auth: trust,
       probe: () => tcpOpen(h.ip, 4222),
     }));
   }));
   return {
-    servers, hosts,
-    async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); },
+    servers, hosts, auth: trust,
+    async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); rmSync(trust.dir, { recursive: true, force: true }); },
   };
 }
 
 /** The shipped leaf config on `host` (its actors use nats://127.0.0.1:4222 there). */
-export async function startLeaf(host: Host): Promise<NatsServer> {
+export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
-  const conf = shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label);
+  const conf = shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label)
+    .replace('/etc/flotilla/nats/leaf.creds', join(auth.dir, 'leaf.creds'));
+  copyFileSync(join(auth.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
-      prefix: ['ip', 'netns', 'exec', host.ns],
+      prefix: ['ip', 'netns', 'exec', host.ns], auth,
       probe: async () => host.run('bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/4222']) === 0,
     });
   } catch (e) {
