@@ -9,7 +9,8 @@ const USAGE = `usage: flotilla val --weights FILE [options]
   --batch N          batch size (default 32)
   --conf-thres X     NMS confidence threshold (default 0.001)
   --iou-thres X      NMS IoU threshold (default 0.6)
-  --task val|train   which split (default val)`;
+  --task val|train   which split (default val)
+  --json             print only the result as JSON (images, labels, P, R, mAP@0.5, mAP@0.5:0.95, seconds)`;
 
 export async function run(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -18,7 +19,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         weights: { type: 'string' }, data: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
-        'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
@@ -48,11 +49,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
-  console.log(`backend: ${backend.backend} (${backend.device})`);
+  if (!values.json) console.log(`backend: ${backend.backend} (${backend.device})`);
   const { valSession, formatG } = await import('../../worker/engine/train/index.ts');
   const { scanReport } = await import('../../worker/engine/data/index.ts');
   const t0 = performance.now();
   const { metrics: m, dataset, model } = await valSession(opts);
+  if (values.json) {
+    console.log(JSON.stringify({ backend: backend.backend, cfg: model.cfg, split: dataset.split, data: dataset.yamlPath, images: m.images, labels: m.labels,
+      precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }));
+    return 0;
+  }
   console.log(`${model.cfg}, ${model.nc} classes; ${dataset.split} split of ${dataset.yamlPath}`);
   for (const line of scanReport(dataset)) console.log(line);
   console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
