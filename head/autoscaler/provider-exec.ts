@@ -57,6 +57,8 @@ export class ExecProvider implements WorkerProvider {
   /** stopped by down() but still listed while they drain: neither counted nor new */
   #stopping = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  /** one listing at a time: an older listing finishing late would drop workers it never saw */
+  #refreshing: Promise<void> | null = null;
 
   constructor(o: ExecProviderOptions) {
     this.#o = o;
@@ -68,7 +70,12 @@ export class ExecProvider implements WorkerProvider {
   }
 
   /** Runs the list command (listCommand mode); each id new to the listing retires the oldest placeholder. */
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#list().finally(() => { this.#refreshing = null; });
+    return this.#refreshing;
+  }
+
+  async #list(): Promise<void> {
     if (!this.#o.listCommand) return;
     const out = await run(this.#o.listCommand, { FLOTILLA_NATS_URL: this.#o.natsUrl, FLOTILLA_PREFIX: this.#o.prefix }, this.#o.timeoutMs ?? 300_000);
     const all = [...new Set(out.split('\n').map((l) => l.trim()).filter(Boolean))];
@@ -84,8 +91,11 @@ export class ExecProvider implements WorkerProvider {
 
   async up(nodeId: string, joinToken?: string): Promise<void> {
     if (this.#o.listCommand) {
-      await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000);
-      this.#placeholders.push({ id: nodeId, at: Date.now() });
+      // the placeholder goes first, so a listing that already shows the new worker retires it
+      const p = { id: nodeId, at: Date.now() };
+      this.#placeholders.push(p);
+      try { await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000); }
+      catch (e) { this.#placeholders = this.#placeholders.filter((x) => x !== p); throw e; }
       return;
     }
     this.#nodes.add(nodeId);

@@ -2,11 +2,13 @@
  * CLI progress: `flotilla logs -f` on a real pseudo-terminal (util-linux `script`) draws a
  * cli-progress bar with the step, total and ETA, and through a pipe prints plain lines without
  * escape codes; `status` prints tables; cancel/scale/status take --json. Against a real
- * nats-server, head and worker agent.
+ * nats-server, head and worker agent; `train` on a tiny synthetic set.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startDashboardCluster } from '../dashboard/cluster.ts';
 import { until } from '../head/helpers/wait.ts';
@@ -64,4 +66,23 @@ t.test('logs -f: a bar on a terminal, plain lines in a pipe; status tables; --js
   t.equal(sc.spec.workers, 2, 'scale --json returns the record');
   const cc = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'cancel', queued.id, '--json', '--server', url], { cwd: ROOT, timeout: 60_000 })).stdout);
   t.equal(cc.id, queued.id, 'cancel --json returns the record');
+});
+
+t.test('train: a bar on a terminal; train --json and val --json print one result object', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-train-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const train = ['bin/flotilla.mjs', 'train', '--data', 'synthetic', '--img', '64', '--epochs', '2', '--batch', '8', '--synth-train', '16', '--synth-val', '8', '--project', dir];
+  const env = { ...process.env, FLOTILLA_PROGRESS: '1' };
+  const js = await run(process.execPath, [...train, '--name', 'json', '--json'], { cwd: ROOT, env, timeout: 300_000 });
+  const r = JSON.parse(js.stdout.trim().split('\n').at(-1)!);
+  t.equal(r.epochsRun, 2, 'train --json: epochs run');
+  t.ok(existsSync(join(r.saveDir, 'weights', 'last.ckpt')), 'train --json: the run directory it names has last.ckpt');
+  t.type(r.metrics.map50, 'number', 'train --json: final metrics');
+  const v = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'val', '--weights', join(r.saveDir, 'weights', 'last.ckpt'), '--json'], { cwd: ROOT, env, timeout: 300_000 })).stdout.trim());
+  t.match(v, { images: 8, precision: Number, recall: Number, map50: Number, map: Number }, 'val --json: the metrics');
+  if (!existsSync(SCRIPT)) { t.comment('skipping the terminal half: no /usr/bin/script'); return; }
+  const cmd = [process.execPath, ...train, '--name', 'tty'].map((a) => `'${a}'`).join(' ');
+  const tty = await run(SCRIPT, ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env, timeout: 300_000, maxBuffer: 16 << 20 });
+  t.match(tty.stdout, /train \| epoch 2\/2 \| step 4\/4 \| ETA \d+s \| box \d/, 'the bar: epoch, step of the total, ETA, losses');
+  t.match(tty.stdout, /^\s+1\/1\s+\d/m, 'the epoch table prints above it');
 });

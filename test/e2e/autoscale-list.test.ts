@@ -33,7 +33,8 @@ t.test('exec provider with a list command: platform-named workers up, job runs, 
   const provider = new ExecProvider({ ...c, slots: 1, upCommand: up, downCommand: down, listCommand: list, listEveryMs: 200 });
   const head = await startHead({
     ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000,
-    autoscaler: { provider, slotsPerWorker: 1, minWorkers: 0, maxWorkers: 3, idleTimeoutMs: 1500, intervalMs: 200 },
+    // bootTimeoutMs: a loaded machine may take long to start an agent; a re-boot would add an up
+    autoscaler: { provider, slotsPerWorker: 1, minWorkers: 0, maxWorkers: 3, idleTimeoutMs: 1500, intervalMs: 200, bootTimeoutMs: 600_000 },
   });
   t.teardown(() => head.stop());
   const api = new HeadClient(head.url);
@@ -49,4 +50,30 @@ t.test('exec provider with a list command: platform-named workers up, job runs, 
   await until('the stopped workers exited', () => started.every((pid) => !alive(pid)), 60_000);
   t.pass('both workers were stopped by their own names and exited');
   t.same(provider.list(), [], 'the provider lists no worker');
+});
+
+t.test('exec provider list: slow, overlapping listings never drop a started worker', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-list-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // every listing reads its snapshot first, then takes a random 0-900 ms to answer (as an API
+  // server's reply may lag), against a 20 ms refresh period: they would overlap and reorder
+  const list = `l=$(ls '${dir}'); sleep 0.$(od -An -N1 -tu1 /dev/urandom | tr -d ' ' | cut -c1); echo "$l"`;
+  const provider = new ExecProvider({
+    natsUrl: 'nats://127.0.0.1:1', prefix: 'x', slots: 1, listEveryMs: 20,
+    upCommand: `touch '${dir}/'pod-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \\n')`, downCommand: `rm '${dir}/'$FLOTILLA_NODE_ID`, listCommand: list,
+  });
+  t.teardown(() => provider.close());
+  let low = Infinity;
+  for (let i = 1; i <= 4; i++) {
+    await provider.up(`asked-${i}`);
+    const end = Date.now() + 1500;
+    while (Date.now() < end) { low = Math.min(low, provider.list().length - i); await new Promise((r) => setTimeout(r, 10)); }
+  }
+  t.equal(low, 0, 'the list never showed fewer workers than were started');
+  await until('every placeholder replaced by the listed worker', async () => provider.list().every((id) => id.startsWith('pod-')) && provider.list().length === 4, 30_000);
+  const victim = provider.list()[0];
+  await provider.down(victim);
+  t.notOk(provider.list().includes(victim), 'a stopped worker leaves the list at once');
+  await provider.refresh();
+  t.equal(provider.list().length, 3, 'and stays out once the platform has removed it');
 });
