@@ -51,6 +51,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     headBucket: `${p}_head`,
     checkpointStore: `${p}_ckpt`,
     artifactStore: `${p}_artifacts`,
+    /** pushed datasets (`flotilla dataset push`), one tar object per name */
+    datasetStore: `${p}_datasets`,
   });
 }
 

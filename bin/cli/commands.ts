@@ -1,6 +1,7 @@
 /** The command table: one line per command, each module owned by its feature. */
 export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   worker: { summary: 'run a worker node agent (spawns trainer actors)', load: () => import('./worker.ts') },
+  dataset: { summary: 'push a YOLO dataset folder to the cluster (jobs use data: dataset://NAME); list them', load: () => import('./dataset.ts') },
   synth: { summary: 'write the deterministic synthetic detection set (YOLO format)', load: () => import('./synth.ts') },
   train: { summary: 'train YOLOv5 in one process (--data DATA.yaml|synthetic --cfg --img --epochs --batch)', load: () => import('./train.ts') },
   val: { summary: 'validate a checkpoint: P, R, mAP@0.5, mAP@0.5:0.95', load: () => import('./val.ts') },

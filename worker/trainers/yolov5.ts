@@ -16,9 +16,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
+import { datasetRefName } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
 import type { ActorContext } from '../actor/context.ts';
+import { fetchDataset } from '../datasets/store.ts';
 import { initBackend } from '../engine/backend.ts';
 import { decodeCheckpoint, loadCheckpoint, type CheckpointContent } from '../engine/checkpoint/index.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
@@ -39,6 +41,13 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
     freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor,
   };
+  const pushed = datasetRefName(t.data);
+  if (pushed !== null) {
+    // dataset://NAME: fetched once per digest into this node's cache
+    const got = await fetchDataset(ctx.nc, ctx.prefix, pushed);
+    ctx.log.info({ dataset: pushed, sha256: got.sha256, cached: got.cached }, 'dataset from the object store');
+    return { ...base, data: got.yamlPath };
+  }
   if (t.data !== 'synthetic') return { ...base, data: resolve(t.data) };
   // Every actor draws its own copy (same seed, same bytes), so no two processes share files.
   const synthetic = { ...t.synthetic, img: t.img };
@@ -72,8 +81,9 @@ export async function run(ctx: ActorContext): Promise<void> {
   const scratch = join(tmpdir(), `flotilla-run-${spec.jobId}-${spec.actorId}`);
   rmSync(scratch, { recursive: true, force: true });
   const start = await startingPoint(ctx, t);
+  const settings = await settingsOf(ctx, t, hyp, scratch);
   let setup: RunSetup;
-  try { setup = await setupRun(await settingsOf(ctx, t, hyp, scratch), { rank: spec.rank, worldSize: spec.worldSize, fresh: !start }); }
+  try { setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start }); }
   catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
   try {
     const { trainer } = setup;
