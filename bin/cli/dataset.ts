@@ -12,14 +12,16 @@ const USAGE = `usage: flotilla dataset push DIR [--name N] [--nats URL] [--prefi
   DIR            a dataset folder with data.yaml (or one .yaml) at its top; its 'path' must stay inside
   --name N       dataset name (default: the folder's name); jobs use data: dataset://N
   --nats URL     NATS server URL(s), comma-separated (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)
-  --prefix P     cluster prefix (env FLOTILLA_PREFIX, default flotilla)`;
+  --prefix P     cluster prefix (env FLOTILLA_PREFIX, default flotilla)
+  --creds FILE   NATS credentials with write access to the dataset store, e.g. the head's
+                 (env FLOTILLA_NATS_CREDS; none on a server without auth)`;
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { name: { type: 'string' }, nats: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { name: { type: 'string' }, nats: { type: 'string' }, prefix: { type: 'string' }, creds: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
@@ -31,9 +33,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!((sub === 'push' && dir && rest.length === 0) || (sub === 'list' && !dir))) { console.error(USAGE); return 2; }
   const servers = (values.nats ?? process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
   const prefix = values.prefix ?? process.env.FLOTILLA_PREFIX ?? 'flotilla';
+  const creds = values.creds ?? (process.env.FLOTILLA_NATS_CREDS || undefined);
   const { connect } = await import('@nats-io/transport-node');
+  const { natsOptions } = await import('../../shared/nats-connect.ts');
   let nc;
-  try { nc = await connect({ servers, name: 'flotilla-dataset' }); } catch (e) {
+  try { nc = await connect(natsOptions(servers, creds, { name: 'flotilla-dataset' })); } catch (e) {
     console.error(`cannot connect to NATS at ${servers.join(',')}: ${(e as Error).message}`);
     return 1;
   }

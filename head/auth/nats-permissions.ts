@@ -49,6 +49,12 @@ function objectStoreApi(bucket: string): string[] {
   ];
 }
 
+/** The read-only part: no stream creation, no purge, no chunk publishes (`$O.…`). */
+function objectStoreReadApi(bucket: string): string[] {
+  const st = `OBJ_${bucket}`;
+  return objectStoreApi(bucket).filter((x) => !x.startsWith('$O.') && x !== `$JS.API.STREAM.CREATE.${st}` && x !== `$JS.API.STREAM.PURGE.${st}`);
+}
+
 export function actorPermissions(s: Subjects, jobId: string, actorId: string): Permissions {
   return {
     pub: {
@@ -56,6 +62,8 @@ export function actorPermissions(s: Subjects, jobId: string, actorId: string): P
         `${s.collectiveJob(jobId)}.>`, s.jobEvents(jobId),
         '$JS.API.INFO', `$JS.API.STREAM.INFO.${s.eventsStream}`, `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.FC.>',
         ...objectStoreApi(s.checkpointStore), ...objectStoreApi(s.artifactStore),
+        // pushed datasets (dataset://NAME), read only
+        ...objectStoreReadApi(s.datasetStore),
         // the self-fencing lease reads its job's record (reads only: no `$KV.` publish)
         `$JS.API.STREAM.INFO.KV_${s.jobsBucket}`, `$JS.API.STREAM.MSG.GET.KV_${s.jobsBucket}`, `$JS.API.DIRECT.GET.KV_${s.jobsBucket}.$KV.${s.jobsBucket}.${jobId}`,
       ],

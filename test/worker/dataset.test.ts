@@ -27,16 +27,18 @@ t.test('dataset push, fetch into a digest cache, refusal of bad bytes, a job on 
   const dir = mkdtempSync(join(tmpdir(), 'ds-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   await synthesize({ train: 4, val: 2, img: 64, seed: 2 }, join(dir, 'shapes'));
+  // the head's identity may write the store (FLOTILLA_NATS_CREDS takes a creds file or its text)
+  const cliEnv = { ...process.env, ...(env.srv.auth ? { FLOTILLA_NATS_CREDS: env.srv.auth.headCreds } : {}) };
 
   // the CLI, as a user runs it
-  const cli = spawnSync(process.execPath, [CLI, 'dataset', 'push', join(dir, 'shapes'), '--name', 'shapes', '--nats', env.srv.url, '--prefix', env.prefix], { encoding: 'utf8' });
+  const cli = spawnSync(process.execPath, [CLI, 'dataset', 'push', join(dir, 'shapes'), '--name', 'shapes', '--nats', env.srv.url, '--prefix', env.prefix], { encoding: 'utf8', env: cliEnv });
   t.equal(cli.status, 0, cli.stderr);
   const m = /pushed dataset:\/\/shapes: (\d+) files, (\d+) bytes, sha256 ([0-9a-f]{64}) \(yaml data\.yaml\)/.exec(cli.stdout);
   t.ok(m, cli.stdout);
   t.equal(Number(m?.[1]), 4 + 2 + 4 + 2 + 1, 'images, labels and the yaml');
   const again = await pushDataset(env.nc, env.prefix, join(dir, 'shapes'), 'shapes');
   t.equal(again.sha256, m?.[3], 'the same folder packs to the same digest');
-  const list = spawnSync(process.execPath, [CLI, 'dataset', 'list', '--nats', env.srv.url, '--prefix', env.prefix], { encoding: 'utf8' });
+  const list = spawnSync(process.execPath, [CLI, 'dataset', 'list', '--nats', env.srv.url, '--prefix', env.prefix], { encoding: 'utf8', env: cliEnv });
   t.match(list.stdout, new RegExp(`dataset://shapes .* sha256 ${again.sha256}`));
 
   const cache = join(dir, 'cache');
