@@ -81,10 +81,9 @@ export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServe
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
   const conf = shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label)
     .replace('/etc/flotilla/nats/leaf.creds', join(auth.dir, 'leaf.creds'));
-  copyFileSync(join(auth.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
-      prefix: ['ip', 'netns', 'exec', host.ns], auth,
+      prefix: ['ip', 'netns', 'exec', host.ns],
       probe: async () => host.run('bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/4222']) === 0,
     });
   } catch (e) {

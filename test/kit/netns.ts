@@ -12,6 +12,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 
 export interface Host {
   /** label given by the test: nats1, worker-a, head, ... (also its name in every /etc/hosts) */
@@ -152,6 +153,7 @@ export class Lab {
       sh('ip', ['link', 'del', h.brVeth], true);
       sh('ip', ['netns', 'del', h.ns], true);
       rmSync(`/etc/netns/${h.ns}`, { recursive: true, force: true });
+      rmSync(join(OWNER_DIR, h.ns), { force: true });
     }
     for (const l of sh('ip', ['-o', 'link', 'show'], true).split('\n')) {
       const m = new RegExp(`^\\d+: (flm${this.id}r\\d+)@`).exec(l);
@@ -165,13 +167,15 @@ export class Lab {
     for (const h of this.hosts.values()) {
       mkdirSync(`/etc/netns/${h.ns}`, { recursive: true });
       writeFileSync(`/etc/netns/${h.ns}/hosts`, lines);
-      writeFileSync(`/etc/netns/${h.ns}/${OWNER_FILE}`, `${process.pid} ${this.bridge}\n`);
+      // not in /etc/netns/NS: `ip netns exec` bind-mounts every file there over /etc
+      mkdirSync(OWNER_DIR, { recursive: true });
+      writeFileSync(join(OWNER_DIR, h.ns), `${process.pid} ${this.bridge}\n`);
     }
   }
 }
 
-/** Marks a lab namespace with the pid that made it (and its bridge), for sweepOrphans. */
-const OWNER_FILE = 'flotilla-lab-owner';
+/** One file per lab namespace: the pid that made it and its bridge, for sweepOrphans. */
+const OWNER_DIR = '/run/flotilla-labs';
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
@@ -182,10 +186,9 @@ function alive(pid: number): boolean {
  * namespaces marked by OWNER_FILE with a dead owner pid, their processes, links and bridge.
  */
 export function sweepOrphans(): void {
-  if (!existsSync('/etc/netns')) return;
-  for (const ns of readdirSync('/etc/netns')) {
-    const marker = `/etc/netns/${ns}/${OWNER_FILE}`;
-    if (!existsSync(marker)) continue;
+  if (!existsSync(OWNER_DIR)) return;
+  for (const ns of readdirSync(OWNER_DIR)) {
+    const marker = join(OWNER_DIR, ns);
     const [pid, bridge] = readFileSync(marker, 'utf8').trim().split(' ');
     if (alive(Number(pid))) continue;
     for (const p of sh('ip', ['netns', 'pids', ns], true).split('\n').map(Number).filter((x) => x > 0)) {
@@ -194,5 +197,6 @@ export function sweepOrphans(): void {
     sh('ip', ['netns', 'del', ns], true);
     if (bridge) sh('ip', ['link', 'del', bridge], true);
     rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    rmSync(marker, { force: true });
   }
 }
