@@ -1,6 +1,10 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { workerPermissions } from '../../head/auth/nats-permissions.ts';
 import { decode } from '../../shared/codec.ts';
 import { NodeInfo } from '../../shared/schemas/index.ts';
 import { REPO_ROOT } from '../../worker/agent/start.ts';
@@ -20,7 +24,12 @@ t.test('flotilla worker --help and a bad flag', async (t) => {
 t.test('flotilla worker --nats --prefix --node-id --slots registers, and SIGTERM ends it with 0', async (t) => {
   const env = await natsEnv(t, 'cli');
   const regs = pretendHead(env.nc, env.s);
-  const proc = spawn(process.execPath, ['bin/flotilla.mjs', 'worker', '--nats', env.srv.url, '--prefix', env.prefix, '--node-id', 'cli-node', '--slots', '2'], {
+  // the kit's server requires credentials: the node's own, as a head would mint them
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const creds = join(dir, 'node.creds');
+  writeFileSync(creds, await env.srv.auth!.mint('worker:cli-node:t1', workerPermissions(env.s, 'cli-node')));
+  const proc = spawn(process.execPath, ['bin/flotilla.mjs', 'worker', '--nats', env.srv.url, '--creds', creds, '--prefix', env.prefix, '--node-id', 'cli-node', '--slots', '2'], {
     cwd: REPO_ROOT, env: { ...process.env, FLOTILLA_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
