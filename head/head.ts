@@ -5,9 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { FlotillaError } from '../shared/errors.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsOptions } from '../shared/nats-connect.ts';
 import { credentialMinter, type CredentialMinter } from './auth/minter.ts';
+import { TokenStore } from './auth/token-store.ts';
+import { ensureKv } from '../shared/js-assets.ts';
 import type { FastifyInstance } from 'fastify';
 import { nodeOfSubject, subjects } from '../shared/subjects.ts';
 import { silentLogger, type Logger } from '../shared/logger.ts';
@@ -45,6 +49,13 @@ export interface HeadOptions {
   deadAfterMs?: number;
   /** first restart backoff, doubled per restart (default 500) */
   restartBackoffMs?: number;
+  /**
+   * REST authentication with tokens in KV (default false here: the library's tests drive the app
+   * directly; every command turns it on unless --insecure)
+   */
+  restAuth?: boolean;
+  /** serve REST over HTTPS with this certificate and key (PEM text) */
+  tls?: { cert: string; key: string };
   /** replicas of every JetStream asset (default min(3, servers in the cluster)) */
   replicas?: number;
   /** scheduler/supervisor tick (default 250) */
@@ -67,7 +78,19 @@ export interface Head {
   autoscaler?: Autoscaler;
   /** mints worker join tokens and actor creds (absent on a server without auth) */
   minter?: CredentialMinter;
+  /** REST tokens (absent with auth off) */
+  tokens?: TokenStore;
+  /** an admin token made because none existed (first start): print it once, it is stored only hashed */
+  firstAdminToken?: string;
   stop(): Promise<void>;
+}
+
+/** The HTTPS option from two PEM files; both or neither. */
+export function tlsOption(certFile?: string, keyFile?: string): { cert: string; key: string } | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new FlotillaError('FLO_CONFIG', 'HTTPS needs both --tls-cert and --tls-key');
+  try { return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }; }
+  catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read the TLS certificate or key: ${(e as Error).message}`); }
 }
 
 export async function startHead(o: HeadOptions): Promise<Head> {
@@ -131,7 +154,15 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       stops.push(() => autoscaler?.stop());
     }
     const started = Date.now();
+    let tokens: TokenStore | undefined;
+    let firstAdminToken: string | undefined;
+    if (o.restAuth) {
+      tokens = new TokenStore((await ensureKv(res.js, res.jsm, s.tokensBucket, res.replicas, { history: 1 })).kv);
+      for (const t of await tokens.revokedWorkerTokens()) revokedJoinTokens.add(t);
+      if (!(await tokens.hasAdmin())) firstAdminToken = (await tokens.create('admin', 'first-admin')).token;
+    }
     const ctx: ApiContext = {
+      tokens, minter, onWorkerTokenRevoked: (t) => revokedJoinTokens.add(t),
       ctl,
       events: (jobId, opts) => readEvents(res.js, res.jsm, s, jobId, opts),
       async artifact(jobId, name) {
@@ -150,7 +181,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       staleMs: () => view.staleMs(),
       metrics: () => renderMetrics(ctl.jobs.list(), ctl.nodes.list(), { uptimeS: (Date.now() - started) / 1000 }),
     };
-    const app = await build({ ctx, log: log.child({ part: 'http' }) });
+    const app = await build({ ctx, log: log.child({ part: 'http' }), https: o.tls });
     stops.push(() => app.close());
     let url = '';
     if (o.port !== null) {
@@ -158,10 +189,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       await app.listen({ host, port: o.port ?? DEFAULTS.headPort });
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : o.port;
-      url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+      url = `${o.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     }
     void ctl.tick();
-    return { url, id, app, ctl, nc, autoscaler, minter, stop: stopAll };
+    return { url, id, app, ctl, nc, autoscaler, minter, tokens, firstAdminToken, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -5,7 +5,8 @@
  */
 import { loadConfig, type ConfigInput } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
-import { startHead, type Head } from './head.ts';
+import { startHead, tlsOption, type Head } from './head.ts';
+import { announceAuth } from './auth/announce.ts';
 import type { AutoscalerOptions } from './autoscaler/autoscaler.ts';
 import type { WorkerProvider } from './autoscaler/provider.ts';
 import { LocalProvider } from './autoscaler/provider-local.ts';
@@ -40,6 +41,11 @@ export interface RunHeadOptions {
   configFile?: string;
   overrides?: ConfigInput;
   autoscale?: AutoscaleFlags;
+  /** REST without authentication (default false: tokens) */
+  insecure?: boolean;
+  /** HTTPS: certificate and key files (default env FLOTILLA_TLS_CERT / FLOTILLA_TLS_KEY) */
+  tlsCert?: string;
+  tlsKey?: string;
   /** called once the head listens (e.g. to print more) */
   onReady?: (head: Head) => void;
 }
@@ -56,11 +62,14 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
   let lost = () => undefined as void;
   const head = await startHead({
     onLeaseLost: () => lost(),
+    restAuth: !o.insecure && process.env.FLOTILLA_INSECURE !== '1',
+    tls: tlsOption(o.tlsCert ?? process.env.FLOTILLA_TLS_CERT, o.tlsKey ?? process.env.FLOTILLA_TLS_KEY),
     natsUrl: config.natsUrl, natsCreds: config.natsCreds, natsSigningKey: config.natsSigningKey, prefix: config.prefix, host: config.head.host, port: config.head.port,
     deadAfterMs: config.head.deadAfterMs, restartBackoffMs: config.head.restartBackoffMs, autoscaler, log,
     replicas: config.jetstream.replicas,
   });
   log.info({ url: head.url, head: head.id }, 'head listening');
+  await announceAuth(head); // before the listening line: who waits for it finds the token saved
   process.stdout.write(`flotilla head listening on ${head.url}\n`);
   o.onReady?.(head);
   return new Promise<number>((resolve) => {

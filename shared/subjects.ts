@@ -49,6 +49,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     jobsBucket: `${p}_jobs`,
     nodesBucket: `${p}_nodes`,
     headBucket: `${p}_head`,
+    tokensBucket: `${p}_tokens`,
     checkpointStore: `${p}_ckpt`,
     artifactStore: `${p}_artifacts`,
     /** pushed datasets (`flotilla dataset push`), one tar object per name */

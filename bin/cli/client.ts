@@ -1,12 +1,15 @@
 /**
  * HTTP client of the head's REST API, shared by the client commands (submit, status, logs,
  * cancel, scale). The head URL comes from --server, then FLOTILLA_URL, then
- * http://127.0.0.1:8080. Error replies are rebuilt into FlotillaErrors (match on `code`).
+ * http://127.0.0.1:8080; the token from --token, then FLOTILLA_TOKEN, then the credentials file
+ * (shared/credentials.ts) entry of that URL. Error replies are rebuilt into FlotillaErrors (match on `code`).
  */
 import { FlotillaError, fromWire } from '../../shared/errors.ts';
 import type { JobRecord, JobSpecInput } from '../../shared/schemas/job.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { NodeRecord } from '../../shared/schemas/node.ts';
+import type { TokenCreate, TokenCreated, TokenInfo } from '../../shared/schemas/token.ts';
+import { storedToken } from '../../shared/credentials.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
@@ -21,14 +24,20 @@ export type WorkerRow = NodeRecord & { free: number; alive_ms_ago: number };
 
 export class HeadClient {
   readonly base: string;
-  constructor(base: string) { this.base = base; }
+  readonly #token: string | undefined;
+  constructor(base: string, token?: string) {
+    this.base = base;
+    this.#token = token || process.env.FLOTILLA_TOKEN || storedToken(base);
+  }
+
+  #auth(): Record<string, string> { return this.#token ? { authorization: `Bearer ${this.#token}` } : {}; }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: { ...this.#auth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -51,13 +60,16 @@ export class HeadClient {
   }
   cancel(id: string): Promise<JobRecord> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
   scale(id: string, workers: number): Promise<JobRecord> { return this.#call('PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }
+  createToken(t: TokenCreate): Promise<TokenCreated> { return this.#call('POST', '/v1/tokens', t); }
+  async tokens(): Promise<TokenInfo[]> { return (await this.#call<{ tokens: TokenInfo[] }>('GET', '/v1/tokens')).tokens; }
+  revokeToken(id: string): Promise<TokenInfo> { return this.#call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
   async workers(): Promise<WorkerRow[]> { return (await this.#call<{ workers: WorkerRow[] }>('GET', '/v1/workers')).workers; }
 
   /** Server-sent events of a job; ends when the head ends the stream (job terminal, or caught up without follow). */
   async *events(id: string, opts: { from?: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<EventLine> {
     const q = new URLSearchParams({ follow: String(opts.follow) });
     if (opts.from) q.set('from', String(opts.from));
-    const res = await fetch(`${this.base}/v1/jobs/${encodeURIComponent(id)}/events?${q}`, { signal: opts.signal }).catch((e: Error) => {
+    const res = await fetch(`${this.base}/v1/jobs/${encodeURIComponent(id)}/events?${q}`, { signal: opts.signal, headers: this.#auth() }).catch((e: Error) => {
       throw new FlotillaError('FLO_UNAVAILABLE', `cannot reach the head at ${this.base}: ${e.message}`, { cause: e });
     });
     if (!res.ok || !res.body) {

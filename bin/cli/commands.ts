@@ -14,5 +14,6 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   logs: { summary: "print a job's events; -f follows until the job ends", load: () => import('./logs.ts') },
   cancel: { summary: 'cancel a pending or running job', load: () => import('./cancel.ts') },
   scale: { summary: "change a job's number of workers", load: () => import('./scale.ts') },
+  token: { summary: 'create, list or revoke REST tokens and worker join tokens', load: () => import('./token.ts') },
   'nats-trust': { summary: 'create the NATS trust chain (auth.conf, head creds, signing key) for deploy/nats configs', load: () => import('./nats-trust.ts') },
 };

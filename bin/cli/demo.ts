@@ -26,6 +26,7 @@ const USAGE = `usage: flotilla demo [options]
   --port P       head HTTP port (default: a free port)
   --json         print only the final result as JSON (job, state, seconds, precision, recall, map50, map)
   --no-progress  plain lines even on a terminal (also FLOTILLA_PROGRESS=0)
+  --insecure     REST without authentication (default: an admin token is made and used)
   --verbose      head and worker logs on stdout`;
 
 /**
@@ -47,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       workers: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
       train: { type: 'string' }, val: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
-      verbose: { type: 'boolean' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean' }, insecure: { type: 'boolean' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(USAGE); return 0; }
@@ -78,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string) => { if (values.json) return; if (bar) bar.line(line); else console.log(line); };
   try {
     const head = await startHead({
+      restAuth: !values.insecure,
       natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
       autoscaler: {
         provider: new LocalProvider({
@@ -88,7 +90,9 @@ export async function run(argv: string[]): Promise<number> {
     });
     stops.push(() => head.stop());
     say(`flotilla demo: nats ${nats.url}, head ${head.url}, ${workers} local worker(s)`);
-    const client = new HeadClient(head.url);
+    if (head.firstAdminToken) say(`flotilla token: ${head.firstAdminToken}`);
+    else if (!head.tokens) say('flotilla demo: WARNING: authentication is off (--insecure)');
+    const client = new HeadClient(head.url, head.firstAdminToken);
     const job = await client.submit(spec);
     say(`submitted job ${job.id}: ${JSON.stringify(spec.trainer)}`);
     if (!values.json && !values['no-progress'] && wantsBar()) bar = progressBar('demo');

@@ -12,6 +12,8 @@ const USAGE = `usage: flotilla head [options]
   --nats-creds FILE     the head's NATS creds (env FLOTILLA_NATS_CREDS; head.creds of \`flotilla nats-trust\`)
   --signing-key FILE    account signing seed to mint worker/actor creds (env FLOTILLA_NATS_SIGNING_KEY; signing.nk)
   --prefix P            subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)
+  --insecure            REST without authentication (a warning is printed)
+  --tls-cert F --tls-key F  serve REST over HTTPS (env FLOTILLA_TLS_CERT, FLOTILLA_TLS_KEY)
   --host H              HTTP listen address (env FLOTILLA_HEAD_HOST, default 127.0.0.1)
   --port P              HTTP port (env FLOTILLA_HEAD_PORT, default 8080; 0 = any)
   --config FILE         JSON/YAML config file (env FLOTILLA_CONFIG)
@@ -31,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
+      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
       slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -52,5 +54,5 @@ export async function run(argv: string[]): Promise<number> {
     slotsPerWorker: n(values.slots), upCommand: values['scale-up-cmd'], downCommand: values['scale-down-cmd'], listCommand: values['scale-list-cmd'],
   };
   const { runHead } = await import('../../head/run.ts');
-  return runHead({ configFile: values.config, overrides, autoscale });
+  return runHead({ configFile: values.config, overrides, autoscale, insecure: values.insecure, tlsCert: values['tls-cert'], tlsKey: values['tls-key'] });
 }

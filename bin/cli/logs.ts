@@ -18,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
-      server: { type: 'string' }, follow: { type: 'boolean', short: 'f' }, from: { type: 'string' }, json: { type: 'boolean' },
+      server: { type: 'string' }, token: { type: 'string' }, follow: { type: 'boolean', short: 'f' }, from: { type: 'string' }, json: { type: 'boolean' },
       'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -27,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
-  const client = new HeadClient(serverUrl(values.server));
+  const client = new HeadClient(serverUrl(values.server), values.token);
   let bar: ProgressView | undefined;
   try {
     const from = values.from ? Number(values.from) : undefined;

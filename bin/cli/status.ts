@@ -20,10 +20,10 @@ const USAGE = `usage: flotilla status [ID] [--json] [--server URL]
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { server: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { server: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { console.log(USAGE); return 0; }
-  const c = new HeadClient(serverUrl(values.server));
+  const c = new HeadClient(serverUrl(values.server), values.token);
   if (positionals[0]) {
     const j = await c.get(positionals[0]);
     if (values.json) { console.log(JSON.stringify(j, null, 2)); return 0; }

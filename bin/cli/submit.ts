@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
-      server: { type: 'string' }, name: { type: 'string' }, trainer: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' },
+      server: { type: 'string' }, token: { type: 'string' }, name: { type: 'string' }, trainer: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(NUM.map((k) => [k, { type: 'string' as const }])),
     },
@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.data) trainer.data = values.data;
   if (values.cfg) trainer.cfg = values.cfg;
   spec.trainer = trainer;
-  const job = await new HeadClient(serverUrl(values.server)).submit(spec as JobSpecInput);
+  const job = await new HeadClient(serverUrl(values.server), values.token).submit(spec as JobSpecInput);
   console.log(values.json ? JSON.stringify(job, null, 2) : job.id);
   return 0;
 }

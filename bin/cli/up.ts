@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../shared/logger.ts';
 import { startNatsServer } from '../../head/embedded-nats.ts';
-import { startHead } from '../../head/head.ts';
+import { startHead, tlsOption } from '../../head/head.ts';
+import { announceAuth } from '../../head/auth/announce.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
 import { coreShareEnv } from '../../worker/agent/index.ts';
 
@@ -23,6 +24,9 @@ const USAGE = `usage: flotilla up [options]
   --data-dir DIR        keep JetStream state here (default: a temporary dir, removed on exit)
   --prefix P            subject/bucket prefix (default flotilla)
   --replicas N          replicas of the JetStream assets (default min(3, servers) = 1 here)
+  --insecure            REST without authentication (a warning is printed); default: tokens, an admin
+                        token made on first start is printed and saved to ~/.flotilla/credentials
+  --tls-cert F --tls-key F  serve REST over HTTPS
   --verbose             head and worker logs on stdout`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       port: { type: 'string' }, host: { type: 'string' }, workers: { type: 'string' }, 'max-workers': { type: 'string' }, slots: { type: 'string' },
       'idle-timeout-ms': { type: 'string' }, 'nats-port': { type: 'string' }, 'data-dir': { type: 'string' }, prefix: { type: 'string' }, replicas: { type: 'string' },
-      verbose: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(USAGE); return 0; }
@@ -49,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   let head;
   try {
     head = await startHead({
+      restAuth: !values.insecure, tls: tlsOption(values['tls-cert'], values['tls-key']),
       natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
       replicas: values.replicas ? Math.max(1, int(values.replicas, 1, 'replicas')) : undefined,
       autoscaler: {
@@ -66,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   console.log(`flotilla up: nats ${nats.url}, ${workers} worker(s) x ${slots} slot(s)${maxWorkers > workers ? `, autoscaling to ${maxWorkers}` : ''}`);
+  await announceAuth(head, (l) => console.log(l)); // before the listening line: who waits for it finds the token saved
   console.log(`flotilla head listening on ${head.url}`);
   const h = head;
   return new Promise<number>((resolve) => {

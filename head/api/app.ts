@@ -11,6 +11,8 @@ import { handleError } from './errors.ts';
 import { jobRoutes } from './routes-jobs.ts';
 import { eventRoutes } from './routes-events.ts';
 import { systemRoutes } from './routes-system.ts';
+import { tokenRoutes } from './routes-tokens.ts';
+import { registerAuth } from './auth.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
@@ -18,6 +20,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     ...(opts.log ? { loggerInstance: opts.log } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
+    ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -25,11 +28,16 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Flotilla head', description: 'Distributed YOLOv5 training on actors over NATS', version: '0.1.0' },
-      tags: [{ name: 'jobs' }, { name: 'workers' }, { name: 'system' }],
+      tags: [{ name: 'jobs' }, { name: 'workers' }, { name: 'system' }, { name: 'tokens' }],
+      // every route but /healthz, /openapi.json and /login takes a token (roles: admin, submitter, viewer)
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'flotilla token create --role admin|submitter|viewer' } } },
+      security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
   });
+  await registerAuth(app, opts.ctx.tokens);
   jobRoutes(app, opts.ctx);
+  tokenRoutes(app, opts.ctx);
   eventRoutes(app, opts.ctx);
   systemRoutes(app, opts.ctx);
   await dashboardRoutes(app);

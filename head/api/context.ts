@@ -1,6 +1,8 @@
 /** What the REST routes need from the head, as one interface (the app factory's options). */
 import type { Logger } from '../../shared/logger.ts';
 import type { Controller } from '../controller.ts';
+import type { TokenStore } from '../auth/token-store.ts';
+import type { CredentialMinter } from '../auth/minter.ts';
 import type { StoredEvent, ReadOptions } from '../events/read.ts';
 
 export interface Artifact { size: number; body: ReadableStream<Uint8Array> }
@@ -10,6 +12,12 @@ export interface Health { ok: boolean; nats: string; head: string; uptime_s: num
 
 export interface ApiContext {
   ctl: Controller;
+  /** REST tokens; absent: authentication off (--insecure) */
+  tokens?: TokenStore;
+  /** issues worker join tokens (absent on a NATS server without auth) */
+  minter?: CredentialMinter;
+  /** a worker join token was revoked: its pool joins are refused from now on */
+  onWorkerTokenRevoked?(id: string): void;
   events(jobId: string, opts: ReadOptions): AsyncIterable<StoredEvent>;
   artifact(jobId: string, name: string): Promise<Artifact | null>;
   artifactNames(jobId: string): Promise<Array<{ name: string; bytes: number }>>;
@@ -23,4 +31,6 @@ export interface BuildOptions {
   ctx: ApiContext;
   /** pino logger for requests (default: fastify's logging off) */
   log?: Logger;
+  /** serve HTTPS with this certificate and key (PEM) */
+  https?: { cert: string; key: string };
 }

@@ -22,6 +22,7 @@ const EventsQuery = z.object({
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/v1/jobs/:id/events', {
+    config: { role: 'viewer' },
     schema: {
       summary: 'Job events as server-sent events (state, log, metric, checkpoint, artifact), replayable from a stream offset',
       tags: ['jobs'], params: z.object({ id: Id }), querystring: EventsQuery,
@@ -47,6 +48,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   r.get('/v1/jobs/:id/artifacts', {
+    config: { role: 'viewer' },
     schema: { summary: 'List a job\'s artifacts', tags: ['jobs'], params: z.object({ id: Id }) },
   }, async (req) => {
     assertFound(ctx.ctl.jobs.get(req.params.id), req.params.id);
@@ -54,6 +56,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   r.get('/v1/jobs/:id/artifacts/:name', {
+    config: { role: 'viewer' },
     schema: {
       summary: 'Download an artifact', tags: ['jobs'],
       params: z.object({ id: Id, name: z.string().min(1).max(256).regex(/^[^/]+$/, 'no slashes') }),

@@ -11,6 +11,7 @@ const Worker = NodeRecord.extend({ free: z.number().int().nonnegative(), alive_m
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/v1/workers', {
+    config: { role: 'viewer' },
     schema: { summary: 'Live worker nodes with their free slots', tags: ['workers'], response: { 200: z.object({ workers: z.array(Worker) }) } },
   }, async () => {
     const nodes = ctx.ctl.nodes.list();
@@ -20,14 +21,15 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   r.get('/healthz', {
+    config: { role: 'open' },
     schema: { summary: 'Liveness of the head and its NATS connection', tags: ['system'] },
   }, async (_req, reply) => {
     const h = ctx.health();
     return reply.status(h.ok ? 200 : 503).send(h);
   });
 
-  r.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'], produces: ['text/plain'] } }, async (_req, reply) =>
+  r.get('/metrics', { config: { role: 'viewer' }, schema: { summary: 'Prometheus metrics', tags: ['system'], produces: ['text/plain'] } }, async (_req, reply) =>
     reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics()));
 
-  app.get('/openapi.json', { schema: { hide: true } as Record<string, unknown> }, async () => app.swagger());
+  app.get('/openapi.json', { config: { role: 'open' }, schema: { hide: true } as Record<string, unknown> }, async () => app.swagger());
 }

@@ -27,6 +27,6 @@ export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
     allowedPath: (p) => p === '/uPlot.esm.js' || p === '/uPlot.min.css',
     schemaHide: true,
   });
-  app.get('/', { schema: { hide: true } as Record<string, unknown> }, async (_req, reply) =>
+  app.get('/', { config: { role: 'open' }, schema: { hide: true } as Record<string, unknown> }, async (_req, reply) =>
     reply.header('cache-control', 'no-cache').sendFile('index.html'));
 }

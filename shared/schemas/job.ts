@@ -124,6 +124,8 @@ export const JobRecord = z.object({
   updated_at: z.string(),
   /** FIFO order among equal priorities */
   seq: z.number().int().nonnegative(),
+  /** the token id that submitted it (a submitter may cancel or scale only its own jobs) */
+  owner: z.string().optional(),
   /** earliest time the next placement may be tried (restart backoff) */
   not_before: z.string().optional(),
 });

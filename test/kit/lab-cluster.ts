@@ -8,8 +8,8 @@
  * stack, so every server keeps 4222/6222/7422). Servers start through the one launcher,
  * head/embedded-nats.ts `launch()`, prefixed with `ip netns exec`. Credentials as
  * `flotilla nats-trust` makes them: one trust dir per lab, its `auth.conf` next to each written
- * config (the shipped `include "auth.conf"`), the leaf's remote credentials path pointed at
- * the dir's `leaf.creds`.
+ * cluster config (the shipped `include "auth.conf"`), the leaf's remote credentials path
+ * pointed at the dir's `leaf.creds` (the leaf itself takes local clients without auth).
  */
 import { readFileSync, mkdtempSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -6,10 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import type { Test } from 'tap';
 import type { ServerAuth } from '../../../head/embedded-nats.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+// Heads started here write their first admin token to a credentials file of this test process
+// (never the user's ~/.flotilla), which the CLI and HeadClient of the test read by default.
+process.env.FLOTILLA_CREDENTIALS ??= join(tmpdir(), `flotilla-test-credentials-${process.pid}.json`);
 
 export interface Proc {
   proc: ChildProcess;

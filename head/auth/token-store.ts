@@ -1,0 +1,88 @@
+/**
+ * REST tokens in JetStream KV (key = token id): `flo_<id>_<secret>`, of which only the SHA-256
+ * of the 32-byte random secret is stored (a high-entropy secret needs no slow hash). A token
+ * is checked by id lookup and a constant-time comparison; revoked and expired ones fail.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KV } from '@nats-io/kv';
+import { z } from 'zod';
+import { encode, validate } from '../../shared/codec.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { TokenInfo, type Role } from '../../shared/schemas/token.ts';
+
+const Stored = TokenInfo.extend({ hash: z.string().regex(/^[a-f0-9]{64}$/) });
+type Stored = z.infer<typeof Stored>;
+
+const TOKEN_RE = /^flo_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export class TokenStore {
+  constructor(private readonly kv: KV) {}
+
+  /** A new token; the secret is returned once. A `token` given (a join token) is stored by its hash the same way. */
+  async create(role: Role, name?: string, opts: { expiresInMs?: number; token?: (id: string) => Promise<string> } = {}): Promise<{ info: TokenInfo; token: string }> {
+    const id = randomBytes(6).toString('hex');
+    const token = opts.token ? await opts.token(id) : `flo_${id}_${randomBytes(32).toString('base64url')}`;
+    const now = Date.now();
+    const info: TokenInfo = {
+      id, role, ...(name ? { name } : {}), created_at: new Date(now).toISOString(),
+      ...(opts.expiresInMs ? { expires_at: new Date(now + opts.expiresInMs).toISOString() } : {}),
+    };
+    await this.kv.create(id, encode({ ...info, hash: sha(token) } satisfies Stored));
+    return { info, token };
+  }
+
+  async #get(id: string): Promise<Stored | null> {
+    const e = await this.kv.get(id);
+    if (!e || e.operation !== 'PUT') return null;
+    return validate(Stored, e.json());
+  }
+
+  /** The token's record when it is valid (known, not revoked, not expired), else null. */
+  async verify(token: string): Promise<TokenInfo | null> {
+    const m = TOKEN_RE.exec(token.trim());
+    if (!m) return null;
+    const rec = await this.#get(m[1]);
+    if (!rec || rec.revoked_at || rec.role === 'worker') return null;
+    if (rec.expires_at && Date.parse(rec.expires_at) < Date.now()) return null;
+    const a = Buffer.from(sha(token.trim()), 'hex');
+    const b = Buffer.from(rec.hash, 'hex');
+    if (!timingSafeEqual(a, b)) return null;
+    const { hash: _hash, ...info } = rec;
+    return info;
+  }
+
+  async revoke(id: string): Promise<TokenInfo> {
+    const rec = await this.#get(id);
+    if (!rec) throw new FlotillaError('FLO_NOT_FOUND', `no token ${id}`);
+    const next: Stored = { ...rec, revoked_at: rec.revoked_at ?? new Date().toISOString() };
+    await this.kv.put(id, encode(next));
+    const { hash: _hash, ...info } = next;
+    return info;
+  }
+
+  async list(): Promise<TokenInfo[]> {
+    const out: TokenInfo[] = [];
+    for await (const k of await this.kv.keys()) {
+      const r = await this.#get(k);
+      if (r) { const { hash: _hash, ...info } = r; out.push(info); }
+    }
+    return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  /** Ids of revoked worker (join) tokens: the head refuses their pool joins. */
+  async revokedWorkerTokens(): Promise<Set<string>> {
+    return new Set((await this.list()).filter((t) => t.role === 'worker' && t.revoked_at).map((t) => t.id));
+  }
+
+  /** A one-time dashboard login code (a token named `login`, valid 10 min): GET /login?code= trades it for a session. */
+  async loginCode(role: Role = 'admin'): Promise<{ code: string; expires_at: string }> {
+    const { info, token } = await this.create(role, 'login', { expiresInMs: 10 * 60_000 });
+    return { code: token, expires_at: info.expires_at ?? '' };
+  }
+
+  /** Whether a valid admin token exists (first start: none, so one is made and printed). */
+  async hasAdmin(): Promise<boolean> {
+    return (await this.list()).some((t) => t.role === 'admin' && !t.revoked_at && !t.expires_at);
+  }
+}

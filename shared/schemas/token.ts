@@ -1,0 +1,36 @@
+/** REST tokens: roles, creation, listing (the secret is shown once, stored only as a hash). */
+import { z } from 'zod';
+
+/**
+ * `admin`: everything (tokens, the pool, fault injection); `submitter`: submit, and cancel or
+ * scale its own jobs, read all; `viewer`: read only; `worker`: a join token for a worker node
+ * (NATS credentials, not a REST identity).
+ */
+export const ROLES = ['admin', 'submitter', 'viewer', 'worker'] as const;
+export const Role = z.enum(ROLES);
+export type Role = z.infer<typeof Role>;
+export type RestRole = Exclude<Role, 'worker'>;
+
+export const TokenCreate = z.object({
+  role: Role,
+  /** a label; for `worker`, the node id the token joins as (omit it for a pool token any node may use) */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+}).strict();
+export type TokenCreate = z.infer<typeof TokenCreate>;
+
+export const TokenInfo = z.object({
+  id: z.string().regex(/^[a-f0-9]{12}$/),
+  role: Role,
+  name: z.string().optional(),
+  created_at: z.string(),
+  revoked_at: z.string().optional(),
+  /** a session (dashboard login) expires */
+  expires_at: z.string().optional(),
+});
+export type TokenInfo = z.infer<typeof TokenInfo>;
+
+/** The reply of a creation: the token itself appears here only. */
+export const TokenCreated = TokenInfo.extend({ token: z.string() });
+export type TokenCreated = z.infer<typeof TokenCreated>;
+
+export const TokenList = z.object({ tokens: z.array(TokenInfo) });
