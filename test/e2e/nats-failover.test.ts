@@ -16,8 +16,9 @@ import { until } from '../head/helpers/wait.ts';
 t.test('the worker\'s nats-server dies in a 3-server cluster: it moves to another, the job succeeds', async (t) => {
   const cluster = await startNatsCluster(3);
   t.teardown(() => cluster.stop());
-  const c = { natsUrl: cluster.urls.join(','), prefix: uniquePrefix('nf') };
-  const head = await until('a head on the new cluster (JetStream meta leader elected)', () => startHead({ ...c, port: 0, deadAfterMs: 3000, restartBackoffMs: 200 }).catch(() => null), 60_000);
+  const c = { natsUrl: cluster.urls.join(','), auth: cluster.auth, prefix: uniquePrefix('nf') };
+  const head = await until('a head on the new cluster (JetStream meta leader elected)',
+    () => startHead({ ...c, ...cluster.auth?.headOptions, port: 0, deadAfterMs: 3000, restartBackoffMs: 200 }).catch(() => null), 60_000);
   t.teardown(() => head.stop());
   const agents = await Promise.all([startAgentProc(t, c, 'a', 2), startAgentProc(t, c, 'b', 2)]);
   const api = new HeadClient(head.url);
