@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { FlotillaError } from '../shared/errors.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsOptions } from '../shared/nats-connect.ts';
@@ -54,6 +55,8 @@ export interface HeadOptions {
    * directly; every command turns it on unless --insecure)
    */
   restAuth?: boolean;
+  /** roots a job's dataset / model paths must lie under (default ./datasets, ./models) */
+  paths?: { datasets?: string; models?: string };
   /** serve REST over HTTPS with this certificate and key (PEM text) */
   tls?: { cert: string; key: string };
   /** replicas of every JetStream asset (default min(3, servers in the cluster)) */
@@ -163,6 +166,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     }
     const ctx: ApiContext = {
       tokens, minter, onWorkerTokenRevoked: (t) => revokedJoinTokens.add(t),
+      submitLimits: {
+        datasets: resolve(o.paths?.datasets ?? 'datasets'), models: resolve(o.paths?.models ?? 'models'),
+        ...(o.autoscaler ? { maxRanks: (o.autoscaler.maxWorkers ?? 4) * (o.autoscaler.slotsPerWorker ?? 1) } : {}),
+      },
       ctl,
       events: (jobId, opts) => readEvents(res.js, res.jsm, s, jobId, opts),
       async artifact(jobId, name) {

@@ -27,6 +27,8 @@ export const Config = z
     natsCreds: z.string().min(1).optional(),
     /** head only: the account signing key (nkey seed, or a file holding it) it mints worker and actor credentials with */
     natsSigningKey: z.string().min(1).optional(),
+    /** roots a job's trainer.data / trainer.cfg paths must lie under (default ./datasets, ./models) */
+    paths: z.object({ datasets: z.string().min(1).default('datasets'), models: z.string().min(1).default('models') }).strict().default({ datasets: 'datasets', models: 'models' }),
     /** worker only: a join token from `flotilla token create --role worker` (carries the node's credentials and id) */
     joinToken: z.string().min(1).optional(),
     /** subject/bucket prefix (default "flotilla") */

@@ -2,6 +2,7 @@
 import type { Logger } from '../../shared/logger.ts';
 import type { Controller } from '../controller.ts';
 import type { TokenStore } from '../auth/token-store.ts';
+import type { SubmitLimits } from './submit-checks.ts';
 import type { CredentialMinter } from '../auth/minter.ts';
 import type { StoredEvent, ReadOptions } from '../events/read.ts';
 
@@ -16,6 +17,8 @@ export interface ApiContext {
   tokens?: TokenStore;
   /** issues worker join tokens (absent on a NATS server without auth) */
   minter?: CredentialMinter;
+  /** dataset/model roots and the pool's rank limit checked at submit */
+  submitLimits: SubmitLimits;
   /** a worker join token was revoked: its pool joins are refused from now on */
   onWorkerTokenRevoked?(id: string): void;
   events(jobId: string, opts: ReadOptions): AsyncIterable<StoredEvent>;

@@ -7,6 +7,7 @@ import { JobSpec, JobPatch, JobReply, JobState } from '../../shared/schemas/job.
 import { assertFound } from '../controller.ts';
 import type { ApiContext } from './context.ts';
 import { assertOwner } from './auth.ts';
+import { checkSubmit } from './submit-checks.ts';
 
 const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 const IdParams = z.object({ id: Id });
@@ -19,7 +20,10 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   r.post('/v1/jobs', {
     config: { role: 'submitter' },
     schema: { summary: 'Submit a training job', tags: ['jobs'], body: JobSpec, response: { 201: JobReply, 400: ErrorReply, 503: ErrorReply } },
-  }, async (req, reply) => reply.status(201).send({ ...(await ctx.ctl.submit(req.body, req.caller.id)), stale_ms: 0 }));
+  }, async (req, reply) => {
+    checkSubmit(req.body, ctx.submitLimits);
+    return reply.status(201).send({ ...(await ctx.ctl.submit(req.body, req.caller.id)), stale_ms: 0 });
+  });
 
   r.get('/v1/jobs', {
     config: { role: 'viewer' },
