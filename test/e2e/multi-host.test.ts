@@ -15,6 +15,7 @@ import { startProc, type Proc } from '../head/helpers/procs.ts';
 import { checkSteps, auditSteps } from '../head/helpers/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
+import { storedToken } from '../../shared/credentials.ts';
 import { uniquePrefix } from '../kit/nats-server.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobRecord } from '../../shared/schemas/job.ts';
@@ -43,7 +44,8 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
   }, 'head');
   await head.line(/flotilla head listening on /);
-  const api = new HeadClient(`http://${headHost.mgmtIp}:8080`);
+  // the head saved its first admin token for the URL it printed (its own loopback view)
+  const api = new HeadClient(`http://${headHost.mgmtIp}:8080`, storedToken('http://127.0.0.1:8080'));
   const joinTokens = new Map<string, string>();
   for (const h of [...workers, leafHost]) joinTokens.set(h.label, await cluster.auth.joinToken(prefix, h.label));
   const agent = (h: Host, nats: string, slots: number) => inHost(h, ['worker/agent/main.ts'], {
