@@ -76,7 +76,7 @@ export class Controller {
 
   // ---- REST-facing operations ------------------------------------------------------------
 
-  async submit(spec: JobSpec, owner?: string): Promise<HeadJob> {
+  async submit(spec: JobSpec, owner?: string, note?: string): Promise<HeadJob> {
     this.#assertWritable();
     const now = Date.now();
     const id = `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
@@ -84,7 +84,7 @@ export class Controller {
     const job = await this.jobs.create({
       id, spec, state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [],
       metrics: {}, created_at: iso, updated_at: iso, ...(owner ? { owner } : {}), seq: now * 1000 + (this.#seq++ % 1000), finished: [],
-      message: 'waiting for a placement',
+      message: note ?? 'waiting for a placement',
     });
     this.#log.info({ job: id, workers: spec.workers, priority: spec.priority }, 'job submitted');
     await this.#event({ type: 'state', jobId: id, ts: now, generation: 0, state: 'pending', message: job.message });

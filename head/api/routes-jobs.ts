@@ -7,7 +7,7 @@ import { JobSpec, JobPatch, JobReply, JobState } from '../../shared/schemas/job.
 import { assertFound } from '../controller.ts';
 import type { ApiContext } from './context.ts';
 import { assertOwner } from './auth.ts';
-import { checkSubmit } from './submit-checks.ts';
+import { checkSubmit, unschedulable } from './submit-checks.ts';
 
 const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 const IdParams = z.object({ id: Id });
@@ -22,7 +22,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: { summary: 'Submit a training job', tags: ['jobs'], body: JobSpec, response: { 201: JobReply, 400: ErrorReply, 503: ErrorReply } },
   }, async (req, reply) => {
     checkSubmit(req.body, ctx.submitLimits);
-    return reply.status(201).send({ ...(await ctx.ctl.submit(req.body, req.caller.id)), stale_ms: 0 });
+    return reply.status(201).send({ ...(await ctx.ctl.submit(req.body, req.caller.id, unschedulable(req.body, ctx.submitLimits))), stale_ms: 0 });
   });
 
   r.get('/v1/jobs', {

@@ -32,6 +32,8 @@ t.test('scales up for demand (bounded by maxWorkers), down to minWorkers after t
   await fx.head.app.inject({ method: 'PATCH', url: `/v1/jobs/${job.id}`, payload: { workers: 4 } });
   const placed = await until('placed on both', () => fx.head.ctl.jobs.get(job.id)?.state === 'running');
   t.ok(placed);
+  // the spawns follow the placement (each with its minted credentials): wait until both nodes hold their ranks
+  await until('spawned', () => [...running.values()].reduce((n, a) => n + a.of(job.id).length, 0) === 4);
   for (const a of running.values()) for (const s of a.of(job.id)) a.exit(s.actorId, { kind: 'succeeded' });
   await until('succeeded', () => fx.head.ctl.jobs.get(job.id)?.state === 'succeeded');
   await until('heartbeats show no actors', () => fx.head.ctl.nodes.list().every((n) => n.record.actors.length === 0));

@@ -22,7 +22,7 @@ t.test('duplicate exit reports restart the gang once and finish it once', async 
   const first = a.of(job.id)[0];
   const exitOf = (spec: typeof first, kind: 'retryable' | 'succeeded'): ActorExit => ({
     nodeId: 'n1', actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank,
-    outcome: { kind, message: kind === 'retryable' ? 'data connection lost' : 'done', exitCode: null, signal: null },
+    outcome: { kind, message: kind === 'retryable' ? 'data connection lost' : 'done', exitCode: null, signal: null, ...(kind === 'succeeded' ? { step: 20 } : {}) },
   });
   const failed = encode(exitOf(first, 'retryable'));
   a.exit(first.actorId, { kind: 'retryable', message: 'data connection lost' });

@@ -20,10 +20,10 @@ t.test('trainer.data / trainer.cfg outside the roots are a 400 naming the field,
   t.equal((await post(yolo({ data: '/srv/data/pets/data.yaml', cfg: '/srv/models/mine.yaml' }))).statusCode, 201, 'paths under the roots pass');
 });
 
-t.test('more ranks than the autoscaler can ever provide: 400 on workers', async (t) => {
+t.test('more ranks than the autoscaler can ever provide: pending with an explicit unschedulable reason', async (t) => {
   const { head } = await headFixture(t, { autoscaler: { provider: new LocalProvider({ natsUrl: 'nats://127.0.0.1:1', prefix: 'x', slots: 2 }), maxWorkers: 2, slotsPerWorker: 2, minWorkers: 0, intervalMs: 60_000 } });
   const r = await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 5, trainer: { kind: 'logreg', steps: 5 } } });
-  t.equal(r.statusCode, 400);
-  t.match(r.json().error, { details: [{ field: 'body.workers', message: /can never be placed: the pool holds at most 4/ }] });
-  t.equal((await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, trainer: { kind: 'logreg', steps: 5 } } })).statusCode, 201, '4 fit');
+  t.equal(r.statusCode, 201, 'accepted: it may be scaled down');
+  t.match(r.json(), { state: 'pending', message: /^unschedulable: 5 rank\(s\) can never be placed, the pool holds at most 4/ });
+  t.match((await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, trainer: { kind: 'logreg', steps: 5 } } })).json(), { message: 'waiting for a placement' }, '4 fit');
 });
