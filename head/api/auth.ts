@@ -60,7 +60,8 @@ export async function registerAuth(app: FastifyInstance, tokens: TokenStore | un
       req.caller = info;
     } else {
       try { await bearer(req, reply); } catch (e) {
-        reply.code(200); // the plugin set 401; the error handler sets the status from the catalogue
+        reply.code(200); // the plugin set 401/500; the error handler sets the status from the catalogue
+        if (e instanceof FlotillaError) throw e; // e.g. 503: tokens cannot be read while cut off from NATS
         throw new FlotillaError('FLO_UNAUTHENTICATED', `${(e as Error).message || 'invalid token'}: send "Authorization: Bearer <token>" (flotilla token create)`);
       }
     }

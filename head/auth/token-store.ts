@@ -2,6 +2,9 @@
  * REST tokens in JetStream KV (key = token id): `flo_<id>_<secret>`, of which only the SHA-256
  * of the 32-byte random secret is stored (a high-entropy secret needs no slow hash). A token
  * is checked by id lookup and a constant-time comparison; revoked and expired ones fail.
+ * A token checked in the last CACHE_MS is believed without a read, and while KV cannot be read
+ * (the head cut off from NATS) a token seen before still works: reads then say they are stale,
+ * writes fail with 503 anyway. A revocation made elsewhere takes effect within CACHE_MS.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
@@ -15,8 +18,10 @@ type Stored = z.infer<typeof Stored>;
 
 const TOKEN_RE = /^flo_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const CACHE_MS = 30_000;
 
 export class TokenStore {
+  readonly #seen = new Map<string, { info: TokenInfo; at: number }>();
   constructor(private readonly kv: KV) {}
 
   /** A new token; the secret is returned once. A `token` given (a join token) is stored by its hash the same way. */
@@ -42,13 +47,23 @@ export class TokenStore {
   async verify(token: string): Promise<TokenInfo | null> {
     const m = TOKEN_RE.exec(token.trim());
     if (!m) return null;
-    const rec = await this.#get(m[1]);
+    const key = sha(token.trim());
+    const seen = this.#seen.get(key);
+    const fresh = (i: TokenInfo) => !i.expires_at || Date.parse(i.expires_at) >= Date.now();
+    if (seen && Date.now() - seen.at < CACHE_MS && fresh(seen.info)) return seen.info;
+    let rec: Stored | null;
+    try { rec = await this.#get(m[1]); } catch (e) {
+      if (seen && fresh(seen.info)) return seen.info;
+      throw new FlotillaError('FLO_UNAVAILABLE', `tokens cannot be checked: ${(e as Error).message}`, { cause: e });
+    }
+    this.#seen.delete(key);
     if (!rec || rec.revoked_at || rec.role === 'worker') return null;
     if (rec.expires_at && Date.parse(rec.expires_at) < Date.now()) return null;
     const a = Buffer.from(sha(token.trim()), 'hex');
     const b = Buffer.from(rec.hash, 'hex');
     if (!timingSafeEqual(a, b)) return null;
     const { hash: _hash, ...info } = rec;
+    this.#seen.set(key, { info, at: Date.now() });
     return info;
   }
 
@@ -57,6 +72,7 @@ export class TokenStore {
     if (!rec) throw new FlotillaError('FLO_NOT_FOUND', `no token ${id}`);
     const next: Stored = { ...rec, revoked_at: rec.revoked_at ?? new Date().toISOString() };
     await this.kv.put(id, encode(next));
+    for (const [k, v] of this.#seen) if (v.info.id === id) this.#seen.delete(k);
     const { hash: _hash, ...info } = next;
     return info;
   }

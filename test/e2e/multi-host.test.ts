@@ -144,9 +144,9 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
       return r && r.status === 503 && r.json() as Promise<{ reason?: string }>;
     }, 20_000);
     t.comment(`healthz 503 after ${Date.now() - h0} ms: ${JSON.stringify(sick)}`);
-    const post = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec()) });
+    const post = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${storedToken('http://127.0.0.1:8080')}` }, body: JSON.stringify(spec()) });
     t.equal(post.status, 503, 'a submit while cut off is refused with 503');
-    const stale = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs/${job.id}`).then((r) => r.json() as Promise<{ stale_ms: number }>);
+    const stale = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs/${job.id}`, { headers: { authorization: `Bearer ${storedToken('http://127.0.0.1:8080')}` } }).then((r) => r.json() as Promise<{ stale_ms: number }>);
     t.ok(stale.stale_ms > 0, `reads say they are stale (${stale.stale_ms} ms)`);
     await new Promise((r) => setTimeout(r, 10_000));
     lab.heal('head');
