@@ -13,6 +13,7 @@ import { fromWire } from '../../shared/errors.ts';
 import { natsOptions } from '../../shared/nats-connect.ts';
 import { ControlReply, JoinGrant, type JoinRequest } from '../../shared/schemas/index.ts';
 import type { Subjects } from '../../shared/subjects.ts';
+import { abortableSleep } from '../actor/index.ts';
 
 export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: string, nodeId: string, s: Subjects, signal?: AbortSignal): Promise<string> {
   const nc = await connect(natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }));
@@ -29,7 +30,7 @@ export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: st
         const e = fromWire(r.error);
         if (!e.retryable) throw e;
       }
-      await new Promise((res) => setTimeout(res, backoff));
+      await abortableSleep(backoff, signal);
       backoff = Math.min(backoff * 2, 2000);
     }
   } finally {
