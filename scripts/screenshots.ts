@@ -9,16 +9,11 @@ import { join } from 'node:path';
 import { startDashboardCluster } from '../test/dashboard/cluster.ts';
 import { chromiumPath, launchChromium, chartHas } from '../test/dashboard/browser.ts';
 import { DEMO_HYP } from '../bin/cli/demo.ts';
+import { until as untilTrue } from '../test/head/helpers/wait.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 300_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean>, ms = 300_000) => untilTrue(what, fn, ms);
 
 const exe = chromiumPath();
 if (!exe) { console.error('screenshots: no chromium found (install Debian chromium or set FLOTILLA_CHROMIUM)'); process.exit(2); }
