@@ -106,5 +106,10 @@ export function formatEvent({ seq, event: e }: EventLine): string {
     case 'metric': return `${head} step ${e.step}${e.epoch !== undefined ? ` epoch ${e.epoch}` : ''} ${Object.entries(e.values).map(([k, v]) => `${k}=${Number(v.toPrecision(5))}`).join(' ')}`;
     case 'checkpoint': return `${head} checkpoint step ${e.step} (${e.name})`;
     case 'artifact': return `${head} artifact ${e.name} (${e.bytes} bytes)`;
+    case 'fault': {
+      const where = e.rank !== undefined ? ` rank ${e.rank}` : e.nodeId ? ` node ${e.nodeId}` : '';
+      const at = e.step !== undefined ? ` at step ${e.step}` : '';
+      return `${head} fault ${e.fault_id} ${e.fault.kind} ${e.phase}${where}${at}${e.message ? ` (${e.message})` : ''}`;
+    }
   }
 }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { Id } from './common.ts';
 import { JobState } from './job.ts';
+import { FaultEventFields } from './fault.ts';
 
 const base = { jobId: Id, ts: z.number(), generation: z.number().int().nonnegative() };
 
@@ -18,5 +19,7 @@ export const JobEvent = z.discriminatedUnion('type', [
   }),
   z.object({ ...base, type: z.literal('checkpoint'), step: z.number().int().nonnegative(), name: z.string() }),
   z.object({ ...base, type: z.literal('artifact'), name: z.string(), bytes: z.number().int().nonnegative() }),
+  /** one phase of an injected fault (shared/schemas/fault.ts) */
+  z.object({ ...base, type: z.literal('fault'), ...FaultEventFields }),
 ]);
 export type JobEvent = z.infer<typeof JobEvent>;

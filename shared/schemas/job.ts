@@ -1,6 +1,7 @@
 /** Job specs (REST bodies) and the job record kept in JetStream KV. */
 import { z } from 'zod';
 import { Id } from './common.ts';
+import { FaultSpec } from './fault.ts';
 
 export const JOB_STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'cancelled'] as const;
 export const JobState = z.enum(JOB_STATES);
@@ -90,6 +91,8 @@ export const JobSpec = z
     checkpoint_every: z.number().int().positive().max(1_000_000).default(10),
     trainer: TrainerSpec,
     allreduce: AllreduceOptions.default({ algorithm: 'auto', fp16: false, timeout_ms: 30_000 }),
+    /** planned fault-injection experiment: armed when the job first runs (shared/schemas/fault.ts) */
+    faults: z.array(FaultSpec).max(100).default([]),
   })
   .strict()
   .refine((j) => j.min_workers === undefined || j.min_workers <= j.workers, {
