@@ -91,6 +91,12 @@ export const JobSpec = z
     checkpoint_every: z.number().int().positive().max(1_000_000).default(10),
     trainer: TrainerSpec,
     allreduce: AllreduceOptions.default({ algorithm: 'auto', fp16: false, timeout_ms: 30_000 }),
+    /**
+     * how a gang recovers from a lost rank: "live" (survivors keep their process and state, only
+     * the lost rank is replaced and fetches the state from a peer; the checkpoint is the fallback)
+     * or "checkpoint" (every rank restarts from the newest checkpoint)
+     */
+    recovery: z.enum(['live', 'checkpoint']).default('live'),
     /** planned fault-injection experiment: armed when the job first runs (shared/schemas/fault.ts) */
     faults: z.array(FaultSpec).max(100).default([]),
   })
