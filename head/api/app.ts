@@ -13,6 +13,7 @@ import { eventRoutes } from './routes-events.ts';
 import { systemRoutes } from './routes-system.ts';
 import { tokenRoutes } from './routes-tokens.ts';
 import { registerAuth } from './auth.ts';
+import { registerJsonBody } from './json-body.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
@@ -25,6 +26,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
+  registerJsonBody(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Flotilla head', description: 'Distributed YOLOv5 training on actors over NATS', version: '0.1.0' },
