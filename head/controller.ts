@@ -136,7 +136,7 @@ export class Controller {
           await this.#endGeneration(x.jobId, x.generation, 'retryable', refused);
           return;
         }
-        await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(c, x.rank, x.outcome.step) : null));
+        await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(c, x.rank, x.outcome.step, x.outcome.digest) : null));
         return;
       }
       const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
@@ -257,7 +257,7 @@ export class Controller {
     }
     if (after.state !== before.state || after.generation !== before.generation) {
       this.#log.info({ job: id, from: before.state, to: after.state, generation: after.generation, restarts: after.restarts, message: after.message }, 'job state');
-      await this.#event({ type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message });
+      await this.#event({ type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts });
     }
     return after;
   }

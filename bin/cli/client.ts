@@ -8,6 +8,7 @@ import { FlotillaError, fromWire } from '../../shared/errors.ts';
 import type { JobRecord, JobSpecInput } from '../../shared/schemas/job.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { NodeRecord } from '../../shared/schemas/node.ts';
+import type { JobReport } from '../../shared/schemas/report.ts';
 import type { TokenCreate, TokenCreated, TokenInfo } from '../../shared/schemas/token.ts';
 import { storedToken } from '../../shared/credentials.ts';
 
@@ -57,6 +58,10 @@ export class HeadClient {
   get(id: string): Promise<JobRecord> { return this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}`); }
   async list(state?: string): Promise<JobRecord[]> {
     return (await this.#call<{ jobs: JobRecord[] }>('GET', `/v1/jobs${state ? `?state=${encodeURIComponent(state)}` : ''}`)).jobs;
+  }
+  /** the fault report; `baseline`: a fault-free job of the same spec whose final digest it is compared with */
+  report(id: string, baseline?: string): Promise<JobReport> {
+    return this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}/report${baseline ? `?baseline=${encodeURIComponent(baseline)}` : ''}`);
   }
   cancel(id: string): Promise<JobRecord> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
   scale(id: string, workers: number): Promise<JobRecord> { return this.#call('PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }

@@ -2,16 +2,12 @@
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { HeadClient, serverUrl } from './client.ts';
+import { tableStyle } from './table-style.ts';
 
 const age = (iso: string): string => {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   return s < 60 ? `${Math.floor(s)}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
 };
-/** Borders on a terminal, plain aligned columns in pipes (grep/awk friendly); no colours either way. */
-const tableStyle = (tty: boolean) => (tty
-  ? { style: { head: [], border: [] } }
-  : { chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' }, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 1 } });
-
 const USAGE = `usage: flotilla status [ID] [--json] [--server URL]
 
   without ID: every job (newest first) and the live workers

@@ -10,6 +10,7 @@ import type { BuildOptions } from './context.ts';
 import { handleError } from './errors.ts';
 import { jobRoutes } from './routes-jobs.ts';
 import { eventRoutes } from './routes-events.ts';
+import { reportRoutes } from './routes-report.ts';
 import { systemRoutes } from './routes-system.ts';
 import { tokenRoutes } from './routes-tokens.ts';
 import { registerAuth } from './auth.ts';
@@ -41,6 +42,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   jobRoutes(app, opts.ctx);
   tokenRoutes(app, opts.ctx);
   eventRoutes(app, opts.ctx);
+  reportRoutes(app, opts.ctx);
   systemRoutes(app, opts.ctx);
   await dashboardRoutes(app);
   await app.ready();

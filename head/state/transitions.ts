@@ -75,12 +75,16 @@ export function successRefusal(j: HeadJob, rank: number, step: number | undefine
   return null;
 }
 
-/** A rank of the current generation exited `succeeded` at `step`; the job succeeds when all have. */
-export function rankSucceeded(j: HeadJob, rank: number, step?: number): HeadJob {
+/**
+ * A rank of the current generation exited `succeeded` at `step` (with its final weights'
+ * `digest`, kept from rank 0 as the job's `final_digest`); the job succeeds when all have.
+ */
+export function rankSucceeded(j: HeadJob, rank: number, step?: number, digest?: string): HeadJob {
   const finished = j.finished.includes(rank) ? j.finished : [...j.finished, rank].sort((a, b) => a - b);
   const all = j.placement.length > 0 && j.placement.every((p) => finished.includes(p.rank));
-  if (!all) return { ...j, finished, final_step: j.final_step ?? step };
-  return { ...to(j, 'succeeded', 'every rank succeeded'), finished, placement: [], placed_at: undefined };
+  const d = rank === 0 && digest ? { final_digest: digest } : {};
+  if (!all) return { ...j, ...d, finished, final_step: j.final_step ?? step };
+  return { ...to(j, 'succeeded', 'every rank succeeded'), ...d, finished, placement: [], placed_at: undefined };
 }
 
 /** Cancel works from every non-terminal state; running actors are aborted by the new generation. */

@@ -7,7 +7,8 @@ import { FaultEventFields } from './fault.ts';
 const base = { jobId: Id, ts: z.number(), generation: z.number().int().nonnegative() };
 
 export const JobEvent = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('state'), state: JobState, message: z.string().optional() }),
+  /** from the head; `restarts`: the job's restart count after this change */
+  z.object({ ...base, type: z.literal('state'), state: JobState, message: z.string().optional(), restarts: z.number().int().nonnegative().optional() }),
   z.object({ ...base, type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), rank: z.number().int().optional(), msg: z.string() }),
   z.object({
     ...base,

@@ -7,7 +7,7 @@ import t from 'tap';
 import { startNatsServer, uniquePrefix, freePort } from '../kit/nats-server.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc, startHeadProc } from '../head/helpers/procs.ts';
-import { checkSteps } from '../head/helpers/steps.ts';
+import { checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 
 t.test('SIGKILL of the head mid-job, a new head started: the job still succeeds', async (t) => {

@@ -12,7 +12,7 @@ import t from 'tap';
 import { Lab, netnsUnavailable, type Host } from '../kit/netns.ts';
 import { startLabCluster, startLeaf, CLUSTER_URLS, type LabCluster } from '../kit/lab-cluster.ts';
 import { startProc, type Proc } from '../head/helpers/procs.ts';
-import { checkSteps, auditSteps } from '../head/helpers/steps.ts';
+import { checkSteps, auditSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { storedToken } from '../../shared/credentials.ts';

@@ -10,7 +10,7 @@ import { startNatsCluster, uniquePrefix } from '../kit/nats-server.ts';
 import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
-import { checkSteps } from '../head/helpers/steps.ts';
+import { checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 
 t.test('the worker\'s nats-server dies in a 3-server cluster: it moves to another, the job succeeds', async (t) => {

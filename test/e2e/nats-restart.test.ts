@@ -9,7 +9,7 @@ import { startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
-import { checkSteps } from '../head/helpers/steps.ts';
+import { checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 
 t.test('nats-server SIGKILLed and restarted mid-job: the job succeeds', async (t) => {

@@ -10,7 +10,7 @@ import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
-import { checkSteps } from '../head/helpers/steps.ts';
+import { checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 
 t.test('SIGTERM of a worker mid-job: the gang moves, the agent exits 0, the job succeeds', async (t) => {

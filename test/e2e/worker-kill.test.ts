@@ -8,7 +8,7 @@ import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
-import { checkSteps } from '../head/helpers/steps.ts';
+import { checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 
 t.test('SIGKILL of a worker mid-job: recovering, resume from checkpoint, succeed', async (t) => {

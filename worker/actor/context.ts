@@ -38,9 +38,12 @@ export interface ActorContext {
   checkpointWritten(step: number): Promise<void>;
 }
 
+/** What a trainer may return when done: the SHA-256 (hex) of its final weights, if it computes one. */
+export interface TrainerResult { digest?: string }
+
 /** A trainer module: `run` resolves when training is done, throws to fail. */
 export interface TrainerModule {
-  run(ctx: ActorContext): Promise<void>;
+  run(ctx: ActorContext): Promise<TrainerResult | void>;
 }
 
 export type TrainerKind = TrainerSpec['kind'];

@@ -8,5 +8,5 @@ export {
 export { EventPublisher, ensureEventsStream } from './events.ts';
 export { putArtifact, getArtifact, artifactName } from './artifacts.ts';
 export { createActorGroup, groupOptions, type CollectiveGroup, type GroupOptions } from './group.ts';
-export type { ActorContext, TrainerModule, TrainerKind, TrainerRegistry, LogLevel } from './context.ts';
+export type { ActorContext, TrainerResult, TrainerModule, TrainerKind, TrainerRegistry, LogLevel } from './context.ts';
 export { ActorRuntime, classify, type RuntimeOptions } from './runtime.ts';

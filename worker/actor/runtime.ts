@@ -188,8 +188,11 @@ export class ActorRuntime {
       if (!trainer) throw new FlotillaError('FLO_ACTOR_FATAL', `no trainer for kind '${spec.job.trainer.kind}'`);
       if (this.signal.aborted) throw new FlotillaError('FLO_CANCELLED', String(this.signal.reason));
       this.setState('running');
-      await trainer.run(this.context(events, checkpoints));
-      outcome = this.signal.aborted ? classify(undefined, this.signal) : { kind: 'succeeded', message: 'done', exitCode: null, signal: null, ...(this.step === undefined ? {} : { step: this.step }) };
+      const result = await trainer.run(this.context(events, checkpoints));
+      outcome = this.signal.aborted ? classify(undefined, this.signal) : {
+        kind: 'succeeded', message: 'done', exitCode: null, signal: null,
+        ...(this.step === undefined ? {} : { step: this.step }), ...(result?.digest ? { digest: result.digest } : {}),
+      };
     } catch (err) {
       outcome = classify(err, this.signal);
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');

@@ -10,7 +10,7 @@
 import { FlotillaError } from '../../shared/errors.ts';
 import type { LogregTrainer } from '../../shared/schemas/index.ts';
 import type { z } from 'zod';
-import type { ActorContext } from '../actor/context.ts';
+import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { abortableSleep } from '../actor/sleep.ts';
 import { sha256Hex } from '../actor/checkpoint-store.ts';
 import { generateDataset, gradientSums, shardRows } from './logreg-math.ts';
@@ -41,7 +41,7 @@ async function initialState(ctx: ActorContext, t: LogregSpec): Promise<LogregSta
   return st;
 }
 
-export async function run(ctx: ActorContext): Promise<void> {
+export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const { spec, signal } = ctx;
   const t = spec.job.trainer;
   if (t.kind !== 'logreg') throw new FlotillaError('FLO_ACTOR_FATAL', `logreg trainer given a '${t.kind}' spec`);
@@ -91,4 +91,5 @@ export async function run(ctx: ActorContext): Promise<void> {
   const digest = paramsDigest(params);
   ctx.log.info({ step, loss, params: digest }, 'training done');
   await ctx.emitLog('info', `done step=${step} loss=${loss} params_sha256=${digest}`);
+  return { digest };
 }

@@ -1,0 +1,34 @@
+/**
+ * GET /v1/jobs/:id/report: the job's faults (injected, detected, recovered, steps lost,
+ * restarts) and invariants, computed from its whole event stream and record
+ * (head/report/build.ts). `?baseline=ID` compares the final weights' digest with another job's
+ * (a fault-free run of the same spec).
+ */
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Id } from '../../shared/schemas/common.ts';
+import { JobReport, ReportQuery } from '../../shared/schemas/report.ts';
+import type { JobEvent } from '../../shared/schemas/event.ts';
+import { assertFound } from '../controller.ts';
+import { buildReport } from '../report/build.ts';
+import type { ApiContext } from './context.ts';
+
+const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
+
+export function reportRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get('/v1/jobs/:id/report', {
+    config: { role: 'viewer' },
+    schema: {
+      summary: "A job's fault report: per fault when it was injected, detected and recovered from, steps lost, restarts; the job's invariants",
+      tags: ['jobs'], params: z.object({ id: Id }), querystring: ReportQuery, response: { 200: JobReport, 404: ErrorReply },
+    },
+  }, async (req) => {
+    const job = assertFound(ctx.ctl.jobs.get(req.params.id), req.params.id);
+    const baseline = req.query.baseline === undefined ? null : assertFound(ctx.ctl.jobs.get(req.query.baseline), req.query.baseline);
+    const events: JobEvent[] = [];
+    for await (const { event } of ctx.events(job.id, { follow: false })) events.push(event);
+    return buildReport(job, events, baseline);
+  });
+}
