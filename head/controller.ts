@@ -18,7 +18,7 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
+import { placed, endGeneration, liveRecovery, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
 import { planPass } from './scheduler/plan.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
@@ -121,7 +121,9 @@ export class Controller {
         this.#log.warn({ job: x.jobId, actor: x.actorId, sender, claimed: x.nodeId }, 'dropped an actor exit from a node that does not run that actor');
         return;
       }
-      if (!j || isTerminal(j.state) || x.generation !== j.generation || !p) {
+      // a survivor kept by live recovery still reports the generation it was spawned in
+      const kept = p !== undefined && x.generation < (j?.generation ?? 0);
+      if (!j || isTerminal(j.state) || (x.generation !== j.generation && !kept) || !p) {
         this.#log.debug({ job: x.jobId, actor: x.actorId, generation: x.generation }, 'ignored exit of a stale actor');
         return;
       }
@@ -141,7 +143,7 @@ export class Controller {
       }
       const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
       const why = `rank ${x.rank} ${x.outcome.kind === 'cancelled' ? 'was stopped' : 'failed'}: ${x.outcome.message || x.outcome.signal || `exit ${x.outcome.exitCode}`}`;
-      await this.#endGeneration(x.jobId, x.generation, end, why);
+      await this.#endGeneration(x.jobId, j.generation, end, why, [x.actorId]);
     });
   }
 
@@ -199,7 +201,7 @@ export class Controller {
       const genOf = new Map(this.jobs.list().map((j) => [j.id, j.generation]));
       for (const m of missingActors(this.jobs.list(), byId, this.#lastReported, now, this.#o.actorGraceMs, Math.max(this.#since, since))) {
         const g = genOf.get(m.jobId);
-        if (g !== undefined) await this.#endGeneration(m.jobId, g, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`);
+        if (g !== undefined) await this.#endGeneration(m.jobId, g, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`, [m.actorId]);
       }
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
     });
@@ -212,30 +214,43 @@ export class Controller {
     await this.nodes.remove(nodeId);
     for (const j of this.jobs.list()) {
       if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {
-        await this.#endGeneration(j.id, j.generation, 'retryable', `node ${nodeId} was lost`);
+        await this.#endGeneration(j.id, j.generation, 'retryable', `node ${nodeId} was lost`, j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId));
       }
     }
   }
 
-  async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string): Promise<void> {
-    await this.#commit(id, (cur) => (cur.generation !== generation || isTerminal(cur.state)
-      ? null
-      : endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now())));
+  /**
+   * `lost`: the actors that are gone. A retryable loss in a job with recovery 'live' keeps the
+   * other ranks (liveRecovery); otherwise, or with no survivor, the whole gang restarts.
+   */
+  async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string, lost?: string[]): Promise<void> {
+    await this.#commit(id, (cur) => {
+      if (cur.generation !== generation || isTerminal(cur.state)) return null;
+      const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && cur.state === 'running' ? liveRecovery(cur, lost, reason) : null;
+      return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
+    });
   }
 
+  /** Places the gang of `nodeOfRank`; the survivors of a live gang (job.placement) keep their entries and are not spawned. */
   async #place(job: HeadJob, nodeOfRank: string[]): Promise<void> {
     const gen = job.generation;
-    const placement = nodeOfRank.map((nodeId, rank) => ({ rank, nodeId, actorId: `${job.id}-g${gen}-r${rank}` }));
+    const kept = job.placement;
+    const placement = nodeOfRank.map((nodeId, rank) => kept.find((p) => p.rank === rank) ?? { rank, nodeId, actorId: `${job.id}-g${gen}-r${rank}` });
+    const fresh = placement.filter((p) => !kept.includes(p));
     let wrote = false;
     const j = await this.#commit(job.id, (cur) => {
-      if (cur.generation !== gen || cur.placement.length > 0 || isTerminal(cur.state)) return null;
+      const same = cur.placement.length === kept.length && cur.placement.every((p, i) => p.actorId === kept[i].actorId);
+      if (cur.generation !== gen || !same || isTerminal(cur.state)) return null;
       wrote = true;
       return placed(cur, placement, Date.now());
     });
     if (!wrote) return;
     // spawns go out concurrently and outside the decision queue; a failure ends the generation
-    void Promise.all(placement.map(async (p) => {
-      const spec: ActorSpec = { actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs };
+    void Promise.all(fresh.map(async (p) => {
+      const spec: ActorSpec = {
+        actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,
+        ...(kept.length > 0 ? { joinsLive: true } : {}),
+      };
       const creds = await this.#minter?.actor(j.id, p.actorId);
       return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds);
     })).catch((e: Error) => {
@@ -251,7 +266,9 @@ export class Controller {
     if (!before || after === before) return after;
     const now = Date.now();
     if (after.generation > before.generation) {
-      const abort: JobAbort = { jobId: id, generation: after.generation, reason: after.message ?? 'generation ended' };
+      // live recovery: the survivors named here stay (see liveRecovery)
+      const keep = after.state === 'recovering' ? after.placement.map((p) => ({ actorId: p.actorId, rank: p.rank })) : [];
+      const abort: JobAbort = { jobId: id, generation: after.generation, reason: after.message ?? 'generation ended', keep, ...(keep.length ? { worldSize: after.spec.workers } : {}) };
       this.#nc.publish(this.#s.jobAbort(id), encode(abort));
       this.#progress.delete(id);
     }

@@ -42,9 +42,10 @@ export function planPass(jobs: readonly HeadJob[], nodes: readonly LiveNode[], n
   const out: PlannedGang[] = [];
   for (const job of waitQueue(jobs, now)) {
     let gang: string[] | null = null;
-    for (let k = job.spec.workers; k >= minRanks(job) && !gang; k--) gang = placeGang(free, k);
+    if (job.placement.length > 0) gang = placeGang(free, minRanks(job)); // a live gang: its lost ranks only
+    else for (let k = job.spec.workers; k >= minRanks(job) && !gang; k--) gang = placeGang(free, k);
     if (gang) {
-      out.push({ job, nodeOfRank: gang });
+      out.push({ job, nodeOfRank: job.placement.length > 0 ? withSurvivors(job, gang) : gang });
       free = consume(free, gang);
     } else if (minRanks(job) <= pool) {
       break;
@@ -53,11 +54,19 @@ export function planPass(jobs: readonly HeadJob[], nodes: readonly LiveNode[], n
   return out;
 }
 
+/** The whole gang's nodes: the survivors' at their ranks, `fresh` (in rank order) at the missing ranks. */
+function withSurvivors(job: HeadJob, fresh: readonly string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (let r = 0; r < job.spec.workers; r++) out.push(job.placement.find((p) => p.rank === r)?.nodeId ?? fresh[i++]);
+  return out;
+}
+
 /** Slots the queue needs beyond what is free now (the autoscaler's demand signal). */
 export function unmetDemand(jobs: readonly HeadJob[], nodes: readonly LiveNode[]): number {
   const free = capacity(jobs, nodes).reduce((a, n) => a + n.free, 0);
   const want = jobs
-    .filter((j) => j.state === 'pending' || (j.state === 'recovering' && j.placement.length === 0))
+    .filter((j) => j.state === 'pending' || (j.state === 'recovering' && j.placement.length < j.spec.workers))
     .reduce((a, j) => a + minRanks(j), 0);
   return Math.max(0, want - free);
 }

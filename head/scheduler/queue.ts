@@ -7,7 +7,8 @@ import type { HeadJob } from '../state/job-store.ts';
 /** True when the job waits for a placement now (backoff elapsed). */
 export function needsPlacement(j: HeadJob, now: number): boolean {
   if (j.state !== 'pending' && j.state !== 'recovering') return false;
-  if (j.placement.length > 0) return false;
+  // a live-recovering gang keeps its survivors placed and waits for its lost ranks only
+  if (j.placement.length >= (j.state === 'recovering' ? j.spec.workers : 1)) return false;
   return !j.not_before || Date.parse(j.not_before) <= now;
 }
 
@@ -24,5 +25,6 @@ export function waitQueue(jobs: readonly HeadJob[], now: number): HeadJob[] {
 
 /** Smallest gang a job accepts now: elastic jobs may shrink while recovering. */
 export function minRanks(j: HeadJob): number {
+  if (j.placement.length > 0) return j.spec.workers - j.placement.length; // the lost ranks of a live gang, exactly
   return j.state === 'recovering' ? Math.min(j.spec.workers, j.spec.min_workers ?? j.spec.workers) : j.spec.workers;
 }

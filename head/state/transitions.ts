@@ -12,7 +12,7 @@ import type { HeadJob } from './job-store.ts';
 const ALLOWED: Readonly<Record<JobState, readonly JobState[]>> = {
   pending: ['running', 'failed', 'cancelled'],
   running: ['recovering', 'succeeded', 'failed', 'cancelled'],
-  recovering: ['running', 'failed', 'cancelled'],
+  recovering: ['running', 'recovering', 'failed', 'cancelled'], // a live gang may lose another rank while it waits
   succeeded: [],
   failed: [],
   cancelled: [],
@@ -59,6 +59,28 @@ export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, ba
     step: j.checkpoint_step ?? 0,
     not_before: delay > 0 ? new Date(now + delay).toISOString() : undefined,
   };
+}
+
+/**
+ * Live recovery (JobSpec.recovery 'live'): the generation ends because the ranks of `lost`
+ * (actor ids) are gone, but the survivors stay: they keep their place (actor id, node, rank) in
+ * the new generation's placement and only the lost ranks are placed again. Counted as a restart
+ * (max_restarts applies) without the backoff: nothing is restarted but the lost ranks, and the
+ * survivors wait for them. The step is not rolled back (the survivors hold it). Null when no
+ * rank survives (or a rank already finished): the checkpoint path (endGeneration) applies.
+ */
+export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string): HeadJob | null {
+  const kept = j.placement.filter((p) => !lost.includes(p.actorId));
+  if (kept.length === 0 || kept.length === j.placement.length || j.finished.length > 0) return null;
+  const base: HeadJob = { ...j, generation: j.generation + 1, placement: kept, finished: [], final_step: undefined, placed_at: undefined };
+  if (j.restarts >= j.spec.max_restarts) return to({ ...base, placement: [] }, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
+  return { ...to({ ...base, restarts: j.restarts + 1 }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
+}
+
+/** Ranks of a recovering live gang that have no actor yet (all of them after endGeneration). */
+export function missingRanks(j: HeadJob): number[] {
+  const have = new Set(j.placement.map((p) => p.rank));
+  return Array.from({ length: j.spec.workers }, (_, r) => r).filter((r) => !have.has(r));
 }
 
 /**

@@ -32,8 +32,24 @@ export const ActorExit = z.object({
 });
 export type ActorExit = z.infer<typeof ActorExit>;
 
-/** Published by the head: every actor of `jobId` with generation < `generation` stops now. */
-export const JobAbort = z.object({ jobId: Id, generation: z.number().int().nonnegative(), reason: z.string() });
+/** A survivor of a lost rank that stays in the new generation (JobSpec.recovery 'live'), with its rank there. */
+export const KeptActor = z.object({ actorId: Id, rank: z.number().int().nonnegative() });
+export type KeptActor = z.infer<typeof KeptActor>;
+
+/**
+ * Published by the head: every actor of `jobId` with generation < `generation` stops now,
+ * except the actors in `keep` (live recovery): they abort the step in flight, keep their
+ * process and state, and join generation `generation` at their rank in it once the job record
+ * shows the new gang placed (worker/actor/live-gang.ts). Default: nobody is kept.
+ */
+export const JobAbort = z.object({
+  jobId: Id,
+  generation: z.number().int().nonnegative(),
+  reason: z.string(),
+  keep: z.array(KeptActor).default([]),
+  /** the new generation's world size (with `keep`) */
+  worldSize: z.number().int().positive().optional(),
+});
 export type JobAbort = z.infer<typeof JobAbort>;
 
 /**

@@ -4,6 +4,6 @@ export {
   TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord, JobReply, JobFence,
 } from './job.ts';
 export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord, JoinRequest, JoinGrant } from './node.ts';
-export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
+export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, KeptActor, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
 export { JobEvent } from './event.ts';
 export { FAULT_KINDS, FaultKind, TIMED_FAULTS, NODE_FAULTS, FaultTarget, FaultSpec, type FaultSpecInput, FaultRequest, FAULT_PHASES, FaultPhase } from './fault.ts';

@@ -150,6 +150,9 @@ export type JobRecord = z.infer<typeof JobRecord>;
 export const JobReply = JobRecord.extend({ stale_ms: z.number().int().nonnegative().default(0) });
 export type JobReply = z.infer<typeof JobReply>;
 
-/** What an actor reads of its job's KV record to fence itself (worker/actor/fence.ts). */
-export const JobFence = JobRecord.pick({ id: true, state: true, generation: true });
+/**
+ * What an actor reads of its job's KV record to fence itself (worker/actor/fence.ts): a newer
+ * generation whose placement still names the actor keeps it (live recovery).
+ */
+export const JobFence = JobRecord.pick({ id: true, state: true, generation: true }).extend({ placement: z.array(Placement).default([]) });
 export type JobFence = z.infer<typeof JobFence>;

@@ -56,6 +56,11 @@ export const ActorSpec = z.object({
    * record for this long stops itself (worker/actor/fence.ts); default 3000
    */
   leaseMs: z.number().int().positive().optional(),
+  /**
+   * a replacement in a live gang (JobSpec.recovery 'live'): the survivors hold the current state
+   * and send it over the job's collective subjects; the newest checkpoint is the fallback
+   */
+  joinsLive: z.boolean().optional(),
 });
 export type ActorSpec = z.infer<typeof ActorSpec>;
 

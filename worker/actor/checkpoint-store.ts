@@ -48,8 +48,8 @@ export interface CheckpointStoreOptions {
   keep?: number;
   /** told about saves, prunes and checkpoints skipped as corrupt */
   onEvent?: (e: CheckpointEvent) => void;
-  /** the writer's generation, recorded with every checkpoint */
-  generation?: number;
+  /** the writer's generation, recorded with every checkpoint (a function: a live-recovery survivor's changes) */
+  generation?: number | (() => number);
   /**
    * generation fence, called before a write and again after it: throwing before refuses the
    * save; throwing after deletes the object just written (when it still carries `generation`)
@@ -60,13 +60,16 @@ export interface CheckpointStoreOptions {
 export class CheckpointStore {
   private readonly keep: number;
   private readonly onEvent: (e: CheckpointEvent) => void;
-  private readonly generation: string | undefined;
+  private readonly gen: (() => number) | undefined;
   private readonly guard: (what: string) => Promise<void>;
+
+  private get generation(): string | undefined { return this.gen ? String(this.gen()) : undefined; }
 
   constructor(private readonly os: ObjectStore, readonly jobId: string, opts: CheckpointStoreOptions = {}) {
     this.keep = Math.max(1, opts.keep ?? 3);
     this.onEvent = opts.onEvent ?? (() => undefined);
-    this.generation = opts.generation === undefined ? undefined : String(opts.generation);
+    const g = opts.generation;
+    this.gen = g === undefined ? undefined : typeof g === 'number' ? () => g : g;
     this.guard = opts.guard ?? (() => Promise.resolve());
   }
 

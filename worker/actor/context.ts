@@ -8,6 +8,7 @@ import type { CollectiveGroup } from './group.ts';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ActorContext {
+  /** the actor's spec in its current generation (a live-recovery survivor moves on: read it anew after regroup) */
   readonly spec: ActorSpec;
   /** fires on stop, SIGTERM, or a jobAbort of a newer generation; check it between steps */
   readonly signal: AbortSignal;
@@ -25,8 +26,14 @@ export interface ActorContext {
   loadArtifact(name: string): Promise<Uint8Array | null>;
   /** this job's checkpoints */
   readonly checkpoints: CheckpointStore;
-  /** the collective group of this job and generation, joined on first call */
+  /** the collective group of this job and the current generation, joined on first call */
   group(): Promise<CollectiveGroup>;
+  /**
+   * After a collective operation failed with `cause`: true when live recovery keeps this actor
+   * (it is in a newer generation now: spec and group() are the new ones; nothing of the failed
+   * step may be applied, and the state is agreed anew, state-sync.ts); false: rethrow `cause`.
+   */
+  regroup(cause: unknown): Promise<boolean>;
   /** progress signal to the agent (and `status`): call once per step */
   heartbeat(step?: number): void;
   /**

@@ -20,20 +20,21 @@ export class DrainPoint {
   private waiting: Msg[] = [];
   private sub: Subscription | undefined;
 
-  constructor(private readonly spec: ActorSpec, private readonly signal: AbortSignal, private readonly log: Logger, private readonly holdMs = DRAIN_HOLD_MS) {}
+  /** `spec`: the actor's current spec (a live-recovery survivor moves to newer generations) */
+  constructor(private readonly spec: () => ActorSpec, private readonly signal: AbortSignal, private readonly log: Logger, private readonly holdMs = DRAIN_HOLD_MS) {}
 
   /** Rank 0 listens on `subject`; other ranks have nothing to write and never answer. */
   listen(nc: NatsConnection, subject: string): void {
-    if (this.spec.rank !== 0) return;
+    if (this.spec().rank !== 0) return;
     this.sub = nc.subscribe(subject, { callback: (err, m) => { if (!err) this.onRequest(m); } });
   }
 
   private onRequest(m: Msg): void {
     let req: CheckpointRequest;
     try { req = decode(CheckpointRequest, m.data); } catch (e) { this.reply(m, { ok: false, error: toWire(e) }); return; }
-    if (req.jobId !== this.spec.jobId || req.generation !== this.spec.generation) return; // another generation's rank 0 answers
+    if (req.jobId !== this.spec().jobId || req.generation !== this.spec().generation) return; // another generation's rank 0 answers
     // the subject's last token is the asking node (only it may publish there): only a node of this gang may hold it
-    if (!this.spec.nodeOfRank.includes(m.subject.slice(m.subject.lastIndexOf('.') + 1))) return;
+    if (!this.spec().nodeOfRank.includes(m.subject.slice(m.subject.lastIndexOf('.') + 1))) return;
     this.log.info({ reason: req.reason }, 'checkpoint requested by a draining node');
     this.waiting.push(m);
   }
@@ -49,7 +50,7 @@ export class DrainPoint {
 
   /** Answers the requests with the checkpoint of `step`, then holds until moved (or holdMs). */
   async written(step: number): Promise<void> {
-    const done: CheckpointDone = { step, name: checkpointName(this.spec.jobId, step) };
+    const done: CheckpointDone = { step, name: checkpointName(this.spec().jobId, step) };
     for (const m of this.waiting.splice(0)) this.reply(m, { ok: true, result: done });
     this.log.info({ step, holdMs: this.holdMs }, 'drain checkpoint written; holding the gang until it moves');
     await abortableSleep(this.holdMs, this.signal);

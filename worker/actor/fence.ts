@@ -8,7 +8,8 @@
  * head has declared the node dead and placed a replacement) and the lease has expired. Either
  * verdict is reported once through `onFenced`; `check()` is the same test made fresh, before
  * and after a checkpoint write. Time in which the process itself did not run (a blocked event
- * loop) does not count against the lease.
+ * loop) does not count against the lease. A newer generation whose placement still names this
+ * actor keeps it (live recovery): that is reported through `onKept`, not as a verdict.
  */
 import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
@@ -37,6 +38,8 @@ export interface FenceOptions {
   onFenced: (v: FenceVerdict) => void;
   /** told once when the actor is not allowed to read its job's record (fencing cannot work) */
   onBlind?: (err: unknown) => void;
+  /** a record of a newer generation that keeps this actor (live recovery; see live-gang.ts) */
+  onKept?: (record: JobFence) => void;
 }
 
 
@@ -50,14 +53,19 @@ export class Fence {
   private reading: Promise<void> | undefined;
   private verdict: FenceVerdict | undefined;
   private blind = false;
+  private spec: ActorSpec;
 
   constructor(private readonly o: FenceOptions) {
+    this.spec = o.spec;
     this.leaseMs = o.leaseMs ?? o.spec.leaseMs ?? DEFAULT_LEASE_MS;
     this.periodMs = o.periodMs ?? Math.min(1000, Math.max(100, Math.floor(this.leaseMs / 6)));
   }
 
   /** set once the actor must stop */
   get fenced(): FenceVerdict | undefined { return this.verdict; }
+
+  /** The actor moved to a newer generation (live recovery): the fence checks against it from now on. */
+  moveTo(spec: ActorSpec): void { this.spec = spec; }
 
   start(): void {
     this.lastContact = this.lastTick = Date.now();
@@ -93,27 +101,36 @@ export class Fence {
     this.o.onFenced(v);
   }
 
-  /** One read of the job's record; an answer of any kind (even "no such bucket") is contact. */
+  /** One read of the job's record and the verdict on it. */
   private async read(): Promise<void> {
-    const { nc, prefix, spec } = this.o;
+    const j = await this.record();
+    const spec = this.spec;
+    if (!j) return;
+    const kept = !TERMINAL_STATES.includes(j.state) && j.placement.some((p) => p.actorId === spec.actorId);
+    if (j.generation > spec.generation && kept) { this.o.onKept?.(j); return; }
+    if (j.generation > spec.generation || TERMINAL_STATES.includes(j.state)) {
+      this.decide({ kind: 'superseded', generation: j.generation, state: j.state, message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})` });
+    }
+  }
+
+  /** The job's record as the cluster has it now, or undefined (none, unreadable, no answer); an answer of any kind (even "no such bucket") is contact. */
+  async record(): Promise<JobFence | undefined> {
+    const { nc, prefix } = this.o;
     const timeout = Math.max(250, Math.floor(this.leaseMs / 3));
     try {
       this.kv ??= await new Kvm(jetstream(nc, { timeout })).open(subjects(prefix).jobsBucket);
-      const e = await this.kv.get(spec.jobId);
+      const e = await this.kv.get(this.spec.jobId);
       this.lastContact = Date.now();
-      if (!e || e.operation !== 'PUT') return;
+      if (!e || e.operation !== 'PUT') return undefined;
       const r = JobFence.safeParse(e.json());
-      if (!r.success) return;
-      const j = r.data;
-      if (j.generation > spec.generation || TERMINAL_STATES.includes(j.state)) {
-        this.decide({ kind: 'superseded', generation: j.generation, state: j.state, message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})` });
-      }
+      return r.success ? r.data : undefined;
     } catch (e) {
       if (causes(e).some((c) => c instanceof PermissionViolationError)) {
         // the server answered, but this identity may not read the record: fencing stays off
         this.lastContact = Date.now();
         if (!this.blind) { this.blind = true; this.o.onBlind?.(e); }
       } else if (!isTransientJsError(e)) this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
+      return undefined;
     }
   }
 

@@ -2,7 +2,8 @@
  * The actor runtime inside an actor process: lifecycle starting -> running -> stopping ->
  * exited, one AbortSignal fed by stop requests (actorCall `stop`, the agent's IPC `stop`,
  * SIGTERM) and by a jobAbort of a newer generation, an `actorCall` endpoint, and the trainer
- * run with its context. The result is a typed outcome: resolved -> succeeded, aborted ->
+ * run with its context. With live recovery (live-gang.ts) a jobAbort that keeps this actor aborts
+ * only the collective step in flight, and the actor moves on to the new generation. The result is a typed outcome: resolved -> succeeded, aborted ->
  * cancelled, a non-retryable FlotillaError -> fatal, anything else -> retryable.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -15,11 +16,12 @@ import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import type { ActorContext, TrainerModule, TrainerRegistry } from './context.ts';
 import { EventPublisher, ensureEventsStream } from './events.ts';
-import { createActorGroup, groupOptions, type CollectiveGroup } from './group.ts';
+import { createActorGroup, groupOptions } from './group.ts';
 import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
 import { DrainPoint } from './drain.ts';
 import { Fence } from './fence.ts';
+import { LiveGang } from './live-gang.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
 
@@ -61,7 +63,7 @@ export class ActorRuntime {
   step: number | undefined;
   private readonly ac = new AbortController();
   private readonly subs: Subscription[] = [];
-  private group: Promise<CollectiveGroup> | undefined;
+  private readonly gang: LiveGang;
   private groupWatch: GroupWatch | undefined;
   private readonly drain: DrainPoint;
   private fence: Fence | undefined;
@@ -72,7 +74,17 @@ export class ActorRuntime {
 
   constructor(private readonly o: RuntimeOptions) {
     this.send = o.send ?? (() => undefined);
-    this.drain = new DrainPoint(o.spec, this.ac.signal, o.log);
+    this.drain = new DrainPoint(() => this.gang.spec, this.ac.signal, o.log);
+    this.gang = new LiveGang({
+      spec: o.spec, stop: this.ac.signal, log: o.log,
+      openGroup: (spec, signal) => createActorGroup(groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers)).then((g) => {
+        this.groupWatch?.done();
+        this.groupWatch = watchGroup(g, o.log);
+        return g;
+      }),
+      readRecord: () => this.fence?.record() ?? Promise.resolve(undefined),
+      onMoved: (spec) => this.fence?.moveTo(spec),
+    });
     if (o.stop) {
       if (o.stop.aborted) this.abort(String(o.stop.reason));
       else o.stop.addEventListener('abort', () => this.abort(String(o.stop?.reason)), { once: true });
@@ -96,7 +108,7 @@ export class ActorRuntime {
   }
 
   status(): Record<string, unknown> {
-    const { spec } = this.o;
+    const spec = this.gang.spec;
     return { state: this.state, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, step: this.step ?? null, pid: process.pid };
   }
 
@@ -115,7 +127,8 @@ export class ActorRuntime {
   private onAbort(data: Uint8Array): void {
     let a: JobAbort;
     try { a = decode(JobAbort, data); } catch (err) { this.o.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
-    if (a.jobId === this.o.spec.jobId && a.generation > this.o.spec.generation) this.abort(`job aborted (generation ${a.generation}): ${a.reason}`);
+    if (a.jobId !== this.o.spec.jobId || a.generation <= this.gang.spec.generation) return;
+    if (!this.gang.onAbort(a)) this.abort(`job aborted (generation ${a.generation}): ${a.reason}`);
   }
 
   /** Publishes a job event unless the fence has stopped this actor (then it is counted and dropped). */
@@ -127,22 +140,22 @@ export class ActorRuntime {
   }
 
   private context(events: EventPublisher, checkpoints: CheckpointStore): ActorContext {
-    const { spec, nc, prefix, log } = this.o;
-    const base = () => ({ jobId: spec.jobId, generation: spec.generation, ts: Date.now() });
+    const { nc, prefix, log } = this.o;
+    const gang = this.gang;
+    const base = () => ({ jobId: gang.spec.jobId, generation: gang.spec.generation, ts: Date.now() });
     return {
-      spec, nc, prefix, log, checkpoints, signal: this.signal,
+      get spec() { return gang.spec; },
+      nc, prefix, log, checkpoints, signal: this.signal,
       emitMetric: (step, values, epoch) =>
-        this.emit(events, { ...base(), type: 'metric', rank: spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
-      emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: spec.rank, msg }),
+        this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
+      emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: gang.spec.rank, msg }),
       saveArtifact: async (name, data) => {
-        const bytes = await putArtifact(nc, prefix, spec.jobId, name, data);
+        const bytes = await putArtifact(nc, prefix, gang.spec.jobId, name, data);
         await this.emit(events, { ...base(), type: 'artifact', name, bytes });
       },
-      loadArtifact: (name) => getArtifact(nc, prefix, spec.jobId, name),
-      group: () => (this.group ??= createActorGroup(groupOptions(nc, prefix, spec, this.signal, this.o.connectLane, this.o.servers)).then((g) => {
-        this.groupWatch = watchGroup(g, log);
-        return g;
-      })),
+      loadArtifact: (name) => getArtifact(nc, prefix, gang.spec.jobId, name),
+      group: () => gang.group(),
+      regroup: (cause) => gang.regroup(cause),
       heartbeat: (step) => {
         if (step !== undefined) this.step = step;
         const now = Date.now();
@@ -168,20 +181,21 @@ export class ActorRuntime {
         nc, prefix, spec,
         onFenced: (v) => { log.warn({ verdict: v }, 'actor fenced: stopping'); this.abort(v.message); },
         onBlind: (err) => log.error({ err }, 'fencing off: this actor may not read its job record in the jobs KV bucket (grant it)'),
+        onKept: (r) => this.gang.onKeptRecord(r),
       }));
       fence.start();
       await nc.flush();
       await ensureEventsStream(nc, prefix);
       const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
       const onCkpt = (e: CheckpointEvent) => {
-        if (e.type === 'saved') void this.emit(events, { jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
+        if (e.type === 'saved') void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
         if (e.type === 'skipped') {
           log.warn({ checkpoint: e.name, reason: e.reason }, 'skipping a corrupt checkpoint');
-          void this.emit(events, { jobId: spec.jobId, generation: spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
+          void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: this.gang.spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
         }
       };
       const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, {
-        keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: spec.generation, guard: (what) => fence.check(what),
+        keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what),
       });
       const load = this.o.trainers?.[spec.job.trainer.kind];
       const trainer = this.o.trainer ?? (load ? await load() : undefined);
@@ -206,7 +220,8 @@ export class ActorRuntime {
     this.drain.close(outcome.message);
     try {
       // A group still forming is not waited on for long: the process is about to exit anyway.
-      const g = this.group && (await Promise.race([this.group, abortableSleep(2000).then(() => undefined)]));
+      const opened = this.gang.opened();
+      const g = opened && (await Promise.race([opened, abortableSleep(2000).then(() => undefined)]));
       await g?.close();
       this.groupWatch?.done();
     } catch { /* a group that never formed */ }

@@ -33,7 +33,8 @@ export class ActorProcess {
   /** resolves with the outcome once the process has exited */
   readonly exited: Promise<ActorOutcome>;
 
-  private constructor(readonly spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
+  /** `spec`: updated when live recovery keeps the actor in a newer generation */
+  private constructor(public spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         clearTimeout(this.killTimer);

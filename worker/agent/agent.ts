@@ -194,7 +194,8 @@ export class Agent {
     void proc.exited.then((outcome) => {
       this.actors.delete(spec.actorId);
       const exit: ActorExit = {
-        nodeId: this.info.nodeId, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, outcome,
+        // proc.spec: a survivor kept by live recovery reports the generation it is in now
+        nodeId: this.info.nodeId, actorId: spec.actorId, jobId: spec.jobId, generation: proc.spec.generation, rank: proc.spec.rank, outcome,
       };
       log.info({ outcome }, 'actor exited');
       this.report(exit, log);
@@ -230,6 +231,13 @@ export class Agent {
     try { abort = decode(JobAbort, data); } catch (err) { this.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
     this.abortedBelow.set(abort.jobId, Math.max(abort.generation, this.abortedBelow.get(abort.jobId) ?? 0));
     for (const a of this.actors.values()) {
+      const kept = abort.jobId === a.spec.jobId ? abort.keep.find((k) => k.actorId === a.spec.actorId) : undefined;
+      if (kept && a.spec.generation < abort.generation) {
+        // live recovery: the actor stays, in the new generation (it regroups on its own)
+        a.spec = { ...a.spec, generation: abort.generation, rank: kept.rank, worldSize: abort.worldSize ?? a.spec.worldSize };
+        this.log.info({ actor: a.spec.actorId, generation: abort.generation, rank: kept.rank }, 'actor kept by live recovery');
+        continue;
+      }
       if (a.spec.jobId === abort.jobId && a.spec.generation < abort.generation) {
         this.log.info({ actor: a.spec.actorId, generation: a.spec.generation, to: abort.generation }, 'aborting actor of an older generation');
         a.stop('cancelled', `job aborted: ${abort.reason}`, this.o.stopGraceMs);

@@ -4,8 +4,10 @@
  * allreduce, and every rank applies the same update, so all replicas stay bit-identical.
  * Rank 0 checkpoints every `checkpoint_every` steps, at the end, and when a draining node asks
  * (then it holds the gang until it is moved, so no step is lost); on start every rank
- * loads the newest valid checkpoint, then takes rank 0's state so the gang agrees, and goes
- * on from the step after it.
+ * loads the newest valid checkpoint, the gang agrees on the newest state among its ranks, and
+ * goes on from the step after it. The batch of rank r at step n depends only on (seed, r, n)
+ * and the collective adds contributions in rank order, so a run that recovers is bit-identical
+ * to one that never failed.
  */
 import { FlotillaError } from '../../shared/errors.ts';
 import type { LogregTrainer } from '../../shared/schemas/index.ts';
@@ -13,7 +15,8 @@ import type { z } from 'zod';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { abortableSleep } from '../actor/sleep.ts';
 import { sha256Hex } from '../actor/checkpoint-store.ts';
-import { generateDataset, gradientSums, shardRows } from './logreg-math.ts';
+import { generateDataset, gradientSums, shardRows, type Dataset } from './logreg-math.ts';
+import { syncState, type LocalState } from '../actor/state-sync.ts';
 import { Rng } from './rng.ts';
 import { decodeLogregState, encodeLogregState, type LogregState } from './logreg-state.ts';
 
@@ -41,55 +44,89 @@ async function initialState(ctx: ActorContext, t: LogregSpec): Promise<LogregSta
   return st;
 }
 
+/**
+ * Training with live recovery: each pass of the loop is one generation of the gang. The gang
+ * first agrees on a state (state-sync.ts: the ranks at the highest step send theirs to the rest;
+ * a start, or a gang with no state in memory, loads the newest checkpoint), then trains. A
+ * collective operation that fails leaves the step it belonged to unapplied on this rank; if
+ * live recovery keeps the actor (ctx.regroup), the next pass agrees on the state again, so a
+ * rank that did apply that step hands it to one that did not.
+ */
 export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
-  const { spec, signal } = ctx;
-  const t = spec.job.trainer;
+  const t = ctx.spec.job.trainer;
   if (t.kind !== 'logreg') throw new FlotillaError('FLO_ACTOR_FATAL', `logreg trainer given a '${t.kind}' spec`);
+  const data = generateDataset(t.seed, datasetSize(t), t.features);
+  // null: nothing in memory yet (a replacement in a live gang asks its peers first)
+  let st: LogregState | null = ctx.spec.joinsLive ? null : await initialState(ctx, t);
+  for (;;) {
+    try {
+      st = await agree(ctx, t, st);
+      await train(ctx, t, data, st);
+      break;
+    } catch (e) {
+      if (ctx.signal.aborted) return;
+      if (!(await ctx.regroup(e))) throw e;
+    }
+  }
+  const digest = paramsDigest(st.params);
+  ctx.log.info({ step: st.step, params: digest }, 'training done');
+  await ctx.emitLog('info', `done step=${st.step} params_sha256=${digest}`);
+  return { digest };
+}
+
+/** The gang's state for this generation (see state-sync.ts); `st` is this rank's, if any. */
+async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null): Promise<LogregState> {
+  const group = await ctx.group();
+  const local = (s: LogregState | null): LocalState | null => s && { step: s.step, encode: () => encodeLogregState(s) };
+  let r = await syncState(group, local(st));
+  if (r.source === 'checkpoint') {
+    ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
+    st = await initialState(ctx, t);
+    r = await syncState(group, local(st));
+    if (r.source === 'checkpoint') throw new FlotillaError('FLO_UNAVAILABLE', `the gang cannot agree on a state: ${r.reason}`);
+  }
+  if (r.source === 'peer') {
+    st = decodeLogregState(r.bytes);
+    ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
+  }
+  const state = st!;
+  if (ctx.spec.generation > 0) {
+    // what the tests compare: every rank of a generation holds the same bytes
+    await ctx.emitLog('info', `state step=${state.step} source=${r.source} state_sha256=${sha256Hex(encodeLogregState(state))}`);
+  }
+  return state;
+}
+
+/** Trains from `st` (updated in place, one applied step at a time) to the last step. */
+async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: LogregState): Promise<void> {
+  const { spec, signal } = ctx;
+  const group = await ctx.group();
   const f = t.features;
-  const data = generateDataset(t.seed, datasetSize(t), f);
   const shard = shardRows(data.n, spec.rank, spec.worldSize);
   if (shard.length === 0) throw new FlotillaError('FLO_ACTOR_FATAL', `rank ${spec.rank} has no rows (dataset ${data.n}, world ${spec.worldSize})`);
-
-  const st = await initialState(ctx, t);
-  const group = await ctx.group();
-  // Rank 0's state wins, so a rank that saw another checkpoint cannot diverge.
-  const sync = new Float32Array(f + 2);
-  sync[0] = st.step;
-  sync.set(st.params, 1);
-  await group.broadcast(sync, 0);
-  if (sync[0] !== st.step) ctx.log.warn({ mine: st.step, rank0: sync[0] }, 'took rank 0 checkpoint step');
-  let step = sync[0];
-  const params = sync.slice(1, f + 2);
-  const samplerSeed = st.samplerSeed;
-
   const buf = new Float32Array(f + 3);
-  let loss = NaN;
-  ctx.log.info({ from: step + 1, to: t.steps, world: spec.worldSize }, 'training');
-  while (step < t.steps) {
+  ctx.log.info({ from: st.step + 1, to: t.steps, world: spec.worldSize, generation: spec.generation }, 'training');
+  while (st.step < t.steps) {
     if (signal.aborted) return;
-    const next = step + 1;
-    const rng = Rng.derive(samplerSeed, spec.rank, next);
+    const next = st.step + 1;
+    const rng = Rng.derive(st.samplerSeed, spec.rank, next);
     const rows = Array.from({ length: t.batch }, () => shard[rng.int(shard.length)]);
-    gradientSums(data, params, rows, buf);
-    await group.allreduce(buf, { op: 'sum' });
+    gradientSums(data, st.params, rows, buf);
+    await group.allreduce(buf, { op: 'sum' }); // a failed one throws: the step is not applied
     if (signal.aborted) return; // an aborted step is not applied
     const count = buf[f + 2];
-    for (let j = 0; j <= f; j++) params[j] -= (t.lr * buf[j]) / count;
-    loss = buf[f + 1] / count;
-    step = next;
-    ctx.heartbeat(step);
+    for (let j = 0; j <= f; j++) st.params[j] -= (t.lr * buf[j]) / count;
+    const loss = buf[f + 1] / count;
+    st.step = next;
+    ctx.heartbeat(st.step);
     if (spec.rank === 0) {
-      await ctx.emitMetric(step, { loss });
+      await ctx.emitMetric(st.step, { loss });
       const drain = ctx.checkpointRequested(); // a draining node: checkpoint this step, then hold
-      if ((step % spec.job.checkpoint_every === 0 || step === t.steps || drain) && !signal.aborted) {
-        await ctx.checkpoints.save(step, encodeLogregState({ step, params, samplerSeed }), { generation: String(spec.generation) });
-        if (drain) await ctx.checkpointWritten(step);
+      if ((st.step % spec.job.checkpoint_every === 0 || st.step === t.steps || drain) && !signal.aborted) {
+        await ctx.checkpoints.save(st.step, encodeLogregState(st), { generation: String(spec.generation) });
+        if (drain) await ctx.checkpointWritten(st.step);
       }
     }
     if (t.step_delay_ms > 0) await abortableSleep(t.step_delay_ms, signal);
   }
-  const digest = paramsDigest(params);
-  ctx.log.info({ step, loss, params: digest }, 'training done');
-  await ctx.emitLog('info', `done step=${step} loss=${loss} params_sha256=${digest}`);
-  return { digest };
 }

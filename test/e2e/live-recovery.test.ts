@@ -1,0 +1,129 @@
+/**
+ * Live recovery (JobSpec.recovery 'live', the default) with real processes: a head, one worker
+ * agent, actor processes, a real nats-server. A rank SIGKILLed mid-job is replaced alone: the
+ * survivor keeps its process (same PID) and its state, the replacement receives the state from
+ * it over the collective (its state digest equals the survivor's), no step is lost or applied
+ * twice, and a logreg job whose ranks are killed every few steps ends with the weights of a
+ * fault-free run, bit for bit. recovery 'checkpoint' still restarts every rank.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startHead } from '../../head/head.ts';
+import { HeadClient } from '../../bin/cli/client.ts';
+import type { JobEvent } from '../../shared/schemas/event.ts';
+import type { JobSpecInput } from '../../shared/schemas/job.ts';
+import { startAgentProc, type Proc } from '../head/helpers/procs.ts';
+import { auditSteps, checkSteps } from '../../head/report/steps.ts';
+import { until } from '../head/helpers/wait.ts';
+
+interface ActorProc { pid: number; actorId: string; rank: number; generation: number }
+
+/** The agent's actor processes, read from their FLOTILLA_ACTOR_SPEC (the spec they started with). */
+function actorsOf(agent: Proc): ActorProc[] {
+  let out = '';
+  try { out = execFileSync('ps', ['--ppid', String(agent.pid), '-o', 'pid='], { encoding: 'utf8' }); } catch { return []; }
+  return out.split('\n').map((l) => Number(l.trim())).filter((p) => p > 0).flatMap((pid) => {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('FLOTILLA_ACTOR_SPEC='));
+      if (!env) return [];
+      const spec = JSON.parse(env.slice('FLOTILLA_ACTOR_SPEC='.length)) as { actorId: string; rank: number; generation: number };
+      return [{ pid, actorId: spec.actorId, rank: spec.rank, generation: spec.generation }];
+    } catch { return []; }
+  });
+}
+
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+async function eventsOf(api: HeadClient, id: string): Promise<JobEvent[]> {
+  const events: JobEvent[] = [];
+  for await (const e of api.events(id, { follow: false })) events.push(e.event);
+  return events;
+}
+
+const doneDigests = (events: JobEvent[], generation: number): string[] => events.flatMap((e) =>
+  e.type === 'log' && e.generation === generation && /^done /.test(e.msg) ? [/params_sha256=([0-9a-f]+)/.exec(e.msg)![1]] : []);
+
+t.test('live recovery of a logreg gang on one node', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('lr') };
+  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
+  t.teardown(() => head.stop());
+  const agent = await startAgentProc(t, c, 'a', 2);
+  const api = new HeadClient(head.url);
+  const steps = 60;
+  const trainer = { kind: 'logreg' as const, steps, features: 8, batch: 32, seed: 3 };
+  const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
+
+  // the reference: the same job without faults
+  const ref = await api.submit({ workers: 2, trainer });
+  t.equal((await finish(ref.id)).state, 'succeeded', 'the fault-free run succeeded');
+  const refDigest = doneDigests(await eventsOf(api, ref.id), 0);
+  t.equal(refDigest.length, 2, 'both ranks of the reference reported their weights');
+
+  await t.test('SIGKILL of a rank: the survivor keeps its PID, the replacement gets its state', async (t) => {
+    // no periodic checkpoint: a restart from one would go back to step 0
+    const spec: JobSpecInput = { workers: 2, max_restarts: 5, checkpoint_every: 1000, trainer: { ...trainer, step_delay_ms: 60 } };
+    const job = await api.submit(spec);
+    const killAt = [12, 24, 36];
+    const victims = [1, 0, 1];
+    const kept: { pid: number; rank: number; generation: number }[] = [];
+    for (const [i, at] of killAt.entries()) {
+      const gen = i;
+      await until(`generation ${gen} past step ${at}`, async () => { const j = await api.get(job.id); return j.generation === gen && j.state === 'running' && j.step >= at && j; });
+      const procs = actorsOf(agent);
+      const victim = procs.find((p) => p.actorId === `${job.id}-g${gen}-r${victims[i]}` || (p.rank === victims[i] && p.actorId.startsWith(job.id)));
+      const survivor = procs.find((p) => p !== victim && p.actorId.startsWith(job.id));
+      t.ok(victim && survivor, `generation ${gen}: both ranks found (${JSON.stringify(procs)})`);
+      if (!victim || !survivor) return;
+      process.kill(victim.pid, 'SIGKILL');
+      kept.push({ pid: survivor.pid, rank: 1 - victims[i], generation: gen + 1 });
+      const next = await until(`generation ${gen + 1} running`, async () => { const j = await api.get(job.id); return j.generation === gen + 1 && j.state === 'running' && j.step > at + 2 && j; });
+      t.ok(alive(survivor.pid), `generation ${gen + 1}: the survivor (rank ${1 - victims[i]}, pid ${survivor.pid}) still runs`);
+      t.ok(next.placement.some((p) => p.actorId === survivor.actorId), `the new placement keeps actor ${survivor.actorId}`);
+    }
+    const done = await finish(job.id);
+    t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
+    t.equal(done.restarts, 3, 'three recoveries counted');
+    const events = await eventsOf(api, job.id);
+    // every generation after a loss: all ranks hold the same state bytes; the replacement got them from a peer
+    for (const g of [1, 2, 3]) {
+      const st = events.flatMap((e) => (e.type === 'log' && e.generation === g && /^state /.test(e.msg) ? [{ rank: e.rank, msg: e.msg }] : []));
+      t.equal(st.length, 2, `generation ${g}: both ranks reported the agreed state`);
+      const sha = st.map((s) => /state_sha256=([0-9a-f]+)/.exec(s.msg)![1]);
+      t.equal(sha[0], sha[1], `generation ${g}: the replacement's state equals the survivor's (sha256 ${sha[0]?.slice(0, 12)})`);
+      t.ok(st.some((s) => /source=peer/.test(s.msg)) && st.some((s) => /source=self/.test(s.msg)), `generation ${g}: one rank kept its state, one received it (${st.map((s) => s.msg).join(' | ')})`);
+    }
+    const metricSteps = events.flatMap((e) => (e.type === 'metric' && e.rank === 0 ? [e.step] : []));
+    t.same(metricSteps, Array.from({ length: steps }, (_, i) => i + 1), 'rank 0 reported every step exactly once: none lost, none applied twice');
+    const report = checkSteps(events, steps);
+    t.ok(report.ok, `step audit: ${report.problems.join('; ') || 'every change continued right after the last step'} (${JSON.stringify(report.firstSteps)})`);
+    const audit = auditSteps(events);
+    t.same(audit.lostPerChange, [0, 0, 0], 'no step redone at any generation change');
+    t.equal(audit.staleAfterNewer, 0, 'no older generation reported after a newer one');
+    t.comment(`training gap at each change (ms, event clocks): ${audit.gapMsPerChange.join(', ')}`);
+    const final = doneDigests(events, 3);
+    t.same(final, refDigest, 'final weights equal the fault-free run, bit for bit');
+    t.ok(kept.every((k) => k.pid > 0), 'survivors recorded');
+  });
+
+  await t.test("recovery 'checkpoint': every rank restarts from the checkpoint", async (t) => {
+    const job = await api.submit({ workers: 2, max_restarts: 3, checkpoint_every: 5, recovery: 'checkpoint', trainer: { ...trainer, step_delay_ms: 60 } });
+    await until('past the first checkpoint', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 8 && j; });
+    const procs = actorsOf(agent).filter((p) => p.actorId.startsWith(job.id));
+    t.equal(procs.length, 2, 'two actors');
+    process.kill(procs.find((p) => p.rank === 1)!.pid, 'SIGKILL');
+    const survivor = procs.find((p) => p.rank === 0)!;
+    await until('generation 1 running', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; });
+    await until('the old rank 0 gone', () => !alive(survivor.pid));
+    t.pass(`the old rank 0 (pid ${survivor.pid}) was stopped`);
+    const done = await finish(job.id);
+    t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
+    const events = await eventsOf(api, job.id);
+    const report = checkSteps(events, steps);
+    t.ok(report.ok, `step sequence: ${report.problems.join('; ') || 'resumed at checkpoint + 1'} (${JSON.stringify(report.firstSteps)})`);
+    t.same(doneDigests(events, 1), refDigest, 'the checkpoint path also ends with the fault-free weights');
+  });
+});
