@@ -226,7 +226,9 @@ export class Controller {
   async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string, lost?: string[]): Promise<void> {
     await this.#commit(id, (cur) => {
       if (cur.generation !== generation || isTerminal(cur.state)) return null;
-      const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && cur.state === 'running' ? liveRecovery(cur, lost, reason) : null;
+      // an elastic job (min_workers below workers) shrinks at once through a full restart instead
+      const elastic = cur.spec.min_workers !== undefined && cur.spec.min_workers < cur.spec.workers;
+      const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && !elastic && cur.state === 'running' ? liveRecovery(cur, lost, reason) : null;
       return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
     });
   }

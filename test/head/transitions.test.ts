@@ -96,3 +96,29 @@ t.test('liveness: silent nodes, and placed actors nobody reports', async (t) => 
   t.equal(seen.get('a0'), 7000, 'reported actors are remembered');
   t.same(missingActors([j], nodes, seen, 7000, 5000, 6000), [], 'a new head gives every actor a full grace');
 });
+
+t.test("live recovery keeps the survivors' placement and replaces only the lost rank", async (t) => {
+  const { liveRecovery, missingRanks } = await import('../../head/state/transitions.ts');
+  const { planPass } = await import('../../head/scheduler/plan.ts');
+  const running = placed(job({ restarts: 0, spec: JobSpec.parse({ workers: 2, max_restarts: 2, trainer: { kind: 'logreg' } }), step: 17, checkpoint_step: 10 }), two, 1000);
+  const j = liveRecovery(running, ['a1'], 'rank 1 failed');
+  t.ok(j);
+  if (!j) return;
+  t.equal(j.state, 'recovering');
+  t.equal(j.generation, 1, 'a new generation');
+  t.same(j.placement, [two[0]], 'the survivor keeps its actor id, node and rank');
+  t.equal(j.step, 17, 'the step is not rolled back to the checkpoint');
+  t.equal(j.restarts, 1, 'counted as a restart');
+  t.equal(j.not_before, undefined, 'no backoff: the survivor waits');
+  t.same(missingRanks(j), [1]);
+  t.same(waitQueue([j], 2000).map((x) => x.id), ['j1'], 'waits for its lost rank');
+  const node = (nodeId: string, slots: number) => ({ record: { nodeId, slots, draining: false, actors: [] }, heardAt: 0, lateMs: 0 }) as never;
+  const plan = planPass([j], [node('n', 1), node('m', 2)], 2000);
+  t.equal(plan.length, 1);
+  t.equal(plan[0].nodeOfRank[0], 'n', 'rank 0 stays on its node');
+  t.equal(plan[0].nodeOfRank.length, 2, 'the whole gang is named');
+  t.equal(liveRecovery(running, ['a0', 'a1'], 'both lost'), null, 'no survivor: the checkpoint path');
+  t.equal(liveRecovery(rankSucceeded(running, 0, 5), ['a1'], 'late'), null, 'a rank already finished: the checkpoint path');
+  const spent = liveRecovery({ ...running, restarts: 2 }, ['a1'], 'again');
+  t.equal(spent?.state, 'failed', 'max_restarts still applies');
+});

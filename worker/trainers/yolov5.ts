@@ -10,9 +10,13 @@
  * artifact after every epoch, best.ckpt and last.ckpt as artifacts at the end, losses per step
  * and P/R/mAP per epoch as metric events. The checkpoints are `flotilla train`'s format, so a
  * job resumes a `flotilla train` run (`trainer.resume`) and the other way round. Bad input
- * (dataset, cfg, hyp, a checkpoint of another model) is fatal.
+ * (dataset, cfg, hyp, a checkpoint of another model) is fatal. Live recovery: a step whose
+ * gradient sum fails is undone (fit's StepInterruptedError); when the actor is kept
+ * (ctx.regroup), the new gang agrees on the state (state-sync.ts: a replacement receives a
+ * survivor's state as checkpoint bytes) and fit continues from it.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { sha256Hex } from '../actor/checkpoint-store.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
@@ -22,10 +26,11 @@ import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
 import type { ActorContext } from '../actor/context.ts';
 import { fetchDataset } from '../datasets/store.ts';
 import { initBackend } from '../engine/backend.ts';
-import { decodeCheckpoint, loadCheckpoint, type CheckpointContent } from '../engine/checkpoint/index.ts';
+import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, type CheckpointContent } from '../engine/checkpoint/index.ts';
+import { syncState } from '../actor/state-sync.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
-  CheckpointMismatchError, RunSettingsError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
+  CheckpointMismatchError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
 } from '../engine/train/index.ts';
 
 type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
@@ -67,8 +72,33 @@ async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ conten
   catch (e) { throw fatal(`cannot read the resume checkpoint '${t.resume}'`, e); }
 }
 
+/**
+ * The state the gang agrees on (state-sync.ts) from `mine` (null: none in memory): a peer's,
+ * this rank's own, or (nobody holds one, a transfer failed) the newest checkpoint's.
+ */
+async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null): Promise<CheckpointContent | undefined> {
+  const group = await ctx.group();
+  const local = (c: CheckpointContent | null) => c && { step: trainStateMeta(c).counters.ni, encode: () => encodeCheckpoint(c) };
+  let r = await syncState(group, local(mine));
+  let state = mine ?? undefined;
+  if (r.source === 'checkpoint') {
+    ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
+    state = (await startingPoint(ctx, t))?.content;
+    r = await syncState(group, local(state ?? null));
+    if (r.source === 'checkpoint') state = undefined; // no checkpoint anywhere: every rank starts fresh, the same way
+  }
+  if (r.source === 'peer') {
+    try { state = decodeCheckpoint(r.bytes); } catch (e) { throw fatal('the state received from a peer cannot be read', e); }
+    ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
+  }
+  const step = state ? trainStateMeta(state).counters.ni : 0;
+  await ctx.emitLog('info', `state step=${step} source=${r.source}${state ? ` state_sha256=${sha256Hex(encodeCheckpoint(state))}` : ''}`);
+  return state;
+}
+
 export async function run(ctx: ActorContext): Promise<void> {
-  const { spec, signal, log } = ctx;
+  const { signal, log } = ctx;
+  const spec = ctx.spec;
   const t = spec.job.trainer;
   if (t.kind !== 'yolov5') throw new FlotillaError('FLO_ACTOR_FATAL', `yolov5 trainer given a '${t.kind}' spec`);
   if (t.batch < spec.worldSize || t.batch % spec.worldSize !== 0) {
@@ -80,10 +110,11 @@ export async function run(ctx: ActorContext): Promise<void> {
   log.info(backend, 'compute backend');
   const scratch = join(tmpdir(), `flotilla-run-${spec.jobId}-${spec.actorId}`);
   rmSync(scratch, { recursive: true, force: true });
-  const start = await startingPoint(ctx, t);
+  // a replacement in a live gang gets the state from its peers (the checkpoint only as their fallback)
+  const start = spec.joinsLive ? undefined : await startingPoint(ctx, t);
   const settings = await settingsOf(ctx, t, hyp, scratch);
   let setup: RunSetup;
-  try { setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start }); }
+  try { setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive }); }
   catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
   try {
     const { trainer } = setup;
@@ -97,11 +128,15 @@ export async function run(ctx: ActorContext): Promise<void> {
       try { startStep = trainStateMeta(start.content).counters.ni; } catch (e) { throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e); }
       log.info({ checkpoint: start.from, step: startStep }, 'resuming from checkpoint');
     }
-    const group = await ctx.group();
-    // Every rank must start from the same step (the same checkpoint); if not, retry the gang.
-    const agree = Float32Array.of(startStep, 1);
-    await group.allreduce(agree, { op: 'sum' });
-    if (agree[0] !== startStep * agree[1]) throw new FlotillaError('FLO_CONFLICT', `ranks resumed from different steps (mine ${startStep})`);
+    let resume = start?.content;
+    if (spec.joinsLive) resume = await agreeState(ctx, t, null);
+    else {
+      const group = await ctx.group();
+      // Every rank must start from the same step (the same checkpoint); if not, retry the gang.
+      const agree = Float32Array.of(startStep, 1);
+      await group.allreduce(agree, { op: 'sum' });
+      if (agree[0] !== startStep * agree[1]) throw new FlotillaError('FLO_CONFLICT', `ranks resumed from different steps (mine ${startStep})`);
+    }
 
     const leader = spec.rank === 0;
     if (leader) {
@@ -120,26 +155,33 @@ export async function run(ctx: ActorContext): Promise<void> {
         await ctx.emitMetric(e.step, values, e.epoch);
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
       } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
-        await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(spec.generation) });
+        await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(ctx.spec.generation) });
         // a draining node asked for this step's checkpoint: answer, then hold the gang until it moves
         if (ctx.checkpointRequested()) await ctx.checkpointWritten(e.step);
       }
     };
     let result;
-    try {
-      result = await fit(trainer, {
-        train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
-        meta: { ...setup.meta, job: spec.jobId, generation: spec.generation }, resume: start?.content, signal, onEvent,
-        hooks: {
-          leader,
-          checkpointNow: () => ctx.checkpointRequested(),
-          reduceGradients: (g) => group.allreduce(g, { op: 'sum' }),
-          ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
-        },
-      });
-    } catch (e) {
-      if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
-      throw e;
+    for (;;) {
+      const group = await ctx.group();
+      try {
+        result = await fit(trainer, {
+          train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
+          meta: { ...setup.meta, job: spec.jobId, generation: ctx.spec.generation }, resume, signal, onEvent,
+          hooks: {
+            leader,
+            checkpointNow: () => ctx.checkpointRequested(),
+            reduceGradients: (g) => group.allreduce(g, { op: 'sum' }),
+            ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
+          },
+        });
+        break;
+      } catch (e) {
+        if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
+        if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
+        if (!(await ctx.regroup(e.cause))) throw e.cause;
+        // kept: the new gang agrees on the state (this rank's is the one before the interrupted step)
+        resume = await agreeState(ctx, t, e.state);
+      }
     }
     if (!leader || signal.aborted) return;
     await ctx.saveArtifact('last.ckpt', readFileSync(result.lastPath));

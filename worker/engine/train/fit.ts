@@ -10,6 +10,7 @@
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
 import { releaseKernelBuffers } from '../backend.ts';
@@ -19,6 +20,19 @@ import { CheckpointMismatchError, restoreTrainer, trainerCheckpoint } from './st
 import type { Trainer } from './trainer.ts';
 import type { LossItems, TrainBatch, ValMetrics } from './types.ts';
 import { validate, withWeights, type ValidateOptions } from './validate.ts';
+
+/**
+ * The gradient sum of a step failed (`cause`: what reduceGradients threw): nothing of that step
+ * was applied, and `state` is the trainer's state as it was before it (BatchNorm statistics
+ * moved by its forward pass are put back), with the loop state: `fit(…, { resume: state })`
+ * continues with that step, bit for bit as if it had never been tried.
+ */
+export class StepInterruptedError extends Error {
+  override name = 'StepInterruptedError';
+  constructor(readonly state: CheckpointContent, readonly step: number, options: { cause: unknown }) {
+    super(`step ${step + 1} interrupted: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
+  }
+}
 
 /** A source of epochs of batches (the data loader fits). */
 export interface BatchSource {
@@ -125,6 +139,15 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     return sha256;
   };
 
+  // a step whose sum fails must leave no trace: its forward pass moved the BatchNorm statistics
+  const bnBuffers = hooks.reduceGradients ? trainer.model.namedTensors().filter((t) => t.kind === 'runningMean' || t.kind === 'runningVar') : [];
+  const interrupted = (cause: unknown, before: tf.Tensor[]): StepInterruptedError => {
+    bnBuffers.forEach((t, i) => t.variable.assign(before[i]));
+    st.bestFitness = stopper.bestFitness;
+    st.bestEpoch = stopper.bestEpoch;
+    return new StepInterruptedError(trainerCheckpoint(trainer, { ...opts.meta, fit: structuredClone(st) as unknown as Json }), trainer.counters.ni, { cause });
+  };
+
   let metrics: ValMetrics | null = null;
   let stoppedEarly = false;
   let epochsRun = 0;
@@ -134,9 +157,10 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     let index = st.cursor.index;
     for await (const batch of opts.train.epochBatches(epoch, index)) {
       opts.signal?.throwIfAborted();
+      const before = bnBuffers.map((t) => tf.clone(t.variable));
       const { grads, items } = trainer.computeGradients(batch);
       if (hooks.reduceGradients) {
-        await hooks.reduceGradients(grads);
+        try { await hooks.reduceGradients(grads); } catch (e) { throw interrupted(e, before); } finally { tf.dispose(before); }
         opts.signal?.throwIfAborted(); // a step whose sum was interrupted is not applied
       }
       const r = trainer.applyGradients(grads);

@@ -19,7 +19,7 @@ export type { TrainStateMeta } from './state.ts';
 export type {
   KindedVariable, LossItems, NamedVariable, ParameterGroups, TensorKind, TrainBatch, TrainableModel, ValMetrics,
 } from './types.ts';
-export { fit } from './fit.ts';
+export { fit, StepInterruptedError } from './fit.ts';
 export type { BatchSource, FitEvent, FitHooks, FitOptions, FitResult, FitState } from './fit.ts';
 export { RunSettingsError, ensureData, runSettingsMeta, runSettingsOf, setupRun, synthesize } from './run-setup.ts';
 export type { RunSettings, RunSetup, SyntheticSpec } from './run-setup.ts';
