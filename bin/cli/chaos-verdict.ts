@@ -5,12 +5,12 @@
  * job's.
  */
 import type { ChaosExperiment, ChaosRow } from '../../shared/schemas/chaos.ts';
-import type { FaultReport, JobReport } from '../../shared/schemas/report.ts';
+import type { FaultFigures, JobReport } from '../../shared/schemas/report.ts';
 import { targetOf } from './report.ts';
 
 export interface Verdict { rows: ChaosRow[]; problems: string[]; ok: boolean }
 
-function faultProblems(f: FaultReport, x: ChaosExperiment): string[] {
+function faultProblems(f: FaultFigures, x: ChaosExperiment): string[] {
   const e = x.expect;
   if (f.injected_at === null) return [`${f.fault_id} ${f.kind} was not injected (${f.phase}${f.message ? `: ${f.message}` : ''})`];
   const out: string[] = [];
@@ -39,7 +39,7 @@ export function verdict(x: ChaosExperiment, r: JobReport): Verdict {
     if (i.ok === false) problems.push(`${i.name}: ${i.detail}`);
   }
   if (r.faults.length < x.job.faults.length) problems.push(`${x.job.faults.length} fault(s) planned, ${r.faults.length} seen in the job's events`);
-  const rowOf = (fault: string, f: FaultReport | null, own: string[]): ChaosRow => {
+  const rowOf = (fault: string, f: FaultFigures | null, own: string[]): ChaosRow => {
     const all = [...own, ...problems];
     return { experiment: x.name, job_id: r.job_id, fault, detect_s: f?.detect_s ?? null, recover_s: f?.recover_s ?? null, steps_lost: f?.steps_lost ?? r.steps_lost, ok: all.length === 0, problems: all };
   };

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import type { FaultReport, JobReport } from '../../shared/schemas/report.ts';
+import type { FaultFigures, JobReport } from '../../shared/schemas/report.ts';
 import { HeadClient, serverUrl } from './client.ts';
 import { tableStyle } from './table-style.ts';
 
@@ -20,7 +20,7 @@ const USAGE = `usage: flotilla report ID [--baseline ID] [--json] [--server URL]
 const num = (x: number | null, digits = 2): string => (x === null ? '-' : x.toFixed(digits));
 const clock = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString().slice(11, 23));
 
-export function targetOf(f: Pick<FaultReport, 'kind' | 'target' | 'rank' | 'nodeId'>): string {
+export function targetOf(f: Pick<FaultFigures, 'kind' | 'target' | 'rank' | 'nodeId'>): string {
   if (f.kind === 'corrupt-checkpoint') return 'newest checkpoint';
   const want = 'rank' in f.target ? `rank ${f.target.rank}` : `node ${f.target.node}`;
   return f.nodeId && !('node' in f.target) ? `${want} (${f.nodeId})` : want;

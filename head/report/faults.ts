@@ -18,7 +18,7 @@
  *   generation (the first `state` event of a newer generation).
  */
 import type { JobEvent } from '../../shared/schemas/event.ts';
-import type { FaultReport, GenerationChange } from '../../shared/schemas/report.ts';
+import type { FaultFigures, GenerationChange } from '../../shared/schemas/report.ts';
 import type { Change } from './steps.ts';
 
 type Ev = JobEvent;
@@ -79,7 +79,7 @@ function reaction(e: Ev, g: number): string | null {
 }
 
 /** One row per fault the stream knows (first phase seen: its `armed` or `injected` event). */
-export function faultReports(events: readonly Ev[], changes: readonly GenerationChange[]): FaultReport[] {
+export function faultReports(events: readonly Ev[], changes: readonly GenerationChange[]): FaultFigures[] {
   const ids: string[] = [];
   const last = new Map<string, FaultEv>();
   const injected = new Map<string, { e: FaultEv; index: number }>();
@@ -94,7 +94,7 @@ export function faultReports(events: readonly Ev[], changes: readonly Generation
     const inj = injected.get(id);
     const f = inj?.e ?? l;
     const mine = changes.filter((c) => c.fault_id === id);
-    const row: FaultReport = {
+    const row: FaultFigures = {
       fault_id: id, kind: f.fault.kind, ...(f.fault.name ? { name: f.fault.name } : {}), target: f.fault.target,
       phase: l.phase, ...(f.rank !== undefined ? { rank: f.rank } : {}), ...(f.nodeId ? { nodeId: f.nodeId } : {}),
       step: inj?.e.step ?? null, generation: inj ? inj.e.generation : null,

@@ -9,7 +9,7 @@ import { JobState } from './job.ts';
 import { FaultKind, FaultPhase, FaultTarget } from './fault.ts';
 
 /** One injected (or armed and never injected) fault and what followed it. */
-export const FaultReport = z.object({
+export const FaultFigures = z.object({
   fault_id: z.string(),
   kind: FaultKind,
   /** the user's label (FaultSpec.name) */
@@ -47,7 +47,7 @@ export const FaultReport = z.object({
   /** the fault's own message (why it failed or expired, what was done) */
   message: z.string().optional(),
 });
-export type FaultReport = z.infer<typeof FaultReport>;
+export type FaultFigures = z.infer<typeof FaultFigures>;
 
 export const INVARIANTS = ['final_step_reached', 'no_step_applied_twice', 'no_rollback_past_checkpoint', 'digest_equals_baseline'] as const;
 export const InvariantName = z.enum(INVARIANTS);
@@ -94,7 +94,7 @@ export const JobReport = z.object({
   baseline: z.object({ job_id: Id, final_digest: z.string().nullable() }).nullable(),
   steps_lost: z.number().int().nonnegative(),
   changes: z.array(GenerationChange),
-  faults: z.array(FaultReport),
+  faults: z.array(FaultFigures),
   invariants: z.array(InvariantResult),
   /** every invariant that was checked held */
   ok: z.boolean(),
