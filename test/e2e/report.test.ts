@@ -1,5 +1,6 @@
 /**
- * The report of a real job on real processes: a 2-rank logreg job whose rank-1 actor process
+ * The report of a real job on real processes: a 2-rank logreg job (recovery: checkpoint, so
+ * the kill costs a rollback) whose rank-1 actor process
  * the test SIGKILLs itself (publishing the `fault` injected event a fault executor would),
  * then GET /v1/jobs/:id/report and `flotilla report` checked against what the test saw on its
  * own: the pid it killed and when, the event stream's timestamps, the record's restarts, the
@@ -32,7 +33,7 @@ t.test('report of a job whose rank-1 actor was SIGKILLed, against the test\'s ow
   const s = subjects(c.prefix);
   const api = new HeadClient(head.url);
   const steps = 30;
-  const spec: JobSpecInput = { workers: 2, max_restarts: 3, checkpoint_every: 5, trainer: { kind: 'logreg', steps, step_delay_ms: 80 } };
+  const spec: JobSpecInput = { workers: 2, max_restarts: 3, checkpoint_every: 5, recovery: 'checkpoint', trainer: { kind: 'logreg', steps, step_delay_ms: 80 } };
   const ended = (id: string) => until(`job ${id} ended`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
   const eventsOf = async (id: string) => { const out: JobEvent[] = []; for await (const e of api.events(id, { follow: false })) out.push(e.event); return out; };
   const loggedDigest = (ev: JobEvent[]) => ev.flatMap((e) => (e.type === 'log' && e.rank === 0 ? [/params_sha256=([0-9a-f]{64})/.exec(e.msg)?.[1]] : [])).filter(Boolean).at(-1);
@@ -88,6 +89,7 @@ t.test('report of a job whose rank-1 actor was SIGKILLed, against the test\'s ow
 
   const table = await cli(['report', job.id, '--baseline', base.id, '--server', head.url]);
   t.equal(table.code, 0, table.stderr);
+  t.comment(`flotilla report:\n${table.stdout}`);
   t.match(table.stdout, /f1\s+kill-actor\s+rank 1 \(rp-a\)/);
   t.match(table.stdout, /digest_equals_baseline\s+yes/);
   const json = await cli(['report', job.id, '--json', '--server', head.url]);
