@@ -1,0 +1,103 @@
+/**
+ * Live recovery of a 2-rank YOLOv5 job (fit() on every rank) with real processes: rank 1 is
+ * SIGKILLed mid-epoch; rank 0 keeps its process, its step in flight is undone (fit's
+ * StepInterruptedError), the replacement receives rank 0's state as checkpoint bytes over the
+ * collective (same SHA-256 on both ranks), every step is trained once, and rank 0's final
+ * weights equal a fault-free run's bit for bit (parameters are the same on every rank; the
+ * BatchNorm buffers of rank 0 come from its own batches). In measurement mode also the same kill
+ * with recovery 'checkpoint'; the comments print, for each, the time from the kill to the next
+ * completed step and the steps lost.
+ *
+ * Defaults: the tiny test model at img 64 (CI). For the README's figures:
+ *   FLOTILLA_LIVE_CFG=yolov5n.yaml FLOTILLA_LIVE_IMG=128 npx tap test/e2e/live-recovery-yolov5.test.ts
+ */
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startHead } from '../../head/head.ts';
+import { HeadClient } from '../../bin/cli/client.ts';
+import type { JobEvent } from '../../shared/schemas/event.ts';
+import type { JobSpecInput } from '../../shared/schemas/job.ts';
+import { decodeCheckpoint } from '../../worker/engine/checkpoint/index.ts';
+import { Objm } from '@nats-io/obj';
+import { connect } from '@nats-io/transport-node';
+import { subjects } from '../../shared/subjects.ts';
+import { startAgentProc } from '../head/helpers/procs.ts';
+import { auditSteps, checkSteps } from '../../head/report/steps.ts';
+import { until } from '../head/helpers/wait.ts';
+import { actorsOf, alive, eventsOf, stateLines } from './live-helpers.ts';
+
+const TINY = fileURLToPath(new URL('../worker/fixtures/tiny-yolov5.yaml', import.meta.url));
+const cfg = process.env.FLOTILLA_LIVE_CFG ?? TINY;
+const img = Number(process.env.FLOTILLA_LIVE_IMG ?? 64);
+
+t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('ly') };
+  // a long dead-node threshold: setup (tfjs, the model, AutoAnchor) blocks an actor for seconds on a loaded machine
+  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 20_000, restartBackoffMs: 200, paths: { models: dirname(TINY) } });
+  t.teardown(() => head.stop());
+  const agent = await startAgentProc(t, c, 'a', 2);
+  const api = new HeadClient(head.url);
+  const trainer = { kind: 'yolov5' as const, cfg, data: 'synthetic', img, epochs: 2, batch: 2, synthetic: { train: 16, val: 2, seed: 3 }, hyp: { warmup_epochs: 0 } };
+  const base: JobSpecInput = { workers: 2, max_restarts: 2, checkpoint_every: 1000, trainer };
+  const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 300_000);
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  const artifacts = await new Objm(nc).open(subjects(c.prefix).artifactStore);
+  const lastCkpt = async (id: string) => decodeCheckpoint((await artifacts.getBlob(`${id}/last.ckpt`))!);
+  const params = (ck: ReturnType<typeof decodeCheckpoint>) => [...ck.tensors].filter(([k]) => k.startsWith('model/') && !/running_(mean|var)|num_batches/.test(k));
+
+  const ref = await api.submit(base);
+  t.equal((await finish(ref.id)).state, 'succeeded', 'the fault-free run succeeded');
+  const refParams = params(await lastCkpt(ref.id));
+  const finalStep = (await api.get(ref.id)).step;
+
+  const killed = async (recovery: 'live' | 'checkpoint') => {
+    const job = await api.submit({ ...base, recovery, ...(recovery === 'checkpoint' ? { checkpoint_every: 3 } : {}) });
+    await until('past step 4', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 4 && j; }, 300_000);
+    const procs = actorsOf(agent).filter((p) => p.actorId.startsWith(job.id));
+    const victim = procs.find((p) => p.rank === 1)!;
+    const survivor = procs.find((p) => p.rank === 0)!;
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+    await until('generation 1 running', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; }, 120_000);
+    const during = actorsOf(agent);
+    const done = await finish(job.id);
+    const events = await eventsOf(api, job.id);
+    const before = events.filter((e) => e.type === 'metric' && e.rank === 0 && e.ts <= killedAt && 'box' in e.values).at(-1) as Extract<JobEvent, { type: 'metric' }> | undefined;
+    const after = events.find((e) => e.type === 'metric' && e.rank === 0 && e.ts > killedAt && e.generation > 0 && 'box' in e.values) as Extract<JobEvent, { type: 'metric' }> | undefined;
+    const audit = auditSteps(events);
+    t.comment(`${recovery}: SIGKILL of rank 1 after step ${before?.step}; next completed step ${after?.step} at +${after ? ((after.ts - killedAt) / 1000).toFixed(2) : '?'} s; steps lost ${audit.lostPerChange.join(', ')}`);
+    return { job, done, events, survivor, audit, survivorStayed: during.some((p) => p.pid === survivor.pid) };
+  };
+
+  await t.test("recovery 'live'", async (t) => {
+    const { job, done, events, survivor, audit, survivorStayed } = await killed('live');
+    t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
+    t.equal(done.restarts, 1, 'one recovery');
+    t.ok(survivorStayed, `rank 0 kept its process (pid ${survivor.pid}) into generation 1`);
+    const st = stateLines(events, 1);
+    t.equal(st.length, 2, `both ranks reported the agreed state (${st.map((s) => s.msg).join(' | ')})`);
+    t.ok(st[0]?.sha && st[0].sha === st[1]?.sha, `the replacement's state equals the survivor's, bit for bit (${st[0]?.sha?.slice(0, 12)})`);
+    t.same(st.map((s) => [s.rank, s.source]).sort(), [[0, 'self'], [1, 'peer']], 'rank 0 kept its state, the replacement got it from rank 0');
+    const report = checkSteps(events, finalStep);
+    t.ok(report.ok, `step audit: ${report.problems.join('; ') || 'each step once'} (${JSON.stringify(report.firstSteps)})`);
+    t.same(audit.lostPerChange, [0], 'no step lost');
+    const mine = params(await lastCkpt(job.id));
+    t.equal(mine.length, refParams.length, 'same parameter tensors');
+    const differ = mine.filter(([k, v], i) => refParams[i][0] !== k || Buffer.compare(Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength), Buffer.from(refParams[i][1].data.buffer, refParams[i][1].data.byteOffset, refParams[i][1].data.byteLength)) !== 0);
+    t.same(differ.map(([k]) => k), [], 'final parameters equal the fault-free run, bit for bit');
+  });
+
+  // the checkpoint path itself is covered elsewhere (test/worker/yolov5-resume.test.ts, the logreg live test); here it is the comparison
+  if (!process.env.FLOTILLA_LIVE_CFG) { t.comment("recovery 'checkpoint' comparison skipped: it runs when FLOTILLA_LIVE_CFG is set (measurement mode)"); return; }
+  await t.test("recovery 'checkpoint'", async (t) => {
+    const { done, survivor } = await killed('checkpoint');
+    t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
+    await until('the old rank 0 gone', () => !alive(survivor.pid));
+    t.pass(`rank 0 (pid ${survivor.pid}) was restarted too`);
+  });
+});
