@@ -17,7 +17,7 @@ export const ActorOutcome = z.object({
   signal: z.string().nullable().default(null),
   /** `succeeded`: the last step the actor applied (the head checks it is the job's final step) */
   step: z.number().int().nonnegative().optional(),
-  /** `succeeded`: SHA-256 (hex) of the final weights, from trainers that compute one (logreg) */
+  /** `succeeded`: SHA-256 (hex) of the final training state, from trainers that compute one */
   digest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type ActorOutcome = z.infer<typeof ActorOutcome>;

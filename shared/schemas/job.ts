@@ -135,7 +135,7 @@ export const JobRecord = z.object({
   seq: z.number().int().nonnegative(),
   /** the token id that submitted it (a submitter may cancel or scale only its own jobs) */
   owner: z.string().optional(),
-  /** SHA-256 of the final weights, as rank 0 reported it on success (trainers that compute one: logreg) */
+  /** SHA-256 of the final training state, as rank 0 reported it on success (logreg: parameters; YOLOv5: last.ckpt's tensors) */
   final_digest: z.string().optional(),
   /** earliest time the next placement may be tried (restart backoff) */
   not_before: z.string().optional(),

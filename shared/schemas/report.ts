@@ -88,7 +88,7 @@ export const JobReport = z.object({
   /** first `running` state event, terminal state event */
   started_at: z.number().nullable(),
   ended_at: z.number().nullable(),
-  /** the final weights' SHA-256 (trainers that report one: logreg) */
+  /** SHA-256 of the final training state, as rank 0 reported it (logreg: parameters; YOLOv5: last.ckpt's tensors) */
   final_digest: z.string().nullable(),
   /** the baseline job compared with (`?baseline=ID`) and its digest */
   baseline: z.object({ job_id: Id, final_digest: z.string().nullable() }).nullable(),

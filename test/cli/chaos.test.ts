@@ -18,14 +18,14 @@ t.test('a bad plan: exit 2, every bad field named by its path', async (t) => {
     experiments: [
       { name: 'a', job: { trainer: { kind: 'logreg', steps: 10 } }, expect: { max_steps_lost: -1, digest_equal_baseline: true } },
       { name: 'b', job: { trainer: { kind: 'logreg', steps: 'many' }, faults: [{ kind: 'stall' }] } },
-      { name: 'c', job: { trainer: { kind: 'yolov5' } }, expect: { digest_equal_baseline: true } },
+      { name: 'c', job: { trainer: { kind: 'yolov5' } }, expect: { state: 'finished' } },
       { name: 'a', job: { trainer: { kind: 'logreg' } }, expect: { max_recovery: 3 } },
     ],
   });
   const r = await cli(['chaos', 'run', bad, '--server', 'http://127.0.0.1:9']);
   t.equal(r.code, 2, 'exit 2');
   for (const field of ['experiments.0.expect.max_steps_lost', 'experiments.1.job.trainer.steps', 'experiments.1.job.faults.0.duration_ms',
-    'experiments.2.expect.digest_equal_baseline', 'experiments.3.expect']) {
+    'experiments.2.expect.state', 'experiments.3.expect']) {
     t.match(r.stderr, new RegExp(`^\\s+${field.replace(/\./g, '\\.')}: `, 'm'), `names ${field}`);
   }
   t.notMatch(r.stderr, /cannot reach the head/, 'refused before any request');

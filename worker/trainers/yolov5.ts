@@ -23,10 +23,10 @@ import type { z } from 'zod';
 import { datasetRefName } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
-import type { ActorContext } from '../actor/context.ts';
+import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { fetchDataset } from '../datasets/store.ts';
 import { initBackend } from '../engine/backend.ts';
-import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, type CheckpointContent } from '../engine/checkpoint/index.ts';
+import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type CheckpointContent } from '../engine/checkpoint/index.ts';
 import { syncState } from '../actor/state-sync.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
@@ -96,7 +96,7 @@ async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointCont
   return state;
 }
 
-export async function run(ctx: ActorContext): Promise<void> {
+export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const { signal, log } = ctx;
   const spec = ctx.spec;
   const t = spec.job.trainer;
@@ -187,6 +187,8 @@ export async function run(ctx: ActorContext): Promise<void> {
     await ctx.saveArtifact('last.ckpt', readFileSync(result.lastPath));
     if (existsSync(result.bestPath)) await ctx.saveArtifact('best.ckpt', readFileSync(result.bestPath));
     log.info({ step: trainer.counters.ni, epochs: result.epochsRun, stoppedEarly: result.stoppedEarly, map50: result.metrics?.map50 }, 'training done');
+    // the final training state without the run's metadata (job, generation, paths): equal for equal training
+    return { digest: sha256(encodeCheckpoint({ tensors: loadCheckpoint(result.lastPath).tensors, meta: {} })) };
   } finally {
     await setup.dispose();
     rmSync(scratch, { recursive: true, force: true });
