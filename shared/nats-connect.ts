@@ -36,11 +36,25 @@ export function inboxPrefixOf(jwt: string): string | undefined {
   return inbox?.slice(0, -2);
 }
 
-/** Options for connect(): servers, and the authenticator and inbox prefix of `creds` when given. */
+/**
+ * The client's TLS: the CA file named by FLOTILLA_NATS_CA (`--nats-ca` sets it; actors inherit it
+ * from their agent), or the system CAs for `tls://` URLs. Either makes TLS required: such a
+ * client refuses a server that does not offer it rather than talk in the clear. Neither: none
+ * (nats.js still upgrades when a server requires TLS, and then trusts only the system CAs).
+ */
+export function natsTls(servers: readonly string[], env: NodeJS.ProcessEnv = process.env): { caFile?: string } | undefined {
+  const ca = env.FLOTILLA_NATS_CA || undefined;
+  if (ca) return { caFile: ca };
+  return servers.some((s) => /^tls:\/\//i.test(s.trim())) ? {} : undefined;
+}
+
+/** Options for connect(): servers, TLS (natsTls), and the authenticator and inbox prefix of `creds` when given. */
 export function natsOptions(servers: string | string[], creds?: string, extra: Partial<NodeConnectionOptions> = {}): NodeConnectionOptions {
   const list = Array.isArray(servers) ? servers : servers.split(',');
-  if (!creds) return { servers: list, ...extra };
+  const tls = natsTls(list);
+  const base = { servers: list, ...(tls ? { tls } : {}) };
+  if (!creds) return { ...base, ...extra };
   const text = credsText(creds);
   const inboxPrefix = inboxPrefixOf(credsJwt(text));
-  return { servers: list, authenticator: credsAuthenticator(new TextEncoder().encode(text)), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra };
+  return { ...base, authenticator: credsAuthenticator(new TextEncoder().encode(text)), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra };
 }

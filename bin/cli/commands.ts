@@ -17,5 +17,6 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   cancel: { summary: 'cancel a pending or running job', load: () => import('./cancel.ts') },
   scale: { summary: "change a job's number of workers", load: () => import('./scale.ts') },
   token: { summary: 'create, list or revoke REST tokens and worker join tokens', load: () => import('./token.ts') },
+  certs: { summary: 'create a CA and the NATS servers\' TLS certificate (deploy/nats cluster and leaf configs)', load: () => import('./certs.ts') },
   'nats-trust': { summary: 'create the NATS trust chain (auth.conf, head creds, signing key) for deploy/nats configs', load: () => import('./nats-trust.ts') },
 };

@@ -10,6 +10,7 @@ const USAGE = `usage: flotilla head [options]
 
   --nats URL            NATS server URL(s) (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)
   --nats-creds FILE     the head's NATS creds (env FLOTILLA_NATS_CREDS; head.creds of \`flotilla nats-trust\`)
+  --nats-ca FILE        CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA; ca.pem of \`flotilla certs\`)
   --signing-key FILE    account signing seed to mint worker/actor creds (env FLOTILLA_NATS_SIGNING_KEY; signing.nk)
   --prefix P            subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)
   --insecure            REST without authentication (a warning is printed)
@@ -33,12 +34,14 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
+      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, 'nats-ca': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
       slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(USAGE); return 0; }
+  // read by every NATS connection of this process (shared/nats-connect.ts) and of the workers it starts
+  if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;

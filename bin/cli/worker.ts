@@ -5,23 +5,24 @@
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../shared/config.ts';
 
-const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FILE] [--slots N] [--node-id ID] [--prefix P]
+const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FILE] [--nats-ca FILE] [--slots N] [--node-id ID] [--prefix P]
 
   --nats URL      NATS server URL(s), comma separated (env FLOTILLA_NATS_URL)
   --join-token T  join token from \`flotilla token create --role worker\` (env FLOTILLA_JOIN_TOKEN); it names the node
   --creds FILE    the node's NATS creds file instead of a join token (env FLOTILLA_NATS_CREDS)
+  --nats-ca FILE  CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA); TLS is then required
   --slots N       actor processes this node runs at once (env FLOTILLA_SLOTS, default 1)
   --node-id ID    node id (env FLOTILLA_NODE_ID, default <host>-<random>)
   --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { nats?: string; slots?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; creds?: string; help?: boolean };
+  let values: { nats?: string; slots?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; creds?: string; 'nats-ca'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         nats: { type: 'string' }, slots: { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
-        'join-token': { type: 'string' }, creds: { type: 'string' },
+        'join-token': { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -31,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.help) { console.log(USAGE); return 0; }
+  // read by every NATS connection of the agent and of the actors it forks (shared/nats-connect.ts)
+  if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;

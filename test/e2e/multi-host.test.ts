@@ -37,7 +37,10 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
   const leaf = await startLeaf(leafHost, cluster.auth);
   t.teardown(() => leaf.stop());
   const inHost = (h: Host, args: string[], env: Record<string, string>, label: string): Proc =>
-    startProc(t, ['--import', 'tsx', ...args], { FLOTILLA_PREFIX: prefix, ...env }, label, ['ip', 'netns', 'exec', h.ns]);
+    startProc(t, ['--import', 'tsx', ...args], {
+      // the cluster's listeners require TLS (shipped configs); the leaf's loopback listener has none
+      FLOTILLA_PREFIX: prefix, ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}), ...env,
+    }, label, ['ip', 'netns', 'exec', h.ns]);
   const deadAfterMs = 3000;
   const head = inHost(headHost, ['head/main.ts'], {
     FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080', FLOTILLA_DEAD_AFTER_MS: String(deadAfterMs),
@@ -162,12 +165,12 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     // bulk traffic on the same links: a 1 MB message every 200 ms from each worker host (40 Mbit/s offered, 4x the link)
     const noise = workers.map((w) => inHost(w, ['--input-type=module', '-e', `
       const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
-      const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)) });
+      const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)), tls: { caFile: process.env.FLOTILLA_NATS_CA } });
       const buf = new Uint8Array(1 << 20);
       setInterval(() => nc.publish('noise.${w.label}', buf), 200);`], { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds }, `noise ${w.label}`));
     const sink = inHost(headHost, ['--input-type=module', '-e', `
       const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
-      const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)) });
+      const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)), tls: { caFile: process.env.FLOTILLA_NATS_CA } });
       let n = 0; nc.subscribe('noise.>', { callback: () => { n++; } });
       setInterval(() => console.log('noise msgs', n), 2000);`], { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds }, 'noise sink');
     await sink.line(/noise msgs [1-9]/);

@@ -8,8 +8,10 @@
  * stack, so every server keeps 4222/6222/7422). Servers start through the one launcher,
  * head/embedded-nats.ts `launch()`, prefixed with `ip netns exec`. Credentials as
  * `flotilla nats-trust` makes them: one trust dir per lab, its `auth.conf` next to each written
- * cluster config (the shipped `include "auth.conf"`), the leaf's remote credentials path
- * pointed at the dir's `leaf.creds` (the leaf itself takes local clients without auth).
+ * cluster config (the shipped `include "auth.conf"`), and TLS files as `flotilla certs` makes
+ * them in its `tls/` (the certificate also names the hosts' bridge addresses, so the test
+ * process can dial a server by IP); the configs' `/etc/flotilla/nats/` paths (certificates,
+ * the leaf's `leaf.creds`) point into that dir. The leaf takes local clients without auth or TLS.
  */
 import { readFileSync, mkdtempSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
 import { launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
 import { mintCreds } from '../../head/auth/nats-trust.ts';
+import { DEFAULT_CERT_HOSTS, writeNatsCerts } from '../../head/auth/nats-certs.ts';
 import { ROOT } from '../head/helpers/procs.ts';
 import type { Lab, Host } from './netns.ts';
 
@@ -40,11 +43,18 @@ function withStore(conf: string, storeDir: string): string {
   return out;
 }
 
+/** The shipped files' trust paths (/etc/flotilla/nats/...) moved into the lab's trust dir. */
+function withTrustDir(conf: string, dir: string): string {
+  return conf.replaceAll('/etc/flotilla/nats/', `${dir}/`);
+}
+
 export interface LabCluster {
   servers: Map<string, NatsServer>;
   hosts: Host[];
   /** the lab's trust chain: heads, workers and leaves get their credentials from it */
   auth: ServerAuth;
+  /** the CA of the servers' TLS certificates (what clients get as FLOTILLA_NATS_CA) */
+  ca: string;
   stop(): Promise<void>;
 }
 
@@ -60,10 +70,11 @@ export async function labAuth(): Promise<ServerAuth> {
 export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabCluster> {
   const trust = auth ?? await labAuth();
   const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h));
+  const certs = writeNatsCerts(join(trust.dir, 'tls'), [...DEFAULT_CERT_HOSTS, ...hosts.map((h) => h.ip)]);
   const servers = new Map<string, NatsServer>();
   await Promise.all(hosts.map(async (h, i) => {
     const storeDir = mkdtempSync(join(tmpdir(), `flotilla-lab-${h.label}-`));
-    const conf = withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir);
+    const conf = withTrustDir(withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir), trust.dir);
     copyFileSync(join(trust.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
     servers.set(h.label, await launch(conf, h.ip, 4222, storeDir, true, {
       prefix: ['ip', 'netns', 'exec', h.ns], auth: trust,
@@ -71,7 +82,7 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabC
     }));
   }));
   return {
-    servers, hosts, auth: trust,
+    servers, hosts, auth: trust, ca: certs.ca,
     async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); rmSync(trust.dir, { recursive: true, force: true }); },
   };
 }
@@ -79,8 +90,7 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabC
 /** The shipped leaf config on `host` (its actors use nats://127.0.0.1:4222 there). */
 export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
-  const conf = shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label)
-    .replace('/etc/flotilla/nats/leaf.creds', join(auth.dir, 'leaf.creds'));
+  const conf = withTrustDir(shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label), auth.dir);
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
       prefix: ['ip', 'netns', 'exec', host.ns],

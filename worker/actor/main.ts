@@ -4,7 +4,7 @@
  * an IPC channel to the agent, which gets the final outcome; the exit code backs it up.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsOptions } from '../../shared/nats-connect.ts';
+import { credsText, natsOptions, natsTls } from '../../shared/nats-connect.ts';
 import { validate } from '../../shared/codec.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
@@ -62,7 +62,10 @@ async function main(): Promise<void> {
       if (st.type === 'disconnect' || st.type === 'reconnect') log.warn({ server: st.server }, st.type === 'disconnect' ? 'NATS disconnected' : 'NATS reconnected');
     }
   })();
-  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers, trainers }).run();
+  // raw lanes authenticate as this actor and check the servers' certificates as nats.js does
+  const tls = natsTls(servers);
+  const laneSecurity = { ...(creds ? { creds: credsText(creds) } : {}), ...(tls ? { tls: { ca: tls.caFile } } : {}) };
+  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers, trainers, laneSecurity }).run();
   log.info({ outcome }, 'actor exiting');
   await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
   log.flush();

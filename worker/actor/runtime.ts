@@ -17,6 +17,7 @@ import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import type { ActorContext, TrainerModule, TrainerRegistry } from './context.ts';
 import { EventPublisher, ensureEventsStream } from './events.ts';
 import { createActorGroup, groupOptions } from './group.ts';
+import type { RawLaneSecurity } from '../collective/index.ts';
 import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
 import { DrainPoint } from './drain.ts';
@@ -44,6 +45,8 @@ export interface RuntimeOptions {
   connectLane?: () => Promise<NatsConnection>;
   /** every NATS server URL the actor was given (raw-lane candidates after the main connection's server) */
   servers?: string[];
+  /** the actor's creds and TLS for the collective's raw lanes */
+  laneSecurity?: RawLaneSecurity;
 }
 
 /** Why an actor ended, as a typed outcome. */
@@ -77,7 +80,7 @@ export class ActorRuntime {
     this.drain = new DrainPoint(() => this.gang.spec, this.ac.signal, o.log);
     this.gang = new LiveGang({
       spec: o.spec, stop: this.ac.signal, log: o.log,
-      openGroup: (spec, signal) => createActorGroup(groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers)).then((g) => {
+      openGroup: (spec, signal) => createActorGroup(groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity)).then((g) => {
         this.groupWatch?.done();
         this.groupWatch = watchGroup(g, o.log);
         return g;

@@ -11,4 +11,5 @@ export type { Topology } from './topology.ts';
 export { decodeHalf, encodeHalf, floatToHalf } from './fp16.ts';
 export { connectRawLane, RawLane, RawLaneUnsupported } from './raw-lane.ts';
 export type { RawLaneOptions } from './raw-lane.ts';
+export type { RawLaneSecurity } from './raw-handshake.ts';
 export type { Lane, LaneHandler } from './lane.ts';

@@ -1,13 +1,15 @@
 /**
  * Opens a rank's data lanes. Raw lanes go to the main connection's current server (the one it
  * reached, so a live one), then to each further candidate in `dataServers`; when none takes
- * them (auth/TLS servers, an address we cannot reach directly, a server that just died) the
+ * them (auth without `laneSecurity` creds, a certificate that does not verify, an address we
+ * cannot reach directly, a server that just died) the
  * rank uses nats.js connections from `connect`, which try every server URL themselves; without
  * `connect`, the main connection. Every lane reports its first loss to `onLost`.
  */
 import { NatsLane, type Lane } from './lane.ts';
 import { DEFAULT_LANES, DEFAULT_TIMEOUT_MS, RAW_CONNECT_TIMEOUT_MS, type GroupOptions } from './options.ts';
 import { connectRawLane } from './raw-lane.ts';
+import type { RawLaneSecurity } from './raw-handshake.ts';
 
 const noop = (): void => {};
 
@@ -27,11 +29,11 @@ export function hostPort(url: string): string {
   return url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').replace(/^.*@/, '');
 }
 
-async function rawLanes(server: string, count: number, timeoutMs: number, onLost: (err: Error) => void): Promise<Lane[] | undefined> {
+async function rawLanes(server: string, count: number, timeoutMs: number, sec: RawLaneSecurity, onLost: (err: Error) => void): Promise<Lane[] | undefined> {
   const opened: Lane[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      opened.push(await connectRawLane({ server, timeoutMs, onClosed: (err) => onLost(err ?? new Error(`raw lane to ${server} closed`)) }));
+      opened.push(await connectRawLane({ ...sec, server, timeoutMs, onClosed: (err) => onLost(err ?? new Error(`raw lane to ${server} closed`)) }));
     }
     return opened;
   } catch {
@@ -46,7 +48,7 @@ export async function openLanes(o: GroupOptions, onLost: (err: Error) => void): 
   if ((o.laneTransport ?? 'raw') === 'raw') {
     const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     for (const server of rawCandidates(o)) {
-      const lanes = await rawLanes(server, count, timeoutMs, onLost);
+      const lanes = await rawLanes(server, count, timeoutMs, o.laneSecurity ?? {}, onLost);
       if (lanes) return lanes;
     }
   }

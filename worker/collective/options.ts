@@ -1,5 +1,6 @@
 /** Options of a group and of its operations, with their defaults. */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { RawLaneSecurity } from './raw-handshake.ts';
 
 export type AlgorithmName = 'auto' | 'ring' | 'multicast' | 'hierarchical';
 export type ReduceOp = 'sum' | 'mean';
@@ -30,11 +31,13 @@ export interface GroupOptions {
   /** data connections per rank (default DEFAULT_LANES) */
   lanes?: number;
   /**
-   * 'raw' (default): the library's own publish/subscribe-only client on plain TCP to
-   * `dataServer`, falling back to 'nats' when the server wants auth or TLS or cannot be
-   * reached; 'nats': connections from `connect` (or the main connection when there is none).
+   * 'raw' (default): the library's own publish/subscribe-only client to `dataServer` (with
+   * `laneSecurity`'s creds and TLS), falling back to 'nats' when the server wants auth it has no
+   * creds for or cannot be reached; 'nats': connections from `connect` (or the main connection when there is none).
    */
   laneTransport?: 'raw' | 'nats';
+  /** credentials and TLS of raw lanes (default none: a server that requires auth gets nats.js lanes) */
+  laneSecurity?: RawLaneSecurity;
   /** "host:port" for raw lanes (default: the main connection's current server) */
   dataServer?: string;
   /** further servers (URLs or "host:port") raw lanes try, in order, when the first one fails */

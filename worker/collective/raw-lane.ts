@@ -4,26 +4,24 @@
  * growing a buffer by doubling copies for every message larger than a socket read; here a
  * message larger than the read is copied once into a buffer of its exact size (4-byte aligned,
  * so it can be viewed as floats), and payloads go to the socket as they are (writev).
- * No auth, no TLS, no reconnect: connectRawLane rejects with RawLaneUnsupported when the server
- * asks for auth or TLS, and the group falls back to nats.js lanes; a lane whose connection ends
+ * Auth (creds: JWT + signed nonce) and TLS are set up by raw-handshake.ts; a server it cannot
+ * satisfy (auth without creds) is RawLaneUnsupported and the group falls back to nats.js lanes.
+ * No reconnect: a lane whose connection ends
  * reports it once (`onClosed`), and the group fails the operation in flight as retryable
  * (CollectiveConnectionError). The next generation's group opens fresh lanes (open-lanes.ts).
  */
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Lane, LaneHandler, LaneStreamer } from './lane.ts';
 import type { StreamSink } from './stream-sink.ts';
+import { connectAuth, openRawSocket, type RawLaneSecurity, type ServerInfo } from './raw-handshake.ts';
 
-export class RawLaneUnsupported extends Error {
-  override name = 'RawLaneUnsupported';
-}
+export { RawLaneUnsupported } from './raw-handshake.ts';
 
 const CRLF = Buffer.from('\r\n');
 const PING = Buffer.from('PING\r\n');
 const PONG = Buffer.from('PONG\r\n');
 
-interface ServerInfo { max_payload?: number; auth_required?: boolean; tls_required?: boolean; headers?: boolean }
-
-export interface RawLaneOptions {
+export interface RawLaneOptions extends RawLaneSecurity {
   /** "host:port" */
   server: string;
   timeoutMs?: number;
@@ -36,13 +34,14 @@ export function connectRawLane(o: RawLaneOptions): Promise<RawLane> {
   const host = o.server.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(o.server.slice(i + 1));
   return new Promise<RawLane>((resolve, reject) => {
-    const socket = createConnection({ host, port });
-    socket.setNoDelay(true);
-    const lane = new RawLane(socket, o.onClosed);
+    let socket: Socket | undefined;
     const timer = setTimeout(() => fail(new Error(`raw lane to ${o.server}: no answer within ${o.timeoutMs ?? 10_000} ms`)), o.timeoutMs ?? 10_000);
-    const fail = (e: Error): void => { clearTimeout(timer); socket.destroy(); reject(e); };
-    socket.once('error', fail);
-    lane.ready.then(() => { clearTimeout(timer); socket.off('error', fail); resolve(lane); }, fail);
+    const fail = (e: Error): void => { clearTimeout(timer); socket?.destroy(); reject(e); };
+    openRawSocket(host, port, o, { onSocket: (s) => { socket = s; } }).then(({ socket: s, info }) => {
+      s.once('error', fail);
+      const lane = new RawLane(s, o.onClosed, info, connectAuth(info, o));
+      lane.ready.then(() => { clearTimeout(timer); s.off('error', fail); resolve(lane); }, fail);
+    }, fail);
   });
 }
 
@@ -70,7 +69,8 @@ export class RawLane implements Lane {
   private msgSid = 0;
   private skipCrlf = 0; // bytes of the payload's trailing CRLF still to skip
 
-  constructor(socket: Socket, onClosed?: (err?: Error) => void) {
+  /** `socket` has passed the server's INFO (`info`; TLS already set up): the lane sends CONNECT with `auth`. */
+  constructor(socket: Socket, onClosed: ((err?: Error) => void) | undefined, info: ServerInfo, private readonly auth: Record<string, string> = {}) {
     this.socket = socket;
     this.ready = new Promise<void>((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
     this.ready.catch(() => {});
@@ -87,6 +87,8 @@ export class RawLane implements Lane {
       for (const s of this.settlers.splice(0)) s();
       if (this.opened && !this.closing) onClosed?.(err);
     });
+    this.onInfo(info);
+    socket.resume();
   }
 
   publish(subject: string, payload: Uint8Array, borrowed: boolean): void {
@@ -223,10 +225,8 @@ export class RawLane implements Lane {
     if (typeof info.max_payload === 'number') this.maxPayload = info.max_payload;
     if (this.gotInfo) return;
     this.gotInfo = true;
-    if (info.auth_required || info.tls_required) {
-      throw new RawLaneUnsupported('server requires auth or TLS');
-    }
-    const connect = { verbose: false, pedantic: false, tls_required: false, name: 'flotilla-collective-lane', lang: 'node-raw', version: '0', protocol: 1, echo: false, headers: false, no_responders: false };
+    const tls = 'encrypted' in this.socket && this.socket.encrypted === true;
+    const connect = { verbose: false, pedantic: false, tls_required: tls, name: 'flotilla-collective-lane', lang: 'node-raw', version: '0', protocol: 1, echo: false, headers: false, no_responders: false, ...this.auth };
     this.socket.write(`CONNECT ${JSON.stringify(connect)}\r\n`, 'latin1');
     this.pongs.push((err) => {
       if (err) { this.readyReject(err); return; }
