@@ -43,8 +43,10 @@ export interface ServerAuth {
   headCreds: string;
   /** the account signing seed (what a head mints worker and actor creds with) */
   signingKey: string;
-  /** what startHead needs to connect as the head and mint credentials */
-  headOptions: { natsCreds: string; natsSigningKey: string };
+  /** revoker.json's text (absent for a trust dir made before revocation existed) */
+  revoker?: string;
+  /** what startHead needs to connect as the head, mint credentials and revoke them */
+  headOptions: { natsCreds: string; natsSigningKey: string; natsRevoker?: string };
   /** a join token for worker `nodeId` under `prefix` */
   joinToken(prefix: string, nodeId: string): Promise<string>;
   /** mints creds text for a user with these permissions */
@@ -59,9 +61,10 @@ export async function serverAuth(dir: string): Promise<ServerAuth> {
   const trust = await ensureTrustDir(dir);
   const headCreds = readFileSync(join(dir, 'head.creds'), 'utf8');
   const signingKey = new TextDecoder().decode(trust.signer.getSeed());
+  const revoker = trust.revoker ? JSON.stringify(trust.revoker) : undefined;
   return {
-    trust, dir, headCreds, signingKey,
-    headOptions: { natsCreds: headCreds, natsSigningKey: signingKey },
+    trust, dir, headCreds, signingKey, ...(revoker ? { revoker } : {}),
+    headOptions: { natsCreds: headCreds, natsSigningKey: signingKey, ...(revoker ? { natsRevoker: revoker } : {}) },
     mint: (name, perms) => mintCreds(trust, name, perms),
     async joinToken(prefix, nodeId) {
       return joinTokenOf(await mintCreds(trust, `worker:${nodeId}:kit`, workerPermissions(subjects(prefix), nodeId)));

@@ -33,6 +33,7 @@ import type { ApiContext } from './api/context.ts';
 import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
 import { acquireLease } from './lease.ts';
 import { NatsView } from './view.ts';
+import { AccountRevoker, readRevoker, syncRevocations, type RevocationSync } from './auth/revocations.ts';
 
 /** Options of a head; defaults from shared/config.ts DEFAULTS. */
 export interface HeadOptions {
@@ -41,6 +42,8 @@ export interface HeadOptions {
   natsCreds?: string;
   /** the account signing key (seed or file) to mint worker and actor creds with; needs natsCreds */
   natsSigningKey?: string;
+  /** revoker.json of the trust dir (path or text): revoking a worker token then disconnects its nodes (needs restAuth) */
+  natsRevoker?: string;
   prefix: string;
   /** HTTP listen address (default 127.0.0.1); `port: null` builds the app without listening */
   host?: string;
@@ -130,8 +133,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     stops.push(() => ctl.close());
     onLost = () => { ctl.close(); o.onLeaseLost?.(); };
     const membership = watchMembership(nc, s, ctl, log, id);
+    // set once the token store exists: every node admitted by a pool token is recorded under it
+    let recordJoin = async (_token: string, _publicKey: string): Promise<void> => {};
     if (minter) {
-      const joins = serveJoins(nc, s, { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t) }, log);
+      const joins = serveJoins(nc, s, { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t), granted: (t, k) => recordJoin(t, k) }, log);
       stops.push(() => joins.unsubscribe());
     }
     stops.push(() => membership.stop());
@@ -163,9 +168,22 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       tokens = new TokenStore((await ensureKv(res.js, res.jsm, s.tokensBucket, res.replicas, { history: 1 })).kv);
       for (const t of await tokens.revokedWorkerTokens()) revokedJoinTokens.add(t);
       if (!(await tokens.hasAdmin())) firstAdminToken = (await tokens.create('admin', 'first-admin')).token;
+      const store = tokens;
+      recordJoin = (t, k) => store.addUser(t, k);
+    }
+    let revocations: RevocationSync | undefined;
+    if (o.natsRevoker && tokens) {
+      const store = tokens;
+      revocations = syncRevocations(new AccountRevoker(readRevoker(o.natsRevoker), o.natsUrl), () => store.revokedUsers(), (err) => log.warn({ err: err.message }, 'NATS revocations not pushed (retried)'));
+      const r = revocations;
+      stops.push(() => r.stop());
     }
     const ctx: ApiContext = {
-      tokens, minter, onWorkerTokenRevoked: (t) => revokedJoinTokens.add(t),
+      tokens, minter,
+      async onWorkerTokenRevoked(t) {
+        revokedJoinTokens.add(t);
+        await revocations?.now().catch((err: Error) => log.error({ err: err.message, token: t }, 'token revoked, but its NATS users could not be revoked on the servers yet (retried)'));
+      },
       submitLimits: {
         datasets: resolve(o.paths?.datasets ?? 'datasets'), models: resolve(o.paths?.models ?? 'models'),
         ...(o.autoscaler ? { maxRanks: (o.autoscaler.maxWorkers ?? 4) * (o.autoscaler.slotsPerWorker ?? 1) } : {}),

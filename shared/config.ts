@@ -27,6 +27,8 @@ export const Config = z
     natsCreds: z.string().min(1).optional(),
     /** head only: the account signing key (nkey seed, or a file holding it) it mints worker and actor credentials with */
     natsSigningKey: z.string().min(1).optional(),
+    /** head only: revoker.json of `flotilla nats-trust` (path or text): revoked worker tokens are then cut off on the servers */
+    natsRevoker: z.string().min(1).optional(),
     /** roots a job's trainer.data / trainer.cfg paths must lie under (default ./datasets, ./models) */
     paths: z.object({ datasets: z.string().min(1).default('datasets'), models: z.string().min(1).default('models') }).strict().default({ datasets: 'datasets', models: 'models' }),
     /** worker only: a join token from `flotilla token create --role worker` (carries the node's credentials and id) */
@@ -69,6 +71,7 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_PREFIX: (c, v) => { c.prefix = v; },
   FLOTILLA_NATS_CREDS: (c, v) => { c.natsCreds = v; },
   FLOTILLA_NATS_SIGNING_KEY: (c, v) => { c.natsSigningKey = v; },
+  FLOTILLA_NATS_REVOKER: (c, v) => { c.natsRevoker = v; },
   FLOTILLA_JOIN_TOKEN: (c, v) => { c.joinToken = v; },
   FLOTILLA_HEAD_HOST: (c, v) => { (c.head ??= {}).host = v; },
   FLOTILLA_HEAD_PORT: (c, v) => { (c.head ??= {}).port = Number(v); },

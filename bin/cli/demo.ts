@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const head = await startHead({
       restAuth: !values.insecure,
-      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
+      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, natsRevoker: nats.auth?.revoker, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
       autoscaler: {
         provider: new LocalProvider({
           natsUrl: nats.url, prefix, slots: 1, output: values.verbose ? 'inherit' : 'ignore', env: coreShareEnv(workers),

@@ -10,6 +10,8 @@ const USAGE = `usage: flotilla head [options]
 
   --nats URL            NATS server URL(s) (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)
   --nats-creds FILE     the head's NATS creds (env FLOTILLA_NATS_CREDS; head.creds of \`flotilla nats-trust\`)
+  --nats-revoker FILE   revoker.json of \`flotilla nats-trust\`: revoking a worker token cuts its nodes off the servers
+                        (env FLOTILLA_NATS_REVOKER)
   --nats-ca FILE        CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA; ca.pem of \`flotilla certs\`)
   --signing-key FILE    account signing seed to mint worker/actor creds (env FLOTILLA_NATS_SIGNING_KEY; signing.nk)
   --prefix P            subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)
@@ -34,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, 'nats-ca': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
+      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, 'nats-ca': { type: 'string' }, 'nats-revoker': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
       slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -48,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.replicas) overrides.jetstream = { replicas: Number(values.replicas) };
   if (values['nats-creds']) overrides.natsCreds = values['nats-creds'];
   if (values['signing-key']) overrides.natsSigningKey = values['signing-key'];
+  if (values['nats-revoker']) overrides.natsRevoker = values['nats-revoker'];
   if (values.host || values.port) overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
   const kind = values.autoscale ?? 'none';
   if (kind !== 'none' && kind !== 'local' && kind !== 'exec') { console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`); return 2; }

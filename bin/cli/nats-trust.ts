@@ -1,8 +1,9 @@
 /**
  * `flotilla nats-trust --out DIR`: creates (or keeps) the NATS trust chain of a cluster for the
  * shipped deploy/nats configs: `auth.conf` (include it next to the server config), `head.creds`
- * and `signing.nk` (for `flotilla head --nats-creds … --signing-key …`), `leaf.creds` (for leaf
- * servers' remotes). All files 0600; `signing.nk` is the cluster's secret.
+ * and `signing.nk` (for `flotilla head --nats-creds … --signing-key …`), `revoker.json` (for
+ * `--nats-revoker`: revoked worker tokens are cut off the servers), `leaf.creds` (for leaf
+ * servers' remotes). All files 0600; `signing.nk` and `revoker.json` are the cluster's secrets.
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { ensureTrustDir, mintCreds } from '../../head/auth/nats-trust.ts';
 
 const USAGE = `usage: flotilla nats-trust --out DIR [--name NAME]
 
-  --out DIR     where to write auth.conf, head.creds, signing.nk, leaf.creds (kept if already there)
+  --out DIR     where to write auth.conf, head.creds, signing.nk, revoker.json, leaf.creds (kept if already there)
   --name NAME   operator/account name (default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -21,6 +22,6 @@ export async function run(argv: string[]): Promise<number> {
   const trust = await ensureTrustDir(values.out, values.name ?? 'flotilla');
   const leaf = join(values.out, 'leaf.creds');
   if (!existsSync(leaf)) writeFileSync(leaf, await mintCreds(trust, 'leaf', {}), { mode: 0o600 });
-  console.log(`flotilla nats-trust: ${values.out} (auth.conf, head.creds, signing.nk, leaf.creds)`);
+  console.log(`flotilla nats-trust: ${values.out} (auth.conf, head.creds, signing.nk, revoker.json, leaf.creds)`);
   return 0;
 }

@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     head = await startHead({
       restAuth: !values.insecure, tls: tlsOption(values['tls-cert'], values['tls-key']),
-      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
+      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, natsRevoker: nats.auth?.revoker, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
       replicas: values.replicas ? Math.max(1, int(values.replicas, 1, 'replicas')) : undefined,
       autoscaler: {
         provider: new LocalProvider({

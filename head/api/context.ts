@@ -19,8 +19,8 @@ export interface ApiContext {
   minter?: CredentialMinter;
   /** dataset/model roots and the pool's rank limit checked at submit */
   submitLimits: SubmitLimits;
-  /** a worker join token was revoked: its pool joins are refused from now on */
-  onWorkerTokenRevoked?(id: string): void;
+  /** a worker join token was revoked: its pool joins are refused from now on, its NATS users revoked on the servers */
+  onWorkerTokenRevoked?(id: string): Promise<void>;
   events(jobId: string, opts: ReadOptions): AsyncIterable<StoredEvent>;
   artifact(jobId: string, name: string): Promise<Artifact | null>;
   artifactNames(jobId: string): Promise<Array<{ name: string; bytes: number }>>;

@@ -47,7 +47,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: { summary: 'Revoke a token', tags: ['tokens'], params: z.object({ id: z.string().regex(/^[a-f0-9]{12}$/) }), response: { 200: TokenInfo, 404: ErrorReply } },
   }, async (req) => {
     const info = await store().revoke(req.params.id);
-    if (info.role === 'worker') ctx.onWorkerTokenRevoked?.(info.id);
+    if (info.role === 'worker') await ctx.onWorkerTokenRevoked?.(info.id);
     return info;
   });
 

@@ -8,12 +8,25 @@
  *
  * Files of a trust dir (mode 0600): operator.jwt, account.jwt, sys.jwt, account.pub, sys.pub,
  * signing.nk (the account signing seed: the cluster's secret), head.creds, auth.conf
- * (the server snippet that deploy/nats configs `include`).
+ * (the server snippet that deploy/nats configs `include`), revoker.json (what the head needs to
+ * push user revocations to the servers: an operator signing seed, a system-account user, the
+ * account JWT it re-signs; see revocations.ts). Trust dirs made before revoker.json existed
+ * keep working but cannot revoke (make a new one).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
 import type { Permissions } from './nats-permissions.ts';
+
+/** revoker.json: re-signing the account JWT with revocations and pushing it through the system account. */
+export interface RevokerMaterial {
+  /** an operator signing key (listed in the operator JWT): it can re-sign the account JWT */
+  operator_signing_seed: string;
+  /** creds of a system-account user (account JWT updates go to `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE`) */
+  sys_creds: string;
+  /** the account JWT as the servers preload it (its claims are kept, revocations added) */
+  account_jwt: string;
+}
 
 export interface NatsTrust {
   operatorJwt: string;
@@ -23,27 +36,37 @@ export interface NatsTrust {
   sysPub: string;
   /** the account signing key (the seed is the cluster's secret) */
   signer: KeyPair;
+  /** absent in trust dirs made before revocation existed */
+  revoker?: RevokerMaterial;
 }
 
-const FILES = { operator: 'operator.jwt', account: 'account.jwt', sys: 'sys.jwt', accountPub: 'account.pub', sysPub: 'sys.pub', signing: 'signing.nk', head: 'head.creds', conf: 'auth.conf' } as const;
+const FILES = { operator: 'operator.jwt', account: 'account.jwt', sys: 'sys.jwt', accountPub: 'account.pub', sysPub: 'sys.pub', signing: 'signing.nk', head: 'head.creds', conf: 'auth.conf', revoker: 'revoker.json' } as const;
+
+const UNLIMITED = { subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true } as const;
 
 /** Creates a fresh trust chain in memory. */
 export async function createTrust(name = 'flotilla'): Promise<NatsTrust> {
   const op = createOperator();
+  const opSigner = createOperator();
   const sys = createAccount();
   const acc = createAccount();
   const signer = createAccount();
   const sysPub = sys.getPublicKey();
-  const operatorJwt = await encodeOperator(name, op, { system_account: sysPub });
-  const sysJwt = await encodeAccount('SYS', sys, {}, { signer: op });
+  const operatorJwt = await encodeOperator(name, op, { system_account: sysPub, signing_keys: [opSigner.getPublicKey()] });
+  // the system account needs connection limits for its one user (the revoker) to connect
+  const sysJwt = await encodeAccount('SYS', sys, { limits: { ...UNLIMITED } }, { signer: op });
   const accountJwt = await encodeAccount(name, acc, {
     signing_keys: [signer.getPublicKey()],
-    limits: {
-      subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true,
-      mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1,
-    },
+    limits: { ...UNLIMITED, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
   }, { signer: op });
-  return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer };
+  const sysUser = createUser();
+  const sysUserJwt = await encodeUser('revoker', sysUser, sys, {});
+  const revoker: RevokerMaterial = {
+    operator_signing_seed: new TextDecoder().decode(opSigner.getSeed()),
+    sys_creds: new TextDecoder().decode(fmtCreds(sysUserJwt, sysUser)),
+    account_jwt: accountJwt,
+  };
+  return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer, revoker };
 }
 
 /** The server config lines that trust this chain (operator mode, memory resolver). */
@@ -92,20 +115,23 @@ export async function ensureTrustDir(dir: string, name = 'flotilla'): Promise<Na
   writeSecret(join(dir, FILES.signing), new TextDecoder().decode(t.signer.getSeed()));
   writeSecret(join(dir, FILES.head), await mintCreds(t, 'head', {}));
   writeSecret(join(dir, FILES.conf), `${serverAuthConfig(t)}\n`);
+  if (t.revoker) writeSecret(join(dir, FILES.revoker), `${JSON.stringify(t.revoker, null, 2)}\n`);
   return t;
 }
 
 export function loadTrustDir(dir: string): NatsTrust {
   const read = (f: string) => readFileSync(join(dir, f), 'utf8').trim();
+  const revoker = existsSync(join(dir, FILES.revoker)) ? JSON.parse(read(FILES.revoker)) as RevokerMaterial : undefined;
   return {
     operatorJwt: read(FILES.operator), accountJwt: read(FILES.account), sysJwt: read(FILES.sys),
     accountPub: read(FILES.accountPub), sysPub: read(FILES.sysPub), signer: fromSeed(new TextEncoder().encode(read(FILES.signing))),
+    ...(revoker ? { revoker } : {}),
   };
 }
 
 /** Paths inside a trust dir. */
-export function trustPaths(dir: string): { headCreds: string; signingKey: string; authConf: string } {
-  return { headCreds: join(dir, FILES.head), signingKey: join(dir, FILES.signing), authConf: join(dir, FILES.conf) };
+export function trustPaths(dir: string): { headCreds: string; signingKey: string; authConf: string; revoker: string } {
+  return { headCreds: join(dir, FILES.head), signingKey: join(dir, FILES.signing), authConf: join(dir, FILES.conf), revoker: join(dir, FILES.revoker) };
 }
 
 /** What minting needs: the account signing key and the account it signs for. */

@@ -5,6 +5,9 @@
  * A token checked in the last CACHE_MS is believed without a read, and while KV cannot be read
  * (the head cut off from NATS) a token seen before still works: reads then say they are stale,
  * writes fail with 503 anyway. A revocation made elsewhere takes effect within CACHE_MS.
+ * A worker (join) token also records the NATS users issued under it (`users`: the node's user
+ * of a node-bound token, every node a pool token admitted), so revoking it can revoke them
+ * on the servers too (revocations.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
@@ -12,8 +15,11 @@ import { z } from 'zod';
 import { encode, validate } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { TokenInfo, type Role } from '../../shared/schemas/token.ts';
+import { parseJoinToken } from '../../shared/join-token.ts';
+import { credsJwt, jwtClaims } from '../../shared/nats-connect.ts';
 
-const Stored = TokenInfo.extend({ hash: z.string().regex(/^[a-f0-9]{64}$/) });
+/** `users`: public keys of the NATS users issued under a worker token */
+const Stored = TokenInfo.extend({ hash: z.string().regex(/^[a-f0-9]{64}$/), users: z.array(z.string()).optional() });
 type Stored = z.infer<typeof Stored>;
 
 const TOKEN_RE = /^flo_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
@@ -33,8 +39,35 @@ export class TokenStore {
       id, role, ...(name ? { name } : {}), created_at: new Date(now).toISOString(),
       ...(opts.expiresInMs ? { expires_at: new Date(now + opts.expiresInMs).toISOString() } : {}),
     };
-    await this.kv.create(id, encode({ ...info, hash: sha(token) } satisfies Stored));
+    const users = role === 'worker' && opts.token ? joinUser(token) : [];
+    await this.kv.create(id, encode({ ...info, hash: sha(token), ...(users.length ? { users } : {}) } satisfies Stored));
     return { info, token };
+  }
+
+  /** Records a NATS user issued under worker token `id` (a pool join); a token the store does not hold is ignored. */
+  async addUser(id: string, publicKey: string): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const e = await this.kv.get(id);
+      if (!e || e.operation !== 'PUT') return;
+      const rec = validate(Stored, e.json());
+      if (rec.users?.includes(publicKey)) return;
+      try {
+        await this.kv.update(id, encode({ ...rec, users: [...(rec.users ?? []), publicKey] } satisfies Stored), e.revision);
+        return;
+      } catch { /* another write won: read again */ }
+    }
+    throw new FlotillaError('FLO_CONFLICT', `token ${id}: could not record a joined node`);
+  }
+
+  /** The NATS revocations of every revoked worker token: user public key -> unix seconds (rounded up: JWTs of that second are revoked too). */
+  async revokedUsers(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for await (const k of await this.kv.keys()) {
+      const r = await this.#get(k);
+      if (!r || r.role !== 'worker' || !r.revoked_at) continue;
+      for (const u of r.users ?? []) out[u] = Math.ceil(Date.parse(r.revoked_at) / 1000);
+    }
+    return out;
   }
 
   async #get(id: string): Promise<Stored | null> {
@@ -62,7 +95,7 @@ export class TokenStore {
     const a = Buffer.from(sha(token.trim()), 'hex');
     const b = Buffer.from(rec.hash, 'hex');
     if (!timingSafeEqual(a, b)) return null;
-    const { hash: _hash, ...info } = rec;
+    const { hash: _hash, users: _users, ...info } = rec;
     this.#seen.set(key, { info, at: Date.now() });
     return info;
   }
@@ -73,7 +106,7 @@ export class TokenStore {
     const next: Stored = { ...rec, revoked_at: rec.revoked_at ?? new Date().toISOString() };
     await this.kv.put(id, encode(next));
     for (const [k, v] of this.#seen) if (v.info.id === id) this.#seen.delete(k);
-    const { hash: _hash, ...info } = next;
+    const { hash: _hash, users: _users, ...info } = next;
     return info;
   }
 
@@ -81,7 +114,7 @@ export class TokenStore {
     const out: TokenInfo[] = [];
     for await (const k of await this.kv.keys()) {
       const r = await this.#get(k);
-      if (r) { const { hash: _hash, ...info } = r; out.push(info); }
+      if (r) { const { hash: _hash, users: _users, ...info } = r; out.push(info); }
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
@@ -101,4 +134,12 @@ export class TokenStore {
   async hasAdmin(): Promise<boolean> {
     return (await this.list()).some((t) => t.role === 'admin' && !t.revoked_at && !t.expires_at);
   }
+}
+
+/** The NATS user (public key) a join token's creds belong to. */
+function joinUser(token: string): string[] {
+  try {
+    const sub = jwtClaims(credsJwt(parseJoinToken(token).creds)).sub;
+    return sub ? [sub] : [];
+  } catch { return []; }
 }

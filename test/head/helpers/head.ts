@@ -16,7 +16,7 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
   const prefix = uniquePrefix('h');
   const agents: FakeAgent[] = [];
   const head = await startHead({
-    natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, prefix, port: null, deadAfterMs: 2000, restartBackoffMs: 50, tickMs: 100, ...opts,
+    natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, natsRevoker: nats.auth?.revoker, prefix, port: null, deadAfterMs: 2000, restartBackoffMs: 50, tickMs: 100, ...opts,
   });
   t.teardown(async () => {
     await head.stop();
