@@ -6,9 +6,13 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { FlotillaError, type WireError } from '../../shared/errors.ts';
 
 export interface FieldIssue { field: string; message: string }
+
+/** The error body every route declares in its OpenAPI responses. */
+export const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 
 export function errorBody(err: WireError): { error: WireError } { return { error: err }; }
 

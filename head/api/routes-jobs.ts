@@ -8,8 +8,8 @@ import { assertFound } from '../controller.ts';
 import type { ApiContext } from './context.ts';
 import { assertOwner } from './auth.ts';
 import { checkSubmit, unschedulable } from './submit-checks.ts';
+import { ErrorReply } from './errors.ts';
 
-const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 const IdParams = z.object({ id: Id });
 export const STALE_HEADER = 'x-flotilla-stale-ms';
 

@@ -13,8 +13,8 @@ import type { JobEvent } from '../../shared/schemas/event.ts';
 import { assertFound } from '../controller.ts';
 import { buildReport } from '../report/build.ts';
 import type { ApiContext } from './context.ts';
+import { ErrorReply } from './errors.ts';
 
-const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 
 export function reportRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();

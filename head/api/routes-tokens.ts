@@ -10,8 +10,8 @@ import { FlotillaError } from '../../shared/errors.ts';
 import { TokenCreate, TokenCreated, TokenInfo, TokenList } from '../../shared/schemas/token.ts';
 import type { ApiContext } from './context.ts';
 import { SESSION_COOKIE } from './auth.ts';
+import { ErrorReply } from './errors.ts';
 
-const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 const SESSION_MS = 12 * 3600_000;
 export const LoginLink = z.object({ code: z.string(), path: z.string(), expires_at: z.string() });
 
