@@ -71,6 +71,15 @@ t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
     const after = events.find((e) => e.type === 'metric' && e.rank === 0 && e.ts > killedAt && e.generation > 0 && 'box' in e.values) as Extract<JobEvent, { type: 'metric' }> | undefined;
     const audit = auditSteps(events);
     t.comment(`${recovery}: SIGKILL of rank 1 after step ${before?.step}; next completed step ${after?.step} at +${after ? ((after.ts - killedAt) / 1000).toFixed(2) : '?'} s; steps lost ${audit.lostPerChange.join(', ')}`);
+    if (process.env.FLOTILLA_LIVE_CFG) {
+      // where the time went: the new generation's actor log lines, relative to the kill
+      for (const l of agent.output().split('\n')) {
+        try {
+          const j = JSON.parse(l) as { time?: number; msg?: string; actor?: string; generation?: number };
+          if (j.time && j.time > killedAt && j.actor?.startsWith(job.id)) t.comment(`  +${((j.time - killedAt) / 1000).toFixed(2)} s ${j.actor.slice(job.id.length)} ${j.msg}`);
+        } catch { /* not a log line */ }
+      }
+    }
     return { job, done, events, survivor, audit, survivorStayed: during.some((p) => p.pid === survivor.pid) };
   };
 

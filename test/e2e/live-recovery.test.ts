@@ -20,6 +20,14 @@ import { actorsOf, alive, eventsOf, stateLines } from './live-helpers.ts';
 const doneDigests = (events: JobEvent[], generation: number): string[] => events.flatMap((e) =>
   e.type === 'log' && e.generation === generation && /^done /.test(e.msg) ? [/params_sha256=([0-9a-f]+)/.exec(e.msg)![1]] : []);
 
+/** Seconds from each kill to the first rank-0 step of a newer generation (event clocks; same host). */
+function nextStepAfter(events: JobEvent[], kills: { at: number; generation: number }[]): string[] {
+  return kills.map((k) => {
+    const e = events.find((x) => x.type === 'metric' && x.rank === 0 && x.generation > k.generation && x.ts > k.at);
+    return e ? ((e.ts - k.at) / 1000).toFixed(2) : '?';
+  });
+}
+
 t.test('live recovery of a logreg gang on one node', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
@@ -43,6 +51,7 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
     const spec: JobSpecInput = { workers: 2, max_restarts: 5, checkpoint_every: 1000, trainer: { ...trainer, step_delay_ms: 60 } };
     const job = await api.submit(spec);
     const killAt = [12, 24, 36];
+    const kills: { at: number; generation: number }[] = [];
     const victims = [1, 0, 1];
     for (const [i, at] of killAt.entries()) {
       const gen = i;
@@ -52,6 +61,7 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
       const survivor = procs.find((p) => p !== victim && p.actorId.startsWith(job.id));
       t.ok(victim && survivor, `generation ${gen}: both ranks found (${JSON.stringify(procs)})`);
       if (!victim || !survivor) return;
+      kills.push({ at: Date.now(), generation: gen });
       process.kill(victim.pid, 'SIGKILL');
       const next = await until(`generation ${gen + 1} running`, async () => { const j = await api.get(job.id); return j.generation === gen + 1 && j.state === 'running' && j.step > at + 2 && j; });
       t.ok(alive(survivor.pid), `generation ${gen + 1}: the survivor (rank ${1 - victims[i]}, pid ${survivor.pid}) still runs`);
@@ -75,7 +85,7 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
     const audit = auditSteps(events);
     t.same(audit.lostPerChange, [0, 0, 0], 'no step redone at any generation change');
     t.equal(audit.staleAfterNewer, 0, 'no older generation reported after a newer one');
-    t.comment(`training gap at each change (ms, event clocks): ${audit.gapMsPerChange.join(', ')}`);
+    t.comment(`live: next completed step after each SIGKILL at +${nextStepAfter(events, kills).join(', +')} s; training gap at each change (ms, event clocks): ${audit.gapMsPerChange.join(', ')}`);
     const final = doneDigests(events, 3);
     t.same(final, refDigest, 'final weights equal the fault-free run, bit for bit');
   });
@@ -85,6 +95,7 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
     await until('past the first checkpoint', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 8 && j; });
     const procs = actorsOf(agent).filter((p) => p.actorId.startsWith(job.id));
     t.equal(procs.length, 2, 'two actors');
+    const kills = [{ at: Date.now(), generation: 0 }];
     process.kill(procs.find((p) => p.rank === 1)!.pid, 'SIGKILL');
     const survivor = procs.find((p) => p.rank === 0)!;
     await until('generation 1 running', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; });
@@ -95,6 +106,7 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
     const events = await eventsOf(api, job.id);
     const report = checkSteps(events, steps);
     t.ok(report.ok, `step sequence: ${report.problems.join('; ') || 'resumed at checkpoint + 1'} (${JSON.stringify(report.firstSteps)})`);
+    t.comment(`checkpoint: next completed step after the SIGKILL at +${nextStepAfter(events, kills).join(', +')} s; steps lost ${auditSteps(events).lostPerChange.join(', ')}`);
     t.same(doneDigests(events, 1), refDigest, 'the checkpoint path also ends with the fault-free weights');
   });
 });
