@@ -4,6 +4,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { connectRawLane, createGroup, type AlgorithmName } from '../worker/collective/index.ts';
+import { natsOptions } from '../shared/nats-connect.ts';
 
 const env = (k: string, d?: string): string => {
   const v = process.env[k] ?? d;
@@ -11,12 +12,15 @@ const env = (k: string, d?: string): string => {
   return v;
 };
 const url = env('B_URL');
+// the identity of this process on a server with auth (the bench's default): creds text, or none
+const creds = process.env.B_CREDS || undefined;
+const opts = () => natsOptions(url, creds);
 const now = (): number => performance.timeOrigin + performance.now();
 const cpuSince = (c0?: NodeJS.CpuUsage): number => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; };
 const out = (x: unknown): void => { process.stdout.write(`${JSON.stringify(x)}\n`); };
 
 async function sub(): Promise<void> {
-  const nc = await connect({ servers: url });
+  const nc = await connect(opts());
   const total = Number(env('B_TOTAL'));
   let got = 0;
   let first = 0;
@@ -39,7 +43,7 @@ async function sub(): Promise<void> {
 
 /** The same reference through the collective's own client (RawLane) instead of nats.js. */
 async function rawSub(): Promise<void> {
-  const lane = await connectRawLane({ server: new URL(url).host });
+  const lane = await connectRawLane({ server: new URL(url).host, ...(creds ? { creds } : {}) });
   const total = Number(env('B_TOTAL'));
   let got = 0;
   let c0: NodeJS.CpuUsage | undefined;
@@ -76,25 +80,25 @@ async function publishStream(send: (subject: string, payload: Uint8Array) => voi
 }
 
 async function rawPub(): Promise<void> {
-  const lane = await connectRawLane({ server: new URL(url).host });
+  const lane = await connectRawLane({ server: new URL(url).host, ...(creds ? { creds } : {}) });
   await publishStream((subject, payload) => lane.publish(subject, payload, true), () => lane.settle());
   await lane.close();
 }
 
 async function pub(): Promise<void> {
-  const nc = await connect({ servers: url });
+  const nc = await connect(opts());
   await publishStream((subject, payload) => nc.publish(subject, payload), () => nc.flush());
   await nc.close();
 }
 
 async function rank(): Promise<void> {
   const lanes = Number(env('B_LANES', '0'));
-  const nc = await connect({ servers: url });
+  const nc = await connect(opts());
   const r = Number(env('B_RANK'));
   const n = Number(env('B_N'));
   const group = await createGroup({
     nc,
-    connect: () => connect({ servers: url }),
+    connect: () => connect(opts()),
     lanes: lanes > 0 ? lanes : undefined,
     laneTransport: env('B_LANE_TRANSPORT', 'raw') === 'nats' ? 'nats' : 'raw',
     subjectBase: env('B_BASE'), jobId: 'bench', generation: 1, rank: r, worldSize: n,
@@ -103,6 +107,7 @@ async function rank(): Promise<void> {
     fp16: env('B_FP16', '0') === '1',
     chunkBytes: Number(env('B_CHUNK')),
     nodeOfRank: Array.from({ length: n }, (_, k) => `node${Math.floor((k * Number(env('B_NODES', '1'))) / n)}`),
+    ...(creds ? { laneSecurity: { creds } } : {}),
   });
   const len = Number(env('B_LEN'));
   const iters = Number(env('B_ITERS'));
@@ -128,6 +133,7 @@ async function rank(): Promise<void> {
       times: Array.from({ length: iters }, (_, k) => Math.max(...all.map((a) => a[k]))),
       ok: all.every((a) => a[iters] === 1),
       cpuPerCall: all.map((a) => a[iters + 1]),
+      lanes: group.laneKind,
     });
   }
   await group.close();

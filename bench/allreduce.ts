@@ -6,13 +6,18 @@
  *
  *   npm run bench:allreduce -- [--ranks 2,4] [--algos ring,multicast,hierarchical]
  *     [--sizes 7488628,28903540] [--iters 5] [--chunk 1048576] [--max-payload 8388608]
- *     [--lanes 0 (= the library default)] [--lane-transport raw|nats] [--fp16] [--json FILE]
+ *     [--lanes 0 (= the library default)] [--lane-transport raw|nats] [--fp16] [--json FILE] [--no-auth]
+ *
+ * The server requires credentials as every server Flotilla starts does (decentralized JWT):
+ * the reference streams run as the head's identity, each rank as an actor of the bench job with
+ * an actor's permissions, its raw lanes signing the server's nonce. --no-auth: an open server.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, uniquePrefix } from '../test/kit/nats-server.ts';
 import { subjects } from '../shared/subjects.ts';
+import { actorPermissions } from '../head/auth/nats-permissions.ts';
 
 interface Row {
   algorithm: string;
@@ -86,10 +91,13 @@ function child(env: Record<string, string>): { lines: AsyncGenerator<Record<stri
 
 const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
 
+/** The reference streams' identity: the head's creds on a server with auth. */
+function headCredsText(): string { return server.auth?.headCreds ?? ''; }
+
 /** One publisher process, one subscriber process, `total` bytes in messages of `msg` bytes. */
 async function rawStream(url: string, total: number, msg: number, client: 'nats' | 'raw' = 'nats'): Promise<{ rate: number; cpu: number[] }> {
   const subject = `${uniquePrefix('raw')}.stream`;
-  const env = { B_URL: url, B_SUBJECT: subject, B_TOTAL: String(total), B_MSG: String(msg) };
+  const env = { B_URL: url, B_SUBJECT: subject, B_TOTAL: String(total), B_MSG: String(msg), B_CREDS: headCredsText() };
   const s = child({ ...env, B_MODE: client === 'nats' ? 'sub' : 'rawsub' });
   await s.lines.next(); // ready
   const p = child({ ...env, B_MODE: client === 'nats' ? 'pub' : 'rawpub' });
@@ -101,24 +109,26 @@ async function rawStream(url: string, total: number, msg: number, client: 'nats'
   return { rate: total / ((end.end - start.start) / 1000), cpu: [start.cpu, end.cpu, server] };
 }
 
-async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean; cpuRanks: number[]; cpuServer: number }> {
+async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean; cpuRanks: number[]; cpuServer: number; lanes: string }> {
   const s0 = cpuOf(serverPid);
-  const base = subjects(uniquePrefix('bench')).collective('bench', 1);
+  const s = subjects(uniquePrefix('bench'));
+  const base = s.collective('bench', 1);
+  const creds = await Promise.all(Array.from({ length: n }, (_, r) => server.auth?.mint(`actor:bench-r${r}`, actorPermissions(s, 'bench', `bench-r${r}`)) ?? ''));
   const procs = Array.from({ length: n }, (_, r) => child({
-    B_MODE: 'rank', B_URL: url, B_BASE: base, B_RANK: String(r), B_N: String(n), B_ALGO: algo, B_LEN: String(Math.floor(bytes / 4)),
+    B_MODE: 'rank', B_CREDS: creds[r], B_URL: url, B_BASE: base, B_RANK: String(r), B_N: String(n), B_ALGO: algo, B_LEN: String(Math.floor(bytes / 4)),
     B_ITERS: String(iters), B_CHUNK: String(chunk), B_LANES: String(lanes), B_FP16: fp16 ? '1' : '0', B_LANE_TRANSPORT: a.get('lane-transport') ?? 'raw',
     // hierarchical on one host: pretend nodes of two ranks each
     B_NODES: String(Math.max(1, Math.floor(n / 2))),
   }));
-  const res = (await procs[0].lines.next()).value as { times: number[]; ok: boolean; cpuPerCall: number[] };
+  const res = (await procs[0].lines.next()).value as { times: number[]; ok: boolean; cpuPerCall: number[]; lanes: string };
   // the server's CPU over the whole run (join, warm-up and barriers included), per timed call
   const cpuServer = (cpuOf(serverPid) - s0) / (iters + 1);
   const codes = await Promise.all(procs.map((p) => p.done));
   if (codes.some((c) => c !== 0)) throw new Error(`a rank exited with ${codes.join(',')}`);
-  return { seconds: median(res.times), ok: res.ok, cpuRanks: res.cpuPerCall, cpuServer };
+  return { seconds: median(res.times), ok: res.ok, cpuRanks: res.cpuPerCall, cpuServer, lanes: res.lanes };
 }
 
-const server = await startNatsServer({ auth: false, jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
+const server = await startNatsServer({ auth: a.get('no-auth') !== 'true', jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
 const serverPid = server.proc.pid;
 const rows: Row[] = [];
 const mb = (x: number): string => (x / 1e6).toFixed(1);
@@ -133,11 +143,11 @@ try {
   for (const n of ranksList) {
     for (const bytes of sizes) {
       for (const algo of algos) {
-        const { seconds, ok, cpuRanks, cpuServer } = await allreduceRun(server.url, n, algo, bytes);
+        const { seconds, ok, cpuRanks, cpuServer, lanes: laneKind } = await allreduceRun(server.url, n, algo, bytes);
         const algbw = bytes / seconds;
         const busbw = (algbw * 2 * (n - 1)) / n;
         rows.push({ algorithm: algo, ranks: n, bytes, seconds, algbw, busbw, ratio: 0, ok, ...(fp16 ? { fp16 } : {}), cpuRanks, cpuServer });
-        process.stdout.write(`  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'}; CPU s/call: ranks ${cpuRanks.map((c) => c.toFixed(2)).join(' ')}, server ${cpuServer.toFixed(2)}\n`);
+        process.stdout.write(`  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'} (${laneKind} lanes); CPU s/call: ranks ${cpuRanks.map((c) => c.toFixed(2)).join(' ')}, server ${cpuServer.toFixed(2)}\n`);
       }
     }
   }
@@ -165,6 +175,6 @@ const cpuCell = (r: Row): string => (r.cpuRanks ? `${(r.cpuRanks.reduce((x, y) =
 const table = rows.map((r) => [r.algorithm + (r.fp16 ? '+fp16' : ''), String(r.ranks), mb(r.bytes), (r.seconds * 1000).toFixed(1), mb(r.algbw), mb(r.busbw), r.ratio.toFixed(2), cpuCell(r)]);
 const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i])).join('  ');
-process.stdout.write(`\nchunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'default'} (${a.get('lane-transport') ?? 'raw'}), ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`);
+process.stdout.write(`\n${server.auth ? 'server with auth (JWT creds; ranks as actors)' : 'server without auth (--no-auth)'}, chunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'default'} (${a.get('lane-transport') ?? 'raw'}), ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`);
 process.stdout.write(`${fmt(head)}\n${table.map(fmt).join('\n')}\n`);
 if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(rows, null, 2)}\n`);
