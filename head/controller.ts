@@ -25,6 +25,7 @@ import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
 import type { HeadView } from './view.ts';
 import type { CredentialMinter } from './auth/minter.ts';
+import type { FaultDirector } from './faults/director.ts';
 
 export interface ControllerOptions {
   deadAfterMs: number;
@@ -54,6 +55,7 @@ export class Controller {
   #seq = 0;
   #closed = false;
   #cutOff: string | null = null;
+  #faults: FaultDirector | undefined;
 
   constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter }) {
     this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view; this.#minter = d.minter;
@@ -73,6 +75,9 @@ export class Controller {
   }
 
   close(): void { this.#closed = true; }
+
+  /** Fault injection (head/faults/): told about spawned gangs, run in every tick. */
+  attachFaults(d: FaultDirector): void { this.#faults = d; }
 
   // ---- REST-facing operations ------------------------------------------------------------
 
@@ -204,6 +209,7 @@ export class Controller {
         if (g !== undefined) await this.#endGeneration(m.jobId, g, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`, [m.actorId]);
       }
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
+      await this.#faults?.tick(now);
     });
   }
 
@@ -255,7 +261,7 @@ export class Controller {
       };
       const creds = await this.#minter?.actor(j.id, p.actorId);
       return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds);
-    })).catch((e: Error) => {
+    })).then(() => this.#faults?.spawned(j.id, gen), (e: Error) => {
       this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
       return this.serial(() => this.#endGeneration(j.id, gen, 'deferred', `spawn failed: ${e.message}`));
     }).catch((e: Error) => this.#log.error({ job: j.id, err: e.message }, 'could not end a generation after a failed spawn'));

@@ -34,6 +34,8 @@ import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
 import { acquireLease } from './lease.ts';
 import { NatsView } from './view.ts';
 import { AccountRevoker, readRevoker, syncRevocations, type RevocationSync } from './auth/revocations.ts';
+import { FaultDirector } from './faults/director.ts';
+import { serveFaultReports } from './faults/reports.ts';
 
 /** Options of a head; defaults from shared/config.ts DEFAULTS. */
 export interface HeadOptions {
@@ -131,6 +133,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
     });
     stops.push(() => ctl.close());
+    const faults = new FaultDirector({ nc, js: res.js, s, jobs, nodes, checkpoints: res.checkpoints, log: log.child({ part: 'faults' }), serial: (fn) => ctl.serial(fn) });
+    ctl.attachFaults(faults);
+    const faultReports = serveFaultReports(nc, s, faults, log);
+    stops.push(() => faultReports.unsubscribe());
     onLost = () => { ctl.close(); o.onLeaseLost?.(); };
     const membership = watchMembership(nc, s, ctl, log, id);
     // set once the token store exists: every node admitted by a pool token is recorded under it
@@ -179,7 +185,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       stops.push(() => r.stop());
     }
     const ctx: ApiContext = {
-      tokens, minter,
+      faults, tokens, minter,
       async onWorkerTokenRevoked(t) {
         revokedJoinTokens.add(t);
         await revocations?.now().catch((err: Error) => log.error({ err: err.message, token: t }, 'token revoked, but its NATS users could not be revoked on the servers yet (retried)'));

@@ -18,6 +18,8 @@ export interface HeadResources {
   nodes: KV;
   lease: KV;
   artifacts: ObjectStore;
+  /** the jobs' checkpoints (the head reads them only to corrupt one on purpose: head/faults/corrupt.ts) */
+  checkpoints: ObjectStore;
   /** stream capturing `actorExit`, consumed durably by the head */
   exitsStream: string;
   /** servers detected in the cluster (capped at 3) and the replicas the assets were asked for */
@@ -50,6 +52,7 @@ export async function openResources(nc: NatsConnection, s: Subjects, opts: { rep
   const lease = await kv(s.headBucket);
   const art = await ensureObjectStore(js, jsm, s.artifactStore, replicas);
   assets.push(art.report);
-  assets.push((await ensureObjectStore(js, jsm, s.checkpointStore, replicas)).report);
-  return { js, jsm, jobs, nodes, lease, artifacts: art.os, exitsStream, clusterSize, replicas, assets };
+  const ckpt = await ensureObjectStore(js, jsm, s.checkpointStore, replicas);
+  assets.push(ckpt.report);
+  return { js, jsm, jobs, nodes, lease, artifacts: art.os, checkpoints: ckpt.os, exitsStream, clusterSize, replicas, assets };
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { FlotillaError } from './errors.ts';
+import { installCutLayer } from './nats-cut.ts';
 
 /** The creds text: `creds` itself when it holds a JWT block, else the file it names. */
 export function credsText(creds: string): string {
@@ -50,6 +51,7 @@ export function natsTls(servers: readonly string[], env: NodeJS.ProcessEnv = pro
 
 /** Options for connect(): servers, TLS (natsTls), and the authenticator and inbox prefix of `creds` when given. */
 export function natsOptions(servers: string | string[], creds?: string, extra: Partial<NodeConnectionOptions> = {}): NodeConnectionOptions {
+  installCutLayer();
   const list = Array.isArray(servers) ? servers : servers.split(',');
   const tls = natsTls(list);
   const base = { servers: list, ...(tls ? { tls } : {}) };

@@ -23,6 +23,9 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     nodeLeaving: (nodeId: string) => `${p}.node.${nodeId}.leaving`,
     allNodeLeaving: `${p}.node.*.leaving`,
     nodeControl: (nodeId: string) => `${p}.node.${nodeId}.ctl`,
+    /** a node's reports about the faults it carries out (requests to the head) */
+    nodeFault: (nodeId: string) => `${p}.node.${nodeId}.fault`,
+    allNodeFault: `${p}.node.*.fault`,
     /** pool join tokens: a joining worker asks for its node credentials here */
     join: (tokenId: string) => `${p}.join.${tokenId}`,
     allJoin: `${p}.join.*`,

@@ -9,6 +9,7 @@ import type { JobRecord, JobSpecInput } from '../../shared/schemas/job.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { NodeRecord } from '../../shared/schemas/node.ts';
 import type { JobReport } from '../../shared/schemas/report.ts';
+import type { FaultRequestInput, FaultsArmed } from '../../shared/schemas/fault.ts';
 import type { TokenCreate, TokenCreated, TokenInfo } from '../../shared/schemas/token.ts';
 import { storedToken } from '../../shared/credentials.ts';
 
@@ -64,6 +65,8 @@ export class HeadClient {
     return this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}/report${baseline ? `?baseline=${encodeURIComponent(baseline)}` : ''}`);
   }
   cancel(id: string): Promise<JobRecord> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
+  /** POST /v1/jobs/:id/faults: arms faults on a running job; resolves with their ids */
+  injectFaults(id: string, body: FaultRequestInput): Promise<FaultsArmed> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/faults`, body); }
   scale(id: string, workers: number): Promise<JobRecord> { return this.#call('PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }
   createToken(t: TokenCreate): Promise<TokenCreated> { return this.#call('POST', '/v1/tokens', t); }
   async tokens(): Promise<TokenInfo[]> { return (await this.#call<{ tokens: TokenInfo[] }>('GET', '/v1/tokens')).tokens; }

@@ -16,6 +16,7 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   chaos: { summary: 'run a fault-injection plan (chaos run PLAN.yaml) against the cluster; exits 1 on a violated invariant', load: () => import('./chaos.ts') },
   cancel: { summary: 'cancel a pending or running job', load: () => import('./cancel.ts') },
   scale: { summary: "change a job's number of workers", load: () => import('./scale.ts') },
+  fault: { summary: 'inject a fault into a running job (kill, stall, partition, slow link, NaN gradient, …)', load: () => import('./fault.ts') },
   token: { summary: 'create, list or revoke REST tokens and worker join tokens', load: () => import('./token.ts') },
   certs: { summary: 'create a CA and the NATS servers\' TLS certificate (deploy/nats cluster and leaf configs)', load: () => import('./certs.ts') },
   'nats-trust': { summary: 'create the NATS trust chain (auth.conf, head creds, signing key) for deploy/nats configs', load: () => import('./nats-trust.ts') },

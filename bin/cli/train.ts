@@ -121,6 +121,8 @@ export async function run(argv: string[]): Promise<number> {
           const m = e.metrics;
           const cols = m ? [m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('') : ''.padStart(44);
           say(`${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`);
+        } else if (e.type === 'skip') {
+          say(`step ${e.step} skipped: its gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
         } else if (e.type === 'stop' && e.reason === 'patience') {
           say(`stopping early: no improvement in the last epochs (best at epoch ${e.epoch})`);
         }

@@ -9,6 +9,7 @@ import { serializerCompiler, validatorCompiler, jsonSchemaTransform } from 'fast
 import type { BuildOptions } from './context.ts';
 import { handleError } from './errors.ts';
 import { jobRoutes } from './routes-jobs.ts';
+import { faultRoutes } from './routes-faults.ts';
 import { eventRoutes } from './routes-events.ts';
 import { reportRoutes } from './routes-report.ts';
 import { systemRoutes } from './routes-system.ts';
@@ -40,6 +41,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   });
   await registerAuth(app, opts.ctx.tokens);
   jobRoutes(app, opts.ctx);
+  faultRoutes(app, opts.ctx);
   tokenRoutes(app, opts.ctx);
   eventRoutes(app, opts.ctx);
   reportRoutes(app, opts.ctx);

@@ -5,6 +5,7 @@ import type { TokenStore } from '../auth/token-store.ts';
 import type { SubmitLimits } from './submit-checks.ts';
 import type { CredentialMinter } from '../auth/minter.ts';
 import type { StoredEvent, ReadOptions } from '../events/read.ts';
+import type { FaultDirector } from '../faults/director.ts';
 
 export interface Artifact { size: number; body: ReadableStream<Uint8Array> }
 
@@ -13,6 +14,8 @@ export interface Health { ok: boolean; nats: string; head: string; uptime_s: num
 
 export interface ApiContext {
   ctl: Controller;
+  /** arms faults on running jobs (POST /v1/jobs/:id/faults) */
+  faults: FaultDirector;
   /** REST tokens; absent: authentication off (--insecure) */
   tokens?: TokenStore;
   /** issues worker join tokens (absent on a NATS server without auth) */

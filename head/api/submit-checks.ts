@@ -9,6 +9,7 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { FlotillaError } from '../../shared/errors.ts';
 import type { JobSpec } from '../../shared/schemas/job.ts';
+import { targetProblems } from '../faults/record.ts';
 
 /** The architecture names every worker has (worker/engine/model BUILTIN_CFGS). */
 const BUILTIN_CFG = /^yolov5[nsmlx](\.ya?ml)?$/;
@@ -41,5 +42,6 @@ export function checkSubmit(spec: JobSpec, l: SubmitLimits): void {
     if (data !== 'synthetic' && !under(l.datasets, data)) bad.push({ field: 'body.trainer.data', message: `must be "synthetic" or a path under the dataset root ${l.datasets}` });
     if (!BUILTIN_CFG.test(cfg) && !under(l.models, cfg)) bad.push({ field: 'body.trainer.cfg', message: `must be a built-in architecture (yolov5n/s/m/l/x.yaml) or a path under the model root ${l.models}` });
   }
+  bad.push(...targetProblems(spec.faults, spec.workers, (i) => `body.faults.${i}`));
   if (bad.length) throw new FlotillaError('FLO_VALIDATION', `invalid request: ${bad.map((b) => `${b.field}: ${b.message}`).join('; ')}`, { details: bad });
 }

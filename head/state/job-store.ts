@@ -9,6 +9,7 @@ import { JobRecord } from '../../shared/schemas/job.ts';
 import { encode, validate } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { withJsRetry, type JsRetryOptions } from '../../shared/js-retry.ts';
+import { HeadFault } from '../faults/record.ts';
 
 /** JobRecord plus fields only the head reads (other readers strip them). */
 export const HeadJob = JobRecord.extend({
@@ -18,6 +19,10 @@ export const HeadJob = JobRecord.extend({
   final_step: z.number().int().nonnegative().optional(),
   /** ms epoch when the current placement was written */
   placed_at: z.number().optional(),
+  /** injected faults (head/faults/): armed, delivered, and what became of them */
+  faults: z.array(HeadFault).optional(),
+  /** the spec's planned faults were armed (when the job first ran) */
+  planned_armed: z.boolean().optional(),
 });
 export type HeadJob = z.infer<typeof HeadJob>;
 

@@ -2,6 +2,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ControlReply } from '../../shared/schemas/common.ts';
 import type { ActorSpec, NodeControl, NodeInfo } from '../../shared/schemas/node.ts';
+import type { ArmedFault } from '../../shared/schemas/fault.ts';
 import { NodeInfo as NodeInfoSchema } from '../../shared/schemas/node.ts';
 import { decode, encode, validate } from '../../shared/codec.ts';
 import { FlotillaError, fromWire } from '../../shared/errors.ts';
@@ -26,4 +27,9 @@ export async function spawnActor(nc: NatsConnection, s: Subjects, nodeId: string
 
 export async function pingNode(nc: NatsConnection, s: Subjects, nodeId: string, timeoutMs: number): Promise<NodeInfo> {
   return validate(NodeInfoSchema, await control(nc, s, nodeId, { op: 'ping' }, timeoutMs));
+}
+
+/** Arms a fault on a node (NodeControl `fault`); resolves once the agent accepted it. */
+export async function sendFault(nc: NatsConnection, s: Subjects, nodeId: string, fault: ArmedFault, timeoutMs: number): Promise<void> {
+  await control(nc, s, nodeId, { op: 'fault', fault }, timeoutMs);
 }

@@ -49,7 +49,7 @@ export const FaultSpec = z
     kind: FaultKind,
     /** whom it hits (default rank 0; ignored by corrupt-checkpoint, which hits the job's newest checkpoint) */
     target: FaultTarget.default({ rank: 0 }),
-    /** inject when the target rank (rank 0 for node targets) starts this training step */
+    /** inject when the target rank (for a node target: the lowest rank of the job on that node) starts this training step */
     at_step: z.number().int().nonnegative().optional(),
     /** inject this long after the fault is armed (the job starts running, or the POST for a running job) */
     after_ms: z.number().int().nonnegative().max(86_400_000).optional(),
@@ -83,6 +83,7 @@ export type FaultSpecInput = z.input<typeof FaultSpec>;
 /** POST /v1/jobs/:id/faults body: one fault or several. */
 export const FaultRequest = z.union([FaultSpec, z.object({ faults: z.array(FaultSpec).min(1).max(100) }).strict()]);
 export type FaultRequest = z.infer<typeof FaultRequest>;
+export type FaultRequestInput = z.input<typeof FaultRequest>;
 
 /**
  * Phases of one fault, each a `fault` job event:
@@ -108,3 +109,48 @@ export const FaultEventFields = {
   source: z.enum(['spec', 'api']).optional(),
   message: z.string().optional(),
 };
+
+/** Kinds the node agent carries out itself (signals to its actors or itself, its connections). */
+export const AGENT_FAULTS: readonly FaultKind[] = ['kill-actor', 'kill-node', 'preempt-node', 'stall', 'partition'];
+/** Kinds the head carries out (it alone may rewrite a job's checkpoints). */
+export const HEAD_FAULTS: readonly FaultKind[] = ['corrupt-checkpoint'];
+
+const FaultId = FaultEventFields.fault_id;
+
+/**
+ * A fault on its way to the node that carries it out (NodeControl `fault`, head -> agent, and
+ * the agent's IPC to the rank's actor). `rank`/`actorId`: the rank it hits or whose step
+ * triggers it (absent for a node that runs no rank of the job); `generation`: the generation it
+ * was delivered to (an undelivered fault is sent again to the next placement).
+ */
+export const ArmedFault = z.object({
+  fault_id: FaultId,
+  jobId: Id,
+  generation: z.number().int().nonnegative(),
+  spec: FaultSpec,
+  nodeId: Id,
+  rank: z.number().int().nonnegative().optional(),
+  actorId: Id.optional(),
+});
+export type ArmedFault = z.infer<typeof ArmedFault>;
+
+/**
+ * What the node reports about a fault it was given (request on `nodeFault(nodeId)`, answered with
+ * a ControlReply once the head has recorded it and published the `fault` event): `due` asks the
+ * head to carry out a head fault whose trigger step the rank reached.
+ */
+export const FAULT_REPORT_PHASES = ['due', 'injected', 'ended', 'failed'] as const;
+export const FaultReport = z.object({
+  jobId: Id,
+  fault_id: FaultId,
+  generation: z.number().int().nonnegative(),
+  phase: z.enum(FAULT_REPORT_PHASES),
+  rank: z.number().int().nonnegative().optional(),
+  step: z.number().int().nonnegative().optional(),
+  message: z.string().max(2000).optional(),
+});
+export type FaultReport = z.infer<typeof FaultReport>;
+
+/** POST /v1/jobs/:id/faults reply (201): the ids given to the faults, in the order posted. */
+export const FaultsArmed = z.object({ jobId: Id, fault_ids: z.array(FaultId) });
+export type FaultsArmed = z.infer<typeof FaultsArmed>;

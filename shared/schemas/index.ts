@@ -6,4 +6,7 @@ export {
 export { ComputeBackend, NodeInfo, ActorBrief, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord, JoinRequest, JoinGrant } from './node.ts';
 export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, KeptActor, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
 export { JobEvent } from './event.ts';
-export { FAULT_KINDS, FaultKind, TIMED_FAULTS, NODE_FAULTS, FaultTarget, FaultSpec, type FaultSpecInput, FaultRequest, FAULT_PHASES, FaultPhase } from './fault.ts';
+export {
+  FAULT_KINDS, FaultKind, TIMED_FAULTS, NODE_FAULTS, FaultTarget, FaultSpec, type FaultSpecInput, FaultRequest, FAULT_PHASES, FaultPhase,
+  AGENT_FAULTS, HEAD_FAULTS, ArmedFault, FaultReport, FAULT_REPORT_PHASES, FaultsArmed,
+} from './fault.ts';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { Id } from './common.ts';
 import { JobSpec } from './job.ts';
+import { ArmedFault } from './fault.ts';
 
 export const ComputeBackend = z.enum(['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu']);
 export type ComputeBackend = z.infer<typeof ComputeBackend>;
@@ -70,6 +71,8 @@ export const NodeControl = z.discriminatedUnion('op', [
   z.object({ op: z.literal('stop'), actorId: Id, reason: z.string().default('stopped') }),
   z.object({ op: z.literal('ping') }),
   z.object({ op: z.literal('drain') }),
+  /** arm a fault on this node (shared/schemas/fault.ts): carried out by the agent or the rank's actor */
+  z.object({ op: z.literal('fault'), fault: ArmedFault }),
 ]);
 export type NodeControl = z.infer<typeof NodeControl>;
 

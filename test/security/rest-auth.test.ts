@@ -28,7 +28,8 @@ t.test('every route: no token 401, bad token 401, too small a role 403, enough p
     ['GET', '/v1/jobs', 'viewer'], ['GET', `/v1/jobs/${job.id}`, 'viewer'],
     ['GET', `/v1/jobs/${job.id}/events?follow=false`, 'viewer'], ['GET', `/v1/jobs/${job.id}/artifacts`, 'viewer'], ['GET', `/v1/jobs/${job.id}/artifacts/none`, 'viewer'],
     ['GET', `/v1/jobs/${job.id}/report`, 'viewer'],
-    ['POST', '/v1/jobs', 'submitter', JOB], ['PATCH', `/v1/jobs/${job.id}`, 'admin', { workers: 2 }], ['POST', `/v1/jobs/${job.id}/cancel`, 'admin'],
+    ['POST', '/v1/jobs', 'submitter', JOB], ['PATCH', `/v1/jobs/${job.id}`, 'admin', { workers: 2 }],
+    ['POST', `/v1/jobs/${job.id}/faults`, 'admin', { kind: 'kill-actor' }], ['POST', `/v1/jobs/${job.id}/cancel`, 'admin'],
     ['POST', '/v1/tokens', 'admin', { role: 'viewer' }], ['GET', '/v1/tokens', 'admin'], ['DELETE', `/v1/tokens/${some}`, 'admin'],
     ['POST', '/v1/login-links', 'admin'],
   ];

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { ActorSpec, TrainerSpec } from '../../shared/schemas/index.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import type { CollectiveGroup } from './group.ts';
+import type { StepFaults } from './faults.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -26,6 +27,8 @@ export interface ActorContext {
   loadArtifact(name: string): Promise<Uint8Array | null>;
   /** this job's checkpoints */
   readonly checkpoints: CheckpointStore;
+  /** injected faults: await beforeStep(step) at each step start, poison(step, grads) before the allreduce */
+  readonly faults: StepFaults;
   /** the collective group of this job and the current generation, joined on first call */
   group(): Promise<CollectiveGroup>;
   /**

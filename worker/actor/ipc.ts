@@ -3,19 +3,30 @@
  * actor sends is `result` (the shared ActorResult plus a type tag); the exit code backs it up.
  */
 import { z } from 'zod';
-import { ActorOutcome, ActorState } from '../../shared/schemas/index.ts';
+import { ActorOutcome, ActorState, ArmedFault, FAULT_REPORT_PHASES } from '../../shared/schemas/index.ts';
 
 /** actor -> agent */
 export const ActorToAgent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('state'), state: ActorState }),
   z.object({ type: z.literal('heartbeat'), step: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal('result'), outcome: ActorOutcome }),
+  /** a phase of a fault this actor was given (`due`: the trigger step came, the agent or head carries it out) */
+  z.object({
+    type: z.literal('fault'), fault_id: ArmedFault.shape.fault_id, phase: z.enum(FAULT_REPORT_PHASES),
+    step: z.number().int().nonnegative().optional(), message: z.string().optional(),
+  }),
 ]);
 export type ActorToAgent = z.infer<typeof ActorToAgent>;
 
 /** agent -> actor */
 export const AgentToActor = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stop'), reason: z.string() }),
+  /** a fault to carry out or to watch the trigger step of (worker/actor/faults.ts) */
+  z.object({ type: z.literal('fault'), fault: ArmedFault }),
+  /** a `due` fault was carried out: the actor goes on with its step */
+  z.object({ type: z.literal('fault-go'), fault_id: ArmedFault.shape.fault_id }),
+  /** partition: cut this process's NATS connections for `ms` */
+  z.object({ type: z.literal('cut'), ms: z.number().int().positive() }),
 ]);
 export type AgentToActor = z.infer<typeof AgentToActor>;
 

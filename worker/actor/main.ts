@@ -5,6 +5,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { credsText, natsOptions, natsTls } from '../../shared/nats-connect.ts';
+import { cutConnections } from '../../shared/nats-cut.ts';
 import { validate } from '../../shared/codec.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
@@ -36,9 +37,15 @@ async function main(): Promise<void> {
   // Ctrl-C reaches the whole foreground process group: a managed actor leaves that decision
   // to its agent (which moves it, rather than cancelling the job); a standalone one stops.
   process.on('SIGINT', () => { if (!process.send) stop.abort('SIGINT'); });
+  let runtime: ActorRuntime | undefined;
   process.on('message', (raw) => {
     const r = AgentToActor.safeParse(raw);
-    if (r.success) stop.abort(r.data.reason);
+    if (!r.success) { log.warn({}, 'ignoring a malformed IPC message from the agent'); return; }
+    const m = r.data;
+    if (m.type === 'stop') stop.abort(m.reason);
+    else if (m.type === 'fault') runtime?.faults.receive(m.fault);
+    else if (m.type === 'fault-go') runtime?.faults.go(m.fault_id);
+    else log.warn({ ms: m.ms, connections: cutConnections(m.ms) }, 'partition fault: NATS connections cut');
   });
   // The agent is gone (killed): nobody will reap us, so stop rather than train as an orphan.
   process.on('disconnect', () => stop.abort('agent disconnected'));
@@ -65,7 +72,8 @@ async function main(): Promise<void> {
   // raw lanes authenticate as this actor and check the servers' certificates as nats.js does
   const tls = natsTls(servers);
   const laneSecurity = { ...(creds ? { creds: credsText(creds) } : {}), ...(tls ? { tls: { ca: tls.caFile } } : {}) };
-  const outcome = await new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers, trainers, laneSecurity }).run();
+  runtime = new ActorRuntime({ spec, nc, prefix, log, send, stop: stop.signal, connectLane, servers, trainers, laneSecurity });
+  const outcome = await runtime.run();
   log.info({ outcome }, 'actor exiting');
   await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
   log.flush();

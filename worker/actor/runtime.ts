@@ -25,6 +25,8 @@ import { Fence } from './fence.ts';
 import { LiveGang } from './live-gang.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
+import { ActorFaults } from './faults.ts';
+import { LinkShaper } from '../collective/index.ts';
 
 export interface RuntimeOptions {
   spec: ActorSpec;
@@ -74,13 +76,18 @@ export class ActorRuntime {
   private droppedEvents = 0;
   private lastBeat = 0;
   private readonly send: (m: ActorToAgent) => void;
+  /** link faults on this rank's data lanes */
+  private readonly shaper = new LinkShaper();
+  /** faults given to this actor by its agent (actor/main.ts routes the IPC here) */
+  readonly faults: ActorFaults;
 
   constructor(private readonly o: RuntimeOptions) {
     this.send = o.send ?? (() => undefined);
+    this.faults = new ActorFaults({ spec: () => this.gang.spec, send: (m) => this.send(m), shaper: this.shaper, log: o.log, signal: this.ac.signal });
     this.drain = new DrainPoint(() => this.gang.spec, this.ac.signal, o.log);
     this.gang = new LiveGang({
       spec: o.spec, stop: this.ac.signal, log: o.log,
-      openGroup: (spec, signal) => createActorGroup(groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity)).then((g) => {
+      openGroup: (spec, signal) => createActorGroup({ ...groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity), wrapLane: (l) => this.shaper.wrap(l) }).then((g) => {
         this.groupWatch?.done();
         this.groupWatch = watchGroup(g, o.log);
         return g;
@@ -148,7 +155,7 @@ export class ActorRuntime {
     const base = () => ({ jobId: gang.spec.jobId, generation: gang.spec.generation, ts: Date.now() });
     return {
       get spec() { return gang.spec; },
-      nc, prefix, log, checkpoints, signal: this.signal,
+      nc, prefix, log, checkpoints, signal: this.signal, faults: this.faults,
       emitMetric: (step, values, epoch) =>
         this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
       emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: gang.spec.rank, msg }),
@@ -215,6 +222,7 @@ export class ActorRuntime {
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');
     }
     this.fence?.stop();
+    this.faults.close();
     const fenced = this.fence?.fenced;
     // cut off: the head has (or will have) declared this node dead; the gang must be restarted
     if (fenced?.kind === 'lease-expired') outcome = { kind: 'retryable', message: fenced.message, exitCode: null, signal: null };

@@ -32,6 +32,10 @@ export class ActorProcess {
   private killTimer: NodeJS.Timeout | undefined;
   /** resolves with the outcome once the process has exited */
   readonly exited: Promise<ActorOutcome>;
+  /** told about each fault phase the actor reports (the agent's fault executor) */
+  onFault: ((m: Extract<ActorToAgent, { type: 'fault' }>) => void) | undefined;
+  /** called once the actor runs its trainer (it listens to IPC by then) */
+  onRunning: (() => void) | undefined;
 
   /** `spec`: updated when live recovery keeps the actor in a newer generation */
   private constructor(public spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
@@ -76,6 +80,11 @@ export class ActorProcess {
   get pid(): number | undefined { return this.child.pid; }
   get stopping(): boolean { return this.stopReq !== undefined; }
 
+  /** Sends an IPC message to the actor (dropped when the channel is gone). */
+  send(msg: AgentToActor): void {
+    if (this.child.connected) this.child.send(msg, () => undefined);
+  }
+
   /** SIGTERM (and an IPC stop) now, SIGKILL after `graceMs`. The first intent wins. */
   stop(intent: StopIntent, reason: string, graceMs: number): void {
     if (this.state === 'exited') return;
@@ -101,6 +110,10 @@ export class ActorProcess {
     const m = r.data;
     if (m.type === 'result') this.result = m.outcome;
     else if (m.type === 'heartbeat') { if (m.step !== undefined) this.step = m.step; }
-    else if (this.state !== 'stopping' && this.state !== 'exited') this.state = m.state;
+    else if (m.type === 'fault') this.onFault?.(m);
+    else if (this.state !== 'stopping' && this.state !== 'exited') {
+      this.state = m.state;
+      if (m.state === 'running') this.onRunning?.();
+    }
   }
 }

@@ -19,6 +19,7 @@ import { ActorProcess } from './actor-process.ts';
 import type { BackendReport } from './backend-probe.ts';
 import { coreShareEnv } from './actor-threads.ts';
 import { reportExit } from './exit-report.ts';
+import { AgentFaults } from './faults.ts';
 
 /** `checkpointing`: leaving, rank 0 of each local job writes the step in flight before the head is told */
 export const AGENT_STATES = ['starting', 'running', 'checkpointing', 'draining', 'stopped'] as const;
@@ -53,6 +54,10 @@ export interface AgentOptions {
   actorEnv?: NodeJS.ProcessEnv;
   /** on close, how long unacknowledged exit reports may still be retried (default 5000 ms) */
   exitFlushMs?: number;
+  /** preempt-node fault: the drain path (default: SIGTERM to this process, which startAgent turns into leave()) */
+  preempt?: () => void;
+  /** kill-node fault: after its actors, the agent dies (default: SIGKILL to this process) */
+  die?: () => void;
 }
 
 /** What the schema cannot say alone: the rank fits the world, one node per rank. */
@@ -81,7 +86,8 @@ export class Agent {
   private readonly reportsGiveUp = new AbortController();
   private leaving: Promise<void> | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
-  private readonly o: Required<Omit<AgentOptions, 'actorEnv'>> & Pick<AgentOptions, 'actorEnv'>;
+  private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die'>> & Pick<AgentOptions, 'actorEnv'>;
+  private readonly faults: AgentFaults;
   /** beats sent by this process (NodeHeartbeat.seq) */
   private beats = 0;
   /** resolves once a head has accepted the registration */
@@ -98,6 +104,11 @@ export class Agent {
       device: opts.backend.device, pid: process.pid, started_at: new Date().toISOString(),
     };
     this.registered = new Promise((r) => { this.resolveRegistered = r; });
+    this.faults = new AgentFaults({
+      nodeId: opts.nodeId, nc: opts.nc, s: this.s, log: opts.log, actors: () => this.actors, closing: this.closing.signal,
+      preempt: opts.preempt ?? (() => process.kill(process.pid, 'SIGTERM')),
+      die: opts.die ?? (() => process.kill(process.pid, 'SIGKILL')),
+    });
   }
 
   private get log(): Logger { return this.o.log; }
@@ -160,6 +171,7 @@ export class Agent {
         this.state = 'draining';
         this.beat();
         return { draining: true, actors: this.briefs() };
+      case 'fault': return this.faults.accept(ctl.fault);
     }
   }
 
@@ -190,6 +202,7 @@ export class Agent {
     let proc: ActorProcess;
     try { proc = await forking; } finally { this.spawning.delete(spec.actorId); }
     this.actors.set(spec.actorId, proc);
+    this.faults.attach(proc);
     log.info({ pid: proc.pid }, 'actor spawned');
     void proc.exited.then((outcome) => {
       this.actors.delete(spec.actorId);

@@ -76,7 +76,9 @@ function validate(o: GroupOptions): void {
 export async function createGroup(opts: GroupOptions): Promise<Group> {
   validate(opts);
   let lost: ((err: Error) => void) | undefined;
-  const lanes = await openLanes(opts, (err) => lost?.(err));
+  const opened = await openLanes(opts, (err) => lost?.(err));
+  const wrap = opts.wrapLane;
+  const lanes = wrap ? opened.map((l) => wrap(l)) : opened;
   try {
     const g = new CollectiveGroup(opts, lanes);
     lost = (err) => g.dataConnectionLost(err);

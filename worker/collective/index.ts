@@ -13,3 +13,4 @@ export { connectRawLane, RawLane, RawLaneUnsupported } from './raw-lane.ts';
 export type { RawLaneOptions } from './raw-lane.ts';
 export type { RawLaneSecurity } from './raw-handshake.ts';
 export type { Lane, LaneHandler } from './lane.ts';
+export { LinkShaper, type ShaperCounters } from './shaper.ts';

@@ -1,6 +1,7 @@
 /** Options of a group and of its operations, with their defaults. */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RawLaneSecurity } from './raw-handshake.ts';
+import type { Lane } from './lane.ts';
 
 export type AlgorithmName = 'auto' | 'ring' | 'multicast' | 'hierarchical';
 export type ReduceOp = 'sum' | 'mean';
@@ -44,6 +45,8 @@ export interface GroupOptions {
   dataServers?: string[];
   /** largest data message; capped by the servers' max_payload (default DEFAULT_CHUNK_BYTES) */
   chunkBytes?: number;
+  /** puts something in front of every data lane (a LinkShaper for link faults); default none */
+  wrapLane?: (lane: Lane) => Lane;
 }
 
 export interface OpOptions {

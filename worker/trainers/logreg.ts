@@ -19,6 +19,7 @@ import { generateDataset, gradientSums, shardRows, type Dataset } from './logreg
 import { syncState, type LocalState } from '../actor/state-sync.ts';
 import { Rng } from './rng.ts';
 import { decodeLogregState, encodeLogregState, type LogregState } from './logreg-state.ts';
+import { FiniteGuard, NonFiniteGradientError } from '../engine/train/finite-guard.ts';
 
 type LogregSpec = z.infer<typeof LogregTrainer>;
 
@@ -105,22 +106,37 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
   const shard = shardRows(data.n, spec.rank, spec.worldSize);
   if (shard.length === 0) throw new FlotillaError('FLO_ACTOR_FATAL', `rank ${spec.rank} has no rows (dataset ${data.n}, world ${spec.worldSize})`);
   const buf = new Float32Array(f + 3);
+  const guard = new FiniteGuard('lower the job\'s trainer.lr or check the data for NaN/Inf values');
   ctx.log.info({ from: st.step + 1, to: t.steps, world: spec.worldSize, generation: spec.generation }, 'training');
   while (st.step < t.steps) {
     if (signal.aborted) return;
     const next = st.step + 1;
+    await ctx.faults.beforeStep(next);
+    if (signal.aborted) return;
     const rng = Rng.derive(st.samplerSeed, spec.rank, next);
     const rows = Array.from({ length: t.batch }, () => shard[rng.int(shard.length)]);
     gradientSums(data, st.params, rows, buf);
+    ctx.faults.poison(next, buf);
     await group.allreduce(buf, { op: 'sum' }); // a failed one throws: the step is not applied
     if (signal.aborted) return; // an aborted step is not applied
-    const count = buf[f + 2];
-    for (let j = 0; j <= f; j++) st.params[j] -= (t.lr * buf[j]) / count;
-    const loss = buf[f + 1] / count;
+    // every rank holds the same sum, so every rank skips (or applies) alike
+    let applied: boolean;
+    try { applied = guard.check(buf, next); } catch (e) {
+      if (e instanceof NonFiniteGradientError) throw new FlotillaError('FLO_ACTOR_FATAL', e.message, { cause: e });
+      throw e;
+    }
+    let loss = Number.NaN;
+    if (applied) {
+      const count = buf[f + 2];
+      for (let j = 0; j <= f; j++) st.params[j] -= (t.lr * buf[j]) / count;
+      loss = buf[f + 1] / count;
+    }
     st.step = next;
     ctx.heartbeat(st.step);
     if (spec.rank === 0) {
-      await ctx.emitMetric(st.step, { loss });
+      const skipped: Record<string, number> = guard.skipped > 0 ? { skipped_steps: guard.skipped } : {};
+      if (!applied) await ctx.emitLog('warn', `step ${st.step} skipped on every rank: the summed gradient is NaN/Inf (${guard.consecutive} in a row, ${guard.skipped} in all; ${guard.limit} in a row fail the job)`);
+      await ctx.emitMetric(st.step, applied ? { loss, ...skipped } : skipped);
       const drain = ctx.checkpointRequested(); // a draining node: checkpoint this step, then hold
       if ((st.step % spec.job.checkpoint_every === 0 || st.step === t.steps || drain) && !signal.aborted) {
         await ctx.checkpoints.save(st.step, encodeLogregState(st), { generation: String(spec.generation) });

@@ -30,7 +30,7 @@ import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type Checkp
 import { syncState } from '../actor/state-sync.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
-  CheckpointMismatchError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
+  CheckpointMismatchError, NonFiniteGradientError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
 } from '../engine/train/index.ts';
 
 type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
@@ -154,6 +154,12 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (m) Object.assign(values, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness, val_box: m.loss.box, val_obj: m.loss.obj, val_cls: m.loss.cls });
         await ctx.emitMetric(e.step, values, e.epoch);
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
+      } else if (e.type === 'skip') {
+        ctx.heartbeat(e.step);
+        if (leader) {
+          await ctx.emitLog('warn', `step ${e.step} skipped on every rank: the summed gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
+          await ctx.emitMetric(e.step, { skipped_steps: e.skipped }, e.epoch);
+        }
       } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
         await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(ctx.spec.generation) });
         // a draining node asked for this step's checkpoint: answer, then hold the gang until it moves
@@ -170,13 +176,18 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
           hooks: {
             leader,
             checkpointNow: () => ctx.checkpointRequested(),
-            reduceGradients: (g) => group.allreduce(g, { op: 'sum' }),
+            beforeStep: (step) => ctx.faults.beforeStep(step),
+            reduceGradients: (g) => {
+              ctx.faults.poison(trainer.counters.ni + 1, g); // the step this gradient belongs to (fit's beforeStep numbering)
+              return group.allreduce(g, { op: 'sum' });
+            },
             ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
           },
         });
         break;
       } catch (e) {
         if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
+        if (e instanceof NonFiniteGradientError) throw new FlotillaError('FLO_ACTOR_FATAL', e.message, { cause: e });
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
         if (!(await ctx.regroup(e.cause))) throw e.cause;
         // kept: the new gang agrees on the state (this rank's is the one before the interrupted step)

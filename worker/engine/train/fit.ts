@@ -15,6 +15,7 @@ import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
 import { releaseKernelBuffers } from '../backend.ts';
 import { EarlyStopping } from './early-stop.ts';
+import { DEFAULT_NONFINITE_LIMIT, FiniteGuard } from './finite-guard.ts';
 import { appendResults, trimResults } from './results-csv.ts';
 import { CheckpointMismatchError, restoreTrainer, trainerCheckpoint } from './state.ts';
 import type { Trainer } from './trainer.ts';
@@ -46,7 +47,9 @@ export type FitEvent =
   | { type: 'batch'; epoch: number; index: number; batches: number; step: number; items: LossItems; mean: LossItems; lr: [number, number, number]; stepped: boolean }
   | { type: 'epoch'; epoch: number; epochs: number; step: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean; resultsPath: string }
   | { type: 'checkpoint'; path: string; kind: 'last' | 'best'; sha256: string; step: number; epoch: number; epochEnd: boolean }
-  | { type: 'stop'; reason: 'done' | 'patience'; epoch: number };
+  | { type: 'stop'; reason: 'done' | 'patience'; epoch: number }
+  /** batch `index` was not applied: its (summed) gradient held NaN/Inf; `skipped` counts such steps of this fit */
+  | { type: 'skip'; epoch: number; index: number; step: number; consecutive: number; skipped: number };
 
 /** Options of {@link fit}; defaults as train.py. */
 export interface FitOptions {
@@ -71,6 +74,11 @@ export interface FitOptions {
   onEvent?: (e: FitEvent) => void | Promise<void>;
   /** what a cluster plugs in; absent: one process */
   hooks?: FitHooks;
+  /**
+   * non-finite gradients in a row that end training with a NonFiniteGradientError (default 5);
+   * fewer are skipped: the step is not applied (the same on every rank: the check follows the allreduce)
+   */
+  nonFiniteLimit?: number;
 }
 
 /** The cluster's part of the loop (every rank calls fit with the same options and its own shard). */
@@ -83,6 +91,8 @@ export interface FitHooks {
   leader?: boolean;
   /** asked after every step on the leader: true writes last.ckpt of this step now (a drain) */
   checkpointNow?(): boolean;
+  /** awaited before each batch, with its step (the `step` its batch event will carry) */
+  beforeStep?(step: number): Promise<void>;
 }
 
 /** Loop state saved in `meta.fit`. */
@@ -123,6 +133,7 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
   const lastPath = join(weightsDir, 'last.ckpt'), bestPath = join(weightsDir, 'best.ckpt');
   const resultsPath = join(opts.saveDir, 'results.csv');
   const stopper = new EarlyStopping(opts.patience ?? 100);
+  const guard = new FiniteGuard('lower the learning rate (hyp lr0) or check the dataset for broken images and labels', opts.nonFiniteLimit ?? DEFAULT_NONFINITE_LIMIT);
   let st: FitState = { cursor: { epoch: 0, index: 0 }, lossSum: [0, 0, 0], lossCount: 0, bestFitness: 0, bestEpoch: 0 };
   if (opts.resume) {
     restoreTrainer(trainer, opts.resume);
@@ -140,7 +151,7 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
   };
 
   // a step whose sum fails must leave no trace: its forward pass moved the BatchNorm statistics
-  const bnBuffers = hooks.reduceGradients ? trainer.model.namedTensors().filter((t) => t.kind === 'runningMean' || t.kind === 'runningVar') : [];
+  const bnBuffers = trainer.model.namedTensors().filter((t) => t.kind === 'runningMean' || t.kind === 'runningVar');
   const interrupted = (cause: unknown, before: tf.Tensor[]): StepInterruptedError => {
     bnBuffers.forEach((t, i) => t.variable.assign(before[i]));
     st.bestFitness = stopper.bestFitness;
@@ -157,11 +168,29 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     let index = st.cursor.index;
     for await (const batch of opts.train.epochBatches(epoch, index)) {
       opts.signal?.throwIfAborted();
+      if (hooks.beforeStep) {
+        await hooks.beforeStep(trainer.counters.ni + 1);
+        opts.signal?.throwIfAborted();
+      }
       const before = bnBuffers.map((t) => tf.clone(t.variable));
       const { grads, items } = trainer.computeGradients(batch);
-      if (hooks.reduceGradients) {
-        try { await hooks.reduceGradients(grads); } catch (e) { throw interrupted(e, before); } finally { tf.dispose(before); }
-        opts.signal?.throwIfAborted(); // a step whose sum was interrupted is not applied
+      let finite: boolean;
+      try {
+        if (hooks.reduceGradients) {
+          try { await hooks.reduceGradients(grads); } catch (e) { throw interrupted(e, before); }
+          opts.signal?.throwIfAborted(); // a step whose sum was interrupted is not applied
+        }
+        finite = guard.check(grads, trainer.counters.ni + 1);
+        // nothing of a skipped step stays: not even the BatchNorm statistics its forward pass moved
+        if (!finite) bnBuffers.forEach((t, i) => t.variable.assign(before[i]));
+      } finally { tf.dispose(before); }
+      if (!finite) {
+        // not applied on any rank (they all hold the same sum); the batch is used up all the same
+        trainer.skipBatch();
+        index += 1;
+        st.cursor = { epoch, index };
+        await emit({ type: 'skip', epoch, index: index - 1, step: trainer.counters.ni, consecutive: guard.consecutive, skipped: guard.skipped });
+        continue;
       }
       const r = trainer.applyGradients(grads);
       st.lossSum = [st.lossSum[0] + items.box, st.lossSum[1] + items.obj, st.lossSum[2] + items.cls];

@@ -20,6 +20,7 @@ export type {
   KindedVariable, LossItems, NamedVariable, ParameterGroups, TensorKind, TrainBatch, TrainableModel, ValMetrics,
 } from './types.ts';
 export { fit, StepInterruptedError } from './fit.ts';
+export { DEFAULT_NONFINITE_LIMIT, FiniteGuard, NonFiniteGradientError, allFinite } from './finite-guard.ts';
 export type { BatchSource, FitEvent, FitHooks, FitOptions, FitResult, FitState } from './fit.ts';
 export { RunSettingsError, ensureData, runSettingsMeta, runSettingsOf, setupRun, synthesize } from './run-setup.ts';
 export type { RunSettings, RunSetup, SyntheticSpec } from './run-setup.ts';

@@ -161,6 +161,11 @@ export class Trainer {
     return info;
   }
 
+  /** Ends the iteration without using its gradient (a non-finite one: fit's guard skips it). */
+  skipBatch(): void {
+    this.counters.ni += 1;
+  }
+
   /** computeGradients + applyGradients, for one process. */
   step(batch: TrainBatch): { items: LossItems } & StepInfo {
     const { items } = this.computeGradients(batch);
