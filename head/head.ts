@@ -183,6 +183,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       revocations = syncRevocations(new AccountRevoker(readRevoker(o.natsRevoker), o.natsUrl), () => store.revokedUsers(), (err) => log.warn({ err: err.message }, 'NATS revocations not pushed (retried)'));
       const r = revocations;
       stops.push(() => r.stop());
+    } else if (tokens && minter) {
+      log.warn('no NATS revoker (--nats-revoker revoker.json of flotilla nats-trust): a revoked join token stops new joins, but its nodes stay connected');
     }
     const ctx: ApiContext = {
       faults, tokens, minter,
