@@ -3,8 +3,9 @@
  * network-namespace hosts nats1..3 (test/kit/lab-cluster.ts, certificates as `flotilla certs`
  * makes them): a plain-TCP client is refused, a TLS client without the CA does not trust the
  * server, one with the CA but no creds is not authorized, one with both works; the route and
- * leaf listeners demand TLS too; and a job runs on the cluster with its actors' raw lanes
- * authenticated and encrypted.
+ * leaf listeners demand TLS too; a rogue server whose certificate is not of the cluster's CA
+ * cannot join as a route (one with such a certificate can: the control); and a job runs on the
+ * cluster with its actors' raw lanes authenticated and encrypted.
  */
 import t from 'tap';
 import { connect as tcpConnect } from 'node:net';
@@ -12,6 +13,11 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Lab, netnsUnavailable } from '../kit/netns.ts';
 import { startLabCluster, CLUSTER_URLS } from '../kit/lab-cluster.ts';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launch } from '../../head/embedded-nats.ts';
+import { writeNatsCerts } from '../../head/auth/nats-certs.ts';
 import { startProc } from '../head/helpers/procs.ts';
 import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
@@ -74,6 +80,46 @@ t.test('TLS on the shipped cluster configs', { timeout: 300_000, skip: why ? `NA
     t.equal((await jsm.streams.info(name)).cluster?.replicas?.length, 2, 'the stream has two peer replicas besides its leader (routes over TLS)');
     await jsm.streams.delete(name);
     await ok.close();
+  });
+
+  await t.test('routes are mutual TLS: a rogue server without a certificate of the CA injects nothing', async (t) => {
+    const nc = await connect(natsOptions(byIp, cluster.auth.headCreds, { tls: { caFile: cluster.ca }, timeout: 8000 }));
+    t.teardown(() => nc.close());
+    /** A server on a new host that routes to nats1 with its own certificate and publishes in the cluster's account. */
+    const rogue = async (label: string, signedByClusterCa: boolean): Promise<{ got: () => number; stop: () => Promise<void> }> => {
+      const h = lab.addHost(label);
+      const dir = mkdtempSync(join(tmpdir(), `flotilla-${label}-`));
+      if (signedByClusterCa) for (const f of ['ca.pem', 'ca-key.pem']) copyFileSync(join(cluster.auth.dir, 'tls', f), join(dir, f));
+      const own = writeNatsCerts(dir, [label, h.ip]);
+      const conf = [
+        `server_name: ${label}`, 'listen: 0.0.0.0:4222',
+        `accounts { ${cluster.auth.trust.accountPub}: { users: [ { user: r, password: r } ] } }`,
+        `cluster { name: flotilla, listen: 0.0.0.0:6222, routes: [ nats-route://nats1:6222 ]`,
+        `  tls { cert_file: "${own.cert}", key_file: "${own.key}", ca_file: "${cluster.ca}", timeout: 5 } }`,
+      ].join('\n');
+      const srv = await launch(conf, h.ip, 4222, dir, true, { prefix: ['ip', 'netns', 'exec', h.ns], probe: () => new Promise((r) => { const c = tcpConnect(4222, h.ip); c.once('connect', () => { c.destroy(); r(true); }); c.once('error', () => r(false)); }) });
+      const subject = `rogue.${label}`;
+      let n = 0;
+      const sub = nc.subscribe(`${subject}.>`, { callback: () => { n++; } });
+      await nc.flush();
+      const inj = await connect({ servers: `nats://${h.ip}:4222`, user: 'r', pass: 'r' });
+      const timer = setInterval(() => inj.publish(`${subject}.x`, new Uint8Array([1])), 100);
+      return {
+        got: () => n,
+        async stop() { clearInterval(timer); sub.unsubscribe(); await inj.close(); await srv.stop(); rmSync(dir, { recursive: true, force: true }); },
+      };
+    };
+    const t0 = Date.now();
+    const friend = await rogue('friend', true);
+    await until('messages of a server with a certificate of the cluster CA', () => friend.got() > 0, 60_000);
+    const joinMs = Date.now() - t0;
+    t.pass(`control: a server with a CA-signed certificate joins and its messages arrive (${joinMs} ms)`);
+    await friend.stop();
+    const foe = await rogue('foe', false);
+    // the same wait the control needed, three times over and at least 10 s
+    await new Promise((r) => setTimeout(r, Math.max(10_000, 3 * joinMs)));
+    t.equal(foe.got(), 0, 'a server with a certificate of another CA is refused as a route: nothing arrives');
+    await foe.stop();
   });
 
   await t.test('a job runs on the TLS cluster; its raw lanes authenticate over TLS', async (t) => {
