@@ -80,6 +80,21 @@ t.test('a kill with a rollback: detection, recovery, steps lost, restarts, attri
   t.same(auditSteps(s.events).lostPerChange, [2]);
 });
 
+t.test('a head reaction that overtook the injector\'s report still counts (at 0 s) and the fault pays for the change', async (t) => {
+  const s = new Stream().state(0, 'running').steps(0, 1, 7).wait(40).state(1, 'recovering', 1, 'rank 1 failed: actor killed by SIGKILL');
+  const reactedAt = s.now;
+  s.wait(10).fault(1, 'f1', 'injected', kill, { rank: 1, step: 8 }).wait(500).state(1, 'running', 1).steps(1, 6, 20).state(1, 'succeeded', 1);
+  const r = buildReport(record(), s.events);
+  const f = r.faults[0];
+  t.equal(f.generation, 0, 'the hit generation is the one that was training, not the one the head had moved to');
+  t.equal(f.detected_at, reactedAt);
+  t.equal(f.detect_s, 0);
+  t.equal(f.recovered_step, 6);
+  t.equal(f.steps_lost, 2);
+  t.equal(f.restarts, 1);
+  t.equal(r.changes[0].fault_id, 'f1');
+});
+
 t.test('live recovery: the new generation goes on after the last step, nothing lost', async (t) => {
   const s = new Stream().state(0, 'running').steps(0, 1, 7).fault(0, 'f1', 'injected', kill, { rank: 1, step: 8 })
     .wait(800).state(1, 'running', 1, 'rank 1 replaced').wait(900).steps(1, 8, 20).state(1, 'succeeded', 1);
