@@ -165,6 +165,19 @@ export class Controller {
     });
   }
 
+  /**
+   * A node whose closed connection was confirmed (supervisor/hints.ts: no ping answered, no
+   * heartbeat since): dead now, as if its heartbeats had timed out. A head cut off from NATS
+   * decides nothing, as in tick().
+   */
+  nodeGone(nodeId: string, why: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.#closed || this.#view?.problem() || !this.nodes.has(nodeId)) return;
+      await this.#nodeDied(nodeId, why);
+      void this.tick();
+    });
+  }
+
   /** A metric or checkpoint event from the events stream. */
   onEvent(e: JobEvent): void {
     if (e.type !== 'metric' && e.type !== 'checkpoint') return;
@@ -200,7 +213,7 @@ export class Controller {
         this.#log.warn({ nodes: dead.length }, 'hearing no node at all and no round trip to NATS: not declaring anyone dead');
         return;
       }
-      for (const nodeId of dead) await this.#nodeDied(nodeId);
+      for (const nodeId of dead) await this.#nodeDied(nodeId, 'heartbeats stopped');
       const byId = new Map(this.nodes.list().map((n) => [n.record.nodeId, n]));
       // the generation each job had when its actors were found missing: two missing ranks end it once
       const genOf = new Map(this.jobs.list().map((j) => [j.id, j.generation]));
@@ -215,12 +228,12 @@ export class Controller {
 
   // ---- internals -------------------------------------------------------------------------
 
-  async #nodeDied(nodeId: string): Promise<void> {
-    this.#log.warn({ node: nodeId }, 'node is dead (heartbeats stopped)');
+  async #nodeDied(nodeId: string, why: string): Promise<void> {
+    this.#log.warn({ node: nodeId, why }, `node is dead (${why})`);
     await this.nodes.remove(nodeId);
     for (const j of this.jobs.list()) {
       if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {
-        await this.#endGeneration(j.id, j.generation, 'retryable', `node ${nodeId} was lost`, j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId));
+        await this.#endGeneration(j.id, j.generation, 'retryable', `node ${nodeId} was lost (${why})`, j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId));
       }
     }
   }

@@ -9,8 +9,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FlotillaError } from '../shared/errors.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { natsOptions } from '../shared/nats-connect.ts';
+import { credsJwt, credsText, jwtClaims, natsOptions } from '../shared/nats-connect.ts';
 import { credentialMinter, type CredentialMinter } from './auth/minter.ts';
+import { DisconnectHints } from './supervisor/hints.ts';
+import { watchDisconnects } from './supervisor/disconnects.ts';
+import { pingNode } from './supervisor/spawn.ts';
 import { TokenStore } from './auth/token-store.ts';
 import { ensureKv } from '../shared/js-assets.ts';
 import type { FastifyInstance } from 'fastify';
@@ -44,7 +47,9 @@ export interface HeadOptions {
   natsCreds?: string;
   /** the account signing key (seed or file) to mint worker and actor creds with; needs natsCreds */
   natsSigningKey?: string;
-  /** revoker.json of the trust dir (path or text): revoking a worker token then disconnects its nodes (needs restAuth) */
+  /** revoker.json of the trust dir (path or text): revoking a worker token then disconnects its nodes (needs restAuth);
+   * its system-account user also reads the client-disconnect advisories: a node whose agent closed
+   * its connections is dead after a failed ping, not after the heartbeat timeout (supervisor/hints.ts) */
   natsRevoker?: string;
   prefix: string;
   /** HTTP listen address (default 127.0.0.1); `port: null` builds the app without listening */
@@ -91,6 +96,32 @@ export interface Head {
   /** an admin token made because none existed (first start): print it once, it is stored only hashed */
   firstAdminToken?: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Client-disconnect advisories through the system-account user of revoker.json: confirmed
+ * closes end a node at once (supervisor/hints.ts). A user the server refuses leaves the head on
+ * heartbeats alone, with a warning.
+ */
+async function watchNodeConnections(o: HeadOptions, id: string, nc: NatsConnection, ctl: Controller, s: ReturnType<typeof subjects>, log: Logger, stops: Array<() => Promise<void> | void>): Promise<void> {
+  const account = jwtClaims(credsJwt(credsText(o.natsCreds as string))).nats?.issuer_account;
+  let sysNc: NatsConnection;
+  try {
+    if (!account) throw new Error('the head creds name no issuer account');
+    sysNc = await connect(natsOptions(o.natsUrl, readRevoker(o.natsRevoker as string).sys_creds, { name: `${id}-advisories`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 }));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'no client-disconnect advisories (system-account user refused): dead nodes are found by heartbeats alone');
+    return;
+  }
+  const hints = new DisconnectHints({
+    ping: (nodeId) => pingNode(nc, s, nodeId, 250).then(() => true, () => false),
+    heardAt: (nodeId) => ctl.nodes.get(nodeId)?.heardAt,
+    gone: (nodeId, why) => ctl.nodeGone(nodeId, why),
+    onVerdict: (node, v) => log.info({ node, ...v }, v.gone ? 'node connection closed: confirmed gone' : 'node connection closed: still alive'),
+  });
+  const sub = watchDisconnects(sysNc, account, hints, (err) => log.warn({ err }, 'ignoring a malformed disconnect advisory'));
+  await sysNc.flush();
+  stops.push(async () => { hints.stop(); sub.unsubscribe(); await sysNc.close().catch(() => undefined); });
 }
 
 /** The HTTPS option from two PEM files; both or neither. */
@@ -146,6 +177,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       stops.push(() => joins.unsubscribe());
     }
     stops.push(() => membership.stop());
+    if (o.natsRevoker && o.natsCreds) await watchNodeConnections(o, id, nc, ctl, s, log, stops);
     const followers: DurableFollower[] = [
       await followDurable(res.js, res.jsm, {
         stream: res.exitsStream, durable: 'head_exits', subject: s.allActorExits, schema: ActorExit, deliverAll: true, log,

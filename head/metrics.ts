@@ -26,6 +26,10 @@ export function renderMetrics(jobs: readonly HeadJob[], nodes: readonly LiveNode
   const free = capacity(jobs, nodes).reduce((a, n) => a + n.free, 0);
   metric('flotilla_slots', 'gauge', 'Actor slots of live nodes.', [[{}, slots]]);
   metric('flotilla_slots_free', 'gauge', 'Actor slots free for placement.', [[{}, free]]);
+  const pools = nodes.filter((n) => n.record.warm).map((n) => ({ node: n.record.nodeId, w: n.record.warm! }));
+  metric('flotilla_node_warm_actors', 'gauge', 'Warm actor processes of a node, by state (ready, starting).',
+    pools.flatMap(({ node, w }) => [[{ node, state: 'ready' }, w.ready], [{ node, state: 'starting' }, w.starting]] as Array<[Record<string, string>, number]>));
+  metric('flotilla_node_warm_actors_taken_total', 'counter', 'Placements that took a warm actor process, per node agent.', pools.map(({ node, w }) => [{ node }, w.taken]));
   metric('flotilla_head_uptime_seconds', 'gauge', 'Seconds since this head started.', [[{}, extra.uptimeS]]);
   return `${lines.join('\n')}\n`;
 }

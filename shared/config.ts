@@ -16,6 +16,7 @@ export const DEFAULTS = Object.freeze({
   deadAfterMs: 3000,
   restartBackoffMs: 500,
   workerSlots: 1,
+  warmActors: 1,
   idleTimeoutMs: 60_000,
 });
 
@@ -51,9 +52,11 @@ export const Config = z
         nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
         slots: z.number().int().positive().default(DEFAULTS.workerSlots),
         heartbeatMs: z.number().int().positive().default(DEFAULTS.heartbeatMs),
+        /** actor processes kept started and loaded for placements (default 1; 0 disables the pool) */
+        warmActors: z.number().int().min(0).max(64).default(DEFAULTS.warmActors),
       })
       .strict()
-      .default({ slots: DEFAULTS.workerSlots, heartbeatMs: DEFAULTS.heartbeatMs }),
+      .default({ slots: DEFAULTS.workerSlots, heartbeatMs: DEFAULTS.heartbeatMs, warmActors: DEFAULTS.warmActors }),
     jetstream: z
       .object({
         /** replicas of every KV bucket, stream and object store (default min(3, servers in the cluster)) */
@@ -78,6 +81,7 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_DEAD_AFTER_MS: (c, v) => { (c.head ??= {}).deadAfterMs = Number(v); },
   FLOTILLA_NODE_ID: (c, v) => { (c.worker ??= {}).nodeId = v; },
   FLOTILLA_SLOTS: (c, v) => { (c.worker ??= {}).slots = Number(v); },
+  FLOTILLA_WARM_ACTORS: (c, v) => { (c.worker ??= {}).warmActors = Number(v); },
   FLOTILLA_JS_REPLICAS: (c, v) => { (c.jetstream ??= {}).replicas = Number(v); },
 };
 /** The environment variables the config reads (deploy/ env files are checked against them). */

@@ -5,23 +5,24 @@
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../shared/config.ts';
 
-const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FILE] [--nats-ca FILE] [--slots N] [--node-id ID] [--prefix P]
+const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FILE] [--nats-ca FILE] [--slots N] [--warm-actors N] [--node-id ID] [--prefix P]
 
   --nats URL      NATS server URL(s), comma separated (env FLOTILLA_NATS_URL)
   --join-token T  join token from \`flotilla token create --role worker\` (env FLOTILLA_JOIN_TOKEN); it names the node
   --creds FILE    the node's NATS creds file instead of a join token (env FLOTILLA_NATS_CREDS)
   --nats-ca FILE  CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA); TLS is then required
   --slots N       actor processes this node runs at once (env FLOTILLA_SLOTS, default 1)
+  --warm-actors N actor processes kept started and loaded for the next placements (env FLOTILLA_WARM_ACTORS, default 1, 0 = off)
   --node-id ID    node id (env FLOTILLA_NODE_ID, default <host>-<random>)
   --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { nats?: string; slots?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; creds?: string; 'nats-ca'?: string; help?: boolean };
+  let values: { nats?: string; slots?: string; 'warm-actors'?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; creds?: string; 'nats-ca'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        nats: { type: 'string' }, slots: { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
+        nats: { type: 'string' }, slots: { type: 'string' }, 'warm-actors': { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
         'join-token': { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -39,9 +40,10 @@ export async function run(argv: string[]): Promise<number> {
   if (values.prefix) overrides.prefix = values.prefix;
   if (values['join-token']) overrides.joinToken = values['join-token'];
   if (values.creds) overrides.natsCreds = values.creds;
-  if (values.slots !== undefined || values['node-id'] !== undefined) {
+  if (values.slots !== undefined || values['node-id'] !== undefined || values['warm-actors'] !== undefined) {
     overrides.worker = {
       ...(values.slots !== undefined ? { slots: Number(values.slots) } : {}),
+      ...(values['warm-actors'] !== undefined ? { warmActors: Number(values['warm-actors']) } : {}),
       ...(values['node-id'] !== undefined ? { nodeId: values['node-id'] } : {}),
     };
   }

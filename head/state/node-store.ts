@@ -73,7 +73,7 @@ export class NodeStore {
     const n = this.#nodes.get(hb.nodeId);
     if (!n) return false;
     const draining = n.record.draining || hb.draining;
-    n.record = { ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now };
+    n.record = { ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now, ...(hb.warm ? { warm: hb.warm } : {}) };
     n.heardAt = Math.max(n.heardAt, now);
     n.lags.push(now - hb.ts);
     if (n.lags.length > LAG_WINDOW) n.lags.shift();

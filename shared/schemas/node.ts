@@ -26,6 +26,15 @@ export const ActorBrief = z.object({
 });
 export type ActorBrief = z.infer<typeof ActorBrief>;
 
+/** A node's warm actor pool (worker/agent/warm-pool.ts): processes kept, ready, still loading, taken by placements so far. */
+export const WarmStats = z.object({
+  size: z.number().int().nonnegative(),
+  ready: z.number().int().nonnegative(),
+  starting: z.number().int().nonnegative(),
+  taken: z.number().int().nonnegative(),
+});
+export type WarmStats = z.infer<typeof WarmStats>;
+
 /**
  * A node's liveness beat. `ts` is the sender's clock when it was sent (ms since epoch) and
  * `seq` counts the beats of one agent process from 0 (reset when the agent restarts, together
@@ -39,6 +48,8 @@ export const NodeHeartbeat = z.object({
   slots: z.number().int().positive(),
   actors: z.array(ActorBrief),
   draining: z.boolean().default(false),
+  /** the warm actor pool (absent: an agent without one, or an older agent) */
+  warm: WarmStats.optional(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
 
@@ -88,5 +99,7 @@ export const NodeRecord = NodeInfo.extend({
   last_seen: z.number(),
   draining: z.boolean().default(false),
   actors: z.array(ActorBrief).default([]),
+  /** the node's warm actor pool, from its last heartbeat */
+  warm: WarmStats.optional(),
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;

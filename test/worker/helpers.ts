@@ -95,11 +95,11 @@ export async function control(nc: NatsConnection, subject: string, body: unknown
 }
 
 /** An in-process agent with real actor processes. */
-export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & { srv: Pick<NatsServer, 'url' | 'auth'> }, o: { nodeId?: string; slots?: number; stopGraceMs?: number; actorEnv?: Record<string, string> } = {}): Promise<Agent> {
+export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & { srv: Pick<NatsServer, 'url' | 'auth'> }, o: { nodeId?: string; slots?: number; stopGraceMs?: number; actorEnv?: Record<string, string>; warmActors?: number } = {}): Promise<Agent> {
   const agent = new Agent({
     nc: env.nc, natsUrl: env.srv.url, prefix: env.prefix, nodeId: o.nodeId ?? 'node-a', slots: o.slots ?? 2,
     backend: { backend: 'cpu', device: 'test' }, root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log: testLogger('worker'),
-    heartbeatMs: 200, stopGraceMs: o.stopGraceMs ?? 3000,
+    heartbeatMs: 200, stopGraceMs: o.stopGraceMs ?? 3000, ...(o.warmActors === undefined ? {} : { warmActors: o.warmActors }),
     // these tests send `spawn` themselves, without minted actor creds: the actors connect as the test
     actorEnv: { FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn', ...(env.srv.auth ? { FLOTILLA_NATS_CREDS: env.srv.auth.headCreds } : {}), ...o.actorEnv },
   });

@@ -54,6 +54,8 @@ export interface TrainerResult { digest?: string }
 /** A trainer module: `run` resolves when training is done, throws to fail. */
 export interface TrainerModule {
   run(ctx: ActorContext): Promise<TrainerResult | void>;
+  /** loads what `run` needs before any spec exists (a warm actor, worker/actor/warm.ts): the compute backend */
+  warm?(): Promise<void>;
 }
 
 export type TrainerKind = TrainerSpec['kind'];

@@ -1,9 +1,11 @@
 /**
  * Messages between an actor process and its agent over the Node IPC channel. The last one an
  * actor sends is `result` (the shared ActorResult plus a type tag); the exit code backs it up.
+ * A warm actor (forked without a spec, worker/actor/warm.ts) sends `ready` once its runtime is
+ * loaded and then waits for `start`, which carries its spec and its NATS credentials.
  */
 import { z } from 'zod';
-import { ActorOutcome, ActorState, ArmedFault, FAULT_REPORT_PHASES } from '../../shared/schemas/index.ts';
+import { ActorOutcome, ActorSpec, ActorState, ArmedFault, FAULT_REPORT_PHASES } from '../../shared/schemas/index.ts';
 
 /** actor -> agent */
 export const ActorToAgent = z.discriminatedUnion('type', [
@@ -15,6 +17,8 @@ export const ActorToAgent = z.discriminatedUnion('type', [
     type: z.literal('fault'), fault_id: ArmedFault.shape.fault_id, phase: z.enum(FAULT_REPORT_PHASES),
     step: z.number().int().nonnegative().optional(), message: z.string().optional(),
   }),
+  /** a warm actor: runtime, trainer modules and compute backend loaded; waiting for `start` */
+  z.object({ type: z.literal('ready') }),
 ]);
 export type ActorToAgent = z.infer<typeof ActorToAgent>;
 
@@ -27,6 +31,8 @@ export const AgentToActor = z.discriminatedUnion('type', [
   z.object({ type: z.literal('fault-go'), fault_id: ArmedFault.shape.fault_id }),
   /** partition: cut this process's NATS connections for `ms` */
   z.object({ type: z.literal('cut'), ms: z.number().int().positive() }),
+  /** a warm actor becomes this actor; `creds`: its own NATS credentials (never put in its env) */
+  z.object({ type: z.literal('start'), spec: ActorSpec, creds: z.string().min(1).optional() }),
 ]);
 export type AgentToActor = z.infer<typeof AgentToActor>;
 

@@ -1,7 +1,8 @@
 /**
  * Entry of an actor process (forked by the agent): `node --import tsx worker/actor/main.ts`
  * with FLOTILLA_NATS_URL, FLOTILLA_PREFIX and FLOTILLA_ACTOR_SPEC (JSON ActorSpec) in env and
- * an IPC channel to the agent, which gets the final outcome; the exit code backs it up.
+ * an IPC channel to the agent, which gets the final outcome; the exit code backs it up. A warm
+ * actor (FLOTILLA_ACTOR_WARM=1, no spec, no creds) gets both over IPC instead (warm.ts).
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { credsText, natsOptions, natsTls } from '../../shared/nats-connect.ts';
@@ -12,6 +13,7 @@ import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
 import { ACTOR_EXIT_CODES, AgentToActor, type ActorToAgent } from './ipc.ts';
 import { trainers } from '../trainers/registry.ts';
 import { ActorRuntime } from './runtime.ts';
+import { WARM_ENV, waitForStart } from './warm.ts';
 
 const send = (m: ActorToAgent): void => { if (process.send && process.connected) process.send(m, () => undefined); };
 
@@ -24,11 +26,20 @@ function finish(outcome: ActorOutcome): void {
 
 async function main(): Promise<void> {
   let spec: ActorSpec;
-  try {
-    spec = validate(ActorSpec, JSON.parse(process.env.FLOTILLA_ACTOR_SPEC ?? 'null'));
-  } catch (e) {
-    console.error(`flotilla actor: bad FLOTILLA_ACTOR_SPEC: ${(e as Error).message}`);
-    return finish({ kind: 'fatal', message: `bad FLOTILLA_ACTOR_SPEC: ${(e as Error).message}`, exitCode: null, signal: null });
+  let creds = process.env.FLOTILLA_NATS_CREDS || undefined;
+  let backlog = (): unknown[] => [];
+  if (process.env[WARM_ENV] === '1') {
+    const start = await waitForStart(trainers, send);
+    if (!start) return finish({ kind: 'cancelled', message: 'warm actor stopped before a start', exitCode: null, signal: null });
+    ({ spec, creds } = start);
+    backlog = start.takeBacklog;
+  } else {
+    try {
+      spec = validate(ActorSpec, JSON.parse(process.env.FLOTILLA_ACTOR_SPEC ?? 'null'));
+    } catch (e) {
+      console.error(`flotilla actor: bad FLOTILLA_ACTOR_SPEC: ${(e as Error).message}`);
+      return finish({ kind: 'fatal', message: `bad FLOTILLA_ACTOR_SPEC: ${(e as Error).message}`, exitCode: null, signal: null });
+    }
   }
   const prefix = process.env.FLOTILLA_PREFIX ?? 'flotilla';
   const log = createLogger({ role: 'actor', bindings: { job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation } });
@@ -38,22 +49,23 @@ async function main(): Promise<void> {
   // to its agent (which moves it, rather than cancelling the job); a standalone one stops.
   process.on('SIGINT', () => { if (!process.send) stop.abort('SIGINT'); });
   let runtime: ActorRuntime | undefined;
-  process.on('message', (raw) => {
+  const onMessage = (raw: unknown) => {
     const r = AgentToActor.safeParse(raw);
     if (!r.success) { log.warn({}, 'ignoring a malformed IPC message from the agent'); return; }
     const m = r.data;
     if (m.type === 'stop') stop.abort(m.reason);
     else if (m.type === 'fault') runtime?.faults.receive(m.fault);
     else if (m.type === 'fault-go') runtime?.faults.go(m.fault_id);
-    else log.warn({ ms: m.ms, connections: cutConnections(m.ms) }, 'partition fault: NATS connections cut');
-  });
+    else if (m.type === 'cut') log.warn({ ms: m.ms, connections: cutConnections(m.ms) }, 'partition fault: NATS connections cut');
+  };
+  process.on('message', onMessage);
+  for (const m of backlog()) onMessage(m); // what the agent sent a warm actor right after its start
   // The agent is gone (killed): nobody will reap us, so stop rather than train as an orphan.
   process.on('disconnect', () => stop.abort('agent disconnected'));
 
   const servers = (process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
   // Reconnect for as long as it takes (to any server): the self-fencing lease, not nats.js,
   // decides when an actor cut off from the cluster gives up.
-  const creds = process.env.FLOTILLA_NATS_CREDS || undefined;
   const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500 };
   const connectLane = () => connect(natsOptions(servers, creds, { ...opts, name: `flotilla-actor-${spec.actorId}-lane` }));
   let nc: NatsConnection;

@@ -1,7 +1,7 @@
 /**
- * One actor process as the agent sees it: forked with the spec in its env and an IPC channel,
- * stopped with SIGTERM (plus an IPC `stop`) and SIGKILL after a grace period, reaped into a
- * typed outcome.
+ * One actor process as the agent sees it: forked with the spec in its env and an IPC channel
+ * (or a warm process from the pool, given its spec over IPC), stopped with SIGTERM (plus an IPC
+ * `stop`) and SIGKILL after a grace period, reaped into a typed outcome.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/logger.ts';
@@ -23,10 +23,34 @@ export interface ActorProcessOptions {
   creds?: string;
 }
 
+/**
+ * Env of an actor child: the agent's, without any credential (the agent's own never reach a
+ * child), plus `o.env`, the NATS URL and prefix, and `extra`.
+ */
+export function actorChildEnv(o: Pick<ActorProcessOptions, 'natsUrl' | 'prefix' | 'env'>, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env, FLOTILLA_NATS_CREDS: undefined, FLOTILLA_JOIN_TOKEN: undefined, ...o.env,
+    FLOTILLA_NATS_URL: o.natsUrl, FLOTILLA_PREFIX: o.prefix, ...extra,
+  };
+}
+
+/** Forks an actor child (`node --import tsx <entry>`) with an IPC channel; resolves once the OS process exists. */
+export function forkActor(root: string, entry: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    child.once('error', onError);
+    child.once('spawn', () => { child.off('error', onError); resolve(child); });
+  });
+}
+
 export class ActorProcess {
   state: ActorState = 'starting';
   /** last step the actor reported through a heartbeat */
   step: number | undefined;
+  /** resolves at the actor's first heartbeat (its first step) */
+  readonly firstBeat: Promise<void>;
+  private beaten!: () => void;
   private result: ActorOutcome | undefined;
   private stopReq: { intent: StopIntent; reason: string } | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -39,6 +63,7 @@ export class ActorProcess {
 
   /** `spec`: updated when live recovery keeps the actor in a newer generation */
   private constructor(public spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
+    this.firstBeat = new Promise((r) => { this.beaten = r; });
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         clearTimeout(this.killTimer);
@@ -52,29 +77,21 @@ export class ActorProcess {
   }
 
   /** Forks the actor; resolves once the OS process exists. */
-  static spawn(spec: ActorSpec, o: ActorProcessOptions): Promise<ActorProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', o.entry], {
-      cwd: o.root,
-      env: {
-        ...process.env,
-        FLOTILLA_NATS_CREDS: undefined,
-        FLOTILLA_JOIN_TOKEN: undefined,
-        ...o.env,
-        ...(o.creds ? { FLOTILLA_NATS_CREDS: o.creds } : {}),
-        FLOTILLA_NATS_URL: o.natsUrl,
-        FLOTILLA_PREFIX: o.prefix,
-        FLOTILLA_ACTOR_SPEC: JSON.stringify(spec),
-      },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      child.once('error', onError);
-      child.once('spawn', () => {
-        child.off('error', onError);
-        resolve(new ActorProcess(spec, child, o.log));
-      });
-    });
+  static async spawn(spec: ActorSpec, o: ActorProcessOptions): Promise<ActorProcess> {
+    const env = actorChildEnv(o, { ...(o.creds ? { FLOTILLA_NATS_CREDS: o.creds } : {}), FLOTILLA_ACTOR_SPEC: JSON.stringify(spec) });
+    return new ActorProcess(spec, await forkActor(o.root, o.entry, env), o.log);
+  }
+
+  /**
+   * Makes a warm process (worker/agent/warm-pool.ts, already `ready`) this actor: its spec and
+   * creds go over IPC. A process that died meanwhile exits at once, as any crashed actor does.
+   */
+  static adopt(child: ChildProcess, spec: ActorSpec, creds: string | undefined, log: Logger): ActorProcess {
+    const proc = new ActorProcess(spec, child, log);
+    const msg: AgentToActor = { type: 'start', spec, ...(creds ? { creds } : {}) };
+    if (child.connected) child.send(msg, () => undefined);
+    else child.kill('SIGKILL');
+    return proc;
   }
 
   get pid(): number | undefined { return this.child.pid; }
@@ -109,9 +126,9 @@ export class ActorProcess {
     if (!r.success) { this.log.warn({ actor: this.spec.actorId }, 'ignoring a malformed IPC message from an actor'); return; }
     const m = r.data;
     if (m.type === 'result') this.result = m.outcome;
-    else if (m.type === 'heartbeat') { if (m.step !== undefined) this.step = m.step; }
+    else if (m.type === 'heartbeat') { if (m.step !== undefined) this.step = m.step; this.beaten(); }
     else if (m.type === 'fault') this.onFault?.(m);
-    else if (this.state !== 'stopping' && this.state !== 'exited') {
+    else if (m.type === 'state' && this.state !== 'stopping' && this.state !== 'exited') {
       this.state = m.state;
       if (m.state === 'running') this.onRunning?.();
     }

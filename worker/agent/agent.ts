@@ -1,7 +1,8 @@
 /**
  * The node agent: registers the node with the head (retried until one answers), heartbeats
- * the actors it runs, forks one process per actor on `spawn`, reaps each into an `actorExit`,
- * stops older generations on `jobAbort`, and on leave hands its actors back before exiting.
+ * the actors it runs, starts one process per actor on `spawn` (a warm one from its pool when
+ * one is ready, else a fresh fork), reaps each into an `actorExit`, stops older generations on
+ * `jobAbort`, and on leave hands its actors back before exiting.
  */
 import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -20,6 +21,7 @@ import type { BackendReport } from './backend-probe.ts';
 import { coreShareEnv } from './actor-threads.ts';
 import { reportExit } from './exit-report.ts';
 import { AgentFaults } from './faults.ts';
+import { WarmPool } from './warm-pool.ts';
 
 /** `checkpointing`: leaving, rank 0 of each local job writes the step in flight before the head is told */
 export const AGENT_STATES = ['starting', 'running', 'checkpointing', 'draining', 'stopped'] as const;
@@ -58,6 +60,10 @@ export interface AgentOptions {
   preempt?: () => void;
   /** kill-node fault: after its actors, the agent dies (default: SIGKILL to this process) */
   die?: () => void;
+  /** warm actor processes kept ready for placements (default 1; 0: every actor is a fresh fork) */
+  warmActors?: number;
+  /** a taken warm process is replaced at the actor's first step or exit, or after this long (default 10000 ms) */
+  warmRefillMs?: number;
 }
 
 /** What the schema cannot say alone: the rank fits the world, one node per rank. */
@@ -88,6 +94,8 @@ export class Agent {
   private hbTimer: NodeJS.Timeout | undefined;
   private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die'>> & Pick<AgentOptions, 'actorEnv'>;
   private readonly faults: AgentFaults;
+  /** pre-started actor processes (absent with warmActors 0) */
+  readonly warm: WarmPool | undefined;
   /** beats sent by this process (NodeHeartbeat.seq) */
   private beats = 0;
   /** resolves once a head has accepted the registration */
@@ -97,7 +105,16 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.o = {
       ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000, drainCheckpointMs: opts.drainCheckpointMs ?? 15_000, exitFlushMs: opts.exitFlushMs ?? 5000,
+      warmActors: opts.warmActors ?? 1, warmRefillMs: opts.warmRefillMs ?? 10_000,
     };
+    if (this.o.warmActors > 0) {
+      // the pool's processes get the actors' env minus any creds: a warm process holds none
+      const env = { ...this.o.actorEnv, FLOTILLA_NATS_CREDS: undefined };
+      this.warm = new WarmPool({
+        size: this.o.warmActors, natsUrl: opts.natsUrl, prefix: opts.prefix, root: opts.root, entry: opts.actorEntry, env,
+        onProblem: (what, details) => this.o.log.warn(details, what),
+      });
+    }
     this.s = subjects(opts.prefix);
     this.info = {
       nodeId: opts.nodeId, host: hostname(), slots: opts.slots, backend: opts.backend.backend,
@@ -120,6 +137,7 @@ export class Agent {
     this.subs.push(nc.subscribe(this.s.jobAbortAll, { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
     await nc.flush();
     this.state = 'running';
+    this.warm?.fill();
     this.beat();
     this.hbTimer = setInterval(() => this.beat(), this.o.heartbeatMs);
     void this.registerLoop();
@@ -130,7 +148,10 @@ export class Agent {
   }
 
   private heartbeat(): NodeHeartbeat {
-    return { nodeId: this.info.nodeId, ts: Date.now(), seq: this.beats, slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining' };
+    return {
+      nodeId: this.info.nodeId, ts: Date.now(), seq: this.beats, slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining',
+      ...(this.warm ? { warm: this.warm.stats() } : {}),
+    };
   }
 
   private beat(): void {
@@ -195,15 +216,22 @@ export class Agent {
       throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId} runs ${busy}/${this.info.slots} actors`);
     }
     const log = this.log.child({ job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation });
-    const forking = ActorProcess.spawn(spec, {
-      natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv, creds,
-    });
-    this.spawning.set(spec.actorId, forking);
+    const warm = this.warm?.take();
     let proc: ActorProcess;
-    try { proc = await forking; } finally { this.spawning.delete(spec.actorId); }
+    if (warm) {
+      // without minted creds (a server without auth, or tests) the actors' configured env creds apply, over IPC too
+      proc = ActorProcess.adopt(warm, spec, creds ?? this.o.actorEnv?.FLOTILLA_NATS_CREDS, log);
+      this.refillAfter(proc);
+    } else {
+      const forking = ActorProcess.spawn(spec, {
+        natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv, creds,
+      });
+      this.spawning.set(spec.actorId, forking);
+      try { proc = await forking; } finally { this.spawning.delete(spec.actorId); }
+    }
     this.actors.set(spec.actorId, proc);
     this.faults.attach(proc);
-    log.info({ pid: proc.pid }, 'actor spawned');
+    log.info({ pid: proc.pid, warm: warm !== undefined }, 'actor spawned');
     void proc.exited.then((outcome) => {
       this.actors.delete(spec.actorId);
       const exit: ActorExit = {
@@ -219,6 +247,16 @@ export class Agent {
     if (newer !== undefined && spec.generation < newer) proc.stop('cancelled', `job aborted (generation ${newer})`, this.o.stopGraceMs);
     this.beat();
     return { actorId: spec.actorId, pid: proc.pid };
+  }
+
+  /**
+   * Refills the warm pool once the actor that took a warm process is under way (its first step
+   * or its exit), or after `warmRefillMs`: a refill (~2 s of CPU) would otherwise compete for
+   * the cores with the start it was meant to speed up.
+   */
+  private refillAfter(proc: ActorProcess): void {
+    const timer = new Promise<void>((r) => setTimeout(r, this.o.warmRefillMs).unref());
+    void Promise.race([proc.firstBeat, proc.exited, timer]).then(() => { if (this.state === 'running') this.warm?.fill(); });
   }
 
   /** Sends an exit report that is retried until the exits stream has it (see exit-report.ts). */
@@ -325,6 +363,7 @@ export class Agent {
     this.closing.abort();
     clearInterval(this.hbTimer);
     for (const sub of this.subs) sub.unsubscribe();
+    this.warm?.close();
     for (const a of this.actors.values()) a.stop('retryable', 'agent closed', 0);
     await Promise.all([...this.actors.values()].map((a) => a.exited));
     if (this.reports.size > 0) {

@@ -59,7 +59,7 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const backend = probeBackend(REPO_ROOT);
   const agent = new Agent({
     nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend,
-    root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs,
+    root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs, warmActors: cfg.worker.warmActors,
   });
   await agent.start();
   void agent.registered.then((i) => {
@@ -78,6 +78,6 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
     process.once('SIGTERM', () => leave('SIGTERM'));
     process.once('SIGINT', () => leave('SIGINT'));
   });
-  log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, ...backend }, 'worker agent started');
+  log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, warmActors: cfg.worker.warmActors, ...backend }, 'worker agent started');
   return { agent, done };
 }

@@ -96,6 +96,11 @@ async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointCont
   return state;
 }
 
+/** A warm actor loads tfjs, the native addon and the backend before it has a job (the backend is chosen once per process). */
+export async function warm(): Promise<void> {
+  await initBackend({ onNotice: () => undefined });
+}
+
 export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const { signal, log } = ctx;
   const spec = ctx.spec;

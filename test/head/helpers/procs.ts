@@ -92,7 +92,7 @@ export async function startAgentProc(t: Test, c: Cluster, nodeId: string, slots:
 export async function startHeadProc(t: Test, c: Cluster, port: number, env: Record<string, string> = {}): Promise<{ p: Proc; url: string }> {
   const p = startProc(t, ['--import', 'tsx', 'head/main.ts'], {
     FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_HEAD_PORT: String(port),
-    ...(c.auth ? { FLOTILLA_NATS_CREDS: c.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: c.auth.signingKey } : {}), ...env,
+    ...(c.auth ? { FLOTILLA_NATS_CREDS: c.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: c.auth.signingKey, ...(c.auth.revoker ? { FLOTILLA_NATS_REVOKER: c.auth.revoker } : {}) } : {}), ...env,
   }, 'head');
   const l = await p.line(/flotilla head listening on /);
   return { p, url: l.replace(/^.*listening on /, '').trim() };
