@@ -5,7 +5,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import type { Test } from 'tap';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
 import { startHead, type Head } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { startAgentProc, type Cluster, type Proc } from '../head/helpers/procs.ts';
@@ -13,7 +13,7 @@ import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobRecord } from '../../shared/schemas/job.ts';
 import { until } from '../head/helpers/wait.ts';
 
-export interface FaultCluster { c: Cluster; head: Head; api: HeadClient; agents: Record<string, Proc> }
+export interface FaultCluster { nats: NatsServer; c: Cluster; head: Head; api: HeadClient; agents: Record<string, Proc> }
 
 export async function faultCluster(t: Test, nodes: Record<string, number>, tag: string): Promise<FaultCluster> {
   const nats = await startNatsServer();
@@ -23,7 +23,7 @@ export async function faultCluster(t: Test, nodes: Record<string, number>, tag: 
   t.teardown(() => head.stop());
   const agents: Record<string, Proc> = {};
   await Promise.all(Object.entries(nodes).map(async ([id, slots]) => { agents[id] = await startAgentProc(t, c, id, slots); }));
-  return { c, head, api: new HeadClient(head.url), agents };
+  return { nats, c, head, api: new HeadClient(head.url), agents };
 }
 
 /** The PID of an actor process, found in the process table by the actor id in its environment. */
