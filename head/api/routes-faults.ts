@@ -6,6 +6,7 @@ import { Id } from '../../shared/schemas/common.ts';
 import { FaultRequest, FaultSpec, FaultsArmed } from '../../shared/schemas/fault.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import type { ApiContext } from './context.ts';
+import { ErrorReply } from './errors.ts';
 
 const Batch = z.object({ faults: z.array(FaultSpec).min(1).max(100) }).strict();
 
@@ -21,7 +22,6 @@ function checkBody(body: unknown): void {
   throw new FlotillaError('FLO_VALIDATION', `invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, { details });
 }
 
-const ErrorReply = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 
 export function faultRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();

@@ -49,7 +49,7 @@ export async function renderJob(root, id, signal) {
         try { job = await api(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'PATCH', body: { workers: Number(n.value) } }); delete n.dataset.dirty; drawnAt = ''; drawHead(); } catch (e) { alert(e.message); }
       } }, 'Scale')));
       if (faultPath) actions.append(el('button', { name: 'fault', title: `POST ${faultPath}`, onclick: async () => {
-        const body = prompt('Fault to inject (JSON, as the API takes it)', '{"kind": "kill", "rank": 0}');
+        const body = prompt('Fault to inject (JSON, as the API takes it)', '{"kind": "kill-actor", "target": {"rank": 0}}');
         if (!body) return;
         try { await api(faultPath.replace('{id}', encodeURIComponent(id)), { method: 'POST', body: JSON.parse(body) }); } catch (e) { alert(e.message); }
       } }, 'Inject fault'));
