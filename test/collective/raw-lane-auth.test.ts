@@ -12,6 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
 import { expectedSum, firstMismatch, input } from './kit.ts';
 import { connectRawLane, createGroup, RawLaneUnsupported, type RawLaneSecurity } from '../../worker/collective/index.ts';
+import type { Lane } from '../../worker/collective/lane.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { natsOptions } from '../../shared/nats-connect.ts';
 import { actorPermissions } from '../../head/auth/nats-permissions.ts';
@@ -32,7 +33,13 @@ t.teardown(() => tlsServer.stop());
 const host = (s: NatsServer) => new URL(s.url).host;
 
 /** Two ranks of job `j`, each connected and laned with its own actor creds. */
-async function ranksWithCreds(server: NatsServer, tls?: RawLaneSecurity['tls']) {
+/** A lane wrapper like the actor's fault shaper: it must not change the reported lane kind. */
+const passThrough = (l: Lane): Lane => ({
+  get maxPayload() { return l.maxPayload; },
+  publish: (s, p, b) => l.publish(s, p, b), settle: () => l.settle(), subscribe: (s, h, st) => l.subscribe(s, h, st), flush: () => l.flush(), close: () => l.close(),
+});
+
+async function ranksWithCreds(server: NatsServer, tls?: RawLaneSecurity['tls'], wrapLane?: (l: Lane) => Lane) {
   const prefix = uniquePrefix('ra');
   const s = subjects(prefix);
   const creds = await Promise.all([0, 1].map((r) => server.auth!.mint(`actor:a${r}`, actorPermissions(s, 'j', `a${r}`))));
@@ -40,7 +47,7 @@ async function ranksWithCreds(server: NatsServer, tls?: RawLaneSecurity['tls']) 
   const conns: NatsConnection[] = await Promise.all(creds.map((c) => connect(natsOptions(server.url, c, extra))));
   const groups = await Promise.all(conns.map((nc, rank) => createGroup({
     nc, subjectBase: s.collective('j', 1), jobId: 'j', generation: 1, rank, worldSize: 2, timeoutMs: 20_000,
-    laneSecurity: { creds: creds[rank], ...(tls ? { tls } : {}) },
+    laneSecurity: { creds: creds[rank], ...(tls ? { tls } : {}) }, ...(wrapLane ? { wrapLane } : {}),
   })));
   return {
     prefix, s, creds, groups,
@@ -57,8 +64,8 @@ async function exactSums(t: Test, groups: { allreduce(d: Float32Array, o?: { alg
 }
 
 t.test('an auth server (JWT, nonce): raw lanes sign in as the rank and sum exactly', async (t) => {
-  const r = await ranksWithCreds(plain);
-  t.same(r.groups.map((g) => g.laneKind), ['raw', 'raw'], 'raw lanes in use on a server that requires credentials');
+  const r = await ranksWithCreds(plain, undefined, passThrough);
+  t.same(r.groups.map((g) => g.laneKind), ['raw', 'raw'], 'raw lanes in use on a server that requires credentials (reported through a lane wrapper)');
   await exactSums(t, r.groups, 'auth');
   await r.close();
 });

@@ -80,7 +80,8 @@ export async function createGroup(opts: GroupOptions): Promise<Group> {
   const wrap = opts.wrapLane;
   const lanes = wrap ? opened.map((l) => wrap(l)) : opened;
   try {
-    const g = new CollectiveGroup(opts, lanes);
+    // the kind of what was opened: a wrapper (wrapLane, e.g. fault shaping) does not change it
+    const g = new CollectiveGroup(opts, lanes, opened.every((l) => l instanceof RawLane) ? 'raw' : 'nats');
     lost = (err) => g.dataConnectionLost(err);
     await g.join();
     return g;
@@ -107,13 +108,13 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
   private failure: Error | undefined;
   private readonly onGroupAbort = (): void => this.fail(new CollectiveAbortedError('collective group aborted', { cause: this.opts.signal?.reason }));
 
-  constructor(opts: GroupOptions, lanes: Lane[]) {
+  constructor(opts: GroupOptions, lanes: Lane[], laneKind: 'raw' | 'nats') {
     super();
     this.opts = opts;
     this.rank = opts.rank;
     this.worldSize = opts.worldSize;
     this.generation = opts.generation;
-    this.laneKind = lanes.every((l) => l instanceof RawLane) ? 'raw' : 'nats';
+    this.laneKind = laneKind;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.topo = topology(opts.worldSize, opts.nodeOfRank);
     this.transport = new Transport({
