@@ -13,7 +13,8 @@
  *   drain's move), looked for from the hit generation's last step before the injection on (so a
  *   reaction that overtook the injector's report still counts, at 0 s), or a `warn`/`error` log
  *   event after the injection (a corrupt checkpoint skipped, a non-finite gradient refused, an
- *   actor fenced). None: the job rode it out (a stall, a slow link) and detect is empty.
+ *   actor fenced). A corrupt checkpoint is detected by the log alone (when a load skips it).
+ *   None: the job rode it out (a stall, a slow link) and detect is empty.
  * - recovered: the first step rank 0 completed after the reaction, in a generation no older
  *   than the reaction's; with no reaction, the first step at or past the injection step
  *   completed after the injection.
@@ -123,7 +124,8 @@ export function faultReports(events: readonly Ev[], changes: readonly Generation
       ...(l.message ? { message: l.message } : x?.e.message ? { message: x.e.message } : {}),
     };
     if (!x) return row;
-    const end = endOf(events, x.hit, x.since + 1);
+    // a corrupt checkpoint is noticed only when one is loaded (the skip log), not by a restart that another fault caused
+    const end = f.fault.kind === 'corrupt-checkpoint' ? -1 : endOf(events, x.hit, x.since + 1);
     let logAt = -1;
     for (let i = x.index + 1; i < events.length && logAt < 0; i++) if (logReaction(events[i])) logAt = i;
     const detIdx = end >= 0 && (logAt < 0 || end < logAt) ? end : logAt;

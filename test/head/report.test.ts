@@ -156,10 +156,16 @@ t.test('a corrupt newest checkpoint may be skipped for the one before (fault eve
   t.ok(a.ok, `resuming at 6 past the corrupt 10 holds: ${JSON.stringify(a.invariants)}`);
   t.equal(a.faults[1].steps_lost, 7, 'the kill (newest fault before the head reacted) pays for steps 6..12');
   t.equal(a.faults[0].steps_lost, 0);
+  t.equal(a.faults[0].detected_at, null, 'a restart caused by the kill is not the detection of the corruption');
+
 
   const viaLog = new Stream().state(0, 'running').steps(0, 1, 12).state(1, 'recovering', 1)
     .log(1, 'warn', `checkpoint ${J}/000000000010 skipped: sha256 mismatch`, 0).steps(1, 6, 20).state(1, 'succeeded', 1);
   t.ok(buildReport(record(), viaLog.events).ok);
+  const both = new Stream().state(0, 'running').steps(0, 1, 12).fault(0, 'f1', 'injected', corrupt, { step: 12 }).state(1, 'recovering', 1)
+    .wait(700).log(1, 'warn', `checkpoint ${J}/000000000010 skipped: sha256 mismatch`, 0).steps(1, 6, 20).state(1, 'succeeded', 1);
+  const skipAt = both.events.find((e) => e.type === 'log')!.ts;
+  t.equal(buildReport(record(), both.events).faults[0].detected_at, skipAt, 'the corruption is detected when a load skips it');
   const unexplained = new Stream().state(0, 'running').steps(0, 1, 12).state(1, 'recovering', 1).steps(1, 6, 20).state(1, 'succeeded', 1);
   t.equal(buildReport(record(), unexplained.events).invariants[2].ok, false, 'without a reason, going back to 5 past 10 is a violation');
 });
