@@ -75,6 +75,13 @@ t.test('refusals by the real server', async (t) => {
   const s = subjects(prefix);
   const none = await connectRawLane({ server: host(plain) }).catch((e: unknown) => e);
   t.type(none, RawLaneUnsupported, 'no creds on an auth server: unsupported (the group falls back)');
+  const cr = await Promise.all([0, 1].map((r) => plain.auth!.mint(`actor:f${r}`, actorPermissions(s, 'f', `f${r}`))));
+  const fc = await Promise.all(cr.map((c) => connect(natsOptions(plain.url, c))));
+  const fg = await Promise.all(fc.map((nc, rank) => createGroup({ nc, subjectBase: s.collective('f', 1), jobId: 'f', generation: 1, rank, worldSize: 2, timeoutMs: 20_000 })));
+  t.same(fg.map((g) => g.laneKind), ['nats', 'nats'], 'a group without laneSecurity on an auth server uses nats.js lanes');
+  t.match(fg[0].laneFallback, /requires auth and the lane has no credentials/, `and says why: ${fg[0].laneFallback}`);
+  await Promise.all(fg.map((g) => g.close()));
+  await Promise.all(fc.map((c) => c.close()));
 
   const other = await createTrust('attacker');
   const forged = await mintCreds(other, 'actor:x', {});

@@ -24,7 +24,7 @@ export function watchGroup(g: CollectiveGroup, log: Logger): GroupWatch {
   g.on('op', (e) => {
     if (e.op !== 'allreduce' || !e.algorithm || e.algorithm === algorithm || e.error) return;
     algorithm = e.algorithm;
-    log.info({ algorithm, bytes: e.bytes, worldSize: g.worldSize, lanes: g.laneKind }, 'allreduce algorithm');
+    log.info({ algorithm, bytes: e.bytes, worldSize: g.worldSize, lanes: g.laneKind, ...(g.laneFallback ? { lanes_fallback: g.laneFallback } : {}) }, 'allreduce algorithm');
   });
   g.on('stale', (info) => {
     stale++;

@@ -48,6 +48,8 @@ export interface Group {
   readonly generation: number;
   /** what carries the data: the library's own client ('raw'), or nats.js connections */
   readonly laneKind: 'raw' | 'nats';
+  /** why raw lanes were asked for and not used (each candidate server's failure), if so */
+  readonly laneFallback?: string;
   /** Sums (or averages) `data` across ranks, in place. */
   allreduce(data: Float32Array, opts?: AllreduceOptions): Promise<void>;
   /** Copies root's `data` into every other rank's `data` (same length everywhere). */
@@ -76,12 +78,14 @@ function validate(o: GroupOptions): void {
 export async function createGroup(opts: GroupOptions): Promise<Group> {
   validate(opts);
   let lost: ((err: Error) => void) | undefined;
-  const opened = await openLanes(opts, (err) => lost?.(err));
+  const why: string[] = [];
+  const opened = await openLanes(opts, (err) => lost?.(err), why);
   const wrap = opts.wrapLane;
   const lanes = wrap ? opened.map((l) => wrap(l)) : opened;
   try {
     // the kind of what was opened: a wrapper (wrapLane, e.g. fault shaping) does not change it
-    const g = new CollectiveGroup(opts, lanes, opened.every((l) => l instanceof RawLane) ? 'raw' : 'nats');
+    const kind = opened.every((l) => l instanceof RawLane) ? 'raw' : 'nats';
+    const g = new CollectiveGroup(opts, lanes, kind, kind === 'nats' && why.length ? why.join('; ') : undefined);
     lost = (err) => g.dataConnectionLost(err);
     await g.join();
     return g;
@@ -108,13 +112,16 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
   private failure: Error | undefined;
   private readonly onGroupAbort = (): void => this.fail(new CollectiveAbortedError('collective group aborted', { cause: this.opts.signal?.reason }));
 
-  constructor(opts: GroupOptions, lanes: Lane[], laneKind: 'raw' | 'nats') {
+  readonly laneFallback?: string;
+
+  constructor(opts: GroupOptions, lanes: Lane[], laneKind: 'raw' | 'nats', laneFallback?: string) {
     super();
     this.opts = opts;
     this.rank = opts.rank;
     this.worldSize = opts.worldSize;
     this.generation = opts.generation;
     this.laneKind = laneKind;
+    if (laneFallback) this.laneFallback = laneFallback;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.topo = topology(opts.worldSize, opts.nodeOfRank);
     this.transport = new Transport({

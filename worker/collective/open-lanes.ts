@@ -4,7 +4,8 @@
  * them (auth without `laneSecurity` creds, a certificate that does not verify, an address we
  * cannot reach directly, a server that just died) the
  * rank uses nats.js connections from `connect`, which try every server URL themselves; without
- * `connect`, the main connection. Every lane reports its first loss to `onLost`.
+ * `connect`, the main connection. Every lane reports its first loss to `onLost`; why each raw
+ * candidate failed goes to `why` (the group reports it as `laneFallback`).
  */
 import { NatsLane, type Lane } from './lane.ts';
 import { DEFAULT_LANES, DEFAULT_TIMEOUT_MS, RAW_CONNECT_TIMEOUT_MS, type GroupOptions } from './options.ts';
@@ -29,26 +30,27 @@ export function hostPort(url: string): string {
   return url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').replace(/^.*@/, '');
 }
 
-async function rawLanes(server: string, count: number, timeoutMs: number, sec: RawLaneSecurity, onLost: (err: Error) => void): Promise<Lane[] | undefined> {
+async function rawLanes(server: string, count: number, timeoutMs: number, sec: RawLaneSecurity, onLost: (err: Error) => void, why: string[]): Promise<Lane[] | undefined> {
   const opened: Lane[] = [];
   try {
     for (let i = 0; i < count; i++) {
       opened.push(await connectRawLane({ ...sec, server, timeoutMs, onClosed: (err) => onLost(err ?? new Error(`raw lane to ${server} closed`)) }));
     }
     return opened;
-  } catch {
+  } catch (e) {
+    why.push(`${server}: ${(e as Error).message}`);
     await closeAll(opened);
     return undefined;
   }
 }
 
-export async function openLanes(o: GroupOptions, onLost: (err: Error) => void): Promise<Lane[]> {
+export async function openLanes(o: GroupOptions, onLost: (err: Error) => void, why: string[] = []): Promise<Lane[]> {
   if (o.worldSize === 1) return [new NatsLane(o.nc, false)];
   const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
   if ((o.laneTransport ?? 'raw') === 'raw') {
     const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     for (const server of rawCandidates(o)) {
-      const lanes = await rawLanes(server, count, timeoutMs, o.laneSecurity ?? {}, onLost);
+      const lanes = await rawLanes(server, count, timeoutMs, o.laneSecurity ?? {}, onLost, why);
       if (lanes) return lanes;
     }
   }
