@@ -18,8 +18,8 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, liveRecovery, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
-import { planPass } from './scheduler/plan.ts';
+import { placed, endGeneration, liveRecovery, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
+import { capacity, planPass } from './scheduler/plan.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
@@ -221,12 +221,24 @@ export class Controller {
         const g = genOf.get(m.jobId);
         if (g !== undefined) await this.#endGeneration(m.jobId, g, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`, [m.actorId]);
       }
+      await this.#grow();
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
       await this.#faults?.tick(now);
     });
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /** Elastic live gangs below their size grow when a slot is free (the new ranks get the state from the gang). */
+  async #grow(): Promise<void> {
+    const free = capacity(this.jobs.list(), this.nodes.list()).reduce((a, n) => a + n.free, 0);
+    if (free === 0) return;
+    for (const j of this.jobs.list()) {
+      if (j.state !== 'running' || j.spec.recovery !== 'live' || !isElastic(j) || j.placement.length >= j.spec.workers || j.finished.length > 0) continue;
+      await this.#commit(j.id, (cur) => (cur.generation === j.generation && cur.state === 'running' ? grown(cur) : null));
+      return; // one per pass: the next pass sees the capacity this one took
+    }
+  }
 
   async #nodeDied(nodeId: string, why: string): Promise<void> {
     this.#log.warn({ node: nodeId, why }, `node is dead (${why})`);
@@ -245,9 +257,7 @@ export class Controller {
   async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string, lost?: string[]): Promise<void> {
     await this.#commit(id, (cur) => {
       if (cur.generation !== generation || isTerminal(cur.state)) return null;
-      // an elastic job (min_workers below workers) shrinks at once through a full restart instead
-      const elastic = cur.spec.min_workers !== undefined && cur.spec.min_workers < cur.spec.workers;
-      const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && !elastic && cur.state === 'running' ? liveRecovery(cur, lost, reason) : null;
+      const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && cur.state === 'running' ? liveRecovery(cur, lost, reason, Date.now()) : null;
       return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
     });
   }
@@ -288,8 +298,9 @@ export class Controller {
     const now = Date.now();
     if (after.generation > before.generation) {
       // live recovery: the survivors named here stay (see liveRecovery)
-      const keep = after.state === 'recovering' ? after.placement.map((p) => ({ actorId: p.actorId, rank: p.rank })) : [];
-      const abort: JobAbort = { jobId: id, generation: after.generation, reason: after.message ?? 'generation ended', keep, ...(keep.length ? { worldSize: after.spec.workers } : {}) };
+      const keep = after.placement.map((p) => ({ actorId: p.actorId, rank: p.rank }));
+      const worldSize = after.state === 'running' ? after.placement.length : after.spec.workers;
+      const abort: JobAbort = { jobId: id, generation: after.generation, reason: after.message ?? 'generation ended', keep, ...(keep.length ? { worldSize } : {}) };
       this.#nc.publish(this.#s.jobAbort(id), encode(abort));
       this.#progress.delete(id);
     }

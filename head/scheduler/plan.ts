@@ -10,6 +10,7 @@ import type { HeadJob } from '../state/job-store.ts';
 import type { LiveNode } from '../state/node-store.ts';
 import { placeGang, consume, type NodeCapacity } from './placement.ts';
 import { waitQueue, minRanks } from './queue.ts';
+import { isElastic } from '../state/transitions.ts';
 
 export interface PlannedGang {
   job: HeadJob;
@@ -42,7 +43,8 @@ export function planPass(jobs: readonly HeadJob[], nodes: readonly LiveNode[], n
   const out: PlannedGang[] = [];
   for (const job of waitQueue(jobs, now)) {
     let gang: string[] | null = null;
-    if (job.placement.length > 0) gang = placeGang(free, minRanks(job)); // a live gang: its lost ranks only
+    // a live gang: its lost ranks only (an elastic one takes what fits, at least one)
+    if (job.placement.length > 0) for (let k = minRanks(job); k >= (isElastic(job) ? 1 : minRanks(job)) && !gang; k--) gang = placeGang(free, k);
     else for (let k = job.spec.workers; k >= minRanks(job) && !gang; k--) gang = placeGang(free, k);
     if (gang) {
       out.push({ job, nodeOfRank: job.placement.length > 0 ? withSurvivors(job, gang) : gang });
@@ -58,7 +60,7 @@ export function planPass(jobs: readonly HeadJob[], nodes: readonly LiveNode[], n
 function withSurvivors(job: HeadJob, fresh: readonly string[]): string[] {
   const out: string[] = [];
   let i = 0;
-  for (let r = 0; r < job.spec.workers; r++) out.push(job.placement.find((p) => p.rank === r)?.nodeId ?? fresh[i++]);
+  for (let r = 0; r < job.placement.length + fresh.length; r++) out.push(job.placement.find((p) => p.rank === r)?.nodeId ?? fresh[i++]);
   return out;
 }
 

@@ -67,14 +67,36 @@ export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, ba
  * the new generation's placement and only the lost ranks are placed again. Counted as a restart
  * (max_restarts applies) without the backoff: nothing is restarted but the lost ranks, and the
  * survivors wait for them. The step is not rolled back (the survivors hold it). Null when no
- * rank survives (or a rank already finished): the checkpoint path (endGeneration) applies.
+ * rank survives (or a rank already finished, or an elastic job has too few left, or is a YOLOv5
+ * one): the checkpoint path (endGeneration) applies, which shrinks an elastic job at once.
  */
-export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string): HeadJob | null {
+export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string, now: number): HeadJob | null {
   const kept = j.placement.filter((p) => !lost.includes(p.actorId));
   if (kept.length === 0 || kept.length === j.placement.length || j.finished.length > 0) return null;
+  if (j.spec.min_workers !== undefined && j.spec.min_workers < j.spec.workers && !isElastic(j)) return null; // shrinks by a full restart
   const base: HeadJob = { ...j, generation: j.generation + 1, placement: kept, finished: [], final_step: undefined, placed_at: undefined };
   if (j.restarts >= j.spec.max_restarts) return to({ ...base, placement: [] }, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
+  if (isElastic(j)) {
+    // elastic: the survivors go on at once as ranks 0..k-1 (the job grows back when a slot appears)
+    if (kept.length < (j.spec.min_workers ?? j.spec.workers)) return null;
+    const placement = [...kept].sort((a, b) => a.rank - b.rank).map((p, rank) => ({ ...p, rank }));
+    return { ...base, placement, restarts: j.restarts + 1, state: 'running', message: `${reason}; going on with ${kept.length} of ${j.spec.workers} rank(s) (elastic, live)`, placed_at: now, not_before: undefined };
+  }
   return { ...to({ ...base, restarts: j.restarts + 1 }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
+}
+
+/**
+ * Live recovery shrinks and grows a job whose `min_workers` is below `workers` only for the
+ * logreg trainer (its data split follows the world size at every step); a YOLOv5 job's shards
+ * are fixed when its ranks start, so it shrinks through a full restart.
+ */
+export function isElastic(j: HeadJob): boolean {
+  return j.spec.min_workers !== undefined && j.spec.min_workers < j.spec.workers && j.spec.trainer.kind === 'logreg';
+}
+
+/** A running elastic live gang below its size, when a slot is free: it grows (the new ranks are placed next). */
+export function grown(j: HeadJob): HeadJob {
+  return { ...j, generation: j.generation + 1, state: 'recovering', finished: [], final_step: undefined, placed_at: undefined, message: `growing from ${j.placement.length} to ${j.spec.workers} rank(s)` };
 }
 
 /** Ranks of a recovering live gang that have no actor yet (all of them after endGeneration). */

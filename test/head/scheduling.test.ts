@@ -29,11 +29,12 @@ t.test('higher priority first, FIFO among equals', async (t) => {
   t.same(order, [first.id, high.id, low1.id, low2.id]);
 });
 
-t.test('elastic job shrinks to min_workers on failure instead of waiting', async (t) => {
+t.test('elastic job shrinks to min_workers on failure instead of waiting (recovery checkpoint: a new gang)', async (t) => {
   const { head, agent } = await headFixture(t);
   const a = await agent('n1', 2);
   const b = await agent('n2', 2);
-  const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, min_workers: 2, trainer: logreg } })).json();
+  // live recovery keeps the survivors instead (test/e2e/live-recovery.test.ts)
+  const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, min_workers: 2, recovery: 'checkpoint', trainer: logreg } })).json();
   await until('4 ranks', () => a.of(job.id).length + b.of(job.id).length === 4);
   b.silent = true;
   await until('2 ranks of generation 1 on n1', () => a.of(job.id).length === 2 && a.of(job.id).every((s) => s.generation === 1));

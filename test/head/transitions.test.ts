@@ -101,7 +101,7 @@ t.test("live recovery keeps the survivors' placement and replaces only the lost 
   const { liveRecovery, missingRanks } = await import('../../head/state/transitions.ts');
   const { planPass } = await import('../../head/scheduler/plan.ts');
   const running = placed(job({ restarts: 0, spec: JobSpec.parse({ workers: 2, max_restarts: 2, trainer: { kind: 'logreg' } }), step: 17, checkpoint_step: 10 }), two, 1000);
-  const j = liveRecovery(running, ['a1'], 'rank 1 failed');
+  const j = liveRecovery(running, ['a1'], 'rank 1 failed', 2000);
   t.ok(j);
   if (!j) return;
   t.equal(j.state, 'recovering');
@@ -117,8 +117,29 @@ t.test("live recovery keeps the survivors' placement and replaces only the lost 
   t.equal(plan.length, 1);
   t.equal(plan[0].nodeOfRank[0], 'n', 'rank 0 stays on its node');
   t.equal(plan[0].nodeOfRank.length, 2, 'the whole gang is named');
-  t.equal(liveRecovery(running, ['a0', 'a1'], 'both lost'), null, 'no survivor: the checkpoint path');
-  t.equal(liveRecovery(rankSucceeded(running, 0, 5), ['a1'], 'late'), null, 'a rank already finished: the checkpoint path');
-  const spent = liveRecovery({ ...running, restarts: 2 }, ['a1'], 'again');
+  t.equal(liveRecovery(running, ['a0', 'a1'], 'both lost', 2000), null, 'no survivor: the checkpoint path');
+  t.equal(liveRecovery(rankSucceeded(running, 0, 5), ['a1'], 'late', 2000), null, 'a rank already finished: the checkpoint path');
+  const spent = liveRecovery({ ...running, restarts: 2 }, ['a1'], 'again', 2000);
   t.equal(spent?.state, 'failed', 'max_restarts still applies');
+});
+
+t.test('elastic live recovery: the survivors go on at once as ranks 0..k-1, and grow back', async (t) => {
+  const { liveRecovery, grown } = await import('../../head/state/transitions.ts');
+  const { planPass } = await import('../../head/scheduler/plan.ts');
+  const three = [...two, { rank: 2, nodeId: 'm', actorId: 'a2' }];
+  const running = placed(job({ spec: JobSpec.parse({ workers: 3, min_workers: 2, max_restarts: 3, trainer: { kind: 'logreg' } }), step: 9 }), three, 1000);
+  const j = liveRecovery(running, ['a1'], 'rank 1 failed', 2000);
+  t.equal(j?.state, 'running', 'no wait');
+  t.same(j?.placement, [{ rank: 0, nodeId: 'n', actorId: 'a0' }, { rank: 1, nodeId: 'm', actorId: 'a2' }], 'renumbered in rank order');
+  t.equal(j?.generation, 1);
+  t.equal(j?.placed_at, 2000);
+  t.equal(liveRecovery(running, ['a1', 'a2'], 'two lost', 2000), null, 'below min_workers: the checkpoint path');
+  const g = grown(j!);
+  t.equal(g.state, 'recovering');
+  t.equal(g.generation, 2);
+  const node = (nodeId: string, slots: number) => ({ record: { nodeId, slots, draining: false, actors: [] }, heardAt: 0, lateMs: 0 }) as never;
+  const plan = planPass([g], [node('n', 1), node('m', 1), node('o', 1)], 3000);
+  t.same(plan[0]?.nodeOfRank, ['n', 'm', 'o'], 'the new rank is rank 2, on the free node');
+  const yolo = placed(job({ spec: JobSpec.parse({ workers: 3, min_workers: 2, trainer: { kind: 'yolov5' } }) }), three, 1000);
+  t.equal(liveRecovery(yolo, ['a1'], 'lost', 2000), null, 'an elastic YOLOv5 job shrinks through the checkpoint path');
 });

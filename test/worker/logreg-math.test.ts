@@ -1,5 +1,5 @@
 import t from 'tap';
-import { generateDataset, gradientSums, shardRows, Rng, encodeLogregState, decodeLogregState } from '../../worker/trainers/index.ts';
+import { batchRows, generateDataset, gradientSums, Rng, encodeLogregState, decodeLogregState } from '../../worker/trainers/index.ts';
 
 /** Float64 loss sum of the batch, the obvious way. */
 function lossSum(x: Float32Array, y: Float32Array, f: number, rows: number[], p: Float64Array): number {
@@ -16,7 +16,7 @@ function lossSum(x: Float32Array, y: Float32Array, f: number, rows: number[], p:
 t.test('gradient sums match central differences of the float64 loss', async (t) => {
   const f = 5;
   const d = generateDataset(3, 40, f);
-  const rows = shardRows(d.n, 1, 3);
+  const rows = batchRows(3, 1, d.n, 12, 1, 3);
   const params = Float32Array.from([0.3, -0.2, 0.1, 0.5, -0.4, 0.05]);
   const out = new Float32Array(f + 3);
   gradientSums(d, params, rows, out);
@@ -32,9 +32,15 @@ t.test('gradient sums match central differences of the float64 loss', async (t) 
   }
 });
 
-t.test('shards cover the rows once; the rng is reproducible from its state', async (t) => {
-  const all = [0, 1, 2].flatMap((r) => shardRows(10, r, 3)).sort((a, b) => a - b);
-  t.same(all, Array.from({ length: 10 }, (_, i) => i));
+t.test("a step's global batch is the same for every world size; the rng is reproducible from its state", async (t) => {
+  const whole = batchRows(9, 5, 100, 12, 0, 1);
+  t.equal(whole.length, 12);
+  t.ok(whole.every((r) => r >= 0 && r < 100), 'rows of the dataset');
+  for (const k of [2, 3, 4]) {
+    const parts = Array.from({ length: k }, (_, r) => batchRows(9, 5, 100, 12, r, k));
+    t.same(parts.flat().sort((a, b) => a - b), [...whole].sort((a, b) => a - b), `${k} ranks split the same 12 rows`);
+  }
+  t.not(batchRows(9, 6, 100, 12, 0, 1).join(), whole.join(), 'another step, another batch');
   const a = Rng.derive(42, 1, 7);
   const first = [a.next(), a.next(), a.next()];
   t.ok(first.every((v) => v >= 0 && v < 1));

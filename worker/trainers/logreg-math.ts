@@ -29,10 +29,18 @@ export function generateDataset(seed: number, n: number, features: number): Data
   return { features, x, y, n };
 }
 
-/** The rows of rank `rank` among `worldSize` ranks (strided). */
-export function shardRows(n: number, rank: number, worldSize: number): number[] {
+/**
+ * Rank `rank`'s rows of the global batch of step `step`: `global` rows drawn from the whole
+ * dataset by a stream of (seed, step) alone, dealt round-robin over `worldSize` ranks, so the
+ * batch is the same for every world size and only its split follows the gang.
+ */
+export function batchRows(seed: number, step: number, n: number, global: number, rank: number, worldSize: number): number[] {
+  const rng = Rng.derive(seed, step);
   const rows: number[] = [];
-  for (let i = rank; i < n; i += worldSize) rows.push(i);
+  for (let i = 0; i < global; i++) {
+    const row = rng.int(n);
+    if (i % worldSize === rank) rows.push(row);
+  }
   return rows;
 }
 

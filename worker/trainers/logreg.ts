@@ -5,9 +5,10 @@
  * Rank 0 checkpoints every `checkpoint_every` steps, at the end, and when a draining node asks
  * (then it holds the gang until it is moved, so no step is lost); on start every rank
  * loads the newest valid checkpoint, the gang agrees on the newest state among its ranks, and
- * goes on from the step after it. The batch of rank r at step n depends only on (seed, r, n)
- * and the collective adds contributions in rank order, so a run that recovers is bit-identical
- * to one that never failed.
+ * goes on from the step after it. The global batch of step n depends only on (seed, n), its
+ * split only on the world size, and the collective adds contributions in rank order, so a run
+ * that recovers at the same size is bit-identical to one that never failed; an elastic job
+ * that shrinks keeps its global batch (the ranks split it anew at the step boundary).
  */
 import { FlotillaError } from '../../shared/errors.ts';
 import type { LogregTrainer } from '../../shared/schemas/index.ts';
@@ -15,7 +16,7 @@ import type { z } from 'zod';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { abortableSleep } from '../actor/sleep.ts';
 import { sha256Hex } from '../actor/checkpoint-store.ts';
-import { generateDataset, gradientSums, shardRows, type Dataset } from './logreg-math.ts';
+import { batchRows, generateDataset, gradientSums, type Dataset } from './logreg-math.ts';
 import { syncState, type LocalState } from '../actor/state-sync.ts';
 import { Rng } from './rng.ts';
 import { decodeLogregState, encodeLogregState, type LogregState } from './logreg-state.ts';
@@ -103,8 +104,8 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
   const { spec, signal } = ctx;
   const group = await ctx.group();
   const f = t.features;
-  const shard = shardRows(data.n, spec.rank, spec.worldSize);
-  if (shard.length === 0) throw new FlotillaError('FLO_ACTOR_FATAL', `rank ${spec.rank} has no rows (dataset ${data.n}, world ${spec.worldSize})`);
+  // the global batch (batch x the job's workers) is kept whatever the world size now (elastic)
+  const global = t.batch * spec.job.workers;
   const buf = new Float32Array(f + 3);
   const guard = new FiniteGuard('lower the job\'s trainer.lr or check the data for NaN/Inf values');
   ctx.log.info({ from: st.step + 1, to: t.steps, world: spec.worldSize, generation: spec.generation }, 'training');
@@ -113,8 +114,7 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
     const next = st.step + 1;
     await ctx.faults.beforeStep(next);
     if (signal.aborted) return;
-    const rng = Rng.derive(st.samplerSeed, spec.rank, next);
-    const rows = Array.from({ length: t.batch }, () => shard[rng.int(shard.length)]);
+    const rows = batchRows(st.samplerSeed, next, data.n, global, spec.rank, spec.worldSize);
     gradientSums(data, st.params, rows, buf);
     ctx.faults.poison(next, buf);
     await group.allreduce(buf, { op: 'sum' }); // a failed one throws: the step is not applied
