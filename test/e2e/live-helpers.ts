@@ -1,24 +1,31 @@
 /** What the live-recovery tests read about real processes: an agent's actor processes, liveness, a job's events. */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { HeadClient } from '../../bin/cli/client.ts';
+import { decode, encode } from '../../shared/codec.ts';
+import { ControlReply } from '../../shared/schemas/common.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
-import type { Proc } from '../head/helpers/procs.ts';
+import type { JobRecord } from '../../shared/schemas/job.ts';
+import { subjects } from '../../shared/subjects.ts';
 
 export interface ActorProc { pid: number; actorId: string; rank: number; generation: number }
 
-/** The agent's actor processes, read from their FLOTILLA_ACTOR_SPEC (the spec they started with). */
-export function actorsOf(agent: Proc): ActorProc[] {
-  let out = '';
-  try { out = execFileSync('ps', ['--ppid', String(agent.pid), '-o', 'pid='], { encoding: 'utf8' }); } catch { return []; }
-  return out.split('\n').map((l) => Number(l.trim())).filter((p) => p > 0).flatMap((pid) => {
+/**
+ * The job's actors as they answer `status` over NATS (pid, rank, generation), for every entry of
+ * its current placement that answers; a warm actor's spec came over IPC, so it cannot be read
+ * from the process's environment.
+ */
+export async function actorsOf(nc: NatsConnection, prefix: string, job: Pick<JobRecord, 'placement'>): Promise<ActorProc[]> {
+  const s = subjects(prefix);
+  const out = await Promise.all(job.placement.map(async (p) => {
     try {
-      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('FLOTILLA_ACTOR_SPEC='));
-      if (!env) return [];
-      const spec = JSON.parse(env.slice('FLOTILLA_ACTOR_SPEC='.length)) as { actorId: string; rank: number; generation: number };
-      return [{ pid, actorId: spec.actorId, rank: spec.rank, generation: spec.generation }];
+      const m = await nc.request(s.actorCall(p.actorId), encode({ method: 'status' }), { timeout: 5000 });
+      const r = decode(ControlReply, m.data);
+      if (!r.ok) return [];
+      const st = r.result as { pid: number; rank: number; generation: number };
+      return [{ pid: st.pid, actorId: p.actorId, rank: st.rank, generation: st.generation }];
     } catch { return []; }
-  });
+  }));
+  return out.flat();
 }
 
 export const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };

@@ -57,14 +57,14 @@ t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
 
   const killed = async (recovery: 'live' | 'checkpoint') => {
     const job = await api.submit({ ...base, recovery, ...(recovery === 'checkpoint' ? { checkpoint_every: 3 } : {}) });
-    await until('past step 4', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 4 && j; }, 300_000);
-    const procs = actorsOf(agent).filter((p) => p.actorId.startsWith(job.id));
+    const cur = await until('past step 4', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 4 && j; }, 300_000);
+    const procs = await actorsOf(nc, c.prefix, cur);
     const victim = procs.find((p) => p.rank === 1)!;
     const survivor = procs.find((p) => p.rank === 0)!;
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
-    await until('generation 1 running', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; }, 120_000);
-    const during = actorsOf(agent);
+    const g1 = await until('generation 1 running', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; }, 120_000);
+    const during = await actorsOf(nc, c.prefix, g1);
     const done = await finish(job.id);
     const events = await eventsOf(api, job.id);
     const before = events.filter((e) => e.type === 'metric' && e.rank === 0 && e.ts <= killedAt && 'box' in e.values).at(-1) as Extract<JobEvent, { type: 'metric' }> | undefined;

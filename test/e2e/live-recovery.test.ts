@@ -7,6 +7,7 @@
  * fault-free run, bit for bit. recovery 'checkpoint' still restarts every rank.
  */
 import t from 'tap';
+import { connect } from '@nats-io/transport-node';
 import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
@@ -34,7 +35,9 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
   const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('lr') };
   const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
-  const agent = await startAgentProc(t, c, 'a', 2);
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  await startAgentProc(t, c, 'a', 2);
   const api = new HeadClient(head.url);
   const steps = 60;
   const trainer = { kind: 'logreg' as const, steps, features: 8, batch: 32, seed: 3 };
@@ -55,10 +58,10 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
     const victims = [1, 0, 1];
     for (const [i, at] of killAt.entries()) {
       const gen = i;
-      await until(`generation ${gen} past step ${at}`, async () => { const j = await api.get(job.id); return j.generation === gen && j.state === 'running' && j.step >= at && j; });
-      const procs = actorsOf(agent);
-      const victim = procs.find((p) => p.rank === victims[i] && p.actorId.startsWith(job.id));
-      const survivor = procs.find((p) => p !== victim && p.actorId.startsWith(job.id));
+      const cur = await until(`generation ${gen} past step ${at}`, async () => { const j = await api.get(job.id); return j.generation === gen && j.state === 'running' && j.step >= at && j; });
+      const procs = await actorsOf(nc, c.prefix, cur);
+      const victim = procs.find((p) => p.rank === victims[i]);
+      const survivor = procs.find((p) => p !== victim);
       t.ok(victim && survivor, `generation ${gen}: both ranks found (${JSON.stringify(procs)})`);
       if (!victim || !survivor) return;
       kills.push({ at: Date.now(), generation: gen });
@@ -92,8 +95,8 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
 
   await t.test("recovery 'checkpoint': every rank restarts from the checkpoint", async (t) => {
     const job = await api.submit({ workers: 2, max_restarts: 3, checkpoint_every: 5, recovery: 'checkpoint', trainer: { ...trainer, step_delay_ms: 60 } });
-    await until('past the first checkpoint', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 8 && j; });
-    const procs = actorsOf(agent).filter((p) => p.actorId.startsWith(job.id));
+    const cur = await until('past the first checkpoint', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 8 && j; });
+    const procs = await actorsOf(nc, c.prefix, cur);
     t.equal(procs.length, 2, 'two actors');
     const kills = [{ at: Date.now(), generation: 0 }];
     process.kill(procs.find((p) => p.rank === 1)!.pid, 'SIGKILL');
@@ -117,14 +120,16 @@ t.test('elastic live recovery: a 3-rank logreg job (min_workers 2) loses a node,
   const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('le') };
   const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
-  const a = await startAgentProc(t, c, 'a', 2);
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  await startAgentProc(t, c, 'a', 2);
   const b = await startAgentProc(t, c, 'b', 1);
   const api = new HeadClient(head.url);
   const steps = 80;
   const job = await api.submit({ workers: 3, min_workers: 2, max_restarts: 3, checkpoint_every: 1000, trainer: { kind: 'logreg', steps, features: 8, batch: 16, seed: 5, step_delay_ms: 60 } });
   const g0 = await until('3 ranks training', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 10 && j; });
   t.same(g0.placement.map((p) => p.nodeId).sort(), ['a', 'a', 'b'], 'two ranks on a, one on b');
-  const onA = actorsOf(a).filter((p) => p.actorId.startsWith(job.id));
+  const onA = (await actorsOf(nc, c.prefix, g0)).filter((p) => g0.placement.find((q) => q.actorId === p.actorId)?.nodeId === 'a');
   t.equal(onA.length, 2, 'two actor processes on a');
   await b.kill('SIGKILL');
   const shrunk = await until('generation 1 with 2 ranks training', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; });
