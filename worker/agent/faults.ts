@@ -48,6 +48,12 @@ export class AgentFaults {
   private readonly mine = new Map<string, ArmedFault>();
   /** faults for actors that do not listen to IPC yet */
   private readonly held = new Map<string, ArmedFault[]>();
+  /**
+   * `<jobId>/<fault id>` already carried out here: a copy handed out again for a newer generation
+   * (the head may not have the `injected` report yet when the exit it caused ends the generation)
+   * is accepted and dropped, so a fault fires once
+   */
+  private readonly fired = new Set<string>();
 
   constructor(private readonly d: AgentFaultsDeps) {}
 
@@ -55,7 +61,7 @@ export class AgentFaults {
   accept(f: ArmedFault): { accepted: true; fault_id: string } {
     if (f.nodeId !== this.d.nodeId) throw new FlotillaError('FLO_VALIDATION', `fault ${f.fault_id} is for node ${f.nodeId}, this is ${this.d.nodeId}`);
     const key = `${f.jobId}/${f.fault_id}`;
-    if (this.mine.get(key)?.generation === f.generation) return { accepted: true, fault_id: f.fault_id };
+    if (this.fired.has(key) || this.mine.get(key)?.generation === f.generation) return { accepted: true, fault_id: f.fault_id };
     const viaActor = f.spec.at_step !== undefined || !AGENT_FAULTS.includes(f.spec.kind);
     if (viaActor) {
       const a = f.actorId ? this.d.actors().get(f.actorId) : undefined;
@@ -83,6 +89,7 @@ export class AgentFaults {
   private async fromActor(proc: ActorProcess, m: FaultPhaseMsg): Promise<void> {
     const f = this.mine.get(`${proc.spec.jobId}/${m.fault_id}`);
     if (!f || f.actorId !== proc.spec.actorId) { this.d.log.warn({ fault: m.fault_id, actor: proc.spec.actorId }, 'an actor reported a fault it was not given'); return; }
+    this.fired.add(`${f.jobId}/${f.fault_id}`);
     if (m.phase !== 'due') { await this.report(f, m.phase, m.step, m.message); return; }
     if (AGENT_FAULTS.includes(f.spec.kind)) await this.execute(f, m.step);
     else await this.report(f, 'due', m.step); // the head's to do: answered once done
@@ -92,6 +99,7 @@ export class AgentFaults {
   /** Carries out one of the agent's own kinds; `step`: the trigger step (else the rank's last). */
   private async execute(f: ArmedFault, step: number | undefined): Promise<void> {
     const { d } = this;
+    this.fired.add(`${f.jobId}/${f.fault_id}`);
     const a = f.actorId ? d.actors().get(f.actorId) : undefined;
     const at = step ?? a?.step;
     const ms = f.spec.duration_ms ?? 0;
@@ -101,8 +109,9 @@ export class AgentFaults {
         const pid = a?.pid;
         if (!a || pid === undefined || a.state === 'exited') { await this.report(f, 'failed', at, `actor ${f.actorId ?? '?'} is not running on node ${d.nodeId}`); return; }
         if (f.spec.kind === 'kill-actor') {
+          // reported first: the head then knows it fired before the exit ends the generation
+          await this.report(f, 'injected', at, `SIGKILL to pid ${pid}`, 3);
           a.child.kill('SIGKILL');
-          await this.report(f, 'injected', at, `SIGKILL to pid ${pid}`);
           return;
         }
         process.kill(pid, 'SIGSTOP');
