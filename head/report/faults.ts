@@ -10,10 +10,10 @@
  *   before it (the head stamps its current generation, which a quick reaction may have bumped).
  * - detected: the first platform reaction: a head `state` event that ends the hit generation
  *   (state recovering or failed, or any newer generation: a gang restart, a live replacement, a
- *   drain's move), looked for from the hit generation's last step before the injection on (so a
- *   reaction that overtook the injector's report still counts, at 0 s), or a `warn`/`error` log
- *   event after the injection (a corrupt checkpoint skipped, a non-finite gradient refused, an
- *   actor fenced). A corrupt checkpoint is detected by the log alone (when a load skips it).
+ *   drain's move) or a `warn`/`error` log event (a corrupt checkpoint skipped, a non-finite
+ *   gradient refused, an actor fenced), looked for from the hit generation's last rank-0 step
+ *   before the fault's step on: a reaction that overtook the injector's report (the actor's own
+ *   log, a head that processed the exit first) still counts, at 0 s. A corrupt checkpoint is detected by the log alone (when a load skips it).
  *   None: the job rode it out (a stall, a slow link) and detect is empty.
  * - recovered: the first step rank 0 completed after the reaction, in a generation no older
  *   than the reaction's; with no reaction, the first step at or past the injection step
@@ -40,20 +40,27 @@ interface Injection {
   index: number;
   /** the generation it hit */
   hit: number;
-  /** where to look for a head reaction from: the hit generation's last rank-0 step before it */
+  /** where to look for a reaction from: the hit generation's last rank-0 step before the fault's step */
   since: number;
 }
 
 /** The `injected` event of every fault, in stream order. */
 function injections(events: readonly Ev[]): Injection[] {
   const out: Injection[] = [];
-  let step = -1;
+  const steps: number[] = []; // stream indices of rank-0 metrics so far
   events.forEach((e, i) => {
-    if (e.type === 'metric' && e.rank === 0) step = i;
+    if (e.type === 'metric' && e.rank === 0) steps.push(i);
     if (e.type !== 'fault' || e.phase !== 'injected' || out.some((x) => x.id === e.fault_id)) return;
-    const last = step >= 0 ? events[step] : undefined;
+    const last = steps.length ? events[steps.at(-1)!] : undefined;
     const hit = last && last.generation < e.generation ? last.generation : e.generation;
-    out.push({ id: e.fault_id, e, index: i, hit, since: last && last.generation === hit ? step : i });
+    // the hit generation's last step before the fault's own step: what came after may be its effect
+    let since = i;
+    for (let k = steps.length - 1; k >= 0; k--) {
+      const m = events[steps[k]] as Extract<Ev, { type: 'metric' }>;
+      if (m.generation < hit) break;
+      if (m.generation === hit && (e.step === undefined || m.step < e.step)) { since = steps[k]; break; }
+    }
+    out.push({ id: e.fault_id, e, index: i, hit, since: Math.min(since, i) });
   });
   return out;
 }
@@ -127,7 +134,7 @@ export function faultReports(events: readonly Ev[], changes: readonly Generation
     // a corrupt checkpoint is noticed only when one is loaded (the skip log), not by a restart that another fault caused
     const end = f.fault.kind === 'corrupt-checkpoint' ? -1 : endOf(events, x.hit, x.since + 1);
     let logAt = -1;
-    for (let i = x.index + 1; i < events.length && logAt < 0; i++) if (logReaction(events[i])) logAt = i;
+    for (let i = x.since + 1; i < events.length && logAt < 0; i++) if (logReaction(events[i])) logAt = i;
     const detIdx = end >= 0 && (logAt < 0 || end < logAt) ? end : logAt;
     const det = detIdx >= 0 ? events[detIdx] : undefined;
     const minGen = det?.type === 'state' ? det.generation : x.hit;

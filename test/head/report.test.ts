@@ -95,6 +95,19 @@ t.test('a head reaction that overtook the injector\'s report still counts (at 0 
   t.equal(r.changes[0].fault_id, 'f1');
 });
 
+t.test('an actor-side fault whose own warning lands before the head\'s injected event', async (t) => {
+  const nan = { kind: 'nan-gradient', target: { rank: 0 }, at_step: 8 } as const;
+  const s = new Stream().state(0, 'running').steps(0, 1, 7).wait(30).log(0, 'warn', 'step 8 skipped on every rank: the summed gradient is NaN/Inf', 0);
+  const warnAt = s.now;
+  s.metric(0, 8).wait(20).fault(0, 'f1', 'injected', nan, { rank: 0, step: 8 }).steps(0, 9, 20).state(0, 'succeeded');
+  const f = buildReport(record({ generation: 0, restarts: 0 }), s.events).faults[0];
+  t.equal(f.detected_at, warnAt);
+  t.match(f.detected_by, /^warn rank 0: step 8 skipped/);
+  t.equal(f.detect_s, 0, 'overtaken: 0 s');
+  t.equal(f.recovered_step, 8);
+  t.equal(f.recover_s, 0);
+});
+
 t.test('live recovery: the new generation goes on after the last step, nothing lost', async (t) => {
   const s = new Stream().state(0, 'running').steps(0, 1, 7).fault(0, 'f1', 'injected', kill, { rank: 1, step: 8 })
     .wait(800).state(1, 'running', 1, 'rank 1 replaced').wait(900).steps(1, 8, 20).state(1, 'succeeded', 1);
