@@ -56,7 +56,10 @@ async function main(): Promise<void> {
     if (m.type === 'stop') stop.abort(m.reason);
     else if (m.type === 'fault') runtime?.faults.receive(m.fault);
     else if (m.type === 'fault-go') runtime?.faults.go(m.fault_id);
-    else if (m.type === 'cut') log.warn({ ms: m.ms, connections: cutConnections(m.ms) }, 'partition fault: NATS connections cut');
+    else if (m.type === 'cut') {
+      runtime?.cutLanes(m.ms);
+      log.warn({ ms: m.ms, connections: cutConnections(m.ms) }, 'partition fault: NATS connections and data lanes cut');
+    }
   };
   process.on('message', onMessage);
   for (const m of backlog()) onMessage(m); // what the agent sent a warm actor right after its start

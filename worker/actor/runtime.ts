@@ -81,6 +81,9 @@ export class ActorRuntime {
   /** faults given to this actor by its agent (actor/main.ts routes the IPC here) */
   readonly faults: ActorFaults;
 
+  /** partition fault: this rank's data lanes lose everything for `ms` (its nats.js connections are cut apart) */
+  cutLanes(ms: number): void { this.shaper.cut(ms); }
+
   constructor(private readonly o: RuntimeOptions) {
     this.send = o.send ?? (() => undefined);
     this.faults = new ActorFaults({ spec: () => this.gang.spec, send: (m) => this.send(m), shaper: this.shaper, log: o.log, signal: this.ac.signal });

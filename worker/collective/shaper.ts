@@ -10,7 +10,7 @@
 import type { Lane, LaneHandler, LaneStreamer } from './lane.ts';
 
 export interface ShaperCounters {
-  /** chunks discarded by the dropper */
+  /** chunks discarded by the dropper (or a cut, either way) */
   dropped: number;
   /** chunks that waited for the pacer */
   paced: number;
@@ -22,6 +22,8 @@ export class LinkShaper {
   private dropFraction = 0;
   /** when the paced link is next free (ms epoch) */
   private nextFree = 0;
+  /** a partition: until then nothing goes out or comes in on the lanes (ms epoch) */
+  private cutUntil = 0;
   readonly counters: ShaperCounters = { dropped: 0, paced: 0 };
   private readonly lanes = new Set<ShapedLane>();
 
@@ -37,10 +39,20 @@ export class LinkShaper {
   /** Drops this fraction (0..1] of outgoing chunks; null stops dropping. */
   setDrop(fraction: number | null): void { this.dropFraction = fraction ?? 0; }
 
-  get active(): boolean { return this.rate > 0 || this.dropFraction > 0; }
+  /**
+   * Partitions the lanes for `ms`: every chunk sent or received meanwhile is lost (the lanes'
+   * connections may be raw TCP, which a cut of the process's nats.js connections does not reach).
+   */
+  cut(ms: number): void { this.cutUntil = Math.max(this.cutUntil, Date.now() + ms); }
+
+  /** True while a cut lasts (then every chunk is lost). */
+  get isCut(): boolean { return Date.now() < this.cutUntil; }
+
+  get active(): boolean { return this.rate > 0 || this.dropFraction > 0 || this.isCut; }
 
   /** True when this chunk is to be dropped. */
   drop(): boolean {
+    if (this.isCut) { this.counters.dropped++; return true; }
     if (this.dropFraction <= 0 || this.random() >= this.dropFraction) return false;
     this.counters.dropped++;
     return true;
@@ -115,7 +127,11 @@ class ShapedLane implements Lane {
 
   async settle(): Promise<void> { await this.drained(); await this.inner.settle(); }
 
-  subscribe(subject: string, handler: LaneHandler, streamer?: LaneStreamer): void { this.inner.subscribe(subject, handler, streamer); }
+  subscribe(subject: string, handler: LaneHandler, streamer?: LaneStreamer): void {
+    // during a cut nothing arrives: a message is taken whole (not streamed) and discarded
+    const s = streamer && ((subj: string, size: number) => (this.shaper.isCut ? undefined : streamer(subj, size)));
+    this.inner.subscribe(subject, (subj, data) => { if (!this.shaper.isCut) handler(subj, data); }, s);
+  }
 
   async flush(): Promise<void> { await this.drained(); await this.inner.flush(); }
 
