@@ -152,5 +152,6 @@ t.test('elastic live recovery: a 3-rank logreg job (min_workers 2) loses a node,
   const growState = stateLines(events, 2);
   t.equal(growState.length, 3, 'growth: three ranks agreed');
   t.ok(growState.every((s) => s.sha && s.sha === growState[0].sha), `growth: the new rank's state equals the survivors' (${growState.map((s) => s.source).join(', ')})`);
-  t.same(growState.map((s) => s.source).sort(), ['peer', 'self', 'self'], 'the new rank received it');
+  // a survivor whose allreduce the growth interrupted while the other's completed receives the state too
+  t.equal(growState.find((s) => s.rank === 2)?.source, 'peer', `the new rank received it (${growState.map((s) => `rank ${s.rank}: ${s.source}`).join(', ')})`);
 });

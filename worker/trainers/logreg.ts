@@ -88,8 +88,11 @@ async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null): 
     if (r.source === 'checkpoint') throw new FlotillaError('FLO_UNAVAILABLE', `the gang cannot agree on a state: ${r.reason}`);
   }
   if (r.source === 'peer') {
+    const behind = st?.step;
     st = decodeLogregState(r.bytes);
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
+    // rank 0 reports steps: the ones the gang applied while this rank's last allreduce failed are done too
+    if (ctx.spec.rank === 0 && behind !== undefined) for (let s = behind + 1; s <= r.step; s++) await ctx.emitMetric(s, {});
   }
   const state = st!;
   if (ctx.spec.generation > 0) {

@@ -88,8 +88,11 @@ async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointCont
     if (r.source === 'checkpoint') state = undefined; // no checkpoint anywhere: every rank starts fresh, the same way
   }
   if (r.source === 'peer') {
+    const behind = mine ? trainStateMeta(mine).counters.ni : undefined;
     try { state = decodeCheckpoint(r.bytes); } catch (e) { throw fatal('the state received from a peer cannot be read', e); }
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
+    // rank 0 reports steps: the ones the gang applied while this rank's last allreduce failed are done too
+    if (ctx.spec.rank === 0 && behind !== undefined) for (let s = behind + 1; s <= r.step; s++) await ctx.emitMetric(s, {});
   }
   const step = state ? trainStateMeta(state).counters.ni : 0;
   await ctx.emitLog('info', `state step=${step} source=${r.source}${state ? ` state_sha256=${sha256Hex(encodeCheckpoint(state))}` : ''}`);
