@@ -61,6 +61,10 @@ t.test('revoking worker tokens disconnects their nodes and keeps them out', asyn
   const again = await joinPool(nats.url, parseJoinToken(pool.token).creds, pool.id, 'n4', s).catch((e: Error) => e);
   t.match(String(again), /Authorization Violation/, 'the pool token\'s own joiner user is revoked too: it cannot even ask for a new node');
 
+  // the account JWT updates leave the account's JetStream alone: the head still writes KV
+  const job = await head.app.inject({ method: 'POST', url: '/v1/jobs', headers: admin, payload: { workers: 1, trainer: { kind: 'logreg', steps: 5 } } });
+  t.equal(job.statusCode, 201, 'a job can still be submitted (KV) after the account updates');
+
   // the server forgets pushed updates when it restarts; the head pushes them again
   await nats.restart();
   await until('revocations back after a server restart', async () => /Authorization Violation/.test(await refused(nats.url, parseJoinToken(bound.token).creds)), 60_000);
