@@ -60,8 +60,9 @@ export async function createTrust(name = 'flotilla'): Promise<NatsTrust> {
     limits: { ...UNLIMITED, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
   }, { signer: op });
   const sysUser = createUser();
-  // it may only send account JWT updates and read their answers
-  const sysUserJwt = await encodeUser('revoker', sysUser, sys, { pub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] }, sub: { allow: ['_INBOX.>'] } });
+  // it may only send account JWT updates (revocations.ts), read their answers, and follow client
+  // disconnect advisories (the head's death detection, supervisor/disconnects.ts)
+  const sysUserJwt = await encodeUser('revoker', sysUser, sys, { pub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] }, sub: { allow: ['_INBOX.>', '$SYS.ACCOUNT.*.DISCONNECT'] } });
   const revoker: RevokerMaterial = {
     operator_signing_seed: new TextDecoder().decode(opSigner.getSeed()),
     sys_creds: new TextDecoder().decode(fmtCreds(sysUserJwt, sysUser)),
