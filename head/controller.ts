@@ -306,6 +306,8 @@ export class Controller {
     }
     if (after.state !== before.state || after.generation !== before.generation) {
       this.#log.info({ job: id, from: before.state, to: after.state, generation: after.generation, restarts: after.restarts, message: after.message }, 'job state');
+      // faults that never fired expire before the terminal event (event readers stop at it)
+      if (isTerminal(after.state) && !isTerminal(before.state)) await this.#faults?.ended(after).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'faults not expired'));
       await this.#event({ type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts });
     }
     return after;

@@ -101,6 +101,14 @@ export class FaultDirector {
     }
   }
 
+  /**
+   * The controller, as a job ends and before its terminal `state` event (readers of the event
+   * stream stop there): what never fired is expired.
+   */
+  async ended(j: HeadJob): Promise<void> {
+    if (j.faults?.some((f) => f.phase === 'armed')) await this.#expire(j);
+  }
+
   async #expire(j: HeadJob): Promise<void> {
     const armed = (j.faults ?? []).filter((f) => f.phase === 'armed');
     const after = await this.#d.jobs.update(j.id, (cur) => ({ ...cur, faults: (cur.faults ?? []).map((f) => (f.phase === 'armed' ? { ...f, phase: 'expired' as const } : f)) }));

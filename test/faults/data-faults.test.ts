@@ -22,6 +22,7 @@ t.test('nan-gradient skipped on every rank; corrupt-checkpoint skipped on restor
       { kind: 'nan-gradient', target: { rank: 1 }, at_step: 3 },
       { kind: 'corrupt-checkpoint', at_step: 12 },
       { kind: 'kill-actor', target: { rank: 1 }, at_step: 13 },
+      { kind: 'crash-actor', target: { rank: 0 }, at_step: 999 },
     ],
   });
   const doomed = await api.submit({
@@ -58,6 +59,9 @@ t.test('nan-gradient skipped on every rank; corrupt-checkpoint skipped on restor
   t.ok(skipped, 'the restore skipped the corrupted checkpoint (sha256 mismatch)');
   const resumed = ev.find((e) => e.type === 'metric' && e.rank === 0 && e.generation === 1);
   t.equal(resumed?.type === 'metric' ? resumed.step : undefined, 6, 'generation 1 resumed after the checkpoint before it (step 5)');
+
+  const expired = await faultPhase(api, job.id, 'f4', 'expired');
+  t.match(expired.message, /the job ended \(succeeded\) before it fired/, 'a fault whose step never came expired with the job');
 
   const failed = await finished(api, doomed.id);
   t.equal(failed.state, 'failed', 'five NaN steps in a row fail the job');

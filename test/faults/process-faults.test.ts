@@ -46,9 +46,12 @@ t.test('stall, kill-actor (planned) and crash-actor (posted) on a logreg job', a
   t.same(posted.fault_ids, ['f3'], 'the posted fault is f3');
   const crash = await faultPhase(api, job.id, 'f3', 'injected');
   t.equal(crash.rank, 1, 'crash-actor on rank 1');
+  const ghost = (await api.injectFaults(job.id, { kind: 'kill-node', target: { node: 'nosuch' } })).fault_ids[0];
+  const failed = await faultPhase(api, job.id, ghost, 'failed');
+  t.match(failed.message, /unknown node nosuch/, 'a fault on an unknown node fails, saying why');
   const done = await finished(api, job.id);
   t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
-  t.equal(done.restarts, 2, 'two restarts: the kill and the crash');
+  t.equal(done.restarts, 2, 'two restarts: the kill and the crash (the failed fault did nothing)');
   const events = await jobEvents(api, job.id);
   const report = checkSteps(events, steps);
   t.ok(report.ok, `steps: ${report.problems.join('; ') || 'contiguous, resumed after checkpoints'}`);
