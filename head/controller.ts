@@ -235,6 +235,8 @@ export class Controller {
     if (free === 0) return;
     for (const j of this.jobs.list()) {
       if (j.state !== 'running' || j.spec.recovery !== 'live' || !isElastic(j) || j.placement.length >= j.spec.workers || j.finished.length > 0) continue;
+      // not in the last tenth: ranks finishing while the new one starts would leave it alone in the new generation
+      if (j.spec.trainer.kind === 'logreg' && j.step >= 0.9 * j.spec.trainer.steps) continue;
       await this.#commit(j.id, (cur) => (cur.generation === j.generation && cur.state === 'running' ? grown(cur) : null));
       return; // one per pass: the next pass sees the capacity this one took
     }

@@ -1,11 +1,27 @@
 /** What the live-recovery tests read about real processes: an agent's actor processes, liveness, a job's events. */
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { HeadClient } from '../../bin/cli/client.ts';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Test } from 'tap';
+import { HeadClient } from '../../bin/cli/client.ts';
+import { startHead, type HeadOptions } from '../../head/head.ts';
+import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
+import type { Cluster } from '../head/helpers/procs.ts';
 import { decode, encode } from '../../shared/codec.ts';
 import { ControlReply } from '../../shared/schemas/common.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobRecord } from '../../shared/schemas/job.ts';
 import { subjects } from '../../shared/subjects.ts';
+
+/** A nats-server, a head on it (in this process, `opts` over short test timeouts), a client connection and the REST client; torn down with `t`. */
+export async function liveCluster(t: Test, tag: string, opts: Partial<HeadOptions> = {}): Promise<{ c: Cluster; nc: NatsConnection; api: HeadClient }> {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix(tag) };
+  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200, ...opts });
+  t.teardown(() => head.stop());
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  return { c, nc, api: new HeadClient(head.url) };
+}
 
 export interface ActorProc { pid: number; actorId: string; rank: number; generation: number }
 

@@ -14,44 +14,35 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
-import { startHead } from '../../head/head.ts';
-import { HeadClient } from '../../bin/cli/client.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobSpecInput } from '../../shared/schemas/job.ts';
 import { decodeCheckpoint } from '../../worker/engine/checkpoint/index.ts';
 import { Objm } from '@nats-io/obj';
-import { connect } from '@nats-io/transport-node';
 import { subjects } from '../../shared/subjects.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
 import { auditSteps, checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
-import { actorsOf, alive, eventsOf, stateLines } from './live-helpers.ts';
+import { actorsOf, alive, eventsOf, liveCluster, stateLines } from './live-helpers.ts';
 
 const TINY = fileURLToPath(new URL('../worker/fixtures/tiny-yolov5.yaml', import.meta.url));
 const cfg = process.env.FLOTILLA_LIVE_CFG ?? TINY;
 const img = Number(process.env.FLOTILLA_LIVE_IMG ?? 64);
 
 t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
-  const nats = await startNatsServer();
-  t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('ly') };
   // a long dead-node threshold: setup (tfjs, the model, AutoAnchor) blocks an actor for seconds on a loaded machine
-  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 20_000, restartBackoffMs: 200, paths: { models: dirname(TINY) } });
-  t.teardown(() => head.stop());
+  const { c, nc, api } = await liveCluster(t, 'ly', { deadAfterMs: 20_000, paths: { models: dirname(TINY) } });
   const agent = await startAgentProc(t, c, 'a', 2);
-  const api = new HeadClient(head.url);
   const trainer = { kind: 'yolov5' as const, cfg, data: 'synthetic', img, epochs: 2, batch: 2, synthetic: { train: 16, val: 2, seed: 3 }, hyp: { warmup_epochs: 0 } };
   const base: JobSpecInput = { workers: 2, max_restarts: 2, checkpoint_every: 1000, trainer };
   const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 300_000);
-  const nc = await connect(nats.options());
-  t.teardown(() => nc.close());
   const artifacts = await new Objm(nc).open(subjects(c.prefix).artifactStore);
   const lastCkpt = async (id: string) => decodeCheckpoint((await artifacts.getBlob(`${id}/last.ckpt`))!);
   const params = (ck: ReturnType<typeof decodeCheckpoint>) => [...ck.tensors].filter(([k]) => k.startsWith('model/') && !/running_(mean|var)|num_batches/.test(k));
 
   const ref = await api.submit(base);
-  t.equal((await finish(ref.id)).state, 'succeeded', 'the fault-free run succeeded');
+  const refDone = await finish(ref.id);
+  t.equal(refDone.state, 'succeeded', `the fault-free run succeeded (${refDone.message})`);
+  if (refDone.state !== 'succeeded') return;
   const refParams = params(await lastCkpt(ref.id));
   const finalStep = (await api.get(ref.id)).step;
 

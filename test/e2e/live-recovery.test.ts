@@ -7,16 +7,12 @@
  * fault-free run, bit for bit. recovery 'checkpoint' still restarts every rank.
  */
 import t from 'tap';
-import { connect } from '@nats-io/transport-node';
-import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
-import { startHead } from '../../head/head.ts';
-import { HeadClient } from '../../bin/cli/client.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobSpecInput } from '../../shared/schemas/job.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
 import { auditSteps, checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
-import { actorsOf, alive, eventsOf, stateLines } from './live-helpers.ts';
+import { actorsOf, alive, eventsOf, liveCluster, stateLines } from './live-helpers.ts';
 
 const doneDigests = (events: JobEvent[], generation: number): string[] => events.flatMap((e) =>
   e.type === 'log' && e.generation === generation && /^done /.test(e.msg) ? [/params_sha256=([0-9a-f]+)/.exec(e.msg)![1]] : []);
@@ -30,15 +26,8 @@ function nextStepAfter(events: JobEvent[], kills: { at: number; generation: numb
 }
 
 t.test('live recovery of a logreg gang on one node', async (t) => {
-  const nats = await startNatsServer();
-  t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('lr') };
-  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
-  t.teardown(() => head.stop());
-  const nc = await connect(nats.options());
-  t.teardown(() => nc.close());
+  const { c, nc, api } = await liveCluster(t, 'lr');
   await startAgentProc(t, c, 'a', 2);
-  const api = new HeadClient(head.url);
   const steps = 60;
   const trainer = { kind: 'logreg' as const, steps, features: 8, batch: 32, seed: 3 };
   const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
@@ -115,16 +104,9 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
 });
 
 t.test('elastic live recovery: a 3-rank logreg job (min_workers 2) loses a node, goes on at once with 2, grows back to 3', async (t) => {
-  const nats = await startNatsServer();
-  t.teardown(() => nats.stop());
-  const c = { natsUrl: nats.url, auth: nats.auth, prefix: uniquePrefix('le') };
-  const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
-  t.teardown(() => head.stop());
-  const nc = await connect(nats.options());
-  t.teardown(() => nc.close());
+  const { c, nc, api } = await liveCluster(t, 'le');
   await startAgentProc(t, c, 'a', 2);
   const b = await startAgentProc(t, c, 'b', 1);
-  const api = new HeadClient(head.url);
   const steps = 80;
   const job = await api.submit({ workers: 3, min_workers: 2, max_restarts: 3, checkpoint_every: 1000, trainer: { kind: 'logreg', steps, features: 8, batch: 16, seed: 5, step_delay_ms: 60 } });
   const g0 = await until('3 ranks training', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 10 && j; });

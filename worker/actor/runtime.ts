@@ -22,7 +22,7 @@ import { watchGroup, type GroupWatch } from './group-watch.ts';
 import type { ActorToAgent } from './ipc.ts';
 import { DrainPoint } from './drain.ts';
 import { Fence } from './fence.ts';
-import { LiveGang } from './live-gang.ts';
+import { LiveGang, REGROUP_WAIT_MS } from './live-gang.ts';
 import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
 import { ActorFaults } from './faults.ts';
@@ -90,7 +90,11 @@ export class ActorRuntime {
     this.drain = new DrainPoint(() => this.gang.spec, this.ac.signal, o.log);
     this.gang = new LiveGang({
       spec: o.spec, stop: this.ac.signal, log: o.log,
-      openGroup: (spec, signal) => createActorGroup({ ...groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity), wrapLane: (l) => this.shaper.wrap(l) }).then((g) => {
+      openGroup: (spec, signal) => createActorGroup({
+        ...groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity), wrapLane: (l) => this.shaper.wrap(l),
+        // a live gang waits for its new ranks' start (slow on a loaded machine); the head's next decision aborts the wait
+        ...(spec.generation > o.spec.generation || spec.joinsLive ? { joinTimeoutMs: Math.max(REGROUP_WAIT_MS, spec.job.allreduce.timeout_ms) } : {}),
+      }).then((g) => {
         this.groupWatch?.done();
         this.groupWatch = watchGroup(g, o.log);
         return g;

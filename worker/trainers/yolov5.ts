@@ -95,6 +95,7 @@ async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointCont
     if (ctx.spec.rank === 0 && behind !== undefined) for (let s = behind + 1; s <= r.step; s++) await ctx.emitMetric(s, {});
   }
   const step = state ? trainStateMeta(state).counters.ni : 0;
+  ctx.heartbeat(step);
   await ctx.emitLog('info', `state step=${step} source=${r.source}${state ? ` state_sha256=${sha256Hex(encodeCheckpoint(state))}` : ''}`);
   return state;
 }
