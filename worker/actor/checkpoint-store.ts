@@ -13,6 +13,7 @@ import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { withJsRetry } from '../../shared/js-retry.ts';
 import { jsManager, openObjectStore } from '../../shared/js-assets.ts';
+import type { CheckpointCache } from './node-cache.ts';
 
 /** Digits of the zero-padded step in a checkpoint name. */
 export const STEP_DIGITS = 12;
@@ -30,6 +31,13 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** The Object Store's own SHA-256 of an object's bytes (`SHA-256=<base64url>`), as hex; null when absent or unknown. */
+export function storeSha256(info: Pick<ObjectInfo, 'digest'>): string | null {
+  if (!info.digest?.startsWith('SHA-256=')) return null;
+  const hex = Buffer.from(info.digest.slice(8), 'base64url').toString('hex');
+  return hex.length === 64 ? hex : null;
+}
+
 export interface Checkpoint {
   name: string;
   step: number;
@@ -41,7 +49,9 @@ export interface Checkpoint {
 export type CheckpointEvent =
   | { type: 'saved'; name: string; step: number; bytes: number; sha256: string }
   | { type: 'pruned'; name: string; step: number }
-  | { type: 'skipped'; name: string; step: number; reason: string };
+  | { type: 'skipped'; name: string; step: number; reason: string }
+  /** `from`: the node cache, or the store (`cacheMiss` says why not the cache, when there is one) */
+  | { type: 'loaded'; name: string; step: number; bytes: number; from: 'node-cache' | 'store'; cacheMiss?: string };
 
 export interface CheckpointStoreOptions {
   /** checkpoints kept per job, newest first (default 3) */
@@ -55,6 +65,8 @@ export interface CheckpointStoreOptions {
    * save; throwing after deletes the object just written (when it still carries `generation`)
    */
   guard?: (what: string) => Promise<void>;
+  /** this node's copies of the job's checkpoints (node-cache.ts): read before the store, written on save and load */
+  cache?: CheckpointCache;
 }
 
 export class CheckpointStore {
@@ -62,6 +74,7 @@ export class CheckpointStore {
   private readonly onEvent: (e: CheckpointEvent) => void;
   private readonly gen: (() => number) | undefined;
   private readonly guard: (what: string) => Promise<void>;
+  private readonly cache: CheckpointCache | undefined;
 
   private get generation(): string | undefined { return this.gen ? String(this.gen()) : undefined; }
 
@@ -71,6 +84,7 @@ export class CheckpointStore {
     const g = opts.generation;
     this.gen = g === undefined ? undefined : typeof g === 'number' ? () => g : g;
     this.guard = opts.guard ?? (() => Promise.resolve());
+    this.cache = opts.cache;
   }
 
   /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
@@ -96,6 +110,7 @@ export class CheckpointStore {
       if (info && this.generation !== undefined && info.metadata?.[META_GENERATION] === this.generation) await this.os.delete(name).catch(() => undefined);
       throw e;
     }
+    this.cache?.put(name, data);
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
     await this.prune();
     return { name, sha256 };
@@ -133,13 +148,21 @@ export class CheckpointStore {
     const want = md[META_SHA256];
     if (!want || !/^[0-9a-f]{64}$/.test(want)) return 'no sha256 recorded';
     if (md[META_STEP] !== String(step)) return `recorded step ${md[META_STEP]} does not match the name`;
+    // the node's copy counts only when it is exactly what the store holds now (its own digest)
+    const stored = storeSha256(info);
+    const cached = this.cache && (stored ? this.cache.get(name, stored) : { hit: false as const, reason: `store digest '${info.digest}' unreadable` });
     let data: Uint8Array | null;
-    try { data = await withJsRetry(`read checkpoint ${name}`, () => this.os.getBlob(name)); }
-    catch (e) { return `unreadable: ${(e as Error).message}`; }
+    if (cached?.hit) data = cached.data;
+    else {
+      try { data = await withJsRetry(`read checkpoint ${name}`, () => this.os.getBlob(name)); }
+      catch (e) { return `unreadable: ${(e as Error).message}`; }
+    }
     if (!data) return 'vanished';
     if (md[META_SIZE] !== String(data.length)) return `size ${data.length} differs from recorded ${md[META_SIZE]}`;
     const got = sha256Hex(data);
     if (got !== want) return `sha256 ${got} differs from recorded ${want}`;
+    if (!cached?.hit) this.cache?.put(name, data);
+    this.onEvent({ type: 'loaded', name, step, bytes: data.length, from: cached?.hit ? 'node-cache' : 'store', ...(cached && !cached.hit ? { cacheMiss: cached.reason } : {}) });
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(md)) if (!k.startsWith('flotilla-')) meta[k] = v;
     return { name, step, data, meta };
@@ -149,6 +172,7 @@ export class CheckpointStore {
     const all = await this.list();
     for (const c of all.slice(this.keep)) {
       await withJsRetry(`prune checkpoint ${c.name}`, () => this.os.delete(c.name));
+      this.cache?.drop(c.name);
       this.onEvent({ type: 'pruned', name: c.name, step: c.step });
     }
   }

@@ -14,6 +14,7 @@ import { subjects } from '../../shared/subjects.ts';
 import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
 import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
+import { CheckpointCache } from './node-cache.ts';
 import type { ActorContext, TrainerModule, TrainerRegistry } from './context.ts';
 import { EventPublisher, ensureEventsStream } from './events.ts';
 import { createActorGroup, groupOptions } from './group.ts';
@@ -210,9 +211,15 @@ export class ActorRuntime {
           log.warn({ checkpoint: e.name, reason: e.reason }, 'skipping a corrupt checkpoint');
           void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: this.gang.spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
         }
+        if (e.type === 'loaded') {
+          const msg = `checkpoint ${e.name} loaded from ${e.from === 'node-cache' ? 'the node cache' : 'the object store'}${e.cacheMiss ? ` (node cache: ${e.cacheMiss})` : ''}`;
+          log.info({ checkpoint: e.name, from: e.from, bytes: e.bytes }, msg);
+          void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'info', rank: this.gang.spec.rank, msg });
+        }
       };
+      const cache = new CheckpointCache(spec.jobId);
       const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, {
-        keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what),
+        keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what), cache,
       });
       const load = this.o.trainers?.[spec.job.trainer.kind];
       const trainer = this.o.trainer ?? (load ? await load() : undefined);
@@ -224,6 +231,8 @@ export class ActorRuntime {
         kind: 'succeeded', message: 'done', exitCode: null, signal: null,
         ...(this.step === undefined ? {} : { step: this.step }), ...(result?.digest ? { digest: result.digest } : {}),
       };
+      // the job is done: its node-cached checkpoints are not needed again
+      if (outcome.kind === 'succeeded') cache.clear();
     } catch (err) {
       outcome = classify(err, this.signal);
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');

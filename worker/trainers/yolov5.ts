@@ -25,6 +25,7 @@ import { FlotillaError } from '../../shared/errors.ts';
 import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { fetchDataset } from '../datasets/store.ts';
+import { cachedSynthetic } from './synthetic-cache.ts';
 import { initBackend } from '../engine/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type CheckpointContent } from '../engine/checkpoint/index.ts';
 import { syncState } from '../actor/state-sync.ts';
@@ -54,10 +55,13 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     return { ...base, data: got.yamlPath };
   }
   if (t.data !== 'synthetic') return { ...base, data: resolve(t.data) };
-  // Every actor draws its own copy (same seed, same bytes), so no two processes share files.
+  // drawn once per node and settings (synthetic-cache.ts); a restart on this node reads it
   const synthetic = { ...t.synthetic, img: t.img };
-  try { return { ...base, synthetic, data: resolve(await synthesize(synthetic, join(scratch, 'synthetic'))) }; }
-  catch (e) { throw fatal('cannot generate the synthetic dataset', e); }
+  try {
+    const got = await cachedSynthetic(synthetic);
+    ctx.log.info({ data: got.yamlPath, cached: got.cached }, 'synthetic dataset');
+    return { ...base, synthetic, data: got.yamlPath };
+  } catch (e) { throw fatal('cannot generate the synthetic dataset', e); }
 }
 
 /** The job's newest valid checkpoint, else the `resume` file, else none. */
