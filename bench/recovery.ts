@@ -2,14 +2,16 @@
  * npm run bench:recovery — what a fault costs, the new path beside the old one, in one run.
  *
  * Each scenario runs on a fresh prefix: a real nats-server (with auth), an in-process head and
- * three worker agent processes of one slot each; a 2-rank job trains, and at step >= --at (7)
- * one fault hits rank 1: SIGKILL of its actor, SIGKILL of its agent, or SIGTERM of its agent
+ * three worker agent processes of one slot each; a 2-rank job trains, and at step >= --at (7),
+ * once the warm pools have refilled after the job's own start (steady state), at the next step
+ * 7 of 10 (mid-way between checkpoints), one fault hits rank 1: SIGKILL of its actor, SIGKILL of its agent, or SIGTERM of its agent
  * (a drain). From the job's event stream (one clock: every process runs on this host):
  *   detect  = first state event of a newer generation - the fault
  *   next    = first rank-0 step of the newer generation - the fault
  *   lost    = last step reached before - (first step after - 1)
  * for a 2-rank YOLOv5n job (synthetic, img 128, batch 8) and a 2-rank logreg job, with
- *   new = recovery 'live' + warm actors (--warm-actors 1)  and  old = recovery 'checkpoint' + --warm-actors 0.
+ *   new = recovery 'live' + warm actors (--warm-actors 1) + the head's disconnect hints, and
+ *   old = recovery 'checkpoint' + --warm-actors 0 + heartbeats alone (the head without revoker.json).
  * Then submit -> first step of a 1-rank YOLOv5n job on an idle agent (warm pool vs cold), and
  * short-job throughput (--jobs one-step logreg jobs on 2 slots). --json FILE writes the rows
  * (default bench/recovery-results.json); --only yolov5|logreg|start|throughput runs one part.
@@ -23,7 +25,7 @@ import { HeadClient } from '../bin/cli/client.ts';
 import { decode, encode } from '../shared/codec.ts';
 import { subjects } from '../shared/subjects.ts';
 import { ControlReply, JobEvent, type JobSpecInput } from '../shared/schemas/index.ts';
-import { silentLogger } from '../shared/logger.ts';
+import { createLogger, silentLogger } from '../shared/logger.ts';
 import { REPO_ROOT } from '../worker/agent/start.ts';
 import { flag, numFlag } from './args.ts';
 
@@ -36,7 +38,10 @@ const jsonFile = flag(argv, 'json') || 'bench/recovery-results.json';
 type Metric = Extract<JobEvent, { type: 'metric' }>;
 type Fault = 'actor-kill' | 'agent-kill' | 'drain';
 type PathName = 'new' | 'old';
-const PATHS: Record<PathName, { recovery: 'live' | 'checkpoint'; warm: number }> = { new: { recovery: 'live', warm: 1 }, old: { recovery: 'checkpoint', warm: 0 } };
+/** old: also without the disconnect hints (no system-account user: heartbeats alone find a dead agent) */
+const PATHS: Record<PathName, { recovery: 'live' | 'checkpoint'; warm: number; hints: boolean }> = {
+  new: { recovery: 'live', warm: 1, hints: true }, old: { recovery: 'checkpoint', warm: 0, hints: false },
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, f: () => Promise<T | undefined | false | null> | T | undefined | false | null, limitMs = 240_000): Promise<T> {
@@ -56,10 +61,11 @@ async function startAgent(nats: NatsServer, prefix: string, nodeId: string, warm
     cwd: REPO_ROOT,
     env: {
       ...process.env, FLOTILLA_NATS_URL: nats.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(slots),
-      FLOTILLA_WARM_ACTORS: String(warm), FLOTILLA_LOG_LEVEL: 'error', FLOTILLA_JOIN_TOKEN: await nats.auth!.joinToken(prefix, nodeId),
+      FLOTILLA_WARM_ACTORS: String(warm), FLOTILLA_LOG_LEVEL: process.env.BENCH_LOG ? 'info' : 'error', FLOTILLA_JOIN_TOKEN: await nats.auth!.joinToken(prefix, nodeId),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  if (process.env.BENCH_LOG) proc.stdout?.on('data', (d: Buffer) => process.stderr.write(d));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const registered = new Promise<void>((resolve, reject) => {
     proc.stdout?.on('data', (d: Buffer) => { if (String(d).includes('registered')) resolve(); });
@@ -83,9 +89,11 @@ function collect(nc: NatsConnection, prefix: string, jobId: string): { events: J
 
 interface Cluster { nats: NatsServer; nc: NatsConnection }
 
-async function withCluster<T>(c: Cluster, warm: number, nodes: string[], slots: number, fn: (o: { head: Head; api: HeadClient; prefix: string; agents: Map<string, AgentProc> }) => Promise<T>): Promise<T> {
+async function withCluster<T>(c: Cluster, warm: number, nodes: string[], slots: number, fn: (o: { head: Head; api: HeadClient; prefix: string; agents: Map<string, AgentProc> }) => Promise<T>, hints = true): Promise<T> {
   const prefix = `br_${Math.random().toString(36).slice(2, 8)}`;
-  const head = await startHead({ natsUrl: c.nats.url, prefix, ...c.nats.auth!.headOptions, port: 0, log: silentLogger() });
+  const { natsRevoker, ...headAuth } = c.nats.auth!.headOptions;
+  const log = process.env.BENCH_LOG ? createLogger({ role: 'head', destination: 2 }) : silentLogger();
+  const head = await startHead({ natsUrl: c.nats.url, prefix, ...headAuth, ...(hints && natsRevoker ? { natsRevoker } : {}), port: 0, log });
   const agents = new Map<string, AgentProc>();
   try {
     for (const n of nodes) agents.set(n, await startAgent(c.nats, prefix, n, warm, slots));
@@ -124,7 +132,13 @@ async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault
     const job = await api.submit({ workers: 2, max_restarts: 5, checkpoint_every: 10, recovery: p.recovery, trainer: trainerOf(kind) });
     const ev = collect(c.nc, prefix, job.id);
     try {
-      const running = await until(`step ${AT}`, async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= AT && j; });
+      await until(`step ${AT}`, async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= AT && j; });
+      // steady state: the pools refilled after the job's own start (a refill waits for the first step)
+      await until('warm pools refilled', async () => (await api.workers()).every((w) => p.warm === 0 || (w.warm?.ready ?? 0) >= p.warm));
+      // mid-way between two checkpoints (step 7 of every 10), so the old path shows a typical loss
+      const last = () => Math.max(0, ...ev.events.filter((e) => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values)).map((e) => (e as Metric).step));
+      await until('a step 7 of 10', () => last() % 10 === 7);
+      const running = await api.get(job.id);
       const victim = running.placement.find((q) => q.rank === 1)!;
       const g0 = running.generation;
       const pid = fault === 'actor-kill' ? await actorPid(c.nc, prefix, victim.actorId) : 0;
@@ -134,7 +148,8 @@ async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault
       // per-step metrics of rank 0 (logreg: loss; YOLOv5: box/obj/cls; epoch rows carry train_*)
       const steps = () => ev.events.filter((e): e is Metric => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values));
       await until('two steps of the next generation', () => steps().filter((e) => e.generation > g0).length >= 2);
-      const before = Math.max(...steps().filter((e) => e.generation === g0 && e.ts <= t0 + 5).map((e) => e.step), 0);
+      // the newest step the old generation completed (its last metrics may land just after the fault)
+      const before = Math.max(...steps().filter((e) => e.generation === g0).map((e) => e.step), 0);
       const firstNew = steps().find((e) => e.generation > g0)!;
       const state = ev.events.find((e) => e.type === 'state' && e.generation > g0);
       const row: FaultRow = {
@@ -147,7 +162,7 @@ async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault
       ev.stop();
       await api.cancel(job.id).catch(() => undefined);
     }
-  });
+  }, p.hints);
 }
 
 interface StartRow { path: 'warm' | 'cold'; run: number; submit_to_first_step_ms: number }
@@ -193,7 +208,11 @@ async function main(): Promise<void> {
       if (only && only !== kind) continue;
       console.log(`${kind}: 2 ranks on 3 one-slot agents, fault at step >= ${AT}, checkpoint_every 10`);
       for (const fault of ['actor-kill', 'agent-kill', 'drain'] as const) {
-        for (const path of ['new', 'old'] as const) out.faults.push(await faultScenario(c, kind, fault, path));
+        if (flag(argv, 'fault') && flag(argv, 'fault') !== fault) continue;
+        for (const path of ['new', 'old'] as const) {
+          if (flag(argv, 'path') && flag(argv, 'path') !== path) continue;
+          out.faults.push(await faultScenario(c, kind, fault, path));
+        }
       }
     }
     if (!only || only === 'start') {
