@@ -117,7 +117,7 @@ function trainerOf(kind: 'yolov5' | 'logreg'): JobSpecInput['trainer'] {
     : { kind: 'logreg', steps: 100_000, step_delay_ms: 50 };
 }
 
-interface FaultRow { trainer: string; fault: Fault; path: PathName; detect_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number }
+interface FaultRow { trainer: string; fault: Fault; path: PathName; detect_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number; error?: string }
 
 async function actorPid(nc: NatsConnection, prefix: string, actorId: string): Promise<number> {
   const m = await nc.request(subjects(prefix).actorCall(actorId), encode({ method: 'status' }), { timeout: 10_000 });
@@ -211,7 +211,10 @@ async function main(): Promise<void> {
         if (flag(argv, 'fault') && flag(argv, 'fault') !== fault) continue;
         for (const path of ['new', 'old'] as const) {
           if (flag(argv, 'path') && flag(argv, 'path') !== path) continue;
-          out.faults.push(await faultScenario(c, kind, fault, path));
+          out.faults.push(await faultScenario(c, kind, fault, path).catch((e: Error) => {
+            console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: FAILED: ${e.message}`);
+            return { trainer: kind, fault, path, detect_ms: NaN, next_step_ms: NaN, steps_lost: NaN, before: NaN, after: NaN, error: e.message };
+          }));
         }
       }
     }

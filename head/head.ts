@@ -115,7 +115,7 @@ async function watchNodeConnections(o: HeadOptions, id: string, nc: NatsConnecti
   }
   const hints = new DisconnectHints({
     ping: (nodeId) => pingNode(nc, s, nodeId, 250).then(() => true, () => false),
-    heardAt: (nodeId) => ctl.nodes.get(nodeId)?.heardAt,
+    beats: (nodeId) => ctl.nodes.get(nodeId)?.beats,
     gone: (nodeId, why) => ctl.nodeGone(nodeId, why),
     onVerdict: (node, v) => log.info({ node, ...v }, v.gone ? 'node connection closed: confirmed gone' : 'node connection closed: still alive'),
   });

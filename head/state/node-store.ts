@@ -21,6 +21,8 @@ export interface LiveNode {
   lateMs: number;
   /** arrival - send times of the last LAG_WINDOW beats */
   lags: number[];
+  /** heartbeats applied since this head knew the node */
+  beats: number;
 }
 
 /** Beats that set a node's baseline delay, and those whose lateness counts. */
@@ -51,7 +53,7 @@ export class NodeStore {
       const e = await withJsRetry(`read node ${k}`, () => this.#kv.get(k), this.#retry);
       if (!e || e.operation !== 'PUT') continue;
       const r = NodeRecord.safeParse(e.json());
-      if (r.success) this.#nodes.set(k, { record: r.data, heardAt: now, lateMs: 0, lags: [] });
+      if (r.success) this.#nodes.set(k, { record: r.data, heardAt: now, lateMs: 0, lags: [], beats: 0 });
     }
     return this.#nodes.size;
   }
@@ -63,7 +65,7 @@ export class NodeStore {
   async register(info: NodeInfo, now = Date.now()): Promise<NodeRecord> {
     const prev = this.#nodes.get(info.nodeId);
     const record = validate(NodeRecord, { ...info, last_seen: now, draining: false, actors: prev?.record.actors ?? [] });
-    this.#nodes.set(info.nodeId, { record, heardAt: now, lateMs: prev?.lateMs ?? 0, lags: prev?.lags ?? [] });
+    this.#nodes.set(info.nodeId, { record, heardAt: now, lateMs: prev?.lateMs ?? 0, lags: prev?.lags ?? [], beats: prev?.beats ?? 0 });
     await this.#persist(record, now, true);
     return record;
   }
@@ -75,6 +77,7 @@ export class NodeStore {
     const draining = n.record.draining || hb.draining;
     n.record = { ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now, ...(hb.warm ? { warm: hb.warm } : {}) };
     n.heardAt = Math.max(n.heardAt, now);
+    n.beats++;
     n.lags.push(now - hb.ts);
     if (n.lags.length > LAG_WINDOW) n.lags.shift();
     const base = Math.min(...n.lags);

@@ -4,9 +4,10 @@
  * says so ("Client Closed"); a connection that moves to another server during a failover is
  * closed by the server ("Server Shutdown"), or not reported at all (a dead server), and is
  * not a hint (disconnects.ts). Still, a hint is only believed after a check: the node must
- * answer no ping (nodeControl `ping`) and send no heartbeat for a short window: BOTH_MS once
- * both of its connections (control and heartbeat) closed, ONE_MS while only one did (a
- * reconnecting connection, while the other still beats every second, clears it).
+ * answer no ping (nodeControl `ping`) for a short window: BOTH_MS once both of its connections
+ * (control and heartbeat) closed, ONE_MS while only one did. Heartbeats prove life only while
+ * just the control connection closed, and only two of them (one may have been in flight on the
+ * head's other connection when the advisory came: under load the head reads them out of order).
  */
 export type ConnRole = 'control' | 'heartbeat';
 
@@ -20,15 +21,18 @@ export const HINT_PING_EVERY_MS = 100;
 export interface HintDeps {
   /** true when the node's agent answered a ping */
   ping(nodeId: string): Promise<boolean>;
-  /** local time (ms) of the node's last heartbeat, undefined for a node the head does not know */
-  heardAt(nodeId: string): number | undefined;
+  /** heartbeats the head has applied from the node so far, undefined for a node the head does not know */
+  beats(nodeId: string): number | undefined;
   /** the hint was confirmed */
   gone(nodeId: string, why: string): Promise<void>;
   /** told what happened (the head logs it) */
   onVerdict?(nodeId: string, v: { gone: boolean; why: string; ms: number }): void;
 }
 
-interface Pending { since: number; roles: Set<ConnRole> }
+interface Pending { since: number; beatsThen: number; roles: Set<ConnRole> }
+
+/** Heartbeats after the hint that prove a node alive while only its control connection closed. */
+export const HINT_PROOF_BEATS = 2;
 
 export class DisconnectHints {
   readonly #pending = new Map<string, Pending>();
@@ -39,10 +43,11 @@ export class DisconnectHints {
 
   /** A connection of `nodeId` in role `role` was closed by its client. */
   closed(nodeId: string, role: ConnRole, now = Date.now()): void {
-    if (this.#closed || this.#d.heardAt(nodeId) === undefined) return;
+    const beats = this.#d.beats(nodeId);
+    if (this.#closed || beats === undefined) return;
     const p = this.#pending.get(nodeId);
     if (p) { p.roles.add(role); return; }
-    this.#pending.set(nodeId, { since: now, roles: new Set([role]) });
+    this.#pending.set(nodeId, { since: now, beatsThen: beats, roles: new Set([role]) });
     void this.#confirm(nodeId);
   }
 
@@ -53,9 +58,9 @@ export class DisconnectHints {
     if (!p) return;
     let verdict: { gone: boolean; why: string };
     for (;;) {
-      const heard = this.#d.heardAt(nodeId);
-      if (heard === undefined) { verdict = { gone: false, why: 'node already removed' }; break; }
-      if (heard > p.since) { verdict = { gone: false, why: 'a heartbeat arrived after the close' }; break; }
+      const beats = this.#d.beats(nodeId);
+      if (beats === undefined) { verdict = { gone: false, why: 'node already removed' }; break; }
+      if (!p.roles.has('heartbeat') && beats - p.beatsThen >= HINT_PROOF_BEATS) { verdict = { gone: false, why: 'it kept sending heartbeats' }; break; }
       if (await this.#d.ping(nodeId).catch(() => false)) { verdict = { gone: false, why: 'it answered a ping' }; break; }
       const both = p.roles.size >= 2;
       if (Date.now() - p.since >= (both ? HINT_BOTH_MS : HINT_ONE_MS)) {

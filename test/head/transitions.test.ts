@@ -81,7 +81,7 @@ t.test('queue order: recovering first, then priority, then FIFO', async (t) => {
 t.test('liveness: silent nodes, and placed actors nobody reports', async (t) => {
   const { deadNodes, missingActors } = await import('../../head/supervisor/liveness.ts');
   const node = (nodeId: string, heardAt: number, actors: string[], lateMs = 0) => ({
-    heardAt, lateMs, lags: [],
+    heardAt, lateMs, lags: [], beats: 0,
     record: { nodeId, host: 'h', slots: 2, backend: 'cpu' as const, device: 'd', pid: 1, started_at: '', last_seen: heardAt, draining: false, actors: actors.map((actorId) => ({ actorId, jobId: 'j1', generation: 0, rank: 0 })) },
   });
   t.same(deadNodes([node('a', 1000, []), node('b', 5000, [])], 5000, 3000), ['a']);

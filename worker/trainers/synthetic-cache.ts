@@ -34,8 +34,9 @@ export async function cachedSynthetic(spec: SyntheticSpec, root = nodeCacheRoot(
     // the yaml names its own folder: point it at the final place before the rename
     writeFileSync(drawn, readFileSync(drawn, 'utf8').replaceAll(tmp, dir));
     writeFileSync(join(tmp, DONE), JSON.stringify(spec));
-    rmSync(dir, { recursive: true, force: true }); // an incomplete one (a process that died while renaming)
-    try { renameSync(tmp, dir); } catch (e) { if (!existsSync(join(dir, DONE))) throw e; } // another actor won the race
+    // a folder in place is always complete (the marker is written before the atomic rename), and
+    // may be in use: never replace it; losing the race to another actor is fine
+    try { renameSync(tmp, dir); } catch (e) { if (!existsSync(join(dir, DONE))) throw e; }
     return { yamlPath, cached: false };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
