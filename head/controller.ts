@@ -18,7 +18,7 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, liveRecovery, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
+import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
 import { capacity, planPass } from './scheduler/plan.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
@@ -257,8 +257,10 @@ export class Controller {
    * other ranks (liveRecovery); otherwise, or with no survivor, the whole gang restarts.
    */
   async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string, lost?: string[]): Promise<void> {
+    if (end === 'retryable') await this.#flushProgress(); // the step, for sameIncident
     await this.#commit(id, (cur) => {
       if (cur.generation !== generation || isTerminal(cur.state)) return null;
+      if (end === 'retryable' && sameIncident(cur)) return incidentRestart(cur, reason, Date.now());
       const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && cur.state === 'running' ? liveRecovery(cur, lost, reason, Date.now()) : null;
       return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
     });

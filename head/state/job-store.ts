@@ -19,6 +19,11 @@ export const HeadJob = JobRecord.extend({
   final_step: z.number().int().nonnegative().optional(),
   /** ms epoch when the current placement was written */
   placed_at: z.number().optional(),
+  /**
+   * the last live regroup (liveRecovery): the generation it started and the job's step then.
+   * A failure in that generation before the step moved on is the same incident (transitions.ts).
+   */
+  incident: z.object({ generation: z.number().int().nonnegative(), step: z.number().int().nonnegative() }).optional(),
   /** injected faults (head/faults/): armed, delivered, and what became of them */
   faults: z.array(HeadFault).optional(),
   /** the spec's planned faults were armed (when the job first ran) */

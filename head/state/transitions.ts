@@ -82,7 +82,25 @@ export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string
     const placement = [...kept].sort((a, b) => a.rank - b.rank).map((p, rank) => ({ ...p, rank }));
     return { ...base, placement, restarts: j.restarts + 1, state: 'running', message: `${reason}; going on with ${kept.length} of ${j.spec.workers} rank(s) (elastic, live)`, placed_at: now, not_before: undefined };
   }
-  return { ...to({ ...base, restarts: j.restarts + 1 }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
+  return { ...to({ ...base, restarts: j.restarts + 1, incident: { generation: base.generation, step: j.step } }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
+}
+
+/**
+ * A fault that hits several ranks at once (a nats-server dies with every data lane and client
+ * on it, a host is cut off) reaches the head as one rank lost first (liveRecovery, counted) and
+ * the kept ranks failing next, while they regroup. A retryable failure in the generation a live
+ * regroup started, before the job's step moved past the step it had then, is that same
+ * incident: the gang restarts from its checkpoint at once and nothing more is counted. The next
+ * generation is a full restart (no incident), so a gang that keeps failing is still counted.
+ */
+export function sameIncident(j: HeadJob): boolean {
+  return j.incident !== undefined && j.incident.generation === j.generation && j.step <= j.incident.step;
+}
+
+/** The failure of a generation that is still the regroup of an incident (sameIncident): at once, uncounted. */
+export function incidentRestart(j: HeadJob, reason: string, now: number): HeadJob {
+  const next = endGeneration(j, 'rescale', `${reason} (same incident as generation ${j.incident?.generation ?? j.generation}: not counted again)`, 0, now);
+  return { ...next, incident: undefined };
 }
 
 /**

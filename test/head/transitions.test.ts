@@ -123,6 +123,29 @@ t.test("live recovery keeps the survivors' placement and replaces only the lost 
   t.equal(spent?.state, 'failed', 'max_restarts still applies');
 });
 
+t.test('one incident that takes several ranks (a nats-server dies) is counted once', async (t) => {
+  const { liveRecovery, sameIncident, incidentRestart } = await import('../../head/state/transitions.ts');
+  const running = placed(job({ spec: JobSpec.parse({ workers: 2, max_restarts: 3, trainer: { kind: 'logreg' } }), step: 17, checkpoint_step: 15 }), two, 1000);
+  t.notOk(sameIncident(running), 'no regroup yet: a failure is a new incident');
+  const regroup = liveRecovery(running, ['a1'], 'rank 1 failed: raw lane closed', 2000);
+  if (!regroup) { t.fail('live recovery expected'); return; }
+  t.equal(regroup.restarts, 1);
+  t.ok(sameIncident(regroup), 'the kept rank failing while the gang regroups is the same incident');
+  t.ok(sameIncident(placed(regroup, two, 2500)), 'also once the replacement is placed, before any step');
+  const again = incidentRestart(placed(regroup, two, 2500), 'rank 0 failed: raw lane closed', 3000);
+  t.equal(again.restarts, 1, 'not counted again');
+  t.equal(again.not_before, undefined, 'no backoff');
+  t.equal(again.generation, regroup.generation + 1, 'a new generation');
+  t.same(again.placement, [], 'a full restart from the checkpoint');
+  t.equal(again.step, 15);
+  t.match(again.message, /same incident as generation 1/);
+  t.notOk(sameIncident(again), 'the full restart is no regroup: its next failure is counted');
+  const moved = { ...placed(regroup, two, 2500), step: 18 };
+  t.notOk(sameIncident(moved), 'the gang trained a step after the regroup: a later failure is a new incident');
+  const next = liveRecovery(moved, ['a0'], 'rank 0 failed', 4000);
+  t.equal(next?.restarts, 2, 'and is counted');
+});
+
 t.test('elastic live recovery: the survivors go on at once as ranks 0..k-1, and grow back', async (t) => {
   const { liveRecovery, grown } = await import('../../head/state/transitions.ts');
   const { planPass } = await import('../../head/scheduler/plan.ts');

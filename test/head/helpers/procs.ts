@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { appendFileSync } from 'node:fs';
 import type { Test } from 'tap';
 import type { ServerAuth } from '../../../head/embedded-nats.ts';
 
@@ -32,11 +33,15 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
   const argv = [...prefix, process.execPath, ...args];
   const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, FLOTILLA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  // FLOTILLA_TEST_LOG_DIR: every process's whole output is also appended to DIR/LABEL.log (diagnostics)
+  const logDir = process.env.FLOTILLA_TEST_LOG_DIR;
+  const keep = (s: string) => { if (logDir) appendFileSync(join(logDir, `${label.replace(/[^\w.-]+/g, '_')}.log`), s); };
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   let partial = '';
   const seen: string[] = [];
   proc.stdout?.on('data', (d: Buffer) => {
     const s = d.toString();
+    keep(s);
     out = (out + s).slice(-20_000);
     partial += s;
     let i: number;
@@ -48,7 +53,7 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
       for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
     }
   });
-  proc.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
+  proc.stderr?.on('data', (d: Buffer) => { keep(d.toString()); out = (out + d.toString()).slice(-20_000); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
   const alive = () => proc.exitCode === null && proc.signalCode === null;
   const p: Proc = {
