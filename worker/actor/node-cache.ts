@@ -33,7 +33,9 @@ export class CheckpointCache {
   /** The cached bytes of `name` when their SHA-256 (hex) is `sha256`; a mismatching entry is deleted. */
   get(name: string, sha256: string): CacheLookup {
     let data: Uint8Array;
-    try { data = readFileSync(this.#file(name)); } catch { return { hit: false, reason: 'not cached on this node' }; }
+    // a plain Uint8Array, as the store gives: a Buffer's slice() is a view, not a copy, and
+    // decoders that slice and take `.buffer` would read the whole file (measured: NaN weights)
+    try { data = new Uint8Array(readFileSync(this.#file(name))); } catch { return { hit: false, reason: 'not cached on this node' }; }
     const got = createHash('sha256').update(data).digest('hex');
     if (got === sha256) return { hit: true, data };
     rmSync(this.#file(name), { force: true });
