@@ -260,7 +260,7 @@ export class Controller {
     if (end === 'retryable') await this.#flushProgress(); // the step, for sameIncident
     await this.#commit(id, (cur) => {
       if (cur.generation !== generation || isTerminal(cur.state)) return null;
-      if (end === 'retryable' && sameIncident(cur)) return incidentRestart(cur, reason, Date.now());
+      if (end === 'retryable' && sameIncident(cur)) return incidentRestart(cur, reason, this.#o.restartBackoffMs, Date.now());
       const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && cur.state === 'running' ? liveRecovery(cur, lost, reason, Date.now()) : null;
       return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
     });

@@ -90,17 +90,22 @@ export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string
  * on it, a host is cut off) reaches the head as one rank lost first (liveRecovery, counted) and
  * the kept ranks failing next, while they regroup. A retryable failure in the generation a live
  * regroup started, before the job's step moved past the step it had then, is that same
- * incident: the gang restarts from its checkpoint at once and nothing more is counted. The next
+ * incident: the gang restarts from its checkpoint and nothing more is counted. The next
  * generation is a full restart (no incident), so a gang that keeps failing is still counted.
  */
 export function sameIncident(j: HeadJob): boolean {
   return j.incident !== undefined && j.incident.generation === j.generation && j.step <= j.incident.step;
 }
 
-/** The failure of a generation that is still the regroup of an incident (sameIncident): at once, uncounted. */
-export function incidentRestart(j: HeadJob, reason: string, now: number): HeadJob {
+/**
+ * The failure of a generation that is still the regroup of an incident (sameIncident): uncounted,
+ * after the backoff a counted restart would wait (`backoffMs * 2^restarts`). Not at once: right
+ * after a nats-server died, a gang restarted at once listed no checkpoint in the object store
+ * (JetStream still recovering) and trained from step 1 (measured in test/e2e/multi-host).
+ */
+export function incidentRestart(j: HeadJob, reason: string, backoffMs: number, now: number): HeadJob {
   const next = endGeneration(j, 'rescale', `${reason} (same incident as generation ${j.incident?.generation ?? j.generation}: not counted again)`, 0, now);
-  return { ...next, incident: undefined };
+  return { ...next, incident: undefined, not_before: new Date(now + backoffMs * 2 ** j.restarts).toISOString() };
 }
 
 /**
