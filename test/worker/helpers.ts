@@ -111,13 +111,17 @@ export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & {
 export interface ActorStatus { state: string; step: number | null; generation: number; actorId: string; pid: number }
 
 /** Polls the actor's `status` method until `pred` holds (no responders while it starts up). */
-export async function waitActor(nc: NatsConnection, s: Subjects, actorId: string, pred: (st: ActorStatus) => boolean): Promise<ActorStatus> {
-  for (;;) {
+export async function waitActor(nc: NatsConnection, s: Subjects, actorId: string, pred: (st: ActorStatus) => boolean, timeoutMs = 120_000): Promise<ActorStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = 'no answer';
+  while (Date.now() < deadline) {
     const m = await nc.request(s.actorCall(actorId), encode({ method: 'status' }), { timeout: 30_000 }).catch(() => null);
     if (m) {
       const rep = decode(ControlReply, m.data);
       if (rep.ok && pred(rep.result as ActorStatus)) return rep.result as ActorStatus;
+      last = rep.ok ? rep.result : rep.error;
     }
     await new Promise((res) => setTimeout(res, 200));
   }
+  throw new Error(`actor ${actorId} did not reach the awaited status within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
 }

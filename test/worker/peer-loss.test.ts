@@ -7,7 +7,8 @@ t.test('a rank SIGKILLed mid-job: it exits retryable, and its peer fails the all
   await startTestAgent(t, env, { nodeId: 'node-pl', slots: 2 });
   const job = jobSpec({
     workers: 2, trainer: { kind: 'logreg', steps: 100_000, features: 4, batch: 8, step_delay_ms: 100 },
-    allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 2000 },
+    // the timeout also bounds the group's join: long enough for two actor starts on a loaded machine
+    allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 10_000 },
   });
   const pids: number[] = [];
   for (const rank of [0, 1]) {
