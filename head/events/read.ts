@@ -1,7 +1,8 @@
 /**
  * Reads a job's events from the events stream, from a stream sequence on, as an async
  * iterable. `follow: false` ends once the reader has caught up; `follow: true` keeps waiting
- * for new events until the signal aborts or the caller stops iterating.
+ * for new events until the signal aborts or the caller stops iterating. A read that fails
+ * mid-stream (a nats-server lost, a leader election) resumes after the last event it delivered.
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { JobEvent } from '../../shared/schemas/event.ts';
@@ -21,7 +22,29 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** Attempts of one read after a failure mid-stream (a server lost, a stream leader moved), each resuming after the last event delivered. */
+const READ_ATTEMPTS = 6;
+
 export async function* readEvents(
+  js: JetStreamClient, jsm: JetStreamManager, s: Subjects, jobId: string, opts: ReadOptions,
+): AsyncGenerator<StoredEvent> {
+  let from = opts.from;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      for await (const e of readOnce(js, jsm, s, jobId, { ...opts, from })) {
+        from = e.seq + 1;
+        yield e;
+      }
+      return;
+    } catch (err) {
+      // a read is idempotent: resume after the last event delivered (bounded, with backoff)
+      if (opts.signal?.aborted || attempt >= READ_ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+    }
+  }
+}
+
+async function* readOnce(
   js: JetStreamClient, jsm: JetStreamManager, s: Subjects, jobId: string, opts: ReadOptions,
 ): AsyncGenerator<StoredEvent> {
   const subject = s.jobEvents(jobId);

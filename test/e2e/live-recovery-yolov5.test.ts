@@ -54,7 +54,15 @@ t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
     const survivor = procs.find((p) => p.rank === 0)!;
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
-    const g1 = await until('generation 1 running', async () => { const j = await api.get(job.id); return j.generation === 1 && j.state === 'running' && j; }, 120_000);
+    // every change of the record is printed, so a run that leaves the live path says where it went
+    let seen = '';
+    const g1 = await until('a newer generation running', async () => {
+      const j = await api.get(job.id);
+      const now = `${j.state} g${j.generation}: ${j.message ?? ''}`;
+      if (now !== seen) { seen = now; t.comment(`+${((Date.now() - killedAt) / 1000).toFixed(1)} s ${now}`); }
+      return j.generation >= 1 && j.state === 'running' && j;
+    }, 120_000);
+    t.equal(g1.generation, 1, 'the first new generation runs (no second restart)');
     const during = await actorsOf(nc, c.prefix, g1);
     const done = await finish(job.id);
     const events = await eventsOf(api, job.id);
