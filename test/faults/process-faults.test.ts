@@ -41,6 +41,9 @@ t.test('stall, kill-actor (planned) and crash-actor (posted) on a logreg job', a
   t.pass(`rank 0's process ${pid0} is gone`);
   const rec = await until('running again as generation 1', async () => { const j = await api.get(job.id); return j.state === 'running' && j.generation >= 1 && j; });
   t.equal(rec.restarts, 1, 'one restart for the kill');
+  // a failure before the regrouped gang trains a step is charged to the kill's incident (not counted
+  // again: head/state/transitions.ts sameIncident), so the crash is posted once training goes on
+  await until('training again after the kill', async () => { const j = await api.get(job.id); return j.generation === rec.generation && j.step > rec.step && j; });
 
   const posted = await api.injectFaults(job.id, { kind: 'crash-actor', target: { rank: 1 } });
   t.same(posted.fault_ids, ['f3'], 'the posted fault is f3');
