@@ -48,7 +48,9 @@ t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
 
   const killed = async (recovery: 'live' | 'checkpoint') => {
     const job = await api.submit({ ...base, recovery, ...(recovery === 'checkpoint' ? { checkpoint_every: 3 } : {}) });
-    const cur = await until('past step 4', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 4 && j; }, 300_000);
+    // early in epoch 0 (8 steps): a loss during the epoch-end validation still takes the full restart
+    // (README: live recovery limits), and the record's step trails the ranks' by a flush or two
+    const cur = await until('past step 2', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 2 && j; }, 300_000);
     const procs = await actorsOf(nc, c.prefix, cur);
     const victim = procs.find((p) => p.rank === 1)!;
     const survivor = procs.find((p) => p.rank === 0)!;
