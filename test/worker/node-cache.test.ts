@@ -8,6 +8,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Objm } from '@nats-io/obj';
 import { decode } from '../../shared/codec.ts';
 import { JobEvent } from '../../shared/schemas/index.ts';
 import { CheckpointCache } from '../../worker/actor/node-cache.ts';
@@ -49,10 +50,15 @@ t.test('a restart on the same node loads the checkpoint from the node cache; a s
   const first = await events.next((e): e is Metric => e.type === 'metric' && e.generation === 1) as Metric;
   t.equal(first.step, step + 1, `and resumed right after it (checkpoint ${step})`);
   const st1 = await waitActor(env.nc, env.s, 'jc-g1', (s) => s.step !== null && s.step >= step + 6);
-  // every cached copy now differs from what the store holds (bytes changed on this disk)
-  for (const f of readdirSync(cache.dir)) writeFileSync(join(cache.dir, f), 'not a checkpoint');
   process.kill(st1.pid, 'SIGKILL');
   await ex.next((e) => e.actorId === 'jc-g1');
+  // every checkpoint the store holds now has a copy on this disk that differs from it (written
+  // after the kill: a save cut short between the store and the cache leaves no copy at all)
+  const os = await new Objm(env.nc).open(env.s.checkpointStore);
+  for (const info of await os.list()) {
+    if (!info.deleted && info.name.startsWith('jc/')) cache.put(info.name, new TextEncoder().encode('not a checkpoint'));
+  }
+  t.ok(readdirSync(cache.dir).length > 0, 'stale copies on the disk');
 
   const r2 = await control(env.nc, env.s.nodeControl('node-c'), await spawnMsg(env, actorSpec({ jobId: 'jc', actorId: 'jc-g2', generation: 2, nodeId: 'node-c', job })));
   t.ok(r2.ok, 'generation 2 placed');
