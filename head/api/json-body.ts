@@ -18,17 +18,17 @@ export function duplicateKey(text: string): string | undefined {
     // the text already passed JSON.parse: momoa's recursive descent ran out of stack
     throw new FlotillaError('FLO_VALIDATION', `body: nested too deeply (${(e as Error).message})`, { details: [{ field: 'body', message: 'nested too deeply' }] });
   }
-  const todo: { node: ValueNode; path: string[] }[] = [{ node: root, path: [] }];
-  for (let item = todo.pop(); item; item = todo.pop()) {
+  const pending: { node: ValueNode; path: string[] }[] = [{ node: root, path: [] }];
+  for (let item = pending.pop(); item; item = pending.pop()) {
     const { node, path } = item;
-    if (node.type === 'Array') node.elements.forEach((el, i) => todo.push({ node: el.value, path: [...path, String(i)] }));
+    if (node.type === 'Array') node.elements.forEach((el, i) => pending.push({ node: el.value, path: [...path, String(i)] }));
     if (node.type !== 'Object') continue;
     const seen = new Set<string>();
     for (const m of node.members) {
       const key = m.name.type === 'String' ? m.name.value : m.name.name;
       if (seen.has(key)) return [...path, key].join('.');
       seen.add(key);
-      todo.push({ node: m.value, path: [...path, key] });
+      pending.push({ node: m.value, path: [...path, key] });
     }
   }
   return undefined;
