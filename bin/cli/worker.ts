@@ -5,10 +5,12 @@
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../shared/config.ts';
 
-const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FILE] [--nats-ca FILE] [--slots N] [--warm-actors N] [--node-id ID] [--prefix P]
+const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --join-token-file F | --creds FILE] [--nats-ca FILE] [--slots N] [--warm-actors N] [--node-id ID] [--prefix P]
 
   --nats URL      NATS server URL(s), comma separated (env FLOTILLA_NATS_URL)
   --join-token T  join token from \`flotilla token create --role worker\` (env FLOTILLA_JOIN_TOKEN); it names the node
+  --join-token-file F  read the join token from file F, waiting until it appears (env FLOTILLA_JOIN_TOKEN_FILE;
+                  the file a head started with --join-token-file writes)
   --creds FILE    the node's NATS creds file instead of a join token (env FLOTILLA_NATS_CREDS)
   --nats-ca FILE  CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA); TLS is then required
   --slots N       actor processes this node runs at once (env FLOTILLA_SLOTS, default 1)
@@ -17,13 +19,13 @@ const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --creds FIL
   --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { nats?: string; slots?: string; 'warm-actors'?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; creds?: string; 'nats-ca'?: string; help?: boolean };
+  let values: { nats?: string; slots?: string; 'warm-actors'?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; 'join-token-file'?: string; creds?: string; 'nats-ca'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         nats: { type: 'string' }, slots: { type: 'string' }, 'warm-actors': { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
-        'join-token': { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' },
+        'join-token': { type: 'string' }, 'join-token-file': { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -39,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
   if (values['join-token']) overrides.joinToken = values['join-token'];
+  if (values['join-token-file']) overrides.joinTokenFile = values['join-token-file'];
   if (values.creds) overrides.natsCreds = values.creds;
   if (values.slots !== undefined || values['node-id'] !== undefined || values['warm-actors'] !== undefined) {
     overrides.worker = {
