@@ -223,7 +223,7 @@ export async function startNatsServer(opts: StartOptions = {}): Promise<NatsServ
     `listen: ${host}:${port}`,
     opts.maxPayload ? `max_payload: ${opts.maxPayload}` : '',
     opts.jetstream === false ? '' : `jetstream { store_dir: "${storeDir}" }`,
-    auth ? serverAuthConfig(auth.trust) : '',
+    auth ? serverAuthConfig(auth.trust, join(storeDir, 'jwt')) : '',
     opts.extraConfig ?? '',
   ];
   return launch(lines.join('\n'), host, port, storeDir, ownsStore, { auth });
@@ -257,7 +257,7 @@ export async function startNatsCluster(size = 3, opts: { auth?: boolean } = {}):
         `listen: 127.0.0.1:${clientPorts[i]}`,
         `jetstream { store_dir: "${storeDir}" }`,
         `cluster { name: ${name}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
-        auth ? serverAuthConfig(auth.trust) : '',
+        auth ? serverAuthConfig(auth.trust, join(storeDir, 'jwt')) : '',
       ].join('\n');
       servers.push(await launch(conf, '127.0.0.1', clientPorts[i], storeDir, true, { auth }));
     }

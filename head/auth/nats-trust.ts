@@ -71,17 +71,30 @@ export async function createTrust(name = 'flotilla'): Promise<NatsTrust> {
   return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer, revoker };
 }
 
-/** The server config lines that trust this chain (operator mode, memory resolver). */
-export function serverAuthConfig(t: NatsTrust): string {
+/**
+ * The server config lines that trust this chain: operator mode with the account and system
+ * account preloaded. With `resolverDir` the resolver is nats-server's `full` (directory) resolver:
+ * account JWT updates (the revocations the head pushes, revocations.ts) are kept on disk there,
+ * so a server that restarts while the head is away still refuses revoked users, and servers of a
+ * cluster exchange the newest JWT among themselves; the preload never replaces a newer JWT in the
+ * directory. Without it (`auth.conf` of `flotilla nats-trust`, which several servers share) the
+ * memory resolver; each shipped server config then sets its own `resolver` with its directory.
+ */
+export function serverAuthConfig(t: NatsTrust, resolverDir?: string): string {
   return [
     `operator: ${t.operatorJwt}`,
     `system_account: ${t.sysPub}`,
-    'resolver: MEMORY',
+    resolverDir ? fullResolver(resolverDir) : 'resolver: MEMORY',
     'resolver_preload: {',
     `  ${t.accountPub}: ${t.accountJwt}`,
     `  ${t.sysPub}: ${t.sysJwt}`,
     '}',
   ].join('\n');
+}
+
+/** A `full` resolver kept in `dir` (account JWTs never deleted; a random peer compared every 10 s, so a server that was down converges within about that). */
+export function fullResolver(dir: string): string {
+  return `resolver: { type: full, dir: "${dir}", allow_delete: false, interval: "10s" }`;
 }
 
 /** A creds file (user JWT + seed) for a new user with these permissions, signed by the account signing key. */

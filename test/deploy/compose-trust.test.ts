@@ -67,7 +67,7 @@ t.test('compose: the trust script, the servers it configures, and who mounts wha
   const conf = readFileSync(join(ROOT, 'deploy/docker/nats/nats.conf'), 'utf8')
     .replaceAll('/etc/nats/trust/', `${dir}/nats-trust/`).replace('include "trust/auth.conf"', `include "../nats-trust/auth.conf"`)
     .replace('0.0.0.0:4222', `127.0.0.1:${client}`).replace('0.0.0.0:6222', `127.0.0.1:${route}`).replace('0.0.0.0:8222', `127.0.0.1:${http}`)
-    .replace('/data/jetstream', join(dir, 'js'));
+    .replace('/data/jetstream', join(dir, 'js')).replace('/data/jwt', join(dir, 'jwt'));
   writeFileSync(join(etc, 'nats.conf'), conf);
   const srv = spawn(natsServerBinary(), ['-c', join(etc, 'nats.conf')], { env: { ...process.env, SERVER_NAME: 'nats1' }, stdio: 'ignore' });
   t.teardown(() => { srv.kill('SIGKILL'); });

@@ -40,7 +40,8 @@ function shipped(rel: string): string { return readFileSync(join(ROOT, rel), 'ut
 function withStore(conf: string, storeDir: string): string {
   const out = conf.replace(/store_dir:\s*"[^"]*"/, `store_dir: "${storeDir}"`);
   if (out === conf) throw new Error('shipped config has no store_dir to rewrite');
-  return out;
+  // the full resolver's directory (account JWT updates) is per server too
+  return out.replace(/(resolver:\s*\{[^}]*dir:\s*)"[^"]*"/, `$1"${storeDir}/jwt"`);
 }
 
 /** The shipped files' trust paths (/etc/flotilla/nats/...) moved into the lab's trust dir. */
