@@ -16,7 +16,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
-import type { Permissions } from './nats-permissions.ts';
+import { leafPermissions, type Permissions } from './nats-permissions.ts';
 
 /** revoker.json: re-signing the account JWT with revocations and pushing it through the system account. */
 export interface RevokerMaterial {
@@ -129,6 +129,20 @@ export function loadTrustDir(dir: string): NatsTrust {
     accountPub: read(FILES.accountPub), sysPub: read(FILES.sysPub), signer: fromSeed(new TextEncoder().encode(read(FILES.signing))),
     ...(revoker ? { revoker } : {}),
   };
+}
+
+/**
+ * The files a worker host's leaf server reads (deploy/nats/leaf/host-leaf.conf), next to the
+ * trust dir's auth.conf: `leaf.creds` (its user in the cluster, leafPermissions; kept when it
+ * exists) and `leaf-account.conf` (`account: <account>`: in operator mode a leaf remote names
+ * the local account whose clients it carries).
+ */
+export async function ensureLeafFiles(dir: string, t: Minter): Promise<{ creds: string; accountConf: string }> {
+  const creds = join(dir, 'leaf.creds');
+  const accountConf = join(dir, 'leaf-account.conf');
+  if (!existsSync(creds)) writeSecret(creds, await mintCreds(t, 'leaf', leafPermissions()));
+  writeSecret(accountConf, `account: ${t.accountPub}\n`);
+  return { creds, accountConf };
 }
 
 /** Paths inside a trust dir. */
