@@ -12,7 +12,7 @@
  * them in its `tls/` (the certificate also names the hosts' bridge addresses, so the test
  * process can dial a server by IP); the configs' `/etc/flotilla/nats/` paths (certificates,
  * the leaf's `leaf.creds`) point into that dir, and each server's dir gets the trust dir's
- * `auth.conf` (and the leaf's `leaf-account.conf`) next to its config. The leaf takes local
+ * `auth.conf` (and the leaf's `leaf-account.conf`, `leaf-sys-account.conf`) next to its config. The leaf takes local
  * clients on 127.0.0.1 without TLS but with credentials, as the cluster does.
  */
 import { readFileSync, mkdtempSync, rmSync, copyFileSync } from 'node:fs';
@@ -60,7 +60,7 @@ export interface LabCluster {
   stop(): Promise<void>;
 }
 
-/** The trust dir of a lab (auth.conf, head.creds, signing.nk, leaf.creds, leaf-account.conf), as `flotilla nats-trust` writes it. */
+/** The trust dir of a lab (auth.conf, head.creds, signing.nk, revoker.json, leaf.creds, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf), as `flotilla nats-trust` writes it. */
 export async function labAuth(): Promise<ServerAuth> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-lab-auth-'));
   const auth = await serverAuth(dir);
@@ -93,7 +93,7 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabC
 export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
   const conf = withTrustDir(shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label), auth.dir);
-  for (const f of ['auth.conf', 'leaf-account.conf']) copyFileSync(join(auth.dir, f), join(storeDir, f));
+  for (const f of ['auth.conf', 'leaf-account.conf', 'leaf-sys-account.conf']) copyFileSync(join(auth.dir, f), join(storeDir, f));
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
       prefix: ['ip', 'netns', 'exec', host.ns],

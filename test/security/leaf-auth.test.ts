@@ -5,8 +5,11 @@
  * object store and stream traffic crosses the leaf in the JetStream domain, with no mapping);
  * an anonymous client on the leaf is refused; a genuine worker credential on the leaf cannot
  * speak for another node, abort, drain, publish events or write KV (the fake-node attacks of
- * nats-attacks.test.ts, now through the leaf); and the leaf's own cluster user bounds even the
- * head's credential on that host (JetStream reads cross, KV writes do not).
+ * nats-attacks.test.ts, now through the leaf); the leaf's own cluster user bounds even the
+ * head's credential on that host (JetStream reads cross, KV writes do not). Through the leaf's
+ * system-account remote, a revoked join token is cut off the leaf and refused there, and a
+ * SIGKILLed agent behind the leaf is found dead by its closed connections (the heartbeat
+ * timeout is set to 60 s, so only the disconnect advisory explains a verdict).
  */
 import t from 'tap';
 import { Lab, netnsUnavailable, type Host } from '../kit/netns.ts';
@@ -38,6 +41,7 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
   const head = inHost(headHost, ['head/main.ts'], {
     FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080',
     FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
+    FLOTILLA_NATS_REVOKER: cluster.auth.revoker ?? '', FLOTILLA_DEAD_AFTER_MS: '60000',
   }, 'head');
   await head.line(/flotilla head listening on /);
   const api = new HeadClient(`http://${headHost.mgmtIp}:8080`, storedToken('http://127.0.0.1:8080'));
@@ -62,6 +66,9 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
     if (done.state !== 'succeeded') t.comment(`head:\n${head.output().slice(-3000)}\nleaf agent:\n${la.output().slice(-3000)}`);
     t.equal(done.step, 20, 'at the final step');
     t.equal(done.restarts, 0, 'without a restart');
+    const why = [];
+    for await (const e of api.events(job.id, { follow: false })) if (e.event.type === 'state' && e.event.state === 'recovering') why.push(e.event.message);
+    if (why.length) t.comment(`restarts: ${why.join(' / ')}`);
     const kinds = new Map<string, number>();
     for await (const e of api.events(job.id, { follow: false })) kinds.set(e.event.type, (kinds.get(e.event.type) ?? 0) + 1);
     t.ok((kinds.get('checkpoint') ?? 0) > 0, `checkpoints stored through the leaf (${kinds.get('checkpoint') ?? 0} events)`);
@@ -69,18 +76,19 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
   });
 
   await t.test('anonymous, fake-node and KV attacks through the leaf are refused', async (t) => {
-    // a running job on w1 for the attacks to aim at
+    // a running job for the attacks to aim at; its node is the victim
     const job = await api.submit({ workers: 1, trainer: { kind: 'logreg', steps: 100000, step_delay_ms: 50 } });
-    await until('running on w1', async () => { const j = await api.get(job.id); return j.state === 'running' && j.placement[0]?.nodeId === 'w1' && j; }, 60_000);
-    const before = await api.get(job.id);
+    const before = await until('running', async () => { const j = await api.get(job.id); return j.state === 'running' && j.placement.length === 1 && j; }, 60_000);
+    const victim = before.placement[0].nodeId;
     const evilCreds = await cluster.auth.mint('worker:evil:x', workerPermissions(subjects(prefix), 'evil'));
     const probe = inHost(leafHost, ['test/security/helpers/leaf-attacks.ts'], {
-      LEAF_URL: 'nats://127.0.0.1:4222', LEAF_PREFIX: prefix, LEAF_JOB: job.id, VICTIM: 'w1', EVIL_CREDS: evilCreds, HEAD_CREDS: cluster.auth.headCreds,
+      LEAF_URL: 'nats://127.0.0.1:4222', LEAF_PREFIX: prefix, LEAF_JOB: job.id, VICTIM: victim, EVIL_CREDS: evilCreds, HEAD_CREDS: cluster.auth.headCreds,
     }, 'leaf attacks');
     const line = await probe.line(/^LEAF-ATTACKS /);
     const r = JSON.parse(line.slice('LEAF-ATTACKS '.length)) as Record<string, string>;
     t.comment(JSON.stringify(r));
-    t.match(r.anonymous, /Authorization Violation/, 'an anonymous client on the leaf is refused');
+    t.match(r.anonymous, /-ERR 'Authorization Violation'/, 'an anonymous client on the leaf is refused');
+    t.notMatch(r.anonymous, /PONG/, 'and gets no PONG');
     for (const k of ['heartbeatOther', 'leavingOther', 'exitOther', 'drainOther', 'abort', 'events', 'kvWrite']) {
       t.match(r[k], /Permissions Violation/, `worker credential on the leaf, ${k}: refused by the leaf`);
     }
@@ -91,7 +99,32 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
     t.equal(after.state, 'running', 'the job still runs');
     t.equal(after.generation, before.generation, 'no generation bump');
     t.same(after.placement, before.placement, 'same placement');
-    t.ok((await api.workers()).some((w) => w.nodeId === 'w1' && !w.draining), 'w1 is not draining');
+    t.ok((await api.workers()).some((w) => w.nodeId === victim && !w.draining), `${victim} is not draining`);
+    await api.cancel(job.id);
+  });
+
+  await t.test('a revoked join token is cut off the leaf and refused there', async (t) => {
+    const token = await api.createToken({ role: 'worker', name: 'leafnode2' });
+    const holder = inHost(leafHost, ['test/security/helpers/leaf-revoked.ts'], { LEAF_JOIN_TOKEN: token.token }, 'revoked holder');
+    await holder.line(/^CONNECTED/);
+    await api.revokeToken(token.id);
+    const cut = await holder.line(/^CUT /);
+    t.match(cut, /Revoked/i, `the leaf closed the connection (${cut})`);
+    t.match(await holder.line(/^AGAIN /), /Authorization Violation/, 'and refuses the creds from then on');
+  });
+
+  await t.test('a SIGKILLed agent behind the leaf is found dead by its closed connections', async (t) => {
+    const job = await api.submit({ workers: 2, max_restarts: 3, trainer: { kind: 'logreg', steps: 100000, step_delay_ms: 50 } });
+    await until('running on the leaf host', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 3 && j.placement.every((p) => p.nodeId === 'leafhost') && j; }, 90_000);
+    const killedAt = Date.now();
+    await la.kill('SIGKILL');
+    const moved = await until('the next generation', async () => { const j = await api.get(job.id); return j.generation >= 1 && j; }, 30_000);
+    t.comment(`generation ended ${Date.now() - killedAt} ms after the SIGKILL (heartbeat backstop 60 s)`);
+    t.ok(moved.generation >= 1, `the job moved on to generation ${moved.generation}`);
+    const events = [];
+    for await (const e of api.events(job.id, { follow: false })) events.push(e.event);
+    const recovering = events.find((e) => e.type === 'state' && e.state === 'recovering');
+    t.match(recovering, { type: 'state', generation: 1, message: /node leafhost was lost \(its connections closed and it answered no ping\)/ }, 'the verdict came from the leaf\'s disconnect advisories, not from missed heartbeats');
     await api.cancel(job.id);
   });
 });

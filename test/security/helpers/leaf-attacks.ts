@@ -5,6 +5,7 @@
  *   LEAF_URL, LEAF_PREFIX, LEAF_JOB (a running job), EVIL_CREDS (a genuine worker credential of
  *   node `evil`), VICTIM (a node id), HEAD_CREDS (the head's own: bounded here by the leaf user)
  */
+import { connect as tcpConnect } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { natsOptions } from '../../../shared/nats-connect.ts';
@@ -29,7 +30,27 @@ async function publishAnswer(nc: NatsConnection, subject: string, body: unknown)
   return Promise.race([err, timer]);
 }
 
-out.anonymous = await connect({ servers: url, reconnect: false, timeout: 5000 }).then(async (nc) => { await nc.close(); return 'connected'; }, (e: Error) => e.message);
+/**
+ * An anonymous client, spoken by hand: the server's answer to a CONNECT without credentials and a
+ * PING (nats.js itself can die of an EPIPE when the server closes first, which would hide it).
+ */
+function anonymous(): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    let got = '';
+    const sock = tcpConnect(Number(u.port), u.hostname);
+    const done = () => { sock.destroy(); resolve(got.split('\r\n').filter((l) => l && !l.startsWith('INFO ')).join(' | ') || 'no answer'); };
+    sock.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('INFO ') && !sock.writableEnded) sock.end('CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n');
+      if (/PONG|-ERR/.test(got)) done();
+    });
+    sock.on('error', done);
+    sock.on('close', done);
+    setTimeout(done, 5000);
+  });
+}
+out.anonymous = await anonymous();
 
 const evil = await connect(natsOptions(url, env('EVIL_CREDS'), { reconnect: false }));
 const hb = { nodeId: victim, ts: Date.now(), slots: 2, actors: [], draining: false };
