@@ -1,6 +1,6 @@
 /** Job artifacts (final weights, result tables) in the Object Store `artifactStore`, named `<jobId>/<name>`. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { withJsRetry } from '../../shared/js-retry.ts';
@@ -13,7 +13,7 @@ export function artifactName(jobId: string, name: string): string {
 
 /** Stores (or replaces) one artifact of a job; resolves with its size in bytes. */
 export async function putArtifact(nc: NatsConnection, prefix: string, jobId: string, name: string, data: Uint8Array): Promise<number> {
-  const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).artifactStore);
+  const os = await openObjectStore(jsClient(nc), await jsManager(nc), subjects(prefix).artifactStore);
   const key = artifactName(jobId, name);
   const info = await withJsRetry(`store artifact ${key}`, () => os.putBlob({ name: key }, data));
   return info.size;
@@ -21,7 +21,7 @@ export async function putArtifact(nc: NatsConnection, prefix: string, jobId: str
 
 /** One artifact of a job, or null when there is none. */
 export async function getArtifact(nc: NatsConnection, prefix: string, jobId: string, name: string): Promise<Uint8Array | null> {
-  const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).artifactStore);
+  const os = await openObjectStore(jsClient(nc), await jsManager(nc), subjects(prefix).artifactStore);
   const key = artifactName(jobId, name);
   return withJsRetry(`read artifact ${key}`, () => os.getBlob(key));
 }

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
@@ -89,7 +89,7 @@ export class CheckpointStore {
 
   /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
   static async open(nc: NatsConnection, prefix: string, jobId: string, opts?: CheckpointStoreOptions): Promise<CheckpointStore> {
-    const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).checkpointStore);
+    const os = await openObjectStore(jsClient(nc), await jsManager(nc), subjects(prefix).checkpointStore);
     return new CheckpointStore(os, jobId, opts);
   }
 
