@@ -79,6 +79,17 @@ t.test('a state corrupted on the way: every rank is told to load the checkpoint'
   t.match(r[0], { reason: /SHA-256/ });
 });
 
+t.test('the generation that applied the agreed step travels with it (rank 0 re-reports that step, step-report.ts)', async (t) => {
+  const bytes = bytesOf(5);
+  const r = await agree(3, (rank) => (rank === 0 ? null : { step: 70_000, appliedIn: 70_001, encode: () => bytes }));
+  t.same(r.map((x) => x.source === 'checkpoint' ? undefined : [x.source, x.step, x.appliedIn]), [['peer', 70_000, 70_001], ['self', 70_000, 70_001], ['self', 70_000, 70_001]],
+    'receiver and donors alike (steps and generations past 16 bits)');
+  const fromCkpt = await agree(2, (rank) => (rank === 0 ? null : state(8, bytes)));
+  t.same(fromCkpt.map((x) => x.source !== 'checkpoint' && x.appliedIn), [undefined, undefined], 'a state loaded from a checkpoint carries no generation');
+  const behind = await agree(2, (rank) => (rank === 0 ? { step: 8, appliedIn: 2, encode: () => bytesOf(6) } : { step: 9, appliedIn: 2, encode: () => bytes }));
+  t.same(behind.map((x) => x.source !== 'checkpoint' && [x.source, x.appliedIn]), [['peer', 2], ['self', 2]], 'a rank behind takes the donors\' generation');
+});
+
 t.test('slices cover the bytes once, aligned to 4', async (t) => {
   for (const [len, k] of [[10, 3], [200_003, 2], [8, 4], [5, 1]] as const) {
     const parts = Array.from({ length: k }, (_, i) => sliceRange(len, i, k));

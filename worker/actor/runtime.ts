@@ -52,6 +52,11 @@ export interface RuntimeOptions {
   laneSecurity?: RawLaneSecurity;
 }
 
+/** The message id of rank 0's report of `step` applied in `generation` (ActorContext.reportStep). */
+export function stepReportId(jobId: string, generation: number, step: number): string {
+  return `${jobId}-step-g${generation}-s${step}`;
+}
+
 /** Why an actor ended, as a typed outcome. */
 export function classify(err: unknown, signal: AbortSignal): ActorOutcome {
   const base = { exitCode: null, signal: null };
@@ -150,9 +155,9 @@ export class ActorRuntime {
   }
 
   /** Publishes a job event unless the fence has stopped this actor (then it is counted and dropped). */
-  private emit(events: EventPublisher, e: JobEvent): Promise<void> {
+  private emit(events: EventPublisher, e: JobEvent, msgID?: string): Promise<void> {
     // a stopping actor does not wait for JetStream (the publish retries on in the background)
-    if (!this.fence?.fenced) return Promise.race([events.emit(e), this.stopped]);
+    if (!this.fence?.fenced) return Promise.race([events.emit(e, msgID), this.stopped]);
     if (++this.droppedEvents === 1) this.o.log.warn({ type: e.type }, 'fenced: dropping job events of this generation');
     return Promise.resolve();
   }
@@ -166,6 +171,9 @@ export class ActorRuntime {
       nc, prefix, log, checkpoints, signal: this.signal, faults: this.faults,
       emitMetric: (step, values, epoch) =>
         this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
+      reportStep: (step, values, epoch, appliedIn) =>
+        this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) },
+          stepReportId(gang.spec.jobId, appliedIn ?? gang.spec.generation, step)),
       emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: gang.spec.rank, msg }),
       saveArtifact: async (name, data) => {
         const bytes = await putArtifact(nc, prefix, gang.spec.jobId, name, data);
@@ -220,6 +228,7 @@ export class ActorRuntime {
       const cache = new CheckpointCache(spec.jobId);
       const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, {
         keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what), cache,
+        expectedStep: async () => (await fence.record())?.checkpoint_step,
       });
       const load = this.o.trainers?.[spec.job.trainer.kind];
       const trainer = this.o.trainer ?? (load ? await load() : undefined);
