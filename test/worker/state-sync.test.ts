@@ -41,6 +41,7 @@ t.test('a replacement receives the survivors\' state, sliced over identical dono
   t.same(got.donors, [0, 2], 'both donors sent a slice');
   t.equal(sha(got.bytes), sha(bytes), 'the bytes are the donors\', bit for bit');
   t.equal(got.sha256, sha(bytes));
+  t.same([r[0], r[2]].map((x) => x.source === 'self' && x.sha256), [sha(bytes), sha(bytes)], 'the donors return the digest they sent (no second hash of their state)');
 });
 
 t.test('a survivor behind the others (its last allreduce failed) takes the newest state; donors that differ: one sends', async (t) => {

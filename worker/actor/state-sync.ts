@@ -25,8 +25,8 @@ export interface LocalState {
 }
 
 export type SyncResult =
-  /** this rank's own state is the gang's (it was at the highest step) */
-  | { source: 'self'; step: number; appliedIn?: number }
+  /** this rank's own state is the gang's (it was at the highest step); `sha256` of its bytes when it sent them */
+  | { source: 'self'; step: number; appliedIn?: number; sha256?: string }
   /** received: `bytes` of the state at `step`, sent by `donors` (`appliedIn`: the donors' LocalState.appliedIn) */
   | { source: 'peer'; step: number; appliedIn?: number; bytes: Uint8Array; donors: number[]; sha256: string; ms: number }
   /** every rank must load the newest checkpoint */
@@ -111,6 +111,6 @@ export async function syncState(group: CollectiveGroup, mine: LocalState | null)
   const verdict = Float32Array.of(failed);
   await group.allreduce(verdict, { op: 'sum' });
   if (verdict[0] > 0) return { source: 'checkpoint', reason: `${verdict[0]} rank(s) received a state whose SHA-256 does not match the donor's` };
-  if (isDonor || !got) return { source: 'self', step: top, ...applied(appliedIn) };
+  if (isDonor || !got) return { source: 'self', step: top, ...applied(appliedIn), ...(isDonor ? { sha256: sha } : {}) };
   return { source: 'peer', step: top, ...applied(appliedIn), bytes: got, donors: helpers, sha256: want, ms: performance.now() - t0 };
 }

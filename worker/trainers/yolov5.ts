@@ -28,7 +28,7 @@ import { fetchDataset } from '../datasets/store.ts';
 import { cachedSynthetic } from './synthetic-cache.ts';
 import { initBackend } from '../engine/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type CheckpointContent } from '../engine/checkpoint/index.ts';
-import { syncState } from '../actor/state-sync.ts';
+import { syncState, type SyncResult } from '../actor/state-sync.ts';
 import { reportAgreed } from '../actor/step-report.ts';
 import { Timeline } from '../actor/timeline.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
@@ -82,15 +82,17 @@ async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ conten
  * The state the gang agrees on (state-sync.ts) from `mine` (null: none in memory): a peer's,
  * this rank's own, or (nobody holds one, a transfer failed) the newest checkpoint's.
  */
-async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null, last: LastApplied, clock: Timeline): Promise<CheckpointContent | undefined> {
+async function agreeState(
+  ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null, last: LastApplied, clock: Timeline, early?: Promise<SyncResult>,
+): Promise<CheckpointContent | undefined> {
   const group = await ctx.group();
-  clock.mark('group');
+  if (!early) clock.mark('group');
   const local = (c: CheckpointContent | null) => {
     if (!c) return null;
     const step = trainStateMeta(c).counters.ni;
     return { step, ...(last.step === step ? { appliedIn: last.generation } : {}), encode: () => encodeCheckpoint(c) };
   };
-  let r = await syncState(group, local(mine));
+  let r = await (early ?? syncState(group, local(mine)));
   let state = mine ?? undefined;
   if (r.source === 'checkpoint') {
     ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
@@ -109,7 +111,9 @@ async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointCont
   }
   const step = state ? trainStateMeta(state).counters.ni : 0;
   ctx.heartbeat(step);
-  await ctx.emitLog('info', `state step=${step} source=${r.source}${state ? ` state_sha256=${sha256Hex(encodeCheckpoint(state))}` : ''}`);
+  // the digest the transfer already computed (the received bytes were checked against it), else computed here
+  const digest = r.source === 'peer' || (r.source === 'self' && r.sha256) ? r.sha256 : state ? sha256Hex(encodeCheckpoint(state)) : undefined;
+  await ctx.emitLog('info', `state step=${step} source=${r.source}${digest ? ` state_sha256=${digest}` : ''}`);
   return state;
 }
 
@@ -139,6 +143,15 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   rmSync(scratch, { recursive: true, force: true });
   // a replacement in a live gang gets the state from its peers (the checkpoint only as their fallback)
   const start = spec.joinsLive ? undefined : await startingPoint(ctx, t);
+  // a replacement joins its gang and takes the survivors' state while it builds its data and
+  // model: the bytes are in flight (and buffered by the socket and the server) meanwhile
+  const early = spec.joinsLive ? ctx.group().then(async (g) => {
+    clock.mark('group');
+    const r = await syncState(g, null);
+    clock.mark('received');
+    return r;
+  }) : undefined;
+  early?.catch(() => undefined); // awaited below; a setup that fails first must not leave it unhandled
   const settings = await settingsOf(ctx, t, hyp, scratch);
   clock.mark('data');
   let setup: RunSetup;
@@ -159,7 +172,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     }
     let resume = start?.content;
     const last: LastApplied = { step: -1, generation: -1 };
-    if (spec.joinsLive) resume = await agreeState(ctx, t, null, last, clock);
+    if (spec.joinsLive) resume = await agreeState(ctx, t, null, last, clock, early);
     else {
       const group = await ctx.group();
       // Every rank must start from the same step (the same checkpoint); if not, retry the gang.
