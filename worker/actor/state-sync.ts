@@ -22,6 +22,8 @@ export interface LocalState {
    */
   appliedIn?: number;
   encode(): Uint8Array;
+  /** SHA-256 (hex) of encode()'s bytes, when the caller already has it (a survivor encodes its state while it waits for its gang) */
+  sha256?: string;
 }
 
 export type SyncResult =
@@ -85,7 +87,7 @@ export async function syncState(group: CollectiveGroup, mine: LocalState | null)
 
   // donors: length and digest of their bytes
   const bytes = isDonor && mine ? mine.encode() : new Uint8Array(0);
-  const sha = isDonor ? createHash('sha256').update(bytes).digest('hex') : '';
+  const sha = isDonor ? mine?.sha256 ?? createHash('sha256').update(bytes).digest('hex') : '';
   const [lh, ll] = split(bytes.length);
   const info = await group.allgather(Float32Array.from(isDonor ? [lh, ll, ...digestWords(sha)] : new Array(2 + DIGEST_WORDS).fill(0)));
   const primary = donors[0];

@@ -84,13 +84,15 @@ async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ conten
  */
 async function agreeState(
   ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null, last: LastApplied, clock: Timeline, early?: Promise<SyncResult>,
+  encoded?: { bytes: Uint8Array; sha256: string },
 ): Promise<CheckpointContent | undefined> {
   const group = await ctx.group();
   if (!early) clock.mark('group');
   const local = (c: CheckpointContent | null) => {
     if (!c) return null;
     const step = trainStateMeta(c).counters.ni;
-    return { step, ...(last.step === step ? { appliedIn: last.generation } : {}), encode: () => encodeCheckpoint(c) };
+    const pre = c === mine ? encoded : undefined;
+    return { step, ...(last.step === step ? { appliedIn: last.generation } : {}), encode: () => pre?.bytes ?? encodeCheckpoint(c), ...(pre ? { sha256: pre.sha256 } : {}) };
   };
   let r = await (early ?? syncState(group, local(mine)));
   let state = mine ?? undefined;
@@ -250,10 +252,14 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (e instanceof NonFiniteGradientError) throw new FlotillaError('FLO_ACTOR_FATAL', e.message, { cause: e });
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
         clock.restart();
+        // the bytes this rank may send to a replacement, encoded while the head places it (off the gang's critical path)
+        const bytes = spec.job.recovery === 'live' ? encodeCheckpoint(e.state) : undefined;
+        const encoded = bytes && { bytes, sha256: sha256Hex(bytes) };
+        clock.mark('encoded');
         if (!(await ctx.regroup(e.cause))) throw e.cause;
         clock.mark('regrouped');
         // kept: the new gang agrees on the state (this rank's is the one before the interrupted step)
-        resume = await agreeState(ctx, t, e.state, last, clock);
+        resume = await agreeState(ctx, t, e.state, last, clock, undefined, encoded);
       }
     }
     if (!leader || signal.aborted) return;
