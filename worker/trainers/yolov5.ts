@@ -160,16 +160,6 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   try { setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive }); }
   catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
   clock.mark('model');
-  if (spec.joinsLive) {
-    // A process's first forward/backward pass is slow (kernel buffers allocated, code paths run
-    // for the first time: 1.4 s against 0.3 s for the next ones, measured on a replacement under
-    // load). A replacement takes it on a blank batch while the survivors' state is in flight; the
-    // state it then restores overwrites every tensor that pass touched (the BatchNorm statistics;
-    // its gradient buffer is the next step's to fill).
-    const b = t.batch / spec.worldSize;
-    setup.trainer.computeGradients({ images: new Float32Array(b * t.img * t.img * 3), batchSize: b, height: t.img, width: t.img, targets: Float32Array.of(0, 0, 0.5, 0.5, 0.25, 0.25) });
-    clock.mark('warmed');
-  }
   try {
     const { trainer } = setup;
     // every rank computes the same (seeded) anchors; rank 0 reports what train.py prints
