@@ -9,6 +9,8 @@
  *   detect  = first state event of a newer generation - the fault
  *   next    = first rank-0 step of the newer generation - the fault
  *   lost    = last step reached before - (first step after - 1)
+ *   phases  = per rank of the new generation, its `timeline` marks (worker/actor/timeline.ts: YOLOv5
+ *             ranks), and the head's state events, in ms after the fault (printed, and in the rows)
  * for a 2-rank YOLOv5n job (synthetic, img 128, batch 8) and a 2-rank logreg job, with
  *   new = recovery 'live' + warm actors (--warm-actors 1) + the head's disconnect hints, and
  *   old = recovery 'checkpoint' + --warm-actors 0 + heartbeats alone (the head without revoker.json).
