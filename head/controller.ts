@@ -3,7 +3,8 @@
  * is a revision-checked KV write followed by its side effects: a `state` event when the state
  * changes, a `jobAbort` when the generation moves on. Inputs: REST calls, actor exits (durable
  * stream), node membership, progress events, and a periodic tick (dead nodes, lost actors,
- * scheduling, progress flush).
+ * scheduling, progress flush). Scheduling also runs at once on the events that can let the
+ * queue move: a submit, a node registered, an actor's exit, a heartbeat with fewer actors.
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -143,14 +144,20 @@ export class Controller {
           await this.#endGeneration(x.jobId, x.generation, 'retryable', refused);
           return;
         }
-        await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(c, x.rank, x.outcome.step, x.outcome.digest) : null));
+        const after = await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(c, x.rank, x.outcome.step, x.outcome.digest) : null));
+        // its slots are free now: the queue moves at once, not at the next periodic pass
+        if (isTerminal(after.state)) void this.tick();
         return;
       }
       const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
       const why = `rank ${x.rank} ${x.outcome.kind === 'cancelled' ? 'was stopped' : 'failed'}: ${x.outcome.message || x.outcome.signal || `exit ${x.outcome.exitCode}`}`;
       await this.#endGeneration(x.jobId, j.generation, end, why, [x.actorId]);
+      void this.tick();
     });
   }
+
+  /** A node's heartbeat shows fewer actors than before: a slot came free, so the queue may move now. */
+  slotFreed(): void { void this.tick(); }
 
   /** A node announced it is leaving: no new actors there, and its actors move elsewhere. */
   onNodeLeaving(nodeId: string): Promise<void> {
