@@ -75,6 +75,12 @@ export class CheckpointStore {
   private readonly gen: (() => number) | undefined;
   private readonly guard: (what: string) => Promise<void>;
   private readonly cache: CheckpointCache | undefined;
+  /**
+   * The job's checkpoint names as this store last listed them, plus what it saved and pruned
+   * since (undefined: never listed). Only rank 0 of the current generation writes, so a save
+   * that leaves at most `keep` skips the prune's listing (a round trip per stored object).
+   */
+  private names: Set<string> | undefined;
 
   private get generation(): string | undefined { return this.gen ? String(this.gen()) : undefined; }
 
@@ -112,7 +118,8 @@ export class CheckpointStore {
     }
     this.cache?.put(name, data);
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
-    await this.prune();
+    this.names?.add(name);
+    if (!this.names || this.names.size > this.keep) await this.prune();
     return { name, sha256 };
   }
 
@@ -126,6 +133,7 @@ export class CheckpointStore {
       if (!/^\d+$/.test(tail)) continue;
       out.push({ name: info.name, step: Number(tail), info });
     }
+    this.names = new Set(out.map((c) => c.name));
     return out.sort((a, b) => b.step - a.step);
   }
 
@@ -172,6 +180,7 @@ export class CheckpointStore {
     const all = await this.list();
     for (const c of all.slice(this.keep)) {
       await withJsRetry(`prune checkpoint ${c.name}`, () => this.os.delete(c.name));
+      this.names?.delete(c.name);
       this.cache?.drop(c.name);
       this.onEvent({ type: 'pruned', name: c.name, step: c.step });
     }
