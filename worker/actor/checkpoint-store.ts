@@ -95,8 +95,12 @@ export class CheckpointStore {
 
   /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
   static async open(nc: NatsConnection, prefix: string, jobId: string, opts?: CheckpointStoreOptions): Promise<CheckpointStore> {
-    const os = await openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).checkpointStore);
-    return new CheckpointStore(os, jobId, opts);
+    return new CheckpointStore(await CheckpointStore.bucket(nc, prefix), jobId, opts);
+  }
+
+  /** The prefix's checkpoint bucket (created if needed), for `new CheckpointStore(bucket, jobId)`. */
+  static async bucket(nc: NatsConnection, prefix: string): Promise<ObjectStore> {
+    return openObjectStore(jetstream(nc), await jsManager(nc), subjects(prefix).checkpointStore);
   }
 
   /** Writes the checkpoint of `step`, then prunes all but the newest `keep`. */

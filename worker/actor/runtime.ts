@@ -202,8 +202,10 @@ export class ActorRuntime {
         onKept: (r) => this.gang.onKeptRecord(r),
       }));
       fence.start();
-      await nc.flush();
-      await ensureEventsStream(nc, prefix);
+      const checkpointBucket = CheckpointStore.bucket(nc, prefix);
+      // the subscriptions' flush and the two JetStream lookups go out together (one wait, not
+      // three: a short job's start is mostly round trips); the store is opened just below
+      await Promise.all([nc.flush(), ensureEventsStream(nc, prefix), checkpointBucket]);
       const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
       const onCkpt = (e: CheckpointEvent) => {
         if (e.type === 'saved') void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
@@ -218,9 +220,9 @@ export class ActorRuntime {
         }
       };
       const cache = new CheckpointCache(spec.jobId);
-      const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, {
+      const checkpoints = await checkpointBucket.then((os) => new CheckpointStore(os, spec.jobId, {
         keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what), cache,
-      });
+      }));
       const load = this.o.trainers?.[spec.job.trainer.kind];
       const trainer = this.o.trainer ?? (load ? await load() : undefined);
       if (!trainer) throw new FlotillaError('FLO_ACTOR_FATAL', `no trainer for kind '${spec.job.trainer.kind}'`);
