@@ -255,16 +255,13 @@ export class Agent {
   }
 
   /**
-   * Refills the warm pool at once while this node has a slot free for another placement;
-   * otherwise once the actor that took a warm process is under way (its first step or its
-   * exit), or after `warmRefillMs`: with every slot busy, no placement can come sooner, and a
-   * refill (~2 s of CPU) would compete for the cores with the start it was meant to speed up.
-   * An actor that ends clean gives its process back (worker/actor/reuse.ts), so a steady
-   * stream of short jobs forks nothing.
+   * Refills the warm pool once the actor that took a warm process is under way (its first step
+   * or its exit), or after `warmRefillMs`: a refill (~2 s of CPU, more with YOLOv5's warm-up
+   * step) would otherwise compete for the cores with the start it was meant to speed up, and on
+   * a multi-slot node with the other ranks' starts that come with it. An actor that ends clean
+   * gives its process back (worker/actor/reuse.ts), so a steady stream of short jobs forks nothing.
    */
   private refillAfter(proc: ActorProcess): void {
-    const busy = [...this.actors.values()].filter((a) => !a.stopping).length + this.spawning.size + 1; // + proc
-    if (busy < this.info.slots) { this.warm?.fill(); return; }
     const timer = new Promise<void>((r) => setTimeout(r, this.o.warmRefillMs).unref());
     void Promise.race([proc.firstBeat, proc.exited, timer]).then(() => { if (this.state === 'running') this.warm?.fill(); });
   }

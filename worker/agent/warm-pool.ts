@@ -3,9 +3,8 @@
  * the runtime, the trainer modules and the compute backend loaded (worker/actor/warm.ts), no
  * spec and no NATS credentials. A placement takes a ready one (ActorProcess.adopt) instead of
  * paying a cold start (~2 s of node + tsx + tfjs + native addon on a 2-core machine); the agent
- * refills the pool at once while the node has a free slot, else once the taken actor is under
- * way (refillAfter in agent.ts), so a refill does not compete for the cores with the start it was
- * meant to speed up. An actor that ends clean gives its process back (giveBack; the process has
+ * refills the pool once the taken actor is under way (refillAfter in agent.ts), so a refill does
+ * not compete for the cores with the start it was meant to speed up. An actor that ends clean gives its process back (giveBack; the process has
  * closed its connections and dropped its job: worker/actor/reuse.ts), so a stream of short jobs
  * runs in the same processes. A warm process that dies is replaced; one that dies young is
  * replaced after a doubling pause (a crash loop does not fork-bomb the node).
