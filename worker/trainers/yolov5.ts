@@ -115,12 +115,13 @@ let warmed: Promise<void> | undefined;
  * leaves no state a job can see: fit seeds from its settings, the model and loaders are disposed.
  * Once per process; a pass that fails only loses its speed-up.
  */
-export function warm(): Promise<void> {
-  return (warmed ??= warmOnce());
+export function warm(signal?: AbortSignal): Promise<void> {
+  return (warmed ??= warmOnce(signal));
 }
 
-async function warmOnce(): Promise<void> {
+async function warmOnce(signal?: AbortSignal): Promise<void> {
   await initBackend({ onNotice: () => undefined });
+  if (signal?.aborted) return;
   const scratch = mkdtempSync(join(tmpdir(), 'flotilla-warm-'));
   try {
     const synthetic = { train: 4, val: 4, seed: 0, img: 64 };
@@ -131,10 +132,12 @@ async function warmOnce(): Promise<void> {
     }, { fresh: true });
     try {
       const stop = new AbortController();
+      const abort = () => stop.abort();
+      signal?.addEventListener('abort', abort, { once: true });
       await fit(setup.trainer, {
         train: setup.train, saveDir: scratch, patience: 0, noVal: true, signal: stop.signal,
         onEvent: (e) => { if (e.type === 'batch') stop.abort(); },
-      }).catch(() => undefined); // stopped after its first step
+      }).catch(() => undefined).finally(() => signal?.removeEventListener('abort', abort)); // stopped after its first step
     } finally { await setup.dispose(); }
   } catch { /* no speed-up, nothing else lost */ } finally {
     rmSync(scratch, { recursive: true, force: true });
