@@ -15,7 +15,8 @@
  *   new = recovery 'live' + warm actors (--warm-actors 1) + the head's disconnect hints, and
  *   old = recovery 'checkpoint' + --warm-actors 0 + heartbeats alone (the head without revoker.json).
  * Then submit -> first step of a 1-rank YOLOv5n job on an idle agent (warm pool vs cold), and
- * short-job throughput (--jobs one-step logreg jobs on 2 slots). --json FILE writes the rows
+ * short-job throughput (--jobs one-step logreg jobs on 2 slots; warm: processes reused from job
+ * to job). Each of these rows carries the machine's load average when it was measured. --json FILE writes the rows
  * (default bench/recovery-results.json); --only yolov5|logreg|start|throughput runs one part.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -190,7 +191,10 @@ async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault
   }, p.hints);
 }
 
-interface StartRow { path: 'warm' | 'cold'; run: number; submit_to_first_step_ms: number }
+/** the machine's 1-minute load average when a row was measured (other sessions share it) */
+const load1 = (): number => Math.round(loadavg()[0] * 100) / 100;
+
+interface StartRow { path: 'warm' | 'cold'; run: number; submit_to_first_step_ms: number; load1: number }
 
 async function firstStep(c: Cluster, warm: number, run: number): Promise<StartRow> {
   return withCluster(c, warm, ['s'], 1, async ({ api, prefix }) => {
@@ -199,8 +203,8 @@ async function firstStep(c: Cluster, warm: number, run: number): Promise<StartRo
     const ev = collect(c.nc, prefix, job.id);
     try {
       const first = await until('the first step', () => ev.events.find((e) => e.type === 'metric' && e.rank === 0));
-      const row: StartRow = { path: warm > 0 ? 'warm' : 'cold', run, submit_to_first_step_ms: first.ts - t0 };
-      console.log(`  submit -> first YOLOv5n step, ${row.path} (run ${run}): ${row.submit_to_first_step_ms} ms`);
+      const row: StartRow = { path: warm > 0 ? 'warm' : 'cold', run, submit_to_first_step_ms: first.ts - t0, load1: load1() };
+      console.log(`  submit -> first YOLOv5n step, ${row.path} (run ${run}): ${row.submit_to_first_step_ms} ms (load ${row.load1})`);
       return row;
     } finally {
       ev.stop();
@@ -209,7 +213,7 @@ async function firstStep(c: Cluster, warm: number, run: number): Promise<StartRo
   });
 }
 
-interface ThroughputRow { path: 'warm' | 'cold'; jobs: number; seconds: number; jobs_per_s: number }
+interface ThroughputRow { path: 'warm' | 'cold'; jobs: number; seconds: number; jobs_per_s: number; load1: number; reused?: number }
 
 async function throughput(c: Cluster, warm: number): Promise<ThroughputRow> {
   return withCluster(c, warm, ['t1', 't2'], 1, async ({ api }) => {
@@ -217,8 +221,10 @@ async function throughput(c: Cluster, warm: number): Promise<ThroughputRow> {
     const ids = await Promise.all(Array.from({ length: JOBS }, () => api.submit({ workers: 1, trainer: { kind: 'logreg', steps: 1 } }).then((j) => j.id)));
     await until('every job finished', async () => (await api.list()).filter((j) => ids.includes(j.id) && ['succeeded', 'failed', 'cancelled'].includes(j.state)).length === ids.length, 600_000);
     const s = (Date.now() - t0) / 1000;
-    const row: ThroughputRow = { path: warm > 0 ? 'warm' : 'cold', jobs: JOBS, seconds: s, jobs_per_s: JOBS / s };
-    console.log(`  ${JOBS} one-step logreg jobs on 2 slots, ${row.path}: ${s.toFixed(1)} s = ${row.jobs_per_s.toFixed(2)} jobs/s`);
+    // processes the pools got back after a job (warm: the reuse path; worker/actor/reuse.ts)
+    const reused = (await api.workers()).reduce((a, w) => a + (w.warm?.reused ?? 0), 0);
+    const row: ThroughputRow = { path: warm > 0 ? 'warm' : 'cold', jobs: JOBS, seconds: s, jobs_per_s: JOBS / s, load1: load1(), ...(warm > 0 ? { reused } : {}) };
+    console.log(`  ${JOBS} one-step logreg jobs on 2 slots, ${row.path}: ${s.toFixed(1)} s = ${row.jobs_per_s.toFixed(2)} jobs/s (load ${row.load1}${warm > 0 ? `, ${reused} processes reused` : ''})`);
     return row;
   });
 }

@@ -3,7 +3,8 @@
  * is a revision-checked KV write followed by its side effects: a `state` event when the state
  * changes, a `jobAbort` when the generation moves on. Inputs: REST calls, actor exits (durable
  * stream), node membership, progress events, and a periodic tick (dead nodes, lost actors,
- * scheduling, progress flush).
+ * scheduling, progress flush). Scheduling also runs at once on the events that can let the
+ * queue move: a submit, a node registered, an actor's exit, a heartbeat with fewer actors.
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -18,8 +19,10 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
-import { capacity, planPass } from './scheduler/plan.ts';
+import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, missingRanks, type GenerationEnd } from './state/transitions.ts';
+import { capacity, planPass, poolSlots } from './scheduler/plan.ts';
+import { waitQueue } from './scheduler/queue.ts';
+import { actorIdOf, CredsAhead } from './auth/mint-ahead.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
@@ -36,6 +39,9 @@ export interface ControllerOptions {
   actorGraceMs: number;
 }
 
+/** Jobs whose actors' creds are minted ahead of their placement, at most (head/auth/mint-ahead.ts). */
+export const MINT_AHEAD_MAX = 16;
+
 interface Progress { generation: number; step?: number; values?: Record<string, number>; checkpoint?: number }
 
 export class Controller {
@@ -46,7 +52,8 @@ export class Controller {
   readonly #s: Subjects;
   readonly #log: Logger;
   readonly #o: ControllerOptions;
-  readonly #minter: CredentialMinter | undefined;
+  /** creds of the next jobs' actors, minted while others run */
+  readonly #ahead: CredsAhead | undefined;
   readonly #since = Date.now();
   readonly #lastReported = new Map<string, number>();
   readonly #progress = new Map<string, Progress>();
@@ -58,7 +65,8 @@ export class Controller {
   #faults: FaultDirector | undefined;
 
   constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter }) {
-    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view; this.#minter = d.minter;
+    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view;
+    this.#ahead = d.minter ? new CredsAhead(d.minter) : undefined;
   }
 
   /** Writes fail fast (503 FLO_UNAVAILABLE, with the reason) while the head is cut off from NATS. */
@@ -135,15 +143,20 @@ export class Controller {
       const log = this.#log.child({ job: x.jobId, actor: x.actorId, rank: x.rank, generation: x.generation });
       log.info({ outcome: x.outcome }, 'actor exited');
       if (x.outcome.kind === 'succeeded') {
-        await this.#flushProgress(); // the last steps, so a finished job shows its final step
+        // the last steps ride in the same write, so a finished job shows its final step
+        const p = this.#progress.get(x.jobId);
+        this.#progress.delete(x.jobId);
         const cur = this.jobs.get(x.jobId) ?? j;
-        const refused = successRefusal(cur, x.rank, x.outcome.step);
+        const refused = successRefusal(withProgress(cur, p) ?? cur, x.rank, x.outcome.step);
         if (refused) {
+          if (p) this.#progress.set(x.jobId, p);
           log.warn({ step: x.outcome.step }, refused);
           await this.#endGeneration(x.jobId, x.generation, 'retryable', refused);
           return;
         }
-        await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(c, x.rank, x.outcome.step, x.outcome.digest) : null));
+        const after = await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(withProgress(c, p) ?? c, x.rank, x.outcome.step, x.outcome.digest) : null));
+        // its slots are free now: the queue moves at once, not at the next periodic pass
+        if (isTerminal(after.state)) void this.tick();
         return;
       }
       const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
@@ -153,6 +166,9 @@ export class Controller {
       void this.tick();
     });
   }
+
+  /** A node's heartbeat shows fewer actors than before: a slot came free, so the queue may move now. */
+  slotFreed(): void { void this.tick(); }
 
   /** A node announced it is leaving: no new actors there, and its actors move elsewhere. */
   onNodeLeaving(nodeId: string): Promise<void> {
@@ -209,7 +225,6 @@ export class Controller {
       if (why) return;
       const since = this.#view?.goodSince() ?? 0;
       const now = Date.now();
-      await this.#flushProgress();
       const dead = deadNodes(this.nodes.list(), now, this.#o.deadAfterMs, since);
       if (dead.length > 1 && dead.length === this.nodes.list().length && !(await this.#view?.reachable() ?? true)) {
         this.#log.warn({ nodes: dead.length }, 'hearing no node at all and no round trip to NATS: not declaring anyone dead');
@@ -225,11 +240,22 @@ export class Controller {
       }
       await this.#grow();
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
+      // after the placements (they do not read progress; a generation's end flushes it first)
+      await this.#flushProgress();
+      this.#mintAhead(now);
       await this.#faults?.tick(now);
     });
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /** Creds for the actors of the jobs next in the queue (as many jobs as the pool has slots, at most MINT_AHEAD_MAX). */
+  #mintAhead(now: number): void {
+    if (!this.#ahead) return;
+    const n = Math.min(MINT_AHEAD_MAX, Math.max(1, poolSlots(this.nodes.list())));
+    const next = waitQueue(this.jobs.list(), now).slice(0, n).map((job) => ({ job, ranks: missingRanks(job) }));
+    this.#ahead.prepare(next, (id) => this.jobs.get(id));
+  }
 
   /** Elastic live gangs below their size grow when a slot is free (the new ranks get the state from the gang). */
   async #grow(): Promise<void> {
@@ -272,7 +298,7 @@ export class Controller {
   async #place(job: HeadJob, nodeOfRank: string[]): Promise<void> {
     const gen = job.generation;
     const kept = job.placement;
-    const placement = nodeOfRank.map((nodeId, rank) => kept.find((p) => p.rank === rank) ?? { rank, nodeId, actorId: `${job.id}-g${gen}-r${rank}` });
+    const placement = nodeOfRank.map((nodeId, rank) => kept.find((p) => p.rank === rank) ?? { rank, nodeId, actorId: actorIdOf(job.id, gen, rank) });
     const fresh = placement.filter((p) => !kept.includes(p));
     let wrote = false;
     const j = await this.#commit(job.id, (cur) => {
@@ -288,7 +314,7 @@ export class Controller {
         actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,
         ...(kept.length > 0 ? { joinsLive: true } : {}),
       };
-      const creds = await this.#minter?.actor(j.id, p.actorId);
+      const creds = await this.#ahead?.take(j.id, p.actorId);
       return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds);
     })).then(() => this.#faults?.spawned(j.id, gen), (e: Error) => {
       this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
@@ -323,20 +349,23 @@ export class Controller {
     const pending = [...this.#progress.entries()];
     this.#progress.clear();
     for (const [id, p] of pending) {
-      await this.jobs.update(id, (cur) => {
-        if (cur.generation !== p.generation) return null;
-        const next = { ...cur };
-        if (p.step !== undefined) next.step = p.step;
-        if (p.values) next.metrics = { ...cur.metrics, ...p.values };
-        if (p.checkpoint !== undefined && p.checkpoint > (cur.checkpoint_step ?? -1)) next.checkpoint_step = p.checkpoint;
-        return next;
-      }).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'progress not saved'));
+      await this.jobs.update(id, (cur) => withProgress(cur, p)).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'progress not saved'));
     }
   }
 
   async #event(e: JobEvent): Promise<void> {
     await publishEvent(this.#js, this.#s, e).catch((err: Error) => this.#log.warn({ job: e.jobId, err: err.message }, 'event not published'));
   }
+}
+
+/** The job with the progress events' step, metrics and newest checkpoint; null when they belong to another generation (or there are none). */
+function withProgress(cur: HeadJob, p: Progress | undefined): HeadJob | null {
+  if (!p || cur.generation !== p.generation) return null;
+  const next = { ...cur };
+  if (p.step !== undefined) next.step = p.step;
+  if (p.values) next.metrics = { ...cur.metrics, ...p.values };
+  if (p.checkpoint !== undefined && p.checkpoint > (cur.checkpoint_step ?? -1)) next.checkpoint_step = p.checkpoint;
+  return next;
 }
 
 export function assertFound(j: HeadJob | undefined, id: string): HeadJob {

@@ -30,6 +30,7 @@ export function renderMetrics(jobs: readonly HeadJob[], nodes: readonly LiveNode
   metric('flotilla_node_warm_actors', 'gauge', 'Warm actor processes of a node, by state (ready, starting).',
     pools.flatMap(({ node, w }) => [[{ node, state: 'ready' }, w.ready], [{ node, state: 'starting' }, w.starting]] as Array<[Record<string, string>, number]>));
   metric('flotilla_node_warm_actors_taken_total', 'counter', 'Placements that took a warm actor process, per node agent.', pools.map(({ node, w }) => [{ node }, w.taken]));
+  metric('flotilla_node_warm_actors_reused_total', 'counter', 'Actor processes given back to their warm pool after a job, per node agent.', pools.map(({ node, w }) => [{ node }, w.reused ?? 0]));
   metric('flotilla_head_uptime_seconds', 'gauge', 'Seconds since this head started.', [[{}, extra.uptimeS]]);
   return `${lines.join('\n')}\n`;
 }

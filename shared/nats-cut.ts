@@ -37,5 +37,8 @@ export function cutConnections(ms: number): number {
   return n;
 }
 
+/** NATS connections of this process whose transport has not closed yet. */
+export function openConnections(): number { return live.size; }
+
 /** Whether a cut is in force now. */
 export function isCut(): boolean { return Date.now() < cutUntil; }

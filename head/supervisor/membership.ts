@@ -53,9 +53,15 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
       let hb: NodeHeartbeat;
       try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
       if (impostor(m, hb.nodeId)) return;
-      const wasDraining = ctl.nodes.get(hb.nodeId)?.record.draining ?? false;
+      const before = ctl.nodes.get(hb.nodeId)?.record;
+      const wasDraining = before?.draining ?? false;
+      const hadActors = before?.actors.length ?? 0;
       void ctl.nodes.heartbeat(hb).then(async (known) => {
-        if (known) { if (hb.draining && !wasDraining) await ctl.onNodeLeaving(hb.nodeId); return; }
+        if (known) {
+          if (hb.draining && !wasDraining) await ctl.onNodeLeaving(hb.nodeId);
+          else if (hb.actors.length < hadActors) ctl.slotFreed();
+          return;
+        }
         const last = pinging.get(hb.nodeId) ?? 0;
         if (Date.now() - last < 2000) return;
         pinging.set(hb.nodeId, Date.now());

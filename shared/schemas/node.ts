@@ -26,12 +26,16 @@ export const ActorBrief = z.object({
 });
 export type ActorBrief = z.infer<typeof ActorBrief>;
 
-/** A node's warm actor pool (worker/agent/warm-pool.ts): processes kept, ready, still loading, taken by placements so far. */
+/**
+ * A node's warm actor pool (worker/agent/warm-pool.ts): processes kept, ready, still loading,
+ * taken by placements so far, and given back after a job (reused; absent from older agents).
+ */
 export const WarmStats = z.object({
   size: z.number().int().nonnegative(),
   ready: z.number().int().nonnegative(),
   starting: z.number().int().nonnegative(),
   taken: z.number().int().nonnegative(),
+  reused: z.number().int().nonnegative().optional(),
 });
 export type WarmStats = z.infer<typeof WarmStats>;
 

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../../shared/logger.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput, type NodeControl } from '../../shared/schemas/index.ts';
 import { actorPermissions } from '../../head/auth/nats-permissions.ts';
-import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-server.ts';
+import { startNatsServer, uniquePrefix, type NatsServer, type StartOptions } from '../kit/nats-server.ts';
 import { Agent } from '../../worker/agent/agent.ts';
 import { openResources } from '../../head/resources.ts';
 import { ACTOR_ENTRY, REPO_ROOT } from '../../worker/agent/start.ts';
@@ -24,8 +24,8 @@ export interface Env { srv: NatsServer; nc: NatsConnection; prefix: string; s: S
  * A fresh nats-server (JetStream), a client and a unique prefix, and the stream that keeps
  * actor exits (a head creates it; agents store their exit reports there); all torn down with `t`.
  */
-export async function natsEnv(t: Tap, tag = 'w'): Promise<Env> {
-  const srv = await startNatsServer();
+export async function natsEnv(t: Tap, tag = 'w', opts: StartOptions = {}): Promise<Env> {
+  const srv = await startNatsServer(opts);
   t.teardown(() => srv.stop());
   const nc = await connect(srv.options());
   t.teardown(() => nc.close());

@@ -89,6 +89,12 @@ export class CheckpointStore {
   private readonly cache: CheckpointCache | undefined;
   private readonly expectedStep: () => Promise<number | null | undefined>;
   private readonly listRetryMs: readonly number[];
+  /**
+   * The job's checkpoint names as this store last listed them, plus what it saved and pruned
+   * since (undefined: never listed). Only rank 0 of the current generation writes, so a save
+   * that leaves at most `keep` skips the prune's listing (a round trip per stored object).
+   */
+  private names: Set<string> | undefined;
 
   private get generation(): string | undefined { return this.gen ? String(this.gen()) : undefined; }
 
@@ -105,8 +111,12 @@ export class CheckpointStore {
 
   /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
   static async open(nc: NatsConnection, prefix: string, jobId: string, opts?: CheckpointStoreOptions): Promise<CheckpointStore> {
-    const os = await openObjectStore(jsClient(nc), await jsManager(nc), subjects(prefix).checkpointStore);
-    return new CheckpointStore(os, jobId, opts);
+    return new CheckpointStore(await CheckpointStore.bucket(nc, prefix), jobId, opts);
+  }
+
+  /** The prefix's checkpoint bucket (created if needed), for `new CheckpointStore(bucket, jobId)`. */
+  static async bucket(nc: NatsConnection, prefix: string): Promise<ObjectStore> {
+    return openObjectStore(jsClient(nc), await jsManager(nc), subjects(prefix).checkpointStore);
   }
 
   /** Writes the checkpoint of `step`, then prunes all but the newest `keep`. */
@@ -128,7 +138,8 @@ export class CheckpointStore {
     }
     this.cache?.put(name, data);
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
-    await this.prune();
+    this.names?.add(name);
+    if (!this.names || this.names.size > this.keep) await this.prune();
     return { name, sha256 };
   }
 
@@ -142,6 +153,7 @@ export class CheckpointStore {
       if (!/^\d+$/.test(tail)) continue;
       out.push({ name: info.name, step: Number(tail), info });
     }
+    this.names = new Set(out.map((c) => c.name));
     return out.sort((a, b) => b.step - a.step);
   }
 
@@ -204,6 +216,7 @@ export class CheckpointStore {
     const all = await this.list();
     for (const c of all.slice(this.keep)) {
       await withJsRetry(`prune checkpoint ${c.name}`, () => this.os.delete(c.name));
+      this.names?.delete(c.name);
       this.cache?.drop(c.name);
       this.onEvent({ type: 'pruned', name: c.name, step: c.step });
     }

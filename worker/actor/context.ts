@@ -63,8 +63,17 @@ export interface TrainerResult { digest?: string }
 /** A trainer module: `run` resolves when training is done, throws to fail. */
 export interface TrainerModule {
   run(ctx: ActorContext): Promise<TrainerResult | void>;
-  /** loads what `run` needs before any spec exists (a warm actor, worker/actor/warm.ts): the compute backend */
-  warm?(): Promise<void>;
+  /**
+   * loads what `run` needs before any spec exists (a warm actor, worker/actor/warm.ts): the
+   * compute backend; `signal` aborts when the process is stopped or orphaned while loading
+   */
+  warm?(signal?: AbortSignal): Promise<void>;
+  /**
+   * true: `run` keeps no state of its job outside what it returns (no module-level caches, no
+   * engine globals), so a pooled process may run another job after it (worker/actor/warm.ts).
+   * Default false: the process exits with its actor.
+   */
+  readonly reusable?: boolean;
 }
 
 export type TrainerKind = TrainerSpec['kind'];

@@ -13,12 +13,21 @@ import { JobEvent } from '../../shared/schemas/index.ts';
 import { publishEvent } from '../../shared/event-publish.ts';
 import { jsManager, detectClusterSize, defaultReplicas, ensureStream } from '../../shared/js-assets.ts';
 
+/**
+ * Events streams this process has seen or made: a pooled actor process that runs job after job
+ * (reuse.ts) asks once, not twice a job (the stream is the head's and is never removed while
+ * it runs; a publish to a missing one fails and is reported like any lost event).
+ */
+const ensured = new Set<string>();
+
 /** Creates the events stream when it does not exist yet (idempotent, race-safe). */
 export async function ensureEventsStream(nc: NatsConnection, prefix: string): Promise<void> {
   const s = subjects(prefix);
+  if (ensured.has(s.eventsStream)) return;
   const jsm = await jsManager(nc);
   const there = await jsm.streams.info(s.eventsStream).then(() => true, () => false);
   if (!there) await ensureStream(jsm, { name: s.eventsStream, subjects: [s.allJobEvents] }, defaultReplicas(await detectClusterSize(jsm)));
+  ensured.add(s.eventsStream);
 }
 
 export class EventPublisher {

@@ -43,12 +43,19 @@ export async function waitForStart(trainers: TrainerRegistry, send: (m: ActorToA
       });
     }
   };
-  const onGone = () => done(null);
+  // a stop, SIGTERM or a lost agent also ends the loading: nobody waits for a YOLOv5 warm-up step any more
+  const gone = new AbortController();
+  const onGone = () => { gone.abort(); done(null); };
   process.on('message', onMessage);
   process.once('disconnect', onGone);
   process.once('SIGTERM', onGone);
+  void got.then((v) => { if (v === null) gone.abort(); });
   try {
-    for (const load of Object.values(trainers)) await (await load()).warm?.();
+    for (const load of Object.values(trainers)) {
+      if (gone.signal.aborted) break;
+      await (await load()).warm?.(gone.signal);
+    }
+    if (gone.signal.aborted) return null;
     send({ type: 'ready' });
     return await got;
   } finally {

@@ -1,7 +1,8 @@
 /**
  * One actor process as the agent sees it: forked with the spec in its env and an IPC channel
  * (or a warm process from the pool, given its spec over IPC), stopped with SIGTERM (plus an IPC
- * `stop`) and SIGKILL after a grace period, reaped into a typed outcome.
+ * `stop`) and SIGKILL after a grace period, reaped into a typed outcome: at its exit, or, for a
+ * pooled process that outlives its actor, at its `result` followed by `ready`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/logger.ts';
@@ -60,20 +61,41 @@ export class ActorProcess {
   onFault: ((m: Extract<ActorToAgent, { type: 'fault' }>) => void) | undefined;
   /** called once the actor runs its trainer (it listens to IPC by then) */
   onRunning: (() => void) | undefined;
+  /** set when the process outlived its actor and is to be pooled again (see returnToPool) */
+  returned = false;
 
   /** `spec`: updated when live recovery keeps the actor in a newer generation */
   private constructor(public spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
     this.firstBeat = new Promise((r) => { this.beaten = r; });
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        clearTimeout(this.killTimer);
-        this.state = 'exited';
-        resolve(outcomeOf({ result: this.result, code, signal, stop: this.stopReq }));
-      });
-    });
-    child.on('message', (raw) => this.onMessage(raw));
+    this.exited = new Promise((resolve) => { this.end = resolve; });
+    child.once('exit', this.onExit);
+    child.on('message', this.onMessageBound);
     // A dead channel (EPIPE after the child died) must not crash the agent.
-    child.on('error', (err) => this.log.warn({ err }, 'actor process error'));
+    child.on('error', this.onError);
+  }
+
+  private end!: (o: ActorOutcome) => void;
+  private readonly onMessageBound = (raw: unknown) => this.onMessage(raw);
+  private readonly onError = (err: Error) => this.log.warn({ err }, 'actor process error');
+  private readonly onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+    clearTimeout(this.killTimer);
+    this.state = 'exited';
+    this.end(outcomeOf({ result: this.result, code, signal, stop: this.stopReq }));
+  };
+
+  /**
+   * The actor ended and its process lives on as a warm one (it sent its `result`, closed its
+   * connections and said `ready` again, worker/actor/reuse.ts): `exited` resolves with the
+   * result and the process is no longer this actor's; the agent gives it back to its pool.
+   */
+  private returnToPool(): void {
+    clearTimeout(this.killTimer);
+    this.child.off('exit', this.onExit);
+    this.child.off('message', this.onMessageBound);
+    this.child.off('error', this.onError);
+    this.returned = true;
+    this.state = 'exited';
+    this.end(outcomeOf({ result: this.result, code: null, signal: null, stop: this.stopReq }));
   }
 
   /** Forks the actor; resolves once the OS process exists. */
@@ -126,6 +148,9 @@ export class ActorProcess {
     if (!r.success) { this.log.warn({ actor: this.spec.actorId }, 'ignoring a malformed IPC message from an actor'); return; }
     const m = r.data;
     if (m.type === 'result') this.result = m.outcome;
+    // `ready` after a result: the process ran this actor to the end and waits for another;
+    // one told to stop meanwhile is on its way out and is left to exit
+    else if (m.type === 'ready') { if (this.result && !this.stopReq && this.state !== 'exited') this.returnToPool(); }
     else if (m.type === 'heartbeat') { if (m.step !== undefined) this.step = m.step; this.beaten(); }
     else if (m.type === 'fault') this.onFault?.(m);
     else if (m.type === 'state' && this.state !== 'stopping' && this.state !== 'exited') {

@@ -234,6 +234,11 @@ export class Agent {
     log.info({ pid: proc.pid, warm: warm !== undefined }, 'actor spawned');
     void proc.exited.then((outcome) => {
       this.actors.delete(spec.actorId);
+      // a pooled process that ran its actor to a clean end waits for the next placement
+      if (proc.returned) {
+        if (this.warm && this.state === 'running') this.warm.giveBack(proc.child);
+        else proc.child.kill('SIGTERM');
+      }
       const exit: ActorExit = {
         // proc.spec: a survivor kept by live recovery reports the generation it is in now
         nodeId: this.info.nodeId, actorId: spec.actorId, jobId: spec.jobId, generation: proc.spec.generation, rank: proc.spec.rank, outcome,
@@ -251,8 +256,10 @@ export class Agent {
 
   /**
    * Refills the warm pool once the actor that took a warm process is under way (its first step
-   * or its exit), or after `warmRefillMs`: a refill (~2 s of CPU) would otherwise compete for
-   * the cores with the start it was meant to speed up.
+   * or its exit), or after `warmRefillMs`: a refill (~2 s of CPU, more with YOLOv5's warm-up
+   * step) would otherwise compete for the cores with the start it was meant to speed up, and on
+   * a multi-slot node with the other ranks' starts that come with it. An actor that ends clean
+   * gives its process back (worker/actor/reuse.ts), so a steady stream of short jobs forks nothing.
    */
   private refillAfter(proc: ActorProcess): void {
     const timer = new Promise<void>((r) => setTimeout(r, this.o.warmRefillMs).unref());

@@ -47,6 +47,9 @@ async function initialState(ctx: ActorContext, t: LogregSpec): Promise<LogregSta
   return st;
 }
 
+/** Everything of a job lives in run()'s locals: a pooled process may run the next job (warm.ts). */
+export const reusable = true;
+
 /**
  * Training with live recovery: each pass of the loop is one generation of the gang. The gang
  * first agrees on a state (state-sync.ts: the ranks at the highest step send theirs to the rest;
