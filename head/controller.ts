@@ -297,6 +297,8 @@ export class Controller {
     void (async () => {
       // the job's stores exist before any of its actors does (an actor may not create streams)
       await this.#stores?.ensure(j.id);
+      // it ended while they were being made (the seal at its end may have found none): seal them, spawn nothing
+      if (isTerminal(this.jobs.get(j.id)?.state ?? j.state)) { this.#seal(j.id); return; }
       const creds = new Map<string, string | undefined>();
       for (const p of fresh) creds.set(p.actorId, await this.#minter?.actor(j.id, p.actorId));
       // who got which actor user is on record before the creds leave the head

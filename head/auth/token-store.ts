@@ -35,6 +35,10 @@ const CACHE_MS = 30_000;
 
 export class TokenStore {
   readonly #seen = new Map<string, { info: TokenInfo; at: number }>();
+  /** node id -> worker tokens that admitted it: read from KV once, then kept up to date by this store's own writes (the head is the only writer) */
+  #admitted: Map<string, Set<string>> | undefined;
+  /** admissions written while that first read runs (it may have passed their keys already) */
+  readonly #early: Array<[string, string]> = [];
   constructor(private readonly kv: KV) {}
 
   /** A new token; the secret is returned once. A `token` given (a join token) is stored by its hash the same way. */
@@ -48,6 +52,7 @@ export class TokenStore {
     };
     const node = role === 'worker' && opts.token ? joinNode(token) : {};
     await this.kv.create(id, encode({ ...info, hash: sha(token), ...(node.user ? { users: [node.user] } : {}), ...(node.nodeId ? { nodes: [node.nodeId] } : {}) } satisfies Stored));
+    if (node.nodeId) this.#admit(node.nodeId, id);
     return { info, token };
   }
 
@@ -57,6 +62,29 @@ export class TokenStore {
       if (rec.users?.includes(publicKey) && (!nodeId || rec.nodes?.includes(nodeId))) return null;
       return { ...rec, users: union(rec.users, [publicKey]), ...(nodeId ? { nodes: union(rec.nodes, [nodeId]) } : {}) };
     });
+    if (nodeId) this.#admit(nodeId, id);
+  }
+
+  #admit(nodeId: string, tokenId: string): void {
+    if (!this.#admitted) { this.#early.push([nodeId, tokenId]); return; }
+    this.#admitted.set(nodeId, (this.#admitted.get(nodeId) ?? new Set<string>()).add(tokenId));
+  }
+
+  /** The worker tokens that admitted node `nodeId` (every token is read once per store, not per spawn). */
+  async #admitters(nodeId: string): Promise<string[]> {
+    if (!this.#admitted) {
+      const index = new Map<string, Set<string>>();
+      for await (const k of await this.kv.keys()) {
+        const r = await this.#get(k);
+        if (!r || r.role !== 'worker') continue;
+        for (const n of r.nodes ?? []) index.set(n, (index.get(n) ?? new Set<string>()).add(k));
+      }
+      if (!this.#admitted) {
+        this.#admitted = index;
+        for (const [n, k] of this.#early.splice(0)) this.#admit(n, k);
+      }
+    }
+    return [...(this.#admitted.get(nodeId) ?? [])];
   }
 
   /**
@@ -66,9 +94,7 @@ export class TokenStore {
    * with a credential of its own) records nothing: there is no token to revoke it by.
    */
   async addNodeUsers(nodeId: string, users: string[]): Promise<void> {
-    for await (const k of await this.kv.keys()) {
-      const r = await this.#get(k);
-      if (!r || r.role !== 'worker' || !r.nodes?.includes(nodeId)) continue;
+    for (const k of await this.#admitters(nodeId)) {
       await this.#change(k, `record actors of node ${nodeId}`, (rec) => (users.every((u) => rec.actors?.includes(u)) ? null : { ...rec, actors: union(rec.actors, users) }));
     }
   }
