@@ -39,13 +39,16 @@ export function workerPermissions(s: Subjects, nodeId: string): Permissions {
   };
 }
 
-/** JetStream API subjects an object store client needs (info, put with purge, get/list consumers); the store must exist (no STREAM.CREATE). */
+/**
+ * JetStream API subjects an object store client needs (info, put with purge, get/list consumers); the store must exist (no STREAM.CREATE).
+ * Only what nats.js's object store sends to a 2.9+ server (it reads metadata with STREAM.MSG.GET, never DIRECT.GET, and names its
+ * consumers): an actor's JWT travels in its CONNECT line, which nats-server caps at max_control_line (4 KiB by default).
+ */
 function objectStoreApi(bucket: string): string[] {
   const st = `OBJ_${bucket}`;
   return [
     `$JS.API.STREAM.INFO.${st}`, `$JS.API.STREAM.PURGE.${st}`, `$JS.API.STREAM.MSG.GET.${st}`,
-    `$JS.API.DIRECT.GET.${st}`, `$JS.API.DIRECT.GET.${st}.>`,
-    `$JS.API.CONSUMER.CREATE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.API.CONSUMER.INFO.${st}.>`,
+    `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.API.CONSUMER.INFO.${st}.>`,
     `$O.${bucket}.>`, `$JS.ACK.${st}.>`,
   ];
 }

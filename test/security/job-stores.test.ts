@@ -12,7 +12,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { headFixture } from '../head/helpers/head.ts';
 import { until } from '../head/helpers/wait.ts';
-import { natsOptions } from '../../shared/nats-connect.ts';
+import { credsJwt, natsOptions } from '../../shared/nats-connect.ts';
+import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { CheckpointStore, checkpointName } from '../../worker/actor/checkpoint-store.ts';
 import { getArtifact, putArtifact } from '../../worker/actor/artifacts.ts';
@@ -109,4 +110,15 @@ t.test('an actor credential uses its own job\'s buckets and no other job\'s', as
   await t.rejects(own.save(4, bytes('A at 4')), 'nor a checkpoint added');
   t.same((await own.list()).map((c) => c.step), [3, 2], 'the checkpoints stay as the job left them');
   t.equal(new TextDecoder().decode((await getArtifact(actorA, prefix, jobA.id, 'results.csv'))!), 'a,b\n1,2\n', 'the artifact is unchanged');
+});
+
+t.test('an actor\'s creds fit in a CONNECT line (nats-server max_control_line, 4 KiB by default)', async (t) => {
+  const { nats } = await headFixture(t);
+  // a head-made job id (j + base36 time + 6 hex) and a 16-character prefix; the connection names itself as an actor does
+  const job = 'jmxa4m3ky23b752';
+  for (const prefix of ['flotilla', 'abcdefghijklmnop']) {
+    const creds = await nats.auth!.mint(`actor:${job}-g10-r10`, actorPermissions(subjects(prefix), job, `${job}-g10-r10`));
+    const r = await connect(natsOptions(nats.url, creds, { timeout: 10_000, reconnect: false, name: `flotilla-actor-${job}-g10-r10` })).then(async (nc) => { await nc.close(); return 'connected'; }, (e: Error) => e.message);
+    t.equal(r, 'connected', `prefix '${prefix}': an actor JWT of ${credsJwt(creds).length} bytes is accepted`);
+  }
 });
