@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { natsOptions } from '../shared/nats-connect.ts';
+import { jsDomain } from '../shared/js-domain.ts';
 import { joinTokenOf } from '../shared/join-token.ts';
 import { subjects } from '../shared/subjects.ts';
 import { ensureTrustDir, mintCreds, serverAuthConfig, type NatsTrust } from './auth/nats-trust.ts';
@@ -211,6 +212,23 @@ function waitFor(probe: () => Promise<boolean>, proc: ChildProcess, timeoutMs = 
   });
 }
 
+/**
+ * The JetStream block of a server Flotilla starts: in this process's domain (js-domain.ts,
+ * `flotilla` unless FLOTILLA_JS_DOMAIN says otherwise), the one its clients ask on.
+ */
+function jetstreamBlock(storeDir: string): string {
+  const domain = jsDomain();
+  return `jetstream { store_dir: "${storeDir}"${domain ? `, domain: ${domain}` : ''} }`;
+}
+
+/**
+ * A client's CONNECT carries its user JWT, and an actor's JWT lists its job's subjects one by one
+ * (head/auth/nats-permissions.ts): 3978 bytes for an 11-character prefix and a 15-character job
+ * id in the `flotilla` domain, past nats-server's default 4 KiB control line, which the server
+ * answers by letting the connect time out. Every server Flotilla starts or ships allows 16 KiB.
+ */
+export const MAX_CONTROL_LINE = '16KB';
+
 /** Starts one nats-server (JetStream on by default) on a free port. */
 export async function startNatsServer(opts: StartOptions = {}): Promise<NatsServer> {
   const host = opts.host ?? '127.0.0.1';
@@ -221,9 +239,10 @@ export async function startNatsServer(opts: StartOptions = {}): Promise<NatsServ
   const auth = opts.auth === false ? undefined : await serverAuth(opts.authDir ?? join(storeDir, 'auth'));
   const lines = [
     `listen: ${host}:${port}`,
+    `max_control_line: ${MAX_CONTROL_LINE}`,
     opts.maxPayload ? `max_payload: ${opts.maxPayload}` : '',
-    opts.jetstream === false ? '' : `jetstream { store_dir: "${storeDir}" }`,
-    auth ? serverAuthConfig(auth.trust) : '',
+    opts.jetstream === false ? '' : jetstreamBlock(storeDir),
+    auth ? serverAuthConfig(auth.trust, join(storeDir, 'jwt')) : '',
     opts.extraConfig ?? '',
   ];
   return launch(lines.join('\n'), host, port, storeDir, ownsStore, { auth });
@@ -255,9 +274,10 @@ export async function startNatsCluster(size = 3, opts: { auth?: boolean } = {}):
       const conf = [
         `server_name: n${i}`,
         `listen: 127.0.0.1:${clientPorts[i]}`,
-        `jetstream { store_dir: "${storeDir}" }`,
+        `max_control_line: ${MAX_CONTROL_LINE}`,
+        jetstreamBlock(storeDir),
         `cluster { name: ${name}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
-        auth ? serverAuthConfig(auth.trust) : '',
+        auth ? serverAuthConfig(auth.trust, join(storeDir, 'jwt')) : '',
       ].join('\n');
       servers.push(await launch(conf, '127.0.0.1', clientPorts[i], storeDir, true, { auth }));
     }

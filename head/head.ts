@@ -37,6 +37,7 @@ import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
 import { acquireLease } from './lease.ts';
 import { NatsView } from './view.ts';
 import { AccountRevoker, readRevoker, syncRevocations, type RevocationSync } from './auth/revocations.ts';
+import { ensureJoinTokenFile } from './auth/join-token-file.ts';
 import { FaultDirector } from './faults/director.ts';
 import { serveFaultReports } from './faults/reports.ts';
 
@@ -51,6 +52,11 @@ export interface HeadOptions {
    * its system-account user also reads the client-disconnect advisories: a node whose agent closed
    * its connections is dead after a failed ping, not after the heartbeat timeout (supervisor/hints.ts) */
   natsRevoker?: string;
+  /**
+   * keep a pool worker join token in this file (written 0600 when it holds no valid one), for
+   * workers that read theirs from a shared volume (auth/join-token-file.ts); needs restAuth
+   */
+  joinTokenFile?: string;
   prefix: string;
   /** HTTP listen address (default 127.0.0.1); `port: null` builds the app without listening */
   host?: string;
@@ -211,6 +217,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       const store = tokens;
       recordJoin = (t, k, n) => store.addUser(t, k, n);
       recordActors = (n, u) => store.addNodeUsers(n, u);
+    }
+    if (o.joinTokenFile) {
+      const j = await ensureJoinTokenFile(o.joinTokenFile, tokens, minter);
+      log.info({ file: o.joinTokenFile, token: j.id, created: j.created }, j.created ? 'pool join token written' : 'pool join token kept');
     }
     let revocations: RevocationSync | undefined;
     if (o.natsRevoker && tokens) {

@@ -6,7 +6,8 @@
  * (job-stores.ts), made with the same replica count when the job is first placed.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { jsClient } from '../shared/js-domain.ts';
 import type { KV } from '@nats-io/kv';
 import type { Subjects } from '../shared/subjects.ts';
 import { jsManager, detectClusterSize, defaultReplicas, ensureKv, ensureStream, type AssetReport } from '../shared/js-assets.ts';
@@ -39,7 +40,7 @@ export function exitsStreamName(s: Subjects): string {
 /** Opens every resource; `replicas` overrides the detected default. */
 export async function openResources(nc: NatsConnection, s: Subjects, opts: { replicas?: number } = {}): Promise<HeadResources> {
   const jsm = await jsManager(nc);
-  const js = jetstream(nc);
+  const js = jsClient(nc);
   const clusterSize = await detectClusterSize(jsm);
   const replicas = defaultReplicas(clusterSize, opts.replicas);
   const exitsStream = exitsStreamName(s);

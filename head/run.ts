@@ -65,7 +65,7 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
     paths: config.paths,
     restAuth: !o.insecure && process.env.FLOTILLA_INSECURE !== '1',
     tls: tlsOption(o.tlsCert ?? process.env.FLOTILLA_TLS_CERT, o.tlsKey ?? process.env.FLOTILLA_TLS_KEY),
-    natsUrl: config.natsUrl, natsCreds: config.natsCreds, natsSigningKey: config.natsSigningKey, natsRevoker: config.natsRevoker, prefix: config.prefix, host: config.head.host, port: config.head.port,
+    natsUrl: config.natsUrl, natsCreds: config.natsCreds, natsSigningKey: config.natsSigningKey, natsRevoker: config.natsRevoker, joinTokenFile: config.joinTokenFile, prefix: config.prefix, host: config.head.host, port: config.head.port,
     deadAfterMs: config.head.deadAfterMs, restartBackoffMs: config.head.restartBackoffMs, autoscaler, log,
     replicas: config.jetstream.replicas,
   });

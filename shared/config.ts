@@ -34,6 +34,12 @@ export const Config = z
     paths: z.object({ datasets: z.string().min(1).default('datasets'), models: z.string().min(1).default('models') }).strict().default({ datasets: 'datasets', models: 'models' }),
     /** worker only: a join token from `flotilla token create --role worker` (carries the node's credentials and id) */
     joinToken: z.string().min(1).optional(),
+    /**
+     * a file holding a pool join token (FLOTILLA_JOIN_TOKEN_FILE): the head writes one there when it
+     * holds none that is valid; a worker without --join-token reads its token from it, waiting for it
+     * to appear (a Compose volume shared by the head and the workers, like k3s's node-token)
+     */
+    joinTokenFile: z.string().min(1).optional(),
     /** subject/bucket prefix (default "flotilla") */
     prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default(DEFAULTS.prefix),
     head: z
@@ -76,6 +82,7 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_NATS_SIGNING_KEY: (c, v) => { c.natsSigningKey = v; },
   FLOTILLA_NATS_REVOKER: (c, v) => { c.natsRevoker = v; },
   FLOTILLA_JOIN_TOKEN: (c, v) => { c.joinToken = v; },
+  FLOTILLA_JOIN_TOKEN_FILE: (c, v) => { c.joinTokenFile = v; },
   FLOTILLA_HEAD_HOST: (c, v) => { (c.head ??= {}).host = v; },
   FLOTILLA_HEAD_PORT: (c, v) => { (c.head ??= {}).port = Number(v); },
   FLOTILLA_DEAD_AFTER_MS: (c, v) => { (c.head ??= {}).deadAfterMs = Number(v); },

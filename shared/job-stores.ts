@@ -5,9 +5,9 @@
  * job's two stores and create no stream, so a store that is missing stays missing here.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { FlotillaError } from './errors.ts';
+import { jsClient } from './js-domain.ts';
 import { withJsRetry, type JsRetryOptions } from './js-retry.ts';
 import type { JobStoreKind, Subjects } from './subjects.ts';
 
@@ -16,7 +16,7 @@ const WHAT: Record<JobStoreKind, string> = { ckpt: 'checkpoint', art: 'artifact'
 /** Job `jobId`'s store of `kind`, or null when it does not exist (yet). Transient JetStream errors are retried. */
 export function openJobStore(nc: NatsConnection, s: Subjects, jobId: string, kind: JobStoreKind, r: JsRetryOptions = {}): Promise<ObjectStore | null> {
   const bucket = s.jobStore(jobId, kind);
-  const js = jetstream(nc);
+  const js = jsClient(nc);
   return withJsRetry(`open object store ${bucket}`, async () => {
     try { return await new Objm(js).open(bucket); }
     catch (e) {

@@ -18,13 +18,14 @@ import { JetStreamApiError, StorageType, jetstreamManager, type JetStreamClient,
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { withJsRetry, type JsRetryOptions } from './js-retry.ts';
+import { jsOptions } from './js-domain.ts';
 
 /** The largest replica count chosen by default. */
 export const MAX_DEFAULT_REPLICAS = 3;
 
-/** A JetStream manager, once JetStream answers (its account-info check retried through elections). */
+/** A JetStream manager in this process's domain (js-domain.ts), once JetStream answers (its account-info check retried through elections). */
 export function jsManager(nc: NatsConnection, r: JsRetryOptions = {}): Promise<JetStreamManager> {
-  return withJsRetry('JetStream account info', () => jetstreamManager(nc), r);
+  return withJsRetry('JetStream account info', () => jetstreamManager(nc, jsOptions()), r);
 }
 
 /** What ensuring one asset did. */

@@ -15,14 +15,15 @@ const USAGE = `usage: flotilla dataset push DIR [--name N] [--nats URL] [--prefi
   --prefix P     cluster prefix (env FLOTILLA_PREFIX, default flotilla)
   --creds FILE   NATS credentials with write access to the dataset store, e.g. the head's
                  (env FLOTILLA_NATS_CREDS; none on a server without auth)
-  --nats-ca FILE CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA)`;
+  --nats-ca FILE CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA)
+  --js-domain D  JetStream domain of the servers (env FLOTILLA_JS_DOMAIN, default flotilla; none = no domain)`;
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv, allowPositionals: true, strict: true,
-      options: { name: { type: 'string' }, nats: { type: 'string' }, prefix: { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { name: { type: 'string' }, nats: { type: 'string' }, prefix: { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' }, 'js-domain': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
@@ -31,6 +32,8 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help) { console.log(USAGE); return 0; }
   if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
+  const { applyJsDomainFlag } = await import('../../shared/js-domain.ts');
+  try { applyJsDomainFlag(values['js-domain']); } catch (e) { console.error(`flotilla dataset: ${(e as Error).message}\n\n${USAGE}`); return 2; }
   const [sub, dir, ...rest] = positionals;
   if (!((sub === 'push' && dir && rest.length === 0) || (sub === 'list' && !dir))) { console.error(USAGE); return 2; }
   const servers = (values.nats ?? process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../shared/config.ts';
+import { applyJsDomainFlag } from '../../shared/js-domain.ts';
 import type { AutoscaleFlags } from '../../head/run.ts';
 
 const USAGE = `usage: flotilla head [options]
@@ -13,6 +14,9 @@ const USAGE = `usage: flotilla head [options]
   --nats-revoker FILE   revoker.json of \`flotilla nats-trust\`: revoking a worker token cuts its nodes off the servers
                         (env FLOTILLA_NATS_REVOKER)
   --nats-ca FILE        CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA; ca.pem of \`flotilla certs\`)
+  --join-token-file F   keep a pool worker join token in file F (0600; written when F holds no valid one) for
+                        workers that read it from a shared volume (env FLOTILLA_JOIN_TOKEN_FILE)
+  --js-domain D         JetStream domain of the servers (env FLOTILLA_JS_DOMAIN, default flotilla; none = no domain)
   --signing-key FILE    account signing seed to mint worker/actor creds (env FLOTILLA_NATS_SIGNING_KEY; signing.nk)
   --prefix P            subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)
   --insecure            REST without authentication (a warning is printed)
@@ -36,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, 'nats-ca': { type: 'string' }, 'nats-revoker': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
+      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, 'nats-ca': { type: 'string' }, 'nats-revoker': { type: 'string' }, 'join-token-file': { type: 'string' }, 'js-domain': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
       autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
       slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -44,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help) { console.log(USAGE); return 0; }
   // read by every NATS connection of this process (shared/nats-connect.ts) and of the workers it starts
   if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
+  try { applyJsDomainFlag(values['js-domain']); } catch (e) { console.error(`flotilla head: ${(e as Error).message}\n\n${USAGE}`); return 2; }
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
@@ -51,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values['nats-creds']) overrides.natsCreds = values['nats-creds'];
   if (values['signing-key']) overrides.natsSigningKey = values['signing-key'];
   if (values['nats-revoker']) overrides.natsRevoker = values['nats-revoker'];
+  if (values['join-token-file']) overrides.joinTokenFile = values['join-token-file'];
   if (values.host || values.port) overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
   const kind = values.autoscale ?? 'none';
   if (kind !== 'none' && kind !== 'local' && kind !== 'exec') { console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`); return 2; }

@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 import { HeadClient, serverUrl } from './client.ts';
 import { Role } from '../../shared/schemas/token.ts';
 
-const USAGE = `usage: flotilla token create --role admin|submitter|viewer|worker [--name N]
+const USAGE = `usage: flotilla token create --role admin|submitter|viewer|worker [--name N] [--ttl D]
        flotilla token list
        flotilla token revoke ID
 
+  --ttl D        lifetime: 90s, 30m, 24h, 7d (default: until revoked); for --role worker only without
+                 --name: the pool token then admits no new worker (joined nodes keep their creds)
   --server URL   head URL (env FLOTILLA_URL, default http://127.0.0.1:8080)
   --token T      an admin token (env FLOTILLA_TOKEN, default: ~/.flotilla/credentials)
   --json         machine-readable output`;
@@ -18,7 +20,7 @@ const USAGE = `usage: flotilla token create --role admin|submitter|viewer|worker
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
-    options: { server: { type: 'string' }, token: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { server: { type: 'string' }, token: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   const [sub, arg] = positionals;
   if (values.help || !sub) { console.log(USAGE); return values.help ? 0 : 2; }
@@ -26,9 +28,11 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === 'create') {
     const role = Role.safeParse(values.role);
     if (!role.success) { console.error(`flotilla token: --role must be one of ${Role.options.join(', ')}\n\n${USAGE}`); return 2; }
-    const t = await c.createToken({ role: role.data, ...(values.name ? { name: values.name } : {}) });
+    const ttl = values.ttl === undefined ? undefined : durationSeconds(values.ttl);
+    if (ttl === null) { console.error(`flotilla token: --ttl must be a duration such as 90s, 30m, 24h or 7d, not '${values.ttl}'\n\n${USAGE}`); return 2; }
+    const t = await c.createToken({ role: role.data, ...(values.name ? { name: values.name } : {}), ...(ttl !== undefined ? { ttl_s: ttl } : {}) });
     if (values.json) console.log(JSON.stringify(t));
-    else console.log(`token ${t.id} (${t.role}${t.name ? ` ${t.name}` : ''}), shown once:\n${t.token}`);
+    else console.log(`token ${t.id} (${t.role}${t.name ? ` ${t.name}` : ''}${t.expires_at ? `, expires ${t.expires_at}` : ''}), shown once:\n${t.token}`);
     return 0;
   }
   if (sub === 'list') {
@@ -44,4 +48,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   console.error(USAGE);
   return 2;
+}
+
+/** `90s`, `30m`, `24h`, `7d` (or plain seconds) in seconds; null when it is none of those. */
+export function durationSeconds(text: string): number | null {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  if (!m) return null;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }

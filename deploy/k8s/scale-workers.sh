@@ -11,8 +11,16 @@ NS="${FLOTILLA_K8S_NAMESPACE:-flotilla}"
 DEPLOY="${FLOTILLA_K8S_WORKERS:-flotilla-worker}"
 SELECTOR="${FLOTILLA_K8S_SELECTOR:-app.kubernetes.io/name=flotilla-worker}"
 replicas() { kubectl -n "$NS" get deployment "$DEPLOY" -o jsonpath='{.spec.replicas}'; }
+# The autoscaler passes a pool join token (FLOTILLA_JOIN_TOKEN) with every `up`; the first one is
+# kept in the Secret the worker pods read theirs from (their env), so workers join without any
+# NATS secret of their own. Revoke it with `flotilla token revoke ID` and delete the Secret to
+# rotate: the next `up` writes a fresh one.
+JOIN_SECRET="${FLOTILLA_K8S_JOIN_SECRET:-flotilla-worker-join}"
 case "${1:-}" in
   up)
+    if [ -n "${FLOTILLA_JOIN_TOKEN:-}" ] && ! kubectl -n "$NS" get secret "$JOIN_SECRET" >/dev/null 2>&1; then
+      kubectl -n "$NS" create secret generic "$JOIN_SECRET" --from-literal=token="$FLOTILLA_JOIN_TOKEN"
+    fi
     n="$(replicas)"
     kubectl -n "$NS" scale deployment "$DEPLOY" --current-replicas="$n" --replicas="$((n + 1))"
     ;;

@@ -26,14 +26,18 @@ export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
     config: { role: 'admin' },
     schema: { summary: 'Create a token (admin, submitter, viewer; worker = a NATS join token)', tags: ['tokens'], body: TokenCreate, response: { 201: TokenCreated, 400: ErrorReply } },
   }, async (req, reply) => {
-    const { role, name } = req.body;
+    const { role, name, ttl_s } = req.body;
     let mint: ((id: string) => Promise<string>) | undefined;
     if (role === 'worker') {
       const m = ctx.minter;
       if (!m) throw new FlotillaError('FLO_INVALID_STATE', 'this head has no NATS signing key, so it cannot issue join tokens (start it with --signing-key)');
-      mint = (id) => (name ? m.worker(name, id) : m.pool(id));
+      if (name && ttl_s !== undefined) {
+        const message = 'a node-bound join token (name given) is that node\'s identity and cannot expire: leave out name for an expiring pool token';
+        throw new FlotillaError('FLO_VALIDATION', `invalid request: body.ttl_s: ${message}`, { details: [{ field: 'body.ttl_s', message }] });
+      }
+      mint = (id) => (name ? m.worker(name, id) : m.pool(id, ttl_s));
     }
-    const { info, token } = await store().create(role, name, { token: mint });
+    const { info, token } = await store().create(role, name, { token: mint, ...(ttl_s !== undefined ? { expiresInMs: ttl_s * 1000 } : {}) });
     return reply.status(201).send({ ...info, token });
   });
 

@@ -16,8 +16,11 @@ export interface CredentialMinter {
   actor(jobId: string, actorId: string): Promise<string>;
   /** a join token for node `nodeId` (its creds, id inside) */
   worker(nodeId: string, tokenId: string): Promise<string>;
-  /** a pool join token: any number of workers, each names itself and gets its own node credentials (`grant`) */
-  pool(tokenId: string): Promise<string>;
+  /**
+   * a pool join token: any number of workers, each names itself and gets its own node credentials
+   * (`grant`); `expiresInS`: the joiner creds expire then, so the servers refuse later joins
+   */
+  pool(tokenId: string, expiresInS?: number): Promise<string>;
   /** the JWT of node `nodeId` for the key a joining worker generated */
   grant(nodeId: string, publicKey: string, tokenId: string): Promise<string>;
 }
@@ -31,7 +34,7 @@ export function credentialMinter(s: Subjects, signingKey: string, headCreds: str
   return {
     actor: (jobId, actorId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId)),
     async worker(nodeId, tokenId) { return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId))); },
-    async pool(tokenId) { return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId))); },
+    async pool(tokenId, expiresInS) { return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId), expiresInS)); },
     grant: (nodeId, publicKey, tokenId) => mintJwt(m, `worker:${nodeId}:${tokenId}`, publicKey, workerPermissions(s, nodeId)),
   };
 }

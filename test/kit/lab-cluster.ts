@@ -4,21 +4,23 @@
  * deploy/nats/leaf/host-leaf.conf on worker hosts. The configs are used as shipped except for
  * what cannot be shared between servers on one machine: `store_dir` (a temporary dir per
  * server) and `HOSTNAME` in the leaf's server_name (the host's label). Ports, hostnames, routes,
- * the JetStream domain and the leaf mapping are the files' own (each host has its own network
+ * the JetStream domain and the leaf's remotes are the files' own (each host has its own network
  * stack, so every server keeps 4222/6222/7422). Servers start through the one launcher,
  * head/embedded-nats.ts `launch()`, prefixed with `ip netns exec`. Credentials as
  * `flotilla nats-trust` makes them: one trust dir per lab, its `auth.conf` next to each written
  * cluster config (the shipped `include "auth.conf"`), and TLS files as `flotilla certs` makes
  * them in its `tls/` (the certificate also names the hosts' bridge addresses, so the test
  * process can dial a server by IP); the configs' `/etc/flotilla/nats/` paths (certificates,
- * the leaf's `leaf.creds`) point into that dir. The leaf takes local clients without auth or TLS.
+ * the leaf's `leaf.creds`) point into that dir, and each server's dir gets the trust dir's
+ * `auth.conf` (and the leaf's `leaf-account.conf`, `leaf-sys-account.conf`) next to its config. The leaf takes local
+ * clients on 127.0.0.1 without TLS but with credentials, as the cluster does.
  */
-import { readFileSync, mkdtempSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
 import { launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
-import { mintCreds } from '../../head/auth/nats-trust.ts';
+import { ensureLeafFiles } from '../../head/auth/nats-trust.ts';
 import { DEFAULT_CERT_HOSTS, writeNatsCerts } from '../../head/auth/nats-certs.ts';
 import { ROOT } from '../head/helpers/procs.ts';
 import type { Lab, Host } from './netns.ts';
@@ -40,7 +42,8 @@ function shipped(rel: string): string { return readFileSync(join(ROOT, rel), 'ut
 function withStore(conf: string, storeDir: string): string {
   const out = conf.replace(/store_dir:\s*"[^"]*"/, `store_dir: "${storeDir}"`);
   if (out === conf) throw new Error('shipped config has no store_dir to rewrite');
-  return out;
+  // the full resolver's directory (account JWT updates) is per server too
+  return out.replace(/(resolver:\s*\{[^}]*dir:\s*)"[^"]*"/, `$1"${storeDir}/jwt"`);
 }
 
 /** The shipped files' trust paths (/etc/flotilla/nats/...) moved into the lab's trust dir. */
@@ -58,11 +61,11 @@ export interface LabCluster {
   stop(): Promise<void>;
 }
 
-/** The trust dir of a lab (auth.conf, head.creds, signing.nk, leaf.creds), as `flotilla nats-trust` writes it. */
+/** The trust dir of a lab (auth.conf, head.creds, signing.nk, revoker.json, leaf.creds, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf), as `flotilla nats-trust` writes it. */
 export async function labAuth(): Promise<ServerAuth> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-lab-auth-'));
   const auth = await serverAuth(dir);
-  writeFileSync(join(dir, 'leaf.creds'), await mintCreds(auth.trust, 'leaf', {}), { mode: 0o600 });
+  await ensureLeafFiles(dir, auth.trust);
   return auth;
 }
 
@@ -91,6 +94,7 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabC
 export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
   const conf = withTrustDir(shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label), auth.dir);
+  for (const f of ['auth.conf', 'leaf-account.conf', 'leaf-sys-account.conf']) copyFileSync(join(auth.dir, f), join(storeDir, f));
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
       prefix: ['ip', 'netns', 'exec', host.ns],

@@ -65,7 +65,7 @@ t.test('revoking worker tokens disconnects their nodes and keeps them out', asyn
   const job = await head.app.inject({ method: 'POST', url: '/v1/jobs', headers: admin, payload: { workers: 1, trainer: { kind: 'logreg', steps: 5 } } });
   t.equal(job.statusCode, 201, 'a job can still be submitted (KV) after the account updates');
 
-  // the server forgets pushed updates when it restarts; the head pushes them again
+  // a restarted server keeps the updates (full resolver on disk, revoke-persist.test.ts); the head pushes them again too
   await nats.restart();
   await until('revocations back after a server restart', async () => /Authorization Violation/.test(await refused(nats.url, parseJoinToken(bound.token).creds)), 60_000);
   t.pass('after a restart of the server n1 is refused again');

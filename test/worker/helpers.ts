@@ -9,7 +9,7 @@ import { startNatsServer, uniquePrefix, type NatsServer } from '../kit/nats-serv
 import { Agent } from '../../worker/agent/agent.ts';
 import { openResources } from '../../head/resources.ts';
 import { JobStores } from '../../head/job-stores.ts';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import { jsManager } from '../../shared/js-assets.ts';
 import { ACTOR_ENTRY, REPO_ROOT } from '../../worker/agent/start.ts';
 
@@ -86,7 +86,7 @@ export function actorSpec(o: { jobId: string; actorId: string; generation?: numb
 
 /** Makes the jobs' checkpoint and artifact stores, as the head does before it spawns a job's actors (an actor only opens them). */
 export async function jobStores(env: Pick<Env, 'nc' | 's'>, ...jobIds: string[]): Promise<JobStores> {
-  const stores = new JobStores({ nc: env.nc, js: jetstream(env.nc), jsm: await jsManager(env.nc), s: env.s, replicas: 1 });
+  const stores = new JobStores({ nc: env.nc, js: jsClient(env.nc), jsm: await jsManager(env.nc), s: env.s, replicas: 1 });
   for (const id of jobIds) await stores.ensure(id);
   return stores;
 }

@@ -6,7 +6,8 @@
  * training.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import { JobEvent } from '../../shared/schemas/index.ts';
 import { publishEvent } from '../../shared/event-publish.ts';
@@ -24,7 +25,7 @@ export class EventPublisher {
   private readonly js: JetStreamClient;
   private readonly s: Subjects;
   constructor(nc: NatsConnection, prefix: string, private readonly onError: (err: unknown) => void = () => undefined) {
-    this.js = jetstream(nc);
+    this.js = jsClient(nc);
     this.s = subjects(prefix);
   }
 

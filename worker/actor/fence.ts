@@ -12,7 +12,7 @@
  * actor keeps it (live recovery): that is reported through `onKept`, not as a verdict.
  */
 import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import { DEFAULTS } from '../../shared/config.ts';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -118,7 +118,7 @@ export class Fence {
     const { nc, prefix } = this.o;
     const timeout = Math.max(250, Math.floor(this.leaseMs / 3));
     try {
-      this.kv ??= await new Kvm(jetstream(nc, { timeout })).open(subjects(prefix).jobsBucket);
+      this.kv ??= await new Kvm(jsClient(nc, { timeout })).open(subjects(prefix).jobsBucket);
       const e = await this.kv.get(this.spec.jobId);
       this.lastContact = Date.now();
       if (!e || e.operation !== 'PUT') return undefined;

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { decode, encode } from '../../shared/codec.ts';
 import { FlotillaError, fromWire } from '../../shared/errors.ts';
@@ -261,7 +261,7 @@ export class Agent {
 
   /** Sends an exit report that is retried until the exits stream has it (see exit-report.ts). */
   private report(exit: ActorExit, log: Logger): void {
-    const js = jetstream(this.o.nc);
+    const js = jsClient(this.o.nc);
     const p = reportExit(js, this.s.actorExit(this.info.nodeId), exit, this.reportsGiveUp.signal, (err, attempt) => {
       if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, 'actor exit not acknowledged yet; retrying');
     }, (err) => log.error({ err, exit }, 'actor exit report given up (agent closing, or an error no retry can fix)'));

@@ -9,6 +9,7 @@ import { FlotillaError } from '../../shared/errors.ts';
 import { parseJoinToken, workerIdentity } from '../../shared/join-token.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { joinPool } from './join-pool.ts';
+import { waitJoinTokenFile } from './join-token-file.ts';
 import { loadConfig, type ConfigInput } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { Agent } from './agent.ts';
@@ -50,7 +51,10 @@ export interface StartedAgent {
 
 export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAgent> {
   const cfg = loadConfig({ overrides });
-  const { nodeId, creds } = await workerCredential(cfg.natsUrl, cfg.joinToken, cfg.natsCreds, cfg.worker.nodeId, cfg.prefix);
+  const joinToken = cfg.joinToken ?? (cfg.joinTokenFile && !cfg.natsCreds
+    ? await waitJoinTokenFile(cfg.joinTokenFile, { onWait: () => console.log(`flotilla worker: waiting for the join token in ${cfg.joinTokenFile}`) })
+    : undefined);
+  const { nodeId, creds } = await workerCredential(cfg.natsUrl, joinToken, cfg.natsCreds, cfg.worker.nodeId, cfg.prefix);
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
   const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
   const nc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}` }));

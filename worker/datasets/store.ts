@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../shared/js-domain.ts';
 import * as tar from 'tar';
 import { DATASET_META, DATASET_NAME } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -29,7 +29,7 @@ function checkName(name: string): void {
 }
 
 async function store(nc: NatsConnection) {
-  return { js: jetstream(nc), jsm: await jsManager(nc) };
+  return { js: jsClient(nc), jsm: await jsManager(nc) };
 }
 
 export interface PushedDataset extends Omit<PackedDataset, 'file'> {

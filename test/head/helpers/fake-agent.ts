@@ -5,7 +5,7 @@
  * credential, so it can do only what a real agent may.
  */
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jsClient } from '../../../shared/js-domain.ts';
 import { natsOptions } from '../../../shared/nats-connect.ts';
 import { parseJoinToken } from '../../../shared/join-token.ts';
 import type { NatsServer } from '../../kit/nats-server.ts';
@@ -103,7 +103,7 @@ export class FakeAgent {
       nc = await connect(natsOptions(this.#opts.servers ?? [], creds));
       this.#actorNc.push(nc);
     }
-    await jetstream(nc).publish(this.#s.jobEvents(e.jobId), encode(e));
+    await jsClient(nc).publish(this.#s.jobEvents(e.jobId), encode(e));
   }
 
   /** The creds the head minted for this node's newest actor of `jobId` (what a real agent hands its actor). */
