@@ -84,12 +84,13 @@ t.test('an actor credential uses its own job\'s buckets and no other job\'s', as
   for (const bucket of [s.jobStore('jEvil', 'ckpt'), s.jobStore(jobA.id, 'art'), `${prefix}_ckpt`]) {
     t.match(await publishVerdict(actorA, `$JS.API.STREAM.CREATE.OBJ_${bucket}`, bytes(JSON.stringify({ name: `OBJ_${bucket}`, subjects: [`$O.${bucket}.>`] }))), /Permissions Violation/, `creating stream OBJ_${bucket} is refused`);
   }
-  // and through the object store client
-  await t.rejects(new Objm(jetstream(actorA)).create(s.jobStore('jEvil2', 'art')), /Permissions Violation|permission/i, 'the object store client cannot create a bucket');
+  // and through the object store client: a refused request either fails with the violation or,
+  // when the server reports it for the domain-mapped subject, times out (and is retried until it gives up)
+  await t.rejects(new Objm(jetstream(actorA)).create(s.jobStore('jEvil2', 'art')), /Permissions Violation|permission|timeout/i, 'the object store client cannot create a bucket');
   const viaClient = new Objm(jetstream(actorA));
-  await t.rejects(viaClient.open(s.jobStore(jobB.id, 'ckpt')).then((os) => os.delete(checkpointName(jobB.id, 10))), /Permissions Violation|permission/i, 'the object store client cannot open or delete in job B\'s bucket');
-  await t.rejects(viaClient.open(s.jobStore(jobB.id, 'art'), false).then((os) => os.putBlob({ name: `${jobB.id}/weights.bin` }, bytes('forged'))), /Permissions Violation|permission/i, 'nor put into job B\'s artifacts');
-  await t.rejects(CheckpointStore.open(actorA, prefix, jobB.id), /Permissions Violation|permission/i, 'nor open job B\'s checkpoints the way an actor does');
+  await t.rejects(viaClient.open(s.jobStore(jobB.id, 'ckpt')).then((os) => os.delete(checkpointName(jobB.id, 10))), /Permissions Violation|permission|timeout/i, 'the object store client cannot open or delete in job B\'s bucket');
+  await t.rejects(viaClient.open(s.jobStore(jobB.id, 'art'), false).then((os) => os.putBlob({ name: `${jobB.id}/weights.bin` }, bytes('forged'))), /Permissions Violation|permission|timeout/i, 'nor put into job B\'s artifacts');
+  await t.rejects(CheckpointStore.open(actorA, prefix, jobB.id), /Permissions Violation|permission|timeout/i, 'nor open job B\'s checkpoints the way an actor does');
 
   // job B is as it was
   t.equal(new TextDecoder().decode((await bCkpt.getBlob(checkpointName(jobB.id, 10)))!), 'B at 10', 'job B\'s checkpoint is untouched');
