@@ -9,6 +9,8 @@
  *   detect  = first state event of a newer generation - the fault
  *   next    = first rank-0 step of the newer generation - the fault
  *   lost    = last step reached before - (first step after - 1)
+ *   phases  = per rank of the new generation, its `timeline` marks (worker/actor/timeline.ts: YOLOv5
+ *             ranks), and the head's state events, in ms after the fault (printed, and in the rows)
  * for a 2-rank YOLOv5n job (synthetic, img 128, batch 8) and a 2-rank logreg job, with
  *   new = recovery 'live' + warm actors (--warm-actors 1) + the head's disconnect hints, and
  *   old = recovery 'checkpoint' + --warm-actors 0 + heartbeats alone (the head without revoker.json).
@@ -18,6 +20,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServer } from '../head/embedded-nats.ts';
 import { startHead, type Head } from '../head/head.ts';
@@ -28,6 +31,7 @@ import { ControlReply, JobEvent, type JobSpecInput } from '../shared/schemas/ind
 import { createLogger, silentLogger } from '../shared/logger.ts';
 import { REPO_ROOT } from '../worker/agent/start.ts';
 import { flag, numFlag } from './args.ts';
+import { parseTimeline } from '../worker/actor/timeline.ts';
 
 const argv = process.argv.slice(2);
 const AT = numFlag(argv, 'at', 7);
@@ -117,7 +121,25 @@ function trainerOf(kind: 'yolov5' | 'logreg'): JobSpecInput['trainer'] {
     : { kind: 'logreg', steps: 100_000, step_delay_ms: 50 };
 }
 
-interface FaultRow { trainer: string; fault: Fault; path: PathName; detect_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number; error?: string }
+interface FaultRow {
+  trainer: string; fault: Fault; path: PathName; detect_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number; error?: string;
+  /** per rank of the new generation: its timeline marks (worker/actor/timeline.ts) in ms after the fault, and the head's decision and placement */
+  phases?: Record<string, Record<string, number>>;
+}
+
+/** The new generation's phases after the fault at `t0`: the head's decision (state events) and each rank's timeline. */
+function phasesOf(events: JobEvent[], g0: number, t0: number): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  const head: Record<string, number> = {};
+  for (const e of events) {
+    if (e.type === 'state' && e.generation > g0 && head[e.state] === undefined) head[e.state] = e.ts - t0;
+    if (e.type === 'log' && e.generation > g0) {
+      const tl = parseTimeline(e.msg);
+      if (tl && out[`rank ${e.rank}`] === undefined) out[`rank ${e.rank}`] = Object.fromEntries(Object.entries(tl.at).map(([k, v]) => [k, v - t0]));
+    }
+  }
+  return { head, ...out };
+}
 
 async function actorPid(nc: NatsConnection, prefix: string, actorId: string): Promise<number> {
   const m = await nc.request(subjects(prefix).actorCall(actorId), encode({ method: 'status' }), { timeout: 10_000 });
@@ -154,9 +176,12 @@ async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault
       const state = ev.events.find((e) => e.type === 'state' && e.generation > g0);
       const row: FaultRow = {
         trainer: kind, fault, path, detect_ms: state ? state.ts - t0 : NaN, next_step_ms: firstNew.ts - t0,
-        steps_lost: before - (firstNew.step - 1), before, after: firstNew.step,
+        steps_lost: before - (firstNew.step - 1), before, after: firstNew.step, phases: phasesOf(ev.events, g0, t0),
       };
-      console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: detect ${row.detect_ms} ms, next step ${row.next_step_ms} ms, lost ${row.steps_lost} (step ${before} -> ${firstNew.step})`);
+      console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: detect ${row.detect_ms} ms, next step ${row.next_step_ms} ms, lost ${row.steps_lost} (step ${before} -> ${firstNew.step}), load average ${loadavg()[0].toFixed(1)}`);
+      for (const [who, marks] of Object.entries(row.phases ?? {})) {
+        console.log(`    ${who.padEnd(7)} ${Object.entries(marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} +${v}`).join(', ')} ms`);
+      }
       return row;
     } finally {
       ev.stop();

@@ -162,6 +162,8 @@ export class Controller {
       const end: GenerationEnd = x.outcome.kind === 'fatal' ? 'fatal' : 'retryable';
       const why = `rank ${x.rank} ${x.outcome.kind === 'cancelled' ? 'was stopped' : 'failed'}: ${x.outcome.message || x.outcome.signal || `exit ${x.outcome.exitCode}`}`;
       await this.#endGeneration(x.jobId, j.generation, end, why, [x.actorId]);
+      // a live gang waits for its replacement: place it now, not at the next periodic tick
+      void this.tick();
     });
   }
 

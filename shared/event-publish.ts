@@ -12,10 +12,13 @@ import { withJsRetry, type JsRetryOptions } from './js-retry.ts';
 
 export type JobEventInput = JobEvent;
 
-/** Stores one event; resolves with its stream sequence. */
-export async function publishEvent(js: JetStreamClient, s: Subjects, event: JobEventInput, retry: JsRetryOptions = {}): Promise<number> {
+/**
+ * Stores one event; resolves with its stream sequence. `msgID` (default: unique) makes the event
+ * idempotent: a second event with the same id inside the duplicate window is not stored again.
+ */
+export async function publishEvent(js: JetStreamClient, s: Subjects, event: JobEventInput, retry: JsRetryOptions = {}, msgID?: string): Promise<number> {
   const e = validate(JobEvent, event);
-  const msgID = `${e.jobId}-${e.ts}-${randomBytes(6).toString('hex')}`;
+  msgID ??= `${e.jobId}-${e.ts}-${randomBytes(6).toString('hex')}`;
   const data = encode(e);
   const ack = await withJsRetry(`publish ${e.type} event of ${e.jobId}`, () => js.publish(s.jobEvents(e.jobId), data, { msgID }), retry);
   return ack.seq;

@@ -154,5 +154,9 @@ export type JobReply = z.infer<typeof JobReply>;
  * What an actor reads of its job's KV record to fence itself (worker/actor/fence.ts): a newer
  * generation whose placement still names the actor keeps it (live recovery).
  */
-export const JobFence = JobRecord.pick({ id: true, state: true, generation: true }).extend({ placement: z.array(Placement).default([]) });
+export const JobFence = JobRecord.pick({ id: true, state: true, generation: true }).extend({
+  placement: z.array(Placement).default([]),
+  /** the newest checkpoint the head saw stored (an actor that must resume does not start without it) */
+  checkpoint_step: z.number().int().nonnegative().nullable().default(null),
+});
 export type JobFence = z.infer<typeof JobFence>;

@@ -80,3 +80,38 @@ t.test('a corrupt newest checkpoint is detected and the previous one is used', a
   await os.putBlob({ name: checkpointName('jobC', 1), metadata: md }, bytes('good one'));
   t.equal(await store.loadLatest(), null, 'no trustworthy checkpoint left: start fresh');
 });
+
+t.test('the job record names a checkpoint the store does not list: retried, then a retryable failure, never a start from step 1', async (t) => {
+  const env = await natsEnv(t, 'ck');
+  const listRetryMs = [20, 20, 20];
+  // the store lists nothing (a JetStream that lost or has not recovered the object yet)
+  const empty = await CheckpointStore.open(env.nc, env.prefix, 'jobE', { expectedStep: async () => 40, listRetryMs });
+  await t.rejects(empty.loadLatest(), { code: 'FLO_UNAVAILABLE', retryable: true, message: /names checkpoint step 40, but the store lists no checkpoint/ }, 'no checkpoint listed: not null (which would mean step 1)');
+  // the store lists only an older one: not a silent rollback either
+  const older = await CheckpointStore.open(env.nc, env.prefix, 'jobF', { expectedStep: async () => 40, listRetryMs });
+  await older.save(30, bytes('state@30'));
+  await t.rejects(older.loadLatest(), { code: 'FLO_UNAVAILABLE', message: /steps up to 30 only/ });
+  // the store catches up while the actor lists again: it loads the named checkpoint
+  let listed = 0;
+  const late = await CheckpointStore.open(env.nc, env.prefix, 'jobG', {
+    expectedStep: async () => 40, listRetryMs: [50, 50, 50, 50, 50, 50],
+  });
+  const writer = await CheckpointStore.open(env.nc, env.prefix, 'jobG');
+  const slowList = late.list.bind(late);
+  late.list = async () => { if (++listed === 2) await writer.save(40, bytes('state@40')); return slowList(); };
+  const ck = await late.loadLatest();
+  t.equal(ck?.step, 40, 'listed again until the record\'s checkpoint appeared');
+  t.ok(listed >= 2, `listed ${listed} times`);
+  // listed but unreadable (every copy bad): refused as well
+  const bad = await CheckpointStore.open(env.nc, env.prefix, 'jobH', { expectedStep: async () => 7, listRetryMs });
+  await bad.save(7, bytes('state@7'));
+  const os = await new Objm(env.nc).open(subjects(env.prefix).checkpointStore);
+  const info = await os.info(checkpointName('jobH', 7));
+  await os.putBlob({ name: checkpointName('jobH', 7), metadata: { ...info!.metadata } }, bytes('evil@7'));
+  await t.rejects(bad.loadLatest(), { code: 'FLO_UNAVAILABLE', message: /none of the 1 checkpoint\(s\) listed could be read/ });
+  // no checkpoint named (a new job) or the record unknown: the old behaviour
+  const fresh = await CheckpointStore.open(env.nc, env.prefix, 'jobI', { expectedStep: async () => null, listRetryMs });
+  t.equal(await fresh.loadLatest(), null, 'a job with no checkpoint starts fresh');
+  const unknown = await CheckpointStore.open(env.nc, env.prefix, 'jobJ', { expectedStep: async () => undefined, listRetryMs });
+  t.equal(await unknown.loadLatest(), null, 'an unreadable record does not block the start (the fence decides about the actor)');
+});

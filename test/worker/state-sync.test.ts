@@ -41,6 +41,7 @@ t.test('a replacement receives the survivors\' state, sliced over identical dono
   t.same(got.donors, [0, 2], 'both donors sent a slice');
   t.equal(sha(got.bytes), sha(bytes), 'the bytes are the donors\', bit for bit');
   t.equal(got.sha256, sha(bytes));
+  t.same([r[0], r[2]].map((x) => x.source === 'self' && x.sha256), [sha(bytes), sha(bytes)], 'the donors return the digest they sent (no second hash of their state)');
 });
 
 t.test('a survivor behind the others (its last allreduce failed) takes the newest state; donors that differ: one sends', async (t) => {
@@ -77,6 +78,17 @@ t.test('a state corrupted on the way: every rank is told to load the checkpoint'
   const r = await agree(2, (rank) => (rank === 0 ? state(5, bytesOf(9)) : null), flip);
   t.same(r.map((x) => x.source), ['checkpoint', 'checkpoint'], 'the donor is told as well, so the gang does not split');
   t.match(r[0], { reason: /SHA-256/ });
+});
+
+t.test('the generation that applied the agreed step travels with it (rank 0 re-reports that step, step-report.ts)', async (t) => {
+  const bytes = bytesOf(5);
+  const r = await agree(3, (rank) => (rank === 0 ? null : { step: 70_000, appliedIn: 70_001, encode: () => bytes }));
+  t.same(r.map((x) => x.source === 'checkpoint' ? undefined : [x.source, x.step, x.appliedIn]), [['peer', 70_000, 70_001], ['self', 70_000, 70_001], ['self', 70_000, 70_001]],
+    'receiver and donors alike (steps and generations past 16 bits)');
+  const fromCkpt = await agree(2, (rank) => (rank === 0 ? null : state(8, bytes)));
+  t.same(fromCkpt.map((x) => x.source !== 'checkpoint' && x.appliedIn), [undefined, undefined], 'a state loaded from a checkpoint carries no generation');
+  const behind = await agree(2, (rank) => (rank === 0 ? { step: 8, appliedIn: 2, encode: () => bytesOf(6) } : { step: 9, appliedIn: 2, encode: () => bytes }));
+  t.same(behind.map((x) => x.source !== 'checkpoint' && [x.source, x.appliedIn]), [['peer', 2], ['self', 2]], 'a rank behind takes the donors\' generation');
 });
 
 t.test('slices cover the bytes once, aligned to 4', async (t) => {

@@ -66,7 +66,19 @@ export interface CheckpointStoreOptions {
   guard?: (what: string) => Promise<void>;
   /** this node's copies of the job's checkpoints (node-cache.ts): read before the store, written on save and load */
   cache?: CheckpointCache;
+  /**
+   * the newest checkpoint step the job's record names (null: none; undefined: unknown, e.g. the
+   * record unreadable). loadLatest refuses to come back empty-handed while the store lists no
+   * checkpoint at that step or later: a store still recovering (a nats-server restarted) would
+   * otherwise send the gang back to step 1.
+   */
+  expectedStep?: () => Promise<number | null | undefined>;
+  /** pauses between listings while the store lists less than expectedStep (default LIST_RETRY_MS) */
+  listRetryMs?: readonly number[];
 }
+
+/** Pauses between listings of a store that lists less than the record names (~10 s in all). */
+export const LIST_RETRY_MS: readonly number[] = [250, 500, 1000, 2000, 3000, 3000];
 
 export class CheckpointStore {
   private readonly keep: number;
@@ -74,6 +86,8 @@ export class CheckpointStore {
   private readonly gen: (() => number) | undefined;
   private readonly guard: (what: string) => Promise<void>;
   private readonly cache: CheckpointCache | undefined;
+  private readonly expectedStep: () => Promise<number | null | undefined>;
+  private readonly listRetryMs: readonly number[];
 
   private get generation(): string | undefined { return this.gen ? String(this.gen()) : undefined; }
 
@@ -84,6 +98,8 @@ export class CheckpointStore {
     this.gen = g === undefined ? undefined : typeof g === 'number' ? () => g : g;
     this.guard = opts.guard ?? (() => Promise.resolve());
     this.cache = opts.cache;
+    this.expectedStep = opts.expectedStep ?? (() => Promise.resolve(undefined));
+    this.listRetryMs = opts.listRetryMs ?? LIST_RETRY_MS;
   }
 
   /** Opens the job's checkpoint bucket (FLO_UNAVAILABLE when the head has not made it). */
@@ -130,13 +146,29 @@ export class CheckpointStore {
 
   /**
    * The newest checkpoint that passes verification, or null when there is none. Each bad one
-   * on the way is reported as `skipped`.
+   * on the way is reported as `skipped`. When the job's record names a checkpoint
+   * (`expectedStep`), a store that lists nothing at that step or later is listed again for a
+   * while, then the load fails as retryable (FLO_UNAVAILABLE), and so does a load that finds no
+   * readable checkpoint at all: never a silent start from step 1.
    */
   async loadLatest(): Promise<Checkpoint | null> {
-    for (const c of await this.list()) {
+    const want = await this.expectedStep();
+    let listed = await this.list();
+    for (const pause of this.listRetryMs) {
+      if (want === null || want === undefined || (listed[0]?.step ?? -1) >= want) break;
+      await new Promise((r) => setTimeout(r, pause));
+      listed = await this.list();
+    }
+    if (want !== null && want !== undefined && (listed[0]?.step ?? -1) < want) {
+      throw new FlotillaError('FLO_UNAVAILABLE', `the job record names checkpoint step ${want}, but the store lists ${listed.length ? `steps up to ${listed[0].step} only` : 'no checkpoint'} (JetStream still recovering?): not resuming from an older state`);
+    }
+    for (const c of listed) {
       const r = await this.verify(c.name, c.step, c.info);
       if (typeof r === 'string') { this.onEvent({ type: 'skipped', name: c.name, step: c.step, reason: r }); continue; }
       return r;
+    }
+    if (want !== null && want !== undefined) {
+      throw new FlotillaError('FLO_UNAVAILABLE', `the job record names checkpoint step ${want}, but none of the ${listed.length} checkpoint(s) listed could be read: not starting from step 1`);
     }
     return null;
   }

@@ -19,6 +19,15 @@ export interface ActorContext {
   readonly prefix: string;
   /** a `metric` job event of this rank and generation */
   emitMetric(step: number, values: Record<string, number>, epoch?: number): Promise<void>;
+  /**
+   * Rank 0's report of an applied step (a `metric` event of this generation), stored at most once
+   * per (`appliedIn`, step): its message id is derived from them, so the events stream drops a
+   * second report inside its duplicate window (2 min). `appliedIn` (default: the current
+   * generation) is the generation in which the step was applied; a new rank 0 re-reports the step
+   * the gang agreed on with the generation that applied it, which fills the hole a rank 0 killed
+   * between its step and its report leaves, and is dropped when that report was stored.
+   */
+  reportStep(step: number, values: Record<string, number>, epoch?: number, appliedIn?: number): Promise<void>;
   /** a `log` job event (user-visible, replayable) */
   emitLog(level: LogLevel, msg: string): Promise<void>;
   /** stores a job artifact `<jobId>/<name>` and emits its `artifact` event */

@@ -29,10 +29,10 @@ export class EventPublisher {
     this.s = subjects(prefix);
   }
 
-  /** Validates and stores one event; resolves once JetStream acknowledged it (or it failed). */
-  async emit(event: JobEvent): Promise<void> {
+  /** Validates and stores one event (once per `msgID`, when given); resolves once JetStream acknowledged it (or it failed). */
+  async emit(event: JobEvent, msgID?: string): Promise<void> {
     try {
-      await publishEvent(this.js, this.s, event);
+      await publishEvent(this.js, this.s, event, {}, msgID);
     } catch (err) {
       this.onError(err);
     }

@@ -6,12 +6,15 @@
  * that object now (so a copy never outlives a replaced or corrupted object: a mismatch deletes
  * it and the store's bytes are read, then verified as any download is); writes go
  * to a temporary file renamed into place, so a reader never sees half a file. Entries follow
- * the store's pruning, and a job's folder goes when one of its actors finishes the job.
+ * the store's pruning, and a job's folder goes when one of its actors finishes the job, or ends
+ * in a failed or cancelled job. The whole cache is size-bounded (cache-bound.ts,
+ * FLOTILLA_NODE_CACHE_MB): a write evicts the least recently used entries beyond the bound.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { enforceCacheBound, nodeCacheLimitBytes, touch } from './cache-bound.ts';
 
 /** The node cache root: FLOTILLA_NODE_CACHE, else ~/.cache/flotilla. */
 export function nodeCacheRoot(): string {
@@ -23,9 +26,13 @@ export type CacheLookup = { hit: true; data: Uint8Array } | { hit: false; reason
 
 export class CheckpointCache {
   readonly dir: string;
+  /** the bound of the whole node cache (bytes) */
+  readonly limitBytes: number;
 
-  constructor(jobId: string, root = nodeCacheRoot()) {
+  /** throws FLO_VALIDATION on a bad FLOTILLA_NODE_CACHE_MB */
+  constructor(jobId: string, private readonly root = nodeCacheRoot(), limitBytes = nodeCacheLimitBytes()) {
     this.dir = join(root, 'checkpoints', jobId);
+    this.limitBytes = limitBytes;
   }
 
   #file(name: string): string { return join(this.dir, name.replaceAll('/', '__')); }
@@ -37,7 +44,7 @@ export class CheckpointCache {
     // decoders that slice and take `.buffer` would read the whole file (measured: NaN weights)
     try { data = new Uint8Array(readFileSync(this.#file(name))); } catch { return { hit: false, reason: 'not cached on this node' }; }
     const got = createHash('sha256').update(data).digest('hex');
-    if (got === sha256) return { hit: true, data };
+    if (got === sha256) { touch(this.#file(name)); return { hit: true, data }; }
     rmSync(this.#file(name), { force: true });
     return { hit: false, reason: `cached copy has sha256 ${got}, the store holds ${sha256}: dropped` };
   }
@@ -49,6 +56,7 @@ export class CheckpointCache {
       mkdirSync(this.dir, { recursive: true });
       writeFileSync(tmp, data);
       renameSync(tmp, this.#file(name));
+      enforceCacheBound(this.root, this.limitBytes, [this.#file(name)]);
       return true;
     } catch {
       rmSync(tmp, { force: true });

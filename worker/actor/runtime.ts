@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { decode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
-import { ActorCall, JobAbort, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
+import { ActorCall, JobAbort, TERMINAL_STATES, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
 import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import { CheckpointCache } from './node-cache.ts';
@@ -50,6 +50,11 @@ export interface RuntimeOptions {
   servers?: string[];
   /** the actor's creds and TLS for the collective's raw lanes */
   laneSecurity?: RawLaneSecurity;
+}
+
+/** The message id of rank 0's report of `step` applied in `generation` (ActorContext.reportStep). */
+export function stepReportId(jobId: string, generation: number, step: number): string {
+  return `${jobId}-step-g${generation}-s${step}`;
 }
 
 /** Why an actor ended, as a typed outcome. */
@@ -150,9 +155,9 @@ export class ActorRuntime {
   }
 
   /** Publishes a job event unless the fence has stopped this actor (then it is counted and dropped). */
-  private emit(events: EventPublisher, e: JobEvent): Promise<void> {
+  private emit(events: EventPublisher, e: JobEvent, msgID?: string): Promise<void> {
     // a stopping actor does not wait for JetStream (the publish retries on in the background)
-    if (!this.fence?.fenced) return Promise.race([events.emit(e), this.stopped]);
+    if (!this.fence?.fenced) return Promise.race([events.emit(e, msgID), this.stopped]);
     if (++this.droppedEvents === 1) this.o.log.warn({ type: e.type }, 'fenced: dropping job events of this generation');
     return Promise.resolve();
   }
@@ -166,6 +171,9 @@ export class ActorRuntime {
       nc, prefix, log, checkpoints, signal: this.signal, faults: this.faults,
       emitMetric: (step, values, epoch) =>
         this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
+      reportStep: (step, values, epoch, appliedIn) =>
+        this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) },
+          stepReportId(gang.spec.jobId, appliedIn ?? gang.spec.generation, step)),
       emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: gang.spec.rank, msg }),
       saveArtifact: async (name, data) => {
         const bytes = await putArtifact(nc, prefix, gang.spec.jobId, name, data);
@@ -186,11 +194,18 @@ export class ActorRuntime {
     };
   }
 
+  /** Whether the job's record shows it ended (cancelled, failed); false when unknown. */
+  private async jobEnded(): Promise<boolean> {
+    const r = await this.fence?.record().catch(() => undefined);
+    return r !== undefined && TERMINAL_STATES.includes(r.state);
+  }
+
   /** Runs the actor to its end; never throws. */
   async run(): Promise<ActorOutcome> {
     const { spec, nc, prefix, log } = this.o;
     const s = subjects(prefix);
     let outcome: ActorOutcome;
+    let cache: CheckpointCache | undefined;
     try {
       this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
       this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
@@ -203,7 +218,8 @@ export class ActorRuntime {
       }));
       fence.start();
       await nc.flush();
-      await ensureEventsStream(nc, prefix);
+      // independent round trips to JetStream, taken at once (a replacement's start is on the gang's critical path)
+      const streamReady = ensureEventsStream(nc, prefix);
       const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
       const onCkpt = (e: CheckpointEvent) => {
         if (e.type === 'saved') void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
@@ -217,12 +233,13 @@ export class ActorRuntime {
           void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'info', rank: this.gang.spec.rank, msg });
         }
       };
-      const cache = new CheckpointCache(spec.jobId);
-      const checkpoints = await CheckpointStore.open(nc, prefix, spec.jobId, {
+      cache = new CheckpointCache(spec.jobId);
+      const opening = CheckpointStore.open(nc, prefix, spec.jobId, {
         keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what), cache,
+        expectedStep: async () => (await fence.record())?.checkpoint_step,
       });
       const load = this.o.trainers?.[spec.job.trainer.kind];
-      const trainer = this.o.trainer ?? (load ? await load() : undefined);
+      const [checkpoints, trainer] = await Promise.all([opening, this.o.trainer ?? (load ? load() : undefined), streamReady]);
       if (!trainer) throw new FlotillaError('FLO_ACTOR_FATAL', `no trainer for kind '${spec.job.trainer.kind}'`);
       if (this.signal.aborted) throw new FlotillaError('FLO_CANCELLED', String(this.signal.reason));
       this.setState('running');
@@ -231,12 +248,13 @@ export class ActorRuntime {
         kind: 'succeeded', message: 'done', exitCode: null, signal: null,
         ...(this.step === undefined ? {} : { step: this.step }), ...(result?.digest ? { digest: result.digest } : {}),
       };
-      // the job is done: its node-cached checkpoints are not needed again
-      if (outcome.kind === 'succeeded') cache.clear();
     } catch (err) {
       outcome = classify(err, this.signal);
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');
     }
+    // a job that ended (succeeded, failed: a fatal outcome fails it, cancelled) needs its node-cached
+    // checkpoints no more; a job that goes on (a retry, a move) may restart here and read them
+    if (cache && (outcome.kind === 'succeeded' || outcome.kind === 'fatal' || await this.jobEnded())) cache.clear();
     this.fence?.stop();
     this.faults.close();
     const fenced = this.fence?.fenced;

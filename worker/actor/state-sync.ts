@@ -15,14 +15,22 @@ import type { CollectiveGroup } from './group.ts';
 /** A rank's state in memory: the last step applied to it, and its bytes on demand. */
 export interface LocalState {
   step: number;
+  /**
+   * the generation in which `step` was applied by a live gang (undefined: the state came from a
+   * checkpoint or is fresh). Rank 0 of the new gang uses it to make sure that step is reported
+   * once (see ActorContext.reportStep): the rank 0 that applied it may have died before reporting.
+   */
+  appliedIn?: number;
   encode(): Uint8Array;
+  /** SHA-256 (hex) of encode()'s bytes, when the caller already has it (a survivor encodes its state while it waits for its gang) */
+  sha256?: string;
 }
 
 export type SyncResult =
-  /** this rank's own state is the gang's (it was at the highest step) */
-  | { source: 'self'; step: number }
-  /** received: `bytes` of the state at `step`, sent by `donors` */
-  | { source: 'peer'; step: number; bytes: Uint8Array; donors: number[]; sha256: string; ms: number }
+  /** this rank's own state is the gang's (it was at the highest step); `sha256` of its bytes when it sent them */
+  | { source: 'self'; step: number; appliedIn?: number; sha256?: string }
+  /** received: `bytes` of the state at `step`, sent by `donors` (`appliedIn`: the donors' LocalState.appliedIn) */
+  | { source: 'peer'; step: number; appliedIn?: number; bytes: Uint8Array; donors: number[]; sha256: string; ms: number }
   /** every rank must load the newest checkpoint */
   | { source: 'checkpoint'; reason: string };
 
@@ -59,21 +67,27 @@ function asFloats(bytes: Uint8Array): Float32Array {
 
 /** Agrees on the gang's state; every rank gets a result consistent with every other's. */
 export async function syncState(group: CollectiveGroup, mine: LocalState | null): Promise<SyncResult> {
-  if (group.worldSize === 1) return mine ? { source: 'self', step: mine.step } : { source: 'checkpoint', reason: 'no state in memory' };
+  const applied = (g: number | undefined) => (g === undefined ? {} : { appliedIn: g });
+  if (group.worldSize === 1) return mine ? { source: 'self', step: mine.step, ...applied(mine.appliedIn) } : { source: 'checkpoint', reason: 'no state in memory' };
   const [hi, lo] = split(mine?.step ?? 0);
-  const heads = await group.allgather(Float32Array.of(mine ? 1 : 0, hi, lo));
+  // the generation that applied the step, +1 (0: none known)
+  const [ghi, glo] = split(mine?.appliedIn === undefined ? 0 : mine.appliedIn + 1);
+  const heads = await group.allgather(Float32Array.of(mine ? 1 : 0, hi, lo, ghi, glo));
   const steps = heads.map((h) => (h[0] === 1 ? join(h[1], h[2]) : -1));
   const top = Math.max(...steps);
   if (top < 0) return { source: 'checkpoint', reason: 'no rank holds a state' };
   const donors = steps.flatMap((s, r) => (s === top ? [r] : []));
+  // every donor applied `top` in the same generation (one collective operation); the highest known is taken
+  const gens = donors.map((r) => join(heads[r][3], heads[r][4]) - 1).filter((g) => g >= 0);
+  const appliedIn = gens.length ? Math.max(...gens) : undefined;
   const receivers = steps.flatMap((s, r) => (s !== top ? [r] : []));
-  if (receivers.length === 0) return { source: 'self', step: top };
+  if (receivers.length === 0) return { source: 'self', step: top, ...applied(appliedIn) };
   const me = group.rank;
   const isDonor = donors.includes(me);
 
   // donors: length and digest of their bytes
   const bytes = isDonor && mine ? mine.encode() : new Uint8Array(0);
-  const sha = isDonor ? createHash('sha256').update(bytes).digest('hex') : '';
+  const sha = isDonor ? mine?.sha256 ?? createHash('sha256').update(bytes).digest('hex') : '';
   const [lh, ll] = split(bytes.length);
   const info = await group.allgather(Float32Array.from(isDonor ? [lh, ll, ...digestWords(sha)] : new Array(2 + DIGEST_WORDS).fill(0)));
   const primary = donors[0];
@@ -99,6 +113,6 @@ export async function syncState(group: CollectiveGroup, mine: LocalState | null)
   const verdict = Float32Array.of(failed);
   await group.allreduce(verdict, { op: 'sum' });
   if (verdict[0] > 0) return { source: 'checkpoint', reason: `${verdict[0]} rank(s) received a state whose SHA-256 does not match the donor's` };
-  if (isDonor || !got) return { source: 'self', step: top };
-  return { source: 'peer', step: top, bytes: got, donors: helpers, sha256: want, ms: performance.now() - t0 };
+  if (isDonor || !got) return { source: 'self', step: top, ...applied(appliedIn), ...(isDonor ? { sha256: sha } : {}) };
+  return { source: 'peer', step: top, ...applied(appliedIn), bytes: got, donors: helpers, sha256: want, ms: performance.now() - t0 };
 }

@@ -18,6 +18,7 @@ import { abortableSleep } from '../actor/sleep.ts';
 import { sha256Hex } from '../actor/checkpoint-store.ts';
 import { batchRows, generateDataset, gradientSums, type Dataset } from './logreg-math.ts';
 import { syncState, type LocalState } from '../actor/state-sync.ts';
+import { reportAgreed } from '../actor/step-report.ts';
 import { Rng } from './rng.ts';
 import { decodeLogregState, encodeLogregState, type LogregState } from './logreg-state.ts';
 import { FiniteGuard, NonFiniteGradientError } from '../engine/train/finite-guard.ts';
@@ -60,10 +61,11 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const data = generateDataset(t.seed, datasetSize(t), t.features);
   // null: nothing in memory yet (a replacement in a live gang asks its peers first)
   let st: LogregState | null = ctx.spec.joinsLive ? null : await initialState(ctx, t);
+  const last: LastApplied = { step: -1, generation: -1 };
   for (;;) {
     try {
-      st = await agree(ctx, t, st);
-      await train(ctx, t, data, st);
+      st = await agree(ctx, t, st, last);
+      await train(ctx, t, data, st, last);
       break;
     } catch (e) {
       if (ctx.signal.aborted) return;
@@ -76,10 +78,15 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   return { digest };
 }
 
+/** The last step this rank applied in a live gang and its generation (the state-sync's `appliedIn`). */
+interface LastApplied { step: number; generation: number }
+
 /** The gang's state for this generation (see state-sync.ts); `st` is this rank's, if any. */
-async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null): Promise<LogregState> {
+async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null, last: LastApplied): Promise<LogregState> {
   const group = await ctx.group();
-  const local = (s: LogregState | null): LocalState | null => s && { step: s.step, encode: () => encodeLogregState(s) };
+  const local = (s: LogregState | null): LocalState | null => s && {
+    step: s.step, ...(last.step === s.step ? { appliedIn: last.generation } : {}), encode: () => encodeLogregState(s),
+  };
   let r = await syncState(group, local(st));
   if (r.source === 'checkpoint') {
     ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
@@ -87,14 +94,14 @@ async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null): 
     r = await syncState(group, local(st));
     if (r.source === 'checkpoint') throw new FlotillaError('FLO_UNAVAILABLE', `the gang cannot agree on a state: ${r.reason}`);
   }
+  const behind = r.source === 'peer' ? st?.step : undefined;
   if (r.source === 'peer') {
-    const behind = st?.step;
     st = decodeLogregState(r.bytes);
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
-    // rank 0 reports steps: the ones the gang applied while this rank's last allreduce failed are done too
-    if (ctx.spec.rank === 0 && behind !== undefined) for (let s = behind + 1; s <= r.step; s++) await ctx.emitMetric(s, {});
   }
   const state = st!;
+  if (r.appliedIn !== undefined) { last.step = state.step; last.generation = r.appliedIn; }
+  await reportAgreed(ctx, r.step, r.appliedIn, behind);
   ctx.heartbeat(state.step); // a gang that resumes at its final step has still reached it
   if (ctx.spec.generation > 0) {
     // what the tests compare: every rank of a generation holds the same bytes
@@ -104,7 +111,7 @@ async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null): 
 }
 
 /** Trains from `st` (updated in place, one applied step at a time) to the last step. */
-async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: LogregState): Promise<void> {
+async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: LogregState, last: LastApplied): Promise<void> {
   const { spec, signal } = ctx;
   const group = await ctx.group();
   const f = t.features;
@@ -136,11 +143,13 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
       loss = buf[f + 1] / count;
     }
     st.step = next;
+    last.step = next;
+    last.generation = spec.generation;
     ctx.heartbeat(st.step);
     if (spec.rank === 0) {
       const skipped: Record<string, number> = guard.skipped > 0 ? { skipped_steps: guard.skipped } : {};
       if (!applied) await ctx.emitLog('warn', `step ${st.step} skipped on every rank: the summed gradient is NaN/Inf (${guard.consecutive} in a row, ${guard.skipped} in all; ${guard.limit} in a row fail the job)`);
-      await ctx.emitMetric(st.step, applied ? { loss, ...skipped } : skipped);
+      await ctx.reportStep(st.step, applied ? { loss, ...skipped } : skipped);
       const drain = ctx.checkpointRequested(); // a draining node: checkpoint this step, then hold
       if ((st.step % spec.job.checkpoint_every === 0 || st.step === t.steps || drain) && !signal.aborted) {
         await ctx.checkpoints.save(st.step, encodeLogregState(st), { generation: String(spec.generation) });

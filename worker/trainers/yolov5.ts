@@ -28,7 +28,9 @@ import { fetchDataset } from '../datasets/store.ts';
 import { cachedSynthetic } from './synthetic-cache.ts';
 import { initBackend } from '../engine/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type CheckpointContent } from '../engine/checkpoint/index.ts';
-import { syncState } from '../actor/state-sync.ts';
+import { syncState, type SyncResult } from '../actor/state-sync.ts';
+import { reportAgreed } from '../actor/step-report.ts';
+import { Timeline } from '../actor/timeline.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
   CheckpointMismatchError, NonFiniteGradientError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
@@ -80,10 +82,19 @@ async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ conten
  * The state the gang agrees on (state-sync.ts) from `mine` (null: none in memory): a peer's,
  * this rank's own, or (nobody holds one, a transfer failed) the newest checkpoint's.
  */
-async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null): Promise<CheckpointContent | undefined> {
+async function agreeState(
+  ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null, last: LastApplied, clock: Timeline, early?: Promise<SyncResult>,
+  encoded?: { bytes: Uint8Array; sha256: string },
+): Promise<CheckpointContent | undefined> {
   const group = await ctx.group();
-  const local = (c: CheckpointContent | null) => c && { step: trainStateMeta(c).counters.ni, encode: () => encodeCheckpoint(c) };
-  let r = await syncState(group, local(mine));
+  if (!early) clock.mark('group');
+  const local = (c: CheckpointContent | null) => {
+    if (!c) return null;
+    const step = trainStateMeta(c).counters.ni;
+    const pre = c === mine ? encoded : undefined;
+    return { step, ...(last.step === step ? { appliedIn: last.generation } : {}), encode: () => pre?.bytes ?? encodeCheckpoint(c), ...(pre ? { sha256: pre.sha256 } : {}) };
+  };
+  let r = await (early ?? syncState(group, local(mine)));
   let state = mine ?? undefined;
   if (r.source === 'checkpoint') {
     ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
@@ -92,17 +103,24 @@ async function agreeState(ctx: ActorContext, t: Yolov5Spec, mine: CheckpointCont
     if (r.source === 'checkpoint') state = undefined; // no checkpoint anywhere: every rank starts fresh, the same way
   }
   if (r.source === 'peer') {
-    const behind = mine ? trainStateMeta(mine).counters.ni : undefined;
     try { state = decodeCheckpoint(r.bytes); } catch (e) { throw fatal('the state received from a peer cannot be read', e); }
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
-    // rank 0 reports steps: the ones the gang applied while this rank's last allreduce failed are done too
-    if (ctx.spec.rank === 0 && behind !== undefined) for (let s = behind + 1; s <= r.step; s++) await ctx.emitMetric(s, {});
+  }
+  clock.mark('state');
+  if (r.source !== 'checkpoint') {
+    if (r.appliedIn !== undefined) { last.step = r.step; last.generation = r.appliedIn; }
+    await reportAgreed(ctx, r.step, r.appliedIn, r.source === 'peer' && mine ? trainStateMeta(mine).counters.ni : undefined);
   }
   const step = state ? trainStateMeta(state).counters.ni : 0;
   ctx.heartbeat(step);
-  await ctx.emitLog('info', `state step=${step} source=${r.source}${state ? ` state_sha256=${sha256Hex(encodeCheckpoint(state))}` : ''}`);
+  // the digest the transfer already computed (the received bytes were checked against it), else computed here
+  const digest = r.source === 'peer' || (r.source === 'self' && r.sha256) ? r.sha256 : state ? sha256Hex(encodeCheckpoint(state)) : undefined;
+  await ctx.emitLog('info', `state step=${step} source=${r.source}${digest ? ` state_sha256=${digest}` : ''}`);
   return state;
 }
+
+/** The last step this rank applied in a live gang and its generation (the state-sync's `appliedIn`). */
+interface LastApplied { step: number; generation: number }
 
 /** A warm actor loads tfjs, the native addon and the backend before it has a job (the backend is chosen once per process). */
 export async function warm(): Promise<void> {
@@ -119,16 +137,29 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   }
   let hyp: Hyp;
   try { hyp = loadHyp(undefined, t.hyp); } catch (e) { throw fatal('bad hyp', e); }
+  const clock = new Timeline();
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
   log.info(backend, 'compute backend');
+  clock.mark('backend');
   const scratch = join(tmpdir(), `flotilla-run-${spec.jobId}-${spec.actorId}`);
   rmSync(scratch, { recursive: true, force: true });
   // a replacement in a live gang gets the state from its peers (the checkpoint only as their fallback)
   const start = spec.joinsLive ? undefined : await startingPoint(ctx, t);
+  // a replacement joins its gang and takes the survivors' state while it builds its data and
+  // model: the bytes are in flight (and buffered by the socket and the server) meanwhile
+  const early = spec.joinsLive ? ctx.group().then(async (g) => {
+    clock.mark('group');
+    const r = await syncState(g, null);
+    clock.mark('received');
+    return r;
+  }) : undefined;
+  early?.catch(() => undefined); // awaited below; a setup that fails first must not leave it unhandled
   const settings = await settingsOf(ctx, t, hyp, scratch);
+  clock.mark('data');
   let setup: RunSetup;
   try { setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive }); }
   catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
+  clock.mark('model');
   try {
     const { trainer } = setup;
     // every rank computes the same (seeded) anchors; rank 0 reports what train.py prints
@@ -142,7 +173,8 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       log.info({ checkpoint: start.from, step: startStep }, 'resuming from checkpoint');
     }
     let resume = start?.content;
-    if (spec.joinsLive) resume = await agreeState(ctx, t, null);
+    const last: LastApplied = { step: -1, generation: -1 };
+    if (spec.joinsLive) resume = await agreeState(ctx, t, null, last, clock, early);
     else {
       const group = await ctx.group();
       // Every rank must start from the same step (the same checkpoint); if not, retry the gang.
@@ -158,9 +190,14 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       if (earlier) { mkdirSync(scratch, { recursive: true }); writeFileSync(join(scratch, 'results.csv'), earlier); }
     }
     const onEvent = async (e: FitEvent): Promise<void> => {
+      if (e.type === 'batch' || e.type === 'skip') { last.step = e.step; last.generation = ctx.spec.generation; }
       if (e.type === 'batch') {
         ctx.heartbeat(e.step);
-        if (leader) await ctx.emitMetric(e.step, { box: e.items.box, obj: e.items.obj, cls: e.items.cls, lr0: e.lr[0] }, e.epoch);
+        if (clock.open) {
+          clock.mark('step');
+          void ctx.emitLog('info', clock.take(ctx.spec.generation));
+        }
+        if (leader) await ctx.reportStep(e.step, { box: e.items.box, obj: e.items.obj, cls: e.items.cls, lr0: e.lr[0] }, e.epoch);
       } else if (e.type === 'epoch' && leader) {
         const m = e.metrics;
         const values: Record<string, number> = { train_box: e.train.box, train_obj: e.train.obj, train_cls: e.train.cls, lr0: e.lr[0], lr1: e.lr[1], lr2: e.lr[2] };
@@ -171,7 +208,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         ctx.heartbeat(e.step);
         if (leader) {
           await ctx.emitLog('warn', `step ${e.step} skipped on every rank: the summed gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
-          await ctx.emitMetric(e.step, { skipped_steps: e.skipped }, e.epoch);
+          await ctx.reportStep(e.step, { skipped_steps: e.skipped }, e.epoch);
         }
       } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
         await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(ctx.spec.generation) });
@@ -182,6 +219,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     let result;
     for (;;) {
       const group = await ctx.group();
+      clock.once('fit');
       try {
         result = await fit(trainer, {
           train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
@@ -189,8 +227,9 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
           hooks: {
             leader,
             checkpointNow: () => ctx.checkpointRequested(),
-            beforeStep: (step) => ctx.faults.beforeStep(step),
+            beforeStep: (step) => { clock.once('restored'); return ctx.faults.beforeStep(step); },
             reduceGradients: (g) => {
+              clock.once('forward');
               ctx.faults.poison(trainer.counters.ni + 1, g); // the step this gradient belongs to (fit's beforeStep numbering)
               return group.allreduce(g, { op: 'sum' });
             },
@@ -202,9 +241,15 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
         if (e instanceof NonFiniteGradientError) throw new FlotillaError('FLO_ACTOR_FATAL', e.message, { cause: e });
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
+        clock.restart();
+        // the bytes this rank may send to a replacement, encoded while the head places it (off the gang's critical path)
+        const bytes = spec.job.recovery === 'live' ? encodeCheckpoint(e.state) : undefined;
+        const encoded = bytes && { bytes, sha256: sha256Hex(bytes) };
+        clock.mark('encoded');
         if (!(await ctx.regroup(e.cause))) throw e.cause;
+        clock.mark('regrouped');
         // kept: the new gang agrees on the state (this rank's is the one before the interrupted step)
-        resume = await agreeState(ctx, t, e.state);
+        resume = await agreeState(ctx, t, e.state, last, clock, undefined, encoded);
       }
     }
     if (!leader || signal.aborted) return;
