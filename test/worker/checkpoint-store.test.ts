@@ -83,6 +83,7 @@ t.test('a corrupt newest checkpoint is detected and the previous one is used', a
 
 t.test('the job record names a checkpoint the store does not list: retried, then a retryable failure, never a start from step 1', async (t) => {
   const env = await natsEnv(t, 'ck');
+  await jobStores(env, 'jobE', 'jobF', 'jobG', 'jobH', 'jobI', 'jobJ');
   const listRetryMs = [20, 20, 20];
   // the store lists nothing (a JetStream that lost or has not recovered the object yet)
   const empty = await CheckpointStore.open(env.nc, env.prefix, 'jobE', { expectedStep: async () => 40, listRetryMs });
@@ -105,7 +106,7 @@ t.test('the job record names a checkpoint the store does not list: retried, then
   // listed but unreadable (every copy bad): refused as well
   const bad = await CheckpointStore.open(env.nc, env.prefix, 'jobH', { expectedStep: async () => 7, listRetryMs });
   await bad.save(7, bytes('state@7'));
-  const os = await new Objm(env.nc).open(subjects(env.prefix).checkpointStore);
+  const os = await new Objm(env.nc).open(subjects(env.prefix).jobStore('jobH', 'ckpt'));
   const info = await os.info(checkpointName('jobH', 7));
   await os.putBlob({ name: checkpointName('jobH', 7), metadata: { ...info!.metadata } }, bytes('evil@7'));
   await t.rejects(bad.loadLatest(), { code: 'FLO_UNAVAILABLE', message: /none of the 1 checkpoint\(s\) listed could be read/ });
