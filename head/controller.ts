@@ -26,6 +26,7 @@ import { actorIdOf, CredsAhead } from './auth/mint-ahead.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
+import { credsJwt, jwtClaims } from '../shared/nats-connect.ts';
 import type { HeadView } from './view.ts';
 import type { CredentialMinter } from './auth/minter.ts';
 import type { FaultDirector } from './faults/director.ts';
@@ -42,6 +43,15 @@ export interface ControllerOptions {
 /** Jobs whose actors' creds are minted ahead of their placement, at most (head/auth/mint-ahead.ts). */
 export const MINT_AHEAD_MAX = 16;
 
+/** A job's own object stores (head/job-stores.ts): made before its actors are spawned, sealed when it ends. */
+export interface JobStoreKeeper {
+  ensure(jobId: string): Promise<unknown>;
+  seal(jobId: string): Promise<unknown>;
+}
+
+/** Records the NATS users (public keys) of the actor credentials minted for a node, before they are sent to it: revoking the node revokes them (auth/token-store.ts). */
+export type ActorUsersIssued = (nodeId: string, users: string[]) => Promise<void>;
+
 interface Progress { generation: number; step?: number; values?: Record<string, number>; checkpoint?: number }
 
 export class Controller {
@@ -54,6 +64,8 @@ export class Controller {
   readonly #o: ControllerOptions;
   /** creds of the next jobs' actors, minted while others run */
   readonly #ahead: CredsAhead | undefined;
+  readonly #stores: JobStoreKeeper | undefined;
+  readonly #issued: ActorUsersIssued | undefined;
   readonly #since = Date.now();
   readonly #lastReported = new Map<string, number>();
   readonly #progress = new Map<string, Progress>();
@@ -64,9 +76,10 @@ export class Controller {
   #cutOff: string | null = null;
   #faults: FaultDirector | undefined;
 
-  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter }) {
+  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter; stores?: JobStoreKeeper; issued?: ActorUsersIssued }) {
     this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view;
     this.#ahead = d.minter ? new CredsAhead(d.minter) : undefined;
+    this.#stores = d.stores; this.#issued = d.issued;
   }
 
   /** Writes fail fast (503 FLO_UNAVAILABLE, with the reason) while the head is cut off from NATS. */
@@ -309,14 +322,28 @@ export class Controller {
     });
     if (!wrote) return;
     // spawns go out concurrently and outside the decision queue; a failure ends the generation
-    void Promise.all(fresh.map(async (p) => {
-      const spec: ActorSpec = {
-        actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,
-        ...(kept.length > 0 ? { joinsLive: true } : {}),
-      };
-      const creds = await this.#ahead?.take(j.id, p.actorId);
-      return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds);
-    })).then(() => this.#faults?.spawned(j.id, gen), (e: Error) => {
+    void (async () => {
+      // the job's stores exist before any of its actors does (an actor may not create streams)
+      await this.#stores?.ensure(j.id);
+      // it ended while they were being made (the seal at its end may have found none): seal them, spawn nothing
+      if (isTerminal(this.jobs.get(j.id)?.state ?? j.state)) { this.#seal(j.id); return; }
+      const creds = new Map<string, string | undefined>();
+      for (const p of fresh) creds.set(p.actorId, await this.#ahead?.take(j.id, p.actorId));
+      // who got which actor user is on record before the creds leave the head
+      if (this.#issued) {
+        for (const nodeId of new Set(fresh.map((p) => p.nodeId))) {
+          const users = fresh.filter((p) => p.nodeId === nodeId).map((p) => creds.get(p.actorId)).filter((c): c is string => !!c).map(credsUser);
+          if (users.length) await this.#issued(nodeId, users);
+        }
+      }
+      await Promise.all(fresh.map((p) => {
+        const spec: ActorSpec = {
+          actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,
+          ...(kept.length > 0 ? { joinsLive: true } : {}),
+        };
+        return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds.get(p.actorId));
+      }));
+    })().then(() => this.#faults?.spawned(j.id, gen), (e: Error) => {
       this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
       return this.serial(() => this.#endGeneration(j.id, gen, 'deferred', `spawn failed: ${e.message}`));
     }).catch((e: Error) => this.#log.error({ job: j.id, err: e.message }, 'could not end a generation after a failed spawn'));
@@ -340,9 +367,23 @@ export class Controller {
       this.#log.info({ job: id, from: before.state, to: after.state, generation: after.generation, restarts: after.restarts, message: after.message }, 'job state');
       // faults that never fired expire before the terminal event (event readers stop at it)
       if (isTerminal(after.state) && !isTerminal(before.state)) await this.#faults?.ended(after).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'faults not expired'));
+      // an ended job's stores take no more writes (in the background: sealing retries through elections)
+      if (isTerminal(after.state) && !isTerminal(before.state)) this.#seal(id);
       await this.#event({ type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts });
     }
     return after;
+  }
+
+  #seal(id: string): void {
+    void this.#stores?.seal(id).then(
+      (sealed) => this.#log.debug({ job: id, sealed }, 'job stores sealed'),
+      (e: Error) => this.#log.warn({ job: id, err: e.message }, 'job stores not sealed (sealed again at the next head start)'),
+    );
+  }
+
+  /** Seals the stores of every job that has ended (a head that stopped between a job's end and its seal left them open). */
+  async sealEnded(): Promise<void> {
+    for (const j of this.jobs.list()) if (isTerminal(j.state)) await this.#stores?.seal(j.id).catch((e: Error) => this.#log.warn({ job: j.id, err: e.message }, 'job stores not sealed'));
   }
 
   async #flushProgress(): Promise<void> {
@@ -366,6 +407,13 @@ function withProgress(cur: HeadJob, p: Progress | undefined): HeadJob | null {
   if (p.values) next.metrics = { ...cur.metrics, ...p.values };
   if (p.checkpoint !== undefined && p.checkpoint > (cur.checkpoint_step ?? -1)) next.checkpoint_step = p.checkpoint;
   return next;
+}
+
+/** The NATS user (public key) of minted creds. */
+function credsUser(creds: string): string {
+  const sub = jwtClaims(credsJwt(creds)).sub;
+  if (!sub) throw new FlotillaError('FLO_INTERNAL', 'minted actor creds name no user');
+  return sub;
 }
 
 export function assertFound(j: HeadJob | undefined, id: string): HeadJob {

@@ -165,21 +165,23 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     const nodes = new NodeStore(res.nodes, { retry });
     const [nJobs, nNodes] = [await jobs.load(), await nodes.load()];
     log.info({ head: id, jobs: nJobs, nodes: nNodes, prefix: o.prefix }, 'head state loaded from KV');
+    // set once the token store exists: the actor users minted for a node are recorded under the join token that admitted it
+    let recordActors = async (_node: string, _users: string[]): Promise<void> => {};
     const ctl = new Controller({
-      nc, js: res.js, s, jobs, nodes, log, view, minter,
+      nc, js: res.js, s, jobs, nodes, log, view, minter, stores: res.stores, issued: (n, u) => recordActors(n, u),
       opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
     });
     stops.push(() => ctl.close());
-    const faults = new FaultDirector({ nc, js: res.js, s, jobs, nodes, checkpoints: res.checkpoints, log: log.child({ part: 'faults' }), serial: (fn) => ctl.serial(fn) });
+    const faults = new FaultDirector({ nc, js: res.js, s, jobs, nodes, checkpoints: (jobId) => res.stores.open(jobId, 'ckpt'), log: log.child({ part: 'faults' }), serial: (fn) => ctl.serial(fn) });
     ctl.attachFaults(faults);
     const faultReports = serveFaultReports(nc, s, faults, log);
     stops.push(() => faultReports.unsubscribe());
     onLost = () => { ctl.close(); o.onLeaseLost?.(); };
     const membership = watchMembership(nc, s, ctl, log, id);
     // set once the token store exists: every node admitted by a pool token is recorded under it
-    let recordJoin = async (_token: string, _publicKey: string): Promise<void> => {};
+    let recordJoin = async (_token: string, _publicKey: string, _node: string): Promise<void> => {};
     if (minter) {
-      const joins = serveJoins(nc, s, { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t), granted: (t, k) => recordJoin(t, k) }, log);
+      const joins = serveJoins(nc, s, { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t), granted: (t, k, n) => recordJoin(t, k, n) }, log);
       stops.push(() => joins.unsubscribe());
     }
     stops.push(() => membership.stop());
@@ -213,7 +215,8 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       for (const t of await tokens.revokedWorkerTokens()) revokedJoinTokens.add(t);
       if (!(await tokens.hasAdmin())) firstAdminToken = (await tokens.create('admin', 'first-admin')).token;
       const store = tokens;
-      recordJoin = (t, k) => store.addUser(t, k);
+      recordJoin = (t, k, n) => store.addUser(t, k, n);
+      recordActors = (n, u) => store.addNodeUsers(n, u);
     }
     if (o.joinTokenFile) {
       const j = await ensureJoinTokenFile(o.joinTokenFile, tokens, minter);
@@ -241,11 +244,13 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       ctl,
       events: (jobId, opts) => readEvents(res.js, res.jsm, s, jobId, opts),
       async artifact(jobId, name) {
-        const r = await res.artifacts.get(`${jobId}/${name}`);
+        const os = await res.stores.open(jobId, 'art');
+        const r = os && await os.get(`${jobId}/${name}`);
         return r ? { size: r.info.size, body: r.data } : null;
       },
       async artifactNames(jobId) {
-        const all = await res.artifacts.list();
+        const os = await res.stores.open(jobId, 'art');
+        const all = os ? await os.list() : [];
         return all.filter((i) => i.name.startsWith(`${jobId}/`)).map((i) => ({ name: i.name.slice(jobId.length + 1), bytes: i.size }));
       },
       health: () => {
@@ -267,6 +272,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       url = `${o.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     }
     void ctl.tick();
+    void ctl.sealEnded();
     return { url, id, app, ctl, nc, autoscaler, minter, tokens, firstAdminToken, stop: stopAll };
   } catch (e) {
     await stopAll();

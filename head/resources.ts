@@ -1,16 +1,17 @@
 /**
  * The JetStream resources the head uses, created idempotently at start: KV buckets for jobs,
  * nodes and the head lease, the job-events stream, a stream that keeps actor exits while no
- * head is listening, and the object stores for checkpoints and artifacts. Each gets
- * `replicas` (default min(3, servers in the cluster), detected here; see shared/js-assets.ts).
+ * head is listening. Each gets `replicas` (default min(3, servers in the cluster), detected
+ * here; see shared/js-assets.ts). Checkpoints and artifacts live in object stores of each job
+ * (job-stores.ts), made with the same replica count when the job is first placed.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { jsClient } from '../shared/js-domain.ts';
 import type { KV } from '@nats-io/kv';
-import type { ObjectStore } from '@nats-io/obj';
 import type { Subjects } from '../shared/subjects.ts';
-import { jsManager, detectClusterSize, defaultReplicas, ensureKv, ensureObjectStore, ensureStream, type AssetReport } from '../shared/js-assets.ts';
+import { jsManager, detectClusterSize, defaultReplicas, ensureKv, ensureStream, type AssetReport } from '../shared/js-assets.ts';
+import { JobStores } from './job-stores.ts';
 
 export interface HeadResources {
   js: JetStreamClient;
@@ -18,9 +19,8 @@ export interface HeadResources {
   jobs: KV;
   nodes: KV;
   lease: KV;
-  artifacts: ObjectStore;
-  /** the jobs' checkpoints (the head reads them only to corrupt one on purpose: head/faults/corrupt.ts) */
-  checkpoints: ObjectStore;
+  /** each job's checkpoint and artifact stores (made before its first spawn, sealed when it ends) */
+  stores: JobStores;
   /** stream capturing `actorExit`, consumed durably by the head */
   exitsStream: string;
   /** servers detected in the cluster (capped at 3) and the replicas the assets were asked for */
@@ -51,9 +51,6 @@ export async function openResources(nc: NatsConnection, s: Subjects, opts: { rep
   const jobs = await kv(s.jobsBucket);
   const nodes = await kv(s.nodesBucket);
   const lease = await kv(s.headBucket);
-  const art = await ensureObjectStore(js, jsm, s.artifactStore, replicas);
-  assets.push(art.report);
-  const ckpt = await ensureObjectStore(js, jsm, s.checkpointStore, replicas);
-  assets.push(ckpt.report);
-  return { js, jsm, jobs, nodes, lease, artifacts: art.os, checkpoints: ckpt.os, exitsStream, clusterSize, replicas, assets };
+  const stores = new JobStores({ nc, js, jsm, s, replicas });
+  return { js, jsm, jobs, nodes, lease, stores, exitsStream, clusterSize, replicas, assets };
 }

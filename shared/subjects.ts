@@ -9,6 +9,16 @@ export function assertPrefix(prefix: string): string {
   return prefix;
 }
 
+/** The object stores every job has: its checkpoints and its artifacts. */
+export const JOB_STORE_KINDS = ['ckpt', 'art'] as const;
+export type JobStoreKind = (typeof JOB_STORE_KINDS)[number];
+
+/** A job id goes into bucket names and permission subjects: letters, digits, `_`, `-` only (schemas/common.ts `Id`). */
+function assertJobId(jobId: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(jobId)) throw new Error(`invalid job id '${jobId}': use 1-64 of [A-Za-z0-9_-]`);
+  return jobId;
+}
+
 export function subjects(prefix: string = DEFAULT_PREFIX) {
   const p = assertPrefix(prefix);
   const up = p.toUpperCase().replace(/-/g, '_');
@@ -53,8 +63,14 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     nodesBucket: `${p}_nodes`,
     headBucket: `${p}_head`,
     tokensBucket: `${p}_tokens`,
-    checkpointStore: `${p}_ckpt`,
-    artifactStore: `${p}_artifacts`,
+    /**
+     * A job's own object store, the one name every reader and writer of a job's checkpoints
+     * (`ckpt`) or artifacts (`art`) goes through: `<prefix>_<kind>_<jobId>` (stream
+     * `OBJ_<prefix>_<kind>_<jobId>`, at most 105 characters). One bucket per job and kind, so an
+     * actor's permissions can name its job's buckets: an object's metadata subject carries
+     * base64(name), which has no token boundary a permission could cut at.
+     */
+    jobStore: (jobId: string, kind: JobStoreKind) => `${p}_${kind}_${assertJobId(jobId)}`,
     /** pushed datasets (`flotilla dataset push`), one tar object per name */
     datasetStore: `${p}_datasets`,
   });

@@ -2,8 +2,9 @@
  * Subject permissions of the three NATS identities. The head may do everything; a worker agent
  * only speaks on its own node subjects (so the head knows a message on `node.<id>.…` or
  * `exit.<id>` came from node <id>); an actor only on its job's collective and event subjects
- * and the checkpoint/artifact object stores. KV buckets (`$KV.…`) and JetStream administration
- * other than those object stores stay the head's alone. Every identity has its own inbox
+ * and its job's own checkpoint and artifact object stores (made by the head; no actor creates
+ * a stream of them). KV buckets (`$KV.…`) and JetStream administration other than those object
+ * stores stay the head's alone. Every identity has its own inbox
  * prefix, so no one reads another's replies.
  */
 import type { Subjects } from '../../shared/subjects.ts';
@@ -39,13 +40,16 @@ export function workerPermissions(s: Subjects, nodeId: string): Permissions {
   };
 }
 
-/** JetStream API subjects an object store client needs (info, put with purge, get/list consumers). */
+/**
+ * JetStream API subjects an object store client needs (info, put with purge, get/list consumers); the store must exist (no STREAM.CREATE).
+ * Only what nats.js's object store sends to a 2.9+ server (it reads metadata with STREAM.MSG.GET, never DIRECT.GET, and names its
+ * consumers): an actor's JWT travels in its CONNECT line, which nats-server caps at max_control_line (4 KiB by default).
+ */
 function objectStoreApi(bucket: string): string[] {
   const st = `OBJ_${bucket}`;
   return [
-    `$JS.API.STREAM.INFO.${st}`, `$JS.API.STREAM.CREATE.${st}`, `$JS.API.STREAM.PURGE.${st}`, `$JS.API.STREAM.MSG.GET.${st}`,
-    `$JS.API.DIRECT.GET.${st}`, `$JS.API.DIRECT.GET.${st}.>`,
-    `$JS.API.CONSUMER.CREATE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.API.CONSUMER.INFO.${st}.>`,
+    `$JS.API.STREAM.INFO.${st}`, `$JS.API.STREAM.PURGE.${st}`, `$JS.API.STREAM.MSG.GET.${st}`,
+    `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.API.CONSUMER.INFO.${st}.>`,
     `$O.${bucket}.>`, `$JS.ACK.${st}.>`,
   ];
 }
@@ -62,7 +66,7 @@ export function actorPermissions(s: Subjects, jobId: string, actorId: string, ap
       allow: [
         `${s.collectiveJob(jobId)}.>`, s.jobEvents(jobId),
         '$JS.API.INFO', `$JS.API.STREAM.INFO.${s.eventsStream}`, `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.FC.>',
-        ...objectStoreApi(s.checkpointStore), ...objectStoreApi(s.artifactStore),
+        ...objectStoreApi(s.jobStore(jobId, 'ckpt')), ...objectStoreApi(s.jobStore(jobId, 'art')),
         // pushed datasets (dataset://NAME), read only
         ...objectStoreReadApi(s.datasetStore),
         // the self-fencing lease reads its job's record (reads only: no `$KV.` publish)

@@ -6,8 +6,10 @@
  * (the head cut off from NATS) a token seen before still works: reads then say they are stale,
  * writes fail with 503 anyway. A revocation made elsewhere takes effect within CACHE_MS.
  * A worker (join) token also records the NATS users issued under it (`users`: the node's user
- * of a node-bound token, every node a pool token admitted), so revoking it can revoke them
- * on the servers too (revocations.ts).
+ * of a node-bound token, every node a pool token admitted), the ids of those nodes (`nodes`)
+ * and the users of the actor credentials the head minted for them (`actors`), so revoking it
+ * can revoke them all on the servers too (revocations.ts): a node cut off cannot go on with the
+ * creds of the actors it ran.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
@@ -18,8 +20,13 @@ import { TokenInfo, type Role } from '../../shared/schemas/token.ts';
 import { parseJoinToken } from '../../shared/join-token.ts';
 import { credsJwt, jwtClaims } from '../../shared/nats-connect.ts';
 
-/** `users`: public keys of the NATS users issued under a worker token */
-const Stored = TokenInfo.extend({ hash: z.string().regex(/^[a-f0-9]{64}$/), users: z.array(z.string()).optional() });
+/**
+ * `users`: public keys of the NATS users issued under a worker token; `nodes`: the node ids it
+ * admitted; `actors`: public keys of the actor users minted for those nodes
+ */
+const Stored = TokenInfo.extend({
+  hash: z.string().regex(/^[a-f0-9]{64}$/), users: z.array(z.string()).optional(), nodes: z.array(z.string()).optional(), actors: z.array(z.string()).optional(),
+});
 type Stored = z.infer<typeof Stored>;
 
 const TOKEN_RE = /^flo_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
@@ -28,6 +35,10 @@ const CACHE_MS = 30_000;
 
 export class TokenStore {
   readonly #seen = new Map<string, { info: TokenInfo; at: number }>();
+  /** node id -> worker tokens that admitted it: read from KV once, then kept up to date by this store's own writes (the head is the only writer) */
+  #admitted: Map<string, Set<string>> | undefined;
+  /** admissions written while that first read runs (it may have passed their keys already) */
+  readonly #early: Array<[string, string]> = [];
   constructor(private readonly kv: KV) {}
 
   /** A new token; the secret is returned once. A `token` given (a join token) is stored by its hash the same way. */
@@ -39,24 +50,68 @@ export class TokenStore {
       id, role, ...(name ? { name } : {}), created_at: new Date(now).toISOString(),
       ...(opts.expiresInMs ? { expires_at: new Date(now + opts.expiresInMs).toISOString() } : {}),
     };
-    const users = role === 'worker' && opts.token ? joinUser(token) : [];
-    await this.kv.create(id, encode({ ...info, hash: sha(token), ...(users.length ? { users } : {}) } satisfies Stored));
+    const node = role === 'worker' && opts.token ? joinNode(token) : {};
+    await this.kv.create(id, encode({ ...info, hash: sha(token), ...(node.user ? { users: [node.user] } : {}), ...(node.nodeId ? { nodes: [node.nodeId] } : {}) } satisfies Stored));
+    if (node.nodeId) this.#admit(node.nodeId, id);
     return { info, token };
   }
 
-  /** Records a NATS user issued under worker token `id` (a pool join); a token the store does not hold is ignored. */
-  async addUser(id: string, publicKey: string): Promise<void> {
+  /** Records a NATS user issued under worker token `id` (a pool join) and the node it names; a token the store does not hold is ignored. */
+  async addUser(id: string, publicKey: string, nodeId?: string): Promise<void> {
+    await this.#change(id, 'record a joined node', (rec) => {
+      if (rec.users?.includes(publicKey) && (!nodeId || rec.nodes?.includes(nodeId))) return null;
+      return { ...rec, users: union(rec.users, [publicKey]), ...(nodeId ? { nodes: union(rec.nodes, [nodeId]) } : {}) };
+    });
+    if (nodeId) this.#admit(nodeId, id);
+  }
+
+  #admit(nodeId: string, tokenId: string): void {
+    if (!this.#admitted) { this.#early.push([nodeId, tokenId]); return; }
+    this.#admitted.set(nodeId, (this.#admitted.get(nodeId) ?? new Set<string>()).add(tokenId));
+  }
+
+  /** The worker tokens that admitted node `nodeId` (every token is read once per store, not per spawn). */
+  async #admitters(nodeId: string): Promise<string[]> {
+    if (!this.#admitted) {
+      const index = new Map<string, Set<string>>();
+      for await (const k of await this.kv.keys()) {
+        const r = await this.#get(k);
+        if (!r || r.role !== 'worker') continue;
+        for (const n of r.nodes ?? []) index.set(n, (index.get(n) ?? new Set<string>()).add(k));
+      }
+      if (!this.#admitted) {
+        this.#admitted = index;
+        for (const [n, k] of this.#early.splice(0)) this.#admit(n, k);
+      }
+    }
+    return [...(this.#admitted.get(nodeId) ?? [])];
+  }
+
+  /**
+   * Records actor users minted for node `nodeId` under every worker token that admitted a node
+   * of that id (a node id taken again later, under another token, counts for both: revoking
+   * either cuts those actors off). A node no stored token admitted (one the autoscaler started
+   * with a credential of its own) records nothing: there is no token to revoke it by.
+   */
+  async addNodeUsers(nodeId: string, users: string[]): Promise<void> {
+    for (const k of await this.#admitters(nodeId)) {
+      await this.#change(k, `record actors of node ${nodeId}`, (rec) => (users.every((u) => rec.actors?.includes(u)) ? null : { ...rec, actors: union(rec.actors, users) }));
+    }
+  }
+
+  /** A revision-checked rewrite of token `id` (read again when another write won); `fn` returns null for no change. */
+  async #change(id: string, what: string, fn: (rec: Stored) => Stored | null): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const e = await this.kv.get(id);
       if (!e || e.operation !== 'PUT') return;
-      const rec = validate(Stored, e.json());
-      if (rec.users?.includes(publicKey)) return;
+      const next = fn(validate(Stored, e.json()));
+      if (!next) return;
       try {
-        await this.kv.update(id, encode({ ...rec, users: [...(rec.users ?? []), publicKey] } satisfies Stored), e.revision);
+        await this.kv.update(id, encode(next satisfies Stored), e.revision);
         return;
       } catch { /* another write won: read again */ }
     }
-    throw new FlotillaError('FLO_CONFLICT', `token ${id}: could not record a joined node`);
+    throw new FlotillaError('FLO_CONFLICT', `token ${id}: could not ${what}`);
   }
 
   /** The NATS revocations of every revoked worker token: user public key -> unix seconds (rounded up: JWTs of that second are revoked too). */
@@ -65,7 +120,7 @@ export class TokenStore {
     for await (const k of await this.kv.keys()) {
       const r = await this.#get(k);
       if (!r || r.role !== 'worker' || !r.revoked_at) continue;
-      for (const u of r.users ?? []) out[u] = Math.ceil(Date.parse(r.revoked_at) / 1000);
+      for (const u of [...(r.users ?? []), ...(r.actors ?? [])]) out[u] = Math.ceil(Date.parse(r.revoked_at) / 1000);
     }
     return out;
   }
@@ -95,7 +150,7 @@ export class TokenStore {
     const a = Buffer.from(sha(token.trim()), 'hex');
     const b = Buffer.from(rec.hash, 'hex');
     if (!timingSafeEqual(a, b)) return null;
-    const { hash: _hash, users: _users, ...info } = rec;
+    const { hash: _hash, users: _users, nodes: _nodes, actors: _actors, ...info } = rec;
     this.#seen.set(key, { info, at: Date.now() });
     return info;
   }
@@ -106,7 +161,7 @@ export class TokenStore {
     const next: Stored = { ...rec, revoked_at: rec.revoked_at ?? new Date().toISOString() };
     await this.kv.put(id, encode(next));
     for (const [k, v] of this.#seen) if (v.info.id === id) this.#seen.delete(k);
-    const { hash: _hash, users: _users, ...info } = next;
+    const { hash: _hash, users: _users, nodes: _nodes, actors: _actors, ...info } = next;
     return info;
   }
 
@@ -114,7 +169,7 @@ export class TokenStore {
     const out: TokenInfo[] = [];
     for await (const k of await this.kv.keys()) {
       const r = await this.#get(k);
-      if (r) { const { hash: _hash, users: _users, ...info } = r; out.push(info); }
+      if (r) { const { hash: _hash, users: _users, nodes: _nodes, actors: _actors, ...info } = r; out.push(info); }
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
@@ -136,10 +191,13 @@ export class TokenStore {
   }
 }
 
-/** The NATS user (public key) a join token's creds belong to. */
-function joinUser(token: string): string[] {
+/** The NATS user (public key) a join token's creds belong to, and the node id of a node-bound one. */
+function joinNode(token: string): { user?: string; nodeId?: string } {
   try {
-    const sub = jwtClaims(credsJwt(parseJoinToken(token).creds)).sub;
-    return sub ? [sub] : [];
-  } catch { return []; }
+    const j = parseJoinToken(token);
+    const sub = jwtClaims(credsJwt(j.creds)).sub;
+    return { ...(sub ? { user: sub } : {}), ...(j.kind === 'node' ? { nodeId: j.nodeId } : {}) };
+  } catch { return {}; }
 }
+
+const union = (a: string[] | undefined, b: string[]): string[] => [...new Set([...(a ?? []), ...b])];

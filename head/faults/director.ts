@@ -28,7 +28,8 @@ export interface FaultDirectorDeps {
   s: Subjects;
   jobs: JobStore;
   nodes: NodeStore;
-  checkpoints: ObjectStore;
+  /** a job's checkpoint store (head/job-stores.ts), null when the job has none */
+  checkpoints(jobId: string): Promise<ObjectStore | null>;
   log: Logger;
   /** the controller's decision queue (record writes from REST and NATS go through it) */
   serial<T>(fn: () => Promise<T>): Promise<T>;
@@ -162,7 +163,7 @@ export class FaultDirector {
 
   async #corrupt(jobId: string, faultId: string, step: number | undefined, rank?: number): Promise<void> {
     try {
-      const c = await corruptNewestCheckpoint(this.#d.checkpoints, jobId);
+      const c = await corruptNewestCheckpoint(await this.#d.checkpoints(jobId), jobId);
       await this.#record(jobId, faultId, 'injected', { rank, step, message: `flipped ${c.flipped} bytes of checkpoint ${c.name} (step ${c.step})` });
     } catch (e) {
       await this.#record(jobId, faultId, 'failed', { rank, step, message: `cannot corrupt a checkpoint: ${(e as Error).message}` });

@@ -18,8 +18,8 @@ export interface JoinDeps {
   known(nodeId: string): boolean;
   /** the pool token was revoked */
   revoked(tokenId: string): boolean;
-  /** records the NATS user a join admitted (before the grant is sent), so revoking the token revokes it */
-  granted?(tokenId: string, publicKey: string): Promise<void>;
+  /** records the NATS user a join admitted and its node id (before the grant is sent), so revoking the token revokes it and the node's actors */
+  granted?(tokenId: string, publicKey: string, nodeId: string): Promise<void>;
 }
 
 export function serveJoins(nc: NatsConnection, s: Subjects, d: JoinDeps, log: Logger): Subscription {
@@ -39,7 +39,7 @@ export function serveJoins(nc: NatsConnection, s: Subjects, d: JoinDeps, log: Lo
         reply(m, { ok: false, error: toWire(new FlotillaError('FLO_CONFLICT', `node id ${req.nodeId} is in use by a live node`)) });
         return;
       }
-      void (d.granted ? d.granted(tokenId, req.publicKey) : Promise.resolve()).then(() => d.minter.grant(req.nodeId, req.publicKey, tokenId)).then(
+      void (d.granted ? d.granted(tokenId, req.publicKey, req.nodeId) : Promise.resolve()).then(() => d.minter.grant(req.nodeId, req.publicKey, tokenId)).then(
         (jwt) => {
           log.info({ token: tokenId, node: req.nodeId }, 'node joined with a pool token');
           const grant: JoinGrant = { jwt };

@@ -35,8 +35,7 @@ t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
   const trainer = { kind: 'yolov5' as const, cfg, data: 'synthetic', img, epochs: 2, batch: 2, synthetic: { train: 16, val: 2, seed: 3 }, hyp: { warmup_epochs: 0 } };
   const base: JobSpecInput = { workers: 2, max_restarts: 2, checkpoint_every: 1000, trainer };
   const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 300_000);
-  const artifacts = await new Objm(nc).open(subjects(c.prefix).artifactStore);
-  const lastCkpt = async (id: string) => decodeCheckpoint((await artifacts.getBlob(`${id}/last.ckpt`))!);
+  const lastCkpt = async (id: string) => decodeCheckpoint((await (await new Objm(nc).open(subjects(c.prefix).jobStore(id, 'art'))).getBlob(`${id}/last.ckpt`))!);
   const params = (ck: ReturnType<typeof decodeCheckpoint>) => [...ck.tensors].filter(([k]) => k.startsWith('model/') && !/running_(mean|var)|num_batches/.test(k));
 
   const ref = await api.submit(base);

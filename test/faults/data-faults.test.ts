@@ -36,7 +36,7 @@ t.test('nan-gradient skipped on every rank; corrupt-checkpoint skipped on restor
   t.match(corrupt.message, /checkpoint .*000000000010 \(step 10\)/, `the newest checkpoint was hit: ${corrupt.message}`);
   const nc = await connect(nats.options());
   t.teardown(() => nc.close());
-  const os = await new Objm(jetstream(nc)).open(subjects(c.prefix).checkpointStore);
+  const os = await new Objm(jetstream(nc)).open(subjects(c.prefix).jobStore(job.id, 'ckpt'));
   const name = `${job.id}/000000000010`;
   const info = await os.info(name);
   const bytes = await os.getBlob(name);

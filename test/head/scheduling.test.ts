@@ -66,7 +66,10 @@ t.test('artifacts are listed and downloaded from the object store', async (t) =>
   const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { trainer: logreg } })).json();
   const nc = await connect(nats.options());
   t.teardown(() => nc.close());
-  const os = await new Objm(jetstream(nc)).create(subjects(prefix).artifactStore);
+  const none = (await head.app.inject({ url: `/v1/jobs/${job.id}/artifacts` })).json();
+  t.same(none.artifacts, [], 'a job never placed has no artifact store: an empty list');
+  // the job's own store, as the head makes it when it places the job
+  const os = await new Objm(jetstream(nc)).create(subjects(prefix).jobStore(job.id, 'art'));
   const bytes = new Uint8Array(300_000).map((_, i) => i % 251);
   await os.putBlob({ name: `${job.id}/weights.bin` }, bytes);
   const list = (await head.app.inject({ url: `/v1/jobs/${job.id}/artifacts` })).json();

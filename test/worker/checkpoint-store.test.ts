@@ -3,13 +3,14 @@ import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { subjects } from '../../shared/subjects.ts';
 import { CheckpointStore, checkpointName, META_SHA256, type CheckpointEvent } from '../../worker/actor/index.ts';
-import { natsEnv } from './helpers.ts';
+import { jobStores, natsEnv } from './helpers.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 t.test('round trip, newest first, keeps the last K', async (t) => {
   const env = await natsEnv(t, 'ck');
+  await jobStores(env, 'jobA', 'jobB');
   const events: CheckpointEvent[] = [];
   const store = await CheckpointStore.open(env.nc, env.prefix, 'jobA', { keep: 2, onEvent: (e) => events.push(e) });
   t.equal(await store.loadLatest(), null, 'no checkpoint yet');
@@ -26,10 +27,21 @@ t.test('round trip, newest first, keeps the last K', async (t) => {
   t.same(ck!.meta, { generation: '0' }, 'caller metadata comes back, flotilla-* keys do not');
   t.match(events.filter((e) => e.type === 'pruned'), [{ step: 10 }]);
   t.equal((await other.loadLatest())!.step, 99, 'jobs do not see each other');
+  const buckets = (await (await env.nc.request('$JS.API.STREAM.NAMES', new Uint8Array(0))).json() as { streams: string[] }).streams.filter((n) => n.includes('_ckpt_'));
+  t.same(buckets.sort(), [`OBJ_${env.prefix}_ckpt_jobA`, `OBJ_${env.prefix}_ckpt_jobB`], 'each job has a stream of its own');
+});
+
+t.test('a job whose store the head has not made: a retryable error, and nothing is created', async (t) => {
+  const env = await natsEnv(t, 'ck');
+  const e = await CheckpointStore.open(env.nc, env.prefix, 'jobX').catch((x: unknown) => x);
+  t.match(e, { code: 'FLO_UNAVAILABLE', message: /no checkpoint store .*_ckpt_jobX/ }, String(e));
+  const names = (await (await env.nc.request('$JS.API.STREAM.NAMES', new Uint8Array(0))).json() as { streams: string[] | null }).streams ?? [];
+  t.notOk(names.some((n) => n.endsWith('_ckpt_jobX')), 'no stream was created');
 });
 
 t.test('a corrupt newest checkpoint is detected and the previous one is used', async (t) => {
   const env = await natsEnv(t, 'ck');
+  await jobStores(env, 'jobC');
   const events: CheckpointEvent[] = [];
   const store = await CheckpointStore.open(env.nc, env.prefix, 'jobC', { keep: 5, onEvent: (e) => events.push(e) });
   await store.save(1, bytes('good one'));
@@ -38,7 +50,7 @@ t.test('a corrupt newest checkpoint is detected and the previous one is used', a
 
   // Corruption 1: different bytes under the newest name, the recorded digest left as it was
   // (the object store's own digest is then consistent with the bad bytes; only ours catches it).
-  const os = await new Objm(env.nc).open(subjects(env.prefix).checkpointStore);
+  const os = await new Objm(env.nc).open(subjects(env.prefix).jobStore('jobC', 'ckpt'));
   const info3 = await os.info(checkpointName('jobC', 3));
   await os.putBlob({ name: checkpointName('jobC', 3), metadata: { ...info3!.metadata } }, bytes('evil three'));
   t.equal((await os.info(checkpointName('jobC', 3)))!.metadata![META_SHA256], newest.sha256, 'old digest kept on the bad object');
@@ -52,9 +64,9 @@ t.test('a corrupt newest checkpoint is detected and the previous one is used', a
   // so even the store's own digest check fails; and step 1 loses its recorded digest.
   const info2 = await os.info(checkpointName('jobC', 2));
   const js = jetstream(env.nc);
-  const chunkSubj = `$O.${subjects(env.prefix).checkpointStore}.C.${info2!.nuid}`;
+  const chunkSubj = `$O.${subjects(env.prefix).jobStore('jobC', 'ckpt')}.C.${info2!.nuid}`;
   const jsm = await js.jetstreamManager();
-  const stream = `OBJ_${subjects(env.prefix).checkpointStore}`;
+  const stream = `OBJ_${subjects(env.prefix).jobStore('jobC', 'ckpt')}`;
   const last = await jsm.streams.getMessage(stream, { last_by_subj: chunkSubj });
   await jsm.streams.deleteMessage(stream, last!.seq);
   await js.publish(chunkSubj, bytes('good twX'));
@@ -71,6 +83,7 @@ t.test('a corrupt newest checkpoint is detected and the previous one is used', a
 
 t.test('the job record names a checkpoint the store does not list: retried, then a retryable failure, never a start from step 1', async (t) => {
   const env = await natsEnv(t, 'ck');
+  await jobStores(env, 'jobE', 'jobF', 'jobG', 'jobH', 'jobI', 'jobJ');
   const listRetryMs = [20, 20, 20];
   // the store lists nothing (a JetStream that lost or has not recovered the object yet)
   const empty = await CheckpointStore.open(env.nc, env.prefix, 'jobE', { expectedStep: async () => 40, listRetryMs });
@@ -93,7 +106,7 @@ t.test('the job record names a checkpoint the store does not list: retried, then
   // listed but unreadable (every copy bad): refused as well
   const bad = await CheckpointStore.open(env.nc, env.prefix, 'jobH', { expectedStep: async () => 7, listRetryMs });
   await bad.save(7, bytes('state@7'));
-  const os = await new Objm(env.nc).open(subjects(env.prefix).checkpointStore);
+  const os = await new Objm(env.nc).open(subjects(env.prefix).jobStore('jobH', 'ckpt'));
   const info = await os.info(checkpointName('jobH', 7));
   await os.putBlob({ name: checkpointName('jobH', 7), metadata: { ...info!.metadata } }, bytes('evil@7'));
   await t.rejects(bad.loadLatest(), { code: 'FLO_UNAVAILABLE', message: /none of the 1 checkpoint\(s\) listed could be read/ });

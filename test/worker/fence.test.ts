@@ -16,7 +16,7 @@ import { exitsStreamName } from '../../head/resources.ts';
 import { startRestartableNats, uniquePrefix } from '../kit/nats-server.ts';
 import { CheckpointStore } from '../../worker/actor/checkpoint-store.ts';
 import { Fence } from '../../worker/actor/fence.ts';
-import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent, waitActor } from './helpers.ts';
+import { actorSpec, control, exits, jobSpec, jobStores, natsEnv, startTestAgent, waitActor } from './helpers.ts';
 
 const job = jobSpec({ trainer: { kind: 'logreg', steps: 100_000, step_delay_ms: 20 } });
 
@@ -81,6 +81,7 @@ t.test('a checkpoint of a superseded generation is refused', async (t) => {
   const stale = { ...actorSpec({ jobId: 'jf3', actorId: 'jf3-g1-r0', generation: 1, nodeId: 'n', job }), leaseMs: 3000 };
   const verdicts: string[] = [];
   const fence = new Fence({ nc: env.nc, prefix: env.prefix, spec: stale, onFenced: (v) => verdicts.push(v.kind) });
+  await jobStores(env, 'jf3');
   const store = await CheckpointStore.open(env.nc, env.prefix, 'jf3', { generation: 1, guard: (what) => fence.check(what) });
   const e = await store.save(10, new Uint8Array([1, 2, 3])).catch((x: unknown) => x);
   t.match(e, { code: 'FLO_STALE_GENERATION' }, `refused: ${String(e)}`);

@@ -8,6 +8,9 @@ import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { startNatsServer, uniquePrefix, type NatsServer, type StartOptions } from '../kit/nats-server.ts';
 import { Agent } from '../../worker/agent/agent.ts';
 import { openResources } from '../../head/resources.ts';
+import { JobStores } from '../../head/job-stores.ts';
+import { jsClient } from '../../shared/js-domain.ts';
+import { jsManager } from '../../shared/js-assets.ts';
 import { ACTOR_ENTRY, REPO_ROOT } from '../../worker/agent/start.ts';
 
 export interface Tap {
@@ -81,14 +84,29 @@ export function actorSpec(o: { jobId: string; actorId: string; generation?: numb
   });
 }
 
-/** A `spawn` as the head sends it: with the actor's own minted creds (on a server with auth). */
+/** Makes the jobs' checkpoint and artifact stores, as the head does before it spawns a job's actors (an actor only opens them). */
+export async function jobStores(env: Pick<Env, 'nc' | 's'>, ...jobIds: string[]): Promise<JobStores> {
+  const stores = new JobStores({ nc: env.nc, js: jsClient(env.nc), jsm: await jsManager(env.nc), s: env.s, replicas: 1 });
+  for (const id of jobIds) await stores.ensure(id);
+  return stores;
+}
+
+/** A `spawn` as the head sends it: the job's stores made first, with the actor's own minted creds (on a server with auth). */
 export async function spawnMsg(env: Env, actor: ActorSpec): Promise<NodeControl> {
+  await jobStores(env, actor.jobId);
   if (!env.srv.auth) return { op: 'spawn', actor };
   return { op: 'spawn', actor, creds: await env.srv.auth.mint(`actor:${actor.actorId}`, actorPermissions(env.s, actor.jobId, actor.actorId)) };
 }
 
-/** Sends a control request and decodes the ControlReply. */
+/**
+ * Sends a control request and decodes the ControlReply. A spawn goes out as from the head: after
+ * its job's stores exist (made with `nc`, the prefix read from the node's control subject).
+ */
 export async function control(nc: NatsConnection, subject: string, body: unknown): Promise<ControlReply> {
+  const jobId = (body as { op?: unknown; actor?: { jobId?: unknown } } | null)?.actor?.jobId;
+  if ((body as { op?: unknown } | null)?.op === 'spawn' && typeof jobId === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(jobId)) {
+    await jobStores({ nc, s: subjects(subject.split('.')[0]) }, jobId);
+  }
   const data = body instanceof Uint8Array ? body : encode(body);
   const m = await nc.request(subject, data, { timeout: 30_000 });
   return decode(ControlReply, m.data);

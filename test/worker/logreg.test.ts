@@ -54,7 +54,7 @@ t.test('logreg with worldSize 2 in two actor processes: low loss, identical weig
   // Corrupt the newest checkpoint (90): generation 2 must resume from 80.
   const store = await CheckpointStore.open(env.nc, env.prefix, 'jlr');
   t.same((await store.list()).map((c) => c.step), [90, 80, 60]);
-  const os = await new Objm(env.nc).open(env.s.checkpointStore);
+  const os = await new Objm(env.nc).open(env.s.jobStore('jlr', 'ckpt'));
   const info = await os.info(checkpointName('jlr', 90));
   await os.putBlob({ name: checkpointName('jlr', 90), metadata: { ...info!.metadata } }, new TextEncoder().encode('{"format":"flotilla-logreg/1","step":90,"params":[0,0,0,0,0,0,0,0,0],"samplerSeed":1}'));
   const g2 = await runGeneration(env, ex, 'jlr', 2, 2, 100);

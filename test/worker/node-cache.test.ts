@@ -59,7 +59,7 @@ t.test('a restart on the same node loads the checkpoint from the node cache; a s
   await ex.next((e) => e.actorId === 'jc-g1');
   // every checkpoint the store holds now has a copy on this disk that differs from it (written
   // after the kill: a save cut short between the store and the cache leaves no copy at all)
-  const os = await new Objm(env.nc).open(env.s.checkpointStore);
+  const os = await new Objm(env.nc).open(env.s.jobStore('jc', 'ckpt'));
   for (const info of await os.list()) {
     if (!info.deleted && info.name.startsWith('jc/')) cache.put(info.name, new TextEncoder().encode('not a checkpoint'));
   }

@@ -31,7 +31,7 @@ async function runJob(env: Env, jobId: string, workers: number): Promise<Checkpo
     if (e.outcome.kind !== 'succeeded') throw new Error(`${jobId} rank ${rank}: ${e.outcome.kind}: ${e.outcome.message}`);
   }
   ex.close();
-  const os = await new Objm(env.nc).create(env.s.artifactStore);
+  const os = await new Objm(env.nc).open(env.s.jobStore(jobId, 'art'));
   return decodeCheckpoint((await os.getBlob(`${jobId}/last.ckpt`))!);
 }
 

@@ -51,8 +51,8 @@ t.test('flotilla train and a 1-rank job resume each other bit for bit', async (t
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const env = await natsEnv(t, 'yr');
   await startTestAgent(t, env, { nodeId: 'node-rs', slots: 1 });
-  const os = await new Objm(env.nc).create(env.s.artifactStore);
-  const cks = await new Objm(env.nc).create(env.s.checkpointStore);
+  // each job's own stores (made by the spawn, as the head does)
+  const store = (jobId: string, kind: 'art' | 'ckpt') => new Objm(env.nc).open(env.s.jobStore(jobId, kind));
   const session = { data: 'synthetic', cfg: TINY, ...RUN, synthTrain: SYNTH.train, synthVal: SYNTH.val, hypOverrides: { warmup_epochs: 0 }, project: dir, existOk: true };
 
   // the reference: flotilla train, 2 epochs; keep its checkpoint after epoch 0
@@ -65,22 +65,22 @@ t.test('flotilla train and a 1-rank job resume each other bit for bit', async (t
 
   // a job from scratch trains the same weights
   await runJob(env, 'jscratch', {});
-  const jobLast = decodeCheckpoint((await os.getBlob('jscratch/last.ckpt'))!);
+  const jobLast = decodeCheckpoint((await (await store('jscratch', 'art')).getBlob('jscratch/last.ckpt'))!);
   t.same(differing(jobLast, refLast), [], 'a 1-rank job and flotilla train end with bit-identical model and EMA');
 
   // a job resumes flotilla train's epoch-0 checkpoint
   await runJob(env, 'jresume', { resume: afterEpoch0 });
-  const resumedLast = decodeCheckpoint((await os.getBlob('jresume/last.ckpt'))!);
+  const resumedLast = decodeCheckpoint((await (await store('jresume', 'art')).getBlob('jresume/last.ckpt'))!);
   t.match(resumedLast.meta, { job: 'jresume', fit: { cursor: { epoch: 2 } } });
   t.same(differing(resumedLast, refLast), [], 'job resumed from a flotilla train checkpoint == uninterrupted run');
-  const csv = new TextDecoder().decode((await os.getBlob('jresume/results.csv'))!).trim().split('\n');
+  const csv = new TextDecoder().decode((await (await store('jresume', 'art')).getBlob('jresume/results.csv'))!).trim().split('\n');
   t.same(csv.slice(1).map((r) => Number(r.split(',')[0])), [1], 'the resumed job trained epoch 1 only');
 
   // flotilla train resumes the job's epoch-0 checkpoint (the job keeps one per epoch end)
-  const names = (await cks.list()).map((i) => i.name).filter((n) => n.startsWith('jscratch/')).sort();
+  const names = (await (await store('jscratch', 'ckpt')).list()).map((i) => i.name).filter((n) => n.startsWith('jscratch/')).sort();
   t.equal(names.length, 2, 'two epoch-end checkpoints');
   const jobEpoch0 = join(dir, 'job-epoch0.ckpt');
-  writeFileSync(jobEpoch0, (await cks.getBlob(names[0]))!);
+  writeFileSync(jobEpoch0, (await (await store('jscratch', 'ckpt')).getBlob(names[0]))!);
   const fromJob = await trainSession({ data: '', resume: jobEpoch0, project: dir, name: 'fromjob' });
   t.equal(fromJob.epochsRun, 1, 'one epoch left');
   t.not(fromJob.saveDir, ref.saveDir, "a job's checkpoint gets its own run folder");

@@ -41,7 +41,7 @@ t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async 
   await events.next((e) => e.type === 'artifact' && e.name === 'best.ckpt');
   const artifacts = events.items.filter((e) => e.type === 'artifact').map((e) => (e as { name: string }).name);
   t.same(artifacts, ['results.csv', 'results.csv', 'last.ckpt', 'best.ckpt'], 'results.csv after every epoch, then last and best');
-  const os = await new Objm(env.nc).create(env.s.artifactStore);
+  const os = await new Objm(env.nc).open(env.s.jobStore('jyv', 'art'));
   const csv = async () => new TextDecoder().decode((await os.getBlob('jyv/results.csv'))!).trim().split('\n');
   const rows = await csv();
   t.same(rows[0].split(',').map((c) => c.trim()), [...RESULTS_COLUMNS], 'the reference columns');

@@ -1,18 +1,17 @@
 /**
- * Checkpoints of one job in the JetStream Object Store bucket `checkpointStore`, named
- * `<jobId>/<step padded to 12>`. The store publishes an object's meta only after its last
+ * Checkpoints of one job in its own JetStream Object Store bucket (`jobStore(jobId, 'ckpt')`,
+ * made by the head before the job's actors start), named `<jobId>/<step padded to 12>`. The store publishes an object's meta only after its last
  * chunk, so a checkpoint is visible only when complete; on top of the store's own digest we
  * record our SHA-256 (and size) in the object's metadata when saving and verify it on load. A
  * checkpoint that fails either check is skipped (reported through `onEvent`) for the one before.
  */
 import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jsClient } from '../../shared/js-domain.ts';
 import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { withJsRetry } from '../../shared/js-retry.ts';
-import { jsManager, openObjectStore } from '../../shared/js-assets.ts';
+import { requireJobStore } from '../../shared/job-stores.ts';
 import type { CheckpointCache } from './node-cache.ts';
 
 /** Digits of the zero-padded step in a checkpoint name. */
@@ -109,14 +108,10 @@ export class CheckpointStore {
     this.listRetryMs = opts.listRetryMs ?? LIST_RETRY_MS;
   }
 
-  /** Opens (creating if needed) the prefix's checkpoint bucket for one job. */
+  /** Opens the job's checkpoint bucket (FLO_UNAVAILABLE when the head has not made it). */
   static async open(nc: NatsConnection, prefix: string, jobId: string, opts?: CheckpointStoreOptions): Promise<CheckpointStore> {
-    return new CheckpointStore(await CheckpointStore.bucket(nc, prefix), jobId, opts);
-  }
-
-  /** The prefix's checkpoint bucket (created if needed), for `new CheckpointStore(bucket, jobId)`. */
-  static async bucket(nc: NatsConnection, prefix: string): Promise<ObjectStore> {
-    return openObjectStore(jsClient(nc), await jsManager(nc), subjects(prefix).checkpointStore);
+    const os = await requireJobStore(nc, subjects(prefix), jobId, 'ckpt');
+    return new CheckpointStore(os, jobId, opts);
   }
 
   /** Writes the checkpoint of `step`, then prunes all but the newest `keep`. */

@@ -106,6 +106,9 @@ export class FakeAgent {
     await jsClient(nc).publish(this.#s.jobEvents(e.jobId), encode(e));
   }
 
+  /** The creds the head minted for this node's newest actor of `jobId` (what a real agent hands its actor). */
+  credsOf(jobId: string): string | undefined { return this.#creds.get(jobId); }
+
   of(jobId: string): ActorSpec[] { return [...this.actors.values()].filter((a) => a.jobId === jobId).sort((a, b) => a.rank - b.rank); }
 
   async stop(): Promise<void> {
