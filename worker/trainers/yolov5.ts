@@ -124,9 +124,12 @@ interface LastApplied { step: number; generation: number }
 
 let warmed: Promise<void> | undefined;
 
+/** FLOTILLA_WARM_STEP=1 (the agent's environment, inherited by its warm actors): warm YOLOv5 actors take the throw-away step below. */
+export const WARM_STEP_ENV = 'FLOTILLA_WARM_STEP';
+
 /**
  * A warm actor loads tfjs, the native addon and the backend before it has a job (the backend is
- * chosen once per process), then trains one step of YOLOv5n on a tiny synthetic set (img 64,
+ * chosen once per process), then, with FLOTILLA_WARM_STEP=1, trains one step of YOLOv5n on a tiny synthetic set (img 64,
  * batch 4) and throws it away: V8 compiles the kernels', the loss's and the loader's code paths
  * before a job's first step pays for it (measured on the loaded 2-core machine: a first step at
  * img 128 of 1.3 s cold, 0.84 s after this pass, which costs ~1.4 s while the pool fills). It
@@ -139,7 +142,9 @@ export function warm(signal?: AbortSignal): Promise<void> {
 
 async function warmOnce(signal?: AbortSignal): Promise<void> {
   await initBackend({ onNotice: () => undefined });
-  if (signal?.aborted) return;
+  // the throw-away step is opt-in: it costs ~1.4 s of CPU per warm fork, taken from whatever
+  // trains on the node's cores while the pool refills (2-core machines: every job's neighbour)
+  if (signal?.aborted || process.env[WARM_STEP_ENV] !== '1') return;
   const scratch = mkdtempSync(join(tmpdir(), 'flotilla-warm-'));
   try {
     const synthetic = { train: 4, val: 4, seed: 0, img: 64 };
