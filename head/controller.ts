@@ -369,7 +369,10 @@ export class Controller {
       if (isTerminal(after.state) && !isTerminal(before.state)) await this.#faults?.ended(after).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'faults not expired'));
       // an ended job's stores take no more writes (in the background: sealing retries through elections)
       if (isTerminal(after.state) && !isTerminal(before.state)) this.#seal(id);
-      await this.#event({ type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts });
+      await this.#event({
+        type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts,
+        ...(after.state === 'recovering' && after.checkpoint_step !== null ? { checkpoint_step: after.checkpoint_step } : {}),
+      });
     }
     return after;
   }

@@ -59,8 +59,8 @@ export function trainedGenerations(events: readonly Ev[]): Trained {
 const SKIPPED = /^checkpoint \S*?(\d{12}) skipped/;
 
 /**
- * Checkpoint steps published before stream index `before` that a resume may use: not reported
- * skipped (a corrupt one) and not the newest checkpoint when a corrupt-checkpoint fault hit.
+ * Checkpoint steps published before stream index `before` (by rank 0's `checkpoint` event or the
+ * head's `recovering` event that names it) that a resume may use: not reported skipped (a corrupt one) and not the newest checkpoint when a corrupt-checkpoint fault hit.
  */
 export function validCheckpoints(events: readonly Ev[], before: number): number[] {
   const saved: number[] = [];
@@ -68,6 +68,8 @@ export function validCheckpoints(events: readonly Ev[], before: number): number[
   for (let i = 0; i < Math.min(before, events.length); i++) {
     const e = events[i];
     if (e.type === 'checkpoint') saved.push(e.step);
+    // the head's word that rank 0 saved it (its own event may come later or be lost with its actor)
+    else if (e.type === 'state' && e.checkpoint_step !== undefined && e.checkpoint_step > 0 && !saved.includes(e.checkpoint_step)) saved.push(e.checkpoint_step);
     else if (e.type === 'log' && (e.level === 'warn' || e.level === 'error')) {
       const m = SKIPPED.exec(e.msg);
       if (m) bad.add(Number(m[1]));

@@ -7,8 +7,16 @@ import { FaultEventFields } from './fault.ts';
 const base = { jobId: Id, ts: z.number(), generation: z.number().int().nonnegative() };
 
 export const JobEvent = z.discriminatedUnion('type', [
-  /** from the head; `restarts`: the job's restart count after this change */
-  z.object({ ...base, type: z.literal('state'), state: JobState, message: z.string().optional(), restarts: z.number().int().nonnegative().optional() }),
+  /**
+   * from the head; `restarts`: the job's restart count after this change; `checkpoint_step`: on
+   * `recovering`, the newest checkpoint rank 0 reported saved (the step a checkpoint restart
+   * resumes after; its own `checkpoint` event may reach the stream later, or never, when the
+   * saving actor was stopped while JetStream was electing a leader)
+   */
+  z.object({
+    ...base, type: z.literal('state'), state: JobState, message: z.string().optional(), restarts: z.number().int().nonnegative().optional(),
+    checkpoint_step: z.number().int().nonnegative().optional(),
+  }),
   z.object({ ...base, type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), rank: z.number().int().optional(), msg: z.string() }),
   z.object({
     ...base,

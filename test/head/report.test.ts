@@ -161,6 +161,21 @@ t.test('violations: steps applied twice, a rollback past the newest checkpoint, 
   t.equal(g.changes[0].fault_id, null, 'a change with no fault before it is unattributed');
 });
 
+t.test("a checkpoint whose own event never reached the stream counts when the head's recovering event names it", async (t) => {
+  // steps 1..15 with a checkpoint event at 5 only: the event for 10 was lost with its actor
+  const before = () => new Stream().state(0, 'running').steps(0, 1, 9).steps(0, 10, 15, 100);
+  const base = before().state(1, 'recovering', 1).steps(1, 11, 20).state(1, 'succeeded', 1);
+  const named = before();
+  named.events.push(JobEvent.parse({ jobId: J, ts: named.now, type: 'state', generation: 1, state: 'recovering', restarts: 1, checkpoint_step: 10 }));
+  named.steps(1, 11, 20).state(1, 'succeeded', 1);
+  const without = checkSteps(base.events, 20);
+  t.notOk(without.ok, 'no checkpoint event at 10 and no word from the head: steps 11..15 applied twice');
+  t.match(without.problems.join(), /no checkpoint at 10/);
+  const withHead = checkSteps(named.events, 20);
+  t.ok(withHead.ok, `the head named checkpoint 10 when the job began recovering: ${withHead.problems.join('; ')}`);
+  t.ok(buildReport(record(), named.events).ok);
+});
+
 t.test('a corrupt newest checkpoint may be skipped for the one before (fault event or skip log)', async (t) => {
   const corrupt = { kind: 'corrupt-checkpoint' } as const;
   const viaFault = new Stream().state(0, 'running').steps(0, 1, 12).fault(0, 'f1', 'injected', corrupt, { step: 12 })
