@@ -1,6 +1,6 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { startNatsServer, startNatsCluster, uniquePrefix } from '../kit/nats-server.ts';
 import { isTransientJsError, withJsRetry } from '../../shared/js-retry.ts';
@@ -74,16 +74,36 @@ t.test('3-server cluster: R3 KV writes go on through the SIGKILL of each server 
   t.teardown(() => nc.close());
   const js = jetstream(nc, { timeout: 2000 });
   const kv = await withJsRetry('create', () => new Kvm(js).create('ha', { replicas: 3 }), { budgetMs: 30_000, attempts: 50 });
+  const jsm = await jetstreamManager(nc, { timeout: 2000 });
   let n = 0;
   for (const victim of [0, 1, 2]) {
     for (let i = 0; i < 5; i++) await withJsRetry(`put ${n}`, () => kv.put(`k${n}`, String(n)), { budgetMs: 30_000, attempts: 50 }).then(() => n++);
     const s = c.servers[victim];
     await s.kill();
     for (let i = 0; i < 5; i++) await withJsRetry(`put ${n}`, () => kv.put(`k${n}`, String(n)), { budgetMs: 30_000, attempts: 50 }).then(() => n++);
-    // bring it back (same ports, same store) before the next one dies: 2 of 3 keep quorum
+    // bring it back (same ports, same store) and let it catch up before the next one dies, as a
+    // rolling restart does: killing the next while this one still replays its log is losing two
     await s.restart();
+    await caughtUp(jsm, 'KV_ha', 3);
   }
   t.equal(n, 30, 'every write landed');
   for (let i = 0; i < n; i++) t.equal((await withJsRetry('get', () => kv.get(`k${i}`), { budgetMs: 30_000 }))?.string(), String(i));
   t.end();
 });
+
+/** Waits (up to 60 s) until `stream` has a leader and all its `replicas` are current and online. */
+async function caughtUp(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let seen = 'no answer';
+  while (Date.now() < deadline) {
+    const info = await jsm.streams.info(stream).catch((e: unknown) => { seen = String(e); return null; });
+    const c = info?.cluster;
+    if (c) {
+      const peers = c.replicas ?? [];
+      seen = `leader ${c.leader ?? 'none'}, peers ${peers.map((p) => `${p.name}:${p.current ? 'current' : 'behind'}${p.offline ? ':offline' : ''}`).join(' ')}`;
+      if (c.leader && peers.length === replicas - 1 && peers.every((p) => p.current && !p.offline)) return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${stream} did not catch up within 60 s (${seen})`);
+}
