@@ -183,13 +183,19 @@ export class Controller {
   /** A node's heartbeat shows fewer actors than before: a slot came free, so the queue may move now. */
   slotFreed(): void { void this.tick(); }
 
-  /** A node announced it is leaving: no new actors there, and its actors move elsewhere. */
+  /**
+   * A node announced it is leaving: no new actors there, and its actors move elsewhere. A live
+   * gang keeps its ranks on other nodes (in memory, at the drain checkpoint's step) and only the
+   * leaving node's ranks are placed again; a gang with no rank elsewhere restarts from the
+   * checkpoint its rank 0 wrote for the drain.
+   */
   onNodeLeaving(nodeId: string): Promise<void> {
     return this.serial(async () => {
       await this.nodes.setDraining(nodeId);
       for (const j of this.jobs.list()) {
-        if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {
-          await this.#endGeneration(j.id, j.generation, 'rescale', `node ${nodeId} is draining`);
+        const leaving = j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId);
+        if (!isTerminal(j.state) && leaving.length > 0) {
+          await this.#endGeneration(j.id, j.generation, 'rescale', `node ${nodeId} is draining`, leaving);
         }
       }
       void this.tick();
@@ -298,11 +304,13 @@ export class Controller {
    * other ranks (liveRecovery); otherwise, or with no survivor, the whole gang restarts.
    */
   async #endGeneration(id: string, generation: number, end: GenerationEnd, reason: string, lost?: string[]): Promise<void> {
-    if (end === 'retryable') await this.#flushProgress(); // the step, for sameIncident
+    if (end === 'retryable' || lost) await this.#flushProgress(); // the step, for sameIncident
     await this.#commit(id, (cur) => {
       if (cur.generation !== generation || isTerminal(cur.state)) return null;
       if (end === 'retryable' && sameIncident(cur)) return incidentRestart(cur, reason, this.#o.restartBackoffMs, Date.now());
-      const live = end === 'retryable' && lost && cur.spec.recovery === 'live' && cur.state === 'running' ? liveRecovery(cur, lost, reason, Date.now()) : null;
+      // a drain ('rescale' with the leaving node's ranks) keeps the survivors too, uncounted
+      const live = (end === 'retryable' || end === 'rescale') && lost && cur.spec.recovery === 'live' && cur.state === 'running'
+        ? liveRecovery(cur, lost, reason, Date.now(), end === 'retryable') : null;
       return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
     });
   }

@@ -69,20 +69,22 @@ export function endGeneration(j: HeadJob, end: GenerationEnd, reason: string, ba
  * survivors wait for them. The step is not rolled back (the survivors hold it). Null when no
  * rank survives (or a rank already finished, or an elastic job has too few left, or is a YOLOv5
  * one): the checkpoint path (endGeneration) applies, which shrinks an elastic job at once.
+ * `counted` false: a drain (the lost ranks' node is leaving, nothing failed), not a restart.
  */
-export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string, now: number): HeadJob | null {
+export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string, now: number, counted = true): HeadJob | null {
   const kept = j.placement.filter((p) => !lost.includes(p.actorId));
   if (kept.length === 0 || kept.length === j.placement.length || j.finished.length > 0) return null;
   if (j.spec.min_workers !== undefined && j.spec.min_workers < j.spec.workers && !isElastic(j)) return null; // shrinks by a full restart
   const base: HeadJob = { ...j, generation: j.generation + 1, placement: kept, finished: [], final_step: undefined, placed_at: undefined };
-  if (j.restarts >= j.spec.max_restarts) return to({ ...base, placement: [] }, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
+  if (counted && j.restarts >= j.spec.max_restarts) return to({ ...base, placement: [] }, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
+  const restarts = j.restarts + (counted ? 1 : 0);
   if (isElastic(j)) {
     // elastic: the survivors go on at once as ranks 0..k-1 (the job grows back when a slot appears)
     if (kept.length < (j.spec.min_workers ?? j.spec.workers)) return null;
     const placement = [...kept].sort((a, b) => a.rank - b.rank).map((p, rank) => ({ ...p, rank }));
-    return { ...base, placement, restarts: j.restarts + 1, state: 'running', message: `${reason}; going on with ${kept.length} of ${j.spec.workers} rank(s) (elastic, live)`, placed_at: now, not_before: undefined };
+    return { ...base, placement, restarts, state: 'running', message: `${reason}; going on with ${kept.length} of ${j.spec.workers} rank(s) (elastic, live)`, placed_at: now, not_before: undefined };
   }
-  return { ...to({ ...base, restarts: j.restarts + 1, incident: { generation: base.generation, step: j.step } }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
+  return { ...to({ ...base, restarts, incident: { generation: base.generation, step: j.step } }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
 }
 
 /**

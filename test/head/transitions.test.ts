@@ -121,6 +121,11 @@ t.test("live recovery keeps the survivors' placement and replaces only the lost 
   t.equal(liveRecovery(rankSucceeded(running, 0, 5), ['a1'], 'late', 2000), null, 'a rank already finished: the checkpoint path');
   const spent = liveRecovery({ ...running, restarts: 2 }, ['a1'], 'again', 2000);
   t.equal(spent?.state, 'failed', 'max_restarts still applies');
+  const drained = liveRecovery({ ...running, restarts: 2 }, ['a1'], 'node m is draining', 2000, false);
+  t.equal(drained?.state, 'recovering', 'a drain is not a failure: max_restarts spent or not, the survivor stays');
+  t.equal(drained?.restarts, 2, 'a drain is not counted as a restart');
+  t.same(drained?.placement, [two[0]], "only the leaving node's rank is placed again");
+  t.equal(drained?.step, 17, 'the survivor holds the step');
 });
 
 t.test('one incident that takes several ranks (a nats-server dies) is counted once', async (t) => {

@@ -2,8 +2,9 @@
  * A checkpoint asked for by a draining node (SIGTERM, a preemption notice). Rank 0 of the
  * current generation answers `jobCheckpoint` requests once it has written the checkpoint of the
  * step in flight, then holds the gang (it starts no further step, so the other ranks wait in
- * the next allreduce) until the head moves it (a jobAbort fires the signal) or DRAIN_HOLD_MS
- * pass without a move, so no step is trained past the checkpoint and thrown away.
+ * the next allreduce) until the head moves it (a jobAbort that stops it, or, with live recovery,
+ * one that keeps it in a new generation while the draining node's ranks are replaced: `held()`
+ * fires on both) or DRAIN_HOLD_MS pass without a move, so no step is trained past the checkpoint and thrown away.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, encode } from '../../shared/codec.ts';
@@ -20,8 +21,11 @@ export class DrainPoint {
   private waiting: Msg[] = [];
   private sub: Subscription | undefined;
 
-  /** `spec`: the actor's current spec (a live-recovery survivor moves to newer generations) */
-  constructor(private readonly spec: () => ActorSpec, private readonly signal: AbortSignal, private readonly log: Logger, private readonly holdMs = DRAIN_HOLD_MS) {}
+  /**
+   * `spec`: the actor's current spec (a live-recovery survivor moves to newer generations);
+   * `held`: fires when the current generation ends for this actor (stopped or kept in a newer one)
+   */
+  constructor(private readonly spec: () => ActorSpec, private readonly held: () => AbortSignal, private readonly log: Logger, private readonly holdMs = DRAIN_HOLD_MS) {}
 
   /** Rank 0 listens on `subject`; other ranks have nothing to write and never answer. */
   listen(nc: NatsConnection, subject: string): void {
@@ -53,7 +57,10 @@ export class DrainPoint {
     const done: CheckpointDone = { step, name: checkpointName(this.spec().jobId, step) };
     for (const m of this.waiting.splice(0)) this.reply(m, { ok: true, result: done });
     this.log.info({ step, holdMs: this.holdMs }, 'drain checkpoint written; holding the gang until it moves');
-    await abortableSleep(this.holdMs, this.signal);
+    const held = this.held();
+    await abortableSleep(this.holdMs, held);
+    if (held.aborted) this.log.info({ step }, 'drain hold ended: the gang moved');
+    else this.log.warn({ step, holdMs: this.holdMs }, 'drain hold expired: nobody moved the gang; going on');
   }
 
   /** The actor is ending: requests still open get an error instead of a timeout. */

@@ -47,6 +47,9 @@ export class LiveGang {
 
   get spec(): ActorSpec { return this.cur.spec; }
 
+  /** Fires when the current generation ends for this actor: it stops, or a newer generation keeps it. */
+  get signal(): AbortSignal { return this.cur.ac.signal; }
+
   private generation(spec: ActorSpec): Generation {
     const ac = new AbortController();
     const stop = (): void => ac.abort(this.o.stop.reason);

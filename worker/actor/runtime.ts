@@ -93,7 +93,7 @@ export class ActorRuntime {
   constructor(private readonly o: RuntimeOptions) {
     this.send = o.send ?? (() => undefined);
     this.faults = new ActorFaults({ spec: () => this.gang.spec, send: (m) => this.send(m), shaper: this.shaper, log: o.log, signal: this.ac.signal });
-    this.drain = new DrainPoint(() => this.gang.spec, this.ac.signal, o.log);
+    this.drain = new DrainPoint(() => this.gang.spec, () => this.gang.signal, o.log);
     this.gang = new LiveGang({
       spec: o.spec, stop: this.ac.signal, log: o.log,
       openGroup: (spec, signal) => createActorGroup({
