@@ -267,7 +267,7 @@ async function main(): Promise<void> {
       const n = out.faults.find((r) => r.trainer === kind && r.fault === fault && r.path === 'new');
       const o = out.faults.find((r) => r.trainer === kind && r.fault === fault && r.path === 'old');
       if (!n || !o) continue;
-      const cell = (r: FaultRow) => `detect ${(r.detect_ms / 1000).toFixed(2)} s, next ${(r.next_step_ms / 1000).toFixed(2)} s, lost ${r.steps_lost}`.padEnd(34);
+      const cell = (r: FaultRow) => `detect ${(r.detect_ms / 1000).toFixed(2)} s, next ${(r.next_step_ms / 1000).toFixed(2)} s, lost ${r.steps_lost}`.padEnd(38);
       console.log(`${`${kind} ${fault}`.padEnd(27)}${cell(n)}${cell(o)}  next-step ratio ${(o.next_step_ms / n.next_step_ms).toFixed(2)}x`);
     }
   }

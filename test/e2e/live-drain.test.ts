@@ -9,14 +9,11 @@
  * not when the hold expires) and once with the leaving rank 0.
  */
 import t from 'tap';
-import type { JobEvent } from '../../shared/schemas/event.ts';
 import { startAgentProc, type Proc } from '../head/helpers/procs.ts';
 import { auditSteps, checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
-import { actorsOf, alive, eventsOf, liveCluster, stateLines } from './live-helpers.ts';
+import { actorsOf, alive, eventsOf, liveCluster, stateLines, doneDigests, finished, referenceDigests } from './live-helpers.ts';
 
-const doneDigests = (events: JobEvent[], generation: number): string[] => events.flatMap((e) =>
-  e.type === 'log' && e.generation === generation && /^done /.test(e.msg) ? [/params_sha256=([0-9a-f]+)/.exec(e.msg)![1]] : []);
 
 t.test('live drain: only the leaving node\'s rank is replaced', async (t) => {
   const { c, nc, api } = await liveCluster(t, 'ldr');
@@ -24,13 +21,9 @@ t.test('live drain: only the leaving node\'s rank is replaced', async (t) => {
   const agents = new Map<string, Proc>((await Promise.all(names.map((n) => startAgentProc(t, c, n, 1)))).map((p, i) => [names[i], p]));
   const steps = 50;
   const trainer = { kind: 'logreg' as const, steps, features: 8, batch: 32, seed: 5 };
-  const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
+  const finish = (id: string) => finished(api, id);
 
-  const ref = await api.submit({ workers: 2, trainer });
-  const refDone = await finish(ref.id);
-  t.equal(refDone.state, 'succeeded', 'the fault-free run succeeded');
-  const refDigest = doneDigests(await eventsOf(api, ref.id), refDone.generation);
-  t.equal(refDigest.length, 2, 'both ranks of the reference reported their weights');
+  const refDigest = await referenceDigests(t, api, { workers: 2, trainer }); // the same job without faults
 
   for (const leavingRank of [1, 0]) {
     await t.test(`SIGTERM of the node with rank ${leavingRank}`, async (t) => {

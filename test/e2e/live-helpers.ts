@@ -8,8 +8,9 @@ import type { Cluster } from '../head/helpers/procs.ts';
 import { decode, encode } from '../../shared/codec.ts';
 import { ControlReply } from '../../shared/schemas/common.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
-import type { JobRecord } from '../../shared/schemas/job.ts';
+import type { JobRecord, JobSpecInput } from '../../shared/schemas/job.ts';
 import { subjects } from '../../shared/subjects.ts';
+import { until } from '../head/helpers/wait.ts';
 
 /** A nats-server, a head on it (in this process, `opts` over short test timeouts), a client connection and the REST client; torn down with `t`. */
 export async function liveCluster(t: Test, tag: string, opts: Partial<HeadOptions> = {}): Promise<{ c: Cluster; nc: NatsConnection; api: HeadClient }> {
@@ -56,4 +57,26 @@ export async function eventsOf(api: HeadClient, id: string): Promise<JobEvent[]>
 export function stateLines(events: readonly JobEvent[], generation: number): { rank?: number; msg: string; sha?: string; source?: string }[] {
   return events.flatMap((e) => (e.type === 'log' && e.generation === generation && /^state /.test(e.msg)
     ? [{ rank: e.rank, msg: e.msg, sha: /state_sha256=([0-9a-f]+)/.exec(e.msg)?.[1], source: /source=(\w+)/.exec(e.msg)?.[1] }] : []));
+}
+
+/** The weights' digests (`done … params_sha256=…`) the ranks of `generation` logged when they finished. */
+export const doneDigests = (events: readonly JobEvent[], generation: number): string[] => events.flatMap((e) =>
+  e.type === 'log' && e.generation === generation && /^done /.test(e.msg) ? [/params_sha256=([0-9a-f]+)/.exec(e.msg)![1]] : []);
+
+/** Waits (up to `ms`) until the job is succeeded, failed or cancelled; returns its record. */
+export const finished = (api: HeadClient, id: string, ms = 120_000): Promise<JobRecord> =>
+  until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, ms);
+
+/**
+ * The fault-free reference: runs `spec` to its end and returns the digests its ranks logged,
+ * read at the generation it finished in (on a loaded machine an actor may fail to start, a NATS
+ * connect timeout, and the reference restarts, which changes nothing in its weights).
+ */
+export async function referenceDigests(t: Test, api: HeadClient, spec: JobSpecInput): Promise<string[]> {
+  const ref = await api.submit(spec);
+  const done = await finished(api, ref.id);
+  t.equal(done.state, 'succeeded', 'the fault-free run succeeded');
+  const digests = doneDigests(await eventsOf(api, ref.id), done.generation);
+  t.equal(digests.length, spec.workers, 'every rank of the reference reported its weights');
+  return digests;
 }

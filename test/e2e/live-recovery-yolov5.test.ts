@@ -22,7 +22,7 @@ import { subjects } from '../../shared/subjects.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
 import { auditSteps, checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
-import { actorsOf, alive, eventsOf, liveCluster, stateLines } from './live-helpers.ts';
+import { actorsOf, alive, eventsOf, liveCluster, stateLines, finished } from './live-helpers.ts';
 
 const TINY = fileURLToPath(new URL('../worker/fixtures/tiny-yolov5.yaml', import.meta.url));
 const cfg = process.env.FLOTILLA_LIVE_CFG ?? TINY;
@@ -34,7 +34,7 @@ t.test('live recovery of a 2-rank YOLOv5 job', async (t) => {
   const agent = await startAgentProc(t, c, 'a', 2);
   const trainer = { kind: 'yolov5' as const, cfg, data: 'synthetic', img, epochs: 2, batch: 2, synthetic: { train: 16, val: 2, seed: 3 }, hyp: { warmup_epochs: 0 } };
   const base: JobSpecInput = { workers: 2, max_restarts: 2, checkpoint_every: 1000, trainer };
-  const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 300_000);
+  const finish = (id: string) => finished(api, id, 300_000);
   const lastCkpt = async (id: string) => decodeCheckpoint((await (await new Objm(nc).open(subjects(c.prefix).jobStore(id, 'art'))).getBlob(`${id}/last.ckpt`))!);
   const params = (ck: ReturnType<typeof decodeCheckpoint>) => [...ck.tensors].filter(([k]) => k.startsWith('model/') && !/running_(mean|var)|num_batches/.test(k));
 

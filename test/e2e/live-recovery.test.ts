@@ -12,10 +12,8 @@ import type { JobSpecInput } from '../../shared/schemas/job.ts';
 import { startAgentProc } from '../head/helpers/procs.ts';
 import { auditSteps, checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
-import { actorsOf, alive, eventsOf, liveCluster, stateLines } from './live-helpers.ts';
+import { actorsOf, alive, eventsOf, liveCluster, stateLines, doneDigests, finished, referenceDigests } from './live-helpers.ts';
 
-const doneDigests = (events: JobEvent[], generation: number): string[] => events.flatMap((e) =>
-  e.type === 'log' && e.generation === generation && /^done /.test(e.msg) ? [/params_sha256=([0-9a-f]+)/.exec(e.msg)![1]] : []);
 
 /** Seconds from each kill to the first rank-0 step of a newer generation (event clocks; same host). */
 function nextStepAfter(events: JobEvent[], kills: { at: number; generation: number }[]): string[] {
@@ -30,16 +28,9 @@ t.test('live recovery of a logreg gang on one node', async (t) => {
   await startAgentProc(t, c, 'a', 2);
   const steps = 60;
   const trainer = { kind: 'logreg' as const, steps, features: 8, batch: 32, seed: 3 };
-  const finish = (id: string) => until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
+  const finish = (id: string) => finished(api, id);
 
-  // the reference: the same job without faults
-  const ref = await api.submit({ workers: 2, trainer });
-  const refDone = await finish(ref.id);
-  t.equal(refDone.state, 'succeeded', 'the fault-free run succeeded');
-  // read at the generation it finished in: on a loaded machine an actor may fail to start (a NATS
-  // connect timeout) and the reference restarts, which changes nothing in its weights
-  const refDigest = doneDigests(await eventsOf(api, ref.id), refDone.generation);
-  t.equal(refDigest.length, 2, 'both ranks of the reference reported their weights');
+  const refDigest = await referenceDigests(t, api, { workers: 2, trainer }); // the same job without faults
 
   await t.test('SIGKILL of a rank: the survivor keeps its PID, the replacement gets its state', async (t) => {
     // no periodic checkpoint: a restart from one would go back to step 0

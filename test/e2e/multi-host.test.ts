@@ -10,8 +10,8 @@
  */
 import t from 'tap';
 import { Lab, netnsUnavailable, type Host } from '../kit/netns.ts';
-import { startLabCluster, startLeaf, CLUSTER_URLS, type LabCluster } from '../kit/lab-cluster.ts';
-import { startProc, type Proc } from '../head/helpers/procs.ts';
+import { startLabCluster, startLeaf, hostLauncher, CLUSTER_URLS, type LabCluster } from '../kit/lab-cluster.ts';
+import type { Proc } from '../head/helpers/procs.ts';
 import { checkSteps, auditSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
@@ -36,11 +36,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
   const leafHost = lab.addHost('leafhost');
   const leaf = await startLeaf(leafHost, cluster.auth);
   t.teardown(() => leaf.stop());
-  const inHost = (h: Host, args: string[], env: Record<string, string>, label: string): Proc =>
-    startProc(t, ['--import', 'tsx', ...args], {
-      // the cluster's listeners require TLS (shipped configs); the leaf's loopback listener has none
-      FLOTILLA_PREFIX: prefix, ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}), ...env,
-    }, label, ['ip', 'netns', 'exec', h.ns]);
+  const inHost = hostLauncher(t, cluster, prefix);
   const deadAfterMs = 3000;
   const head = inHost(headHost, ['head/main.ts'], {
     FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080', FLOTILLA_DEAD_AFTER_MS: String(deadAfterMs),

@@ -22,7 +22,8 @@ import { connect as tcpConnect } from 'node:net';
 import { launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
 import { ensureLeafFiles } from '../../head/auth/nats-trust.ts';
 import { DEFAULT_CERT_HOSTS, writeNatsCerts } from '../../head/auth/nats-certs.ts';
-import { ROOT } from '../head/helpers/procs.ts';
+import type { Test } from 'tap';
+import { ROOT, startProc, type Proc } from '../head/helpers/procs.ts';
 import type { Lab, Host } from './netns.ts';
 
 export const CLUSTER_HOSTS = ['nats1', 'nats2', 'nats3'] as const;
@@ -104,4 +105,15 @@ export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServe
     rmSync(storeDir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * A launcher of our processes (`node --import tsx ARGS`) inside a lab host, with the test's
+ * FLOTILLA_PREFIX and, for a client given the cluster's URLs (whose listeners require TLS, as
+ * shipped), the cluster's CA; a leaf's loopback listener needs none.
+ */
+export function hostLauncher(t: Test, cluster: LabCluster, prefix: string): (h: Host, args: string[], env: Record<string, string>, label: string) => Proc {
+  return (h, args, env, label) => startProc(t, ['--import', 'tsx', ...args], {
+    FLOTILLA_PREFIX: prefix, ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}), ...env,
+  }, label, ['ip', 'netns', 'exec', h.ns]);
 }

@@ -13,8 +13,7 @@
  */
 import t from 'tap';
 import { Lab, netnsUnavailable, type Host } from '../kit/netns.ts';
-import { startLabCluster, startLeaf, CLUSTER_URLS } from '../kit/lab-cluster.ts';
-import { startProc, type Proc } from '../head/helpers/procs.ts';
+import { startLabCluster, startLeaf, hostLauncher, CLUSTER_URLS } from '../kit/lab-cluster.ts';
 import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { storedToken } from '../../shared/credentials.ts';
@@ -34,10 +33,7 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
   const leafHost = lab.addHost('leafhost');
   const leaf = await startLeaf(leafHost, cluster.auth);
   t.teardown(() => leaf.stop());
-  const inHost = (h: Host, args: string[], env: Record<string, string>, label: string): Proc =>
-    startProc(t, ['--import', 'tsx', ...args], {
-      FLOTILLA_PREFIX: prefix, ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}), ...env,
-    }, label, ['ip', 'netns', 'exec', h.ns]);
+  const inHost = hostLauncher(t, cluster, prefix);
   const head = inHost(headHost, ['head/main.ts'], {
     FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080',
     FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
