@@ -261,19 +261,30 @@ export class Controller {
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
       // after the placements (they do not read progress; a generation's end flushes it first)
       await this.#flushProgress();
-      this.#mintAhead(now);
+      this.#prepareAhead(now);
       await this.#faults?.tick(now);
     });
   }
 
   // ---- internals -------------------------------------------------------------------------
 
-  /** Creds for the actors of the jobs next in the queue (as many jobs as the pool has slots, at most MINT_AHEAD_MAX). */
-  #mintAhead(now: number): void {
-    if (!this.#ahead) return;
+  /**
+   * For the jobs next in the queue (as many as the pool has slots, at most MINT_AHEAD_MAX): their
+   * actors' creds and their object stores, made while other jobs run, so a placement's path to
+   * its spawn holds neither (two stream creations cost 50-200 ms on a loaded 2-core machine).
+   */
+  #prepareAhead(now: number): void {
     const n = Math.min(MINT_AHEAD_MAX, Math.max(1, poolSlots(this.nodes.list())));
-    const next = waitQueue(this.jobs.list(), now).slice(0, n).map((job) => ({ job, ranks: missingRanks(job) }));
-    this.#ahead.prepare(next, (id) => this.jobs.get(id));
+    const queued = waitQueue(this.jobs.list(), now).slice(0, n);
+    this.#ahead?.prepare(queued.map((job) => ({ job, ranks: missingRanks(job) })), (id) => this.jobs.get(id));
+    for (const job of queued) {
+      if (job.generation > 0) continue; // a restart: its stores were made by its first placement
+      void this.#stores?.ensure(job.id).then(
+        // it ended while they were being made (its seal found none): seal them now
+        () => { if (isTerminal(this.jobs.get(job.id)?.state ?? 'pending')) this.#seal(job.id); },
+        (e: Error) => this.#log.debug({ job: job.id, err: e.message }, 'job stores not made ahead (made at placement)'),
+      );
+    }
   }
 
   /** Elastic live gangs below their size grow when a slot is free (the new ranks get the state from the gang). */
@@ -331,19 +342,21 @@ export class Controller {
     if (!wrote) return;
     // spawns go out concurrently and outside the decision queue; a failure ends the generation
     void (async () => {
-      // the job's stores exist before any of its actors does (an actor may not create streams)
-      await this.#stores?.ensure(j.id);
-      // it ended while they were being made (the seal at its end may have found none): seal them, spawn nothing
-      if (isTerminal(this.jobs.get(j.id)?.state ?? j.state)) { this.#seal(j.id); return; }
       const creds = new Map<string, string | undefined>();
-      for (const p of fresh) creds.set(p.actorId, await this.#ahead?.take(j.id, p.actorId));
-      // who got which actor user is on record before the creds leave the head
-      if (this.#issued) {
+      const issue = async () => {
+        for (const p of fresh) creds.set(p.actorId, await this.#ahead?.take(j.id, p.actorId));
+        // who got which actor user is on record before the creds leave the head
+        if (!this.#issued) return;
         for (const nodeId of new Set(fresh.map((p) => p.nodeId))) {
           const users = fresh.filter((p) => p.nodeId === nodeId).map((p) => creds.get(p.actorId)).filter((c): c is string => !!c).map(credsUser);
           if (users.length) await this.#issued(nodeId, users);
         }
-      }
+      };
+      // the job's stores exist before any of its actors does (an actor may not create streams);
+      // made ahead while the job queued (#prepareAhead), else now, beside the creds' record
+      await Promise.all([this.#stores?.ensure(j.id), issue()]);
+      // it ended while they were being made (the seal at its end may have found none): seal them, spawn nothing
+      if (isTerminal(this.jobs.get(j.id)?.state ?? j.state)) { this.#seal(j.id); return; }
       await Promise.all(fresh.map((p) => {
         const spec: ActorSpec = {
           actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,

@@ -1,8 +1,8 @@
 /**
  * Each job's own object stores (checkpoints, artifacts), one JetStream stream per job and
  * kind, so an actor's permissions can name its job's buckets and no other job's (see
- * auth/nats-permissions.ts). The head makes both before it spawns the job's first actors
- * (with the replica count of the other assets, retried through elections), and seals both
+ * auth/nats-permissions.ts). The head makes both before it spawns the job's first actors,
+ * mostly while the job still waits in the queue (the controller's lookahead) (with the replica count of the other assets, retried through elections), and seals both
  * when the job ends: a sealed stream takes no new object, deletion or purge from anyone, so
  * the artifacts stay downloadable and the last checkpoints stay as they were (the retention
  * the actors applied: the newest `keep` per job), while actor credentials a node kept past the
@@ -26,22 +26,29 @@ export class JobStores {
   /** jobs whose stores this head made or found (a placement after the first asks no server) */
   readonly #ensured = new Set<string>();
   readonly #open = new Map<string, ObjectStore>();
+  /** jobs whose stores are being made now (made ahead while queued, or by a placement) */
+  readonly #making = new Map<string, Promise<AssetReport[]>>();
 
   constructor(d: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; s: Subjects; replicas: number; retry?: JsRetryOptions }) {
     this.#nc = d.nc; this.#js = d.js; this.#jsm = d.jsm; this.#s = d.s; this.#replicas = d.replicas; this.#retry = d.retry ?? {};
   }
 
-  /** Makes the job's stores unless they exist (idempotent, race-safe); resolves with what was done to each. */
-  async ensure(jobId: string): Promise<AssetReport[]> {
-    if (this.#ensured.has(jobId)) return [];
-    const out: AssetReport[] = [];
-    for (const kind of JOB_STORE_KINDS) {
-      const r = await ensureObjectStore(this.#js, this.#jsm, this.#s.jobStore(jobId, kind), this.#replicas, this.#retry);
-      this.#open.set(this.#s.jobStore(jobId, kind), r.os);
-      out.push(r.report);
+  /**
+   * Makes the job's stores unless they exist (idempotent, race-safe: a call while another is
+   * making them waits for that one); resolves with what was done to each.
+   */
+  ensure(jobId: string): Promise<AssetReport[]> {
+    if (this.#ensured.has(jobId)) return Promise.resolve([]);
+    let making = this.#making.get(jobId);
+    if (!making) {
+      making = Promise.all(JOB_STORE_KINDS.map(async (kind) => {
+        const r = await ensureObjectStore(this.#js, this.#jsm, this.#s.jobStore(jobId, kind), this.#replicas, this.#retry);
+        this.#open.set(this.#s.jobStore(jobId, kind), r.os);
+        return r.report;
+      })).then((out) => { this.#ensured.add(jobId); return out; }).finally(() => this.#making.delete(jobId));
+      this.#making.set(jobId, making);
     }
-    this.#ensured.add(jobId);
-    return out;
+    return making;
   }
 
   /** The job's store of `kind`, or null when the job never had one (it was never placed). */

@@ -5,7 +5,8 @@
  * request/reply and JetStream work under a user that cannot read others' inboxes.
  */
 import { readFileSync } from 'node:fs';
-import { credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { credsAuthenticator } from './native-nkey.ts';
 import { FlotillaError } from './errors.ts';
 import { installCutLayer } from './nats-cut.ts';
 
@@ -58,5 +59,5 @@ export function natsOptions(servers: string | string[], creds?: string, extra: P
   if (!creds) return { ...base, ...extra };
   const text = credsText(creds);
   const inboxPrefix = inboxPrefixOf(credsJwt(text));
-  return { ...base, authenticator: credsAuthenticator(new TextEncoder().encode(text)), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra };
+  return { ...base, authenticator: credsAuthenticator(text), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra };
 }

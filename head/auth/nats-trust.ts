@@ -19,6 +19,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
 import { leafPermissions, type Permissions } from './nats-permissions.ts';
+import { nativeKeyPair } from '../../shared/native-nkey.ts';
 
 /** revoker.json: re-signing the account JWT with revocations and pushing it through the system account. */
 export interface RevokerMaterial {
@@ -118,14 +119,22 @@ export function fullResolver(dir: string): string {
 
 /** A creds file (user JWT + seed) for a new user with these permissions, signed by the account signing key. */
 export async function mintCreds(t: Minter, name: string, perms: Permissions, expiresInS?: number): Promise<string> {
-  const user = createUser();
-  const jwt = await encodeUser(name, user, t.signer, { issuer_account: t.accountPub, ...perms }, expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {});
+  const user = nativeKeyPair(createUser());
+  const jwt = await encodeUser(name, user, signerOf(t), { issuer_account: t.accountPub, ...perms }, expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {});
   return new TextDecoder().decode(fmtCreds(jwt, user));
 }
 
 /** A user JWT for a key the user generated itself (the seed never leaves the user). */
 export async function mintJwt(t: Minter, name: string, publicKey: string, perms: Permissions): Promise<string> {
-  return encodeUser(name, fromPublic(publicKey), t.signer, { issuer_account: t.accountPub, ...perms });
+  return encodeUser(name, fromPublic(publicKey), signerOf(t), { issuer_account: t.accountPub, ...perms });
+}
+
+/** The minter's signing key, derived once (native-nkey.ts): every actor credential is signed with it. */
+const signers = new WeakMap<KeyPair, KeyPair>();
+function signerOf(t: Minter): KeyPair {
+  let s = signers.get(t.signer);
+  if (!s) { s = nativeKeyPair(t.signer); signers.set(t.signer, s); }
+  return s;
 }
 
 function writeSecret(path: string, text: string): void {

@@ -113,6 +113,26 @@ t.test('an actor credential uses its own job\'s buckets and no other job\'s', as
   t.equal(new TextDecoder().decode((await getArtifact(actorA, prefix, jobA.id, 'results.csv'))!), 'a,b\n1,2\n', 'the artifact is unchanged');
 });
 
+t.test('a queued job\'s stores are made while it waits; one cancelled in the queue has them sealed', async (t) => {
+  const { head, nats, prefix, agent } = await headFixture(t);
+  const s = subjects(prefix);
+  const a = await agent('n1', 1);
+  const submit = async () => (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 1, trainer: logreg } })).json() as { id: string };
+  const running = await submit();
+  await until('the first job placed', () => a.credsOf(running.id) || undefined);
+  const queued = await submit();
+  const headNc = await connect(nats.options());
+  t.teardown(() => headNc.close());
+  const jsm = await jetstreamManager(headNc);
+  const info = (kind: 'ckpt' | 'art') => jsm.streams.info(`OBJ_${s.jobStore(queued.id, kind)}`).catch(() => null);
+  await until('the queued job\'s stores made ahead', async () => ((await info('ckpt')) && (await info('art'))) || undefined);
+  t.equal(head.ctl.jobs.get(queued.id)!.state, 'pending', 'made while the job still waits for a slot');
+  t.notOk(a.credsOf(queued.id), 'and before any actor of it exists');
+  t.equal((await head.app.inject({ method: 'POST', url: `/v1/jobs/${queued.id}/cancel` })).statusCode, 200, 'cancelled in the queue');
+  await until('its stores sealed', async () => ((await info('ckpt'))?.config.sealed && (await info('art'))?.config.sealed) || undefined);
+  t.pass('a job that never ran leaves no open bucket behind');
+});
+
 t.test('an actor\'s creds fit in a CONNECT line (nats-server max_control_line, 4 KiB by default)', async (t) => {
   const { nats } = await headFixture(t);
   // a head-made job id (j + base36 time + 6 hex) and a 16-character prefix; the connection names itself as an actor does

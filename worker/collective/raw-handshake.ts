@@ -1,7 +1,7 @@
 /**
  * The first steps of a raw lane's connection: TCP, the server's INFO line, TLS when the server
  * requires it (or the lane insists on it), and the credential fields of CONNECT. A creds text
- * (user JWT + nkey seed) answers the server's nonce with nats.js's own credsAuthenticator
+ * (user JWT + nkey seed) answers the server's nonce as nats.js's credsAuthenticator does (shared/native-nkey.ts: signed natively)
  * (`jwt`, `nkey`, `sig`), so a lane authenticates as the rank's own identity with the same
  * permissions as its nats.js connection. A server that wants auth from a lane without
  * credentials, or a lane told to use TLS on a server without it, is RawLaneUnsupported; a
@@ -11,7 +11,7 @@
 import { createConnection, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { credsAuthenticator } from '@nats-io/transport-node';
+import { credsAuthenticator } from '../../shared/native-nkey.ts';
 
 export class RawLaneUnsupported extends Error {
   override name = 'RawLaneUnsupported';
@@ -31,7 +31,7 @@ export interface RawLaneSecurity {
 export function connectAuth(info: ServerInfo, sec: RawLaneSecurity): Record<string, string> {
   if (!info.auth_required) return {};
   if (!sec.creds) throw new RawLaneUnsupported('the server requires auth and the lane has no credentials');
-  const auth = credsAuthenticator(new TextEncoder().encode(sec.creds))(info.nonce) ?? {};
+  const auth = credsAuthenticator(sec.creds)(info.nonce) ?? {};
   return Object.fromEntries(Object.entries(auth).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
