@@ -19,10 +19,9 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, missingRanks, type GenerationEnd } from './state/transitions.ts';
+import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
 import { capacity, planPass, poolSlots } from './scheduler/plan.ts';
 import { waitQueue } from './scheduler/queue.ts';
-import { actorIdOf, CredsAhead } from './auth/mint-ahead.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
@@ -40,8 +39,13 @@ export interface ControllerOptions {
   actorGraceMs: number;
 }
 
-/** Jobs whose actors' creds are minted ahead of their placement, at most (head/auth/mint-ahead.ts). */
-export const MINT_AHEAD_MAX = 16;
+/** Jobs whose object stores are made ahead of their placement, at most. */
+export const PREPARE_AHEAD_MAX = 16;
+
+/** The id of rank `rank`'s actor in the job's generation `generation`. */
+export function actorIdOf(jobId: string, generation: number, rank: number): string {
+  return `${jobId}-g${generation}-r${rank}`;
+}
 
 /** A job's own object stores (head/job-stores.ts): made before its actors are spawned, sealed when it ends. */
 export interface JobStoreKeeper {
@@ -62,8 +66,9 @@ export class Controller {
   readonly #s: Subjects;
   readonly #log: Logger;
   readonly #o: ControllerOptions;
-  /** creds of the next jobs' actors, minted while others run */
-  readonly #ahead: CredsAhead | undefined;
+  readonly #minter: CredentialMinter | undefined;
+  /** `<node> <user>`: actor users this head has recorded as issued to a node (one per node: auth/minter.ts) */
+  readonly #recorded = new Set<string>();
   readonly #stores: JobStoreKeeper | undefined;
   readonly #issued: ActorUsersIssued | undefined;
   readonly #since = Date.now();
@@ -78,7 +83,7 @@ export class Controller {
 
   constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter; stores?: JobStoreKeeper; issued?: ActorUsersIssued }) {
     this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view;
-    this.#ahead = d.minter ? new CredsAhead(d.minter) : undefined;
+    this.#minter = d.minter;
     this.#stores = d.stores; this.#issued = d.issued;
   }
 
@@ -269,15 +274,14 @@ export class Controller {
   // ---- internals -------------------------------------------------------------------------
 
   /**
-   * For the jobs next in the queue (as many as the pool has slots, at most MINT_AHEAD_MAX): their
-   * actors' creds and their object stores, made while other jobs run, so a placement's path to
-   * its spawn holds neither (two stream creations cost 50-200 ms on a loaded 2-core machine).
+   * For the jobs next in the queue (as many as the pool has slots, at most PREPARE_AHEAD_MAX):
+   * their object stores, made while other jobs run, so a placement's path to its spawn does not
+   * hold them (two stream creations cost 50-200 ms on a loaded 2-core machine).
    */
   #prepareAhead(now: number): void {
-    const n = Math.min(MINT_AHEAD_MAX, Math.max(1, poolSlots(this.nodes.list())));
-    const queued = waitQueue(this.jobs.list(), now).slice(0, n);
-    this.#ahead?.prepare(queued.map((job) => ({ job, ranks: missingRanks(job) })), (id) => this.jobs.get(id));
-    for (const job of queued) {
+    if (!this.#stores) return;
+    const n = Math.min(PREPARE_AHEAD_MAX, Math.max(1, poolSlots(this.nodes.list())));
+    for (const job of waitQueue(this.jobs.list(), now).slice(0, n)) {
       if (job.generation > 0) continue; // a restart: its stores were made by its first placement
       void this.#stores?.ensure(job.id).then(
         // it ended while they were being made (its seal found none): seal them now
@@ -344,12 +348,15 @@ export class Controller {
     void (async () => {
       const creds = new Map<string, string | undefined>();
       const issue = async () => {
-        for (const p of fresh) creds.set(p.actorId, await this.#ahead?.take(j.id, p.actorId));
-        // who got which actor user is on record before the creds leave the head
+        for (const p of fresh) creds.set(p.actorId, await this.#minter?.actor(j.id, p.actorId, p.nodeId));
+        // who got which actor user is on record before the creds leave the head (once per node and user)
         if (!this.#issued) return;
         for (const nodeId of new Set(fresh.map((p) => p.nodeId))) {
-          const users = fresh.filter((p) => p.nodeId === nodeId).map((p) => creds.get(p.actorId)).filter((c): c is string => !!c).map(credsUser);
-          if (users.length) await this.#issued(nodeId, users);
+          const users = [...new Set(fresh.filter((p) => p.nodeId === nodeId).map((p) => creds.get(p.actorId)).filter((c): c is string => !!c).map(credsUser))]
+            .filter((u) => !this.#recorded.has(`${nodeId} ${u}`));
+          if (users.length === 0) continue;
+          await this.#issued(nodeId, users);
+          for (const u of users) this.#recorded.add(`${nodeId} ${u}`);
         }
       };
       // the job's stores exist before any of its actors does (an actor may not create streams);

@@ -2,6 +2,14 @@
  * The head's credential minting: worker and actor creds with the permissions of
  * nats-permissions.ts, signed by the account signing key. A head without a signing key (a
  * server without auth) mints nothing and its actors connect anonymously.
+ *
+ * Every actor gets its own JWT (its job's subjects only), all for one user key per node and
+ * head (kept in memory, made at the node's first placement): what a join token's revocation
+ * must name grows with the nodes it admitted, not with every actor they ever ran (a pool token
+ * recorded one key per actor: ~60 bytes a spawn, past NATS's 1 MB message limit after ~16,000
+ * actors, when its record could no longer be written and placements on its nodes failed). The
+ * actors of a node share the key's seed, as they share the node's OS user and its agent's creds
+ * on disk; each holds only the JWTs of its own job.
  */
 import { readFileSync } from 'node:fs';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -10,10 +18,12 @@ import type { Subjects } from '../../shared/subjects.ts';
 import { actorPermissions, joinerPermissions, workerPermissions } from './nats-permissions.ts';
 import { mintCreds, mintJwt, minterFromSeed, type Minter } from './nats-trust.ts';
 import { joinTokenOf } from '../../shared/join-token.ts';
+import { nativeKeyPair } from '../../shared/native-nkey.ts';
+import { createUser, type KeyPair } from '@nats-io/nkeys';
 
 export interface CredentialMinter {
-  /** creds text of an actor of `jobId` */
-  actor(jobId: string, actorId: string): Promise<string>;
+  /** creds text of an actor of `jobId` on node `nodeId` (that node's actor user, this actor's JWT) */
+  actor(jobId: string, actorId: string, nodeId: string): Promise<string>;
   /** a join token for node `nodeId` (its creds, id inside) */
   worker(nodeId: string, tokenId: string): Promise<string>;
   /**
@@ -31,8 +41,14 @@ export function credentialMinter(s: Subjects, signingKey: string, headCreds: str
   const account = jwtClaims(credsJwt(credsText(headCreds))).nats?.issuer_account;
   if (!account) throw new FlotillaError('FLO_CONFIG', 'the head creds name no issuer account: they were not signed by an account signing key');
   const m: Minter = minterFromSeed(seed, account);
+  const actorKeys = new Map<string, KeyPair>();
+  const actorKey = (nodeId: string): KeyPair => {
+    let k = actorKeys.get(nodeId);
+    if (!k) { k = nativeKeyPair(createUser()); actorKeys.set(nodeId, k); }
+    return k;
+  };
   return {
-    actor: (jobId, actorId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId)),
+    actor: (jobId, actorId, nodeId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId), undefined, actorKey(nodeId)),
     async worker(nodeId, tokenId) { return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId))); },
     async pool(tokenId, expiresInS) { return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId), expiresInS)); },
     grant: (nodeId, publicKey, tokenId) => mintJwt(m, `worker:${nodeId}:${tokenId}`, publicKey, workerPermissions(s, nodeId)),

@@ -117,9 +117,8 @@ export function fullResolver(dir: string): string {
   return `resolver: { type: full, dir: "${dir}", allow_delete: false, interval: "10s" }`;
 }
 
-/** A creds file (user JWT + seed) for a new user with these permissions, signed by the account signing key. */
-export async function mintCreds(t: Minter, name: string, perms: Permissions, expiresInS?: number): Promise<string> {
-  const user = nativeKeyPair(createUser());
+/** A creds file (user JWT + seed) for a new user (or `user`) with these permissions, signed by the account signing key. */
+export async function mintCreds(t: Minter, name: string, perms: Permissions, expiresInS?: number, user: KeyPair = nativeKeyPair(createUser())): Promise<string> {
   const jwt = await encodeUser(name, user, signerOf(t), { issuer_account: t.accountPub, ...perms }, expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {});
   return new TextDecoder().decode(fmtCreds(jwt, user));
 }

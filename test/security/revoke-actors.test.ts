@@ -10,7 +10,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { headFixture } from '../head/helpers/head.ts';
 import { until } from '../head/helpers/wait.ts';
 import { FakeAgent } from '../head/helpers/fake-agent.ts';
-import { natsOptions } from '../../shared/nats-connect.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { credsJwt, jwtClaims, natsOptions } from '../../shared/nats-connect.ts';
 import { parseJoinToken } from '../../shared/join-token.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { joinPool } from '../../worker/agent/join-pool.ts';
@@ -73,4 +75,31 @@ t.test('revoking a node\'s join token revokes the actor creds the head gave that
   t.match(await login(nats.url, a3.creds), /Authorization Violation/, 'n3\'s actor creds are refused too');
   t.equal(await login(nats.url, a2.creds), 'connected', 'n2\'s actor still logs in');
   t.same(c2.errors, [], 'and its connection was never touched');
+});
+
+t.test('the actors of one node share one NATS user, each with its own job\'s JWT: a token records one key per node, not per actor', async (t) => {
+  const { head, nats, prefix } = await headFixture(t, { restAuth: true });
+  const s = subjects(prefix);
+  const admin = { authorization: `Bearer ${head.firstAdminToken}` };
+  const pool = (await head.app.inject({ method: 'POST', url: '/v1/tokens', headers: admin, payload: { role: 'worker' } })).json() as { id: string; token: string };
+  const creds = await joinPool(nats.url, parseJoinToken(pool.token).creds, pool.id, 'n1', s);
+  const agent = await new FakeAgent(nats.options(creds), prefix, 'n1', 3).start();
+  t.teardown(() => agent.stop());
+  for (let i = 0; i < 3; i++) await head.app.inject({ method: 'POST', url: '/v1/jobs', headers: admin, payload: { workers: 1, trainer: { kind: 'logreg', steps: 100_000 } } });
+  await until('three actors on n1', () => agent.spawned.length === 3 || undefined);
+  const claims = agent.spawned.map((a) => jwtClaims(credsJwt(agent.credsOf(a.jobId)!)));
+  t.equal(new Set(claims.map((c) => c.sub)).size, 1, 'one user key for the node\'s actors');
+  t.equal(new Set(claims.map((c) => c.name)).size, 3, 'each actor its own JWT');
+  // job 0's creds may not speak on job 1's collective: the JWT, not the key, carries the permissions
+  const c0 = await conn(nats.url, agent.credsOf(agent.spawned[0].jobId)!);
+  t.teardown(() => c0.nc.close());
+  c0.nc.publish(s.collective(agent.spawned[1].jobId, 0), new Uint8Array([1]));
+  await c0.nc.flush();
+  await until('the server refuses it', () => c0.errors.some((e) => /permissions violation/i.test(e)) || undefined, 10_000);
+  t.pass('an actor\'s creds are refused on another job\'s subjects');
+  const headNc = await connect(nats.options());
+  t.teardown(() => headNc.close());
+  const kv = await new Kvm(jetstream(headNc)).open(s.tokensBucket);
+  const rec = (await kv.get(pool.id))!.json() as { actors?: string[] };
+  t.same(rec.actors, [claims[0].sub], 'the pool token recorded the node\'s one actor user');
 });
