@@ -37,7 +37,15 @@ export interface ControllerOptions {
   spawnTimeoutMs: number;
   /** a placed actor its node has not reported for this long is lost (default 2 * deadAfterMs) */
   actorGraceMs: number;
+  /**
+   * how long after its end a job still takes progress events (its last metrics may arrive after
+   * its exits: another stream); later ones, like those of creds a node kept, change nothing (default LATE_PROGRESS_MS)
+   */
+  lateProgressMs?: number;
 }
+
+/** Default of ControllerOptions.lateProgressMs. */
+export const LATE_PROGRESS_MS = 10_000;
 
 /** Jobs whose object stores are made ahead of their placement, at most. */
 export const PREPARE_AHEAD_MAX = 16;
@@ -74,6 +82,8 @@ export class Controller {
   readonly #since = Date.now();
   readonly #lastReported = new Map<string, number>();
   readonly #progress = new Map<string, Progress>();
+  /** when this head saw each job end (late progress is taken for lateProgressMs after it) */
+  readonly #endedAt = new Map<string, number>();
   #chain: Promise<unknown> = Promise.resolve();
   readonly #view: HeadView | undefined;
   #seq = 0;
@@ -223,9 +233,14 @@ export class Controller {
   /** A metric or checkpoint event from the events stream. */
   onEvent(e: JobEvent): void {
     if (e.type !== 'metric' && e.type !== 'checkpoint') return;
-    // progress may arrive after the exits (another stream): a finished job still takes it
+    // progress may arrive after the exits (another stream): a finished job still takes it, for a
+    // while: an actor's creds outlive its job, and what they send later must not rewrite the record
     const j = this.jobs.get(e.jobId);
     if (!j || e.generation !== j.generation) return;
+    if (isTerminal(j.state)) {
+      const at = this.#endedAt.get(j.id);
+      if (at === undefined || Date.now() - at > (this.#o.lateProgressMs ?? LATE_PROGRESS_MS)) return;
+    }
     const cur = this.#progress.get(e.jobId);
     const p: Progress = cur && cur.generation === e.generation ? cur : { generation: e.generation };
     // the epoch rides along in metrics so job lists can show it without reading the event stream
@@ -266,6 +281,7 @@ export class Controller {
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
       // after the placements (they do not read progress; a generation's end flushes it first)
       await this.#flushProgress();
+      for (const [id, at] of this.#endedAt) if (now - at > (this.#o.lateProgressMs ?? LATE_PROGRESS_MS)) this.#endedAt.delete(id);
       this.#prepareAhead(now);
       await this.#faults?.tick(now);
     });
@@ -396,7 +412,10 @@ export class Controller {
       // faults that never fired expire before the terminal event (event readers stop at it)
       if (isTerminal(after.state) && !isTerminal(before.state)) await this.#faults?.ended(after).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'faults not expired'));
       // an ended job's stores take no more writes (in the background: sealing retries through elections)
-      if (isTerminal(after.state) && !isTerminal(before.state)) this.#seal(id);
+      if (isTerminal(after.state) && !isTerminal(before.state)) {
+        this.#seal(id);
+        this.#endedAt.set(id, now);
+      }
       await this.#event({
         type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts,
         ...(after.state === 'recovering' && after.checkpoint_step !== null ? { checkpoint_step: after.checkpoint_step } : {}),

@@ -79,6 +79,8 @@ export interface HeadOptions {
   replicas?: number;
   /** scheduler/supervisor tick (default 250) */
   tickMs?: number;
+  /** how long after its end a job still takes progress events (default 10000; controller.ts LATE_PROGRESS_MS) */
+  lateProgressMs?: number;
   autoscaler?: AutoscalerOptions;
   /** a head that stops renewing its lease for this long is replaced by a standby (default deadAfterMs) */
   leaseMs?: number;
@@ -169,7 +171,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     let recordActors = async (_node: string, _users: string[]): Promise<void> => {};
     const ctl = new Controller({
       nc, js: res.js, s, jobs, nodes, log, view, minter, stores: res.stores, issued: (n, u) => recordActors(n, u),
-      opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs },
+      opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs, ...(o.lateProgressMs !== undefined ? { lateProgressMs: o.lateProgressMs } : {}) },
     });
     stops.push(() => ctl.close());
     const faults = new FaultDirector({ nc, js: res.js, s, jobs, nodes, checkpoints: (jobId) => res.stores.open(jobId, 'ckpt'), log: log.child({ part: 'faults' }), serial: (fn) => ctl.serial(fn) });

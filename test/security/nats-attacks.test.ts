@@ -7,6 +7,7 @@
 import t from 'tap';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { headFixture } from '../head/helpers/head.ts';
 import { until } from '../head/helpers/wait.ts';
 import { subjects } from '../../shared/subjects.ts';
@@ -98,4 +99,31 @@ t.test('an actor credential reaches only its own job; a success at step 0 does n
   t.not(rec.state, 'succeeded', `not succeeded: ${rec.message}`);
   t.match(rec.message, /not the final step 1000/);
   t.equal(head.ctl.jobs.get(other.id)!.state, 'running', 'the other job is unharmed');
+});
+
+t.test('an ended job\'s actor creds cannot rewrite its record: progress is taken for a short while after the end only', async (t) => {
+  const { head, nats, prefix, agent } = await headFixture(t, { lateProgressMs: 300 });
+  const s = subjects(prefix);
+  const a = await agent('n1', 1);
+  const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 1, trainer: logreg } })).json();
+  await until('placed', () => a.of(job.id).length === 1 || undefined);
+  const actor = a.of(job.id)[0];
+  // creds as the head minted them for this actor, kept by its node past the job's end
+  const an = await connect(nats.options(a.credsOf(job.id)!));
+  t.teardown(() => an.close());
+  a.exit(actor.actorId, { kind: 'succeeded', step: 1000 });
+  const done = await until('succeeded', () => { const j = head.ctl.jobs.get(job.id)!; return j.state === 'succeeded' && j; });
+  await new Promise((r) => setTimeout(r, 600)); // past lateProgressMs
+  an.publish(s.jobEvents(job.id), encode({ type: 'metric', jobId: job.id, ts: Date.now(), generation: done.generation, rank: 0, step: 1000, values: { loss: 123, map50: 0.99 } }));
+  await an.flush();
+  const headNc = await connect(nats.options());
+  t.teardown(() => headNc.close());
+  const jsm = await jetstreamManager(headNc);
+  const last = (await jsm.streams.info(s.eventsStream)).state.last_seq;
+  await until('the head read the forged event', async () => ((await jsm.consumers.info(s.eventsStream, 'head_progress')).ack_floor.stream_seq >= last) || undefined);
+  await new Promise((r) => setTimeout(r, 500)); // several ticks (100 ms): a taken event would be written by now
+  const rec = head.ctl.jobs.get(job.id)!;
+  t.equal(rec.metrics.map50, undefined, 'no forged mAP in the record');
+  t.not(rec.metrics.loss, 123, 'nor a forged loss');
+  t.equal(rec.state, 'succeeded', 'the job stays as it ended');
 });
