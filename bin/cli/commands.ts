@@ -19,5 +19,6 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   fault: { summary: 'inject a fault into a running job (kill, stall, partition, slow link, NaN gradient, …)', load: () => import('./fault.ts') },
   token: { summary: 'create, list or revoke REST tokens and worker join tokens', load: () => import('./token.ts') },
   certs: { summary: 'create a CA and the NATS servers\' TLS certificate (deploy/nats cluster and leaf configs)', load: () => import('./certs.ts') },
+  'leaf-creds': { summary: "a worker host's leaf server creds, bound to that host's node ids (deploy/nats/leaf)", load: () => import('./leaf-creds.ts') },
   'nats-trust': { summary: 'create the NATS trust chain (auth.conf, head creds, signing key) for deploy/nats configs', load: () => import('./nats-trust.ts') },
 };

@@ -94,20 +94,54 @@ export function withJsApi(api: string, p: Permissions): Permissions {
 }
 
 /**
- * The user a worker host's leaf server connects to the cluster as (leaf.creds). The leaf holds
- * each local process to its own permissions; this user bounds what the whole host can send to
- * the cluster (a leaf connection's publish permissions are what it may forward), so a host whose
- * leaf credential leaks cannot do what only the head may: write KV, send node control requests
- * or job aborts, update or delete streams. Any domain (`$JS.*.API`), any prefix (`*.`).
+ * The user a worker host's leaf server connects to the cluster as (`leaf.creds` of `flotilla
+ * leaf-creds --node N…`), bound to the cluster's prefix and to the node ids that host runs. The
+ * leaf holds each local process to its own permissions; this user bounds what the whole host
+ * may send up (a leaf connection's publish permissions) and receive (its subscribe permissions):
+ * the union of what its agents and any actor may do (nats-permissions above), with the node ids
+ * fixed and the jobs not (any job's actors may be placed on the host). Whoever is root there and
+ * connects with it directly cannot speak for another host's nodes (their node and exit subjects;
+ * checkpoint asks excepted, below), read another node's control requests (a spawn carries the actor's creds) or inbox,
+ * or do what only the head may: write, purge or delete KV, touch the exits and events streams
+ * beyond what actors do, delete the head's consumers, send node control requests or job aborts,
+ * update or delete streams. Any JetStream domain (`$JS.*.API`).
  */
-export function leafPermissions(): Permissions {
-  return {
+export function leafPermissions(s: Subjects, nodes: readonly string[]): Permissions {
+  if (nodes.length === 0) throw new Error('a leaf user is bound to at least one node id');
+  for (const n of nodes) if (!/^[A-Za-z0-9_-]{1,64}$/.test(n)) throw new Error(`invalid node id '${n}': use 1-64 of [A-Za-z0-9_-]`);
+  const exits = s.eventsStream.replace(/_EVENTS$/, '_EXITS'); // head/resources.ts exitsStreamName
+  // the head's own streams: no purge, no consumer of anyone else's, no ack on them (actors only read KV_<jobs> directly)
+  const headStreams = [...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket].map((b) => `KV_${b}`), s.eventsStream, exits];
+  return withJsApi('$JS.*.API', {
     pub: {
+      allow: [
+        // A cluster server tells a leaf of a wildcard subscription (the head's `<p>.node.*.register`)
+        // only when an allow entry matches it token for token, so each node subject the head
+        // subscribes to by wildcard is listed as it is (nats-server 2.9); `<p>.node.<id>.>` alone is not enough.
+        ...nodes.flatMap((n) => [s.nodeSubjects(n), s.nodeRegister(n), s.nodeHeartbeat(n), s.nodeLeaving(n), s.nodeFault(n), s.actorExit(n)]),
+        // the same rule lets a checkpoint ask (`<p>.job.<job>.checkpoint.<node>`, to actors that
+        // subscribe `<p>.job.<job>.checkpoint.*`) cross only with the asker token open: a host can
+        // ask in another node's name (an ask makes rank 0 checkpoint and hold its gang up to 20 s:
+        // a way to stall a job, as disturbing its collective is)
+        s.jobCheckpointAny('*'),
+        s.allJoin, `${s.collectiveJob('*')}.>`, s.allJobEvents, '_INBOX.>',
+        // what actors ask of JetStream (actorPermissions), for any job: object stores, the events stream, fencing reads
+        '$JS.API.INFO', '$JS.API.STREAM.INFO.*', `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.API.STREAM.PURGE.*', '$JS.API.STREAM.MSG.GET.*',
+        '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.CREATE.*.>', '$JS.API.CONSUMER.DELETE.*.>', '$JS.API.CONSUMER.INFO.*.>',
+        '$O.*.>', '$JS.ACK.>', '$JS.FC.>',
+      ],
       deny: [
-        '$KV.>', '$JS.API.$KV.>', '$JS.*.API.$KV.>',
-        '$JS.API.STREAM.DELETE.>', '$JS.*.API.STREAM.DELETE.>', '$JS.API.STREAM.UPDATE.>', '$JS.*.API.STREAM.UPDATE.>',
-        '*.node.*.ctl', '*.job.*.abort',
+        '$KV.>', `$O.${s.datasetStore}.>`, s.nodeControl('*'), s.jobAbortAll,
+        ...headStreams.flatMap((st) => [`$JS.API.STREAM.PURGE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.ACK.${st}.>`]),
+        // pushed datasets: read only (actors make and remove their own read consumers there)
+        `$JS.API.STREAM.PURGE.OBJ_${s.datasetStore}`,
       ],
     },
-  };
+    sub: {
+      allow: [
+        ...nodes.flatMap((n) => [s.nodeControl(n), `${nodeInbox(n)}.>`]),
+        s.jobAbortAll, s.jobCheckpointAny('*'), `${s.collectiveJob('*')}.>`, s.actorCall('*'), `${actorInbox('*')}.>`.replace('.*.>', '.>'), `${joinInbox('*')}.>`.replace('.*.>', '.>'),
+      ],
+    },
+  });
 }

@@ -19,6 +19,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
 import { leafPermissions, type Permissions } from './nats-permissions.ts';
+import type { Subjects } from '../../shared/subjects.ts';
 import { nativeKeyPair } from '../../shared/native-nkey.ts';
 
 /** revoker.json: re-signing the account JWT with revocations and pushing it through the system account. */
@@ -173,19 +174,22 @@ export function loadTrustDir(dir: string): NatsTrust {
 }
 
 /**
- * The files a worker host's leaf server reads (deploy/nats/leaf/host-leaf.conf), next to the
- * trust dir's auth.conf: `leaf.creds` (its user in the cluster, leafPermissions; kept when it
- * exists), `leaf-account.conf` and `leaf-sys-account.conf` (`account: <key>`: in operator mode a
- * leaf remote names the local account whose clients it carries: the application account, and
- * the system account for the remote of leaf-sys.creds, which ensureTrustDir wrote). `missing`
- * names leaf-sys.creds when the trust dir predates it.
+ * The files every worker host's leaf server reads (deploy/nats/leaf/host-leaf.conf), next to the
+ * trust dir's auth.conf: `leaf-account.conf` and `leaf-sys-account.conf` (`account: <key>`: in
+ * operator mode a leaf remote names the local account whose clients it carries: the
+ * application account, and the system account for the remote of leaf-sys.creds, which
+ * ensureTrustDir wrote). Each host's own `leaf.creds` comes from mintLeafCreds (`flotilla
+ * leaf-creds`). `missing` names leaf-sys.creds when the trust dir predates it.
  */
 export async function ensureLeafFiles(dir: string, t: Minter & Pick<NatsTrust, 'sysPub'>): Promise<{ missing: string[] }> {
-  const creds = join(dir, 'leaf.creds');
-  if (!existsSync(creds)) writeSecret(creds, await mintCreds(t, 'leaf', leafPermissions()));
   writeSecret(join(dir, 'leaf-account.conf'), `account: ${t.accountPub}\n`);
   writeSecret(join(dir, 'leaf-sys-account.conf'), `account: ${t.sysPub}\n`);
   return { missing: existsSync(join(dir, FILES.leafSys)) ? [] : [FILES.leafSys] };
+}
+
+/** A worker host's `leaf.creds`: its leaf server's user in the cluster, bound to the prefix of `s` and the host's node ids (leafPermissions). */
+export function mintLeafCreds(t: Minter, s: Subjects, nodes: readonly string[]): Promise<string> {
+  return mintCreds(t, `leaf:${nodes.join(',')}`, leafPermissions(s, nodes));
 }
 
 /** Paths inside a trust dir. */

@@ -34,7 +34,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
   const headHost = lab.addHost('head', { mgmt: true });
   const workers = ['w1', 'w2', 'w3'].map((w) => lab.addHost(w));
   const leafHost = lab.addHost('leafhost');
-  const leaf = await startLeaf(leafHost, cluster.auth);
+  const leaf = await startLeaf(leafHost, cluster.auth, prefix);
   t.teardown(() => leaf.stop());
   const inHost = hostLauncher(t, cluster, prefix);
   const deadAfterMs = 3000;

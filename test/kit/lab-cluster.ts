@@ -10,17 +10,18 @@
  * `flotilla nats-trust` makes them: one trust dir per lab, its `auth.conf` next to each written
  * cluster config (the shipped `include "auth.conf"`), and TLS files as `flotilla certs` makes
  * them in its `tls/` (the certificate also names the hosts' bridge addresses, so the test
- * process can dial a server by IP); the configs' `/etc/flotilla/nats/` paths (certificates,
- * the leaf's `leaf.creds`) point into that dir, and each server's dir gets the trust dir's
+ * process can dial a server by IP); the configs' `/etc/flotilla/nats/` paths (certificates)
+ * point into that dir, the leaf's `leaf.creds` to its own (`flotilla leaf-creds` for its host), and each server's dir gets the trust dir's
  * `auth.conf` (and the leaf's `leaf-account.conf`, `leaf-sys-account.conf`) next to its config. The leaf takes local
  * clients on 127.0.0.1 without TLS but with credentials, as the cluster does.
  */
-import { readFileSync, mkdtempSync, rmSync, copyFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
 import { launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
-import { ensureLeafFiles } from '../../head/auth/nats-trust.ts';
+import { ensureLeafFiles, mintLeafCreds } from '../../head/auth/nats-trust.ts';
+import { subjects } from '../../shared/subjects.ts';
 import { DEFAULT_CERT_HOSTS, writeNatsCerts } from '../../head/auth/nats-certs.ts';
 import type { Test } from 'tap';
 import { ROOT, startProc, type Proc } from '../head/helpers/procs.ts';
@@ -62,7 +63,7 @@ export interface LabCluster {
   stop(): Promise<void>;
 }
 
-/** The trust dir of a lab (auth.conf, head.creds, signing.nk, revoker.json, leaf.creds, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf), as `flotilla nats-trust` writes it. */
+/** The trust dir of a lab (auth.conf, head.creds, signing.nk, revoker.json, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf), as `flotilla nats-trust` writes it. */
 export async function labAuth(): Promise<ServerAuth> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-lab-auth-'));
   const auth = await serverAuth(dir);
@@ -91,10 +92,14 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabC
   };
 }
 
-/** The shipped leaf config on `host` (its actors use nats://127.0.0.1:4222 there). */
-export async function startLeaf(host: Host, auth: ServerAuth): Promise<NatsServer> {
+/**
+ * The shipped leaf config on `host` (its actors use nats://127.0.0.1:4222 there), with the host's
+ * own leaf.creds (`flotilla leaf-creds`: bound to `prefix` and the host's node ids, by default its label).
+ */
+export async function startLeaf(host: Host, auth: ServerAuth, prefix: string, nodes: string[] = [host.label]): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
-  const conf = withTrustDir(shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label), auth.dir);
+  writeFileSync(join(storeDir, 'leaf.creds'), await mintLeafCreds(auth.trust, subjects(prefix), nodes), { mode: 0o600 });
+  const conf = withTrustDir(shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label).replaceAll('/etc/flotilla/nats/leaf.creds', join(storeDir, 'leaf.creds')), auth.dir);
   for (const f of ['auth.conf', 'leaf-account.conf', 'leaf-sys-account.conf']) copyFileSync(join(auth.dir, f), join(storeDir, f));
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {

@@ -5,8 +5,9 @@
  * object store and stream traffic crosses the leaf in the JetStream domain, with no mapping);
  * an anonymous client on the leaf is refused; a genuine worker credential on the leaf cannot
  * speak for another node, abort, drain, publish events or write KV (the fake-node attacks of
- * nats-attacks.test.ts, now through the leaf); the leaf's own cluster user bounds even the
- * head's credential on that host (JetStream reads cross, KV writes do not). Through the leaf's
+ * nats-attacks.test.ts, now through the leaf); the leaf's own cluster user (bound to this host's
+ * node: `flotilla leaf-creds`) bounds even the head's credential on that host (no KV write goes
+ * up, no answer to its own inbox comes down). Through the leaf's
  * system-account remote, a revoked join token is cut off the leaf and refused there, and a
  * SIGKILLed agent behind the leaf is found dead by its closed connections (the heartbeat
  * timeout is set to 60 s, so only the disconnect advisory explains a verdict).
@@ -31,7 +32,7 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
   const headHost = lab.addHost('head', { mgmt: true });
   const w1 = lab.addHost('w1');
   const leafHost = lab.addHost('leafhost');
-  const leaf = await startLeaf(leafHost, cluster.auth);
+  const leaf = await startLeaf(leafHost, cluster.auth, prefix);
   t.teardown(() => leaf.stop());
   const inHost = hostLauncher(t, cluster, prefix);
   const head = inHost(headHost, ['head/main.ts'], {
@@ -89,8 +90,8 @@ t.test('leaf server: per-identity auth', { timeout: 300_000, skip: why ? `leaf a
       t.match(r[k], /Permissions Violation/, `worker credential on the leaf, ${k}: refused by the leaf`);
     }
     t.equal(r.ownHeartbeat, 'sent', 'the same credential may speak on its own subjects (the control)');
-    t.match(r.headKvRead, /^read \d+ bytes/, 'the head\'s credential on the leaf reads KV through it (domain API)');
-    t.match(r.headKvWrite, /^error: /, 'but cannot write KV: the leaf\'s cluster user may not send KV writes');
+    t.match(r.headKvRead, /^error: /, 'the head\'s credential on the leaf host gets no JetStream answer: the leaf\'s cluster user receives only its nodes\' and actors\' inboxes');
+    t.match(r.headKvWrite, /^error: /, 'and cannot write KV: the leaf\'s cluster user may not send KV writes');
     const after = await api.get(job.id);
     t.equal(after.state, 'running', 'the job still runs');
     t.equal(after.generation, before.generation, 'no generation bump');

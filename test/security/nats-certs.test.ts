@@ -11,7 +11,8 @@ t.test('flotilla certs: files, SANs, chain, and the shipped configs accept them'
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-certs-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/flotilla.mjs'), ...args], { encoding: 'utf8', cwd: ROOT });
-  t.equal(cli('nats-trust', '--out', dir).status, 0, 'nats-trust writes auth.conf and leaf.creds');
+  t.equal(cli('nats-trust', '--out', dir).status, 0, 'nats-trust writes auth.conf and the leaf account files');
+  t.equal(cli('leaf-creds', '--trust', dir, '--node', 'w1', '--out', join(dir, 'leaf.creds')).status, 0, 'leaf-creds writes a leaf host\'s leaf.creds');
   const r = cli('certs', '--out', join(dir, 'tls'), '--host', 'nats1', '--host', 'nats2', '--host', '10.1.2.3');
   t.equal(r.status, 0, `flotilla certs exits 0 ${r.stderr}`);
   const f = (n: string) => join(dir, 'tls', n);

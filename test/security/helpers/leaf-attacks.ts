@@ -64,10 +64,12 @@ out.kvWrite = await publishAnswer(evil, `$JS.flotilla.API.$KV.${s.jobsBucket}.${
 out.ownHeartbeat = await publishAnswer(evil, s.nodeHeartbeat('evil'), { ...hb, nodeId: 'evil' });
 await evil.close();
 
-// the head's own credential on the leaf: JetStream reads cross, KV writes do not (the leaf user may not send them)
+// the head's own credential on the leaf: nothing of the head's crosses the host's leaf user
+// (KV writes may not go up; the answers to its JetStream requests may not come down: its inbox is
+// none of the host's nodes' or actors')
 const head = await connect(natsOptions(url, env('HEAD_CREDS'), { reconnect: false }));
-const kv = await new Kvm(jsClient(head, { timeout: 5000 })).open(s.jobsBucket);
-out.headKvRead = await kv.get(job).then((e) => (e ? `read ${e.length} bytes` : 'missing'), (e: Error) => `error: ${e.message}`);
-out.headKvWrite = await kv.put(`${job}-forged`, '{}').then(() => 'written', (e: Error) => `error: ${e.message}`);
+const headKv = () => new Kvm(jsClient(head, { timeout: 5000 })).open(s.jobsBucket);
+out.headKvRead = await headKv().then((kv) => kv.get(job)).then((e) => (e ? `read ${e.length} bytes` : 'missing'), (e: Error) => `error: ${e.message}`);
+out.headKvWrite = await headKv().then((kv) => kv.put(`${job}-forged`, '{}')).then(() => 'written', (e: Error) => `error: ${e.message}`);
 await head.close();
 console.log(`LEAF-ATTACKS ${JSON.stringify(out)}`);
