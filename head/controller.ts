@@ -195,6 +195,12 @@ export class Controller {
     });
   }
 
+  /** A node registered (a new agent): its next actors get a new NATS user key (auth/minter.ts). */
+  nodeRegistered(nodeId: string): void {
+    this.#minter?.forgetNode(nodeId);
+    for (const k of this.#recorded) if (k.startsWith(`${nodeId} `)) this.#recorded.delete(k);
+  }
+
   /** A node's heartbeat shows fewer actors than before: a slot came free, so the queue may move now. */
   slotFreed(): void { void this.tick(); }
 

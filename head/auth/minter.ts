@@ -9,7 +9,8 @@
  * recorded one key per actor: ~60 bytes a spawn, past NATS's 1 MB message limit after ~16,000
  * actors, when its record could no longer be written and placements on its nodes failed). The
  * actors of a node share the key's seed, as they share the node's OS user and its agent's creds
- * on disk; each holds only the JWTs of its own job.
+ * on disk; each holds only the JWTs of its own job. A node that registers (a new agent) gets a
+ * new key, so a key whose seed a revoked node kept is never signed for again.
  */
 import { readFileSync } from 'node:fs';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -24,6 +25,8 @@ import { createUser, type KeyPair } from '@nats-io/nkeys';
 export interface CredentialMinter {
   /** creds text of an actor of `jobId` on node `nodeId` (that node's actor user, this actor's JWT) */
   actor(jobId: string, actorId: string, nodeId: string): Promise<string>;
+  /** node `nodeId` registered (a new agent): its next actors get a new user key */
+  forgetNode(nodeId: string): void;
   /** a join token for node `nodeId` (its creds, id inside) */
   worker(nodeId: string, tokenId: string): Promise<string>;
   /**
@@ -49,6 +52,7 @@ export function credentialMinter(s: Subjects, signingKey: string, headCreds: str
   };
   return {
     actor: (jobId, actorId, nodeId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId), undefined, actorKey(nodeId)),
+    forgetNode: (nodeId) => { actorKeys.delete(nodeId); },
     async worker(nodeId, tokenId) { return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId))); },
     async pool(tokenId, expiresInS) { return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId), expiresInS)); },
     grant: (nodeId, publicKey, tokenId) => mintJwt(m, `worker:${nodeId}:${tokenId}`, publicKey, workerPermissions(s, nodeId)),

@@ -38,6 +38,7 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
       }
       void ctl.nodes.register(info).then(
         () => {
+          ctl.nodeRegistered(info.nodeId);
           log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
           reply(m, { ok: true, result: { headId } });
           void ctl.tick();
