@@ -7,7 +7,7 @@
  * its buckets: artifacts stay downloadable, nobody can change them.
  */
 import t from 'tap';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { headFixture } from '../head/helpers/head.ts';
@@ -17,21 +17,10 @@ import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { CheckpointStore, checkpointName } from '../../worker/actor/checkpoint-store.ts';
 import { getArtifact, putArtifact } from '../../worker/actor/artifacts.ts';
+import { publishVerdict } from './helpers/verdict.ts';
 
 const logreg = { kind: 'logreg', steps: 100_000, step_delay_ms: 0 };
 const bytes = (s: string) => new TextEncoder().encode(s);
-
-/** The server's answer to one publish: the permission error it sends back, or 'accepted' after a round trip without one. */
-async function publishVerdict(nc: NatsConnection, subject: string, body = new Uint8Array([1])): Promise<string> {
-  const errors: string[] = [];
-  const it = nc.status();
-  void (async () => { for await (const s of it) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message)); })();
-  nc.publish(subject, body);
-  await nc.flush();
-  // the -ERR comes before the PONG of the flush on the same connection
-  await new Promise((r) => setTimeout(r, 50));
-  return errors.find((e) => e.includes(subject)) ?? (errors[0] ?? 'accepted');
-}
 
 t.test('an actor credential uses its own job\'s buckets and no other job\'s', async (t) => {
   const { head, nats, prefix, agent } = await headFixture(t);

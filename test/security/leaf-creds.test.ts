@@ -12,23 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../kit/nats-server.ts';
 import { ROOT } from '../head/helpers/procs.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { credsJwt, jwtClaims, natsOptions } from '../../shared/nats-connect.ts';
 import { mintLeafCreds } from '../../head/auth/nats-trust.ts';
-
-/** The server's answer to one publish or subscription: its permissions error, or 'accepted' after a round trip without one. */
-async function verdict(nc: NatsConnection, act: () => void, what: string): Promise<string> {
-  const errors: string[] = [];
-  const it = nc.status();
-  void (async () => { for await (const s of it) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message)); })();
-  act();
-  await nc.flush();
-  await new Promise((r) => setTimeout(r, 50)); // the -ERR comes before the flush's PONG; give the iterator its turn
-  return errors.find((e) => e.includes(what)) ?? errors[0] ?? 'accepted';
-}
+import { publishVerdict, subscribeVerdict } from './helpers/verdict.ts';
 
 t.test('a leaf host\'s cluster user speaks for its own nodes only and reads no one else\'s control requests', async (t) => {
   const srv = await startNatsServer();
@@ -37,8 +27,8 @@ t.test('a leaf host\'s cluster user speaks for its own nodes only and reads no o
   const creds = await mintLeafCreds(srv.auth!.trust, s, ['w1', 'w1b']);
   const nc = await connect(natsOptions(srv.url, creds, { reconnect: false }));
   t.teardown(() => nc.close());
-  const pub = (subject: string) => verdict(nc, () => nc.publish(subject, new Uint8Array([1])), subject);
-  const sub = (subject: string) => verdict(nc, () => { nc.subscribe(subject); }, subject);
+  const pub = (subject: string) => publishVerdict(nc, subject);
+  const sub = (subject: string) => subscribeVerdict(nc, subject);
 
   for (const ok of [s.nodeHeartbeat('w1'), s.nodeLeaving('w1b'), s.nodeRegister('w1b'), s.actorExit('w1'), s.jobCheckpoint('j1', 'w1'), s.join('tok'),
     `${s.collective('j1', 0)}.x`, s.jobEvents('j2'), '$JS.flotilla.API.STREAM.INFO.OBJ_lfp_ckpt_j1', '$O.lfp_ckpt_j1.C.abc']) {

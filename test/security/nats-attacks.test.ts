@@ -5,10 +5,11 @@
  * the job record in KV. Each must be refused and leave the job running as it was.
  */
 import t from 'tap';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { headFixture } from '../head/helpers/head.ts';
+import { publishVerdict } from './helpers/verdict.ts';
 import { until } from '../head/helpers/wait.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { encode, decode } from '../../shared/codec.ts';
@@ -16,16 +17,6 @@ import { ControlReply } from '../../shared/schemas/index.ts';
 import { workerPermissions, actorPermissions } from '../../head/auth/nats-permissions.ts';
 
 const logreg = { kind: 'logreg', steps: 1000, step_delay_ms: 0 };
-
-/** A publish the server refuses surfaces as an async permission error on the connection. */
-async function refusedPublish(nc: NatsConnection, subject: string, body: unknown): Promise<string> {
-  const it = nc.status();
-  nc.publish(subject, encode(body));
-  for await (const s of it) {
-    if (s.type === 'error') return String((s as { error?: Error }).error?.message ?? s.type);
-  }
-  return 'closed';
-}
 
 t.test('anonymous clients are refused by the server', async (t) => {
   const { nats } = await headFixture(t);
@@ -50,13 +41,13 @@ t.test('a worker credential cannot speak for another node, fake exits, abort, dr
   const fakeExit = (nodeId: string, kind: string) => ({ nodeId, actorId: victim.actorId, jobId: job.id, generation: before.generation, rank: victim.rank, outcome: { kind, message: 'forged' } });
 
   // fake exits on the victim's subject, on the head's, and on its own subject but naming the victim
-  t.match(await refusedPublish(evil, s.actorExit('n1'), fakeExit('n1', 'fatal')), /Permissions Violation/, 'exit on another node\'s subject: refused by the server');
-  t.match(await refusedPublish(evil, s.jobAbort(job.id), { jobId: job.id, generation: 1000, reason: 'x' }), /Permissions Violation/, 'abort: the head\'s alone');
-  t.match(await refusedPublish(evil, s.nodeControl('n1'), { op: 'drain' }), /Permissions Violation/, 'drain of another node: refused');
-  t.match(await refusedPublish(evil, s.nodeLeaving('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }), /Permissions Violation/, 'leaving for another node: refused');
-  t.match(await refusedPublish(evil, s.nodeHeartbeat('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: false }), /Permissions Violation/, 'heartbeat for another node: refused');
-  t.match(await refusedPublish(evil, `$KV.${s.jobsBucket}.${job.id}`, { ...before, metrics: { map50: 0.99 } }), /Permissions Violation/, 'KV write to the jobs bucket: refused');
-  t.match(await refusedPublish(evil, s.jobEvents(job.id), { type: 'metric', jobId: job.id, ts: 0, generation: 0, rank: 0, step: 1000, values: {} }), /Permissions Violation/, 'job events: an actor\'s, not a node\'s');
+  t.match(await publishVerdict(evil, s.actorExit('n1'), fakeExit('n1', 'fatal')), /Permissions Violation/, 'exit on another node\'s subject: refused by the server');
+  t.match(await publishVerdict(evil, s.jobAbort(job.id), { jobId: job.id, generation: 1000, reason: 'x' }), /Permissions Violation/, 'abort: the head\'s alone');
+  t.match(await publishVerdict(evil, s.nodeControl('n1'), { op: 'drain' }), /Permissions Violation/, 'drain of another node: refused');
+  t.match(await publishVerdict(evil, s.nodeLeaving('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }), /Permissions Violation/, 'leaving for another node: refused');
+  t.match(await publishVerdict(evil, s.nodeHeartbeat('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: false }), /Permissions Violation/, 'heartbeat for another node: refused');
+  t.match(await publishVerdict(evil, `$KV.${s.jobsBucket}.${job.id}`, { ...before, metrics: { map50: 0.99 } }), /Permissions Violation/, 'KV write to the jobs bucket: refused');
+  t.match(await publishVerdict(evil, s.jobEvents(job.id), { type: 'metric', jobId: job.id, ts: 0, generation: 0, rank: 0, step: 1000, values: {} }), /Permissions Violation/, 'job events: an actor\'s, not a node\'s');
   await t.rejects(new Kvm(evil).open(s.jobsBucket).then((kv) => kv.put(job.id, JSON.stringify({ ...before, state: 'succeeded' }))), /Permissions Violation|permission/i, 'kv.put through the KV client: refused');
   // messages it may send, whose bodies lie about who speaks
   evil.publish(s.actorExit('evil'), encode(fakeExit('n1', 'succeeded')));
@@ -88,10 +79,10 @@ t.test('an actor credential reaches only its own job; a success at step 0 does n
   const actor = a.of(job.id)[0];
   const an = await connect(nats.options(await nats.auth!.mint(`actor:${actor.actorId}`, actorPermissions(s, job.id, actor.actorId))));
   t.teardown(() => an.close());
-  t.match(await refusedPublish(an, s.jobEvents(other.id), { type: 'metric', jobId: other.id, ts: 0, generation: 0, rank: 0, step: 1, values: {} }), /Permissions Violation/, 'another job\'s events: refused');
-  t.match(await refusedPublish(an, `${s.collectiveJob(other.id)}.g0.x`, {}), /Permissions Violation/, 'another job\'s collective: refused');
-  t.match(await refusedPublish(an, s.actorExit('n1'), { nodeId: 'n1' }), /Permissions Violation/, 'exits are the agent\'s');
-  t.match(await refusedPublish(an, `$KV.${s.jobsBucket}.${job.id}`, {}), /Permissions Violation/, 'KV: refused');
+  t.match(await publishVerdict(an, s.jobEvents(other.id), { type: 'metric', jobId: other.id, ts: 0, generation: 0, rank: 0, step: 1, values: {} }), /Permissions Violation/, 'another job\'s events: refused');
+  t.match(await publishVerdict(an, `${s.collectiveJob(other.id)}.g0.x`, {}), /Permissions Violation/, 'another job\'s collective: refused');
+  t.match(await publishVerdict(an, s.actorExit('n1'), { nodeId: 'n1' }), /Permissions Violation/, 'exits are the agent\'s');
+  t.match(await publishVerdict(an, `$KV.${s.jobsBucket}.${job.id}`, {}), /Permissions Violation/, 'KV: refused');
 
   // the hosting node reports success at step 0 (the "succeeded, untrained" attack)
   a.exit(actor.actorId, { kind: 'succeeded', step: 0 });
