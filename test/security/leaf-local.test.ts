@@ -1,0 +1,58 @@
+/**
+ * A worker behind a leaf server with its host's own leaf user (`flotilla leaf-creds`), on one
+ * machine (no network namespaces: this runs wherever nats-server does): a cluster server with a
+ * leaf listener, a leaf server whose remote authenticates with creds bound to node `lf1`, the head
+ * on the cluster server and the worker agent on the leaf. The agent registers (a request on
+ * `<p>.node.lf1.register` to the head's wildcard subscription: nats-server tells a leaf of it
+ * only when the leaf user's allow list names the subject token for token), a 2-rank job trains
+ * through the leaf to its final step with checkpoints (JetStream in the domain, object stores,
+ * fencing reads), and an agent that calls itself another node is refused at the leaf.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNatsServer, freePort, uniquePrefix } from '../kit/nats-server.ts';
+import { startHead } from '../../head/head.ts';
+import { HeadClient } from '../../bin/cli/client.ts';
+import { mintLeafCreds } from '../../head/auth/nats-trust.ts';
+import { subjects } from '../../shared/subjects.ts';
+import { startAgentProc, startProc } from '../head/helpers/procs.ts';
+import { until } from '../head/helpers/wait.ts';
+
+t.test('a worker behind a leaf bound to its node registers and trains; the leaf carries nothing for another node', async (t) => {
+  const leafPort = await freePort();
+  const hub = await startNatsServer({ extraConfig: `leafnodes { listen: 127.0.0.1:${leafPort} }` });
+  t.teardown(() => hub.stop());
+  const auth = hub.auth!;
+  const prefix = uniquePrefix('ll');
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-leaf-local-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const creds = join(dir, 'leaf.creds');
+  writeFileSync(creds, await mintLeafCreds(auth.trust, subjects(prefix), ['lf1']), { mode: 0o600 });
+  const leaf = await startNatsServer({
+    jetstream: false, authDir: auth.dir,
+    extraConfig: `leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafPort}", credentials: "${creds}", account: "${auth.trust.accountPub}" } ] }`,
+  });
+  t.teardown(() => leaf.stop());
+  const head = await startHead({ natsUrl: hub.url, prefix, ...auth.headOptions, port: 0, deadAfterMs: 3000, restartBackoffMs: 200 });
+  t.teardown(() => head.stop());
+  const api = new HeadClient(head.url);
+
+  const agent = await startAgentProc(t, { natsUrl: leaf.url, prefix, auth }, 'lf1', 2, false);
+  await until('lf1 registered', () => /registered/.test(agent.output()) || undefined, 60_000);
+  t.pass('the agent behind the leaf registered with the head on the cluster server');
+  const job = await api.submit({ workers: 2, checkpoint_every: 5, trainer: { kind: 'logreg', steps: 20, step_delay_ms: 20 } });
+  const done = await until('the job ended', async () => { const j = await api.get(job.id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
+  t.match(done, { state: 'succeeded', step: 20, restarts: 0 }, `trained through the leaf to its final step (${done.message})`);
+  t.ok((done.checkpoint_step ?? 0) >= 5, `checkpoints stored through the leaf (last at step ${done.checkpoint_step})`);
+
+  // a genuine agent credential for node lf2 on this leaf: the leaf's cluster user carries nothing of lf2's
+  const other = startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
+    FLOTILLA_NATS_URL: leaf.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: 'lf2', FLOTILLA_SLOTS: '1', FLOTILLA_JOIN_TOKEN: await auth.joinToken(prefix, 'lf2'),
+    FLOTILLA_LOG_LEVEL: 'debug',
+  }, 'agent lf2');
+  await until('lf2 tried to register three times', () => (other.output().match(/no head answered the registration/g) ?? []).length >= 3 || undefined, 60_000);
+  t.notOk((await api.workers()).some((w) => w.nodeId === 'lf2'), 'node lf2 never reaches the head through lf1\'s leaf');
+  t.notMatch(other.output(), /registered/, 'and its agent is not registered');
+});
