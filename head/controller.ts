@@ -22,6 +22,7 @@ import type { NodeStore } from './state/node-store.ts';
 import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
 import { capacity, planPass, poolSlots } from './scheduler/plan.ts';
 import { waitQueue } from './scheduler/queue.ts';
+import { WAITING, waitReason } from './scheduler/wait-reason.ts';
 import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
@@ -46,6 +47,9 @@ export interface ControllerOptions {
 
 /** Default of ControllerOptions.lateProgressMs. */
 export const LATE_PROGRESS_MS = 10_000;
+
+/** Pending jobs whose wait message (scheduler/wait-reason.ts) one tick may rewrite, at most. */
+const WAIT_REASON_WRITES = 32;
 
 /** Jobs whose object stores are made ahead of their placement, at most. */
 export const PREPARE_AHEAD_MAX = 16;
@@ -125,7 +129,7 @@ export class Controller {
     const job = await this.jobs.create({
       id, spec, state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [],
       metrics: {}, created_at: iso, updated_at: iso, ...(owner ? { owner } : {}), seq: now * 1000 + (this.#seq++ % 1000), finished: [],
-      message: note ?? 'waiting for a placement',
+      message: note ?? WAITING,
     });
     this.#log.info({ job: id, workers: spec.workers, priority: spec.priority }, 'job submitted');
     await this.#event({ type: 'state', jobId: id, ts: now, generation: 0, state: 'pending', message: job.message });
@@ -285,6 +289,17 @@ export class Controller {
       }
       await this.#grow();
       for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
+      // a job bigger than the whole pool says so (and what to do) while it waits; not while a
+      // fresh head still hears its nodes come back, and a few writes per pass at most
+      if (now - this.#since > 2 * this.#o.deadAfterMs) {
+        let writes = 0;
+        for (const j of this.jobs.list()) {
+          const why = waitReason(j, this.nodes.list());
+          if (why === null || why === j.message) continue;
+          await this.#commit(j.id, (cur) => (cur.state === 'pending' && cur.message === j.message ? { ...cur, message: why } : null));
+          if (++writes >= WAIT_REASON_WRITES) break;
+        }
+      }
       // after the placements (they do not read progress; a generation's end flushes it first)
       await this.#flushProgress();
       for (const [id, at] of this.#endedAt) if (now - at > (this.#o.lateProgressMs ?? LATE_PROGRESS_MS)) this.#endedAt.delete(id);

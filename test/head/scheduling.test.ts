@@ -81,3 +81,18 @@ t.test('artifacts are listed and downloaded from the object store', async (t) =>
   const missing = await head.app.inject({ url: `/v1/jobs/${job.id}/artifacts/nope.bin` });
   t.equal(missing.statusCode, 404);
 });
+
+t.test('a job bigger than the whole pool says how many slots it waits for, and runs once they come', async (t) => {
+  const { head, agent } = await headFixture(t);
+  const post = async (p: object) => (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: p })).json();
+  const a = await agent('n1', 1);
+  const big = await post({ workers: 3, trainer: logreg });
+  const small = await post({ trainer: { ...logreg, steps: 100_000 } });
+  await until('the small job runs', () => a.of(small.id).length === 1 || undefined);
+  const waiting = await until('the big job explains its wait', () => { const j = head.ctl.jobs.get(big.id)!; return /^waiting for 3 slot\(s\)/.test(j.message ?? '') && j; }, 20_000);
+  t.match(waiting.message, /the pool has 1 on 1 node\(s\); add workers or scale the job down/, `says what to do: ${waiting.message}`);
+  t.equal(waiting.state, 'pending', 'and still waits (more nodes may join)');
+  const b = await agent('n2', 3);
+  await until('the big job placed', () => b.of(big.id).length === 3 || undefined);
+  t.equal(head.ctl.jobs.get(big.id)!.state, 'running', 'it runs once the pool has the slots');
+});
