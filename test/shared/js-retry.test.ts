@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { caughtUp } from '../kit/js-caught-up.ts';
 import { Kvm } from '@nats-io/kv';
 import { startNatsServer, startNatsCluster, uniquePrefix } from '../kit/nats-server.ts';
 import { isTransientJsError, withJsRetry } from '../../shared/js-retry.ts';
@@ -84,26 +85,9 @@ t.test('3-server cluster: R3 KV writes go on through the SIGKILL of each server 
     // bring it back (same ports, same store) and let it catch up before the next one dies, as a
     // rolling restart does: killing the next while this one still replays its log is losing two
     await s.restart();
-    await caughtUp(jsm, 'KV_ha', 3);
+    await caughtUp(jsm, 3, 'KV_ha');
   }
   t.equal(n, 30, 'every write landed');
   for (let i = 0; i < n; i++) t.equal((await withJsRetry('get', () => kv.get(`k${i}`), { budgetMs: 30_000 }))?.string(), String(i));
   t.end();
 });
-
-/** Waits (up to 60 s) until `stream` has a leader and all its `replicas` are current and online. */
-async function caughtUp(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  let seen = 'no answer';
-  while (Date.now() < deadline) {
-    const info = await jsm.streams.info(stream).catch((e: unknown) => { seen = String(e); return null; });
-    const c = info?.cluster;
-    if (c) {
-      const peers = c.replicas ?? [];
-      seen = `leader ${c.leader ?? 'none'}, peers ${peers.map((p) => `${p.name}:${p.current ? 'current' : 'behind'}${p.offline ? ':offline' : ''}`).join(' ')}`;
-      if (c.leader && peers.length === replicas - 1 && peers.every((p) => p.current && !p.offline)) return;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${stream} did not catch up within 60 s (${seen})`);
-}
