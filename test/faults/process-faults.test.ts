@@ -49,6 +49,8 @@ t.test('stall, kill-actor (planned) and crash-actor (posted) on a logreg job', a
   t.same(posted.fault_ids, ['f3'], 'the posted fault is f3');
   const crash = await faultPhase(api, job.id, 'f3', 'injected');
   t.equal(crash.rank, 1, 'crash-actor on rank 1');
+  // the crash restarts the gang; faults go to a running job, so the next one waits for it to run again
+  await until('running again after the crash', async () => { const j = await api.get(job.id); return j.state === 'running' && j.generation > rec.generation && j; });
   const ghost = (await api.injectFaults(job.id, { kind: 'kill-node', target: { node: 'nosuch' } })).fault_ids[0];
   const failed = await faultPhase(api, job.id, ghost, 'failed');
   t.match(failed.message, /unknown node nosuch/, 'a fault on an unknown node fails, saying why');
