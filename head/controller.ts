@@ -293,8 +293,9 @@ export class Controller {
       // fresh head still hears its nodes come back, and a few writes per pass at most
       if (now - this.#since > 2 * this.#o.deadAfterMs) {
         let writes = 0;
+        const nodes = this.nodes.list();
         for (const j of this.jobs.list()) {
-          const why = waitReason(j, this.nodes.list());
+          const why = waitReason(j, nodes);
           if (why === null || why === j.message) continue;
           await this.#commit(j.id, (cur) => (cur.state === 'pending' && cur.message === j.message ? { ...cur, message: why } : null));
           if (++writes >= WAIT_REASON_WRITES) break;

@@ -8,6 +8,7 @@
  * prefix, so no one reads another's replies.
  */
 import type { Subjects } from '../../shared/subjects.ts';
+import { exitsStreamName } from '../resources.ts';
 import { jsApiPrefix, jsDomain } from '../../shared/js-domain.ts';
 
 export interface Permissions {
@@ -109,9 +110,8 @@ export function withJsApi(api: string, p: Permissions): Permissions {
 export function leafPermissions(s: Subjects, nodes: readonly string[]): Permissions {
   if (nodes.length === 0) throw new Error('a leaf user is bound to at least one node id');
   for (const n of nodes) if (!/^[A-Za-z0-9_-]{1,64}$/.test(n)) throw new Error(`invalid node id '${n}': use 1-64 of [A-Za-z0-9_-]`);
-  const exits = s.eventsStream.replace(/_EVENTS$/, '_EXITS'); // head/resources.ts exitsStreamName
   // the head's own streams: no purge, no consumer of anyone else's, no ack on them (actors only read KV_<jobs> directly)
-  const headStreams = [...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket].map((b) => `KV_${b}`), s.eventsStream, exits];
+  const headStreams = [...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket].map((b) => `KV_${b}`), s.eventsStream, exitsStreamName(s)];
   return withJsApi('$JS.*.API', {
     pub: {
       allow: [
