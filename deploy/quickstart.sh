@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=()
-command -v nats-server >/dev/null || need+=(nats-server)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v g++ >/dev/null || need+=(g++ make python3)
 command -v node >/dev/null || need+=(nodejs npm)
@@ -15,6 +14,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+bash deploy/install-nats.sh   # nats-server >= 2.10 from Debian trixie when missing or older
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || { echo "quickstart: Node.js >= 20 is required (found $(node --version))" >&2; exit 1; }
 [ -d node_modules ] || npm ci --no-audit --no-fund
