@@ -13,7 +13,7 @@ import { until } from './helpers/wait.ts';
 
 interface Line { level: number; msg: string; err?: { stack?: string }; code?: string; cut_off_ms?: number; node?: string }
 
-function capture(): { log: ReturnType<typeof pino>; lines: Line[] } {
+function capture() {
   const lines: Line[] = [];
   const log = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as Line); } });
   return { log, lines };
