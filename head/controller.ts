@@ -27,7 +27,7 @@ import { deadNodes, missingActors } from './supervisor/liveness.ts';
 import { spawnActor } from './supervisor/spawn.ts';
 import { publishEvent } from '../shared/event-publish.ts';
 import { credsJwt, jwtClaims } from '../shared/nats-connect.ts';
-import type { HeadView } from './view.ts';
+import { problemKind, type HeadView } from './view.ts';
 import type { CredentialMinter } from './auth/minter.ts';
 import type { FaultDirector } from './faults/director.ts';
 
@@ -92,7 +92,8 @@ export class Controller {
   readonly #view: HeadView | undefined;
   #seq = 0;
   #closed = false;
-  #cutOff: string | null = null;
+  /** while cut off: what kind of problem (its text without the figures) and since when (ms epoch) */
+  #cutOff: { kind: string; since: number } | null = null;
   #faults: FaultDirector | undefined;
 
   constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter; stores?: JobStoreKeeper; issued?: ActorUsersIssued }) {
@@ -266,11 +267,7 @@ export class Controller {
       if (this.#closed) return;
       // a head that is itself cut off decides nothing: the silence it hears is its own
       const why = this.#view?.problem() ?? null;
-      if (why !== this.#cutOff) {
-        if (why) this.#log.warn({ reason: why }, 'head is cut off from NATS: no liveness decisions until its view is whole');
-        else this.#log.info({}, 'head view of NATS is whole again: every node gets a fresh grace period');
-        this.#cutOff = why;
-      }
+      this.#noteCutOff(why);
       if (why) return;
       const since = this.#view?.goodSince() ?? 0;
       const now = Date.now();
@@ -312,6 +309,25 @@ export class Controller {
   // ---- internals -------------------------------------------------------------------------
 
   /**
+   * Logs the head's view on a change of state only: cut off (and a change of the kind of
+   * problem while cut off), then whole again with how long it was not. The reason's text carries
+   * elapsed milliseconds, so it is compared without its figures.
+   */
+  #noteCutOff(why: string | null): void {
+    const kind = why === null ? null : problemKind(why);
+    if (kind === (this.#cutOff?.kind ?? null)) return;
+    const now = Date.now();
+    if (why !== null && kind !== null) {
+      this.#log.warn({ reason: why }, 'head is cut off from NATS: no liveness decisions until its view is whole');
+      this.#cutOff = { kind, since: this.#cutOff?.since ?? now };
+    } else if (this.#cutOff) {
+      const ms = now - this.#cutOff.since;
+      this.#log.info({ cut_off_ms: ms }, `head view of NATS is whole again after ${ms} ms: every node gets a fresh grace period`);
+      this.#cutOff = null;
+    }
+  }
+
+  /**
    * For the jobs next in the queue (as many as the pool has slots, at most PREPARE_AHEAD_MAX):
    * their object stores, made while other jobs run, so a placement's path to its spawn does not
    * hold them (two stream creations cost 50-200 ms on a loaded 2-core machine).
@@ -343,7 +359,9 @@ export class Controller {
   }
 
   async #nodeDied(nodeId: string, why: string): Promise<void> {
-    this.#log.warn({ node: nodeId, why }, `node is dead (${why})`);
+    // a node that announced its drain and then went away left as planned: not a failure
+    if (this.nodes.get(nodeId)?.record.draining) this.#log.info({ node: nodeId, why }, `node left after draining (${why})`);
+    else this.#log.warn({ node: nodeId, why }, `node is dead (${why})`);
     await this.nodes.remove(nodeId);
     for (const j of this.jobs.list()) {
       if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {

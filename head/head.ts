@@ -71,6 +71,8 @@ export interface HeadOptions {
    * directly; every command turns it on unless --insecure)
    */
   restAuth?: boolean;
+  /** the REST token cache's clock (ms; default Date.now): tests age a cached token without waiting */
+  tokenClock?: () => number;
   /** roots a job's dataset / model paths must lie under (default ./datasets, ./models) */
   paths?: { datasets?: string; models?: string };
   /** serve REST over HTTPS with this certificate and key (PEM text) */
@@ -213,7 +215,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     let tokens: TokenStore | undefined;
     let firstAdminToken: string | undefined;
     if (o.restAuth) {
-      tokens = new TokenStore((await ensureKv(res.js, res.jsm, s.tokensBucket, res.replicas, { history: 1 })).kv);
+      tokens = new TokenStore((await ensureKv(res.js, res.jsm, s.tokensBucket, res.replicas, { history: 1 })).kv, { cutOff: () => view.problem(2), ...(o.tokenClock ? { now: o.tokenClock } : {}) });
       for (const t of await tokens.revokedWorkerTokens()) revokedJoinTokens.add(t);
       if (!(await tokens.hasAdmin())) firstAdminToken = (await tokens.create('admin', 'first-admin')).token;
       const store = tokens;

@@ -97,3 +97,8 @@ export class NatsView implements HeadView {
     ]);
   }
 }
+
+/** A problem's text without its figures ("not connected to NATS for N ms"): what stays the same while the state does. */
+export function problemKind(why: string): string {
+  return why.replace(/\d+/g, 'N');
+}

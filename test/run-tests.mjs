@@ -14,6 +14,10 @@ const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
   // of its output unwritten fails its comparison instead of passing on stale values.
   env: { ...process.env, FLOTILLA_POOL_POISON: process.env.FLOTILLA_POOL_POISON ?? '1' },
 });
+// CI stops a run with SIGTERM to this process: pass it on, so each test file tears down what it
+// made (a lab's namespaces: test/kit/netns.ts) and the count below still prints. (Ctrl-C's
+// SIGINT already reaches the whole process group.)
+for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => { child.kill(sig); });
 let passed = 0, failed = 0, skipped = 0, failedParents = 0, buf = '';
 // A point that closes a subtest (one whose children were seen just before it, one indent
 // deeper) is a summary, not a test: only leaves are counted.

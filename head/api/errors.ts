@@ -1,6 +1,7 @@
 /**
  * One error handler for the REST API: schema failures become 400 FLO_VALIDATION naming every
- * field at fault (`body.workers: ...`), FlotillaErrors keep their catalogue status, fastify's
+ * field at fault (`body.workers: ...`), FlotillaErrors keep their catalogue status (a retryable
+ * 5xx of the catalogue is logged at warn without a stack, any other 5xx at error), fastify's
  * own client errors (bad JSON, wrong content type) keep their 4xx as FLO_VALIDATION, and
  * anything else is a logged 500 FLO_INTERNAL.
  */
@@ -27,7 +28,10 @@ export function handleError(err: FastifyError, req: FastifyRequest, reply: Fasti
     return reply.status(400).send(errorBody({ code: 'FLO_VALIDATION', message, details: issues }));
   }
   if (err instanceof FlotillaError) {
-    if (err.status >= 500) req.log.error({ err }, 'request failed');
+    // a retryable refusal of the catalogue (503 FLO_UNAVAILABLE while cut off from NATS, no
+    // capacity, a timeout) is expected, not a fault of the server: one line at warn, no stack
+    if (err.status >= 500 && err.retryable) req.log.warn({ code: err.code, reason: err.message, method: req.method, url: req.url }, 'request refused');
+    else if (err.status >= 500) req.log.error({ err }, 'request failed');
     return reply.status(err.status).send(errorBody(err.toWire()));
   }
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;

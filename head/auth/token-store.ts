@@ -2,9 +2,15 @@
  * REST tokens in JetStream KV (key = token id): `flo_<id>_<secret>`, of which only the SHA-256
  * of the 32-byte random secret is stored (a high-entropy secret needs no slow hash). A token
  * is checked by id lookup and a constant-time comparison; revoked and expired ones fail.
- * A token checked in the last CACHE_MS is believed without a read, and while KV cannot be read
- * (the head cut off from NATS) a token seen before still works: reads then say they are stale,
- * writes fail with 503 anyway. A revocation made elsewhere takes effect within CACHE_MS.
+ * A token checked in the last CACHE_MS (30 s) is believed without a read. While KV cannot be
+ * read (the head is cut off from NATS: `cutOff` says why, or a read failed in the last
+ * RETRY_READ_MS) no read is tried: a token KV confirmed within OUTAGE_TRUST_MS (15 min) is
+ * believed from the cache at once (reads then say they are stale, writes fail with 503 anyway),
+ * any other gets 503 FLO_UNAVAILABLE at once; no request waits out a KV timeout. The cached
+ * copy's time is not refreshed by an outage, so once KV answers again the next request re-reads
+ * it: a revocation recorded in KV meanwhile applies from then on. Revocations through this store
+ * drop the cache at once (they need KV, so they fail with 503 while it is unreachable).
+ * A revocation made elsewhere takes effect within CACHE_MS.
  * A worker (join) token also records the NATS users issued under it (`users`: the node's user
  * of a node-bound token, every node a pool token admitted), the ids of those nodes (`nodes`)
  * and the users of the actor credentials the head minted for them (`actors`), so revoking it
@@ -31,7 +37,22 @@ type Stored = z.infer<typeof Stored>;
 
 const TOKEN_RE = /^flo_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const CACHE_MS = 30_000;
+/** a token KV confirmed this recently is believed without a read */
+export const CACHE_MS = 30_000;
+/** while KV cannot be read, a token KV confirmed this recently is still believed */
+export const OUTAGE_TRUST_MS = 15 * 60_000;
+/** a cached token's re-read gives up after this long (the cached verdict is used) */
+export const READ_TIMEOUT_MS = 2000;
+/** after a failed read, no read is tried for this long (each request would pay for it) */
+export const RETRY_READ_MS = 2000;
+
+/** TokenStore options (tests inject the clock). */
+export interface TokenStoreOptions {
+  /** the cache's clock (ms; default Date.now) */
+  now?: () => number;
+  /** why KV cannot be reached now (the head's view: NatsView.problem), or null */
+  cutOff?: () => string | null;
+}
 
 export class TokenStore {
   readonly #seen = new Map<string, { info: TokenInfo; at: number }>();
@@ -39,10 +60,26 @@ export class TokenStore {
   #admitted: Map<string, Set<string>> | undefined;
   /** admissions written while that first read runs (it may have passed their keys already) */
   readonly #early: Array<[string, string]> = [];
-  constructor(private readonly kv: KV) {}
+  readonly #now: () => number;
+  readonly #cutOff: () => string | null;
+  /** no KV read is tried before this (clock ms): the last one failed */
+  #readsFrom = 0;
+  /** KV reads `verify` made (cache misses and re-reads) */
+  readonly stats = { kvReads: 0 };
+  constructor(private readonly kv: KV, o: TokenStoreOptions = {}) {
+    this.#now = o.now ?? Date.now;
+    this.#cutOff = o.cutOff ?? (() => null);
+  }
+
+  /** Throws 503 FLO_UNAVAILABLE at once while KV cannot be reached (a write would wait out its timeout). */
+  #assertReachable(what: string): void {
+    const why = this.#cutOff();
+    if (why) throw new FlotillaError('FLO_UNAVAILABLE', `tokens cannot be ${what} while the head is cut off from NATS: ${why}`);
+  }
 
   /** A new token; the secret is returned once. A `token` given (a join token) is stored by its hash the same way. */
   async create(role: Role, name?: string, opts: { expiresInMs?: number; token?: (id: string) => Promise<string> } = {}): Promise<{ info: TokenInfo; token: string }> {
+    this.#assertReachable('created');
     const id = randomBytes(6).toString('hex');
     const token = opts.token ? await opts.token(id) : `flo_${id}_${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
@@ -137,11 +174,24 @@ export class TokenStore {
     if (!m) return null;
     const key = sha(token.trim());
     const seen = this.#seen.get(key);
+    const now = this.#now();
     const fresh = (i: TokenInfo) => !i.expires_at || Date.parse(i.expires_at) >= Date.now();
-    if (seen && Date.now() - seen.at < CACHE_MS && fresh(seen.info)) return seen.info;
+    if (seen && now - seen.at < CACHE_MS && fresh(seen.info)) return seen.info;
+    // what an outage may use: a verdict KV gave recently enough (its time is left as it was)
+    const trusted = seen && now - seen.at < OUTAGE_TRUST_MS && fresh(seen.info) ? seen.info : null;
+    const unreachable = this.#cutOff() ?? (now < this.#readsFrom ? 'a token read failed just now' : null);
+    if (unreachable) {
+      if (trusted) return trusted;
+      throw new FlotillaError('FLO_UNAVAILABLE', `tokens cannot be checked while the head is cut off from NATS (${unreachable}); a token checked in the last ${OUTAGE_TRUST_MS / 60_000} min still works`);
+    }
     let rec: Stored | null;
-    try { rec = await this.#get(m[1]); } catch (e) {
-      if (seen && fresh(seen.info)) return seen.info;
+    try {
+      this.stats.kvReads++;
+      const read = this.#get(m[1]);
+      rec = trusted ? await withTimeout(read, READ_TIMEOUT_MS) : await read;
+    } catch (e) {
+      this.#readsFrom = this.#now() + RETRY_READ_MS;
+      if (trusted) return trusted;
       throw new FlotillaError('FLO_UNAVAILABLE', `tokens cannot be checked: ${(e as Error).message}`, { cause: e });
     }
     this.#seen.delete(key);
@@ -151,11 +201,12 @@ export class TokenStore {
     const b = Buffer.from(rec.hash, 'hex');
     if (!timingSafeEqual(a, b)) return null;
     const { hash: _hash, users: _users, nodes: _nodes, actors: _actors, ...info } = rec;
-    this.#seen.set(key, { info, at: Date.now() });
+    this.#seen.set(key, { info, at: this.#now() });
     return info;
   }
 
   async revoke(id: string): Promise<TokenInfo> {
+    this.#assertReachable('revoked');
     const rec = await this.#get(id);
     if (!rec) throw new FlotillaError('FLO_NOT_FOUND', `no token ${id}`);
     const next: Stored = { ...rec, revoked_at: rec.revoked_at ?? new Date().toISOString() };
@@ -198,6 +249,14 @@ function joinNode(token: string): { user?: string; nodeId?: string } {
     const sub = jwtClaims(credsJwt(j.creds)).sub;
     return { ...(sub ? { user: sub } : {}), ...(j.kind === 'node' ? { nodeId: j.nodeId } : {}) };
   } catch { return {}; }
+}
+
+/** `p`, or a rejection after `ms` (p's own outcome is then ignored). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer from KV in ${ms} ms`)), ms); });
+  p.catch(() => undefined);
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 const union = (a: string[] | undefined, b: string[]): string[] => [...new Set([...(a ?? []), ...b])];

@@ -8,8 +8,11 @@ import { z } from 'zod';
 import { JobRecord } from '../../shared/schemas/job.ts';
 import { encode, validate } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
-import { withJsRetry, type JsRetryOptions } from '../../shared/js-retry.ts';
+import { causes, withJsRetry, type JsRetryOptions } from '../../shared/js-retry.ts';
+import { clipText } from '../../shared/schemas/bounds.ts';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { HeadFault } from '../faults/record.ts';
+import { assertRecordBudget, JOB_RECORD_MAX_BYTES } from './record-budget.ts';
 
 /** JobRecord plus fields only the head reads (other readers strip them). */
 export const HeadJob = JobRecord.extend({
@@ -36,13 +39,41 @@ export type JobMutation = (job: HeadJob) => HeadJob | null;
 
 const MAX_CAS_TRIES = 16;
 
+/** True when KV refused a write because the key's revision was not the one given (a create of an existing key, a lost CAS race). */
+export function isRevisionConflict(e: unknown): boolean {
+  return causes(e).some((c) => c instanceof JetStreamApiError
+    && (c.code === JetStreamApiCodes.StreamWrongLastSequence || c.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown));
+}
+
+/** A KV write that failed for another reason than a conflict or an outage keeps its own message. */
+function storeFailed(what: string, e: unknown): FlotillaError {
+  return new FlotillaError('FLO_INTERNAL', `${what} could not be stored: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+/** JobStore options. */
+export interface JobStoreOptions {
+  /** the most bytes a record may take (default JOB_RECORD_MAX_BYTES) */
+  maxBytes?: number;
+}
+
 export class JobStore {
   readonly #kv: KV;
   readonly #cache = new Map<string, { job: HeadJob; rev: number }>();
   readonly #retry: JsRetryOptions;
+  readonly #maxBytes: number;
 
   /** `retry`: how KV calls ride out a server loss or leader election (shared/js-retry.ts) */
-  constructor(kv: KV, retry: JsRetryOptions = {}) { this.#kv = kv; this.#retry = retry; }
+  constructor(kv: KV, retry: JsRetryOptions = {}, o: JobStoreOptions = {}) {
+    this.#kv = kv; this.#retry = retry; this.#maxBytes = o.maxBytes ?? JOB_RECORD_MAX_BYTES;
+  }
+
+  /** The record validated (its message clipped to its bound) and encoded, within the size budget. */
+  #encode(job: HeadJob): { value: HeadJob; data: Uint8Array } {
+    const value = validate(HeadJob, job.message === undefined ? job : { ...job, message: clipText(job.message) });
+    const data = encode(value);
+    assertRecordBudget(value, data, this.#maxBytes);
+    return { value, data };
+  }
 
   /** Reads every job from KV into memory (start of a head). */
   async load(): Promise<number> {
@@ -60,15 +91,17 @@ export class JobStore {
   get(id: string): HeadJob | undefined { return this.#cache.get(id)?.job; }
 
   /**
-   * Writes a new job; fails with FLO_CONFLICT when the id exists, FLO_UNAVAILABLE when
-   * JetStream does not answer. A retry that finds our own first write landed is a success.
+   * Writes a new job; fails with FLO_VALIDATION when the record is over its size budget,
+   * FLO_CONFLICT when the id exists, FLO_UNAVAILABLE when JetStream does not answer, and
+   * FLO_INTERNAL with KV's own message for any other refusal. A retry that finds our own first
+   * write landed is a success.
    */
   async create(job: HeadJob): Promise<HeadJob> {
-    const value = validate(HeadJob, job);
+    const { value, data } = this.#encode(job);
     let rev: number;
     try {
       rev = await withJsRetry(`create job ${value.id}`, async (attempt) => {
-        try { return await this.#kv.create(value.id, encode(value)); } catch (e) {
+        try { return await this.#kv.create(value.id, data); } catch (e) {
           if (attempt > 1) {
             const cur = await this.#kv.get(value.id);
             if (cur?.operation === 'PUT' && (cur.json() as { seq?: number }).seq === value.seq) return cur.revision;
@@ -78,7 +111,8 @@ export class JobStore {
       }, this.#retry);
     } catch (e) {
       if (e instanceof FlotillaError) throw e;
-      throw new FlotillaError('FLO_CONFLICT', `job ${value.id} exists`, { cause: e });
+      if (isRevisionConflict(e)) throw new FlotillaError('FLO_CONFLICT', `job ${value.id} exists`, { cause: e });
+      throw storeFailed(`job ${value.id}`, e);
     }
     this.#cache.set(value.id, { job: value, rev });
     return value;
@@ -94,14 +128,15 @@ export class JobStore {
       if (!entry) throw new FlotillaError('FLO_NOT_FOUND', `no job ${id}`);
       const next = fn(structuredClone(entry.job));
       if (next === null) return entry.job;
-      const value = validate(HeadJob, { ...next, updated_at: new Date().toISOString() });
+      const { value, data } = this.#encode({ ...next, updated_at: new Date().toISOString() });
       try {
         const prev = entry.rev;
-        const rev = await withJsRetry(`update job ${id}`, () => this.#kv.update(id, encode(value), prev), this.#retry);
+        const rev = await withJsRetry(`update job ${id}`, () => this.#kv.update(id, data, prev), this.#retry);
         this.#cache.set(id, { job: value, rev });
         return value;
       } catch (e) {
         if (e instanceof FlotillaError) throw e; // JetStream unavailable: not a conflict
+        if (!isRevisionConflict(e)) throw storeFailed(`job ${id}`, e);
         entry = await this.#read(id);
       }
     }

@@ -1,5 +1,6 @@
 /** Actor lifecycle, exits (agent -> head), aborts (head -> actors) and calls. */
 import { z } from 'zod';
+import { MAX_NAME, MAX_PATH, MAX_RANKS, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 
 export const ACTOR_STATES = ['starting', 'running', 'stopping', 'exited'] as const;
@@ -12,9 +13,9 @@ export type ActorState = z.infer<typeof ActorState>;
  */
 export const ActorOutcome = z.object({
   kind: z.enum(['succeeded', 'retryable', 'fatal', 'cancelled']),
-  message: z.string().default(''),
+  message: z.string().max(MAX_TEXT).default(''),
   exitCode: z.number().int().nullable().default(null),
-  signal: z.string().nullable().default(null),
+  signal: z.string().max(MAX_NAME).nullable().default(null),
   /** `succeeded`: the last step the actor applied (the head checks it is the job's final step) */
   step: z.number().int().nonnegative().optional(),
   /** `succeeded`: SHA-256 (hex) of the final training state, from trainers that compute one */
@@ -45,8 +46,8 @@ export type KeptActor = z.infer<typeof KeptActor>;
 export const JobAbort = z.object({
   jobId: Id,
   generation: z.number().int().nonnegative(),
-  reason: z.string(),
-  keep: z.array(KeptActor).default([]),
+  reason: z.string().max(MAX_TEXT),
+  keep: z.array(KeptActor).max(MAX_RANKS).default([]),
   /** the new generation's world size (with `keep`) */
   worldSize: z.number().int().positive().optional(),
 });
@@ -56,15 +57,15 @@ export type JobAbort = z.infer<typeof JobAbort>;
  * A draining node asks the job's rank 0 (of `generation`) for a checkpoint of the step in flight
  * before the gang moves; answered with a ControlReply whose result is a CheckpointDone.
  */
-export const CheckpointRequest = z.object({ jobId: Id, generation: z.number().int().nonnegative(), reason: z.string() });
+export const CheckpointRequest = z.object({ jobId: Id, generation: z.number().int().nonnegative(), reason: z.string().max(MAX_TEXT) });
 export type CheckpointRequest = z.infer<typeof CheckpointRequest>;
 
 /** The checkpoint written for a CheckpointRequest. */
-export const CheckpointDone = z.object({ step: z.number().int().nonnegative(), name: z.string() });
+export const CheckpointDone = z.object({ step: z.number().int().nonnegative(), name: z.string().max(MAX_PATH) });
 export type CheckpointDone = z.infer<typeof CheckpointDone>;
 
 /** Request to an actor addressed by id. */
-export const ActorCall = z.object({ method: z.string().min(1), args: z.unknown().optional() });
+export const ActorCall = z.object({ method: z.string().min(1).max(MAX_NAME), args: z.unknown().optional() });
 export type ActorCall = z.infer<typeof ActorCall>;
 
 /** The last message an actor process writes to its parent (IPC) before exiting. */

@@ -5,6 +5,7 @@
  * node agent: the server vouches for it), `client.name` the connection name the client chose.
  */
 import { z } from 'zod';
+import { MAX_PATH, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 
 export const CLIENT_DISCONNECT_TYPE = 'io.nats.server.advisory.v1.client_disconnect';
 /** The reason nats-server gives when the client closed the socket (its process ended or it called close). */
@@ -12,12 +13,12 @@ export const CLIENT_CLOSED_REASON = 'Client Closed';
 
 export const ClientDisconnectAdvisory = z.object({
   type: z.literal(CLIENT_DISCONNECT_TYPE),
-  timestamp: z.string(),
+  timestamp: z.string().max(MAX_STAMP),
   client: z.object({
     id: z.number().int().nonnegative(),
-    name: z.string().optional(),
-    name_tag: z.string().optional(),
+    name: z.string().max(MAX_PATH).optional(),
+    name_tag: z.string().max(MAX_PATH).optional(),
   }),
-  reason: z.string(),
+  reason: z.string().max(MAX_TEXT),
 });
 export type ClientDisconnectAdvisory = z.infer<typeof ClientDisconnectAdvisory>;

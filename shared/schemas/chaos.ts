@@ -5,6 +5,7 @@
  * checkpoint, every fault injected); the bounds below are per fault.
  */
 import { z } from 'zod';
+import { MAX_NAME, MAX_PATH, MAX_ROWS, MAX_TEXT } from './bounds.ts';
 import { JobSpec, JobState } from './job.ts';
 
 export const ChaosExpect = z
@@ -63,26 +64,26 @@ export type ChaosPlanInput = z.input<typeof ChaosPlan>;
 
 /** One row of `chaos run`'s table: a fault of an experiment (or the experiment, when it has none). */
 export const ChaosRow = z.object({
-  experiment: z.string(),
-  job_id: z.string(),
+  experiment: z.string().max(MAX_NAME),
+  job_id: z.string().max(MAX_NAME),
   /** `f1 kill-actor rank 1`, or `-` */
-  fault: z.string(),
+  fault: z.string().max(MAX_TEXT),
   detect_s: z.number().nullable(),
   recover_s: z.number().nullable(),
   steps_lost: z.number().int().nonnegative(),
   ok: z.boolean(),
   /** what broke the expectations (this fault's and the job's) */
-  problems: z.array(z.string()),
+  problems: z.array(z.string().max(MAX_TEXT)).max(MAX_ROWS),
 });
 export type ChaosRow = z.infer<typeof ChaosRow>;
 
 /** `chaos run --json`. */
 export const ChaosResult = z.object({
-  plan: z.string().optional(),
+  plan: z.string().max(MAX_PATH).optional(),
   ok: z.boolean(),
-  rows: z.array(ChaosRow),
+  rows: z.array(ChaosRow).max(MAX_ROWS),
   experiments: z.array(z.object({
-    name: z.string(), job_id: z.string(), baseline_job_id: z.string().nullable(), state: JobState, seconds: z.number(), ok: z.boolean(), problems: z.array(z.string()),
-  })),
+    name: z.string().max(MAX_NAME), job_id: z.string().max(MAX_NAME), baseline_job_id: z.string().max(MAX_NAME).nullable(), state: JobState, seconds: z.number(), ok: z.boolean(), problems: z.array(z.string().max(MAX_TEXT)).max(MAX_ROWS),
+  })).max(MAX_ROWS),
 });
 export type ChaosResult = z.infer<typeof ChaosResult>;

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { MAX_TEXT } from './bounds.ts';
 import { ERROR_CODES } from '../errors.ts';
 
 /** Ids are NATS-token-safe (no dots, spaces or wildcards). */
 export const Id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1-64 of [A-Za-z0-9_-]');
 export const WireErrorSchema = z.object({
   code: z.enum(ERROR_CODES as [string, ...string[]]),
-  message: z.string(),
+  message: z.string().max(MAX_TEXT),
   details: z.unknown().optional(),
 });
 /** Generic reply of a control request: ok with an optional payload, or an error as data. */

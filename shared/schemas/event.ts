@@ -1,5 +1,6 @@
 /** Job events: one JetStream stream, replayable from a sequence number. */
 import { z } from 'zod';
+import { MAX_KEYS, MAX_NAME, MAX_PATH, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { JobState } from './job.ts';
 import { FaultEventFields } from './fault.ts';
@@ -14,20 +15,20 @@ export const JobEvent = z.discriminatedUnion('type', [
    * saving actor was stopped while JetStream was electing a leader)
    */
   z.object({
-    ...base, type: z.literal('state'), state: JobState, message: z.string().optional(), restarts: z.number().int().nonnegative().optional(),
+    ...base, type: z.literal('state'), state: JobState, message: z.string().max(MAX_TEXT).optional(), restarts: z.number().int().nonnegative().optional(),
     checkpoint_step: z.number().int().nonnegative().optional(),
   }),
-  z.object({ ...base, type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), rank: z.number().int().optional(), msg: z.string() }),
+  z.object({ ...base, type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), rank: z.number().int().optional(), msg: z.string().max(MAX_TEXT) }),
   z.object({
     ...base,
     type: z.literal('metric'),
     rank: z.number().int().nonnegative(),
     step: z.number().int().nonnegative(),
     epoch: z.number().int().nonnegative().optional(),
-    values: z.record(z.string(), z.number()),
+    values: z.record(z.string().max(MAX_NAME), z.number()).refine((v) => Object.keys(v).length <= MAX_KEYS, `at most ${MAX_KEYS} values`),
   }),
-  z.object({ ...base, type: z.literal('checkpoint'), step: z.number().int().nonnegative(), name: z.string() }),
-  z.object({ ...base, type: z.literal('artifact'), name: z.string(), bytes: z.number().int().nonnegative() }),
+  z.object({ ...base, type: z.literal('checkpoint'), step: z.number().int().nonnegative(), name: z.string().max(MAX_PATH) }),
+  z.object({ ...base, type: z.literal('artifact'), name: z.string().max(MAX_PATH), bytes: z.number().int().nonnegative() }),
   /** one phase of an injected fault (shared/schemas/fault.ts) */
   z.object({ ...base, type: z.literal('fault'), ...FaultEventFields }),
 ]);

@@ -5,6 +5,7 @@
  * or root.
  */
 import { z } from 'zod';
+import { MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 
 export const FAULT_KINDS = [
@@ -107,7 +108,7 @@ export const FaultEventFields = {
   step: z.number().int().nonnegative().optional(),
   /** whence it came */
   source: z.enum(['spec', 'api']).optional(),
-  message: z.string().optional(),
+  message: z.string().max(MAX_TEXT).optional(),
 };
 
 /** Kinds the node agent carries out itself (signals to its actors or itself, its connections). */
@@ -152,5 +153,5 @@ export const FaultReport = z.object({
 export type FaultReport = z.infer<typeof FaultReport>;
 
 /** POST /v1/jobs/:id/faults reply (201): the ids given to the faults, in the order posted. */
-export const FaultsArmed = z.object({ jobId: Id, fault_ids: z.array(FaultId) });
+export const FaultsArmed = z.object({ jobId: Id, fault_ids: z.array(FaultId).max(100) });
 export type FaultsArmed = z.infer<typeof FaultsArmed>;

@@ -11,3 +11,4 @@ export {
   FAULT_KINDS, FaultKind, TIMED_FAULTS, NODE_FAULTS, FaultTarget, FaultSpec, type FaultSpecInput, FaultRequest, FAULT_PHASES, FaultPhase,
   AGENT_FAULTS, HEAD_FAULTS, ArmedFault, FaultReport, FAULT_REPORT_PHASES, FaultsArmed,
 } from './fault.ts';
+export { MAX_NAME, MAX_PATH, MAX_TEXT, MAX_SECRET, MAX_STAMP, MAX_KEYS, MAX_RANKS, MAX_ROWS, clipText } from './bounds.ts';

@@ -1,5 +1,6 @@
 /** Job specs (REST bodies) and the job record kept in JetStream KV. */
 import { z } from 'zod';
+import { MAX_KEYS, MAX_NAME, MAX_PATH, MAX_RANKS, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { FaultSpec } from './fault.ts';
 
@@ -39,9 +40,9 @@ export const Yolov5Trainer = z
   .object({
     kind: z.literal('yolov5'),
     /** architecture yaml: yolov5n/s/m/l/x.yaml or a path (default yolov5n.yaml) */
-    cfg: z.string().min(1).default('yolov5n.yaml'),
+    cfg: z.string().min(1).max(MAX_PATH).default('yolov5n.yaml'),
     /** dataset yaml path, or "synthetic" for the generated set (default synthetic) */
-    data: z.string().min(1).default('synthetic'),
+    data: z.string().min(1).max(MAX_PATH).default('synthetic'),
     img: z.number().int().min(32).max(1280).multipleOf(32).default(320),
     epochs: z.number().int().positive().max(10_000).default(10),
     /** total batch across all workers (default 16) */
@@ -49,7 +50,7 @@ export const Yolov5Trainer = z
     /** nominal batch for gradient accumulation, as train.py's nbs (default 64) */
     nbs: z.number().int().positive().max(4096).default(64),
     /** hyperparameter overrides (hyp.scratch-low keys) */
-    hyp: z.record(z.string(), z.number()).default({}),
+    hyp: z.record(z.string().max(MAX_NAME), z.number()).refine((h) => Object.keys(h).length <= MAX_KEYS, `at most ${MAX_KEYS} keys`).default({}),
     /** synthetic set size when data = "synthetic" */
     synthetic: z
       .object({ train: z.number().int().positive().default(64), val: z.number().int().positive().default(16), seed: z.number().int().default(0) })
@@ -68,7 +69,7 @@ export const Yolov5Trainer = z
      * a checkpoint file on every worker (`flotilla train`'s weights/last.ckpt) to continue from
      * while the job has none of its own yet; the job's settings must build the same model
      */
-    resume: z.string().min(1).optional(),
+    resume: z.string().min(1).max(MAX_PATH).optional(),
   })
   .strict();
 
@@ -126,19 +127,19 @@ export const JobRecord = z.object({
   step: z.number().int().nonnegative(),
   /** newest verified checkpoint step, if any */
   checkpoint_step: z.number().int().nonnegative().nullable(),
-  placement: z.array(Placement),
-  message: z.string().optional(),
-  metrics: z.record(z.string(), z.number()).default({}),
-  created_at: z.string(),
-  updated_at: z.string(),
+  placement: z.array(Placement).max(MAX_RANKS),
+  message: z.string().max(MAX_TEXT).optional(),
+  metrics: z.record(z.string().max(MAX_NAME), z.number()).refine((m) => Object.keys(m).length <= MAX_KEYS, `at most ${MAX_KEYS} values`).default({}),
+  created_at: z.string().max(MAX_STAMP),
+  updated_at: z.string().max(MAX_STAMP),
   /** FIFO order among equal priorities */
   seq: z.number().int().nonnegative(),
   /** the token id that submitted it (a submitter may cancel or scale only its own jobs) */
-  owner: z.string().optional(),
+  owner: z.string().max(MAX_NAME).optional(),
   /** SHA-256 of the final training state, as rank 0 reported it on success (logreg: parameters; YOLOv5: last.ckpt's tensors) */
-  final_digest: z.string().optional(),
+  final_digest: z.string().max(MAX_STAMP).optional(),
   /** earliest time the next placement may be tried (restart backoff) */
-  not_before: z.string().optional(),
+  not_before: z.string().max(MAX_STAMP).optional(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -155,7 +156,7 @@ export type JobReply = z.infer<typeof JobReply>;
  * generation whose placement still names the actor keeps it (live recovery).
  */
 export const JobFence = JobRecord.pick({ id: true, state: true, generation: true }).extend({
-  placement: z.array(Placement).default([]),
+  placement: z.array(Placement).max(MAX_RANKS).default([]),
   /** the newest checkpoint the head saw stored (an actor that must resume does not start without it) */
   checkpoint_step: z.number().int().nonnegative().nullable().default(null),
 });

@@ -1,5 +1,6 @@
 /** Worker node registration, heartbeats and control requests (head -> agent). */
 import { z } from 'zod';
+import { MAX_PATH, MAX_RANKS, MAX_SECRET, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { JobSpec } from './job.ts';
 import { ArmedFault } from './fault.ts';
@@ -9,12 +10,12 @@ export type ComputeBackend = z.infer<typeof ComputeBackend>;
 
 export const NodeInfo = z.object({
   nodeId: Id,
-  host: z.string().min(1),
+  host: z.string().min(1).max(MAX_PATH),
   slots: z.number().int().positive().max(1024),
   backend: ComputeBackend,
-  device: z.string(),
+  device: z.string().max(MAX_PATH),
   pid: z.number().int().positive(),
-  started_at: z.string(),
+  started_at: z.string().max(MAX_STAMP),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
 
@@ -50,7 +51,7 @@ export const NodeHeartbeat = z.object({
   ts: z.number(),
   seq: z.number().int().nonnegative().optional(),
   slots: z.number().int().positive(),
-  actors: z.array(ActorBrief),
+  actors: z.array(ActorBrief).max(MAX_RANKS),
   draining: z.boolean().default(false),
   /** the warm actor pool (absent: an agent without one, or an older agent) */
   warm: WarmStats.optional(),
@@ -65,7 +66,7 @@ export const ActorSpec = z.object({
   rank: z.number().int().nonnegative(),
   worldSize: z.number().int().positive(),
   /** nodeId of every rank, for topology-aware collectives */
-  nodeOfRank: z.array(Id),
+  nodeOfRank: z.array(Id).max(MAX_RANKS),
   job: JobSpec,
   /**
    * self-fencing lease (the head's dead-node threshold): an actor that cannot read its job's
@@ -82,8 +83,8 @@ export type ActorSpec = z.infer<typeof ActorSpec>;
 
 export const NodeControl = z.discriminatedUnion('op', [
   /** `creds`: the actor's NATS credentials, minted by the head for this actor alone */
-  z.object({ op: z.literal('spawn'), actor: ActorSpec, creds: z.string().min(1).optional() }),
-  z.object({ op: z.literal('stop'), actorId: Id, reason: z.string().default('stopped') }),
+  z.object({ op: z.literal('spawn'), actor: ActorSpec, creds: z.string().min(1).max(MAX_SECRET).optional() }),
+  z.object({ op: z.literal('stop'), actorId: Id, reason: z.string().max(MAX_TEXT).default('stopped') }),
   z.object({ op: z.literal('ping') }),
   z.object({ op: z.literal('drain') }),
   /** arm a fault on this node (shared/schemas/fault.ts): carried out by the agent or the rank's actor */
@@ -95,14 +96,14 @@ export type NodeControl = z.infer<typeof NodeControl>;
 export const JoinRequest = z.object({ nodeId: Id, publicKey: z.string().regex(/^U[A-Z2-7]{55}$/) });
 export type JoinRequest = z.infer<typeof JoinRequest>;
 /** The head's answer (ControlReply result): the node's user JWT for that key. */
-export const JoinGrant = z.object({ jwt: z.string().min(1) });
+export const JoinGrant = z.object({ jwt: z.string().min(1).max(MAX_SECRET) });
 export type JoinGrant = z.infer<typeof JoinGrant>;
 
 /** Record of a node in KV (key = nodeId). */
 export const NodeRecord = NodeInfo.extend({
   last_seen: z.number(),
   draining: z.boolean().default(false),
-  actors: z.array(ActorBrief).default([]),
+  actors: z.array(ActorBrief).max(MAX_RANKS).default([]),
   /** the node's warm actor pool, from its last heartbeat */
   warm: WarmStats.optional(),
 });

@@ -4,21 +4,22 @@
  * Times are ms since the epoch on the clock of whoever published the event; durations are s.
  */
 import { z } from 'zod';
+import { MAX_NAME, MAX_ROWS, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { JobState } from './job.ts';
 import { FaultKind, FaultPhase, FaultTarget } from './fault.ts';
 
 /** One injected (or armed and never injected) fault and what followed it. */
 export const FaultFigures = z.object({
-  fault_id: z.string(),
+  fault_id: z.string().max(MAX_NAME),
   kind: FaultKind,
   /** the user's label (FaultSpec.name) */
-  name: z.string().optional(),
+  name: z.string().max(MAX_NAME).optional(),
   target: FaultTarget,
   /** the last phase seen: injected/ended = done; armed = waiting still; failed/expired = never injected */
   phase: FaultPhase,
   rank: z.number().int().nonnegative().optional(),
-  nodeId: z.string().optional(),
+  nodeId: z.string().max(MAX_NAME).optional(),
   /** the target's training step when it was injected */
   step: z.number().int().nonnegative().nullable(),
   /** the generation it hit */
@@ -32,7 +33,7 @@ export const FaultFigures = z.object({
    */
   detected_at: z.number().nullable(),
   /** what the reaction was, e.g. "state recovering (g1): rank 1 failed: ..." */
-  detected_by: z.string().nullable(),
+  detected_by: z.string().max(MAX_TEXT).nullable(),
   detect_s: z.number().nullable(),
   /** the first rank-0 step completed after the reaction (after the injection when none), in a generation no older than the reaction's */
   recovered_at: z.number().nullable(),
@@ -45,7 +46,7 @@ export const FaultFigures = z.object({
   /** restarts (counted against max_restarts) those changes used */
   restarts: z.number().int().nonnegative(),
   /** the fault's own message (why it failed or expired, what was done) */
-  message: z.string().optional(),
+  message: z.string().max(MAX_TEXT).optional(),
 });
 export type FaultFigures = z.infer<typeof FaultFigures>;
 
@@ -54,7 +55,7 @@ export const InvariantName = z.enum(INVARIANTS);
 export type InvariantName = z.infer<typeof InvariantName>;
 
 /** ok: true held, false violated, null not checked (the detail says why). */
-export const InvariantResult = z.object({ name: InvariantName, ok: z.boolean().nullable(), detail: z.string() });
+export const InvariantResult = z.object({ name: InvariantName, ok: z.boolean().nullable(), detail: z.string().max(MAX_TEXT) });
 export type InvariantResult = z.infer<typeof InvariantResult>;
 
 /** One change of the generation that trained (consecutive generations with rank-0 steps). */
@@ -69,13 +70,13 @@ export const GenerationChange = z.object({
   /** rank-0 training gap: first step of the new generation minus last step of the old (s) */
   gap_s: z.number(),
   /** the fault it is attributed to (the newest injected before the head ended the old generation), or null */
-  fault_id: z.string().nullable(),
+  fault_id: z.string().max(MAX_NAME).nullable(),
 });
 export type GenerationChange = z.infer<typeof GenerationChange>;
 
 export const JobReport = z.object({
   job_id: Id,
-  name: z.string().optional(),
+  name: z.string().max(MAX_NAME).optional(),
   state: JobState,
   trainer: z.enum(['logreg', 'yolov5']),
   /** the step the job must end at when the spec says (logreg: trainer.steps), else the step it ended at */
@@ -89,13 +90,13 @@ export const JobReport = z.object({
   started_at: z.number().nullable(),
   ended_at: z.number().nullable(),
   /** SHA-256 of the final training state, as rank 0 reported it (logreg: parameters; YOLOv5: last.ckpt's tensors) */
-  final_digest: z.string().nullable(),
+  final_digest: z.string().max(MAX_STAMP).nullable(),
   /** the baseline job compared with (`?baseline=ID`) and its digest */
-  baseline: z.object({ job_id: Id, final_digest: z.string().nullable() }).nullable(),
+  baseline: z.object({ job_id: Id, final_digest: z.string().max(MAX_STAMP).nullable() }).nullable(),
   steps_lost: z.number().int().nonnegative(),
-  changes: z.array(GenerationChange),
-  faults: z.array(FaultFigures),
-  invariants: z.array(InvariantResult),
+  changes: z.array(GenerationChange).max(MAX_ROWS),
+  faults: z.array(FaultFigures).max(MAX_ROWS),
+  invariants: z.array(InvariantResult).max(MAX_ROWS),
   /** every invariant that was checked held */
   ok: z.boolean(),
 });

@@ -1,5 +1,6 @@
 /** REST tokens: roles, creation, listing (the secret is shown once, stored only as a hash). */
 import { z } from 'zod';
+import { MAX_NAME, MAX_ROWS, MAX_SECRET, MAX_STAMP } from './bounds.ts';
 
 /**
  * `admin`: everything (tokens, the pool, fault injection); `submitter`: submit, and cancel or
@@ -28,16 +29,16 @@ export type TokenCreate = z.infer<typeof TokenCreate>;
 export const TokenInfo = z.object({
   id: z.string().regex(/^[a-f0-9]{12}$/),
   role: Role,
-  name: z.string().optional(),
-  created_at: z.string(),
-  revoked_at: z.string().optional(),
+  name: z.string().max(MAX_NAME).optional(),
+  created_at: z.string().max(MAX_STAMP),
+  revoked_at: z.string().max(MAX_STAMP).optional(),
   /** when the token stops working (ttl_s at creation, a dashboard login session) */
-  expires_at: z.string().optional(),
+  expires_at: z.string().max(MAX_STAMP).optional(),
 });
 export type TokenInfo = z.infer<typeof TokenInfo>;
 
 /** The reply of a creation: the token itself appears here only. */
-export const TokenCreated = TokenInfo.extend({ token: z.string() });
+export const TokenCreated = TokenInfo.extend({ token: z.string().max(MAX_SECRET) });
 export type TokenCreated = z.infer<typeof TokenCreated>;
 
-export const TokenList = z.object({ tokens: z.array(TokenInfo) });
+export const TokenList = z.object({ tokens: z.array(TokenInfo).max(MAX_ROWS) });

@@ -11,6 +11,7 @@ import { cutConnections } from '../../shared/nats-cut.ts';
 import { validate } from '../../shared/codec.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { ActorSpec, type ActorOutcome } from '../../shared/schemas/index.ts';
+import { clipText } from '../../shared/schemas/bounds.ts';
 import { ACTOR_EXIT_CODES, AgentToActor, type ActorToAgent } from './ipc.ts';
 import { trainers } from '../trainers/registry.ts';
 import { ActorRuntime } from './runtime.ts';
@@ -18,10 +19,12 @@ import { WARM_ENV, waitForStart } from './warm.ts';
 import { reuseRefusal } from './reuse.ts';
 
 const send = (m: ActorToAgent): void => { if (process.send && process.connected) process.send(m, () => undefined); };
+/** a crash's message may be a long stack: clipped to its bound, so the agent does not refuse the result */
+const clipped = (o: ActorOutcome): ActorOutcome => ({ ...o, message: clipText(o.message) });
 
 function finish(outcome: ActorOutcome): void {
   const code = ACTOR_EXIT_CODES[outcome.kind];
-  const msg: ActorToAgent = { type: 'result', outcome };
+  const msg: ActorToAgent = { type: 'result', outcome: clipped(outcome) };
   if (process.send && process.connected) process.send(msg, () => process.exit(code));
   else process.exit(code);
 }
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
       return finish(outcome);
     }
     // the job's outcome, then `ready` from waitForStart: the agent reports the exit and pools this process
-    send({ type: 'result', outcome });
+    send({ type: 'result', outcome: clipped(outcome) });
   }
 }
 

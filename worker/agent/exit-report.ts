@@ -10,6 +10,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { encode } from '../../shared/codec.ts';
 import { withJsRetry } from '../../shared/js-retry.ts';
 import { ActorExit } from '../../shared/schemas/index.ts';
+import { clipText } from '../../shared/schemas/bounds.ts';
 
 /** first retry delay, doubled per failure up to EXIT_RETRY_MAX_MS */
 export const EXIT_RETRY_MS = 250;
@@ -24,7 +25,8 @@ export async function reportExit(
   js: JetStreamClient, subject: string, exit: ActorExit, signal: AbortSignal,
   onRetry: (err: unknown, attempt: number) => void, onGiveUp: (err: unknown) => void = () => undefined,
 ): Promise<boolean> {
-  const data = encode(ActorExit.parse(exit));
+  // a crash's message may be a long stack: clipped, so the exit itself is never refused
+  const data = encode(ActorExit.parse({ ...exit, outcome: { ...exit.outcome, message: clipText(exit.outcome.message ?? '') } }));
   try {
     await withJsRetry(`report the exit of ${exit.actorId}`, () => js.publish(subject, data, { msgID: exitMsgId(exit), timeout: EXIT_ACK_TIMEOUT_MS }), {
       attempts: Number.POSITIVE_INFINITY, budgetMs: Number.POSITIVE_INFINITY, baseMs: EXIT_RETRY_MS, maxMs: EXIT_RETRY_MAX_MS, signal,

@@ -36,6 +36,8 @@ export class FakeAgent {
   readonly #actorNc: NatsConnection[] = [];
   /** stop heartbeats without telling anyone (a node that died) */
   silent = false;
+  /** heartbeats say the node is draining (a node that leaves) */
+  draining = false;
 
   constructor(opts: NodeConnectionOptions, prefix: string, nodeId: string, slots: number) {
     this.#opts = opts;
@@ -79,7 +81,7 @@ export class FakeAgent {
   beat(): void {
     if (this.silent || this.#nc.isClosed()) return;
     const actors = [...this.actors.values()].map((a) => ({ actorId: a.actorId, jobId: a.jobId, generation: a.generation, rank: a.rank }));
-    this.#nc.publish(this.#s.nodeHeartbeat(this.info.nodeId), encode({ nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors, draining: false }));
+    this.#nc.publish(this.#s.nodeHeartbeat(this.info.nodeId), encode({ nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors, draining: this.draining }));
   }
 
   /** Ends one actor with an outcome (publishes actorExit, like the real agent). */
