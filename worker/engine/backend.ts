@@ -1,20 +1,25 @@
 /**
- * Picks the compute backend of the engine at start-up, best first:
+ * Picks the compute backend of the engine at start-up, best first: the project's CUDA backend
+ * `cuda` (when its addon is built and a GPU is present, docs/gpu.md) →
  * `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-node` (libtensorflow) → the
  * project's native CPU kernels over tfjs `cpu` → plain tfjs `cpu`. The two tfjs-node packages
- * are optional dependencies; a failed import only moves on to the next candidate.
+ * are optional dependencies; a failed import only moves on to the next candidate. `cuda-host`
+ * (the CUDA backend over host memory, for tests) is only ever forced, never picked.
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { loadCudaAddon, registerCudaBackend } from '../cuda/index.ts';
 import { loadAddon, registerNativeKernels, type Registration } from '../native/index.ts';
 import { memoryPool } from '../native/memory-pool.ts';
 
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu'] as const;
+export const BACKENDS = ['cuda', 'tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu', 'cuda-host'] as const;
+/** Backends that only FLOTILLA_BACKEND or `force` select. */
+const FORCED_ONLY: readonly BackendName[] = ['cuda-host'];
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Options of initBackend. */
 export interface BackendOptions {
-  /** First candidate to try; the ones after it remain fallbacks. Default: 'tensorflow-gpu'. */
+  /** First candidate to try; the ones after it remain fallbacks. Default: 'cuda'. */
   prefer?: BackendName;
   /** Only this backend, or fail. Default: the FLOTILLA_BACKEND environment variable, if set. */
   force?: BackendName;
@@ -40,8 +45,24 @@ async function tryNode(pkg: string, tfName: string): Promise<string | null> {
   return (await tf.setBackend(tfName)) ? null : `${pkg} loaded but backend '${tfName}' failed to start`;
 }
 
+/** The native CPU kernels under tfjs `cpu` (what the CUDA backend's transfers run too), when built. */
+function nativeCpu(): void {
+  const load = loadAddon();
+  if (load.ok) registration ??= registerNativeKernels(load.addon);
+}
+
 async function attempt(name: BackendName): Promise<{ info: BackendInfo } | { reason: string }> {
   switch (name) {
+    case 'cuda':
+    case 'cuda-host': {
+      const load = loadCudaAddon(name === 'cuda' ? 'cuda' : 'host');
+      if (!load.ok) return { reason: `CUDA backend unavailable: ${load.reason}` };
+      nativeCpu();
+      const backend = registerCudaBackend(name, load.addon, load.device);
+      if (!(await tf.setBackend(name))) return { reason: `backend ${name} failed to start` };
+      const tf32 = load.addon.stats().tf32 ? ', TF32 on' : ', FP32';
+      return { info: { backend: name, device: name === 'cuda' ? `gpu (CUDA, ${backend.device}${tf32})` : `cpu (${backend.device})` } };
+    }
     case 'tensorflow-gpu': {
       const reason = await tryNode('@tensorflow/tfjs-node-gpu', 'tensorflow');
       return reason ? { reason } : { info: { backend: name, device: 'gpu (CUDA, libtensorflow)' } };
@@ -81,7 +102,7 @@ async function pick(opts: BackendOptions): Promise<BackendInfo> {
     if ('reason' in r) throw new Error(`backend ${force} was forced but is unavailable: ${r.reason}`);
     return r.info;
   }
-  const order = BACKENDS.slice(BACKENDS.indexOf(opts.prefer ?? 'tensorflow-gpu'));
+  const order = BACKENDS.slice(BACKENDS.indexOf(opts.prefer ?? BACKENDS[0])).filter((b) => !FORCED_ONLY.includes(b));
   const skipped: string[] = [];
   for (const name of order) {
     const r = await attempt(name);

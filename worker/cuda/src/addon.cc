@@ -131,8 +131,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return U(info);
   });
   set("oneHot", [U](const CallbackInfo& info) {
-    flc::OneHot(Ptr<const int32_t>(info[0]), Ptr<float>(info[1]), Int(info[2]), Int(info[3]),
-                static_cast<float>(Num(info[4])), static_cast<float>(Num(info[5])));
+    flc::OneHot(Ptr<const int32_t>(info[0]), Ptr<uint32_t>(info[1]), Int(info[2]), Int(info[3]),
+                static_cast<uint32_t>(Int(info[4])), static_cast<uint32_t>(Int(info[5])));
     return U(info);
   });
   set("select", [U](const CallbackInfo& info) {

@@ -48,7 +48,7 @@ void Binary(const void* a, const void* b, void* out, const std::vector<int64_t>&
 void Unary(const float* x, float* out, int64_t n, int op, float p0, float p1);
 void Cast(const void* x, void* out, int64_t n, int from, int to);
 void Fill(void* out, int64_t n, uint32_t bits);
-void OneHot(const int32_t* idx, float* out, int64_t n, int64_t depth, float on, float off);
+void OneHot(const int32_t* idx, uint32_t* out, int64_t n, int64_t depth, uint32_t on, uint32_t off);
 void Select(const int32_t* cond, const void* a, const void* b, void* out, int64_t n, int64_t inner);
 void BiasAct(float* y, int64_t rows, int64_t cols, const float* bias, int act, float alpha);
 void BatchNormEval(const float* x, float* out, int64_t n, int64_t c, const float* mean, int64_t lm, const float* var,

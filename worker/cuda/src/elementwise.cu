@@ -150,9 +150,9 @@ struct FillK {
 
 struct OneHotK {
   const int32_t* idx;
-  float* out;
+  uint32_t* out;
   int64_t depth;
-  float on, off;
+  uint32_t on, off;  // bit patterns of the output dtype
   FL_HD void operator()(int64_t i) const { out[i] = idx[i / depth] == i % depth ? on : off; }
 };
 
@@ -243,7 +243,7 @@ void Cast(const void* x, void* out, int64_t n, int from, int to) { Launch(n, Cas
 
 void Fill(void* out, int64_t n, uint32_t bits) { Launch(n, FillK{static_cast<uint32_t*>(out), bits}); }
 
-void OneHot(const int32_t* idx, float* out, int64_t n, int64_t depth, float on, float off) {
+void OneHot(const int32_t* idx, uint32_t* out, int64_t n, int64_t depth, uint32_t on, uint32_t off) {
   Launch(n * depth, OneHotK{idx, out, depth, on, off});
 }
 
