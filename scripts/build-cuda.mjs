@@ -7,7 +7,7 @@
 // Without a compiler for a variant it prints why it skipped it and exits 0, so `npm run build`
 // never fails on a machine without CUDA; `--strict` (CI) makes a skip or an error exit 1.
 //   node scripts/build-cuda.mjs [--only host|cuda] [--strict]
-// Environment: FLOTILLA_CUDA_ARCH (e.g. "90" or "80,90"; default: the GPU's, else 75..90),
+// Environment: FLOTILLA_CUDA_ARCH (e.g. "90" or "80,90"; default: the GPUs' (nvidia-smi), else 80 + PTX),
 // FLOTILLA_NVCC (the nvcc to use), CXX (host compiler, default g++).
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -179,7 +179,9 @@ function archs(nvcc) {
     const caps = [...new Set(smi.trim().split('\n').map((l) => l.trim().replace('.', '')))].filter((c) => supported.includes(c));
     if (caps.length) return caps;
   }
-  return ['75', '80', '86', '89', '90'].filter((a) => supported.length === 0 || supported.includes(a));
+  // No GPU here (a build or CI machine): sm_80 code plus its PTX, which the driver compiles for
+  // any newer GPU when the addon loads; one arch keeps the build to a couple of minutes.
+  return ['80'];
 }
 
 /**
