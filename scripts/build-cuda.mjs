@@ -10,7 +10,7 @@
 // Environment: FLOTILLA_CUDA_ARCH (e.g. "90" or "80,90"; default: the GPUs' (nvidia-smi), else 80 + PTX),
 // FLOTILLA_NVCC (the nvcc to use), CXX (host compiler, default g++).
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -244,7 +244,9 @@ async function buildCuda(includes) {
 
 mkdirSync(out, { recursive: true });
 const includes = nodeIncludes();
-const report = {};
+// build.json keeps the last outcome of each variant (--only rebuilds one)
+let report = {};
+try { report = JSON.parse(readFileSync(join(out, 'build.json'), 'utf8')); } catch { /* first build */ }
 let failed = false;
 if (!includes) {
   log('skipped: no Node.js headers (node_api.h) found; install nodejs headers or run node-gyp install');
