@@ -1,5 +1,6 @@
 /**
- * The CUDA backend's storage over its host stand-in: lazy uploads, reads that copy back,
+ * The CUDA backend's storage (over its host stand-in, or the GPU with
+ * FLOTILLA_CUDA_TEST_BACKEND=cuda): lazy uploads, reads that copy back,
  * Reshape sharing storage, disposal freeing it, bool and int32 round trips, kernels not ported
  * running by transfer (counted, and named by FLOTILLA_CUDA_REPORT=1), and how the engine picks
  * (or refuses) the backends.
@@ -84,8 +85,8 @@ if ('skip' in s) {
   });
 
   t.test('FLOTILLA_CUDA_REPORT=1 names every fallback at exit', (t) => {
-    const r = pick({ FLOTILLA_BACKEND: 'cuda-host', FLOTILLA_CUDA_REPORT: '1' }, 'tf.cumsum(tf.tensor1d([1, 2])).dataSync();');
-    t.equal(r.out.backend, 'cuda-host', 'FLOTILLA_BACKEND=cuda-host selects the host stand-in');
+    const r = pick({ FLOTILLA_BACKEND: CUDA, FLOTILLA_CUDA_REPORT: '1' }, 'tf.cumsum(tf.tensor1d([1, 2])).dataSync();');
+    t.equal(r.out.backend, CUDA, `FLOTILLA_BACKEND=${CUDA} selects it`);
     t.match(r.stderr, /fallback Cumsum: 1 calls/, 'the report names the fallback and its count');
     t.match(r.stderr, /transfers: \d+ uploads/, 'and the transfers');
     t.end();

@@ -1,20 +1,22 @@
-// Test harness of the CUDA backend on this machine: the host variant of its addon (the kernel
-// sources compiled by g++) registered as backend `cuda-host`, compared with tfjs `cpu` running
-// the project's native CPU kernels (or its JS kernels where the native addon is not built).
+// Test harness of the CUDA backend: by default the host variant of its addon (the kernel sources
+// compiled by g++) registered as backend `cuda-host`; on a GPU machine
+// FLOTILLA_CUDA_TEST_BACKEND=cuda runs the same tests on the real addon. Both are compared with
+// tfjs `cpu` running the project's native CPU kernels (or its JS kernels where those are not built).
 import * as tf from '@tensorflow/tfjs';
 
-import { loadCudaAddon, registerCudaBackend, type CudaBackend } from '../../worker/cuda/index.ts';
+import { loadCudaAddon, registerCudaBackend, type CudaBackend, type CudaBackendName } from '../../worker/cuda/index.ts';
 import { loadAddon, registerNativeKernels } from '../../worker/native/index.ts';
 
 export const REFERENCE = 'cpu';
-export const CUDA = 'cuda-host';
+/** The backend under test: `cuda-host` (default) or `cuda` (FLOTILLA_CUDA_TEST_BACKEND=cuda, on a GPU). */
+export const CUDA: CudaBackendName = process.env.FLOTILLA_CUDA_TEST_BACKEND === 'cuda' ? 'cuda' : 'cuda-host';
 
 let native = false;
 
-/** The `cuda-host` backend, or the reason the tests must skip (the host variant is not built). */
+/** The backend under test, or the reason the tests must skip (its addon is not built, or no GPU for `cuda`). */
 export function setup(): { backend: CudaBackend; reference: string } | { skip: string } {
-  const load = loadCudaAddon('host');
-  if (!load.ok) return { skip: `CUDA host variant not built (npm run build:cuda): ${load.reason}` };
+  const load = loadCudaAddon(CUDA === 'cuda' ? 'cuda' : 'host');
+  if (!load.ok) return { skip: `${CUDA === 'cuda' ? 'CUDA addon' : 'CUDA host variant'} unavailable (npm run build:cuda): ${load.reason}` };
   const n = loadAddon();
   if (n.ok && !native) {
     registerNativeKernels(n.addon);
