@@ -2,8 +2,9 @@
  * A full YOLOv5n training iteration (forward, loss, backward, clip + Nesterov SGD + EMA) through
  * the CUDA backend over its host stand-in (`cuda-host`), against the same iteration on the
  * native CPU kernels: the same loss and flat gradient within float tolerance, no kernel run by
- * transfer, no data ids or device buffers leaked from one iteration to the next, and the
- * transfers between host and device counted (the report FLOTILLA_CUDA_REPORT=1 prints).
+ * transfer, no data ids or device buffers leaked from one iteration to the next, the
+ * transfers between host and device counted (the report FLOTILLA_CUDA_REPORT=1 prints); then
+ * validation of the trained model, also without fallbacks.
  */
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
@@ -11,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { formatCudaReport } from '../../worker/cuda/index.ts';
 import { loadHyp } from '../../worker/engine/hyp/index.ts';
 import { buildModel } from '../../worker/engine/model/index.ts';
-import { Trainer } from '../../worker/engine/train/index.ts';
+import { Trainer, validate } from '../../worker/engine/train/index.ts';
 import { syntheticBatch } from '../engine/train-fixtures.ts';
 import { CUDA, REFERENCE, relErr, setup } from './harness.ts';
 
@@ -47,11 +48,15 @@ if ('skip' in s) {
         uploads: st.uploads - st0.uploads, downloads: st.downloads - st0.downloads,
       });
     }
-    return steps;
+    // validation of the trained model (eval BatchNorm, decode; NMS runs on the host)
+    const val = await validate(model, [syntheticBatch(9, BATCH, IMG, 80)], { hyp, imgsz: IMG });
+    return { steps, val: [val.loss.box, val.loss.obj, val.loss.cls], fallbacks: [...backend.fallbacks.values()].reduce((a, b) => a + b, 0) };
   };
   const fallbacksBefore = [...backend.fallbacks.values()].reduce((a, b) => a + b, 0);
-  const want = await run(REFERENCE);
-  const got = await run(CUDA);
+  const wantRun = await run(REFERENCE);
+  const nativeBn = backend.native.get('FusedBatchNorm') ?? 0;
+  const gotRun = await run(CUDA);
+  const want = wantRun.steps, got = gotRun.steps;
   for (let k = 0; k < got.length; k++) {
     const e = relErr(got[k].loss, want[k].loss);
     t.ok(e <= 1e-4, `iteration ${k + 1}: loss items [${got[k].loss.map((v) => v.toFixed(6))}] vs ${s.reference} [${want[k].loss.map((v) => v.toFixed(6))}]: relative error ${e.toExponential(2)} <= 1e-4`);
@@ -63,5 +68,9 @@ if ('skip' in s) {
   t.equal(got[2].tensors, got[1].tensors, `no tensor leaked (${got[2].tensors})`);
   t.equal(got[2].live, got[1].live, `no device buffer leaked (${got[2].live} live)`);
   t.ok(got[2].downloads > 0 && got[2].uploads > 0, `transfers are counted: iteration 3 read ${got[2].downloads} buffers back and wrote ${got[2].uploads}`);
+  const ev = relErr(gotRun.val, wantRun.val);
+  t.ok(ev <= 1e-4, `validation loss [${gotRun.val.map((v) => v.toFixed(6))}] relative error ${ev.toExponential(2)} <= 1e-4`);
+  t.ok((backend.native.get('FusedBatchNorm') ?? 0) > nativeBn, 'validation ran the eval BatchNorm on the addon');
+  t.equal(gotRun.fallbacks, fallbacksBefore, 'and no kernel of validation ran by transfer');
   for (const line of formatCudaReport(backend)) t.comment(line);
 }
