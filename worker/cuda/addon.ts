@@ -1,7 +1,8 @@
 // Loads one of the CUDA backend's two addons (scripts/build-cuda.mjs builds both into
 // build/cuda/): the real one (nvcc, device memory, cuBLAS) or the host variant (the same
 // kernel sources compiled by g++, host memory standing in for device memory).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +82,30 @@ export const CUDA_ADDON_PATHS: Readonly<Record<CudaVariant, string>> = {
 export type CudaLoad = { ok: true; addon: CudaAddon; device: string } | { ok: false; reason: string };
 const cache = new Map<CudaVariant, CudaLoad>();
 
+/**
+ * libcublas from the `nvidia-cublas` pip package (as PyTorch installs it), whose directory is not
+ * on the loader's path: site-packages/nvidia/cublas/lib (or nvidia/cu13/lib) of the system's and
+ * the user's Pythons.
+ */
+export function pipCublas(): string | undefined {
+  const bases = ['/usr/local/lib', '/usr/lib', join(homedir(), '.local', 'lib')];
+  for (const base of bases) {
+    let pys: string[] = [];
+    try { pys = readdirSync(base).filter((d) => d.startsWith('python3')); } catch { continue; }
+    for (const py of pys) {
+      for (const sp of ['site-packages', 'dist-packages']) {
+        for (const sub of ['cublas', 'cu13']) {
+          const dir = join(base, py, sp, 'nvidia', sub, 'lib');
+          let libs: string[] = [];
+          try { libs = readdirSync(dir).filter((f) => /^libcublas\.so\.\d+$/.test(f)); } catch { continue; }
+          if (libs.length) return join(dir, libs.sort().pop()!);
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Loads and starts a variant once (FLOTILLA_CUDA_ADDON overrides the real one's path). */
 export function loadCudaAddon(variant: CudaVariant): CudaLoad {
   const hit = cache.get(variant);
@@ -91,6 +116,11 @@ export function loadCudaAddon(variant: CudaVariant): CudaLoad {
     load = { ok: false, reason: `${path} is missing (npm run build:cuda${variant === 'cuda' ? ' with nvcc >= 11.8' : ''})` };
   } else {
     try {
+      // read by the addon's dlopen of cuBLAS when it starts (src/gemm.cu)
+      if (variant === 'cuda' && !process.env.FLOTILLA_CUBLAS) {
+        const pip = pipCublas();
+        if (pip) process.env.FLOTILLA_CUBLAS = pip;
+      }
       const addon = createRequire(import.meta.url)(path) as CudaAddon;
       const r = addon.init();
       load = r.ok ? { ok: true, addon, device: r.device } : { ok: false, reason: r.reason };

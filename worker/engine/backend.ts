@@ -127,9 +127,16 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
 }
 
 /**
- * Lets go of the native kernels' free output buffers (memory-pool.ts) between phases whose
- * tensor shapes differ, training and validation; a no-op on other backends.
+ * Lets go of the native kernels' free output buffers (memory-pool.ts), or of the CUDA memory
+ * pool's free blocks, between phases whose tensor shapes differ, training and validation.
  */
 export function releaseKernelBuffers(): void {
   memoryPool.trim(0);
+  if (tf.getBackend() === 'cuda') cudaTrim();
+}
+
+/** Gives the device memory pool's free blocks back to the driver. */
+function cudaTrim(): void {
+  const load = loadCudaAddon('cuda');
+  if (load.ok) load.addon.trim();
 }

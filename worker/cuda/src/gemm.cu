@@ -1,6 +1,7 @@
 // Row-major GEMM. The CUDA build calls cuBLAS, loaded with dlopen when the device starts
-// (libcublas.so.13/.12/.11 from FLOTILLA_CUBLAS, the CUDA toolkit, the `nvidia` pip packages or
-// the loader's path), so building needs only nvcc and the CUDA runtime; TF32 stays off unless
+// (FLOTILLA_CUBLAS, the library the build found, then libcublas.so.13/.12/.11 from the loader's
+// path or /usr/local/cuda; worker/cuda/addon.ts points FLOTILLA_CUBLAS at the `nvidia` pip
+// package's when it finds one), so building needs only nvcc and the CUDA runtime; TF32 stays off unless
 // asked for (FP32 results comparable with the CPU kernels). The host variant calls OpenBLAS.
 #include "api.h"
 #include "common.cuh"
@@ -40,7 +41,10 @@ void* OpenCublas(std::string* tried) {
 #ifdef FLOTILLA_CUBLAS_HINT
   names.push_back(FLOTILLA_CUBLAS_HINT);  // the library the build found
 #endif
-  for (const char* v : {"13", "12", "11"}) names.push_back(std::string("libcublas.so.") + v);
+  // The loader's path first, then the toolkit's usual places (not always in ld.so.conf).
+  for (const char* dir : {"", "/usr/local/cuda/lib64/", "/usr/local/cuda/targets/x86_64-linux/lib/"}) {
+    for (const char* v : {"13", "12", "11"}) names.push_back(std::string(dir) + "libcublas.so." + v);
+  }
   names.push_back("libcublas.so");
   for (const auto& n : names) {
     if (void* h = dlopen(n.c_str(), RTLD_NOW | RTLD_GLOBAL)) return h;
