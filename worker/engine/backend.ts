@@ -6,6 +6,7 @@
  * are optional dependencies; a failed import only moves on to the next candidate. `cuda-host`
  * (the CUDA backend over host memory, for tests) is only ever forced, never picked.
  */
+import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 
 import { loadCudaAddon, registerCudaBackend } from '../cuda/index.ts';
@@ -107,9 +108,10 @@ async function pick(opts: BackendOptions): Promise<BackendInfo> {
   for (const name of order) {
     const r = await attempt(name);
     if ('info' in r) {
-      // tfjs-node absent is the expected case; only a missing native build deserves a notice.
-      const native = skipped.find((s) => s.startsWith('native kernels'));
-      if (native) notice(`flotilla: ${native}; using ${r.info.backend} (${r.info.device})`);
+      // tfjs-node absent is the expected case, and so is no CUDA backend on a machine without an
+      // NVIDIA device; a missing native build, or a GPU the CUDA backend could not use, deserves a notice.
+      const why = skipped.filter((s) => s.startsWith('native kernels') || (s.startsWith('CUDA backend') && existsSync('/dev/nvidiactl')));
+      if (why.length) notice(`flotilla: ${why.join('; ')}; using ${r.info.backend} (${r.info.device})`);
       return r.info;
     }
     skipped.push(r.reason);
