@@ -135,6 +135,38 @@ if ('skip' in s) {
     await compare('Max over [1,2]', ['Max'], () => tf.max(tensor(x), [1, 2]));
   }
 
+  // Beyond a YOLOv5 step: what else is ported, on small shapes
+  {
+    const x = input([2, 9, 11, 8]), w = input([3, 3, 8, 12], -0.3, 0.3);
+    await compare('conv dilation 2, valid', ['Conv2D'], () => tf.conv2d(tensor(x) as tf.Tensor4D, tensor(w) as tf.Tensor4D, 1, 'valid', 'NHWC', 2));
+    await compare('conv stride 2 same (asymmetric padding) and its gradients', ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'], () => {
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
+      return [tf.conv2d(tensor(x) as tf.Tensor4D, tensor(w) as tf.Tensor4D, 2, 'same'), ...tf.grads(f)([tensor(x), tensor(w)])];
+    });
+    const bias = input([12]);
+    await compare('FusedConv2D relu with bias', ['FusedConv2D'], () => tf.fused.conv2d({ x: tensor(x) as tf.Tensor4D,
+      filter: tensor(w) as tf.Tensor4D, strides: 1, pad: 'same', bias: tensor(bias), activation: 'relu' }));
+    const a = input([3, 5, 7]), b = input([3, 7, 4]);
+    await compare('BatchMatMul and transposes', ['BatchMatMul'], () => [tf.matMul(tensor(a), tensor(b)),
+      tf.matMul(tensor(b), tensor(a), true, true)]);
+    const im = input([2, 5, 6, 4]), g = input([2, 10, 12, 4]);
+    await compare('ResizeNearestNeighbor x2 and its gradient', ['ResizeNearestNeighbor', 'ResizeNearestNeighborGrad'], () => [
+      tf.image.resizeNearestNeighbor(tensor(im) as tf.Tensor4D, [10, 12]),
+      tf.grad((q: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(q as tf.Tensor4D, [10, 12]), tensor(g))))(tensor(im))]);
+    const p = input([4, 6], 0.1, 3), q = input([4, 6], -2, 2);
+    await compare('Select (where)', ['Select', 'Greater'], () => tf.where(tf.greater(tensor(q), 0), tensor(p), tensor(q)));
+    await compare('ArgMax / ArgMin', ['ArgMax', 'ArgMin'], () => [tf.argMax(tensor(q), 1), tf.argMin(tensor(q), 0)]);
+    await compare('Pow, Exp, Log, Sqrt, Rsqrt, Tanh, Abs', ['Pow', 'Exp', 'Log', 'Sqrt', 'Rsqrt', 'Tanh', 'Abs'], () =>
+      [tf.pow(tensor(p), tensor(q)), tf.exp(tensor(q)), tf.log(tensor(p)), tf.sqrt(tensor(p)), tf.rsqrt(tensor(p)), tf.tanh(tensor(q)), tf.abs(tensor(q))]);
+    await compare('Prod, Min, OnesLike, Fill', ['Prod', 'Min', 'OnesLike', 'Fill'], () =>
+      [tf.prod(tensor(p), 1), tf.min(tensor(q), 0), tf.onesLike(tensor(q)), tf.fill([3, 2], 2.5)]);
+    const i1 = tf.tensor2d([[7, -3], [9, 4]], [2, 2], 'int32').arraySync() as number[][];
+    await compare('int32 Add, Multiply, Maximum, FloorDiv, Equal with broadcasting', ['Add', 'Multiply', 'Maximum', 'FloorDiv', 'Equal'], () => {
+      const m = tf.tensor2d(i1, [2, 2], 'int32'), r = tf.tensor1d([2, -5], 'int32');
+      return [tf.add(m, r), tf.mul(m, r), tf.maximum(m, r), tf.floorDiv(m, r), tf.equal(m, tf.tensor1d([7, 4], 'int32'))];
+    });
+  }
+
   // Gather / scatter as the loss builds targets
   {
     const p = input([2 * 3 * 16 * 16, 85]);
