@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 
-import { CUDA_ADDON_PATHS, loadCudaAddon } from '../../worker/cuda/index.ts';
+import { CUDA_ADDON_PATHS, cudaTransfers, loadCudaAddon } from '../../worker/cuda/index.ts';
 import { CUDA, setup } from './harness.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -38,6 +38,7 @@ if ('skip' in s) {
 
   t.test('uploads are lazy, reads copy back, reshape shares storage, dispose frees', (t) => {
     const st0 = addon.stats();
+    const tr0 = cudaTransfers();
     const ids0 = backend.numDataIds();
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
     t.equal(addon.stats().uploads, st0.uploads, 'creating a tensor uploads nothing');
@@ -52,6 +53,9 @@ if ('skip' in s) {
     y.dispose();
     t.same(Array.from(r.dataSync()), [1, 4, 9, 16, 25, 36], 'the reshape still reads after its source is disposed');
     t.equal(addon.stats().downloads, st0.downloads + 1, 'a read of device data is one download');
+    const tr = cudaTransfers();
+    t.same(tr0 && tr && { reads: tr.reads - tr0.reads, writes: tr.writes - tr0.writes }, { reads: 1, writes: 1 },
+      'cudaTransfers() counts the same round trips');
     r.dispose();
     x.dispose();
     t.equal(backend.numDataIds(), ids0, 'disposing every tensor releases every data id');

@@ -90,6 +90,20 @@ export function cudaBackend(name: CudaBackendName): CudaBackend | undefined {
   return backends.get(name);
 }
 
+/**
+ * Host round trips of the current tfjs backend when it is `cuda` or `cuda-host`, since the
+ * process started: `reads` are downloads (each waits for the device), `writes` uploads (values
+ * written from JavaScript, uploaded when a kernel first needs them). Null on other backends.
+ * Take two readings and subtract to count a training step's.
+ */
+export function cudaTransfers(): { reads: number; writes: number; readBytes: number; writeBytes: number } | null {
+  const name = tf.getBackend();
+  const b = name === 'cuda' || name === 'cuda-host' ? backends.get(name) : undefined;
+  if (!b) return null;
+  const st = b.addon.stats();
+  return { reads: st.downloads, writes: st.uploads, readBytes: st.downloadBytes, writeBytes: st.uploadBytes };
+}
+
 /** What a backend did since it was registered: kernels native and by transfer, transfers, memory. */
 export interface CudaReport {
   native: Record<string, number>;
