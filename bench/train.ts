@@ -1,7 +1,7 @@
 // YOLOv5n training throughput on this machine's CPU: one iteration of the engine's own Trainer
 // (forward + loss + backward, gradients to the flat vector, clipping, Nesterov SGD, EMA) on
 // synthetic data, with a per-kernel profile of one step.
-//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu] [--threads N] [--by-shape] [--no-reference] [--json FILE]
+//   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu|cuda|cuda-host] [--threads N] [--by-shape] [--no-reference] [--json FILE]
 // Then runs the same iteration in PyTorch (bench/reference/yolov5_torch.py) when python3-torch is
 // installed, and prints the ratio.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 
+import { cudaBackend, cudaReport, formatCudaReport } from '../worker/cuda/index.ts';
 import { initBackend, type BackendName } from '../worker/engine/backend.ts';
 import { loadHyp } from '../worker/engine/hyp/index.ts';
 import { buildModel } from '../worker/engine/model/index.ts';
@@ -117,6 +118,10 @@ if (argv.includes('--by-shape')) {
   }
 }
 
+// CUDA backends: kernels by transfer, host<->device transfers and device memory (docs/gpu.md)
+const cuda = info.backend === 'cuda' || info.backend === 'cuda-host' ? cudaBackend(info.backend) : undefined;
+if (cuda) for (const line of formatCudaReport(cuda)) console.log(line);
+
 const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
 const torchRef = argv.includes('--no-reference') ? null : pytorchReference();
 if (torchRef && 'images_per_s' in torchRef) {
@@ -133,7 +138,7 @@ if (json) {
     images_per_s: imagesPerS, peak_rss_mb: peakRssMb, batch, img, backend: info.backend, device: info.device, model: cfg,
     train_gflops_per_s: trainGflops, sgemm_gflops: sgemm, ratio_vs_sgemm: sgemm ? trainGflops / sgemm : null,
     median_step_ms: median, pytorch: torchRef,
-    step_ms: times, update_ms: updateMs, loss, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
+    step_ms: times, update_ms: updateMs, loss, cuda: cuda ? cudaReport(cuda) : undefined, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
   }, null, 2));
   console.log(`wrote ${json}`);
 }

@@ -2,12 +2,15 @@
 // Runs the tap suite and ends with one line `N passed, N failed`, counted from the TAP stream
 // (every test point at every depth; skips and todos are counted apart and printed above).
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const tapBin = join(dirname(require.resolve('tap/package.json')), 'dist/esm/run.mjs');
-const args = process.argv.slice(2);
+// A directory argument (npm test -- test/cuda/) stands for the *.test.ts files under it.
+const testsUnder = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(dir, f));
+const args = process.argv.slice(2).flatMap((a) => (!a.startsWith('-') && existsSync(a) && statSync(a).isDirectory() ? testsUnder(a) : [a]));
 const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
   // Recycled native output buffers are filled with NaN under test, so a kernel that leaves part

@@ -5,7 +5,7 @@ import { Id } from './common.ts';
 import { JobSpec } from './job.ts';
 import { ArmedFault } from './fault.ts';
 
-export const ComputeBackend = z.enum(['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu']);
+export const ComputeBackend = z.enum(['cuda', 'tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu']);
 export type ComputeBackend = z.infer<typeof ComputeBackend>;
 
 export const NodeInfo = z.object({

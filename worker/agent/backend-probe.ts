@@ -1,6 +1,7 @@
 /**
  * A cheap probe of the compute backend this node offers, without loading TensorFlow into the
  * agent (worker/engine/backend.ts makes the real choice inside each actor): an installed
+ * the project's CUDA addon when built and an NVIDIA device node is present, else an installed
  * tfjs-node(-gpu) package with its native binding, else the project's native kernels if built,
  * else plain `cpu`.
  */
@@ -30,6 +31,7 @@ function nativeBuilt(root: string): boolean {
 export function probeBackend(root: string): BackendReport {
   const require = createRequire(join(root, 'package.json'));
   const cpu = `${cpus()[0]?.model?.trim() || 'cpu'} x${cpus().length}`;
+  if (existsSync(join(root, 'build', 'cuda', 'flotilla_cuda.node')) && existsSync('/dev/nvidiactl')) return { backend: 'cuda', device: 'cuda:0' };
   if (tfjsNodeUsable(require, '@tensorflow/tfjs-node-gpu')) return { backend: 'tensorflow-gpu', device: 'cuda:0' };
   if (tfjsNodeUsable(require, '@tensorflow/tfjs-node')) return { backend: 'tensorflow', device: cpu };
   if (nativeBuilt(root)) return { backend: 'native-cpu', device: cpu };

@@ -1,20 +1,26 @@
 /**
- * Picks the compute backend of the engine at start-up, best first:
+ * Picks the compute backend of the engine at start-up, best first: the project's CUDA backend
+ * `cuda` (when its addon is built and a GPU is present, docs/gpu.md) →
  * `@tensorflow/tfjs-node-gpu` (CUDA) → `@tensorflow/tfjs-node` (libtensorflow) → the
  * project's native CPU kernels over tfjs `cpu` → plain tfjs `cpu`. The two tfjs-node packages
- * are optional dependencies; a failed import only moves on to the next candidate.
+ * are optional dependencies; a failed import only moves on to the next candidate. `cuda-host`
+ * (the CUDA backend over host memory, for tests) is only ever forced, never picked.
  */
+import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 
+import { loadCudaAddon, registerCudaBackend } from '../cuda/index.ts';
 import { loadAddon, registerNativeKernels, type Registration } from '../native/index.ts';
 import { memoryPool } from '../native/memory-pool.ts';
 
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu'] as const;
+export const BACKENDS = ['cuda', 'tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu', 'cuda-host'] as const;
+/** Backends that only FLOTILLA_BACKEND or `force` select. */
+const FORCED_ONLY: readonly BackendName[] = ['cuda-host'];
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Options of initBackend. */
 export interface BackendOptions {
-  /** First candidate to try; the ones after it remain fallbacks. Default: 'tensorflow-gpu'. */
+  /** First candidate to try; the ones after it remain fallbacks. Default: 'cuda'. */
   prefer?: BackendName;
   /** Only this backend, or fail. Default: the FLOTILLA_BACKEND environment variable, if set. */
   force?: BackendName;
@@ -40,8 +46,24 @@ async function tryNode(pkg: string, tfName: string): Promise<string | null> {
   return (await tf.setBackend(tfName)) ? null : `${pkg} loaded but backend '${tfName}' failed to start`;
 }
 
+/** The native CPU kernels under tfjs `cpu` (what the CUDA backend's transfers run too), when built. */
+function nativeCpu(): void {
+  const load = loadAddon();
+  if (load.ok) registration ??= registerNativeKernels(load.addon);
+}
+
 async function attempt(name: BackendName): Promise<{ info: BackendInfo } | { reason: string }> {
   switch (name) {
+    case 'cuda':
+    case 'cuda-host': {
+      const load = loadCudaAddon(name === 'cuda' ? 'cuda' : 'host');
+      if (!load.ok) return { reason: `CUDA backend unavailable: ${load.reason}` };
+      nativeCpu();
+      const backend = registerCudaBackend(name, load.addon, load.device);
+      if (!(await tf.setBackend(name))) return { reason: `backend ${name} failed to start` };
+      const tf32 = load.addon.stats().tf32 ? ', TF32 on' : ', FP32';
+      return { info: { backend: name, device: name === 'cuda' ? `gpu (CUDA, ${backend.device}${tf32})` : `cpu (${backend.device})` } };
+    }
     case 'tensorflow-gpu': {
       const reason = await tryNode('@tensorflow/tfjs-node-gpu', 'tensorflow');
       return reason ? { reason } : { info: { backend: name, device: 'gpu (CUDA, libtensorflow)' } };
@@ -81,14 +103,15 @@ async function pick(opts: BackendOptions): Promise<BackendInfo> {
     if ('reason' in r) throw new Error(`backend ${force} was forced but is unavailable: ${r.reason}`);
     return r.info;
   }
-  const order = BACKENDS.slice(BACKENDS.indexOf(opts.prefer ?? 'tensorflow-gpu'));
+  const order = BACKENDS.slice(BACKENDS.indexOf(opts.prefer ?? BACKENDS[0])).filter((b) => !FORCED_ONLY.includes(b));
   const skipped: string[] = [];
   for (const name of order) {
     const r = await attempt(name);
     if ('info' in r) {
-      // tfjs-node absent is the expected case; only a missing native build deserves a notice.
-      const native = skipped.find((s) => s.startsWith('native kernels'));
-      if (native) notice(`flotilla: ${native}; using ${r.info.backend} (${r.info.device})`);
+      // tfjs-node absent is the expected case, and so is no CUDA backend on a machine without an
+      // NVIDIA device; a missing native build, or a GPU the CUDA backend could not use, deserves a notice.
+      const why = skipped.filter((s) => s.startsWith('native kernels') || (s.startsWith('CUDA backend') && existsSync('/dev/nvidiactl')));
+      if (why.length) notice(`flotilla: ${why.join('; ')}; using ${r.info.backend} (${r.info.device})`);
       return r.info;
     }
     skipped.push(r.reason);
@@ -106,9 +129,16 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
 }
 
 /**
- * Lets go of the native kernels' free output buffers (memory-pool.ts) between phases whose
- * tensor shapes differ, training and validation; a no-op on other backends.
+ * Lets go of the native kernels' free output buffers (memory-pool.ts), or of the CUDA memory
+ * pool's free blocks, between phases whose tensor shapes differ, training and validation.
  */
 export function releaseKernelBuffers(): void {
   memoryPool.trim(0);
+  if (tf.getBackend() === 'cuda') cudaTrim();
+}
+
+/** Gives the device memory pool's free blocks back to the driver. */
+function cudaTrim(): void {
+  const load = loadCudaAddon('cuda');
+  if (load.ok) load.addon.trim();
 }

@@ -90,6 +90,19 @@ export function registerBnAct(addon: NativeAddon): () => void {
       return [output(backend, [...args.inputs.x.shape], dx), output(backend, [c], dg), output(backend, [c], db)];
     },
   });
+  ensureBnActGradient();
+  return () => {
+    tf.unregisterKernel(BN_ACT_KERNEL, 'cpu');
+    tf.unregisterKernel(BN_ACT_GRAD_KERNEL, 'cpu');
+  };
+}
+
+/**
+ * Registers the gradient of the fused kernel (once; it stays registered): it runs the gradient
+ * kernel of whichever backend is current (`cpu` with the native kernels, or `cuda`).
+ */
+export function ensureBnActGradient(): void {
+  if (tf.getGradient(BN_ACT_KERNEL)) return;
   tf.registerGradient({
     kernelName: BN_ACT_KERNEL,
     inputsToSave: ['x', 'gamma', 'beta'],
@@ -102,9 +115,4 @@ export function registerBnAct(addon: NativeAddon): () => void {
       return { x: () => dx, gamma: () => dg, beta: () => db };
     },
   });
-  return () => {
-    tf.unregisterKernel(BN_ACT_KERNEL, 'cpu');
-    tf.unregisterKernel(BN_ACT_GRAD_KERNEL, 'cpu');
-    tf.unregisterGradient(BN_ACT_KERNEL);
-  };
 }

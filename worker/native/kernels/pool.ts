@@ -41,7 +41,7 @@ function maxPoolGrad(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null
 }
 
 /** Source index of every output row/col, by the formula of tfjs's cpu kernel. */
-function nearestMap(inSize: number, outSize: number, alignCorners: boolean, halfPixel: boolean): Int32Array {
+export function nearestMap(inSize: number, outSize: number, alignCorners: boolean, halfPixel: boolean): Int32Array {
   const effIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
   const effOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
   const ratio = effIn / effOut;
