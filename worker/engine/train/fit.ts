@@ -49,8 +49,8 @@ export type FitEvent =
   | { type: 'epoch'; epoch: number; epochs: number; step: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean; resultsPath: string }
   | { type: 'checkpoint'; path: string; kind: 'last' | 'best'; sha256: string; step: number; epoch: number; epochEnd: boolean }
   | { type: 'stop'; reason: 'done' | 'patience'; epoch: number }
-  /** pictures written (or rewritten) into the run folder; `error`: drawing failed, training goes on */
-  | { type: 'plots'; files: string[]; error?: string }
+  /** pictures written (or rewritten) into the run folder in `ms`; `error`: drawing failed, training goes on */
+  | { type: 'plots'; files: string[]; ms: number; error?: string }
   /** batch `index` was not applied: its (summed) gradient held NaN/Inf; `skipped` counts such steps of this fit */
   | { type: 'skip'; epoch: number; index: number; step: number; consecutive: number; skipped: number };
 
@@ -179,11 +179,12 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
   // a picture that cannot be drawn costs the picture, never the run
   const draw = async (what: () => Promise<string | string[]>): Promise<void> => {
     let files: string[];
+    const t0 = performance.now();
     try { const f = await what(); files = Array.isArray(f) ? f : [f]; } catch (e) {
-      await emit({ type: 'plots', files: [], error: e instanceof Error ? e.message : String(e) });
+      await emit({ type: 'plots', files: [], ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) });
       return;
     }
-    await emit({ type: 'plots', files });
+    await emit({ type: 'plots', files, ms: performance.now() - t0 });
   };
   if (plots?.labels && !opts.resume) await draw(() => plotLabelSet(opts.saveDir, plots.labels!, nc, plots.names));
 
