@@ -141,7 +141,7 @@ export async function writePicture(file: string, svg: string, base?: { data: Uin
     : sharp(Buffer.from(svg), { density: 72 });
   p = p.flatten({ background: '#ffffff' });
   const ext = extname(file).toLowerCase();
-  const bytes = ext === '.png' ? await p.png({ compressionLevel: 9 }).toBuffer() : await p.jpeg({ quality: 90, mozjpeg: false, chromaSubsampling: '4:4:4' }).toBuffer(); // 4:4:4: thin coloured lines keep their colour
+  const bytes = ext === '.png' ? await p.png({ compressionLevel: 6 }).toBuffer() : await p.jpeg({ quality: 90, mozjpeg: false, chromaSubsampling: '4:4:4' }).toBuffer(); // 4:4:4: thin coloured lines keep their colour
   writeFileSync(file, bytes);
   return file;
 }
