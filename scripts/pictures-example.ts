@@ -34,7 +34,8 @@ console.log(`val of best.ckpt: mAP50 ${v.metrics.map50.toFixed(3)}, ${v.pictures
 mkdirSync(OUT, { recursive: true });
 for (const f of readdirSync(OUT)) rmSync(join(OUT, f));
 for (const dir of [r.saveDir]) {
-  for (const f of readdirSync(dir).filter((n) => /\.(png|jpg)$/.test(n))) {
+  // batch mosaics: the first of each (they are the large ones)
+  for (const f of readdirSync(dir).filter((n) => /\.(png|jpg)$/.test(n) && !/batch[12]/.test(n))) {
     const name = `${f.replace(/\.(png|jpg)$/, '')}.png`;
     const side = /batch/.test(f) ? 480 : 800; // photos compress poorly as PNG
     await sharp(join(dir, f)).resize(side, side, { fit: 'inside', withoutEnlargement: true }).png({ palette: true, quality: 90, compressionLevel: 9 }).toFile(join(OUT, name));
