@@ -192,6 +192,8 @@ t.test('one epoch on the synthetic set with an absent class: every picture, from
   const written = new Set(plots.flatMap((p) => p.files).map((f) => f.slice(r.saveDir.length + 1)));
   t.same([...written].sort(), [...expected].sort(), 'the pictures train.py writes (2 batches per epoch: train_batch0..1)');
   for (const f of expected) t.ok(existsSync(join(r.saveDir, f)), `${f} in the run folder`);
+  const doc = readFileSync(new URL('../../docs/pictures.md', import.meta.url), 'utf8');
+  t.same(expected.filter((f) => !doc.includes(`\`${f}\``)), [], 'docs/pictures.md names every picture a run writes');
   t.ok(plots.findIndex((p) => p.files.some((f) => f.endsWith('labels.jpg'))) < events.findIndex((e) => e.type === 'batch'), 'labels.jpg before the first step');
 
   const m = r.metrics!;
