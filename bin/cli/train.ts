@@ -22,6 +22,7 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
   --nbs N            nominal batch size for gradient accumulation (default 64)
   --noval            validate only after the final epoch
+  --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
   --save-every N     also write last.ckpt every N iterations
   --resume FILE      continue a run from its weights/last.ckpt
   --project DIR      (default runs/train)
@@ -61,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
         hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, patience: { type: 'string' },
-        freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
+        freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
         project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
         'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -81,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     opts = {
       data: s('data') ?? '', cfg: s('cfg'), img: num('img', s('img'), 32), epochs: num('epochs', s('epochs'), 1), batch: num('batch', s('batch'), 1),
       hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']), noAutoanchor: Boolean(values.noautoanchor),
-      patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval),
+      patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval), noPlots: Boolean(values.noplots),
       saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
       synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
     };
@@ -123,6 +124,8 @@ export async function run(argv: string[]): Promise<number> {
           say(`${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`);
         } else if (e.type === 'skip') {
           say(`step ${e.step} skipped: its gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
+        } else if (e.type === 'plots' && e.error) {
+          say(`WARNING: a picture could not be drawn: ${e.error}`);
         } else if (e.type === 'stop' && e.reason === 'patience') {
           say(`stopping early: no improvement in the last epochs (best at epoch ${e.epoch})`);
         }
@@ -132,7 +135,8 @@ export async function run(argv: string[]): Promise<number> {
     bar = undefined;
     const m = r.metrics;
     if (values.json) {
-      console.log(JSON.stringify({ saveDir: r.saveDir, epochsRun: r.epochsRun, seconds: Math.round((performance.now() - t0) / 1000), metrics: m ?? null }));
+      const { stats: _stats, ...numbers } = m ?? { stats: undefined };
+      console.log(JSON.stringify({ saveDir: r.saveDir, epochsRun: r.epochsRun, seconds: Math.round((performance.now() - t0) / 1000), metrics: m ? numbers : null }));
       return 0;
     }
     console.log(`\n${r.epochsRun} epochs completed in ${((performance.now() - t0) / 3600000).toFixed(3)} hours.`);
@@ -140,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
       console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('')}`);
     }
-    console.log(`results saved to ${r.saveDir} (results.csv, weights/last.ckpt, weights/best.ckpt)`);
+    console.log(`results saved to ${r.saveDir} (results.csv, weights/last.ckpt, weights/best.ckpt${opts.noPlots ? '' : ', results.png and the other pictures'})`);
     return 0;
   } finally {
     bar?.stop();

@@ -10,6 +10,10 @@ const USAGE = `usage: flotilla val --weights FILE [options]
   --conf-thres X     NMS confidence threshold (default 0.001)
   --iou-thres X      NMS IoU threshold (default 0.6)
   --task val|train   which split (default val)
+  --project DIR      where the pictures go (default runs/val)
+  --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
+  --exist-ok         reuse runs/val/NAME
+  --noplots          draw no pictures (confusion matrix, PR/F1/P/R curves, val_batchN)
   --json             print only the result as JSON (images, labels, P, R, mAP@0.5, mAP@0.5:0.95, seconds)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -19,7 +23,8 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         weights: { type: 'string' }, data: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
-        'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' },
+        project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, noplots: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
@@ -50,19 +55,21 @@ export async function run(argv: string[]): Promise<number> {
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
   if (!values.json) console.log(`backend: ${backend.backend} (${backend.device})`);
-  const { valSession, formatG } = await import('../../worker/engine/train/index.ts');
+  const { valSession, formatG, nextRunDir } = await import('../../worker/engine/train/index.ts');
   const { scanReport } = await import('../../worker/engine/data/index.ts');
   const t0 = performance.now();
-  const { metrics: m, dataset, model } = await valSession(opts);
+  const saveDir = values.noplots ? undefined : nextRunDir(s('project') ?? 'runs/val', s('name') ?? 'exp', Boolean(values['exist-ok']));
+  const { metrics: m, dataset, model, pictures } = await valSession({ ...opts, ...(saveDir ? { saveDir } : {}) });
   if (values.json) {
     console.log(JSON.stringify({ backend: backend.backend, cfg: model.cfg, split: dataset.split, data: dataset.yamlPath, images: m.images, labels: m.labels,
-      precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }));
+      precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, ...(saveDir ? { saveDir, pictures } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }));
     return 0;
   }
   console.log(`${model.cfg}, ${model.nc} classes; ${dataset.split} split of ${dataset.yamlPath}`);
   for (const line of scanReport(dataset)) console.log(line);
   console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
   console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => formatG(v, 4).padStart(11)).join('')}`);
+  if (saveDir) console.log(`pictures saved to ${saveDir} (${pictures.length}: ${pictures.map((p) => p.slice(saveDir.length + 1)).join(', ')})`);
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -14,6 +14,12 @@ import { assertFound } from '../controller.ts';
 import { isTerminal } from '../state/transitions.ts';
 import type { ApiContext } from './context.ts';
 
+/** Pictures are served as what they are (a browser shows them); everything else as bytes. */
+const PICTURE_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg' };
+export function artifactContentType(name: string): string {
+  return PICTURE_TYPES[name.slice(name.lastIndexOf('.') + 1).toLowerCase()] ?? 'application/octet-stream';
+}
+
 const EventsQuery = z.object({
   from: z.coerce.number().int().positive().optional(),
   follow: z.enum(['true', 'false', '1', '0']).optional(),
@@ -60,13 +66,13 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: {
       summary: 'Download an artifact', tags: ['jobs'],
       params: z.object({ id: Id, name: z.string().min(1).max(256).regex(/^[^/]+$/, 'no slashes') }),
-      produces: ['application/octet-stream'],
+      produces: ['application/octet-stream', 'image/png', 'image/jpeg'],
     },
   }, async (req, reply) => {
     assertFound(ctx.ctl.jobs.get(req.params.id), req.params.id);
     const a = await ctx.artifact(req.params.id, req.params.name);
     if (!a) throw new FlotillaError('FLO_NOT_FOUND', `job ${req.params.id} has no artifact '${req.params.name}'`);
-    reply.header('content-type', 'application/octet-stream').header('content-length', a.size);
+    reply.header('content-type', artifactContentType(req.params.name)).header('content-length', a.size).header('x-content-type-options', 'nosniff');
     return reply.send(Readable.fromWeb(a.body as import('node:stream/web').ReadableStream<Uint8Array>));
   });
 }

@@ -78,11 +78,14 @@ t.test('train: a bar on a terminal; train --json and val --json print one result
   t.equal(r.epochsRun, 2, 'train --json: epochs run');
   t.ok(existsSync(join(r.saveDir, 'weights', 'last.ckpt')), 'train --json: the run directory it names has last.ckpt');
   t.type(r.metrics.map50, 'number', 'train --json: final metrics');
-  const v = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'val', '--weights', join(r.saveDir, 'weights', 'last.ckpt'), '--json'], { cwd: ROOT, env, timeout: 300_000 })).stdout.trim());
+  t.ok(existsSync(join(r.saveDir, 'results.png')) && existsSync(join(r.saveDir, 'labels.jpg')), 'train: the run directory has the pictures');
+  const v = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'val', '--weights', join(r.saveDir, 'weights', 'last.ckpt'), '--json', '--project', join(dir, 'val')], { cwd: ROOT, env, timeout: 300_000 })).stdout.trim());
   t.match(v, { images: 8, precision: Number, recall: Number, map50: Number, map: Number }, 'val --json: the metrics');
+  t.ok(v.pictures.includes(join(dir, 'val', 'exp', 'confusion_matrix.png')) && v.pictures.every((p: string) => existsSync(p)), `val: the pictures it names exist (${v.pictures.length})`);
   if (!existsSync(SCRIPT)) { t.comment('skipping the terminal half: no /usr/bin/script'); return; }
   const cmd = [process.execPath, ...train, '--name', 'tty'].map((a) => `'${a}'`).join(' ');
   const tty = await run(SCRIPT, ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env, timeout: 300_000, maxBuffer: 16 << 20 });
   t.match(tty.stdout, /train \| epoch 2\/2 \| step 4\/4 \| ETA \d+s \| box \d/, 'the bar: epoch, step of the total, ETA, losses');
-  t.match(tty.stdout, /^\s+1\/1\s+\d/m, 'the epoch table prints above it');
+  // the bar writes each batch of lines after clearing its own line (ESC[2K), or after the line before it
+  t.match(tty.stdout, /(^|\x1b\[2K)\s+1\/1\s+\d/m, 'the epoch table prints above it');
 });

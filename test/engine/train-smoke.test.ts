@@ -54,6 +54,7 @@ t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above cha
     synthOptions: { classes: ['square'], objects: [1, 1], sizes: [0.35, 0.6], backgroundFraction: 0 },
     // the stand-in sees the same 4 images every step (no augmentation), so 20 steps show a trend
     hypOverrides: native ? HYP : { ...HYP, scale: 0, translate: 0, fliplr: 0 }, project: dir, name: 'run', existOk: true, patience: 0, onEvent,
+    noPlots: true, // about learning: the pictures are test/engine/plots.test.ts's
   });
   for (const l of epochLines) t.comment(l);
   const rows = readFileSync(r.resultsPath, 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(',').map(Number));

@@ -40,12 +40,19 @@ t.test('yolov5 trainer: two ranks on a tiny model and the synthetic set', async 
   t.same(events.items.filter((e) => e.type === 'checkpoint').map((e) => (e as { step: number }).step), [2, 4], 'a checkpoint at every epoch end');
   await events.next((e) => e.type === 'artifact' && e.name === 'best.ckpt');
   const artifacts = events.items.filter((e) => e.type === 'artifact').map((e) => (e as { name: string }).name);
-  t.same(artifacts, ['results.csv', 'results.csv', 'last.ckpt', 'best.ckpt'], 'results.csv after every epoch, then last and best');
+  const isPicture = (n: string) => /\.(png|jpg)$/.test(n);
+  t.same(artifacts.filter((n) => !isPicture(n)), ['results.csv', 'results.csv', 'last.ckpt', 'best.ckpt'], 'results.csv after every epoch, then last and best');
+  const pictures = new Set(artifacts.filter(isPicture));
+  t.same([...pictures].sort(), ['F1_curve.png', 'PR_curve.png', 'P_curve.png', 'R_curve.png', 'confusion_matrix.png', 'labels.jpg', 'labels_correlogram.jpg', 'results.png',
+    'train_batch0.jpg', 'train_batch1.jpg', 'val_batch0_labels.jpg', 'val_batch0_pred.jpg'], 'rank 0 uploads the pictures as artifacts');
+  t.ok(artifacts.indexOf('labels.jpg') < artifacts.indexOf('results.csv'), 'the label statistics before the first epoch ends');
   const os = await new Objm(env.nc).open(env.s.jobStore('jyv', 'art'));
   const csv = async () => new TextDecoder().decode((await os.getBlob('jyv/results.csv'))!).trim().split('\n');
   const rows = await csv();
   t.same(rows[0].split(',').map((c) => c.trim()), [...RESULTS_COLUMNS], 'the reference columns');
   t.same(rows.slice(1).map((r) => Number(r.split(',')[0])), [0, 1], 'one row per epoch');
+  const png = (await os.getBlob('jyv/confusion_matrix.png'))!;
+  t.same([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], 'confusion_matrix.png is a PNG in the job\'s artifacts');
   const last = decodeCheckpoint((await os.getBlob('jyv/last.ckpt'))!);
   t.match(last.meta, { job: 'jyv', epochs: 2, batch: 2, fit: { cursor: { epoch: 2, index: 0 } } }, 'last.ckpt is a flotilla train checkpoint of the finished run');
   t.ok(decodeCheckpoint((await os.getBlob('jyv/best.ckpt'))!).tensors.size > 0, 'best.ckpt is a checkpoint');

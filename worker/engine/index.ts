@@ -10,8 +10,8 @@ export { buildModel, YoloModel, loadModelYaml, BUILTIN_CFGS, ModelConfigError, S
 export type { BuildOptions, ForwardOptions, ModelYaml, ModelSummary } from './model/index.ts';
 export { computeLoss } from './loss/index.ts';
 export type { LossHyp, LossMeta, LossResult } from './loss/index.ts';
-export { MetricsAccumulator, nonMaxSuppression, fitness } from './metrics/index.ts';
-export type { NmsOptions, ValidationMetrics, Detections } from './metrics/index.ts';
+export { ConfusionMatrix, MetricsAccumulator, nonMaxSuppression, fitness } from './metrics/index.ts';
+export type { MetricCurves, NmsOptions, ValidationMetrics, Detections } from './metrics/index.ts';
 export { createLoader, generateSyntheticDataset, loadDataset, Rng, batchesPerEpoch } from './data/index.ts';
 export type { Batch, Loader, LoaderCursor, LoaderOptions, LoaderState, SyntheticOptions, SyntheticDataset, YoloDataset } from './data/index.ts';
 export {
@@ -26,3 +26,7 @@ export type {
   BatchSource, FitEvent, FitOptions, FitResult, LossItems, SessionEvent, StepInfo, TrainBatch, TrainableModel, TrainerCounters,
   TrainerOptions, TrainSessionOptions, TrainSessionResult, ValMetrics, ValSessionOptions, ValidateOptions,
 } from './train/index.ts';
+export {
+  classHex, classRgb, textOn, plotBatch, plotLabelSet, plotResultsCsv, plotTrainBatch, plotValBatch, plotValidation, PLOTTED_BATCHES,
+} from './plots/index.ts';
+export type { PictureBatch, PictureBox } from './plots/index.ts';

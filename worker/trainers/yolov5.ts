@@ -7,7 +7,8 @@
  * last.ckpt, best.ckpt) into a scratch folder and sends it out: checkpoints to the job's
  * checkpoint store (every `checkpoint_every` steps, at every epoch end, and when a draining node
  * asks: then it holds the gang until it is moved), results.csv as an
- * artifact after every epoch, best.ckpt and last.ckpt as artifacts at the end, losses per step
+ * artifact after every epoch, the pictures (results.png, curves, confusion matrix, labels,
+ * batch mosaics: engine/plots) as artifacts when drawn, best.ckpt and last.ckpt as artifacts at the end, losses per step
  * and P/R/mAP per epoch as metric events. The checkpoints are `flotilla train`'s format, so a
  * job resumes a `flotilla train` run (`trainer.resume`) and the other way round. Bad input
  * (dataset, cfg, hyp, a checkpoint of another model) is fatal. Live recovery: a step whose
@@ -18,7 +19,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { sha256Hex } from '../actor/checkpoint-store.ts';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { datasetRefName } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -244,6 +245,10 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (m) Object.assign(values, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness, val_box: m.loss.box, val_obj: m.loss.obj, val_cls: m.loss.cls });
         await ctx.emitMetric(e.step, values, e.epoch);
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
+      } else if (e.type === 'plots') {
+        // the pictures train.py leaves in a run folder, as artifacts under their file names
+        if (e.error) await ctx.emitLog('warn', `a picture could not be drawn: ${e.error}`);
+        for (const f of e.files) await ctx.saveArtifact(basename(f), readFileSync(f));
       } else if (e.type === 'skip') {
         ctx.heartbeat(e.step);
         if (leader) {
@@ -263,6 +268,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       try {
         result = await fit(trainer, {
           train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
+          plots: { names: setup.trainSet.names, labels: setup.trainSet.items.map((i) => i.labels) },
           meta: { ...setup.meta, job: spec.jobId, generation: ctx.spec.generation }, resume, signal, onEvent,
           hooks: {
             leader,

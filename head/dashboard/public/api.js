@@ -62,12 +62,19 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   }
 }
 
+/** A file as a Blob through fetch (so a bearer token applies, which an <img src> could not carry). */
+export async function fetchBlob(path, signal) {
+  for (;;) {
+    const res = await fetch(path, { signal, credentials: 'same-origin', headers: headers({}) });
+    if (res.status === 401) { await askToken(); continue; }
+    if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
+    return res.blob();
+  }
+}
+
 /** Downloads a file through fetch (so a bearer token applies) and saves it under its name. */
 export async function download(path, name) {
-  const res = await fetch(path, { credentials: 'same-origin', headers: headers({}) });
-  if (res.status === 401) { await askToken(); return download(path, name); }
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
-  const url = URL.createObjectURL(await res.blob());
+  const url = URL.createObjectURL(await fetchBlob(path));
   const a = Object.assign(document.createElement('a'), { href: url, download: name });
   document.body.append(a);
   a.click();

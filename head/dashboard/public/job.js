@@ -1,9 +1,10 @@
 // Job page: header with actions, live loss and validation curves from the event stream, a
 // timeline of generations, restarts, faults and checkpoints, per-rank status, the log tail
-// (following) and the artifacts. The record and the workers are polled every second; the
+// (following), the run's pictures (pictures.js) and the artifacts. The record and the workers are polled every second; the
 // curves, timeline and logs come from the SSE stream.
 import { api, download, followEvents } from './api.js';
 import { LineChart } from './chart.js';
+import { Pictures } from './pictures.js';
 import { el, age, badge, fmt, progress, TERMINAL } from './util.js';
 
 const LOSS_KEYS = ['box', 'obj', 'cls'];
@@ -19,9 +20,10 @@ export async function renderJob(root, id, signal) {
   const ranks = el('section.card', el('h2', 'Ranks'), el('table.ranks', el('thead', el('tr', ...['rank', 'node', 'backend', 'device', 'actor', 'last heartbeat', 'step'].map((h) => el('th', h)))), el('tbody')));
   const logs = el('section.card', el('div.bar', el('h2', 'Log'), el('label.inline', el('input', { type: 'checkbox', name: 'follow', checked: true }), ' follow')), el('pre.log', { 'aria-live': 'polite' }));
   const artifacts = el('section.card', el('h2', 'Artifacts'), el('ul.artifacts', el('li.muted', 'none yet')));
-  root.append(head, charts, timeline, ranks, logs, artifacts);
-
   const trainerKind = job.spec.trainer.kind;
+  const pictures = trainerKind === 'yolov5' ? new Pictures(id, signal) : null;
+  root.append(head, charts, ...(pictures ? [pictures.root] : []), timeline, ranks, logs, artifacts);
+
   const loss = new LineChart(charts, { id: 'loss', title: trainerKind === 'yolov5' ? 'Training loss (box, obj, cls)' : 'Training loss', x: 'step', series: trainerKind === 'yolov5' ? LOSS_KEYS : ['loss'], empty: 'waiting for the first step…' });
   const evalChart = new LineChart(charts, { id: 'eval', title: 'Validation per epoch (P, R, mAP)', x: 'epoch', series: EVAL_KEYS.map(([, l]) => l), empty: trainerKind === 'yolov5' ? 'no validation yet (after each epoch)' : 'this trainer does not validate' });
 
@@ -122,14 +124,23 @@ export async function renderJob(root, id, signal) {
         break;
       case 'artifact':
         items.push({ ts: e.ts, kind: 'artifact', generation: e.generation, text: `artifact ${e.name} (${e.bytes} bytes)` });
-        void loadArtifacts();
+        pictures?.uploaded(e.name);
+        artifactsSoon();
         soon();
         break;
     }
   };
 
+  // a burst of uploads (five pictures after a validation, a replay of the stream) lists them once
+  let listing = null, again = false;
+  const artifactsSoon = () => {
+    if (listing) { again = true; return; }
+    listing = new Promise((r) => setTimeout(r, 250)).then(loadArtifacts).catch(() => undefined)
+      .finally(() => { listing = null; if (again) { again = false; artifactsSoon(); } });
+  };
   const loadArtifacts = async () => {
     const { artifacts: list } = await api(`/v1/jobs/${encodeURIComponent(id)}/artifacts`, { signal });
+    await pictures?.update(list);
     if (!list.length) return;
     artifacts.querySelector('ul').replaceChildren(...list.map((a) => el('li', el('a', {
       href: `/v1/jobs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(a.name)}`,
@@ -139,7 +150,7 @@ export async function renderJob(root, id, signal) {
 
   drawHead();
   void followEvents(id, onEvent, signal).catch((e) => addLog(`events: ${e.message}`, 'error'));
-  void loadArtifacts().catch(() => undefined);
+  artifactsSoon();
   const poll = async () => {
     try {
       [job, { workers }] = await Promise.all([api(`/v1/jobs/${encodeURIComponent(id)}`, { signal }), api('/v1/workers', { signal })]);

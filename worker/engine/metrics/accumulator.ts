@@ -1,5 +1,6 @@
 /** Collects validation results image by image and reduces them to P, R, mAP and fitness. */
-import { apPerClass, type ClassMetrics } from './ap-per-class.ts';
+import { apPerClass, type ClassMetrics, type MetricCurves } from './ap-per-class.ts';
+import { ConfusionMatrix } from './confusion.ts';
 import { IOU_THRESHOLDS, matchDetections } from './match-detections.ts';
 
 /** Per-class entry of {@link ValidationMetrics}. */
@@ -26,6 +27,10 @@ export interface ValidationMetrics {
   readonly labelsPerClass: readonly number[];
   /** images seen */
   readonly images: number;
+  /** the confusion matrix of the same detections and labels (when the accumulator knows nc) */
+  readonly confusion?: ConfusionMatrix;
+  /** the P, R, F1 and PR curves the numbers were read from (absent without a true positive) */
+  readonly curves?: MetricCurves;
 }
 
 /** YOLOv5 fitness: 0.1·mAP@0.5 + 0.9·mAP@0.5:0.95 (P and R weigh 0). */
@@ -53,10 +58,12 @@ export class MetricsAccumulator {
   readonly #predCls: number[] = [];
   readonly #targetCls: number[] = [];
   #images = 0;
+  readonly #confusion: ConfusionMatrix | null;
 
   constructor(opts: AccumulatorOptions = {}) {
     this.#iouv = opts.iouThresholds ?? IOU_THRESHOLDS;
     this.#nc = opts.nc ?? 0;
+    this.#confusion = this.#nc > 0 ? new ConfusionMatrix(this.#nc) : null;
   }
 
   /** Adds one image: detections rows [x1, y1, x2, y2, conf, cls]; labels rows [cls, x1, y1, x2, y2]. */
@@ -70,34 +77,39 @@ export class MetricsAccumulator {
       this.#predCls.push(detections[d * 6 + 5]);
     }
     for (let l = 0; l < labels.length / 5; l++) this.#targetCls.push(labels[l * 5]);
+    this.#confusion?.add(detections, labels);
     this.#images++;
   }
 
   /**
    * Everything added so far as one flat array (for an allgather across ranks): images,
-   * detections, labels, then correct (detections × IoU thresholds), conf, predicted and
-   * target classes. Values are float32-exact (0/1 flags, float32 scores, class ids).
+   * detections, labels, confusion-matrix cells, then correct (detections × IoU thresholds),
+   * conf, predicted and target classes, then the confusion counts. Values are float32-exact
+   * (0/1 flags, float32 scores, class ids, counts below 2²⁴).
    */
   pack(): Float32Array {
     const nd = this.#conf.length, nl = this.#targetCls.length;
-    const out = new Float32Array(3 + this.#correct.length + 2 * nd + nl);
-    out[0] = this.#images; out[1] = nd; out[2] = nl;
-    let o = 3;
+    const cm = this.#confusion?.counts ?? new Float64Array(0);
+    const out = new Float32Array(4 + this.#correct.length + 2 * nd + nl + cm.length);
+    out[0] = this.#images; out[1] = nd; out[2] = nl; out[3] = cm.length;
+    let o = 4;
     for (const a of [this.#correct, this.#conf, this.#predCls, this.#targetCls]) { out.set(a, o); o += a.length; }
+    out.set(cm, o);
     return out;
   }
 
   /** Appends what another accumulator (same IoU thresholds) packed. */
   addPacked(p: Float32Array): void {
-    const [images, nd, nl] = [p[0], p[1], p[2]];
+    const [images, nd, nl, ncm] = [p[0], p[1], p[2], p[3]];
     const ni = this.#iouv.length;
-    if (p.length !== 3 + nd * ni + 2 * nd + nl) throw new Error(`packed metrics of length ${p.length} do not match ${nd} detections × ${ni} thresholds and ${nl} labels`);
-    let o = 3;
+    if (p.length !== 4 + nd * ni + 2 * nd + nl + ncm) throw new Error(`packed metrics of length ${p.length} do not match ${nd} detections × ${ni} thresholds, ${nl} labels and ${ncm} confusion cells`);
+    let o = 4;
     const take = (n: number, into: number[]) => { for (let i = 0; i < n; i++) into.push(p[o + i]); o += n; };
     take(nd * ni, this.#correct);
     take(nd, this.#conf);
     take(nd, this.#predCls);
     take(nl, this.#targetCls);
+    if (ncm && this.#confusion) this.#confusion.addCounts(p.subarray(o, o + ncm));
     this.#images += images;
   }
 
@@ -105,10 +117,12 @@ export class MetricsAccumulator {
     const labelsPerClass = new Array<number>(Math.max(this.#nc, ...this.#targetCls.map((c) => c + 1), 0)).fill(0);
     for (const c of this.#targetCls) labelsPerClass[c]++;
     // As val.py: without a single true positive the metrics stay at zero.
+    const confusion = this.#confusion ? { confusion: this.#confusion } : {};
     if (!this.#correct.some((v) => v !== 0)) {
-      return { mp: 0, mr: 0, map50: 0, map: 0, fitness: 0, perClass: [], labelsPerClass, images: this.#images };
+      return { mp: 0, mr: 0, map50: 0, map: 0, fitness: 0, perClass: [], labelsPerClass, images: this.#images, ...confusion };
     }
-    const classes = apPerClass(this.#correct, this.#conf, this.#predCls, this.#targetCls);
+    const curves: { value?: MetricCurves } = {};
+    const classes = apPerClass(this.#correct, this.#conf, this.#predCls, this.#targetCls, curves);
     const perClass = classes.map((c) => ({ ...c, ap50: c.ap[0], ap50_95: mean(c.ap) }));
     const map50 = mean(perClass.map((c) => c.ap50)), map = mean(perClass.map((c) => c.ap50_95));
     return {
@@ -120,6 +134,8 @@ export class MetricsAccumulator {
       perClass,
       labelsPerClass,
       images: this.#images,
+      ...confusion,
+      ...(curves.value ? { curves: curves.value } : {}),
     };
   }
 }

@@ -22,6 +22,25 @@ export interface ClassMetrics {
 const EPS = 1e-16;
 
 /**
+ * The curves behind the numbers (what the reference plots), filled by {@link apPerClass} when
+ * asked: on the confidence grid `px` (0..1, 1000 points) each class's precision, recall and F1
+ * (IoU 0.5), and on the same grid as recall, the class's interpolated precision envelope.
+ */
+export interface MetricCurves {
+  /** the grid: confidence for p/r/f1, recall for pr */
+  readonly px: Float64Array;
+  /** class ids in order of the rows below */
+  readonly classes: number[];
+  readonly p: Float64Array[];
+  readonly r: Float64Array[];
+  readonly f1: Float64Array[];
+  /** precision at recall px (IoU 0.5) */
+  readonly pr: Float64Array[];
+  /** AP@0.5 of each class */
+  readonly ap50: number[];
+}
+
+/**
  * @param tp n×T true-positive flags (row-major), as from matchDetections over all images
  * @param conf n confidences
  * @param predCls n predicted class ids
@@ -33,6 +52,7 @@ export function apPerClass(
   conf: ArrayLike<number>,
   predCls: ArrayLike<number>,
   targetCls: ArrayLike<number>,
+  curves?: { value?: MetricCurves },
 ): ClassMetrics[] {
   const n = conf.length;
   const nt = n ? tp.length / n : 0;
@@ -42,7 +62,7 @@ export function apPerClass(
   for (let i = 0; i < targetCls.length; i++) counts.set(targetCls[i], (counts.get(targetCls[i]) ?? 0) + 1);
   const classes = [...counts.keys()].sort((a, b) => a - b);
   const px = linspace(0, 1, 1000);
-  const pCurves: Float64Array[] = [], rCurves: Float64Array[] = [], aps: number[][] = [];
+  const pCurves: Float64Array[] = [], rCurves: Float64Array[] = [], aps: number[][] = [], prCurves: Float64Array[] = [];
   for (const c of classes) {
     const nl = counts.get(c) as number;
     const idx = order.filter((i) => predCls[i] === c);
@@ -62,12 +82,14 @@ export function apPerClass(
         recall.push(rj);
         precision.push(pj);
         ap[j] = computeAp(rj, pj);
+        if (j === 0 && curves) prCurves.push(envelopeOn(px, rj, pj));
       }
       for (let k = 0; k < 1000; k++) {
         rc[k] = interp(-px[k], negConf, recall[0], 0);
         pc[k] = interp(-px[k], negConf, precision[0], 1);
       }
     }
+    if (idx.length === 0 && curves) prCurves.push(new Float64Array(1000));
     pCurves.push(pc);
     rCurves.push(rc);
     aps.push(ap);
@@ -80,11 +102,20 @@ export function apPerClass(
     meanF1[k] = classes.length ? s / classes.length : 0;
   }
   const best = argmax(smooth(meanF1, 0.1));
+  if (curves) curves.value = { px, classes, p: pCurves, r: rCurves, f1: f1Curves, pr: prCurves, ap50: aps.map((a) => a[0]) };
   return classes.map((c, ci) => {
     const p = pCurves[ci][best], r = rCurves[ci][best], labels = counts.get(c) as number;
     const tpN = roundHalfEven(r * labels);
     return { cls: c, labels, p, r, f1: f1Curves[ci][best], ap: aps[ci], tp: tpN, fp: roundHalfEven(tpN / (p + EPS) - tpN) };
   });
+}
+
+/** The precision envelope of one recall/precision curve sampled at recall `x` (for the PR plot). */
+function envelopeOn(x: Float64Array, recall: readonly number[], precision: readonly number[]): Float64Array {
+  const mrec = [0, ...recall, 1];
+  const mpre = [1, ...precision, 0];
+  for (let i = mpre.length - 2; i >= 0; i--) mpre[i] = Math.max(mpre[i], mpre[i + 1]);
+  return x.map((v) => interp(v, mrec, mpre));
 }
 
 /** AP as the 101-point interpolated area under the precision envelope of one recall/precision curve. */

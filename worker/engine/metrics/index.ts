@@ -5,6 +5,7 @@ export { nonMaxSuppression } from './nms.ts';
 export type { Detections, NmsOptions } from './nms.ts';
 export { matchDetections, IOU_THRESHOLDS } from './match-detections.ts';
 export { apPerClass, computeAp, interp, linspace, smooth, roundHalfEven } from './ap-per-class.ts';
-export type { ClassMetrics } from './ap-per-class.ts';
+export type { ClassMetrics, MetricCurves } from './ap-per-class.ts';
+export { ConfusionMatrix, CONFUSION_CONF, CONFUSION_IOU } from './confusion.ts';
 export { MetricsAccumulator, fitness } from './accumulator.ts';
 export type { AccumulatorOptions, ValidationMetrics, ClassResult } from './accumulator.ts';

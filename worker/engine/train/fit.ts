@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
 import { releaseKernelBuffers } from '../backend.ts';
+import { PLOTTED_BATCHES, plotLabelSet, plotResultsCsv, plotTrainBatch, plotValBatch, plotValidation } from '../plots/index.ts';
 import { EarlyStopping } from './early-stop.ts';
 import { DEFAULT_NONFINITE_LIMIT, FiniteGuard } from './finite-guard.ts';
 import { appendResults, trimResults } from './results-csv.ts';
@@ -48,6 +49,8 @@ export type FitEvent =
   | { type: 'epoch'; epoch: number; epochs: number; step: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean; resultsPath: string }
   | { type: 'checkpoint'; path: string; kind: 'last' | 'best'; sha256: string; step: number; epoch: number; epochEnd: boolean }
   | { type: 'stop'; reason: 'done' | 'patience'; epoch: number }
+  /** pictures written (or rewritten) into the run folder in `ms`; `error`: drawing failed, training goes on */
+  | { type: 'plots'; files: string[]; ms: number; error?: string }
   /** batch `index` was not applied: its (summed) gradient held NaN/Inf; `skipped` counts such steps of this fit */
   | { type: 'skip'; epoch: number; index: number; step: number; consecutive: number; skipped: number };
 
@@ -74,6 +77,8 @@ export interface FitOptions {
   onEvent?: (e: FitEvent) => void | Promise<void>;
   /** what a cluster plugs in; absent: one process */
   hooks?: FitHooks;
+  /** draw train.py's pictures into saveDir (leader only); absent: none */
+  plots?: FitPlots;
   /**
    * non-finite gradients in a row that end training with a NonFiniteGradientError (default 5);
    * fewer are skipped: the step is not applied (the same on every rank: the check follows the allreduce)
@@ -93,6 +98,16 @@ export interface FitHooks {
   checkpointNow?(): boolean;
   /** awaited before each batch, with its step (the `step` its batch event will carry) */
   beforeStep?(step: number): Promise<void>;
+}
+
+/**
+ * What the pictures need besides the loop's own data: class names and, for labels.jpg (drawn
+ * before the first step of a run that does not resume), the training labels per image.
+ */
+export interface FitPlots {
+  names: readonly string[];
+  /** rows [cls, xc, yc, w, h] (normalised) of every training image */
+  labels?: ReadonlyArray<ArrayLike<number>>;
 }
 
 /** Loop state saved in `meta.fit`. */
@@ -159,6 +174,20 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     return new StepInterruptedError(trainerCheckpoint(trainer, { ...opts.meta, fit: structuredClone(st) as unknown as Json }), trainer.counters.ni, { cause });
   };
 
+  const plots = leader ? opts.plots : undefined;
+  const nc = trainer.model.nc;
+  // a picture that cannot be drawn costs the picture, never the run
+  const draw = async (what: () => Promise<string | string[]>): Promise<void> => {
+    let files: string[];
+    const t0 = performance.now();
+    try { const f = await what(); files = Array.isArray(f) ? f : [f]; } catch (e) {
+      await emit({ type: 'plots', files: [], ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    await emit({ type: 'plots', files, ms: performance.now() - t0 });
+  };
+  if (plots?.labels && !opts.resume) await draw(() => plotLabelSet(opts.saveDir, plots.labels!, nc, plots.names));
+
   let metrics: ValMetrics | null = null;
   let stoppedEarly = false;
   let epochsRun = 0;
@@ -199,6 +228,8 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       st.cursor = { epoch, index };
       const c = st.lossCount;
       await emit({ type: 'batch', epoch, index: index - 1, batches: nb, step: trainer.counters.ni, items, mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c }, lr: r.lr, stepped: r.stepped });
+      // as train.py: the run's first three batches, augmented, with their labels
+      if (plots && epoch === 0 && index - 1 < PLOTTED_BATCHES) await draw(() => plotTrainBatch(opts.saveDir, index - 1, batch, plots.names));
       const periodic = Boolean(opts.saveEvery) && trainer.counters.ni % opts.saveEvery! === 0 && index < nb;
       if (leader && (periodic || hooks.checkpointNow?.())) await save(lastPath, 'last', false);
     }
@@ -210,10 +241,16 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     if (opts.val && (!opts.noVal || final)) {
       const val = opts.val;
       const vo: ValidateOptions = { hyp: trainer.opts.hyp, imgsz: trainer.opts.imgsz, signal: opts.signal, ...opts.validateOptions, ...(hooks.gather ? { gather: hooks.gather } : {}) };
+      // the final validation draws its first batches with labels and predictions (this rank's shard)
+      if (plots && final) {
+        vo.onBatch = async (i, b, dets) => { if (i < PLOTTED_BATCHES) await draw(() => plotValBatch(opts.saveDir, i, b, dets, plots.names)); };
+      }
       // training's buffers are not validation's shapes, nor the other way round: keep neither through the other
       releaseKernelBuffers();
       metrics = await withWeights(trainer.model, trainer.ema.state, () => validate(trainer.model, val.epochBatches(0, 0), vo));
       releaseKernelBuffers();
+      const stats = metrics.stats;
+      if (plots && stats) await draw(() => plotValidation(opts.saveDir, stats, plots.names));
     }
     const fi = metrics?.fitness ?? 0;
     const stop = stopper.update(epoch, fi);
@@ -226,6 +263,7 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
         metrics?.loss.box ?? 0, metrics?.loss.obj ?? 0, metrics?.loss.cls ?? 0, lr[0], lr[1], lr[2],
       ]);
     }
+    if (plots) await draw(() => plotResultsCsv(opts.saveDir, resultsPath));
     await emit({ type: 'epoch', epoch, epochs, step: trainer.counters.ni, train, metrics, lr, best, resultsPath });
     st = { ...st, cursor: { epoch: epoch + 1, index: 0 }, lossSum: [0, 0, 0], lossCount: 0 };
     trainer.counters.epoch = epoch + 1;

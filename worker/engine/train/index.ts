@@ -21,7 +21,7 @@ export type {
 } from './types.ts';
 export { fit, StepInterruptedError } from './fit.ts';
 export { DEFAULT_NONFINITE_LIMIT, FiniteGuard, NonFiniteGradientError, allFinite } from './finite-guard.ts';
-export type { BatchSource, FitEvent, FitHooks, FitOptions, FitResult, FitState } from './fit.ts';
+export type { BatchSource, FitEvent, FitHooks, FitOptions, FitPlots, FitResult, FitState } from './fit.ts';
 export { RunSettingsError, ensureData, runSettingsMeta, runSettingsOf, setupRun, synthesize } from './run-setup.ts';
 export type { RunSettings, RunSetup, SyntheticSpec } from './run-setup.ts';
 export { pixelLabels, validate, withWeights } from './validate.ts';

@@ -11,7 +11,8 @@ import { buildModel, type YoloModel } from '../model/index.ts';
 import { fit, type FitEvent, type FitResult } from './fit.ts';
 import { ensureData, runSettingsOf, setupRun, synthesize, type RunSettings } from './run-setup.ts';
 import { stateDictFrom } from './state.ts';
-import type { ValMetrics } from './types.ts';
+import { PLOTTED_BATCHES, plotValBatch, plotValidation } from '../plots/index.ts';
+import type { TrainBatch, ValMetrics } from './types.ts';
 import { validate } from './validate.ts';
 
 /** Options of {@link trainSession}; defaults as train.py's flags. */
@@ -53,6 +54,8 @@ export interface TrainSessionOptions {
   synthOptions?: { classes?: string[]; objects?: [number, number]; sizes?: [number, number]; backgroundFraction?: number };
   /** write last.ckpt every this many iterations too */
   saveEvery?: number;
+  /** draw no pictures (train.py --noplots); default false */
+  noPlots?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: SessionEvent) => void;
 }
@@ -114,6 +117,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     const result = await fit(trainer, {
       train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
       meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
+      ...(o.noPlots ? {} : { plots: { names: trainSet.names, labels: trainSet.items.map((i) => i.labels) } }),
     });
     return { ...result, saveDir };
   } finally {
@@ -134,10 +138,12 @@ export interface ValSessionOptions {
   iouThres?: number;
   /** 'val' (default) or 'train' */
   split?: 'train' | 'val';
+  /** where val.py's pictures go (confusion matrix, PR/F1/P/R curves, val_batchN); absent: none */
+  saveDir?: string;
 }
 
 /** Validates a checkpoint on a dataset split. */
-export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMetrics; dataset: YoloDataset; model: { cfg: string; nc: number } }> {
+export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMetrics; dataset: YoloDataset; model: { cfg: string; nc: number }; pictures: string[] }> {
   const ck = loadCheckpoint(o.weights);
   const meta = ck.meta;
   const cfg = String(meta.cfg ?? 'yolov5n');
@@ -152,8 +158,14 @@ export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMe
     model.loadStateDict(ema.size ? ema : stateDictFrom(ck, 'model/'));
     const hyp = (meta.hyp as unknown as Hyp | undefined) ?? loadHyp();
     const loader = createLoader({ dataset, batchSize: o.batch ?? 32, img, augment: false, hyp, seed: 0, rect: true, stride: Math.max(...model.strides) });
-    const metrics = await validate(model, loader.epochBatches(0, 0), { confThres: o.confThres, iouThres: o.iouThres, hyp, imgsz: img });
-    return { metrics, dataset, model: { cfg, nc } };
+    const pictures: string[] = [];
+    const dir = o.saveDir;
+    const onBatch = dir ? async (i: number, b: TrainBatch, dets: readonly Float32Array[]) => {
+      if (i < PLOTTED_BATCHES) pictures.push(...await plotValBatch(dir, i, b, dets, dataset.names));
+    } : undefined;
+    const metrics = await validate(model, loader.epochBatches(0, 0), { confThres: o.confThres, iouThres: o.iouThres, hyp, imgsz: img, ...(onBatch ? { onBatch } : {}) });
+    if (dir && metrics.stats) pictures.push(...await plotValidation(dir, metrics.stats, dataset.names));
+    return { metrics, dataset, model: { cfg, nc }, pictures };
   } finally {
     model.dispose();
   }

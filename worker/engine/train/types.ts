@@ -4,6 +4,7 @@
  * stay swappable.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { ConfusionMatrix, MetricCurves } from '../metrics/index.ts';
 
 /** A trainable tensor under its PyTorch-style name (`model.0.conv.weight`). */
 export interface NamedVariable {
@@ -79,4 +80,6 @@ export interface ValMetrics {
   /** images and labels seen */
   images: number;
   labels: number;
+  /** what the numbers were computed from, for the plots: labels per class, the confusion matrix, the curves */
+  stats?: { labelsPerClass: readonly number[]; confusion?: ConfusionMatrix; curves?: MetricCurves };
 }

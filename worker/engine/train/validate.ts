@@ -23,6 +23,8 @@ export interface ValidateOptions {
   signal?: AbortSignal;
   /** every rank's array, indexed by rank (an allgather): the batches are this rank's shard */
   gather?: (values: Float32Array) => Promise<Float32Array[]>;
+  /** awaited after each batch with its detections (per image, rows [x1, y1, x2, y2, conf, cls]); for val_batchN pictures */
+  onBatch?: (index: number, batch: TrainBatch, detections: readonly Float32Array[]) => void | Promise<void>;
 }
 
 /** Labels of image `b` as rows [cls, x1, y1, x2, y2] in pixels of the batch. */
@@ -61,6 +63,7 @@ export async function validate(model: TrainableModel, batches: AsyncIterable<Tra
       labels += l.length / 5;
       acc.add(dets[b], l);
     }
+    if (opts.onBatch) await opts.onBatch(nBatches, batch, dets);
     const it = items as [number, number, number] | null;
     if (it) {
       loss.box += it[0];
@@ -86,6 +89,7 @@ export async function validate(model: TrainableModel, batches: AsyncIterable<Tra
     mp: m.mp, mr: m.mr, map50: m.map50, map: m.map, fitness: m.fitness,
     loss: { box: loss.box / n, obj: loss.obj / n, cls: loss.cls / n },
     images: m.images, labels,
+    stats: { labelsPerClass: m.labelsPerClass, ...(m.confusion ? { confusion: m.confusion } : {}), ...(m.curves ? { curves: m.curves } : {}) },
   };
 }
 
