@@ -16,12 +16,19 @@
  *   old = recovery 'checkpoint' + --warm-actors 0 + heartbeats alone (the head without revoker.json).
  * Then submit -> first step of a 1-rank YOLOv5n job on an idle agent (warm pool vs cold), and
  * short-job throughput (--jobs one-step logreg jobs on 2 slots; warm: processes reused from job
- * to job). Each of these rows carries the machine's load average when it was measured. --json FILE writes the rows
- * (default bench/recovery-results.json); --only yolov5|logreg|start|throughput runs one part.
+ * to job). Each of these rows carries the machine's load average when it was measured.
+ * NATS outages (--only nats): the scenario's own nats-server is SIGKILLed at a step (a 2-rank job,
+ * live recovery, warm pools) and started again on its port and store after 5 s and after 0.5 s:
+ *   next    = first rank-0 step reported after the server is back - its return
+ *   lost    = last step reached before the kill - (first step after - 1)
+ *   restarts, generation: of the job when the first step after the outage was reported
+ * --json FILE writes the rows (default bench/recovery-results.json; an --only run writes only its
+ * part into the file's other rows); --only yolov5|logreg|start|throughput|nats runs one part.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServer } from '../head/embedded-nats.ts';
 import { startHead, type Head } from '../head/head.ts';
@@ -191,6 +198,50 @@ async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault
   }, p.hints);
 }
 
+interface OutageRow {
+  trainer: string; down_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number;
+  restarts: number; generation: number; load1: number; error?: string;
+}
+
+/** A NATS outage: the scenario's own server SIGKILLed at a step 7 of 10 and back after `downMs`. */
+async function natsOutage(kind: 'yolov5' | 'logreg', downMs: number): Promise<OutageRow> {
+  const nats = await startNatsServer();
+  const nc = await connect({ ...nats.options(), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const c = { nats, nc };
+  try {
+    return await withCluster(c, 1, ['a', 'b'], 1, async ({ api, prefix }) => {
+      const job = await api.submit({ workers: 2, max_restarts: 5, checkpoint_every: 10, recovery: 'live', trainer: trainerOf(kind) });
+      const ev = collect(nc, prefix, job.id);
+      try {
+        await until(`step ${AT}`, async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= AT && j; });
+        const steps = () => ev.events.filter((e): e is Metric => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values));
+        const last = () => Math.max(0, ...steps().map((e) => e.step));
+        await until('a step 7 of 10', () => last() % 10 === 7);
+        const t0 = Date.now();
+        await nats.kill();
+        const before = last();
+        await sleep(downMs);
+        await nats.restart();
+        const back = Date.now();
+        const next = await until('a step after the outage', () => steps().find((e) => e.ts >= back), 300_000);
+        const j = await until('the job record', () => api.get(job.id).catch(() => undefined), 60_000);
+        const row: OutageRow = {
+          trainer: kind, down_ms: downMs, next_step_ms: next.ts - back, steps_lost: before - (next.step - 1), before, after: next.step,
+          restarts: j.restarts, generation: j.generation, load1: load1(),
+        };
+        console.log(`  ${kind.padEnd(6)} outage ${String(downMs).padStart(4)} ms: next step ${row.next_step_ms} ms after the server is back (${((next.ts - t0) / 1000).toFixed(2)} s after the kill), lost ${row.steps_lost} (step ${before} -> ${next.step}), restarts ${row.restarts}, generation ${row.generation}, load ${row.load1}`);
+        return row;
+      } finally {
+        ev.stop();
+        await api.cancel(job.id).catch(() => undefined);
+      }
+    });
+  } finally {
+    await nc.close().catch(() => undefined);
+    await nats.stop();
+  }
+}
+
 /** the machine's 1-minute load average when a row was measured (other sessions share it) */
 const load1 = (): number => Math.round(loadavg()[0] * 100) / 100;
 
@@ -233,7 +284,15 @@ async function main(): Promise<void> {
   const nats = await startNatsServer();
   const nc = await connect(nats.options());
   const c = { nats, nc };
-  const out: { faults: FaultRow[]; start: StartRow[]; throughput: ThroughputRow[]; at: number; host: string } = { faults: [], start: [], throughput: [], at: AT, host: `${(await import('node:os')).cpus().length} cores` };
+  type Out = { faults: FaultRow[]; start: StartRow[]; throughput: ThroughputRow[]; nats_outage: OutageRow[]; at: number; host: string };
+  const fresh: Out = { faults: [], start: [], throughput: [], nats_outage: [], at: AT, host: `${(await import('node:os')).cpus().length} cores` };
+  // a part run alone (--only) keeps the file's other parts
+  const earlier = only && existsSync(jsonFile) ? (JSON.parse(readFileSync(jsonFile, 'utf8')) as Partial<Out>) : {};
+  const out: Out = { ...fresh, ...earlier, at: AT, host: fresh.host };
+  if (only === 'nats') out.nats_outage = [];
+  if (only === 'start') out.start = [];
+  if (only === 'throughput') out.throughput = [];
+  if (only === 'yolov5' || only === 'logreg') out.faults = out.faults.filter((r) => r.trainer !== only);
   try {
     for (const kind of ['yolov5', 'logreg'] as const) {
       if (only && only !== kind) continue;
@@ -245,6 +304,17 @@ async function main(): Promise<void> {
           out.faults.push(await faultScenario(c, kind, fault, path).catch((e: Error) => {
             console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: FAILED: ${e.message}`);
             return { trainer: kind, fault, path, detect_ms: NaN, next_step_ms: NaN, steps_lost: NaN, before: NaN, after: NaN, error: e.message };
+          }));
+        }
+      }
+    }
+    if (!only || only === 'nats') {
+      console.log(`NATS outage: the one nats-server SIGKILLed at a step 7 of 10 (>= ${AT}), 2 ranks, live recovery`);
+      for (const kind of ['logreg', 'yolov5'] as const) {
+        for (const downMs of [5000, 500]) {
+          out.nats_outage.push(await natsOutage(kind, downMs).catch((e: Error) => {
+            console.log(`  ${kind.padEnd(6)} outage ${downMs} ms: FAILED: ${e.message}`);
+            return { trainer: kind, down_ms: downMs, next_step_ms: NaN, steps_lost: NaN, before: NaN, after: NaN, restarts: NaN, generation: NaN, load1: load1(), error: e.message };
           }));
         }
       }
@@ -270,6 +340,9 @@ async function main(): Promise<void> {
       const cell = (r: FaultRow) => `detect ${(r.detect_ms / 1000).toFixed(2)} s, next ${(r.next_step_ms / 1000).toFixed(2)} s, lost ${r.steps_lost}`.padEnd(38);
       console.log(`${`${kind} ${fault}`.padEnd(27)}${cell(n)}${cell(o)}  next-step ratio ${(o.next_step_ms / n.next_step_ms).toFixed(2)}x`);
     }
+  }
+  for (const r of out.nats_outage) {
+    console.log(`${`${r.trainer} NATS outage ${r.down_ms} ms`.padEnd(27)}next step ${(r.next_step_ms / 1000).toFixed(2)} s after the server is back, lost ${r.steps_lost}, restarts ${r.restarts}`);
   }
   for (const p of ['warm', 'cold'] as const) {
     const rs = out.start.filter((r) => r.path === p);

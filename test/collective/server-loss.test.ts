@@ -1,8 +1,10 @@
 /**
- * The collective when its NATS server goes away: an allreduce in flight (and every later one)
- * rejects with CollectiveConnectionError, a retryable FLO_UNAVAILABLE, on raw lanes and on
- * nats.js lanes alike, instead of hanging until the timeout or failing as misuse; and raw lanes
- * whose first server is gone open on the next candidate server.
+ * The collective when its NATS server goes away for good (the ranks' main connections do not
+ * reconnect, so no new epoch can be agreed; test/collective/server-restart.test.ts has a server
+ * that comes back): an allreduce in flight (and every later one) rejects with
+ * CollectiveConnectionError, a retryable FLO_UNAVAILABLE, on raw lanes and on nats.js lanes
+ * alike, instead of hanging until the timeout or failing as misuse; and raw lanes whose first
+ * server is gone open on the next candidate server.
  */
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';

@@ -1,9 +1,11 @@
 /**
  * Fencing, with real actor processes: an actor whose job record shows a newer generation stops
- * itself although no jobAbort ever reached it; an actor cut off from the cluster (its only
- * nats-server killed) stops itself once its lease (the dead-node threshold) runs out, instead
- * of training on as a second copy, and its exit report reaches the restarted server; an older
- * generation cannot write a checkpoint once the job has moved on.
+ * itself although no jobAbort ever reached it; an actor whose only nats-server is killed holds
+ * its lease while disconnected (an outage of the server is not the actor being cut off: the
+ * head is cut off too) and trains on when the server is back, but disconnected for longer than
+ * its outage hold (the job's allreduce timeout) it stops itself instead of training on as a
+ * second copy, and its exit report reaches the restarted server; an older generation cannot
+ * write a checkpoint once the job has moved on.
  */
 import t from 'tap';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -39,7 +41,27 @@ t.test('a newer generation in the job record stops the actor without a jobAbort'
   t.match(x.outcome.message, /superseded: job jf1 is running at generation 1/);
 });
 
-t.test('cut off from the cluster for longer than its lease, an actor stops itself; its exit report survives', async (t) => {
+t.test('its server down for longer than its lease but shorter than the outage hold, an actor trains on', async (t) => {
+  const srv = await startRestartableNats(t);
+  const nc = await connect({ ...srv.options(), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  t.teardown(() => nc.close());
+  const prefix = uniquePrefix('fo');
+  const s = subjects(prefix);
+  await putJob(nc, prefix, 'jf5', 0);
+  const agent = await startTestAgent(t, { srv, nc, prefix }, { nodeId: 'node-o' });
+  // lease 1500 ms, hold 30 s (the default allreduce timeout)
+  const spec = { ...actorSpec({ jobId: 'jf5', actorId: 'jf5-g0-r0', nodeId: 'node-o', job }), leaseMs: 1500 };
+  t.match(await control(nc, s.nodeControl('node-o'), { op: 'spawn', actor: spec }), { ok: true });
+  const before = await waitActor(nc, s, spec.actorId, (st) => (st.step ?? 0) >= 3);
+  await srv.kill();
+  await new Promise((r) => setTimeout(r, 4000)); // well past the lease
+  t.equal(agent.briefs().length, 1, 'the actor is still running while its server is down');
+  await srv.restart();
+  const after = await waitActor(nc, s, spec.actorId, (st) => (st.step ?? 0) >= (before.step ?? 0) + 20);
+  t.ok(after.state === 'running', `it trains on after the outage (step ${before.step} -> ${after.step})`);
+});
+
+t.test('disconnected for longer than its outage hold, an actor stops itself; its exit report survives', async (t) => {
   const srv = await startRestartableNats(t);
   const nc = await connect({ ...srv.options(), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   t.teardown(() => nc.close());
@@ -48,7 +70,9 @@ t.test('cut off from the cluster for longer than its lease, an actor stops itsel
   await (await jetstreamManager(nc)).streams.add({ name: exitsStreamName(s), subjects: [s.allActorExits] });
   await putJob(nc, prefix, 'jf2', 0);
   const agent = await startTestAgent(t, { srv, nc, prefix }, { nodeId: 'node-g' });
-  const spec = { ...actorSpec({ jobId: 'jf2', actorId: 'jf2-g0-r0', nodeId: 'node-g', job }), leaseMs: 1500 };
+  // the outage hold is the job's allreduce timeout: 3 s here
+  const short = jobSpec({ trainer: { kind: 'logreg', steps: 100_000, step_delay_ms: 20 }, allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 3000 } });
+  const spec = { ...actorSpec({ jobId: 'jf2', actorId: 'jf2-g0-r0', nodeId: 'node-g', job: short }), leaseMs: 1500 };
   t.match(await control(nc, s.nodeControl('node-g'), { op: 'spawn', actor: spec }), { ok: true });
   await waitActor(nc, s, spec.actorId, (st) => (st.step ?? 0) >= 3);
   await srv.kill();
@@ -72,7 +96,7 @@ t.test('cut off from the cluster for longer than its lease, an actor stops itsel
   const x = ActorExit.parse((await jsm.streams.getMessage(stream, { seq: first }))?.json());
   t.equal(x.actorId, spec.actorId);
   t.equal(x.outcome.kind, 'retryable', 'a self-fenced actor is retryable (its gang must be restarted)');
-  t.match(x.outcome.message, /self-fenced: no contact with the cluster for \d+ ms \(lease 1500 ms\)/);
+  t.match(x.outcome.message, /self-fenced: disconnected from NATS for \d+ ms \(an outage is waited out for 3000 ms\)/);
 });
 
 t.test('a checkpoint of a superseded generation is refused', async (t) => {

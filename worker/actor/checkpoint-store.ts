@@ -48,6 +48,8 @@ export interface Checkpoint {
 export type CheckpointEvent =
   | { type: 'saved'; name: string; step: number; bytes: number; sha256: string }
   | { type: 'pruned'; name: string; step: number }
+  /** an old checkpoint could not be removed now (tried again after the next save) */
+  | { type: 'prune-failed'; reason: string }
   | { type: 'skipped'; name: string; step: number; reason: string }
   /** `from`: the node cache, or the store (`cacheMiss` says why not the cache, when there is one) */
   | { type: 'loaded'; name: string; step: number; bytes: number; from: 'node-cache' | 'store'; cacheMiss?: string };
@@ -134,7 +136,8 @@ export class CheckpointStore {
     this.cache?.put(name, data);
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
     this.names?.add(name);
-    if (!this.names || this.names.size > this.keep) await this.prune();
+    // housekeeping: a store that cannot list or delete now (a failover) must not stop training
+    if (!this.names || this.names.size > this.keep) await this.prune().catch((e: unknown) => this.onEvent({ type: 'prune-failed', reason: e instanceof Error ? e.message : String(e) }));
     return { name, sha256 };
   }
 
@@ -208,7 +211,11 @@ export class CheckpointStore {
   }
 
   private async prune(): Promise<void> {
-    const all = await this.list();
+    // the names this writer knows (listed once, then its own saves): no listing, which needs a
+    // consumer on the store's stream (a listing timed out for 20 s after a cluster failover)
+    const all = this.names
+      ? [...this.names].map((name) => ({ name, step: Number(name.slice(name.lastIndexOf('/') + 1)) })).sort((a, b) => b.step - a.step)
+      : await this.list();
     for (const c of all.slice(this.keep)) {
       await withJsRetry(`prune checkpoint ${c.name}`, () => this.os.delete(c.name));
       this.names?.delete(c.name);

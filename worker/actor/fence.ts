@@ -10,6 +10,15 @@
  * and after a checkpoint write. Time in which the process itself did not run (a blocked event
  * loop) does not count against the lease. A newer generation whose placement still names this
  * actor keeps it (live recovery): that is reported through `onKept`, not as a verdict.
+ *
+ * While the actor's own connection is down (nats.js reports it disconnected: its server died or
+ * its socket was cut) the lease is held, for at most `outageMs`: a disconnected actor can send
+ * nothing, so it cannot act beside a replacement, and when the whole server is down the head is
+ * cut off too and decides nothing (head/view.ts); once the connection is back the actor has a
+ * full lease to hear from JetStream, and its first read tells it whether it was replaced
+ * meanwhile. Disconnected for longer than `outageMs` it stops itself (truly cut off). An actor
+ * whose connection stays up while the cluster does not answer (a partition the TCP link has
+ * not noticed, a server without its JetStream quorum) is fenced after `leaseMs` as before.
  */
 import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { jsClient } from '../../shared/js-domain.ts';
@@ -27,12 +36,19 @@ export type FenceVerdict =
   | { kind: 'superseded'; generation: number; state: string; message: string }
   | { kind: 'lease-expired'; silentMs: number; message: string };
 
+/** how long a disconnected actor holds its lease by default: the collective's wait for a lost connection */
+export function defaultOutageMs(spec: ActorSpec): number {
+  return spec.job.allreduce.timeout_ms;
+}
+
 export interface FenceOptions {
   nc: NatsConnection;
   prefix: string;
   spec: ActorSpec;
   /** default spec.leaseMs, else DEFAULT_LEASE_MS */
   leaseMs?: number;
+  /** the longest disconnection of the actor's own connection that holds the lease (default defaultOutageMs) */
+  outageMs?: number;
   /** between reads (default leaseMs / 6, within 100..1000 ms) */
   periodMs?: number;
   onFenced: (v: FenceVerdict) => void;
@@ -45,7 +61,11 @@ export interface FenceOptions {
 
 export class Fence {
   readonly leaseMs: number;
+  readonly outageMs: number;
   private readonly periodMs: number;
+  /** when the actor's own connection went down (undefined while it is up) */
+  private downSince: number | undefined;
+  private watching = false;
   private lastContact = Date.now();
   private lastTick = Date.now();
   private kv: KV | undefined;
@@ -58,6 +78,7 @@ export class Fence {
   constructor(private readonly o: FenceOptions) {
     this.spec = o.spec;
     this.leaseMs = o.leaseMs ?? o.spec.leaseMs ?? DEFAULT_LEASE_MS;
+    this.outageMs = o.outageMs ?? defaultOutageMs(o.spec);
     this.periodMs = o.periodMs ?? Math.min(1000, Math.max(100, Math.floor(this.leaseMs / 6)));
   }
 
@@ -71,11 +92,28 @@ export class Fence {
     this.lastContact = this.lastTick = Date.now();
     this.timer = setInterval(() => this.tick(), this.periodMs);
     this.timer.unref();
+    void this.watch();
     this.tick();
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.watching = false;
+  }
+
+  /** Follows the actor's own connection (see the file comment). */
+  private async watch(): Promise<void> {
+    if (this.watching) return;
+    this.watching = true;
+    for await (const s of this.o.nc.status()) {
+      if (!this.watching) return;
+      if (s.type === 'disconnect') this.downSince ??= Date.now();
+      else if (s.type === 'reconnect') {
+        // a fresh lease from the reconnection: JetStream gets leaseMs to answer
+        this.downSince = undefined;
+        this.lastContact = Date.now();
+      }
+    }
   }
 
   private tick(): void {
@@ -86,6 +124,13 @@ export class Fence {
     // The event loop was blocked (a long synchronous setup, a starved CPU): time in which this
     // process did not run is not silence of the cluster, and it did nothing a fence must stop.
     if (gap > 2 * this.periodMs) this.lastContact += gap - this.periodMs;
+    if (this.downSince !== undefined && !this.o.nc.isClosed()) {
+      const downMs = now - this.downSince;
+      if (downMs > this.outageMs) {
+        this.decide({ kind: 'lease-expired', silentMs: now - this.lastContact, message: `self-fenced: disconnected from NATS for ${downMs} ms (an outage is waited out for ${this.outageMs} ms)` });
+      }
+      return; // held: a read would only time out, and a disconnected actor can send nothing
+    }
     const silentMs = now - this.lastContact;
     if (silentMs > this.leaseMs) {
       this.decide({ kind: 'lease-expired', silentMs, message: `self-fenced: no contact with the cluster for ${silentMs} ms (lease ${this.leaseMs} ms)` });

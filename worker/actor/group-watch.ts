@@ -2,7 +2,8 @@
  * The actor edge's view of its collective group (the library emits, this logs): the allreduce
  * algorithm the group picked (once, and again when it changes with the message size), and the
  * messages of other generations it dropped, counted, the first one logged at once and then a
- * running total at most every STALE_LOG_MS, the final count when the group closes.
+ * running total at most every STALE_LOG_MS, the final count when the group closes; and each
+ * epoch of the group (a lost data connection: the operations in flight wait and run again).
  */
 import type { Logger } from '../../shared/logger.ts';
 import type { CollectiveGroup } from './group.ts';
@@ -25,6 +26,10 @@ export function watchGroup(g: CollectiveGroup, log: Logger): GroupWatch {
     if (e.op !== 'allreduce' || !e.algorithm || e.algorithm === algorithm || e.error) return;
     algorithm = e.algorithm;
     log.info({ algorithm, bytes: e.bytes, worldSize: g.worldSize, lanes: g.laneKind, ...(g.laneFallback ? { lanes_fallback: g.laneFallback } : {}) }, 'allreduce algorithm');
+  });
+  g.on('epoch', (e) => {
+    if (e.phase === 'lost') log.warn({ epoch: e.epoch, pending: e.pending, reason: e.reason }, 'collective: a data connection was lost; the operations in flight wait and run again');
+    else log.info({ epoch: e.epoch, pending: e.pending, ms: Math.round(e.ms ?? 0) }, 'collective: every rank is back; the operations in flight run again');
   });
   g.on('stale', (info) => {
     stale++;

@@ -227,6 +227,7 @@ export class ActorRuntime {
           log.warn({ checkpoint: e.name, reason: e.reason }, 'skipping a corrupt checkpoint');
           void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: this.gang.spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
         }
+        if (e.type === 'prune-failed') log.warn({ reason: e.reason }, 'old checkpoints not pruned now (tried again after the next save)');
         if (e.type === 'loaded') {
           const msg = `checkpoint ${e.name} loaded from ${e.from === 'node-cache' ? 'the node cache' : 'the object store'}${e.cacheMiss ? ` (node cache: ${e.cacheMiss})` : ''}`;
           log.info({ checkpoint: e.name, from: e.from, bytes: e.bytes }, msg);

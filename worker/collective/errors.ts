@@ -29,9 +29,10 @@ export class CollectiveAbortedError extends FlotillaError {
 }
 
 /**
- * A connection carrying the group's data ended (server killed, restarted, a failover): what was
- * sent on it may never arrive, so the operation in flight and the group are over. Retryable
- * (FLO_UNAVAILABLE): a new group on fresh connections can redo the step.
+ * A connection carrying the group's data ended (server killed, restarted, a failover) and did
+ * not come back within the group's `reconnectMs` (or before the group had joined, or with its
+ * main connection closed for good), so the operation in flight and the group are over.
+ * Retryable (FLO_UNAVAILABLE): a new group on fresh connections can redo the step.
  */
 export class CollectiveConnectionError extends FlotillaError {
   override name = 'CollectiveConnectionError';

@@ -1,7 +1,8 @@
 /**
  * Buffers data messages by (operation seq, key) until the operation asks for them, so that a
  * peer running ahead never loses a message; an operation's leftovers are dropped when it ends,
- * and late messages for an ended operation are dropped on arrival.
+ * and late messages for an ended operation are dropped on arrival. Keys begin with the epoch
+ * (transport.ts `key`): `interrupt` ends every wait of older epochs without ending operations.
  */
 import type { SinkSpec } from './stream-sink.ts';
 import { applyPayload } from './wire.ts';
@@ -29,6 +30,9 @@ export class Mailbox {
   private readonly waiters = new Map<number, Map<string, Waiter>>();
   private readonly ended = new Set<number>();
   private highestEnded = -1;
+  /** waits on keys of an older epoch are refused with `interrupted` */
+  private floor = 0;
+  private interrupted: unknown;
 
   /** Stores or hands over one message; false when it was dropped (its operation has ended). */
   deliver(seq: number, key: string, d: Delivery): boolean {
@@ -47,6 +51,7 @@ export class Mailbox {
 
   /** The message `key` of operation `seq`, now or when it arrives. */
   take(seq: number, key: string, from: number): Promise<Delivery> {
+    if (epochOf(key) < this.floor) return Promise.reject(this.interrupted);
     const box = this.boxes.get(seq);
     const d = box?.get(key);
     if (d) {
@@ -64,6 +69,7 @@ export class Mailbox {
    * it arrives when the lane can, else from the whole message.
    */
   takeInto(seq: number, key: string, from: number, sink: SinkSpec): Promise<void> {
+    if (epochOf(key) < this.floor) return Promise.reject(this.interrupted);
     const box = this.boxes.get(seq);
     const d = box?.get(key);
     if (d) {
@@ -116,8 +122,32 @@ export class Mailbox {
     if (ws && err !== undefined) for (const w of ws.values()) w.reject(err);
   }
 
+  /**
+   * The group moved to `epoch`: every wait (of any operation) is rejected with `err`, messages
+   * of older epochs are forgotten, and waits on older epochs are refused from now on; the
+   * operations stay open for their next attempt.
+   */
+  interrupt(epoch: number, err: unknown): void {
+    this.floor = Math.max(this.floor, epoch);
+    this.interrupted = err;
+    const ws = [...this.waiters.values()].flatMap((m) => [...m.values()]);
+    this.waiters.clear();
+    for (const box of this.boxes.values()) for (const k of [...box.keys()]) if (epochOf(k) < this.floor) box.delete(k);
+    for (const w of ws) w.reject(err);
+  }
+
+  /** Opens an ended operation again (a finished one that a peer needs again). */
+  reopen(seq: number): void {
+    this.ended.delete(seq);
+  }
+
   /** Ends everything (group closed or aborted). */
   endAll(err: unknown): void {
     for (const seq of new Set([...this.waiters.keys(), ...this.boxes.keys()])) this.end(seq, err);
   }
+}
+
+/** The epoch a key begins with (transport.ts `key`). */
+function epochOf(key: string): number {
+  return Number(key.slice(0, key.indexOf('.')));
 }

@@ -9,6 +9,8 @@ import { key, type Transport } from './transport.ts';
 export class OpContext {
   constructor(
     readonly seq: number,
+    /** the group's epoch this attempt of the operation runs in (its messages carry it) */
+    readonly epoch: number,
     readonly rank: number,
     readonly worldSize: number,
     /** float16 on the wire */
@@ -25,15 +27,15 @@ export class OpContext {
    * for the lanes to release such payloads before it resolves.
    */
   send(to: number, tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
-    this.transport.send('p', String(to), this.seq, tag, chunk, total, payload, borrowed);
+    this.transport.send('p', String(to), this.epoch, this.seq, tag, chunk, total, payload, borrowed);
   }
 
   sendAll(tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
-    this.transport.send('m', 'all', this.seq, tag, chunk, total, payload, borrowed);
+    this.transport.send('m', 'all', this.epoch, this.seq, tag, chunk, total, payload, borrowed);
   }
 
   sendNode(nodeIndex: number, tag: string, chunk: number, payload: Uint8Array, borrowed: boolean, total = 0): void {
-    this.transport.send('n', String(nodeIndex), this.seq, tag, chunk, total, payload, borrowed);
+    this.transport.send('n', String(nodeIndex), this.epoch, this.seq, tag, chunk, total, payload, borrowed);
   }
 
   /** Waits until the lanes no longer hold borrowed payloads (before changing the caller's memory). */
@@ -42,7 +44,7 @@ export class OpContext {
   }
 
   recv(tag: string, from: number, chunk: number): Promise<Uint8Array> {
-    return this.mailbox.take(this.seq, key(tag, from, chunk), from).then((d) => d.data);
+    return this.mailbox.take(this.seq, key(this.epoch, tag, from, chunk), from).then((d) => d.data);
   }
 
   /**
@@ -50,11 +52,11 @@ export class OpContext {
    * place as it arrives when the wait is registered before the message comes.
    */
   recvInto(tag: string, from: number, chunk: number, data: Float32Array, r: Range, mode: 'add' | 'copy'): Promise<void> {
-    return this.mailbox.takeInto(this.seq, key(tag, from, chunk), from, { dst: data.subarray(r.start, r.end), mode, fp16: this.fp16 });
+    return this.mailbox.takeInto(this.seq, key(this.epoch, tag, from, chunk), from, { dst: data.subarray(r.start, r.end), mode, fp16: this.fp16 });
   }
 
   recvDelivery(tag: string, from: number, chunk: number): Promise<Delivery> {
-    return this.mailbox.take(this.seq, key(tag, from, chunk), from);
+    return this.mailbox.take(this.seq, key(this.epoch, tag, from, chunk), from);
   }
 }
 

@@ -46,14 +46,27 @@ async function rawLanes(server: string, count: number, timeoutMs: number, sec: R
 
 export async function openLanes(o: GroupOptions, onLost: (err: Error) => void, why: string[] = []): Promise<Lane[]> {
   if (o.worldSize === 1) return [new NatsLane(o.nc, false)];
-  const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
   if ((o.laneTransport ?? 'raw') === 'raw') {
-    const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    for (const server of rawCandidates(o)) {
-      const lanes = await rawLanes(server, count, timeoutMs, o.laneSecurity ?? {}, onLost, why);
-      if (lanes) return lanes;
-    }
+    const lanes = await openRawLanes(o, onLost, why);
+    if (lanes) return lanes;
   }
+  return openNatsLanes(o, onLost);
+}
+
+/** Raw lanes on the first candidate server that takes them all, or undefined (why each failed: `why`). */
+export async function openRawLanes(o: GroupOptions, onLost: (err: Error) => void, why: string[] = []): Promise<Lane[] | undefined> {
+  const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
+  const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  for (const server of rawCandidates(o)) {
+    const lanes = await rawLanes(server, count, timeoutMs, o.laneSecurity ?? {}, onLost, why);
+    if (lanes) return lanes;
+  }
+  return undefined;
+}
+
+/** nats.js lanes: connections from `connect`, else the main connection. */
+export async function openNatsLanes(o: GroupOptions, onLost: (err: Error) => void): Promise<Lane[]> {
+  const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
   if (!o.connect) return [new NatsLane(o.nc, false, onLost)];
   const out: Lane[] = [];
   try {

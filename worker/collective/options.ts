@@ -45,6 +45,12 @@ export interface GroupOptions {
   dataServers?: string[];
   /** largest data message; capped by the servers' max_payload (default DEFAULT_CHUNK_BYTES) */
   chunkBytes?: number;
+  /**
+   * how long a lost data connection may take to come back before the group fails
+   * (CollectiveConnectionError); meanwhile the operations in flight wait and then run again in a
+   * new epoch (group.ts). Default: timeoutMs; 0: fail at once, and operations save no input.
+   */
+  reconnectMs?: number;
   /** puts something in front of every data lane (a LinkShaper for link faults); default none */
   wrapLane?: (lane: Lane) => Lane;
 }
@@ -69,6 +75,10 @@ export const DEFAULT_LANES = 2;
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 /** how long one raw lane may take to connect before the next candidate (or nats.js) is tried */
 export const RAW_CONNECT_TIMEOUT_MS = 5000;
+/** how often a rank repeats that it is ready in a new epoch */
+export const EPOCH_INTERVAL_MS = 100;
+/** finished operations whose input a rank keeps, to run them again for a peer that lost their messages */
+export const KEEP_DONE_OPS = 2;
 /** how often a joining rank repeats its hello */
 export const HELLO_INTERVAL_MS = 50;
 

@@ -6,9 +6,8 @@
  * so it can be viewed as floats), and payloads go to the socket as they are (writev).
  * Auth (creds: JWT + signed nonce) and TLS are set up by raw-handshake.ts; a server it cannot
  * satisfy (auth without creds) is RawLaneUnsupported and the group falls back to nats.js lanes.
- * No reconnect: a lane whose connection ends
- * reports it once (`onClosed`), and the group fails the operation in flight as retryable
- * (CollectiveConnectionError). The next generation's group opens fresh lanes (open-lanes.ts).
+ * No reconnect of its own: a lane whose connection ends reports it once (`onClosed`), and the
+ * group opens new lanes and runs its operations in flight again in a new epoch (group.ts).
  */
 import type { Socket } from 'node:net';
 import type { Lane, LaneHandler, LaneStreamer } from './lane.ts';

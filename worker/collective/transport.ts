@@ -2,11 +2,13 @@
  * A rank's connections ("lanes") and subscriptions. Data chunks are striped over lanes by chunk
  * index (lane = chunk % lanes, the same on both ends); every lane subscribes to what is sent
  * to this rank, to every rank, and to this rank's node. Control traffic uses the main
- * connection. Incoming data goes into the Mailbox; nothing here waits.
+ * connection. Incoming data goes into the Mailbox under its epoch; a message of an older epoch
+ * than the group's is dropped. After a lost connection the group puts new lanes in
+ * (`replaceLanes`). Nothing here waits.
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Hello, Ping, Pong } from './control.ts';
+import { EpochReady, Hello, Ping, Pong } from './control.ts';
 import type { Lane } from './lane.ts';
 import { APPLIED, type Mailbox } from './mailbox.ts';
 import { streamSink, type StreamSink } from './stream-sink.ts';
@@ -20,6 +22,7 @@ export interface TransportEvents {
   /** a message of another generation (or malformed) was dropped */
   stale(info: { subject: string; generation?: number }): void;
   hello(h: Hello): void;
+  epoch(e: EpochReady): void;
 }
 
 export interface TransportOptions {
@@ -42,30 +45,53 @@ export class Transport {
   private readonly probes = new Map<string, Set<number>>();
   /** lanes in use by every rank (the group's minimum, set after the handshake) */
   laneCount: number;
+  /** the group's epoch: messages of older ones are dropped, sinks of older ones stop writing */
+  epoch = 0;
+  private lanes: Lane[];
 
   constructor(o: TransportOptions) {
     this.o = o;
     this.base = o.base;
+    this.lanes = o.lanes;
     this.laneCount = o.lanes.length;
   }
+
+  /** How many data lanes this rank has now. */
+  get lanesOpen(): number { return this.lanes.length; }
 
   /** The smallest max_payload among this rank's lanes. */
   maxPayload(): number {
     let m = Number.POSITIVE_INFINITY;
-    for (const lane of this.o.lanes) m = Math.min(m, lane.maxPayload);
+    for (const lane of this.lanes) m = Math.min(m, lane.maxPayload);
     return m;
   }
 
-  /** Subscribes everything and waits until the server has every subscription. */
-  async start(): Promise<void> {
+  private subscribeLanes(lanes: Lane[]): void {
     const { base, rank, nodeIndex } = this.o;
-    this.o.lanes.forEach((l, lane) => {
+    lanes.forEach((l, lane) => {
       for (const [route, dest] of [['p', String(rank)], ['m', 'all'], ['n', String(nodeIndex)]] as const) {
         l.subscribe(dataFilter(base, route, dest, lane), (subject, data) => this.onData(subject, data), (subject, size) => this.streamer(subject, size));
       }
     });
-    this.subs.push(this.o.control.subscribe(controlFilter(base), { callback: (err, msg) => { if (!err) this.onControl(msg); } }));
-    await Promise.all([this.o.control.flush(), ...this.o.lanes.map((l) => l.flush())]);
+  }
+
+  /**
+   * Puts `lanes` in place of the current ones (closed in the background) and resolves once the
+   * server has their subscriptions; rejects (closing them) when a flush fails.
+   */
+  async replaceLanes(lanes: Lane[]): Promise<void> {
+    const old = this.lanes;
+    this.lanes = lanes;
+    for (const l of old) l.close().catch(noop);
+    this.subscribeLanes(lanes);
+    await Promise.all(lanes.map((l) => l.flush()));
+  }
+
+  /** Subscribes everything and waits until the server has every subscription. */
+  async start(): Promise<void> {
+    this.subscribeLanes(this.lanes);
+    this.subs.push(this.o.control.subscribe(controlFilter(this.base), { callback: (err, msg) => { if (!err) this.onControl(msg); } }));
+    await Promise.all([this.o.control.flush(), ...this.lanes.map((l) => l.flush())]);
   }
 
   private onData(subject: string, data: Uint8Array): void {
@@ -75,18 +101,20 @@ export class Transport {
       return;
     }
     if (h.from === this.o.rank) return; // our own multicast, echoed back
-    this.o.mailbox.deliver(h.seq, key(h.tag, h.from, h.chunk), { data, total: h.total });
+    if (h.epoch < this.epoch) return; // an attempt the group has given up: never applied
+    this.o.mailbox.deliver(h.seq, key(h.epoch, h.tag, h.from, h.chunk), { data, total: h.total });
   }
 
   /** A sink for a message that an operation already waits for with a destination of its size. */
   private streamer(subject: string, size: number): StreamSink | undefined {
     const h = parseDataSubject(this.base, subject);
-    if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize || h.from === this.o.rank) return undefined;
-    const k = key(h.tag, h.from, h.chunk);
+    if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize || h.from === this.o.rank || h.epoch !== this.epoch) return undefined;
+    const k = key(h.epoch, h.tag, h.from, h.chunk);
     const mb = this.o.mailbox;
     const spec = mb.sinkFor(h.seq, k);
     if (!spec || spec.dst.length * (spec.fp16 ? 2 : 4) !== size) return undefined; // a mismatch fails in the whole-message path
-    return streamSink(spec, () => mb.deliver(h.seq, k, APPLIED), () => !mb.isEnded(h.seq));
+    // a sink stops writing the moment its operation ends or the group moves to a newer epoch
+    return streamSink(spec, () => mb.deliver(h.seq, k, APPLIED), () => !mb.isEnded(h.seq) && this.epoch === h.epoch);
   }
 
   private onControl(msg: Msg): void {
@@ -98,6 +126,10 @@ export class Transport {
       if (!h.success) return;
       if (h.data.generation !== this.o.generation) { this.o.events.stale({ subject: msg.subject, generation: h.data.generation }); return; }
       if (h.data.rank !== this.o.rank) this.o.events.hello(h.data);
+    } else if (kind === 'epoch') {
+      const e = EpochReady.safeParse(body);
+      if (!e.success || e.data.generation !== this.o.generation || e.data.rank === this.o.rank || e.data.rank >= this.o.worldSize) return;
+      this.o.events.epoch(e.data);
     } else if (kind === 'ping') {
       const p = Ping.safeParse(body);
       if (!p.success || p.data.generation !== this.o.generation || p.data.from === this.o.rank) return;
@@ -114,14 +146,15 @@ export class Transport {
   }
 
   /** Publishes one data chunk; `borrowed`: see Lane.publish. */
-  send(route: Route, dest: string, seq: number, tag: string, chunk: number, total: number, payload: Uint8Array, borrowed: boolean): void {
+  send(route: Route, dest: string, epoch: number, seq: number, tag: string, chunk: number, total: number, payload: Uint8Array, borrowed: boolean): void {
+    if (epoch !== this.epoch) return; // an attempt the group gave up: its peers would drop it
     const lane = chunk % this.laneCount;
-    this.o.lanes[lane].publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, seq, tag, from: this.o.rank, chunk, total }), payload, borrowed);
+    this.lanes[lane].publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, epoch, seq, tag, from: this.o.rank, chunk, total }), payload, borrowed);
   }
 
   /** Resolves once the lanes are done with every borrowed payload. */
   settle(): Promise<void> {
-    return Promise.all(this.o.lanes.map((l) => l.settle())).then(() => undefined);
+    return Promise.all(this.lanes.map((l) => l.settle())).then(() => undefined);
   }
 
   /** Asks every rank to answer within `windowMs`; resolves with the ranks that answered (self included). */
@@ -139,8 +172,9 @@ export class Transport {
   async close(): Promise<void> {
     for (const s of this.subs) { try { s.unsubscribe(); } catch { /* connection already closed */ } }
     this.subs.length = 0;
-    await Promise.all(this.o.lanes.map((l) => l.close().catch(noop)));
+    await Promise.all(this.lanes.map((l) => l.close().catch(noop)));
   }
 }
 
-export const key = (tag: string, from: number, chunk: number): string => `${tag}.${from}.${chunk}`;
+/** A message's mailbox key: its epoch first (Mailbox.interrupt drops older epochs by it). */
+export const key = (epoch: number, tag: string, from: number, chunk: number): string => `${epoch}.${tag}.${from}.${chunk}`;

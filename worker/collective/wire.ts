@@ -1,8 +1,9 @@
 /**
  * The data plane's wire format. Metadata travels in the subject, so a float32 payload is a
  * zero-copy view of the caller's buffer:
- *   <base>.d.<route>.<dest>.<lane>.<generation>.<seq>.<tag>.<from>.<chunk>.<total>
- * route p = to one rank (dest = rank), m = to every rank (dest = all), n = to one node (dest =
+ *   <base>.d.<route>.<dest>.<lane>.<generation>.<epoch>.<seq>.<tag>.<from>.<chunk>.<total>
+ * `epoch` counts the group's restarts of its operations after a lost data connection (group.ts):
+ * a message of an older epoch is never applied, so a sum cannot mix two attempts. route p = to one rank (dest = rank), m = to every rank (dest = all), n = to one node (dest =
  * node index). `total` is the sender's element count (allgather needs it). Control messages
  * (join handshake, liveness probes) use <base>.c.<kind> with a small JSON body.
  */
@@ -18,6 +19,7 @@ export interface DataHeader {
   dest: string;
   lane: number;
   generation: number;
+  epoch: number;
   seq: number;
   tag: string;
   from: number;
@@ -26,7 +28,7 @@ export interface DataHeader {
 }
 
 export function dataSubject(base: string, h: DataHeader): string {
-  return `${base}.d.${h.route}.${h.dest}.${h.lane}.${h.generation}.${h.seq}.${h.tag}.${h.from}.${h.chunk}.${h.total}`;
+  return `${base}.d.${h.route}.${h.dest}.${h.lane}.${h.generation}.${h.epoch}.${h.seq}.${h.tag}.${h.from}.${h.chunk}.${h.total}`;
 }
 
 /** Subscription subject for one route/destination/lane. */
@@ -38,13 +40,13 @@ export function dataFilter(base: string, route: Route, dest: string, lane: numbe
 export function parseDataSubject(base: string, subject: string): DataHeader | undefined {
   if (!subject.startsWith(base) || subject.charCodeAt(base.length) !== 46 /* . */) return undefined;
   const t = subject.slice(base.length + 1).split('.');
-  if (t.length !== 10 || t[0] !== 'd') return undefined;
+  if (t.length !== 11 || t[0] !== 'd') return undefined;
   const route = t[1];
   if (route !== 'p' && route !== 'm' && route !== 'n') return undefined;
-  const nums = [t[3], t[4], t[5], t[7], t[8], t[9]].map(Number);
+  const nums = [t[3], t[4], t[5], t[6], t[8], t[9], t[10]].map(Number);
   if (nums.some((x) => !Number.isInteger(x) || x < 0)) return undefined;
   return {
-    route, dest: t[2], lane: nums[0], generation: nums[1], seq: nums[2], tag: t[6], from: nums[3], chunk: nums[4], total: nums[5],
+    route, dest: t[2], lane: nums[0], generation: nums[1], epoch: nums[2], seq: nums[3], tag: t[7], from: nums[4], chunk: nums[5], total: nums[6],
   };
 }
 
