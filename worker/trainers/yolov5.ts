@@ -22,7 +22,9 @@ import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { datasetRefName } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
-import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
+import { effectiveSync, type Yolov5Trainer } from '../../shared/schemas/index.ts';
+import { SyncStrategy } from '../engine/sync/index.ts';
+import { syncComm } from '../actor/sync-comm.ts';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { fetchDataset } from '../datasets/store.ts';
 import { cachedSynthetic } from './synthetic-cache.ts';
@@ -47,7 +49,7 @@ function fatal(what: string, e: unknown): FlotillaError {
 async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
   const base = {
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor,
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
   if (pushed !== null) {
@@ -256,9 +258,12 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (ctx.checkpointRequested()) await ctx.checkpointWritten(e.step);
       }
     };
+    // docs/sync.md: allreduce sums every gradient; the local modes step alone and sync every `every` steps
+    const strategy = new SyncStrategy(effectiveSync(spec.job), trainer.layout.size);
     let result;
     for (;;) {
       const group = await ctx.group();
+      const comm = syncComm(group);
       clock.once('fit');
       try {
         result = await fit(trainer, {
@@ -271,8 +276,9 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
             reduceGradients: (g) => {
               clock.once('forward');
               ctx.faults.poison(trainer.counters.ni + 1, g); // the step this gradient belongs to (fit's beforeStep numbering)
-              return group.allreduce(g, { op: 'sum' });
+              return strategy.afterBackward(g, comm);
             },
+            ...(strategy.local ? { sync: { strategy, comm } } : {}),
             ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
           },
         });
