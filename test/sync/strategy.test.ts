@@ -108,7 +108,7 @@ function reference(s: SyncSettings, W: number, steps: number): Float32Array[] {
     applyDue(k);
   }
   applyDue(Number.POSITIVE_INFINITY);
-  for (let f = 0; f < nf; f++) sendF(f, steps, steps, true);
+  for (let f = 0; f < nf; f++) if (steps - lastSent[f] > 0) sendF(f, steps, steps, true);
   applyDue(steps);
   queue = [];
   return P;
@@ -130,6 +130,7 @@ async function compare(t: Test, name: string, s: SyncSettings, W: number, steps:
 }
 
 t.test('local-sgd, H=3, 3 ranks', (t) => compare(t, 'local-sgd', { ...base, mode: 'local-sgd', every: 3 }, 3, 10));
+t.test('diloco ending on a sync step (the flush sends nothing), 2 ranks', (t) => compare(t, 'diloco-aligned', base, 2, 12));
 t.test('diloco, H=4, outer lr 0.7 momentum 0.9, 3 ranks', (t) => compare(t, 'diloco', base, 3, 13));
 t.test('streaming, 3 fragments, H=6, overlap 2, 2 ranks', (t) => compare(t, 'streaming', { ...base, mode: 'streaming', every: 6, fragments: 3, overlap: 2 }, 2, 20));
 t.test('diloco + int8 with error feedback, 3 ranks', (t) => compare(t, 'diloco+int8', { ...base, compress: 'int8' }, 3, 13));

@@ -155,10 +155,12 @@ export class SyncStrategy {
     const params = new Float32Array(this.size);
     target.params.read(params);
     await this.applyDue(params, Number.POSITIVE_INFINITY);
-    // every fragment, on every rank (a rank that skipped a non-finite batch may count one step
-    // fewer); a fragment whose mean delta is exactly zero (no inner step since its sync) is left as is
+    // the fragments any rank stepped since their last sync (the ranks decide together: one that
+    // skipped a non-finite batch may count a step fewer); a mean delta of exact zeros is no outer step
+    const need = Float32Array.from(this.lastSent, (last) => (k - last > 0 ? 1 : 0));
+    if (comm.worldSize > 1) await comm.allreduce(need);
     for (let f = 0; f < this.fragmentCount; f++) {
-      this.send(f, params, k, comm, k, true);
+      if (need[f] > 0) this.send(f, params, k, comm, k, true);
       this.lastSent[f] = k - this.offsets[f];
     }
     await this.applyDue(params, k);
