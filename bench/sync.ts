@@ -3,7 +3,7 @@
  *
  * A nats-server and --ranks (2) trainer ranks, each on its own network-namespace host
  * (test/kit/netns.ts), every rank's link limited with `tc tbf` to each --links rate (1000 and
- * 100 Mbit/s). Each rank trains YOLOv5n on the synthetic set (--img 64, --train 64 images, --epochs 2,
+ * 100 Mbit/s). Each rank trains YOLOv5n on the synthetic set (--img 64, --train 64 images, --epochs 1,
  * total --batch 8, nbs 8: an optimizer step per batch) with the engine's loop and one sync mode:
  *   allreduce, allreduce+int8, local-sgd, diloco, diloco+int8, streaming  (H = --every 4;
  *   streaming: 2 fragments, overlap 1)
@@ -21,7 +21,7 @@ import { synthesize } from '../worker/engine/train/index.ts';
 import { flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
-const RANKS = numFlag(argv, 'ranks', 2), IMG = numFlag(argv, 'img', 64), TRAIN = numFlag(argv, 'train', 64), EPOCHS = numFlag(argv, 'epochs', 2);
+const RANKS = numFlag(argv, 'ranks', 2), IMG = numFlag(argv, 'img', 64), TRAIN = numFlag(argv, 'train', 64), EPOCHS = numFlag(argv, 'epochs', 1);
 const BATCH = numFlag(argv, 'batch', 8), EVERY = numFlag(argv, 'every', 4);
 const LINKS = (flag(argv, 'links') || '1000,100').split(',').map(Number);
 const jsonFile = flag(argv, 'json');
@@ -49,7 +49,9 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-sync-'));
 const data = await synthesize({ train: TRAIN, val: 16, img: IMG, seed: 0 }, join(dir, 'synthetic'));
 const lab = new Lab();
 const rows: Array<Record<string, string | number>> = [];
-const cleanup = async () => { await lab.teardown(); rmSync(dir, { recursive: true, force: true }); };
+let cleaning: Promise<void> | undefined;
+// once, whoever asks first (SIGINT or the end of the run) — and both wait for it
+const cleanup = () => (cleaning ??= lab.teardown().then(() => rmSync(dir, { recursive: true, force: true })));
 process.once('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
 try {
   const natsHost = lab.addHost('nats');

@@ -183,3 +183,29 @@ t.test('BatchNorm statistics: mean at every sync; EMA: each rank its own until t
     t.same([a.afterFlush.ema, b.afterFlush.ema], [[0, 1.5, 3, 4.5], [0, 1.5, 3, 4.5]], 'EMA: the mean at the flush');
   } finally { await ranks.close(); }
 });
+
+t.test('EMA at the flush as model + mean(EMA − model), int8: within the codec bound of the mean', async (t) => {
+  const W = 2, n = 600;
+  const ranks = await startRanks(server.url, uniquePrefix('ema'), W);
+  try {
+    const emas = [0, 1].map((r) => Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 3 + 0.01 * (r + 1) * Math.sin(i * 0.7)));
+    const model = Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 3); // the synced model, the same on both ranks
+    const want = Float64Array.from({ length: n }, (_, i) => (emas[0][i] + emas[1][i]) / 2);
+    const out = await Promise.all(ranks.groups.map(async (g, r) => {
+      const ema = emas[r].slice();
+      const params = new Float32Array(4);
+      const vec = (a: Float32Array) => ({ size: a.length, read: (o: Float32Array) => o.set(a), write: (v: Float32Array) => a.set(v) });
+      const s = new SyncStrategy({ ...base, mode: 'diloco', compress: 'int8' }, 4);
+      const target: SyncTarget = { params: vec(params), ema: vec(ema), emaModel: { size: n, read: (o) => o.set(model) } };
+      s.begin(target);
+      await s.flush(target, 1, syncComm(g));
+      return { ema, bytes: s.bytesSent };
+    }));
+    t.equal(bits(out[0].ema), bits(out[1].ema), 'both ranks hold the same EMA');
+    let worst = 0;
+    out[0].ema.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - want[i])); });
+    // each rank's EMA − model is at most 0.02: int8 error <= 0.02/254 per rank, halved by the mean, plus float32 rounding of ~3
+    t.ok(worst <= 0.02 / 254 + 1e-6, `worst error ${worst.toExponential(3)}`);
+    t.ok(out[0].bytes < 4 * n, `sent ${out[0].bytes} bytes, under the ${4 * n} of float32`);
+  } finally { await ranks.close(); }
+});

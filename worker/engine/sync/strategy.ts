@@ -44,6 +44,11 @@ export interface SyncTarget {
   buffers?: SyncVector;
   /** the EMA's averaged tensors: their mean over the ranks at every flush */
   ema?: SyncVector;
+  /**
+   * the model's values of the same tensors, in the same order: when given, the flush sends each
+   * rank's EMA − model (small values) compressed as set, instead of the EMA in float32
+   */
+  emaModel?: Pick<SyncVector, 'size' | 'read'>;
 }
 
 /** The strategy's part of a checkpoint's meta (`meta.sync`); tensors sync/anchor and sync/velocity. */
@@ -167,11 +172,22 @@ export class SyncStrategy {
     target.params.write(params);
     await this.averageBuffers(target, comm);
     if (target.ema && comm.worldSize > 1) {
+      const w = comm.worldSize;
       const e = new Float32Array(target.ema.size);
       target.ema.read(e);
-      this.bytesSent += 4 * e.length;
-      await comm.allreduce(e);
-      for (let i = 0; i < e.length; i++) e[i] /= comm.worldSize;
+      if (target.emaModel && target.emaModel.size === e.length) {
+        // after the sync above every rank holds the same model m: EMA = m + mean(EMA_r − m)
+        const m = new Float32Array(e.length);
+        target.emaModel.read(m);
+        for (let i = 0; i < e.length; i++) e[i] -= m[i];
+        this.bytesSent += sentBytes(this.settings.compress, e.length);
+        await sumOverRanks(comm, e, this.settings.compress);
+        for (let i = 0; i < e.length; i++) e[i] = m[i] + e[i] / w;
+      } else {
+        this.bytesSent += 4 * e.length;
+        await comm.allreduce(e);
+        for (let i = 0; i < e.length; i++) e[i] /= w;
+      }
       target.ema.write(e);
     }
   }

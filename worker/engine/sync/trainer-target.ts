@@ -42,10 +42,20 @@ export function trainerSyncTarget(trainer: Trainer): SyncTarget {
   const named = trainer.model.namedTensors();
   const bn = named.filter((t) => t.kind === 'runningMean' || t.kind === 'runningVar').map((t) => t.variable);
   const names = new Set(named.map((t) => t.name));
-  const ema = [...trainer.ema.state].filter(([k]) => names.has(k)).map(([, v]) => v);
+  const keys = [...trainer.ema.state.keys()].filter((k) => names.has(k));
+  const ema = keys.map((k) => trainer.ema.state.get(k)!);
+  const size = ema.reduce((s, a) => s + a.length, 0);
+  const emaModel = {
+    size,
+    read(out: Float32Array) {
+      const sd = trainer.model.stateDict();
+      let o = 0;
+      for (const k of keys) { const v = sd.get(k)!; out.set(v, o); o += v.length; }
+    },
+  };
   return {
     params: { size: trainer.layout.size, read: (out) => { trainer.layout.read(out); }, write: (v) => trainer.layout.write(v) },
     ...(bn.length ? { buffers: variables(bn) } : {}),
-    ...(ema.length ? { ema: arrays(ema) } : {}),
+    ...(ema.length ? { ema: arrays(ema), emaModel } : {}),
   };
 }
