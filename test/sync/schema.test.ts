@@ -54,3 +54,17 @@ t.test('flotilla train --sync flags go through the same schema', async (t) => {
   } finally { console.error = orig; }
   t.match(errs.join('\n'), /outer_momentum/, 'the error names the field');
 });
+
+t.test('docs/sync.md shows the schema\'s defaults and the int8 chunk', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { SYNC_DEFAULTS } = await import('../../shared/schemas/index.ts');
+  const { INT8_CHUNK } = await import('../../worker/engine/sync/index.ts');
+  const doc = readFileSync(new URL('../../docs/sync.md', import.meta.url), 'utf8');
+  const block = /```yaml\nsync:\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  for (const k of ['every', 'outer_lr', 'outer_momentum', 'fragments', 'overlap', 'error_feedback'] as const) {
+    const m = new RegExp(`^\\s+${k}: (\\S+)`, 'm').exec(block);
+    t.equal(m?.[1], String(SYNC_DEFAULTS[k]), `the example's ${k} is the default`);
+  }
+  t.match(block, /mode: diloco\s+# allreduce \(default\)/, 'mode default named');
+  t.match(doc, new RegExp(`per ${INT8_CHUNK} values`), `int8 scale per ${INT8_CHUNK} values`);
+});
