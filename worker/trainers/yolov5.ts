@@ -244,6 +244,8 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         const m = e.metrics;
         const values: Record<string, number> = { train_box: e.train.box, train_obj: e.train.obj, train_cls: e.train.cls, lr0: e.lr[0], lr1: e.lr[1], lr2: e.lr[2] };
         if (m) Object.assign(values, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness, val_box: m.loss.box, val_obj: m.loss.obj, val_cls: m.loss.cls });
+        // what this rank handed to the exchange so far and the outer steps applied (docs/sync.md)
+        if (strategy.local || strategy.settings.compress !== 'none') Object.assign(values, { sync_bytes_sent: strategy.bytesSent, sync_outer_steps: strategy.syncs });
         await ctx.emitMetric(e.step, values, e.epoch);
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
       } else if (e.type === 'skip') {
