@@ -22,9 +22,9 @@ t.test('diloco: a rank killed between outer syncs costs only its own inner steps
     sync: { mode: 'diloco', every },
     faults: [{ kind: 'kill-actor', target: { rank: 2 }, at_step: killAt }],
   });
-  const kill = await faultPhase(api, job.id, 'f1', 'injected');
+  const kill = await faultPhase(api, job.id, 'f1', 'injected', 300_000); // three actor processes start first: minutes on a loaded machine
   t.equal(kill.step, killAt, `rank 2 killed at step ${killAt}, between the outer syncs of steps ${every} and ${2 * every}`);
-  const done = await finished(api, job.id);
+  const done = await finished(api, job.id, 300_000);
   t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
   t.equal(done.restarts, 1, 'one recovery');
   const events = await eventsOf(api, job.id);
