@@ -68,3 +68,23 @@ t.test('docs/sync.md shows the schema\'s defaults and the int8 chunk', async (t)
   t.match(block, /mode: diloco\s+# allreduce \(default\)/, 'mode default named');
   t.match(doc, new RegExp(`per ${INT8_CHUNK} values`), `int8 scale per ${INT8_CHUNK} values`);
 });
+
+t.test('flotilla submit: sync from the YAML file, flags over it', async (t) => {
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { run: submit } = await import('../../bin/cli/submit.ts');
+  const { head } = await headFixture(t, { port: 0 });
+  const dir = mkdtempSync(join(tmpdir(), 'sync-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'job.yaml');
+  writeFileSync(file, 'trainer:\n  kind: logreg\n  steps: 5\nsync:\n  mode: diloco\n  every: 8\n  compress: bf16\n');
+  const out: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+  let code: number;
+  try { code = await submit([file, '--server', head.url, '--compress', 'int8', '--outer-lr', '0.5']); } finally { console.log = log; }
+  t.equal(code, 0);
+  const rec = head.ctl.jobs.get(out.join('').trim())!;
+  t.match(rec.spec.sync, { mode: 'diloco', every: 8, compress: 'int8', outer_lr: 0.5, outer_momentum: 0.9 }, 'the file\'s sync with the flags over it');
+});
