@@ -22,15 +22,24 @@ const USAGE = `usage: flotilla submit [FILE.json|FILE.yaml] [options]
   --epochs N            yolov5: epochs         --data PATH|synthetic  yolov5: dataset yaml
   --cfg NAME            yolov5: model yaml     --img N               yolov5: image size
   --batch N             total batch
+  --sync MODE           allreduce (default) | local-sgd | diloco | streaming (docs/sync.md)
+  --sync-every H        optimizer steps between outer syncs (default 16)
+  --compress C          none | fp16 | bf16 | int8: what is sent (default none)
+  --outer-lr X          --outer-momentum X   diloco/streaming outer step (0.7, 0.9)
+  --fragments N         --overlap N          streaming: fragments (4), steps in flight (1)
   --json                print the whole job record instead of the id`;
 
-const NUM = ['workers', 'min-workers', 'priority', 'max-restarts', 'checkpoint-every', 'steps', 'step-delay-ms', 'epochs', 'img', 'batch'] as const;
+const NUM = [
+  'workers', 'min-workers', 'priority', 'max-restarts', 'checkpoint-every', 'steps', 'step-delay-ms', 'epochs', 'img', 'batch',
+  'sync-every', 'outer-lr', 'outer-momentum', 'fragments', 'overlap',
+] as const;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
       server: { type: 'string' }, token: { type: 'string' }, name: { type: 'string' }, trainer: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' },
+      sync: { type: 'string' }, compress: { type: 'string' },
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(NUM.map((k) => [k, { type: 'string' as const }])),
     },
@@ -57,6 +66,13 @@ export async function run(argv: string[]): Promise<number> {
   if (values.data) trainer.data = values.data;
   if (values.cfg) trainer.cfg = values.cfg;
   spec.trainer = trainer;
+  // the head checks these with the job schema (a 400 names the bad field)
+  const sync: Record<string, unknown> = { ...((spec.sync as Record<string, unknown> | undefined) ?? {}) };
+  const sy: Array<[string, string]> = [['sync-every', 'every'], ['outer-lr', 'outer_lr'], ['outer-momentum', 'outer_momentum'], ['fragments', 'fragments'], ['overlap', 'overlap']];
+  for (const [flag, key] of sy) if (num(flag) !== undefined) sync[key] = num(flag);
+  if (values.sync) sync.mode = values.sync;
+  if (values.compress) sync.compress = values.compress;
+  if (Object.keys(sync).length) spec.sync = sync;
   const job = await new HeadClient(serverUrl(values.server), values.token).submit(spec as JobSpecInput);
   console.log(values.json ? JSON.stringify(job, null, 2) : job.id);
   return 0;

@@ -4,6 +4,7 @@
  * runs/train/expN/{results.csv, weights/last.ckpt, weights/best.ckpt}.
  */
 import { parseArgs } from 'node:util';
+import { SyncOptions } from '../../shared/schemas/sync.ts';
 import { progressBar, wantsBar, type ProgressView } from './progress.ts';
 
 const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
@@ -24,6 +25,12 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --noval            validate only after the final epoch
   --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
   --save-every N     also write last.ckpt every N iterations
+  --sync MODE        allreduce (default) | local-sgd | diloco | streaming: outer steps (docs/sync.md)
+  --sync-every H     optimizer steps between outer steps (default 16)
+  --outer-lr X       diloco/streaming outer learning rate (default 0.7)
+  --outer-momentum X diloco/streaming outer Nesterov momentum (default 0.9)
+  --fragments N      streaming: fragments (default 4)   --overlap N  streaming: steps in flight (default 1)
+  --compress C       none | fp16 | bf16 | int8: what the outer delta is rounded to (default none)
   --resume FILE      continue a run from its weights/last.ckpt
   --project DIR      (default runs/train)
   --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
@@ -52,6 +59,23 @@ function overrides(v: string | undefined): Record<string, number> {
   return out;
 }
 
+/** --sync and its companions, checked by the job schema's own SyncOptions (one error naming every bad field). */
+function syncFlags(s: (k: string) => string | undefined) {
+  const raw: Record<string, unknown> = {};
+  const pairs: Array<[string, string, boolean]> = [
+    ['sync', 'mode', false], ['sync-every', 'every', true], ['outer-lr', 'outer_lr', true], ['outer-momentum', 'outer_momentum', true],
+    ['fragments', 'fragments', true], ['overlap', 'overlap', true], ['compress', 'compress', false],
+  ];
+  for (const [flag, key, numeric] of pairs) {
+    const v = s(flag);
+    if (v !== undefined) raw[key] = numeric ? Number(v) : v;
+  }
+  if (!Object.keys(raw).length) return undefined;
+  const r = SyncOptions.safeParse(raw);
+  if (!r.success) throw new Error(`bad sync flags: ${r.error.issues.map((i) => `${i.path.join('.') || 'sync'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
 const f = (x: number, w = 10, p = 4) => x.toFixed(p).padStart(w);
 
 export async function run(argv: string[]): Promise<number> {
@@ -65,6 +89,8 @@ export async function run(argv: string[]): Promise<number> {
         freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
         project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
         'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
+        sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
+        fragments: { type: 'string' }, overlap: { type: 'string' }, compress: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -85,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval), noPlots: Boolean(values.noplots),
       saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
       synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
+      sync: syncFlags(s),
     };
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${USAGE}`);

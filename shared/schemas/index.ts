@@ -5,6 +5,7 @@ export {
 } from './job.ts';
 export { ComputeBackend, NodeInfo, ActorBrief, WarmStats, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord, JoinRequest, JoinGrant } from './node.ts';
 export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, KeptActor, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
+export { SYNC_MODES, SYNC_COMPRESSIONS, SYNC_DEFAULTS, SyncOptions, type SyncOptionsInput, type SyncMode, type SyncCompression, effectiveSync } from './sync.ts';
 export { JobEvent } from './event.ts';
 export { ClientDisconnectAdvisory, CLIENT_DISCONNECT_TYPE, CLIENT_CLOSED_REASON } from './advisory.ts';
 export {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MAX_KEYS, MAX_NAME, MAX_PATH, MAX_RANKS, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { FaultSpec } from './fault.ts';
+import { SYNC_DEFAULTS, SyncOptions } from './sync.ts';
 
 export const JOB_STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'cancelled'] as const;
 export const JobState = z.enum(JOB_STATES);
@@ -92,6 +93,8 @@ export const JobSpec = z
     checkpoint_every: z.number().int().positive().max(1_000_000).default(10),
     trainer: TrainerSpec,
     allreduce: AllreduceOptions.default({ algorithm: 'auto', fp16: false, timeout_ms: 30_000 }),
+    /** how the ranks agree: allreduce every step (default), local-sgd, diloco or streaming (docs/sync.md) */
+    sync: SyncOptions.default({ ...SYNC_DEFAULTS }),
     /**
      * how a gang recovers from a lost rank: "live" (survivors keep their process and state, only
      * the lost rank is replaced and fetches the state from a peer; the checkpoint is the fallback)

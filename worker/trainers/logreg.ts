@@ -22,6 +22,9 @@ import { reportAgreed } from '../actor/step-report.ts';
 import { Rng } from './rng.ts';
 import { decodeLogregState, encodeLogregState, type LogregState } from './logreg-state.ts';
 import { FiniteGuard, NonFiniteGradientError } from '../engine/train/finite-guard.ts';
+import { effectiveSync } from '../../shared/schemas/index.ts';
+import { SyncStrategy, type SyncTarget } from '../engine/sync/index.ts';
+import { syncComm } from '../actor/sync-comm.ts';
 
 type LogregSpec = z.infer<typeof LogregTrainer>;
 
@@ -65,10 +68,14 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   // null: nothing in memory yet (a replacement in a live gang asks its peers first)
   let st: LogregState | null = ctx.spec.joinsLive ? null : await initialState(ctx, t);
   const last: LastApplied = { step: -1, generation: -1 };
+  // docs/sync.md; in the local modes its state travels in the logreg state (checkpoints, peers)
+  const strategy = new SyncStrategy(effectiveSync(ctx.spec.job), t.features + 1);
   for (;;) {
     try {
       st = await agree(ctx, t, st, last);
-      await train(ctx, t, data, st, last);
+      const y = st.sync;
+      strategy.importState(y?.meta, y?.anchor, y?.velocity);
+      await train(ctx, t, data, st, last, strategy);
       break;
     } catch (e) {
       if (ctx.signal.aborted) return;
@@ -114,7 +121,7 @@ async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null, l
 }
 
 /** Trains from `st` (updated in place, one applied step at a time) to the last step. */
-async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: LogregState, last: LastApplied): Promise<void> {
+async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: LogregState, last: LastApplied, strategy: SyncStrategy): Promise<void> {
   const { spec, signal } = ctx;
   const group = await ctx.group();
   const f = t.features;
@@ -122,6 +129,10 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
   const global = t.batch * spec.job.workers;
   const buf = new Float32Array(f + 3);
   const guard = new FiniteGuard('lower the job\'s trainer.lr or check the data for NaN/Inf values');
+  const comm = syncComm(group);
+  const target: SyncTarget = { params: { size: f + 1, read: (out) => out.set(st.params), write: (v) => st.params.set(v) } };
+  strategy.begin(target);
+  const lowBit = strategy.settings.compress === 'bf16' || strategy.settings.compress === 'int8';
   ctx.log.info({ from: st.step + 1, to: t.steps, world: spec.worldSize, generation: spec.generation }, 'training');
   while (st.step < t.steps) {
     if (signal.aborted) return;
@@ -131,7 +142,11 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
     const rows = batchRows(st.samplerSeed, next, data.n, global, spec.rank, spec.worldSize);
     gradientSums(data, st.params, rows, buf);
     ctx.faults.poison(next, buf);
-    await group.allreduce(buf, { op: 'sum' }); // a failed one throws: the step is not applied
+    // a failed exchange throws: the step is not applied. Local modes: this rank's rows alone.
+    if (!strategy.local && lowBit) {
+      await strategy.afterBackward(buf.subarray(0, f + 1), comm);
+      await group.allreduce(buf.subarray(f + 1), { op: 'sum', fp16: false }); // loss and count stay exact
+    } else if (!strategy.local) await group.allreduce(buf, { op: 'sum', fp16: strategy.settings.compress === 'fp16' });
     if (signal.aborted) return; // an aborted step is not applied
     // every rank holds the same sum, so every rank skips (or applies) alike
     let applied: boolean;
@@ -148,6 +163,13 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
     st.step = next;
     last.step = next;
     last.generation = spec.generation;
+    if (strategy.local) {
+      // the outer sync of this step; a failed one throws with the inner step kept and the sync due again
+      try {
+        await strategy.afterStep(target, next, comm);
+        if (next === t.steps) await strategy.flush(target, next, comm); // every rank ends with the same parameters
+      } finally { st.sync = strategy.exportState(); }
+    }
     ctx.heartbeat(st.step);
     if (spec.rank === 0) {
       const skipped: Record<string, number> = guard.skipped > 0 ? { skipped_steps: guard.skipped } : {};

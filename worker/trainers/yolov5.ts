@@ -23,7 +23,9 @@ import { basename, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { datasetRefName } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
-import type { Yolov5Trainer } from '../../shared/schemas/index.ts';
+import { effectiveSync, type Yolov5Trainer } from '../../shared/schemas/index.ts';
+import { SyncStrategy } from '../engine/sync/index.ts';
+import { syncComm } from '../actor/sync-comm.ts';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { fetchDataset } from '../datasets/store.ts';
 import { cachedSynthetic } from './synthetic-cache.ts';
@@ -48,7 +50,7 @@ function fatal(what: string, e: unknown): FlotillaError {
 async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
   const base = {
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor,
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
   if (pushed !== null) {
@@ -243,6 +245,8 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         const m = e.metrics;
         const values: Record<string, number> = { train_box: e.train.box, train_obj: e.train.obj, train_cls: e.train.cls, lr0: e.lr[0], lr1: e.lr[1], lr2: e.lr[2] };
         if (m) Object.assign(values, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness, val_box: m.loss.box, val_obj: m.loss.obj, val_cls: m.loss.cls });
+        // what this rank handed to the exchange so far and the outer steps applied (docs/sync.md)
+        if (strategy.local || strategy.settings.compress !== 'none') Object.assign(values, { sync_bytes_sent: strategy.bytesSent, sync_outer_steps: strategy.syncs });
         await ctx.emitMetric(e.step, values, e.epoch);
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
       } else if (e.type === 'plots') {
@@ -261,9 +265,12 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (ctx.checkpointRequested()) await ctx.checkpointWritten(e.step);
       }
     };
+    // docs/sync.md: allreduce sums every gradient; the local modes step alone and sync every `every` steps
+    const strategy = new SyncStrategy(effectiveSync(spec.job), trainer.layout.size);
     let result;
     for (;;) {
       const group = await ctx.group();
+      const comm = syncComm(group);
       clock.once('fit');
       try {
         result = await fit(trainer, {
@@ -277,8 +284,9 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
             reduceGradients: (g) => {
               clock.once('forward');
               ctx.faults.poison(trainer.counters.ni + 1, g); // the step this gradient belongs to (fit's beforeStep numbering)
-              return group.allreduce(g, { op: 'sum' });
+              return strategy.afterBackward(g, comm);
             },
+            ...(strategy.local ? { sync: { strategy, comm } } : {}),
             ...(spec.worldSize > 1 ? { gather: (v: Float32Array) => group.allgather(v) } : {}),
           },
         });

@@ -12,6 +12,8 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
+import type { SyncComm, SyncStrategy } from '../sync/index.ts';
+import { trainerSyncTarget } from '../sync/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
 import { releaseKernelBuffers } from '../backend.ts';
 import { PLOTTED_BATCHES, plotLabelSet, plotResultsCsv, plotTrainBatch, plotValBatch, plotValidation } from '../plots/index.ts';
@@ -98,6 +100,13 @@ export interface FitHooks {
   checkpointNow?(): boolean;
   /** awaited before each batch, with its step (the `step` its batch event will carry) */
   beforeStep?(step: number): Promise<void>;
+  /**
+   * the sync strategy (engine/sync, docs/sync.md) and the ranks it exchanges with: called after
+   * every optimizer step with the replica and at every epoch end (a full sync before validation);
+   * its state goes into every checkpoint. The gradient still goes through `reduceGradients`
+   * (an actor calls the strategy's afterBackward there). Absent: nothing after the step.
+   */
+  sync?: { strategy: SyncStrategy; comm: SyncComm };
 }
 
 /**
@@ -157,10 +166,21 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     stopper.bestEpoch = st.bestEpoch;
     if (leader) trimResults(resultsPath, st.cursor.epoch);
   }
+  const sync = hooks.sync;
+  const syncTarget = sync && trainerSyncTarget(trainer);
+  if (sync && syncTarget) {
+    if (opts.resume) sync.strategy.readState(opts.resume);
+    sync.strategy.begin(syncTarget);
+  }
+  const content = (): CheckpointContent => {
+    const c = trainerCheckpoint(trainer, { ...opts.meta, fit: structuredClone(st) as unknown as Json });
+    sync?.strategy.writeState(c);
+    return c;
+  };
   const save = async (path: string, kind: 'last' | 'best', epochEnd: boolean): Promise<string> => {
     st.bestFitness = stopper.bestFitness;
     st.bestEpoch = stopper.bestEpoch;
-    const sha256 = saveCheckpoint(path, trainerCheckpoint(trainer, { ...opts.meta, fit: st as unknown as Json }));
+    const sha256 = saveCheckpoint(path, content());
     await emit({ type: 'checkpoint', path, kind, sha256, step: trainer.counters.ni, epoch: st.cursor.epoch, epochEnd });
     return sha256;
   };
@@ -169,9 +189,13 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
   const bnBuffers = trainer.model.namedTensors().filter((t) => t.kind === 'runningMean' || t.kind === 'runningVar');
   const interrupted = (cause: unknown, before: tf.Tensor[]): StepInterruptedError => {
     bnBuffers.forEach((t, i) => t.variable.assign(before[i]));
+    return syncInterrupted(cause);
+  };
+  // an outer sync that fails: the inner step stays applied, the sync is due again at the next step
+  const syncInterrupted = (cause: unknown): StepInterruptedError => {
     st.bestFitness = stopper.bestFitness;
     st.bestEpoch = stopper.bestEpoch;
-    return new StepInterruptedError(trainerCheckpoint(trainer, { ...opts.meta, fit: structuredClone(st) as unknown as Json }), trainer.counters.ni, { cause });
+    return new StepInterruptedError(content(), trainer.counters.ni, { cause });
   };
 
   const plots = leader ? opts.plots : undefined;
@@ -226,6 +250,10 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       st.lossCount += 1;
       index += 1;
       st.cursor = { epoch, index };
+      if (sync && syncTarget && r.stepped) {
+        try { await sync.strategy.afterStep(syncTarget, trainer.counters.optimizerSteps, sync.comm); } catch (e) { throw syncInterrupted(e); }
+        opts.signal?.throwIfAborted();
+      }
       const c = st.lossCount;
       await emit({ type: 'batch', epoch, index: index - 1, batches: nb, step: trainer.counters.ni, items, mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c }, lr: r.lr, stepped: r.stepped });
       // as train.py: the run's first three batches, augmented, with their labels
@@ -237,6 +265,11 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     const train: LossItems = { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c };
     const lr = trainer.last.lr;
     const final = epoch + 1 === epochs;
+    if (sync && syncTarget) {
+      // every rank validates and checkpoints the same replica
+      try { await sync.strategy.flush(syncTarget, trainer.counters.optimizerSteps, sync.comm); } catch (e) { throw syncInterrupted(e); }
+      opts.signal?.throwIfAborted();
+    }
     metrics = null;
     if (opts.val && (!opts.noVal || final)) {
       const val = opts.val;

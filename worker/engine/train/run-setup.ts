@@ -10,6 +10,7 @@ import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { createLoader, generateSyntheticDataset, loadDataset, scanReport, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
 import type { Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
+import type { SyncSettings } from '../sync/index.ts';
 import type { LrKind } from './schedule.ts';
 import { Trainer } from './trainer.ts';
 
@@ -35,6 +36,8 @@ export interface RunSettings {
   patience: number;
   /** skip AutoAnchor (train.py --noautoanchor); default false */
   noautoanchor?: boolean;
+  /** how ranks (or, for one process, outer steps) sync (engine/sync); absent: allreduce */
+  sync?: SyncSettings;
 }
 
 export class RunSettingsError extends Error {
@@ -52,6 +55,7 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
     data: String(m.data), cfg: String(m.cfg), imgsz: Number(m.imgsz), epochs: Number(m.epochs), batch: Number(m.batch), seed: Number(m.seed),
     lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
     hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
+    ...(m.syncSettings && typeof m.syncSettings === 'object' ? { sync: m.syncSettings as unknown as SyncSettings } : {}),
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
   };
 }
@@ -62,6 +66,7 @@ export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { 
     data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
     freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
+    ...(s.sync && s.sync.mode !== 'allreduce' ? { syncSettings: s.sync as unknown as Json } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { loadCheckpoint, type CheckpointContent } from '../checkpoint/index.ts';
 import { createLoader, loadDataset, type YoloDataset } from '../data/index.ts';
 import { loadHyp, type Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
+import { SyncStrategy, soloComm, type SyncSettings } from '../sync/index.ts';
 import { fit, type FitEvent, type FitResult } from './fit.ts';
 import { ensureData, runSettingsOf, setupRun, synthesize, type RunSettings } from './run-setup.ts';
 import { stateDictFrom } from './state.ts';
@@ -56,6 +57,12 @@ export interface TrainSessionOptions {
   saveEvery?: number;
   /** draw no pictures (train.py --noplots); default false */
   noPlots?: boolean;
+  /**
+   * outer steps for one process (docs/sync.md): diloco/streaming take an outer Nesterov step on the
+   * parameter delta every `every` optimizer steps; allreduce and local-sgd change nothing alone.
+   * A resumed run keeps its checkpoint's setting.
+   */
+  sync?: SyncSettings;
   signal?: AbortSignal;
   onEvent?: (e: SessionEvent) => void;
 }
@@ -101,7 +108,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     settings = {
       data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg: o.cfg ?? 'yolov5n', imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
       seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, o.hypOverrides), patience: o.patience ?? 100,
-      noautoanchor: o.noAutoanchor ?? false,
+      noautoanchor: o.noAutoanchor ?? false, ...(o.sync ? { sync: o.sync } : {}),
     };
   }
   const run = await setupRun(settings, { fresh: !resume });
@@ -118,6 +125,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
       train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
       meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
       ...(o.noPlots ? {} : { plots: { names: trainSet.names, labels: trainSet.items.map((i) => i.labels) } }),
+      ...(settings.sync && settings.sync.mode !== 'allreduce' ? { hooks: { sync: { strategy: new SyncStrategy(settings.sync, trainer.layout.size), comm: soloComm } } } : {}),
     });
     return { ...result, saveDir };
   } finally {
