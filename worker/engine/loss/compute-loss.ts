@@ -117,7 +117,7 @@ export function computeLoss(
           lcls = lcls.add(bceWithLogits(pcls, t, { posWeight: hyp.cls_pw, focalGamma: hyp.fl_gamma })) as tf.Scalar;
         }
       } else {
-        tobj = tf.zeros([m]);
+        tobj = tf.fill([m], 0, 'float32') as tf.Tensor1D;
       }
       const obji = bceWithLogits(pobj, tobj, { posWeight: hyp.obj_pw, focalGamma: hyp.fl_gamma });
       lobj = lobj.add(obji.mul(balance[i])) as tf.Scalar;

@@ -1,0 +1,78 @@
+/**
+ * The Nesterov SGD of optimizer.ts as tensor ops on the backend: the parameters stay in their
+ * variables, the momentum in one flat tensor of the parameter layout, and a step reads nothing
+ * back to the host. Per element and group it computes what NesterovSgd computes, in the same
+ * order, each operation rounded to float32 (IEEE multiplication and addition commute), so the
+ * two give bit-identical parameters:
+ *   g ← g + wd·p;  v ← first ? g : μ·v + g;  p ← p − lr·(g + μ·v)
+ * The gradient and the step's scalars (lr and decay per group, μ) come in as tensors, sliced
+ * from the one upload the trainer makes per optimizer step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ParamGroupRange } from './optimizer.ts';
+import type { FlatEntry } from './params.ts';
+
+/** The step's scalars as [1]-shaped tensors on the backend. */
+export interface DeviceStepScalars {
+  /** learning rate per group index */
+  lr: readonly tf.Tensor[];
+  /** weight decay per group index, null where it is 0 (no decay term at all, as NesterovSgd skips it) */
+  weightDecay: readonly (tf.Tensor | null)[];
+  momentum: tf.Tensor;
+}
+
+export class DeviceSgd {
+  /** false until the first step (PyTorch initialises the buffer with the first gradient) */
+  initialized = false;
+  private v: tf.Variable<tf.Rank.R1>;
+
+  constructor(readonly entries: readonly FlatEntry[], readonly size: number, readonly ranges: readonly ParamGroupRange[]) {
+    for (const r of ranges) {
+      if (r.begin < 0 || r.end > size || r.begin > r.end) throw new RangeError(`bad parameter range [${r.begin}, ${r.end}) of ${size}`);
+    }
+    this.v = tf.variable(tf.fill([size], 0, 'float32') as tf.Tensor1D, false);
+  }
+
+  /** The momentum buffer, read back to the host (checkpoints only). */
+  get velocity(): Float32Array {
+    return Float32Array.from(this.v.dataSync() as Float32Array);
+  }
+
+  /** Sets the momentum buffer (a checkpoint's). */
+  loadVelocity(values: Float32Array): void {
+    if (values.length !== this.size) throw new RangeError(`velocity has ${values.length} elements, expected ${this.size}`);
+    tf.tidy(() => this.v.assign(tf.tensor1d(values.slice())));
+  }
+
+  /** One step from the flat gradient `grads` ([size], on the backend); updates every variable of the layout. */
+  step(grads: tf.Tensor1D, s: DeviceStepScalars): void {
+    if (grads.size !== this.size) throw new RangeError(`expected ${this.size} gradients, got ${grads.size}`);
+    const first = !this.initialized;
+    tf.tidy(() => {
+      const params = tf.concat(this.entries.map((e) => tf.reshape(e.variable, [e.size])));
+      const newP: tf.Tensor[] = [], newV: tf.Tensor[] = [];
+      for (const r of this.ranges) {
+        const n = r.end - r.begin;
+        if (n === 0) continue;
+        const p = tf.slice(params, r.begin, n);
+        let g = tf.slice(grads, r.begin, n);
+        const wd = s.weightDecay[r.group];
+        if (wd) g = tf.add(g, tf.mul(p, wd));
+        const v = first ? g : tf.add(tf.mul(tf.slice(this.v, r.begin, n), s.momentum), g);
+        const d = tf.add(g, tf.mul(v, s.momentum));
+        newP.push(tf.sub(p, tf.mul(d, s.lr[r.group])));
+        newV.push(v);
+      }
+      if (newV.length === 0) return;
+      this.v.assign(newV.length === 1 ? newV[0] as tf.Tensor1D : tf.concat(newV) as tf.Tensor1D);
+      const p = newP.length === 1 ? newP[0] : tf.concat(newP);
+      const parts = tf.split(p, this.entries.map((e) => e.size));
+      this.entries.forEach((e, i) => e.variable.assign(tf.reshape(parts[i], e.variable.shape)));
+    });
+    this.initialized = true;
+  }
+
+  dispose(): void {
+    this.v.dispose();
+  }
+}
