@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Hyp } from '../hyp/index.ts';
 import { flatMath } from '../../native/index.ts';
 import { installDeviceGradients } from '../device-gradients.ts';
-import { computeLoss } from '../loss/index.ts';
+import { computeLoss, computePreparedLoss, prepareTargets, type LossGrid } from '../loss/index.ts';
 import { clipGradNorm } from './clip.ts';
 import { DeviceEma } from './device-ema.ts';
 import { DeviceSgd } from './device-sgd.ts';
@@ -129,12 +129,29 @@ export class Trainer {
     const n = this.layout.size;
     const vars = this.layout.entries.map((e) => e.variable);
     let items: LossItems = { box: 0, obj: 0, cls: 0 };
+    // the images and the batch's target assignment go up together, in one upload, when the
+    // prediction grids are known before the forward (sides that are multiples of every stride)
+    const grids = this.predictedGrids(batch);
+    const prep = grids ? prepareTargets(batch.targets, meta, grids, opts.hyp) : null;
     tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
+      const npx = batch.images.length;
+      let x: tf.Tensor4D, targetsUp: tf.Tensor1D | null = null;
+      if (prep) {
+        const pack = new Float32Array(npx + prep.floats.length);
+        pack.set(batch.images);
+        pack.set(prep.floats, npx);
+        const up = tf.tensor1d(pack);
+        x = tf.reshape(tf.slice(up, 0, npx), [batch.batchSize, batch.height, batch.width, 3]);
+        targetsUp = tf.slice(up, npx, prep.floats.length);
+      } else {
+        x = tf.tensor4d(batch.images.slice(), [batch.batchSize, batch.height, batch.width, 3]);
+      }
       let lossItems: tf.Tensor | null = null;
       const { grads } = tf.variableGrads(() => {
         const preds = model.forward(x, { training: true });
-        const l = computeLoss(preds, batch.targets, meta, opts.hyp);
+        const l = prep && targetsUp
+          ? computePreparedLoss(preds, prep, targetsUp, meta, opts.hyp)
+          : computeLoss(preds, batch.targets, meta, opts.hyp);
         lossItems = tf.keep(tf.stack([l.lbox, l.lobj, l.lcls]));
         return l.total;
       }, vars);
@@ -189,6 +206,15 @@ export class Trainer {
     c.ni += 1;
     this.lastSettings = info;
     return info;
+  }
+
+  /** The prediction grids of `batch`, when its sides are multiples of every stride; else null (known only after the forward). */
+  private predictedGrids(batch: TrainBatch): LossGrid[] | null {
+    const { model } = this;
+    if (model.strides.some((st) => batch.height % st !== 0 || batch.width % st !== 0)) return null;
+    return model.strides.map((st, i) => ({
+      batch: batch.batchSize, na: model.anchors[i].length, ny: batch.height / st, nx: batch.width / st, no: model.nc + 5,
+    }));
   }
 
   /** Ends the iteration without using its gradient (a non-finite one: fit's guard skips it). */
