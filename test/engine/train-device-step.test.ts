@@ -19,7 +19,7 @@ import { ModelEma, NesterovSgd, Trainer, emaAveraged, type TrainerOptions } from
 import { clipGradNorm } from '../../worker/engine/train/clip.ts';
 import { ParamLayout, parameterGroups } from '../../worker/engine/train/params.ts';
 import { accumulateSteps, iterationSettings, scaledWeightDecay } from '../../worker/engine/train/schedule.ts';
-import { batchNormAct, flatMath } from '../../worker/native/index.ts';
+import { EMA_KERNEL, NESTEROV_KERNEL, batchNormAct, emaStep, flatMath, jsFlatMath, nesterovStep } from '../../worker/native/index.ts';
 import { TINY_YAML, lcg, syntheticBatch } from './train-fixtures.ts';
 
 const IMG = 64, BS = 2, ITERS = 7;
@@ -120,4 +120,37 @@ t.test('BatchNorm running statistics on the backend == the host formula they rep
   }
   t.ok(rm.some((v) => v !== 0), 'the statistics moved');
   bn.dispose();
+});
+
+t.test('FlotillaNesterov / FlotillaEma: native kernels and composed tfjs ops == flat-math, bit for bit', async (t) => {
+  await initBackend();
+  const r = lcg(11);
+  const n = 1000;
+  const rand = (s = 1) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * s);
+  const p = rand(), g = rand(0.1), v = rand(0.05), e = rand(), m = rand();
+  const ranges = [{ begin: 0, end: 300, group: 0 }, { begin: 300, end: 900, group: 1 }, { begin: 900, end: 1000, group: 2 }];
+  const lr = [0.07, 0.01, 0.01], wd = [0, 0.0005, 0], mu = 0.85, d = 0.3, od = 0.7;
+  for (const first of [true, false]) {
+    const pe = p.slice(), ve = v.slice();
+    for (const rg of ranges) jsFlatMath.nesterov(pe, g, ve, rg.begin, rg.end, lr[rg.group], wd[rg.group], mu, first);
+    const ee = e.slice();
+    jsFlatMath.ema(ee, m, d, od);
+    const saved = [NESTEROV_KERNEL, EMA_KERNEL].map((k) => tf.getKernel(k, tf.getBackend())).filter((k) => k !== undefined);
+    const paths = saved.length === 2 ? ['native', 'composed'] : ['composed'];
+    if (saved.length !== 2) t.comment(`no native flat-step kernels on ${tf.getBackend()}: composed path only`);
+    for (const path of paths) {
+      if (path === 'composed') for (const k of saved) tf.unregisterKernel(k.kernelName, k.backendName);
+      try {
+        const [po, vo, eo] = tf.tidy(() => {
+          const [a, b] = nesterovStep(tf.tensor1d(p), tf.tensor1d(g), tf.tensor1d(v), tf.tensor1d(lr), tf.tensor1d(wd), tf.tensor1d([mu]), ranges, first, wd.map((w) => w === 0));
+          return [a, b, emaStep(tf.tensor1d(e), tf.tensor1d(m), tf.tensor1d([d]), tf.tensor1d([od]))].map((x) => Float32Array.from(x.dataSync()));
+        });
+        t.ok(sameBits(po, pe), `${path}, first ${first}: parameters`);
+        t.ok(sameBits(vo, ve), `${path}, first ${first}: momentum`);
+        t.ok(sameBits(eo, ee), `${path}: EMA`);
+      } finally {
+        if (path === 'composed') for (const k of saved) tf.registerKernel(k);
+      }
+    }
+  }
 });

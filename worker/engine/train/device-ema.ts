@@ -8,6 +8,7 @@
  * model at each update as ModelEma copies them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { emaStep } from '../../native/index.ts';
 import { EMA_DECAY, EMA_TAU, emaDecay } from './ema.ts';
 import type { TrainableModel } from './types.ts';
 
@@ -69,7 +70,7 @@ export class DeviceEma {
     this.updates += 1;
     tf.tidy(() => {
       const df = d ?? tf.scalar(dv), odf = od ?? tf.scalar(1 - dv);
-      this.flat.assign(tf.add(tf.mul(this.flat, df), tf.mul(odf, this.modelFlat())));
+      this.flat.assign(emaStep(this.flat, this.modelFlat(), df, odf));
     });
     if (this.extras.size) {
       const host = this.model.hostState?.() ?? this.model.stateDict();

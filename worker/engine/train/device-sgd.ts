@@ -6,19 +6,25 @@
  * two give bit-identical parameters:
  *   g ← g + wd·p;  v ← first ? g : μ·v + g;  p ← p − lr·(g + μ·v)
  * The gradient and the step's scalars (lr and decay per group, μ) come in as tensors, sliced
- * from the one upload the trainer makes per optimizer step.
+ * from the one upload the trainer makes per optimizer step. The update itself is the
+ * FlotillaNesterov kernel where the backend has it (one pass), tfjs ops elsewhere
+ * (worker/native/flat-step.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { nesterovStep } from '../../native/index.ts';
 import type { ParamGroupRange } from './optimizer.ts';
 import type { FlatEntry } from './params.ts';
 
-/** The step's scalars as [1]-shaped tensors on the backend. */
+/** The step's scalars as float32 tensors on the backend. */
 export interface DeviceStepScalars {
-  /** learning rate per group index */
-  lr: readonly tf.Tensor[];
-  /** weight decay per group index, null where it is 0 (no decay term at all, as NesterovSgd skips it) */
-  weightDecay: readonly (tf.Tensor | null)[];
-  momentum: tf.Tensor;
+  /** learning rate per group index, [groups] */
+  lr: tf.Tensor1D;
+  /** weight decay per group index, [groups] */
+  weightDecay: tf.Tensor1D;
+  /** [1] */
+  momentum: tf.Tensor1D;
+  /** per group index: whether its weight decay is non-zero (a zero one adds no term, as NesterovSgd) */
+  decayed: readonly boolean[];
 }
 
 export class DeviceSgd {
@@ -47,25 +53,12 @@ export class DeviceSgd {
   /** One step from the flat gradient `grads` ([size], on the backend); updates every variable of the layout. */
   step(grads: tf.Tensor1D, s: DeviceStepScalars): void {
     if (grads.size !== this.size) throw new RangeError(`expected ${this.size} gradients, got ${grads.size}`);
+    if (this.size === 0) return;
     const first = !this.initialized;
     tf.tidy(() => {
-      const params = tf.concat(this.entries.map((e) => tf.reshape(e.variable, [e.size])));
-      const newP: tf.Tensor[] = [], newV: tf.Tensor[] = [];
-      for (const r of this.ranges) {
-        const n = r.end - r.begin;
-        if (n === 0) continue;
-        const p = tf.slice(params, r.begin, n);
-        let g = tf.slice(grads, r.begin, n);
-        const wd = s.weightDecay[r.group];
-        if (wd) g = tf.add(g, tf.mul(p, wd));
-        const v = first ? g : tf.add(tf.mul(tf.slice(this.v, r.begin, n), s.momentum), g);
-        const d = tf.add(g, tf.mul(v, s.momentum));
-        newP.push(tf.sub(p, tf.mul(d, s.lr[r.group])));
-        newV.push(v);
-      }
-      if (newV.length === 0) return;
-      this.v.assign(newV.length === 1 ? newV[0] as tf.Tensor1D : tf.concat(newV) as tf.Tensor1D);
-      const p = newP.length === 1 ? newP[0] : tf.concat(newP);
+      const params = tf.concat(this.entries.map((e) => tf.reshape(e.variable, [e.size]))) as tf.Tensor1D;
+      const [p, v] = nesterovStep(params, grads, this.v, s.lr, s.weightDecay, s.momentum, this.ranges, first, s.decayed.map((d) => !d));
+      this.v.assign(v);
       const parts = tf.split(p, this.entries.map((e) => e.size));
       this.entries.forEach((e, i) => e.variable.assign(tf.reshape(parts[i], e.variable.shape)));
     });

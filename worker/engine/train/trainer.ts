@@ -190,12 +190,8 @@ export class Trainer {
       tf.tidy(() => {
         // a copy: the CPU backend would keep the array itself as the tensor's storage
         const up = tf.tensor1d(this.upload.slice());
-        const at = (k: number): tf.Tensor => tf.slice(up, n + k, 1);
-        this.optimizer.step(tf.slice(up, 0, n), {
-          lr: [at(0), at(1), at(2)],
-          weightDecay: wd.map((w, k) => (w !== 0 ? at(3 + k) : null)),
-          momentum: at(6),
-        });
+        const at = (k: number, len = 1): tf.Tensor1D => tf.slice(up, n + k, len);
+        this.optimizer.step(tf.slice(up, 0, n), { lr: at(0, 3), weightDecay: at(3, 3), momentum: at(6), decayed: wd.map((w) => Math.fround(w) !== 0) });
         this.ema.update(at(7), at(8));
       });
       acc.fill(0);
