@@ -21,7 +21,7 @@ export const EMA_KERNEL = 'FlotillaEma';
 export interface FlatRange { begin: number; end: number; group: number }
 
 /**
- * One Nesterov step over the flat parameters: per range, g ← g + wd·p (only where wd ≠ 0),
+ * One Nesterov step over the flat parameters (`g` may be longer than `p`: its head is used): per range, g ← g + wd·p (only where wd ≠ 0),
  * v ← first ? g : μ·v + g, p ← p − lr·(g + μ·v). `lr`, `wd`: [groups], `mu`: [1], float32.
  */
 export function nesterovStep(p: tf.Tensor1D, g: tf.Tensor1D, v: tf.Tensor1D, lr: tf.Tensor1D, wd: tf.Tensor1D, mu: tf.Tensor1D,
@@ -73,7 +73,7 @@ export function registerFlatStep(addon: NativeAddon): () => void {
       const args = params as unknown as KernelArgs;
       const { backend } = args;
       const p = f32(backend, args.inputs.p), g = f32(backend, args.inputs.g), v = f32(backend, args.inputs.v);
-      if (!p || !g || !v || g.length !== p.length || v.length !== p.length) throw new Error(`${NESTEROV_KERNEL}: float32 p, g, v of one length expected`);
+      if (!p || !g || !v || g.length < p.length || v.length !== p.length) throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
       const ranges = args.attrs.ranges as number[];
       const first = Boolean(args.attrs.first);
       const po = allocOutput(p.length), vo = allocOutput(p.length);

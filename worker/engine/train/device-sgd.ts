@@ -50,9 +50,13 @@ export class DeviceSgd {
     tf.tidy(() => this.v.assign(tf.tensor1d(values.slice())));
   }
 
-  /** One step from the flat gradient `grads` ([size], on the backend); updates every variable of the layout. */
+  /**
+   * One step from the flat gradient: the first `size` values of `grads` (on the backend; what
+   * follows them is ignored, so the trainer's upload goes in without a copy). Updates every
+   * variable of the layout.
+   */
   step(grads: tf.Tensor1D, s: DeviceStepScalars): void {
-    if (grads.size !== this.size) throw new RangeError(`expected ${this.size} gradients, got ${grads.size}`);
+    if (grads.size < this.size) throw new RangeError(`expected ${this.size} gradients, got ${grads.size}`);
     if (this.size === 0) return;
     const first = !this.initialized;
     tf.tidy(() => {

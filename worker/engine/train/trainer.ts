@@ -191,7 +191,7 @@ export class Trainer {
         // a copy: the CPU backend would keep the array itself as the tensor's storage
         const up = tf.tensor1d(this.upload.slice());
         const at = (k: number, len = 1): tf.Tensor1D => tf.slice(up, n + k, len);
-        this.optimizer.step(tf.slice(up, 0, n), { lr: at(0, 3), weightDecay: at(3, 3), momentum: at(6), decayed: wd.map((w) => Math.fround(w) !== 0) });
+        this.optimizer.step(up, { lr: at(0, 3), weightDecay: at(3, 3), momentum: at(6), decayed: wd.map((w) => Math.fround(w) !== 0) });
         this.ema.update(at(7), at(8));
       });
       acc.fill(0);
