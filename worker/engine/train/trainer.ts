@@ -218,6 +218,12 @@ export class Trainer {
     this.counters.ni += 1;
   }
 
+  /** Frees the momentum and EMA tensors on the backend (the model is its owner's to dispose). */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.ema.dispose();
+  }
+
   /** computeGradients + applyGradients, for one process. */
   step(batch: TrainBatch): { items: LossItems } & StepInfo {
     const { items } = this.computeGradients(batch);
