@@ -147,24 +147,27 @@ export class Trainer {
         x = tf.tensor4d(batch.images.slice(), [batch.batchSize, batch.height, batch.width, 3]);
       }
       let lossItems: tf.Tensor | null = null;
-      const { grads } = tf.variableGrads(() => {
-        const preds = model.forward(x, { training: true });
-        const l = prep && targetsUp
-          ? computePreparedLoss(preds, prep, targetsUp, meta, opts.hyp)
-          : computeLoss(preds, batch.targets, meta, opts.hyp);
-        lossItems = tf.keep(tf.stack([l.lbox, l.lobj, l.lcls]));
-        return l.total;
-      }, vars);
-      // the whole gradient and the loss items in one buffer: one read of the backend
-      const parts = this.layout.entries.map((e) => {
-        const g = grads[e.variable.name];
-        return g ? tf.reshape(g, [e.size]) : tf.fill([e.size], 0, 'float32');
-      });
-      parts.push(lossItems!);
-      const all = tf.concat(parts).dataSync() as Float32Array;
-      tf.dispose(lossItems!);
-      this.grads.set(all.subarray(0, n));
-      items = { box: all[n], obj: all[n + 1], cls: all[n + 2] };
+      try {
+        const { grads } = tf.variableGrads(() => {
+          const preds = model.forward(x, { training: true });
+          const l = prep && targetsUp
+            ? computePreparedLoss(preds, prep, targetsUp, meta, opts.hyp)
+            : computeLoss(preds, batch.targets, meta, opts.hyp);
+          lossItems = tf.keep(tf.stack([l.lbox, l.lobj, l.lcls]));
+          return l.total;
+        }, vars);
+        // the whole gradient and the loss items in one buffer: one read of the backend
+        const parts = this.layout.entries.map((e) => {
+          const g = grads[e.variable.name];
+          return g ? tf.reshape(g, [e.size]) : tf.fill([e.size], 0, 'float32');
+        });
+        parts.push(lossItems!);
+        const all = tf.concat(parts).dataSync() as Float32Array;
+        this.grads.set(all.subarray(0, n));
+        items = { box: all[n], obj: all[n + 1], cls: all[n + 2] };
+      } finally {
+        if (lossItems) tf.dispose(lossItems);
+      }
     });
     return { grads: this.grads, items };
   }
