@@ -13,6 +13,7 @@ import { cudaBackend, cudaReport, formatCudaReport } from '../worker/cuda/index.
 import { initBackend, type BackendName } from '../worker/engine/backend.ts';
 import { loadHyp } from '../worker/engine/hyp/index.ts';
 import { buildModel } from '../worker/engine/model/index.ts';
+import { hostTransfers, trackHostTransfers, transfersSince } from '../worker/engine/host-transfers.ts';
 import { Trainer } from '../worker/engine/train/index.ts';
 import { formatProfile, loadAddon, profileByShape, profileKernels } from '../worker/native/index.ts';
 import { benchThreads, flag, numFlag } from './args.ts';
@@ -95,6 +96,12 @@ for (let i = 0; i < steps; i++) {
   times.push(r.gradMs + r.updateMs);
   console.log(`step ${i + 1}/${steps}: ${times[i].toFixed(0)} ms (forward+backward ${r.gradMs.toFixed(0)}, clip+SGD+EMA ${r.updateMs.toFixed(0)}), loss ${loss.toFixed(3)}`);
 }
+trackHostTransfers();
+const before = hostTransfers();
+step();
+const tr = transfersSince(before);
+console.log(`host transfers of one step (an optimizer step): ${tr.reads} reads (${(tr.readBytes / 2 ** 20).toFixed(2)} MiB), ` +
+  `${tr.writes} writes (${(tr.writeBytes / 2 ** 20).toFixed(2)} MiB), ${tr.constants} one-element constants`);
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
 const imagesPerS = (batch * 1000) / mean;
 // peak resident memory of the process so far (getrusage ru_maxrss): model, optimizer, EMA, buffer pool, activations
@@ -138,7 +145,7 @@ if (json) {
     images_per_s: imagesPerS, peak_rss_mb: peakRssMb, batch, img, backend: info.backend, device: info.device, model: cfg,
     train_gflops_per_s: trainGflops, sgemm_gflops: sgemm, ratio_vs_sgemm: sgemm ? trainGflops / sgemm : null,
     median_step_ms: median, pytorch: torchRef,
-    step_ms: times, update_ms: updateMs, loss, cuda: cuda ? cudaReport(cuda) : undefined, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
+    host_transfers: tr, step_ms: times, update_ms: updateMs, loss, cuda: cuda ? cudaReport(cuda) : undefined, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
   }, null, 2));
   console.log(`wrote ${json}`);
 }

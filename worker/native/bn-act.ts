@@ -43,8 +43,28 @@ export function batchNormAct(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D
   if (!tf.getKernel(BN_ACT_KERNEL, tf.getBackend()) || x.dtype !== 'float32') {
     return batchNormActComposed(x, gamma, beta, eps, act);
   }
-  const [y, mean, variance] = tf.engine().runKernel(BN_ACT_KERNEL, { x, gamma, beta },
-    { eps, act: ACT_CODE[act] }) as tf.Tensor[];
+  const attrs = { eps, act: ACT_CODE[act] };
+  // Recorded as one node with one output: were the statistics outputs of the recorded kernel,
+  // backprop would make a zero gradient for each from host memory (two uploads per layer).
+  let stats: [tf.Tensor, tf.Tensor] | undefined;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, gi, bi] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [y, mean, variance] = tf.engine().runKernel(BN_ACT_KERNEL, { x: xi, gamma: gi, beta: bi }, attrs) as tf.Tensor[];
+    stats = [tf.keep(mean), tf.keep(variance)];
+    save([xi, gi, bi, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sg, sb, sm, sv] = saved;
+        return tf.engine().runKernel(BN_ACT_GRAD_KERNEL, { dy: Array.isArray(dy) ? dy[0] : dy, x: sx, gamma: sg, beta: sb, mean: sm, variance: sv },
+          attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      },
+    };
+  });
+  const y = f(x, gamma, beta);
+  // kept out of the custom op's scope; handed to the caller's scope again
+  const [mean, variance] = stats!.map((t) => { const c = tf.clone(t); t.dispose(); return c; });
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }
 

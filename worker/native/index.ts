@@ -9,3 +9,4 @@ export {
   type BnActivation, type BnActResult,
 } from './bn-act.ts';
 export { flatMath, jsFlatMath, type FlatMath } from './flat-math.ts';
+export { EMA_KERNEL, NESTEROV_KERNEL, emaStep, nesterovStep, type FlatRange } from './flat-step.ts';

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { NativeAddon } from './addon.ts';
 import { registerBnAct } from './bn-act.ts';
+import { registerFlatStep } from './flat-step.ts';
 import type { KernelArgs, NativeKernel } from './cpu-backend.ts';
 import { NATIVE_KERNELS } from './kernels/index.ts';
 import { memoryPool } from './memory-pool.ts';
@@ -46,6 +47,8 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
   }
   // The fused BatchNorm + activation has no JS kernel to replace: it is added, always native.
   const unregisterBnAct = tf.getKernel('FlotillaBnAct', BACKEND) ? () => {} : registerBnAct(addon);
+  // So are the optimizer's flat updates (flat-step.ts), where the addon has its loops.
+  const unregisterFlatStep = tf.getKernel('FlotillaNesterov', BACKEND) || typeof addon.flatNesterov !== 'function' ? () => {} : registerFlatStep(addon);
   // Outputs of the native kernels come from a free list fed by disposed tensors
   // (memory-pool.ts); FLOTILLA_POOL=0 turns it off.
   const uninstallPool = process.env.FLOTILLA_POOL === '0' ? () => {} : memoryPool.install(tf.findBackend(BACKEND) as never);
@@ -60,6 +63,7 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
       live = false;
       uninstallPool();
       unregisterBnAct();
+      unregisterFlatStep();
       for (const o of originals) {
         tf.unregisterKernel(o.kernelName, BACKEND);
         tf.registerKernel(o);

@@ -20,7 +20,7 @@ export function detached(x: tf.Tensor, fn: (x: tf.Tensor) => tf.Tensor): tf.Tens
   const shape = x.shape.slice();
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
     value: fn(args[0] as tf.Tensor),
-    gradFunc: () => tf.zeros(shape),
+    gradFunc: () => tf.fill(shape, 0, 'float32'), // made on the backend, not uploaded
   }));
   return f(x);
 }

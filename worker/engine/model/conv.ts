@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchNormAct, type BnActivation } from '../../native/index.ts';
+import { constant } from '../constants.ts';
 import { convInitBound, SeededRandom, uniform } from './init.ts';
 import type { Block, ForwardContext, NamedTensor, OpCount, Shape3 } from './module.ts';
 
@@ -99,22 +100,15 @@ export class BatchNorm2d {
   }
 
   /**
-   * new = (1 − momentum)·old + momentum·batch, with the unbiased batch variance (PyTorch's rule).
-   * Computed on the [C] values in float32, each operation rounded as the tensor ops would round
-   * it: seven tiny kernels per layer cost more in dispatch than the arithmetic.
+   * new = (1 − momentum)·old + momentum·batch, with the unbiased batch variance (PyTorch's rule),
+   * as tensor ops on the backend: float32, each operation rounded as PyTorch rounds it, no read
+   * back to the host (the constants are kept scalars, constants.ts).
    */
   private updateRunningStats(mean: tf.Tensor1D, biasedVar: tf.Tensor1D, n: number): void {
-    const f32 = Math.fround;
-    const mf = f32(this.momentum), om = f32(1 - this.momentum), c = f32(n > 1 ? n / (n - 1) : 1);
-    const bm = mean.dataSync(), bvar = biasedVar.dataSync();
-    const rm = Float32Array.from(this.runningMean.dataSync()), rv = Float32Array.from(this.runningVar.dataSync());
-    for (let i = 0; i < rm.length; i++) {
-      rm[i] = f32(f32(rm[i] * om) + f32(bm[i] * mf));
-      rv[i] = f32(f32(rv[i] * om) + f32(f32(bvar[i] * c) * mf));
-    }
+    const mf = constant(this.momentum), om = constant(1 - this.momentum), c = constant(n > 1 ? n / (n - 1) : 1);
     tf.tidy(() => {
-      this.runningMean.assign(tf.tensor1d(rm));
-      this.runningVar.assign(tf.tensor1d(rv));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, om), tf.mul(mean, mf)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, om), tf.mul(tf.mul(biasedVar, c), mf)));
     });
   }
 

@@ -152,6 +152,11 @@ export class YoloModel {
     return out;
   }
 
+  /** The state-dict entries that are host values, not tensors: the anchors (no backend read). */
+  hostState(): Map<string, Float32Array> {
+    return new Map([[this.anchorsName, Float32Array.from(this.graph.detect.anchors.flat(2))]]);
+  }
+
   /** Loads a {@link stateDict} (engine layout). Strict by default: all names, all shapes. */
   loadStateDict(state: Map<string, Float32Array> | Record<string, Float32Array>, opts: LoadOptions = {}): LoadReport {
     const m = state instanceof Map ? state : new Map(Object.entries(state));

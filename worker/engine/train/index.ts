@@ -1,5 +1,7 @@
 /** Training: optimizer, schedules, EMA, the Trainer, validation and the epoch loop. */
 export { NesterovSgd } from './optimizer.ts';
+export { DeviceSgd, type DeviceStepScalars } from './device-sgd.ts';
+export { DeviceEma } from './device-ema.ts';
 export type { ParamGroupRange, SgdStepSettings } from './optimizer.ts';
 export {
   MIN_WARMUP_ITERS, NOMINAL_BATCH, accumulateSteps, interp, iterationSettings, lrFactor, roundHalfEven, scaledWeightDecay, scheduledEpoch, warmupIters,

@@ -130,7 +130,7 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     return {
       trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
       scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}),
-      dispose: async () => { await train.close(); await val.close(); model.dispose(); },
+      dispose: async () => { await train.close(); await val.close(); trainer.dispose(); model.dispose(); },
     };
   } catch (e) {
     model.dispose();

@@ -28,8 +28,9 @@ export interface TrainStateMeta {
 export function trainerCheckpoint(trainer: Trainer, meta: { [k: string]: Json } = {}): CheckpointContent {
   const tensors = new Map<string, StoredTensor>();
   for (const [k, v] of trainer.model.stateDict()) tensors.set(`model/${k}`, stored(v));
-  for (const [k, v] of trainer.ema.state) tensors.set(`ema/${k}`, stored(Float32Array.from(v)));
-  tensors.set('optim/velocity', stored(Float32Array.from(trainer.optimizer.velocity)));
+  // the EMA and the momentum live on the backend: one read each (fresh arrays)
+  for (const [k, v] of trainer.ema.state) tensors.set(`ema/${k}`, stored(v));
+  tensors.set('optim/velocity', stored(trainer.optimizer.velocity));
   tensors.set('optim/accumulated', stored(Float32Array.from(trainer.accumulated)));
   const train: TrainStateMeta = {
     format: TRAIN_STATE_FORMAT,
@@ -69,11 +70,10 @@ export function restoreTrainer(trainer: Trainer, content: CheckpointContent): vo
     throw new CheckpointMismatchError('the checkpoint was written for another parameter layout (model, or --freeze, differs)');
   }
   trainer.model.loadStateDict(stateDictFrom(content, 'model/'));
-  const ema = stateDictFrom(content, 'ema/');
-  for (const [k, v] of trainer.ema.state) {
-    const src = ema.get(k);
-    if (!src || src.length !== v.length) throw new CheckpointMismatchError(`checkpoint EMA lacks ${k} (${v.length} values)`);
-    v.set(src);
+  try {
+    trainer.ema.load(stateDictFrom(content, 'ema/'));
+  } catch (e) {
+    throw new CheckpointMismatchError(`checkpoint ${(e as Error).message}`);
   }
   trainer.ema.updates = m.emaUpdates;
   const flat = (name: string): Float32Array => {
@@ -83,7 +83,7 @@ export function restoreTrainer(trainer: Trainer, content: CheckpointContent): vo
     }
     return t.data;
   };
-  trainer.optimizer.velocity.set(flat('optim/velocity'));
+  trainer.optimizer.loadVelocity(flat('optim/velocity'));
   trainer.optimizer.initialized = m.velocityInitialized;
   trainer.accumulated.set(flat('optim/accumulated'));
   Object.assign(trainer.counters, m.counters);

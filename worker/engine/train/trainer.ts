@@ -6,15 +6,22 @@
  *   const { grads, items } = trainer.computeGradients(batch);
  *   await allreduceSum(grads);          // in place; see README: ranks SUM, as DDP with loss·WORLD_SIZE
  *   trainer.applyGradients(grads);
+ *
+ * The step stays on the backend except for what must cross (docs/gpu.md, "The step on the
+ * device"): the batch goes up, the flat gradient and the loss items come back in ONE read, and
+ * an optimizer step sends the accumulated, clipped gradient with the step's scalars (lr, decay,
+ * momentum, EMA decay) up in ONE write. Parameters, momentum, the EMA and the BatchNorm running
+ * statistics never leave the backend during training.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Hyp } from '../hyp/index.ts';
 import { flatMath } from '../../native/index.ts';
-import { computeLoss } from '../loss/index.ts';
+import { installDeviceGradients } from '../device-gradients.ts';
+import { computeLoss, computePreparedLoss, prepareTargets, type LossGrid } from '../loss/index.ts';
 import { clipGradNorm } from './clip.ts';
-import { ModelEma, emaAveraged } from './ema.ts';
+import { DeviceEma } from './device-ema.ts';
+import { DeviceSgd } from './device-sgd.ts';
 import { freezePrefixes } from './freeze.ts';
-import { NesterovSgd } from './optimizer.ts';
 import { ParamLayout, parameterGroups } from './params.ts';
 import {
   NOMINAL_BATCH, accumulateSteps, iterationSettings, scaledWeightDecay, warmupIters, type LrKind, type ScheduleConfig,
@@ -66,28 +73,33 @@ export interface StepInfo {
 
 const f32 = Math.fround;
 
+/** Scalars that follow the gradient in an optimizer step's upload: lr ×3, weight decay ×3, momentum, EMA d, 1 − d. */
+const STEP_SCALARS = 9;
+
 export class Trainer {
   readonly layout: ParamLayout;
-  readonly optimizer: NesterovSgd;
-  readonly ema: ModelEma;
+  readonly optimizer: DeviceSgd;
+  readonly ema: DeviceEma;
   /** the current batch's gradient, in layout order: the buffer to allreduce */
   readonly grads: Float32Array;
-  /** gradients summed since the last optimizer step */
+  /** gradients summed since the last optimizer step (the head of the step upload) */
   readonly accumulated: Float32Array;
   readonly schedule: ScheduleConfig;
   readonly weightDecay: number;
   readonly counters: TrainerCounters = { epoch: 0, ni: 0, lastOptStep: -1, optimizerSteps: 0 };
-  private readonly params: Float32Array;
+  /** [accumulated gradient | STEP_SCALARS]: what an optimizer step writes to the backend, once */
+  private readonly upload: Float32Array;
   private lastSettings: StepInfo = { stepped: false, lr: [0, 0, 0], momentum: 0 };
 
   constructor(readonly model: TrainableModel, readonly opts: TrainerOptions) {
     const h = opts.hyp;
+    installDeviceGradients();
     this.layout = new ParamLayout(parameterGroups(model.namedTensors()), freezePrefixes(opts.freeze ?? []));
-    this.optimizer = new NesterovSgd(this.layout.size, this.layout.ranges);
-    this.ema = new ModelEma(model.stateDict(), 0, { averaged: emaAveraged(model) });
+    this.optimizer = new DeviceSgd(this.layout.entries, this.layout.size, this.layout.ranges);
+    this.ema = new DeviceEma(model);
     this.grads = new Float32Array(this.layout.size);
-    this.accumulated = new Float32Array(this.layout.size);
-    this.params = new Float32Array(this.layout.size);
+    this.upload = new Float32Array(this.layout.size + STEP_SCALARS);
+    this.accumulated = this.upload.subarray(0, this.layout.size);
     const nbs = opts.nbs ?? NOMINAL_BATCH;
     this.weightDecay = scaledWeightDecay(h.weight_decay, opts.batchSize, nbs);
     this.schedule = {
@@ -114,20 +126,47 @@ export class Trainer {
   computeGradients(batch: TrainBatch): { grads: Float32Array; items: LossItems } {
     const { model, opts } = this;
     const meta = { nc: model.nc, anchors: model.anchors, strides: model.strides, imgsz: opts.imgsz };
-    let items: LossItems = { box: 0, obj: 0, cls: 0 };
+    const n = this.layout.size;
     const vars = this.layout.entries.map((e) => e.variable);
+    let items: LossItems = { box: 0, obj: 0, cls: 0 };
+    // the images and the batch's target assignment go up together, in one upload, when the
+    // prediction grids are known before the forward (sides that are multiples of every stride)
+    const grids = this.predictedGrids(batch);
+    const prep = grids ? prepareTargets(batch.targets, meta, grids, opts.hyp) : null;
     tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
-      const { grads } = tf.variableGrads(() => {
-        const preds = model.forward(x, { training: true });
-        const l = computeLoss(preds, batch.targets, meta, opts.hyp);
-        items = { box: l.lbox.dataSync()[0], obj: l.lobj.dataSync()[0], cls: l.lcls.dataSync()[0] };
-        return l.total;
-      }, vars);
-      for (const e of this.layout.entries) {
-        const g = grads[e.variable.name];
-        if (g) this.grads.set(g.dataSync() as Float32Array, e.offset);
-        else this.grads.fill(0, e.offset, e.offset + e.size);
+      const npx = batch.images.length;
+      let x: tf.Tensor4D, targetsUp: tf.Tensor1D | null = null;
+      if (prep) {
+        const pack = new Float32Array(npx + prep.floats.length);
+        pack.set(batch.images);
+        pack.set(prep.floats, npx);
+        const up = tf.tensor1d(pack);
+        x = tf.reshape(tf.slice(up, 0, npx), [batch.batchSize, batch.height, batch.width, 3]);
+        targetsUp = tf.slice(up, npx, prep.floats.length);
+      } else {
+        x = tf.tensor4d(batch.images.slice(), [batch.batchSize, batch.height, batch.width, 3]);
+      }
+      let lossItems: tf.Tensor | null = null;
+      try {
+        const { grads } = tf.variableGrads(() => {
+          const preds = model.forward(x, { training: true });
+          const l = prep && targetsUp
+            ? computePreparedLoss(preds, prep, targetsUp, meta, opts.hyp)
+            : computeLoss(preds, batch.targets, meta, opts.hyp);
+          lossItems = tf.keep(tf.stack([l.lbox, l.lobj, l.lcls]));
+          return l.total;
+        }, vars);
+        // the whole gradient and the loss items in one buffer: one read of the backend
+        const parts = this.layout.entries.map((e) => {
+          const g = grads[e.variable.name];
+          return g ? tf.reshape(g, [e.size]) : tf.fill([e.size], 0, 'float32');
+        });
+        parts.push(lossItems!);
+        const all = tf.concat(parts).dataSync() as Float32Array;
+        this.grads.set(all.subarray(0, n));
+        items = { box: all[n], obj: all[n + 1], cls: all[n + 2] };
+      } finally {
+        if (lossItems) tf.dispose(lossItems);
       }
     });
     return { grads: this.grads, items };
@@ -147,11 +186,18 @@ export class Trainer {
     if (c.ni - c.lastOptStep >= s.accumulate) {
       const maxNorm = this.opts.maxGradNorm ?? 10;
       if (maxNorm > 0) info.gradNorm = clipGradNorm(acc, maxNorm);
-      this.layout.read(this.params);
-      this.optimizer.step(this.params, acc, { lr: s.lr, momentum: s.momentum, weightDecay: [0, this.weightDecay, 0] });
-      this.layout.write(this.params);
+      const n = this.layout.size;
+      const d = this.ema.nextDecay();
+      const wd = [0, this.weightDecay, 0];
+      this.upload.set([...s.lr, ...wd, s.momentum, d, 1 - d], n);
+      tf.tidy(() => {
+        // a copy: the CPU backend would keep the array itself as the tensor's storage
+        const up = tf.tensor1d(this.upload.slice());
+        const at = (k: number, len = 1): tf.Tensor1D => tf.slice(up, n + k, len);
+        this.optimizer.step(up, { lr: at(0, 3), weightDecay: at(3, 3), momentum: at(6), decayed: wd.map((w) => Math.fround(w) !== 0) });
+        this.ema.update(at(7), at(8));
+      });
       acc.fill(0);
-      this.ema.update(this.model.stateDict());
       c.lastOptStep = c.ni;
       c.optimizerSteps += 1;
       info.stepped = true;
@@ -161,9 +207,24 @@ export class Trainer {
     return info;
   }
 
+  /** The prediction grids of `batch`, when its sides are multiples of every stride; else null (known only after the forward). */
+  private predictedGrids(batch: TrainBatch): LossGrid[] | null {
+    const { model } = this;
+    if (model.strides.some((st) => batch.height % st !== 0 || batch.width % st !== 0)) return null;
+    return model.strides.map((st, i) => ({
+      batch: batch.batchSize, na: model.anchors[i].length, ny: batch.height / st, nx: batch.width / st, no: model.nc + 5,
+    }));
+  }
+
   /** Ends the iteration without using its gradient (a non-finite one: fit's guard skips it). */
   skipBatch(): void {
     this.counters.ni += 1;
+  }
+
+  /** Frees the momentum and EMA tensors on the backend (the model is its owner's to dispose). */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.ema.dispose();
   }
 
   /** computeGradients + applyGradients, for one process. */

@@ -46,6 +46,8 @@ export interface TrainableModel {
   /** every parameter and buffer (BN running statistics included), copied */
   stateDict(): Map<string, Float32Array>;
   loadStateDict(state: Map<string, Float32Array>): unknown;
+  /** the state-dict entries that are host values rather than tensors (anchors); absent: stateDict() is read for them */
+  hostState?(): Map<string, Float32Array>;
   dispose?(): void;
 }
 
