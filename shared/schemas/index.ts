@@ -11,3 +11,4 @@ export {
   FAULT_KINDS, FaultKind, TIMED_FAULTS, NODE_FAULTS, FaultTarget, FaultSpec, type FaultSpecInput, FaultRequest, FAULT_PHASES, FaultPhase,
   AGENT_FAULTS, HEAD_FAULTS, ArmedFault, FaultReport, FAULT_REPORT_PHASES, FaultsArmed,
 } from './fault.ts';
+export { MAX_NODE_GPUS, MAX_GPUS_PER_RANK, GpuIndex, GpuInfo, GpuStats, GPU_SOURCES, GpuSource, GpuList } from './gpu.ts';
