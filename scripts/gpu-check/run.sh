@@ -71,8 +71,7 @@ for d in /usr/local/cuda/compute-sanitizer /usr/local/cuda-13*/compute-sanitizer
 export PATH
 
 # ---- unpack (Python's lzma and tarfile: no xz binary needed)
-unpack() {
-  "$py" - "$carry" "$work" <<'PY'
+cat > "$work/unpack.py" <<'PY'
 import lzma, os, shutil, sys, tarfile
 carry, work = sys.argv[1], sys.argv[2]
 os.makedirs(f'{work}/node/bin', exist_ok=True)
@@ -84,8 +83,7 @@ with tarfile.open(f'{carry}/payload.tar.xz') as t:
 shutil.move(f'{work}/repo/node/include', f'{work}/node/include')
 print('unpacked', sorted(os.listdir(f'{work}/repo')))
 PY
-}
-phase unpack 60 unpack
+phase unpack 60 "$py" "$work/unpack.py" "$carry" "$work"
 repo=$work/repo
 export PATH="$work/node/bin:$PATH"
 export LD_LIBRARY_PATH="$repo/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -105,7 +103,8 @@ else
 fi
 
 # ---- parity suite on the GPU; the first test file again under compute-sanitizer
-export FLOTILLA_CUDA_PARITY_DEVICE=cuda
+# the harness (test/cuda/harness.ts) tests the real addon, not its host variant, with this
+export FLOTILLA_CUDA_TEST_BACKEND=cuda
 tests=$(ls dist/gpu/cuda-*.test.mjs 2>/dev/null)
 if [ -n "$tests" ]; then
   for f in $tests; do phase "parity-$(basename "$f" .mjs)" 120 node "$f"; done
