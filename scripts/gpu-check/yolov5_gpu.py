@@ -204,6 +204,7 @@ class YoloLoss:
                     lcls += self.bce(pcls, t)
             lobj += self.bce(pi[..., 4], tobj) * self.balance[i]
         bs = p[0].shape[0]
+        self.items = (lbox * self.box, lobj * self.obj, lcls * self.cls)  # what train.py logs
         return (lbox * self.box + lobj * self.obj + lcls * self.cls) * bs
 
     def build_targets(self, p, targets):
