@@ -61,10 +61,10 @@ t.test('--gpus N|all|none over what was found', async (t) => {
   t.equal((await findGpus({ want: 'all', declared: '3xFake', smi: () => { throw new Error('nvidia-smi must not run for a declared inventory'); } })).gpus.length, 3);
 });
 
-function gpuAgent(t: Tap, env: Env, nodeId: string, gpus: GpuInventory, out: string): Agent {
+function gpuAgent(t: Tap, env: Env, nodeId: string, gpus: GpuInventory, out: string, warmActors = 0): Agent {
   const agent = new Agent({
     nc: env.nc, natsUrl: env.srv.url, prefix: env.prefix, nodeId, slots: 3, backend: { backend: 'cpu', device: 'test' },
-    root: REPO_ROOT, actorEntry: ENV_ACTOR, log: testLogger('worker'), heartbeatMs: 200, stopGraceMs: 2000, warmActors: 0, gpus, gpuRefreshMs: 100,
+    root: REPO_ROOT, actorEntry: ENV_ACTOR, log: testLogger('worker'), heartbeatMs: 200, stopGraceMs: 2000, warmActors, gpus, gpuRefreshMs: 100,
     actorEnv: { FLOTILLA_TEST_ENV_OUT: out, CUDA_VISIBLE_DEVICES: 'inherited-must-be-replaced' },
   });
   t.teardown(() => agent.close());
@@ -86,7 +86,7 @@ t.test('an agent with a declared inventory advertises it and pins each actor to 
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const regs = pretendHead(env.nc, env.s);
   const beats = new Collector(env.nc, env.s.allNodeHeartbeats, (m) => decode(NodeHeartbeat, m.data));
-  const agent = gpuAgent(t, env, 'node-g2', await findGpus({ want: 'all', declared: '2xFake H100:81920' }), out);
+  const agent = gpuAgent(t, env, 'node-g2', await findGpus({ want: 'all', declared: '2xFake H100:81920' }), out, 1);
   await agent.start();
   const info = decode(NodeInfo, await regs.next());
   t.equal(info.gpu_source, 'declared');
@@ -106,6 +106,7 @@ t.test('an agent with a declared inventory advertises it and pins each actor to 
   const cpu = { ...actorSpec({ jobId: 'jc', actorId: 'c1', nodeId: 'node-g2', job: jobSpec({ trainer: { kind: 'logreg' } }) }) };
   t.match(await control(env.nc, subj, { op: 'spawn', actor: cpu }), { ok: true });
   t.same(await envOf(out, 'c1'), { CUDA_VISIBLE_DEVICES: '', CUDA_DEVICE_ORDER: 'PCI_BUS_ID' }, 'an actor without GPUs on a GPU node sees none');
+  t.same(await envOf(out, 'warm'), { CUDA_VISIBLE_DEVICES: '', CUDA_DEVICE_ORDER: 'PCI_BUS_ID' }, 'the warm pool loads its backends with every GPU hidden');
   const beat = await beats.next((b) => b.actors.length === 3);
   t.same(beat.actors.map((a) => [a.actorId, a.gpus ?? []]).sort(), [['a1', [1]], ['a4', [0]], ['c1', []]], 'heartbeats say which actor holds which GPU');
   t.equal(beat.gpus, undefined, 'a declared inventory has no live figures');
