@@ -285,14 +285,15 @@ export class Controller {
         if (g !== undefined) await this.#endGeneration(m.jobId, g, 'retryable', `actor ${m.actorId} on ${m.nodeId} is gone`, [m.actorId]);
       }
       await this.#grow();
-      for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank);
+      for (const g of planPass(this.jobs.list(), this.nodes.list(), now)) await this.#place(g.job, g.nodeOfRank, g.gpusOfRank);
       // a job bigger than the whole pool says so (and what to do) while it waits; not while a
       // fresh head still hears its nodes come back, and a few writes per pass at most
       if (now - this.#since > 2 * this.#o.deadAfterMs) {
         let writes = 0;
         const nodes = this.nodes.list();
+        const free = capacity(this.jobs.list(), nodes);
         for (const j of this.jobs.list()) {
-          const why = waitReason(j, nodes);
+          const why = waitReason(j, nodes, free);
           if (why === null || why === j.message) continue;
           await this.#commit(j.id, (cur) => (cur.state === 'pending' && cur.message === j.message ? { ...cur, message: why } : null));
           if (++writes >= WAIT_REASON_WRITES) break;
@@ -386,11 +387,15 @@ export class Controller {
     });
   }
 
-  /** Places the gang of `nodeOfRank`; the survivors of a live gang (job.placement) keep their entries and are not spawned. */
-  async #place(job: HeadJob, nodeOfRank: string[]): Promise<void> {
+  /**
+   * Places the gang of `nodeOfRank` (with the GPU indices of `gpusOfRank`); the survivors of a
+   * live gang (job.placement) keep their entries and are not spawned.
+   */
+  async #place(job: HeadJob, nodeOfRank: string[], gpusOfRank: number[][] = []): Promise<void> {
     const gen = job.generation;
     const kept = job.placement;
-    const placement = nodeOfRank.map((nodeId, rank) => kept.find((p) => p.rank === rank) ?? { rank, nodeId, actorId: actorIdOf(job.id, gen, rank) });
+    const placement = nodeOfRank.map((nodeId, rank) => kept.find((p) => p.rank === rank)
+      ?? { rank, nodeId, actorId: actorIdOf(job.id, gen, rank), ...(gpusOfRank[rank]?.length ? { gpus: gpusOfRank[rank] } : {}) });
     const fresh = placement.filter((p) => !kept.includes(p));
     let wrote = false;
     const j = await this.#commit(job.id, (cur) => {
@@ -423,7 +428,7 @@ export class Controller {
       await Promise.all(fresh.map((p) => {
         const spec: ActorSpec = {
           actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,
-          ...(kept.length > 0 ? { joinsLive: true } : {}),
+          ...(kept.length > 0 ? { joinsLive: true } : {}), ...(p.gpus?.length ? { gpus: p.gpus } : {}),
         };
         return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds.get(p.actorId));
       }));

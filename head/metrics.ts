@@ -31,6 +31,25 @@ export function renderMetrics(jobs: readonly HeadJob[], nodes: readonly LiveNode
     pools.flatMap(({ node, w }) => [[{ node, state: 'ready' }, w.ready], [{ node, state: 'starting' }, w.starting]] as Array<[Record<string, string>, number]>));
   metric('flotilla_node_warm_actors_taken_total', 'counter', 'Placements that took a warm actor process, per node agent.', pools.map(({ node, w }) => [{ node }, w.taken]));
   metric('flotilla_node_warm_actors_reused_total', 'counter', 'Actor processes given back to their warm pool after a job, per node agent.', pools.map(({ node, w }) => [{ node }, w.reused ?? 0]));
+  const caps = new Map(capacity(jobs, nodes).map((c) => [c.nodeId, new Set(c.gpus ?? [])]));
+  const held = new Set([
+    ...jobs.flatMap((j) => j.placement.flatMap((p) => (p.gpus ?? []).map((g) => `${p.nodeId}/${g}`))),
+    ...nodes.flatMap((n) => n.record.actors.flatMap((a) => (a.gpus ?? []).map((g) => `${n.record.nodeId}/${g}`))),
+  ]);
+  const gpus = nodes.flatMap((n) => (n.record.gpus ?? []).map((g) => {
+    const stats = n.record.gpu_stats?.find((x) => x.index === g.index);
+    // free: placeable now (a draining node's are not, held or not)
+    const free = caps.get(n.record.nodeId)?.has(g.index) ?? false;
+    return { labels: { node: n.record.nodeId, gpu: String(g.index), model: g.model }, g, stats, free, held: held.has(`${n.record.nodeId}/${g.index}`) };
+  }));
+  metric('flotilla_gpus', 'gauge', 'GPUs advertised by live nodes.', [[{}, gpus.length]]);
+  metric('flotilla_gpus_free', 'gauge', 'GPUs free for placement.', [[{}, gpus.filter((x) => x.free).length]]);
+  metric('flotilla_gpu_allocated', 'gauge', 'Whether a rank holds this GPU (1) or it is free (0).', gpus.map((x) => [x.labels, x.held ? 1 : 0]));
+  metric('flotilla_gpu_memory_total_bytes', 'gauge', 'Memory of a GPU.', gpus.map((x) => [x.labels, x.g.memory_total_mib * 1048576]));
+  metric('flotilla_gpu_memory_used_bytes', 'gauge', 'Memory in use on a GPU (nvidia-smi, refreshed with heartbeats).',
+    gpus.filter((x) => x.stats).map((x) => [x.labels, x.stats!.memory_used_mib * 1048576]));
+  metric('flotilla_gpu_utilization_ratio', 'gauge', 'Fraction of the last sample period a kernel ran on a GPU (nvidia-smi).',
+    gpus.filter((x) => x.stats).map((x) => [x.labels, x.stats!.utilization_pct / 100]));
   metric('flotilla_head_uptime_seconds', 'gauge', 'Seconds since this head started.', [[{}, extra.uptimeS]]);
   return `${lines.join('\n')}\n`;
 }

@@ -60,9 +60,13 @@ export const Config = z
         heartbeatMs: z.number().int().positive().default(DEFAULTS.heartbeatMs),
         /** actor processes kept started and loaded for placements (default 1; 0 disables the pool) */
         warmActors: z.number().int().min(0).max(64).default(DEFAULTS.warmActors),
+        /** GPUs offered to placements: every one nvidia-smi finds, none, or the first N (default all) */
+        gpus: z.union([z.enum(['all', 'none']), z.number().int().min(0).max(64)]).default('all'),
+        /** a declared (fake) GPU inventory instead of nvidia-smi, for tests: `[Nx]MODEL[:MEMORY_MIB],...` */
+        gpuInventory: z.string().min(1).optional(),
       })
       .strict()
-      .default({ slots: DEFAULTS.workerSlots, heartbeatMs: DEFAULTS.heartbeatMs, warmActors: DEFAULTS.warmActors }),
+      .default({ slots: DEFAULTS.workerSlots, heartbeatMs: DEFAULTS.heartbeatMs, warmActors: DEFAULTS.warmActors, gpus: 'all' }),
     jetstream: z
       .object({
         /** replicas of every KV bucket, stream and object store (default min(3, servers in the cluster)) */
@@ -89,6 +93,8 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   FLOTILLA_NODE_ID: (c, v) => { (c.worker ??= {}).nodeId = v; },
   FLOTILLA_SLOTS: (c, v) => { (c.worker ??= {}).slots = Number(v); },
   FLOTILLA_WARM_ACTORS: (c, v) => { (c.worker ??= {}).warmActors = Number(v); },
+  FLOTILLA_GPUS: (c, v) => { (c.worker ??= {}).gpus = v === 'all' || v === 'none' ? v : Number(v); },
+  FLOTILLA_GPU_INVENTORY: (c, v) => { (c.worker ??= {}).gpuInventory = v; },
   FLOTILLA_JS_REPLICAS: (c, v) => { (c.jetstream ??= {}).replicas = Number(v); },
 };
 /** The environment variables the config reads (deploy/ env files are checked against them). */

@@ -22,7 +22,7 @@ export function serverUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): 
 /** A job event with its stream offset (resume with `from = seq + 1`). */
 export interface EventLine { seq: number; event: JobEvent }
 
-export type WorkerRow = NodeRecord & { free: number; alive_ms_ago: number };
+export type WorkerRow = NodeRecord & { free: number; alive_ms_ago: number; gpus_free?: number[] };
 
 export class HeadClient {
   readonly base: string;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { HeadClient, serverUrl } from './client.ts';
 import { tableStyle } from './table-style.ts';
+import { gpuRows } from './gpu-rows.ts';
 
 const age = (iso: string): string => {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -42,5 +43,11 @@ export async function run(argv: string[]): Promise<number> {
   const wt = new Table({ head: ['WORKER', 'HOST', 'BACKEND', 'DEVICE', 'SLOTS BUSY', 'HEARTBEAT', 'STATE'], ...tableStyle(tty) });
   for (const w of workers) wt.push([w.nodeId, w.host, w.backend, w.device, `${w.slots - w.free}/${w.slots}`, `${(w.alive_ms_ago / 1000).toFixed(1)}s ago`, w.draining ? 'draining' : 'ready']);
   console.log(workers.length ? `\n${wt.toString()}` : '\nno live workers');
+  const gpus = gpuRows(workers);
+  if (gpus.length) {
+    const gt = new Table({ head: ['WORKER', 'GPU', 'MODEL', 'MEMORY USED', 'UTIL', 'STATE'], ...tableStyle(tty) });
+    for (const g of gpus) gt.push([g.node, g.index, g.model, g.memory, g.util, g.state]);
+    console.log(`\n${gt.toString()}`);
+  }
   return 0;
 }

@@ -14,6 +14,7 @@ const USAGE = `usage: flotilla submit [FILE.json|FILE.yaml] [options]
   --name NAME           job name
   --workers N           trainer actors (ranks), default 1
   --min-workers N       elastic: shrink down to N on failure
+  --gpus-per-rank N     GPUs each rank needs, 0-16 (default 0): placed only where that many are free
   --priority P          -100..100, higher first (default 0)
   --max-restarts N      gang restarts before the job fails (default 3)
   --checkpoint-every N  steps between checkpoints (default 10)
@@ -30,7 +31,7 @@ const USAGE = `usage: flotilla submit [FILE.json|FILE.yaml] [options]
   --json                print the whole job record instead of the id`;
 
 const NUM = [
-  'workers', 'min-workers', 'priority', 'max-restarts', 'checkpoint-every', 'steps', 'step-delay-ms', 'epochs', 'img', 'batch',
+  'workers', 'min-workers', 'gpus-per-rank', 'priority', 'max-restarts', 'checkpoint-every', 'steps', 'step-delay-ms', 'epochs', 'img', 'batch',
   'sync-every', 'outer-lr', 'outer-momentum', 'fragments', 'overlap',
 ] as const;
 
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(n)) throw new Error(`--${k} must be a number, got '${x}'`);
     return n;
   };
-  const top: Array<[string, string]> = [['workers', 'workers'], ['min-workers', 'min_workers'], ['priority', 'priority'], ['max-restarts', 'max_restarts'], ['checkpoint-every', 'checkpoint_every']];
+  const top: Array<[string, string]> = [['workers', 'workers'], ['min-workers', 'min_workers'], ['gpus-per-rank', 'gpus_per_rank'], ['priority', 'priority'], ['max-restarts', 'max_restarts'], ['checkpoint-every', 'checkpoint_every']];
   for (const [flag, key] of top) if (num(flag) !== undefined) spec[key] = num(flag);
   if (values.name) spec.name = values.name;
   const trainer: Record<string, unknown> = { ...((spec.trainer as Record<string, unknown> | undefined) ?? {}) };

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../shared/config.ts';
 import { applyJsDomainFlag } from '../../shared/js-domain.ts';
 
-const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --join-token-file F | --creds FILE] [--nats-ca FILE] [--js-domain D] [--slots N] [--warm-actors N] [--node-id ID] [--prefix P]
+const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --join-token-file F | --creds FILE] [--nats-ca FILE] [--js-domain D] [--slots N] [--gpus N|all|none] [--warm-actors N] [--node-id ID] [--prefix P]
 
   --nats URL      NATS server URL(s), comma separated (env FLOTILLA_NATS_URL)
   --join-token T  join token from \`flotilla token create --role worker\` (env FLOTILLA_JOIN_TOKEN); it names the node
@@ -16,17 +16,21 @@ const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --join-toke
   --nats-ca FILE  CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA); TLS is then required
   --js-domain D   JetStream domain of the servers (env FLOTILLA_JS_DOMAIN, default flotilla; none = no domain)
   --slots N       actor processes this node runs at once (env FLOTILLA_SLOTS, default 1)
+  --gpus N|all|none  GPUs offered to jobs (env FLOTILLA_GPUS, default all): every one nvidia-smi finds, the first N, or none
+                  (none also hides every GPU from this node's actors)
+  --gpu-inventory SPEC  FOR TESTS: declare fake GPUs instead of asking nvidia-smi (env FLOTILLA_GPU_INVENTORY),
+                  e.g. '2xFake H100:81920' ([Nx]MODEL[:MEMORY_MIB], comma separated); nothing runs on them
   --warm-actors N actor processes kept started and loaded for the next placements (env FLOTILLA_WARM_ACTORS, default 1, 0 = off)
   --node-id ID    node id (env FLOTILLA_NODE_ID, default <host>-<random>)
   --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { nats?: string; slots?: string; 'warm-actors'?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; 'join-token-file'?: string; creds?: string; 'nats-ca'?: string; 'js-domain'?: string; help?: boolean };
+  let values: { nats?: string; slots?: string; gpus?: string; 'gpu-inventory'?: string; 'warm-actors'?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; 'join-token-file'?: string; creds?: string; 'nats-ca'?: string; 'js-domain'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        nats: { type: 'string' }, slots: { type: 'string' }, 'warm-actors': { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
+        nats: { type: 'string' }, slots: { type: 'string' }, gpus: { type: 'string' }, 'gpu-inventory': { type: 'string' }, 'warm-actors': { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
         'join-token': { type: 'string' }, 'join-token-file': { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' }, 'js-domain': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -46,8 +50,15 @@ export async function run(argv: string[]): Promise<number> {
   if (values['join-token']) overrides.joinToken = values['join-token'];
   if (values['join-token-file']) overrides.joinTokenFile = values['join-token-file'];
   if (values.creds) overrides.natsCreds = values.creds;
-  if (values.slots !== undefined || values['node-id'] !== undefined || values['warm-actors'] !== undefined) {
+  let gpus: 'all' | 'none' | number | undefined;
+  if (values.gpus !== undefined) {
+    gpus = values.gpus === 'all' || values.gpus === 'none' ? values.gpus : /^\d+$/.test(values.gpus) ? Number(values.gpus) : undefined;
+    if (gpus === undefined) { console.error(`flotilla worker: --gpus must be a number, all or none, got '${values.gpus}'\n\n${USAGE}`); return 2; }
+  }
+  if (values.slots !== undefined || values['node-id'] !== undefined || values['warm-actors'] !== undefined || gpus !== undefined || values['gpu-inventory'] !== undefined) {
     overrides.worker = {
+      ...(gpus !== undefined ? { gpus } : {}),
+      ...(values['gpu-inventory'] !== undefined ? { gpuInventory: values['gpu-inventory'] } : {}),
       ...(values.slots !== undefined ? { slots: Number(values.slots) } : {}),
       ...(values['warm-actors'] !== undefined ? { warmActors: Number(values['warm-actors']) } : {}),
       ...(values['node-id'] !== undefined ? { nodeId: values['node-id'] } : {}),

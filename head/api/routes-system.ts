@@ -6,18 +6,29 @@ import { NodeRecord } from '../../shared/schemas/node.ts';
 import { capacity } from '../scheduler/plan.ts';
 import type { ApiContext } from './context.ts';
 
-const Worker = NodeRecord.extend({ free: z.number().int().nonnegative(), alive_ms_ago: z.number() });
+const Worker = NodeRecord.extend({
+  free: z.number().int().nonnegative(),
+  alive_ms_ago: z.number(),
+  /** indices of its GPUs no rank holds (absent: a node without GPUs) */
+  gpus_free: z.array(z.number().int().nonnegative()).optional(),
+});
 
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/v1/workers', {
     config: { role: 'viewer' },
-    schema: { summary: 'Live worker nodes with their free slots', tags: ['workers'], response: { 200: z.object({ workers: z.array(Worker) }) } },
+    schema: { summary: 'Live worker nodes with their free slots and GPUs', tags: ['workers'], response: { 200: z.object({ workers: z.array(Worker) }) } },
   }, async () => {
     const nodes = ctx.ctl.nodes.list();
-    const free = new Map(capacity(ctx.ctl.jobs.list(), nodes).map((c) => [c.nodeId, c.free]));
+    const caps = new Map(capacity(ctx.ctl.jobs.list(), nodes).map((c) => [c.nodeId, c]));
     const now = Date.now();
-    return { workers: nodes.map((n) => ({ ...n.record, free: free.get(n.record.nodeId) ?? 0, alive_ms_ago: now - n.heardAt })) };
+    return {
+      workers: nodes.map((n) => {
+        const c = caps.get(n.record.nodeId);
+        const gpus = n.record.gpus?.length ? { gpus_free: c?.gpus ?? [] } : {};
+        return { ...n.record, free: c?.free ?? 0, alive_ms_ago: now - n.heardAt, ...gpus };
+      }),
+    };
   });
 
   r.get('/healthz', {

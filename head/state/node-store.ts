@@ -75,7 +75,10 @@ export class NodeStore {
     const n = this.#nodes.get(hb.nodeId);
     if (!n) return false;
     const draining = n.record.draining || hb.draining;
-    n.record = { ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now, ...(hb.warm ? { warm: hb.warm } : {}) };
+    n.record = {
+      ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now,
+      ...(hb.warm ? { warm: hb.warm } : {}), ...(hb.gpus ? { gpu_stats: hb.gpus } : {}),
+    };
     n.heardAt = Math.max(n.heardAt, now);
     n.beats++;
     n.lags.push(now - hb.ts);

@@ -13,3 +13,4 @@ export {
   AGENT_FAULTS, HEAD_FAULTS, ArmedFault, FaultReport, FAULT_REPORT_PHASES, FaultsArmed,
 } from './fault.ts';
 export { MAX_NAME, MAX_PATH, MAX_TEXT, MAX_SECRET, MAX_STAMP, MAX_KEYS, MAX_RANKS, MAX_ROWS, clipText } from './bounds.ts';
+export { MAX_NODE_GPUS, MAX_GPUS_PER_RANK, GpuIndex, GpuInfo, GpuStats, GPU_SOURCES, GpuSource, GpuList } from './gpu.ts';

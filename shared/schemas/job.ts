@@ -4,6 +4,7 @@ import { MAX_KEYS, MAX_NAME, MAX_PATH, MAX_RANKS, MAX_STAMP, MAX_TEXT } from './
 import { Id } from './common.ts';
 import { FaultSpec } from './fault.ts';
 import { SYNC_DEFAULTS, SyncOptions } from './sync.ts';
+import { GpuList, MAX_GPUS_PER_RANK } from './gpu.ts';
 
 export const JOB_STATES = ['pending', 'running', 'recovering', 'succeeded', 'failed', 'cancelled'] as const;
 export const JobState = z.enum(JOB_STATES);
@@ -83,6 +84,8 @@ export const JobSpec = z
     name: z.string().min(1).max(128).optional(),
     /** number of trainer actors (ranks); default 1 */
     workers: z.number().int().positive().max(1024).default(1),
+    /** GPUs each rank needs (0..16, default 0): ranks go only to nodes with that many free, pinned to them */
+    gpus_per_rank: z.number().int().min(0).max(MAX_GPUS_PER_RANK).default(0),
     /** elastic jobs: shrink down to this many on failure instead of waiting (default = workers) */
     min_workers: z.number().int().positive().max(1024).optional(),
     /** higher runs first among pending jobs (default 0) */
@@ -116,7 +119,13 @@ export type JobSpecInput = z.input<typeof JobSpec>;
 export const JobPatch = z.object({ workers: z.number().int().positive().max(1024) }).strict();
 export type JobPatch = z.infer<typeof JobPatch>;
 
-export const Placement = z.object({ rank: z.number().int().nonnegative(), nodeId: Id, actorId: Id });
+export const Placement = z.object({
+  rank: z.number().int().nonnegative(),
+  nodeId: Id,
+  actorId: Id,
+  /** the node's GPU indices this rank holds (absent: none) */
+  gpus: GpuList.optional(),
+});
 export type Placement = z.infer<typeof Placement>;
 
 /** The job as stored in KV (key = id) and returned by GET /v1/jobs/:id. */

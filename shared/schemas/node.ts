@@ -4,6 +4,7 @@ import { MAX_PATH, MAX_RANKS, MAX_SECRET, MAX_STAMP, MAX_TEXT } from './bounds.t
 import { Id } from './common.ts';
 import { JobSpec } from './job.ts';
 import { ArmedFault } from './fault.ts';
+import { GpuInfo, GpuList, GpuSource, GpuStats, MAX_NODE_GPUS } from './gpu.ts';
 
 export const ComputeBackend = z.enum(['cuda', 'tensorflow-gpu', 'tensorflow', 'native-cpu', 'cpu']);
 export type ComputeBackend = z.infer<typeof ComputeBackend>;
@@ -16,6 +17,10 @@ export const NodeInfo = z.object({
   device: z.string().max(MAX_PATH),
   pid: z.number().int().positive(),
   started_at: z.string().max(MAX_STAMP),
+  /** the GPUs this node offers to placements (`flotilla worker --gpus`; absent: none) */
+  gpus: z.array(GpuInfo).max(MAX_NODE_GPUS).optional(),
+  /** where `gpus` came from (absent: older agents) */
+  gpu_source: GpuSource.optional(),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
 
@@ -24,6 +29,8 @@ export const ActorBrief = z.object({
   jobId: Id,
   generation: z.number().int().nonnegative(),
   rank: z.number().int().nonnegative(),
+  /** the GPU indices it holds (absent: none) */
+  gpus: GpuList.optional(),
 });
 export type ActorBrief = z.infer<typeof ActorBrief>;
 
@@ -55,6 +62,8 @@ export const NodeHeartbeat = z.object({
   draining: z.boolean().default(false),
   /** the warm actor pool (absent: an agent without one, or an older agent) */
   warm: WarmStats.optional(),
+  /** live figures of the node's GPUs (absent: none, a declared inventory, or an older agent) */
+  gpus: z.array(GpuStats).max(MAX_NODE_GPUS).optional(),
 });
 export type NodeHeartbeat = z.infer<typeof NodeHeartbeat>;
 
@@ -78,6 +87,8 @@ export const ActorSpec = z.object({
    * and send it over the job's collective subjects; the newest checkpoint is the fallback
    */
   joinsLive: z.boolean().optional(),
+  /** the node's GPU indices the head gave this rank (JobSpec.gpus_per_rank of them); the agent pins the actor to them */
+  gpus: GpuList.optional(),
 });
 export type ActorSpec = z.infer<typeof ActorSpec>;
 
@@ -106,5 +117,7 @@ export const NodeRecord = NodeInfo.extend({
   actors: z.array(ActorBrief).max(MAX_RANKS).default([]),
   /** the node's warm actor pool, from its last heartbeat */
   warm: WarmStats.optional(),
+  /** live figures of its GPUs, from its last heartbeat that carried them */
+  gpu_stats: z.array(GpuStats).max(MAX_NODE_GPUS).optional(),
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;

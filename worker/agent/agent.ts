@@ -22,6 +22,7 @@ import { coreShareEnv } from './actor-threads.ts';
 import { reportExit } from './exit-report.ts';
 import { AgentFaults } from './faults.ts';
 import { WarmPool } from './warm-pool.ts';
+import { GpuMonitor, gpuEnv, type GpuInventory } from './gpus.ts';
 
 /** `checkpointing`: leaving, rank 0 of each local job writes the step in flight before the head is told */
 export const AGENT_STATES = ['starting', 'running', 'checkpointing', 'draining', 'stopped'] as const;
@@ -64,6 +65,10 @@ export interface AgentOptions {
   warmActors?: number;
   /** a taken warm process is replaced at the actor's first step or exit, or after this long (default 10000 ms) */
   warmRefillMs?: number;
+  /** the GPUs this node offers (worker/agent/gpus.ts findGpus; default none, env left alone) */
+  gpus?: GpuInventory;
+  /** how often nvidia-smi's figures are refreshed for the heartbeats (default 5000 ms) */
+  gpuRefreshMs?: number;
 }
 
 /** What the schema cannot say alone: the rank fits the world, one node per rank. */
@@ -84,6 +89,8 @@ export class Agent {
   private readonly subs: Subscription[] = [];
   /** actors being forked (they count against the slots; a second spawn of one waits for it) */
   private readonly spawning = new Map<string, Promise<ActorProcess>>();
+  /** the GPUs of the actors being forked */
+  private readonly forkingGpus = new Map<string, number[]>();
   /** per job, the generation of the newest jobAbort: older actors are refused or stopped */
   private readonly abortedBelow = new Map<string, number>();
   private readonly closing = new AbortController();
@@ -92,7 +99,9 @@ export class Agent {
   private readonly reportsGiveUp = new AbortController();
   private leaving: Promise<void> | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
-  private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die'>> & Pick<AgentOptions, 'actorEnv'>;
+  private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die' | 'gpus' | 'gpuRefreshMs'>> & Pick<AgentOptions, 'actorEnv'>;
+  private readonly gpus: GpuInventory;
+  private readonly gpuMonitor: GpuMonitor;
   private readonly faults: AgentFaults;
   /** pre-started actor processes (absent with warmActors 0) */
   readonly warm: WarmPool | undefined;
@@ -107,9 +116,12 @@ export class Agent {
       ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000, drainCheckpointMs: opts.drainCheckpointMs ?? 15_000, exitFlushMs: opts.exitFlushMs ?? 5000,
       warmActors: opts.warmActors ?? 1, warmRefillMs: opts.warmRefillMs ?? 10_000,
     };
+    this.gpus = opts.gpus ?? { source: 'none', gpus: [], pin: false };
+    this.gpuMonitor = new GpuMonitor(this.gpus, opts.gpuRefreshMs ?? 5000);
     if (this.o.warmActors > 0) {
-      // the pool's processes get the actors' env minus any creds: a warm process holds none
-      const env = { ...this.o.actorEnv, FLOTILLA_NATS_CREDS: undefined };
+      // the pool's processes get the actors' env minus any creds: a warm process holds none, and
+      // no GPU either (an actor that needs one is a fresh fork, pinned from its first instruction)
+      const env = { ...this.o.actorEnv, FLOTILLA_NATS_CREDS: undefined, ...(this.gpus.pin ? gpuEnv([]) : {}) };
       this.warm = new WarmPool({
         size: this.o.warmActors, natsUrl: opts.natsUrl, prefix: opts.prefix, root: opts.root, entry: opts.actorEntry, env,
         onProblem: (what, details) => this.o.log.warn(details, what),
@@ -119,6 +131,7 @@ export class Agent {
     this.info = {
       nodeId: opts.nodeId, host: hostname(), slots: opts.slots, backend: opts.backend.backend,
       device: opts.backend.device, pid: process.pid, started_at: new Date().toISOString(),
+      ...(this.gpus.gpus.length > 0 ? { gpus: this.gpus.gpus } : {}), ...(opts.gpus ? { gpu_source: this.gpus.source } : {}),
     };
     this.registered = new Promise((r) => { this.resolveRegistered = r; });
     this.faults = new AgentFaults({
@@ -144,11 +157,15 @@ export class Agent {
   }
 
   briefs(): ActorBrief[] {
-    return [...this.actors.values()].map(({ spec }) => ({ actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank }));
+    return [...this.actors.values()].map(({ spec }) => ({
+      actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, ...(spec.gpus?.length ? { gpus: spec.gpus } : {}),
+    }));
   }
 
   private heartbeat(): NodeHeartbeat {
+    const gpus = this.gpuMonitor.sample();
     return {
+      ...(gpus ? { gpus } : {}),
       nodeId: this.info.nodeId, ts: Date.now(), seq: this.beats, slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining',
       ...(this.warm ? { warm: this.warm.stats() } : {}),
     };
@@ -215,19 +232,23 @@ export class Agent {
     if (busy >= this.info.slots) {
       throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId} runs ${busy}/${this.info.slots} actors`);
     }
+    this.checkGpus(spec);
     const log = this.log.child({ job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation });
-    const warm = this.warm?.take();
+    // a warm process has loaded its backend with every GPU hidden: an actor with GPUs is forked fresh
+    const warm = spec.gpus?.length ? undefined : this.warm?.take();
     let proc: ActorProcess;
     if (warm) {
       // without minted creds (a server without auth, or tests) the actors' configured env creds apply, over IPC too
       proc = ActorProcess.adopt(warm, spec, creds ?? this.o.actorEnv?.FLOTILLA_NATS_CREDS, log);
       this.refillAfter(proc);
     } else {
+      const env = this.gpus.pin ? { ...this.o.actorEnv, ...gpuEnv(spec.gpus ?? []) } : this.o.actorEnv;
       const forking = ActorProcess.spawn(spec, {
-        natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env: this.o.actorEnv, creds,
+        natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env, creds,
       });
       this.spawning.set(spec.actorId, forking);
-      try { proc = await forking; } finally { this.spawning.delete(spec.actorId); }
+      this.forkingGpus.set(spec.actorId, spec.gpus ?? []);
+      try { proc = await forking; } finally { this.spawning.delete(spec.actorId); this.forkingGpus.delete(spec.actorId); }
     }
     this.actors.set(spec.actorId, proc);
     this.faults.attach(proc);
@@ -274,6 +295,25 @@ export class Agent {
     }, (err) => log.error({ err, exit }, 'actor exit report given up (agent closing, or an error no retry can fix)'));
     this.reports.add(p);
     void p.finally(() => this.reports.delete(p));
+  }
+
+  /**
+   * The GPUs the head gave the actor are this node's and held by no other actor here (an actor
+   * told to stop is gone within its grace period and, as with slots, holds none).
+   */
+  private checkGpus(spec: ActorSpec): void {
+    const want = spec.gpus ?? [];
+    if (want.length === 0) return;
+    const mine = new Set(this.gpus.gpus.map((g) => g.index));
+    const foreign = want.filter((g) => !mine.has(g));
+    if (foreign.length) {
+      throw new FlotillaError('FLO_VALIDATION', `invalid message: actor.gpus: node ${this.info.nodeId} offers GPU(s) [${[...mine].join(',')}], not [${foreign.join(',')}]`, {
+        details: [{ path: 'actor.gpus', message: `not offered here: ${foreign.join(',')}` }],
+      });
+    }
+    const held = new Set([...[...this.actors.values()].filter((a) => !a.stopping).flatMap((a) => a.spec.gpus ?? []), ...[...this.forkingGpus.values()].flat()]);
+    const taken = want.filter((g) => held.has(g));
+    if (taken.length) throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId}: GPU(s) ${taken.join(',')} held by another actor`);
   }
 
   /** Refuses an actor of a generation the head has already aborted. */

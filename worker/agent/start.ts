@@ -14,6 +14,7 @@ import { loadConfig, type ConfigInput } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { Agent } from './agent.ts';
 import { probeBackend } from './backend-probe.ts';
+import { findGpus } from './gpus.ts';
 
 /** Repository root, from this file's place in it. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,6 +52,8 @@ export interface StartedAgent {
 
 export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAgent> {
   const cfg = loadConfig({ overrides });
+  // before any connection: a bad --gpus / inventory is a config error that leaves nothing open
+  const gpus = await findGpus({ want: cfg.worker.gpus, declared: cfg.worker.gpuInventory });
   const joinToken = cfg.joinToken ?? (cfg.joinTokenFile && !cfg.natsCreds
     ? await waitJoinTokenFile(cfg.joinTokenFile, { onWait: () => console.log(`flotilla worker: waiting for the join token in ${cfg.joinTokenFile}`) })
     : undefined);
@@ -62,12 +65,13 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const heartbeatNc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}-heartbeat` }));
   const backend = probeBackend(REPO_ROOT);
   const agent = new Agent({
-    nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend,
+    nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend, gpus,
     root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs, warmActors: cfg.worker.warmActors,
   });
   await agent.start();
   void agent.registered.then((i) => {
-    console.log(`flotilla worker: node ${i.nodeId} registered (slots ${i.slots}, backend ${i.backend}, device ${i.device})`);
+    const g = i.gpus?.length ? `, gpus ${i.gpus.length} (${i.gpu_source}: ${[...new Set(i.gpus.map((x) => x.model))].join(', ')})` : '';
+    console.log(`flotilla worker: node ${i.nodeId} registered (slots ${i.slots}, backend ${i.backend}, device ${i.device}${g})`);
   });
   const done = new Promise<number>((resolve) => {
     let leaving = false;
@@ -82,6 +86,6 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
     process.once('SIGTERM', () => leave('SIGTERM'));
     process.once('SIGINT', () => leave('SIGINT'));
   });
-  log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, warmActors: cfg.worker.warmActors, ...backend }, 'worker agent started');
+  log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, warmActors: cfg.worker.warmActors, ...backend, gpus: gpus.gpus.length, gpuSource: gpus.source }, 'worker agent started');
   return { agent, done };
 }

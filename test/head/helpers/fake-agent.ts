@@ -11,7 +11,10 @@ import { parseJoinToken } from '../../../shared/join-token.ts';
 import type { NatsServer } from '../../kit/nats-server.ts';
 import { subjects, type Subjects } from '../../../shared/subjects.ts';
 import { decode, encode } from '../../../shared/codec.ts';
-import { NodeControl, JobAbort, type ActorSpec, type NodeInfo, type ActorOutcome, type JobEvent } from '../../../shared/schemas/index.ts';
+import { NodeControl, JobAbort, type ActorSpec, type NodeInfo, type ActorOutcome, type JobEvent, type GpuInfo, type GpuStats } from '../../../shared/schemas/index.ts';
+
+/** A fake node's GPUs: its inventory, and the figures its heartbeats carry (none: a declared inventory). */
+export interface FakeGpus { gpus: GpuInfo[]; stats?: GpuStats[] }
 
 /** connect() options of node `nodeId`'s own worker credential on `nats` (anonymous on a server without auth). */
 export async function fakeAgentOptions(nats: Pick<NatsServer, 'auth' | 'options'>, prefix: string, nodeId: string): Promise<NodeConnectionOptions> {
@@ -39,10 +42,16 @@ export class FakeAgent {
   /** heartbeats say the node is draining (a node that leaves) */
   draining = false;
 
-  constructor(opts: NodeConnectionOptions, prefix: string, nodeId: string, slots: number) {
+  readonly #gpuStats: GpuStats[] | undefined;
+
+  constructor(opts: NodeConnectionOptions, prefix: string, nodeId: string, slots: number, gpus?: FakeGpus) {
     this.#opts = opts;
     this.#s = subjects(prefix);
-    this.info = { nodeId, host: 'fake', slots, backend: 'cpu', device: 'fake', pid: process.pid, started_at: new Date().toISOString() };
+    this.info = {
+      nodeId, host: 'fake', slots, backend: 'cpu', device: 'fake', pid: process.pid, started_at: new Date().toISOString(),
+      ...(gpus ? { gpus: gpus.gpus, gpu_source: gpus.stats ? 'nvidia-smi' as const : 'declared' as const } : {}),
+    };
+    this.#gpuStats = gpus?.stats;
   }
 
   async start(): Promise<this> {
@@ -80,8 +89,10 @@ export class FakeAgent {
 
   beat(): void {
     if (this.silent || this.#nc.isClosed()) return;
-    const actors = [...this.actors.values()].map((a) => ({ actorId: a.actorId, jobId: a.jobId, generation: a.generation, rank: a.rank }));
-    this.#nc.publish(this.#s.nodeHeartbeat(this.info.nodeId), encode({ nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors, draining: this.draining }));
+    const actors = [...this.actors.values()].map((a) => ({ actorId: a.actorId, jobId: a.jobId, generation: a.generation, rank: a.rank, ...(a.gpus ? { gpus: a.gpus } : {}) }));
+    this.#nc.publish(this.#s.nodeHeartbeat(this.info.nodeId), encode({
+      nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors, draining: this.draining, ...(this.#gpuStats ? { gpus: this.#gpuStats } : {}),
+    }));
   }
 
   /** Ends one actor with an outcome (publishes actorExit, like the real agent). */

@@ -2,13 +2,14 @@
 import type { Test } from 'tap';
 import { startNatsServer, uniquePrefix, type NatsServer } from '../../kit/nats-server.ts';
 import { startHead, type Head, type HeadOptions } from '../../../head/head.ts';
-import { FakeAgent, fakeAgentOptions } from './fake-agent.ts';
+import { FakeAgent, fakeAgentOptions, type FakeGpus } from './fake-agent.ts';
 
 export interface HeadFixture {
   nats: NatsServer;
   prefix: string;
   head: Head;
-  agent(nodeId: string, slots: number): Promise<FakeAgent>;
+  /** `gpus`: the node's GPUs (none by default) */
+  agent(nodeId: string, slots: number, gpus?: FakeGpus): Promise<FakeAgent>;
 }
 
 export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Promise<HeadFixture> {
@@ -25,8 +26,8 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
   });
   return {
     nats, prefix, head,
-    async agent(nodeId, slots) {
-      const a = await new FakeAgent(await fakeAgentOptions(nats, prefix, nodeId), prefix, nodeId, slots).start();
+    async agent(nodeId, slots, gpus) {
+      const a = await new FakeAgent(await fakeAgentOptions(nats, prefix, nodeId), prefix, nodeId, slots, gpus).start();
       agents.push(a);
       return a;
     },
