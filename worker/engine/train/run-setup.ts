@@ -10,6 +10,7 @@ import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { createLoader, generateSyntheticDataset, loadDataset, scanReport, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
 import type { Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
+import { readPretrained, transferPretrained, type Pretrained, type TransferReport } from '../weights/index.ts';
 import type { LrKind } from './schedule.ts';
 import { Trainer } from './trainer.ts';
 
@@ -35,6 +36,13 @@ export interface RunSettings {
   patience: number;
   /** skip AutoAnchor (train.py --noautoanchor); default false */
   noautoanchor?: boolean;
+  /**
+   * pretrained weights (a .pt or our checkpoint) transferred into a fresh run's model where
+   * names and shapes match, before AutoAnchor and the EMA copy (train.py --weights)
+   */
+  weights?: string;
+  /** transfer the file's anchors too (train.py does unless --cfg or hyp anchors are given); default false */
+  weightsAnchors?: boolean;
 }
 
 export class RunSettingsError extends Error {
@@ -53,6 +61,7 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
     lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
     hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
+    ...(typeof m.weights === 'string' ? { weights: m.weights, weightsAnchors: m.weightsAnchors === true } : {}),
   };
 }
 
@@ -62,6 +71,7 @@ export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { 
     data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
     freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
+    ...(s.weights ? { weights: s.weights, weightsAnchors: s.weightsAnchors ?? false } : {}),
   };
 }
 
@@ -90,6 +100,8 @@ export interface RunSetup {
   scan: string[];
   /** what AutoAnchor found and printed, when it ran */
   autoanchor?: CheckAnchorsResult;
+  /** what the pretrained weights transfer did (fresh runs with `weights`) */
+  pretrained?: TransferReport;
   dispose(): Promise<void>;
 }
 
@@ -99,7 +111,7 @@ export interface RunSetup {
  * before the Trainer copies the model into its EMA; a resumed run gets its anchors from the
  * checkpoint.
  */
-export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number; fresh?: boolean } = {}): Promise<RunSetup> {
+export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number; fresh?: boolean; pretrained?: Pretrained } = {}): Promise<RunSetup> {
   const rank = o.rank ?? 0, worldSize = o.worldSize ?? 1;
   const perRank = Math.floor(s.batch / worldSize);
   if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
@@ -110,6 +122,11 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
   try {
     const stride = Math.max(...model.strides);
     if (s.imgsz % stride !== 0) throw new RunSettingsError(`img ${s.imgsz} must be a multiple of the model's max stride ${stride}`);
+    let pretrained: TransferReport | undefined;
+    if (o.fresh && s.weights) {
+      try { pretrained = transferPretrained(model, o.pretrained ?? readPretrained(s.weights), { excludeAnchors: !s.weightsAnchors }); }
+      catch (e) { throw new RunSettingsError((e as Error).message, { cause: e }); }
+    }
     let autoanchor: CheckAnchorsResult | undefined;
     if (o.fresh && !s.noautoanchor) {
       const px = model.anchors.map((l, i) => l.map(([w, h]) => [w * model.strides[i], h * model.strides[i]]));
@@ -124,7 +141,7 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs });
     return {
       trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
-      scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}),
+      scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}), ...(pretrained ? { pretrained } : {}),
       dispose: async () => { await train.close(); await val.close(); model.dispose(); },
     };
   } catch (e) {
