@@ -70,7 +70,8 @@ function fromCheckpoint(file: string, ck: CheckpointContent): Pretrained {
   if (!state.size) throw new WeightsError(`${file}: the checkpoint holds no model/ or ema/ tensors`);
   const m = ck.meta;
   return {
-    file, format: 'flotilla', state, ...(typeof m.cfg === 'string' ? { cfg: m.cfg } : {}), ...(typeof m.nc === 'number' ? { nc: m.nc } : {}),
+    // checkpoints without a cfg in their meta were yolov5n (the training default)
+    file, format: 'flotilla', state, cfg: typeof m.cfg === 'string' ? m.cfg : 'yolov5n', ...(typeof m.nc === 'number' ? { nc: m.nc } : {}),
     ...(Array.isArray(m.names) ? { names: m.names.map(String) } : {}), ...(typeof m.imgsz === 'number' ? { imgsz: m.imgsz } : {}),
     description: 'flotilla checkpoint',
   };
