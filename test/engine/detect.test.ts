@@ -106,3 +106,14 @@ t.test('the CLI: runs/detect/expN numbering, --nosave, usage errors', async (t) 
   t.equal(await main(['detect', '--weights', WEIGHTS]), 2, '--source required');
   t.equal(await main(['detect', '--weights', WEIGHTS, '--source', src, '--conf-thres', '2']), 2, 'a bad threshold');
 });
+
+t.test('docs/yolov5-weights-detect.md lists every detect flag', async (t) => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  try { t.equal(await main(['detect', '--help']), 0); } finally { console.log = log; }
+  const flags = [...new Set(lines.join('\n').match(/--[a-z][a-z-]+/g) ?? [])];
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/yolov5-weights-detect.md', import.meta.url)), 'utf8');
+  t.ok(flags.length >= 14, `${flags.length} flags in the usage`);
+  t.same(flags.filter((f) => !doc.includes(`\`${f}`)), [], 'each one is documented');
+});
