@@ -75,7 +75,7 @@ async function weightsOf(ctx: ActorContext, t: Yolov5Spec): Promise<string | und
   if (!ref) return resolve(t.weights);
   const got = await fetchDataset(ctx.nc, ctx.prefix, ref.name);
   const file = join(got.dir, ref.file);
-  if (!existsSync(file)) throw fatal('bad weights', new Error(`dataset '${ref.name}' has no file '${ref.file}'`));
+  if (!existsSync(file)) throw new FlotillaError('FLO_ACTOR_FATAL', `bad weights: dataset '${ref.name}' has no file '${ref.file}'`);
   ctx.log.info({ weights: t.weights, sha256: got.sha256, cached: got.cached }, 'weights from the object store');
   return file;
 }
