@@ -15,3 +15,19 @@ export const DATASET_META = { sha256: 'flotilla-sha256', yaml: 'flotilla-yaml', 
 export function datasetRefName(data: string): string | null {
   return data.startsWith(DATASET_SCHEME) ? data.slice(DATASET_SCHEME.length) : null;
 }
+
+/** True for `NAME/FILE` after the scheme: a file inside a pushed dataset (job `weights:`), FILE relative, without '..' or empty parts. */
+export function isDatasetFileRef(r: string): boolean {
+  const k = r.indexOf('/');
+  if (k < 0 || !DATASET_NAME.test(r.slice(0, k))) return false;
+  const parts = r.slice(k + 1).split('/');
+  return parts.every((p) => p !== '' && p !== '.' && p !== '..' && !p.includes('\0'));
+}
+
+/** The dataset name and the file inside it of `dataset://NAME/FILE`, or null for anything else. */
+export function datasetFileRef(ref: string): { name: string; file: string } | null {
+  const r = datasetRefName(ref);
+  if (r === null || !isDatasetFileRef(r)) return null;
+  const k = r.indexOf('/');
+  return { name: r.slice(0, k), file: r.slice(k + 1) };
+}

@@ -32,6 +32,8 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --fragments N      streaming: fragments (default 4)   --overlap N  streaming: steps in flight (default 1)
   --compress C       none | fp16 | bf16 | int8: what the outer delta is rounded to (default none)
   --resume FILE      continue a run from its weights/last.ckpt
+  --weights FILE     start from pretrained weights: a YOLOv5 .pt (Ultralytics) or a flotilla .ckpt;
+                     without --cfg the model is the one the file holds
   --project DIR      (default runs/train)
   --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
   --exist-ok         reuse runs/train/NAME
@@ -86,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
         hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, patience: { type: 'string' },
-        freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' },
+        freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
         project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
         'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
         sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
@@ -109,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       data: s('data') ?? '', cfg: s('cfg'), img: num('img', s('img'), 32), epochs: num('epochs', s('epochs'), 1), batch: num('batch', s('batch'), 1),
       hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']), noAutoanchor: Boolean(values.noautoanchor),
       patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval), noPlots: Boolean(values.noplots),
-      saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
+      saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), weights: s('weights'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
       synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
       sync: syncFlags(s),
     };
@@ -139,6 +141,7 @@ export async function run(argv: string[]): Promise<number> {
         } else if (e.type === 'autoanchor') {
           for (const line of e.lines) say(line);
         } else if (e.type === 'start') {
+          if (e.pretrained) say(e.pretrained);
           for (const line of e.scan) say(line);
           say(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
           say(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);

@@ -3,9 +3,11 @@ import { parseArgs } from 'node:util';
 
 const USAGE = `usage: flotilla val --weights FILE [options]
 
-  --weights FILE     a checkpoint written by 'flotilla train' (its EMA weights are evaluated)
-  --data FILE        dataset yaml (default: the one the checkpoint was trained on)
-  --img PX           image size (default: the training size)
+  --weights FILE     a checkpoint written by 'flotilla train' (its EMA weights are evaluated),
+                     or a YOLOv5 .pt (Ultralytics checkpoint or state dict)
+  --data FILE        dataset yaml (default: the one the checkpoint was trained on; required for a .pt)
+  --cfg FILE         model yaml for a bare state-dict .pt (default: the architecture the file holds)
+  --img PX           image size (default: the training size, 640 for a .pt)
   --batch N          batch size (default 32)
   --conf-thres X     NMS confidence threshold (default 0.001)
   --iou-thres X      NMS IoU threshold (default 0.6)
@@ -22,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        weights: { type: 'string' }, data: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
+        weights: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
         'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' },
         project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, noplots: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
@@ -47,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   let opts;
   try {
-    opts = { weights, data: s('data'), img: n('img'), batch: n('batch'), confThres: n('conf-thres'), iouThres: n('iou-thres'), split: task as 'val' | 'train' };
+    opts = { weights, data: s('data'), cfg: s('cfg'), img: n('img'), batch: n('batch'), confThres: n('conf-thres'), iouThres: n('iou-thres'), split: task as 'val' | 'train' };
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
     return 2;

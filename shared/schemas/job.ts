@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { MAX_KEYS, MAX_NAME, MAX_PATH, MAX_RANKS, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
+import { DATASET_SCHEME, isDatasetFileRef } from '../dataset-ref.ts';
 import { FaultSpec } from './fault.ts';
 import { SYNC_DEFAULTS, SyncOptions } from './sync.ts';
 import { GpuList, MAX_GPUS_PER_RANK } from './gpu.ts';
@@ -72,6 +73,14 @@ export const Yolov5Trainer = z
      * while the job has none of its own yet; the job's settings must build the same model
      */
     resume: z.string().min(1).max(MAX_PATH).optional(),
+    /**
+     * pretrained weights for a fresh job, as train.py --weights: a YOLOv5 .pt (Ultralytics) or a
+     * flotilla checkpoint, by a path on every worker or `dataset://NAME/FILE` (FILE inside the
+     * folder pushed with `flotilla dataset push`); layers whose names and shapes match are
+     * transferred (the cfg's anchors are kept, as train.py does when --cfg is given)
+     */
+    weights: z.string().min(1).max(MAX_PATH).refine((w) => !w.startsWith(DATASET_SCHEME) || isDatasetFileRef(w.slice(DATASET_SCHEME.length)),
+      { message: `use a path, or ${DATASET_SCHEME}NAME/FILE with FILE a relative path inside the pushed dataset (no '..')` }).optional(),
   })
   .strict();
 

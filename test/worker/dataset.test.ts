@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { synthesize } from '../../worker/engine/train/index.ts';
 import { actorSpec, control, exits, jobSpec, natsEnv, startTestAgent } from './helpers.ts';
 
 const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
+const PT = fileURLToPath(new URL('../fixtures/pt/yolov5n-w0125.pt', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/flotilla.mjs', import.meta.url));
 const LOADED_LEASE_MS = 120_000; // the actors' fencing lease, long: this tests data, not fencing
 
@@ -70,5 +71,20 @@ t.test('dataset push, fetch into a digest cache, refusal of bad bytes, a job on 
   await control(env.nc, env.s.nodeControl('node-ds'), { op: 'spawn', actor: { ...actorSpec({ jobId: 'jds2', actorId: 'ds2-r0', nodeId: 'node-ds', job: bad }), leaseMs: LOADED_LEASE_MS } });
   const e2 = await ex.next((x) => x.actorId === 'ds2-r0');
   t.match(e2.outcome, { kind: 'fatal', message: /no dataset 'missing'/ });
+
+  // weights: dataset://NAME/FILE — a PyTorch .pt inside a pushed folder, transferred on a fresh start
+  cpSync(join(dir, 'shapes'), join(dir, 'with-weights'), { recursive: true });
+  writeFileSync(join(dir, 'with-weights', 'data.yaml'), 'path: .\ntrain: images/train\nval: images/val\nnames: [circle, square, triangle]\n');
+  mkdirSync(join(dir, 'with-weights', 'weights'));
+  copyFileSync(PT, join(dir, 'with-weights', 'weights', 'w.pt'));
+  await pushDataset(env.nc, env.prefix, join(dir, 'with-weights'), 'withw');
+  const wjob = jobSpec({ workers: 1, trainer: { kind: 'yolov5', cfg: TINY, data: 'dataset://shapes', weights: 'dataset://withw/weights/w.pt', img: 64, epochs: 1, batch: 2, hyp: { warmup_epochs: 0 } } });
+  await control(env.nc, env.s.nodeControl('node-ds'), { op: 'spawn', actor: { ...actorSpec({ jobId: 'jw', actorId: 'w-r0', nodeId: 'node-ds', job: wjob }), leaseMs: LOADED_LEASE_MS } });
+  const e3 = await ex.next((x) => x.actorId === 'w-r0');
+  t.equal(e3.outcome.kind, 'succeeded', `a job with weights from the object store: ${e3.outcome.message ?? ''}`);
+  const wbad = jobSpec({ workers: 1, trainer: { kind: 'yolov5', cfg: TINY, data: 'dataset://shapes', weights: 'dataset://withw/weights/none.pt', img: 64, epochs: 1, batch: 2 } });
+  await control(env.nc, env.s.nodeControl('node-ds'), { op: 'spawn', actor: { ...actorSpec({ jobId: 'jw2', actorId: 'w2-r0', nodeId: 'node-ds', job: wbad }), leaseMs: LOADED_LEASE_MS } });
+  const e4 = await ex.next((x) => x.actorId === 'w2-r0');
+  t.match(e4.outcome, { kind: 'fatal', message: /dataset 'withw' has no file 'weights\/none.pt'/ });
   ex.close();
 });

@@ -55,6 +55,8 @@ export async function pushDataset(nc: NatsConnection, prefix: string, dir: strin
 export interface FetchedDataset {
   /** the dataset yaml in the cache */
   yamlPath: string;
+  /** the unpacked dataset folder in the cache */
+  dir: string;
   sha256: string;
   /** true when the cache already held this digest (nothing was downloaded) */
   cached: boolean;
@@ -70,7 +72,7 @@ export async function fetchDataset(nc: NatsConnection, prefix: string, name: str
   const sha256 = info.metadata?.[DATASET_META.sha256], yaml = info.metadata?.[DATASET_META.yaml];
   if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !yaml) throw new FlotillaError('FLO_VALIDATION', `dataset '${name}' has no digest or yaml in its metadata (not pushed by flotilla dataset push)`);
   const dest = join(cacheDir, sha256);
-  if (existsSync(join(dest, yaml))) return { yamlPath: join(dest, yaml), sha256, cached: true };
+  if (existsSync(join(dest, yaml))) return { yamlPath: join(dest, yaml), dir: dest, sha256, cached: true };
   mkdirSync(cacheDir, { recursive: true });
   const part = join(cacheDir, `.${sha256}.${randomBytes(6).toString('hex')}`);
   const tarFile = `${part}.tar`;
@@ -91,7 +93,7 @@ export async function fetchDataset(nc: NatsConnection, prefix: string, name: str
     localizeYaml(join(part, yaml));
     // another actor on this node may have finished first: its copy is the same bytes
     try { renameSync(part, dest); } catch (e) { if (!existsSync(join(dest, yaml))) throw e; }
-    return { yamlPath: join(dest, yaml), sha256, cached: false };
+    return { yamlPath: join(dest, yaml), dir: dest, sha256, cached: false };
   } finally {
     rmSync(tarFile, { force: true });
     rmSync(part, { recursive: true, force: true });

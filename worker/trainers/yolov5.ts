@@ -21,7 +21,7 @@ import { sha256Hex } from '../actor/checkpoint-store.ts';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { datasetRefName } from '../../shared/dataset-ref.ts';
+import { datasetFileRef, datasetRefName } from '../../shared/dataset-ref.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { effectiveSync, type Yolov5Trainer } from '../../shared/schemas/index.ts';
 import { SyncStrategy } from '../engine/sync/index.ts';
@@ -48,7 +48,9 @@ function fatal(what: string, e: unknown): FlotillaError {
 
 /** The run a job spec describes (the job's settings win over a resumed checkpoint's). */
 async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
+  const weights = await weightsOf(ctx, t);
   const base = {
+    ...(weights ? { weights, weightsAnchors: false } : {}),
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
     freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, sync: effectiveSync(ctx.spec.job),
   };
@@ -67,6 +69,18 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     ctx.log.info({ data: got.yamlPath, cached: got.cached }, 'synthetic dataset');
     return { ...base, synthetic, data: got.yamlPath };
   } catch (e) { throw fatal('cannot generate the synthetic dataset', e); }
+}
+
+/** The job's `weights` as a local file: a path as given, or a file of a pushed dataset fetched into this node's cache. */
+async function weightsOf(ctx: ActorContext, t: Yolov5Spec): Promise<string | undefined> {
+  if (!t.weights) return undefined;
+  const ref = datasetFileRef(t.weights);
+  if (!ref) return resolve(t.weights);
+  const got = await fetchDataset(ctx.nc, ctx.prefix, ref.name);
+  const file = join(got.dir, ref.file);
+  if (!existsSync(file)) throw new FlotillaError('FLO_ACTOR_FATAL', `bad weights: dataset '${ref.name}' has no file '${ref.file}'`);
+  ctx.log.info({ weights: t.weights, sha256: got.sha256, cached: got.cached }, 'weights from the object store');
+  return file;
 }
 
 /** The job's newest valid checkpoint, else the `resume` file, else none. */
@@ -208,6 +222,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     // every rank computes the same (seeded) anchors; rank 0 reports what train.py prints
     if (spec.rank === 0) {
       for (const line of setup.scan) await ctx.emitLog(line.includes('WARNING') ? 'warn' : 'info', line);
+      if (setup.pretrained) await ctx.emitLog('info', setup.pretrained.message);
       for (const line of setup.autoanchor?.lines ?? []) await ctx.emitLog('info', line);
     }
     let startStep = 0;

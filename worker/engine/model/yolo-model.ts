@@ -172,6 +172,14 @@ export class YoloModel {
     return this.assign(torchBlobToMap(blob, tensors), true, opts);
   }
 
+  /**
+   * Loads tensors in PyTorch layout by name, each with its PyTorch shape (a `.pt` state dict);
+   * non-strict loads transfer the names whose shapes match, as train.py's intersect_dicts.
+   */
+  loadTorchState(state: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>, opts: LoadOptions = {}): LoadReport {
+    return this.assign(new Map(state), true, opts);
+  }
+
   private assign(src: Map<string, SourceTensor>, torchLayout: boolean, opts: LoadOptions): LoadReport {
     this.assertLive();
     let anchors: Float32Array | null = null;

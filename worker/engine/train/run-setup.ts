@@ -11,6 +11,7 @@ import { createLoader, generateSyntheticDataset, loadDataset, scanReport, type L
 import type { Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
 import type { SyncSettings } from '../sync/index.ts';
+import { readPretrained, transferPretrained, type Pretrained, type TransferReport } from '../weights/index.ts';
 import type { LrKind } from './schedule.ts';
 import { Trainer } from './trainer.ts';
 
@@ -38,6 +39,13 @@ export interface RunSettings {
   noautoanchor?: boolean;
   /** how ranks (or, for one process, outer steps) sync (engine/sync); absent: allreduce */
   sync?: SyncSettings;
+  /**
+   * pretrained weights (a .pt or our checkpoint) transferred into a fresh run's model where
+   * names and shapes match, before AutoAnchor and the EMA copy (train.py --weights)
+   */
+  weights?: string;
+  /** transfer the file's anchors too (train.py does unless --cfg or hyp anchors are given); default false */
+  weightsAnchors?: boolean;
 }
 
 export class RunSettingsError extends Error {
@@ -57,6 +65,7 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
     hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
     ...(m.syncSettings && typeof m.syncSettings === 'object' ? { sync: m.syncSettings as unknown as SyncSettings } : {}),
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
+    ...(typeof m.weights === 'string' ? { weights: m.weights, weightsAnchors: m.weightsAnchors === true } : {}),
   };
 }
 
@@ -67,6 +76,7 @@ export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { 
     freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
     ...(s.sync && s.sync.mode !== 'allreduce' ? { syncSettings: s.sync as unknown as Json } : {}),
+    ...(s.weights ? { weights: s.weights, weightsAnchors: s.weightsAnchors ?? false } : {}),
   };
 }
 
@@ -95,6 +105,8 @@ export interface RunSetup {
   scan: string[];
   /** what AutoAnchor found and printed, when it ran */
   autoanchor?: CheckAnchorsResult;
+  /** what the pretrained weights transfer did (fresh runs with `weights`) */
+  pretrained?: TransferReport;
   dispose(): Promise<void>;
 }
 
@@ -104,7 +116,7 @@ export interface RunSetup {
  * before the Trainer copies the model into its EMA; a resumed run gets its anchors from the
  * checkpoint.
  */
-export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number; fresh?: boolean } = {}): Promise<RunSetup> {
+export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number; fresh?: boolean; pretrained?: Pretrained } = {}): Promise<RunSetup> {
   const rank = o.rank ?? 0, worldSize = o.worldSize ?? 1;
   const perRank = Math.floor(s.batch / worldSize);
   if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
@@ -115,6 +127,11 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
   try {
     const stride = Math.max(...model.strides);
     if (s.imgsz % stride !== 0) throw new RunSettingsError(`img ${s.imgsz} must be a multiple of the model's max stride ${stride}`);
+    let pretrained: TransferReport | undefined;
+    if (o.fresh && s.weights) {
+      try { pretrained = transferPretrained(model, o.pretrained ?? readPretrained(s.weights), { excludeAnchors: !s.weightsAnchors }); }
+      catch (e) { throw new RunSettingsError((e as Error).message, { cause: e }); }
+    }
     let autoanchor: CheckAnchorsResult | undefined;
     if (o.fresh && !s.noautoanchor) {
       const px = model.anchors.map((l, i) => l.map(([w, h]) => [w * model.strides[i], h * model.strides[i]]));
@@ -129,7 +146,7 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs });
     return {
       trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
-      scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}),
+      scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}), ...(pretrained ? { pretrained } : {}),
       dispose: async () => { await train.close(); await val.close(); trainer.dispose(); model.dispose(); },
     };
   } catch (e) {

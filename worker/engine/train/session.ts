@@ -2,16 +2,17 @@
  * One-process training and validation from a dataset yaml (or the synthetic set) and a model
  * yaml: the pieces train.py wires together, for the CLI, the tests and the demo.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { join, resolve } from 'node:path';
 import { loadCheckpoint, type CheckpointContent } from '../checkpoint/index.ts';
 import { createLoader, loadDataset, type YoloDataset } from '../data/index.ts';
 import { loadHyp, type Hyp } from '../hyp/index.ts';
-import { buildModel, type YoloModel } from '../model/index.ts';
+import type { YoloModel } from '../model/index.ts';
 import { SyncStrategy, soloComm, type SyncSettings } from '../sync/index.ts';
 import { fit, type FitEvent, type FitResult } from './fit.ts';
 import { ensureData, runSettingsOf, setupRun, synthesize, type RunSettings } from './run-setup.ts';
-import { stateDictFrom } from './state.ts';
+import { modelFromPretrained, readPretrained, WeightsError, type Pretrained } from '../weights/index.ts';
 import { PLOTTED_BATCHES, plotValBatch, plotValidation } from '../plots/index.ts';
 import type { TrainBatch, ValMetrics } from './types.ts';
 import { validate } from './validate.ts';
@@ -48,6 +49,12 @@ export interface TrainSessionOptions {
   nbs?: number;
   /** continue from this checkpoint (last.ckpt of an earlier run); its folder is reused */
   resume?: string;
+  /**
+   * pretrained weights: a YOLOv5 .pt (Ultralytics checkpoint or state dict) or our checkpoint,
+   * transferred where names and shapes match (train.py --weights). Without `cfg` the model is
+   * the one the file records; with `cfg` the file's anchors are not transferred, as train.py.
+   */
+  weights?: string;
   /** synthetic set size when data = 'synthetic' (default 256 train, 64 val) */
   synthTrain?: number;
   synthVal?: number;
@@ -70,7 +77,7 @@ export interface TrainSessionOptions {
 export type SessionEvent =
   | FitEvent
   | { type: 'autoanchor'; lines: string[]; replaced: boolean; bpr: number; newBpr?: number }
-  | { type: 'start'; scan: string[]; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string };
+  | { type: 'start'; scan: string[]; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string; pretrained?: string };
 
 export interface TrainSessionResult extends FitResult {
   saveDir: string;
@@ -84,11 +91,21 @@ export function nextRunDir(project: string, name: string, existOk = false): stri
   for (let i = 2; ; i++) if (!taken.has(`${name}${i}`)) return join(project, `${name}${i}`);
 }
 
+/** The cfg a run without --cfg builds from `w`: its recorded cfg name, or its yaml written to `saveDir`/model.yaml. */
+function cfgOfWeights(w: Pretrained, saveDir: string): string {
+  if (typeof w.cfg === 'string') return w.cfg;
+  if (!w.cfg) throw new WeightsError(`${w.file} is a bare state dict without its architecture: pass --cfg (e.g. yolov5n)`);
+  const file = resolve(saveDir, 'model.yaml');
+  writeFileSync(file, stringify(w.cfg));
+  return file;
+}
+
 /** Trains one process end to end; returns where it wrote and the final metrics. */
 export async function trainSession(o: TrainSessionOptions): Promise<TrainSessionResult> {
   let resume: CheckpointContent | undefined;
   let saveDir: string;
   let settings: RunSettings;
+  let pretrained: Pretrained | undefined;
   if (o.resume) {
     resume = loadCheckpoint(o.resume);
     // On resume the run's own settings win, as train.py --resume does. A job's checkpoint
@@ -105,13 +122,19 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     const img = o.img ?? 640, seed = o.seed ?? 0;
     const synthetic = o.data === 'synthetic' ? { train: o.synthTrain ?? 256, val: o.synthVal ?? 64, img, seed, ...o.synthOptions } : undefined;
     const data = synthetic ? await synthesize(synthetic, join(saveDir, 'synthetic')) : o.data;
+    let cfg = o.cfg ?? 'yolov5n';
+    if (o.weights) {
+      pretrained = readPretrained(o.weights);
+      if (!o.cfg) cfg = cfgOfWeights(pretrained, saveDir);
+    }
     settings = {
-      data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg: o.cfg ?? 'yolov5n', imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
+      ...(o.weights ? { weights: resolve(o.weights), weightsAnchors: !o.cfg } : {}),
+      data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg, imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
       seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, o.hypOverrides), patience: o.patience ?? 100,
       noautoanchor: o.noAutoanchor ?? false, ...(o.sync ? { sync: o.sync } : {}),
     };
   }
-  const run = await setupRun(settings, { fresh: !resume });
+  const run = await setupRun(settings, { fresh: !resume, ...(pretrained ? { pretrained } : {}) });
   try {
     const { trainer, train, trainSet, valSet, model } = run;
     const aa = run.autoanchor;
@@ -119,7 +142,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     o.onEvent?.({
       type: 'start', scan: run.scan, saveDir, data: settings.data, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
       names: trainSet.names, parameters: model.paramCount(), batchesPerEpoch: train.length, accumulate: trainer.accumulate,
-      ...(o.resume ? { resumedFrom: o.resume } : {}),
+      ...(o.resume ? { resumedFrom: o.resume } : {}), ...(run.pretrained ? { pretrained: run.pretrained.message } : {}),
     });
     const result = await fit(trainer, {
       train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
@@ -135,11 +158,13 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
 
 /** Options of {@link valSession}. */
 export interface ValSessionOptions {
-  /** a checkpoint written by training (its EMA weights are validated, as val.py does with ckpt['ema']) */
+  /** a checkpoint written by training (its EMA weights are validated, as val.py does with ckpt['ema']) or a YOLOv5 .pt */
   weights: string;
-  /** dataset yaml; default the one the checkpoint was trained on */
+  /** dataset yaml; default the one the checkpoint was trained on (a .pt needs it) */
   data?: string;
-  /** image size; default the training one */
+  /** model yaml for a bare state-dict .pt (default: the architecture the file records) */
+  cfg?: string;
+  /** image size; default the training one (640 for a .pt) */
   img?: number;
   batch?: number;
   confThres?: number;
@@ -150,20 +175,20 @@ export interface ValSessionOptions {
   saveDir?: string;
 }
 
-/** Validates a checkpoint on a dataset split. */
+/** Validates a checkpoint or .pt on a dataset split. */
 export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMetrics; dataset: YoloDataset; model: { cfg: string; nc: number }; pictures: string[] }> {
-  const ck = loadCheckpoint(o.weights);
-  const meta = ck.meta;
-  const cfg = String(meta.cfg ?? 'yolov5n');
-  const data = o.data ?? String(meta.data);
-  const img = o.img ?? Number(meta.imgsz ?? 640);
+  const w = readPretrained(o.weights);
+  // our checkpoints record the dataset and hyp they were trained with (the tensors are read again: small files)
+  const meta = w.format === 'flotilla' ? loadCheckpoint(o.weights).meta : {};
+  const data = o.data ?? (typeof meta.data === 'string' ? meta.data : undefined);
+  if (!data) throw new WeightsError(`${o.weights} records no dataset: pass --data`);
+  const img = o.img ?? w.imgsz ?? 640;
   const dataset = await loadDataset(data, o.split ?? 'val', { skipCorrupt: true });
-  const nc = Number(meta.nc ?? dataset.nc);
-  if (dataset.nc !== nc) throw new Error(`the checkpoint has ${nc} classes, the dataset ${dataset.nc}`);
-  const model: YoloModel = buildModel(cfg, { nc });
+  const nc = w.nc ?? dataset.nc;
+  if (dataset.nc !== nc) throw new Error(`the weights have ${nc} classes, the dataset ${dataset.nc}`);
+  const model: YoloModel = modelFromPretrained(w, o.cfg);
+  const cfg = o.cfg ?? (typeof w.cfg === 'string' ? w.cfg : `${w.file} (its model.yaml)`);
   try {
-    const ema = stateDictFrom(ck, 'ema/');
-    model.loadStateDict(ema.size ? ema : stateDictFrom(ck, 'model/'));
     const hyp = (meta.hyp as unknown as Hyp | undefined) ?? loadHyp();
     const loader = createLoader({ dataset, batchSize: o.batch ?? 32, img, augment: false, hyp, seed: 0, rect: true, stride: Math.max(...model.strides) });
     const pictures: string[] = [];
