@@ -3,6 +3,7 @@
  * stores loaded from KV, the controller, membership, the durable followers of actor exits and
  * job progress, the periodic tick, the optional autoscaler and the REST app.
  */
+import { assertServerVersion } from '../shared/nats-version.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -147,6 +148,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   const deadAfterMs = o.deadAfterMs ?? DEFAULTS.deadAfterMs;
   // every server URL, reconnect forever; a ping each second so a dead link shows in ~3 s
   const nc = await connect(natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }));
+  await assertServerVersion(nc); // refuses a server older than MIN_NATS_SERVER with one clear message
   const minter = o.natsSigningKey && o.natsCreds ? credentialMinter(s, o.natsSigningKey, o.natsCreds) : undefined;
   const revokedJoinTokens = new Set<string>();
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];

@@ -11,6 +11,7 @@ import { fmtCreds } from '@nats-io/jwt';
 import { decode, encode, validate } from '../../shared/codec.ts';
 import { fromWire } from '../../shared/errors.ts';
 import { natsOptions } from '../../shared/nats-connect.ts';
+import { assertServerVersion } from '../../shared/nats-version.ts';
 import { ControlReply, JoinGrant, type JoinRequest } from '../../shared/schemas/index.ts';
 import type { Subjects } from '../../shared/subjects.ts';
 import { abortableSleep } from '../actor/index.ts';
@@ -18,6 +19,7 @@ import { abortableSleep } from '../actor/index.ts';
 export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: string, nodeId: string, s: Subjects, signal?: AbortSignal): Promise<string> {
   const nc = await connect(natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }));
   try {
+    await assertServerVersion(nc);
     const kp = createUser();
     const req: JoinRequest = { nodeId, publicKey: kp.getPublicKey() };
     let backoff = 250;

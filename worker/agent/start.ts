@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { credsText, natsOptions } from '../../shared/nats-connect.ts';
 import { FlotillaError } from '../../shared/errors.ts';
+import { assertServerVersion } from '../../shared/nats-version.ts';
 import { parseJoinToken, workerIdentity } from '../../shared/join-token.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { joinPool } from './join-pool.ts';
@@ -58,6 +59,7 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
   const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
   const nc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}` }));
+  await assertServerVersion(nc);
   // Heartbeats on a connection of their own: nothing else queues in front of them.
   const heartbeatNc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}-heartbeat` }));
   const backend = probeBackend(REPO_ROOT);
