@@ -41,15 +41,26 @@ export function describeRefusal(err: unknown, where: string, who: string): strin
   return undefined;
 }
 
-/** connect(), with a refused connect thrown as FLO_CONFIG carrying describeRefusal's line. */
+/**
+ * connect(), with a refused connect thrown as FLO_CONFIG carrying describeRefusal's line. With
+ * `waitOnFirstConnect` nats.js retries a TLS failure forever without a word, so one plain attempt
+ * goes first: a refusal is thrown; a server that is not up yet is waited for as asked.
+ */
 export async function connectClear(opts: NodeConnectionOptions, who: string): Promise<NatsConnection> {
+  const servers = Array.isArray(opts.servers) ? opts.servers.join(',') : String(opts.servers ?? '');
+  const clear = (err: unknown): unknown => {
+    const line = describeRefusal(err, servers, who);
+    return line ? new FlotillaError('FLO_CONFIG', line, { cause: err }) : err;
+  };
+  if (opts.waitOnFirstConnect) {
+    const probe = await connect({ ...opts, waitOnFirstConnect: false, reconnect: false, maxReconnectAttempts: 0 }).catch((err: unknown) => clear(err));
+    if (probe instanceof FlotillaError) throw probe;
+    if (probe && typeof (probe as NatsConnection).close === 'function') await (probe as NatsConnection).close().catch(() => undefined);
+  }
   try {
     return await connect(opts);
   } catch (err) {
-    const servers = Array.isArray(opts.servers) ? opts.servers.join(',') : String(opts.servers ?? '');
-    const line = describeRefusal(err, servers, who);
-    if (line) throw new FlotillaError('FLO_CONFIG', line, { cause: err });
-    throw err;
+    throw clear(err);
   }
 }
 
