@@ -11,7 +11,7 @@
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, netnsUnavailable, type Host } from '../kit/netns.ts';
@@ -32,7 +32,7 @@ t.test('docs/deploy-cluster.md runs as written on namespace hosts', { timeout: 9
   for (const d of Object.values(MOUNTS)) if (!existsSync(d)) { mkdirSync(d, { recursive: true }); made.push(d); }
   t.teardown(() => { for (const d of made.reverse()) { try { if (readdirSync(d).length === 0) rmdirSync(d); } catch { /* in use */ } } });
   const base = mkdtempSync(join(tmpdir(), 'flotilla-doc-'));
-  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  t.teardown(() => { if (t.passing()) rmSync(base, { recursive: true, force: true }); else t.comment(`hosts' files and logs kept in ${base}`); });
   const bin = join(base, 'bin');
   mkdirSync(bin);
   writeFileSync(join(bin, 'flotilla'), `#!/bin/sh\nexec ${process.execPath} ${MOUNTS.opt}/bin/flotilla.mjs "$@"\n`);
@@ -62,7 +62,8 @@ t.test('docs/deploy-cluster.md runs as written on namespace hosts', { timeout: 9
       env: { ...clean, PATH: `${bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`, HOME: d.home, FLOTILLA_DOC_BLOCK: script, FLOTILLA_LOG_LEVEL: 'warn' },
     });
     let out = '';
-    const add = (b: Buffer) => { out += b.toString(); for (const l of b.toString().split('\n')) if (l.trim()) say(`[${label} ${tag}] ${l}`); };
+    const log = join(base, label, `${tag.replace(/\W+/g, '-')}-${Date.now()}.log`);
+    const add = (b: Buffer) => { out += b.toString(); appendFileSync(log, b); for (const l of b.toString().split('\n')) if (l.trim()) say(`[${label} ${tag}] ${l}`); };
     p.stdout?.on('data', add);
     p.stderr?.on('data', add);
     const done = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
@@ -123,7 +124,10 @@ t.test('docs/deploy-cluster.md runs as written on namespace hosts', { timeout: 9
 
   const restart = blocks.filter((b) => b.hosts.includes('any-server'));
   t.ok(restart.some((b) => b.daemon) && restart.some((b) => !b.daemon), 'the page shows how to start a server again and how to wait for it');
+  const wait = restart.filter((b) => !b.daemon);
   for (const h of servers) {
+    // the page: one server at a time, the next only once every server is healthy again
+    for (const b of wait) await run(b, servers);
     const [srv] = daemons.get(h) ?? [];
     t.ok(srv && srv.exitCode === null, `${h}'s server ran until now`);
     killGroup(srv);

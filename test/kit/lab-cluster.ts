@@ -72,9 +72,10 @@ export async function labAuth(): Promise<ServerAuth> {
 }
 
 /** Hosts nats1..3 running the shipped cluster configs. */
-export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabCluster> {
+export async function startLabCluster(lab: Lab, auth?: ServerAuth, opts: { mgmt?: string[] } = {}): Promise<LabCluster> {
   const trust = auth ?? await labAuth();
-  const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h));
+  // `mgmt`: hosts that also get a management link (a head there stays reachable while it is cut off)
+  const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h, { mgmt: opts.mgmt?.includes(h) }));
   const certs = writeNatsCerts(join(trust.dir, 'tls'), [...DEFAULT_CERT_HOSTS, ...hosts.map((h) => h.ip)]);
   const servers = new Map<string, NatsServer>();
   await Promise.all(hosts.map(async (h, i) => {
