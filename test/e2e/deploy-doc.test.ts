@@ -63,7 +63,7 @@ t.test('docs/deploy-cluster.md runs as written on namespace hosts', { timeout: 9
     });
     let out = '';
     const log = join(base, label, `${tag.replace(/\W+/g, '-')}-${Date.now()}.log`);
-    const add = (b: Buffer) => { out += b.toString(); appendFileSync(log, b); for (const l of b.toString().split('\n')) if (l.trim()) say(`[${label} ${tag}] ${l}`); };
+    const add = (b: Buffer) => { out += b.toString(); try { appendFileSync(log, b); } catch { /* the lab is gone */ } for (const l of b.toString().split('\n')) if (l.trim()) say(`[${label} ${tag}] ${l}`); };
     p.stdout?.on('data', add);
     p.stderr?.on('data', add);
     const done = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
