@@ -61,5 +61,10 @@ t.test('10 s partition of the head host that also runs a NATS server', { timeout
   const fenced = agents.flatMap((a) => a.output().split('\n')).filter((l) => /self-fenced/.test(l));
   t.comment(`fault: head partition, head host runs nats1 | restarts ${done.restarts} | generations ${report.generations.length} | steps lost ${audit.lostPerChange.reduce((a, b) => a + b, 0)} ${JSON.stringify(audit.lostPerChange)} | self-fenced actors ${fenced.length}`);
   for (const l of fenced) t.comment(l.slice(0, 300));
+  // why each restart happened (the head's state events, and warnings/errors the ranks reported)
+  for (const e of ev) {
+    if (e.type === 'state' && e.message) t.comment(`state ${e.state}: ${e.message.slice(0, 300)}`);
+    if (e.type === 'log' && (e.level === 'warn' || e.level === 'error')) t.comment(`rank ${e.rank ?? '-'} ${e.level}: ${e.msg.slice(0, 300)}`);
+  }
   t.equal(fenced.length, 0, 'no actor self-fenced: each was on another server before its lease ran out');
 });
