@@ -8,6 +8,8 @@
 #
 #   bash deploy/install-nats.sh            # install when missing or too old
 #   FLOTILLA_NATS_SUITE=sid bash deploy/install-nats.sh   # newest line (2.15.x in late 2026)
+#   FLOTILLA_NATS_FORCE=1 FLOTILLA_NATS_DEST=DIR ...       # install into DIR whatever PATH has
+#                                                          # (test/deploy/nats-version.test.ts gets bookworm's 2.9.10 so)
 set -euo pipefail
 MIN="${FLOTILLA_NATS_MIN:-2.10.0}"
 SUITE="${FLOTILLA_NATS_SUITE:-trixie}"
@@ -18,7 +20,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 version_of() { "$1" --version 2>/dev/null | sed -n 's/.*v\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' | head -1; }
 at_least() { [ "$(printf '%s\n%s\n' "$MIN" "$1" | sort -V | head -1)" = "$MIN" ]; }
 
-if have=$(command -v nats-server) && v=$(version_of "$have") && [ -n "$v" ] && at_least "$v"; then
+if [ "${FLOTILLA_NATS_FORCE:-}" != 1 ] && have=$(command -v nats-server) && v=$(version_of "$have") && [ -n "$v" ] && at_least "$v"; then
   echo "install-nats: $have is $v (>= $MIN), nothing to do"
   exit 0
 fi
@@ -39,5 +41,7 @@ for b in "$work/root/usr/sbin/nats-server" "$work/root/usr/bin/nats-server"; do 
 [ -n "$bin" ] || { echo "install-nats: no nats-server binary in the Debian $SUITE package" >&2; exit 1; }
 v=$(version_of "$bin")
 at_least "$v" || { echo "install-nats: Debian $SUITE has nats-server $v, older than $MIN" >&2; exit 1; }
+mkdir -p "$DEST"
+[ -w "$DEST" ] && SUDO=""
 $SUDO install -m 0755 "$bin" "$DEST/nats-server"
 echo "install-nats: installed nats-server $v as $DEST/nats-server"

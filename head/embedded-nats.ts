@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { natsOptions } from '../shared/nats-connect.ts';
 import { jsDomain } from '../shared/js-domain.ts';
+import { checkServerVersion, parseVersion, TESTED_NATS_SERVER } from '../shared/nats-version.ts';
 import { joinTokenOf } from '../shared/join-token.ts';
 import { subjects } from '../shared/subjects.ts';
 import { ensureTrustDir, mintCreds, serverAuthConfig, type NatsTrust } from './auth/nats-trust.ts';
@@ -109,13 +110,16 @@ let checked = false;
 export function natsServerBinary(): string {
   const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
   if (!checked) {
+    let out: string;
     try {
-      execFileSync(bin, ['--version'], { stdio: 'pipe' });
+      out = execFileSync(bin, ['--version'], { stdio: 'pipe', encoding: 'utf8' });
     } catch {
       throw new Error(
-        `nats-server not found (tried '${bin}'). Install it: apt-get install nats-server (Debian), or set NATS_SERVER_BIN.`,
+        `nats-server not found (tried '${bin}'). Install it: bash deploy/install-nats.sh (nats-server ${TESTED_NATS_SERVER}), or set NATS_SERVER_BIN.`,
       );
     }
+    // refused before it starts: an old server would run, and fail later (see shared/nats-version.ts)
+    checkServerVersion(parseVersion(out)?.join('.'), bin);
     checked = true;
   }
   return bin;

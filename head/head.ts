@@ -3,6 +3,8 @@
  * stores loaded from KV, the controller, membership, the durable followers of actor exits and
  * job progress, the periodic tick, the optional autoscaler and the REST app.
  */
+import { assertServerVersion } from '../shared/nats-version.ts';
+import { connectClear, watchRefusals } from '../shared/nats-refusals.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -148,7 +150,9 @@ export async function startHead(o: HeadOptions): Promise<Head> {
   const s = subjects(o.prefix);
   const deadAfterMs = o.deadAfterMs ?? DEFAULTS.deadAfterMs;
   // every server URL, reconnect forever; a ping each second so a dead link shows in ~3 s
-  const nc = await connect(natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }));
+  const nc = await connectClear(natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }), 'the head');
+  await assertServerVersion(nc); // refuses a server older than MIN_NATS_SERVER with one clear message
+  watchRefusals(nc, log, 'the head');
   const minter = o.natsSigningKey && o.natsCreds ? credentialMinter(s, o.natsSigningKey, o.natsCreds) : undefined;
   const revokedJoinTokens = new Set<string>();
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];

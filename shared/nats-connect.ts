@@ -5,7 +5,7 @@
  * request/reply and JetStream work under a user that cannot read others' inboxes.
  */
 import { readFileSync } from 'node:fs';
-import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NodeConnectionOptions, ReconnectToServerHandler } from '@nats-io/transport-node';
 import { credsAuthenticator } from './native-nkey.ts';
 import { FlotillaError } from './errors.ts';
 import { installCutLayer } from './nats-cut.ts';
@@ -50,12 +50,51 @@ export function natsTls(servers: readonly string[], env: NodeJS.ProcessEnv = pro
   return servers.some((s) => /^tls:\/\//i.test(s.trim())) ? {} : undefined;
 }
 
-/** Options for connect(): servers, TLS (natsTls), and the authenticator and inbox prefix of `creds` when given. */
+/**
+ * How fast a client notices that its server is gone and moves to another one of its URL list.
+ * A partitioned server sends nothing (no RST, no FIN), so only the client's own PINGs find out:
+ * a PING every `pingIntervalMs`, and a connection with `maxPingOut` PINGs unanswered is stale
+ * (1.0-1.5 s after the last PONG with the defaults), closed and redialled. The redial goes to the
+ * server of the list dialled longest ago (`leastRecentlyDialled`: never the one just lost), and a
+ * dial that gets no answer gives up after `dialTimeoutMs` and tries the next. An actor's lease and
+ * the head's dead-node threshold are 3 s (`deadAfterMs`), so an actor or agent whose server is cut
+ * off is on another server (~1.2-1.7 s) before either runs out. A PONG queued behind more than
+ * ~1 s of data (a link far slower than the traffic on it) reads as a dead server and costs a
+ * reconnect; FLOTILLA_NATS_PING_MS raises the interval for such links (the lease must then grow too).
+ */
+export const LIVENESS = { pingIntervalMs: 500, maxPingOut: 2, reconnectTimeWaitMs: 250, dialTimeoutMs: 5000 } as const;
+
+/** The ping interval of this process: FLOTILLA_NATS_PING_MS, else LIVENESS.pingIntervalMs. */
+export function pingIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.FLOTILLA_NATS_PING_MS);
+  return Number.isInteger(v) && v >= 100 ? v : LIVENESS.pingIntervalMs;
+}
+
+/**
+ * nats.js redials the server it just lost first (its pool rotates only from the second pick on),
+ * and a partitioned server answers that dial with silence until the dial times out. This picks
+ * the server dialled longest ago instead (the one just lost was dialled last: every dial stamps
+ * `lastConnect`), the library's own pick when it ties.
+ */
+export const leastRecentlyDialled: ReconnectToServerHandler = (pool) => {
+  let best = pool[0];
+  for (const s of pool) if (s.lastConnect < best.lastConnect) best = s;
+  return best ?? null;
+};
+
+/** Options for connect(): servers, TLS (natsTls), failover (LIVENESS), and the authenticator and inbox prefix of `creds` when given. */
 export function natsOptions(servers: string | string[], creds?: string, extra: Partial<NodeConnectionOptions> = {}): NodeConnectionOptions {
   installCutLayer();
   const list = Array.isArray(servers) ? servers : servers.split(',');
   const tls = natsTls(list);
-  const base = { servers: list, ...(tls ? { tls } : {}) };
+  const liveness: Partial<NodeConnectionOptions> = {
+    pingInterval: pingIntervalMs(), maxPingOut: LIVENESS.maxPingOut, reconnectTimeWait: LIVENESS.reconnectTimeWaitMs,
+    timeout: LIVENESS.dialTimeoutMs, reconnectToServer: leastRecentlyDialled,
+    // a client given the whole list keeps to it: a server's gossiped addresses would add a second
+    // entry for each server (its IP next to its name) and a lost server could be redialled by IP
+    ...(list.length > 1 ? { ignoreClusterUpdates: true } : {}),
+  };
+  const base = { servers: list, ...(tls ? { tls } : {}), ...liveness };
   if (!creds) return { ...base, ...extra };
   const text = credsText(creds);
   const inboxPrefix = inboxPrefixOf(credsJwt(text));

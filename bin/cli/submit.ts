@@ -11,6 +11,8 @@ import { HeadClient, serverUrl } from './client.ts';
 const USAGE = `usage: flotilla submit [FILE.json|FILE.yaml] [options]
 
   --server URL          head URL (env FLOTILLA_URL, default http://127.0.0.1:8080)
+  --token T             REST token (env FLOTILLA_TOKEN, default: the one ~/.flotilla/credentials holds for
+                        that URL); from another host: one from "flotilla token create --role submitter" on the head
   --name NAME           job name
   --workers N           trainer actors (ranks), default 1
   --min-workers N       elastic: shrink down to N on failure

@@ -74,9 +74,9 @@ t.test('systemd units', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const nats = natsServerBinary();
   for (const u of units) {
-    // the installed layout (/opt/flotilla, /usr/bin/node, /usr/sbin/nats-server) mapped onto this machine
+    // the installed layout (/opt/flotilla, /usr/bin/node, /usr/local/bin/nats-server) mapped onto this machine
     writeFileSync(join(dir, u), text[u].replaceAll('/opt/flotilla', ROOT).replaceAll('/usr/bin/node', process.execPath)
-      .replaceAll('/usr/sbin/nats-server', nats).replaceAll('/etc/flotilla/', `${dir}/`));
+      .replaceAll('/usr/local/bin/nats-server', nats).replaceAll('/etc/flotilla/', `${dir}/`));
   }
   for (const env of ['head.env', 'worker.env']) copyFileSync(join(D, 'systemd', env), join(dir, env));
   const r = spawnSync(analyze, ['verify', ...units.map((u) => join(dir, u))], { encoding: 'utf8' });

@@ -19,7 +19,7 @@ import { readFileSync, mkdtempSync, rmSync, copyFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
-import { launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
+import { freePort, launch, serverAuth, type NatsServer, type ServerAuth } from '../../head/embedded-nats.ts';
 import { ensureLeafFiles, mintLeafCreds } from '../../head/auth/nats-trust.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { DEFAULT_CERT_HOSTS, writeNatsCerts } from '../../head/auth/nats-certs.ts';
@@ -72,9 +72,10 @@ export async function labAuth(): Promise<ServerAuth> {
 }
 
 /** Hosts nats1..3 running the shipped cluster configs. */
-export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabCluster> {
+export async function startLabCluster(lab: Lab, auth?: ServerAuth, opts: { mgmt?: string[] } = {}): Promise<LabCluster> {
   const trust = auth ?? await labAuth();
-  const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h));
+  // `mgmt`: hosts that also get a management link (a head there stays reachable while it is cut off)
+  const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h, { mgmt: opts.mgmt?.includes(h) }));
   const certs = writeNatsCerts(join(trust.dir, 'tls'), [...DEFAULT_CERT_HOSTS, ...hosts.map((h) => h.ip)]);
   const servers = new Map<string, NatsServer>();
   await Promise.all(hosts.map(async (h, i) => {
@@ -88,6 +89,42 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth): Promise<LabC
   }));
   return {
     servers, hosts, auth: trust, ca: certs.ca,
+    async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); rmSync(trust.dir, { recursive: true, force: true }); },
+  };
+}
+
+/**
+ * The shipped cluster configs on this one machine, no namespaces: what cannot be shared between
+ * three servers on one host moves (each server's ports, from 4222/6222/7422 to free ones on
+ * 127.0.0.1; the routes' `nats1..3` hostnames to 127.0.0.1 with those ports; `http` off;
+ * `store_dir` and the resolver's dir per server); the rest (auth include, TLS on clients, routes
+ * and leafs, the domain, limits) is the files' own.
+ */
+export async function startShippedCluster(auth?: ServerAuth): Promise<LabCluster & { urls: string[] }> {
+  const trust = auth ?? await labAuth();
+  const certs = writeNatsCerts(join(trust.dir, 'tls'), [...DEFAULT_CERT_HOSTS]);
+  const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort(), leaf: await freePort() })));
+  const servers = new Map<string, NatsServer>();
+  try {
+    for (const [i, h] of CLUSTER_HOSTS.entries()) {
+      const storeDir = mkdtempSync(join(tmpdir(), `flotilla-shipped-${h}-`));
+      let conf = withTrustDir(withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir), trust.dir);
+      const moved = conf
+        .replace(/^listen:\s*0\.0\.0\.0:4222/m, `listen: 127.0.0.1:${ports[i].client}`)
+        .replace(/(cluster\s*\{[^}]*?listen:\s*)0\.0\.0\.0:6222/, `$1127.0.0.1:${ports[i].route}`)
+        .replace(/(leafnodes\s*\{[^}]*?listen:\s*)0\.0\.0\.0:7422/, `$1127.0.0.1:${ports[i].leaf}`)
+        .replace(/^http:.*$/m, '');
+      conf = CLUSTER_HOSTS.reduce((c, host, j) => c.replace(`nats-route://${host}:6222`, `nats-route://127.0.0.1:${ports[j].route}`), moved);
+      if (/0\.0\.0\.0|nats[123]:6222/.test(conf)) throw new Error(`the shipped n${i + 1}.conf changed shape: a listener or route was not moved`);
+      copyFileSync(join(trust.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
+      servers.set(h, await launch(conf, '127.0.0.1', ports[i].client, storeDir, true, { auth: trust }));
+    }
+  } catch (e) {
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+    throw e;
+  }
+  return {
+    servers, hosts: [], auth: trust, ca: certs.ca, urls: [...servers.values()].map((s) => s.url),
     async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); rmSync(trust.dir, { recursive: true, force: true }); },
   };
 }

@@ -23,6 +23,7 @@ import { reportExit } from './exit-report.ts';
 import { AgentFaults } from './faults.ts';
 import { WarmPool } from './warm-pool.ts';
 import { GpuMonitor, gpuEnv, type GpuInventory } from './gpus.ts';
+import { isNoResponders, NO_RESPONDERS_LIMIT, unregisteredMessage } from './unregistered.ts';
 
 /** `checkpointing`: leaving, rank 0 of each local job writes the step in flight before the head is told */
 export const AGENT_STATES = ['starting', 'running', 'checkpointing', 'draining', 'stopped'] as const;
@@ -69,6 +70,13 @@ export interface AgentOptions {
   gpus?: GpuInventory;
   /** how often nvidia-smi's figures are refreshed for the heartbeats (default 5000 ms) */
   gpuRefreshMs?: number;
+  /** a head answered this node's pool join just before the agent started (it is up) */
+  joined?: boolean;
+  /**
+   * told once when the registration can never succeed (a head is up, yet no one answers it: the
+   * leaf server does not forward this node id); without it the agent warns and keeps trying
+   */
+  onUnregistrable?: (message: string) => void;
 }
 
 /** What the schema cannot say alone: the rank fits the world, one node per rank. */
@@ -99,7 +107,7 @@ export class Agent {
   private readonly reportsGiveUp = new AbortController();
   private leaving: Promise<void> | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
-  private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die' | 'gpus' | 'gpuRefreshMs'>> & Pick<AgentOptions, 'actorEnv'>;
+  private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die' | 'gpus' | 'gpuRefreshMs' | 'joined' | 'onUnregistrable'>> & Pick<AgentOptions, 'actorEnv' | 'joined' | 'onUnregistrable'>;
   private readonly gpus: GpuInventory;
   private readonly gpuMonitor: GpuMonitor;
   private readonly faults: AgentFaults;
@@ -180,14 +188,25 @@ export class Agent {
 
   private async registerLoop(): Promise<void> {
     let backoff = 250;
+    let noResponders = 0;
+    let warnedAt = 0;
     while (!this.closing.signal.aborted) {
       try {
         const m = await this.o.nc.request(this.s.nodeRegister(this.info.nodeId), encode(this.info), { timeout: 2000 });
         const reply = decode(ControlReply, m.data);
         if (reply.ok) { this.resolveRegistered(this.info); return; }
+        noResponders = 0;
         this.log.warn({ err: fromWire(reply.error) }, 'registration refused; retrying');
       } catch (err) {
         this.log.debug({ err }, 'no head answered the registration; retrying');
+        noResponders = isNoResponders(err) ? noResponders + 1 : 0;
+        if (noResponders >= NO_RESPONDERS_LIMIT) {
+          const nc = this.o.nc;
+          // a server without JetStream that Flotilla talks to is a leaf (JetStream is the cluster's, across it)
+          const line = unregisteredMessage(this.info.nodeId, nc.getServer(), nc.info?.jetstream !== true, this.o.joined === true);
+          if (this.o.joined && this.o.onUnregistrable) { this.log.error({}, line); this.o.onUnregistrable(line); return; }
+          if (Date.now() - warnedAt > 30_000) { warnedAt = Date.now(); this.log.warn({}, line); }
+        }
       }
       await abortableSleep(backoff, this.closing.signal);
       backoff = Math.min(backoff * 2, 2000);

@@ -5,19 +5,21 @@
  * and while it answers with a retryable refusal (the node id is still held by a node that left);
  * a final one (a revoked token) is thrown.
  */
-import { connect } from '@nats-io/transport-node';
+import { connectClear } from '../../shared/nats-refusals.ts';
 import { createUser } from '@nats-io/nkeys';
 import { fmtCreds } from '@nats-io/jwt';
 import { decode, encode, validate } from '../../shared/codec.ts';
 import { fromWire } from '../../shared/errors.ts';
 import { natsOptions } from '../../shared/nats-connect.ts';
+import { assertServerVersion } from '../../shared/nats-version.ts';
 import { ControlReply, JoinGrant, type JoinRequest } from '../../shared/schemas/index.ts';
 import type { Subjects } from '../../shared/subjects.ts';
 import { abortableSleep } from '../actor/index.ts';
 
 export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: string, nodeId: string, s: Subjects, signal?: AbortSignal): Promise<string> {
-  const nc = await connect(natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }));
+  const nc = await connectClear(natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }), `worker ${nodeId} (joining with a pool token)`);
   try {
+    await assertServerVersion(nc);
     const kp = createUser();
     const req: JoinRequest = { nodeId, publicKey: kp.getPublicKey() };
     let backoff = 250;

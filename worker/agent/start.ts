@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from '@nats-io/transport-node';
 import { credsText, natsOptions } from '../../shared/nats-connect.ts';
 import { FlotillaError } from '../../shared/errors.ts';
+import { assertServerVersion } from '../../shared/nats-version.ts';
+import { connectClear, watchRefusals } from '../../shared/nats-refusals.ts';
 import { parseJoinToken, workerIdentity } from '../../shared/join-token.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { joinPool } from './join-pool.ts';
@@ -26,16 +27,28 @@ export function defaultNodeId(): string {
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
+/** The host name as a node id: what `flotilla leaf-creds --node "$(hostname)"` allows. */
+export function hostNodeId(): string {
+  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node';
+}
+
+/** Whether every URL dials this host (a leaf server's 127.0.0.1 listener). */
+export function loopbackOnly(natsUrl: string): boolean {
+  return natsUrl.split(',').every((u) => /^(nats|tls):\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\/?$/i.test(u.trim()));
+}
+
 /**
  * The node's identity: a join token (or worker creds) names its node, and a configured node id
  * must agree; a pool join token is traded with the head for this node's own credentials
  * (joinPool); without either the node is anonymous (a server without auth) with a generated id.
+ * A pool-token node that dials only this host (its leaf server) is named after the host, the id
+ * the leaf's creds are made for (`leaf-creds --node "$(hostname)"`); elsewhere `<host>-<6 hex>`.
  */
-export async function workerCredential(natsUrl: string, joinToken: string | undefined, natsCreds: string | undefined, nodeId: string | undefined, prefix: string): Promise<{ nodeId: string; creds?: string }> {
+export async function workerCredential(natsUrl: string, joinToken: string | undefined, natsCreds: string | undefined, nodeId: string | undefined, prefix: string): Promise<{ nodeId: string; creds?: string; joined?: boolean }> {
   const cred = joinToken ? parseJoinToken(joinToken) : undefined;
   if (cred?.kind === 'pool') {
-    const id = nodeId ?? defaultNodeId();
-    return { nodeId: id, creds: await joinPool(natsUrl, cred.creds, cred.tokenId, id, subjects(prefix)) };
+    const id = nodeId ?? (loopbackOnly(natsUrl) ? hostNodeId() : defaultNodeId());
+    return { nodeId: id, creds: await joinPool(natsUrl, cred.creds, cred.tokenId, id, subjects(prefix)), joined: true };
   }
   const creds = cred?.creds ?? (natsCreds ? credsText(natsCreds) : undefined);
   if (!creds) return { nodeId: nodeId ?? defaultNodeId() };
@@ -57,17 +70,23 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const joinToken = cfg.joinToken ?? (cfg.joinTokenFile && !cfg.natsCreds
     ? await waitJoinTokenFile(cfg.joinTokenFile, { onWait: () => console.log(`flotilla worker: waiting for the join token in ${cfg.joinTokenFile}`) })
     : undefined);
-  const { nodeId, creds } = await workerCredential(cfg.natsUrl, joinToken, cfg.natsCreds, cfg.worker.nodeId, cfg.prefix);
+  const { nodeId, creds, joined } = await workerCredential(cfg.natsUrl, joinToken, cfg.natsCreds, cfg.worker.nodeId, cfg.prefix);
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
   const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
-  const nc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}` }));
+  const who = `worker ${nodeId}`;
+  const nc = await connectClear(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}` }), who);
+  await assertServerVersion(nc);
   // Heartbeats on a connection of their own: nothing else queues in front of them.
-  const heartbeatNc = await connect(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}-heartbeat` }));
+  const heartbeatNc = await connectClear(natsOptions(cfg.natsUrl, creds, { ...opts, name: `flotilla-worker-${nodeId}-heartbeat` }), who);
+  watchRefusals(nc, log, who);
+  watchRefusals(heartbeatNc, log, who);
   const backend = probeBackend(REPO_ROOT);
   const agent = new Agent({
     nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend, gpus,
     root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs, warmActors: cfg.worker.warmActors,
+    joined, onUnregistrable: (line) => { console.error(`flotilla worker: ${line}`); unregistrable(line); },
   });
+  let unregistrable: (line: string) => void = () => {};
   await agent.start();
   void agent.registered.then((i) => {
     const g = i.gpus?.length ? `, gpus ${i.gpus.length} (${i.gpu_source}: ${[...new Set(i.gpus.map((x) => x.model))].join(', ')})` : '';
@@ -85,6 +104,13 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
     };
     process.once('SIGTERM', () => leave('SIGTERM'));
     process.once('SIGINT', () => leave('SIGINT'));
+    // a registration that can never succeed: leave at once, exit 1
+    unregistrable = () => {
+      leaving = true;
+      agent.close().catch(() => undefined)
+        .then(() => Promise.all([nc.close(), heartbeatNc.close()])).catch(() => undefined)
+        .then(() => resolve(1));
+    };
   });
   log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, warmActors: cfg.worker.warmActors, ...backend, gpus: gpus.gpus.length, gpuSource: gpus.source }, 'worker agent started');
   return { agent, done };
