@@ -2,8 +2,8 @@
 """Writes the PyTorch fixtures of test/engine/weights-pt.test.ts (needs python3-torch, python3-yaml).
 
 A reduced-width YOLOv5n (yolov5n.yaml with width_multiple 0.125, nc 80) is defined here from its
-architecture (Conv, Bottleneck, C3, SPPF, Concat, Detect, DetectionModel, named and nested as
-Ultralytics names them, under the modules models.common and models.yolo so that pickles name the
+architecture (Conv, Bottleneck, C3, SPPF from bench/reference/yolov5_torch.py; Concat, Detect,
+DetectionModel here; named and nested as Ultralytics names them, under the modules models.common and models.yolo so that pickles name the
 same classes an Ultralytics checkpoint names), given seeded weights and BatchNorm statistics, and
 saved twice:
   yolov5n-w0125.pt     an Ultralytics-style checkpoint: {'model': DetectionModel.half(), 'ema': None, ...}
@@ -19,65 +19,13 @@ import torch.nn as nn
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Conv, Bottleneck, C3, SPPF: the repository's one PyTorch YOLOv5 definition
+sys.path.insert(0, os.path.join(HERE, '..', 'bench', 'reference'))
+from yolov5_torch import C3, SPPF, Bottleneck, Conv, make_divisible  # noqa: E402
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, '..', 'test', 'fixtures', 'pt')
 CFG = os.path.join(HERE, '..', 'worker', 'engine', 'model', 'cfg', 'yolov5n.yaml')
 WIDTH = 0.125
 H, W = 64, 96
-
-
-def autopad(k, p=None):
-    return k // 2 if p is None else p
-
-
-class Conv(nn.Module):
-    def __init__(self, c1, c2, k=1, s=1, p=None, act=True):
-        super().__init__()
-        self.conv = nn.Conv2d(c1, c2, k, s, autopad(k, p), bias=False)
-        self.bn = nn.BatchNorm2d(c2, eps=1e-3, momentum=0.03)
-        self.act = nn.SiLU() if act else nn.Identity()
-
-    def forward(self, x):
-        return self.act(self.bn(self.conv(x)))
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, c1, c2, shortcut=True, e=1.0):
-        super().__init__()
-        c_ = int(c2 * e)
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c_, c2, 3, 1)
-        self.add = shortcut and c1 == c2
-
-    def forward(self, x):
-        return x + self.cv2(self.cv1(x)) if self.add else self.cv2(self.cv1(x))
-
-
-class C3(nn.Module):
-    def __init__(self, c1, c2, n=1, shortcut=True, e=0.5):
-        super().__init__()
-        c_ = int(c2 * e)
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c1, c_, 1, 1)
-        self.cv3 = Conv(2 * c_, c2, 1)
-        self.m = nn.Sequential(*(Bottleneck(c_, c_, shortcut, e=1.0) for _ in range(n)))
-
-    def forward(self, x):
-        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
-
-
-class SPPF(nn.Module):
-    def __init__(self, c1, c2, k=5):
-        super().__init__()
-        c_ = c1 // 2
-        self.cv1 = Conv(c1, c_, 1, 1)
-        self.cv2 = Conv(c_ * 4, c2, 1, 1)
-        self.m = nn.MaxPool2d(kernel_size=k, stride=1, padding=k // 2)
-
-    def forward(self, x):
-        x = self.cv1(x)
-        y1 = self.m(x)
-        y2 = self.m(y1)
-        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
 
 
 class Concat(nn.Module):
@@ -131,10 +79,6 @@ class DetectionModel(nn.Module):
             x = m(x)
             y.append(x if m.i in self.save else None)
         return x
-
-
-def make_divisible(x, d=8):
-    return math.ceil(x / d) * d
 
 
 def parse_model(d, ch):

@@ -8,6 +8,10 @@ The loss is a stand-in, not YOLOv5's ComputeLoss: squared error of the sigmoid o
 against random targets. It touches every output but costs less than the real loss, so this
 reference is, if anything, faster than PyTorch training YOLOv5 for real.
 
+The building blocks here (make_divisible, Conv, Bottleneck, C3, SPPF, Detect's output layout) are
+the one PyTorch YOLOv5 definition of the repository: scripts/gpu-check/yolov5_gpu.py and
+scripts/make-pt-fixture.py import them from this file (yaml is imported only where a yaml is read).
+
   python3 bench/reference/yolov5_torch.py --cfg yolov5n --batch 16 --img 320 --steps 8 --threads 2
 """
 import argparse
@@ -18,7 +22,6 @@ import time
 
 import torch
 import torch.nn as nn
-import yaml
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 
@@ -28,20 +31,21 @@ def make_divisible(x, d=8):
 
 
 class Conv(nn.Module):
-    def __init__(self, c1, c2, k=1, s=1, p=None):
+    def __init__(self, c1, c2, k=1, s=1, p=None, act=True):
         super().__init__()
         self.conv = nn.Conv2d(c1, c2, k, s, k // 2 if p is None else p, bias=False)
         self.bn = nn.BatchNorm2d(c2, eps=1e-3, momentum=0.03)
-        self.act = nn.SiLU()
+        self.act = nn.SiLU() if act else nn.Identity()
 
     def forward(self, x):
         return self.act(self.bn(self.conv(x)))
 
 
 class Bottleneck(nn.Module):
-    def __init__(self, c1, c2, shortcut=True):
+    def __init__(self, c1, c2, shortcut=True, e=1.0):
         super().__init__()
-        self.cv1, self.cv2 = Conv(c1, c2, 1), Conv(c2, c2, 3)
+        c_ = int(c2 * e)
+        self.cv1, self.cv2 = Conv(c1, c_, 1), Conv(c_, c2, 3)
         self.add = shortcut and c1 == c2
 
     def forward(self, x):
@@ -50,9 +54,9 @@ class Bottleneck(nn.Module):
 
 
 class C3(nn.Module):
-    def __init__(self, c1, c2, n=1, shortcut=True):
+    def __init__(self, c1, c2, n=1, shortcut=True, e=0.5):
         super().__init__()
-        c_ = c2 // 2
+        c_ = int(c2 * e)
         self.cv1, self.cv2, self.cv3 = Conv(c1, c_), Conv(c1, c_), Conv(2 * c_, c2)
         self.m = nn.Sequential(*(Bottleneck(c_, c_, shortcut) for _ in range(n)))
 
@@ -91,6 +95,7 @@ class Detect(nn.Module):
 class Model(nn.Module):
     def __init__(self, cfg):
         super().__init__()
+        import yaml  # here, not at the top: the GPU machine's Python imports the blocks without PyYAML
         d = yaml.safe_load(open(cfg))
         gd, gw, nc = d['depth_multiple'], d['width_multiple'], d['nc']
         na = len(d['anchors'][0]) // 2

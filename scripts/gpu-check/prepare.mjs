@@ -5,7 +5,8 @@
 //                              test/cuda parity tests, a smoke entry), the data files the engine
 //                              reads, the CUDA sources and scripts/build-cuda.mjs, node-addon-api,
 //                              Node's N-API headers, the native CPU addon with its OpenBLAS libs
-//                              (the parity reference), the PyTorch YOLOv5 script
+//                              (the parity reference), the PyTorch YOLOv5 script and
+//                              bench/reference/yolov5_torch.py (the blocks it imports)
 //   .gpu-check/run.sh          a copy of scripts/gpu-check/run.sh
 // and checks the total against the device's carry limit (60 MiB here, 64 MiB there).
 //   node scripts/gpu-check/prepare.mjs [--out DIR] [--node-tgz FILE] [--node-xz FILE] [--root DIR] [--max-mib 60]
@@ -161,6 +162,7 @@ mkdirSync(join(tree, 'node_modules'), { recursive: true });
 const runtimePackages = ['node-addon-api', ...(cudaTests.length ? ['react-element-to-jsx-string', '@base2/pretty-print-object', 'is-plain-object', 'react-is', 'react', 'loose-envify', 'js-tokens'] : [])];
 for (const p of runtimePackages) cpSync(join(modules, p), join(tree, 'node_modules', p), { recursive: true });
 copyInto('scripts/gpu-check/yolov5_gpu.py');
+copyInto('bench/reference/yolov5_torch.py'); // the blocks yolov5_gpu.py imports
 copyInto('scripts/gpu-check/run.sh');
 
 // ---- 4. the native CPU kernels (the parity reference) and the OpenBLAS they link, N-API so any Node

@@ -1,6 +1,7 @@
 """PyTorch YOLOv5 training throughput on one GPU, beside Flotilla's bench:train (scripts/gpu-check/run.sh).
 
 Self-contained: no Ultralytics code and no network on the GPU machine, so the model is written here
+(its blocks imported from bench/reference/yolov5_torch.py, which prepare.mjs carries too)
 from the YOLOv5 v6+ architecture (the yolov5n/s/m/l/x yaml rows as Python data: Conv+BN+SiLU,
 C3, SPPF, nearest upsample, Concat, Detect with the usual bias init) and the loss from
 ComputeLoss's definition (anchor matching with anchor_t 4 and the two neighbour cells, CIoU box
@@ -17,11 +18,19 @@ boxes an image), as bench:train does on its side.
 import argparse
 import json
 import math
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# the building blocks (Conv, C3, SPPF, Detect's layout) are the repository's one PyTorch YOLOv5
+# definition; prepare.mjs carries that file to the GPU machine at the same path
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'bench', 'reference'))
+import yolov5_torch as ref  # noqa: E402
+from yolov5_torch import C3, SPPF, Conv, make_divisible  # noqa: E402
 
 # ---- architecture (YOLOv5 v6+): [from, number, module, args]
 ANCHORS = [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119], [116, 90, 156, 198, 373, 326]]
@@ -41,62 +50,12 @@ SCALES = {'yolov5n': (0.33, 0.25), 'yolov5s': (0.33, 0.50), 'yolov5m': (0.67, 0.
 STRIDES = (8.0, 16.0, 32.0)
 
 
-def make_divisible(x, d=8):
-    return int(math.ceil(x / d) * d)
+class Detect(ref.Detect):
+    """The reference's Detect with what training needs: nc, nl, anchors, the usual bias init."""
 
-
-class Conv(nn.Module):
-    def __init__(self, c1, c2, k=1, s=1, p=None):
-        super().__init__()
-        self.conv = nn.Conv2d(c1, c2, k, s, k // 2 if p is None else p, bias=False)
-        self.bn = nn.BatchNorm2d(c2, eps=1e-3, momentum=0.03)
-        self.act = nn.SiLU()
-
-    def forward(self, x):
-        return self.act(self.bn(self.conv(x)))
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, c1, c2, shortcut=True):
-        super().__init__()
-        self.cv1, self.cv2 = Conv(c1, c2, 1), Conv(c2, c2, 3)
-        self.add = shortcut and c1 == c2
-
-    def forward(self, x):
-        y = self.cv2(self.cv1(x))
-        return x + y if self.add else y
-
-
-class C3(nn.Module):
-    def __init__(self, c1, c2, n=1, shortcut=True):
-        super().__init__()
-        c_ = c2 // 2
-        self.cv1, self.cv2, self.cv3 = Conv(c1, c_), Conv(c1, c_), Conv(2 * c_, c2)
-        self.m = nn.Sequential(*(Bottleneck(c_, c_, shortcut) for _ in range(n)))
-
-    def forward(self, x):
-        return self.cv3(torch.cat((self.m(self.cv1(x)), self.cv2(x)), 1))
-
-
-class SPPF(nn.Module):
-    def __init__(self, c1, c2, k=5):
-        super().__init__()
-        c_ = c1 // 2
-        self.cv1, self.cv2 = Conv(c1, c_), Conv(c_ * 4, c2)
-        self.m = nn.MaxPool2d(k, 1, k // 2)
-
-    def forward(self, x):
-        x = self.cv1(x)
-        y1 = self.m(x)
-        y2 = self.m(y1)
-        return self.cv2(torch.cat((x, y1, y2, self.m(y2)), 1))
-
-
-class Detect(nn.Module):
     def __init__(self, nc, chs):
-        super().__init__()
-        self.nc, self.no, self.na, self.nl = nc, nc + 5, len(ANCHORS[0]) // 2, len(ANCHORS)
-        self.m = nn.ModuleList(nn.Conv2d(c, self.no * self.na, 1) for c in chs)
+        super().__init__(nc, len(ANCHORS[0]) // 2, chs)
+        self.nc, self.nl = nc, len(ANCHORS)
         # anchors in grid units of their level
         a = torch.tensor(ANCHORS, dtype=torch.float32).view(self.nl, self.na, 2)
         self.register_buffer('anchors', a / torch.tensor(STRIDES).view(-1, 1, 1))
@@ -105,13 +64,6 @@ class Detect(nn.Module):
             b[:, 4] += math.log(8 / (640 / s) ** 2)
             b[:, 5:] += math.log(0.6 / (nc - 0.99999))
             mi.bias = nn.Parameter(b.view(-1), requires_grad=True)
-
-    def forward(self, xs):
-        out = []
-        for i, x in enumerate(xs):
-            b, _, ny, nx = x.shape
-            out.append(self.m[i](x).view(b, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).contiguous())
-        return out
 
 
 class YOLOv5(nn.Module):
