@@ -2,7 +2,7 @@
  * `flotilla detect --weights W --source IMG|DIR|GLOB`: detect.py for images. Annotated images
  * (and with --save-txt YOLO-format labels) go to runs/detect/expN.
  */
-import { parseArgs } from 'node:util';
+import { flagNumber, parseFlags, usageError } from './flags.ts';
 
 const USAGE = `usage: flotilla detect --weights FILE --source IMG|DIR|GLOB [options]
 
@@ -23,33 +23,17 @@ const USAGE = `usage: flotilla detect --weights FILE --source IMG|DIR|GLOB [opti
   --json             print only the result as JSON (save dir, per image: file, size, detections)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        weights: { type: 'string' }, source: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, 'conf-thres': { type: 'string' },
-        'iou-thres': { type: 'string' }, 'max-det': { type: 'string' }, classes: { type: 'string' }, 'save-txt': { type: 'boolean' }, 'save-conf': { type: 'boolean' },
-        nosave: { type: 'boolean' }, project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) { console.log(USAGE); return 0; }
+  const parsed = parseFlags(argv, {
+    weights: { type: 'string' }, source: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, 'conf-thres': { type: 'string' },
+    'iou-thres': { type: 'string' }, 'max-det': { type: 'string' }, classes: { type: 'string' }, 'save-txt': { type: 'boolean' }, 'save-conf': { type: 'boolean' },
+    nosave: { type: 'boolean' }, project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, json: { type: 'boolean' },
+  }, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { values } = parsed;
   const s = (k: string) => values[k] as string | undefined;
   const weights = s('weights'), source = s('source');
-  if (!weights || !source) { console.error(`--weights and --source are required\n\n${USAGE}`); return 2; }
-  const num = (k: string, min: number, max: number, integer = false) => {
-    const v = s(k);
-    if (v === undefined) return undefined;
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min || x > max || (integer && !Number.isInteger(x))) throw new Error(`--${k} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}] (got '${v}')`);
-    return x;
-  };
+  if (!weights || !source) return usageError('--weights and --source are required', USAGE);
+  const num = (k: string, min: number, max: number, integer = false) => flagNumber(k, s(k), min, { max, integer });
   let opts;
   try {
     const classes = s('classes')?.split(',').map((c) => {
@@ -63,8 +47,7 @@ export async function run(argv: string[]): Promise<number> {
       nosave: Boolean(values.nosave), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
     };
   } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageError((e as Error).message, USAGE);
   }
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();

@@ -3,8 +3,8 @@
  * trains one process, printing the backend, per-epoch losses and validation, and writing
  * runs/train/expN/{results.csv, weights/last.ckpt, weights/best.ckpt}.
  */
-import { parseArgs } from 'node:util';
 import { SyncOptions } from '../../shared/schemas/sync.ts';
+import { flagNumber, parseFlags, usageError } from './flags.ts';
 import { progressBar, wantsBar, type ProgressView } from './progress.ts';
 
 const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
@@ -42,12 +42,7 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --json             print only the result as JSON (save dir, epochs run, final metrics)
   --no-progress      no progress bar even on a terminal (also FLOTILLA_PROGRESS=0)`;
 
-function num(name: string, v: string | undefined, min: number, integer = true): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min} (got '${v}')`);
-  return n;
-}
+const num = (name: string, v: string | undefined, min: number) => flagNumber(name, v, min);
 
 function overrides(v: string | undefined): Record<string, number> {
   const out: Record<string, number> = {};
@@ -81,29 +76,19 @@ function syncFlags(s: (k: string) => string | undefined) {
 const f = (x: number, w = 10, p = 4) => x.toFixed(p).padStart(w);
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-        hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, patience: { type: 'string' },
-        freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
-        project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
-        'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
-        sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
-        fragments: { type: 'string' }, overlap: { type: 'string' }, compress: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) { console.log(USAGE); return 0; }
+  const parsed = parseFlags(argv, {
+    data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
+    hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, patience: { type: 'string' },
+    freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
+    project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
+    'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
+    sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
+    fragments: { type: 'string' }, overlap: { type: 'string' }, compress: { type: 'string' },
+  }, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { values } = parsed;
   const s = (k: string) => values[k] as string | undefined;
-  if (!s('data') && !s('resume')) { console.error(`--data (or --resume) is required\n\n${USAGE}`); return 2; }
+  if (!s('data') && !s('resume')) return usageError('--data (or --resume) is required', USAGE);
   let opts;
   try {
     const freeze = s('freeze')?.split(',').map((x) => num('freeze', x, 0)!);
@@ -116,8 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       sync: syncFlags(s),
     };
   } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageError((e as Error).message, USAGE);
   }
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();

@@ -1,5 +1,5 @@
 /** `flotilla val --weights runs/train/exp/weights/best.ckpt [--data DATA.yaml] [--img PX]`: P, R, mAP@0.5, mAP@0.5:0.95. */
-import { parseArgs } from 'node:util';
+import { parseFlags, usageError } from './flags.ts';
 
 const USAGE = `usage: flotilla val --weights FILE [options]
 
@@ -19,27 +19,18 @@ const USAGE = `usage: flotilla val --weights FILE [options]
   --json             print only the result as JSON (images, labels, P, R, mAP@0.5, mAP@0.5:0.95, seconds)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        weights: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
-        'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' },
-        project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, noplots: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) { console.log(USAGE); return 0; }
+  const parsed = parseFlags(argv, {
+    weights: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
+    'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' },
+    project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, noplots: { type: 'boolean' },
+  }, USAGE);
+  if ('exit' in parsed) return parsed.exit;
+  const { values } = parsed;
   const s = (k: string) => values[k] as string | undefined;
   const weights = s('weights');
-  if (!weights) { console.error(`--weights is required\n\n${USAGE}`); return 2; }
+  if (!weights) return usageError('--weights is required', USAGE);
   const task = s('task') ?? 'val';
-  if (task !== 'val' && task !== 'train') { console.error(`--task must be val or train\n\n${USAGE}`); return 2; }
+  if (task !== 'val' && task !== 'train') return usageError('--task must be val or train', USAGE);
   const n = (k: string) => {
     const v = s(k);
     if (v === undefined) return undefined;
@@ -51,8 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     opts = { weights, data: s('data'), cfg: s('cfg'), img: n('img'), batch: n('batch'), confThres: n('conf-thres'), iouThres: n('iou-thres'), split: task as 'val' | 'train' };
   } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageError((e as Error).message, USAGE);
   }
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
