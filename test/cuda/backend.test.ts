@@ -11,7 +11,7 @@ import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 
 import { CUDA_ADDON_PATHS, cudaTransfers, loadCudaAddon } from '../../worker/cuda/index.ts';
-import { CUDA, setup } from './harness.ts';
+import { CUDA, setupOrSkip } from './harness.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -27,11 +27,8 @@ try { const i = await initBackend(); ${extra} console.log(JSON.stringify(i)); } 
   return { out: JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as Record<string, string>, stderr: r.stderr };
 }
 
-const s = setup();
-if ('skip' in s) {
-  t.comment(`skipping: ${s.skip}`);
-  t.pass(`skipped: ${s.skip}`);
-} else {
+const s = setupOrSkip(t);
+if (s) {
   const { backend } = s;
   const addon = backend.addon;
   await tf.setBackend(CUDA);

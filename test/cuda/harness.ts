@@ -3,6 +3,7 @@
 // FLOTILLA_CUDA_TEST_BACKEND=cuda runs the same tests on the real addon. Both are compared with
 // tfjs `cpu` running the project's native CPU kernels (or its JS kernels where those are not built).
 import * as tf from '@tensorflow/tfjs';
+import type { Test } from 'tap';
 
 import { loadCudaAddon, registerCudaBackend, type CudaBackend, type CudaBackendName } from '../../worker/cuda/index.ts';
 import { loadAddon, registerNativeKernels } from '../../worker/native/index.ts';
@@ -24,6 +25,15 @@ export function setup(): { backend: CudaBackend; reference: string } | { skip: s
   }
   const backend = registerCudaBackend(CUDA, load.addon, load.device);
   return { backend, reference: native ? 'cpu with the native kernels' : 'cpu with the JS kernels' };
+}
+
+/** setup(), with a skip reported on t (a comment and a pass): the backend under test, or undefined after a skip. */
+export function setupOrSkip(t: Test): { backend: CudaBackend; reference: string } | undefined {
+  const s = setup();
+  if (!('skip' in s)) return s;
+  t.comment(`skipping: ${s.skip}`);
+  t.pass(`skipped: ${s.skip}`);
+  return undefined;
 }
 
 /** A seeded LCG, values uniform in [lo, hi). */
@@ -49,13 +59,4 @@ export async function runOn(backend: string, fn: () => tf.Tensor | tf.Tensor[]):
 }
 
 /** Normwise relative error max|a-b| / max|b| (absolute when b is all zeros); NaN placement must match. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return Infinity;
-    const d = Math.abs(a[i] - b[i]);
-    if (!Number.isNaN(d)) num = Math.max(num, d);
-    if (Number.isFinite(b[i])) den = Math.max(den, Math.abs(b[i]));
-  }
-  return den === 0 ? num : num / den;
-}
+export { relErr } from '../native/harness.ts';

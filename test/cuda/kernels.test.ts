@@ -8,13 +8,10 @@ import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 
 import { batchNormAct } from '../../worker/native/index.ts';
-import { CUDA, REFERENCE, relErr, runOn, setup, values } from './harness.ts';
+import { CUDA, REFERENCE, relErr, runOn, setupOrSkip, values } from './harness.ts';
 
-const s = setup();
-if ('skip' in s) {
-  t.comment(`skipping: ${s.skip}`);
-  t.pass(`skipped: ${s.skip}`);
-} else {
+const s = setupOrSkip(t);
+if (s) {
   const { backend } = s;
   t.comment(`reference: ${s.reference}`);
   let seed = 1;

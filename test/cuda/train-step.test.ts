@@ -14,7 +14,7 @@ import { loadHyp } from '../../worker/engine/hyp/index.ts';
 import { buildModel } from '../../worker/engine/model/index.ts';
 import { Trainer, validate } from '../../worker/engine/train/index.ts';
 import { syntheticBatch } from '../engine/train-fixtures.ts';
-import { CUDA, REFERENCE, relErr, setup } from './harness.ts';
+import { CUDA, REFERENCE, relErr, setupOrSkip } from './harness.ts';
 
 const IMG = 64, BATCH = 2;
 // The flat gradient agrees to ~1e-4 normwise, not 1e-6: at 64 pixels the P5 layers' BatchNorm
@@ -23,11 +23,8 @@ const IMG = 64, BATCH = 2;
 // layer, the difference is spread over all of them, largest in the P5 head).
 const GRAD_TOL = 5e-4;
 
-const s = setup();
-if ('skip' in s) {
-  t.comment(`skipping: ${s.skip}`);
-  t.pass(`skipped: ${s.skip}`);
-} else {
+const s = setupOrSkip(t);
+if (s) {
   const { backend } = s;
   const hyp = loadHyp();
   const run = async (name: string) => {
