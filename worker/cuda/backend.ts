@@ -38,7 +38,12 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   private entry(dataId: tf.DataId): Entry {
-    const e = this.data.get(dataId);
+    let e = this.data.get(dataId);
+    if (!e && (tf.engine().state as unknown as { tensorInfo: WeakMap<tf.DataId, unknown> }).tensorInfo.has(dataId)) {
+      // a tensor made on another backend (a kept constant, say): moved here as tfjs's own backends move it
+      tf.engine().moveData(this, dataId);
+      e = this.data.get(dataId);
+    }
     if (!e) throw new Error(`${this.name}: unknown or disposed data id`);
     return e;
   }

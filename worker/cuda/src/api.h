@@ -97,4 +97,10 @@ void SegmentSum(const float* x, const int32_t* ids, float* out, int64_t n, int64
 void ScatterNd(const int32_t* idx, const float* upd, float* out, int64_t numUpd, int64_t sliceRank, const int64_t* strides,
                int64_t sliceSize, int64_t slices);
 
+// ---- flat.cu: the optimizer's flat updates (per group range; lr, wd, mu, d, od are 1-element device values), Range
+void NesterovRange(const float* p, const float* g, const float* v, float* po, float* vo, int64_t begin, int64_t end,
+                   const float* lr, const float* wd, const float* mu, bool first);
+void FlatEma(const float* e, const float* m, const float* d, const float* od, float* out, int64_t n);
+void Range(void* out, int64_t n, double start, double step, bool isInt);  // start + i·step (exact for integer steps)
+
 }  // namespace flc
