@@ -26,6 +26,8 @@ export interface CudaAddon {
   stats(): CudaStats;
   /** op: 0..7 Add Sub Mul Div Max Min SqDiff Pow; 8.. Less LessEqual Greater GreaterEqual Equal NotEqual And Or FloorDiv. dtype 0 f32, 1 i32 */
   binary(a: Ptr, b: Ptr, out: Ptr, shape: number[], sa: number[], sb: number[], op: number, dtype: number): void;
+  /** binary with one operand a value (s op a when scalarLeft), over n elements */
+  binaryScalar(a: Ptr, s: number, scalarLeft: boolean, out: Ptr, n: number, op: number, dtype: number): void;
   unary(x: Ptr, out: Ptr, n: number, op: number, p0: number, p1: number): void;
   /** dtype codes 0 float32, 1 int32, 2 bool */
   cast(x: Ptr, out: Ptr, n: number, from: number, to: number): void;

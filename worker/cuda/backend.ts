@@ -80,6 +80,17 @@ export class CudaBackend extends tf.KernelBackend {
     this.disposeData(t.dataId);
   }
 
+  /**
+   * The value of a 1-element tensor written from JavaScript and not uploaded yet (a constant an op
+   * was given as a number), else null: kernels take it by value, so it never travels.
+   */
+  hostScalar(t: tf.TensorInfo): number | null {
+    const e = this.entry(t.dataId);
+    if (e.ptr !== 0 || e.size !== 1 || e.host === null || DTYPE_CODE[e.dtype] === undefined) return null;
+    const v = (e.host as Values)[0];
+    return typeof v === 'number' ? v : null;
+  }
+
   /** The device address of a tensor's data, uploading values written from JavaScript first. */
   ptr(t: tf.TensorInfo): Ptr {
     const e = this.entry(t.dataId);

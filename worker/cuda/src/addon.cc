@@ -115,6 +115,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 static_cast<int>(Int(info[6])), static_cast<int>(Int(info[7])));
     return U(info);
   });
+  // binaryScalar(a, s, scalarLeft, out, n, op, dtype)
+  set("binaryScalar", [U](const CallbackInfo& info) {
+    flc::BinaryScalar(Ptr(info[0]), Num(info[1]), info[2].ToBoolean().Value(), Ptr(info[3]), Int(info[4]),
+                      static_cast<int>(Int(info[5])), static_cast<int>(Int(info[6])));
+    return U(info);
+  });
   // unary(x, out, n, op, p0, p1)
   set("unary", [U](const CallbackInfo& info) {
     flc::Unary(Ptr<const float>(info[0]), Ptr<float>(info[1]), Int(info[2]), static_cast<int>(Int(info[3])),

@@ -45,6 +45,8 @@ bool Tf32();
 // ---- elementwise.cu (dtype codes: 0 float32, 1 int32, 2 bool stored as int32)
 void Binary(const void* a, const void* b, void* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& sa,
             const std::vector<int64_t>& sb, int op, int dtype);
+// a op s (or s op a when scalarLeft) over n elements, s a value (float32 or int32 by dtype)
+void BinaryScalar(const void* a, double s, bool scalarLeft, void* out, int64_t n, int op, int dtype);
 void Unary(const float* x, float* out, int64_t n, int op, float p0, float p1);
 void Cast(const void* x, void* out, int64_t n, int from, int to);
 void Fill(void* out, int64_t n, uint32_t bits);
