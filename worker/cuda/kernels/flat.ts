@@ -11,12 +11,13 @@ function nesterov(args: Args): tf.TensorInfo[] {
   const { p, g, v, lr, wd, mu } = args.inputs;
   if (!f32(p) || !f32(g) || !f32(v) || !f32(lr) || !f32(wd) || !f32(mu)) throw new Error(`${NESTEROV_KERNEL}: float32 p, g, v, lr, wd, mu expected`);
   const n = size(p.shape);
-  if (size(g.shape) < n || size(v.shape) !== n || size(mu.shape) < 1) throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
+  const gOffset = Number(args.attrs.gOffset ?? 0);
+  if (gOffset < 0 || size(g.shape) < n + gOffset || size(v.shape) !== n || size(mu.shape) < 1) throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
   const ranges = args.attrs.ranges as number[];
   const first = Boolean(args.attrs.first);
   const be = args.backend;
   const po = be.makeOutput([n], 'float32'), vo = be.makeOutput([n], 'float32');
-  const pp = be.ptr(p), pg = be.ptr(g), pv = be.ptr(v), plr = be.ptr(lr), pwd = be.ptr(wd), pmu = be.ptr(mu);
+  const pp = be.ptr(p), pg = be.ptr(g) + 4 * gOffset, pv = be.ptr(v), plr = be.ptr(lr), pwd = be.ptr(wd), pmu = be.ptr(mu);
   const ppo = be.ptr(po), pvo = be.ptr(vo);
   // values outside every range keep p and v (as the CPU kernel, which starts from copies)
   let covered = 0;
