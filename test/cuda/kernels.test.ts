@@ -7,7 +7,7 @@
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 
-import { batchNormAct } from '../../worker/native/index.ts';
+import { batchNormAct, emaStep, nesterovStep } from '../../worker/native/index.ts';
 import { CUDA, REFERENCE, relErr, runOn, setupOrSkip, values } from './harness.ts';
 
 const s = setupOrSkip(t);
@@ -162,6 +162,29 @@ if (s) {
       const m = tf.tensor2d(i1, [2, 2], 'int32'), r = tf.tensor1d([2, -5], 'int32');
       return [tf.add(m, r), tf.mul(m, r), tf.maximum(m, r), tf.floorDiv(m, r), tf.equal(m, tf.tensor1d([7, 4], 'int32'))];
     });
+  }
+
+  // The optimizer's flat updates, bit for bit (no FMA contraction), with the step's scalars on the
+  // backend; Range; constants given as numbers (by value, no upload) on either side of an op
+  {
+    const n = 5000;
+    const p = input([n]), g = input([n + 3]), v = input([n], -0.1, 0.1);
+    const ranges = [{ begin: 0, end: 1200, group: 0 }, { begin: 1200, end: 4100, group: 1 }, { begin: 4100, end: n, group: 2 }];
+    for (const first of [true, false]) {
+      await compare(`FlotillaNesterov (first ${first})`, ['FlotillaNesterov'], () => nesterovStep(tensor(p) as tf.Tensor1D,
+        tensor(g) as tf.Tensor1D, tensor(v) as tf.Tensor1D, tf.tensor1d([0.01, 0.02, 0.1]), tf.tensor1d([0, 5e-4, 0]), tf.tensor1d([0.937]),
+        ranges, first, [true, false, true]), 0);
+    }
+    const e = input([n]);
+    await compare('FlotillaEma', ['FlotillaEma'], () => emaStep(tensor(e) as tf.Tensor1D, tensor(p) as tf.Tensor1D, tf.tensor1d([0.9993]),
+      tf.tensor1d([1 - 0.9993])), 0);
+    await compare('Range float32 / int32', ['Range'], () => [tf.range(0, 1000, 1), tf.range(-7, 300, 3, 'int32'), tf.range(10, 0, -2)], 0);
+    const uploads = backend.addon.stats().uploads;
+    await compare('constants by value: Multiply, Sub, RealDiv, Add, Greater', ['Multiply', 'Sub', 'RealDiv', 'Add', 'Greater'], () => {
+      const x = tensor(p);
+      return [tf.mul(x, 2), tf.sub(1, x), tf.div(x, 3), tf.add(tf.scalar(0.5), tf.scalar(0.25)), tf.greater(x, 0.5)];
+    }, 0);
+    t.equal(backend.addon.stats().uploads - uploads, 1, 'only the one tensor went up: the constants went in by value');
   }
 
   // Gather / scatter as the loss builds targets

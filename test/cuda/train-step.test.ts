@@ -45,9 +45,12 @@ if (s) {
         uploads: st.uploads - st0.uploads, downloads: st.downloads - st0.downloads,
       });
     }
+    // the parameters and the EMA after three steps, read once each
+    const params = Float32Array.from(tf.tidy(() => tf.concat(trainer.layout.entries.map((e) => tf.reshape(e.variable, [e.size]))).dataSync() as Float32Array));
+    const ema = [...trainer.ema.state.values()].flatMap((v) => Array.from(v));
     // validation of the trained model (eval BatchNorm, decode; NMS runs on the host)
     const val = await validate(model, [syntheticBatch(9, BATCH, IMG, 80)], { hyp, imgsz: IMG });
-    return { steps, val: [val.loss.box, val.loss.obj, val.loss.cls], fallbacks: [...backend.fallbacks.values()].reduce((a, b) => a + b, 0) };
+    return { steps, params, ema, val: [val.loss.box, val.loss.obj, val.loss.cls], fallbacks: [...backend.fallbacks.values()].reduce((a, b) => a + b, 0) };
   };
   const fallbacksBefore = [...backend.fallbacks.values()].reduce((a, b) => a + b, 0);
   const wantRun = await run(REFERENCE);
@@ -64,7 +67,16 @@ if (s) {
   t.equal(got[2].ids, got[1].ids, `no data id leaked from iteration 2 to 3 (${got[2].ids} live)`);
   t.equal(got[2].tensors, got[1].tensors, `no tensor leaked (${got[2].tensors})`);
   t.equal(got[2].live, got[1].live, `no device buffer leaked (${got[2].live} live)`);
-  t.ok(got[2].downloads > 0 && got[2].uploads > 0, `transfers are counted: iteration 3 read ${got[2].downloads} buffers back and wrote ${got[2].uploads}`);
+  for (const k of [1, 2]) {
+    // each iteration steps the optimizer (nbs = batch): images + targets up, gradient + loss items
+    // down, clipped gradient + the step's scalars up; constants given to ops as numbers go by value
+    const rt = got[k].downloads + got[k].uploads;
+    t.ok(got[k].downloads >= 1 && got[k].uploads >= 1 && rt <= 4,
+      `iteration ${k + 1}: ${got[k].downloads} downloads + ${got[k].uploads} uploads = ${rt} <= 4 host round trips`);
+  }
+  const ep = relErr(gotRun.params, wantRun.params), ee = relErr(gotRun.ema, wantRun.ema);
+  t.ok(ep <= 1e-5, `parameters after 3 optimizer steps (FlotillaNesterov on the addon) relative error ${ep.toExponential(2)} <= 1e-5`);
+  t.ok(ee <= 1e-5, `EMA after 3 updates (FlotillaEma on the addon) relative error ${ee.toExponential(2)} <= 1e-5`);
   const ev = relErr(gotRun.val, wantRun.val);
   t.ok(ev <= 1e-4, `validation loss [${gotRun.val.map((v) => v.toFixed(6))}] relative error ${ev.toExponential(2)} <= 1e-4`);
   t.ok((backend.native.get('FusedBatchNorm') ?? 0) > nativeBn, 'validation ran the eval BatchNorm on the addon');

@@ -26,10 +26,18 @@ export interface CudaAddon {
   stats(): CudaStats;
   /** op: 0..7 Add Sub Mul Div Max Min SqDiff Pow; 8.. Less LessEqual Greater GreaterEqual Equal NotEqual And Or FloorDiv. dtype 0 f32, 1 i32 */
   binary(a: Ptr, b: Ptr, out: Ptr, shape: number[], sa: number[], sb: number[], op: number, dtype: number): void;
+  /** binary with one operand a value (s op a when scalarLeft), over n elements */
+  binaryScalar(a: Ptr, s: number, scalarLeft: boolean, out: Ptr, n: number, op: number, dtype: number): void;
   unary(x: Ptr, out: Ptr, n: number, op: number, p0: number, p1: number): void;
   /** dtype codes 0 float32, 1 int32, 2 bool */
   cast(x: Ptr, out: Ptr, n: number, from: number, to: number): void;
   fill(out: Ptr, n: number, bits: number): void;
+  /** FlotillaNesterov over [begin, end): lr, wd, mu are addresses of the group's 1-element values */
+  nesterov(p: Ptr, g: Ptr, v: Ptr, pOut: Ptr, vOut: Ptr, begin: number, end: number, lr: Ptr, wd: Ptr, mu: Ptr, first: boolean): void;
+  /** out = e·d + od·m over n values; d, od are addresses of 1-element values */
+  ema(e: Ptr, m: Ptr, d: Ptr, od: Ptr, out: Ptr, n: number): void;
+  /** out[i] = start + i·step (float32, or int32 when isInt) */
+  range(out: Ptr, n: number, start: number, step: number, isInt: boolean): void;
   /** on/off: the uint32 bit patterns of the values in the output dtype */
   oneHot(idx: Ptr, out: Ptr, n: number, depth: number, onBits: number, offBits: number): void;
   select(cond: Ptr, a: Ptr, b: Ptr, out: Ptr, n: number, inner: number): void;

@@ -38,7 +38,12 @@ export class CudaBackend extends tf.KernelBackend {
   }
 
   private entry(dataId: tf.DataId): Entry {
-    const e = this.data.get(dataId);
+    let e = this.data.get(dataId);
+    if (!e && (tf.engine().state as unknown as { tensorInfo: WeakMap<tf.DataId, unknown> }).tensorInfo.has(dataId)) {
+      // a tensor made on another backend (a kept constant, say): moved here as tfjs's own backends move it
+      tf.engine().moveData(this, dataId);
+      e = this.data.get(dataId);
+    }
     if (!e) throw new Error(`${this.name}: unknown or disposed data id`);
     return e;
   }
@@ -73,6 +78,17 @@ export class CudaBackend extends tf.KernelBackend {
 
   disposeIntermediateTensorInfo(t: tf.TensorInfo): void {
     this.disposeData(t.dataId);
+  }
+
+  /**
+   * The value of a 1-element tensor written from JavaScript and not uploaded yet (a constant an op
+   * was given as a number), else null: kernels take it by value, so it never travels.
+   */
+  hostScalar(t: tf.TensorInfo): number | null {
+    const e = this.entry(t.dataId);
+    if (e.ptr !== 0 || e.size !== 1 || e.host === null || DTYPE_CODE[e.dtype] === undefined) return null;
+    const v = (e.host as Values)[0];
+    return typeof v === 'number' ? v : null;
   }
 
   /** The device address of a tensor's data, uploading values written from JavaScript first. */

@@ -21,14 +21,16 @@ export const EMA_KERNEL = 'FlotillaEma';
 export interface FlatRange { begin: number; end: number; group: number }
 
 /**
- * One Nesterov step over the flat parameters (`g` may be longer than `p`: its head is used): per range, g ← g + wd·p (only where wd ≠ 0),
+ * One Nesterov step over the flat parameters (`g` may be longer than `p`: the values from `gOffset` on are
+ * used, g[gOffset + i] with p[i]; one variable's slice of the whole flat gradient without a copy): per range, g ← g + wd·p (only where wd ≠ 0),
  * v ← first ? g : μ·v + g, p ← p − lr·(g + μ·v). `lr`, `wd`: [groups], `mu`: [1], float32.
  */
 export function nesterovStep(p: tf.Tensor1D, g: tf.Tensor1D, v: tf.Tensor1D, lr: tf.Tensor1D, wd: tf.Tensor1D, mu: tf.Tensor1D,
-  ranges: readonly FlatRange[], first: boolean, wdZero: readonly boolean[]): [tf.Tensor1D, tf.Tensor1D] {
+  ranges: readonly FlatRange[], first: boolean, wdZero: readonly boolean[], gOffset = 0): [tf.Tensor1D, tf.Tensor1D] {
+  if (gOffset < 0 || g.size < gOffset + p.size) throw new RangeError(`${NESTEROV_KERNEL}: g has ${g.size} values, ${gOffset + p.size} needed`);
   if (tf.getKernel(NESTEROV_KERNEL, tf.getBackend())) {
     const flat = ranges.flatMap((r) => [r.begin, r.end, r.group]);
-    return tf.engine().runKernel(NESTEROV_KERNEL, { p, g, v, lr, wd, mu }, { ranges: flat, first }) as [tf.Tensor1D, tf.Tensor1D];
+    return tf.engine().runKernel(NESTEROV_KERNEL, { p, g, v, lr, wd, mu }, { ranges: flat, first, gOffset }) as [tf.Tensor1D, tf.Tensor1D];
   }
   return tf.tidy(() => {
     const newP: tf.Tensor[] = [], newV: tf.Tensor[] = [];
@@ -39,7 +41,7 @@ export function nesterovStep(p: tf.Tensor1D, g: tf.Tensor1D, v: tf.Tensor1D, lr:
       if (r.begin !== covered) throw new RangeError('parameter ranges must be contiguous and in order');
       covered = r.end;
       const pr = tf.slice(p, r.begin, n);
-      let gr = tf.slice(g, r.begin, n);
+      let gr = tf.slice(g, gOffset + r.begin, n);
       if (!wdZero[r.group]) gr = tf.add(gr, tf.mul(pr, tf.slice(wd, r.group, 1)));
       const vr = first ? gr : tf.add(tf.mul(tf.slice(v, r.begin, n), mu), gr);
       const d = tf.add(gr, tf.mul(vr, mu));
@@ -72,7 +74,10 @@ export function registerFlatStep(addon: NativeAddon): () => void {
     kernelFunc: (params) => {
       const args = params as unknown as KernelArgs;
       const { backend } = args;
-      const p = f32(backend, args.inputs.p), g = f32(backend, args.inputs.g), v = f32(backend, args.inputs.v);
+      const p = f32(backend, args.inputs.p), gAll = f32(backend, args.inputs.g), v = f32(backend, args.inputs.v);
+      const gOffset = Number(args.attrs.gOffset ?? 0);
+      // a view, not a copy: the kernel reads g[gOffset + i] with p[i]
+      const g = gAll && gOffset > 0 ? gAll.subarray(gOffset) : gAll;
       if (!p || !g || !v || g.length < p.length || v.length !== p.length) throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
       const ranges = args.attrs.ranges as number[];
       const first = Boolean(args.attrs.first);

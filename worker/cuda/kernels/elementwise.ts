@@ -23,9 +23,27 @@ function binary(args: Args, name: string, op: number): tf.TensorInfo | null {
   const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
   const out = args.backend.makeOutput(outShape, compare ? 'bool' : a.dtype);
   if (size(outShape) === 0) return out;
+  const be = args.backend;
+  // a constant given as a number goes in by value when the other operand fills the output
+  const n = size(outShape);
+  const sb = size(b.shape) === 1 && size(a.shape) === n ? be.hostScalar(b) : null;
+  const sa = sb === null && size(a.shape) === 1 && size(b.shape) === n ? be.hostScalar(a) : null;
+  if (sb !== null && n === 1 && !compare) {
+    const va = be.hostScalar(a);
+    if (va !== null) {
+      // both constants (the seed gradient of a scalar times a number): the output starts as a's value
+      be.addon.fill(be.ptr(out), 1, bitsOf(va, a.dtype));
+      be.addon.binaryScalar(be.ptr(out), sb, false, be.ptr(out), 1, op, a.dtype === 'float32' ? 0 : 1);
+      return out;
+    }
+  }
+  if (sb !== null || sa !== null) {
+    const left = sa !== null;
+    be.addon.binaryScalar(be.ptr(left ? b : a), left ? sa! : sb!, left, be.ptr(out), n, op, a.dtype === 'float32' ? 0 : 1);
+    return out;
+  }
   const c = collapseBroadcast(outShape, a.shape, b.shape);
   if (c.shape.length > 8) { args.backend.disposeData(out.dataId); return null; }
-  const be = args.backend;
   be.addon.binary(be.ptr(a), be.ptr(b), be.ptr(out), c.shape, c.stridesA, c.stridesB, op, a.dtype === 'float32' ? 0 : 1);
   return out;
 }

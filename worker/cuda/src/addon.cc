@@ -115,6 +115,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 static_cast<int>(Int(info[6])), static_cast<int>(Int(info[7])));
     return U(info);
   });
+  // binaryScalar(a, s, scalarLeft, out, n, op, dtype)
+  set("binaryScalar", [U](const CallbackInfo& info) {
+    flc::BinaryScalar(Ptr(info[0]), Num(info[1]), info[2].ToBoolean().Value(), Ptr(info[3]), Int(info[4]),
+                      static_cast<int>(Int(info[5])), static_cast<int>(Int(info[6])));
+    return U(info);
+  });
   // unary(x, out, n, op, p0, p1)
   set("unary", [U](const CallbackInfo& info) {
     flc::Unary(Ptr<const float>(info[0]), Ptr<float>(info[1]), Int(info[2]), static_cast<int>(Int(info[3])),
@@ -123,6 +129,24 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   set("cast", [U](const CallbackInfo& info) {
     flc::Cast(Ptr(info[0]), Ptr(info[1]), Int(info[2]), static_cast<int>(Int(info[3])), static_cast<int>(Int(info[4])));
+    return U(info);
+  });
+  // nesterov(p, g, v, pOut, vOut, begin, end, lr, wd, mu, first): lr, wd, mu point at the group's values
+  set("nesterov", [U](const CallbackInfo& info) {
+    flc::NesterovRange(Ptr<const float>(info[0]), Ptr<const float>(info[1]), Ptr<const float>(info[2]), Ptr<float>(info[3]),
+                       Ptr<float>(info[4]), Int(info[5]), Int(info[6]), Ptr<const float>(info[7]), Ptr<const float>(info[8]),
+                       Ptr<const float>(info[9]), info[10].ToBoolean().Value());
+    return U(info);
+  });
+  // ema(e, m, d, od, out, n): out = e·d + od·m
+  set("ema", [U](const CallbackInfo& info) {
+    flc::FlatEma(Ptr<const float>(info[0]), Ptr<const float>(info[1]), Ptr<const float>(info[2]), Ptr<const float>(info[3]),
+                 Ptr<float>(info[4]), Int(info[5]));
+    return U(info);
+  });
+  // range(out, n, start, step, isInt)
+  set("range", [U](const CallbackInfo& info) {
+    flc::Range(Ptr(info[0]), Int(info[1]), Num(info[2]), Num(info[3]), info[4].ToBoolean().Value());
     return U(info);
   });
   // fill(out, n, bits): bits is the uint32 pattern of the value

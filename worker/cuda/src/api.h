@@ -45,6 +45,8 @@ bool Tf32();
 // ---- elementwise.cu (dtype codes: 0 float32, 1 int32, 2 bool stored as int32)
 void Binary(const void* a, const void* b, void* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& sa,
             const std::vector<int64_t>& sb, int op, int dtype);
+// a op s (or s op a when scalarLeft) over n elements, s a value (float32 or int32 by dtype)
+void BinaryScalar(const void* a, double s, bool scalarLeft, void* out, int64_t n, int op, int dtype);
 void Unary(const float* x, float* out, int64_t n, int op, float p0, float p1);
 void Cast(const void* x, void* out, int64_t n, int from, int to);
 void Fill(void* out, int64_t n, uint32_t bits);
@@ -96,5 +98,11 @@ void Gather(const void* x, const int32_t* idx, void* out, int64_t outer, int64_t
 void SegmentSum(const float* x, const int32_t* ids, float* out, int64_t n, int64_t inner, int64_t segments);
 void ScatterNd(const int32_t* idx, const float* upd, float* out, int64_t numUpd, int64_t sliceRank, const int64_t* strides,
                int64_t sliceSize, int64_t slices);
+
+// ---- flat.cu: the optimizer's flat updates (per group range; lr, wd, mu, d, od are 1-element device values), Range
+void NesterovRange(const float* p, const float* g, const float* v, float* po, float* vo, int64_t begin, int64_t end,
+                   const float* lr, const float* wd, const float* mu, bool first);
+void FlatEma(const float* e, const float* m, const float* d, const float* od, float* out, int64_t n);
+void Range(void* out, int64_t n, double start, double step, bool isInt);  // start + i·step (exact for integer steps)
 
 }  // namespace flc

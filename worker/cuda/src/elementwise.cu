@@ -45,6 +45,14 @@ FL_HD inline int32_t ApplyCompare(int op, T x, T y) {
 }
 
 template <class T, class O>
+FL_HD inline O Apply(int op, T x, T y) {
+  if (op >= kLess && op <= kLogicalOr) return static_cast<O>(ApplyCompare<T>(op, x, y));
+  if (op == kPow) return static_cast<O>(::pow(static_cast<double>(x), static_cast<double>(y)));
+  if (op == kFloorDiv) return static_cast<O>(::floor(static_cast<double>(x) / static_cast<double>(y)));
+  return static_cast<O>(ApplyArith<T>(op, x, y));
+}
+
+template <class T, class O>
 struct BinaryK {
   const T* a;
   const T* b;
@@ -59,17 +67,19 @@ struct BinaryK {
       oa += c * sa[d];
       ob += c * sb[d];
     }
-    const T x = a[oa], y = b[ob];
-    if (op >= kLess && op <= kLogicalOr) {
-      out[i] = static_cast<O>(ApplyCompare<T>(op, x, y));
-    } else if (op == kPow) {
-      out[i] = static_cast<O>(::pow(static_cast<double>(x), static_cast<double>(y)));
-    } else if (op == kFloorDiv) {
-      out[i] = static_cast<O>(::floor(static_cast<double>(x) / static_cast<double>(y)));
-    } else {
-      out[i] = static_cast<O>(ApplyArith<T>(op, x, y));
-    }
+    out[i] = Apply<T, O>(op, a[oa], b[ob]);
   }
+};
+
+// One operand a 1-element value passed by value (a constant written from JavaScript: no upload).
+template <class T, class O>
+struct BinaryScalarK {
+  const T* a;
+  T s;
+  O* out;
+  int op;
+  bool scalarLeft;
+  FL_HD void operator()(int64_t i) const { out[i] = scalarLeft ? Apply<T, O>(op, s, a[i]) : Apply<T, O>(op, a[i], s); }
 };
 
 // Unary op codes as worker/native/kernels/elementwise.ts UNARY_OPS numbers them.
@@ -234,6 +244,18 @@ void Binary(const void* a, const void* b, void* out, const std::vector<int64_t>&
     else RunBinary<float, float>(a, b, out, shape, sa, sb, op);
   } else {
     RunBinary<int32_t, int32_t>(a, b, out, shape, sa, sb, op);
+  }
+}
+
+void BinaryScalar(const void* a, double s, bool scalarLeft, void* out, int64_t n, int op, int dtype) {
+  const bool compare = op >= kLess && op <= kLogicalOr;
+  if (dtype == 0) {
+    const float v = static_cast<float>(s);
+    if (compare) Launch(n, BinaryScalarK<float, int32_t>{static_cast<const float*>(a), v, static_cast<int32_t*>(out), op, scalarLeft});
+    else Launch(n, BinaryScalarK<float, float>{static_cast<const float*>(a), v, static_cast<float*>(out), op, scalarLeft});
+  } else {
+    Launch(n, BinaryScalarK<int32_t, int32_t>{static_cast<const int32_t*>(a), static_cast<int32_t>(s), static_cast<int32_t*>(out), op,
+                                              scalarLeft});
   }
 }
 
