@@ -1,11 +1,9 @@
 /**
  * The model EMA of ema.ts kept on the backend: every averaged tensor (parameters and BatchNorm
- * buffers) in a tensor of its own, updated by one kernel call per tensor after each optimizer
- * step (no concatenation of the model into a flat vector),
+ * buffers) in one flat tensor, updated by tensor ops after each optimizer step,
  *   ema ← d·ema + (1 − d)·model,  d = decay · (1 − exp(−updates / tau)),
  * each operation rounded to float32 in ModelEma's order, so the two are bit-identical. Nothing
- * is read back per step; `state` concatenates them on the backend and reads that once
- * (checkpoints, validation).
+ * is read back per step; `state` reads the flat tensor once (checkpoints, validation).
  * State entries that are not model tensors (the anchors) are host values, copied from the
  * model at each update as ModelEma copies them.
  */
@@ -32,8 +30,7 @@ export class DeviceEma {
   private readonly bySlot: ReadonlyMap<string, Slot>;
   /** the non-tensor entries (anchors), host copies */
   private readonly extras: Map<string, Float32Array>;
-  /** the averages, one per slot (flat, the slot's size) */
-  private readonly avg: Array<tf.Variable<tf.Rank.R1>>;
+  private readonly flat: tf.Variable<tf.Rank.R1>;
 
   /** Starts as a copy of the model's state (read once here). */
   constructor(private readonly model: TrainableModel, updates = 0, opts: { decay?: number; tau?: number } = {}) {
@@ -56,7 +53,7 @@ export class DeviceEma {
     this.order = [...state.keys()];
     this.slots = slots;
     this.bySlot = new Map(slots.map((s) => [s.name, s]));
-    this.avg = slots.map((s) => tf.variable(tf.tidy(() => tf.clone(tf.reshape(s.variable, [s.size])) as tf.Tensor1D), false));
+    this.flat = tf.variable(tf.tidy(() => this.modelFlat()), false);
   }
 
   /** The decay the next update uses. */
@@ -73,7 +70,7 @@ export class DeviceEma {
     this.updates += 1;
     tf.tidy(() => {
       const df = d ?? tf.scalar(dv), odf = od ?? tf.scalar(1 - dv);
-      this.slots.forEach((s, i) => this.avg[i].assign(emaStep(this.avg[i], tf.reshape(s.variable, [s.size]) as tf.Tensor1D, df, odf)));
+      this.flat.assign(emaStep(this.flat, this.modelFlat(), df, odf));
     });
     if (this.extras.size) {
       const host = this.model.hostState?.() ?? this.model.stateDict();
@@ -87,7 +84,7 @@ export class DeviceEma {
 
   /** The averaged state, keyed and ordered like the model's state dict: one read of the backend, fresh arrays. */
   get state(): Map<string, Float32Array> {
-    const all = this.avg.length === 0 ? new Float32Array(0) : tf.tidy(() => tf.concat(this.avg).dataSync() as Float32Array);
+    const all = this.flat.dataSync() as Float32Array;
     const out = new Map<string, Float32Array>();
     for (const k of this.order) {
       const s = this.bySlot.get(k);
@@ -98,7 +95,7 @@ export class DeviceEma {
 
   /** Replaces the averaged state (a checkpoint's); every entry must be present with its size. */
   load(state: ReadonlyMap<string, Float32Array>): void {
-    const all = new Float32Array(this.slots.reduce((n, s) => n + s.size, 0));
+    const all = new Float32Array(this.flat.size);
     for (const k of this.order) {
       const src = state.get(k);
       const s = this.bySlot.get(k);
@@ -107,13 +104,15 @@ export class DeviceEma {
       if (s) all.set(src, s.offset);
       else this.extras.get(k)!.set(src);
     }
-    tf.tidy(() => {
-      const up = tf.tensor1d(all);
-      this.slots.forEach((s, i) => this.avg[i].assign(tf.slice(up, s.offset, s.size)));
-    });
+    tf.tidy(() => this.flat.assign(tf.tensor1d(all)));
   }
 
   dispose(): void {
-    for (const a of this.avg) a.dispose();
+    this.flat.dispose();
+  }
+
+  private modelFlat(): tf.Tensor1D {
+    const parts = this.slots.map((s) => tf.reshape(s.variable, [s.size]));
+    return (parts.length === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
   }
 }

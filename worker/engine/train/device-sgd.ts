@@ -1,9 +1,7 @@
 /**
  * The Nesterov SGD of optimizer.ts as tensor ops on the backend: the parameters stay in their
- * variables, the momentum in one tensor per parameter, and a step reads nothing back to the
- * host. Each variable is updated by its own kernel call reading its slice of the flat gradient
- * in place (no concatenation of the parameters into a flat vector and no split back: on the CPU
- * those were two extra passes and fresh buffers every step). Per element and group it computes what NesterovSgd computes, in the same
+ * variables, the momentum in one flat tensor of the parameter layout, and a step reads nothing
+ * back to the host. Per element and group it computes what NesterovSgd computes, in the same
  * order, each operation rounded to float32 (IEEE multiplication and addition commute), so the
  * two give bit-identical parameters:
  *   g ← g + wd·p;  v ← first ? g : μ·v + g;  p ← p − lr·(g + μ·v)
@@ -13,7 +11,7 @@
  * (worker/native/flat-step.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nesterovStep, type FlatRange } from '../../native/index.ts';
+import { nesterovStep } from '../../native/index.ts';
 import type { ParamGroupRange } from './optimizer.ts';
 import type { FlatEntry } from './params.ts';
 
@@ -32,40 +30,24 @@ export interface DeviceStepScalars {
 export class DeviceSgd {
   /** false until the first step (PyTorch initialises the buffer with the first gradient) */
   initialized = false;
-  /** the momentum, one tensor per entry (flat, the entry's size) */
-  private readonly v: Array<tf.Variable<tf.Rank.R1>>;
-  /** each entry's group range, in the entry's own index space */
-  private readonly own: ReadonlyArray<readonly FlatRange[]>;
+  private v: tf.Variable<tf.Rank.R1>;
 
   constructor(readonly entries: readonly FlatEntry[], readonly size: number, readonly ranges: readonly ParamGroupRange[]) {
     for (const r of ranges) {
       if (r.begin < 0 || r.end > size || r.begin > r.end) throw new RangeError(`bad parameter range [${r.begin}, ${r.end}) of ${size}`);
     }
-    let covered = 0;
-    for (const e of entries) {
-      if (e.offset !== covered || !ranges.some((r) => r.group === e.group && r.begin <= e.offset && e.offset + e.size <= r.end)) {
-        throw new RangeError(`parameter ${e.name} [${e.offset}, ${e.offset + e.size}) is not in its group's range, in layout order`);
-      }
-      covered += e.size;
-    }
-    if (covered !== size) throw new RangeError(`parameters cover ${covered} of ${size} values`);
-    this.v = entries.map((e) => tf.variable(tf.fill([e.size], 0, 'float32') as tf.Tensor1D, false));
-    this.own = entries.map((e) => [{ begin: 0, end: e.size, group: e.group }]);
+    this.v = tf.variable(tf.fill([size], 0, 'float32') as tf.Tensor1D, false);
   }
 
   /** The momentum buffer, read back to the host (checkpoints only). */
   get velocity(): Float32Array {
-    if (this.v.length === 0) return new Float32Array(0);
-    return Float32Array.from(tf.tidy(() => tf.concat(this.v).dataSync() as Float32Array));
+    return Float32Array.from(this.v.dataSync() as Float32Array);
   }
 
   /** Sets the momentum buffer (a checkpoint's). */
   loadVelocity(values: Float32Array): void {
     if (values.length !== this.size) throw new RangeError(`velocity has ${values.length} elements, expected ${this.size}`);
-    tf.tidy(() => {
-      const all = tf.tensor1d(values.slice());
-      this.entries.forEach((e, i) => this.v[i].assign(tf.slice(all, e.offset, e.size)));
-    });
+    tf.tidy(() => this.v.assign(tf.tensor1d(values.slice())));
   }
 
   /**
@@ -77,19 +59,17 @@ export class DeviceSgd {
     if (grads.size < this.size) throw new RangeError(`expected ${this.size} gradients, got ${grads.size}`);
     if (this.size === 0) return;
     const first = !this.initialized;
-    const wdZero = s.decayed.map((d) => !d);
     tf.tidy(() => {
-      this.entries.forEach((e, i) => {
-        const [p, v] = nesterovStep(tf.reshape(e.variable, [e.size]) as tf.Tensor1D, grads, this.v[i], s.lr, s.weightDecay, s.momentum,
-          this.own[i], first, wdZero, e.offset);
-        this.v[i].assign(v);
-        e.variable.assign(tf.reshape(p, e.variable.shape));
-      });
+      const params = tf.concat(this.entries.map((e) => tf.reshape(e.variable, [e.size]))) as tf.Tensor1D;
+      const [p, v] = nesterovStep(params, grads, this.v, s.lr, s.weightDecay, s.momentum, this.ranges, first, s.decayed.map((d) => !d));
+      this.v.assign(v);
+      const parts = tf.split(p, this.entries.map((e) => e.size));
+      this.entries.forEach((e, i) => e.variable.assign(tf.reshape(parts[i], e.variable.shape)));
     });
     this.initialized = true;
   }
 
   dispose(): void {
-    for (const v of this.v) v.dispose();
+    this.v.dispose();
   }
 }
