@@ -8,6 +8,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=()
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v g++ >/dev/null || need+=(g++ make python3)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)   # text in the run pictures (docs/pictures.md)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "quickstart: installing ${need[*]}"
