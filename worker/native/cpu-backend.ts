@@ -49,6 +49,6 @@ export function output(backend: CpuBackend, shape: number[], values: Float32Arra
   return backend.makeTensorInfo(shape, 'float32', values);
 }
 
-export function attr<T>(args: KernelArgs, name: string): T {
+export function attr<T>(args: Pick<KernelArgs, 'attrs'>, name: string): T {
   return args.attrs[name] as T;
 }

@@ -3,24 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { activationCode } from '../../native/kernels/activation.ts';
+import { convShape } from '../../native/kernels/conv.ts';
 import { attr, size, type Args, type CudaKernel } from './common.ts';
-
-type Shape4 = [number, number, number, number];
-type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-
-/** The addon's 15-number conv description, or null for layouts it does not cover. */
-export function convShape(args: Args, xShape: number[], filterShape: number[], withDilations: boolean): number[] | null {
-  const dataFormat = attr<string | undefined>(args, 'dataFormat') ?? 'NHWC';
-  if (dataFormat !== 'NHWC' || xShape.length !== 4 || filterShape.length !== 4) return null;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as Shape4, filterShape as Shape4, attr<number | [number, number]>(args, 'strides'),
-    withDilations ? attr<number | [number, number] | undefined>(args, 'dilations') ?? 1 : 1,
-    attr<Pad>(args, 'pad'), attr<'floor' | 'round' | 'ceil' | undefined>(args, 'dimRoundingMode'), false, 'channelsLast');
-  if (info.inChannels !== filterShape[2]) return null;
-  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-    info.padInfo.top, info.padInfo.left];
-}
 
 const f32 = (t: tf.TensorInfo | undefined): t is tf.TensorInfo => t !== undefined && t.dtype === 'float32';
 

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { BINARY_OPS, UNARY_OPS, collapseBroadcast } from '../../native/kernels/index.ts';
+import { unaryParams } from '../../native/kernels/elementwise.ts';
 import { DTYPE_CODE } from '../backend.ts';
 import { attr, bitsOf, onDevice, share, size, type Args, type CudaKernel } from './common.ts';
 
@@ -46,15 +47,6 @@ function binary(args: Args, name: string, op: number): tf.TensorInfo | null {
   if (c.shape.length > 8) { args.backend.disposeData(out.dataId); return null; }
   be.addon.binary(be.ptr(a), be.ptr(b), be.ptr(out), c.shape, c.stridesA, c.stridesB, op, a.dtype === 'float32' ? 0 : 1);
   return out;
-}
-
-function unaryParams(name: string, attrs: Record<string, unknown>): [number, number] {
-  switch (name) {
-    case 'Step': return [Number(attrs.alpha ?? 0), 0];
-    case 'LeakyRelu': return [Number(attrs.alpha ?? 0.2), 0];
-    case 'ClipByValue': return [Number(attrs.clipValueMin), Number(attrs.clipValueMax)];
-    default: return [0, 0];
-  }
 }
 
 function unary(args: Args, name: string, op: number): tf.TensorInfo | null {

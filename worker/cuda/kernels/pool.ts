@@ -1,20 +1,8 @@
 // MaxPool and MaxPoolGrad (NHWC, no dilation), ResizeNearestNeighbor and its gradient.
 import * as tf from '@tensorflow/tfjs';
 
-import { nearestMap } from '../../native/kernels/pool.ts';
+import { nearestMap, poolShape } from '../../native/kernels/pool.ts';
 import { attr, size, type Args, type CudaKernel } from './common.ts';
-
-type Shape4 = [number, number, number, number];
-type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
-
-function poolShape(args: Args, xShape: number[]): number[] | null {
-  if (xShape.length !== 4) return null;
-  const info = tf.backend_util.computePool2DInfo(xShape as Shape4, attr<number | [number, number]>(args, 'filterSize'),
-    attr<number | [number, number]>(args, 'strides'), 1, attr<Pad>(args, 'pad'),
-    attr<'floor' | 'round' | 'ceil' | undefined>(args, 'dimRoundingMode'));
-  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
-}
 
 function maxPool(args: Args): tf.TensorInfo | null {
   const { x } = args.inputs;

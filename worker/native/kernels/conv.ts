@@ -8,8 +8,8 @@ import { activationCode } from './activation.ts';
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
-/** The addon's 15-number conv description, or null for layouts it does not cover (NCHW). */
-function convShape(args: KernelArgs, xShape: number[], filterShape: number[], withDilations: boolean): number[] | null {
+/** The addon's 15-number conv description, or null for layouts it does not cover (NCHW); the cuda backend's kernels use it too. */
+export function convShape(args: Pick<KernelArgs, 'attrs'>, xShape: number[], filterShape: number[], withDilations: boolean): number[] | null {
   const dataFormat = attr<string | undefined>(args, 'dataFormat') ?? 'NHWC';
   if (dataFormat !== 'NHWC' || xShape.length !== 4 || filterShape.length !== 4) return null;
   const info = tf.backend_util.computeConv2DInfo(

@@ -31,7 +31,8 @@ function binary(args: KernelArgs, addon: NativeAddon, op: number): tf.TensorInfo
   return output(args.backend, outShape, out);
 }
 
-function unaryParams(name: string, attrs: Record<string, unknown>): [number, number] {
+/** The two numbers a unary op's kernel takes from its attributes (the cuda backend's kernels use it too). */
+export function unaryParams(name: string, attrs: Record<string, unknown>): [number, number] {
   switch (name) {
     case 'Step': return [Number(attrs.alpha ?? 0), 0];
     case 'LeakyRelu': return [Number(attrs.alpha ?? 0.2), 0];

@@ -8,7 +8,8 @@ import type { NativeAddon } from '../addon.ts';
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
-function poolShape(args: KernelArgs, xShape: number[]): number[] | null {
+/** The addon's 12-number pool description (the cuda backend's kernels use it too). */
+export function poolShape(args: Pick<KernelArgs, 'attrs'>, xShape: number[]): number[] | null {
   if (xShape.length !== 4) return null;
   const info = tf.backend_util.computePool2DInfo(xShape as Shape4, attr<number | [number, number]>(args, 'filterSize'),
     attr<number | [number, number]>(args, 'strides'), 1, attr<Pad>(args, 'pad'),
