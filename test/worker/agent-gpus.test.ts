@@ -67,7 +67,11 @@ function gpuAgent(t: Tap, env: Env, nodeId: string, gpus: GpuInventory, out: str
     root: REPO_ROOT, actorEntry: ENV_ACTOR, log: testLogger('worker'), heartbeatMs: 200, stopGraceMs: 2000, warmActors, gpus, gpuRefreshMs: 100,
     actorEnv: { FLOTILLA_TEST_ENV_OUT: out, CUDA_VISIBLE_DEVICES: 'inherited-must-be-replaced' },
   });
-  t.teardown(() => agent.close());
+  // One teardown, in this order: the agent (and the nvidia-smi polls and actors that write into
+  // `out`) stops first, then `out` goes; retried, since a last poll may still be writing.
+  t.teardown(async () => {
+    try { await agent.close(); } finally { rmSync(out, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }); }
+  });
   return agent;
 }
 type Tap = { teardown(fn: () => unknown): void };
@@ -83,7 +87,6 @@ async function envOf(out: string, actorId: string): Promise<{ CUDA_VISIBLE_DEVIC
 t.test('an agent with a declared inventory advertises it and pins each actor to its GPUs', async (t) => {
   const env = await natsEnv(t, 'gpu');
   const out = mkdtempSync(join(tmpdir(), 'flotilla-gpu-env-'));
-  t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const regs = pretendHead(env.nc, env.s);
   const beats = new Collector(env.nc, env.s.allNodeHeartbeats, (m) => decode(NodeHeartbeat, m.data));
   const agent = gpuAgent(t, env, 'node-g2', await findGpus({ want: 'all', declared: '2xFake H100:81920' }), out, 1);
@@ -116,7 +119,6 @@ t.test('an agent with a declared inventory advertises it and pins each actor to 
 t.test('an agent on nvidia-smi sends its GPU figures with heartbeats, refreshed', async (t) => {
   const env = await natsEnv(t, 'gsm');
   const out = mkdtempSync(join(tmpdir(), 'flotilla-gpu-smi-'));
-  t.teardown(() => rmSync(out, { recursive: true, force: true }));
   process.env.FAKE_SMI_COUNTER = join(out, 'count');
   process.env.FLOTILLA_NVIDIA_SMI = FAKE_SMI;
   t.teardown(() => { delete process.env.FAKE_SMI_COUNTER; delete process.env.FLOTILLA_NVIDIA_SMI; });
