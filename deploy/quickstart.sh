@@ -20,4 +20,5 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || { echo "quickstart: Node.js >= 20 is required (found $(node --version))" >&2; exit 1; }
 [ -d node_modules ] || npm ci --no-audit --no-fund
 [ -e build/Release/flotilla_native.node ] || npm run build
+npm run --silent build:js   # the compiled JavaScript every process runs (nothing to do when current)
 exec node bin/flotilla.mjs demo "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the tap suite and ends with one line `N passed, N failed`, counted from the TAP stream
 // (every test point at every depth; skips and todos are counted apart and printed above).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,10 @@ const tapBin = join(dirname(require.resolve('tap/package.json')), 'dist/esm/run.
 // A directory argument (npm test -- test/cuda/) stands for the *.test.ts files under it.
 const testsUnder = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(dir, f));
 const args = process.argv.slice(2).flatMap((a) => (!a.startsWith('-') && existsSync(a) && statSync(a).isDirectory() ? testsUnder(a) : [a]));
+// The processes the tests start (agents, actors, the CLI) run the compiled JavaScript, as in
+// production: bring dist/ up to date first (nothing to do when it is current).
+const built = spawnSync(process.execPath, ['--import', 'tsx', join(dirname(new URL(import.meta.url).pathname), '..', 'scripts', 'build-js.ts')], { stdio: 'inherit' });
+if (built.status !== 0) { console.log('0 passed, 1 failed'); process.exit(1); }
 const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
   // Recycled native output buffers are filled with NaN under test, so a kernel that leaves part

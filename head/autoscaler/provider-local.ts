@@ -1,15 +1,15 @@
 /**
  * `local` provider: each worker is a child process of this one running the worker agent
- * (`node --import tsx worker/agent/main.ts`). down() sends SIGTERM (the agent drains and exits)
+ * (`node worker/agent/main.ts`, compiled or through tsx: shared/run-entry.ts). down() sends SIGTERM (the agent drains and exits)
  * and SIGKILLs after `stopTimeoutMs`; close() stops them all, so none outlive the head.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { openSync, closeSync } from 'node:fs';
 import { workerEnv, type WorkerEnv, type WorkerProvider } from './provider.ts';
+import { REPO_ROOT, nodeArgs } from '../../shared/run-entry.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = REPO_ROOT;
 
 export interface LocalProviderOptions extends WorkerEnv {
   /** agent entry point (default <repo>/worker/agent/main.ts) */
@@ -35,7 +35,7 @@ export class LocalProvider implements WorkerProvider {
     const out = this.#o.output ?? 'ignore';
     if (typeof out === 'object') fd = openSync(join(out.dir, `${nodeId}.log`), 'a');
     const stdio = fd !== undefined ? (['ignore', fd, fd] as const) : out === 'inherit' ? 'inherit' : 'ignore';
-    const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+    const proc = spawn(process.execPath, nodeArgs(entry), {
       cwd: ROOT, stdio: stdio as never, env: { ...process.env, ...this.#o.env, ...workerEnv(this.#o, nodeId, joinToken) },
     });
     if (fd !== undefined) closeSync(fd);

@@ -7,11 +7,11 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { sourceDir } from '../../shared/run-entry.ts';
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = sourceDir(import.meta.url);
 /** Where the page's own files are. */
 export const PUBLIC_DIR = join(here, 'public');
 /** uPlot's dist folder (ESM build + CSS), resolved through node's module lookup. */

@@ -24,7 +24,7 @@ import { ensureLeafFiles, mintLeafCreds } from '../../head/auth/nats-trust.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { DEFAULT_CERT_HOSTS, writeNatsCerts } from '../../head/auth/nats-certs.ts';
 import type { Test } from 'tap';
-import { ROOT, startProc, type Proc } from '../head/helpers/procs.ts';
+import { ROOT, ourEntry, startProc, type Proc } from '../head/helpers/procs.ts';
 import type { Lab, Host } from './netns.ts';
 
 export const CLUSTER_HOSTS = ['nats1', 'nats2', 'nats3'] as const;
@@ -150,12 +150,12 @@ export async function startLeaf(host: Host, auth: ServerAuth, prefix: string, no
 }
 
 /**
- * A launcher of our processes (`node --import tsx ARGS`) inside a lab host, with the test's
+ * A launcher of our processes (`node ENTRY ARGS`, compiled when dist/ is current) inside a lab host, with the test's
  * FLOTILLA_PREFIX and, for a client given the cluster's URLs (whose listeners require TLS, as
  * shipped), the cluster's CA; a leaf's loopback listener needs none.
  */
 export function hostLauncher(t: Test, cluster: LabCluster, prefix: string): (h: Host, args: string[], env: Record<string, string>, label: string) => Proc {
-  return (h, args, env, label) => startProc(t, ['--import', 'tsx', ...args], {
+  return (h, [entry, ...args], env, label) => startProc(t, ourEntry(entry, ...args), {
     FLOTILLA_PREFIX: prefix, ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}), ...env,
   }, label, ['ip', 'netns', 'exec', h.ns]);
 }

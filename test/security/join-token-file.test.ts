@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headFixture } from '../head/helpers/head.ts';
-import { startProc } from '../head/helpers/procs.ts';
+import { startProc, ourEntry } from '../head/helpers/procs.ts';
 import { parseJoinToken } from '../../shared/join-token.ts';
 import { ensureJoinTokenFile, JOIN_FILE_TOKEN_NAME } from '../../head/auth/join-token-file.ts';
 import { waitJoinTokenFile } from '../../worker/agent/join-token-file.ts';
@@ -43,7 +43,7 @@ t.test('the head writes, keeps and rotates the pool join token file; a worker jo
 
   // a worker that starts before the file exists waits for it, then joins
   const late = join(dir, 'late-token');
-  const agent = startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
+  const agent = startProc(t, ourEntry('worker/agent/main.ts'), {
     FLOTILLA_NATS_URL: nats.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: 'file-node', FLOTILLA_SLOTS: '1', FLOTILLA_WARM_ACTORS: '0',
     FLOTILLA_JOIN_TOKEN_FILE: late, FLOTILLA_JOIN_TOKEN: '', FLOTILLA_NATS_CREDS: '',
   }, 'agent file-node');

@@ -20,7 +20,7 @@ import { startHead } from '../../head/head.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { mintLeafCreds } from '../../head/auth/nats-trust.ts';
 import { subjects } from '../../shared/subjects.ts';
-import { startAgentProc, startProc } from '../head/helpers/procs.ts';
+import { startAgentProc, startProc, ourEntry } from '../head/helpers/procs.ts';
 import { until } from '../head/helpers/wait.ts';
 import { hostNodeId } from '../../worker/agent/start.ts';
 import { joinerPermissions } from '../../head/auth/nats-permissions.ts';
@@ -54,7 +54,7 @@ t.test('a worker behind a leaf bound to its node registers and trains; the leaf 
   t.ok((done.checkpoint_step ?? 0) >= 5, `checkpoints stored through the leaf (last at step ${done.checkpoint_step})`);
 
   // a genuine agent credential for node lf2 on this leaf: the leaf's cluster user carries nothing of lf2's
-  const other = startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
+  const other = startProc(t, ourEntry('worker/agent/main.ts'), {
     FLOTILLA_NATS_URL: leaf.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: 'lf2', FLOTILLA_SLOTS: '1', FLOTILLA_JOIN_TOKEN: await auth.joinToken(prefix, 'lf2'),
     FLOTILLA_LOG_LEVEL: 'debug',
   }, 'agent lf2');
@@ -65,7 +65,7 @@ t.test('a worker behind a leaf bound to its node registers and trains; the leaf 
 
   // pool join tokens (as `flotilla token create --role worker` without --name makes them)
   const pool = joinTokenOf(await auth.mint('joiner:leafpool', joinerPermissions(subjects(prefix), 'leafpool')));
-  const poolAgent = (label: string, env: Record<string, string>) => startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
+  const poolAgent = (label: string, env: Record<string, string>) => startProc(t, ourEntry('worker/agent/main.ts'), {
     FLOTILLA_NATS_URL: leaf.url, FLOTILLA_PREFIX: prefix, FLOTILLA_SLOTS: '1', FLOTILLA_JOIN_TOKEN: pool, ...env,
   }, label);
   const stray = poolAgent('agent lf3', { FLOTILLA_NODE_ID: 'lf3' });

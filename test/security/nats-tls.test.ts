@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch } from '../../head/embedded-nats.ts';
 import { writeNatsCerts } from '../../head/auth/nats-certs.ts';
-import { startProc } from '../head/helpers/procs.ts';
+import { startProc, ourEntry } from '../head/helpers/procs.ts';
 import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { storedToken } from '../../shared/credentials.ts';
@@ -127,13 +127,13 @@ t.test('TLS on the shipped cluster configs', { timeout: 300_000, skip: why ? `NA
     const headHost = lab.addHost('head', { mgmt: true });
     const w = lab.addHost('w1');
     const env = { FLOTILLA_PREFIX: prefix, FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_NATS_CA: cluster.ca };
-    const head = startProc(t, ['--import', 'tsx', 'head/main.ts'], {
+    const head = startProc(t, ourEntry('head/main.ts'), {
       ...env, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080',
       FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
     }, 'head', ['ip', 'netns', 'exec', headHost.ns]);
     await head.line(/flotilla head listening on /);
     const api = new HeadClient(`http://${headHost.mgmtIp}:8080`, storedToken('http://127.0.0.1:8080'));
-    const agent = startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
+    const agent = startProc(t, ourEntry('worker/agent/main.ts'), {
       ...env, FLOTILLA_NODE_ID: 'w1', FLOTILLA_SLOTS: '2', FLOTILLA_JOIN_TOKEN: await cluster.auth.joinToken(prefix, 'w1'),
     }, 'agent w1', ['ip', 'netns', 'exec', w.ns]);
     await agent.line(/registered/);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { ourEntry } from '../head/helpers/procs.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { decode, encode } from '../../shared/codec.ts';
@@ -8,7 +9,7 @@ import { Collector, actorSpec, control, spawnMsg, exits, jobSpec, natsEnv, prete
 
 /** The real agent entry in its own process; resolves once it printed its registered line. */
 async function startAgentProcess(t: { teardown(f: () => unknown): void }, env: Env, nodeId: string): Promise<{ proc: ChildProcess; exited: Promise<number | null>; line: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/agent/main.ts'], {
+  const proc = spawn(process.execPath, ourEntry('worker/agent/main.ts'), {
     cwd: REPO_ROOT,
     env: {
       ...process.env, FLOTILLA_NATS_URL: env.srv.url, FLOTILLA_PREFIX: env.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: '1', FLOTILLA_LOG_LEVEL: 'warn',

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/logger.ts';
+import { nodeArgs } from '../../shared/run-entry.ts';
 import type { ActorOutcome, ActorSpec, ActorState } from '../../shared/schemas/index.ts';
 import { ActorToAgent, type AgentToActor } from '../actor/index.ts';
 import { outcomeOf, type StopIntent } from './outcome.ts';
@@ -13,7 +14,7 @@ import { outcomeOf, type StopIntent } from './outcome.ts';
 export interface ActorProcessOptions {
   natsUrl: string;
   prefix: string;
-  /** repository root: cwd of the child, so `--import tsx` resolves */
+  /** repository root: cwd of the child */
   root: string;
   /** the actor entry script */
   entry: string;
@@ -35,9 +36,9 @@ export function actorChildEnv(o: Pick<ActorProcessOptions, 'natsUrl' | 'prefix' 
   };
 }
 
-/** Forks an actor child (`node --import tsx <entry>`) with an IPC channel; resolves once the OS process exists. */
+/** Forks an actor child (`node <entry>`, compiled or through tsx: shared/run-entry.ts) with an IPC channel; resolves once the OS process exists. */
 export function forkActor(root: string, entry: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, nodeArgs(entry), { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     child.once('error', onError);

@@ -1,8 +1,7 @@
 /** Builds a running agent from config: connection, backend probe, signals, the registered line. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { credsText, natsOptions } from '../../shared/nats-connect.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { assertServerVersion } from '../../shared/nats-version.ts';
@@ -17,8 +16,10 @@ import { Agent } from './agent.ts';
 import { probeBackend } from './backend-probe.ts';
 import { findGpus } from './gpus.ts';
 
-/** Repository root, from this file's place in it. */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { REPO_ROOT } from '../../shared/run-entry.ts';
+
+export { REPO_ROOT };
+/** The actor's entry (its source; run compiled from dist/ when that is current: shared/run-entry.ts). */
 export const ACTOR_ENTRY = join(REPO_ROOT, 'worker', 'actor', 'main.ts');
 
 /** A node id from the host name plus a random tail (NATS-token safe). */

@@ -4,8 +4,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../shared/run-entry.ts';
 
 /** A device address (a host address in the host variant), exact as a JS number. */
 export type Ptr = number;
@@ -81,7 +81,7 @@ export interface CudaStats {
 
 export type CudaVariant = 'cuda' | 'host';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = REPO_ROOT;
 export const CUDA_ADDON_PATHS: Readonly<Record<CudaVariant, string>> = {
   cuda: join(root, 'build', 'cuda', 'flotilla_cuda.node'),
   host: join(root, 'build', 'cuda', 'flotilla_cuda_host.node'),

@@ -2,8 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../shared/run-entry.ts';
 
 /** A Float32Array argument that may be absent (bias, offset, scale). */
 export type OptF32 = Float32Array | null;
@@ -62,7 +62,7 @@ export interface NativeAddon {
 /** Outcome of loading: the addon, or the reason it is not there. */
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = REPO_ROOT;
 /** Where `npm run build` (node-gyp) leaves the addon. */
 export const ADDON_PATH = join(root, 'build', 'Release', 'flotilla_native.node');
 

@@ -10,8 +10,12 @@ import { tmpdir } from 'node:os';
 import { appendFileSync } from 'node:fs';
 import type { Test } from 'tap';
 import type { ServerAuth } from '../../../head/embedded-nats.ts';
+import { nodeArgs } from '../../../shared/run-entry.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** `node` arguments that start one of our entries (a path from the repository root) as production does: compiled when dist/ is current. */
+export const ourEntry = (entry: string, ...args: string[]): string[] => [...nodeArgs(join(ROOT, entry)), ...args];
 
 // Heads started here write their first admin token to a credentials file of this test process
 // (never the user's ~/.flotilla), which the CLI and HeadClient of the test read by default.
@@ -85,7 +89,7 @@ export interface Cluster { natsUrl: string; prefix: string; auth?: ServerAuth }
 
 /** A worker agent process; resolves once a head accepted its registration. */
 export async function startAgentProc(t: Test, c: Cluster, nodeId: string, slots: number, waitRegistered = true): Promise<Proc> {
-  const p = startProc(t, ['--import', 'tsx', 'worker/agent/main.ts'], {
+  const p = startProc(t, ourEntry('worker/agent/main.ts'), {
     FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(slots),
     ...(c.auth ? { FLOTILLA_JOIN_TOKEN: await c.auth.joinToken(c.prefix, nodeId) } : {}),
   }, `agent ${nodeId}`);
@@ -95,7 +99,7 @@ export async function startAgentProc(t: Test, c: Cluster, nodeId: string, slots:
 
 /** A head process on `port`; resolves with its URL once it listens. */
 export async function startHeadProc(t: Test, c: Cluster, port: number, env: Record<string, string> = {}): Promise<{ p: Proc; url: string }> {
-  const p = startProc(t, ['--import', 'tsx', 'head/main.ts'], {
+  const p = startProc(t, ourEntry('head/main.ts'), {
     FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_HEAD_PORT: String(port),
     ...(c.auth ? { FLOTILLA_NATS_CREDS: c.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: c.auth.signingKey, ...(c.auth.revoker ? { FLOTILLA_NATS_REVOKER: c.auth.revoker } : {}) } : {}), ...env,
   }, 'head');

@@ -1,6 +1,7 @@
 /** Hyperparameters as data: hyp.scratch-low by default, overridden key by key. */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { sourceDir } from '../../../shared/run-entry.ts';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
@@ -19,7 +20,7 @@ export const Hyp = z
   .strict();
 export type Hyp = z.infer<typeof Hyp>;
 
-const SCRATCH_LOW = fileURLToPath(new URL('./scratch-low.yaml', import.meta.url));
+const SCRATCH_LOW = join(sourceDir(import.meta.url), 'scratch-low.yaml');
 
 /** Loads a hyp yaml (default hyp.scratch-low) and applies overrides; unknown keys are errors. */
 export function loadHyp(file: string = SCRATCH_LOW, overrides: Record<string, number> = {}): Hyp {

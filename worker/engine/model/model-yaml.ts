@@ -4,7 +4,8 @@
  * `[from, number, module, args]`). Parsed and validated here; never evaluated.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join, sep } from 'node:path';
+import { sourceDir } from '../../../shared/run-entry.ts';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
@@ -39,7 +40,7 @@ export type ModelYaml = z.infer<typeof ModelYaml>;
 export const BUILTIN_CFGS = ['yolov5n', 'yolov5s', 'yolov5m', 'yolov5l', 'yolov5x'] as const;
 
 /** Directory holding the built-in yaml files. */
-export const CFG_DIR = fileURLToPath(new URL('./cfg/', import.meta.url));
+export const CFG_DIR = join(sourceDir(import.meta.url), 'cfg') + sep;
 
 /** Thrown for an unreadable or invalid model configuration. */
 export class ModelConfigError extends Error {
