@@ -62,3 +62,23 @@ for (const page of pages) {
     if (!checked) t.pass('no relative links');
   });
 }
+
+t.test('README.md stays short and every docs page is reachable from it', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const lines = readme.split('\n').length - 1;
+  t.ok(lines <= 150, `README.md has ${lines} lines (at most 150: put the rest on a docs/ page)`);
+  const seen = new Set<string>(['README.md']);
+  const queue = ['README.md'];
+  while (queue.length) {
+    const page = queue.shift()!;
+    for (const link of links(readFileSync(join(ROOT, page), 'utf8'))) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(link)) continue;
+      const path = link.split('#')[0];
+      if (!path?.endsWith('.md')) continue;
+      const rel = relative(ROOT, resolve(dirname(join(ROOT, page)), decodeURIComponent(path)));
+      if (rel.startsWith('docs' + sep) && !seen.has(rel) && existsSync(join(ROOT, rel))) { seen.add(rel); queue.push(rel); }
+    }
+  }
+  const orphans = pages.filter((p) => !seen.has(p));
+  t.same(orphans, [], 'no page is unreachable from README.md (add a line to its Documentation index)');
+});
