@@ -14,6 +14,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { headFixture } from './helpers/head.ts';
 import { subjects } from '../../shared/subjects.ts';
+import { DetectRequest } from '../../shared/schemas/detect.ts';
+import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,4 +126,11 @@ t.test('the head loads no tfjs: the REST app imports without creating a tfjs eng
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('./head/head.ts'); console.log(typeof globalThis._tfengine)"], { cwd: root, encoding: 'utf8' });
   t.equal(out.trim(), 'undefined');
+});
+
+t.test('docs/yolov5-weights-detect.md documents every request field', async (t) => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/yolov5-weights-detect.md', import.meta.url)), 'utf8');
+  const keys = Object.keys(DetectRequest.shape);
+  t.ok(keys.length >= 8, `${keys.length} fields`);
+  t.same(keys.filter((k) => !doc.includes(`| \`${k}\` |`)), [], 'each one has its row');
 });
