@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { modelTestBackend } from './model-backend.ts';
 import { tinyYaml } from './model-tiny.ts';
 import { buildModel, type YoloModel } from '../../worker/engine/model/index.ts';
-import { decodeModel, exportOnnx } from '../../worker/engine/export/index.ts';
+import { decodeModel, exportOnnx, irVersionFor, MAX_OPSET, MIN_OPSET } from '../../worker/engine/export/index.ts';
 import { modelFromPretrained, readPretrained } from '../../worker/engine/weights/index.ts';
 import { main } from '../../bin/cli/main.ts';
 
@@ -100,6 +100,16 @@ t.test('tiny model, --dynamic, opset 12: other batch sizes and image sizes', asy
   const session = await ort.InferenceSession.create(bytes);
   await compare(t, session, m, [1, 3, 64, 64], 4, '1×64×64');
   await compare(t, session, m, [2, 3, 32, 80], 5, '2×32×80');
+});
+
+t.test('every opset the exporter offers (11..21) runs in onnxruntime with the same outputs', async (t) => {
+  const m = tinyModel();
+  t.teardown(() => m.dispose());
+  for (let opset = MIN_OPSET; opset <= MAX_OPSET; opset++) {
+    const bytes = exportOnnx(m, { img: [32, 64], opset, dynamic: opset % 2 === 1 });
+    t.equal(decodeModel(bytes).irVersion, irVersionFor(opset));
+    await compare(t, await ort.InferenceSession.create(bytes), m, [1, 3, 32, 64], 10 + opset, `opset ${opset}${opset % 2 === 1 ? ' dynamic' : ''}`);
+  }
 });
 
 t.test('the .pt fixture through the CLI: the file beside the weights, equal to our forward', async (t) => {
