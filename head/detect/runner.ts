@@ -1,7 +1,7 @@
 /**
  * Runs POST /v1/detect's work in one worker thread, started on the first request (so the head
- * never loads tfjs unless detect is used), one image at a time, at most MAX_QUEUED waiting
- * (more: 503 FLO_UNAVAILABLE, retryable). A request that takes longer than its timeout ends the
+ * never loads tfjs unless detect is used), one image at a time, at most MAX_QUEUED requests at
+ * once, the running one included (more: 503 FLO_UNAVAILABLE, retryable). A request that takes longer than its timeout ends the
  * thread (504 FLO_TIMEOUT); the next request starts a fresh one.
  */
 import { Worker } from 'node:worker_threads';
@@ -20,7 +20,8 @@ export class DetectRunner {
   private pending: { id: number; worker: Worker; resolve: (a: DetectAnswer) => void; reject: (e: Error) => void } | null = null;
   private closed = false;
 
-  constructor(private readonly timeoutMs = 120_000) {}
+  /** @param timeoutMs the longest one request may take (applies to the requests that start after a change) */
+  constructor(public timeoutMs = 120_000) {}
 
   /** Runs one task after those before it; throws FlotillaErrors the REST error handler maps. */
   run(task: Omit<DetectTask, 'id'>): Promise<BytesResult> {

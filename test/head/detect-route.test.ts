@@ -15,6 +15,8 @@ import { Objm } from '@nats-io/obj';
 import { headFixture } from './helpers/head.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { DetectRequest } from '../../shared/schemas/detect.ts';
+import { DetectRunner, MAX_QUEUED } from '../../head/detect/runner.ts';
+import { FlotillaError } from '../../shared/errors.ts';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +109,25 @@ t.test('POST /v1/detect runs a job\'s best.ckpt on an image, as flotilla detect 
   t.match(big.json().error.message, /body\.image: .*8000×6000 is more than 40000000 pixels/);
   const over = await head.app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ job: job.id, image: 'A'.repeat(12 << 20) }) });
   t.equal(over.statusCode, 413, 'a body over the route limit is refused');
+});
+
+t.test('the detect thread: a request over its time ends the thread (504), the next starts a fresh one; a full line is a 503', async (t) => {
+  const weights = new Uint8Array(readFileSync(FIXTURE));
+  const task = { label: 'fixture', weights, image: await png(64, 48), img: 64, confThres: 0.01, iouThres: 0.45, maxDet: 10, maxPixels: 1e6 };
+  const slow = new DetectRunner(1);
+  t.teardown(() => slow.close());
+  await t.rejects(slow.run(task), { code: 'FLO_TIMEOUT', status: 504 }, 'over 1 ms: FLO_TIMEOUT');
+  slow.timeoutMs = 120_000;
+  t.ok((await slow.run(task)).width === 64, 'the next request runs in a fresh thread');
+  const runner = new DetectRunner();
+  t.teardown(() => runner.close());
+  const all = Array.from({ length: MAX_QUEUED + 1 }, () => runner.run(task).then((r) => r, (e: unknown) => e));
+  const results = await Promise.all(all);
+  const busy = results.filter((r) => r instanceof FlotillaError && r.code === 'FLO_UNAVAILABLE');
+  t.equal(busy.length, 1, `the request beyond ${MAX_QUEUED} in line is refused as busy (retryable)`);
+  const done = results.filter((r) => !(r instanceof Error)) as { detections: { xyxy: number[] }[] }[];
+  t.equal(done.length, MAX_QUEUED, 'the others run, one after another');
+  t.same(done.map((d) => d.detections), Array(MAX_QUEUED).fill(done[0].detections), 'with the same boxes (the model loaded once, kept)');
 });
 
 t.test('roles: a viewer is refused, a submitter runs it', async (t) => {
