@@ -1,16 +1,14 @@
 /** A small builder for an ONNX graph: nodes with unique names, float32/int64 initializers, attributes. */
 import { AttrType, DataType, type AttributeMsg, type NodeMsg, type TensorMsg } from './onnx-proto.ts';
 
-/** An attribute value: a number is INT when integral (use {@link float} for a FLOAT), an array INTS, a string STRING. */
+/** An attribute value: an integer is INT, an array INTS, a string STRING, `{ float }` FLOAT. */
 export type AttrValue = number | number[] | string | { float: number };
-
-export const float = (f: number): { float: number } => ({ float: f });
 
 function attribute(name: string, v: AttrValue): AttributeMsg {
   if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ${v} is not an integer (wrap floats in float())`);
+    if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ${v} is not an integer (pass { float: x } for a FLOAT)`);
     return { name, type: AttrType.INT, i: v };
   }
   return { name, type: AttrType.FLOAT, f: v.float };
