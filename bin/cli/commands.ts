@@ -6,6 +6,7 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   train: { summary: 'train YOLOv5 in one process (--data DATA.yaml|synthetic --cfg --img --epochs --batch)', load: () => import('./train.ts') },
   val: { summary: 'validate a checkpoint: P, R, mAP@0.5, mAP@0.5:0.95', load: () => import('./val.ts') },
   detect: { summary: 'run weights (a YOLOv5 .pt or a checkpoint) on images: annotated images and YOLO txt in runs/detect/expN', load: () => import('./detect.ts') },
+  export: { summary: 'export weights (a YOLOv5 .pt or a checkpoint) to ONNX, as export.py --include onnx', load: () => import('./export.ts') },
   model: { summary: 'build a YOLOv5 model from its yaml and print its summary (layers, parameters, GFLOPs)', load: () => import('./model.ts') },
   demo: { summary: 'the main job: a local cluster trains YOLOv5n on the synthetic set and prints its mAP', load: () => import('./demo.ts') },
   up: { summary: 'start nats-server, the head and N local workers in the foreground', load: () => import('./up.ts') },

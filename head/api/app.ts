@@ -14,6 +14,7 @@ import { eventRoutes } from './routes-events.ts';
 import { reportRoutes } from './routes-report.ts';
 import { systemRoutes } from './routes-system.ts';
 import { tokenRoutes } from './routes-tokens.ts';
+import { detectRoutes } from './routes-detect.ts';
 import { registerAuth } from './auth.ts';
 import { registerJsonBody } from './json-body.ts';
 import { dashboardRoutes } from '../dashboard/plugin.ts';
@@ -46,6 +47,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   eventRoutes(app, opts.ctx);
   reportRoutes(app, opts.ctx);
   systemRoutes(app, opts.ctx);
+  detectRoutes(app, opts.ctx);
   await dashboardRoutes(app);
   await app.ready();
   return app;

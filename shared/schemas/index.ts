@@ -14,3 +14,4 @@ export {
 } from './fault.ts';
 export { MAX_NAME, MAX_PATH, MAX_TEXT, MAX_SECRET, MAX_STAMP, MAX_KEYS, MAX_RANKS, MAX_ROWS, clipText } from './bounds.ts';
 export { MAX_NODE_GPUS, MAX_GPUS_PER_RANK, GpuIndex, GpuInfo, GpuStats, GPU_SOURCES, GpuSource, GpuList } from './gpu.ts';
+export { DetectRequest, DetectBox, DetectReply, MAX_DETECT_IMAGE_BYTES, MAX_DETECT_PIXELS, DETECT_BODY_LIMIT } from './detect.ts';

@@ -31,7 +31,7 @@ t.test('every route: no token 401, bad token 401, too small a role 403, enough p
     ['POST', '/v1/jobs', 'submitter', JOB], ['PATCH', `/v1/jobs/${job.id}`, 'admin', { workers: 2 }],
     ['POST', `/v1/jobs/${job.id}/faults`, 'admin', { kind: 'kill-actor' }], ['POST', `/v1/jobs/${job.id}/cancel`, 'admin'],
     ['POST', '/v1/tokens', 'admin', { role: 'viewer' }], ['GET', '/v1/tokens', 'admin'], ['DELETE', `/v1/tokens/${some}`, 'admin'],
-    ['POST', '/v1/login-links', 'admin'],
+    ['POST', '/v1/login-links', 'admin'], ['POST', '/v1/detect', 'submitter', { job: job.id, image: 'AAAA' }],
   ];
   const order: Role[] = ['viewer', 'submitter', 'admin'];
   for (const [method, url, need, payload] of rows) {

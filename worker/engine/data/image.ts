@@ -25,9 +25,10 @@ export class ImageDecodeError extends Error {
 /**
  * Decodes a JPEG/PNG/... file (EXIF orientation applied, alpha dropped, grey expanded to RGB) and
  * resizes it so that its long side is `maxSide` (the reference's load_image: size ceil(w0·r) × ceil(h0·r)).
+ * `file` may also be the encoded bytes themselves.
  * @param maxSide target long side; 0 keeps the original size
  */
-export async function decodeImage(file: string, maxSide = 0): Promise<LoadedImage> {
+export async function decodeImage(file: string | Buffer, maxSide = 0): Promise<LoadedImage> {
   try {
     const meta = await sharp(file).metadata();
     let w0 = meta.width ?? 0, h0 = meta.height ?? 0;
@@ -42,7 +43,7 @@ export async function decodeImage(file: string, maxSide = 0): Promise<LoadedImag
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
     return { data: info.channels === 3 ? bytes : toRgb(bytes, info.width * info.height, info.channels), width: info.width, height: info.height, origWidth: w0, origHeight: h0 };
   } catch (e) {
-    throw new ImageDecodeError(file, e);
+    throw new ImageDecodeError(typeof file === 'string' ? file : 'image', e);
   }
 }
 

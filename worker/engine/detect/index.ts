@@ -9,3 +9,5 @@ export { drawDetections } from './draw.ts';
 export type { DrawBox } from './draw.ts';
 export { classHex as classColor } from '../plots/palette.ts';
 export { imageFiles, SourceError } from './sources.ts';
+export { detectBytes, DetectInputError } from './bytes.ts';
+export type { BytesResult } from './bytes.ts';

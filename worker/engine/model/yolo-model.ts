@@ -1,6 +1,7 @@
 /** The YOLOv5 model on TF.js: parameters as tf.Variables, NHWC inside, the reference head layout outside. */
 import * as tf from '@tensorflow/tfjs';
 import { buildGraph, type BuiltGraph, type Layer } from './build.ts';
+import type { Detect } from './detect.ts';
 import type { ForwardContext, NamedTensor } from './module.ts';
 import { loadModelYaml, type ModelYaml } from './model-yaml.ts';
 import { assignTensors, torchBlobToMap, type LoadOptions, type LoadReport, type SourceTensor, type TorchTensorInfo, StateDictError } from './state.ts';
@@ -79,6 +80,12 @@ export class YoloModel {
     for (const l of this.graph.layers) for (const k of l.from) if (k >= 0) this.lastUse[k] = Math.max(this.lastUse[k], l.index);
     const group = (k: NamedTensor['kind']) => this.named.filter((t) => t.kind === k).map((t) => t.variable);
     this.trainableVariables = { weights: group('weight'), bnWeights: group('bnWeight'), biases: group('bias') };
+  }
+
+  /** The built layer graph and its Detect head, read-only, for exporters (worker/engine/export). */
+  architecture(): { readonly layers: readonly Layer[]; readonly detect: Detect } {
+    this.assertLive();
+    return { layers: this.graph.layers, detect: this.graph.detect };
   }
 
   /** Anchors in grid units per level, [nl][na][2] (pixels = value × stride). A copy. */

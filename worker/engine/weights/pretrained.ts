@@ -37,6 +37,11 @@ export interface Pretrained {
 export function readPretrained(file: string): Pretrained {
   let bytes: Uint8Array;
   try { bytes = new Uint8Array(readFileSync(file)); } catch (e) { throw new WeightsError(`cannot read weights '${file}': ${(e as Error).message}`, { cause: e }); }
+  return readPretrainedBytes(bytes, file);
+}
+
+/** Reads weights already in memory (an artifact fetched from a store); `file` names them in messages. */
+export function readPretrainedBytes(bytes: Uint8Array, file: string): Pretrained {
   try {
     return isZip(bytes) ? fromTorch(file, bytes) : fromCheckpoint(file, decodeCheckpoint(bytes));
   } catch (e) {

@@ -1,0 +1,142 @@
+/**
+ * A YoloModel as an ONNX graph, as YOLOv5's export.py writes it in inference mode: NCHW input
+ * `images` [B, 3, H, W] (float32, 0..1), BatchNorm folded into each convolution (fuse()), SiLU
+ * as Sigmoid·Mul, and Detect's decoded boxes `output0` [B, N, 5 + nc] (xc, yc, w, h in input
+ * pixels, σ(obj), σ(cls)), rows by level, anchor, y, x — the same rows as YoloModel.decode.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { Bottleneck, C3, Concat, Repeated, SPPF, Upsample } from '../model/blocks.ts';
+import { Conv, Conv2d } from '../model/conv.ts';
+import type { Detect } from '../model/detect.ts';
+import type { Block } from '../model/module.ts';
+import { hwioToOihw, type YoloModel } from '../model/index.ts';
+import { GraphBuilder } from './onnx-graph.ts';
+
+/** The opsets the exporter writes (Resize with scales needs 11; export.py's default is 17). */
+export const MIN_OPSET = 11;
+export const MAX_OPSET = 21;
+
+const read = (v: tf.Variable): Float32Array => v.dataSync() as Float32Array;
+
+/** Conv2d (+ an optional BatchNorm folded in): weight OIHW, bias per output channel. */
+function convWeights(c: Conv2d, bn?: Conv['bn']): { w: Float32Array; b: Float32Array } {
+  const w = hwioToOihw(read(c.weight), [c.cOut, c.cIn, c.k, c.k]);
+  const b = c.bias ? read(c.bias).slice() : new Float32Array(c.cOut);
+  if (!bn) return { w, b };
+  const [gamma, beta, mean, variance] = [bn.gamma, bn.beta, bn.runningMean, bn.runningVar].map(read);
+  const per = c.cIn * c.k * c.k;
+  // fuse_conv_and_bn: w·γ/√(var+eps), β − mean·γ/√(var+eps) (+ the conv bias scaled likewise), in float64
+  for (let o = 0; o < c.cOut; o++) {
+    const s = gamma[o] / Math.sqrt(variance[o] + bn.eps);
+    for (let j = 0; j < per; j++) w[o * per + j] *= s;
+    b[o] = beta[o] + (b[o] - mean[o]) * s;
+  }
+  return { w, b };
+}
+
+/** One model's graph being written. */
+class YoloOnnx {
+  constructor(readonly g: GraphBuilder, readonly opset: number) {}
+
+  conv2d(x: string, c: Conv2d, prefix: string, bn?: Conv['bn']): string {
+    const { w, b } = convWeights(c, bn);
+    const wn = this.g.floats(`${prefix}.weight`, w, [c.cOut, c.cIn, c.k, c.k]);
+    const bnName = this.g.floats(`${prefix}.bias`, b, [c.cOut]);
+    return this.g.op('Conv', [x, wn, bnName], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [c.pad, c.pad, c.pad, c.pad], dilations: [1, 1], group: 1 });
+  }
+
+  conv(x: string, c: Conv, prefix: string): string {
+    const y = this.conv2d(x, c.conv, `${prefix}.conv`, c.bn);
+    return c.act ? this.g.op('Mul', [y, this.g.op('Sigmoid', [y])]) : y;
+  }
+
+  bottleneck(x: string, b: Bottleneck, prefix: string): string {
+    const y = this.conv(this.conv(x, b.cv1, `${prefix}.cv1`), b.cv2, `${prefix}.cv2`);
+    return b.add ? this.g.op('Add', [x, y]) : y;
+  }
+
+  block(ins: string[], b: Block, prefix: string): string {
+    if (b instanceof Conv) return this.conv(ins[0], b, prefix);
+    if (b instanceof Bottleneck) return this.bottleneck(ins[0], b, prefix);
+    if (b instanceof C3) {
+      let y = this.conv(ins[0], b.cv1, `${prefix}.cv1`);
+      b.m.forEach((m, i) => { y = this.bottleneck(y, m, `${prefix}.m.${i}`); });
+      const cat = this.g.op('Concat', [y, this.conv(ins[0], b.cv2, `${prefix}.cv2`)], { axis: 1 });
+      return this.conv(cat, b.cv3, `${prefix}.cv3`);
+    }
+    if (b instanceof SPPF) {
+      const x = this.conv(ins[0], b.cv1, `${prefix}.cv1`);
+      const p = Math.floor(b.k / 2);
+      const pool = (t: string) => this.g.op('MaxPool', [t], { kernel_shape: [b.k, b.k], strides: [1, 1], pads: [p, p, p, p] });
+      const y1 = pool(x), y2 = pool(y1);
+      return this.conv(this.g.op('Concat', [x, y1, y2, pool(y2)], { axis: 1 }), b.cv2, `${prefix}.cv2`);
+    }
+    if (b instanceof Upsample) {
+      const scales = this.g.floats(`${prefix}.scales`, [1, 1, b.scale, b.scale], [4]);
+      // opset 11–12 need an roi input (an empty tensor); from 13 it may be left out
+      const roi = this.opset >= 13 ? '' : this.g.floats(`${prefix}.roi`, [], [0]);
+      return this.g.op('Resize', [ins[0], roi, scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+    }
+    if (b instanceof Concat) return this.g.op('Concat', ins, { axis: 1 });
+    if (b instanceof Repeated) {
+      let y = ins[0];
+      b.items.forEach((it, i) => { y = this.block([y], it, `${prefix}.${i}`); });
+      return y;
+    }
+    throw new Error(`ONNX export: no mapping for module ${b.type}`);
+  }
+
+  /** The (xc−0.5, yc−0.5) grid of a level as [1, 1, ny·nx, 2]: constants, or computed from the map's shape when dynamic. */
+  grid(feature: string, ny: number, nx: number, dynamic: boolean, prefix: string): string {
+    if (!dynamic) {
+      const g = new Float32Array(ny * nx * 2);
+      for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) { g[(y * nx + x) * 2] = x - 0.5; g[(y * nx + x) * 2 + 1] = y - 0.5; }
+      return this.g.floats(`${prefix}.grid`, g, [1, 1, ny * nx, 2]);
+    }
+    const g = this.g;
+    const shape = g.op('Shape', [feature]);
+    const at = (k: number) => g.op('Gather', [shape, g.int64s(`${prefix}.dim${k}`, [k], [])], { axis: 0 });
+    const h = at(2), w = at(3);
+    const pos = g.op('Range', [g.int64s(`${prefix}.zero`, [0], []), g.op('Mul', [h, w]), g.int64s(`${prefix}.one`, [1], [])]);
+    const col = (t: string) => g.op('Reshape', [g.op('Sub', [g.op('Cast', [t], { to: 1 }), g.floats(`${prefix}.half`, [0.5], [])]), g.int64s(`${prefix}.col`, [1, 1, -1, 1])]);
+    return g.op('Concat', [col(g.op('Mod', [pos, w])), col(g.op('Div', [pos, w]))], { axis: 3 });
+  }
+
+  /** Detect in inference mode: per level conv → [B, na, ny·nx, no] → σ → xy, wh decoded → [B, na·ny·nx, no]. */
+  detect(ins: string[], d: Detect, prefix: string, sizes: [number, number][], dynamic: boolean): string {
+    const g = this.g;
+    const levels = ins.map((x, i) => {
+      const p = `${prefix}.m.${i}`;
+      const s = d.strides[i];
+      const y = this.conv2d(x, d.m[i], p);
+      const r = g.op('Transpose', [g.op('Reshape', [y, g.int64s(`${p}.shape`, [0, d.na, d.no, -1])])], { perm: [0, 1, 3, 2] });
+      const sig = g.op('Sigmoid', [r]);
+      const axis = g.int64s(`${p}.axis`, [3]);
+      const slice = (a: number, b: number) => g.op('Slice', [sig, g.int64s(`${p}.start`, [a]), g.int64s(`${p}.end`, [b]), axis]);
+      const two = g.floats(`${p}.two`, [2], []);
+      const xy = g.op('Mul', [g.op('Add', [g.op('Mul', [slice(0, 2), two]), this.grid(y, sizes[i][0], sizes[i][1], dynamic, p)]), g.floats(`${p}.stride`, [s], [])]);
+      const wh2 = g.op('Mul', [slice(2, 4), two]);
+      const anchorPx = d.anchors[i].flatMap(([w, h]) => [w * s, h * s]);
+      const wh = g.op('Mul', [g.op('Mul', [wh2, wh2]), g.floats(`${p}.anchor_grid`, anchorPx, [1, d.na, 1, 2])]);
+      const cat = g.op('Concat', [xy, wh, slice(4, d.no)], { axis: 3 });
+      return g.op('Reshape', [cat, g.int64s(`${p}.out_shape`, [0, -1, d.no])]);
+    });
+    return g.op('Concat', levels, { axis: 1 }, 'output0');
+  }
+}
+
+/** Writes `model`'s graph into `g` for an [*, 3, h, w] input named `images`; returns the output's name. */
+export function yoloToOnnx(g: GraphBuilder, model: YoloModel, h: number, w: number, opset: number, dynamic: boolean): string {
+  if (opset < MIN_OPSET || opset > MAX_OPSET) throw new RangeError(`opset ${opset} is outside ${MIN_OPSET}..${MAX_OPSET}`);
+  const smax = Math.max(...model.strides);
+  if (h % smax || w % smax) throw new RangeError(`image size ${h}×${w} must be a multiple of the stride ${smax}`);
+  const { layers, detect } = model.architecture();
+  const y = new YoloOnnx(g, opset);
+  const outs: string[] = [];
+  for (const l of layers) {
+    const ins = l.from.map((k) => (k === -1 ? 'images' : outs[k]));
+    if (!l.block) return y.detect(ins, detect, `model.${l.index}`, detect.strides.map((s) => [h / s, w / s]), dynamic);
+    outs.push(y.block(ins, l.block, `model.${l.index}`));
+  }
+  throw new Error('the model has no Detect layer');
+}
