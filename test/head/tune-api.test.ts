@@ -63,11 +63,29 @@ t.test('a study is kept in KV, listed, cancelled; roles and owners as for jobs',
     return undefined;
   })();
   t.match(trial, { n: 0, job_id: `${st.id}-t0`, state: 'pending', fitness: null, hyp: { lr: 0.5 } }, 'trial 0 is the base job (logreg lr 0.5)');
-  const job = (await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json();
+  // the trial is written into the study first, its job made right after
+  let job = (await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json();
+  for (let i = 0; i < 200 && !job.id; i++) { await new Promise((res) => setTimeout(res, 50)); job = (await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json(); }
   t.match(job, { study: st.id, spec: { trainer: { kind: 'logreg', lr: 0.5 } } }, 'its job is tagged with the study and carries the value');
   t.equal((await as(viewer, 'GET', '/v1/studies')).json().studies.length, 1, 'listed');
   t.equal((await as(sub2, 'POST', `/v1/studies/${st.id}/cancel`)).statusCode, 403, 'another submitter may not cancel it');
   const c = await as(sub1, 'POST', `/v1/studies/${st.id}/cancel`);
   t.match(c.json(), { state: 'cancelled', trials: [{ state: 'cancelled' }] }, 'its owner may');
   t.equal((await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json().state, 'cancelled', 'and the trial job is cancelled');
+});
+
+t.test('docs/tune.md stays true: its study block is a valid study, its key list is the evolve table', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { parse } = await import('yaml');
+  const { StudySpec } = await import('../../shared/schemas/study.ts');
+  const { YOLOV5_META } = await import('../../shared/tune-space.ts');
+  const md = readFileSync(new URL('../../docs/tune.md', import.meta.url), 'utf8');
+  const block = /^```yaml study\n([\s\S]*?)^```/m.exec(md)?.[1];
+  t.ok(block, 'the page has a study block');
+  const r = StudySpec.safeParse(parse(block!));
+  t.ok(r.success, `it parses as a study (${r.success ? 'ok' : r.error.message})`);
+  const listed = /anchor_t, fl_gamma[^]*?copy_paste/.exec(md)?.[0] ?? '';
+  const keys = /lr0, lrf, momentum[\s\S]*?copy_paste/.exec(md)?.[0].split(/,\s*/).map((k) => k.trim()) ?? [];
+  t.ok(listed, 'the page lists the keys');
+  t.same(keys, Object.keys(YOLOV5_META), 'the keys it lists are the evolve table\'s, in order');
 });
