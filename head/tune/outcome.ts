@@ -25,17 +25,23 @@ export const RESULT_GRACE_MS = 20_000;
 /** Failure messages that blame the trial's hyperparameters, not the platform. */
 export const HYP_FAILURE = /NaN or Inf|non-finite|invalid hyperparameters|diverg/i;
 
-/** The final row of a results.csv as the metrics of evolve.csv, or null when it has no row. */
-export function lastResults(csv: string): TrialMetrics | null {
+/** Every row of a results.csv (one per epoch) as the metrics of evolve.csv. */
+export function resultRows(csv: string): TrialMetrics[] {
   const lines = csv.trim().split('\n');
-  if (lines.length < 2) return null;
   const head = lines[0].split(',').map((c) => c.trim());
-  const row = lines[lines.length - 1].split(',').map((c) => Number(c.trim()));
-  const col = (name: string) => row[head.indexOf(name)];
-  return {
-    precision: col('metrics/precision'), recall: col('metrics/recall'), map50: col('metrics/mAP_0.5'), map: col('metrics/mAP_0.5:0.95'),
-    val_box: col('val/box_loss'), val_obj: col('val/obj_loss'), val_cls: col('val/cls_loss'),
-  };
+  return lines.slice(1).map((l) => {
+    const row = l.split(',').map((c) => Number(c.trim()));
+    const col = (name: string) => row[head.indexOf(name)];
+    return {
+      precision: col('metrics/precision'), recall: col('metrics/recall'), map50: col('metrics/mAP_0.5'), map: col('metrics/mAP_0.5:0.95'),
+      val_box: col('val/box_loss'), val_obj: col('val/obj_loss'), val_cls: col('val/cls_loss'),
+    };
+  });
+}
+
+/** The final row of a results.csv, or null when it has no row. */
+export function lastResults(csv: string): TrialMetrics | null {
+  return resultRows(csv).at(-1) ?? null;
 }
 
 export async function trialOutcome(job: HeadJob, endedForMs: number, artifact: (jobId: string, name: string) => Promise<string | null>): Promise<TrialOutcome> {

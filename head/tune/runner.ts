@@ -13,9 +13,10 @@ import { TERMINAL_STATES, type JobSpec } from '../../shared/schemas/job.ts';
 import { trialStateOf, type StudyRecord, type StudySpec, type Trial } from '../../shared/schemas/study.ts';
 import type { HeadJob } from '../state/job-store.ts';
 import type { StudyStore } from '../state/study-store.ts';
-import { trialOutcome } from './outcome.ts';
+import { resultRows, trialOutcome } from './outcome.ts';
+import { ashaStops, rungEpochs } from './asha.ts';
 import { studyRand } from './rand.ts';
-import { evolveNext, randomNext, type Point } from './search.ts';
+import { evolveNext, fitness, randomNext, type Point } from './search.ts';
 import { basePoint, genesOf, trialSpec } from './space.ts';
 
 /** Jobs run for one trial at most: the first and one retry after an infrastructure failure. */
@@ -125,12 +126,30 @@ export class StudyRunner {
     }
   }
 
+  /** ASHA: the fitness at each rung the trial's job has passed and the trial has not recorded yet (from its results.csv). */
+  async #rungsReached(st: StudyRecord, t: Trial): Promise<Record<string, number> | null> {
+    const job = this.#d.jobs.get(t.job_id);
+    const a = st.spec.asha;
+    if (!a || !job || job.spec.trainer.kind !== 'yolov5' || TERMINAL_STATES.includes(job.state)) return null;
+    const open = rungEpochs(a.grace, a.reduction_factor, job.spec.trainer.epochs).filter((r) => t.rungs?.[r] === undefined);
+    if (!open.length || (job.metrics.epoch ?? -1) + 1 < open[0]) return null;
+    const csv = await this.#d.artifact(job.id, 'results.csv');
+    const rows = csv === null ? [] : resultRows(csv);
+    const out: Record<string, number> = {};
+    for (const r of open) if (rows.length >= r) out[r] = fitness(rows[r - 1]);
+    return Object.keys(out).length ? out : null;
+  }
+
   async #step(st: StudyRecord): Promise<void> {
     const changes = new Map<string, Partial<Trial>>();
+    const reached = new Map<string, Record<string, number>>();
     for (const t of st.trials) {
+      if (t.state === 'stopped') { const j = this.#d.jobs.get(t.job_id); if (j && !TERMINAL_STATES.includes(j.state)) await this.#d.cancel(t.job_id).catch(() => undefined); }
       if (!inFlight(t)) continue;
       const c = await this.#observe(st.id, t);
       if (c) changes.set(t.job_id, c);
+      const r = c?.state === undefined || inFlight(c as Trial) ? await this.#rungsReached(st, t) : null;
+      if (r) reached.set(t.job_id, r);
     }
     const next = await this.#d.studies.update(st.id, (cur) => {
       if (cur.state !== 'running') return null;
@@ -141,6 +160,20 @@ export class StudyRunner {
         changed = true;
         return { ...t, ...c };
       });
+      const asha = cur.spec.asha;
+      for (const t of cur.trials) {
+        const r = inFlight(t) && asha ? reached.get(t.job_id) : undefined;
+        if (!r || !asha) continue;
+        changed = true;
+        for (const [epochs, f] of Object.entries(r).sort((x, y) => Number(x[0]) - Number(y[0]))) {
+          t.rungs = { ...t.rungs, [epochs]: f };
+          const recorded = cur.trials.flatMap((x) => (x.rungs?.[epochs] === undefined ? [] : [x.rungs[epochs]]));
+          if (ashaStops(f, recorded, asha.reduction_factor)) {
+            Object.assign(t, { state: 'stopped', fitness: f, message: `stopped by ASHA after ${epochs} epochs: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)` });
+            break;
+          }
+        }
+      }
       while (cur.trials.length < cur.spec.trials && cur.trials.filter(inFlight).length < cur.spec.concurrency) {
         const n = cur.trials.length;
         cur.trials.push({ n, job_id: trialJobId(cur.id, n, 1), hyp: sampleTrial(cur, n), state: 'pending', fitness: null, attempts: 1 });
@@ -156,7 +189,11 @@ export class StudyRunner {
       return changed ? cur : null;
     });
     if (next.state !== 'running' && st.state === 'running') this.#d.log.info({ study: st.id, state: next.state, message: next.message }, 'study ended');
-    for (const t of next.trials) if (inFlight(t) && !this.#d.jobs.get(t.job_id)) await this.#createJob(next, t);
+    for (const t of next.trials) {
+      if (inFlight(t) && !this.#d.jobs.get(t.job_id)) await this.#createJob(next, t);
+      const j = t.state === 'stopped' ? this.#d.jobs.get(t.job_id) : undefined;
+      if (j && !TERMINAL_STATES.includes(j.state)) { this.#d.log.info({ study: st.id, trial: t.n, job: t.job_id }, t.message ?? 'stopped by ASHA'); await this.#d.cancel(t.job_id); }
+    }
   }
 
   async #createJob(st: StudyRecord, t: Trial): Promise<void> {

@@ -31,10 +31,19 @@ export const StudySpec = z
     concurrency: z.number().int().positive().max(256).default(1),
     /** seed of the sampling (default 0): the same seed and the same results sample the same trials */
     seed: z.number().int().nonnegative().max(2 ** 31).default(0),
+    /** ASHA early stopping (YOLOv5 trials): rungs at grace * reduction_factor^k epochs; the lower (1 - 1/rf) of a rung stop */
+    asha: z.object({
+      grace: z.number().int().positive().default(1),
+      reduction_factor: z.number().int().min(2).max(100).default(3),
+    }).strict().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
     const kind = s.base.trainer.kind;
+    if (s.asha && s.base.trainer.kind !== 'yolov5') ctx.addIssue({ code: 'custom', path: ['asha'], message: 'ASHA needs a yolov5 base job (it stops trials at epoch rungs)' });
+    else if (s.asha && s.base.trainer.kind === 'yolov5' && s.asha.grace >= s.base.trainer.epochs) {
+      ctx.addIssue({ code: 'custom', path: ['asha', 'grace'], message: `the first rung (${s.asha.grace} epochs) must come before the trial's last epoch (${s.base.trainer.epochs})` });
+    }
     const meta = metaOf(kind);
     if (s.space === 'yolov5') {
       if (kind !== 'yolov5') ctx.addIssue({ code: 'custom', path: ['space'], message: `'yolov5' needs a yolov5 base job; a ${kind} job searches { ${Object.keys(meta).join(', ')} }` });
@@ -52,7 +61,8 @@ export const StudySpec = z
 export type StudySpec = z.infer<typeof StudySpec>;
 export type StudySpecInput = z.input<typeof StudySpec>;
 
-export const TRIAL_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/** stopped: ended early by ASHA */
+export const TRIAL_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'stopped'] as const;
 export const TrialState = z.enum(TRIAL_STATES);
 export type TrialState = z.infer<typeof TrialState>;
 
@@ -73,6 +83,8 @@ export const Trial = z.object({
   /** train.py's fitness (0.1 mAP@0.5 + 0.9 mAP@0.5:0.95); 0 for a trial its hyperparameters failed; null until known */
   fitness: z.number().nullable(),
   metrics: TrialMetrics.optional(),
+  /** ASHA: fitness at each rung reached (key: epochs completed) */
+  rungs: z.record(z.string().max(MAX_NAME), z.number()).optional(),
   /** jobs run for this trial (an infrastructure failure is retried once) */
   attempts: z.number().int().positive(),
   message: z.string().max(MAX_TEXT).optional(),

@@ -31,9 +31,19 @@ t.test('a bad study body is a 400 FLO_VALIDATION naming the field', async (t) =>
     t.equal(e.code, 'FLO_VALIDATION', `${what}: code`);
     t.ok(e.details.some((d: { field: string }) => d.field === field), `${what}: details name ${field} (${e.message})`);
   }
-  const extra = await post({ base, space: 'yolov5', trials: 2, asha: {} });
-  t.equal(extra.statusCode, 400, 'unknown keys are refused (asha is not built yet)');
-  t.match(extra.json().error.message, 'asha');
+  const asha: Array<[string, unknown, string]> = [
+    ['asha on a logreg base', { base: { trainer: { kind: 'logreg' } }, space: { lr: [0.1, 1] }, trials: 2, asha: {} }, 'body.asha'],
+    ['a first rung at the last epoch', { base, space: 'yolov5', trials: 2, asha: { grace: 1 } }, 'body.asha.grace'],
+    ['reduction factor 1', { base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: 'yolov5', trials: 2, asha: { reduction_factor: 1 } }, 'body.asha.reduction_factor'],
+  ];
+  for (const [what, body, field] of asha) {
+    const r = await post(body);
+    t.equal(r.statusCode, 400, `${what}: 400`);
+    t.ok(r.json().error.details.some((d: { field: string }) => d.field === field), `${what}: details name ${field} (${r.json().error.message})`);
+  }
+  const extra = await post({ base, space: 'yolov5', trials: 2, colour: 'red' });
+  t.equal(extra.statusCode, 400, 'unknown keys are refused');
+  t.match(extra.json().error.message, 'colour');
   t.equal((await head.app.inject({ method: 'GET', url: '/v1/studies/nope' })).statusCode, 404, 'an unknown study is a 404');
   t.equal((await head.app.inject({ method: 'GET', url: '/v1/studies/no.pe' })).statusCode, 400, 'a malformed id is a 400');
 });

@@ -16,11 +16,13 @@ import { silentLogger } from '../../shared/logger.ts';
 import { JobSpec } from '../../shared/schemas/job.ts';
 import { StudySpec } from '../../shared/schemas/study.ts';
 import type { HeadJob } from '../../head/state/job-store.ts';
+import { RESULTS_COLUMNS, resultsHeader, resultsRow } from '../../worker/engine/train/results-csv.ts';
 
 /** The job side: jobs as the controller would keep them, moved by the test. */
 function fakeJobs() {
   const jobs = new Map<string, HeadJob>();
   const submitted: string[] = [];
+  const csvs = new Map<string, string>();
   const deps: Pick<RunnerDeps, 'jobs' | 'submit' | 'cancel' | 'artifact'> = {
     jobs: { get: (id) => jobs.get(id), update: async (id) => jobs.get(id)! },
     async submit(spec, _owner, as) {
@@ -29,13 +31,19 @@ function fakeJobs() {
       jobs.set(as.id, { id: as.id, spec: JobSpec.parse(spec), state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [], metrics: {}, created_at: '', updated_at: '', seq: 0, finished: [], study: as.study });
     },
     async cancel(id) { const j = jobs.get(id); if (j) j.state = 'cancelled'; },
-    artifact: async () => null,
+    artifact: async (id) => csvs.get(id) ?? null,
   };
   const end = (id: string, state: HeadJob['state'], loss?: number, message?: string) => {
     const j = jobs.get(id)!;
     Object.assign(j, { state, message, step: j.spec.trainer.kind === 'logreg' ? j.spec.trainer.steps : 0, metrics: loss === undefined ? {} : { loss } });
   };
-  return { jobs, submitted, deps, end };
+  /** epochs done, each with fitness f (mAP@0.5 = mAP@0.5:0.95 = f), as the job's results.csv and progress */
+  const epochs = (id: string, fs: number[]) => {
+    const rows = fs.map((f, e) => resultsRow(RESULTS_COLUMNS.map((c) => (c === 'epoch' ? e : c.startsWith('metrics/mAP') ? f : 0.1))));
+    csvs.set(id, `${[resultsHeader(), ...rows].join('\n')}\n`);
+    Object.assign(jobs.get(id)!, { state: 'running', metrics: { epoch: fs.length - 1 } });
+  };
+  return { jobs, submitted, deps, end, epochs };
 }
 
 t.test('concurrency, worst fitness, one retry, and a restart that neither loses nor repeats a trial', async (t) => {
@@ -89,4 +97,44 @@ t.test('concurrency, worst fitness, one retry, and a restart that neither loses 
   t.match(end, { state: 'succeeded', best: 3, message: /best: trial 3/ }, 'the study ends with its best trial');
   t.equal(side.jobs.size, 6, '5 trials, one retry: 6 jobs, none twice');
   runner2.stop();
+});
+
+t.test("ASHA: a trial below its rung's cutoff is stopped, its job cancelled and its slot reused at once", async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  const side = fakeJobs();
+  const store = new StudyStore(await new Kvm(nc).create(uniquePrefix('sa'), { history: 1 }));
+  const runner = new StudyRunner({ ...side.deps, studies: store, problem: () => null, log: silentLogger() });
+  const spec = StudySpec.parse({
+    base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: { lr0: [0.001, 0.05] }, method: 'random', trials: 4, concurrency: 3, asha: {},
+  });
+  const st = await runner.create(spec);
+  const id = (n: number) => `${st.id}-t${n}`;
+  const trial = (n: number) => store.get(st.id)!.trials[n];
+  // create() starts a pass of its own: a pass while one runs is a no-op, so wait between tries
+  for (let i = 0; i < 100 && side.submitted.length < 3; i++) { await runner.pass(); await new Promise((r) => setTimeout(r, 10)); }
+  t.equal(side.submitted.length, 3, 'three trials at once');
+  side.epochs(id(0), [0.5]);
+  await runner.pass();
+  t.match(trial(0), { state: 'running', rungs: { 1: 0.5 } }, 'the first at rung 1 goes on');
+  side.epochs(id(1), [0.2]);
+  await runner.pass();
+  t.match(trial(1), { state: 'stopped', fitness: 0.2, rungs: { 1: 0.2 }, message: /stopped by ASHA after 1 epochs/ }, 'below the cutoff of [0.5, 0.2]: stopped');
+  t.equal(side.jobs.get(id(1))!.state, 'cancelled', 'its job is cancelled');
+  t.ok(side.submitted.includes(id(3)), 'and the next trial takes its slot in the same pass');
+  side.epochs(id(2), [0.9, 0.1]);
+  side.epochs(id(0), [0.5, 0.55, 0.6]);
+  await runner.pass();
+  t.match(trial(2), { state: 'running', rungs: { 1: 0.9 } }, 'the top third goes on');
+  t.match(trial(0), { state: 'running', rungs: { 1: 0.5 } });
+  t.ok(Math.abs((trial(0).rungs?.['3'] ?? 0) - 0.6) < 1e-12, `rung 3 recorded from results.csv row 3 (${trial(0).rungs?.['3']})`);
+  side.end(id(0), 'succeeded');
+  side.end(id(2), 'succeeded');
+  side.end(id(3), 'cancelled', undefined, 'cancelled by its owner');
+  for (let i = 0; i < 5; i++) await runner.pass();
+  t.equal(store.get(st.id)!.state, 'succeeded', 'the study ends');
+  t.match(trial(3), { state: 'cancelled', fitness: null });
+  runner.stop();
 });

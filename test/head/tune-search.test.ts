@@ -13,6 +13,7 @@ import { StudySpec, type StudyRecord } from '../../shared/schemas/study.ts';
 import { basePoint, genesOf, trialSpec } from '../../head/tune/space.ts';
 import { evolveCsv, hypEvolveYaml } from '../../head/tune/artifacts.ts';
 import { sampleTrial } from '../../head/tune/runner.ts';
+import { ashaStops, percentile, rungEpochs } from '../../head/tune/asha.ts';
 import { Hyp } from '../../worker/engine/hyp/index.ts';
 
 const GENES: Gene[] = Object.entries(YOLOV5_META).map(([key, [gain, lower, upper]]) => ({ key, gain, lower, upper }));
@@ -143,4 +144,19 @@ t.test('a study spec: the sampled values go into the trial job\'s trainer.hyp; a
   const again = sampleTrial({ ...st, trials: st.trials.slice(0, 2) }, 2);
   t.same(sampleTrial({ ...st, trials: st.trials.slice(0, 2) }, 2), again, 'a trial\'s sample depends on seed, number and results only');
   t.ok(again.lr0 >= 0.001 && again.lr0 <= 0.05 && again.hsv_h >= 0 && again.hsv_h <= 0.1, 'within the study\'s own bounds');
+});
+
+t.test('ASHA: rungs at grace * rf^k epochs, the lower (1 - 1/rf) of a rung stops', async (t) => {
+  t.same(rungEpochs(1, 3, 10), [1, 3, 9]);
+  t.same(rungEpochs(1, 3, 9), [1, 3], 'no rung at the last epoch (the trial ends there anyway)');
+  t.same(rungEpochs(2, 3, 20), [2, 6, 18]);
+  t.equal(percentile([4, 1, 3, 2], 50), 2.5, "numpy's linear percentile");
+  t.ok(Math.abs(percentile([1, 2, 3, 4], 200 / 3) - 3) < 1e-12);
+  t.notOk(ashaStops(0.1, [0.1], 3), 'the first at a rung goes on');
+  t.ok(ashaStops(0.2, [0.5, 0.2], 3), 'below the 2/3 quantile of what the rung has seen: stopped');
+  t.notOk(ashaStops(0.9, [0.5, 0.2, 0.9], 3), 'the top third goes on');
+  const seen = [0.3, 0.1, 0.8, 0.5, 0.7, 0.2, 0.6, 0.4, 0.9];
+  const kept = seen.filter((v, i) => !ashaStops(v, seen.slice(0, i + 1), 3));
+  // by hand: 0.1 < 0.233 (cutoff of 0.3, 0.1), 0.2 < 0.567, 0.4 < 0.567 stop; the first to arrive always goes on
+  t.same(kept, [0.3, 0.8, 0.5, 0.7, 0.6, 0.9], 'in arrival order (asynchronous: a rung decides on what it has seen so far)');
 });
