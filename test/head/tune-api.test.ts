@@ -45,6 +45,9 @@ t.test('a bad study body is a 400 FLO_VALIDATION naming the field', async (t) =>
   t.equal(extra.statusCode, 400, 'unknown keys are refused');
   t.match(extra.json().error.message, 'colour');
   t.equal((await head.app.inject({ method: 'GET', url: '/v1/studies/nope' })).statusCode, 404, 'an unknown study is a 404');
+  const api = (await head.app.inject({ url: '/openapi.json' })).json();
+  t.ok(api.paths['/v1/studies'].post.requestBody, 'POST /v1/studies documents its body');
+  t.ok(api.paths['/v1/studies/{id}/cancel'].post && api.paths['/v1/studies/{id}/artifacts/{name}'].get, 'cancel and artifacts documented');
   t.equal((await head.app.inject({ method: 'GET', url: '/v1/studies/no.pe' })).statusCode, 400, 'a malformed id is a 400');
 });
 
