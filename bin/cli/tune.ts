@@ -1,6 +1,6 @@
 /**
  * `flotilla tune STUDY.yaml`: starts a hyperparameter study (docs/tune.md), follows it (one
- * line per trial as it starts and ends), writes evolve.csv and hyp_evolve.yaml into --out
+ * line per trial as it starts and ends), writes evolve.csv, hyp_evolve.yaml and evolve.svg into --out
  * (default runs/tune/<study id>) and prints the best trial. `--base JOB.yaml` with flags builds
  * the study without a file; `--follow ID` follows a running study; `--cancel ID` cancels one.
  */
@@ -22,7 +22,7 @@ const USAGE = `usage: flotilla tune STUDY.yaml [options]
   --method M            evolve (default) | random
   --trials N            trials in all        --concurrency K   trials at once (default 1)
   --seed S              sampling seed (default 0)
-  --out DIR             where evolve.csv and hyp_evolve.yaml go (default runs/tune/<study id>)
+  --out DIR             where evolve.csv, hyp_evolve.yaml and evolve.svg go (default runs/tune/<study id>)
   --detach              print the study id and return
   --poll-ms MS          how often to look at the study (default 2000)
   --server URL          head URL (env FLOTILLA_URL)   --token T   REST token (env FLOTILLA_TOKEN)
@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   const st = await follow(api, id, Number(values['poll-ms'] ?? 2000));
   const out = values.out ?? join('runs', 'tune', st.id);
   mkdirSync(out, { recursive: true });
-  for (const name of ['evolve.csv', 'hyp_evolve.yaml']) {
+  for (const name of ['evolve.csv', 'hyp_evolve.yaml', 'evolve.svg']) {
     try { writeFileSync(join(out, name), await api.studyArtifact(st.id, name)); } catch (e) { console.error(`${name}: ${(e as Error).message}`); }
   }
   const best = st.best === undefined ? undefined : st.trials[st.best];

@@ -66,10 +66,11 @@ export function studyRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   r.get('/v1/studies/:id/artifacts/:name', {
     config: { role: 'viewer' },
-    schema: { summary: "Download a study's artifact (evolve.csv, hyp_evolve.yaml)", tags: ['studies'], params: z.object({ id: Id, name: z.enum(STUDY_ARTIFACTS) }), produces: ['text/csv', 'application/yaml'] },
+    schema: { summary: "Download a study's artifact (evolve.csv, hyp_evolve.yaml, evolve.svg)", tags: ['studies'], params: z.object({ id: Id, name: z.enum(STUDY_ARTIFACTS) }), produces: ['text/csv', 'application/yaml', 'image/svg+xml'] },
   }, async (req, reply) => {
     const a = studyArtifact(found(req.params.id), req.params.name);
     if (a === null) throw new FlotillaError('FLO_NOT_FOUND', `study ${req.params.id} has no ${req.params.name} yet: no trial has a fitness`);
-    return reply.header('content-type', req.params.name.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/yaml; charset=utf-8').send(a);
+    const type = req.params.name.endsWith('.csv') ? 'text/csv' : req.params.name.endsWith('.svg') ? 'image/svg+xml' : 'application/yaml';
+    return reply.header('content-type', `${type}; charset=utf-8`).header('x-content-type-options', 'nosniff').send(a);
   });
 }

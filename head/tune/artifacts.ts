@@ -3,18 +3,19 @@
  * train.py writes it (the seven result columns, then the searched keys; '%20s' / '%20.5g'
  * cells; one row per finished trial in trial order, a trial its hyperparameters failed with
  * zeros) and hyp_evolve.yaml (the best trial's hyperparameters over the base's, with train.py's
- * comment header).
+ * comment header), evolve.svg (plot.ts).
  */
 import { stringify } from 'yaml';
 import type { StudyRecord, TrialMetrics } from '../../shared/schemas/study.ts';
 import { formatG } from '../../worker/engine/train/results-csv.ts';
 import { basePoint, genesOf } from './space.ts';
 import { loadHyp } from '../../worker/engine/hyp/index.ts';
+import { evolveSvg } from './plot.ts';
 
 export const EVOLVE_RESULT_KEYS = [
   'metrics/precision', 'metrics/recall', 'metrics/mAP_0.5', 'metrics/mAP_0.5:0.95', 'val/box_loss', 'val/obj_loss', 'val/cls_loss',
 ] as const;
-export const STUDY_ARTIFACTS = ['evolve.csv', 'hyp_evolve.yaml'] as const;
+export const STUDY_ARTIFACTS = ['evolve.csv', 'hyp_evolve.yaml', 'evolve.svg'] as const;
 export type StudyArtifact = (typeof STUDY_ARTIFACTS)[number];
 
 const ZERO: TrialMetrics = { precision: 0, recall: 0, map50: 0, map: 0, val_box: 0, val_obj: 0, val_cls: 0 };
@@ -49,5 +50,5 @@ export function hypEvolveYaml(st: StudyRecord): string | null {
 }
 
 export function studyArtifact(st: StudyRecord, name: StudyArtifact): string | null {
-  return name === 'evolve.csv' ? evolveCsv(st) : hypEvolveYaml(st);
+  return name === 'evolve.csv' ? evolveCsv(st) : name === 'evolve.svg' ? evolveSvg(st) : hypEvolveYaml(st);
 }
