@@ -122,14 +122,15 @@ export class Controller {
 
   // ---- REST-facing operations ------------------------------------------------------------
 
-  async submit(spec: JobSpec, owner?: string, note?: string): Promise<HeadJob> {
+  /** `as`: a given id (a study's trial: a second submit of it is FLO_CONFLICT) and the study it belongs to */
+  async submit(spec: JobSpec, owner?: string, note?: string, as: { id?: string; study?: string } = {}): Promise<HeadJob> {
     this.#assertWritable();
     const now = Date.now();
-    const id = `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
+    const id = as.id ?? `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
     const iso = new Date(now).toISOString();
     const job = await this.jobs.create({
       id, spec, state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [],
-      metrics: {}, created_at: iso, updated_at: iso, ...(owner ? { owner } : {}), seq: now * 1000 + (this.#seq++ % 1000), finished: [],
+      metrics: {}, created_at: iso, updated_at: iso, ...(owner ? { owner } : {}), ...(as.study ? { study: as.study } : {}), seq: now * 1000 + (this.#seq++ % 1000), finished: [],
       message: note ?? WAITING,
     });
     this.#log.info({ job: id, workers: spec.workers, priority: spec.priority }, 'job submitted');

@@ -42,6 +42,8 @@ import { AccountRevoker, readRevoker, syncRevocations, type RevocationSync } fro
 import { ensureJoinTokenFile } from './auth/join-token-file.ts';
 import { FaultDirector } from './faults/director.ts';
 import { serveFaultReports } from './faults/reports.ts';
+import { StudyStore } from './state/study-store.ts';
+import { StudyRunner } from './tune/runner.ts';
 
 /** Options of a head; defaults from shared/config.ts DEFAULTS. */
 export interface HeadOptions {
@@ -171,8 +173,9 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     const retry = { failFast: () => view.problem(2) };
     const jobs = new JobStore(res.jobs, retry);
     const nodes = new NodeStore(res.nodes, { retry });
-    const [nJobs, nNodes] = [await jobs.load(), await nodes.load()];
-    log.info({ head: id, jobs: nJobs, nodes: nNodes, prefix: o.prefix }, 'head state loaded from KV');
+    const studyStore = new StudyStore(res.studies, retry);
+    const [nJobs, nNodes, nStudies] = [await jobs.load(), await nodes.load(), await studyStore.load()];
+    log.info({ head: id, jobs: nJobs, nodes: nNodes, studies: nStudies, prefix: o.prefix }, 'head state loaded from KV');
     // set once the token store exists: the actor users minted for a node are recorded under the join token that admitted it
     let recordActors = async (_node: string, _users: string[]): Promise<void> => {};
     const ctl = new Controller({
@@ -184,7 +187,18 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     ctl.attachFaults(faults);
     const faultReports = serveFaultReports(nc, s, faults, log);
     stops.push(() => faultReports.unsubscribe());
-    onLost = () => { ctl.close(); o.onLeaseLost?.(); };
+    const readArtifact = async (jobId: string, name: string): Promise<string | null> => {
+      const os = await res.stores.open(jobId, 'art');
+      const b = os && await os.getBlob(`${jobId}/${name}`);
+      return b ? new TextDecoder().decode(b) : null;
+    };
+    const studies = new StudyRunner({
+      studies: studyStore, jobs, log: log.child({ part: 'tune' }), artifact: readArtifact, problem: () => view.problem(2),
+      submit: (spec, owner, as) => ctl.submit(spec, owner, undefined, as), cancel: (jobId) => ctl.cancel(jobId),
+    });
+    studies.start(Math.max(o.tickMs ?? 250, 250));
+    stops.push(() => studies.stop());
+    onLost = () => { ctl.close(); studies.stop(); o.onLeaseLost?.(); };
     const membership = watchMembership(nc, s, ctl, log, id);
     // set once the token store exists: every node admitted by a pool token is recorded under it
     let recordJoin = async (_token: string, _publicKey: string, _node: string): Promise<void> => {};
@@ -250,6 +264,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
         ...(o.autoscaler ? { maxRanks: (o.autoscaler.maxWorkers ?? 4) * (o.autoscaler.slotsPerWorker ?? 1) } : {}),
       },
       ctl,
+      studies: { store: studyStore, runner: studies },
       events: (jobId, opts) => readEvents(res.js, res.jsm, s, jobId, opts),
       async artifact(jobId, name) {
         const os = await res.stores.open(jobId, 'art');

@@ -19,6 +19,8 @@ export interface HeadResources {
   jobs: KV;
   nodes: KV;
   lease: KV;
+  /** hyperparameter studies (state/study-store.ts) */
+  studies: KV;
   /** each job's checkpoint and artifact stores (made before its first spawn, sealed when it ends) */
   stores: JobStores;
   /** stream capturing `actorExit`, consumed durably by the head */
@@ -51,6 +53,7 @@ export async function openResources(nc: NatsConnection, s: Subjects, opts: { rep
   const jobs = await kv(s.jobsBucket);
   const nodes = await kv(s.nodesBucket);
   const lease = await kv(s.headBucket);
+  const studies = await kv(s.studiesBucket);
   const stores = new JobStores({ nc, js, jsm, s, replicas });
-  return { js, jsm, jobs, nodes, lease, stores, exitsStream, clusterSize, replicas, assets };
+  return { js, jsm, jobs, nodes, lease, studies, stores, exitsStream, clusterSize, replicas, assets };
 }

@@ -63,6 +63,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX) {
     nodesBucket: `${p}_nodes`,
     headBucket: `${p}_head`,
     tokensBucket: `${p}_tokens`,
+    /** hyperparameter studies (head/state/study-store.ts) */
+    studiesBucket: `${p}_studies`,
     /**
      * A job's own object store, the one name every reader and writer of a job's checkpoints
      * (`ckpt`) or artifacts (`art`) goes through: `<prefix>_<kind>_<jobId>` (stream

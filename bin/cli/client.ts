@@ -11,6 +11,7 @@ import type { NodeRecord } from '../../shared/schemas/node.ts';
 import type { JobReport } from '../../shared/schemas/report.ts';
 import type { FaultRequestInput, FaultsArmed } from '../../shared/schemas/fault.ts';
 import type { TokenCreate, TokenCreated, TokenInfo } from '../../shared/schemas/token.ts';
+import type { StudyRecord, StudySpecInput } from '../../shared/schemas/study.ts';
 import { storedToken } from '../../shared/credentials.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
@@ -71,6 +72,22 @@ export class HeadClient {
   createToken(t: TokenCreate): Promise<TokenCreated> { return this.#call('POST', '/v1/tokens', t); }
   async tokens(): Promise<TokenInfo[]> { return (await this.#call<{ tokens: TokenInfo[] }>('GET', '/v1/tokens')).tokens; }
   revokeToken(id: string): Promise<TokenInfo> { return this.#call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
+  startStudy(spec: StudySpecInput): Promise<StudyRecord> { return this.#call('POST', '/v1/studies', spec); }
+  study(id: string): Promise<StudyRecord> { return this.#call('GET', `/v1/studies/${encodeURIComponent(id)}`); }
+  async studies(): Promise<StudyRecord[]> { return (await this.#call<{ studies: StudyRecord[] }>('GET', '/v1/studies')).studies; }
+  cancelStudy(id: string): Promise<StudyRecord> { return this.#call('POST', `/v1/studies/${encodeURIComponent(id)}/cancel`); }
+  /** a study artifact's text (evolve.csv, hyp_evolve.yaml) */
+  async studyArtifact(id: string, name: string): Promise<string> {
+    const path = `/v1/studies/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`;
+    const res = await fetch(`${this.base}${path}`, { headers: this.#auth() }).catch((e: Error) => {
+      throw new FlotillaError('FLO_UNAVAILABLE', `cannot reach the head at ${this.base}: ${e.message}`, { cause: e });
+    });
+    const text = await res.text();
+    if (res.ok) return text;
+    let err: { code?: unknown; message?: unknown } | undefined;
+    try { err = (JSON.parse(text) as { error?: typeof err }).error; } catch { err = undefined; }
+    throw err ? fromWire(err) : new FlotillaError('FLO_INTERNAL', `GET ${path}: HTTP ${res.status}`);
+  }
   async workers(): Promise<WorkerRow[]> { return (await this.#call<{ workers: WorkerRow[] }>('GET', '/v1/workers')).workers; }
 
   /** Server-sent events of a job; ends when the head ends the stream (job terminal, or caught up without follow). */

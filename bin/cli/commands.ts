@@ -12,6 +12,7 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
   up: { summary: 'start nats-server, the head and N local workers in the foreground', load: () => import('./up.ts') },
   head: { summary: 'run the head (REST API, scheduler, supervisor, autoscaler)', load: () => import('./head.ts') },
   submit: { summary: 'submit a job from a JSON/YAML file or flags; prints its id', load: () => import('./submit.ts') },
+  tune: { summary: 'hyperparameter search: run a study (tune STUDY.yaml) of trials as jobs, print the best, write evolve.csv', load: () => import('./tune.ts') },
   status: { summary: 'show a job (or all jobs and workers); --json for machines', load: () => import('./status.ts') },
   logs: { summary: "print a job's events; -f follows until the job ends", load: () => import('./logs.ts') },
   report: { summary: "a job's fault report: detection, recovery, steps lost, restarts, invariants", load: () => import('./report.ts') },

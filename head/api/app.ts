@@ -9,6 +9,7 @@ import { serializerCompiler, validatorCompiler, jsonSchemaTransform } from 'fast
 import type { BuildOptions } from './context.ts';
 import { handleError } from './errors.ts';
 import { jobRoutes } from './routes-jobs.ts';
+import { studyRoutes } from './routes-studies.ts';
 import { faultRoutes } from './routes-faults.ts';
 import { eventRoutes } from './routes-events.ts';
 import { reportRoutes } from './routes-report.ts';
@@ -33,7 +34,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Flotilla head', description: 'Distributed YOLOv5 training on actors over NATS', version: '0.1.0' },
-      tags: [{ name: 'jobs' }, { name: 'workers' }, { name: 'system' }, { name: 'tokens' }],
+      tags: [{ name: 'jobs' }, { name: 'studies' }, { name: 'workers' }, { name: 'system' }, { name: 'tokens' }],
       // every route but /healthz, /openapi.json and /login takes a token (roles: admin, submitter, viewer)
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'flotilla token create --role admin|submitter|viewer' } } },
       security: [{ bearer: [] }],
@@ -42,6 +43,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   });
   await registerAuth(app, opts.ctx.tokens);
   jobRoutes(app, opts.ctx);
+  studyRoutes(app, opts.ctx);
   faultRoutes(app, opts.ctx);
   tokenRoutes(app, opts.ctx);
   eventRoutes(app, opts.ctx);

@@ -6,6 +6,8 @@ import type { SubmitLimits } from './submit-checks.ts';
 import type { CredentialMinter } from '../auth/minter.ts';
 import type { StoredEvent, ReadOptions } from '../events/read.ts';
 import type { FaultDirector } from '../faults/director.ts';
+import type { StudyRunner } from '../tune/runner.ts';
+import type { StudyStore } from '../state/study-store.ts';
 
 export interface Artifact { size: number; body: ReadableStream<Uint8Array> }
 
@@ -14,6 +16,8 @@ export interface Health { ok: boolean; nats: string; head: string; uptime_s: num
 
 export interface ApiContext {
   ctl: Controller;
+  /** hyperparameter studies (docs/tune.md): their records and the runner that makes their trials */
+  studies: { store: StudyStore; runner: StudyRunner };
   /** arms faults on running jobs (POST /v1/jobs/:id/faults) */
   faults: FaultDirector;
   /** REST tokens; absent: authentication off (--insecure) */

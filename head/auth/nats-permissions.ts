@@ -111,7 +111,7 @@ export function leafPermissions(s: Subjects, nodes: readonly string[]): Permissi
   if (nodes.length === 0) throw new Error('a leaf user is bound to at least one node id');
   for (const n of nodes) if (!/^[A-Za-z0-9_-]{1,64}$/.test(n)) throw new Error(`invalid node id '${n}': use 1-64 of [A-Za-z0-9_-]`);
   // the head's own streams: no purge, no consumer of anyone else's, no ack on them (actors only read KV_<jobs> directly)
-  const headStreams = [...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket].map((b) => `KV_${b}`), s.eventsStream, exitsStreamName(s)];
+  const headStreams = [...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket, s.studiesBucket].map((b) => `KV_${b}`), s.eventsStream, exitsStreamName(s)];
   return withJsApi('$JS.*.API', {
     pub: {
       allow: [

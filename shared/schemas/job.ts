@@ -157,6 +157,8 @@ export const JobRecord = z.object({
   seq: z.number().int().nonnegative(),
   /** the token id that submitted it (a submitter may cancel or scale only its own jobs) */
   owner: z.string().max(MAX_NAME).optional(),
+  /** the study this job is a trial of (docs/tune.md) */
+  study: Id.optional(),
   /** SHA-256 of the final training state, as rank 0 reported it on success (logreg: parameters; YOLOv5: last.ckpt's tensors) */
   final_digest: z.string().max(MAX_STAMP).optional(),
   /** earliest time the next placement may be tried (restart backoff) */

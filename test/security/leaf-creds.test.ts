@@ -35,7 +35,7 @@ t.test('a leaf host\'s cluster user speaks for its own nodes only and reads no o
     t.equal(await pub(ok), 'accepted', `publish ${ok}: accepted (the host's own traffic)`);
   }
   for (const bad of [s.nodeHeartbeat('w2'), s.nodeLeaving('w2'), s.nodeRegister('w2'), s.actorExit('w2'), s.nodeControl('w1'), s.nodeControl('w2'),
-    s.jobAbort('j1'), `$KV.${s.jobsBucket}.j1`, `$JS.API.STREAM.PURGE.KV_${s.jobsBucket}`, `$JS.flotilla.API.STREAM.PURGE.${s.eventsStream}`,
+    s.jobAbort('j1'), `$KV.${s.jobsBucket}.j1`, `$JS.API.STREAM.PURGE.KV_${s.jobsBucket}`, `$JS.API.STREAM.PURGE.KV_${s.studiesBucket}`, `$KV.${s.studiesBucket}.s1`, `$JS.flotilla.API.STREAM.PURGE.${s.eventsStream}`,
     `$JS.API.STREAM.DELETE.OBJ_lfp_ckpt_j1`, `$JS.API.STREAM.UPDATE.${s.eventsStream}`, `$JS.API.CONSUMER.DELETE.${s.eventsStream.replace(/_EVENTS$/, '_EXITS')}.head_exits`,
     `$JS.ACK.${s.eventsStream.replace(/_EVENTS$/, '_EXITS')}.head_exits.1.5.5.0.0`, `$JS.API.STREAM.MSG.DELETE.KV_${s.jobsBucket}`, `$O.${s.datasetStore}.C.x`]) {
     t.match(await pub(bad), /Permissions Violation for Publish/, `publish ${bad}: refused`);
