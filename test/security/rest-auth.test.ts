@@ -32,6 +32,10 @@ t.test('every route: no token 401, bad token 401, too small a role 403, enough p
     ['POST', `/v1/jobs/${job.id}/faults`, 'admin', { kind: 'kill-actor' }], ['POST', `/v1/jobs/${job.id}/cancel`, 'admin'],
     ['POST', '/v1/tokens', 'admin', { role: 'viewer' }], ['GET', '/v1/tokens', 'admin'], ['DELETE', `/v1/tokens/${some}`, 'admin'],
     ['POST', '/v1/login-links', 'admin'], ['POST', '/v1/detect', 'submitter', { job: job.id, image: 'AAAA' }],
+    // studies: an id no study has (a 404 once the caller may ask), a body the schema refuses (400)
+    ['POST', '/v1/studies', 'submitter', {}], ['GET', '/v1/studies', 'viewer'], ['GET', `/v1/studies/${job.id}`, 'viewer'],
+    ['POST', `/v1/studies/${job.id}/cancel`, 'submitter'], ['GET', `/v1/studies/${job.id}/artifacts`, 'viewer'],
+    ['GET', `/v1/studies/${job.id}/artifacts/none`, 'viewer'],
   ];
   const order: Role[] = ['viewer', 'submitter', 'admin'];
   for (const [method, url, need, payload] of rows) {
