@@ -79,6 +79,9 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     for await (const e of api.events(id, { follow: false })) out.push(e.event);
     return out;
   };
+  // MULTI_HOST_ONLY=<regex> runs only the scenarios whose name matches (the others are skipped, saying so)
+  const only = process.env.MULTI_HOST_ONLY;
+  const pick = (name: string) => (!only || new RegExp(only, 'i').test(name) ? {} : { skip: `MULTI_HOST_ONLY=${only} leaves it out` });
   /** Asserts the promised outcome and prints what it cost. */
   const judge = async (fault: string, j: JobRecord, promise: { maxRestarts: number; maxLostPerRestart: number }) => {
     t.equal(j.state, 'succeeded', `${fault}: job succeeded (${j.message ?? ''})`);
@@ -98,7 +101,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     t.comment(`fault: ${fault} | restarts ${j.restarts} | generations ${report.generations.length} | steps lost ${audit.lostPerChange.reduce((a, b) => a + b, 0)} ${JSON.stringify(audit.lostPerChange)} | training gap s ${JSON.stringify(secs)}`);
   };
 
-  await t.test('SIGKILL of each nats-server in turn mid-job', async (t) => {
+  await t.test('SIGKILL of each nats-server in turn mid-job', pick('SIGKILL of each nats-server in turn mid-job'), async (t) => {
     // the test's own view of JetStream, to take one server down at a time (as a rolling restart
     // does): the next kill waits until every stream has its three replicas current again
     const servers = [...cluster.servers.values()];
@@ -131,7 +134,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     await judge('SIGKILL of each nats-server in turn', done, { maxRestarts: 3, maxLostPerRestart: 5 });
   });
 
-  await t.test('10 s partition of a worker host', async (t) => {
+  await t.test('10 s partition of a worker host', pick('10 s partition of a worker host'), async (t) => {
     const job = await api.submit(spec());
     const mid = await atStep(job.id, 7);
     const victim = mid.placement[0].nodeId;
@@ -149,7 +152,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     await until(`${victim} back in the pool`, async () => (await api.workers()).some((w) => w.nodeId === victim));
   });
 
-  await t.test('10 s partition of the head host', async (t) => {
+  await t.test('10 s partition of the head host', pick('10 s partition of the head host'), async (t) => {
     const job = await api.submit(spec({ step_delay_ms: 400 }));
     await atStep(job.id, 3);
     lab.partition('head');
@@ -173,7 +176,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     await judge('10 s partition of the head host', done, { maxRestarts: 0, maxLostPerRestart: 0 });
   });
 
-  await t.test('10 Mbit/s worker links under bulk traffic', async (t) => {
+  await t.test('10 Mbit/s worker links under bulk traffic', pick('10 Mbit/s worker links under bulk traffic'), async (t) => {
     for (const w of workers) lab.limit(w.label, 10);
     // bulk traffic on the same links: a 1 MB message every 200 ms from each worker host (40 Mbit/s offered, 4x the link)
     const noise = workers.map((w) => inHost(w, ['--input-type=module', '-e', `
@@ -195,7 +198,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     t.equal(ws.length, 3, 'no live node was declared dead');
   });
 
-  await t.test('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)', async (t) => {
+  await t.test('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)', pick('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)'), async (t) => {
     const la = agent(leafHost, 'nats://127.0.0.1:4222', 2);
     await la.line(/registered/);
     const job = await api.submit(spec({ steps: 20 }));
