@@ -18,6 +18,8 @@ import { HeadClient } from '../../bin/cli/client.ts';
 import { storedToken } from '../../shared/credentials.ts';
 import { uniquePrefix } from '../kit/nats-server.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 const why = netnsUnavailable();
 t.test('10 s partition of the head host that also runs a NATS server', { timeout: 600_000, skip: why ? `multi-host tests skipped: ${why}` : false }, async (t) => {
@@ -42,6 +44,18 @@ t.test('10 s partition of the head host that also runs a NATS server', { timeout
   const steps = 40;
   const job = await api.submit({ workers: 2, max_restarts: 5, checkpoint_every: 5, trainer: { kind: 'logreg', steps, step_delay_ms: 400 }, allreduce: { timeout_ms: 5000 } });
   await until('step 3', async () => { const j = await api.get(job.id).catch(() => undefined); return j && j.state === 'running' && j.step >= 3 && j; }, 120_000);
+  // what the cut will hit (which server each rank dialled is nats.js's random pick): printed
+  for (const l of agents.flatMap((a) => a.output().split('\n')).filter((x) => x.includes('"msg":"connected to NATS"'))) {
+    const m = /"actor":"([^"]+)".*"server":"([^"]+)"/.exec(l);
+    if (m) t.comment(`${m[1]} is on ${m[2]}`);
+  }
+  const servers = [...cluster.servers.values()];
+  const jnc = await connect({ ...servers[0].options(), servers: servers.map((x) => x.url), tls: { caFile: cluster.ca } });
+  const jsm = await jetstreamManager(jnc, { timeout: 5000 });
+  for await (const si of jsm.streams.list()) {
+    if (si.config.name.includes(prefix) || si.config.name.includes(job.id)) t.comment(`stream ${si.config.name}: leader ${si.cluster?.leader ?? '?'}`);
+  }
+  await jnc.close();
   lab.partition('nats1');
   const p0 = Date.now();
   t.comment(`nats1 cut off at ${new Date(p0).toISOString()}`);
