@@ -21,6 +21,7 @@ import { until } from '../head/helpers/wait.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 import { storedToken } from '../../shared/credentials.ts';
 import { uniquePrefix } from '../kit/nats-server.ts';
+import { subjects } from '../../shared/subjects.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -56,9 +57,23 @@ t.test('10 s partition of the head host that also runs a NATS server', { timeout
   const servers = [...cluster.servers.values()];
   const jnc = await connect({ ...servers[0].options(), servers: servers.map((x) => x.url), tls: { caFile: cluster.ca } });
   const jsm = await jetstreamManager(jnc, { timeout: 5000 });
+  // the jobs bucket (every fence reads it) and the events stream (rank 0 reports each step there)
+  // are moved to nats1's server when they are not there (leader step-downs, a few tries), so the
+  // cut makes both elect a new leader in every run
+  const names: string[] = [];
   for await (const si of jsm.streams.list()) {
-    if (si.config.name.includes(prefix) || si.config.name.includes(job.id)) t.comment(`stream ${si.config.name}: leader ${si.cluster?.leader ?? '?'}`);
+    const n = si.config.name;
+    if (n.toLowerCase().includes(prefix.toLowerCase()) || n.includes(job.id)) names.push(n);
   }
+  for (const name of names.filter((n) => n === `KV_${subjects(prefix).jobsBucket}` || /_EVENTS$/i.test(n))) {
+    for (let i = 0; i < 8; i++) {
+      const before = (await jsm.streams.info(name)).cluster?.leader;
+      if (before === 'flotilla-n1') break;
+      await jnc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, undefined, { timeout: 5000 }).catch(() => undefined);
+      await until(`${name} has a new leader`, async () => { const l = (await jsm.streams.info(name).catch(() => undefined))?.cluster?.leader; return l && l !== before; }, 20_000).catch(() => undefined);
+    }
+  }
+  for (const name of names) t.comment(`stream ${name}: leader ${(await jsm.streams.info(name)).cluster?.leader ?? '?'}`);
   await jnc.close();
   lab.partition('nats1');
   const p0 = Date.now();
