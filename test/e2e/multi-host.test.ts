@@ -111,7 +111,10 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     const jnc = await connect({ ...servers[0].options(), servers: servers.map((x) => x.url), tls: { caFile: cluster.ca } });
     t.teardown(() => jnc.close());
     const jsm = await jetstreamManager(jnc, { timeout: 5000 });
-    const job = await api.submit(spec());
+    // long enough for three kills, each after every stream has caught up again (slow on a loaded
+    // machine): a job that ends before the third kill leaves that server unkilled
+    const killSteps = 160;
+    const job = await api.submit(spec({ steps: killSteps }));
     const order = ['nats1', 'nats2', 'nats3'];
     let at = 4;
     let killed = 0;
@@ -125,7 +128,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
       await new Promise((r) => setTimeout(r, 2000));
       await cluster.servers.get(victim)!.restart();
       t.comment(`${victim} back after ${Date.now() - k0} ms`);
-      at = Math.min(steps - 2, ((await get(job.id))?.step ?? at) + 4);
+      at = Math.min(killSteps - 2, ((await get(job.id))?.step ?? at) + 4);
       const j = await get(job.id);
       if (!j || ['succeeded', 'failed', 'cancelled'].includes(j.state)) break; // recovering: the next kill waits for the step
     }
