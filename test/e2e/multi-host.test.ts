@@ -79,6 +79,9 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     for await (const e of api.events(id, { follow: false })) out.push(e.event);
     return out;
   };
+  // MULTI_HOST_ONLY=<regex> runs only the scenarios whose name matches (the others are skipped, saying so)
+  const only = process.env.MULTI_HOST_ONLY;
+  const pick = (name: string) => (!only || new RegExp(only, 'i').test(name) ? {} : { skip: `MULTI_HOST_ONLY=${only} leaves it out` });
   /** Asserts the promised outcome and prints what it cost. */
   const judge = async (fault: string, j: JobRecord, promise: { maxRestarts: number; maxLostPerRestart: number }) => {
     t.equal(j.state, 'succeeded', `${fault}: job succeeded (${j.message ?? ''})`);
@@ -88,9 +91,12 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     const audit = auditSteps(ev);
     t.ok(report.ok, `${fault}: step sequence ${report.problems.join('; ') || 'contiguous, each generation resumed at checkpoint + 1'}`);
     t.ok(j.restarts <= promise.maxRestarts, `${fault}: restarts ${j.restarts} <= ${promise.maxRestarts}`);
-    if (j.restarts > promise.maxRestarts) {
+    // why each restart happened (also within the promise: the measured table names the causes)
+    if (j.restarts > 0) {
       const why = ev.filter((e) => e.type === 'state').map((e) => `${e.state}: ${'message' in e ? e.message : ''}`);
-      t.comment(`state changes:\n${why.join('\n')}\nhead output:\n${tail(head)}`);
+      t.comment(`state changes:\n${why.join('\n')}${j.restarts > promise.maxRestarts ? `\nhead output:\n${tail(head)}` : ''}`);
+      const warn = agents.flatMap((a) => a.output().split('\n')).filter((l) => l.includes(j.id) && /"level":(40|50)/.test(l));
+      t.comment(`the job's actor warnings and errors:\n${warn.slice(0, 30).map((l) => l.replace(/"stack":"[^"]*"/, '').slice(0, 400)).join('\n')}`);
     }
     t.ok(audit.lostPerChange.every((l) => l <= promise.maxLostPerRestart), `${fault}: steps lost per generation change ${JSON.stringify(audit.lostPerChange)} <= ${promise.maxLostPerRestart}`);
     t.equal(audit.staleAfterNewer, 0, `${fault}: no older generation reported after a newer one began`);
@@ -98,14 +104,17 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     t.comment(`fault: ${fault} | restarts ${j.restarts} | generations ${report.generations.length} | steps lost ${audit.lostPerChange.reduce((a, b) => a + b, 0)} ${JSON.stringify(audit.lostPerChange)} | training gap s ${JSON.stringify(secs)}`);
   };
 
-  await t.test('SIGKILL of each nats-server in turn mid-job', async (t) => {
+  await t.test('SIGKILL of each nats-server in turn mid-job', pick('SIGKILL of each nats-server in turn mid-job'), async (t) => {
     // the test's own view of JetStream, to take one server down at a time (as a rolling restart
     // does): the next kill waits until every stream has its three replicas current again
     const servers = [...cluster.servers.values()];
     const jnc = await connect({ ...servers[0].options(), servers: servers.map((x) => x.url), tls: { caFile: cluster.ca } });
     t.teardown(() => jnc.close());
     const jsm = await jetstreamManager(jnc, { timeout: 5000 });
-    const job = await api.submit(spec());
+    // long enough for three kills, each after every stream has caught up again (slow on a loaded
+    // machine): a job that ends before the third kill leaves that server unkilled
+    const killSteps = 160;
+    const job = await api.submit(spec({ steps: killSteps }));
     const order = ['nats1', 'nats2', 'nats3'];
     let at = 4;
     let killed = 0;
@@ -119,19 +128,22 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
       await new Promise((r) => setTimeout(r, 2000));
       await cluster.servers.get(victim)!.restart();
       t.comment(`${victim} back after ${Date.now() - k0} ms`);
-      at = Math.min(steps - 2, ((await get(job.id))?.step ?? at) + 4);
+      at = Math.min(killSteps - 2, ((await get(job.id))?.step ?? at) + 4);
       const j = await get(job.id);
       if (!j || ['succeeded', 'failed', 'cancelled'].includes(j.state)) break; // recovering: the next kill waits for the step
     }
     t.equal(killed, order.length, `all ${order.length} servers were killed in turn`);
     const done = await finished(job.id);
     lap('finished');
-    // a killed server takes its clients' data lanes with it: the collective fails the step as
-    // retryable and the gang restarts from its checkpoint (at most one restart per kill)
+    // a killed server's clients move and the collective redoes the step in flight in a new epoch
+    // (no restart); but rank 0 writes a step report each step and a checkpoint every 5 to
+    // JetStream, and a killed server that led the events or checkpoint stream stalls those writes
+    // for the leader election (4-9 s), past this job's 5 s allreduce timeout: the waiting rank
+    // times out and the gang restarts (at most one restart per kill; docs/recovery.md)
     await judge('SIGKILL of each nats-server in turn', done, { maxRestarts: 3, maxLostPerRestart: 5 });
   });
 
-  await t.test('10 s partition of a worker host', async (t) => {
+  await t.test('10 s partition of a worker host', pick('10 s partition of a worker host'), async (t) => {
     const job = await api.submit(spec());
     const mid = await atStep(job.id, 7);
     const victim = mid.placement[0].nodeId;
@@ -149,7 +161,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     await until(`${victim} back in the pool`, async () => (await api.workers()).some((w) => w.nodeId === victim));
   });
 
-  await t.test('10 s partition of the head host', async (t) => {
+  await t.test('10 s partition of the head host', pick('10 s partition of the head host'), async (t) => {
     const job = await api.submit(spec({ step_delay_ms: 400 }));
     await atStep(job.id, 3);
     lab.partition('head');
@@ -173,7 +185,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     await judge('10 s partition of the head host', done, { maxRestarts: 0, maxLostPerRestart: 0 });
   });
 
-  await t.test('10 Mbit/s worker links under bulk traffic', async (t) => {
+  await t.test('10 Mbit/s worker links under bulk traffic', pick('10 Mbit/s worker links under bulk traffic'), async (t) => {
     for (const w of workers) lab.limit(w.label, 10);
     // bulk traffic on the same links: a 1 MB message every 200 ms from each worker host (40 Mbit/s offered, 4x the link)
     const noise = workers.map((w) => inHost(w, ['--input-type=module', '-e', `
@@ -195,7 +207,7 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     t.equal(ws.length, 3, 'no live node was declared dead');
   });
 
-  await t.test('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)', async (t) => {
+  await t.test('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)', pick('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)'), async (t) => {
     const la = agent(leafHost, 'nats://127.0.0.1:4222', 2);
     await la.line(/registered/);
     const job = await api.submit(spec({ steps: 20 }));

@@ -5,7 +5,8 @@
  * through JetStream, so an answer proves contact with the cluster (not only with the actor's own
  * server). An answer renews the lease; a record of a newer generation, or of an ended job, means
  * the actor is superseded. No answer for `leaseMs` (the head's dead-node threshold: by then the
- * head has declared the node dead and placed a replacement) and the lease has expired. Either
+ * head may have declared the node dead and placed a replacement), plus the hold for a leader
+ * election described below, and the lease has expired. Either
  * verdict is reported once through `onFenced`; `check()` is the same test made fresh, before
  * and after a checkpoint write. Time in which the process itself did not run (a blocked event
  * loop) does not count against the lease. A newer generation whose placement still names this
@@ -17,8 +18,17 @@
  * cut off too and decides nothing (head/view.ts); once the connection is back the actor has a
  * full lease to hear from JetStream, and its first read tells it whether it was replaced
  * meanwhile. Disconnected for longer than `outageMs` it stops itself (truly cut off). An actor
- * whose connection stays up while the cluster does not answer (a partition the TCP link has
- * not noticed, a server without its JetStream quorum) is fenced after `leaseMs` as before.
+ * whose connection stays up while JetStream does not answer holds its lease for `electionMs`
+ * more (JS_ELECTION_MS): every read of the job's record needs the jobs stream's leader, and
+ * when the server holding it is cut off or killed the others elect a new one only after
+ * nats-server's election timeout (4-9 s on 2.10), so for that long no client anywhere gets an
+ * answer, not even from the healthy servers (measured: 4.6-6.9 s of silence). An actor that
+ * self-fenced at `leaseMs` then would restart a gang that lost nothing. The hold is safe for the
+ * same reason as the outage hold: without an answer from JetStream the actor can persist
+ * nothing (checkpoints are written after a fresh `check()`, step reports and events are
+ * JetStream writes), and the head can place a replacement only by writing a newer generation
+ * into the same jobs bucket, which the actor's first answered read then shows. An actor whose
+ * server is truly on the minority side of a partition stops after `leaseMs + electionMs`.
  */
 import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { jsClient } from '../../shared/js-domain.ts';
@@ -36,6 +46,13 @@ export type FenceVerdict =
   | { kind: 'superseded'; generation: number; state: string; message: string }
   | { kind: 'lease-expired'; silentMs: number; message: string };
 
+/**
+ * How long JetStream may be silent beyond the lease while the actor's own connection is up: a
+ * stream leader election after the leader's server is lost (nats-server 2.10: a follower calls
+ * an election 4-9 s after the leader's last heartbeat, one round of votes elects) plus margin.
+ */
+export const JS_ELECTION_MS = 10_000;
+
 /** how long a disconnected actor holds its lease by default: the collective's wait for a lost connection */
 export function defaultOutageMs(spec: ActorSpec): number {
   return spec.job.allreduce.timeout_ms;
@@ -49,6 +66,8 @@ export interface FenceOptions {
   leaseMs?: number;
   /** the longest disconnection of the actor's own connection that holds the lease (default defaultOutageMs) */
   outageMs?: number;
+  /** how much longer than the lease a connected actor waits for JetStream to answer (default JS_ELECTION_MS) */
+  electionMs?: number;
   /** between reads (default leaseMs / 6, within 100..1000 ms) */
   periodMs?: number;
   onFenced: (v: FenceVerdict) => void;
@@ -62,7 +81,10 @@ export interface FenceOptions {
 export class Fence {
   readonly leaseMs: number;
   readonly outageMs: number;
+  readonly electionMs: number;
   private readonly periodMs: number;
+  /** why the last read got no answer (for the verdict's message) */
+  private lastFailure: string | undefined;
   /** when the actor's own connection went down (undefined while it is up) */
   private downSince: number | undefined;
   private watching = false;
@@ -79,6 +101,7 @@ export class Fence {
     this.spec = o.spec;
     this.leaseMs = o.leaseMs ?? o.spec.leaseMs ?? DEFAULT_LEASE_MS;
     this.outageMs = o.outageMs ?? defaultOutageMs(o.spec);
+    this.electionMs = o.electionMs ?? JS_ELECTION_MS;
     this.periodMs = o.periodMs ?? Math.min(1000, Math.max(100, Math.floor(this.leaseMs / 6)));
   }
 
@@ -132,8 +155,9 @@ export class Fence {
       return; // held: a read would only time out, and a disconnected actor can send nothing
     }
     const silentMs = now - this.lastContact;
-    if (silentMs > this.leaseMs) {
-      this.decide({ kind: 'lease-expired', silentMs, message: `self-fenced: no contact with the cluster for ${silentMs} ms (lease ${this.leaseMs} ms)` });
+    if (silentMs > this.leaseMs + this.electionMs) {
+      const last = this.lastFailure ? `; last read via ${this.o.nc.getServer()}: ${this.lastFailure}` : '';
+      this.decide({ kind: 'lease-expired', silentMs, message: `self-fenced: no answer from JetStream for ${silentMs} ms (lease ${this.leaseMs} ms + ${this.electionMs} ms for a leader election)${last}` });
       return;
     }
     this.reading ??= this.read().finally(() => { this.reading = undefined; });
@@ -166,6 +190,7 @@ export class Fence {
       this.kv ??= await new Kvm(jsClient(nc, { timeout })).open(subjects(prefix).jobsBucket);
       const e = await this.kv.get(this.spec.jobId);
       this.lastContact = Date.now();
+      this.lastFailure = undefined;
       if (!e || e.operation !== 'PUT') return undefined;
       const r = JobFence.safeParse(e.json());
       return r.success ? r.data : undefined;
@@ -175,6 +200,7 @@ export class Fence {
         this.lastContact = Date.now();
         if (!this.blind) { this.blind = true; this.o.onBlind?.(e); }
       } else if (!isTransientJsError(e)) this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
+      else this.lastFailure = (e as Error).message;
       return undefined;
     }
   }

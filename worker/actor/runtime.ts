@@ -98,8 +98,11 @@ export class ActorRuntime {
       spec: o.spec, stop: this.ac.signal, log: o.log,
       openGroup: (spec, signal) => createActorGroup({
         ...groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity), wrapLane: (l) => this.shaper.wrap(l),
-        // a live gang waits for its new ranks' start (slow on a loaded machine); the head's next decision aborts the wait
-        ...(spec.generation > o.spec.generation || spec.joinsLive ? { joinTimeoutMs: Math.max(REGROUP_WAIT_MS, spec.job.allreduce.timeout_ms) } : {}),
+        // A gang waits for its ranks' start however it was placed: ranks start at different speeds
+        // (one from the agent's warm pool, one cold: seconds apart on a loaded machine), which is no
+        // fault of the step exchange that allreduce.timeout_ms bounds. A rank that never starts is
+        // the head's to notice (its spawn fails, its node dies): the head's next decision aborts the wait.
+        joinTimeoutMs: Math.max(REGROUP_WAIT_MS, spec.job.allreduce.timeout_ms),
       }).then((g) => {
         this.groupWatch?.done();
         this.groupWatch = watchGroup(g, o.log);

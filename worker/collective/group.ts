@@ -112,6 +112,7 @@ export async function createGroup(opts: GroupOptions): Promise<Group> {
     // the kind of what was opened: a wrapper (wrapLane, e.g. fault shaping) does not change it
     const kind = opened.every((l) => l instanceof RawLane) ? 'raw' : 'nats';
     const g = new CollectiveGroup(opts, lanes, kind, kind === 'nats' && why.length ? why.join('; ') : undefined);
+    if (opened[0] instanceof RawLane) g.rawServer = opened[0].server;
     lost = (err) => g.laneLost(0, err);
     await g.join();
     return g;
@@ -154,6 +155,8 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
   readonly worldSize: number;
   readonly generation: number;
   readonly laneKind: 'raw' | 'nats';
+  /** the server ("host:port") this rank's raw lanes are on now */
+  rawServer: string | undefined;
   private readonly opts: GroupOptions;
   private readonly timeoutMs: number;
   /** how long a lost data connection may take to come back (0: the group fails at once) */
@@ -349,7 +352,9 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       try {
         // lanes of the kind the group had: raw ones that cannot connect now are tried again, not swapped for nats.js
         const onLost = (err: Error): void => this.laneLost(set, err);
-        const opened = this.laneKind === 'raw' ? await openRawLanes(this.opts, onLost, reasons) : await openNatsLanes(this.opts, onLost);
+        // the server the lost lanes were on is tried last: cut off, a dial to it would only time out
+        const opened = this.laneKind === 'raw' ? await openRawLanes(this.opts, onLost, reasons, this.rawServer) : await openNatsLanes(this.opts, onLost);
+        if (opened?.[0] instanceof RawLane) this.rawServer = opened[0].server;
         if (!opened) throw new Error(reasons.join('; ') || 'no raw lane opened');
         const wrap = this.opts.wrapLane;
         lanes = wrap ? opened.map((l) => wrap(l)) : opened;

@@ -53,11 +53,13 @@ export async function openLanes(o: GroupOptions, onLost: (err: Error) => void, w
   return openNatsLanes(o, onLost);
 }
 
-/** Raw lanes on the first candidate server that takes them all, or undefined (why each failed: `why`). */
-export async function openRawLanes(o: GroupOptions, onLost: (err: Error) => void, why: string[] = []): Promise<Lane[] | undefined> {
+/** Raw lanes on the first candidate server that takes them all (`last`, the one lanes were just lost on, is tried last), or undefined (why each failed: `why`). */
+export async function openRawLanes(o: GroupOptions, onLost: (err: Error) => void, why: string[] = [], last?: string): Promise<Lane[] | undefined> {
   const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
   const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  for (const server of rawCandidates(o)) {
+  const all = rawCandidates(o);
+  const order = last && all.length > 1 ? [...all.filter((s) => s !== last), ...all.filter((s) => s === last)] : all;
+  for (const server of order) {
     const lanes = await rawLanes(server, count, timeoutMs, o.laneSecurity ?? {}, onLost, why);
     if (lanes) return lanes;
   }

@@ -8,11 +8,20 @@
  * satisfy (auth without creds) is RawLaneUnsupported and the group falls back to nats.js lanes.
  * No reconnect of its own: a lane whose connection ends reports it once (`onClosed`), and the
  * group opens new lanes and runs its operations in flight again in a new epoch (group.ts).
+ *
+ * Liveness: a server cut off by a partition sends nothing and closes nothing, so a lane would
+ * wait on it for ever (until the operation's timeout fails the step). Like every nats.js client
+ * of the project (shared/nats-connect.ts LIVENESS), a lane PINGs every `pingIntervalMs`; one whose
+ * PING has been handed to the kernel for `staleMs` (interval x maxPingOut) with nothing at all
+ * received since is closed as lost, so the group moves its lanes to a live server within
+ * ~1-1.5 s. Any bytes received count as life (a PONG queued behind data is not silence); a PING
+ * queued behind our own unsent data is not timed until it leaves.
  */
 import type { Socket } from 'node:net';
 import type { Lane, LaneHandler, LaneStreamer } from './lane.ts';
 import type { StreamSink } from './stream-sink.ts';
 import { connectAuth, openRawSocket, type RawLaneSecurity, type ServerInfo } from './raw-handshake.ts';
+import { LIVENESS, pingIntervalMs } from '../../shared/nats-connect.ts';
 
 export { RawLaneUnsupported } from './raw-handshake.ts';
 
@@ -26,6 +35,9 @@ export interface RawLaneOptions extends RawLaneSecurity {
   timeoutMs?: number;
   /** called once if the connection ends while the lane is open */
   onClosed?: (err?: Error) => void;
+  /** liveness PINGs (default: pingIntervalMs() and LIVENESS.maxPingOut, as the nats.js clients); 0 turns them off */
+  pingIntervalMs?: number;
+  maxPingOut?: number;
 }
 
 export function connectRawLane(o: RawLaneOptions): Promise<RawLane> {
@@ -39,13 +51,21 @@ export function connectRawLane(o: RawLaneOptions): Promise<RawLane> {
     openRawSocket(host, port, o, { onSocket: (s) => { socket = s; } }).then(({ socket: s, info }) => {
       s.once('error', fail);
       const lane = new RawLane(s, o.onClosed, info, connectAuth(info, o));
-      lane.ready.then(() => { clearTimeout(timer); s.off('error', fail); resolve(lane); }, fail);
+      lane.server = o.server;
+      lane.ready.then(() => {
+        clearTimeout(timer); s.off('error', fail);
+        const every = o.pingIntervalMs ?? pingIntervalMs();
+        if (every > 0) lane.watch(o.server, every, every * (o.maxPingOut ?? LIVENESS.maxPingOut));
+        resolve(lane);
+      }, fail);
     }, fail);
   });
 }
 
 export class RawLane implements Lane {
   maxPayload = 1024 * 1024;
+  /** "host:port" of its server (set by connectRawLane) */
+  server = '';
   readonly ready: Promise<void>;
   private readonly socket: Socket;
   private readonly handlers = new Map<number, { handler: LaneHandler; streamer?: LaneStreamer }>();
@@ -57,7 +77,14 @@ export class RawLane implements Lane {
   private closing = false;
   private readyResolve!: () => void;
   private readyReject!: (e: Error) => void;
+  private lost!: (e: Error) => void;
   private gotInfo = false;
+  // liveness (watch())
+  private lastRx = performance.now();
+  /** when the outstanding liveness PING reached the kernel (undefined: none out, or still queued) */
+  private pingOutSince: number | undefined;
+  private pingOut = false;
+  private liveTimer: NodeJS.Timeout | undefined;
   // parser state
   private line: Buffer | undefined; // a control line split across reads
   private payload: Uint8Array | undefined; // the message being assembled
@@ -75,10 +102,13 @@ export class RawLane implements Lane {
     this.ready.catch(() => {});
     let lastErr: Error | undefined;
     socket.on('data', (b: Buffer) => {
+      this.lastRx = performance.now();
       try { this.parse(b); } catch (e) { lastErr = e as Error; this.readyReject(lastErr); socket.destroy(lastErr); }
     });
     socket.on('error', (e) => { lastErr = e; });
+    this.lost = (e) => { lastErr = e; socket.destroy(); };
     socket.on('close', () => {
+      clearInterval(this.liveTimer);
       const err = lastErr ?? new Error('raw lane closed by the server');
       this.readyReject(err);
       for (const p of this.pongs.splice(0)) p(err);
@@ -101,6 +131,25 @@ export class RawLane implements Lane {
       this.socket.write(CRLF);
     }
     this.socket.uncork();
+  }
+
+  /** Starts the liveness PINGs (see the file comment): a silent server closes the lane as lost. */
+  watch(server: string, intervalMs: number, staleMs: number): void {
+    clearInterval(this.liveTimer);
+    this.liveTimer = setInterval(() => {
+      if (this.closing || this.socket.destroyed) { clearInterval(this.liveTimer); return; }
+      const now = performance.now();
+      if (this.pingOutSince !== undefined) {
+        const silent = now - Math.max(this.lastRx, this.pingOutSince);
+        if (silent > staleMs) this.lost(new Error(`raw lane to ${server}: the server did not answer a PING for ${Math.round(silent)} ms`));
+        return;
+      }
+      if (this.pingOut) return; // still queued behind our own data
+      this.pingOut = true;
+      this.pongs.push(() => { this.pingOut = false; this.pingOutSince = undefined; });
+      this.socket.write(PING, () => { if (this.pingOut) this.pingOutSince = performance.now(); });
+    }, intervalMs);
+    this.liveTimer.unref();
   }
 
   settle(): Promise<void> {
@@ -130,6 +179,7 @@ export class RawLane implements Lane {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    clearInterval(this.liveTimer);
     this.handlers.clear();
     if (this.socket.destroyed) return;
     await new Promise<void>((resolve) => {
