@@ -155,7 +155,7 @@ t.test('FlotillaNesterov / FlotillaEma: native kernels and composed tfjs ops == 
   }
 });
 
-t.test('DeviceSgd on the cpu backend: the step on the variables\' own arrays == the flat kernel, copy on write, nothing leaked', async (t) => {
+t.test('DeviceSgd on the cpu backend: the step on the variables\' own arrays == flat-math over the flat vector, copy on write, nothing leaked', async (t) => {
   const backend = await initBackend();
   if (tf.getBackend() !== 'cpu') {
     t.comment(`backend ${backend.backend} is not tfjs cpu: the host path does not apply`);
