@@ -15,7 +15,7 @@ import { loadHyp } from '../../worker/engine/hyp/index.ts';
 import { computeLoss } from '../../worker/engine/loss/index.ts';
 import { buildModel } from '../../worker/engine/model/index.ts';
 import { BatchNorm2d } from '../../worker/engine/model/conv.ts';
-import { ModelEma, NesterovSgd, Trainer, emaAveraged, type TrainerOptions } from '../../worker/engine/train/index.ts';
+import { DeviceSgd, ModelEma, NesterovSgd, Trainer, emaAveraged, type TrainerOptions } from '../../worker/engine/train/index.ts';
 import { clipGradNorm } from '../../worker/engine/train/clip.ts';
 import { ParamLayout, parameterGroups } from '../../worker/engine/train/params.ts';
 import { accumulateSteps, iterationSettings, scaledWeightDecay } from '../../worker/engine/train/schedule.ts';
@@ -153,4 +153,49 @@ t.test('FlotillaNesterov / FlotillaEma: native kernels and composed tfjs ops == 
       }
     }
   }
+});
+
+t.test('DeviceSgd on the cpu backend: the step on the variables\' own arrays == flat-math over the flat vector, copy on write, nothing leaked', async (t) => {
+  const backend = await initBackend();
+  if (tf.getBackend() !== 'cpu') {
+    t.comment(`backend ${backend.backend} is not tfjs cpu: the host path does not apply`);
+    return;
+  }
+  const r = lcg(13);
+  const rand = (n: number, s = 1) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * s);
+  const shapes = [[3, 4], [5], [2, 2, 2], [7]];
+  const sizes = shapes.map((sh) => sh.reduce((a, b) => a * b, 1));
+  const size = sizes.reduce((a, b) => a + b, 0);
+  const init = sizes.map((n) => rand(n));
+  let offset = 0;
+  const entries = shapes.map((sh, i) => {
+    const e = { name: `v${i}`, variable: tf.variable(tf.tensor(init[i], sh), true, `host-path-${i}`), group: 0, offset, size: sizes[i] };
+    offset += sizes[i];
+    return e;
+  });
+  // group boundaries inside variables too (17 and 22 cut v1 and v2), so the per-variable split of the ranges is exercised
+  const ranges = [{ begin: 0, end: 17, group: 0 }, { begin: 17, end: 22, group: 1 }, { begin: 22, end: size, group: 2 }];
+  const sgd = new DeviceSgd(entries, size, ranges);
+  const lr = [0.05, 0.01, 0.02], wd = [0, 0.0005, 0], mu = 0.9;
+  const want = Float32Array.from(init.flatMap((a) => [...a])), wantV = new Float32Array(size);
+  const held = entries.map((e) => e.variable.dataSync() as Float32Array);
+  const heldCopy = held.map((a) => a.slice());
+  const before = tf.memory().numTensors;
+  for (let k = 0; k < 3; k++) {
+    const g = rand(size + 9, 0.1);
+    for (const rg of ranges) jsFlatMath.nesterov(want, g, wantV, rg.begin, rg.end, lr[rg.group], wd[rg.group], mu, k === 0);
+    tf.tidy(() => {
+      const up = tf.tensor1d(g);
+      sgd.step(up, { lr: tf.tensor1d(lr), weightDecay: tf.tensor1d(wd), momentum: tf.tensor1d([mu]), decayed: wd.map((w) => w !== 0) });
+    });
+  }
+  t.equal(tf.memory().numTensors, before, 'no tensor left behind by three steps');
+  const got = new Float32Array(size);
+  for (const e of entries) got.set(e.variable.dataSync() as Float32Array, e.offset);
+  t.ok(sameBits(got, want), 'parameters bit-identical to flat-math over the flat vector');
+  t.ok(sameBits(sgd.velocity, wantV), 'momentum bit-identical');
+  t.ok(held.every((a, i) => sameBits(a, heldCopy[i])), 'an array read from a variable before the step is not written by it');
+  t.ok(entries.every((e) => e.variable.shape.join() === shapes[entries.indexOf(e)].join()), 'shapes kept');
+  sgd.dispose();
+  for (const e of entries) e.variable.dispose();
 });

@@ -6,9 +6,13 @@
  * is read back per step; `state` reads the flat tensor once (checkpoints, validation).
  * State entries that are not model tensors (the anchors) are host values, copied from the
  * model at each update as ModelEma copies them.
+ * On tfjs's `cpu` backend (native-cpu) the average is a host array updated in place, tensor by
+ * tensor from the model's own arrays (the same loop, so the same bits): no concatenation of the
+ * model state per update (host-values.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { emaStep } from '../../native/index.ts';
+import { emaStep, flatMath } from '../../native/index.ts';
+import { hostValues, onHostBackend } from './host-values.ts';
 import { EMA_DECAY, EMA_TAU, emaDecay } from './ema.ts';
 import type { TrainableModel } from './types.ts';
 
@@ -30,7 +34,9 @@ export class DeviceEma {
   private readonly bySlot: ReadonlyMap<string, Slot>;
   /** the non-tensor entries (anchors), host copies */
   private readonly extras: Map<string, Float32Array>;
-  private readonly flat: tf.Variable<tf.Rank.R1>;
+  /** the average on the backend; null on a host backend, where `hostFlat` holds it */
+  private readonly flat: tf.Variable<tf.Rank.R1> | null;
+  private readonly hostFlat: Float32Array | null;
 
   /** Starts as a copy of the model's state (read once here). */
   constructor(private readonly model: TrainableModel, updates = 0, opts: { decay?: number; tau?: number } = {}) {
@@ -53,7 +59,14 @@ export class DeviceEma {
     this.order = [...state.keys()];
     this.slots = slots;
     this.bySlot = new Map(slots.map((s) => [s.name, s]));
-    this.flat = tf.variable(tf.tidy(() => this.modelFlat()), false);
+    if (onHostBackend()) {
+      this.flat = null;
+      this.hostFlat = new Float32Array(offset);
+      for (const s of slots) this.hostFlat.set(hostValues(s.variable), s.offset);
+    } else {
+      this.hostFlat = null;
+      this.flat = tf.variable(tf.tidy(() => this.modelFlat()), false);
+    }
   }
 
   /** The decay the next update uses. */
@@ -68,10 +81,18 @@ export class DeviceEma {
   update(d?: tf.Tensor, od?: tf.Tensor): void {
     const dv = this.nextDecay();
     this.updates += 1;
-    tf.tidy(() => {
-      const df = d ?? tf.scalar(dv), odf = od ?? tf.scalar(1 - dv);
-      this.flat.assign(emaStep(this.flat, this.modelFlat(), df, odf));
-    });
+    if (this.hostFlat) {
+      const all = this.hostFlat, fm = flatMath();
+      // the uploaded float32 values when given, as the kernel reads them; flat-math rounds numbers to float32 alike
+      const df = d ? hostValues(d)[0] : dv, odf = od ? hostValues(od)[0] : 1 - dv;
+      for (const s of this.slots) fm.ema(all.subarray(s.offset, s.offset + s.size), hostValues(s.variable), df, odf);
+    } else {
+      const flat = this.flat!;
+      tf.tidy(() => {
+        const df = d ?? tf.scalar(dv), odf = od ?? tf.scalar(1 - dv);
+        flat.assign(emaStep(flat, this.modelFlat(), df, odf));
+      });
+    }
     if (this.extras.size) {
       const host = this.model.hostState?.() ?? this.model.stateDict();
       for (const [k, e] of this.extras) {
@@ -84,7 +105,7 @@ export class DeviceEma {
 
   /** The averaged state, keyed and ordered like the model's state dict: one read of the backend, fresh arrays. */
   get state(): Map<string, Float32Array> {
-    const all = this.flat.dataSync() as Float32Array;
+    const all = this.hostFlat ?? (this.flat!.dataSync() as Float32Array);
     const out = new Map<string, Float32Array>();
     for (const k of this.order) {
       const s = this.bySlot.get(k);
@@ -95,7 +116,7 @@ export class DeviceEma {
 
   /** Replaces the averaged state (a checkpoint's); every entry must be present with its size. */
   load(state: ReadonlyMap<string, Float32Array>): void {
-    const all = new Float32Array(this.flat.size);
+    const all = new Float32Array(this.hostFlat?.length ?? this.flat!.size);
     for (const k of this.order) {
       const src = state.get(k);
       const s = this.bySlot.get(k);
@@ -104,11 +125,12 @@ export class DeviceEma {
       if (s) all.set(src, s.offset);
       else this.extras.get(k)!.set(src);
     }
-    tf.tidy(() => this.flat.assign(tf.tensor1d(all)));
+    if (this.hostFlat) this.hostFlat.set(all);
+    else tf.tidy(() => this.flat!.assign(tf.tensor1d(all)));
   }
 
   dispose(): void {
-    this.flat.dispose();
+    this.flat?.dispose();
   }
 
   private modelFlat(): tf.Tensor1D {

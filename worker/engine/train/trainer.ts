@@ -21,6 +21,7 @@ import { computeLoss, computePreparedLoss, prepareTargets, type LossGrid } from 
 import { clipGradNorm } from './clip.ts';
 import { DeviceEma } from './device-ema.ts';
 import { DeviceSgd } from './device-sgd.ts';
+import { onHostBackend } from './host-values.ts';
 import { freezePrefixes } from './freeze.ts';
 import { ParamLayout, parameterGroups } from './params.ts';
 import {
@@ -191,8 +192,11 @@ export class Trainer {
       const wd = [0, this.weightDecay, 0];
       this.upload.set([...s.lr, ...wd, s.momentum, d, 1 - d], n);
       tf.tidy(() => {
-        // a copy: the CPU backend would keep the array itself as the tensor's storage
-        const up = tf.tensor1d(this.upload.slice());
+        // a copy for a device backend (whose write may keep the array until it uploads); on a
+        // host backend the array itself becomes the tensor's storage, which the optimizer and the
+        // EMA only read before this tidy disposes it (host-values.ts): a 7 MB copy per step there
+        // would be garbage for the collector and nothing more
+        const up = tf.tensor1d(onHostBackend() ? this.upload : this.upload.slice());
         const at = (k: number, len = 1): tf.Tensor1D => tf.slice(up, n + k, len);
         this.optimizer.step(up, { lr: at(0, 3), weightDecay: at(3, 3), momentum: at(6), decayed: wd.map((w) => Math.fround(w) !== 0) });
         this.ema.update(at(7), at(8));
