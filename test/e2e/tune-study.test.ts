@@ -65,7 +65,7 @@ t.test('a 4-trial evolve study of tiny YOLOv5 jobs, 2 at a time', async (t) => {
   t.equal(evolve.length, 5, 'evolve.csv: a header and 4 rows');
   t.same(evolve[0].split(',').map((x) => x.trim()).slice(-2), ['lr0', 'hsv_h'], 'the searched keys after the result columns');
   t.same(evolve.slice(1).map((l) => Number(l.split(',')[7])), st.trials.map((x) => x.hyp.lr0), 'one row per trial, its lr0');
-  t.match(readFileSync(join(out, 'evolve.svg'), 'utf8'), /^<svg[^]*data-key="lr0"[^]*data-key="hsv_h"[^]*<\/svg>\n$/, 'evolve.svg: a panel per searched key');
+  t.match(readFileSync(join(out, 'evolve.svg'), 'utf8'), /^<svg[\s\S]*data-key="lr0"[\s\S]*data-key="hsv_h"[\s\S]*<\/svg>\n$/, 'evolve.svg: a panel per searched key');
   const best = st.trials[st.best!];
   t.equal(best.fitness, Math.max(...st.trials.map((x) => x.fitness ?? -1)), 'best is the highest fitness');
   t.match(parse(readFileSync(join(out, 'hyp_evolve.yaml'), 'utf8')), { ...best.hyp, warmup_epochs: 0 }, 'hyp_evolve.yaml holds the best trial over the base');

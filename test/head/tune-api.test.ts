@@ -97,7 +97,7 @@ t.test('docs/tune.md stays true: its study block is a valid study, its key list 
   t.ok(block, 'the page has a study block');
   const r = StudySpec.safeParse(parse(block!));
   t.ok(r.success, `it parses as a study (${r.success ? 'ok' : r.error.message})`);
-  const listed = /anchor_t, fl_gamma[^]*?copy_paste/.exec(md)?.[0] ?? '';
+  const listed = /anchor_t, fl_gamma[\s\S]*?copy_paste/.exec(md)?.[0] ?? '';
   const keys = /lr0, lrf, momentum[\s\S]*?copy_paste/.exec(md)?.[0].split(/,\s*/).map((k) => k.trim()) ?? [];
   t.ok(listed, 'the page lists the keys');
   t.same(keys, Object.keys(YOLOV5_META), 'the keys it lists are the evolve table\'s, in order');

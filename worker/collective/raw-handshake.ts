@@ -47,7 +47,7 @@ function readInfo(socket: Socket): Promise<ServerInfo> {
       socket.pause();
       if (nl + 1 < buf.length) socket.unshift(buf.subarray(nl + 1));
       const line = buf.subarray(0, nl).toString('latin1').trim();
-      if (!line.startsWith('INFO ')) return done(new Error(`expected INFO from the server, got: ${line.slice(0, 80)}`));
+      if (!line.startsWith('INFO ')) { done(new Error(`expected INFO from the server, got: ${line.slice(0, 80)}`)); return; }
       try { done(undefined, JSON.parse(line.slice(5)) as ServerInfo); } catch (e) { done(e as Error); }
     };
     const onErr = (e: Error): void => done(e);

@@ -60,7 +60,7 @@ export function warp(src: RgbImage, m: Mat3, width: number, height: number, bord
         dst[o] = (s[i] * w00 + s[i + 3] * w01 + s[j] * w10 + s[j + 3] * w11 + 0.5) | 0;
         dst[o + 1] = (s[i + 1] * w00 + s[i + 4] * w01 + s[j + 1] * w10 + s[j + 4] * w11 + 0.5) | 0;
         dst[o + 2] = (s[i + 2] * w00 + s[i + 5] * w01 + s[j + 2] * w10 + s[j + 5] * w11 + 0.5) | 0;
-      } else if (x0 < -1 || y0 < -1 || x0 >= sw || y0 >= sh || sx !== sx) {
+      } else if (x0 < -1 || y0 < -1 || x0 >= sw || y0 >= sh || Number.isNaN(sx)) {
         dst[o] = border; dst[o + 1] = border; dst[o + 2] = border;
       } else {
         for (let ch = 0; ch < 3; ch++) {
