@@ -11,7 +11,9 @@ import type { Logger } from '../../shared/logger.ts';
 import { decode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
-import { ActorCall, JobAbort, TERMINAL_STATES, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
+import { serve, type ReplyOf } from '../../shared/endpoint.ts';
+import { ActorCallEndpoint } from '../../shared/endpoints.ts';
+import { JobAbort, TERMINAL_STATES, type ActorCall, type ActorStatus, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
 import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import { CheckpointCache } from './node-cache.ts';
@@ -24,7 +26,6 @@ import type { ActorToAgent } from './ipc.ts';
 import { DrainPoint } from './drain.ts';
 import { Fence } from './fence.ts';
 import { LiveGang, REGROUP_WAIT_MS } from './live-gang.ts';
-import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
 import { ActorFaults } from './faults.ts';
 import { LinkShaper } from '../collective/index.ts';
@@ -130,20 +131,15 @@ export class ActorRuntime {
     this.send({ type: 'state', state });
   }
 
-  status(): Record<string, unknown> {
+  status(): ActorStatus {
     const spec = this.gang.spec;
     return { state: this.state, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, step: this.step ?? null, pid: process.pid };
   }
 
-  private onCall(data: Uint8Array): unknown {
-    const call = decode(ActorCall, data);
+  private onCall(call: ActorCall): ReplyOf<typeof ActorCallEndpoint> {
     switch (call.method) {
       case 'status': return this.status();
       case 'stop': this.abort('stopped by actorCall'); return { stopping: true };
-      default:
-        throw new FlotillaError('FLO_VALIDATION', `unknown method '${call.method}' (known: status, stop)`, {
-          details: [{ path: 'method', message: `unknown method '${call.method}'` }],
-        });
     }
   }
 
@@ -207,7 +203,7 @@ export class ActorRuntime {
     let outcome: ActorOutcome;
     let cache: CheckpointCache | undefined;
     try {
-      this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
+      this.subs.push(serve(nc, ActorCallEndpoint, s.actorCall(spec.actorId), (call) => this.onCall(call), { log }));
       this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
       this.drain.listen(nc, s.jobCheckpointAny(spec.jobId));
       const fence = (this.fence = new Fence({
