@@ -10,7 +10,7 @@
  * - serve: decodes and validates each request (a bad one is answered FLO_VALIDATION naming the
  *   fields at fault), runs the handler, and answers its result, or whatever it threw as a wire
  *   error (a non-Flotilla error becomes FLO_INTERNAL). A handler may answer later, or never
- *   (`ctx.later()`), for requests that wait on something else.
+ *   (`return ctx.later()`), for requests that wait on something else.
  * - call: sends, waits, validates the result against the reply schema and returns it; an error
  *   reply is thrown as a FlotillaError with the code it carried; no reply is thrown as NoReply
  *   (FLO_TIMEOUT after `timeoutMs`, FLO_UNAVAILABLE when nobody listens), its cause the NATS error.
@@ -101,13 +101,17 @@ export function respondError(msg: Msg, e: unknown): void {
   respond(msg, { ok: false, error: toWire(e) });
 }
 
+/** What a handler returns when it answers later with `respond()` (or never: another server answers). */
+export const LATER: unique symbol = Symbol('answered later');
+export type Later = typeof LATER;
+
 export interface ServeContext {
   msg: Msg;
-  /** the request is answered later with `reply()`/`fail()` (or never: another server answers); the handler's return value is ignored */
-  later(): void;
+  /** returns LATER: `return later()` leaves the request to be answered later with `respond()`/`respondError()` */
+  later(): Later;
 }
 
-export type Handler<E extends Endpoint> = (req: RequestOf<E>, ctx: ServeContext) => Promise<ReplyOf<E>> | ReplyOf<E>;
+export type Handler<E extends Endpoint> = (req: RequestOf<E>, ctx: ServeContext) => Promise<ReplyOf<E> | Later> | ReplyOf<E> | Later;
 
 export interface ServeOptions {
   log?: Logger;
@@ -119,12 +123,11 @@ export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, subject: st
   return nc.subscribe(subject, {
     callback: (err, msg) => {
       if (err) { log?.warn({ err, subject }, 'subscription error'); return; }
-      let deferred = false;
-      const ctx: ServeContext = { msg, later: () => { deferred = true; } };
+      const ctx: ServeContext = { msg, later: () => LATER };
       Promise.resolve()
         .then(() => handler(decode(ep.request, msg.data) as RequestOf<E>, ctx))
         .then(
-          (result) => { if (!deferred) respond(msg, { ok: true, result }); },
+          (result) => { if (result !== LATER) respond(msg, { ok: true, result }); },
           (e: unknown) => {
             const error = toWire(e);
             if (error.code === 'FLO_INTERNAL') log?.error({ err: e, subject, endpoint: ep.name }, 'request handler failed');

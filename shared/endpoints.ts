@@ -16,7 +16,7 @@ export const NodeRegister = endpoint({ name: 'node register', request: NodeInfo,
 export const PoolJoin = endpoint({ name: 'pool join', request: JoinRequest, reply: JoinGrant });
 
 /** `nodeFault(nodeId)`, answered by the head once it recorded the report. */
-export const FaultReportEndpoint = endpoint({ name: 'fault report', request: FaultReport, reply: z.undefined() });
+export const FaultReportEndpoint = endpoint({ name: 'fault report', request: FaultReport, reply: z.void() });
 
 /** `jobCheckpoint(jobId, nodeId)`, answered by rank 0 of the job's current generation. */
 export const DrainCheckpoint = endpoint({ name: 'drain checkpoint', request: CheckpointRequest, reply: CheckpointDone });

@@ -64,7 +64,7 @@ t.test('serve and call over a real server', async (t) => {
   t.match((none as NoReply).message, /add: nobody answers on ep\.nobody/);
 
   // a server that holds the request and never answers: a timeout
-  const held = serve(nc, Add, 'ep.held', (_req, ctx) => { ctx.later(); return { sum: 0 }; });
+  const held = serve(nc, Add, 'ep.held', (_req, ctx) => ctx.later());
   t.teardown(() => held.unsubscribe());
   const late = await call(nc, Add, 'ep.held', { a: 1, b: { n: 1 } }, { timeoutMs: 300 }).catch((e: unknown) => e);
   t.ok(late instanceof NoReply, 'no reply in time: NoReply');
@@ -72,7 +72,7 @@ t.test('serve and call over a real server', async (t) => {
   t.match((late as NoReply).message, /add: no reply on ep\.held within 300 ms/);
 
   // answered later by hand
-  const later = serve(nc, Add, 'ep.later', (req, ctx) => { ctx.later(); setTimeout(() => respond(ctx.msg, { ok: true, result: { sum: req.a * 10 } }), 50); return { sum: -1 }; });
+  const later = serve(nc, Add, 'ep.later', (req, ctx) => { setTimeout(() => respond(ctx.msg, { ok: true, result: { sum: req.a * 10 } }), 50); return ctx.later(); });
   t.teardown(() => later.unsubscribe());
   t.same(await call(nc, Add, 'ep.later', { a: 4, b: { n: 0 } }, { timeoutMs: 5000 }), { sum: 40 }, 'a deferred answer');
 

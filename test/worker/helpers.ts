@@ -62,7 +62,7 @@ export class Collector<T> {
 /** Answers node registrations like a head would; returns what it saw. */
 export function pretendHead(nc: NatsConnection, s: Subjects): Collector<Uint8Array> {
   const c = new Collector(nc, s.allNodeRegister, (m) => {
-    m.respond(encode({ ok: true }));
+    m.respond(encode({ ok: true, result: { headId: 'pretend-head' } }));
     return m.data;
   });
   return c;
