@@ -144,3 +144,15 @@ export const NodeRecord = NodeInfo.extend({
   gpu_stats: z.array(GpuStats).max(MAX_NODE_GPUS).optional(),
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;
+
+/** GET /v1/workers row: a live node with its free slots and GPUs. */
+export const WorkerRow = NodeRecord.extend({
+  free: z.number().int().nonnegative(),
+  alive_ms_ago: z.number(),
+  /** indices of its GPUs no rank holds (absent: a node without GPUs) */
+  gpus_free: z.array(z.number().int().nonnegative()).optional(),
+});
+export type WorkerRow = z.infer<typeof WorkerRow>;
+/** GET /v1/workers reply. */
+export const WorkerList = z.object({ workers: z.array(WorkerRow) });
+export type WorkerList = z.infer<typeof WorkerList>;
