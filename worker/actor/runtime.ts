@@ -4,7 +4,7 @@
  * SIGTERM) and by a jobAbort of a newer generation, an `actorCall` endpoint, and the trainer
  * run with its context. With live recovery (live-gang.ts) a jobAbort that keeps this actor aborts
  * only the collective step in flight, and the actor moves on to the new generation. The result is a typed outcome: resolved -> succeeded, aborted ->
- * cancelled, a non-retryable FlotillaError -> fatal, anything else -> retryable.
+ * cancelled, a non-retryable FlotillaError or any error with `retryable: false` (the engine's) -> fatal, anything else -> retryable.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';
@@ -66,7 +66,10 @@ export function classify(err: unknown, signal: AbortSignal): ActorOutcome {
   if (err instanceof FlotillaError) {
     if (err.code === 'FLO_CANCELLED') return { kind: 'cancelled', message, ...base };
     if (!err.retryable) return { kind: 'fatal', message: `${err.code}: ${message}`, ...base };
+    return { kind: 'retryable', message, ...base };
   }
+  // an error that says a retry cannot help (the engine's errors, worker/engine/errors.ts) fails the job
+  if ((err as { retryable?: unknown } | null)?.retryable === false) return { kind: 'fatal', message: `FLO_ACTOR_FATAL: ${message}`, ...base };
   return { kind: 'retryable', message, ...base };
 }
 
