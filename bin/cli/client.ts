@@ -4,14 +4,16 @@
  * http://127.0.0.1:8080; the token from --token, then FLOTILLA_TOKEN, then the credentials file
  * (shared/credentials.ts) entry of that URL. Error replies are rebuilt into FlotillaErrors (match on `code`).
  */
+import type { z } from 'zod';
 import { FlotillaError, fromWire } from '../../shared/errors.ts';
-import type { JobRecord, JobSpecInput } from '../../shared/schemas/job.ts';
+import { validate } from '../../shared/codec.ts';
+import { JobList, JobReply, type JobRecord, type JobSpecInput } from '../../shared/schemas/job.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
-import type { NodeRecord } from '../../shared/schemas/node.ts';
-import type { JobReport } from '../../shared/schemas/report.ts';
-import type { FaultRequestInput, FaultsArmed } from '../../shared/schemas/fault.ts';
-import type { TokenCreate, TokenCreated, TokenInfo } from '../../shared/schemas/token.ts';
-import type { StudyRecord, StudySpecInput } from '../../shared/schemas/study.ts';
+import { WorkerList, type WorkerRow } from '../../shared/schemas/node.ts';
+import { JobReport } from '../../shared/schemas/report.ts';
+import { FaultsArmed, type FaultRequestInput } from '../../shared/schemas/fault.ts';
+import { TokenCreated, TokenInfo, TokenList, type TokenCreate } from '../../shared/schemas/token.ts';
+import { StudyList, StudyRecord, type StudySpecInput } from '../../shared/schemas/study.ts';
 import { storedToken } from '../../shared/credentials.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
@@ -23,7 +25,7 @@ export function serverUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): 
 /** A job event with its stream offset (resume with `from = seq + 1`). */
 export interface EventLine { seq: number; event: JobEvent }
 
-export type WorkerRow = NodeRecord & { free: number; alive_ms_ago: number; gpus_free?: number[] };
+export type { WorkerRow };
 
 export class HeadClient {
   readonly base: string;
@@ -35,7 +37,8 @@ export class HeadClient {
 
   #auth(): Record<string, string> { return this.#token ? { authorization: `Bearer ${this.#token}` } : {}; }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One REST call; the reply is checked against `schema`, the head's response schema of the route. */
+  async #call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.infer<S>> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
@@ -53,29 +56,33 @@ export class HeadClient {
       const err = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
       throw err ? fromWire(err) : new FlotillaError('FLO_INTERNAL', `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
     }
-    return json as T;
+    try {
+      return validate(schema, json);
+    } catch (e) {
+      throw new FlotillaError('FLO_INTERNAL', `${method} ${path}: the head's reply is not what this client expects (${(e as Error).message})`, { cause: e });
+    }
   }
 
-  submit(spec: JobSpecInput): Promise<JobRecord> { return this.#call('POST', '/v1/jobs', spec); }
-  get(id: string): Promise<JobRecord> { return this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}`); }
+  submit(spec: JobSpecInput): Promise<JobRecord> { return this.#call(JobReply, 'POST', '/v1/jobs', spec); }
+  get(id: string): Promise<JobRecord> { return this.#call(JobReply, 'GET', `/v1/jobs/${encodeURIComponent(id)}`); }
   async list(state?: string): Promise<JobRecord[]> {
-    return (await this.#call<{ jobs: JobRecord[] }>('GET', `/v1/jobs${state ? `?state=${encodeURIComponent(state)}` : ''}`)).jobs;
+    return (await this.#call(JobList, 'GET', `/v1/jobs${state ? `?state=${encodeURIComponent(state)}` : ''}`)).jobs;
   }
   /** the fault report; `baseline`: a fault-free job of the same spec whose final digest it is compared with */
   report(id: string, baseline?: string): Promise<JobReport> {
-    return this.#call('GET', `/v1/jobs/${encodeURIComponent(id)}/report${baseline ? `?baseline=${encodeURIComponent(baseline)}` : ''}`);
+    return this.#call(JobReport, 'GET', `/v1/jobs/${encodeURIComponent(id)}/report${baseline ? `?baseline=${encodeURIComponent(baseline)}` : ''}`);
   }
-  cancel(id: string): Promise<JobRecord> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
+  cancel(id: string): Promise<JobRecord> { return this.#call(JobReply, 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
   /** POST /v1/jobs/:id/faults: arms faults on a running job; resolves with their ids */
-  injectFaults(id: string, body: FaultRequestInput): Promise<FaultsArmed> { return this.#call('POST', `/v1/jobs/${encodeURIComponent(id)}/faults`, body); }
-  scale(id: string, workers: number): Promise<JobRecord> { return this.#call('PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }
-  createToken(t: TokenCreate): Promise<TokenCreated> { return this.#call('POST', '/v1/tokens', t); }
-  async tokens(): Promise<TokenInfo[]> { return (await this.#call<{ tokens: TokenInfo[] }>('GET', '/v1/tokens')).tokens; }
-  revokeToken(id: string): Promise<TokenInfo> { return this.#call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
-  startStudy(spec: StudySpecInput): Promise<StudyRecord> { return this.#call('POST', '/v1/studies', spec); }
-  study(id: string): Promise<StudyRecord> { return this.#call('GET', `/v1/studies/${encodeURIComponent(id)}`); }
-  async studies(): Promise<StudyRecord[]> { return (await this.#call<{ studies: StudyRecord[] }>('GET', '/v1/studies')).studies; }
-  cancelStudy(id: string): Promise<StudyRecord> { return this.#call('POST', `/v1/studies/${encodeURIComponent(id)}/cancel`); }
+  injectFaults(id: string, body: FaultRequestInput): Promise<FaultsArmed> { return this.#call(FaultsArmed, 'POST', `/v1/jobs/${encodeURIComponent(id)}/faults`, body); }
+  scale(id: string, workers: number): Promise<JobRecord> { return this.#call(JobReply, 'PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }
+  createToken(t: TokenCreate): Promise<TokenCreated> { return this.#call(TokenCreated, 'POST', '/v1/tokens', t); }
+  async tokens(): Promise<TokenInfo[]> { return (await this.#call(TokenList, 'GET', '/v1/tokens')).tokens; }
+  revokeToken(id: string): Promise<TokenInfo> { return this.#call(TokenInfo, 'DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
+  startStudy(spec: StudySpecInput): Promise<StudyRecord> { return this.#call(StudyRecord, 'POST', '/v1/studies', spec); }
+  study(id: string): Promise<StudyRecord> { return this.#call(StudyRecord, 'GET', `/v1/studies/${encodeURIComponent(id)}`); }
+  async studies(): Promise<StudyRecord[]> { return (await this.#call(StudyList, 'GET', '/v1/studies')).studies; }
+  cancelStudy(id: string): Promise<StudyRecord> { return this.#call(StudyRecord, 'POST', `/v1/studies/${encodeURIComponent(id)}/cancel`); }
   /** a study artifact's text (evolve.csv, hyp_evolve.yaml) */
   async studyArtifact(id: string, name: string): Promise<string> {
     const path = `/v1/studies/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`;
@@ -88,7 +95,7 @@ export class HeadClient {
     try { err = (JSON.parse(text) as { error?: typeof err }).error; } catch { err = undefined; }
     throw err ? fromWire(err) : new FlotillaError('FLO_INTERNAL', `GET ${path}: HTTP ${res.status}`);
   }
-  async workers(): Promise<WorkerRow[]> { return (await this.#call<{ workers: WorkerRow[] }>('GET', '/v1/workers')).workers; }
+  async workers(): Promise<WorkerRow[]> { return (await this.#call(WorkerList, 'GET', '/v1/workers')).workers; }
 
   /** Server-sent events of a job; ends when the head ends the stream (job terminal, or caught up without follow). */
   async *events(id: string, opts: { from?: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<EventLine> {

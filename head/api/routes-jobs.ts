@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Id } from '../../shared/schemas/common.ts';
-import { JobSpec, JobPatch, JobReply, JobState } from '../../shared/schemas/job.ts';
+import { JobSpec, JobPatch, JobReply, JobList, JobState } from '../../shared/schemas/job.ts';
 import { assertFound } from '../controller.ts';
 import type { ApiContext } from './context.ts';
 import { assertOwner } from './auth.ts';
@@ -30,7 +30,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: {
       summary: 'List jobs, newest first', tags: ['jobs'],
       querystring: z.object({ state: JobState.optional(), limit: z.coerce.number().int().positive().max(10_000).default(1000) }),
-      response: { 200: z.object({ jobs: z.array(JobReply), stale_ms: z.number().int().nonnegative() }) },
+      response: { 200: JobList },
     },
   }, async (req, reply) => {
     const staleMs = stale(reply);

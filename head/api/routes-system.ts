@@ -1,23 +1,15 @@
 /** Workers, health, Prometheus metrics and the OpenAPI document. */
-import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { NodeRecord } from '../../shared/schemas/node.ts';
+import { WorkerList } from '../../shared/schemas/node.ts';
 import { capacity } from '../scheduler/plan.ts';
 import type { ApiContext } from './context.ts';
-
-const Worker = NodeRecord.extend({
-  free: z.number().int().nonnegative(),
-  alive_ms_ago: z.number(),
-  /** indices of its GPUs no rank holds (absent: a node without GPUs) */
-  gpus_free: z.array(z.number().int().nonnegative()).optional(),
-});
 
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get('/v1/workers', {
     config: { role: 'viewer' },
-    schema: { summary: 'Live worker nodes with their free slots and GPUs', tags: ['workers'], response: { 200: z.object({ workers: z.array(Worker) }) } },
+    schema: { summary: 'Live worker nodes with their free slots and GPUs', tags: ['workers'], response: { 200: WorkerList } },
   }, async () => {
     const nodes = ctx.ctl.nodes.list();
     const caps = new Map(capacity(ctx.ctl.jobs.list(), nodes).map((c) => [c.nodeId, c]));

@@ -1,5 +1,5 @@
 /**
- * Node membership over NATS: `nodeRegister` requests (answered with a ControlReply),
+ * Node membership over NATS: `nodeRegister` requests (the NodeRegister endpoint, shared/endpoints.ts),
  * `nodeHeartbeat` publishes (a heartbeat of a node this head does not know triggers a `ping`
  * for its NodeInfo: a node that joined while no head ran), and `nodeLeaving` (draining).
  * Each arrives on a subject naming its node, which only that node's NATS user may publish:
@@ -8,10 +8,11 @@
 import type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';
 import { nodeOfSubject, type Subjects } from '../../shared/subjects.ts';
-import { decode, encode } from '../../shared/codec.ts';
-import { FlotillaError, toWire } from '../../shared/errors.ts';
-import { NodeInfo, NodeHeartbeat } from '../../shared/schemas/node.ts';
-import type { ControlReply } from '../../shared/schemas/common.ts';
+import { decode } from '../../shared/codec.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { serve } from '../../shared/endpoint.ts';
+import { NodeRegister } from '../../shared/endpoints.ts';
+import { NodeHeartbeat } from '../../shared/schemas/node.ts';
 import type { Controller } from '../controller.ts';
 import { pingNode } from './spawn.ts';
 
@@ -20,32 +21,19 @@ export interface Membership { stop(): void }
 export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller, log: Logger, headId: string): Membership {
   const pinging = new Map<string, number>();
   const subs: Subscription[] = [];
-  const reply = (m: Msg, r: ControlReply) => { if (m.reply) m.respond(encode(r)); };
   const impostor = (m: Msg, nodeId: string): boolean => {
     if (nodeOfSubject(m.subject) === nodeId) return false;
     log.warn({ subject: m.subject, claimed: nodeId }, 'dropped a node message that speaks for another node');
     return true;
   };
 
-  subs.push(nc.subscribe(s.allNodeRegister, {
-    callback: (err, m) => {
-      if (err) return;
-      let info: NodeInfo;
-      try { info = decode(NodeInfo, m.data); } catch (e) { reply(m, { ok: false, error: toWire(e) }); return; }
-      if (impostor(m, info.nodeId)) {
-        reply(m, { ok: false, error: toWire(new FlotillaError('FLO_FORBIDDEN', `a registration of node ${info.nodeId} must come on its own subject`)) });
-        return;
-      }
-      void ctl.nodes.register(info).then(
-        () => {
-          ctl.nodeRegistered(info.nodeId);
-          log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
-          reply(m, { ok: true, result: { headId } });
-          void ctl.tick();
-        },
-        (e: unknown) => reply(m, { ok: false, error: toWire(e) }),
-      );
-    },
+  subs.push(serve(nc, NodeRegister, s.allNodeRegister, async (info, { msg }) => {
+    if (impostor(msg, info.nodeId)) throw new FlotillaError('FLO_FORBIDDEN', `a registration of node ${info.nodeId} must come on its own subject`);
+    await ctl.nodes.register(info);
+    ctl.nodeRegistered(info.nodeId);
+    log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
+    void ctl.tick();
+    return { headId };
   }));
 
   subs.push(nc.subscribe(s.allNodeHeartbeats, {

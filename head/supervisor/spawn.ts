@@ -1,23 +1,19 @@
-/** Sends `spawn` to a node agent and waits for its ControlReply (the actor is forked). */
+/** Sends `spawn` to a node agent and waits for its reply (the actor is forked); the NodeControl endpoint of shared/endpoints.ts. */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ControlReply } from '../../shared/schemas/common.ts';
-import type { ActorSpec, NodeControl, NodeInfo } from '../../shared/schemas/node.ts';
+import type { ActorSpec, NodeControl, NodeControlReply, NodeInfo } from '../../shared/schemas/node.ts';
 import type { ArmedFault } from '../../shared/schemas/fault.ts';
-import { NodeInfo as NodeInfoSchema } from '../../shared/schemas/node.ts';
-import { decode, encode, validate } from '../../shared/codec.ts';
-import { FlotillaError, fromWire } from '../../shared/errors.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { call, NoReply } from '../../shared/endpoint.ts';
+import { NodeControlEndpoint } from '../../shared/endpoints.ts';
 import type { Subjects } from '../../shared/subjects.ts';
 
-async function control(nc: NatsConnection, s: Subjects, nodeId: string, msg: NodeControl, timeoutMs: number): Promise<unknown> {
-  let reply;
+async function control<Op extends NodeControl['op']>(nc: NatsConnection, s: Subjects, nodeId: string, msg: NodeControl & { op: Op }, timeoutMs: number): Promise<NodeControlReply<Op>> {
   try {
-    reply = await nc.request(s.nodeControl(nodeId), encode(msg), { timeout: timeoutMs });
+    return await call(nc, NodeControlEndpoint, s.nodeControl(nodeId), msg, { timeoutMs }) as NodeControlReply<Op>; // checked against NODE_CONTROL_REPLIES[op]
   } catch (e) {
-    throw new FlotillaError('FLO_UNAVAILABLE', `node ${nodeId} did not answer '${msg.op}': ${(e as Error).message}`, { cause: e });
+    if (e instanceof NoReply) throw new FlotillaError('FLO_UNAVAILABLE', `node ${nodeId} did not answer '${msg.op}': ${(e.cause as Error).message}`, { cause: e.cause });
+    throw e;
   }
-  const r = decode(ControlReply, reply.data);
-  if (!r.ok) throw fromWire(r.error);
-  return r.result;
 }
 
 /** `creds`: the actor's own NATS credentials (only the node's agent can read its control subject). */
@@ -26,7 +22,7 @@ export async function spawnActor(nc: NatsConnection, s: Subjects, nodeId: string
 }
 
 export async function pingNode(nc: NatsConnection, s: Subjects, nodeId: string, timeoutMs: number): Promise<NodeInfo> {
-  return validate(NodeInfoSchema, await control(nc, s, nodeId, { op: 'ping' }, timeoutMs));
+  return control(nc, s, nodeId, { op: 'ping' }, timeoutMs);
 }
 
 /** Arms a fault on a node (NodeControl `fault`); resolves once the agent accepted it. */

@@ -64,9 +64,33 @@ export type CheckpointRequest = z.infer<typeof CheckpointRequest>;
 export const CheckpointDone = z.object({ step: z.number().int().nonnegative(), name: z.string().max(MAX_PATH) });
 export type CheckpointDone = z.infer<typeof CheckpointDone>;
 
-/** Request to an actor addressed by id. */
-export const ActorCall = z.object({ method: z.string().min(1).max(MAX_NAME), args: z.unknown().optional() });
+/** Request to an actor addressed by id (`actorCall`): its status, or stop. */
+export const ACTOR_METHODS = ['status', 'stop'] as const;
+export const ActorCall = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('status') }),
+  z.object({ method: z.literal('stop') }),
+], { error: (i) => (i.code === 'invalid_union' ? `unknown method (known: ${ACTOR_METHODS.join(', ')})` : undefined) });
 export type ActorCall = z.infer<typeof ActorCall>;
+
+/** Reply to ActorCall `status`. */
+export const ActorStatus = z.object({
+  state: ActorState,
+  actorId: Id,
+  jobId: Id,
+  generation: z.number().int().nonnegative(),
+  rank: z.number().int().nonnegative(),
+  /** the training step in flight (null before the first) */
+  step: z.number().int().nonnegative().nullable(),
+  pid: z.number().int().positive(),
+});
+export type ActorStatus = z.infer<typeof ActorStatus>;
+
+/** Reply to ActorCall `stop`. */
+export const ActorStopping = z.object({ stopping: z.literal(true) });
+export type ActorStopping = z.infer<typeof ActorStopping>;
+
+/** The reply of each ActorCall method. */
+export const ACTOR_CALL_REPLIES = { status: ActorStatus, stop: ActorStopping } as const satisfies Record<(typeof ACTOR_METHODS)[number], z.ZodType>;
 
 /** The last message an actor process writes to its parent (IPC) before exiting. */
 export const ActorResult = z.object({ outcome: ActorOutcome });

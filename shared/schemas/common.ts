@@ -9,7 +9,11 @@ export const WireErrorSchema = z.object({
   message: z.string().max(MAX_TEXT),
   details: z.unknown().optional(),
 });
-/** Generic reply of a control request: ok with an optional payload, or an error as data. */
+/**
+ * The envelope of every reply on the wire: ok with an optional payload, or an error as data. The
+ * payload is typed per endpoint (shared/endpoint.ts `replySchema`, checked by `call()`); this
+ * untyped form is for code that looks at the raw wire (tests, benchmarks).
+ */
 export const ControlReply = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true), result: z.unknown().optional() }),
   z.object({ ok: z.literal(false), error: WireErrorSchema }),

@@ -3,8 +3,14 @@ export {
   JOB_STATES, JobState, TERMINAL_STATES, ALLREDUCE_ALGORITHMS, AllreduceOptions, LogregTrainer, Yolov5Trainer,
   TrainerSpec, JobSpec, type JobSpecInput, JobPatch, Placement, JobRecord, JobReply, JobFence,
 } from './job.ts';
-export { ComputeBackend, NodeInfo, ActorBrief, WarmStats, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord, JoinRequest, JoinGrant } from './node.ts';
-export { ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, KeptActor, CheckpointRequest, CheckpointDone, ActorCall, ActorResult } from './actor.ts';
+export {
+  ComputeBackend, NodeInfo, ActorBrief, WarmStats, NodeHeartbeat, ActorSpec, NodeControl, NodeRecord, JoinRequest, JoinGrant,
+  NodeRegistered, ActorSpawned, ActorStopRequested, NodeDraining, FaultAccepted, NODE_CONTROL_REPLIES, type NodeControlReply,
+} from './node.ts';
+export {
+  ACTOR_STATES, ActorState, ActorOutcome, ActorExit, JobAbort, KeptActor, CheckpointRequest, CheckpointDone, ActorCall, ActorResult,
+  ACTOR_METHODS, ActorStatus, ActorStopping, ACTOR_CALL_REPLIES,
+} from './actor.ts';
 export { SYNC_MODES, SYNC_COMPRESSIONS, SYNC_DEFAULTS, SyncOptions, type SyncOptionsInput, type SyncMode, type SyncCompression, effectiveSync } from './sync.ts';
 export { JobEvent } from './event.ts';
 export { ClientDisconnectAdvisory, CLIENT_DISCONNECT_TYPE, CLIENT_CLOSED_REASON } from './advisory.ts';

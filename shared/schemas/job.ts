@@ -173,6 +173,9 @@ export type JobRecord = z.infer<typeof JobRecord>;
  */
 export const JobReply = JobRecord.extend({ stale_ms: z.number().int().nonnegative().default(0) });
 export type JobReply = z.infer<typeof JobReply>;
+/** GET /v1/jobs reply. */
+export const JobList = z.object({ jobs: z.array(JobReply), stale_ms: z.number().int().nonnegative() });
+export type JobList = z.infer<typeof JobList>;
 
 /**
  * What an actor reads of its job's KV record to fence itself (worker/actor/fence.ts): a newer

@@ -110,6 +110,29 @@ export type JoinRequest = z.infer<typeof JoinRequest>;
 export const JoinGrant = z.object({ jwt: z.string().min(1).max(MAX_SECRET) });
 export type JoinGrant = z.infer<typeof JoinGrant>;
 
+/** The head's answer to a `nodeRegister` request. */
+export const NodeRegistered = z.object({ headId: z.string().min(1).max(MAX_PATH) });
+export type NodeRegistered = z.infer<typeof NodeRegistered>;
+
+/** NodeControl `spawn` reply: the actor's process (`existing`: it already ran, the request was a repeat). */
+export const ActorSpawned = z.object({ actorId: Id, pid: z.number().int().positive().optional(), existing: z.boolean().optional() });
+export type ActorSpawned = z.infer<typeof ActorSpawned>;
+/** NodeControl `stop` reply. */
+export const ActorStopRequested = z.object({ actorId: Id, stopping: z.literal(true) });
+export type ActorStopRequested = z.infer<typeof ActorStopRequested>;
+/** NodeControl `drain` reply: the actors still on the node. */
+export const NodeDraining = z.object({ draining: z.literal(true), actors: z.array(ActorBrief).max(MAX_RANKS) });
+export type NodeDraining = z.infer<typeof NodeDraining>;
+/** NodeControl `fault` reply. */
+export const FaultAccepted = z.object({ accepted: z.literal(true), fault_id: z.string().min(1).max(MAX_PATH) });
+export type FaultAccepted = z.infer<typeof FaultAccepted>;
+
+/** The reply of each NodeControl op. */
+export const NODE_CONTROL_REPLIES = {
+  spawn: ActorSpawned, stop: ActorStopRequested, ping: NodeInfo, drain: NodeDraining, fault: FaultAccepted,
+} as const satisfies Record<NodeControl['op'], z.ZodType>;
+export type NodeControlReply<Op extends NodeControl['op']> = z.infer<(typeof NODE_CONTROL_REPLIES)[Op]>;
+
 /** Record of a node in KV (key = nodeId). */
 export const NodeRecord = NodeInfo.extend({
   last_seen: z.number(),
@@ -121,3 +144,15 @@ export const NodeRecord = NodeInfo.extend({
   gpu_stats: z.array(GpuStats).max(MAX_NODE_GPUS).optional(),
 });
 export type NodeRecord = z.infer<typeof NodeRecord>;
+
+/** GET /v1/workers row: a live node with its free slots and GPUs. */
+export const WorkerRow = NodeRecord.extend({
+  free: z.number().int().nonnegative(),
+  alive_ms_ago: z.number(),
+  /** indices of its GPUs no rank holds (absent: a node without GPUs) */
+  gpus_free: z.array(z.number().int().nonnegative()).optional(),
+});
+export type WorkerRow = z.infer<typeof WorkerRow>;
+/** GET /v1/workers reply. */
+export const WorkerList = z.object({ workers: z.array(WorkerRow) });
+export type WorkerList = z.infer<typeof WorkerList>;

@@ -3,7 +3,10 @@ import { connect, type Msg, type NatsConnection, type Subscription } from '@nats
 import { decode, encode } from '../../shared/codec.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
-import { ActorExit, ActorSpec, ControlReply, JobSpec, type JobSpecInput, type NodeControl } from '../../shared/schemas/index.ts';
+import { ActorExit, ActorSpec, ControlReply, JobSpec, type ActorStatus, type JobSpecInput, type NodeControl } from '../../shared/schemas/index.ts';
+import { call, NoReply } from '../../shared/endpoint.ts';
+import { ActorCallEndpoint } from '../../shared/endpoints.ts';
+import { FlotillaError } from '../../shared/errors.ts';
 import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { startNatsServer, uniquePrefix, type NatsServer, type StartOptions } from '../kit/nats-server.ts';
 import { Agent } from '../../worker/agent/agent.ts';
@@ -62,7 +65,7 @@ export class Collector<T> {
 /** Answers node registrations like a head would; returns what it saw. */
 export function pretendHead(nc: NatsConnection, s: Subjects): Collector<Uint8Array> {
   const c = new Collector(nc, s.allNodeRegister, (m) => {
-    m.respond(encode({ ok: true }));
+    m.respond(encode({ ok: true, result: { headId: 'pretend-head' } }));
     return m.data;
   });
   return c;
@@ -126,18 +129,19 @@ export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & {
   return agent;
 }
 
-export interface ActorStatus { state: string; step: number | null; generation: number; actorId: string; pid: number }
+export type { ActorStatus };
 
 /** Polls the actor's `status` method until `pred` holds (no responders while it starts up). */
 export async function waitActor(nc: NatsConnection, s: Subjects, actorId: string, pred: (st: ActorStatus) => boolean, timeoutMs = 120_000): Promise<ActorStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = 'no answer';
   while (Date.now() < deadline) {
-    const m = await nc.request(s.actorCall(actorId), encode({ method: 'status' }), { timeout: 30_000 }).catch(() => null);
-    if (m) {
-      const rep = decode(ControlReply, m.data);
-      if (rep.ok && pred(rep.result as ActorStatus)) return rep.result as ActorStatus;
-      last = rep.ok ? rep.result : rep.error;
+    try {
+      const st = await call(nc, ActorCallEndpoint, s.actorCall(actorId), { method: 'status' }, { timeoutMs: 30_000 }) as ActorStatus;
+      if (pred(st)) return st;
+      last = st;
+    } catch (e) {
+      if (!(e instanceof NoReply)) last = e instanceof FlotillaError ? e.toWire() : String(e);
     }
     await new Promise((res) => setTimeout(res, 200));
   }

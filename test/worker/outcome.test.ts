@@ -1,6 +1,12 @@
 import t from 'tap';
 import { outcomeOf } from '../../worker/agent/index.ts';
 import { classify } from '../../worker/actor/index.ts';
+import { EngineError } from '../../worker/engine/errors.ts';
+import { NonFiniteGradientError } from '../../worker/engine/train/finite-guard.ts';
+import { StepInterruptedError } from '../../worker/engine/train/fit.ts';
+import { LabelFormatError } from '../../worker/engine/data/labels.ts';
+import { CheckpointFormatError } from '../../worker/engine/checkpoint/format.ts';
+import { ModelConfigError } from '../../worker/engine/model/model-yaml.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 
 const o = (kind: 'succeeded' | 'retryable' | 'fatal' | 'cancelled', message = '') => ({ kind, message, exitCode: null, signal: null });
@@ -34,4 +40,18 @@ t.test('classify: abort -> cancelled, non-retryable FlotillaError -> fatal, else
   t.match(classify(new FlotillaError('FLO_TIMEOUT'), live), { kind: 'retryable' });
   t.match(classify(new FlotillaError('FLO_CANCELLED'), live), { kind: 'cancelled' });
   t.match(classify(new TypeError('x is undefined'), live), { kind: 'retryable' });
+});
+
+t.test('classify: the engine\'s errors say whether a retry can help', async (t) => {
+  const live = new AbortController().signal;
+  const nan = new NonFiniteGradientError(5, 12, 'lower the lr');
+  t.equal(nan.retryable, false);
+  t.match(classify(nan, live), { kind: 'fatal', message: /^FLO_ACTOR_FATAL: / }, 'non-finite gradients fail the job');
+  t.match(classify(new LabelFormatError('a.txt', 3, 'bad class'), live), { kind: 'fatal' }, 'a malformed label file fails the job');
+  t.match(classify(new CheckpointFormatError('truncated'), live), { kind: 'fatal' });
+  t.match(classify(new ModelConfigError('no backbone'), live), { kind: 'fatal' });
+  const lost = new StepInterruptedError({} as never, 3, { cause: new Error('peer lost') });
+  t.equal(lost.retryable, true);
+  t.match(classify(lost, live), { kind: 'retryable' }, 'an interrupted step is retried');
+  t.ok([nan, lost].every((e) => e instanceof EngineError));
 });

@@ -7,10 +7,11 @@
  * fires on both) or DRAIN_HOLD_MS pass without a move, so no step is trained past the checkpoint and thrown away.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, encode } from '../../shared/codec.ts';
-import { toWire, FlotillaError } from '../../shared/errors.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { respond, respondError, serve } from '../../shared/endpoint.ts';
+import { DrainCheckpoint } from '../../shared/endpoints.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { CheckpointRequest, type ActorSpec, type CheckpointDone, type ControlReply } from '../../shared/schemas/index.ts';
+import type { ActorSpec, CheckpointDone, CheckpointRequest } from '../../shared/schemas/index.ts';
 import { checkpointName } from './checkpoint-store.ts';
 import { abortableSleep } from './sleep.ts';
 
@@ -30,21 +31,16 @@ export class DrainPoint {
   /** Rank 0 listens on `subject`; other ranks have nothing to write and never answer. */
   listen(nc: NatsConnection, subject: string): void {
     if (this.spec().rank !== 0) return;
-    this.sub = nc.subscribe(subject, { callback: (err, m) => { if (!err) this.onRequest(m); } });
+    this.sub = serve(nc, DrainCheckpoint, subject, (req, { msg, later }) => { this.onRequest(req, msg); return later(); });
   }
 
-  private onRequest(m: Msg): void {
-    let req: CheckpointRequest;
-    try { req = decode(CheckpointRequest, m.data); } catch (e) { this.reply(m, { ok: false, error: toWire(e) }); return; }
+  /** Held until the checkpoint is written (`written`), or left to another rank 0 to answer. */
+  private onRequest(req: CheckpointRequest, m: Msg): void {
     if (req.jobId !== this.spec().jobId || req.generation !== this.spec().generation) return; // another generation's rank 0 answers
     // the subject's last token is the asking node (only it may publish there): only a node of this gang may hold it
     if (!this.spec().nodeOfRank.includes(m.subject.slice(m.subject.lastIndexOf('.') + 1))) return;
     this.log.info({ reason: req.reason }, 'checkpoint requested by a draining node');
     this.waiting.push(m);
-  }
-
-  private reply(m: Msg, r: ControlReply): void {
-    if (m.reply) m.respond(encode(r));
   }
 
   /** A checkpoint was asked for and not yet written. */
@@ -55,7 +51,7 @@ export class DrainPoint {
   /** Answers the requests with the checkpoint of `step`, then holds until moved (or holdMs). */
   async written(step: number): Promise<void> {
     const done: CheckpointDone = { step, name: checkpointName(this.spec().jobId, step) };
-    for (const m of this.waiting.splice(0)) this.reply(m, { ok: true, result: done });
+    for (const m of this.waiting.splice(0)) respond(m, { ok: true, result: done });
     this.log.info({ step, holdMs: this.holdMs }, 'drain checkpoint written; holding the gang until it moves');
     const held = this.held();
     await abortableSleep(this.holdMs, held);
@@ -65,7 +61,7 @@ export class DrainPoint {
 
   /** The actor is ending: requests still open get an error instead of a timeout. */
   close(reason: string): void {
-    for (const m of this.waiting.splice(0)) this.reply(m, { ok: false, error: new FlotillaError('FLO_CANCELLED', `rank 0 ended before the checkpoint: ${reason}`).toWire() });
+    for (const m of this.waiting.splice(0)) respondError(m, new FlotillaError('FLO_CANCELLED', `rank 0 ended before the checkpoint: ${reason}`));
     this.sub?.unsubscribe();
   }
 }

@@ -1,6 +1,5 @@
 export { ActorToAgent, AgentToActor, ACTOR_EXIT_CODES } from './ipc.ts';
 export { WARM_ENV } from './warm.ts';
-export { serveRequests, replyTo, type RequestHandler } from './serve.ts';
 export { abortableSleep } from './sleep.ts';
 export {
   CheckpointStore, checkpointName, sha256Hex, STEP_DIGITS, META_SHA256, META_SIZE, META_STEP,

@@ -4,14 +4,16 @@
  * SIGTERM) and by a jobAbort of a newer generation, an `actorCall` endpoint, and the trainer
  * run with its context. With live recovery (live-gang.ts) a jobAbort that keeps this actor aborts
  * only the collective step in flight, and the actor moves on to the new generation. The result is a typed outcome: resolved -> succeeded, aborted ->
- * cancelled, a non-retryable FlotillaError -> fatal, anything else -> retryable.
+ * cancelled, a non-retryable FlotillaError or any error with `retryable: false` (the engine's) -> fatal, anything else -> retryable.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';
 import { decode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
-import { ActorCall, JobAbort, TERMINAL_STATES, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
+import { serve, type ReplyOf } from '../../shared/endpoint.ts';
+import { ActorCallEndpoint } from '../../shared/endpoints.ts';
+import { JobAbort, TERMINAL_STATES, type ActorCall, type ActorStatus, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
 import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import { CheckpointCache } from './node-cache.ts';
@@ -24,7 +26,6 @@ import type { ActorToAgent } from './ipc.ts';
 import { DrainPoint } from './drain.ts';
 import { Fence } from './fence.ts';
 import { LiveGang, REGROUP_WAIT_MS } from './live-gang.ts';
-import { serveRequests } from './serve.ts';
 import { abortableSleep } from './sleep.ts';
 import { ActorFaults } from './faults.ts';
 import { LinkShaper } from '../collective/index.ts';
@@ -65,7 +66,10 @@ export function classify(err: unknown, signal: AbortSignal): ActorOutcome {
   if (err instanceof FlotillaError) {
     if (err.code === 'FLO_CANCELLED') return { kind: 'cancelled', message, ...base };
     if (!err.retryable) return { kind: 'fatal', message: `${err.code}: ${message}`, ...base };
+    return { kind: 'retryable', message, ...base };
   }
+  // an error that says a retry cannot help (the engine's errors, worker/engine/errors.ts) fails the job
+  if ((err as { retryable?: unknown } | null)?.retryable === false) return { kind: 'fatal', message: `FLO_ACTOR_FATAL: ${message}`, ...base };
   return { kind: 'retryable', message, ...base };
 }
 
@@ -133,20 +137,15 @@ export class ActorRuntime {
     this.send({ type: 'state', state });
   }
 
-  status(): Record<string, unknown> {
+  status(): ActorStatus {
     const spec = this.gang.spec;
     return { state: this.state, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, step: this.step ?? null, pid: process.pid };
   }
 
-  private onCall(data: Uint8Array): unknown {
-    const call = decode(ActorCall, data);
+  private onCall(call: ActorCall): ReplyOf<typeof ActorCallEndpoint> {
     switch (call.method) {
       case 'status': return this.status();
       case 'stop': this.abort('stopped by actorCall'); return { stopping: true };
-      default:
-        throw new FlotillaError('FLO_VALIDATION', `unknown method '${call.method}' (known: status, stop)`, {
-          details: [{ path: 'method', message: `unknown method '${call.method}'` }],
-        });
     }
   }
 
@@ -210,7 +209,7 @@ export class ActorRuntime {
     let outcome: ActorOutcome;
     let cache: CheckpointCache | undefined;
     try {
-      this.subs.push(serveRequests(nc, s.actorCall(spec.actorId), (d) => this.onCall(d), log));
+      this.subs.push(serve(nc, ActorCallEndpoint, s.actorCall(spec.actorId), (call) => this.onCall(call), { log }));
       this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
       this.drain.listen(nc, s.jobCheckpointAny(spec.jobId));
       const fence = (this.fence = new Fence({

@@ -9,13 +9,15 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jsClient } from '../../shared/js-domain.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { decode, encode } from '../../shared/codec.ts';
-import { FlotillaError, fromWire } from '../../shared/errors.ts';
+import { FlotillaError } from '../../shared/errors.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import {
-  ActorExit, CheckpointDone, ControlReply, JobAbort, NodeControl,
+  ActorExit, JobAbort, type NodeControl,
   type ActorBrief, type ActorSpec, type NodeHeartbeat, type NodeInfo,
 } from '../../shared/schemas/index.ts';
-import { abortableSleep, serveRequests } from '../actor/index.ts';
+import { abortableSleep } from '../actor/index.ts';
+import { call, NoReply, serve, type ReplyOf } from '../../shared/endpoint.ts';
+import { DrainCheckpoint, NodeControlEndpoint, NodeRegister } from '../../shared/endpoints.ts';
 import { ActorProcess } from './actor-process.ts';
 import type { BackendReport } from './backend-probe.ts';
 import { coreShareEnv } from './actor-threads.ts';
@@ -154,7 +156,7 @@ export class Agent {
   /** Serves control requests and aborts, starts heartbeats and the registration loop. */
   async start(): Promise<void> {
     const { nc } = this.o;
-    this.subs.push(serveRequests(nc, this.s.nodeControl(this.info.nodeId), (d) => this.onControl(d), this.log));
+    this.subs.push(serve(nc, NodeControlEndpoint, this.s.nodeControl(this.info.nodeId), (ctl) => this.onControl(ctl), { log: this.log }));
     this.subs.push(nc.subscribe(this.s.jobAbortAll, { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
     await nc.flush();
     this.state = 'running';
@@ -192,13 +194,12 @@ export class Agent {
     let warnedAt = 0;
     while (!this.closing.signal.aborted) {
       try {
-        const m = await this.o.nc.request(this.s.nodeRegister(this.info.nodeId), encode(this.info), { timeout: 2000 });
-        const reply = decode(ControlReply, m.data);
-        if (reply.ok) { this.resolveRegistered(this.info); return; }
-        noResponders = 0;
-        this.log.warn({ err: fromWire(reply.error) }, 'registration refused; retrying');
+        await call(this.o.nc, NodeRegister, this.s.nodeRegister(this.info.nodeId), this.info, { timeoutMs: 2000 });
+        this.resolveRegistered(this.info);
+        return;
       } catch (err) {
-        this.log.debug({ err }, 'no head answered the registration; retrying');
+        if (err instanceof NoReply) this.log.debug({ err }, 'no head answered the registration; retrying');
+        else this.log.warn({ err }, 'registration refused; retrying');
         noResponders = isNoResponders(err) ? noResponders + 1 : 0;
         if (noResponders >= NO_RESPONDERS_LIMIT) {
           const nc = this.o.nc;
@@ -213,8 +214,7 @@ export class Agent {
     }
   }
 
-  private async onControl(data: Uint8Array): Promise<unknown> {
-    const ctl = decode(NodeControl, data);
+  private async onControl(ctl: NodeControl): Promise<ReplyOf<typeof NodeControlEndpoint>> {
     switch (ctl.op) {
       case 'ping': return this.info;
       case 'spawn': return this.spawn(ctl.actor, ctl.creds);
@@ -385,10 +385,8 @@ export class Agent {
     await Promise.all([...jobs].map(async ([jobId, generation]) => {
       const log = this.log.child({ job: jobId, generation });
       try {
-        const m = await this.o.nc.request(this.s.jobCheckpoint(jobId, this.info.nodeId), encode({ jobId, generation, reason: `node ${this.info.nodeId} leaving` }), { timeout: this.o.drainCheckpointMs });
-        const reply = decode(ControlReply, m.data);
-        if (!reply.ok) throw fromWire(reply.error);
-        log.info({ ...CheckpointDone.parse(reply.result) }, 'drain checkpoint written');
+        const done = await call(this.o.nc, DrainCheckpoint, this.s.jobCheckpoint(jobId, this.info.nodeId), { jobId, generation, reason: `node ${this.info.nodeId} leaving` }, { timeoutMs: this.o.drainCheckpointMs });
+        log.info({ ...done }, 'drain checkpoint written');
       } catch (err) {
         log.warn({ err }, 'no drain checkpoint; the gang resumes from its last periodic one');
       }

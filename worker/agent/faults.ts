@@ -16,10 +16,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';
 import type { Subjects } from '../../shared/subjects.ts';
-import { decode, encode } from '../../shared/codec.ts';
-import { FlotillaError, fromWire } from '../../shared/errors.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { call, NoReply } from '../../shared/endpoint.ts';
+import { FaultReportEndpoint } from '../../shared/endpoints.ts';
 import { cutConnections } from '../../shared/nats-cut.ts';
-import { AGENT_FAULTS, ControlReply, type ArmedFault, type FaultReport } from '../../shared/schemas/index.ts';
+import { AGENT_FAULTS, type ArmedFault, type FaultReport } from '../../shared/schemas/index.ts';
 import { abortableSleep, type ActorToAgent } from '../actor/index.ts';
 import type { ActorProcess } from './actor-process.ts';
 
@@ -156,11 +157,10 @@ export class AgentFaults {
     };
     for (let i = 1; i <= tries; i++) {
       try {
-        const m = await this.d.nc.request(this.d.s.nodeFault(this.d.nodeId), encode(r), { timeout: 2000 });
-        const reply = decode(ControlReply, m.data);
-        if (!reply.ok) { this.d.log.warn({ fault: f.fault_id, phase, err: fromWire(reply.error) }, 'the head refused a fault report'); return; }
+        await call(this.d.nc, FaultReportEndpoint, this.d.s.nodeFault(this.d.nodeId), r, { timeoutMs: 2000 });
         return;
       } catch (err) {
+        if (!(err instanceof NoReply)) { this.d.log.warn({ fault: f.fault_id, phase, err }, 'the head refused a fault report'); return; }
         if (i === 1 || i % 10 === 0) this.d.log.warn({ fault: f.fault_id, phase, err, attempt: i }, 'fault report not answered yet; retrying');
         if (this.d.closing.aborted) return;
         await abortableSleep(REPORT_GAP_MS, this.d.closing).catch(() => undefined);

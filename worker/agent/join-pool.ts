@@ -8,11 +8,12 @@
 import { connectClear } from '../../shared/nats-refusals.ts';
 import { createUser } from '@nats-io/nkeys';
 import { fmtCreds } from '@nats-io/jwt';
-import { decode, encode, validate } from '../../shared/codec.ts';
-import { fromWire } from '../../shared/errors.ts';
+import { FlotillaError } from '../../shared/errors.ts';
+import { call } from '../../shared/endpoint.ts';
+import { PoolJoin } from '../../shared/endpoints.ts';
 import { natsOptions } from '../../shared/nats-connect.ts';
 import { assertServerVersion } from '../../shared/nats-version.ts';
-import { ControlReply, JoinGrant, type JoinRequest } from '../../shared/schemas/index.ts';
+import type { JoinRequest } from '../../shared/schemas/index.ts';
 import type { Subjects } from '../../shared/subjects.ts';
 import { abortableSleep } from '../actor/index.ts';
 
@@ -25,12 +26,11 @@ export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: st
     let backoff = 250;
     for (;;) {
       signal?.throwIfAborted();
-      const m = await nc.request(s.join(tokenId), encode(req), { timeout: 2000 }).catch(() => null);
-      if (m) {
-        const r = decode(ControlReply, m.data);
-        if (r.ok) return new TextDecoder().decode(fmtCreds(validate(JoinGrant, r.result).jwt, kp));
-        const e = fromWire(r.error);
-        if (!e.retryable) throw e;
+      try {
+        const grant = await call(nc, PoolJoin, s.join(tokenId), req, { timeoutMs: 2000 });
+        return new TextDecoder().decode(fmtCreds(grant.jwt, kp));
+      } catch (e) {
+        if (!(e instanceof FlotillaError) || !e.retryable) throw e; // no reply (NoReply) is retryable
       }
       await abortableSleep(backoff, signal);
       backoff = Math.min(backoff * 2, 2000);

@@ -11,6 +11,7 @@ import { RequestError } from '@nats-io/transport-node';
 export const NO_RESPONDERS_LIMIT = 3;
 
 export function isNoResponders(err: unknown): boolean {
+  if (err instanceof Error && !(err instanceof RequestError) && err.cause !== undefined) return isNoResponders(err.cause); // a NoReply of shared/endpoint.ts
   return err instanceof RequestError && err.isNoResponders();
 }
 

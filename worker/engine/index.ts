@@ -3,6 +3,7 @@
  * the full list; this one picks what a trainer actor, the CLI and the demo use.
  * The engine imports nothing of the platform (head/, shared/).
  */
+export { EngineError } from './errors.ts';
 export { initBackend, BACKENDS } from './backend.ts';
 export type { BackendInfo, BackendName, BackendOptions } from './backend.ts';
 export { Hyp, loadHyp } from './hyp/index.ts';

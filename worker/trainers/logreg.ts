@@ -21,7 +21,7 @@ import { syncState, type LocalState } from '../actor/state-sync.ts';
 import { reportAgreed } from '../actor/step-report.ts';
 import { Rng } from './rng.ts';
 import { decodeLogregState, encodeLogregState, type LogregState } from './logreg-state.ts';
-import { FiniteGuard, NonFiniteGradientError } from '../engine/train/finite-guard.ts';
+import { FiniteGuard } from '../engine/train/finite-guard.ts';
 import { effectiveSync } from '../../shared/schemas/index.ts';
 import { SyncStrategy, type SyncTarget } from '../engine/sync/index.ts';
 import { syncComm } from '../actor/sync-comm.ts';
@@ -149,11 +149,7 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
     } else if (!strategy.local) await group.allreduce(buf, { op: 'sum', fp16: strategy.settings.compress === 'fp16' });
     if (signal.aborted) return; // an aborted step is not applied
     // every rank holds the same sum, so every rank skips (or applies) alike
-    let applied: boolean;
-    try { applied = guard.check(buf, next); } catch (e) {
-      if (e instanceof NonFiniteGradientError) throw new FlotillaError('FLO_ACTOR_FATAL', e.message, { cause: e });
-      throw e;
-    }
+    const applied = guard.check(buf, next); // NonFiniteGradientError is not retryable: the actor boundary fails the job
     let loss = Number.NaN;
     if (applied) {
       const count = buf[f + 2];

@@ -36,7 +36,7 @@ import { reportAgreed } from '../actor/step-report.ts';
 import { Timeline } from '../actor/timeline.ts';
 import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
-  CheckpointMismatchError, NonFiniteGradientError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
+  CheckpointMismatchError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
 } from '../engine/train/index.ts';
 
 type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
@@ -308,7 +308,6 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         break;
       } catch (e) {
         if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
-        if (e instanceof NonFiniteGradientError) throw new FlotillaError('FLO_ACTOR_FATAL', e.message, { cause: e });
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
         clock.restart();
         // the bytes this rank may send to a replacement, encoded while the head places it (off the gang's critical path)

@@ -67,7 +67,9 @@ export class FakeAgent {
           m.respond(encode({ ok: true, result: { actorId: c.actor.actorId } }));
           this.beat();
         } else if (c.op === 'ping') m.respond(encode({ ok: true, result: this.info }));
-        else m.respond(encode({ ok: true }));
+        else if (c.op === 'fault') m.respond(encode({ ok: true, result: { accepted: true, fault_id: c.fault.fault_id } }));
+        else if (c.op === 'stop') m.respond(encode({ ok: true, result: { actorId: c.actorId, stopping: true } }));
+        else m.respond(encode({ ok: true, result: { draining: true, actors: [] } }));
       },
     });
     this.#nc.subscribe(this.#s.jobAbortAll, {

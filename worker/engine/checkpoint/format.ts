@@ -8,6 +8,7 @@
  *
  * Tensors are written in name order, so the same content always gives the same bytes.
  */
+import { EngineError } from '../errors.ts';
 
 /** Element types a checkpoint can hold (names as in safetensors). */
 export const DTYPES = ['F32', 'F64', 'I32', 'U32', 'U8'] as const;
@@ -29,8 +30,9 @@ export interface CheckpointContent {
   meta: { [k: string]: Json };
 }
 
-export class CheckpointFormatError extends Error {
+export class CheckpointFormatError extends EngineError {
   override name = 'CheckpointFormatError';
+  readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -1,5 +1,6 @@
 /** Image decoding with sharp into packed RGB bytes, resized so the long side is the training size. */
 import sharp from 'sharp';
+import { EngineError } from '../errors.ts';
 
 /** A packed HWC RGB image, 8 bits a channel. */
 export interface RgbImage {
@@ -15,8 +16,9 @@ export interface LoadedImage extends RgbImage {
 }
 
 /** An image that cannot be decoded; `file` names it. */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends EngineError {
   override name = 'ImageDecodeError';
+  readonly retryable = false;
   constructor(readonly file: string, cause: unknown) {
     super(`${file}: cannot decode image: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }

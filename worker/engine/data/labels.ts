@@ -3,10 +3,12 @@
  * or a polygon `cls x1 y1 x2 y2 x3 y3 ...` (converted to its bounding box, as the reference does).
  * A malformed line is an error that names the file and the line.
  */
+import { EngineError } from '../errors.ts';
 
 /** A malformed label file: `file` and 1-based `line` say where. */
-export class LabelFormatError extends Error {
+export class LabelFormatError extends EngineError {
   override name = 'LabelFormatError';
+  readonly retryable = false;
   constructor(readonly file: string, readonly line: number, readonly reason: string) {
     super(`${file}:${line}: ${reason}`);
   }

@@ -3,9 +3,11 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join } from 'node:path';
 import { globSync } from 'tinyglobby';
 import { IMAGE_EXTENSIONS } from '../data/index.ts';
+import { EngineError } from '../errors.ts';
 
-export class SourceError extends Error {
+export class SourceError extends EngineError {
   override name = 'SourceError';
+  readonly retryable = false;
 }
 
 const isImage = (f: string) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase());

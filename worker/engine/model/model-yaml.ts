@@ -8,6 +8,7 @@ import { join, sep } from 'node:path';
 import { sourceDir } from '../../../shared/run-entry.ts';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { EngineError } from '../errors.ts';
 
 /** One architecture row: inputs (`-1` = previous layer), repeats, module name, module arguments. */
 export const LayerRow = z.tuple([
@@ -43,8 +44,9 @@ export const BUILTIN_CFGS = ['yolov5n', 'yolov5s', 'yolov5m', 'yolov5l', 'yolov5
 export const CFG_DIR = join(sourceDir(import.meta.url), 'cfg') + sep;
 
 /** Thrown for an unreadable or invalid model configuration. */
-export class ModelConfigError extends Error {
+export class ModelConfigError extends EngineError {
   override name = 'ModelConfigError';
+  readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from './module.ts';
+import { EngineError } from '../errors.ts';
 
 /** Where one tensor sits in a flat float32 blob, in PyTorch layout (the reference manifest's format). */
 export interface TorchTensorInfo {
@@ -35,8 +36,9 @@ export interface LoadOptions {
 /** Buffers of a PyTorch state_dict that have no counterpart here and are ignored. */
 const IGNORED = /\.num_batches_tracked$/;
 
-export class StateDictError extends Error {
+export class StateDictError extends EngineError {
   override name = 'StateDictError';
+  readonly retryable = false;
 }
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

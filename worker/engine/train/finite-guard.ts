@@ -5,13 +5,15 @@
  * message: a non-finite step is skipped by all (nobody applies it), and `limit` of them in a
  * row end training with a message that says what to change.
  */
+import { EngineError } from '../errors.ts';
 
 /** Non-finite steps in a row before training stops (default of FiniteGuard). */
 export const DEFAULT_NONFINITE_LIMIT = 5;
 
 /** Training cannot go on: the gradient stayed NaN/Inf. Not worth a retry with the same settings. */
-export class NonFiniteGradientError extends Error {
+export class NonFiniteGradientError extends EngineError {
   override name = 'NonFiniteGradientError';
+  readonly retryable = false;
   constructor(readonly steps: number, readonly lastStep: number, hint: string) {
     super(`the summed gradient was NaN or Inf for ${steps} consecutive steps (up to step ${lastStep}), so none of them was applied: ${hint}`);
   }

@@ -24,6 +24,7 @@ import { CheckpointMismatchError, restoreTrainer, trainerCheckpoint } from './st
 import type { Trainer } from './trainer.ts';
 import type { LossItems, TrainBatch, ValMetrics } from './types.ts';
 import { validate, withWeights, type ValidateOptions } from './validate.ts';
+import { EngineError } from '../errors.ts';
 
 /**
  * The gradient sum of a step failed (`cause`: what reduceGradients threw): nothing of that step
@@ -31,8 +32,9 @@ import { validate, withWeights, type ValidateOptions } from './validate.ts';
  * moved by its forward pass are put back), with the loop state: `fit(…, { resume: state })`
  * continues with that step, bit for bit as if it had never been tried.
  */
-export class StepInterruptedError extends Error {
+export class StepInterruptedError extends EngineError {
   override name = 'StepInterruptedError';
+  readonly retryable = true;
   constructor(readonly state: CheckpointContent, readonly step: number, options: { cause: unknown }) {
     super(`step ${step + 1} interrupted: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
   }

@@ -14,6 +14,7 @@ import type { SyncSettings } from '../sync/index.ts';
 import { readPretrained, transferPretrained, type Pretrained, type TransferReport } from '../weights/index.ts';
 import type { LrKind } from './schedule.ts';
 import { Trainer } from './trainer.ts';
+import { EngineError } from '../errors.ts';
 
 /** The synthetic generator's options, minus the folder (regenerated where needed: same seed, same bytes). */
 export type SyntheticSpec = Omit<SyntheticOptions, 'dir'>;
@@ -48,8 +49,9 @@ export interface RunSettings {
   weightsAnchors?: boolean;
 }
 
-export class RunSettingsError extends Error {
+export class RunSettingsError extends EngineError {
   override name = 'RunSettingsError';
+  readonly retryable = false;
 }
 
 const KEYS = ['data', 'cfg', 'imgsz', 'epochs', 'batch', 'seed', 'lrKind', 'freeze', 'nbs', 'hyp', 'patience'] as const;

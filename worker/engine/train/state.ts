@@ -7,11 +7,13 @@
  */
 import { stored, type CheckpointContent, type Json, type StoredTensor } from '../checkpoint/index.ts';
 import type { Trainer, TrainerCounters } from './trainer.ts';
+import { EngineError } from '../errors.ts';
 
 export const TRAIN_STATE_FORMAT = 'flotilla.train/1';
 
-export class CheckpointMismatchError extends Error {
+export class CheckpointMismatchError extends EngineError {
   override name = 'CheckpointMismatchError';
+  readonly retryable = false;
 }
 
 /** The trainer part of the checkpoint meta. */

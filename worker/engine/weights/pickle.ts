@@ -5,9 +5,11 @@
  * storages, `collections.OrderedDict`, and classes whose instances are kept as inert records
  * (PyTorch and Ultralytics modules, a few builtins). Any other global is refused.
  */
+import { EngineError } from '../errors.ts';
 
-export class PickleError extends Error {
+export class PickleError extends EngineError {
   override name = 'PickleError';
+  readonly retryable = false;
 }
 
 /** A class or function named by the pickle (never resolved to code). */

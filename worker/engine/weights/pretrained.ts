@@ -8,9 +8,11 @@ import { decodeCheckpoint, type CheckpointContent } from '../checkpoint/index.ts
 import { buildModel, ModelYaml, type YoloModel } from '../model/index.ts';
 import { readTorchFile } from './torch-file.ts';
 import { isZip } from './zip.ts';
+import { EngineError } from '../errors.ts';
 
-export class WeightsError extends Error {
+export class WeightsError extends EngineError {
   override name = 'WeightsError';
+  readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

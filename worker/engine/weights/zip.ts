@@ -3,9 +3,11 @@
  * stored and deflated entries. Reads from one in-memory buffer; every offset is bounds-checked.
  */
 import { inflateRawSync } from 'node:zlib';
+import { EngineError } from '../errors.ts';
 
-export class ZipFormatError extends Error {
+export class ZipFormatError extends EngineError {
   override name = 'ZipFormatError';
+  readonly retryable = false;
 }
 
 /** One entry of the central directory. */
