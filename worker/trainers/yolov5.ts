@@ -34,7 +34,7 @@ import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type Checkp
 import { syncState, type SyncResult } from '../actor/state-sync.ts';
 import { reportAgreed } from '../actor/step-report.ts';
 import { Timeline } from '../actor/timeline.ts';
-import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
+import { hypOverridesWith, loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
   CheckpointMismatchError, NonFiniteGradientError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
 } from '../engine/train/index.ts';
@@ -52,7 +52,7 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
   const base = {
     ...(weights ? { weights, weightsAnchors: false } : {}),
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, sync: effectiveSync(ctx.spec.job),
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, ...(t.single_cls ? { singleCls: true } : {}), sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
   if (pushed !== null) {
@@ -193,7 +193,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     throw new FlotillaError('FLO_ACTOR_FATAL', `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`);
   }
   let hyp: Hyp;
-  try { hyp = loadHyp(undefined, t.hyp); } catch (e) { throw fatal('bad hyp', e); }
+  try { hyp = loadHyp(undefined, hypOverridesWith(t.hyp, { labelSmoothing: t.label_smoothing })); } catch (e) { throw fatal('bad hyp', e); }
   const clock = new Timeline();
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
   log.info(backend, 'compute backend');

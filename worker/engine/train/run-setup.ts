@@ -37,6 +37,8 @@ export interface RunSettings {
   patience: number;
   /** skip AutoAnchor (train.py --noautoanchor); default false */
   noautoanchor?: boolean;
+  /** train.py --single-cls: both splits as one class 'item' (loadDataset singleCls); default false */
+  singleCls?: boolean;
   /** how ranks (or, for one process, outer steps) sync (engine/sync); absent: allreduce */
   sync?: SyncSettings;
   /**
@@ -63,6 +65,7 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
     data: String(m.data), cfg: String(m.cfg), imgsz: Number(m.imgsz), epochs: Number(m.epochs), batch: Number(m.batch), seed: Number(m.seed),
     lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
     hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
+    ...(m.singleCls === true ? { singleCls: true } : {}),
     ...(m.syncSettings && typeof m.syncSettings === 'object' ? { sync: m.syncSettings as unknown as SyncSettings } : {}),
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
     ...(typeof m.weights === 'string' ? { weights: m.weights, weightsAnchors: m.weightsAnchors === true } : {}),
@@ -74,6 +77,7 @@ export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { 
   return {
     data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
     freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
+    ...(s.singleCls ? { singleCls: true } : {}),
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
     ...(s.sync && s.sync.mode !== 'allreduce' ? { syncSettings: s.sync as unknown as Json } : {}),
     ...(s.weights ? { weights: s.weights, weightsAnchors: s.weightsAnchors ?? false } : {}),
@@ -121,8 +125,8 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
   const perRank = Math.floor(s.batch / worldSize);
   if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
   // as train.py: corrupt images and label files are left out and named in the scan report
-  const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true });
-  const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true });
+  const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true, singleCls: s.singleCls });
+  const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true, singleCls: s.singleCls });
   const model = buildModel(s.cfg, { nc: trainSet.nc, seed: s.seed });
   try {
     const stride = Math.max(...model.strides);

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { join, resolve } from 'node:path';
 import { loadCheckpoint, type CheckpointContent } from '../checkpoint/index.ts';
 import { createLoader, loadDataset, type YoloDataset } from '../data/index.ts';
-import { loadHyp, type Hyp } from '../hyp/index.ts';
+import { hypOverridesWith, loadHyp, type Hyp } from '../hyp/index.ts';
 import type { YoloModel } from '../model/index.ts';
 import { SyncStrategy, soloComm, type SyncSettings } from '../sync/index.ts';
 import { fit, type FitEvent, type FitResult } from './fit.ts';
@@ -43,6 +43,10 @@ export interface TrainSessionOptions {
   /** skip AutoAnchor (--noautoanchor) */
   noAutoanchor?: boolean;
   patience?: number;
+  /** class label smoothing epsilon (train.py --label-smoothing): BCE class targets 1 − ε/2 and ε/2; overrides hyp label_smoothing */
+  labelSmoothing?: number;
+  /** train.py --single-cls: every label is class 0 of one class ('item', or the dataset's only name) */
+  singleCls?: boolean;
   freeze?: number[];
   noVal?: boolean;
   /** nominal batch; default 64 */
@@ -130,8 +134,8 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     settings = {
       ...(o.weights ? { weights: resolve(o.weights), weightsAnchors: !o.cfg } : {}),
       data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg, imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
-      seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, o.hypOverrides), patience: o.patience ?? 100,
-      noautoanchor: o.noAutoanchor ?? false, ...(o.sync ? { sync: o.sync } : {}),
+      seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, hypOverridesWith(o.hypOverrides, { labelSmoothing: o.labelSmoothing })), patience: o.patience ?? 100,
+      noautoanchor: o.noAutoanchor ?? false, ...(o.singleCls ? { singleCls: true } : {}), ...(o.sync ? { sync: o.sync } : {}),
     };
   }
   const run = await setupRun(settings, { fresh: !resume, ...(pretrained ? { pretrained } : {}) });
@@ -183,7 +187,7 @@ export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMe
   const data = o.data ?? (typeof meta.data === 'string' ? meta.data : undefined);
   if (!data) throw new WeightsError(`${o.weights} records no dataset: pass --data`);
   const img = o.img ?? w.imgsz ?? 640;
-  const dataset = await loadDataset(data, o.split ?? 'val', { skipCorrupt: true });
+  const dataset = await loadDataset(data, o.split ?? 'val', { skipCorrupt: true, singleCls: meta.singleCls === true });
   const nc = w.nc ?? dataset.nc;
   if (dataset.nc !== nc) throw new Error(`the weights have ${nc} classes, the dataset ${dataset.nc}`);
   const model: YoloModel = modelFromPretrained(w, o.cfg);

@@ -1,0 +1,96 @@
+/**
+ * train.py options in the one training loop: --label-smoothing (the class targets of the loss),
+ * --single-cls (the dataset as one class, end to end through a run), --save-period (epochN
+ * checkpoints); each through `flotilla train`'s session options and the job spec's fields.
+ */
+import t from 'tap';
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { Yolov5Trainer } from '../../shared/schemas/job.ts';
+import { initBackend } from '../../worker/engine/backend.ts';
+import { loadCheckpoint } from '../../worker/engine/checkpoint/index.ts';
+import { generateSyntheticDataset, loadDataset } from '../../worker/engine/data/index.ts';
+import { hypOverridesWith, loadHyp } from '../../worker/engine/hyp/index.ts';
+import { computeLoss, lossGains } from '../../worker/engine/loss/index.ts';
+import { trainSession, type SessionEvent } from '../../worker/engine/train/index.ts';
+import { TINY_YAML } from './train-fixtures.ts';
+
+const softplus = (x: number) => Math.log1p(Math.exp(x));
+
+/**
+ * The class loss with every class logit equal to `c`: each assigned row has one target cp and
+ * nc−1 targets cn, so the mean BCE is softplus(c) − c·(cp + (nc−1)·cn)/nc on every level that has targets.
+ */
+function clsLossConstantLogits(eps: number, nc: number, c: number): { got: number; want: number } {
+  const hyp = loadHyp(undefined, hypOverridesWith({}, { labelSmoothing: eps }));
+  const na = 3, ny = 8, nx = 8, no = nc + 5;
+  const anchors = [[[1, 1], [2, 2], [3, 3]]];
+  const preds = [tf.tidy(() => tf.concat([tf.zeros([1, na, ny, nx, 5]), tf.fill([1, na, ny, nx, nc], c)], 4))];
+  const targets = Float32Array.from([0, 2, 0.4, 0.6, 0.2, 0.2, 0, 0, 0.7, 0.3, 0.15, 0.25]);
+  const r = computeLoss(preds, targets, { nc, anchors, strides: [8], imgsz: 64 }, hyp);
+  const got = r.lcls.dataSync()[0];
+  tf.dispose([preds, r.total, r.lbox, r.lobj, r.lcls]);
+  const cp = 1 - 0.5 * eps, cn = 0.5 * eps;
+  const want = lossGains(hyp, nc, 1, 64).cls * (softplus(c) - (c * (cp + (nc - 1) * cn)) / nc);
+  return { got, want };
+}
+
+t.test('--label-smoothing: class targets 1 − ε/2 and ε/2 in the loss', async (t) => {
+  await tf.setBackend('cpu');
+  for (const c of [2, -2]) {
+    for (const eps of [0, 0.1, 0.4]) {
+      const { got, want } = clsLossConstantLogits(eps, 4, c);
+      t.ok(Math.abs(got - want) <= 1e-5 * Math.abs(want), `logits ${c}, eps ${eps}: lcls ${got} ≈ ${want}`);
+    }
+  }
+  // confident negatives (logit −2 on 3 of 4 classes) are penalised once their target is ε/2
+  const a = clsLossConstantLogits(0, 4, -2).got, b = clsLossConstantLogits(0.4, 4, -2).got;
+  t.ok(b > a, `smoothing raises the loss of confident negative logits (${b} > ${a})`);
+  // the flag wins over a hyp override, in the CLI's path and the job's
+  t.equal(loadHyp(undefined, hypOverridesWith({ label_smoothing: 0.3 }, { labelSmoothing: 0.1 })).label_smoothing, 0.1);
+  t.equal(loadHyp(undefined, hypOverridesWith({ label_smoothing: 0.3 }, {})).label_smoothing, 0.3);
+  const spec = Yolov5Trainer.parse({ kind: 'yolov5', label_smoothing: 0.2 });
+  t.equal(loadHyp(undefined, hypOverridesWith(spec.hyp, { labelSmoothing: spec.label_smoothing })).label_smoothing, 0.2, 'job spec field');
+  t.notOk(Yolov5Trainer.safeParse({ kind: 'yolov5', label_smoothing: 1.5 }).success, 'epsilon above 1 is refused');
+});
+
+t.test('--single-cls: one class through the dataset and a whole run', async (t) => {
+  const backend = await initBackend();
+  t.comment(`backend: ${backend.backend}`);
+  const dir = mkdtempSync(join(tmpdir(), 'train-options-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ds = await generateSyntheticDataset({ dir: join(dir, 'ds'), train: 8, val: 4, img: 64, seed: 5, classes: ['circle', 'square'], objects: [2, 3], backgroundFraction: 0 });
+  const multi = await loadDataset(ds.yamlPath, 'train');
+  const classesOf = (items: { labels: Float32Array }[]) => new Set(items.flatMap((i) => Array.from(i.labels).filter((_, k) => k % 5 === 0)));
+  t.same([...classesOf(multi.items)].sort(), [0, 1], 'the dataset has both classes');
+  const one = await loadDataset(ds.yamlPath, 'train', { singleCls: true });
+  t.equal(one.nc, 1);
+  t.same(one.names, ['item']);
+  t.same([...classesOf(one.items)], [0], 'every label is class 0');
+  t.same(one.items.map((i) => i.labels.length), multi.items.map((i) => i.labels.length), 'no box lost');
+  // a dataset with one name keeps it (train.py: names = {0: 'item'} only when len(names) != 1)
+  const solo = await generateSyntheticDataset({ dir: join(dir, 'solo'), train: 2, val: 2, img: 64, seed: 6, classes: ['circle'], objects: [1, 2], backgroundFraction: 0 });
+  const soloOne = await loadDataset(solo.yamlPath, 'val', { singleCls: true });
+  t.same([soloOne.nc, soloOne.names], [1, ['circle']]);
+
+  const cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, stringify(TINY_YAML));
+  const events: SessionEvent[] = [];
+  const r = await trainSession({
+    data: ds.yamlPath, cfg, img: 64, epochs: 1, batch: 4, nbs: 4, project: dir, name: 'one', singleCls: true, noAutoanchor: true, noPlots: true,
+    onEvent: (e) => events.push(e),
+  });
+  const start = events.find((e) => e.type === 'start');
+  t.ok(start && start.type === 'start' && start.nc === 1 && start.names.join() === 'item', 'the run trains one class named item');
+  const ck = loadCheckpoint(r.lastPath);
+  t.equal(ck.meta.nc, 1, 'checkpoint: nc 1');
+  t.equal(ck.meta.singleCls, true, 'checkpoint records single-cls (a resume keeps it)');
+  // TINY_YAML's Detect is layer 11: one output conv per level, na·(5 + nc) channels
+  const heads = [...ck.tensors.entries()].filter(([k]) => /^model\/model\.11\.m\.\d+\.bias$/.test(k));
+  t.equal(heads.length, 2, `Detect output biases found (${heads.map(([k]) => k).join(', ')})`);
+  for (const [k, v] of heads) t.same(v.shape, [3 * 6], `${k}: 3 anchors × (5 + 1 class)`);
+  t.ok(Yolov5Trainer.parse({ kind: 'yolov5', single_cls: true }).single_cls, 'job spec field');
+});
