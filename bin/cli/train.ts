@@ -27,6 +27,7 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --noval            validate only after the final epoch
   --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
   --save-every N     also write last.ckpt every N iterations
+  --save-period N    also keep weights/epochK.ckpt after every epoch K with K % N == 0 (default 0: none)
   --sync MODE        allreduce (default) | local-sgd | diloco | streaming: outer steps (docs/sync.md)
   --sync-every H     optimizer steps between outer steps (default 16)
   --outer-lr X       diloco/streaming outer learning rate (default 0.7)
@@ -81,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, {
     data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, 'label-smoothing': { type: 'string' }, 'single-cls': { type: 'boolean' }, patience: { type: 'string' },
-    freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
+    freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, 'save-period': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
     project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
     'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
     sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
@@ -100,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
       labelSmoothing: flagNumber('label-smoothing', s('label-smoothing'), 0, { max: 1, integer: false }),
       singleCls: Boolean(values['single-cls']),
       patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval), noPlots: Boolean(values.noplots),
-      saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), weights: s('weights'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
+      saveEvery: num('save-every', s('save-every'), 1), savePeriod: num('save-period', s('save-period'), 0), resume: s('resume'), weights: s('weights'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
       synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
       sync: syncFlags(s),
     };

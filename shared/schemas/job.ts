@@ -72,6 +72,8 @@ export const Yolov5Trainer = z
     label_smoothing: z.number().min(0).max(1).optional(),
     /** train as one class, as train.py --single-cls: every label is class 0, names ['item'] (a one-name dataset keeps its name) */
     single_cls: z.boolean().default(false),
+    /** also keep the checkpoint of every N-th epoch as the artifact epochN.ckpt, as train.py --save-period (default 0: none) */
+    save_period: z.number().int().nonnegative().max(10_000).default(0),
     /**
      * a checkpoint file on every worker (`flotilla train`'s weights/last.ckpt) to continue from
      * while the job has none of its own yet; the job's settings must build the same model

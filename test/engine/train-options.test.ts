@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -93,4 +93,27 @@ t.test('--single-cls: one class through the dataset and a whole run', async (t) 
   t.equal(heads.length, 2, `Detect output biases found (${heads.map(([k]) => k).join(', ')})`);
   for (const [k, v] of heads) t.same(v.shape, [3 * 6], `${k}: 3 anchors × (5 + 1 class)`);
   t.ok(Yolov5Trainer.parse({ kind: 'yolov5', single_cls: true }).single_cls, 'job spec field');
+});
+
+t.test('--save-period: weights/epochN.ckpt after every N-th epoch, as train.py', async (t) => {
+  await initBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'train-period-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, stringify(TINY_YAML));
+  const events: SessionEvent[] = [];
+  const r = await trainSession({
+    data: 'synthetic', cfg, img: 64, epochs: 3, batch: 4, nbs: 4, synthTrain: 4, synthVal: 2, synthOptions: { classes: ['circle', 'square'], objects: [1, 2] },
+    project: dir, name: 'period', noAutoanchor: true, noPlots: true, noVal: true, savePeriod: 2, onEvent: (e) => events.push(e),
+  });
+  const weights = join(r.saveDir, 'weights');
+  // train.py: epoch % save_period == 0 with 0-based epochs → epoch0 and epoch2 of 0..2
+  t.same(readdirSync(weights).filter((f) => f.startsWith('epoch')).sort(), ['epoch0.ckpt', 'epoch2.ckpt']);
+  const periodic = events.filter((e) => e.type === 'checkpoint' && e.kind === 'epoch').map((e) => e.type === 'checkpoint' ? e.path : '');
+  t.same(periodic, [join(weights, 'epoch0.ckpt'), join(weights, 'epoch2.ckpt')], 'one event per kept checkpoint');
+  const e0 = loadCheckpoint(join(weights, 'epoch0.ckpt')).meta.fit as { cursor: { epoch: number } };
+  t.equal(e0.cursor.epoch, 1, 'epoch0.ckpt holds the state after epoch 0 (a resume continues at epoch 1)');
+  t.ok(readFileSync(join(weights, 'epoch2.ckpt')).equals(readFileSync(r.lastPath)), 'the last epoch\'s periodic file is last.ckpt');
+  t.equal(Yolov5Trainer.parse({ kind: 'yolov5', save_period: 5 }).save_period, 5, 'job spec field');
+  t.equal(Yolov5Trainer.parse({ kind: 'yolov5' }).save_period, 0, 'off by default');
 });

@@ -274,6 +274,9 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
           await ctx.emitLog('warn', `step ${e.step} skipped on every rank: the summed gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
           await ctx.reportStep(e.step, { skipped_steps: e.skipped }, e.epoch);
         }
+      } else if (e.type === 'checkpoint' && e.kind === 'epoch' && !signal.aborted) {
+        // save_period: the epoch's checkpoint as an artifact under its run-folder name (epochN.ckpt)
+        await ctx.saveArtifact(basename(e.path), readFileSync(e.path));
       } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
         await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(ctx.spec.generation) });
         // a draining node asked for this step's checkpoint: answer, then hold the gang until it moves
@@ -289,7 +292,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       clock.once('fit');
       try {
         result = await fit(trainer, {
-          train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
+          train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every, savePeriod: t.save_period,
           plots: { names: setup.trainSet.names, labels: setup.trainSet.items.map((i) => i.labels) },
           meta: { ...setup.meta, job: spec.jobId, generation: ctx.spec.generation }, resume, signal, onEvent,
           hooks: {

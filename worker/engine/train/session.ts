@@ -66,6 +66,8 @@ export interface TrainSessionOptions {
   synthOptions?: { classes?: string[]; objects?: [number, number]; sizes?: [number, number]; backgroundFraction?: number };
   /** write last.ckpt every this many iterations too */
   saveEvery?: number;
+  /** also keep weights/epochN.ckpt every this many epochs (train.py --save-period); default 0 (none) */
+  savePeriod?: number;
   /** draw no pictures (train.py --noplots); default false */
   noPlots?: boolean;
   /**
@@ -150,7 +152,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     });
     const result = await fit(trainer, {
       train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
-      meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
+      meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, savePeriod: o.savePeriod, signal: o.signal, onEvent: o.onEvent,
       ...(o.noPlots ? {} : { plots: { names: trainSet.names, labels: trainSet.items.map((i) => i.labels) } }),
       ...(settings.sync && settings.sync.mode !== 'allreduce' ? { hooks: { sync: { strategy: new SyncStrategy(settings.sync, trainer.layout.size), comm: soloComm } } } : {}),
     });
