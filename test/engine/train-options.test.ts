@@ -117,3 +117,81 @@ t.test('--save-period: weights/epochN.ckpt after every N-th epoch, as train.py',
   t.equal(Yolov5Trainer.parse({ kind: 'yolov5', save_period: 5 }).save_period, 5, 'job spec field');
   t.equal(Yolov5Trainer.parse({ kind: 'yolov5' }).save_period, 0, 'off by default');
 });
+
+/** torch.optim.Adam / AdamW in float64, per element, from the formulas of their documentation. */
+function adamReference(kind: 'Adam' | 'AdamW', p0: number[], grads: number[][], group: number[], lr: number[], wd: number[], b1: number): number[] {
+  const p = p0.slice(), m = p0.map(() => 0), v = p0.map(() => 0);
+  grads.forEach((g0, k) => {
+    const t = k + 1;
+    for (let i = 0; i < p.length; i++) {
+      const a = lr[group[i]], d = wd[group[i]];
+      let g = g0[i];
+      if (kind === 'Adam') g += d * p[i];
+      else p[i] *= 1 - a * d;
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = 0.999 * v[i] + 0.001 * g * g;
+      p[i] -= (a / (1 - b1 ** t)) * (m[i] / (Math.sqrt(v[i]) / Math.sqrt(1 - 0.999 ** t) + 1e-8));
+    }
+  });
+  return p;
+}
+
+t.test('--optimizer Adam|AdamW: the step on the parameter groups, as torch', async (t) => {
+  await initBackend();
+  const { DeviceAdam } = await import('../../worker/engine/train/device-adam.ts');
+  // three groups as the layout orders them: 0 biases, 1 weights (decay), 2 BN weights
+  const sizes = [3, 4, 2], group = [0, 0, 0, 1, 1, 1, 1, 2, 2];
+  const p0 = [0.5, -0.2, 0.1, 1.5, -2, 0.25, 0.75, 1, 0.9];
+  const lr = [0.05, 0.01, 0.02], wd = [0, 0.1, 0];
+  const grads = [0, 1, 2].map((k) => p0.map((_, i) => Math.sin(1 + i * 0.7 + k * 1.3)));
+  for (const kind of ['Adam', 'AdamW'] as const) {
+    let off = 0;
+    const entries = sizes.map((n, gi) => {
+      const e = { name: `p${gi}`, variable: tf.variable(tf.tensor1d(p0.slice(off, off + n))), group: gi, offset: off, size: n };
+      off += n;
+      return e;
+    });
+    const opt = new DeviceAdam(entries, 9, [{ begin: 0, end: 3, group: 0 }, { begin: 3, end: 7, group: 1 }, { begin: 7, end: 9, group: 2 }], kind, 0.937);
+    for (const g of grads) {
+      tf.tidy(() => opt.step(tf.tensor1d(g), { lr: tf.tensor1d(lr), weightDecay: tf.tensor1d(wd), momentum: tf.tensor1d([0.5]), decayed: [false, true, false] }));
+    }
+    const got = entries.flatMap((e) => Array.from(e.variable.dataSync()));
+    const want = adamReference(kind, p0, grads, group, lr, wd, 0.937);
+    const err = Math.max(...got.map((x, i) => Math.abs(x - want[i])));
+    t.ok(err < 1e-5, `${kind}: 3 steps within ${err.toExponential(2)} of float64 torch formulas`);
+    // decay reaches the weights only: with wd 0 everywhere the weights would land elsewhere
+    const noDecay = adamReference(kind, p0, grads, group, lr, [0, 0, 0], 0.937);
+    t.ok(Math.abs(got[4] - noDecay[4]) > 1e-4 && Math.abs(got[0] - noDecay[0]) < 1e-6 && Math.abs(got[8] - noDecay[8]) < 1e-6,
+      `${kind}: weight decay on the weights group, none on biases and BN weights`);
+    t.equal(opt.steps, 3);
+    opt.dispose();
+    entries.forEach((e) => e.variable.dispose());
+  }
+});
+
+t.test('--optimizer AdamW through a run: checkpoint state, and a resume with another optimizer is refused', async (t) => {
+  await initBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'train-adam-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, stringify(TINY_YAML));
+  const r = await trainSession({
+    data: 'synthetic', cfg, img: 64, epochs: 1, batch: 2, nbs: 2, synthTrain: 4, synthVal: 2, synthOptions: { classes: ['circle', 'square'], objects: [1, 2] },
+    project: dir, name: 'adamw', noAutoanchor: true, noPlots: true, optimizer: 'AdamW',
+  });
+  const ck = loadCheckpoint(r.lastPath);
+  t.equal(ck.meta.optimizer, 'AdamW', 'the run records its optimizer');
+  const train = ck.meta.train as { adam?: { kind: string; steps: number }; counters: { optimizerSteps: number } };
+  t.same(train.adam, { kind: 'AdamW', steps: train.counters.optimizerSteps }, 'Adam step count = optimizer steps');
+  t.ok(ck.tensors.has('optim/exp_avg_sq'), 'second moment stored');
+  const losses = readFileSync(r.resultsPath, 'utf8').trim().split('\n')[1].split(',').slice(1, 4).map(Number);
+  t.ok(losses.every((x) => Number.isFinite(x) && x > 0), `finite losses ${losses}`);
+  // a checkpoint whose meta says SGD but whose state is Adam's: restoring refuses
+  const { restoreTrainer, CheckpointMismatchError } = await import('../../worker/engine/train/index.ts');
+  const { setupRun, runSettingsOf } = await import('../../worker/engine/train/run-setup.ts');
+  const sgd = await setupRun({ ...runSettingsOf(ck), optimizer: 'SGD' });
+  t.teardown(() => sgd.dispose());
+  t.throws(() => restoreTrainer(sgd.trainer, ck), CheckpointMismatchError);
+  t.equal(Yolov5Trainer.parse({ kind: 'yolov5', optimizer: 'Adam' }).optimizer, 'Adam', 'job spec field');
+  t.notOk(Yolov5Trainer.safeParse({ kind: 'yolov5', optimizer: 'RMSProp' }).success, 'other optimizers refused');
+});

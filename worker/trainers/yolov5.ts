@@ -52,7 +52,7 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
   const base = {
     ...(weights ? { weights, weightsAnchors: false } : {}),
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, ...(t.single_cls ? { singleCls: true } : {}), sync: effectiveSync(ctx.spec.job),
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, ...(t.single_cls ? { singleCls: true } : {}), optimizer: t.optimizer, sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
   if (pushed !== null) {

@@ -47,6 +47,8 @@ export interface TrainSessionOptions {
   labelSmoothing?: number;
   /** train.py --single-cls: every label is class 0 of one class ('item', or the dataset's only name) */
   singleCls?: boolean;
+  /** train.py --optimizer: SGD (default), Adam or AdamW */
+  optimizer?: 'SGD' | 'Adam' | 'AdamW';
   freeze?: number[];
   noVal?: boolean;
   /** nominal batch; default 64 */
@@ -137,7 +139,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
       ...(o.weights ? { weights: resolve(o.weights), weightsAnchors: !o.cfg } : {}),
       data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg, imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
       seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, hypOverridesWith(o.hypOverrides, { labelSmoothing: o.labelSmoothing })), patience: o.patience ?? 100,
-      noautoanchor: o.noAutoanchor ?? false, ...(o.singleCls ? { singleCls: true } : {}), ...(o.sync ? { sync: o.sync } : {}),
+      noautoanchor: o.noAutoanchor ?? false, ...(o.singleCls ? { singleCls: true } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.sync ? { sync: o.sync } : {}),
     };
   }
   const run = await setupRun(settings, { fresh: !resume, ...(pretrained ? { pretrained } : {}) });
