@@ -1,7 +1,8 @@
 /**
  * train.py options in the one training loop: --label-smoothing (the class targets of the loss),
  * --single-cls (the dataset as one class, end to end through a run), --save-period (epochN
- * checkpoints); each through `flotilla train`'s session options and the job spec's fields.
+ * checkpoints), --optimizer Adam|AdamW (the step against torch's formulas, the checkpoint state,
+ * an exact resume); each through `flotilla train`'s session options and the job spec's fields.
  */
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
@@ -194,4 +195,31 @@ t.test('--optimizer AdamW through a run: checkpoint state, and a resume with ano
   t.throws(() => restoreTrainer(sgd.trainer, ck), CheckpointMismatchError);
   t.equal(Yolov5Trainer.parse({ kind: 'yolov5', optimizer: 'Adam' }).optimizer, 'Adam', 'job spec field');
   t.notOk(Yolov5Trainer.safeParse({ kind: 'yolov5', optimizer: 'RMSProp' }).success, 'other optimizers refused');
+});
+
+t.test('--optimizer Adam: an interrupted and resumed run ends where the straight run ends', async (t) => {
+  await initBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'train-adam-resume-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, stringify(TINY_YAML));
+  const base = {
+    data: 'synthetic', cfg, img: 64, epochs: 2, batch: 2, nbs: 2, seed: 3, synthTrain: 6, synthVal: 2, synthOptions: { classes: ['circle', 'square'], objects: [1, 2] as [number, number] },
+    project: dir, existOk: true, noAutoanchor: true, noPlots: true, noVal: true, saveEvery: 1, optimizer: 'Adam' as const,
+  };
+  const straight = await trainSession({ ...base, name: 'straight' });
+  const ac = new AbortController();
+  await t.rejects(trainSession({
+    ...base, name: 'cut', signal: ac.signal,
+    onEvent: (e) => { if (e.type === 'batch' && e.epoch === 1 && e.index === 0) ac.abort(new Error('simulated crash')); },
+  }), /simulated crash/);
+  const resumed = await trainSession({ ...base, data: '', resume: join(dir, 'cut', 'weights', 'last.ckpt') });
+  const a = loadCheckpoint(straight.lastPath), b = loadCheckpoint(resumed.lastPath);
+  const bad = [...a.tensors].filter(([k, v]) => {
+    const w = b.tensors.get(k);
+    const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    return !w || !bytes(v.data as Float32Array).equals(bytes(w.data as Float32Array));
+  }).map(([k]) => k);
+  t.same(bad, [], 'model, EMA and both Adam moments bit-identical');
+  t.same((b.meta.train as { adam: unknown }).adam, (a.meta.train as { adam: unknown }).adam, 'Adam step count equal');
 });
