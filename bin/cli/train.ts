@@ -19,12 +19,16 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --seed S           model init and data order seed (default 0)
   --cos-lr           cosine lr schedule (default linear)
   --noautoanchor     keep the model's anchors (no AutoAnchor check and re-fit)
+  --label-smoothing EPS  class label smoothing (BCE targets 1-EPS/2 and EPS/2; default 0)
+  --optimizer O      SGD (Nesterov, default) | Adam | AdamW (betas: hyp momentum, 0.999)
+  --single-cls       train as one class: every label is class 0, named 'item'
   --patience N       early stopping patience in epochs (default 100, 0 = never)
   --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
   --nbs N            nominal batch size for gradient accumulation (default 64)
   --noval            validate only after the final epoch
   --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
   --save-every N     also write last.ckpt every N iterations
+  --save-period N    also keep weights/epochK.ckpt after every epoch K with K % N == 0 (default 0: none)
   --sync MODE        allreduce (default) | local-sgd | diloco | streaming: outer steps (docs/sync.md)
   --sync-every H     optimizer steps between outer steps (default 16)
   --outer-lr X       diloco/streaming outer learning rate (default 0.7)
@@ -43,6 +47,11 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --no-progress      no progress bar even on a terminal (also FLOTILLA_PROGRESS=0)`;
 
 const num = (name: string, v: string | undefined, min: number) => flagNumber(name, v, min);
+
+function optimizerFlag(v: string | undefined): 'SGD' | 'Adam' | 'AdamW' | undefined {
+  if (v === undefined || v === 'SGD' || v === 'Adam' || v === 'AdamW') return v;
+  throw new Error(`--optimizer must be SGD, Adam or AdamW (got '${v}')`);
+}
 
 function overrides(v: string | undefined): Record<string, number> {
   const out: Record<string, number> = {};
@@ -78,8 +87,8 @@ const f = (x: number, w = 10, p = 4) => x.toFixed(p).padStart(w);
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, {
     data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-    hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, patience: { type: 'string' },
-    freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
+    hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, 'label-smoothing': { type: 'string' }, 'single-cls': { type: 'boolean' }, optimizer: { type: 'string' }, patience: { type: 'string' },
+    freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, 'save-period': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
     project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
     'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
     sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
@@ -95,8 +104,10 @@ export async function run(argv: string[]): Promise<number> {
     opts = {
       data: s('data') ?? '', cfg: s('cfg'), img: num('img', s('img'), 32), epochs: num('epochs', s('epochs'), 1), batch: num('batch', s('batch'), 1),
       hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']), noAutoanchor: Boolean(values.noautoanchor),
+      labelSmoothing: flagNumber('label-smoothing', s('label-smoothing'), 0, { max: 1, integer: false }),
+      singleCls: Boolean(values['single-cls']), optimizer: optimizerFlag(s('optimizer')),
       patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval), noPlots: Boolean(values.noplots),
-      saveEvery: num('save-every', s('save-every'), 1), resume: s('resume'), weights: s('weights'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
+      saveEvery: num('save-every', s('save-every'), 1), savePeriod: num('save-period', s('save-period'), 0), resume: s('resume'), weights: s('weights'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
       synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
       sync: syncFlags(s),
     };

@@ -68,6 +68,14 @@ export const Yolov5Trainer = z
     cos_lr: z.boolean().default(false),
     /** keep the cfg's anchors: no AutoAnchor check and re-fit before training, as train.py --noautoanchor */
     noautoanchor: z.boolean().default(false),
+    /** class label smoothing epsilon, as train.py --label-smoothing (targets 1 − ε/2, ε/2); wins over hyp.label_smoothing */
+    label_smoothing: z.number().min(0).max(1).optional(),
+    /** train as one class, as train.py --single-cls: every label is class 0, names ['item'] (a one-name dataset keeps its name) */
+    single_cls: z.boolean().default(false),
+    /** train.py --optimizer: SGD (Nesterov), Adam or AdamW with betas (momentum, 0.999); no decay on BN weights and biases */
+    optimizer: z.enum(['SGD', 'Adam', 'AdamW']).default('SGD'),
+    /** also keep the checkpoint of every N-th epoch as the artifact epochN.ckpt, as train.py --save-period (default 0: none) */
+    save_period: z.number().int().nonnegative().max(10_000).default(0),
     /**
      * a checkpoint file on every worker (`flotilla train`'s weights/last.ckpt) to continue from
      * while the job has none of its own yet; the job's settings must build the same model

@@ -34,7 +34,7 @@ import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type Checkp
 import { syncState, type SyncResult } from '../actor/state-sync.ts';
 import { reportAgreed } from '../actor/step-report.ts';
 import { Timeline } from '../actor/timeline.ts';
-import { loadHyp, type Hyp } from '../engine/hyp/index.ts';
+import { hypOverridesWith, loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
   CheckpointMismatchError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
 } from '../engine/train/index.ts';
@@ -52,7 +52,7 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
   const base = {
     ...(weights ? { weights, weightsAnchors: false } : {}),
     cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, sync: effectiveSync(ctx.spec.job),
+    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, ...(t.single_cls ? { singleCls: true } : {}), optimizer: t.optimizer, sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
   if (pushed !== null) {
@@ -193,7 +193,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     throw new FlotillaError('FLO_ACTOR_FATAL', `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`);
   }
   let hyp: Hyp;
-  try { hyp = loadHyp(undefined, t.hyp); } catch (e) { throw fatal('bad hyp', e); }
+  try { hyp = loadHyp(undefined, hypOverridesWith(t.hyp, { labelSmoothing: t.label_smoothing })); } catch (e) { throw fatal('bad hyp', e); }
   const clock = new Timeline();
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
   log.info(backend, 'compute backend');
@@ -274,6 +274,9 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
           await ctx.emitLog('warn', `step ${e.step} skipped on every rank: the summed gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
           await ctx.reportStep(e.step, { skipped_steps: e.skipped }, e.epoch);
         }
+      } else if (e.type === 'checkpoint' && e.kind === 'epoch' && !signal.aborted) {
+        // save_period: the epoch's checkpoint as an artifact under its run-folder name (epochN.ckpt)
+        await ctx.saveArtifact(basename(e.path), readFileSync(e.path));
       } else if (e.type === 'checkpoint' && e.kind === 'last' && !signal.aborted) {
         await ctx.checkpoints.save(e.step, readFileSync(e.path), { generation: String(ctx.spec.generation) });
         // a draining node asked for this step's checkpoint: answer, then hold the gang until it moves
@@ -289,7 +292,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       clock.once('fit');
       try {
         result = await fit(trainer, {
-          train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every,
+          train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every, savePeriod: t.save_period,
           plots: { names: setup.trainSet.names, labels: setup.trainSet.items.map((i) => i.labels) },
           meta: { ...setup.meta, job: spec.jobId, generation: ctx.spec.generation }, resume, signal, onEvent,
           hooks: {

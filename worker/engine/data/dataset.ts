@@ -49,6 +49,11 @@ export interface LoadDatasetOptions {
    * where a malformed label file is an error (and images are not opened).
    */
   skipCorrupt?: boolean;
+  /**
+   * train.py --single-cls: every label becomes class 0, nc = 1, and the names become ['item']
+   * (a dataset that already has one name keeps it); labels are still checked against the yaml's nc.
+   */
+  singleCls?: boolean;
 }
 
 /** Smallest image side train.py accepts. */
@@ -170,6 +175,10 @@ export async function loadDataset(yamlPath: string, split: 'train' | 'val', opts
   if (items.length === 0) throw new Error(`${yamlPath}: every one of the ${images.length} '${split}' images is corrupt (first: ${corrupt[0]?.image}: ${corrupt[0]?.reason})`);
   corrupt.sort((a, b) => (a.image < b.image ? -1 : 1));
   const orphanLabels = await orphansOf(images);
+  if (opts.singleCls) {
+    for (const it of items) for (let i = 0; i < it.labels.length; i += 5) it.labels[i] = 0;
+    return { yamlPath, split, root, items, names: names.length === 1 ? names : ['item'], nc: 1, backgrounds: missingLabels + emptyLabels, duplicates, missingLabels, emptyLabels, corrupt, orphanLabels };
+  }
   return { yamlPath, split, root, items, names, nc, backgrounds: missingLabels + emptyLabels, duplicates, missingLabels, emptyLabels, corrupt, orphanLabels };
 }
 

@@ -31,3 +31,11 @@ export function loadHyp(file: string = SCRATCH_LOW, overrides: Record<string, nu
   }
   return r.data;
 }
+
+/**
+ * The hyp overrides with train.py's flags that write into hyp applied last:
+ * `--label-smoothing EPS` sets hyp label_smoothing (train.py: hyp['label_smoothing'] = opt.label_smoothing).
+ */
+export function hypOverridesWith(overrides: Record<string, number> = {}, flags: { labelSmoothing?: number } = {}): Record<string, number> {
+  return { ...overrides, ...(flags.labelSmoothing === undefined ? {} : { label_smoothing: flags.labelSmoothing }) };
+}

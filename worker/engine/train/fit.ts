@@ -51,7 +51,7 @@ export interface BatchSource {
 export type FitEvent =
   | { type: 'batch'; epoch: number; index: number; batches: number; step: number; items: LossItems; mean: LossItems; lr: [number, number, number]; stepped: boolean }
   | { type: 'epoch'; epoch: number; epochs: number; step: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean; resultsPath: string }
-  | { type: 'checkpoint'; path: string; kind: 'last' | 'best'; sha256: string; step: number; epoch: number; epochEnd: boolean }
+  | { type: 'checkpoint'; path: string; kind: 'last' | 'best' | 'epoch'; sha256: string; step: number; epoch: number; epochEnd: boolean }
   | { type: 'stop'; reason: 'done' | 'patience'; epoch: number }
   /** pictures written (or rewritten) into the run folder in `ms`; `error`: drawing failed, training goes on */
   | { type: 'plots'; files: string[]; ms: number; error?: string }
@@ -71,6 +71,11 @@ export interface FitOptions {
   noVal?: boolean;
   /** also write last.ckpt every this many iterations; default 0 (epoch ends only) */
   saveEvery?: number;
+  /**
+   * train.py --save-period: also keep weights/epoch{N}.ckpt after every epoch N (0-based) with
+   * N % savePeriod == 0; default 0 (none)
+   */
+  savePeriod?: number;
   /** stored in every checkpoint's meta (cfg, nc, names, imgsz, data seed, hyp …) */
   meta?: { [k: string]: Json };
   /** a checkpoint written by fit to continue from */
@@ -307,6 +312,11 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       if (best) {
         copyFileSync(lastPath, bestPath);
         await emit({ type: 'checkpoint', path: bestPath, kind: 'best', sha256, step: trainer.counters.ni, epoch: epoch + 1, epochEnd: true });
+      }
+      if (opts.savePeriod && opts.savePeriod > 0 && epoch % opts.savePeriod === 0) {
+        const periodPath = join(weightsDir, `epoch${epoch}.ckpt`);
+        copyFileSync(lastPath, periodPath);
+        await emit({ type: 'checkpoint', path: periodPath, kind: 'epoch', sha256, step: trainer.counters.ni, epoch: epoch + 1, epochEnd: true });
       }
     }
     epochsRun++;

@@ -13,7 +13,7 @@ import { buildModel, type YoloModel } from '../model/index.ts';
 import type { SyncSettings } from '../sync/index.ts';
 import { readPretrained, transferPretrained, type Pretrained, type TransferReport } from '../weights/index.ts';
 import type { LrKind } from './schedule.ts';
-import { Trainer } from './trainer.ts';
+import { Trainer, type OptimizerKind } from './trainer.ts';
 import { EngineError } from '../errors.ts';
 
 /** The synthetic generator's options, minus the folder (regenerated where needed: same seed, same bytes). */
@@ -38,6 +38,10 @@ export interface RunSettings {
   patience: number;
   /** skip AutoAnchor (train.py --noautoanchor); default false */
   noautoanchor?: boolean;
+  /** train.py --single-cls: both splits as one class 'item' (loadDataset singleCls); default false */
+  singleCls?: boolean;
+  /** train.py --optimizer; absent: SGD */
+  optimizer?: OptimizerKind;
   /** how ranks (or, for one process, outer steps) sync (engine/sync); absent: allreduce */
   sync?: SyncSettings;
   /**
@@ -65,6 +69,8 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
     data: String(m.data), cfg: String(m.cfg), imgsz: Number(m.imgsz), epochs: Number(m.epochs), batch: Number(m.batch), seed: Number(m.seed),
     lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
     hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
+    ...(m.singleCls === true ? { singleCls: true } : {}),
+    ...(m.optimizer === 'Adam' || m.optimizer === 'AdamW' ? { optimizer: m.optimizer } : {}),
     ...(m.syncSettings && typeof m.syncSettings === 'object' ? { sync: m.syncSettings as unknown as SyncSettings } : {}),
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
     ...(typeof m.weights === 'string' ? { weights: m.weights, weightsAnchors: m.weightsAnchors === true } : {}),
@@ -76,6 +82,8 @@ export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { 
   return {
     data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
     freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
+    ...(s.singleCls ? { singleCls: true } : {}),
+    ...(s.optimizer && s.optimizer !== 'SGD' ? { optimizer: s.optimizer } : {}),
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
     ...(s.sync && s.sync.mode !== 'allreduce' ? { syncSettings: s.sync as unknown as Json } : {}),
     ...(s.weights ? { weights: s.weights, weightsAnchors: s.weightsAnchors ?? false } : {}),
@@ -123,8 +131,8 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
   const perRank = Math.floor(s.batch / worldSize);
   if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
   // as train.py: corrupt images and label files are left out and named in the scan report
-  const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true });
-  const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true });
+  const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true, singleCls: s.singleCls });
+  const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true, singleCls: s.singleCls });
   const model = buildModel(s.cfg, { nc: trainSet.nc, seed: s.seed });
   try {
     const stride = Math.max(...model.strides);
@@ -145,7 +153,7 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     const shard = worldSize === 1 ? valSet : { ...valSet, items: valSet.items.filter((_, i) => i % worldSize === rank) };
     if (shard.items.length === 0) throw new RunSettingsError(`the validation set has ${valSet.items.length} images, fewer than the ${worldSize} ranks`);
     const val = createLoader({ dataset: shard, batchSize: Math.max(1, Math.floor((2 * s.batch) / worldSize)), img: s.imgsz, augment: false, hyp: s.hyp, seed: s.seed, rect: true, stride });
-    const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs });
+    const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs, optimizer: s.optimizer ?? 'SGD' });
     return {
       trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
       scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}), ...(pretrained ? { pretrained } : {}),

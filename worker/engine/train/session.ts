@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { join, resolve } from 'node:path';
 import { loadCheckpoint, type CheckpointContent } from '../checkpoint/index.ts';
 import { createLoader, loadDataset, type YoloDataset } from '../data/index.ts';
-import { loadHyp, type Hyp } from '../hyp/index.ts';
+import { hypOverridesWith, loadHyp, type Hyp } from '../hyp/index.ts';
 import type { YoloModel } from '../model/index.ts';
 import { SyncStrategy, soloComm, type SyncSettings } from '../sync/index.ts';
 import { fit, type FitEvent, type FitResult } from './fit.ts';
@@ -43,6 +43,12 @@ export interface TrainSessionOptions {
   /** skip AutoAnchor (--noautoanchor) */
   noAutoanchor?: boolean;
   patience?: number;
+  /** class label smoothing epsilon (train.py --label-smoothing): BCE class targets 1 − ε/2 and ε/2; overrides hyp label_smoothing */
+  labelSmoothing?: number;
+  /** train.py --single-cls: every label is class 0 of one class ('item', or the dataset's only name) */
+  singleCls?: boolean;
+  /** train.py --optimizer: SGD (default), Adam or AdamW */
+  optimizer?: 'SGD' | 'Adam' | 'AdamW';
   freeze?: number[];
   noVal?: boolean;
   /** nominal batch; default 64 */
@@ -62,6 +68,8 @@ export interface TrainSessionOptions {
   synthOptions?: { classes?: string[]; objects?: [number, number]; sizes?: [number, number]; backgroundFraction?: number };
   /** write last.ckpt every this many iterations too */
   saveEvery?: number;
+  /** also keep weights/epochN.ckpt every this many epochs (train.py --save-period); default 0 (none) */
+  savePeriod?: number;
   /** draw no pictures (train.py --noplots); default false */
   noPlots?: boolean;
   /**
@@ -130,8 +138,8 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     settings = {
       ...(o.weights ? { weights: resolve(o.weights), weightsAnchors: !o.cfg } : {}),
       data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg, imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
-      seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, o.hypOverrides), patience: o.patience ?? 100,
-      noautoanchor: o.noAutoanchor ?? false, ...(o.sync ? { sync: o.sync } : {}),
+      seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, hypOverridesWith(o.hypOverrides, { labelSmoothing: o.labelSmoothing })), patience: o.patience ?? 100,
+      noautoanchor: o.noAutoanchor ?? false, ...(o.singleCls ? { singleCls: true } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.sync ? { sync: o.sync } : {}),
     };
   }
   const run = await setupRun(settings, { fresh: !resume, ...(pretrained ? { pretrained } : {}) });
@@ -146,7 +154,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     });
     const result = await fit(trainer, {
       train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
-      meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, signal: o.signal, onEvent: o.onEvent,
+      meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, savePeriod: o.savePeriod, signal: o.signal, onEvent: o.onEvent,
       ...(o.noPlots ? {} : { plots: { names: trainSet.names, labels: trainSet.items.map((i) => i.labels) } }),
       ...(settings.sync && settings.sync.mode !== 'allreduce' ? { hooks: { sync: { strategy: new SyncStrategy(settings.sync, trainer.layout.size), comm: soloComm } } } : {}),
     });
@@ -183,7 +191,7 @@ export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMe
   const data = o.data ?? (typeof meta.data === 'string' ? meta.data : undefined);
   if (!data) throw new WeightsError(`${o.weights} records no dataset: pass --data`);
   const img = o.img ?? w.imgsz ?? 640;
-  const dataset = await loadDataset(data, o.split ?? 'val', { skipCorrupt: true });
+  const dataset = await loadDataset(data, o.split ?? 'val', { skipCorrupt: true, singleCls: meta.singleCls === true });
   const nc = w.nc ?? dataset.nc;
   if (dataset.nc !== nc) throw new Error(`the weights have ${nc} classes, the dataset ${dataset.nc}`);
   const model: YoloModel = modelFromPretrained(w, o.cfg);

@@ -6,6 +6,7 @@
  * and in `meta.train` the counters and the parameter layout they were written with.
  */
 import { stored, type CheckpointContent, type Json, type StoredTensor } from '../checkpoint/index.ts';
+import { DeviceAdam } from './device-adam.ts';
 import type { Trainer, TrainerCounters } from './trainer.ts';
 import { EngineError } from '../errors.ts';
 
@@ -22,6 +23,8 @@ export interface TrainStateMeta {
   counters: TrainerCounters;
   emaUpdates: number;
   velocityInitialized: boolean;
+  /** Adam/AdamW: the optimizer and its step count (optim/velocity is then the first moment, optim/exp_avg_sq the second) */
+  adam?: { kind: string; steps: number };
   /** parameter names in flat-layout order */
   layout: string[];
 }
@@ -34,12 +37,15 @@ export function trainerCheckpoint(trainer: Trainer, meta: { [k: string]: Json } 
   for (const [k, v] of trainer.ema.state) tensors.set(`ema/${k}`, stored(v));
   tensors.set('optim/velocity', stored(trainer.optimizer.velocity));
   tensors.set('optim/accumulated', stored(Float32Array.from(trainer.accumulated)));
+  const opt = trainer.optimizer;
+  if (opt instanceof DeviceAdam) tensors.set('optim/exp_avg_sq', stored(opt.secondMoment));
   const train: TrainStateMeta = {
     format: TRAIN_STATE_FORMAT,
     counters: { ...trainer.counters },
     emaUpdates: trainer.ema.updates,
     velocityInitialized: trainer.optimizer.initialized,
     layout: trainer.layout.names(),
+    ...(opt instanceof DeviceAdam ? { adam: { kind: opt.kind, steps: opt.steps } } : {}),
   };
   return { tensors, meta: { ...meta, train: train as unknown as Json } };
 }
@@ -85,6 +91,13 @@ export function restoreTrainer(trainer: Trainer, content: CheckpointContent): vo
     }
     return t.data;
   };
+  const opt = trainer.optimizer;
+  const kind = opt instanceof DeviceAdam ? opt.kind : 'SGD';
+  if (kind !== (m.adam?.kind ?? 'SGD')) throw new CheckpointMismatchError(`the checkpoint was written by the ${m.adam?.kind ?? 'SGD'} optimizer, this run uses ${kind}`);
+  if (opt instanceof DeviceAdam) {
+    opt.loadSecondMoment(flat('optim/exp_avg_sq'));
+    opt.steps = m.adam?.steps ?? 0;
+  }
   trainer.optimizer.loadVelocity(flat('optim/velocity'));
   trainer.optimizer.initialized = m.velocityInitialized;
   trainer.accumulated.set(flat('optim/accumulated'));

@@ -20,6 +20,7 @@ import { installDeviceGradients } from '../device-gradients.ts';
 import { computeLoss, computePreparedLoss, prepareTargets, type LossGrid } from '../loss/index.ts';
 import { clipGradNorm } from './clip.ts';
 import { DeviceEma } from './device-ema.ts';
+import { DeviceAdam } from './device-adam.ts';
 import { DeviceSgd } from './device-sgd.ts';
 import { onHostBackend } from './host-values.ts';
 import { freezePrefixes } from './freeze.ts';
@@ -48,7 +49,11 @@ export interface TrainerOptions {
   maxGradNorm?: number;
   /** nominal batch size, default 64 */
   nbs?: number;
+  /** train.py --optimizer: 'SGD' (Nesterov, default), 'Adam' or 'AdamW' (betas (momentum, 0.999)); same parameter groups */
+  optimizer?: OptimizerKind;
 }
+
+export type OptimizerKind = 'SGD' | 'Adam' | 'AdamW';
 
 /** The counters a checkpoint must carry to continue exactly. */
 export interface TrainerCounters {
@@ -79,7 +84,7 @@ const STEP_SCALARS = 9;
 
 export class Trainer {
   readonly layout: ParamLayout;
-  readonly optimizer: DeviceSgd;
+  readonly optimizer: DeviceSgd | DeviceAdam;
   readonly ema: DeviceEma;
   /** the current batch's gradient, in layout order: the buffer to allreduce */
   readonly grads: Float32Array;
@@ -96,7 +101,10 @@ export class Trainer {
     const h = opts.hyp;
     installDeviceGradients();
     this.layout = new ParamLayout(parameterGroups(model.namedTensors()), freezePrefixes(opts.freeze ?? []));
-    this.optimizer = new DeviceSgd(this.layout.entries, this.layout.size, this.layout.ranges);
+    const kind = opts.optimizer ?? 'SGD';
+    this.optimizer = kind === 'SGD'
+      ? new DeviceSgd(this.layout.entries, this.layout.size, this.layout.ranges)
+      : new DeviceAdam(this.layout.entries, this.layout.size, this.layout.ranges, kind, h.momentum);
     this.ema = new DeviceEma(model);
     this.grads = new Float32Array(this.layout.size);
     this.upload = new Float32Array(this.layout.size + STEP_SCALARS);
