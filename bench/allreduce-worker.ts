@@ -16,8 +16,13 @@ const url = env('B_URL');
 const creds = process.env.B_CREDS || undefined;
 const opts = () => natsOptions(url, creds);
 const now = (): number => performance.timeOrigin + performance.now();
-const cpuSince = (c0?: NodeJS.CpuUsage): number => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; };
-const out = (x: unknown): void => { process.stdout.write(`${JSON.stringify(x)}\n`); };
+const cpuSince = (c0?: NodeJS.CpuUsage): number => {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+};
+const out = (x: unknown): void => {
+  process.stdout.write(`${JSON.stringify(x)}\n`);
+};
 
 async function sub(): Promise<void> {
   const nc = await connect(opts());
@@ -28,7 +33,10 @@ async function sub(): Promise<void> {
   const done = new Promise<number>((resolve) => {
     nc.subscribe(env('B_SUBJECT'), {
       callback: (_e, m) => {
-        if (!first) { first = now(); c0 = process.cpuUsage(); }
+        if (!first) {
+          first = now();
+          c0 = process.cpuUsage();
+        }
         got += m.data.length;
         if (got >= total) resolve(now());
       },
@@ -81,13 +89,19 @@ async function publishStream(send: (subject: string, payload: Uint8Array) => voi
 
 async function rawPub(): Promise<void> {
   const lane = await connectRawLane({ server: new URL(url).host, ...(creds ? { creds } : {}) });
-  await publishStream((subject, payload) => lane.publish(subject, payload, true), () => lane.settle());
+  await publishStream(
+    (subject, payload) => lane.publish(subject, payload, true),
+    () => lane.settle(),
+  );
   await lane.close();
 }
 
 async function pub(): Promise<void> {
   const nc = await connect(opts());
-  await publishStream((subject, payload) => nc.publish(subject, payload), () => nc.flush());
+  await publishStream(
+    (subject, payload) => nc.publish(subject, payload),
+    () => nc.flush(),
+  );
   await nc.close();
 }
 
@@ -101,8 +115,13 @@ async function rank(): Promise<void> {
     connect: () => connect(opts()),
     lanes: lanes > 0 ? lanes : undefined,
     laneTransport: env('B_LANE_TRANSPORT', 'raw') === 'nats' ? 'nats' : 'raw',
-    subjectBase: env('B_BASE'), jobId: 'bench', generation: 1, rank: r, worldSize: n,
-    timeoutMs: 120_000, joinTimeoutMs: 120_000,
+    subjectBase: env('B_BASE'),
+    jobId: 'bench',
+    generation: 1,
+    rank: r,
+    worldSize: n,
+    timeoutMs: 120_000,
+    joinTimeoutMs: 120_000,
     algorithm: env('B_ALGO') as AlgorithmName,
     fp16: env('B_FP16', '0') === '1',
     chunkBytes: Number(env('B_CHUNK')),
@@ -115,7 +134,8 @@ async function rank(): Promise<void> {
   const times: number[] = [];
   let cpu = 0; // this process's CPU seconds (user + system) in the timed calls
   let ok = true;
-  for (let k = -1; k < iters; k++) { // k = -1 warms up
+  for (let k = -1; k < iters; k++) {
+    // k = -1 warms up
     for (let i = 0; i < len; i++) data[i] = (i % 17) + r;
     await group.barrier();
     const c0 = process.cpuUsage();
@@ -123,7 +143,10 @@ async function rank(): Promise<void> {
     await group.allreduce(data);
     const dt = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
-    if (k >= 0) { times.push(dt); cpu += (c.user + c.system) / 1e6; }
+    if (k >= 0) {
+      times.push(dt);
+      cpu += (c.user + c.system) / 1e6;
+    }
     const want = (i: number): number => n * (i % 17) + (n * (n - 1)) / 2;
     for (const i of [0, 1, len >> 1, len - 1]) if (data[i] !== want(i)) ok = false;
   }

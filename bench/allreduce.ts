@@ -52,7 +52,10 @@ function args(argv: string[]): Map<string, string> {
     if (!a.startsWith('--')) continue;
     const next = argv[i + 1];
     if (next === undefined || next.startsWith('--')) m.set(a.slice(2), 'true');
-    else { m.set(a.slice(2), next); i++; }
+    else {
+      m.set(a.slice(2), next);
+      i++;
+    }
   }
   return m;
 }
@@ -89,13 +92,23 @@ function child(env: Record<string, string>): { lines: AsyncGenerator<Record<stri
   return { lines: lines(), done };
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+};
 
 /** The reference streams' identity: the head's creds on a server with auth. */
-function headCredsText(): string { return server.auth?.headCreds ?? ''; }
+function headCredsText(): string {
+  return server.auth?.headCreds ?? '';
+}
 
 /** One publisher process, one subscriber process, `total` bytes in messages of `msg` bytes. */
-async function rawStream(url: string, total: number, msg: number, client: 'nats' | 'raw' = 'nats'): Promise<{ rate: number; cpu: number[] }> {
+async function rawStream(
+  url: string,
+  total: number,
+  msg: number,
+  client: 'nats' | 'raw' = 'nats',
+): Promise<{ rate: number; cpu: number[] }> {
   const subject = `${uniquePrefix('raw')}.stream`;
   const env = { B_URL: url, B_SUBJECT: subject, B_TOTAL: String(total), B_MSG: String(msg), B_CREDS: headCredsText() };
   const s = child({ ...env, B_MODE: client === 'nats' ? 'sub' : 'rawsub' });
@@ -109,17 +122,37 @@ async function rawStream(url: string, total: number, msg: number, client: 'nats'
   return { rate: total / ((end.end - start.start) / 1000), cpu: [start.cpu, end.cpu, server] };
 }
 
-async function allreduceRun(url: string, n: number, algo: string, bytes: number): Promise<{ seconds: number; ok: boolean; cpuRanks: number[]; cpuServer: number; lanes: string }> {
+async function allreduceRun(
+  url: string,
+  n: number,
+  algo: string,
+  bytes: number,
+): Promise<{ seconds: number; ok: boolean; cpuRanks: number[]; cpuServer: number; lanes: string }> {
   const s0 = cpuOf(serverPid);
   const s = subjects(uniquePrefix('bench'));
   const base = s.collective('bench', 1);
-  const creds = await Promise.all(Array.from({ length: n }, (_, r) => server.auth?.mint(`actor:bench-r${r}`, actorPermissions(s, 'bench', `bench-r${r}`)) ?? ''));
-  const procs = Array.from({ length: n }, (_, r) => child({
-    B_MODE: 'rank', B_CREDS: creds[r], B_URL: url, B_BASE: base, B_RANK: String(r), B_N: String(n), B_ALGO: algo, B_LEN: String(Math.floor(bytes / 4)),
-    B_ITERS: String(iters), B_CHUNK: String(chunk), B_LANES: String(lanes), B_FP16: fp16 ? '1' : '0', B_LANE_TRANSPORT: a.get('lane-transport') ?? 'raw',
-    // hierarchical on one host: pretend nodes of two ranks each
-    B_NODES: String(Math.max(1, Math.floor(n / 2))),
-  }));
+  const creds = await Promise.all(
+    Array.from({ length: n }, (_, r) => server.auth?.mint(`actor:bench-r${r}`, actorPermissions(s, 'bench', `bench-r${r}`)) ?? ''),
+  );
+  const procs = Array.from({ length: n }, (_, r) =>
+    child({
+      B_MODE: 'rank',
+      B_CREDS: creds[r],
+      B_URL: url,
+      B_BASE: base,
+      B_RANK: String(r),
+      B_N: String(n),
+      B_ALGO: algo,
+      B_LEN: String(Math.floor(bytes / 4)),
+      B_ITERS: String(iters),
+      B_CHUNK: String(chunk),
+      B_LANES: String(lanes),
+      B_FP16: fp16 ? '1' : '0',
+      B_LANE_TRANSPORT: a.get('lane-transport') ?? 'raw',
+      // hierarchical on one host: pretend nodes of two ranks each
+      B_NODES: String(Math.max(1, Math.floor(n / 2))),
+    }),
+  );
   const res = (await procs[0].lines.next()).value as { times: number[]; ok: boolean; cpuPerCall: number[]; lanes: string };
   // the server's CPU over the whole run (join, warm-up and barriers included), per timed call
   const cpuServer = (cpuOf(serverPid) - s0) / (iters + 1);
@@ -128,7 +161,12 @@ async function allreduceRun(url: string, n: number, algo: string, bytes: number)
   return { seconds: median(res.times), ok: res.ok, cpuRanks: res.cpuPerCall, cpuServer, lanes: res.lanes };
 }
 
-const server = await startNatsServer({ auth: a.get('no-auth') !== 'true', jetstream: false, maxPayload, extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"' });
+const server = await startNatsServer({
+  auth: a.get('no-auth') !== 'true',
+  jetstream: false,
+  maxPayload,
+  extraConfig: 'max_pending: 268435456\nwrite_deadline: "60s"',
+});
 const serverPid = server.proc.pid;
 const rows: Row[] = [];
 const mb = (x: number): string => (x / 1e6).toFixed(1);
@@ -146,8 +184,22 @@ try {
         const { seconds, ok, cpuRanks, cpuServer, lanes: laneKind } = await allreduceRun(server.url, n, algo, bytes);
         const algbw = bytes / seconds;
         const busbw = (algbw * 2 * (n - 1)) / n;
-        rows.push({ algorithm: algo, ranks: n, bytes, seconds, algbw, busbw, ratio: 0, ok, ...(fp16 ? { fp16 } : {}), cpuRanks, cpuServer });
-        process.stdout.write(`  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'} (${laneKind} lanes); CPU s/call: ranks ${cpuRanks.map((c) => c.toFixed(2)).join(' ')}, server ${cpuServer.toFixed(2)}\n`);
+        rows.push({
+          algorithm: algo,
+          ranks: n,
+          bytes,
+          seconds,
+          algbw,
+          busbw,
+          ratio: 0,
+          ok,
+          ...(fp16 ? { fp16 } : {}),
+          cpuRanks,
+          cpuServer,
+        });
+        process.stdout.write(
+          `  ${algo} N=${n} ${mb(bytes)} MB: ${(seconds * 1000).toFixed(1)} ms${ok ? '' : ' WRONG RESULT'} (${laneKind} lanes); CPU s/call: ranks ${cpuRanks.map((c) => c.toFixed(2)).join(' ')}, server ${cpuServer.toFixed(2)}\n`,
+        );
       }
     }
   }
@@ -158,12 +210,36 @@ try {
   const cpuMedian = (runs: { cpu: number[] }[]): number[] => [0, 1, 2].map((i) => median(runs.map((x) => x.cpu[i])));
   const rawCpu = cpuMedian(rawRuns);
   const laneCpu = cpuMedian(laneRuns);
-  process.stdout.write(`raw one-stream throughput, nats.js (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map((x) => mb(x.rate)).join(', ')})\n`);
-  process.stdout.write(`raw one-stream throughput, the collective's RawLane client: ${mb(lane)} MB/s (runs: ${laneRuns.map((x) => mb(x.rate)).join(', ')})\n`);
+  process.stdout.write(
+    `raw one-stream throughput, nats.js (${chunk} B messages): ${mb(raw)} MB/s (runs: ${rawRuns.map((x) => mb(x.rate)).join(', ')})\n`,
+  );
+  process.stdout.write(
+    `raw one-stream throughput, the collective's RawLane client: ${mb(lane)} MB/s (runs: ${laneRuns.map((x) => mb(x.rate)).join(', ')})\n`,
+  );
   const refSeconds = (refBytes * 2) / raw;
   rows.unshift(
-    { algorithm: 'raw-stream', ranks: 1, bytes: refBytes * 2, seconds: refSeconds, algbw: raw, busbw: raw, ratio: 1, cpuRanks: rawCpu.slice(0, 2), cpuServer: rawCpu[2] },
-    { algorithm: 'raw-stream-rawlane', ranks: 1, bytes: refBytes * 2, seconds: (refBytes * 2) / lane, algbw: lane, busbw: lane, ratio: lane / raw, cpuRanks: laneCpu.slice(0, 2), cpuServer: laneCpu[2] },
+    {
+      algorithm: 'raw-stream',
+      ranks: 1,
+      bytes: refBytes * 2,
+      seconds: refSeconds,
+      algbw: raw,
+      busbw: raw,
+      ratio: 1,
+      cpuRanks: rawCpu.slice(0, 2),
+      cpuServer: rawCpu[2],
+    },
+    {
+      algorithm: 'raw-stream-rawlane',
+      ranks: 1,
+      bytes: refBytes * 2,
+      seconds: (refBytes * 2) / lane,
+      algbw: lane,
+      busbw: lane,
+      ratio: lane / raw,
+      cpuRanks: laneCpu.slice(0, 2),
+      cpuServer: laneCpu[2],
+    },
   );
   for (const r of rows.slice(2)) r.ratio = r.busbw / raw;
 } finally {
@@ -172,9 +248,20 @@ try {
 
 const head = ['algorithm', 'ranks', 'MB', 'ms/call', 'algbw MB/s', 'busbw MB/s', 'busbw/raw', 'CPU s/call (ranks+server)'];
 const cpuCell = (r: Row): string => (r.cpuRanks ? `${(r.cpuRanks.reduce((x, y) => x + y, 0) + (r.cpuServer ?? 0)).toFixed(2)}` : '');
-const table = rows.map((r) => [r.algorithm + (r.fp16 ? '+fp16' : ''), String(r.ranks), mb(r.bytes), (r.seconds * 1000).toFixed(1), mb(r.algbw), mb(r.busbw), r.ratio.toFixed(2), cpuCell(r)]);
+const table = rows.map((r) => [
+  r.algorithm + (r.fp16 ? '+fp16' : ''),
+  String(r.ranks),
+  mb(r.bytes),
+  (r.seconds * 1000).toFixed(1),
+  mb(r.algbw),
+  mb(r.busbw),
+  r.ratio.toFixed(2),
+  cpuCell(r),
+]);
 const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(w[i])).join('  ');
-process.stdout.write(`\n${server.auth ? 'server with auth (JWT creds; ranks as actors)' : 'server without auth (--no-auth)'}, chunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'default'} (${a.get('lane-transport') ?? 'raw'}), ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`);
+process.stdout.write(
+  `\n${server.auth ? 'server with auth (JWT creds; ranks as actors)' : 'server without auth (--no-auth)'}, chunk ${chunk} B, max_payload ${maxPayload} B, lanes ${lanes || 'default'} (${a.get('lane-transport') ?? 'raw'}), ${fp16 ? 'fp16' : 'fp32'} on the wire, median of ${iters}\n`,
+);
 process.stdout.write(`${fmt(head)}\n${table.map(fmt).join('\n')}\n`);
 if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(rows, null, 2)}\n`);

@@ -52,11 +52,16 @@ type Fault = 'actor-kill' | 'agent-kill' | 'drain';
 type PathName = 'new' | 'old';
 /** old: also without the disconnect hints (no system-account user: heartbeats alone find a dead agent) */
 const PATHS: Record<PathName, { recovery: 'live' | 'checkpoint'; warm: number; hints: boolean }> = {
-  new: { recovery: 'live', warm: 1, hints: true }, old: { recovery: 'checkpoint', warm: 0, hints: false },
+  new: { recovery: 'live', warm: 1, hints: true },
+  old: { recovery: 'checkpoint', warm: 0, hints: false },
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => Promise<T | undefined | false | null> | T | undefined | false | null, limitMs = 240_000): Promise<T> {
+async function until<T>(
+  what: string,
+  f: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  limitMs = 240_000,
+): Promise<T> {
   const end = Date.now() + limitMs;
   for (;;) {
     const v = await f();
@@ -66,21 +71,34 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false | n
   }
 }
 
-interface AgentProc { nodeId: string; proc: ChildProcess; registered: Promise<void>; exited: Promise<void> }
+interface AgentProc {
+  nodeId: string;
+  proc: ChildProcess;
+  registered: Promise<void>;
+  exited: Promise<void>;
+}
 
 async function startAgent(nats: NatsServer, prefix: string, nodeId: string, warm: number, slots = 1): Promise<AgentProc> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'worker/agent/main.ts'], {
     cwd: REPO_ROOT,
     env: {
-      ...process.env, FLOTILLA_NATS_URL: nats.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(slots),
-      FLOTILLA_WARM_ACTORS: String(warm), FLOTILLA_LOG_LEVEL: process.env.BENCH_LOG ? 'info' : 'error', FLOTILLA_JOIN_TOKEN: await nats.auth!.joinToken(prefix, nodeId),
+      ...process.env,
+      FLOTILLA_NATS_URL: nats.url,
+      FLOTILLA_PREFIX: prefix,
+      FLOTILLA_NODE_ID: nodeId,
+      FLOTILLA_SLOTS: String(slots),
+      FLOTILLA_WARM_ACTORS: String(warm),
+      FLOTILLA_LOG_LEVEL: process.env.BENCH_LOG ? 'info' : 'error',
+      FLOTILLA_JOIN_TOKEN: await nats.auth!.joinToken(prefix, nodeId),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (process.env.BENCH_LOG) proc.stdout?.on('data', (d: Buffer) => process.stderr.write(d));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const registered = new Promise<void>((resolve, reject) => {
-    proc.stdout?.on('data', (d: Buffer) => { if (String(d).includes('registered')) resolve(); });
+    proc.stdout?.on('data', (d: Buffer) => {
+      if (String(d).includes('registered')) resolve();
+    });
     void exited.then(() => reject(new Error(`agent ${nodeId} exited before registering`)));
   });
   return { nodeId, proc, registered, exited };
@@ -95,17 +113,38 @@ async function stopAgent(a: AgentProc): Promise<void> {
 /** Every job event of `jobId` from now on (core NATS: the head's own creds may read them). */
 function collect(nc: NatsConnection, prefix: string, jobId: string): { events: JobEvent[]; stop(): void } {
   const events: JobEvent[] = [];
-  const sub = nc.subscribe(subjects(prefix).jobEvents(jobId), { callback: (err, m) => { if (!err) events.push(decode(JobEvent, m.data)); } });
+  const sub = nc.subscribe(subjects(prefix).jobEvents(jobId), {
+    callback: (err, m) => {
+      if (!err) events.push(decode(JobEvent, m.data));
+    },
+  });
   return { events, stop: () => sub.unsubscribe() };
 }
 
-interface Cluster { nats: NatsServer; nc: NatsConnection }
+interface Cluster {
+  nats: NatsServer;
+  nc: NatsConnection;
+}
 
-async function withCluster<T>(c: Cluster, warm: number, nodes: string[], slots: number, fn: (o: { head: Head; api: HeadClient; prefix: string; agents: Map<string, AgentProc> }) => Promise<T>, hints = true): Promise<T> {
+async function withCluster<T>(
+  c: Cluster,
+  warm: number,
+  nodes: string[],
+  slots: number,
+  fn: (o: { head: Head; api: HeadClient; prefix: string; agents: Map<string, AgentProc> }) => Promise<T>,
+  hints = true,
+): Promise<T> {
   const prefix = `br_${Math.random().toString(36).slice(2, 8)}`;
   const { natsRevoker, ...headAuth } = c.nats.auth!.headOptions;
   const log = process.env.BENCH_LOG ? createLogger({ role: 'head', destination: 2 }) : silentLogger();
-  const head = await startHead({ natsUrl: c.nats.url, prefix, ...headAuth, ...(hints && natsRevoker ? { natsRevoker } : {}), port: 0, log });
+  const head = await startHead({
+    natsUrl: c.nats.url,
+    prefix,
+    ...headAuth,
+    ...(hints && natsRevoker ? { natsRevoker } : {}),
+    port: 0,
+    log,
+  });
   const agents = new Map<string, AgentProc>();
   try {
     for (const n of nodes) agents.set(n, await startAgent(c.nats, prefix, n, warm, slots));
@@ -130,7 +169,15 @@ function trainerOf(kind: 'yolov5' | 'logreg'): JobSpecInput['trainer'] {
 }
 
 interface FaultRow {
-  trainer: string; fault: Fault; path: PathName; detect_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number; error?: string;
+  trainer: string;
+  fault: Fault;
+  path: PathName;
+  detect_ms: number;
+  next_step_ms: number;
+  steps_lost: number;
+  before: number;
+  after: number;
+  error?: string;
   /** per rank of the new generation: its timeline marks (worker/actor/timeline.ts) in ms after the fault, and the head's decision and placement */
   phases?: Record<string, Record<string, number>>;
 }
@@ -143,7 +190,8 @@ function phasesOf(events: JobEvent[], g0: number, t0: number): Record<string, Re
     if (e.type === 'state' && e.generation > g0 && head[e.state] === undefined) head[e.state] = e.ts - t0;
     if (e.type === 'log' && e.generation > g0) {
       const tl = parseTimeline(e.msg);
-      if (tl && out[`rank ${e.rank}`] === undefined) out[`rank ${e.rank}`] = Object.fromEntries(Object.entries(tl.at).map(([k, v]) => [k, v - t0]));
+      if (tl && out[`rank ${e.rank}`] === undefined)
+        out[`rank ${e.rank}`] = Object.fromEntries(Object.entries(tl.at).map(([k, v]) => [k, v - t0]));
     }
   }
   return { head, ...out };
@@ -158,49 +206,93 @@ async function actorPid(nc: NatsConnection, prefix: string, actorId: string): Pr
 
 async function faultScenario(c: Cluster, kind: 'yolov5' | 'logreg', fault: Fault, path: PathName): Promise<FaultRow> {
   const p = PATHS[path];
-  return withCluster(c, p.warm, ['a', 'b', 'c'], 1, async ({ api, prefix, agents }) => {
-    const job = await api.submit({ workers: 2, max_restarts: 5, checkpoint_every: 10, recovery: p.recovery, trainer: trainerOf(kind) });
-    const ev = collect(c.nc, prefix, job.id);
-    try {
-      await until(`step ${AT}`, async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= AT && j; });
-      // steady state: the pools refilled after the job's own start (a refill waits for the first step)
-      await until('warm pools refilled', async () => (await api.workers()).every((w) => p.warm === 0 || (w.warm?.ready ?? 0) >= p.warm));
-      // mid-way between two checkpoints (step 7 of every 10), so the old path shows a typical loss
-      const last = () => Math.max(0, ...ev.events.filter((e) => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values)).map((e) => (e as Metric).step));
-      await until('a step 7 of 10', () => last() % 10 === 7);
-      const running = await api.get(job.id);
-      const victim = running.placement.find((q) => q.rank === 1)!;
-      const g0 = running.generation;
-      const pid = fault === 'actor-kill' ? await actorPid(c.nc, prefix, victim.actorId) : 0;
-      const t0 = Date.now();
-      if (fault === 'actor-kill') process.kill(pid, 'SIGKILL');
-      else agents.get(victim.nodeId)!.proc.kill(fault === 'agent-kill' ? 'SIGKILL' : 'SIGTERM');
-      // per-step metrics of rank 0 (logreg: loss; YOLOv5: box/obj/cls; epoch rows carry train_*)
-      const steps = () => ev.events.filter((e): e is Metric => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values));
-      await until('two steps of the next generation', () => steps().filter((e) => e.generation > g0).length >= 2);
-      // the newest step the old generation completed (its last metrics may land just after the fault)
-      const before = Math.max(...steps().filter((e) => e.generation === g0).map((e) => e.step), 0);
-      const firstNew = steps().find((e) => e.generation > g0)!;
-      const state = ev.events.find((e) => e.type === 'state' && e.generation > g0);
-      const row: FaultRow = {
-        trainer: kind, fault, path, detect_ms: state ? state.ts - t0 : NaN, next_step_ms: firstNew.ts - t0,
-        steps_lost: before - (firstNew.step - 1), before, after: firstNew.step, phases: phasesOf(ev.events, g0, t0),
-      };
-      console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: detect ${row.detect_ms} ms, next step ${row.next_step_ms} ms, lost ${row.steps_lost} (step ${before} -> ${firstNew.step}), load average ${loadavg()[0].toFixed(1)}`);
-      for (const [who, marks] of Object.entries(row.phases ?? {})) {
-        console.log(`    ${who.padEnd(7)} ${Object.entries(marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k} +${v}`).join(', ')} ms`);
+  return withCluster(
+    c,
+    p.warm,
+    ['a', 'b', 'c'],
+    1,
+    async ({ api, prefix, agents }) => {
+      const job = await api.submit({ workers: 2, max_restarts: 5, checkpoint_every: 10, recovery: p.recovery, trainer: trainerOf(kind) });
+      const ev = collect(c.nc, prefix, job.id);
+      try {
+        await until(`step ${AT}`, async () => {
+          const j = await api.get(job.id);
+          return j.state === 'running' && j.step >= AT && j;
+        });
+        // steady state: the pools refilled after the job's own start (a refill waits for the first step)
+        await until('warm pools refilled', async () => (await api.workers()).every((w) => p.warm === 0 || (w.warm?.ready ?? 0) >= p.warm));
+        // mid-way between two checkpoints (step 7 of every 10), so the old path shows a typical loss
+        const last = () =>
+          Math.max(
+            0,
+            ...ev.events
+              .filter((e) => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values))
+              .map((e) => (e as Metric).step),
+          );
+        await until('a step 7 of 10', () => last() % 10 === 7);
+        const running = await api.get(job.id);
+        const victim = running.placement.find((q) => q.rank === 1)!;
+        const g0 = running.generation;
+        const pid = fault === 'actor-kill' ? await actorPid(c.nc, prefix, victim.actorId) : 0;
+        const t0 = Date.now();
+        if (fault === 'actor-kill') process.kill(pid, 'SIGKILL');
+        else agents.get(victim.nodeId)!.proc.kill(fault === 'agent-kill' ? 'SIGKILL' : 'SIGTERM');
+        // per-step metrics of rank 0 (logreg: loss; YOLOv5: box/obj/cls; epoch rows carry train_*)
+        const steps = () =>
+          ev.events.filter((e): e is Metric => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values));
+        await until('two steps of the next generation', () => steps().filter((e) => e.generation > g0).length >= 2);
+        // the newest step the old generation completed (its last metrics may land just after the fault)
+        const before = Math.max(
+          ...steps()
+            .filter((e) => e.generation === g0)
+            .map((e) => e.step),
+          0,
+        );
+        const firstNew = steps().find((e) => e.generation > g0)!;
+        const state = ev.events.find((e) => e.type === 'state' && e.generation > g0);
+        const row: FaultRow = {
+          trainer: kind,
+          fault,
+          path,
+          detect_ms: state ? state.ts - t0 : NaN,
+          next_step_ms: firstNew.ts - t0,
+          steps_lost: before - (firstNew.step - 1),
+          before,
+          after: firstNew.step,
+          phases: phasesOf(ev.events, g0, t0),
+        };
+        console.log(
+          `  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: detect ${row.detect_ms} ms, next step ${row.next_step_ms} ms, lost ${row.steps_lost} (step ${before} -> ${firstNew.step}), load average ${loadavg()[0].toFixed(1)}`,
+        );
+        for (const [who, marks] of Object.entries(row.phases ?? {})) {
+          console.log(
+            `    ${who.padEnd(7)} ${Object.entries(marks)
+              .sort((a, b) => a[1] - b[1])
+              .map(([k, v]) => `${k} +${v}`)
+              .join(', ')} ms`,
+          );
+        }
+        return row;
+      } finally {
+        ev.stop();
+        await api.cancel(job.id).catch(() => undefined);
       }
-      return row;
-    } finally {
-      ev.stop();
-      await api.cancel(job.id).catch(() => undefined);
-    }
-  }, p.hints);
+    },
+    p.hints,
+  );
 }
 
 interface OutageRow {
-  trainer: string; down_ms: number; next_step_ms: number; steps_lost: number; before: number; after: number;
-  restarts: number; generation: number; load1: number; error?: string;
+  trainer: string;
+  down_ms: number;
+  next_step_ms: number;
+  steps_lost: number;
+  before: number;
+  after: number;
+  restarts: number;
+  generation: number;
+  load1: number;
+  error?: string;
 }
 
 /** A NATS outage: the scenario's own server SIGKILLed at a step 7 of 10 and back after `downMs`. */
@@ -213,8 +305,12 @@ async function natsOutage(kind: 'yolov5' | 'logreg', downMs: number): Promise<Ou
       const job = await api.submit({ workers: 2, max_restarts: 5, checkpoint_every: 10, recovery: 'live', trainer: trainerOf(kind) });
       const ev = collect(nc, prefix, job.id);
       try {
-        await until(`step ${AT}`, async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= AT && j; });
-        const steps = () => ev.events.filter((e): e is Metric => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values));
+        await until(`step ${AT}`, async () => {
+          const j = await api.get(job.id);
+          return j.state === 'running' && j.step >= AT && j;
+        });
+        const steps = () =>
+          ev.events.filter((e): e is Metric => e.type === 'metric' && e.rank === 0 && ('loss' in e.values || 'box' in e.values));
         const last = () => Math.max(0, ...steps().map((e) => e.step));
         await until('a step 7 of 10', () => last() % 10 === 7);
         const t0 = Date.now();
@@ -226,10 +322,19 @@ async function natsOutage(kind: 'yolov5' | 'logreg', downMs: number): Promise<Ou
         const next = await until('a step after the outage', () => steps().find((e) => e.ts >= back), 300_000);
         const j = await until('the job record', () => api.get(job.id).catch(() => undefined), 60_000);
         const row: OutageRow = {
-          trainer: kind, down_ms: downMs, next_step_ms: next.ts - back, steps_lost: before - (next.step - 1), before, after: next.step,
-          restarts: j.restarts, generation: j.generation, load1: load1(),
+          trainer: kind,
+          down_ms: downMs,
+          next_step_ms: next.ts - back,
+          steps_lost: before - (next.step - 1),
+          before,
+          after: next.step,
+          restarts: j.restarts,
+          generation: j.generation,
+          load1: load1(),
         };
-        console.log(`  ${kind.padEnd(6)} outage ${String(downMs).padStart(4)} ms: next step ${row.next_step_ms} ms after the server is back (${((next.ts - t0) / 1000).toFixed(2)} s after the kill), lost ${row.steps_lost} (step ${before} -> ${next.step}), restarts ${row.restarts}, generation ${row.generation}, load ${row.load1}`);
+        console.log(
+          `  ${kind.padEnd(6)} outage ${String(downMs).padStart(4)} ms: next step ${row.next_step_ms} ms after the server is back (${((next.ts - t0) / 1000).toFixed(2)} s after the kill), lost ${row.steps_lost} (step ${before} -> ${next.step}), restarts ${row.restarts}, generation ${row.generation}, load ${row.load1}`,
+        );
         return row;
       } finally {
         ev.stop();
@@ -245,12 +350,20 @@ async function natsOutage(kind: 'yolov5' | 'logreg', downMs: number): Promise<Ou
 /** the machine's 1-minute load average when a row was measured (other sessions share it) */
 const load1 = (): number => Math.round(loadavg()[0] * 100) / 100;
 
-interface StartRow { path: 'warm' | 'cold'; run: number; submit_to_first_step_ms: number; load1: number }
+interface StartRow {
+  path: 'warm' | 'cold';
+  run: number;
+  submit_to_first_step_ms: number;
+  load1: number;
+}
 
 async function firstStep(c: Cluster, warm: number, run: number): Promise<StartRow> {
   return withCluster(c, warm, ['s'], 1, async ({ api, prefix }) => {
     const t0 = Date.now();
-    const job = await api.submit({ workers: 1, trainer: { kind: 'yolov5', img: 128, batch: 8, epochs: 1, synthetic: { train: 64, val: 16, seed: 0 }, noautoanchor: true } });
+    const job = await api.submit({
+      workers: 1,
+      trainer: { kind: 'yolov5', img: 128, batch: 8, epochs: 1, synthetic: { train: 64, val: 16, seed: 0 }, noautoanchor: true },
+    });
     const ev = collect(c.nc, prefix, job.id);
     try {
       const first = await until('the first step', () => ev.events.find((e) => e.type === 'metric' && e.rank === 0));
@@ -264,18 +377,42 @@ async function firstStep(c: Cluster, warm: number, run: number): Promise<StartRo
   });
 }
 
-interface ThroughputRow { path: 'warm' | 'cold'; jobs: number; seconds: number; jobs_per_s: number; load1: number; reused?: number }
+interface ThroughputRow {
+  path: 'warm' | 'cold';
+  jobs: number;
+  seconds: number;
+  jobs_per_s: number;
+  load1: number;
+  reused?: number;
+}
 
 async function throughput(c: Cluster, warm: number): Promise<ThroughputRow> {
   return withCluster(c, warm, ['t1', 't2'], 1, async ({ api }) => {
     const t0 = Date.now();
-    const ids = await Promise.all(Array.from({ length: JOBS }, () => api.submit({ workers: 1, trainer: { kind: 'logreg', steps: 1 } }).then((j) => j.id)));
-    await until('every job finished', async () => (await api.list()).filter((j) => ids.includes(j.id) && ['succeeded', 'failed', 'cancelled'].includes(j.state)).length === ids.length, 600_000);
+    const ids = await Promise.all(
+      Array.from({ length: JOBS }, () => api.submit({ workers: 1, trainer: { kind: 'logreg', steps: 1 } }).then((j) => j.id)),
+    );
+    await until(
+      'every job finished',
+      async () =>
+        (await api.list()).filter((j) => ids.includes(j.id) && ['succeeded', 'failed', 'cancelled'].includes(j.state)).length ===
+        ids.length,
+      600_000,
+    );
     const s = (Date.now() - t0) / 1000;
     // processes the pools got back after a job (warm: the reuse path; worker/actor/reuse.ts)
     const reused = (await api.workers()).reduce((a, w) => a + (w.warm?.reused ?? 0), 0);
-    const row: ThroughputRow = { path: warm > 0 ? 'warm' : 'cold', jobs: JOBS, seconds: s, jobs_per_s: JOBS / s, load1: load1(), ...(warm > 0 ? { reused } : {}) };
-    console.log(`  ${JOBS} one-step logreg jobs on 2 slots, ${row.path}: ${s.toFixed(1)} s = ${row.jobs_per_s.toFixed(2)} jobs/s (load ${row.load1}${warm > 0 ? `, ${reused} processes reused` : ''})`);
+    const row: ThroughputRow = {
+      path: warm > 0 ? 'warm' : 'cold',
+      jobs: JOBS,
+      seconds: s,
+      jobs_per_s: JOBS / s,
+      load1: load1(),
+      ...(warm > 0 ? { reused } : {}),
+    };
+    console.log(
+      `  ${JOBS} one-step logreg jobs on 2 slots, ${row.path}: ${s.toFixed(1)} s = ${row.jobs_per_s.toFixed(2)} jobs/s (load ${row.load1}${warm > 0 ? `, ${reused} processes reused` : ''})`,
+    );
     return row;
   });
 }
@@ -285,7 +422,14 @@ async function main(): Promise<void> {
   const nc = await connect(nats.options());
   const c = { nats, nc };
   type Out = { faults: FaultRow[]; start: StartRow[]; throughput: ThroughputRow[]; nats_outage: OutageRow[]; at: number; host: string };
-  const fresh: Out = { faults: [], start: [], throughput: [], nats_outage: [], at: AT, host: `${(await import('node:os')).cpus().length} cores` };
+  const fresh: Out = {
+    faults: [],
+    start: [],
+    throughput: [],
+    nats_outage: [],
+    at: AT,
+    host: `${(await import('node:os')).cpus().length} cores`,
+  };
   // a part run alone (--only) keeps the file's other parts
   const earlier = only && existsSync(jsonFile) ? (JSON.parse(readFileSync(jsonFile, 'utf8')) as Partial<Out>) : {};
   const out: Out = { ...fresh, ...earlier, at: AT, host: fresh.host };
@@ -301,10 +445,22 @@ async function main(): Promise<void> {
         if (flag(argv, 'fault') && flag(argv, 'fault') !== fault) continue;
         for (const path of ['new', 'old'] as const) {
           if (flag(argv, 'path') && flag(argv, 'path') !== path) continue;
-          out.faults.push(await faultScenario(c, kind, fault, path).catch((e: Error) => {
-            console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: FAILED: ${e.message}`);
-            return { trainer: kind, fault, path, detect_ms: NaN, next_step_ms: NaN, steps_lost: NaN, before: NaN, after: NaN, error: e.message };
-          }));
+          out.faults.push(
+            await faultScenario(c, kind, fault, path).catch((e: Error) => {
+              console.log(`  ${kind.padEnd(6)} ${fault.padEnd(10)} ${path}: FAILED: ${e.message}`);
+              return {
+                trainer: kind,
+                fault,
+                path,
+                detect_ms: NaN,
+                next_step_ms: NaN,
+                steps_lost: NaN,
+                before: NaN,
+                after: NaN,
+                error: e.message,
+              };
+            }),
+          );
         }
       }
     }
@@ -312,10 +468,23 @@ async function main(): Promise<void> {
       console.log(`NATS outage: the one nats-server SIGKILLed at a step 7 of 10 (>= ${AT}), 2 ranks, live recovery`);
       for (const kind of ['logreg', 'yolov5'] as const) {
         for (const downMs of [5000, 500]) {
-          out.nats_outage.push(await natsOutage(kind, downMs).catch((e: Error) => {
-            console.log(`  ${kind.padEnd(6)} outage ${downMs} ms: FAILED: ${e.message}`);
-            return { trainer: kind, down_ms: downMs, next_step_ms: NaN, steps_lost: NaN, before: NaN, after: NaN, restarts: NaN, generation: NaN, load1: load1(), error: e.message };
-          }));
+          out.nats_outage.push(
+            await natsOutage(kind, downMs).catch((e: Error) => {
+              console.log(`  ${kind.padEnd(6)} outage ${downMs} ms: FAILED: ${e.message}`);
+              return {
+                trainer: kind,
+                down_ms: downMs,
+                next_step_ms: NaN,
+                steps_lost: NaN,
+                before: NaN,
+                after: NaN,
+                restarts: NaN,
+                generation: NaN,
+                load1: load1(),
+                error: e.message,
+              };
+            }),
+          );
         }
       }
     }
@@ -337,19 +506,26 @@ async function main(): Promise<void> {
       const n = out.faults.find((r) => r.trainer === kind && r.fault === fault && r.path === 'new');
       const o = out.faults.find((r) => r.trainer === kind && r.fault === fault && r.path === 'old');
       if (!n || !o) continue;
-      const cell = (r: FaultRow) => `detect ${(r.detect_ms / 1000).toFixed(2)} s, next ${(r.next_step_ms / 1000).toFixed(2)} s, lost ${r.steps_lost}`.padEnd(38);
+      const cell = (r: FaultRow) =>
+        `detect ${(r.detect_ms / 1000).toFixed(2)} s, next ${(r.next_step_ms / 1000).toFixed(2)} s, lost ${r.steps_lost}`.padEnd(38);
       console.log(`${`${kind} ${fault}`.padEnd(27)}${cell(n)}${cell(o)}  next-step ratio ${(o.next_step_ms / n.next_step_ms).toFixed(2)}x`);
     }
   }
   for (const r of out.nats_outage) {
-    console.log(`${`${r.trainer} NATS outage ${r.down_ms} ms`.padEnd(27)}next step ${(r.next_step_ms / 1000).toFixed(2)} s after the server is back, lost ${r.steps_lost}, restarts ${r.restarts}`);
+    console.log(
+      `${`${r.trainer} NATS outage ${r.down_ms} ms`.padEnd(27)}next step ${(r.next_step_ms / 1000).toFixed(2)} s after the server is back, lost ${r.steps_lost}, restarts ${r.restarts}`,
+    );
   }
   for (const p of ['warm', 'cold'] as const) {
     const rs = out.start.filter((r) => r.path === p);
-    if (rs.length) console.log(`submit -> first YOLOv5n step, ${p}: ${rs.map((r) => `${(r.submit_to_first_step_ms / 1000).toFixed(2)} s`).join(', ')}`);
+    if (rs.length)
+      console.log(`submit -> first YOLOv5n step, ${p}: ${rs.map((r) => `${(r.submit_to_first_step_ms / 1000).toFixed(2)} s`).join(', ')}`);
   }
   const [tw, tc] = [out.throughput.find((r) => r.path === 'warm'), out.throughput.find((r) => r.path === 'cold')];
-  if (tw && tc) console.log(`short jobs: warm ${tw.jobs_per_s.toFixed(2)} jobs/s, cold ${tc.jobs_per_s.toFixed(2)} jobs/s (${(tw.jobs_per_s / tc.jobs_per_s).toFixed(2)}x)`);
+  if (tw && tc)
+    console.log(
+      `short jobs: warm ${tw.jobs_per_s.toFixed(2)} jobs/s, cold ${tc.jobs_per_s.toFixed(2)} jobs/s (${(tw.jobs_per_s / tc.jobs_per_s).toFixed(2)}x)`,
+    );
   writeFileSync(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`rows written to ${jsonFile}`);
 }

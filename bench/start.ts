@@ -13,7 +13,10 @@ import { REPO_ROOT, compiledPath, distStale } from '../shared/run-entry.ts';
 
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5;
 const why = distStale();
-if (why) { console.error(`bench:start: ${why}; run npm run build:js first`); process.exit(2); }
+if (why) {
+  console.error(`bench:start: ${why}; run npm run build:js first`);
+  process.exit(2);
+}
 
 const graphs: Record<string, string[]> = {
   actor: ['worker/actor/runtime.ts', 'worker/trainers/registry.ts', 'worker/trainers/yolov5.ts'],
@@ -37,9 +40,15 @@ console.log(`bench:start: ${rounds} rounds, node ${process.version}, load averag
 console.log('| entry | compiled (ms, median) | tsx (ms, median) | tsx / compiled |');
 console.log('|---|---|---|---|');
 for (const [name, files] of Object.entries(graphs)) {
-  sample(files, false); sample(files, true);   // warm tsx's transform cache and the OS's file cache
-  const js: number[] = [], ts: number[] = [];
-  for (let i = 0; i < rounds; i++) { js.push(sample(files, true)); ts.push(sample(files, false)); }
-  const a = median(js), b = median(ts);
+  sample(files, false);
+  sample(files, true); // warm tsx's transform cache and the OS's file cache
+  const js: number[] = [],
+    ts: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    js.push(sample(files, true));
+    ts.push(sample(files, false));
+  }
+  const a = median(js),
+    b = median(ts);
   console.log(`| ${name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)} |`);
 }

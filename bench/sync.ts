@@ -21,8 +21,12 @@ import { synthesize } from '../worker/engine/train/index.ts';
 import { flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
-const RANKS = numFlag(argv, 'ranks', 2), IMG = numFlag(argv, 'img', 64), TRAIN = numFlag(argv, 'train', 64), EPOCHS = numFlag(argv, 'epochs', 1);
-const BATCH = numFlag(argv, 'batch', 8), EVERY = numFlag(argv, 'every', 4);
+const RANKS = numFlag(argv, 'ranks', 2),
+  IMG = numFlag(argv, 'img', 64),
+  TRAIN = numFlag(argv, 'train', 64),
+  EPOCHS = numFlag(argv, 'epochs', 1);
+const BATCH = numFlag(argv, 'batch', 8),
+  EVERY = numFlag(argv, 'every', 4);
 const LINKS = (flag(argv, 'links') || '1000,100').split(',').map(Number);
 const jsonFile = flag(argv, 'json');
 const only = flag(argv, 'modes')?.split(',');
@@ -37,7 +41,10 @@ const MODES: Array<[string, Partial<SyncSettings>]> = [
 ];
 
 const why = netnsUnavailable();
-if (why) { console.error(`bench:sync needs network namespaces: ${why}`); process.exit(2); }
+if (why) {
+  console.error(`bench:sync needs network namespaces: ${why}`);
+  process.exit(2);
+}
 
 function rxBytes(h: Host): number {
   // the bridge-side veth receives what the rank's host sends
@@ -52,14 +59,18 @@ const rows: Array<Record<string, string | number>> = [];
 let cleaning: Promise<void> | undefined;
 // once, whoever asks first (SIGINT or the end of the run) — and both wait for it
 const cleanup = () => (cleaning ??= lab.teardown().then(() => rmSync(dir, { recursive: true, force: true })));
-process.once('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
+process.once('SIGINT', () => {
+  void cleanup().then(() => process.exit(130));
+});
 try {
   const natsHost = lab.addHost('nats');
   const ranks = Array.from({ length: RANKS }, (_, r) => lab.addHost(`r${r}`));
   natsHost.spawn('nats-server', ['-a', natsHost.ip, '-p', '4222'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
   const url = `nats://${natsHost.ip}:4222`;
-  console.log(`bench:sync — ${RANKS} ranks, YOLOv5n img ${IMG}, ${TRAIN} images × ${EPOCHS} epochs, batch ${BATCH}, H=${EVERY}; load ${loadavg()[0].toFixed(1)}`);
+  console.log(
+    `bench:sync — ${RANKS} ranks, YOLOv5n img ${IMG}, ${TRAIN} images × ${EPOCHS} epochs, batch ${BATCH}, H=${EVERY}; load ${loadavg()[0].toFixed(1)}`,
+  );
   for (const mbit of LINKS) {
     for (const h of ranks) lab.limit(h.label, mbit);
     for (const [name, over] of MODES) {
@@ -67,25 +78,60 @@ try {
       const sync: SyncSettings = { ...ALLREDUCE_SYNC, every: EVERY, ...over };
       const before = ranks.map(rxBytes);
       const base = `bench.${name.replace(/[^a-z0-9]/g, '')}.${mbit}`;
-      const outs = await Promise.all(ranks.map((h, rank) => new Promise<string>((resolve, reject) => {
-        const p = h.spawn(process.execPath, ['--import', 'tsx', 'bench/sync-rank.ts'], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...process.env, FLOTILLA_BENCH_RANK: JSON.stringify({ url, base, rank, world: RANKS, data, img: IMG, batch: BATCH, epochs: EPOCHS, nbs: BATCH, sync }) },
-        });
-        let out = '';
-        p.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
-        p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${rank} of ${name} exited ${code}`))));
-      })));
+      const outs = await Promise.all(
+        ranks.map(
+          (h, rank) =>
+            new Promise<string>((resolve, reject) => {
+              const p = h.spawn(process.execPath, ['--import', 'tsx', 'bench/sync-rank.ts'], {
+                stdio: ['ignore', 'pipe', 'inherit'],
+                env: {
+                  ...process.env,
+                  FLOTILLA_BENCH_RANK: JSON.stringify({
+                    url,
+                    base,
+                    rank,
+                    world: RANKS,
+                    data,
+                    img: IMG,
+                    batch: BATCH,
+                    epochs: EPOCHS,
+                    nbs: BATCH,
+                    sync,
+                  }),
+                },
+              });
+              let out = '';
+              p.stdout?.on('data', (b: Buffer) => {
+                out += b.toString();
+              });
+              p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${rank} of ${name} exited ${code}`))));
+            }),
+        ),
+      );
       const r0 = JSON.parse(outs[0].trim().split('\n').pop()!) as { wallS: number; steps: number; map50: number; payloadBytes: number };
       const sent = ranks.map((h, i) => rxBytes(h) - before[i]);
       const perStep = sent.reduce((s, x) => s + x, 0) / RANKS / r0.steps;
-      const row = { link_mbit: mbit, mode: name, bytes_per_rank_step: Math.round(perStep), payload_per_step: Math.round(r0.payloadBytes / r0.steps), wall_s: Number(r0.wallS.toFixed(1)), steps: r0.steps, map50: Number(r0.map50.toFixed(4)), load: Number(loadavg()[0].toFixed(1)) };
+      const row = {
+        link_mbit: mbit,
+        mode: name,
+        bytes_per_rank_step: Math.round(perStep),
+        payload_per_step: Math.round(r0.payloadBytes / r0.steps),
+        wall_s: Number(r0.wallS.toFixed(1)),
+        steps: r0.steps,
+        map50: Number(r0.map50.toFixed(4)),
+        load: Number(loadavg()[0].toFixed(1)),
+      };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
-  console.log('\n| link | mode | bytes sent / rank / step | payload / step | wall s | steps | mAP@0.5 | load |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.link_mbit} Mbit/s | ${r.mode} | ${(Number(r.bytes_per_rank_step) / 1e6).toFixed(3)} MB | ${(Number(r.payload_per_step) / 1e6).toFixed(3)} MB | ${r.wall_s} | ${r.steps} | ${r.map50} | ${r.load} |`);
+  console.log(
+    '\n| link | mode | bytes sent / rank / step | payload / step | wall s | steps | mAP@0.5 | load |\n| --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const r of rows)
+    console.log(
+      `| ${r.link_mbit} Mbit/s | ${r.mode} | ${(Number(r.bytes_per_rank_step) / 1e6).toFixed(3)} MB | ${(Number(r.payload_per_step) / 1e6).toFixed(3)} MB | ${r.wall_s} | ${r.steps} | ${r.map50} | ${r.load} |`,
+    );
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify(rows, null, 2));
 } finally {
   await cleanup();

@@ -11,10 +11,19 @@ import { Trainer } from '../worker/engine/train/index.ts';
 import { benchThreads, flag, numFlag } from './args.ts';
 
 const argv = process.argv.slice(2);
-const batch = numFlag(argv, 'batch', 4), img = numFlag(argv, 'img', 128), steps = numFlag(argv, 'steps', 8);
+const batch = numFlag(argv, 'batch', 4),
+  img = numFlag(argv, 'img', 128),
+  steps = numFlag(argv, 'steps', 8);
 const threads = benchThreads(argv);
 const info = await initBackend({ force: (flag(argv, 'backend') || 'native-cpu') as BackendName });
-const trainer = new Trainer(buildModel('yolov5n', { nc: 80, seed: 1 }), { hyp: loadHyp(), epochs: 300, batchSize: batch, batchesPerEpoch: 1000, imgsz: img, nbs: batch });
+const trainer = new Trainer(buildModel('yolov5n', { nc: 80, seed: 1 }), {
+  hyp: loadHyp(),
+  epochs: 300,
+  batchSize: batch,
+  batchesPerEpoch: 1000,
+  imgsz: img,
+  nbs: batch,
+});
 let seed = 1;
 const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 const images = Float32Array.from({ length: batch * img * img * 3 }, rnd);
@@ -23,11 +32,14 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
 const half = { grad: { cpu: [] as number[], wall: [] as number[] }, update: { cpu: [] as number[], wall: [] as number[] } };
 const WARMUP = 2;
 for (let i = 0; i < steps + WARMUP; i++) {
-  const c0 = process.cpuUsage(), t0 = performance.now();
+  const c0 = process.cpuUsage(),
+    t0 = performance.now();
   trainer.computeGradients({ images: images.slice(), targets: targets.slice(), batchSize: batch, height: img, width: img });
-  const c1 = process.cpuUsage(), t1 = performance.now();
+  const c1 = process.cpuUsage(),
+    t1 = performance.now();
   trainer.applyGradients();
-  const c2 = process.cpuUsage(), t2 = performance.now();
+  const c2 = process.cpuUsage(),
+    t2 = performance.now();
   if (i < WARMUP) continue;
   half.grad.cpu.push(cpuMs(c1) - cpuMs(c0));
   half.grad.wall.push(t1 - t0);
@@ -35,8 +47,12 @@ for (let i = 0; i < steps + WARMUP; i++) {
   half.update.wall.push(t2 - t1);
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-console.log(`train-update yolov5n batch ${batch} img ${img}, ${steps} steps after ${WARMUP} warm-up, backend ${info.backend}, ${threads} threads`);
+console.log(
+  `train-update yolov5n batch ${batch} img ${img}, ${steps} steps after ${WARMUP} warm-up, backend ${info.backend}, ${threads} threads`,
+);
 for (const [name, h] of Object.entries(half)) {
-  console.log(`${name === 'grad' ? 'forward+backward' : 'update (clip+SGD+EMA)'}: median ${median(h.cpu).toFixed(1)} ms process CPU, ${median(h.wall).toFixed(1)} ms wall`);
+  console.log(
+    `${name === 'grad' ? 'forward+backward' : 'update (clip+SGD+EMA)'}: median ${median(h.cpu).toFixed(1)} ms process CPU, ${median(h.wall).toFixed(1)} ms wall`,
+  );
 }
 trainer.dispose();

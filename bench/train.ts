@@ -39,7 +39,13 @@ function sgemmRate(): number | undefined {
   return load.ok && info.backend === 'native-cpu' ? sgemmGflops(load.addon) : undefined;
 }
 
-interface TorchRef { images_per_s: number; step_ms: number[]; threads: number; torch: string; parameters: number }
+interface TorchRef {
+  images_per_s: number;
+  step_ms: number[];
+  threads: number;
+  torch: string;
+  parameters: number;
+}
 
 /** The same iteration in PyTorch (Debian's python3-torch), on as many threads, after our run. */
 function pytorchReference(): TorchRef | { reason: string } {
@@ -47,8 +53,11 @@ function pytorchReference(): TorchRef | { reason: string } {
   const threads = process.env.FLOTILLA_NATIVE_THREADS ?? '2';
   const tried: string[] = [];
   for (const py of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(py, [script, '--cfg', cfg, '--batch', String(batch), '--img', String(img), '--steps', String(steps), '--threads', threads],
-      { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(
+      py,
+      [script, '--cfg', cfg, '--batch', String(batch), '--img', String(img), '--steps', String(steps), '--threads', threads],
+      { encoding: 'utf8', timeout: 600_000 },
+    );
     const line = r.stdout?.trim().split('\n').pop() ?? '';
     if (r.status === 0 && line.startsWith('{')) return JSON.parse(line) as TorchRef;
     tried.push(`${py}: ${(r.error?.message ?? r.stderr?.trim().split('\n').pop() ?? 'failed').slice(0, 120)}`);
@@ -63,7 +72,8 @@ function syntheticBatch(): { images: Float32Array; targets: Float32Array } {
   for (let i = 0; i < batch; i++) {
     const n = 1 + Math.floor(Math.random() * 6);
     for (let j = 0; j < n; j++) {
-      const w = 0.05 + Math.random() * 0.4, h = 0.05 + Math.random() * 0.4;
+      const w = 0.05 + Math.random() * 0.4,
+        h = 0.05 + Math.random() * 0.4;
       rows.push(i, Math.floor(Math.random() * 80), w / 2 + Math.random() * (1 - w), h / 2 + Math.random() * (1 - h), w, h);
     }
   }
@@ -88,20 +98,25 @@ const tw = performance.now();
 step(); // warm-up: fills the buffer pool, caches and JIT
 console.log(`warm-up step ${(performance.now() - tw).toFixed(0)} ms`);
 const times: number[] = [];
-let loss = 0, updateMs = 0;
+let loss = 0,
+  updateMs = 0;
 for (let i = 0; i < steps; i++) {
   const r = step();
   loss = r.loss;
   updateMs += r.updateMs / steps;
   times.push(r.gradMs + r.updateMs);
-  console.log(`step ${i + 1}/${steps}: ${times[i].toFixed(0)} ms (forward+backward ${r.gradMs.toFixed(0)}, clip+SGD+EMA ${r.updateMs.toFixed(0)}), loss ${loss.toFixed(3)}`);
+  console.log(
+    `step ${i + 1}/${steps}: ${times[i].toFixed(0)} ms (forward+backward ${r.gradMs.toFixed(0)}, clip+SGD+EMA ${r.updateMs.toFixed(0)}), loss ${loss.toFixed(3)}`,
+  );
 }
 trackHostTransfers();
 const before = hostTransfers();
 step();
 const tr = transfersSince(before);
-console.log(`host transfers of one step (an optimizer step): ${tr.reads} reads (${(tr.readBytes / 2 ** 20).toFixed(2)} MiB), ` +
-  `${tr.writes} writes (${(tr.writeBytes / 2 ** 20).toFixed(2)} MiB), ${tr.constants} one-element constants`);
+console.log(
+  `host transfers of one step (an optimizer step): ${tr.reads} reads (${(tr.readBytes / 2 ** 20).toFixed(2)} MiB), ` +
+    `${tr.writes} writes (${(tr.writeBytes / 2 ** 20).toFixed(2)} MiB), ${tr.constants} one-element constants`,
+);
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
 const imagesPerS = (batch * 1000) / mean;
 // peak resident memory of the process so far (getrusage ru_maxrss): model, optimizer, EMA, buffer pool, activations
@@ -112,16 +127,25 @@ console.log(`images/s ${imagesPerS.toFixed(2)} (mean step ${mean.toFixed(0)} ms 
 const sgemm = sgemmRate();
 const forwardGflops = model.summary(img).gflops;
 const trainGflops = (3 * forwardGflops * batch) / (mean / 1000);
-console.log(`training ${trainGflops.toFixed(1)} GFLOP/s (3 x ${forwardGflops.toFixed(2)} GFLOPs x ${batch} images per step) = ${(trainGflops / (sgemm ?? NaN)).toFixed(2)}x this machine's sgemm (${sgemm?.toFixed(1) ?? 'n/a'} GFLOP/s, measured now)`);
-const profile = await profileKernels(() => { step(); return []; });
+console.log(
+  `training ${trainGflops.toFixed(1)} GFLOP/s (3 x ${forwardGflops.toFixed(2)} GFLOPs x ${batch} images per step) = ${(trainGflops / (sgemm ?? NaN)).toFixed(2)}x this machine's sgemm (${sgemm?.toFixed(1) ?? 'n/a'} GFLOP/s, measured now)`,
+);
+const profile = await profileKernels(() => {
+  step();
+  return [];
+});
 console.log(`per-kernel profile of one step (${info.backend}):`);
 for (const line of formatProfile(profile, 30)) console.log(line);
 if (argv.includes('--by-shape')) {
   const reps = 3;
-  const rows = profileByShape(() => { for (let i = 0; i < reps; i++) step(); });
+  const rows = profileByShape(() => {
+    for (let i = 0; i < reps; i++) step();
+  });
   console.log(`slowest kernels by input shapes (per step, mean of ${reps} steps timed around each kernel call):`);
   for (const r of rows.slice(0, 25)) {
-    console.log(`  ${(r.ms / reps).toFixed(1).padStart(7)} ms ${String(r.calls / reps).padStart(4)} calls  ${r.kernel} ${JSON.stringify(r.shapes)}`);
+    console.log(
+      `  ${(r.ms / reps).toFixed(1).padStart(7)} ms ${String(r.calls / reps).padStart(4)} calls  ${r.kernel} ${JSON.stringify(r.shapes)}`,
+    );
   }
 }
 
@@ -133,19 +157,44 @@ const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
 const torchRef = argv.includes('--no-reference') ? null : pytorchReference();
 if (torchRef && 'images_per_s' in torchRef) {
   const tMedian = [...torchRef.step_ms].sort((a, b) => a - b)[Math.floor(torchRef.step_ms.length / 2)];
-  console.log(`PyTorch ${torchRef.torch} on this machine, same run, ${torchRef.threads} threads (bench/reference/yolov5_torch.py, stand-in loss): ` +
-    `${torchRef.images_per_s.toFixed(2)} images/s mean, median step ${tMedian.toFixed(0)} ms`);
-  console.log(`ratio flotilla / PyTorch: ${(imagesPerS / torchRef.images_per_s).toFixed(2)} (means), ${(tMedian / median).toFixed(2)} (median steps)`);
+  console.log(
+    `PyTorch ${torchRef.torch} on this machine, same run, ${torchRef.threads} threads (bench/reference/yolov5_torch.py, stand-in loss): ` +
+      `${torchRef.images_per_s.toFixed(2)} images/s mean, median step ${tMedian.toFixed(0)} ms`,
+  );
+  console.log(
+    `ratio flotilla / PyTorch: ${(imagesPerS / torchRef.images_per_s).toFixed(2)} (means), ${(tMedian / median).toFixed(2)} (median steps)`,
+  );
 } else {
   console.log(`no PyTorch reference: ${torchRef?.reason ?? '--no-reference'}`);
 }
 
 if (json) {
-  writeFileSync(json, JSON.stringify({
-    images_per_s: imagesPerS, peak_rss_mb: peakRssMb, batch, img, backend: info.backend, device: info.device, model: cfg,
-    train_gflops_per_s: trainGflops, sgemm_gflops: sgemm, ratio_vs_sgemm: sgemm ? trainGflops / sgemm : null,
-    median_step_ms: median, pytorch: torchRef,
-    host_transfers: tr, step_ms: times, update_ms: updateMs, loss, cuda: cuda ? cudaReport(cuda) : undefined, profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
-  }, null, 2));
+  writeFileSync(
+    json,
+    JSON.stringify(
+      {
+        images_per_s: imagesPerS,
+        peak_rss_mb: peakRssMb,
+        batch,
+        img,
+        backend: info.backend,
+        device: info.device,
+        model: cfg,
+        train_gflops_per_s: trainGflops,
+        sgemm_gflops: sgemm,
+        ratio_vs_sgemm: sgemm ? trainGflops / sgemm : null,
+        median_step_ms: median,
+        pytorch: torchRef,
+        host_transfers: tr,
+        step_ms: times,
+        update_ms: updateMs,
+        loss,
+        cuda: cuda ? cudaReport(cuda) : undefined,
+        profile: profile.kernels.map((k) => ({ name: k.name, ms: k.ms, calls: k.calls })),
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`wrote ${json}`);
 }

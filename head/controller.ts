@@ -19,7 +19,21 @@ import type { ActorSpec } from '../shared/schemas/node.ts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { JobStore, type HeadJob, type JobMutation } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
-import { placed, endGeneration, liveRecovery, sameIncident, incidentRestart, grown, isElastic, rankSucceeded, successRefusal, cancelled, rescaled, isTerminal, type GenerationEnd } from './state/transitions.ts';
+import {
+  placed,
+  endGeneration,
+  liveRecovery,
+  sameIncident,
+  incidentRestart,
+  grown,
+  isElastic,
+  rankSucceeded,
+  successRefusal,
+  cancelled,
+  rescaled,
+  isTerminal,
+  type GenerationEnd,
+} from './state/transitions.ts';
 import { capacity, planPass, poolSlots } from './scheduler/plan.ts';
 import { waitQueue } from './scheduler/queue.ts';
 import { WAITING, waitReason } from './scheduler/wait-reason.ts';
@@ -68,7 +82,12 @@ export interface JobStoreKeeper {
 /** Records the NATS users (public keys) of the actor credentials minted for a node, before they are sent to it: revoking the node revokes them (auth/token-store.ts). */
 export type ActorUsersIssued = (nodeId: string, users: string[]) => Promise<void>;
 
-interface Progress { generation: number; step?: number; values?: Record<string, number>; checkpoint?: number }
+interface Progress {
+  generation: number;
+  step?: number;
+  values?: Record<string, number>;
+  checkpoint?: number;
+}
 
 export class Controller {
   readonly jobs: JobStore;
@@ -96,10 +115,30 @@ export class Controller {
   #cutOff: { kind: string; since: number } | null = null;
   #faults: FaultDirector | undefined;
 
-  constructor(d: { nc: NatsConnection; js: JetStreamClient; s: Subjects; jobs: JobStore; nodes: NodeStore; log: Logger; opts: ControllerOptions; view?: HeadView; minter?: CredentialMinter; stores?: JobStoreKeeper; issued?: ActorUsersIssued }) {
-    this.#nc = d.nc; this.#js = d.js; this.#s = d.s; this.jobs = d.jobs; this.nodes = d.nodes; this.#log = d.log; this.#o = d.opts; this.#view = d.view;
+  constructor(d: {
+    nc: NatsConnection;
+    js: JetStreamClient;
+    s: Subjects;
+    jobs: JobStore;
+    nodes: NodeStore;
+    log: Logger;
+    opts: ControllerOptions;
+    view?: HeadView;
+    minter?: CredentialMinter;
+    stores?: JobStoreKeeper;
+    issued?: ActorUsersIssued;
+  }) {
+    this.#nc = d.nc;
+    this.#js = d.js;
+    this.#s = d.s;
+    this.jobs = d.jobs;
+    this.nodes = d.nodes;
+    this.#log = d.log;
+    this.#o = d.opts;
+    this.#view = d.view;
     this.#minter = d.minter;
-    this.#stores = d.stores; this.#issued = d.issued;
+    this.#stores = d.stores;
+    this.#issued = d.issued;
   }
 
   /** Writes fail fast (503 FLO_UNAVAILABLE, with the reason) while the head is cut off from NATS. */
@@ -115,10 +154,14 @@ export class Controller {
     return run;
   }
 
-  close(): void { this.#closed = true; }
+  close(): void {
+    this.#closed = true;
+  }
 
   /** Fault injection (head/faults/): told about spawned gangs, run in every tick. */
-  attachFaults(d: FaultDirector): void { this.#faults = d; }
+  attachFaults(d: FaultDirector): void {
+    this.#faults = d;
+  }
 
   // ---- REST-facing operations ------------------------------------------------------------
 
@@ -129,8 +172,21 @@ export class Controller {
     const id = as.id ?? `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
     const iso = new Date(now).toISOString();
     const job = await this.jobs.create({
-      id, spec, state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [],
-      metrics: {}, created_at: iso, updated_at: iso, ...(owner ? { owner } : {}), ...(as.study ? { study: as.study } : {}), seq: now * 1000 + (this.#seq++ % 1000), finished: [],
+      id,
+      spec,
+      state: 'pending',
+      generation: 0,
+      restarts: 0,
+      step: 0,
+      checkpoint_step: null,
+      placement: [],
+      metrics: {},
+      created_at: iso,
+      updated_at: iso,
+      ...(owner ? { owner } : {}),
+      ...(as.study ? { study: as.study } : {}),
+      seq: now * 1000 + (this.#seq++ % 1000),
+      finished: [],
       message: note ?? WAITING,
     });
     this.#log.info({ job: id, workers: spec.workers, priority: spec.priority }, 'job submitted');
@@ -165,7 +221,10 @@ export class Controller {
       const j = this.jobs.get(x.jobId);
       const p = j?.placement.find((q) => q.actorId === x.actorId);
       if (sender !== x.nodeId || (p && (p.nodeId !== sender || p.rank !== x.rank))) {
-        this.#log.warn({ job: x.jobId, actor: x.actorId, sender, claimed: x.nodeId }, 'dropped an actor exit from a node that does not run that actor');
+        this.#log.warn(
+          { job: x.jobId, actor: x.actorId, sender, claimed: x.nodeId },
+          'dropped an actor exit from a node that does not run that actor',
+        );
         return;
       }
       // a survivor kept by live recovery still reports the generation it was spawned in
@@ -188,7 +247,9 @@ export class Controller {
           await this.#endGeneration(x.jobId, x.generation, 'retryable', refused);
           return;
         }
-        const after = await this.#commit(x.jobId, (c) => (c.generation === x.generation ? rankSucceeded(withProgress(c, p) ?? c, x.rank, x.outcome.step, x.outcome.digest) : null));
+        const after = await this.#commit(x.jobId, (c) =>
+          c.generation === x.generation ? rankSucceeded(withProgress(c, p) ?? c, x.rank, x.outcome.step, x.outcome.digest) : null,
+        );
         // its slots are free now: the queue moves at once, not at the next periodic pass
         if (isTerminal(after.state)) void this.tick();
         return;
@@ -208,7 +269,9 @@ export class Controller {
   }
 
   /** A node's heartbeat shows fewer actors than before: a slot came free, so the queue may move now. */
-  slotFreed(): void { void this.tick(); }
+  slotFreed(): void {
+    void this.tick();
+  }
 
   /**
    * A node announced it is leaving: no new actors there, and its actors move elsewhere. A live
@@ -256,7 +319,10 @@ export class Controller {
     const cur = this.#progress.get(e.jobId);
     const p: Progress = cur && cur.generation === e.generation ? cur : { generation: e.generation };
     // the epoch rides along in metrics so job lists can show it without reading the event stream
-    if (e.type === 'metric' && e.rank === 0) { p.step = e.step; p.values = { ...p.values, ...e.values, ...(e.epoch !== undefined ? { epoch: e.epoch } : {}) }; }
+    if (e.type === 'metric' && e.rank === 0) {
+      p.step = e.step;
+      p.values = { ...p.values, ...e.values, ...(e.epoch !== undefined ? { epoch: e.epoch } : {}) };
+    }
     if (e.type === 'checkpoint') p.checkpoint = Math.max(p.checkpoint ?? 0, e.step);
     this.#progress.set(e.jobId, p);
   }
@@ -273,7 +339,7 @@ export class Controller {
       const since = this.#view?.goodSince() ?? 0;
       const now = Date.now();
       const dead = deadNodes(this.nodes.list(), now, this.#o.deadAfterMs, since);
-      if (dead.length > 1 && dead.length === this.nodes.list().length && !(await this.#view?.reachable() ?? true)) {
+      if (dead.length > 1 && dead.length === this.nodes.list().length && !((await this.#view?.reachable()) ?? true)) {
         this.#log.warn({ nodes: dead.length }, 'hearing no node at all and no round trip to NATS: not declaring anyone dead');
         return;
       }
@@ -341,7 +407,9 @@ export class Controller {
       if (job.generation > 0) continue; // a restart: its stores were made by its first placement
       void this.#stores?.ensure(job.id).then(
         // it ended while they were being made (its seal found none): seal them now
-        () => { if (isTerminal(this.jobs.get(job.id)?.state ?? 'pending')) this.#seal(job.id); },
+        () => {
+          if (isTerminal(this.jobs.get(job.id)?.state ?? 'pending')) this.#seal(job.id);
+        },
         (e: Error) => this.#log.debug({ job: job.id, err: e.message }, 'job stores not made ahead (made at placement)'),
       );
     }
@@ -352,7 +420,14 @@ export class Controller {
     const free = capacity(this.jobs.list(), this.nodes.list()).reduce((a, n) => a + n.free, 0);
     if (free === 0) return;
     for (const j of this.jobs.list()) {
-      if (j.state !== 'running' || j.spec.recovery !== 'live' || !isElastic(j) || j.placement.length >= j.spec.workers || j.finished.length > 0) continue;
+      if (
+        j.state !== 'running' ||
+        j.spec.recovery !== 'live' ||
+        !isElastic(j) ||
+        j.placement.length >= j.spec.workers ||
+        j.finished.length > 0
+      )
+        continue;
       // not in the last tenth: ranks finishing while the new one starts would leave it alone in the new generation
       if (j.spec.trainer.kind === 'logreg' && j.step >= 0.9 * j.spec.trainer.steps) continue;
       await this.#commit(j.id, (cur) => (cur.generation === j.generation && cur.state === 'running' ? grown(cur) : null));
@@ -367,7 +442,13 @@ export class Controller {
     await this.nodes.remove(nodeId);
     for (const j of this.jobs.list()) {
       if (!isTerminal(j.state) && j.placement.some((p) => p.nodeId === nodeId)) {
-        await this.#endGeneration(j.id, j.generation, 'retryable', `node ${nodeId} was lost (${why})`, j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId));
+        await this.#endGeneration(
+          j.id,
+          j.generation,
+          'retryable',
+          `node ${nodeId} was lost (${why})`,
+          j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId),
+        );
       }
     }
   }
@@ -382,8 +463,10 @@ export class Controller {
       if (cur.generation !== generation || isTerminal(cur.state)) return null;
       if (end === 'retryable' && sameIncident(cur)) return incidentRestart(cur, reason, this.#o.restartBackoffMs, Date.now());
       // a drain ('rescale' with the leaving node's ranks) keeps the survivors too, uncounted
-      const live = (end === 'retryable' || end === 'rescale') && lost && cur.spec.recovery === 'live' && cur.state === 'running'
-        ? liveRecovery(cur, lost, reason, Date.now(), end === 'retryable') : null;
+      const live =
+        (end === 'retryable' || end === 'rescale') && lost && cur.spec.recovery === 'live' && cur.state === 'running'
+          ? liveRecovery(cur, lost, reason, Date.now(), end === 'retryable')
+          : null;
       return live ?? endGeneration(cur, end, reason, this.#o.restartBackoffMs, Date.now());
     });
   }
@@ -395,8 +478,15 @@ export class Controller {
   async #place(job: HeadJob, nodeOfRank: string[], gpusOfRank: number[][] = []): Promise<void> {
     const gen = job.generation;
     const kept = job.placement;
-    const placement = nodeOfRank.map((nodeId, rank) => kept.find((p) => p.rank === rank)
-      ?? { rank, nodeId, actorId: actorIdOf(job.id, gen, rank), ...(gpusOfRank[rank]?.length ? { gpus: gpusOfRank[rank] } : {}) });
+    const placement = nodeOfRank.map(
+      (nodeId, rank) =>
+        kept.find((p) => p.rank === rank) ?? {
+          rank,
+          nodeId,
+          actorId: actorIdOf(job.id, gen, rank),
+          ...(gpusOfRank[rank]?.length ? { gpus: gpusOfRank[rank] } : {}),
+        },
+    );
     const fresh = placement.filter((p) => !kept.includes(p));
     let wrote = false;
     const j = await this.#commit(job.id, (cur) => {
@@ -414,8 +504,15 @@ export class Controller {
         // who got which actor user is on record before the creds leave the head (once per node and user)
         if (!this.#issued) return;
         for (const nodeId of new Set(fresh.map((p) => p.nodeId))) {
-          const users = [...new Set(fresh.filter((p) => p.nodeId === nodeId).map((p) => creds.get(p.actorId)).filter((c): c is string => !!c).map(credsUser))]
-            .filter((u) => !this.#recorded.has(`${nodeId} ${u}`));
+          const users = [
+            ...new Set(
+              fresh
+                .filter((p) => p.nodeId === nodeId)
+                .map((p) => creds.get(p.actorId))
+                .filter((c): c is string => !!c)
+                .map(credsUser),
+            ),
+          ].filter((u) => !this.#recorded.has(`${nodeId} ${u}`));
           if (users.length === 0) continue;
           await this.#issued(nodeId, users);
           for (const u of users) this.#recorded.add(`${nodeId} ${u}`);
@@ -425,18 +522,36 @@ export class Controller {
       // made ahead while the job queued (#prepareAhead), else now, beside the creds' record
       await Promise.all([this.#stores?.ensure(j.id), issue()]);
       // it ended while they were being made (the seal at its end may have found none): seal them, spawn nothing
-      if (isTerminal(this.jobs.get(j.id)?.state ?? j.state)) { this.#seal(j.id); return; }
-      await Promise.all(fresh.map((p) => {
-        const spec: ActorSpec = {
-          actorId: p.actorId, jobId: j.id, generation: gen, rank: p.rank, worldSize: placement.length, nodeOfRank, job: j.spec, leaseMs: this.#o.deadAfterMs,
-          ...(kept.length > 0 ? { joinsLive: true } : {}), ...(p.gpus?.length ? { gpus: p.gpus } : {}),
-        };
-        return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds.get(p.actorId));
-      }));
-    })().then(() => this.#faults?.spawned(j.id, gen), (e: Error) => {
-      this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
-      return this.serial(() => this.#endGeneration(j.id, gen, 'deferred', `spawn failed: ${e.message}`));
-    }).catch((e: Error) => this.#log.error({ job: j.id, err: e.message }, 'could not end a generation after a failed spawn'));
+      if (isTerminal(this.jobs.get(j.id)?.state ?? j.state)) {
+        this.#seal(j.id);
+        return;
+      }
+      await Promise.all(
+        fresh.map((p) => {
+          const spec: ActorSpec = {
+            actorId: p.actorId,
+            jobId: j.id,
+            generation: gen,
+            rank: p.rank,
+            worldSize: placement.length,
+            nodeOfRank,
+            job: j.spec,
+            leaseMs: this.#o.deadAfterMs,
+            ...(kept.length > 0 ? { joinsLive: true } : {}),
+            ...(p.gpus?.length ? { gpus: p.gpus } : {}),
+          };
+          return spawnActor(this.#nc, this.#s, p.nodeId, spec, this.#o.spawnTimeoutMs, creds.get(p.actorId));
+        }),
+      );
+    })()
+      .then(
+        () => this.#faults?.spawned(j.id, gen),
+        (e: Error) => {
+          this.#log.warn({ job: j.id, generation: gen, err: e.message }, 'spawn failed');
+          return this.serial(() => this.#endGeneration(j.id, gen, 'deferred', `spawn failed: ${e.message}`));
+        },
+      )
+      .catch((e: Error) => this.#log.error({ job: j.id, err: e.message }, 'could not end a generation after a failed spawn'));
   }
 
   /** Writes a change, then publishes what it implies (state event, abort of older generations). */
@@ -449,21 +564,37 @@ export class Controller {
       // live recovery: the survivors named here stay (see liveRecovery)
       const keep = after.placement.map((p) => ({ actorId: p.actorId, rank: p.rank }));
       const worldSize = after.state === 'running' ? after.placement.length : after.spec.workers;
-      const abort: JobAbort = { jobId: id, generation: after.generation, reason: after.message ?? 'generation ended', keep, ...(keep.length ? { worldSize } : {}) };
+      const abort: JobAbort = {
+        jobId: id,
+        generation: after.generation,
+        reason: after.message ?? 'generation ended',
+        keep,
+        ...(keep.length ? { worldSize } : {}),
+      };
       this.#nc.publish(this.#s.jobAbort(id), encode(abort));
       this.#progress.delete(id);
     }
     if (after.state !== before.state || after.generation !== before.generation) {
-      this.#log.info({ job: id, from: before.state, to: after.state, generation: after.generation, restarts: after.restarts, message: after.message }, 'job state');
+      this.#log.info(
+        { job: id, from: before.state, to: after.state, generation: after.generation, restarts: after.restarts, message: after.message },
+        'job state',
+      );
       // faults that never fired expire before the terminal event (event readers stop at it)
-      if (isTerminal(after.state) && !isTerminal(before.state)) await this.#faults?.ended(after).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'faults not expired'));
+      if (isTerminal(after.state) && !isTerminal(before.state))
+        await this.#faults?.ended(after).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'faults not expired'));
       // an ended job's stores take no more writes (in the background: sealing retries through elections)
       if (isTerminal(after.state) && !isTerminal(before.state)) {
         this.#seal(id);
         this.#endedAt.set(id, now);
       }
       await this.#event({
-        type: 'state', jobId: id, ts: now, generation: after.generation, state: after.state, message: after.message, restarts: after.restarts,
+        type: 'state',
+        jobId: id,
+        ts: now,
+        generation: after.generation,
+        state: after.state,
+        message: after.message,
+        restarts: after.restarts,
         ...(after.state === 'recovering' && after.checkpoint_step !== null ? { checkpoint_step: after.checkpoint_step } : {}),
       });
     }
@@ -479,19 +610,25 @@ export class Controller {
 
   /** Seals the stores of every job that has ended (a head that stopped between a job's end and its seal left them open). */
   async sealEnded(): Promise<void> {
-    for (const j of this.jobs.list()) if (isTerminal(j.state)) await this.#stores?.seal(j.id).catch((e: Error) => this.#log.warn({ job: j.id, err: e.message }, 'job stores not sealed'));
+    for (const j of this.jobs.list())
+      if (isTerminal(j.state))
+        await this.#stores?.seal(j.id).catch((e: Error) => this.#log.warn({ job: j.id, err: e.message }, 'job stores not sealed'));
   }
 
   async #flushProgress(): Promise<void> {
     const pending = [...this.#progress.entries()];
     this.#progress.clear();
     for (const [id, p] of pending) {
-      await this.jobs.update(id, (cur) => withProgress(cur, p)).catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'progress not saved'));
+      await this.jobs
+        .update(id, (cur) => withProgress(cur, p))
+        .catch((e: Error) => this.#log.warn({ job: id, err: e.message }, 'progress not saved'));
     }
   }
 
   async #event(e: JobEvent): Promise<void> {
-    await publishEvent(this.#js, this.#s, e).catch((err: Error) => this.#log.warn({ job: e.jobId, err: err.message }, 'event not published'));
+    await publishEvent(this.#js, this.#s, e).catch((err: Error) =>
+      this.#log.warn({ job: e.jobId, err: err.message }, 'event not published'),
+    );
   }
 }
 

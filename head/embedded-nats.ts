@@ -65,7 +65,11 @@ export async function serverAuth(dir: string): Promise<ServerAuth> {
   const signingKey = new TextDecoder().decode(trust.signer.getSeed());
   const revoker = trust.revoker ? JSON.stringify(trust.revoker) : undefined;
   return {
-    trust, dir, headCreds, signingKey, ...(revoker ? { revoker } : {}),
+    trust,
+    dir,
+    headCreds,
+    signingKey,
+    ...(revoker ? { revoker } : {}),
     headOptions: { natsCreds: headCreds, natsSigningKey: signingKey, ...(revoker ? { natsRevoker: revoker } : {}) },
     mint: (name, perms) => mintCreds(trust, name, perms),
     async joinToken(prefix, nodeId) {
@@ -146,7 +150,10 @@ function waitForPort(host: string, port: number, proc: ChildProcess, timeoutMs =
     const attempt = () => {
       if (proc.exitCode !== null) return reject(new Error(`nats-server exited with code ${proc.exitCode} before listening`));
       const sock = tcpConnect(port, target);
-      sock.once('connect', () => { sock.destroy(); resolve(); });
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve();
+      });
       sock.once('error', () => {
         sock.destroy();
         if (Date.now() > deadline) reject(new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`));
@@ -158,7 +165,14 @@ function waitForPort(host: string, port: number, proc: ChildProcess, timeoutMs =
 }
 
 /** Starts nats-server with `conf` (written into storeDir) and waits until it listens. */
-export function launch(conf: string, host: string, port: number, storeDir: string, ownsStore: boolean, wrap: LaunchWrap = {}): Promise<NatsServer> {
+export function launch(
+  conf: string,
+  host: string,
+  port: number,
+  storeDir: string,
+  ownsStore: boolean,
+  wrap: LaunchWrap = {},
+): Promise<NatsServer> {
   const bin = natsServerBinary();
   const confFile = join(storeDir, `nats-${port}.conf`);
   writeFileSync(confFile, conf);
@@ -168,16 +182,24 @@ export function launch(conf: string, host: string, port: number, storeDir: strin
   const start = () => {
     const argv = [...(wrap.prefix ?? []), bin, '-c', confFile];
     proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    proc.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
     exited = new Promise<void>((r) => proc.once('exit', () => r()));
     server.proc = proc;
   };
   const alive = () => proc.exitCode === null && proc.signalCode === null;
-  const kill = async () => { if (alive()) { proc.kill('SIGKILL'); await exited; } };
-  const ready = () => (wrap.probe ? waitFor(wrap.probe, proc) : waitForPort(host, port, proc)).catch(async (err: Error) => {
-    await kill();
-    throw new Error(`${err.message}\n${stderr}`);
-  });
+  const kill = async () => {
+    if (alive()) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  };
+  const ready = () =>
+    (wrap.probe ? waitFor(wrap.probe, proc) : waitForPort(host, port, proc)).catch(async (err: Error) => {
+      await kill();
+      throw new Error(`${err.message}\n${stderr}`);
+    });
   const server: NatsServer = {
     url: `nats://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port,
@@ -185,8 +207,14 @@ export function launch(conf: string, host: string, port: number, storeDir: strin
     storeDir,
     kill,
     auth: wrap.auth,
-    options(creds) { return natsOptions(server.url, creds ?? wrap.auth?.headCreds); },
-    async restart() { await kill(); start(); await ready(); },
+    options(creds) {
+      return natsOptions(server.url, creds ?? wrap.auth?.headCreds);
+    },
+    async restart() {
+      await kill();
+      start();
+      await ready();
+    },
     async stop() {
       if (alive()) {
         proc.kill('SIGTERM');
@@ -266,7 +294,10 @@ export interface NatsCluster {
 export async function startNatsCluster(size = 3, opts: { auth?: boolean } = {}): Promise<NatsCluster> {
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
-  for (let i = 0; i < size; i++) { clientPorts.push(await freePort()); routePorts.push(await freePort()); }
+  for (let i = 0; i < size; i++) {
+    clientPorts.push(await freePort());
+    routePorts.push(await freePort());
+  }
   const name = `flotilla-${randomBytes(3).toString('hex')}`;
   const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
   const servers: NatsServer[] = [];
@@ -295,7 +326,12 @@ export async function startNatsCluster(size = 3, opts: { auth?: boolean } = {}):
     servers,
     urls,
     auth,
-    options(creds) { return natsOptions(urls, creds ?? auth?.headCreds); },
-    async stop() { await Promise.all(servers.map((s) => s.stop())); rmSync(authDir, { recursive: true, force: true }); },
+    options(creds) {
+      return natsOptions(urls, creds ?? auth?.headCreds);
+    },
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+      rmSync(authDir, { recursive: true, force: true });
+    },
   };
 }

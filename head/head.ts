@@ -117,53 +117,93 @@ export interface Head {
  * closes end a node at once (supervisor/hints.ts). A user the server refuses leaves the head on
  * heartbeats alone, with a warning.
  */
-async function watchNodeConnections(o: HeadOptions, id: string, nc: NatsConnection, ctl: Controller, s: ReturnType<typeof subjects>, log: Logger, stops: Array<() => Promise<void> | void>): Promise<void> {
+async function watchNodeConnections(
+  o: HeadOptions,
+  id: string,
+  nc: NatsConnection,
+  ctl: Controller,
+  s: ReturnType<typeof subjects>,
+  log: Logger,
+  stops: Array<() => Promise<void> | void>,
+): Promise<void> {
   const account = jwtClaims(credsJwt(credsText(o.natsCreds as string))).nats?.issuer_account;
   let sysNc: NatsConnection;
   try {
     if (!account) throw new Error('the head creds name no issuer account');
-    sysNc = await connect(natsOptions(o.natsUrl, readRevoker(o.natsRevoker as string).sys_creds, { name: `${id}-advisories`, maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000 }));
+    sysNc = await connect(
+      natsOptions(o.natsUrl, readRevoker(o.natsRevoker as string).sys_creds, {
+        name: `${id}-advisories`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        timeout: 5000,
+      }),
+    );
   } catch (err) {
-    log.warn({ err: (err as Error).message }, 'no client-disconnect advisories (system-account user refused): dead nodes are found by heartbeats alone');
+    log.warn(
+      { err: (err as Error).message },
+      'no client-disconnect advisories (system-account user refused): dead nodes are found by heartbeats alone',
+    );
     return;
   }
   const hints = new DisconnectHints({
-    ping: (nodeId) => pingNode(nc, s, nodeId, 250).then(() => true, () => false),
+    ping: (nodeId) =>
+      pingNode(nc, s, nodeId, 250).then(
+        () => true,
+        () => false,
+      ),
     beats: (nodeId) => ctl.nodes.get(nodeId)?.beats,
     gone: (nodeId, why) => ctl.nodeGone(nodeId, why),
-    onVerdict: (node, v) => log.info({ node, ...v }, v.gone ? 'node connection closed: confirmed gone' : 'node connection closed: still alive'),
+    onVerdict: (node, v) =>
+      log.info({ node, ...v }, v.gone ? 'node connection closed: confirmed gone' : 'node connection closed: still alive'),
   });
   const sub = watchDisconnects(sysNc, account, hints, (err) => log.warn({ err }, 'ignoring a malformed disconnect advisory'));
   await sysNc.flush();
-  stops.push(async () => { hints.stop(); sub.unsubscribe(); await sysNc.close().catch(() => undefined); });
+  stops.push(async () => {
+    hints.stop();
+    sub.unsubscribe();
+    await sysNc.close().catch(() => undefined);
+  });
 }
 
 /** The HTTPS option from two PEM files; both or neither. */
 export function tlsOption(certFile?: string, keyFile?: string): { cert: string; key: string } | undefined {
   if (!certFile && !keyFile) return undefined;
   if (!certFile || !keyFile) throw new FlotillaError('FLO_CONFIG', 'HTTPS needs both --tls-cert and --tls-key');
-  try { return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }; }
-  catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read the TLS certificate or key: ${(e as Error).message}`); }
+  try {
+    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  } catch (e) {
+    throw new FlotillaError('FLO_CONFIG', `cannot read the TLS certificate or key: ${(e as Error).message}`);
+  }
 }
 
 export async function startHead(o: HeadOptions): Promise<Head> {
   const log = o.log ?? silentLogger();
-  const id = `head-${hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 20)}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const id = `head-${hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '')
+    .slice(0, 20)}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const s = subjects(o.prefix);
   const deadAfterMs = o.deadAfterMs ?? DEFAULTS.deadAfterMs;
   // every server URL, reconnect forever; a ping each second so a dead link shows in ~3 s
-  const nc = await connectClear(natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }), 'the head');
+  const nc = await connectClear(
+    natsOptions(o.natsUrl, o.natsCreds, { name: id, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 1000, maxPingOut: 2 }),
+    'the head',
+  );
   await assertServerVersion(nc); // refuses a server older than MIN_NATS_SERVER with one clear message
   watchRefusals(nc, log, 'the head');
   const minter = o.natsSigningKey && o.natsCreds ? credentialMinter(s, o.natsSigningKey, o.natsCreds) : undefined;
   const revokedJoinTokens = new Set<string>();
   const stops: Array<() => Promise<void> | void> = [() => nc.drain().catch(() => nc.close())];
-  const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined); };
+  const stopAll = async () => {
+    for (const f of stops.reverse()) await Promise.resolve(f()).catch(() => undefined);
+  };
   try {
     const res: HeadResources = await openResources(nc, s, { replicas: o.replicas });
     log.info({ cluster_size: res.clusterSize, replicas: res.replicas, assets: res.assets }, 'JetStream assets ready');
-    for (const a of res.assets) if (a.action === 'kept') log.warn({ stream: a.stream, replicas: a.replicas, note: a.note }, 'asset kept below the asked replicas');
-    let onLost = () => { log.error({ head: id }, 'lease lost: this head stops deciding'); };
+    for (const a of res.assets)
+      if (a.action === 'kept') log.warn({ stream: a.stream, replicas: a.replicas, note: a.note }, 'asset kept below the asked replicas');
+    let onLost = () => {
+      log.error({ head: id }, 'lease lost: this head stops deciding');
+    };
     const leaseMs = o.leaseMs ?? deadAfterMs;
     const lease = await acquireLease(res.lease, { headId: id, leaseMs, log, onLost: () => onLost() });
     stops.push(() => lease.release());
@@ -179,52 +219,105 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     // set once the token store exists: the actor users minted for a node are recorded under the join token that admitted it
     let recordActors = async (_node: string, _users: string[]): Promise<void> => {};
     const ctl = new Controller({
-      nc, js: res.js, s, jobs, nodes, log, view, minter, stores: res.stores, issued: (n, u) => recordActors(n, u),
-      opts: { deadAfterMs, restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs, spawnTimeoutMs: 15_000, actorGraceMs: 2 * deadAfterMs, ...(o.lateProgressMs !== undefined ? { lateProgressMs: o.lateProgressMs } : {}) },
+      nc,
+      js: res.js,
+      s,
+      jobs,
+      nodes,
+      log,
+      view,
+      minter,
+      stores: res.stores,
+      issued: (n, u) => recordActors(n, u),
+      opts: {
+        deadAfterMs,
+        restartBackoffMs: o.restartBackoffMs ?? DEFAULTS.restartBackoffMs,
+        spawnTimeoutMs: 15_000,
+        actorGraceMs: 2 * deadAfterMs,
+        ...(o.lateProgressMs !== undefined ? { lateProgressMs: o.lateProgressMs } : {}),
+      },
     });
     stops.push(() => ctl.close());
-    const faults = new FaultDirector({ nc, js: res.js, s, jobs, nodes, checkpoints: (jobId) => res.stores.open(jobId, 'ckpt'), log: log.child({ part: 'faults' }), serial: (fn) => ctl.serial(fn) });
+    const faults = new FaultDirector({
+      nc,
+      js: res.js,
+      s,
+      jobs,
+      nodes,
+      checkpoints: (jobId) => res.stores.open(jobId, 'ckpt'),
+      log: log.child({ part: 'faults' }),
+      serial: (fn) => ctl.serial(fn),
+    });
     ctl.attachFaults(faults);
     const faultReports = serveFaultReports(nc, s, faults, log);
     stops.push(() => faultReports.unsubscribe());
     const readArtifact = async (jobId: string, name: string): Promise<string | null> => {
       const os = await res.stores.open(jobId, 'art');
-      const b = os && await os.getBlob(`${jobId}/${name}`);
+      const b = os && (await os.getBlob(`${jobId}/${name}`));
       return b ? new TextDecoder().decode(b) : null;
     };
     const studies = new StudyRunner({
-      studies: studyStore, jobs, log: log.child({ part: 'tune' }), artifact: readArtifact, problem: () => view.problem(2),
-      submit: (spec, owner, as) => ctl.submit(spec, owner, undefined, as), cancel: (jobId) => ctl.cancel(jobId),
+      studies: studyStore,
+      jobs,
+      log: log.child({ part: 'tune' }),
+      artifact: readArtifact,
+      problem: () => view.problem(2),
+      submit: (spec, owner, as) => ctl.submit(spec, owner, undefined, as),
+      cancel: (jobId) => ctl.cancel(jobId),
     });
     studies.start(Math.max(o.tickMs ?? 250, 250));
     stops.push(() => studies.stop());
-    onLost = () => { ctl.close(); studies.stop(); o.onLeaseLost?.(); };
+    onLost = () => {
+      ctl.close();
+      studies.stop();
+      o.onLeaseLost?.();
+    };
     const membership = watchMembership(nc, s, ctl, log, id);
     // set once the token store exists: every node admitted by a pool token is recorded under it
     let recordJoin = async (_token: string, _publicKey: string, _node: string): Promise<void> => {};
     if (minter) {
-      const joins = serveJoins(nc, s, { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t), granted: (t, k, n) => recordJoin(t, k, n) }, log);
+      const joins = serveJoins(
+        nc,
+        s,
+        { minter, known: (n) => ctl.nodes.has(n), revoked: (t) => revokedJoinTokens.has(t), granted: (t, k, n) => recordJoin(t, k, n) },
+        log,
+      );
       stops.push(() => joins.unsubscribe());
     }
     stops.push(() => membership.stop());
     if (o.natsRevoker && o.natsCreds) await watchNodeConnections(o, id, nc, ctl, s, log, stops);
     const followers: DurableFollower[] = [
       await followDurable(res.js, res.jsm, {
-        stream: res.exitsStream, durable: 'head_exits', subject: s.allActorExits, schema: ActorExit, deliverAll: true, log,
+        stream: res.exitsStream,
+        durable: 'head_exits',
+        subject: s.allActorExits,
+        schema: ActorExit,
+        deliverAll: true,
+        log,
         handler: (x, _seq, subject) => ctl.onExit(x, nodeOfSubject(subject)),
       }),
       await followDurable(res.js, res.jsm, {
-        stream: s.eventsStream, durable: 'head_progress', subject: s.allJobEvents, schema: JobEvent, log,
+        stream: s.eventsStream,
+        durable: 'head_progress',
+        subject: s.allJobEvents,
+        schema: JobEvent,
+        log,
         handler: async (e) => ctl.onEvent(e),
       }),
     ];
-    stops.push(async () => { for (const f of followers) await f.stop(); });
-    const timer = setInterval(() => { void ctl.tick().catch((e: Error) => log.error({ err: e.message }, 'tick failed')); }, o.tickMs ?? 250);
+    stops.push(async () => {
+      for (const f of followers) await f.stop();
+    });
+    const timer = setInterval(() => {
+      void ctl.tick().catch((e: Error) => log.error({ err: e.message }, 'tick failed'));
+    }, o.tickMs ?? 250);
     stops.push(() => clearInterval(timer));
     let autoscaler: Autoscaler | undefined;
     if (o.autoscaler) {
       // a platform that names its nodes gets one pool token; otherwise each node its own credential
-      const joinToken = minter ? (nodeId: string, pool: boolean) => (pool ? minter.pool('autoscaler') : minter.worker(nodeId, 'autoscaler')) : undefined;
+      const joinToken = minter
+        ? (nodeId: string, pool: boolean) => (pool ? minter.pool('autoscaler') : minter.worker(nodeId, 'autoscaler'))
+        : undefined;
       autoscaler = new Autoscaler(ctl, { joinToken, ...o.autoscaler }, log.child({ part: 'autoscaler' }));
       autoscaler.start();
       stops.push(() => autoscaler?.stop());
@@ -233,7 +326,10 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     let tokens: TokenStore | undefined;
     let firstAdminToken: string | undefined;
     if (o.restAuth) {
-      tokens = new TokenStore((await ensureKv(res.js, res.jsm, s.tokensBucket, res.replicas, { history: 1 })).kv, { cutOff: () => view.problem(2), ...(o.tokenClock ? { now: o.tokenClock } : {}) });
+      tokens = new TokenStore((await ensureKv(res.js, res.jsm, s.tokensBucket, res.replicas, { history: 1 })).kv, {
+        cutOff: () => view.problem(2),
+        ...(o.tokenClock ? { now: o.tokenClock } : {}),
+      });
       for (const t of await tokens.revokedWorkerTokens()) revokedJoinTokens.add(t);
       if (!(await tokens.hasAdmin())) firstAdminToken = (await tokens.create('admin', 'first-admin')).token;
       const store = tokens;
@@ -247,20 +343,36 @@ export async function startHead(o: HeadOptions): Promise<Head> {
     let revocations: RevocationSync | undefined;
     if (o.natsRevoker && tokens) {
       const store = tokens;
-      revocations = syncRevocations(new AccountRevoker(readRevoker(o.natsRevoker), o.natsUrl), () => store.revokedUsers(), (err) => log.warn({ err: err.message }, 'NATS revocations not pushed (retried)'));
+      revocations = syncRevocations(
+        new AccountRevoker(readRevoker(o.natsRevoker), o.natsUrl),
+        () => store.revokedUsers(),
+        (err) => log.warn({ err: err.message }, 'NATS revocations not pushed (retried)'),
+      );
       const r = revocations;
       stops.push(() => r.stop());
     } else if (tokens && minter) {
-      log.warn('no NATS revoker (--nats-revoker revoker.json of flotilla nats-trust): a revoked join token stops new joins, but its nodes stay connected');
+      log.warn(
+        'no NATS revoker (--nats-revoker revoker.json of flotilla nats-trust): a revoked join token stops new joins, but its nodes stay connected',
+      );
     }
     const ctx: ApiContext = {
-      faults, tokens, minter,
+      faults,
+      tokens,
+      minter,
       async onWorkerTokenRevoked(t) {
         revokedJoinTokens.add(t);
-        await revocations?.now().catch((err: Error) => log.error({ err: err.message, token: t }, 'token revoked, but its NATS users could not be revoked on the servers yet (retried)'));
+        await revocations
+          ?.now()
+          .catch((err: Error) =>
+            log.error(
+              { err: err.message, token: t },
+              'token revoked, but its NATS users could not be revoked on the servers yet (retried)',
+            ),
+          );
       },
       submitLimits: {
-        datasets: resolve(o.paths?.datasets ?? 'datasets'), models: resolve(o.paths?.models ?? 'models'),
+        datasets: resolve(o.paths?.datasets ?? 'datasets'),
+        models: resolve(o.paths?.models ?? 'models'),
         ...(o.autoscaler ? { maxRanks: (o.autoscaler.maxWorkers ?? 4) * (o.autoscaler.slotsPerWorker ?? 1) } : {}),
       },
       ctl,
@@ -268,7 +380,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       events: (jobId, opts) => readEvents(res.js, res.jsm, s, jobId, opts),
       async artifact(jobId, name) {
         const os = await res.stores.open(jobId, 'art');
-        const r = os && await os.get(`${jobId}/${name}`);
+        const r = os && (await os.get(`${jobId}/${name}`));
         return r ? { size: r.info.size, body: r.data } : null;
       },
       async artifactNames(jobId) {
@@ -279,7 +391,14 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       health: () => {
         const problem = view.problem();
         const nats = nc.isClosed() ? 'closed' : problem?.startsWith('not connected') ? 'reconnecting' : 'connected';
-        return { ok: problem === null, nats, head: id, uptime_s: Math.round((Date.now() - started) / 1000), stale_ms: view.staleMs(), ...(problem ? { reason: problem } : {}) };
+        return {
+          ok: problem === null,
+          nats,
+          head: id,
+          uptime_s: Math.round((Date.now() - started) / 1000),
+          stale_ms: view.staleMs(),
+          ...(problem ? { reason: problem } : {}),
+        };
       },
       staleMs: () => view.staleMs(),
       metrics: () => renderMetrics(ctl.jobs.list(), ctl.nodes.list(), { uptimeS: (Date.now() - started) / 1000 }),

@@ -12,5 +12,13 @@ export { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
 export type { WorkerProvider } from './autoscaler/provider.ts';
 export { LocalProvider, type LocalProviderOptions } from './autoscaler/provider-local.ts';
 export { ExecProvider, type ExecProviderOptions } from './autoscaler/provider-exec.ts';
-export { startNatsServer, startNatsCluster, freePort, natsServerBinary, type NatsServer, type NatsCluster, type StartOptions } from './embedded-nats.ts';
+export {
+  startNatsServer,
+  startNatsCluster,
+  freePort,
+  natsServerBinary,
+  type NatsServer,
+  type NatsCluster,
+  type StartOptions,
+} from './embedded-nats.ts';
 export { readEvents, type StoredEvent } from './events/read.ts';

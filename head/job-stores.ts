@@ -29,8 +29,20 @@ export class JobStores {
   /** jobs whose stores are being made now (made ahead while queued, or by a placement) */
   readonly #making = new Map<string, Promise<AssetReport[]>>();
 
-  constructor(d: { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; s: Subjects; replicas: number; retry?: JsRetryOptions }) {
-    this.#nc = d.nc; this.#js = d.js; this.#jsm = d.jsm; this.#s = d.s; this.#replicas = d.replicas; this.#retry = d.retry ?? {};
+  constructor(d: {
+    nc: NatsConnection;
+    js: JetStreamClient;
+    jsm: JetStreamManager;
+    s: Subjects;
+    replicas: number;
+    retry?: JsRetryOptions;
+  }) {
+    this.#nc = d.nc;
+    this.#js = d.js;
+    this.#jsm = d.jsm;
+    this.#s = d.s;
+    this.#replicas = d.replicas;
+    this.#retry = d.retry ?? {};
   }
 
   /**
@@ -41,11 +53,18 @@ export class JobStores {
     if (this.#ensured.has(jobId)) return Promise.resolve([]);
     let making = this.#making.get(jobId);
     if (!making) {
-      making = Promise.all(JOB_STORE_KINDS.map(async (kind) => {
-        const r = await ensureObjectStore(this.#js, this.#jsm, this.#s.jobStore(jobId, kind), this.#replicas, this.#retry);
-        this.#open.set(this.#s.jobStore(jobId, kind), r.os);
-        return r.report;
-      })).then((out) => { this.#ensured.add(jobId); return out; }).finally(() => this.#making.delete(jobId));
+      making = Promise.all(
+        JOB_STORE_KINDS.map(async (kind) => {
+          const r = await ensureObjectStore(this.#js, this.#jsm, this.#s.jobStore(jobId, kind), this.#replicas, this.#retry);
+          this.#open.set(this.#s.jobStore(jobId, kind), r.os);
+          return r.report;
+        }),
+      )
+        .then((out) => {
+          this.#ensured.add(jobId);
+          return out;
+        })
+        .finally(() => this.#making.delete(jobId));
       this.#making.set(jobId, making);
     }
     return making;

@@ -54,7 +54,10 @@ export async function acquireLease(kv: KV, o: LeaseOptions): Promise<Lease> {
       seenRev = -1; // another head moved first: watch again
     }
     if (!rev) {
-      if (!announced) { o.log.info({ lease_ms: o.leaseMs }, 'another head holds the lease; standing by'); announced = true; }
+      if (!announced) {
+        o.log.info({ lease_ms: o.leaseMs }, 'another head holds the lease; standing by');
+        announced = true;
+      }
       await sleep(Math.max(50, Math.floor(o.leaseMs / 6)));
     }
   }
@@ -76,15 +79,22 @@ export async function acquireLease(kv: KV, o: LeaseOptions): Promise<Lease> {
       const e = await kv.get(KEY).catch(() => undefined);
       if (e === undefined) return;
       const holder = e && e.operation === 'PUT' ? (e.json() as { head?: string }).head : undefined;
-      if (holder === o.headId) { rev = e!.revision; renewedAt = Date.now(); }
-      else if (!stopped) lost();
+      if (holder === o.headId) {
+        rev = e!.revision;
+        renewedAt = Date.now();
+      } else if (!stopped) lost();
     }
   };
-  const timer = setInterval(() => {
-    if (stopped || busy) return;
-    busy = true;
-    void renew().finally(() => { busy = false; });
-  }, Math.max(50, Math.floor(o.leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      if (stopped || busy) return;
+      busy = true;
+      void renew().finally(() => {
+        busy = false;
+      });
+    },
+    Math.max(50, Math.floor(o.leaseMs / 3)),
+  );
   return {
     renewedAt: () => renewedAt,
     async release() {

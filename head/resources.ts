@@ -49,7 +49,11 @@ export async function openResources(nc: NatsConnection, s: Subjects, opts: { rep
   const assets: AssetReport[] = [];
   assets.push(await ensureStream(jsm, { name: s.eventsStream, subjects: [s.allJobEvents], max_age: 7 * DAY_NS }, replicas));
   assets.push(await ensureStream(jsm, { name: exitsStream, subjects: [s.allActorExits], max_age: DAY_NS }, replicas));
-  const kv = async (bucket: string) => { const r = await ensureKv(js, jsm, bucket, replicas, { history: 1 }); assets.push(r.report); return r.kv; };
+  const kv = async (bucket: string) => {
+    const r = await ensureKv(js, jsm, bucket, replicas, { history: 1 });
+    assets.push(r.report);
+    return r.kv;
+  };
   const jobs = await kv(s.jobsBucket);
   const nodes = await kv(s.nodesBucket);
   const lease = await kv(s.headBucket);

@@ -55,18 +55,34 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
   const config = loadConfig({ file: o.configFile, overrides: o.overrides });
   const log = createLogger({ role: 'head' });
   const provider = o.autoscale ? makeProvider(o.autoscale, config.natsUrl, config.prefix) : undefined;
-  const autoscaler: AutoscalerOptions | undefined = provider && o.autoscale ? {
-    provider, minWorkers: o.autoscale.minWorkers, maxWorkers: o.autoscale.maxWorkers,
-    idleTimeoutMs: o.autoscale.idleTimeoutMs, slotsPerWorker: o.autoscale.slotsPerWorker,
-  } : undefined;
+  const autoscaler: AutoscalerOptions | undefined =
+    provider && o.autoscale
+      ? {
+          provider,
+          minWorkers: o.autoscale.minWorkers,
+          maxWorkers: o.autoscale.maxWorkers,
+          idleTimeoutMs: o.autoscale.idleTimeoutMs,
+          slotsPerWorker: o.autoscale.slotsPerWorker,
+        }
+      : undefined;
   let lost = () => undefined as void;
   const head = await startHead({
     onLeaseLost: () => lost(),
     paths: config.paths,
     restAuth: !o.insecure && process.env.FLOTILLA_INSECURE !== '1',
     tls: tlsOption(o.tlsCert ?? process.env.FLOTILLA_TLS_CERT, o.tlsKey ?? process.env.FLOTILLA_TLS_KEY),
-    natsUrl: config.natsUrl, natsCreds: config.natsCreds, natsSigningKey: config.natsSigningKey, natsRevoker: config.natsRevoker, joinTokenFile: config.joinTokenFile, prefix: config.prefix, host: config.head.host, port: config.head.port,
-    deadAfterMs: config.head.deadAfterMs, restartBackoffMs: config.head.restartBackoffMs, autoscaler, log,
+    natsUrl: config.natsUrl,
+    natsCreds: config.natsCreds,
+    natsSigningKey: config.natsSigningKey,
+    natsRevoker: config.natsRevoker,
+    joinTokenFile: config.joinTokenFile,
+    prefix: config.prefix,
+    host: config.head.host,
+    port: config.head.port,
+    deadAfterMs: config.head.deadAfterMs,
+    restartBackoffMs: config.head.restartBackoffMs,
+    autoscaler,
+    log,
     replicas: config.jetstream.replicas,
   });
   log.info({ url: head.url, head: head.id }, 'head listening');
@@ -79,9 +95,18 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal: sig }, 'head stopping');
-      head.stop().then(() => resolve(0), () => resolve(1));
+      head.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
     };
-    lost = () => { log.error({}, 'another head took over; exiting'); head.stop().then(() => resolve(1), () => resolve(1)); };
+    lost = () => {
+      log.error({}, 'another head took over; exiting');
+      head.stop().then(
+        () => resolve(1),
+        () => resolve(1),
+      );
+    };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });

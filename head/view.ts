@@ -51,14 +51,19 @@ export class NatsView implements HeadView {
     for await (const s of this.#nc.status()) {
       if (this.#stopped) break;
       if (s.type === 'disconnect' || s.type === 'staleConnection') {
-        if (this.#connected) { this.#connected = false; this.#downSince = this.#now(); }
+        if (this.#connected) {
+          this.#connected = false;
+          this.#downSince = this.#now();
+        }
       } else if (s.type === 'reconnect') {
         this.#connected = true;
       }
     }
   }
 
-  stop(): void { this.#stopped = true; }
+  stop(): void {
+    this.#stopped = true;
+  }
 
   /**
    * Why this head cannot trust its view right now, or null when it can. `leaseFactor` scales
@@ -83,16 +88,24 @@ export class NatsView implements HeadView {
   }
 
   /** Start (ms) of the current unbroken stretch of a whole view; silence before it proves nothing. */
-  goodSince(): number { this.problem(); return this.#goodSince; }
+  goodSince(): number {
+    this.problem();
+    return this.#goodSince;
+  }
 
   /** How old what this head knows may be: 0 while its view is whole, else ms since it last was. */
-  staleMs(): number { return this.problem() === null ? 0 : this.#now() - this.#lastGood; }
+  staleMs(): number {
+    return this.problem() === null ? 0 : this.#now() - this.#lastGood;
+  }
 
   /** Round trip to the server within `timeoutMs`: the head can still talk to NATS. */
   async reachable(timeoutMs = 1000): Promise<boolean> {
     if (this.#nc.isClosed()) return false;
     return Promise.race([
-      this.#nc.flush().then(() => true, () => false),
+      this.#nc.flush().then(
+        () => true,
+        () => false,
+      ),
       new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs)),
     ]);
   }

@@ -24,12 +24,19 @@ const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefi
 const CXX = process.env.CXX || 'g++';
 const log = (line) => console.log(`build:cuda: ${line}`);
 
-const kernels = readdirSync(src).filter((f) => f.endsWith('.cu')).sort();
-const headers = readdirSync(src).filter((f) => /\.(h|cuh)$/.test(f)).map((f) => join(src, f));
+const kernels = readdirSync(src)
+  .filter((f) => f.endsWith('.cu'))
+  .sort();
+const headers = readdirSync(src)
+  .filter((f) => /\.(h|cuh)$/.test(f))
+  .map((f) => join(src, f));
 
 function nodeIncludes() {
-  const dirs = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node',
-    join(process.env.HOME ?? '/root', '.cache/node-gyp', process.versions.node, 'include/node')];
+  const dirs = [
+    join(dirname(process.execPath), '..', 'include', 'node'),
+    '/usr/include/node',
+    join(process.env.HOME ?? '/root', '.cache/node-gyp', process.versions.node, 'include/node'),
+  ];
   const node = dirs.find((d) => existsSync(join(d, 'node_api.h')));
   if (!node) return null;
   const napi = JSON.parse(createRequire(import.meta.url)('node-addon-api').include);
@@ -75,12 +82,22 @@ async function buildHost(includes) {
   const inc = includes.map((d) => `-I${d}`);
   const jobs = [...kernels, 'addon.cc'].map((f) => {
     const obj = join(objDir, `${f}.o`);
-    return { tool: CXX, src: join(src, f), obj, cmd: CXX,
-      args: [...common, '-fPIC', '-fopenmp', '-fexceptions', ...inc, '-x', 'c++', '-c', join(src, f), '-o', obj] };
+    return {
+      tool: CXX,
+      src: join(src, f),
+      obj,
+      cmd: CXX,
+      args: [...common, '-fPIC', '-fopenmp', '-fexceptions', ...inc, '-x', 'c++', '-c', join(src, f), '-o', obj],
+    };
   });
   if (!(await compileAll(jobs))) return { ok: false, why: 'the host variant failed to compile' };
   const target = join(out, 'flotilla_cuda_host.node');
-  if (stale(target, jobs.map((j) => j.obj))) {
+  if (
+    stale(
+      target,
+      jobs.map((j) => j.obj),
+    )
+  ) {
     const r = await run(CXX, ['-shared', '-fopenmp', ...jobs.map((j) => j.obj), '-lopenblas', '-o', target]);
     if (!r.ok) return { ok: false, why: `linking the host variant: ${r.why}` };
   }
@@ -98,7 +115,11 @@ function pipNvidiaRoots() {
   const roots = new Set();
   for (const py of ['python3', '/usr/bin/python3']) {
     const o = sh(py, ['-c', 'import nvidia, sys; print("\\n".join(nvidia.__path__))']);
-    if (o) o.trim().split('\n').filter(Boolean).forEach((p) => roots.add(p));
+    if (o)
+      o.trim()
+        .split('\n')
+        .filter(Boolean)
+        .forEach((p) => roots.add(p));
   }
   for (const base of ['/usr/local/lib', '/usr/lib', join(process.env.HOME ?? '/root', '.local/lib')]) {
     if (!existsSync(base)) continue;
@@ -118,11 +139,12 @@ function toolkitRoots() {
   const which = sh('sh', ['-c', 'command -v nvcc']);
   if (which) roots.push(resolve(dirname(which.trim()), '..'));
   if (existsSync('/usr/local')) {
-    const cudas = readdirSync('/usr/local').filter((n) => /^cuda(-[\d.]+)?$/.test(n))
+    const cudas = readdirSync('/usr/local')
+      .filter((n) => /^cuda(-[\d.]+)?$/.test(n))
       .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }));
     roots.push(...cudas.map((n) => join('/usr/local', n)));
   }
-  roots.push('/usr/lib/nvidia-cuda-toolkit', '/usr');  // Debian's nvidia-cuda-toolkit
+  roots.push('/usr/lib/nvidia-cuda-toolkit', '/usr'); // Debian's nvidia-cuda-toolkit
   return [...new Set(roots)];
 }
 
@@ -151,7 +173,11 @@ function findNvcc(pip) {
     if (v && (v[0] > 11 || (v[0] === 11 && v[1] >= 8))) return { nvcc: realNvcc(c), version: v };
     tried.push(`${c} (${v ? v.join('.') : 'no version'})`);
   }
-  return { why: tried.length ? `no nvcc >= 11.8 (found ${tried.join(', ')})` : 'no nvcc found (PATH, $CUDA_HOME, /usr/local/cuda*, pip nvidia-cuda-nvcc)' };
+  return {
+    why: tried.length
+      ? `no nvcc >= 11.8 (found ${tried.join(', ')})`
+      : 'no nvcc found (PATH, $CUDA_HOME, /usr/local/cuda*, pip nvidia-cuda-nvcc)',
+  };
 }
 
 /** Library directories of a CUDA install: the toolkit's, and the pip packages'. */
@@ -171,12 +197,22 @@ function findLib(dirs, stem) {
 }
 
 function archs(nvcc) {
-  const supported = (sh(nvcc, ['--list-gpu-arch']) ?? '').split('\n').map((l) => /compute_(\d+)/.exec(l)?.[1]).filter(Boolean);
+  const supported = (sh(nvcc, ['--list-gpu-arch']) ?? '')
+    .split('\n')
+    .map((l) => /compute_(\d+)/.exec(l)?.[1])
+    .filter(Boolean);
   const want = process.env.FLOTILLA_CUDA_ARCH;
   if (want) return want.split(/[,; ]+/).filter(Boolean);
   const smi = sh('nvidia-smi', ['--query-gpu=compute_cap', '--format=csv,noheader']);
   if (smi) {
-    const caps = [...new Set(smi.trim().split('\n').map((l) => l.trim().replace('.', '')))].filter((c) => supported.includes(c));
+    const caps = [
+      ...new Set(
+        smi
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().replace('.', '')),
+      ),
+    ].filter((c) => supported.includes(c));
     if (caps.length) return caps;
   }
   // No GPU here (a build or CI machine): sm_80 code plus its PTX, which the driver compiles for
@@ -191,7 +227,9 @@ function archs(nvcc) {
 function unresolved(target) {
   const o = sh('nm', ['-D', '--undefined-only', target]);
   if (o === null) return [];
-  return o.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '')
+  return o
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).pop() ?? '')
     .filter((n) => n && !n.includes('@') && !/^(napi_|node_api_)/.test(n) && !/^_?_(gmon_start|cxa_finalize|ITM_)/.test(n));
 }
 
@@ -205,35 +243,80 @@ async function buildCuda(includes) {
   const cudart = findLib(dirs, 'libcudart');
   if (!cudart) return { ok: false, skipped: true, why: `nvcc ${version.join('.')} at ${nvcc} but no libcudart in ${dirs.join(', ')}` };
   const cublas = findLib(dirs, 'libcublas');
-  const incs = [join(root, 'include'), join(root, 'targets/x86_64-linux/include'), ...pip.map((p) => join(p, 'cuda_runtime', 'include'))]
-    .filter((d) => existsSync(d));
+  const incs = [
+    join(root, 'include'),
+    join(root, 'targets/x86_64-linux/include'),
+    ...pip.map((p) => join(p, 'cuda_runtime', 'include')),
+  ].filter((d) => existsSync(d));
   const arch = archs(nvcc);
   const gencode = arch.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]);
   const top = arch[arch.length - 1];
-  gencode.push('-gencode', `arch=compute_${top},code=compute_${top}`);  // PTX for newer GPUs
+  gencode.push('-gencode', `arch=compute_${top},code=compute_${top}`); // PTX for newer GPUs
   const ccbin = [];
   if (version[0] === 11) {
     // CUDA 11.8 supports gcc up to 11 (Debian bookworm: apt-get install g++-11)
     const gxx = ['g++-11', 'g++-10'].find((g) => sh('sh', ['-c', `command -v ${g}`]));
     if (gxx) ccbin.push('-ccbin', gxx);
   }
-  const hint = cublas ? [`-DFLOTILLA_CUBLAS_HINT="${join(cublas.dir, cublas.names.find((n) => n.includes('.so.')) ?? cublas.names[0])}"`] : [];
-  log(`nvcc ${version.join('.')} at ${nvcc}, sm ${arch.join(',')}; cuBLAS ${cublas ? `in ${cublas.dir}` : 'not found now: the addon looks for libcublas.so.{13,12,11} when it loads (FLOTILLA_CUBLAS names one)'}`);
+  const hint = cublas
+    ? [`-DFLOTILLA_CUBLAS_HINT="${join(cublas.dir, cublas.names.find((n) => n.includes('.so.')) ?? cublas.names[0])}"`]
+    : [];
+  log(
+    `nvcc ${version.join('.')} at ${nvcc}, sm ${arch.join(',')}; cuBLAS ${cublas ? `in ${cublas.dir}` : 'not found now: the addon looks for libcublas.so.{13,12,11} when it loads (FLOTILLA_CUBLAS names one)'}`,
+  );
   const objDir = join(out, 'obj-cuda');
   mkdirSync(objDir, { recursive: true });
   const jobs = kernels.map((f) => {
     const obj = join(objDir, `${f}.o`);
-    return { tool: 'nvcc', src: join(src, f), obj, cmd: nvcc,
-      args: [...ccbin, '-O3', '-std=c++17', '-Xcompiler', '-fPIC', ...gencode, ...hint, ...incs.map((d) => `-I${d}`), '-c', join(src, f), '-o', obj] };
+    return {
+      tool: 'nvcc',
+      src: join(src, f),
+      obj,
+      cmd: nvcc,
+      args: [
+        ...ccbin,
+        '-O3',
+        '-std=c++17',
+        '-Xcompiler',
+        '-fPIC',
+        ...gencode,
+        ...hint,
+        ...incs.map((d) => `-I${d}`),
+        '-c',
+        join(src, f),
+        '-o',
+        obj,
+      ],
+    };
   });
-  jobs.push({ tool: CXX, src: join(src, 'addon.cc'), obj: join(objDir, 'addon.cc.o'), cmd: CXX,
-    args: [...common, '-fPIC', '-fexceptions', ...includes.map((d) => `-I${d}`), '-c', join(src, 'addon.cc'), '-o', join(objDir, 'addon.cc.o')] });
+  jobs.push({
+    tool: CXX,
+    src: join(src, 'addon.cc'),
+    obj: join(objDir, 'addon.cc.o'),
+    cmd: CXX,
+    args: [
+      ...common,
+      '-fPIC',
+      '-fexceptions',
+      ...includes.map((d) => `-I${d}`),
+      '-c',
+      join(src, 'addon.cc'),
+      '-o',
+      join(objDir, 'addon.cc.o'),
+    ],
+  });
   if (!(await compileAll(jobs))) return { ok: false, why: 'nvcc failed to compile the CUDA sources' };
   const target = join(out, 'flotilla_cuda.node');
   const staticRt = cudart.names.includes('libcudart_static.a');
-  const rt = staticRt ? [join(cudart.dir, 'libcudart_static.a'), '-ldl', '-lrt', '-lpthread']
+  const rt = staticRt
+    ? [join(cudart.dir, 'libcudart_static.a'), '-ldl', '-lrt', '-lpthread']
     : [join(cudart.dir, cudart.names.find((n) => n === 'libcudart.so') ?? cudart.names[0]), `-Wl,-rpath,${cudart.dir}`];
-  if (stale(target, jobs.map((j) => j.obj))) {
+  if (
+    stale(
+      target,
+      jobs.map((j) => j.obj),
+    )
+  ) {
     const r = await run(CXX, ['-shared', ...jobs.map((j) => j.obj), ...rt, '-ldl', '-o', target]);
     if (!r.ok) return { ok: false, why: `linking the CUDA addon: ${r.why}` };
   }
@@ -246,7 +329,11 @@ mkdirSync(out, { recursive: true });
 const includes = nodeIncludes();
 // build.json keeps the last outcome of each variant (--only rebuilds one)
 let report = {};
-try { report = JSON.parse(readFileSync(join(out, 'build.json'), 'utf8')); } catch { /* first build */ }
+try {
+  report = JSON.parse(readFileSync(join(out, 'build.json'), 'utf8'));
+} catch {
+  /* first build */
+}
 let failed = false;
 if (!includes) {
   log('skipped: no Node.js headers (node_api.h) found; install nodejs headers or run node-gyp install');

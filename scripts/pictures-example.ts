@@ -20,15 +20,29 @@ rmSync(project, { recursive: true, force: true });
 let drawMs = 0;
 const t0 = performance.now();
 const r = await trainSession({
-  data: 'synthetic', cfg: 'yolov5n', img: 96, epochs: EPOCHS, batch: 8, nbs: 8, seed: 0, synthTrain: 96, synthVal: 24, project, name: 'exp', patience: 0,
+  data: 'synthetic',
+  cfg: 'yolov5n',
+  img: 96,
+  epochs: EPOCHS,
+  batch: 8,
+  nbs: 8,
+  seed: 0,
+  synthTrain: 96,
+  synthVal: 24,
+  project,
+  name: 'exp',
+  patience: 0,
   synthOptions: { objects: [1, 3], sizes: [0.25, 0.5], backgroundFraction: 0.05 },
   hypOverrides: { warmup_epochs: 0, lr0: 0.05, obj: 20, box: 0.2, hsv_h: 0, scale: 0.2 },
   onEvent: (e: SessionEvent) => {
     if (e.type === 'plots') drawMs += e.ms;
-    if (e.type === 'epoch') console.log(`epoch ${e.epoch}: mAP50 ${e.metrics?.map50.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    if (e.type === 'epoch')
+      console.log(`epoch ${e.epoch}: mAP50 ${e.metrics?.map50.toFixed(3)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   },
 });
-console.log(`trained ${r.epochsRun} epochs in ${((performance.now() - t0) / 1000).toFixed(0)} s; drawing the pictures took ${(drawMs / 1000).toFixed(1)} s (${(drawMs / r.epochsRun).toFixed(0)} ms per epoch)`);
+console.log(
+  `trained ${r.epochsRun} epochs in ${((performance.now() - t0) / 1000).toFixed(0)} s; drawing the pictures took ${(drawMs / 1000).toFixed(1)} s (${(drawMs / r.epochsRun).toFixed(0)} ms per epoch)`,
+);
 const v = await valSession({ weights: r.bestPath, saveDir: join(r.saveDir, 'val') });
 console.log(`val of best.ckpt: mAP50 ${v.metrics.map50.toFixed(3)}, ${v.pictures.length} pictures`);
 mkdirSync(OUT, { recursive: true });
@@ -38,7 +52,10 @@ for (const dir of [r.saveDir]) {
   for (const f of readdirSync(dir).filter((n) => /\.(png|jpg)$/.test(n) && !/batch[12]/.test(n))) {
     const name = `${f.replace(/\.(png|jpg)$/, '')}.png`;
     const side = /batch/.test(f) ? 480 : 800; // photos compress poorly as PNG
-    await sharp(join(dir, f)).resize(side, side, { fit: 'inside', withoutEnlargement: true }).png({ palette: true, quality: 90, compressionLevel: 9 }).toFile(join(OUT, name));
+    await sharp(join(dir, f))
+      .resize(side, side, { fit: 'inside', withoutEnlargement: true })
+      .png({ palette: true, quality: 90, compressionLevel: 9 })
+      .toFile(join(OUT, name));
   }
 }
 console.log(`pictures in ${OUT}`);

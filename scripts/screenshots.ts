@@ -16,7 +16,10 @@ const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
 const until = (what: string, fn: () => Promise<boolean>, ms = 300_000) => untilTrue(what, fn, ms);
 
 const exe = chromiumPath();
-if (!exe) { console.error('screenshots: no chromium found (install Debian chromium or set FLOTILLA_CHROMIUM)'); process.exit(2); }
+if (!exe) {
+  console.error('screenshots: no chromium found (install Debian chromium or set FLOTILLA_CHROMIUM)');
+  process.exit(2);
+}
 mkdirSync(OUT, { recursive: true });
 const cluster = await startDashboardCluster(2);
 const browser = await launchChromium(exe);
@@ -26,10 +29,21 @@ try {
   const done = await api.submit({ name: 'logreg-smoke', trainer: { kind: 'logreg', steps: 40 } });
   await until('the logreg job', async () => (await api.get(done.id)).state === 'succeeded');
   const yolo = await api.submit({
-    name: 'shapes-yolov5n', workers: 2, checkpoint_every: 10,
+    name: 'shapes-yolov5n',
+    workers: 2,
+    checkpoint_every: 10,
     // the demo's job (flotilla demo), so the curves show a model that learns
-    trainer: { kind: 'yolov5', cfg: 'yolov5n.yaml', data: 'synthetic', img: 128, epochs: 30, batch: 16, nbs: 16,
-      hyp: DEMO_HYP, synthetic: { train: 128, val: 32, seed: 0 } },
+    trainer: {
+      kind: 'yolov5',
+      cfg: 'yolov5n.yaml',
+      data: 'synthetic',
+      img: 128,
+      epochs: 30,
+      batch: 16,
+      nbs: 16,
+      hyp: DEMO_HYP,
+      synthetic: { train: 128, val: 32, seed: 0 },
+    },
   });
   await api.submit({ name: 'queued-logreg', workers: 2, trainer: { kind: 'logreg', steps: 100 } });
   const page = await browser.context.newPage();

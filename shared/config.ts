@@ -31,7 +31,10 @@ export const Config = z
     /** head only: revoker.json of `flotilla nats-trust` (path or text): revoked worker tokens are then cut off on the servers */
     natsRevoker: z.string().min(1).optional(),
     /** roots a job's trainer.data / trainer.cfg paths must lie under (default ./datasets, ./models) */
-    paths: z.object({ datasets: z.string().min(1).default('datasets'), models: z.string().min(1).default('models') }).strict().default({ datasets: 'datasets', models: 'models' }),
+    paths: z
+      .object({ datasets: z.string().min(1).default('datasets'), models: z.string().min(1).default('models') })
+      .strict()
+      .default({ datasets: 'datasets', models: 'models' }),
     /** worker only: a join token from `flotilla token create --role worker` (carries the node's credentials and id) */
     joinToken: z.string().min(1).optional(),
     /**
@@ -41,7 +44,10 @@ export const Config = z
      */
     joinTokenFile: z.string().min(1).optional(),
     /** subject/bucket prefix (default "flotilla") */
-    prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default(DEFAULTS.prefix),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/)
+      .default(DEFAULTS.prefix),
     head: z
       .object({
         host: z.string().default(DEFAULTS.headHost),
@@ -52,10 +58,18 @@ export const Config = z
         restartBackoffMs: z.number().int().nonnegative().default(DEFAULTS.restartBackoffMs),
       })
       .strict()
-      .default({ host: DEFAULTS.headHost, port: DEFAULTS.headPort, deadAfterMs: DEFAULTS.deadAfterMs, restartBackoffMs: DEFAULTS.restartBackoffMs }),
+      .default({
+        host: DEFAULTS.headHost,
+        port: DEFAULTS.headPort,
+        deadAfterMs: DEFAULTS.deadAfterMs,
+        restartBackoffMs: DEFAULTS.restartBackoffMs,
+      }),
     worker: z
       .object({
-        nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+        nodeId: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/)
+          .optional(),
         slots: z.number().int().positive().default(DEFAULTS.workerSlots),
         heartbeatMs: z.number().int().positive().default(DEFAULTS.heartbeatMs),
         /** actor processes kept started and loaded for placements (default 1; 0 disables the pool) */
@@ -80,22 +94,54 @@ export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
 const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
-  FLOTILLA_NATS_URL: (c, v) => { c.natsUrl = v; },
-  FLOTILLA_PREFIX: (c, v) => { c.prefix = v; },
-  FLOTILLA_NATS_CREDS: (c, v) => { c.natsCreds = v; },
-  FLOTILLA_NATS_SIGNING_KEY: (c, v) => { c.natsSigningKey = v; },
-  FLOTILLA_NATS_REVOKER: (c, v) => { c.natsRevoker = v; },
-  FLOTILLA_JOIN_TOKEN: (c, v) => { c.joinToken = v; },
-  FLOTILLA_JOIN_TOKEN_FILE: (c, v) => { c.joinTokenFile = v; },
-  FLOTILLA_HEAD_HOST: (c, v) => { (c.head ??= {}).host = v; },
-  FLOTILLA_HEAD_PORT: (c, v) => { (c.head ??= {}).port = Number(v); },
-  FLOTILLA_DEAD_AFTER_MS: (c, v) => { (c.head ??= {}).deadAfterMs = Number(v); },
-  FLOTILLA_NODE_ID: (c, v) => { (c.worker ??= {}).nodeId = v; },
-  FLOTILLA_SLOTS: (c, v) => { (c.worker ??= {}).slots = Number(v); },
-  FLOTILLA_WARM_ACTORS: (c, v) => { (c.worker ??= {}).warmActors = Number(v); },
-  FLOTILLA_GPUS: (c, v) => { (c.worker ??= {}).gpus = v === 'all' || v === 'none' ? v : Number(v); },
-  FLOTILLA_GPU_INVENTORY: (c, v) => { (c.worker ??= {}).gpuInventory = v; },
-  FLOTILLA_JS_REPLICAS: (c, v) => { (c.jetstream ??= {}).replicas = Number(v); },
+  FLOTILLA_NATS_URL: (c, v) => {
+    c.natsUrl = v;
+  },
+  FLOTILLA_PREFIX: (c, v) => {
+    c.prefix = v;
+  },
+  FLOTILLA_NATS_CREDS: (c, v) => {
+    c.natsCreds = v;
+  },
+  FLOTILLA_NATS_SIGNING_KEY: (c, v) => {
+    c.natsSigningKey = v;
+  },
+  FLOTILLA_NATS_REVOKER: (c, v) => {
+    c.natsRevoker = v;
+  },
+  FLOTILLA_JOIN_TOKEN: (c, v) => {
+    c.joinToken = v;
+  },
+  FLOTILLA_JOIN_TOKEN_FILE: (c, v) => {
+    c.joinTokenFile = v;
+  },
+  FLOTILLA_HEAD_HOST: (c, v) => {
+    (c.head ??= {}).host = v;
+  },
+  FLOTILLA_HEAD_PORT: (c, v) => {
+    (c.head ??= {}).port = Number(v);
+  },
+  FLOTILLA_DEAD_AFTER_MS: (c, v) => {
+    (c.head ??= {}).deadAfterMs = Number(v);
+  },
+  FLOTILLA_NODE_ID: (c, v) => {
+    (c.worker ??= {}).nodeId = v;
+  },
+  FLOTILLA_SLOTS: (c, v) => {
+    (c.worker ??= {}).slots = Number(v);
+  },
+  FLOTILLA_WARM_ACTORS: (c, v) => {
+    (c.worker ??= {}).warmActors = Number(v);
+  },
+  FLOTILLA_GPUS: (c, v) => {
+    (c.worker ??= {}).gpus = v === 'all' || v === 'none' ? v : Number(v);
+  },
+  FLOTILLA_GPU_INVENTORY: (c, v) => {
+    (c.worker ??= {}).gpuInventory = v;
+  },
+  FLOTILLA_JS_REPLICAS: (c, v) => {
+    (c.jetstream ??= {}).replicas = Number(v);
+  },
 };
 /** The environment variables the config reads (deploy/ env files are checked against them). */
 export const CONFIG_ENV_NAMES: readonly string[] = Object.freeze(Object.keys(ENV_MAP));
@@ -109,7 +155,10 @@ function deepMerge(a: Record<string, any>, b: Record<string, any>): Record<strin
 }
 
 function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') { for (const v of Object.values(o)) deepFreeze(v); Object.freeze(o); }
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
   return o;
 }
 
@@ -119,8 +168,11 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   let fromFile: Record<string, any> = {};
   const file = opts.file ?? env.FLOTILLA_CONFIG;
   if (file) {
-    try { fromFile = parseYaml(readFileSync(file, 'utf8')) ?? {}; }
-    catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read config file ${file}: ${(e as Error).message}`); }
+    try {
+      fromFile = parseYaml(readFileSync(file, 'utf8')) ?? {};
+    } catch (e) {
+      throw new FlotillaError('FLO_CONFIG', `cannot read config file ${file}: ${(e as Error).message}`);
+    }
   }
   const fromEnv: Record<string, any> = {};
   for (const [k, set] of Object.entries(ENV_MAP)) if (env[k] !== undefined && env[k] !== '') set(fromEnv, env[k] as string);

@@ -18,7 +18,9 @@ function read(path: string): Record<string, string> {
   try {
     const j = JSON.parse(readFileSync(path, 'utf8')) as { tokens?: Record<string, string> };
     return j.tokens && typeof j.tokens === 'object' ? j.tokens : {};
-  } catch { return {}; }
+  } catch {
+    return {};
+  }
 }
 
 /** The stored token for a head URL, if any. */

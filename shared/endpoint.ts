@@ -64,7 +64,13 @@ export interface CallOptions {
 }
 
 /** Sends `req` on `subject` and returns the validated result of the reply (see above). */
-export async function call<E extends Endpoint>(nc: NatsConnection, ep: E, subject: string, req: RequestInput<E>, opts: CallOptions): Promise<ReplyOf<E>> {
+export async function call<E extends Endpoint>(
+  nc: NatsConnection,
+  ep: E,
+  subject: string,
+  req: RequestInput<E>,
+  opts: CallOptions,
+): Promise<ReplyOf<E>> {
   let m: Msg;
   try {
     m = await nc.request(subject, encode(req), { timeout: opts.timeoutMs });
@@ -72,7 +78,9 @@ export async function call<E extends Endpoint>(nc: NatsConnection, ep: E, subjec
     const none = isNoResponders(e);
     throw new NoReply(
       none ? 'FLO_UNAVAILABLE' : 'FLO_TIMEOUT',
-      none ? `${ep.name}: nobody answers on ${subject}` : `${ep.name}: no reply on ${subject} within ${opts.timeoutMs} ms (${(e as Error).message})`,
+      none
+        ? `${ep.name}: nobody answers on ${subject}`
+        : `${ep.name}: no reply on ${subject} within ${opts.timeoutMs} ms (${(e as Error).message})`,
       { cause: e },
     );
   }
@@ -83,7 +91,10 @@ export async function call<E extends Endpoint>(nc: NatsConnection, ep: E, subjec
     return validate(schema, r.result) as ReplyOf<E>;
   } catch (e) {
     const f = e as FlotillaError;
-    throw new FlotillaError('FLO_VALIDATION', `${ep.name}: the reply on ${subject} is not what the endpoint answers: ${f.message}`, { details: f.details, cause: e });
+    throw new FlotillaError('FLO_VALIDATION', `${ep.name}: the reply on ${subject} is not what the endpoint answers: ${f.message}`, {
+      details: f.details,
+      cause: e,
+    });
   }
 }
 
@@ -118,16 +129,27 @@ export interface ServeOptions {
 }
 
 /** Subscribes `subject` (wildcards allowed); each request is handled as described above. */
-export function serve<E extends Endpoint>(nc: NatsConnection, ep: E, subject: string, handler: Handler<E>, opts: ServeOptions = {}): Subscription {
+export function serve<E extends Endpoint>(
+  nc: NatsConnection,
+  ep: E,
+  subject: string,
+  handler: Handler<E>,
+  opts: ServeOptions = {},
+): Subscription {
   const log = opts.log;
   return nc.subscribe(subject, {
     callback: (err, msg) => {
-      if (err) { log?.warn({ err, subject }, 'subscription error'); return; }
+      if (err) {
+        log?.warn({ err, subject }, 'subscription error');
+        return;
+      }
       const ctx: ServeContext = { msg, later: () => LATER };
       Promise.resolve()
         .then(() => handler(decode(ep.request, msg.data) as RequestOf<E>, ctx))
         .then(
-          (result) => { if (result !== LATER) respond(msg, { ok: true, result }); },
+          (result) => {
+            if (result !== LATER) respond(msg, { ok: true, result });
+          },
           (e: unknown) => {
             const error = toWire(e);
             if (error.code === 'FLO_INTERNAL') log?.error({ err: e, subject, endpoint: ep.name }, 'request handler failed');

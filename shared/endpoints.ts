@@ -5,8 +5,23 @@
 import { z } from 'zod';
 import { endpoint } from './endpoint.ts';
 import {
-  ACTOR_CALL_REPLIES, ActorCall, ActorStatus, ActorStopping, CheckpointDone, CheckpointRequest, FaultReport, JoinGrant, JoinRequest,
-  NODE_CONTROL_REPLIES, NodeControl, NodeInfo, NodeRegistered, ActorSpawned, ActorStopRequested, NodeDraining, FaultAccepted,
+  ACTOR_CALL_REPLIES,
+  ActorCall,
+  ActorStatus,
+  ActorStopping,
+  CheckpointDone,
+  CheckpointRequest,
+  FaultReport,
+  JoinGrant,
+  JoinRequest,
+  NODE_CONTROL_REPLIES,
+  NodeControl,
+  NodeInfo,
+  NodeRegistered,
+  ActorSpawned,
+  ActorStopRequested,
+  NodeDraining,
+  FaultAccepted,
 } from './schemas/index.ts';
 
 /** `nodeRegister(nodeId)`, answered by the head: a node announces itself. */

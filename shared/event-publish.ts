@@ -24,7 +24,13 @@ function clipped(e: JobEventInput): JobEventInput {
  * Stores one event; resolves with its stream sequence. `msgID` (default: unique) makes the event
  * idempotent: a second event with the same id inside the duplicate window is not stored again.
  */
-export async function publishEvent(js: JetStreamClient, s: Subjects, event: JobEventInput, retry: JsRetryOptions = {}, msgID?: string): Promise<number> {
+export async function publishEvent(
+  js: JetStreamClient,
+  s: Subjects,
+  event: JobEventInput,
+  retry: JsRetryOptions = {},
+  msgID?: string,
+): Promise<number> {
   const e = validate(JobEvent, clipped(event));
   msgID ??= `${e.jobId}-${e.ts}-${randomBytes(6).toString('hex')}`;
   const data = encode(e);

@@ -14,22 +14,43 @@ import type { JobStoreKind, Subjects } from './subjects.ts';
 const WHAT: Record<JobStoreKind, string> = { ckpt: 'checkpoint', art: 'artifact' };
 
 /** Job `jobId`'s store of `kind`, or null when it does not exist (yet). Transient JetStream errors are retried. */
-export function openJobStore(nc: NatsConnection, s: Subjects, jobId: string, kind: JobStoreKind, r: JsRetryOptions = {}): Promise<ObjectStore | null> {
+export function openJobStore(
+  nc: NatsConnection,
+  s: Subjects,
+  jobId: string,
+  kind: JobStoreKind,
+  r: JsRetryOptions = {},
+): Promise<ObjectStore | null> {
   const bucket = s.jobStore(jobId, kind);
   const js = jsClient(nc);
-  return withJsRetry(`open object store ${bucket}`, async () => {
-    try { return await new Objm(js).open(bucket); }
-    catch (e) {
-      // nats.js turns "stream not found" into this message
-      if (e instanceof Error && e.message === 'object store not found') return null;
-      throw e;
-    }
-  }, r);
+  return withJsRetry(
+    `open object store ${bucket}`,
+    async () => {
+      try {
+        return await new Objm(js).open(bucket);
+      } catch (e) {
+        // nats.js turns "stream not found" into this message
+        if (e instanceof Error && e.message === 'object store not found') return null;
+        throw e;
+      }
+    },
+    r,
+  );
 }
 
 /** As openJobStore, for an actor of the job: a missing store is a retryable FLO_UNAVAILABLE (the head makes it before any spawn). */
-export async function requireJobStore(nc: NatsConnection, s: Subjects, jobId: string, kind: JobStoreKind, r: JsRetryOptions = {}): Promise<ObjectStore> {
+export async function requireJobStore(
+  nc: NatsConnection,
+  s: Subjects,
+  jobId: string,
+  kind: JobStoreKind,
+  r: JsRetryOptions = {},
+): Promise<ObjectStore> {
   const os = await openJobStore(nc, s, jobId, kind, r);
-  if (!os) throw new FlotillaError('FLO_UNAVAILABLE', `job ${jobId} has no ${WHAT[kind]} store ${s.jobStore(jobId, kind)}: the head makes it before it spawns the job's actors`);
+  if (!os)
+    throw new FlotillaError(
+      'FLO_UNAVAILABLE',
+      `job ${jobId} has no ${WHAT[kind]} store ${s.jobStore(jobId, kind)}: the head makes it before it spawns the job's actors`,
+    );
   return os;
 }

@@ -22,7 +22,11 @@ export type JoinCredential =
 /** Decodes a join token into its creds and what they name. */
 export function parseJoinToken(token: string): JoinCredential {
   const t = token.trim();
-  if (!t.startsWith(PREFIX)) throw new FlotillaError('FLO_CONFIG', 'not a join token (it starts with FLOJOIN1.): create one with `flotilla token create --role worker`');
+  if (!t.startsWith(PREFIX))
+    throw new FlotillaError(
+      'FLO_CONFIG',
+      'not a join token (it starts with FLOJOIN1.): create one with `flotilla token create --role worker`',
+    );
   const creds = Buffer.from(t.slice(PREFIX.length), 'base64url').toString('utf8');
   const pool = /^joiner:([A-Za-z0-9_-]+)$/.exec(jwtClaims(credsJwt(creds)).name ?? '');
   if (pool) return { kind: 'pool', creds, tokenId: pool[1] };

@@ -14,7 +14,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, StorageType, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import {
+  JetStreamApiError,
+  StorageType,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { withJsRetry, type JsRetryOptions } from './js-retry.ts';
@@ -43,17 +50,27 @@ type Probe = 'placed' | 'short' | 'standalone';
 async function probe(jsm: JetStreamManager, replicas: number, r: JsRetryOptions): Promise<Probe> {
   const tag = randomBytes(4).toString('hex');
   const name = `FLOTILLA_REPLICA_PROBE_${tag}`;
-  return withJsRetry(`probe R${replicas}`, async () => {
-    try {
-      await jsm.streams.add({ name, subjects: [`_flotilla_probe.${tag}`], num_replicas: replicas, storage: StorageType.Memory, max_msgs: 1 });
-    } catch (e) {
-      if (e instanceof JetStreamApiError && e.code === 10074) return 'standalone';
-      if (e instanceof JetStreamApiError && (e.code === 10005 || e.code === 10023)) return 'short';
-      throw e;
-    }
-    await jsm.streams.delete(name).catch(() => undefined);
-    return 'placed';
-  }, r);
+  return withJsRetry(
+    `probe R${replicas}`,
+    async () => {
+      try {
+        await jsm.streams.add({
+          name,
+          subjects: [`_flotilla_probe.${tag}`],
+          num_replicas: replicas,
+          storage: StorageType.Memory,
+          max_msgs: 1,
+        });
+      } catch (e) {
+        if (e instanceof JetStreamApiError && e.code === 10074) return 'standalone';
+        if (e instanceof JetStreamApiError && (e.code === 10005 || e.code === 10023)) return 'short';
+        throw e;
+      }
+      await jsm.streams.delete(name).catch(() => undefined);
+      return 'placed';
+    },
+    r,
+  );
 }
 
 /**
@@ -93,13 +110,26 @@ async function raise(jsm: JetStreamManager, stream: string, replicas: number, cr
 }
 
 const exists = (jsm: JetStreamManager, stream: string, r: JsRetryOptions) =>
-  withJsRetry(`stream info ${stream}`, () => jsm.streams.info(stream).then(() => true, (e: unknown) => {
-    if (e instanceof JetStreamApiError && e.code === 10059) return false; // stream not found
-    throw e;
-  }), r);
+  withJsRetry(
+    `stream info ${stream}`,
+    () =>
+      jsm.streams.info(stream).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof JetStreamApiError && e.code === 10059) return false; // stream not found
+          throw e;
+        },
+      ),
+    r,
+  );
 
 /** Creates a stream unless it exists (race-safe), then raises its replicas if needed. */
-export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }, replicas: number, r: JsRetryOptions = {}): Promise<AssetReport> {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: Partial<StreamConfig> & { name: string },
+  replicas: number,
+  r: JsRetryOptions = {},
+): Promise<AssetReport> {
   let created = false;
   if (!(await exists(jsm, cfg.name, r))) {
     try {
@@ -113,7 +143,14 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamCon
 }
 
 /** Opens or creates a KV bucket with `replicas`. */
-export async function ensureKv(js: JetStreamClient, jsm: JetStreamManager, bucket: string, replicas: number, opts: Partial<KvOptions> = {}, r: JsRetryOptions = {}): Promise<{ kv: KV; report: AssetReport }> {
+export async function ensureKv(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  replicas: number,
+  opts: Partial<KvOptions> = {},
+  r: JsRetryOptions = {},
+): Promise<{ kv: KV; report: AssetReport }> {
   const stream = `KV_${bucket}`;
   const created = !(await exists(jsm, stream, r));
   const kv = await withJsRetry(`create KV ${bucket}`, () => new Kvm(js).create(bucket, { ...opts, replicas }), r);
@@ -121,7 +158,13 @@ export async function ensureKv(js: JetStreamClient, jsm: JetStreamManager, bucke
 }
 
 /** Opens or creates an object store with `replicas`. */
-export async function ensureObjectStore(js: JetStreamClient, jsm: JetStreamManager, bucket: string, replicas: number, r: JsRetryOptions = {}): Promise<{ os: ObjectStore; report: AssetReport }> {
+export async function ensureObjectStore(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  replicas: number,
+  r: JsRetryOptions = {},
+): Promise<{ os: ObjectStore; report: AssetReport }> {
   const stream = `OBJ_${bucket}`;
   const created = !(await exists(jsm, stream, r));
   const os = await withJsRetry(`create object store ${bucket}`, () => new Objm(js).create(bucket, { replicas }), r);
@@ -132,7 +175,12 @@ export async function ensureObjectStore(js: JetStreamClient, jsm: JetStreamManag
  * For a process that normally finds the asset already made by the head (actors): opens an
  * object store, creating it (at min(3, cluster size) replicas) only when it is missing.
  */
-export async function openObjectStore(js: JetStreamClient, jsm: JetStreamManager, bucket: string, r: JsRetryOptions = {}): Promise<ObjectStore> {
+export async function openObjectStore(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  bucket: string,
+  r: JsRetryOptions = {},
+): Promise<ObjectStore> {
   if (await exists(jsm, `OBJ_${bucket}`, r)) return withJsRetry(`open object store ${bucket}`, () => new Objm(js).open(bucket), r);
   return (await ensureObjectStore(js, jsm, bucket, defaultReplicas(await detectClusterSize(jsm, r)), r)).os;
 }

@@ -26,7 +26,8 @@ export function jsDomain(env: NodeJS.ProcessEnv = process.env): string | undefin
   const d = raw.trim();
   if (d === '' || d === 'none') return undefined;
   // a domain is one subject token: no dots, spaces or wildcards
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(d)) throw new FlotillaError('FLO_CONFIG', `FLOTILLA_JS_DOMAIN '${raw}': use 1-64 of [A-Za-z0-9_-], or 'none'`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(d))
+    throw new FlotillaError('FLO_CONFIG', `FLOTILLA_JS_DOMAIN '${raw}': use 1-64 of [A-Za-z0-9_-], or 'none'`);
   return d;
 }
 

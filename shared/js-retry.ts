@@ -69,11 +69,16 @@ export function isTransientJsError(e: unknown): boolean {
   return false;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(done, ms);
-  function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
-  signal?.addEventListener('abort', done, { once: true });
-});
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 /**
  * Runs `fn`, retrying transient JetStream errors with bounded backoff. `what` names the call
@@ -101,5 +106,7 @@ export async function withJsRetry<T>(what: string, fn: (attempt: number) => Prom
     await sleep(delayMs, o.signal);
   }
   const msg = last instanceof Error ? last.message : String(last);
-  throw new FlotillaError('FLO_UNAVAILABLE', `${what}: JetStream unavailable, gave up after ${Date.now() - started} ms: ${msg}`, { cause: last });
+  throw new FlotillaError('FLO_UNAVAILABLE', `${what}: JetStream unavailable, gave up after ${Date.now() - started} ms: ${msg}`, {
+    cause: last,
+  });
 }

@@ -19,7 +19,12 @@ const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 let agrees: boolean | undefined;
 
-interface Derived { pub: string; secret: Uint8Array; priv: KeyObject; pubKey: KeyObject }
+interface Derived {
+  pub: string;
+  secret: Uint8Array;
+  priv: KeyObject;
+  pubKey: KeyObject;
+}
 
 function derive(kp: KeyPair): Derived {
   const { prefix, buf } = Codec.decodeSeed(kp.getSeed());
@@ -37,8 +42,10 @@ function nativeAgrees(kp: KeyPair): boolean {
     try {
       const d = derive(kp);
       const probe = new TextEncoder().encode('flotilla native nkey check');
-      agrees = d.pub === kp.getPublicKey() && Buffer.from(d.secret).equals(Buffer.from(kp.getPrivateKey()))
-        && Buffer.from(edSign(null, probe, d.priv)).equals(Buffer.from(kp.sign(probe)));
+      agrees =
+        d.pub === kp.getPublicKey() &&
+        Buffer.from(d.secret).equals(Buffer.from(kp.getPrivateKey())) &&
+        Buffer.from(edSign(null, probe, d.priv)).equals(Buffer.from(kp.sign(probe)));
     } catch {
       agrees = false;
     }

@@ -13,8 +13,11 @@ import { installCutLayer } from './nats-cut.ts';
 /** The creds text: `creds` itself when it holds a JWT block, else the file it names. */
 export function credsText(creds: string): string {
   if (creds.includes('-----BEGIN NATS USER JWT-----')) return creds;
-  try { return readFileSync(creds, 'utf8'); }
-  catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read NATS credentials ${creds}: ${(e as Error).message}`); }
+  try {
+    return readFileSync(creds, 'utf8');
+  } catch (e) {
+    throw new FlotillaError('FLO_CONFIG', `cannot read NATS credentials ${creds}: ${(e as Error).message}`);
+  }
 }
 
 /** The user JWT inside a creds text. */
@@ -27,8 +30,11 @@ export function credsJwt(text: string): string {
 /** The claims of a user JWT (not verified: the server does that). */
 export function jwtClaims(jwt: string): { name?: string; sub?: string; nats?: { sub?: { allow?: string[] }; issuer_account?: string } } {
   const part = jwt.split('.')[1] ?? '';
-  try { return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')); }
-  catch { throw new FlotillaError('FLO_CONFIG', 'NATS credentials hold a malformed JWT'); }
+  try {
+    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw new FlotillaError('FLO_CONFIG', 'NATS credentials hold a malformed JWT');
+  }
 }
 
 /** The inbox prefix a user may subscribe (`_INBOX.x.y.>` -> `_INBOX.x.y`), or undefined for one with no limit. */
@@ -88,8 +94,11 @@ export function natsOptions(servers: string | string[], creds?: string, extra: P
   const list = Array.isArray(servers) ? servers : servers.split(',');
   const tls = natsTls(list);
   const liveness: Partial<NodeConnectionOptions> = {
-    pingInterval: pingIntervalMs(), maxPingOut: LIVENESS.maxPingOut, reconnectTimeWait: LIVENESS.reconnectTimeWaitMs,
-    timeout: LIVENESS.dialTimeoutMs, reconnectToServer: leastRecentlyDialled,
+    pingInterval: pingIntervalMs(),
+    maxPingOut: LIVENESS.maxPingOut,
+    reconnectTimeWait: LIVENESS.reconnectTimeWaitMs,
+    timeout: LIVENESS.dialTimeoutMs,
+    reconnectToServer: leastRecentlyDialled,
     // a client given the whole list keeps to it: a server's gossiped addresses would add a second
     // entry for each server (its IP next to its name) and a lost server could be redialled by IP
     ...(list.length > 1 ? { ignoreClusterUpdates: true } : {}),

@@ -9,7 +9,10 @@
  */
 import { NodeTransport } from '@nats-io/transport-node/lib/node_transport.js';
 
-interface Dialer { socket?: { destroy(): void }; closed(): Promise<unknown> }
+interface Dialer {
+  socket?: { destroy(): void };
+  closed(): Promise<unknown>;
+}
 
 let installed = false;
 let cutUntil = 0;
@@ -22,10 +25,14 @@ export function installCutLayer(): void {
   const proto = NodeTransport.prototype as unknown as { connect(this: Dialer, ...a: unknown[]): Promise<void> };
   const connect = proto.connect;
   proto.connect = async function (this: Dialer, ...args: unknown[]): Promise<void> {
-    if (Date.now() < cutUntil) throw new Error(`connection refused: cut off from NATS by a partition fault for ${cutUntil - Date.now()} ms more`);
+    if (Date.now() < cutUntil)
+      throw new Error(`connection refused: cut off from NATS by a partition fault for ${cutUntil - Date.now()} ms more`);
     await connect.apply(this, args);
     live.add(this);
-    void this.closed().then(() => live.delete(this), () => live.delete(this));
+    void this.closed().then(
+      () => live.delete(this),
+      () => live.delete(this),
+    );
   };
 }
 
@@ -33,12 +40,19 @@ export function installCutLayer(): void {
 export function cutConnections(ms: number): number {
   cutUntil = Math.max(cutUntil, Date.now() + ms);
   const n = live.size;
-  for (const t of [...live]) { live.delete(t); t.socket?.destroy(); }
+  for (const t of [...live]) {
+    live.delete(t);
+    t.socket?.destroy();
+  }
   return n;
 }
 
 /** NATS connections of this process whose transport has not closed yet. */
-export function openConnections(): number { return live.size; }
+export function openConnections(): number {
+  return live.size;
+}
 
 /** Whether a cut is in force now. */
-export function isCut(): boolean { return Date.now() < cutUntil; }
+export function isCut(): boolean {
+  return Date.now() < cutUntil;
+}

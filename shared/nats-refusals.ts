@@ -5,10 +5,19 @@
  * `connectClear` turns a refused connect into a FLO_CONFIG error saying what to do;
  * `watchRefusals` logs each permission violation once (again after 60 s of quiet).
  */
-import { connect, AuthorizationError, PermissionViolationError, UserAuthenticationExpiredError, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  AuthorizationError,
+  PermissionViolationError,
+  UserAuthenticationExpiredError,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { FlotillaError } from './errors.ts';
 
-interface Warner { warn(obj: object, msg: string): void }
+interface Warner {
+  warn(obj: object, msg: string): void;
+}
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH/;
 
@@ -23,19 +32,23 @@ export function describeRefusal(err: unknown, where: string, who: string): strin
   for (const e of chain(err)) {
     const msg = (e as Error)?.message ?? String(e);
     const code = String((e as { code?: unknown })?.code ?? '');
-    if (e instanceof UserAuthenticationExpiredError || /expired/i.test(msg) && /auth/i.test(msg)) {
+    if (e instanceof UserAuthenticationExpiredError || (/expired/i.test(msg) && /auth/i.test(msg))) {
       return `NATS server ${where} refused ${who}: its credentials expired (${msg}); get new ones (flotilla token create --role worker)`;
     }
     if (e instanceof AuthorizationError || /Authorization Violation/i.test(msg)) {
-      return `NATS server ${where} refused ${who}: Authorization Violation (credentials revoked, expired, missing, or from another trust dir than the server's auth.conf); ` +
-        'give it creds of this cluster (a worker: a join token from `flotilla token create --role worker`)';
+      return (
+        `NATS server ${where} refused ${who}: Authorization Violation (credentials revoked, expired, missing, or from another trust dir than the server's auth.conf); ` +
+        'give it creds of this cluster (a worker: a join token from `flotilla token create --role worker`)'
+      );
     }
     if (e instanceof PermissionViolationError || /Permissions Violation/i.test(msg)) {
       return `NATS server ${where} refused ${who}: ${msg} (its credentials do not allow that subject)`;
     }
     if (TLS_CODES.test(code) || /certificate|TLS|SSL|handshake/i.test(msg)) {
-      return `NATS server ${where} refused ${who}: TLS failed (${code ? `${code}: ` : ''}${msg}); give the client the CA of the servers' certificates ` +
-        '(--nats-ca /etc/flotilla/nats/tls/ca.pem) and dial a name the certificate carries (flotilla certs --host H)';
+      return (
+        `NATS server ${where} refused ${who}: TLS failed (${code ? `${code}: ` : ''}${msg}); give the client the CA of the servers' certificates ` +
+        '(--nats-ca /etc/flotilla/nats/tls/ca.pem) and dial a name the certificate carries (flotilla certs --host H)'
+      );
     }
   }
   return undefined;
@@ -53,7 +66,9 @@ export async function connectClear(opts: NodeConnectionOptions, who: string): Pr
     return line ? new FlotillaError('FLO_CONFIG', line, { cause: err }) : err;
   };
   if (opts.waitOnFirstConnect) {
-    const probe = await connect({ ...opts, waitOnFirstConnect: false, reconnect: false, maxReconnectAttempts: 0 }).catch((err: unknown) => clear(err));
+    const probe = await connect({ ...opts, waitOnFirstConnect: false, reconnect: false, maxReconnectAttempts: 0 }).catch((err: unknown) =>
+      clear(err),
+    );
     if (probe instanceof FlotillaError) throw probe;
     if (probe && typeof (probe as NatsConnection).close === 'function') await (probe as NatsConnection).close().catch(() => undefined);
   }
@@ -70,7 +85,8 @@ export function watchRefusals(nc: NatsConnection, log: Warner, who: string): voi
   void (async () => {
     for await (const st of nc.status()) {
       if (st.type !== 'error') continue;
-      const line = describeRefusal(st.error, nc.getServer(), who) ?? `NATS server ${nc.getServer()} reported an error to ${who}: ${st.error.message}`;
+      const line =
+        describeRefusal(st.error, nc.getServer(), who) ?? `NATS server ${nc.getServer()} reported an error to ${who}: ${st.error.message}`;
       const now = Date.now();
       if ((last.get(line) ?? 0) > now - 60_000) continue;
       last.set(line, now);

@@ -29,9 +29,11 @@ export function atLeast(v: string | undefined, min = MIN_NATS_SERVER): boolean {
 
 /** The one message for a server that is too old (or says no version). */
 export function tooOldMessage(version: string | undefined, where: string): string {
-  return `nats-server ${version ?? '(no version)'} at ${where} is older than ${MIN_NATS_SERVER}, the oldest Flotilla runs on ` +
+  return (
+    `nats-server ${version ?? '(no version)'} at ${where} is older than ${MIN_NATS_SERVER}, the oldest Flotilla runs on ` +
     `(2.9.x cluster servers panic on restart once a job's object stores are sealed). ` +
-    `Install ${TESTED_NATS_SERVER}: bash deploy/install-nats.sh (see docs/deploy-cluster.md)`;
+    `Install ${TESTED_NATS_SERVER}: bash deploy/install-nats.sh (see docs/deploy-cluster.md)`
+  );
 }
 
 /** Throws FLO_CONFIG when `version` is older than the minimum. */

@@ -28,11 +28,15 @@ export const COMPILED_DIRS = ['bin', 'head', 'shared', 'worker'] as const;
 /** Whether this very process runs the compiled files. */
 export const RUNNING_COMPILED = HERE.startsWith(DIST_DIR + sep);
 
-export interface SourceState { files: number; newestMtimeMs: number }
+export interface SourceState {
+  files: number;
+  newestMtimeMs: number;
+}
 
 /** The count and newest modification time of the compiled folders' .ts files (and the build's tsconfig). */
 export function sourceState(root = REPO_ROOT): SourceState {
-  let files = 0, newest = statSync(join(root, 'tsconfig.build.json')).mtimeMs;
+  let files = 0,
+    newest = statSync(join(root, 'tsconfig.build.json')).mtimeMs;
   for (const dir of COMPILED_DIRS) {
     for (const f of readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })) {
       if (!f.endsWith('.ts') || f.includes('node_modules')) continue;
@@ -48,7 +52,11 @@ export function distStale(root = REPO_ROOT): string | null {
   const stampFile = join(root, 'dist', '.stamp.json');
   if (!existsSync(stampFile)) return 'dist/ is not built (npm run build)';
   let stamp: SourceState;
-  try { stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as SourceState; } catch { return 'dist/.stamp.json is unreadable'; }
+  try {
+    stamp = JSON.parse(readFileSync(stampFile, 'utf8')) as SourceState;
+  } catch {
+    return 'dist/.stamp.json is unreadable';
+  }
   const now = sourceState(root);
   if (now.files !== stamp.files) return `the sources have ${now.files} files, dist/ was built from ${stamp.files}`;
   if (now.newestMtimeMs > stamp.newestMtimeMs) return 'a source file changed after dist/ was built';

@@ -9,7 +9,11 @@ import { dirname, join, sep } from 'node:path';
 const require = createRequire(import.meta.url);
 const tapBin = join(dirname(require.resolve('tap/package.json')), 'dist/esm/run.mjs');
 // A directory argument (npm test -- test/cuda/) stands for the *.test.ts files under it.
-const testsUnder = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(dir, f));
+const testsUnder = (dir) =>
+  readdirSync(dir, { recursive: true })
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => join(dir, f));
 let args = process.argv.slice(2).flatMap((a) => (!a.startsWith('-') && existsSync(a) && statSync(a).isDirectory() ? testsUnder(a) : [a]));
 // The whole suite runs its slowest files first, so that the two jobs end together instead of
 // one long file running alone at the end: per-file seconds from the last full run on this
@@ -19,7 +23,13 @@ const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
 const LOCAL_DURATIONS = join(ROOT, '.tap', 'durations.json');
 const full = !args.some((a) => !a.startsWith('-'));
 if (full) {
-  const read = (f) => { try { return JSON.parse(readFileSync(f, 'utf8')); } catch { return {}; } };
+  const read = (f) => {
+    try {
+      return JSON.parse(readFileSync(f, 'utf8'));
+    } catch {
+      return {};
+    }
+  };
   const known = { ...read(join(ROOT, 'test', 'durations.json')), ...read(LOCAL_DURATIONS) };
   const values = Object.values(known).sort((a, b) => a - b);
   const median = values.length ? values[values.length >> 1] : 0;
@@ -29,8 +39,15 @@ if (full) {
 }
 // The processes the tests start (agents, actors, the CLI) run the compiled JavaScript, as in
 // production: bring dist/ up to date first (nothing to do when it is current).
-const built = spawnSync(process.execPath, ['--import', 'tsx', join(dirname(new URL(import.meta.url).pathname), '..', 'scripts', 'build-js.ts')], { stdio: 'inherit' });
-if (built.status !== 0) { console.log('0 passed, 1 failed'); process.exit(1); }
+const built = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', join(dirname(new URL(import.meta.url).pathname), '..', 'scripts', 'build-js.ts')],
+  { stdio: 'inherit' },
+);
+if (built.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
   // Recycled native output buffers are filled with NaN under test, so a kernel that leaves part
@@ -40,8 +57,15 @@ const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args], {
 // CI stops a run with SIGTERM to this process: pass it on, so each test file tears down what it
 // made (a lab's namespaces: test/kit/netns.ts) and the count below still prints. (Ctrl-C's
 // SIGINT already reaches the whole process group.)
-for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => { child.kill(sig); });
-let passed = 0, failed = 0, skipped = 0, failedParents = 0, buf = '';
+for (const sig of ['SIGTERM', 'SIGHUP'])
+  process.on(sig, () => {
+    child.kill(sig);
+  });
+let passed = 0,
+  failed = 0,
+  skipped = 0,
+  failedParents = 0,
+  buf = '';
 const durations = {};
 // A point that closes a subtest (one whose children were seen just before it, one indent
 // deeper) is a summary, not a test: only leaves are counted.
@@ -56,16 +80,27 @@ const count = (line) => {
   hasChildren.set(depth, false);
   hasChildren.set(depth - 4, true);
   for (const k of hasChildren.keys()) if (k > depth) hasChildren.delete(k);
-  if (parent) { if (m[2] === 'not ok' && !m[4]) failedParents++; return; }
+  if (parent) {
+    if (m[2] === 'not ok' && !m[4]) failedParents++;
+    return;
+  }
   m.splice(1, 1);
-  if (m[3]) { skipped++; if (m[3].toUpperCase() === 'SKIP') console.log(`skipped: ${line.trim()}`); return; }
-  if (m[1] === 'ok') passed++; else failed++;
+  if (m[3]) {
+    skipped++;
+    if (m[3].toUpperCase() === 'SKIP') console.log(`skipped: ${line.trim()}`);
+    return;
+  }
+  if (m[1] === 'ok') passed++;
+  else failed++;
 };
 child.stdout.on('data', (d) => {
   process.stdout.write(d);
   buf += d.toString();
   let i;
-  while ((i = buf.indexOf('\n')) >= 0) { count(buf.slice(0, i)); buf = buf.slice(i + 1); }
+  while ((i = buf.indexOf('\n')) >= 0) {
+    count(buf.slice(0, i));
+    buf = buf.slice(i + 1);
+  }
 });
 child.on('close', (code) => {
   if (buf) count(buf);

@@ -16,15 +16,27 @@ const USAGE = `usage: flotilla certs --out DIR [--host H]...
 export async function run(argv: string[]): Promise<number> {
   let values: { out?: string; host?: string[]; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: { out: { type: 'string' }, host: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: { out: { type: 'string' }, host: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (e) {
     console.error(`flotilla certs: ${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) { console.log(USAGE); return 0; }
-  if (!values.out) { console.error(`flotilla certs: --out is required\n\n${USAGE}`); return 2; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.out) {
+    console.error(`flotilla certs: --out is required\n\n${USAGE}`);
+    return 2;
+  }
   const hosts = values.host?.length ? values.host : DEFAULT_CERT_HOSTS;
   const p = writeNatsCerts(values.out, hosts);
-  console.log(`flotilla certs: ${p.dir} (ca.pem for clients; server-cert.pem, server-key.pem for every server; ca-key.pem stays with you) for ${hosts.join(', ')}`);
+  console.log(
+    `flotilla certs: ${p.dir} (ca.pem for clients; server-cert.pem, server-key.pem for every server; ca-key.pem stays with you) for ${hosts.join(', ')}`,
+  );
   return 0;
 }

@@ -8,19 +8,27 @@ import type { ChaosExperiment, ChaosRow } from '../../shared/schemas/chaos.ts';
 import type { FaultFigures, JobReport } from '../../shared/schemas/report.ts';
 import { targetOf } from './report.ts';
 
-export interface Verdict { rows: ChaosRow[]; problems: string[]; ok: boolean }
+export interface Verdict {
+  rows: ChaosRow[];
+  problems: string[];
+  ok: boolean;
+}
 
 function faultProblems(f: FaultFigures, x: ChaosExperiment): string[] {
   const e = x.expect;
   if (f.injected_at === null) return [`${f.fault_id} ${f.kind} was not injected (${f.phase}${f.message ? `: ${f.message}` : ''})`];
   const out: string[] = [];
-  if (e.max_detect_s !== undefined && f.detect_s !== null && f.detect_s > e.max_detect_s) out.push(`${f.fault_id}: detected after ${f.detect_s} s > max_detect_s ${e.max_detect_s}`);
+  if (e.max_detect_s !== undefined && f.detect_s !== null && f.detect_s > e.max_detect_s)
+    out.push(`${f.fault_id}: detected after ${f.detect_s} s > max_detect_s ${e.max_detect_s}`);
   if (e.max_recovery_s !== undefined) {
     if (f.recover_s === null) out.push(`${f.fault_id}: no step completed after it (max_recovery_s ${e.max_recovery_s})`);
-    else if (f.recover_s > e.max_recovery_s) out.push(`${f.fault_id}: recovered after ${f.recover_s} s > max_recovery_s ${e.max_recovery_s}`);
+    else if (f.recover_s > e.max_recovery_s)
+      out.push(`${f.fault_id}: recovered after ${f.recover_s} s > max_recovery_s ${e.max_recovery_s}`);
   }
-  if (e.max_steps_lost !== undefined && f.steps_lost > e.max_steps_lost) out.push(`${f.fault_id}: ${f.steps_lost} steps lost > max_steps_lost ${e.max_steps_lost}`);
-  if (e.max_restarts !== undefined && f.restarts > e.max_restarts) out.push(`${f.fault_id}: ${f.restarts} restarts > max_restarts ${e.max_restarts}`);
+  if (e.max_steps_lost !== undefined && f.steps_lost > e.max_steps_lost)
+    out.push(`${f.fault_id}: ${f.steps_lost} steps lost > max_steps_lost ${e.max_steps_lost}`);
+  if (e.max_restarts !== undefined && f.restarts > e.max_restarts)
+    out.push(`${f.fault_id}: ${f.restarts} restarts > max_restarts ${e.max_restarts}`);
   return out;
 }
 
@@ -38,10 +46,20 @@ export function verdict(x: ChaosExperiment, r: JobReport): Verdict {
     }
     if (i.ok === false) problems.push(`${i.name}: ${i.detail}`);
   }
-  if (r.faults.length < x.job.faults.length) problems.push(`${x.job.faults.length} fault(s) planned, ${r.faults.length} seen in the job's events`);
+  if (r.faults.length < x.job.faults.length)
+    problems.push(`${x.job.faults.length} fault(s) planned, ${r.faults.length} seen in the job's events`);
   const rowOf = (fault: string, f: FaultFigures | null, own: string[]): ChaosRow => {
     const all = [...own, ...problems];
-    return { experiment: x.name, job_id: r.job_id, fault, detect_s: f?.detect_s ?? null, recover_s: f?.recover_s ?? null, steps_lost: f?.steps_lost ?? r.steps_lost, ok: all.length === 0, problems: all };
+    return {
+      experiment: x.name,
+      job_id: r.job_id,
+      fault,
+      detect_s: f?.detect_s ?? null,
+      recover_s: f?.recover_s ?? null,
+      steps_lost: f?.steps_lost ?? r.steps_lost,
+      ok: all.length === 0,
+      problems: all,
+    };
   };
   const rows = r.faults.length
     ? r.faults.map((f) => rowOf(`${f.fault_id} ${f.kind} ${targetOf(f)}`, f, faultProblems(f, x)))

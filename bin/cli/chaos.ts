@@ -28,17 +28,30 @@ const USAGE = `usage: flotilla chaos run PLAN.yaml [--only NAME] [--json] [--ser
 /** Reads and validates a plan; every bad field in one error, each named by its path. */
 export function loadPlan(path: string): ChaosPlan {
   let raw: unknown;
-  try { raw = parseYaml(readFileSync(path, 'utf8')); } catch (e) { throw new FlotillaError('FLO_VALIDATION', `${path}: ${(e as Error).message}`); }
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new FlotillaError('FLO_VALIDATION', `${path}: ${(e as Error).message}`);
+  }
   const r = ChaosPlan.safeParse(raw);
   if (r.success) return r.data;
   const details = r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  throw new FlotillaError('FLO_VALIDATION', `${path} is not a valid chaos plan:\n${details.map((d) => `  ${d.path || '(root)'}: ${d.message}`).join('\n')}`, { details });
+  throw new FlotillaError(
+    'FLO_VALIDATION',
+    `${path} is not a valid chaos plan:\n${details.map((d) => `  ${d.path || '(root)'}: ${d.message}`).join('\n')}`,
+    { details },
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Submits a spec and waits for its end; cancels it after `timeoutS`. */
-async function runJob(c: HeadClient, spec: JobSpec, timeoutS: number, say: (l: string) => void): Promise<{ job: JobRecord; seconds: number; timedOut: boolean }> {
+async function runJob(
+  c: HeadClient,
+  spec: JobSpec,
+  timeoutS: number,
+  say: (l: string) => void,
+): Promise<{ job: JobRecord; seconds: number; timedOut: boolean }> {
   const t0 = Date.now();
   let job = await c.submit(spec);
   say(`  job ${job.id} submitted`);
@@ -49,7 +62,10 @@ async function runJob(c: HeadClient, spec: JobSpec, timeoutS: number, say: (l: s
       return { job: await c.get(job.id), seconds: (Date.now() - t0) / 1000, timedOut: true };
     }
     await sleep(500);
-    job = await c.get(job.id).catch((e: FlotillaError) => { if (e.code === 'FLO_UNAVAILABLE') return job; throw e; });
+    job = await c.get(job.id).catch((e: FlotillaError) => {
+      if (e.code === 'FLO_UNAVAILABLE') return job;
+      throw e;
+    });
   }
   const seconds = (Date.now() - t0) / 1000;
   say(`  job ${job.id} ${job.state} after ${seconds.toFixed(1)} s (restarts ${job.restarts})`);
@@ -71,7 +87,8 @@ export async function runPlan(c: HeadClient, plan: ChaosPlan, only: string[], sa
       if (!baseline) {
         say('  baseline (the same spec without faults)');
         const b = await runJob(c, { ...spec, name: `${spec.name}-baseline`, faults: [] }, x.timeout_s, say);
-        if (b.job.state !== 'succeeded') problems.push(`baseline job ${b.job.id} ${b.job.state}${b.job.message ? `: ${b.job.message}` : ''}`);
+        if (b.job.state !== 'succeeded')
+          problems.push(`baseline job ${b.job.id} ${b.job.state}${b.job.message ? `: ${b.job.message}` : ''}`);
         else baselines.set(key, b.job.id);
         baseline = b.job.id;
       }
@@ -82,7 +99,15 @@ export async function runPlan(c: HeadClient, plan: ChaosPlan, only: string[], sa
     const rows: ChaosRow[] = v.rows.map((r) => (problems.length ? { ...r, ok: false, problems: [...problems, ...r.problems] } : r));
     const ok = rows.every((r) => r.ok);
     result.rows.push(...rows);
-    result.experiments.push({ name: x.name, job_id: run.job.id, baseline_job_id: baseline, state: run.job.state, seconds: run.seconds, ok, problems: [...problems, ...v.problems] });
+    result.experiments.push({
+      name: x.name,
+      job_id: run.job.id,
+      baseline_job_id: baseline,
+      state: run.job.state,
+      seconds: run.seconds,
+      ok,
+      problems: [...problems, ...v.problems],
+    });
     result.ok &&= ok;
   }
   return result;
@@ -92,7 +117,8 @@ const num = (x: number | null) => (x === null ? '-' : x.toFixed(1));
 
 export function formatResult(r: ChaosResult, tty: boolean): string {
   const t = new Table({ head: ['EXPERIMENT', 'FAULT', 'DETECT S', 'RECOVER S', 'STEPS LOST', 'VERDICT'], ...tableStyle(tty) });
-  for (const row of r.rows) t.push([row.experiment, row.fault, num(row.detect_s), num(row.recover_s), row.steps_lost, row.ok ? 'pass' : 'FAIL']);
+  for (const row of r.rows)
+    t.push([row.experiment, row.fault, num(row.detect_s), num(row.recover_s), row.steps_lost, row.ok ? 'pass' : 'FAIL']);
   const lines = [t.toString()];
   const failed = r.experiments.filter((x) => !x.ok);
   for (const x of failed) lines.push(`FAIL ${x.name} (job ${x.job_id}):`, ...x.problems.map((p) => `  - ${p}`));
@@ -102,16 +128,38 @@ export function formatResult(r: ChaosResult, tty: boolean): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: { server: { type: 'string' }, token: { type: 'string' }, only: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      only: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
-  if (values.help) { console.log(USAGE); return 0; }
-  if (positionals[0] !== 'run' || positionals.length !== 2) { console.error(USAGE); return 2; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals[0] !== 'run' || positionals.length !== 2) {
+    console.error(USAGE);
+    return 2;
+  }
   let plan: ChaosPlan;
-  try { plan = loadPlan(positionals[1]); } catch (e) { console.error(`flotilla chaos: ${(e as Error).message}`); return 2; }
+  try {
+    plan = loadPlan(positionals[1]);
+  } catch (e) {
+    console.error(`flotilla chaos: ${(e as Error).message}`);
+    return 2;
+  }
   const only = values.only ?? [];
   const unknown = only.filter((n) => !plan.experiments.some((x: ChaosExperiment) => x.name === n));
-  if (unknown.length) { console.error(`flotilla chaos: --only: no experiment named ${unknown.join(', ')}`); return 2; }
+  if (unknown.length) {
+    console.error(`flotilla chaos: --only: no experiment named ${unknown.join(', ')}`);
+    return 2;
+  }
   const say = (l: string) => process.stderr.write(`${l}\n`);
   const result = await runPlan(new HeadClient(serverUrl(values.server), values.token), plan, only, say);
   console.log(values.json ? JSON.stringify(result, null, 2) : formatResult(result, Boolean(process.stdout.isTTY)));

@@ -23,7 +23,10 @@ export function serverUrl(flag?: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** A job event with its stream offset (resume with `from = seq + 1`). */
-export interface EventLine { seq: number; event: JobEvent }
+export interface EventLine {
+  seq: number;
+  event: JobEvent;
+}
 
 export type { WorkerRow };
 
@@ -35,7 +38,9 @@ export class HeadClient {
     this.#token = token || process.env.FLOTILLA_TOKEN || storedToken(base);
   }
 
-  #auth(): Record<string, string> { return this.#token ? { authorization: `Bearer ${this.#token}` } : {}; }
+  #auth(): Record<string, string> {
+    return this.#token ? { authorization: `Bearer ${this.#token}` } : {};
+  }
 
   /** One REST call; the reply is checked against `schema`, the head's response schema of the route. */
   async #call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.infer<S>> {
@@ -51,7 +56,11 @@ export class HeadClient {
     }
     const text = await res.text();
     let json: unknown;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
     if (!res.ok) {
       const err = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
       throw err ? fromWire(err) : new FlotillaError('FLO_INTERNAL', `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
@@ -59,30 +68,62 @@ export class HeadClient {
     try {
       return validate(schema, json);
     } catch (e) {
-      throw new FlotillaError('FLO_INTERNAL', `${method} ${path}: the head's reply is not what this client expects (${(e as Error).message})`, { cause: e });
+      throw new FlotillaError(
+        'FLO_INTERNAL',
+        `${method} ${path}: the head's reply is not what this client expects (${(e as Error).message})`,
+        { cause: e },
+      );
     }
   }
 
-  submit(spec: JobSpecInput): Promise<JobRecord> { return this.#call(JobReply, 'POST', '/v1/jobs', spec); }
-  get(id: string): Promise<JobRecord> { return this.#call(JobReply, 'GET', `/v1/jobs/${encodeURIComponent(id)}`); }
+  submit(spec: JobSpecInput): Promise<JobRecord> {
+    return this.#call(JobReply, 'POST', '/v1/jobs', spec);
+  }
+  get(id: string): Promise<JobRecord> {
+    return this.#call(JobReply, 'GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
   async list(state?: string): Promise<JobRecord[]> {
     return (await this.#call(JobList, 'GET', `/v1/jobs${state ? `?state=${encodeURIComponent(state)}` : ''}`)).jobs;
   }
   /** the fault report; `baseline`: a fault-free job of the same spec whose final digest it is compared with */
   report(id: string, baseline?: string): Promise<JobReport> {
-    return this.#call(JobReport, 'GET', `/v1/jobs/${encodeURIComponent(id)}/report${baseline ? `?baseline=${encodeURIComponent(baseline)}` : ''}`);
+    return this.#call(
+      JobReport,
+      'GET',
+      `/v1/jobs/${encodeURIComponent(id)}/report${baseline ? `?baseline=${encodeURIComponent(baseline)}` : ''}`,
+    );
   }
-  cancel(id: string): Promise<JobRecord> { return this.#call(JobReply, 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`); }
+  cancel(id: string): Promise<JobRecord> {
+    return this.#call(JobReply, 'POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
   /** POST /v1/jobs/:id/faults: arms faults on a running job; resolves with their ids */
-  injectFaults(id: string, body: FaultRequestInput): Promise<FaultsArmed> { return this.#call(FaultsArmed, 'POST', `/v1/jobs/${encodeURIComponent(id)}/faults`, body); }
-  scale(id: string, workers: number): Promise<JobRecord> { return this.#call(JobReply, 'PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers }); }
-  createToken(t: TokenCreate): Promise<TokenCreated> { return this.#call(TokenCreated, 'POST', '/v1/tokens', t); }
-  async tokens(): Promise<TokenInfo[]> { return (await this.#call(TokenList, 'GET', '/v1/tokens')).tokens; }
-  revokeToken(id: string): Promise<TokenInfo> { return this.#call(TokenInfo, 'DELETE', `/v1/tokens/${encodeURIComponent(id)}`); }
-  startStudy(spec: StudySpecInput): Promise<StudyRecord> { return this.#call(StudyRecord, 'POST', '/v1/studies', spec); }
-  study(id: string): Promise<StudyRecord> { return this.#call(StudyRecord, 'GET', `/v1/studies/${encodeURIComponent(id)}`); }
-  async studies(): Promise<StudyRecord[]> { return (await this.#call(StudyList, 'GET', '/v1/studies')).studies; }
-  cancelStudy(id: string): Promise<StudyRecord> { return this.#call(StudyRecord, 'POST', `/v1/studies/${encodeURIComponent(id)}/cancel`); }
+  injectFaults(id: string, body: FaultRequestInput): Promise<FaultsArmed> {
+    return this.#call(FaultsArmed, 'POST', `/v1/jobs/${encodeURIComponent(id)}/faults`, body);
+  }
+  scale(id: string, workers: number): Promise<JobRecord> {
+    return this.#call(JobReply, 'PATCH', `/v1/jobs/${encodeURIComponent(id)}`, { workers });
+  }
+  createToken(t: TokenCreate): Promise<TokenCreated> {
+    return this.#call(TokenCreated, 'POST', '/v1/tokens', t);
+  }
+  async tokens(): Promise<TokenInfo[]> {
+    return (await this.#call(TokenList, 'GET', '/v1/tokens')).tokens;
+  }
+  revokeToken(id: string): Promise<TokenInfo> {
+    return this.#call(TokenInfo, 'DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+  }
+  startStudy(spec: StudySpecInput): Promise<StudyRecord> {
+    return this.#call(StudyRecord, 'POST', '/v1/studies', spec);
+  }
+  study(id: string): Promise<StudyRecord> {
+    return this.#call(StudyRecord, 'GET', `/v1/studies/${encodeURIComponent(id)}`);
+  }
+  async studies(): Promise<StudyRecord[]> {
+    return (await this.#call(StudyList, 'GET', '/v1/studies')).studies;
+  }
+  cancelStudy(id: string): Promise<StudyRecord> {
+    return this.#call(StudyRecord, 'POST', `/v1/studies/${encodeURIComponent(id)}/cancel`);
+  }
   /** a study artifact's text (evolve.csv, hyp_evolve.yaml) */
   async studyArtifact(id: string, name: string): Promise<string> {
     const path = `/v1/studies/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`;
@@ -92,16 +133,25 @@ export class HeadClient {
     const text = await res.text();
     if (res.ok) return text;
     let err: { code?: unknown; message?: unknown } | undefined;
-    try { err = (JSON.parse(text) as { error?: typeof err }).error; } catch { err = undefined; }
+    try {
+      err = (JSON.parse(text) as { error?: typeof err }).error;
+    } catch {
+      err = undefined;
+    }
     throw err ? fromWire(err) : new FlotillaError('FLO_INTERNAL', `GET ${path}: HTTP ${res.status}`);
   }
-  async workers(): Promise<WorkerRow[]> { return (await this.#call(WorkerList, 'GET', '/v1/workers')).workers; }
+  async workers(): Promise<WorkerRow[]> {
+    return (await this.#call(WorkerList, 'GET', '/v1/workers')).workers;
+  }
 
   /** Server-sent events of a job; ends when the head ends the stream (job terminal, or caught up without follow). */
   async *events(id: string, opts: { from?: number; follow: boolean; signal?: AbortSignal }): AsyncGenerator<EventLine> {
     const q = new URLSearchParams({ follow: String(opts.follow) });
     if (opts.from) q.set('from', String(opts.from));
-    const res = await fetch(`${this.base}/v1/jobs/${encodeURIComponent(id)}/events?${q}`, { signal: opts.signal, headers: this.#auth() }).catch((e: Error) => {
+    const res = await fetch(`${this.base}/v1/jobs/${encodeURIComponent(id)}/events?${q}`, {
+      signal: opts.signal,
+      headers: this.#auth(),
+    }).catch((e: Error) => {
       throw new FlotillaError('FLO_UNAVAILABLE', `cannot reach the head at ${this.base}: ${e.message}`, { cause: e });
     });
     if (!res.ok || !res.body) {
@@ -133,11 +183,18 @@ export function formatEvent({ seq, event: e }: EventLine): string {
   const t = new Date(e.ts).toISOString().slice(11, 23);
   const head = `${String(seq).padStart(6)} ${t} g${e.generation}`;
   switch (e.type) {
-    case 'state': return `${head} state ${e.state}${e.message ? ` (${e.message})` : ''}`;
-    case 'log': return `${head} ${e.level}${e.rank !== undefined ? ` rank${e.rank}` : ''}: ${e.msg}`;
-    case 'metric': return `${head} step ${e.step}${e.epoch !== undefined ? ` epoch ${e.epoch}` : ''} ${Object.entries(e.values).map(([k, v]) => `${k}=${Number(v.toPrecision(5))}`).join(' ')}`;
-    case 'checkpoint': return `${head} checkpoint step ${e.step} (${e.name})`;
-    case 'artifact': return `${head} artifact ${e.name} (${e.bytes} bytes)`;
+    case 'state':
+      return `${head} state ${e.state}${e.message ? ` (${e.message})` : ''}`;
+    case 'log':
+      return `${head} ${e.level}${e.rank !== undefined ? ` rank${e.rank}` : ''}: ${e.msg}`;
+    case 'metric':
+      return `${head} step ${e.step}${e.epoch !== undefined ? ` epoch ${e.epoch}` : ''} ${Object.entries(e.values)
+        .map(([k, v]) => `${k}=${Number(v.toPrecision(5))}`)
+        .join(' ')}`;
+    case 'checkpoint':
+      return `${head} checkpoint step ${e.step} (${e.name})`;
+    case 'artifact':
+      return `${head} artifact ${e.name} (${e.bytes} bytes)`;
     case 'fault': {
       const where = e.rank !== undefined ? ` rank ${e.rank}` : e.nodeId ? ` node ${e.nodeId}` : '';
       const at = e.step !== undefined ? ` at step ${e.step}` : '';

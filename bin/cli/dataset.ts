@@ -22,27 +22,50 @@ export async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { name: { type: 'string' }, nats: { type: 'string' }, prefix: { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' }, 'js-domain': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        name: { type: 'string' },
+        nats: { type: 'string' },
+        prefix: { type: 'string' },
+        creds: { type: 'string' },
+        'nats-ca': { type: 'string' },
+        'js-domain': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
   const { applyJsDomainFlag } = await import('../../shared/js-domain.ts');
-  try { applyJsDomainFlag(values['js-domain']); } catch (e) { console.error(`flotilla dataset: ${(e as Error).message}\n\n${USAGE}`); return 2; }
+  try {
+    applyJsDomainFlag(values['js-domain']);
+  } catch (e) {
+    console.error(`flotilla dataset: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const [sub, dir, ...rest] = positionals;
-  if (!((sub === 'push' && dir && rest.length === 0) || (sub === 'list' && !dir))) { console.error(USAGE); return 2; }
+  if (!((sub === 'push' && dir && rest.length === 0) || (sub === 'list' && !dir))) {
+    console.error(USAGE);
+    return 2;
+  }
   const servers = (values.nats ?? process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
   const prefix = values.prefix ?? process.env.FLOTILLA_PREFIX ?? 'flotilla';
   const creds = values.creds ?? (process.env.FLOTILLA_NATS_CREDS || undefined);
   const { connect } = await import('@nats-io/transport-node');
   const { natsOptions } = await import('../../shared/nats-connect.ts');
   let nc;
-  try { nc = await connect(natsOptions(servers, creds, { name: 'flotilla-dataset' })); } catch (e) {
+  try {
+    nc = await connect(natsOptions(servers, creds, { name: 'flotilla-dataset' }));
+  } catch (e) {
     console.error(`cannot connect to NATS at ${servers.join(',')}: ${(e as Error).message}`);
     return 1;
   }
@@ -54,7 +77,8 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`pushed dataset://${r.name}: ${r.files} files, ${r.bytes} bytes, sha256 ${r.sha256} (yaml ${r.yaml})`);
     } else {
       const { listDatasets } = await import('../../worker/datasets/store.ts');
-      for (const d of await listDatasets(nc, prefix)) console.log(`dataset://${d.name}  ${d.bytes} bytes  ${d.files} files  sha256 ${d.sha256}`);
+      for (const d of await listDatasets(nc, prefix))
+        console.log(`dataset://${d.name}  ${d.bytes} bytes  ${d.files} files  sha256 ${d.sha256}`);
     }
     return 0;
   } catch (e) {

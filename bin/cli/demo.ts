@@ -44,14 +44,29 @@ const int = (x: string | undefined, d: number, name: string): number => {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      workers: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-      train: { type: 'string' }, val: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' },
-      verbose: { type: 'boolean' }, insecure: { type: 'boolean' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      workers: { type: 'string' },
+      cfg: { type: 'string' },
+      img: { type: 'string' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      train: { type: 'string' },
+      val: { type: 'string' },
+      seed: { type: 'string' },
+      port: { type: 'string' },
+      verbose: { type: 'boolean' },
+      insecure: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const workers = Math.max(1, int(values.workers, 2, 'workers'));
   const seed = int(values.seed, 0, 'seed');
   const spec: JobSpecInput = {
@@ -59,33 +74,59 @@ export async function run(argv: string[]): Promise<number> {
     workers,
     checkpoint_every: 20,
     trainer: {
-      kind: 'yolov5', cfg: values.cfg ?? 'yolov5n.yaml', data: 'synthetic',
-      img: int(values.img, 128, 'img'), epochs: int(values.epochs, 30, 'epochs'), batch: int(values.batch, 16, 'batch'),
-      nbs: 16, hyp: DEMO_HYP,
-      synthetic: { train: int(values.train, 128, 'train'), val: int(values.val, 32, 'val'), seed }, seed,
+      kind: 'yolov5',
+      cfg: values.cfg ?? 'yolov5n.yaml',
+      data: 'synthetic',
+      img: int(values.img, 128, 'img'),
+      epochs: int(values.epochs, 30, 'epochs'),
+      batch: int(values.batch, 16, 'batch'),
+      nbs: 16,
+      hyp: DEMO_HYP,
+      synthetic: { train: int(values.train, 128, 'train'), val: int(values.val, 32, 'val'), seed },
+      seed,
     },
   };
   const prefix = 'flotilla';
   const log = createLogger({ role: 'head', level: values.verbose ? 'info' : 'warn' });
   const nats = await startNatsServer();
   const stops: (() => Promise<void>)[] = [() => nats.stop()];
-  const stopAll = async () => { for (const s of stops.reverse()) await s().catch(() => undefined); };
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   // On a terminal the steps drive a bar and the other lines print above it; --json prints only the result.
   let bar: ProgressView | undefined;
-  const say = (line: string) => { if (values.json) return; if (bar) bar.line(line); else console.log(line); };
+  const say = (line: string) => {
+    if (values.json) return;
+    if (bar) bar.line(line);
+    else console.log(line);
+  };
   try {
     const head = await startHead({
       restAuth: !values.insecure,
-      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, natsRevoker: nats.auth?.revoker, prefix, host: '127.0.0.1', port: int(values.port, 0, 'port'), log,
+      natsUrl: nats.url,
+      natsCreds: nats.auth?.headCreds,
+      natsSigningKey: nats.auth?.signingKey,
+      natsRevoker: nats.auth?.revoker,
+      prefix,
+      host: '127.0.0.1',
+      port: int(values.port, 0, 'port'),
+      log,
       autoscaler: {
         provider: new LocalProvider({
-          natsUrl: nats.url, prefix, slots: 1, output: values.verbose ? 'inherit' : 'ignore', env: coreShareEnv(workers),
+          natsUrl: nats.url,
+          prefix,
+          slots: 1,
+          output: values.verbose ? 'inherit' : 'ignore',
+          env: coreShareEnv(workers),
         }),
-        minWorkers: workers, maxWorkers: workers, slotsPerWorker: 1, namePrefix: 'demo',
+        minWorkers: workers,
+        maxWorkers: workers,
+        slotsPerWorker: 1,
+        namePrefix: 'demo',
       },
     });
     stops.push(() => head.stop());
@@ -116,13 +157,33 @@ export async function run(argv: string[]): Promise<number> {
     const done = await client.get(job.id);
     const seconds = Math.round((Date.now() - t0) / 1000);
     if (values.json) {
-      console.log(JSON.stringify({ job: done.id, state: done.state, seconds, step: done.step, restarts: done.restarts, message: done.message,
-        precision: final?.precision, recall: final?.recall, map50: final?.map50, map: final?.map }));
+      console.log(
+        JSON.stringify({
+          job: done.id,
+          state: done.state,
+          seconds,
+          step: done.step,
+          restarts: done.restarts,
+          message: done.message,
+          precision: final?.precision,
+          recall: final?.recall,
+          map50: final?.map50,
+          map: final?.map,
+        }),
+      );
       return done.state === 'succeeded' && final ? 0 : 1;
     }
-    console.log(`job ${done.id} ${done.state} after ${((Date.now() - t0) / 1000).toFixed(0)} s, step ${done.step}, restarts ${done.restarts}`);
-    if (!TERMINAL_STATES.includes(done.state)) { console.log('interrupted'); return 130; }
-    if (done.state !== 'succeeded' || !final) { console.error(`the job did not succeed: ${done.message ?? 'no final metrics'}`); return 1; }
+    console.log(
+      `job ${done.id} ${done.state} after ${((Date.now() - t0) / 1000).toFixed(0)} s, step ${done.step}, restarts ${done.restarts}`,
+    );
+    if (!TERMINAL_STATES.includes(done.state)) {
+      console.log('interrupted');
+      return 130;
+    }
+    if (done.state !== 'succeeded' || !final) {
+      console.error(`the job did not succeed: ${done.message ?? 'no final metrics'}`);
+      return 1;
+    }
     const f = (x: number | undefined) => (x ?? NaN).toFixed(3).padStart(11);
     console.log(`${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
     console.log(`${f(final.precision)}${f(final.recall)}${f(final.map50)}${f(final.map)}`);

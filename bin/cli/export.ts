@@ -14,10 +14,21 @@ const USAGE = `usage: flotilla export --weights FILE [--include onnx] [options]
   --json             print only the result as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags(argv, {
-    weights: { type: 'string' }, include: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
-    opset: { type: 'string' }, dynamic: { type: 'boolean' }, output: { type: 'string' }, json: { type: 'boolean' },
-  }, USAGE);
+  const parsed = parseFlags(
+    argv,
+    {
+      weights: { type: 'string' },
+      include: { type: 'string' },
+      cfg: { type: 'string' },
+      img: { type: 'string' },
+      batch: { type: 'string' },
+      opset: { type: 'string' },
+      dynamic: { type: 'boolean' },
+      output: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    USAGE,
+  );
   if ('exit' in parsed) return parsed.exit;
   const { values } = parsed;
   const s = (k: string) => values[k] as string | undefined;
@@ -26,15 +37,23 @@ export async function run(argv: string[]): Promise<number> {
   const { checkInclude, exportRun, MIN_OPSET, MAX_OPSET } = await import('../../worker/engine/export/index.ts');
   let opts;
   try {
-    const include = (s('include') ?? 'onnx').split(',').map((f) => f.trim()).filter(Boolean);
+    const include = (s('include') ?? 'onnx')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
     checkInclude(include);
     const img = s('img')?.split(',');
     if (img && img.length > 2) throw new Error(`--img takes PX or H,W (got '${s('img')}')`);
     const sz = img?.map((v) => flagNumber('img', v, 32, { max: 8192 })!);
     opts = {
-      weights, include, cfg: s('cfg'), ...(sz ? { img: [sz[0], sz[sz.length - 1]] as [number, number] } : {}),
-      batch: flagNumber('batch', s('batch'), 1, { max: 1024 }), opset: flagNumber('opset', s('opset'), MIN_OPSET, { max: MAX_OPSET }),
-      dynamic: Boolean(values.dynamic), output: s('output'),
+      weights,
+      include,
+      cfg: s('cfg'),
+      ...(sz ? { img: [sz[0], sz[sz.length - 1]] as [number, number] } : {}),
+      batch: flagNumber('batch', s('batch'), 1, { max: 1024 }),
+      opset: flagNumber('opset', s('opset'), MIN_OPSET, { max: MAX_OPSET }),
+      dynamic: Boolean(values.dynamic),
+      output: s('output'),
     };
   } catch (e) {
     return usageError((e as Error).message, USAGE);
@@ -42,7 +61,13 @@ export async function run(argv: string[]): Promise<number> {
   const { initBackend } = await import('../../worker/engine/backend.ts');
   await initBackend();
   const r = exportRun(opts);
-  if (values.json) { console.log(JSON.stringify(r)); return 0; }
-  for (const x of r) console.log(`${x.format.toUpperCase()} export success: saved as ${x.file} (${(x.bytes / 1e6).toFixed(1)} MB), input images [${x.input.join(', ')}], output output0 [${x.output.join(', ')}]`);
+  if (values.json) {
+    console.log(JSON.stringify(r));
+    return 0;
+  }
+  for (const x of r)
+    console.log(
+      `${x.format.toUpperCase()} export success: saved as ${x.file} (${(x.bytes / 1e6).toFixed(1)} MB), input images [${x.input.join(', ')}], output output0 [${x.output.join(', ')}]`,
+    );
   return 0;
 }

@@ -16,7 +16,10 @@ export function parseFlags(argv: string[], options: Record<string, Option>, usag
   } catch (e) {
     return { exit: usageError((e as Error).message, usage) };
   }
-  if (values.help) { console.log(usage); return { exit: 0 }; }
+  if (values.help) {
+    console.log(usage);
+    return { exit: 0 };
+  }
   return { values };
 }
 
@@ -27,11 +30,18 @@ export function usageError(message: string, usage: string): number {
 }
 
 /** A numeric flag (undefined when not given) in [min, max] (max optional), an integer unless integer is false; throws naming the flag. */
-export function flagNumber(name: string, v: string | undefined, min: number, { max, integer = true }: { max?: number; integer?: boolean } = {}): number | undefined {
+export function flagNumber(
+  name: string,
+  v: string | undefined,
+  min: number,
+  { max, integer = true }: { max?: number; integer?: boolean } = {},
+): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
   if (!Number.isFinite(x) || x < min || (max !== undefined && x > max) || (integer && !Number.isInteger(x))) {
-    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} ${max !== undefined ? `in [${min}, ${max}]` : `>= ${min}`} (got '${v}')`);
+    throw new Error(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} ${max !== undefined ? `in [${min}, ${max}]` : `>= ${min}`} (got '${v}')`,
+    );
   }
   return x;
 }

@@ -38,17 +38,47 @@ const USAGE = `usage: flotilla head [options]
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      nats: { type: 'string' }, 'nats-creds': { type: 'string' }, 'signing-key': { type: 'string' }, 'nats-ca': { type: 'string' }, 'nats-revoker': { type: 'string' }, 'join-token-file': { type: 'string' }, 'js-domain': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, prefix: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, config: { type: 'string' }, replicas: { type: 'string' },
-      autoscale: { type: 'string' }, 'min-workers': { type: 'string' }, 'max-workers': { type: 'string' }, 'idle-timeout-ms': { type: 'string' },
-      slots: { type: 'string' }, 'scale-up-cmd': { type: 'string' }, 'scale-down-cmd': { type: 'string' }, 'scale-list-cmd': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      nats: { type: 'string' },
+      'nats-creds': { type: 'string' },
+      'signing-key': { type: 'string' },
+      'nats-ca': { type: 'string' },
+      'nats-revoker': { type: 'string' },
+      'join-token-file': { type: 'string' },
+      'js-domain': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      prefix: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      config: { type: 'string' },
+      replicas: { type: 'string' },
+      autoscale: { type: 'string' },
+      'min-workers': { type: 'string' },
+      'max-workers': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      slots: { type: 'string' },
+      'scale-up-cmd': { type: 'string' },
+      'scale-down-cmd': { type: 'string' },
+      'scale-list-cmd': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   // read by every NATS connection of this process (shared/nats-connect.ts) and of the workers it starts
   if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
-  try { applyJsDomainFlag(values['js-domain']); } catch (e) { console.error(`flotilla head: ${(e as Error).message}\n\n${USAGE}`); return 2; }
+  try {
+    applyJsDomainFlag(values['js-domain']);
+  } catch (e) {
+    console.error(`flotilla head: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
@@ -57,14 +87,31 @@ export async function run(argv: string[]): Promise<number> {
   if (values['signing-key']) overrides.natsSigningKey = values['signing-key'];
   if (values['nats-revoker']) overrides.natsRevoker = values['nats-revoker'];
   if (values['join-token-file']) overrides.joinTokenFile = values['join-token-file'];
-  if (values.host || values.port) overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
+  if (values.host || values.port)
+    overrides.head = { ...(values.host ? { host: values.host } : {}), ...(values.port ? { port: Number(values.port) } : {}) };
   const kind = values.autoscale ?? 'none';
-  if (kind !== 'none' && kind !== 'local' && kind !== 'exec') { console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`); return 2; }
+  if (kind !== 'none' && kind !== 'local' && kind !== 'exec') {
+    console.error(`flotilla head: --autoscale must be none, local or exec\n\n${USAGE}`);
+    return 2;
+  }
   const n = (x?: string) => (x === undefined ? undefined : Number(x));
   const autoscale: AutoscaleFlags = {
-    provider: kind, minWorkers: n(values['min-workers']), maxWorkers: n(values['max-workers']), idleTimeoutMs: n(values['idle-timeout-ms']),
-    slotsPerWorker: n(values.slots), upCommand: values['scale-up-cmd'], downCommand: values['scale-down-cmd'], listCommand: values['scale-list-cmd'],
+    provider: kind,
+    minWorkers: n(values['min-workers']),
+    maxWorkers: n(values['max-workers']),
+    idleTimeoutMs: n(values['idle-timeout-ms']),
+    slotsPerWorker: n(values.slots),
+    upCommand: values['scale-up-cmd'],
+    downCommand: values['scale-down-cmd'],
+    listCommand: values['scale-list-cmd'],
   };
   const { runHead } = await import('../../head/run.ts');
-  return runHead({ configFile: values.config, overrides, autoscale, insecure: values.insecure, tlsCert: values['tls-cert'], tlsKey: values['tls-key'] });
+  return runHead({
+    configFile: values.config,
+    overrides,
+    autoscale,
+    insecure: values.insecure,
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
+  });
 }

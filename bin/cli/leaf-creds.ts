@@ -21,25 +21,45 @@ const USAGE = `usage: flotilla leaf-creds --trust DIR --node N [--node N]... --o
 export async function run(argv: string[]): Promise<number> {
   let values: { trust?: string; node?: string[]; out?: string; prefix?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: {
-      trust: { type: 'string' }, node: { type: 'string', multiple: true }, out: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    } }));
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        trust: { type: 'string' },
+        node: { type: 'string', multiple: true },
+        out: { type: 'string' },
+        prefix: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
   } catch (e) {
     console.error(`flotilla leaf-creds: ${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const missing = (['trust', 'node', 'out'] as const).filter((k) => !values[k]?.length);
-  if (missing.length) { console.error(`flotilla leaf-creds: ${missing.map((k) => `--${k}`).join(', ')} required\n\n${USAGE}`); return 2; }
+  if (missing.length) {
+    console.error(`flotilla leaf-creds: ${missing.map((k) => `--${k}`).join(', ')} required\n\n${USAGE}`);
+    return 2;
+  }
   let creds: string;
   try {
-    creds = await mintLeafCreds(loadTrustDir(values.trust!), subjects(values.prefix ?? process.env.FLOTILLA_PREFIX ?? DEFAULT_PREFIX), values.node!);
+    creds = await mintLeafCreds(
+      loadTrustDir(values.trust!),
+      subjects(values.prefix ?? process.env.FLOTILLA_PREFIX ?? DEFAULT_PREFIX),
+      values.node!,
+    );
   } catch (e) {
     console.error(`flotilla leaf-creds: ${(e as Error).message}`);
     return 2;
   }
   writeFileSync(values.out!, creds, { mode: 0o600 });
   chmodSync(values.out!, 0o600);
-  console.log(`flotilla leaf-creds: ${values.out} (a leaf user for node(s) ${values.node!.join(', ')}, prefix ${values.prefix ?? process.env.FLOTILLA_PREFIX ?? DEFAULT_PREFIX})`);
+  console.log(
+    `flotilla leaf-creds: ${values.out} (a leaf user for node(s) ${values.node!.join(', ')}, prefix ${values.prefix ?? process.env.FLOTILLA_PREFIX ?? DEFAULT_PREFIX})`,
+  );
   return 0;
 }

@@ -16,14 +16,27 @@ const USAGE = `usage: flotilla logs ID [-f] [--from SEQ] [--json] [--server URL]
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv,
+    allowPositionals: true,
+    strict: true,
     options: {
-      server: { type: 'string' }, token: { type: 'string' }, follow: { type: 'boolean', short: 'f' }, from: { type: 'string' }, json: { type: 'boolean' },
-      'no-progress': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      server: { type: 'string' },
+      token: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+      from: { type: 'string' },
+      json: { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); return 0; }
-  if (!positionals[0]) { console.error(USAGE); return 2; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!positionals[0]) {
+    console.error(USAGE);
+    return 2;
+  }
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
@@ -31,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   let bar: ProgressView | undefined;
   try {
     const from = values.from ? Number(values.from) : undefined;
-    const spec = !values.json && !values['no-progress'] && values.follow && wantsBar() ? (await client.get(positionals[0])).spec : undefined;
+    const spec =
+      !values.json && !values['no-progress'] && values.follow && wantsBar() ? (await client.get(positionals[0])).spec : undefined;
     if (spec) bar = progressBar(spec.name ?? positionals[0]);
     for await (const line of client.events(positionals[0], { from, follow: !!values.follow, signal: ac.signal })) {
       if (values.json) console.log(JSON.stringify(line));

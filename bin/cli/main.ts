@@ -21,9 +21,15 @@ function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') { console.log(usage()); return name ? 0 : 2; }
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
   const cmd = COMMANDS[name];
-  if (!cmd) { console.error(`flotilla: unknown command '${name}'\n\n${usage()}`); return 2; }
+  if (!cmd) {
+    console.error(`flotilla: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
   try {
     return await (await cmd.load()).run(rest);
   } catch (e) {

@@ -22,7 +22,9 @@ function int(name: string, v: string | undefined, min: number): number | undefin
 
 /** `yolov5s.yaml` → `YOLOv5s`, as Ultralytics names the summary. */
 export function summaryName(cfg: string): string {
-  return basename(cfg).replace(/\.ya?ml$/, '').replace('yolov5', 'YOLOv5');
+  return basename(cfg)
+    .replace(/\.ya?ml$/, '')
+    .replace('yolov5', 'YOLOv5');
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,8 +33,11 @@ export async function run(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        cfg: { type: 'string' }, nc: { type: 'string' }, img: { type: 'string' },
-        verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
+        cfg: { type: 'string' },
+        nc: { type: 'string' },
+        img: { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
@@ -40,8 +45,14 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) { console.log(USAGE); return 0; }
-  if (!values.cfg) { console.error(`--cfg is required\n\n${USAGE}`); return 2; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.cfg) {
+    console.error(`--cfg is required\n\n${USAGE}`);
+    return 2;
+  }
   let nc: number | undefined;
   let img: number;
   try {

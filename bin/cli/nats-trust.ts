@@ -16,12 +16,27 @@ const USAGE = `usage: flotilla nats-trust --out DIR [--name NAME]
   --name NAME   operator/account name (default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) { console.log(USAGE); return 0; }
-  if (!values.out) { console.error(`flotilla nats-trust: --out is required\n\n${USAGE}`); return 2; }
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.out) {
+    console.error(`flotilla nats-trust: --out is required\n\n${USAGE}`);
+    return 2;
+  }
   const trust = await ensureTrustDir(values.out, values.name ?? 'flotilla');
   const { missing } = await ensureLeafFiles(values.out, trust);
-  console.log(`flotilla nats-trust: ${values.out} (auth.conf, head.creds, signing.nk, revoker.json, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf; leaf hosts: flotilla leaf-creds --trust ${values.out} --node N --out leaf.creds)`);
-  if (missing.length) console.error(`flotilla nats-trust: ${values.out} was made before ${missing.join(', ')} existed (the leaf servers' system-account user can only be made with a new trust chain): leaf servers need a new --out dir`);
+  console.log(
+    `flotilla nats-trust: ${values.out} (auth.conf, head.creds, signing.nk, revoker.json, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf; leaf hosts: flotilla leaf-creds --trust ${values.out} --node N --out leaf.creds)`,
+  );
+  if (missing.length)
+    console.error(
+      `flotilla nats-trust: ${values.out} was made before ${missing.join(', ')} existed (the leaf servers' system-account user can only be made with a new trust chain): leaf servers need a new --out dir`,
+    );
   return 0;
 }

@@ -62,10 +62,19 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
   const est = new TotalEstimate();
   let start: { at: number; step: number } | undefined;
   let stopped = false;
-  const multi = new cliProgress.MultiBar({
-    stream, hideCursor: true, clearOnComplete: false, stopOnComplete: false, fps: 5, barsize: 24, linewrap: false,
-    format: (options, params, payload: { text: string }) => `${cliProgress.Format.BarFormat(params.progress, options)} ${payload.text}`,
-  }, cliProgress.Presets.shades_classic);
+  const multi = new cliProgress.MultiBar(
+    {
+      stream,
+      hideCursor: true,
+      clearOnComplete: false,
+      stopOnComplete: false,
+      fps: 5,
+      barsize: 24,
+      linewrap: false,
+      format: (options, params, payload: { text: string }) => `${cliProgress.Format.BarFormat(params.progress, options)} ${payload.text}`,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   const bar = multi.create(1, 0, { text: `${label} starting…` });
   return {
     tick(t) {
@@ -77,13 +86,26 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
       const parts = [label];
       if (t.epoch !== undefined) parts.push(`epoch ${t.epoch + 1}${t.epochs ? `/${t.epochs}` : ''}`);
       parts.push(`step ${t.step}${total !== undefined ? `/${exact ? '' : '≈'}${total}` : ''}`, `ETA ${eta}`);
-      if (t.losses) parts.push(Object.entries(t.losses).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(' '));
+      if (t.losses)
+        parts.push(
+          Object.entries(t.losses)
+            .map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`)
+            .join(' '),
+        );
       bar.setTotal(Math.max(1, total ?? t.step + 1));
       bar.update(Math.min(t.step, total ?? t.step), { text: parts.join(' | ') });
     },
-    line(text) { if (stopped) stream.write(`${text}\n`); else multi.log(`${text}\n`); },
+    line(text) {
+      if (stopped) stream.write(`${text}\n`);
+      else multi.log(`${text}\n`);
+    },
     // update() first: it writes the lines still buffered for the next redraw, which stop() would drop
-    stop() { if (stopped) return; stopped = true; multi.update(); multi.stop(); },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      multi.update();
+      multi.stop();
+    },
   };
 }
 
@@ -94,7 +116,5 @@ export function tickOfMetric(spec: JobSpec, e: Extract<JobEvent, { type: 'metric
   const losses: Record<string, number> = {};
   for (const k of LOSS_KEYS) if (e.values[k] !== undefined) losses[k] = e.values[k];
   const t = spec.trainer;
-  return t.kind === 'logreg'
-    ? { step: e.step, totalSteps: t.steps, losses }
-    : { step: e.step, epoch: e.epoch, epochs: t.epochs, losses };
+  return t.kind === 'logreg' ? { step: e.step, totalSteps: t.steps, losses } : { step: e.step, epoch: e.epoch, epochs: t.epochs, losses };
 }

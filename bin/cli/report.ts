@@ -30,12 +30,26 @@ export function targetOf(f: Pick<FaultFigures, 'kind' | 'target' | 'rank' | 'nod
 export function formatReport(r: JobReport, tty: boolean): string {
   const lines = [
     `job ${r.job_id}${r.name ? ` (${r.name})` : ''}: ${r.state}, ${r.trainer}, step ${r.last_step ?? '-'} of ${r.final_step ?? '?'}, ` +
-    `generation ${r.generation}, restarts ${r.restarts}/${r.max_restarts}, steps lost ${r.steps_lost}, digest ${r.final_digest ? `${r.final_digest.slice(0, 16)}…` : '-'}`,
+      `generation ${r.generation}, restarts ${r.restarts}/${r.max_restarts}, steps lost ${r.steps_lost}, digest ${r.final_digest ? `${r.final_digest.slice(0, 16)}…` : '-'}`,
   ];
-  const ft = new Table({ head: ['FAULT', 'KIND', 'TARGET', 'STEP', 'INJECTED', 'DETECT S', 'RECOVER S', 'STEPS LOST', 'RESTARTS', 'PHASE', 'DETECTED BY'], ...tableStyle(tty) });
+  const ft = new Table({
+    head: ['FAULT', 'KIND', 'TARGET', 'STEP', 'INJECTED', 'DETECT S', 'RECOVER S', 'STEPS LOST', 'RESTARTS', 'PHASE', 'DETECTED BY'],
+    ...tableStyle(tty),
+  });
   for (const f of r.faults) {
-    ft.push([f.name ? `${f.fault_id} ${f.name}` : f.fault_id, f.kind, targetOf(f), f.step ?? '-', clock(f.injected_at), num(f.detect_s), num(f.recover_s),
-      f.steps_lost, f.restarts, f.phase, (f.detected_by ?? (f.phase === 'failed' || f.phase === 'expired' ? f.message ?? '' : '-')).slice(0, 60)]);
+    ft.push([
+      f.name ? `${f.fault_id} ${f.name}` : f.fault_id,
+      f.kind,
+      targetOf(f),
+      f.step ?? '-',
+      clock(f.injected_at),
+      num(f.detect_s),
+      num(f.recover_s),
+      f.steps_lost,
+      f.restarts,
+      f.phase,
+      (f.detected_by ?? (f.phase === 'failed' || f.phase === 'expired' ? (f.message ?? '') : '-')).slice(0, 60),
+    ]);
   }
   lines.push(r.faults.length ? ft.toString() : 'no faults');
   const it = new Table({ head: ['INVARIANT', 'OK', 'DETAIL'], ...tableStyle(tty) });
@@ -46,11 +60,25 @@ export function formatReport(r: JobReport, tty: boolean): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: { server: { type: 'string' }, token: { type: 'string' }, baseline: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      baseline: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
-  if (values.help) { console.log(USAGE); return 0; }
-  if (positionals.length !== 1) { console.error(USAGE); return 2; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(USAGE);
+    return 2;
+  }
   const r = await new HeadClient(serverUrl(values.server), values.token).report(positionals[0], values.baseline);
   console.log(values.json ? JSON.stringify(r, null, 2) : formatReport(r, Boolean(process.stdout.isTTY)));
   return r.ok ? 0 : 1;

@@ -33,23 +33,54 @@ const USAGE = `usage: flotilla submit [FILE.json|FILE.yaml] [options]
   --json                print the whole job record instead of the id`;
 
 const NUM = [
-  'workers', 'min-workers', 'gpus-per-rank', 'priority', 'max-restarts', 'checkpoint-every', 'steps', 'step-delay-ms', 'epochs', 'img', 'batch',
-  'sync-every', 'outer-lr', 'outer-momentum', 'fragments', 'overlap',
+  'workers',
+  'min-workers',
+  'gpus-per-rank',
+  'priority',
+  'max-restarts',
+  'checkpoint-every',
+  'steps',
+  'step-delay-ms',
+  'epochs',
+  'img',
+  'batch',
+  'sync-every',
+  'outer-lr',
+  'outer-momentum',
+  'fragments',
+  'overlap',
 ] as const;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv,
+    allowPositionals: true,
+    strict: true,
     options: {
-      server: { type: 'string' }, token: { type: 'string' }, name: { type: 'string' }, trainer: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' },
-      sync: { type: 'string' }, compress: { type: 'string' },
-      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      server: { type: 'string' },
+      token: { type: 'string' },
+      name: { type: 'string' },
+      trainer: { type: 'string' },
+      data: { type: 'string' },
+      cfg: { type: 'string' },
+      sync: { type: 'string' },
+      compress: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(NUM.map((k) => [k, { type: 'string' as const }])),
     },
   });
-  if (values.help) { console.log(USAGE); return 0; }
-  if (positionals.length > 1) { console.error(USAGE); return 2; }
-  const spec: Record<string, unknown> = positionals[0] ? (parseYaml(readFileSync(positionals[0], 'utf8')) as Record<string, unknown>) ?? {} : {};
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const spec: Record<string, unknown> = positionals[0]
+    ? ((parseYaml(readFileSync(positionals[0], 'utf8')) as Record<string, unknown>) ?? {})
+    : {};
   const v = values as Record<string, string | boolean | undefined>;
   const num = (k: string) => {
     const x = v[k];
@@ -58,20 +89,39 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isFinite(n)) throw new Error(`--${k} must be a number, got '${x}'`);
     return n;
   };
-  const top: Array<[string, string]> = [['workers', 'workers'], ['min-workers', 'min_workers'], ['gpus-per-rank', 'gpus_per_rank'], ['priority', 'priority'], ['max-restarts', 'max_restarts'], ['checkpoint-every', 'checkpoint_every']];
+  const top: Array<[string, string]> = [
+    ['workers', 'workers'],
+    ['min-workers', 'min_workers'],
+    ['gpus-per-rank', 'gpus_per_rank'],
+    ['priority', 'priority'],
+    ['max-restarts', 'max_restarts'],
+    ['checkpoint-every', 'checkpoint_every'],
+  ];
   for (const [flag, key] of top) if (num(flag) !== undefined) spec[key] = num(flag);
   if (values.name) spec.name = values.name;
   const trainer: Record<string, unknown> = { ...((spec.trainer as Record<string, unknown> | undefined) ?? {}) };
   if (values.trainer) trainer.kind = values.trainer;
   trainer.kind ??= 'logreg';
-  const tr: Array<[string, string]> = [['steps', 'steps'], ['step-delay-ms', 'step_delay_ms'], ['epochs', 'epochs'], ['img', 'img'], ['batch', 'batch']];
+  const tr: Array<[string, string]> = [
+    ['steps', 'steps'],
+    ['step-delay-ms', 'step_delay_ms'],
+    ['epochs', 'epochs'],
+    ['img', 'img'],
+    ['batch', 'batch'],
+  ];
   for (const [flag, key] of tr) if (num(flag) !== undefined) trainer[key] = num(flag);
   if (values.data) trainer.data = values.data;
   if (values.cfg) trainer.cfg = values.cfg;
   spec.trainer = trainer;
   // the head checks these with the job schema (a 400 names the bad field)
   const sync: Record<string, unknown> = { ...((spec.sync as Record<string, unknown> | undefined) ?? {}) };
-  const sy: Array<[string, string]> = [['sync-every', 'every'], ['outer-lr', 'outer_lr'], ['outer-momentum', 'outer_momentum'], ['fragments', 'fragments'], ['overlap', 'overlap']];
+  const sy: Array<[string, string]> = [
+    ['sync-every', 'every'],
+    ['outer-lr', 'outer_lr'],
+    ['outer-momentum', 'outer_momentum'],
+    ['fragments', 'fragments'],
+    ['overlap', 'overlap'],
+  ];
   for (const [flag, key] of sy) if (num(flag) !== undefined) sync[key] = num(flag);
   if (values.sync) sync.mode = values.sync;
   if (values.compress) sync.compress = values.compress;

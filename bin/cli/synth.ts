@@ -27,8 +27,13 @@ export async function run(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        out: { type: 'string' }, train: { type: 'string' }, val: { type: 'string' }, img: { type: 'string' },
-        seed: { type: 'string' }, classes: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        out: { type: 'string' },
+        train: { type: 'string' },
+        val: { type: 'string' },
+        img: { type: 'string' },
+        seed: { type: 'string' },
+        classes: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
     }));
@@ -36,14 +41,30 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) { console.log(USAGE); return 0; }
-  if (!values.out) { console.error(`--out is required\n\n${USAGE}`); return 2; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.out) {
+    console.error(`--out is required\n\n${USAGE}`);
+    return 2;
+  }
   let opts;
   try {
     opts = {
-      dir: values.out, train: int('train', values.train, 256, 0), val: int('val', values.val, 64, 0),
-      img: int('img', values.img, 320, 32), seed: int('seed', values.seed, 0, 0),
-      ...(values.classes ? { classes: values.classes.split(',').map((c) => c.trim()).filter((c) => c) } : {}),
+      dir: values.out,
+      train: int('train', values.train, 256, 0),
+      val: int('val', values.val, 64, 0),
+      img: int('img', values.img, 320, 32),
+      seed: int('seed', values.seed, 0, 0),
+      ...(values.classes
+        ? {
+            classes: values.classes
+              .split(',')
+              .map((c) => c.trim())
+              .filter((c) => c),
+          }
+        : {}),
     };
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
@@ -52,7 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   const { generateSyntheticDataset } = await import('../../worker/engine/data/index.ts');
   const t0 = performance.now();
   const ds = await generateSyntheticDataset(opts);
-  console.log(`wrote ${opts.train} train + ${opts.val} val images (${ds.objects.train} + ${ds.objects.val} objects, classes ${ds.names.join(', ')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${opts.train} train + ${opts.val} val images (${ds.objects.train} + ${ds.objects.val} objects, classes ${ds.names.join(', ')}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   console.log(ds.yamlPath);
   return 0;
 }

@@ -19,26 +19,56 @@ const USAGE = `usage: flotilla token create --role admin|submitter|viewer|worker
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, strict: true, allowPositionals: true,
-    options: { server: { type: 'string' }, token: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      role: { type: 'string' },
+      name: { type: 'string' },
+      ttl: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [sub, arg] = positionals;
-  if (values.help || !sub) { console.log(USAGE); return values.help ? 0 : 2; }
+  if (values.help || !sub) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
   const c = new HeadClient(serverUrl(values.server), values.token);
   if (sub === 'create') {
     const role = Role.safeParse(values.role);
-    if (!role.success) { console.error(`flotilla token: --role must be one of ${Role.options.join(', ')}\n\n${USAGE}`); return 2; }
+    if (!role.success) {
+      console.error(`flotilla token: --role must be one of ${Role.options.join(', ')}\n\n${USAGE}`);
+      return 2;
+    }
     const ttl = values.ttl === undefined ? undefined : durationSeconds(values.ttl);
-    if (ttl === null) { console.error(`flotilla token: --ttl must be a duration such as 90s, 30m, 24h or 7d, not '${values.ttl}'\n\n${USAGE}`); return 2; }
-    const t = await c.createToken({ role: role.data, ...(values.name ? { name: values.name } : {}), ...(ttl !== undefined ? { ttl_s: ttl } : {}) });
+    if (ttl === null) {
+      console.error(`flotilla token: --ttl must be a duration such as 90s, 30m, 24h or 7d, not '${values.ttl}'\n\n${USAGE}`);
+      return 2;
+    }
+    const t = await c.createToken({
+      role: role.data,
+      ...(values.name ? { name: values.name } : {}),
+      ...(ttl !== undefined ? { ttl_s: ttl } : {}),
+    });
     if (values.json) console.log(JSON.stringify(t));
-    else console.log(`token ${t.id} (${t.role}${t.name ? ` ${t.name}` : ''}${t.expires_at ? `, expires ${t.expires_at}` : ''}), shown once:\n${t.token}`);
+    else
+      console.log(
+        `token ${t.id} (${t.role}${t.name ? ` ${t.name}` : ''}${t.expires_at ? `, expires ${t.expires_at}` : ''}), shown once:\n${t.token}`,
+      );
     return 0;
   }
   if (sub === 'list') {
     const all = await c.tokens();
     if (values.json) console.log(JSON.stringify(all));
-    else for (const t of all) console.log(`${t.id}  ${t.role.padEnd(9)} ${(t.name ?? '').padEnd(16)} ${t.created_at}${t.revoked_at ? `  revoked ${t.revoked_at}` : ''}${t.expires_at ? `  expires ${t.expires_at}` : ''}`);
+    else
+      for (const t of all)
+        console.log(
+          `${t.id}  ${t.role.padEnd(9)} ${(t.name ?? '').padEnd(16)} ${t.created_at}${t.revoked_at ? `  revoked ${t.revoked_at}` : ''}${t.expires_at ? `  expires ${t.expires_at}` : ''}`,
+        );
     return 0;
   }
   if (sub === 'revoke' && arg) {

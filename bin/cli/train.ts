@@ -69,8 +69,13 @@ function overrides(v: string | undefined): Record<string, number> {
 function syncFlags(s: (k: string) => string | undefined) {
   const raw: Record<string, unknown> = {};
   const pairs: Array<[string, string, boolean]> = [
-    ['sync', 'mode', false], ['sync-every', 'every', true], ['outer-lr', 'outer_lr', true], ['outer-momentum', 'outer_momentum', true],
-    ['fragments', 'fragments', true], ['overlap', 'overlap', true], ['compress', 'compress', false],
+    ['sync', 'mode', false],
+    ['sync-every', 'every', true],
+    ['outer-lr', 'outer_lr', true],
+    ['outer-momentum', 'outer_momentum', true],
+    ['fragments', 'fragments', true],
+    ['overlap', 'overlap', true],
+    ['compress', 'compress', false],
   ];
   for (const [flag, key, numeric] of pairs) {
     const v = s(flag);
@@ -85,30 +90,85 @@ function syncFlags(s: (k: string) => string | undefined) {
 const f = (x: number, w = 10, p = 4) => x.toFixed(p).padStart(w);
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags(argv, {
-    data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-    hyp: { type: 'string' }, set: { type: 'string' }, seed: { type: 'string' }, 'cos-lr': { type: 'boolean' }, noautoanchor: { type: 'boolean' }, 'label-smoothing': { type: 'string' }, 'single-cls': { type: 'boolean' }, optimizer: { type: 'string' }, patience: { type: 'string' },
-    freeze: { type: 'string' }, nbs: { type: 'string' }, noval: { type: 'boolean' }, noplots: { type: 'boolean' }, 'save-every': { type: 'string' }, 'save-period': { type: 'string' }, resume: { type: 'string' }, weights: { type: 'string' },
-    project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' },
-    'synth-train': { type: 'string' }, 'synth-val': { type: 'string' }, json: { type: 'boolean' }, 'no-progress': { type: 'boolean' },
-    sync: { type: 'string' }, 'sync-every': { type: 'string' }, 'outer-lr': { type: 'string' }, 'outer-momentum': { type: 'string' },
-    fragments: { type: 'string' }, overlap: { type: 'string' }, compress: { type: 'string' },
-  }, USAGE);
+  const parsed = parseFlags(
+    argv,
+    {
+      data: { type: 'string' },
+      cfg: { type: 'string' },
+      img: { type: 'string' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      hyp: { type: 'string' },
+      set: { type: 'string' },
+      seed: { type: 'string' },
+      'cos-lr': { type: 'boolean' },
+      noautoanchor: { type: 'boolean' },
+      'label-smoothing': { type: 'string' },
+      'single-cls': { type: 'boolean' },
+      optimizer: { type: 'string' },
+      patience: { type: 'string' },
+      freeze: { type: 'string' },
+      nbs: { type: 'string' },
+      noval: { type: 'boolean' },
+      noplots: { type: 'boolean' },
+      'save-every': { type: 'string' },
+      'save-period': { type: 'string' },
+      resume: { type: 'string' },
+      weights: { type: 'string' },
+      project: { type: 'string' },
+      name: { type: 'string' },
+      'exist-ok': { type: 'boolean' },
+      'synth-train': { type: 'string' },
+      'synth-val': { type: 'string' },
+      json: { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      sync: { type: 'string' },
+      'sync-every': { type: 'string' },
+      'outer-lr': { type: 'string' },
+      'outer-momentum': { type: 'string' },
+      fragments: { type: 'string' },
+      overlap: { type: 'string' },
+      compress: { type: 'string' },
+    },
+    USAGE,
+  );
   if ('exit' in parsed) return parsed.exit;
   const { values } = parsed;
   const s = (k: string) => values[k] as string | undefined;
   if (!s('data') && !s('resume')) return usageError('--data (or --resume) is required', USAGE);
   let opts;
   try {
-    const freeze = s('freeze')?.split(',').map((x) => num('freeze', x, 0)!);
+    const freeze = s('freeze')
+      ?.split(',')
+      .map((x) => num('freeze', x, 0)!);
     opts = {
-      data: s('data') ?? '', cfg: s('cfg'), img: num('img', s('img'), 32), epochs: num('epochs', s('epochs'), 1), batch: num('batch', s('batch'), 1),
-      hyp: s('hyp'), hypOverrides: overrides(s('set')), seed: num('seed', s('seed'), 0), cosLr: Boolean(values['cos-lr']), noAutoanchor: Boolean(values.noautoanchor),
+      data: s('data') ?? '',
+      cfg: s('cfg'),
+      img: num('img', s('img'), 32),
+      epochs: num('epochs', s('epochs'), 1),
+      batch: num('batch', s('batch'), 1),
+      hyp: s('hyp'),
+      hypOverrides: overrides(s('set')),
+      seed: num('seed', s('seed'), 0),
+      cosLr: Boolean(values['cos-lr']),
+      noAutoanchor: Boolean(values.noautoanchor),
       labelSmoothing: flagNumber('label-smoothing', s('label-smoothing'), 0, { max: 1, integer: false }),
-      singleCls: Boolean(values['single-cls']), optimizer: optimizerFlag(s('optimizer')),
-      patience: num('patience', s('patience'), 0), freeze, nbs: num('nbs', s('nbs'), 1), noVal: Boolean(values.noval), noPlots: Boolean(values.noplots),
-      saveEvery: num('save-every', s('save-every'), 1), savePeriod: num('save-period', s('save-period'), 0), resume: s('resume'), weights: s('weights'), project: s('project'), name: s('name'), existOk: Boolean(values['exist-ok']),
-      synthTrain: num('synth-train', s('synth-train'), 1), synthVal: num('synth-val', s('synth-val'), 1),
+      singleCls: Boolean(values['single-cls']),
+      optimizer: optimizerFlag(s('optimizer')),
+      patience: num('patience', s('patience'), 0),
+      freeze,
+      nbs: num('nbs', s('nbs'), 1),
+      noVal: Boolean(values.noval),
+      noPlots: Boolean(values.noplots),
+      saveEvery: num('save-every', s('save-every'), 1),
+      savePeriod: num('save-period', s('save-period'), 0),
+      resume: s('resume'),
+      weights: s('weights'),
+      project: s('project'),
+      name: s('name'),
+      existOk: Boolean(values['exist-ok']),
+      synthTrain: num('synth-train', s('synth-train'), 1),
+      synthVal: num('synth-val', s('synth-val'), 1),
       sync: syncFlags(s),
     };
   } catch (e) {
@@ -118,7 +178,11 @@ export async function run(argv: string[]): Promise<number> {
   const backend = await initBackend();
   // On a terminal a bar follows the batches and the epoch table prints above it; --json prints only the result.
   let bar: ProgressView | undefined = !values.json && !values['no-progress'] && wantsBar() ? progressBar('train') : undefined;
-  const say = (line: string) => { if (values.json) return; if (bar) bar.line(line); else console.log(line); };
+  const say = (line: string) => {
+    if (values.json) return;
+    if (bar) bar.line(line);
+    else console.log(line);
+  };
   let epochs = opts.epochs;
   say(`backend: ${backend.backend} (${backend.device})`);
   const { trainSession } = await import('../../worker/engine/train/index.ts');
@@ -132,7 +196,13 @@ export async function run(argv: string[]): Promise<number> {
       signal: ac.signal,
       onEvent: (e) => {
         if (e.type === 'batch') {
-          bar?.tick({ step: e.epoch * e.batches + e.index + 1, totalSteps: epochs ? epochs * e.batches : undefined, epoch: e.epoch, epochs, losses: { ...e.mean } });
+          bar?.tick({
+            step: e.epoch * e.batches + e.index + 1,
+            totalSteps: epochs ? epochs * e.batches : undefined,
+            epoch: e.epoch,
+            epochs,
+            losses: { ...e.mean },
+          });
         } else if (e.type === 'autoanchor') {
           for (const line of e.lines) say(line);
         } else if (e.type === 'start') {
@@ -141,12 +211,16 @@ export async function run(argv: string[]): Promise<number> {
           say(`${e.resumedFrom ? `resuming from ${e.resumedFrom}; ` : ''}results to ${e.saveDir}`);
           say(`data: ${e.data} (${e.trainImages} train, ${e.valImages} val images; ${e.nc} classes: ${e.names.join(', ')})`);
           say(`model: ${e.parameters} parameters; ${e.batchesPerEpoch} batches/epoch, accumulate ${e.accumulate}`);
-          say(`${'Epoch'.padStart(11)}${'box_loss'.padStart(11)}${'obj_loss'.padStart(11)}${'cls_loss'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}${'time'.padStart(9)}`);
+          say(
+            `${'Epoch'.padStart(11)}${'box_loss'.padStart(11)}${'obj_loss'.padStart(11)}${'cls_loss'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}${'time'.padStart(9)}`,
+          );
         } else if (e.type === 'epoch') {
           epochs = e.epochs;
           const m = e.metrics;
           const cols = m ? [m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('') : ''.padStart(44);
-          say(`${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`);
+          say(
+            `${`${e.epoch}/${e.epochs - 1}`.padStart(11)}${f(e.train.box, 11)}${f(e.train.obj, 11)}${f(e.train.cls, 11)}${cols}${`${((performance.now() - t0) / 1000).toFixed(0)}s`.padStart(9)}`,
+          );
         } else if (e.type === 'skip') {
           say(`step ${e.step} skipped: its gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
         } else if (e.type === 'plots' && e.error) {
@@ -161,15 +235,28 @@ export async function run(argv: string[]): Promise<number> {
     const m = r.metrics;
     if (values.json) {
       const { stats: _stats, ...numbers } = m ?? { stats: undefined };
-      console.log(JSON.stringify({ saveDir: r.saveDir, epochsRun: r.epochsRun, seconds: Math.round((performance.now() - t0) / 1000), metrics: m ? numbers : null }));
+      console.log(
+        JSON.stringify({
+          saveDir: r.saveDir,
+          epochsRun: r.epochsRun,
+          seconds: Math.round((performance.now() - t0) / 1000),
+          metrics: m ? numbers : null,
+        }),
+      );
       return 0;
     }
     console.log(`\n${r.epochsRun} epochs completed in ${((performance.now() - t0) / 3600000).toFixed(3)} hours.`);
     if (m) {
-      console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
-      console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('')}`);
+      console.log(
+        `${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`,
+      );
+      console.log(
+        `${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => f(v, 11, 3)).join('')}`,
+      );
     }
-    console.log(`results saved to ${r.saveDir} (results.csv, weights/last.ckpt, weights/best.ckpt${opts.noPlots ? '' : ', results.png and the other pictures'})`);
+    console.log(
+      `results saved to ${r.saveDir} (results.csv, weights/last.ckpt, weights/best.ckpt${opts.noPlots ? '' : ', results.png and the other pictures'})`,
+    );
     return 0;
   } finally {
     bar?.stop();

@@ -30,15 +30,19 @@ const USAGE = `usage: flotilla tune STUDY.yaml [options]
 
 function spaceFlag(s: string): StudySpecInput['space'] {
   if (s === 'yolov5') return 'yolov5';
-  return Object.fromEntries(s.split(',').map((kv) => {
-    const m = /^([A-Za-z_][\w]*)=([^:]+):(.+)$/.exec(kv.trim());
-    if (!m || !Number.isFinite(Number(m[2])) || !Number.isFinite(Number(m[3]))) throw new Error(`--space: '${kv}' is not KEY=MIN:MAX`);
-    return [m[1], [Number(m[2]), Number(m[3])]];
-  }));
+  return Object.fromEntries(
+    s.split(',').map((kv) => {
+      const m = /^([A-Za-z_][\w]*)=([^:]+):(.+)$/.exec(kv.trim());
+      if (!m || !Number.isFinite(Number(m[2])) || !Number.isFinite(Number(m[3]))) throw new Error(`--space: '${kv}' is not KEY=MIN:MAX`);
+      return [m[1], [Number(m[2]), Number(m[3])]];
+    }),
+  );
 }
 
 function trialLine(t: Trial): string {
-  const hyp = Object.entries(t.hyp).map(([k, v]) => `${k}=${v}`).join(' ');
+  const hyp = Object.entries(t.hyp)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const fit = t.fitness === null ? '' : ` fitness=${t.fitness.toPrecision(5)}`;
   return `trial ${String(t.n).padStart(3)} ${t.job_id} ${t.state}${fit} ${hyp}${t.message ? ` (${t.message})` : ''}`;
 }
@@ -49,7 +53,10 @@ async function follow(api: HeadClient, id: string, pollMs: number): Promise<Stud
     const st = await api.study(id);
     for (const t of st.trials) {
       const key = `${t.job_id} ${t.state} ${t.fitness}`;
-      if (shown.get(String(t.n)) !== key) { shown.set(String(t.n), key); console.log(trialLine(t)); }
+      if (shown.get(String(t.n)) !== key) {
+        shown.set(String(t.n), key);
+        console.log(trialLine(t));
+      }
     }
     if (st.state !== 'running') return st;
     await new Promise((r) => setTimeout(r, pollMs));
@@ -58,20 +65,46 @@ async function follow(api: HeadClient, id: string, pollMs: number): Promise<Stud
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv,
+    allowPositionals: true,
+    strict: true,
     options: {
-      server: { type: 'string' }, token: { type: 'string' }, base: { type: 'string' }, space: { type: 'string' }, method: { type: 'string' },
-      trials: { type: 'string' }, concurrency: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'poll-ms': { type: 'string' },
-      follow: { type: 'string' }, cancel: { type: 'string' }, detach: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      server: { type: 'string' },
+      token: { type: 'string' },
+      base: { type: 'string' },
+      space: { type: 'string' },
+      method: { type: 'string' },
+      trials: { type: 'string' },
+      concurrency: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      'poll-ms': { type: 'string' },
+      follow: { type: 'string' },
+      cancel: { type: 'string' },
+      detach: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const api = new HeadClient(serverUrl(values.server), values.token);
-  if (values.cancel) { const st = await api.cancelStudy(values.cancel); console.log(`${st.id} ${st.state}`); return 0; }
+  if (values.cancel) {
+    const st = await api.cancelStudy(values.cancel);
+    console.log(`${st.id} ${st.state}`);
+    return 0;
+  }
   let id = values.follow;
   if (!id) {
-    if (positionals.length > 1 || (!positionals[0] && !values.base)) { console.error(USAGE); return 2; }
-    const spec: Record<string, unknown> = positionals[0] ? (parseYaml(readFileSync(positionals[0], 'utf8')) as Record<string, unknown>) ?? {} : {};
+    if (positionals.length > 1 || (!positionals[0] && !values.base)) {
+      console.error(USAGE);
+      return 2;
+    }
+    const spec: Record<string, unknown> = positionals[0]
+      ? ((parseYaml(readFileSync(positionals[0], 'utf8')) as Record<string, unknown>) ?? {})
+      : {};
     if (values.base) spec.base = parseYaml(readFileSync(values.base, 'utf8'));
     if (values.space) spec.space = spaceFlag(values.space);
     if (values.method) spec.method = values.method;
@@ -91,12 +124,18 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out ?? join('runs', 'tune', st.id);
   mkdirSync(out, { recursive: true });
   for (const name of ['evolve.csv', 'hyp_evolve.yaml', 'evolve.svg']) {
-    try { writeFileSync(join(out, name), await api.studyArtifact(st.id, name)); } catch (e) { console.error(`${name}: ${(e as Error).message}`); }
+    try {
+      writeFileSync(join(out, name), await api.studyArtifact(st.id, name));
+    } catch (e) {
+      console.error(`${name}: ${(e as Error).message}`);
+    }
   }
   const best = st.best === undefined ? undefined : st.trials[st.best];
   if (values.json) console.log(JSON.stringify(st, null, 2));
   else {
-    console.log(`study ${st.id} ${st.state}: ${st.trials.filter((t) => t.fitness !== null).length} of ${st.spec.trials} trials scored; artifacts in ${out}`);
+    console.log(
+      `study ${st.id} ${st.state}: ${st.trials.filter((t) => t.fitness !== null).length} of ${st.spec.trials} trials scored; artifacts in ${out}`,
+    );
     if (best) console.log(`best: trial ${best.n} (job ${best.job_id}) fitness ${best.fitness} ${JSON.stringify(best.hyp)}`);
   }
   return st.state === 'succeeded' ? 0 : 1;

@@ -31,14 +31,30 @@ const USAGE = `usage: flotilla up [options]
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      port: { type: 'string' }, host: { type: 'string' }, workers: { type: 'string' }, 'max-workers': { type: 'string' }, slots: { type: 'string' },
-      'idle-timeout-ms': { type: 'string' }, 'nats-port': { type: 'string' }, 'data-dir': { type: 'string' }, prefix: { type: 'string' }, replicas: { type: 'string' },
-      verbose: { type: 'boolean' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      workers: { type: 'string' },
+      'max-workers': { type: 'string' },
+      slots: { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'nats-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      prefix: { type: 'string' },
+      replicas: { type: 'string' },
+      verbose: { type: 'boolean' },
+      insecure: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const int = (x: string | undefined, d: number, name: string) => {
     const v = x === undefined ? d : Number(x);
     if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got '${x}'`);
@@ -49,19 +65,35 @@ export async function run(argv: string[]): Promise<number> {
   const slots = Math.max(1, int(values.slots, 1, 'slots'));
   const prefix = values.prefix ?? 'flotilla';
   const log = createLogger({ role: 'head', level: values.verbose ? (process.env.FLOTILLA_LOG_LEVEL ?? 'info') : 'warn' });
-  const nats = await startNatsServer({ port: values['nats-port'] ? int(values['nats-port'], 0, 'nats-port') : undefined, storeDir: values['data-dir'] });
+  const nats = await startNatsServer({
+    port: values['nats-port'] ? int(values['nats-port'], 0, 'nats-port') : undefined,
+    storeDir: values['data-dir'],
+  });
   let head;
   try {
     head = await startHead({
-      restAuth: !values.insecure, tls: tlsOption(values['tls-cert'], values['tls-key']),
-      natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, natsRevoker: nats.auth?.revoker, prefix, host: values.host ?? '127.0.0.1', port: int(values.port, 8080, 'port'), log,
+      restAuth: !values.insecure,
+      tls: tlsOption(values['tls-cert'], values['tls-key']),
+      natsUrl: nats.url,
+      natsCreds: nats.auth?.headCreds,
+      natsSigningKey: nats.auth?.signingKey,
+      natsRevoker: nats.auth?.revoker,
+      prefix,
+      host: values.host ?? '127.0.0.1',
+      port: int(values.port, 8080, 'port'),
+      log,
       replicas: values.replicas ? Math.max(1, int(values.replicas, 1, 'replicas')) : undefined,
       autoscaler: {
         provider: new LocalProvider({
-          natsUrl: nats.url, prefix, slots, output: values.verbose ? 'inherit' : 'ignore',
+          natsUrl: nats.url,
+          prefix,
+          slots,
+          output: values.verbose ? 'inherit' : 'ignore',
           env: coreShareEnv(maxWorkers * slots),
         }),
-        minWorkers: workers, maxWorkers, slotsPerWorker: slots,
+        minWorkers: workers,
+        maxWorkers,
+        slotsPerWorker: slots,
         idleTimeoutMs: values['idle-timeout-ms'] ? int(values['idle-timeout-ms'], 0, 'idle-timeout-ms') : undefined,
         namePrefix: 'local',
       },
@@ -70,7 +102,9 @@ export async function run(argv: string[]): Promise<number> {
     await nats.stop();
     throw e;
   }
-  console.log(`flotilla up: nats ${nats.url}, ${workers} worker(s) x ${slots} slot(s)${maxWorkers > workers ? `, autoscaling to ${maxWorkers}` : ''}`);
+  console.log(
+    `flotilla up: nats ${nats.url}, ${workers} worker(s) x ${slots} slot(s)${maxWorkers > workers ? `, autoscaling to ${maxWorkers}` : ''}`,
+  );
   await announceAuth(head, (l) => console.log(l)); // before the listening line: who waits for it finds the token saved
   console.log(`flotilla head listening on ${head.url}`);
   const h = head;
@@ -80,7 +114,13 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       console.log(`flotilla up: ${sig}, stopping workers, head and nats-server`);
-      h.stop().catch(() => undefined).then(() => nats.stop()).then(() => resolve(0), () => resolve(1));
+      h.stop()
+        .catch(() => undefined)
+        .then(() => nats.stop())
+        .then(
+          () => resolve(0),
+          () => resolve(1),
+        );
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

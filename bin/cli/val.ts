@@ -19,11 +19,25 @@ const USAGE = `usage: flotilla val --weights FILE [options]
   --json             print only the result as JSON (images, labels, P, R, mAP@0.5, mAP@0.5:0.95, seconds)`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags(argv, {
-    weights: { type: 'string' }, data: { type: 'string' }, cfg: { type: 'string' }, img: { type: 'string' }, batch: { type: 'string' },
-    'conf-thres': { type: 'string' }, 'iou-thres': { type: 'string' }, task: { type: 'string' }, json: { type: 'boolean' },
-    project: { type: 'string' }, name: { type: 'string' }, 'exist-ok': { type: 'boolean' }, noplots: { type: 'boolean' },
-  }, USAGE);
+  const parsed = parseFlags(
+    argv,
+    {
+      weights: { type: 'string' },
+      data: { type: 'string' },
+      cfg: { type: 'string' },
+      img: { type: 'string' },
+      batch: { type: 'string' },
+      'conf-thres': { type: 'string' },
+      'iou-thres': { type: 'string' },
+      task: { type: 'string' },
+      json: { type: 'boolean' },
+      project: { type: 'string' },
+      name: { type: 'string' },
+      'exist-ok': { type: 'boolean' },
+      noplots: { type: 'boolean' },
+    },
+    USAGE,
+  );
   if ('exit' in parsed) return parsed.exit;
   const { values } = parsed;
   const s = (k: string) => values[k] as string | undefined;
@@ -40,7 +54,16 @@ export async function run(argv: string[]): Promise<number> {
   };
   let opts;
   try {
-    opts = { weights, data: s('data'), cfg: s('cfg'), img: n('img'), batch: n('batch'), confThres: n('conf-thres'), iouThres: n('iou-thres'), split: task as 'val' | 'train' };
+    opts = {
+      weights,
+      data: s('data'),
+      cfg: s('cfg'),
+      img: n('img'),
+      batch: n('batch'),
+      confThres: n('conf-thres'),
+      iouThres: n('iou-thres'),
+      split: task as 'val' | 'train',
+    };
   } catch (e) {
     return usageError((e as Error).message, USAGE);
   }
@@ -53,15 +76,34 @@ export async function run(argv: string[]): Promise<number> {
   const saveDir = values.noplots ? undefined : nextRunDir(s('project') ?? 'runs/val', s('name') ?? 'exp', Boolean(values['exist-ok']));
   const { metrics: m, dataset, model, pictures } = await valSession({ ...opts, ...(saveDir ? { saveDir } : {}) });
   if (values.json) {
-    console.log(JSON.stringify({ backend: backend.backend, cfg: model.cfg, split: dataset.split, data: dataset.yamlPath, images: m.images, labels: m.labels,
-      precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, ...(saveDir ? { saveDir, pictures } : {}), seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }));
+    console.log(
+      JSON.stringify({
+        backend: backend.backend,
+        cfg: model.cfg,
+        split: dataset.split,
+        data: dataset.yamlPath,
+        images: m.images,
+        labels: m.labels,
+        precision: m.mp,
+        recall: m.mr,
+        map50: m.map50,
+        map: m.map,
+        ...(saveDir ? { saveDir, pictures } : {}),
+        seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+      }),
+    );
     return 0;
   }
   console.log(`${model.cfg}, ${model.nc} classes; ${dataset.split} split of ${dataset.yamlPath}`);
   for (const line of scanReport(dataset)) console.log(line);
-  console.log(`${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`);
-  console.log(`${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => formatG(v, 4).padStart(11)).join('')}`);
-  if (saveDir) console.log(`pictures saved to ${saveDir} (${pictures.length}: ${pictures.map((p) => p.slice(saveDir.length + 1)).join(', ')})`);
+  console.log(
+    `${'Class'.padStart(22)}${'Images'.padStart(11)}${'Instances'.padStart(11)}${'P'.padStart(11)}${'R'.padStart(11)}${'mAP50'.padStart(11)}${'mAP50-95'.padStart(11)}`,
+  );
+  console.log(
+    `${'all'.padStart(22)}${String(m.images).padStart(11)}${String(m.labels).padStart(11)}${[m.mp, m.mr, m.map50, m.map].map((v) => formatG(v, 4).padStart(11)).join('')}`,
+  );
+  if (saveDir)
+    console.log(`pictures saved to ${saveDir} (${pictures.length}: ${pictures.map((p) => p.slice(saveDir.length + 1)).join(', ')})`);
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -25,13 +25,37 @@ const USAGE = `usage: flotilla worker [--nats URL] [--join-token T | --join-toke
   --prefix P      subject/bucket prefix (env FLOTILLA_PREFIX, default flotilla)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { nats?: string; slots?: string; gpus?: string; 'gpu-inventory'?: string; 'warm-actors'?: string; 'node-id'?: string; prefix?: string; 'join-token'?: string; 'join-token-file'?: string; creds?: string; 'nats-ca'?: string; 'js-domain'?: string; help?: boolean };
+  let values: {
+    nats?: string;
+    slots?: string;
+    gpus?: string;
+    'gpu-inventory'?: string;
+    'warm-actors'?: string;
+    'node-id'?: string;
+    prefix?: string;
+    'join-token'?: string;
+    'join-token-file'?: string;
+    creds?: string;
+    'nats-ca'?: string;
+    'js-domain'?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        nats: { type: 'string' }, slots: { type: 'string' }, gpus: { type: 'string' }, 'gpu-inventory': { type: 'string' }, 'warm-actors': { type: 'string' }, 'node-id': { type: 'string' }, prefix: { type: 'string' },
-        'join-token': { type: 'string' }, 'join-token-file': { type: 'string' }, creds: { type: 'string' }, 'nats-ca': { type: 'string' }, 'js-domain': { type: 'string' },
+        nats: { type: 'string' },
+        slots: { type: 'string' },
+        gpus: { type: 'string' },
+        'gpu-inventory': { type: 'string' },
+        'warm-actors': { type: 'string' },
+        'node-id': { type: 'string' },
+        prefix: { type: 'string' },
+        'join-token': { type: 'string' },
+        'join-token-file': { type: 'string' },
+        creds: { type: 'string' },
+        'nats-ca': { type: 'string' },
+        'js-domain': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -40,10 +64,18 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (values.help) { console.log(USAGE); return 0; }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   // read by every NATS connection of the agent and of the actors it forks (shared/nats-connect.ts)
   if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
-  try { applyJsDomainFlag(values['js-domain']); } catch (e) { console.error(`flotilla worker: ${(e as Error).message}\n\n${USAGE}`); return 2; }
+  try {
+    applyJsDomainFlag(values['js-domain']);
+  } catch (e) {
+    console.error(`flotilla worker: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const overrides: ConfigInput = {};
   if (values.nats) overrides.natsUrl = values.nats;
   if (values.prefix) overrides.prefix = values.prefix;
@@ -53,9 +85,18 @@ export async function run(argv: string[]): Promise<number> {
   let gpus: 'all' | 'none' | number | undefined;
   if (values.gpus !== undefined) {
     gpus = values.gpus === 'all' || values.gpus === 'none' ? values.gpus : /^\d+$/.test(values.gpus) ? Number(values.gpus) : undefined;
-    if (gpus === undefined) { console.error(`flotilla worker: --gpus must be a number, all or none, got '${values.gpus}'\n\n${USAGE}`); return 2; }
+    if (gpus === undefined) {
+      console.error(`flotilla worker: --gpus must be a number, all or none, got '${values.gpus}'\n\n${USAGE}`);
+      return 2;
+    }
   }
-  if (values.slots !== undefined || values['node-id'] !== undefined || values['warm-actors'] !== undefined || gpus !== undefined || values['gpu-inventory'] !== undefined) {
+  if (
+    values.slots !== undefined ||
+    values['node-id'] !== undefined ||
+    values['warm-actors'] !== undefined ||
+    gpus !== undefined ||
+    values['gpu-inventory'] !== undefined
+  ) {
     overrides.worker = {
       ...(gpus !== undefined ? { gpus } : {}),
       ...(values['gpu-inventory'] !== undefined ? { gpuInventory: values['gpu-inventory'] } : {}),

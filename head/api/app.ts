@@ -36,7 +36,9 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       info: { title: 'Flotilla head', description: 'Distributed YOLOv5 training on actors over NATS', version: '0.1.0' },
       tags: [{ name: 'jobs' }, { name: 'studies' }, { name: 'workers' }, { name: 'system' }, { name: 'tokens' }],
       // every route but /healthz, /openapi.json and /login takes a token (roles: admin, submitter, viewer)
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'flotilla token create --role admin|submitter|viewer' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'flotilla token create --role admin|submitter|viewer' } },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,

@@ -22,8 +22,12 @@ const RANK: Record<RestRole, number> = { viewer: 1, submitter: 2, admin: 3 };
 export type Caller = TokenInfo | { id: 'anonymous'; role: 'admin' };
 
 declare module 'fastify' {
-  interface FastifyRequest { caller: Caller }
-  interface FastifyContextConfig { role?: RouteRole }
+  interface FastifyRequest {
+    caller: Caller;
+  }
+  interface FastifyContextConfig {
+    role?: RouteRole;
+  }
 }
 
 export function callerCan(c: Caller, role: RestRole): boolean {
@@ -34,11 +38,15 @@ export async function registerAuth(app: FastifyInstance, tokens: TokenStore | un
   await app.register(cookie);
   app.decorateRequest('caller', null as never); // set by the hook below on every request
   if (!tokens) {
-    app.addHook('onRequest', async (req) => { req.caller = { id: 'anonymous', role: 'admin' }; });
+    app.addHook('onRequest', async (req) => {
+      req.caller = { id: 'anonymous', role: 'admin' };
+    });
     return;
   }
   await app.register(bearerAuth, {
-    keys: [], addHook: false, verifyErrorLogLevel: '',
+    keys: [],
+    addHook: false,
+    verifyErrorLogLevel: '',
     auth: async (key: string, req: FastifyRequest) => {
       const info = await tokens.verify(key);
       if (info) req.caller = info;
@@ -59,10 +67,15 @@ export async function registerAuth(app: FastifyInstance, tokens: TokenStore | un
       if (!info) throw new FlotillaError('FLO_UNAUTHENTICATED', 'the session has expired or was revoked: log in again');
       req.caller = info;
     } else {
-      try { await bearer(req, reply); } catch (e) {
+      try {
+        await bearer(req, reply);
+      } catch (e) {
         reply.code(200); // the plugin set 401/500; the error handler sets the status from the catalogue
         if (e instanceof FlotillaError) throw e; // e.g. 503: tokens cannot be read while cut off from NATS
-        throw new FlotillaError('FLO_UNAUTHENTICATED', `${(e as Error).message || 'invalid token'}: send "Authorization: Bearer <token>" (flotilla token create)`);
+        throw new FlotillaError(
+          'FLO_UNAUTHENTICATED',
+          `${(e as Error).message || 'invalid token'}: send "Authorization: Bearer <token>" (flotilla token create)`,
+        );
       }
     }
     if (!callerCan(req.caller, need)) {

@@ -9,10 +9,20 @@ import type { FaultDirector } from '../faults/director.ts';
 import type { StudyRunner } from '../tune/runner.ts';
 import type { StudyStore } from '../state/study-store.ts';
 
-export interface Artifact { size: number; body: ReadableStream<Uint8Array> }
+export interface Artifact {
+  size: number;
+  body: ReadableStream<Uint8Array>;
+}
 
 /** /healthz: ok is false (503) while the head's view of NATS is not whole, with the reason. */
-export interface Health { ok: boolean; nats: string; head: string; uptime_s: number; stale_ms: number; reason?: string }
+export interface Health {
+  ok: boolean;
+  nats: string;
+  head: string;
+  uptime_s: number;
+  stale_ms: number;
+  reason?: string;
+}
 
 export interface ApiContext {
   ctl: Controller;

@@ -13,10 +13,13 @@ import { FlotillaError } from '../../shared/errors.ts';
 /** The path (`trainer.kind`, `items.2.name`) of the first key that appears twice in one object, if any. */
 export function duplicateKey(text: string): string | undefined {
   let root: ValueNode;
-  try { root = parseAst(text, { mode: 'json' }).body; }
-  catch (e) {
+  try {
+    root = parseAst(text, { mode: 'json' }).body;
+  } catch (e) {
     // the text already passed JSON.parse: momoa's recursive descent ran out of stack
-    throw new FlotillaError('FLO_VALIDATION', `body: nested too deeply (${(e as Error).message})`, { details: [{ field: 'body', message: 'nested too deeply' }] });
+    throw new FlotillaError('FLO_VALIDATION', `body: nested too deeply (${(e as Error).message})`, {
+      details: [{ field: 'body', message: 'nested too deeply' }],
+    });
   }
   const pending: { node: ValueNode; path: string[] }[] = [{ node: root, path: [] }];
   for (let item = pending.pop(); item; item = pending.pop()) {
@@ -45,8 +48,15 @@ export function registerJsonBody(app: FastifyInstance): void {
         const dup = duplicateKey(body as string);
         if (dup === undefined) return done(null, value);
         const field = `body.${dup}`;
-        done(new FlotillaError('FLO_VALIDATION', `invalid request: ${field}: duplicate key`, { details: [{ field, message: 'duplicate key' }] }), undefined);
-      } catch (e) { done(e as Error, undefined); }
+        done(
+          new FlotillaError('FLO_VALIDATION', `invalid request: ${field}: duplicate key`, {
+            details: [{ field, message: 'duplicate key' }],
+          }),
+          undefined,
+        );
+      } catch (e) {
+        done(e as Error, undefined);
+      }
     });
   });
 }

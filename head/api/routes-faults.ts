@@ -22,21 +22,27 @@ function checkBody(body: unknown): void {
   throw new FlotillaError('FLO_VALIDATION', `invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, { details });
 }
 
-
 export function faultRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.post('/v1/jobs/:id/faults', {
-    config: { role: 'admin' },
-    preValidation: async (req) => checkBody(req.body),
-    schema: {
-      summary: 'Inject faults into a running job (one FaultSpec or {faults: [...]}); each is armed with an id and reported as fault events',
-      tags: ['jobs'], params: z.object({ id: Id }), body: FaultRequest,
-      response: { 201: FaultsArmed, 400: ErrorReply, 404: ErrorReply, 409: ErrorReply, 503: ErrorReply },
+  r.post(
+    '/v1/jobs/:id/faults',
+    {
+      config: { role: 'admin' },
+      preValidation: async (req) => checkBody(req.body),
+      schema: {
+        summary:
+          'Inject faults into a running job (one FaultSpec or {faults: [...]}); each is armed with an id and reported as fault events',
+        tags: ['jobs'],
+        params: z.object({ id: Id }),
+        body: FaultRequest,
+        response: { 201: FaultsArmed, 400: ErrorReply, 404: ErrorReply, 409: ErrorReply, 503: ErrorReply },
+      },
     },
-  }, async (req, reply) => {
-    const many = 'faults' in req.body;
-    const specs = 'faults' in req.body ? req.body.faults : [req.body];
-    const ids = await ctx.faults.arm(req.params.id, specs, (i) => (many ? `body.faults.${i}` : 'body'));
-    return reply.status(201).send({ jobId: req.params.id, fault_ids: ids });
-  });
+    async (req, reply) => {
+      const many = 'faults' in req.body;
+      const specs = 'faults' in req.body ? req.body.faults : [req.body];
+      const ids = await ctx.faults.arm(req.params.id, specs, (i) => (many ? `body.faults.${i}` : 'body'));
+      return reply.status(201).send({ jobId: req.params.id, fault_ids: ids });
+    },
+  );
 }

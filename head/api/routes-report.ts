@@ -19,15 +19,23 @@ import { ErrorReply } from './errors.ts';
 export function reportRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const cache = new ReportEvents((jobId, opts) => ctx.events(jobId, opts));
-  r.get('/v1/jobs/:id/report', {
-    config: { role: 'viewer' },
-    schema: {
-      summary: "A job's fault report: per fault when it was injected, detected and recovered from, steps lost, restarts; the job's invariants",
-      tags: ['jobs'], params: z.object({ id: Id }), querystring: ReportQuery, response: { 200: JobReport, 404: ErrorReply },
+  r.get(
+    '/v1/jobs/:id/report',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary:
+          "A job's fault report: per fault when it was injected, detected and recovered from, steps lost, restarts; the job's invariants",
+        tags: ['jobs'],
+        params: z.object({ id: Id }),
+        querystring: ReportQuery,
+        response: { 200: JobReport, 404: ErrorReply },
+      },
     },
-  }, async (req) => {
-    const job = assertFound(ctx.ctl.jobs.get(req.params.id), req.params.id);
-    const baseline = req.query.baseline === undefined ? null : assertFound(ctx.ctl.jobs.get(req.query.baseline), req.query.baseline);
-    return buildReport(job, await cache.of(job.id), baseline);
-  });
+    async (req) => {
+      const job = assertFound(ctx.ctl.jobs.get(req.params.id), req.params.id);
+      const baseline = req.query.baseline === undefined ? null : assertFound(ctx.ctl.jobs.get(req.query.baseline), req.query.baseline);
+      return buildReport(job, await cache.of(job.id), baseline);
+    },
+  );
 }

@@ -39,9 +39,17 @@ export function checkSubmit(spec: JobSpec, l: SubmitLimits): void {
   const bad: { field: string; message: string }[] = [];
   if (spec.trainer.kind === 'yolov5') {
     const { data, cfg } = spec.trainer;
-    if (data !== 'synthetic' && !under(l.datasets, data)) bad.push({ field: 'body.trainer.data', message: `must be "synthetic" or a path under the dataset root ${l.datasets}` });
-    if (!BUILTIN_CFG.test(cfg) && !under(l.models, cfg)) bad.push({ field: 'body.trainer.cfg', message: `must be a built-in architecture (yolov5n/s/m/l/x.yaml) or a path under the model root ${l.models}` });
+    if (data !== 'synthetic' && !under(l.datasets, data))
+      bad.push({ field: 'body.trainer.data', message: `must be "synthetic" or a path under the dataset root ${l.datasets}` });
+    if (!BUILTIN_CFG.test(cfg) && !under(l.models, cfg))
+      bad.push({
+        field: 'body.trainer.cfg',
+        message: `must be a built-in architecture (yolov5n/s/m/l/x.yaml) or a path under the model root ${l.models}`,
+      });
   }
   bad.push(...targetProblems(spec.faults, spec.workers, (i) => `body.faults.${i}`));
-  if (bad.length) throw new FlotillaError('FLO_VALIDATION', `invalid request: ${bad.map((b) => `${b.field}: ${b.message}`).join('; ')}`, { details: bad });
+  if (bad.length)
+    throw new FlotillaError('FLO_VALIDATION', `invalid request: ${bad.map((b) => `${b.field}: ${b.message}`).join('; ')}`, {
+      details: bad,
+    });
 }

@@ -15,8 +15,11 @@ export async function announceAuth(head: Head, print: (line: string) => void = (
     print(`flotilla token: ${head.firstAdminToken}`);
     if (head.url) {
       // a read-only home (a container) must not stop the head: the token was printed above
-      try { print(`flotilla: admin token saved to ${saveToken(head.url, head.firstAdminToken)} (client commands use it)`); }
-      catch (e) { print(`flotilla: WARNING: the admin token could not be saved (${(e as Error).message}); keep the line above`); }
+      try {
+        print(`flotilla: admin token saved to ${saveToken(head.url, head.firstAdminToken)} (client commands use it)`);
+      } catch (e) {
+        print(`flotilla: WARNING: the admin token could not be saved (${(e as Error).message}); keep the line above`);
+      }
     }
   } else if (head.url && !storedToken(head.url)) {
     print('flotilla: tokens already exist for this cluster; pass --token or FLOTILLA_TOKEN (flotilla token create)');

@@ -27,7 +27,9 @@ async function liveToken(file: string, tokens: TokenStore): Promise<{ id: string
     const cred = parseJoinToken(readFileSync(file, 'utf8'));
     if (cred.kind !== 'pool') return undefined;
     tokenId = cred.tokenId;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
   const rec = (await tokens.list()).find((t) => t.id === tokenId);
   return rec && rec.role === 'worker' && !rec.revoked_at ? { id: rec.id } : undefined;
 }
@@ -36,7 +38,11 @@ async function liveToken(file: string, tokens: TokenStore): Promise<{ id: string
  * Makes sure `file` holds a valid pool join token; returns its id and whether it was written now.
  * Written through a temporary file and a rename, so a worker never reads half a token.
  */
-export async function ensureJoinTokenFile(file: string, tokens: TokenStore | undefined, minter: CredentialMinter | undefined): Promise<{ id: string; created: boolean }> {
+export async function ensureJoinTokenFile(
+  file: string,
+  tokens: TokenStore | undefined,
+  minter: CredentialMinter | undefined,
+): Promise<{ id: string; created: boolean }> {
   if (!tokens) throw new FlotillaError('FLO_CONFIG', '--join-token-file needs authentication on (it was started with --insecure)');
   if (!minter) throw new FlotillaError('FLO_CONFIG', '--join-token-file needs the NATS signing key (--signing-key) to issue a join token');
   const kept = await liveToken(file, tokens);

@@ -42,24 +42,37 @@ export interface CredentialMinter {
 export function credentialMinter(s: Subjects, signingKey: string, headCreds: string): CredentialMinter {
   const seed = signingKey.trim().startsWith('SA') ? signingKey : readSeed(signingKey);
   const account = jwtClaims(credsJwt(credsText(headCreds))).nats?.issuer_account;
-  if (!account) throw new FlotillaError('FLO_CONFIG', 'the head creds name no issuer account: they were not signed by an account signing key');
+  if (!account)
+    throw new FlotillaError('FLO_CONFIG', 'the head creds name no issuer account: they were not signed by an account signing key');
   const m: Minter = minterFromSeed(seed, account);
   const actorKeys = new Map<string, KeyPair>();
   const actorKey = (nodeId: string): KeyPair => {
     let k = actorKeys.get(nodeId);
-    if (!k) { k = nativeKeyPair(createUser()); actorKeys.set(nodeId, k); }
+    if (!k) {
+      k = nativeKeyPair(createUser());
+      actorKeys.set(nodeId, k);
+    }
     return k;
   };
   return {
     actor: (jobId, actorId, nodeId) => mintCreds(m, `actor:${actorId}`, actorPermissions(s, jobId, actorId), undefined, actorKey(nodeId)),
-    forgetNode: (nodeId) => { actorKeys.delete(nodeId); },
-    async worker(nodeId, tokenId) { return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId))); },
-    async pool(tokenId, expiresInS) { return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId), expiresInS)); },
+    forgetNode: (nodeId) => {
+      actorKeys.delete(nodeId);
+    },
+    async worker(nodeId, tokenId) {
+      return joinTokenOf(await mintCreds(m, `worker:${nodeId}:${tokenId}`, workerPermissions(s, nodeId)));
+    },
+    async pool(tokenId, expiresInS) {
+      return joinTokenOf(await mintCreds(m, `joiner:${tokenId}`, joinerPermissions(s, tokenId), expiresInS));
+    },
     grant: (nodeId, publicKey, tokenId) => mintJwt(m, `worker:${nodeId}:${tokenId}`, publicKey, workerPermissions(s, nodeId)),
   };
 }
 
 function readSeed(path: string): string {
-  try { return readFileSync(path, 'utf8').trim(); }
-  catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read the NATS signing key ${path}: ${(e as Error).message}`); }
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new FlotillaError('FLO_CONFIG', `cannot read the NATS signing key ${path}: ${(e as Error).message}`);
+  }
 }

@@ -20,16 +20,30 @@ import { FlotillaError } from '../../shared/errors.ts';
 /** The hosts a server certificate names unless told otherwise: the shipped configs' hostnames and loopback. */
 export const DEFAULT_CERT_HOSTS: readonly string[] = Object.freeze(['nats1', 'nats2', 'nats3', 'localhost', '127.0.0.1']);
 
-export interface CertPaths { dir: string; ca: string; caKey: string; cert: string; key: string }
+export interface CertPaths {
+  dir: string;
+  ca: string;
+  caKey: string;
+  cert: string;
+  key: string;
+}
 
 export function certPaths(dir: string): CertPaths {
-  return { dir, ca: join(dir, 'ca.pem'), caKey: join(dir, 'ca-key.pem'), cert: join(dir, 'server-cert.pem'), key: join(dir, 'server-key.pem') };
+  return {
+    dir,
+    ca: join(dir, 'ca.pem'),
+    caKey: join(dir, 'ca-key.pem'),
+    cert: join(dir, 'server-cert.pem'),
+    key: join(dir, 'server-key.pem'),
+  };
 }
 
 function openssl(args: string[], cwd: string): void {
-  try { execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) {
+  try {
+    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
     const err = e as { code?: string; stderr?: Buffer; message: string };
-    const why = err.code === 'ENOENT' ? 'openssl not found: apt-get install openssl' : (err.stderr?.toString().trim() || err.message);
+    const why = err.code === 'ENOENT' ? 'openssl not found: apt-get install openssl' : err.stderr?.toString().trim() || err.message;
     throw new FlotillaError('FLO_CONFIG', `cannot make NATS TLS certificates: ${why}`, { cause: e });
   }
 }
@@ -51,20 +65,64 @@ export function writeNatsCerts(dir: string, hosts: readonly string[] = DEFAULT_C
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   if (!existsSync(p.ca) || !existsSync(p.caKey)) {
-    openssl(['req', '-x509', ...ec, '-keyout', p.caKey, '-out', p.ca, '-days', '3650', '-subj', '/CN=flotilla NATS CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        p.caKey,
+        '-out',
+        p.ca,
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=flotilla NATS CA',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      dir,
+    );
   }
   const work = mkdtempSync(join(tmpdir(), 'flotilla-certs-'));
   try {
     const csr = join(work, 'server.csr');
     const ext = join(work, 'ext.cnf');
-    writeFileSync(ext, [
-      `subjectAltName=${san}`, 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth,clientAuth', '',
-    ].join('\n'));
+    writeFileSync(
+      ext,
+      [
+        `subjectAltName=${san}`,
+        'basicConstraints=CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth,clientAuth',
+        '',
+      ].join('\n'),
+    );
     openssl(['req', ...ec, '-keyout', p.key, '-out', csr, '-subj', '/CN=flotilla NATS server'], work);
-    openssl(['x509', '-req', '-in', csr, '-CA', p.ca, '-CAkey', p.caKey, '-set_serial', `0x${Date.now().toString(16)}`,
-      '-days', '825', '-sha256', '-extfile', ext, '-out', p.cert], work);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        p.ca,
+        '-CAkey',
+        p.caKey,
+        '-set_serial',
+        `0x${Date.now().toString(16)}`,
+        '-days',
+        '825',
+        '-sha256',
+        '-extfile',
+        ext,
+        '-out',
+        p.cert,
+      ],
+      work,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

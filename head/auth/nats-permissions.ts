@@ -23,7 +23,9 @@ export const actorInbox = (actorId: string): string => `_INBOX.a.${actorId}`;
 
 const RESP = { max: 1, ttl: 0 };
 
-export function headPermissions(): Permissions { return {}; }
+export function headPermissions(): Permissions {
+  return {};
+}
 
 /** The inbox of a pool join token's holders (shared by every worker joining with it: the grant carries no secret). */
 export const joinInbox = (tokenId: string): string => `_INBOX.j.${tokenId}`;
@@ -49,32 +51,54 @@ export function workerPermissions(s: Subjects, nodeId: string): Permissions {
 function objectStoreApi(bucket: string): string[] {
   const st = `OBJ_${bucket}`;
   return [
-    `$JS.API.STREAM.INFO.${st}`, `$JS.API.STREAM.PURGE.${st}`, `$JS.API.STREAM.MSG.GET.${st}`,
-    `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.API.CONSUMER.INFO.${st}.>`,
-    `$O.${bucket}.>`, `$JS.ACK.${st}.>`,
+    `$JS.API.STREAM.INFO.${st}`,
+    `$JS.API.STREAM.PURGE.${st}`,
+    `$JS.API.STREAM.MSG.GET.${st}`,
+    `$JS.API.CONSUMER.CREATE.${st}.>`,
+    `$JS.API.CONSUMER.DELETE.${st}.>`,
+    `$JS.API.CONSUMER.INFO.${st}.>`,
+    `$O.${bucket}.>`,
+    `$JS.ACK.${st}.>`,
   ];
 }
 
 /** The read-only part: no stream creation, no purge, no chunk publishes (`$O.…`). */
 function objectStoreReadApi(bucket: string): string[] {
   const st = `OBJ_${bucket}`;
-  return objectStoreApi(bucket).filter((x) => !x.startsWith('$O.') && x !== `$JS.API.STREAM.CREATE.${st}` && x !== `$JS.API.STREAM.PURGE.${st}`);
+  return objectStoreApi(bucket).filter(
+    (x) => !x.startsWith('$O.') && x !== `$JS.API.STREAM.CREATE.${st}` && x !== `$JS.API.STREAM.PURGE.${st}`,
+  );
 }
 
 export function actorPermissions(s: Subjects, jobId: string, actorId: string, api: string = jsApiPrefix(jsDomain())): Permissions {
   return withJsApi(api, {
     pub: {
       allow: [
-        `${s.collectiveJob(jobId)}.>`, s.jobEvents(jobId),
-        '$JS.API.INFO', `$JS.API.STREAM.INFO.${s.eventsStream}`, `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.FC.>',
-        ...objectStoreApi(s.jobStore(jobId, 'ckpt')), ...objectStoreApi(s.jobStore(jobId, 'art')),
+        `${s.collectiveJob(jobId)}.>`,
+        s.jobEvents(jobId),
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${s.eventsStream}`,
+        `$JS.API.STREAM.CREATE.${s.eventsStream}`,
+        '$JS.FC.>',
+        ...objectStoreApi(s.jobStore(jobId, 'ckpt')),
+        ...objectStoreApi(s.jobStore(jobId, 'art')),
         // pushed datasets (dataset://NAME), read only
         ...objectStoreReadApi(s.datasetStore),
         // the self-fencing lease reads its job's record (reads only: no `$KV.` publish)
-        `$JS.API.STREAM.INFO.KV_${s.jobsBucket}`, `$JS.API.STREAM.MSG.GET.KV_${s.jobsBucket}`, `$JS.API.DIRECT.GET.KV_${s.jobsBucket}.$KV.${s.jobsBucket}.${jobId}`,
+        `$JS.API.STREAM.INFO.KV_${s.jobsBucket}`,
+        `$JS.API.STREAM.MSG.GET.KV_${s.jobsBucket}`,
+        `$JS.API.DIRECT.GET.KV_${s.jobsBucket}.$KV.${s.jobsBucket}.${jobId}`,
       ],
     },
-    sub: { allow: [`${s.collectiveJob(jobId)}.>`, s.jobAbort(jobId), s.jobCheckpointAny(jobId), s.actorCall(actorId), `${actorInbox(actorId)}.>`] },
+    sub: {
+      allow: [
+        `${s.collectiveJob(jobId)}.>`,
+        s.jobAbort(jobId),
+        s.jobCheckpointAny(jobId),
+        s.actorCall(actorId),
+        `${actorInbox(actorId)}.>`,
+      ],
+    },
     resp: RESP,
   });
 }
@@ -89,8 +113,10 @@ export function actorPermissions(s: Subjects, jobId: string, actorId: string, ap
  * domain.
  */
 export function withJsApi(api: string, p: Permissions): Permissions {
-  const move = (list?: string[]) => list?.flatMap((x) => (x.startsWith('$JS.API.') && api !== '$JS.API' ? [x, `${api}.${x.slice('$JS.API.'.length)}`] : [x]));
-  const side = (x?: { allow?: string[]; deny?: string[] }) => x && { ...(x.allow ? { allow: move(x.allow) } : {}), ...(x.deny ? { deny: move(x.deny) } : {}) };
+  const move = (list?: string[]) =>
+    list?.flatMap((x) => (x.startsWith('$JS.API.') && api !== '$JS.API' ? [x, `${api}.${x.slice('$JS.API.'.length)}`] : [x]));
+  const side = (x?: { allow?: string[]; deny?: string[] }) =>
+    x && { ...(x.allow ? { allow: move(x.allow) } : {}), ...(x.deny ? { deny: move(x.deny) } : {}) };
   return { ...p, ...(p.pub ? { pub: side(p.pub) } : {}), ...(p.sub ? { sub: side(p.sub) } : {}) };
 }
 
@@ -111,28 +137,59 @@ export function leafPermissions(s: Subjects, nodes: readonly string[]): Permissi
   if (nodes.length === 0) throw new Error('a leaf user is bound to at least one node id');
   for (const n of nodes) if (!/^[A-Za-z0-9_-]{1,64}$/.test(n)) throw new Error(`invalid node id '${n}': use 1-64 of [A-Za-z0-9_-]`);
   // the head's own streams: no purge, no consumer of anyone else's, no ack on them (actors only read KV_<jobs> directly)
-  const headStreams = [...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket, s.studiesBucket].map((b) => `KV_${b}`), s.eventsStream, exitsStreamName(s)];
+  const headStreams = [
+    ...[s.jobsBucket, s.nodesBucket, s.headBucket, s.tokensBucket, s.studiesBucket].map((b) => `KV_${b}`),
+    s.eventsStream,
+    exitsStreamName(s),
+  ];
   return withJsApi('$JS.*.API', {
     pub: {
       allow: [
         // A cluster server tells a leaf of a wildcard subscription (the head's `<p>.node.*.register`)
         // only when an allow entry matches it token for token, so each node subject the head
         // subscribes to by wildcard is listed as it is (nats-server 2.9); `<p>.node.<id>.>` alone is not enough.
-        ...nodes.flatMap((n) => [s.nodeSubjects(n), s.nodeRegister(n), s.nodeHeartbeat(n), s.nodeLeaving(n), s.nodeFault(n), s.actorExit(n)]),
+        ...nodes.flatMap((n) => [
+          s.nodeSubjects(n),
+          s.nodeRegister(n),
+          s.nodeHeartbeat(n),
+          s.nodeLeaving(n),
+          s.nodeFault(n),
+          s.actorExit(n),
+        ]),
         // the same rule lets a checkpoint ask (`<p>.job.<job>.checkpoint.<node>`, to actors that
         // subscribe `<p>.job.<job>.checkpoint.*`) cross only with the asker token open: a host can
         // ask in another node's name (an ask makes rank 0 checkpoint and hold its gang up to 20 s:
         // a way to stall a job, as disturbing its collective is)
         s.jobCheckpointAny('*'),
-        s.allJoin, `${s.collectiveJob('*')}.>`, s.allJobEvents, '_INBOX.>',
+        s.allJoin,
+        `${s.collectiveJob('*')}.>`,
+        s.allJobEvents,
+        '_INBOX.>',
         // what actors ask of JetStream (actorPermissions), for any job: object stores, the events stream, fencing reads
-        '$JS.API.INFO', '$JS.API.STREAM.INFO.*', `$JS.API.STREAM.CREATE.${s.eventsStream}`, '$JS.API.STREAM.PURGE.*', '$JS.API.STREAM.MSG.GET.*',
-        '$JS.API.DIRECT.GET.>', '$JS.API.CONSUMER.CREATE.*.>', '$JS.API.CONSUMER.DELETE.*.>', '$JS.API.CONSUMER.INFO.*.>',
-        '$O.*.>', '$JS.ACK.>', '$JS.FC.>',
+        '$JS.API.INFO',
+        '$JS.API.STREAM.INFO.*',
+        `$JS.API.STREAM.CREATE.${s.eventsStream}`,
+        '$JS.API.STREAM.PURGE.*',
+        '$JS.API.STREAM.MSG.GET.*',
+        '$JS.API.DIRECT.GET.>',
+        '$JS.API.CONSUMER.CREATE.*.>',
+        '$JS.API.CONSUMER.DELETE.*.>',
+        '$JS.API.CONSUMER.INFO.*.>',
+        '$O.*.>',
+        '$JS.ACK.>',
+        '$JS.FC.>',
       ],
       deny: [
-        '$KV.>', `$O.${s.datasetStore}.>`, s.nodeControl('*'), s.jobAbortAll,
-        ...headStreams.flatMap((st) => [`$JS.API.STREAM.PURGE.${st}`, `$JS.API.CONSUMER.CREATE.${st}.>`, `$JS.API.CONSUMER.DELETE.${st}.>`, `$JS.ACK.${st}.>`]),
+        '$KV.>',
+        `$O.${s.datasetStore}.>`,
+        s.nodeControl('*'),
+        s.jobAbortAll,
+        ...headStreams.flatMap((st) => [
+          `$JS.API.STREAM.PURGE.${st}`,
+          `$JS.API.CONSUMER.CREATE.${st}.>`,
+          `$JS.API.CONSUMER.DELETE.${st}.>`,
+          `$JS.ACK.${st}.>`,
+        ]),
         // pushed datasets: read only (actors make and remove their own read consumers there)
         `$JS.API.STREAM.PURGE.OBJ_${s.datasetStore}`,
       ],
@@ -140,7 +197,12 @@ export function leafPermissions(s: Subjects, nodes: readonly string[]): Permissi
     sub: {
       allow: [
         ...nodes.flatMap((n) => [s.nodeControl(n), `${nodeInbox(n)}.>`]),
-        s.jobAbortAll, s.jobCheckpointAny('*'), `${s.collectiveJob('*')}.>`, s.actorCall('*'), `${actorInbox('*')}.>`.replace('.*.>', '.>'), `${joinInbox('*')}.>`.replace('.*.>', '.>'),
+        s.jobAbortAll,
+        s.jobCheckpointAny('*'),
+        `${s.collectiveJob('*')}.>`,
+        s.actorCall('*'),
+        `${actorInbox('*')}.>`.replace('.*.>', '.>'),
+        `${joinInbox('*')}.>`.replace('.*.>', '.>'),
       ],
     },
   });

@@ -17,7 +17,18 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type KeyPair } from '@nats-io/jwt';
+import {
+  createAccount,
+  createOperator,
+  createUser,
+  encodeAccount,
+  encodeOperator,
+  encodeUser,
+  fmtCreds,
+  fromPublic,
+  fromSeed,
+  type KeyPair,
+} from '@nats-io/jwt';
 import { leafPermissions, type Permissions } from './nats-permissions.ts';
 import type { Subjects } from '../../shared/subjects.ts';
 import { nativeKeyPair } from '../../shared/native-nkey.ts';
@@ -58,7 +69,18 @@ export const LEAF_SYS_PERMISSIONS = {
   sub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] },
 } as const;
 
-const FILES = { operator: 'operator.jwt', account: 'account.jwt', sys: 'sys.jwt', accountPub: 'account.pub', sysPub: 'sys.pub', signing: 'signing.nk', head: 'head.creds', conf: 'auth.conf', revoker: 'revoker.json', leafSys: 'leaf-sys.creds' } as const;
+const FILES = {
+  operator: 'operator.jwt',
+  account: 'account.jwt',
+  sys: 'sys.jwt',
+  accountPub: 'account.pub',
+  sysPub: 'sys.pub',
+  signing: 'signing.nk',
+  head: 'head.creds',
+  conf: 'auth.conf',
+  revoker: 'revoker.json',
+  leafSys: 'leaf-sys.creds',
+} as const;
 
 const UNLIMITED = { subs: -1, conn: -1, leaf: -1, imports: -1, exports: -1, data: -1, payload: -1, wildcards: true } as const;
 
@@ -73,21 +95,32 @@ export async function createTrust(name = 'flotilla'): Promise<NatsTrust> {
   const operatorJwt = await encodeOperator(name, op, { system_account: sysPub, signing_keys: [opSigner.getPublicKey()] });
   // the system account needs connection limits for its one user (the revoker) to connect
   const sysJwt = await encodeAccount('SYS', sys, { limits: { ...UNLIMITED } }, { signer: op });
-  const accountJwt = await encodeAccount(name, acc, {
-    signing_keys: [signer.getPublicKey()],
-    limits: { ...UNLIMITED, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
-  }, { signer: op });
+  const accountJwt = await encodeAccount(
+    name,
+    acc,
+    {
+      signing_keys: [signer.getPublicKey()],
+      limits: { ...UNLIMITED, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
+    },
+    { signer: op },
+  );
   const sysUser = createUser();
   // it may only send account JWT updates (revocations.ts), read their answers, and follow client
   // disconnect advisories (the head's death detection, supervisor/disconnects.ts)
-  const sysUserJwt = await encodeUser('revoker', sysUser, sys, { pub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] }, sub: { allow: ['_INBOX.>', '$SYS.ACCOUNT.*.DISCONNECT'] } });
+  const sysUserJwt = await encodeUser('revoker', sysUser, sys, {
+    pub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] },
+    sub: { allow: ['_INBOX.>', '$SYS.ACCOUNT.*.DISCONNECT'] },
+  });
   const revoker: RevokerMaterial = {
     operator_signing_seed: new TextDecoder().decode(opSigner.getSeed()),
     sys_creds: new TextDecoder().decode(fmtCreds(sysUserJwt, sysUser)),
     account_jwt: accountJwt,
   };
   const leafSys = createUser();
-  const leafSysJwt = await encodeUser('leaf-sys', leafSys, sys, { pub: { allow: [...LEAF_SYS_PERMISSIONS.pub.allow] }, sub: { allow: [...LEAF_SYS_PERMISSIONS.sub.allow] } });
+  const leafSysJwt = await encodeUser('leaf-sys', leafSys, sys, {
+    pub: { allow: [...LEAF_SYS_PERMISSIONS.pub.allow] },
+    sub: { allow: [...LEAF_SYS_PERMISSIONS.sub.allow] },
+  });
   const leafSysCreds = new TextDecoder().decode(fmtCreds(leafSysJwt, leafSys));
   return { operatorJwt, accountJwt, accountPub: acc.getPublicKey(), sysJwt, sysPub, signer, revoker, leafSysCreds };
 }
@@ -119,8 +152,20 @@ export function fullResolver(dir: string): string {
 }
 
 /** A creds file (user JWT + seed) for a new user (or `user`) with these permissions, signed by the account signing key. */
-export async function mintCreds(t: Minter, name: string, perms: Permissions, expiresInS?: number, user: KeyPair = nativeKeyPair(createUser())): Promise<string> {
-  const jwt = await encodeUser(name, user, signerOf(t), { issuer_account: t.accountPub, ...perms }, expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {});
+export async function mintCreds(
+  t: Minter,
+  name: string,
+  perms: Permissions,
+  expiresInS?: number,
+  user: KeyPair = nativeKeyPair(createUser()),
+): Promise<string> {
+  const jwt = await encodeUser(
+    name,
+    user,
+    signerOf(t),
+    { issuer_account: t.accountPub, ...perms },
+    expiresInS ? { exp: Math.floor(Date.now() / 1000) + expiresInS } : {},
+  );
   return new TextDecoder().decode(fmtCreds(jwt, user));
 }
 
@@ -133,7 +178,10 @@ export async function mintJwt(t: Minter, name: string, publicKey: string, perms:
 const signers = new WeakMap<KeyPair, KeyPair>();
 function signerOf(t: Minter): KeyPair {
   let s = signers.get(t.signer);
-  if (!s) { s = nativeKeyPair(t.signer); signers.set(t.signer, s); }
+  if (!s) {
+    s = nativeKeyPair(t.signer);
+    signers.set(t.signer, s);
+  }
   return s;
 }
 
@@ -165,10 +213,14 @@ export async function ensureTrustDir(dir: string, name = 'flotilla'): Promise<Na
 
 export function loadTrustDir(dir: string): NatsTrust {
   const read = (f: string) => readFileSync(join(dir, f), 'utf8').trim();
-  const revoker = existsSync(join(dir, FILES.revoker)) ? JSON.parse(read(FILES.revoker)) as RevokerMaterial : undefined;
+  const revoker = existsSync(join(dir, FILES.revoker)) ? (JSON.parse(read(FILES.revoker)) as RevokerMaterial) : undefined;
   return {
-    operatorJwt: read(FILES.operator), accountJwt: read(FILES.account), sysJwt: read(FILES.sys),
-    accountPub: read(FILES.accountPub), sysPub: read(FILES.sysPub), signer: fromSeed(new TextEncoder().encode(read(FILES.signing))),
+    operatorJwt: read(FILES.operator),
+    accountJwt: read(FILES.account),
+    sysJwt: read(FILES.sys),
+    accountPub: read(FILES.accountPub),
+    sysPub: read(FILES.sysPub),
+    signer: fromSeed(new TextEncoder().encode(read(FILES.signing))),
     ...(revoker ? { revoker } : {}),
   };
 }
@@ -194,7 +246,12 @@ export function mintLeafCreds(t: Minter, s: Subjects, nodes: readonly string[]):
 
 /** Paths inside a trust dir. */
 export function trustPaths(dir: string): { headCreds: string; signingKey: string; authConf: string; revoker: string } {
-  return { headCreds: join(dir, FILES.head), signingKey: join(dir, FILES.signing), authConf: join(dir, FILES.conf), revoker: join(dir, FILES.revoker) };
+  return {
+    headCreds: join(dir, FILES.head),
+    signingKey: join(dir, FILES.signing),
+    authConf: join(dir, FILES.conf),
+    revoker: join(dir, FILES.revoker),
+  };
 }
 
 /** What minting needs: the account signing key and the account it signs for. */

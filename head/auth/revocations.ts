@@ -22,19 +22,34 @@ import type { RevokerMaterial } from './nats-trust.ts';
 /** How often the head repeats the revocation list (servers restarted meanwhile forget it). */
 export const REPUSH_MS = 30_000;
 
-const Material = z.object({ operator_signing_seed: z.string().startsWith('SO'), sys_creds: z.string().min(1), account_jwt: z.string().min(1) });
+const Material = z.object({
+  operator_signing_seed: z.string().startsWith('SO'),
+  sys_creds: z.string().min(1),
+  account_jwt: z.string().min(1),
+});
 /** The servers' answer to an account JWT update. */
-const UpdateReply = z.object({ data: z.object({ code: z.number(), message: z.string().optional(), account: z.string().optional() }).passthrough().optional(), error: z.object({ code: z.number().optional(), description: z.string().optional() }).passthrough().optional() }).passthrough();
+const UpdateReply = z
+  .object({
+    data: z.object({ code: z.number(), message: z.string().optional(), account: z.string().optional() }).passthrough().optional(),
+    error: z.object({ code: z.number().optional(), description: z.string().optional() }).passthrough().optional(),
+  })
+  .passthrough();
 
 /** revoker.json of a trust dir (a path or its JSON text). */
 export function readRevoker(fileOrText: string): RevokerMaterial {
   let text = fileOrText;
   if (!fileOrText.trim().startsWith('{')) {
-    try { text = readFileSync(fileOrText, 'utf8'); }
-    catch (e) { throw new FlotillaError('FLO_CONFIG', `cannot read the NATS revoker file ${fileOrText}: ${(e as Error).message}`); }
+    try {
+      text = readFileSync(fileOrText, 'utf8');
+    } catch (e) {
+      throw new FlotillaError('FLO_CONFIG', `cannot read the NATS revoker file ${fileOrText}: ${(e as Error).message}`);
+    }
   }
-  try { return validate(Material, JSON.parse(text)); }
-  catch (e) { throw new FlotillaError('FLO_CONFIG', `the NATS revoker file is not revoker.json of \`flotilla nats-trust\`: ${(e as Error).message}`); }
+  try {
+    return validate(Material, JSON.parse(text));
+  } catch (e) {
+    throw new FlotillaError('FLO_CONFIG', `the NATS revoker file is not revoker.json of \`flotilla nats-trust\`: ${(e as Error).message}`);
+  }
 }
 
 export class AccountRevoker {
@@ -54,33 +69,53 @@ export class AccountRevoker {
     const orig = decodeJwt<Account>(this.#m.account_jwt);
     const claims = orig.nats as Partial<Account> & { type?: string; version?: number };
     const { type: _type, version: _version, ...account } = claims;
-    return encodeAccount(orig.name, orig.sub, { ...account, revocations }, { signer: fromSeed(new TextEncoder().encode(this.#m.operator_signing_seed)) });
+    return encodeAccount(
+      orig.name,
+      orig.sub,
+      { ...account, revocations },
+      { signer: fromSeed(new TextEncoder().encode(this.#m.operator_signing_seed)) },
+    );
   }
 
   /** Sends the account JWT with `revocations` (public key -> unix seconds) and resolves once a server applied it. */
   async push(revocations: Record<string, number>): Promise<void> {
     const jwt = await this.accountJwt(revocations);
     const account = decodeJwt(jwt).sub;
-    this.#nc ??= connect(natsOptions(this.#servers, this.#m.sys_creds, { name: 'flotilla-head-revoker', maxReconnectAttempts: -1, reconnectTimeWait: 500 })).then((c) => {
-      void (async () => { for await (const st of c.status()) if (st.type === 'reconnect') this.onReconnect(); })();
+    this.#nc ??= connect(
+      natsOptions(this.#servers, this.#m.sys_creds, { name: 'flotilla-head-revoker', maxReconnectAttempts: -1, reconnectTimeWait: 500 }),
+    ).then((c) => {
+      void (async () => {
+        for await (const st of c.status()) if (st.type === 'reconnect') this.onReconnect();
+      })();
       return c;
     });
     let nc: NatsConnection;
-    try { nc = await this.#nc; } catch (e) {
+    try {
+      nc = await this.#nc;
+    } catch (e) {
       this.#nc = undefined;
-      throw new FlotillaError('FLO_UNAVAILABLE', `cannot connect as the system account to push revocations: ${(e as Error).message}`, { cause: e });
+      throw new FlotillaError('FLO_UNAVAILABLE', `cannot connect as the system account to push revocations: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
-    const m = await nc.request(`$SYS.REQ.ACCOUNT.${account}.CLAIMS.UPDATE`, new TextEncoder().encode(jwt), { timeout: 5000 }).catch((e: Error) => {
-      throw new FlotillaError('FLO_UNAVAILABLE', `no server answered the revocation update: ${e.message}`, { cause: e });
-    });
+    const m = await nc
+      .request(`$SYS.REQ.ACCOUNT.${account}.CLAIMS.UPDATE`, new TextEncoder().encode(jwt), { timeout: 5000 })
+      .catch((e: Error) => {
+        throw new FlotillaError('FLO_UNAVAILABLE', `no server answered the revocation update: ${e.message}`, { cause: e });
+      });
     const r = validate(UpdateReply, m.json());
-    if (r.data?.code !== 200) throw new FlotillaError('FLO_UNAVAILABLE', `the server refused the revocation update: ${JSON.stringify(r.error ?? r.data)}`);
+    if (r.data?.code !== 200)
+      throw new FlotillaError('FLO_UNAVAILABLE', `the server refused the revocation update: ${JSON.stringify(r.error ?? r.data)}`);
   }
 
   async close(): Promise<void> {
     const p = this.#nc;
     this.#nc = undefined;
-    if (p) await p.then((nc) => nc.close(), () => undefined);
+    if (p)
+      await p.then(
+        (nc) => nc.close(),
+        () => undefined,
+      );
   }
 }
 
@@ -91,7 +126,12 @@ export interface RevocationSync {
   stop(): Promise<void>;
 }
 
-export function syncRevocations(revoker: AccountRevoker, list: () => Promise<Record<string, number>>, onError: (err: Error) => void, everyMs = REPUSH_MS): RevocationSync {
+export function syncRevocations(
+  revoker: AccountRevoker,
+  list: () => Promise<Record<string, number>>,
+  onError: (err: Error) => void,
+  everyMs = REPUSH_MS,
+): RevocationSync {
   let last = '';
   const now = async () => {
     const r = await list();
@@ -100,10 +140,18 @@ export function syncRevocations(revoker: AccountRevoker, list: () => Promise<Rec
     await revoker.push(r);
     last = JSON.stringify(r);
   };
-  const tick = () => { void now().catch(onError); };
+  const tick = () => {
+    void now().catch(onError);
+  };
   revoker.onReconnect = tick;
   tick();
   const timer = setInterval(tick, everyMs);
   timer.unref();
-  return { now, async stop() { clearInterval(timer); await revoker.close(); } };
+  return {
+    now,
+    async stop() {
+      clearInterval(timer);
+      await revoker.close();
+    },
+  };
 }

@@ -31,7 +31,10 @@ import { credsJwt, jwtClaims } from '../../shared/nats-connect.ts';
  * admitted; `actors`: public keys of the actor users minted for those nodes
  */
 const Stored = TokenInfo.extend({
-  hash: z.string().regex(/^[a-f0-9]{64}$/), users: z.array(z.string()).optional(), nodes: z.array(z.string()).optional(), actors: z.array(z.string()).optional(),
+  hash: z.string().regex(/^[a-f0-9]{64}$/),
+  users: z.array(z.string()).optional(),
+  nodes: z.array(z.string()).optional(),
+  actors: z.array(z.string()).optional(),
 });
 type Stored = z.infer<typeof Stored>;
 
@@ -66,7 +69,10 @@ export class TokenStore {
   #readsFrom = 0;
   /** KV reads `verify` made (cache misses and re-reads) */
   readonly stats = { kvReads: 0 };
-  constructor(private readonly kv: KV, o: TokenStoreOptions = {}) {
+  constructor(
+    private readonly kv: KV,
+    o: TokenStoreOptions = {},
+  ) {
     this.#now = o.now ?? Date.now;
     this.#cutOff = o.cutOff ?? (() => null);
   }
@@ -78,17 +84,32 @@ export class TokenStore {
   }
 
   /** A new token; the secret is returned once. A `token` given (a join token) is stored by its hash the same way. */
-  async create(role: Role, name?: string, opts: { expiresInMs?: number; token?: (id: string) => Promise<string> } = {}): Promise<{ info: TokenInfo; token: string }> {
+  async create(
+    role: Role,
+    name?: string,
+    opts: { expiresInMs?: number; token?: (id: string) => Promise<string> } = {},
+  ): Promise<{ info: TokenInfo; token: string }> {
     this.#assertReachable('created');
     const id = randomBytes(6).toString('hex');
     const token = opts.token ? await opts.token(id) : `flo_${id}_${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
     const info: TokenInfo = {
-      id, role, ...(name ? { name } : {}), created_at: new Date(now).toISOString(),
+      id,
+      role,
+      ...(name ? { name } : {}),
+      created_at: new Date(now).toISOString(),
       ...(opts.expiresInMs ? { expires_at: new Date(now + opts.expiresInMs).toISOString() } : {}),
     };
     const node = role === 'worker' && opts.token ? joinNode(token) : {};
-    await this.kv.create(id, encode({ ...info, hash: sha(token), ...(node.user ? { users: [node.user] } : {}), ...(node.nodeId ? { nodes: [node.nodeId] } : {}) } satisfies Stored));
+    await this.kv.create(
+      id,
+      encode({
+        ...info,
+        hash: sha(token),
+        ...(node.user ? { users: [node.user] } : {}),
+        ...(node.nodeId ? { nodes: [node.nodeId] } : {}),
+      } satisfies Stored),
+    );
     if (node.nodeId) this.#admit(node.nodeId, id);
     return { info, token };
   }
@@ -103,7 +124,10 @@ export class TokenStore {
   }
 
   #admit(nodeId: string, tokenId: string): void {
-    if (!this.#admitted) { this.#early.push([nodeId, tokenId]); return; }
+    if (!this.#admitted) {
+      this.#early.push([nodeId, tokenId]);
+      return;
+    }
     this.#admitted.set(nodeId, (this.#admitted.get(nodeId) ?? new Set<string>()).add(tokenId));
   }
 
@@ -132,7 +156,9 @@ export class TokenStore {
    */
   async addNodeUsers(nodeId: string, users: string[]): Promise<void> {
     for (const k of await this.#admitters(nodeId)) {
-      await this.#change(k, `record actors of node ${nodeId}`, (rec) => (users.every((u) => rec.actors?.includes(u)) ? null : { ...rec, actors: union(rec.actors, users) }));
+      await this.#change(k, `record actors of node ${nodeId}`, (rec) =>
+        users.every((u) => rec.actors?.includes(u)) ? null : { ...rec, actors: union(rec.actors, users) },
+      );
     }
   }
 
@@ -146,7 +172,9 @@ export class TokenStore {
       try {
         await this.kv.update(id, encode(next satisfies Stored), e.revision);
         return;
-      } catch { /* another write won: read again */ }
+      } catch {
+        /* another write won: read again */
+      }
     }
     throw new FlotillaError('FLO_CONFLICT', `token ${id}: could not ${what}`);
   }
@@ -182,7 +210,10 @@ export class TokenStore {
     const unreachable = this.#cutOff() ?? (now < this.#readsFrom ? 'a token read failed just now' : null);
     if (unreachable) {
       if (trusted) return trusted;
-      throw new FlotillaError('FLO_UNAVAILABLE', `tokens cannot be checked while the head is cut off from NATS (${unreachable}); a token checked in the last ${OUTAGE_TRUST_MS / 60_000} min still works`);
+      throw new FlotillaError(
+        'FLO_UNAVAILABLE',
+        `tokens cannot be checked while the head is cut off from NATS (${unreachable}); a token checked in the last ${OUTAGE_TRUST_MS / 60_000} min still works`,
+      );
     }
     let rec: Stored | null;
     try {
@@ -220,7 +251,10 @@ export class TokenStore {
     const out: TokenInfo[] = [];
     for await (const k of await this.kv.keys()) {
       const r = await this.#get(k);
-      if (r) { const { hash: _hash, users: _users, nodes: _nodes, actors: _actors, ...info } = r; out.push(info); }
+      if (r) {
+        const { hash: _hash, users: _users, nodes: _nodes, actors: _actors, ...info } = r;
+        out.push(info);
+      }
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
@@ -248,13 +282,17 @@ function joinNode(token: string): { user?: string; nodeId?: string } {
     const j = parseJoinToken(token);
     const sub = jwtClaims(credsJwt(j.creds)).sub;
     return { ...(sub ? { user: sub } : {}), ...(j.kind === 'node' ? { nodeId: j.nodeId } : {}) };
-  } catch { return {}; }
+  } catch {
+    return {};
+  }
 }
 
 /** `p`, or a rejection after `ms` (p's own outcome is then ignored). */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer from KV in ${ms} ms`)), ms); });
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from KV in ${ms} ms`)), ms);
+  });
   p.catch(() => undefined);
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

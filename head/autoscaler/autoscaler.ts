@@ -48,16 +48,24 @@ export class Autoscaler {
     this.#joinToken = o.joinToken;
     this.#log = log;
     this.#o = {
-      slotsPerWorker: o.slotsPerWorker ?? 1, minWorkers: o.minWorkers ?? 0, maxWorkers: o.maxWorkers ?? 4,
-      idleTimeoutMs: o.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs, bootTimeoutMs: o.bootTimeoutMs ?? 60_000,
-      intervalMs: o.intervalMs ?? 500, namePrefix: o.namePrefix ?? 'auto',
+      slotsPerWorker: o.slotsPerWorker ?? 1,
+      minWorkers: o.minWorkers ?? 0,
+      maxWorkers: o.maxWorkers ?? 4,
+      idleTimeoutMs: o.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      bootTimeoutMs: o.bootTimeoutMs ?? 60_000,
+      intervalMs: o.intervalMs ?? 500,
+      namePrefix: o.namePrefix ?? 'auto',
     };
   }
 
-  get provider(): WorkerProvider { return this.#p; }
+  get provider(): WorkerProvider {
+    return this.#p;
+  }
 
   start(): void {
-    this.#timer = setInterval(() => { void this.step(); }, this.#o.intervalMs);
+    this.#timer = setInterval(() => {
+      void this.step();
+    }, this.#o.intervalMs);
     void this.step();
   }
 
@@ -70,9 +78,13 @@ export class Autoscaler {
   async step(now = Date.now()): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
-    try { await this.#decide(now); }
-    catch (e) { this.#log.warn({ err: (e as Error).message }, 'autoscaler step failed'); }
-    finally { this.#busy = false; }
+    try {
+      await this.#decide(now);
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'autoscaler step failed');
+    } finally {
+      this.#busy = false;
+    }
   }
 
   async #decide(now: number): Promise<void> {
@@ -91,13 +103,19 @@ export class Autoscaler {
       this.#log.info({ node: nodeId, provider: this.#p.name, demand }, 'scaling up');
       await this.#p.up(nodeId, await this.#joinToken?.(nodeId, this.#p.namesNodes ?? false));
     }
-    if (demand > 0) { this.#idleSince.clear(); return; }
+    if (demand > 0) {
+      this.#idleSince.clear();
+      return;
+    }
     const busy = new Set<string>();
     for (const j of jobs) for (const p of j.placement) busy.add(p.nodeId);
     for (const n of nodes) if (n.record.actors.length > 0) busy.add(n.record.nodeId);
     let running = mine.length;
     for (const id of mine) {
-      if (!this.#ctl.nodes.has(id) || busy.has(id)) { this.#idleSince.delete(id); continue; }
+      if (!this.#ctl.nodes.has(id) || busy.has(id)) {
+        this.#idleSince.delete(id);
+        continue;
+      }
       const since = this.#idleSince.get(id) ?? now;
       this.#idleSince.set(id, since);
       if (now - since < this.#o.idleTimeoutMs || running <= this.#o.minWorkers) continue;

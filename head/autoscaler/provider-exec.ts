@@ -35,10 +35,17 @@ function run(cmd: string, env: Record<string, string>, timeoutMs: number): Promi
     const p = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     let out = '';
-    p.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-100_000); });
-    p.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+    p.stdout?.on('data', (d: Buffer) => {
+      out = (out + d.toString()).slice(-100_000);
+    });
+    p.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
     const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('error', (e) => { clearTimeout(t); reject(e); });
+    p.once('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
     p.once('exit', (code, sig) => {
       clearTimeout(t);
       if (code === 0) resolve(out);
@@ -63,7 +70,9 @@ export class ExecProvider implements WorkerProvider {
   constructor(o: ExecProviderOptions) {
     this.#o = o;
     if (o.listCommand) {
-      this.#timer = setInterval(() => { void this.refresh().catch(() => undefined); }, o.listEveryMs ?? 3000);
+      this.#timer = setInterval(() => {
+        void this.refresh().catch(() => undefined);
+      }, o.listEveryMs ?? 3000);
       this.#timer.unref();
       void this.refresh().catch(() => undefined);
     }
@@ -71,14 +80,27 @@ export class ExecProvider implements WorkerProvider {
 
   /** Runs the list command (listCommand mode); each id new to the listing retires the oldest placeholder. */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#list().finally(() => { this.#refreshing = null; });
+    this.#refreshing ??= this.#list().finally(() => {
+      this.#refreshing = null;
+    });
     return this.#refreshing;
   }
 
   async #list(): Promise<void> {
     if (!this.#o.listCommand) return;
-    const out = await run(this.#o.listCommand, { FLOTILLA_NATS_URL: this.#o.natsUrl, FLOTILLA_PREFIX: this.#o.prefix }, this.#o.timeoutMs ?? 300_000);
-    const all = [...new Set(out.split('\n').map((l) => l.trim()).filter(Boolean))];
+    const out = await run(
+      this.#o.listCommand,
+      { FLOTILLA_NATS_URL: this.#o.natsUrl, FLOTILLA_PREFIX: this.#o.prefix },
+      this.#o.timeoutMs ?? 300_000,
+    );
+    const all = [
+      ...new Set(
+        out
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean),
+      ),
+    ];
     for (const id of this.#stopping) if (!all.includes(id)) this.#stopping.delete(id);
     const ids = all.filter((id) => !this.#stopping.has(id));
     const fresh = ids.filter((id) => !this.#listed.includes(id)).length;
@@ -87,20 +109,30 @@ export class ExecProvider implements WorkerProvider {
     this.#listed = ids;
   }
 
-  get namesNodes(): boolean { return this.#o.listCommand !== undefined; }
+  get namesNodes(): boolean {
+    return this.#o.listCommand !== undefined;
+  }
 
   async up(nodeId: string, joinToken?: string): Promise<void> {
     if (this.#o.listCommand) {
       // the placeholder goes first, so a listing that already shows the new worker retires it
       const p = { id: nodeId, at: Date.now() };
       this.#placeholders.push(p);
-      try { await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000); }
-      catch (e) { this.#placeholders = this.#placeholders.filter((x) => x !== p); throw e; }
+      try {
+        await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000);
+      } catch (e) {
+        this.#placeholders = this.#placeholders.filter((x) => x !== p);
+        throw e;
+      }
       return;
     }
     this.#nodes.add(nodeId);
-    try { await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000); }
-    catch (e) { this.#nodes.delete(nodeId); throw e; }
+    try {
+      await run(this.#o.upCommand, workerEnv(this.#o, nodeId, joinToken), this.#o.timeoutMs ?? 300_000);
+    } catch (e) {
+      this.#nodes.delete(nodeId);
+      throw e;
+    }
   }
 
   async down(nodeId: string): Promise<void> {

@@ -27,7 +27,9 @@ export class LocalProvider implements WorkerProvider {
   readonly #o: LocalProviderOptions;
   readonly #procs = new Map<string, { proc: ChildProcess; exited: Promise<void> }>();
 
-  constructor(o: LocalProviderOptions) { this.#o = o; }
+  constructor(o: LocalProviderOptions) {
+    this.#o = o;
+  }
 
   async up(nodeId: string, joinToken?: string): Promise<void> {
     const entry = this.#o.entry ?? join(ROOT, 'worker', 'agent', 'main.ts');
@@ -36,10 +38,17 @@ export class LocalProvider implements WorkerProvider {
     if (typeof out === 'object') fd = openSync(join(out.dir, `${nodeId}.log`), 'a');
     const stdio = fd !== undefined ? (['ignore', fd, fd] as const) : out === 'inherit' ? 'inherit' : 'ignore';
     const proc = spawn(process.execPath, nodeArgs(entry), {
-      cwd: ROOT, stdio: stdio as never, env: { ...process.env, ...this.#o.env, ...workerEnv(this.#o, nodeId, joinToken) },
+      cwd: ROOT,
+      stdio: stdio as never,
+      env: { ...process.env, ...this.#o.env, ...workerEnv(this.#o, nodeId, joinToken) },
     });
     if (fd !== undefined) closeSync(fd);
-    const exited = new Promise<void>((r) => proc.once('exit', () => { this.#procs.delete(nodeId); r(); }));
+    const exited = new Promise<void>((r) =>
+      proc.once('exit', () => {
+        this.#procs.delete(nodeId);
+        r();
+      }),
+    );
     proc.once('error', () => this.#procs.delete(nodeId));
     this.#procs.set(nodeId, { proc, exited });
   }
@@ -53,10 +62,16 @@ export class LocalProvider implements WorkerProvider {
     clearTimeout(t);
   }
 
-  list(): string[] { return [...this.#procs.keys()]; }
+  list(): string[] {
+    return [...this.#procs.keys()];
+  }
 
   /** The process of a worker (fault-injection tests kill it). */
-  process(nodeId: string): ChildProcess | undefined { return this.#procs.get(nodeId)?.proc; }
+  process(nodeId: string): ChildProcess | undefined {
+    return this.#procs.get(nodeId)?.proc;
+  }
 
-  async close(): Promise<void> { await Promise.all(this.list().map((id) => this.down(id))); }
+  async close(): Promise<void> {
+    await Promise.all(this.list().map((id) => this.down(id)));
+  }
 }

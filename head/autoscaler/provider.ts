@@ -25,7 +25,13 @@ export interface WorkerEnv {
 /** The worker's env: its cluster, its id and its join token; the head's own credentials are blanked. */
 export function workerEnv(w: WorkerEnv, nodeId: string, joinToken?: string): Record<string, string> {
   return {
-    FLOTILLA_NATS_URL: w.natsUrl, FLOTILLA_PREFIX: w.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(w.slots),
-    FLOTILLA_NATS_CREDS: '', FLOTILLA_NATS_SIGNING_KEY: '', FLOTILLA_NATS_REVOKER: '', FLOTILLA_JOIN_TOKEN: joinToken ?? '',
+    FLOTILLA_NATS_URL: w.natsUrl,
+    FLOTILLA_PREFIX: w.prefix,
+    FLOTILLA_NODE_ID: nodeId,
+    FLOTILLA_SLOTS: String(w.slots),
+    FLOTILLA_NATS_CREDS: '',
+    FLOTILLA_NATS_SIGNING_KEY: '',
+    FLOTILLA_NATS_REVOKER: '',
+    FLOTILLA_JOIN_TOKEN: joinToken ?? '',
   };
 }

@@ -19,14 +19,22 @@ export const UPLOT_DIR = join(dirname(createRequire(import.meta.url).resolve('up
 
 export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   await app.register(fastifyStatic, {
-    root: PUBLIC_DIR, prefix: '/ui/', index: false, cacheControl: true, maxAge: 0,
+    root: PUBLIC_DIR,
+    prefix: '/ui/',
+    index: false,
+    cacheControl: true,
+    maxAge: 0,
     schemaHide: true,
   });
   await app.register(fastifyStatic, {
-    root: UPLOT_DIR, prefix: '/ui/vendor/uplot/', decorateReply: false, index: false,
+    root: UPLOT_DIR,
+    prefix: '/ui/vendor/uplot/',
+    decorateReply: false,
+    index: false,
     allowedPath: (p) => p === '/uPlot.esm.js' || p === '/uPlot.min.css',
     schemaHide: true,
   });
   app.get('/', { config: { role: 'open' }, schema: { hide: true } as Record<string, unknown> }, async (_req, reply) =>
-    reply.header('cache-control', 'no-cache').sendFile('index.html'));
+    reply.header('cache-control', 'no-cache').sendFile('index.html'),
+  );
 }

@@ -26,9 +26,14 @@ export class DetectRunner {
   /** Runs one task after those before it; throws FlotillaErrors the REST error handler maps. */
   run(task: Omit<DetectTask, 'id'>): Promise<BytesResult> {
     if (this.closed) return Promise.reject(new FlotillaError('FLO_UNAVAILABLE', 'the head is stopping'));
-    if (this.queued >= MAX_QUEUED) return Promise.reject(new FlotillaError('FLO_UNAVAILABLE', `detect is busy (${this.queued} requests in line); retry later`));
+    if (this.queued >= MAX_QUEUED)
+      return Promise.reject(new FlotillaError('FLO_UNAVAILABLE', `detect is busy (${this.queued} requests in line); retry later`));
     this.queued++;
-    const p = this.tail.then(() => this.once({ ...task, id: this.nextId++ })).finally(() => { this.queued--; });
+    const p = this.tail
+      .then(() => this.once({ ...task, id: this.nextId++ }))
+      .finally(() => {
+        this.queued--;
+      });
     this.tail = p.catch(() => undefined);
     return p;
   }
@@ -41,9 +46,16 @@ export class DetectRunner {
         reject(new FlotillaError('FLO_TIMEOUT', `detect took more than ${this.timeoutMs / 1000} s`));
       }, this.timeoutMs);
       this.pending = {
-        id: task.id, worker: w,
-        resolve: (a) => { clearTimeout(timer); resolve(a); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        id: task.id,
+        worker: w,
+        resolve: (a) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       };
       // copied, not transferred: a small Buffer may be a view of Node's shared pool
       w.postMessage(task);
@@ -51,15 +63,23 @@ export class DetectRunner {
     this.pending = null;
     if ('result' in answer) return answer.result;
     const e = answer.error;
-    if (e.kind === 'input') throw new FlotillaError('FLO_VALIDATION', `invalid request: body.image: ${e.message}`, { details: [{ field: 'body.image', message: e.message }] });
-    if (e.kind === 'weights') throw new FlotillaError('FLO_VALIDATION', `invalid request: body.weights: ${e.message}`, { details: [{ field: 'body.weights', message: e.message }] });
+    if (e.kind === 'input')
+      throw new FlotillaError('FLO_VALIDATION', `invalid request: body.image: ${e.message}`, {
+        details: [{ field: 'body.image', message: e.message }],
+      });
+    if (e.kind === 'weights')
+      throw new FlotillaError('FLO_VALIDATION', `invalid request: body.weights: ${e.message}`, {
+        details: [{ field: 'body.weights', message: e.message }],
+      });
     throw new FlotillaError('FLO_INTERNAL', `detect failed: ${e.message}`);
   }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(ENTRY, { execArgv: [] });
-    w.on('message', (a: DetectAnswer) => { if (this.pending?.worker === w && this.pending.id === a.id) this.pending.resolve(a); });
+    w.on('message', (a: DetectAnswer) => {
+      if (this.pending?.worker === w && this.pending.id === a.id) this.pending.resolve(a);
+    });
     const fail = (e: Error) => {
       if (this.worker === w) this.worker = null;
       if (this.pending?.worker === w) this.pending.reject(new FlotillaError('FLO_INTERNAL', `the detect thread failed: ${e.message}`));

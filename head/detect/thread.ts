@@ -31,7 +31,12 @@ port.on('message', (t: DetectTask) => {
     try {
       const { model, names } = modelFor(t);
       const result = await detectBytes(model, names, Buffer.from(t.image.buffer, t.image.byteOffset, t.image.byteLength), {
-        img: t.img, confThres: t.confThres, iouThres: t.iouThres, maxDet: t.maxDet, maxPixels: t.maxPixels, ...(t.classes ? { classes: t.classes } : {}),
+        img: t.img,
+        confThres: t.confThres,
+        iouThres: t.iouThres,
+        maxDet: t.maxDet,
+        maxPixels: t.maxPixels,
+        ...(t.classes ? { classes: t.classes } : {}),
       });
       return { id: t.id, result };
     } catch (e) {

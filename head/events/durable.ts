@@ -26,21 +26,33 @@ export interface FollowOptions<S extends z.ZodType> {
 }
 
 export async function followDurable<S extends z.ZodType>(
-  js: JetStreamClient, jsm: JetStreamManager, o: FollowOptions<S>,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  o: FollowOptions<S>,
 ): Promise<DurableFollower> {
-  const exists = () => withJsRetry(`consumer info ${o.durable}`, () => jsm.consumers.info(o.stream, o.durable).then(() => true, (e: Error) => {
-    if (e.name === 'ConsumerNotFoundError' || /consumer not found/i.test(e.message)) return false;
-    throw e;
-  }));
+  const exists = () =>
+    withJsRetry(`consumer info ${o.durable}`, () =>
+      jsm.consumers.info(o.stream, o.durable).then(
+        () => true,
+        (e: Error) => {
+          if (e.name === 'ConsumerNotFoundError' || /consumer not found/i.test(e.message)) return false;
+          throw e;
+        },
+      ),
+    );
   if (!(await exists())) {
-    await withJsRetry(`create consumer ${o.durable}`, () => jsm.consumers.add(o.stream, {
-      durable_name: o.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: o.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
-      filter_subject: o.subject,
-      ack_wait: 10e9, // a message held by a head that died comes back after this
-      max_deliver: -1,
-    })).catch(async (e: unknown) => { if (!(await exists())) throw e; });
+    await withJsRetry(`create consumer ${o.durable}`, () =>
+      jsm.consumers.add(o.stream, {
+        durable_name: o.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: o.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
+        filter_subject: o.subject,
+        ack_wait: 10e9, // a message held by a head that died comes back after this
+        max_deliver: -1,
+      }),
+    ).catch(async (e: unknown) => {
+      if (!(await exists())) throw e;
+    });
   }
   let stopped = false;
   let msgs: ConsumerMessages | undefined;
@@ -50,12 +62,19 @@ export async function followDurable<S extends z.ZodType>(
   const loop = (async () => {
     while (!stopped) {
       try {
-        const consumer = await withJsRetry(`open consumer ${o.durable}`, () => js.consumers.get(o.stream, o.durable), { attempts: 1000, budgetMs: 3_600_000 });
+        const consumer = await withJsRetry(`open consumer ${o.durable}`, () => js.consumers.get(o.stream, o.durable), {
+          attempts: 1000,
+          budgetMs: 3_600_000,
+        });
         msgs = await consumer.consume({ max_messages: 512, expires: 2000 });
         if (stopped) break;
         for await (const m of msgs) {
           let raw: unknown;
-          try { raw = m.json(); } catch { raw = undefined; }
+          try {
+            raw = m.json();
+          } catch {
+            raw = undefined;
+          }
           const r = o.schema.safeParse(raw);
           if (!r.success) {
             o.log.warn({ subject: m.subject, seq: m.seq, issues: r.error.issues.length }, 'dropped an invalid message');

@@ -26,7 +26,11 @@ export interface ReadOptions {
 const READ_ATTEMPTS = 6;
 
 export async function* readEvents(
-  js: JetStreamClient, jsm: JetStreamManager, s: Subjects, jobId: string, opts: ReadOptions,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  s: Subjects,
+  jobId: string,
+  opts: ReadOptions,
 ): AsyncGenerator<StoredEvent> {
   let from = opts.from;
   for (let attempt = 1; ; attempt++) {
@@ -45,7 +49,11 @@ export async function* readEvents(
 }
 
 async function* readOnce(
-  js: JetStreamClient, jsm: JetStreamManager, s: Subjects, jobId: string, opts: ReadOptions,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  s: Subjects,
+  jobId: string,
+  opts: ReadOptions,
 ): AsyncGenerator<StoredEvent> {
   const subject = s.jobEvents(jobId);
   if (!opts.follow) {
@@ -54,12 +62,16 @@ async function* readOnce(
     if (!last || last.seq < (opts.from ?? 1)) return;
   }
   const from = opts.from && opts.from > 1 ? opts.from : undefined;
-  const consumer = await withJsRetry(`read events of ${jobId}`, () => js.consumers.get(s.eventsStream, {
-    filter_subjects: subject,
-    ...(from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
-  }));
+  const consumer = await withJsRetry(`read events of ${jobId}`, () =>
+    js.consumers.get(s.eventsStream, {
+      filter_subjects: subject,
+      ...(from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
+    }),
+  );
   const msgs = await consumer.consume({ max_messages: 256 });
-  const onAbort = () => { void msgs.close(); };
+  const onAbort = () => {
+    void msgs.close();
+  };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (opts.signal?.aborted) return;

@@ -12,7 +12,10 @@ import { withJsRetry } from '../../shared/js-retry.ts';
 export const FLIPPED_BYTES = 16;
 
 /** Flips bytes of the newest `<jobId>/<step>` object of the job's checkpoint store (`os`: that store, or null when the job has none); resolves with its name and step. */
-export async function corruptNewestCheckpoint(os: ObjectStore | null, jobId: string): Promise<{ name: string; step: number; flipped: number }> {
+export async function corruptNewestCheckpoint(
+  os: ObjectStore | null,
+  jobId: string,
+): Promise<{ name: string; step: number; flipped: number }> {
   if (!os) throw new FlotillaError('FLO_NOT_FOUND', `job ${jobId} has no checkpoint store yet`);
   const prefix = `${jobId}/`;
   const all = await withJsRetry(`list checkpoints of ${jobId}`, () => os.list());

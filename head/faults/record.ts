@@ -16,7 +16,9 @@ export const HeadFault = z.object({
   /** ms epoch when it was armed (after_ms counts from here) */
   armed_at: z.number(),
   /** the generation and node it was last handed to; a newer generation gets it again until it fires */
-  delivered: z.object({ generation: z.number().int().nonnegative(), nodeId: Id, rank: z.number().int().nonnegative().optional() }).optional(),
+  delivered: z
+    .object({ generation: z.number().int().nonnegative(), nodeId: Id, rank: z.number().int().nonnegative().optional() })
+    .optional(),
   /** the trainer step it was injected at */
   step: z.number().int().nonnegative().optional(),
 });
@@ -30,10 +32,15 @@ export function faultIds(existing: number, n: number): string[] {
 }
 
 /** A field error of a fault that the schema cannot see (its target against the job), or none. */
-export function targetProblems(specs: readonly FaultSpec[], workers: number, path: (i: number) => string): { field: string; message: string }[] {
+export function targetProblems(
+  specs: readonly FaultSpec[],
+  workers: number,
+  path: (i: number) => string,
+): { field: string; message: string }[] {
   const bad: { field: string; message: string }[] = [];
   specs.forEach((f, i) => {
-    if ('rank' in f.target && f.target.rank >= workers) bad.push({ field: `${path(i)}.target.rank`, message: `the job has ${workers} rank(s) (0..${workers - 1})` });
+    if ('rank' in f.target && f.target.rank >= workers)
+      bad.push({ field: `${path(i)}.target.rank`, message: `the job has ${workers} rank(s) (0..${workers - 1})` });
   });
   return bad;
 }

@@ -22,10 +22,22 @@ function held(name: InvariantResult['name'], problems: string[], okDetail: strin
 function digestCheck(job: JobRecord, baseline: JobRecord | null): InvariantResult {
   const name = 'digest_equals_baseline' as const;
   if (!baseline) return { name, ok: null, detail: 'not checked: no baseline job given (?baseline=ID)' };
-  if (job.state !== 'succeeded' || baseline.state !== 'succeeded') return { name, ok: null, detail: `not checked: job ${job.state}, baseline ${baseline.state}` };
-  if (!job.final_digest || !baseline.final_digest) return { name, ok: null, detail: `not checked: no final digest from ${job.final_digest ? `baseline ${baseline.id}` : `job ${job.id}`}` };
+  if (job.state !== 'succeeded' || baseline.state !== 'succeeded')
+    return { name, ok: null, detail: `not checked: job ${job.state}, baseline ${baseline.state}` };
+  if (!job.final_digest || !baseline.final_digest)
+    return {
+      name,
+      ok: null,
+      detail: `not checked: no final digest from ${job.final_digest ? `baseline ${baseline.id}` : `job ${job.id}`}`,
+    };
   const same = job.final_digest === baseline.final_digest;
-  return { name, ok: same, detail: same ? `final weights identical to job ${baseline.id}` : `final weights ${job.final_digest.slice(0, 12)}… differ from job ${baseline.id}'s ${baseline.final_digest.slice(0, 12)}…` };
+  return {
+    name,
+    ok: same,
+    detail: same
+      ? `final weights identical to job ${baseline.id}`
+      : `final weights ${job.final_digest.slice(0, 12)}… differ from job ${baseline.id}'s ${baseline.final_digest.slice(0, 12)}…`,
+  };
 }
 
 export function buildReport(job: JobRecord, events: readonly JobEvent[], baseline: JobRecord | null = null): JobReport {
@@ -39,8 +51,18 @@ export function buildReport(job: JobRecord, events: readonly JobEvent[], baselin
   const ended = TERMINAL_STATES.includes(job.state);
   let reached: InvariantResult;
   if (!ended) reached = { name: 'final_step_reached', ok: null, detail: `not yet: the job is ${job.state} at step ${lastStep ?? 0}` };
-  else if (job.state !== 'succeeded') reached = { name: 'final_step_reached', ok: false, detail: `the job ${job.state} at step ${lastStep ?? 0}${job.message ? `: ${job.message}` : ''}` };
-  else reached = held('final_step_reached', lastStep === finalStep ? [] : [`rank 0's last step is ${lastStep}, the final step ${finalStep}`], `step ${finalStep}`);
+  else if (job.state !== 'succeeded')
+    reached = {
+      name: 'final_step_reached',
+      ok: false,
+      detail: `the job ${job.state} at step ${lastStep ?? 0}${job.message ? `: ${job.message}` : ''}`,
+    };
+  else
+    reached = held(
+      'final_step_reached',
+      lastStep === finalStep ? [] : [`rank 0's last step is ${lastStep}, the final step ${finalStep}`],
+      `step ${finalStep}`,
+    );
   const invariants = [
     reached,
     held('no_step_applied_twice', p.twice, 'every step once in the surviving run'),
@@ -49,13 +71,23 @@ export function buildReport(job: JobRecord, events: readonly JobEvent[], baselin
   ];
   const at = (st: (s: JobState) => boolean) => events.find((e) => e.type === 'state' && st(e.state))?.ts ?? null;
   return {
-    job_id: job.id, ...(job.spec.name ? { name: job.spec.name } : {}), state: job.state, trainer: t.kind,
-    final_step: finalStep, last_step: lastStep, generation: job.generation, restarts: job.restarts, max_restarts: job.spec.max_restarts,
-    started_at: at((s) => s === 'running'), ended_at: ended ? at((s) => TERMINAL_STATES.includes(s)) : null,
+    job_id: job.id,
+    ...(job.spec.name ? { name: job.spec.name } : {}),
+    state: job.state,
+    trainer: t.kind,
+    final_step: finalStep,
+    last_step: lastStep,
+    generation: job.generation,
+    restarts: job.restarts,
+    max_restarts: job.spec.max_restarts,
+    started_at: at((s) => s === 'running'),
+    ended_at: ended ? at((s) => TERMINAL_STATES.includes(s)) : null,
     final_digest: job.final_digest ?? null,
     baseline: baseline ? { job_id: baseline.id, final_digest: baseline.final_digest ?? null } : null,
     steps_lost: changes.reduce((a, c) => a + c.steps_lost, 0),
-    changes, faults: faultReports(events, changes), invariants,
+    changes,
+    faults: faultReports(events, changes),
+    invariants,
     ok: invariants.every((i) => i.ok !== false),
   };
 }

@@ -19,14 +19,21 @@ export class ReportEvents {
   /** one read per job at a time: a second GET waits for the first and then reads what is left */
   readonly #reading = new Map<string, Promise<readonly JobEvent[]>>();
 
-  constructor(private readonly read: Reader, private readonly maxEvents = MAX_CACHED_EVENTS) {}
+  constructor(
+    private readonly read: Reader,
+    private readonly maxEvents = MAX_CACHED_EVENTS,
+  ) {}
 
   /** Every event of the job in stream order: the cached ones, then those the stream got since. */
   of(jobId: string): Promise<readonly JobEvent[]> {
     const before = this.#reading.get(jobId) ?? Promise.resolve([]);
     const p = before.catch(() => []).then(() => this.#read(jobId));
     this.#reading.set(jobId, p);
-    void p.finally(() => { if (this.#reading.get(jobId) === p) this.#reading.delete(jobId); }).catch(() => undefined);
+    void p
+      .finally(() => {
+        if (this.#reading.get(jobId) === p) this.#reading.delete(jobId);
+      })
+      .catch(() => undefined);
     return p;
   }
 
@@ -54,5 +61,7 @@ export class ReportEvents {
   }
 
   /** The events held now, over all jobs. */
-  get size(): number { return this.#total; }
+  get size(): number {
+    return this.#total;
+  }
 }

@@ -58,7 +58,10 @@ function injections(events: readonly Ev[]): Injection[] {
     for (let k = steps.length - 1; k >= 0; k--) {
       const m = events[steps[k]] as Extract<Ev, { type: 'metric' }>;
       if (m.generation < hit) break;
-      if (m.generation === hit && (e.step === undefined || m.step < e.step)) { since = steps[k]; break; }
+      if (m.generation === hit && (e.step === undefined || m.step < e.step)) {
+        since = steps[k];
+        break;
+      }
     }
     out.push({ id: e.fault_id, e, index: i, hit, since: Math.min(since, i) });
   });
@@ -67,7 +70,10 @@ function injections(events: readonly Ev[]): Injection[] {
 
 /** Stream index of the head's first state event of a generation newer than `g` from `from` on, or -1. */
 function endOf(events: readonly Ev[], g: number, from = 0): number {
-  for (let i = from; i < events.length; i++) { const e = events[i]; if (e.type === 'state' && (e.generation > g || e.state === 'failed')) return i; }
+  for (let i = from; i < events.length; i++) {
+    const e = events[i];
+    if (e.type === 'state' && (e.generation > g || e.state === 'failed')) return i;
+  }
   return -1;
 }
 
@@ -93,9 +99,14 @@ export function attributeChanges(events: readonly Ev[], changes: readonly Change
       restarts = events.slice(endIdx, c.to.firstIndex).filter((e) => e.type === 'state' && e.state === 'recovering').length;
     }
     return {
-      from_generation: c.from.generation, to_generation: c.to.generation,
-      last_step: c.from.steps.at(-1)!, resumed_step: c.to.steps[0], steps_lost: c.lost, restarts,
-      gap_s: Math.round(c.to.firstTs - c.from.lastTs) / 1000, fault_id: cause?.id ?? null,
+      from_generation: c.from.generation,
+      to_generation: c.to.generation,
+      last_step: c.from.steps.at(-1)!,
+      resumed_step: c.to.steps[0],
+      steps_lost: c.lost,
+      restarts,
+      gap_s: Math.round(c.to.firstTs - c.from.lastTs) / 1000,
+      fault_id: cause?.id ?? null,
     };
   });
 }
@@ -103,7 +114,9 @@ export function attributeChanges(events: readonly Ev[], changes: readonly Change
 const stateReaction = (e: Extract<Ev, { type: 'state' }>) => `state ${e.state} (g${e.generation})${e.message ? `: ${e.message}` : ''}`;
 
 function logReaction(e: Ev): string | null {
-  return e.type === 'log' && (e.level === 'warn' || e.level === 'error') ? `${e.level}${e.rank !== undefined ? ` rank ${e.rank}` : ''}: ${e.msg}` : null;
+  return e.type === 'log' && (e.level === 'warn' || e.level === 'error')
+    ? `${e.level}${e.rank !== undefined ? ` rank ${e.rank}` : ''}: ${e.msg}`
+    : null;
 }
 
 /** One row per fault the stream knows (first phase seen: its `armed` or `injected` event). */
@@ -122,12 +135,24 @@ export function faultReports(events: readonly Ev[], changes: readonly Generation
     const f = x?.e ?? l;
     const mine = changes.filter((c) => c.fault_id === id);
     const row: FaultFigures = {
-      fault_id: id, kind: f.fault.kind, ...(f.fault.name ? { name: f.fault.name } : {}), target: f.fault.target,
-      phase: l.phase, ...(f.rank !== undefined ? { rank: f.rank } : {}), ...(f.nodeId ? { nodeId: f.nodeId } : {}),
-      step: x?.e.step ?? null, generation: x ? x.hit : null,
-      injected_at: x ? x.e.ts : null, detected_at: null, detected_by: null, detect_s: null,
-      recovered_at: null, recovered_step: null, recover_s: null,
-      steps_lost: mine.reduce((a, c) => a + c.steps_lost, 0), restarts: mine.reduce((a, c) => a + c.restarts, 0),
+      fault_id: id,
+      kind: f.fault.kind,
+      ...(f.fault.name ? { name: f.fault.name } : {}),
+      target: f.fault.target,
+      phase: l.phase,
+      ...(f.rank !== undefined ? { rank: f.rank } : {}),
+      ...(f.nodeId ? { nodeId: f.nodeId } : {}),
+      step: x?.e.step ?? null,
+      generation: x ? x.hit : null,
+      injected_at: x ? x.e.ts : null,
+      detected_at: null,
+      detected_by: null,
+      detect_s: null,
+      recovered_at: null,
+      recovered_step: null,
+      recover_s: null,
+      steps_lost: mine.reduce((a, c) => a + c.steps_lost, 0),
+      restarts: mine.reduce((a, c) => a + c.restarts, 0),
       ...(l.message ? { message: l.message } : x?.e.message ? { message: x.e.message } : {}),
     };
     if (!x) return row;

@@ -30,7 +30,11 @@ export interface TrainedGeneration {
   lastIndex: number;
 }
 
-export interface StaleStep { generation: number; step: number; newer: number }
+export interface StaleStep {
+  generation: number;
+  step: number;
+  newer: number;
+}
 
 export interface Trained {
   generations: TrainedGeneration[];
@@ -44,10 +48,16 @@ export function trainedGenerations(events: readonly Ev[]): Trained {
   let newest = -1;
   events.forEach((e, i) => {
     if (e.type !== 'metric' || e.rank !== 0) return;
-    if (e.generation < newest) { stale.push({ generation: e.generation, step: e.step, newer: newest }); return; }
+    if (e.generation < newest) {
+      stale.push({ generation: e.generation, step: e.step, newer: newest });
+      return;
+    }
     newest = e.generation;
     const g = byGen.get(e.generation);
-    if (!g) { byGen.set(e.generation, { generation: e.generation, steps: [e.step], firstTs: e.ts, lastTs: e.ts, firstIndex: i, lastIndex: i }); return; }
+    if (!g) {
+      byGen.set(e.generation, { generation: e.generation, steps: [e.step], firstTs: e.ts, lastTs: e.ts, firstIndex: i, lastIndex: i });
+      return;
+    }
     if (g.steps.at(-1) !== e.step) g.steps.push(e.step);
     g.lastTs = e.ts;
     g.lastIndex = i;
@@ -69,7 +79,8 @@ export function validCheckpoints(events: readonly Ev[], before: number): number[
     const e = events[i];
     if (e.type === 'checkpoint') saved.push(e.step);
     // the head's word that rank 0 saved it (its own event may come later or be lost with its actor)
-    else if (e.type === 'state' && e.checkpoint_step !== undefined && e.checkpoint_step > 0 && !saved.includes(e.checkpoint_step)) saved.push(e.checkpoint_step);
+    else if (e.type === 'state' && e.checkpoint_step !== undefined && e.checkpoint_step > 0 && !saved.includes(e.checkpoint_step))
+      saved.push(e.checkpoint_step);
     else if (e.type === 'log' && (e.level === 'warn' || e.level === 'error')) {
       const m = SKIPPED.exec(e.msg);
       if (m) bad.add(Number(m[1]));
@@ -92,7 +103,8 @@ export interface Change {
 export function changesOf(events: readonly Ev[], gens: readonly TrainedGeneration[]): Change[] {
   const out: Change[] = [];
   for (let i = 1; i < gens.length; i++) {
-    const from = gens[i - 1], to = gens[i];
+    const from = gens[i - 1],
+      to = gens[i];
     const last = from.steps.at(-1)!;
     const valid = validCheckpoints(events, to.firstIndex);
     out.push({ from, to, lost: Math.max(0, last - (to.steps[0] - 1)), checkpoint: valid.length ? Math.max(...valid) : 0 });
@@ -114,7 +126,8 @@ export function stepProblems(events: readonly Ev[], t: Trained = trainedGenerati
   const gens = t.generations;
   if (gens.length > 0 && gens[0].steps[0] !== 1) {
     const valid = validCheckpoints(events, gens[0].firstIndex);
-    if (!valid.includes(gens[0].steps[0] - 1)) twice.push(`generation ${gens[0].generation} starts at step ${gens[0].steps[0]}, not 1 or right after a checkpoint`);
+    if (!valid.includes(gens[0].steps[0] - 1))
+      twice.push(`generation ${gens[0].generation} starts at step ${gens[0].steps[0]}, not 1 or right after a checkpoint`);
   }
   for (const g of gens) {
     for (let i = 1; i < g.steps.length; i++) {
@@ -125,19 +138,32 @@ export function stepProblems(events: readonly Ev[], t: Trained = trainedGenerati
     const last = c.from.steps.at(-1)!;
     const resume = c.to.steps[0];
     const saved = validCheckpoints(events, c.to.firstIndex);
-    if (resume > last + 1) twice.push(`generation ${c.to.generation} resumed at step ${resume}, but generation ${c.from.generation} ended at ${last}: steps ${last + 1}..${resume - 1} skipped`);
+    if (resume > last + 1)
+      twice.push(
+        `generation ${c.to.generation} resumed at step ${resume}, but generation ${c.from.generation} ended at ${last}: steps ${last + 1}..${resume - 1} skipped`,
+      );
     else if (resume <= last && resume !== 1 && !saved.includes(resume - 1)) {
-      twice.push(`generation ${c.to.generation} resumed at step ${resume} (generation ${c.from.generation} ended at ${last}) with no checkpoint at ${resume - 1}: steps ${resume}..${last} applied twice`);
+      twice.push(
+        `generation ${c.to.generation} resumed at step ${resume} (generation ${c.from.generation} ended at ${last}) with no checkpoint at ${resume - 1}: steps ${resume}..${last} applied twice`,
+      );
     }
     if (resume <= last && resume - 1 < c.checkpoint) {
-      pastCheckpoint.push(`generation ${c.to.generation} resumed at step ${resume}, behind the newest valid checkpoint (step ${c.checkpoint}) published before it`);
+      pastCheckpoint.push(
+        `generation ${c.to.generation} resumed at step ${resume}, behind the newest valid checkpoint (step ${c.checkpoint}) published before it`,
+      );
     }
   }
-  for (const s of t.stale) twice.push(`generation ${s.generation} reported step ${s.step} after generation ${s.newer} began: two copies trained`);
+  for (const s of t.stale)
+    twice.push(`generation ${s.generation} reported step ${s.step} after generation ${s.newer} began: two copies trained`);
   return { twice, pastCheckpoint };
 }
 
-export interface StepReport { ok: boolean; problems: string[]; generations: number[]; firstSteps: Record<number, number> }
+export interface StepReport {
+  ok: boolean;
+  problems: string[];
+  generations: number[];
+  firstSteps: Record<number, number>;
+}
 
 /** Every rule above held and the last generation ended at `finalStep`. */
 export function checkSteps(events: readonly Ev[], finalStep: number): StepReport {
@@ -148,7 +174,8 @@ export function checkSteps(events: readonly Ev[], finalStep: number): StepReport
   if (!last) problems.push('no metric events');
   else if (last.steps.at(-1) !== finalStep) problems.push(`last generation ends at ${last.steps.at(-1)}, expected ${finalStep}`);
   return {
-    ok: problems.length === 0, problems,
+    ok: problems.length === 0,
+    problems,
     generations: t.generations.map((g) => g.generation),
     firstSteps: Object.fromEntries(t.generations.map((g) => [g.generation, g.steps[0]])),
   };
@@ -167,5 +194,9 @@ export interface StepAudit {
 export function auditSteps(events: readonly Ev[]): StepAudit {
   const t = trainedGenerations(events);
   const changes = changesOf(events, t.generations);
-  return { lostPerChange: changes.map((c) => c.lost), staleAfterNewer: t.stale.length, gapMsPerChange: changes.map((c) => c.to.firstTs - c.from.lastTs) };
+  return {
+    lostPerChange: changes.map((c) => c.lost),
+    staleAfterNewer: t.stale.length,
+    gapMsPerChange: changes.map((c) => c.to.firstTs - c.from.lastTs),
+  };
 }

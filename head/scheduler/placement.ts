@@ -55,7 +55,11 @@ export function assignGpus(nodes: readonly NodeCapacity[], nodeOfRank: readonly 
 }
 
 /** Subtracts a placement (and the GPUs it took) from a capacity list (returns a new list). */
-export function consume(nodes: readonly NodeCapacity[], nodeOfRank: readonly string[], gpusOfRank: readonly (readonly number[])[] = []): NodeCapacity[] {
+export function consume(
+  nodes: readonly NodeCapacity[],
+  nodeOfRank: readonly string[],
+  gpusOfRank: readonly (readonly number[])[] = [],
+): NodeCapacity[] {
   const used = new Map<string, number>();
   const taken = new Map<string, Set<number>>();
   nodeOfRank.forEach((id, rank) => {
@@ -67,7 +71,8 @@ export function consume(nodes: readonly NodeCapacity[], nodeOfRank: readonly str
     }
   });
   return nodes.map((n) => ({
-    nodeId: n.nodeId, free: n.free - (used.get(n.nodeId) ?? 0),
+    nodeId: n.nodeId,
+    free: n.free - (used.get(n.nodeId) ?? 0),
     ...(n.gpus ? { gpus: n.gpus.filter((g) => !taken.get(n.nodeId)?.has(g)) } : {}),
   }));
 }

@@ -41,8 +41,16 @@ export function capacity(jobs: readonly HeadJob[], nodes: readonly LiveNode[]): 
     if (!set) busyGpus.set(nodeId, (set = new Set()));
     for (const g of gpus) set.add(g);
   };
-  for (const j of jobs) for (const p of j.placement) { hold(p.nodeId, p.actorId); holdGpus(p.nodeId, p.gpus); }
-  for (const n of nodes) for (const a of n.record.actors) { hold(n.record.nodeId, a.actorId); holdGpus(n.record.nodeId, a.gpus); }
+  for (const j of jobs)
+    for (const p of j.placement) {
+      hold(p.nodeId, p.actorId);
+      holdGpus(p.nodeId, p.gpus);
+    }
+  for (const n of nodes)
+    for (const a of n.record.actors) {
+      hold(n.record.nodeId, a.actorId);
+      holdGpus(n.record.nodeId, a.gpus);
+    }
   return nodes
     .filter((n) => !n.record.draining)
     .map((n) => {
@@ -50,7 +58,14 @@ export function capacity(jobs: readonly HeadJob[], nodes: readonly LiveNode[]): 
       const all = n.record.gpus ?? [];
       if (all.length === 0) return { nodeId: n.record.nodeId, free };
       const busy = busyGpus.get(n.record.nodeId);
-      return { nodeId: n.record.nodeId, free, gpus: all.map((g) => g.index).filter((g) => !busy?.has(g)).sort((a, b) => a - b) };
+      return {
+        nodeId: n.record.nodeId,
+        free,
+        gpus: all
+          .map((g) => g.index)
+          .filter((g) => !busy?.has(g))
+          .sort((a, b) => a - b),
+      };
     });
 }
 
@@ -62,7 +77,9 @@ export function poolSlots(nodes: readonly LiveNode[]): number {
 /** Ranks of `gpus` GPUs each that the whole schedulable pool could hold if it were idle. */
 export function poolRanks(nodes: readonly LiveNode[], gpus: number): number {
   if (gpus <= 0) return poolSlots(nodes);
-  return nodes.filter((n) => !n.record.draining).reduce((a, n) => a + Math.min(n.record.slots, Math.floor((n.record.gpus?.length ?? 0) / gpus)), 0);
+  return nodes
+    .filter((n) => !n.record.draining)
+    .reduce((a, n) => a + Math.min(n.record.slots, Math.floor((n.record.gpus?.length ?? 0) / gpus)), 0);
 }
 
 /** GPUs of the schedulable pool (busy or not). */
@@ -77,7 +94,8 @@ export function planPass(jobs: readonly HeadJob[], nodes: readonly LiveNode[], n
     const g = gpusPerRank(job);
     let gang: string[] | null = null;
     // a live gang: its lost ranks only (an elastic one takes what fits, at least one)
-    if (job.placement.length > 0) for (let k = minRanks(job); k >= (isElastic(job) ? 1 : minRanks(job)) && !gang; k--) gang = placeGang(free, k, g);
+    if (job.placement.length > 0)
+      for (let k = minRanks(job); k >= (isElastic(job) ? 1 : minRanks(job)) && !gang; k--) gang = placeGang(free, k, g);
     else for (let k = job.spec.workers; k >= minRanks(job) && !gang; k--) gang = placeGang(free, k, g);
     if (gang) {
       const gpus = assignGpus(free, gang, g);
@@ -97,7 +115,14 @@ function withSurvivors(job: HeadJob, fresh: readonly string[], freshGpus: readon
   let i = 0;
   for (let r = 0; r < job.placement.length + fresh.length; r++) {
     const kept = job.placement.find((p) => p.rank === r);
-    if (kept) { nodeOfRank.push(kept.nodeId); gpusOfRank.push(kept.gpus ?? []); } else { nodeOfRank.push(fresh[i]); gpusOfRank.push(freshGpus[i]); i++; }
+    if (kept) {
+      nodeOfRank.push(kept.nodeId);
+      gpusOfRank.push(kept.gpus ?? []);
+    } else {
+      nodeOfRank.push(fresh[i]);
+      gpusOfRank.push(freshGpus[i]);
+      i++;
+    }
   }
   return { job, nodeOfRank, gpusOfRank };
 }

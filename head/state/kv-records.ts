@@ -18,12 +18,19 @@ const MAX_CAS_TRIES = 16;
 
 /** True when KV refused a write because the key's revision was not the one given (a create of an existing key, a lost CAS race). */
 export function isRevisionConflict(e: unknown): boolean {
-  return causes(e).some((c) => c instanceof JetStreamApiError
-    && (c.code === JetStreamApiCodes.StreamWrongLastSequence || c.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown));
+  return causes(e).some(
+    (c) =>
+      c instanceof JetStreamApiError &&
+      (c.code === JetStreamApiCodes.StreamWrongLastSequence || c.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown),
+  );
 }
 
 /** What every stored record has. */
-export interface StoredRecord { id: string; updated_at: string; message?: string }
+export interface StoredRecord {
+  id: string;
+  updated_at: string;
+  message?: string;
+}
 
 /** Returned by an update function: the new value, or null for "no change". */
 export type Mutation<T> = (r: T) => T | null;
@@ -42,7 +49,10 @@ export interface KvRecordsOptions<T> {
 export class KvRecords<T extends StoredRecord> {
   readonly #cache = new Map<string, { value: T; rev: number }>();
 
-  constructor(private readonly kv: KV, private readonly o: KvRecordsOptions<T>) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly o: KvRecordsOptions<T>,
+  ) {}
 
   /** The record validated (its message clipped to its bound) and encoded, within its budget. */
   #encode(r: T): { value: T; data: Uint8Array } {
@@ -53,23 +63,33 @@ export class KvRecords<T extends StoredRecord> {
   }
 
   #failed(id: string, e: unknown): FlotillaError {
-    return new FlotillaError('FLO_INTERNAL', `${this.o.noun} ${id} could not be stored: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    return new FlotillaError('FLO_INTERNAL', `${this.o.noun} ${id} could not be stored: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
 
   /** Reads every record from KV into memory (start of a head); returns how many. */
   async load(): Promise<number> {
-    const keys = await withJsRetry(`list ${this.o.plural}`, async () => {
-      const out: string[] = [];
-      for await (const k of await this.kv.keys()) out.push(k);
-      return out;
-    }, this.o.retry);
+    const keys = await withJsRetry(
+      `list ${this.o.plural}`,
+      async () => {
+        const out: string[] = [];
+        for await (const k of await this.kv.keys()) out.push(k);
+        return out;
+      },
+      this.o.retry,
+    );
     for (const k of keys) await this.#read(k);
     return this.#cache.size;
   }
 
-  list(): T[] { return [...this.#cache.values()].map((e) => e.value); }
+  list(): T[] {
+    return [...this.#cache.values()].map((e) => e.value);
+  }
 
-  get(id: string): T | undefined { return this.#cache.get(id)?.value; }
+  get(id: string): T | undefined {
+    return this.#cache.get(id)?.value;
+  }
 
   /**
    * Writes a new record; fails with FLO_VALIDATION when it is over its budget, FLO_CONFLICT when
@@ -80,15 +100,21 @@ export class KvRecords<T extends StoredRecord> {
     const { value, data } = this.#encode(r);
     let rev: number;
     try {
-      rev = await withJsRetry(`create ${this.o.noun} ${value.id}`, async (attempt) => {
-        try { return await this.kv.create(value.id, data); } catch (e) {
-          if (attempt > 1) {
-            const cur = await this.kv.get(value.id);
-            if (cur?.operation === 'PUT' && Buffer.from(cur.value).equals(Buffer.from(data))) return cur.revision;
+      rev = await withJsRetry(
+        `create ${this.o.noun} ${value.id}`,
+        async (attempt) => {
+          try {
+            return await this.kv.create(value.id, data);
+          } catch (e) {
+            if (attempt > 1) {
+              const cur = await this.kv.get(value.id);
+              if (cur?.operation === 'PUT' && Buffer.from(cur.value).equals(Buffer.from(data))) return cur.revision;
+            }
+            throw e;
           }
-          throw e;
-        }
-      }, this.o.retry);
+        },
+        this.o.retry,
+      );
     } catch (e) {
       if (e instanceof FlotillaError) throw e;
       if (isRevisionConflict(e)) throw new FlotillaError('FLO_CONFLICT', `${this.o.noun} ${value.id} exists`, { cause: e });
@@ -125,7 +151,10 @@ export class KvRecords<T extends StoredRecord> {
 
   async #read(id: string): Promise<{ value: T; rev: number } | undefined> {
     const e = await withJsRetry(`read ${this.o.noun} ${id}`, () => this.kv.get(id), this.o.retry);
-    if (!e || e.operation !== 'PUT') { this.#cache.delete(id); return undefined; }
+    if (!e || e.operation !== 'PUT') {
+      this.#cache.delete(id);
+      return undefined;
+    }
     const entry = { value: validate(this.o.schema, e.json()), rev: e.revision };
     this.#cache.set(id, entry);
     return entry;

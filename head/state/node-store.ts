@@ -44,11 +44,15 @@ export class NodeStore {
   }
 
   async load(now = Date.now()): Promise<number> {
-    const keys = await withJsRetry('list nodes', async () => {
-      const out: string[] = [];
-      for await (const k of await this.#kv.keys()) out.push(k);
-      return out;
-    }, this.#retry);
+    const keys = await withJsRetry(
+      'list nodes',
+      async () => {
+        const out: string[] = [];
+        for await (const k of await this.#kv.keys()) out.push(k);
+        return out;
+      },
+      this.#retry,
+    );
     for (const k of keys) {
       const e = await withJsRetry(`read node ${k}`, () => this.#kv.get(k), this.#retry);
       if (!e || e.operation !== 'PUT') continue;
@@ -58,9 +62,15 @@ export class NodeStore {
     return this.#nodes.size;
   }
 
-  list(): LiveNode[] { return [...this.#nodes.values()]; }
-  get(id: string): LiveNode | undefined { return this.#nodes.get(id); }
-  has(id: string): boolean { return this.#nodes.has(id); }
+  list(): LiveNode[] {
+    return [...this.#nodes.values()];
+  }
+  get(id: string): LiveNode | undefined {
+    return this.#nodes.get(id);
+  }
+  has(id: string): boolean {
+    return this.#nodes.has(id);
+  }
 
   async register(info: NodeInfo, now = Date.now()): Promise<NodeRecord> {
     const prev = this.#nodes.get(info.nodeId);
@@ -76,8 +86,13 @@ export class NodeStore {
     if (!n) return false;
     const draining = n.record.draining || hb.draining;
     n.record = {
-      ...n.record, slots: hb.slots, actors: hb.actors, draining, last_seen: now,
-      ...(hb.warm ? { warm: hb.warm } : {}), ...(hb.gpus ? { gpu_stats: hb.gpus } : {}),
+      ...n.record,
+      slots: hb.slots,
+      actors: hb.actors,
+      draining,
+      last_seen: now,
+      ...(hb.warm ? { warm: hb.warm } : {}),
+      ...(hb.gpus ? { gpu_stats: hb.gpus } : {}),
     };
     n.heardAt = Math.max(n.heardAt, now);
     n.beats++;
@@ -107,6 +122,10 @@ export class NodeStore {
     if (!force && now - last < this.#persistEveryMs) return;
     this.#persistedAt.set(r.nodeId, now);
     // a heartbeat's write is not retried: the next heartbeat writes again
-    await withJsRetry(`write node ${r.nodeId}`, () => this.#kv.put(r.nodeId, encode(r)), force ? this.#retry : { ...this.#retry, attempts: 1 });
+    await withJsRetry(
+      `write node ${r.nodeId}`,
+      () => this.#kv.put(r.nodeId, encode(r)),
+      force ? this.#retry : { ...this.#retry, attempts: 1 },
+    );
   }
 }

@@ -16,9 +16,16 @@ export type StudyMutation = Mutation<StudyRecord>;
 export class StudyStore extends KvRecords<StudyRecord> {
   constructor(kv: KV, retry: JsRetryOptions = {}) {
     super(kv, {
-      noun: 'study', plural: 'studies', schema: StudyRecord, retry,
+      noun: 'study',
+      plural: 'studies',
+      schema: StudyRecord,
+      retry,
       assertBudget: (s, data) => {
-        if (data.length > STUDY_RECORD_MAX_BYTES) throw new FlotillaError('FLO_VALIDATION', `study ${s.id}: its record would take ${data.length} bytes, over ${STUDY_RECORD_MAX_BYTES}: search fewer keys or run fewer trials`);
+        if (data.length > STUDY_RECORD_MAX_BYTES)
+          throw new FlotillaError(
+            'FLO_VALIDATION',
+            `study ${s.id}: its record would take ${data.length} bytes, over ${STUDY_RECORD_MAX_BYTES}: search fewer keys or run fewer trials`,
+          );
       },
     });
   }

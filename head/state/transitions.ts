@@ -18,9 +18,13 @@ const ALLOWED: Readonly<Record<JobState, readonly JobState[]>> = {
   cancelled: [],
 };
 
-export function isTerminal(s: JobState): boolean { return TERMINAL_STATES.includes(s); }
+export function isTerminal(s: JobState): boolean {
+  return TERMINAL_STATES.includes(s);
+}
 
-export function canTransition(from: JobState, to: JobState): boolean { return ALLOWED[from].includes(to); }
+export function canTransition(from: JobState, to: JobState): boolean {
+  return ALLOWED[from].includes(to);
+}
 
 function to(j: HeadJob, state: JobState, message?: string): HeadJob {
   if (!canTransition(j.state, state)) throw new FlotillaError('FLO_INVALID_STATE', `job ${j.id} is ${j.state}; cannot become ${state}`);
@@ -76,15 +80,31 @@ export function liveRecovery(j: HeadJob, lost: readonly string[], reason: string
   if (kept.length === 0 || kept.length === j.placement.length || j.finished.length > 0) return null;
   if (j.spec.min_workers !== undefined && j.spec.min_workers < j.spec.workers && !isElastic(j)) return null; // shrinks by a full restart
   const base: HeadJob = { ...j, generation: j.generation + 1, placement: kept, finished: [], final_step: undefined, placed_at: undefined };
-  if (counted && j.restarts >= j.spec.max_restarts) return to({ ...base, placement: [] }, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
+  if (counted && j.restarts >= j.spec.max_restarts)
+    return to({ ...base, placement: [] }, 'failed', `${reason}; gave up after ${j.restarts} restart(s)`);
   const restarts = j.restarts + (counted ? 1 : 0);
   if (isElastic(j)) {
     // elastic: the survivors go on at once as ranks 0..k-1 (the job grows back when a slot appears)
     if (kept.length < (j.spec.min_workers ?? j.spec.workers)) return null;
     const placement = [...kept].sort((a, b) => a.rank - b.rank).map((p, rank) => ({ ...p, rank }));
-    return { ...base, placement, restarts, state: 'running', message: `${reason}; going on with ${kept.length} of ${j.spec.workers} rank(s) (elastic, live)`, placed_at: now, not_before: undefined };
+    return {
+      ...base,
+      placement,
+      restarts,
+      state: 'running',
+      message: `${reason}; going on with ${kept.length} of ${j.spec.workers} rank(s) (elastic, live)`,
+      placed_at: now,
+      not_before: undefined,
+    };
   }
-  return { ...to({ ...base, restarts, incident: { generation: base.generation, step: j.step } }, 'recovering', `${reason}; ${kept.length} rank(s) kept (live recovery)`), not_before: undefined };
+  return {
+    ...to(
+      { ...base, restarts, incident: { generation: base.generation, step: j.step } },
+      'recovering',
+      `${reason}; ${kept.length} rank(s) kept (live recovery)`,
+    ),
+    not_before: undefined,
+  };
 }
 
 /**
@@ -106,7 +126,13 @@ export function sameIncident(j: HeadJob): boolean {
  * (JetStream still recovering) and trained from step 1 (measured in test/e2e/multi-host).
  */
 export function incidentRestart(j: HeadJob, reason: string, backoffMs: number, now: number): HeadJob {
-  const next = endGeneration(j, 'rescale', `${reason} (same incident as generation ${j.incident?.generation ?? j.generation}: not counted again)`, 0, now);
+  const next = endGeneration(
+    j,
+    'rescale',
+    `${reason} (same incident as generation ${j.incident?.generation ?? j.generation}: not counted again)`,
+    0,
+    now,
+  );
   return { ...next, incident: undefined, not_before: new Date(now + backoffMs * 2 ** j.restarts).toISOString() };
 }
 
@@ -121,7 +147,15 @@ export function isElastic(j: HeadJob): boolean {
 
 /** A running elastic live gang below its size, when a slot is free: it grows (the new ranks are placed next). */
 export function grown(j: HeadJob): HeadJob {
-  return { ...j, generation: j.generation + 1, state: 'recovering', finished: [], final_step: undefined, placed_at: undefined, message: `growing from ${j.placement.length} to ${j.spec.workers} rank(s)` };
+  return {
+    ...j,
+    generation: j.generation + 1,
+    state: 'recovering',
+    finished: [],
+    final_step: undefined,
+    placed_at: undefined,
+    message: `growing from ${j.placement.length} to ${j.spec.workers} rank(s)`,
+  };
 }
 
 /** Ranks of a recovering live gang that have no actor yet (all of them after endGeneration). */
@@ -140,7 +174,8 @@ export function successRefusal(j: HeadJob, rank: number, step: number | undefine
   const planned = j.spec.trainer.kind === 'logreg' ? j.spec.trainer.steps : undefined;
   if (planned !== undefined && step !== planned) return `rank ${rank} reported success at step ${step}, not the final step ${planned}`;
   if (step === 0 || step < j.step) return `rank ${rank} reported success at step ${step}, behind the job (step ${j.step})`;
-  if (j.final_step !== undefined && step !== j.final_step) return `rank ${rank} reported success at step ${step}; another rank finished at ${j.final_step}`;
+  if (j.final_step !== undefined && step !== j.final_step)
+    return `rank ${rank} reported success at step ${step}; another rank finished at ${j.final_step}`;
   return null;
 }
 

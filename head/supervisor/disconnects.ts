@@ -25,12 +25,25 @@ export function nodeConnection(a: ClientDisconnectAdvisory): { nodeId: string; r
   return null;
 }
 
-export function watchDisconnects(sysNc: NatsConnection, account: string, hints: DisconnectHints, onBad: (err: unknown) => void): Subscription {
+export function watchDisconnects(
+  sysNc: NatsConnection,
+  account: string,
+  hints: DisconnectHints,
+  onBad: (err: unknown) => void,
+): Subscription {
   return sysNc.subscribe(disconnectAdvisorySubject(account), {
     callback: (err, m) => {
-      if (err) { onBad(err); return; }
+      if (err) {
+        onBad(err);
+        return;
+      }
       let a: ClientDisconnectAdvisory;
-      try { a = ClientDisconnectAdvisory.parse(m.json()); } catch (e) { onBad(e); return; }
+      try {
+        a = ClientDisconnectAdvisory.parse(m.json());
+      } catch (e) {
+        onBad(e);
+        return;
+      }
       const c = nodeConnection(a);
       if (c) hints.closed(c.nodeId, c.role);
     },

@@ -29,7 +29,11 @@ export interface HintDeps {
   onVerdict?(nodeId: string, v: { gone: boolean; why: string; ms: number }): void;
 }
 
-interface Pending { since: number; beatsThen: number; roles: Set<ConnRole> }
+interface Pending {
+  since: number;
+  beatsThen: number;
+  roles: Set<ConnRole>;
+}
 
 /** Heartbeats after the hint that prove a node alive while only its control connection closed. */
 export const HINT_PROOF_BEATS = 2;
@@ -39,19 +43,26 @@ export class DisconnectHints {
   readonly #d: HintDeps;
   #closed = false;
 
-  constructor(d: HintDeps) { this.#d = d; }
+  constructor(d: HintDeps) {
+    this.#d = d;
+  }
 
   /** A connection of `nodeId` in role `role` was closed by its client. */
   closed(nodeId: string, role: ConnRole, now = Date.now()): void {
     const beats = this.#d.beats(nodeId);
     if (this.#closed || beats === undefined) return;
     const p = this.#pending.get(nodeId);
-    if (p) { p.roles.add(role); return; }
+    if (p) {
+      p.roles.add(role);
+      return;
+    }
     this.#pending.set(nodeId, { since: now, beatsThen: beats, roles: new Set([role]) });
     void this.#confirm(nodeId);
   }
 
-  stop(): void { this.#closed = true; }
+  stop(): void {
+    this.#closed = true;
+  }
 
   async #confirm(nodeId: string): Promise<void> {
     const p = this.#pending.get(nodeId);
@@ -59,15 +70,27 @@ export class DisconnectHints {
     let verdict: { gone: boolean; why: string };
     for (;;) {
       const beats = this.#d.beats(nodeId);
-      if (beats === undefined) { verdict = { gone: false, why: 'node already removed' }; break; }
-      if (!p.roles.has('heartbeat') && beats - p.beatsThen >= HINT_PROOF_BEATS) { verdict = { gone: false, why: 'it kept sending heartbeats' }; break; }
-      if (await this.#d.ping(nodeId).catch(() => false)) { verdict = { gone: false, why: 'it answered a ping' }; break; }
+      if (beats === undefined) {
+        verdict = { gone: false, why: 'node already removed' };
+        break;
+      }
+      if (!p.roles.has('heartbeat') && beats - p.beatsThen >= HINT_PROOF_BEATS) {
+        verdict = { gone: false, why: 'it kept sending heartbeats' };
+        break;
+      }
+      if (await this.#d.ping(nodeId).catch(() => false)) {
+        verdict = { gone: false, why: 'it answered a ping' };
+        break;
+      }
       const both = p.roles.size >= 2;
       if (Date.now() - p.since >= (both ? HINT_BOTH_MS : HINT_ONE_MS)) {
         verdict = { gone: true, why: `${both ? 'its connections' : `its ${[...p.roles][0]} connection`} closed and it answered no ping` };
         break;
       }
-      if (this.#closed) { verdict = { gone: false, why: 'head stopping' }; break; }
+      if (this.#closed) {
+        verdict = { gone: false, why: 'head stopping' };
+        break;
+      }
       await new Promise((r) => setTimeout(r, HINT_PING_EVERY_MS));
     }
     this.#pending.delete(nodeId);

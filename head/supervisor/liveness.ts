@@ -17,7 +17,11 @@ export function deadNodes(nodes: readonly LiveNode[], now: number, deadAfterMs: 
     .map((n) => n.record.nodeId);
 }
 
-export interface MissingActor { jobId: string; actorId: string; nodeId: string }
+export interface MissingActor {
+  jobId: string;
+  actorId: string;
+  nodeId: string;
+}
 
 /**
  * `lastReported` (actor id -> ms) is updated in place with every actor a node reports now;
@@ -25,8 +29,12 @@ export interface MissingActor { jobId: string; actorId: string; nodeId: string }
  * `since` (head start) also counts as a report, so a new head gives every actor a full grace.
  */
 export function missingActors(
-  jobs: readonly HeadJob[], nodes: ReadonlyMap<string, LiveNode>, lastReported: Map<string, number>,
-  now: number, graceMs: number, since: number,
+  jobs: readonly HeadJob[],
+  nodes: ReadonlyMap<string, LiveNode>,
+  lastReported: Map<string, number>,
+  now: number,
+  graceMs: number,
+  since: number,
 ): MissingActor[] {
   const out: MissingActor[] = [];
   for (const j of jobs) {
@@ -36,7 +44,10 @@ export function missingActors(
       // an unknown node counts as not reporting (a head may have died between removing a
       // dead node and ending its jobs' generation)
       const node = nodes.get(p.nodeId);
-      if (node?.record.actors.some((a) => a.actorId === p.actorId)) { lastReported.set(p.actorId, now); continue; }
+      if (node?.record.actors.some((a) => a.actorId === p.actorId)) {
+        lastReported.set(p.actorId, now);
+        continue;
+      }
       const last = Math.max(lastReported.get(p.actorId) ?? 0, j.placed_at ?? 0, since);
       if (now - last > graceMs) out.push({ jobId: j.id, actorId: p.actorId, nodeId: p.nodeId });
     }

@@ -16,7 +16,9 @@ import { NodeHeartbeat } from '../../shared/schemas/node.ts';
 import type { Controller } from '../controller.ts';
 import { pingNode } from './spawn.ts';
 
-export interface Membership { stop(): void }
+export interface Membership {
+  stop(): void;
+}
 
 export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller, log: Logger, headId: string): Membership {
   const pinging = new Map<string, number>();
@@ -27,52 +29,74 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
     return true;
   };
 
-  subs.push(serve(nc, NodeRegister, s.allNodeRegister, async (info, { msg }) => {
-    if (impostor(msg, info.nodeId)) throw new FlotillaError('FLO_FORBIDDEN', `a registration of node ${info.nodeId} must come on its own subject`);
-    await ctl.nodes.register(info);
-    ctl.nodeRegistered(info.nodeId);
-    log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
-    void ctl.tick();
-    return { headId };
-  }));
+  subs.push(
+    serve(nc, NodeRegister, s.allNodeRegister, async (info, { msg }) => {
+      if (impostor(msg, info.nodeId))
+        throw new FlotillaError('FLO_FORBIDDEN', `a registration of node ${info.nodeId} must come on its own subject`);
+      await ctl.nodes.register(info);
+      ctl.nodeRegistered(info.nodeId);
+      log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
+      void ctl.tick();
+      return { headId };
+    }),
+  );
 
-  subs.push(nc.subscribe(s.allNodeHeartbeats, {
-    callback: (err, m) => {
-      if (err) return;
-      let hb: NodeHeartbeat;
-      try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
-      if (impostor(m, hb.nodeId)) return;
-      const before = ctl.nodes.get(hb.nodeId)?.record;
-      const wasDraining = before?.draining ?? false;
-      const hadActors = before?.actors.length ?? 0;
-      void ctl.nodes.heartbeat(hb).then(async (known) => {
-        if (known) {
-          if (hb.draining && !wasDraining) await ctl.onNodeLeaving(hb.nodeId);
-          else if (hb.actors.length < hadActors) ctl.slotFreed();
+  subs.push(
+    nc.subscribe(s.allNodeHeartbeats, {
+      callback: (err, m) => {
+        if (err) return;
+        let hb: NodeHeartbeat;
+        try {
+          hb = decode(NodeHeartbeat, m.data);
+        } catch {
           return;
         }
-        const last = pinging.get(hb.nodeId) ?? 0;
-        if (Date.now() - last < 2000) return;
-        pinging.set(hb.nodeId, Date.now());
-        const info = await pingNode(nc, s, hb.nodeId, 2000);
-        await ctl.nodes.register(info);
-        await ctl.nodes.heartbeat(hb);
-        log.info({ node: info.nodeId, slots: info.slots }, 'node adopted from its heartbeat');
-        void ctl.tick();
-      }).catch((e: Error) => log.debug({ node: hb.nodeId, err: e.message }, 'heartbeat not applied'));
-    },
-  }));
+        if (impostor(m, hb.nodeId)) return;
+        const before = ctl.nodes.get(hb.nodeId)?.record;
+        const wasDraining = before?.draining ?? false;
+        const hadActors = before?.actors.length ?? 0;
+        void ctl.nodes
+          .heartbeat(hb)
+          .then(async (known) => {
+            if (known) {
+              if (hb.draining && !wasDraining) await ctl.onNodeLeaving(hb.nodeId);
+              else if (hb.actors.length < hadActors) ctl.slotFreed();
+              return;
+            }
+            const last = pinging.get(hb.nodeId) ?? 0;
+            if (Date.now() - last < 2000) return;
+            pinging.set(hb.nodeId, Date.now());
+            const info = await pingNode(nc, s, hb.nodeId, 2000);
+            await ctl.nodes.register(info);
+            await ctl.nodes.heartbeat(hb);
+            log.info({ node: info.nodeId, slots: info.slots }, 'node adopted from its heartbeat');
+            void ctl.tick();
+          })
+          .catch((e: Error) => log.debug({ node: hb.nodeId, err: e.message }, 'heartbeat not applied'));
+      },
+    }),
+  );
 
-  subs.push(nc.subscribe(s.allNodeLeaving, {
-    callback: (err, m) => {
-      if (err) return;
-      let hb: NodeHeartbeat;
-      try { hb = decode(NodeHeartbeat, m.data); } catch { return; }
-      if (impostor(m, hb.nodeId)) return;
-      log.info({ node: hb.nodeId }, 'node is leaving');
-      void ctl.onNodeLeaving(hb.nodeId).catch((e: Error) => log.warn({ node: hb.nodeId, err: e.message }, 'drain failed'));
-    },
-  }));
+  subs.push(
+    nc.subscribe(s.allNodeLeaving, {
+      callback: (err, m) => {
+        if (err) return;
+        let hb: NodeHeartbeat;
+        try {
+          hb = decode(NodeHeartbeat, m.data);
+        } catch {
+          return;
+        }
+        if (impostor(m, hb.nodeId)) return;
+        log.info({ node: hb.nodeId }, 'node is leaving');
+        void ctl.onNodeLeaving(hb.nodeId).catch((e: Error) => log.warn({ node: hb.nodeId, err: e.message }, 'drain failed'));
+      },
+    }),
+  );
 
-  return { stop() { for (const sub of subs) sub.unsubscribe(); } };
+  return {
+    stop() {
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
 }

@@ -33,8 +33,13 @@ export function resultRows(csv: string): TrialMetrics[] {
     const row = l.split(',').map((c) => Number(c.trim()));
     const col = (name: string) => row[head.indexOf(name)];
     return {
-      precision: col('metrics/precision'), recall: col('metrics/recall'), map50: col('metrics/mAP_0.5'), map: col('metrics/mAP_0.5:0.95'),
-      val_box: col('val/box_loss'), val_obj: col('val/obj_loss'), val_cls: col('val/cls_loss'),
+      precision: col('metrics/precision'),
+      recall: col('metrics/recall'),
+      map50: col('metrics/mAP_0.5'),
+      map: col('metrics/mAP_0.5:0.95'),
+      val_box: col('val/box_loss'),
+      val_obj: col('val/obj_loss'),
+      val_cls: col('val/cls_loss'),
     };
   });
 }
@@ -44,7 +49,11 @@ export function lastResults(csv: string): TrialMetrics | null {
   return resultRows(csv).at(-1) ?? null;
 }
 
-export async function trialOutcome(job: HeadJob, endedForMs: number, artifact: (jobId: string, name: string) => Promise<string | null>): Promise<TrialOutcome> {
+export async function trialOutcome(
+  job: HeadJob,
+  endedForMs: number,
+  artifact: (jobId: string, name: string) => Promise<string | null>,
+): Promise<TrialOutcome> {
   const late = endedForMs > RESULT_GRACE_MS;
   if (job.state === 'cancelled') return { kind: 'cancelled', message: job.message ?? 'cancelled' };
   if (job.state === 'failed') {

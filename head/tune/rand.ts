@@ -20,7 +20,7 @@ function mix(x: number): number {
 export function seededRand(seed: number): Rand {
   let counter = 0;
   const s = mix(seed >>> 0);
-  const uniform = () => mix((s + Math.imul(counter++, 0x9e3779b9)) >>> 0 ^ 0x5bd1e995) / 4294967296;
+  const uniform = () => mix(((s + Math.imul(counter++, 0x9e3779b9)) >>> 0) ^ 0x5bd1e995) / 4294967296;
   return {
     uniform,
     normal() {

@@ -57,18 +57,30 @@ export class StudyRunner {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(d: RunnerDeps) { this.#d = d; }
+  constructor(d: RunnerDeps) {
+    this.#d = d;
+  }
 
-  start(everyMs: number): void { this.#timer = setInterval(() => void this.pass(), everyMs); }
-  stop(): void { this.#stopped = true; clearInterval(this.#timer); }
+  start(everyMs: number): void {
+    this.#timer = setInterval(() => void this.pass(), everyMs);
+  }
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+  }
 
   async create(spec: StudySpec, owner?: string): Promise<StudyRecord> {
     const why = this.#d.problem();
     if (why) throw new FlotillaError('FLO_UNAVAILABLE', `the head cannot reach NATS: ${why}`);
     const now = new Date().toISOString();
     const st = await this.#d.studies.create({
-      id: `s${Date.now().toString(36)}${randomBytes(3).toString('hex')}`, spec, state: 'running', trials: [],
-      ...(owner ? { owner } : {}), created_at: now, updated_at: now,
+      id: `s${Date.now().toString(36)}${randomBytes(3).toString('hex')}`,
+      spec,
+      state: 'running',
+      trials: [],
+      ...(owner ? { owner } : {}),
+      created_at: now,
+      updated_at: now,
     });
     this.#d.log.info({ study: st.id, trials: spec.trials, concurrency: spec.concurrency, method: spec.method }, 'study submitted');
     void this.pass();
@@ -78,7 +90,11 @@ export class StudyRunner {
   async cancel(id: string): Promise<StudyRecord> {
     const st = await this.#d.studies.update(id, (s) => {
       if (s.state !== 'running') return null;
-      for (const t of s.trials) if (inFlight(t)) { t.state = 'cancelled'; t.message = 'the study was cancelled'; }
+      for (const t of s.trials)
+        if (inFlight(t)) {
+          t.state = 'cancelled';
+          t.message = 'the study was cancelled';
+        }
       return { ...s, state: 'cancelled', message: 'cancelled' };
     });
     await this.#cancelTrialJobs(st);
@@ -94,9 +110,13 @@ export class StudyRunner {
         try {
           if (st.state === 'running') await this.#step(st);
           else if (st.state === 'cancelled') await this.#cancelTrialJobs(st);
-        } catch (e) { this.#d.log.warn({ study: st.id, err: (e as Error).message }, 'study pass failed (retried)'); }
+        } catch (e) {
+          this.#d.log.warn({ study: st.id, err: (e as Error).message }, 'study pass failed (retried)');
+        }
       }
-    } finally { this.#busy = false; }
+    } finally {
+      this.#busy = false;
+    }
   }
 
   async #cancelTrialJobs(st: StudyRecord): Promise<void> {
@@ -110,19 +130,36 @@ export class StudyRunner {
   async #observe(study: string, t: Trial): Promise<Partial<Trial> | null> {
     const job = this.#d.jobs.get(t.job_id);
     if (!job) return null;
-    if (!TERMINAL_STATES.includes(job.state)) { const s = trialStateOf(job.state); return s === t.state ? null : { state: s }; }
+    if (!TERMINAL_STATES.includes(job.state)) {
+      const s = trialStateOf(job.state);
+      return s === t.state ? null : { state: s };
+    }
     const ended = this.#endedAt.get(job.id) ?? Date.now();
     this.#endedAt.set(job.id, ended);
     const o = await trialOutcome(job, Date.now() - ended, this.#d.artifact);
     switch (o.kind) {
-      case 'wait': return null;
-      case 'scored': return { state: 'succeeded', fitness: o.fitness, ...(o.metrics ? { metrics: o.metrics } : {}) };
-      case 'hyp-failed': return { state: 'failed', fitness: 0, message: `its hyperparameters failed it (worst fitness): ${o.message}` };
-      case 'cancelled': return { state: 'cancelled', message: o.message };
+      case 'wait':
+        return null;
+      case 'scored':
+        return { state: 'succeeded', fitness: o.fitness, ...(o.metrics ? { metrics: o.metrics } : {}) };
+      case 'hyp-failed':
+        return { state: 'failed', fitness: 0, message: `its hyperparameters failed it (worst fitness): ${o.message}` };
+      case 'cancelled':
+        return { state: 'cancelled', message: o.message };
       case 'retry':
-        if (t.attempts >= MAX_ATTEMPTS) return { state: 'failed', fitness: 0, message: `failed ${t.attempts} times for infrastructure reasons (worst fitness): ${o.message}` };
+        if (t.attempts >= MAX_ATTEMPTS)
+          return {
+            state: 'failed',
+            fitness: 0,
+            message: `failed ${t.attempts} times for infrastructure reasons (worst fitness): ${o.message}`,
+          };
         this.#d.log.warn({ job: t.job_id, reason: o.message }, 'trial failed for an infrastructure reason: retried');
-        return { state: 'pending', job_id: trialJobId(study, t.n, t.attempts + 1), attempts: t.attempts + 1, message: `retried: ${o.message}` };
+        return {
+          state: 'pending',
+          job_id: trialJobId(study, t.n, t.attempts + 1),
+          attempts: t.attempts + 1,
+          message: `retried: ${o.message}`,
+        };
     }
   }
 
@@ -144,7 +181,10 @@ export class StudyRunner {
     const changes = new Map<string, Partial<Trial>>();
     const reached = new Map<string, Record<string, number>>();
     for (const t of st.trials) {
-      if (t.state === 'stopped') { const j = this.#d.jobs.get(t.job_id); if (j && !TERMINAL_STATES.includes(j.state)) await this.#d.cancel(t.job_id).catch(() => undefined); }
+      if (t.state === 'stopped') {
+        const j = this.#d.jobs.get(t.job_id);
+        if (j && !TERMINAL_STATES.includes(j.state)) await this.#d.cancel(t.job_id).catch(() => undefined);
+      }
       if (!inFlight(t)) continue;
       const c = await this.#observe(st.id, t);
       if (c) changes.set(t.job_id, c);
@@ -169,7 +209,11 @@ export class StudyRunner {
           t.rungs = { ...t.rungs, [epochs]: f };
           const recorded = cur.trials.flatMap((x) => (x.rungs?.[epochs] === undefined ? [] : [x.rungs[epochs]]));
           if (ashaStops(f, recorded, asha.reduction_factor)) {
-            Object.assign(t, { state: 'stopped', fitness: f, message: `stopped by ASHA after ${epochs} epochs: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)` });
+            Object.assign(t, {
+              state: 'stopped',
+              fitness: f,
+              message: `stopped by ASHA after ${epochs} epochs: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)`,
+            });
             break;
           }
         }
@@ -180,7 +224,10 @@ export class StudyRunner {
         changed = true;
       }
       const best = bestOf(cur.trials);
-      if (best && best.n !== cur.best) { cur.best = best.n; changed = true; }
+      if (best && best.n !== cur.best) {
+        cur.best = best.n;
+        changed = true;
+      }
       if (cur.trials.length === cur.spec.trials && !cur.trials.some(inFlight)) {
         cur.state = 'succeeded';
         cur.message = best ? `best: trial ${best.n} (job ${best.job_id}), fitness ${best.fitness}` : 'no trial has a fitness';
@@ -188,11 +235,15 @@ export class StudyRunner {
       }
       return changed ? cur : null;
     });
-    if (next.state !== 'running' && st.state === 'running') this.#d.log.info({ study: st.id, state: next.state, message: next.message }, 'study ended');
+    if (next.state !== 'running' && st.state === 'running')
+      this.#d.log.info({ study: st.id, state: next.state, message: next.message }, 'study ended');
     for (const t of next.trials) {
       if (inFlight(t) && !this.#d.jobs.get(t.job_id)) await this.#createJob(next, t);
       const j = t.state === 'stopped' ? this.#d.jobs.get(t.job_id) : undefined;
-      if (j && !TERMINAL_STATES.includes(j.state)) { this.#d.log.info({ study: st.id, trial: t.n, job: t.job_id }, t.message ?? 'stopped by ASHA'); await this.#d.cancel(t.job_id); }
+      if (j && !TERMINAL_STATES.includes(j.state)) {
+        this.#d.log.info({ study: st.id, trial: t.n, job: t.job_id }, t.message ?? 'stopped by ASHA');
+        await this.#d.cancel(t.job_id);
+      }
     }
   }
 

@@ -15,9 +15,17 @@ export const MUTATION_PROBABILITY = 0.8;
 export const SIGMA = 0.2;
 export const PARENTS = 5;
 
-export interface Gene { key: string; gain: number; lower: number; upper: number }
+export interface Gene {
+  key: string;
+  gain: number;
+  lower: number;
+  upper: number;
+}
 export type Point = Record<string, number>;
-export interface Result { hyp: Point; fitness: number }
+export interface Result {
+  hyp: Point;
+  fitness: number;
+}
 
 export function fitness(m: { precision: number; recall: number; map50: number; map: number }): number {
   const [a, b, c, d] = FITNESS_WEIGHTS;
@@ -37,7 +45,10 @@ export function selectParent(results: readonly Result[], rand: Rand): Point {
   const min = Math.min(...top.map((r) => r.fitness));
   const w = top.map((r) => r.fitness - min + 1e-6);
   let x = rand.uniform() * w.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < top.length; i++) { x -= w[i]; if (x < 0) return top[i].hyp; }
+  for (let i = 0; i < top.length; i++) {
+    x -= w[i];
+    if (x < 0) return top[i].hyp;
+  }
   return top[top.length - 1].hyp;
 }
 
@@ -57,9 +68,14 @@ export function mutationFactors(gains: readonly number[], rand: Rand): number[] 
 }
 
 export function mutate(parent: Point, genes: readonly Gene[], rand: Rand): Point {
-  const v = mutationFactors(genes.map((g) => g.gain), rand);
+  const v = mutationFactors(
+    genes.map((g) => g.gain),
+    rand,
+  );
   const out: Point = { ...parent };
-  genes.forEach((g, i) => { out[g.key] = parent[g.key] * v[i]; });
+  genes.forEach((g, i) => {
+    out[g.key] = parent[g.key] * v[i];
+  });
   return constrain(out, genes);
 }
 

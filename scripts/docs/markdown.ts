@@ -2,11 +2,16 @@
 
 /** One table cell: pipes escaped, line breaks folded. */
 export function cell(s: unknown): string {
-  return String(s ?? '').replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+  return String(s ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
 }
 
 export function table(head: string[], rows: string[][]): string {
-  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join(
+    '\n',
+  );
 }
 
 type Schema = Record<string, any>;
@@ -14,7 +19,8 @@ type Schema = Record<string, any>;
 /** A schema's type in words: `integer`, `string (one of a, b)`, `array of object`, `a | b`. */
 export function typeOf(s: Schema): string {
   if (!s || typeof s !== 'object') return '';
-  if (s.enum) return s.enum.length === 1 ? `\`${JSON.stringify(s.enum[0])}\`` : `one of ${s.enum.map((v: unknown) => `\`${v}\``).join(', ')}`;
+  if (s.enum)
+    return s.enum.length === 1 ? `\`${JSON.stringify(s.enum[0])}\`` : `one of ${s.enum.map((v: unknown) => `\`${v}\``).join(', ')}`;
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   const alts = s.anyOf ?? s.oneOf;
   if (alts) return [...new Set(alts.map(typeOf))].join(' | ');
@@ -26,7 +32,8 @@ export function typeOf(s: Schema): string {
 /** Bounds and patterns of one schema, in words. */
 export function constraints(s: Schema): string {
   const out: string[] = [];
-  const lo = s.minimum ?? s.exclusiveMinimum, hi = s.maximum ?? s.exclusiveMaximum;
+  const lo = s.minimum ?? s.exclusiveMinimum,
+    hi = s.maximum ?? s.exclusiveMaximum;
   const gt = s.exclusiveMinimum === true || typeof s.exclusiveMinimum === 'number';
   const lt = s.exclusiveMaximum === true || typeof s.exclusiveMaximum === 'number';
   const big = (n: number) => n >= Number.MAX_SAFE_INTEGER;
@@ -41,12 +48,21 @@ export function constraints(s: Schema): string {
   return out.join(', ');
 }
 
-export interface FieldRow { name: string; type: string; required: boolean; default: string; constraints: string; description: string }
+export interface FieldRow {
+  name: string;
+  type: string;
+  required: boolean;
+  default: string;
+  constraints: string;
+  description: string;
+}
 
 const discriminator = (alts: Schema[]): string | null => {
   const objs = alts.filter((a) => a.type === 'object' && a.properties);
   if (objs.length !== alts.length || objs.length < 2) return null;
-  const key = Object.keys(objs[0].properties).find((k) => objs.every((o) => o.properties[k]?.enum?.length === 1 || o.properties[k]?.const !== undefined));
+  const key = Object.keys(objs[0].properties).find((k) =>
+    objs.every((o) => o.properties[k]?.enum?.length === 1 || o.properties[k]?.const !== undefined),
+  );
   return key ?? null;
 };
 
@@ -77,8 +93,13 @@ export function fieldRows(s: Schema, prefix = '', required = true): FieldRow[] {
     const req = new Set<string>(s.required ?? []);
     for (const [k, sub] of Object.entries<Schema>(s.properties)) {
       const name = prefix ? `${prefix}.${k}` : k;
-      const nested = (sub.type === 'object' && sub.properties) || ((sub.anyOf ?? sub.oneOf) && (sub.anyOf ?? sub.oneOf).some((a: Schema) => a.type === 'object' && a.properties));
-      if (nested) { rows.push(...fieldRows(sub, name, req.has(k))); continue; }
+      const nested =
+        (sub.type === 'object' && sub.properties) ||
+        ((sub.anyOf ?? sub.oneOf) && (sub.anyOf ?? sub.oneOf).some((a: Schema) => a.type === 'object' && a.properties));
+      if (nested) {
+        rows.push(...fieldRows(sub, name, req.has(k)));
+        continue;
+      }
       if (sub.type === 'array' && sub.items?.type === 'object' && sub.items.properties) {
         rows.push(row(name, sub, req.has(k)));
         rows.push(...fieldRows(sub.items, `${name}[]`, true));
@@ -94,13 +115,18 @@ export function fieldRows(s: Schema, prefix = '', required = true): FieldRow[] {
 
 function row(name: string, s: Schema, required: boolean): FieldRow {
   return {
-    name, type: typeOf(s), required: required && s.default === undefined,
+    name,
+    type: typeOf(s),
+    required: required && s.default === undefined,
     default: s.default === undefined ? '' : `\`${JSON.stringify(s.default)}\``,
-    constraints: constraints(s), description: s.description ?? '',
+    constraints: constraints(s),
+    description: s.description ?? '',
   };
 }
 
 export function fieldTable(rows: FieldRow[]): string {
-  return table(['field', 'type', 'required', 'default', 'bounds', 'description'],
-    rows.map((r) => [`\`${r.name}\``, r.type, r.required ? 'yes' : '', r.default, r.constraints, r.description]));
+  return table(
+    ['field', 'type', 'required', 'default', 'bounds', 'description'],
+    rows.map((r) => [`\`${r.name}\``, r.type, r.required ? 'yes' : '', r.default, r.constraints, r.description]),
+  );
 }

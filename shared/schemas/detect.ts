@@ -16,9 +16,17 @@ export const MAX_DETECT_PIXELS = 40_000_000;
 export const DetectRequest = z.strictObject({
   job: Id,
   /** which artifact of the job holds the weights */
-  weights: z.string().max(MAX_NAME).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(ckpt|pt)$/, 'an artifact name ending in .ckpt or .pt').default('best.ckpt'),
+  weights: z
+    .string()
+    .max(MAX_NAME)
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(ckpt|pt)$/, 'an artifact name ending in .ckpt or .pt')
+    .default('best.ckpt'),
   /** the image file's bytes, base64 */
-  image: z.string().min(1).max(Math.ceil(MAX_DETECT_IMAGE_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 (standard alphabet)'),
+  image: z
+    .string()
+    .min(1)
+    .max(Math.ceil(MAX_DETECT_IMAGE_BYTES / 3) * 4)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 (standard alphabet)'),
   /** inference size, long side (rounded up to the stride), as detect.py --img */
   img: z.number().int().min(32).max(1280).default(640),
   conf_thres: z.number().min(0).max(1).default(0.25),

@@ -15,10 +15,20 @@ export const JobEvent = z.discriminatedUnion('type', [
    * saving actor was stopped while JetStream was electing a leader)
    */
   z.object({
-    ...base, type: z.literal('state'), state: JobState, message: z.string().max(MAX_TEXT).optional(), restarts: z.number().int().nonnegative().optional(),
+    ...base,
+    type: z.literal('state'),
+    state: JobState,
+    message: z.string().max(MAX_TEXT).optional(),
+    restarts: z.number().int().nonnegative().optional(),
     checkpoint_step: z.number().int().nonnegative().optional(),
   }),
-  z.object({ ...base, type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']), rank: z.number().int().optional(), msg: z.string().max(MAX_TEXT) }),
+  z.object({
+    ...base,
+    type: z.literal('log'),
+    level: z.enum(['debug', 'info', 'warn', 'error']),
+    rank: z.number().int().optional(),
+    msg: z.string().max(MAX_TEXT),
+  }),
   z.object({
     ...base,
     type: z.literal('metric'),

@@ -38,10 +38,7 @@ export const TIMED_FAULTS: readonly FaultKind[] = ['stall', 'partition', 'slow-l
 /** Kinds aimed at a whole node (a rank target means "the node that runs that rank"). */
 export const NODE_FAULTS: readonly FaultKind[] = ['kill-node', 'preempt-node', 'partition'];
 
-export const FaultTarget = z.union([
-  z.object({ rank: z.number().int().nonnegative() }).strict(),
-  z.object({ node: Id }).strict(),
-]);
+export const FaultTarget = z.union([z.object({ rank: z.number().int().nonnegative() }).strict(), z.object({ node: Id }).strict()]);
 export type FaultTarget = z.infer<typeof FaultTarget>;
 
 /** One fault as a user declares it. Neither at_step nor after_ms: inject at once. */

@@ -10,7 +10,11 @@ import { z } from 'zod';
 export const MAX_NODE_GPUS = 64;
 export const MAX_GPUS_PER_RANK = 16;
 
-export const GpuIndex = z.number().int().nonnegative().max(MAX_NODE_GPUS - 1);
+export const GpuIndex = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(MAX_NODE_GPUS - 1);
 
 /** One GPU of a node, as found at the agent's start. */
 export const GpuInfo = z.object({
@@ -39,4 +43,7 @@ export const GpuSource = z.enum(GPU_SOURCES);
 export type GpuSource = z.infer<typeof GpuSource>;
 
 /** Device indices one actor holds (distinct, sorted by the head). */
-export const GpuList = z.array(GpuIndex).max(MAX_GPUS_PER_RANK).refine((l) => new Set(l).size === l.length, 'GPU indices must be distinct');
+export const GpuList = z
+  .array(GpuIndex)
+  .max(MAX_GPUS_PER_RANK)
+  .refine((l) => new Set(l).size === l.length, 'GPU indices must be distinct');

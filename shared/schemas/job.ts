@@ -53,10 +53,17 @@ export const Yolov5Trainer = z
     /** nominal batch for gradient accumulation, as train.py's nbs (default 64) */
     nbs: z.number().int().positive().max(4096).default(64),
     /** hyperparameter overrides (hyp.scratch-low keys) */
-    hyp: z.record(z.string().max(MAX_NAME), z.number()).refine((h) => Object.keys(h).length <= MAX_KEYS, `at most ${MAX_KEYS} keys`).default({}),
+    hyp: z
+      .record(z.string().max(MAX_NAME), z.number())
+      .refine((h) => Object.keys(h).length <= MAX_KEYS, `at most ${MAX_KEYS} keys`)
+      .default({}),
     /** synthetic set size when data = "synthetic" */
     synthetic: z
-      .object({ train: z.number().int().positive().default(64), val: z.number().int().positive().default(16), seed: z.number().int().default(0) })
+      .object({
+        train: z.number().int().positive().default(64),
+        val: z.number().int().positive().default(16),
+        seed: z.number().int().default(0),
+      })
       .strict()
       .default({ train: 64, val: 16, seed: 0 }),
     seed: z.number().int().nonnegative().default(0),
@@ -87,8 +94,14 @@ export const Yolov5Trainer = z
      * folder pushed with `flotilla dataset push`); layers whose names and shapes match are
      * transferred (the cfg's anchors are kept, as train.py does when --cfg is given)
      */
-    weights: z.string().min(1).max(MAX_PATH).refine((w) => !w.startsWith(DATASET_SCHEME) || isDatasetFileRef(w.slice(DATASET_SCHEME.length)),
-      { message: `use a path, or ${DATASET_SCHEME}NAME/FILE with FILE a relative path inside the pushed dataset (no '..')` }).optional(),
+    weights: z
+      .string()
+      .min(1)
+      .max(MAX_PATH)
+      .refine((w) => !w.startsWith(DATASET_SCHEME) || isDatasetFileRef(w.slice(DATASET_SCHEME.length)), {
+        message: `use a path, or ${DATASET_SCHEME}NAME/FILE with FILE a relative path inside the pushed dataset (no '..')`,
+      })
+      .optional(),
   })
   .strict();
 
@@ -158,7 +171,10 @@ export const JobRecord = z.object({
   checkpoint_step: z.number().int().nonnegative().nullable(),
   placement: z.array(Placement).max(MAX_RANKS),
   message: z.string().max(MAX_TEXT).optional(),
-  metrics: z.record(z.string().max(MAX_NAME), z.number()).refine((m) => Object.keys(m).length <= MAX_KEYS, `at most ${MAX_KEYS} values`).default({}),
+  metrics: z
+    .record(z.string().max(MAX_NAME), z.number())
+    .refine((m) => Object.keys(m).length <= MAX_KEYS, `at most ${MAX_KEYS} values`)
+    .default({}),
   created_at: z.string().max(MAX_STAMP),
   updated_at: z.string().max(MAX_STAMP),
   /** FIFO order among equal priorities */

@@ -129,7 +129,11 @@ export type FaultAccepted = z.infer<typeof FaultAccepted>;
 
 /** The reply of each NodeControl op. */
 export const NODE_CONTROL_REPLIES = {
-  spawn: ActorSpawned, stop: ActorStopRequested, ping: NodeInfo, drain: NodeDraining, fault: FaultAccepted,
+  spawn: ActorSpawned,
+  stop: ActorStopRequested,
+  ping: NodeInfo,
+  drain: NodeDraining,
+  fault: FaultAccepted,
 } as const satisfies Record<NodeControl['op'], z.ZodType>;
 export type NodeControlReply<Op extends NodeControl['op']> = z.infer<(typeof NODE_CONTROL_REPLIES)[Op]>;
 

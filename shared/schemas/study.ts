@@ -30,32 +30,56 @@ export const StudySpec = z
     /** trials running at once (default 1) */
     concurrency: z.number().int().positive().max(256).default(1),
     /** seed of the sampling (default 0): the same seed and the same results sample the same trials */
-    seed: z.number().int().nonnegative().max(2 ** 31).default(0),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(2 ** 31)
+      .default(0),
     /** ASHA early stopping (YOLOv5 trials): rungs at grace * reduction_factor^k epochs; the lower (1 - 1/rf) of a rung stop */
-    asha: z.object({
-      grace: z.number().int().positive().default(1),
-      reduction_factor: z.number().int().min(2).max(100).default(3),
-    }).strict().optional(),
+    asha: z
+      .object({
+        grace: z.number().int().positive().default(1),
+        reduction_factor: z.number().int().min(2).max(100).default(3),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
     const kind = s.base.trainer.kind;
-    if (s.asha && s.base.trainer.kind !== 'yolov5') ctx.addIssue({ code: 'custom', path: ['asha'], message: 'ASHA needs a yolov5 base job (it stops trials at epoch rungs)' });
+    if (s.asha && s.base.trainer.kind !== 'yolov5')
+      ctx.addIssue({ code: 'custom', path: ['asha'], message: 'ASHA needs a yolov5 base job (it stops trials at epoch rungs)' });
     else if (s.asha && s.base.trainer.kind === 'yolov5' && s.asha.grace >= s.base.trainer.epochs) {
-      ctx.addIssue({ code: 'custom', path: ['asha', 'grace'], message: `the first rung (${s.asha.grace} epochs) must come before the trial's last epoch (${s.base.trainer.epochs})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['asha', 'grace'],
+        message: `the first rung (${s.asha.grace} epochs) must come before the trial's last epoch (${s.base.trainer.epochs})`,
+      });
     }
     const meta = metaOf(kind);
     if (s.space === 'yolov5') {
-      if (kind !== 'yolov5') ctx.addIssue({ code: 'custom', path: ['space'], message: `'yolov5' needs a yolov5 base job; a ${kind} job searches { ${Object.keys(meta).join(', ')} }` });
+      if (kind !== 'yolov5')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['space'],
+          message: `'yolov5' needs a yolov5 base job; a ${kind} job searches { ${Object.keys(meta).join(', ')} }`,
+        });
       return;
     }
     const keys = Object.keys(s.space);
     if (keys.length === 0) ctx.addIssue({ code: 'custom', path: ['space'], message: 'name at least one key with its [min, max]' });
     for (const k of keys) {
       const [lo, hi] = s.space[k];
-      if (!(k in meta)) ctx.addIssue({ code: 'custom', path: ['space', k], message: `not a searchable ${kind} key; use one of: ${Object.keys(meta).join(', ')}` });
+      if (!(k in meta))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['space', k],
+          message: `not a searchable ${kind} key; use one of: ${Object.keys(meta).join(', ')}`,
+        });
       else if (!(lo <= hi)) ctx.addIssue({ code: 'custom', path: ['space', k], message: `min ${lo} must be <= max ${hi}` });
-      else if (lo < meta[k][1] || hi > meta[k][2]) ctx.addIssue({ code: 'custom', path: ['space', k], message: `bounds must lie within [${meta[k][1]}, ${meta[k][2]}]` });
+      else if (lo < meta[k][1] || hi > meta[k][2])
+        ctx.addIssue({ code: 'custom', path: ['space', k], message: `bounds must lie within [${meta[k][1]}, ${meta[k][2]}]` });
     }
   });
 export type StudySpec = z.infer<typeof StudySpec>;
@@ -68,8 +92,13 @@ export type TrialState = z.infer<typeof TrialState>;
 
 /** The final validation of a trial, as train.py's evolve.csv columns. */
 export const TrialMetrics = z.object({
-  precision: z.number(), recall: z.number(), map50: z.number(), map: z.number(),
-  val_box: z.number(), val_obj: z.number(), val_cls: z.number(),
+  precision: z.number(),
+  recall: z.number(),
+  map50: z.number(),
+  map: z.number(),
+  val_box: z.number(),
+  val_obj: z.number(),
+  val_cls: z.number(),
 });
 export type TrialMetrics = z.infer<typeof TrialMetrics>;
 
@@ -112,4 +141,6 @@ export type StudyRecord = z.infer<typeof StudyRecord>;
 /** GET /v1/studies reply. */
 export const StudyList = z.object({ studies: z.array(StudyRecord) });
 /** A trial job's state mapped onto the trial (recovering counts as running). */
-export function trialStateOf(s: JobState): TrialState { return s === 'recovering' ? 'running' : s; }
+export function trialStateOf(s: JobState): TrialState {
+  return s === 'recovering' ? 'running' : s;
+}

@@ -11,7 +11,14 @@ export type SyncCompression = (typeof SYNC_COMPRESSIONS)[number];
 
 /** The defaults, named (docs/sync.md explains each). */
 export const SYNC_DEFAULTS = {
-  mode: 'allreduce', every: 16, compress: 'none', outer_lr: 0.7, outer_momentum: 0.9, fragments: 4, overlap: 1, error_feedback: true,
+  mode: 'allreduce',
+  every: 16,
+  compress: 'none',
+  outer_lr: 0.7,
+  outer_momentum: 0.9,
+  fragments: 4,
+  overlap: 1,
+  error_feedback: true,
 } as const satisfies Record<string, unknown>;
 
 export const SyncOptions = z
@@ -40,8 +47,10 @@ export const SyncOptions = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.mode === 'streaming' && s.fragments > s.every) ctx.addIssue({ code: 'custom', path: ['fragments'], message: `fragments (${s.fragments}) must be <= every (${s.every})` });
-    if (s.mode === 'streaming' && s.overlap >= s.every) ctx.addIssue({ code: 'custom', path: ['overlap'], message: `overlap (${s.overlap}) must be < every (${s.every})` });
+    if (s.mode === 'streaming' && s.fragments > s.every)
+      ctx.addIssue({ code: 'custom', path: ['fragments'], message: `fragments (${s.fragments}) must be <= every (${s.every})` });
+    if (s.mode === 'streaming' && s.overlap >= s.every)
+      ctx.addIssue({ code: 'custom', path: ['overlap'], message: `overlap (${s.overlap}) must be < every (${s.every})` });
   });
 export type SyncOptions = z.infer<typeof SyncOptions>;
 export type SyncOptionsInput = z.input<typeof SyncOptions>;

@@ -12,18 +12,23 @@ export const Role = z.enum(ROLES);
 export type Role = z.infer<typeof Role>;
 export type RestRole = Exclude<Role, 'worker'>;
 
-export const TokenCreate = z.object({
-  role: Role,
-  /** a label; for `worker`, the node id the token joins as (omit it for a pool token any node may use) */
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
-  /**
-   * lifetime in seconds (60 s to 1 year; default: until revoked). A REST token is refused after
-   * it; a pool join token admits no new worker after it (nodes that joined keep their own
-   * credentials, as a kubeadm token's expiry does not evict nodes). A node-bound join token is
-   * that node's identity and cannot expire.
-   */
-  ttl_s: z.number().int().min(60).max(31_536_000).optional(),
-}).strict();
+export const TokenCreate = z
+  .object({
+    role: Role,
+    /** a label; for `worker`, the node id the token joins as (omit it for a pool token any node may use) */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .optional(),
+    /**
+     * lifetime in seconds (60 s to 1 year; default: until revoked). A REST token is refused after
+     * it; a pool join token admits no new worker after it (nodes that joined keep their own
+     * credentials, as a kubeadm token's expiry does not evict nodes). A node-bound join token is
+     * that node's identity and cannot expire.
+     */
+    ttl_s: z.number().int().min(60).max(31_536_000).optional(),
+  })
+  .strict();
 export type TokenCreate = z.infer<typeof TokenCreate>;
 
 export const TokenInfo = z.object({

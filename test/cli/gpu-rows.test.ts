@@ -3,16 +3,33 @@ import { gpuRows } from '../../bin/cli/gpu-rows.ts';
 import type { WorkerRow } from '../../bin/cli/client.ts';
 
 const worker = (over: Partial<WorkerRow>): WorkerRow => ({
-  nodeId: 'n', host: 'h', slots: 2, backend: 'cpu', device: 'd', pid: 1, started_at: '', last_seen: 0, draining: false, actors: [],
-  free: 2, alive_ms_ago: 0, ...over,
+  nodeId: 'n',
+  host: 'h',
+  slots: 2,
+  backend: 'cpu',
+  device: 'd',
+  pid: 1,
+  started_at: '',
+  last_seen: 0,
+  draining: false,
+  actors: [],
+  free: 2,
+  alive_ms_ago: 0,
+  ...over,
 });
 
 t.test('flotilla status: one row per GPU with memory, utilisation and who holds it', async (t) => {
   const rows = gpuRows([
     worker({
       nodeId: 'g2',
-      gpus: [{ index: 0, model: 'NVIDIA H100', memory_total_mib: 81920 }, { index: 1, model: 'NVIDIA H100', memory_total_mib: 81920 }],
-      gpu_stats: [{ index: 0, memory_used_mib: 10240, utilization_pct: 87.4 }, { index: 1, memory_used_mib: 0, utilization_pct: 0 }],
+      gpus: [
+        { index: 0, model: 'NVIDIA H100', memory_total_mib: 81920 },
+        { index: 1, model: 'NVIDIA H100', memory_total_mib: 81920 },
+      ],
+      gpu_stats: [
+        { index: 0, memory_used_mib: 10240, utilization_pct: 87.4 },
+        { index: 1, memory_used_mib: 0, utilization_pct: 0 },
+      ],
       actors: [{ actorId: 'a', jobId: 'job1', generation: 0, rank: 3, gpus: [0] }],
       gpus_free: [1],
     }),

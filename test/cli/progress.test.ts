@@ -59,30 +59,72 @@ t.test('logs -f: a bar on a terminal, plain lines in a pipe; status tables; --js
   const st = await run(process.execPath, ['bin/flotilla.mjs', 'status', '--server', url], { cwd: ROOT, timeout: 60_000 });
   t.match(st.stdout, new RegExp(`^${job.id}\\s+bar-logreg\\s+succeeded\\s+logreg\\s+\\d/1\\s+30/30\\s`, 'm'), 'status: a row per job');
   t.match(st.stdout, /^WORKER\s+HOST\s+BACKEND/m, 'status: the workers table');
-  const sj = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'status', '--json', '--server', url], { cwd: ROOT, timeout: 60_000 })).stdout);
+  const sj = JSON.parse(
+    (await run(process.execPath, ['bin/flotilla.mjs', 'status', '--json', '--server', url], { cwd: ROOT, timeout: 60_000 })).stdout,
+  );
   t.equal(sj.jobs[0].id, job.id, 'status --json lists the job');
   const queued = await api.submit({ workers: 5, trainer: { kind: 'logreg', steps: 3 } });
-  const sc = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'scale', queued.id, '2', '--json', '--server', url], { cwd: ROOT, timeout: 60_000 })).stdout);
+  const sc = JSON.parse(
+    (await run(process.execPath, ['bin/flotilla.mjs', 'scale', queued.id, '2', '--json', '--server', url], { cwd: ROOT, timeout: 60_000 }))
+      .stdout,
+  );
   t.equal(sc.spec.workers, 2, 'scale --json returns the record');
-  const cc = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'cancel', queued.id, '--json', '--server', url], { cwd: ROOT, timeout: 60_000 })).stdout);
+  const cc = JSON.parse(
+    (await run(process.execPath, ['bin/flotilla.mjs', 'cancel', queued.id, '--json', '--server', url], { cwd: ROOT, timeout: 60_000 }))
+      .stdout,
+  );
   t.equal(cc.id, queued.id, 'cancel --json returns the record');
 });
 
 t.test('train: a bar on a terminal; train --json and val --json print one result object', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-train-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const train = ['bin/flotilla.mjs', 'train', '--data', 'synthetic', '--img', '64', '--epochs', '2', '--batch', '8', '--synth-train', '16', '--synth-val', '8', '--project', dir];
+  const train = [
+    'bin/flotilla.mjs',
+    'train',
+    '--data',
+    'synthetic',
+    '--img',
+    '64',
+    '--epochs',
+    '2',
+    '--batch',
+    '8',
+    '--synth-train',
+    '16',
+    '--synth-val',
+    '8',
+    '--project',
+    dir,
+  ];
   const env = { ...process.env, FLOTILLA_PROGRESS: '1' };
   const js = await run(process.execPath, [...train, '--name', 'json', '--json'], { cwd: ROOT, env, timeout: 300_000 });
   const r = JSON.parse(js.stdout.trim().split('\n').at(-1)!);
   t.equal(r.epochsRun, 2, 'train --json: epochs run');
   t.ok(existsSync(join(r.saveDir, 'weights', 'last.ckpt')), 'train --json: the run directory it names has last.ckpt');
   t.type(r.metrics.map50, 'number', 'train --json: final metrics');
-  t.ok(existsSync(join(r.saveDir, 'results.png')) && existsSync(join(r.saveDir, 'labels.jpg')), 'train: the run directory has the pictures');
-  const v = JSON.parse((await run(process.execPath, ['bin/flotilla.mjs', 'val', '--weights', join(r.saveDir, 'weights', 'last.ckpt'), '--json', '--project', join(dir, 'val')], { cwd: ROOT, env, timeout: 300_000 })).stdout.trim());
+  t.ok(
+    existsSync(join(r.saveDir, 'results.png')) && existsSync(join(r.saveDir, 'labels.jpg')),
+    'train: the run directory has the pictures',
+  );
+  const v = JSON.parse(
+    (
+      await run(
+        process.execPath,
+        ['bin/flotilla.mjs', 'val', '--weights', join(r.saveDir, 'weights', 'last.ckpt'), '--json', '--project', join(dir, 'val')],
+        { cwd: ROOT, env, timeout: 300_000 },
+      )
+    ).stdout.trim(),
+  );
   t.match(v, { images: 8, precision: Number, recall: Number, map50: Number, map: Number }, 'val --json: the metrics');
-  t.ok(v.pictures.includes(join(dir, 'val', 'exp', 'confusion_matrix.png')) && v.pictures.every((p: string) => existsSync(p)), `val: the pictures it names exist (${v.pictures.length})`);
-  if (!existsSync(SCRIPT)) { t.comment('skipping the terminal half: no /usr/bin/script'); return; }
+  t.ok(
+    v.pictures.includes(join(dir, 'val', 'exp', 'confusion_matrix.png')) && v.pictures.every((p: string) => existsSync(p)),
+    `val: the pictures it names exist (${v.pictures.length})`,
+  );
+  if (!existsSync(SCRIPT)) {
+    t.comment('skipping the terminal half: no /usr/bin/script');
+    return;
+  }
   const cmd = [process.execPath, ...train, '--name', 'tty'].map((a) => `'${a}'`).join(' ');
   const tty = await run(SCRIPT, ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env, timeout: 300_000, maxBuffer: 16 << 20 });
   t.match(tty.stdout, /train \| epoch 2\/2 \| step 4\/4 \| ETA \d+s \| box \d/, 'the bar: epoch, step of the total, ETA, losses');

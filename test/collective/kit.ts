@@ -17,17 +17,21 @@ export async function startRanks(url: string, prefix: string, n: number, o: Rank
   for (let r = 0; r < n; r++) conns.push(await connect({ servers: url }));
   const jobId = o.jobId ?? 'job1';
   const generation = o.generation ?? 1;
-  const groups = await Promise.all(conns.map((nc, rank) => createGroup({
-    nc,
-    connect: o.lanes ? () => connect({ servers: url }) : undefined,
-    subjectBase: o.subjectBase ?? subjects(prefix).collective(jobId, generation),
-    jobId,
-    generation,
-    rank,
-    worldSize: n,
-    timeoutMs: o.timeoutMs ?? 20_000,
-    ...o,
-  })));
+  const groups = await Promise.all(
+    conns.map((nc, rank) =>
+      createGroup({
+        nc,
+        connect: o.lanes ? () => connect({ servers: url }) : undefined,
+        subjectBase: o.subjectBase ?? subjects(prefix).collective(jobId, generation),
+        jobId,
+        generation,
+        rank,
+        worldSize: n,
+        timeoutMs: o.timeoutMs ?? 20_000,
+        ...o,
+      }),
+    ),
+  );
   return {
     groups,
     conns,

@@ -14,7 +14,11 @@ t.test('nats.js lanes (from connect, or the main connection) give exact sums too
     for (const algorithm of ['ring', 'multicast'] as AlgorithmName[]) {
       const data = ranks.groups.map((_, r) => input(r, 4321, 5));
       await Promise.all(ranks.groups.map((g, r) => g.allreduce(data[r], { algorithm })));
-      t.same(data.map((d) => firstMismatch(d, expectedSum(3, 4321, 5))), [-1, -1, -1], `${algorithm}, ${lanes ?? 'main'} connection(s)`);
+      t.same(
+        data.map((d) => firstMismatch(d, expectedSum(3, 4321, 5))),
+        [-1, -1, -1],
+        `${algorithm}, ${lanes ?? 'main'} connection(s)`,
+      );
     }
     await ranks.close();
   }
@@ -24,10 +28,18 @@ t.test('chunks stay below the server max_payload (64 KiB here) on every lane kin
   for (const laneTransport of ['raw', 'nats'] as const) {
     // asks for 1 MiB chunks; the server allows 64 KiB
     const ranks = await startRanks(server.url, uniquePrefix('mp'), 2, { laneTransport, lanes: 2, chunkBytes: 1024 * 1024 });
-    t.same(ranks.groups.map((g) => g.laneKind), [laneTransport, laneTransport], `${laneTransport} lanes in use`);
+    t.same(
+      ranks.groups.map((g) => g.laneKind),
+      [laneTransport, laneTransport],
+      `${laneTransport} lanes in use`,
+    );
     const data = ranks.groups.map((_, r) => input(r, 100_003));
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(data[r], { algorithm: 'ring' })));
-    t.same(data.map((d) => firstMismatch(d, expectedSum(2, 100_003))), [-1, -1], laneTransport);
+    t.same(
+      data.map((d) => firstMismatch(d, expectedSum(2, 100_003))),
+      [-1, -1],
+      laneTransport,
+    );
     await ranks.close();
   }
 });
@@ -37,10 +49,12 @@ t.test('RawLane: publish/subscribe round trip, and refusal when the server wants
   const b = await connectRawLane({ server: new URL(server.url).host });
   t.equal(a.maxPayload, 64 * 1024, 'max_payload from INFO');
   const got: { subject: string; bytes: number[] }[] = [];
-  const all = new Promise<void>((resolve) => b.subscribe('lane.test.>', (subject, d) => {
-    got.push({ subject, bytes: [d.length, d[0] ?? -1, d[d.length - 1] ?? -1] });
-    if (got.length === 3) resolve();
-  }));
+  const all = new Promise<void>((resolve) =>
+    b.subscribe('lane.test.>', (subject, d) => {
+      got.push({ subject, bytes: [d.length, d[0] ?? -1, d[d.length - 1] ?? -1] });
+      if (got.length === 3) resolve();
+    }),
+  );
   await b.flush();
   const big = new Uint8Array(60_000).map((_, i) => i % 251);
   a.publish('lane.test.one', new Uint8Array([1, 2, 3]), false);
@@ -63,14 +77,32 @@ t.test('RawLane: publish/subscribe round trip, and refusal when the server wants
   // and a group on that server falls back to nats.js lanes
   const prefix = uniquePrefix('auth');
   const conns = await Promise.all([0, 1].map(() => connect({ servers: locked.url, token: 's3cret' })));
-  const groups = await Promise.all(conns.map((nc, rank) => createGroup({
-    nc, connect: () => connect({ servers: locked.url, token: 's3cret' }),
-    subjectBase: subjects(prefix).collective('j', 1), jobId: 'j', generation: 1, rank, worldSize: 2, timeoutMs: 20_000,
-  })));
-  t.same(groups.map((g) => g.laneKind), ['nats', 'nats'], 'the group reports nats.js lanes');
+  const groups = await Promise.all(
+    conns.map((nc, rank) =>
+      createGroup({
+        nc,
+        connect: () => connect({ servers: locked.url, token: 's3cret' }),
+        subjectBase: subjects(prefix).collective('j', 1),
+        jobId: 'j',
+        generation: 1,
+        rank,
+        worldSize: 2,
+        timeoutMs: 20_000,
+      }),
+    ),
+  );
+  t.same(
+    groups.map((g) => g.laneKind),
+    ['nats', 'nats'],
+    'the group reports nats.js lanes',
+  );
   const data = [input(0, 777), input(1, 777)];
   await Promise.all(groups.map((g, r) => g.allreduce(data[r])));
-  t.same(data.map((d) => firstMismatch(d, expectedSum(2, 777))), [-1, -1], 'allreduce over the fallback lanes');
+  t.same(
+    data.map((d) => firstMismatch(d, expectedSum(2, 777))),
+    [-1, -1],
+    'allreduce over the fallback lanes',
+  );
   await Promise.all(groups.map((g) => g.close()));
   await Promise.all(conns.map((c) => c.close()));
 });

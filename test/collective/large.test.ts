@@ -23,7 +23,10 @@ function check(d: Float32Array, n: number): number {
   return -1;
 }
 
-for (const [n, algorithm, fp16] of [[2, 'ring', false], [3, 'multicast', true]] as [number, AlgorithmName, boolean][]) {
+for (const [n, algorithm, fp16] of [
+  [2, 'ring', false],
+  [3, 'multicast', true],
+] as [number, AlgorithmName, boolean][]) {
   t.test(`31.5 MB, N=${n}, ${algorithm}, ${fp16 ? 'fp16' : 'fp32'}: exact sums`, async (t) => {
     const ranks = await startRanks(server.url, uniquePrefix('big'), n, { timeoutMs: 120_000 });
     const data = ranks.groups.map((_, r) => {
@@ -32,7 +35,10 @@ for (const [n, algorithm, fp16] of [[2, 'ring', false], [3, 'multicast', true]] 
       return a;
     });
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(data[r], { algorithm, fp16 })));
-    t.same(data.map((d) => check(d, n)), new Array(n).fill(-1));
+    t.same(
+      data.map((d) => check(d, n)),
+      new Array(n).fill(-1),
+    );
     await ranks.close();
   });
 }

@@ -29,7 +29,11 @@ t.test('mean divides the sum by worldSize', async (t) => {
     const data = ranks.groups.map((_, r) => input(r, 1000));
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(data[r], { op: 'mean', algorithm })));
     const want = Float32Array.from(expectedSum(n, 1000), (x) => x / n);
-    t.same(data.map((d) => firstMismatch(d, want, 1e-6)), [-1, -1, -1, -1], algorithm);
+    t.same(
+      data.map((d) => firstMismatch(d, want, 1e-6)),
+      [-1, -1, -1, -1],
+      algorithm,
+    );
   }
   await ranks.close();
 });
@@ -73,16 +77,27 @@ t.test('fp16 on the wire: exact for small integers, within rounding for reals, i
     const ints = ranks.groups.map((_, r) => input(r, 333));
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(ints[r], { algorithm, fp16: true })));
     const want = expectedSum(n, 333);
-    t.same(ints.map((d) => firstMismatch(d, want)), [-1, -1, -1], `${algorithm}: integer sums below 2048 are exact`);
+    t.same(
+      ints.map((d) => firstMismatch(d, want)),
+      [-1, -1, -1],
+      `${algorithm}: integer sums below 2048 are exact`,
+    );
 
     const reals = ranks.groups.map(() => Float32Array.from({ length: 999 }, () => Math.random() * 2 - 1));
     const exact = new Float64Array(999);
-    for (const d of reals) d.forEach((x, i) => { exact[i] += x; });
+    for (const d of reals)
+      d.forEach((x, i) => {
+        exact[i] += x;
+      });
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(reals[r], { algorithm, fp16: true })));
     // every partial sum is at most n in magnitude, so each of the ≤ n roundings costs ≤ n·2^-11
     const tol = n * n * 2 ** -11;
     t.equal(firstMismatch(reals[0], exact, tol), -1, `${algorithm}: within ${tol} of the float64 sum`);
-    t.same(reals.map((d) => firstMismatch(d, reals[0])), [-1, -1, -1], `${algorithm}: every rank has the same result`);
+    t.same(
+      reals.map((d) => firstMismatch(d, reals[0])),
+      [-1, -1, -1],
+      `${algorithm}: every rank has the same result`,
+    );
   }
   await ranks.close();
 });
@@ -94,7 +109,11 @@ t.test('several data connections per rank (lanes) carry the chunks', async (t) =
     const data = ranks.groups.map((_, r) => input(r, 5000, 1));
     await Promise.all(ranks.groups.map((g, r) => g.allreduce(data[r], { algorithm })));
     const want = expectedSum(n, 5000, 1);
-    t.same(data.map((d) => firstMismatch(d, want)), [-1, -1, -1], algorithm);
+    t.same(
+      data.map((d) => firstMismatch(d, want)),
+      [-1, -1, -1],
+      algorithm,
+    );
   }
   await ranks.close();
 });
@@ -106,24 +125,38 @@ t.test('broadcast from any root, allgather of unequal lengths, barrier', async (
     const data = ranks.groups.map((_, r) => input(r, 77, root));
     const want = data[root].slice();
     await Promise.all(ranks.groups.map((g, r) => g.broadcast(data[r], root)));
-    t.same(data.map((d) => firstMismatch(d, want)), [-1, -1, -1, -1], `root ${root}`);
+    t.same(
+      data.map((d) => firstMismatch(d, want)),
+      [-1, -1, -1, -1],
+      `root ${root}`,
+    );
   }
   const lens = [0, 5, 16, 41];
   const mine = ranks.groups.map((_, r) => input(r, lens[r], 9));
   const got = await Promise.all(ranks.groups.map((g, r) => g.allgather(mine[r])));
   for (let r = 0; r < n; r++) {
-    t.same(got[r].map((a) => a.length), lens, `rank ${r} gets every length`);
-    t.same(got[r].map((a, p) => firstMismatch(a, mine[p])), [-1, -1, -1, -1], `rank ${r} gets every buffer`);
+    t.same(
+      got[r].map((a) => a.length),
+      lens,
+      `rank ${r} gets every length`,
+    );
+    t.same(
+      got[r].map((a, p) => firstMismatch(a, mine[p])),
+      [-1, -1, -1, -1],
+      `rank ${r} gets every buffer`,
+    );
   }
   // a barrier does not complete on any rank before every rank entered it
   const entered: number[] = [];
   const done: number[] = [];
-  await Promise.all(ranks.groups.map(async (g, r) => {
-    await new Promise((res) => setTimeout(res, r * 30));
-    entered.push(r);
-    await g.barrier();
-    done.push(entered.length);
-  }));
+  await Promise.all(
+    ranks.groups.map(async (g, r) => {
+      await new Promise((res) => setTimeout(res, r * 30));
+      entered.push(r);
+      await g.barrier();
+      done.push(entered.length);
+    }),
+  );
   t.same(done, [n, n, n, n], 'every rank left the barrier after all had entered');
   await ranks.close();
 });
@@ -132,10 +165,16 @@ t.test('operations issued without awaiting overlap correctly', async (t) => {
   const n = 3;
   const ranks = await startRanks(server.url, uniquePrefix('ovl'), n, { chunkBytes: 128 });
   const bufs = [0, 1, 2, 3].map((salt) => ranks.groups.map((_, r) => input(r, 300 + salt, salt)));
-  await Promise.all(ranks.groups.map((g, r) => Promise.all(bufs.map((b, k) => g.allreduce(b[r], { algorithm: k % 2 ? 'ring' : 'multicast' })))));
+  await Promise.all(
+    ranks.groups.map((g, r) => Promise.all(bufs.map((b, k) => g.allreduce(b[r], { algorithm: k % 2 ? 'ring' : 'multicast' })))),
+  );
   bufs.forEach((b, salt) => {
     const want = expectedSum(n, 300 + salt, salt);
-    t.same(b.map((d) => firstMismatch(d, want)), [-1, -1, -1], `bucket ${salt}`);
+    t.same(
+      b.map((d) => firstMismatch(d, want)),
+      [-1, -1, -1],
+      `bucket ${salt}`,
+    );
   });
   await ranks.close();
 });
@@ -147,14 +186,20 @@ t.test('the caller may overwrite its buffer the moment an operation resolves (la
   for (const algorithm of ['ring', 'multicast', 'hierarchical'] as AlgorithmName[]) {
     for (const op of ['sum', 'mean'] as const) {
       const data = ranks.groups.map((_, r) => input(r, len, 3));
-      const results = await Promise.all(ranks.groups.map(async (g, r) => {
-        await g.allreduce(data[r], { algorithm, op });
-        const copy = data[r].slice();
-        data[r].fill(Number.NaN); // at once, as a trainer zeroing its gradients would
-        return copy;
-      }));
+      const results = await Promise.all(
+        ranks.groups.map(async (g, r) => {
+          await g.allreduce(data[r], { algorithm, op });
+          const copy = data[r].slice();
+          data[r].fill(Number.NaN); // at once, as a trainer zeroing its gradients would
+          return copy;
+        }),
+      );
       const want = Float32Array.from(expectedSum(n, len, 3), (x) => (op === 'mean' ? x / n : x));
-      t.same(results.map((d) => firstMismatch(d, want, 1e-6)), [-1, -1, -1], `${algorithm} ${op}`);
+      t.same(
+        results.map((d) => firstMismatch(d, want, 1e-6)),
+        [-1, -1, -1],
+        `${algorithm} ${op}`,
+      );
     }
   }
   const root = new Float32Array(len).fill(5);
@@ -164,6 +209,10 @@ t.test('the caller may overwrite its buffer the moment an operation resolves (la
     ranks.groups[1].broadcast(others[0], 0),
     ranks.groups[2].broadcast(others[1], 0),
   ]);
-  t.same(others.map((d) => firstMismatch(d, new Float32Array(len).fill(5))), [-1, -1], 'broadcast from a root that overwrites at once');
+  t.same(
+    others.map((d) => firstMismatch(d, new Float32Array(len).fill(5))),
+    [-1, -1],
+    'broadcast from a root that overwrites at once',
+  );
   await ranks.close();
 });

@@ -14,7 +14,10 @@ t.teardown(() => server.stop());
 
 function mixed(rank: number, length: number, salt: number): Float32Array {
   let s = (rank + 1) * 2654435761 + salt * 40503;
-  const rnd = () => { s = (Math.imul(s ^ (s >>> 15), 2246822519) + 0x6d2b79f5) >>> 0; return s / 2 ** 32; };
+  const rnd = () => {
+    s = (Math.imul(s ^ (s >>> 15), 2246822519) + 0x6d2b79f5) >>> 0;
+    return s / 2 ** 32;
+  };
   return Float32Array.from({ length }, () => (rnd() - 0.5) * 10 ** (rnd() * 8 - 2));
 }
 
@@ -35,7 +38,8 @@ const cases: Array<{ algorithm: AlgorithmName; nodes: string[]; rankOrder: boole
 
 for (const c of cases) {
   t.test(`${c.algorithm} over nodes ${c.nodes.join('')}: same bits every time${c.rankOrder ? ', the rank-order sum' : ''}`, async (t) => {
-    const n = c.nodes.length, length = 1000;
+    const n = c.nodes.length,
+      length = 1000;
     // chunkBytes 256 → 64 floats per chunk: many chunks in flight, arriving in any order
     const ranks = await startRanks(server.url, uniquePrefix('os'), n, { chunkBytes: 256, nodeOfRank: c.nodes });
     t.teardown(() => ranks.close());

@@ -13,8 +13,15 @@ const env = (k: string): string => {
 const nc = await connect({ servers: env('COLL_URL') });
 const rank = Number(env('COLL_RANK'));
 const group = await createGroup({
-  nc, subjectBase: env('COLL_BASE'), jobId: 'job', generation: Number(env('COLL_GEN')), rank,
-  worldSize: Number(env('COLL_N')), timeoutMs: 20_000, algorithm: env('COLL_ALGO') as AlgorithmName, chunkBytes: 4096,
+  nc,
+  subjectBase: env('COLL_BASE'),
+  jobId: 'job',
+  generation: Number(env('COLL_GEN')),
+  rank,
+  worldSize: Number(env('COLL_N')),
+  timeoutMs: 20_000,
+  algorithm: env('COLL_ALGO') as AlgorithmName,
+  chunkBytes: 4096,
 });
 process.stdout.write('joined\n');
 const data = new Float32Array(Number(env('COLL_LEN')));

@@ -35,8 +35,14 @@ const host = (s: NatsServer) => new URL(s.url).host;
 /** Two ranks of job `j`, each connected and laned with its own actor creds. */
 /** A lane wrapper like the actor's fault shaper: it must not change the reported lane kind. */
 const passThrough = (l: Lane): Lane => ({
-  get maxPayload() { return l.maxPayload; },
-  publish: (s, p, b) => l.publish(s, p, b), settle: () => l.settle(), subscribe: (s, h, st) => l.subscribe(s, h, st), flush: () => l.flush(), close: () => l.close(),
+  get maxPayload() {
+    return l.maxPayload;
+  },
+  publish: (s, p, b) => l.publish(s, p, b),
+  settle: () => l.settle(),
+  subscribe: (s, h, st) => l.subscribe(s, h, st),
+  flush: () => l.flush(),
+  close: () => l.close(),
 });
 
 async function ranksWithCreds(server: NatsServer, tls?: RawLaneSecurity['tls'], wrapLane?: (l: Lane) => Lane) {
@@ -45,27 +51,56 @@ async function ranksWithCreds(server: NatsServer, tls?: RawLaneSecurity['tls'], 
   const creds = await Promise.all([0, 1].map((r) => server.auth!.mint(`actor:a${r}`, actorPermissions(s, 'j', `a${r}`))));
   const extra = tls ? { tls: { caFile: tls.ca } } : {};
   const conns: NatsConnection[] = await Promise.all(creds.map((c) => connect(natsOptions(server.url, c, extra))));
-  const groups = await Promise.all(conns.map((nc, rank) => createGroup({
-    nc, subjectBase: s.collective('j', 1), jobId: 'j', generation: 1, rank, worldSize: 2, timeoutMs: 20_000,
-    laneSecurity: { creds: creds[rank], ...(tls ? { tls } : {}) }, ...(wrapLane ? { wrapLane } : {}),
-  })));
+  const groups = await Promise.all(
+    conns.map((nc, rank) =>
+      createGroup({
+        nc,
+        subjectBase: s.collective('j', 1),
+        jobId: 'j',
+        generation: 1,
+        rank,
+        worldSize: 2,
+        timeoutMs: 20_000,
+        laneSecurity: { creds: creds[rank], ...(tls ? { tls } : {}) },
+        ...(wrapLane ? { wrapLane } : {}),
+      }),
+    ),
+  );
   return {
-    prefix, s, creds, groups,
-    async close() { await Promise.all(groups.map((g) => g.close())); await Promise.all(conns.map((c) => c.close())); },
+    prefix,
+    s,
+    creds,
+    groups,
+    async close() {
+      await Promise.all(groups.map((g) => g.close()));
+      await Promise.all(conns.map((c) => c.close()));
+    },
   };
 }
 
-async function exactSums(t: Test, groups: { allreduce(d: Float32Array, o?: { algorithm?: 'ring' | 'multicast' }): Promise<unknown> }[], what: string) {
+async function exactSums(
+  t: Test,
+  groups: { allreduce(d: Float32Array, o?: { algorithm?: 'ring' | 'multicast' }): Promise<unknown> }[],
+  what: string,
+) {
   for (const algorithm of ['ring', 'multicast'] as const) {
     const data = [input(0, 300_007, 3), input(1, 300_007, 3)];
     await Promise.all(groups.map((g, r) => g.allreduce(data[r], { algorithm })));
-    t.same(data.map((d) => firstMismatch(d, expectedSum(2, 300_007, 3))), [-1, -1], `${what}: ${algorithm} sums are exact`);
+    t.same(
+      data.map((d) => firstMismatch(d, expectedSum(2, 300_007, 3))),
+      [-1, -1],
+      `${what}: ${algorithm} sums are exact`,
+    );
   }
 }
 
 t.test('an auth server (JWT, nonce): raw lanes sign in as the rank and sum exactly', async (t) => {
   const r = await ranksWithCreds(plain, undefined, passThrough);
-  t.same(r.groups.map((g) => g.laneKind), ['raw', 'raw'], 'raw lanes in use on a server that requires credentials (reported through a lane wrapper)');
+  t.same(
+    r.groups.map((g) => g.laneKind),
+    ['raw', 'raw'],
+    'raw lanes in use on a server that requires credentials (reported through a lane wrapper)',
+  );
   await exactSums(t, r.groups, 'auth');
   await r.close();
 });
@@ -77,8 +112,16 @@ t.test('refusals by the real server', async (t) => {
   t.type(none, RawLaneUnsupported, 'no creds on an auth server: unsupported (the group falls back)');
   const cr = await Promise.all([0, 1].map((r) => plain.auth!.mint(`actor:f${r}`, actorPermissions(s, 'f', `f${r}`))));
   const fc = await Promise.all(cr.map((c) => connect(natsOptions(plain.url, c))));
-  const fg = await Promise.all(fc.map((nc, rank) => createGroup({ nc, subjectBase: s.collective('f', 1), jobId: 'f', generation: 1, rank, worldSize: 2, timeoutMs: 20_000 })));
-  t.same(fg.map((g) => g.laneKind), ['nats', 'nats'], 'a group without laneSecurity on an auth server uses nats.js lanes');
+  const fg = await Promise.all(
+    fc.map((nc, rank) =>
+      createGroup({ nc, subjectBase: s.collective('f', 1), jobId: 'f', generation: 1, rank, worldSize: 2, timeoutMs: 20_000 }),
+    ),
+  );
+  t.same(
+    fg.map((g) => g.laneKind),
+    ['nats', 'nats'],
+    'a group without laneSecurity on an auth server uses nats.js lanes',
+  );
   t.match(fg[0].laneFallback, /requires auth and the lane has no credentials/, `and says why: ${fg[0].laneFallback}`);
   await Promise.all(fg.map((g) => g.close()));
   await Promise.all(fc.map((c) => c.close()));
@@ -93,11 +136,22 @@ t.test('refusals by the real server', async (t) => {
   const k = await plain.auth!.mint('actor:k0', actorPermissions(s, 'k', 'k0'));
   const victim = await connect(plain.options());
   const seen: string[] = [];
-  const sub = victim.subscribe(`${s.collectiveJob('j')}.>`, { callback: (_e, m) => { seen.push(m.subject); } });
+  const sub = victim.subscribe(`${s.collectiveJob('j')}.>`, {
+    callback: (_e, m) => {
+      seen.push(m.subject);
+    },
+  });
   await victim.flush();
   let closedWith: Error | undefined;
   const closed = new Promise<void>((resolve) => {
-    void connectRawLane({ server: host(plain), creds: k, onClosed: (e) => { closedWith = e; resolve(); } }).then((lane) => {
+    void connectRawLane({
+      server: host(plain),
+      creds: k,
+      onClosed: (e) => {
+        closedWith = e;
+        resolve();
+      },
+    }).then((lane) => {
       lane.publish(`${s.collective('j', 1)}.x`, new Uint8Array([1, 2, 3]), false);
       void lane.flush().catch(() => undefined);
     });
@@ -112,7 +166,11 @@ t.test('refusals by the real server', async (t) => {
 
 t.test('a TLS + auth server: raw lanes over TLS with the CA; without it they are refused', async (t) => {
   const r = await ranksWithCreds(tlsServer, { ca: certs.ca });
-  t.same(r.groups.map((g) => g.laneKind), ['raw', 'raw'], 'raw lanes in use over TLS');
+  t.same(
+    r.groups.map((g) => g.laneKind),
+    ['raw', 'raw'],
+    'raw lanes in use over TLS',
+  );
   await exactSums(t, r.groups, 'tls');
   await r.close();
 

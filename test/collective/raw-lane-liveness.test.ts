@@ -11,14 +11,31 @@ import { hostPort } from '../../worker/collective/open-lanes.ts';
 
 t.test('a silent server closes its raw lanes as lost; an answering one does not', async (t) => {
   const srv = await startNatsServer({ auth: false, jetstream: false });
-  t.teardown(async () => { srv.proc.kill('SIGCONT'); await srv.stop(); });
+  t.teardown(async () => {
+    srv.proc.kill('SIGCONT');
+    await srv.stop();
+  });
   const server = hostPort(srv.url);
   let lostErr: Error | undefined;
   const lost = new Promise<Error>((resolve) => {
-    void connectRawLane({ server, pingIntervalMs: 200, maxPingOut: 2, onClosed: (e) => { lostErr = e; resolve(e ?? new Error('closed')); } });
+    void connectRawLane({
+      server,
+      pingIntervalMs: 200,
+      maxPingOut: 2,
+      onClosed: (e) => {
+        lostErr = e;
+        resolve(e ?? new Error('closed'));
+      },
+    });
   });
   let quietLost = false;
-  const quiet = await connectRawLane({ server, pingIntervalMs: 0, onClosed: () => { quietLost = true; } });
+  const quiet = await connectRawLane({
+    server,
+    pingIntervalMs: 0,
+    onClosed: () => {
+      quietLost = true;
+    },
+  });
   t.teardown(() => quiet.close());
   // idle but answered: 2 s is ten PING intervals
   await new Promise((r) => setTimeout(r, 2000));

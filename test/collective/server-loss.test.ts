@@ -23,20 +23,46 @@ for (const laneTransport of ['raw', 'nats'] as const) {
     const conns = await Promise.all([0, 1].map(() => connect(opts)));
     t.teardown(() => Promise.all(conns.map((c) => c.close().catch(() => undefined))));
     // a 120 s operation timeout: a test that ends at all shows the loss was detected, not timed out
-    const groups = await Promise.all(conns.map((nc, rank) => createGroup({
-      nc, connect: () => connect(opts), laneTransport, lanes: 2, chunkBytes: 64 * 1024,
-      subjectBase: subjects(prefix).collective('j', 3), jobId: 'j', generation: 3, rank, worldSize: 2, timeoutMs: 120_000,
-    })));
-    t.same(groups.map((g) => g.laneKind), [laneTransport, laneTransport], `${laneTransport} lanes in use`);
+    const groups = await Promise.all(
+      conns.map((nc, rank) =>
+        createGroup({
+          nc,
+          connect: () => connect(opts),
+          laneTransport,
+          lanes: 2,
+          chunkBytes: 64 * 1024,
+          subjectBase: subjects(prefix).collective('j', 3),
+          jobId: 'j',
+          generation: 3,
+          rank,
+          worldSize: 2,
+          timeoutMs: 120_000,
+        }),
+      ),
+    );
+    t.same(
+      groups.map((g) => g.laneKind),
+      [laneTransport, laneTransport],
+      `${laneTransport} lanes in use`,
+    );
     let killed = false;
-    const results = await Promise.all(groups.map(async (g, r) => {
-      const data = new Float32Array(2_000_000);
-      for (let iter = 0; ; iter++) {
-        data.fill(1);
-        if (iter === 3 && r === 0 && !killed) { killed = true; setTimeout(() => void srv.kill(), 5); }
-        try { await g.allreduce(data); } catch (e) { return { e, iter }; }
-      }
-    }));
+    const results = await Promise.all(
+      groups.map(async (g, r) => {
+        const data = new Float32Array(2_000_000);
+        for (let iter = 0; ; iter++) {
+          data.fill(1);
+          if (iter === 3 && r === 0 && !killed) {
+            killed = true;
+            setTimeout(() => void srv.kill(), 5);
+          }
+          try {
+            await g.allreduce(data);
+          } catch (e) {
+            return { e, iter };
+          }
+        }
+      }),
+    );
     for (const [rank, { e, iter }] of results.entries()) {
       t.type(e, CollectiveConnectionError, `rank ${rank}: ${String(e)}`);
       t.match(e, { code: 'FLO_UNAVAILABLE', retryable: true }, `rank ${rank}: retryable`);
@@ -56,13 +82,32 @@ t.test('raw lanes: a dead first server, then the next candidate', async (t) => {
   const prefix = uniquePrefix('cand');
   const conns = await Promise.all([0, 1].map(() => connect(srv.options())));
   t.teardown(() => Promise.all(conns.map((c) => c.close())));
-  const groups = await Promise.all(conns.map((nc, rank) => createGroup({
-    nc, dataServer: new URL(dead.url).host, dataServers: [srv.url],
-    subjectBase: subjects(prefix).collective('j', 1), jobId: 'j', generation: 1, rank, worldSize: 2, timeoutMs: 20_000,
-  })));
-  t.same(groups.map((g) => g.laneKind), ['raw', 'raw'], 'raw lanes on the second candidate');
+  const groups = await Promise.all(
+    conns.map((nc, rank) =>
+      createGroup({
+        nc,
+        dataServer: new URL(dead.url).host,
+        dataServers: [srv.url],
+        subjectBase: subjects(prefix).collective('j', 1),
+        jobId: 'j',
+        generation: 1,
+        rank,
+        worldSize: 2,
+        timeoutMs: 20_000,
+      }),
+    ),
+  );
+  t.same(
+    groups.map((g) => g.laneKind),
+    ['raw', 'raw'],
+    'raw lanes on the second candidate',
+  );
   const data = [input(0, 5000), input(1, 5000)];
   await Promise.all(groups.map((g, r) => g.allreduce(data[r])));
-  t.same(data.map((d) => firstMismatch(d, expectedSum(2, 5000))), [-1, -1], 'exact sums');
+  t.same(
+    data.map((d) => firstMismatch(d, expectedSum(2, 5000))),
+    [-1, -1],
+    'exact sums',
+  );
   await Promise.all(groups.map((g) => g.close()));
 });

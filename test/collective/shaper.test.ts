@@ -16,9 +16,16 @@ t.test('pacing, dropping and cutting a lane', async (t) => {
   t.teardown(() => nats.stop());
   const tx = await connect({ servers: nats.url });
   const rx = await connect({ servers: nats.url });
-  t.teardown(async () => { await tx.close(); await rx.close(); });
+  t.teardown(async () => {
+    await tx.close();
+    await rx.close();
+  });
   const got: number[] = [];
-  rx.subscribe('shape.>', { callback: (_e, m) => { got.push(m.data.length); } });
+  rx.subscribe('shape.>', {
+    callback: (_e, m) => {
+      got.push(m.data.length);
+    },
+  });
   await rx.flush();
 
   let draws = 0;

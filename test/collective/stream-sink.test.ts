@@ -17,7 +17,7 @@ function feed(bytes: Uint8Array, write: (b: Uint8Array) => void, rand: () => num
 
 function lcg(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 t.test('adds and copies float32 payloads split at any byte and alignment', async (t) => {
@@ -28,7 +28,13 @@ t.test('adds and copies float32 payloads split at any byte and alignment', async
     for (const mode of ['add', 'copy'] as const) {
       const dst = base.slice();
       let ended = 0;
-      const sink = streamSink({ dst, mode, fp16: false }, () => { ended++; }, () => true);
+      const sink = streamSink(
+        { dst, mode, fp16: false },
+        () => {
+          ended++;
+        },
+        () => true,
+      );
       feed(new Uint8Array(src.buffer), (b) => sink.write(b), rand);
       sink.end();
       let bad = 0;
@@ -46,7 +52,11 @@ t.test('decodes float16 payloads split at any byte', async (t) => {
   const half = new Uint16Array(len);
   encodeHalf(src, half);
   const dst = new Float32Array(len).fill(1);
-  const sink = streamSink({ dst, mode: 'add', fp16: true }, () => {}, () => true);
+  const sink = streamSink(
+    { dst, mode: 'add', fp16: true },
+    () => {},
+    () => true,
+  );
   feed(new Uint8Array(half.buffer), (b) => sink.write(b), rand);
   sink.end();
   let bad = 0;
@@ -58,7 +68,13 @@ t.test('a sink of an ended operation leaves the destination alone', async (t) =>
   const dst = new Float32Array(4);
   let live = true;
   let ended = 0;
-  const sink = streamSink({ dst, mode: 'copy', fp16: false }, () => { ended++; }, () => live);
+  const sink = streamSink(
+    { dst, mode: 'copy', fp16: false },
+    () => {
+      ended++;
+    },
+    () => live,
+  );
   sink.write(new Uint8Array(new Float32Array([1, 2]).buffer));
   live = false;
   sink.write(new Uint8Array(new Float32Array([3, 4]).buffer));

@@ -22,7 +22,9 @@ import { initBackend } from './worker/engine/backend.ts';
 try { const i = await initBackend(); ${extra} console.log(JSON.stringify(i)); } catch (e) { console.log(JSON.stringify({ error: e.message })); }
 `;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: root, env: { ...process.env, ...env }, encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
   });
   return { out: JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as Record<string, string>, stderr: r.stderr };
 }
@@ -51,8 +53,11 @@ if (s) {
     t.same(Array.from(r.dataSync()), [1, 4, 9, 16, 25, 36], 'the reshape still reads after its source is disposed');
     t.equal(addon.stats().downloads, st0.downloads + 1, 'a read of device data is one download');
     const tr = cudaTransfers();
-    t.same(tr0 && tr && { reads: tr.reads - tr0.reads, writes: tr.writes - tr0.writes }, { reads: 1, writes: 1 },
-      'cudaTransfers() counts the same round trips');
+    t.same(
+      tr0 && tr && { reads: tr.reads - tr0.reads, writes: tr.writes - tr0.writes },
+      { reads: 1, writes: 1 },
+      'cudaTransfers() counts the same round trips',
+    );
     r.dispose();
     x.dispose();
     t.equal(backend.numDataIds(), ids0, 'disposing every tensor releases every data id');
@@ -78,7 +83,7 @@ if (s) {
     const x = tf.tensor1d([1, 2, 3, 4]);
     const c = tf.cumsum(tf.mul(x, 2));
     t.equal(backend.fallbacks.get('Cumsum'), before + 1, 'Cumsum counted as a fallback');
-    t.same(Array.from(c.dataSync()), [2, 6, 12, 20], 'with the CPU kernel\'s result');
+    t.same(Array.from(c.dataSync()), [2, 6, 12, 20], "with the CPU kernel's result");
     const d = tf.add(c, 1);
     t.same(Array.from(d.dataSync()), [3, 7, 13, 21], 'and its output feeds the next device kernel');
     tf.dispose([x, c, d]);
@@ -103,9 +108,13 @@ if (s) {
       const auto = pick({ FLOTILLA_BACKEND: '' });
       t.not(auto.out.backend, 'cuda', `without one the engine moves on (${auto.out.backend})`);
       t.not(auto.out.backend, 'cuda-host', 'and never picks the host stand-in by itself');
-      t.match(pick({ FLOTILLA_BACKEND: 'cuda' }).out.error ?? '', /cuda was forced but is unavailable: CUDA backend unavailable/,
-        'forcing cuda fails, saying why');
-      if (existsSync(CUDA_ADDON_PATHS.cuda)) t.notMatch(real.reason, /missing/, 'the real addon was built and loads (it reports the missing device)');
+      t.match(
+        pick({ FLOTILLA_BACKEND: 'cuda' }).out.error ?? '',
+        /cuda was forced but is unavailable: CUDA backend unavailable/,
+        'forcing cuda fails, saying why',
+      );
+      if (existsSync(CUDA_ADDON_PATHS.cuda))
+        t.notMatch(real.reason, /missing/, 'the real addon was built and loads (it reports the missing device)');
     }
     t.end();
   });

@@ -54,7 +54,10 @@ t.test('dashboard with auth: sign-in dialog, viewer token, one-time login link',
   t.pass('the login link signs the browser in: the jobs show');
   t.equal(await p2.locator('#token-dialog[open]').count(), 0, 'without any token prompt');
   const cookies = await b2.context.cookies(url);
-  t.ok(cookies.some((c) => c.httpOnly && c.sameSite === 'Strict'), 'with an HttpOnly, SameSite=Strict session cookie');
+  t.ok(
+    cookies.some((c) => c.httpOnly && c.sameSite === 'Strict'),
+    'with an HttpOnly, SameSite=Strict session cookie',
+  );
 
   const b3 = await launchChromium(exe);
   t.teardown(() => b3.close());

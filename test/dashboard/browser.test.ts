@@ -49,7 +49,9 @@ t.test('dashboard: jobs table, live loss curve, submit errors, cancel', { skip }
   await page.fill('form.submit input[name=steps]', '-3');
   await page.click('form.submit button[type=submit]');
   const stepsError = page.locator('form.submit [data-field=steps] .field-error');
-  await page.waitForFunction(`document.querySelector('form.submit [data-field=steps] .field-error')?.textContent !== ''`, undefined, { timeout: 30_000 });
+  await page.waitForFunction(`document.querySelector('form.submit [data-field=steps] .field-error')?.textContent !== ''`, undefined, {
+    timeout: 30_000,
+  });
   t.match(await stepsError.innerText(), /./, `the steps field shows the API's error: ${await stepsError.innerText()}`);
   t.equal((await api.list()).length, 1, 'the rejected spec created no job');
 
@@ -60,18 +62,20 @@ t.test('dashboard: jobs table, live loss curve, submit errors, cancel', { skip }
   await page.waitForFunction(chartHas('loss', first + 3), undefined, { timeout: 120_000 });
   const later = Number(await page.getAttribute('[data-chart=loss]', 'data-points'));
   t.ok(later > first, `the loss curve grows as steps arrive (${first} -> ${later} points)`);
-  t.ok(await page.locator('svg.uplot, .uplot canvas').count() > 0, 'uPlot drew the curve');
+  t.ok((await page.locator('svg.uplot, .uplot canvas').count()) > 0, 'uPlot drew the curve');
   await page.waitForSelector('table.ranks tr[data-rank="0"]');
   t.match(await page.locator('table.ranks tr[data-rank="0"]').innerText(), /native-cpu|cpu|tensorflow/, 'rank 0 shows its node backend');
 
   // Scale: the typed count survives the page's redraws (it waits for one), then PATCHes the job.
   await page.fill('.job-head input[name=workers]', '2');
   const shown = await page.locator('[data-fact=progress]').innerText();
-  await page.waitForFunction(`document.querySelector('[data-fact=progress]')?.textContent !== ${JSON.stringify(shown)}`, undefined, { timeout: 60_000 });
+  await page.waitForFunction(`document.querySelector('[data-fact=progress]')?.textContent !== ${JSON.stringify(shown)}`, undefined, {
+    timeout: 60_000,
+  });
   t.equal(await page.inputValue('.job-head input[name=workers]'), '2', 'a redraw keeps the worker count being typed');
   await page.click('button[name=scale]');
   await until('the job scaled to 2 workers', async () => (await api.get(job.id)).spec.workers === 2, 60_000);
-  t.pass('Scale changes the job\'s worker count');
+  t.pass("Scale changes the job's worker count");
 
   await page.click('button[name=cancel]');
   await until('the job cancelled', async () => (await api.get(job.id)).state === 'cancelled', 60_000);

@@ -17,16 +17,32 @@ export function chromiumPath(): string | null {
 }
 
 /** A browser context on a fresh profile (playwright takes the profile dir itself, not as --user-data-dir). */
-export async function launchChromium(executablePath: string, viewport = { width: 1360, height: 900 }): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+export async function launchChromium(
+  executablePath: string,
+  viewport = { width: 1360, height: 900 },
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'flotilla-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath, headless: true, viewport,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    executablePath,
+    headless: true,
+    viewport,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
   return {
     context,
-    async close() { await context.close().catch(() => undefined); rmSync(profile, { recursive: true, force: true }); },
+    async close() {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    },
   };
 }
 

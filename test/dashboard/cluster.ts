@@ -9,23 +9,48 @@ import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
 import { coreShareEnv } from '../../worker/agent/index.ts';
 import { HeadClient } from '../../bin/cli/client.ts';
 
-export interface DashboardCluster { nats: NatsServer; head: Head; api: HeadClient; url: string; stop(): Promise<void> }
+export interface DashboardCluster {
+  nats: NatsServer;
+  head: Head;
+  api: HeadClient;
+  url: string;
+  stop(): Promise<void>;
+}
 
 /** `restAuth`: the head takes tokens as `flotilla up` does (api then uses the first admin token). */
-export async function startDashboardCluster(workers: number, slots = 1, opts: { restAuth?: boolean; paths?: { datasets?: string; models?: string } } = {}): Promise<DashboardCluster> {
+export async function startDashboardCluster(
+  workers: number,
+  slots = 1,
+  opts: { restAuth?: boolean; paths?: { datasets?: string; models?: string } } = {},
+): Promise<DashboardCluster> {
   const nats = await startNatsServer();
   const prefix = uniquePrefix('dash');
   try {
     const head = await startHead({
-      natsUrl: nats.url, ...nats.auth?.headOptions, prefix, host: '127.0.0.1', port: 0, restAuth: opts.restAuth ?? false, ...(opts.paths ? { paths: opts.paths } : {}),
+      natsUrl: nats.url,
+      ...nats.auth?.headOptions,
+      prefix,
+      host: '127.0.0.1',
+      port: 0,
+      restAuth: opts.restAuth ?? false,
+      ...(opts.paths ? { paths: opts.paths } : {}),
       autoscaler: {
         provider: new LocalProvider({ natsUrl: nats.url, prefix, slots, output: 'ignore', env: coreShareEnv(workers * slots) }),
-        minWorkers: workers, maxWorkers: workers, slotsPerWorker: slots, namePrefix: 'dash',
+        minWorkers: workers,
+        maxWorkers: workers,
+        slotsPerWorker: slots,
+        namePrefix: 'dash',
       },
     });
     return {
-      nats, head, api: new HeadClient(head.url, head.firstAdminToken), url: head.url,
-      async stop() { await head.stop(); await nats.stop(); },
+      nats,
+      head,
+      api: new HeadClient(head.url, head.firstAdminToken),
+      url: head.url,
+      async stop() {
+        await head.stop();
+        await nats.stop();
+      },
     };
   } catch (e) {
     await nats.stop();

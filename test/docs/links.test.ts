@@ -8,7 +8,10 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const pages = ['README.md', ...(readdirSync(join(ROOT, 'docs'), { recursive: true }) as string[]).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const pages = [
+  'README.md',
+  ...(readdirSync(join(ROOT, 'docs'), { recursive: true }) as string[]).filter((f) => f.endsWith('.md')).map((f) => join('docs', f)),
+];
 
 /** The page's text without fenced code blocks and inline code (links there are examples). */
 function prose(md: string): string {
@@ -20,8 +23,14 @@ export function anchors(md: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
   for (const m of prose(md).matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
-    const base = m[1]!.replace(/<[^>]+>/g, '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/`/g, '').toLowerCase().trim()
-      .replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = m[1]!
+      .replace(/<[^>]+>/g, '')
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .replace(/`/g, '')
+      .toLowerCase()
+      .trim()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     out.add(n ? `${base}-${n}` : base);
@@ -46,16 +55,25 @@ for (const page of pages) {
     const md = readFileSync(join(ROOT, page), 'utf8');
     let checked = 0;
     for (const link of links(md)) {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(link)) continue;   // http:, https:, mailto:
+      if (/^[a-z][a-z0-9+.-]*:/i.test(link)) continue; // http:, https:, mailto:
       checked++;
       const [path, anchor] = link.split('#') as [string, string | undefined];
       const target = path ? resolve(dirname(join(ROOT, page)), decodeURIComponent(path)) : join(ROOT, page);
       const rel = relative(ROOT, target);
-      if (rel.startsWith('..') || rel.startsWith(sep)) { t.fail(`${link}: leaves the repository`); continue; }
-      if (!existsSync(target)) { t.fail(`${link}: ${rel} does not exist`); continue; }
+      if (rel.startsWith('..') || rel.startsWith(sep)) {
+        t.fail(`${link}: leaves the repository`);
+        continue;
+      }
+      if (!existsSync(target)) {
+        t.fail(`${link}: ${rel} does not exist`);
+        continue;
+      }
       if (anchor && statSync(target).isFile() && target.endsWith('.md')) {
         const known = anchors(readFileSync(target, 'utf8'));
-        if (!known.has(anchor)) { t.fail(`${link}: no heading #${anchor} in ${rel}`); continue; }
+        if (!known.has(anchor)) {
+          t.fail(`${link}: no heading #${anchor} in ${rel}`);
+          continue;
+        }
       }
       t.pass(`${link}`);
     }
@@ -76,7 +94,10 @@ t.test('README.md stays short and every docs page is reachable from it', async (
       const path = link.split('#')[0];
       if (!path?.endsWith('.md')) continue;
       const rel = relative(ROOT, resolve(dirname(join(ROOT, page)), decodeURIComponent(path)));
-      if (rel.startsWith('docs' + sep) && !seen.has(rel) && existsSync(join(ROOT, rel))) { seen.add(rel); queue.push(rel); }
+      if (rel.startsWith('docs' + sep) && !seen.has(rel) && existsSync(join(ROOT, rel))) {
+        seen.add(rel);
+        queue.push(rel);
+      }
     }
   }
   const orphans = pages.filter((p) => !seen.has(p));

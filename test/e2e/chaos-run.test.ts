@@ -16,7 +16,11 @@ import { cli, startAgentProc } from '../head/helpers/procs.ts';
 import { ChaosResult, type ChaosPlanInput } from '../../shared/schemas/chaos.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-chaos-'));
-const write = (name: string, plan: unknown): string => { const p = join(dir, name); writeFileSync(p, stringify(plan)); return p; };
+const write = (name: string, plan: unknown): string => {
+  const p = join(dir, name);
+  writeFileSync(p, stringify(plan));
+  return p;
+};
 
 t.test('a violated bound makes chaos run exit 1; the baseline ran and matched', async (t) => {
   const nats = await startNatsServer();
@@ -27,12 +31,20 @@ t.test('a violated bound makes chaos run exit 1; the baseline ran and matched', 
   await startAgentProc(t, c, 'ch-a', 2);
   const plan: ChaosPlanInput = {
     name: 'strict',
-    experiments: [{
-      name: 'kill-strict',
-      job: { workers: 2, checkpoint_every: 20, recovery: 'checkpoint', trainer: { kind: 'logreg', steps: 30, step_delay_ms: 50 }, faults: [{ kind: 'kill-actor', target: { rank: 1 }, at_step: 12 }] },
-      expect: { max_steps_lost: 0, digest_equal_baseline: true, max_recovery_s: 120 },
-      timeout_s: 240,
-    }],
+    experiments: [
+      {
+        name: 'kill-strict',
+        job: {
+          workers: 2,
+          checkpoint_every: 20,
+          recovery: 'checkpoint',
+          trainer: { kind: 'logreg', steps: 30, step_delay_ms: 50 },
+          faults: [{ kind: 'kill-actor', target: { rank: 1 }, at_step: 12 }],
+        },
+        expect: { max_steps_lost: 0, digest_equal_baseline: true, max_recovery_s: 120 },
+        timeout_s: 240,
+      },
+    ],
   };
   const r = await cli(['chaos', 'run', write('strict.yaml', plan), '--json', '--server', head.url]);
   t.equal(r.code, 1, `exit 1 (stderr: ${r.stderr.slice(-2000)})`);
@@ -42,8 +54,14 @@ t.test('a violated bound makes chaos run exit 1; the baseline ran and matched', 
   const row = res.rows[0];
   t.match(row.fault, /^f\d+ kill-actor rank 1/);
   t.ok(row.steps_lost >= 1, `steps lost ${row.steps_lost}: the kill at step 12 rolled back to the start (no checkpoint before 20)`);
-  t.ok(row.problems.some((p) => /steps lost > max_steps_lost 0/.test(p)), row.problems.join('; '));
-  t.notOk(row.problems.some((p) => /digest/.test(p)), 'the final weights equal the baseline\'s');
+  t.ok(
+    row.problems.some((p) => /steps lost > max_steps_lost 0/.test(p)),
+    row.problems.join('; '),
+  );
+  t.notOk(
+    row.problems.some((p) => /digest/.test(p)),
+    "the final weights equal the baseline's",
+  );
   const x = res.experiments[0];
   t.ok(x.baseline_job_id, 'a baseline job ran');
   const api = new HeadClient(head.url);
@@ -51,7 +69,7 @@ t.test('a violated bound makes chaos run exit 1; the baseline ran and matched', 
   t.equal(base.spec.faults.length, 0, 'the baseline ran without faults');
   t.equal(job.state, 'succeeded');
   t.equal(job.final_digest, base.final_digest);
-  t.equal(row.steps_lost, (await api.report(x.job_id)).faults[0].steps_lost, 'the row shows the report\'s figure');
+  t.equal(row.steps_lost, (await api.report(x.job_id)).faults[0].steps_lost, "the row shows the report's figure");
 
   const table = await cli(['chaos', 'run', write('strict.yaml', plan), '--server', head.url, '--only', 'nope']);
   t.equal(table.code, 2, '--only with an unknown name: exit 2');

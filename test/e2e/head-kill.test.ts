@@ -23,16 +23,23 @@ t.test('SIGKILL of the head mid-job, a new head started: the job still succeeds'
   lap('head and worker up');
   const steps = 100;
   const job = await api.submit({ workers: 2, checkpoint_every: 5, trainer: { kind: 'logreg', steps, step_delay_ms: 100 } });
-  const mid = await until('running', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 3 && j; });
+  const mid = await until('running', async () => {
+    const j = await api.get(job.id);
+    return j.state === 'running' && j.step >= 3 && j;
+  });
   lap(`step ${mid.step}`);
   await first.p.kill('SIGKILL');
   lap('head killed');
   const second = await startHeadProc(t, c, port);
   lap('new head listening');
-  const done = await until('finished', async () => {
-    const j = await api.get(job.id).catch(() => undefined);
-    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
-  }, 90_000);
+  const done = await until(
+    'finished',
+    async () => {
+      const j = await api.get(job.id).catch(() => undefined);
+      return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
+    },
+    90_000,
+  );
   lap('finished');
   t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
   t.equal(done.generation, 0, 'the gang was not disturbed: same generation');

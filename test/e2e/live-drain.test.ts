@@ -14,8 +14,7 @@ import { auditSteps, checkSteps } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 import { actorsOf, alive, eventsOf, liveCluster, stateLines, doneDigests, finished, referenceDigests } from './live-helpers.ts';
 
-
-t.test('live drain: only the leaving node\'s rank is replaced', async (t) => {
+t.test("live drain: only the leaving node's rank is replaced", async (t) => {
   const { c, nc, api } = await liveCluster(t, 'ldr');
   const names = ['a', 'b', 'c', 'd'];
   const agents = new Map<string, Proc>((await Promise.all(names.map((n) => startAgentProc(t, c, n, 1)))).map((p, i) => [names[i], p]));
@@ -29,7 +28,10 @@ t.test('live drain: only the leaving node\'s rank is replaced', async (t) => {
     await t.test(`SIGTERM of the node with rank ${leavingRank}`, async (t) => {
       // no periodic checkpoint: a restart of the whole gang would go back to the drain checkpoint at best
       const job = await api.submit({ workers: 2, max_restarts: 0, checkpoint_every: 1000, trainer: { ...trainer, step_delay_ms: 80 } });
-      const cur = await until('running past step 10', async () => { const j = await api.get(job.id); return j.state === 'running' && j.step >= 10 && j; });
+      const cur = await until('running past step 10', async () => {
+        const j = await api.get(job.id);
+        return j.state === 'running' && j.step >= 10 && j;
+      });
       const procs = await actorsOf(nc, c.prefix, cur);
       t.equal(procs.length, 2, 'both actors answer');
       const leaving = procs.find((p) => p.rank === leavingRank)!;
@@ -41,10 +43,19 @@ t.test('live drain: only the leaving node\'s rank is replaced', async (t) => {
       agents.delete(leavingNode);
       await agent.kill('SIGTERM');
       t.equal((await agent.exited).code, 0, 'the leaving agent exits 0 after its actor');
-      const next = await until('the new generation running', async () => { const j = await api.get(job.id); return j.generation > cur.generation && j.state === 'running' && j; });
+      const next = await until('the new generation running', async () => {
+        const j = await api.get(job.id);
+        return j.generation > cur.generation && j.state === 'running' && j;
+      });
       t.ok(alive(survivor.pid), `the survivor (rank ${survivor.rank}, pid ${survivor.pid}) still runs in generation ${next.generation}`);
-      t.ok(next.placement.some((p) => p.actorId === survivor.actorId && p.rank === survivor.rank), `the new placement keeps actor ${survivor.actorId}`);
-      t.notOk(next.placement.some((p) => p.nodeId === leavingNode), 'nothing is placed on the leaving node');
+      t.ok(
+        next.placement.some((p) => p.actorId === survivor.actorId && p.rank === survivor.rank),
+        `the new placement keeps actor ${survivor.actorId}`,
+      );
+      t.notOk(
+        next.placement.some((p) => p.nodeId === leavingNode),
+        'nothing is placed on the leaving node',
+      );
       const done = await finish(job.id);
       t.equal(done.state, 'succeeded', `job succeeded (${done.message})`);
       t.equal(done.restarts, 0, 'a drain is not a restart (max_restarts 0 would have failed the job)');
@@ -54,7 +65,11 @@ t.test('live drain: only the leaving node\'s rank is replaced', async (t) => {
       t.same(auditSteps(events).lostPerChange, [0], 'one generation change, no step redone');
       const g = report.generations.at(-1)!;
       const st = stateLines(events, g);
-      t.same(st.map((s) => s.source).sort(), ['peer', 'self'], `the survivor kept its state, the replacement received it (${st.map((s) => s.msg).join(' | ')})`);
+      t.same(
+        st.map((s) => s.source).sort(),
+        ['peer', 'self'],
+        `the survivor kept its state, the replacement received it (${st.map((s) => s.msg).join(' | ')})`,
+      );
       t.ok(st[0]?.sha && st[0].sha === st[1]?.sha, 'both ranks hold the same state bytes');
       t.same(doneDigests(events, done.generation), refDigest, 'final weights equal the fault-free run, bit for bit');
       if (leavingRank === 1) {

@@ -41,38 +41,68 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
   t.teardown(() => leaf.stop());
   const inHost = hostLauncher(t, cluster, prefix);
   const deadAfterMs = 3000;
-  const head = inHost(headHost, ['head/main.ts'], {
-    FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080', FLOTILLA_DEAD_AFTER_MS: String(deadAfterMs),
-    FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
-  }, 'head');
+  const head = inHost(
+    headHost,
+    ['head/main.ts'],
+    {
+      FLOTILLA_NATS_URL: CLUSTER_URLS,
+      FLOTILLA_HEAD_HOST: '0.0.0.0',
+      FLOTILLA_HEAD_PORT: '8080',
+      FLOTILLA_DEAD_AFTER_MS: String(deadAfterMs),
+      FLOTILLA_NATS_CREDS: cluster.auth.headCreds,
+      FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
+    },
+    'head',
+  );
   await head.line(/flotilla head listening on /);
   // the head saved its first admin token for the URL it printed (its own loopback view)
   const api = new HeadClient(`http://${headHost.mgmtIp}:8080`, storedToken('http://127.0.0.1:8080'));
   const joinTokens = new Map<string, string>();
   for (const h of [...workers, leafHost]) joinTokens.set(h.label, await cluster.auth.joinToken(prefix, h.label));
-  const agent = (h: Host, nats: string, slots: number) => inHost(h, ['worker/agent/main.ts'], {
-    FLOTILLA_NATS_URL: nats, FLOTILLA_NODE_ID: h.label, FLOTILLA_SLOTS: String(slots), FLOTILLA_JOIN_TOKEN: joinTokens.get(h.label) ?? '',
-  }, `agent ${h.label}`);
+  const agent = (h: Host, nats: string, slots: number) =>
+    inHost(
+      h,
+      ['worker/agent/main.ts'],
+      {
+        FLOTILLA_NATS_URL: nats,
+        FLOTILLA_NODE_ID: h.label,
+        FLOTILLA_SLOTS: String(slots),
+        FLOTILLA_JOIN_TOKEN: joinTokens.get(h.label) ?? '',
+      },
+      `agent ${h.label}`,
+    );
   const agents = workers.map((w) => agent(w, CLUSTER_URLS, 1));
   await Promise.all(agents.map((a) => a.line(/registered/)));
   lap('head and 3 workers up');
 
   const steps = 40;
   const spec = (extra: { step_delay_ms?: number; features?: number; steps?: number } = {}) => ({
-    workers: 2, max_restarts: 5, checkpoint_every: 5,
+    workers: 2,
+    max_restarts: 5,
+    checkpoint_every: 5,
     trainer: { kind: 'logreg' as const, steps, step_delay_ms: 150, ...extra },
     allreduce: { timeout_ms: 5000 },
   });
   const get = (id: string) => api.get(id).catch(() => undefined);
-  const finished = (id: string) => until(`job ${id} finished`, async () => {
-    const j = await get(id);
-    return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
-  }, 180_000);
+  const finished = (id: string) =>
+    until(
+      `job ${id} finished`,
+      async () => {
+        const j = await get(id);
+        return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
+      },
+      180_000,
+    );
   /** the job running at step n or beyond, or ended (the caller's judge says which) */
-  const atStep = (id: string, n: number) => until(`job ${id} at step ${n}`, async () => {
-    const j = await get(id);
-    return j && ((j.state === 'running' && j.step >= n) || ['succeeded', 'failed', 'cancelled'].includes(j.state)) && j;
-  }, 90_000);
+  const atStep = (id: string, n: number) =>
+    until(
+      `job ${id} at step ${n}`,
+      async () => {
+        const j = await get(id);
+        return j && ((j.state === 'running' && j.step >= n) || ['succeeded', 'failed', 'cancelled'].includes(j.state)) && j;
+      },
+      90_000,
+    );
   const tail = (p: Proc, n = 3000) => p.output().slice(-n);
   const events = async (id: string): Promise<JobEvent[]> => {
     const out: JobEvent[] = [];
@@ -96,12 +126,22 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
       const why = ev.filter((e) => e.type === 'state').map((e) => `${e.state}: ${'message' in e ? e.message : ''}`);
       t.comment(`state changes:\n${why.join('\n')}${j.restarts > promise.maxRestarts ? `\nhead output:\n${tail(head)}` : ''}`);
       const warn = agents.flatMap((a) => a.output().split('\n')).filter((l) => l.includes(j.id) && /"level":(40|50)/.test(l));
-      t.comment(`the job's actor warnings and errors:\n${warn.slice(0, 30).map((l) => l.replace(/"stack":"[^"]*"/, '').slice(0, 400)).join('\n')}`);
+      t.comment(
+        `the job's actor warnings and errors:\n${warn
+          .slice(0, 30)
+          .map((l) => l.replace(/"stack":"[^"]*"/, '').slice(0, 400))
+          .join('\n')}`,
+      );
     }
-    t.ok(audit.lostPerChange.every((l) => l <= promise.maxLostPerRestart), `${fault}: steps lost per generation change ${JSON.stringify(audit.lostPerChange)} <= ${promise.maxLostPerRestart}`);
+    t.ok(
+      audit.lostPerChange.every((l) => l <= promise.maxLostPerRestart),
+      `${fault}: steps lost per generation change ${JSON.stringify(audit.lostPerChange)} <= ${promise.maxLostPerRestart}`,
+    );
     t.equal(audit.staleAfterNewer, 0, `${fault}: no older generation reported after a newer one began`);
     const secs = audit.gapMsPerChange.map((g) => (g / 1000).toFixed(1));
-    t.comment(`fault: ${fault} | restarts ${j.restarts} | generations ${report.generations.length} | steps lost ${audit.lostPerChange.reduce((a, b) => a + b, 0)} ${JSON.stringify(audit.lostPerChange)} | training gap s ${JSON.stringify(secs)}`);
+    t.comment(
+      `fault: ${fault} | restarts ${j.restarts} | generations ${report.generations.length} | steps lost ${audit.lostPerChange.reduce((a, b) => a + b, 0)} ${JSON.stringify(audit.lostPerChange)} | training gap s ${JSON.stringify(secs)}`,
+    );
   };
 
   await t.test('SIGKILL of each nats-server in turn mid-job', pick('SIGKILL of each nats-server in turn mid-job'), async (t) => {
@@ -150,7 +190,10 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     const p0 = Date.now();
     lab.partition(victim);
     lap(`partitioned ${victim}`);
-    const rec = await until('the head restarts the gang', async () => { const j = await get(job.id); return j && j.generation >= 1 && j; });
+    const rec = await until('the head restarts the gang', async () => {
+      const j = await get(job.id);
+      return j && j.generation >= 1 && j;
+    });
     t.comment(`detected after ${Date.now() - p0} ms`);
     await new Promise((r) => setTimeout(r, Math.max(0, 10_000 - (Date.now() - p0))));
     lab.heal(victim);
@@ -167,19 +210,33 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     lab.partition('head');
     const h0 = Date.now();
     lap('partitioned head');
-    const sick = await until('healthz 503', async () => {
-      const r = await fetch(`http://${headHost.mgmtIp}:8080/healthz`).catch(() => undefined);
-      return r && r.status === 503 && r.json() as Promise<{ reason?: string }>;
-    }, 20_000);
+    const sick = await until(
+      'healthz 503',
+      async () => {
+        const r = await fetch(`http://${headHost.mgmtIp}:8080/healthz`).catch(() => undefined);
+        return r && r.status === 503 && (r.json() as Promise<{ reason?: string }>);
+      },
+      20_000,
+    );
     t.comment(`healthz 503 after ${Date.now() - h0} ms: ${JSON.stringify(sick)}`);
-    const post = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${storedToken('http://127.0.0.1:8080')}` }, body: JSON.stringify(spec()) });
+    const post = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${storedToken('http://127.0.0.1:8080')}` },
+      body: JSON.stringify(spec()),
+    });
     t.equal(post.status, 503, 'a submit while cut off is refused with 503');
-    const stale = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs/${job.id}`, { headers: { authorization: `Bearer ${storedToken('http://127.0.0.1:8080')}` } }).then((r) => r.json() as Promise<{ stale_ms: number }>);
+    const stale = await fetch(`http://${headHost.mgmtIp}:8080/v1/jobs/${job.id}`, {
+      headers: { authorization: `Bearer ${storedToken('http://127.0.0.1:8080')}` },
+    }).then((r) => r.json() as Promise<{ stale_ms: number }>);
     t.ok(stale.stale_ms > 0, `reads say they are stale (${stale.stale_ms} ms)`);
     await new Promise((r) => setTimeout(r, 10_000));
     lab.heal('head');
     lap('healed head');
-    await until('healthz 200', async () => (await fetch(`http://${headHost.mgmtIp}:8080/healthz`).catch(() => undefined))?.status === 200, 30_000);
+    await until(
+      'healthz 200',
+      async () => (await fetch(`http://${headHost.mgmtIp}:8080/healthz`).catch(() => undefined))?.status === 200,
+      30_000,
+    );
     const done = await finished(job.id);
     // the gang trained on through the head's partition: nothing to restart
     await judge('10 s partition of the head host', done, { maxRestarts: 0, maxLostPerRestart: 0 });
@@ -188,16 +245,36 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
   await t.test('10 Mbit/s worker links under bulk traffic', pick('10 Mbit/s worker links under bulk traffic'), async (t) => {
     for (const w of workers) lab.limit(w.label, 10);
     // bulk traffic on the same links: a 1 MB message every 200 ms from each worker host (40 Mbit/s offered, 4x the link)
-    const noise = workers.map((w) => inHost(w, ['--input-type=module', '-e', `
+    const noise = workers.map((w) =>
+      inHost(
+        w,
+        [
+          '--input-type=module',
+          '-e',
+          `
       const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
       const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)), tls: { caFile: process.env.FLOTILLA_NATS_CA } });
       const buf = new Uint8Array(1 << 20);
-      setInterval(() => nc.publish('noise.${w.label}', buf), 200);`], { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds }, `noise ${w.label}`));
-    const sink = inHost(headHost, ['--input-type=module', '-e', `
+      setInterval(() => nc.publish('noise.${w.label}', buf), 200);`,
+        ],
+        { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds },
+        `noise ${w.label}`,
+      ),
+    );
+    const sink = inHost(
+      headHost,
+      [
+        '--input-type=module',
+        '-e',
+        `
       const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
       const nc = await connect({ servers: process.env.FLOTILLA_NATS_URL.split(','), authenticator: credsAuthenticator(new TextEncoder().encode(process.env.NOISE_CREDS)), tls: { caFile: process.env.FLOTILLA_NATS_CA } });
       let n = 0; nc.subscribe('noise.>', { callback: () => { n++; } });
-      setInterval(() => console.log('noise msgs', n), 2000);`], { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds }, 'noise sink');
+      setInterval(() => console.log('noise msgs', n), 2000);`,
+      ],
+      { FLOTILLA_NATS_URL: CLUSTER_URLS, NOISE_CREDS: cluster.auth.headCreds },
+      'noise sink',
+    );
     await sink.line(/noise msgs [1-9]/);
     const job = await api.submit(spec({ features: 4096, steps: 20 }));
     const done = await finished(job.id);
@@ -207,25 +284,35 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
     t.equal(ws.length, 3, 'no live node was declared dead');
   });
 
-  await t.test('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)', pick('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)'), async (t) => {
-    const la = agent(leafHost, 'nats://127.0.0.1:4222', 2);
-    await la.line(/registered/);
-    const job = await api.submit(spec({ steps: 20 }));
-    const running = await atStep(job.id, 2);
-    t.ok(running.placement.length === 2 && running.placement.every((p) => p.nodeId === 'leafhost'), `both ranks ran on the leaf host (${running.placement.map((p) => p.nodeId).join(',')})`);
-    const done = await finished(job.id);
-    await judge('worker behind a leaf server', done, { maxRestarts: 0, maxLostPerRestart: 0 });
+  await t.test(
+    'a worker on a leaf host (--nats nats://127.0.0.1:4222 only)',
+    pick('a worker on a leaf host (--nats nats://127.0.0.1:4222 only)'),
+    async (t) => {
+      const la = agent(leafHost, 'nats://127.0.0.1:4222', 2);
+      await la.line(/registered/);
+      const job = await api.submit(spec({ steps: 20 }));
+      const running = await atStep(job.id, 2);
+      t.ok(
+        running.placement.length === 2 && running.placement.every((p) => p.nodeId === 'leafhost'),
+        `both ranks ran on the leaf host (${running.placement.map((p) => p.nodeId).join(',')})`,
+      );
+      const done = await finished(job.id);
+      await judge('worker behind a leaf server', done, { maxRestarts: 0, maxLostPerRestart: 0 });
 
-    await t.test('SIGTERM drain of the leaf worker mid-job', async (t) => {
-      const job2 = await api.submit(spec());
-      const mid = await atStep(job2.id, 6);
-      t.ok(mid.placement.some((p) => p.nodeId === 'leafhost'), 'a rank on the leaf host');
-      la.proc.kill('SIGTERM');
-      lap('SIGTERM leafhost');
-      const exit = await la.exited;
-      t.comment(`leaf agent exited (${exit.code ?? exit.signal})`);
-      const done2 = await finished(job2.id);
-      await judge('SIGTERM drain of a worker', done2, { maxRestarts: 0, maxLostPerRestart: 0 });
-    });
-  });
+      await t.test('SIGTERM drain of the leaf worker mid-job', async (t) => {
+        const job2 = await api.submit(spec());
+        const mid = await atStep(job2.id, 6);
+        t.ok(
+          mid.placement.some((p) => p.nodeId === 'leafhost'),
+          'a rank on the leaf host',
+        );
+        la.proc.kill('SIGTERM');
+        lap('SIGTERM leafhost');
+        const exit = await la.exited;
+        t.comment(`leaf agent exited (${exit.code ?? exit.signal})`);
+        const done2 = await finished(job2.id);
+        await judge('SIGTERM drain of a worker', done2, { maxRestarts: 0, maxLostPerRestart: 0 });
+      });
+    },
+  );
 });

@@ -21,7 +21,17 @@ t.test('nats-server SIGKILLed mid-job, back after 5 s and after 0.5 s: 0 steps l
   await startAgentProc(t, c, 'a', 2);
   const api = new HeadClient(head.url);
   // 24 training images, batch 4 over 2 ranks: 6 steps an epoch, 4 epochs
-  const trainer = { kind: 'yolov5' as const, cfg: 'yolov5n.yaml', img: 64, batch: 4, epochs: 4, synthetic: { train: 24, val: 2, seed: 5 }, noautoanchor: true, patience: 0, hyp: { warmup_epochs: 0 } };
+  const trainer = {
+    kind: 'yolov5' as const,
+    cfg: 'yolov5n.yaml',
+    img: 64,
+    batch: 4,
+    epochs: 4,
+    synthetic: { train: 24, val: 2, seed: 5 },
+    noautoanchor: true,
+    patience: 0,
+    hyp: { warmup_epochs: 0 },
+  };
   const job = await api.submit({ workers: 2, max_restarts: 3, checkpoint_every: 5, trainer });
   const long = await outageAt(t, api, job.id, 3, 5000, nats, 600_000);
   const short = await outageAt(t, api, job.id, long.atStep + 6, 500, nats);

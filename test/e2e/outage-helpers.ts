@@ -11,16 +11,33 @@ import { trainedGenerations } from '../../head/report/steps.ts';
 import { until } from '../head/helpers/wait.ts';
 import { eventsOf, finished } from './live-helpers.ts';
 
-export interface Outage { atStep: number; killedAt: number; backAt: number; downMs: number }
+export interface Outage {
+  atStep: number;
+  killedAt: number;
+  backAt: number;
+  downMs: number;
+}
 
 /** Waits for step >= `step` of a running job, then SIGKILLs the server (`kill`) and starts it again (`restart`) `downMs` later. */
-export async function outageAt(t: Test, api: HeadClient, jobId: string, step: number, downMs: number,
-  server: { kill(): Promise<void>; restart(): Promise<void> }, limitMs = 300_000): Promise<Outage> {
-  const cur = await until(`step ${step}`, async () => {
-    const j = await api.get(jobId).catch(() => undefined); // the head may still be reconnecting after an earlier outage
-    if (j && ['succeeded', 'failed', 'cancelled'].includes(j.state)) throw new Error(`job ${jobId} ${j.state} before step ${step} (${j.message ?? ''})`);
-    return j && j.state === 'running' && j.step >= step && j;
-  }, limitMs);
+export async function outageAt(
+  t: Test,
+  api: HeadClient,
+  jobId: string,
+  step: number,
+  downMs: number,
+  server: { kill(): Promise<void>; restart(): Promise<void> },
+  limitMs = 300_000,
+): Promise<Outage> {
+  const cur = await until(
+    `step ${step}`,
+    async () => {
+      const j = await api.get(jobId).catch(() => undefined); // the head may still be reconnecting after an earlier outage
+      if (j && ['succeeded', 'failed', 'cancelled'].includes(j.state))
+        throw new Error(`job ${jobId} ${j.state} before step ${step} (${j.message ?? ''})`);
+      return j && j.state === 'running' && j.step >= step && j;
+    },
+    limitMs,
+  );
   const killedAt = Date.now();
   await server.kill();
   t.comment(`SIGKILL of nats-server at step ${cur.step}, back in ${downMs} ms`);
@@ -50,21 +67,38 @@ export function nextStepAfter(events: readonly JobEvent[], o: Outage): { ms: num
  * The job finished: succeeded, no restart, still generation 0, rank 0 reported steps 1..`steps`
  * each once and in order (nothing lost, nothing redone); prints the time to the next step after each outage.
  */
-export async function expectNoLoss(t: Test, api: HeadClient, jobId: string, steps: number, outages: Outage[], limitMs = 300_000): Promise<JobEvent[]> {
+export async function expectNoLoss(
+  t: Test,
+  api: HeadClient,
+  jobId: string,
+  steps: number,
+  outages: Outage[],
+  limitMs = 300_000,
+): Promise<JobEvent[]> {
   const done = await finished(api, jobId, limitMs);
   t.equal(done.state, 'succeeded', `job succeeded (${done.message ?? ''})`);
   t.equal(done.restarts, 0, 'no gang restart');
   t.equal(done.generation, 0, 'still its first generation');
   const events = await eventsOf(api, jobId);
   const gens = trainedGenerations(events);
-  t.same(gens.generations.map((g) => g.generation), [0], 'one training generation');
+  t.same(
+    gens.generations.map((g) => g.generation),
+    [0],
+    'one training generation',
+  );
   const reported = rank0Steps(events).map((s) => s.step);
   const expected = Array.from({ length: steps }, (_, i) => i + 1);
   const gaps = expected.filter((s) => !reported.includes(s));
-  t.same(reported, expected, `every step reported once, in order (${gaps.length} missing${gaps.length ? `: ${gaps.slice(0, 10).join(', ')}` : ''}, ${reported.length} reports)`);
+  t.same(
+    reported,
+    expected,
+    `every step reported once, in order (${gaps.length} missing${gaps.length ? `: ${gaps.slice(0, 10).join(', ')}` : ''}, ${reported.length} reports)`,
+  );
   for (const o of outages) {
     const next = nextStepAfter(events, o);
-    t.comment(`outage of ${o.downMs} ms at step ${o.atStep}: next step ${next ? `${next.step}, ${next.ms} ms after the server was back` : 'none'}`);
+    t.comment(
+      `outage of ${o.downMs} ms at step ${o.atStep}: next step ${next ? `${next.step}, ${next.ms} ms after the server was back` : 'none'}`,
+    );
   }
   return events;
 }

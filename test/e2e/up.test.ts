@@ -12,19 +12,35 @@ import { startProc, cli } from '../head/helpers/procs.ts';
 import { until } from '../head/helpers/wait.ts';
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 function listening(port: number): Promise<boolean> {
   return new Promise((r) => {
     const s = tcpConnect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); r(true); });
-    s.once('error', () => { s.destroy(); r(false); });
+    s.once('connect', () => {
+      s.destroy();
+      r(true);
+    });
+    s.once('error', () => {
+      s.destroy();
+      r(false);
+    });
   });
 }
 
 t.test('flotilla up + submit + status --json, then SIGTERM stops everything', async (t) => {
   const port = await freePort();
-  const up = startProc(t, ['bin/flotilla.mjs', 'up', '--port', String(port), '--workers', '1', '--slots', '2', '--prefix', `up${process.pid}`], {}, 'flotilla up');
+  const up = startProc(
+    t,
+    ['bin/flotilla.mjs', 'up', '--port', String(port), '--workers', '1', '--slots', '2', '--prefix', `up${process.pid}`],
+    {},
+    'flotilla up',
+  );
   const natsLine = await up.line(/^flotilla up: nats /);
   const url = (await up.line(/flotilla head listening on /)).replace(/^.*listening on /, '').trim();
   t.equal(url, `http://127.0.0.1:${port}`, 'prints the head URL');
@@ -38,7 +54,14 @@ t.test('flotilla up + submit + status --json, then SIGTERM stops everything', as
   t.equal(sub.code, 0, `submit exits 0 ${sub.stderr}`);
   const id = sub.stdout.trim();
   t.match(id, /^[A-Za-z0-9_-]+$/, 'submit prints the job id');
-  await until('succeeded with its last step', async () => { const j = await api.get(id); return j.state === 'succeeded' && j.step === 5; }, 90_000);
+  await until(
+    'succeeded with its last step',
+    async () => {
+      const j = await api.get(id);
+      return j.state === 'succeeded' && j.step === 5;
+    },
+    90_000,
+  );
   const st = await cli(['status', id, '--json'], { FLOTILLA_URL: url });
   t.equal(st.code, 0);
   const rec = JSON.parse(st.stdout);

@@ -14,7 +14,9 @@ import { trainSession, type TrainSessionOptions } from '../../worker/engine/trai
 import { TINY_YAML } from './train-fixtures.ts';
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return (
+    a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  );
 }
 
 t.test('interrupted + resumed run == uninterrupted run', async (t) => {
@@ -25,25 +27,44 @@ t.test('interrupted + resumed run == uninterrupted run', async (t) => {
   const cfg = join(dir, 'tiny.yaml');
   writeFileSync(cfg, stringify(TINY_YAML));
   const base: TrainSessionOptions = {
-    data: 'synthetic', cfg, img: 64, epochs: 2, batch: 2, nbs: 4, seed: 3, synthTrain: 8, synthVal: 4,
-    synthOptions: { classes: ['circle', 'square'], objects: [1, 2] }, project: dir, existOk: true,
-    hypOverrides: { warmup_epochs: 0 }, saveEvery: 1,
+    data: 'synthetic',
+    cfg,
+    img: 64,
+    epochs: 2,
+    batch: 2,
+    nbs: 4,
+    seed: 3,
+    synthTrain: 8,
+    synthVal: 4,
+    synthOptions: { classes: ['circle', 'square'], objects: [1, 2] },
+    project: dir,
+    existOk: true,
+    hypOverrides: { warmup_epochs: 0 },
+    saveEvery: 1,
   };
   const straight = await trainSession({ ...base, name: 'straight' });
   t.equal(straight.epochsRun, 2);
 
   const ac = new AbortController();
-  await t.rejects(trainSession({
-    ...base, name: 'cut', signal: ac.signal,
-    onEvent: (e) => { if (e.type === 'batch' && e.epoch === 0 && e.index === 2) ac.abort(new Error('simulated crash')); },
-  }), /simulated crash/);
+  await t.rejects(
+    trainSession({
+      ...base,
+      name: 'cut',
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'batch' && e.epoch === 0 && e.index === 2) ac.abort(new Error('simulated crash'));
+      },
+    }),
+    /simulated crash/,
+  );
   const cutLast = join(dir, 'cut', 'weights', 'last.ckpt');
   const mid = loadCheckpoint(cutLast).meta.fit as { cursor: { epoch: number; index: number } };
   t.same(mid.cursor, { epoch: 0, index: 3 }, 'the checkpoint was taken mid-epoch');
   const resumed = await trainSession({ ...base, data: '', resume: cutLast });
   t.equal(resumed.saveDir, join(dir, 'cut'), 'resume continues in the run folder');
 
-  const a = loadCheckpoint(straight.lastPath), b = loadCheckpoint(resumed.lastPath);
+  const a = loadCheckpoint(straight.lastPath),
+    b = loadCheckpoint(resumed.lastPath);
   const bad: string[] = [];
   for (const [k, v] of a.tensors) {
     const w = b.tensors.get(k);

@@ -26,7 +26,10 @@ function sample(): CheckpointContent {
     ['b/u8', stored(b)],
     ['empty', stored(new Float32Array(0), [0, 4])],
   ]);
-  return { tensors, meta: { epoch: 3, step: 17, cursor: { perm: [3, 1, 2], pos: 2 }, rng: [1, 2, 3, 4], note: 'ünïcode', ok: true, nil: null } };
+  return {
+    tensors,
+    meta: { epoch: 3, step: 17, cursor: { perm: [3, 1, 2], pos: 2 }, rng: [1, 2, 3, 4], note: 'ünïcode', ok: true, nil: null },
+  };
 }
 
 function bitsEqual(a: ArrayBufferView, b: ArrayBufferView): boolean {
@@ -74,7 +77,8 @@ t.test('corrupt blobs are rejected with CheckpointFormatError', async (t) => {
   new DataView(bad.buffer).setBigUint64(0, 1n << 40n, true);
   t.throws(() => decodeCheckpoint(bad), CheckpointFormatError, 'huge header length');
   const garbled = bytes.slice();
-  garbled[9] = 0x7b; garbled[10] = 0x7b;
+  garbled[9] = 0x7b;
+  garbled[10] = 0x7b;
   t.throws(() => decodeCheckpoint(garbled), CheckpointFormatError, 'bad JSON');
   t.throws(() => stored(new Float32Array(3), [2, 2]), CheckpointFormatError, 'shape mismatch');
 });

@@ -8,7 +8,13 @@ import { buildModel } from '../../worker/engine/model/index.ts';
 import { loadHyp } from '../../worker/engine/hyp/index.ts';
 import { initBackend } from '../../worker/engine/backend.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../../worker/engine/checkpoint/index.ts';
-import { Trainer, restoreTrainer, trainerCheckpoint, CheckpointMismatchError, type TrainerOptions } from '../../worker/engine/train/index.ts';
+import {
+  Trainer,
+  restoreTrainer,
+  trainerCheckpoint,
+  CheckpointMismatchError,
+  type TrainerOptions,
+} from '../../worker/engine/train/index.ts';
 import { TINY_YAML, syntheticBatch } from './train-fixtures.ts';
 
 const IMG = 64;
@@ -28,7 +34,14 @@ t.test('k steps + save + load into a fresh replica + N−k steps == N steps, bit
   const backend = await initBackend();
   t.comment(`backend: ${backend.backend} (${backend.device})`);
   // nbs 4 with batch 2 and no warmup: accumulate 2, optimizer steps after iterations 1, 3, 5
-  const opts: TrainerOptions = { hyp: loadHyp(undefined, { warmup_epochs: 0 }), epochs: 3, batchSize: BS, batchesPerEpoch: 3, imgsz: IMG, nbs: 4 };
+  const opts: TrainerOptions = {
+    hyp: loadHyp(undefined, { warmup_epochs: 0 }),
+    epochs: 3,
+    batchSize: BS,
+    batchesPerEpoch: 3,
+    imgsz: IMG,
+    nbs: 4,
+  };
   const epochOf = (ni: number) => Math.floor(ni / opts.batchesPerEpoch);
   const run = (tr: Trainer, from: number, to: number) => {
     for (let ni = from; ni < to; ni++) {
@@ -42,7 +55,10 @@ t.test('k steps + save + load into a fresh replica + N−k steps == N steps, bit
 
   const b = new Trainer(buildModel(TINY_YAML, { seed: 1 }), opts);
   run(b, 0, K);
-  t.ok(b.accumulated.some((v) => v !== 0), 'the split falls inside an accumulation');
+  t.ok(
+    b.accumulated.some((v) => v !== 0),
+    'the split falls inside an accumulation',
+  );
   const bytes = encodeCheckpoint(trainerCheckpoint(b, { note: 'resume test' }));
   b.model.loadStateDict(new Map([...b.model.stateDict()].map(([k, v]) => [k, v.map(() => 0)]))); // the original replica is wrecked
   const c = new Trainer(buildModel(TINY_YAML, { seed: 99 }), opts);
@@ -65,7 +81,10 @@ t.test('k steps + save + load into a fresh replica + N−k steps == N steps, bit
   t.ok(sameBits(a.accumulated, c.accumulated), 'pending gradient bit-identical');
   // and training did move the weights away from the init
   const init = buildModel(TINY_YAML, { seed: 1 }).stateDict();
-  t.ok([...sa].some(([k, v]) => !sameBits(v, init.get(k)!)), 'weights changed during training');
+  t.ok(
+    [...sa].some(([k, v]) => !sameBits(v, init.get(k)!)),
+    'weights changed during training',
+  );
   for (const tr of [a, b, c]) tr.model.dispose?.();
 });
 

@@ -7,14 +7,28 @@ import { ImageDecodeError, decodeImage, readImageSize, resizeBilinear } from '..
 t.test('decodeImage: grey, RGBA and 16-bit files come out as 8-bit RGB at the training size', async (t) => {
   const dir = t.testdir({});
   const g = new Uint8Array(10 * 6).fill(77);
-  await sharp(g, { raw: { width: 10, height: 6, channels: 1 } }).jpeg().toFile(join(dir, 'grey.jpg'));
-  await sharp(new Uint8Array(10 * 6 * 4).fill(255), { raw: { width: 10, height: 6, channels: 4 } }).png().toFile(join(dir, 'rgba.png'));
-  await sharp(new Uint8Array(10 * 6 * 3).fill(150), { raw: { width: 10, height: 6, channels: 3 } }).toColourspace('rgb16').png().toFile(join(dir, 'rgb16.png'));
-  for (const [f, v] of [['grey.jpg', 77], ['rgba.png', 255], ['rgb16.png', 150]] as const) {
+  await sharp(g, { raw: { width: 10, height: 6, channels: 1 } })
+    .jpeg()
+    .toFile(join(dir, 'grey.jpg'));
+  await sharp(new Uint8Array(10 * 6 * 4).fill(255), { raw: { width: 10, height: 6, channels: 4 } })
+    .png()
+    .toFile(join(dir, 'rgba.png'));
+  await sharp(new Uint8Array(10 * 6 * 3).fill(150), { raw: { width: 10, height: 6, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toFile(join(dir, 'rgb16.png'));
+  for (const [f, v] of [
+    ['grey.jpg', 77],
+    ['rgba.png', 255],
+    ['rgb16.png', 150],
+  ] as const) {
     const im = await decodeImage(join(dir, f), 20);
     t.same([im.width, im.height, im.origWidth, im.origHeight], [20, 12, 10, 6], `${f}: long side 20`);
     t.equal(im.data.length, 20 * 12 * 3, `${f}: 3 channels`);
-    t.ok(im.data.every((x) => Math.abs(x - v) <= 2), `${f}: values kept`);
+    t.ok(
+      im.data.every((x) => Math.abs(x - v) <= 2),
+      `${f}: values kept`,
+    );
   }
   const native = await decodeImage(join(dir, 'grey.jpg'));
   t.same([native.width, native.height], [10, 6], 'maxSide 0 keeps the size');
@@ -24,7 +38,10 @@ t.test('decodeImage applies EXIF orientation; readImageSize agrees', async (t) =
   const dir = t.testdir({});
   const px = new Uint8Array(10 * 6 * 3).fill(40);
   px.set([250, 0, 0], 0); // top-left red as stored
-  await sharp(px, { raw: { width: 10, height: 6, channels: 3 } }).png().withMetadata({ orientation: 6 }).toFile(join(dir, 'rot.png'));
+  await sharp(px, { raw: { width: 10, height: 6, channels: 3 } })
+    .png()
+    .withMetadata({ orientation: 6 })
+    .toFile(join(dir, 'rot.png'));
   t.same(await readImageSize(join(dir, 'rot.png')), { width: 6, height: 10 });
   const im = await decodeImage(join(dir, 'rot.png'));
   t.same([im.width, im.height], [6, 10], 'rotated 90° clockwise for display');

@@ -5,12 +5,22 @@ import sharp from 'sharp';
 import { LabelFormatError, labelPathFor, loadDataset, parseLabels } from '../../worker/engine/data/index.ts';
 
 t.test('parseLabels reads boxes, converts polygons, drops duplicates', async (t) => {
-  const { labels, duplicates } = parseLabels('0 0.5 0.5 0.2 0.4\n\n2 0.1 0.2 0.1 0.1\r\n2 0.1 0.2 0.1 0.1\n1 0.1 0.1 0.5 0.1 0.3 0.7\n', 'a.txt', 3);
+  const { labels, duplicates } = parseLabels(
+    '0 0.5 0.5 0.2 0.4\n\n2 0.1 0.2 0.1 0.1\r\n2 0.1 0.2 0.1 0.1\n1 0.1 0.1 0.5 0.1 0.3 0.7\n',
+    'a.txt',
+    3,
+  );
   t.equal(duplicates, 1);
   t.equal(labels.length, 15);
-  t.same(Array.from(labels.subarray(0, 5)).map((v) => +v.toFixed(6)), [0, 0.5, 0.5, 0.2, 0.4]);
+  t.same(
+    Array.from(labels.subarray(0, 5)).map((v) => +v.toFixed(6)),
+    [0, 0.5, 0.5, 0.2, 0.4],
+  );
   // the polygon (0.1,0.1) (0.5,0.1) (0.3,0.7) → box x 0.1..0.5, y 0.1..0.7
-  t.same(Array.from(labels.subarray(10, 15)).map((v) => +v.toFixed(6)), [1, 0.3, 0.4, 0.4, 0.6]);
+  t.same(
+    Array.from(labels.subarray(10, 15)).map((v) => +v.toFixed(6)),
+    [1, 0.3, 0.4, 0.4, 0.6],
+  );
   t.equal(parseLabels('', 'empty.txt').labels.length, 0);
 });
 
@@ -43,12 +53,15 @@ t.test('labelPathFor swaps the last images/ for labels/ and the extension', asyn
 });
 
 async function png(file: string, w = 8, h = 6): Promise<void> {
-  await sharp({ create: { width: w, height: h, channels: 3, background: '#808080' } }).png().toFile(file);
+  await sharp({ create: { width: w, height: h, channels: 3, background: '#808080' } })
+    .png()
+    .toFile(file);
 }
 
 t.test('loadDataset: folders, .txt lists, names as a map, missing labels, malformed labels', async (t) => {
   const dir = t.testdir({});
-  for (const d of ['images/train', 'images/val', 'labels/train', 'labels/val', 'other']) await mkdir(join(dir, 'root', d), { recursive: true });
+  for (const d of ['images/train', 'images/val', 'labels/train', 'labels/val', 'other'])
+    await mkdir(join(dir, 'root', d), { recursive: true });
   const root = join(dir, 'root');
   await png(join(root, 'images/train/b.png'));
   await png(join(root, 'images/train/a.png'));
@@ -63,17 +76,27 @@ t.test('loadDataset: folders, .txt lists, names as a map, missing labels, malfor
   t.same(train.names, ['cat', 'dog']);
   t.equal(train.nc, 2);
   t.equal(train.root, root);
-  t.same(train.items.map((i) => i.imagePath), [join(root, 'images/train/a.png'), join(root, 'images/train/b.png')]);
+  t.same(
+    train.items.map((i) => i.imagePath),
+    [join(root, 'images/train/a.png'), join(root, 'images/train/b.png')],
+  );
   t.equal(train.items[1].labels.length, 0, 'missing label file = background');
   t.equal(train.backgrounds, 1);
   t.same(Array.from(train.items[0].labels), [1, 0.5, 0.5, 0.5, 0.5]);
 
   const val = await loadDataset(join(dir, 'data.yaml'), 'val');
-  t.same(val.items.map((i) => i.imagePath), [join(root, 'images/train/a.png'), join(root, 'images/val/v.png')]);
+  t.same(
+    val.items.map((i) => i.imagePath),
+    [join(root, 'images/train/a.png'), join(root, 'images/val/v.png')],
+  );
   t.equal(val.items[1].labels.length, 10);
 
   await writeFile(join(root, 'labels/train/a.txt'), '1 0.5 0.5 0.5 0.5\n0 0.5 0.5 0.5\n');
-  await t.rejects(loadDataset(join(dir, 'data.yaml'), 'train'), { name: 'LabelFormatError', file: join(root, 'labels/train/a.txt'), line: 2 });
+  await t.rejects(loadDataset(join(dir, 'data.yaml'), 'train'), {
+    name: 'LabelFormatError',
+    file: join(root, 'labels/train/a.txt'),
+    line: 2,
+  });
   await writeFile(join(root, 'labels/train/a.txt'), '2 0.5 0.5 0.5 0.5\n');
   await t.rejects(loadDataset(join(dir, 'data.yaml'), 'train'), /a\.txt:1: class 2 exceeds nc=2/);
 

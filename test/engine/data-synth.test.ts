@@ -16,18 +16,30 @@ t.test('the synthetic set is deterministic for a seed, and differs across seeds'
   const a = await generateSyntheticDataset({ dir: join(dir, 'a'), train: 6, val: 3, img: 96, seed: 5 });
   await generateSyntheticDataset({ dir: join(dir, 'b'), train: 6, val: 3, img: 96, seed: 5 });
   await generateSyntheticDataset({ dir: join(dir, 'c'), train: 6, val: 3, img: 96, seed: 6 });
-  const fa = await files(join(dir, 'a')), fb = await files(join(dir, 'b')), fc = await files(join(dir, 'c'));
+  const fa = await files(join(dir, 'a')),
+    fb = await files(join(dir, 'b')),
+    fc = await files(join(dir, 'c'));
   t.equal(fa.size, 18);
   t.ok([...fa.keys()].some((k) => k.endsWith('.png')) && [...fa.keys()].some((k) => k.endsWith('.jpg')), 'both PNG and JPEG written');
   for (const [k, v] of fa) t.ok(v.equals(fb.get(k)!), `${k}: same bytes for the same seed`);
   const differing = [...fa].filter(([k, v]) => k.startsWith('images') && !v.equals(fc.get(k)!)).length;
   t.equal(differing, 9, 'every image differs for another seed');
-  t.match(await readFile(a.yamlPath, 'utf8'), /train: images\/train\nval: images\/val\nnc: 3\nnames:\n  - circle\n  - square\n  - triangle/);
+  t.match(
+    await readFile(a.yamlPath, 'utf8'),
+    /train: images\/train\nval: images\/val\nnc: 3\nnames:\n  - circle\n  - square\n  - triangle/,
+  );
 });
 
 t.test('the synthetic set has the promised content and loads as a YOLO dataset', async (t) => {
   const dir = t.testdir({});
-  const { yamlPath, objects } = await generateSyntheticDataset({ dir, train: 60, val: 4, img: 64, seed: 1, classes: ['circle', 'ring', 'cross', 'hexagon'] });
+  const { yamlPath, objects } = await generateSyntheticDataset({
+    dir,
+    train: 60,
+    val: 4,
+    img: 64,
+    seed: 1,
+    classes: ['circle', 'ring', 'cross', 'hexagon'],
+  });
   const ds = await loadDataset(yamlPath, 'train');
   t.same(ds.names, ['circle', 'ring', 'cross', 'hexagon']);
   t.equal(ds.items.length, 60);
@@ -45,19 +57,32 @@ t.test('the synthetic set has the promised content and loads as a YOLO dataset',
     }
   }
   t.equal(total, objects.train);
-  t.ok(perClass.every((c) => c > 10), `every class drawn: ${perClass}`);
+  t.ok(
+    perClass.every((c) => c > 10),
+    `every class drawn: ${perClass}`,
+  );
   await t.rejects(generateSyntheticDataset({ dir, train: 1, val: 1, classes: ['blob'] }), /unknown class 'blob'/);
 });
 
 t.test('every shape touches all four sides of its box (labels are tight)', async (t) => {
   for (const [name, shape] of Object.entries(SHAPES)) {
-    const W = 80, H = 70;
+    const W = 80,
+      H = 70;
     const img = new Float32Array(W * H * 3).fill(100);
     drawShape(img, W, H, shape, 12, 9, 52, 61, [250, 0, 0], new Rng(1));
-    let x1 = W, y1 = H, x2 = 0, y2 = 0;
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      if (img[(y * W + x) * 3] !== 100) { x1 = Math.min(x1, x); y1 = Math.min(y1, y); x2 = Math.max(x2, x + 1); y2 = Math.max(y2, y + 1); }
-    }
+    let x1 = W,
+      y1 = H,
+      x2 = 0,
+      y2 = 0;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        if (img[(y * W + x) * 3] !== 100) {
+          x1 = Math.min(x1, x);
+          y1 = Math.min(y1, y);
+          x2 = Math.max(x2, x + 1);
+          y2 = Math.max(y2, y + 1);
+        }
+      }
     t.same([x1, y1, x2, y2], [12, 9, 52, 61], `${name} fills its box exactly`);
   }
 });

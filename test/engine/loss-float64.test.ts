@@ -9,9 +9,27 @@ import { buildTargets, computeLoss, type LossHyp } from '../../worker/engine/los
 await tf.setBackend('cpu');
 
 const STRIDES = [8, 16, 32];
-const ANCHORS_PX = [[[10, 13], [16, 30], [33, 23]], [[30, 61], [62, 45], [59, 119]], [[116, 90], [156, 198], [373, 326]]];
+const ANCHORS_PX = [
+  [
+    [10, 13],
+    [16, 30],
+    [33, 23],
+  ],
+  [
+    [30, 61],
+    [62, 45],
+    [59, 119],
+  ],
+  [
+    [116, 90],
+    [156, 198],
+    [373, 326],
+  ],
+];
 const ANCHORS = ANCHORS_PX.map((l, i) => l.map(([w, h]) => [w / STRIDES[i], h / STRIDES[i]]));
-const H = 64, W = 96, B = 2;
+const H = 64,
+  W = 96,
+  B = 2;
 
 // [img, cls, xc, yc, w, h] in pixels; two overlapping boxes in image 0 share slots.
 const BOXES_PX = [
@@ -40,7 +58,10 @@ function rng(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
 }
 
-interface Level { shape: number[]; data: Float64Array }
+interface Level {
+  shape: number[];
+  data: Float64Array;
+}
 
 function makePreds(nc: number, seed: number): Level[] {
   const g = rng(seed);
@@ -79,16 +100,30 @@ function ciou(p: number[], q: number[], alphaFixed?: number): { ciou: number; io
   return { ciou: iou - (rho2 / c2 + alpha * v), iou, alpha };
 }
 
-interface Assignment { key: [number, number, number]; b: number; a: number; cx: number; cy: number; tb: number[]; cls: number }
+interface Assignment {
+  key: [number, number, number];
+  b: number;
+  a: number;
+  cx: number;
+  cy: number;
+  tb: number[];
+  cls: number;
+}
 
 function assign(targets: Float32Array, level: number, ny: number, nx: number, anchorT: number): Assignment[] {
   const out: Assignment[] = [];
   for (let ti = 0; ti < targets.length / 6; ti++) {
     const [b, cls, x, y, w, h] = Array.from(targets.subarray(ti * 6, ti * 6 + 6));
-    const gx = x * nx, gy = y * ny, gw = w * nx, gh = h * ny;
+    const gx = x * nx,
+      gy = y * ny,
+      gw = w * nx,
+      gh = h * ny;
     ANCHORS[level].forEach(([aw, ah], a) => {
       if (Math.max(gw / aw, aw / gw, gh / ah, ah / gh) >= anchorT) return;
-      const cx = Math.floor(gx), cy = Math.floor(gy), fx = gx - cx, fy = gy - cy;
+      const cx = Math.floor(gx),
+        cy = Math.floor(gy),
+        fx = gx - cx,
+        fy = gy - cy;
       const cells: Array<[number, number, number]> = [[0, cx, cy]];
       if (fx < 0.5 && gx > 1) cells.push([1, cx - 1, cy]);
       if (fy < 0.5 && gy > 1) cells.push([2, cx, cy - 1]);
@@ -100,16 +135,25 @@ function assign(targets: Float32Array, level: number, ny: number, nx: number, an
   return out.sort((p, q) => p.key[0] - q.key[0] || p.key[1] - q.key[1] || p.key[2] - q.key[2]);
 }
 
-interface Frozen { tobj: Map<number, number>[]; alpha: number[][] }
+interface Frozen {
+  tobj: Map<number, number>[];
+  alpha: number[][];
+}
 
 function slowLoss(preds: Level[], targets: Float32Array, nc: number, hyp: LossHyp, imgsz: number, frozen?: Frozen) {
   const nl = preds.length;
-  const gBox = hyp.box * 3 / nl, gObj = hyp.obj * (imgsz / 640) ** 2 * 3 / nl, gCls = hyp.cls * nc / 80 * 3 / nl;
+  const gBox = (hyp.box * 3) / nl,
+    gObj = (hyp.obj * (imgsz / 640) ** 2 * 3) / nl,
+    gCls = (((hyp.cls * nc) / 80) * 3) / nl;
   const balance = [4, 1, 0.4];
-  const cp = 1 - hyp.label_smoothing / 2, cn = hyp.label_smoothing / 2;
-  let lbox = 0, lobj = 0, lcls = 0;
+  const cp = 1 - hyp.label_smoothing / 2,
+    cn = hyp.label_smoothing / 2;
+  let lbox = 0,
+    lobj = 0,
+    lcls = 0;
   const fz: Frozen = { tobj: [], alpha: [] };
-  const counts: number[] = [], dups: number[] = [];
+  const counts: number[] = [],
+    dups: number[] = [];
   preds.forEach(({ shape, data }, l) => {
     const [bs, na, ny, nx, no] = shape;
     const at = (b: number, a: number, j: number, i: number, c: number) => data[(((b * na + a) * ny + j) * nx + i) * no + c];
@@ -118,9 +162,11 @@ function slowLoss(preds: Level[], targets: Float32Array, nc: number, hyp: LossHy
     const tobj = new Map<number, number>();
     const hits = new Map<number, number>();
     const alphas: number[] = [];
-    let boxSum = 0, clsSum = 0;
+    let boxSum = 0,
+      clsSum = 0;
     asg.forEach((m, k) => {
-      const px = sig(at(m.b, m.a, m.cy, m.cx, 0)) * 2 - 0.5, py = sig(at(m.b, m.a, m.cy, m.cx, 1)) * 2 - 0.5;
+      const px = sig(at(m.b, m.a, m.cy, m.cx, 0)) * 2 - 0.5,
+        py = sig(at(m.b, m.a, m.cy, m.cx, 1)) * 2 - 0.5;
       const pw = (sig(at(m.b, m.a, m.cy, m.cx, 2)) * 2) ** 2 * ANCHORS[l][m.a][0];
       const ph = (sig(at(m.b, m.a, m.cy, m.cx, 3)) * 2) ** 2 * ANCHORS[l][m.a][1];
       const r = ciou([px, py, pw, ph], m.tb, frozen?.alpha[l][k]);
@@ -141,9 +187,11 @@ function slowLoss(preds: Level[], targets: Float32Array, nc: number, hyp: LossHy
     }
     let objSum = 0;
     for (let s = 0; s < bs * na * ny * nx; s++) objSum += bce(data[s * no + 4], tgt.get(s) ?? 0, hyp.obj_pw, hyp.fl_gamma);
-    lobj += balance[l] * objSum / (bs * na * ny * nx);
+    lobj += (balance[l] * objSum) / (bs * na * ny * nx);
   });
-  lbox *= gBox; lobj *= gObj; lcls *= gCls;
+  lbox *= gBox;
+  lobj *= gObj;
+  lcls *= gCls;
   return { lbox, lobj, lcls, total: (lbox + lobj + lcls) * preds[0].shape[0], frozen: fz, counts, dups };
 }
 
@@ -163,22 +211,41 @@ for (const [vi, v] of variants.entries()) {
     const targets = targetsFor(v.nc);
     const slow = slowLoss(preds, targets, v.nc, hyp, imgsz);
 
-    const levels = buildTargets(targets, ANCHORS, preds.map((p) => ({ batch: B, ny: p.shape[2], nx: p.shape[3] })), hyp.anchor_t);
-    t.same(levels.map((l) => l.n), slow.counts, `assignments per level ${slow.counts}`);
-    t.same(levels.map((l) => l.duplicateSlots), slow.dups, `duplicate slots per level ${slow.dups}`);
-    if (vi === 0) t.ok(slow.dups.some((d) => d > 0), 'the batch exercises the duplicate-slot rule');
+    const levels = buildTargets(
+      targets,
+      ANCHORS,
+      preds.map((p) => ({ batch: B, ny: p.shape[2], nx: p.shape[3] })),
+      hyp.anchor_t,
+    );
+    t.same(
+      levels.map((l) => l.n),
+      slow.counts,
+      `assignments per level ${slow.counts}`,
+    );
+    t.same(
+      levels.map((l) => l.duplicateSlots),
+      slow.dups,
+      `duplicate slots per level ${slow.dups}`,
+    );
+    if (vi === 0)
+      t.ok(
+        slow.dups.some((d) => d > 0),
+        'the batch exercises the duplicate-slot rule',
+      );
 
     const tp = preds.map((p) => tf.tensor(Float32Array.from(p.data), p.shape));
     const r = computeLoss(tp, targets, meta, hyp);
     for (const k of ['lbox', 'lobj', 'lcls', 'total'] as const) {
-      const got = r[k].dataSync()[0], want = slow[k];
+      const got = r[k].dataSync()[0],
+        want = slow[k];
       t.ok(Math.abs(got - want) <= 2e-6 * Math.abs(want) + 1e-9, `${k}: ${got} vs float64 ${want}`);
     }
     if (v.nc === 1) t.equal(r.lcls.dataSync()[0], 0, 'lcls is 0 with one class');
 
     const grads = tf.grads((...ps: tf.Tensor[]) => computeLoss(ps, targets, meta, hyp).total)(tp);
     const h = 1e-4;
-    let worst = 0, where = '';
+    let worst = 0,
+      where = '';
     preds.forEach((p, l) => {
       const g = grads[l].dataSync();
       for (let e = 0; e < p.data.length; e++) {
@@ -190,10 +257,16 @@ for (const [vi, v] of variants.entries()) {
         p.data[e] = x0;
         const fd = (up - dn) / (2 * h);
         const err = Math.abs(g[e] - fd) / (1e-5 * Math.abs(fd) + 1e-8);
-        if (err > worst) { worst = err; where = `level ${l} element ${e}: ${g[e]} vs ${fd}`; }
+        if (err > worst) {
+          worst = err;
+          where = `level ${l} element ${e}: ${g[e]} vs ${fd}`;
+        }
       }
     });
-    t.ok(worst <= 1, `every gradient element within 1e-5·|fd| + 1e-8 of the float64 central difference (worst ratio ${worst.toFixed(3)} at ${where})`);
+    t.ok(
+      worst <= 1,
+      `every gradient element within 1e-5·|fd| + 1e-8 of the float64 central difference (worst ratio ${worst.toFixed(3)} at ${where})`,
+    );
     tf.dispose([...tp, ...grads, r.total, r.lbox, r.lobj, r.lcls]);
   });
 }

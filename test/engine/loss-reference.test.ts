@@ -15,7 +15,11 @@ if (!dir) {
   const model = man.forward.model;
   const lh = man.loss.hyp;
   const hyp = loadHyp(undefined, {
-    anchor_t: lh.anchor_t, fl_gamma: lh.fl_gamma, label_smoothing: lh.label_smoothing, cls_pw: lh.cls_pw, obj_pw: lh.obj_pw,
+    anchor_t: lh.anchor_t,
+    fl_gamma: lh.fl_gamma,
+    label_smoothing: lh.label_smoothing,
+    cls_pw: lh.cls_pw,
+    obj_pw: lh.obj_pw,
   });
   const meta = { nc: model.nc, anchors: model.anchors_grid_units, strides: model.strides, imgsz: lh.imgsz };
 
@@ -37,13 +41,31 @@ if (!dir) {
       const targets = readF32(dir, c.targets);
       const ex = c.expected;
 
-      const levels = buildTargets(targets, meta.anchors, preds.map((p) => ({ batch: p.shape[0], ny: p.shape[2] as number, nx: p.shape[3] as number })), hyp.anchor_t);
-      t.same(levels.map((l) => l.n), ex.matches_per_level, 'matches per level');
-      t.same(levels.map((l) => l.duplicateSlots), ex.duplicate_cells_per_level, 'duplicate slots per level');
+      const levels = buildTargets(
+        targets,
+        meta.anchors,
+        preds.map((p) => ({ batch: p.shape[0], ny: p.shape[2] as number, nx: p.shape[3] as number })),
+        hyp.anchor_t,
+      );
+      t.same(
+        levels.map((l) => l.n),
+        ex.matches_per_level,
+        'matches per level',
+      );
+      t.same(
+        levels.map((l) => l.duplicateSlots),
+        ex.duplicate_cells_per_level,
+        'duplicate slots per level',
+      );
 
       const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => computeLoss(ps, targets, meta, hyp).total)(preds);
       const items = computeLoss(preds, targets, meta, hyp);
-      const got = { lbox: items.lbox.dataSync()[0], lobj: items.lobj.dataSync()[0], lcls: items.lcls.dataSync()[0], total: items.total.dataSync()[0] };
+      const got = {
+        lbox: items.lbox.dataSync()[0],
+        lobj: items.lobj.dataSync()[0],
+        lcls: items.lcls.dataSync()[0],
+        total: items.total.dataSync()[0],
+      };
       for (const k of ['lbox', 'lobj', 'lcls', 'total'] as const) {
         const bad = closeAll([got[k]], [ex[k]], 1e-5, 0);
         t.equal(bad, null, `${k} = ${got[k]} (reference ${ex[k]})`);

@@ -30,12 +30,29 @@ export interface RefFile {
 export interface RefManifest {
   forward: { model: { nc: number; strides: number[]; anchors_grid_units: number[][][] } };
   loss: {
-    hyp: { imgsz: number; box: number; obj: number; cls: number; cls_pw: number; obj_pw: number; anchor_t: number; fl_gamma: number; label_smoothing: number };
+    hyp: {
+      imgsz: number;
+      box: number;
+      obj: number;
+      cls: number;
+      cls_pw: number;
+      obj_pw: number;
+      anchor_t: number;
+      fl_gamma: number;
+      label_smoothing: number;
+    };
     cases: Array<{
       name: string;
       predictions: Array<RefFile | string>;
       targets: RefFile;
-      expected: { lbox: number; lobj: number; lcls: number; total: number; matches_per_level: number[]; duplicate_cells_per_level: number[] };
+      expected: {
+        lbox: number;
+        lobj: number;
+        lcls: number;
+        total: number;
+        matches_per_level: number[];
+        duplicate_cells_per_level: number[];
+      };
       grad: RefFile[];
     }>;
   };
@@ -49,8 +66,22 @@ export interface RefManifest {
     labels_per_image: number[];
     detections_per_image: number[];
     expected: {
-      mp: number; mr: number; map50: number; map: number; labels_per_class: number[];
-      per_class: Array<{ class: number; ap50: number; ap50_95: number; ap_per_iou: number[]; p: number; r: number; f1: number; tp: number; fp: number }>;
+      mp: number;
+      mr: number;
+      map50: number;
+      map: number;
+      labels_per_class: number[];
+      per_class: Array<{
+        class: number;
+        ap50: number;
+        ap50_95: number;
+        ap_per_iou: number[];
+        p: number;
+        r: number;
+        f1: number;
+        tp: number;
+        fp: number;
+      }>;
     };
     box_iou: { box1_xyxy: number[][]; box2_xyxy: number[][]; expected: number[][] };
     ciou: { box1_xywh: number[][]; box2_xywh: number[][]; expected: number[] };
@@ -88,7 +119,8 @@ export function readF32(dir: string, entry: RefFile | string, shape?: number[]):
 /** |a − b| ≤ atol + rtol·|b| for every element; returns the first failure, or null. */
 export function closeAll(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number): string | null {
   if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  let worst = 0, at = -1;
+  let worst = 0,
+    at = -1;
   for (let i = 0; i < a.length; i++) {
     const excess = Math.abs(a[i] - b[i]) - (atol + rtol * Math.abs(b[i]));
     if (!(excess <= 0) && (at < 0 || excess > worst)) {

@@ -1,13 +1,32 @@
 // Metrics on hand-built detections, checked against values worked out by hand.
 import t from 'tap';
 import {
-  boxIou, bboxCiou, computeAp, fitness, interp, matchDetections, MetricsAccumulator, roundHalfEven, smooth,
+  boxIou,
+  bboxCiou,
+  computeAp,
+  fitness,
+  interp,
+  matchDetections,
+  MetricsAccumulator,
+  roundHalfEven,
+  smooth,
 } from '../../worker/engine/metrics/index.ts';
 
 const near = (a: number, b: number, tol = 1e-12) => Math.abs(a - b) <= tol;
 
 t.test('IoU of known boxes', async (t) => {
-  const m = boxIou([[0, 0, 2, 2], [0, 0, 10, 10]], [[1, 1, 3, 3], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 10, 10]]);
+  const m = boxIou(
+    [
+      [0, 0, 2, 2],
+      [0, 0, 10, 10],
+    ],
+    [
+      [1, 1, 3, 3],
+      [5, 0, 15, 10],
+      [20, 20, 30, 30],
+      [0, 0, 10, 10],
+    ],
+  );
   t.ok(near(m[0][0], 1 / 7, 1e-8), `overlap 1 of union 7: ${m[0][0]}`);
   t.ok(near(m[1][1], 50 / 150, 1e-9), `half-shifted square: ${m[1][1]}`);
   t.equal(m[1][2], 0, 'disjoint');
@@ -25,7 +44,8 @@ t.test('CIoU of known boxes', async (t) => {
 });
 
 t.test('numpy.interp rules', async (t) => {
-  const xp = [0, 0.5, 0.5, 1], fp = [1, 1, 0.5, 0];
+  const xp = [0, 0.5, 0.5, 1],
+    fp = [1, 1, 0.5, 0];
   t.equal(interp(0.25, xp, fp), 1);
   t.equal(interp(0.5, xp, fp), 0.5, 'at a repeated xp the last value wins');
   t.equal(interp(0.75, xp, fp), 0.25);
@@ -40,7 +60,10 @@ t.test('smooth, half-even rounding', async (t) => {
   const s = smooth(y, 0.1);
   t.equal(s.length, 20);
   const want = [1, 3, 3, 2, ...new Array(14).fill(0), 3, 6];
-  t.ok(want.every((v, i) => near(s[i], v, 1e-12)), `${Array.from(s)}`);
+  t.ok(
+    want.every((v, i) => near(s[i], v, 1e-12)),
+    `${Array.from(s)}`,
+  );
   t.equal(smooth(new Array(1000).fill(0.5), 0.1).length, 1000, '101 taps keep 1000 points');
   t.same([0.5, 1.5, 2.5, -0.5, -1.5, 2.4, 2.6].map(roundHalfEven), [0, 2, 2, -0, -2, 2, 3]);
 });
@@ -76,7 +99,11 @@ t.test('mAP, P, R and fitness on a hand-built set', async (t) => {
   acc.add([0, 0, 5, 5, 0.95, 2], []);
   const m = acc.compute();
   t.same(m.labelsPerClass, [2, 1, 0]);
-  t.same(m.perClass.map((c) => c.cls), [0, 1], 'classes with labels only');
+  t.same(
+    m.perClass.map((c) => c.cls),
+    [0, 1],
+    'classes with labels only',
+  );
   const c0 = m.perClass[0];
   // t ≤ 0.9: TP FP TP → AP 0.8283…; t = 0.95: TP FP FP → envelope 1 then the line from (.5, 1/3) to (1, 0): .49 + .01·(4/3)/2 + .5·(1/3)/2 = .58.
   const ap50 = 0.49 + 0.01 * (5 / 6) + 0.49 * (2 / 3) + 0.01 / 3;

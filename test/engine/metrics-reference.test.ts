@@ -40,8 +40,14 @@ if (!dir) {
   const images = perImage(M.n_images);
 
   t.test('counts per image match the manifest', async (t) => {
-    t.same(images.map((im) => im.lab.length / 5), M.labels_per_image);
-    t.same(images.map((im) => im.det.length / 6), M.detections_per_image);
+    t.same(
+      images.map((im) => im.lab.length / 5),
+      M.labels_per_image,
+    );
+    t.same(
+      images.map((im) => im.det.length / 6),
+      M.detections_per_image,
+    );
   });
 
   t.test('true-positive matrix equals metrics_correct exactly', async (t) => {
@@ -58,14 +64,26 @@ if (!dir) {
     const m = acc.compute();
     const ex = M.expected;
     t.same(m.labelsPerClass, ex.labels_per_class, 'labels per class');
-    t.same(m.perClass.map((c) => c.cls), ex.per_class.map((c) => c.class), 'classes reported');
+    t.same(
+      m.perClass.map((c) => c.cls),
+      ex.per_class.map((c) => c.class),
+      'classes reported',
+    );
     for (const [i, e] of ex.per_class.entries()) {
       const c = m.perClass[i];
-      t.equal(closeAll([c.ap50, c.ap50_95, c.p, c.r, c.f1], [e.ap50, e.ap50_95, e.p, e.r, e.f1], 0, 1e-5), null, `class ${e.class}: ap50 ${c.ap50}, ap ${c.ap50_95}, p ${c.p}, r ${c.r}, f1 ${c.f1}`);
+      t.equal(
+        closeAll([c.ap50, c.ap50_95, c.p, c.r, c.f1], [e.ap50, e.ap50_95, e.p, e.r, e.f1], 0, 1e-5),
+        null,
+        `class ${e.class}: ap50 ${c.ap50}, ap ${c.ap50_95}, p ${c.p}, r ${c.r}, f1 ${c.f1}`,
+      );
       t.equal(closeAll(c.ap, e.ap_per_iou, 0, 1e-5), null, `class ${e.class}: AP at each IoU`);
       t.same([c.tp, c.fp], [e.tp, e.fp], `class ${e.class}: tp ${c.tp}, fp ${c.fp}`);
     }
-    t.equal(closeAll([m.mp, m.mr, m.map50, m.map], [ex.mp, ex.mr, ex.map50, ex.map], 0, 1e-5), null, `mp ${m.mp}, mr ${m.mr}, map50 ${m.map50}, map ${m.map}`);
+    t.equal(
+      closeAll([m.mp, m.mr, m.map50, m.map], [ex.mp, ex.mr, ex.map50, ex.map], 0, 1e-5),
+      null,
+      `mp ${m.mp}, mr ${m.mr}, map50 ${m.map50}, map ${m.map}`,
+    );
     t.ok(Math.abs(m.fitness - (0.1 * ex.map50 + 0.9 * ex.map)) < 1e-5, `fitness ${m.fitness}`);
   });
 }

@@ -33,9 +33,16 @@ for (const p of PUBLISHED) {
       t.equal(s.gradients, p.parameters, 'gradients');
       t.equal(s.layers, p.layers, 'layers (PyTorch module tree)');
       t.equal(s.gflops.toFixed(1), p.gflops, 'GFLOPs at 640');
-      t.equal(formatSummary(p.title, s), `${p.title} summary: ${p.layers} layers, ${p.parameters} parameters, ${p.parameters} gradients, ${p.gflops} GFLOPs`);
+      t.equal(
+        formatSummary(p.title, s),
+        `${p.title} summary: ${p.layers} layers, ${p.parameters} parameters, ${p.parameters} gradients, ${p.gflops} GFLOPs`,
+      );
       t.same(m.strides, [8, 16, 32], 'strides');
-      t.equal(m.trainableVariables.weights.length, m.trainableVariables.bnWeights.length + 3, 'one conv weight per BatchNorm, plus 3 Detect convs');
+      t.equal(
+        m.trainableVariables.weights.length,
+        m.trainableVariables.bnWeights.length + 3,
+        'one conv weight per BatchNorm, plus 3 Detect convs',
+      );
       t.equal(m.trainableVariables.biases.length, m.trainableVariables.bnWeights.length + 3, 'BatchNorm biases plus 3 Detect biases');
     } finally {
       m.dispose();
@@ -46,7 +53,9 @@ for (const p of PUBLISHED) {
 t.test('flotilla model prints the summary line', async (t) => {
   const lines: string[] = [];
   const log = console.log;
-  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  console.log = (...a: unknown[]) => {
+    lines.push(a.join(' '));
+  };
   let rc: number;
   try {
     rc = await runModelCli(['--cfg', 'yolov5n.yaml', '--nc', '80', '--img', '640']);

@@ -9,8 +9,14 @@ import { closeAll, readF32, readManifest, referenceDir, type RefFile } from './l
 
 interface ForwardManifest {
   model: {
-    config: string; nc: number; na: number; nl: number; no: number; strides: number[];
-    anchors_grid_units: number[][][]; param_count: number;
+    config: string;
+    nc: number;
+    na: number;
+    nl: number;
+    no: number;
+    strides: number[];
+    anchors_grid_units: number[][][];
+    param_count: number;
     batchnorm: { count: number; eps: number; momentum: number };
     modules: { index: number; type: string; params: number; out_channels: number | number[]; args: Record<string, unknown> }[];
   };
@@ -41,15 +47,27 @@ if (!dir) {
     t.same(model.anchors, M.anchors_grid_units, 'anchors in grid units');
     const table = model.layerTable();
     t.equal(table.length, M.modules.length, 'layer count');
-    t.same(table.map((r) => r.params), M.modules.map((m) => m.params), 'per-layer parameter counts');
-    t.same(table.map((r) => r.qualname), M.modules.map((m) => m.type), 'PyTorch classes');
+    t.same(
+      table.map((r) => r.params),
+      M.modules.map((m) => m.params),
+      'per-layer parameter counts',
+    );
+    t.same(
+      table.map((r) => r.qualname),
+      M.modules.map((m) => m.type),
+      'PyTorch classes',
+    );
     const channels = (args: Record<string, unknown>) => ('c_in' in args && !Array.isArray(args.c_in) ? [args.c_in, args.c_out] : null);
     t.same(
       table.map((r) => (r.qualname.startsWith('models.common.') && r.module !== 'Concat' ? r.shownArgs.slice(0, 2) : null)),
       M.modules.map((m) => channels(m.args)),
       'input and output channels of every Conv, C3 and SPPF',
     );
-    t.same(table.filter((r) => r.module === 'C3').map((r) => r.shownArgs[2]), M.modules.filter((m) => m.type === 'models.common.C3').map((m) => m.args.n), 'C3 repeats');
+    t.same(
+      table.filter((r) => r.module === 'C3').map((r) => r.shownArgs[2]),
+      M.modules.filter((m) => m.type === 'models.common.C3').map((m) => m.args.n),
+      'C3 repeats',
+    );
     const bnCount = model.namedTensors().filter((x) => x.kind === 'runningMean').length;
     t.equal(bnCount, M.batchnorm.count, 'BatchNorm count');
   });
@@ -111,7 +129,10 @@ if (!dir) {
     const sd = model.stateDict();
     for (const x of after.tensors) {
       const got = sd.get(x.name);
-      if (!got) { t.fail(`${x.name} missing from stateDict`); continue; }
+      if (!got) {
+        t.fail(`${x.name} missing from stateDict`);
+        continue;
+      }
       const res = closeAll(got, blob.subarray(x.offset, x.offset + x.numel), 1e-4, 1e-5);
       if (res !== null) t.fail(`${x.name}: ${res}`);
     }

@@ -16,7 +16,10 @@ const ROWS = [
   [70, 70, 10, 10, 0.5, 0.001, 0.0015],
 ];
 const f = Math.fround;
-const A = [0, 0, 10, 10], C = [4, 0, 14, 10], D = A, E = [100, 100, 120, 120];
+const A = [0, 0, 10, 10],
+  C = [4, 0, 14, 10],
+  D = A,
+  E = [100, 100, 120, 120];
 const det = (box: number[], conf: number, cls: number) => [...box, conf, cls];
 const input = (rows: number[][]) => Float32Array.from(rows.flat());
 const shape = [2, ROWS.length, 7] as const;
@@ -25,12 +28,20 @@ const batch = input([...ROWS, ...ROWS.map((r) => [r[0], r[1], r[2], r[3], 0.0001
 function same(t: Test, got: Float32Array, want: number[][], msg: string) {
   const w = want.flat();
   t.equal(got.length, w.length, `${msg}: ${got.length / 6} kept, expected ${want.length}`);
-  t.ok(w.every((v, i) => Math.abs(got[i] - v) <= 1e-6 * Math.abs(v) + 1e-6), `${msg}: ${Array.from(got.subarray(0, 18)).map((v) => +v.toFixed(4))}${got.length > 18 ? ' …' : ''}`);
+  t.ok(
+    w.every((v, i) => Math.abs(got[i] - v) <= 1e-6 * Math.abs(v) + 1e-6),
+    `${msg}: ${Array.from(got.subarray(0, 18)).map((v) => +v.toFixed(4))}${got.length > 18 ? ' …' : ''}`,
+  );
 }
 
 t.test('class-aware, multi-label (defaults)', async (t) => {
   const [d0, d1] = nonMaxSuppression(batch, { shape });
-  same(t, d0, [det(A, f(0.9), 0), det(D, f(0.85), 1), det(C, f(0.7), 0), det(E, f(0.5), 0), det(E, f(f(0.4) * 1), 1)], 'B suppressed by A; D kept (other class); E twice');
+  same(
+    t,
+    d0,
+    [det(A, f(0.9), 0), det(D, f(0.85), 1), det(C, f(0.7), 0), det(E, f(0.5), 0), det(E, f(f(0.4) * 1), 1)],
+    'B suppressed by A; D kept (other class); E twice',
+  );
   t.equal(d1.length, 0, 'an image with every obj below conf_thres has no detections');
 });
 
@@ -65,8 +76,10 @@ t.test('maxNms keeps only the most confident candidates', async (t) => {
 
 t.test('random boxes: equal to a slow, obvious NMS', async (t) => {
   let s = 12345;
-  const r = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-  const n = 400, nc = 3, no = nc + 5;
+  const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
+  const n = 400,
+    nc = 3,
+    no = nc + 5;
   const x = new Float32Array(n * no);
   for (let i = 0; i < n; i++) {
     x.set([r() * 200, r() * 200, 10 + r() * 60, 10 + r() * 60, r(), r(), r() * 0.5, r() * 0.1], i * no);
@@ -92,7 +105,11 @@ t.test('random boxes: equal to a slow, obvious NMS', async (t) => {
     }
     return kept.slice(0, maxDet).map((d) => [...d.box, d.conf, d.cls]);
   };
-  for (const [maxNms, maxDet] of [[30000, 300], [150, 300], [30000, 40]]) {
+  for (const [maxNms, maxDet] of [
+    [30000, 300],
+    [150, 300],
+    [30000, 40],
+  ]) {
     const got = nonMaxSuppression(x, { shape: [1, n, no], maxNms, maxDet })[0];
     same(t, got, slow(maxNms, maxDet), `maxNms ${maxNms}, maxDet ${maxDet}`);
   }

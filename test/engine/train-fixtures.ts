@@ -7,7 +7,10 @@ export const TINY_YAML: ModelYaml = {
   nc: 2,
   depth_multiple: 0.33,
   width_multiple: 0.125,
-  anchors: [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119]],
+  anchors: [
+    [10, 13, 16, 30, 33, 23],
+    [30, 61, 62, 45, 59, 119],
+  ],
   backbone: [
     [-1, 1, 'Conv', [64, 6, 2, 2]],
     [-1, 1, 'Conv', [128, 3, 2]],
@@ -39,7 +42,7 @@ export function syntheticBatch(k: number, batchSize: number, img: number, nc = 2
   for (let i = 0; i < images.length; i++) images[i] = r();
   const rows: number[] = [];
   for (let b = 0; b < batchSize; b++) {
-    const n = 1 + (k + b) % 2;
+    const n = 1 + ((k + b) % 2);
     for (let j = 0; j < n; j++) rows.push(b, Math.floor(r() * nc), 0.3 + 0.4 * r(), 0.3 + 0.4 * r(), 0.1 + 0.4 * r(), 0.1 + 0.4 * r());
   }
   return { images, batchSize, height: img, width: img, targets: Float32Array.from(rows) };

@@ -1,7 +1,14 @@
 import t from 'tap';
 import { NesterovSgd } from '../../worker/engine/train/optimizer.ts';
 import {
-  accumulateSteps, interp, iterationSettings, lrFactor, roundHalfEven, scaledWeightDecay, warmupIters, type ScheduleConfig,
+  accumulateSteps,
+  interp,
+  iterationSettings,
+  lrFactor,
+  roundHalfEven,
+  scaledWeightDecay,
+  warmupIters,
+  type ScheduleConfig,
 } from '../../worker/engine/train/schedule.ts';
 import { ModelEma, emaDecay } from '../../worker/engine/train/ema.ts';
 import { clipGradNorm } from '../../worker/engine/train/clip.ts';
@@ -17,7 +24,11 @@ function lcg(seed: number): () => number {
 t.test('Nesterov SGD matches a float64 re-derivation of torch.optim.SGD(nesterov=True)', async (t) => {
   const n = 50;
   const rnd = lcg(7);
-  const ranges = [{ begin: 0, end: 10, group: 0 }, { begin: 10, end: 40, group: 1 }, { begin: 40, end: 50, group: 2 }];
+  const ranges = [
+    { begin: 0, end: 10, group: 0 },
+    { begin: 10, end: 40, group: 1 },
+    { begin: 40, end: 50, group: 2 },
+  ];
   const opt = new NesterovSgd(n, ranges);
   const p = Float32Array.from({ length: n }, rnd);
   // Reference state in float64: the "lookahead" form p ← p − lr·((1+μ)·g' + μ²·v_prev) with g' = g + wd·p.
@@ -61,9 +72,12 @@ t.test('schedule helpers', async (t) => {
   t.equal(interp(-1, 0, 10, 1, 2), 1);
   t.equal(interp(5, 0, 10, 1, 2), 1.5);
   t.equal(interp(11, 0, 10, 1, 2), 2);
-  t.same([16, 24, 32, 64, 128, 8, 3].map((b) => accumulateSteps(b)), [4, 3, 2, 1, 1, 8, 21]);
+  t.same(
+    [16, 24, 32, 64, 128, 8, 3].map((b) => accumulateSteps(b)),
+    [4, 3, 2, 1, 1, 8, 21],
+  );
   t.ok(Math.abs(scaledWeightDecay(5e-4, 16) - 5e-4) < 1e-15);
-  t.ok(Math.abs(scaledWeightDecay(5e-4, 24) - 5e-4 * 72 / 64) < 1e-15);
+  t.ok(Math.abs(scaledWeightDecay(5e-4, 24) - (5e-4 * 72) / 64) < 1e-15);
   t.equal(warmupIters(3, 10), 100);
   t.equal(warmupIters(3, 1000), 3000);
   t.equal(warmupIters(0, 1000), 0);
@@ -76,7 +90,18 @@ t.test('schedule helpers', async (t) => {
 });
 
 t.test('warmup: lr, momentum and accumulate ramp as in train.py', async (t) => {
-  const cfg: ScheduleConfig = { kind: 'linear', epochs: 10, lr0: 0.01, lrf: 0.01, momentum: 0.937, warmupMomentum: 0.8, warmupBiasLr: 0.1, nw: 100, batchesPerEpoch: 40, batchSize: 16 };
+  const cfg: ScheduleConfig = {
+    kind: 'linear',
+    epochs: 10,
+    lr0: 0.01,
+    lrf: 0.01,
+    momentum: 0.937,
+    warmupMomentum: 0.8,
+    warmupBiasLr: 0.1,
+    nw: 100,
+    batchesPerEpoch: 40,
+    batchSize: 16,
+  };
   const s0 = iterationSettings(cfg, 0, 0);
   t.same(s0, { lr: [0.1, 0, 0], momentum: 0.8, accumulate: 1 });
   const s50 = iterationSettings(cfg, 50, 1);
@@ -93,13 +118,19 @@ t.test('warmup: lr, momentum and accumulate ramp as in train.py', async (t) => {
 });
 
 t.test('EMA follows d = 0.9999(1 − exp(−u/2000)) on every tensor', async (t) => {
-  const m0 = new Map([['a', new Float32Array([1, 2])], ['bn.running_var', new Float32Array([4])]]);
+  const m0 = new Map([
+    ['a', new Float32Array([1, 2])],
+    ['bn.running_var', new Float32Array([4])],
+  ]);
   const ema = new ModelEma(m0);
   m0.get('a')![0] = 100; // the EMA holds a copy
   t.equal(ema.state.get('a')![0], 1);
   const ref = [1, 2, 4];
   for (let u = 1; u <= 5; u++) {
-    const m = new Map([['a', new Float32Array([u, -u])], ['bn.running_var', new Float32Array([10 * u])]]);
+    const m = new Map([
+      ['a', new Float32Array([u, -u])],
+      ['bn.running_var', new Float32Array([10 * u])],
+    ]);
     ema.update(m);
     const d = 0.9999 * (1 - Math.exp(-u / 2000));
     const cur = [u, -u, 10 * u];

@@ -8,7 +8,10 @@
 import t from 'tap';
 import { interp, iterationSettings, lrFactor, type LrKind, type ScheduleConfig } from '../../worker/engine/train/index.ts';
 
-interface Trace { perIter: number[][]; perEpoch: number[][] }
+interface Trace {
+  perIter: number[][];
+  perEpoch: number[][];
+}
 
 /** train.py's loop, line by line (float64, as PyTorch keeps param_group lr in Python floats). */
 function trainPyTrace(kind: LrKind, epochs: number, nb: number, nw: number, h: { lr0: number; lrf: number; warmupBiasLr: number }): Trace {
@@ -17,7 +20,8 @@ function trainPyTrace(kind: LrKind, epochs: number, nb: number, nw: number, h: {
   let lastEpoch = 0;
   const groups = [h.lr0 * lf(0), h.lr0 * lf(0), h.lr0 * lf(0)];
   lastEpoch = -1; // scheduler.last_epoch = start_epoch − 1 (start_epoch 0)
-  const perIter: number[][] = [], perEpoch: number[][] = [];
+  const perIter: number[][] = [],
+    perEpoch: number[][] = [];
   for (let epoch = 0; epoch < epochs; epoch++) {
     for (let i = 0; i < nb; i++) {
       const ni = i + nb * epoch;
@@ -35,7 +39,8 @@ function trainPyTrace(kind: LrKind, epochs: number, nb: number, nw: number, h: {
 }
 
 function ourTrace(cfg: ScheduleConfig, nb: number): Trace {
-  const perIter: number[][] = [], perEpoch: number[][] = [];
+  const perIter: number[][] = [],
+    perEpoch: number[][] = [];
   for (let epoch = 0; epoch < cfg.epochs; epoch++) {
     let lr: number[] = [];
     for (let i = 0; i < nb; i++) {
@@ -60,23 +65,49 @@ const cases: Array<{ kind: LrKind; epochs: number; nb: number; nw: number; what:
 for (const c of cases) {
   t.test(`${c.kind} lr, ${c.what}: same trace as train.py`, async (t) => {
     const cfg: ScheduleConfig = {
-      kind: c.kind, epochs: c.epochs, lr0: H.lr0, lrf: H.lrf, momentum: 0.937, warmupMomentum: 0.8, warmupBiasLr: H.warmupBiasLr,
-      nw: c.nw, batchesPerEpoch: c.nb, batchSize: 16,
+      kind: c.kind,
+      epochs: c.epochs,
+      lr0: H.lr0,
+      lrf: H.lrf,
+      momentum: 0.937,
+      warmupMomentum: 0.8,
+      warmupBiasLr: H.warmupBiasLr,
+      nw: c.nw,
+      batchesPerEpoch: c.nb,
+      batchSize: 16,
     };
     const ref = trainPyTrace(c.kind, c.epochs, c.nb, c.nw, H);
     const ours = ourTrace(cfg, c.nb);
     const bad = ref.perIter.findIndex((r, k) => r.some((v, j) => Math.abs(v - ours.perIter[k][j]) > 1e-15 * Math.max(1, Math.abs(v))));
     t.equal(bad, -1, `every iteration${bad >= 0 ? ` (first difference at ni ${bad}: ${ours.perIter[bad]} vs ${ref.perIter[bad]})` : ''}`);
-    t.same(ours.perEpoch.map((r) => r.map((v) => v.toPrecision(12))), ref.perEpoch.map((r) => r.map((v) => v.toPrecision(12))), 'per-epoch x/lr0..2');
+    t.same(
+      ours.perEpoch.map((r) => r.map((v) => v.toPrecision(12))),
+      ref.perEpoch.map((r) => r.map((v) => v.toPrecision(12))),
+      'per-epoch x/lr0..2',
+    );
     // after warmup, epoch e trains at lf(e − 1): the lag the issue measured
     const last = c.epochs - 1;
-    t.ok(Math.abs(ours.perEpoch[last][1] - H.lr0 * lrFactor(c.kind, last - 1, c.epochs, H.lrf)) < 1e-15, `epoch ${last} at lf(${last - 1})`);
+    t.ok(
+      Math.abs(ours.perEpoch[last][1] - H.lr0 * lrFactor(c.kind, last - 1, c.epochs, H.lrf)) < 1e-15,
+      `epoch ${last} at lf(${last - 1})`,
+    );
   });
 }
 
-t.test('the issue\'s figures: 40 epochs linear, lf(13) at epoch 14 and lf(39) at epoch 40', async (t) => {
+t.test("the issue's figures: 40 epochs linear, lf(13) at epoch 14 and lf(39) at epoch 40", async (t) => {
   const lf = (e: number) => 0.01 * lrFactor('linear', e, 40, 0.01);
-  const cfg: ScheduleConfig = { kind: 'linear', epochs: 40, lr0: 0.01, lrf: 0.01, momentum: 0.937, warmupMomentum: 0.8, warmupBiasLr: 0.1, nw: 100, batchesPerEpoch: 8, batchSize: 16 };
+  const cfg: ScheduleConfig = {
+    kind: 'linear',
+    epochs: 40,
+    lr0: 0.01,
+    lrf: 0.01,
+    momentum: 0.937,
+    warmupMomentum: 0.8,
+    warmupBiasLr: 0.1,
+    nw: 100,
+    batchesPerEpoch: 8,
+    batchSize: 16,
+  };
   // results.csv's epoch column is 0-based: the 14th/40th rows are epochs 13 and 39
   t.equal(iterationSettings(cfg, 13 * 8 + 7, 13).lr[1].toFixed(5), lf(12).toFixed(5));
   t.equal(lf(12).toFixed(5), '0.00703', 'train.py wrote 0.00703 in row 14');

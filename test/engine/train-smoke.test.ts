@@ -22,10 +22,18 @@ const IMG = 64;
 const SEED = 0;
 /** Settings that let a from-scratch model learn fast on 64-pixel images: one class, one big object, no mosaic, no warmup. */
 const HYP = {
-  warmup_epochs: 0, mosaic: 0, lr0: 0.05, scale: 0.1, translate: 0.05, hsv_h: 0, hsv_s: 0, hsv_v: 0,
+  warmup_epochs: 0,
+  mosaic: 0,
+  lr0: 0.05,
+  scale: 0.1,
+  translate: 0.05,
+  hsv_h: 0,
+  hsv_s: 0,
+  hsv_v: 0,
   // train.py scales the objectness gain by (img/640)²; at 64 px that starves objectness, so raise it;
   // a larger box gain makes the boxes good enough for IoU 0.5 within a few hundred steps
-  obj: 20, box: 0.2,
+  obj: 20,
+  box: 0.2,
 };
 
 t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above chance', async (t) => {
@@ -36,7 +44,9 @@ t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above cha
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   let cfg = 'yolov5n';
   if (!native) {
-    t.comment('native kernels unavailable: YOLOv5n backward takes ~20 s per batch in pure JS, so a tiny two-level YOLOv5 trains 20 steps on 4 images instead and only the loss is checked (the mAP criterion needs the native kernels)');
+    t.comment(
+      'native kernels unavailable: YOLOv5n backward takes ~20 s per batch in pure JS, so a tiny two-level YOLOv5 trains 20 steps on 4 images instead and only the loss is checked (the mAP criterion needs the native kernels)',
+    );
     cfg = join(dir, 'tiny.yaml');
     writeFileSync(cfg, stringify(TINY_YAML));
   }
@@ -46,21 +56,42 @@ t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above cha
   const onEvent = (e: SessionEvent | FitEvent) => {
     if (e.type === 'epoch') {
       const m = e.metrics;
-      epochLines.push(`epoch ${e.epoch}: loss ${(e.train.box + e.train.obj + e.train.cls).toFixed(4)}${m ? ` mAP50 ${m.map50.toFixed(3)}` : ''} at ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      epochLines.push(
+        `epoch ${e.epoch}: loss ${(e.train.box + e.train.obj + e.train.cls).toFixed(4)}${m ? ` mAP50 ${m.map50.toFixed(3)}` : ''} at ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+      );
     }
   };
   const r = await trainSession({
-    data: 'synthetic', cfg, img: IMG, epochs, batch: 4, nbs: 4, seed: SEED, synthTrain: native ? 32 : 4, synthVal: native ? 16 : 4, noVal: !native,
+    data: 'synthetic',
+    cfg,
+    img: IMG,
+    epochs,
+    batch: 4,
+    nbs: 4,
+    seed: SEED,
+    synthTrain: native ? 32 : 4,
+    synthVal: native ? 16 : 4,
+    noVal: !native,
     synthOptions: { classes: ['square'], objects: [1, 1], sizes: [0.35, 0.6], backgroundFraction: 0 },
     // the stand-in sees the same 4 images every step (no augmentation), so 20 steps show a trend
-    hypOverrides: native ? HYP : { ...HYP, scale: 0, translate: 0, fliplr: 0 }, project: dir, name: 'run', existOk: true, patience: 0, onEvent,
+    hypOverrides: native ? HYP : { ...HYP, scale: 0, translate: 0, fliplr: 0 },
+    project: dir,
+    name: 'run',
+    existOk: true,
+    patience: 0,
+    onEvent,
     noPlots: true, // about learning: the pictures are test/engine/plots.test.ts's
   });
   for (const l of epochLines) t.comment(l);
-  const rows = readFileSync(r.resultsPath, 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(',').map(Number));
+  const rows = readFileSync(r.resultsPath, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').map(Number));
   t.equal(rows.length, epochs, 'one results.csv row per epoch');
   const loss = rows.map((c) => c[1] + c[2] + c[3]);
-  const head = loss.slice(0, 2).reduce((a, b) => a + b) / 2, tail = loss.slice(-2).reduce((a, b) => a + b) / 2;
+  const head = loss.slice(0, 2).reduce((a, b) => a + b) / 2,
+    tail = loss.slice(-2).reduce((a, b) => a + b) / 2;
   // the pure-JS stand-in trains only 20 steps: a smaller margin
   t.ok(tail < (native ? 0.85 : 0.97) * head, `train loss falls: first epochs ${head.toFixed(4)} → last epochs ${tail.toFixed(4)}`);
   if (!native) return;
@@ -68,7 +99,16 @@ t.test('YOLOv5n from scratch on the synthetic set: loss falls, mAP@0.5 above cha
   // chance: the same architecture and seed, untrained, on the same validation images
   const yaml = join(r.saveDir, 'synthetic', 'data.yaml');
   const untrained = buildModel(cfg, { nc: 1, seed: SEED });
-  const val = createLoader({ dataset: await loadDataset(yaml, 'val'), batchSize: 16, img: IMG, augment: false, hyp: loadHyp(), seed: 0, rect: true, stride: 32 });
+  const val = createLoader({
+    dataset: await loadDataset(yaml, 'val'),
+    batchSize: 16,
+    img: IMG,
+    augment: false,
+    hyp: loadHyp(),
+    seed: 0,
+    rect: true,
+    stride: 32,
+  });
   const chance = await validate(untrained, val.epochBatches(0, 0));
   untrained.dispose();
   const best = Math.max(...rows.map((c) => c[6]));

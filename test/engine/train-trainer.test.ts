@@ -11,7 +11,13 @@ import { Trainer, type KindedVariable, type TrainableModel } from '../../worker/
 import { syntheticBatch } from './train-fixtures.ts';
 
 const NO = 7; // nc 2 + 5
-const ANCHORS = [[[1, 1], [2, 2], [3, 3]]];
+const ANCHORS = [
+  [
+    [1, 1],
+    [2, 2],
+    [3, 3],
+  ],
+];
 const IMG = 16;
 
 /** preds[b, a, y, x, :] = G ⊙ (mean(x_b) · W) + B, the same for every anchor and cell. */
@@ -62,7 +68,7 @@ t.test('accumulate, clip, decay, Nesterov and EMA match a float64 re-computation
     const V = P.map((p) => new Float64Array(p.length));
     const E = P.map((p) => Float64Array.from(p));
     const acc = P.map((p) => new Float64Array(p.length));
-    const wd = hyp.weight_decay * 2 * 2 / 4;
+    const wd = (hyp.weight_decay * 2 * 2) / 4;
     let steps = 0;
     let clipped = false;
     for (let ni = 0; ni < 6; ni++) {
@@ -73,7 +79,9 @@ t.test('accumulate, clip, decay, Nesterov and EMA match a float64 re-computation
         const x = tf.tensor4d(batch.images, [2, IMG, IMG, 3]);
         const f = (w: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
           computeLoss(toyForward(x, w, g, b), batch.targets, { nc: 2, anchors: ANCHORS, strides: [8], imgsz: IMG }, hyp).total;
-        return tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)(vars).map((gr) => Array.from(gr.dataSync()));
+        return tf
+          .grads(f as (...a: tf.Tensor[]) => tf.Tensor)(vars)
+          .map((gr) => Array.from(gr.dataSync()));
       });
       grads.forEach((gr, k) => gr.forEach((v, i) => (acc[k][i] += v)));
       const info = tr.step(batch);
@@ -95,20 +103,28 @@ t.test('accumulate, clip, decay, Nesterov and EMA match a float64 re-computation
         acc[k].fill(0);
       });
       const d = 0.9999 * (1 - Math.exp(-steps / 2000));
-      E.forEach((e, k) => { for (let i = 0; i < e.length; i++) e[i] = d * e[i] + (1 - d) * P[k][i]; });
+      E.forEach((e, k) => {
+        for (let i = 0; i < e.length; i++) e[i] = d * e[i] + (1 - d) * P[k][i];
+      });
       t.ok(Math.abs(info.gradNorm! - norm) <= 1e-4 * norm, `ni ${ni}: grad norm ${info.gradNorm} ≈ ${norm}`);
     }
     t.equal(clipped, maxGradNorm < 1, maxGradNorm < 1 ? 'clipping engaged' : 'no clipping at max_norm 10');
     const got = [model.w, model.g, model.b].map((v) => v.dataSync());
     const emaGot = ['model.0.conv.weight', 'model.0.bn.weight', 'model.0.bn.bias'].map((n) => tr.ema.state.get(n)!);
-    let worst = 0, worstE = 0;
-    P.forEach((p, k) => p.forEach((v, i) => {
-      worst = Math.max(worst, Math.abs(got[k][i] - v) / Math.max(1, Math.abs(v)));
-      worstE = Math.max(worstE, Math.abs(emaGot[k][i] - E[k][i]) / Math.max(1, Math.abs(E[k][i])));
-    }));
+    let worst = 0,
+      worstE = 0;
+    P.forEach((p, k) =>
+      p.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(got[k][i] - v) / Math.max(1, Math.abs(v)));
+        worstE = Math.max(worstE, Math.abs(emaGot[k][i] - E[k][i]) / Math.max(1, Math.abs(E[k][i])));
+      }),
+    );
     t.ok(worst < 1e-5, `max_norm ${maxGradNorm}: parameters within ${worst.toExponential(2)} of float64`);
     t.ok(worstE < 1e-5, `max_norm ${maxGradNorm}: EMA within ${worstE.toExponential(2)} of float64`);
-    t.ok(P[0].some((v, i) => Math.abs(v - [0.5, -0.3, 0.2, 0.1, -1, 0.4, -0.2][i]) > 1e-4), 'the parameters moved');
+    t.ok(
+      P[0].some((v, i) => Math.abs(v - [0.5, -0.3, 0.2, 0.1, -1, 0.4, -0.2][i]) > 1e-4),
+      'the parameters moved',
+    );
   }
 });
 
@@ -117,12 +133,14 @@ t.test('the gradient hook: computeGradients → external reduce → applyGradien
   const hyp = loadHyp(undefined, { warmup_epochs: 0 });
   const mk = () => new Trainer(new ToyModel(), { hyp, epochs: 5, batchSize: 4, batchesPerEpoch: 10, imgsz: IMG, nbs: 4 });
   // Two "ranks" with 2 images each sum their gradients (DDP's mean of loss·WORLD_SIZE) and stay identical.
-  const r0 = mk(), r1 = mk();
+  const r0 = mk(),
+    r1 = mk();
   const init = r0.model.stateDict();
   const expected = new Map([...init].map(([k, v]) => [k, Float64Array.from(v)]));
   let vel: Float64Array | null = null;
   for (let ni = 0; ni < 3; ni++) {
-    const a = syntheticBatch(10 + ni, 2, IMG), b = syntheticBatch(20 + ni, 2, IMG);
+    const a = syntheticBatch(10 + ni, 2, IMG),
+      b = syntheticBatch(20 + ni, 2, IMG);
     const g0 = Float32Array.from(r0.computeGradients(a).grads);
     const g1 = Float32Array.from(r1.computeGradients(b).grads);
     t.notSame(Array.from(g0), Array.from(g1), 'ranks see different data');
@@ -140,7 +158,8 @@ t.test('the gradient hook: computeGradients → external reduce → applyGradien
     expected.set('model.0.conv.weight', Float64Array.from(next.slice(7, 14)));
     expected.set('model.0.bn.weight', Float64Array.from(next.slice(14)));
   }
-  const s0 = r0.model.stateDict(), s1 = r1.model.stateDict();
+  const s0 = r0.model.stateDict(),
+    s1 = r1.model.stateDict();
   for (const [k, v] of s0) {
     t.same(Array.from(v), Array.from(s1.get(k)!), `${k}: replicas identical`);
     const dev = Math.max(...Array.from(v).map((x, i) => Math.abs(x - expected.get(k)![i])));

@@ -22,7 +22,9 @@ import { Trainer, fit, type BatchSource, type TrainBatch } from '../../worker/en
 import { loadAddon } from '../../worker/native/index.ts';
 import { syntheticBatch } from './train-fixtures.ts';
 
-const IMG = 64, BS = 2, NB = 5;
+const IMG = 64,
+  BS = 2,
+  NB = 5;
 
 const source: BatchSource = {
   length: NB,
@@ -32,35 +34,54 @@ const source: BatchSource = {
 };
 
 const addon = loadAddon();
-t.test('YOLOv5n on native-cpu: at most 4 host transfers per iteration of fit', { skip: addon.ok ? false : `native addon not built: ${addon.ok ? '' : addon.reason}` }, async (t) => {
-  const info = await initBackend({ force: 'native-cpu' });
-  t.equal(info.backend, 'native-cpu');
-  trackHostTransfers();
-  // nbs 4 at batch 2: an optimizer step every second iteration, so both kinds are seen
-  const hyp = loadHyp(undefined, { warmup_epochs: 0 });
-  const trainer = new Trainer(buildModel('yolov5n', { nc: 2, seed: 3 }), { hyp, epochs: 1, batchSize: BS, batchesPerEpoch: NB, imgsz: IMG, nbs: 4 });
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-transfers-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const per: { stepped: boolean; d: HostTransfers }[] = [];
-  let mark: HostTransfers | null = null;
-  let reduced = 0;
-  await fit(trainer, {
-    train: source, saveDir: dir,
-    hooks: { leader: false, reduceGradients: async (g) => { reduced += g.length > 0 ? 1 : 0; } },
-    onEvent: (e) => {
-      if (e.type !== 'batch') return;
-      if (mark) per.push({ stepped: e.stepped, d: transfersSince(mark) });
-      mark = hostTransfers();
-    },
-  });
-  t.equal(reduced, NB, 'the reduce hook saw every gradient');
-  t.equal(per.length, NB - 1);
-  t.ok(per.some((p) => p.stepped) && per.some((p) => !p.stepped), 'iterations with and without an optimizer step');
-  for (const [i, { stepped, d }] of per.entries()) {
-    t.comment(`iteration ${i + 2}${stepped ? ' (optimizer step)' : ''}: ${d.reads} reads ${(d.readBytes / 2 ** 20).toFixed(2)} MiB, ${d.writes} writes ${(d.writeBytes / 2 ** 20).toFixed(2)} MiB, ${d.constants} one-element constants`);
-    t.equal(d.reads, 1, `iteration ${i + 2}: one read (gradient + loss items)`);
-    t.equal(d.writes, stepped ? 2 : 1, `iteration ${i + 2}: ${stepped ? 'two writes (batch; gradient + scalars)' : 'one write (batch)'}`);
-    t.ok(d.reads + d.writes <= 4, `iteration ${i + 2}: ${d.reads + d.writes} <= 4 host round trips`);
-    t.equal(d.readBytes, (trainer.layout.size + 3) * 4, 'the read is the flat gradient and three loss items');
-  }
-});
+t.test(
+  'YOLOv5n on native-cpu: at most 4 host transfers per iteration of fit',
+  { skip: addon.ok ? false : `native addon not built: ${addon.ok ? '' : addon.reason}` },
+  async (t) => {
+    const info = await initBackend({ force: 'native-cpu' });
+    t.equal(info.backend, 'native-cpu');
+    trackHostTransfers();
+    // nbs 4 at batch 2: an optimizer step every second iteration, so both kinds are seen
+    const hyp = loadHyp(undefined, { warmup_epochs: 0 });
+    const trainer = new Trainer(buildModel('yolov5n', { nc: 2, seed: 3 }), {
+      hyp,
+      epochs: 1,
+      batchSize: BS,
+      batchesPerEpoch: NB,
+      imgsz: IMG,
+      nbs: 4,
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-transfers-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const per: { stepped: boolean; d: HostTransfers }[] = [];
+    let mark: HostTransfers | null = null;
+    let reduced = 0;
+    await fit(trainer, {
+      train: source,
+      saveDir: dir,
+      hooks: {
+        leader: false,
+        reduceGradients: async (g) => {
+          reduced += g.length > 0 ? 1 : 0;
+        },
+      },
+      onEvent: (e) => {
+        if (e.type !== 'batch') return;
+        if (mark) per.push({ stepped: e.stepped, d: transfersSince(mark) });
+        mark = hostTransfers();
+      },
+    });
+    t.equal(reduced, NB, 'the reduce hook saw every gradient');
+    t.equal(per.length, NB - 1);
+    t.ok(per.some((p) => p.stepped) && per.some((p) => !p.stepped), 'iterations with and without an optimizer step');
+    for (const [i, { stepped, d }] of per.entries()) {
+      t.comment(
+        `iteration ${i + 2}${stepped ? ' (optimizer step)' : ''}: ${d.reads} reads ${(d.readBytes / 2 ** 20).toFixed(2)} MiB, ${d.writes} writes ${(d.writeBytes / 2 ** 20).toFixed(2)} MiB, ${d.constants} one-element constants`,
+      );
+      t.equal(d.reads, 1, `iteration ${i + 2}: one read (gradient + loss items)`);
+      t.equal(d.writes, stepped ? 2 : 1, `iteration ${i + 2}: ${stepped ? 'two writes (batch; gradient + scalars)' : 'one write (batch)'}`);
+      t.ok(d.reads + d.writes <= 4, `iteration ${i + 2}: ${d.reads + d.writes} <= 4 host round trips`);
+      t.equal(d.readBytes, (trainer.layout.size + 3) * 4, 'the read is the flat gradient and three loss items');
+    }
+  },
+);

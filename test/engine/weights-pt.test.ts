@@ -9,7 +9,13 @@ import { modelTestBackend } from './model-backend.ts';
 import { buildModel, loadModelYaml, type YoloModel } from '../../worker/engine/model/index.ts';
 import { encodeCheckpoint, stored } from '../../worker/engine/checkpoint/index.ts';
 import {
-  halfToFloat, modelFromPretrained, PickleError, readPretrained, transferPretrained, unpickle, WeightsError,
+  halfToFloat,
+  modelFromPretrained,
+  PickleError,
+  readPretrained,
+  transferPretrained,
+  unpickle,
+  WeightsError,
 } from '../../worker/engine/weights/index.ts';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +28,13 @@ const DIR = fileURLToPath(new URL('../fixtures/pt/', import.meta.url));
 const MODULE_PT = join(DIR, 'yolov5n-w0125.pt');
 const SD_PT = join(DIR, 'yolov5n-w0125-sd.pt');
 const fx = JSON.parse(readFileSync(join(DIR, 'fixture.json'), 'utf8')) as {
-  input: number[]; raw: number[][]; decoded: number[]; state_dict_items: number; width_multiple: number; nc: number; parameters: number;
+  input: number[];
+  raw: number[][];
+  decoded: number[];
+  state_dict_items: number;
+  width_multiple: number;
+  nc: number;
+  parameters: number;
 };
 const expected = new Float32Array(new Uint8Array(readFileSync(join(DIR, 'outputs.bin'))).buffer);
 const fixtureYaml = () => ({ ...loadModelYaml('yolov5n'), width_multiple: fx.width_multiple });
@@ -31,10 +43,12 @@ const fixtureYaml = () => ({ ...loadModelYaml('yolov5n'), width_multiple: fx.wid
 function fixedInput(): tf.Tensor4D {
   const [, c, h, w] = fx.input;
   const nhwc = new Float32Array(c * h * w);
-  for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = (ch * h + y) * w + x;
-    nhwc[(y * w + x) * c + ch] = ((i * 7919) % 1000) / 1000;
-  }
+  for (let ch = 0; ch < c; ch++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const i = (ch * h + y) * w + x;
+        nhwc[(y * w + x) * c + ch] = ((i * 7919) % 1000) / 1000;
+      }
   return tf.tensor4d(nhwc, [1, h, w, c]);
 }
 
@@ -102,7 +116,14 @@ t.test('fine-tuning with another nc transfers the tensors whose shapes match (in
   t.equal(r.total, fx.state_dict_items, 'Y counts as PyTorch state_dict() does');
   t.equal(r.transferred, fx.state_dict_items - 6);
   t.equal(r.message, `Transferred ${fx.state_dict_items - 6}/${fx.state_dict_items} items from ${MODULE_PT}`);
-  t.same(r.skipped.sort(), ['model.24.m.0.bias', 'model.24.m.0.weight', 'model.24.m.1.bias', 'model.24.m.1.weight', 'model.24.m.2.bias', 'model.24.m.2.weight']);
+  t.same(r.skipped.sort(), [
+    'model.24.m.0.bias',
+    'model.24.m.0.weight',
+    'model.24.m.1.bias',
+    'model.24.m.1.weight',
+    'model.24.m.2.bias',
+    'model.24.m.2.weight',
+  ]);
   const after = m.stateDict();
   t.same(after.get('model.24.m.0.weight'), before.get('model.24.m.0.weight'), 'a skipped tensor keeps its init');
   const bn = w.state.get('model.4.m.1.cv2.bn.running_var')!;
@@ -118,7 +139,10 @@ t.test('fine-tuning with another nc transfers the tensors whose shapes match (in
 t.test('our own checkpoints are weights too (EMA preferred)', async (t) => {
   const src = buildModel(tinyYaml(), { seed: 3 });
   const dst = buildModel(tinyYaml(), { seed: 4 });
-  t.teardown(() => { src.dispose(); dst.dispose(); });
+  t.teardown(() => {
+    src.dispose();
+    dst.dispose();
+  });
   const tensors = new Map([...src.stateDict()].map(([k, v]) => [`ema/${k}`, stored(v)]));
   const dir = mkdtempSync(join(tmpdir(), 'weights-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,12 +157,20 @@ t.test('our own checkpoints are weights too (EMA preferred)', async (t) => {
 
 t.test('the pickle reader runs no code and refuses unknown globals', async (t) => {
   const enc = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-  const noStorage = () => { throw new Error('no storage'); };
+  const noStorage = () => {
+    throw new Error('no storage');
+  };
   // pickle.dumps(os.system) reduced with ('ls',): what a malicious weights file would hold
   t.throws(() => unpickle(enc('\x80\x02cposix\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03.'), noStorage), PickleError);
   t.throws(() => unpickle(enc('\x80\x02cbuiltins\neval\n.'), noStorage), /refusing global builtins\.eval/);
   t.throws(() => unpickle(enc('\x80\x02ctorch.nn.modules.conv\nConv2d\n'), noStorage), /truncated/);
-  t.same(unpickle(enc('\x80\x02}q\x00(X\x01\x00\x00\x00aK\x01X\x01\x00\x00\x00b]q\x01(G?\xf0\x00\x00\x00\x00\x00\x00\x88eu.'), noStorage), new Map<unknown, unknown>([['a', 1], ['b', [1, true]]]));
+  t.same(
+    unpickle(enc('\x80\x02}q\x00(X\x01\x00\x00\x00aK\x01X\x01\x00\x00\x00b]q\x01(G?\xf0\x00\x00\x00\x00\x00\x00\x88eu.'), noStorage),
+    new Map<unknown, unknown>([
+      ['a', 1],
+      ['b', [1, true]],
+    ]),
+  );
   t.equal(halfToFloat(0x3c00), 1);
   t.equal(halfToFloat(0xc000), -2);
   t.equal(halfToFloat(0x0001), 2 ** -24, 'subnormal');

@@ -26,7 +26,13 @@ t.test('POST /v1/jobs/:id/faults: 400 with the field, 409 when not running, 404 
   t.equal(pending.json().error.code, 'FLO_INVALID_STATE');
   t.match(pending.json().error.message, /is pending/);
   t.equal((await post('/v1/jobs/jnope/faults', { kind: 'kill-actor' })).statusCode, 404, 'no such job: 404');
-  const planned = await post('/v1/jobs', { ...JOB, faults: [{ kind: 'kill-actor', target: { rank: 0 } }, { kind: 'crash-actor', target: { rank: 2 } }] });
+  const planned = await post('/v1/jobs', {
+    ...JOB,
+    faults: [
+      { kind: 'kill-actor', target: { rank: 0 } },
+      { kind: 'crash-actor', target: { rank: 2 } },
+    ],
+  });
   t.equal(planned.statusCode, 400, 'a planned fault on a rank the job lacks: 400');
   t.match(planned.json().error.message, /body\.faults\.1\.target\.rank: the job has 2 rank/);
   t.equal(head.ctl.jobs.list().length, 1, 'and no job was created');

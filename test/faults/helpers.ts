@@ -13,7 +13,13 @@ import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobRecord } from '../../shared/schemas/job.ts';
 import { until } from '../head/helpers/wait.ts';
 
-export interface FaultCluster { nats: NatsServer; c: Cluster; head: Head; api: HeadClient; agents: Record<string, Proc> }
+export interface FaultCluster {
+  nats: NatsServer;
+  c: Cluster;
+  head: Head;
+  api: HeadClient;
+  agents: Record<string, Proc>;
+}
 
 export async function faultCluster(t: Test, nodes: Record<string, number>, tag: string): Promise<FaultCluster> {
   const nats = await startNatsServer();
@@ -22,7 +28,11 @@ export async function faultCluster(t: Test, nodes: Record<string, number>, tag: 
   const head = await startHead({ ...c, ...nats.auth?.headOptions, port: 0, deadAfterMs: 2000, restartBackoffMs: 200 });
   t.teardown(() => head.stop());
   const agents: Record<string, Proc> = {};
-  await Promise.all(Object.entries(nodes).map(async ([id, slots]) => { agents[id] = await startAgentProc(t, c, id, slots); }));
+  await Promise.all(
+    Object.entries(nodes).map(async ([id, slots]) => {
+      agents[id] = await startAgentProc(t, c, id, slots);
+    }),
+  );
   return { nats, c, head, api: new HeadClient(head.url), agents };
 }
 
@@ -31,7 +41,11 @@ export function actorPid(actorId: string): number | undefined {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let env: string;
-    try { env = readFileSync(`/proc/${d}/environ`, 'latin1'); } catch { continue; }
+    try {
+      env = readFileSync(`/proc/${d}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
     if (env.includes('FLOTILLA_ACTOR_SPEC=') && env.includes(`"actorId":"${actorId}"`)) return Number(d);
   }
   return undefined;
@@ -42,7 +56,9 @@ export function procState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 export async function jobEvents(api: HeadClient, id: string): Promise<JobEvent[]> {
@@ -58,10 +74,23 @@ export function faultEvents(events: readonly JobEvent[], id?: string): FaultEven
 }
 
 /** Waits until fault `id` has an event of `phase`; resolves with it. */
-export async function faultPhase(api: HeadClient, jobId: string, id: string, phase: FaultEvent['phase'], limitMs = 60_000): Promise<FaultEvent> {
+export async function faultPhase(
+  api: HeadClient,
+  jobId: string,
+  id: string,
+  phase: FaultEvent['phase'],
+  limitMs = 60_000,
+): Promise<FaultEvent> {
   return until(`fault ${id} ${phase}`, async () => faultEvents(await jobEvents(api, jobId), id).find((e) => e.phase === phase), limitMs);
 }
 
 export async function finished(api: HeadClient, id: string, limitMs = 120_000): Promise<JobRecord> {
-  return until(`job ${id} finished`, async () => { const j = await api.get(id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, limitMs);
+  return until(
+    `job ${id} finished`,
+    async () => {
+      const j = await api.get(id);
+      return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
+    },
+    limitMs,
+  );
 }

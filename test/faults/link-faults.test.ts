@@ -12,7 +12,10 @@ t.test('slow-link (planned) and drop-messages (posted) on one job', async (t) =>
   const steps = 60;
   const features = 4095; // 4096 floats of gradient + 2: 16 KiB per rank per step
   const job = await api.submit({
-    workers: 2, max_restarts: 4, checkpoint_every: 5, allreduce: { timeout_ms: 3000 },
+    workers: 2,
+    max_restarts: 4,
+    checkpoint_every: 5,
+    allreduce: { timeout_ms: 3000 },
     trainer: { kind: 'logreg', steps, features, batch: 16, step_delay_ms: 50 },
     faults: [{ kind: 'slow-link', target: { rank: 0 }, at_step: 5, duration_ms: 4000, rate_kbit: 80 }],
   });
@@ -25,13 +28,19 @@ t.test('slow-link (planned) and drop-messages (posted) on one job', async (t) =>
   const bound = Math.floor((lifted.ts - slow.ts) / 800) + 1;
   t.ok(inWindow <= bound, `${inWindow} steps in the ${lifted.ts - slow.ts} ms window (at most ${bound} at 80 kbit/s)`);
 
-  const drop = (await api.injectFaults(job.id, { kind: 'drop-messages', target: { rank: 1 }, fraction: 1, duration_ms: 2000 })).fault_ids[0];
+  const drop = (await api.injectFaults(job.id, { kind: 'drop-messages', target: { rank: 1 }, fraction: 1, duration_ms: 2000 }))
+    .fault_ids[0];
   const dropped = await faultPhase(api, job.id, drop, 'injected');
   t.equal(dropped.rank, 1, 'rank 1 drops its chunks');
   const done = await finished(api, job.id, 180_000);
   t.equal(done.state, 'succeeded', `job succeeded after the dropped chunks (${done.message})`);
   const all = await jobEvents(api, job.id);
-  const states = all.filter((e) => e.type === 'state' && e.ts > dropped.ts).map((e) => (e.type === 'state' ? `${e.state}: ${e.message}` : ''));
-  t.ok(states.some((s) => s.startsWith('recovering')), `the lost step was noticed and recovered from (${states.join(' | ')})`);
+  const states = all
+    .filter((e) => e.type === 'state' && e.ts > dropped.ts)
+    .map((e) => (e.type === 'state' ? `${e.state}: ${e.message}` : ''));
+  t.ok(
+    states.some((s) => s.startsWith('recovering')),
+    `the lost step was noticed and recovered from (${states.join(' | ')})`,
+  );
   t.comment(`restarts ${done.restarts}, generation ${done.generation}`);
 });

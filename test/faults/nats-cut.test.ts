@@ -15,14 +15,25 @@ t.test('a cut drops the connection, refuses reconnects while it lasts, then it r
   t.teardown(() => nats.stop());
   const nc = await connect(natsOptions(nats.url, undefined, { maxReconnectAttempts: -1, reconnectTimeWait: 100 }));
   const other = await connect(natsOptions(nats.url, undefined, { maxReconnectAttempts: -1, reconnectTimeWait: 100 }));
-  t.teardown(async () => { await nc.close(); await other.close(); });
+  t.teardown(async () => {
+    await nc.close();
+    await other.close();
+  });
   const got: string[] = [];
-  nc.subscribe('cut.test', { callback: (_e, m) => { got.push(m.string()); } });
+  nc.subscribe('cut.test', {
+    callback: (_e, m) => {
+      got.push(m.string());
+    },
+  });
   await nc.flush();
   const statuses: string[] = [];
   const otherStatuses: string[] = [];
-  void (async () => { for await (const s of nc.status()) statuses.push(s.type); })();
-  void (async () => { for await (const s of other.status()) otherStatuses.push(s.type); })();
+  void (async () => {
+    for await (const s of nc.status()) statuses.push(s.type);
+  })();
+  void (async () => {
+    for await (const s of other.status()) otherStatuses.push(s.type);
+  })();
   const t0 = Date.now();
   t.equal(cutConnections(1500), 2, 'both live connections of this process were cut');
   t.ok(isCut(), 'the cut is in force');

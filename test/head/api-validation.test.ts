@@ -18,13 +18,21 @@ t.test('malformed bodies get 400 FLO_VALIDATION naming the field', async (t) => 
     const e = r.json().error;
     t.equal(e.code, 'FLO_VALIDATION', `${what}: code`);
     t.match(e.message, field, `${what}: message names ${field}`);
-    t.ok(e.details.some((d: { field: string }) => d.field === field), `${what}: details name ${field}`);
+    t.ok(
+      e.details.some((d: { field: string }) => d.field === field),
+      `${what}: details name ${field}`,
+    );
   }
   const extra = await post({ trainer: { kind: 'logreg' }, colour: 'red' });
   t.equal(extra.statusCode, 400, 'unknown keys are refused');
   t.match(extra.json().error.message, 'colour');
 
-  const bad = await head.app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': 'application/json' }, payload: '{"workers": ' });
+  const bad = await head.app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"workers": ',
+  });
   t.equal(bad.statusCode, 400, 'broken JSON');
   t.equal(bad.json().error.code, 'FLO_VALIDATION');
   t.match(bad.json().error.message, 'body');

@@ -16,12 +16,23 @@ t.test('scales up for demand (bounded by maxWorkers), down to minWorkers after t
   const running = new Map<string, FakeAgent>();
   const provider: WorkerProvider = {
     name: 'fake',
-    async up(id) { running.set(id, await fx.agent(id, 2)); },
-    async down(id) { await running.get(id)?.stop(); running.delete(id); },
+    async up(id) {
+      running.set(id, await fx.agent(id, 2));
+    },
+    async down(id) {
+      await running.get(id)?.stop();
+      running.delete(id);
+    },
     list: () => [...running.keys()],
-    async close() { for (const id of [...running.keys()]) await this.down(id); },
+    async close() {
+      for (const id of [...running.keys()]) await this.down(id);
+    },
   };
-  const as = new Autoscaler(fx.head.ctl, { provider, slotsPerWorker: 2, minWorkers: 1, maxWorkers: 2, idleTimeoutMs: 10_000 }, silentLogger());
+  const as = new Autoscaler(
+    fx.head.ctl,
+    { provider, slotsPerWorker: 2, minWorkers: 1, maxWorkers: 2, idleTimeoutMs: 10_000 },
+    silentLogger(),
+  );
   let now = Date.now();
   await as.step(now);
   t.equal(running.size, 1, 'minWorkers kept');
@@ -54,7 +65,9 @@ t.test('exec provider runs the user commands with the worker env', async (t) => 
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-exec-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const p = new ExecProvider({
-    natsUrl: 'nats://example:4222', prefix: 'pfx', slots: 3,
+    natsUrl: 'nats://example:4222',
+    prefix: 'pfx',
+    slots: 3,
     upCommand: `echo "$FLOTILLA_NATS_URL $FLOTILLA_PREFIX $FLOTILLA_SLOTS" > "${dir}/$FLOTILLA_NODE_ID"`,
     downCommand: `rm "${dir}/$FLOTILLA_NODE_ID"`,
   });

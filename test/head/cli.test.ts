@@ -17,10 +17,18 @@ async function capture(f: () => Promise<number>): Promise<{ code: number; out: s
   const err: string[] = [];
   const log = console.log;
   const error = console.error;
-  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
-  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
-  try { return { code: await f(), out: out.join('\n'), err: err.join('\n') }; }
-  finally { console.log = log; console.error = error; }
+  console.log = (...a: unknown[]) => {
+    out.push(a.join(' '));
+  };
+  console.error = (...a: unknown[]) => {
+    err.push(a.join(' '));
+  };
+  try {
+    return { code: await f(), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }
 
 t.test('submit (file and flags), status, logs, scale, cancel', async (t) => {
@@ -41,7 +49,10 @@ t.test('submit (file and flags), status, logs, scale, cancel', async (t) => {
   await until('spawned', () => a.of(id).length === 1);
   await a.event({ type: 'metric', jobId: id, ts: Date.now(), generation: 0, rank: 0, step: 1, values: { loss: 0.5 } });
   a.exit(a.of(id)[0].actorId, { kind: 'succeeded' });
-  await until('succeeded with its last step (progress and exits travel apart)', () => head.ctl.jobs.get(id)?.state === 'succeeded' && head.ctl.jobs.get(id)?.step === 1);
+  await until(
+    'succeeded with its last step (progress and exits travel apart)',
+    () => head.ctl.jobs.get(id)?.state === 'succeeded' && head.ctl.jobs.get(id)?.step === 1,
+  );
 
   const js = await capture(() => status([id, '--json', ...server]));
   t.match(JSON.parse(js.out), { id, state: 'succeeded', generation: 0, restarts: 0, step: 1 });
@@ -53,9 +64,19 @@ t.test('submit (file and flags), status, logs, scale, cancel', async (t) => {
   t.match(lg.out, /state pending/);
   t.match(lg.out, /step 1 loss=0.5/);
   t.match(lg.out, /state succeeded/);
-  const from = Number(lg.out.split('\n').find((l) => l.includes('step 1'))!.trim().split(/\s+/)[0]);
+  const from = Number(
+    lg.out
+      .split('\n')
+      .find((l) => l.includes('step 1'))!
+      .trim()
+      .split(/\s+/)[0],
+  );
   const lg2 = await capture(() => logs([id, '--from', String(from + 1), '--json', ...server]));
-  t.same(lg2.out.split('\n').map((l) => JSON.parse(l).event.type), ['state'], 'logs --from skips what came before');
+  t.same(
+    lg2.out.split('\n').map((l) => JSON.parse(l).event.type),
+    ['state'],
+    'logs --from skips what came before',
+  );
 
   const big = (await capture(() => submit([...server, '--workers', '9', '--steps', '3']))).out.trim();
   t.match((await capture(() => scale([big, '4', ...server]))).out, 'workers=4');

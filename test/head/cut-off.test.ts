@@ -15,7 +15,14 @@ t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody dec
   const prefix = uniquePrefix('co');
   const deadAfterMs = 1500;
   const logs: string[] = [];
-  const log = pino({ level: 'info' }, { write: (l: string) => { logs.push(l); } });
+  const log = pino(
+    { level: 'info' },
+    {
+      write: (l: string) => {
+        logs.push(l);
+      },
+    },
+  );
   const head = await startHead({ natsUrl: nats.url, ...nats.auth?.headOptions, prefix, port: null, deadAfterMs, tickMs: 100, log });
   t.teardown(() => head.stop());
   const agent = await new FakeAgent(await fakeAgentOptions(nats, prefix, 'n1'), prefix, 'n1', 1).start();
@@ -30,7 +37,14 @@ t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody dec
   t.equal(ok.json().stale_ms, 0);
 
   await nats.kill();
-  const sick = await until('healthz 503', async () => { const r = await head.app.inject({ url: '/healthz' }); return r.statusCode === 503 && r; }, 20_000);
+  const sick = await until(
+    'healthz 503',
+    async () => {
+      const r = await head.app.inject({ url: '/healthz' });
+      return r.statusCode === 503 && r;
+    },
+    20_000,
+  );
   t.match(sick.json().reason, /NATS|JetStream/, `reason: ${sick.json().reason}`);
   t.equal(sick.json().ok, false);
   const t0 = Date.now();
@@ -54,8 +68,14 @@ t.test('NATS lost: healthz 503, stale reads, fast 503 writes; healed: nobody dec
   // the agent reconnects on its own and beats again; the head must not have declared it dead
   await new Promise((r) => setTimeout(r, 2 * deadAfterMs));
   t.ok(head.ctl.nodes.has('n1'), 'the node the head could not hear while cut off is still a member');
-  t.notOk(logs.some((l) => l.includes('node is dead')), 'and was never declared dead');
-  t.ok(logs.some((l) => l.includes('head is cut off from NATS')), 'the head logged that it was the one cut off');
+  t.notOk(
+    logs.some((l) => l.includes('node is dead')),
+    'and was never declared dead',
+  );
+  t.ok(
+    logs.some((l) => l.includes('head is cut off from NATS')),
+    'the head logged that it was the one cut off',
+  );
   const after = await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: spec });
   t.equal(after.statusCode, 201, 'writes work again');
 });

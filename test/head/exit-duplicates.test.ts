@@ -16,13 +16,25 @@ t.test('duplicate exit reports restart the gang once and finish it once', async 
   const nc = await connect(nats.options());
   t.teardown(() => nc.close());
   const a = await agent('n1', 1);
-  const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { max_restarts: 3, trainer: { kind: 'logreg', steps: 20 } } })).json();
+  const job = (
+    await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { max_restarts: 3, trainer: { kind: 'logreg', steps: 20 } } })
+  ).json();
   const get = async () => (await head.app.inject({ url: `/v1/jobs/${job.id}` })).json();
   await until('spawned', () => a.of(job.id).length === 1);
   const first = a.of(job.id)[0];
   const exitOf = (spec: typeof first, kind: 'retryable' | 'succeeded'): ActorExit => ({
-    nodeId: 'n1', actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank,
-    outcome: { kind, message: kind === 'retryable' ? 'data connection lost' : 'done', exitCode: null, signal: null, ...(kind === 'succeeded' ? { step: 20 } : {}) },
+    nodeId: 'n1',
+    actorId: spec.actorId,
+    jobId: spec.jobId,
+    generation: spec.generation,
+    rank: spec.rank,
+    outcome: {
+      kind,
+      message: kind === 'retryable' ? 'data connection lost' : 'done',
+      exitCode: null,
+      signal: null,
+      ...(kind === 'succeeded' ? { step: 20 } : {}),
+    },
   });
   const failed = encode(exitOf(first, 'retryable'));
   a.exit(first.actorId, { kind: 'retryable', message: 'data connection lost' });
@@ -33,7 +45,10 @@ t.test('duplicate exit reports restart the gang once and finish it once', async 
   const second = a.of(job.id).find((x) => x.generation === 1)!;
   a.exit(second.actorId, { kind: 'succeeded' });
   nc.publish(s.actorExit('n1'), encode(exitOf(second, 'succeeded')));
-  const done = await until('succeeded', async () => { const j = await get(); return j.state === 'succeeded' && j; });
+  const done = await until('succeeded', async () => {
+    const j = await get();
+    return j.state === 'succeeded' && j;
+  });
   t.equal(done.restarts, 1, 'one restart for three copies of one failure');
   t.equal(done.generation, 1, 'one new generation');
   const all = (await head.app.inject({ url: `/v1/jobs/${job.id}/events` })).body;

@@ -24,7 +24,10 @@ t.test('REST: an over-long field is a 400 naming it, never a 409', async (t) => 
   const r = await post(huge);
   t.equal(r.statusCode, 400, `a 1 MB data path: 400, not 409 or 201 (got ${r.statusCode} ${r.json().error?.code ?? ''})`);
   t.equal(r.json().error.code, 'FLO_VALIDATION');
-  t.ok(r.json().error.details.some((d: { field: string }) => d.field === 'body.trainer.data'), 'naming body.trainer.data');
+  t.ok(
+    r.json().error.details.some((d: { field: string }) => d.field === 'body.trainer.data'),
+    'naming body.trainer.data',
+  );
   const cases: Array<[string, object, string]> = [
     ['a data path over 4 KiB', yolo({ data: 'd'.repeat(MAX_PATH + 1) }), 'body.trainer.data'],
     ['a cfg path over 4 KiB', yolo({ cfg: 'c'.repeat(MAX_PATH + 1) }), 'body.trainer.cfg'],
@@ -46,8 +49,29 @@ t.test('REST: an over-long field is a 400 naming it, never a 409', async (t) => 
 function record(id: string, extra: Partial<HeadJob> = {}): HeadJob {
   const now = new Date().toISOString();
   return {
-    id, spec: { workers: 1, priority: 0, max_restarts: 3, checkpoint_every: 10, trainer: { kind: 'logreg', steps: 5, batch: 64, features: 16, lr: 0.5, seed: 1, step_delay_ms: 0 }, allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 30_000 }, recovery: 'live', faults: [] },
-    state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [], metrics: {}, created_at: now, updated_at: now, seq: 1, finished: [], ...extra,
+    id,
+    spec: {
+      workers: 1,
+      priority: 0,
+      max_restarts: 3,
+      checkpoint_every: 10,
+      trainer: { kind: 'logreg', steps: 5, batch: 64, features: 16, lr: 0.5, seed: 1, step_delay_ms: 0 },
+      allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 30_000 },
+      recovery: 'live',
+      faults: [],
+    },
+    state: 'pending',
+    generation: 0,
+    restarts: 0,
+    step: 0,
+    checkpoint_step: null,
+    placement: [],
+    metrics: {},
+    created_at: now,
+    updated_at: now,
+    seq: 1,
+    finished: [],
+    ...extra,
   } as HeadJob;
 }
 
@@ -59,7 +83,11 @@ t.test('JobStore: the size budget names the biggest field; a KV failure keeps it
   t.teardown(() => nc.close());
   const kv = await new Kvm(nc).create(uniquePrefix('jobs'), { history: 1 });
   // 1024 ranks with 64-character ids: ~150 kB of placement, every field within its schema bound
-  const placement = Array.from({ length: 1024 }, (_, rank) => ({ rank, nodeId: `n${'x'.repeat(62)}${rank % 10}`, actorId: `a${'y'.repeat(63)}` }));
+  const placement = Array.from({ length: 1024 }, (_, rank) => ({
+    rank,
+    nodeId: `n${'x'.repeat(62)}${rank % 10}`,
+    actorId: `a${'y'.repeat(63)}`,
+  }));
 
   const small = new JobStore(kv, {}, { maxBytes: 32 * 1024 });
   const over = await small.create(record('j1', { placement })).catch((e: unknown) => e);
@@ -69,9 +97,13 @@ t.test('JobStore: the size budget names the biggest field; a KV failure keeps it
 
   const unbudgeted = new JobStore(kv, {}, { maxBytes: Number.POSITIVE_INFINITY });
   const failed = await unbudgeted.create(record('j2', { placement })).catch((e: unknown) => e);
-  t.ok(failed instanceof FlotillaError, 'a record past the server\'s max_payload fails');
-  t.not((failed as FlotillaError).code, 'FLO_CONFLICT', `not as a conflict: ${(failed as FlotillaError).code} ${(failed as Error).message}`);
-  t.match((failed as Error).message, /max_payload|maximum|size/i, 'with NATS\'s own reason');
+  t.ok(failed instanceof FlotillaError, "a record past the server's max_payload fails");
+  t.not(
+    (failed as FlotillaError).code,
+    'FLO_CONFLICT',
+    `not as a conflict: ${(failed as FlotillaError).code} ${(failed as Error).message}`,
+  );
+  t.match((failed as Error).message, /max_payload|maximum|size/i, "with NATS's own reason");
   t.notOk(await kv.get('j2'), 'no job j2 exists');
 
   const store = new JobStore(kv);
@@ -79,7 +111,10 @@ t.test('JobStore: the size budget names the biggest field; a KV failure keeps it
   const dup = await store.create(record('j3')).catch((e: unknown) => e);
   t.ok(dup instanceof FlotillaError && dup.code === 'FLO_CONFLICT', `a real duplicate is FLO_CONFLICT (${(dup as Error).message})`);
   const grown = await small.update('j3', (j) => ({ ...j, placement })).catch((e: unknown) => e);
-  t.ok(grown instanceof FlotillaError && grown.code === 'FLO_VALIDATION', `an update past the budget is refused before the write, not retried as a conflict (${(grown as Error).message.slice(0, 100)})`);
+  t.ok(
+    grown instanceof FlotillaError && grown.code === 'FLO_VALIDATION',
+    `an update past the budget is refused before the write, not retried as a conflict (${(grown as Error).message.slice(0, 100)})`,
+  );
   const long = await store.update('j3', (j) => ({ ...j, message: 'm'.repeat(100_000) }));
   t.ok((long.message?.length ?? 0) <= 16_384, `a long message is clipped to its bound (${long.message?.length})`);
 });

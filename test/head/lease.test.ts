@@ -17,7 +17,10 @@ t.test('a standby waits for the leader, takes over from a silent one; a displace
   const holder = async () => (await kv.get('leader'))?.json<{ head: string }>().head;
   const a = await acquireLease(kv, { headId: 'A', leaseMs: 300, log, onLost: () => undefined });
   let bHeld = false;
-  const bP = acquireLease(kv, { headId: 'B', leaseMs: 300, log, onLost: () => undefined }).then((l) => { bHeld = true; return l; });
+  const bP = acquireLease(kv, { headId: 'B', leaseMs: 300, log, onLost: () => undefined }).then((l) => {
+    bHeld = true;
+    return l;
+  });
   const rev0 = (await kv.get('leader'))!.revision;
   await until('A renewed 5 times (more than a lease period)', async () => (await kv.get('leader'))!.revision >= rev0 + 5);
   t.notOk(bHeld, 'B stands by while A renews');
@@ -30,12 +33,19 @@ t.test('a standby waits for the leader, takes over from a silent one; a displace
   // a holder that went silent (wrote once, never renews): C takes over
   await kv.put('leader', new TextEncoder().encode(JSON.stringify({ head: 'silent' })));
   let lostC = false;
-  const c = await acquireLease(kv, { headId: 'C', leaseMs: 300, log, onLost: () => { lostC = true; } });
+  const c = await acquireLease(kv, {
+    headId: 'C',
+    leaseMs: 300,
+    log,
+    onLost: () => {
+      lostC = true;
+    },
+  });
   t.equal(await holder(), 'C', 'C took over from a silent holder');
   // someone else forces the key: C's next renewal sees it and reports the loss
   await kv.put('leader', new TextEncoder().encode(JSON.stringify({ head: 'D' })));
   await until('C noticed', () => lostC);
   t.pass('C was told it lost the lease');
   await c.release();
-  t.equal(await holder(), 'D', 'a displaced head does not delete the new holder\'s key');
+  t.equal(await holder(), 'D', "a displaced head does not delete the new holder's key");
 });

@@ -11,11 +11,25 @@ import { startHead } from '../../head/head.ts';
 import { FakeAgent, fakeAgentOptions } from './helpers/fake-agent.ts';
 import { until } from './helpers/wait.ts';
 
-interface Line { level: number; msg: string; err?: { stack?: string }; code?: string; cut_off_ms?: number; node?: string }
+interface Line {
+  level: number;
+  msg: string;
+  err?: { stack?: string };
+  code?: string;
+  cut_off_ms?: number;
+  node?: string;
+}
 
 function capture() {
   const lines: Line[] = [];
-  const log = pino({ level: 'info' }, { write: (l: string) => { lines.push(JSON.parse(l) as Line); } });
+  const log = pino(
+    { level: 'info' },
+    {
+      write: (l: string) => {
+        lines.push(JSON.parse(l) as Line);
+      },
+    },
+  );
   return { log, lines };
 }
 
@@ -55,7 +69,10 @@ t.test('an outage is logged once when it starts and once when it ends; its 503s 
     t.equal(l.level, 40, 'at warn');
     t.notOk(l.err?.stack, 'without a stack');
   }
-  t.notOk(lines.some((l) => l.level >= 50 && JSON.stringify(l).includes('FLO_UNAVAILABLE')), 'no error-level line for an expected 503');
+  t.notOk(
+    lines.some((l) => l.level >= 50 && JSON.stringify(l).includes('FLO_UNAVAILABLE')),
+    'no error-level line for an expected 503',
+  );
 });
 
 t.test('a node that drained and went quiet left; it is not declared dead', async (t) => {

@@ -20,9 +20,17 @@ const J = 'jrep';
 class Stream {
   readonly events: JobEvent[] = [];
   now = 1_000_000;
-  wait(ms: number): this { this.now += ms; return this; }
-  #push(e: Record<string, unknown>): this { this.events.push(JobEvent.parse({ jobId: J, ts: this.now, ...e })); return this; }
-  state(generation: number, state: string, restarts = 0, message?: string): this { return this.#push({ type: 'state', generation, state, restarts, ...(message ? { message } : {}) }); }
+  wait(ms: number): this {
+    this.now += ms;
+    return this;
+  }
+  #push(e: Record<string, unknown>): this {
+    this.events.push(JobEvent.parse({ jobId: J, ts: this.now, ...e }));
+    return this;
+  }
+  state(generation: number, state: string, restarts = 0, message?: string): this {
+    return this.#push({ type: 'state', generation, state, restarts, ...(message ? { message } : {}) });
+  }
   /** rank-0 steps from..to, 100 ms apart, with a checkpoint event at every multiple of `every` */
   steps(generation: number, from: number, to: number, every = 5): this {
     for (let s = from; s <= to; s++) {
@@ -31,27 +39,47 @@ class Stream {
     }
     return this;
   }
-  metric(generation: number, step: number, epoch?: number): this { return this.#push({ type: 'metric', generation, rank: 0, step, values: { x: 1 }, ...(epoch === undefined ? {} : { epoch }) }); }
+  metric(generation: number, step: number, epoch?: number): this {
+    return this.#push({ type: 'metric', generation, rank: 0, step, values: { x: 1 }, ...(epoch === undefined ? {} : { epoch }) });
+  }
   fault(generation: number, id: string, phase: string, fault: FaultSpecInput, extra: Record<string, unknown> = {}): this {
     return this.#push({ type: 'fault', generation, fault_id: id, phase, fault: FaultSpec.parse(fault), ...extra });
   }
-  log(generation: number, level: string, msg: string, rank?: number): this { return this.#push({ type: 'log', generation, level, msg, ...(rank === undefined ? {} : { rank }) }); }
+  log(generation: number, level: string, msg: string, rank?: number): this {
+    return this.#push({ type: 'log', generation, level, msg, ...(rank === undefined ? {} : { rank }) });
+  }
 }
 
 function record(over: Omit<Partial<JobRecord>, 'spec'> & { spec?: JobSpecInput } = {}): JobRecord {
   const { spec, ...rest } = over;
   const iso = new Date(0).toISOString();
   return {
-    id: J, spec: JobSpec.parse(spec ?? { workers: 2, checkpoint_every: 5, trainer: { kind: 'logreg', steps: 20 } }), state: 'succeeded', generation: 1,
-    restarts: 1, step: 20, checkpoint_step: 20, placement: [], metrics: {}, created_at: iso, updated_at: iso, seq: 1, ...rest,
+    id: J,
+    spec: JobSpec.parse(spec ?? { workers: 2, checkpoint_every: 5, trainer: { kind: 'logreg', steps: 20 } }),
+    state: 'succeeded',
+    generation: 1,
+    restarts: 1,
+    step: 20,
+    checkpoint_step: 20,
+    placement: [],
+    metrics: {},
+    created_at: iso,
+    updated_at: iso,
+    seq: 1,
+    ...rest,
   };
 }
 
 const kill = { kind: 'kill-actor', target: { rank: 1 }, at_step: 8 } as const;
 
 t.test('a kill with a rollback: detection, recovery, steps lost, restarts, attribution', async (t) => {
-  const s = new Stream().state(0, 'pending').state(0, 'running').steps(0, 1, 7)
-    .fault(0, 'f1', 'armed', kill, { source: 'spec' }).wait(50).fault(0, 'f1', 'injected', kill, { rank: 1, nodeId: 'n1', step: 8 });
+  const s = new Stream()
+    .state(0, 'pending')
+    .state(0, 'running')
+    .steps(0, 1, 7)
+    .fault(0, 'f1', 'armed', kill, { source: 'spec' })
+    .wait(50)
+    .fault(0, 'f1', 'injected', kill, { rank: 1, nodeId: 'n1', step: 8 });
   const injectedAt = s.now;
   s.wait(2500).state(1, 'recovering', 1, 'rank 1 failed: actor killed by SIGKILL');
   const detectedAt = s.now;
@@ -70,20 +98,36 @@ t.test('a kill with a rollback: detection, recovery, steps lost, restarts, attri
   t.equal(f.recover_s, (firstAfter - injectedAt) / 1000);
   t.equal(f.steps_lost, 2, 'steps 6 and 7 computed twice');
   t.equal(f.restarts, 1);
-  t.same(r.changes.map((c) => [c.from_generation, c.to_generation, c.last_step, c.resumed_step, c.steps_lost, c.fault_id]), [[0, 1, 7, 6, 2, 'f1']]);
+  t.same(
+    r.changes.map((c) => [c.from_generation, c.to_generation, c.last_step, c.resumed_step, c.steps_lost, c.fault_id]),
+    [[0, 1, 7, 6, 2, 'f1']],
+  );
   t.equal(r.steps_lost, 2);
-  t.same(r.invariants.map((i) => [i.name, i.ok]), [['final_step_reached', true], ['no_step_applied_twice', true], ['no_rollback_past_checkpoint', true], ['digest_equals_baseline', null]]);
+  t.same(
+    r.invariants.map((i) => [i.name, i.ok]),
+    [
+      ['final_step_reached', true],
+      ['no_step_applied_twice', true],
+      ['no_rollback_past_checkpoint', true],
+      ['digest_equals_baseline', null],
+    ],
+  );
   t.ok(r.ok);
   t.equal(r.last_step, 20);
   t.equal(r.final_step, 20);
-  t.ok(checkSteps(s.events, 20).ok, 'the tests\' step check agrees');
+  t.ok(checkSteps(s.events, 20).ok, "the tests' step check agrees");
   t.same(auditSteps(s.events).lostPerChange, [2]);
 });
 
-t.test('a head reaction that overtook the injector\'s report still counts (at 0 s) and the fault pays for the change', async (t) => {
+t.test("a head reaction that overtook the injector's report still counts (at 0 s) and the fault pays for the change", async (t) => {
   const s = new Stream().state(0, 'running').steps(0, 1, 7).wait(40).state(1, 'recovering', 1, 'rank 1 failed: actor killed by SIGKILL');
   const reactedAt = s.now;
-  s.wait(10).fault(1, 'f1', 'injected', kill, { rank: 1, step: 8 }).wait(500).state(1, 'running', 1).steps(1, 6, 20).state(1, 'succeeded', 1);
+  s.wait(10)
+    .fault(1, 'f1', 'injected', kill, { rank: 1, step: 8 })
+    .wait(500)
+    .state(1, 'running', 1)
+    .steps(1, 6, 20)
+    .state(1, 'succeeded', 1);
   const r = buildReport(record(), s.events);
   const f = r.faults[0];
   t.equal(f.generation, 0, 'the hit generation is the one that was training, not the one the head had moved to');
@@ -95,9 +139,13 @@ t.test('a head reaction that overtook the injector\'s report still counts (at 0 
   t.equal(r.changes[0].fault_id, 'f1');
 });
 
-t.test('an actor-side fault whose own warning lands before the head\'s injected event', async (t) => {
+t.test("an actor-side fault whose own warning lands before the head's injected event", async (t) => {
   const nan = { kind: 'nan-gradient', target: { rank: 0 }, at_step: 8 } as const;
-  const s = new Stream().state(0, 'running').steps(0, 1, 7).wait(30).log(0, 'warn', 'step 8 skipped on every rank: the summed gradient is NaN/Inf', 0);
+  const s = new Stream()
+    .state(0, 'running')
+    .steps(0, 1, 7)
+    .wait(30)
+    .log(0, 'warn', 'step 8 skipped on every rank: the summed gradient is NaN/Inf', 0);
   const warnAt = s.now;
   s.metric(0, 8).wait(20).fault(0, 'f1', 'injected', nan, { rank: 0, step: 8 }).steps(0, 9, 20).state(0, 'succeeded');
   const f = buildReport(record({ generation: 0, restarts: 0 }), s.events).faults[0];
@@ -109,8 +157,15 @@ t.test('an actor-side fault whose own warning lands before the head\'s injected 
 });
 
 t.test('live recovery: the new generation goes on after the last step, nothing lost', async (t) => {
-  const s = new Stream().state(0, 'running').steps(0, 1, 7).fault(0, 'f1', 'injected', kill, { rank: 1, step: 8 })
-    .wait(800).state(1, 'running', 1, 'rank 1 replaced').wait(900).steps(1, 8, 20).state(1, 'succeeded', 1);
+  const s = new Stream()
+    .state(0, 'running')
+    .steps(0, 1, 7)
+    .fault(0, 'f1', 'injected', kill, { rank: 1, step: 8 })
+    .wait(800)
+    .state(1, 'running', 1, 'rank 1 replaced')
+    .wait(900)
+    .steps(1, 8, 20)
+    .state(1, 'succeeded', 1);
   const r = buildReport(record(), s.events);
   t.equal(r.faults[0].detect_s, 0.8);
   t.equal(r.faults[0].recovered_step, 8);
@@ -139,8 +194,17 @@ t.test('a stall nobody reacts to: no detection, recovery at the first step at or
 
 t.test('violations: steps applied twice, a rollback past the newest checkpoint, two generations at once, final step missed', async (t) => {
   // generation 1 resumes at 3 (no checkpoint at 2) while checkpoint 5 existed
-  const s = new Stream().state(0, 'running').steps(0, 1, 7).fault(0, 'f1', 'injected', kill, { rank: 1, step: 8 })
-    .wait(100).state(1, 'recovering', 1).state(1, 'running', 1).steps(1, 3, 6).metric(0, 8).steps(1, 7, 18).state(1, 'failed', 1, 'gave up');
+  const s = new Stream()
+    .state(0, 'running')
+    .steps(0, 1, 7)
+    .fault(0, 'f1', 'injected', kill, { rank: 1, step: 8 })
+    .wait(100)
+    .state(1, 'recovering', 1)
+    .state(1, 'running', 1)
+    .steps(1, 3, 6)
+    .metric(0, 8)
+    .steps(1, 7, 18)
+    .state(1, 'failed', 1, 'gave up');
   const r = buildReport(record({ state: 'failed', step: 18, message: 'gave up' }), s.events);
   const inv = Object.fromEntries(r.invariants.map((i) => [i.name, i]));
   t.equal(inv.no_step_applied_twice.ok, false);
@@ -166,7 +230,9 @@ t.test("a checkpoint whose own event never reached the stream counts when the he
   const before = () => new Stream().state(0, 'running').steps(0, 1, 9).steps(0, 10, 15, 100);
   const base = before().state(1, 'recovering', 1).steps(1, 11, 20).state(1, 'succeeded', 1);
   const named = before();
-  named.events.push(JobEvent.parse({ jobId: J, ts: named.now, type: 'state', generation: 1, state: 'recovering', restarts: 1, checkpoint_step: 10 }));
+  named.events.push(
+    JobEvent.parse({ jobId: J, ts: named.now, type: 'state', generation: 1, state: 'recovering', restarts: 1, checkpoint_step: 10 }),
+  );
   named.steps(1, 11, 20).state(1, 'succeeded', 1);
   const without = checkSteps(base.events, 20);
   t.notOk(without.ok, 'no checkpoint event at 10 and no word from the head: steps 11..15 applied twice');
@@ -178,20 +244,37 @@ t.test("a checkpoint whose own event never reached the stream counts when the he
 
 t.test('a corrupt newest checkpoint may be skipped for the one before (fault event or skip log)', async (t) => {
   const corrupt = { kind: 'corrupt-checkpoint' } as const;
-  const viaFault = new Stream().state(0, 'running').steps(0, 1, 12).fault(0, 'f1', 'injected', corrupt, { step: 12 })
-    .fault(0, 'f2', 'injected', kill, { rank: 1, step: 13 }).state(1, 'recovering', 1).steps(1, 6, 20).state(1, 'succeeded', 1);
+  const viaFault = new Stream()
+    .state(0, 'running')
+    .steps(0, 1, 12)
+    .fault(0, 'f1', 'injected', corrupt, { step: 12 })
+    .fault(0, 'f2', 'injected', kill, { rank: 1, step: 13 })
+    .state(1, 'recovering', 1)
+    .steps(1, 6, 20)
+    .state(1, 'succeeded', 1);
   const a = buildReport(record(), viaFault.events);
   t.ok(a.ok, `resuming at 6 past the corrupt 10 holds: ${JSON.stringify(a.invariants)}`);
   t.equal(a.faults[1].steps_lost, 7, 'the kill (newest fault before the head reacted) pays for steps 6..12');
   t.equal(a.faults[0].steps_lost, 0);
   t.equal(a.faults[0].detected_at, null, 'a restart caused by the kill is not the detection of the corruption');
 
-
-  const viaLog = new Stream().state(0, 'running').steps(0, 1, 12).state(1, 'recovering', 1)
-    .log(1, 'warn', `checkpoint ${J}/000000000010 skipped: sha256 mismatch`, 0).steps(1, 6, 20).state(1, 'succeeded', 1);
+  const viaLog = new Stream()
+    .state(0, 'running')
+    .steps(0, 1, 12)
+    .state(1, 'recovering', 1)
+    .log(1, 'warn', `checkpoint ${J}/000000000010 skipped: sha256 mismatch`, 0)
+    .steps(1, 6, 20)
+    .state(1, 'succeeded', 1);
   t.ok(buildReport(record(), viaLog.events).ok);
-  const both = new Stream().state(0, 'running').steps(0, 1, 12).fault(0, 'f1', 'injected', corrupt, { step: 12 }).state(1, 'recovering', 1)
-    .wait(700).log(1, 'warn', `checkpoint ${J}/000000000010 skipped: sha256 mismatch`, 0).steps(1, 6, 20).state(1, 'succeeded', 1);
+  const both = new Stream()
+    .state(0, 'running')
+    .steps(0, 1, 12)
+    .fault(0, 'f1', 'injected', corrupt, { step: 12 })
+    .state(1, 'recovering', 1)
+    .wait(700)
+    .log(1, 'warn', `checkpoint ${J}/000000000010 skipped: sha256 mismatch`, 0)
+    .steps(1, 6, 20)
+    .state(1, 'succeeded', 1);
   const skipAt = both.events.find((e) => e.type === 'log')!.ts;
   t.equal(buildReport(record(), both.events).faults[0].detected_at, skipAt, 'the corruption is detected when a load skips it');
   const unexplained = new Stream().state(0, 'running').steps(0, 1, 12).state(1, 'recovering', 1).steps(1, 6, 20).state(1, 'succeeded', 1);
@@ -199,8 +282,12 @@ t.test('a corrupt newest checkpoint may be skipped for the one before (fault eve
 });
 
 t.test('a fault that never fired, YOLOv5 repeated step reports, digests against a baseline', async (t) => {
-  const s = new Stream().state(0, 'running').fault(0, 'f1', 'armed', { kind: 'kill-actor', at_step: 99 }).steps(0, 1, 20)
-    .fault(0, 'f1', 'expired', { kind: 'kill-actor', at_step: 99 }, { message: 'the job ended first' }).state(0, 'succeeded');
+  const s = new Stream()
+    .state(0, 'running')
+    .fault(0, 'f1', 'armed', { kind: 'kill-actor', at_step: 99 })
+    .steps(0, 1, 20)
+    .fault(0, 'f1', 'expired', { kind: 'kill-actor', at_step: 99 }, { message: 'the job ended first' })
+    .state(0, 'succeeded');
   const digest = 'a'.repeat(64);
   const r = buildReport(record({ generation: 0, restarts: 0, final_digest: digest }), s.events);
   t.match(r.faults[0], { phase: 'expired', injected_at: null, detected_at: null, recovered_at: null, message: 'the job ended first' });
@@ -211,15 +298,30 @@ t.test('a fault that never fired, YOLOv5 repeated step reports, digests against 
   t.equal(differ.ok, false);
   t.same(differ.baseline, { job_id: 'jbase', final_digest: 'b'.repeat(64) });
 
-  const y = new Stream().state(0, 'running').metric(0, 1, 0).metric(0, 2, 0).metric(0, 2, 0).metric(0, 3, 1).metric(0, 4, 1).metric(0, 4, 1).state(0, 'succeeded');
-  const yr = buildReport(record({ spec: { trainer: { kind: 'yolov5', epochs: 2 } }, step: 4, generation: 0, restarts: 0 }), y.events, record({ id: 'jb' }));
+  const y = new Stream()
+    .state(0, 'running')
+    .metric(0, 1, 0)
+    .metric(0, 2, 0)
+    .metric(0, 2, 0)
+    .metric(0, 3, 1)
+    .metric(0, 4, 1)
+    .metric(0, 4, 1)
+    .state(0, 'succeeded');
+  const yr = buildReport(
+    record({ spec: { trainer: { kind: 'yolov5', epochs: 2 } }, step: 4, generation: 0, restarts: 0 }),
+    y.events,
+    record({ id: 'jb' }),
+  );
   t.equal(yr.final_step, 4);
-  t.ok(yr.ok, 'an epoch metric on the epoch\'s last step is not a second application');
+  t.ok(yr.ok, "an epoch metric on the epoch's last step is not a second application");
   t.match(yr.invariants[3].detail, /not checked: no final digest from job jrep/);
 });
 
-t.test('rank 0\'s success digest becomes the job\'s final_digest', async (t) => {
-  const two = [{ rank: 0, nodeId: 'n', actorId: 'a0' }, { rank: 1, nodeId: 'n', actorId: 'a1' }];
+t.test("rank 0's success digest becomes the job's final_digest", async (t) => {
+  const two = [
+    { rank: 0, nodeId: 'n', actorId: 'a0' },
+    { rank: 1, nodeId: 'n', actorId: 'a1' },
+  ];
   let j: HeadJob = placed({ ...record({ state: 'pending', generation: 0, restarts: 0 }), finished: [] }, two, 0);
   j = rankSucceeded(j, 1, 20, 'c'.repeat(64));
   t.equal(j.final_digest, undefined, "another rank's digest is not the job's");
@@ -242,7 +344,11 @@ t.test('report events are read once: a second report reads only what the stream 
   stream.steps(0, 5, 6);
   const second = await cache.of(J);
   t.same(second, stream.events, 'the second holds the old and the new events, in order');
-  t.same(reads.map((r) => r.from), [1, first + 1], 'and read only from after the last one it had');
+  t.same(
+    reads.map((r) => r.from),
+    [1, first + 1],
+    'and read only from after the last one it had',
+  );
   const [a, b] = await Promise.all([cache.of(J), cache.of(J)]);
   t.same([a.length, b.length], [stream.events.length, stream.events.length], 'two reports at once each see every event once');
   // the bound: a second job pushes the first out once the total passes it

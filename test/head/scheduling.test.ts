@@ -34,11 +34,21 @@ t.test('elastic job shrinks to min_workers on failure instead of waiting (recove
   const a = await agent('n1', 2);
   const b = await agent('n2', 2);
   // live recovery keeps the survivors instead (test/e2e/live-recovery.test.ts)
-  const job = (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, min_workers: 2, recovery: 'checkpoint', trainer: logreg } })).json();
+  const job = (
+    await head.app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: { workers: 4, min_workers: 2, recovery: 'checkpoint', trainer: logreg },
+    })
+  ).json();
   await until('4 ranks', () => a.of(job.id).length + b.of(job.id).length === 4);
   b.silent = true;
   await until('2 ranks of generation 1 on n1', () => a.of(job.id).length === 2 && a.of(job.id).every((s) => s.generation === 1));
-  t.same(a.of(job.id).map((s) => s.worldSize), [2, 2], 'world size 2');
+  t.same(
+    a.of(job.id).map((s) => s.worldSize),
+    [2, 2],
+    'world size 2',
+  );
   const j = (await head.app.inject({ url: `/v1/jobs/${job.id}` })).json();
   t.equal(j.placement.length, 2);
   t.equal(j.spec.workers, 4, 'the wanted size is kept');
@@ -89,7 +99,14 @@ t.test('a job bigger than the whole pool says how many slots it waits for, and r
   const big = await post({ workers: 3, trainer: logreg });
   const small = await post({ trainer: { ...logreg, steps: 100_000 } });
   await until('the small job runs', () => a.of(small.id).length === 1 || undefined);
-  const waiting = await until('the big job explains its wait', () => { const j = head.ctl.jobs.get(big.id)!; return /^waiting for 3 slot\(s\)/.test(j.message ?? '') && j; }, 20_000);
+  const waiting = await until(
+    'the big job explains its wait',
+    () => {
+      const j = head.ctl.jobs.get(big.id)!;
+      return /^waiting for 3 slot\(s\)/.test(j.message ?? '') && j;
+    },
+    20_000,
+  );
   t.match(waiting.message, /the pool has 1 on 1 node\(s\); add workers or scale the job down/, `says what to do: ${waiting.message}`);
   t.equal(waiting.state, 'pending', 'and still waits (more nodes may join)');
   const b = await agent('n2', 3);

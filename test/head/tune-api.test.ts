@@ -14,7 +14,7 @@ t.test('a bad study body is a 400 FLO_VALIDATION naming the field', async (t) =>
     ['a bad base job', { base: { trainer: { kind: 'svm' } }, space: 'yolov5', trials: 2 }, 'body.base.trainer.kind'],
     ['an unknown hyperparameter', { base, space: { lr0: [0.001, 0.01], lr9: [0, 1] }, trials: 2 }, 'body.space.lr9'],
     ['min above max', { base, space: { lr0: [0.01, 0.001] }, trials: 2 }, 'body.space.lr0'],
-    ['bounds outside train.py\'s', { base, space: { momentum: [0.1, 0.9] }, trials: 2 }, 'body.space.momentum'],
+    ["bounds outside train.py's", { base, space: { momentum: [0.1, 0.9] }, trials: 2 }, 'body.space.momentum'],
     ['a bound that is not a pair', { base, space: { lr0: [0.01] }, trials: 2 }, 'body.space'],
     ['an empty space', { base, space: {}, trials: 2 }, 'body.space'],
     ["'yolov5' on a logreg base", { base: { trainer: { kind: 'logreg' } }, space: 'yolov5', trials: 2 }, 'body.space'],
@@ -22,24 +22,38 @@ t.test('a bad study body is a 400 FLO_VALIDATION naming the field', async (t) =>
     ['too many trials', { base, space: 'yolov5', trials: 301 }, 'body.trials'],
     ['an unknown method', { base, space: 'yolov5', trials: 2, method: 'grid' }, 'body.method'],
     ['concurrency 0', { base, space: 'yolov5', trials: 2, concurrency: 0 }, 'body.concurrency'],
-    ['a dataset outside the dataset root', { base: { trainer: { kind: 'yolov5', data: '/etc/passwd' } }, space: 'yolov5', trials: 2 }, 'body.base.trainer.data'],
+    [
+      'a dataset outside the dataset root',
+      { base: { trainer: { kind: 'yolov5', data: '/etc/passwd' } }, space: 'yolov5', trials: 2 },
+      'body.base.trainer.data',
+    ],
   ];
   for (const [what, body, field] of cases) {
     const r = await post(body);
     t.equal(r.statusCode, 400, `${what}: 400`);
     const e = r.json().error;
     t.equal(e.code, 'FLO_VALIDATION', `${what}: code`);
-    t.ok(e.details.some((d: { field: string }) => d.field === field), `${what}: details name ${field} (${e.message})`);
+    t.ok(
+      e.details.some((d: { field: string }) => d.field === field),
+      `${what}: details name ${field} (${e.message})`,
+    );
   }
   const asha: Array<[string, unknown, string]> = [
     ['asha on a logreg base', { base: { trainer: { kind: 'logreg' } }, space: { lr: [0.1, 1] }, trials: 2, asha: {} }, 'body.asha'],
     ['a first rung at the last epoch', { base, space: 'yolov5', trials: 2, asha: { grace: 1 } }, 'body.asha.grace'],
-    ['reduction factor 1', { base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: 'yolov5', trials: 2, asha: { reduction_factor: 1 } }, 'body.asha.reduction_factor'],
+    [
+      'reduction factor 1',
+      { base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: 'yolov5', trials: 2, asha: { reduction_factor: 1 } },
+      'body.asha.reduction_factor',
+    ],
   ];
   for (const [what, body, field] of asha) {
     const r = await post(body);
     t.equal(r.statusCode, 400, `${what}: 400`);
-    t.ok(r.json().error.details.some((d: { field: string }) => d.field === field), `${what}: details name ${field} (${r.json().error.message})`);
+    t.ok(
+      r.json().error.details.some((d: { field: string }) => d.field === field),
+      `${what}: details name ${field} (${r.json().error.message})`,
+    );
   }
   const extra = await post({ base, space: 'yolov5', trials: 2, colour: 'red' });
   t.equal(extra.statusCode, 400, 'unknown keys are refused');
@@ -75,10 +89,17 @@ t.test('a study is kept in KV, listed, cancelled; roles and owners as for jobs',
     }
     return undefined;
   })();
-  t.match(trial, { n: 0, job_id: `${st.id}-t0`, state: 'pending', fitness: null, hyp: { lr: 0.5 } }, 'trial 0 is the base job (logreg lr 0.5)');
+  t.match(
+    trial,
+    { n: 0, job_id: `${st.id}-t0`, state: 'pending', fitness: null, hyp: { lr: 0.5 } },
+    'trial 0 is the base job (logreg lr 0.5)',
+  );
   // the trial is written into the study first, its job made right after
   let job = (await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json();
-  for (let i = 0; i < 200 && !job.id; i++) { await new Promise((res) => setTimeout(res, 50)); job = (await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json(); }
+  for (let i = 0; i < 200 && !job.id; i++) {
+    await new Promise((res) => setTimeout(res, 50));
+    job = (await as(viewer, 'GET', `/v1/jobs/${st.id}-t0`)).json();
+  }
   t.match(job, { study: st.id, spec: { trainer: { kind: 'logreg', lr: 0.5 } } }, 'its job is tagged with the study and carries the value');
   t.equal((await as(viewer, 'GET', '/v1/studies')).json().studies.length, 1, 'listed');
   t.equal((await as(sub2, 'POST', `/v1/studies/${st.id}/cancel`)).statusCode, 403, 'another submitter may not cancel it');
@@ -98,7 +119,11 @@ t.test('docs/tune.md stays true: its study block is a valid study, its key list 
   const r = StudySpec.safeParse(parse(block!));
   t.ok(r.success, `it parses as a study (${r.success ? 'ok' : r.error.message})`);
   const listed = /anchor_t, fl_gamma[\s\S]*?copy_paste/.exec(md)?.[0] ?? '';
-  const keys = /lr0, lrf, momentum[\s\S]*?copy_paste/.exec(md)?.[0].split(/,\s*/).map((k) => k.trim()) ?? [];
+  const keys =
+    /lr0, lrf, momentum[\s\S]*?copy_paste/
+      .exec(md)?.[0]
+      .split(/,\s*/)
+      .map((k) => k.trim()) ?? [];
   t.ok(listed, 'the page lists the keys');
-  t.same(keys, Object.keys(YOLOV5_META), 'the keys it lists are the evolve table\'s, in order');
+  t.same(keys, Object.keys(YOLOV5_META), "the keys it lists are the evolve table's, in order");
 });

@@ -28,14 +28,37 @@ function fakeJobs() {
     async submit(spec, _owner, as) {
       submitted.push(as.id);
       if (jobs.has(as.id)) throw new FlotillaError('FLO_CONFLICT', `job ${as.id} exists`);
-      jobs.set(as.id, { id: as.id, spec: JobSpec.parse(spec), state: 'pending', generation: 0, restarts: 0, step: 0, checkpoint_step: null, placement: [], metrics: {}, created_at: '', updated_at: '', seq: 0, finished: [], study: as.study });
+      jobs.set(as.id, {
+        id: as.id,
+        spec: JobSpec.parse(spec),
+        state: 'pending',
+        generation: 0,
+        restarts: 0,
+        step: 0,
+        checkpoint_step: null,
+        placement: [],
+        metrics: {},
+        created_at: '',
+        updated_at: '',
+        seq: 0,
+        finished: [],
+        study: as.study,
+      });
     },
-    async cancel(id) { const j = jobs.get(id); if (j) j.state = 'cancelled'; },
+    async cancel(id) {
+      const j = jobs.get(id);
+      if (j) j.state = 'cancelled';
+    },
     artifact: async (id) => csvs.get(id) ?? null,
   };
   const end = (id: string, state: HeadJob['state'], loss?: number, message?: string) => {
     const j = jobs.get(id)!;
-    Object.assign(j, { state, message, step: j.spec.trainer.kind === 'logreg' ? j.spec.trainer.steps : 0, metrics: loss === undefined ? {} : { loss } });
+    Object.assign(j, {
+      state,
+      message,
+      step: j.spec.trainer.kind === 'logreg' ? j.spec.trainer.steps : 0,
+      metrics: loss === undefined ? {} : { loss },
+    });
   };
   /** epochs done, each with fitness f (mAP@0.5 = mAP@0.5:0.95 = f), as the job's results.csv and progress */
   const epochs = (id: string, fs: number[]) => {
@@ -56,13 +79,33 @@ t.test('concurrency, worst fitness, one retry, and a restart that neither loses 
   const make = async (store: StudyStore) => new StudyRunner({ ...side.deps, studies: store, problem: () => null, log: silentLogger() });
   const store = new StudyStore(kv);
   const runner = await make(store);
-  const spec = StudySpec.parse({ base: { trainer: { kind: 'logreg', steps: 5 } }, space: { lr: [0.1, 1] }, trials: 5, concurrency: 2, seed: 9 });
+  const spec = StudySpec.parse({
+    base: { trainer: { kind: 'logreg', steps: 5 } },
+    space: { lr: [0.1, 1] },
+    trials: 5,
+    concurrency: 2,
+    seed: 9,
+  });
   const st = await runner.create(spec, 'alice');
   const cur = () => store.get(st.id)!;
-  const until = async (what: string, f: () => boolean) => { for (let i = 0; i < 100 && !f(); i++) { await runner.pass(); await new Promise((r) => setTimeout(r, 10)); } t.ok(f(), what); };
+  const until = async (what: string, f: () => boolean) => {
+    for (let i = 0; i < 100 && !f(); i++) {
+      await runner.pass();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.ok(f(), what);
+  };
   await until('two trials written and submitted', () => side.submitted.length === 2);
-  t.same(cur().trials.map((x) => x.job_id), [`${st.id}-t0`, `${st.id}-t1`], 'no more than concurrency = 2 in flight');
-  t.equal(side.jobs.get(`${st.id}-t0`)!.spec.trainer.kind === 'logreg' && (side.jobs.get(`${st.id}-t0`)!.spec.trainer as { lr: number }).lr, 0.5, 'trial 0: the base lr');
+  t.same(
+    cur().trials.map((x) => x.job_id),
+    [`${st.id}-t0`, `${st.id}-t1`],
+    'no more than concurrency = 2 in flight',
+  );
+  t.equal(
+    side.jobs.get(`${st.id}-t0`)!.spec.trainer.kind === 'logreg' && (side.jobs.get(`${st.id}-t0`)!.spec.trainer as { lr: number }).lr,
+    0.5,
+    'trial 0: the base lr',
+  );
 
   side.end(`${st.id}-t0`, 'failed', undefined, 'rank 0 failed: the summed gradient was NaN or Inf for 5 consecutive steps (up to step 5)');
   await until('a trial its hyperparameters failed: worst fitness, and the search goes on', () => cur().trials.length === 3);
@@ -80,7 +123,10 @@ t.test('concurrency, worst fitness, one retry, and a restart that neither loses 
   // a head restart: trial 4 is written into the record, its job not yet made (the head stopped between the two)
   runner.stop();
   side.end(`${st.id}-t2`, 'succeeded', 0.25);
-  await store.update(st.id, (s) => ({ ...s, trials: [...s.trials, { n: 4, job_id: `${st.id}-t4`, hyp: { lr: 0.3 }, state: 'pending', fitness: null, attempts: 1 }] }));
+  await store.update(st.id, (s) => ({
+    ...s,
+    trials: [...s.trials, { n: 4, job_id: `${st.id}-t4`, hyp: { lr: 0.3 }, state: 'pending', fitness: null, attempts: 1 }],
+  }));
   const before = side.submitted.length;
   const store2 = new StudyStore(kv);
   t.equal(await store2.load(), 1, 'the new head loads the study from KV');
@@ -88,7 +134,11 @@ t.test('concurrency, worst fitness, one retry, and a restart that neither loses 
   for (let i = 0; i < 5; i++) await runner2.pass();
   t.same(side.submitted.slice(before), [`${st.id}-t4`], 'only the trial without a job gets one, with its recorded id');
   t.equal((side.jobs.get(`${st.id}-t4`)!.spec.trainer as { lr: number }).lr, 0.3, 'and its recorded value');
-  t.match(store2.get(st.id)!.trials[2], { state: 'succeeded', fitness: 1 / 1.25 }, 'a trial that ended while no runner ran is scored (logreg: 1 / (1 + loss))');
+  t.match(
+    store2.get(st.id)!.trials[2],
+    { state: 'succeeded', fitness: 1 / 1.25 },
+    'a trial that ended while no runner ran is scored (logreg: 1 / (1 + loss))',
+  );
   t.equal(store2.get(st.id)!.trials.length, 5, 'no trial beyond the budget');
   side.end(`${st.id}-t3`, 'succeeded', 0.1);
   side.end(`${st.id}-t4`, 'succeeded', 0.5);
@@ -108,20 +158,32 @@ t.test("ASHA: a trial below its rung's cutoff is stopped, its job cancelled and 
   const store = new StudyStore(await new Kvm(nc).create(uniquePrefix('sa'), { history: 1 }));
   const runner = new StudyRunner({ ...side.deps, studies: store, problem: () => null, log: silentLogger() });
   const spec = StudySpec.parse({
-    base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: { lr0: [0.001, 0.05] }, method: 'random', trials: 4, concurrency: 3, asha: {},
+    base: { trainer: { kind: 'yolov5', epochs: 9 } },
+    space: { lr0: [0.001, 0.05] },
+    method: 'random',
+    trials: 4,
+    concurrency: 3,
+    asha: {},
   });
   const st = await runner.create(spec);
   const id = (n: number) => `${st.id}-t${n}`;
   const trial = (n: number) => store.get(st.id)!.trials[n];
   // create() starts a pass of its own: a pass while one runs is a no-op, so wait between tries
-  for (let i = 0; i < 100 && side.submitted.length < 3; i++) { await runner.pass(); await new Promise((r) => setTimeout(r, 10)); }
+  for (let i = 0; i < 100 && side.submitted.length < 3; i++) {
+    await runner.pass();
+    await new Promise((r) => setTimeout(r, 10));
+  }
   t.equal(side.submitted.length, 3, 'three trials at once');
   side.epochs(id(0), [0.5]);
   await runner.pass();
   t.match(trial(0), { state: 'running', rungs: { 1: 0.5 } }, 'the first at rung 1 goes on');
   side.epochs(id(1), [0.2]);
   await runner.pass();
-  t.match(trial(1), { state: 'stopped', fitness: 0.2, rungs: { 1: 0.2 }, message: /stopped by ASHA after 1 epochs/ }, 'below the cutoff of [0.5, 0.2]: stopped');
+  t.match(
+    trial(1),
+    { state: 'stopped', fitness: 0.2, rungs: { 1: 0.2 }, message: /stopped by ASHA after 1 epochs/ },
+    'below the cutoff of [0.5, 0.2]: stopped',
+  );
   t.equal(side.jobs.get(id(1))!.state, 'cancelled', 'its job is cancelled');
   t.ok(side.submitted.includes(id(3)), 'and the next trial takes its slot in the same pass');
   side.epochs(id(2), [0.9, 0.1]);

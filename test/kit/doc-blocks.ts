@@ -5,7 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 
-export interface DocBlock { hosts: string[]; daemon: boolean; script: string; index: number }
+export interface DocBlock {
+  hosts: string[];
+  daemon: boolean;
+  script: string;
+  index: number;
+}
 
 export function docBlocks(path: string): DocBlock[] {
   const md = readFileSync(path, 'utf8');
@@ -19,9 +24,13 @@ export function docBlocks(path: string): DocBlock[] {
 
 /** The `scp SRC DST` lines of a copy block: SRC `host:path` or a path on `admin`, DST `host:` or `host:path`. */
 export function scpLines(script: string): { fromHost: string; from: string; toHost: string; to: string }[] {
-  return script.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter(Boolean).map((l) => {
-    const m = /^scp\s+(?:([\w-]+):)?(\S+)\s+([\w-]+):(\S*)$/.exec(l);
-    if (!m) throw new Error(`not an 'scp SRC HOST:[PATH]' line: ${l}`);
-    return { fromHost: m[1] ?? 'admin', from: m[2], toHost: m[3], to: m[4] };
-  });
+  return script
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean)
+    .map((l) => {
+      const m = /^scp\s+(?:([\w-]+):)?(\S+)\s+([\w-]+):(\S*)$/.exec(l);
+      if (!m) throw new Error(`not an 'scp SRC HOST:[PATH]' line: ${l}`);
+      return { fromHost: m[1] ?? 'admin', from: m[2], toHost: m[3], to: m[4] };
+    });
 }

@@ -19,7 +19,9 @@ export async function caughtUp(jsm: JetStreamManager, replicas: number, stream?:
         const c = (await jsm.streams.info(name)).cluster;
         const peers = c?.replicas ?? [];
         if (!c?.leader || peers.length !== replicas - 1 || !peers.every((p) => p.current && !p.offline)) {
-          behind.push(`${name}: leader ${c?.leader ?? 'none'}, peers ${peers.map((p) => `${p.name}:${p.current ? 'current' : 'behind'}${p.offline ? ':offline' : ''}`).join(' ')}`);
+          behind.push(
+            `${name}: leader ${c?.leader ?? 'none'}, peers ${peers.map((p) => `${p.name}:${p.current ? 'current' : 'behind'}${p.offline ? ':offline' : ''}`).join(' ')}`,
+          );
         }
       }
       if (behind.length === 0) return;

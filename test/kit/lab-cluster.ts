@@ -34,12 +34,20 @@ export const CLUSTER_URLS = CLUSTER_HOSTS.map((h) => `nats://${h}:4222`).join(',
 function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tcpConnect(port, host);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => { s.destroy(); resolve(false); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
-function shipped(rel: string): string { return readFileSync(join(ROOT, rel), 'utf8'); }
+function shipped(rel: string): string {
+  return readFileSync(join(ROOT, rel), 'utf8');
+}
 
 function withStore(conf: string, storeDir: string): string {
   const out = conf.replace(/store_dir:\s*"[^"]*"/, `store_dir: "${storeDir}"`);
@@ -73,23 +81,35 @@ export async function labAuth(): Promise<ServerAuth> {
 
 /** Hosts nats1..3 running the shipped cluster configs. */
 export async function startLabCluster(lab: Lab, auth?: ServerAuth, opts: { mgmt?: string[] } = {}): Promise<LabCluster> {
-  const trust = auth ?? await labAuth();
+  const trust = auth ?? (await labAuth());
   // `mgmt`: hosts that also get a management link (a head there stays reachable while it is cut off)
   const hosts = CLUSTER_HOSTS.map((h) => lab.addHost(h, { mgmt: opts.mgmt?.includes(h) }));
   const certs = writeNatsCerts(join(trust.dir, 'tls'), [...DEFAULT_CERT_HOSTS, ...hosts.map((h) => h.ip)]);
   const servers = new Map<string, NatsServer>();
-  await Promise.all(hosts.map(async (h, i) => {
-    const storeDir = mkdtempSync(join(tmpdir(), `flotilla-lab-${h.label}-`));
-    const conf = withTrustDir(withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir), trust.dir);
-    copyFileSync(join(trust.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
-    servers.set(h.label, await launch(conf, h.ip, 4222, storeDir, true, {
-      prefix: ['ip', 'netns', 'exec', h.ns], auth: trust,
-      probe: () => tcpOpen(h.ip, 4222),
-    }));
-  }));
+  await Promise.all(
+    hosts.map(async (h, i) => {
+      const storeDir = mkdtempSync(join(tmpdir(), `flotilla-lab-${h.label}-`));
+      const conf = withTrustDir(withStore(shipped(`deploy/nats/cluster/n${i + 1}.conf`), storeDir), trust.dir);
+      copyFileSync(join(trust.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
+      servers.set(
+        h.label,
+        await launch(conf, h.ip, 4222, storeDir, true, {
+          prefix: ['ip', 'netns', 'exec', h.ns],
+          auth: trust,
+          probe: () => tcpOpen(h.ip, 4222),
+        }),
+      );
+    }),
+  );
   return {
-    servers, hosts, auth: trust, ca: certs.ca,
-    async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); rmSync(trust.dir, { recursive: true, force: true }); },
+    servers,
+    hosts,
+    auth: trust,
+    ca: certs.ca,
+    async stop() {
+      await Promise.all([...servers.values()].map((s) => s.stop()));
+      rmSync(trust.dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -101,9 +121,11 @@ export async function startLabCluster(lab: Lab, auth?: ServerAuth, opts: { mgmt?
  * and leafs, the domain, limits) is the files' own.
  */
 export async function startShippedCluster(auth?: ServerAuth): Promise<LabCluster & { urls: string[] }> {
-  const trust = auth ?? await labAuth();
+  const trust = auth ?? (await labAuth());
   const certs = writeNatsCerts(join(trust.dir, 'tls'), [...DEFAULT_CERT_HOSTS]);
-  const ports = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort(), leaf: await freePort() })));
+  const ports = await Promise.all(
+    [0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort(), leaf: await freePort() })),
+  );
   const servers = new Map<string, NatsServer>();
   try {
     for (const [i, h] of CLUSTER_HOSTS.entries()) {
@@ -114,8 +136,12 @@ export async function startShippedCluster(auth?: ServerAuth): Promise<LabCluster
         .replace(/(cluster\s*\{[^}]*?listen:\s*)0\.0\.0\.0:6222/, `$1127.0.0.1:${ports[i].route}`)
         .replace(/(leafnodes\s*\{[^}]*?listen:\s*)0\.0\.0\.0:7422/, `$1127.0.0.1:${ports[i].leaf}`)
         .replace(/^http:.*$/m, '');
-      conf = CLUSTER_HOSTS.reduce((c, host, j) => c.replace(`nats-route://${host}:6222`, `nats-route://127.0.0.1:${ports[j].route}`), moved);
-      if (/0\.0\.0\.0|nats[123]:6222/.test(conf)) throw new Error(`the shipped n${i + 1}.conf changed shape: a listener or route was not moved`);
+      conf = CLUSTER_HOSTS.reduce(
+        (c, host, j) => c.replace(`nats-route://${host}:6222`, `nats-route://127.0.0.1:${ports[j].route}`),
+        moved,
+      );
+      if (/0\.0\.0\.0|nats[123]:6222/.test(conf))
+        throw new Error(`the shipped n${i + 1}.conf changed shape: a listener or route was not moved`);
       copyFileSync(join(trust.dir, 'auth.conf'), join(storeDir, 'auth.conf'));
       servers.set(h, await launch(conf, '127.0.0.1', ports[i].client, storeDir, true, { auth: trust }));
     }
@@ -124,8 +150,15 @@ export async function startShippedCluster(auth?: ServerAuth): Promise<LabCluster
     throw e;
   }
   return {
-    servers, hosts: [], auth: trust, ca: certs.ca, urls: [...servers.values()].map((s) => s.url),
-    async stop() { await Promise.all([...servers.values()].map((s) => s.stop())); rmSync(trust.dir, { recursive: true, force: true }); },
+    servers,
+    hosts: [],
+    auth: trust,
+    ca: certs.ca,
+    urls: [...servers.values()].map((s) => s.url),
+    async stop() {
+      await Promise.all([...servers.values()].map((s) => s.stop()));
+      rmSync(trust.dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -136,7 +169,12 @@ export async function startShippedCluster(auth?: ServerAuth): Promise<LabCluster
 export async function startLeaf(host: Host, auth: ServerAuth, prefix: string, nodes: string[] = [host.label]): Promise<NatsServer> {
   const storeDir = mkdtempSync(join(tmpdir(), `flotilla-leaf-${host.label}-`));
   writeFileSync(join(storeDir, 'leaf.creds'), await mintLeafCreds(auth.trust, subjects(prefix), nodes), { mode: 0o600 });
-  const conf = withTrustDir(shipped('deploy/nats/leaf/host-leaf.conf').replace(/HOSTNAME/g, host.label).replaceAll('/etc/flotilla/nats/leaf.creds', join(storeDir, 'leaf.creds')), auth.dir);
+  const conf = withTrustDir(
+    shipped('deploy/nats/leaf/host-leaf.conf')
+      .replace(/HOSTNAME/g, host.label)
+      .replaceAll('/etc/flotilla/nats/leaf.creds', join(storeDir, 'leaf.creds')),
+    auth.dir,
+  );
   for (const f of ['auth.conf', 'leaf-account.conf', 'leaf-sys-account.conf']) copyFileSync(join(auth.dir, f), join(storeDir, f));
   try {
     return await launch(conf, '127.0.0.1', 4222, storeDir, true, {
@@ -154,8 +192,21 @@ export async function startLeaf(host: Host, auth: ServerAuth, prefix: string, no
  * FLOTILLA_PREFIX and, for a client given the cluster's URLs (whose listeners require TLS, as
  * shipped), the cluster's CA; a leaf's loopback listener needs none.
  */
-export function hostLauncher(t: Test, cluster: LabCluster, prefix: string): (h: Host, args: string[], env: Record<string, string>, label: string) => Proc {
-  return (h, [entry, ...args], env, label) => startProc(t, ourEntry(entry, ...args), {
-    FLOTILLA_PREFIX: prefix, ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}), ...env,
-  }, label, ['ip', 'netns', 'exec', h.ns]);
+export function hostLauncher(
+  t: Test,
+  cluster: LabCluster,
+  prefix: string,
+): (h: Host, args: string[], env: Record<string, string>, label: string) => Proc {
+  return (h, [entry, ...args], env, label) =>
+    startProc(
+      t,
+      ourEntry(entry, ...args),
+      {
+        FLOTILLA_PREFIX: prefix,
+        ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}),
+        ...env,
+      },
+      label,
+      ['ip', 'netns', 'exec', h.ns],
+    );
 }

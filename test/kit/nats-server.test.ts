@@ -25,8 +25,11 @@ t.test('3-server cluster: JetStream replicated stream', async (t) => {
   for (let i = 0; i < 100 && !created; i++) {
     try {
       const jsm = await jetstreamManager(nc, { timeout: 2000 });
-      await jsm.streams.add({ name: 'KIT', subjects: ['kit.>'], num_replicas: 3 }); created = true; }
-    catch { await new Promise((r) => setTimeout(r, 200)); } // meta leader election
+      await jsm.streams.add({ name: 'KIT', subjects: ['kit.>'], num_replicas: 3 });
+      created = true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    } // meta leader election
   }
   t.ok(created, 'an R3 stream was created');
   const jsm = await jetstreamManager(nc);

@@ -7,8 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { startNatsServer, type NatsServer } from '../../head/embedded-nats.ts';
 
 export {
-  type NatsServer, type StartOptions, type NatsCluster,
-  natsServerBinary, freePort, startNatsServer, startNatsCluster,
+  type NatsServer,
+  type StartOptions,
+  type NatsCluster,
+  natsServerBinary,
+  freePort,
+  startNatsServer,
+  startNatsCluster,
 } from '../../head/embedded-nats.ts';
 
 /** A unique, NATS-safe name for a test's subject prefix and bucket names. */

@@ -16,7 +16,8 @@ const CHILD = join(import.meta.dirname, 'fixtures', 'netns-child.ts');
 /** What of lab `id` exists now: namespaces, links, /etc/netns dirs, markers. */
 function leftovers(id: string): string[] {
   const out: string[] = [];
-  for (const l of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n')) if (l.startsWith(`fl${id}-`)) out.push(`netns ${l.split(' ')[0]}`);
+  for (const l of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n'))
+    if (l.startsWith(`fl${id}-`)) out.push(`netns ${l.split(' ')[0]}`);
   for (const l of spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.split('\n')) {
     const name = /^\d+: ([^@:]+)/.exec(l)?.[1] ?? '';
     if (new RegExp(`^fl[bvm]${id}`).test(name)) out.push(`link ${name}`);
@@ -26,16 +27,29 @@ function leftovers(id: string): string[] {
   return out;
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** Starts the child in `mode`; resolves once its lab is built, with the lab id and the pid running in it. */
 async function buildLab(t: Test, mode: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   let out = '';
   let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -54,7 +68,10 @@ async function buildLab(t: Test, mode: string) {
 async function assertClean(t: Test, id: string, pid: number): Promise<void> {
   const left = leftovers(id);
   t.same(left, [], `nothing of lab ${id} is left${left.length ? `: ${left.join(', ')}` : ''}`);
-  await until(`the process in the lab (${pid}) is gone`, () => !alive(pid), 10_000).then(() => t.pass('the process in the lab was killed'), (e: Error) => t.fail(e.message));
+  await until(`the process in the lab (${pid}) is gone`, () => !alive(pid), 10_000).then(
+    () => t.pass('the process in the lab was killed'),
+    (e: Error) => t.fail(e.message),
+  );
 }
 
 const why = netnsUnavailable();

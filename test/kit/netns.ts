@@ -114,7 +114,12 @@ export class Lab {
       mgmtIp = `${base}.${i * 4 + 2}`;
     }
     const host: Host = {
-      label, ns, ip, mgmtIp, brVeth, nsVeth,
+      label,
+      ns,
+      ip,
+      mgmtIp,
+      brVeth,
+      nsVeth,
       spawn: (cmd, args, o = {}) => {
         const p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...o });
         this.#procs.add(p);
@@ -135,8 +140,12 @@ export class Lab {
   }
 
   /** Cuts a host off the bridge (its management link stays up). */
-  partition(label: string): void { sh('ip', ['link', 'set', this.host(label).brVeth, 'down']); }
-  heal(label: string): void { sh('ip', ['link', 'set', this.host(label).brVeth, 'up']); }
+  partition(label: string): void {
+    sh('ip', ['link', 'set', this.host(label).brVeth, 'down']);
+  }
+  heal(label: string): void {
+    sh('ip', ['link', 'set', this.host(label).brVeth, 'up']);
+  }
 
   /** Limits a host's link to `mbit` Mbit/s each way (tc tbf on both veth ends). */
   limit(label: string, mbit: number): void {
@@ -150,12 +159,17 @@ export class Lab {
   async teardown(): Promise<void> {
     if (this.#torn) return;
     const procs = [...this.#procs];
-    await Promise.all(procs.map((p) => new Promise<void>((r) => {
-      if (p.exitCode !== null || p.signalCode !== null) return r();
-      p.once('exit', () => r());
-      p.kill('SIGKILL');
-      setTimeout(r, 3000);
-    })));
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((r) => {
+            if (p.exitCode !== null || p.signalCode !== null) return r();
+            p.once('exit', () => r());
+            p.kill('SIGKILL');
+            setTimeout(r, 3000);
+          }),
+      ),
+    );
     this.teardownSync();
   }
 
@@ -164,11 +178,26 @@ export class Lab {
     if (this.#torn) return;
     this.#torn = true;
     LIVE.delete(this);
-    for (const p of this.#procs) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+    for (const p of this.#procs) {
+      try {
+        p.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     for (const h of this.hosts.values()) {
       // anything left in the namespace (actors forked by an agent) dies with it
-      const pids = sh('ip', ['netns', 'pids', h.ns], true).split('\n').map((x) => Number(x)).filter((x) => x > 0);
-      for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      const pids = sh('ip', ['netns', 'pids', h.ns], true)
+        .split('\n')
+        .map((x) => Number(x))
+        .filter((x) => x > 0);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
       sh('ip', ['link', 'del', h.brVeth], true);
       sh('ip', ['netns', 'del', h.ns], true);
       rmSync(`/etc/netns/${h.ns}`, { recursive: true, force: true });
@@ -213,7 +242,15 @@ let cleanupInstalled = false;
 function installExitCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
-  const all = () => { for (const lab of [...LIVE]) { try { lab.teardownSync(); } catch { /* the rest still go */ } } };
+  const all = () => {
+    for (const lab of [...LIVE]) {
+      try {
+        lab.teardownSync();
+      } catch {
+        /* the rest still go */
+      }
+    }
+  };
   process.on('exit', all);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     const onSignal = () => {
@@ -229,7 +266,12 @@ function installExitCleanup(): void {
 
 function alive(pid: number): boolean {
   if (!(pid > 0)) return false;
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Lab ids whose marker names a live pid, and ids with any marker at all. */
@@ -242,7 +284,11 @@ function owners(): { live: Set<string>; marked: Set<string>; markers: Map<string
     const id = /^lab-([0-9a-f]{4})$/.exec(f)?.[1] ?? NS_RE.exec(f)?.[1];
     if (!id) continue;
     let pid = 0;
-    try { pid = Number(readFileSync(join(OWNER_DIR, f), 'utf8').trim().split(' ')[0]); } catch { /* removed meanwhile */ }
+    try {
+      pid = Number(readFileSync(join(OWNER_DIR, f), 'utf8').trim().split(' ')[0]);
+    } catch {
+      /* removed meanwhile */
+    }
     marked.add(id);
     markers.set(id, [...(markers.get(id) ?? []), f]);
     if (alive(pid)) live.add(id);
@@ -253,7 +299,11 @@ function owners(): { live: Set<string>; marked: Set<string>; markers: Map<string
 /** The kit's namespaces and links now present, by lab id. */
 function present(): Map<string, { ns: string[]; links: string[] }> {
   const out = new Map<string, { ns: string[]; links: string[] }>();
-  const at = (id: string) => { let e = out.get(id); if (!e) out.set(id, e = { ns: [], links: [] }); return e; };
+  const at = (id: string) => {
+    let e = out.get(id);
+    if (!e) out.set(id, (e = { ns: [], links: [] }));
+    return e;
+  };
   for (const l of sh('ip', ['netns', 'list'], true).split('\n')) {
     const ns = l.trim().split(/\s/)[0] ?? '';
     const id = NS_RE.exec(ns)?.[1];
@@ -268,8 +318,15 @@ function present(): Map<string, { ns: string[]; links: string[] }> {
 
 function removeLab(parts: { ns: string[]; links: string[] }, markerFiles: string[]): void {
   for (const ns of parts.ns) {
-    for (const p of sh('ip', ['netns', 'pids', ns], true).split('\n').map(Number).filter((x) => x > 0)) {
-      try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    for (const p of sh('ip', ['netns', 'pids', ns], true)
+      .split('\n')
+      .map(Number)
+      .filter((x) => x > 0)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     sh('ip', ['netns', 'del', ns], true);
     rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
@@ -292,12 +349,16 @@ export function sweepStale(): string[] {
   const unmarked: string[] = [];
   for (const [id, parts] of present()) {
     if (o.live.has(id)) continue;
-    if (!o.marked.has(id)) { unmarked.push(id); continue; }
+    if (!o.marked.has(id)) {
+      unmarked.push(id);
+      continue;
+    }
     removeLab(parts, o.markers.get(id) ?? []);
     removed.push(id);
   }
   // markers of dead owners whose parts are all gone already
-  for (const [id, files] of o.markers) if (!o.live.has(id) && !removed.includes(id)) for (const f of files) rmSync(join(OWNER_DIR, f), { force: true });
+  for (const [id, files] of o.markers)
+    if (!o.live.has(id) && !removed.includes(id)) for (const f of files) rmSync(join(OWNER_DIR, f), { force: true });
   if (unmarked.length) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
     o = owners();

@@ -12,7 +12,9 @@ try { console.log(JSON.stringify(await initBackend())); } catch (e) { console.lo
 
 function pick(env: Record<string, string>): { out: { backend?: string; device?: string; error?: string }; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, ...env }, encoding: 'utf8',
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
   });
   const line = r.stdout.trim().split('\n').pop() ?? '{}';
   return { out: JSON.parse(line) as { backend?: string; error?: string }, stderr: r.stderr };
@@ -36,12 +38,22 @@ if (existsSync(ADDON_PATH)) {
   t.match(native.out.device ?? '', /OpenBLAS/, 'and names OpenBLAS in the device');
   // Which OpenBLAS kernels: FLOTILLA_BLAS_CORE picks, `env` keeps OPENBLAS_CORETYPE, and by
   // default an AVX-512 CPU gets SkylakeX even where the environment says Haswell.
-  t.match(pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: 'Haswell' }).out.device ?? '', /OpenBLAS Haswell/, 'FLOTILLA_BLAS_CORE=Haswell is obeyed');
-  t.match(pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: 'env', OPENBLAS_CORETYPE: 'Sandybridge' }).out.device ?? '', /OpenBLAS Sandybridge/,
-    'FLOTILLA_BLAS_CORE=env keeps OPENBLAS_CORETYPE');
+  t.match(
+    pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: 'Haswell' }).out.device ?? '',
+    /OpenBLAS Haswell/,
+    'FLOTILLA_BLAS_CORE=Haswell is obeyed',
+  );
+  t.match(
+    pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: 'env', OPENBLAS_CORETYPE: 'Sandybridge' }).out.device ?? '',
+    /OpenBLAS Sandybridge/,
+    'FLOTILLA_BLAS_CORE=env keeps OPENBLAS_CORETYPE',
+  );
   if (hasAvx512()) {
-    t.match(pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: '', OPENBLAS_CORETYPE: 'Haswell' }).out.device ?? '', /OpenBLAS SkylakeX/,
-      'on this AVX-512 CPU the default is SkylakeX, over OPENBLAS_CORETYPE=Haswell');
+    t.match(
+      pick({ FLOTILLA_BACKEND: '', FLOTILLA_BLAS_CORE: '', OPENBLAS_CORETYPE: 'Haswell' }).out.device ?? '',
+      /OpenBLAS SkylakeX/,
+      'on this AVX-512 CPU the default is SkylakeX, over OPENBLAS_CORETYPE=Haswell',
+    );
   } else {
     t.comment('skipping the AVX-512 default check: this CPU has no AVX-512 F/BW/DQ/VL');
   }

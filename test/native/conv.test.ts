@@ -56,15 +56,24 @@ if (s.skip !== undefined) {
     const b = rand([co]);
     compare(t, reg, 'Conv2D', `conv2d ${label}`, () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, st, pad));
     compare(t, reg, 'FusedConv2D', `fused relu ${label}`, () =>
-      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: st, pad, bias: b, activation: 'relu' }));
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: st, pad, bias: b, activation: 'relu' }),
+    );
     compare(t, reg, 'FusedConv2D', `fused sigmoid ${label}`, () =>
-      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: st, pad, bias: b, activation: 'sigmoid' }));
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: st, pad, bias: b, activation: 'sigmoid' }),
+    );
     const y = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, st, pad);
     const dy = rand(y.shape);
     compare(t, reg, 'Conv2DBackpropInput', `dx ${label}`, () =>
-      tf.conv2dTranspose(dy as tf.Tensor4D, f as tf.Tensor4D, [n, h, w, ci], st, pad));
+      tf.conv2dTranspose(dy as tf.Tensor4D, f as tf.Tensor4D, [n, h, w, ci], st, pad),
+    );
     compare(t, reg, 'Conv2DBackpropFilter', `dw ${label}`, () =>
-      tf.grad((ff: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, ff as tf.Tensor4D, st, pad).mul(dy).sum())(f));
+      tf.grad((ff: tf.Tensor) =>
+        tf
+          .conv2d(x as tf.Tensor4D, ff as tf.Tensor4D, st, pad)
+          .mul(dy)
+          .sum(),
+      )(f),
+    );
   }
   if (load.ok) load.addon.setThreads(defaultThreads());
   if (load.ok && hasAvx512()) {

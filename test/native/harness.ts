@@ -18,7 +18,8 @@ export async function setup(): Promise<{ reg: Registration; skip?: undefined } |
 
 /** Normwise relative error max|a-b| / max|b| (absolute when b is all zeros). */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < b.length; i++) {
     if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) return Infinity;
     const d = Math.abs(a[i] - b[i]);
@@ -49,14 +50,21 @@ function run(fn: () => Result): Out[] {
  */
 export function compare(t: Test, reg: Registration, kernel: string, label: string, fn: () => Result, tol = TOLERANCE): void {
   const count = reg.counts.get(kernel);
-  if (!count) { t.fail(`${kernel} is not registered natively`); return; }
+  if (!count) {
+    t.fail(`${kernel} is not registered natively`);
+    return;
+  }
   const before = count.native;
   reg.enabled = true;
   const native = run(fn);
   const ran = count.native - before;
   reg.enabled = false;
   let js: Out[];
-  try { js = run(fn); } finally { reg.enabled = true; }
+  try {
+    js = run(fn);
+  } finally {
+    reg.enabled = true;
+  }
   t.ok(ran > 0, `${label}: ${kernel} ran natively (${ran} calls)`);
   t.equal(native.length, js.length, `${label}: output count`);
   native.forEach((n, i) => {

@@ -24,12 +24,14 @@ if (s.skip !== undefined) {
     [[3, 101, 64], [64, 120], false, false],
   ];
   for (const [as, bs, ta, tb] of cases) {
-    const a = rand(as), b = rand(bs);
+    const a = rand(as),
+      b = rand(bs);
     const label = `[${as}]x[${bs}] ta=${ta} tb=${tb}`;
     compare(t, reg, 'BatchMatMul', `matmul ${label}`, () => tf.matMul(a, b, ta, tb));
     const n = tb ? bs[bs.length - 2] : bs[bs.length - 1];
     const bias = rand([n]);
     compare(t, reg, '_FusedMatMul', `fused matmul ${label}`, () =>
-      tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: 'relu' }));
+      tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: 'relu' }),
+    );
   }
 }

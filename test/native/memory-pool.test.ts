@@ -16,7 +16,8 @@ if (s.skip !== undefined) {
   const n = 64 * 1024;
 
   t.test('trim lets go of free buffers down to the bytes kept, oldest first', async (t) => {
-    const a = rand([n]), b = rand([n]);
+    const a = rand([n]),
+      b = rand([n]);
     const outs = [tf.add(a, b), tf.mul(a, b), tf.sub(a, b)];
     tf.dispose(outs);
     const free = memoryPool.stats.freeBytes;
@@ -32,7 +33,8 @@ if (s.skip !== undefined) {
   });
 
   t.test('a disposed output is handed to the next output of its length', async (t) => {
-    const a = rand([n]), b = rand([n]);
+    const a = rand([n]),
+      b = rand([n]);
     const before = { ...memoryPool.stats };
     const c = tf.add(a, b);
     const buf = (tf.backend() as unknown as { data: { get(id: tf.DataId): { values: Float32Array } } }).data.get(c.dataId).values;
@@ -41,7 +43,9 @@ if (s.skip !== undefined) {
     const d = tf.mul(a, b);
     const buf2 = (tf.backend() as unknown as { data: { get(id: tf.DataId): { values: Float32Array } } }).data.get(d.dataId).values;
     t.equal(buf2, buf, 'the next output of that length reuses the buffer');
-    const av = a.dataSync(), bv = b.dataSync(), dv = d.dataSync();
+    const av = a.dataSync(),
+      bv = b.dataSync(),
+      dv = d.dataSync();
     let worst = 0;
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(dv[i] - Math.fround(av[i] * bv[i])));
     t.equal(worst, 0, 'and the reused buffer holds exactly the new result');
@@ -49,7 +53,8 @@ if (s.skip !== undefined) {
   });
 
   t.test('an array read by dataSync is never recycled', async (t) => {
-    const a = rand([n]), b = rand([n]);
+    const a = rand([n]),
+      b = rand([n]);
     const c = tf.add(a, b);
     const held = c.dataSync();
     const copy = Float32Array.from(held);
@@ -64,7 +69,8 @@ if (s.skip !== undefined) {
   });
 
   t.test('a buffer viewed by a second tensor is never recycled', async (t) => {
-    const a = rand([n]), b = rand([n]);
+    const a = rand([n]),
+      b = rand([n]);
     const c = tf.add(a, b);
     const backend = tf.backend() as unknown as {
       data: { get(id: tf.DataId): { values: Float32Array } };
@@ -86,7 +92,8 @@ if (s.skip !== undefined) {
     const x = rand([4, 24, 24, 8]);
     const w1 = tf.variable(rand([3, 3, 8, 16], -0.3, 0.3));
     const w2 = tf.variable(rand([1, 1, 16, 8], -0.3, 0.3));
-    const g = tf.variable(tf.ones([16]) as tf.Tensor1D), be = tf.variable(tf.zeros([16]) as tf.Tensor1D);
+    const g = tf.variable(tf.ones([16]) as tf.Tensor1D),
+      be = tf.variable(tf.zeros([16]) as tf.Tensor1D);
     const loss = () => {
       const h = batchNormAct(tf.conv2d(x as tf.Tensor4D, w1 as tf.Tensor4D, 2, 1), g, be, 1e-3, 'silu').y as tf.Tensor4D;
       return tf.sum(tf.square(tf.conv2d(h, w2 as tf.Tensor4D, 1, 'valid'))) as tf.Scalar;

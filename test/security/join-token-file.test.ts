@@ -43,10 +43,21 @@ t.test('the head writes, keeps and rotates the pool join token file; a worker jo
 
   // a worker that starts before the file exists waits for it, then joins
   const late = join(dir, 'late-token');
-  const agent = startProc(t, ourEntry('worker/agent/main.ts'), {
-    FLOTILLA_NATS_URL: nats.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: 'file-node', FLOTILLA_SLOTS: '1', FLOTILLA_WARM_ACTORS: '0',
-    FLOTILLA_JOIN_TOKEN_FILE: late, FLOTILLA_JOIN_TOKEN: '', FLOTILLA_NATS_CREDS: '',
-  }, 'agent file-node');
+  const agent = startProc(
+    t,
+    ourEntry('worker/agent/main.ts'),
+    {
+      FLOTILLA_NATS_URL: nats.url,
+      FLOTILLA_PREFIX: prefix,
+      FLOTILLA_NODE_ID: 'file-node',
+      FLOTILLA_SLOTS: '1',
+      FLOTILLA_WARM_ACTORS: '0',
+      FLOTILLA_JOIN_TOKEN_FILE: late,
+      FLOTILLA_JOIN_TOKEN: '',
+      FLOTILLA_NATS_CREDS: '',
+    },
+    'agent file-node',
+  );
   await agent.line(/waiting for the join token in /);
   t.pass('the worker waits for the file');
   await ensureJoinTokenFile(late, head.tokens, head.minter);
@@ -57,8 +68,20 @@ t.test('the head writes, keeps and rotates the pool join token file; a worker jo
 
 t.test('refusals with a message that says what to fix', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-join-file-'));
-  await t.rejects(ensureJoinTokenFile(join(dir, 't'), undefined, undefined), { code: 'FLO_CONFIG', message: /--insecure/ }, 'no token store: auth is off');
-  await t.rejects(waitJoinTokenFile(join(dir, 'never'), { waitMs: 300, pollMs: 50 }), { code: 'FLO_CONFIG', message: /no join token in .*never.*--join-token-file/ }, 'a worker gives up on a file that never comes, naming it');
+  await t.rejects(
+    ensureJoinTokenFile(join(dir, 't'), undefined, undefined),
+    { code: 'FLO_CONFIG', message: /--insecure/ },
+    'no token store: auth is off',
+  );
+  await t.rejects(
+    waitJoinTokenFile(join(dir, 'never'), { waitMs: 300, pollMs: 50 }),
+    { code: 'FLO_CONFIG', message: /no join token in .*never.*--join-token-file/ },
+    'a worker gives up on a file that never comes, naming it',
+  );
   writeFileSync(join(dir, 'bad'), 'not-a-token');
-  await t.rejects(waitJoinTokenFile(join(dir, 'bad'), { waitMs: 200, pollMs: 50 }), { code: 'FLO_CONFIG', message: /FLOJOIN1/ }, 'a file without a join token is refused with the reason');
+  await t.rejects(
+    waitJoinTokenFile(join(dir, 'bad'), { waitMs: 200, pollMs: 50 }),
+    { code: 'FLO_CONFIG', message: /FLOJOIN1/ },
+    'a file without a join token is refused with the reason',
+  );
 });

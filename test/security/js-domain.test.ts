@@ -25,8 +25,15 @@ t.test('jsDomain: default, none, a name, and a bad one', async (t) => {
   t.equal(jsDomain({ FLOTILLA_JS_DOMAIN: 'hub-1' }), 'hub-1');
   for (const bad of ['a.b', '>', 'a b']) {
     let err: unknown;
-    try { jsDomain({ FLOTILLA_JS_DOMAIN: bad }); } catch (e) { err = e; }
-    t.ok(err instanceof FlotillaError && err.code === 'FLO_CONFIG' && err.message.includes(`'${bad}'`), `'${bad}' is FLO_CONFIG naming it (${String(err)})`);
+    try {
+      jsDomain({ FLOTILLA_JS_DOMAIN: bad });
+    } catch (e) {
+      err = e;
+    }
+    t.ok(
+      err instanceof FlotillaError && err.code === 'FLO_CONFIG' && err.message.includes(`'${bad}'`),
+      `'${bad}' is FLO_CONFIG naming it (${String(err)})`,
+    );
   }
   t.equal(jsApiPrefix('flotilla'), '$JS.flotilla.API');
   t.equal(jsApiPrefix(undefined), '$JS.API');
@@ -38,12 +45,22 @@ t.test('actor permissions name the API in the domain and as the server maps it; 
   const plain = actorPermissions(s, 'j', 'a', jsApiPrefix(undefined)).pub!.allow!;
   t.ok(inD.includes('$JS.flotilla.API.INFO') && inD.includes('$JS.flotilla.API.STREAM.INFO.OBJ_p_ckpt_j'), 'domain API subjects');
   const plainApi = plain.filter((x) => x.startsWith('$JS.API.'));
-  t.ok(plainApi.length > 10 && plainApi.every((x) => inD.includes(x) && inD.includes(x.replace('$JS.API.', '$JS.flotilla.API.'))), 'each $JS.API subject in both forms');
+  t.ok(
+    plainApi.length > 10 && plainApi.every((x) => inD.includes(x) && inD.includes(x.replace('$JS.API.', '$JS.flotilla.API.'))),
+    'each $JS.API subject in both forms',
+  );
   t.ok(inD.includes('$JS.FC.>') && inD.includes('$JS.ACK.OBJ_p_ckpt_j.>'), '$JS.FC and $JS.ACK unchanged');
   t.equal(inD.length, plain.length + plainApi.length, 'nothing else added');
   t.ok(plain.includes('$JS.API.INFO'), 'without a domain: $JS.API');
-  t.same(withJsApi('$JS.d.API', { sub: { deny: ['$JS.API.X', 'y'] } }), { sub: { deny: ['$JS.API.X', '$JS.d.API.X', 'y'] } }, 'deny lists too');
-  t.notOk(leafPermissions(subjects('flotilla'), ['n1']).pub!.allow!.some((x) => x.includes('$KV')), 'the leaf user may not forward KV writes of any domain (none allowed)');
+  t.same(
+    withJsApi('$JS.d.API', { sub: { deny: ['$JS.API.X', 'y'] } }),
+    { sub: { deny: ['$JS.API.X', '$JS.d.API.X', 'y'] } },
+    'deny lists too',
+  );
+  t.notOk(
+    leafPermissions(subjects('flotilla'), ['n1']).pub!.allow!.some((x) => x.includes('$KV')),
+    'the leaf user may not forward KV writes of any domain (none allowed)',
+  );
 });
 
 t.test('an actor with the longest prefix does its JetStream work in the domain', async (t) => {
@@ -78,5 +95,9 @@ t.test('an actor with the longest prefix does its JetStream work in the domain',
   await t.rejects(kv.put(jobId, '{}'), /Permissions Violation|timeout/, 'but not written');
   t.equal((await jobs.get(jobId))?.string(), '{"state":"running"}', 'the record is unchanged');
   // the control: the same actor without the domain (its permissions hold the mapped form too)
-  t.equal((await (await new Kvm(jetstream(an, { timeout: 3000 })).open(s.jobsBucket)).get(jobId))?.string(), '{"state":"running"}', 'the plain $JS.API works on a server of the domain as well');
+  t.equal(
+    (await (await new Kvm(jetstream(an, { timeout: 3000 })).open(s.jobsBucket)).get(jobId))?.string(),
+    '{"state":"running"}',
+    'the plain $JS.API works on a server of the domain as well',
+  );
 });

@@ -10,7 +10,11 @@ t.test('duplicate keys at any depth are refused, naming the path; nothing is sto
   const cases: Array<[string, string, string]> = [
     ['top level', '{"workers":1,"workers":2,"trainer":{"kind":"logreg"}}', 'body.workers'],
     ['nested', '{"trainer":{"kind":"logreg","steps":5,"kind":"yolov5"}}', 'body.trainer.kind'],
-    ['inside an array element', '{"trainer":{"kind":"logreg"},"faults":[{"kind":"kill"},{"kind":"kill","kind":"stall"}]}', 'body.faults.1.kind'],
+    [
+      'inside an array element',
+      '{"trainer":{"kind":"logreg"},"faults":[{"kind":"kill"},{"kind":"kill","kind":"stall"}]}',
+      'body.faults.1.kind',
+    ],
     ['an escaped spelling of the same key', '{"trainer":{"kind":"logreg","\\u006bind":"yolov5"}}', 'body.trainer.kind'],
   ];
   for (const [what, body, field] of cases) {
@@ -24,12 +28,16 @@ t.test('duplicate keys at any depth are refused, naming the path; nothing is sto
   t.equal(head.ctl.jobs.list().length, 0, 'no job was stored');
 
   const poison = await post('{"trainer":{"kind":"logreg"},"__proto__":{"admin":true}}');
-  t.equal(poison.statusCode, 400, '__proto__ keys are still refused (fastify\'s prototype-poisoning check)');
+  t.equal(poison.statusCode, 400, "__proto__ keys are still refused (fastify's prototype-poisoning check)");
   t.equal(poison.json().error.code, 'FLO_VALIDATION');
   const ctor = await post('{"trainer":{"kind":"logreg"},"constructor":{"prototype":{"x":1}}}');
   t.equal(ctor.statusCode, 400, 'constructor.prototype is refused too');
 
-  t.equal(duplicateKey('{"a":{"kind":1},"b":{"kind":2},"c":[{"kind":1},{"kind":2}],"kind":0}'), undefined, 'the same name in different objects is no duplicate');
+  t.equal(
+    duplicateKey('{"a":{"kind":1},"b":{"kind":2},"c":[{"kind":1},{"kind":2}],"kind":0}'),
+    undefined,
+    'the same name in different objects is no duplicate',
+  );
   t.equal(duplicateKey('[1,{"x":{"y":[{"z":1,"z":2}]}}]'), '1.x.y.0.z', 'paths through arrays and objects');
   const ok = await post('{"workers":1,"trainer":{"kind":"logreg","steps":5}}');
   t.equal(ok.statusCode, 201, 'a normal body passes');

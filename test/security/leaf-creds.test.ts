@@ -20,7 +20,7 @@ import { credsJwt, jwtClaims, natsOptions } from '../../shared/nats-connect.ts';
 import { mintLeafCreds } from '../../head/auth/nats-trust.ts';
 import { publishVerdict, subscribeVerdict } from './helpers/verdict.ts';
 
-t.test('a leaf host\'s cluster user speaks for its own nodes only and reads no one else\'s control requests', async (t) => {
+t.test("a leaf host's cluster user speaks for its own nodes only and reads no one else's control requests", async (t) => {
   const srv = await startNatsServer();
   t.teardown(() => srv.stop());
   const s = subjects('lfp');
@@ -30,14 +30,40 @@ t.test('a leaf host\'s cluster user speaks for its own nodes only and reads no o
   const pub = (subject: string) => publishVerdict(nc, subject);
   const sub = (subject: string) => subscribeVerdict(nc, subject);
 
-  for (const ok of [s.nodeHeartbeat('w1'), s.nodeLeaving('w1b'), s.nodeRegister('w1b'), s.actorExit('w1'), s.jobCheckpoint('j1', 'w1'), s.join('tok'),
-    `${s.collective('j1', 0)}.x`, s.jobEvents('j2'), '$JS.flotilla.API.STREAM.INFO.OBJ_lfp_ckpt_j1', '$O.lfp_ckpt_j1.C.abc']) {
+  for (const ok of [
+    s.nodeHeartbeat('w1'),
+    s.nodeLeaving('w1b'),
+    s.nodeRegister('w1b'),
+    s.actorExit('w1'),
+    s.jobCheckpoint('j1', 'w1'),
+    s.join('tok'),
+    `${s.collective('j1', 0)}.x`,
+    s.jobEvents('j2'),
+    '$JS.flotilla.API.STREAM.INFO.OBJ_lfp_ckpt_j1',
+    '$O.lfp_ckpt_j1.C.abc',
+  ]) {
     t.equal(await pub(ok), 'accepted', `publish ${ok}: accepted (the host's own traffic)`);
   }
-  for (const bad of [s.nodeHeartbeat('w2'), s.nodeLeaving('w2'), s.nodeRegister('w2'), s.actorExit('w2'), s.nodeControl('w1'), s.nodeControl('w2'),
-    s.jobAbort('j1'), `$KV.${s.jobsBucket}.j1`, `$JS.API.STREAM.PURGE.KV_${s.jobsBucket}`, `$JS.API.STREAM.PURGE.KV_${s.studiesBucket}`, `$KV.${s.studiesBucket}.s1`, `$JS.flotilla.API.STREAM.PURGE.${s.eventsStream}`,
-    `$JS.API.STREAM.DELETE.OBJ_lfp_ckpt_j1`, `$JS.API.STREAM.UPDATE.${s.eventsStream}`, `$JS.API.CONSUMER.DELETE.${s.eventsStream.replace(/_EVENTS$/, '_EXITS')}.head_exits`,
-    `$JS.ACK.${s.eventsStream.replace(/_EVENTS$/, '_EXITS')}.head_exits.1.5.5.0.0`, `$JS.API.STREAM.MSG.DELETE.KV_${s.jobsBucket}`, `$O.${s.datasetStore}.C.x`]) {
+  for (const bad of [
+    s.nodeHeartbeat('w2'),
+    s.nodeLeaving('w2'),
+    s.nodeRegister('w2'),
+    s.actorExit('w2'),
+    s.nodeControl('w1'),
+    s.nodeControl('w2'),
+    s.jobAbort('j1'),
+    `$KV.${s.jobsBucket}.j1`,
+    `$JS.API.STREAM.PURGE.KV_${s.jobsBucket}`,
+    `$JS.API.STREAM.PURGE.KV_${s.studiesBucket}`,
+    `$KV.${s.studiesBucket}.s1`,
+    `$JS.flotilla.API.STREAM.PURGE.${s.eventsStream}`,
+    `$JS.API.STREAM.DELETE.OBJ_lfp_ckpt_j1`,
+    `$JS.API.STREAM.UPDATE.${s.eventsStream}`,
+    `$JS.API.CONSUMER.DELETE.${s.eventsStream.replace(/_EVENTS$/, '_EXITS')}.head_exits`,
+    `$JS.ACK.${s.eventsStream.replace(/_EVENTS$/, '_EXITS')}.head_exits.1.5.5.0.0`,
+    `$JS.API.STREAM.MSG.DELETE.KV_${s.jobsBucket}`,
+    `$O.${s.datasetStore}.C.x`,
+  ]) {
     t.match(await pub(bad), /Permissions Violation for Publish/, `publish ${bad}: refused`);
   }
   for (const ok of [s.nodeControl('w1'), '_INBOX.n.w1.x', s.jobAbort('j1'), `${s.collective('j3', 1)}.>`, s.actorCall('j1-g0-r0')]) {
@@ -51,16 +77,26 @@ t.test('a leaf host\'s cluster user speaks for its own nodes only and reads no o
 t.test('flotilla leaf-creds: a 0600 file bound to the nodes and prefix given; bad input is a usage error', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-leaf-creds-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/flotilla.mjs'), ...args], { encoding: 'utf8', cwd: ROOT });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin/flotilla.mjs'), ...args], { encoding: 'utf8', cwd: ROOT });
   t.equal(cli('nats-trust', '--out', dir).status, 0, 'a trust dir');
   const out = join(dir, 'w7.creds');
   const r = cli('leaf-creds', '--trust', dir, '--node', 'w7', '--node', 'w8', '--prefix', 'acme', '--out', out);
   t.equal(r.status, 0, `exit 0 ${r.stderr}`);
   t.equal(statSync(out).mode & 0o777, 0o600, 'written 0600');
-  const claims = jwtClaims(credsJwt(readFileSync(out, 'utf8'))) as { name?: string; nats?: { pub?: { allow?: string[] }; sub?: { allow?: string[] } } };
+  const claims = jwtClaims(credsJwt(readFileSync(out, 'utf8'))) as {
+    name?: string;
+    nats?: { pub?: { allow?: string[] }; sub?: { allow?: string[] } };
+  };
   t.equal(claims.name, 'leaf:w7,w8', 'named for its nodes');
-  t.ok(claims.nats?.pub?.allow?.includes('acme.node.w7.>') && claims.nats.pub.allow.includes('acme.exit.w8'), 'its nodes\' subjects, under the prefix given');
-  t.notOk(claims.nats?.pub?.allow?.some((x) => x.includes('.node.*') || x === '>'), 'no other node\'s');
+  t.ok(
+    claims.nats?.pub?.allow?.includes('acme.node.w7.>') && claims.nats.pub.allow.includes('acme.exit.w8'),
+    "its nodes' subjects, under the prefix given",
+  );
+  t.notOk(
+    claims.nats?.pub?.allow?.some((x) => x.includes('.node.*') || x === '>'),
+    "no other node's",
+  );
   t.equal(cli('leaf-creds', '--trust', dir, '--out', out).status, 2, 'no --node: usage error');
   const bad = cli('leaf-creds', '--trust', dir, '--node', 'a.b', '--out', out);
   t.equal(bad.status, 2, 'a node id with a dot: refused');

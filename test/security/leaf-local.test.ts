@@ -37,7 +37,8 @@ t.test('a worker behind a leaf bound to its node registers and trains; the leaf 
   const creds = join(dir, 'leaf.creds');
   writeFileSync(creds, await mintLeafCreds(auth.trust, subjects(prefix), ['lf1', hostNodeId()]), { mode: 0o600 });
   const leaf = await startNatsServer({
-    jetstream: false, authDir: auth.dir,
+    jetstream: false,
+    authDir: auth.dir,
     extraConfig: `leafnodes { remotes: [ { url: "nats-leaf://127.0.0.1:${leafPort}", credentials: "${creds}", account: "${auth.trust.accountPub}" } ] }`,
   });
   t.teardown(() => leaf.stop());
@@ -49,29 +50,66 @@ t.test('a worker behind a leaf bound to its node registers and trains; the leaf 
   await until('lf1 registered', () => /registered/.test(agent.output()) || undefined, 60_000);
   t.pass('the agent behind the leaf registered with the head on the cluster server');
   const job = await api.submit({ workers: 2, checkpoint_every: 5, trainer: { kind: 'logreg', steps: 20, step_delay_ms: 20 } });
-  const done = await until('the job ended', async () => { const j = await api.get(job.id); return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j; }, 120_000);
+  const done = await until(
+    'the job ended',
+    async () => {
+      const j = await api.get(job.id);
+      return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
+    },
+    120_000,
+  );
   t.match(done, { state: 'succeeded', step: 20, restarts: 0 }, `trained through the leaf to its final step (${done.message})`);
   t.ok((done.checkpoint_step ?? 0) >= 5, `checkpoints stored through the leaf (last at step ${done.checkpoint_step})`);
 
   // a genuine agent credential for node lf2 on this leaf: the leaf's cluster user carries nothing of lf2's
-  const other = startProc(t, ourEntry('worker/agent/main.ts'), {
-    FLOTILLA_NATS_URL: leaf.url, FLOTILLA_PREFIX: prefix, FLOTILLA_NODE_ID: 'lf2', FLOTILLA_SLOTS: '1', FLOTILLA_JOIN_TOKEN: await auth.joinToken(prefix, 'lf2'),
-    FLOTILLA_LOG_LEVEL: 'debug',
-  }, 'agent lf2');
+  const other = startProc(
+    t,
+    ourEntry('worker/agent/main.ts'),
+    {
+      FLOTILLA_NATS_URL: leaf.url,
+      FLOTILLA_PREFIX: prefix,
+      FLOTILLA_NODE_ID: 'lf2',
+      FLOTILLA_SLOTS: '1',
+      FLOTILLA_JOIN_TOKEN: await auth.joinToken(prefix, 'lf2'),
+      FLOTILLA_LOG_LEVEL: 'debug',
+    },
+    'agent lf2',
+  );
   const said = await other.line(/node lf2: no head answers its registration/);
-  t.match(said, /\(a leaf server\).*flotilla leaf-creds --trust \S+ --node lf2 --out leaf\.creds/, 'lf2 says why: the leaf, the node id and the command to run');
-  t.notOk((await api.workers()).some((w) => w.nodeId === 'lf2'), 'node lf2 never reaches the head through lf1\'s leaf');
+  t.match(
+    said,
+    /\(a leaf server\).*flotilla leaf-creds --trust \S+ --node lf2 --out leaf\.creds/,
+    'lf2 says why: the leaf, the node id and the command to run',
+  );
+  t.notOk(
+    (await api.workers()).some((w) => w.nodeId === 'lf2'),
+    "node lf2 never reaches the head through lf1's leaf",
+  );
   t.notMatch(other.output(), /registered/, 'and its agent is not registered');
 
   // pool join tokens (as `flotilla token create --role worker` without --name makes them)
   const pool = joinTokenOf(await auth.mint('joiner:leafpool', joinerPermissions(subjects(prefix), 'leafpool')));
-  const poolAgent = (label: string, env: Record<string, string>) => startProc(t, ourEntry('worker/agent/main.ts'), {
-    FLOTILLA_NATS_URL: leaf.url, FLOTILLA_PREFIX: prefix, FLOTILLA_SLOTS: '1', FLOTILLA_JOIN_TOKEN: pool, ...env,
-  }, label);
+  const poolAgent = (label: string, env: Record<string, string>) =>
+    startProc(
+      t,
+      ourEntry('worker/agent/main.ts'),
+      {
+        FLOTILLA_NATS_URL: leaf.url,
+        FLOTILLA_PREFIX: prefix,
+        FLOTILLA_SLOTS: '1',
+        FLOTILLA_JOIN_TOKEN: pool,
+        ...env,
+      },
+      label,
+    );
   const stray = poolAgent('agent lf3', { FLOTILLA_NODE_ID: 'lf3' });
   const gone = await stray.exited;
   t.equal(gone.code, 1, 'a pool worker with a node id the leaf does not carry exits 1 at once');
-  t.match(stray.output(), /flotilla worker: node lf3: no head answers its registration .*the head answered this node's join a moment ago.*--node lf3/, 'naming the node id and the leaf-creds command');
+  t.match(
+    stray.output(),
+    /flotilla worker: node lf3: no head answers its registration .*the head answered this node's join a moment ago.*--node lf3/,
+    'naming the node id and the leaf-creds command',
+  );
   const byHost = poolAgent('agent host', {});
   await byHost.line(new RegExp(`node ${hostNodeId()} registered`));
   t.pass(`a pool worker without --node-id on the leaf is node ${hostNodeId()} (the host name) and registers`);

@@ -38,22 +38,68 @@ t.test('a worker credential cannot speak for another node, fake exits, abort, dr
   const evil = await connect(nats.options(await nats.auth!.mint('worker:evil:x', workerPermissions(s, 'evil'))));
   t.teardown(() => evil.close());
   const victim = before.placement[0];
-  const fakeExit = (nodeId: string, kind: string) => ({ nodeId, actorId: victim.actorId, jobId: job.id, generation: before.generation, rank: victim.rank, outcome: { kind, message: 'forged' } });
+  const fakeExit = (nodeId: string, kind: string) => ({
+    nodeId,
+    actorId: victim.actorId,
+    jobId: job.id,
+    generation: before.generation,
+    rank: victim.rank,
+    outcome: { kind, message: 'forged' },
+  });
 
   // fake exits on the victim's subject, on the head's, and on its own subject but naming the victim
-  t.match(await publishVerdict(evil, s.actorExit('n1'), fakeExit('n1', 'fatal')), /Permissions Violation/, 'exit on another node\'s subject: refused by the server');
-  t.match(await publishVerdict(evil, s.jobAbort(job.id), { jobId: job.id, generation: 1000, reason: 'x' }), /Permissions Violation/, 'abort: the head\'s alone');
+  t.match(
+    await publishVerdict(evil, s.actorExit('n1'), fakeExit('n1', 'fatal')),
+    /Permissions Violation/,
+    "exit on another node's subject: refused by the server",
+  );
+  t.match(
+    await publishVerdict(evil, s.jobAbort(job.id), { jobId: job.id, generation: 1000, reason: 'x' }),
+    /Permissions Violation/,
+    "abort: the head's alone",
+  );
   t.match(await publishVerdict(evil, s.nodeControl('n1'), { op: 'drain' }), /Permissions Violation/, 'drain of another node: refused');
-  t.match(await publishVerdict(evil, s.nodeLeaving('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }), /Permissions Violation/, 'leaving for another node: refused');
-  t.match(await publishVerdict(evil, s.nodeHeartbeat('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: false }), /Permissions Violation/, 'heartbeat for another node: refused');
-  t.match(await publishVerdict(evil, `$KV.${s.jobsBucket}.${job.id}`, { ...before, metrics: { map50: 0.99 } }), /Permissions Violation/, 'KV write to the jobs bucket: refused');
-  t.match(await publishVerdict(evil, s.jobEvents(job.id), { type: 'metric', jobId: job.id, ts: 0, generation: 0, rank: 0, step: 1000, values: {} }), /Permissions Violation/, 'job events: an actor\'s, not a node\'s');
-  await t.rejects(new Kvm(evil).open(s.jobsBucket).then((kv) => kv.put(job.id, JSON.stringify({ ...before, state: 'succeeded' }))), /Permissions Violation|permission/i, 'kv.put through the KV client: refused');
+  t.match(
+    await publishVerdict(evil, s.nodeLeaving('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }),
+    /Permissions Violation/,
+    'leaving for another node: refused',
+  );
+  t.match(
+    await publishVerdict(evil, s.nodeHeartbeat('n1'), { nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: false }),
+    /Permissions Violation/,
+    'heartbeat for another node: refused',
+  );
+  t.match(
+    await publishVerdict(evil, `$KV.${s.jobsBucket}.${job.id}`, { ...before, metrics: { map50: 0.99 } }),
+    /Permissions Violation/,
+    'KV write to the jobs bucket: refused',
+  );
+  t.match(
+    await publishVerdict(evil, s.jobEvents(job.id), {
+      type: 'metric',
+      jobId: job.id,
+      ts: 0,
+      generation: 0,
+      rank: 0,
+      step: 1000,
+      values: {},
+    }),
+    /Permissions Violation/,
+    "job events: an actor's, not a node's",
+  );
+  await t.rejects(
+    new Kvm(evil).open(s.jobsBucket).then((kv) => kv.put(job.id, JSON.stringify({ ...before, state: 'succeeded' }))),
+    /Permissions Violation|permission/i,
+    'kv.put through the KV client: refused',
+  );
   // messages it may send, whose bodies lie about who speaks
   evil.publish(s.actorExit('evil'), encode(fakeExit('n1', 'succeeded')));
   evil.publish(s.actorExit('evil'), encode(fakeExit('evil', 'fatal')));
   evil.publish(s.nodeLeaving('evil'), encode({ nodeId: 'n1', ts: Date.now(), slots: 2, actors: [], draining: true }));
-  const reg = decode(ControlReply, (await evil.request(s.nodeRegister('evil'), encode({ ...a.info, nodeId: 'n1', slots: 64 }), { timeout: 5000 })).data);
+  const reg = decode(
+    ControlReply,
+    (await evil.request(s.nodeRegister('evil'), encode({ ...a.info, nodeId: 'n1', slots: 64 }), { timeout: 5000 })).data,
+  );
   t.match(reg, { ok: false, error: { code: 'FLO_FORBIDDEN' } }, 'registering as another node on its own subject: refused by the head');
   await evil.flush();
 
@@ -79,20 +125,35 @@ t.test('an actor credential reaches only its own job; a success at step 0 does n
   const actor = a.of(job.id)[0];
   const an = await connect(nats.options(await nats.auth!.mint(`actor:${actor.actorId}`, actorPermissions(s, job.id, actor.actorId))));
   t.teardown(() => an.close());
-  t.match(await publishVerdict(an, s.jobEvents(other.id), { type: 'metric', jobId: other.id, ts: 0, generation: 0, rank: 0, step: 1, values: {} }), /Permissions Violation/, 'another job\'s events: refused');
-  t.match(await publishVerdict(an, `${s.collectiveJob(other.id)}.g0.x`, {}), /Permissions Violation/, 'another job\'s collective: refused');
-  t.match(await publishVerdict(an, s.actorExit('n1'), { nodeId: 'n1' }), /Permissions Violation/, 'exits are the agent\'s');
+  t.match(
+    await publishVerdict(an, s.jobEvents(other.id), {
+      type: 'metric',
+      jobId: other.id,
+      ts: 0,
+      generation: 0,
+      rank: 0,
+      step: 1,
+      values: {},
+    }),
+    /Permissions Violation/,
+    "another job's events: refused",
+  );
+  t.match(await publishVerdict(an, `${s.collectiveJob(other.id)}.g0.x`, {}), /Permissions Violation/, "another job's collective: refused");
+  t.match(await publishVerdict(an, s.actorExit('n1'), { nodeId: 'n1' }), /Permissions Violation/, "exits are the agent's");
   t.match(await publishVerdict(an, `$KV.${s.jobsBucket}.${job.id}`, {}), /Permissions Violation/, 'KV: refused');
 
   // the hosting node reports success at step 0 (the "succeeded, untrained" attack)
   a.exit(actor.actorId, { kind: 'succeeded', step: 0 });
-  const rec = await until('generation ended', () => { const j = head.ctl.jobs.get(job.id)!; return j.generation > 0 && j; });
+  const rec = await until('generation ended', () => {
+    const j = head.ctl.jobs.get(job.id)!;
+    return j.generation > 0 && j;
+  });
   t.not(rec.state, 'succeeded', `not succeeded: ${rec.message}`);
   t.match(rec.message, /not the final step 1000/);
   t.equal(head.ctl.jobs.get(other.id)!.state, 'running', 'the other job is unharmed');
 });
 
-t.test('an ended job\'s actor creds cannot rewrite its record: progress is taken for a short while after the end only', async (t) => {
+t.test("an ended job's actor creds cannot rewrite its record: progress is taken for a short while after the end only", async (t) => {
   const { head, nats, prefix, agent } = await headFixture(t, { lateProgressMs: 300 });
   const s = subjects(prefix);
   const a = await agent('n1', 1);
@@ -103,15 +164,32 @@ t.test('an ended job\'s actor creds cannot rewrite its record: progress is taken
   const an = await connect(nats.options(a.credsOf(job.id)!));
   t.teardown(() => an.close());
   a.exit(actor.actorId, { kind: 'succeeded', step: 1000 });
-  const done = await until('succeeded', () => { const j = head.ctl.jobs.get(job.id)!; return j.state === 'succeeded' && j; });
+  const done = await until('succeeded', () => {
+    const j = head.ctl.jobs.get(job.id)!;
+    return j.state === 'succeeded' && j;
+  });
   await new Promise((r) => setTimeout(r, 600)); // past lateProgressMs
-  an.publish(s.jobEvents(job.id), encode({ type: 'metric', jobId: job.id, ts: Date.now(), generation: done.generation, rank: 0, step: 1000, values: { loss: 123, map50: 0.99 } }));
+  an.publish(
+    s.jobEvents(job.id),
+    encode({
+      type: 'metric',
+      jobId: job.id,
+      ts: Date.now(),
+      generation: done.generation,
+      rank: 0,
+      step: 1000,
+      values: { loss: 123, map50: 0.99 },
+    }),
+  );
   await an.flush();
   const headNc = await connect(nats.options());
   t.teardown(() => headNc.close());
   const jsm = await jetstreamManager(headNc);
   const last = (await jsm.streams.info(s.eventsStream)).state.last_seq;
-  await until('the head read the forged event', async () => ((await jsm.consumers.info(s.eventsStream, 'head_progress')).ack_floor.stream_seq >= last) || undefined);
+  await until(
+    'the head read the forged event',
+    async () => (await jsm.consumers.info(s.eventsStream, 'head_progress')).ack_floor.stream_seq >= last || undefined,
+  );
   await new Promise((r) => setTimeout(r, 500)); // several ticks (100 ms): a taken event would be written by now
   const rec = head.ctl.jobs.get(job.id)!;
   t.equal(rec.metrics.map50, undefined, 'no forged mAP in the record');

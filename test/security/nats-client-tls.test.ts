@@ -12,7 +12,10 @@ t.test('natsOptions: the CA of FLOTILLA_NATS_CA, tls:// URLs, and a plain server
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-client-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const certs = writeNatsCerts(dir, ['localhost', '127.0.0.1']);
-  const tlsServer = await startNatsServer({ jetstream: false, extraConfig: `tls { cert_file: "${certs.cert}", key_file: "${certs.key}", timeout: 5 }` });
+  const tlsServer = await startNatsServer({
+    jetstream: false,
+    extraConfig: `tls { cert_file: "${certs.cert}", key_file: "${certs.key}", timeout: 5 }`,
+  });
   t.teardown(() => tlsServer.stop());
   const plain = await startNatsServer({ jetstream: false });
   t.teardown(() => plain.stop());
@@ -23,14 +26,31 @@ t.test('natsOptions: the CA of FLOTILLA_NATS_CA, tls:// URLs, and a plain server
 
   const before = process.env.FLOTILLA_NATS_CA;
   process.env.FLOTILLA_NATS_CA = certs.ca;
-  t.teardown(() => { if (before === undefined) delete process.env.FLOTILLA_NATS_CA; else process.env.FLOTILLA_NATS_CA = before; });
+  t.teardown(() => {
+    if (before === undefined) delete process.env.FLOTILLA_NATS_CA;
+    else process.env.FLOTILLA_NATS_CA = before;
+  });
   const nc = await connect(natsOptions(tlsServer.url, tlsServer.auth?.headCreds, { reconnect: false }));
   await nc.flush();
   t.pass('with FLOTILLA_NATS_CA the client trusts the server and connects over TLS');
   await nc.close();
-  const down = await connect(natsOptions(plain.url, plain.auth?.headCreds, { reconnect: false, timeout: 5000 })).then(async (c) => { await c.close(); return 'connected'; }, (e: Error) => e.message);
+  const down = await connect(natsOptions(plain.url, plain.auth?.headCreds, { reconnect: false, timeout: 5000 })).then(
+    async (c) => {
+      await c.close();
+      return 'connected';
+    },
+    (e: Error) => e.message,
+  );
   t.match(down, /tls/i, `a client told to use TLS refuses a server without it: ${down}`);
   delete process.env.FLOTILLA_NATS_CA;
-  const sys = await connect(natsOptions(tlsServer.url.replace('nats://', 'tls://'), tlsServer.auth?.headCreds, { reconnect: false, timeout: 5000 })).then(async (c) => { await c.close(); return 'connected'; }, (e: Error) => e.message);
+  const sys = await connect(
+    natsOptions(tlsServer.url.replace('nats://', 'tls://'), tlsServer.auth?.headCreds, { reconnect: false, timeout: 5000 }),
+  ).then(
+    async (c) => {
+      await c.close();
+      return 'connected';
+    },
+    (e: Error) => e.message,
+  );
   t.match(sys, /certificate|verify/i, `a tls:// URL without the private CA does not trust it: ${sys}`);
 });

@@ -31,7 +31,10 @@ function plainClient(host: string, port: number): Promise<{ info?: Record<string
     const s = tcpConnect(port, host);
     let buf = '';
     let info: Record<string, unknown> | undefined;
-    const timer = setTimeout(() => { s.destroy(); resolve({ info, after: buf, closed: false }); }, 8000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ info, after: buf, closed: false });
+    }, 8000);
     s.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
       if (!info && buf.includes('\n')) {
@@ -42,7 +45,10 @@ function plainClient(host: string, port: number): Promise<{ info?: Record<string
       }
     });
     s.on('error', () => undefined);
-    s.on('close', () => { clearTimeout(timer); resolve({ info, after: buf, closed: true }); });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ info, after: buf, closed: true });
+    });
   });
 }
 
@@ -60,10 +66,16 @@ t.test('TLS on the shipped cluster configs', { timeout: 300_000, skip: why ? `NA
     t.equal(p.info?.tls_required, true, 'the client port announces tls_required');
     t.notMatch(p.after, /PONG/, 'a CONNECT + PING in the clear gets no PONG');
     t.ok(p.closed, `the server closes the connection (${JSON.stringify(p.after.trim()) || 'no answer'})`);
-    for (const [port, what] of [[6222, 'route'], [7422, 'leaf']] as const) {
+    for (const [port, what] of [
+      [6222, 'route'],
+      [7422, 'leaf'],
+    ] as const) {
       // these listeners either announce tls_required or wait for a TLS handshake that never comes
       const r = await plainClient(n1.ip, port);
-      t.ok(r.info === undefined || r.info.tls_required === true, `the ${what} port (${port}) requires TLS (${r.info ? 'INFO says tls_required' : 'no INFO in the clear'})`);
+      t.ok(
+        r.info === undefined || r.info.tls_required === true,
+        `the ${what} port (${port}) requires TLS (${r.info ? 'INFO says tls_required' : 'no INFO in the clear'})`,
+      );
       t.notMatch(r.after, /PONG/, `a plain ${what} CONNECT gets no PONG`);
       t.ok(r.closed, `the ${what} port closes the plain connection`);
     }
@@ -76,8 +88,20 @@ t.test('TLS on the shipped cluster configs', { timeout: 300_000, skip: why ? `NA
     // an R3 stream needs all three servers, so the mutual-TLS routes are up
     const jsm = await jetstreamManager(ok);
     const name = `tls_${uniquePrefix('s')}`;
-    await until('an R3 stream on the TLS cluster', async () => jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: 3 }).then(() => true, () => false), 60_000);
-    t.equal((await jsm.streams.info(name)).cluster?.replicas?.length, 2, 'the stream has two peer replicas besides its leader (routes over TLS)');
+    await until(
+      'an R3 stream on the TLS cluster',
+      async () =>
+        jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: 3 }).then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+    );
+    t.equal(
+      (await jsm.streams.info(name)).cluster?.replicas?.length,
+      2,
+      'the stream has two peer replicas besides its leader (routes over TLS)',
+    );
     await jsm.streams.delete(name);
     await ok.close();
   });
@@ -92,21 +116,43 @@ t.test('TLS on the shipped cluster configs', { timeout: 300_000, skip: why ? `NA
       if (signedByClusterCa) for (const f of ['ca.pem', 'ca-key.pem']) copyFileSync(join(cluster.auth.dir, 'tls', f), join(dir, f));
       const own = writeNatsCerts(dir, [label, h.ip]);
       const conf = [
-        `server_name: ${label}`, 'listen: 0.0.0.0:4222',
+        `server_name: ${label}`,
+        'listen: 0.0.0.0:4222',
         `accounts { ${cluster.auth.trust.accountPub}: { users: [ { user: r, password: r } ] } }`,
         `cluster { name: flotilla, listen: 0.0.0.0:6222, routes: [ nats-route://nats1:6222 ]`,
         `  tls { cert_file: "${own.cert}", key_file: "${own.key}", ca_file: "${cluster.ca}", timeout: 5 } }`,
       ].join('\n');
-      const srv = await launch(conf, h.ip, 4222, dir, true, { prefix: ['ip', 'netns', 'exec', h.ns], probe: () => new Promise((r) => { const c = tcpConnect(4222, h.ip); c.once('connect', () => { c.destroy(); r(true); }); c.once('error', () => r(false)); }) });
+      const srv = await launch(conf, h.ip, 4222, dir, true, {
+        prefix: ['ip', 'netns', 'exec', h.ns],
+        probe: () =>
+          new Promise((r) => {
+            const c = tcpConnect(4222, h.ip);
+            c.once('connect', () => {
+              c.destroy();
+              r(true);
+            });
+            c.once('error', () => r(false));
+          }),
+      });
       const subject = `rogue.${label}`;
       let n = 0;
-      const sub = nc.subscribe(`${subject}.>`, { callback: () => { n++; } });
+      const sub = nc.subscribe(`${subject}.>`, {
+        callback: () => {
+          n++;
+        },
+      });
       await nc.flush();
       const inj = await connect({ servers: `nats://${h.ip}:4222`, user: 'r', pass: 'r' });
       const timer = setInterval(() => inj.publish(`${subject}.x`, new Uint8Array([1])), 100);
       return {
         got: () => n,
-        async stop() { clearInterval(timer); sub.unsubscribe(); await inj.close(); await srv.stop(); rmSync(dir, { recursive: true, force: true }); },
+        async stop() {
+          clearInterval(timer);
+          sub.unsubscribe();
+          await inj.close();
+          await srv.stop();
+          rmSync(dir, { recursive: true, force: true });
+        },
       };
     };
     const t0 = Date.now();
@@ -127,21 +173,43 @@ t.test('TLS on the shipped cluster configs', { timeout: 300_000, skip: why ? `NA
     const headHost = lab.addHost('head', { mgmt: true });
     const w = lab.addHost('w1');
     const env = { FLOTILLA_PREFIX: prefix, FLOTILLA_NATS_URL: CLUSTER_URLS, FLOTILLA_NATS_CA: cluster.ca };
-    const head = startProc(t, ourEntry('head/main.ts'), {
-      ...env, FLOTILLA_HEAD_HOST: '0.0.0.0', FLOTILLA_HEAD_PORT: '8080',
-      FLOTILLA_NATS_CREDS: cluster.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
-    }, 'head', ['ip', 'netns', 'exec', headHost.ns]);
+    const head = startProc(
+      t,
+      ourEntry('head/main.ts'),
+      {
+        ...env,
+        FLOTILLA_HEAD_HOST: '0.0.0.0',
+        FLOTILLA_HEAD_PORT: '8080',
+        FLOTILLA_NATS_CREDS: cluster.auth.headCreds,
+        FLOTILLA_NATS_SIGNING_KEY: cluster.auth.signingKey,
+      },
+      'head',
+      ['ip', 'netns', 'exec', headHost.ns],
+    );
     await head.line(/flotilla head listening on /);
     const api = new HeadClient(`http://${headHost.mgmtIp}:8080`, storedToken('http://127.0.0.1:8080'));
-    const agent = startProc(t, ourEntry('worker/agent/main.ts'), {
-      ...env, FLOTILLA_NODE_ID: 'w1', FLOTILLA_SLOTS: '2', FLOTILLA_JOIN_TOKEN: await cluster.auth.joinToken(prefix, 'w1'),
-    }, 'agent w1', ['ip', 'netns', 'exec', w.ns]);
+    const agent = startProc(
+      t,
+      ourEntry('worker/agent/main.ts'),
+      {
+        ...env,
+        FLOTILLA_NODE_ID: 'w1',
+        FLOTILLA_SLOTS: '2',
+        FLOTILLA_JOIN_TOKEN: await cluster.auth.joinToken(prefix, 'w1'),
+      },
+      'agent w1',
+      ['ip', 'netns', 'exec', w.ns],
+    );
     await agent.line(/registered/);
     const job = await api.submit({ workers: 2, trainer: { kind: 'logreg', steps: 20, features: 2048 }, allreduce: { timeout_ms: 20_000 } });
-    const done = await until(`job ${job.id} ended`, async () => {
-      const j = await api.get(job.id).catch(() => undefined);
-      return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
-    }, 180_000);
+    const done = await until(
+      `job ${job.id} ended`,
+      async () => {
+        const j = await api.get(job.id).catch(() => undefined);
+        return j && ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
+      },
+      180_000,
+    );
     t.equal(done.state, 'succeeded', `the job succeeded (${done.message ?? ''})`);
     t.equal(done.step, 20, 'at its final step');
     const lanes = await agent.line(/allreduce algorithm/);

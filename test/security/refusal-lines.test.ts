@@ -21,7 +21,10 @@ t.test('refused connects and permission violations are one clear line', async (t
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-refusals-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const certs = writeNatsCerts(join(dir, 'tls'), ['localhost', '127.0.0.1']);
-  const srv = await startNatsServer({ jetstream: false, extraConfig: `tls { cert_file: "${certs.cert}", key_file: "${certs.key}", timeout: 5 }` });
+  const srv = await startNatsServer({
+    jetstream: false,
+    extraConfig: `tls { cert_file: "${certs.cert}", key_file: "${certs.key}", timeout: 5 }`,
+  });
   t.teardown(() => srv.stop());
   const prefix = uniquePrefix('rf');
   const stranger = await serverAuth(join(dir, 'other-trust'));
@@ -29,19 +32,39 @@ t.test('refused connects and permission violations are one clear line', async (t
 
   const auth = await cli(['worker', '--nats', srv.url, '--nats-ca', certs.ca, '--join-token', await stranger.joinToken(prefix, 'n1')], env);
   t.not(auth.code, 0, `a worker with another cluster's token exits (${auth.code})`);
-  t.match(auth.stderr, /^flotilla worker: NATS server .* refused worker n1: Authorization Violation .*flotilla token create --role worker/m, `one line: ${auth.stderr.trim()}`);
+  t.match(
+    auth.stderr,
+    /^flotilla worker: NATS server .* refused worker n1: Authorization Violation .*flotilla token create --role worker/m,
+    `one line: ${auth.stderr.trim()}`,
+  );
 
-  const tls = await cli(['worker', '--nats', srv.url.replace('nats://', 'tls://'), '--join-token', await srv.auth!.joinToken(prefix, 'n2')], env);
+  const tls = await cli(
+    ['worker', '--nats', srv.url.replace('nats://', 'tls://'), '--join-token', await srv.auth!.joinToken(prefix, 'n2')],
+    env,
+  );
   t.not(tls.code, 0, `a worker that cannot verify the server's certificate exits (${tls.code})`);
   t.match(tls.stderr, /^flotilla worker: NATS server .* refused worker n2: TLS failed .*--nats-ca/m, `one line: ${tls.stderr.trim()}`);
 
   const lines: string[] = [];
-  const nc = await connect(natsOptions(srv.url, parseJoinToken(await srv.auth!.joinToken(prefix, 'n3')).creds, { tls: { caFile: certs.ca } }));
+  const nc = await connect(
+    natsOptions(srv.url, parseJoinToken(await srv.auth!.joinToken(prefix, 'n3')).creds, { tls: { caFile: certs.ca } }),
+  );
   t.teardown(() => nc.close());
-  watchRefusals(nc, { warn: (_o, msg) => { lines.push(msg); } }, 'worker n3');
+  watchRefusals(
+    nc,
+    {
+      warn: (_o, msg) => {
+        lines.push(msg);
+      },
+    },
+    'worker n3',
+  );
   for (let i = 0; i < 5; i++) nc.publish(`${prefix}.node.n4.register`, new Uint8Array(1));
   await nc.flush();
   await new Promise((r) => setTimeout(r, 500));
   t.equal(lines.length, 1, `five violations, one line: ${lines.join(' | ')}`);
-  t.match(lines[0], /refused worker n3: Permissions Violation for Publish to ".*\.node\.n4\.register" \(its credentials do not allow that subject\)/);
+  t.match(
+    lines[0],
+    /refused worker n3: Permissions Violation for Publish to ".*\.node\.n4\.register" \(its credentials do not allow that subject\)/,
+  );
 });

@@ -11,7 +11,14 @@ import { AccountRevoker, readRevoker } from '../../head/auth/revocations.ts';
 import { natsOptions, credsJwt, jwtClaims } from '../../shared/nats-connect.ts';
 import { until } from '../head/helpers/wait.ts';
 
-const login = (url: string | string[], creds: string) => connect(natsOptions(url, creds, { reconnect: false, timeout: 5000 })).then(async (c) => { await c.close(); return 'connected'; }, (e: Error) => e.message);
+const login = (url: string | string[], creds: string) =>
+  connect(natsOptions(url, creds, { reconnect: false, timeout: 5000 })).then(
+    async (c) => {
+      await c.close();
+      return 'connected';
+    },
+    (e: Error) => e.message,
+  );
 const keyOf = (creds: string) => jwtClaims(credsJwt(creds)).sub as string;
 // JWT issue times are whole seconds and a resolver keeps the newer of two account JWTs: an update
 // issued in the same second as the trust chain (a test's speed, never a real revocation) ties
@@ -32,7 +39,11 @@ t.test('a restarted server still refuses a revoked user, with no head to push th
   t.match(await login(nats.url, victim), /Authorization Violation/, 'refused once revoked');
   await nats.kill();
   await nats.restart();
-  t.match(await login(nats.url, victim), /Authorization Violation/, 'refused at once after the restart (the update is on the server\'s disk)');
+  t.match(
+    await login(nats.url, victim),
+    /Authorization Violation/,
+    "refused at once after the restart (the update is on the server's disk)",
+  );
   t.equal(await login(nats.url, bystander), 'connected', 'other users of the account still log in');
 });
 
@@ -49,7 +60,11 @@ t.test('a cluster server that was down during the update learns it from its peer
   await rv.close();
   t.match(await login(s0.url, victim), /Authorization Violation/, 'refused on the server that took the update');
   await s2.restart();
-  await until('the restarted server has the update from its peers', async () => /Authorization Violation/.test(await login(s2.url, victim)), 60_000);
+  await until(
+    'the restarted server has the update from its peers',
+    async () => /Authorization Violation/.test(await login(s2.url, victim)),
+    60_000,
+  );
   t.pass('the restarted server refuses the revoked user');
   t.equal(await login(s2.url, auth.headCreds), 'connected', 'and still takes the head');
 });

@@ -17,11 +17,20 @@ import { joinPool } from '../../worker/agent/join-pool.ts';
 async function nodeConn(url: string, creds: string): Promise<{ nc: NatsConnection; errors: string[] }> {
   const nc = await connect(natsOptions(url, creds, { maxReconnectAttempts: -1, reconnectTimeWait: 200 }));
   const errors: string[] = [];
-  void (async () => { for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.error?.message ?? s.error)); })();
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.error?.message ?? s.error));
+  })();
   return { nc, errors };
 }
 
-const refused = (url: string, creds: string) => connect(natsOptions(url, creds, { reconnect: false, timeout: 5000 })).then(async (c) => { await c.close(); return 'connected'; }, (e: Error) => e.message);
+const refused = (url: string, creds: string) =>
+  connect(natsOptions(url, creds, { reconnect: false, timeout: 5000 })).then(
+    async (c) => {
+      await c.close();
+      return 'connected';
+    },
+    (e: Error) => e.message,
+  );
 
 t.test('revoking worker tokens disconnects their nodes and keeps them out', async (t) => {
   const { head, nats, prefix } = await headFixture(t, { restAuth: true });
@@ -59,15 +68,24 @@ t.test('revoking worker tokens disconnects their nodes and keeps them out', asyn
   t.pass(`n3's connection was closed by the server: ${n3.errors.find((e) => /revoked/i.test(e))}`);
   t.match(await refused(nats.url, joined), /Authorization Violation/, 'n3 cannot log in again');
   const again = await joinPool(nats.url, parseJoinToken(pool.token).creds, pool.id, 'n4', s).catch((e: Error) => e);
-  t.match(String(again), /Authorization Violation/, 'the pool token\'s own joiner user is revoked too: it cannot even ask for a new node');
+  t.match(String(again), /Authorization Violation/, "the pool token's own joiner user is revoked too: it cannot even ask for a new node");
 
   // the account JWT updates leave the account's JetStream alone: the head still writes KV
-  const job = await head.app.inject({ method: 'POST', url: '/v1/jobs', headers: admin, payload: { workers: 1, trainer: { kind: 'logreg', steps: 5 } } });
+  const job = await head.app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    headers: admin,
+    payload: { workers: 1, trainer: { kind: 'logreg', steps: 5 } },
+  });
   t.equal(job.statusCode, 201, 'a job can still be submitted (KV) after the account updates');
 
   // a restarted server keeps the updates (full resolver on disk, revoke-persist.test.ts); the head pushes them again too
   await nats.restart();
-  await until('revocations back after a server restart', async () => /Authorization Violation/.test(await refused(nats.url, parseJoinToken(bound.token).creds)), 60_000);
+  await until(
+    'revocations back after a server restart',
+    async () => /Authorization Violation/.test(await refused(nats.url, parseJoinToken(bound.token).creds)),
+    60_000,
+  );
   t.pass('after a restart of the server n1 is refused again');
   t.equal(await refused(nats.url, parseJoinToken(other.token).creds), 'connected', 'and n2 still logs in');
   for (const c of [n1, n2, n3]) await c.nc.close();

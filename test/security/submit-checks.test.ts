@@ -17,13 +17,29 @@ t.test('trainer.data / trainer.cfg outside the roots are a 400 naming the field,
   t.match(cfg.json().error, { code: 'FLO_VALIDATION', details: [{ field: 'body.trainer.cfg' }] }, 'cfg outside the model root');
   t.equal(head.ctl.jobs.list().length, 0, 'no job was stored');
   t.equal((await post(yolo({ data: 'synthetic', cfg: 'yolov5s.yaml' }))).statusCode, 201, 'built-in names pass');
-  t.equal((await post(yolo({ data: '/srv/data/pets/data.yaml', cfg: '/srv/models/mine.yaml' }))).statusCode, 201, 'paths under the roots pass');
+  t.equal(
+    (await post(yolo({ data: '/srv/data/pets/data.yaml', cfg: '/srv/models/mine.yaml' }))).statusCode,
+    201,
+    'paths under the roots pass',
+  );
 });
 
 t.test('more ranks than the autoscaler can ever provide: pending with an explicit unschedulable reason', async (t) => {
-  const { head } = await headFixture(t, { autoscaler: { provider: new LocalProvider({ natsUrl: 'nats://127.0.0.1:1', prefix: 'x', slots: 2 }), maxWorkers: 2, slotsPerWorker: 2, minWorkers: 0, intervalMs: 60_000 } });
+  const { head } = await headFixture(t, {
+    autoscaler: {
+      provider: new LocalProvider({ natsUrl: 'nats://127.0.0.1:1', prefix: 'x', slots: 2 }),
+      maxWorkers: 2,
+      slotsPerWorker: 2,
+      minWorkers: 0,
+      intervalMs: 60_000,
+    },
+  });
   const r = await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 5, trainer: { kind: 'logreg', steps: 5 } } });
   t.equal(r.statusCode, 201, 'accepted: it may be scaled down');
   t.match(r.json(), { state: 'pending', message: /^unschedulable: 5 rank\(s\) can never be placed, the pool holds at most 4/ });
-  t.match((await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, trainer: { kind: 'logreg', steps: 5 } } })).json(), { message: 'waiting for a placement' }, '4 fit');
+  t.match(
+    (await head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { workers: 4, trainer: { kind: 'logreg', steps: 5 } } })).json(),
+    { message: 'waiting for a placement' },
+    '4 fit',
+  );
 });

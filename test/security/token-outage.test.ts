@@ -18,7 +18,11 @@ t.test('an outage: cached tokens answer at once, no KV read is waited for; revoc
   let skew = 0;
   const { head, nats, prefix } = await headFixture(t, { restAuth: true, tokenClock: () => Date.now() + skew });
   const admin = { authorization: `Bearer ${head.firstAdminToken}` };
-  const make = async (role: string) => (await head.app.inject({ method: 'POST', url: '/v1/tokens', headers: admin, payload: { role } })).json() as { id: string; token: string };
+  const make = async (role: string) =>
+    (await head.app.inject({ method: 'POST', url: '/v1/tokens', headers: admin, payload: { role } })).json() as {
+      id: string;
+      token: string;
+    };
   const viewer = await make('viewer');
   const submitter = await make('submitter');
   const as = (tok: string) => ({ authorization: `Bearer ${tok}` });
@@ -26,7 +30,11 @@ t.test('an outage: cached tokens answer at once, no KV read is waited for; revoc
   const made = await head.app.inject({ method: 'POST', url: '/v1/jobs', headers: as(submitter.token), payload: spec });
   t.equal(made.statusCode, 201);
   const id = made.json().id as string;
-  t.equal((await head.app.inject({ url: `/v1/jobs/${id}`, headers: as(viewer.token) })).statusCode, 200, 'the viewer token is checked (and cached)');
+  t.equal(
+    (await head.app.inject({ url: `/v1/jobs/${id}`, headers: as(viewer.token) })).statusCode,
+    200,
+    'the viewer token is checked (and cached)',
+  );
   // a never-used token of the right form: the head has no verdict on it
   const unknown = (await head.tokens!.create('viewer', 'never-used')).token;
 

@@ -54,7 +54,9 @@ t.test('token lifetimes over REST and on the NATS server', async (t) => {
   await t.rejects(joinPool(nats.url, cred.creds, cred.tokenId, 'late-node', s), 'the server refuses a join after the expiry');
   const nc = await connect(natsOptions(nats.url, joined, { reconnect: false, timeout: 5000 }));
   const errors: string[] = [];
-  void (async () => { for await (const st of nc.status()) if (st.type === 'error') errors.push(String(st.error)); })();
+  void (async () => {
+    for await (const st of nc.status()) if (st.type === 'error') errors.push(String(st.error));
+  })();
   nc.publish(s.nodeHeartbeat('early-node'), new Uint8Array([1]));
   await nc.flush();
   t.same(errors, [], 'the node that joined before keeps working with its own credentials');

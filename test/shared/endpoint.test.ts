@@ -53,7 +53,7 @@ t.test('serve and call over a real server', async (t) => {
   t.match(notJson, { ok: false, error: { code: 'FLO_VALIDATION' } }, 'a body that is not JSON is refused, the server lives on');
 
   const refused = await call(nc, Add, 'ep.add', { a: -1, b: { n: 1 } }, { timeoutMs: 5000 }).catch((e: unknown) => e);
-  t.match(refused, { code: 'FLO_NO_CAPACITY', message: 'negative a', retryable: true }, 'the handler\'s code reaches the caller');
+  t.match(refused, { code: 'FLO_NO_CAPACITY', message: 'negative a', retryable: true }, "the handler's code reaches the caller");
 
   const crashed = await call(nc, Add, 'ep.add', { a: 13, b: { n: 1 } }, { timeoutMs: 5000 }).catch((e: unknown) => e);
   t.match(crashed, { code: 'FLO_INTERNAL', message: 'unlucky' }, 'a plain Error becomes FLO_INTERNAL');
@@ -72,12 +72,19 @@ t.test('serve and call over a real server', async (t) => {
   t.match((late as NoReply).message, /add: no reply on ep\.held within 300 ms/);
 
   // answered later by hand
-  const later = serve(nc, Add, 'ep.later', (req, ctx) => { setTimeout(() => respond(ctx.msg, { ok: true, result: { sum: req.a * 10 } }), 50); return ctx.later(); });
+  const later = serve(nc, Add, 'ep.later', (req, ctx) => {
+    setTimeout(() => respond(ctx.msg, { ok: true, result: { sum: req.a * 10 } }), 50);
+    return ctx.later();
+  });
   t.teardown(() => later.unsubscribe());
   t.same(await call(nc, Add, 'ep.later', { a: 4, b: { n: 0 } }, { timeoutMs: 5000 }), { sum: 40 }, 'a deferred answer');
 
   // a reply that is not what the endpoint answers
-  const liar = nc.subscribe('ep.liar', { callback: (_e, m) => { m.respond(encode({ ok: true, result: { sum: 'five' } })); } });
+  const liar = nc.subscribe('ep.liar', {
+    callback: (_e, m) => {
+      m.respond(encode({ ok: true, result: { sum: 'five' } }));
+    },
+  });
   t.teardown(() => liar.unsubscribe());
   const wrong = await call(nc, Add, 'ep.liar', { a: 1, b: { n: 1 } }, { timeoutMs: 5000 }).catch((e: unknown) => e);
   t.match(wrong, { code: 'FLO_VALIDATION', message: /add: the reply on ep\.liar is not what the endpoint answers: .*sum/ });
@@ -86,7 +93,15 @@ t.test('serve and call over a real server', async (t) => {
   const ops = serve(nc, Op, 'ep.op', (req) => (req.op === 'one' ? { one: 1 as const } : { two: 2 as const }));
   t.teardown(() => ops.unsubscribe());
   t.same(await call(nc, Op, 'ep.op', { op: 'two' }, { timeoutMs: 5000 }), { two: 2 });
-  const mixed = nc.subscribe('ep.mixed', { callback: (_e, m) => { m.respond(encode({ ok: true, result: { one: 1 } })); } });
+  const mixed = nc.subscribe('ep.mixed', {
+    callback: (_e, m) => {
+      m.respond(encode({ ok: true, result: { one: 1 } }));
+    },
+  });
   t.teardown(() => mixed.unsubscribe());
-  t.match(await call(nc, Op, 'ep.mixed', { op: 'two' }, { timeoutMs: 5000 }).catch((e: unknown) => e), { code: 'FLO_VALIDATION' }, 'the reply is checked against its op\'s schema');
+  t.match(
+    await call(nc, Op, 'ep.mixed', { op: 'two' }, { timeoutMs: 5000 }).catch((e: unknown) => e),
+    { code: 'FLO_VALIDATION' },
+    "the reply is checked against its op's schema",
+  );
 });

@@ -13,9 +13,21 @@ t.test('weights: accepted forms', async (t) => {
 });
 
 t.test('weights: refused with the field named', async (t) => {
-  for (const bad of ['dataset://coco128', 'dataset://coco128/../../etc/passwd', 'dataset://coco128//x.pt', 'dataset://-bad/x.pt', '', 'x'.repeat(5000), 12]) {
+  for (const bad of [
+    'dataset://coco128',
+    'dataset://coco128/../../etc/passwd',
+    'dataset://coco128//x.pt',
+    'dataset://-bad/x.pt',
+    '',
+    'x'.repeat(5000),
+    12,
+  ]) {
     const r = spec(bad);
     t.notOk(r.success, `refused: ${String(bad).slice(0, 40)}`);
-    if (!r.success) t.ok(r.error.issues.some((i) => i.path.join('.') === 'trainer.weights'), 'names trainer.weights');
+    if (!r.success)
+      t.ok(
+        r.error.issues.some((i) => i.path.join('.') === 'trainer.weights'),
+        'names trainer.weights',
+      );
   }
 });

@@ -16,7 +16,10 @@ t.test('a standalone server counts as 1: every asset R1', async (t) => {
   t.equal(await detectClusterSize(await jetstreamManager(nc)), 1);
   const res = await openResources(nc, subjects(uniquePrefix()));
   t.equal(res.replicas, 1);
-  t.same(res.assets.map((a) => a.replicas), res.assets.map(() => 1));
+  t.same(
+    res.assets.map((a) => a.replicas),
+    res.assets.map(() => 1),
+  );
   t.equal(defaultReplicas(5), 3, 'capped at 3');
   t.equal(defaultReplicas(3, 1), 1, 'configured wins');
 });
@@ -41,7 +44,10 @@ t.test('3-server cluster: detected as 3, every asset R3, an existing R1 bucket i
   t.equal((await jsm.streams.info(`KV_${s.jobsBucket}`)).config.num_replicas, 3, 'the server says R3');
   // idempotent: a second open changes nothing
   const again = await openResources(nc, s);
-  t.same(again.assets.map((a) => a.action), again.assets.map(() => 'exists'));
+  t.same(
+    again.assets.map((a) => a.action),
+    again.assets.map(() => 'exists'),
+  );
   // a stream and a KV asked for more replicas than there are servers keep what they can
   const kept = await ensureStream(jsm, { name: `${s.eventsStream}_X`, subjects: [`${s.prefix}.x.>`] }, 1, retry);
   t.equal(kept.action, 'created');

@@ -24,7 +24,13 @@ t.test('classification on real errors: no responders and timeouts are transient,
   t.ok(conflict instanceof Error, 'second create of a key fails');
   t.notOk(isTransientJsError(conflict), `a CAS conflict is not transient (${(conflict as Error).message})`);
   let calls = 0;
-  await t.rejects(withJsRetry('conflict', async () => { calls++; return kv.create('k', 'v3'); }), /wrong last sequence|key exists/i);
+  await t.rejects(
+    withJsRetry('conflict', async () => {
+      calls++;
+      return kv.create('k', 'v3');
+    }),
+    /wrong last sequence|key exists/i,
+  );
   t.equal(calls, 1, 'a non-transient error is thrown at once, not retried');
 });
 
@@ -62,7 +68,14 @@ t.test('gives up with a typed retryable FLO_UNAVAILABLE; failFast stops at once'
   t.ok((err as FlotillaError).cause, 'carries the last error as cause');
   t.ok(Date.now() - t0 < 10_000, 'bounded');
   let calls = 0;
-  const fast = await withJsRetry('put y', async () => { calls++; return 1; }, { failFast: () => 'not connected to NATS' }).catch((e: unknown) => e);
+  const fast = await withJsRetry(
+    'put y',
+    async () => {
+      calls++;
+      return 1;
+    },
+    { failFast: () => 'not connected to NATS' },
+  ).catch((e: unknown) => e);
   t.equal(calls, 0, 'failFast: the call is not even tried');
   t.equal((fast as FlotillaError).code, 'FLO_UNAVAILABLE');
   t.match((fast as FlotillaError).message, /put y: not connected to NATS/);
@@ -78,10 +91,12 @@ t.test('3-server cluster: R3 KV writes go on through the SIGKILL of each server 
   const jsm = await jetstreamManager(nc, { timeout: 2000 });
   let n = 0;
   for (const victim of [0, 1, 2]) {
-    for (let i = 0; i < 5; i++) await withJsRetry(`put ${n}`, () => kv.put(`k${n}`, String(n)), { budgetMs: 30_000, attempts: 50 }).then(() => n++);
+    for (let i = 0; i < 5; i++)
+      await withJsRetry(`put ${n}`, () => kv.put(`k${n}`, String(n)), { budgetMs: 30_000, attempts: 50 }).then(() => n++);
     const s = c.servers[victim];
     await s.kill();
-    for (let i = 0; i < 5; i++) await withJsRetry(`put ${n}`, () => kv.put(`k${n}`, String(n)), { budgetMs: 30_000, attempts: 50 }).then(() => n++);
+    for (let i = 0; i < 5; i++)
+      await withJsRetry(`put ${n}`, () => kv.put(`k${n}`, String(n)), { budgetMs: 30_000, attempts: 50 }).then(() => n++);
     // bring it back (same ports, same store) and let it catch up before the next one dies, as a
     // rolling restart does: killing the next while this one still replays its log is losing two
     await s.restart();

@@ -20,7 +20,8 @@ t.test('a native pair gives what nkeys.js gives: public key, private key, signat
       t.same(Buffer.from(sig), Buffer.from(kp.sign(data)), `${make.name}: signature of ${len} bytes`);
       t.ok(kp.verify(data, sig) && n.verify(data, sig), `${make.name}: verified both ways`);
       if (len > 0) {
-        const bad = data.slice(); bad[0] ^= 1;
+        const bad = data.slice();
+        bad[0] ^= 1;
         t.notOk(n.verify(bad, sig), `${make.name}: a changed message does not verify`);
       }
     }
@@ -38,6 +39,9 @@ t.test('minted creds carry a JWT signed by the account signing key; the authenti
   const auth = credsAuthenticator(creds)('a-server-nonce') as { jwt: string; nkey: string; sig: string };
   t.equal(auth.jwt, jwt, 'the JWT goes in CONNECT');
   t.equal(auth.nkey, claims.sub, 'as the user the JWT names');
-  t.ok(fromPublic(auth.nkey).verify(new TextEncoder().encode('a-server-nonce'), decode(auth.sig)), 'the nonce signature verifies with the user key');
+  t.ok(
+    fromPublic(auth.nkey).verify(new TextEncoder().encode('a-server-nonce'), decode(auth.sig)),
+    'the nonce signature verifies with the user key',
+  );
   t.throws(() => credsAuthenticator('not creds'), /unable to parse NATS credentials/, 'garbage is refused with a clear error');
 });

@@ -20,9 +20,18 @@ t.test('leastRecentlyDialled never picks the server dialled last', async (t) => 
 });
 
 t.test('a silent server: the client moves to the other one of its list', async (t) => {
-  const servers = await Promise.all([startNatsServer({ auth: false, jetstream: false }), startNatsServer({ auth: false, jetstream: false })]);
+  const servers = await Promise.all([
+    startNatsServer({ auth: false, jetstream: false }),
+    startNatsServer({ auth: false, jetstream: false }),
+  ]);
   t.teardown(async () => {
-    for (const s of servers) { try { s.proc.kill('SIGCONT'); } catch { /* gone */ } }
+    for (const s of servers) {
+      try {
+        s.proc.kill('SIGCONT');
+      } catch {
+        /* gone */
+      }
+    }
     await Promise.all(servers.map((s) => s.stop()));
   });
   const urls = servers.map((s) => s.url);
@@ -43,7 +52,9 @@ t.test('a silent server: the client moves to the other one of its list', async (
   on!.proc.kill('SIGSTOP');
   const to = await reconnected;
   const ms = Date.now() - t0;
-  t.comment(`silent server left after ${ms} ms (ping ${LIVENESS.pingIntervalMs} ms x ${LIVENESS.maxPingOut} out; lease 3000 ms); status: ${events.join(',')}`);
+  t.comment(
+    `silent server left after ${ms} ms (ping ${LIVENESS.pingIntervalMs} ms x ${LIVENESS.maxPingOut} out; lease 3000 ms); status: ${events.join(',')}`,
+  );
   t.ok(to?.endsWith(`:${other.port}`), `reconnected to the other server (${to})`);
   t.equal(events.filter((e) => e === 'reconnecting').length, 1, 'with one dial: the silent server was not redialled first');
   const sub = nc.subscribe('liveness.probe', { max: 1 });

@@ -8,12 +8,24 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMPILED_DIRS, REPO_ROOT, compiledPath, distStale, nodeArgs, sourceDir, sourceState, useCompiled } from '../../shared/run-entry.ts';
+import {
+  COMPILED_DIRS,
+  REPO_ROOT,
+  compiledPath,
+  distStale,
+  nodeArgs,
+  sourceDir,
+  sourceState,
+  useCompiled,
+} from '../../shared/run-entry.ts';
 
 function fakeRoot(): string {
   const root = mkdtempSync(join(tmpdir(), 'flotilla-run-entry-'));
   writeFileSync(join(root, 'tsconfig.build.json'), '{}');
-  for (const d of COMPILED_DIRS) { mkdirSync(join(root, d, 'sub'), { recursive: true }); writeFileSync(join(root, d, 'sub', 'a.ts'), ''); }
+  for (const d of COMPILED_DIRS) {
+    mkdirSync(join(root, d, 'sub'), { recursive: true });
+    writeFileSync(join(root, d, 'sub', 'a.ts'), '');
+  }
   return root;
 }
 
@@ -48,7 +60,11 @@ t.test('compiled twins: only .ts files under the compiled folders', async (t) =>
   t.equal(compiledPath(join(REPO_ROOT, 'test', 'worker', 'fixtures', 'env-actor.ts')), null, 'a test fixture is not compiled');
   t.equal(compiledPath(join(REPO_ROOT, 'worker', 'engine', 'data', 'loader-worker.mjs')), null);
   t.same(nodeArgs(join(REPO_ROOT, 'test', 'x.ts')), ['--import', 'tsx', join(REPO_ROOT, 'test', 'x.ts')], 'a fixture runs through tsx');
-  t.equal(sourceDir(new URL(`file://${join(REPO_ROOT, 'dist', 'worker', 'engine', 'hyp', 'index.js')}`).href), join(REPO_ROOT, 'worker', 'engine', 'hyp'), 'assets are read beside the sources');
+  t.equal(
+    sourceDir(new URL(`file://${join(REPO_ROOT, 'dist', 'worker', 'engine', 'hyp', 'index.js')}`).href),
+    join(REPO_ROOT, 'worker', 'engine', 'hyp'),
+    'assets are read beside the sources',
+  );
 });
 
 t.test("the suite's processes run dist/, and a compiled actor entry starts", async (t) => {
@@ -61,7 +77,11 @@ t.test("the suite's processes run dist/, and a compiled actor entry starts", asy
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FLOTILLA_ACTOR_SPEC: '' }, timeout: 120_000 });
   t.not(r.status, 0);
   t.match(r.stderr + r.stdout, /FLOTILLA_ACTOR_SPEC|spec/i, 'the compiled actor says what it lacks');
-  const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'flotilla.mjs'), '--help'], { encoding: 'utf8', env: { ...process.env, FLOTILLA_RUN: 'js' }, timeout: 120_000 });
+  const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'flotilla.mjs'), '--help'], {
+    encoding: 'utf8',
+    env: { ...process.env, FLOTILLA_RUN: 'js' },
+    timeout: 120_000,
+  });
   t.equal(cli.status, 0, 'FLOTILLA_RUN=js: the CLI runs from dist/');
   t.match(cli.stdout, /flotilla/);
 });

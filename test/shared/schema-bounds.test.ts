@@ -36,7 +36,7 @@ t.test('every string and list of every shared schema is bounded', async (t) => {
   let schemas = 0;
   const bad: string[] = [];
   for (const f of files) {
-    const mod = await import(join(DIR, f)) as Record<string, unknown>;
+    const mod = (await import(join(DIR, f))) as Record<string, unknown>;
     for (const [name, v] of Object.entries(mod)) {
       if (!(v instanceof z.ZodType)) continue;
       schemas++;

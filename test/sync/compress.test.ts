@@ -44,8 +44,10 @@ t.test('int8: absolute error <= max|x| of its chunk / 254, per chunk', async (t)
   t.equal(payloadBytes('int8', n), Math.ceil((4 * 4 + n) / 4) * 4, 'one float32 scale per chunk + one byte per value');
   decode('int8', p, y);
   for (let c = 0; c * INT8_CHUNK < n; c++) {
-    const b = c * INT8_CHUNK, e = Math.min(n, b + INT8_CHUNK);
-    let max = 0, worst = 0;
+    const b = c * INT8_CHUNK,
+      e = Math.min(n, b + INT8_CHUNK);
+    let max = 0,
+      worst = 0;
     for (let i = b; i < e; i++) max = Math.max(max, Math.abs(x[i]));
     for (let i = b; i < e; i++) worst = Math.max(worst, Math.abs(y[i] - x[i]));
     t.ok(worst <= (max / 254) * (1 + 1e-6), `chunk ${c}: error ${worst} vs bound ${max / 254}`);
@@ -53,7 +55,11 @@ t.test('int8: absolute error <= max|x| of its chunk / 254, per chunk', async (t)
   t.equal(y[5], 1000, 'the chunk maximum is exact');
   const acc = Float32Array.from(y);
   decode('int8', p, acc, 'add');
-  t.same(Array.from(acc), Array.from(y, (v) => Math.fround(v + v)), "'add' adds the decoded values");
+  t.same(
+    Array.from(acc),
+    Array.from(y, (v) => Math.fround(v + v)),
+    "'add' adds the decoded values",
+  );
 });
 
 t.test('int8 and bf16 carry NaN and Inf to the receiver; all-zero chunks stay zero', async (t) => {
@@ -68,6 +74,9 @@ t.test('int8 and bf16 carry NaN and Inf to the receiver; all-zero chunks stay ze
     const z = new Float32Array(INT8_CHUNK);
     const back = Float32Array.from({ length: INT8_CHUNK }, () => 5);
     decode(codec, encode(codec, z), back);
-    t.ok(back.every((v) => v === 0), `${codec}: zeros`);
+    t.ok(
+      back.every((v) => v === 0),
+      `${codec}: zeros`,
+    );
   }
 });

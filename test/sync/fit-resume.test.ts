@@ -27,19 +27,38 @@ t.test('diloco: interrupted mid-interval + resumed == uninterrupted', async (t) 
   // batch 2, nbs 4: an optimizer step every 2 batches; every 2 optimizer steps an outer step (every 4 batches)
   const sync = { ...ALLREDUCE_SYNC, mode: 'diloco' as const, every: 2 };
   const base: TrainSessionOptions = {
-    data: 'synthetic', cfg, img: 64, epochs: 2, batch: 2, nbs: 4, seed: 3, synthTrain: 12, synthVal: 4,
-    synthOptions: { classes: ['circle', 'square'], objects: [1, 2] }, project: dir, existOk: true,
-    hypOverrides: { warmup_epochs: 0 }, saveEvery: 1, sync,
+    data: 'synthetic',
+    cfg,
+    img: 64,
+    epochs: 2,
+    batch: 2,
+    nbs: 4,
+    seed: 3,
+    synthTrain: 12,
+    synthVal: 4,
+    synthOptions: { classes: ['circle', 'square'], objects: [1, 2] },
+    project: dir,
+    existOk: true,
+    hypOverrides: { warmup_epochs: 0 },
+    saveEvery: 1,
+    sync,
   };
   const straight = await trainSession({ ...base, name: 'straight' });
   const plain = await trainSession({ ...base, name: 'plain', sync: undefined });
 
   const ac = new AbortController();
-  await t.rejects(trainSession({
-    ...base, name: 'cut', signal: ac.signal,
-    // stops at batch 5, so last.ckpt is that of batch 4: optimizer step 3 done, the outer step of step 4 not yet
-    onEvent: (e) => { if (e.type === 'batch' && e.epoch === 0 && e.index === 5) ac.abort(new Error('simulated crash')); },
-  }), /simulated crash/);
+  await t.rejects(
+    trainSession({
+      ...base,
+      name: 'cut',
+      signal: ac.signal,
+      // stops at batch 5, so last.ckpt is that of batch 4: optimizer step 3 done, the outer step of step 4 not yet
+      onEvent: (e) => {
+        if (e.type === 'batch' && e.epoch === 0 && e.index === 5) ac.abort(new Error('simulated crash'));
+      },
+    }),
+    /simulated crash/,
+  );
   const cutLast = join(dir, 'cut', 'weights', 'last.ckpt');
   const mid = loadCheckpoint(cutLast);
   t.same((mid.meta.fit as { cursor: unknown }).cursor, { epoch: 0, index: 5 }, 'the checkpoint was taken mid-epoch (after batch 4)');
@@ -48,7 +67,8 @@ t.test('diloco: interrupted mid-interval + resumed == uninterrupted', async (t) 
   t.ok(mid.tensors.get('sync/anchor') && mid.tensors.get('sync/velocity'), 'the outer state is in the checkpoint');
   const resumed = await trainSession({ ...base, data: '', resume: cutLast, sync: undefined });
 
-  const a = loadCheckpoint(straight.lastPath), b = loadCheckpoint(resumed.lastPath);
+  const a = loadCheckpoint(straight.lastPath),
+    b = loadCheckpoint(resumed.lastPath);
   const bad: string[] = [];
   for (const [k, v] of a.tensors) {
     const w = b.tensors.get(k);

@@ -15,9 +15,13 @@ import { faultPhase } from '../faults/helpers.ts';
 t.test('diloco: a rank killed between outer syncs costs only its own inner steps', async (t) => {
   const { c, api } = await liveCluster(t, 'dl');
   await startAgentProc(t, c, 'a', 3);
-  const steps = 24, killAt = 7, every = 5;
+  const steps = 24,
+    killAt = 7,
+    every = 5;
   const job = await api.submit({
-    workers: 3, max_restarts: 3, checkpoint_every: 1000, // no checkpoint to fall back on: the state must come from the gang
+    workers: 3,
+    max_restarts: 3,
+    checkpoint_every: 1000, // no checkpoint to fall back on: the state must come from the gang
     trainer: { kind: 'logreg', steps, features: 8, batch: 16, seed: 2, step_delay_ms: 80 },
     sync: { mode: 'diloco', every },
     faults: [{ kind: 'kill-actor', target: { rank: 2 }, at_step: killAt }],
@@ -30,7 +34,10 @@ t.test('diloco: a rank killed between outer syncs costs only its own inner steps
   const events = await eventsOf(api, job.id);
   const st = stateLines(events, 1).map((s) => ({ ...s, step: Number(/step=(\d+)/.exec(s.msg)?.[1]) }));
   t.equal(st.length, 3, `generation 1: three ranks agreed (${st.map((s) => s.msg).join(' | ')})`);
-  t.ok(st.every((s) => s.step >= killAt), `no rank went back to the last outer sync (step ${every}) or a checkpoint: steps ${st.map((s) => s.step).join(', ')}`);
+  t.ok(
+    st.every((s) => s.step >= killAt),
+    `no rank went back to the last outer sync (step ${every}) or a checkpoint: steps ${st.map((s) => s.step).join(', ')}`,
+  );
   t.same(st.map((s) => s.source).sort(), ['peer', 'self', 'self'], 'the survivors kept their own state, the replacement received one');
   const report = checkSteps(events, steps);
   t.ok(report.ok, `steps: ${report.problems.join('; ') || 'every step reported once'}`);

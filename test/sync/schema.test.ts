@@ -9,7 +9,16 @@ import { JobSpec, effectiveSync } from '../../shared/schemas/index.ts';
 
 t.test('defaults and the allreduce.fp16 compatibility', async (t) => {
   const j = JobSpec.parse({ trainer: { kind: 'logreg' } });
-  t.same(j.sync, { mode: 'allreduce', every: 16, compress: 'none', outer_lr: 0.7, outer_momentum: 0.9, fragments: 4, overlap: 1, error_feedback: true });
+  t.same(j.sync, {
+    mode: 'allreduce',
+    every: 16,
+    compress: 'none',
+    outer_lr: 0.7,
+    outer_momentum: 0.9,
+    fragments: 4,
+    overlap: 1,
+    error_feedback: true,
+  });
   t.equal(effectiveSync(j).compress, 'none');
   const old = JobSpec.parse({ trainer: { kind: 'logreg' }, allreduce: { fp16: true } });
   t.equal(effectiveSync(old).compress, 'fp16', 'allreduce.fp16: true means compress fp16');
@@ -21,7 +30,8 @@ t.test('defaults and the allreduce.fp16 compatibility', async (t) => {
 
 t.test('bad sync fields: 400 naming the field', async (t) => {
   const { head } = await headFixture(t);
-  const post = (sync: unknown) => head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { trainer: { kind: 'logreg' }, sync } as object });
+  const post = (sync: unknown) =>
+    head.app.inject({ method: 'POST', url: '/v1/jobs', payload: { trainer: { kind: 'logreg' }, sync } as object });
   const cases: Array<[string, unknown, string]> = [
     ['unknown mode', { mode: 'gossip' }, 'body.sync.mode'],
     ['every 0', { mode: 'diloco', every: 0 }, 'body.sync.every'],
@@ -48,14 +58,18 @@ t.test('flotilla train --sync flags go through the same schema', async (t) => {
   const { run } = await import('../../bin/cli/train.ts');
   const errs: string[] = [];
   const orig = console.error;
-  console.error = (m: string) => { errs.push(String(m)); };
+  console.error = (m: string) => {
+    errs.push(String(m));
+  };
   try {
     t.equal(await run(['--data', 'synthetic', '--sync', 'diloco', '--outer-momentum', '1.5']), 2, 'exit 2');
-  } finally { console.error = orig; }
+  } finally {
+    console.error = orig;
+  }
   t.match(errs.join('\n'), /outer_momentum/, 'the error names the field');
 });
 
-t.test('docs/sync.md shows the schema\'s defaults and the int8 chunk', async (t) => {
+t.test("docs/sync.md shows the schema's defaults and the int8 chunk", async (t) => {
   const { readFileSync } = await import('node:fs');
   const { SYNC_DEFAULTS } = await import('../../shared/schemas/index.ts');
   const { INT8_CHUNK } = await import('../../worker/engine/sync/index.ts');
@@ -81,10 +95,20 @@ t.test('flotilla submit: sync from the YAML file, flags over it', async (t) => {
   writeFileSync(file, 'trainer:\n  kind: logreg\n  steps: 5\nsync:\n  mode: diloco\n  every: 8\n  compress: bf16\n');
   const out: string[] = [];
   const log = console.log;
-  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+  console.log = (...a: unknown[]) => {
+    out.push(a.join(' '));
+  };
   let code: number;
-  try { code = await submit([file, '--server', head.url, '--compress', 'int8', '--outer-lr', '0.5']); } finally { console.log = log; }
+  try {
+    code = await submit([file, '--server', head.url, '--compress', 'int8', '--outer-lr', '0.5']);
+  } finally {
+    console.log = log;
+  }
   t.equal(code, 0);
   const rec = head.ctl.jobs.get(out.join('').trim())!;
-  t.match(rec.spec.sync, { mode: 'diloco', every: 8, compress: 'int8', outer_lr: 0.5, outer_momentum: 0.9 }, 'the file\'s sync with the flags over it');
+  t.match(
+    rec.spec.sync,
+    { mode: 'diloco', every: 8, compress: 'int8', outer_lr: 0.5, outer_momentum: 0.9 },
+    "the file's sync with the flags over it",
+  );
 });

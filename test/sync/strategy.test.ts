@@ -9,16 +9,36 @@ import t, { type Test } from 'tap';
 import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 import { startRanks } from '../collective/kit.ts';
 import { syncComm } from '../../worker/actor/sync-comm.ts';
-import { SyncStrategy, decode, encode, sumOverRanks, type SyncComm, type SyncSettings, type SyncTarget } from '../../worker/engine/sync/index.ts';
+import {
+  SyncStrategy,
+  decode,
+  encode,
+  sumOverRanks,
+  type SyncComm,
+  type SyncSettings,
+  type SyncTarget,
+} from '../../worker/engine/sync/index.ts';
 import { batchRows, generateDataset, gradientSums, type Dataset } from '../../worker/trainers/logreg-math.ts';
 
 const server = await startNatsServer({ auth: false, jetstream: false });
 t.teardown(() => server.stop());
 
 const f32 = Math.fround;
-const F = 8, PER_RANK = 16, LR = 0.5, SEED = 5;
+const F = 8,
+  PER_RANK = 16,
+  LR = 0.5,
+  SEED = 5;
 const data = generateDataset(SEED, 400, F);
-const base: SyncSettings = { mode: 'diloco', every: 4, compress: 'none', outer_lr: 0.7, outer_momentum: 0.9, fragments: 1, overlap: 0, error_feedback: true };
+const base: SyncSettings = {
+  mode: 'diloco',
+  every: 4,
+  compress: 'none',
+  outer_lr: 0.7,
+  outer_momentum: 0.9,
+  fragments: 1,
+  overlap: 0,
+  error_feedback: true,
+};
 
 /** One inner step of rank r's replica in place: its rows' gradient (scaled by W as the strategy does) and plain SGD. */
 function innerStep(d: Dataset, params: Float32Array, k: number, r: number, W: number, buf: Float32Array, scale: boolean): void {
@@ -50,9 +70,11 @@ async function runRank(comm: SyncComm, s: SyncSettings, steps: number): Promise<
 function reference(s: SyncSettings, W: number, steps: number): Float32Array[] {
   const n = F + 1;
   const P = Array.from({ length: W }, () => new Float32Array(n));
-  const anchor = new Float32Array(n), vel = new Float32Array(n);
+  const anchor = new Float32Array(n),
+    vel = new Float32Array(n);
   const local = s.mode === 'local-sgd';
-  const lr = local ? 1 : s.outer_lr, mu = local ? 0 : s.outer_momentum;
+  const lr = local ? 1 : s.outer_lr,
+    mu = local ? 0 : s.outer_momentum;
   const nf = s.mode === 'streaming' ? s.fragments : 1;
   const overlap = s.mode === 'streaming' ? s.overlap : 0;
   const range = (f: number) => [Math.floor((f * n) / nf), Math.floor(((f + 1) * n) / nf)];
@@ -94,7 +116,9 @@ function reference(s: SyncSettings, W: number, steps: number): Float32Array[] {
     }
     outerDone[q.f] += 1;
   };
-  const applyDue = (k: number) => { while (queue.length && queue[0].due <= k) apply(queue.shift()!); };
+  const applyDue = (k: number) => {
+    while (queue.length && queue[0].due <= k) apply(queue.shift()!);
+  };
   const sendF = (f: number, k: number, due: number, zeroSkip = false) => {
     const [b, e] = range(f);
     queue.push({ f, due, mean: meanDelta(f), sent: P.map((p) => p.slice(b, e)), zeroSkip });
@@ -126,43 +150,58 @@ async function compare(t: Test, name: string, s: SyncSettings, W: number, steps:
     // the outer steps did something: the result is not what plain allreduce-free training gives
     const alone = reference({ ...s, mode: 'local-sgd', every: 1_000_000 }, W, steps);
     t.not(bits(got[0]), bits(alone[0]), `${name}: the syncs changed the trajectory`);
-  } finally { await ranks.close(); }
+  } finally {
+    await ranks.close();
+  }
 }
 
 t.test('local-sgd, H=3, 3 ranks', (t) => compare(t, 'local-sgd', { ...base, mode: 'local-sgd', every: 3 }, 3, 10));
 t.test('diloco ending on a sync step (the flush sends nothing), 2 ranks', (t) => compare(t, 'diloco-aligned', base, 2, 12));
 t.test('diloco, H=4, outer lr 0.7 momentum 0.9, 3 ranks', (t) => compare(t, 'diloco', base, 3, 13));
-t.test('streaming, 3 fragments, H=6, overlap 2, 2 ranks', (t) => compare(t, 'streaming', { ...base, mode: 'streaming', every: 6, fragments: 3, overlap: 2 }, 2, 20));
+t.test('streaming, 3 fragments, H=6, overlap 2, 2 ranks', (t) =>
+  compare(t, 'streaming', { ...base, mode: 'streaming', every: 6, fragments: 3, overlap: 2 }, 2, 20),
+);
 t.test('diloco + int8 with error feedback, 3 ranks', (t) => compare(t, 'diloco+int8', { ...base, compress: 'int8' }, 3, 13));
 t.test('local-sgd + bf16, 2 ranks', (t) => compare(t, 'local-sgd+bf16', { ...base, mode: 'local-sgd', every: 2, compress: 'bf16' }, 2, 9));
 
 t.test('int8/bf16 sums: the same bits on every rank, within the codec bound of the exact sum', async (t) => {
-  const W = 3, n = 3000;
+  const W = 3,
+    n = 3000;
   const ranks = await startRanks(server.url, uniquePrefix('sum'), W);
   try {
     for (const c of ['int8', 'bf16'] as const) {
       const inputs = ranks.groups.map((_, r) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + r) * (1 + (i % 7))));
       const exact = new Float64Array(n);
-      for (const x of inputs) x.forEach((v, i) => { exact[i] += v; });
+      for (const x of inputs)
+        x.forEach((v, i) => {
+          exact[i] += v;
+        });
       const bufs = inputs.map((x) => x.slice());
       await Promise.all(ranks.groups.map((g, r) => sumOverRanks(syncComm(g), bufs[r], c, new Float32Array(n))));
       t.equal(new Set(bufs.map(bits)).size, 1, `${c}: identical bits on the ${W} ranks`);
       let worst = 0;
-      bufs[0].forEach((v, i) => { worst = Math.max(worst, Math.abs(v - exact[i])); });
+      bufs[0].forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - exact[i]));
+      });
       // int8: each rank's error <= 7/254 (chunk max 7), bf16: <= 7·2^-8 per rank
       const bound = c === 'int8' ? (W * 7) / 254 : W * 7 * 2 ** -8 + 1e-5;
       t.ok(worst <= bound, `${c}: worst error ${worst.toExponential(3)} <= ${bound.toExponential(3)}`);
     }
-  } finally { await ranks.close(); }
+  } finally {
+    await ranks.close();
+  }
 });
 
 t.test('BatchNorm statistics: mean at every sync; EMA: each rank its own until the flush, then the mean', async (t) => {
-  const W = 2, n = 5;
+  const W = 2,
+    n = 5;
   const ranks = await startRanks(server.url, uniquePrefix('bn'), W);
   try {
     const run = async (comm: SyncComm) => {
       const r = comm.rank;
-      const params = new Float32Array(n), bn = Float32Array.from({ length: 3 }, (_, i) => i + 10 * r), ema = Float32Array.from({ length: 4 }, (_, i) => i * (r + 1));
+      const params = new Float32Array(n),
+        bn = Float32Array.from({ length: 3 }, (_, i) => i + 10 * r),
+        ema = Float32Array.from({ length: 4 }, (_, i) => i * (r + 1));
       const vec = (a: Float32Array) => ({ size: a.length, read: (o: Float32Array) => o.set(a), write: (v: Float32Array) => a.set(v) });
       const target: SyncTarget = { params: vec(params), buffers: vec(bn), ema: vec(ema) };
       const s = new SyncStrategy({ ...base, mode: 'local-sgd', every: 2 }, n);
@@ -178,34 +217,64 @@ t.test('BatchNorm statistics: mean at every sync; EMA: each rank its own until t
     const [a, b] = await Promise.all(ranks.groups.map((g) => run(syncComm(g))));
     t.same(a.afterStep1.bn, [0, 1, 2], 'between syncs a rank keeps its own statistics');
     t.same(a.afterSync.params, [1.5, 1.5, 1.5, 1.5, 1.5], 'local-sgd: the mean of the replicas');
-    t.same([a.afterSync.bn, b.afterSync.bn], [[5, 6, 7], [5, 6, 7]], 'BN statistics: their mean at the sync');
-    t.same([a.afterSync.ema, b.afterSync.ema], [[0, 1, 2, 3], [0, 2, 4, 6]], 'EMA: not exchanged at a sync');
-    t.same([a.afterFlush.ema, b.afterFlush.ema], [[0, 1.5, 3, 4.5], [0, 1.5, 3, 4.5]], 'EMA: the mean at the flush');
-  } finally { await ranks.close(); }
+    t.same(
+      [a.afterSync.bn, b.afterSync.bn],
+      [
+        [5, 6, 7],
+        [5, 6, 7],
+      ],
+      'BN statistics: their mean at the sync',
+    );
+    t.same(
+      [a.afterSync.ema, b.afterSync.ema],
+      [
+        [0, 1, 2, 3],
+        [0, 2, 4, 6],
+      ],
+      'EMA: not exchanged at a sync',
+    );
+    t.same(
+      [a.afterFlush.ema, b.afterFlush.ema],
+      [
+        [0, 1.5, 3, 4.5],
+        [0, 1.5, 3, 4.5],
+      ],
+      'EMA: the mean at the flush',
+    );
+  } finally {
+    await ranks.close();
+  }
 });
 
 t.test('EMA at the flush as model + mean(EMA − model), int8: within the codec bound of the mean', async (t) => {
-  const W = 2, n = 600;
+  const W = 2,
+    n = 600;
   const ranks = await startRanks(server.url, uniquePrefix('ema'), W);
   try {
     const emas = [0, 1].map((r) => Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 3 + 0.01 * (r + 1) * Math.sin(i * 0.7)));
     const model = Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 3); // the synced model, the same on both ranks
     const want = Float64Array.from({ length: n }, (_, i) => (emas[0][i] + emas[1][i]) / 2);
-    const out = await Promise.all(ranks.groups.map(async (g, r) => {
-      const ema = emas[r].slice();
-      const params = new Float32Array(4);
-      const vec = (a: Float32Array) => ({ size: a.length, read: (o: Float32Array) => o.set(a), write: (v: Float32Array) => a.set(v) });
-      const s = new SyncStrategy({ ...base, mode: 'diloco', compress: 'int8' }, 4);
-      const target: SyncTarget = { params: vec(params), ema: vec(ema), emaModel: { size: n, read: (o) => o.set(model) } };
-      s.begin(target);
-      await s.flush(target, 1, syncComm(g));
-      return { ema, bytes: s.bytesSent };
-    }));
+    const out = await Promise.all(
+      ranks.groups.map(async (g, r) => {
+        const ema = emas[r].slice();
+        const params = new Float32Array(4);
+        const vec = (a: Float32Array) => ({ size: a.length, read: (o: Float32Array) => o.set(a), write: (v: Float32Array) => a.set(v) });
+        const s = new SyncStrategy({ ...base, mode: 'diloco', compress: 'int8' }, 4);
+        const target: SyncTarget = { params: vec(params), ema: vec(ema), emaModel: { size: n, read: (o) => o.set(model) } };
+        s.begin(target);
+        await s.flush(target, 1, syncComm(g));
+        return { ema, bytes: s.bytesSent };
+      }),
+    );
     t.equal(bits(out[0].ema), bits(out[1].ema), 'both ranks hold the same EMA');
     let worst = 0;
-    out[0].ema.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - want[i])); });
+    out[0].ema.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - want[i]));
+    });
     // each rank's EMA − model is at most 0.02: int8 error <= 0.02/254 per rank, halved by the mean, plus float32 rounding of ~3
     t.ok(worst <= 0.02 / 254 + 1e-6, `worst error ${worst.toExponential(3)}`);
     t.ok(out[0].bytes < 4 * n, `sent ${out[0].bytes} bytes, under the ${4 * n} of float32`);
-  } finally { await ranks.close(); }
+  } finally {
+    await ranks.close();
+  }
 });

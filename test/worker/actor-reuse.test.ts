@@ -15,7 +15,10 @@ function environ(pid: number): string[] {
   return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
 }
 
-interface Conn { name?: string; authorized_user?: string }
+interface Conn {
+  name?: string;
+  authorized_user?: string;
+}
 
 /** A server with auth and a monitoring port on loopback (this test reads its /connz). */
 async function envWithMonitor(t: Parameters<typeof natsEnv>[0], tag: string): Promise<{ env: Env; monitor: string }> {
@@ -58,26 +61,46 @@ t.test('one warm process runs two jobs in turn and keeps nothing of the first', 
   t.equal(back.reused, 1, 'its process went back to the pool');
   t.ok(pool.readyPids().includes(pid), `process ${pid} is ready again`);
 
-  const b = actorSpec({ jobId: 'jb', actorId: 'jb-r0', nodeId: 'node-r', job: jobSpec({ trainer: { kind: 'logreg', steps: 40, features: 4, batch: 8, step_delay_ms: 50 } }) });
+  const b = actorSpec({
+    jobId: 'jb',
+    actorId: 'jb-r0',
+    nodeId: 'node-r',
+    job: jobSpec({ trainer: { kind: 'logreg', steps: 40, features: 4, batch: 8, step_delay_ms: 50 } }),
+  });
   const replyB = await control(env.nc, env.s.nodeControl('node-r'), await spawnMsg(env, b));
   t.match(replyB, { ok: true, result: { actorId: 'jb-r0', pid } }, 'job B is placed on the same process');
   const st = await waitActor(env.nc, env.s, 'jb-r0', (s) => s.step !== null && s.step > 0);
   t.equal(st.pid, pid, 'actor B answers on NATS from the same PID');
   t.equal(st.actorId, 'jb-r0', 'as actor B');
 
-  t.notOk(environ(pid).some((l) => /^FLOTILLA_(NATS_CREDS|JOIN_TOKEN|ACTOR_SPEC)=/.test(l)), 'no creds or spec in its environment');
-  t.notOk(environ(pid).some((l) => l.includes(credsJwt(msgA.creds!))), 'no trace of A\'s JWT in its environment');
+  t.notOk(
+    environ(pid).some((l) => /^FLOTILLA_(NATS_CREDS|JOIN_TOKEN|ACTOR_SPEC)=/.test(l)),
+    'no creds or spec in its environment',
+  );
+  t.notOk(
+    environ(pid).some((l) => l.includes(credsJwt(msgA.creds!))),
+    "no trace of A's JWT in its environment",
+  );
   const conns = await connections(monitor);
   const userA = userOf(msgA.creds);
   const msgB = await spawnMsg(env, b); // the same permissions: only its user key differs, so compare names and keys
   t.ok(msgB.op === 'spawn' && msgB.creds && userOf(msgB.creds) !== userA, 'every mint is a user of its own');
-  t.ok(conns.some((c) => c.name === 'flotilla-actor-jb-r0' && c.authorized_user?.startsWith('U')), 'the server lists actor B\'s connection with its user key (the check sees actors)');
-  t.notOk(conns.some((c) => c.name?.startsWith('flotilla-actor-ja-r0')), 'no connection named for actor A is left');
-  t.notOk(conns.some((c) => c.authorized_user === userA), 'no connection is authenticated as actor A\'s user');
+  t.ok(
+    conns.some((c) => c.name === 'flotilla-actor-jb-r0' && c.authorized_user?.startsWith('U')),
+    "the server lists actor B's connection with its user key (the check sees actors)",
+  );
+  t.notOk(
+    conns.some((c) => c.name?.startsWith('flotilla-actor-ja-r0')),
+    'no connection named for actor A is left',
+  );
+  t.notOk(
+    conns.some((c) => c.authorized_user === userA),
+    "no connection is authenticated as actor A's user",
+  );
   t.match((await ex.next((e) => e.actorId === 'jb-r0')).outcome, { kind: 'succeeded', step: 40 }, 'job B succeeded');
 });
 
-t.test('a stopped actor\'s process is not reused', async (t) => {
+t.test("a stopped actor's process is not reused", async (t) => {
   const env = await natsEnv(t, 'rf');
   pretendHead(env.nc, env.s);
   const ex = exits(env.nc, env.s);

@@ -14,16 +14,31 @@ t.same(coreShareEnv(4), {}, "an explicit thread count in the agent's environment
 delete process.env[THREADS_ENV];
 process.env[SHARE_ENV] = '7';
 t.same(coreShareEnv(4), {}, "and so is the agent's own share");
-for (const [k, v] of [[THREADS_ENV, saved.t], [SHARE_ENV, saved.s]] as const) {
+for (const [k, v] of [
+  [THREADS_ENV, saved.t],
+  [SHARE_ENV, saved.s],
+] as const) {
   if (v === undefined) delete process.env[k];
   else process.env[k] = v;
 }
 
 // What an actor's addon makes of it (a fresh process: the count is read once).
 const threads = (env: Record<string, string>) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
-    "import { defaultThreads } from './worker/native/index.ts'; import { availableParallelism, loadavg } from 'node:os'; console.log(JSON.stringify({ n: defaultThreads(), cores: availableParallelism(), busy: loadavg()[0] >= availableParallelism() }));"],
-  { cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, [THREADS_ENV]: '', [SHARE_ENV]: '', ...env }, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      "import { defaultThreads } from './worker/native/index.ts'; import { availableParallelism, loadavg } from 'node:os'; console.log(JSON.stringify({ n: defaultThreads(), cores: availableParallelism(), busy: loadavg()[0] >= availableParallelism() }));",
+    ],
+    {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, [THREADS_ENV]: '', [SHARE_ENV]: '', ...env },
+      encoding: 'utf8',
+    },
+  );
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { n: number; cores: number; busy: boolean };
 };
 t.equal(threads({ [THREADS_ENV]: '3' }).n, 3, 'FLOTILLA_NATIVE_THREADS is taken as given');

@@ -20,7 +20,8 @@ t.test('registers with the head and heartbeats its actors', async (t) => {
   t.equal(second.draining, false);
   const third = await beats.next((b) => b !== beats.items[0] && b !== second);
   t.ok(typeof second.seq === 'number' && third.seq === second.seq + 1, `beats are numbered in order (${second.seq}, ${third.seq})`);
-  regs.close(); beats.close();
+  regs.close();
+  beats.close();
 });
 
 t.test('malformed control requests get FLO_VALIDATION naming the field; the agent keeps serving', async (t) => {
@@ -33,11 +34,17 @@ t.test('malformed control requests get FLO_VALIDATION naming the field; the agen
   if (!missing.ok) {
     t.equal(missing.error.code, 'FLO_VALIDATION');
     t.match(missing.error.message, /actor/, 'names the missing field');
-    t.ok((missing.error.details as { path: string }[]).some((d) => d.path === 'actor'), 'details carry the path');
+    t.ok(
+      (missing.error.details as { path: string }[]).some((d) => d.path === 'actor'),
+      'details carry the path',
+    );
   }
   const badOp = await control(env.nc, subj, { op: 'explode' });
   t.equal(badOp.ok, false);
-  if (!badOp.ok) { t.equal(badOp.error.code, 'FLO_VALIDATION'); t.match(badOp.error.message, /op/); }
+  if (!badOp.ok) {
+    t.equal(badOp.error.code, 'FLO_VALIDATION');
+    t.match(badOp.error.message, /op/);
+  }
   const notJson = await control(env.nc, subj, new TextEncoder().encode('{nope'));
   t.equal(notJson.ok, false);
   if (!notJson.ok) t.equal(notJson.error.code, 'FLO_VALIDATION');
@@ -45,8 +52,15 @@ t.test('malformed control requests get FLO_VALIDATION naming the field; the agen
   t.equal(badId.ok, false);
   if (!badId.ok) t.match(badId.error.message, /actorId/);
   const job = jobSpec({ trainer: { kind: 'logreg' } });
-  const outside = await control(env.nc, subj, { op: 'spawn', actor: { ...actorSpec({ jobId: 'j', actorId: 'x', nodeId: 'node-bad', job }), rank: 1 } });
-  t.match(outside, { ok: false, error: { code: 'FLO_VALIDATION', details: [{ path: 'actor.rank' }] } }, 'a rank outside the world is refused');
+  const outside = await control(env.nc, subj, {
+    op: 'spawn',
+    actor: { ...actorSpec({ jobId: 'j', actorId: 'x', nodeId: 'node-bad', job }), rank: 1 },
+  });
+  t.match(
+    outside,
+    { ok: false, error: { code: 'FLO_VALIDATION', details: [{ path: 'actor.rank' }] } },
+    'a rank outside the world is refused',
+  );
   const unknown = await control(env.nc, subj, { op: 'stop', actorId: 'nobody' });
   t.equal(unknown.ok, false);
   if (!unknown.ok) t.equal(unknown.error.code, 'FLO_NOT_FOUND');
@@ -73,10 +87,17 @@ t.test('spawn -> actor runs -> exit reported as succeeded; bad input is fatal', 
   const [r, twin] = await Promise.all([control(env.nc, subj, a1), control(env.nc, subj, a1)]);
   t.equal(r.ok, true, 'spawn accepted');
   if (r.ok) t.match(r.result, { actorId: 'a1', pid: Number });
-  t.same(twin.ok && (twin.result as { pid: number }).pid, r.ok && (r.result as { pid: number }).pid, 'a concurrent duplicate spawn gets the same process');
+  t.same(
+    twin.ok && (twin.result as { pid: number }).pid,
+    r.ok && (r.result as { pid: number }).pid,
+    'a concurrent duplicate spawn gets the same process',
+  );
   const again = await control(env.nc, subj, a1);
   t.match(again, { ok: true, result: { existing: true } }, 'spawning the same actor again is idempotent');
-  const clash = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'job1', actorId: 'a1', generation: 5, nodeId: 'node-sp', job }) });
+  const clash = await control(env.nc, subj, {
+    op: 'spawn',
+    actor: actorSpec({ jobId: 'job1', actorId: 'a1', generation: 5, nodeId: 'node-sp', job }),
+  });
   t.match(clash, { ok: false, error: { code: 'FLO_CONFLICT' } }, 'the same id for another actor is a conflict');
 
   const yjob = jobSpec({ trainer: { kind: 'yolov5', data: '/nonexistent/data.yaml' } });
@@ -121,7 +142,8 @@ t.test('SIGKILL of an actor is a retryable exit; stop is cancelled; actorCall st
   t.match(p.outcome, { kind: 'cancelled' });
   await beats.next((b) => b.actors.length === 0 && b.ts > p.outcome.message.length);
   t.pass('heartbeats list no actors after both exits');
-  ex.close(); beats.close();
+  ex.close();
+  beats.close();
 });
 
 t.test('jobAbort stops actors of older generations only', async (t) => {
@@ -141,11 +163,17 @@ t.test('jobAbort stops actors of older generations only', async (t) => {
   env.nc.publish(env.s.jobAbort('jab'), encode({ jobId: 'jab', generation: 'x' })); // malformed: ignored
   const e = await ex.next((x) => x.actorId === 'old');
   t.match(e.outcome, { kind: 'cancelled' });
-  const stale = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'jab', actorId: 'straggler', generation: 0, nodeId: 'node-ab', job }) });
+  const stale = await control(env.nc, subj, {
+    op: 'spawn',
+    actor: actorSpec({ jobId: 'jab', actorId: 'straggler', generation: 0, nodeId: 'node-ab', job }),
+  });
   t.match(stale, { ok: false, error: { code: 'FLO_STALE_GENERATION' } }, 'an aborted generation is not spawned again');
   const st = await waitActor(env.nc, env.s, 'new', (x) => x.state === 'running');
   t.equal(st.generation, 1, 'the newer generation still answers');
-  t.notOk(ex.items.some((x) => x.actorId === 'new'), 'the newer generation did not exit');
+  t.notOk(
+    ex.items.some((x) => x.actorId === 'new'),
+    'the newer generation did not exit',
+  );
   const full = await control(env.nc, subj, { op: 'spawn', actor: actorSpec({ jobId: 'other', actorId: 'third', nodeId: 'node-ab', job }) });
   t.match(full, { ok: false, error: { code: 'FLO_NO_CAPACITY' } }, 'two running actors fill two slots');
   await control(env.nc, subj, { op: 'stop', actorId: 'new' });

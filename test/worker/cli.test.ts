@@ -29,12 +29,37 @@ t.test('flotilla worker --nats --prefix --node-id --slots registers, and SIGTERM
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const creds = join(dir, 'node.creds');
   writeFileSync(creds, await env.srv.auth!.mint('worker:cli-node:t1', workerPermissions(env.s, 'cli-node')));
-  const proc = spawn(process.execPath, ['bin/flotilla.mjs', 'worker', '--nats', env.srv.url, '--creds', creds, '--prefix', env.prefix, '--node-id', 'cli-node', '--slots', '2'], {
-    cwd: REPO_ROOT, env: { ...process.env, FLOTILLA_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      'bin/flotilla.mjs',
+      'worker',
+      '--nats',
+      env.srv.url,
+      '--creds',
+      creds,
+      '--prefix',
+      env.prefix,
+      '--node-id',
+      'cli-node',
+      '--slots',
+      '2',
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, FLOTILLA_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
-  t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); });
-  const line = await new Promise<string>((resolve) => createInterface({ input: proc.stdout! }).on('line', (l) => { if (/registered/.test(l)) resolve(l); }));
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (/registered/.test(l)) resolve(l);
+    }),
+  );
   t.match(line, /node cli-node registered \(slots 2/);
   t.match(decode(NodeInfo, await regs.next()), { nodeId: 'cli-node', slots: 2 });
   proc.kill('SIGTERM');

@@ -20,7 +20,11 @@ t.test('an exit reported while the server is down is stored once it is back, and
   t.teardown(() => nc.close());
   await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [s.allActorExits] });
   const exit: ActorExit = {
-    nodeId: 'n1', actorId: 'j1-g0-r0', jobId: 'j1', generation: 0, rank: 0,
+    nodeId: 'n1',
+    actorId: 'j1-g0-r0',
+    jobId: 'j1',
+    generation: 0,
+    rank: 0,
     outcome: { kind: 'retryable', message: 'lane lost', exitCode: 5, signal: null },
   };
   await srv.kill();
@@ -30,7 +34,11 @@ t.test('an exit reported while the server is down is stored once it is back, and
   await srv.restart();
   t.equal(await stored, true, 'acknowledged by the restarted server');
   t.ok(retries.length >= 1, `retried while the server was down (${retries.length} failed attempts)`);
-  t.equal(await reportExit(jetstream(nc), s.actorExit('n1'), exit, new AbortController().signal, () => undefined), true, 'a repeat is acknowledged too');
+  t.equal(
+    await reportExit(jetstream(nc), s.actorExit('n1'), exit, new AbortController().signal, () => undefined),
+    true,
+    'a repeat is acknowledged too',
+  );
   const info = await (await jetstreamManager(nc)).streams.info(stream);
   t.equal(info.state.messages, 1, 'the stream holds the exit once');
   const msg = await (await jetstreamManager(nc)).streams.getMessage(stream, { seq: info.state.first_seq });
@@ -45,8 +53,21 @@ t.test('giving up: the agent closing ends the retries', async (t) => {
   const s = subjects(uniquePrefix('ex'));
   const ac = new AbortController();
   // no stream captures the subject: every attempt fails
-  const p = reportExit(jetstream(nc), s.actorExit('n1'), {
-    nodeId: 'n1', actorId: 'a1', jobId: 'j1', generation: 0, rank: 0, outcome: { kind: 'succeeded', message: '', exitCode: 0, signal: null },
-  }, ac.signal, (_e, n) => { if (n === 2) ac.abort(); });
+  const p = reportExit(
+    jetstream(nc),
+    s.actorExit('n1'),
+    {
+      nodeId: 'n1',
+      actorId: 'a1',
+      jobId: 'j1',
+      generation: 0,
+      rank: 0,
+      outcome: { kind: 'succeeded', message: '', exitCode: 0, signal: null },
+    },
+    ac.signal,
+    (_e, n) => {
+      if (n === 2) ac.abort();
+    },
+  );
   t.equal(await p, false, 'resolves false once aborted');
 });

@@ -71,7 +71,10 @@ t.test('disconnected for longer than its outage hold, an actor stops itself; its
   await putJob(nc, prefix, 'jf2', 0);
   const agent = await startTestAgent(t, { srv, nc, prefix }, { nodeId: 'node-g' });
   // the outage hold is the job's allreduce timeout: 3 s here
-  const short = jobSpec({ trainer: { kind: 'logreg', steps: 100_000, step_delay_ms: 20 }, allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 3000 } });
+  const short = jobSpec({
+    trainer: { kind: 'logreg', steps: 100_000, step_delay_ms: 20 },
+    allreduce: { algorithm: 'auto', fp16: false, timeout_ms: 3000 },
+  });
   const spec = { ...actorSpec({ jobId: 'jf2', actorId: 'jf2-g0-r0', nodeId: 'node-g', job: short }), leaseMs: 1500 };
   t.match(await control(nc, s.nodeControl('node-g'), { op: 'spawn', actor: spec }), { ok: true });
   await waitActor(nc, s, spec.actorId, (st) => (st.step ?? 0) >= 3);
@@ -85,8 +88,11 @@ t.test('disconnected for longer than its outage hold, an actor stops itself; its
   t.pass(`the cut-off actor exited on its own while the server was down (${Date.now() - killedAt} ms after the kill)`);
   await srv.restart();
   const stream = exitsStreamName(s);
-  for (;;) { // our own client reconnects too
-    const info = await jetstreamManager(nc).then((m) => m.streams.info(stream)).catch(() => null);
+  for (;;) {
+    // our own client reconnects too
+    const info = await jetstreamManager(nc)
+      .then((m) => m.streams.info(stream))
+      .catch(() => null);
     if (info && info.state.messages > 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -115,7 +121,11 @@ t.test('a checkpoint of a superseded generation is refused', async (t) => {
   const ok = new Fence({ nc: env.nc, prefix: env.prefix, spec: current, onFenced: () => t.fail('the current generation is not fenced') });
   const store2 = await CheckpointStore.open(env.nc, env.prefix, 'jf3', { generation: 2, guard: (what) => ok.check(what) });
   await store2.save(10, new Uint8Array([1, 2, 3]));
-  t.same((await store2.list()).map((c) => c.info.metadata?.['flotilla-generation']), ['2'], 'the current generation writes, and its generation is recorded');
+  t.same(
+    (await store2.list()).map((c) => c.info.metadata?.['flotilla-generation']),
+    ['2'],
+    'the current generation writes, and its generation is recorded',
+  );
   fence.stop();
   ok.stop();
 });
@@ -130,7 +140,9 @@ t.test('a blocked event loop is not silence: no self-fencing after a long synchr
   t.teardown(() => fence.stop());
   await new Promise((r) => setTimeout(r, 300));
   const until = Date.now() + 1500; // a model build or a dataset scan that never yields
-  while (Date.now() < until) { /* busy */ }
+  while (Date.now() < until) {
+    /* busy */
+  }
   await new Promise((r) => setTimeout(r, 600)); // reads resume and answer
   await fence.check('a checkpoint');
   t.same(verdicts, [], 'not fenced by its own stall');

@@ -3,7 +3,15 @@ import { connect, type Msg, type NatsConnection, type Subscription } from '@nats
 import { decode, encode } from '../../shared/codec.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
-import { ActorExit, ActorSpec, ControlReply, JobSpec, type ActorStatus, type JobSpecInput, type NodeControl } from '../../shared/schemas/index.ts';
+import {
+  ActorExit,
+  ActorSpec,
+  ControlReply,
+  JobSpec,
+  type ActorStatus,
+  type JobSpecInput,
+  type NodeControl,
+} from '../../shared/schemas/index.ts';
 import { call, NoReply } from '../../shared/endpoint.ts';
 import { ActorCallEndpoint } from '../../shared/endpoints.ts';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -24,7 +32,12 @@ export function testLogger(role = 'test'): Logger {
   return createLogger({ role, level: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn', destination: 2 });
 }
 
-export interface Env { srv: NatsServer; nc: NatsConnection; prefix: string; s: Subjects }
+export interface Env {
+  srv: NatsServer;
+  nc: NatsConnection;
+  prefix: string;
+  s: Subjects;
+}
 
 /**
  * A fresh nats-server (JetStream), a client and a unique prefix, and the stream that keeps
@@ -48,7 +61,14 @@ export class Collector<T> {
   private readonly sub: Subscription;
   private wake: (() => void) | undefined;
   constructor(nc: NatsConnection, subject: string, parse: (m: Msg) => T) {
-    this.sub = nc.subscribe(subject, { callback: (err, m) => { if (!err) { this.items.push(parse(m)); this.wake?.(); } } });
+    this.sub = nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (!err) {
+          this.items.push(parse(m));
+          this.wake?.();
+        }
+      },
+    });
   }
   /** Resolves with the first item (already seen or future) matching `pred`. */
   async next(pred: (x: T) => boolean = () => true): Promise<T> {
@@ -56,10 +76,14 @@ export class Collector<T> {
       const hit = this.items.find(pred);
       if (hit !== undefined) return hit;
       // No timed assertion: tap's own test timeout bounds a wait that never ends.
-      await new Promise<void>((r) => { this.wake = r; });
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
     }
   }
-  close(): void { this.sub.unsubscribe(); }
+  close(): void {
+    this.sub.unsubscribe();
+  }
 }
 
 /** Answers node registrations like a head would; returns what it saw. */
@@ -79,11 +103,24 @@ export function jobSpec(input: Partial<JobSpecInput> & { trainer: JobSpecInput['
   return JobSpec.parse(input);
 }
 
-export function actorSpec(o: { jobId: string; actorId: string; generation?: number; rank?: number; worldSize?: number; nodeId: string; job: JobSpec }): ActorSpec {
+export function actorSpec(o: {
+  jobId: string;
+  actorId: string;
+  generation?: number;
+  rank?: number;
+  worldSize?: number;
+  nodeId: string;
+  job: JobSpec;
+}): ActorSpec {
   const worldSize = o.worldSize ?? 1;
   return ActorSpec.parse({
-    actorId: o.actorId, jobId: o.jobId, generation: o.generation ?? 0, rank: o.rank ?? 0, worldSize,
-    nodeOfRank: Array.from({ length: worldSize }, () => o.nodeId), job: o.job,
+    actorId: o.actorId,
+    jobId: o.jobId,
+    generation: o.generation ?? 0,
+    rank: o.rank ?? 0,
+    worldSize,
+    nodeOfRank: Array.from({ length: worldSize }, () => o.nodeId),
+    job: o.job,
   });
 }
 
@@ -98,7 +135,11 @@ export async function jobStores(env: Pick<Env, 'nc' | 's'>, ...jobIds: string[])
 export async function spawnMsg(env: Env, actor: ActorSpec): Promise<NodeControl> {
   await jobStores(env, actor.jobId);
   if (!env.srv.auth) return { op: 'spawn', actor };
-  return { op: 'spawn', actor, creds: await env.srv.auth.mint(`actor:${actor.actorId}`, actorPermissions(env.s, actor.jobId, actor.actorId)) };
+  return {
+    op: 'spawn',
+    actor,
+    creds: await env.srv.auth.mint(`actor:${actor.actorId}`, actorPermissions(env.s, actor.jobId, actor.actorId)),
+  };
 }
 
 /**
@@ -116,13 +157,30 @@ export async function control(nc: NatsConnection, subject: string, body: unknown
 }
 
 /** An in-process agent with real actor processes. */
-export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & { srv: Pick<NatsServer, 'url' | 'auth'> }, o: { nodeId?: string; slots?: number; stopGraceMs?: number; actorEnv?: Record<string, string>; warmActors?: number } = {}): Promise<Agent> {
+export async function startTestAgent(
+  t: Tap,
+  env: Pick<Env, 'nc' | 'prefix'> & { srv: Pick<NatsServer, 'url' | 'auth'> },
+  o: { nodeId?: string; slots?: number; stopGraceMs?: number; actorEnv?: Record<string, string>; warmActors?: number } = {},
+): Promise<Agent> {
   const agent = new Agent({
-    nc: env.nc, natsUrl: env.srv.url, prefix: env.prefix, nodeId: o.nodeId ?? 'node-a', slots: o.slots ?? 2,
-    backend: { backend: 'cpu', device: 'test' }, root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log: testLogger('worker'),
-    heartbeatMs: 200, stopGraceMs: o.stopGraceMs ?? 3000, ...(o.warmActors === undefined ? {} : { warmActors: o.warmActors }),
+    nc: env.nc,
+    natsUrl: env.srv.url,
+    prefix: env.prefix,
+    nodeId: o.nodeId ?? 'node-a',
+    slots: o.slots ?? 2,
+    backend: { backend: 'cpu', device: 'test' },
+    root: REPO_ROOT,
+    actorEntry: ACTOR_ENTRY,
+    log: testLogger('worker'),
+    heartbeatMs: 200,
+    stopGraceMs: o.stopGraceMs ?? 3000,
+    ...(o.warmActors === undefined ? {} : { warmActors: o.warmActors }),
     // these tests send `spawn` themselves, without minted actor creds: the actors connect as the test
-    actorEnv: { FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn', ...(env.srv.auth ? { FLOTILLA_NATS_CREDS: env.srv.auth.headCreds } : {}), ...o.actorEnv },
+    actorEnv: {
+      FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_TEST_LOG_LEVEL ?? 'warn',
+      ...(env.srv.auth ? { FLOTILLA_NATS_CREDS: env.srv.auth.headCreds } : {}),
+      ...o.actorEnv,
+    },
   });
   await agent.start();
   t.teardown(() => agent.close());
@@ -132,12 +190,18 @@ export async function startTestAgent(t: Tap, env: Pick<Env, 'nc' | 'prefix'> & {
 export type { ActorStatus };
 
 /** Polls the actor's `status` method until `pred` holds (no responders while it starts up). */
-export async function waitActor(nc: NatsConnection, s: Subjects, actorId: string, pred: (st: ActorStatus) => boolean, timeoutMs = 120_000): Promise<ActorStatus> {
+export async function waitActor(
+  nc: NatsConnection,
+  s: Subjects,
+  actorId: string,
+  pred: (st: ActorStatus) => boolean,
+  timeoutMs = 120_000,
+): Promise<ActorStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const st = await call(nc, ActorCallEndpoint, s.actorCall(actorId), { method: 'status' }, { timeoutMs: 30_000 }) as ActorStatus;
+      const st = (await call(nc, ActorCallEndpoint, s.actorCall(actorId), { method: 'status' }, { timeoutMs: 30_000 })) as ActorStatus;
       if (pred(st)) return st;
       last = st;
     } catch (e) {

@@ -25,8 +25,10 @@ t.test('gradient sums match central differences of the float64 loss', async (t) 
   t.equal(out[f + 2], rows.length, 'count');
   const h = 1e-6;
   for (let j = 0; j <= f; j++) {
-    const a = Float64Array.from(p64); a[j] += h;
-    const b = Float64Array.from(p64); b[j] -= h;
+    const a = Float64Array.from(p64);
+    a[j] += h;
+    const b = Float64Array.from(p64);
+    b[j] -= h;
     const num = (lossSum(d.x, d.y, f, rows, a) - lossSum(d.x, d.y, f, rows, b)) / (2 * h);
     t.ok(Math.abs(out[j] - num) < 1e-3 * Math.max(1, Math.abs(num)), `d/dp${j}: ${out[j]} vs ${num}`);
   }
@@ -35,10 +37,17 @@ t.test('gradient sums match central differences of the float64 loss', async (t) 
 t.test("a step's global batch is the same for every world size; the rng is reproducible from its state", async (t) => {
   const whole = batchRows(9, 5, 100, 12, 0, 1);
   t.equal(whole.length, 12);
-  t.ok(whole.every((r) => r >= 0 && r < 100), 'rows of the dataset');
+  t.ok(
+    whole.every((r) => r >= 0 && r < 100),
+    'rows of the dataset',
+  );
   for (const k of [2, 3, 4]) {
     const parts = Array.from({ length: k }, (_, r) => batchRows(9, 5, 100, 12, r, k));
-    t.same(parts.flat().sort((a, b) => a - b), [...whole].sort((a, b) => a - b), `${k} ranks split the same 12 rows`);
+    t.same(
+      parts.flat().sort((a, b) => a - b),
+      [...whole].sort((a, b) => a - b),
+      `${k} ranks split the same 12 rows`,
+    );
   }
   t.not(batchRows(9, 6, 100, 12, 0, 1).join(), whole.join(), 'another step, another batch');
   const a = Rng.derive(42, 1, 7);

@@ -28,21 +28,28 @@ t.test('outcomeOf: why the agent stopped the actor decides a cancellation', asyn
   t.match(outcomeOf({ result: o('cancelled'), code: 4, signal: null, stop: leaving }), { kind: 'retryable', message: 'node leaving' });
   t.match(outcomeOf({ code: null, signal: 'SIGKILL', stop: head }), { kind: 'cancelled' }, 'SIGKILL after the grace of a stop');
   t.match(outcomeOf({ code: null, signal: 'SIGKILL', stop: leaving }), { kind: 'retryable' });
-  t.match(outcomeOf({ result: o('succeeded'), code: 0, signal: null, stop: head }), { kind: 'succeeded' }, 'finished before the stop landed');
+  t.match(
+    outcomeOf({ result: o('succeeded'), code: 0, signal: null, stop: head }),
+    { kind: 'succeeded' },
+    'finished before the stop landed',
+  );
 });
 
 t.test('classify: abort -> cancelled, non-retryable FlotillaError -> fatal, else retryable', async (t) => {
   const live = new AbortController().signal;
   const aborted = AbortSignal.abort('SIGTERM');
   t.match(classify(new Error('boom'), aborted), { kind: 'cancelled', message: 'SIGTERM' });
-  t.match(classify(new FlotillaError('FLO_ACTOR_FATAL', 'no such dataset'), live), { kind: 'fatal', message: /FLO_ACTOR_FATAL: no such dataset/ });
+  t.match(classify(new FlotillaError('FLO_ACTOR_FATAL', 'no such dataset'), live), {
+    kind: 'fatal',
+    message: /FLO_ACTOR_FATAL: no such dataset/,
+  });
   t.match(classify(new FlotillaError('FLO_VALIDATION'), live), { kind: 'fatal' });
   t.match(classify(new FlotillaError('FLO_TIMEOUT'), live), { kind: 'retryable' });
   t.match(classify(new FlotillaError('FLO_CANCELLED'), live), { kind: 'cancelled' });
   t.match(classify(new TypeError('x is undefined'), live), { kind: 'retryable' });
 });
 
-t.test('classify: the engine\'s errors say whether a retry can help', async (t) => {
+t.test("classify: the engine's errors say whether a retry can help", async (t) => {
   const live = new AbortController().signal;
   const nan = new NonFiniteGradientError(5, 12, 'lower the lr');
   t.equal(nan.retryable, false);

@@ -17,7 +17,7 @@ import { readEvents } from '../../head/events/read.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import { startNatsServer, uniquePrefix } from '../kit/nats-server.ts';
 
-t.test('a re-reported step is stored once: the lost rank 0\'s report wins when it arrived', async (t) => {
+t.test("a re-reported step is stored once: the lost rank 0's report wins when it arrived", async (t) => {
   const srv = await startNatsServer({ auth: false });
   t.teardown(() => srv.stop());
   const nc = await connect(srv.options());
@@ -25,10 +25,19 @@ t.test('a re-reported step is stored once: the lost rank 0\'s report wins when i
   const prefix = uniquePrefix('sr');
   const s = subjects(prefix);
   await ensureEventsStream(nc, prefix);
-  const events = new EventPublisher(nc, prefix, (err) => { throw err; });
+  const events = new EventPublisher(nc, prefix, (err) => {
+    throw err;
+  });
   const jobId = 'job1';
-  const metric = (generation: number, step: number, values: Record<string, number>): JobEvent =>
-    ({ type: 'metric', jobId, generation, ts: Date.now(), rank: 0, step, values });
+  const metric = (generation: number, step: number, values: Record<string, number>): JobEvent => ({
+    type: 'metric',
+    jobId,
+    generation,
+    ts: Date.now(),
+    rank: 0,
+    step,
+    values,
+  });
   // generation 0's rank 0 reported steps 1..5, then died after applying 6 without reporting it
   for (let step = 1; step <= 5; step++) await events.emit(metric(0, step, { loss: step }), stepReportId(jobId, 0, step));
   // the new rank 0 (generation 1) re-reports 5 (suppose it was the agreed step) and 6
@@ -39,7 +48,11 @@ t.test('a re-reported step is stored once: the lost rank 0\'s report wins when i
   const got: JobEvent[] = [];
   for await (const e of readEvents(jetstream(nc), await jetstreamManager(nc), s, jobId, { follow: false })) got.push(e.event);
   const steps = got.flatMap((e) => (e.type === 'metric' ? [`g${e.generation}:${e.step}`] : []));
-  t.same(steps, ['g0:1', 'g0:2', 'g0:3', 'g0:4', 'g0:5', 'g1:6', 'g3:6'], 'step 5 kept once (the original, with its loss), step 6 filled in by generation 1');
+  t.same(
+    steps,
+    ['g0:1', 'g0:2', 'g0:3', 'g0:4', 'g0:5', 'g1:6', 'g3:6'],
+    'step 5 kept once (the original, with its loss), step 6 filled in by generation 1',
+  );
   const five = got.find((e) => e.type === 'metric' && e.step === 5);
   t.same(five?.type === 'metric' && five.values, { loss: 5 }, 'the stored report of step 5 is the one that carried the loss');
 });
@@ -49,8 +62,12 @@ function fakeCtx(rank: number): { ctx: ActorContext; calls: string[] } {
   const calls: string[] = [];
   const ctx = {
     spec: { rank },
-    reportStep: async (step: number, _v: Record<string, number>, _e?: number, appliedIn?: number) => { calls.push(`report ${step}@g${appliedIn}`); },
-    emitMetric: async (step: number) => { calls.push(`metric ${step}`); },
+    reportStep: async (step: number, _v: Record<string, number>, _e?: number, appliedIn?: number) => {
+      calls.push(`report ${step}@g${appliedIn}`);
+    },
+    emitMetric: async (step: number) => {
+      calls.push(`metric ${step}`);
+    },
   } as unknown as ActorContext;
   return { ctx, calls };
 }
@@ -58,7 +75,14 @@ function fakeCtx(rank: number): { ctx: ActorContext; calls: string[] } {
 t.test('which steps a new rank 0 reports after the gang agreed', async (t) => {
   const cases: [string, number, number, number | undefined, number | undefined, string[]][] = [
     ['a replacement rank 0 (no state of its own) reports the agreed step, as applied', 0, 12, 3, undefined, ['report 12@g3']],
-    ['a survivor rank 0 at the agreed step reports it too (the stream drops it: it was its own report)', 0, 12, 3, undefined, ['report 12@g3']],
+    [
+      'a survivor rank 0 at the agreed step reports it too (the stream drops it: it was its own report)',
+      0,
+      12,
+      3,
+      undefined,
+      ['report 12@g3'],
+    ],
     ['a rank 0 whose last allreduce failed reports the step it missed', 0, 12, 3, 11, ['report 12@g3']],
     ['other ranks report nothing', 1, 12, 3, undefined, []],
     ['a state from a checkpoint: its step was reported when it was trained', 0, 20, undefined, undefined, []],

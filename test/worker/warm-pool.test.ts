@@ -29,8 +29,14 @@ t.test('a spawn takes the warm process started before it; the pool refills; no c
   const before = environ(warmPid);
   t.ok(before.includes('FLOTILLA_ACTOR_WARM=1'), 'started as a warm actor');
   const headJwt = env.srv.auth!.headCreds.match(/eyJ[\w-]+\.[\w-]+\.[\w-]+/)?.[0] ?? 'no-jwt';
-  t.notOk(before.some((l) => /^FLOTILLA_(NATS_CREDS|JOIN_TOKEN|ACTOR_SPEC)=/.test(l)), 'no creds, join token or spec in its environment');
-  t.notOk(before.some((l) => l.includes(headJwt) || l.includes('NATS USER JWT')), 'no credential text anywhere in its environment');
+  t.notOk(
+    before.some((l) => /^FLOTILLA_(NATS_CREDS|JOIN_TOKEN|ACTOR_SPEC)=/.test(l)),
+    'no creds, join token or spec in its environment',
+  );
+  t.notOk(
+    before.some((l) => l.includes(headJwt) || l.includes('NATS USER JWT')),
+    'no credential text anywhere in its environment',
+  );
   t.match((await beats.next((b) => b.warm?.ready === 1)).warm, { size: 1, ready: 1, taken: 0 }, 'the heartbeat reports the pool');
 
   const job = jobSpec({ trainer: { kind: 'logreg', steps: 30, features: 4, batch: 8, step_delay_ms: 100 } });
@@ -41,7 +47,10 @@ t.test('a spawn takes the warm process started before it; the pool refills; no c
   t.match(reply, { ok: true, result: { actorId: 'jw-r0', pid: warmPid } }, 'the placed actor is the warm process');
   const st = await waitActor(env.nc, env.s, 'jw-r0', (s) => s.state === 'running' || s.step !== null);
   t.equal(st.pid, warmPid, 'the actor answering on NATS (with its minted creds) runs in the warm process');
-  t.notOk(environ(warmPid).some((l) => /^FLOTILLA_NATS_CREDS=/.test(l)), 'its creds never entered its environment');
+  t.notOk(
+    environ(warmPid).some((l) => /^FLOTILLA_NATS_CREDS=/.test(l)),
+    'its creds never entered its environment',
+  );
   t.match((await ex.next((e) => e.actorId === 'jw-r0')).outcome, { kind: 'succeeded', step: 30 }, 'the warm actor trained to the end');
 
   // the refill (forked at the actor's first step, every slot being busy) and the process the
@@ -50,6 +59,13 @@ t.test('a spawn takes the warm process started before it; the pool refills; no c
   t.match(refilled, { size: 1, ready: 2, taken: 1, reused: 1 });
   const pids = pool.readyPids();
   t.ok(pids.includes(warmPid), `the actor's process ${warmPid} is back in the pool`);
-  t.ok(pids.some((p) => p !== warmPid), `refilled with a new process (${pids.join(', ')})`);
-  t.match((await beats.next((b) => b.warm?.taken === 1 && b.warm.ready === 2)).warm, { taken: 1, ready: 2, reused: 1 }, 'the heartbeat counts the taken and the given-back one');
+  t.ok(
+    pids.some((p) => p !== warmPid),
+    `refilled with a new process (${pids.join(', ')})`,
+  );
+  t.match(
+    (await beats.next((b) => b.warm?.taken === 1 && b.warm.ready === 2)).warm,
+    { taken: 1, ready: 2, reused: 1 },
+    'the heartbeat counts the taken and the given-back one',
+  );
 });

@@ -24,20 +24,29 @@ const SYNTH = { train: 4, val: 2, seed: 0 } as const;
 
 function modelBits(c: CheckpointContent): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const [k, v] of c.tensors) if (k.startsWith('model/') || k.startsWith('ema/')) out.set(k, Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength));
+  for (const [k, v] of c.tensors)
+    if (k.startsWith('model/') || k.startsWith('ema/')) out.set(k, Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength));
   return out;
 }
 
 function differing(a: CheckpointContent, b: CheckpointContent): string[] {
-  const x = modelBits(a), y = modelBits(b);
+  const x = modelBits(a),
+    y = modelBits(b);
   const keys = new Set([...x.keys(), ...y.keys()]);
   return [...keys].filter((k) => !x.get(k) || !y.get(k) || !x.get(k)!.equals(y.get(k)!));
 }
 
 async function runJob(env: Env, jobId: string, trainer: Record<string, unknown>): Promise<void> {
   const ex = exits(env.nc, env.s);
-  const job = jobSpec({ workers: 1, checkpoint_every: 1000, trainer: { kind: 'yolov5', cfg: TINY, data: 'synthetic', ...RUN, synthetic: SYNTH, hyp: { warmup_epochs: 0 }, ...trainer } as never });
-  const r = await control(env.nc, env.s.nodeControl('node-rs'), { op: 'spawn', actor: { ...actorSpec({ jobId, actorId: `${jobId}-r0`, nodeId: 'node-rs', job }), leaseMs: LOADED_LEASE_MS } });
+  const job = jobSpec({
+    workers: 1,
+    checkpoint_every: 1000,
+    trainer: { kind: 'yolov5', cfg: TINY, data: 'synthetic', ...RUN, synthetic: SYNTH, hyp: { warmup_epochs: 0 }, ...trainer } as never,
+  });
+  const r = await control(env.nc, env.s.nodeControl('node-rs'), {
+    op: 'spawn',
+    actor: { ...actorSpec({ jobId, actorId: `${jobId}-r0`, nodeId: 'node-rs', job }), leaseMs: LOADED_LEASE_MS },
+  });
   if (!r.ok) throw new Error(`spawn failed: ${JSON.stringify(r)}`);
   const e = await ex.next((x) => x.actorId === `${jobId}-r0`);
   ex.close();
@@ -53,13 +62,25 @@ t.test('flotilla train and a 1-rank job resume each other bit for bit', async (t
   await startTestAgent(t, env, { nodeId: 'node-rs', slots: 1 });
   // each job's own stores (made by the spawn, as the head does)
   const store = (jobId: string, kind: 'art' | 'ckpt') => new Objm(env.nc).open(env.s.jobStore(jobId, kind));
-  const session = { data: 'synthetic', cfg: TINY, ...RUN, synthTrain: SYNTH.train, synthVal: SYNTH.val, hypOverrides: { warmup_epochs: 0 }, project: dir, existOk: true };
+  const session = {
+    data: 'synthetic',
+    cfg: TINY,
+    ...RUN,
+    synthTrain: SYNTH.train,
+    synthVal: SYNTH.val,
+    hypOverrides: { warmup_epochs: 0 },
+    project: dir,
+    existOk: true,
+  };
 
   // the reference: flotilla train, 2 epochs; keep its checkpoint after epoch 0
   const afterEpoch0 = join(dir, 'train-epoch0.ckpt');
   const ref = await trainSession({
-    ...session, name: 'ref',
-    onEvent: (e) => { if (e.type === 'checkpoint' && e.kind === 'last' && e.epochEnd && e.epoch === 1) copyFileSync(e.path, afterEpoch0); },
+    ...session,
+    name: 'ref',
+    onEvent: (e) => {
+      if (e.type === 'checkpoint' && e.kind === 'last' && e.epochEnd && e.epoch === 1) copyFileSync(e.path, afterEpoch0);
+    },
   });
   const refLast = loadCheckpoint(ref.lastPath);
 
@@ -73,11 +94,21 @@ t.test('flotilla train and a 1-rank job resume each other bit for bit', async (t
   const resumedLast = decodeCheckpoint((await (await store('jresume', 'art')).getBlob('jresume/last.ckpt'))!);
   t.match(resumedLast.meta, { job: 'jresume', fit: { cursor: { epoch: 2 } } });
   t.same(differing(resumedLast, refLast), [], 'job resumed from a flotilla train checkpoint == uninterrupted run');
-  const csv = new TextDecoder().decode((await (await store('jresume', 'art')).getBlob('jresume/results.csv'))!).trim().split('\n');
-  t.same(csv.slice(1).map((r) => Number(r.split(',')[0])), [1], 'the resumed job trained epoch 1 only');
+  const csv = new TextDecoder()
+    .decode((await (await store('jresume', 'art')).getBlob('jresume/results.csv'))!)
+    .trim()
+    .split('\n');
+  t.same(
+    csv.slice(1).map((r) => Number(r.split(',')[0])),
+    [1],
+    'the resumed job trained epoch 1 only',
+  );
 
   // flotilla train resumes the job's epoch-0 checkpoint (the job keeps one per epoch end)
-  const names = (await (await store('jscratch', 'ckpt')).list()).map((i) => i.name).filter((n) => n.startsWith('jscratch/')).sort();
+  const names = (await (await store('jscratch', 'ckpt')).list())
+    .map((i) => i.name)
+    .filter((n) => n.startsWith('jscratch/'))
+    .sort();
   t.equal(names.length, 2, 'two epoch-end checkpoints');
   const jobEpoch0 = join(dir, 'job-epoch0.ckpt');
   writeFileSync(jobEpoch0, (await (await store('jscratch', 'ckpt')).getBlob(names[0]))!);

@@ -6,7 +6,8 @@ import { withJsRetry } from '../../shared/js-retry.ts';
 import { requireJobStore } from '../../shared/job-stores.ts';
 
 export function artifactName(jobId: string, name: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) throw new FlotillaError('FLO_VALIDATION', `artifact name '${name}': use 1-128 of [A-Za-z0-9_.-]`);
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name))
+    throw new FlotillaError('FLO_VALIDATION', `artifact name '${name}': use 1-128 of [A-Za-z0-9_.-]`);
   return `${jobId}/${name}`;
 }
 

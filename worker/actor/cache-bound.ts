@@ -30,7 +30,12 @@ export function nodeCacheLimitBytes(env: NodeJS.ProcessEnv = process.env): numbe
   return Math.floor(mb * MIB);
 }
 
-export interface CacheEntry { kind: 'checkpoint' | 'synthetic'; path: string; bytes: number; usedAt: number }
+export interface CacheEntry {
+  kind: 'checkpoint' | 'synthetic';
+  path: string;
+  bytes: number;
+  usedAt: number;
+}
 
 function sizeOf(path: string): number {
   const st = statSync(path, { throwIfNoEntry: false });
@@ -41,7 +46,13 @@ function sizeOf(path: string): number {
   return n;
 }
 
-const list = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
+const list = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
 
 /** Every entry under the cache `root` (temporary files of writes in progress are not entries). */
 export function cacheEntries(root: string): CacheEntry[] {
@@ -65,7 +76,12 @@ export function cacheEntries(root: string): CacheEntry[] {
 
 const alive = (pid: number): boolean => {
   if (pid === process.pid) return true;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 };
 
 /** Whether an actor on this node still reads the synthetic folder (stale user marks are removed). */
@@ -84,13 +100,19 @@ export function useSynthetic(folder: string): void {
     mkdirSync(join(folder, USERS), { recursive: true });
     writeFileSync(join(folder, USERS, String(process.pid)), '');
     touch(join(folder, SYNTHETIC_DONE));
-  } catch { /* best effort: an unmarked folder may be evicted, and is drawn again when needed */ }
+  } catch {
+    /* best effort: an unmarked folder may be evicted, and is drawn again when needed */
+  }
 }
 
 /** Refreshes an entry's last use. */
 export function touch(path: string): void {
   const now = new Date();
-  try { utimesSync(path, now, now); } catch { /* gone meanwhile */ }
+  try {
+    utimesSync(path, now, now);
+  } catch {
+    /* gone meanwhile */
+  }
 }
 
 /**

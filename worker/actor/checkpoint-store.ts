@@ -97,9 +97,15 @@ export class CheckpointStore {
    */
   private names: Set<string> | undefined;
 
-  private get generation(): string | undefined { return this.gen ? String(this.gen()) : undefined; }
+  private get generation(): string | undefined {
+    return this.gen ? String(this.gen()) : undefined;
+  }
 
-  constructor(private readonly os: ObjectStore, readonly jobId: string, opts: CheckpointStoreOptions = {}) {
+  constructor(
+    private readonly os: ObjectStore,
+    readonly jobId: string,
+    opts: CheckpointStoreOptions = {},
+  ) {
     this.keep = Math.max(1, opts.keep ?? 3);
     this.onEvent = opts.onEvent ?? (() => undefined);
     const g = opts.generation;
@@ -118,10 +124,16 @@ export class CheckpointStore {
 
   /** Writes the checkpoint of `step`, then prunes all but the newest `keep`. */
   async save(step: number, data: Uint8Array, meta: Record<string, string> = {}): Promise<{ name: string; sha256: string }> {
-    if (!Number.isInteger(step) || step < 0) throw new FlotillaError('FLO_VALIDATION', `checkpoint step must be a non-negative integer, got ${step}`);
+    if (!Number.isInteger(step) || step < 0)
+      throw new FlotillaError('FLO_VALIDATION', `checkpoint step must be a non-negative integer, got ${step}`);
     const name = checkpointName(this.jobId, step);
     const sha256 = sha256Hex(data);
-    const metadata: Record<string, string> = { ...meta, [META_SHA256]: sha256, [META_SIZE]: String(data.length), [META_STEP]: String(step) };
+    const metadata: Record<string, string> = {
+      ...meta,
+      [META_SHA256]: sha256,
+      [META_SIZE]: String(data.length),
+      [META_STEP]: String(step),
+    };
     if (this.generation !== undefined) metadata[META_GENERATION] = this.generation;
     await this.guard(`checkpoint ${name}`);
     await withJsRetry(`save checkpoint ${name}`, () => this.os.putBlob({ name, metadata }, data));
@@ -130,14 +142,16 @@ export class CheckpointStore {
     } catch (e) {
       // superseded while writing: take it back unless a newer generation has replaced it since
       const info = await this.os.info(name).catch(() => null);
-      if (info && this.generation !== undefined && info.metadata?.[META_GENERATION] === this.generation) await this.os.delete(name).catch(() => undefined);
+      if (info && this.generation !== undefined && info.metadata?.[META_GENERATION] === this.generation)
+        await this.os.delete(name).catch(() => undefined);
       throw e;
     }
     this.cache?.put(name, data);
     this.onEvent({ type: 'saved', name, step, bytes: data.length, sha256 });
     this.names?.add(name);
     // housekeeping: a store that cannot list or delete now (a failover) must not stop training
-    if (!this.names || this.names.size > this.keep) await this.prune().catch((e: unknown) => this.onEvent({ type: 'prune-failed', reason: e instanceof Error ? e.message : String(e) }));
+    if (!this.names || this.names.size > this.keep)
+      await this.prune().catch((e: unknown) => this.onEvent({ type: 'prune-failed', reason: e instanceof Error ? e.message : String(e) }));
     return { name, sha256 };
   }
 
@@ -171,15 +185,24 @@ export class CheckpointStore {
       listed = await this.list();
     }
     if (want !== null && want !== undefined && (listed[0]?.step ?? -1) < want) {
-      throw new FlotillaError('FLO_UNAVAILABLE', `the job record names checkpoint step ${want}, but the store lists ${listed.length ? `steps up to ${listed[0].step} only` : 'no checkpoint'} (JetStream still recovering?): not resuming from an older state`);
+      throw new FlotillaError(
+        'FLO_UNAVAILABLE',
+        `the job record names checkpoint step ${want}, but the store lists ${listed.length ? `steps up to ${listed[0].step} only` : 'no checkpoint'} (JetStream still recovering?): not resuming from an older state`,
+      );
     }
     for (const c of listed) {
       const r = await this.verify(c.name, c.step, c.info);
-      if (typeof r === 'string') { this.onEvent({ type: 'skipped', name: c.name, step: c.step, reason: r }); continue; }
+      if (typeof r === 'string') {
+        this.onEvent({ type: 'skipped', name: c.name, step: c.step, reason: r });
+        continue;
+      }
       return r;
     }
     if (want !== null && want !== undefined) {
-      throw new FlotillaError('FLO_UNAVAILABLE', `the job record names checkpoint step ${want}, but none of the ${listed.length} checkpoint(s) listed could be read: not starting from step 1`);
+      throw new FlotillaError(
+        'FLO_UNAVAILABLE',
+        `the job record names checkpoint step ${want}, but none of the ${listed.length} checkpoint(s) listed could be read: not starting from step 1`,
+      );
     }
     return null;
   }
@@ -192,19 +215,30 @@ export class CheckpointStore {
     if (md[META_STEP] !== String(step)) return `recorded step ${md[META_STEP]} does not match the name`;
     // the node's copy counts only when it is exactly what the store holds now (its own digest)
     const stored = storeSha256(info);
-    const cached = this.cache && (stored ? this.cache.get(name, stored) : { hit: false as const, reason: `store digest '${info.digest}' unreadable` });
+    const cached =
+      this.cache && (stored ? this.cache.get(name, stored) : { hit: false as const, reason: `store digest '${info.digest}' unreadable` });
     let data: Uint8Array | null;
     if (cached?.hit) data = cached.data;
     else {
-      try { data = await withJsRetry(`read checkpoint ${name}`, () => this.os.getBlob(name)); }
-      catch (e) { return `unreadable: ${(e as Error).message}`; }
+      try {
+        data = await withJsRetry(`read checkpoint ${name}`, () => this.os.getBlob(name));
+      } catch (e) {
+        return `unreadable: ${(e as Error).message}`;
+      }
     }
     if (!data) return 'vanished';
     if (md[META_SIZE] !== String(data.length)) return `size ${data.length} differs from recorded ${md[META_SIZE]}`;
     const got = sha256Hex(data);
     if (got !== want) return `sha256 ${got} differs from recorded ${want}`;
     if (!cached?.hit) this.cache?.put(name, data);
-    this.onEvent({ type: 'loaded', name, step, bytes: data.length, from: cached?.hit ? 'node-cache' : 'store', ...(cached && !cached.hit ? { cacheMiss: cached.reason } : {}) });
+    this.onEvent({
+      type: 'loaded',
+      name,
+      step,
+      bytes: data.length,
+      from: cached?.hit ? 'node-cache' : 'store',
+      ...(cached && !cached.hit ? { cacheMiss: cached.reason } : {}),
+    });
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(md)) if (!k.startsWith('flotilla-')) meta[k] = v;
     return { name, step, data, meta };

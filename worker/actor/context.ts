@@ -58,7 +58,9 @@ export interface ActorContext {
 }
 
 /** What a trainer may return when done: the SHA-256 (hex) of its final weights, if it computes one. */
-export interface TrainerResult { digest?: string }
+export interface TrainerResult {
+  digest?: string;
+}
 
 /** A trainer module: `run` resolves when training is done, throws to fail. */
 export interface TrainerModule {

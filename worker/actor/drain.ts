@@ -26,12 +26,20 @@ export class DrainPoint {
    * `spec`: the actor's current spec (a live-recovery survivor moves to newer generations);
    * `held`: fires when the current generation ends for this actor (stopped or kept in a newer one)
    */
-  constructor(private readonly spec: () => ActorSpec, private readonly held: () => AbortSignal, private readonly log: Logger, private readonly holdMs = DRAIN_HOLD_MS) {}
+  constructor(
+    private readonly spec: () => ActorSpec,
+    private readonly held: () => AbortSignal,
+    private readonly log: Logger,
+    private readonly holdMs = DRAIN_HOLD_MS,
+  ) {}
 
   /** Rank 0 listens on `subject`; other ranks have nothing to write and never answer. */
   listen(nc: NatsConnection, subject: string): void {
     if (this.spec().rank !== 0) return;
-    this.sub = serve(nc, DrainCheckpoint, subject, (req, { msg, later }) => { this.onRequest(req, msg); return later(); });
+    this.sub = serve(nc, DrainCheckpoint, subject, (req, { msg, later }) => {
+      this.onRequest(req, msg);
+      return later();
+    });
   }
 
   /** Held until the checkpoint is written (`written`), or left to another rank 0 to answer. */
@@ -61,7 +69,8 @@ export class DrainPoint {
 
   /** The actor is ending: requests still open get an error instead of a timeout. */
   close(reason: string): void {
-    for (const m of this.waiting.splice(0)) respondError(m, new FlotillaError('FLO_CANCELLED', `rank 0 ended before the checkpoint: ${reason}`));
+    for (const m of this.waiting.splice(0))
+      respondError(m, new FlotillaError('FLO_CANCELLED', `rank 0 ended before the checkpoint: ${reason}`));
     this.sub?.unsubscribe();
   }
 }

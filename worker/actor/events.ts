@@ -25,7 +25,10 @@ export async function ensureEventsStream(nc: NatsConnection, prefix: string): Pr
   const s = subjects(prefix);
   if (ensured.has(s.eventsStream)) return;
   const jsm = await jsManager(nc);
-  const there = await jsm.streams.info(s.eventsStream).then(() => true, () => false);
+  const there = await jsm.streams.info(s.eventsStream).then(
+    () => true,
+    () => false,
+  );
   if (!there) await ensureStream(jsm, { name: s.eventsStream, subjects: [s.allJobEvents] }, defaultReplicas(await detectClusterSize(jsm)));
   ensured.add(s.eventsStream);
 }
@@ -33,7 +36,11 @@ export async function ensureEventsStream(nc: NatsConnection, prefix: string): Pr
 export class EventPublisher {
   private readonly js: JetStreamClient;
   private readonly s: Subjects;
-  constructor(nc: NatsConnection, prefix: string, private readonly onError: (err: unknown) => void = () => undefined) {
+  constructor(
+    nc: NatsConnection,
+    prefix: string,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {
     this.js = jsClient(nc);
     this.s = subjects(prefix);
   }

@@ -56,11 +56,19 @@ export class ActorFaults implements StepFaults {
     if (this.seen.has(f.fault_id)) return;
     this.seen.add(f.fault_id);
     if (f.jobId !== spec.jobId || (f.actorId !== undefined && f.actorId !== spec.actorId)) {
-      this.report(f, 'failed', undefined, `actor ${spec.actorId} of job ${spec.jobId} was given a fault of ${f.actorId ?? 'another actor'} of job ${f.jobId}`);
+      this.report(
+        f,
+        'failed',
+        undefined,
+        `actor ${spec.actorId} of job ${spec.jobId} was given a fault of ${f.actorId ?? 'another actor'} of job ${f.jobId}`,
+      );
       return;
     }
     const k = f.spec.kind;
-    if (f.spec.at_step === undefined && (k === 'slow-link' || k === 'drop-messages')) { this.link(f, this.lastStep); return; }
+    if (f.spec.at_step === undefined && (k === 'slow-link' || k === 'drop-messages')) {
+      this.link(f, this.lastStep);
+      return;
+    }
     this.armed.set(f.fault_id, f);
   }
 
@@ -86,12 +94,21 @@ export class ActorFaults implements StepFaults {
     if (id === undefined) return;
     this.poisonAt.delete(step);
     grads[0] = Number.NaN;
-    this.d.send({ type: 'fault', fault_id: id, phase: 'injected', step, message: `rank ${this.d.spec().rank}'s gradient of step ${step} set to NaN` });
+    this.d.send({
+      type: 'fault',
+      fault_id: id,
+      phase: 'injected',
+      step,
+      message: `rank ${this.d.spec().rank}'s gradient of step ${step} set to NaN`,
+    });
   }
 
   private async fire(f: ArmedFault, step: number): Promise<void> {
     const k = f.spec.kind;
-    if (AGENT_FAULTS.includes(k) || HEAD_FAULTS.includes(k)) { await this.due(f, step); return; }
+    if (AGENT_FAULTS.includes(k) || HEAD_FAULTS.includes(k)) {
+      await this.due(f, step);
+      return;
+    }
     switch (k) {
       case 'crash-actor':
         this.report(f, 'injected', step, `rank ${this.d.spec().rank} throws at step ${step}`);
@@ -108,8 +125,16 @@ export class ActorFaults implements StepFaults {
   private async due(f: ArmedFault, step: number): Promise<void> {
     const { signal } = this.d;
     await new Promise<void>((resolve) => {
-      const done = () => { clearTimeout(timer); signal.removeEventListener('abort', done); this.waiting.delete(f.fault_id); resolve(); };
-      const timer = setTimeout(() => { this.d.log.warn({ fault: f.fault_id }, 'the agent did not carry out a due fault in time; going on'); done(); }, DUE_WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.waiting.delete(f.fault_id);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.d.log.warn({ fault: f.fault_id }, 'the agent did not carry out a due fault in time; going on');
+        done();
+      }, DUE_WAIT_MS);
       this.waiting.set(f.fault_id, done);
       signal.addEventListener('abort', done, { once: true });
       this.report(f, 'due', step);
@@ -119,15 +144,24 @@ export class ActorFaults implements StepFaults {
   private link(f: ArmedFault, step: number | undefined): void {
     const { shaper } = this.d;
     const slow = f.spec.kind === 'slow-link';
-    if (slow) shaper.setRate(f.spec.rate_kbit ?? null); else shaper.setDrop(f.spec.fraction ?? null);
-    const what = slow ? `collective sends throttled to ${f.spec.rate_kbit} kbit/s` : `${f.spec.fraction} of outgoing collective chunks dropped`;
+    if (slow) shaper.setRate(f.spec.rate_kbit ?? null);
+    else shaper.setDrop(f.spec.fraction ?? null);
+    const what = slow
+      ? `collective sends throttled to ${f.spec.rate_kbit} kbit/s`
+      : `${f.spec.fraction} of outgoing collective chunks dropped`;
     this.report(f, 'injected', step, what);
     const ms = f.spec.duration_ms;
     if (ms === undefined) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      if (slow) shaper.setRate(null); else shaper.setDrop(null);
-      this.report(f, 'ended', this.lastStep, `${what} for ${ms} ms (dropped ${shaper.counters.dropped}, paced ${shaper.counters.paced} chunks)`);
+      if (slow) shaper.setRate(null);
+      else shaper.setDrop(null);
+      this.report(
+        f,
+        'ended',
+        this.lastStep,
+        `${what} for ${ms} ms (dropped ${shaper.counters.dropped}, paced ${shaper.counters.paced} chunks)`,
+      );
     }, ms);
     this.timers.add(timer);
   }

@@ -77,7 +77,6 @@ export interface FenceOptions {
   onKept?: (record: JobFence) => void;
 }
 
-
 export class Fence {
   readonly leaseMs: number;
   readonly outageMs: number;
@@ -106,10 +105,14 @@ export class Fence {
   }
 
   /** set once the actor must stop */
-  get fenced(): FenceVerdict | undefined { return this.verdict; }
+  get fenced(): FenceVerdict | undefined {
+    return this.verdict;
+  }
 
   /** The actor moved to a newer generation (live recovery): the fence checks against it from now on. */
-  moveTo(spec: ActorSpec): void { this.spec = spec; }
+  moveTo(spec: ActorSpec): void {
+    this.spec = spec;
+  }
 
   start(): void {
     this.lastContact = this.lastTick = Date.now();
@@ -150,17 +153,27 @@ export class Fence {
     if (this.downSince !== undefined && !this.o.nc.isClosed()) {
       const downMs = now - this.downSince;
       if (downMs > this.outageMs) {
-        this.decide({ kind: 'lease-expired', silentMs: now - this.lastContact, message: `self-fenced: disconnected from NATS for ${downMs} ms (an outage is waited out for ${this.outageMs} ms)` });
+        this.decide({
+          kind: 'lease-expired',
+          silentMs: now - this.lastContact,
+          message: `self-fenced: disconnected from NATS for ${downMs} ms (an outage is waited out for ${this.outageMs} ms)`,
+        });
       }
       return; // held: a read would only time out, and a disconnected actor can send nothing
     }
     const silentMs = now - this.lastContact;
     if (silentMs > this.leaseMs + this.electionMs) {
       const last = this.lastFailure ? `; last read via ${this.o.nc.getServer()}: ${this.lastFailure}` : '';
-      this.decide({ kind: 'lease-expired', silentMs, message: `self-fenced: no answer from JetStream for ${silentMs} ms (lease ${this.leaseMs} ms + ${this.electionMs} ms for a leader election)${last}` });
+      this.decide({
+        kind: 'lease-expired',
+        silentMs,
+        message: `self-fenced: no answer from JetStream for ${silentMs} ms (lease ${this.leaseMs} ms + ${this.electionMs} ms for a leader election)${last}`,
+      });
       return;
     }
-    this.reading ??= this.read().finally(() => { this.reading = undefined; });
+    this.reading ??= this.read().finally(() => {
+      this.reading = undefined;
+    });
   }
 
   private decide(v: FenceVerdict): void {
@@ -176,9 +189,17 @@ export class Fence {
     const spec = this.spec;
     if (!j) return;
     const kept = !TERMINAL_STATES.includes(j.state) && j.placement.some((p) => p.actorId === spec.actorId);
-    if (j.generation > spec.generation && kept) { this.o.onKept?.(j); return; }
+    if (j.generation > spec.generation && kept) {
+      this.o.onKept?.(j);
+      return;
+    }
     if (j.generation > spec.generation || TERMINAL_STATES.includes(j.state)) {
-      this.decide({ kind: 'superseded', generation: j.generation, state: j.state, message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})` });
+      this.decide({
+        kind: 'superseded',
+        generation: j.generation,
+        state: j.state,
+        message: `superseded: job ${spec.jobId} is ${j.state} at generation ${j.generation} (this actor: ${spec.generation})`,
+      });
     }
   }
 
@@ -198,8 +219,12 @@ export class Fence {
       if (causes(e).some((c) => c instanceof PermissionViolationError)) {
         // the server answered, but this identity may not read the record: fencing stays off
         this.lastContact = Date.now();
-        if (!this.blind) { this.blind = true; this.o.onBlind?.(e); }
-      } else if (!isTransientJsError(e)) this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
+        if (!this.blind) {
+          this.blind = true;
+          this.o.onBlind?.(e);
+        }
+      } else if (!isTransientJsError(e))
+        this.lastContact = Date.now(); // a definite answer, e.g. no bucket yet
       else this.lastFailure = (e as Error).message;
       return undefined;
     }
@@ -215,6 +240,7 @@ export class Fence {
       await this.read();
       this.tick();
     }
-    if (this.verdict) throw new FlotillaError('FLO_STALE_GENERATION', `${what} refused: ${this.verdict.message}`, { details: this.verdict });
+    if (this.verdict)
+      throw new FlotillaError('FLO_STALE_GENERATION', `${what} refused: ${this.verdict.message}`, { details: this.verdict });
   }
 }

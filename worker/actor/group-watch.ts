@@ -25,11 +25,28 @@ export function watchGroup(g: CollectiveGroup, log: Logger): GroupWatch {
   g.on('op', (e) => {
     if (e.op !== 'allreduce' || !e.algorithm || e.algorithm === algorithm || e.error) return;
     algorithm = e.algorithm;
-    log.info({ algorithm, bytes: e.bytes, worldSize: g.worldSize, lanes: g.laneKind, ...(g.laneFallback ? { lanes_fallback: g.laneFallback } : {}) }, 'allreduce algorithm');
+    log.info(
+      {
+        algorithm,
+        bytes: e.bytes,
+        worldSize: g.worldSize,
+        lanes: g.laneKind,
+        ...(g.laneFallback ? { lanes_fallback: g.laneFallback } : {}),
+      },
+      'allreduce algorithm',
+    );
   });
   g.on('epoch', (e) => {
-    if (e.phase === 'lost') log.warn({ epoch: e.epoch, pending: e.pending, reason: e.reason }, 'collective: a data connection was lost; the operations in flight wait and run again');
-    else log.info({ epoch: e.epoch, pending: e.pending, ms: Math.round(e.ms ?? 0) }, 'collective: every rank is back; the operations in flight run again');
+    if (e.phase === 'lost')
+      log.warn(
+        { epoch: e.epoch, pending: e.pending, reason: e.reason },
+        'collective: a data connection was lost; the operations in flight wait and run again',
+      );
+    else
+      log.info(
+        { epoch: e.epoch, pending: e.pending, ms: Math.round(e.ms ?? 0) },
+        'collective: every rank is back; the operations in flight run again',
+      );
   });
   g.on('stale', (info) => {
     stale++;
@@ -37,11 +54,16 @@ export function watchGroup(g: CollectiveGroup, log: Logger): GroupWatch {
     if (stale === 1 || now - loggedAt >= STALE_LOG_MS) {
       loggedAt = now;
       loggedCount = stale;
-      log.warn({ dropped: stale, subject: info.subject, from_generation: info.generation ?? null }, 'dropped collective messages of another generation');
+      log.warn(
+        { dropped: stale, subject: info.subject, from_generation: info.generation ?? null },
+        'dropped collective messages of another generation',
+      );
     }
   });
   return {
-    get staleDropped() { return stale; },
+    get staleDropped() {
+      return stale;
+    },
     done() {
       if (stale > loggedCount) log.warn({ dropped: stale }, 'dropped collective messages of another generation (total)');
     },

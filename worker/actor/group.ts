@@ -14,13 +14,29 @@ export type { GroupOptions };
  * and the actor's own creds and TLS for those raw lanes (`laneSecurity`).
  */
 export function groupOptions(
-  nc: NatsConnection, prefix: string, spec: ActorSpec, signal: AbortSignal, connectLane?: () => Promise<NatsConnection>, servers?: string[],
+  nc: NatsConnection,
+  prefix: string,
+  spec: ActorSpec,
+  signal: AbortSignal,
+  connectLane?: () => Promise<NatsConnection>,
+  servers?: string[],
   laneSecurity?: RawLaneSecurity,
 ): GroupOptions {
   return {
-    nc, ...(servers ? { dataServers: servers } : {}), ...(laneSecurity ? { laneSecurity } : {}), subjectBase: subjects(prefix).collective(spec.jobId, spec.generation), jobId: spec.jobId, generation: spec.generation,
-    rank: spec.rank, worldSize: spec.worldSize, nodeOfRank: [...spec.nodeOfRank], timeoutMs: spec.job.allreduce.timeout_ms,
-    algorithm: spec.job.allreduce.algorithm, fp16: spec.job.allreduce.fp16, signal, ...(connectLane ? { connect: connectLane } : {}),
+    nc,
+    ...(servers ? { dataServers: servers } : {}),
+    ...(laneSecurity ? { laneSecurity } : {}),
+    subjectBase: subjects(prefix).collective(spec.jobId, spec.generation),
+    jobId: spec.jobId,
+    generation: spec.generation,
+    rank: spec.rank,
+    worldSize: spec.worldSize,
+    nodeOfRank: [...spec.nodeOfRank],
+    timeoutMs: spec.job.allreduce.timeout_ms,
+    algorithm: spec.job.allreduce.algorithm,
+    fp16: spec.job.allreduce.fp16,
+    signal,
+    ...(connectLane ? { connect: connectLane } : {}),
   };
 }
 

@@ -14,8 +14,11 @@ export const ActorToAgent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('result'), outcome: ActorOutcome }),
   /** a phase of a fault this actor was given (`due`: the trigger step came, the agent or head carries it out) */
   z.object({
-    type: z.literal('fault'), fault_id: ArmedFault.shape.fault_id, phase: z.enum(FAULT_REPORT_PHASES),
-    step: z.number().int().nonnegative().optional(), message: z.string().optional(),
+    type: z.literal('fault'),
+    fault_id: ArmedFault.shape.fault_id,
+    phase: z.enum(FAULT_REPORT_PHASES),
+    step: z.number().int().nonnegative().optional(),
+    message: z.string().optional(),
   }),
   /** a warm actor: runtime, trainer modules and compute backend loaded; waiting for `start` */
   z.object({ type: z.literal('ready') }),

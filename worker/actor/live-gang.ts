@@ -34,7 +34,11 @@ export interface LiveGangOptions {
   waitMs?: number;
 }
 
-interface Generation { spec: ActorSpec; ac: AbortController; group?: Promise<CollectiveGroup> }
+interface Generation {
+  spec: ActorSpec;
+  ac: AbortController;
+  group?: Promise<CollectiveGroup>;
+}
 
 export class LiveGang {
   private cur: Generation;
@@ -45,15 +49,20 @@ export class LiveGang {
     this.cur = this.generation(o.spec);
   }
 
-  get spec(): ActorSpec { return this.cur.spec; }
+  get spec(): ActorSpec {
+    return this.cur.spec;
+  }
 
   /** Fires when the current generation ends for this actor: it stops, or a newer generation keeps it. */
-  get signal(): AbortSignal { return this.cur.ac.signal; }
+  get signal(): AbortSignal {
+    return this.cur.ac.signal;
+  }
 
   private generation(spec: ActorSpec): Generation {
     const ac = new AbortController();
     const stop = (): void => ac.abort(this.o.stop.reason);
-    if (this.o.stop.aborted) stop(); else this.o.stop.addEventListener('abort', stop, { once: true });
+    if (this.o.stop.aborted) stop();
+    else this.o.stop.addEventListener('abort', stop, { once: true });
     return { spec, ac };
   }
 
@@ -63,7 +72,9 @@ export class LiveGang {
   }
 
   /** The group if one was opened (for closing at exit). */
-  opened(): Promise<CollectiveGroup> | undefined { return this.cur.group; }
+  opened(): Promise<CollectiveGroup> | undefined {
+    return this.cur.group;
+  }
 
   /**
    * A jobAbort of a newer generation: true when it keeps this actor (the group in flight is
@@ -77,7 +88,9 @@ export class LiveGang {
   }
 
   /** The fence read a record of a newer generation that keeps this actor (a jobAbort may have been missed). */
-  onKeptRecord(r: JobFence): void { this.kept(r.generation, `live recovery: the job record keeps this actor in generation ${r.generation}`); }
+  onKeptRecord(r: JobFence): void {
+    this.kept(r.generation, `live recovery: the job record keeps this actor in generation ${r.generation}`);
+  }
 
   private kept(generation: number, why: string): void {
     if (generation <= this.cur.spec.generation || (this.keptIn !== undefined && this.keptIn >= generation)) return;
@@ -97,14 +110,17 @@ export class LiveGang {
     const told = this.keptIn !== undefined || this.cur.ac.signal.aborted;
     if (!told && !(cause instanceof CollectiveTimeoutError)) return false;
     const lease = this.cur.spec.leaseMs ?? 3000;
-    const waitMs = told ? this.o.waitMs ?? REGROUP_WAIT_MS : 2 * lease;
+    const waitMs = told ? (this.o.waitMs ?? REGROUP_WAIT_MS) : 2 * lease;
     const deadline = Date.now() + waitMs;
     const old = this.cur;
     while (Date.now() < deadline && !this.o.stop.aborted) {
       const r = await this.o.readRecord();
       const next = r && this.decision(r);
       if (next === null) return false;
-      if (next) { await this.move(old, next); return true; }
+      if (next) {
+        await this.move(old, next);
+        return true;
+      }
       await abortableSleep(REGROUP_POLL_MS, this.o.stop).catch(() => undefined);
     }
     this.o.log.warn({ generation: old.spec.generation, waitMs }, 'no new gang in time: stopping');
@@ -121,7 +137,14 @@ export class LiveGang {
     if (r.state !== 'running') return undefined; // the lost ranks are not placed yet
     const byRank = [...r.placement].sort((a, b) => a.rank - b.rank);
     if (byRank.some((p, i) => p.rank !== i)) return undefined;
-    return { ...spec, generation: r.generation, rank: mine.rank, worldSize: byRank.length, nodeOfRank: byRank.map((p) => p.nodeId), joinsLive: false };
+    return {
+      ...spec,
+      generation: r.generation,
+      rank: mine.rank,
+      worldSize: byRank.length,
+      nodeOfRank: byRank.map((p) => p.nodeId),
+      joinsLive: false,
+    };
   }
 
   private async move(old: Generation, spec: ActorSpec): Promise<void> {
@@ -130,7 +153,10 @@ export class LiveGang {
     await g?.close().catch(() => undefined);
     this.cur = this.generation(spec);
     this.keptIn = undefined;
-    this.o.log.info({ generation: spec.generation, rank: spec.rank, worldSize: spec.worldSize }, 'joined the new generation of a live gang');
+    this.o.log.info(
+      { generation: spec.generation, rank: spec.rank, worldSize: spec.worldSize },
+      'joined the new generation of a live gang',
+    );
     this.o.onMoved(spec);
   }
 }

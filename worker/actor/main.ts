@@ -18,7 +18,9 @@ import { ActorRuntime } from './runtime.ts';
 import { WARM_ENV, waitForStart } from './warm.ts';
 import { reuseRefusal } from './reuse.ts';
 
-const send = (m: ActorToAgent): void => { if (process.send && process.connected) process.send(m, () => undefined); };
+const send = (m: ActorToAgent): void => {
+  if (process.send && process.connected) process.send(m, () => undefined);
+};
 /** a crash's message may be a long stack: clipped to its bound, so the agent does not refuse the result */
 const clipped = (o: ActorOutcome): ActorOutcome => ({ ...o, message: clipText(o.message) });
 
@@ -29,7 +31,10 @@ function finish(outcome: ActorOutcome): void {
   else process.exit(code);
 }
 
-interface Ran { outcome: ActorOutcome; stopped: boolean }
+interface Ran {
+  outcome: ActorOutcome;
+  stopped: boolean;
+}
 
 /**
  * One actor from its spec to its outcome: connects with the job's creds, runs, and closes every
@@ -38,18 +43,26 @@ interface Ran { outcome: ActorOutcome; stopped: boolean }
  */
 async function runActor(spec: ActorSpec, creds: string | undefined, backlog: () => unknown[]): Promise<Ran> {
   const prefix = process.env.FLOTILLA_PREFIX ?? 'flotilla';
-  const log = createLogger({ role: 'actor', bindings: { job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation } });
+  const log = createLogger({
+    role: 'actor',
+    bindings: { job: spec.jobId, actor: spec.actorId, rank: spec.rank, generation: spec.generation },
+  });
   const stop = new AbortController();
   const onTerm = () => stop.abort('SIGTERM');
   // Ctrl-C reaches the whole foreground process group: a managed actor leaves that decision
   // to its agent (which moves it, rather than cancelling the job); a standalone one stops.
-  const onInt = () => { if (!process.send) stop.abort('SIGINT'); };
+  const onInt = () => {
+    if (!process.send) stop.abort('SIGINT');
+  };
   // The agent is gone (killed): nobody will reap us, so stop rather than train as an orphan.
   const onGone = () => stop.abort('agent disconnected');
   let runtime: ActorRuntime | undefined;
   const onMessage = (raw: unknown) => {
     const r = AgentToActor.safeParse(raw);
-    if (!r.success) { log.warn({}, 'ignoring a malformed IPC message from the agent'); return; }
+    if (!r.success) {
+      log.warn({}, 'ignoring a malformed IPC message from the agent');
+      return;
+    }
     const m = r.data;
     if (m.type === 'stop') stop.abort(m.reason);
     else if (m.type === 'fault') runtime?.faults.receive(m.fault);
@@ -80,13 +93,17 @@ async function runActor(spec: ActorSpec, creds: string | undefined, backlog: () 
       nc = await connect(natsOptions(servers, creds, { ...opts, name: `flotilla-actor-${spec.actorId}` }));
     } catch (err) {
       log.error({ err }, 'cannot connect to NATS');
-      return { outcome: { kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null }, stopped: stop.signal.aborted };
+      return {
+        outcome: { kind: 'retryable', message: `cannot connect to NATS: ${(err as Error).message}`, exitCode: null, signal: null },
+        stopped: stop.signal.aborted,
+      };
     }
     log.info({ server: nc.getServer() }, 'connected to NATS');
     const status = nc;
     void (async () => {
       for await (const st of status.status()) {
-        if (st.type === 'disconnect' || st.type === 'reconnect') log.warn({ server: st.server }, st.type === 'disconnect' ? 'NATS disconnected' : 'NATS reconnected');
+        if (st.type === 'disconnect' || st.type === 'reconnect')
+          log.warn({ server: st.server }, st.type === 'disconnect' ? 'NATS disconnected' : 'NATS reconnected');
       }
     })();
     // raw lanes authenticate as this actor and check the servers' certificates as nats.js does
@@ -99,7 +116,10 @@ async function runActor(spec: ActorSpec, creds: string | undefined, backlog: () 
   } finally {
     // drain what is in flight (job events), then close whatever is left, lanes included
     const closing = [nc, ...lanes].filter((c): c is NatsConnection => c !== undefined && !c.isClosed());
-    await Promise.race([Promise.all(closing.map((c) => c.drain().catch(() => undefined))), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await Promise.race([
+      Promise.all(closing.map((c) => c.drain().catch(() => undefined))),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
     await Promise.all(closing.map((c) => c.close().catch(() => undefined)));
     log.flush();
     process.off('SIGTERM', onTerm);

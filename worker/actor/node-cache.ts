@@ -30,21 +30,34 @@ export class CheckpointCache {
   readonly limitBytes: number;
 
   /** throws FLO_VALIDATION on a bad FLOTILLA_NODE_CACHE_MB */
-  constructor(jobId: string, private readonly root = nodeCacheRoot(), limitBytes = nodeCacheLimitBytes()) {
+  constructor(
+    jobId: string,
+    private readonly root = nodeCacheRoot(),
+    limitBytes = nodeCacheLimitBytes(),
+  ) {
     this.dir = join(root, 'checkpoints', jobId);
     this.limitBytes = limitBytes;
   }
 
-  #file(name: string): string { return join(this.dir, name.replaceAll('/', '__')); }
+  #file(name: string): string {
+    return join(this.dir, name.replaceAll('/', '__'));
+  }
 
   /** The cached bytes of `name` when their SHA-256 (hex) is `sha256`; a mismatching entry is deleted. */
   get(name: string, sha256: string): CacheLookup {
     let data: Uint8Array;
     // a plain Uint8Array, as the store gives: a Buffer's slice() is a view, not a copy, and
     // decoders that slice and take `.buffer` would read the whole file (measured: NaN weights)
-    try { data = new Uint8Array(readFileSync(this.#file(name))); } catch { return { hit: false, reason: 'not cached on this node' }; }
+    try {
+      data = new Uint8Array(readFileSync(this.#file(name)));
+    } catch {
+      return { hit: false, reason: 'not cached on this node' };
+    }
     const got = createHash('sha256').update(data).digest('hex');
-    if (got === sha256) { touch(this.#file(name)); return { hit: true, data }; }
+    if (got === sha256) {
+      touch(this.#file(name));
+      return { hit: true, data };
+    }
     rmSync(this.#file(name), { force: true });
     return { hit: false, reason: `cached copy has sha256 ${got}, the store holds ${sha256}: dropped` };
   }
@@ -64,13 +77,23 @@ export class CheckpointCache {
     }
   }
 
-  drop(name: string): void { rmSync(this.#file(name), { force: true }); }
+  drop(name: string): void {
+    rmSync(this.#file(name), { force: true });
+  }
 
   /** Names cached now (tests, pruning). */
   names(): string[] {
-    try { return readdirSync(this.dir).filter((f) => !f.startsWith('.tmp-')).map((f) => f.replaceAll('__', '/')); } catch { return []; }
+    try {
+      return readdirSync(this.dir)
+        .filter((f) => !f.startsWith('.tmp-'))
+        .map((f) => f.replaceAll('__', '/'));
+    } catch {
+      return [];
+    }
   }
 
   /** Removes the job's whole folder. */
-  clear(): void { rmSync(this.dir, { recursive: true, force: true }); }
+  clear(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

@@ -13,7 +13,16 @@ import { FlotillaError } from '../../shared/errors.ts';
 import { subjects } from '../../shared/subjects.ts';
 import { serve, type ReplyOf } from '../../shared/endpoint.ts';
 import { ActorCallEndpoint } from '../../shared/endpoints.ts';
-import { JobAbort, TERMINAL_STATES, type ActorCall, type ActorStatus, type ActorOutcome, type ActorSpec, type ActorState, type JobEvent } from '../../shared/schemas/index.ts';
+import {
+  JobAbort,
+  TERMINAL_STATES,
+  type ActorCall,
+  type ActorStatus,
+  type ActorOutcome,
+  type ActorSpec,
+  type ActorState,
+  type JobEvent,
+} from '../../shared/schemas/index.ts';
 import { getArtifact, putArtifact } from './artifacts.ts';
 import { CheckpointStore, type CheckpointEvent } from './checkpoint-store.ts';
 import { CheckpointCache } from './node-cache.ts';
@@ -69,7 +78,8 @@ export function classify(err: unknown, signal: AbortSignal): ActorOutcome {
     return { kind: 'retryable', message, ...base };
   }
   // an error that says a retry cannot help (the engine's errors, worker/engine/errors.ts) fails the job
-  if ((err as { retryable?: unknown } | null)?.retryable === false) return { kind: 'fatal', message: `FLO_ACTOR_FATAL: ${message}`, ...base };
+  if ((err as { retryable?: unknown } | null)?.retryable === false)
+    return { kind: 'fatal', message: `FLO_ACTOR_FATAL: ${message}`, ...base };
   return { kind: 'retryable', message, ...base };
 }
 
@@ -92,26 +102,42 @@ export class ActorRuntime {
   readonly faults: ActorFaults;
 
   /** partition fault: this rank's data lanes lose everything for `ms` (its nats.js connections are cut apart) */
-  cutLanes(ms: number): void { this.shaper.cut(ms); }
+  cutLanes(ms: number): void {
+    this.shaper.cut(ms);
+  }
 
   constructor(private readonly o: RuntimeOptions) {
     this.send = o.send ?? (() => undefined);
-    this.faults = new ActorFaults({ spec: () => this.gang.spec, send: (m) => this.send(m), shaper: this.shaper, log: o.log, signal: this.ac.signal });
-    this.drain = new DrainPoint(() => this.gang.spec, () => this.gang.signal, o.log);
+    this.faults = new ActorFaults({
+      spec: () => this.gang.spec,
+      send: (m) => this.send(m),
+      shaper: this.shaper,
+      log: o.log,
+      signal: this.ac.signal,
+    });
+    this.drain = new DrainPoint(
+      () => this.gang.spec,
+      () => this.gang.signal,
+      o.log,
+    );
     this.gang = new LiveGang({
-      spec: o.spec, stop: this.ac.signal, log: o.log,
-      openGroup: (spec, signal) => createActorGroup({
-        ...groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity), wrapLane: (l) => this.shaper.wrap(l),
-        // A gang waits for its ranks' start however it was placed: ranks start at different speeds
-        // (one from the agent's warm pool, one cold: seconds apart on a loaded machine), which is no
-        // fault of the step exchange that allreduce.timeout_ms bounds. A rank that never starts is
-        // the head's to notice (its spawn fails, its node dies): the head's next decision aborts the wait.
-        joinTimeoutMs: Math.max(REGROUP_WAIT_MS, spec.job.allreduce.timeout_ms),
-      }).then((g) => {
-        this.groupWatch?.done();
-        this.groupWatch = watchGroup(g, o.log);
-        return g;
-      }),
+      spec: o.spec,
+      stop: this.ac.signal,
+      log: o.log,
+      openGroup: (spec, signal) =>
+        createActorGroup({
+          ...groupOptions(o.nc, o.prefix, spec, signal, o.connectLane, o.servers, o.laneSecurity),
+          wrapLane: (l) => this.shaper.wrap(l),
+          // A gang waits for its ranks' start however it was placed: ranks start at different speeds
+          // (one from the agent's warm pool, one cold: seconds apart on a loaded machine), which is no
+          // fault of the step exchange that allreduce.timeout_ms bounds. A rank that never starts is
+          // the head's to notice (its spawn fails, its node dies): the head's next decision aborts the wait.
+          joinTimeoutMs: Math.max(REGROUP_WAIT_MS, spec.job.allreduce.timeout_ms),
+        }).then((g) => {
+          this.groupWatch?.done();
+          this.groupWatch = watchGroup(g, o.log);
+          return g;
+        }),
       readRecord: () => this.fence?.record() ?? Promise.resolve(undefined),
       onMoved: (spec) => this.fence?.moveTo(spec),
     });
@@ -121,7 +147,9 @@ export class ActorRuntime {
     }
   }
 
-  get signal(): AbortSignal { return this.ac.signal; }
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
 
   /** resolves once the actor is told to stop */
   private readonly stopped = new Promise<void>((resolve) => this.ac.signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -139,19 +167,35 @@ export class ActorRuntime {
 
   status(): ActorStatus {
     const spec = this.gang.spec;
-    return { state: this.state, actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, step: this.step ?? null, pid: process.pid };
+    return {
+      state: this.state,
+      actorId: spec.actorId,
+      jobId: spec.jobId,
+      generation: spec.generation,
+      rank: spec.rank,
+      step: this.step ?? null,
+      pid: process.pid,
+    };
   }
 
   private onCall(call: ActorCall): ReplyOf<typeof ActorCallEndpoint> {
     switch (call.method) {
-      case 'status': return this.status();
-      case 'stop': this.abort('stopped by actorCall'); return { stopping: true };
+      case 'status':
+        return this.status();
+      case 'stop':
+        this.abort('stopped by actorCall');
+        return { stopping: true };
     }
   }
 
   private onAbort(data: Uint8Array): void {
     let a: JobAbort;
-    try { a = decode(JobAbort, data); } catch (err) { this.o.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
+    try {
+      a = decode(JobAbort, data);
+    } catch (err) {
+      this.o.log.warn({ err }, 'ignoring a malformed jobAbort');
+      return;
+    }
     if (a.jobId !== this.o.spec.jobId || a.generation <= this.gang.spec.generation) return;
     if (!this.gang.onAbort(a)) this.abort(`job aborted (generation ${a.generation}): ${a.reason}`);
   }
@@ -169,13 +213,23 @@ export class ActorRuntime {
     const gang = this.gang;
     const base = () => ({ jobId: gang.spec.jobId, generation: gang.spec.generation, ts: Date.now() });
     return {
-      get spec() { return gang.spec; },
-      nc, prefix, log, checkpoints, signal: this.signal, faults: this.faults,
+      get spec() {
+        return gang.spec;
+      },
+      nc,
+      prefix,
+      log,
+      checkpoints,
+      signal: this.signal,
+      faults: this.faults,
       emitMetric: (step, values, epoch) =>
         this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) }),
       reportStep: (step, values, epoch, appliedIn) =>
-        this.emit(events, { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) },
-          stepReportId(gang.spec.jobId, appliedIn ?? gang.spec.generation, step)),
+        this.emit(
+          events,
+          { ...base(), type: 'metric', rank: gang.spec.rank, step, values, ...(epoch === undefined ? {} : { epoch }) },
+          stepReportId(gang.spec.jobId, appliedIn ?? gang.spec.generation, step),
+        ),
       emitLog: (level, msg) => this.emit(events, { ...base(), type: 'log', level, rank: gang.spec.rank, msg }),
       saveArtifact: async (name, data) => {
         const bytes = await putArtifact(nc, prefix, gang.spec.jobId, name, data);
@@ -210,11 +264,22 @@ export class ActorRuntime {
     let cache: CheckpointCache | undefined;
     try {
       this.subs.push(serve(nc, ActorCallEndpoint, s.actorCall(spec.actorId), (call) => this.onCall(call), { log }));
-      this.subs.push(nc.subscribe(s.jobAbort(spec.jobId), { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
+      this.subs.push(
+        nc.subscribe(s.jobAbort(spec.jobId), {
+          callback: (err, m) => {
+            if (!err) this.onAbort(m.data);
+          },
+        }),
+      );
       this.drain.listen(nc, s.jobCheckpointAny(spec.jobId));
       const fence = (this.fence = new Fence({
-        nc, prefix, spec,
-        onFenced: (v) => { log.warn({ verdict: v }, 'actor fenced: stopping'); this.abort(v.message); },
+        nc,
+        prefix,
+        spec,
+        onFenced: (v) => {
+          log.warn({ verdict: v }, 'actor fenced: stopping');
+          this.abort(v.message);
+        },
         onBlind: (err) => log.error({ err }, 'fencing off: this actor may not read its job record in the jobs KV bucket (grant it)'),
         onKept: (r) => this.gang.onKeptRecord(r),
       }));
@@ -224,21 +289,49 @@ export class ActorRuntime {
       const streamReady = ensureEventsStream(nc, prefix);
       const events = new EventPublisher(nc, prefix, (err) => log.warn({ err }, 'job event not stored'));
       const onCkpt = (e: CheckpointEvent) => {
-        if (e.type === 'saved') void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'checkpoint', step: e.step, name: e.name });
+        if (e.type === 'saved')
+          void this.emit(events, {
+            jobId: spec.jobId,
+            generation: this.gang.spec.generation,
+            ts: Date.now(),
+            type: 'checkpoint',
+            step: e.step,
+            name: e.name,
+          });
         if (e.type === 'skipped') {
           log.warn({ checkpoint: e.name, reason: e.reason }, 'skipping a corrupt checkpoint');
-          void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'warn', rank: this.gang.spec.rank, msg: `checkpoint ${e.name} skipped: ${e.reason}` });
+          void this.emit(events, {
+            jobId: spec.jobId,
+            generation: this.gang.spec.generation,
+            ts: Date.now(),
+            type: 'log',
+            level: 'warn',
+            rank: this.gang.spec.rank,
+            msg: `checkpoint ${e.name} skipped: ${e.reason}`,
+          });
         }
         if (e.type === 'prune-failed') log.warn({ reason: e.reason }, 'old checkpoints not pruned now (tried again after the next save)');
         if (e.type === 'loaded') {
           const msg = `checkpoint ${e.name} loaded from ${e.from === 'node-cache' ? 'the node cache' : 'the object store'}${e.cacheMiss ? ` (node cache: ${e.cacheMiss})` : ''}`;
           log.info({ checkpoint: e.name, from: e.from, bytes: e.bytes }, msg);
-          void this.emit(events, { jobId: spec.jobId, generation: this.gang.spec.generation, ts: Date.now(), type: 'log', level: 'info', rank: this.gang.spec.rank, msg });
+          void this.emit(events, {
+            jobId: spec.jobId,
+            generation: this.gang.spec.generation,
+            ts: Date.now(),
+            type: 'log',
+            level: 'info',
+            rank: this.gang.spec.rank,
+            msg,
+          });
         }
       };
       cache = new CheckpointCache(spec.jobId);
       const opening = CheckpointStore.open(nc, prefix, spec.jobId, {
-        keep: this.o.keepCheckpoints, onEvent: onCkpt, generation: () => this.gang.spec.generation, guard: (what) => fence.check(what), cache,
+        keep: this.o.keepCheckpoints,
+        onEvent: onCkpt,
+        generation: () => this.gang.spec.generation,
+        guard: (what) => fence.check(what),
+        cache,
         expectedStep: async () => (await fence.record())?.checkpoint_step,
       });
       const load = this.o.trainers?.[spec.job.trainer.kind];
@@ -247,17 +340,23 @@ export class ActorRuntime {
       if (this.signal.aborted) throw new FlotillaError('FLO_CANCELLED', String(this.signal.reason));
       this.setState('running');
       const result = await trainer.run(this.context(events, checkpoints));
-      outcome = this.signal.aborted ? classify(undefined, this.signal) : {
-        kind: 'succeeded', message: 'done', exitCode: null, signal: null,
-        ...(this.step === undefined ? {} : { step: this.step }), ...(result?.digest ? { digest: result.digest } : {}),
-      };
+      outcome = this.signal.aborted
+        ? classify(undefined, this.signal)
+        : {
+            kind: 'succeeded',
+            message: 'done',
+            exitCode: null,
+            signal: null,
+            ...(this.step === undefined ? {} : { step: this.step }),
+            ...(result?.digest ? { digest: result.digest } : {}),
+          };
     } catch (err) {
       outcome = classify(err, this.signal);
       if (outcome.kind === 'retryable' || outcome.kind === 'fatal') log.error({ err }, 'actor failed');
     }
     // a job that ended (succeeded, failed: a fatal outcome fails it, cancelled) needs its node-cached
     // checkpoints no more; a job that goes on (a retry, a move) may restart here and read them
-    if (cache && (outcome.kind === 'succeeded' || outcome.kind === 'fatal' || await this.jobEnded())) cache.clear();
+    if (cache && (outcome.kind === 'succeeded' || outcome.kind === 'fatal' || (await this.jobEnded()))) cache.clear();
     this.fence?.stop();
     this.faults.close();
     const fenced = this.fence?.fenced;
@@ -272,7 +371,9 @@ export class ActorRuntime {
       const g = opened && (await Promise.race([opened, abortableSleep(2000).then(() => undefined)]));
       await g?.close();
       this.groupWatch?.done();
-    } catch { /* a group that never formed */ }
+    } catch {
+      /* a group that never formed */
+    }
     for (const sub of this.subs) sub.unsubscribe();
     this.state = 'exited';
     return outcome;

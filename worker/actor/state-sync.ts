@@ -38,8 +38,12 @@ const U16 = 65_536;
 /** digest as 16 float32-exact 16-bit words */
 const DIGEST_WORDS = 16;
 
-function split(n: number): [number, number] { return [Math.floor(n / U16), n % U16]; }
-function join(hi: number, lo: number): number { return hi * U16 + lo; }
+function split(n: number): [number, number] {
+  return [Math.floor(n / U16), n % U16];
+}
+function join(hi: number, lo: number): number {
+  return hi * U16 + lo;
+}
 
 function digestWords(hex: string): number[] {
   const out: number[] = [];
@@ -68,7 +72,8 @@ function asFloats(bytes: Uint8Array): Float32Array {
 /** Agrees on the gang's state; every rank gets a result consistent with every other's. */
 export async function syncState(group: CollectiveGroup, mine: LocalState | null): Promise<SyncResult> {
   const applied = (g: number | undefined) => (g === undefined ? {} : { appliedIn: g });
-  if (group.worldSize === 1) return mine ? { source: 'self', step: mine.step, ...applied(mine.appliedIn) } : { source: 'checkpoint', reason: 'no state in memory' };
+  if (group.worldSize === 1)
+    return mine ? { source: 'self', step: mine.step, ...applied(mine.appliedIn) } : { source: 'checkpoint', reason: 'no state in memory' };
   const [hi, lo] = split(mine?.step ?? 0);
   // the generation that applied the step, +1 (0: none known)
   const [ghi, glo] = split(mine?.appliedIn === undefined ? 0 : mine.appliedIn + 1);
@@ -87,7 +92,7 @@ export async function syncState(group: CollectiveGroup, mine: LocalState | null)
 
   // donors: length and digest of their bytes
   const bytes = isDonor && mine ? mine.encode() : new Uint8Array(0);
-  const sha = isDonor ? mine?.sha256 ?? createHash('sha256').update(bytes).digest('hex') : '';
+  const sha = isDonor ? (mine?.sha256 ?? createHash('sha256').update(bytes).digest('hex')) : '';
   const [lh, ll] = split(bytes.length);
   const info = await group.allgather(Float32Array.from(isDonor ? [lh, ll, ...digestWords(sha)] : new Array(2 + DIGEST_WORDS).fill(0)));
   const primary = donors[0];
@@ -112,7 +117,8 @@ export async function syncState(group: CollectiveGroup, mine: LocalState | null)
   }
   const verdict = Float32Array.of(failed);
   await group.allreduce(verdict, { op: 'sum' });
-  if (verdict[0] > 0) return { source: 'checkpoint', reason: `${verdict[0]} rank(s) received a state whose SHA-256 does not match the donor's` };
+  if (verdict[0] > 0)
+    return { source: 'checkpoint', reason: `${verdict[0]} rank(s) received a state whose SHA-256 does not match the donor's` };
   if (isDonor || !got) return { source: 'self', step: top, ...applied(appliedIn), ...(isDonor ? { sha256: sha } : {}) };
   return { source: 'peer', step: top, ...applied(appliedIn), bytes: got, donors: helpers, sha256: want, ms: performance.now() - t0 };
 }

@@ -14,7 +14,12 @@ import type { ActorContext } from './context.ts';
  * was trained) and the steps the gang applied while this rank's last allreduce failed (`behind`:
  * its own step before it received the state).
  */
-export async function reportAgreed(ctx: ActorContext, step: number, appliedIn: number | undefined, behind: number | undefined): Promise<void> {
+export async function reportAgreed(
+  ctx: ActorContext,
+  step: number,
+  appliedIn: number | undefined,
+  behind: number | undefined,
+): Promise<void> {
   if (ctx.spec.rank !== 0 || step <= 0) return;
   if (appliedIn !== undefined) {
     for (let s = Math.min(behind ?? step - 1, step - 1) + 1; s <= step; s++) await ctx.reportStep(s, {}, undefined, appliedIn);

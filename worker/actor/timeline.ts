@@ -9,15 +9,24 @@ export class Timeline {
   private marks: [string, number][] = [];
 
   /** starts a new timeline now (a survivor's regroup) */
-  restart(): void { this.t0 = Date.now(); this.marks = []; }
+  restart(): void {
+    this.t0 = Date.now();
+    this.marks = [];
+  }
 
-  mark(name: string): void { this.marks.push([name, Date.now()]); }
+  mark(name: string): void {
+    this.marks.push([name, Date.now()]);
+  }
 
   /** marks `name` unless this timeline has it already (a mark inside a loop); only while open */
-  once(name: string): void { if (this.open && !this.marks.some(([n]) => n === name)) this.mark(name); }
+  once(name: string): void {
+    if (this.open && !this.marks.some(([n]) => n === name)) this.mark(name);
+  }
 
   /** true until the timeline was reported (then the first step of this generation has been taken) */
-  get open(): boolean { return this.marks.length > 0; }
+  get open(): boolean {
+    return this.marks.length > 0;
+  }
 
   /** the report line, and closes the timeline */
   take(generation: number): string {

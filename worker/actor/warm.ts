@@ -25,31 +25,48 @@ export interface WarmStart {
 /** Loads the trainers, reports ready, and resolves with the start message; null when stopped or orphaned first. */
 export async function waitForStart(trainers: TrainerRegistry, send: (m: ActorToAgent) => void): Promise<WarmStart | null> {
   let done!: (v: WarmStart | null) => void;
-  const got = new Promise<WarmStart | null>((r) => { done = r; });
+  const got = new Promise<WarmStart | null>((r) => {
+    done = r;
+  });
   let started = false;
   const backlog: unknown[] = [];
   const onMessage = (raw: unknown) => {
-    if (started) { backlog.push(raw); return; }
+    if (started) {
+      backlog.push(raw);
+      return;
+    }
     const r = AgentToActor.safeParse(raw);
     // a malformed message is refused and the process keeps waiting
-    if (!r.success) { console.error(`flotilla actor (warm): ignoring a malformed IPC message: ${r.error.issues[0]?.message ?? 'invalid'}`); return; }
+    if (!r.success) {
+      console.error(`flotilla actor (warm): ignoring a malformed IPC message: ${r.error.issues[0]?.message ?? 'invalid'}`);
+      return;
+    }
     const m = r.data;
     if (m.type === 'stop') done(null);
     else if (m.type === 'start') {
       started = true;
       done({
-        spec: m.spec, ...(m.creds ? { creds: m.creds } : {}),
-        takeBacklog: () => { process.off('message', onMessage); return backlog.splice(0); },
+        spec: m.spec,
+        ...(m.creds ? { creds: m.creds } : {}),
+        takeBacklog: () => {
+          process.off('message', onMessage);
+          return backlog.splice(0);
+        },
       });
     }
   };
   // a stop, SIGTERM or a lost agent also ends the loading: nobody waits for a YOLOv5 warm-up step any more
   const gone = new AbortController();
-  const onGone = () => { gone.abort(); done(null); };
+  const onGone = () => {
+    gone.abort();
+    done(null);
+  };
   process.on('message', onMessage);
   process.once('disconnect', onGone);
   process.once('SIGTERM', onGone);
-  void got.then((v) => { if (v === null) gone.abort(); });
+  void got.then((v) => {
+    if (v === null) gone.abort();
+  });
   try {
     for (const load of Object.values(trainers)) {
       if (gone.signal.aborted) break;

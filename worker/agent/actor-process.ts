@@ -31,8 +31,13 @@ export interface ActorProcessOptions {
  */
 export function actorChildEnv(o: Pick<ActorProcessOptions, 'natsUrl' | 'prefix' | 'env'>, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
-    ...process.env, FLOTILLA_NATS_CREDS: undefined, FLOTILLA_JOIN_TOKEN: undefined, ...o.env,
-    FLOTILLA_NATS_URL: o.natsUrl, FLOTILLA_PREFIX: o.prefix, ...extra,
+    ...process.env,
+    FLOTILLA_NATS_CREDS: undefined,
+    FLOTILLA_JOIN_TOKEN: undefined,
+    ...o.env,
+    FLOTILLA_NATS_URL: o.natsUrl,
+    FLOTILLA_PREFIX: o.prefix,
+    ...extra,
   };
 }
 
@@ -42,7 +47,10 @@ export function forkActor(root: string, entry: string, env: NodeJS.ProcessEnv): 
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     child.once('error', onError);
-    child.once('spawn', () => { child.off('error', onError); resolve(child); });
+    child.once('spawn', () => {
+      child.off('error', onError);
+      resolve(child);
+    });
   });
 }
 
@@ -66,9 +74,17 @@ export class ActorProcess {
   returned = false;
 
   /** `spec`: updated when live recovery keeps the actor in a newer generation */
-  private constructor(public spec: ActorSpec, readonly child: ChildProcess, private readonly log: Logger) {
-    this.firstBeat = new Promise((r) => { this.beaten = r; });
-    this.exited = new Promise((resolve) => { this.end = resolve; });
+  private constructor(
+    public spec: ActorSpec,
+    readonly child: ChildProcess,
+    private readonly log: Logger,
+  ) {
+    this.firstBeat = new Promise((r) => {
+      this.beaten = r;
+    });
+    this.exited = new Promise((resolve) => {
+      this.end = resolve;
+    });
     child.once('exit', this.onExit);
     child.on('message', this.onMessageBound);
     // A dead channel (EPIPE after the child died) must not crash the agent.
@@ -117,8 +133,12 @@ export class ActorProcess {
     return proc;
   }
 
-  get pid(): number | undefined { return this.child.pid; }
-  get stopping(): boolean { return this.stopReq !== undefined; }
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get stopping(): boolean {
+    return this.stopReq !== undefined;
+  }
 
   /** Sends an IPC message to the actor (dropped when the channel is gone). */
   send(msg: AgentToActor): void {
@@ -146,14 +166,20 @@ export class ActorProcess {
 
   private onMessage(raw: unknown): void {
     const r = ActorToAgent.safeParse(raw);
-    if (!r.success) { this.log.warn({ actor: this.spec.actorId }, 'ignoring a malformed IPC message from an actor'); return; }
+    if (!r.success) {
+      this.log.warn({ actor: this.spec.actorId }, 'ignoring a malformed IPC message from an actor');
+      return;
+    }
     const m = r.data;
     if (m.type === 'result') this.result = m.outcome;
     // `ready` after a result: the process ran this actor to the end and waits for another;
     // one told to stop meanwhile is on its way out and is left to exit
-    else if (m.type === 'ready') { if (this.result && !this.stopReq && this.state !== 'exited') this.returnToPool(); }
-    else if (m.type === 'heartbeat') { if (m.step !== undefined) this.step = m.step; this.beaten(); }
-    else if (m.type === 'fault') this.onFault?.(m);
+    else if (m.type === 'ready') {
+      if (this.result && !this.stopReq && this.state !== 'exited') this.returnToPool();
+    } else if (m.type === 'heartbeat') {
+      if (m.step !== undefined) this.step = m.step;
+      this.beaten();
+    } else if (m.type === 'fault') this.onFault?.(m);
     else if (m.type === 'state' && this.state !== 'stopping' && this.state !== 'exited') {
       this.state = m.state;
       if (m.state === 'running') this.onRunning?.();

@@ -12,8 +12,13 @@ import { decode, encode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import {
-  ActorExit, JobAbort, type NodeControl,
-  type ActorBrief, type ActorSpec, type NodeHeartbeat, type NodeInfo,
+  ActorExit,
+  JobAbort,
+  type NodeControl,
+  type ActorBrief,
+  type ActorSpec,
+  type NodeHeartbeat,
+  type NodeInfo,
 } from '../../shared/schemas/index.ts';
 import { abortableSleep } from '../actor/index.ts';
 import { call, NoReply, serve, type ReplyOf } from '../../shared/endpoint.ts';
@@ -88,7 +93,8 @@ export function checkSpec(spec: ActorSpec): void {
   if (spec.nodeOfRank.length !== spec.worldSize) {
     bad.push({ path: 'actor.nodeOfRank', message: `${spec.nodeOfRank.length} entries for worldSize ${spec.worldSize}` });
   }
-  if (bad.length) throw new FlotillaError('FLO_VALIDATION', `invalid message: ${bad.map((b) => `${b.path}: ${b.message}`).join('; ')}`, { details: bad });
+  if (bad.length)
+    throw new FlotillaError('FLO_VALIDATION', `invalid message: ${bad.map((b) => `${b.path}: ${b.message}`).join('; ')}`, { details: bad });
 }
 
 export class Agent {
@@ -109,7 +115,10 @@ export class Agent {
   private readonly reportsGiveUp = new AbortController();
   private leaving: Promise<void> | undefined;
   private hbTimer: NodeJS.Timeout | undefined;
-  private readonly o: Required<Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die' | 'gpus' | 'gpuRefreshMs' | 'joined' | 'onUnregistrable'>> & Pick<AgentOptions, 'actorEnv' | 'joined' | 'onUnregistrable'>;
+  private readonly o: Required<
+    Omit<AgentOptions, 'actorEnv' | 'preempt' | 'die' | 'gpus' | 'gpuRefreshMs' | 'joined' | 'onUnregistrable'>
+  > &
+    Pick<AgentOptions, 'actorEnv' | 'joined' | 'onUnregistrable'>;
   private readonly gpus: GpuInventory;
   private readonly gpuMonitor: GpuMonitor;
   private readonly faults: AgentFaults;
@@ -123,8 +132,16 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.o = {
-      ...opts, heartbeatNc: opts.heartbeatNc ?? opts.nc, actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv }, heartbeatMs: opts.heartbeatMs ?? 1000, stopGraceMs: opts.stopGraceMs ?? 3000, leaveWaitMs: opts.leaveWaitMs ?? 8000, drainCheckpointMs: opts.drainCheckpointMs ?? 15_000, exitFlushMs: opts.exitFlushMs ?? 5000,
-      warmActors: opts.warmActors ?? 1, warmRefillMs: opts.warmRefillMs ?? 10_000,
+      ...opts,
+      heartbeatNc: opts.heartbeatNc ?? opts.nc,
+      actorEnv: { ...coreShareEnv(opts.slots), ...opts.actorEnv },
+      heartbeatMs: opts.heartbeatMs ?? 1000,
+      stopGraceMs: opts.stopGraceMs ?? 3000,
+      leaveWaitMs: opts.leaveWaitMs ?? 8000,
+      drainCheckpointMs: opts.drainCheckpointMs ?? 15_000,
+      exitFlushMs: opts.exitFlushMs ?? 5000,
+      warmActors: opts.warmActors ?? 1,
+      warmRefillMs: opts.warmRefillMs ?? 10_000,
     };
     this.gpus = opts.gpus ?? { source: 'none', gpus: [], pin: false };
     this.gpuMonitor = new GpuMonitor(this.gpus, opts.gpuRefreshMs ?? 5000);
@@ -133,31 +150,57 @@ export class Agent {
       // no GPU either (an actor that needs one is a fresh fork, pinned from its first instruction)
       const env = { ...this.o.actorEnv, FLOTILLA_NATS_CREDS: undefined, ...(this.gpus.pin ? gpuEnv([]) : {}) };
       this.warm = new WarmPool({
-        size: this.o.warmActors, natsUrl: opts.natsUrl, prefix: opts.prefix, root: opts.root, entry: opts.actorEntry, env,
+        size: this.o.warmActors,
+        natsUrl: opts.natsUrl,
+        prefix: opts.prefix,
+        root: opts.root,
+        entry: opts.actorEntry,
+        env,
         onProblem: (what, details) => this.o.log.warn(details, what),
       });
     }
     this.s = subjects(opts.prefix);
     this.info = {
-      nodeId: opts.nodeId, host: hostname(), slots: opts.slots, backend: opts.backend.backend,
-      device: opts.backend.device, pid: process.pid, started_at: new Date().toISOString(),
-      ...(this.gpus.gpus.length > 0 ? { gpus: this.gpus.gpus } : {}), ...(opts.gpus ? { gpu_source: this.gpus.source } : {}),
+      nodeId: opts.nodeId,
+      host: hostname(),
+      slots: opts.slots,
+      backend: opts.backend.backend,
+      device: opts.backend.device,
+      pid: process.pid,
+      started_at: new Date().toISOString(),
+      ...(this.gpus.gpus.length > 0 ? { gpus: this.gpus.gpus } : {}),
+      ...(opts.gpus ? { gpu_source: this.gpus.source } : {}),
     };
-    this.registered = new Promise((r) => { this.resolveRegistered = r; });
+    this.registered = new Promise((r) => {
+      this.resolveRegistered = r;
+    });
     this.faults = new AgentFaults({
-      nodeId: opts.nodeId, nc: opts.nc, s: this.s, log: opts.log, actors: () => this.actors, closing: this.closing.signal,
+      nodeId: opts.nodeId,
+      nc: opts.nc,
+      s: this.s,
+      log: opts.log,
+      actors: () => this.actors,
+      closing: this.closing.signal,
       preempt: opts.preempt ?? (() => process.kill(process.pid, 'SIGTERM')),
       die: opts.die ?? (() => process.kill(process.pid, 'SIGKILL')),
     });
   }
 
-  private get log(): Logger { return this.o.log; }
+  private get log(): Logger {
+    return this.o.log;
+  }
 
   /** Serves control requests and aborts, starts heartbeats and the registration loop. */
   async start(): Promise<void> {
     const { nc } = this.o;
     this.subs.push(serve(nc, NodeControlEndpoint, this.s.nodeControl(this.info.nodeId), (ctl) => this.onControl(ctl), { log: this.log }));
-    this.subs.push(nc.subscribe(this.s.jobAbortAll, { callback: (err, m) => { if (!err) this.onAbort(m.data); } }));
+    this.subs.push(
+      nc.subscribe(this.s.jobAbortAll, {
+        callback: (err, m) => {
+          if (!err) this.onAbort(m.data);
+        },
+      }),
+    );
     await nc.flush();
     this.state = 'running';
     this.warm?.fill();
@@ -168,7 +211,11 @@ export class Agent {
 
   briefs(): ActorBrief[] {
     return [...this.actors.values()].map(({ spec }) => ({
-      actorId: spec.actorId, jobId: spec.jobId, generation: spec.generation, rank: spec.rank, ...(spec.gpus?.length ? { gpus: spec.gpus } : {}),
+      actorId: spec.actorId,
+      jobId: spec.jobId,
+      generation: spec.generation,
+      rank: spec.rank,
+      ...(spec.gpus?.length ? { gpus: spec.gpus } : {}),
     }));
   }
 
@@ -176,7 +223,12 @@ export class Agent {
     const gpus = this.gpuMonitor.sample();
     return {
       ...(gpus ? { gpus } : {}),
-      nodeId: this.info.nodeId, ts: Date.now(), seq: this.beats, slots: this.info.slots, actors: this.briefs(), draining: this.state === 'draining',
+      nodeId: this.info.nodeId,
+      ts: Date.now(),
+      seq: this.beats,
+      slots: this.info.slots,
+      actors: this.briefs(),
+      draining: this.state === 'draining',
       ...(this.warm ? { warm: this.warm.stats() } : {}),
     };
   }
@@ -205,8 +257,15 @@ export class Agent {
           const nc = this.o.nc;
           // a server without JetStream that Flotilla talks to is a leaf (JetStream is the cluster's, across it)
           const line = unregisteredMessage(this.info.nodeId, nc.getServer(), nc.info?.jetstream !== true, this.o.joined === true);
-          if (this.o.joined && this.o.onUnregistrable) { this.log.error({}, line); this.o.onUnregistrable(line); return; }
-          if (Date.now() - warnedAt > 30_000) { warnedAt = Date.now(); this.log.warn({}, line); }
+          if (this.o.joined && this.o.onUnregistrable) {
+            this.log.error({}, line);
+            this.o.onUnregistrable(line);
+            return;
+          }
+          if (Date.now() - warnedAt > 30_000) {
+            warnedAt = Date.now();
+            this.log.warn({}, line);
+          }
         }
       }
       await abortableSleep(backoff, this.closing.signal);
@@ -216,8 +275,10 @@ export class Agent {
 
   private async onControl(ctl: NodeControl): Promise<ReplyOf<typeof NodeControlEndpoint>> {
     switch (ctl.op) {
-      case 'ping': return this.info;
-      case 'spawn': return this.spawn(ctl.actor, ctl.creds);
+      case 'ping':
+        return this.info;
+      case 'spawn':
+        return this.spawn(ctl.actor, ctl.creds);
       case 'stop': {
         const a = this.actors.get(ctl.actorId);
         if (!a) throw new FlotillaError('FLO_NOT_FOUND', `no actor ${ctl.actorId} on node ${this.info.nodeId}`);
@@ -228,7 +289,8 @@ export class Agent {
         this.state = 'draining';
         this.beat();
         return { draining: true, actors: this.briefs() };
-      case 'fault': return this.faults.accept(ctl.fault);
+      case 'fault':
+        return this.faults.accept(ctl.fault);
     }
   }
 
@@ -239,7 +301,10 @@ export class Agent {
     const existing = this.actors.get(spec.actorId) ?? (inFlight && (await inFlight.catch(() => undefined)));
     if (existing) {
       if (existing.spec.jobId !== spec.jobId || existing.spec.generation !== spec.generation || existing.spec.rank !== spec.rank) {
-        throw new FlotillaError('FLO_CONFLICT', `actor ${spec.actorId} already runs job ${existing.spec.jobId} generation ${existing.spec.generation} rank ${existing.spec.rank}`);
+        throw new FlotillaError(
+          'FLO_CONFLICT',
+          `actor ${spec.actorId} already runs job ${existing.spec.jobId} generation ${existing.spec.generation} rank ${existing.spec.rank}`,
+        );
       }
       return { actorId: spec.actorId, pid: existing.pid, existing: true };
     }
@@ -263,11 +328,22 @@ export class Agent {
     } else {
       const env = this.gpus.pin ? { ...this.o.actorEnv, ...gpuEnv(spec.gpus ?? []) } : this.o.actorEnv;
       const forking = ActorProcess.spawn(spec, {
-        natsUrl: this.o.natsUrl, prefix: this.o.prefix, root: this.o.root, entry: this.o.actorEntry, log, env, creds,
+        natsUrl: this.o.natsUrl,
+        prefix: this.o.prefix,
+        root: this.o.root,
+        entry: this.o.actorEntry,
+        log,
+        env,
+        creds,
       });
       this.spawning.set(spec.actorId, forking);
       this.forkingGpus.set(spec.actorId, spec.gpus ?? []);
-      try { proc = await forking; } finally { this.spawning.delete(spec.actorId); this.forkingGpus.delete(spec.actorId); }
+      try {
+        proc = await forking;
+      } finally {
+        this.spawning.delete(spec.actorId);
+        this.forkingGpus.delete(spec.actorId);
+      }
     }
     this.actors.set(spec.actorId, proc);
     this.faults.attach(proc);
@@ -281,7 +357,12 @@ export class Agent {
       }
       const exit: ActorExit = {
         // proc.spec: a survivor kept by live recovery reports the generation it is in now
-        nodeId: this.info.nodeId, actorId: spec.actorId, jobId: spec.jobId, generation: proc.spec.generation, rank: proc.spec.rank, outcome,
+        nodeId: this.info.nodeId,
+        actorId: spec.actorId,
+        jobId: spec.jobId,
+        generation: proc.spec.generation,
+        rank: proc.spec.rank,
+        outcome,
       };
       log.info({ outcome }, 'actor exited');
       this.report(exit, log);
@@ -303,15 +384,24 @@ export class Agent {
    */
   private refillAfter(proc: ActorProcess): void {
     const timer = new Promise<void>((r) => setTimeout(r, this.o.warmRefillMs).unref());
-    void Promise.race([proc.firstBeat, proc.exited, timer]).then(() => { if (this.state === 'running') this.warm?.fill(); });
+    void Promise.race([proc.firstBeat, proc.exited, timer]).then(() => {
+      if (this.state === 'running') this.warm?.fill();
+    });
   }
 
   /** Sends an exit report that is retried until the exits stream has it (see exit-report.ts). */
   private report(exit: ActorExit, log: Logger): void {
     const js = jsClient(this.o.nc);
-    const p = reportExit(js, this.s.actorExit(this.info.nodeId), exit, this.reportsGiveUp.signal, (err, attempt) => {
-      if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, 'actor exit not acknowledged yet; retrying');
-    }, (err) => log.error({ err, exit }, 'actor exit report given up (agent closing, or an error no retry can fix)'));
+    const p = reportExit(
+      js,
+      this.s.actorExit(this.info.nodeId),
+      exit,
+      this.reportsGiveUp.signal,
+      (err, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0) log.warn({ err, attempt }, 'actor exit not acknowledged yet; retrying');
+      },
+      (err) => log.error({ err, exit }, 'actor exit report given up (agent closing, or an error no retry can fix)'),
+    );
     this.reports.add(p);
     void p.finally(() => this.reports.delete(p));
   }
@@ -326,13 +416,21 @@ export class Agent {
     const mine = new Set(this.gpus.gpus.map((g) => g.index));
     const foreign = want.filter((g) => !mine.has(g));
     if (foreign.length) {
-      throw new FlotillaError('FLO_VALIDATION', `invalid message: actor.gpus: node ${this.info.nodeId} offers GPU(s) [${[...mine].join(',')}], not [${foreign.join(',')}]`, {
-        details: [{ path: 'actor.gpus', message: `not offered here: ${foreign.join(',')}` }],
-      });
+      throw new FlotillaError(
+        'FLO_VALIDATION',
+        `invalid message: actor.gpus: node ${this.info.nodeId} offers GPU(s) [${[...mine].join(',')}], not [${foreign.join(',')}]`,
+        {
+          details: [{ path: 'actor.gpus', message: `not offered here: ${foreign.join(',')}` }],
+        },
+      );
     }
-    const held = new Set([...[...this.actors.values()].filter((a) => !a.stopping).flatMap((a) => a.spec.gpus ?? []), ...[...this.forkingGpus.values()].flat()]);
+    const held = new Set([
+      ...[...this.actors.values()].filter((a) => !a.stopping).flatMap((a) => a.spec.gpus ?? []),
+      ...[...this.forkingGpus.values()].flat(),
+    ]);
     const taken = want.filter((g) => held.has(g));
-    if (taken.length) throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId}: GPU(s) ${taken.join(',')} held by another actor`);
+    if (taken.length)
+      throw new FlotillaError('FLO_NO_CAPACITY', `node ${this.info.nodeId}: GPU(s) ${taken.join(',')} held by another actor`);
   }
 
   /** Refuses an actor of a generation the head has already aborted. */
@@ -345,7 +443,12 @@ export class Agent {
 
   private onAbort(data: Uint8Array): void {
     let abort: JobAbort;
-    try { abort = decode(JobAbort, data); } catch (err) { this.log.warn({ err }, 'ignoring a malformed jobAbort'); return; }
+    try {
+      abort = decode(JobAbort, data);
+    } catch (err) {
+      this.log.warn({ err }, 'ignoring a malformed jobAbort');
+      return;
+    }
     this.abortedBelow.set(abort.jobId, Math.max(abort.generation, this.abortedBelow.get(abort.jobId) ?? 0));
     for (const a of this.actors.values()) {
       const kept = abort.jobId === a.spec.jobId ? abort.keep.find((k) => k.actorId === a.spec.actorId) : undefined;
@@ -356,7 +459,10 @@ export class Agent {
         continue;
       }
       if (a.spec.jobId === abort.jobId && a.spec.generation < abort.generation) {
-        this.log.info({ actor: a.spec.actorId, generation: a.spec.generation, to: abort.generation }, 'aborting actor of an older generation');
+        this.log.info(
+          { actor: a.spec.actorId, generation: a.spec.generation, to: abort.generation },
+          'aborting actor of an older generation',
+        );
         a.stop('cancelled', `job aborted: ${abort.reason}`, this.o.stopGraceMs);
       }
     }
@@ -382,15 +488,23 @@ export class Agent {
   private async checkpointJobs(): Promise<void> {
     const jobs = new Map<string, number>();
     for (const a of this.actors.values()) if (!a.stopping) jobs.set(a.spec.jobId, a.spec.generation);
-    await Promise.all([...jobs].map(async ([jobId, generation]) => {
-      const log = this.log.child({ job: jobId, generation });
-      try {
-        const done = await call(this.o.nc, DrainCheckpoint, this.s.jobCheckpoint(jobId, this.info.nodeId), { jobId, generation, reason: `node ${this.info.nodeId} leaving` }, { timeoutMs: this.o.drainCheckpointMs });
-        log.info({ ...done }, 'drain checkpoint written');
-      } catch (err) {
-        log.warn({ err }, 'no drain checkpoint; the gang resumes from its last periodic one');
-      }
-    }));
+    await Promise.all(
+      [...jobs].map(async ([jobId, generation]) => {
+        const log = this.log.child({ job: jobId, generation });
+        try {
+          const done = await call(
+            this.o.nc,
+            DrainCheckpoint,
+            this.s.jobCheckpoint(jobId, this.info.nodeId),
+            { jobId, generation, reason: `node ${this.info.nodeId} leaving` },
+            { timeoutMs: this.o.drainCheckpointMs },
+          );
+          log.info({ ...done }, 'drain checkpoint written');
+        } catch (err) {
+          log.warn({ err }, 'no drain checkpoint; the gang resumes from its last periodic one');
+        }
+      }),
+    );
   }
 
   /**

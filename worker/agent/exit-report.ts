@@ -22,16 +22,28 @@ export const exitMsgId = (x: ActorExit): string => `exit-${x.actorId}`;
 
 /** Resolves true once stored; false when `signal` ended the retries or an error cannot be retried (given to onGiveUp). */
 export async function reportExit(
-  js: JetStreamClient, subject: string, exit: ActorExit, signal: AbortSignal,
-  onRetry: (err: unknown, attempt: number) => void, onGiveUp: (err: unknown) => void = () => undefined,
+  js: JetStreamClient,
+  subject: string,
+  exit: ActorExit,
+  signal: AbortSignal,
+  onRetry: (err: unknown, attempt: number) => void,
+  onGiveUp: (err: unknown) => void = () => undefined,
 ): Promise<boolean> {
   // a crash's message may be a long stack: clipped, so the exit itself is never refused
   const data = encode(ActorExit.parse({ ...exit, outcome: { ...exit.outcome, message: clipText(exit.outcome.message ?? '') } }));
   try {
-    await withJsRetry(`report the exit of ${exit.actorId}`, () => js.publish(subject, data, { msgID: exitMsgId(exit), timeout: EXIT_ACK_TIMEOUT_MS }), {
-      attempts: Number.POSITIVE_INFINITY, budgetMs: Number.POSITIVE_INFINITY, baseMs: EXIT_RETRY_MS, maxMs: EXIT_RETRY_MAX_MS, signal,
-      onRetry: ({ attempt, error }) => onRetry(error, attempt),
-    });
+    await withJsRetry(
+      `report the exit of ${exit.actorId}`,
+      () => js.publish(subject, data, { msgID: exitMsgId(exit), timeout: EXIT_ACK_TIMEOUT_MS }),
+      {
+        attempts: Number.POSITIVE_INFINITY,
+        budgetMs: Number.POSITIVE_INFINITY,
+        baseMs: EXIT_RETRY_MS,
+        maxMs: EXIT_RETRY_MAX_MS,
+        signal,
+        onRetry: ({ attempt, error }) => onRetry(error, attempt),
+      },
+    );
     return true;
   } catch (err) {
     onGiveUp(err);

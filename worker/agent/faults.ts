@@ -60,13 +60,18 @@ export class AgentFaults {
 
   /** NodeControl `fault`: accepted once per fault and generation (a repeat is answered the same). */
   accept(f: ArmedFault): { accepted: true; fault_id: string } {
-    if (f.nodeId !== this.d.nodeId) throw new FlotillaError('FLO_VALIDATION', `fault ${f.fault_id} is for node ${f.nodeId}, this is ${this.d.nodeId}`);
+    if (f.nodeId !== this.d.nodeId)
+      throw new FlotillaError('FLO_VALIDATION', `fault ${f.fault_id} is for node ${f.nodeId}, this is ${this.d.nodeId}`);
     const key = `${f.jobId}/${f.fault_id}`;
     if (this.fired.has(key) || this.mine.get(key)?.generation === f.generation) return { accepted: true, fault_id: f.fault_id };
     const viaActor = f.spec.at_step !== undefined || !AGENT_FAULTS.includes(f.spec.kind);
     if (viaActor) {
       const a = f.actorId ? this.d.actors().get(f.actorId) : undefined;
-      if (!a) throw new FlotillaError('FLO_NOT_FOUND', `fault ${f.fault_id} needs actor ${f.actorId ?? '(none named)'}, which does not run on node ${this.d.nodeId}`);
+      if (!a)
+        throw new FlotillaError(
+          'FLO_NOT_FOUND',
+          `fault ${f.fault_id} needs actor ${f.actorId ?? '(none named)'}, which does not run on node ${this.d.nodeId}`,
+        );
       this.mine.set(key, f);
       if (a.state === 'running') a.send({ type: 'fault', fault: f });
       else this.held.set(a.spec.actorId, [...(this.held.get(a.spec.actorId) ?? []), f]);
@@ -79,7 +84,9 @@ export class AgentFaults {
 
   /** Wires a new actor process: its fault reports, and the faults held until it runs. */
   attach(proc: ActorProcess): void {
-    proc.onFault = (m) => { void this.fromActor(proc, m).catch((e: Error) => this.d.log.error({ err: e, fault: m.fault_id }, 'fault report of an actor failed')); };
+    proc.onFault = (m) => {
+      void this.fromActor(proc, m).catch((e: Error) => this.d.log.error({ err: e, fault: m.fault_id }, 'fault report of an actor failed'));
+    };
     proc.onRunning = () => {
       for (const f of this.held.get(proc.spec.actorId) ?? []) proc.send({ type: 'fault', fault: f });
       this.held.delete(proc.spec.actorId);
@@ -89,9 +96,15 @@ export class AgentFaults {
 
   private async fromActor(proc: ActorProcess, m: FaultPhaseMsg): Promise<void> {
     const f = this.mine.get(`${proc.spec.jobId}/${m.fault_id}`);
-    if (!f || f.actorId !== proc.spec.actorId) { this.d.log.warn({ fault: m.fault_id, actor: proc.spec.actorId }, 'an actor reported a fault it was not given'); return; }
+    if (!f || f.actorId !== proc.spec.actorId) {
+      this.d.log.warn({ fault: m.fault_id, actor: proc.spec.actorId }, 'an actor reported a fault it was not given');
+      return;
+    }
     this.fired.add(`${f.jobId}/${f.fault_id}`);
-    if (m.phase !== 'due') { await this.report(f, m.phase, m.step, m.message); return; }
+    if (m.phase !== 'due') {
+      await this.report(f, m.phase, m.step, m.message);
+      return;
+    }
     if (AGENT_FAULTS.includes(f.spec.kind)) await this.execute(f, m.step);
     else await this.report(f, 'due', m.step); // the head's to do: answered once done
     proc.send({ type: 'fault-go', fault_id: f.fault_id });
@@ -108,7 +121,10 @@ export class AgentFaults {
       case 'kill-actor':
       case 'stall': {
         const pid = a?.pid;
-        if (!a || pid === undefined || a.state === 'exited') { await this.report(f, 'failed', at, `actor ${f.actorId ?? '?'} is not running on node ${d.nodeId}`); return; }
+        if (!a || pid === undefined || a.state === 'exited') {
+          await this.report(f, 'failed', at, `actor ${f.actorId ?? '?'} is not running on node ${d.nodeId}`);
+          return;
+        }
         if (f.spec.kind === 'kill-actor') {
           // reported first: the head then knows it fired before the exit ends the generation
           await this.report(f, 'injected', at, `SIGKILL to pid ${pid}`, 3);
@@ -119,7 +135,11 @@ export class AgentFaults {
         await this.report(f, 'injected', at, `SIGSTOP to pid ${pid} for ${ms} ms`);
         await abortableSleep(ms, d.closing).catch(() => undefined);
         let message = `SIGCONT to pid ${pid}`;
-        try { process.kill(pid, 'SIGCONT'); } catch { message = `pid ${pid} was gone before SIGCONT`; }
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          message = `pid ${pid} was gone before SIGCONT`;
+        }
         await this.report(f, 'ended', a.step, message);
         return;
       }
@@ -150,18 +170,33 @@ export class AgentFaults {
   }
 
   /** Tells the head (request on this node's fault subject), retried until it answers. */
-  private async report(f: ArmedFault, phase: FaultReport['phase'], step: number | undefined, message?: string, tries = REPORT_TRIES): Promise<void> {
+  private async report(
+    f: ArmedFault,
+    phase: FaultReport['phase'],
+    step: number | undefined,
+    message?: string,
+    tries = REPORT_TRIES,
+  ): Promise<void> {
     const r: FaultReport = {
-      jobId: f.jobId, fault_id: f.fault_id, generation: f.generation, phase,
-      ...(f.rank === undefined ? {} : { rank: f.rank }), ...(step === undefined ? {} : { step }), ...(message ? { message } : {}),
+      jobId: f.jobId,
+      fault_id: f.fault_id,
+      generation: f.generation,
+      phase,
+      ...(f.rank === undefined ? {} : { rank: f.rank }),
+      ...(step === undefined ? {} : { step }),
+      ...(message ? { message } : {}),
     };
     for (let i = 1; i <= tries; i++) {
       try {
         await call(this.d.nc, FaultReportEndpoint, this.d.s.nodeFault(this.d.nodeId), r, { timeoutMs: 2000 });
         return;
       } catch (err) {
-        if (!(err instanceof NoReply)) { this.d.log.warn({ fault: f.fault_id, phase, err }, 'the head refused a fault report'); return; }
-        if (i === 1 || i % 10 === 0) this.d.log.warn({ fault: f.fault_id, phase, err, attempt: i }, 'fault report not answered yet; retrying');
+        if (!(err instanceof NoReply)) {
+          this.d.log.warn({ fault: f.fault_id, phase, err }, 'the head refused a fault report');
+          return;
+        }
+        if (i === 1 || i % 10 === 0)
+          this.d.log.warn({ fault: f.fault_id, phase, err, attempt: i }, 'fault report not answered yet; retrying');
         if (this.d.closing.aborted) return;
         await abortableSleep(REPORT_GAP_MS, this.d.closing).catch(() => undefined);
       }

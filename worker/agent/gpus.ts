@@ -33,13 +33,18 @@ export interface GpuInventory {
 /** Parses a declared inventory; throws FLO_CONFIG naming the bad entry. */
 export function parseDeclaredInventory(text: string): GpuInfo[] {
   const out: GpuInfo[] = [];
-  for (const raw of text.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const raw of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const m = /^(?:(\d+)\s*x\s*)?([^:]+?)(?::(\d+))?$/.exec(raw);
     const count = m ? Number(m[1] ?? 1) : 0;
-    if (!m || count < 1) throw new FlotillaError('FLO_CONFIG', `${GPU_INVENTORY_ENV}: '${raw}' is not [Nx]MODEL[:MEMORY_MIB] (e.g. 2xFake H100:81920)`);
+    if (!m || count < 1)
+      throw new FlotillaError('FLO_CONFIG', `${GPU_INVENTORY_ENV}: '${raw}' is not [Nx]MODEL[:MEMORY_MIB] (e.g. 2xFake H100:81920)`);
     for (let i = 0; i < count; i++) out.push({ index: out.length, model: m[2], memory_total_mib: Number(m[3] ?? 0) });
   }
-  if (out.length > MAX_NODE_GPUS) throw new FlotillaError('FLO_CONFIG', `${GPU_INVENTORY_ENV}: ${out.length} GPUs declared, at most ${MAX_NODE_GPUS}`);
+  if (out.length > MAX_NODE_GPUS)
+    throw new FlotillaError('FLO_CONFIG', `${GPU_INVENTORY_ENV}: ${out.length} GPUs declared, at most ${MAX_NODE_GPUS}`);
   return out;
 }
 
@@ -52,7 +57,10 @@ const num = (s: string | undefined): number => {
 export function parseSmiCsv(text: string): { gpus: GpuInfo[]; stats: GpuStats[] } {
   const gpus: GpuInfo[] = [];
   const stats: GpuStats[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const f = line.split(',').map((x) => x.trim());
     if (f.length < 6 || !/^\d+$/.test(f[0])) continue;
     // a model name with a comma in it keeps its pieces: the numbers are the last three fields
@@ -66,12 +74,23 @@ export function parseSmiCsv(text: string): { gpus: GpuInfo[]; stats: GpuStats[] 
 }
 
 /** Runs nvidia-smi; null when it is not there or fails (a node without a usable NVIDIA driver). */
-export function queryNvidiaSmi(bin = process.env[NVIDIA_SMI_ENV] || 'nvidia-smi', timeoutMs = 5000): Promise<{ gpus: GpuInfo[]; stats: GpuStats[] } | null> {
+export function queryNvidiaSmi(
+  bin = process.env[NVIDIA_SMI_ENV] || 'nvidia-smi',
+  timeoutMs = 5000,
+): Promise<{ gpus: GpuInfo[]; stats: GpuStats[] } | null> {
   return new Promise((resolve) => {
-    execFile(bin, [`--query-gpu=${QUERY_FIELDS}`, '--format=csv,noheader,nounits'], { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout) => {
-      if (err) { resolve(null); return; }
-      resolve(parseSmiCsv(stdout));
-    });
+    execFile(
+      bin,
+      [`--query-gpu=${QUERY_FIELDS}`, '--format=csv,noheader,nounits'],
+      { timeout: timeoutMs, encoding: 'utf8' },
+      (err, stdout) => {
+        if (err) {
+          resolve(null);
+          return;
+        }
+        resolve(parseSmiCsv(stdout));
+      },
+    );
   });
 }
 
@@ -90,7 +109,11 @@ export function selectGpus(found: readonly GpuInfo[], want: GpuWant, source: Gpu
  * The node's inventory: a declared one when given (nvidia-smi is not asked), else nvidia-smi's,
  * else none; then cut to `want`.
  */
-export async function findGpus(o: { want: GpuWant; declared?: string; smi?: () => Promise<{ gpus: GpuInfo[]; stats: GpuStats[] } | null> }): Promise<GpuInventory> {
+export async function findGpus(o: {
+  want: GpuWant;
+  declared?: string;
+  smi?: () => Promise<{ gpus: GpuInfo[]; stats: GpuStats[] } | null>;
+}): Promise<GpuInventory> {
   if (o.declared !== undefined && o.declared.trim() !== '') {
     return { source: 'declared', gpus: selectGpus(parseDeclaredInventory(o.declared), o.want, 'declared'), pin: true };
   }
@@ -116,7 +139,11 @@ export class GpuMonitor {
   #at = 0;
   #busy = false;
   readonly #keep: Set<number>;
-  constructor(private readonly inv: GpuInventory, private readonly everyMs = 5000, private readonly query = () => queryNvidiaSmi()) {
+  constructor(
+    private readonly inv: GpuInventory,
+    private readonly everyMs = 5000,
+    private readonly query = () => queryNvidiaSmi(),
+  ) {
     this.#keep = new Set(inv.gpus.map((g) => g.index));
     this.#stats = inv.stats;
     this.#at = Date.now();
@@ -127,9 +154,14 @@ export class GpuMonitor {
     if (this.inv.source !== 'nvidia-smi' || this.#keep.size === 0) return undefined;
     if (!this.#busy && now - this.#at >= this.everyMs) {
       this.#busy = true;
-      void this.query().then((q) => {
-        if (q) this.#stats = q.stats.filter((s) => this.#keep.has(s.index));
-      }).finally(() => { this.#busy = false; this.#at = Date.now(); });
+      void this.query()
+        .then((q) => {
+          if (q) this.#stats = q.stats.filter((s) => this.#keep.has(s.index));
+        })
+        .finally(() => {
+          this.#busy = false;
+          this.#at = Date.now();
+        });
     }
     return this.#stats;
   }

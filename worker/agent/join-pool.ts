@@ -17,8 +17,18 @@ import type { JoinRequest } from '../../shared/schemas/index.ts';
 import type { Subjects } from '../../shared/subjects.ts';
 import { abortableSleep } from '../actor/index.ts';
 
-export async function joinPool(natsUrl: string, joinerCreds: string, tokenId: string, nodeId: string, s: Subjects, signal?: AbortSignal): Promise<string> {
-  const nc = await connectClear(natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }), `worker ${nodeId} (joining with a pool token)`);
+export async function joinPool(
+  natsUrl: string,
+  joinerCreds: string,
+  tokenId: string,
+  nodeId: string,
+  s: Subjects,
+  signal?: AbortSignal,
+): Promise<string> {
+  const nc = await connectClear(
+    natsOptions(natsUrl, joinerCreds, { name: `flotilla-join-${nodeId}`, maxReconnectAttempts: -1, waitOnFirstConnect: true }),
+    `worker ${nodeId} (joining with a pool token)`,
+  );
   try {
     await assertServerVersion(nc);
     const kp = createUser();

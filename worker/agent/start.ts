@@ -24,13 +24,20 @@ export const ACTOR_ENTRY = join(REPO_ROOT, 'worker', 'actor', 'main.ts');
 
 /** A node id from the host name plus a random tail (NATS-token safe). */
 export function defaultNodeId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'node';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 40) || 'node';
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The host name as a node id: what `flotilla leaf-creds --node "$(hostname)"` allows. */
 export function hostNodeId(): string {
-  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node';
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 64) || 'node'
+  );
 }
 
 /** Whether every URL dials this host (a leaf server's 127.0.0.1 listener). */
@@ -45,7 +52,13 @@ export function loopbackOnly(natsUrl: string): boolean {
  * A pool-token node that dials only this host (its leaf server) is named after the host, the id
  * the leaf's creds are made for (`leaf-creds --node "$(hostname)"`); elsewhere `<host>-<6 hex>`.
  */
-export async function workerCredential(natsUrl: string, joinToken: string | undefined, natsCreds: string | undefined, nodeId: string | undefined, prefix: string): Promise<{ nodeId: string; creds?: string; joined?: boolean }> {
+export async function workerCredential(
+  natsUrl: string,
+  joinToken: string | undefined,
+  natsCreds: string | undefined,
+  nodeId: string | undefined,
+  prefix: string,
+): Promise<{ nodeId: string; creds?: string; joined?: boolean }> {
   const cred = joinToken ? parseJoinToken(joinToken) : undefined;
   if (cred?.kind === 'pool') {
     const id = nodeId ?? (loopbackOnly(natsUrl) ? hostNodeId() : defaultNodeId());
@@ -54,7 +67,11 @@ export async function workerCredential(natsUrl: string, joinToken: string | unde
   const creds = cred?.creds ?? (natsCreds ? credsText(natsCreds) : undefined);
   if (!creds) return { nodeId: nodeId ?? defaultNodeId() };
   const named = cred?.kind === 'node' ? cred.nodeId : workerIdentity(creds).nodeId;
-  if (nodeId && nodeId !== named) throw new FlotillaError('FLO_CONFIG', `the join credential is for node '${named}', not '${nodeId}': drop --node-id or create a token with --name ${nodeId}`);
+  if (nodeId && nodeId !== named)
+    throw new FlotillaError(
+      'FLO_CONFIG',
+      `the join credential is for node '${named}', not '${nodeId}': drop --node-id or create a token with --name ${nodeId}`,
+    );
   return { nodeId: named, creds };
 }
 
@@ -68,9 +85,13 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   const cfg = loadConfig({ overrides });
   // before any connection: a bad --gpus / inventory is a config error that leaves nothing open
   const gpus = await findGpus({ want: cfg.worker.gpus, declared: cfg.worker.gpuInventory });
-  const joinToken = cfg.joinToken ?? (cfg.joinTokenFile && !cfg.natsCreds
-    ? await waitJoinTokenFile(cfg.joinTokenFile, { onWait: () => console.log(`flotilla worker: waiting for the join token in ${cfg.joinTokenFile}`) })
-    : undefined);
+  const joinToken =
+    cfg.joinToken ??
+    (cfg.joinTokenFile && !cfg.natsCreds
+      ? await waitJoinTokenFile(cfg.joinTokenFile, {
+          onWait: () => console.log(`flotilla worker: waiting for the join token in ${cfg.joinTokenFile}`),
+        })
+      : undefined);
   const { nodeId, creds, joined } = await workerCredential(cfg.natsUrl, joinToken, cfg.natsCreds, cfg.worker.nodeId, cfg.prefix);
   const log = createLogger({ role: 'worker', bindings: { node: nodeId } });
   const opts = { maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true };
@@ -83,9 +104,24 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
   watchRefusals(heartbeatNc, log, who);
   const backend = probeBackend(REPO_ROOT);
   const agent = new Agent({
-    nc, heartbeatNc, natsUrl: cfg.natsUrl, prefix: cfg.prefix, nodeId, slots: cfg.worker.slots, backend, gpus,
-    root: REPO_ROOT, actorEntry: ACTOR_ENTRY, log, heartbeatMs: cfg.worker.heartbeatMs, warmActors: cfg.worker.warmActors,
-    joined, onUnregistrable: (line) => { console.error(`flotilla worker: ${line}`); unregistrable(line); },
+    nc,
+    heartbeatNc,
+    natsUrl: cfg.natsUrl,
+    prefix: cfg.prefix,
+    nodeId,
+    slots: cfg.worker.slots,
+    backend,
+    gpus,
+    root: REPO_ROOT,
+    actorEntry: ACTOR_ENTRY,
+    log,
+    heartbeatMs: cfg.worker.heartbeatMs,
+    warmActors: cfg.worker.warmActors,
+    joined,
+    onUnregistrable: (line) => {
+      console.error(`flotilla worker: ${line}`);
+      unregistrable(line);
+    },
   });
   let unregistrable: (line: string) => void = () => {};
   await agent.start();
@@ -99,20 +135,41 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
       if (leaving) return;
       leaving = true;
       log.info({ signal: sig }, 'leaving');
-      agent.leave()
+      agent
+        .leave()
         .then(() => Promise.all([nc.drain(), heartbeatNc.drain()]))
-        .then(() => resolve(0), (err: unknown) => { log.error({ err }, 'unclean leave'); resolve(1); });
+        .then(
+          () => resolve(0),
+          (err: unknown) => {
+            log.error({ err }, 'unclean leave');
+            resolve(1);
+          },
+        );
     };
     process.once('SIGTERM', () => leave('SIGTERM'));
     process.once('SIGINT', () => leave('SIGINT'));
     // a registration that can never succeed: leave at once, exit 1
     unregistrable = () => {
       leaving = true;
-      agent.close().catch(() => undefined)
-        .then(() => Promise.all([nc.close(), heartbeatNc.close()])).catch(() => undefined)
+      agent
+        .close()
+        .catch(() => undefined)
+        .then(() => Promise.all([nc.close(), heartbeatNc.close()]))
+        .catch(() => undefined)
         .then(() => resolve(1));
     };
   });
-  log.info({ nats: cfg.natsUrl, prefix: cfg.prefix, slots: cfg.worker.slots, warmActors: cfg.worker.warmActors, ...backend, gpus: gpus.gpus.length, gpuSource: gpus.source }, 'worker agent started');
+  log.info(
+    {
+      nats: cfg.natsUrl,
+      prefix: cfg.prefix,
+      slots: cfg.worker.slots,
+      warmActors: cfg.worker.warmActors,
+      ...backend,
+      gpus: gpus.gpus.length,
+      gpuSource: gpus.source,
+    },
+    'worker agent started',
+  );
   return { agent, done };
 }

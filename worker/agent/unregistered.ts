@@ -20,8 +20,10 @@ export function unregisteredMessage(nodeId: string, server: string, leaf: boolea
   const cause = headProven
     ? `the head answered this node's join a moment ago, so the server does not carry node ${nodeId}'s subjects`
     : `either no head runs, or the server does not carry node ${nodeId}'s subjects`;
-  return `node ${nodeId}: no head answers its registration on ${server}${leaf ? ' (a leaf server)' : ''}: ${cause}. ` +
+  return (
+    `node ${nodeId}: no head answers its registration on ${server}${leaf ? ' (a leaf server)' : ''}: ${cause}. ` +
     `A leaf server forwards only the node ids of its leaf.creds: make them for this node where the trust dir is ` +
     `(flotilla leaf-creds --trust /etc/flotilla/nats --node ${nodeId} --out leaf.creds), copy them to this host's ` +
-    `/etc/flotilla/nats/leaf.creds and restart the leaf server, or start this worker with --node-id <a node id its leaf.creds name>`;
+    `/etc/flotilla/nats/leaf.creds and restart the leaf server, or start this worker with --node-id <a node id its leaf.creds name>`
+  );
 }

@@ -31,7 +31,16 @@ export type WarmPoolOptions = Pick<ActorProcessOptions, 'natsUrl' | 'prefix' | '
   onProblem?: (what: string, details: Record<string, unknown>) => void;
 };
 
-interface Warm { child: ChildProcess; forkedAt: number; idleSince: number; ready: boolean; reused: boolean; onMessage(raw: unknown): void; onExit(): void; onError(err: Error): void }
+interface Warm {
+  child: ChildProcess;
+  forkedAt: number;
+  idleSince: number;
+  ready: boolean;
+  reused: boolean;
+  onMessage(raw: unknown): void;
+  onExit(): void;
+  onError(err: Error): void;
+}
 
 export class WarmPool {
   readonly #o: WarmPoolOptions;
@@ -48,9 +57,14 @@ export class WarmPool {
   /** waiters for a change of the pool (tests, the bench: `until ready`) */
   #changed: Array<() => void> = [];
 
-  constructor(o: WarmPoolOptions) { this.#o = o; this.#surplusIdleMs = o.surplusIdleMs ?? WARM_SURPLUS_IDLE_MS; }
+  constructor(o: WarmPoolOptions) {
+    this.#o = o;
+    this.#surplusIdleMs = o.surplusIdleMs ?? WARM_SURPLUS_IDLE_MS;
+  }
 
-  get size(): number { return this.#o.size; }
+  get size(): number {
+    return this.#o.size;
+  }
 
   /** Forks processes until `size` are ready or starting (no-op while paused after a crash). */
   fill(): void {
@@ -102,7 +116,10 @@ export class WarmPool {
    * reuses processes without forking or stopping any.
    */
   giveBack(child: ChildProcess): void {
-    if (this.#closed || !child.connected || child.exitCode !== null || child.signalCode !== null) { this.#stop(child); return; }
+    if (this.#closed || !child.connected || child.exitCode !== null || child.signalCode !== null) {
+      this.#stop(child);
+      return;
+    }
     this.#reused++;
     const w = this.#watch(child, Date.now() - WARM_YOUNG_MS);
     w.ready = true;
@@ -172,11 +189,22 @@ export class WarmPool {
   /** Listeners of a pooled process: `ready`, and a death (replaced; after a pause when it died young while loading). */
   #watch(child: ChildProcess, forkedAt: number): Warm {
     const w: Warm = {
-      child, forkedAt, idleSince: Date.now(), ready: false, reused: false,
+      child,
+      forkedAt,
+      idleSince: Date.now(),
+      ready: false,
+      reused: false,
       onMessage: (raw) => {
         const r = ActorToAgent.safeParse(raw);
-        if (!r.success) { this.#o.onProblem?.('ignoring a malformed IPC message from a warm actor', { pid: child.pid }); return; }
-        if (r.data.type === 'ready') { w.ready = true; this.#pause = WARM_PAUSE_MS; this.#notify(); }
+        if (!r.success) {
+          this.#o.onProblem?.('ignoring a malformed IPC message from a warm actor', { pid: child.pid });
+          return;
+        }
+        if (r.data.type === 'ready') {
+          w.ready = true;
+          this.#pause = WARM_PAUSE_MS;
+          this.#notify();
+        }
       },
       onExit: () => {
         if (!this.#procs.delete(w)) return; // trimmed
@@ -200,7 +228,10 @@ export class WarmPool {
     if (this.#closed || this.#pauseTimer) return;
     const pause = this.#pause;
     this.#pause = Math.min(this.#pause * 2, WARM_MAX_PAUSE_MS);
-    this.#pauseTimer = setTimeout(() => { this.#pauseTimer = undefined; this.fill(); }, pause);
+    this.#pauseTimer = setTimeout(() => {
+      this.#pauseTimer = undefined;
+      this.fill();
+    }, pause);
     this.#pauseTimer.unref();
   }
 }

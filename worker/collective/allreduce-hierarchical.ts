@@ -26,12 +26,16 @@ export function hierarchicalAllreduce(topo: Topology, inner: AllreduceAlgorithm)
     if (me !== leader) {
       const results = Promise.all(chunks.map((r, j) => (empty(r) ? undefined : op.recvInto(`${t}hd`, leader, j, data, r, 'copy'))));
       // not borrowed: changed only after the leader replied
-      chunks.forEach((r, j) => { if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), false); });
+      chunks.forEach((r, j) => {
+        if (!empty(r)) op.send(leader, `${t}hu`, j, encodeRange(data, r, fp16), false);
+      });
       await results;
       return;
     }
     const members = local.slice(1);
-    await Promise.all(chunks.map((r, j) => (empty(r) || !members.length ? undefined : recvOrderedSum(op, `${t}hu`, j, local, me, data, r))));
+    await Promise.all(
+      chunks.map((r, j) => (empty(r) || !members.length ? undefined : recvOrderedSum(op, `${t}hu`, j, local, me, data, r))),
+    );
     await inner(op, data, { members: topo.leaders, index: topo.leaders.indexOf(me), tag: `${t}L` });
     if (!members.length) return;
     chunks.forEach((r, j) => {

@@ -31,10 +31,12 @@ export async function multicastAllreduce(op: OpContext, data: Float32Array, comm
     const mine = piece(i);
     const reduced = empty(mine) ? undefined : recvOrderedSum(op, `${t}s`, j, comm.members, comm.members[i], data, mine);
     reduced?.catch(noop); // awaited below
-    const gathered = Promise.all(others.map((o) => {
-      const r = piece(o);
-      return empty(r) ? undefined : op.recvInto(`${t}b`, comm.members[o], j, data, r, 'copy');
-    }));
+    const gathered = Promise.all(
+      others.map((o) => {
+        const r = piece(o);
+        return empty(r) ? undefined : op.recvInto(`${t}b`, comm.members[o], j, data, r, 'copy');
+      }),
+    );
     gathered.catch(noop); // awaited below; a failure before then is reported by the reduce
     for (const o of others) {
       const r = piece(o);

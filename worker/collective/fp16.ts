@@ -45,12 +45,12 @@ function bitsToHalf(b: number): number {
     const half = man >>> shift;
     const rem = man & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    return sign | (rem > mid || (rem === mid && (half & 1)) ? half + 1 : half);
+    return sign | (rem > mid || (rem === mid && half & 1) ? half + 1 : half);
   }
   const half = (e << 10) | (man >>> 13);
   const rem = man & 0x1fff;
   // carry out of the mantissa correctly bumps the exponent (and may reach Inf)
-  return sign | (rem > 0x1000 || (rem === 0x1000 && (half & 1)) ? half + 1 : half);
+  return sign | (rem > 0x1000 || (rem === 0x1000 && half & 1) ? half + 1 : half);
 }
 
 /** Encodes `src` as float16 into `dst` (same length). */

@@ -29,8 +29,16 @@ import { openLanes, openNatsLanes, openRawLanes } from './open-lanes.ts';
 import { RawLane } from './raw-lane.ts';
 import { OpContext, type AllreduceAlgorithm } from './op.ts';
 import {
-  DEFAULT_CHUNK_BYTES, DEFAULT_TIMEOUT_MS, EPOCH_INTERVAL_MS, HELLO_INTERVAL_MS, KEEP_DONE_OPS, probeWindowMs,
-  type AlgorithmName, type AllreduceOptions, type GroupOptions, type OpOptions,
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  EPOCH_INTERVAL_MS,
+  HELLO_INTERVAL_MS,
+  KEEP_DONE_OPS,
+  probeWindowMs,
+  type AlgorithmName,
+  type AllreduceOptions,
+  type GroupOptions,
+  type OpOptions,
 } from './options.ts';
 import { autoAlgorithm, type ConcreteAlgorithm } from './select.ts';
 import { topology, type Topology } from './topology.ts';
@@ -143,7 +151,9 @@ interface OpEntry {
 
 /** Why an attempt's waits were ended: the group moved to a newer epoch (never reaches a caller). */
 class EpochChanged extends Error {
-  constructor(readonly epoch: number) { super(`collective moved to epoch ${epoch}`); }
+  constructor(readonly epoch: number) {
+    super(`collective moved to epoch ${epoch}`);
+  }
 }
 
 const noop = (): void => {};
@@ -169,7 +179,8 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
   private nextSeq = 0;
   /** set by close, an abort or a failed operation: every later operation rejects with it */
   private failure: Error | undefined;
-  private readonly onGroupAbort = (): void => this.fail(new CollectiveAbortedError('collective group aborted', { cause: this.opts.signal?.reason }));
+  private readonly onGroupAbort = (): void =>
+    this.fail(new CollectiveAbortedError('collective group aborted', { cause: this.opts.signal?.reason }));
   // ---- epochs (restarts after a lost data connection) ----
   private joined = false;
   private curEpoch = 0;
@@ -201,7 +212,7 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     this.laneKind = laneKind;
     if (laneFallback) this.laneFallback = laneFallback;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.reconnectMs = opts.worldSize > 1 ? opts.reconnectMs ?? this.timeoutMs : 0;
+    this.reconnectMs = opts.worldSize > 1 ? (opts.reconnectMs ?? this.timeoutMs) : 0;
     this.topo = topology(opts.worldSize, opts.nodeOfRank);
     this.transport = new Transport({
       base: opts.subjectBase,
@@ -225,7 +236,9 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     }
   }
 
-  get epoch(): number { return this.curEpoch; }
+  get epoch(): number {
+    return this.curEpoch;
+  }
 
   private hellos: ((h: Hello) => void) | undefined;
 
@@ -239,10 +252,15 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     let lanes = this.transport.laneCount;
     await new Promise<void>((resolve, reject) => {
       let settled = false;
-      const say = (): void => this.transport.control('hello', {
-        generation: this.generation, rank: this.rank, worldSize: this.worldSize,
-        ready: peers.size === this.worldSize - 1, maxPayload: this.transport.maxPayload(), lanes: this.transport.laneCount,
-      } satisfies Hello);
+      const say = (): void =>
+        this.transport.control('hello', {
+          generation: this.generation,
+          rank: this.rank,
+          worldSize: this.worldSize,
+          ready: peers.size === this.worldSize - 1,
+          maxPayload: this.transport.maxPayload(),
+          lanes: this.transport.laneCount,
+        } satisfies Hello);
       const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
@@ -251,7 +269,10 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
         this.active.delete(finish);
         this.hellos = undefined;
         if (err) reject(err);
-        else { say(); resolve(); } // a last ready hello for the ranks still waiting on us
+        else {
+          say();
+          resolve();
+        } // a last ready hello for the ranks still waiting on us
       };
       const check = (): void => {
         if (peers.size === this.worldSize - 1 && [...peers.values()].every((h) => h.ready)) finish();
@@ -353,7 +374,8 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
         // lanes of the kind the group had: raw ones that cannot connect now are tried again, not swapped for nats.js
         const onLost = (err: Error): void => this.laneLost(set, err);
         // the server the lost lanes were on is tried last: cut off, a dial to it would only time out
-        const opened = this.laneKind === 'raw' ? await openRawLanes(this.opts, onLost, reasons, this.rawServer) : await openNatsLanes(this.opts, onLost);
+        const opened =
+          this.laneKind === 'raw' ? await openRawLanes(this.opts, onLost, reasons, this.rawServer) : await openNatsLanes(this.opts, onLost);
         if (opened?.[0] instanceof RawLane) this.rawServer = opened[0].server;
         if (!opened) throw new Error(reasons.join('; ') || 'no raw lane opened');
         const wrap = this.opts.wrapLane;
@@ -371,7 +393,9 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
         this.lanesDown = true;
       }
       if (performance.now() + wait > deadline) {
-        throw new CollectiveConnectionError(`collective data connection lost and not back within ${this.reconnectMs} ms${why ? `: ${why}` : ''}`);
+        throw new CollectiveConnectionError(
+          `collective data connection lost and not back within ${this.reconnectMs} ms${why ? `: ${why}` : ''}`,
+        );
       }
       await sleep(wait);
       wait = Math.min(1000, wait * 2);
@@ -380,11 +404,18 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
 
   /** Without the main connection (closed for good) the ranks cannot agree on an epoch. */
   private mainOpen(): void {
-    if (this.opts.nc.isClosed()) throw new CollectiveConnectionError('collective data connection lost, and the main NATS connection is closed');
+    if (this.opts.nc.isClosed())
+      throw new CollectiveConnectionError('collective data connection lost, and the main NATS connection is closed');
   }
 
   private readyMessage(): EpochReady {
-    return { generation: this.generation, rank: this.rank, epoch: this.curEpoch, heardAll: this.ready.size === this.worldSize - 1, pending: [...this.ops.keys()] };
+    return {
+      generation: this.generation,
+      rank: this.rank,
+      epoch: this.curEpoch,
+      heardAll: this.ready.size === this.worldSize - 1,
+      pending: [...this.ops.keys()],
+    };
   }
 
   /**
@@ -404,7 +435,10 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(EPOCH_INTERVAL_MS, left));
-        function done(): void { clearTimeout(t); resolve(); }
+        function done(): void {
+          clearTimeout(t);
+          resolve();
+        }
         this.wakeAnnounce = done;
       });
       this.wakeAnnounce = undefined;
@@ -455,7 +489,11 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       const ctx = new OpContext(seq, epoch, this.rank, this.worldSize, e.fp16, e.chunkElems, this.transport, this.mailbox);
       // bounded: a peer that did not need it after all never sends its part
       const timer = setTimeout(() => this.mailbox.end(seq, new CollectiveAbortedError('replay timed out')), this.timeoutMs);
-      void e.attempt(ctx, true).then(() => this.transport.settle()).catch(noop).finally(() => clearTimeout(timer));
+      void e
+        .attempt(ctx, true)
+        .then(() => this.transport.settle())
+        .catch(noop)
+        .finally(() => clearTimeout(timer));
     }
   }
 
@@ -469,22 +507,34 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
 
   private algorithmFor(name: AlgorithmName, bytes: number): AllreduceAlgorithm & { label: ConcreteAlgorithm } {
     const concrete = name === 'auto' ? autoAlgorithm(this.topo, bytes) : name;
-    const fn: AllreduceAlgorithm = concrete === 'ring' ? ringAllreduce
-      : concrete === 'multicast' ? multicastAllreduce
-      : hierarchicalAllreduce(this.topo, multicastAllreduce);
+    const fn: AllreduceAlgorithm =
+      concrete === 'ring'
+        ? ringAllreduce
+        : concrete === 'multicast'
+          ? multicastAllreduce
+          : hierarchicalAllreduce(this.topo, multicastAllreduce);
     return Object.assign(fn, { label: concrete });
   }
 
   /** Whether operations save their input (to restart or replay after a lost connection). */
-  private get saves(): boolean { return this.reconnectMs > 0; }
+  private get saves(): boolean {
+    return this.reconnectMs > 0;
+  }
 
   /**
    * Runs one operation under its timeout and signals; marks the group failed if it fails.
    * `attempt` runs once per epoch until one completes (the timeout counts per attempt);
    * `reset` puts the caller's buffers back before a new attempt.
    */
-  private run<T>(name: OpEvent['op'], o: OpOptions, fp16: boolean, bytes: number, algorithm: ConcreteAlgorithm | undefined,
-    attempt: (op: OpContext, replay: boolean) => Promise<T>, reset: () => void = noop): Promise<T> {
+  private run<T>(
+    name: OpEvent['op'],
+    o: OpOptions,
+    fp16: boolean,
+    bytes: number,
+    algorithm: ConcreteAlgorithm | undefined,
+    attempt: (op: OpContext, replay: boolean) => Promise<T>,
+    reset: () => void = noop,
+  ): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = this.nextSeq++;
     const chunkElems = Math.max(1, Math.floor(this.chunkBytes / wireBytes(fp16)));
@@ -506,7 +556,10 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
           if (this.done.length > KEEP_DONE_OPS) this.mailbox.end(this.done.shift()!.seq);
         } else this.mailbox.end(seq, err);
         this.emit('op', { op: name, seq, algorithm, bytes, ms: performance.now() - started, ...(err ? { error: err } : {}) });
-        if (err) { this.fail(err); reject(err); } else resolve(value as T);
+        if (err) {
+          this.fail(err);
+          reject(err);
+        } else resolve(value as T);
       };
       const onAbort = (): void => finish(new CollectiveAbortedError(`collective ${name} aborted`, { cause: o.signal?.reason }));
       const arm = (): void => {
@@ -514,20 +567,30 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
         const begun = performance.now();
         const window = probeWindowMs(timeoutMs);
         clearTimeout(probeTimer);
-        probeTimer = setTimeout(() => {
-          const deadline = begun + timeoutMs;
-          const epoch = this.curEpoch;
-          this.transport.probe(Math.max(0, deadline - performance.now())).then((heard) => {
-            if (settled || epoch !== this.curEpoch || !this.gateOpen) return;
-            let missing: number[] = [];
-            for (let r = 0; r < this.worldSize; r++) if (!heard.has(r)) missing.push(r);
-            if (!missing.length) missing = this.mailbox.waitingOn(seq);
-            finish(new CollectiveTimeoutError(name, missing, timeoutMs));
-          }, (e: unknown) => finish(asError(e)));
-        }, Math.max(0, timeoutMs - window));
+        probeTimer = setTimeout(
+          () => {
+            const deadline = begun + timeoutMs;
+            const epoch = this.curEpoch;
+            this.transport.probe(Math.max(0, deadline - performance.now())).then(
+              (heard) => {
+                if (settled || epoch !== this.curEpoch || !this.gateOpen) return;
+                let missing: number[] = [];
+                for (let r = 0; r < this.worldSize; r++) if (!heard.has(r)) missing.push(r);
+                if (!missing.length) missing = this.mailbox.waitingOn(seq);
+                finish(new CollectiveTimeoutError(name, missing, timeoutMs));
+              },
+              (e: unknown) => finish(asError(e)),
+            );
+          },
+          Math.max(0, timeoutMs - window),
+        );
       };
       const entry: OpEntry = {
-        seq, fp16, chunkElems, attempt, reset,
+        seq,
+        fp16,
+        chunkElems,
+        attempt,
+        reset,
         pause: () => clearTimeout(probeTimer),
         begin: () => {
           if (settled) return;
@@ -535,17 +598,26 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
           entry.epoch = epoch;
           arm();
           const ctx = new OpContext(seq, epoch, this.rank, this.worldSize, fp16, chunkElems, this.transport, this.mailbox);
-          const p = attempt(ctx, false).then(async (v) => { await this.transport.settle(); return v; });
+          const p = attempt(ctx, false).then(async (v) => {
+            await this.transport.settle();
+            return v;
+          });
           entry.running = p.then(noop, noop);
           // a complete attempt stands even if the group moved on meanwhile: every part of it arrived
-          p.then((v) => finish(undefined, v), (e: unknown) => {
-            if (e instanceof EpochChanged || epoch !== this.curEpoch) return; // the next epoch runs it again
-            finish(asError(e));
-          });
+          p.then(
+            (v) => finish(undefined, v),
+            (e: unknown) => {
+              if (e instanceof EpochChanged || epoch !== this.curEpoch) return; // the next epoch runs it again
+              finish(asError(e));
+            },
+          );
         },
       };
       this.active.add(finish);
-      if (o.signal?.aborted) { onAbort(); return; }
+      if (o.signal?.aborted) {
+        onAbort();
+        return;
+      }
       o.signal?.addEventListener('abort', onAbort, { once: true });
       this.ops.set(seq, entry);
       if (this.gateOpen) entry.begin();
@@ -557,19 +629,30 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
     const fp16 = o.fp16 ?? this.opts.fp16 ?? false;
     // the input, to start again from (a lost connection) or to send again (a peer that lost ours)
     const saved = this.saves && this.worldSize > 1 ? data.slice() : undefined;
-    return this.run('allreduce', o, fp16, data.byteLength, algo.label, async (ctx, replay) => {
-      if (this.worldSize === 1) return;
-      const buf = replay ? saved!.slice() : data;
-      const all = Array.from({ length: this.worldSize }, (_, r) => r);
-      await algo(ctx, buf, { members: all, index: this.rank, tag: '' });
-      if (replay || o.op !== 'mean') return;
-      await ctx.settle(); // our reduced shard may still be on its way out of `data`
-      for (let i = 0; i < data.length; i++) data[i] /= this.worldSize;
-    }, () => { if (saved) data.set(saved); });
+    return this.run(
+      'allreduce',
+      o,
+      fp16,
+      data.byteLength,
+      algo.label,
+      async (ctx, replay) => {
+        if (this.worldSize === 1) return;
+        const buf = replay ? saved!.slice() : data;
+        const all = Array.from({ length: this.worldSize }, (_, r) => r);
+        await algo(ctx, buf, { members: all, index: this.rank, tag: '' });
+        if (replay || o.op !== 'mean') return;
+        await ctx.settle(); // our reduced shard may still be on its way out of `data`
+        for (let i = 0; i < data.length; i++) data[i] /= this.worldSize;
+      },
+      () => {
+        if (saved) data.set(saved);
+      },
+    );
   }
 
   broadcast(data: Float32Array, root: number, o: OpOptions = {}): Promise<void> {
-    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) return Promise.reject(new CollectiveError(`broadcast root ${root} is not a rank`));
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize)
+      return Promise.reject(new CollectiveError(`broadcast root ${root} is not a rank`));
     const saved = this.saves && this.rank === root && this.worldSize > 1 ? data.slice() : undefined;
     return this.run('broadcast', o, false, data.byteLength, undefined, async (ctx, replay) => {
       if (this.worldSize === 1) return;
@@ -580,12 +663,17 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
         return;
       }
       const dst = replay ? new Float32Array(data.length) : data;
-      await Promise.all(chunks.map(async (r, j) => {
-        if (j > 0) { await ctx.recvInto('bc', root, j, dst, r, 'copy'); return; }
-        const d = await ctx.recvDelivery('bc', root, 0); // carries the root's length
-        if (d.total !== data.length) throw new CollectiveError(`broadcast of ${d.total} elements from rank ${root} into ${data.length}`);
-        copyInto(dst, r, d.data, false);
-      }));
+      await Promise.all(
+        chunks.map(async (r, j) => {
+          if (j > 0) {
+            await ctx.recvInto('bc', root, j, dst, r, 'copy');
+            return;
+          }
+          const d = await ctx.recvDelivery('bc', root, 0); // carries the root's length
+          if (d.total !== data.length) throw new CollectiveError(`broadcast of ${d.total} elements from rank ${root} into ${data.length}`);
+          copyInto(dst, r, d.data, false);
+        }),
+      );
     });
   }
 
@@ -598,14 +686,16 @@ class CollectiveGroup extends EventEmitter<GroupEvents> implements Group {
       const peers: Promise<void>[] = [];
       for (let p = 0; p < this.worldSize; p++) {
         if (p === this.rank) continue;
-        peers.push((async () => {
-          const first = await ctx.recvDelivery('ga', p, 0);
-          const buf = new Float32Array(first.total);
-          const chunks = chunksOf(first.total, ctx.chunkElems);
-          copyInto(buf, chunks[0], first.data, false);
-          await Promise.all(chunks.slice(1).map(async (r, i) => copyInto(buf, r, await ctx.recv('ga', p, i + 1), false)));
-          out[p] = buf;
-        })());
+        peers.push(
+          (async () => {
+            const first = await ctx.recvDelivery('ga', p, 0);
+            const buf = new Float32Array(first.total);
+            const chunks = chunksOf(first.total, ctx.chunkElems);
+            copyInto(buf, chunks[0], first.data, false);
+            await Promise.all(chunks.slice(1).map(async (r, i) => copyInto(buf, r, await ctx.recv('ga', p, i + 1), false)));
+            out[p] = buf;
+          })(),
+        );
       }
       await Promise.all(peers);
       return out;

@@ -41,7 +41,11 @@ export class NatsLane implements Lane {
   private readonly subs: { unsubscribe(): void }[] = [];
   private borrowed = false;
   private closed = false;
-  constructor(private readonly nc: NatsConnection, private readonly owned: boolean, onLost?: (err: Error) => void) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly owned: boolean,
+    onLost?: (err: Error) => void,
+  ) {
     if (onLost) void this.watch(onLost);
   }
 
@@ -66,12 +70,21 @@ export class NatsLane implements Lane {
 
   settle(): Promise<void> {
     // nats.js copies payloads into one write buffer when it flushes; flush() does that synchronously
-    if (this.borrowed) { this.borrowed = false; this.nc.flush().catch(noop); }
+    if (this.borrowed) {
+      this.borrowed = false;
+      this.nc.flush().catch(noop);
+    }
     return Promise.resolve();
   }
 
   subscribe(subject: string, handler: LaneHandler): void {
-    this.subs.push(this.nc.subscribe(subject, { callback: (err, msg) => { if (!err) handler(msg.subject, msg.data); } }));
+    this.subs.push(
+      this.nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (!err) handler(msg.subject, msg.data);
+        },
+      }),
+    );
   }
 
   flush(): Promise<void> {
@@ -80,7 +93,13 @@ export class NatsLane implements Lane {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.subs) { try { s.unsubscribe(); } catch { /* already closed */ } }
+    for (const s of this.subs) {
+      try {
+        s.unsubscribe();
+      } catch {
+        /* already closed */
+      }
+    }
     this.subs.length = 0;
     if (this.owned) await this.nc.close().catch(noop);
   }

@@ -44,7 +44,10 @@ export class Mailbox {
       return true;
     }
     let box = this.boxes.get(seq);
-    if (!box) { box = new Map(); this.boxes.set(seq, box); }
+    if (!box) {
+      box = new Map();
+      this.boxes.set(seq, box);
+    }
     box.set(key, d);
     return true;
   }
@@ -59,9 +62,14 @@ export class Mailbox {
       return Promise.resolve(d);
     }
     let ws = this.waiters.get(seq);
-    if (!ws) { ws = new Map(); this.waiters.set(seq, ws); }
+    if (!ws) {
+      ws = new Map();
+      this.waiters.set(seq, ws);
+    }
     const waiters = ws;
-    return new Promise<Delivery>((resolve, reject) => { waiters.set(key, { from, resolve, reject }); });
+    return new Promise<Delivery>((resolve, reject) => {
+      waiters.set(key, { from, resolve, reject });
+    });
   }
 
   /**
@@ -74,19 +82,34 @@ export class Mailbox {
     const d = box?.get(key);
     if (d) {
       box!.delete(key);
-      try { applyPayload(sink, d.data); } catch (e) { return Promise.reject(e); }
+      try {
+        applyPayload(sink, d.data);
+      } catch (e) {
+        return Promise.reject(e);
+      }
       return Promise.resolve();
     }
     let ws = this.waiters.get(seq);
-    if (!ws) { ws = new Map(); this.waiters.set(seq, ws); }
+    if (!ws) {
+      ws = new Map();
+      this.waiters.set(seq, ws);
+    }
     const waiters = ws;
     return new Promise<void>((resolve, reject) => {
       waiters.set(key, {
         from,
         sink,
         resolve: (got) => {
-          if (got === APPLIED) { resolve(); return; }
-          try { applyPayload(sink, got.data); resolve(); } catch (e) { reject(e); }
+          if (got === APPLIED) {
+            resolve();
+            return;
+          }
+          try {
+            applyPayload(sink, got.data);
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
         },
         reject,
       });

@@ -52,7 +52,11 @@ export class OpContext {
    * place as it arrives when the wait is registered before the message comes.
    */
   recvInto(tag: string, from: number, chunk: number, data: Float32Array, r: Range, mode: 'add' | 'copy'): Promise<void> {
-    return this.mailbox.takeInto(this.seq, key(this.epoch, tag, from, chunk), from, { dst: data.subarray(r.start, r.end), mode, fp16: this.fp16 });
+    return this.mailbox.takeInto(this.seq, key(this.epoch, tag, from, chunk), from, {
+      dst: data.subarray(r.start, r.end),
+      mode,
+      fp16: this.fp16,
+    });
   }
 
   recvDelivery(tag: string, from: number, chunk: number): Promise<Delivery> {

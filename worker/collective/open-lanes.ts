@@ -27,14 +27,26 @@ export function rawCandidates(o: Pick<GroupOptions, 'dataServer' | 'dataServers'
 
 /** `nats://host:port` (or `host:port`) as `host:port`. */
 export function hostPort(url: string): string {
-  return url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').replace(/^.*@/, '');
+  return url
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .replace(/^.*@/, '');
 }
 
-async function rawLanes(server: string, count: number, timeoutMs: number, sec: RawLaneSecurity, onLost: (err: Error) => void, why: string[]): Promise<Lane[] | undefined> {
+async function rawLanes(
+  server: string,
+  count: number,
+  timeoutMs: number,
+  sec: RawLaneSecurity,
+  onLost: (err: Error) => void,
+  why: string[],
+): Promise<Lane[] | undefined> {
   const opened: Lane[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      opened.push(await connectRawLane({ ...sec, server, timeoutMs, onClosed: (err) => onLost(err ?? new Error(`raw lane to ${server} closed`)) }));
+      opened.push(
+        await connectRawLane({ ...sec, server, timeoutMs, onClosed: (err) => onLost(err ?? new Error(`raw lane to ${server} closed`)) }),
+      );
     }
     return opened;
   } catch (e) {
@@ -54,7 +66,12 @@ export async function openLanes(o: GroupOptions, onLost: (err: Error) => void, w
 }
 
 /** Raw lanes on the first candidate server that takes them all (`last`, the one lanes were just lost on, is tried last), or undefined (why each failed: `why`). */
-export async function openRawLanes(o: GroupOptions, onLost: (err: Error) => void, why: string[] = [], last?: string): Promise<Lane[] | undefined> {
+export async function openRawLanes(
+  o: GroupOptions,
+  onLost: (err: Error) => void,
+  why: string[] = [],
+  last?: string,
+): Promise<Lane[] | undefined> {
   const count = Math.max(1, o.lanes ?? DEFAULT_LANES);
   const timeoutMs = Math.min(RAW_CONNECT_TIMEOUT_MS, o.joinTimeoutMs ?? o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const all = rawCandidates(o);

@@ -14,22 +14,36 @@ import type { OpContext } from './op.ts';
  * from `data`, the others' received under (`tag`, `chunk`).
  */
 export async function recvOrderedSum(
-  op: OpContext, tag: string, chunk: number, members: readonly number[], me: number, data: Float32Array, r: Range,
+  op: OpContext,
+  tag: string,
+  chunk: number,
+  members: readonly number[],
+  me: number,
+  data: Float32Array,
+  r: Range,
 ): Promise<void> {
   const len = r.end - r.start;
   const whole: Range = { start: 0, end: len };
   const parts = new Map<number, Float32Array>();
-  await Promise.all(members.filter((m) => m !== me).map(async (m) => {
-    const buf = new Float32Array(len);
-    parts.set(m, buf);
-    await op.recvInto(tag, m, chunk, buf, whole, 'copy');
-  }));
+  await Promise.all(
+    members
+      .filter((m) => m !== me)
+      .map(async (m) => {
+        const buf = new Float32Array(len);
+        parts.set(m, buf);
+        await op.recvInto(tag, m, chunk, buf, whole, 'copy');
+      }),
+  );
   const dst = data.subarray(r.start, r.end);
   const own = dst.slice();
   let first = true;
   for (const m of members) {
     const src = m === me ? own : parts.get(m)!;
-    if (first) { dst.set(src); first = false; continue; }
+    if (first) {
+      dst.set(src);
+      first = false;
+      continue;
+    }
     for (let i = 0; i < len; i++) dst[i] += src[i];
   }
 }

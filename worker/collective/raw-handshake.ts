@@ -17,7 +17,14 @@ export class RawLaneUnsupported extends Error {
   override name = 'RawLaneUnsupported';
 }
 
-export interface ServerInfo { max_payload?: number; auth_required?: boolean; tls_required?: boolean; tls_available?: boolean; nonce?: string; headers?: boolean }
+export interface ServerInfo {
+  max_payload?: number;
+  auth_required?: boolean;
+  tls_required?: boolean;
+  tls_available?: boolean;
+  nonce?: string;
+  headers?: boolean;
+}
 
 /** How a raw lane proves who it is and checks whom it talks to. */
 export interface RawLaneSecurity {
@@ -42,19 +49,30 @@ function readInfo(socket: Socket): Promise<ServerInfo> {
     const onData = (b: Buffer): void => {
       buf = Buffer.concat([buf, b]);
       const nl = buf.indexOf(10);
-      if (nl < 0) { if (buf.length > 64 * 1024) done(new Error('no INFO line from the server')); return; }
+      if (nl < 0) {
+        if (buf.length > 64 * 1024) done(new Error('no INFO line from the server'));
+        return;
+      }
       socket.off('data', onData);
       socket.pause();
       if (nl + 1 < buf.length) socket.unshift(buf.subarray(nl + 1));
       const line = buf.subarray(0, nl).toString('latin1').trim();
-      if (!line.startsWith('INFO ')) { done(new Error(`expected INFO from the server, got: ${line.slice(0, 80)}`)); return; }
-      try { done(undefined, JSON.parse(line.slice(5)) as ServerInfo); } catch (e) { done(e as Error); }
+      if (!line.startsWith('INFO ')) {
+        done(new Error(`expected INFO from the server, got: ${line.slice(0, 80)}`));
+        return;
+      }
+      try {
+        done(undefined, JSON.parse(line.slice(5)) as ServerInfo);
+      } catch (e) {
+        done(e as Error);
+      }
     };
     const onErr = (e: Error): void => done(e);
     const done = (e?: Error, info?: ServerInfo): void => {
       socket.off('data', onData);
       socket.off('error', onErr);
-      if (e) reject(e); else resolve(info as ServerInfo);
+      if (e) reject(e);
+      else resolve(info as ServerInfo);
     };
     socket.on('data', onData);
     socket.once('error', onErr);
@@ -67,21 +85,37 @@ function caText(ca: string): string {
 
 function upgrade(socket: Socket, host: string, ca?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ socket, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca: caText(ca) } : {}), rejectUnauthorized: true });
-    s.once('secureConnect', () => { s.off('error', reject); resolve(s); });
+    const s = tlsConnect({
+      socket,
+      ...(isIP(host) ? {} : { servername: host }),
+      ...(ca ? { ca: caText(ca) } : {}),
+      rejectUnauthorized: true,
+    });
+    s.once('secureConnect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
     s.once('error', reject);
   });
 }
 
 /** A connected socket (TLS when the server wants it) and the server's INFO; the caller sends CONNECT. */
-export async function openRawSocket(host: string, port: number, sec: RawLaneSecurity, signal: { onSocket(s: Socket): void }): Promise<{ socket: Socket; info: ServerInfo }> {
+export async function openRawSocket(
+  host: string,
+  port: number,
+  sec: RawLaneSecurity,
+  signal: { onSocket(s: Socket): void },
+): Promise<{ socket: Socket; info: ServerInfo }> {
   const plain = createConnection({ host, port });
   signal.onSocket(plain);
   plain.setNoDelay(true);
   const info = await readInfo(plain);
   if (info.auth_required && !sec.creds) throw new RawLaneUnsupported('the server requires auth and the lane has no credentials');
-  const wantTls = info.tls_required || (sec.tls !== undefined);
-  if (!wantTls) { plain.resume(); return { socket: plain, info }; }
+  const wantTls = info.tls_required || sec.tls !== undefined;
+  if (!wantTls) {
+    plain.resume();
+    return { socket: plain, info };
+  }
   if (!info.tls_required && !info.tls_available) throw new RawLaneUnsupported('TLS was asked for and the server does not offer it');
   // without a CA of its own the lane trusts the system's, as nats.js does
   const socket = await upgrade(plain, host, sec.tls?.ca);

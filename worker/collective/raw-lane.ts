@@ -46,14 +46,26 @@ export function connectRawLane(o: RawLaneOptions): Promise<RawLane> {
   const port = Number(o.server.slice(i + 1));
   return new Promise<RawLane>((resolve, reject) => {
     let socket: Socket | undefined;
-    const timer = setTimeout(() => fail(new Error(`raw lane to ${o.server}: no answer within ${o.timeoutMs ?? 10_000} ms`)), o.timeoutMs ?? 10_000);
-    const fail = (e: Error): void => { clearTimeout(timer); socket?.destroy(); reject(e); };
-    openRawSocket(host, port, o, { onSocket: (s) => { socket = s; } }).then(({ socket: s, info }) => {
+    const timer = setTimeout(
+      () => fail(new Error(`raw lane to ${o.server}: no answer within ${o.timeoutMs ?? 10_000} ms`)),
+      o.timeoutMs ?? 10_000,
+    );
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      socket?.destroy();
+      reject(e);
+    };
+    openRawSocket(host, port, o, {
+      onSocket: (s) => {
+        socket = s;
+      },
+    }).then(({ socket: s, info }) => {
       s.once('error', fail);
       const lane = new RawLane(s, o.onClosed, info, connectAuth(info, o));
       lane.server = o.server;
       lane.ready.then(() => {
-        clearTimeout(timer); s.off('error', fail);
+        clearTimeout(timer);
+        s.off('error', fail);
         const every = o.pingIntervalMs ?? pingIntervalMs();
         if (every > 0) lane.watch(o.server, every, every * (o.maxPingOut ?? LIVENESS.maxPingOut));
         resolve(lane);
@@ -96,17 +108,36 @@ export class RawLane implements Lane {
   private skipCrlf = 0; // bytes of the payload's trailing CRLF still to skip
 
   /** `socket` has passed the server's INFO (`info`; TLS already set up): the lane sends CONNECT with `auth`. */
-  constructor(socket: Socket, onClosed: ((err?: Error) => void) | undefined, info: ServerInfo, private readonly auth: Record<string, string> = {}) {
+  constructor(
+    socket: Socket,
+    onClosed: ((err?: Error) => void) | undefined,
+    info: ServerInfo,
+    private readonly auth: Record<string, string> = {},
+  ) {
     this.socket = socket;
-    this.ready = new Promise<void>((res, rej) => { this.readyResolve = res; this.readyReject = rej; });
+    this.ready = new Promise<void>((res, rej) => {
+      this.readyResolve = res;
+      this.readyReject = rej;
+    });
     this.ready.catch(() => {});
     let lastErr: Error | undefined;
     socket.on('data', (b: Buffer) => {
       this.lastRx = performance.now();
-      try { this.parse(b); } catch (e) { lastErr = e as Error; this.readyReject(lastErr); socket.destroy(lastErr); }
+      try {
+        this.parse(b);
+      } catch (e) {
+        lastErr = e as Error;
+        this.readyReject(lastErr);
+        socket.destroy(lastErr);
+      }
     });
-    socket.on('error', (e) => { lastErr = e; });
-    this.lost = (e) => { lastErr = e; socket.destroy(); };
+    socket.on('error', (e) => {
+      lastErr = e;
+    });
+    this.lost = (e) => {
+      lastErr = e;
+      socket.destroy();
+    };
     socket.on('close', () => {
       clearInterval(this.liveTimer);
       const err = lastErr ?? new Error('raw lane closed by the server');
@@ -137,7 +168,10 @@ export class RawLane implements Lane {
   watch(server: string, intervalMs: number, staleMs: number): void {
     clearInterval(this.liveTimer);
     this.liveTimer = setInterval(() => {
-      if (this.closing || this.socket.destroyed) { clearInterval(this.liveTimer); return; }
+      if (this.closing || this.socket.destroyed) {
+        clearInterval(this.liveTimer);
+        return;
+      }
       const now = performance.now();
       if (this.pingOutSince !== undefined) {
         const silent = now - Math.max(this.lastRx, this.pingOutSince);
@@ -146,8 +180,13 @@ export class RawLane implements Lane {
       }
       if (this.pingOut) return; // still queued behind our own data
       this.pingOut = true;
-      this.pongs.push(() => { this.pingOut = false; this.pingOutSince = undefined; });
-      this.socket.write(PING, () => { if (this.pingOut) this.pingOutSince = performance.now(); });
+      this.pongs.push(() => {
+        this.pingOut = false;
+        this.pingOutSince = undefined;
+      });
+      this.socket.write(PING, () => {
+        if (this.pingOut) this.pingOutSince = performance.now();
+      });
     }, intervalMs);
     this.liveTimer.unref();
   }
@@ -231,7 +270,10 @@ export class RawLane implements Lane {
         return;
       }
       let lineBuf = b.subarray(i, nl);
-      if (this.line) { lineBuf = Buffer.concat([this.line, lineBuf]); this.line = undefined; }
+      if (this.line) {
+        lineBuf = Buffer.concat([this.line, lineBuf]);
+        this.line = undefined;
+      }
       i = nl + 1;
       const end = lineBuf.length > 0 && lineBuf[lineBuf.length - 1] === 13 ? lineBuf.length - 1 : lineBuf.length;
       const line = lineBuf.toString('latin1', 0, end);
@@ -275,10 +317,25 @@ export class RawLane implements Lane {
     if (this.gotInfo) return;
     this.gotInfo = true;
     const tls = 'encrypted' in this.socket && this.socket.encrypted === true;
-    const connect = { verbose: false, pedantic: false, tls_required: tls, name: 'flotilla-collective-lane', lang: 'node-raw', version: '0', protocol: 1, echo: false, headers: false, no_responders: false, ...this.auth };
+    const connect = {
+      verbose: false,
+      pedantic: false,
+      tls_required: tls,
+      name: 'flotilla-collective-lane',
+      lang: 'node-raw',
+      version: '0',
+      protocol: 1,
+      echo: false,
+      headers: false,
+      no_responders: false,
+      ...this.auth,
+    };
     this.socket.write(`CONNECT ${JSON.stringify(connect)}\r\n`, 'latin1');
     this.pongs.push((err) => {
-      if (err) { this.readyReject(err); return; }
+      if (err) {
+        this.readyReject(err);
+        return;
+      }
       this.opened = true;
       this.readyResolve();
     });

@@ -37,22 +37,33 @@ export class LinkShaper {
   }
 
   /** Drops this fraction (0..1] of outgoing chunks; null stops dropping. */
-  setDrop(fraction: number | null): void { this.dropFraction = fraction ?? 0; }
+  setDrop(fraction: number | null): void {
+    this.dropFraction = fraction ?? 0;
+  }
 
   /**
    * Partitions the lanes for `ms`: every chunk sent or received meanwhile is lost (the lanes'
    * connections may be raw TCP, which a cut of the process's nats.js connections does not reach).
    */
-  cut(ms: number): void { this.cutUntil = Math.max(this.cutUntil, Date.now() + ms); }
+  cut(ms: number): void {
+    this.cutUntil = Math.max(this.cutUntil, Date.now() + ms);
+  }
 
   /** True while a cut lasts (then every chunk is lost). */
-  get isCut(): boolean { return Date.now() < this.cutUntil; }
+  get isCut(): boolean {
+    return Date.now() < this.cutUntil;
+  }
 
-  get active(): boolean { return this.rate > 0 || this.dropFraction > 0 || this.isCut; }
+  get active(): boolean {
+    return this.rate > 0 || this.dropFraction > 0 || this.isCut;
+  }
 
   /** True when this chunk is to be dropped. */
   drop(): boolean {
-    if (this.isCut) { this.counters.dropped++; return true; }
+    if (this.isCut) {
+      this.counters.dropped++;
+      return true;
+    }
     if (this.dropFraction <= 0 || this.random() >= this.dropFraction) return false;
     this.counters.dropped++;
     return true;
@@ -67,7 +78,9 @@ export class LinkShaper {
     return start - now;
   }
 
-  get paced(): boolean { return this.rate > 0; }
+  get paced(): boolean {
+    return this.rate > 0;
+  }
 
   /** The lane with this shaper in front of its sends. */
   wrap(lane: Lane): Lane {
@@ -77,7 +90,11 @@ export class LinkShaper {
   }
 }
 
-interface Queued { subject: string; payload: Uint8Array; borrowed: boolean }
+interface Queued {
+  subject: string;
+  payload: Uint8Array;
+  borrowed: boolean;
+}
 
 class ShapedLane implements Lane {
   private readonly queue: Queued[] = [];
@@ -87,19 +104,31 @@ class ShapedLane implements Lane {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly inner: Lane, private readonly shaper: LinkShaper, private readonly onClose: () => void) {}
+  constructor(
+    private readonly inner: Lane,
+    private readonly shaper: LinkShaper,
+    private readonly onClose: () => void,
+  ) {}
 
-  get maxPayload(): number { return this.inner.maxPayload; }
+  get maxPayload(): number {
+    return this.inner.maxPayload;
+  }
 
   publish(subject: string, payload: Uint8Array, borrowed: boolean): void {
     if (this.shaper.drop()) return;
-    if (!this.shaper.paced && this.queue.length === 0) { this.inner.publish(subject, payload, borrowed); return; }
+    if (!this.shaper.paced && this.queue.length === 0) {
+      this.inner.publish(subject, payload, borrowed);
+      return;
+    }
     this.queue.push({ subject, payload, borrowed });
     void this.pump();
   }
 
   /** the pacer was lifted: send what waits now */
-  kick(): void { clearTimeout(this.timer); this.wake?.(); }
+  kick(): void {
+    clearTimeout(this.timer);
+    this.wake?.();
+  }
 
   private async pump(): Promise<void> {
     if (this.pumping) return;
@@ -109,7 +138,10 @@ class ShapedLane implements Lane {
       const wait = this.shaper.reserve(q.payload.length);
       if (wait > 0) {
         this.shaper.counters.paced++;
-        await new Promise<void>((r) => { this.wake = r; this.timer = setTimeout(r, wait); });
+        await new Promise<void>((r) => {
+          this.wake = r;
+          this.timer = setTimeout(r, wait);
+        });
         this.wake = undefined;
       }
       if (this.closed) break;
@@ -125,15 +157,27 @@ class ShapedLane implements Lane {
     return new Promise((r) => this.idle.push(r));
   }
 
-  async settle(): Promise<void> { await this.drained(); await this.inner.settle(); }
+  async settle(): Promise<void> {
+    await this.drained();
+    await this.inner.settle();
+  }
 
   subscribe(subject: string, handler: LaneHandler, streamer?: LaneStreamer): void {
     // during a cut nothing arrives: a message is taken whole (not streamed) and discarded
     const s = streamer && ((subj: string, size: number) => (this.shaper.isCut ? undefined : streamer(subj, size)));
-    this.inner.subscribe(subject, (subj, data) => { if (!this.shaper.isCut) handler(subj, data); }, s);
+    this.inner.subscribe(
+      subject,
+      (subj, data) => {
+        if (!this.shaper.isCut) handler(subj, data);
+      },
+      s,
+    );
   }
 
-  async flush(): Promise<void> { await this.drained(); await this.inner.flush(); }
+  async flush(): Promise<void> {
+    await this.drained();
+    await this.inner.flush();
+  }
 
   async close(): Promise<void> {
     this.closed = true;

@@ -15,7 +15,11 @@ export function topology(worldSize: number, nodeOfRank?: readonly string[]): Top
   for (let r = 0; r < worldSize; r++) {
     const id = nodeOfRank?.[r] ?? 'local';
     let k = ids.get(id);
-    if (k === undefined) { k = nodes.length; ids.set(id, k); nodes.push([]); }
+    if (k === undefined) {
+      k = nodes.length;
+      ids.set(id, k);
+      nodes.push([]);
+    }
     nodeIndexOf.push(k);
     nodes[k].push(r);
   }

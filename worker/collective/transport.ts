@@ -57,7 +57,9 @@ export class Transport {
   }
 
   /** How many data lanes this rank has now. */
-  get lanesOpen(): number { return this.lanes.length; }
+  get lanesOpen(): number {
+    return this.lanes.length;
+  }
 
   /** The smallest max_payload among this rank's lanes. */
   maxPayload(): number {
@@ -69,8 +71,16 @@ export class Transport {
   private subscribeLanes(lanes: Lane[]): void {
     const { base, rank, nodeIndex } = this.o;
     lanes.forEach((l, lane) => {
-      for (const [route, dest] of [['p', String(rank)], ['m', 'all'], ['n', String(nodeIndex)]] as const) {
-        l.subscribe(dataFilter(base, route, dest, lane), (subject, data) => this.onData(subject, data), (subject, size) => this.streamer(subject, size));
+      for (const [route, dest] of [
+        ['p', String(rank)],
+        ['m', 'all'],
+        ['n', String(nodeIndex)],
+      ] as const) {
+        l.subscribe(
+          dataFilter(base, route, dest, lane),
+          (subject, data) => this.onData(subject, data),
+          (subject, size) => this.streamer(subject, size),
+        );
       }
     });
   }
@@ -90,7 +100,13 @@ export class Transport {
   /** Subscribes everything and waits until the server has every subscription. */
   async start(): Promise<void> {
     this.subscribeLanes(this.lanes);
-    this.subs.push(this.o.control.subscribe(controlFilter(this.base), { callback: (err, msg) => { if (!err) this.onControl(msg); } }));
+    this.subs.push(
+      this.o.control.subscribe(controlFilter(this.base), {
+        callback: (err, msg) => {
+          if (!err) this.onControl(msg);
+        },
+      }),
+    );
     await Promise.all([this.o.control.flush(), ...this.lanes.map((l) => l.flush())]);
   }
 
@@ -108,23 +124,35 @@ export class Transport {
   /** A sink for a message that an operation already waits for with a destination of its size. */
   private streamer(subject: string, size: number): StreamSink | undefined {
     const h = parseDataSubject(this.base, subject);
-    if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize || h.from === this.o.rank || h.epoch !== this.epoch) return undefined;
+    if (!h || h.generation !== this.o.generation || h.from >= this.o.worldSize || h.from === this.o.rank || h.epoch !== this.epoch)
+      return undefined;
     const k = key(h.epoch, h.tag, h.from, h.chunk);
     const mb = this.o.mailbox;
     const spec = mb.sinkFor(h.seq, k);
     if (!spec || spec.dst.length * (spec.fp16 ? 2 : 4) !== size) return undefined; // a mismatch fails in the whole-message path
     // a sink stops writing the moment its operation ends or the group moves to a newer epoch
-    return streamSink(spec, () => mb.deliver(h.seq, k, APPLIED), () => !mb.isEnded(h.seq) && this.epoch === h.epoch);
+    return streamSink(
+      spec,
+      () => mb.deliver(h.seq, k, APPLIED),
+      () => !mb.isEnded(h.seq) && this.epoch === h.epoch,
+    );
   }
 
   private onControl(msg: Msg): void {
     const kind = msg.subject.slice(this.base.length + 3);
     let body: unknown;
-    try { body = JSON.parse(dec.decode(msg.data)); } catch { return; }
+    try {
+      body = JSON.parse(dec.decode(msg.data));
+    } catch {
+      return;
+    }
     if (kind === 'hello') {
       const h = Hello.safeParse(body);
       if (!h.success) return;
-      if (h.data.generation !== this.o.generation) { this.o.events.stale({ subject: msg.subject, generation: h.data.generation }); return; }
+      if (h.data.generation !== this.o.generation) {
+        this.o.events.stale({ subject: msg.subject, generation: h.data.generation });
+        return;
+      }
       if (h.data.rank !== this.o.rank) this.o.events.hello(h.data);
     } else if (kind === 'epoch') {
       const e = EpochReady.safeParse(body);
@@ -142,14 +170,32 @@ export class Transport {
   }
 
   control(kind: string, body: unknown): void {
-    try { this.o.control.publish(controlSubject(this.base, kind), enc.encode(JSON.stringify(body))); } catch { /* closed: the op's timeout reports it */ }
+    try {
+      this.o.control.publish(controlSubject(this.base, kind), enc.encode(JSON.stringify(body)));
+    } catch {
+      /* closed: the op's timeout reports it */
+    }
   }
 
   /** Publishes one data chunk; `borrowed`: see Lane.publish. */
-  send(route: Route, dest: string, epoch: number, seq: number, tag: string, chunk: number, total: number, payload: Uint8Array, borrowed: boolean): void {
+  send(
+    route: Route,
+    dest: string,
+    epoch: number,
+    seq: number,
+    tag: string,
+    chunk: number,
+    total: number,
+    payload: Uint8Array,
+    borrowed: boolean,
+  ): void {
     if (epoch !== this.epoch) return; // an attempt the group gave up: its peers would drop it
     const lane = chunk % this.laneCount;
-    this.lanes[lane].publish(dataSubject(this.base, { route, dest, lane, generation: this.o.generation, epoch, seq, tag, from: this.o.rank, chunk, total }), payload, borrowed);
+    this.lanes[lane].publish(
+      dataSubject(this.base, { route, dest, lane, generation: this.o.generation, epoch, seq, tag, from: this.o.rank, chunk, total }),
+      payload,
+      borrowed,
+    );
   }
 
   /** Resolves once the lanes are done with every borrowed payload. */
@@ -170,7 +216,13 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    for (const s of this.subs) { try { s.unsubscribe(); } catch { /* connection already closed */ } }
+    for (const s of this.subs) {
+      try {
+        s.unsubscribe();
+      } catch {
+        /* connection already closed */
+      }
+    }
     this.subs.length = 0;
     await Promise.all(this.lanes.map((l) => l.close().catch(noop)));
   }

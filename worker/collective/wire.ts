@@ -46,7 +46,16 @@ export function parseDataSubject(base: string, subject: string): DataHeader | un
   const nums = [t[3], t[4], t[5], t[6], t[8], t[9], t[10]].map(Number);
   if (nums.some((x) => !Number.isInteger(x) || x < 0)) return undefined;
   return {
-    route, dest: t[2], lane: nums[0], generation: nums[1], epoch: nums[2], seq: nums[3], tag: t[7], from: nums[4], chunk: nums[5], total: nums[6],
+    route,
+    dest: t[2],
+    lane: nums[0],
+    generation: nums[1],
+    epoch: nums[2],
+    seq: nums[3],
+    tag: t[7],
+    from: nums[4],
+    chunk: nums[5],
+    total: nums[6],
   };
 }
 
@@ -77,7 +86,9 @@ export function roundToWire(data: Float32Array, r: Range, payload: Uint8Array, f
 function checkLength(r: Range, payload: Uint8Array, fp16: boolean): void {
   const want = (r.end - r.start) * wireBytes(fp16);
   if (payload.byteLength !== want) {
-    throw new CollectiveError(`chunk of ${payload.byteLength} bytes where ${want} were expected: ranks disagree on buffer size or precision`);
+    throw new CollectiveError(
+      `chunk of ${payload.byteLength} bytes where ${want} were expected: ranks disagree on buffer size or precision`,
+    );
   }
 }
 
@@ -102,7 +113,10 @@ export function applyPayload(sink: SinkSpec, payload: Uint8Array): void {
 export function addInto(data: Float32Array, r: Range, payload: Uint8Array, fp16: boolean): void {
   checkLength(r, payload, fp16);
   const dst = data.subarray(r.start, r.end);
-  if (fp16) { addHalf(halves(payload), dst); return; }
+  if (fp16) {
+    addHalf(halves(payload), dst);
+    return;
+  }
   const src = floats(payload);
   for (let i = 0; i < src.length; i++) dst[i] += src[i];
 }

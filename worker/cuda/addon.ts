@@ -41,10 +41,34 @@ export interface CudaAddon {
   /** on/off: the uint32 bit patterns of the values in the output dtype */
   oneHot(idx: Ptr, out: Ptr, n: number, depth: number, onBits: number, offBits: number): void;
   select(cond: Ptr, a: Ptr, b: Ptr, out: Ptr, n: number, inner: number): void;
-  batchNorm(x: Ptr, out: Ptr, n: number, c: number, mean: Ptr, lm: number, variance: Ptr, lv: number, offset: Ptr, lo: number,
-    scale: Ptr, ls: number, eps: number): void;
-  stridedCopy(src: Ptr, dst: Ptr, shape: number[], outStride: number[], inStride: number[], inDim: number[], before: number[],
-    tile: boolean, fillBits: number, inBase: number, outBase: number): void;
+  batchNorm(
+    x: Ptr,
+    out: Ptr,
+    n: number,
+    c: number,
+    mean: Ptr,
+    lm: number,
+    variance: Ptr,
+    lv: number,
+    offset: Ptr,
+    lo: number,
+    scale: Ptr,
+    ls: number,
+    eps: number,
+  ): void;
+  stridedCopy(
+    src: Ptr,
+    dst: Ptr,
+    shape: number[],
+    outStride: number[],
+    inStride: number[],
+    inDim: number[],
+    before: number[],
+    tile: boolean,
+    fillBits: number,
+    inBase: number,
+    outBase: number,
+  ): void;
   /** op 0 sum, 1 mean, 2 max, 3 min, 4 prod over r of [outer, r, inner] */
   reduce(x: Ptr, out: Ptr, outer: number, r: number, inner: number, op: number): void;
   argReduce(x: Ptr, out: Ptr, outer: number, r: number, inner: number, max: boolean): void;
@@ -54,8 +78,21 @@ export interface CudaAddon {
   conv2dBackpropFilter(x: Ptr, dy: Ptr, dw: Ptr, shape: number[]): void;
   matMul(a: Ptr, b: Ptr, out: Ptr, batchA: number, batchB: number, m: number, n: number, k: number, ta: boolean, tb: boolean): void;
   bnActForward(x: Ptr, gamma: Ptr, beta: Ptr, y: Ptr, mean: Ptr, variance: Ptr, rows: number, c: number, eps: number, act: number): void;
-  bnActBackward(dy: Ptr, x: Ptr, gamma: Ptr, beta: Ptr, mean: Ptr, variance: Ptr, dx: Ptr, dgamma: Ptr, dbeta: Ptr, rows: number,
-    c: number, eps: number, act: number): void;
+  bnActBackward(
+    dy: Ptr,
+    x: Ptr,
+    gamma: Ptr,
+    beta: Ptr,
+    mean: Ptr,
+    variance: Ptr,
+    dx: Ptr,
+    dgamma: Ptr,
+    dbeta: Ptr,
+    rows: number,
+    c: number,
+    eps: number,
+    act: number,
+  ): void;
   /** shape: [n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft] */
   maxPool(x: Ptr, out: Ptr, shape: number[]): void;
   maxPoolGrad(dy: Ptr, x: Ptr, dx: Ptr, shape: number[]): void;
@@ -63,7 +100,16 @@ export interface CudaAddon {
   resizeNearestGrad(dy: Ptr, dx: Ptr, shape: number[], rowMap: Int32Array, colMap: Int32Array): void;
   gather(x: Ptr, idx: Ptr, out: Ptr, outer: number, axis: number, nIdx: number, inner: number): void;
   segmentSum(x: Ptr, ids: Ptr, out: Ptr, n: number, inner: number, segments: number): void;
-  scatterNd(idx: Ptr, updates: Ptr, out: Ptr, numUpdates: number, sliceRank: number, strides: number[], sliceSize: number, slices: number): void;
+  scatterNd(
+    idx: Ptr,
+    updates: Ptr,
+    out: Ptr,
+    numUpdates: number,
+    sliceRank: number,
+    strides: number[],
+    sliceSize: number,
+    slices: number,
+  ): void;
 }
 
 /** Allocations and transfers since the addon loaded. */
@@ -99,13 +145,21 @@ export function pipCublas(): string | undefined {
   const bases = ['/usr/local/lib', '/usr/lib', join(homedir(), '.local', 'lib')];
   for (const base of bases) {
     let pys: string[] = [];
-    try { pys = readdirSync(base).filter((d) => d.startsWith('python3')); } catch { continue; }
+    try {
+      pys = readdirSync(base).filter((d) => d.startsWith('python3'));
+    } catch {
+      continue;
+    }
     for (const py of pys) {
       for (const sp of ['site-packages', 'dist-packages']) {
         for (const sub of ['cublas', 'cu13']) {
           const dir = join(base, py, sp, 'nvidia', sub, 'lib');
           let libs: string[] = [];
-          try { libs = readdirSync(dir).filter((f) => /^libcublas\.so\.\d+$/.test(f)); } catch { continue; }
+          try {
+            libs = readdirSync(dir).filter((f) => /^libcublas\.so\.\d+$/.test(f));
+          } catch {
+            continue;
+          }
           if (libs.length) return join(dir, libs.sort().pop()!);
         }
       }

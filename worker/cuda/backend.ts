@@ -33,7 +33,11 @@ export class CudaBackend extends tf.KernelBackend {
   /** Kernel calls that ran natively, per kernel. */
   readonly native = new Map<string, number>();
 
-  constructor(readonly addon: CudaAddon, readonly name: string, readonly device: string) {
+  constructor(
+    readonly addon: CudaAddon,
+    readonly name: string,
+    readonly device: string,
+  ) {
     super();
   }
 
@@ -54,8 +58,13 @@ export class CudaBackend extends tf.KernelBackend {
     return dataId;
   }
 
-  override move(dataId: tf.DataId, values: tf.backend_util.BackendValues | null, shape: number[], dtype: tf.DataType,
-    refCount: number): void {
+  override move(
+    dataId: tf.DataId,
+    values: tf.backend_util.BackendValues | null,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ): void {
     if (dtype === 'complex64') throw new Error(`${this.name}: complex64 is not supported`);
     const size = tf.util.sizeFromShape(shape);
     this.data.set(dataId, { dtype, size, ptr: 0, host: (values as Entry['host']) ?? null, refCount });
@@ -102,7 +111,7 @@ export class CudaBackend extends tf.KernelBackend {
       const v = h as Values;
       this.addon.upload(e.ptr, e.dtype === 'float32' ? toF32(v) : toI32(v));
     } else if (h === null && e.size > 0) {
-      this.addon.zero(e.ptr, e.size * 4);  // written without values: tfjs zero-fills those
+      this.addon.zero(e.ptr, e.size * 4); // written without values: tfjs zero-fills those
     }
     e.host = null;
     return e.ptr;

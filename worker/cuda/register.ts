@@ -126,11 +126,15 @@ export function formatCudaReport(backend: CudaBackend): string[] {
   const r = cudaReport(backend);
   const fb = Object.entries(r.fallbacks).sort((a, b) => b[1] - a[1]);
   const calls = Object.values(r.native).reduce((s, n) => s + n, 0);
-  const lines = [`flotilla ${backend.name} (${backend.device}): ${calls} kernel calls native in ${Object.keys(r.native).length} kernels, ` +
-    `${fb.reduce((s, [, n]) => s + n, 0)} by transfer in ${fb.length} kernels`];
+  const lines = [
+    `flotilla ${backend.name} (${backend.device}): ${calls} kernel calls native in ${Object.keys(r.native).length} kernels, ` +
+      `${fb.reduce((s, [, n]) => s + n, 0)} by transfer in ${fb.length} kernels`,
+  ];
   for (const [k, n] of fb) lines.push(`  fallback ${k}: ${n} calls`);
   const mb = (b: number) => (b / 2 ** 20).toFixed(1);
-  lines.push(`  transfers: ${r.stats.uploads} uploads (${mb(r.stats.uploadBytes)} MiB), ${r.stats.downloads} downloads (${mb(r.stats.downloadBytes)} MiB); ` +
-    `memory: ${r.stats.live} buffers live (${mb(r.stats.bytes)} MiB), peak ${mb(r.stats.peak)} MiB; TF32 ${r.stats.tf32 ? 'on' : 'off'}`);
+  lines.push(
+    `  transfers: ${r.stats.uploads} uploads (${mb(r.stats.uploadBytes)} MiB), ${r.stats.downloads} downloads (${mb(r.stats.downloadBytes)} MiB); ` +
+      `memory: ${r.stats.live} buffers live (${mb(r.stats.bytes)} MiB), peak ${mb(r.stats.peak)} MiB; TF32 ${r.stats.tf32 ? 'on' : 'off'}`,
+  );
   return lines;
 }

@@ -26,7 +26,10 @@ function listFiles(dir: string): string[] {
 export function datasetYaml(dir: string): string {
   if (existsSync(join(dir, 'data.yaml'))) return 'data.yaml';
   const yamls = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
-  if (yamls.length !== 1) throw new DatasetPackError(`${dir}: expected data.yaml or exactly one .yaml at the top (found ${yamls.length ? yamls.join(', ') : 'none'})`);
+  if (yamls.length !== 1)
+    throw new DatasetPackError(
+      `${dir}: expected data.yaml or exactly one .yaml at the top (found ${yamls.length ? yamls.join(', ') : 'none'})`,
+    );
   return yamls[0];
 }
 
@@ -54,12 +57,20 @@ export async function packDataset(dir: string, file: string): Promise<PackedData
   // an absolute path to the folder itself is fine (the synthetic set writes one): fetchDataset makes it '.'
   const self = isAbsolute(p) && resolve(p) === resolve(dir);
   if (!self && (isAbsolute(p) || p.split('/').includes('..'))) {
-    throw new DatasetPackError(`${join(dir, yaml)}: path '${p}' leaves the dataset folder; use a path inside it (e.g. path: .) so the dataset works where it is unpacked`);
+    throw new DatasetPackError(
+      `${join(dir, yaml)}: path '${p}' leaves the dataset folder; use a path inside it (e.g. path: .) so the dataset works where it is unpacked`,
+    );
   }
   const files = listFiles(dir);
   const hash = createHash('sha256');
   let bytes = 0;
-  const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); bytes += chunk.length; done(null, chunk); } });
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
   await pipeline(tar.c({ cwd: dir, portable: true, mtime: new Date(0), noDirRecurse: true }, files), tap, createWriteStream(file));
   return { file, sha256: hash.digest('hex'), bytes, files: files.length, yaml };
 }

@@ -25,7 +25,8 @@ export function defaultDatasetCache(): string {
 }
 
 function checkName(name: string): void {
-  if (!DATASET_NAME.test(name)) throw new FlotillaError('FLO_VALIDATION', `dataset name '${name}': use 1-64 of [A-Za-z0-9_.-], starting with a letter or digit`);
+  if (!DATASET_NAME.test(name))
+    throw new FlotillaError('FLO_VALIDATION', `dataset name '${name}': use 1-64 of [A-Za-z0-9_.-], starting with a letter or digit`);
 }
 
 async function store(nc: NatsConnection) {
@@ -45,7 +46,10 @@ export async function pushDataset(nc: NatsConnection, prefix: string, dir: strin
     const { js, jsm } = await store(nc);
     const os = await openObjectStore(js, jsm, subjects(prefix).datasetStore);
     const body = Readable.toWeb(createReadStream(tmp)) as ReadableStream<Uint8Array>;
-    await os.put({ name, metadata: { [DATASET_META.sha256]: p.sha256, [DATASET_META.yaml]: p.yaml, [DATASET_META.files]: String(p.files) } }, body);
+    await os.put(
+      { name, metadata: { [DATASET_META.sha256]: p.sha256, [DATASET_META.yaml]: p.yaml, [DATASET_META.files]: String(p.files) } },
+      body,
+    );
     return { name, sha256: p.sha256, bytes: p.bytes, files: p.files, yaml: p.yaml };
   } finally {
     rmSync(tmp, { force: true });
@@ -63,14 +67,28 @@ export interface FetchedDataset {
 }
 
 /** The local yaml of dataset `name`, fetched into `cacheDir`/<sha256> unless already there. */
-export async function fetchDataset(nc: NatsConnection, prefix: string, name: string, cacheDir = defaultDatasetCache()): Promise<FetchedDataset> {
+export async function fetchDataset(
+  nc: NatsConnection,
+  prefix: string,
+  name: string,
+  cacheDir = defaultDatasetCache(),
+): Promise<FetchedDataset> {
   checkName(name);
   const { js, jsm } = await store(nc);
   const os = await openObjectStore(js, jsm, subjects(prefix).datasetStore);
   const info = await os.info(name);
-  if (!info || info.deleted) throw new FlotillaError('FLO_VALIDATION', `no dataset '${name}' in the cluster (push it with: flotilla dataset push DIR --name ${name})`);
-  const sha256 = info.metadata?.[DATASET_META.sha256], yaml = info.metadata?.[DATASET_META.yaml];
-  if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !yaml) throw new FlotillaError('FLO_VALIDATION', `dataset '${name}' has no digest or yaml in its metadata (not pushed by flotilla dataset push)`);
+  if (!info || info.deleted)
+    throw new FlotillaError(
+      'FLO_VALIDATION',
+      `no dataset '${name}' in the cluster (push it with: flotilla dataset push DIR --name ${name})`,
+    );
+  const sha256 = info.metadata?.[DATASET_META.sha256],
+    yaml = info.metadata?.[DATASET_META.yaml];
+  if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !yaml)
+    throw new FlotillaError(
+      'FLO_VALIDATION',
+      `dataset '${name}' has no digest or yaml in its metadata (not pushed by flotilla dataset push)`,
+    );
   const dest = join(cacheDir, sha256);
   if (existsSync(join(dest, yaml))) return { yamlPath: join(dest, yaml), dir: dest, sha256, cached: true };
   mkdirSync(cacheDir, { recursive: true });
@@ -81,18 +99,33 @@ export async function fetchDataset(nc: NatsConnection, prefix: string, name: str
     if (!got) throw new FlotillaError('FLO_UNAVAILABLE', `dataset '${name}' vanished while it was fetched`);
     const hash = createHash('sha256');
     const file = createWriteStream(tarFile);
-    await pipeline(Readable.fromWeb(got.data as never), new Writable({
-      write(chunk: Buffer, _enc, done) { hash.update(chunk); file.write(chunk, done); },
-      final(done) { file.end(done); },
-    }));
-    await got.error.then((e) => { if (e) throw e; });
+    await pipeline(
+      Readable.fromWeb(got.data as never),
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          file.write(chunk, done);
+        },
+        final(done) {
+          file.end(done);
+        },
+      }),
+    );
+    await got.error.then((e) => {
+      if (e) throw e;
+    });
     const digest = hash.digest('hex');
-    if (digest !== sha256) throw new FlotillaError('FLO_VALIDATION', `dataset '${name}': the bytes fetched have SHA-256 ${digest}, the push recorded ${sha256}`);
+    if (digest !== sha256)
+      throw new FlotillaError('FLO_VALIDATION', `dataset '${name}': the bytes fetched have SHA-256 ${digest}, the push recorded ${sha256}`);
     mkdirSync(part, { recursive: true });
     await tar.x({ file: tarFile, cwd: part, strict: true });
     localizeYaml(join(part, yaml));
     // another actor on this node may have finished first: its copy is the same bytes
-    try { renameSync(part, dest); } catch (e) { if (!existsSync(join(dest, yaml))) throw e; }
+    try {
+      renameSync(part, dest);
+    } catch (e) {
+      if (!existsSync(join(dest, yaml))) throw e;
+    }
     return { yamlPath: join(dest, yaml), dir: dest, sha256, cached: false };
   } finally {
     rmSync(tarFile, { force: true });
@@ -101,10 +134,19 @@ export async function fetchDataset(nc: NatsConnection, prefix: string, name: str
 }
 
 /** The pushed datasets, by name. */
-export async function listDatasets(nc: NatsConnection, prefix: string): Promise<{ name: string; bytes: number; files: number; sha256: string }[]> {
+export async function listDatasets(
+  nc: NatsConnection,
+  prefix: string,
+): Promise<{ name: string; bytes: number; files: number; sha256: string }[]> {
   const { js, jsm } = await store(nc);
   const os = await openObjectStore(js, jsm, subjects(prefix).datasetStore);
-  return (await os.list()).filter((i) => !i.deleted).map((i) => ({
-    name: i.name, bytes: i.size, files: Number(i.metadata?.[DATASET_META.files] ?? 0), sha256: i.metadata?.[DATASET_META.sha256] ?? '',
-  })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  return (await os.list())
+    .filter((i) => !i.deleted)
+    .map((i) => ({
+      name: i.name,
+      bytes: i.size,
+      files: Number(i.metadata?.[DATASET_META.files] ?? 0),
+      sha256: i.metadata?.[DATASET_META.sha256] ?? '',
+    }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -14,20 +14,74 @@ export type { LossHyp, LossMeta, LossResult } from './loss/index.ts';
 export { ConfusionMatrix, MetricsAccumulator, nonMaxSuppression, fitness } from './metrics/index.ts';
 export type { MetricCurves, NmsOptions, ValidationMetrics, Detections } from './metrics/index.ts';
 export { createLoader, generateSyntheticDataset, loadDataset, Rng, batchesPerEpoch } from './data/index.ts';
-export type { Batch, Loader, LoaderCursor, LoaderOptions, LoaderState, SyntheticOptions, SyntheticDataset, YoloDataset } from './data/index.ts';
+export type {
+  Batch,
+  Loader,
+  LoaderCursor,
+  LoaderOptions,
+  LoaderState,
+  SyntheticOptions,
+  SyntheticDataset,
+  YoloDataset,
+} from './data/index.ts';
 export {
-  CheckpointFormatError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, sha256, stored,
+  CheckpointFormatError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  sha256,
+  stored,
 } from './checkpoint/index.ts';
 export type { CheckpointContent, DType, Json, StoredTensor, TensorData } from './checkpoint/index.ts';
 export {
-  CheckpointMismatchError, EarlyStopping, ModelEma, NesterovSgd, Trainer, fit, restoreTrainer, stateDictFrom, trainSession,
-  trainerCheckpoint, trainStateMeta, validate, valSession, withWeights, RESULTS_COLUMNS, accumulateSteps, iterationSettings, lrFactor,
+  CheckpointMismatchError,
+  EarlyStopping,
+  ModelEma,
+  NesterovSgd,
+  Trainer,
+  fit,
+  restoreTrainer,
+  stateDictFrom,
+  trainSession,
+  trainerCheckpoint,
+  trainStateMeta,
+  validate,
+  valSession,
+  withWeights,
+  RESULTS_COLUMNS,
+  accumulateSteps,
+  iterationSettings,
+  lrFactor,
 } from './train/index.ts';
 export type {
-  BatchSource, FitEvent, FitOptions, FitResult, LossItems, SessionEvent, StepInfo, TrainBatch, TrainableModel, TrainerCounters,
-  TrainerOptions, TrainSessionOptions, TrainSessionResult, ValMetrics, ValSessionOptions, ValidateOptions,
+  BatchSource,
+  FitEvent,
+  FitOptions,
+  FitResult,
+  LossItems,
+  SessionEvent,
+  StepInfo,
+  TrainBatch,
+  TrainableModel,
+  TrainerCounters,
+  TrainerOptions,
+  TrainSessionOptions,
+  TrainSessionResult,
+  ValMetrics,
+  ValSessionOptions,
+  ValidateOptions,
 } from './train/index.ts';
 export {
-  classHex, classRgb, textOn, plotBatch, plotLabelSet, plotResultsCsv, plotTrainBatch, plotValBatch, plotValidation, PLOTTED_BATCHES,
+  classHex,
+  classRgb,
+  textOn,
+  plotBatch,
+  plotLabelSet,
+  plotResultsCsv,
+  plotTrainBatch,
+  plotValBatch,
+  plotValidation,
+  PLOTTED_BATCHES,
 } from './plots/index.ts';
 export type { PictureBatch, PictureBox } from './plots/index.ts';

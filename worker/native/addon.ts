@@ -43,20 +43,57 @@ export interface NativeAddon {
   /** out[ids[i]] += updates[i] per row of `inner` floats; ids must be in range. */
   scatterAdd(updates: Float32Array, ids: Int32Array, out: Float32Array, inner: number): void;
   /** Training-mode BatchNorm (+ SiLU when act is 1); writes y and the batch mean and biased variance. */
-  bnActForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array,
-    variance: Float32Array, channels: number, eps: number, act: number): void;
-  bnActBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, beta: Float32Array, mean: Float32Array,
-    variance: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, channels: number, eps: number,
-    act: number): void;
+  bnActForward(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    channels: number,
+    eps: number,
+    act: number,
+  ): void;
+  bnActBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    channels: number,
+    eps: number,
+    act: number,
+  ): void;
   /** Optimizer loops over flat vectors, float32-rounded like flat-math.ts's JavaScript. */
   flatAccumulate(acc: Float32Array, g: Float32Array): void;
   flatSumSquares(g: Float32Array): number;
   flatScale(g: Float32Array, c: number): void;
-  flatNesterov(p: Float32Array, g: Float32Array, v: Float32Array, begin: number, end: number, lr: number, wd: number,
-    mu: number, first: boolean): void;
+  flatNesterov(
+    p: Float32Array,
+    g: Float32Array,
+    v: Float32Array,
+    begin: number,
+    end: number,
+    lr: number,
+    wd: number,
+    mu: number,
+    first: boolean,
+  ): void;
   flatEma(e: Float32Array, m: Float32Array, decay: number, oneMinusDecay: number): void;
-  batchNorm(x: Float32Array, out: Float32Array, channels: number, mean: Float32Array, variance: Float32Array,
-    offset: OptF32, scale: OptF32, epsilon: number): void;
+  batchNorm(
+    x: Float32Array,
+    out: Float32Array,
+    channels: number,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: OptF32,
+    scale: OptF32,
+    epsilon: number,
+  ): void;
 }
 
 /** Outcome of loading: the addon, or the reason it is not there. */

@@ -26,8 +26,7 @@ export interface BnActResult {
 const ACT_CODE: Record<BnActivation, number> = { linear: 0, silu: 1 };
 
 /** The same computation from tfjs ops (moments → batchNorm → x·σ(x)). */
-export function batchNormActComposed(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
-  act: BnActivation): BnActResult {
+export function batchNormActComposed(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, act: BnActivation): BnActResult {
   return tf.tidy(() => {
     const axes = x.shape.map((_, i) => i).slice(0, -1);
     const { mean, variance } = tf.moments(x, axes);
@@ -38,8 +37,7 @@ export function batchNormActComposed(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.
 }
 
 /** Training-mode BatchNorm over all axes but the last, then `act`; native where registered. */
-export function batchNormAct(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number,
-  act: BnActivation): BnActResult {
+export function batchNormAct(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, act: BnActivation): BnActResult {
   if (!tf.getKernel(BN_ACT_KERNEL, tf.getBackend()) || x.dtype !== 'float32') {
     return batchNormActComposed(x, gamma, beta, eps, act);
   }
@@ -57,14 +55,23 @@ export function batchNormAct(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sg, sb, sm, sv] = saved;
-        return tf.engine().runKernel(BN_ACT_GRAD_KERNEL, { dy: Array.isArray(dy) ? dy[0] : dy, x: sx, gamma: sg, beta: sb, mean: sm, variance: sv },
-          attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        return tf
+          .engine()
+          .runKernel(
+            BN_ACT_GRAD_KERNEL,
+            { dy: Array.isArray(dy) ? dy[0] : dy, x: sx, gamma: sg, beta: sb, mean: sm, variance: sv },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor[];
       },
     };
   });
   const y = f(x, gamma, beta);
   // kept out of the custom op's scope; handed to the caller's scope again
-  const [mean, variance] = stats!.map((t) => { const c = tf.clone(t); t.dispose(); return c; });
+  const [mean, variance] = stats!.map((t) => {
+    const c = tf.clone(t);
+    t.dispose();
+    return c;
+  });
   return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }
 
@@ -89,9 +96,14 @@ export function registerBnAct(addon: NativeAddon): () => void {
       const args = params as unknown as KernelArgs;
       const c = channelsOf(args);
       const { backend } = args;
-      const x = f32(backend, args.inputs.x), g = f32(backend, args.inputs.gamma), b = f32(backend, args.inputs.beta);
-      if (c === null || !x || !g || !b || !args.inputs.x) throw new Error(`${BN_ACT_KERNEL}: float32 x [..., C], gamma [C], beta [C] expected`);
-      const y = allocOutput(x.length), mean = new Float32Array(c), variance = new Float32Array(c);
+      const x = f32(backend, args.inputs.x),
+        g = f32(backend, args.inputs.gamma),
+        b = f32(backend, args.inputs.beta);
+      if (c === null || !x || !g || !b || !args.inputs.x)
+        throw new Error(`${BN_ACT_KERNEL}: float32 x [..., C], gamma [C], beta [C] expected`);
+      const y = allocOutput(x.length),
+        mean = new Float32Array(c),
+        variance = new Float32Array(c);
       addon.bnActForward(x, g, b, y, mean, variance, c, Number(args.attrs.eps), Number(args.attrs.act));
       return [output(backend, [...args.inputs.x.shape], y), output(backend, [c], mean), output(backend, [c], variance)];
     },
@@ -105,7 +117,9 @@ export function registerBnAct(addon: NativeAddon): () => void {
       const { backend } = args;
       const [dy, x, g, b, m, v] = ['dy', 'x', 'gamma', 'beta', 'mean', 'variance'].map((k) => f32(backend, args.inputs[k]));
       if (c === null || !dy || !x || !g || !b || !m || !v || !args.inputs.x) throw new Error(`${BN_ACT_GRAD_KERNEL}: bad inputs`);
-      const dx = allocOutput(x.length), dg = new Float32Array(c), db = new Float32Array(c);
+      const dx = allocOutput(x.length),
+        dg = new Float32Array(c),
+        db = new Float32Array(c);
       addon.bnActBackward(dy, x, g, b, m, v, dx, dg, db, c, Number(args.attrs.eps), Number(args.attrs.act));
       return [output(backend, [...args.inputs.x.shape], dx), output(backend, [c], dg), output(backend, [c], db)];
     },
@@ -130,8 +144,9 @@ export function ensureBnActGradient(): void {
     gradFunc: (dys, saved, attrs) => {
       const dy = Array.isArray(dys) ? dys[0] : dys;
       const [x, gamma, beta, mean, variance] = saved;
-      const [dx, dg, db] = tf.engine().runKernel(BN_ACT_GRAD_KERNEL, { dy, x, gamma, beta, mean, variance },
-        attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const [dx, dg, db] = tf
+        .engine()
+        .runKernel(BN_ACT_GRAD_KERNEL, { dy, x, gamma, beta, mean, variance }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
       return { x: () => dx, gamma: () => dg, beta: () => db };
     },
   });

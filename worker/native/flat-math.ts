@@ -20,8 +20,17 @@ export interface FlatMath {
    * On [begin, end): g ← g + wd·p; v ← first ? g : μ·v + g; p ← p − lr·(g + μ·v).
    * Every scalar is rounded to float32 first.
    */
-  nesterov(p: Float32Array, g: Float32Array, v: Float32Array, begin: number, end: number, lr: number, wd: number,
-    mu: number, first: boolean): void;
+  nesterov(
+    p: Float32Array,
+    g: Float32Array,
+    v: Float32Array,
+    begin: number,
+    end: number,
+    lr: number,
+    wd: number,
+    mu: number,
+    first: boolean,
+  ): void;
   /** e ← e·d + od·m */
   ema(e: Float32Array, m: Float32Array, d: number, od: number): void;
 }
@@ -44,7 +53,9 @@ export const jsFlatMath: FlatMath = {
     for (let i = 0; i < g.length; i++) g[i] = f32(g[i] * cf);
   },
   nesterov(p, g, v, begin, end, lr, wd, mu, first) {
-    const lrf = f32(lr), wdf = f32(wd), muf = f32(mu);
+    const lrf = f32(lr),
+      wdf = f32(wd),
+      muf = f32(mu);
     for (let i = begin; i < end; i++) {
       const pi = p[i];
       let gi = g[i];
@@ -56,7 +67,8 @@ export const jsFlatMath: FlatMath = {
     }
   },
   ema(e, m, d, od) {
-    const df = f32(d), odf = f32(od);
+    const df = f32(d),
+      odf = f32(od);
     const n = Math.min(e.length, m.length);
     for (let i = 0; i < n; i++) e[i] = f32(f32(e[i] * df) + f32(odf * m[i]));
   },

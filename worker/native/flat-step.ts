@@ -18,22 +18,38 @@ export const NESTEROV_KERNEL = 'FlotillaNesterov';
 export const EMA_KERNEL = 'FlotillaEma';
 
 /** A group's slice [begin, end) and its index into lr/wd. */
-export interface FlatRange { begin: number; end: number; group: number }
+export interface FlatRange {
+  begin: number;
+  end: number;
+  group: number;
+}
 
 /**
  * One Nesterov step over the flat parameters (`g` may be longer than `p`: the values from `gOffset` on are
  * used, g[gOffset + i] with p[i]; one variable's slice of the whole flat gradient without a copy): per range, g ← g + wd·p (only where wd ≠ 0),
  * v ← first ? g : μ·v + g, p ← p − lr·(g + μ·v). `lr`, `wd`: [groups], `mu`: [1], float32.
  */
-export function nesterovStep(p: tf.Tensor1D, g: tf.Tensor1D, v: tf.Tensor1D, lr: tf.Tensor1D, wd: tf.Tensor1D, mu: tf.Tensor1D,
-  ranges: readonly FlatRange[], first: boolean, wdZero: readonly boolean[], gOffset = 0): [tf.Tensor1D, tf.Tensor1D] {
-  if (gOffset < 0 || g.size < gOffset + p.size) throw new RangeError(`${NESTEROV_KERNEL}: g has ${g.size} values, ${gOffset + p.size} needed`);
+export function nesterovStep(
+  p: tf.Tensor1D,
+  g: tf.Tensor1D,
+  v: tf.Tensor1D,
+  lr: tf.Tensor1D,
+  wd: tf.Tensor1D,
+  mu: tf.Tensor1D,
+  ranges: readonly FlatRange[],
+  first: boolean,
+  wdZero: readonly boolean[],
+  gOffset = 0,
+): [tf.Tensor1D, tf.Tensor1D] {
+  if (gOffset < 0 || g.size < gOffset + p.size)
+    throw new RangeError(`${NESTEROV_KERNEL}: g has ${g.size} values, ${gOffset + p.size} needed`);
   if (tf.getKernel(NESTEROV_KERNEL, tf.getBackend())) {
     const flat = ranges.flatMap((r) => [r.begin, r.end, r.group]);
     return tf.engine().runKernel(NESTEROV_KERNEL, { p, g, v, lr, wd, mu }, { ranges: flat, first, gOffset }) as [tf.Tensor1D, tf.Tensor1D];
   }
   return tf.tidy(() => {
-    const newP: tf.Tensor[] = [], newV: tf.Tensor[] = [];
+    const newP: tf.Tensor[] = [],
+      newV: tf.Tensor[] = [];
     let covered = 0;
     for (const r of ranges) {
       const n = r.end - r.begin;
@@ -74,14 +90,18 @@ export function registerFlatStep(addon: NativeAddon): () => void {
     kernelFunc: (params) => {
       const args = params as unknown as KernelArgs;
       const { backend } = args;
-      const p = f32(backend, args.inputs.p), gAll = f32(backend, args.inputs.g), v = f32(backend, args.inputs.v);
+      const p = f32(backend, args.inputs.p),
+        gAll = f32(backend, args.inputs.g),
+        v = f32(backend, args.inputs.v);
       const gOffset = Number(args.attrs.gOffset ?? 0);
       // a view, not a copy: the kernel reads g[gOffset + i] with p[i]
       const g = gAll && gOffset > 0 ? gAll.subarray(gOffset) : gAll;
-      if (!p || !g || !v || g.length < p.length || v.length !== p.length) throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
+      if (!p || !g || !v || g.length < p.length || v.length !== p.length)
+        throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
       const ranges = args.attrs.ranges as number[];
       const first = Boolean(args.attrs.first);
-      const po = allocOutput(p.length), vo = allocOutput(p.length);
+      const po = allocOutput(p.length),
+        vo = allocOutput(p.length);
       po.set(p);
       vo.set(v);
       const mu = scalarAt(args, 'mu');
@@ -97,7 +117,8 @@ export function registerFlatStep(addon: NativeAddon): () => void {
     backendName: 'cpu',
     kernelFunc: (params) => {
       const args = params as unknown as KernelArgs;
-      const e = f32(args.backend, args.inputs.e), m = f32(args.backend, args.inputs.m);
+      const e = f32(args.backend, args.inputs.e),
+        m = f32(args.backend, args.inputs.m);
       if (!e || !m || e.length !== m.length) throw new Error(`${EMA_KERNEL}: float32 e, m of one length expected`);
       const out = allocOutput(e.length);
       out.set(e);

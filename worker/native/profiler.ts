@@ -39,7 +39,9 @@ export function formatProfile(p: KernelProfile, top = 25): string[] {
   const lines = [`kernel time ${p.kernelMs.toFixed(0)} ms of ${p.wallMs.toFixed(0)} ms wall`];
   for (const k of p.kernels.slice(0, top)) {
     const share = p.kernelMs > 0 ? (100 * k.ms) / p.kernelMs : 0;
-    lines.push(`  ${k.name.padEnd(28)} ${k.ms.toFixed(1).padStart(9)} ms ${share.toFixed(1).padStart(5)}%  ${String(k.calls).padStart(5)} calls`);
+    lines.push(
+      `  ${k.name.padEnd(28)} ${k.ms.toFixed(1).padStart(9)} ms ${share.toFixed(1).padStart(5)}%  ${String(k.calls).padStart(5)} calls`,
+    );
   }
   return lines;
 }
@@ -69,7 +71,9 @@ export function profileByShape(fn: () => void, backend = 'cpu'): ShapeTime[] {
         const out = k.kernelFunc(params);
         const ms = performance.now() - t0;
         // optional inputs (a fused conv's bias, say) may be present but undefined
-        const shapes = Object.values(params.inputs).filter((t) => t != null).map((t) => [...(t as tf.TensorInfo).shape]);
+        const shapes = Object.values(params.inputs)
+          .filter((t) => t != null)
+          .map((t) => [...(t as tf.TensorInfo).shape]);
         const key = `${k.kernelName} ${JSON.stringify(shapes)}`;
         const e = byKey.get(key) ?? { kernel: k.kernelName, shapes, ms: 0, calls: 0 };
         e.ms += ms;

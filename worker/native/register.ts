@@ -39,7 +39,10 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
       ...original,
       kernelFunc: (params) => {
         const out = state.enabled ? k.run(params as unknown as KernelArgs, addon) : null;
-        if (out !== null) { count.native++; return out; }
+        if (out !== null) {
+          count.native++;
+          return out;
+        }
         count.fallback++;
         return original.kernelFunc(params);
       },
@@ -48,7 +51,8 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
   // The fused BatchNorm + activation has no JS kernel to replace: it is added, always native.
   const unregisterBnAct = tf.getKernel('FlotillaBnAct', BACKEND) ? () => {} : registerBnAct(addon);
   // So are the optimizer's flat updates (flat-step.ts), where the addon has its loops.
-  const unregisterFlatStep = tf.getKernel('FlotillaNesterov', BACKEND) || typeof addon.flatNesterov !== 'function' ? () => {} : registerFlatStep(addon);
+  const unregisterFlatStep =
+    tf.getKernel('FlotillaNesterov', BACKEND) || typeof addon.flatNesterov !== 'function' ? () => {} : registerFlatStep(addon);
   // Outputs of the native kernels come from a free list fed by disposed tensors
   // (memory-pool.ts); FLOTILLA_POOL=0 turns it off.
   const uninstallPool = process.env.FLOTILLA_POOL === '0' ? () => {} : memoryPool.install(tf.findBackend(BACKEND) as never);
@@ -56,8 +60,12 @@ export function registerNativeKernels(addon: NativeAddon, kernels: readonly Nati
   return {
     kernels: originals.map((o) => o.kernelName),
     counts,
-    get enabled() { return state.enabled; },
-    set enabled(on: boolean) { state.enabled = on; },
+    get enabled() {
+      return state.enabled;
+    },
+    set enabled(on: boolean) {
+      state.enabled = on;
+    },
     restore() {
       if (!live) return;
       live = false;

@@ -22,7 +22,11 @@ export function generateDataset(seed: number, n: number, features: number): Data
   const y = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let z = bTrue;
-    for (let j = 0; j < features; j++) { const v = rng.normal(); x[i * features + j] = v; z += wTrue[j] * v; }
+    for (let j = 0; j < features; j++) {
+      const v = rng.normal();
+      x[i * features + j] = v;
+      z += wTrue[j] * v;
+    }
     const p = 1 / (1 + Math.exp(-3 * z));
     y[i] = rng.next() < p ? 1 : 0;
   }

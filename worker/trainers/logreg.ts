@@ -89,14 +89,20 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
 }
 
 /** The last step this rank applied in a live gang and its generation (the state-sync's `appliedIn`). */
-interface LastApplied { step: number; generation: number }
+interface LastApplied {
+  step: number;
+  generation: number;
+}
 
 /** The gang's state for this generation (see state-sync.ts); `st` is this rank's, if any. */
 async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null, last: LastApplied): Promise<LogregState> {
   const group = await ctx.group();
-  const local = (s: LogregState | null): LocalState | null => s && {
-    step: s.step, ...(last.step === s.step ? { appliedIn: last.generation } : {}), encode: () => encodeLogregState(s),
-  };
+  const local = (s: LogregState | null): LocalState | null =>
+    s && {
+      step: s.step,
+      ...(last.step === s.step ? { appliedIn: last.generation } : {}),
+      encode: () => encodeLogregState(s),
+    };
   let r = await syncState(group, local(st));
   if (r.source === 'checkpoint') {
     ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
@@ -110,7 +116,10 @@ async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null, l
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
   }
   const state = st!;
-  if (r.appliedIn !== undefined) { last.step = state.step; last.generation = r.appliedIn; }
+  if (r.appliedIn !== undefined) {
+    last.step = state.step;
+    last.generation = r.appliedIn;
+  }
   await reportAgreed(ctx, r.step, r.appliedIn, behind);
   ctx.heartbeat(state.step); // a gang that resumes at its final step has still reached it
   if (ctx.spec.generation > 0) {
@@ -121,14 +130,21 @@ async function agree(ctx: ActorContext, t: LogregSpec, st: LogregState | null, l
 }
 
 /** Trains from `st` (updated in place, one applied step at a time) to the last step. */
-async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: LogregState, last: LastApplied, strategy: SyncStrategy): Promise<void> {
+async function train(
+  ctx: ActorContext,
+  t: LogregSpec,
+  data: Dataset,
+  st: LogregState,
+  last: LastApplied,
+  strategy: SyncStrategy,
+): Promise<void> {
   const { spec, signal } = ctx;
   const group = await ctx.group();
   const f = t.features;
   // the global batch (batch x the job's workers) is kept whatever the world size now (elastic)
   const global = t.batch * spec.job.workers;
   const buf = new Float32Array(f + 3);
-  const guard = new FiniteGuard('lower the job\'s trainer.lr or check the data for NaN/Inf values');
+  const guard = new FiniteGuard("lower the job's trainer.lr or check the data for NaN/Inf values");
   const comm = syncComm(group);
   const target: SyncTarget = { params: { size: f + 1, read: (out) => out.set(st.params), write: (v) => st.params.set(v) } };
   strategy.begin(target);
@@ -164,12 +180,18 @@ async function train(ctx: ActorContext, t: LogregSpec, data: Dataset, st: Logreg
       try {
         await strategy.afterStep(target, next, comm);
         if (next === t.steps) await strategy.flush(target, next, comm); // every rank ends with the same parameters
-      } finally { st.sync = strategy.exportState(); }
+      } finally {
+        st.sync = strategy.exportState();
+      }
     }
     ctx.heartbeat(st.step);
     if (spec.rank === 0) {
       const skipped: Record<string, number> = guard.skipped > 0 ? { skipped_steps: guard.skipped } : {};
-      if (!applied) await ctx.emitLog('warn', `step ${st.step} skipped on every rank: the summed gradient is NaN/Inf (${guard.consecutive} in a row, ${guard.skipped} in all; ${guard.limit} in a row fail the job)`);
+      if (!applied)
+        await ctx.emitLog(
+          'warn',
+          `step ${st.step} skipped on every rank: the summed gradient is NaN/Inf (${guard.consecutive} in a row, ${guard.skipped} in all; ${guard.limit} in a row fail the job)`,
+        );
       await ctx.reportStep(st.step, applied ? { loss, ...skipped } : skipped);
       const drain = ctx.checkpointRequested(); // a draining node: checkpoint this step, then hold
       if ((st.step % spec.job.checkpoint_every === 0 || st.step === t.steps || drain) && !signal.aborted) {

@@ -19,12 +19,20 @@ export const SYNTHETIC_CACHE_VERSION = 1;
 const DONE = SYNTHETIC_DONE;
 
 export function syntheticKey(spec: SyntheticSpec): string {
-  const canonical = JSON.stringify(Object.keys(spec).sort().map((k) => [k, spec[k as keyof SyntheticSpec]]));
+  const canonical = JSON.stringify(
+    Object.keys(spec)
+      .sort()
+      .map((k) => [k, spec[k as keyof SyntheticSpec]]),
+  );
   return createHash('sha256').update(`v${SYNTHETIC_CACHE_VERSION}:${canonical}`).digest('hex').slice(0, 24);
 }
 
 /** The dataset yaml of `spec` in the node cache, drawn first when missing; `cached`: it was already there. */
-export async function cachedSynthetic(spec: SyntheticSpec, root = nodeCacheRoot(), limitBytes = nodeCacheLimitBytes()): Promise<{ yamlPath: string; cached: boolean }> {
+export async function cachedSynthetic(
+  spec: SyntheticSpec,
+  root = nodeCacheRoot(),
+  limitBytes = nodeCacheLimitBytes(),
+): Promise<{ yamlPath: string; cached: boolean }> {
   const base = join(root, 'synthetic');
   const dir = join(base, syntheticKey(spec));
   const yamlPath = join(dir, 'data.yaml');
@@ -41,7 +49,11 @@ export async function cachedSynthetic(spec: SyntheticSpec, root = nodeCacheRoot(
     writeFileSync(join(tmp, DONE), JSON.stringify(spec));
     // a folder in place is always complete (the marker is written before the atomic rename), and
     // may be in use: never replace it; losing the race to another actor is fine
-    try { renameSync(tmp, dir); } catch (e) { if (!existsSync(join(dir, DONE))) throw e; }
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      if (!existsSync(join(dir, DONE))) throw e;
+    }
     useSynthetic(dir);
     enforceCacheBound(root, limitBytes, [dir]);
     return { yamlPath, cached: false };

@@ -36,7 +36,16 @@ import { reportAgreed } from '../actor/step-report.ts';
 import { Timeline } from '../actor/timeline.ts';
 import { hypOverridesWith, loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
-  CheckpointMismatchError, RunSettingsError, StepInterruptedError, fit, setupRun, synthesize, trainStateMeta, type FitEvent, type RunSettings, type RunSetup,
+  CheckpointMismatchError,
+  RunSettingsError,
+  StepInterruptedError,
+  fit,
+  setupRun,
+  synthesize,
+  trainStateMeta,
+  type FitEvent,
+  type RunSettings,
+  type RunSetup,
 } from '../engine/train/index.ts';
 
 type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
@@ -51,8 +60,20 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
   const weights = await weightsOf(ctx, t);
   const base = {
     ...(weights ? { weights, weightsAnchors: false } : {}),
-    cfg: t.cfg, imgsz: t.img, epochs: t.epochs, batch: t.batch, seed: t.seed, lrKind: t.cos_lr ? 'cosine' as const : 'linear' as const,
-    freeze: t.freeze, nbs: t.nbs, hyp, patience: t.patience, noautoanchor: t.noautoanchor, ...(t.single_cls ? { singleCls: true } : {}), optimizer: t.optimizer, sync: effectiveSync(ctx.spec.job),
+    cfg: t.cfg,
+    imgsz: t.img,
+    epochs: t.epochs,
+    batch: t.batch,
+    seed: t.seed,
+    lrKind: t.cos_lr ? ('cosine' as const) : ('linear' as const),
+    freeze: t.freeze,
+    nbs: t.nbs,
+    hyp,
+    patience: t.patience,
+    noautoanchor: t.noautoanchor,
+    ...(t.single_cls ? { singleCls: true } : {}),
+    optimizer: t.optimizer,
+    sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
   if (pushed !== null) {
@@ -68,7 +89,9 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     const got = await cachedSynthetic(synthetic);
     ctx.log.info({ data: got.yamlPath, cached: got.cached }, 'synthetic dataset');
     return { ...base, synthetic, data: got.yamlPath };
-  } catch (e) { throw fatal('cannot generate the synthetic dataset', e); }
+  } catch (e) {
+    throw fatal('cannot generate the synthetic dataset', e);
+  }
 }
 
 /** The job's `weights` as a local file: a path as given, or a file of a pushed dataset fetched into this node's cache. */
@@ -87,12 +110,18 @@ async function weightsOf(ctx: ActorContext, t: Yolov5Spec): Promise<string | und
 async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ content: CheckpointContent; from: string } | undefined> {
   const ck = await ctx.checkpoints.loadLatest();
   if (ck) {
-    try { return { content: decodeCheckpoint(ck.data), from: ck.name }; }
-    catch (e) { throw fatal(`checkpoint ${ck.name} cannot be read`, e); }
+    try {
+      return { content: decodeCheckpoint(ck.data), from: ck.name };
+    } catch (e) {
+      throw fatal(`checkpoint ${ck.name} cannot be read`, e);
+    }
   }
   if (!t.resume) return undefined;
-  try { return { content: loadCheckpoint(t.resume), from: t.resume }; }
-  catch (e) { throw fatal(`cannot read the resume checkpoint '${t.resume}'`, e); }
+  try {
+    return { content: loadCheckpoint(t.resume), from: t.resume };
+  } catch (e) {
+    throw fatal(`cannot read the resume checkpoint '${t.resume}'`, e);
+  }
 }
 
 /**
@@ -100,7 +129,12 @@ async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ conten
  * this rank's own, or (nobody holds one, a transfer failed) the newest checkpoint's.
  */
 async function agreeState(
-  ctx: ActorContext, t: Yolov5Spec, mine: CheckpointContent | null, last: LastApplied, clock: Timeline, early?: Promise<SyncResult>,
+  ctx: ActorContext,
+  t: Yolov5Spec,
+  mine: CheckpointContent | null,
+  last: LastApplied,
+  clock: Timeline,
+  early?: Promise<SyncResult>,
   encoded?: { bytes: Uint8Array; sha256: string },
 ): Promise<CheckpointContent | undefined> {
   const group = await ctx.group();
@@ -109,7 +143,12 @@ async function agreeState(
     if (!c) return null;
     const step = trainStateMeta(c).counters.ni;
     const pre = c === mine ? encoded : undefined;
-    return { step, ...(last.step === step ? { appliedIn: last.generation } : {}), encode: () => pre?.bytes ?? encodeCheckpoint(c), ...(pre ? { sha256: pre.sha256 } : {}) };
+    return {
+      step,
+      ...(last.step === step ? { appliedIn: last.generation } : {}),
+      encode: () => pre?.bytes ?? encodeCheckpoint(c),
+      ...(pre ? { sha256: pre.sha256 } : {}),
+    };
   };
   let r = await (early ?? syncState(group, local(mine)));
   let state = mine ?? undefined;
@@ -120,24 +159,35 @@ async function agreeState(
     if (r.source === 'checkpoint') state = undefined; // no checkpoint anywhere: every rank starts fresh, the same way
   }
   if (r.source === 'peer') {
-    try { state = decodeCheckpoint(r.bytes); } catch (e) { throw fatal('the state received from a peer cannot be read', e); }
+    try {
+      state = decodeCheckpoint(r.bytes);
+    } catch (e) {
+      throw fatal('the state received from a peer cannot be read', e);
+    }
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
   }
   clock.mark('state');
   if (r.source !== 'checkpoint') {
-    if (r.appliedIn !== undefined) { last.step = r.step; last.generation = r.appliedIn; }
+    if (r.appliedIn !== undefined) {
+      last.step = r.step;
+      last.generation = r.appliedIn;
+    }
     await reportAgreed(ctx, r.step, r.appliedIn, r.source === 'peer' && mine ? trainStateMeta(mine).counters.ni : undefined);
   }
   const step = state ? trainStateMeta(state).counters.ni : 0;
   ctx.heartbeat(step);
   // the digest the transfer already computed (the received bytes were checked against it), else computed here
-  const digest = r.source === 'peer' || (r.source === 'self' && r.sha256) ? r.sha256 : state ? sha256Hex(encodeCheckpoint(state)) : undefined;
+  const digest =
+    r.source === 'peer' || (r.source === 'self' && r.sha256) ? r.sha256 : state ? sha256Hex(encodeCheckpoint(state)) : undefined;
   await ctx.emitLog('info', `state step=${step} source=${r.source}${digest ? ` state_sha256=${digest}` : ''}`);
   return state;
 }
 
 /** The last step this rank applied in a live gang and its generation (the state-sync's `appliedIn`). */
-interface LastApplied { step: number; generation: number }
+interface LastApplied {
+  step: number;
+  generation: number;
+}
 
 let warmed: Promise<void> | undefined;
 
@@ -166,20 +216,46 @@ async function warmOnce(signal?: AbortSignal): Promise<void> {
   try {
     const synthetic = { train: 4, val: 4, seed: 0, img: 64 };
     const got = await cachedSynthetic(synthetic);
-    const setup = await setupRun({
-      cfg: 'yolov5n.yaml', imgsz: 64, epochs: 1, batch: 4, seed: 0, lrKind: 'linear', freeze: [], nbs: 64, hyp: loadHyp(undefined, {}),
-      patience: 0, noautoanchor: true, data: got.yamlPath, synthetic,
-    }, { fresh: true });
+    const setup = await setupRun(
+      {
+        cfg: 'yolov5n.yaml',
+        imgsz: 64,
+        epochs: 1,
+        batch: 4,
+        seed: 0,
+        lrKind: 'linear',
+        freeze: [],
+        nbs: 64,
+        hyp: loadHyp(undefined, {}),
+        patience: 0,
+        noautoanchor: true,
+        data: got.yamlPath,
+        synthetic,
+      },
+      { fresh: true },
+    );
     try {
       const stop = new AbortController();
       const abort = () => stop.abort();
       signal?.addEventListener('abort', abort, { once: true });
       await fit(setup.trainer, {
-        train: setup.train, saveDir: scratch, patience: 0, noVal: true, signal: stop.signal,
-        onEvent: (e) => { if (e.type === 'batch') stop.abort(); },
-      }).catch(() => undefined).finally(() => signal?.removeEventListener('abort', abort)); // stopped after its first step
-    } finally { await setup.dispose(); }
-  } catch { /* no speed-up, nothing else lost */ } finally {
+        train: setup.train,
+        saveDir: scratch,
+        patience: 0,
+        noVal: true,
+        signal: stop.signal,
+        onEvent: (e) => {
+          if (e.type === 'batch') stop.abort();
+        },
+      })
+        .catch(() => undefined)
+        .finally(() => signal?.removeEventListener('abort', abort)); // stopped after its first step
+    } finally {
+      await setup.dispose();
+    }
+  } catch {
+    /* no speed-up, nothing else lost */
+  } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 }
@@ -190,10 +266,17 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const t = spec.job.trainer;
   if (t.kind !== 'yolov5') throw new FlotillaError('FLO_ACTOR_FATAL', `yolov5 trainer given a '${t.kind}' spec`);
   if (t.batch < spec.worldSize || t.batch % spec.worldSize !== 0) {
-    throw new FlotillaError('FLO_ACTOR_FATAL', `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`);
+    throw new FlotillaError(
+      'FLO_ACTOR_FATAL',
+      `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`,
+    );
   }
   let hyp: Hyp;
-  try { hyp = loadHyp(undefined, hypOverridesWith(t.hyp, { labelSmoothing: t.label_smoothing })); } catch (e) { throw fatal('bad hyp', e); }
+  try {
+    hyp = loadHyp(undefined, hypOverridesWith(t.hyp, { labelSmoothing: t.label_smoothing }));
+  } catch (e) {
+    throw fatal('bad hyp', e);
+  }
   const clock = new Timeline();
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
   log.info(backend, 'compute backend');
@@ -204,18 +287,23 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const start = spec.joinsLive ? undefined : await startingPoint(ctx, t);
   // a replacement joins its gang and takes the survivors' state while it builds its data and
   // model: the bytes are in flight (and buffered by the socket and the server) meanwhile
-  const early = spec.joinsLive ? ctx.group().then(async (g) => {
-    clock.mark('group');
-    const r = await syncState(g, null);
-    clock.mark('received');
-    return r;
-  }) : undefined;
+  const early = spec.joinsLive
+    ? ctx.group().then(async (g) => {
+        clock.mark('group');
+        const r = await syncState(g, null);
+        clock.mark('received');
+        return r;
+      })
+    : undefined;
   early?.catch(() => undefined); // awaited below; a setup that fails first must not leave it unhandled
   const settings = await settingsOf(ctx, t, hyp, scratch);
   clock.mark('data');
   let setup: RunSetup;
-  try { setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive }); }
-  catch (e) { throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e); }
+  try {
+    setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive });
+  } catch (e) {
+    throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e);
+  }
   clock.mark('model');
   try {
     const { trainer } = setup;
@@ -227,7 +315,11 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     }
     let startStep = 0;
     if (start) {
-      try { startStep = trainStateMeta(start.content).counters.ni; } catch (e) { throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e); }
+      try {
+        startStep = trainStateMeta(start.content).counters.ni;
+      } catch (e) {
+        throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e);
+      }
       log.info({ checkpoint: start.from, step: startStep }, 'resuming from checkpoint');
     }
     let resume = start?.content;
@@ -238,17 +330,24 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       // Every rank must start from the same step (the same checkpoint); if not, retry the gang.
       const agree = Float32Array.of(startStep, 1);
       await group.allreduce(agree, { op: 'sum' });
-      if (agree[0] !== startStep * agree[1]) throw new FlotillaError('FLO_CONFLICT', `ranks resumed from different steps (mine ${startStep})`);
+      if (agree[0] !== startStep * agree[1])
+        throw new FlotillaError('FLO_CONFLICT', `ranks resumed from different steps (mine ${startStep})`);
     }
 
     const leader = spec.rank === 0;
     if (leader) {
       // results.csv continues across generations (fit drops the rows the checkpoint has not reached)
       const earlier = await ctx.loadArtifact('results.csv');
-      if (earlier) { mkdirSync(scratch, { recursive: true }); writeFileSync(join(scratch, 'results.csv'), earlier); }
+      if (earlier) {
+        mkdirSync(scratch, { recursive: true });
+        writeFileSync(join(scratch, 'results.csv'), earlier);
+      }
     }
     const onEvent = async (e: FitEvent): Promise<void> => {
-      if (e.type === 'batch' || e.type === 'skip') { last.step = e.step; last.generation = ctx.spec.generation; }
+      if (e.type === 'batch' || e.type === 'skip') {
+        last.step = e.step;
+        last.generation = ctx.spec.generation;
+      }
       if (e.type === 'batch') {
         ctx.heartbeat(e.step);
         if (clock.open) {
@@ -258,10 +357,28 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         if (leader) await ctx.reportStep(e.step, { box: e.items.box, obj: e.items.obj, cls: e.items.cls, lr0: e.lr[0] }, e.epoch);
       } else if (e.type === 'epoch' && leader) {
         const m = e.metrics;
-        const values: Record<string, number> = { train_box: e.train.box, train_obj: e.train.obj, train_cls: e.train.cls, lr0: e.lr[0], lr1: e.lr[1], lr2: e.lr[2] };
-        if (m) Object.assign(values, { precision: m.mp, recall: m.mr, map50: m.map50, map: m.map, fitness: m.fitness, val_box: m.loss.box, val_obj: m.loss.obj, val_cls: m.loss.cls });
+        const values: Record<string, number> = {
+          train_box: e.train.box,
+          train_obj: e.train.obj,
+          train_cls: e.train.cls,
+          lr0: e.lr[0],
+          lr1: e.lr[1],
+          lr2: e.lr[2],
+        };
+        if (m)
+          Object.assign(values, {
+            precision: m.mp,
+            recall: m.mr,
+            map50: m.map50,
+            map: m.map,
+            fitness: m.fitness,
+            val_box: m.loss.box,
+            val_obj: m.loss.obj,
+            val_cls: m.loss.cls,
+          });
         // what this rank handed to the exchange so far and the outer steps applied (docs/sync.md)
-        if (strategy.local || strategy.settings.compress !== 'none') Object.assign(values, { sync_bytes_sent: strategy.bytesSent, sync_outer_steps: strategy.syncs });
+        if (strategy.local || strategy.settings.compress !== 'none')
+          Object.assign(values, { sync_bytes_sent: strategy.bytesSent, sync_outer_steps: strategy.syncs });
         await ctx.emitMetric(e.step, values, e.epoch);
         await ctx.saveArtifact('results.csv', readFileSync(e.resultsPath));
       } else if (e.type === 'plots') {
@@ -271,7 +388,10 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       } else if (e.type === 'skip') {
         ctx.heartbeat(e.step);
         if (leader) {
-          await ctx.emitLog('warn', `step ${e.step} skipped on every rank: the summed gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`);
+          await ctx.emitLog(
+            'warn',
+            `step ${e.step} skipped on every rank: the summed gradient is NaN/Inf (${e.consecutive} in a row, ${e.skipped} in all)`,
+          );
           await ctx.reportStep(e.step, { skipped_steps: e.skipped }, e.epoch);
         }
       } else if (e.type === 'checkpoint' && e.kind === 'epoch' && !signal.aborted) {
@@ -292,13 +412,24 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       clock.once('fit');
       try {
         result = await fit(trainer, {
-          train: setup.train, val: setup.val, saveDir: scratch, patience: t.patience, saveEvery: spec.job.checkpoint_every, savePeriod: t.save_period,
+          train: setup.train,
+          val: setup.val,
+          saveDir: scratch,
+          patience: t.patience,
+          saveEvery: spec.job.checkpoint_every,
+          savePeriod: t.save_period,
           plots: { names: setup.trainSet.names, labels: setup.trainSet.items.map((i) => i.labels) },
-          meta: { ...setup.meta, job: spec.jobId, generation: ctx.spec.generation }, resume, signal, onEvent,
+          meta: { ...setup.meta, job: spec.jobId, generation: ctx.spec.generation },
+          resume,
+          signal,
+          onEvent,
           hooks: {
             leader,
             checkpointNow: () => ctx.checkpointRequested(),
-            beforeStep: (step) => { clock.once('restored'); return ctx.faults.beforeStep(step); },
+            beforeStep: (step) => {
+              clock.once('restored');
+              return ctx.faults.beforeStep(step);
+            },
             reduceGradients: (g) => {
               clock.once('forward');
               ctx.faults.poison(trainer.counters.ni + 1, g); // the step this gradient belongs to (fit's beforeStep numbering)
@@ -310,7 +441,8 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         });
         break;
       } catch (e) {
-        if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError) throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
+        if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError)
+          throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
         clock.restart();
         // the bytes this rank may send to a replacement, encoded while the head places it (off the gang's critical path)
@@ -326,7 +458,10 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
     if (!leader || signal.aborted) return;
     await ctx.saveArtifact('last.ckpt', readFileSync(result.lastPath));
     if (existsSync(result.bestPath)) await ctx.saveArtifact('best.ckpt', readFileSync(result.bestPath));
-    log.info({ step: trainer.counters.ni, epochs: result.epochsRun, stoppedEarly: result.stoppedEarly, map50: result.metrics?.map50 }, 'training done');
+    log.info(
+      { step: trainer.counters.ni, epochs: result.epochsRun, stoppedEarly: result.stoppedEarly, map50: result.metrics?.map50 },
+      'training done',
+    );
     // the final training state without the run's metadata (job, generation, paths): equal for equal training
     return { digest: sha256(encodeCheckpoint({ tensors: loadCheckpoint(result.lastPath).tensors, meta: {} })) };
   } finally {

@@ -49,14 +49,23 @@ function askToken(message) {
 export async function api(path, { method = 'GET', body, signal } = {}) {
   for (;;) {
     const res = await fetch(path, {
-      method, signal, credentials: 'same-origin',
+      method,
+      signal,
+      credentials: 'same-origin',
       headers: headers(body === undefined ? {} : { 'content-type': 'application/json' }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     let json;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-    if (res.status === 401) { await askToken(json?.error?.message); continue; }
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.status === 401) {
+      await askToken(json?.error?.message);
+      continue;
+    }
     if (!res.ok) throw new ApiError(res.status, json);
     return json;
   }
@@ -66,7 +75,10 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
 export async function fetchBlob(path, signal) {
   for (;;) {
     const res = await fetch(path, { signal, credentials: 'same-origin', headers: headers({}) });
-    if (res.status === 401) { await askToken(); continue; }
+    if (res.status === 401) {
+      await askToken();
+      continue;
+    }
     if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
     return res.blob();
   }
@@ -92,9 +104,14 @@ export async function followEvents(jobId, onEvent, signal) {
   while (!signal.aborted) {
     try {
       const res = await fetch(`/v1/jobs/${encodeURIComponent(jobId)}/events?follow=true&from=${from}`, {
-        signal, credentials: 'same-origin', headers: headers({ accept: 'text/event-stream' }),
+        signal,
+        credentials: 'same-origin',
+        headers: headers({ accept: 'text/event-stream' }),
       });
-      if (res.status === 401) { await askToken(); continue; }
+      if (res.status === 401) {
+        await askToken();
+        continue;
+      }
       if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => undefined));
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
@@ -106,7 +123,8 @@ export async function followEvents(jobId, onEvent, signal) {
         while ((i = buf.indexOf('\n\n')) >= 0) {
           const block = buf.slice(0, i);
           buf = buf.slice(i + 2);
-          let seq = 0, data = '';
+          let seq = 0,
+            data = '';
           for (const line of block.split('\n')) {
             if (line.startsWith('id: ')) seq = Number(line.slice(4));
             else if (line.startsWith('data: ')) data += line.slice(6);

@@ -9,7 +9,12 @@ export class LineChart {
   /** @param opts {title, x: axis label, series: [name], empty: text while no point} */
   constructor(parent, opts) {
     this.opts = opts;
-    this.box = el('div.chart', { dataset: { points: 0, chart: opts.id } }, el('h3', opts.title), el('p.muted.empty', opts.empty ?? 'no points yet'));
+    this.box = el(
+      'div.chart',
+      { dataset: { points: 0, chart: opts.id } },
+      el('h3', opts.title),
+      el('p.muted.empty', opts.empty ?? 'no points yet'),
+    );
     parent.append(this.box);
     this.xs = [];
     this.ys = opts.series.map(() => []);
@@ -21,13 +26,18 @@ export class LineChart {
   add(x, values) {
     const last = this.xs.length - 1;
     if (last >= 0 && this.xs[last] === x) {
-      this.opts.series.forEach((s, i) => { if (values[s] !== undefined) this.ys[i][last] = values[s]; });
+      this.opts.series.forEach((s, i) => {
+        if (values[s] !== undefined) this.ys[i][last] = values[s];
+      });
     } else {
       this.xs.push(x);
       this.opts.series.forEach((s, i) => this.ys[i].push(values[s] ?? null));
     }
     this.box.dataset.points = String(this.xs.length);
-    if (!this.pending) { this.pending = true; requestAnimationFrame(() => this.draw()); }
+    if (!this.pending) {
+      this.pending = true;
+      requestAnimationFrame(() => this.draw());
+    }
   }
 
   draw() {
@@ -37,13 +47,27 @@ export class LineChart {
     const width = Math.max(280, this.box.clientWidth - 16);
     if (!this.plot) {
       this.box.querySelector('.empty')?.remove();
-      this.plot = new uPlot({
-        width, height: 220,
-        scales: { x: { time: false } },
-        axes: [{ label: this.opts.x }, {}],
-        series: [{ label: this.opts.x }, ...this.opts.series.map((s, i) => ({ label: s, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, points: { show: this.xs.length < 40 } }))],
-        legend: { live: true },
-      }, data, this.box);
+      this.plot = new uPlot(
+        {
+          width,
+          height: 220,
+          scales: { x: { time: false } },
+          axes: [{ label: this.opts.x }, {}],
+          series: [
+            { label: this.opts.x },
+            ...this.opts.series.map((s, i) => ({
+              label: s,
+              stroke: COLORS[i % COLORS.length],
+              width: 1.5,
+              spanGaps: true,
+              points: { show: this.xs.length < 40 },
+            })),
+          ],
+          legend: { live: true },
+        },
+        data,
+        this.box,
+      );
       new ResizeObserver(() => this.plot.setSize({ width: Math.max(280, this.box.clientWidth - 16), height: 220 })).observe(this.box);
     } else {
       this.plot.setData(data);

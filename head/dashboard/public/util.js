@@ -28,10 +28,14 @@ export function age(iso) {
 
 export const fmt = (x, digits = 4) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(digits)).toString() : '–');
 
-export function badge(state) { return el(`span.badge.s-${state}`, state); }
+export function badge(state) {
+  return el(`span.badge.s-${state}`, state);
+}
 
 /** The number of steps a job will run, when the spec says (logreg: steps; yolov5: unknown until it reports). */
-export function totalSteps(job) { return job.spec.trainer.kind === 'logreg' ? job.spec.trainer.steps : job.metrics?.total_steps; }
+export function totalSteps(job) {
+  return job.spec.trainer.kind === 'logreg' ? job.spec.trainer.steps : job.metrics?.total_steps;
+}
 
 /** "step 12/50" or "epoch 3/10 · step 120" */
 export function progress(job) {

@@ -12,17 +12,45 @@ export async function renderWorkers(root, signal) {
   const figures = el('section.figures');
   const tbody = el('tbody');
   const history = el('section.charts');
-  root.append(figures, history, el('section.card', el('h2', 'Workers'),
-    el('table.workers', el('thead', el('tr', ...['node', 'host', 'backend', 'device', 'slots busy/total', 'GPUs', 'actors', 'heartbeat', 'started', 'state'].map((h) => el('th', h)))), tbody)));
+  root.append(
+    figures,
+    history,
+    el(
+      'section.card',
+      el('h2', 'Workers'),
+      el(
+        'table.workers',
+        el(
+          'thead',
+          el(
+            'tr',
+            ...['node', 'host', 'backend', 'device', 'slots busy/total', 'GPUs', 'actors', 'heartbeat', 'started', 'state'].map((h) =>
+              el('th', h),
+            ),
+          ),
+        ),
+        tbody,
+      ),
+    ),
+  );
   let prev = null; // {t, steps: Map(id -> step)}
   let rate = null;
   const t0 = performance.now();
-  const chart = new LineChart(history, { id: 'cluster', title: 'Cluster since this page opened', x: 'seconds', series: ['steps/s', 'busy slots', 'running jobs'], empty: 'collecting…' });
+  const chart = new LineChart(history, {
+    id: 'cluster',
+    title: 'Cluster since this page opened',
+    x: 'seconds',
+    series: ['steps/s', 'busy slots', 'running jobs'],
+    empty: 'collecting…',
+  });
   const poll = async () => {
     let jobs, workers;
     try {
       [{ jobs }, { workers }] = await Promise.all([api('/v1/jobs?limit=1000', { signal }), api('/v1/workers', { signal })]);
-    } catch (e) { if (!signal.aborted) figures.replaceChildren(el('p.error', `could not load: ${e.message}`)); return; }
+    } catch (e) {
+      if (!signal.aborted) figures.replaceChildren(el('p.error', `could not load: ${e.message}`));
+      return;
+    }
     const now = performance.now();
     const steps = new Map(jobs.filter((j) => j.state === 'running').map((j) => [j.id, j.step]));
     if (prev && now > prev.t) {
@@ -36,7 +64,8 @@ export async function renderWorkers(root, signal) {
     for (const j of jobs) by[j.state]++;
     const slots = workers.reduce((a, w) => a + w.slots, 0);
     const free = workers.reduce((a, w) => a + w.free, 0);
-    if (rate !== null) chart.add(Math.round((now - t0) / 1000), { 'steps/s': rate, 'busy slots': slots - free, 'running jobs': by.running + by.recovering });
+    if (rate !== null)
+      chart.add(Math.round((now - t0) / 1000), { 'steps/s': rate, 'busy slots': slots - free, 'running jobs': by.running + by.recovering });
     const gpus = workers.reduce((a, w) => a + (w.gpus?.length ?? 0), 0);
     const gpusFree = workers.reduce((a, w) => a + (w.gpus_free?.length ?? 0), 0);
     const fig = (label, value, key) => el('div.figure', { dataset: { figure: key } }, el('div.value', value), el('div.label', label));
@@ -45,15 +74,32 @@ export async function renderWorkers(root, signal) {
       fig('slots free', `${free}/${slots}`, 'slots'),
       ...(gpus ? [fig('GPUs free', `${gpusFree}/${gpus}`, 'gpus')] : []),
       fig('steps/s (running jobs)', rate === null ? '…' : rate.toFixed(1), 'steps'),
-      el('div.figure.states', el('div.value', ...STATES.filter((s) => by[s]).map((s) => el('span', badge(s), ` ${by[s]} `))), el('div.label', 'jobs by state')));
-    tbody.replaceChildren(...(workers.length ? workers.map((w) => el('tr', { dataset: { node: w.nodeId } },
-      el('td', w.nodeId), el('td', w.host), el('td', w.backend), el('td', w.device),
-      el('td.num', `${w.slots - w.free}/${w.slots}`),
-      el('td.gpus', ...(w.gpus?.length ? w.gpus.map((g) => gpuLine(w, g)) : ['–'])),
-      el('td', w.actors.map((a) => `${a.jobId}#${a.rank}`).join(', ') || '–'),
-      el('td', { class: w.alive_ms_ago > 2000 ? 'late' : '' }, `${(w.alive_ms_ago / 1000).toFixed(1)} s ago`),
-      el('td', { title: w.started_at }, age(w.started_at)),
-      el('td', w.draining ? el('span.badge.s-recovering', 'draining') : el('span.badge.s-running', 'ready')))) : [el('tr', el('td.muted', { colspan: 10 }, 'no live workers (the autoscaler starts some for pending jobs, if configured)'))]));
+      el(
+        'div.figure.states',
+        el('div.value', ...STATES.filter((s) => by[s]).map((s) => el('span', badge(s), ` ${by[s]} `))),
+        el('div.label', 'jobs by state'),
+      ),
+    );
+    tbody.replaceChildren(
+      ...(workers.length
+        ? workers.map((w) =>
+            el(
+              'tr',
+              { dataset: { node: w.nodeId } },
+              el('td', w.nodeId),
+              el('td', w.host),
+              el('td', w.backend),
+              el('td', w.device),
+              el('td.num', `${w.slots - w.free}/${w.slots}`),
+              el('td.gpus', ...(w.gpus?.length ? w.gpus.map((g) => gpuLine(w, g)) : ['–'])),
+              el('td', w.actors.map((a) => `${a.jobId}#${a.rank}`).join(', ') || '–'),
+              el('td', { class: w.alive_ms_ago > 2000 ? 'late' : '' }, `${(w.alive_ms_ago / 1000).toFixed(1)} s ago`),
+              el('td', { title: w.started_at }, age(w.started_at)),
+              el('td', w.draining ? el('span.badge.s-recovering', 'draining') : el('span.badge.s-running', 'ready')),
+            ),
+          )
+        : [el('tr', el('td.muted', { colspan: 10 }, 'no live workers (the autoscaler starts some for pending jobs, if configured)'))]),
+    );
   };
   await poll();
   const t = setInterval(poll, 1000);

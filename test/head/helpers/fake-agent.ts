@@ -11,13 +11,29 @@ import { parseJoinToken } from '../../../shared/join-token.ts';
 import type { NatsServer } from '../../kit/nats-server.ts';
 import { subjects, type Subjects } from '../../../shared/subjects.ts';
 import { decode, encode } from '../../../shared/codec.ts';
-import { NodeControl, JobAbort, type ActorSpec, type NodeInfo, type ActorOutcome, type JobEvent, type GpuInfo, type GpuStats } from '../../../shared/schemas/index.ts';
+import {
+  NodeControl,
+  JobAbort,
+  type ActorSpec,
+  type NodeInfo,
+  type ActorOutcome,
+  type JobEvent,
+  type GpuInfo,
+  type GpuStats,
+} from '../../../shared/schemas/index.ts';
 
 /** A fake node's GPUs: its inventory, and the figures its heartbeats carry (none: a declared inventory). */
-export interface FakeGpus { gpus: GpuInfo[]; stats?: GpuStats[] }
+export interface FakeGpus {
+  gpus: GpuInfo[];
+  stats?: GpuStats[];
+}
 
 /** connect() options of node `nodeId`'s own worker credential on `nats` (anonymous on a server without auth). */
-export async function fakeAgentOptions(nats: Pick<NatsServer, 'auth' | 'options'>, prefix: string, nodeId: string): Promise<NodeConnectionOptions> {
+export async function fakeAgentOptions(
+  nats: Pick<NatsServer, 'auth' | 'options'>,
+  prefix: string,
+  nodeId: string,
+): Promise<NodeConnectionOptions> {
   return nats.options(nats.auth ? parseJoinToken(await nats.auth.joinToken(prefix, nodeId)).creds : undefined);
 }
 
@@ -48,8 +64,14 @@ export class FakeAgent {
     this.#opts = opts;
     this.#s = subjects(prefix);
     this.info = {
-      nodeId, host: 'fake', slots, backend: 'cpu', device: 'fake', pid: process.pid, started_at: new Date().toISOString(),
-      ...(gpus ? { gpus: gpus.gpus, gpu_source: gpus.stats ? 'nvidia-smi' as const : 'declared' as const } : {}),
+      nodeId,
+      host: 'fake',
+      slots,
+      backend: 'cpu',
+      device: 'fake',
+      pid: process.pid,
+      started_at: new Date().toISOString(),
+      ...(gpus ? { gpus: gpus.gpus, gpu_source: gpus.stats ? ('nvidia-smi' as const) : ('declared' as const) } : {}),
     };
     this.#gpuStats = gpus?.stats;
   }
@@ -60,7 +82,10 @@ export class FakeAgent {
       callback: (_e, m) => {
         const c = decode(NodeControl, m.data);
         if (c.op === 'spawn') {
-          if (this.actors.size >= this.info.slots) { m.respond(encode({ ok: false, error: { code: 'FLO_NO_CAPACITY', message: 'full' } })); return; }
+          if (this.actors.size >= this.info.slots) {
+            m.respond(encode({ ok: false, error: { code: 'FLO_NO_CAPACITY', message: 'full' } }));
+            return;
+          }
           this.actors.set(c.actor.actorId, c.actor);
           if (c.creds) this.#creds.set(c.actor.jobId, c.creds);
           this.spawned.push(c.actor);
@@ -82,8 +107,12 @@ export class FakeAgent {
     });
     await this.#nc.flush();
     for (;;) {
-      try { await this.#nc.request(this.#s.nodeRegister(this.info.nodeId), encode(this.info), { timeout: 1000 }); break; }
-      catch { await new Promise((r) => setTimeout(r, 100)); }
+      try {
+        await this.#nc.request(this.#s.nodeRegister(this.info.nodeId), encode(this.info), { timeout: 1000 });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     this.#timer = setInterval(() => this.beat(), 200);
     return this;
@@ -91,10 +120,24 @@ export class FakeAgent {
 
   beat(): void {
     if (this.silent || this.#nc.isClosed()) return;
-    const actors = [...this.actors.values()].map((a) => ({ actorId: a.actorId, jobId: a.jobId, generation: a.generation, rank: a.rank, ...(a.gpus ? { gpus: a.gpus } : {}) }));
-    this.#nc.publish(this.#s.nodeHeartbeat(this.info.nodeId), encode({
-      nodeId: this.info.nodeId, ts: Date.now(), slots: this.info.slots, actors, draining: this.draining, ...(this.#gpuStats ? { gpus: this.#gpuStats } : {}),
+    const actors = [...this.actors.values()].map((a) => ({
+      actorId: a.actorId,
+      jobId: a.jobId,
+      generation: a.generation,
+      rank: a.rank,
+      ...(a.gpus ? { gpus: a.gpus } : {}),
     }));
+    this.#nc.publish(
+      this.#s.nodeHeartbeat(this.info.nodeId),
+      encode({
+        nodeId: this.info.nodeId,
+        ts: Date.now(),
+        slots: this.info.slots,
+        actors,
+        draining: this.draining,
+        ...(this.#gpuStats ? { gpus: this.#gpuStats } : {}),
+      }),
+    );
   }
 
   /** Ends one actor with an outcome (publishes actorExit, like the real agent). */
@@ -106,7 +149,10 @@ export class FakeAgent {
     if (!a) return;
     this.actors.delete(actorId);
     const outcome = { message: '', exitCode: null, signal: null, ...o };
-    this.#nc.publish(this.#s.actorExit(this.info.nodeId), encode({ nodeId: this.info.nodeId, actorId, jobId: a.jobId, generation: a.generation, rank: a.rank, outcome }));
+    this.#nc.publish(
+      this.#s.actorExit(this.info.nodeId),
+      encode({ nodeId: this.info.nodeId, actorId, jobId: a.jobId, generation: a.generation, rank: a.rank, outcome }),
+    );
     this.beat();
   }
 
@@ -122,9 +168,13 @@ export class FakeAgent {
   }
 
   /** The creds the head minted for this node's newest actor of `jobId` (what a real agent hands its actor). */
-  credsOf(jobId: string): string | undefined { return this.#creds.get(jobId); }
+  credsOf(jobId: string): string | undefined {
+    return this.#creds.get(jobId);
+  }
 
-  of(jobId: string): ActorSpec[] { return [...this.actors.values()].filter((a) => a.jobId === jobId).sort((a, b) => a.rank - b.rank); }
+  of(jobId: string): ActorSpec[] {
+    return [...this.actors.values()].filter((a) => a.jobId === jobId).sort((a, b) => a.rank - b.rank);
+  }
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);

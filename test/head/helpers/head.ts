@@ -17,7 +17,16 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
   const prefix = uniquePrefix('h');
   const agents: FakeAgent[] = [];
   const head = await startHead({
-    natsUrl: nats.url, natsCreds: nats.auth?.headCreds, natsSigningKey: nats.auth?.signingKey, natsRevoker: nats.auth?.revoker, prefix, port: null, deadAfterMs: 2000, restartBackoffMs: 50, tickMs: 100, ...opts,
+    natsUrl: nats.url,
+    natsCreds: nats.auth?.headCreds,
+    natsSigningKey: nats.auth?.signingKey,
+    natsRevoker: nats.auth?.revoker,
+    prefix,
+    port: null,
+    deadAfterMs: 2000,
+    restartBackoffMs: 50,
+    tickMs: 100,
+    ...opts,
   });
   t.teardown(async () => {
     await head.stop();
@@ -25,7 +34,9 @@ export async function headFixture(t: Test, opts: Partial<HeadOptions> = {}): Pro
     await nats.stop();
   });
   return {
-    nats, prefix, head,
+    nats,
+    prefix,
+    head,
     async agent(nodeId, slots, gpus) {
       const a = await new FakeAgent(await fakeAgentOptions(nats, prefix, nodeId), prefix, nodeId, slots, gpus).start();
       agents.push(a);

@@ -35,11 +35,17 @@ export interface Proc {
 /** `prefix` runs the process through another command (e.g. `ip netns exec NS`, test/kit/netns.ts). */
 export function startProc(t: Test, args: string[], env: Record<string, string>, label: string, prefix: string[] = []): Proc {
   const argv = [...prefix, process.execPath, ...args];
-  const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, FLOTILLA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(argv[0], argv.slice(1), {
+    cwd: ROOT,
+    env: { ...process.env, FLOTILLA_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   // FLOTILLA_TEST_LOG_DIR: every process's whole output is also appended to DIR/LABEL.log (diagnostics)
   const logDir = process.env.FLOTILLA_TEST_LOG_DIR;
-  const keep = (s: string) => { if (logDir) appendFileSync(join(logDir, `${label.replace(/[^\w.-]+/g, '_')}.log`), s); };
+  const keep = (s: string) => {
+    if (logDir) appendFileSync(join(logDir, `${label.replace(/[^\w.-]+/g, '_')}.log`), s);
+  };
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
   let partial = '';
   const seen: string[] = [];
@@ -54,24 +60,42 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
       partial = partial.slice(i + 1);
       seen.push(l);
       if (seen.length > 500) seen.shift();
-      for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
+      for (const w of [...waiters])
+        if (w.re.test(l)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(l);
+        }
     }
   });
-  proc.stderr?.on('data', (d: Buffer) => { keep(d.toString()); out = (out + d.toString()).slice(-20_000); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  proc.stderr?.on('data', (d: Buffer) => {
+    keep(d.toString());
+    out = (out + d.toString()).slice(-20_000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  );
   const alive = () => proc.exitCode === null && proc.signalCode === null;
   const p: Proc = {
     proc,
     pid: proc.pid ?? 0,
     output: () => out,
-    line: (re) => new Promise<string>((resolve, reject) => {
-      const earlier = seen.find((l) => re.test(l));
-      if (earlier !== undefined) { resolve(earlier); return; }
-      waiters.push({ re, resolve });
-      void exited.then((e) => reject(new Error(`${label} exited (${e.code ?? e.signal}) before printing ${re}:\n${out.slice(-4000)}`)));
-    }),
+    line: (re) =>
+      new Promise<string>((resolve, reject) => {
+        const earlier = seen.find((l) => re.test(l));
+        if (earlier !== undefined) {
+          resolve(earlier);
+          return;
+        }
+        waiters.push({ re, resolve });
+        void exited.then((e) => reject(new Error(`${label} exited (${e.code ?? e.signal}) before printing ${re}:\n${out.slice(-4000)}`)));
+      }),
     exited,
-    async kill(sig: NodeJS.Signals = 'SIGKILL') { if (alive()) { proc.kill(sig); await exited; } },
+    async kill(sig: NodeJS.Signals = 'SIGKILL') {
+      if (alive()) {
+        proc.kill(sig);
+        await exited;
+      }
+    },
   };
   t.teardown(async () => {
     if (alive()) {
@@ -85,35 +109,77 @@ export function startProc(t: Test, args: string[], env: Record<string, string>, 
 }
 
 /** `auth`: the server's credentials; heads and agents started here get theirs from it. */
-export interface Cluster { natsUrl: string; prefix: string; auth?: ServerAuth }
+export interface Cluster {
+  natsUrl: string;
+  prefix: string;
+  auth?: ServerAuth;
+}
 
 /** A worker agent process; resolves once a head accepted its registration. */
 export async function startAgentProc(t: Test, c: Cluster, nodeId: string, slots: number, waitRegistered = true): Promise<Proc> {
-  const p = startProc(t, ourEntry('worker/agent/main.ts'), {
-    FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_NODE_ID: nodeId, FLOTILLA_SLOTS: String(slots),
-    ...(c.auth ? { FLOTILLA_JOIN_TOKEN: await c.auth.joinToken(c.prefix, nodeId) } : {}),
-  }, `agent ${nodeId}`);
+  const p = startProc(
+    t,
+    ourEntry('worker/agent/main.ts'),
+    {
+      FLOTILLA_NATS_URL: c.natsUrl,
+      FLOTILLA_PREFIX: c.prefix,
+      FLOTILLA_NODE_ID: nodeId,
+      FLOTILLA_SLOTS: String(slots),
+      ...(c.auth ? { FLOTILLA_JOIN_TOKEN: await c.auth.joinToken(c.prefix, nodeId) } : {}),
+    },
+    `agent ${nodeId}`,
+  );
   if (waitRegistered) await p.line(/registered/);
   return p;
 }
 
 /** A head process on `port`; resolves with its URL once it listens. */
-export async function startHeadProc(t: Test, c: Cluster, port: number, env: Record<string, string> = {}): Promise<{ p: Proc; url: string }> {
-  const p = startProc(t, ourEntry('head/main.ts'), {
-    FLOTILLA_NATS_URL: c.natsUrl, FLOTILLA_PREFIX: c.prefix, FLOTILLA_HEAD_PORT: String(port),
-    ...(c.auth ? { FLOTILLA_NATS_CREDS: c.auth.headCreds, FLOTILLA_NATS_SIGNING_KEY: c.auth.signingKey, ...(c.auth.revoker ? { FLOTILLA_NATS_REVOKER: c.auth.revoker } : {}) } : {}), ...env,
-  }, 'head');
+export async function startHeadProc(
+  t: Test,
+  c: Cluster,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<{ p: Proc; url: string }> {
+  const p = startProc(
+    t,
+    ourEntry('head/main.ts'),
+    {
+      FLOTILLA_NATS_URL: c.natsUrl,
+      FLOTILLA_PREFIX: c.prefix,
+      FLOTILLA_HEAD_PORT: String(port),
+      ...(c.auth
+        ? {
+            FLOTILLA_NATS_CREDS: c.auth.headCreds,
+            FLOTILLA_NATS_SIGNING_KEY: c.auth.signingKey,
+            ...(c.auth.revoker ? { FLOTILLA_NATS_REVOKER: c.auth.revoker } : {}),
+          }
+        : {}),
+      ...env,
+    },
+    'head',
+  );
   const l = await p.line(/flotilla head listening on /);
   return { p, url: l.replace(/^.*listening on /, '').trim() };
 }
 
 /** Runs the CLI to completion; resolves with its exit code and stdout. */
-export async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'flotilla.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'flotilla.mjs'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  proc.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  proc.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  proc.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
   return { code, stdout, stderr };
 }

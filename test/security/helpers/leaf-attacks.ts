@@ -13,7 +13,11 @@ import { jsClient } from '../../../shared/js-domain.ts';
 import { subjects } from '../../../shared/subjects.ts';
 import { encode } from '../../../shared/codec.ts';
 
-const env = (k: string): string => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
+const env = (k: string): string => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
 const url = env('LEAF_URL');
 const s = subjects(env('LEAF_PREFIX'));
 const job = env('LEAF_JOB');
@@ -26,7 +30,10 @@ async function publishAnswer(nc: NatsConnection, subject: string, body: unknown)
   nc.publish(subject, encode(body));
   await nc.flush();
   const timer = new Promise<string>((r) => setTimeout(() => r('sent'), 2000));
-  const err = (async () => { for await (const st of it) if (st.type === 'error') return String((st as { error?: Error }).error?.message ?? st.type); return 'closed'; })();
+  const err = (async () => {
+    for await (const st of it) if (st.type === 'error') return String((st as { error?: Error }).error?.message ?? st.type);
+    return 'closed';
+  })();
   return Promise.race([err, timer]);
 }
 
@@ -39,7 +46,15 @@ function anonymous(): Promise<string> {
   return new Promise((resolve) => {
     let got = '';
     const sock = tcpConnect(Number(u.port), u.hostname);
-    const done = () => { sock.destroy(); resolve(got.split('\r\n').filter((l) => l && !l.startsWith('INFO ')).join(' | ') || 'no answer'); };
+    const done = () => {
+      sock.destroy();
+      resolve(
+        got
+          .split('\r\n')
+          .filter((l) => l && !l.startsWith('INFO '))
+          .join(' | ') || 'no answer',
+      );
+    };
     sock.on('data', (d) => {
       got += d.toString();
       if (got.includes('INFO ') && !sock.writableEnded) sock.end('CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n');
@@ -59,7 +74,15 @@ out.leavingOther = await publishAnswer(evil, s.nodeLeaving(victim), { ...hb, dra
 out.exitOther = await publishAnswer(evil, s.actorExit(victim), { nodeId: victim, jobId: job, outcome: { kind: 'fatal' } });
 out.drainOther = await publishAnswer(evil, s.nodeControl(victim), { op: 'drain' });
 out.abort = await publishAnswer(evil, s.jobAbort(job), { jobId: job, generation: 1000, reason: 'x' });
-out.events = await publishAnswer(evil, s.jobEvents(job), { type: 'metric', jobId: job, ts: 0, generation: 0, rank: 0, step: 1000, values: {} });
+out.events = await publishAnswer(evil, s.jobEvents(job), {
+  type: 'metric',
+  jobId: job,
+  ts: 0,
+  generation: 0,
+  rank: 0,
+  step: 1000,
+  values: {},
+});
 out.kvWrite = await publishAnswer(evil, `$JS.flotilla.API.$KV.${s.jobsBucket}.${job}`, { state: 'succeeded' });
 out.ownHeartbeat = await publishAnswer(evil, s.nodeHeartbeat('evil'), { ...hb, nodeId: 'evil' });
 await evil.close();
@@ -69,7 +92,17 @@ await evil.close();
 // none of the host's nodes' or actors')
 const head = await connect(natsOptions(url, env('HEAD_CREDS'), { reconnect: false }));
 const headKv = () => new Kvm(jsClient(head, { timeout: 5000 })).open(s.jobsBucket);
-out.headKvRead = await headKv().then((kv) => kv.get(job)).then((e) => (e ? `read ${e.length} bytes` : 'missing'), (e: Error) => `error: ${e.message}`);
-out.headKvWrite = await headKv().then((kv) => kv.put(`${job}-forged`, '{}')).then(() => 'written', (e: Error) => `error: ${e.message}`);
+out.headKvRead = await headKv()
+  .then((kv) => kv.get(job))
+  .then(
+    (e) => (e ? `read ${e.length} bytes` : 'missing'),
+    (e: Error) => `error: ${e.message}`,
+  );
+out.headKvWrite = await headKv()
+  .then((kv) => kv.put(`${job}-forged`, '{}'))
+  .then(
+    () => 'written',
+    (e: Error) => `error: ${e.message}`,
+  );
 await head.close();
 console.log(`LEAF-ATTACKS ${JSON.stringify(out)}`);

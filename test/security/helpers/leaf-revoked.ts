@@ -11,9 +11,17 @@ const url = process.env.LEAF_URL ?? 'nats://127.0.0.1:4222';
 const { creds } = parseJoinToken(process.env.LEAF_JOIN_TOKEN ?? '');
 const errors: string[] = [];
 const nc = await connect(natsOptions(url, creds, { reconnect: false }));
-void (async () => { for await (const s of nc.status()) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message ?? s.type)); })();
+void (async () => {
+  for await (const s of nc.status()) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message ?? s.type));
+})();
 console.log('CONNECTED');
 const closed = await nc.closed();
 console.log(`CUT ${[closed?.message, ...errors].filter(Boolean).join('; ') || 'closed'}`);
-const again = await connect(natsOptions(url, creds, { reconnect: false, timeout: 5000 })).then(async (c) => { await c.close(); return 'connected'; }, (e: Error) => e.message);
+const again = await connect(natsOptions(url, creds, { reconnect: false, timeout: 5000 })).then(
+  async (c) => {
+    await c.close();
+    return 'connected';
+  },
+  (e: Error) => e.message,
+);
 console.log(`AGAIN ${again}`);

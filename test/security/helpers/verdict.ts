@@ -8,7 +8,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 async function verdict(nc: NatsConnection, act: () => void, subject: string): Promise<string> {
   const errors: string[] = [];
   const it = nc.status();
-  void (async () => { for await (const s of it) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message)); })();
+  void (async () => {
+    for await (const s of it) if (s.type === 'error') errors.push(String((s as { error?: Error }).error?.message));
+  })();
   act();
   await nc.flush();
   await new Promise((r) => setTimeout(r, 50)); // the status iterator gets its turn
@@ -23,5 +25,11 @@ export function publishVerdict(nc: NatsConnection, subject: string, body: Uint8A
 
 /** The server's answer to a subscription on `subject`. */
 export function subscribeVerdict(nc: NatsConnection, subject: string): Promise<string> {
-  return verdict(nc, () => { nc.subscribe(subject); }, subject);
+  return verdict(
+    nc,
+    () => {
+      nc.subscribe(subject);
+    },
+    subject,
+  );
 }

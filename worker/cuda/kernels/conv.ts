@@ -22,7 +22,15 @@ function forward(args: Args, fused: boolean): tf.TensorInfo | null {
   if (!s) return null;
   const be = args.backend;
   const out = be.makeOutput([s[0], s[4], s[5], s[6]], 'float32');
-  be.addon.conv2d(be.ptr(x), be.ptr(filter), be.ptr(out), s, fused && bias ? be.ptr(bias) : 0, act, Number(args.attrs.leakyreluAlpha ?? 0.2));
+  be.addon.conv2d(
+    be.ptr(x),
+    be.ptr(filter),
+    be.ptr(out),
+    s,
+    fused && bias ? be.ptr(bias) : 0,
+    act,
+    Number(args.attrs.leakyreluAlpha ?? 0.2),
+  );
   return out;
 }
 
@@ -53,12 +61,17 @@ function backpropFilter(args: Args): tf.TensorInfo | null {
 function batchMatMul(args: Args): tf.TensorInfo | null {
   const { a, b } = args.inputs;
   if (!f32(a) || !f32(b) || a.shape.length < 2 || b.shape.length < 2) return null;
-  const ta = args.attrs.transposeA === true, tb = args.attrs.transposeB === true;
-  const ra = a.shape.length, rb = b.shape.length;
-  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2], k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
-  const k2 = tb ? b.shape[rb - 1] : b.shape[rb - 2], n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  const ta = args.attrs.transposeA === true,
+    tb = args.attrs.transposeB === true;
+  const ra = a.shape.length,
+    rb = b.shape.length;
+  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2],
+    k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  const k2 = tb ? b.shape[rb - 1] : b.shape[rb - 2],
+    n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== k2) return null;
-  const batchA = size(a.shape.slice(0, -2)), batchB = size(b.shape.slice(0, -2));
+  const batchA = size(a.shape.slice(0, -2)),
+    batchB = size(b.shape.slice(0, -2));
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const be = args.backend;

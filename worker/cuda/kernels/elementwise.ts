@@ -9,7 +9,14 @@ import { attr, bitsOf, onDevice, share, size, type Args, type CudaKernel } from 
 
 /** Comparisons and logic (bool results), numbered after the arithmetic ops (src/elementwise.cu). */
 const COMPARE_OPS: Readonly<Record<string, number>> = {
-  Less: 8, LessEqual: 9, Greater: 10, GreaterEqual: 11, Equal: 12, NotEqual: 13, LogicalAnd: 14, LogicalOr: 15,
+  Less: 8,
+  LessEqual: 9,
+  Greater: 10,
+  GreaterEqual: 11,
+  Equal: 12,
+  NotEqual: 13,
+  LogicalAnd: 14,
+  LogicalOr: 15,
 };
 const FLOOR_DIV = 16;
 
@@ -17,8 +24,13 @@ function binary(args: Args, name: string, op: number): tf.TensorInfo | null {
   const { a, b } = args.inputs;
   if (!onDevice(a) || !onDevice(b) || a.dtype !== b.dtype) return null;
   const compare = op >= 8 && op <= 15;
-  if (a.dtype !== 'float32' && !compare && op !== FLOOR_DIV && !['Add', 'Sub', 'Multiply', 'Maximum', 'Minimum', 'SquaredDifference'].includes(name)) {
-    return null;  // int32 RealDiv/Pow: the CPU kernel's rules
+  if (
+    a.dtype !== 'float32' &&
+    !compare &&
+    op !== FLOOR_DIV &&
+    !['Add', 'Sub', 'Multiply', 'Maximum', 'Minimum', 'SquaredDifference'].includes(name)
+  ) {
+    return null; // int32 RealDiv/Pow: the CPU kernel's rules
   }
   if (a.dtype === 'bool' && !compare) return null;
   const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
@@ -44,7 +56,10 @@ function binary(args: Args, name: string, op: number): tf.TensorInfo | null {
     return out;
   }
   const c = collapseBroadcast(outShape, a.shape, b.shape);
-  if (c.shape.length > 8) { args.backend.disposeData(out.dataId); return null; }
+  if (c.shape.length > 8) {
+    args.backend.disposeData(out.dataId);
+    return null;
+  }
   be.addon.binary(be.ptr(a), be.ptr(b), be.ptr(out), c.shape, c.stridesA, c.stridesB, op, a.dtype === 'float32' ? 0 : 1);
   return out;
 }
@@ -85,15 +100,22 @@ function oneHot(args: Args): tf.TensorInfo | null {
   const depth = Number(args.attrs.depth);
   const be = args.backend;
   const out = be.makeOutput([...indices.shape, depth], dtype);
-  be.addon.oneHot(be.ptr(indices), be.ptr(out), size(indices.shape), depth, bitsOf(Number(args.attrs.onValue ?? 1), dtype),
-    bitsOf(Number(args.attrs.offValue ?? 0), dtype));
+  be.addon.oneHot(
+    be.ptr(indices),
+    be.ptr(out),
+    size(indices.shape),
+    depth,
+    bitsOf(Number(args.attrs.onValue ?? 1), dtype),
+    bitsOf(Number(args.attrs.offValue ?? 0), dtype),
+  );
   return out;
 }
 
 function select(args: Args): tf.TensorInfo | null {
   const { condition, t, e } = args.inputs;
   if (!onDevice(condition) || !onDevice(t) || !onDevice(e) || t.dtype !== e.dtype || !tf.util.arraysEqual(t.shape, e.shape)) return null;
-  const n = size(t.shape), nc = size(condition.shape);
+  const n = size(t.shape),
+    nc = size(condition.shape);
   if (nc === 0 || n % nc !== 0) return null;
   const be = args.backend;
   const out = be.makeOutput([...t.shape], t.dtype);
@@ -129,7 +151,9 @@ export const elementwiseKernels: CudaKernel[] = [
     name: 'Fill',
     run: (args) => {
       const value = args.attrs.value;
-      return typeof value === 'number' ? filled(args, [...attr<number[]>(args, 'shape')], attr<tf.DataType>(args, 'dtype') ?? 'float32', value) : null;
+      return typeof value === 'number'
+        ? filled(args, [...attr<number[]>(args, 'shape')], attr<tf.DataType>(args, 'dtype') ?? 'float32', value)
+        : null;
     },
   },
   { name: 'OneHot', run: oneHot },

@@ -9,16 +9,25 @@ const f32 = (t: tf.TensorInfo | undefined): t is tf.TensorInfo => t !== undefine
 
 function nesterov(args: Args): tf.TensorInfo[] {
   const { p, g, v, lr, wd, mu } = args.inputs;
-  if (!f32(p) || !f32(g) || !f32(v) || !f32(lr) || !f32(wd) || !f32(mu)) throw new Error(`${NESTEROV_KERNEL}: float32 p, g, v, lr, wd, mu expected`);
+  if (!f32(p) || !f32(g) || !f32(v) || !f32(lr) || !f32(wd) || !f32(mu))
+    throw new Error(`${NESTEROV_KERNEL}: float32 p, g, v, lr, wd, mu expected`);
   const n = size(p.shape);
   const gOffset = Number(args.attrs.gOffset ?? 0);
-  if (gOffset < 0 || size(g.shape) < n + gOffset || size(v.shape) !== n || size(mu.shape) < 1) throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
+  if (gOffset < 0 || size(g.shape) < n + gOffset || size(v.shape) !== n || size(mu.shape) < 1)
+    throw new Error(`${NESTEROV_KERNEL}: float32 p, v of one length and g at least as long expected`);
   const ranges = args.attrs.ranges as number[];
   const first = Boolean(args.attrs.first);
   const be = args.backend;
-  const po = be.makeOutput([n], 'float32'), vo = be.makeOutput([n], 'float32');
-  const pp = be.ptr(p), pg = be.ptr(g) + 4 * gOffset, pv = be.ptr(v), plr = be.ptr(lr), pwd = be.ptr(wd), pmu = be.ptr(mu);
-  const ppo = be.ptr(po), pvo = be.ptr(vo);
+  const po = be.makeOutput([n], 'float32'),
+    vo = be.makeOutput([n], 'float32');
+  const pp = be.ptr(p),
+    pg = be.ptr(g) + 4 * gOffset,
+    pv = be.ptr(v),
+    plr = be.ptr(lr),
+    pwd = be.ptr(wd),
+    pmu = be.ptr(mu);
+  const ppo = be.ptr(po),
+    pvo = be.ptr(vo);
   // values outside every range keep p and v (as the CPU kernel, which starts from copies)
   let covered = 0;
   const gaps: Array<[number, number]> = [];
@@ -55,7 +64,8 @@ function ema(args: Args): tf.TensorInfo {
 /** tfjs's rangeImpl accumulates in float32 steps; start + i·step is the same where both are integers (|v| < 2^24). */
 function range(args: Args): tf.TensorInfo | null {
   let step = Number(args.attrs.step);
-  const start = Number(args.attrs.start), stop = Number(args.attrs.stop);
+  const start = Number(args.attrs.start),
+    stop = Number(args.attrs.stop);
   const dtype = (args.attrs.dtype as tf.DataType | undefined) ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'int32') return null;
   const be = args.backend;

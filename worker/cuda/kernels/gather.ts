@@ -12,8 +12,15 @@ function gather(args: Args): tf.TensorInfo | null {
   const be = args.backend;
   const out = be.makeOutput(outShape, x.dtype);
   if (size(outShape) > 0) {
-    be.addon.gather(be.ptr(x), be.ptr(indices), be.ptr(out), size(x.shape.slice(0, axis)), x.shape[axis], size(indices.shape),
-      size(x.shape.slice(axis + 1)));
+    be.addon.gather(
+      be.ptr(x),
+      be.ptr(indices),
+      be.ptr(out),
+      size(x.shape.slice(0, axis)),
+      x.shape[axis],
+      size(indices.shape),
+      size(x.shape.slice(axis + 1)),
+    );
   }
   return out;
 }
@@ -39,8 +46,16 @@ function scatterNd(args: Args): tf.TensorInfo | null {
   if (sliceRank > 8) return null;
   const be = args.backend;
   const out = be.makeOutput([...shape], 'float32');
-  be.addon.scatterNd(be.ptr(indices), be.ptr(updates), be.ptr(out), numUpdates, sliceRank, [...strides],
-    sliceSize, sliceSize > 0 ? outputSize / sliceSize : 0);
+  be.addon.scatterNd(
+    be.ptr(indices),
+    be.ptr(updates),
+    be.ptr(out),
+    numUpdates,
+    sliceRank,
+    [...strides],
+    sliceSize,
+    sliceSize > 0 ? outputSize / sliceSize : 0,
+  );
   return out;
 }
 

@@ -10,5 +10,12 @@ import { poolKernels } from './pool.ts';
 import { reduceKernels } from './reduce.ts';
 
 export const CUDA_KERNELS: readonly CudaKernel[] = [
-  ...convKernels, ...elementwiseKernels, ...layoutKernels, ...reduceKernels, ...poolKernels, ...normKernels, ...gatherKernels, ...flatKernels,
+  ...convKernels,
+  ...elementwiseKernels,
+  ...layoutKernels,
+  ...reduceKernels,
+  ...poolKernels,
+  ...normKernels,
+  ...gatherKernels,
+  ...flatKernels,
 ];

@@ -21,8 +21,19 @@ function copy(args: Args, src: tf.TensorInfo, dst: tf.TensorInfo, b: Box): void 
   const be = args.backend;
   // A scalar box is a box of one element.
   const r = b.shape.length === 0;
-  be.addon.stridedCopy(be.ptr(src), be.ptr(dst), r ? [1] : b.shape, r ? [1] : b.outStride, r ? [1] : b.inStride,
-    r ? [1] : b.inDim, r ? [0] : b.before ?? b.shape.map(() => 0), b.tile ?? false, b.fill ?? 0, b.inBase ?? 0, b.outBase ?? 0);
+  be.addon.stridedCopy(
+    be.ptr(src),
+    be.ptr(dst),
+    r ? [1] : b.shape,
+    r ? [1] : b.outStride,
+    r ? [1] : b.inStride,
+    r ? [1] : b.inDim,
+    r ? [0] : (b.before ?? b.shape.map(() => 0)),
+    b.tile ?? false,
+    b.fill ?? 0,
+    b.inBase ?? 0,
+    b.outBase ?? 0,
+  );
 }
 
 const fits = (shape: readonly number[]) => shape.length <= 8;
@@ -39,7 +50,8 @@ function slice(args: Args): tf.TensorInfo | null {
 
 function concat(args: Args): tf.TensorInfo | null {
   const all = Object.values(args.inputs) as tf.TensorInfo[];
-  if (all.length === 0 || all.some((t) => !onDevice(t) || t.dtype !== all[0].dtype) || all[0].shape.length === 0 || !fits(all[0].shape)) return null;
+  if (all.length === 0 || all.some((t) => !onDevice(t) || t.dtype !== all[0].dtype) || all[0].shape.length === 0 || !fits(all[0].shape))
+    return null;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), all[0].shape)[0];
   const shapes = all.map((t) => t.shape);
   tf.backend_util.assertParamsConsistent(shapes, axis);
@@ -48,7 +60,13 @@ function concat(args: Args): tf.TensorInfo | null {
   const os = stridesOf(outShape);
   let offset = 0;
   for (const t of all) {
-    copy(args, t, out, { shape: [...t.shape], outStride: os, inStride: stridesOf(t.shape), inDim: [...t.shape], outBase: offset * os[axis] });
+    copy(args, t, out, {
+      shape: [...t.shape],
+      outStride: os,
+      inStride: stridesOf(t.shape),
+      inDim: [...t.shape],
+      outBase: offset * os[axis],
+    });
     offset += t.shape[axis];
   }
   return out;
@@ -72,7 +90,8 @@ function splitV(args: Args): tf.TensorInfo[] | null {
 
 function pack(args: Args): tf.TensorInfo | null {
   const all = Object.values(args.inputs) as tf.TensorInfo[];
-  if (all.length === 0 || all.some((t) => !onDevice(t) || t.dtype !== all[0].dtype || !tf.util.arraysEqual(t.shape, all[0].shape))) return null;
+  if (all.length === 0 || all.some((t) => !onDevice(t) || t.dtype !== all[0].dtype || !tf.util.arraysEqual(t.shape, all[0].shape)))
+    return null;
   const shape = all[0].shape;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), [...shape, 1])[0];
   const outShape = [...shape.slice(0, axis), all.length, ...shape.slice(axis)];
@@ -115,8 +134,14 @@ function pad(args: Args): tf.TensorInfo | null {
   if (!onDevice(x) || paddings.length !== x.shape.length || !fits(x.shape)) return null;
   const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
   const out = args.backend.makeOutput(outShape, x.dtype);
-  copy(args, x, out, { shape: outShape, outStride: stridesOf(outShape), inStride: stridesOf(x.shape), inDim: [...x.shape],
-    before: paddings.map((p) => p[0]), fill: bitsOf(Number(args.attrs.constantValue ?? 0), x.dtype) });
+  copy(args, x, out, {
+    shape: outShape,
+    outStride: stridesOf(outShape),
+    inStride: stridesOf(x.shape),
+    inDim: [...x.shape],
+    before: paddings.map((p) => p[0]),
+    fill: bitsOf(Number(args.attrs.constantValue ?? 0), x.dtype),
+  });
   return out;
 }
 

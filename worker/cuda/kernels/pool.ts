@@ -31,11 +31,18 @@ function resize(args: Args): tf.TensorInfo | null {
   if (!images || images.dtype !== 'float32' || images.shape.length !== 4) return null;
   const [oh, ow] = attr<[number, number]>(args, 'size');
   const [n, h, w, c] = images.shape;
-  const align = args.attrs.alignCorners === true, half = args.attrs.halfPixelCenters === true;
+  const align = args.attrs.alignCorners === true,
+    half = args.attrs.halfPixelCenters === true;
   const be = args.backend;
   const out = be.makeOutput([n, oh, ow, c], 'float32');
   if (size(out.shape) > 0) {
-    be.addon.resizeNearest(be.ptr(images), be.ptr(out), [n, h, w, c, oh, ow], nearestMap(h, oh, align, half), nearestMap(w, ow, align, half));
+    be.addon.resizeNearest(
+      be.ptr(images),
+      be.ptr(out),
+      [n, h, w, c, oh, ow],
+      nearestMap(h, oh, align, half),
+      nearestMap(w, ow, align, half),
+    );
   }
   return out;
 }
@@ -50,7 +57,13 @@ function resizeGrad(args: Args): tf.TensorInfo | null {
   const be = args.backend;
   const out = be.makeOutput([n, h, w, c], 'float32');
   if (size(out.shape) > 0) {
-    be.addon.resizeNearestGrad(be.ptr(dy), be.ptr(out), [n, h, w, c, oh, ow], nearestMap(h, oh, align, false), nearestMap(w, ow, align, false));
+    be.addon.resizeNearestGrad(
+      be.ptr(dy),
+      be.ptr(out),
+      [n, h, w, c, oh, ow],
+      nearestMap(h, oh, align, false),
+      nearestMap(w, ow, align, false),
+    );
   }
   return out;
 }

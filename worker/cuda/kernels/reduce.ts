@@ -5,7 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import { size, stridesOf, type Args, type CudaKernel } from './common.ts';
 
 const REDUCE_OPS: Readonly<Record<string, [number, string]>> = {
-  Sum: [0, 'axis'], Mean: [1, 'axis'], Max: [2, 'reductionIndices'], Min: [3, 'axis'], Prod: [4, 'axis'],
+  Sum: [0, 'axis'],
+  Mean: [1, 'axis'],
+  Max: [2, 'reductionIndices'],
+  Min: [3, 'axis'],
+  Prod: [4, 'axis'],
 };
 
 /** x moved so that `axes` come last (a new device tensor), or x itself when they already do. */
@@ -17,8 +21,19 @@ function axesLast(args: Args, x: tf.TensorInfo, axes: number[]): { t: tf.TensorI
   const outShape = perm.map((p) => x.shape[p]);
   const t = be.makeOutput(outShape, x.dtype);
   const xs = stridesOf(x.shape);
-  be.addon.stridedCopy(be.ptr(x), be.ptr(t), outShape, stridesOf(outShape), perm.map((p) => xs[p]), outShape,
-    outShape.map(() => 0), false, 0, 0, 0);
+  be.addon.stridedCopy(
+    be.ptr(x),
+    be.ptr(t),
+    outShape,
+    stridesOf(outShape),
+    perm.map((p) => xs[p]),
+    outShape,
+    outShape.map(() => 0),
+    false,
+    0,
+    0,
+    0,
+  );
   return { t, temp: true };
 }
 
@@ -37,8 +52,16 @@ function reduce(args: Args, op: number, axisAttr: string): tf.TensorInfo | null 
   }
   const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
   if (contiguous) {
-    const first = axes[0], last = axes[axes.length - 1];
-    be.addon.reduce(be.ptr(x), be.ptr(out), size(shape.slice(0, first)), size(shape.slice(first, last + 1)), size(shape.slice(last + 1)), op);
+    const first = axes[0],
+      last = axes[axes.length - 1];
+    be.addon.reduce(
+      be.ptr(x),
+      be.ptr(out),
+      size(shape.slice(0, first)),
+      size(shape.slice(first, last + 1)),
+      size(shape.slice(last + 1)),
+      op,
+    );
   } else {
     const { t, temp } = axesLast(args, x, axes);
     const r = size(axes.map((a) => shape[a]));
@@ -53,7 +76,10 @@ function argReduce(args: Args, max: boolean): tf.TensorInfo | null {
   if (!x || x.dtype !== 'float32' || size(x.shape) === 0) return null;
   const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
   const be = args.backend;
-  const out = be.makeOutput(x.shape.filter((_, i) => i !== axis), 'int32');
+  const out = be.makeOutput(
+    x.shape.filter((_, i) => i !== axis),
+    'int32',
+  );
   be.addon.argReduce(be.ptr(x), be.ptr(out), size(x.shape.slice(0, axis)), x.shape[axis], size(x.shape.slice(axis + 1)), max);
   return out;
 }

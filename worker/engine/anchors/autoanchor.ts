@@ -33,9 +33,12 @@ export interface LabelShapes {
 
 /** Label sizes in pixels at `imgsz` (long side), times `scale[image]` when given. */
 export function pixelSizes(l: LabelShapes, imgsz: number, scale?: ArrayLike<number>): Float64Array {
-  const n = l.wh.length / 2, out = new Float64Array(n * 2);
+  const n = l.wh.length / 2,
+    out = new Float64Array(n * 2);
   for (let i = 0; i < n; i++) {
-    const w = l.imageSize[2 * i], h = l.imageSize[2 * i + 1], g = (imgsz / Math.max(w, h)) * (scale ? scale[l.image[i]] : 1);
+    const w = l.imageSize[2 * i],
+      h = l.imageSize[2 * i + 1],
+      g = (imgsz / Math.max(w, h)) * (scale ? scale[l.image[i]] : 1);
     out[2 * i] = l.wh[2 * i] * w * g;
     out[2 * i + 1] = l.wh[2 * i + 1] * h * g;
   }
@@ -68,7 +71,11 @@ export interface KmeanOptions {
 
 /** kmean_anchors: `n` anchors (pixels, flat pairs sorted by area) evolved for the labels. */
 export async function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Promise<Float64Array> {
-  const thr = o.thr ?? 4, t = 1 / thr, gen = o.gen ?? 1000, rng = o.rng, lines = o.lines ?? [];
+  const thr = o.thr ?? 4,
+    t = 1 / thr,
+    gen = o.gen ?? 1000,
+    rng = o.rng,
+    lines = o.lines ?? [];
   const wh0 = pixelSizes(l, o.imgsz);
   const n0 = wh0.length / 2;
   let small = 0;
@@ -81,8 +88,12 @@ export async function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Promise<Flo
   let k: Float64Array;
   lines.push(`${AUTOANCHOR_PREFIX}Running kmeans for ${o.n} anchors on ${m} points...`);
   const sd = [0, 1].map((c) => {
-    let s = 0, s2 = 0;
-    for (let i = 0; i < m; i++) { s += wh[2 * i + c]; s2 += wh[2 * i + c] ** 2; }
+    let s = 0,
+      s2 = 0;
+    for (let i = 0; i < m; i++) {
+      s += wh[2 * i + c];
+      s2 += wh[2 * i + c] ** 2;
+    }
     return Math.sqrt(Math.max(s2 / m - (s / m) ** 2, 0));
   });
   const whitened = wh.map((v, i) => v / sd[i % 2]);
@@ -97,10 +108,14 @@ export async function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Promise<Flo
   // the mutation fitness is computed in float32 in the reference (torch tensors)
   const fitness = (a: Float64Array) => anchorFit(wh, Float32Array.from(a), thr).fitness;
   let f = fitness(k);
-  const mp = 0.9, s = 0.1;
+  const mp = 0.9,
+    s = 0.1;
   let slice = performance.now();
   for (let g = 0; g < gen; g++) {
-    if (performance.now() - slice > YIELD_MS) { await yieldNow(); slice = performance.now(); }
+    if (performance.now() - slice > YIELD_MS) {
+      await yieldNow();
+      slice = performance.now();
+    }
     const v = new Float64Array(k.length).fill(1);
     while (v.every((x) => x === 1)) {
       const r = rng.random();
@@ -108,12 +123,19 @@ export async function kmeanAnchors(l: LabelShapes, o: KmeanOptions): Promise<Flo
     }
     const kg = k.map((x, i) => Math.max(x * v[i], 2));
     const fg = fitness(kg);
-    if (fg > f) { f = fg; k = kg; }
+    if (fg > f) {
+      f = fg;
+      k = kg;
+    }
   }
   k = sortByArea(k);
   const fit = anchorFit(Float32Array.from(wh0), Float32Array.from(k), thr);
-  lines.push(`${AUTOANCHOR_PREFIX}thr=${t.toFixed(2)}: ${fit.bpr.toFixed(4)} best possible recall, ${(fit.aat).toFixed(2)} anchors past thr`);
-  lines.push(`${AUTOANCHOR_PREFIX}n=${o.n}, img_size=${o.imgsz}, metric_all=${fit.allMean.toFixed(3)}/${fit.bestMean.toFixed(3)}-mean/best, past_thr=${fit.pastThrMean.toFixed(3)}-mean: ${fmt(k)}`);
+  lines.push(
+    `${AUTOANCHOR_PREFIX}thr=${t.toFixed(2)}: ${fit.bpr.toFixed(4)} best possible recall, ${(fit.aat).toFixed(2)} anchors past thr`,
+  );
+  lines.push(
+    `${AUTOANCHOR_PREFIX}n=${o.n}, img_size=${o.imgsz}, metric_all=${fit.allMean.toFixed(3)}/${fit.bestMean.toFixed(3)}-mean/best, past_thr=${fit.pastThrMean.toFixed(3)}-mean: ${fmt(k)}`,
+  );
   return Float64Array.from(k, (x) => Math.fround(x));
 }
 
@@ -133,8 +155,13 @@ export interface CheckAnchorsResult {
  * strides. Re-fits below {@link BPR_REFIT}; new anchors are ordered by area onto the levels
  * (check_anchor_order for increasing strides).
  */
-export async function checkAnchors(l: LabelShapes, anchorsPx: number[][][], o: { imgsz: number; thr?: number; seed: number; gen?: number }): Promise<CheckAnchorsResult> {
-  const thr = o.thr ?? 4, rng = deriveRng(o.seed, 0xa0c4);
+export async function checkAnchors(
+  l: LabelShapes,
+  anchorsPx: number[][][],
+  o: { imgsz: number; thr?: number; seed: number; gen?: number },
+): Promise<CheckAnchorsResult> {
+  const thr = o.thr ?? 4,
+    rng = deriveRng(o.seed, 0xa0c4);
   const scale = Float64Array.from({ length: l.images }, () => rng.uniform(0.9, 1.1));
   const wh = Float32Array.from(pixelSizes(l, o.imgsz, scale));
   const cur = Float32Array.from(anchorsPx.flat(2));
@@ -146,7 +173,8 @@ export async function checkAnchors(l: LabelShapes, anchorsPx: number[][][], o: {
     return { anchors: anchorsPx, replaced: false, bpr: fit.bpr, aat: fit.aat, lines };
   }
   lines.push(`${head}Anchors are a poor fit to dataset ⚠️, attempting to improve...`);
-  const nl = anchorsPx.length, na = anchorsPx[0].length;
+  const nl = anchorsPx.length,
+    na = anchorsPx[0].length;
   const k = await kmeanAnchors(l, { n: nl * na, imgsz: o.imgsz, thr, gen: o.gen, rng, lines });
   const newBpr = anchorFit(wh, Float32Array.from(k), thr).bpr;
   if (!(newBpr > fit.bpr)) {
@@ -154,6 +182,8 @@ export async function checkAnchors(l: LabelShapes, anchorsPx: number[][][], o: {
     return { anchors: anchorsPx, replaced: false, bpr: fit.bpr, aat: fit.aat, newBpr, lines };
   }
   lines.push(`${AUTOANCHOR_PREFIX}Done ✅ (optional: update model *.yaml to use these anchors in the future)`);
-  const anchors = Array.from({ length: nl }, (_, i) => Array.from({ length: na }, (_, a) => [k[2 * (i * na + a)], k[2 * (i * na + a) + 1]]));
+  const anchors = Array.from({ length: nl }, (_, i) =>
+    Array.from({ length: na }, (_, a) => [k[2 * (i * na + a)], k[2 * (i * na + a) + 1]]),
+  );
   return { anchors, replaced: true, bpr: fit.bpr, aat: fit.aat, newBpr, lines };
 }

@@ -15,15 +15,23 @@ export interface KmeansResult {
 
 /** Nearest centroid of every point and the mean distance (scipy's vq). */
 export function assign(points: ArrayLike<number>, dim: number, centroids: ArrayLike<number>): { code: Int32Array; distortion: number } {
-  const n = points.length / dim, k = centroids.length / dim;
+  const n = points.length / dim,
+    k = centroids.length / dim;
   const code = new Int32Array(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    let best = Infinity, bj = 0;
+    let best = Infinity,
+      bj = 0;
     for (let j = 0; j < k; j++) {
       let d = 0;
-      for (let c = 0; c < dim; c++) { const v = points[i * dim + c] - centroids[j * dim + c]; d += v * v; }
-      if (d < best) { best = d; bj = j; }
+      for (let c = 0; c < dim; c++) {
+        const v = points[i * dim + c] - centroids[j * dim + c];
+        d += v * v;
+      }
+      if (d < best) {
+        best = d;
+        bj = j;
+      }
     }
     code[i] = bj;
     total += Math.sqrt(best);
@@ -33,11 +41,14 @@ export function assign(points: ArrayLike<number>, dim: number, centroids: ArrayL
 
 function run(points: ArrayLike<number>, dim: number, guess: Float64Array, thresh: number): KmeansResult {
   let book = guess;
-  let prev = Infinity, diff = Infinity, last = Infinity;
+  let prev = Infinity,
+    diff = Infinity,
+    last = Infinity;
   while (diff > thresh) {
     const { code, distortion } = assign(points, dim, book);
     const k = book.length / dim;
-    const sums = new Float64Array(k * dim), counts = new Float64Array(k);
+    const sums = new Float64Array(k * dim),
+      counts = new Float64Array(k);
     for (let i = 0; i < code.length; i++) {
       counts[code[i]]++;
       for (let c = 0; c < dim; c++) sums[code[i] * dim + c] += points[i * dim + c];
@@ -60,7 +71,9 @@ export async function kmeans(points: ArrayLike<number>, dim: number, k: number, 
   for (let r = 0; r < iter; r++) {
     const pick = rng.permutation(n).subarray(0, k);
     const guess = new Float64Array(k * dim);
-    pick.forEach((p, j) => { for (let c = 0; c < dim; c++) guess[j * dim + c] = points[p * dim + c]; });
+    pick.forEach((p, j) => {
+      for (let c = 0; c < dim; c++) guess[j * dim + c] = points[p * dim + c];
+    });
     const res = run(points, dim, guess, thresh);
     await new Promise((r) => setImmediate(r));
     if (res.distortion < best.distortion) best = res;

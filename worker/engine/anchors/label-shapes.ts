@@ -4,7 +4,9 @@ import type { LabelShapes } from './autoanchor.ts';
 
 /** Reads every image's size from its header (no decode). */
 export async function labelShapes(ds: YoloDataset): Promise<LabelShapes> {
-  const wh: number[] = [], imageSize: number[] = [], image: number[] = [];
+  const wh: number[] = [],
+    imageSize: number[] = [],
+    image: number[] = [];
   for (let start = 0; start < ds.items.length; start += 256) {
     const batch = ds.items.slice(start, start + 256);
     const sizes = await Promise.all(batch.map((it) => readImageSize(it.imagePath)));

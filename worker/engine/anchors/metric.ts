@@ -9,7 +9,8 @@ export type Sizes = ArrayLike<number>;
 
 /** x for label `i` of `wh` against anchor `j` of `k`. */
 export function ratioMetric(wh: Sizes, i: number, k: Sizes, j: number): number {
-  const rw = wh[2 * i] / k[2 * j], rh = wh[2 * i + 1] / k[2 * j + 1];
+  const rw = wh[2 * i] / k[2 * j],
+    rh = wh[2 * i + 1] / k[2 * j + 1];
   return Math.min(rw, 1 / rw, rh, 1 / rh);
 }
 
@@ -29,19 +30,39 @@ export interface AnchorFit {
 
 /** Every statistic of `k` (n anchors) against labels `wh` at threshold `thr` (e.g. 4). */
 export function anchorFit(wh: Sizes, k: Sizes, thr: number): AnchorFit {
-  const nl = wh.length / 2, na = k.length / 2, t = 1 / thr;
-  let hit = 0, past = 0, best = 0, all = 0, fit = 0, pastSum = 0;
+  const nl = wh.length / 2,
+    na = k.length / 2,
+    t = 1 / thr;
+  let hit = 0,
+    past = 0,
+    best = 0,
+    all = 0,
+    fit = 0,
+    pastSum = 0;
   for (let i = 0; i < nl; i++) {
     let b = 0;
     for (let j = 0; j < na; j++) {
       const x = ratioMetric(wh, i, k, j);
       all += x;
-      if (x > t) { past++; pastSum += x; }
+      if (x > t) {
+        past++;
+        pastSum += x;
+      }
       if (x > b) b = x;
     }
     best += b;
-    if (b > t) { hit++; fit += b; }
+    if (b > t) {
+      hit++;
+      fit += b;
+    }
   }
   const n = Math.max(nl, 1);
-  return { bpr: hit / n, aat: past / n, bestMean: best / n, allMean: all / Math.max(nl * na, 1), fitness: fit / n, pastThrMean: pastSum / past };
+  return {
+    bpr: hit / n,
+    aat: past / n,
+    bestMean: best / n,
+    allMean: all / Math.max(nl * na, 1),
+    fitness: fit / n,
+    pastThrMean: pastSum / past,
+  };
 }

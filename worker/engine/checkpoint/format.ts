@@ -52,11 +52,16 @@ export function dtypeOf(a: TensorData): DType {
 
 function view(dtype: DType, buf: ArrayBuffer, byteOffset: number, length: number): TensorData {
   switch (dtype) {
-    case 'F32': return new Float32Array(buf, byteOffset, length);
-    case 'F64': return new Float64Array(buf, byteOffset, length);
-    case 'I32': return new Int32Array(buf, byteOffset, length);
-    case 'U32': return new Uint32Array(buf, byteOffset, length);
-    case 'U8': return new Uint8Array(buf, byteOffset, length);
+    case 'F32':
+      return new Float32Array(buf, byteOffset, length);
+    case 'F64':
+      return new Float64Array(buf, byteOffset, length);
+    case 'I32':
+      return new Int32Array(buf, byteOffset, length);
+    case 'U32':
+      return new Uint32Array(buf, byteOffset, length);
+    case 'U8':
+      return new Uint8Array(buf, byteOffset, length);
   }
 }
 
@@ -78,7 +83,8 @@ export function encodeCheckpoint(content: CheckpointContent): Uint8Array {
   for (const name of names) {
     const t = content.tensors.get(name)!;
     if (dtypeOf(t.data) !== t.dtype) throw new CheckpointFormatError(`tensor ${name}: dtype ${t.dtype} does not match its data`);
-    if (numel(t.shape) !== t.data.length) throw new CheckpointFormatError(`tensor ${name}: shape [${t.shape}] does not hold ${t.data.length} elements`);
+    if (numel(t.shape) !== t.data.length)
+      throw new CheckpointFormatError(`tensor ${name}: shape [${t.shape}] does not hold ${t.data.length} elements`);
     // 8-byte alignment of every tensor lets decode hand out views instead of copies.
     pos = Math.ceil(pos / 8) * 8;
     const end = pos + t.data.byteLength;
@@ -129,13 +135,17 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointContent {
   const spans: Array<[number, number, string]> = [];
   for (const [name, e] of Object.entries(tensors as Record<string, unknown>)) {
     const { dtype, shape, offsets } = (e ?? {}) as { dtype?: unknown; shape?: unknown; offsets?: unknown };
-    if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) throw new CheckpointFormatError(`tensor ${name}: bad dtype ${String(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointFormatError(`tensor ${name}: bad shape`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) throw new CheckpointFormatError(`tensor ${name}: bad offsets`);
+    if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype))
+      throw new CheckpointFormatError(`tensor ${name}: bad dtype ${String(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new CheckpointFormatError(`tensor ${name}: bad shape`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0))
+      throw new CheckpointFormatError(`tensor ${name}: bad offsets`);
     const [b, end] = offsets as [number, number];
     const dt = dtype as DType;
     const count = numel(shape as number[]);
-    if (end - b !== count * BYTES[dt] || end > dataLen) throw new CheckpointFormatError(`tensor ${name}: offsets [${b}, ${end}] do not fit shape [${shape}] / data of ${dataLen} bytes`);
+    if (end - b !== count * BYTES[dt] || end > dataLen)
+      throw new CheckpointFormatError(`tensor ${name}: offsets [${b}, ${end}] do not fit shape [${shape}] / data of ${dataLen} bytes`);
     // Copy into a fresh aligned buffer: the source may sit at any byte offset.
     const copy = bytes.slice(base + b, base + end);
     out.set(name, { dtype: dt, shape: shape as number[], data: view(dt, copy.buffer, 0, count) });

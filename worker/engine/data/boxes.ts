@@ -7,7 +7,10 @@
 export function xywhnToXyxy(labels: Float32Array, w: number, h: number, padX = 0, padY = 0): Float32Array {
   const out = new Float32Array(labels.length);
   for (let i = 0; i < labels.length; i += 5) {
-    const xc = labels[i + 1], yc = labels[i + 2], bw = labels[i + 3], bh = labels[i + 4];
+    const xc = labels[i + 1],
+      yc = labels[i + 2],
+      bw = labels[i + 3],
+      bh = labels[i + 4];
     out[i] = labels[i];
     out[i + 1] = w * (xc - bw / 2) + padX;
     out[i + 2] = h * (yc - bh / 2) + padY;
@@ -24,8 +27,10 @@ export function xywhnToXyxy(labels: Float32Array, w: number, h: number, padX = 0
 export function xyxyToXywhn(labels: Float32Array, w: number, h: number, eps = 1e-3): Float32Array {
   const out = new Float32Array(labels.length);
   for (let i = 0; i < labels.length; i += 5) {
-    const x1 = clamp(labels[i + 1], 0, w - eps), y1 = clamp(labels[i + 2], 0, h - eps);
-    const x2 = clamp(labels[i + 3], 0, w - eps), y2 = clamp(labels[i + 4], 0, h - eps);
+    const x1 = clamp(labels[i + 1], 0, w - eps),
+      y1 = clamp(labels[i + 2], 0, h - eps);
+    const x2 = clamp(labels[i + 3], 0, w - eps),
+      y2 = clamp(labels[i + 4], 0, h - eps);
     out[i] = labels[i];
     out[i + 1] = (x1 + x2) / 2 / w;
     out[i + 2] = (y1 + y2) / 2 / h;
@@ -61,7 +66,10 @@ export interface BoxCandidateOptions {
  * @param w1 width before (already multiplied by the augmentation's scale), @param h1 height before
  */
 export function boxCandidate(w1: number, h1: number, w2: number, h2: number, o: BoxCandidateOptions = {}): boolean {
-  const whThr = o.whThr ?? 2, arThr = o.arThr ?? 100, areaThr = o.areaThr ?? 0.1, eps = 1e-16;
+  const whThr = o.whThr ?? 2,
+    arThr = o.arThr ?? 100,
+    areaThr = o.areaThr ?? 0.1,
+    eps = 1e-16;
   const ar = Math.max(w2 / (h2 + eps), h2 / (w2 + eps));
   return w2 > whThr && h2 > whThr && (w2 * h2) / (w1 * h1 + eps) > areaThr && ar < arThr;
 }
@@ -70,7 +78,10 @@ export function boxCandidate(w1: number, h1: number, w2: number, h2: number, o: 
 export function concatLabels(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

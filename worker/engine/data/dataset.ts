@@ -61,18 +61,21 @@ export const MIN_IMAGE_SIDE = 10;
 
 const Names = z.union([z.array(z.string()), z.record(z.string(), z.string())]);
 const Source = z.union([z.string(), z.array(z.string()).min(1)]);
-const DatasetYaml = z.object({
-  path: z.string().optional(),
-  train: Source,
-  val: Source,
-  test: Source.nullish(),
-  nc: z.number().int().positive().optional(),
-  names: Names,
-}).passthrough();
+const DatasetYaml = z
+  .object({
+    path: z.string().optional(),
+    train: Source,
+    val: Source,
+    test: Source.nullish(),
+    nc: z.number().int().positive().optional(),
+    names: Names,
+  })
+  .passthrough();
 
 /** The label path of an image: the last `/images/` becomes `/labels/`, the extension `.txt`. */
 export function labelPathFor(imagePath: string): string {
-  const a = `${sep}images${sep}`, b = `${sep}labels${sep}`;
+  const a = `${sep}images${sep}`,
+    b = `${sep}labels${sep}`;
   const i = imagePath.lastIndexOf(a);
   const swapped = i >= 0 ? imagePath.slice(0, i) + b + imagePath.slice(i + a.length) : imagePath;
   const ext = extname(swapped);
@@ -81,13 +84,21 @@ export function labelPathFor(imagePath: string): string {
 
 function namesList(names: z.infer<typeof Names>, file: string): string[] {
   if (Array.isArray(names)) return names;
-  const keys = Object.keys(names).map(Number).sort((x, y) => x - y);
-  keys.forEach((k, i) => { if (k !== i) throw new Error(`${file}: names must be numbered 0..n-1 (found key ${k})`); });
+  const keys = Object.keys(names)
+    .map(Number)
+    .sort((x, y) => x - y);
+  keys.forEach((k, i) => {
+    if (k !== i) throw new Error(`${file}: names must be numbered 0..n-1 (found key ${k})`);
+  });
   return keys.map((k) => names[String(k)]);
 }
 
 async function isDir(p: string): Promise<boolean> {
-  try { return (await stat(p)).isDirectory(); } catch { return false; }
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function listImagesUnder(dir: string): Promise<string[]> {
@@ -104,9 +115,16 @@ async function resolveSource(entry: string, root: string, yamlPath: string): Pro
   if (await isDir(p)) return listImagesUnder(p);
   if (extname(p).toLowerCase() === '.txt') {
     let text: string;
-    try { text = await readFile(p, 'utf8'); } catch { throw new Error(`${yamlPath}: image list ${p} not found`); }
+    try {
+      text = await readFile(p, 'utf8');
+    } catch {
+      throw new Error(`${yamlPath}: image list ${p} not found`);
+    }
     const base = dirname(p);
-    return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')
+    return text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
       .map((l) => (isAbsolute(l) ? l : resolve(base, l)))
       .filter((f) => IMAGE_EXTENSIONS.includes(extname(f).toLowerCase()));
   }
@@ -115,7 +133,9 @@ async function resolveSource(entry: string, root: string, yamlPath: string): Pro
 }
 
 async function readLabelFile(path: string): Promise<string | null> {
-  try { return await readFile(path, 'utf8'); } catch (e) {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
@@ -129,12 +149,16 @@ async function readLabelFile(path: string): Promise<string | null> {
 export async function loadDataset(yamlPath: string, split: 'train' | 'val', opts: LoadDatasetOptions = {}): Promise<YoloDataset> {
   yamlPath = resolve(yamlPath);
   let doc: unknown;
-  try { doc = parse(await readFile(yamlPath, 'utf8')); } catch (e) {
+  try {
+    doc = parse(await readFile(yamlPath, 'utf8'));
+  } catch (e) {
     throw new Error(`${yamlPath}: cannot read dataset yaml: ${(e as Error).message}`, { cause: e });
   }
   const r = DatasetYaml.safeParse(doc);
   if (!r.success) {
-    throw new Error(`${yamlPath}: invalid dataset yaml: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `${yamlPath}: invalid dataset yaml: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   const y = r.data;
   const names = namesList(y.names, yamlPath);
@@ -146,40 +170,74 @@ export async function loadDataset(yamlPath: string, split: 'train' | 'val', opts
   if (images.length === 0) throw new Error(`${yamlPath}: no images found for '${split}' (${entries.join(', ')})`);
 
   const slots: (DatasetItem | null)[] = new Array(images.length).fill(null);
-  let duplicates = 0, missingLabels = 0, emptyLabels = 0;
+  let duplicates = 0,
+    missingLabels = 0,
+    emptyLabels = 0;
   const corrupt: { image: string; reason: string }[] = [];
   const CONCURRENCY = 64;
   for (let start = 0; start < images.length; start += CONCURRENCY) {
-    await Promise.all(images.slice(start, start + CONCURRENCY).map(async (imagePath, k) => {
-      const labelPath = labelPathFor(imagePath);
-      const text = await readLabelFile(labelPath);
-      let parsed: ParsedLabels;
-      try {
-        if (opts.skipCorrupt) {
-          const { width, height } = await readImageSize(imagePath);
-          if (width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE) throw new Error(`image size ${width}x${height} <${MIN_IMAGE_SIDE} pixels`);
+    await Promise.all(
+      images.slice(start, start + CONCURRENCY).map(async (imagePath, k) => {
+        const labelPath = labelPathFor(imagePath);
+        const text = await readLabelFile(labelPath);
+        let parsed: ParsedLabels;
+        try {
+          if (opts.skipCorrupt) {
+            const { width, height } = await readImageSize(imagePath);
+            if (width < MIN_IMAGE_SIDE || height < MIN_IMAGE_SIDE)
+              throw new Error(`image size ${width}x${height} <${MIN_IMAGE_SIDE} pixels`);
+          }
+          parsed = text === null ? { labels: new Float32Array(0), duplicates: 0 } : parseLabels(text, labelPath, nc);
+        } catch (e) {
+          if (!opts.skipCorrupt) throw e;
+          corrupt.push({ image: imagePath, reason: e instanceof Error ? e.message : String(e) });
+          return;
         }
-        parsed = text === null ? { labels: new Float32Array(0), duplicates: 0 } : parseLabels(text, labelPath, nc);
-      } catch (e) {
-        if (!opts.skipCorrupt) throw e;
-        corrupt.push({ image: imagePath, reason: e instanceof Error ? e.message : String(e) });
-        return;
-      }
-      if (text === null) missingLabels++;
-      else if (parsed.labels.length === 0) emptyLabels++;
-      duplicates += parsed.duplicates;
-      slots[start + k] = { imagePath, labelPath, labels: parsed.labels };
-    }));
+        if (text === null) missingLabels++;
+        else if (parsed.labels.length === 0) emptyLabels++;
+        duplicates += parsed.duplicates;
+        slots[start + k] = { imagePath, labelPath, labels: parsed.labels };
+      }),
+    );
   }
   const items = slots.filter((x): x is DatasetItem => x !== null);
-  if (items.length === 0) throw new Error(`${yamlPath}: every one of the ${images.length} '${split}' images is corrupt (first: ${corrupt[0]?.image}: ${corrupt[0]?.reason})`);
+  if (items.length === 0)
+    throw new Error(
+      `${yamlPath}: every one of the ${images.length} '${split}' images is corrupt (first: ${corrupt[0]?.image}: ${corrupt[0]?.reason})`,
+    );
   corrupt.sort((a, b) => (a.image < b.image ? -1 : 1));
   const orphanLabels = await orphansOf(images);
   if (opts.singleCls) {
     for (const it of items) for (let i = 0; i < it.labels.length; i += 5) it.labels[i] = 0;
-    return { yamlPath, split, root, items, names: names.length === 1 ? names : ['item'], nc: 1, backgrounds: missingLabels + emptyLabels, duplicates, missingLabels, emptyLabels, corrupt, orphanLabels };
+    return {
+      yamlPath,
+      split,
+      root,
+      items,
+      names: names.length === 1 ? names : ['item'],
+      nc: 1,
+      backgrounds: missingLabels + emptyLabels,
+      duplicates,
+      missingLabels,
+      emptyLabels,
+      corrupt,
+      orphanLabels,
+    };
   }
-  return { yamlPath, split, root, items, names, nc, backgrounds: missingLabels + emptyLabels, duplicates, missingLabels, emptyLabels, corrupt, orphanLabels };
+  return {
+    yamlPath,
+    split,
+    root,
+    items,
+    names,
+    nc,
+    backgrounds: missingLabels + emptyLabels,
+    duplicates,
+    missingLabels,
+    emptyLabels,
+    corrupt,
+    orphanLabels,
+  };
 }
 
 /** Label files in the images' label folders that no image of the list owns. */
@@ -189,7 +247,11 @@ async function orphansOf(images: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const d of dirs) {
     let names: string[];
-    try { names = await readdir(d); } catch { continue; }
+    try {
+      names = await readdir(d);
+    } catch {
+      continue;
+    }
     for (const n of names) if (n.endsWith('.txt') && !owned.has(join(d, n))) out.push(join(d, n));
   }
   return out.sort();
@@ -199,12 +261,13 @@ async function orphansOf(images: string[]): Promise<string[]> {
 export function scanReport(ds: YoloDataset): string[] {
   const n = ds.items.length;
   const lines = [
-    `${ds.split}: ${n} images, ${ds.backgrounds} backgrounds (${ds.missingLabels} without a label file, ${ds.emptyLabels} empty), `
-    + `${ds.corrupt.length} corrupt, ${ds.duplicates} duplicate labels removed, ${ds.orphanLabels.length} label files without an image`,
+    `${ds.split}: ${n} images, ${ds.backgrounds} backgrounds (${ds.missingLabels} without a label file, ${ds.emptyLabels} empty), ` +
+      `${ds.corrupt.length} corrupt, ${ds.duplicates} duplicate labels removed, ${ds.orphanLabels.length} label files without an image`,
   ];
   for (const c of ds.corrupt) lines.push(`${ds.split}: WARNING ⚠️ ${c.image}: ignoring corrupt image/label: ${c.reason}`);
   const show = ds.orphanLabels.slice(0, 10);
   for (const o of show) lines.push(`${ds.split}: WARNING ⚠️ ${o}: label file without an image`);
-  if (ds.orphanLabels.length > show.length) lines.push(`${ds.split}: … and ${ds.orphanLabels.length - show.length} more label files without an image`);
+  if (ds.orphanLabels.length > show.length)
+    lines.push(`${ds.split}: … and ${ds.orphanLabels.length - show.length} more label files without an image`);
   return lines;
 }

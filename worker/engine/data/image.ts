@@ -19,7 +19,10 @@ export interface LoadedImage extends RgbImage {
 export class ImageDecodeError extends EngineError {
   override name = 'ImageDecodeError';
   readonly retryable = false;
-  constructor(readonly file: string, cause: unknown) {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
     super(`${file}: cannot decode image: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
@@ -33,17 +36,28 @@ export class ImageDecodeError extends EngineError {
 export async function decodeImage(file: string | Buffer, maxSide = 0): Promise<LoadedImage> {
   try {
     const meta = await sharp(file).metadata();
-    let w0 = meta.width ?? 0, h0 = meta.height ?? 0;
+    let w0 = meta.width ?? 0,
+      h0 = meta.height ?? 0;
     if ((meta.orientation ?? 1) >= 5) [w0, h0] = [h0, w0];
     if (!w0 || !h0) throw new Error('image has no size');
     let p = sharp(file).rotate().removeAlpha().toColourspace('srgb');
     const r = maxSide > 0 ? maxSide / Math.max(w0, h0) : 1;
     if (r !== 1) {
-      p = p.resize(Math.max(1, Math.ceil(w0 * r)), Math.max(1, Math.ceil(h0 * r)), { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: false });
+      p = p.resize(Math.max(1, Math.ceil(w0 * r)), Math.max(1, Math.ceil(h0 * r)), {
+        fit: 'fill',
+        kernel: 'linear',
+        fastShrinkOnLoad: false,
+      });
     }
     const { data, info } = await p.raw().toBuffer({ resolveWithObject: true });
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    return { data: info.channels === 3 ? bytes : toRgb(bytes, info.width * info.height, info.channels), width: info.width, height: info.height, origWidth: w0, origHeight: h0 };
+    return {
+      data: info.channels === 3 ? bytes : toRgb(bytes, info.width * info.height, info.channels),
+      width: info.width,
+      height: info.height,
+      origWidth: w0,
+      origHeight: h0,
+    };
   } catch (e) {
     throw new ImageDecodeError(typeof file === 'string' ? file : 'image', e);
   }
@@ -75,7 +89,10 @@ export class ImageCache {
   private readonly pending = new Map<number, Promise<LoadedImage>>();
 
   /** @param paths image files, by dataset index; @param maxSide long side after resizing */
-  constructor(private readonly paths: readonly string[], private readonly maxSide: number) {}
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly maxSide: number,
+  ) {}
 
   get size(): number {
     return this.done.size;
@@ -104,7 +121,13 @@ export class ImageCache {
         if (!p) {
           p = decodeImage(this.paths[i], this.maxSide);
           this.pending.set(i, p);
-          p.then((im) => { this.done.set(i, im); this.pending.delete(i); }, () => this.pending.delete(i));
+          p.then(
+            (im) => {
+              this.done.set(i, im);
+              this.pending.delete(i);
+            },
+            () => this.pending.delete(i),
+          );
         }
         await p;
       }
@@ -117,7 +140,8 @@ export class ImageCache {
 export async function readImageSize(file: string): Promise<{ width: number; height: number }> {
   try {
     const meta = await sharp(file).metadata();
-    const w = meta.width ?? 0, h = meta.height ?? 0;
+    const w = meta.width ?? 0,
+      h = meta.height ?? 0;
     return (meta.orientation ?? 1) >= 5 ? { width: h, height: w } : { width: w, height: h };
   } catch (e) {
     throw new ImageDecodeError(file, e);

@@ -9,7 +9,11 @@ import { EngineError } from '../errors.ts';
 export class LabelFormatError extends EngineError {
   override name = 'LabelFormatError';
   readonly retryable = false;
-  constructor(readonly file: string, readonly line: number, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly reason: string,
+  ) {
     super(`${file}:${line}: ${reason}`);
   }
 }
@@ -37,7 +41,9 @@ export function parseLabels(text: string, file: string, nc?: number): ParsedLabe
     const raw = lines[li].trim();
     if (raw === '') continue;
     const parts = raw.split(/\s+/);
-    const fail = (reason: string): never => { throw new LabelFormatError(file, li + 1, `${reason} in '${raw}'`); };
+    const fail = (reason: string): never => {
+      throw new LabelFormatError(file, li + 1, `${reason} in '${raw}'`);
+    };
     const nums = parts.map((p) => {
       const v = Number(p);
       if (!Number.isFinite(v) || p === '') fail(`'${p}' is not a number`);
@@ -54,20 +60,32 @@ export function parseLabels(text: string, file: string, nc?: number): ParsedLabe
       }
       if (w <= 0 || h <= 0) fail('box with zero width or height');
     } else if (nums.length >= 7 && nums.length % 2 === 1) {
-      let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+      let x1 = Infinity,
+        y1 = Infinity,
+        x2 = -Infinity,
+        y2 = -Infinity;
       for (let k = 1; k < nums.length; k += 2) {
-        const x = nums[k], y = nums[k + 1];
+        const x = nums[k],
+          y = nums[k + 1];
         if (x < 0 || x > 1 + EPS || y < 0 || y > 1 + EPS) fail(`polygon point (${x}, ${y}) outside [0, 1]`);
-        if (x < x1) x1 = x; if (x > x2) x2 = x;
-        if (y < y1) y1 = y; if (y > y2) y2 = y;
+        if (x < x1) x1 = x;
+        if (x > x2) x2 = x;
+        if (y < y1) y1 = y;
+        if (y > y2) y2 = y;
       }
-      xc = (x1 + x2) / 2; yc = (y1 + y2) / 2; w = x2 - x1; h = y2 - y1;
+      xc = (x1 + x2) / 2;
+      yc = (y1 + y2) / 2;
+      w = x2 - x1;
+      h = y2 - y1;
       if (w <= 0 || h <= 0) fail('degenerate polygon');
     } else {
       return fail(`expected 5 columns 'cls xc yc w h' (or a polygon), got ${nums.length}`);
     }
     const key = `${cls} ${xc} ${yc} ${w} ${h}`;
-    if (seen.has(key)) { duplicates++; continue; }
+    if (seen.has(key)) {
+      duplicates++;
+      continue;
+    }
     seen.add(key);
     rows.push([cls, Math.min(xc, 1), Math.min(yc, 1), Math.min(w, 1), Math.min(h, 1)]);
   }

@@ -24,10 +24,13 @@ export interface Letterboxed {
 export function letterbox(im: RgbImage, height: number, width: number, scaleup = true, color = PAD_VALUE): Letterboxed {
   let r = Math.min(height / im.height, width / im.width);
   if (!scaleup) r = Math.min(r, 1);
-  const nw = Math.round(im.width * r), nh = Math.round(im.height * r);
-  const dw = (width - nw) / 2, dh = (height - nh) / 2;
+  const nw = Math.round(im.width * r),
+    nh = Math.round(im.height * r);
+  const dw = (width - nw) / 2,
+    dh = (height - nh) / 2;
   const src = nw === im.width && nh === im.height ? im : resizeBilinear(im, nw, nh);
-  const top = Math.round(dh - 0.1), left = Math.round(dw - 0.1);
+  const top = Math.round(dh - 0.1),
+    left = Math.round(dw - 0.1);
   const out = new Uint8Array(width * height * 3);
   out.fill(color);
   const rowBytes = nw * 3;

@@ -3,7 +3,10 @@ import type { Hyp } from '../hyp/index.ts';
 import type { YoloDataset } from './dataset.ts';
 
 /** The augmentation hyperparameters the loader reads (a full `Hyp` fits). */
-export type AugmentHyp = Pick<Hyp, 'hsv_h' | 'hsv_s' | 'hsv_v' | 'degrees' | 'translate' | 'scale' | 'shear' | 'perspective' | 'flipud' | 'fliplr' | 'mosaic' | 'mixup'>;
+export type AugmentHyp = Pick<
+  Hyp,
+  'hsv_h' | 'hsv_s' | 'hsv_v' | 'degrees' | 'translate' | 'scale' | 'shear' | 'perspective' | 'flipud' | 'fliplr' | 'mosaic' | 'mixup'
+>;
 
 /** Where a loader stands: the next batch it yields is batch `index` of epoch `epoch`. */
 export interface LoaderCursor {

@@ -26,7 +26,8 @@ interface SamplePlan {
   mixup: number[] | null;
 }
 
-const PLAN_KEY = 1, AUGMENT_KEY = 2;
+const PLAN_KEY = 1,
+  AUGMENT_KEY = 2;
 
 class YoloLoader implements Loader {
   readonly length: number;
@@ -46,25 +47,41 @@ class YoloLoader implements Loader {
 
   constructor(opts: LoaderOptions) {
     const n = opts.dataset.items.length;
-    const rank = opts.rank ?? 0, worldSize = opts.worldSize ?? 1;
-    if (!(opts.batchSize >= 1) || !Number.isInteger(opts.batchSize)) throw new Error(`createLoader: batchSize must be a positive integer (got ${opts.batchSize})`);
-    if (!(worldSize >= 1) || !Number.isInteger(worldSize) || !(rank >= 0 && rank < worldSize) || !Number.isInteger(rank)) throw new Error(`createLoader: rank ${rank} of worldSize ${worldSize} is invalid`);
+    const rank = opts.rank ?? 0,
+      worldSize = opts.worldSize ?? 1;
+    if (!(opts.batchSize >= 1) || !Number.isInteger(opts.batchSize))
+      throw new Error(`createLoader: batchSize must be a positive integer (got ${opts.batchSize})`);
+    if (!(worldSize >= 1) || !Number.isInteger(worldSize) || !(rank >= 0 && rank < worldSize) || !Number.isInteger(rank))
+      throw new Error(`createLoader: rank ${rank} of worldSize ${worldSize} is invalid`);
     if (!(opts.img >= 32)) throw new Error(`createLoader: img must be >= 32 (got ${opts.img})`);
     if (n === 0) throw new Error('createLoader: empty dataset');
     const rect = opts.rect ?? false;
     this.o = {
-      dataset: opts.dataset, batchSize: opts.batchSize, img: opts.img, augment: opts.augment, hyp: opts.hyp ?? loadHyp(), seed: opts.seed >>> 0,
-      rect, shuffle: opts.shuffle ?? (opts.augment && !rect), stride: opts.stride ?? 32, pad: opts.pad ?? (opts.augment ? 0 : 0.5),
-      decodeConcurrency: opts.decodeConcurrency ?? 8, workers: opts.workers ?? 0,
+      dataset: opts.dataset,
+      batchSize: opts.batchSize,
+      img: opts.img,
+      augment: opts.augment,
+      hyp: opts.hyp ?? loadHyp(),
+      seed: opts.seed >>> 0,
+      rect,
+      shuffle: opts.shuffle ?? (opts.augment && !rect),
+      stride: opts.stride ?? 32,
+      pad: opts.pad ?? (opts.augment ? 0 : 0.5),
+      decodeConcurrency: opts.decodeConcurrency ?? 8,
+      workers: opts.workers ?? 0,
     };
-    if (!(Number.isInteger(this.o.workers) && this.o.workers >= 0)) throw new Error(`createLoader: workers must be a non-negative integer (got ${opts.workers})`);
+    if (!(Number.isInteger(this.o.workers) && this.o.workers >= 0))
+      throw new Error(`createLoader: workers must be a non-negative integer (got ${opts.workers})`);
     this.opts = { ...opts, hyp: this.o.hyp };
     this.n = n;
     this.rank = rank;
     this.worldSize = worldSize;
     this.batchSize = opts.batchSize;
     this.length = batchesPerEpoch(n, worldSize, opts.batchSize);
-    this.cache = new ImageCache(opts.dataset.items.map((it) => it.imagePath), opts.img);
+    this.cache = new ImageCache(
+      opts.dataset.items.map((it) => it.imagePath),
+      opts.img,
+    );
     this.pos = { epoch: opts.cursor?.epoch ?? 0, index: opts.cursor?.index ?? 0 };
   }
 
@@ -78,7 +95,10 @@ class YoloLoader implements Loader {
   }
 
   async warm(): Promise<void> {
-    await this.cache.ensure(Array.from({ length: this.n }, (_, i) => i), this.o.decodeConcurrency);
+    await this.cache.ensure(
+      Array.from({ length: this.n }, (_, i) => i),
+      this.o.decodeConcurrency,
+    );
   }
 
   async close(): Promise<void> {
@@ -99,7 +119,11 @@ class YoloLoader implements Loader {
       // keep every thread busy with a batch ahead; batches still come out in order
       const pool = this.threads();
       const ahead: Promise<Batch>[] = [];
-      const ask = (j: number) => { const p = pool.request(epoch, j); p.catch(() => {}); ahead.push(p); };
+      const ask = (j: number) => {
+        const p = pool.request(epoch, j);
+        p.catch(() => {});
+        ahead.push(p);
+      };
       for (let j = k; j < Math.min(this.length, k + this.o.workers); j++) ask(j);
       for (; k < this.length; k++) {
         const batch = await ahead.shift()!;
@@ -140,10 +164,13 @@ class YoloLoader implements Loader {
 
   private async aspectRatios(): Promise<Float64Array> {
     if (!this.ars) {
-      const items = this.o.dataset.items, ars = new Float64Array(items.length);
+      const items = this.o.dataset.items,
+        ars = new Float64Array(items.length);
       for (let start = 0; start < items.length; start += 256) {
         const sizes = await Promise.all(items.slice(start, start + 256).map((it) => readImageSize(it.imagePath)));
-        sizes.forEach((s, k) => { ars[start + k] = s.height / s.width; });
+        sizes.forEach((s, k) => {
+          ars[start + k] = s.height / s.width;
+        });
       }
       this.ars = ars;
       this.rectOrder = aspectOrder(this.ars);
@@ -155,7 +182,10 @@ class YoloLoader implements Loader {
     const { augment, rect, hyp, seed, shuffle } = this.o;
     if (rect) await this.aspectRatios();
     if (this.orderCache?.epoch !== epoch) {
-      this.orderCache = { epoch, order: epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect, rect ? this.rectOrder! : undefined) };
+      this.orderCache = {
+        epoch,
+        order: epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect, rect ? this.rectOrder! : undefined),
+      };
     }
     const order = this.orderCache.order;
     return batchPositions(this.n, this.worldSize, this.rank, this.batchSize, k).map((position) => {
@@ -171,14 +201,24 @@ class YoloLoader implements Loader {
   /** [index, 3 random others] shuffled, as the reference's load_mosaic. */
   private mosaicIndices(index: number, rng: Rng): number[] {
     const ids = [index, rng.int(this.n), rng.int(this.n), rng.int(this.n)];
-    for (let i = 3; i > 0; i--) { const j = rng.int(i + 1); [ids[i], ids[j]] = [ids[j], ids[i]]; }
+    for (let i = 3; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [ids[i], ids[j]] = [ids[j], ids[i]];
+    }
     return ids;
   }
 
   private assemble(epoch: number, k: number, plans: SamplePlan[]): Batch {
     const { img, rect, stride, pad } = this.o;
     const B = plans.length;
-    const [H, W] = rect ? rectShape(plans.map((p) => this.ars![p.index]), img, stride, pad) : [img, img];
+    const [H, W] = rect
+      ? rectShape(
+          plans.map((p) => this.ars![p.index]),
+          img,
+          stride,
+          pad,
+        )
+      : [img, img];
     const images = new Float32Array(B * H * W * 3);
     const targetParts: Float32Array[] = [];
     const shapes: (ImageShape | null)[] = [];
@@ -187,43 +227,74 @@ class YoloLoader implements Loader {
       shapes.push(s.shape);
       const nl = s.labels.length / 5;
       const t = new Float32Array(nl * 6);
-      for (let i = 0; i < nl; i++) { t[i * 6] = b; t.set(s.labels.subarray(i * 5, i * 5 + 5), i * 6 + 1); }
+      for (let i = 0; i < nl; i++) {
+        t[i * 6] = b;
+        t.set(s.labels.subarray(i * 5, i * 5 + 5), i * 6 + 1);
+      }
       targetParts.push(t);
     });
     const items = this.o.dataset.items;
     return {
-      images, targets: concatLabels(targetParts), shapes, paths: plans.map((p) => items[p.index].imagePath), indices: plans.map((p) => p.index),
-      batchSize: B, height: H, width: W, epoch, index: k,
+      images,
+      targets: concatLabels(targetParts),
+      shapes,
+      paths: plans.map((p) => items[p.index].imagePath),
+      indices: plans.map((p) => p.index),
+      batchSize: B,
+      height: H,
+      width: W,
+      epoch,
+      index: k,
     };
   }
 
   /** Builds one sample into `dst` at `offset`; returns its normalised labels and shape. */
-  private sample(epoch: number, p: SamplePlan, H: number, W: number, dst: Float32Array, offset: number): { labels: Float32Array; shape: ImageShape | null } {
+  private sample(
+    epoch: number,
+    p: SamplePlan,
+    H: number,
+    W: number,
+    dst: Float32Array,
+    offset: number,
+  ): { labels: Float32Array; shape: ImageShape | null } {
     const { augment, hyp, seed, img } = this.o;
     const items = this.o.dataset.items;
     const rng = deriveRng(seed, epoch, p.position, AUGMENT_KEY);
-    let image: RgbImage, px: Float32Array, shape: ImageShape | null = null;
+    let image: RgbImage,
+      px: Float32Array,
+      shape: ImageShape | null = null;
     if (p.mosaic) {
       const tile = (i: number) => ({ image: this.cache.get(i), labels: items[i].labels });
       ({ image, labels: px } = mosaic(p.mosaic.map(tile), img, rng, hyp, this.scratch));
       if (p.mixup) {
         const other = mosaic(p.mixup.map(tile), img, rng, hyp);
         const r = rng.beta(32, 32);
-        const a = image.data, c = other.image.data;
+        const a = image.data,
+          c = other.image.data;
         for (let i = 0; i < a.length; i++) a[i] = a[i] * r + c[i] * (1 - r);
         px = concatLabels([px, other.labels]);
       }
     } else {
       const im = this.cache.get(p.index);
       const lb = letterbox(im, H, W, augment);
-      const cw = Math.round(im.width * lb.ratio), ch = Math.round(im.height * lb.ratio);
-      shape = { origWidth: im.origWidth, origHeight: im.origHeight, gainX: cw / im.origWidth, gainY: ch / im.origHeight, padX: lb.left, padY: lb.top };
+      const cw = Math.round(im.width * lb.ratio),
+        ch = Math.round(im.height * lb.ratio);
+      shape = {
+        origWidth: im.origWidth,
+        origHeight: im.origHeight,
+        gainX: cw / im.origWidth,
+        gainY: ch / im.origHeight,
+        padX: lb.left,
+        padY: lb.top,
+      };
       image = lb.image;
       px = xywhnToXyxy(items[p.index].labels, cw, ch, lb.left, lb.top);
       if (augment) ({ image, labels: px } = randomPerspective(image, px, rng, hyp));
     }
     const labels = xyxyToXywhn(px, W, H);
-    let luts = null, flipUD = false, flipLR = false;
+    let luts = null,
+      flipUD = false,
+      flipLR = false;
     if (augment) {
       luts = randomHsvLuts(rng, hyp.hsv_h, hyp.hsv_s, hyp.hsv_v);
       flipUD = rng.random() < hyp.flipud;

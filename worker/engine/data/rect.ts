@@ -6,9 +6,14 @@
  * after adding `pad` strides.
  */
 export function rectShape(ars: ArrayLike<number>, img: number, stride = 32, pad = 0.5): [number, number] {
-  let mini = Infinity, maxi = -Infinity;
-  for (let i = 0; i < ars.length; i++) { mini = Math.min(mini, ars[i]); maxi = Math.max(maxi, ars[i]); }
-  let sh = 1, sw = 1;
+  let mini = Infinity,
+    maxi = -Infinity;
+  for (let i = 0; i < ars.length; i++) {
+    mini = Math.min(mini, ars[i]);
+    maxi = Math.max(maxi, ars[i]);
+  }
+  let sh = 1,
+    sw = 1;
   if (maxi < 1) sh = maxi;
   else if (mini > 1) sw = 1 / mini;
   return [Math.ceil((sh * img) / stride + pad) * stride, Math.ceil((sw * img) / stride + pad) * stride];

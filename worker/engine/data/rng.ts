@@ -51,7 +51,7 @@ export class Rng {
   }
 
   setState(state: RngState): void {
-    if (state.length !== 4 || state.every((w) => (w >>> 0) === 0)) throw new Error('Rng.setState: need four uint32 words, not all zero');
+    if (state.length !== 4 || state.every((w) => w >>> 0 === 0)) throw new Error('Rng.setState: need four uint32 words, not all zero');
     [this.s0, this.s1, this.s2, this.s3] = state.map((w) => w >>> 0) as [number, number, number, number];
   }
 
@@ -90,7 +90,9 @@ export class Rng {
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = p[i]; p[i] = p[j]; p[j] = t;
+      const t = p[i];
+      p[i] = p[j];
+      p[j] = t;
     }
     return p;
   }
@@ -103,10 +105,14 @@ export class Rng {
 
   /** Gamma(k, 1) for k >= 1 (Marsaglia–Tsang); used for Beta draws in mixup. */
   gamma(k: number): number {
-    const d = k - 1 / 3, c = 1 / Math.sqrt(9 * d);
+    const d = k - 1 / 3,
+      c = 1 / Math.sqrt(9 * d);
     for (;;) {
       let x: number, v: number;
-      do { x = this.normal(); v = 1 + c * x; } while (v <= 0);
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
       v = v * v * v;
       const u = this.random();
       if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;

@@ -11,7 +11,7 @@ const PERMUTATION_KEY = 0x5e9a11;
 
 /** The order of dataset indices for one epoch, padded to a multiple of `worldSize`. */
 export function epochOrder(n: number, worldSize: number, seed: number, epoch: number, shuffle: boolean, base?: Uint32Array): Uint32Array {
-  const perm = shuffle ? deriveRng(seed, PERMUTATION_KEY, epoch).permutation(n) : base ?? identity(n);
+  const perm = shuffle ? deriveRng(seed, PERMUTATION_KEY, epoch).permutation(n) : (base ?? identity(n));
   const total = Math.ceil(n / worldSize) * worldSize;
   if (total === n) return perm;
   const out = new Uint32Array(total);

@@ -21,19 +21,41 @@ export interface BytesResult {
 }
 
 /** Runs `model` on the encoded image `bytes`; refuses images of more than `maxPixels` pixels before decoding them. */
-export async function detectBytes(model: YoloModel, names: readonly string[], bytes: Buffer, o: PredictOptions & { maxPixels: number }): Promise<BytesResult> {
+export async function detectBytes(
+  model: YoloModel,
+  names: readonly string[],
+  bytes: Buffer,
+  o: PredictOptions & { maxPixels: number },
+): Promise<BytesResult> {
   let meta;
-  try { meta = await sharp(bytes).metadata(); } catch (e) { throw new DetectInputError(`image: not a decodable image (${(e as Error).message})`); }
-  const w = meta.width ?? 0, h = meta.height ?? 0;
+  try {
+    meta = await sharp(bytes).metadata();
+  } catch (e) {
+    throw new DetectInputError(`image: not a decodable image (${(e as Error).message})`);
+  }
+  const w = meta.width ?? 0,
+    h = meta.height ?? 0;
   if (!w || !h) throw new DetectInputError('image: has no size');
   if (w * h > o.maxPixels) throw new DetectInputError(`image: ${w}×${h} is more than ${o.maxPixels} pixels`);
   let im;
-  try { im = await decodeImage(bytes); } catch (e) { throw new DetectInputError((e as Error).message); }
+  try {
+    im = await decodeImage(bytes);
+  } catch (e) {
+    throw new DetectInputError((e as Error).message);
+  }
   const t0 = performance.now();
   const { detections, inputShape } = predict(model, im, o);
   const ms = performance.now() - t0;
   return {
-    width: im.width, height: im.height, inputShape, ms,
-    detections: detections.map((d) => ({ xyxy: [d.x1, d.y1, d.x2, d.y2], conf: d.conf, cls: d.cls, name: names[d.cls] ?? `class${d.cls}` })),
+    width: im.width,
+    height: im.height,
+    inputShape,
+    ms,
+    detections: detections.map((d) => ({
+      xyxy: [d.x1, d.y1, d.x2, d.y2],
+      conf: d.conf,
+      cls: d.cls,
+      name: names[d.cls] ?? `class${d.cls}`,
+    })),
   };
 }

@@ -21,7 +21,10 @@ export interface PredictOptions {
 
 /** One detection in original-image pixels. */
 export interface Detection {
-  x1: number; y1: number; x2: number; y2: number;
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
   conf: number;
   cls: number;
 }
@@ -43,12 +46,19 @@ export function predict(model: YoloModel, im: RgbImage, o: PredictOptions = {}):
   let det: Float32Array;
   try {
     // detect.py: one label per box (multi_label=False), class-aware
-    [det] = nonMaxSuppression(pred, { confThres: o.confThres ?? 0.25, iouThres: o.iouThres ?? 0.45, maxDet: o.maxDet ?? 1000, multiLabel: false, ...(o.classes ? { classes: o.classes } : {}) });
+    [det] = nonMaxSuppression(pred, {
+      confThres: o.confThres ?? 0.25,
+      iouThres: o.iouThres ?? 0.45,
+      maxDet: o.maxDet ?? 1000,
+      multiLabel: false,
+      ...(o.classes ? { classes: o.classes } : {}),
+    });
   } finally {
     pred.dispose();
   }
   scaleBoxes(det, inp, im.width, im.height);
   const detections: Detection[] = [];
-  for (let i = 0; i + 5 < det.length; i += 6) detections.push({ x1: det[i], y1: det[i + 1], x2: det[i + 2], y2: det[i + 3], conf: det[i + 4], cls: det[i + 5] });
+  for (let i = 0; i + 5 < det.length; i += 6)
+    detections.push({ x1: det[i], y1: det[i + 1], x2: det[i + 2], y2: det[i + 3], conf: det[i + 4], cls: det[i + 5] });
   return { detections, inputShape: [height, width] };
 }

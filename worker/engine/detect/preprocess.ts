@@ -16,11 +16,15 @@ export interface DetectInput {
 /** Letterboxes `im` so its long side is `img` and each side a multiple of `stride` (minimum rectangle). */
 export function letterboxAuto(im: RgbImage, img: number, stride: number): DetectInput {
   const r = Math.min(img / im.height, img / im.width);
-  const nw = Math.round(im.width * r), nh = Math.round(im.height * r);
-  const dw = ((img - nw) % stride) / 2, dh = ((img - nh) % stride) / 2;
-  const width = nw + 2 * dw, height = nh + 2 * dh;
+  const nw = Math.round(im.width * r),
+    nh = Math.round(im.height * r);
+  const dw = ((img - nw) % stride) / 2,
+    dh = ((img - nh) % stride) / 2;
+  const width = nw + 2 * dw,
+    height = nh + 2 * dh;
   const src = nw === im.width && nh === im.height ? im : resizeBilinear(im, nw, nh);
-  const top = Math.round(dh - 0.1), left = Math.round(dw - 0.1);
+  const top = Math.round(dh - 0.1),
+    left = Math.round(dw - 0.1);
   const data = new Uint8Array(width * height * 3).fill(PAD_VALUE);
   for (let y = 0; y < nh; y++) data.set(src.data.subarray(y * nw * 3, (y + 1) * nw * 3), ((y + top) * width + left) * 3);
   // scale_boxes: gain and padding recomputed from the two shapes, as detect.py does

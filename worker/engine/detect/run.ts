@@ -53,12 +53,24 @@ export interface ImageResult {
 export function summarize(dets: readonly { cls: number; name: string }[]): string {
   const counts = new Map<number, { n: number; name: string }>();
   for (const d of dets) counts.set(d.cls, { n: (counts.get(d.cls)?.n ?? 0) + 1, name: d.name });
-  return [...counts].sort((a, b) => a[0] - b[0]).map(([, c]) => `${c.n} ${c.name}${c.n > 1 ? 's' : ''}`).join(', ') || '(no detections)';
+  return (
+    [...counts]
+      .sort((a, b) => a[0] - b[0])
+      .map(([, c]) => `${c.n} ${c.name}${c.n > 1 ? 's' : ''}`)
+      .join(', ') || '(no detections)'
+  );
 }
 
 /** One txt line: class, then xc yc w h normalised by the image size, then conf with `saveConf`. */
 export function labelLine(d: Detection, width: number, height: number, saveConf: boolean): string {
-  const v = [d.cls, (d.x1 + d.x2) / 2 / width, (d.y1 + d.y2) / 2 / height, (d.x2 - d.x1) / width, (d.y2 - d.y1) / height, ...(saveConf ? [d.conf] : [])];
+  const v = [
+    d.cls,
+    (d.x1 + d.x2) / 2 / width,
+    (d.y1 + d.y2) / 2 / height,
+    (d.x2 - d.x1) / width,
+    (d.y2 - d.y1) / height,
+    ...(saveConf ? [d.conf] : []),
+  ];
   return v.map((x) => formatG(x, 6)).join(' ');
 }
 
@@ -95,7 +107,14 @@ export async function detectRun(o: DetectOptions): Promise<{ saveDir: string; im
         const ext = extname(file).toLowerCase();
         const jpg = ext === '.jpg' || ext === '.jpeg';
         r.saved = join(saveDir, jpg || ext === '.png' ? basename(file) : `${stem}.png`);
-        writeFileSync(r.saved, await drawDetections(im, dets.map((d) => ({ ...d, label: `${d.name} ${d.conf.toFixed(2)}` })), jpg ? 'jpg' : 'png'));
+        writeFileSync(
+          r.saved,
+          await drawDetections(
+            im,
+            dets.map((d) => ({ ...d, label: `${d.name} ${d.conf.toFixed(2)}` })),
+            jpg ? 'jpg' : 'png',
+          ),
+        );
       }
       images.push(r);
       o.onImage?.(r, k, files.length);

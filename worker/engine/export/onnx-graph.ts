@@ -21,7 +21,8 @@ export class GraphBuilder {
 
   /** A fresh value name starting with `base`. */
   name(base: string): string {
-    let n = base, k = 1;
+    let n = base,
+      k = 1;
     while (this.used.has(n)) n = `${base}_${k++}`;
     this.used.add(n);
     return n;
@@ -32,7 +33,10 @@ export class GraphBuilder {
     const out = outName ?? this.name(`/${opType}_${this.nodes.length}`);
     if (outName) this.used.add(outName);
     this.nodes.push({
-      name: `${opType}_${this.nodes.length}`, opType, input: inputs, output: [out],
+      name: `${opType}_${this.nodes.length}`,
+      opType,
+      input: inputs,
+      output: [out],
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return out;

@@ -36,13 +36,22 @@ function convWeights(c: Conv2d, bn?: Conv['bn']): { w: Float32Array; b: Float32A
 
 /** One model's graph being written. */
 class YoloOnnx {
-  constructor(readonly g: GraphBuilder, readonly opset: number) {}
+  constructor(
+    readonly g: GraphBuilder,
+    readonly opset: number,
+  ) {}
 
   conv2d(x: string, c: Conv2d, prefix: string, bn?: Conv['bn']): string {
     const { w, b } = convWeights(c, bn);
     const wn = this.g.floats(`${prefix}.weight`, w, [c.cOut, c.cIn, c.k, c.k]);
     const bnName = this.g.floats(`${prefix}.bias`, b, [c.cOut]);
-    return this.g.op('Conv', [x, wn, bnName], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [c.pad, c.pad, c.pad, c.pad], dilations: [1, 1], group: 1 });
+    return this.g.op('Conv', [x, wn, bnName], {
+      kernel_shape: [c.k, c.k],
+      strides: [c.stride, c.stride],
+      pads: [c.pad, c.pad, c.pad, c.pad],
+      dilations: [1, 1],
+      group: 1,
+    });
   }
 
   conv(x: string, c: Conv, prefix: string): string {
@@ -60,7 +69,9 @@ class YoloOnnx {
     if (b instanceof Bottleneck) return this.bottleneck(ins[0], b, prefix);
     if (b instanceof C3) {
       let y = this.conv(ins[0], b.cv1, `${prefix}.cv1`);
-      b.m.forEach((m, i) => { y = this.bottleneck(y, m, `${prefix}.m.${i}`); });
+      b.m.forEach((m, i) => {
+        y = this.bottleneck(y, m, `${prefix}.m.${i}`);
+      });
       const cat = this.g.op('Concat', [y, this.conv(ins[0], b.cv2, `${prefix}.cv2`)], { axis: 1 });
       return this.conv(cat, b.cv3, `${prefix}.cv3`);
     }
@@ -68,19 +79,26 @@ class YoloOnnx {
       const x = this.conv(ins[0], b.cv1, `${prefix}.cv1`);
       const p = Math.floor(b.k / 2);
       const pool = (t: string) => this.g.op('MaxPool', [t], { kernel_shape: [b.k, b.k], strides: [1, 1], pads: [p, p, p, p] });
-      const y1 = pool(x), y2 = pool(y1);
+      const y1 = pool(x),
+        y2 = pool(y1);
       return this.conv(this.g.op('Concat', [x, y1, y2, pool(y2)], { axis: 1 }), b.cv2, `${prefix}.cv2`);
     }
     if (b instanceof Upsample) {
       const scales = this.g.floats(`${prefix}.scales`, [1, 1, b.scale, b.scale], [4]);
       // opset 11–12 need an roi input (an empty tensor); from 13 it may be left out
       const roi = this.opset >= 13 ? '' : this.g.floats(`${prefix}.roi`, [], [0]);
-      return this.g.op('Resize', [ins[0], roi, scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+      return this.g.op('Resize', [ins[0], roi, scales], {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      });
     }
     if (b instanceof Concat) return this.g.op('Concat', ins, { axis: 1 });
     if (b instanceof Repeated) {
       let y = ins[0];
-      b.items.forEach((it, i) => { y = this.block([y], it, `${prefix}.${i}`); });
+      b.items.forEach((it, i) => {
+        y = this.block([y], it, `${prefix}.${i}`);
+      });
       return y;
     }
     throw new Error(`ONNX export: no mapping for module ${b.type}`);
@@ -90,15 +108,24 @@ class YoloOnnx {
   grid(feature: string, ny: number, nx: number, dynamic: boolean, prefix: string): string {
     if (!dynamic) {
       const g = new Float32Array(ny * nx * 2);
-      for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) { g[(y * nx + x) * 2] = x - 0.5; g[(y * nx + x) * 2 + 1] = y - 0.5; }
+      for (let y = 0; y < ny; y++)
+        for (let x = 0; x < nx; x++) {
+          g[(y * nx + x) * 2] = x - 0.5;
+          g[(y * nx + x) * 2 + 1] = y - 0.5;
+        }
       return this.g.floats(`${prefix}.grid`, g, [1, 1, ny * nx, 2]);
     }
     const g = this.g;
     const shape = g.op('Shape', [feature]);
     const at = (k: number) => g.op('Gather', [shape, g.int64s(`${prefix}.dim${k}`, [k], [])], { axis: 0 });
-    const h = at(2), w = at(3);
+    const h = at(2),
+      w = at(3);
     const pos = g.op('Range', [g.int64s(`${prefix}.zero`, [0], []), g.op('Mul', [h, w]), g.int64s(`${prefix}.one`, [1], [])]);
-    const col = (t: string) => g.op('Reshape', [g.op('Sub', [g.op('Cast', [t], { to: 1 }), g.floats(`${prefix}.half`, [0.5], [])]), g.int64s(`${prefix}.col`, [1, 1, -1, 1])]);
+    const col = (t: string) =>
+      g.op('Reshape', [
+        g.op('Sub', [g.op('Cast', [t], { to: 1 }), g.floats(`${prefix}.half`, [0.5], [])]),
+        g.int64s(`${prefix}.col`, [1, 1, -1, 1]),
+      ]);
     return g.op('Concat', [col(g.op('Mod', [pos, w])), col(g.op('Div', [pos, w]))], { axis: 3 });
   }
 
@@ -114,7 +141,10 @@ class YoloOnnx {
       const axis = g.int64s(`${p}.axis`, [3]);
       const slice = (a: number, b: number) => g.op('Slice', [sig, g.int64s(`${p}.start`, [a]), g.int64s(`${p}.end`, [b]), axis]);
       const two = g.floats(`${p}.two`, [2], []);
-      const xy = g.op('Mul', [g.op('Add', [g.op('Mul', [slice(0, 2), two]), this.grid(y, sizes[i][0], sizes[i][1], dynamic, p)]), g.floats(`${p}.stride`, [s], [])]);
+      const xy = g.op('Mul', [
+        g.op('Add', [g.op('Mul', [slice(0, 2), two]), this.grid(y, sizes[i][0], sizes[i][1], dynamic, p)]),
+        g.floats(`${p}.stride`, [s], []),
+      ]);
       const wh2 = g.op('Mul', [slice(2, 4), two]);
       const anchorPx = d.anchors[i].flatMap(([w, h]) => [w * s, h * s]);
       const wh = g.op('Mul', [g.op('Mul', [wh2, wh2]), g.floats(`${p}.anchor_grid`, anchorPx, [1, d.na, 1, 2])]);
@@ -135,7 +165,14 @@ export function yoloToOnnx(g: GraphBuilder, model: YoloModel, h: number, w: numb
   const outs: string[] = [];
   for (const l of layers) {
     const ins = l.from.map((k) => (k === -1 ? 'images' : outs[k]));
-    if (!l.block) return y.detect(ins, detect, `model.${l.index}`, detect.strides.map((s) => [h / s, w / s]), dynamic);
+    if (!l.block)
+      return y.detect(
+        ins,
+        detect,
+        `model.${l.index}`,
+        detect.strides.map((s) => [h / s, w / s]),
+        dynamic,
+      );
     outs.push(y.block(ins, l.block, `model.${l.index}`));
   }
   throw new Error('the model has no Detect layer');

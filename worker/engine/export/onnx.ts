@@ -31,7 +31,9 @@ export function irVersionFor(opset: number): number {
 
 const tensorInfo = (name: string, dims: (number | string)[]): ValueInfoMsg => ({
   name,
-  type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  type: {
+    tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } },
+  },
 });
 
 /** Python's repr of export.py's names dict, {0: 'person', 1: 'bicycle'}, as its metadata holds it. */
@@ -42,7 +44,8 @@ function namesRepr(names: readonly string[]): string {
 /** Encodes `model` as an ONNX model (bytes of a ModelProto). */
 export function exportOnnx(model: YoloModel, o: OnnxOptions): Uint8Array {
   const opset = o.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new RangeError(`--opset must be an integer in ${MIN_OPSET}..${MAX_OPSET} (got ${opset})`);
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new RangeError(`--opset must be an integer in ${MIN_OPSET}..${MAX_OPSET} (got ${opset})`);
   const batch = o.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`--batch must be a positive integer (got ${batch})`);
   const [h, w] = o.img;
@@ -64,6 +67,9 @@ export function exportOnnx(model: YoloModel, o: OnnxOptions): Uint8Array {
       input: [tensorInfo('images', o.dynamic ? ['batch', 3, 'height', 'width'] : [batch, 3, h, w])],
       output: [tensorInfo(out, o.dynamic ? ['batch', 'anchors', model.no] : [batch, n, model.no])],
     },
-    metadataProps: [{ key: 'stride', value: String(Math.max(...model.strides)) }, { key: 'names', value: namesRepr(names) }],
+    metadataProps: [
+      { key: 'stride', value: String(Math.max(...model.strides)) },
+      { key: 'names', value: namesRepr(names) },
+    ],
   });
 }

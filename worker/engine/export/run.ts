@@ -59,13 +59,21 @@ export function exportRun(o: ExportOptions): ExportResult[] {
     const [h, wd] = (o.img ?? [640, 640]).map((v) => checkImgSize(v, stride));
     const batch = o.batch ?? 1;
     return formats.map((format) => {
-      const bytes = exportOnnx(model, { img: [h, wd], batch, ...(o.opset !== undefined ? { opset: o.opset } : {}), dynamic: o.dynamic ?? false, ...(w.names ? { names: w.names } : {}) });
+      const bytes = exportOnnx(model, {
+        img: [h, wd],
+        batch,
+        ...(o.opset !== undefined ? { opset: o.opset } : {}),
+        dynamic: o.dynamic ?? false,
+        ...(w.names ? { names: w.names } : {}),
+      });
       const ext = extname(o.weights);
       const file = o.output ?? `${ext ? o.weights.slice(0, -ext.length) : o.weights}.onnx`;
       writeFileSync(file, bytes);
       const n = model.strides.reduce((s, st) => s + model.na * (h / st) * (wd / st), 0);
       return {
-        format, file, bytes: bytes.length,
+        format,
+        file,
+        bytes: bytes.length,
         input: o.dynamic ? ['batch', 3, 'height', 'width'] : [batch, 3, h, wd],
         output: o.dynamic ? ['batch', 'anchors', model.no] : [batch, n, model.no],
       };

@@ -36,9 +36,18 @@ export function bboxCiou(box1: tf.Tensor2D, box2: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const [x1, y1, w1, h1] = tf.unstack(box1, 1) as tf.Tensor1D[];
     const [x2, y2, w2, h2] = tf.unstack(box2, 1) as tf.Tensor1D[];
-    const w1h = w1.div(2), h1h = h1.div(2), w2h = w2.div(2), h2h = h2.div(2);
-    const b1x1 = x1.sub(w1h), b1x2 = x1.add(w1h), b1y1 = y1.sub(h1h), b1y2 = y1.add(h1h);
-    const b2x1 = x2.sub(w2h), b2x2 = x2.add(w2h), b2y1 = y2.sub(h2h), b2y2 = y2.add(h2h);
+    const w1h = w1.div(2),
+      h1h = h1.div(2),
+      w2h = w2.div(2),
+      h2h = h2.div(2);
+    const b1x1 = x1.sub(w1h),
+      b1x2 = x1.add(w1h),
+      b1y1 = y1.sub(h1h),
+      b1y2 = y1.add(h1h);
+    const b2x1 = x2.sub(w2h),
+      b2x2 = x2.add(w2h),
+      b2y1 = y2.sub(h2h),
+      b2y2 = y2.add(h2h);
     const iw = tf.relu(tf.minimum(b1x2, b2x2).sub(tf.maximum(b1x1, b2x1)));
     const ih = tf.relu(tf.minimum(b1y2, b2y2).sub(tf.maximum(b1y1, b2y1)));
     const inter = iw.mul(ih);
@@ -50,7 +59,11 @@ export function bboxCiou(box1: tf.Tensor2D, box2: tf.Tensor2D): tf.Tensor1D {
     const dx = b2x1.add(b2x2).sub(b1x1).sub(b1x2);
     const dy = b2y1.add(b2y2).sub(b1y1).sub(b1y2);
     const rho2 = dx.square().add(dy.square()).div(4);
-    const v = tf.atan(w2.div(h2)).sub(tf.atan(w1.div(h1))).square().mul(4 / (Math.PI * Math.PI));
+    const v = tf
+      .atan(w2.div(h2))
+      .sub(tf.atan(w1.div(h1)))
+      .square()
+      .mul(4 / (Math.PI * Math.PI));
     const alpha = stopGradient(v.div(v.sub(iou).add(1 + EPS)));
     return iou.sub(rho2.div(c2).add(v.mul(alpha))) as tf.Tensor1D;
   });

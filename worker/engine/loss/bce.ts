@@ -23,7 +23,15 @@ export function bceWithLogits(logits: tf.Tensor, target: tf.Tensor, opts: BceOpt
     let loss: tf.Tensor =
       pw === 1
         ? tf.softplus(logits).sub(target.mul(logits))
-        : tf.sub(1, target).mul(logits).add(target.mul(pw - 1).add(1).mul(tf.softplus(tf.neg(logits))));
+        : tf
+            .sub(1, target)
+            .mul(logits)
+            .add(
+              target
+                .mul(pw - 1)
+                .add(1)
+                .mul(tf.softplus(tf.neg(logits))),
+            );
     if (gamma > 0) {
       const alpha = opts.focalAlpha ?? 0.25;
       const p = tf.sigmoid(logits);

@@ -86,7 +86,10 @@ function buildLevel(
   const { batch, ny, nx } = grid;
   const na = anchors.length;
   // Scaled targets (float32 arithmetic, as the reference does it) and the anchor filter.
-  const gx = new Float64Array(nt), gy = new Float64Array(nt), gw = new Float64Array(nt), gh = new Float64Array(nt);
+  const gx = new Float64Array(nt),
+    gy = new Float64Array(nt),
+    gw = new Float64Array(nt),
+    gh = new Float64Array(nt);
   for (let t = 0; t < nt; t++) {
     gx[t] = f32(targets[t * 6 + 2] * nx);
     gy[t] = f32(targets[t * 6 + 3] * ny);
@@ -97,7 +100,8 @@ function buildLevel(
   for (let a = 0; a < na; a++) {
     const [aw, ah] = anchors[a];
     for (let t = 0; t < nt; t++) {
-      const rw = f32(gw[t] / aw), rh = f32(gh[t] / ah);
+      const rw = f32(gw[t] / aw),
+        rh = f32(gh[t] / ah);
       const worst = Math.max(rw, f32(1 / rw), rh, f32(1 / rh));
       pass[a * nt + t] = worst < anchorT ? 1 : 0;
     }
@@ -105,7 +109,10 @@ function buildLevel(
   // Which neighbour offsets each target uses (own cell always).
   const use = new Uint8Array(5 * nt);
   for (let t = 0; t < nt; t++) {
-    const x = gx[t], y = gy[t], xi = f32(nx - x), yi = f32(ny - y);
+    const x = gx[t],
+      y = gy[t],
+      xi = f32(nx - x),
+      yi = f32(ny - y);
     use[t] = 1;
     use[nt + t] = x % 1 < G && x > 1 ? 1 : 0;
     use[2 * nt + t] = y % 1 < G && y > 1 ? 1 : 0;
@@ -115,9 +122,14 @@ function buildLevel(
   let n = 0;
   for (let o = 0; o < 5; o++) for (let a = 0; a < na; a++) for (let t = 0; t < nt; t++) n += pass[a * nt + t] & use[o * nt + t];
 
-  const b = new Int32Array(n), aa = new Int32Array(n), gj = new Int32Array(n), gi = new Int32Array(n);
-  const slot = new Int32Array(n), tcls = new Int32Array(n);
-  const tbox = new Float32Array(n * 4), anch = new Float32Array(n * 2);
+  const b = new Int32Array(n),
+    aa = new Int32Array(n),
+    gj = new Int32Array(n),
+    gi = new Int32Array(n);
+  const slot = new Int32Array(n),
+    tcls = new Int32Array(n);
+  const tbox = new Float32Array(n * 4),
+    anch = new Float32Array(n * 2);
   let k = 0;
   for (let o = 0; o < 5; o++) {
     const [ox, oy] = OFFSETS[o];
@@ -151,8 +163,10 @@ function buildLevel(
     last.set(slot[q], q);
     hits.set(slot[q], (hits.get(slot[q]) ?? 0) + 1);
   }
-  const objSlot = new Int32Array(last.size), objFrom = new Int32Array(last.size);
-  let u = 0, duplicateSlots = 0;
+  const objSlot = new Int32Array(last.size),
+    objFrom = new Int32Array(last.size);
+  let u = 0,
+    duplicateSlots = 0;
   for (const [s, q] of last) {
     objSlot[u] = s;
     objFrom[u] = q;

@@ -88,11 +88,13 @@ export function prepareTargets(targets: Float32Array, meta: LossMeta, grids: rea
     if (g.no !== meta.nc + 5) throw new Error(`prediction ${i} has ${g.no} outputs, expected nc + 5 = ${meta.nc + 5}`);
   });
   for (let r = 1; r < targets.length; r += 6) {
-    if (!(targets[r] >= 0 && targets[r] < meta.nc)) throw new Error(`target ${(r - 1) / 6} has class ${targets[r]}, outside [0, ${meta.nc})`);
+    if (!(targets[r] >= 0 && targets[r] < meta.nc))
+      throw new Error(`target ${(r - 1) / 6} has class ${targets[r]}, outside [0, ${meta.nc})`);
   }
   const levels = buildTargets(targets, meta.anchors, grids, hyp.anchor_t);
   const exact = grids.every((g) => g.batch * g.na * g.ny * g.nx < FLOAT_EXACT);
-  let nf = 0, ni = 0;
+  let nf = 0,
+    ni = 0;
   const at = levels.map((lt) => {
     const ints = 2 * lt.n + 2 * lt.objSlot.length;
     const a = { anch: nf, tbox: nf + 2 * lt.n, ints: exact ? nf + 6 * lt.n : ni };
@@ -107,7 +109,10 @@ export function prepareTargets(targets: Float32Array, meta: LossMeta, grids: rea
     floats.set(lt.tbox, at[i].tbox);
     const dst: Float32Array | Int32Array = ints ?? floats;
     let o = at[i].ints;
-    for (const part of [lt.slot, lt.tcls, lt.objFrom, lt.objSlot]) { dst.set(part, o); o += part.length; }
+    for (const part of [lt.slot, lt.tcls, lt.objFrom, lt.objSlot]) {
+      dst.set(part, o);
+      o += part.length;
+    }
   });
   return { grids, levels, floats, ints, at };
 }
@@ -132,12 +137,7 @@ export function gridsOf(preds: ReadonlyArray<tf.Tensor>): LossGrid[] {
  * Target assignment runs in plain JS and goes to the backend in one upload (prepareTargets);
  * the training loop puts it in the same upload as the images (computePreparedLoss).
  */
-export function computeLoss(
-  preds: ReadonlyArray<tf.Tensor>,
-  targets: Float32Array,
-  meta: LossMeta,
-  hyp: LossHyp,
-): LossResult {
+export function computeLoss(preds: ReadonlyArray<tf.Tensor>, targets: Float32Array, meta: LossMeta, hyp: LossHyp): LossResult {
   const prep = prepareTargets(targets, meta, gridsOf(preds), hyp);
   return tf.tidy(() => {
     const r = computePreparedLoss(preds, prep, tf.tensor1d(prep.floats), meta, hyp);
@@ -164,14 +164,18 @@ export function computePreparedLoss(
   shapes.forEach((g, i) => {
     const w = prep.grids[i];
     if (!w || g.batch !== w.batch || g.na !== w.na || g.ny !== w.ny || g.nx !== w.nx || g.no !== w.no) {
-      throw new Error(`prediction ${i} is [${[g.batch, g.na, g.ny, g.nx, g.no]}], its targets were prepared for [${w ? [w.batch, w.na, w.ny, w.nx, w.no] : 'nothing'}]`);
+      throw new Error(
+        `prediction ${i} is [${[g.batch, g.na, g.ny, g.nx, g.no]}], its targets were prepared for [${w ? [w.batch, w.na, w.ny, w.nx, w.no] : 'nothing'}]`,
+      );
     }
   });
-  if (uploaded.size !== prep.floats.length) throw new Error(`uploaded targets have ${uploaded.size} values, expected ${prep.floats.length}`);
+  if (uploaded.size !== prep.floats.length)
+    throw new Error(`uploaded targets have ${uploaded.size} values, expected ${prep.floats.length}`);
   const gains = lossGains(hyp, meta.nc, nl, meta.imgsz);
   const balance = objBalance(nl);
   const eps = hyp.label_smoothing;
-  const cp = 1 - 0.5 * eps, cn = 0.5 * eps;
+  const cp = 1 - 0.5 * eps,
+    cn = 0.5 * eps;
   const bs = shapes[0].batch;
 
   return tf.tidy(() => {
@@ -179,21 +183,28 @@ export function computePreparedLoss(
     /** `len` integers at `off` of the level's integer part, as int32 on the backend */
     const intPart = (off: number, len: number): tf.Tensor1D =>
       intsUp ? tf.slice(intsUp, off, len) : tf.cast(tf.slice(uploaded, off, len), 'int32');
-    let lbox: tf.Scalar = tf.scalar(0), lobj: tf.Scalar = tf.scalar(0), lcls: tf.Scalar = tf.scalar(0);
+    let lbox: tf.Scalar = tf.scalar(0),
+      lobj: tf.Scalar = tf.scalar(0),
+      lcls: tf.Scalar = tf.scalar(0);
     for (let i = 0; i < nl; i++) {
       const { batch, na, ny, nx, no } = shapes[i];
       const m = batch * na * ny * nx;
       const lt = prep.levels[i];
       const at = prep.at[i];
-      const n = lt.n, u = lt.objSlot.length;
+      const n = lt.n,
+        u = lt.objSlot.length;
       // One gather reads the assigned rows and the whole objectness column, so that the
       // gradient w.r.t. the level is a single scatter instead of scatter + pad + add; the
       // indices (slot·no + c, then s·no + 4) are made on the backend from the slots.
       const noI = tf.scalar(no, 'int32');
       const column = tf.add(tf.mul(tf.range(0, m, 1, 'int32'), noI), tf.scalar(4, 'int32'));
-      const idx = n > 0
-        ? tf.concat([tf.reshape(tf.add(tf.mul(tf.reshape(intPart(at.ints, n), [n, 1]), noI), tf.range(0, no, 1, 'int32')), [n * no]), column])
-        : column;
+      const idx =
+        n > 0
+          ? tf.concat([
+              tf.reshape(tf.add(tf.mul(tf.reshape(intPart(at.ints, n), [n, 1]), noI), tf.range(0, no, 1, 'int32')), [n * no]),
+              column,
+            ])
+          : column;
       const picked = gatherRows(tf.reshape(preds[i], [m * no, 1]) as tf.Tensor2D, idx as tf.Tensor1D).reshape([n * no + m]);
       const pobj = picked.slice(n * no, m);
       let tobj: tf.Tensor1D;
@@ -201,15 +212,27 @@ export function computePreparedLoss(
         const ps = picked.slice(0, n * no).reshape([n, no]);
         const anch = tf.reshape(tf.slice(uploaded, at.anch, 2 * n), [n, 2]);
         const tbox = tf.reshape(tf.slice(uploaded, at.tbox, 4 * n), [n, 4]) as tf.Tensor2D;
-        const pxy = tf.sigmoid(ps.slice([0, 0], [n, 2])).mul(2).sub(0.5);
-        const pwh = tf.sigmoid(ps.slice([0, 2], [n, 2])).mul(2).square().mul(anch);
+        const pxy = tf
+          .sigmoid(ps.slice([0, 0], [n, 2]))
+          .mul(2)
+          .sub(0.5);
+        const pwh = tf
+          .sigmoid(ps.slice([0, 2], [n, 2]))
+          .mul(2)
+          .square()
+          .mul(anch);
         const iou = bboxCiou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tbox);
         lbox = lbox.add(tf.sub(1, iou).mean()) as tf.Scalar;
-        const objFrom = intPart(at.ints + 2 * n, u), objSlot = tf.reshape(intPart(at.ints + 2 * n + u, u), [u, 1]);
+        const objFrom = intPart(at.ints + 2 * n, u),
+          objSlot = tf.reshape(intPart(at.ints + 2 * n + u, u), [u, 1]);
         tobj = objectnessTarget(iou, objFrom, objSlot, m);
         if (meta.nc > 1) {
           const pcls = ps.slice([0, 5], [n, meta.nc]);
-          const t = tf.oneHot(intPart(at.ints + n, n), meta.nc).toFloat().mul(cp - cn).add(cn);
+          const t = tf
+            .oneHot(intPart(at.ints + n, n), meta.nc)
+            .toFloat()
+            .mul(cp - cn)
+            .add(cn);
           lcls = lcls.add(bceWithLogits(pcls, t, { posWeight: hyp.cls_pw, focalGamma: hyp.fl_gamma })) as tf.Scalar;
         }
       } else {

@@ -88,12 +88,19 @@ export class MetricsAccumulator {
    * (0/1 flags, float32 scores, class ids, counts below 2²⁴).
    */
   pack(): Float32Array {
-    const nd = this.#conf.length, nl = this.#targetCls.length;
+    const nd = this.#conf.length,
+      nl = this.#targetCls.length;
     const cm = this.#confusion?.counts ?? new Float64Array(0);
     const out = new Float32Array(4 + this.#correct.length + 2 * nd + nl + cm.length);
-    out[0] = this.#images; out[1] = nd; out[2] = nl; out[3] = cm.length;
+    out[0] = this.#images;
+    out[1] = nd;
+    out[2] = nl;
+    out[3] = cm.length;
     let o = 4;
-    for (const a of [this.#correct, this.#conf, this.#predCls, this.#targetCls]) { out.set(a, o); o += a.length; }
+    for (const a of [this.#correct, this.#conf, this.#predCls, this.#targetCls]) {
+      out.set(a, o);
+      o += a.length;
+    }
     out.set(cm, o);
     return out;
   }
@@ -102,9 +109,15 @@ export class MetricsAccumulator {
   addPacked(p: Float32Array): void {
     const [images, nd, nl, ncm] = [p[0], p[1], p[2], p[3]];
     const ni = this.#iouv.length;
-    if (p.length !== 4 + nd * ni + 2 * nd + nl + ncm) throw new Error(`packed metrics of length ${p.length} do not match ${nd} detections × ${ni} thresholds, ${nl} labels and ${ncm} confusion cells`);
+    if (p.length !== 4 + nd * ni + 2 * nd + nl + ncm)
+      throw new Error(
+        `packed metrics of length ${p.length} do not match ${nd} detections × ${ni} thresholds, ${nl} labels and ${ncm} confusion cells`,
+      );
     let o = 4;
-    const take = (n: number, into: number[]) => { for (let i = 0; i < n; i++) into.push(p[o + i]); o += n; };
+    const take = (n: number, into: number[]) => {
+      for (let i = 0; i < n; i++) into.push(p[o + i]);
+      o += n;
+    };
     take(nd * ni, this.#correct);
     take(nd, this.#conf);
     take(nd, this.#predCls);
@@ -124,7 +137,8 @@ export class MetricsAccumulator {
     const curves: { value?: MetricCurves } = {};
     const classes = apPerClass(this.#correct, this.#conf, this.#predCls, this.#targetCls, curves);
     const perClass = classes.map((c) => ({ ...c, ap50: c.ap[0], ap50_95: mean(c.ap) }));
-    const map50 = mean(perClass.map((c) => c.ap50)), map = mean(perClass.map((c) => c.ap50_95));
+    const map50 = mean(perClass.map((c) => c.ap50)),
+      map = mean(perClass.map((c) => c.ap50_95));
     return {
       mp: mean(perClass.map((c) => c.p)),
       mr: mean(perClass.map((c) => c.r)),

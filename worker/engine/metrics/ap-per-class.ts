@@ -62,20 +62,28 @@ export function apPerClass(
   for (let i = 0; i < targetCls.length; i++) counts.set(targetCls[i], (counts.get(targetCls[i]) ?? 0) + 1);
   const classes = [...counts.keys()].sort((a, b) => a - b);
   const px = linspace(0, 1, 1000);
-  const pCurves: Float64Array[] = [], rCurves: Float64Array[] = [], aps: number[][] = [], prCurves: Float64Array[] = [];
+  const pCurves: Float64Array[] = [],
+    rCurves: Float64Array[] = [],
+    aps: number[][] = [],
+    prCurves: Float64Array[] = [];
   for (const c of classes) {
     const nl = counts.get(c) as number;
     const idx = order.filter((i) => predCls[i] === c);
-    const pc = new Float64Array(1000), rc = new Float64Array(1000);
+    const pc = new Float64Array(1000),
+      rc = new Float64Array(1000);
     const ap = new Array<number>(T).fill(0);
     if (idx.length > 0) {
       const negConf = idx.map((i) => -conf[i]);
-      const recall: number[][] = [], precision: number[][] = [];
+      const recall: number[][] = [],
+        precision: number[][] = [];
       for (let j = 0; j < T; j++) {
-        let tpc = 0, fpc = 0;
-        const rj: number[] = [], pj: number[] = [];
+        let tpc = 0,
+          fpc = 0;
+        const rj: number[] = [],
+          pj: number[] = [];
         for (const i of idx) {
-          if (tp[i * nt + j]) tpc++; else fpc++;
+          if (tp[i * nt + j]) tpc++;
+          else fpc++;
           rj.push(tpc / (nl + EPS));
           pj.push(tpc / (tpc + fpc));
         }
@@ -104,7 +112,9 @@ export function apPerClass(
   const best = argmax(smooth(meanF1, 0.1));
   if (curves) curves.value = { px, classes, p: pCurves, r: rCurves, f1: f1Curves, pr: prCurves, ap50: aps.map((a) => a[0]) };
   return classes.map((c, ci) => {
-    const p = pCurves[ci][best], r = rCurves[ci][best], labels = counts.get(c) as number;
+    const p = pCurves[ci][best],
+      r = rCurves[ci][best],
+      labels = counts.get(c) as number;
     const tpN = roundHalfEven(r * labels);
     return { cls: c, labels, p, r, f1: f1Curves[ci][best], ap: aps[ci], tp: tpN, fp: roundHalfEven(tpN / (p + EPS) - tpN) };
   });
@@ -124,7 +134,8 @@ export function computeAp(recall: readonly number[], precision: readonly number[
   const mpre = [1, ...precision, 0];
   for (let i = mpre.length - 2; i >= 0; i--) mpre[i] = Math.max(mpre[i], mpre[i + 1]);
   const x = linspace(0, 1, 101);
-  let area = 0, prev = interp(x[0], mrec, mpre);
+  let area = 0,
+    prev = interp(x[0], mrec, mpre);
   for (let i = 1; i < x.length; i++) {
     const y = interp(x[i], mrec, mpre);
     area += ((x[i] - x[i - 1]) * (y + prev)) / 2;
@@ -141,10 +152,12 @@ export function interp(x: number, xp: ArrayLike<number>, fp: ArrayLike<number>, 
   const n = xp.length;
   if (x < xp[0]) return left ?? fp[0];
   if (x > xp[n - 1]) return right ?? fp[n - 1];
-  let lo = 0, hi = n;
+  let lo = 0,
+    hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (x >= xp[mid]) lo = mid + 1; else hi = mid;
+    if (x >= xp[mid]) lo = mid + 1;
+    else hi = mid;
   }
   const j = lo - 1;
   if (j === n - 1 || xp[j] === x) return fp[j];

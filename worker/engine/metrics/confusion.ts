@@ -20,7 +20,11 @@ export class ConfusionMatrix {
   /** (nc + 1)² counts, row-major: row = predicted class, column = true class; index nc = background */
   readonly counts: Float64Array;
 
-  constructor(nc: number, readonly conf = CONFUSION_CONF, readonly iou = CONFUSION_IOU) {
+  constructor(
+    nc: number,
+    readonly conf = CONFUSION_CONF,
+    readonly iou = CONFUSION_IOU,
+  ) {
     this.nc = nc;
     this.counts = new Float64Array((nc + 1) * (nc + 1));
   }
@@ -39,7 +43,8 @@ export class ConfusionMatrix {
   #bump(p: number, t: number): void {
     // a class id beyond nc (a bad label file) counts as background rather than corrupting a neighbour
     const n = this.nc + 1;
-    const pp = p >= 0 && p < this.nc ? p : this.nc, tt = t >= 0 && t < this.nc ? t : this.nc;
+    const pp = p >= 0 && p < this.nc ? p : this.nc,
+      tt = t >= 0 && t < this.nc ? t : this.nc;
     this.counts[pp * n + tt] += 1;
   }
 
@@ -57,7 +62,8 @@ export class ConfusionMatrix {
       }
     }
     pairs.sort((a, b) => b[2] - a[2] || a[0] - b[0] || a[1] - b[1]);
-    const labelTo = new Map<number, number>(), detTaken = new Set<number>();
+    const labelTo = new Map<number, number>(),
+      detTaken = new Set<number>();
     for (const [l, d] of pairs) {
       if (labelTo.has(l) || detTaken.has(d)) continue;
       labelTo.set(l, d);
@@ -72,12 +78,17 @@ export class ConfusionMatrix {
 
   /** Adds another matrix's counts (same nc), e.g. another rank's. */
   addCounts(counts: ArrayLike<number>): void {
-    if (counts.length !== this.counts.length) throw new Error(`confusion counts of length ${counts.length} do not match ${this.nc} classes`);
+    if (counts.length !== this.counts.length)
+      throw new Error(`confusion counts of length ${counts.length} do not match ${this.nc} classes`);
     for (let i = 0; i < counts.length; i++) this.counts[i] += counts[i];
   }
 
   /** Labels per true class (column sums, background row included): every label lands in exactly one cell. */
   labelsPerClass(): number[] {
-    return Array.from({ length: this.nc }, (_, t) => { let s = 0; for (let p = 0; p <= this.nc; p++) s += this.at(p, t); return s; });
+    return Array.from({ length: this.nc }, (_, t) => {
+      let s = 0;
+      for (let p = 0; p <= this.nc; p++) s += this.at(p, t);
+      return s;
+    });
   }
 }

@@ -18,7 +18,8 @@ export function matchDetections(
   labels: ArrayLike<number>,
   iouThresholds: readonly number[] = IOU_THRESHOLDS,
 ): Uint8Array {
-  const nd = detections.length / 6, nl = labels.length / 5;
+  const nd = detections.length / 6,
+    nl = labels.length / 5;
   const nt = iouThresholds.length;
   const correct = new Uint8Array(nd * nt);
   if (!nd || !nl) return correct;
@@ -30,7 +31,8 @@ export function matchDetections(
       iou[l * nd + d] = iouXyxy(lb, [detections[d * 6], detections[d * 6 + 1], detections[d * 6 + 2], detections[d * 6 + 3]]);
     }
   }
-  const bestLabel = new Int32Array(nd), bestIou = new Float64Array(nd);
+  const bestLabel = new Int32Array(nd),
+    bestIou = new Float64Array(nd);
   const takenBy = new Int32Array(nl);
   iouThresholds.forEach((thr, ti) => {
     // Each detection's best same-class label at this threshold.

@@ -34,7 +34,8 @@ export function nonMaxSuppression(pred: Float32Array | tf.Tensor3D, opts: NmsOpt
     if (!opts.shape) throw new Error('nonMaxSuppression: a Float32Array input needs opts.shape [batch, N, 5 + nc]');
     data = pred;
     shape = opts.shape;
-    if (data.length !== shape[0] * shape[1] * shape[2]) throw new Error(`nonMaxSuppression: ${data.length} values for shape ${shape.join('x')}`);
+    if (data.length !== shape[0] * shape[1] * shape[2])
+      throw new Error(`nonMaxSuppression: ${data.length} values for shape ${shape.join('x')}`);
   } else {
     data = pred.dataSync() as Float32Array;
     shape = pred.shape;
@@ -57,8 +58,13 @@ export function nonMaxSuppression(pred: Float32Array | tf.Tensor3D, opts: NmsOpt
 }
 
 interface Resolved {
-  confThres: number; iouThres: number; multiLabel: boolean; maxDet: number;
-  classes: Set<number> | null; agnostic: boolean; maxNms: number;
+  confThres: number;
+  iouThres: number;
+  multiLabel: boolean;
+  maxDet: number;
+  classes: Set<number> | null;
+  agnostic: boolean;
+  maxNms: number;
 }
 
 function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolved): Detections {
@@ -66,7 +72,9 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
   // model at conf 0.001 can yield millions of them.
   let count = 0;
   for (let r = 0; r < n; r++) if (x[r * no + 4] > o.confThres) count += o.multiLabel ? nc : 1;
-  const rowsA = new Int32Array(count), clsA = new Int32Array(count), confA = new Float32Array(count);
+  const rowsA = new Int32Array(count),
+    clsA = new Int32Array(count),
+    confA = new Float32Array(count);
   let m = 0;
   for (let r = 0; r < n; r++) {
     const obj = x[r * no + 4];
@@ -74,15 +82,29 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
     if (o.multiLabel) {
       for (let c = 0; c < nc; c++) {
         const s = Math.fround(x[r * no + 5 + c] * obj);
-        if (s > o.confThres && (!o.classes || o.classes.has(c))) { rowsA[m] = r; clsA[m] = c; confA[m] = s; m++; }
+        if (s > o.confThres && (!o.classes || o.classes.has(c))) {
+          rowsA[m] = r;
+          clsA[m] = c;
+          confA[m] = s;
+          m++;
+        }
       }
     } else {
-      let best = 0, bs = Math.fround(x[r * no + 5] * obj);
+      let best = 0,
+        bs = Math.fround(x[r * no + 5] * obj);
       for (let c = 1; c < nc; c++) {
         const s = Math.fround(x[r * no + 5 + c] * obj);
-        if (s > bs) { bs = s; best = c; }
+        if (s > bs) {
+          bs = s;
+          best = c;
+        }
       }
-      if (bs > o.confThres && (!o.classes || o.classes.has(best))) { rowsA[m] = r; clsA[m] = best; confA[m] = bs; m++; }
+      if (bs > o.confThres && (!o.classes || o.classes.has(best))) {
+        rowsA[m] = r;
+        clsA[m] = best;
+        confA[m] = bs;
+        m++;
+      }
     }
   }
   // Only the maxNms most confident go into NMS: find the cut by selection, not by sorting all.
@@ -91,12 +113,18 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
   for (let i = 0; i < m; i++) if (confA[i] >= cut) sel.push(i);
   sel.sort((p, q) => confA[q] - confA[p] || p - q);
   const order = sel.slice(0, o.maxNms);
-  const rows = order.map((i) => rowsA[i]), cls = order.map((i) => clsA[i]), conf = order.map((i) => confA[i]);
+  const rows = order.map((i) => rowsA[i]),
+    cls = order.map((i) => clsA[i]),
+    conf = order.map((i) => confA[i]);
   const k = order.length;
-  const bx = new Float64Array(k * 4), area = new Float64Array(k);
+  const bx = new Float64Array(k * 4),
+    area = new Float64Array(k);
   for (let i = 0; i < k; i++) {
     const r = rows[i];
-    const xc = x[r * no], yc = x[r * no + 1], w = x[r * no + 2], h = x[r * no + 3];
+    const xc = x[r * no],
+      yc = x[r * no + 1],
+      w = x[r * no + 2],
+      h = x[r * no + 3];
     bx[i * 4] = Math.fround(xc - w / 2);
     bx[i * 4 + 1] = Math.fround(yc - h / 2);
     bx[i * 4 + 2] = Math.fround(xc + w / 2);
@@ -142,11 +170,13 @@ function nmsImage(x: Float32Array, n: number, no: number, nc: number, o: Resolve
 
 /** The k-th largest value (k ≥ 1) of a, by in-place quickselect (a is scrambled). */
 function kthLargest(a: Float32Array, k: number): number {
-  let lo = 0, hi = a.length - 1;
+  let lo = 0,
+    hi = a.length - 1;
   const target = k - 1;
   while (lo < hi) {
     const pivot = a[(lo + hi) >>> 1];
-    let i = lo, j = hi;
+    let i = lo,
+      j = hi;
     while (i <= j) {
       while (a[i] > pivot) i++;
       while (a[j] < pivot) j--;

@@ -10,7 +10,13 @@ export class Bottleneck implements Block {
   readonly cv1: Conv;
   readonly cv2: Conv;
   readonly add: boolean;
-  constructor(cIn: number, readonly outChannels: number, shortcut: boolean, e: number, rng: SeededRandom) {
+  constructor(
+    cIn: number,
+    readonly outChannels: number,
+    shortcut: boolean,
+    e: number,
+    rng: SeededRandom,
+  ) {
     const hidden = Math.trunc(outChannels * e);
     this.cv1 = new Conv(cIn, hidden, 1, 1, null, true, rng);
     this.cv2 = new Conv(hidden, outChannels, 3, 1, null, true, rng);
@@ -49,7 +55,14 @@ export class C3 implements Block {
   readonly cv2: Conv;
   readonly cv3: Conv;
   readonly m: Bottleneck[];
-  constructor(cIn: number, readonly outChannels: number, n: number, shortcut: boolean, e: number, rng: SeededRandom) {
+  constructor(
+    cIn: number,
+    readonly outChannels: number,
+    n: number,
+    shortcut: boolean,
+    e: number,
+    rng: SeededRandom,
+  ) {
     const hidden = Math.trunc(outChannels * e);
     // construction order = PyTorch registration order (cv1, cv2, cv3, m), which fixes the init stream
     this.cv1 = new Conv(cIn, hidden, 1, 1, null, true, rng);
@@ -102,7 +115,12 @@ export class SPPF implements Block {
   readonly type = 'SPPF';
   readonly cv1: Conv;
   readonly cv2: Conv;
-  constructor(cIn: number, readonly outChannels: number, readonly k: number, rng: SeededRandom) {
+  constructor(
+    cIn: number,
+    readonly outChannels: number,
+    readonly k: number,
+    rng: SeededRandom,
+  ) {
     const hidden = Math.trunc(cIn / 2);
     this.cv1 = new Conv(cIn, hidden, 1, 1, null, true, rng);
     this.cv2 = new Conv(hidden * 4, outChannels, 1, 1, null, true, rng);
@@ -143,7 +161,10 @@ export class SPPF implements Block {
 /** `nn.Upsample(None, scale, 'nearest')` with an integer scale factor. */
 export class Upsample implements Block {
   readonly type = 'nn.Upsample';
-  constructor(readonly outChannels: number, readonly scale: number) {}
+  constructor(
+    readonly outChannels: number,
+    readonly scale: number,
+  ) {}
 
   /**
    * out[y][x] = in[⌊y/s⌋][⌊x/s⌋], PyTorch's 'nearest'. Built from two rank-3 broadcasts rather

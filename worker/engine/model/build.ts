@@ -53,7 +53,8 @@ export function buildGraph(yaml: ModelYaml, seed: number): BuiltGraph {
     const fromRaw = f;
     const from = (Array.isArray(f) ? f : [f]).map((x) => (x < 0 ? i + x : x));
     for (const x of from) {
-      if (x >= i || (x < 0 && i > 0) || x < -1) throw new ModelConfigError(`layer ${i} (${module}): 'from' ${JSON.stringify(f)} must point to an earlier layer`);
+      if (x >= i || (x < 0 && i > 0) || x < -1)
+        throw new ModelConfigError(`layer ${i} (${module}): 'from' ${JSON.stringify(f)} must point to an earlier layer`);
     }
     const inChannels = from.map((x) => (x === -1 ? 3 : channels[x]));
     const n = scaleDepth(nRaw, yaml.depth_multiple);
@@ -76,11 +77,25 @@ export function buildGraph(yaml: ModelYaml, seed: number): BuiltGraph {
   if (nc !== yaml.nc) throw new ModelConfigError(`Detect: nc argument ${String(nc)} differs from the model nc ${yaml.nc}`);
   const anchorsPx = anchorPixels(anchorsArg, d.from.length);
   const anchorsGrid = orderAnchors(anchorsPx, strides).map((l, i) => l.map(([w, h]) => [w / strides[i], h / strides[i]]));
-  const detect = new Detect(yaml.nc, anchorsGrid, d.from.map((x) => channels[x]), strides, rng);
+  const detect = new Detect(
+    yaml.nc,
+    anchorsGrid,
+    d.from.map((x) => channels[x]),
+    strides,
+    rng,
+  );
   const shownArgs = [yaml.nc, anchorsArg, d.from.map((x) => channels[x])];
   layers.push({
-    index: d.index, from: d.from, fromRaw: d.fromRaw, n: 1, type: 'Detect', args: d.args, qualname: 'models.yolo.Detect', shownArgs,
-    block: null, outChannels: detect.no * detect.na,
+    index: d.index,
+    from: d.from,
+    fromRaw: d.fromRaw,
+    n: 1,
+    type: 'Detect',
+    args: d.args,
+    qualname: 'models.yolo.Detect',
+    shownArgs,
+    block: null,
+    outChannels: detect.no * detect.na,
   });
   return { layers, detect, strides };
 }
@@ -101,9 +116,11 @@ function anchorPixels(arg: unknown, nl: number): number[][][] {
   if (typeof arg === 'number' && Number.isInteger(arg) && arg > 0) {
     return Array.from({ length: nl }, () => Array.from({ length: arg }, (_, a) => [2 * a, 2 * a + 1]));
   }
-  if (!Array.isArray(arg) || arg.length !== nl) throw new ModelConfigError(`Detect: anchors must be ${nl} lists (one per input) or a count`);
+  if (!Array.isArray(arg) || arg.length !== nl)
+    throw new ModelConfigError(`Detect: anchors must be ${nl} lists (one per input) or a count`);
   const levels = arg.map((l) => {
-    if (!Array.isArray(l) || l.length % 2 !== 0 || l.some((v) => typeof v !== 'number')) throw new ModelConfigError('Detect: each anchor level must be [w0, h0, w1, h1, …]');
+    if (!Array.isArray(l) || l.length % 2 !== 0 || l.some((v) => typeof v !== 'number'))
+      throw new ModelConfigError('Detect: each anchor level must be [w0, h0, w1, h1, …]');
     return Array.from({ length: l.length / 2 }, (_, a) => [l[2 * a] as number, l[2 * a + 1] as number]);
   });
   if (new Set(levels.map((l) => l.length)).size !== 1) throw new ModelConfigError('Detect: every level needs the same number of anchors');

@@ -35,9 +35,12 @@ export class Conv2d {
     const bound = convInitBound(fanIn);
     // drawn in PyTorch's OIHW order and written to HWIO places, so the layout never changes the numbers
     const hwio = new Float32Array(cOut * fanIn);
-    for (let o = 0; o < cOut; o++) for (let i = 0; i < cIn; i++) for (let h = 0; h < k; h++) for (let w = 0; w < k; w++) {
-      hwio[((h * k + w) * cIn + i) * cOut + o] = (rng.next() * 2 - 1) * bound;
-    }
+    for (let o = 0; o < cOut; o++)
+      for (let i = 0; i < cIn; i++)
+        for (let h = 0; h < k; h++)
+          for (let w = 0; w < k; w++) {
+            hwio[((h * k + w) * cIn + i) * cOut + o] = (rng.next() * 2 - 1) * bound;
+          }
     this.weight = tf.variable(tf.tensor4d(hwio, [k, k, cIn, cOut]), true);
     this.bias = withBias ? tf.variable(tf.tensor1d(uniform(rng, cOut, bound)), true) : null;
   }
@@ -52,7 +55,9 @@ export class Conv2d {
   }
 
   tensors(prefix: string, biasKind: 'bias' = 'bias'): NamedTensor[] {
-    const out: NamedTensor[] = [{ name: `${prefix}.weight`, variable: this.weight, kind: 'weight', torchShape: [this.cOut, this.cIn, this.k, this.k] }];
+    const out: NamedTensor[] = [
+      { name: `${prefix}.weight`, variable: this.weight, kind: 'weight', torchShape: [this.cOut, this.cIn, this.k, this.k] },
+    ];
     if (this.bias) out.push({ name: `${prefix}.bias`, variable: this.bias, kind: biasKind, torchShape: [this.cOut] });
     return out;
   }
@@ -75,7 +80,11 @@ export class BatchNorm2d {
   readonly beta: tf.Variable<tf.Rank.R1>;
   readonly runningMean: tf.Variable<tf.Rank.R1>;
   readonly runningVar: tf.Variable<tf.Rank.R1>;
-  constructor(readonly channels: number, readonly eps = BN_EPS, readonly momentum = BN_MOMENTUM) {
+  constructor(
+    readonly channels: number,
+    readonly eps = BN_EPS,
+    readonly momentum = BN_MOMENTUM,
+  ) {
     this.gamma = tf.variable(tf.ones([channels]), true);
     this.beta = tf.variable(tf.zeros([channels]), true);
     this.runningMean = tf.variable(tf.zeros([channels]), false);
@@ -105,7 +114,9 @@ export class BatchNorm2d {
    * back to the host (the constants are kept scalars, constants.ts).
    */
   private updateRunningStats(mean: tf.Tensor1D, biasedVar: tf.Tensor1D, n: number): void {
-    const mf = constant(this.momentum), om = constant(1 - this.momentum), c = constant(n > 1 ? n / (n - 1) : 1);
+    const mf = constant(this.momentum),
+      om = constant(1 - this.momentum),
+      c = constant(n > 1 ? n / (n - 1) : 1);
     tf.tidy(() => {
       this.runningMean.assign(tf.add(tf.mul(this.runningMean, om), tf.mul(mean, mf)));
       this.runningVar.assign(tf.add(tf.mul(this.runningVar, om), tf.mul(tf.mul(biasedVar, c), mf)));
@@ -142,7 +153,15 @@ export class Conv implements Block {
   readonly type = 'Conv';
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
-  constructor(cIn: number, readonly outChannels: number, k: number, s: number, p: number | null, readonly act: boolean, rng: SeededRandom) {
+  constructor(
+    cIn: number,
+    readonly outChannels: number,
+    k: number,
+    s: number,
+    p: number | null,
+    readonly act: boolean,
+    rng: SeededRandom,
+  ) {
     this.conv = new Conv2d(cIn, outChannels, k, s, autopad(k, p), false, rng);
     this.bn = new BatchNorm2d(outChannels);
   }

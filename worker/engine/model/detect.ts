@@ -16,7 +16,13 @@ export class Detect {
   /** anchors in grid units per level, [nl][na][2] (pixels / stride) */
   anchors: number[][][];
 
-  constructor(readonly nc: number, anchorsGrid: number[][][], readonly inChannels: number[], readonly strides: number[], rng: SeededRandom) {
+  constructor(
+    readonly nc: number,
+    anchorsGrid: number[][][],
+    readonly inChannels: number[],
+    readonly strides: number[],
+    rng: SeededRandom,
+  ) {
     this.nl = anchorsGrid.length;
     this.na = anchorsGrid[0].length;
     this.no = nc + 5;
@@ -64,10 +70,11 @@ export class Detect {
         const wh = tf.slice(sig, [0, 0, 0, 0, 2], [b, na, ny, nx, 2]);
         const rest = tf.slice(sig, [0, 0, 0, 0, 4], [b, na, ny, nx, no - 4]);
         const grid = new Float32Array(ny * nx * 2);
-        for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) {
-          grid[(y * nx + x) * 2] = x - 0.5;
-          grid[(y * nx + x) * 2 + 1] = y - 0.5;
-        }
+        for (let y = 0; y < ny; y++)
+          for (let x = 0; x < nx; x++) {
+            grid[(y * nx + x) * 2] = x - 0.5;
+            grid[(y * nx + x) * 2 + 1] = y - 0.5;
+          }
         const anchorPx = new Float32Array(na * 2);
         for (let a = 0; a < na; a++) {
           anchorPx[a * 2] = this.anchors[i][a][0] * s;

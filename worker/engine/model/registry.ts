@@ -98,7 +98,10 @@ export const REGISTRY: Readonly<Record<string, BlockSpec<never>>> = Object.freez
   SPPF: spec({
     qualname: 'models.common.SPPF',
     channelArgs: true,
-    args: z.tuple([int.positive()]).rest(int.positive()).transform(([c2, k = 5]) => ({ c2, k })),
+    args: z
+      .tuple([int.positive()])
+      .rest(int.positive())
+      .transform(([c2, k = 5]) => ({ c2, k })),
     takesRepeats: false,
     build: (a, ctx) => new SPPF(single(ctx, 'SPPF'), scaleWidth(a.c2, ctx), a.k, ctx.rng),
   }),
@@ -150,7 +153,9 @@ export function buildBlock(module: string, args: unknown[], index: number, ctx: 
   }
   const r = (s.args as z.ZodType<unknown>).safeParse(resolveArgs(args, ctx.yaml));
   if (!r.success) {
-    throw new ModelConfigError(`layer ${index} (${module}): bad args ${JSON.stringify(args)}: ${r.error.issues.map((i) => i.message).join('; ')}`);
+    throw new ModelConfigError(
+      `layer ${index} (${module}): bad args ${JSON.stringify(args)}: ${r.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   const build = s.build as (a: unknown, c: BuildContext) => Block;
   let block: Block;

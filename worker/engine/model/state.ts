@@ -46,18 +46,24 @@ const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 /** OIHW → HWIO for a flat array. */
 export function oihwToHwio(src: Float32Array, [o, i, h, w]: readonly number[]): Float32Array {
   const out = new Float32Array(src.length);
-  for (let oo = 0; oo < o; oo++) for (let ii = 0; ii < i; ii++) for (let hh = 0; hh < h; hh++) for (let ww = 0; ww < w; ww++) {
-    out[((hh * w + ww) * i + ii) * o + oo] = src[((oo * i + ii) * h + hh) * w + ww];
-  }
+  for (let oo = 0; oo < o; oo++)
+    for (let ii = 0; ii < i; ii++)
+      for (let hh = 0; hh < h; hh++)
+        for (let ww = 0; ww < w; ww++) {
+          out[((hh * w + ww) * i + ii) * o + oo] = src[((oo * i + ii) * h + hh) * w + ww];
+        }
   return out;
 }
 
 /** HWIO → OIHW for a flat array (`shape` is the OIHW shape). */
 export function hwioToOihw(src: Float32Array, [o, i, h, w]: readonly number[]): Float32Array {
   const out = new Float32Array(src.length);
-  for (let oo = 0; oo < o; oo++) for (let ii = 0; ii < i; ii++) for (let hh = 0; hh < h; hh++) for (let ww = 0; ww < w; ww++) {
-    out[((oo * i + ii) * h + hh) * w + ww] = src[((hh * w + ww) * i + ii) * o + oo];
-  }
+  for (let oo = 0; oo < o; oo++)
+    for (let ii = 0; ii < i; ii++)
+      for (let hh = 0; hh < h; hh++)
+        for (let ww = 0; ww < w; ww++) {
+          out[((oo * i + ii) * h + hh) * w + ww] = src[((hh * w + ww) * i + ii) * o + oo];
+        }
   return out;
 }
 
@@ -88,12 +94,17 @@ export function assignTensors(
     if (IGNORED.test(name)) continue;
     const t = byName.get(name);
     if (!t) {
-      if (onExtra(name, src)) { loaded.push(name); continue; }
+      if (onExtra(name, src)) {
+        loaded.push(name);
+        continue;
+      }
       (strict ? problems : skipped).push(strict ? `unexpected tensor ${name}` : name);
       continue;
     }
     const want = t.torchShape;
-    const shapeOk = src.shape ? src.shape.length === want.length && src.shape.every((d, k) => d === want[k]) : src.data.length === product(want);
+    const shapeOk = src.shape
+      ? src.shape.length === want.length && src.shape.every((d, k) => d === want[k])
+      : src.data.length === product(want);
     if (!shapeOk || src.data.length !== product(want)) {
       const msg = `${name}: shape ${JSON.stringify(src.shape ?? [src.data.length])} != model ${JSON.stringify(want)}`;
       if (strict) problems.push(msg);
@@ -105,8 +116,12 @@ export function assignTensors(
     loaded.push(name);
   }
   const absent = targets.filter((t) => !source.has(t.name)).map((t) => t.name);
-  if (strict && absent.length) problems.push(`missing ${absent.length} tensors (${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''})`);
-  if (problems.length) throw new StateDictError(`cannot load state: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; … ${problems.length - 8} more` : ''}`);
+  if (strict && absent.length)
+    problems.push(`missing ${absent.length} tensors (${absent.slice(0, 5).join(', ')}${absent.length > 5 ? ', …' : ''})`);
+  if (problems.length)
+    throw new StateDictError(
+      `cannot load state: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; … ${problems.length - 8} more` : ''}`,
+    );
   // assign only after every check passed, so a failed strict load changes nothing
   // copied: TF.js's CPU backend would otherwise keep the caller's array (or the whole blob) as the variable's storage
   for (const [v, data] of updates) tf.tidy(() => v.assign(tf.tensor(data.slice(), v.shape)));
@@ -118,8 +133,10 @@ export function assignTensors(
 export function torchBlobToMap(blob: Float32Array, tensors: readonly TorchTensorInfo[]): Map<string, SourceTensor> {
   const out = new Map<string, SourceTensor>();
   for (const t of tensors) {
-    if (t.numel !== product(t.shape)) throw new StateDictError(`${t.name}: numel ${t.numel} != product of shape ${JSON.stringify(t.shape)}`);
-    if (t.offset < 0 || t.offset + t.numel > blob.length) throw new StateDictError(`${t.name}: [${t.offset}, ${t.offset + t.numel}) lies outside the blob of ${blob.length}`);
+    if (t.numel !== product(t.shape))
+      throw new StateDictError(`${t.name}: numel ${t.numel} != product of shape ${JSON.stringify(t.shape)}`);
+    if (t.offset < 0 || t.offset + t.numel > blob.length)
+      throw new StateDictError(`${t.name}: [${t.offset}, ${t.offset + t.numel}) lies outside the blob of ${blob.length}`);
     out.set(t.name, { data: blob.subarray(t.offset, t.offset + t.numel), shape: t.shape });
   }
   return out;

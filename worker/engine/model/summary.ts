@@ -86,7 +86,7 @@ export function thopOps(o: OpCount): number {
 /** GFLOPs as Ultralytics prints them: measured at max(stride, 32) px, scaled by (img/stride)². */
 export function gflops(g: BuiltGraph, img: number): number {
   const s = Math.max(Math.max(...g.strides), 32);
-  return (thopOps(countOps(g, s)) * 2) / 1e9 * (img / s) * (img / s);
+  return ((thopOps(countOps(g, s)) * 2) / 1e9) * (img / s) * (img / s);
 }
 
 /** `YOLOv5s summary: 214 layers, 7235389 parameters, 7235389 gradients, 16.6 GFLOPs` */

@@ -4,7 +4,15 @@ import { buildGraph, type BuiltGraph, type Layer } from './build.ts';
 import type { Detect } from './detect.ts';
 import type { ForwardContext, NamedTensor } from './module.ts';
 import { loadModelYaml, type ModelYaml } from './model-yaml.ts';
-import { assignTensors, torchBlobToMap, type LoadOptions, type LoadReport, type SourceTensor, type TorchTensorInfo, StateDictError } from './state.ts';
+import {
+  assignTensors,
+  torchBlobToMap,
+  type LoadOptions,
+  type LoadReport,
+  type SourceTensor,
+  type TorchTensorInfo,
+  StateDictError,
+} from './state.ts';
 import { countModules, gflops, type LayerRowInfo, type ModelSummary } from './summary.ts';
 
 /** Options of {@link buildModel}. */
@@ -72,9 +80,7 @@ export class YoloModel {
     this.no = d.no;
     this.strides = [...this.graph.strides];
     const detectLayer = this.graph.layers[this.graph.layers.length - 1];
-    this.named = [
-      ...this.graph.layers.flatMap((l) => (l.block ? l.block.tensors(`model.${l.index}`) : d.tensors(`model.${l.index}`))),
-    ];
+    this.named = [...this.graph.layers.flatMap((l) => (l.block ? l.block.tensors(`model.${l.index}`) : d.tensors(`model.${l.index}`)))];
     this.anchorsName = `model.${detectLayer.index}${ANCHORS_SUFFIX}`;
     this.lastUse = this.graph.layers.map(() => -1);
     for (const l of this.graph.layers) for (const k of l.from) if (k >= 0) this.lastUse[k] = Math.max(this.lastUse[k], l.index);
@@ -201,14 +207,20 @@ export class YoloModel {
     });
     const a: Float32Array | null = anchors;
     if (a) {
-      this.setAnchors(Array.from({ length: this.nl }, (_, l) => Array.from({ length: this.na }, (_, k) => [a[(l * this.na + k) * 2], a[(l * this.na + k) * 2 + 1]])));
+      this.setAnchors(
+        Array.from({ length: this.nl }, (_, l) =>
+          Array.from({ length: this.na }, (_, k) => [a[(l * this.na + k) * 2], a[(l * this.na + k) * 2 + 1]]),
+        ),
+      );
     }
     return report;
   }
 
   /** Number of learnable parameters. */
   paramCount(): number {
-    return this.named.filter((t) => t.kind === 'weight' || t.kind === 'bnWeight' || t.kind === 'bias').reduce((s, t) => s + t.variable.size, 0);
+    return this.named
+      .filter((t) => t.kind === 'weight' || t.kind === 'bnWeight' || t.kind === 'bias')
+      .reduce((s, t) => s + t.variable.size, 0);
   }
 
   /** Ultralytics-style summary at `img` pixels (default 640). */
@@ -224,7 +236,16 @@ export class YoloModel {
       const params = this.named
         .filter((t) => t.name.startsWith(prefix) && t.kind !== 'runningMean' && t.kind !== 'runningVar')
         .reduce((s, t) => s + t.variable.size, 0);
-      return { index: l.index, from: l.fromRaw, n: l.n, params, module: l.type, qualname: l.qualname, args: l.args, shownArgs: l.shownArgs };
+      return {
+        index: l.index,
+        from: l.fromRaw,
+        n: l.n,
+        params,
+        module: l.type,
+        qualname: l.qualname,
+        args: l.args,
+        shownArgs: l.shownArgs,
+      };
     });
   }
 

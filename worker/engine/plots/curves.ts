@@ -54,7 +54,12 @@ export async function plotPrCurve(curves: MetricCurves | undefined, names: reado
 }
 
 /** F1_curve / P_curve / R_curve: a metric over the confidence threshold per class, and the smoothed mean with its best point. */
-export async function plotMetricCurve(curves: MetricCurves | undefined, names: readonly string[], which: 'f1' | 'p' | 'r', out: string): Promise<string> {
+export async function plotMetricCurve(
+  curves: MetricCurves | undefined,
+  names: readonly string[],
+  which: 'f1' | 'p' | 'r',
+  out: string,
+): Promise<string> {
   const ylabel = { f1: 'F1', p: 'Precision', r: 'Recall' }[which];
   const p = frame(`${ylabel}-Confidence Curve`, 'Confidence', ylabel);
   const body = [p.frame()];
@@ -68,7 +73,10 @@ export async function plotMetricCurve(curves: MetricCurves | undefined, names: r
       body.push(p.line(curves.px, rows[i], { color, width: 1.5 }));
       if (few) entries.push({ label: nameOf(names, c), color });
     });
-    const all = smooth(Float64Array.from(curves.px, (_, k) => mean(rows, k)), 0.05);
+    const all = smooth(
+      Float64Array.from(curves.px, (_, k) => mean(rows, k)),
+      0.05,
+    );
     let best = 0;
     for (let k = 1; k < all.length; k++) if (all[k] > all[best]) best = k;
     body.push(p.line(curves.px, all, { color: ALL, width: 4 }));

@@ -26,9 +26,17 @@ export { writePicture, svgDoc, FONT } from './svg.ts';
 export const PLOTTED_BATCHES = 3;
 
 /** The pictures of the label set (before training): labels.jpg, labels_correlogram.jpg. */
-export async function plotLabelSet(dir: string, perImage: ReadonlyArray<ArrayLike<number>>, nc: number, names: readonly string[]): Promise<string[]> {
+export async function plotLabelSet(
+  dir: string,
+  perImage: ReadonlyArray<ArrayLike<number>>,
+  nc: number,
+  names: readonly string[],
+): Promise<string[]> {
   const rows = flattenLabels(perImage);
-  return [await plotLabels(rows, nc, names, join(dir, 'labels.jpg')), await plotLabelsCorrelogram(rows, join(dir, 'labels_correlogram.jpg'))];
+  return [
+    await plotLabels(rows, nc, names, join(dir, 'labels.jpg')),
+    await plotLabelsCorrelogram(rows, join(dir, 'labels_correlogram.jpg')),
+  ];
 }
 
 /** train_batch{index}.jpg: the augmented batch with its labels. */
@@ -37,7 +45,13 @@ export async function plotTrainBatch(dir: string, index: number, batch: PictureB
 }
 
 /** val_batch{index}_labels.jpg and val_batch{index}_pred.jpg: ground truth beside predictions. */
-export async function plotValBatch(dir: string, index: number, batch: PictureBatch, detections: readonly ArrayLike<number>[], names: readonly string[]): Promise<string[]> {
+export async function plotValBatch(
+  dir: string,
+  index: number,
+  batch: PictureBatch,
+  detections: readonly ArrayLike<number>[],
+  names: readonly string[],
+): Promise<string[]> {
   return [
     await plotBatch(batch, targetBoxes(batch), names, join(dir, `val_batch${index}_labels.jpg`)),
     await plotBatch(batch, predictionBoxes(detections), names, join(dir, `val_batch${index}_pred.jpg`)),
@@ -45,7 +59,11 @@ export async function plotValBatch(dir: string, index: number, batch: PictureBat
 }
 
 /** The pictures of one validation: confusion_matrix.png, PR_curve.png, F1_curve.png, P_curve.png, R_curve.png. */
-export async function plotValidation(dir: string, stats: { confusion?: ConfusionMatrix; curves?: MetricCurves }, names: readonly string[]): Promise<string[]> {
+export async function plotValidation(
+  dir: string,
+  stats: { confusion?: ConfusionMatrix; curves?: MetricCurves },
+  names: readonly string[],
+): Promise<string[]> {
   const out: string[] = [];
   if (stats.confusion) out.push(await plotConfusionMatrix(stats.confusion, names, join(dir, 'confusion_matrix.png')));
   out.push(await plotPrCurve(stats.curves, names, join(dir, 'PR_curve.png')));

@@ -4,8 +4,26 @@
  * the reference's `Colors`, so a YOLOv5 user sees the classes in the colours they know).
  */
 const HEX = [
-  'FF3838', 'FF9D97', 'FF701F', 'FFB21D', 'CFD231', '48F90A', '92CC17', '3DDB86', '1A9334', '00D4BB',
-  '2C99A8', '00C2FF', '344593', '6473FF', '0018EC', '8438FF', '520085', 'CB38FF', 'FF95C8', 'FF37C7',
+  'FF3838',
+  'FF9D97',
+  'FF701F',
+  'FFB21D',
+  'CFD231',
+  '48F90A',
+  '92CC17',
+  '3DDB86',
+  '1A9334',
+  '00D4BB',
+  '2C99A8',
+  '00C2FF',
+  '344593',
+  '6473FF',
+  '0018EC',
+  '8438FF',
+  '520085',
+  'CB38FF',
+  'FF95C8',
+  'FF37C7',
 ] as const;
 
 export const PALETTE_SIZE = HEX.length;

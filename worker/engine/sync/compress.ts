@@ -42,12 +42,16 @@ export function encode(codec: Codec, src: Float32Array): Uint8Array {
   const scales = new Float32Array(out.buffer, 0, nChunks);
   const q = new Int8Array(out.buffer, 4 * nChunks, src.length);
   for (let c = 0; c < nChunks; c++) {
-    const begin = c * INT8_CHUNK, end = Math.min(src.length, begin + INT8_CHUNK);
+    const begin = c * INT8_CHUNK,
+      end = Math.min(src.length, begin + INT8_CHUNK);
     let max = 0;
     for (let i = begin; i < end; i++) {
       const a = Math.abs(src[i]);
       if (a > max) max = a;
-      else if (Number.isNaN(a)) { max = a; break; } // a NaN scale: the chunk decodes to NaN (fit's guard sees it)
+      else if (Number.isNaN(a)) {
+        max = a;
+        break;
+      } // a NaN scale: the chunk decodes to NaN (fit's guard sees it)
     }
     const scale = Math.fround(max / 127);
     scales[c] = scale;
@@ -75,7 +79,8 @@ export function decode(codec: Codec, payload: Uint8Array, dst: Float32Array, mod
   const q = new Int8Array(p.buffer, p.byteOffset + 4 * nChunks, n);
   for (let c = 0; c < nChunks; c++) {
     const scale = scales[c];
-    const begin = c * INT8_CHUNK, end = Math.min(n, begin + INT8_CHUNK);
+    const begin = c * INT8_CHUNK,
+      end = Math.min(n, begin + INT8_CHUNK);
     // a NaN/Inf scale marks a chunk that held one: it decodes to NaN
     const bad = !Number.isFinite(scale);
     for (let i = begin; i < end; i++) {

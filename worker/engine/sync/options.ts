@@ -23,5 +23,12 @@ export interface SyncSettings {
 
 /** Today's synchronous data parallelism. */
 export const ALLREDUCE_SYNC: SyncSettings = {
-  mode: 'allreduce', every: 16, compress: 'none', outer_lr: 0.7, outer_momentum: 0.9, fragments: 4, overlap: 1, error_feedback: true,
+  mode: 'allreduce',
+  every: 16,
+  compress: 'none',
+  outer_lr: 0.7,
+  outer_momentum: 0.9,
+  fragments: 4,
+  overlap: 1,
+  error_feedback: true,
 };

@@ -96,7 +96,10 @@ export class SyncStrategy {
   private gradResidual: Float32Array | undefined;
   private deltaResidual: Float32Array | undefined;
 
-  constructor(readonly settings: SyncSettings, readonly size: number) {
+  constructor(
+    readonly settings: SyncSettings,
+    readonly size: number,
+  ) {
     this.local = settings.mode !== 'allreduce';
     const F = settings.mode === 'streaming' ? Math.max(1, Math.min(settings.fragments, settings.every, Math.max(1, size))) : 1;
     this.fragmentCount = F;
@@ -118,7 +121,8 @@ export class SyncStrategy {
   /** Takes the replica's parameters as the anchor, unless a checkpoint's state was loaded. */
   begin(target: SyncTarget): void {
     if (!this.local || this.started) return;
-    if (target.params.size !== this.size) throw new RangeError(`sync target has ${target.params.size} parameters, the strategy ${this.size}`);
+    if (target.params.size !== this.size)
+      throw new RangeError(`sync target has ${target.params.size} parameters, the strategy ${this.size}`);
     target.params.read(this.anchor);
     this.started = true;
   }
@@ -231,7 +235,8 @@ export class SyncStrategy {
   private outer(f: number, mean: Float32Array, params: Float32Array, sent: Float32Array): void {
     const [b, e] = this.ranges[f];
     const first = this.outerSteps[f] === 0;
-    const lr = this.lr, mu = this.mu;
+    const lr = this.lr,
+      mu = this.mu;
     const { anchor, velocity } = this;
     for (let i = b; i < e; i++) {
       const j = i - b;
@@ -251,7 +256,13 @@ export class SyncStrategy {
     if (!this.local) return undefined;
     const lastSent = [...this.lastSent];
     for (const p of [...this.pending].reverse()) lastSent[p.f] = p.before;
-    const meta: SyncStateMeta = { format: SYNC_STATE_FORMAT, mode: this.settings.mode, fragments: this.fragmentCount, outerSteps: [...this.outerSteps], lastSent };
+    const meta: SyncStateMeta = {
+      format: SYNC_STATE_FORMAT,
+      mode: this.settings.mode,
+      fragments: this.fragmentCount,
+      outerSteps: [...this.outerSteps],
+      lastSent,
+    };
     return { meta, anchor: Float32Array.from(this.anchor), velocity: Float32Array.from(this.velocity) };
   }
 
@@ -266,7 +277,11 @@ export class SyncStrategy {
 
   /** Loads what writeState wrote (see importState). */
   readState(content: CheckpointContent): boolean {
-    return this.importState(content.meta.sync as unknown as SyncStateMeta | undefined, content.tensors.get('sync/anchor')?.data, content.tensors.get('sync/velocity')?.data);
+    return this.importState(
+      content.meta.sync as unknown as SyncStateMeta | undefined,
+      content.tensors.get('sync/anchor')?.data,
+      content.tensors.get('sync/velocity')?.data,
+    );
   }
 
   /**
@@ -278,11 +293,21 @@ export class SyncStrategy {
     this.started = false;
     if (!this.local) return false;
     if (!m || m.format !== SYNC_STATE_FORMAT || m.mode !== this.settings.mode || m.fragments !== this.fragmentCount) return false;
-    if (!(anchor instanceof Float32Array) || !(velocity instanceof Float32Array) || anchor.length !== this.size || velocity.length !== this.size) return false;
+    if (
+      !(anchor instanceof Float32Array) ||
+      !(velocity instanceof Float32Array) ||
+      anchor.length !== this.size ||
+      velocity.length !== this.size
+    )
+      return false;
     this.anchor.set(anchor);
     this.velocity.set(velocity);
-    m.outerSteps.forEach((v, f) => { this.outerSteps[f] = v; });
-    m.lastSent.forEach((v, f) => { this.lastSent[f] = v; });
+    m.outerSteps.forEach((v, f) => {
+      this.outerSteps[f] = v;
+    });
+    m.lastSent.forEach((v, f) => {
+      this.lastSent[f] = v;
+    });
     this.started = true;
     return true;
   }

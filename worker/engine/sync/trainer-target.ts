@@ -9,7 +9,10 @@ function variables(list: readonly tf.Variable[]): SyncVector {
     size,
     read(out) {
       let o = 0;
-      for (const v of list) { out.set(v.dataSync() as Float32Array, o); o += v.size; }
+      for (const v of list) {
+        out.set(v.dataSync() as Float32Array, o);
+        o += v.size;
+      }
     },
     write(values) {
       let o = 0;
@@ -29,11 +32,17 @@ function arrays(list: readonly Float32Array[]): SyncVector {
     size,
     read(out) {
       let o = 0;
-      for (const a of list) { out.set(a, o); o += a.length; }
+      for (const a of list) {
+        out.set(a, o);
+        o += a.length;
+      }
     },
     write(values) {
       let o = 0;
-      for (const a of list) { a.set(values.subarray(o, o + a.length)); o += a.length; }
+      for (const a of list) {
+        a.set(values.subarray(o, o + a.length));
+        o += a.length;
+      }
     },
   };
 }
@@ -50,11 +59,21 @@ export function trainerSyncTarget(trainer: Trainer): SyncTarget {
     read(out: Float32Array) {
       const sd = trainer.model.stateDict();
       let o = 0;
-      for (const k of keys) { const v = sd.get(k)!; out.set(v, o); o += v.length; }
+      for (const k of keys) {
+        const v = sd.get(k)!;
+        out.set(v, o);
+        o += v.length;
+      }
     },
   };
   return {
-    params: { size: trainer.layout.size, read: (out) => { trainer.layout.read(out); }, write: (v) => trainer.layout.write(v) },
+    params: {
+      size: trainer.layout.size,
+      read: (out) => {
+        trainer.layout.read(out);
+      },
+      write: (v) => trainer.layout.write(v),
+    },
     ...(bn.length ? { buffers: variables(bn) } : {}),
     ...(ema.length ? { ema: arrays(ema), emaModel } : {}),
   };

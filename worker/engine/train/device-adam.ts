@@ -33,8 +33,11 @@ export class DeviceAdam {
   private readonly groups: number;
 
   constructor(
-    readonly entries: readonly FlatEntry[], readonly size: number, readonly ranges: readonly ParamGroupRange[],
-    readonly kind: AdamKind, readonly beta1: number,
+    readonly entries: readonly FlatEntry[],
+    readonly size: number,
+    readonly ranges: readonly ParamGroupRange[],
+    readonly kind: AdamKind,
+    readonly beta1: number,
   ) {
     this.groups = Math.max(-1, ...ranges.map((r) => r.group)) + 1;
     const idx = new Int32Array(size).fill(this.groups);
@@ -72,8 +75,10 @@ export class DeviceAdam {
     if (grads.size < this.size) throw new RangeError(`expected ${this.size} gradients, got ${grads.size}`);
     if (this.size === 0) return;
     const t = this.steps + 1;
-    const b1 = this.beta1, b2 = ADAM_BETA2;
-    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+    const b1 = this.beta1,
+      b2 = ADAM_BETA2;
+    const bc1 = 1 - b1 ** t,
+      bc2 = 1 - b2 ** t;
     tf.tidy(() => {
       const zero = tf.zeros([1]);
       const lr = tf.gather(tf.concat([tf.slice(s.lr, 0, this.groups), zero]), this.groupOf);
@@ -88,7 +93,10 @@ export class DeviceAdam {
       p = tf.sub(p, tf.mul(tf.div(lr, bc1), tf.div(m, denom)));
       this.m.assign(m as tf.Tensor1D);
       this.v.assign(v as tf.Tensor1D);
-      const parts = tf.split(p, this.entries.map((e) => e.size));
+      const parts = tf.split(
+        p,
+        this.entries.map((e) => e.size),
+      );
       this.entries.forEach((e, i) => e.variable.assign(tf.reshape(parts[i], e.variable.shape)));
     });
     this.steps = t;

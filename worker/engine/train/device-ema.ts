@@ -39,7 +39,11 @@ export class DeviceEma {
   private readonly hostFlat: Float32Array | null;
 
   /** Starts as a copy of the model's state (read once here). */
-  constructor(private readonly model: TrainableModel, updates = 0, opts: { decay?: number; tau?: number } = {}) {
+  constructor(
+    private readonly model: TrainableModel,
+    updates = 0,
+    opts: { decay?: number; tau?: number } = {},
+  ) {
     this.updates = updates;
     this.decay = opts.decay ?? EMA_DECAY;
     this.tau = opts.tau ?? EMA_TAU;
@@ -51,7 +55,8 @@ export class DeviceEma {
     for (const [name, v] of state) {
       const variable = vars.get(name);
       if (variable) {
-        if (variable.size !== v.length) throw new Error(`EMA: ${name} has ${variable.size} elements in the model, ${v.length} in its state dict`);
+        if (variable.size !== v.length)
+          throw new Error(`EMA: ${name} has ${variable.size} elements in the model, ${v.length} in its state dict`);
         slots.push({ name, variable, offset, size: v.length });
         offset += v.length;
       } else this.extras.set(name, Float32Array.from(v));
@@ -65,7 +70,10 @@ export class DeviceEma {
       for (const s of slots) this.hostFlat.set(hostValues(s.variable), s.offset);
     } else {
       this.hostFlat = null;
-      this.flat = tf.variable(tf.tidy(() => this.modelFlat()), false);
+      this.flat = tf.variable(
+        tf.tidy(() => this.modelFlat()),
+        false,
+      );
     }
   }
 
@@ -82,14 +90,17 @@ export class DeviceEma {
     const dv = this.nextDecay();
     this.updates += 1;
     if (this.hostFlat) {
-      const all = this.hostFlat, fm = flatMath();
+      const all = this.hostFlat,
+        fm = flatMath();
       // the uploaded float32 values when given, as the kernel reads them; flat-math rounds numbers to float32 alike
-      const df = d ? hostValues(d)[0] : dv, odf = od ? hostValues(od)[0] : 1 - dv;
+      const df = d ? hostValues(d)[0] : dv,
+        odf = od ? hostValues(od)[0] : 1 - dv;
       for (const s of this.slots) fm.ema(all.subarray(s.offset, s.offset + s.size), hostValues(s.variable), df, odf);
     } else {
       const flat = this.flat!;
       tf.tidy(() => {
-        const df = d ?? tf.scalar(dv), odf = od ?? tf.scalar(1 - dv);
+        const df = d ?? tf.scalar(dv),
+          odf = od ?? tf.scalar(1 - dv);
         flat.assign(emaStep(flat, this.modelFlat(), df, odf));
       });
     }

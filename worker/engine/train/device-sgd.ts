@@ -37,12 +37,17 @@ export class DeviceSgd {
   private v: tf.Variable<tf.Rank.R1> | null;
   private readonly hostV: Float32Array | null;
 
-  constructor(readonly entries: readonly FlatEntry[], readonly size: number, readonly ranges: readonly ParamGroupRange[]) {
+  constructor(
+    readonly entries: readonly FlatEntry[],
+    readonly size: number,
+    readonly ranges: readonly ParamGroupRange[],
+  ) {
     for (const r of ranges) {
       if (r.begin < 0 || r.end > size || r.begin > r.end) throw new RangeError(`bad parameter range [${r.begin}, ${r.end}) of ${size}`);
     }
     for (const e of entries) {
-      if (e.offset < 0 || e.offset + e.size > size) throw new RangeError(`parameter at [${e.offset}, ${e.offset + e.size}) outside the layout of ${size}`);
+      if (e.offset < 0 || e.offset + e.size > size)
+        throw new RangeError(`parameter at [${e.offset}, ${e.offset + e.size}) outside the layout of ${size}`);
     }
     const host = onHostBackend();
     this.hostV = host ? new Float32Array(size) : null;
@@ -71,14 +76,28 @@ export class DeviceSgd {
     if (this.size === 0) return;
     const first = !this.initialized;
     if (this.hostV) this.hostStep(grads, s, first, this.hostV);
-    else tf.tidy(() => {
-      const v = this.v!;
-      const params = tf.concat(this.entries.map((e) => tf.reshape(e.variable, [e.size]))) as tf.Tensor1D;
-      const [p, nv] = nesterovStep(params, grads, v, s.lr, s.weightDecay, s.momentum, this.ranges, first, s.decayed.map((d) => !d));
-      v.assign(nv);
-      const parts = tf.split(p, this.entries.map((e) => e.size));
-      this.entries.forEach((e, i) => e.variable.assign(tf.reshape(parts[i], e.variable.shape)));
-    });
+    else
+      tf.tidy(() => {
+        const v = this.v!;
+        const params = tf.concat(this.entries.map((e) => tf.reshape(e.variable, [e.size]))) as tf.Tensor1D;
+        const [p, nv] = nesterovStep(
+          params,
+          grads,
+          v,
+          s.lr,
+          s.weightDecay,
+          s.momentum,
+          this.ranges,
+          first,
+          s.decayed.map((d) => !d),
+        );
+        v.assign(nv);
+        const parts = tf.split(
+          p,
+          this.entries.map((e) => e.size),
+        );
+        this.entries.forEach((e, i) => e.variable.assign(tf.reshape(parts[i], e.variable.shape)));
+      });
     this.initialized = true;
   }
 
@@ -91,14 +110,20 @@ export class DeviceSgd {
    * loop the FlotillaNesterov kernel runs (flat-math.ts; same scalars, same order, same bits).
    */
   private hostStep(grads: tf.Tensor1D, s: DeviceStepScalars, first: boolean, v: Float32Array): void {
-    const g = hostValues(grads), lr = hostValues(s.lr), wd = hostValues(s.weightDecay), mu = hostValues(s.momentum)[0];
+    const g = hostValues(grads),
+      lr = hostValues(s.lr),
+      wd = hostValues(s.weightDecay),
+      mu = hostValues(s.momentum)[0];
     const fm = flatMath();
     for (const e of this.entries) {
       const p = copyForUpdate(e.variable);
-      const b = e.offset, end = e.offset + e.size;
-      const gs = g.subarray(b, end), vs = v.subarray(b, end);
+      const b = e.offset,
+        end = e.offset + e.size;
+      const gs = g.subarray(b, end),
+        vs = v.subarray(b, end);
       for (const r of this.ranges) {
-        const lo = Math.max(b, r.begin), hi = Math.min(end, r.end);
+        const lo = Math.max(b, r.begin),
+          hi = Math.min(end, r.end);
         if (lo < hi) fm.nesterov(p, gs, vs, lo - b, hi - b, lr[r.group], wd[r.group], mu, first);
       }
       adoptValues(e.variable, p);

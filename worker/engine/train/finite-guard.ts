@@ -14,8 +14,14 @@ export const DEFAULT_NONFINITE_LIMIT = 5;
 export class NonFiniteGradientError extends EngineError {
   override name = 'NonFiniteGradientError';
   readonly retryable = false;
-  constructor(readonly steps: number, readonly lastStep: number, hint: string) {
-    super(`the summed gradient was NaN or Inf for ${steps} consecutive steps (up to step ${lastStep}), so none of them was applied: ${hint}`);
+  constructor(
+    readonly steps: number,
+    readonly lastStep: number,
+    hint: string,
+  ) {
+    super(
+      `the summed gradient was NaN or Inf for ${steps} consecutive steps (up to step ${lastStep}), so none of them was applied: ${hint}`,
+    );
   }
 }
 
@@ -36,14 +42,20 @@ export class FiniteGuard {
   skipped = 0;
 
   /** `hint`: what to change, in the error that ends training (e.g. "lower lr or check the data") */
-  constructor(readonly hint: string, readonly limit: number = DEFAULT_NONFINITE_LIMIT) {}
+  constructor(
+    readonly hint: string,
+    readonly limit: number = DEFAULT_NONFINITE_LIMIT,
+  ) {}
 
   /**
    * True when `grads` (of training step `step`) may be applied; false when the step must be
    * skipped; throws NonFiniteGradientError on the `limit`-th non-finite step in a row.
    */
   check(grads: Float32Array, step: number): boolean {
-    if (allFinite(grads)) { this.consecutive = 0; return true; }
+    if (allFinite(grads)) {
+      this.consecutive = 0;
+      return true;
+    }
     this.consecutive++;
     this.skipped++;
     if (this.consecutive >= this.limit) throw new NonFiniteGradientError(this.consecutive, step, this.hint);

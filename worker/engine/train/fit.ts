@@ -35,7 +35,11 @@ import { EngineError } from '../errors.ts';
 export class StepInterruptedError extends EngineError {
   override name = 'StepInterruptedError';
   readonly retryable = true;
-  constructor(readonly state: CheckpointContent, readonly step: number, options: { cause: unknown }) {
+  constructor(
+    readonly state: CheckpointContent,
+    readonly step: number,
+    options: { cause: unknown },
+  ) {
     super(`step ${step + 1} interrupted: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options);
   }
 }
@@ -49,8 +53,28 @@ export interface BatchSource {
 
 /** `step` is the trainer's integrated batch counter after the event (ni: batches trained so far). */
 export type FitEvent =
-  | { type: 'batch'; epoch: number; index: number; batches: number; step: number; items: LossItems; mean: LossItems; lr: [number, number, number]; stepped: boolean }
-  | { type: 'epoch'; epoch: number; epochs: number; step: number; train: LossItems; metrics: ValMetrics | null; lr: [number, number, number]; best: boolean; resultsPath: string }
+  | {
+      type: 'batch';
+      epoch: number;
+      index: number;
+      batches: number;
+      step: number;
+      items: LossItems;
+      mean: LossItems;
+      lr: [number, number, number];
+      stepped: boolean;
+    }
+  | {
+      type: 'epoch';
+      epoch: number;
+      epochs: number;
+      step: number;
+      train: LossItems;
+      metrics: ValMetrics | null;
+      lr: [number, number, number];
+      best: boolean;
+      resultsPath: string;
+    }
   | { type: 'checkpoint'; path: string; kind: 'last' | 'best' | 'epoch'; sha256: string; step: number; epoch: number; epochEnd: boolean }
   | { type: 'stop'; reason: 'done' | 'patience'; epoch: number }
   /** pictures written (or rewritten) into the run folder in `ms`; `error`: drawing failed, training goes on */
@@ -157,14 +181,20 @@ function fitStateOf(content: CheckpointContent): FitState {
 
 export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult> {
   const epochs = trainer.opts.epochs;
-  const emit = async (e: FitEvent): Promise<void> => { await opts.onEvent?.(e); };
+  const emit = async (e: FitEvent): Promise<void> => {
+    await opts.onEvent?.(e);
+  };
   const hooks = opts.hooks ?? {};
   const leader = hooks.leader ?? true;
   const weightsDir = join(opts.saveDir, 'weights');
-  const lastPath = join(weightsDir, 'last.ckpt'), bestPath = join(weightsDir, 'best.ckpt');
+  const lastPath = join(weightsDir, 'last.ckpt'),
+    bestPath = join(weightsDir, 'best.ckpt');
   const resultsPath = join(opts.saveDir, 'results.csv');
   const stopper = new EarlyStopping(opts.patience ?? 100);
-  const guard = new FiniteGuard('lower the learning rate (hyp lr0) or check the dataset for broken images and labels', opts.nonFiniteLimit ?? DEFAULT_NONFINITE_LIMIT);
+  const guard = new FiniteGuard(
+    'lower the learning rate (hyp lr0) or check the dataset for broken images and labels',
+    opts.nonFiniteLimit ?? DEFAULT_NONFINITE_LIMIT,
+  );
   let st: FitState = { cursor: { epoch: 0, index: 0 }, lossSum: [0, 0, 0], lossCount: 0, bestFitness: 0, bestEpoch: 0 };
   if (opts.resume) {
     restoreTrainer(trainer, opts.resume);
@@ -211,7 +241,10 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
   const draw = async (what: () => Promise<string | string[]>): Promise<void> => {
     let files: string[];
     const t0 = performance.now();
-    try { const f = await what(); files = Array.isArray(f) ? f : [f]; } catch (e) {
+    try {
+      const f = await what();
+      files = Array.isArray(f) ? f : [f];
+    } catch (e) {
       await emit({ type: 'plots', files: [], ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) });
       return;
     }
@@ -237,19 +270,32 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       let finite: boolean;
       try {
         if (hooks.reduceGradients) {
-          try { await hooks.reduceGradients(grads); } catch (e) { throw interrupted(e, before); }
+          try {
+            await hooks.reduceGradients(grads);
+          } catch (e) {
+            throw interrupted(e, before);
+          }
           opts.signal?.throwIfAborted(); // a step whose sum was interrupted is not applied
         }
         finite = guard.check(grads, trainer.counters.ni + 1);
         // nothing of a skipped step stays: not even the BatchNorm statistics its forward pass moved
         if (!finite) bnBuffers.forEach((t, i) => t.variable.assign(before[i]));
-      } finally { tf.dispose(before); }
+      } finally {
+        tf.dispose(before);
+      }
       if (!finite) {
         // not applied on any rank (they all hold the same sum); the batch is used up all the same
         trainer.skipBatch();
         index += 1;
         st.cursor = { epoch, index };
-        await emit({ type: 'skip', epoch, index: index - 1, step: trainer.counters.ni, consecutive: guard.consecutive, skipped: guard.skipped });
+        await emit({
+          type: 'skip',
+          epoch,
+          index: index - 1,
+          step: trainer.counters.ni,
+          consecutive: guard.consecutive,
+          skipped: guard.skipped,
+        });
         continue;
       }
       const r = trainer.applyGradients(grads);
@@ -258,13 +304,28 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       index += 1;
       st.cursor = { epoch, index };
       if (sync && syncTarget && r.stepped) {
-        try { await sync.strategy.afterStep(syncTarget, trainer.counters.optimizerSteps, sync.comm); } catch (e) { throw syncInterrupted(e); }
+        try {
+          await sync.strategy.afterStep(syncTarget, trainer.counters.optimizerSteps, sync.comm);
+        } catch (e) {
+          throw syncInterrupted(e);
+        }
         opts.signal?.throwIfAborted();
       }
       const c = st.lossCount;
-      await emit({ type: 'batch', epoch, index: index - 1, batches: nb, step: trainer.counters.ni, items, mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c }, lr: r.lr, stepped: r.stepped });
+      await emit({
+        type: 'batch',
+        epoch,
+        index: index - 1,
+        batches: nb,
+        step: trainer.counters.ni,
+        items,
+        mean: { box: st.lossSum[0] / c, obj: st.lossSum[1] / c, cls: st.lossSum[2] / c },
+        lr: r.lr,
+        stepped: r.stepped,
+      });
       // as train.py: the run's first three batches, augmented, with their labels
-      if (plots && epoch === 0 && index - 1 < PLOTTED_BATCHES) await draw(() => plotTrainBatch(opts.saveDir, index - 1, batch, plots.names));
+      if (plots && epoch === 0 && index - 1 < PLOTTED_BATCHES)
+        await draw(() => plotTrainBatch(opts.saveDir, index - 1, batch, plots.names));
       const periodic = Boolean(opts.saveEvery) && trainer.counters.ni % opts.saveEvery! === 0 && index < nb;
       if (leader && (periodic || hooks.checkpointNow?.())) await save(lastPath, 'last', false);
     }
@@ -274,16 +335,28 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     const final = epoch + 1 === epochs;
     if (sync && syncTarget) {
       // every rank validates and checkpoints the same replica
-      try { await sync.strategy.flush(syncTarget, trainer.counters.optimizerSteps, sync.comm); } catch (e) { throw syncInterrupted(e); }
+      try {
+        await sync.strategy.flush(syncTarget, trainer.counters.optimizerSteps, sync.comm);
+      } catch (e) {
+        throw syncInterrupted(e);
+      }
       opts.signal?.throwIfAborted();
     }
     metrics = null;
     if (opts.val && (!opts.noVal || final)) {
       const val = opts.val;
-      const vo: ValidateOptions = { hyp: trainer.opts.hyp, imgsz: trainer.opts.imgsz, signal: opts.signal, ...opts.validateOptions, ...(hooks.gather ? { gather: hooks.gather } : {}) };
+      const vo: ValidateOptions = {
+        hyp: trainer.opts.hyp,
+        imgsz: trainer.opts.imgsz,
+        signal: opts.signal,
+        ...opts.validateOptions,
+        ...(hooks.gather ? { gather: hooks.gather } : {}),
+      };
       // the final validation draws its first batches with labels and predictions (this rank's shard)
       if (plots && final) {
-        vo.onBatch = async (i, b, dets) => { if (i < PLOTTED_BATCHES) await draw(() => plotValBatch(opts.saveDir, i, b, dets, plots.names)); };
+        vo.onBatch = async (i, b, dets) => {
+          if (i < PLOTTED_BATCHES) await draw(() => plotValBatch(opts.saveDir, i, b, dets, plots.names));
+        };
       }
       // training's buffers are not validation's shapes, nor the other way round: keep neither through the other
       releaseKernelBuffers();
@@ -298,9 +371,20 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     const best = stopper.bestEpoch === epoch;
     if (leader) {
       appendResults(resultsPath, [
-        epoch, train.box, train.obj, train.cls,
-        metrics?.mp ?? 0, metrics?.mr ?? 0, metrics?.map50 ?? 0, metrics?.map ?? 0,
-        metrics?.loss.box ?? 0, metrics?.loss.obj ?? 0, metrics?.loss.cls ?? 0, lr[0], lr[1], lr[2],
+        epoch,
+        train.box,
+        train.obj,
+        train.cls,
+        metrics?.mp ?? 0,
+        metrics?.mr ?? 0,
+        metrics?.map50 ?? 0,
+        metrics?.map ?? 0,
+        metrics?.loss.box ?? 0,
+        metrics?.loss.obj ?? 0,
+        metrics?.loss.cls ?? 0,
+        lr[0],
+        lr[1],
+        lr[2],
       ]);
     }
     if (plots) await draw(() => plotResultsCsv(opts.saveDir, resultsPath));
@@ -311,12 +395,28 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       const sha256 = await save(lastPath, 'last', true);
       if (best) {
         copyFileSync(lastPath, bestPath);
-        await emit({ type: 'checkpoint', path: bestPath, kind: 'best', sha256, step: trainer.counters.ni, epoch: epoch + 1, epochEnd: true });
+        await emit({
+          type: 'checkpoint',
+          path: bestPath,
+          kind: 'best',
+          sha256,
+          step: trainer.counters.ni,
+          epoch: epoch + 1,
+          epochEnd: true,
+        });
       }
       if (opts.savePeriod && opts.savePeriod > 0 && epoch % opts.savePeriod === 0) {
         const periodPath = join(weightsDir, `epoch${epoch}.ckpt`);
         copyFileSync(lastPath, periodPath);
-        await emit({ type: 'checkpoint', path: periodPath, kind: 'epoch', sha256, step: trainer.counters.ni, epoch: epoch + 1, epochEnd: true });
+        await emit({
+          type: 'checkpoint',
+          path: periodPath,
+          kind: 'epoch',
+          sha256,
+          step: trainer.counters.ni,
+          epoch: epoch + 1,
+          epochEnd: true,
+        });
       }
     }
     epochsRun++;
@@ -327,5 +427,14 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     }
   }
   if (!stoppedEarly) await emit({ type: 'stop', reason: 'done', epoch: epochs - 1 });
-  return { epochsRun, bestFitness: stopper.bestFitness, bestEpoch: stopper.bestEpoch, metrics, stoppedEarly, lastPath, bestPath, resultsPath };
+  return {
+    epochsRun,
+    bestFitness: stopper.bestFitness,
+    bestEpoch: stopper.bestEpoch,
+    metrics,
+    stoppedEarly,
+    lastPath,
+    bestPath,
+    resultsPath,
+  };
 }

@@ -4,7 +4,16 @@ export { DeviceSgd, type DeviceStepScalars } from './device-sgd.ts';
 export { DeviceEma } from './device-ema.ts';
 export type { ParamGroupRange, SgdStepSettings } from './optimizer.ts';
 export {
-  MIN_WARMUP_ITERS, NOMINAL_BATCH, accumulateSteps, interp, iterationSettings, lrFactor, roundHalfEven, scaledWeightDecay, scheduledEpoch, warmupIters,
+  MIN_WARMUP_ITERS,
+  NOMINAL_BATCH,
+  accumulateSteps,
+  interp,
+  iterationSettings,
+  lrFactor,
+  roundHalfEven,
+  scaledWeightDecay,
+  scheduledEpoch,
+  warmupIters,
 } from './schedule.ts';
 export type { IterationSettings, LrKind, ScheduleConfig } from './schedule.ts';
 export { EMA_DECAY, EMA_TAU, ModelEma, emaAveraged, emaDecay } from './ema.ts';
@@ -19,7 +28,14 @@ export type { StepInfo, TrainerCounters, TrainerOptions } from './trainer.ts';
 export { CheckpointMismatchError, TRAIN_STATE_FORMAT, restoreTrainer, stateDictFrom, trainStateMeta, trainerCheckpoint } from './state.ts';
 export type { TrainStateMeta } from './state.ts';
 export type {
-  KindedVariable, LossItems, NamedVariable, ParameterGroups, TensorKind, TrainBatch, TrainableModel, ValMetrics,
+  KindedVariable,
+  LossItems,
+  NamedVariable,
+  ParameterGroups,
+  TensorKind,
+  TrainBatch,
+  TrainableModel,
+  ValMetrics,
 } from './types.ts';
 export { fit, StepInterruptedError } from './fit.ts';
 export { DEFAULT_NONFINITE_LIMIT, FiniteGuard, NonFiniteGradientError, allFinite } from './finite-guard.ts';

@@ -32,7 +32,10 @@ export class NesterovSgd {
   /** false until the first step (PyTorch initialises the buffer with the first gradient) */
   initialized = false;
 
-  constructor(readonly size: number, readonly ranges: readonly ParamGroupRange[]) {
+  constructor(
+    readonly size: number,
+    readonly ranges: readonly ParamGroupRange[],
+  ) {
     this.velocity = new Float32Array(size);
     for (const r of ranges) {
       if (r.begin < 0 || r.end > size || r.begin > r.end) throw new RangeError(`bad parameter range [${r.begin}, ${r.end}) of ${size}`);

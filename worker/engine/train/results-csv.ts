@@ -3,9 +3,20 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { dirname } from 'node:path';
 
 export const RESULTS_COLUMNS = [
-  'epoch', 'train/box_loss', 'train/obj_loss', 'train/cls_loss',
-  'metrics/precision', 'metrics/recall', 'metrics/mAP_0.5', 'metrics/mAP_0.5:0.95',
-  'val/box_loss', 'val/obj_loss', 'val/cls_loss', 'x/lr0', 'x/lr1', 'x/lr2',
+  'epoch',
+  'train/box_loss',
+  'train/obj_loss',
+  'train/cls_loss',
+  'metrics/precision',
+  'metrics/recall',
+  'metrics/mAP_0.5',
+  'metrics/mAP_0.5:0.95',
+  'val/box_loss',
+  'val/obj_loss',
+  'val/cls_loss',
+  'x/lr0',
+  'x/lr1',
+  'x/lr2',
 ] as const;
 
 /** Python's `'%.{p}g' % x`. */
@@ -30,7 +41,8 @@ export function resultsHeader(): string {
 
 /** One row (no newline); `values` in column order, epoch first. */
 export function resultsRow(values: readonly number[]): string {
-  if (values.length !== RESULTS_COLUMNS.length) throw new RangeError(`results row needs ${RESULTS_COLUMNS.length} values, got ${values.length}`);
+  if (values.length !== RESULTS_COLUMNS.length)
+    throw new RangeError(`results row needs ${RESULTS_COLUMNS.length} values, got ${values.length}`);
   return values.map((v) => formatG(v).padStart(20)).join(',');
 }
 
@@ -44,7 +56,9 @@ export function appendResults(file: string, values: readonly number[]): void {
 /** Drops the rows of epochs >= `epoch` (a resumed run writes them again); a missing file stays missing. */
 export function trimResults(file: string, epoch: number): void {
   if (!existsSync(file)) return;
-  const [head, ...rows] = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  const [head, ...rows] = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
   const kept = rows.filter((r) => Number(r.split(',')[0]) < epoch);
   writeFileSync(file, `${[head, ...kept].join('\n')}\n`);
 }

@@ -7,7 +7,15 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkAnchors, labelShapes, type CheckAnchorsResult } from '../anchors/index.ts';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
-import { createLoader, generateSyntheticDataset, loadDataset, scanReport, type Loader, type SyntheticOptions, type YoloDataset } from '../data/index.ts';
+import {
+  createLoader,
+  generateSyntheticDataset,
+  loadDataset,
+  scanReport,
+  type Loader,
+  type SyntheticOptions,
+  type YoloDataset,
+} from '../data/index.ts';
 import type { Hyp } from '../hyp/index.ts';
 import { buildModel, type YoloModel } from '../model/index.ts';
 import type { SyncSettings } from '../sync/index.ts';
@@ -64,11 +72,21 @@ const KEYS = ['data', 'cfg', 'imgsz', 'epochs', 'batch', 'seed', 'lrKind', 'free
 export function runSettingsOf(content: CheckpointContent): RunSettings {
   const m = content.meta;
   const missing = KEYS.filter((k) => m[k] === undefined);
-  if (missing.length) throw new RunSettingsError(`checkpoint meta lacks ${missing.join(', ')} (not written by flotilla train or a flotilla job)`);
+  if (missing.length)
+    throw new RunSettingsError(`checkpoint meta lacks ${missing.join(', ')} (not written by flotilla train or a flotilla job)`);
   return {
-    data: String(m.data), cfg: String(m.cfg), imgsz: Number(m.imgsz), epochs: Number(m.epochs), batch: Number(m.batch), seed: Number(m.seed),
-    lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear', freeze: (m.freeze as number[]).map(Number), nbs: Number(m.nbs),
-    hyp: m.hyp as unknown as Hyp, patience: Number(m.patience), noautoanchor: m.noautoanchor === true,
+    data: String(m.data),
+    cfg: String(m.cfg),
+    imgsz: Number(m.imgsz),
+    epochs: Number(m.epochs),
+    batch: Number(m.batch),
+    seed: Number(m.seed),
+    lrKind: m.lrKind === 'cosine' ? 'cosine' : 'linear',
+    freeze: (m.freeze as number[]).map(Number),
+    nbs: Number(m.nbs),
+    hyp: m.hyp as unknown as Hyp,
+    patience: Number(m.patience),
+    noautoanchor: m.noautoanchor === true,
     ...(m.singleCls === true ? { singleCls: true } : {}),
     ...(m.optimizer === 'Adam' || m.optimizer === 'AdamW' ? { optimizer: m.optimizer } : {}),
     ...(m.syncSettings && typeof m.syncSettings === 'object' ? { sync: m.syncSettings as unknown as SyncSettings } : {}),
@@ -80,8 +98,20 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
 /** The meta entries of `s` (merged into every checkpoint). */
 export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { [k: string]: Json } {
   return {
-    data: s.data, cfg: s.cfg, nc, names, imgsz: s.imgsz, epochs: s.epochs, batch: s.batch, seed: s.seed, lrKind: s.lrKind,
-    freeze: s.freeze, nbs: s.nbs, hyp: s.hyp as unknown as Json, patience: s.patience, noautoanchor: s.noautoanchor ?? false,
+    data: s.data,
+    cfg: s.cfg,
+    nc,
+    names,
+    imgsz: s.imgsz,
+    epochs: s.epochs,
+    batch: s.batch,
+    seed: s.seed,
+    lrKind: s.lrKind,
+    freeze: s.freeze,
+    nbs: s.nbs,
+    hyp: s.hyp as unknown as Json,
+    patience: s.patience,
+    noautoanchor: s.noautoanchor ?? false,
     ...(s.singleCls ? { singleCls: true } : {}),
     ...(s.optimizer && s.optimizer !== 'SGD' ? { optimizer: s.optimizer } : {}),
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
@@ -126,10 +156,15 @@ export interface RunSetup {
  * before the Trainer copies the model into its EMA; a resumed run gets its anchors from the
  * checkpoint.
  */
-export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: number; fresh?: boolean; pretrained?: Pretrained } = {}): Promise<RunSetup> {
-  const rank = o.rank ?? 0, worldSize = o.worldSize ?? 1;
+export async function setupRun(
+  s: RunSettings,
+  o: { rank?: number; worldSize?: number; fresh?: boolean; pretrained?: Pretrained } = {},
+): Promise<RunSetup> {
+  const rank = o.rank ?? 0,
+    worldSize = o.worldSize ?? 1;
   const perRank = Math.floor(s.batch / worldSize);
-  if (perRank < 1 || perRank * worldSize !== s.batch) throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
+  if (perRank < 1 || perRank * worldSize !== s.batch)
+    throw new RunSettingsError(`batch ${s.batch} does not split evenly over ${worldSize} ranks`);
   // as train.py: corrupt images and label files are left out and named in the scan report
   const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true, singleCls: s.singleCls });
   const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true, singleCls: s.singleCls });
@@ -139,25 +174,72 @@ export async function setupRun(s: RunSettings, o: { rank?: number; worldSize?: n
     if (s.imgsz % stride !== 0) throw new RunSettingsError(`img ${s.imgsz} must be a multiple of the model's max stride ${stride}`);
     let pretrained: TransferReport | undefined;
     if (o.fresh && s.weights) {
-      try { pretrained = transferPretrained(model, o.pretrained ?? readPretrained(s.weights), { excludeAnchors: !s.weightsAnchors }); }
-      catch (e) { throw new RunSettingsError((e as Error).message, { cause: e }); }
+      try {
+        pretrained = transferPretrained(model, o.pretrained ?? readPretrained(s.weights), { excludeAnchors: !s.weightsAnchors });
+      } catch (e) {
+        throw new RunSettingsError((e as Error).message, { cause: e });
+      }
     }
     let autoanchor: CheckAnchorsResult | undefined;
     if (o.fresh && !s.noautoanchor) {
       const px = model.anchors.map((l, i) => l.map(([w, h]) => [w * model.strides[i], h * model.strides[i]]));
       autoanchor = await checkAnchors(await labelShapes(trainSet), px, { imgsz: s.imgsz, thr: s.hyp.anchor_t, seed: s.seed });
-      if (autoanchor.replaced) model.setAnchors(autoanchor.anchors.map((l, i) => l.map(([w, h]) => [w / model.strides[i], h / model.strides[i]])));
+      if (autoanchor.replaced)
+        model.setAnchors(autoanchor.anchors.map((l, i) => l.map(([w, h]) => [w / model.strides[i], h / model.strides[i]])));
     }
-    const train = createLoader({ dataset: trainSet, batchSize: perRank, img: s.imgsz, augment: true, hyp: s.hyp, seed: s.seed, stride, rank, worldSize });
+    const train = createLoader({
+      dataset: trainSet,
+      batchSize: perRank,
+      img: s.imgsz,
+      augment: true,
+      hyp: s.hyp,
+      seed: s.seed,
+      stride,
+      rank,
+      worldSize,
+    });
     // Validation shards by image (no wrap-around duplicates), each rank with rect batches of its own images.
     const shard = worldSize === 1 ? valSet : { ...valSet, items: valSet.items.filter((_, i) => i % worldSize === rank) };
-    if (shard.items.length === 0) throw new RunSettingsError(`the validation set has ${valSet.items.length} images, fewer than the ${worldSize} ranks`);
-    const val = createLoader({ dataset: shard, batchSize: Math.max(1, Math.floor((2 * s.batch) / worldSize)), img: s.imgsz, augment: false, hyp: s.hyp, seed: s.seed, rect: true, stride });
-    const trainer = new Trainer(model, { hyp: s.hyp, epochs: s.epochs, batchSize: s.batch, batchesPerEpoch: train.length, imgsz: s.imgsz, lrKind: s.lrKind, freeze: s.freeze, nbs: s.nbs, optimizer: s.optimizer ?? 'SGD' });
+    if (shard.items.length === 0)
+      throw new RunSettingsError(`the validation set has ${valSet.items.length} images, fewer than the ${worldSize} ranks`);
+    const val = createLoader({
+      dataset: shard,
+      batchSize: Math.max(1, Math.floor((2 * s.batch) / worldSize)),
+      img: s.imgsz,
+      augment: false,
+      hyp: s.hyp,
+      seed: s.seed,
+      rect: true,
+      stride,
+    });
+    const trainer = new Trainer(model, {
+      hyp: s.hyp,
+      epochs: s.epochs,
+      batchSize: s.batch,
+      batchesPerEpoch: train.length,
+      imgsz: s.imgsz,
+      lrKind: s.lrKind,
+      freeze: s.freeze,
+      nbs: s.nbs,
+      optimizer: s.optimizer ?? 'SGD',
+    });
     return {
-      trainSet, valSet, model, trainer, train, val, meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
-      scan: [...scanReport(trainSet), ...scanReport(valSet)], ...(autoanchor ? { autoanchor } : {}), ...(pretrained ? { pretrained } : {}),
-      dispose: async () => { await train.close(); await val.close(); trainer.dispose(); model.dispose(); },
+      trainSet,
+      valSet,
+      model,
+      trainer,
+      train,
+      val,
+      meta: runSettingsMeta(s, trainSet.names, trainSet.nc),
+      scan: [...scanReport(trainSet), ...scanReport(valSet)],
+      ...(autoanchor ? { autoanchor } : {}),
+      ...(pretrained ? { pretrained } : {}),
+      dispose: async () => {
+        await train.close();
+        await val.close();
+        trainer.dispose();
+        model.dispose();
+      },
     };
   } catch (e) {
     model.dispose();

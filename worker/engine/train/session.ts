@@ -85,7 +85,21 @@ export interface TrainSessionOptions {
 export type SessionEvent =
   | FitEvent
   | { type: 'autoanchor'; lines: string[]; replaced: boolean; bpr: number; newBpr?: number }
-  | { type: 'start'; scan: string[]; saveDir: string; data: string; trainImages: number; valImages: number; nc: number; names: string[]; parameters: number; batchesPerEpoch: number; accumulate: number; resumedFrom?: string; pretrained?: string };
+  | {
+      type: 'start';
+      scan: string[];
+      saveDir: string;
+      data: string;
+      trainImages: number;
+      valImages: number;
+      nc: number;
+      names: string[];
+      parameters: number;
+      batchesPerEpoch: number;
+      accumulate: number;
+      resumedFrom?: string;
+      pretrained?: string;
+    };
 
 export interface TrainSessionResult extends FitResult {
   saveDir: string;
@@ -127,8 +141,10 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
   } else {
     saveDir = nextRunDir(o.project ?? 'runs/train', o.name ?? 'exp', o.existOk);
     mkdirSync(saveDir, { recursive: true });
-    const img = o.img ?? 640, seed = o.seed ?? 0;
-    const synthetic = o.data === 'synthetic' ? { train: o.synthTrain ?? 256, val: o.synthVal ?? 64, img, seed, ...o.synthOptions } : undefined;
+    const img = o.img ?? 640,
+      seed = o.seed ?? 0;
+    const synthetic =
+      o.data === 'synthetic' ? { train: o.synthTrain ?? 256, val: o.synthVal ?? 64, img, seed, ...o.synthOptions } : undefined;
     const data = synthetic ? await synthesize(synthetic, join(saveDir, 'synthetic')) : o.data;
     let cfg = o.cfg ?? 'yolov5n';
     if (o.weights) {
@@ -137,26 +153,67 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     }
     settings = {
       ...(o.weights ? { weights: resolve(o.weights), weightsAnchors: !o.cfg } : {}),
-      data: resolve(data), ...(synthetic ? { synthetic } : {}), cfg, imgsz: img, epochs: o.epochs ?? 100, batch: o.batch ?? 16,
-      seed, lrKind: o.cosLr ? 'cosine' : 'linear', freeze: o.freeze ?? [], nbs: o.nbs ?? 64, hyp: loadHyp(o.hyp, hypOverridesWith(o.hypOverrides, { labelSmoothing: o.labelSmoothing })), patience: o.patience ?? 100,
-      noautoanchor: o.noAutoanchor ?? false, ...(o.singleCls ? { singleCls: true } : {}), ...(o.optimizer ? { optimizer: o.optimizer } : {}), ...(o.sync ? { sync: o.sync } : {}),
+      data: resolve(data),
+      ...(synthetic ? { synthetic } : {}),
+      cfg,
+      imgsz: img,
+      epochs: o.epochs ?? 100,
+      batch: o.batch ?? 16,
+      seed,
+      lrKind: o.cosLr ? 'cosine' : 'linear',
+      freeze: o.freeze ?? [],
+      nbs: o.nbs ?? 64,
+      hyp: loadHyp(o.hyp, hypOverridesWith(o.hypOverrides, { labelSmoothing: o.labelSmoothing })),
+      patience: o.patience ?? 100,
+      noautoanchor: o.noAutoanchor ?? false,
+      ...(o.singleCls ? { singleCls: true } : {}),
+      ...(o.optimizer ? { optimizer: o.optimizer } : {}),
+      ...(o.sync ? { sync: o.sync } : {}),
     };
   }
   const run = await setupRun(settings, { fresh: !resume, ...(pretrained ? { pretrained } : {}) });
   try {
     const { trainer, train, trainSet, valSet, model } = run;
     const aa = run.autoanchor;
-    if (aa) o.onEvent?.({ type: 'autoanchor', lines: aa.lines, replaced: aa.replaced, bpr: aa.bpr, ...(aa.newBpr === undefined ? {} : { newBpr: aa.newBpr }) });
+    if (aa)
+      o.onEvent?.({
+        type: 'autoanchor',
+        lines: aa.lines,
+        replaced: aa.replaced,
+        bpr: aa.bpr,
+        ...(aa.newBpr === undefined ? {} : { newBpr: aa.newBpr }),
+      });
     o.onEvent?.({
-      type: 'start', scan: run.scan, saveDir, data: settings.data, trainImages: trainSet.items.length, valImages: valSet.items.length, nc: trainSet.nc,
-      names: trainSet.names, parameters: model.paramCount(), batchesPerEpoch: train.length, accumulate: trainer.accumulate,
-      ...(o.resume ? { resumedFrom: o.resume } : {}), ...(run.pretrained ? { pretrained: run.pretrained.message } : {}),
+      type: 'start',
+      scan: run.scan,
+      saveDir,
+      data: settings.data,
+      trainImages: trainSet.items.length,
+      valImages: valSet.items.length,
+      nc: trainSet.nc,
+      names: trainSet.names,
+      parameters: model.paramCount(),
+      batchesPerEpoch: train.length,
+      accumulate: trainer.accumulate,
+      ...(o.resume ? { resumedFrom: o.resume } : {}),
+      ...(run.pretrained ? { pretrained: run.pretrained.message } : {}),
     });
     const result = await fit(trainer, {
-      train, val: run.val, saveDir, patience: settings.patience, noVal: o.noVal,
-      meta: { ...run.meta, saveDir }, resume, saveEvery: o.saveEvery, savePeriod: o.savePeriod, signal: o.signal, onEvent: o.onEvent,
+      train,
+      val: run.val,
+      saveDir,
+      patience: settings.patience,
+      noVal: o.noVal,
+      meta: { ...run.meta, saveDir },
+      resume,
+      saveEvery: o.saveEvery,
+      savePeriod: o.savePeriod,
+      signal: o.signal,
+      onEvent: o.onEvent,
       ...(o.noPlots ? {} : { plots: { names: trainSet.names, labels: trainSet.items.map((i) => i.labels) } }),
-      ...(settings.sync && settings.sync.mode !== 'allreduce' ? { hooks: { sync: { strategy: new SyncStrategy(settings.sync, trainer.layout.size), comm: soloComm } } } : {}),
+      ...(settings.sync && settings.sync.mode !== 'allreduce'
+        ? { hooks: { sync: { strategy: new SyncStrategy(settings.sync, trainer.layout.size), comm: soloComm } } }
+        : {}),
     });
     return { ...result, saveDir };
   } finally {
@@ -184,7 +241,9 @@ export interface ValSessionOptions {
 }
 
 /** Validates a checkpoint or .pt on a dataset split. */
-export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMetrics; dataset: YoloDataset; model: { cfg: string; nc: number }; pictures: string[] }> {
+export async function valSession(
+  o: ValSessionOptions,
+): Promise<{ metrics: ValMetrics; dataset: YoloDataset; model: { cfg: string; nc: number }; pictures: string[] }> {
   const w = readPretrained(o.weights);
   // our checkpoints record the dataset and hyp they were trained with (the tensors are read again: small files)
   const meta = w.format === 'flotilla' ? loadCheckpoint(o.weights).meta : {};
@@ -198,14 +257,31 @@ export async function valSession(o: ValSessionOptions): Promise<{ metrics: ValMe
   const cfg = o.cfg ?? (typeof w.cfg === 'string' ? w.cfg : `${w.file} (its model.yaml)`);
   try {
     const hyp = (meta.hyp as unknown as Hyp | undefined) ?? loadHyp();
-    const loader = createLoader({ dataset, batchSize: o.batch ?? 32, img, augment: false, hyp, seed: 0, rect: true, stride: Math.max(...model.strides) });
+    const loader = createLoader({
+      dataset,
+      batchSize: o.batch ?? 32,
+      img,
+      augment: false,
+      hyp,
+      seed: 0,
+      rect: true,
+      stride: Math.max(...model.strides),
+    });
     const pictures: string[] = [];
     const dir = o.saveDir;
-    const onBatch = dir ? async (i: number, b: TrainBatch, dets: readonly Float32Array[]) => {
-      if (i < PLOTTED_BATCHES) pictures.push(...await plotValBatch(dir, i, b, dets, dataset.names));
-    } : undefined;
-    const metrics = await validate(model, loader.epochBatches(0, 0), { confThres: o.confThres, iouThres: o.iouThres, hyp, imgsz: img, ...(onBatch ? { onBatch } : {}) });
-    if (dir && metrics.stats) pictures.push(...await plotValidation(dir, metrics.stats, dataset.names));
+    const onBatch = dir
+      ? async (i: number, b: TrainBatch, dets: readonly Float32Array[]) => {
+          if (i < PLOTTED_BATCHES) pictures.push(...(await plotValBatch(dir, i, b, dets, dataset.names)));
+        }
+      : undefined;
+    const metrics = await validate(model, loader.epochBatches(0, 0), {
+      confThres: o.confThres,
+      iouThres: o.iouThres,
+      hyp,
+      imgsz: img,
+      ...(onBatch ? { onBatch } : {}),
+    });
+    if (dir && metrics.stats) pictures.push(...(await plotValidation(dir, metrics.stats, dataset.names)));
     return { metrics, dataset, model: { cfg, nc }, pictures };
   } finally {
     model.dispose();

@@ -63,7 +63,8 @@ export function stateDictFrom(content: CheckpointContent, prefix: 'model/' | 'em
 
 export function trainStateMeta(content: CheckpointContent): TrainStateMeta {
   const m = content.meta.train as unknown as TrainStateMeta | undefined;
-  if (!m || m.format !== TRAIN_STATE_FORMAT) throw new CheckpointMismatchError(`not a training checkpoint (format ${m?.format ?? 'missing'})`);
+  if (!m || m.format !== TRAIN_STATE_FORMAT)
+    throw new CheckpointMismatchError(`not a training checkpoint (format ${m?.format ?? 'missing'})`);
   return m;
 }
 
@@ -93,7 +94,8 @@ export function restoreTrainer(trainer: Trainer, content: CheckpointContent): vo
   };
   const opt = trainer.optimizer;
   const kind = opt instanceof DeviceAdam ? opt.kind : 'SGD';
-  if (kind !== (m.adam?.kind ?? 'SGD')) throw new CheckpointMismatchError(`the checkpoint was written by the ${m.adam?.kind ?? 'SGD'} optimizer, this run uses ${kind}`);
+  if (kind !== (m.adam?.kind ?? 'SGD'))
+    throw new CheckpointMismatchError(`the checkpoint was written by the ${m.adam?.kind ?? 'SGD'} optimizer, this run uses ${kind}`);
   if (opt instanceof DeviceAdam) {
     opt.loadSecondMoment(flat('optim/exp_avg_sq'));
     opt.steps = m.adam?.steps ?? 0;

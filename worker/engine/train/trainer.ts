@@ -26,7 +26,13 @@ import { onHostBackend } from './host-values.ts';
 import { freezePrefixes } from './freeze.ts';
 import { ParamLayout, parameterGroups } from './params.ts';
 import {
-  NOMINAL_BATCH, accumulateSteps, iterationSettings, scaledWeightDecay, warmupIters, type LrKind, type ScheduleConfig,
+  NOMINAL_BATCH,
+  accumulateSteps,
+  iterationSettings,
+  scaledWeightDecay,
+  warmupIters,
+  type LrKind,
+  type ScheduleConfig,
 } from './schedule.ts';
 import type { LossItems, TrainBatch, TrainableModel } from './types.ts';
 
@@ -97,14 +103,18 @@ export class Trainer {
   private readonly upload: Float32Array;
   private lastSettings: StepInfo = { stepped: false, lr: [0, 0, 0], momentum: 0 };
 
-  constructor(readonly model: TrainableModel, readonly opts: TrainerOptions) {
+  constructor(
+    readonly model: TrainableModel,
+    readonly opts: TrainerOptions,
+  ) {
     const h = opts.hyp;
     installDeviceGradients();
     this.layout = new ParamLayout(parameterGroups(model.namedTensors()), freezePrefixes(opts.freeze ?? []));
     const kind = opts.optimizer ?? 'SGD';
-    this.optimizer = kind === 'SGD'
-      ? new DeviceSgd(this.layout.entries, this.layout.size, this.layout.ranges)
-      : new DeviceAdam(this.layout.entries, this.layout.size, this.layout.ranges, kind, h.momentum);
+    this.optimizer =
+      kind === 'SGD'
+        ? new DeviceSgd(this.layout.entries, this.layout.size, this.layout.ranges)
+        : new DeviceAdam(this.layout.entries, this.layout.size, this.layout.ranges, kind, h.momentum);
     this.ema = new DeviceEma(model);
     this.grads = new Float32Array(this.layout.size);
     this.upload = new Float32Array(this.layout.size + STEP_SCALARS);
@@ -112,9 +122,17 @@ export class Trainer {
     const nbs = opts.nbs ?? NOMINAL_BATCH;
     this.weightDecay = scaledWeightDecay(h.weight_decay, opts.batchSize, nbs);
     this.schedule = {
-      kind: opts.lrKind ?? 'linear', epochs: opts.epochs, lr0: h.lr0, lrf: h.lrf, momentum: h.momentum,
-      warmupMomentum: h.warmup_momentum, warmupBiasLr: h.warmup_bias_lr,
-      nw: warmupIters(h.warmup_epochs, opts.batchesPerEpoch), batchesPerEpoch: opts.batchesPerEpoch, batchSize: opts.batchSize, nbs,
+      kind: opts.lrKind ?? 'linear',
+      epochs: opts.epochs,
+      lr0: h.lr0,
+      lrf: h.lrf,
+      momentum: h.momentum,
+      warmupMomentum: h.warmup_momentum,
+      warmupBiasLr: h.warmup_bias_lr,
+      nw: warmupIters(h.warmup_epochs, opts.batchesPerEpoch),
+      batchesPerEpoch: opts.batchesPerEpoch,
+      batchSize: opts.batchSize,
+      nbs,
     };
   }
 
@@ -144,7 +162,8 @@ export class Trainer {
     const prep = grids ? prepareTargets(batch.targets, meta, grids, opts.hyp) : null;
     tf.tidy(() => {
       const npx = batch.images.length;
-      let x: tf.Tensor4D, targetsUp: tf.Tensor1D | null = null;
+      let x: tf.Tensor4D,
+        targetsUp: tf.Tensor1D | null = null;
       if (prep) {
         const pack = new Float32Array(npx + prep.floats.length);
         pack.set(batch.images);
@@ -159,9 +178,10 @@ export class Trainer {
       try {
         const { grads } = tf.variableGrads(() => {
           const preds = model.forward(x, { training: true });
-          const l = prep && targetsUp
-            ? computePreparedLoss(preds, prep, targetsUp, meta, opts.hyp)
-            : computeLoss(preds, batch.targets, meta, opts.hyp);
+          const l =
+            prep && targetsUp
+              ? computePreparedLoss(preds, prep, targetsUp, meta, opts.hyp)
+              : computeLoss(preds, batch.targets, meta, opts.hyp);
           lossItems = tf.keep(tf.stack([l.lbox, l.lobj, l.lcls]));
           return l.total;
         }, vars);
@@ -224,7 +244,11 @@ export class Trainer {
     const { model } = this;
     if (model.strides.some((st) => batch.height % st !== 0 || batch.width % st !== 0)) return null;
     return model.strides.map((st, i) => ({
-      batch: batch.batchSize, na: model.anchors[i].length, ny: batch.height / st, nx: batch.width / st, no: model.nc + 5,
+      batch: batch.batchSize,
+      na: model.anchors[i].length,
+      ny: batch.height / st,
+      nx: batch.width / st,
+      no: model.nc + 5,
     }));
   }
 

@@ -33,17 +33,25 @@ export function pixelLabels(batch: TrainBatch, b: number): number[] {
   const out: number[] = [];
   for (let r = 0; r < t.length; r += 6) {
     if (t[r] !== b) continue;
-    const xc = t[r + 2] * batch.width, yc = t[r + 3] * batch.height, w = t[r + 4] * batch.width, h = t[r + 5] * batch.height;
+    const xc = t[r + 2] * batch.width,
+      yc = t[r + 3] * batch.height,
+      w = t[r + 4] * batch.width,
+      h = t[r + 5] * batch.height;
     out.push(t[r + 1], xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2);
   }
   return out;
 }
 
 /** Validates `model` as it is (the caller loads the EMA weights first when it wants them). */
-export async function validate(model: TrainableModel, batches: AsyncIterable<TrainBatch> | Iterable<TrainBatch>, opts: ValidateOptions = {}): Promise<ValMetrics> {
+export async function validate(
+  model: TrainableModel,
+  batches: AsyncIterable<TrainBatch> | Iterable<TrainBatch>,
+  opts: ValidateOptions = {},
+): Promise<ValMetrics> {
   let acc = new MetricsAccumulator({ nc: model.nc });
   const loss = { box: 0, obj: 0, cls: 0 };
-  let nBatches = 0, labels = 0;
+  let nBatches = 0,
+    labels = 0;
   for await (const batch of batches) {
     opts.signal?.throwIfAborted();
     let items: [number, number, number] | null = null;
@@ -51,12 +59,21 @@ export async function validate(model: TrainableModel, batches: AsyncIterable<Tra
       const x = tf.tensor4d(batch.images, [batch.batchSize, batch.height, batch.width, 3]);
       const raw = model.forward(x, { training: false });
       if (opts.hyp && opts.imgsz) {
-        const l = computeLoss(raw, batch.targets, { nc: model.nc, anchors: model.anchors, strides: model.strides, imgsz: opts.imgsz }, opts.hyp);
+        const l = computeLoss(
+          raw,
+          batch.targets,
+          { nc: model.nc, anchors: model.anchors, strides: model.strides, imgsz: opts.imgsz },
+          opts.hyp,
+        );
         items = [l.lbox.dataSync()[0], l.lobj.dataSync()[0], l.lcls.dataSync()[0]];
       }
       return model.decode(raw);
     });
-    const dets = nonMaxSuppression(decoded, { confThres: opts.confThres ?? 0.001, iouThres: opts.iouThres ?? 0.6, maxDet: opts.maxDet ?? 300 });
+    const dets = nonMaxSuppression(decoded, {
+      confThres: opts.confThres ?? 0.001,
+      iouThres: opts.iouThres ?? 0.6,
+      maxDet: opts.maxDet ?? 300,
+    });
     decoded.dispose();
     for (let b = 0; b < batch.batchSize; b++) {
       const l = pixelLabels(batch, b);
@@ -76,9 +93,17 @@ export async function validate(model: TrainableModel, batches: AsyncIterable<Tra
     const mine = acc.pack();
     const parts = await opts.gather(concat([Float32Array.of(nBatches, labels, loss.box, loss.obj, loss.cls), mine]));
     const all = new MetricsAccumulator({ nc: model.nc });
-    nBatches = 0; labels = 0; loss.box = 0; loss.obj = 0; loss.cls = 0;
+    nBatches = 0;
+    labels = 0;
+    loss.box = 0;
+    loss.obj = 0;
+    loss.cls = 0;
     for (const p of parts) {
-      nBatches += p[0]; labels += p[1]; loss.box += p[2]; loss.obj += p[3]; loss.cls += p[4];
+      nBatches += p[0];
+      labels += p[1];
+      loss.box += p[2];
+      loss.obj += p[3];
+      loss.cls += p[4];
       all.addPacked(p.subarray(5));
     }
     acc = all;
@@ -86,10 +111,19 @@ export async function validate(model: TrainableModel, batches: AsyncIterable<Tra
   const m = acc.compute();
   const n = Math.max(nBatches, 1);
   return {
-    mp: m.mp, mr: m.mr, map50: m.map50, map: m.map, fitness: m.fitness,
+    mp: m.mp,
+    mr: m.mr,
+    map50: m.map50,
+    map: m.map,
+    fitness: m.fitness,
     loss: { box: loss.box / n, obj: loss.obj / n, cls: loss.cls / n },
-    images: m.images, labels,
-    stats: { labelsPerClass: m.labelsPerClass, ...(m.confusion ? { confusion: m.confusion } : {}), ...(m.curves ? { curves: m.curves } : {}) },
+    images: m.images,
+    labels,
+    stats: {
+      labelsPerClass: m.labelsPerClass,
+      ...(m.confusion ? { confusion: m.confusion } : {}),
+      ...(m.curves ? { curves: m.curves } : {}),
+    },
   };
 }
 
@@ -107,6 +141,9 @@ export async function withWeights<T>(model: TrainableModel, weights: Map<string,
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

@@ -38,7 +38,11 @@ export interface Pretrained {
 /** Reads `file`: a PyTorch zip (`.pt`) or a flotilla checkpoint, by its first bytes. */
 export function readPretrained(file: string): Pretrained {
   let bytes: Uint8Array;
-  try { bytes = new Uint8Array(readFileSync(file)); } catch (e) { throw new WeightsError(`cannot read weights '${file}': ${(e as Error).message}`, { cause: e }); }
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    throw new WeightsError(`cannot read weights '${file}': ${(e as Error).message}`, { cause: e });
+  }
   return readPretrainedBytes(bytes, file);
 }
 
@@ -62,24 +66,41 @@ function fromTorch(file: string, bytes: Uint8Array): Pretrained {
   }
   const nc = cfg?.nc ?? (w.names ? w.names.length : undefined);
   const from = w.key ? `ckpt['${w.key}']` : 'top level';
-  return { file, format: 'pytorch', state, ...(cfg ? { cfg } : {}), ...(nc ? { nc } : {}), ...(w.names ? { names: w.names } : {}),
-    description: `PyTorch ${w.source === 'module' ? 'model' : 'state dict'} (${from}, ${w.dtypes.join('/') || 'no float'} tensors)` };
+  return {
+    file,
+    format: 'pytorch',
+    state,
+    ...(cfg ? { cfg } : {}),
+    ...(nc ? { nc } : {}),
+    ...(w.names ? { names: w.names } : {}),
+    description: `PyTorch ${w.source === 'module' ? 'model' : 'state dict'} (${from}, ${w.dtypes.join('/') || 'no float'} tensors)`,
+  };
 }
 
 function fromCheckpoint(file: string, ck: CheckpointContent): Pretrained {
   // the EMA weights, as val.py and detect.py use them; a bare model state when there is no EMA
-  const pick = (prefix: string) => new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => {
-    if (!(t.data instanceof Float32Array)) throw new WeightsError(`${file}: ${k} is ${t.dtype}, expected F32`);
-    return [k.slice(prefix.length), { data: t.data }];
-  }));
+  const pick = (prefix: string) =>
+    new Map(
+      [...ck.tensors]
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, t]) => {
+          if (!(t.data instanceof Float32Array)) throw new WeightsError(`${file}: ${k} is ${t.dtype}, expected F32`);
+          return [k.slice(prefix.length), { data: t.data }];
+        }),
+    );
   let state = pick('ema/');
   if (!state.size) state = pick('model/');
   if (!state.size) throw new WeightsError(`${file}: the checkpoint holds no model/ or ema/ tensors`);
   const m = ck.meta;
   return {
     // checkpoints without a cfg in their meta were yolov5n (the training default)
-    file, format: 'flotilla', state, cfg: typeof m.cfg === 'string' ? m.cfg : 'yolov5n', ...(typeof m.nc === 'number' ? { nc: m.nc } : {}),
-    ...(Array.isArray(m.names) ? { names: m.names.map(String) } : {}), ...(typeof m.imgsz === 'number' ? { imgsz: m.imgsz } : {}),
+    file,
+    format: 'flotilla',
+    state,
+    cfg: typeof m.cfg === 'string' ? m.cfg : 'yolov5n',
+    ...(typeof m.nc === 'number' ? { nc: m.nc } : {}),
+    ...(Array.isArray(m.names) ? { names: m.names.map(String) } : {}),
+    ...(typeof m.imgsz === 'number' ? { imgsz: m.imgsz } : {}),
     description: 'flotilla checkpoint',
   };
 }
@@ -104,10 +125,18 @@ export interface TransferReport {
 export function transferPretrained(model: YoloModel, w: Pretrained, opts: { excludeAnchors?: boolean } = {}): TransferReport {
   const state = new Map(w.state);
   const excluded: string[] = [];
-  if (opts.excludeAnchors) for (const k of [...state.keys()]) if (k.includes('anchor')) { state.delete(k); excluded.push(k); }
-  const r = w.format === 'pytorch'
-    ? model.loadTorchState(new Map([...state].map(([k, t]) => [k, { data: t.data, shape: t.shape ?? [t.data.length] }])), { strict: false })
-    : model.loadStateDict(new Map([...state].map(([k, t]) => [k, t.data])), { strict: false });
+  if (opts.excludeAnchors)
+    for (const k of [...state.keys()])
+      if (k.includes('anchor')) {
+        state.delete(k);
+        excluded.push(k);
+      }
+  const r =
+    w.format === 'pytorch'
+      ? model.loadTorchState(new Map([...state].map(([k, t]) => [k, { data: t.data, shape: t.shape ?? [t.data.length] }])), {
+          strict: false,
+        })
+      : model.loadStateDict(new Map([...state].map(([k, t]) => [k, t.data])), { strict: false });
   const named = model.namedTensors();
   const bns = named.filter((t) => t.kind === 'runningMean').map((t) => t.name);
   const loaded = new Set(r.loaded);
@@ -126,11 +155,15 @@ export function modelFromPretrained(w: Pretrained, cfg?: string | ModelYaml): Yo
   if (arch === undefined) throw new WeightsError(`${w.file} is a bare state dict without its architecture: pass --cfg (e.g. yolov5n)`);
   const model = buildModel(arch, w.nc === undefined ? {} : { nc: w.nc });
   try {
-    if (w.format === 'pytorch') model.loadTorchState(new Map([...w.state].map(([k, t]) => [k, { data: t.data, shape: t.shape ?? [t.data.length] }])));
+    if (w.format === 'pytorch')
+      model.loadTorchState(new Map([...w.state].map(([k, t]) => [k, { data: t.data, shape: t.shape ?? [t.data.length] }])));
     else model.loadStateDict(new Map([...w.state].map(([k, t]) => [k, t.data])));
     return model;
   } catch (e) {
     model.dispose();
-    throw new WeightsError(`${w.file} does not fit ${typeof arch === 'string' ? arch : 'its recorded architecture'}: ${(e as Error).message}`, { cause: e });
+    throw new WeightsError(
+      `${w.file} does not fit ${typeof arch === 'string' ? arch : 'its recorded architecture'}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }

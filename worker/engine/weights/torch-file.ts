@@ -26,7 +26,8 @@ export interface TorchWeights {
 
 /** Reads a `.pt` (zip) file's bytes into a {@link TorchWeights}. */
 export function readTorchFile(bytes: Uint8Array): TorchWeights {
-  if (!isZip(bytes)) throw new PickleError('not a PyTorch zip file (legacy non-zip torch.save files are not supported; re-save with torch >= 1.6)');
+  if (!isZip(bytes))
+    throw new PickleError('not a PyTorch zip file (legacy non-zip torch.save files are not supported; re-save with torch >= 1.6)');
   const zip = new ZipReader(bytes);
   const pkl = [...zip.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pkl) throw new PickleError('no <archive>/data.pkl in the zip: not a torch.save file');
@@ -54,8 +55,19 @@ function findState(obj: unknown): TorchWeights {
   throw new PickleError('the file holds neither a state dict nor a model (looked at the top level and ckpt[ema|model|state_dict])');
 }
 
-function fromMap(m: Map<string, PyTensor>, source: 'module' | 'state_dict', key: string, extra: { yaml?: Record<string, unknown>; names?: string[] } = {}): TorchWeights {
-  return { state: m, source, key, ...extra, dtypes: [...new Set([...m.values()].filter((t) => t.dtype.startsWith('f') || t.dtype === 'bf16').map((t) => t.dtype))] };
+function fromMap(
+  m: Map<string, PyTensor>,
+  source: 'module' | 'state_dict',
+  key: string,
+  extra: { yaml?: Record<string, unknown>; names?: string[] } = {},
+): TorchWeights {
+  return {
+    state: m,
+    source,
+    key,
+    ...extra,
+    dtypes: [...new Set([...m.values()].filter((t) => t.dtype.startsWith('f') || t.dtype === 'bf16').map((t) => t.dtype))],
+  };
 }
 
 function attrs(o: PyObject): PyDict | null {
@@ -78,7 +90,9 @@ function fromModule(root: PyObject, key: string): TorchWeights {
     seen.add(m);
     const a = attrs(m)!;
     const nonPersistent = a.get('_non_persistent_buffers_set');
-    const skip = new Set<unknown>(nonPersistent instanceof PyObject && Array.isArray(nonPersistent.args[0]) ? nonPersistent.args[0] as unknown[] : []);
+    const skip = new Set<unknown>(
+      nonPersistent instanceof PyObject && Array.isArray(nonPersistent.args[0]) ? (nonPersistent.args[0] as unknown[]) : [],
+    );
     for (const group of ['_parameters', '_buffers']) {
       const g = a.get(group);
       if (!(g instanceof Map)) continue;
@@ -100,7 +114,10 @@ function fromModule(root: PyObject, key: string): TorchWeights {
   const yaml = a.get('yaml');
   const names = a.get('names');
   const nameList = Array.isArray(names) ? names.map(String) : names instanceof Map ? [...names.values()].map(String) : undefined;
-  return fromMap(out, 'module', key, { ...(yaml instanceof Map ? { yaml: toPlain(yaml) as Record<string, unknown> } : {}), ...(nameList ? { names: nameList } : {}) });
+  return fromMap(out, 'module', key, {
+    ...(yaml instanceof Map ? { yaml: toPlain(yaml) as Record<string, unknown> } : {}),
+    ...(nameList ? { names: nameList } : {}),
+  });
 }
 
 /** A pickled yaml dict as plain JSON-like data. */

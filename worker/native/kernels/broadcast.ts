@@ -15,15 +15,18 @@ export function collapseBroadcast(outShape: readonly number[], aShape: readonly 
   const dims: { n: number; ba: boolean; bb: boolean }[] = [];
   for (let d = 0; d < r; d++) {
     if (outShape[d] === 1) continue;
-    const ba = pa[d] === 1, bb = pb[d] === 1;
+    const ba = pa[d] === 1,
+      bb = pb[d] === 1;
     const last = dims[dims.length - 1];
     if (last && last.ba === ba && last.bb === bb) last.n *= outShape[d];
     else dims.push({ n: outShape[d], ba, bb });
   }
   if (dims.length === 0) dims.push({ n: 1, ba: false, bb: false });
   const shape = dims.map((d) => d.n);
-  const stridesA = new Array<number>(dims.length), stridesB = new Array<number>(dims.length);
-  let sa = 1, sb = 1;
+  const stridesA = new Array<number>(dims.length),
+    stridesB = new Array<number>(dims.length);
+  let sa = 1,
+    sb = 1;
   for (let d = dims.length - 1; d >= 0; d--) {
     stridesA[d] = dims[d].ba ? 0 : sa;
     stridesB[d] = dims[d].bb ? 0 : sb;

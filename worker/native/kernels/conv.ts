@@ -9,22 +9,48 @@ type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
 /** The addon's 15-number conv description, or null for layouts it does not cover (NCHW); the cuda backend's kernels use it too. */
-export function convShape(args: Pick<KernelArgs, 'attrs'>, xShape: number[], filterShape: number[], withDilations: boolean): number[] | null {
+export function convShape(
+  args: Pick<KernelArgs, 'attrs'>,
+  xShape: number[],
+  filterShape: number[],
+  withDilations: boolean,
+): number[] | null {
   const dataFormat = attr<string | undefined>(args, 'dataFormat') ?? 'NHWC';
   if (dataFormat !== 'NHWC' || xShape.length !== 4 || filterShape.length !== 4) return null;
   const info = tf.backend_util.computeConv2DInfo(
-    xShape as Shape4, filterShape as Shape4, attr<number | [number, number]>(args, 'strides'),
-    withDilations ? attr<number | [number, number] | undefined>(args, 'dilations') ?? 1 : 1,
-    attr<Pad>(args, 'pad'), attr<'floor' | 'round' | 'ceil' | undefined>(args, 'dimRoundingMode'), false, 'channelsLast');
+    xShape as Shape4,
+    filterShape as Shape4,
+    attr<number | [number, number]>(args, 'strides'),
+    withDilations ? (attr<number | [number, number] | undefined>(args, 'dilations') ?? 1) : 1,
+    attr<Pad>(args, 'pad'),
+    attr<'floor' | 'round' | 'ceil' | undefined>(args, 'dimRoundingMode'),
+    false,
+    'channelsLast',
+  );
   if (info.inChannels !== filterShape[2]) return null;
-  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-    info.padInfo.top, info.padInfo.left];
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
 }
 
 function forward(args: KernelArgs, fused: boolean, addon: Parameters<NativeKernel['run']>[1]): tf.TensorInfo | null {
   const { x, filter, bias } = args.inputs;
-  const xv = f32(args.backend, x), wv = f32(args.backend, filter);
+  const xv = f32(args.backend, x),
+    wv = f32(args.backend, filter);
   if (!x || !filter || !xv || !wv) return null;
   let act = 0;
   let bv: Float32Array | null = null;
@@ -52,7 +78,8 @@ export const convKernels: NativeKernel[] = [
     name: 'Conv2DBackpropInput',
     run(args, addon) {
       const { dy, filter } = args.inputs;
-      const dyv = f32(args.backend, dy), wv = f32(args.backend, filter);
+      const dyv = f32(args.backend, dy),
+        wv = f32(args.backend, filter);
       if (!dy || !filter || !dyv || !wv) return null;
       const inputShape = attr<number[]>(args, 'inputShape');
       const s = convShape(args, inputShape, filter.shape, false);
@@ -66,7 +93,8 @@ export const convKernels: NativeKernel[] = [
     name: 'Conv2DBackpropFilter',
     run(args, addon) {
       const { x, dy } = args.inputs;
-      const xv = f32(args.backend, x), dyv = f32(args.backend, dy);
+      const xv = f32(args.backend, x),
+        dyv = f32(args.backend, dy);
       if (!x || !dy || !xv || !dyv) return null;
       const filterShape = attr<number[]>(args, 'filterShape');
       const s = convShape(args, x.shape, filterShape, false);

@@ -8,19 +8,49 @@ import { collapseBroadcast } from './broadcast.ts';
 
 /** tfjs kernel name → the addon's binary op code (src/elementwise.cc, enum BinOp). */
 export const BINARY_OPS: Readonly<Record<string, number>> = {
-  Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, Pow: 7,
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+  RealDiv: 3,
+  Maximum: 4,
+  Minimum: 5,
+  SquaredDifference: 6,
+  Pow: 7,
 };
 
 /** tfjs kernel name → the addon's unary op code (src/elementwise.cc, enum UnOp). */
 export const UNARY_OPS: Readonly<Record<string, number>> = {
-  Neg: 0, Exp: 1, Log: 2, Sigmoid: 3, Relu: 4, Relu6: 5, Sqrt: 6, Rsqrt: 7, Square: 8, Abs: 9, Tanh: 10,
-  Softplus: 11, Reciprocal: 12, Atan: 13, Log1p: 14, Expm1: 15, Elu: 16, Step: 17, LeakyRelu: 18, Sign: 19,
-  Floor: 20, Ceil: 21, ClipByValue: 22, Sin: 23, Cos: 24,
+  Neg: 0,
+  Exp: 1,
+  Log: 2,
+  Sigmoid: 3,
+  Relu: 4,
+  Relu6: 5,
+  Sqrt: 6,
+  Rsqrt: 7,
+  Square: 8,
+  Abs: 9,
+  Tanh: 10,
+  Softplus: 11,
+  Reciprocal: 12,
+  Atan: 13,
+  Log1p: 14,
+  Expm1: 15,
+  Elu: 16,
+  Step: 17,
+  LeakyRelu: 18,
+  Sign: 19,
+  Floor: 20,
+  Ceil: 21,
+  ClipByValue: 22,
+  Sin: 23,
+  Cos: 24,
 };
 
 function binary(args: KernelArgs, addon: NativeAddon, op: number): tf.TensorInfo | null {
   const { a, b } = args.inputs;
-  const av = f32(args.backend, a), bv = f32(args.backend, b);
+  const av = f32(args.backend, a),
+    bv = f32(args.backend, b);
   if (!a || !b || !av || !bv) return null;
   const outShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
   const out = allocOutput(size(outShape));
@@ -34,10 +64,14 @@ function binary(args: KernelArgs, addon: NativeAddon, op: number): tf.TensorInfo
 /** The two numbers a unary op's kernel takes from its attributes (the cuda backend's kernels use it too). */
 export function unaryParams(name: string, attrs: Record<string, unknown>): [number, number] {
   switch (name) {
-    case 'Step': return [Number(attrs.alpha ?? 0), 0];
-    case 'LeakyRelu': return [Number(attrs.alpha ?? 0.2), 0];
-    case 'ClipByValue': return [Number(attrs.clipValueMin), Number(attrs.clipValueMax)];
-    default: return [0, 0];
+    case 'Step':
+      return [Number(attrs.alpha ?? 0), 0];
+    case 'LeakyRelu':
+      return [Number(attrs.alpha ?? 0.2), 0];
+    case 'ClipByValue':
+      return [Number(attrs.clipValueMin), Number(attrs.clipValueMax)];
+    default:
+      return [0, 0];
   }
 }
 

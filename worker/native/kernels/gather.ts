@@ -9,7 +9,8 @@ import type { NativeAddon } from '../addon.ts';
 
 function gather(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { x, indices } = args.inputs;
-  const xv = f32(args.backend, x), iv = i32(args.backend, indices);
+  const xv = f32(args.backend, x),
+    iv = i32(args.backend, indices);
   if (!x || !indices || !xv || !iv || Number(args.attrs.batchDims ?? 0) !== 0 || x.shape.length === 0) return null;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), x.shape)[0];
   const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
@@ -22,7 +23,8 @@ function gather(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
 
 function segmentSum(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { x, segmentIds } = args.inputs;
-  const xv = f32(args.backend, x), sv = i32(args.backend, segmentIds);
+  const xv = f32(args.backend, x),
+    sv = i32(args.backend, segmentIds);
   if (!x || !segmentIds || !xv || !sv) return null;
   const k = segmentIds.shape.length;
   if (k === 0 || segmentIds.shape.some((d, i) => d !== x.shape[i])) return null;
@@ -36,7 +38,8 @@ function segmentSum(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null 
 // ScatterNd sums updates into zeros at the flattened slice indices.
 function scatterNd(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { indices, updates } = args.inputs;
-  const uv = f32(args.backend, updates), iv = i32(args.backend, indices);
+  const uv = f32(args.backend, updates),
+    iv = i32(args.backend, indices);
   if (!indices || !updates || !uv || !iv) return null;
   const shape = attr<number[]>(args, 'shape');
   const { sliceRank, numUpdates, sliceSize, strides, outputSize } = tf.backend_util.calculateShapes(updates, indices, shape);

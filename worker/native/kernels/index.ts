@@ -14,6 +14,12 @@ export { BINARY_OPS, UNARY_OPS } from './elementwise.ts';
 
 /** All kernels the addon replaces on the tfjs `cpu` backend. */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
-  ...convKernels, ...matmulKernels, ...elementwiseKernels, ...reduceKernels, ...layoutKernels, ...poolKernels,
-  ...normKernels, ...gatherKernels,
+  ...convKernels,
+  ...matmulKernels,
+  ...elementwiseKernels,
+  ...reduceKernels,
+  ...layoutKernels,
+  ...poolKernels,
+  ...normKernels,
+  ...gatherKernels,
 ];

@@ -21,27 +21,49 @@ function splitV(args: KernelArgs, addon: NativeAddon): tf.TensorInfo[] | null {
   if (!x || !xv || x.shape.length === 0) return null;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x, attr<number[] | number>(args, 'numOrSizeSplits'), axis);
-  const outer = size(x.shape.slice(0, axis)), tail = size(x.shape.slice(axis + 1));
+  const outer = size(x.shape.slice(0, axis)),
+    tail = size(x.shape.slice(axis + 1));
   const outs = sizes.map((s) => allocOutput(outer * s * tail));
-  if (xv.length > 0) addon.split(xv, outer, outs, sizes.map((s) => s * tail));
-  return outs.map((o, i) => output(args.backend, x.shape.map((d, j) => (j === axis ? sizes[i] : d)), o));
+  if (xv.length > 0)
+    addon.split(
+      xv,
+      outer,
+      outs,
+      sizes.map((s) => s * tail),
+    );
+  return outs.map((o, i) =>
+    output(
+      args.backend,
+      x.shape.map((d, j) => (j === axis ? sizes[i] : d)),
+      o,
+    ),
+  );
 }
 
 function concat(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const all = Object.values(args.inputs);
   if (all.length === 0 || !all[0] || all[0].shape.length === 0) return null;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), all[0].shape)[0];
-  const shapes: number[][] = [], vals: Float32Array[] = [];
+  const shapes: number[][] = [],
+    vals: Float32Array[] = [];
   for (const t of all) {
     const v = f32(args.backend, t);
     if (!t || !v) return null;
-    if (v.length > 0) { shapes.push(t.shape); vals.push(v); }
+    if (v.length > 0) {
+      shapes.push(t.shape);
+      vals.push(v);
+    }
   }
   if (vals.length === 0) return null;
   tf.backend_util.assertParamsConsistent(shapes, axis);
   const outShape = tf.backend_util.computeOutShape(shapes, axis);
   const out = allocOutput(size(outShape));
-  addon.concat(vals, shapes.map((s) => size(s.slice(axis))), out, size(outShape.slice(0, axis)));
+  addon.concat(
+    vals,
+    shapes.map((s) => size(s.slice(axis))),
+    out,
+    size(outShape.slice(0, axis)),
+  );
   return output(args.backend, outShape, out);
 }
 
@@ -51,10 +73,17 @@ function unpack(args: KernelArgs, addon: NativeAddon): tf.TensorInfo[] | null {
   if (!value || !xv || value.shape.length === 0) return null;
   const axis = tf.util.parseAxisParam(attr<number>(args, 'axis'), value.shape)[0];
   const num = value.shape[axis];
-  const outer = size(value.shape.slice(0, axis)), inner = size(value.shape.slice(axis + 1));
+  const outer = size(value.shape.slice(0, axis)),
+    inner = size(value.shape.slice(axis + 1));
   const outShape = value.shape.filter((_, i) => i !== axis);
   const outs = Array.from({ length: num }, () => allocOutput(outer * inner));
-  if (xv.length > 0) addon.split(xv, outer, outs, outs.map(() => inner));
+  if (xv.length > 0)
+    addon.split(
+      xv,
+      outer,
+      outs,
+      outs.map(() => inner),
+    );
   return outs.map((o) => output(args.backend, [...outShape], o));
 }
 
@@ -72,7 +101,13 @@ function pack(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const outShape = [...shape.slice(0, axis), all.length, ...shape.slice(axis)];
   const out = allocOutput(size(outShape));
   const inner = size(shape.slice(axis));
-  if (out.length > 0) addon.concat(vals, vals.map(() => inner), out, size(shape.slice(0, axis)));
+  if (out.length > 0)
+    addon.concat(
+      vals,
+      vals.map(() => inner),
+      out,
+      size(shape.slice(0, axis)),
+    );
   return output(args.backend, outShape, out);
 }
 
@@ -99,7 +134,8 @@ function transpose(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const groups: number[][] = [];
   for (const p of perm) {
     const g = groups[groups.length - 1];
-    if (g && g[g.length - 1] === p - 1) g.push(p); else groups.push([p]);
+    if (g && g[g.length - 1] === p - 1) g.push(p);
+    else groups.push([p]);
   }
   const order = [...groups].sort((g, h) => g[0] - h[0]);
   const cShape = order.map((g) => size(g.map((p) => x.shape[p])));
@@ -115,7 +151,15 @@ function pad(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   if (!x || !xv || x.shape.length === 0 || paddings.length !== x.shape.length) return null;
   const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
   const out = allocOutput(size(outShape));
-  if (out.length > 0) addon.pad(xv, [...x.shape], paddings.map((p) => p[0]), out, outShape, Number(args.attrs.constantValue ?? 0));
+  if (out.length > 0)
+    addon.pad(
+      xv,
+      [...x.shape],
+      paddings.map((p) => p[0]),
+      out,
+      outShape,
+      Number(args.attrs.constantValue ?? 0),
+    );
   return output(args.backend, outShape, out);
 }
 

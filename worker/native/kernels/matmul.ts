@@ -8,17 +8,21 @@ import { activationCode } from './activation.ts';
 
 function matmul(args: KernelArgs, addon: NativeAddon, fused: boolean): tf.TensorInfo | null {
   const { a, b, bias } = args.inputs;
-  const av = f32(args.backend, a), bv = f32(args.backend, b);
+  const av = f32(args.backend, a),
+    bv = f32(args.backend, b);
   if (!a || !b || !av || !bv || a.shape.length < 2 || b.shape.length < 2) return null;
-  const ta = attr<boolean>(args, 'transposeA') === true, tb = attr<boolean>(args, 'transposeB') === true;
-  const ra = a.shape.length, rb = b.shape.length;
+  const ta = attr<boolean>(args, 'transposeA') === true,
+    tb = attr<boolean>(args, 'transposeB') === true;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
   const kb = tb ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if (k !== kb) return null;
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const batchA = size(a.shape.slice(0, -2)), batchB = size(b.shape.slice(0, -2));
+  const batchA = size(a.shape.slice(0, -2)),
+    batchB = size(b.shape.slice(0, -2));
   // Batches pair up one to one or against a single matrix; tfjs's other (modulo) pairings stay in JS.
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
   if (size(outer) !== Math.max(batchA, batchB)) return null;
@@ -36,8 +40,7 @@ function matmul(args: KernelArgs, addon: NativeAddon, fused: boolean): tf.Tensor
   const outShape = [...outer, m, n];
   const out = allocOutput(size(outShape));
   if (out.length === 0) return output(args.backend, outShape, out);
-  addon.batchMatMul(av, bv, out, [batchA, batchB, m, n, k, ta ? 1 : 0, tb ? 1 : 0], biasv, act,
-    Number(args.attrs.leakyreluAlpha ?? 0.2));
+  addon.batchMatMul(av, bv, out, [batchA, batchB, m, n, k, ta ? 1 : 0, tb ? 1 : 0], biasv, act, Number(args.attrs.leakyreluAlpha ?? 0.2));
   return output(args.backend, outShape, out);
 }
 

@@ -7,7 +7,9 @@ import type { NativeAddon } from '../addon.ts';
 
 function batchNorm(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { x, mean, variance, offset, scale } = args.inputs;
-  const xv = f32(args.backend, x), mv = f32(args.backend, mean), vv = f32(args.backend, variance);
+  const xv = f32(args.backend, x),
+    mv = f32(args.backend, mean),
+    vv = f32(args.backend, variance);
   if (!x || !xv || !mv || !vv || x.shape.length === 0) return null;
   const ov = offset ? f32(args.backend, offset) : null;
   const sv = scale ? f32(args.backend, scale) : null;

@@ -11,11 +11,28 @@ type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 /** The addon's 12-number pool description (the cuda backend's kernels use it too). */
 export function poolShape(args: Pick<KernelArgs, 'attrs'>, xShape: number[]): number[] | null {
   if (xShape.length !== 4) return null;
-  const info = tf.backend_util.computePool2DInfo(xShape as Shape4, attr<number | [number, number]>(args, 'filterSize'),
-    attr<number | [number, number]>(args, 'strides'), 1, attr<Pad>(args, 'pad'),
-    attr<'floor' | 'round' | 'ceil' | undefined>(args, 'dimRoundingMode'));
-  return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+  const info = tf.backend_util.computePool2DInfo(
+    xShape as Shape4,
+    attr<number | [number, number]>(args, 'filterSize'),
+    attr<number | [number, number]>(args, 'strides'),
+    1,
+    attr<Pad>(args, 'pad'),
+    attr<'floor' | 'round' | 'ceil' | undefined>(args, 'dimRoundingMode'),
+  );
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
 }
 
 function maxPool(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
@@ -32,7 +49,8 @@ function maxPool(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
 
 function maxPoolGrad(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   const { dy, input } = args.inputs;
-  const dyv = f32(args.backend, dy), xv = f32(args.backend, input);
+  const dyv = f32(args.backend, dy),
+    xv = f32(args.backend, input);
   if (!dy || !input || !dyv || !xv) return null;
   const s = poolShape(args, input.shape);
   if (!s || s[4] !== dy.shape[1] || s[5] !== dy.shape[2]) return null;
@@ -62,7 +80,8 @@ function resize(args: KernelArgs, addon: NativeAddon): tf.TensorInfo | null {
   if (!images || !xv || images.shape.length !== 4) return null;
   const [oh, ow] = attr<[number, number]>(args, 'size');
   const [n, h, w, c] = images.shape;
-  const align = args.attrs.alignCorners === true, half = args.attrs.halfPixelCenters === true;
+  const align = args.attrs.alignCorners === true,
+    half = args.attrs.halfPixelCenters === true;
   const out = allocOutput(n * oh * ow * c);
   if (out.length > 0) {
     addon.resizeNearest(xv, out, [n, h, w, c, oh, ow], nearestMap(h, oh, align, half), nearestMap(w, ow, align, half));

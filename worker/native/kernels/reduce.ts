@@ -8,7 +8,11 @@ import type { NativeAddon } from '../addon.ts';
 
 /** tfjs kernel name → [the addon's reduce op code (src/reduce.cc), the attr holding the axes]. */
 const REDUCE_OPS: Readonly<Record<string, [number, string]>> = {
-  Sum: [0, 'axis'], Mean: [1, 'axis'], Max: [2, 'reductionIndices'], Min: [3, 'axis'], Prod: [4, 'axis'],
+  Sum: [0, 'axis'],
+  Mean: [1, 'axis'],
+  Max: [2, 'reductionIndices'],
+  Min: [3, 'axis'],
+  Prod: [4, 'axis'],
 };
 
 function reduce(args: KernelArgs, addon: NativeAddon, op: number, axisAttr: string): tf.TensorInfo | null {
@@ -24,7 +28,8 @@ function reduce(args: KernelArgs, addon: NativeAddon, op: number, axisAttr: stri
   if (axes.length === 0) {
     out.set(xv);
   } else if (contiguous) {
-    const first = axes[0], last = axes[axes.length - 1];
+    const first = axes[0],
+      last = axes[axes.length - 1];
     addon.reduce(xv, out, size(shape.slice(0, first)), size(shape.slice(first, last + 1)), size(shape.slice(last + 1)), op);
   } else {
     const keep = shape.map((_, i) => i).filter((i) => !axes.includes(i));

@@ -53,13 +53,20 @@ const SPLIT_KEY = { train: 0x7a1, val: 0x5a1 } as const;
 const SYNTH_FILE = /^(train|val)_\d{6}\.(jpg|png|txt)$/;
 
 /** Draws image `i` of a split (pure: same arguments, same pixels). */
-export function synthesizeImage(seed: number, split: 'train' | 'val', i: number, o: Required<Omit<SyntheticOptions, 'dir' | 'train' | 'val' | 'seed'>>): SyntheticImage {
+export function synthesizeImage(
+  seed: number,
+  split: 'train' | 'val',
+  i: number,
+  o: Required<Omit<SyntheticOptions, 'dir' | 'train' | 'val' | 'seed'>>,
+): SyntheticImage {
   const rng = deriveRng(seed, SPLIT_KEY[split], i);
   const L = o.img;
-  let width = L, height = L;
+  let width = L,
+    height = L;
   if (rng.random() < 0.4) {
     const short = Math.round(L * rng.uniform(0.6, 0.9));
-    if (rng.random() < 0.5) height = short; else width = short;
+    if (rng.random() < 0.5) height = short;
+    else width = short;
   }
   const pixels = drawBackground(rng, width, height);
   const labels: number[][] = [];
@@ -82,11 +89,21 @@ export function synthesizeImage(seed: number, split: 'train' | 'val', i: number,
 }
 
 /** A box of side in [lo, hi] (aspect 0.8–1.25) inside the image, not overlapping `taken` (null after 50 tries). */
-function place(rng: Rng, taken: readonly number[][], width: number, height: number, lo: number, hi: number): [number, number, number, number] | null {
+function place(
+  rng: Rng,
+  taken: readonly number[][],
+  width: number,
+  height: number,
+  lo: number,
+  hi: number,
+): [number, number, number, number] | null {
   for (let t = 0; t < 50; t++) {
-    const s = rng.uniform(lo, hi), ar = Math.exp(rng.uniform(Math.log(0.8), Math.log(1.25)));
-    const w = Math.round(Math.min(width - 2, s * Math.sqrt(ar))), h = Math.round(Math.min(height - 2, s / Math.sqrt(ar)));
-    const x1 = 1 + rng.int(width - w - 1), y1 = 1 + rng.int(height - h - 1);
+    const s = rng.uniform(lo, hi),
+      ar = Math.exp(rng.uniform(Math.log(0.8), Math.log(1.25)));
+    const w = Math.round(Math.min(width - 2, s * Math.sqrt(ar))),
+      h = Math.round(Math.min(height - 2, s / Math.sqrt(ar)));
+    const x1 = 1 + rng.int(width - w - 1),
+      y1 = 1 + rng.int(height - h - 1);
     const box: [number, number, number, number] = [x1, y1, x1 + w, y1 + h];
     const gap = 2;
     if (taken.every((b) => box[0] >= b[2] + gap || box[2] + gap <= b[0] || box[1] >= b[3] + gap || box[3] + gap <= b[1])) return box;
@@ -96,7 +113,15 @@ function place(rng: Rng, taken: readonly number[][], width: number, height: numb
 
 /** The label file text of rows (6 decimals, one object a line). */
 export function formatLabels(rows: readonly number[][]): string {
-  return rows.map((r) => `${r[0]} ${r.slice(1).map((v) => v.toFixed(6)).join(' ')}\n`).join('');
+  return rows
+    .map(
+      (r) =>
+        `${r[0]} ${r
+          .slice(1)
+          .map((v) => v.toFixed(6))
+          .join(' ')}\n`,
+    )
+    .join('');
 }
 
 /**
@@ -106,22 +131,32 @@ export function formatLabels(rows: readonly number[][]): string {
  */
 export async function generateSyntheticDataset(opts: SyntheticOptions): Promise<SyntheticDataset> {
   const o = {
-    img: opts.img ?? 320, classes: opts.classes ?? [...DEFAULT_CLASSES], backgroundFraction: opts.backgroundFraction ?? 0.1,
-    objects: opts.objects ?? [2, 6] as [number, number], sizes: opts.sizes ?? [0.1, 0.4] as [number, number],
+    img: opts.img ?? 320,
+    classes: opts.classes ?? [...DEFAULT_CLASSES],
+    backgroundFraction: opts.backgroundFraction ?? 0.1,
+    objects: opts.objects ?? ([2, 6] as [number, number]),
+    sizes: opts.sizes ?? ([0.1, 0.4] as [number, number]),
   };
   const seed = opts.seed ?? 0;
-  for (const c of o.classes) if (!SHAPES[c]) throw new Error(`generateSyntheticDataset: unknown class '${c}' (known: ${Object.keys(SHAPES).join(', ')})`);
+  for (const c of o.classes)
+    if (!SHAPES[c]) throw new Error(`generateSyntheticDataset: unknown class '${c}' (known: ${Object.keys(SHAPES).join(', ')})`);
   if (o.classes.length === 0) throw new Error('generateSyntheticDataset: need at least one class');
   if (!(o.img >= 32)) throw new Error(`generateSyntheticDataset: img must be >= 32 (got ${o.img})`);
-  for (const [k, v] of [['train', opts.train], ['val', opts.val]] as const) {
+  for (const [k, v] of [
+    ['train', opts.train],
+    ['val', opts.val],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`generateSyntheticDataset: ${k} must be a non-negative integer (got ${v})`);
   }
-  if (!(o.objects[0] >= 0 && o.objects[1] >= o.objects[0])) throw new Error('generateSyntheticDataset: objects must be [min, max] with 0 <= min <= max');
-  if (!(o.sizes[0] > 0 && o.sizes[1] >= o.sizes[0] && o.sizes[1] < 1)) throw new Error('generateSyntheticDataset: sizes must be [lo, hi] with 0 < lo <= hi < 1');
+  if (!(o.objects[0] >= 0 && o.objects[1] >= o.objects[0]))
+    throw new Error('generateSyntheticDataset: objects must be [min, max] with 0 <= min <= max');
+  if (!(o.sizes[0] > 0 && o.sizes[1] >= o.sizes[0] && o.sizes[1] < 1))
+    throw new Error('generateSyntheticDataset: sizes must be [lo, hi] with 0 < lo <= hi < 1');
   const dir = resolve(opts.dir);
   const objects = { train: 0, val: 0 };
   for (const split of ['train', 'val'] as const) {
-    const imDir = join(dir, 'images', split), lbDir = join(dir, 'labels', split);
+    const imDir = join(dir, 'images', split),
+      lbDir = join(dir, 'labels', split);
     for (const d of [imDir, lbDir]) {
       await mkdir(d, { recursive: true });
       for (const f of await readdir(d)) if (SYNTH_FILE.test(f)) await rm(join(d, f));
@@ -129,15 +164,17 @@ export async function generateSyntheticDataset(opts: SyntheticOptions): Promise<
     const n = opts[split];
     const BATCH = 4;
     for (let start = 0; start < n; start += BATCH) {
-      await Promise.all(Array.from({ length: Math.min(BATCH, n - start) }, async (_, k) => {
-        const i = start + k;
-        const im = synthesizeImage(seed, split, i, o);
-        const fmt = i % 4 === 3 ? 'png' : 'jpg';
-        const stem = `${split}_${String(i).padStart(6, '0')}`;
-        objects[split] += im.labels.length;
-        await writeFile(join(imDir, `${stem}.${fmt}`), await encodeImage(im, fmt));
-        await writeFile(join(lbDir, `${stem}.txt`), formatLabels(im.labels));
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(BATCH, n - start) }, async (_, k) => {
+          const i = start + k;
+          const im = synthesizeImage(seed, split, i, o);
+          const fmt = i % 4 === 3 ? 'png' : 'jpg';
+          const stem = `${split}_${String(i).padStart(6, '0')}`;
+          objects[split] += im.labels.length;
+          await writeFile(join(imDir, `${stem}.${fmt}`), await encodeImage(im, fmt));
+          await writeFile(join(lbDir, `${stem}.txt`), formatLabels(im.labels));
+        }),
+      );
     }
   }
   const yamlPath = join(dir, 'data.yaml');

@@ -17,7 +17,13 @@ export const SHAPES: Readonly<Record<string, ShapeKind>> = {
   triangle: { name: 'triangle', inside: (u, v) => Math.abs(u) <= (v + 1) / 2 },
   diamond: { name: 'diamond', inside: (u, v) => Math.abs(u) + Math.abs(v) <= 1 },
   cross: { name: 'cross', inside: (u, v) => Math.abs(u) <= ARM || Math.abs(v) <= ARM },
-  ring: { name: 'ring', inside: (u, v) => { const r = u * u + v * v; return r <= 1 && r >= 0.36; } },
+  ring: {
+    name: 'ring',
+    inside: (u, v) => {
+      const r = u * u + v * v;
+      return r <= 1 && r >= 0.36;
+    },
+  },
   hexagon: { name: 'hexagon', inside: (u, v) => Math.abs(u) <= 1 - Math.abs(v) / 2 },
 };
 
