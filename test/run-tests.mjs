@@ -2,9 +2,9 @@
 // Runs the tap suite and ends with one line `N passed, N failed`, counted from the TAP stream
 // (every test point at every depth; skips and todos are counted apart and printed above).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const tapBin = join(dirname(require.resolve('tap/package.json')), 'dist/esm/run.mjs');
@@ -14,29 +14,7 @@ const testsUnder = (dir) =>
     .filter((f) => f.endsWith('.test.ts'))
     .sort()
     .map((f) => join(dir, f));
-let args = process.argv.slice(2).flatMap((a) => (!a.startsWith('-') && existsSync(a) && statSync(a).isDirectory() ? testsUnder(a) : [a]));
-// The whole suite runs its slowest files first, so that the two jobs end together instead of
-// one long file running alone at the end: per-file seconds from the last full run on this
-// machine (.tap/durations.json), else from test/durations.json (committed; a file not named
-// there counts as the median).
-const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
-const LOCAL_DURATIONS = join(ROOT, '.tap', 'durations.json');
-const full = !args.some((a) => !a.startsWith('-'));
-if (full) {
-  const read = (f) => {
-    try {
-      return JSON.parse(readFileSync(f, 'utf8'));
-    } catch {
-      return {};
-    }
-  };
-  const known = { ...read(join(ROOT, 'test', 'durations.json')), ...read(LOCAL_DURATIONS) };
-  const values = Object.values(known).sort((a, b) => a - b);
-  const median = values.length ? values[values.length >> 1] : 0;
-  const files = testsUnder('test').map((f) => f.split(sep).join('/'));
-  files.sort((a, b) => (known[b] ?? median) - (known[a] ?? median) || a.localeCompare(b));
-  args = [...args, ...files];
-}
+const args = process.argv.slice(2).flatMap((a) => (!a.startsWith('-') && existsSync(a) && statSync(a).isDirectory() ? testsUnder(a) : [a]));
 // The processes the tests start (agents, actors, the CLI) run the compiled JavaScript, as in
 // production: bring dist/ up to date first (nothing to do when it is current).
 const built = spawnSync(
@@ -66,13 +44,10 @@ let passed = 0,
   skipped = 0,
   failedParents = 0,
   buf = '';
-const durations = {};
 // A point that closes a subtest (one whose children were seen just before it, one indent
 // deeper) is a summary, not a test: only leaves are counted.
 const hasChildren = new Map();
 const count = (line) => {
-  const d = /^(?:not )?ok \d+ - (test\/\S+\.test\.ts) # time=([0-9.]+)ms/.exec(line);
-  if (d) durations[d[1]] = Math.round(Number(d[2]) / 100) / 10;
   const m = /^(\s*)(not ok|ok)\b.*?(#\s*(SKIP|TODO)\b(.*))?$/i.exec(line);
   if (!m) return;
   const depth = m[1].length;
@@ -105,10 +80,6 @@ child.stdout.on('data', (d) => {
 child.on('close', (code) => {
   if (buf) count(buf);
   if (code !== 0 && failed === 0) failed = Math.max(1, failedParents); // a file or tap failed without a failing leaf (crash, timeout)
-  if (full && Object.keys(durations).length > 0) {
-    mkdirSync(dirname(LOCAL_DURATIONS), { recursive: true });
-    writeFileSync(LOCAL_DURATIONS, JSON.stringify(durations, null, 0) + '\n');
-  }
   if (skipped) console.log(`${skipped} skipped (reasons printed above)`);
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(code === 0 ? 0 : 1);
