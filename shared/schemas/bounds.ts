@@ -22,6 +22,8 @@ export const MAX_KEYS = 256;
 export const MAX_RANKS = 1024;
 /** rows of a report or a list of problems */
 export const MAX_ROWS = 10_000;
+/** records in a listing reply (jobs, workers, studies): far above what a head keeps in memory, a bound all the same */
+export const MAX_LISTED = 1_000_000;
 
 /** `s` cut to `max` characters (an ellipsis marks the cut). */
 export function clipText(s: string, max = MAX_TEXT): string {

@@ -1,6 +1,6 @@
 /** Job specs (REST bodies) and the job record kept in JetStream KV. */
 import { z } from 'zod';
-import { MAX_KEYS, MAX_NAME, MAX_PATH, MAX_RANKS, MAX_STAMP, MAX_TEXT } from './bounds.ts';
+import { MAX_KEYS, MAX_LISTED, MAX_NAME, MAX_PATH, MAX_RANKS, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { DATASET_SCHEME, isDatasetFileRef } from '../dataset-ref.ts';
 import { FaultSpec } from './fault.ts';
@@ -198,7 +198,7 @@ export type JobRecord = z.infer<typeof JobRecord>;
 export const JobReply = JobRecord.extend({ stale_ms: z.number().int().nonnegative().default(0) });
 export type JobReply = z.infer<typeof JobReply>;
 /** GET /v1/jobs reply. */
-export const JobList = z.object({ jobs: z.array(JobReply), stale_ms: z.number().int().nonnegative() });
+export const JobList = z.object({ jobs: z.array(JobReply).max(MAX_LISTED), stale_ms: z.number().int().nonnegative() });
 export type JobList = z.infer<typeof JobList>;
 
 /**

@@ -1,6 +1,6 @@
 /** Worker node registration, heartbeats and control requests (head -> agent). */
 import { z } from 'zod';
-import { MAX_PATH, MAX_RANKS, MAX_SECRET, MAX_STAMP, MAX_TEXT } from './bounds.ts';
+import { MAX_LISTED, MAX_PATH, MAX_RANKS, MAX_SECRET, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { JobSpec } from './job.ts';
 import { ArmedFault } from './fault.ts';
@@ -154,9 +154,9 @@ export const WorkerRow = NodeRecord.extend({
   free: z.number().int().nonnegative(),
   alive_ms_ago: z.number(),
   /** indices of its GPUs no rank holds (absent: a node without GPUs) */
-  gpus_free: z.array(z.number().int().nonnegative()).optional(),
+  gpus_free: z.array(z.number().int().nonnegative()).max(MAX_NODE_GPUS).optional(),
 });
 export type WorkerRow = z.infer<typeof WorkerRow>;
 /** GET /v1/workers reply. */
-export const WorkerList = z.object({ workers: z.array(WorkerRow) });
+export const WorkerList = z.object({ workers: z.array(WorkerRow).max(MAX_LISTED) });
 export type WorkerList = z.infer<typeof WorkerList>;

@@ -4,7 +4,7 @@
  * from `base` with sampled hyperparameters, `concurrency` at a time.
  */
 import { z } from 'zod';
-import { MAX_NAME, MAX_STAMP, MAX_TEXT } from './bounds.ts';
+import { MAX_LISTED, MAX_NAME, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
 import { JobSpec, JobState } from './job.ts';
 import { metaOf } from '../tune-space.ts';
@@ -139,7 +139,7 @@ export const StudyRecord = z.object({
 export type StudyRecord = z.infer<typeof StudyRecord>;
 
 /** GET /v1/studies reply. */
-export const StudyList = z.object({ studies: z.array(StudyRecord) });
+export const StudyList = z.object({ studies: z.array(StudyRecord).max(MAX_LISTED) });
 /** A trial job's state mapped onto the trial (recovering counts as running). */
 export function trialStateOf(s: JobState): TrialState {
   return s === 'recovering' ? 'running' : s;

@@ -244,6 +244,9 @@ t.test('multi-host faults', { timeout: 600_000, skip: why ? `multi-host tests sk
 
   await t.test('10 Mbit/s worker links under bulk traffic', pick('10 Mbit/s worker links under bulk traffic'), async (t) => {
     for (const w of workers) lab.limit(w.label, 10);
+    t.teardown(() => {
+      for (const w of workers) lab.unlimit(w.label);
+    });
     // bulk traffic on the same links: a 1 MB message every 200 ms from each worker host (40 Mbit/s offered, 4x the link)
     const noise = workers.map((w) =>
       inHost(

@@ -197,10 +197,11 @@ export function hostLauncher(
   cluster: LabCluster,
   prefix: string,
 ): (h: Host, args: string[], env: Record<string, string>, label: string) => Proc {
-  return (h, [entry, ...args], env, label) =>
+  return (h, args, env, label) =>
     startProc(
       t,
-      ourEntry(entry, ...args),
+      // an entry of ours (a .ts path first) starts as production does; anything else (node flags, -e) through tsx
+      args[0]?.endsWith('.ts') ? ourEntry(args[0], ...args.slice(1)) : ['--import', 'tsx', ...args],
       {
         FLOTILLA_PREFIX: prefix,
         ...(env.FLOTILLA_NATS_URL === CLUSTER_URLS ? { FLOTILLA_NATS_CA: cluster.ca } : {}),

@@ -155,6 +155,13 @@ export class Lab {
     sh('ip', ['netns', 'exec', h.ns, 'tc', 'qdisc', 'replace', 'dev', h.nsVeth, ...tbf]);
   }
 
+  /** Lifts a `limit` (removes the tbf qdiscs on both veth ends). */
+  unlimit(label: string): void {
+    const h = this.host(label);
+    sh('tc', ['qdisc', 'del', 'dev', h.brVeth, 'root']);
+    sh('ip', ['netns', 'exec', h.ns, 'tc', 'qdisc', 'del', 'dev', h.nsVeth, 'root']);
+  }
+
   /** Kills every process the lab started, then deletes namespaces, veths and the bridge. Idempotent. */
   async teardown(): Promise<void> {
     if (this.#torn) return;
