@@ -13,11 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { allocOutput } from '../../native/memory-pool.ts';
+import { f32, output, type CpuBackend } from '../../native/cpu-backend.ts';
 
-interface CpuStorage {
-  data: { get(dataId: tf.DataId): { values?: unknown } | undefined };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
+const cpuBackend = (): CpuBackend => tf.backend() as unknown as CpuBackend;
 
 /** Whether the active backend keeps tensor values as host arrays (tfjs `cpu`, so native-cpu). */
 export function onHostBackend(): boolean {
@@ -29,8 +27,8 @@ export function onHostBackend(): boolean {
  * tensor's storage, so the caller reads it now and neither keeps nor writes it.
  */
 export function hostValues(t: tf.Tensor): Float32Array {
-  const v = (tf.backend() as unknown as CpuStorage).data.get(t.dataId)?.values;
-  if (!(v instanceof Float32Array) || v.length !== t.size) throw new Error(`expected a float32 tensor of ${t.size} values in host memory`);
+  const v = f32(cpuBackend(), t);
+  if (!v || v.length !== t.size) throw new Error(`expected a float32 tensor of ${t.size} values in host memory`);
   return v;
 }
 
@@ -48,8 +46,7 @@ export function copyForUpdate(variable: tf.Variable): Float32Array {
 /** Makes `values` (a buffer from copyForUpdate, not written again by the caller) the variable's storage. */
 export function adoptValues(variable: tf.Variable, values: Float32Array): void {
   if (values.length !== variable.size) throw new RangeError(`${values.length} values for a variable of ${variable.size}`);
-  const backend = tf.backend() as unknown as CpuStorage;
-  const t = tf.engine().makeTensorFromTensorInfo(backend.makeTensorInfo(variable.shape, 'float32', values));
+  const t = tf.engine().makeTensorFromTensorInfo(output(cpuBackend(), variable.shape, values));
   variable.assign(t);
   t.dispose();
 }
