@@ -7,10 +7,9 @@
  * clips to the bounds and rounds to 5 decimals. Trials run in parallel: one sampled before any
  * result exists takes the base as its parent. `random` draws every key uniformly in its bounds.
  */
+import { fitness as trainFitness } from '../../worker/engine/train/early-stop.ts';
 import type { Rand } from './rand.ts';
 
-/** train.py's fitness weights over [P, R, mAP@0.5, mAP@0.5:0.95]. */
-export const FITNESS_WEIGHTS = [0, 0, 0.1, 0.9] as const;
 export const MUTATION_PROBABILITY = 0.8;
 export const SIGMA = 0.2;
 export const PARENTS = 5;
@@ -27,9 +26,9 @@ export interface Result {
   fitness: number;
 }
 
+/** train.py's fitness of a trial's final metrics: the engine's own (best.ckpt and --patience use it). */
 export function fitness(m: { precision: number; recall: number; map50: number; map: number }): number {
-  const [a, b, c, d] = FITNESS_WEIGHTS;
-  return a * m.precision + b * m.recall + c * m.map50 + d * m.map;
+  return trainFitness({ mp: m.precision, mr: m.recall, map50: m.map50, map: m.map });
 }
 
 /** Clipped to every gene's bounds and rounded to 5 decimals (train.py's "constrain to limits"). */
