@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 function findRoot(from: string): string {
   for (let d = dirname(from); ; d = dirname(d)) {
@@ -97,4 +97,16 @@ export function nodeArgs(entry: string): string[] {
 export function sourceDir(moduleUrl: string): string {
   const p = dirname(fileURLToPath(moduleUrl));
   return p === DIST_DIR || p.startsWith(DIST_DIR + sep) ? join(REPO_ROOT, relative(DIST_DIR, p)) : p;
+}
+
+/**
+ * The entry of a worker thread whose source `<name>.ts` sits beside the module at `moduleUrl`:
+ * its compiled twin when processes run compiled, else the `<name>.mjs` shim beside the source
+ * (it registers tsx, then imports the .ts). tsc does not copy .mjs files into dist/, so a thread
+ * started from a compiled module needs this rather than a URL relative to its own file.
+ */
+export function threadEntry(moduleUrl: string, name: string): URL {
+  const source = join(sourceDir(moduleUrl), `${name}.ts`);
+  const js = useCompiled() ? compiledPath(source) : null;
+  return pathToFileURL(js ?? join(dirname(source), `${name}.mjs`));
 }

@@ -6,10 +6,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { FlotillaError } from '../../shared/errors.ts';
+import { threadEntry } from '../../shared/run-entry.ts';
 import type { BytesResult } from '../../worker/engine/detect/index.ts';
 import type { DetectAnswer, DetectTask } from './protocol.ts';
 
-const ENTRY = new URL('./thread.mjs', import.meta.url);
 export const MAX_QUEUED = 4;
 
 export class DetectRunner {
@@ -76,7 +76,7 @@ export class DetectRunner {
 
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(ENTRY, { execArgv: [] });
+    const w = new Worker(threadEntry(import.meta.url, 'thread'), { execArgv: [] });
     w.on('message', (a: DetectAnswer) => {
       if (this.pending?.worker === w && this.pending.id === a.id) this.pending.resolve(a);
     });

@@ -5,9 +5,10 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   COMPILED_DIRS,
   REPO_ROOT,
@@ -16,6 +17,7 @@ import {
   nodeArgs,
   sourceDir,
   sourceState,
+  threadEntry,
   useCompiled,
 } from '../../shared/run-entry.ts';
 
@@ -77,6 +79,15 @@ t.test("the suite's processes run dist/, and a compiled actor entry starts", asy
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, FLOTILLA_ACTOR_SPEC: '' }, timeout: 120_000 });
   t.not(r.status, 0);
   t.match(r.stderr + r.stdout, /FLOTILLA_ACTOR_SPEC|spec/i, 'the compiled actor says what it lacks');
+  // a worker thread started from a compiled module (the head's detect runner, the data loader) runs the compiled entry: no .mjs shim in dist/
+  for (const [mod, name] of [
+    ['head/detect/runner', 'thread'],
+    ['worker/engine/data/loader-pool', 'loader-worker'],
+  ]) {
+    const entry = fileURLToPath(threadEntry(pathToFileURL(join(REPO_ROOT, 'dist', `${mod}.js`)).href, name));
+    t.equal(entry, join(REPO_ROOT, 'dist', mod.replace(/[^/]+$/, `${name}.js`)), `${mod}'s thread starts from dist/`);
+    t.ok(existsSync(entry), `${entry} is built`);
+  }
   const cli = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'flotilla.mjs'), '--help'], {
     encoding: 'utf8',
     env: { ...process.env, FLOTILLA_RUN: 'js' },

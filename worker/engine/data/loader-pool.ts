@@ -3,20 +3,8 @@
  * image cache) with the same options, so any thread can build any batch identically.
  */
 import { Worker } from 'node:worker_threads';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { compiledPath, sourceDir, useCompiled } from '../../../shared/run-entry.ts';
+import { threadEntry } from '../../../shared/run-entry.ts';
 import type { Batch, LoaderOptions } from './loader-types.ts';
-
-/**
- * The thread's entry: loader-worker.ts compiled (dist/, shared/run-entry.ts), or the .mjs shim
- * beside it that registers tsx first.
- */
-function entry(): URL {
-  const source = join(sourceDir(import.meta.url), 'loader-worker.ts');
-  const js = useCompiled() ? compiledPath(source) : null;
-  return pathToFileURL(js ?? join(dirname(source), 'loader-worker.mjs'));
-}
 
 interface Reply {
   id: number;
@@ -35,7 +23,7 @@ export class LoaderPool {
   constructor(opts: LoaderOptions, threads: number) {
     const data: LoaderOptions = { ...opts, workers: 0 };
     this.workers = Array.from({ length: threads }, () => {
-      const w = new Worker(entry(), { workerData: data, execArgv: [] });
+      const w = new Worker(threadEntry(import.meta.url, 'loader-worker'), { workerData: data, execArgv: [] });
       w.unref();
       w.on('message', (m: Reply) => this.settle(w, m));
       w.on('error', (e) => this.failAll(w, e));
