@@ -5,10 +5,12 @@
  * pooled process that outlives its actor, at its `result` followed by `ready`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import type { Logger } from '../../shared/logger.ts';
 import { nodeArgs } from '../../shared/run-entry.ts';
 import type { ActorOutcome, ActorSpec, ActorState } from '../../shared/schemas/index.ts';
 import { ActorToAgent, type AgentToActor } from '../actor/index.ts';
+import { nodeCacheRoot } from '../actor/node-cache.ts';
 import { outcomeOf, type StopIntent } from './outcome.ts';
 
 export interface ActorProcessOptions {
@@ -27,10 +29,13 @@ export interface ActorProcessOptions {
 
 /**
  * Env of an actor child: the agent's, without any credential (the agent's own never reach a
- * child), plus `o.env`, the NATS URL and prefix, and `extra`.
+ * child), plus `o.env`, the NATS URL and prefix, and `extra`. NODE_COMPILE_CACHE (Node >= 22.1)
+ * defaults to `node-compile-cache` in the node cache: V8 keeps the compiled modules, so an
+ * actor after the first compiles less when it starts.
  */
 export function actorChildEnv(o: Pick<ActorProcessOptions, 'natsUrl' | 'prefix' | 'env'>, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return {
+    NODE_COMPILE_CACHE: join(nodeCacheRoot(), 'node-compile-cache'),
     ...process.env,
     FLOTILLA_NATS_CREDS: undefined,
     FLOTILLA_JOIN_TOKEN: undefined,
