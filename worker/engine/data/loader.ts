@@ -111,8 +111,7 @@ class YoloLoader implements Loader {
   }
 
   setImageWeights(epoch: number, weights: Float64Array | null): void {
-    if (weights && weights.length !== this.n)
-      throw new RangeError(`setImageWeights: ${weights.length} weights for ${this.n} images`);
+    if (weights && weights.length !== this.n) throw new RangeError(`setImageWeights: ${weights.length} weights for ${this.n} images`);
     this.weighted = weights ? { epoch, weights: Float64Array.from(weights) } : null;
     this.orderCache = null;
     this.pool?.setImageWeights(epoch, weights);
@@ -125,7 +124,6 @@ class YoloLoader implements Loader {
     }
     return this.pool;
   }
-
 
   async *epochBatches(epoch: number, from?: number): AsyncIterable<Batch> {
     let k = from ?? (this.pos.epoch === epoch ? this.pos.index : 0);
