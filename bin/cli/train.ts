@@ -22,6 +22,9 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --label-smoothing EPS  class label smoothing (BCE targets 1-EPS/2 and EPS/2; default 0)
   --optimizer O      SGD (Nesterov, default) | Adam | AdamW (betas: hyp momentum, 0.999)
   --single-cls       train as one class: every label is class 0, named 'item'
+  --rect             rectangular training batches (aspect-sorted, pad 0; no mosaic, no shuffle)
+  --multi-scale      resize each batch to a size in [0.5, 1.5]x img (multiple of 32)
+  --image-weights    draw each epoch's images by class weights ((1-mAP)^2 / class count)
   --patience N       early stopping patience in epochs (default 100, 0 = never)
   --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
   --nbs N            nominal batch size for gradient accumulation (default 64)
@@ -106,6 +109,9 @@ export async function run(argv: string[]): Promise<number> {
       'label-smoothing': { type: 'string' },
       'single-cls': { type: 'boolean' },
       optimizer: { type: 'string' },
+      rect: { type: 'boolean' },
+      'multi-scale': { type: 'boolean' },
+      'image-weights': { type: 'boolean' },
       patience: { type: 'string' },
       freeze: { type: 'string' },
       nbs: { type: 'string' },
@@ -155,6 +161,9 @@ export async function run(argv: string[]): Promise<number> {
       labelSmoothing: flagNumber('label-smoothing', s('label-smoothing'), 0, { max: 1, integer: false }),
       singleCls: Boolean(values['single-cls']),
       optimizer: optimizerFlag(s('optimizer')),
+      rect: Boolean(values.rect),
+      multiScale: Boolean(values['multi-scale']),
+      imageWeights: Boolean(values['image-weights']),
       patience: num('patience', s('patience'), 0),
       freeze,
       nbs: num('nbs', s('nbs'), 1),

@@ -83,6 +83,12 @@ export const Yolov5Trainer = z
     optimizer: z.enum(['SGD', 'Adam', 'AdamW']).default('SGD'),
     /** also keep the checkpoint of every N-th epoch as the artifact epochN.ckpt, as train.py --save-period (default 0: none) */
     save_period: z.number().int().nonnegative().max(10_000).default(0),
+    /** train.py --rect: training batches of aspect-ratio-sorted images, one letterbox shape per batch (pad 0); no mosaic, no shuffle */
+    rect: z.boolean().default(false),
+    /** train.py --multi-scale: each batch resized to a size drawn in [0.5, 1.5]·img (a multiple of 32), the same draw on every rank */
+    multi_scale: z.boolean().default(false),
+    /** train.py --image-weights: each epoch draws its images with replacement, weighted by rare and badly detected classes (one draw, sharded over the ranks) */
+    image_weights: z.boolean().default(false),
     /**
      * a checkpoint file on every worker (`flotilla train`'s weights/last.ckpt) to continue from
      * while the job has none of its own yet; the job's settings must build the same model

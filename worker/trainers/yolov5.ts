@@ -73,6 +73,9 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     noautoanchor: t.noautoanchor,
     ...(t.single_cls ? { singleCls: true } : {}),
     optimizer: t.optimizer,
+    ...(t.rect ? { rect: true } : {}),
+    ...(t.multi_scale ? { multiScale: true } : {}),
+    ...(t.image_weights ? { imageWeights: true } : {}),
     sync: effectiveSync(ctx.spec.job),
   };
   const pushed = datasetRefName(t.data);
@@ -412,6 +415,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       clock.once('fit');
       try {
         result = await fit(trainer, {
+          ...setup.fitOptions,
           train: setup.train,
           val: setup.val,
           saveDir: scratch,

@@ -43,6 +43,11 @@ export class LoaderPool {
     return p;
   }
 
+  /** Every thread's loader draws `epoch` by `weights` (posted before any later request, so it applies to them). */
+  setImageWeights(epoch: number, weights: Float64Array | null): void {
+    for (const w of this.workers) w.postMessage({ weights: { epoch, weights: weights ? Array.from(weights) : null } });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.terminate()));

@@ -99,6 +99,12 @@ export interface Loader {
   cursor(): LoaderCursor;
   /** Seed and cursor: enough to resume exactly. */
   state(): LoaderState;
+  /**
+   * --image-weights: epoch `epoch`'s order becomes n images drawn with replacement by `weights`
+   * (one per dataset image; seeded by seed and epoch, so every rank draws the same list and
+   * takes its shard of it); null: the plain order again
+   */
+  setImageWeights(epoch: number, weights: Float64Array | null): void;
   /** Decodes every image into the cache up front (in-thread loaders only). */
   warm(): Promise<void>;
   /** Stops the worker threads, if any. */

@@ -16,7 +16,16 @@ export interface BatchRequest {
 if (!parentPort) throw new Error('loader-worker.ts runs only as a worker thread');
 const port = parentPort;
 const loader = createLoader({ ...(workerData as LoaderOptions), workers: 0 });
-port.on('message', (m: BatchRequest) => {
+/** The pool's image weights for an epoch (LoaderPool.setImageWeights). */
+export interface WeightsMessage {
+  weights: { epoch: number; weights: number[] | null };
+}
+
+port.on('message', (m: BatchRequest | WeightsMessage) => {
+  if ('weights' in m) {
+    loader.setImageWeights(m.weights.epoch, m.weights.weights ? Float64Array.from(m.weights.weights) : null);
+    return;
+  }
   loader.getBatch(m.epoch, m.index).then(
     (batch) => port.postMessage({ id: m.id, batch }, [batch.images.buffer as ArrayBuffer, batch.targets.buffer as ArrayBuffer]),
     (e: Error) => port.postMessage({ id: m.id, error: { name: e.name, message: e.message } }),

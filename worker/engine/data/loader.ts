@@ -17,6 +17,7 @@ import { mosaic, type MosaicScratch } from './mosaic.ts';
 import { randomPerspective } from './perspective.ts';
 import { aspectOrder, rectShape } from './rect.ts';
 import { deriveRng, type Rng } from './rng.ts';
+import { weightedDraw } from './image-weights.ts';
 import { batchPositions, batchesPerEpoch, epochOrder } from './sampler.ts';
 
 interface SamplePlan {
@@ -44,6 +45,8 @@ class YoloLoader implements Loader {
   private rectOrder: Uint32Array | null = null;
   private readonly scratch: MosaicScratch = {};
   private orderCache: { epoch: number; order: Uint32Array } | null = null;
+  /** --image-weights: the epoch whose order is drawn by these weights (other epochs keep the plain order) */
+  private weighted: { epoch: number; weights: Float64Array } | null = null;
 
   constructor(opts: LoaderOptions) {
     const n = opts.dataset.items.length;
@@ -107,8 +110,18 @@ class YoloLoader implements Loader {
     await pool?.close();
   }
 
+  setImageWeights(epoch: number, weights: Float64Array | null): void {
+    if (weights && weights.length !== this.n) throw new RangeError(`setImageWeights: ${weights.length} weights for ${this.n} images`);
+    this.weighted = weights ? { epoch, weights: Float64Array.from(weights) } : null;
+    this.orderCache = null;
+    this.pool?.setImageWeights(epoch, weights);
+  }
+
   private threads(): LoaderPool {
-    this.pool ??= new LoaderPool(this.opts, this.o.workers);
+    if (!this.pool) {
+      this.pool = new LoaderPool(this.opts, this.o.workers);
+      if (this.weighted) this.pool.setImageWeights(this.weighted.epoch, this.weighted.weights);
+    }
     return this.pool;
   }
 
@@ -181,26 +194,28 @@ class YoloLoader implements Loader {
   private async plan(epoch: number, k: number): Promise<SamplePlan[]> {
     const { augment, rect, hyp, seed, shuffle } = this.o;
     if (rect) await this.aspectRatios();
+    const w = this.weighted?.epoch === epoch ? this.weighted.weights : null;
     if (this.orderCache?.epoch !== epoch) {
-      this.orderCache = {
-        epoch,
-        order: epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect, rect ? this.rectOrder! : undefined),
-      };
+      // image weights: the epoch's images drawn with replacement (already random: no shuffle on top)
+      const base = w ? weightedDraw(w, this.n, seed, epoch) : rect ? this.rectOrder! : undefined;
+      this.orderCache = { epoch, order: epochOrder(this.n, this.worldSize, seed, epoch, shuffle && !rect && !w, base) };
     }
     const order = this.orderCache.order;
+    // as train.py, a weighted epoch's mosaic partners come from the drawn images too
+    const pick = w ? (rng: Rng) => order[rng.int(this.n)] : (rng: Rng) => rng.int(this.n);
     return batchPositions(this.n, this.worldSize, this.rank, this.batchSize, k).map((position) => {
       const index = order[position];
       const rng = deriveRng(seed, epoch, position, PLAN_KEY);
       const useMosaic = augment && !rect && rng.random() < hyp.mosaic;
-      const mos = useMosaic ? this.mosaicIndices(index, rng) : null;
-      const mix = useMosaic && rng.random() < hyp.mixup ? this.mosaicIndices(rng.int(this.n), rng) : null;
+      const mos = useMosaic ? this.mosaicIndices(index, rng, pick) : null;
+      const mix = useMosaic && rng.random() < hyp.mixup ? this.mosaicIndices(pick(rng), rng, pick) : null;
       return { index, position, mosaic: mos, mixup: mix };
     });
   }
 
   /** [index, 3 random others] shuffled, as the reference's load_mosaic. */
-  private mosaicIndices(index: number, rng: Rng): number[] {
-    const ids = [index, rng.int(this.n), rng.int(this.n), rng.int(this.n)];
+  private mosaicIndices(index: number, rng: Rng, pick: (rng: Rng) => number): number[] {
+    const ids = [index, pick(rng), pick(rng), pick(rng)];
     for (let i = 3; i > 0; i--) {
       const j = rng.int(i + 1);
       [ids[i], ids[j]] = [ids[j], ids[i]];

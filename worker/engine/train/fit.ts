@@ -25,6 +25,8 @@ import type { Trainer } from './trainer.ts';
 import type { LossItems, TrainBatch, ValMetrics } from './types.ts';
 import { validate, withWeights, type ValidateOptions } from './validate.ts';
 import { EngineError } from '../errors.ts';
+import { epochClassWeights, imageWeights } from '../data/image-weights.ts';
+import { multiScaleBatch, type MultiScale } from './multi-scale.ts';
 
 /**
  * The gradient sum of a step failed (`cause`: what reduceGradients threw): nothing of that step
@@ -49,6 +51,8 @@ export interface BatchSource {
   /** batches per epoch */
   readonly length: number;
   epochBatches(epoch: number, from?: number): AsyncIterable<TrainBatch>;
+  /** draws epoch `epoch` with replacement by these per-image weights (needed by `imageWeights`) */
+  setImageWeights?(epoch: number, weights: Float64Array | null): void;
 }
 
 /** `step` is the trainer's integrated batch counter after the event (ni: batches trained so far). */
@@ -117,6 +121,14 @@ export interface FitOptions {
    * fewer are skipped: the step is not applied (the same on every rank: the check follows the allreduce)
    */
   nonFiniteLimit?: number;
+  /** train.py --multi-scale: each batch resized to a size drawn in [0.5, 1.5]·img from (seed, epoch, batch) */
+  multiScale?: MultiScale;
+  /**
+   * train.py --image-weights: before every epoch the train source gets per-image weights from the
+   * training labels (rows [cls, xc, yc, w, h] per image), the class counts and the last validation's
+   * per-class mAP (kept in the checkpoint, so a resume draws the same)
+   */
+  imageWeights?: { labels: ReadonlyArray<ArrayLike<number>>; nc: number };
 }
 
 /** The cluster's part of the loop (every rank calls fit with the same options and its own shard). */
@@ -159,6 +171,8 @@ export interface FitState {
   lossCount: number;
   bestFitness: number;
   bestEpoch: number;
+  /** per-class mAP@0.5:0.95 of the last validation (image weights read it); absent before the first */
+  maps?: number[];
 }
 
 export interface FitResult {
@@ -259,8 +273,14 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
     trainer.counters.epoch = epoch;
     const nb = opts.train.length;
     let index = st.cursor.index;
-    for await (const batch of opts.train.epochBatches(epoch, index)) {
+    if (opts.imageWeights) {
+      const { labels, nc: classes } = opts.imageWeights;
+      if (!opts.train.setImageWeights) throw new Error('image weights need a train source that takes them (the data loader)');
+      opts.train.setImageWeights(epoch, imageWeights(labels, epochClassWeights(labels, classes, st.maps)));
+    }
+    for await (const loaded of opts.train.epochBatches(epoch, index)) {
       opts.signal?.throwIfAborted();
+      const batch = opts.multiScale ? multiScaleBatch(loaded, opts.multiScale, epoch, index) : loaded;
       if (hooks.beforeStep) {
         await hooks.beforeStep(trainer.counters.ni + 1);
         opts.signal?.throwIfAborted();
@@ -362,6 +382,7 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       releaseKernelBuffers();
       metrics = await withWeights(trainer.model, trainer.ema.state, () => validate(trainer.model, val.epochBatches(0, 0), vo));
       releaseKernelBuffers();
+      if (metrics.maps) st.maps = metrics.maps;
       const stats = metrics.stats;
       if (plots && stats) await draw(() => plotValidation(opts.saveDir, stats, plots.names));
     }

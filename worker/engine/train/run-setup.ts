@@ -21,6 +21,7 @@ import { buildModel, type YoloModel } from '../model/index.ts';
 import type { SyncSettings } from '../sync/index.ts';
 import { readPretrained, transferPretrained, type Pretrained, type TransferReport } from '../weights/index.ts';
 import type { LrKind } from './schedule.ts';
+import type { FitOptions } from './fit.ts';
 import { Trainer, type OptimizerKind } from './trainer.ts';
 import { EngineError } from '../errors.ts';
 
@@ -50,6 +51,12 @@ export interface RunSettings {
   singleCls?: boolean;
   /** train.py --optimizer; absent: SGD */
   optimizer?: OptimizerKind;
+  /** train.py --rect: training batches of aspect-ratio-sorted images, letterboxed to one shape per batch (pad 0), no mosaic, no shuffle; default false */
+  rect?: boolean;
+  /** train.py --multi-scale: each batch resized to a seeded size in [0.5, 1.5]·imgsz (the same on every rank); default false */
+  multiScale?: boolean;
+  /** train.py --image-weights: each epoch's images drawn with replacement by class- and mAP-derived weights; default false */
+  imageWeights?: boolean;
   /** how ranks (or, for one process, outer steps) sync (engine/sync); absent: allreduce */
   sync?: SyncSettings;
   /**
@@ -89,6 +96,9 @@ export function runSettingsOf(content: CheckpointContent): RunSettings {
     noautoanchor: m.noautoanchor === true,
     ...(m.singleCls === true ? { singleCls: true } : {}),
     ...(m.optimizer === 'Adam' || m.optimizer === 'AdamW' ? { optimizer: m.optimizer } : {}),
+    ...(m.rect === true ? { rect: true } : {}),
+    ...(m.multiScale === true ? { multiScale: true } : {}),
+    ...(m.imageWeights === true ? { imageWeights: true } : {}),
     ...(m.syncSettings && typeof m.syncSettings === 'object' ? { sync: m.syncSettings as unknown as SyncSettings } : {}),
     ...(m.synthetic && typeof m.synthetic === 'object' ? { synthetic: m.synthetic as unknown as SyntheticSpec } : {}),
     ...(typeof m.weights === 'string' ? { weights: m.weights, weightsAnchors: m.weightsAnchors === true } : {}),
@@ -114,6 +124,9 @@ export function runSettingsMeta(s: RunSettings, names: string[], nc: number): { 
     noautoanchor: s.noautoanchor ?? false,
     ...(s.singleCls ? { singleCls: true } : {}),
     ...(s.optimizer && s.optimizer !== 'SGD' ? { optimizer: s.optimizer } : {}),
+    ...(s.rect ? { rect: true } : {}),
+    ...(s.multiScale ? { multiScale: true } : {}),
+    ...(s.imageWeights ? { imageWeights: true } : {}),
     ...(s.synthetic ? { synthetic: s.synthetic as unknown as Json } : {}),
     ...(s.sync && s.sync.mode !== 'allreduce' ? { syncSettings: s.sync as unknown as Json } : {}),
     ...(s.weights ? { weights: s.weights, weightsAnchors: s.weightsAnchors ?? false } : {}),
@@ -147,6 +160,8 @@ export interface RunSetup {
   autoanchor?: CheckAnchorsResult;
   /** what the pretrained weights transfer did (fresh runs with `weights`) */
   pretrained?: TransferReport;
+  /** the fit options the settings ask for (multi-scale, image weights): pass them to `fit` */
+  fitOptions: Pick<FitOptions, 'multiScale' | 'imageWeights'>;
   dispose(): Promise<void>;
 }
 
@@ -197,6 +212,8 @@ export async function setupRun(
       stride,
       rank,
       worldSize,
+      // train.py --rect: aspect-sorted batches, one letterbox shape each (pad 0), no mosaic, no shuffle
+      ...(s.rect ? { rect: true, pad: 0 } : {}),
     });
     // Validation shards by image (no wrap-around duplicates), each rank with rect batches of its own images.
     const shard = worldSize === 1 ? valSet : { ...valSet, items: valSet.items.filter((_, i) => i % worldSize === rank) };
@@ -234,6 +251,10 @@ export async function setupRun(
       scan: [...scanReport(trainSet), ...scanReport(valSet)],
       ...(autoanchor ? { autoanchor } : {}),
       ...(pretrained ? { pretrained } : {}),
+      fitOptions: {
+        ...(s.multiScale ? { multiScale: { img: s.imgsz, stride, seed: s.seed } } : {}),
+        ...(s.imageWeights ? { imageWeights: { labels: trainSet.items.map((i) => i.labels), nc: trainSet.nc } } : {}),
+      },
       dispose: async () => {
         await train.close();
         await val.close();

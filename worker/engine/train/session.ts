@@ -49,6 +49,12 @@ export interface TrainSessionOptions {
   singleCls?: boolean;
   /** train.py --optimizer: SGD (default), Adam or AdamW */
   optimizer?: 'SGD' | 'Adam' | 'AdamW';
+  /** train.py --rect: aspect-sorted rectangular training batches (pad 0), no mosaic, no shuffle */
+  rect?: boolean;
+  /** train.py --multi-scale: each batch resized to a seeded size in [0.5, 1.5]·img, a stride multiple */
+  multiScale?: boolean;
+  /** train.py --image-weights: each epoch's images drawn with replacement by class and mAP weights */
+  imageWeights?: boolean;
   freeze?: number[];
   noVal?: boolean;
   /** nominal batch; default 64 */
@@ -168,6 +174,9 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
       noautoanchor: o.noAutoanchor ?? false,
       ...(o.singleCls ? { singleCls: true } : {}),
       ...(o.optimizer ? { optimizer: o.optimizer } : {}),
+      ...(o.rect ? { rect: true } : {}),
+      ...(o.multiScale ? { multiScale: true } : {}),
+      ...(o.imageWeights ? { imageWeights: true } : {}),
       ...(o.sync ? { sync: o.sync } : {}),
     };
   }
@@ -199,6 +208,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
       ...(run.pretrained ? { pretrained: run.pretrained.message } : {}),
     });
     const result = await fit(trainer, {
+      ...run.fitOptions,
       train,
       val: run.val,
       saveDir,

@@ -82,6 +82,8 @@ export interface ValMetrics {
   /** images and labels seen */
   images: number;
   labels: number;
+  /** mAP@0.5:0.95 per class id (length nc); classes without labels get the mean, as val.py's maps */
+  maps?: number[];
   /** what the numbers were computed from, for the plots: labels per class, the confusion matrix, the curves */
   stats?: { labelsPerClass: readonly number[]; confusion?: ConfusionMatrix; curves?: MetricCurves };
 }

@@ -119,12 +119,20 @@ export async function validate(
     loss: { box: loss.box / n, obj: loss.obj / n, cls: loss.cls / n },
     images: m.images,
     labels,
+    maps: classMaps(m.perClass, model.nc, m.map),
     stats: {
       labelsPerClass: m.labelsPerClass,
       ...(m.confusion ? { confusion: m.confusion } : {}),
       ...(m.curves ? { curves: m.curves } : {}),
     },
   };
+}
+
+/** val.py's maps: every class the mean mAP, then each class with labels its own AP@0.5:0.95. */
+export function classMaps(perClass: ReadonlyArray<{ cls: number; ap50_95: number }>, nc: number, mean: number): number[] {
+  const maps = new Array<number>(nc).fill(mean);
+  for (const c of perClass) if (c.cls >= 0 && c.cls < nc) maps[c.cls] = c.ap50_95;
+  return maps;
 }
 
 /** Runs `fn` with the EMA weights loaded into `model`, then puts the training weights back exactly. */
