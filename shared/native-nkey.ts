@@ -4,10 +4,13 @@
  * encodeUser calls those five or six times: ~20 ms of the head's CPU per actor credential on a
  * 2-core machine, most of what a short job cost the head. Here the pair is derived once by
  * OpenSSL (node:crypto's Ed25519, the same deterministic RFC 8032 signatures) and kept; the
- * seed and key encodings stay nkeys.js's own (its Codec). The first pair a process makes is
- * checked against nkeys.js (public key and a signature, byte for byte); should they ever
- * differ, every pair falls back to nkeys.js as it is. The head mints with these; every client
- * (nats.js connections, raw lanes) answers its server's nonce with them (credsAuthenticator).
+ * seed and key encodings stay nkeys.js's own (its Codec). Once per process node:crypto is
+ * checked against a known answer of nkeys.js (NKEY_KAT: the public key, private key and a
+ * signature it derives from a fixed throwaway seed; a test keeps the vector equal to nkeys.js's
+ * output); should they ever differ, every pair falls back to nkeys.js as it is. The check used
+ * to run nkeys.js itself on the first pair: ~150 ms of pure-JS curve arithmetic in every
+ * process that connects. The head mints with these; every client (nats.js connections, raw
+ * lanes) answers its server's nonce with them (credsAuthenticator).
  */
 import { createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { encode, fromSeed, Prefix, type KeyPair } from '@nats-io/nkeys';
@@ -36,16 +39,26 @@ function derive(kp: KeyPair): Derived {
   return { pub: new TextDecoder().decode(Codec.encode(prefix, raw)), secret, priv, pubKey };
 }
 
-/** Whether node:crypto gives what nkeys.js gives (checked once per process, on the first pair). */
-function nativeAgrees(kp: KeyPair): boolean {
+/**
+ * A known answer of nkeys.js: what it derives from a fixed seed (a throwaway test vector that
+ * authorises nothing) and its signature of PROBE. test/shared/native-nkey.test.ts checks nkeys.js
+ * still gives exactly these.
+ */
+export const NKEY_KAT = {
+  seed: 'SUAH3UQZRPUF5AQQ2WKZFUE36AFPNVRVGAPGXZLFT5D7JQBTOMO4WF4SRM',
+  publicKey: 'UAY5RCQKQ2ZBC44OQTSVVKAMCRPL2UHNQ4WMQ4JV5BEDYY4SOH6MEVBZ',
+  privateKey: 'PB65EGML5BPIEEGVSWJNBG7QBL3NMNJQDZV6KZM7I72MAM3TDXFROMOYRIFINMQROOHIJZK2VAGBIXV5KDWYOLGIOE26QSB4MOJHD7GC22MA',
+  probe: 'flotilla native nkey check',
+  signature: 'Mw9LU0s30rMiipYN13CiHAYAxl9aruFb80LGAC8j3H5/kUusAWxrk5Zy1YuRr4hF7XsT1u1b/65krShKqfLGCw==',
+} as const;
+
+/** Whether node:crypto gives nkeys.js's known answer (checked once per process). */
+function nativeAgrees(): boolean {
   if (agrees === undefined) {
     try {
-      const d = derive(kp);
-      const probe = new TextEncoder().encode('flotilla native nkey check');
-      agrees =
-        d.pub === kp.getPublicKey() &&
-        Buffer.from(d.secret).equals(Buffer.from(kp.getPrivateKey())) &&
-        Buffer.from(edSign(null, probe, d.priv)).equals(Buffer.from(kp.sign(probe)));
+      const d = derive(fromSeed(new TextEncoder().encode(NKEY_KAT.seed)));
+      const sig = Buffer.from(edSign(null, Buffer.from(NKEY_KAT.probe), d.priv)).toString('base64');
+      agrees = d.pub === NKEY_KAT.publicKey && new TextDecoder().decode(d.secret) === NKEY_KAT.privateKey && sig === NKEY_KAT.signature;
     } catch {
       agrees = false;
     }
@@ -55,7 +68,7 @@ function nativeAgrees(kp: KeyPair): boolean {
 
 /** `kp` (a seed key pair: user, account, operator) with its public key derived once and its signatures from node:crypto. */
 export function nativeKeyPair(kp: KeyPair): KeyPair {
-  if (!nativeAgrees(kp)) return kp;
+  if (!nativeAgrees()) return kp;
   const { pub, secret, priv, pubKey } = derive(kp);
   return {
     getPublicKey: () => pub,

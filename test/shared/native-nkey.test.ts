@@ -1,11 +1,21 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { createAccount, createOperator, createUser, decode, fromPublic } from '@nats-io/nkeys';
+import { createAccount, createOperator, createUser, decode, fromPublic, fromSeed } from '@nats-io/nkeys';
 import { decode as decodeJwt } from '@nats-io/jwt';
-import { credsAuthenticator, nativeKeyPair } from '../../shared/native-nkey.ts';
+import { credsAuthenticator, NKEY_KAT, nativeKeyPair } from '../../shared/native-nkey.ts';
 import { mintCreds } from '../../head/auth/nats-trust.ts';
 import { actorPermissions } from '../../head/auth/nats-permissions.ts';
 import { subjects } from '../../shared/subjects.ts';
+
+t.test('the known answer the native check compares with is what nkeys.js derives from its seed', async (t) => {
+  const kp = fromSeed(new TextEncoder().encode(NKEY_KAT.seed));
+  t.equal(kp.getPublicKey(), NKEY_KAT.publicKey, 'public key');
+  t.equal(new TextDecoder().decode(kp.getPrivateKey()), NKEY_KAT.privateKey, 'private key');
+  t.equal(Buffer.from(kp.sign(new TextEncoder().encode(NKEY_KAT.probe))).toString('base64'), NKEY_KAT.signature, 'signature of the probe');
+  const n = nativeKeyPair(kp);
+  t.not(n, kp, 'node:crypto agrees with it: the pair is the native one');
+  t.equal(n.getPublicKey(), NKEY_KAT.publicKey);
+});
 
 t.test('a native pair gives what nkeys.js gives: public key, private key, signatures, verification', async (t) => {
   for (const make of [createUser, createAccount, createOperator]) {
