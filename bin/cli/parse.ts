@@ -271,3 +271,19 @@ export const flag = {
   oneOf: <const T extends readonly [string, ...string[]]>(values: T, arg: string, description: string) =>
     z.enum(values, { error: `expected one of ${values.join(', ')}` }).optional().meta({ arg, description }),
 };
+
+/** A comma-separated list of integers in [min, max] (`--freeze 0,1,2`, `--classes 0,2`). */
+export function intList(arg: string, description: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z
+    .string()
+    .transform((v, ctx) => {
+      const xs = v.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x)));
+      if (xs.length > 256 || xs.some((x) => !Number.isInteger(x) || x < min || x > max)) {
+        ctx.addIssue({ code: 'custom', message: `expected integers${max < Number.MAX_SAFE_INTEGER ? ` in [${min}, ${max}]` : ` >= ${min}`}, comma separated` });
+        return z.NEVER;
+      }
+      return xs;
+    })
+    .optional()
+    .meta({ arg, description });
+}
