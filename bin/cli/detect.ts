@@ -13,10 +13,7 @@ export const spec = defineCommand({
       .string()
       .min(1)
       .meta({ arg: 'FILE', description: 'a YOLOv5 .pt (Ultralytics checkpoint or state dict) or a flotilla checkpoint' }),
-    source: z
-      .string()
-      .min(1)
-      .meta({ arg: 'S', description: "an image, a folder of images, or a glob such as 'data/*.jpg' (quote it)" }),
+    source: z.string().min(1).meta({ arg: 'S', description: "an image, a folder of images, or a glob such as 'data/*.jpg' (quote it)" }),
     cfg: flag.str('FILE', 'model yaml for a bare state-dict .pt (default: the architecture the file holds)'),
     img: flag.int('PX', 'inference size, long side (default 640; rounded up to a multiple of the stride)', 32, 8192),
     'conf-thres': flag.num('X', 'confidence threshold (default 0.25)', 0, 1),

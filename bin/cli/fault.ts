@@ -11,7 +11,8 @@ import { clientFlags, defineCommand, flag, parse, usageError } from './parse.ts'
 
 export const spec = defineCommand({
   name: 'fault',
-  synopsis: 'ID KIND [--rank R | --node N] [--at-step S | --after-ms MS] [--duration-ms D] [--rate-kbit K] [--fraction F] [--name LABEL] [--json] [--server URL]',
+  synopsis:
+    'ID KIND [--rank R | --node N] [--at-step S | --after-ms MS] [--duration-ms D] [--rate-kbit K] [--fraction F] [--name LABEL] [--json] [--server URL]',
   intro: `  kinds: ${FAULT_KINDS.join(', ')}
   stall, partition and slow-link need --duration-ms; slow-link --rate-kbit; drop-messages --fraction.
   Neither --at-step nor --after-ms: at once (the rank's next step for faults its actor carries out).`,

@@ -22,7 +22,10 @@ export const spec = defineCommand({
       .array(z.string().min(1))
       .min(1)
       .meta({ arg: 'N', description: "a node id the host's worker agents use (FLOTILLA_NODE_ID / --node-id)" }),
-    out: z.string().min(1).meta({ arg: 'FILE', description: "where to write the creds (copy to the host's /etc/flotilla/nats/leaf.creds)" }),
+    out: z
+      .string()
+      .min(1)
+      .meta({ arg: 'FILE', description: "where to write the creds (copy to the host's /etc/flotilla/nats/leaf.creds)" }),
     prefix: flag.str('P', `the cluster's subject prefix (env FLOTILLA_PREFIX, default ${DEFAULT_PREFIX})`),
   }),
 });
@@ -34,18 +37,12 @@ export async function run(argv: string[]): Promise<number> {
   const prefix = values.prefix ?? loadConfig().prefix;
   let creds: string;
   try {
-    creds = await mintLeafCreds(
-      loadTrustDir(values.trust),
-      subjects(prefix),
-      values.node,
-    );
+    creds = await mintLeafCreds(loadTrustDir(values.trust), subjects(prefix), values.node);
   } catch (e) {
     return usageError(spec, (e as Error).message);
   }
   writeFileSync(values.out, creds, { mode: 0o600 });
   chmodSync(values.out, 0o600);
-  console.log(
-    `flotilla leaf-creds: ${values.out} (a leaf user for node(s) ${values.node.join(', ')}, prefix ${prefix})`,
-  );
+  console.log(`flotilla leaf-creds: ${values.out} (a leaf user for node(s) ${values.node.join(', ')}, prefix ${prefix})`);
   return 0;
 }

@@ -5,7 +5,10 @@ import { flag } from './parse.ts';
 
 export const natsFlags = {
   nats: flag.str('URL', 'NATS server URL(s), comma separated (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)'),
-  'nats-ca': flag.str('FILE', "CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA; ca.pem of `flotilla certs`); TLS is then required"),
+  'nats-ca': flag.str(
+    'FILE',
+    "CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA; ca.pem of `flotilla certs`); TLS is then required",
+  ),
   'js-domain': z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "use 1-64 of [A-Za-z0-9_-], or 'none'" })

@@ -119,7 +119,9 @@ export function helpText(spec: CommandSpec): string {
 /** Prints the problems (one line each), the usage line and where the help is; the exit code 2. */
 export function usageError(spec: CommandSpec, ...problems: string[]): number {
   console.error(
-    [...problems.map((p) => `flotilla ${spec.name}: ${p}`), '', usageLine(spec), `(flotilla ${spec.name} --help lists every flag)`].join('\n'),
+    [...problems.map((p) => `flotilla ${spec.name}: ${p}`), '', usageLine(spec), `(flotilla ${spec.name} --help lists every flag)`].join(
+      '\n',
+    ),
   );
   return 2;
 }
@@ -139,7 +141,8 @@ function describeNumber(n: z.ZodNumber | undefined): string {
   const what = n?.isInt ? 'an integer' : 'a number';
   const lo = n?.minValue,
     hi = n?.maxValue;
-  const has = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x) && Math.abs(x) < Number.MAX_SAFE_INTEGER;
+  const has = (x: number | null | undefined): x is number =>
+    typeof x === 'number' && Number.isFinite(x) && Math.abs(x) < Number.MAX_SAFE_INTEGER;
   if (has(lo) && has(hi)) return `${what} in [${lo}, ${hi}]`;
   if (has(lo)) return `${what} >= ${lo}`;
   if (has(hi)) return `${what} <= ${hi}`;
@@ -251,7 +254,8 @@ export function parse<S extends CommandSpec>(spec: S, argv: readonly string[]): 
   }
   const args = (spec.args ?? noArgs).safeParse(positionals);
   const given = positionals.length ? `'${positionals.join(' ')}'` : 'none';
-  if (!args.success) for (const issue of args.error.issues) problems.push(issue.path.length ? issue.message : `${issue.message} (got ${given})`);
+  if (!args.success)
+    for (const issue of args.error.issues) problems.push(issue.path.length ? issue.message : `${issue.message} (got ${given})`);
   if (problems.length) return { ok: false, exit: usageError(spec, ...problems) };
   return { ok: true, flags: r.data as Parsed<S>['flags'], args: (args.data ?? positionals) as Parsed<S>['args'] };
 }
@@ -265,11 +269,18 @@ export const flag = {
   /** a number flag in [min, max] */
   num: (arg: string, description: string, min = -Number.MAX_VALUE, max = Number.MAX_VALUE) =>
     z.number().min(min).max(max).optional().meta({ arg, description }),
-  bool: (description: string, short?: string) => z.boolean().optional().meta({ description, ...(short ? { short } : {}) }),
+  bool: (description: string, short?: string) =>
+    z
+      .boolean()
+      .optional()
+      .meta({ description, ...(short ? { short } : {}) }),
   /** a repeatable string flag */
   list: (arg: string, description: string) => z.array(z.string()).optional().meta({ arg, description }),
   oneOf: <const T extends readonly [string, ...string[]]>(values: T, arg: string, description: string) =>
-    z.enum(values, { error: `expected one of ${values.join(', ')}` }).optional().meta({ arg, description }),
+    z
+      .enum(values, { error: `expected one of ${values.join(', ')}` })
+      .optional()
+      .meta({ arg, description }),
 };
 
 /** A comma-separated list of integers in [min, max] (`--freeze 0,1,2`, `--classes 0,2`). */
@@ -279,7 +290,10 @@ export function intList(arg: string, description: string, min: number, max = Num
     .transform((v, ctx) => {
       const xs = v.split(',').map((x) => (x.trim() === '' ? Number.NaN : Number(x)));
       if (xs.length > 256 || xs.some((x) => !Number.isInteger(x) || x < min || x > max)) {
-        ctx.addIssue({ code: 'custom', message: `expected integers${max < Number.MAX_SAFE_INTEGER ? ` in [${min}, ${max}]` : ` >= ${min}`}, comma separated` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected integers${max < Number.MAX_SAFE_INTEGER ? ` in [${min}, ${max}]` : ` >= ${min}`}, comma separated`,
+        });
         return z.NEVER;
       }
       return xs;

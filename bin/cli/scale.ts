@@ -10,7 +10,10 @@ export const spec = defineCommand({
   args: z.tuple(
     [
       z.string().min(1),
-      z.string().regex(/^[1-9]\d*$/, { error: (i) => `WORKERS must be a positive integer, got '${i.input}'` }).transform(Number),
+      z
+        .string()
+        .regex(/^[1-9]\d*$/, { error: (i) => `WORKERS must be a positive integer, got '${i.input}'` })
+        .transform(Number),
     ],
     { error: 'expected a job ID and a number of WORKERS' },
   ),

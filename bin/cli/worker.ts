@@ -28,7 +28,7 @@ export const spec = defineCommand({
       .meta({
         arg: 'N|all|none',
         description:
-          'GPUs offered to jobs (env FLOTILLA_GPUS, default all): every one nvidia-smi finds, the first N, or none\n(none also hides every GPU from this node\'s actors)',
+          "GPUs offered to jobs (env FLOTILLA_GPUS, default all): every one nvidia-smi finds, the first N, or none\n(none also hides every GPU from this node's actors)",
       }),
     'gpu-inventory': flag.str(
       'SPEC',
