@@ -29,5 +29,9 @@ t.test('every FLOTILLA_* name read is in Config or listed with a reason', async 
 t.test('the scan finds reads in each form and nothing else', async (t) => {
   const names = (src: string) => [...src.matchAll(ENV_READ)].map((m) => m[1]);
   t.same(names("process.env.FLOTILLA_A; env['FLOTILLA_B']; const X = 'FLOTILLA_C';"), ['FLOTILLA_A', 'FLOTILLA_B', 'FLOTILLA_C']);
-  t.same(names(`const s = \`FLOTILLA_PROBE_$${'{'}tag}\`; // FLOTILLA_D in a comment`), [], 'a name prefix and a bare comment are not reads');
+  t.same(
+    names(`const s = \`FLOTILLA_PROBE_$${'{'}tag}\`; // FLOTILLA_D in a comment`),
+    [],
+    'a name prefix and a bare comment are not reads',
+  );
 });
