@@ -106,8 +106,7 @@ export function helpText(spec: CommandSpec): string {
     const left = `${f.short ? `-${f.short}, ` : ''}--${f.name}${f.kind === 'boolean' ? '' : ` ${f.arg}`}`;
     return { left: f.list ? `${left} (repeatable)` : left, text: f.description };
   });
-  rows.push({ left: '-h, --help', text: 'this help' });
-  const width = Math.max(...rows.map((r) => r.left.length).filter((n) => n <= 24)) + 2;
+  const width = Math.max(0, ...rows.map((r) => r.left.length).filter((n) => n <= 24)) + 2;
   const pad = ' '.repeat(width + 2);
   const lines = rows.map((r) => {
     const [first = '', ...more] = r.text.split('\n');
