@@ -4,6 +4,7 @@
  * listens, and a clean stop on SIGTERM/SIGINT.
  */
 import { loadConfig, type ConfigInput } from '../shared/config.ts';
+import { useNatsSettings } from '../shared/nats-settings.ts';
 import { createLogger } from '../shared/logger.ts';
 import { startHead, tlsOption, type Head } from './head.ts';
 import { announceAuth } from './auth/announce.ts';
@@ -43,7 +44,7 @@ export interface RunHeadOptions {
   autoscale?: AutoscaleFlags;
   /** REST without authentication (default false: tokens) */
   insecure?: boolean;
-  /** HTTPS: certificate and key files (default env FLOTILLA_TLS_CERT / FLOTILLA_TLS_KEY) */
+  /** HTTPS: certificate and key files (default: the config's head.tlsCert / head.tlsKey) */
   tlsCert?: string;
   tlsKey?: string;
   /** called once the head listens (e.g. to print more) */
@@ -53,6 +54,8 @@ export interface RunHeadOptions {
 /** Starts a head and resolves with its exit code once a signal stopped it. */
 export async function runHead(o: RunHeadOptions = {}): Promise<number> {
   const config = loadConfig({ file: o.configFile, overrides: o.overrides });
+  // every NATS connection of this process, and the workers it starts, use the config's CA and domain
+  useNatsSettings(config);
   const log = createLogger({ role: 'head' });
   const provider = o.autoscale ? makeProvider(o.autoscale, config.natsUrl, config.prefix) : undefined;
   const autoscaler: AutoscalerOptions | undefined =
@@ -69,8 +72,8 @@ export async function runHead(o: RunHeadOptions = {}): Promise<number> {
   const head = await startHead({
     onLeaseLost: () => lost(),
     paths: config.paths,
-    restAuth: !o.insecure && process.env.FLOTILLA_INSECURE !== '1',
-    tls: tlsOption(o.tlsCert ?? process.env.FLOTILLA_TLS_CERT, o.tlsKey ?? process.env.FLOTILLA_TLS_KEY),
+    restAuth: !o.insecure && !config.head.insecure,
+    tls: tlsOption(o.tlsCert ?? config.head.tlsCert, o.tlsKey ?? config.head.tlsKey),
     natsUrl: config.natsUrl,
     natsCreds: config.natsCreds,
     natsSigningKey: config.natsSigningKey,

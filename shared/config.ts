@@ -18,6 +18,7 @@ export const DEFAULTS = Object.freeze({
   workerSlots: 1,
   warmActors: 1,
   idleTimeoutMs: 60_000,
+  jsDomain: 'flotilla',
 });
 
 export const Config = z
@@ -30,6 +31,13 @@ export const Config = z
     natsSigningKey: z.string().min(1).optional(),
     /** head only: revoker.json of `flotilla nats-trust` (path or text): revoked worker tokens are then cut off on the servers */
     natsRevoker: z.string().min(1).optional(),
+    /** CA file of the NATS servers' TLS certificates (`ca.pem` of `flotilla certs`); TLS is then required. The processes this one starts get it too */
+    natsCa: z.string().min(1).optional(),
+    /** JetStream domain of the servers (default flotilla; none: the plain $JS.API of a server without a domain). Every process of a cluster uses the same */
+    jsDomain: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "use 1-64 of [A-Za-z0-9_-], or 'none'" })
+      .default(DEFAULTS.jsDomain),
     /** roots a job's trainer.data / trainer.cfg paths must lie under (default ./datasets, ./models) */
     paths: z
       .object({ datasets: z.string().min(1).default('datasets'), models: z.string().min(1).default('models') })
@@ -56,6 +64,12 @@ export const Config = z
         deadAfterMs: z.number().int().positive().default(DEFAULTS.deadAfterMs),
         /** first restart backoff, doubled per restart (default 500) */
         restartBackoffMs: z.number().int().nonnegative().default(DEFAULTS.restartBackoffMs),
+        /** REST over HTTPS: the certificate file (with tlsKey) */
+        tlsCert: z.string().min(1).optional(),
+        /** REST over HTTPS: the key file (with tlsCert) */
+        tlsKey: z.string().min(1).optional(),
+        /** REST without authentication (FLOTILLA_INSECURE=1; a warning is printed) */
+        insecure: z.boolean().default(false),
       })
       .strict()
       .default({
@@ -63,6 +77,7 @@ export const Config = z
         port: DEFAULTS.headPort,
         deadAfterMs: DEFAULTS.deadAfterMs,
         restartBackoffMs: DEFAULTS.restartBackoffMs,
+        insecure: false,
       }),
     worker: z
       .object({
@@ -114,6 +129,21 @@ const ENV_MAP: Record<string, (c: Record<string, any>, v: string) => void> = {
   },
   FLOTILLA_JOIN_TOKEN_FILE: (c, v) => {
     c.joinTokenFile = v;
+  },
+  FLOTILLA_NATS_CA: (c, v) => {
+    c.natsCa = v;
+  },
+  FLOTILLA_JS_DOMAIN: (c, v) => {
+    c.jsDomain = v.trim() || 'none';
+  },
+  FLOTILLA_TLS_CERT: (c, v) => {
+    (c.head ??= {}).tlsCert = v;
+  },
+  FLOTILLA_TLS_KEY: (c, v) => {
+    (c.head ??= {}).tlsKey = v;
+  },
+  FLOTILLA_INSECURE: (c, v) => {
+    (c.head ??= {}).insecure = v === '1';
   },
   FLOTILLA_HEAD_HOST: (c, v) => {
     (c.head ??= {}).host = v;
@@ -176,6 +206,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   }
   const fromEnv: Record<string, any> = {};
   for (const [k, set] of Object.entries(ENV_MAP)) if (env[k] !== undefined && env[k] !== '') set(fromEnv, env[k] as string);
+  // an empty FLOTILLA_JS_DOMAIN is a choice: no domain
+  if (env.FLOTILLA_JS_DOMAIN !== undefined && env.FLOTILLA_JS_DOMAIN.trim() === '') fromEnv.jsDomain = 'none';
   const merged = deepMerge(deepMerge(fromFile, fromEnv), (opts.overrides ?? {}) as Record<string, any>);
   const r = Config.safeParse(merged);
   if (!r.success) {

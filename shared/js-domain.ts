@@ -7,21 +7,22 @@
  * Extended"). So a worker host's leaf server needs no subject mapping, which nats-server 2.9
  * refuses in operator mode, and can authenticate each local process with its own JWT.
  *
- * The domain comes from FLOTILLA_JS_DOMAIN (`--js-domain` sets it; actors inherit it from their
- * agent), default `flotilla`; `none` (or an empty value) means the plain `$JS.API` of a server
+ * The domain comes from this process's settings (nats-settings.ts: the Config's jsDomain, set by
+ * `--js-domain` or FLOTILLA_JS_DOMAIN; actors get it from their agent), default `flotilla`; `none` (or an empty value) means the plain `$JS.API` of a server
  * without a domain. Every process of a cluster must use the same domain, and the head mints the
  * actors' permissions for its own (head/auth/nats-permissions.ts).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type JetStreamOptions } from '@nats-io/jetstream';
 import { FlotillaError } from './errors.ts';
+import { jsDomainSetting } from './nats-settings.ts';
 
 /** The domain of the shipped configs and of every server Flotilla starts. */
 export const DEFAULT_JS_DOMAIN = 'flotilla';
 
 /** The JetStream domain of this process (undefined: no domain, plain `$JS.API`). */
-export function jsDomain(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const raw = env.FLOTILLA_JS_DOMAIN;
+export function jsDomain(env?: NodeJS.ProcessEnv): string | undefined {
+  const raw = env ? env.FLOTILLA_JS_DOMAIN : jsDomainSetting();
   if (raw === undefined) return DEFAULT_JS_DOMAIN;
   const d = raw.trim();
   if (d === '' || d === 'none') return undefined;
@@ -45,10 +46,4 @@ export function jsOptions(extra: JetStreamOptions = {}): JetStreamOptions {
 /** A JetStream client in this process's domain (KV and object stores are opened on it). */
 export function jsClient(nc: NatsConnection, extra: JetStreamOptions = {}): JetStreamClient {
   return jetstream(nc, jsOptions(extra));
-}
-
-/** `--js-domain D` of a command: this process and the processes it starts use D (checked here, FLO_CONFIG if bad). */
-export function applyJsDomainFlag(flag: string | undefined): void {
-  if (flag !== undefined) process.env.FLOTILLA_JS_DOMAIN = flag;
-  jsDomain();
 }

@@ -4,6 +4,7 @@
  * inbox prefix comes from its own permissions (the one `_INBOX.….>` it may subscribe), so
  * request/reply and JetStream work under a user that cannot read others' inboxes.
  */
+import { natsCaSetting } from './nats-settings.ts';
 import { readFileSync } from 'node:fs';
 import type { NodeConnectionOptions, ReconnectToServerHandler } from '@nats-io/transport-node';
 import { credsAuthenticator } from './native-nkey.ts';
@@ -45,13 +46,13 @@ export function inboxPrefixOf(jwt: string): string | undefined {
 }
 
 /**
- * The client's TLS: the CA file named by FLOTILLA_NATS_CA (`--nats-ca` sets it; actors inherit it
- * from their agent), or the system CAs for `tls://` URLs. Either makes TLS required: such a
+ * The client's TLS: the CA file of this process's settings (nats-settings.ts: `--nats-ca`,
+ * FLOTILLA_NATS_CA; actors get it from their agent), or of `env` when given, or the system CAs for `tls://` URLs. Either makes TLS required: such a
  * client refuses a server that does not offer it rather than talk in the clear. Neither: none
  * (nats.js still upgrades when a server requires TLS, and then trusts only the system CAs).
  */
-export function natsTls(servers: readonly string[], env: NodeJS.ProcessEnv = process.env): { caFile?: string } | undefined {
-  const ca = env.FLOTILLA_NATS_CA || undefined;
+export function natsTls(servers: readonly string[], env?: NodeJS.ProcessEnv): { caFile?: string } | undefined {
+  const ca = env ? env.FLOTILLA_NATS_CA || undefined : natsCaSetting();
   if (ca) return { caFile: ca };
   return servers.some((s) => /^tls:\/\//i.test(s.trim())) ? {} : undefined;
 }

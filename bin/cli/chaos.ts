@@ -7,7 +7,7 @@
  * 1: an invariant or bound was violated (or a job did not end in time); 2: a bad plan.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import Table from 'cli-table3';
 import { parse as parseYaml } from 'yaml';
 import { FlotillaError } from '../../shared/errors.ts';
@@ -16,14 +16,21 @@ import { TERMINAL_STATES, type JobRecord, type JobSpec } from '../../shared/sche
 import { HeadClient, serverUrl } from './client.ts';
 import { verdict } from './chaos-verdict.ts';
 import { tableStyle } from './table-style.ts';
+import { clientFlags, defineCommand, flag, parse, usageError } from './parse.ts';
 
-const USAGE = `usage: flotilla chaos run PLAN.yaml [--only NAME] [--json] [--server URL] [--token T]
-
-  runs the plan's experiments one after another (deploy/chaos/smoke.yaml is an example),
+export const spec = defineCommand({
+  name: 'chaos',
+  synopsis: 'run PLAN.yaml [--only NAME] [--json] [--server URL] [--token T]',
+  intro: `  runs the plan's experiments one after another (deploy/chaos/smoke.yaml is an example),
   prints one row per fault: experiment, fault, detect s, recover s, steps lost, verdict
-  exit 1 when any invariant or bound is violated, 2 when the plan is invalid
-  --only NAME   run only this experiment (repeatable)
-  --json        the whole result (rows, experiments) as JSON`;
+  exit 1 when any invariant or bound is violated, 2 when the plan is invalid`,
+  flags: z.object({
+    only: flag.list('NAME', 'run only this experiment'),
+    json: flag.bool('the whole result (rows, experiments) as JSON'),
+    ...clientFlags,
+  }),
+  args: z.tuple([z.literal('run'), z.string().min(1)], { error: 'expected run PLAN.yaml' }),
+});
 
 /** Reads and validates a plan; every bad field in one error, each named by its path. */
 export function loadPlan(path: string): ChaosPlan {
@@ -127,39 +134,21 @@ export function formatResult(r: ChaosResult, tty: boolean): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      server: { type: 'string' },
-      token: { type: 'string' },
-      only: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals[0] !== 'run' || positionals.length !== 2) {
-    console.error(USAGE);
-    return 2;
-  }
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const positionals = p.args;
   let plan: ChaosPlan;
   try {
     plan = loadPlan(positionals[1]);
   } catch (e) {
+    // the plan's bad fields, each on its line (the invocation itself was fine: no usage line)
     console.error(`flotilla chaos: ${(e as Error).message}`);
     return 2;
   }
   const only = values.only ?? [];
   const unknown = only.filter((n) => !plan.experiments.some((x: ChaosExperiment) => x.name === n));
-  if (unknown.length) {
-    console.error(`flotilla chaos: --only: no experiment named ${unknown.join(', ')}`);
-    return 2;
-  }
+  if (unknown.length) return usageError(spec, `--only: no experiment named ${unknown.join(', ')}`);
   const say = (l: string) => process.stderr.write(`${l}\n`);
   const result = await runPlan(new HeadClient(serverUrl(values.server), values.token), plan, only, say);
   console.log(values.json ? JSON.stringify(result, null, 2) : formatResult(result, Boolean(process.stdout.isTTY)));

@@ -4,62 +4,43 @@
  * worker fetches it once into a cache keyed by its SHA-256. `flotilla dataset list` shows them.
  */
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { natsFlags, natsOverrides } from './nats-flags.ts';
+import { printError } from './fail.ts';
+import { defineCommand, flag, parse } from './parse.ts';
 
-const USAGE = `usage: flotilla dataset push DIR [--name N] [--nats URL] [--prefix P]
-       flotilla dataset list [--nats URL] [--prefix P]
-
-  DIR            a dataset folder with data.yaml (or one .yaml) at its top; its 'path' must stay inside
-  --name N       dataset name (default: the folder's name); jobs use data: dataset://N
-  --nats URL     NATS server URL(s), comma-separated (env FLOTILLA_NATS_URL, default nats://127.0.0.1:4222)
-  --prefix P     cluster prefix (env FLOTILLA_PREFIX, default flotilla)
-  --creds FILE   NATS credentials with write access to the dataset store, e.g. the head's
-                 (env FLOTILLA_NATS_CREDS; none on a server without auth)
-  --nats-ca FILE CA of the NATS servers' TLS certificates (env FLOTILLA_NATS_CA)
-  --js-domain D  JetStream domain of the servers (env FLOTILLA_JS_DOMAIN, default flotilla; none = no domain)`;
+export const spec = defineCommand({
+  name: 'dataset',
+  synopsis: ['push DIR [--name N] [--nats URL] [--prefix P]', 'list [--nats URL] [--prefix P]'],
+  intro: "  DIR: a dataset folder with data.yaml (or one .yaml) at its top; its 'path' must stay inside",
+  flags: z.object({
+    name: flag.str('N', "dataset name (default: the folder's name); jobs use data: dataset://N"),
+    nats: natsFlags.nats,
+    prefix: flag.str('P', 'cluster prefix (env FLOTILLA_PREFIX, default flotilla)'),
+    creds: flag.str(
+      'FILE',
+      "NATS credentials with write access to the dataset store, e.g. the head's\n(env FLOTILLA_NATS_CREDS; none on a server without auth)",
+    ),
+    'nats-ca': natsFlags['nats-ca'],
+    'js-domain': natsFlags['js-domain'],
+  }),
+  args: z.union([z.tuple([z.literal('push'), z.string().min(1)]), z.tuple([z.literal('list')])], {
+    error: 'expected push DIR or list',
+  }),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        name: { type: 'string' },
-        nats: { type: 'string' },
-        prefix: { type: 'string' },
-        creds: { type: 'string' },
-        'nats-ca': { type: 'string' },
-        'js-domain': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values['nats-ca']) process.env.FLOTILLA_NATS_CA = values['nats-ca'];
-  const { applyJsDomainFlag } = await import('../../shared/js-domain.ts');
-  try {
-    applyJsDomainFlag(values['js-domain']);
-  } catch (e) {
-    console.error(`flotilla dataset: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const [sub, dir, ...rest] = positionals;
-  if (!((sub === 'push' && dir && rest.length === 0) || (sub === 'list' && !dir))) {
-    console.error(USAGE);
-    return 2;
-  }
-  const servers = (values.nats ?? process.env.FLOTILLA_NATS_URL ?? 'nats://127.0.0.1:4222').split(',');
-  const prefix = values.prefix ?? process.env.FLOTILLA_PREFIX ?? 'flotilla';
-  const creds = values.creds ?? (process.env.FLOTILLA_NATS_CREDS || undefined);
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const [sub, dir] = p.args;
+  const { loadConfig } = await import('../../shared/config.ts');
+  const { useNatsSettings } = await import('../../shared/nats-settings.ts');
+  const cfg = loadConfig({ overrides: { ...natsOverrides(values), ...(values.creds ? { natsCreds: values.creds } : {}) } });
+  useNatsSettings(cfg);
+  const servers = cfg.natsUrl.split(',');
+  const prefix = cfg.prefix;
+  const creds = cfg.natsCreds;
   const { connect } = await import('@nats-io/transport-node');
   const { natsOptions } = await import('../../shared/nats-connect.ts');
   let nc;
@@ -82,8 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    console.error((e as Error).message);
-    return 1;
+    return printError('dataset', e);
   } finally {
     await nc.close();
   }

@@ -3,7 +3,7 @@
  * head and N local worker agents, submits a YOLOv5 job on the built-in synthetic set over REST,
  * follows its events, prints the final P, R, mAP@0.5 and mAP@0.5:0.95, then stops everything.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { createLogger } from '../../shared/logger.ts';
 import { TERMINAL_STATES, type JobSpecInput } from '../../shared/schemas/job.ts';
 import { startNatsServer } from '../../head/embedded-nats.ts';
@@ -11,23 +11,27 @@ import { startHead } from '../../head/head.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
 import { coreShareEnv } from '../../worker/agent/index.ts';
 import { HeadClient } from './client.ts';
+import { defineCommand, flag, parse } from './parse.ts';
 import { progressBar, tickOfMetric, wantsBar, type ProgressView } from './progress.ts';
 
-const USAGE = `usage: flotilla demo [options]
-
-  --workers N    worker agents and trainer ranks (default 2)
-  --cfg YAML     model (default yolov5n.yaml)
-  --img PX       image size, a multiple of 32 (default 128)
-  --epochs N     epochs (default 30)
-  --batch B      total batch over all ranks (default 16)
-  --train N      synthetic training images (default 128)
-  --val N        synthetic validation images (default 32)
-  --seed S       seed of the data and the model (default 0)
-  --port P       head HTTP port (default: a free port)
-  --json         print only the final result as JSON (job, state, seconds, precision, recall, map50, map)
-  --no-progress  plain lines even on a terminal (also FLOTILLA_PROGRESS=0)
-  --insecure     REST without authentication (default: an admin token is made and used)
-  --verbose      head and worker logs on stdout`;
+export const spec = defineCommand({
+  name: 'demo',
+  flags: z.object({
+    workers: flag.int('N', 'worker agents and trainer ranks (default 2)', 0),
+    cfg: flag.str('YAML', 'model (default yolov5n.yaml)'),
+    img: flag.int('PX', 'image size, a multiple of 32 (default 128)', 0),
+    epochs: flag.int('N', 'epochs (default 30)', 0),
+    batch: flag.int('B', 'total batch over all ranks (default 16)', 0),
+    train: flag.int('N', 'synthetic training images (default 128)', 0),
+    val: flag.int('N', 'synthetic validation images (default 32)', 0),
+    seed: flag.int('S', 'seed of the data and the model (default 0)', 0),
+    port: flag.int('P', 'head HTTP port (default: a free port)', 0, 65535),
+    json: flag.bool('print only the final result as JSON (job, state, seconds, precision, recall, map50, map)'),
+    'no-progress': flag.bool('plain lines even on a terminal (also FLOTILLA_PROGRESS=0)'),
+    insecure: flag.bool('REST without authentication (default: an admin token is made and used)'),
+    verbose: flag.bool('head and worker logs on stdout'),
+  }),
+});
 
 /**
  * Settings that let a from-scratch YOLOv5n learn the synthetic shapes in a few minutes of CPU:
@@ -36,40 +40,13 @@ const USAGE = `usage: flotilla demo [options]
  */
 export const DEMO_HYP = { warmup_epochs: 0, lr0: 0.05, obj: 5, box: 0.2, mosaic: 0 };
 
-const int = (x: string | undefined, d: number, name: string): number => {
-  const v = x === undefined ? d : Number(x);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got '${x}'`);
-  return v;
-};
-
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      workers: { type: 'string' },
-      cfg: { type: 'string' },
-      img: { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      train: { type: 'string' },
-      val: { type: 'string' },
-      seed: { type: 'string' },
-      port: { type: 'string' },
-      verbose: { type: 'boolean' },
-      insecure: { type: 'boolean' },
-      json: { type: 'boolean' },
-      'no-progress': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const workers = Math.max(1, int(values.workers, 2, 'workers'));
-  const seed = int(values.seed, 0, 'seed');
-  const spec: JobSpecInput = {
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const workers = Math.max(1, values.workers ?? 2);
+  const seed = values.seed ?? 0;
+  const jobSpec: JobSpecInput = {
     name: 'demo-yolov5',
     workers,
     checkpoint_every: 20,
@@ -77,12 +54,12 @@ export async function run(argv: string[]): Promise<number> {
       kind: 'yolov5',
       cfg: values.cfg ?? 'yolov5n.yaml',
       data: 'synthetic',
-      img: int(values.img, 128, 'img'),
-      epochs: int(values.epochs, 30, 'epochs'),
-      batch: int(values.batch, 16, 'batch'),
+      img: values.img ?? 128,
+      epochs: values.epochs ?? 30,
+      batch: values.batch ?? 16,
       nbs: 16,
       hyp: DEMO_HYP,
-      synthetic: { train: int(values.train, 128, 'train'), val: int(values.val, 32, 'val'), seed },
+      synthetic: { train: values.train ?? 128, val: values.val ?? 32, seed },
       seed,
     },
   };
@@ -113,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
       natsRevoker: nats.auth?.revoker,
       prefix,
       host: '127.0.0.1',
-      port: int(values.port, 0, 'port'),
+      port: values.port ?? 0,
       log,
       autoscaler: {
         provider: new LocalProvider({
@@ -134,8 +111,8 @@ export async function run(argv: string[]): Promise<number> {
     if (head.firstAdminToken) say(`flotilla token: ${head.firstAdminToken}`);
     else if (!head.tokens) say('flotilla demo: WARNING: authentication is off (--insecure)');
     const client = new HeadClient(head.url, head.firstAdminToken);
-    const job = await client.submit(spec);
-    say(`submitted job ${job.id}: ${JSON.stringify(spec.trainer)}`);
+    const job = await client.submit(jobSpec);
+    say(`submitted job ${job.id}: ${JSON.stringify(jobSpec.trainer)}`);
     if (!values.json && !values['no-progress'] && wantsBar()) bar = progressBar('demo');
     const t0 = Date.now();
     let final: Record<string, number> | undefined;

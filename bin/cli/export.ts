@@ -1,63 +1,57 @@
 /** `flotilla export --weights W --include onnx`: export.py for ONNX; writes W's path with .onnx. */
-import { flagNumber, parseFlags, usageError } from './flags.ts';
+import { z } from 'zod';
+import { defineCommand, flag, intList, parse, usageError } from './parse.ts';
 
-const USAGE = `usage: flotilla export --weights FILE [--include onnx] [options]
-
-  --weights FILE     a YOLOv5 .pt (Ultralytics checkpoint or state dict) or a flotilla checkpoint
-  --include LIST     formats, comma-separated (default onnx; the only one built so far)
-  --cfg FILE         model yaml for a bare state-dict .pt (default: the architecture the file holds)
-  --img PX|H,W       input size (default 640; each rounded up to a multiple of the stride)
-  --batch N          static batch size (default 1)
-  --opset N          ONNX opset, 11..21 (default 17, as export.py)
-  --dynamic          symbolic batch, height and width (export.py --dynamic)
-  --output FILE      where to write (default: the weights' path with .onnx)
-  --json             print only the result as JSON`;
+export const spec = defineCommand({
+  name: 'export',
+  synopsis: '--weights FILE [--include onnx] [options]',
+  flags: z.object({
+    weights: z
+      .string()
+      .min(1)
+      .meta({ arg: 'FILE', description: 'a YOLOv5 .pt (Ultralytics checkpoint or state dict) or a flotilla checkpoint' }),
+    include: flag.str('LIST', 'formats, comma-separated (default onnx; the only one built so far)'),
+    cfg: flag.str('FILE', 'model yaml for a bare state-dict .pt (default: the architecture the file holds)'),
+    img: intList('PX|H,W', 'input size (default 640; each rounded up to a multiple of the stride)', 32, 8192).refine(
+      (v) => v === undefined || v.length <= 2,
+      { error: 'takes PX or H,W' },
+    ),
+    batch: flag.int('N', 'static batch size (default 1)', 1, 1024),
+    opset: flag.int('N', 'ONNX opset, 11..21 (default 17, as export.py)'),
+    dynamic: flag.bool('symbolic batch, height and width (export.py --dynamic)'),
+    output: flag.str('FILE', "where to write (default: the weights' path with .onnx)"),
+    json: flag.bool('print only the result as JSON'),
+  }),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags(
-    argv,
-    {
-      weights: { type: 'string' },
-      include: { type: 'string' },
-      cfg: { type: 'string' },
-      img: { type: 'string' },
-      batch: { type: 'string' },
-      opset: { type: 'string' },
-      dynamic: { type: 'boolean' },
-      output: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    USAGE,
-  );
-  if ('exit' in parsed) return parsed.exit;
-  const { values } = parsed;
-  const s = (k: string) => values[k] as string | undefined;
-  const weights = s('weights');
-  if (!weights) return usageError('--weights is required', USAGE);
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
   const { checkInclude, exportRun, MIN_OPSET, MAX_OPSET } = await import('../../worker/engine/export/index.ts');
-  let opts;
+  const include = (values.include ?? 'onnx')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
   try {
-    const include = (s('include') ?? 'onnx')
-      .split(',')
-      .map((f) => f.trim())
-      .filter(Boolean);
     checkInclude(include);
-    const img = s('img')?.split(',');
-    if (img && img.length > 2) throw new Error(`--img takes PX or H,W (got '${s('img')}')`);
-    const sz = img?.map((v) => flagNumber('img', v, 32, { max: 8192 })!);
-    opts = {
-      weights,
-      include,
-      cfg: s('cfg'),
-      ...(sz ? { img: [sz[0], sz[sz.length - 1]] as [number, number] } : {}),
-      batch: flagNumber('batch', s('batch'), 1, { max: 1024 }),
-      opset: flagNumber('opset', s('opset'), MIN_OPSET, { max: MAX_OPSET }),
-      dynamic: Boolean(values.dynamic),
-      output: s('output'),
-    };
   } catch (e) {
-    return usageError((e as Error).message, USAGE);
+    return usageError(spec, (e as Error).message);
   }
+  const { opset } = values;
+  if (opset !== undefined && (opset < MIN_OPSET || opset > MAX_OPSET))
+    return usageError(spec, `--opset: expected an integer in [${MIN_OPSET}, ${MAX_OPSET}], got '${opset}'`);
+  const sz = values.img;
+  const opts = {
+    weights: values.weights,
+    include,
+    cfg: values.cfg,
+    ...(sz ? { img: [sz[0]!, sz[sz.length - 1]!] as [number, number] } : {}),
+    batch: values.batch,
+    opset,
+    dynamic: Boolean(values.dynamic),
+    output: values.output,
+  };
   const { initBackend } = await import('../../worker/engine/backend.ts');
   await initBackend();
   const r = exportRun(opts);

@@ -12,6 +12,7 @@ export function defineCommands(table: typeof COMMANDS): void {
 }
 
 import { COMMAND_TABLE } from './commands.ts';
+import { printError } from './fail.ts';
 defineCommands(COMMAND_TABLE);
 
 function usage(): string {
@@ -33,7 +34,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await cmd.load()).run(rest);
   } catch (e) {
-    console.error(`flotilla ${name}: ${(e as Error).message}`);
-    return 1;
+    return printError(name, e);
   }
 }

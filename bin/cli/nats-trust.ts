@@ -6,29 +6,27 @@
  * `leaf-sys.creds`, `leaf-account.conf`, `leaf-sys-account.conf` (for leaf servers' remotes). All files 0600; `signing.nk` and `revoker.json` are the cluster's secrets. Each leaf host's own
  * `leaf.creds` comes from `flotilla leaf-creds`.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { ensureLeafFiles, ensureTrustDir } from '../../head/auth/nats-trust.ts';
+import { defineCommand, flag, parse } from './parse.ts';
 
-const USAGE = `usage: flotilla nats-trust --out DIR [--name NAME]
-
-  --out DIR     where to write auth.conf, head.creds, signing.nk, revoker.json, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf (kept if already there;
-                each leaf host's leaf.creds: flotilla leaf-creds)
-  --name NAME   operator/account name (default flotilla)`;
+export const spec = defineCommand({
+  name: 'nats-trust',
+  synopsis: '--out DIR [--name NAME]',
+  flags: z.object({
+    out: z.string().min(1).meta({
+      arg: 'DIR',
+      description:
+        "where to write auth.conf, head.creds, signing.nk, revoker.json, leaf-sys.creds, leaf-account.conf, leaf-sys-account.conf (kept if already there;\neach leaf host's leaf.creds: flotilla leaf-creds)",
+    }),
+    name: flag.str('NAME', 'operator/account name (default flotilla)'),
+  }),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: { out: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!values.out) {
-    console.error(`flotilla nats-trust: --out is required\n\n${USAGE}`);
-    return 2;
-  }
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
   const trust = await ensureTrustDir(values.out, values.name ?? 'flotilla');
   const { missing } = await ensureLeafFiles(values.out, trust);
   console.log(

@@ -3,19 +3,27 @@
  * one row per fault, one per invariant) or the JobReport JSON. Exits 1 when an invariant that
  * was checked is violated.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import Table from 'cli-table3';
 import type { FaultFigures, JobReport } from '../../shared/schemas/report.ts';
 import { HeadClient, serverUrl } from './client.ts';
 import { tableStyle } from './table-style.ts';
+import { clientFlags, defineCommand, flag, parse } from './parse.ts';
 
-const USAGE = `usage: flotilla report ID [--baseline ID] [--json] [--server URL] [--token T]
-
-  per fault: kind, target, step and time injected, detect s, recover s, steps lost, restarts;
+export const spec = defineCommand({
+  name: 'report',
+  synopsis: 'ID [--baseline ID] [--json] [--server URL] [--token T]',
+  intro: `  per fault: kind, target, step and time injected, detect s, recover s, steps lost, restarts;
   the job's invariants (final step reached, no step applied twice, no rollback past a
   checkpoint, final weights equal to the --baseline job's: a fault-free run of the same spec)
-  exit 1 when an invariant is violated
-  --json   the JobReport object`;
+  exit 1 when an invariant is violated`,
+  flags: z.object({
+    ...clientFlags,
+    baseline: flag.str('ID', 'a fault-free job of the same spec whose final weights this job must equal'),
+    json: flag.bool('the JobReport object'),
+  }),
+  args: z.tuple([z.string().min(1)], { error: 'expected one job ID' }),
+});
 
 const num = (x: number | null, digits = 2): string => (x === null ? '-' : x.toFixed(digits));
 const clock = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString().slice(11, 23));
@@ -59,26 +67,10 @@ export function formatReport(r: JobReport, tty: boolean): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      server: { type: 'string' },
-      token: { type: 'string' },
-      baseline: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    console.error(USAGE);
-    return 2;
-  }
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const positionals = p.args;
   const r = await new HeadClient(serverUrl(values.server), values.token).report(positionals[0], values.baseline);
   console.log(values.json ? JSON.stringify(r, null, 2) : formatReport(r, Boolean(process.stdout.isTTY)));
   return r.ok ? 0 : 1;

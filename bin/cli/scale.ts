@@ -1,24 +1,29 @@
 /** `flotilla scale ID N`: changes a job's worker count (a running gang restarts at N from its checkpoint). */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { HeadClient, serverUrl } from './client.ts';
+import { clientFlags, defineCommand, flag, parse } from './parse.ts';
+
+export const spec = defineCommand({
+  name: 'scale',
+  synopsis: 'ID WORKERS [--json] [--server URL]',
+  flags: z.object({ ...clientFlags, json: flag.bool('print the job record as JSON') }),
+  args: z.tuple(
+    [
+      z.string().min(1),
+      z
+        .string()
+        .regex(/^[1-9]\d*$/, { error: (i) => `WORKERS must be a positive integer, got '${i.input}'` })
+        .transform(Number),
+    ],
+    { error: 'expected a job ID and a number of WORKERS' },
+  ),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { server: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help || positionals.length !== 2) {
-    console.log('usage: flotilla scale ID WORKERS [--json] [--server URL]');
-    return values.help ? 0 : 2;
-  }
-  const n = Number(positionals[1]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`flotilla scale: WORKERS must be a positive integer, got '${positionals[1]}'`);
-    return 2;
-  }
-  const j = await new HeadClient(serverUrl(values.server), values.token).scale(positionals[0], n);
-  console.log(values.json ? JSON.stringify(j, null, 2) : `${j.id} ${j.state} workers=${j.spec.workers} generation=${j.generation}`);
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const [id, n] = p.args;
+  const j = await new HeadClient(serverUrl(p.flags.server), p.flags.token).scale(id, n);
+  console.log(p.flags.json ? JSON.stringify(j, null, 2) : `${j.id} ${j.state} workers=${j.spec.workers} generation=${j.generation}`);
   return 0;
 }

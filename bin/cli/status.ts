@@ -1,9 +1,10 @@
 /** `flotilla status [ID] [--json]`: one job (or a table of jobs, and the workers). */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import Table from 'cli-table3';
 import { HeadClient, serverUrl } from './client.ts';
 import { tableStyle } from './table-style.ts';
 import { gpuRows } from './gpu-rows.ts';
+import { clientFlags, defineCommand, flag, parse } from './parse.ts';
 
 const age = (iso: string): string => {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -15,22 +16,22 @@ const age = (iso: string): string => {
         ? `${Math.floor(s / 3600)}h`
         : `${Math.floor(s / 86400)}d`;
 };
-const USAGE = `usage: flotilla status [ID] [--json] [--server URL]
-
-  without ID: every job (newest first) and the live workers
-  --json      machine-readable output (the job record: id, state, generation, restarts, step, ...)`;
+export const spec = defineCommand({
+  name: 'status',
+  synopsis: '[ID] [--json] [--server URL]',
+  intro: '  without ID: every job (newest first) and the live workers',
+  flags: z.object({
+    ...clientFlags,
+    json: flag.bool('machine-readable output (the job record: id, state, generation, restarts, step, ...)'),
+  }),
+  args: z.array(z.string()).max(1, 'expected at most one job ID'),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { server: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const positionals = p.args;
   const c = new HeadClient(serverUrl(values.server), values.token);
   if (positionals[0]) {
     const j = await c.get(positionals[0]);

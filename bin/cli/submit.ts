@@ -3,92 +3,63 @@
  * the file (or build the whole spec without one).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import type { JobSpecInput } from '../../shared/schemas/job.ts';
 import { HeadClient, serverUrl } from './client.ts';
+import { clientFlags, defineCommand, flag, parse, UsageError } from './parse.ts';
 
-const USAGE = `usage: flotilla submit [FILE.json|FILE.yaml] [options]
-
-  --server URL          head URL (env FLOTILLA_URL, default http://127.0.0.1:8080)
-  --token T             REST token (env FLOTILLA_TOKEN, default: the one ~/.flotilla/credentials holds for
-                        that URL); from another host: one from "flotilla token create --role submitter" on the head
-  --name NAME           job name
-  --workers N           trainer actors (ranks), default 1
-  --min-workers N       elastic: shrink down to N on failure
-  --gpus-per-rank N     GPUs each rank needs, 0-16 (default 0): placed only where that many are free
-  --priority P          -100..100, higher first (default 0)
-  --max-restarts N      gang restarts before the job fails (default 3)
-  --checkpoint-every N  steps between checkpoints (default 10)
-  --trainer KIND        logreg | yolov5 (default: from FILE, else logreg)
-  --steps N             logreg: steps          --step-delay-ms MS  logreg: delay per step
-  --epochs N            yolov5: epochs         --data PATH|synthetic  yolov5: dataset yaml
-  --cfg NAME            yolov5: model yaml     --img N               yolov5: image size
-  --batch N             total batch
-  --sync MODE           allreduce (default) | local-sgd | diloco | streaming (docs/sync.md)
-  --sync-every H        optimizer steps between outer syncs (default 16)
-  --compress C          none | fp16 | bf16 | int8: what is sent (default none)
-  --outer-lr X          --outer-momentum X   diloco/streaming outer step (0.7, 0.9)
-  --fragments N         --overlap N          streaming: fragments (4), steps in flight (1)
-  --json                print the whole job record instead of the id`;
-
-const NUM = [
-  'workers',
-  'min-workers',
-  'gpus-per-rank',
-  'priority',
-  'max-restarts',
-  'checkpoint-every',
-  'steps',
-  'step-delay-ms',
-  'epochs',
-  'img',
-  'batch',
-  'sync-every',
-  'outer-lr',
-  'outer-momentum',
-  'fragments',
-  'overlap',
-] as const;
+// numbers are only read here (a text that is no number: exit 2); their ranges are the job schema's, checked by the head (a 400 names the field)
+export const spec = defineCommand({
+  name: 'submit',
+  synopsis: '[FILE.json|FILE.yaml] [options]',
+  intro: '  FILE: a job spec (JSON or YAML); the flags override it, or build the whole spec without one',
+  flags: z.object({
+    server: clientFlags.server,
+    token: flag.str(
+      'T',
+      'REST token (env FLOTILLA_TOKEN, default: the one ~/.flotilla/credentials holds for\nthat URL); from another host: one from "flotilla token create --role submitter" on the head',
+    ),
+    name: flag.str('NAME', 'job name'),
+    workers: flag.num('N', 'trainer actors (ranks), default 1'),
+    'min-workers': flag.num('N', 'elastic: shrink down to N on failure'),
+    'gpus-per-rank': flag.num('N', 'GPUs each rank needs, 0-16 (default 0): placed only where that many are free'),
+    priority: flag.num('P', '-100..100, higher first (default 0)'),
+    'max-restarts': flag.num('N', 'gang restarts before the job fails (default 3)'),
+    'checkpoint-every': flag.num('N', 'steps between checkpoints (default 10)'),
+    trainer: flag.str('KIND', 'logreg | yolov5 (default: from FILE, else logreg)'),
+    steps: flag.num('N', 'logreg: steps'),
+    'step-delay-ms': flag.num('MS', 'logreg: delay per step'),
+    epochs: flag.num('N', 'yolov5: epochs'),
+    data: flag.str('PATH', 'yolov5: dataset yaml, or synthetic'),
+    cfg: flag.str('NAME', 'yolov5: model yaml'),
+    img: flag.num('N', 'yolov5: image size'),
+    batch: flag.num('N', 'total batch'),
+    sync: flag.str('MODE', 'allreduce (default) | local-sgd | diloco | streaming (docs/sync.md)'),
+    'sync-every': flag.num('H', 'optimizer steps between outer syncs (default 16)'),
+    compress: flag.str('C', 'none | fp16 | bf16 | int8: what is sent (default none)'),
+    'outer-lr': flag.num('X', 'diloco/streaming outer learning rate (default 0.7)'),
+    'outer-momentum': flag.num('X', 'diloco/streaming outer momentum (default 0.9)'),
+    fragments: flag.num('N', 'streaming: fragments (default 4)'),
+    overlap: flag.num('N', 'streaming: steps in flight (default 1)'),
+    json: flag.bool('print the whole job record instead of the id'),
+  }),
+  args: z.array(z.string()).max(1, 'expected at most one FILE'),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      server: { type: 'string' },
-      token: { type: 'string' },
-      name: { type: 'string' },
-      trainer: { type: 'string' },
-      data: { type: 'string' },
-      cfg: { type: 'string' },
-      sync: { type: 'string' },
-      compress: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      ...Object.fromEntries(NUM.map((k) => [k, { type: 'string' as const }])),
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const positionals = p.args;
+  let text: string | undefined;
+  try {
+    text = positionals[0] === undefined ? undefined : readFileSync(positionals[0], 'utf8');
+  } catch (e) {
+    throw new UsageError(spec, [`cannot read ${positionals[0]}: ${(e as Error).message}`]);
   }
-  if (positionals.length > 1) {
-    console.error(USAGE);
-    return 2;
-  }
-  const spec: Record<string, unknown> = positionals[0]
-    ? ((parseYaml(readFileSync(positionals[0], 'utf8')) as Record<string, unknown>) ?? {})
-    : {};
-  const v = values as Record<string, string | boolean | undefined>;
-  const num = (k: string) => {
-    const x = v[k];
-    if (typeof x !== 'string') return undefined;
-    const n = Number(x);
-    if (!Number.isFinite(n)) throw new Error(`--${k} must be a number, got '${x}'`);
-    return n;
-  };
+  const job: Record<string, unknown> = text === undefined ? {} : ((parseYaml(text) as Record<string, unknown>) ?? {});
+  const num = (k: string): number | undefined => (values as Record<string, unknown>)[k] as number | undefined;
   const top: Array<[string, string]> = [
     ['workers', 'workers'],
     ['min-workers', 'min_workers'],
@@ -97,9 +68,9 @@ export async function run(argv: string[]): Promise<number> {
     ['max-restarts', 'max_restarts'],
     ['checkpoint-every', 'checkpoint_every'],
   ];
-  for (const [flag, key] of top) if (num(flag) !== undefined) spec[key] = num(flag);
-  if (values.name) spec.name = values.name;
-  const trainer: Record<string, unknown> = { ...((spec.trainer as Record<string, unknown> | undefined) ?? {}) };
+  for (const [flag, key] of top) if (num(flag) !== undefined) job[key] = num(flag);
+  if (values.name) job.name = values.name;
+  const trainer: Record<string, unknown> = { ...((job.trainer as Record<string, unknown> | undefined) ?? {}) };
   if (values.trainer) trainer.kind = values.trainer;
   trainer.kind ??= 'logreg';
   const tr: Array<[string, string]> = [
@@ -112,9 +83,9 @@ export async function run(argv: string[]): Promise<number> {
   for (const [flag, key] of tr) if (num(flag) !== undefined) trainer[key] = num(flag);
   if (values.data) trainer.data = values.data;
   if (values.cfg) trainer.cfg = values.cfg;
-  spec.trainer = trainer;
+  job.trainer = trainer;
   // the head checks these with the job schema (a 400 names the bad field)
-  const sync: Record<string, unknown> = { ...((spec.sync as Record<string, unknown> | undefined) ?? {}) };
+  const sync: Record<string, unknown> = { ...((job.sync as Record<string, unknown> | undefined) ?? {}) };
   const sy: Array<[string, string]> = [
     ['sync-every', 'every'],
     ['outer-lr', 'outer_lr'],
@@ -125,8 +96,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const [flag, key] of sy) if (num(flag) !== undefined) sync[key] = num(flag);
   if (values.sync) sync.mode = values.sync;
   if (values.compress) sync.compress = values.compress;
-  if (Object.keys(sync).length) spec.sync = sync;
-  const job = await new HeadClient(serverUrl(values.server), values.token).submit(spec as JobSpecInput);
-  console.log(values.json ? JSON.stringify(job, null, 2) : job.id);
+  if (Object.keys(sync).length) job.sync = sync;
+  const rec = await new HeadClient(serverUrl(values.server), values.token).submit(job as JobSpecInput);
+  console.log(values.json ? JSON.stringify(rec, null, 2) : rec.id);
   return 0;
 }

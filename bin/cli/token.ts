@@ -3,52 +3,45 @@
  * (admin, submitter, viewer) and worker join tokens (`--role worker`: `--name` binds it to that
  * node id; without it, a pool token any number of workers may join with). Needs an admin token.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { HeadClient, serverUrl } from './client.ts';
 import { Role } from '../../shared/schemas/token.ts';
+import { clientFlags, defineCommand, flag, parse, usageError } from './parse.ts';
 
-const USAGE = `usage: flotilla token create --role admin|submitter|viewer|worker [--name N] [--ttl D]
-       flotilla token list
-       flotilla token revoke ID
-
-  --ttl D        lifetime: 90s, 30m, 24h, 7d (default: until revoked); for --role worker only without
-                 --name: the pool token then admits no new worker (joined nodes keep their creds)
-  --server URL   head URL (env FLOTILLA_URL, default http://127.0.0.1:8080)
-  --token T      an admin token (env FLOTILLA_TOKEN, default: ~/.flotilla/credentials)
-  --json         machine-readable output`;
+export const spec = defineCommand({
+  name: 'token',
+  synopsis: ['create --role admin|submitter|viewer|worker [--name N] [--ttl D]', 'list', 'revoke ID'],
+  flags: z.object({
+    role: flag.oneOf(Role.options as unknown as [string, ...string[]], 'ROLE', 'create: admin | submitter | viewer | worker'),
+    name: flag.str('N', 'create: a label; for --role worker the node id the token is bound to (none: a pool token)'),
+    ttl: z
+      .string()
+      .refine((v) => durationSeconds(v) !== null, { error: 'expected a duration such as 90s, 30m, 24h or 7d' })
+      .optional()
+      .meta({
+        arg: 'D',
+        description:
+          'lifetime: 90s, 30m, 24h, 7d (default: until revoked); for --role worker only without\n--name: the pool token then admits no new worker (joined nodes keep their creds)',
+      }),
+    server: clientFlags.server,
+    token: flag.str('T', 'an admin token (env FLOTILLA_TOKEN, default: ~/.flotilla/credentials)'),
+    json: flag.bool('machine-readable output'),
+  }),
+  args: z.union([z.tuple([z.literal('create')]), z.tuple([z.literal('list')]), z.tuple([z.literal('revoke'), z.string().min(1)])], {
+    error: 'expected create, list or revoke ID',
+  }),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      server: { type: 'string' },
-      token: { type: 'string' },
-      role: { type: 'string' },
-      name: { type: 'string' },
-      ttl: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [sub, arg] = positionals;
-  if (values.help || !sub) {
-    console.log(USAGE);
-    return values.help ? 0 : 2;
-  }
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const [sub, arg] = p.args;
   const c = new HeadClient(serverUrl(values.server), values.token);
   if (sub === 'create') {
     const role = Role.safeParse(values.role);
-    if (!role.success) {
-      console.error(`flotilla token: --role must be one of ${Role.options.join(', ')}\n\n${USAGE}`);
-      return 2;
-    }
-    const ttl = values.ttl === undefined ? undefined : durationSeconds(values.ttl);
-    if (ttl === null) {
-      console.error(`flotilla token: --ttl must be a duration such as 90s, 30m, 24h or 7d, not '${values.ttl}'\n\n${USAGE}`);
-      return 2;
-    }
+    if (!role.success) return usageError(spec, `--role: required, one of ${Role.options.join(', ')}`);
+    const ttl = values.ttl === undefined ? undefined : (durationSeconds(values.ttl) ?? undefined);
     const t = await c.createToken({
       role: role.data,
       ...(values.name ? { name: values.name } : {}),
@@ -71,13 +64,9 @@ export async function run(argv: string[]): Promise<number> {
         );
     return 0;
   }
-  if (sub === 'revoke' && arg) {
-    const t = await c.revokeToken(arg);
-    console.log(values.json ? JSON.stringify(t) : `revoked ${t.id} (${t.role})`);
-    return 0;
-  }
-  console.error(USAGE);
-  return 2;
+  const t = await c.revokeToken(arg!);
+  console.log(values.json ? JSON.stringify(t) : `revoked ${t.id} (${t.role})`);
+  return 0;
 }
 
 /** `90s`, `30m`, `24h`, `7d` (or plain seconds) in seconds; null when it is none of those. */

@@ -4,57 +4,58 @@
  * runs/train/expN/{results.csv, weights/last.ckpt, weights/best.ckpt}.
  */
 import { SyncOptions } from '../../shared/schemas/sync.ts';
-import { flagNumber, parseFlags, usageError } from './flags.ts';
+import { z } from 'zod';
+import { defineCommand, flag, intList, parse, usageError } from './parse.ts';
 import { progressBar, wantsBar, type ProgressView } from './progress.ts';
 
-const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
-
-  --data FILE        dataset yaml (YOLO format), or 'synthetic' for the generated shape set
-  --cfg FILE         model yaml: a path or yolov5n/s/m/l/x (default yolov5n)
-  --img PX           train/val image size, a multiple of 32 (default 640)
-  --epochs N         (default 100)
-  --batch N          batch size (default 16)
-  --hyp FILE         hyperparameter yaml (default hyp.scratch-low)
-  --set K=V,...      override hyperparameters, e.g. --set lr0=0.02,mosaic=0
-  --seed S           model init and data order seed (default 0)
-  --cos-lr           cosine lr schedule (default linear)
-  --noautoanchor     keep the model's anchors (no AutoAnchor check and re-fit)
-  --label-smoothing EPS  class label smoothing (BCE targets 1-EPS/2 and EPS/2; default 0)
-  --optimizer O      SGD (Nesterov, default) | Adam | AdamW (betas: hyp momentum, 0.999)
-  --single-cls       train as one class: every label is class 0, named 'item'
-  --rect             rectangular training batches (aspect-sorted, pad 0; no mosaic, no shuffle)
-  --multi-scale      resize each batch to a size in [0.5, 1.5]x img (multiple of 32)
-  --image-weights    draw each epoch's images by class weights ((1-mAP)^2 / class count)
-  --patience N       early stopping patience in epochs (default 100, 0 = never)
-  --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
-  --nbs N            nominal batch size for gradient accumulation (default 64)
-  --noval            validate only after the final epoch
-  --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
-  --save-every N     also write last.ckpt every N iterations
-  --save-period N    also keep weights/epochK.ckpt after every epoch K with K % N == 0 (default 0: none)
-  --sync MODE        allreduce (default) | local-sgd | diloco | streaming: outer steps (docs/sync.md)
-  --sync-every H     optimizer steps between outer steps (default 16)
-  --outer-lr X       diloco/streaming outer learning rate (default 0.7)
-  --outer-momentum X diloco/streaming outer Nesterov momentum (default 0.9)
-  --fragments N      streaming: fragments (default 4)   --overlap N  streaming: steps in flight (default 1)
-  --compress C       none | fp16 | bf16 | int8: what the outer delta is rounded to (default none)
-  --resume FILE      continue a run from its weights/last.ckpt
-  --weights FILE     start from pretrained weights: a YOLOv5 .pt (Ultralytics) or a flotilla .ckpt;
-                     without --cfg the model is the one the file holds
-  --project DIR      (default runs/train)
-  --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
-  --exist-ok         reuse runs/train/NAME
-  --synth-train N    synthetic set: training images (default 256)
-  --synth-val N      synthetic set: validation images (default 64)
-  --json             print only the result as JSON (save dir, epochs run, final metrics)
-  --no-progress      no progress bar even on a terminal (also FLOTILLA_PROGRESS=0)`;
-
-const num = (name: string, v: string | undefined, min: number) => flagNumber(name, v, min);
-
-function optimizerFlag(v: string | undefined): 'SGD' | 'Adam' | 'AdamW' | undefined {
-  if (v === undefined || v === 'SGD' || v === 'Adam' || v === 'AdamW') return v;
-  throw new Error(`--optimizer must be SGD, Adam or AdamW (got '${v}')`);
-}
+export const spec = defineCommand({
+  name: 'train',
+  synopsis: '--data DATA.yaml|synthetic [options]',
+  flags: z.object({
+    data: flag.str('FILE', "dataset yaml (YOLO format), or 'synthetic' for the generated shape set"),
+    cfg: flag.str('FILE', 'model yaml: a path or yolov5n/s/m/l/x (default yolov5n)'),
+    img: flag.int('PX', 'train/val image size, a multiple of 32 (default 640)', 32),
+    epochs: flag.int('N', '(default 100)', 1),
+    batch: flag.int('N', 'batch size (default 16)', 1),
+    hyp: flag.str('FILE', 'hyperparameter yaml (default hyp.scratch-low)'),
+    set: flag.str('K=V,...', 'override hyperparameters, e.g. --set lr0=0.02,mosaic=0'),
+    seed: flag.int('S', 'model init and data order seed (default 0)', 0),
+    'cos-lr': flag.bool('cosine lr schedule (default linear)'),
+    noautoanchor: flag.bool("keep the model's anchors (no AutoAnchor check and re-fit)"),
+    'label-smoothing': flag.num('EPS', 'class label smoothing (BCE targets 1-EPS/2 and EPS/2; default 0)', 0, 1),
+    optimizer: flag.oneOf(['SGD', 'Adam', 'AdamW'], 'O', 'SGD (Nesterov, default) | Adam | AdamW (betas: hyp momentum, 0.999)'),
+    'single-cls': flag.bool("train as one class: every label is class 0, named 'item'"),
+    rect: flag.bool('rectangular training batches (aspect-sorted, pad 0; no mosaic, no shuffle)'),
+    'multi-scale': flag.bool('resize each batch to a size in [0.5, 1.5]x img (multiple of 32)'),
+    'image-weights': flag.bool("draw each epoch's images by class weights ((1-mAP)^2 / class count)"),
+    patience: flag.int('N', 'early stopping patience in epochs (default 100, 0 = never)', 0),
+    freeze: intList('N[,M..]', 'freeze layers 0..N-1, or the listed layers', 0),
+    nbs: flag.int('N', 'nominal batch size for gradient accumulation (default 64)', 1),
+    noval: flag.bool('validate only after the final epoch'),
+    noplots: flag.bool('draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)'),
+    'save-every': flag.int('N', 'also write last.ckpt every N iterations', 1),
+    'save-period': flag.int('N', 'also keep weights/epochK.ckpt after every epoch K with K % N == 0 (default 0: none)', 0),
+    sync: flag.str('MODE', 'allreduce (default) | local-sgd | diloco | streaming: outer steps (docs/sync.md)'),
+    'sync-every': flag.num('H', 'optimizer steps between outer steps (default 16)'),
+    'outer-lr': flag.num('X', 'diloco/streaming outer learning rate (default 0.7)'),
+    'outer-momentum': flag.num('X', 'diloco/streaming outer Nesterov momentum (default 0.9)'),
+    fragments: flag.num('N', 'streaming: fragments (default 4)'),
+    overlap: flag.num('N', 'streaming: steps in flight (default 1)'),
+    compress: flag.str('C', 'none | fp16 | bf16 | int8: what the outer delta is rounded to (default none)'),
+    resume: flag.str('FILE', 'continue a run from its weights/last.ckpt'),
+    weights: flag.str(
+      'FILE',
+      'start from pretrained weights: a YOLOv5 .pt (Ultralytics) or a flotilla .ckpt;\nwithout --cfg the model is the one the file holds',
+    ),
+    project: flag.str('DIR', '(default runs/train)'),
+    name: flag.str('NAME', '(default exp; numbered exp2, exp3 … unless --exist-ok)'),
+    'exist-ok': flag.bool('reuse runs/train/NAME'),
+    'synth-train': flag.int('N', 'synthetic set: training images (default 256)', 1),
+    'synth-val': flag.int('N', 'synthetic set: validation images (default 64)', 1),
+    json: flag.bool('print only the result as JSON (save dir, epochs run, final metrics)'),
+    'no-progress': flag.bool('no progress bar even on a terminal (also FLOTILLA_PROGRESS=0)'),
+  }),
+});
 
 function overrides(v: string | undefined): Record<string, number> {
   const out: Record<string, number> = {};
@@ -62,127 +63,82 @@ function overrides(v: string | undefined): Record<string, number> {
   for (const kv of v.split(',')) {
     const [k, x] = kv.split('=');
     const n = Number(x);
-    if (!k || x === undefined || !Number.isFinite(n)) throw new Error(`--set expects KEY=NUMBER pairs (got '${kv}')`);
+    if (!k || x === undefined || !Number.isFinite(n)) throw new Error(`--set: expected KEY=NUMBER pairs, got '${kv}'`);
     out[k.trim()] = n;
   }
   return out;
 }
 
-/** --sync and its companions, checked by the job schema's own SyncOptions (one error naming every bad field). */
-function syncFlags(s: (k: string) => string | undefined) {
+/** --sync and its companions, checked by the job schema's own SyncOptions (every bad field named). */
+function syncFlags(v: Record<string, unknown>): { sync?: SyncOptions; problems: string[] } {
   const raw: Record<string, unknown> = {};
-  const pairs: Array<[string, string, boolean]> = [
-    ['sync', 'mode', false],
-    ['sync-every', 'every', true],
-    ['outer-lr', 'outer_lr', true],
-    ['outer-momentum', 'outer_momentum', true],
-    ['fragments', 'fragments', true],
-    ['overlap', 'overlap', true],
-    ['compress', 'compress', false],
+  const pairs: Array<[string, string]> = [
+    ['sync', 'mode'],
+    ['sync-every', 'every'],
+    ['outer-lr', 'outer_lr'],
+    ['outer-momentum', 'outer_momentum'],
+    ['fragments', 'fragments'],
+    ['overlap', 'overlap'],
+    ['compress', 'compress'],
   ];
-  for (const [flag, key, numeric] of pairs) {
-    const v = s(flag);
-    if (v !== undefined) raw[key] = numeric ? Number(v) : v;
-  }
-  if (!Object.keys(raw).length) return undefined;
+  const flagOf = new Map(pairs.map(([f, k]) => [k, f]));
+  for (const [flag, key] of pairs) if (v[flag] !== undefined) raw[key] = v[flag];
+  if (!Object.keys(raw).length) return { problems: [] };
   const r = SyncOptions.safeParse(raw);
-  if (!r.success) throw new Error(`bad sync flags: ${r.error.issues.map((i) => `${i.path.join('.') || 'sync'}: ${i.message}`).join('; ')}`);
-  return r.data;
+  if (r.success) return { sync: r.data, problems: [] };
+  return { problems: r.error.issues.map((i) => `--${flagOf.get(String(i.path[0])) ?? 'sync'}: ${i.message}`) };
 }
 
 const f = (x: number, w = 10, p = 4) => x.toFixed(p).padStart(w);
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags(
-    argv,
-    {
-      data: { type: 'string' },
-      cfg: { type: 'string' },
-      img: { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      hyp: { type: 'string' },
-      set: { type: 'string' },
-      seed: { type: 'string' },
-      'cos-lr': { type: 'boolean' },
-      noautoanchor: { type: 'boolean' },
-      'label-smoothing': { type: 'string' },
-      'single-cls': { type: 'boolean' },
-      optimizer: { type: 'string' },
-      rect: { type: 'boolean' },
-      'multi-scale': { type: 'boolean' },
-      'image-weights': { type: 'boolean' },
-      patience: { type: 'string' },
-      freeze: { type: 'string' },
-      nbs: { type: 'string' },
-      noval: { type: 'boolean' },
-      noplots: { type: 'boolean' },
-      'save-every': { type: 'string' },
-      'save-period': { type: 'string' },
-      resume: { type: 'string' },
-      weights: { type: 'string' },
-      project: { type: 'string' },
-      name: { type: 'string' },
-      'exist-ok': { type: 'boolean' },
-      'synth-train': { type: 'string' },
-      'synth-val': { type: 'string' },
-      json: { type: 'boolean' },
-      'no-progress': { type: 'boolean' },
-      sync: { type: 'string' },
-      'sync-every': { type: 'string' },
-      'outer-lr': { type: 'string' },
-      'outer-momentum': { type: 'string' },
-      fragments: { type: 'string' },
-      overlap: { type: 'string' },
-      compress: { type: 'string' },
-    },
-    USAGE,
-  );
-  if ('exit' in parsed) return parsed.exit;
-  const { values } = parsed;
-  const s = (k: string) => values[k] as string | undefined;
-  if (!s('data') && !s('resume')) return usageError('--data (or --resume) is required', USAGE);
-  let opts;
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const problems: string[] = [];
+  if (!values.data && !values.resume) problems.push('--data (or --resume) is required');
+  let hypOverrides: Record<string, number> = {};
   try {
-    const freeze = s('freeze')
-      ?.split(',')
-      .map((x) => num('freeze', x, 0)!);
-    opts = {
-      data: s('data') ?? '',
-      cfg: s('cfg'),
-      img: num('img', s('img'), 32),
-      epochs: num('epochs', s('epochs'), 1),
-      batch: num('batch', s('batch'), 1),
-      hyp: s('hyp'),
-      hypOverrides: overrides(s('set')),
-      seed: num('seed', s('seed'), 0),
-      cosLr: Boolean(values['cos-lr']),
-      noAutoanchor: Boolean(values.noautoanchor),
-      labelSmoothing: flagNumber('label-smoothing', s('label-smoothing'), 0, { max: 1, integer: false }),
-      singleCls: Boolean(values['single-cls']),
-      optimizer: optimizerFlag(s('optimizer')),
-      rect: Boolean(values.rect),
-      multiScale: Boolean(values['multi-scale']),
-      imageWeights: Boolean(values['image-weights']),
-      patience: num('patience', s('patience'), 0),
-      freeze,
-      nbs: num('nbs', s('nbs'), 1),
-      noVal: Boolean(values.noval),
-      noPlots: Boolean(values.noplots),
-      saveEvery: num('save-every', s('save-every'), 1),
-      savePeriod: num('save-period', s('save-period'), 0),
-      resume: s('resume'),
-      weights: s('weights'),
-      project: s('project'),
-      name: s('name'),
-      existOk: Boolean(values['exist-ok']),
-      synthTrain: num('synth-train', s('synth-train'), 1),
-      synthVal: num('synth-val', s('synth-val'), 1),
-      sync: syncFlags(s),
-    };
+    hypOverrides = overrides(values.set);
   } catch (e) {
-    return usageError((e as Error).message, USAGE);
+    problems.push((e as Error).message);
   }
+  const sync = syncFlags(values);
+  problems.push(...sync.problems);
+  if (problems.length) return usageError(spec, ...problems);
+  const opts = {
+    data: values.data ?? '',
+    cfg: values.cfg,
+    img: values.img,
+    epochs: values.epochs,
+    batch: values.batch,
+    hyp: values.hyp,
+    hypOverrides,
+    seed: values.seed,
+    cosLr: Boolean(values['cos-lr']),
+    noAutoanchor: Boolean(values.noautoanchor),
+    labelSmoothing: values['label-smoothing'],
+    singleCls: Boolean(values['single-cls']),
+    rect: Boolean(values.rect),
+    multiScale: Boolean(values['multi-scale']),
+    imageWeights: Boolean(values['image-weights']),
+    optimizer: values.optimizer,
+    patience: values.patience,
+    freeze: values.freeze,
+    nbs: values.nbs,
+    noVal: Boolean(values.noval),
+    noPlots: Boolean(values.noplots),
+    saveEvery: values['save-every'],
+    savePeriod: values['save-period'],
+    resume: values.resume,
+    weights: values.weights,
+    project: values.project,
+    name: values.name,
+    existOk: Boolean(values['exist-ok']),
+    synthTrain: values['synth-train'],
+    synthVal: values['synth-val'],
+    sync: sync.sync,
+  };
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
   // On a terminal a bar follows the batches and the epoch table prints above it; --json prints only the result.

@@ -6,27 +6,35 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import type { StudyRecord, StudySpecInput, Trial } from '../../shared/schemas/study.ts';
 import { HeadClient, serverUrl } from './client.ts';
+import { clientFlags, defineCommand, flag, parse, usageError } from './parse.ts';
 
-const USAGE = `usage: flotilla tune STUDY.yaml [options]
-       flotilla tune --base JOB.yaml --space yolov5|KEY=MIN:MAX,… --trials N [options]
-       flotilla tune --follow ID | --cancel ID
-
-  STUDY.yaml            { base: <job spec>, space: yolov5 | { KEY: [MIN, MAX] }, method: evolve|random,
-                        trials: N, concurrency: K, seed: S }
-  --base JOB.yaml       the job every trial is made from (flotilla submit's file)
-  --space S             yolov5 (train.py's whole evolve table) or KEY=MIN:MAX,… (e.g. lr0=0.001:0.05)
-  --method M            evolve (default) | random
-  --trials N            trials in all        --concurrency K   trials at once (default 1)
-  --seed S              sampling seed (default 0)
-  --out DIR             where evolve.csv, hyp_evolve.yaml and evolve.svg go (default runs/tune/<study id>)
-  --detach              print the study id and return
-  --poll-ms MS          how often to look at the study (default 2000)
-  --server URL          head URL (env FLOTILLA_URL)   --token T   REST token (env FLOTILLA_TOKEN)
-  --json                print the final study record`;
+export const spec = defineCommand({
+  name: 'tune',
+  synopsis: ['STUDY.yaml [options]', '--base JOB.yaml --space yolov5|KEY=MIN:MAX,… --trials N [options]', '--follow ID | --cancel ID'],
+  intro: `  STUDY.yaml: { base: <job spec>, space: yolov5 | { KEY: [MIN, MAX] }, method: evolve|random,
+              trials: N, concurrency: K, seed: S }`,
+  // numbers are read here; their ranges are the study schema's, checked by the head (a 400 names the field)
+  flags: z.object({
+    base: flag.str('JOB.yaml', "the job every trial is made from (flotilla submit's file)"),
+    space: flag.str('S', "yolov5 (train.py's whole evolve table) or KEY=MIN:MAX,… (e.g. lr0=0.001:0.05)"),
+    method: flag.str('M', 'evolve (default) | random'),
+    trials: flag.int('N', 'trials in all'),
+    concurrency: flag.int('K', 'trials at once (default 1)'),
+    seed: flag.int('S', 'sampling seed (default 0)'),
+    out: flag.str('DIR', 'where evolve.csv, hyp_evolve.yaml and evolve.svg go (default runs/tune/<study id>)'),
+    detach: flag.bool('print the study id and return'),
+    'poll-ms': flag.int('MS', 'how often to look at the study (default 2000)', 1),
+    follow: flag.str('ID', 'follow a running study'),
+    cancel: flag.str('ID', 'cancel a study'),
+    ...clientFlags,
+    json: flag.bool('print the final study record'),
+  }),
+  args: z.array(z.string()).max(1, 'expected at most one STUDY.yaml'),
+});
 
 function spaceFlag(s: string): StudySpecInput['space'] {
   if (s === 'yolov5') return 'yolov5';
@@ -64,32 +72,10 @@ async function follow(api: HeadClient, id: string, pollMs: number): Promise<Stud
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      server: { type: 'string' },
-      token: { type: 'string' },
-      base: { type: 'string' },
-      space: { type: 'string' },
-      method: { type: 'string' },
-      trials: { type: 'string' },
-      concurrency: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      'poll-ms': { type: 'string' },
-      follow: { type: 'string' },
-      cancel: { type: 'string' },
-      detach: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const positionals = p.args;
   const api = new HeadClient(serverUrl(values.server), values.token);
   if (values.cancel) {
     const st = await api.cancelStudy(values.cancel);
@@ -98,29 +84,27 @@ export async function run(argv: string[]): Promise<number> {
   }
   let id = values.follow;
   if (!id) {
-    if (positionals.length > 1 || (!positionals[0] && !values.base)) {
-      console.error(USAGE);
-      return 2;
-    }
-    const spec: Record<string, unknown> = positionals[0]
+    if (!positionals[0] && !values.base) return usageError(spec, 'give STUDY.yaml, or --base JOB.yaml with --space and --trials');
+    const study: Record<string, unknown> = positionals[0]
       ? ((parseYaml(readFileSync(positionals[0], 'utf8')) as Record<string, unknown>) ?? {})
       : {};
-    if (values.base) spec.base = parseYaml(readFileSync(values.base, 'utf8'));
-    if (values.space) spec.space = spaceFlag(values.space);
-    if (values.method) spec.method = values.method;
-    for (const k of ['trials', 'concurrency', 'seed'] as const) {
-      if (values[k] === undefined) continue;
-      const n = Number(values[k]);
-      if (!Number.isInteger(n)) throw new Error(`--${k} must be an integer, got '${values[k]}'`);
-      spec[k] = n;
+    if (values.base) study.base = parseYaml(readFileSync(values.base, 'utf8'));
+    if (values.space) {
+      try {
+        study.space = spaceFlag(values.space);
+      } catch (e) {
+        return usageError(spec, (e as Error).message);
+      }
     }
+    if (values.method) study.method = values.method;
+    for (const k of ['trials', 'concurrency', 'seed'] as const) if (values[k] !== undefined) study[k] = values[k];
     // the head checks the whole study with its schema (a 400 names the field)
-    const st = await api.startStudy(spec as StudySpecInput);
+    const st = await api.startStudy(study as StudySpecInput);
     id = st.id;
     console.log(values.detach ? st.id : `study ${st.id}: ${st.spec.trials} trials, ${st.spec.concurrency} at a time, ${st.spec.method}`);
     if (values.detach) return 0;
   }
-  const st = await follow(api, id, Number(values['poll-ms'] ?? 2000));
+  const st = await follow(api, id, values['poll-ms'] ?? 2000);
   const out = values.out ?? join('runs', 'tune', st.id);
   mkdirSync(out, { recursive: true });
   for (const name of ['evolve.csv', 'hyp_evolve.yaml', 'evolve.svg']) {

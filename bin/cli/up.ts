@@ -4,69 +4,48 @@
  * --max-workers for pending demand and stops the extra ones when idle). Prints the head URL;
  * Ctrl-C / SIGTERM stops workers, head and nats-server, in that order.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { createLogger } from '../../shared/logger.ts';
 import { startNatsServer } from '../../head/embedded-nats.ts';
 import { startHead, tlsOption } from '../../head/head.ts';
 import { announceAuth } from '../../head/auth/announce.ts';
 import { LocalProvider } from '../../head/autoscaler/provider-local.ts';
 import { coreShareEnv } from '../../worker/agent/index.ts';
+import { defineCommand, flag, parse } from './parse.ts';
 
-const USAGE = `usage: flotilla up [options]
-
-  --port P              head HTTP port (default 8080; 0 = any free port)
-  --host H              head HTTP address (default 127.0.0.1)
-  --workers N           local workers kept running (default 1)
-  --max-workers M       autoscale up to M local workers for pending jobs (default N)
-  --slots S             actor slots per worker (default 1)
-  --idle-timeout-ms MS  stop extra workers idle this long (default 60000)
-  --nats-port P         nats-server client port (default: a free port)
-  --data-dir DIR        keep JetStream state here (default: a temporary dir, removed on exit)
-  --prefix P            subject/bucket prefix (default flotilla)
-  --replicas N          replicas of the JetStream assets (default min(3, servers) = 1 here)
-  --insecure            REST without authentication (a warning is printed); default: tokens, an admin
-                        token made on first start is printed and saved to ~/.flotilla/credentials
-  --tls-cert F --tls-key F  serve REST over HTTPS
-  --verbose             head and worker logs on stdout`;
+export const spec = defineCommand({
+  name: 'up',
+  flags: z.object({
+    port: flag.int('P', 'head HTTP port (default 8080; 0 = any free port)', 0, 65535),
+    host: flag.str('H', 'head HTTP address (default 127.0.0.1)'),
+    workers: flag.int('N', 'local workers kept running (default 1)', 0),
+    'max-workers': flag.int('M', 'autoscale up to M local workers for pending jobs (default N)', 0),
+    slots: flag.int('S', 'actor slots per worker (default 1)', 1),
+    'idle-timeout-ms': flag.int('MS', 'stop extra workers idle this long (default 60000)', 0),
+    'nats-port': flag.int('P', 'nats-server client port (default: a free port)', 0, 65535),
+    'data-dir': flag.str('DIR', 'keep JetStream state here (default: a temporary dir, removed on exit)'),
+    prefix: flag.str('P', 'subject/bucket prefix (default flotilla)'),
+    replicas: flag.int('N', 'replicas of the JetStream assets (default min(3, servers) = 1 here)', 1, 5),
+    insecure: flag.bool(
+      'REST without authentication (a warning is printed); default: tokens, an admin\ntoken made on first start is printed and saved to ~/.flotilla/credentials',
+    ),
+    'tls-cert': flag.str('F', 'serve REST over HTTPS: the certificate (with --tls-key)'),
+    'tls-key': flag.str('F', 'serve REST over HTTPS: the key'),
+    verbose: flag.bool('head and worker logs on stdout'),
+  }),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      workers: { type: 'string' },
-      'max-workers': { type: 'string' },
-      slots: { type: 'string' },
-      'idle-timeout-ms': { type: 'string' },
-      'nats-port': { type: 'string' },
-      'data-dir': { type: 'string' },
-      prefix: { type: 'string' },
-      replicas: { type: 'string' },
-      verbose: { type: 'boolean' },
-      insecure: { type: 'boolean' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const int = (x: string | undefined, d: number, name: string) => {
-    const v = x === undefined ? d : Number(x);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a non-negative integer, got '${x}'`);
-    return v;
-  };
-  const workers = int(values.workers, 1, 'workers');
-  const maxWorkers = Math.max(workers, int(values['max-workers'], workers, 'max-workers'));
-  const slots = Math.max(1, int(values.slots, 1, 'slots'));
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const workers = values.workers ?? 1;
+  const maxWorkers = Math.max(workers, values['max-workers'] ?? workers);
+  const slots = values.slots ?? 1;
   const prefix = values.prefix ?? 'flotilla';
   const log = createLogger({ role: 'head', level: values.verbose ? (process.env.FLOTILLA_LOG_LEVEL ?? 'info') : 'warn' });
   const nats = await startNatsServer({
-    port: values['nats-port'] ? int(values['nats-port'], 0, 'nats-port') : undefined,
+    port: values['nats-port'] || undefined,
     storeDir: values['data-dir'],
   });
   let head;
@@ -80,9 +59,9 @@ export async function run(argv: string[]): Promise<number> {
       natsRevoker: nats.auth?.revoker,
       prefix,
       host: values.host ?? '127.0.0.1',
-      port: int(values.port, 8080, 'port'),
+      port: values.port ?? 8080,
       log,
-      replicas: values.replicas ? Math.max(1, int(values.replicas, 1, 'replicas')) : undefined,
+      replicas: values.replicas,
       autoscaler: {
         provider: new LocalProvider({
           natsUrl: nats.url,
@@ -94,7 +73,7 @@ export async function run(argv: string[]): Promise<number> {
         minWorkers: workers,
         maxWorkers,
         slotsPerWorker: slots,
-        idleTimeoutMs: values['idle-timeout-ms'] ? int(values['idle-timeout-ms'], 0, 'idle-timeout-ms') : undefined,
+        idleTimeoutMs: values['idle-timeout-ms'] || undefined,
         namePrefix: 'local',
       },
     });

@@ -1,79 +1,52 @@
 /** `flotilla val --weights runs/train/exp/weights/best.ckpt [--data DATA.yaml] [--img PX]`: P, R, mAP@0.5, mAP@0.5:0.95. */
-import { parseFlags, usageError } from './flags.ts';
+import { z } from 'zod';
+import { defineCommand, flag, parse } from './parse.ts';
 
-const USAGE = `usage: flotilla val --weights FILE [options]
-
-  --weights FILE     a checkpoint written by 'flotilla train' (its EMA weights are evaluated),
-                     or a YOLOv5 .pt (Ultralytics checkpoint or state dict)
-  --data FILE        dataset yaml (default: the one the checkpoint was trained on; required for a .pt)
-  --cfg FILE         model yaml for a bare state-dict .pt (default: the architecture the file holds)
-  --img PX           image size (default: the training size, 640 for a .pt)
-  --batch N          batch size (default 32)
-  --conf-thres X     NMS confidence threshold (default 0.001)
-  --iou-thres X      NMS IoU threshold (default 0.6)
-  --task val|train   which split (default val)
-  --project DIR      where the pictures go (default runs/val)
-  --name NAME        (default exp; numbered exp2, exp3 … unless --exist-ok)
-  --exist-ok         reuse runs/val/NAME
-  --noplots          draw no pictures (confusion matrix, PR/F1/P/R curves, val_batchN)
-  --json             print only the result as JSON (images, labels, P, R, mAP@0.5, mAP@0.5:0.95, seconds)`;
+export const spec = defineCommand({
+  name: 'val',
+  synopsis: '--weights FILE [options]',
+  flags: z.object({
+    weights: z.string().min(1).meta({
+      arg: 'FILE',
+      description:
+        "a checkpoint written by 'flotilla train' (its EMA weights are evaluated),\nor a YOLOv5 .pt (Ultralytics checkpoint or state dict)",
+    }),
+    data: flag.str('FILE', 'dataset yaml (default: the one the checkpoint was trained on; required for a .pt)'),
+    cfg: flag.str('FILE', 'model yaml for a bare state-dict .pt (default: the architecture the file holds)'),
+    img: flag.num('PX', 'image size (default: the training size, 640 for a .pt)', 0),
+    batch: flag.num('N', 'batch size (default 32)', 0),
+    'conf-thres': flag.num('X', 'NMS confidence threshold (default 0.001)', 0),
+    'iou-thres': flag.num('X', 'NMS IoU threshold (default 0.6)', 0),
+    task: flag.oneOf(['val', 'train'], 'val|train', 'which split (default val)'),
+    project: flag.str('DIR', 'where the pictures go (default runs/val)'),
+    name: flag.str('NAME', '(default exp; numbered exp2, exp3 … unless --exist-ok)'),
+    'exist-ok': flag.bool('reuse runs/val/NAME'),
+    noplots: flag.bool('draw no pictures (confusion matrix, PR/F1/P/R curves, val_batchN)'),
+    json: flag.bool('print only the result as JSON (images, labels, P, R, mAP@0.5, mAP@0.5:0.95, seconds)'),
+  }),
+});
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseFlags(
-    argv,
-    {
-      weights: { type: 'string' },
-      data: { type: 'string' },
-      cfg: { type: 'string' },
-      img: { type: 'string' },
-      batch: { type: 'string' },
-      'conf-thres': { type: 'string' },
-      'iou-thres': { type: 'string' },
-      task: { type: 'string' },
-      json: { type: 'boolean' },
-      project: { type: 'string' },
-      name: { type: 'string' },
-      'exist-ok': { type: 'boolean' },
-      noplots: { type: 'boolean' },
-    },
-    USAGE,
-  );
-  if ('exit' in parsed) return parsed.exit;
-  const { values } = parsed;
-  const s = (k: string) => values[k] as string | undefined;
-  const weights = s('weights');
-  if (!weights) return usageError('--weights is required', USAGE);
-  const task = s('task') ?? 'val';
-  if (task !== 'val' && task !== 'train') return usageError('--task must be val or train', USAGE);
-  const n = (k: string) => {
-    const v = s(k);
-    if (v === undefined) return undefined;
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < 0) throw new Error(`--${k} must be a non-negative number (got '${v}')`);
-    return x;
+  const p = parse(spec, argv);
+  if (!p.ok) return p.exit;
+  const values = p.flags;
+  const opts = {
+    weights: values.weights,
+    data: values.data,
+    cfg: values.cfg,
+    img: values.img,
+    batch: values.batch,
+    confThres: values['conf-thres'],
+    iouThres: values['iou-thres'],
+    split: values.task ?? 'val',
   };
-  let opts;
-  try {
-    opts = {
-      weights,
-      data: s('data'),
-      cfg: s('cfg'),
-      img: n('img'),
-      batch: n('batch'),
-      confThres: n('conf-thres'),
-      iouThres: n('iou-thres'),
-      split: task as 'val' | 'train',
-    };
-  } catch (e) {
-    return usageError((e as Error).message, USAGE);
-  }
   const { initBackend } = await import('../../worker/engine/backend.ts');
   const backend = await initBackend();
   if (!values.json) console.log(`backend: ${backend.backend} (${backend.device})`);
   const { valSession, formatG, nextRunDir } = await import('../../worker/engine/train/index.ts');
   const { scanReport } = await import('../../worker/engine/data/index.ts');
   const t0 = performance.now();
-  const saveDir = values.noplots ? undefined : nextRunDir(s('project') ?? 'runs/val', s('name') ?? 'exp', Boolean(values['exist-ok']));
+  const saveDir = values.noplots ? undefined : nextRunDir(values.project ?? 'runs/val', values.name ?? 'exp', Boolean(values['exist-ok']));
   const { metrics: m, dataset, model, pictures } = await valSession({ ...opts, ...(saveDir ? { saveDir } : {}) });
   if (values.json) {
     console.log(

@@ -1,4 +1,5 @@
 /** A way to start and stop worker nodes: local child processes, user commands, any cloud. */
+import { natsSettingsEnv } from '../../shared/nats-settings.ts';
 
 export interface WorkerProvider {
   readonly name: string;
@@ -22,9 +23,10 @@ export interface WorkerEnv {
   slots: number;
 }
 
-/** The worker's env: its cluster, its id and its join token; the head's own credentials are blanked. */
+/** The worker's env: its cluster (with this process's NATS CA and JetStream domain), its id and its join token; the head's own credentials are blanked. */
 export function workerEnv(w: WorkerEnv, nodeId: string, joinToken?: string): Record<string, string> {
   return {
+    ...natsSettingsEnv(),
     FLOTILLA_NATS_URL: w.natsUrl,
     FLOTILLA_PREFIX: w.prefix,
     FLOTILLA_NODE_ID: nodeId,

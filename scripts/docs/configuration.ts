@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { z } from 'zod';
 import { Config, CONFIG_ENV_NAMES, loadConfig } from '../../shared/config.ts';
+import { ENV_READ, OTHER_ENV, OTHER_ENV_REASONS } from '../../shared/env-names.ts';
 import { fieldRows, table } from './markdown.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -60,7 +61,7 @@ function envKeys(): Map<string, string> {
   const base = leaves(loadConfig({ env: {} }));
   const byKey = new Map<string, string>();
   for (const name of CONFIG_ENV_NAMES) {
-    for (const probe of ['3', '7', 'probe-value']) {
+    for (const probe of ['3', '7', 'probe-value', '1']) {
       let got: Map<string, string>;
       try {
         got = leaves(loadConfig({ env: { [name]: probe } }));
@@ -77,23 +78,28 @@ function envKeys(): Map<string, string> {
   return byKey;
 }
 
-/** FLOTILLA_* names read in the platform's source (not tests) that Config does not know, with the files. */
-function otherEnv(): Map<string, Set<string>> {
-  const known = new Set([...CONFIG_ENV_NAMES, 'FLOTILLA_CONFIG']);
+/** Every FLOTILLA_* name read in the platform's source (bin, head, shared, worker; not tests), with the files that read it. */
+export function envReads(): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const dir of ['bin', 'head', 'shared', 'worker']) {
     for (const f of readdirSync(join(root, dir), { recursive: true }) as string[]) {
       if (!/\.(ts|mjs|js)$/.test(f) || f.includes('node_modules')) continue;
       const file = join(root, dir, f);
+      if (file.endsWith(join('shared', 'env-names.ts'))) continue;
       const src = readFileSync(file, 'utf8');
-      for (const m of src.matchAll(/(?:env(?:\.|\[['"])|['"])(FLOTILLA_[A-Z0-9_]+)\b/g)) {
-        if (known.has(m[1]!)) continue;
+      for (const m of src.matchAll(ENV_READ)) {
         if (!out.has(m[1]!)) out.set(m[1]!, new Set());
         out.get(m[1]!)!.add(relative(root, file));
       }
     }
   }
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The names read that Config does not know. */
+function otherEnv(): Map<string, Set<string>> {
+  const known = new Set(CONFIG_ENV_NAMES);
+  return new Map([...envReads()].filter(([n]) => !known.has(n)));
 }
 
 /** A key's own comment, else its nearest parent's (`paths` speaks for `paths.datasets`). */
@@ -131,12 +137,16 @@ export async function configurationPage(): Promise<string> {
     '## Other environment variables',
     '',
     'These `FLOTILLA_*` names are read directly by the files listed, not through `Config` (so they are not checked',
-    'with the rest); the topic pages say what each does.',
+    'with the rest), each for the reason given (shared/env-names.ts; a test fails on a name read that is in neither place):',
+    '',
+    ...Object.entries(OTHER_ENV_REASONS).map(([k, v]) => `- **${k}**: ${v}`),
     '',
     table(
-      ['variable', 'read in'],
+      ['variable', 'reason', 'what', 'read in'],
       [...others].map(([n, files]) => [
         `\`${n}\``,
+        OTHER_ENV[n]?.reason ?? '(unlisted)',
+        OTHER_ENV[n]?.what ?? '',
         [...files]
           .sort()
           .map((f) => `\`${f}\``)

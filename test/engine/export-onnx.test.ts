@@ -185,9 +185,9 @@ t.test('the CLI refuses what is not built, naming it', async (t) => {
     t.equal(await main(['export', '--weights', 'w.pt', '--include', 'tfjs']), 2);
     t.match(errs.pop(), /--include tfjs: not built yet/);
     t.equal(await main(['export', '--weights', 'w.pt', '--opset', '9']), 2);
-    t.match(errs.pop(), /--opset must be an integer in \[11, 21\]/);
+    t.match(errs.pop(), /--opset: expected an integer in \[11, 21\]/);
     t.equal(await main(['export', '--include', 'onnx']), 2);
-    t.match(errs.pop(), /--weights is required/);
+    t.match(errs.pop(), /--weights: required/);
   } finally {
     console.error = error;
   }

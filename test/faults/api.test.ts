@@ -43,7 +43,7 @@ t.test('POST /v1/jobs/:id/faults: 400 with the field, 409 when not running, 404 
 t.test('flotilla fault names every bad flag and calls nobody', async (t) => {
   const rank = await cli(['fault', 'j1', 'kill-actor', '--rank', 'x', '--server', 'http://127.0.0.1:9']);
   t.equal(rank.code, 2, 'exit 2');
-  t.match(rank.stderr, /--rank\/--node/, 'the bad rank');
+  t.match(rank.stderr, /--rank: expected a number, got 'x'/, 'the bad rank');
   const r = await cli(['fault', 'j1', 'slow-link', '--rank', '1', '--server', 'http://127.0.0.1:9']);
   t.equal(r.code, 2, 'exit 2');
   t.match(r.stderr, /--duration-ms: slow-link needs duration_ms/, 'the missing duration');

@@ -11,6 +11,7 @@ import { subjects } from '../../shared/subjects.ts';
 import { joinPool } from './join-pool.ts';
 import { waitJoinTokenFile } from './join-token-file.ts';
 import { loadConfig, type ConfigInput } from '../../shared/config.ts';
+import { natsSettingsEnv, useNatsSettings } from '../../shared/nats-settings.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { Agent } from './agent.ts';
 import { probeBackend } from './backend-probe.ts';
@@ -83,6 +84,8 @@ export interface StartedAgent {
 
 export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAgent> {
   const cfg = loadConfig({ overrides });
+  // every NATS connection of this process uses the config's CA and domain; the actors get them in their env
+  useNatsSettings(cfg);
   // before any connection: a bad --gpus / inventory is a config error that leaves nothing open
   const gpus = await findGpus({ want: cfg.worker.gpus, declared: cfg.worker.gpuInventory });
   const joinToken =
@@ -117,6 +120,7 @@ export async function startAgent(overrides: ConfigInput = {}): Promise<StartedAg
     log,
     heartbeatMs: cfg.worker.heartbeatMs,
     warmActors: cfg.worker.warmActors,
+    actorEnv: natsSettingsEnv(),
     joined,
     onUnregistrable: (line) => {
       console.error(`flotilla worker: ${line}`);
