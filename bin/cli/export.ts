@@ -1,16 +1,17 @@
-/** `flotilla export --weights W --include onnx`: export.py for ONNX; writes W's path with .onnx. */
+/** `flotilla export --weights W --include onnx,tfjs`: export.py for ONNX (W's path with .onnx) and TF.js (W's path + _web_model/). */
 import { flagNumber, parseFlags, usageError } from './flags.ts';
 
-const USAGE = `usage: flotilla export --weights FILE [--include onnx] [options]
+const USAGE = `usage: flotilla export --weights FILE [--include onnx,tfjs] [options]
 
   --weights FILE     a YOLOv5 .pt (Ultralytics checkpoint or state dict) or a flotilla checkpoint
-  --include LIST     formats, comma-separated (default onnx; the only one built so far)
+  --include LIST     formats, comma-separated: onnx, tfjs (default onnx)
   --cfg FILE         model yaml for a bare state-dict .pt (default: the architecture the file holds)
   --img PX|H,W       input size (default 640; each rounded up to a multiple of the stride)
-  --batch N          static batch size (default 1)
+  --batch N          static batch size (default 1; ONNX only: the TF.js model takes any batch)
   --opset N          ONNX opset, 11..21 (default 17, as export.py)
-  --dynamic          symbolic batch, height and width (export.py --dynamic)
-  --output FILE      where to write (default: the weights' path with .onnx)
+  --dynamic          ONNX: symbolic batch, height and width (export.py --dynamic)
+  --output FILE      the .onnx to write (default: the weights' path with .onnx); tfjs writes
+                     that path without .onnx + _web_model/ (model.json, group1-shard1of1.bin)
   --json             print only the result as JSON`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -67,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const x of r)
     console.log(
-      `${x.format.toUpperCase()} export success: saved as ${x.file} (${(x.bytes / 1e6).toFixed(1)} MB), input images [${x.input.join(', ')}], output output0 [${x.output.join(', ')}]`,
+      `${x.format === 'tfjs' ? 'TensorFlow.js' : 'ONNX'} export success: saved as ${x.file} (${(x.bytes / 1e6).toFixed(1)} MB), input images [${x.input.join(', ')}], output output0 [${x.output.join(', ')}]`,
     );
   return 0;
 }
