@@ -16,7 +16,7 @@ export const COMMAND_TABLE: Record<string, { summary: string; load: () => Promis
     load: () => import('./detect.ts'),
   },
   export: {
-    summary: 'export weights (a YOLOv5 .pt or a checkpoint) to ONNX, as export.py --include onnx',
+    summary: 'export weights (a YOLOv5 .pt or a checkpoint) to ONNX and TensorFlow.js, as export.py --include onnx,tfjs',
     load: () => import('./export.ts'),
   },
   model: {

@@ -1,25 +1,28 @@
-/** `flotilla export --weights W --include onnx`: export.py for ONNX; writes W's path with .onnx. */
+/** `flotilla export --weights W --include onnx,tfjs`: export.py for ONNX (W's path with .onnx) and TF.js (W's path + _web_model/). */
 import { z } from 'zod';
 import { defineCommand, flag, intList, parse, usageError } from './parse.ts';
 
 export const spec = defineCommand({
   name: 'export',
-  synopsis: '--weights FILE [--include onnx] [options]',
+  synopsis: '--weights FILE [--include onnx,tfjs] [options]',
   flags: z.object({
     weights: z
       .string()
       .min(1)
       .meta({ arg: 'FILE', description: 'a YOLOv5 .pt (Ultralytics checkpoint or state dict) or a flotilla checkpoint' }),
-    include: flag.str('LIST', 'formats, comma-separated (default onnx; the only one built so far)'),
+    include: flag.str('LIST', 'formats, comma-separated: onnx, tfjs (default onnx)'),
     cfg: flag.str('FILE', 'model yaml for a bare state-dict .pt (default: the architecture the file holds)'),
     img: intList('PX|H,W', 'input size (default 640; each rounded up to a multiple of the stride)', 32, 8192).refine(
       (v) => v === undefined || v.length <= 2,
       { error: 'takes PX or H,W' },
     ),
-    batch: flag.int('N', 'static batch size (default 1)', 1, 1024),
+    batch: flag.int('N', 'static batch size (default 1; ONNX only: the TF.js model takes any batch)', 1, 1024),
     opset: flag.int('N', 'ONNX opset, 11..21 (default 17, as export.py)'),
-    dynamic: flag.bool('symbolic batch, height and width (export.py --dynamic)'),
-    output: flag.str('FILE', "where to write (default: the weights' path with .onnx)"),
+    dynamic: flag.bool('ONNX: symbolic batch, height and width (export.py --dynamic)'),
+    output: flag.str(
+      'FILE',
+      "the .onnx to write (default: the weights' path with .onnx); tfjs writes that path without .onnx + _web_model/ (model.json, group1-shard1of1.bin)",
+    ),
     json: flag.bool('print only the result as JSON'),
   }),
 });
@@ -61,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const x of r)
     console.log(
-      `${x.format.toUpperCase()} export success: saved as ${x.file} (${(x.bytes / 1e6).toFixed(1)} MB), input images [${x.input.join(', ')}], output output0 [${x.output.join(', ')}]`,
+      `${x.format === 'tfjs' ? 'TensorFlow.js' : 'ONNX'} export success: saved as ${x.file} (${(x.bytes / 1e6).toFixed(1)} MB), input images [${x.input.join(', ')}], output output0 [${x.output.join(', ')}]`,
     );
   return 0;
 }

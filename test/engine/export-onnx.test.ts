@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { modelTestBackend } from './model-backend.ts';
-import { tinyYaml } from './model-tiny.ts';
-import { buildModel, type YoloModel } from '../../worker/engine/model/index.ts';
+import { diff, tinyModel, values } from './export-kit.ts';
+import type { YoloModel } from '../../worker/engine/model/index.ts';
 import { decodeModel, exportOnnx, irVersionFor, MAX_OPSET, MIN_OPSET } from '../../worker/engine/export/index.ts';
 import { modelFromPretrained, readPretrained } from '../../worker/engine/weights/index.ts';
 import { main } from '../../bin/cli/main.ts';
@@ -21,31 +21,6 @@ ort.env.wasm.numThreads = 1;
 
 const dir = mkdtempSync(join(tmpdir(), 'export-onnx-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Deterministic values in [lo, hi). */
-function values(n: number, seed: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (hi - lo) * (s / 2 ** 32);
-  }
-  return out;
-}
-
-/** The tiny model with BatchNorm γ, β, running mean and variance away from their initial 1, 0, 0, 1. */
-function tinyModel(): YoloModel {
-  const m = buildModel(tinyYaml(), { seed: 7 });
-  const state = m.stateDict();
-  let k = 1;
-  for (const [name, v] of state) {
-    if (name.endsWith('.running_var')) state.set(name, values(v.length, k++, 0.3, 2));
-    else if (name.endsWith('.running_mean') || /\.bn\.bias$/.test(name)) state.set(name, values(v.length, k++, -0.5, 0.5));
-    else if (/\.bn\.weight$/.test(name)) state.set(name, values(v.length, k++, 0.5, 1.5));
-  }
-  m.loadStateDict(state);
-  return m;
-}
 
 /** Our eval forward + decode on an NCHW batch, [B, N, no]. */
 function ours(m: YoloModel, nchw: Float32Array, [b, , h, w]: number[]): Float32Array {
@@ -66,13 +41,7 @@ async function compare(t: Test, session: ort.InferenceSession, m: YoloModel, sha
   const got = r.output0.data as Float32Array;
   const want = ours(m, x, shape);
   t.same(r.output0.dims, [shape[0], want.length / shape[0] / m.no, m.no], `${what}: output0 is [B, N, 5+nc]`);
-  let maxAbs = 0,
-    maxRel = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    maxAbs = Math.max(maxAbs, d);
-    maxRel = Math.max(maxRel, d / Math.max(1, Math.abs(want[i])));
-  }
+  const { maxAbs, maxRel } = diff(got, want);
   t.ok(
     got.length === want.length && maxRel < 1e-4,
     `${what}: max abs diff ${maxAbs.toExponential(2)}, max rel ${maxRel.toExponential(2)} (tolerance 1e-4 relative to max(1, |value|))`,
@@ -182,8 +151,8 @@ t.test('the CLI refuses what is not built, naming it', async (t) => {
     errs.push(a.join(' '));
   };
   try {
-    t.equal(await main(['export', '--weights', 'w.pt', '--include', 'tfjs']), 2);
-    t.match(errs.pop(), /--include tfjs: not built yet/);
+    t.equal(await main(['export', '--weights', 'w.pt', '--include', 'paddle']), 2);
+    t.match(errs.pop(), /--include paddle: not built yet/);
     t.equal(await main(['export', '--weights', 'w.pt', '--opset', '9']), 2);
     t.match(errs.pop(), /--opset: expected an integer in \[11, 21\]/);
     t.equal(await main(['export', '--include', 'onnx']), 2);

@@ -4,104 +4,60 @@
  * as Sigmoid·Mul, and Detect's decoded boxes `output0` [B, N, 5 + nc] (xc, yc, w, h in input
  * pixels, σ(obj), σ(cls)), rows by level, anchor, y, x — the same rows as YoloModel.decode.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { Bottleneck, C3, Concat, Repeated, SPPF, Upsample } from '../model/blocks.ts';
-import { Conv, Conv2d } from '../model/conv.ts';
+import type { Conv, Conv2d } from '../model/conv.ts';
 import type { Detect } from '../model/detect.ts';
-import type { Block } from '../model/module.ts';
 import { hwioToOihw, type YoloModel } from '../model/index.ts';
-import { GraphBuilder } from './onnx-graph.ts';
+import type { GraphBuilder } from './onnx-graph.ts';
+import { foldConv, type LayerEmitter, walkYolo } from './yolo-walk.ts';
 
 /** The opsets the exporter writes (Resize with scales needs 11; export.py's default is 17). */
 export const MIN_OPSET = 11;
 export const MAX_OPSET = 21;
 
-const read = (v: tf.Variable): Float32Array => v.dataSync() as Float32Array;
-
-/** Conv2d (+ an optional BatchNorm folded in): weight OIHW, bias per output channel. */
-function convWeights(c: Conv2d, bn?: Conv['bn']): { w: Float32Array; b: Float32Array } {
-  const w = hwioToOihw(read(c.weight), [c.cOut, c.cIn, c.k, c.k]);
-  const b = c.bias ? read(c.bias).slice() : new Float32Array(c.cOut);
-  if (!bn) return { w, b };
-  const [gamma, beta, mean, variance] = [bn.gamma, bn.beta, bn.runningMean, bn.runningVar].map(read);
-  const per = c.cIn * c.k * c.k;
-  // fuse_conv_and_bn: w·γ/√(var+eps), β − mean·γ/√(var+eps) (+ the conv bias scaled likewise), in float64
-  for (let o = 0; o < c.cOut; o++) {
-    const s = gamma[o] / Math.sqrt(variance[o] + bn.eps);
-    for (let j = 0; j < per; j++) w[o * per + j] *= s;
-    b[o] = beta[o] + (b[o] - mean[o]) * s;
-  }
-  return { w, b };
-}
-
-/** One model's graph being written. */
-class YoloOnnx {
+/** One model's graph being written: the ONNX emitter of the shared layer walk (values are tensor names). */
+class YoloOnnx implements LayerEmitter<string> {
   constructor(
     readonly g: GraphBuilder,
     readonly opset: number,
+    readonly dynamic: boolean,
   ) {}
 
-  conv2d(x: string, c: Conv2d, prefix: string, bn?: Conv['bn']): string {
-    const { w, b } = convWeights(c, bn);
-    const wn = this.g.floats(`${prefix}.weight`, w, [c.cOut, c.cIn, c.k, c.k]);
+  conv(x: string, c: Conv2d, prefix: string, bn?: Conv['bn'], act = false): string {
+    const { hwio, b } = foldConv(c, bn);
+    const wn = this.g.floats(`${prefix}.weight`, hwioToOihw(hwio, [c.cOut, c.cIn, c.k, c.k]), [c.cOut, c.cIn, c.k, c.k]);
     const bnName = this.g.floats(`${prefix}.bias`, b, [c.cOut]);
-    return this.g.op('Conv', [x, wn, bnName], {
+    const y = this.g.op('Conv', [x, wn, bnName], {
       kernel_shape: [c.k, c.k],
       strides: [c.stride, c.stride],
       pads: [c.pad, c.pad, c.pad, c.pad],
       dilations: [1, 1],
       group: 1,
     });
+    return act ? this.g.op('Mul', [y, this.g.op('Sigmoid', [y])]) : y;
   }
 
-  conv(x: string, c: Conv, prefix: string): string {
-    const y = this.conv2d(x, c.conv, `${prefix}.conv`, c.bn);
-    return c.act ? this.g.op('Mul', [y, this.g.op('Sigmoid', [y])]) : y;
+  add(a: string, b: string): string {
+    return this.g.op('Add', [a, b]);
   }
 
-  bottleneck(x: string, b: Bottleneck, prefix: string): string {
-    const y = this.conv(this.conv(x, b.cv1, `${prefix}.cv1`), b.cv2, `${prefix}.cv2`);
-    return b.add ? this.g.op('Add', [x, y]) : y;
+  concat(xs: string[]): string {
+    return this.g.op('Concat', xs, { axis: 1 });
   }
 
-  block(ins: string[], b: Block, prefix: string): string {
-    if (b instanceof Conv) return this.conv(ins[0], b, prefix);
-    if (b instanceof Bottleneck) return this.bottleneck(ins[0], b, prefix);
-    if (b instanceof C3) {
-      let y = this.conv(ins[0], b.cv1, `${prefix}.cv1`);
-      b.m.forEach((m, i) => {
-        y = this.bottleneck(y, m, `${prefix}.m.${i}`);
-      });
-      const cat = this.g.op('Concat', [y, this.conv(ins[0], b.cv2, `${prefix}.cv2`)], { axis: 1 });
-      return this.conv(cat, b.cv3, `${prefix}.cv3`);
-    }
-    if (b instanceof SPPF) {
-      const x = this.conv(ins[0], b.cv1, `${prefix}.cv1`);
-      const p = Math.floor(b.k / 2);
-      const pool = (t: string) => this.g.op('MaxPool', [t], { kernel_shape: [b.k, b.k], strides: [1, 1], pads: [p, p, p, p] });
-      const y1 = pool(x),
-        y2 = pool(y1);
-      return this.conv(this.g.op('Concat', [x, y1, y2, pool(y2)], { axis: 1 }), b.cv2, `${prefix}.cv2`);
-    }
-    if (b instanceof Upsample) {
-      const scales = this.g.floats(`${prefix}.scales`, [1, 1, b.scale, b.scale], [4]);
-      // opset 11–12 need an roi input (an empty tensor); from 13 it may be left out
-      const roi = this.opset >= 13 ? '' : this.g.floats(`${prefix}.roi`, [], [0]);
-      return this.g.op('Resize', [ins[0], roi, scales], {
-        mode: 'nearest',
-        coordinate_transformation_mode: 'asymmetric',
-        nearest_mode: 'floor',
-      });
-    }
-    if (b instanceof Concat) return this.g.op('Concat', ins, { axis: 1 });
-    if (b instanceof Repeated) {
-      let y = ins[0];
-      b.items.forEach((it, i) => {
-        y = this.block([y], it, `${prefix}.${i}`);
-      });
-      return y;
-    }
-    throw new Error(`ONNX export: no mapping for module ${b.type}`);
+  maxPool(x: string, k: number): string {
+    const p = Math.floor(k / 2);
+    return this.g.op('MaxPool', [x], { kernel_shape: [k, k], strides: [1, 1], pads: [p, p, p, p] });
+  }
+
+  upsample(x: string, scale: number, prefix: string): string {
+    const scales = this.g.floats(`${prefix}.scales`, [1, 1, scale, scale], [4]);
+    // opset 11–12 need an roi input (an empty tensor); from 13 it may be left out
+    const roi = this.opset >= 13 ? '' : this.g.floats(`${prefix}.roi`, [], [0]);
+    return this.g.op('Resize', [x, roi, scales], {
+      mode: 'nearest',
+      coordinate_transformation_mode: 'asymmetric',
+      nearest_mode: 'floor',
+    });
   }
 
   /** The (xc−0.5, yc−0.5) grid of a level as [1, 1, ny·nx, 2]: constants, or computed from the map's shape when dynamic. */
@@ -130,12 +86,13 @@ class YoloOnnx {
   }
 
   /** Detect in inference mode: per level conv → [B, na, ny·nx, no] → σ → xy, wh decoded → [B, na·ny·nx, no]. */
-  detect(ins: string[], d: Detect, prefix: string, sizes: [number, number][], dynamic: boolean): string {
+  detect(ins: string[], d: Detect, prefix: string, sizes: [number, number][]): string {
+    const dynamic = this.dynamic;
     const g = this.g;
     const levels = ins.map((x, i) => {
       const p = `${prefix}.m.${i}`;
       const s = d.strides[i];
-      const y = this.conv2d(x, d.m[i], p);
+      const y = this.conv(x, d.m[i], p);
       const r = g.op('Transpose', [g.op('Reshape', [y, g.int64s(`${p}.shape`, [0, d.na, d.no, -1])])], { perm: [0, 1, 3, 2] });
       const sig = g.op('Sigmoid', [r]);
       const axis = g.int64s(`${p}.axis`, [3]);
@@ -158,22 +115,5 @@ class YoloOnnx {
 /** Writes `model`'s graph into `g` for an [*, 3, h, w] input named `images`; returns the output's name. */
 export function yoloToOnnx(g: GraphBuilder, model: YoloModel, h: number, w: number, opset: number, dynamic: boolean): string {
   if (opset < MIN_OPSET || opset > MAX_OPSET) throw new RangeError(`opset ${opset} is outside ${MIN_OPSET}..${MAX_OPSET}`);
-  const smax = Math.max(...model.strides);
-  if (h % smax || w % smax) throw new RangeError(`image size ${h}×${w} must be a multiple of the stride ${smax}`);
-  const { layers, detect } = model.architecture();
-  const y = new YoloOnnx(g, opset);
-  const outs: string[] = [];
-  for (const l of layers) {
-    const ins = l.from.map((k) => (k === -1 ? 'images' : outs[k]));
-    if (!l.block)
-      return y.detect(
-        ins,
-        detect,
-        `model.${l.index}`,
-        detect.strides.map((s) => [h / s, w / s]),
-        dynamic,
-      );
-    outs.push(y.block(ins, l.block, `model.${l.index}`));
-  }
-  throw new Error('the model has no Detect layer');
+  return walkYolo(new YoloOnnx(g, opset, dynamic), model, 'images', h, w, 'ONNX');
 }
