@@ -29,6 +29,8 @@ export interface RunnerDeps {
   cancel(jobId: string): Promise<unknown>;
   /** a job's artifact as text, or null */
   artifact(jobId: string, name: string): Promise<string | null>;
+  /** a logreg job's training loss per step so far, from its metric events (ASHA's rungs of logreg trials) */
+  stepLosses(jobId: string): Promise<Map<number, number>>;
   /** why the head cannot write now (cut off from NATS), or null */
   problem(): string | null;
   log: Logger;
@@ -163,17 +165,32 @@ export class StudyRunner {
     }
   }
 
-  /** ASHA: the fitness at each rung the trial's job has passed and the trial has not recorded yet (from its results.csv). */
+  /**
+   * ASHA: the fitness at each rung the trial's job has passed and the trial has not recorded yet.
+   * YOLOv5: from its results.csv (rungs in epochs). logreg: 1 / (1 + the training loss of the
+   * rung's step, or of the first later step that reported one), from its metric events (rungs in steps).
+   */
   async #rungsReached(st: StudyRecord, t: Trial): Promise<Record<string, number> | null> {
     const job = this.#d.jobs.get(t.job_id);
     const a = st.spec.asha;
-    if (!a || !job || job.spec.trainer.kind !== 'yolov5' || TERMINAL_STATES.includes(job.state)) return null;
-    const open = rungEpochs(a.grace, a.reduction_factor, job.spec.trainer.epochs).filter((r) => t.rungs?.[r] === undefined);
-    if (!open.length || (job.metrics.epoch ?? -1) + 1 < open[0]) return null;
-    const csv = await this.#d.artifact(job.id, 'results.csv');
-    const rows = csv === null ? [] : resultRows(csv);
+    if (!a || !job || TERMINAL_STATES.includes(job.state)) return null;
+    const tr = job.spec.trainer;
+    const len = tr.kind === 'yolov5' ? tr.epochs : tr.steps;
+    const open = rungEpochs(a.grace, a.reduction_factor, len).filter((r) => t.rungs?.[r] === undefined);
+    const done = tr.kind === 'yolov5' ? (job.metrics.epoch ?? -1) + 1 : job.step;
+    if (!open.length || done < open[0]) return null;
     const out: Record<string, number> = {};
-    for (const r of open) if (rows.length >= r) out[r] = fitness(rows[r - 1]);
+    if (tr.kind === 'yolov5') {
+      const csv = await this.#d.artifact(job.id, 'results.csv');
+      const rows = csv === null ? [] : resultRows(csv);
+      for (const r of open) if (rows.length >= r) out[r] = fitness(rows[r - 1]);
+    } else {
+      const losses = [...(await this.#d.stepLosses(job.id))].sort((x, y) => x[0] - y[0]);
+      for (const r of open) {
+        const at = losses.find(([step]) => step >= r);
+        if (at) out[r] = 1 / (1 + at[1]);
+      }
+    }
     return Object.keys(out).length ? out : null;
   }
 
@@ -212,7 +229,7 @@ export class StudyRunner {
             Object.assign(t, {
               state: 'stopped',
               fitness: f,
-              message: `stopped by ASHA after ${epochs} epochs: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)`,
+              message: `stopped by ASHA after ${epochs} ${cur.spec.base.trainer.kind === 'yolov5' ? 'epochs' : 'steps'}: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)`,
             });
             break;
           }
