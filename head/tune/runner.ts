@@ -18,6 +18,7 @@ import { ashaStops, rungEpochs } from './asha.ts';
 import { studyRand } from './rand.ts';
 import { evolveNext, fitness, randomNext, type Point } from './search.ts';
 import { basePoint, genesOf, trialSpec } from './space.ts';
+import { account, slotHoursUsed } from './budget.ts';
 
 /** Jobs run for one trial at most: the first and one retry after an infrastructure failure. */
 export const MAX_ATTEMPTS = 2;
@@ -211,11 +212,15 @@ export class StudyRunner {
     const next = await this.#d.studies.update(st.id, (cur) => {
       if (cur.state !== 'running') return null;
       let changed = false;
+      const now = Date.now();
+      const workers = cur.spec.base.workers;
       cur.trials = cur.trials.map((t) => {
         const c = inFlight(t) ? changes.get(t.job_id) : undefined;
         if (!c) return t;
         changed = true;
-        return { ...t, ...c };
+        const u = { ...t, ...c };
+        account(u, t, workers, now);
+        return u;
       });
       const asha = cur.spec.asha;
       for (const t of cur.trials) {
@@ -226,16 +231,20 @@ export class StudyRunner {
           t.rungs = { ...t.rungs, [epochs]: f };
           const recorded = cur.trials.flatMap((x) => (x.rungs?.[epochs] === undefined ? [] : [x.rungs[epochs]]));
           if (ashaStops(f, recorded, asha.reduction_factor)) {
+            const before = { ...t };
             Object.assign(t, {
               state: 'stopped',
               fitness: f,
               message: `stopped by ASHA after ${epochs} ${cur.spec.base.trainer.kind === 'yolov5' ? 'epochs' : 'steps'}: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)`,
             });
+            account(t, before, workers, now);
             break;
           }
         }
       }
-      while (cur.trials.length < cur.spec.trials && cur.trials.filter(inFlight).length < cur.spec.concurrency) {
+      const budget = cur.spec.budget?.slot_hours;
+      const spent = budget !== undefined && slotHoursUsed(cur, now) >= budget;
+      while (!spent && cur.trials.length < cur.spec.trials && cur.trials.filter(inFlight).length < cur.spec.concurrency) {
         const n = cur.trials.length;
         cur.trials.push({ n, job_id: trialJobId(cur.id, n, 1), hyp: sampleTrial(cur, n), state: 'pending', fitness: null, attempts: 1 });
         changed = true;
@@ -245,11 +254,14 @@ export class StudyRunner {
         cur.best = best.n;
         changed = true;
       }
-      if (cur.trials.length === cur.spec.trials && !cur.trials.some(inFlight)) {
+      if ((spent || cur.trials.length === cur.spec.trials) && !cur.trials.some(inFlight)) {
         cur.state = 'succeeded';
         cur.message = best ? `best: trial ${best.n} (job ${best.job_id}), fitness ${best.fitness}` : 'no trial has a fitness';
+        if (spent && cur.trials.length < cur.spec.trials)
+          cur.message = `budget of ${budget} slot-hours spent after ${cur.trials.length} of ${cur.spec.trials} trials; ${cur.message}`;
         changed = true;
       }
+      if (changed) cur.slot_hours = Number(slotHoursUsed(cur, now).toPrecision(6));
       return changed ? cur : null;
     });
     if (next.state !== 'running' && st.state === 'running')

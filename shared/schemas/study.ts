@@ -36,6 +36,11 @@ export const StudySpec = z
       .nonnegative()
       .max(2 ** 31)
       .default(0),
+    /** stop making new trials once the trials' jobs have used this many slot-hours (running time x workers) */
+    budget: z
+      .object({ slot_hours: z.number().positive().max(1e6) })
+      .strict()
+      .optional(),
     /** ASHA early stopping: rungs at grace * reduction_factor^k epochs (YOLOv5) or steps (logreg); the lower (1 - 1/rf) of a rung stop */
     asha: z
       .object({
@@ -115,6 +120,10 @@ export const Trial = z.object({
   metrics: TrialMetrics.optional(),
   /** ASHA: fitness at each rung reached (key: epochs completed; logreg: steps) */
   rungs: z.record(z.string().max(MAX_NAME), z.number()).optional(),
+  /** when the runner first saw the current attempt's job running (its slot time counts from there) */
+  started_at: z.string().max(MAX_STAMP).optional(),
+  /** slot-seconds used by the trial's ended attempts (running time x workers) */
+  slot_s: z.number().nonnegative().optional(),
   /** jobs run for this trial (an infrastructure failure is retried once) */
   attempts: z.number().int().positive(),
   message: z.string().max(MAX_TEXT).optional(),
@@ -130,6 +139,8 @@ export const StudyRecord = z.object({
   spec: StudySpec,
   state: StudyState,
   trials: z.array(Trial).max(MAX_TRIALS),
+  /** slot-hours the trials' jobs have used, as of the record's last write (budget.slot_hours) */
+  slot_hours: z.number().nonnegative().optional(),
   /** the trial with the highest fitness so far */
   best: z.number().int().nonnegative().optional(),
   owner: z.string().max(MAX_NAME).optional(),

@@ -45,6 +45,7 @@ t.test('a bad study body is a 400 FLO_VALIDATION naming the field', async (t) =>
       'body.asha.grace',
     ],
     ['a first rung at the last epoch', { base, space: 'yolov5', trials: 2, asha: { grace: 1 } }, 'body.asha.grace'],
+    ['a budget of 0 slot-hours', { base, space: 'yolov5', trials: 2, budget: { slot_hours: 0 } }, 'body.budget.slot_hours'],
     [
       'reduction factor 1',
       { base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: 'yolov5', trials: 2, asha: { reduction_factor: 1 } },

@@ -249,3 +249,51 @@ t.test('ASHA on logreg trials: rungs in steps, judged by 1 / (1 + the loss of th
   t.ok(side.submitted.includes(id(2)), 'and trial 2 takes its slot in the same pass');
   runner.stop();
 });
+
+t.test('a slot-hour budget: trials stop being made once the running time x workers spent it; the study records what it used', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  const side = fakeJobs();
+  const store = new StudyStore(await new Kvm(nc).create(uniquePrefix('sb'), { history: 1 }));
+  const runner = new StudyRunner({ ...side.deps, studies: store, problem: () => null, log: silentLogger() });
+  const make = (slotHours: number) =>
+    runner.create(
+      StudySpec.parse({
+        base: { workers: 2, trainer: { kind: 'logreg', steps: 20 } },
+        space: { lr: [0.01, 1] },
+        method: 'random',
+        trials: 5,
+        concurrency: 1,
+        budget: { slot_hours: slotHours },
+      }),
+    );
+  // 2 workers x 0.1 s = 0.2 slot-s: a budget of 0.1 slot-s is spent by the first trial, 1 slot-hour is not
+  const small = await make(0.1 / 3600);
+  const big = await make(1);
+  for (let i = 0; i < 100 && side.submitted.length < 2; i++) {
+    await runner.pass();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const s of [small, big]) side.jobs.get(`${s.id}-t0`)!.state = 'running';
+  await runner.pass();
+  t.ok(store.get(small.id)!.trials[0].started_at, 'a running trial starts its clock');
+  await new Promise((r) => setTimeout(r, 150));
+  for (const s of [small, big]) side.end(`${s.id}-t0`, 'succeeded', 0.5);
+  for (let i = 0; i < 3; i++) await runner.pass();
+  const a = store.get(small.id)!;
+  t.ok((a.trials[0].slot_s ?? 0) >= 2 * 0.15, `the ended trial counts its running time x 2 workers (${a.trials[0].slot_s} slot-s)`);
+  t.equal(a.trials[0].started_at, undefined, 'and its clock stops');
+  t.match(
+    a,
+    { state: 'succeeded', message: /budget of [\d.e-]+ slot-hours spent after 1 of 5 trials; best: trial 0/ },
+    'the spent budget ends the study',
+  );
+  t.equal(a.trials.length, 1, 'no trial made past the budget');
+  t.ok(a.slot_hours! >= (2 * 0.15) / 3600, `the study records the slot-hours used (${a.slot_hours})`);
+  const b = store.get(big.id)!;
+  t.equal(b.state, 'running', 'a budget not spent goes on');
+  t.equal(b.trials.length, 2, 'and makes the next trial');
+  runner.stop();
+});

@@ -120,6 +120,12 @@ export async function renderStudy(root, id, signal) {
           { dataset: { fact: 'best' } },
           best ? [el('a', { href: `#/job/${best.job_id}` }, `trial ${best.n}`), ` fitness ${fmt(best.fitness, 5)}`] : '–',
         ),
+        el('dt', 'slot-hours'),
+        el(
+          'dd',
+          { dataset: { fact: 'slot-hours' } },
+          `${fmt(st.slot_hours ?? 0, 3)}${s.budget ? ` of a budget of ${s.budget.slot_hours}` : ''}`,
+        ),
         el('dt', 'base'),
         el('dd', t.kind === 'yolov5' ? `yolov5 ${t.cfg} · ${t.data} · img ${t.img} · ${t.epochs} epochs` : `logreg · ${t.steps} steps`),
         el('dt', 'space'),
