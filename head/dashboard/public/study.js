@@ -22,7 +22,7 @@ export async function renderStudy(root, id, signal) {
     ['state', 'state'],
     ['fitness', 'fitness'],
     ...keys.map((k) => [`hyp.${k}`, k]),
-    ['rungs', 'rungs (epochs: fitness)'],
+    ['rungs', `ASHA rungs (${st.spec.base.trainer.kind === 'yolov5' ? 'epochs' : 'steps'}: fitness)`],
     ['message', 'message'],
   ];
   const sortable = new Set(['n', 'state', 'fitness', ...keys.map((k) => `hyp.${k}`)]);
