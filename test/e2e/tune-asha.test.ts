@@ -5,9 +5,10 @@
  * (rungs at steps 4, 8, 16 of 30). Checked against the trial jobs themselves (their records and
  * their metric events, read through REST): every bad trial is stopped at its first rung; a stopped
  * trial's job is cancelled before its last step; its rung fitness is 1 / (1 + the loss its job
- * reported at that step) and lies below a trial that went on past that rung; a new trial job is
- * created after each stop (the freed slot is used while the study has trials left); never more
- * than 2 trial jobs live at once; the best trial was never stopped.
+ * reported at that step) and lies below a trial that went on past that rung; the 8 trials ran
+ * as 8 jobs, never more than 2 at once; the best trial was never stopped. That a stopped
+ * trial's slot goes to the next trial in the same pass is tune-runner.test.ts's: here the other
+ * running trial may end in that pass too, so which end freed which slot is not told apart.
  */
 import t from 'tap';
 import { liveCluster } from './live-helpers.ts';
@@ -17,7 +18,7 @@ import { until } from '../head/helpers/wait.ts';
 const STEPS = 30;
 const BAD_LR = 0.05;
 
-t.test('ASHA stops the bad half early and reuses their slots', async (t) => {
+t.test('ASHA stops the bad half early', async (t) => {
   const { c, api } = await liveCluster(t, 'as', { deadAfterMs: 20_000 });
   await startAgentProc(t, c, 'a1', 2);
   const st = await api.startStudy({
@@ -50,17 +51,13 @@ t.test('ASHA stops the bad half early and reuses their slots', async (t) => {
     );
 
   // each trial job's life (from its state events) and its losses (from its metric events)
-  const life = new Map<
-    string,
-    { created: number; running: number; end: number; losses: Map<number, number>; stepTs: Map<number, number> }
-  >();
+  const life = new Map<string, { created: number; running: number; end: number; losses: Map<number, number> }>();
   for (const x of done.trials) {
     const l = {
       created: Number.POSITIVE_INFINITY,
       running: Number.POSITIVE_INFINITY,
       end: 0,
       losses: new Map<number, number>(),
-      stepTs: new Map<number, number>(),
     };
     for await (const { event: e } of api.events(x.job_id, { follow: false })) {
       if (e.type === 'state') {
@@ -69,7 +66,6 @@ t.test('ASHA stops the bad half early and reuses their slots', async (t) => {
         if (['succeeded', 'failed', 'cancelled'].includes(e.state)) l.end = Math.max(l.end, e.ts);
       }
       if (e.type === 'metric' && typeof e.values.loss === 'number') l.losses.set(e.step, e.values.loss);
-      if (e.type === 'metric' && !l.stepTs.has(e.step)) l.stepTs.set(e.step, e.ts);
     }
     life.set(x.job_id, l);
   }
@@ -89,18 +85,6 @@ t.test('ASHA stops the bad half early and reuses their slots', async (t) => {
       better.some((y) => y.state !== 'stopped' || Object.keys(y.rungs ?? {}).some((r) => Number(r) > rung)),
       `trial ${x.n}: below trial(s) ${better.map((y) => y.n).join(', ')} that went on past rung ${rung}`,
     );
-    // after it reached the rung, a new trial job is made before any other trial then running ends: in its slot
-    // (while the study had trials left to make)
-    const at = l.stepTs.get(rung) ?? Number.POSITIVE_INFINITY;
-    if (done.trials.some((y) => life.get(y.job_id)!.created >= at)) {
-      const others = done.trials.filter((y) => y.n !== x.n && life.get(y.job_id)!.created <= at && life.get(y.job_id)!.end > at);
-      const by = Math.min(...others.map((y) => life.get(y.job_id)!.end));
-      const next = done.trials.filter((y) => life.get(y.job_id)!.created >= at && life.get(y.job_id)!.created <= by);
-      t.ok(
-        next.length > 0,
-        `trial ${x.n}: trial ${next.map((y) => y.n).join(', ')} took its slot (made after its rung, before trial(s) ${others.map((y) => y.n).join(', ') || 'none'} ended)`,
-      );
-    }
   }
   const edges = [...life.values()].flatMap((l) => [
     [l.running, 1],
