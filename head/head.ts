@@ -32,6 +32,7 @@ import { watchMembership } from './supervisor/membership.ts';
 import { serveJoins } from './supervisor/join.ts';
 import { followDurable, type DurableFollower } from './events/durable.ts';
 import { readEvents } from './events/read.ts';
+import { stepLosses } from './tune/step-losses.ts';
 import { renderMetrics } from './metrics.ts';
 import { build } from './api/app.ts';
 import type { ApiContext } from './api/context.ts';
@@ -261,6 +262,7 @@ export async function startHead(o: HeadOptions): Promise<Head> {
       jobs,
       log: log.child({ part: 'tune' }),
       artifact: readArtifact,
+      stepLosses: (jobId) => stepLosses(readEvents(res.js, res.jsm, s, jobId, { follow: false })),
       problem: () => view.problem(2),
       submit: (spec, owner, as) => ctl.submit(spec, owner, undefined, as),
       cancel: (jobId) => ctl.cancel(jobId),

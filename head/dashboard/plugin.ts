@@ -1,6 +1,6 @@
 /**
  * The dashboard: static files served by the head itself (no separate server, no CDN). `/` is
- * the single page (hash routes #/jobs, #/job/ID, #/workers); its scripts live under /ui/ and
+ * the single page (hash routes #/jobs, #/job/ID, #/studies, #/study/ID, #/workers); its scripts live under /ui/ and
  * uPlot is served from node_modules at /ui/vendor/uplot/ (not bundled: the head needs no build
  * step for the page). The page uses only the REST API and its SSE events, same-origin, so a
  * session cookie or a bearer token works for it as for any client.

@@ -18,6 +18,7 @@ import { ashaStops, rungEpochs } from './asha.ts';
 import { studyRand } from './rand.ts';
 import { evolveNext, fitness, randomNext, type Point } from './search.ts';
 import { basePoint, genesOf, trialSpec } from './space.ts';
+import { account, slotHoursUsed } from './budget.ts';
 
 /** Jobs run for one trial at most: the first and one retry after an infrastructure failure. */
 export const MAX_ATTEMPTS = 2;
@@ -29,6 +30,8 @@ export interface RunnerDeps {
   cancel(jobId: string): Promise<unknown>;
   /** a job's artifact as text, or null */
   artifact(jobId: string, name: string): Promise<string | null>;
+  /** a logreg job's training loss per step so far, from its metric events (ASHA's rungs of logreg trials) */
+  stepLosses(jobId: string): Promise<Map<number, number>>;
   /** why the head cannot write now (cut off from NATS), or null */
   problem(): string | null;
   log: Logger;
@@ -163,17 +166,32 @@ export class StudyRunner {
     }
   }
 
-  /** ASHA: the fitness at each rung the trial's job has passed and the trial has not recorded yet (from its results.csv). */
+  /**
+   * ASHA: the fitness at each rung the trial's job has passed and the trial has not recorded yet.
+   * YOLOv5: from its results.csv (rungs in epochs). logreg: 1 / (1 + the training loss of the
+   * rung's step, or of the first later step that reported one), from its metric events (rungs in steps).
+   */
   async #rungsReached(st: StudyRecord, t: Trial): Promise<Record<string, number> | null> {
     const job = this.#d.jobs.get(t.job_id);
     const a = st.spec.asha;
-    if (!a || !job || job.spec.trainer.kind !== 'yolov5' || TERMINAL_STATES.includes(job.state)) return null;
-    const open = rungEpochs(a.grace, a.reduction_factor, job.spec.trainer.epochs).filter((r) => t.rungs?.[r] === undefined);
-    if (!open.length || (job.metrics.epoch ?? -1) + 1 < open[0]) return null;
-    const csv = await this.#d.artifact(job.id, 'results.csv');
-    const rows = csv === null ? [] : resultRows(csv);
+    if (!a || !job || TERMINAL_STATES.includes(job.state)) return null;
+    const tr = job.spec.trainer;
+    const len = tr.kind === 'yolov5' ? tr.epochs : tr.steps;
+    const open = rungEpochs(a.grace, a.reduction_factor, len).filter((r) => t.rungs?.[r] === undefined);
+    const done = tr.kind === 'yolov5' ? (job.metrics.epoch ?? -1) + 1 : job.step;
+    if (!open.length || done < open[0]) return null;
     const out: Record<string, number> = {};
-    for (const r of open) if (rows.length >= r) out[r] = fitness(rows[r - 1]);
+    if (tr.kind === 'yolov5') {
+      const csv = await this.#d.artifact(job.id, 'results.csv');
+      const rows = csv === null ? [] : resultRows(csv);
+      for (const r of open) if (rows.length >= r) out[r] = fitness(rows[r - 1]);
+    } else {
+      const losses = [...(await this.#d.stepLosses(job.id))].sort((x, y) => x[0] - y[0]);
+      for (const r of open) {
+        const at = losses.find(([step]) => step >= r);
+        if (at) out[r] = 1 / (1 + at[1]);
+      }
+    }
     return Object.keys(out).length ? out : null;
   }
 
@@ -194,11 +212,15 @@ export class StudyRunner {
     const next = await this.#d.studies.update(st.id, (cur) => {
       if (cur.state !== 'running') return null;
       let changed = false;
+      const now = Date.now();
+      const workers = cur.spec.base.workers;
       cur.trials = cur.trials.map((t) => {
         const c = inFlight(t) ? changes.get(t.job_id) : undefined;
         if (!c) return t;
         changed = true;
-        return { ...t, ...c };
+        const u = { ...t, ...c };
+        account(u, t, workers, now);
+        return u;
       });
       const asha = cur.spec.asha;
       for (const t of cur.trials) {
@@ -209,16 +231,20 @@ export class StudyRunner {
           t.rungs = { ...t.rungs, [epochs]: f };
           const recorded = cur.trials.flatMap((x) => (x.rungs?.[epochs] === undefined ? [] : [x.rungs[epochs]]));
           if (ashaStops(f, recorded, asha.reduction_factor)) {
+            const before = { ...t };
             Object.assign(t, {
               state: 'stopped',
               fitness: f,
-              message: `stopped by ASHA after ${epochs} epochs: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)`,
+              message: `stopped by ASHA after ${epochs} ${cur.spec.base.trainer.kind === 'yolov5' ? 'epochs' : 'steps'}: fitness ${f} below the rung's cutoff (${recorded.length} recorded there)`,
             });
+            account(t, before, workers, now);
             break;
           }
         }
       }
-      while (cur.trials.length < cur.spec.trials && cur.trials.filter(inFlight).length < cur.spec.concurrency) {
+      const budget = cur.spec.budget?.slot_hours;
+      const spent = budget !== undefined && slotHoursUsed(cur, now) >= budget;
+      while (!spent && cur.trials.length < cur.spec.trials && cur.trials.filter(inFlight).length < cur.spec.concurrency) {
         const n = cur.trials.length;
         cur.trials.push({ n, job_id: trialJobId(cur.id, n, 1), hyp: sampleTrial(cur, n), state: 'pending', fitness: null, attempts: 1 });
         changed = true;
@@ -228,11 +254,14 @@ export class StudyRunner {
         cur.best = best.n;
         changed = true;
       }
-      if (cur.trials.length === cur.spec.trials && !cur.trials.some(inFlight)) {
+      if ((spent || cur.trials.length === cur.spec.trials) && !cur.trials.some(inFlight)) {
         cur.state = 'succeeded';
         cur.message = best ? `best: trial ${best.n} (job ${best.job_id}), fitness ${best.fitness}` : 'no trial has a fitness';
+        if (spent && cur.trials.length < cur.spec.trials)
+          cur.message = `budget of ${budget} slot-hours spent after ${cur.trials.length} of ${cur.spec.trials} trials; ${cur.message}`;
         changed = true;
       }
+      if (changed) cur.slot_hours = Number(slotHoursUsed(cur, now).toPrecision(6));
       return changed ? cur : null;
     });
     if (next.state !== 'running' && st.state === 'running')

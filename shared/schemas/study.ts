@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { MAX_LISTED, MAX_NAME, MAX_STAMP, MAX_TEXT } from './bounds.ts';
 import { Id } from './common.ts';
-import { JobSpec, JobState } from './job.ts';
+import { JobSpec, type JobState } from './job.ts';
 import { metaOf } from '../tune-space.ts';
 
 /** train.py's default number of generations; the record of a study grows with its trials. */
@@ -36,7 +36,12 @@ export const StudySpec = z
       .nonnegative()
       .max(2 ** 31)
       .default(0),
-    /** ASHA early stopping (YOLOv5 trials): rungs at grace * reduction_factor^k epochs; the lower (1 - 1/rf) of a rung stop */
+    /** stop making new trials once the trials' jobs have used this many slot-hours (running time x workers) */
+    budget: z
+      .object({ slot_hours: z.number().positive().max(1e6) })
+      .strict()
+      .optional(),
+    /** ASHA early stopping: rungs at grace * reduction_factor^k epochs (YOLOv5) or steps (logreg); the lower (1 - 1/rf) of a rung stop */
     asha: z
       .object({
         grace: z.number().int().positive().default(1),
@@ -48,14 +53,15 @@ export const StudySpec = z
   .strict()
   .superRefine((s, ctx) => {
     const kind = s.base.trainer.kind;
-    if (s.asha && s.base.trainer.kind !== 'yolov5')
-      ctx.addIssue({ code: 'custom', path: ['asha'], message: 'ASHA needs a yolov5 base job (it stops trials at epoch rungs)' });
-    else if (s.asha && s.base.trainer.kind === 'yolov5' && s.asha.grace >= s.base.trainer.epochs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['asha', 'grace'],
-        message: `the first rung (${s.asha.grace} epochs) must come before the trial's last epoch (${s.base.trainer.epochs})`,
-      });
+    if (s.asha) {
+      // rungs count epochs of a YOLOv5 trial, steps of a logreg trial
+      const [len, unit] = s.base.trainer.kind === 'yolov5' ? [s.base.trainer.epochs, 'epoch'] : [s.base.trainer.steps, 'step'];
+      if (s.asha.grace >= len)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['asha', 'grace'],
+          message: `the first rung (${s.asha.grace} ${unit}s) must come before the trial's last ${unit} (${len})`,
+        });
     }
     const meta = metaOf(kind);
     if (s.space === 'yolov5') {
@@ -112,8 +118,12 @@ export const Trial = z.object({
   /** train.py's fitness (0.1 mAP@0.5 + 0.9 mAP@0.5:0.95); 0 for a trial its hyperparameters failed; null until known */
   fitness: z.number().nullable(),
   metrics: TrialMetrics.optional(),
-  /** ASHA: fitness at each rung reached (key: epochs completed) */
+  /** ASHA: fitness at each rung reached (key: epochs completed; logreg: steps) */
   rungs: z.record(z.string().max(MAX_NAME), z.number()).optional(),
+  /** when the runner first saw the current attempt's job running (its slot time counts from there) */
+  started_at: z.string().max(MAX_STAMP).optional(),
+  /** slot-seconds used by the trial's ended attempts (running time x workers) */
+  slot_s: z.number().nonnegative().optional(),
   /** jobs run for this trial (an infrastructure failure is retried once) */
   attempts: z.number().int().positive(),
   message: z.string().max(MAX_TEXT).optional(),
@@ -129,6 +139,8 @@ export const StudyRecord = z.object({
   spec: StudySpec,
   state: StudyState,
   trials: z.array(Trial).max(MAX_TRIALS),
+  /** slot-hours the trials' jobs have used, as of the record's last write (budget.slot_hours) */
+  slot_hours: z.number().nonnegative().optional(),
   /** the trial with the highest fitness so far */
   best: z.number().int().nonnegative().optional(),
   owner: z.string().max(MAX_NAME).optional(),

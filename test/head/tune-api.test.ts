@@ -39,8 +39,13 @@ t.test('a bad study body is a 400 FLO_VALIDATION naming the field', async (t) =>
     );
   }
   const asha: Array<[string, unknown, string]> = [
-    ['asha on a logreg base', { base: { trainer: { kind: 'logreg' } }, space: { lr: [0.1, 1] }, trials: 2, asha: {} }, 'body.asha'],
+    [
+      "a logreg trial's first rung at its last step",
+      { base: { trainer: { kind: 'logreg', steps: 5 } }, space: { lr: [0.1, 1] }, trials: 2, asha: { grace: 5 } },
+      'body.asha.grace',
+    ],
     ['a first rung at the last epoch', { base, space: 'yolov5', trials: 2, asha: { grace: 1 } }, 'body.asha.grace'],
+    ['a budget of 0 slot-hours', { base, space: 'yolov5', trials: 2, budget: { slot_hours: 0 } }, 'body.budget.slot_hours'],
     [
       'reduction factor 1',
       { base: { trainer: { kind: 'yolov5', epochs: 9 } }, space: 'yolov5', trials: 2, asha: { reduction_factor: 1 } },

@@ -23,7 +23,8 @@ function fakeJobs() {
   const jobs = new Map<string, HeadJob>();
   const submitted: string[] = [];
   const csvs = new Map<string, string>();
-  const deps: Pick<RunnerDeps, 'jobs' | 'submit' | 'cancel' | 'artifact'> = {
+  const losses = new Map<string, Map<number, number>>();
+  const deps: Pick<RunnerDeps, 'jobs' | 'submit' | 'cancel' | 'artifact' | 'stepLosses'> = {
     jobs: { get: (id) => jobs.get(id), update: async (id) => jobs.get(id)! },
     async submit(spec, _owner, as) {
       submitted.push(as.id);
@@ -50,6 +51,7 @@ function fakeJobs() {
       if (j) j.state = 'cancelled';
     },
     artifact: async (id) => csvs.get(id) ?? null,
+    stepLosses: async (id) => new Map(losses.get(id)),
   };
   const end = (id: string, state: HeadJob['state'], loss?: number, message?: string) => {
     const j = jobs.get(id)!;
@@ -66,7 +68,12 @@ function fakeJobs() {
     csvs.set(id, `${[resultsHeader(), ...rows].join('\n')}\n`);
     Object.assign(jobs.get(id)!, { state: 'running', metrics: { epoch: fs.length - 1 } });
   };
-  return { jobs, submitted, deps, end, epochs };
+  /** logreg steps done, step i + 1 with training loss ls[i], as the job's metric events and progress */
+  const steps = (id: string, ls: number[]) => {
+    losses.set(id, new Map(ls.map((l, i) => [i + 1, l])));
+    Object.assign(jobs.get(id)!, { state: 'running', step: ls.length, metrics: { loss: ls.at(-1) } });
+  };
+  return { jobs, submitted, deps, end, epochs, steps };
 }
 
 t.test('concurrency, worst fitness, one retry, and a restart that neither loses nor repeats a trial', async (t) => {
@@ -198,5 +205,95 @@ t.test("ASHA: a trial below its rung's cutoff is stopped, its job cancelled and 
   for (let i = 0; i < 5; i++) await runner.pass();
   t.equal(store.get(st.id)!.state, 'succeeded', 'the study ends');
   t.match(trial(3), { state: 'cancelled', fitness: null });
+  runner.stop();
+});
+
+t.test('ASHA on logreg trials: rungs in steps, judged by 1 / (1 + the loss of the rung step)', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  const side = fakeJobs();
+  const store = new StudyStore(await new Kvm(nc).create(uniquePrefix('sl'), { history: 1 }));
+  const runner = new StudyRunner({ ...side.deps, studies: store, problem: () => null, log: silentLogger() });
+  const spec = StudySpec.parse({
+    base: { trainer: { kind: 'logreg', steps: 20 } },
+    space: { lr: [0.01, 1] },
+    method: 'random',
+    trials: 3,
+    concurrency: 2,
+    asha: { grace: 4, reduction_factor: 2 },
+  });
+  const st = await runner.create(spec);
+  const id = (n: number) => `${st.id}-t${n}`;
+  const trial = (n: number) => store.get(st.id)!.trials[n];
+  for (let i = 0; i < 100 && side.submitted.length < 2; i++) {
+    await runner.pass();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  side.steps(id(0), [0.7, 0.6, 0.5]);
+  await runner.pass();
+  t.equal(trial(0).rungs, undefined, 'no rung before step 4');
+  side.steps(id(0), [0.7, 0.6, 0.5, 0.25, 0.2]);
+  await runner.pass();
+  t.same(trial(0).rungs, { 4: 1 / 1.25 }, 'rung 4: 1 / (1 + the loss of step 4), not of the step the head saw');
+  t.equal(trial(0).state, 'running', 'the first at the rung goes on');
+  side.steps(id(1), [0.7, 0.69, 0.69, 0.69, 0.69, 0.69]);
+  await runner.pass();
+  t.match(
+    trial(1),
+    { state: 'stopped', rungs: { 4: 1 / 1.69 }, message: /stopped by ASHA after 4 steps/ },
+    'a worse loss at step 4: stopped',
+  );
+  t.equal(side.jobs.get(id(1))!.state, 'cancelled', 'its job is cancelled');
+  t.ok(side.submitted.includes(id(2)), 'and trial 2 takes its slot in the same pass');
+  runner.stop();
+});
+
+t.test('a slot-hour budget: trials stop being made once the running time x workers spent it; the study records what it used', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const nc = await connect(nats.options());
+  t.teardown(() => nc.close());
+  const side = fakeJobs();
+  const store = new StudyStore(await new Kvm(nc).create(uniquePrefix('sb'), { history: 1 }));
+  const runner = new StudyRunner({ ...side.deps, studies: store, problem: () => null, log: silentLogger() });
+  const make = (slotHours: number) =>
+    runner.create(
+      StudySpec.parse({
+        base: { workers: 2, trainer: { kind: 'logreg', steps: 20 } },
+        space: { lr: [0.01, 1] },
+        method: 'random',
+        trials: 5,
+        concurrency: 1,
+        budget: { slot_hours: slotHours },
+      }),
+    );
+  // 2 workers x 0.1 s = 0.2 slot-s: a budget of 0.1 slot-s is spent by the first trial, 1 slot-hour is not
+  const small = await make(0.1 / 3600);
+  const big = await make(1);
+  for (let i = 0; i < 100 && side.submitted.length < 2; i++) {
+    await runner.pass();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  for (const s of [small, big]) side.jobs.get(`${s.id}-t0`)!.state = 'running';
+  await runner.pass();
+  t.ok(store.get(small.id)!.trials[0].started_at, 'a running trial starts its clock');
+  await new Promise((r) => setTimeout(r, 150));
+  for (const s of [small, big]) side.end(`${s.id}-t0`, 'succeeded', 0.5);
+  for (let i = 0; i < 3; i++) await runner.pass();
+  const a = store.get(small.id)!;
+  t.ok((a.trials[0].slot_s ?? 0) >= 2 * 0.15, `the ended trial counts its running time x 2 workers (${a.trials[0].slot_s} slot-s)`);
+  t.equal(a.trials[0].started_at, undefined, 'and its clock stops');
+  t.match(
+    a,
+    { state: 'succeeded', message: /budget of [\d.e-]+ slot-hours spent after 1 of 5 trials; best: trial 0/ },
+    'the spent budget ends the study',
+  );
+  t.equal(a.trials.length, 1, 'no trial made past the budget');
+  t.ok(a.slot_hours! >= (2 * 0.15) / 3600, `the study records the slot-hours used (${a.slot_hours})`);
+  const b = store.get(big.id)!;
+  t.equal(b.state, 'running', 'a budget not spent goes on');
+  t.equal(b.trials.length, 2, 'and makes the next trial');
   runner.stop();
 });

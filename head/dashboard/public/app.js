@@ -1,13 +1,17 @@
-// Hash router: #/jobs (default), #/job/ID, #/workers. Each page is render(root, params, signal)
+// Hash router: #/jobs (default), #/job/ID, #/studies, #/study/ID, #/workers. Each page is render(root, params, signal)
 // and stops its polling and streams when the signal aborts (the route changed).
 import { api } from './api.js';
 import { renderJobs } from './jobs.js';
 import { renderJob } from './job.js';
 import { renderWorkers } from './workers.js';
+import { renderStudies } from './studies.js';
+import { renderStudy } from './study.js';
 import { el } from './util.js';
 
 const routes = [
   [/^#\/job\/([A-Za-z0-9_-]+)$/, 'jobs', (root, m, signal) => renderJob(root, m[1], signal)],
+  [/^#\/study\/([A-Za-z0-9_-]+)$/, 'studies', (root, m, signal) => renderStudy(root, m[1], signal)],
+  [/^#\/studies$/, 'studies', (root, _m, signal) => renderStudies(root, signal)],
   [/^#\/workers$/, 'workers', (root, _m, signal) => renderWorkers(root, signal)],
   [/^(#\/jobs.*)?$/, 'jobs', (root, _m, signal) => renderJobs(root, signal)],
 ];

@@ -57,7 +57,7 @@ export async function renderJob(root, id, signal) {
   });
 
   const items = []; // timeline entries {ts, kind, text, generation}
-  let lastStepByRank = new Map();
+  const lastStepByRank = new Map();
   let workers = [];
 
   let drawnAt = '';
@@ -169,6 +169,9 @@ export async function renderJob(root, id, signal) {
         el('dd', job.checkpoint_step ?? '–'),
         el('dt', 'age'),
         el('dd', { title: job.created_at }, age(job.created_at)),
+        ...(job.study
+          ? [el('dt', 'study'), el('dd', el('a', { href: `#/study/${job.study}`, dataset: { fact: 'study' } }, job.study))]
+          : []),
         ...(job.message ? [el('dt', 'message'), el('dd.msg', job.message)] : []),
       ),
     );
