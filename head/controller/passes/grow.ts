@@ -1,6 +1,7 @@
 /** The tick's grow pass: elastic live gangs below their size grow when a slot is free (the new ranks get the state from the gang). */
 import { grown, isElastic } from '../../state/transitions.ts';
 import { capacity } from '../../scheduler/plan.ts';
+import { traitsOf } from '../../../shared/trainer-traits.ts';
 import type { ControllerCore } from '../core.ts';
 
 export async function growPass(c: ControllerCore): Promise<void> {
@@ -16,7 +17,7 @@ export async function growPass(c: ControllerCore): Promise<void> {
     )
       continue;
     // not in the last tenth: ranks finishing while the new one starts would leave it alone in the new generation
-    if (j.spec.trainer.kind === 'logreg' && j.step >= 0.9 * j.spec.trainer.steps) continue;
+    if (j.step >= traitsOf(j.spec.trainer).growsBefore(j.spec.trainer)) continue;
     await c.commit(j.id, (cur) => (cur.generation === j.generation && cur.state === 'running' ? grown(cur) : null));
     return; // one per pass: the next pass sees the capacity this one took
   }
