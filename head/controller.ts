@@ -17,6 +17,7 @@ import type { Subjects } from '../shared/subjects.ts';
 import { FlotillaError } from '../shared/errors.ts';
 import type { JobSpec } from '../shared/schemas/job.ts';
 import type { ActorExit } from '../shared/schemas/actor.ts';
+import type { NodeHeartbeat, NodeInfo } from '../shared/schemas/node.ts';
 import type { JobEvent } from '../shared/schemas/event.ts';
 import type { HeadJob, JobMutation, JobStore } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
@@ -49,9 +50,13 @@ export {
   type JobStoreKeeper,
 } from './controller/options.ts';
 
+/** What others read of the nodes; their writes go through the controller (registerNode, markDraining, heartbeat). */
+export type NodeView = Pick<NodeStore, 'list' | 'get' | 'has'>;
+
 export class Controller {
   readonly jobs: JobStore;
-  readonly nodes: NodeStore;
+  readonly nodes: NodeView;
+  readonly #nodes: NodeStore;
   /** the job-changed event: every committed change runs its listeners (controller/listeners.ts) */
   readonly changes = new JobChanges();
   readonly #log: Logger;
@@ -84,6 +89,7 @@ export class Controller {
   }) {
     this.jobs = d.jobs;
     this.nodes = d.nodes;
+    this.#nodes = d.nodes;
     this.#log = d.log;
     this.#view = d.view;
     this.#stores = d.stores;
@@ -187,9 +193,32 @@ export class Controller {
     return this.serial(() => actorExited(this.#core, x, sender, () => void this.tick()));
   }
 
-  /** A node registered (a new agent): its next actors get a new NATS user key (auth/minter.ts). */
-  nodeRegistered(nodeId: string): void {
-    this.#spawn.forgetNode(nodeId);
+  /**
+   * A node registered (`fresh`: a new agent, whose next actors get a new NATS user key:
+   * auth/minter.ts), or was adopted from its heartbeat `hb` (it joined while no head ran).
+   * Written in the serial path; the queue may move then.
+   */
+  registerNode(info: NodeInfo, how: { fresh: true } | { hb: NodeHeartbeat }): Promise<void> {
+    return this.serial(async () => {
+      await this.#nodes.register(info);
+      if ('hb' in how) await this.#nodes.heartbeat(how.hb);
+      else this.#spawn.forgetNode(info.nodeId);
+      void this.tick();
+    });
+  }
+
+  /**
+   * A node's heartbeat; false for a node this head does not know. Applied at once, outside the
+   * serial path: it is an observation, not a decision, and queued behind a decision it would age
+   * (a tick could then call a live node dead).
+   */
+  heartbeat(hb: NodeHeartbeat): Promise<boolean> {
+    return this.#nodes.heartbeat(hb);
+  }
+
+  /** No new actors on this node (the autoscaler is about to stop it); in the serial path. */
+  markDraining(nodeId: string): Promise<void> {
+    return this.serial(() => this.#nodes.setDraining(nodeId));
   }
 
   /** A node's heartbeat shows fewer actors than before: a slot came free, so the queue may move now. */
@@ -205,7 +234,7 @@ export class Controller {
    */
   onNodeLeaving(nodeId: string): Promise<void> {
     return this.serial(async () => {
-      await this.nodes.setDraining(nodeId);
+      await this.#nodes.setDraining(nodeId);
       for (const j of this.jobs.list()) {
         const leaving = j.placement.filter((p) => p.nodeId === nodeId).map((p) => p.actorId);
         if (!isTerminal(j.state) && leaving.length > 0) {
