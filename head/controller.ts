@@ -9,7 +9,6 @@
  * also runs at once on the events that can let the queue move: a submit, a node registered, an
  * actor's exit, a heartbeat with fewer actors.
  */
-import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../shared/logger.ts';
@@ -22,7 +21,7 @@ import type { JobEvent } from '../shared/schemas/event.ts';
 import type { HeadJob, JobMutation, JobStore } from './state/job-store.ts';
 import type { NodeStore } from './state/node-store.ts';
 import { cancelled, isTerminal, rescaled } from './state/transitions.ts';
-import { WAITING } from './scheduler/wait-reason.ts';
+import { pendingJob } from './controller/new-job.ts';
 import type { HeadView } from './view.ts';
 import type { CredentialMinter } from './auth/minter.ts';
 import type { FaultDirector } from './faults/director.ts';
@@ -146,26 +145,8 @@ export class Controller {
   async submit(spec: JobSpec, owner?: string, note?: string, as: { id?: string; study?: string } = {}): Promise<HeadJob> {
     this.#assertWritable();
     const now = Date.now();
-    const id = as.id ?? `j${now.toString(36)}${randomBytes(3).toString('hex')}`;
-    const iso = new Date(now).toISOString();
-    const job = await this.jobs.create({
-      id,
-      spec,
-      state: 'pending',
-      generation: 0,
-      restarts: 0,
-      step: 0,
-      checkpoint_step: null,
-      placement: [],
-      metrics: {},
-      created_at: iso,
-      updated_at: iso,
-      ...(owner ? { owner } : {}),
-      ...(as.study ? { study: as.study } : {}),
-      seq: now * 1000 + (this.#seq++ % 1000),
-      finished: [],
-      message: note ?? WAITING,
-    });
+    const job = await this.jobs.create(pendingJob(spec, now, this.#seq++, { ...as, owner, note }));
+    const id = job.id;
     this.#log.info({ job: id, workers: spec.workers, priority: spec.priority }, 'job submitted');
     await this.#event({ type: 'state', jobId: id, ts: now, generation: 0, state: 'pending', message: job.message });
     void this.tick();
