@@ -30,6 +30,7 @@ import type { ActorContext, TrainerResult } from '../actor/context.ts';
 import { fetchDataset } from '../datasets/store.ts';
 import { cachedSynthetic } from './synthetic-cache.ts';
 import { initBackend } from '../engine/backend.ts';
+import { BadInputError } from '../engine/errors.ts';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type CheckpointContent } from '../engine/checkpoint/index.ts';
 import { syncState, type SyncResult } from '../actor/state-sync.ts';
 import { reportAgreed } from '../actor/step-report.ts';
@@ -49,11 +50,6 @@ import {
 } from '../engine/train/index.ts';
 
 type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
-
-/** Bad input: the job fails instead of retrying. */
-function fatal(what: string, e: unknown): FlotillaError {
-  return new FlotillaError('FLO_ACTOR_FATAL', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-}
 
 /** The run a job spec describes (the job's settings win over a resumed checkpoint's). */
 async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
@@ -90,7 +86,7 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     ctx.log.info({ data: got.yamlPath, cached: got.cached }, 'synthetic dataset');
     return { ...base, synthetic, data: got.yamlPath };
   } catch (e) {
-    throw fatal('cannot generate the synthetic dataset', e);
+    throw new BadInputError('cannot generate the synthetic dataset', e);
   }
 }
 
@@ -101,7 +97,7 @@ async function weightsOf(ctx: ActorContext, t: Yolov5Spec): Promise<string | und
   if (!ref) return resolve(t.weights);
   const got = await fetchDataset(ctx.nc, ctx.prefix, ref.name);
   const file = join(got.dir, ref.file);
-  if (!existsSync(file)) throw new FlotillaError('FLO_ACTOR_FATAL', `bad weights: dataset '${ref.name}' has no file '${ref.file}'`);
+  if (!existsSync(file)) throw new BadInputError(`bad weights: dataset '${ref.name}' has no file '${ref.file}'`);
   ctx.log.info({ weights: t.weights, sha256: got.sha256, cached: got.cached }, 'weights from the object store');
   return file;
 }
@@ -113,14 +109,14 @@ async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ conten
     try {
       return { content: decodeCheckpoint(ck.data), from: ck.name };
     } catch (e) {
-      throw fatal(`checkpoint ${ck.name} cannot be read`, e);
+      throw new BadInputError(`checkpoint ${ck.name} cannot be read`, e);
     }
   }
   if (!t.resume) return undefined;
   try {
     return { content: loadCheckpoint(t.resume), from: t.resume };
   } catch (e) {
-    throw fatal(`cannot read the resume checkpoint '${t.resume}'`, e);
+    throw new BadInputError(`cannot read the resume checkpoint '${t.resume}'`, e);
   }
 }
 
@@ -162,7 +158,7 @@ async function agreeState(
     try {
       state = decodeCheckpoint(r.bytes);
     } catch (e) {
-      throw fatal('the state received from a peer cannot be read', e);
+      throw new BadInputError('the state received from a peer cannot be read', e);
     }
     ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
   }
@@ -264,18 +260,15 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const { signal, log } = ctx;
   const spec = ctx.spec;
   const t = spec.job.trainer;
-  if (t.kind !== 'yolov5') throw new FlotillaError('FLO_ACTOR_FATAL', `yolov5 trainer given a '${t.kind}' spec`);
+  if (t.kind !== 'yolov5') throw new BadInputError(`yolov5 trainer given a '${t.kind}' spec`);
   if (t.batch < spec.worldSize || t.batch % spec.worldSize !== 0) {
-    throw new FlotillaError(
-      'FLO_ACTOR_FATAL',
-      `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`,
-    );
+    throw new BadInputError(`batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`);
   }
   let hyp: Hyp;
   try {
     hyp = loadHyp(undefined, hypOverridesWith(t.hyp, { labelSmoothing: t.label_smoothing }));
   } catch (e) {
-    throw fatal('bad hyp', e);
+    throw new BadInputError('bad hyp', e);
   }
   const clock = new Timeline();
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
@@ -302,7 +295,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   try {
     setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive });
   } catch (e) {
-    throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e);
+    throw e instanceof FlotillaError ? e : new BadInputError(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e);
   }
   clock.mark('model');
   try {
@@ -318,7 +311,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       try {
         startStep = trainStateMeta(start.content).counters.ni;
       } catch (e) {
-        throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e);
+        throw new BadInputError(`checkpoint ${start.from} is not a training checkpoint`, e);
       }
       log.info({ checkpoint: start.from, step: startStep }, 'resuming from checkpoint');
     }
@@ -442,7 +435,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         break;
       } catch (e) {
         if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError)
-          throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
+          throw new BadInputError(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
         clock.restart();
         // the bytes this rank may send to a replacement, encoded while the head places it (off the gang's critical path)
