@@ -15,6 +15,7 @@
  * again from its saved input (the result, identical by construction, is discarded). Messages
  * carry their epoch and a message of an older one is never applied, so a sum cannot mix two
  * attempts. See README.md "Lost connections".
+ * Over 300 lines: every operation shares the one class's epoch state (gate, lanes, replay cache, operations in flight).
  */
 import { EventEmitter } from 'node:events';
 import { hierarchicalAllreduce } from './allreduce-hierarchical.ts';
