@@ -24,6 +24,7 @@
  *   restarts, generation: of the job when the first step after the outage was reported
  * --json FILE writes the rows (default bench/recovery-results.json; an --only run writes only its
  * part into the file's other rows); --only yolov5|logreg|start|throughput|nats runs one part.
+ * Over 300 lines: one benchmark script whose scenarios share its cluster helpers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -2,6 +2,7 @@
  * Launches real `nats-server` processes (JetStream on): the embedded server of `flotilla up`,
  * and the one launcher the test kit reuses. Each server gets a generated config file; a store
  * dir it created itself is removed by stop().
+ * Over 300 lines: launching, config writing and readiness probes of one nats-server process, used by `flotilla up` and the test kit.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -7,20 +7,13 @@ import { assertServerVersion } from '../shared/nats-version.ts';
 import { connectClear, watchRefusals } from '../shared/nats-refusals.ts';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { FlotillaError } from '../shared/errors.ts';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { credsJwt, credsText, jwtClaims, natsOptions } from '../shared/nats-connect.ts';
-import { credentialMinter, type CredentialMinter } from './auth/minter.ts';
-import { DisconnectHints } from './supervisor/hints.ts';
-import { watchDisconnects } from './supervisor/disconnects.ts';
-import { pingNode } from './supervisor/spawn.ts';
+import { natsOptions } from '../shared/nats-connect.ts';
+import { credentialMinter } from './auth/minter.ts';
 import { TokenStore } from './auth/token-store.ts';
 import { ensureKv } from '../shared/js-assets.ts';
-import type { FastifyInstance } from 'fastify';
 import { nodeOfSubject, subjects } from '../shared/subjects.ts';
-import { silentLogger, type Logger } from '../shared/logger.ts';
+import { silentLogger } from '../shared/logger.ts';
 import { ActorExit } from '../shared/schemas/actor.ts';
 import { JobEvent } from '../shared/schemas/event.ts';
 import { DEFAULTS } from '../shared/config.ts';
@@ -28,6 +21,11 @@ import { openResources, type HeadResources } from './resources.ts';
 import { JobStore } from './state/job-store.ts';
 import { NodeStore } from './state/node-store.ts';
 import { Controller } from './controller.ts';
+import type { Head, HeadOptions } from './head-options.ts';
+import { watchNodeConnections } from './supervisor/node-connections.ts';
+
+export type { Head, HeadOptions } from './head-options.ts';
+export { tlsOption } from './api/tls-option.ts';
 import { watchMembership } from './supervisor/membership.ts';
 import { serveJoins } from './supervisor/join.ts';
 import { followDurable, type DurableFollower } from './events/durable.ts';
@@ -36,7 +34,7 @@ import { stepLosses } from './tune/step-losses.ts';
 import { renderMetrics } from './metrics.ts';
 import { build } from './api/app.ts';
 import type { ApiContext } from './api/context.ts';
-import { Autoscaler, type AutoscalerOptions } from './autoscaler/autoscaler.ts';
+import { Autoscaler } from './autoscaler/autoscaler.ts';
 import { acquireLease } from './lease.ts';
 import { NatsView } from './view.ts';
 import { AccountRevoker, readRevoker, syncRevocations, type RevocationSync } from './auth/revocations.ts';
@@ -45,137 +43,6 @@ import { FaultDirector } from './faults/director.ts';
 import { serveFaultReports } from './faults/reports.ts';
 import { StudyStore } from './state/study-store.ts';
 import { StudyRunner } from './tune/runner.ts';
-
-/** Options of a head; defaults from shared/config.ts DEFAULTS. */
-export interface HeadOptions {
-  natsUrl: string;
-  /** the head's NATS creds (path or text); none for a server without auth */
-  natsCreds?: string;
-  /** the account signing key (seed or file) to mint worker and actor creds with; needs natsCreds */
-  natsSigningKey?: string;
-  /** revoker.json of the trust dir (path or text): revoking a worker token then disconnects its nodes (needs restAuth);
-   * its system-account user also reads the client-disconnect advisories: a node whose agent closed
-   * its connections is dead after a failed ping, not after the heartbeat timeout (supervisor/hints.ts) */
-  natsRevoker?: string;
-  /**
-   * keep a pool worker join token in this file (written 0600 when it holds no valid one), for
-   * workers that read theirs from a shared volume (auth/join-token-file.ts); needs restAuth
-   */
-  joinTokenFile?: string;
-  prefix: string;
-  /** HTTP listen address (default 127.0.0.1); `port: null` builds the app without listening */
-  host?: string;
-  /** HTTP port (default 8080; 0 = any free port) */
-  port?: number | null;
-  /** node dead after this much heartbeat silence (default 3000) */
-  deadAfterMs?: number;
-  /** first restart backoff, doubled per restart (default 500) */
-  restartBackoffMs?: number;
-  /**
-   * REST authentication with tokens in KV (default false here: the library's tests drive the app
-   * directly; every command turns it on unless --insecure)
-   */
-  restAuth?: boolean;
-  /** the REST token cache's clock (ms; default Date.now): tests age a cached token without waiting */
-  tokenClock?: () => number;
-  /** roots a job's dataset / model paths must lie under (default ./datasets, ./models) */
-  paths?: { datasets?: string; models?: string };
-  /** serve REST over HTTPS with this certificate and key (PEM text) */
-  tls?: { cert: string; key: string };
-  /** replicas of every JetStream asset (default min(3, servers in the cluster)) */
-  replicas?: number;
-  /** scheduler/supervisor tick (default 250) */
-  tickMs?: number;
-  /** how long after its end a job still takes progress events (default 10000; controller.ts LATE_PROGRESS_MS) */
-  lateProgressMs?: number;
-  autoscaler?: AutoscalerOptions;
-  /** a head that stops renewing its lease for this long is replaced by a standby (default deadAfterMs) */
-  leaseMs?: number;
-  /** called if another head takes the lease over (default: this head stops deciding) */
-  onLeaseLost?: () => void;
-  log?: Logger;
-}
-
-export interface Head {
-  /** http://host:port, or '' when not listening */
-  url: string;
-  id: string;
-  app: FastifyInstance;
-  ctl: Controller;
-  nc: NatsConnection;
-  autoscaler?: Autoscaler;
-  /** mints worker join tokens and actor creds (absent on a server without auth) */
-  minter?: CredentialMinter;
-  /** REST tokens (absent with auth off) */
-  tokens?: TokenStore;
-  /** an admin token made because none existed (first start): print it once, it is stored only hashed */
-  firstAdminToken?: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Client-disconnect advisories through the system-account user of revoker.json: confirmed
- * closes end a node at once (supervisor/hints.ts). A user the server refuses leaves the head on
- * heartbeats alone, with a warning.
- */
-async function watchNodeConnections(
-  o: HeadOptions,
-  id: string,
-  nc: NatsConnection,
-  ctl: Controller,
-  s: ReturnType<typeof subjects>,
-  log: Logger,
-  stops: Array<() => Promise<void> | void>,
-): Promise<void> {
-  const account = jwtClaims(credsJwt(credsText(o.natsCreds as string))).nats?.issuer_account;
-  let sysNc: NatsConnection;
-  try {
-    if (!account) throw new Error('the head creds name no issuer account');
-    sysNc = await connect(
-      natsOptions(o.natsUrl, readRevoker(o.natsRevoker as string).sys_creds, {
-        name: `${id}-advisories`,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 500,
-        timeout: 5000,
-      }),
-    );
-  } catch (err) {
-    log.warn(
-      { err: (err as Error).message },
-      'no client-disconnect advisories (system-account user refused): dead nodes are found by heartbeats alone',
-    );
-    return;
-  }
-  const hints = new DisconnectHints({
-    ping: (nodeId) =>
-      pingNode(nc, s, nodeId, 250).then(
-        () => true,
-        () => false,
-      ),
-    beats: (nodeId) => ctl.nodes.get(nodeId)?.beats,
-    gone: (nodeId, why) => ctl.nodeGone(nodeId, why),
-    onVerdict: (node, v) =>
-      log.info({ node, ...v }, v.gone ? 'node connection closed: confirmed gone' : 'node connection closed: still alive'),
-  });
-  const sub = watchDisconnects(sysNc, account, hints, (err) => log.warn({ err }, 'ignoring a malformed disconnect advisory'));
-  await sysNc.flush();
-  stops.push(async () => {
-    hints.stop();
-    sub.unsubscribe();
-    await sysNc.close().catch(() => undefined);
-  });
-}
-
-/** The HTTPS option from two PEM files; both or neither. */
-export function tlsOption(certFile?: string, keyFile?: string): { cert: string; key: string } | undefined {
-  if (!certFile && !keyFile) return undefined;
-  if (!certFile || !keyFile) throw new FlotillaError('FLO_CONFIG', 'HTTPS needs both --tls-cert and --tls-key');
-  try {
-    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-  } catch (e) {
-    throw new FlotillaError('FLO_CONFIG', `cannot read the TLS certificate or key: ${(e as Error).message}`);
-  }
-}
 
 export async function startHead(o: HeadOptions): Promise<Head> {
   const log = o.log ?? silentLogger();

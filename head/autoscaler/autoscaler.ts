@@ -122,7 +122,7 @@ export class Autoscaler {
       running--;
       this.#idleSince.delete(id);
       this.#log.info({ node: id, provider: this.#p.name, idle_ms: now - since }, 'scaling down an idle worker');
-      await this.#ctl.nodes.setDraining(id);
+      await this.#ctl.markDraining(id);
       void this.#p.down(id).catch((e: Error) => this.#log.warn({ node: id, err: e.message }, 'stopping a worker failed'));
     }
   }

@@ -8,6 +8,7 @@
  * survived faults must end with the digest of a fault-free run of its spec, unless a fault
  * changed the training itself (a nan-gradient step is skipped, an elastic job shrank).
  */
+import { traitsOf } from '../../shared/trainer-traits.ts';
 import type { JobEvent } from '../../shared/schemas/event.ts';
 import type { JobRecord, JobState } from '../../shared/schemas/job.ts';
 import { TERMINAL_STATES } from '../../shared/schemas/job.ts';
@@ -47,7 +48,7 @@ export function buildReport(job: JobRecord, events: readonly JobEvent[], baselin
   const lastGen = trained.generations.at(-1);
   const lastStep = lastGen ? lastGen.steps.at(-1)! : null;
   const t = job.spec.trainer;
-  const finalStep = t.kind === 'logreg' ? t.steps : job.state === 'succeeded' ? job.step : null;
+  const finalStep = traitsOf(t).finalStep(t) ?? (job.state === 'succeeded' ? job.step : null);
   const ended = TERMINAL_STATES.includes(job.state);
   let reached: InvariantResult;
   if (!ended) reached = { name: 'final_step_reached', ok: null, detail: `not yet: the job is ${job.state} at step ${lastStep ?? 0}` };

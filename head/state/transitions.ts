@@ -5,6 +5,7 @@
  * with a revision check. A new generation is started whenever the gang changes, so every
  * message of an older generation can be recognised and dropped.
  */
+import { traitsOf } from '../../shared/trainer-traits.ts';
 import { TERMINAL_STATES, type JobState, type Placement } from '../../shared/schemas/job.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import type { HeadJob } from './job-store.ts';
@@ -137,12 +138,12 @@ export function incidentRestart(j: HeadJob, reason: string, backoffMs: number, n
 }
 
 /**
- * Live recovery shrinks and grows a job whose `min_workers` is below `workers` only for the
- * logreg trainer (its data split follows the world size at every step); a YOLOv5 job's shards
- * are fixed when its ranks start, so it shrinks through a full restart.
+ * Live recovery shrinks and grows a job whose `min_workers` is below `workers` only for an
+ * elastic trainer (shared/trainer-traits.ts: logreg's data split follows the world size at every
+ * step); a YOLOv5 job's shards are fixed when its ranks start, so it shrinks through a full restart.
  */
 export function isElastic(j: HeadJob): boolean {
-  return j.spec.min_workers !== undefined && j.spec.min_workers < j.spec.workers && j.spec.trainer.kind === 'logreg';
+  return j.spec.min_workers !== undefined && j.spec.min_workers < j.spec.workers && traitsOf(j.spec.trainer).elastic;
 }
 
 /** A running elastic live gang below its size, when a slot is free: it grows (the new ranks are placed next). */
@@ -171,7 +172,7 @@ export function missingRanks(j: HeadJob): number[] {
  */
 export function successRefusal(j: HeadJob, rank: number, step: number | undefined): string | null {
   if (step === undefined) return `rank ${rank} reported success without its final step`;
-  const planned = j.spec.trainer.kind === 'logreg' ? j.spec.trainer.steps : undefined;
+  const planned = traitsOf(j.spec.trainer).finalStep(j.spec.trainer);
   if (planned !== undefined && step !== planned) return `rank ${rank} reported success at step ${step}, not the final step ${planned}`;
   if (step === 0 || step < j.step) return `rank ${rank} reported success at step ${step}, behind the job (step ${j.step})`;
   if (j.final_step !== undefined && step !== j.final_step)

@@ -33,10 +33,8 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
     serve(nc, NodeRegister, s.allNodeRegister, async (info, { msg }) => {
       if (impostor(msg, info.nodeId))
         throw new FlotillaError('FLO_FORBIDDEN', `a registration of node ${info.nodeId} must come on its own subject`);
-      await ctl.nodes.register(info);
-      ctl.nodeRegistered(info.nodeId);
+      await ctl.registerNode(info, { fresh: true });
       log.info({ node: info.nodeId, slots: info.slots, backend: info.backend, host: info.host }, 'node registered');
-      void ctl.tick();
       return { headId };
     }),
   );
@@ -55,7 +53,7 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
         const before = ctl.nodes.get(hb.nodeId)?.record;
         const wasDraining = before?.draining ?? false;
         const hadActors = before?.actors.length ?? 0;
-        void ctl.nodes
+        void ctl
           .heartbeat(hb)
           .then(async (known) => {
             if (known) {
@@ -67,10 +65,8 @@ export function watchMembership(nc: NatsConnection, s: Subjects, ctl: Controller
             if (Date.now() - last < 2000) return;
             pinging.set(hb.nodeId, Date.now());
             const info = await pingNode(nc, s, hb.nodeId, 2000);
-            await ctl.nodes.register(info);
-            await ctl.nodes.heartbeat(hb);
+            await ctl.registerNode(info, { hb });
             log.info({ node: info.nodeId, slots: info.slots }, 'node adopted from its heartbeat');
-            void ctl.tick();
           })
           .catch((e: Error) => log.debug({ node: hb.nodeId, err: e.message }, 'heartbeat not applied'));
       },

@@ -4,6 +4,7 @@
  * experiment also checks the job's invariants (no step applied twice, no rollback past a
  * checkpoint, every fault injected); the bounds below are per fault.
  */
+import { traitsOf } from '../trainer-traits.ts';
 import { z } from 'zod';
 import { MAX_NAME, MAX_PATH, MAX_ROWS, MAX_TEXT } from './bounds.ts';
 import { JobSpec, JobState } from './job.ts';
@@ -39,7 +40,7 @@ export const ChaosExperiment = z
   })
   .strict()
   .superRefine((x, ctx) => {
-    const steps = x.job.trainer.kind === 'logreg' ? x.job.trainer.steps : undefined;
+    const steps = traitsOf(x.job.trainer).finalStep(x.job.trainer);
     if (steps !== undefined && x.expect.final_step !== undefined && x.expect.final_step > steps) {
       ctx.addIssue({ code: 'custom', path: ['expect', 'final_step'], message: `the job has only ${steps} steps` });
     }

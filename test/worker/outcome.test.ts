@@ -1,7 +1,7 @@
 import t from 'tap';
 import { outcomeOf } from '../../worker/agent/index.ts';
 import { classify } from '../../worker/actor/index.ts';
-import { EngineError } from '../../worker/engine/errors.ts';
+import { BadInputError, EngineError } from '../../worker/engine/errors.ts';
 import { NonFiniteGradientError } from '../../worker/engine/train/finite-guard.ts';
 import { StepInterruptedError } from '../../worker/engine/train/fit.ts';
 import { LabelFormatError } from '../../worker/engine/data/labels.ts';
@@ -57,6 +57,11 @@ t.test("classify: the engine's errors say whether a retry can help", async (t) =
   t.match(classify(new LabelFormatError('a.txt', 3, 'bad class'), live), { kind: 'fatal' }, 'a malformed label file fails the job');
   t.match(classify(new CheckpointFormatError('truncated'), live), { kind: 'fatal' });
   t.match(classify(new ModelConfigError('no backbone'), live), { kind: 'fatal' });
+  t.match(
+    classify(new BadInputError('bad hyp', new Error("unknown key 'lr9'")), live),
+    { kind: 'fatal', message: "FLO_ACTOR_FATAL: bad hyp: unknown key 'lr9'" },
+    "a trainer's bad input fails the job, named with its cause",
+  );
   const lost = new StepInterruptedError({} as never, 3, { cause: new Error('peer lost') });
   t.equal(lost.retryable, true);
   t.match(classify(lost, live), { kind: 'retryable' }, 'an interrupted step is retried');

@@ -5,6 +5,7 @@
  * run with its context. With live recovery (live-gang.ts) a jobAbort that keeps this actor aborts
  * only the collective step in flight, and the actor moves on to the new generation. The result is a typed outcome: resolved -> succeeded, aborted ->
  * cancelled, a non-retryable FlotillaError or any error with `retryable: false` (the engine's) -> fatal, anything else -> retryable.
+ * Over 300 lines: the actor's lifecycle, stop paths and trainer context share one AbortSignal and state.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/logger.ts';

@@ -3,16 +3,17 @@
  * the actors it runs, starts one process per actor on `spawn` (a warm one from its pool when
  * one is ready, else a fresh fork), reaps each into an `actorExit`, stops older generations on
  * `jobAbort`, and on leave hands its actors back before exiting.
+ * Over 300 lines: spawn, exit, abort and leave all read and change one actor table and state.
  */
 import { hostname } from 'node:os';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 import { jsClient } from '../../shared/js-domain.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { decode, encode } from '../../shared/codec.ts';
 import { FlotillaError } from '../../shared/errors.ts';
 import { subjects, type Subjects } from '../../shared/subjects.ts';
 import {
-  ActorExit,
+  type ActorExit,
   JobAbort,
   type NodeControl,
   type ActorBrief,
@@ -21,81 +22,19 @@ import {
   type NodeInfo,
 } from '../../shared/schemas/index.ts';
 import { abortableSleep } from '../actor/index.ts';
-import { call, NoReply, serve, type ReplyOf } from '../../shared/endpoint.ts';
-import { DrainCheckpoint, NodeControlEndpoint, NodeRegister } from '../../shared/endpoints.ts';
+import { call, serve, type ReplyOf } from '../../shared/endpoint.ts';
+import { DrainCheckpoint, NodeControlEndpoint } from '../../shared/endpoints.ts';
 import { ActorProcess } from './actor-process.ts';
-import type { BackendReport } from './backend-probe.ts';
 import { coreShareEnv } from './actor-threads.ts';
 import { reportExit } from './exit-report.ts';
 import { AgentFaults } from './faults.ts';
 import { WarmPool } from './warm-pool.ts';
 import { GpuMonitor, gpuEnv, type GpuInventory } from './gpus.ts';
-import { isNoResponders, NO_RESPONDERS_LIMIT, unregisteredMessage } from './unregistered.ts';
 
-/** `checkpointing`: leaving, rank 0 of each local job writes the step in flight before the head is told */
-export const AGENT_STATES = ['starting', 'running', 'checkpointing', 'draining', 'stopped'] as const;
-export type AgentState = (typeof AGENT_STATES)[number];
+import { checkSpec, type AgentOptions, type AgentState } from './agent-options.ts';
+import { registerUntilAnswered } from './register.ts';
 
-export interface AgentOptions {
-  nc: NatsConnection;
-  /**
-   * the connection heartbeats go out on (default `nc`): its own connection, so that a beat never
-   * waits in one outbound buffer behind control replies and exit reports
-   */
-  heartbeatNc?: NatsConnection;
-  /** NATS URL(s) handed to actor processes */
-  natsUrl: string;
-  prefix: string;
-  nodeId: string;
-  slots: number;
-  backend: BackendReport;
-  /** repository root and actor entry script */
-  root: string;
-  actorEntry: string;
-  log: Logger;
-  /** heartbeat period (default 1000 ms) */
-  heartbeatMs?: number;
-  /** SIGTERM -> SIGKILL grace for a stopped actor (default 3000 ms) */
-  stopGraceMs?: number;
-  /** on leave, how long to wait for the head to move the actors (default 8000 ms; the whole leave stays under ~12 s) */
-  leaveWaitMs?: number;
-  /** on leave, how long rank 0 of each local job may take to checkpoint the step in flight (default 15000 ms) */
-  drainCheckpointMs?: number;
-  /** extra env for actor processes (tests); FLOTILLA_NATIVE_SHARE defaults to the slots (actor-threads.ts) */
-  actorEnv?: NodeJS.ProcessEnv;
-  /** on close, how long unacknowledged exit reports may still be retried (default 5000 ms) */
-  exitFlushMs?: number;
-  /** preempt-node fault: the drain path (default: SIGTERM to this process, which startAgent turns into leave()) */
-  preempt?: () => void;
-  /** kill-node fault: after its actors, the agent dies (default: SIGKILL to this process) */
-  die?: () => void;
-  /** warm actor processes kept ready for placements (default 1; 0: every actor is a fresh fork) */
-  warmActors?: number;
-  /** a taken warm process is replaced at the actor's first step or exit, or after this long (default 10000 ms) */
-  warmRefillMs?: number;
-  /** the GPUs this node offers (worker/agent/gpus.ts findGpus; default none, env left alone) */
-  gpus?: GpuInventory;
-  /** how often nvidia-smi's figures are refreshed for the heartbeats (default 5000 ms) */
-  gpuRefreshMs?: number;
-  /** a head answered this node's pool join just before the agent started (it is up) */
-  joined?: boolean;
-  /**
-   * told once when the registration can never succeed (a head is up, yet no one answers it: the
-   * leaf server does not forward this node id); without it the agent warns and keeps trying
-   */
-  onUnregistrable?: (message: string) => void;
-}
-
-/** What the schema cannot say alone: the rank fits the world, one node per rank. */
-export function checkSpec(spec: ActorSpec): void {
-  const bad: { path: string; message: string }[] = [];
-  if (spec.rank >= spec.worldSize) bad.push({ path: 'actor.rank', message: `rank ${spec.rank} is not below worldSize ${spec.worldSize}` });
-  if (spec.nodeOfRank.length !== spec.worldSize) {
-    bad.push({ path: 'actor.nodeOfRank', message: `${spec.nodeOfRank.length} entries for worldSize ${spec.worldSize}` });
-  }
-  if (bad.length)
-    throw new FlotillaError('FLO_VALIDATION', `invalid message: ${bad.map((b) => `${b.path}: ${b.message}`).join('; ')}`, { details: bad });
-}
+export { AGENT_STATES, checkSpec, type AgentOptions, type AgentState } from './agent-options.ts';
 
 export class Agent {
   state: AgentState = 'starting';
@@ -241,36 +180,17 @@ export class Agent {
   }
 
   private async registerLoop(): Promise<void> {
-    let backoff = 250;
-    let noResponders = 0;
-    let warnedAt = 0;
-    while (!this.closing.signal.aborted) {
-      try {
-        await call(this.o.nc, NodeRegister, this.s.nodeRegister(this.info.nodeId), this.info, { timeoutMs: 2000 });
-        this.resolveRegistered(this.info);
-        return;
-      } catch (err) {
-        if (err instanceof NoReply) this.log.debug({ err }, 'no head answered the registration; retrying');
-        else this.log.warn({ err }, 'registration refused; retrying');
-        noResponders = isNoResponders(err) ? noResponders + 1 : 0;
-        if (noResponders >= NO_RESPONDERS_LIMIT) {
-          const nc = this.o.nc;
-          // a server without JetStream that Flotilla talks to is a leaf (JetStream is the cluster's, across it)
-          const line = unregisteredMessage(this.info.nodeId, nc.getServer(), nc.info?.jetstream !== true, this.o.joined === true);
-          if (this.o.joined && this.o.onUnregistrable) {
-            this.log.error({}, line);
-            this.o.onUnregistrable(line);
-            return;
-          }
-          if (Date.now() - warnedAt > 30_000) {
-            warnedAt = Date.now();
-            this.log.warn({}, line);
-          }
-        }
-      }
-      await abortableSleep(backoff, this.closing.signal);
-      backoff = Math.min(backoff * 2, 2000);
-    }
+    const o = this.o;
+    const ok = await registerUntilAnswered({
+      nc: o.nc,
+      s: this.s,
+      info: this.info,
+      log: this.log,
+      signal: this.closing.signal,
+      joined: o.joined,
+      onUnregistrable: o.onUnregistrable,
+    });
+    if (ok) this.resolveRegistered(this.info);
   }
 
   private async onControl(ctl: NodeControl): Promise<ReplyOf<typeof NodeControlEndpoint>> {

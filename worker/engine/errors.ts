@@ -8,3 +8,16 @@
 export abstract class EngineError extends Error {
   abstract readonly retryable: boolean;
 }
+
+/**
+ * Input a run cannot use (a spec, hyp, dataset, weights or checkpoint), named with what was
+ * wrong and, when another error said why, its message: a retry cannot help. A trainer throws it
+ * instead of choosing a platform error code; the actor boundary maps it like every EngineError.
+ */
+export class BadInputError extends EngineError {
+  override name = 'BadInputError';
+  readonly retryable = false;
+  constructor(what: string, cause?: unknown) {
+    super(cause === undefined ? what : `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}

@@ -11,6 +11,7 @@
  * that shrinks keeps its global batch (the ranks split it anew at the step boundary).
  */
 import { FlotillaError } from '../../shared/errors.ts';
+import { BadInputError } from '../engine/errors.ts';
 import type { LogregTrainer } from '../../shared/schemas/index.ts';
 import type { z } from 'zod';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
@@ -44,7 +45,7 @@ async function initialState(ctx: ActorContext, t: LogregSpec): Promise<LogregSta
   if (!ck) return fresh;
   const st = decodeLogregState(ck.data);
   if (st.params.length !== t.features + 1) {
-    throw new FlotillaError('FLO_ACTOR_FATAL', `checkpoint ${ck.name} has ${st.params.length - 1} features, the job ${t.features}`);
+    throw new BadInputError(`checkpoint ${ck.name} has ${st.params.length - 1} features, the job ${t.features}`);
   }
   ctx.log.info({ checkpoint: ck.name, step: st.step }, 'resuming from checkpoint');
   return st;
@@ -63,7 +64,7 @@ export const reusable = true;
  */
 export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const t = ctx.spec.job.trainer;
-  if (t.kind !== 'logreg') throw new FlotillaError('FLO_ACTOR_FATAL', `logreg trainer given a '${t.kind}' spec`);
+  if (t.kind !== 'logreg') throw new BadInputError(`logreg trainer given a '${t.kind}' spec`);
   const data = generateDataset(t.seed, datasetSize(t), t.features);
   // null: nothing in memory yet (a replacement in a live gang asks its peers first)
   let st: LogregState | null = ctx.spec.joinsLive ? null : await initialState(ctx, t);

@@ -16,23 +16,19 @@
  * (ctx.regroup), the new gang agrees on the state (state-sync.ts: a replacement receives a
  * survivor's state as checkpoint bytes) and fit continues from it.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { sha256Hex } from '../actor/checkpoint-store.ts';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import type { z } from 'zod';
-import { datasetFileRef, datasetRefName } from '../../shared/dataset-ref.ts';
+import { basename, join } from 'node:path';
 import { FlotillaError } from '../../shared/errors.ts';
-import { effectiveSync, type Yolov5Trainer } from '../../shared/schemas/index.ts';
+import { effectiveSync } from '../../shared/schemas/index.ts';
 import { SyncStrategy } from '../engine/sync/index.ts';
 import { syncComm } from '../actor/sync-comm.ts';
 import type { ActorContext, TrainerResult } from '../actor/context.ts';
-import { fetchDataset } from '../datasets/store.ts';
-import { cachedSynthetic } from './synthetic-cache.ts';
 import { initBackend } from '../engine/backend.ts';
-import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, sha256, type CheckpointContent } from '../engine/checkpoint/index.ts';
-import { syncState, type SyncResult } from '../actor/state-sync.ts';
-import { reportAgreed } from '../actor/step-report.ts';
+import { BadInputError } from '../engine/errors.ts';
+import { encodeCheckpoint, loadCheckpoint, sha256 } from '../engine/checkpoint/index.ts';
+import { syncState } from '../actor/state-sync.ts';
 import { Timeline } from '../actor/timeline.ts';
 import { hypOverridesWith, loadHyp, type Hyp } from '../engine/hyp/index.ts';
 import {
@@ -41,244 +37,27 @@ import {
   StepInterruptedError,
   fit,
   setupRun,
-  synthesize,
   trainStateMeta,
   type FitEvent,
-  type RunSettings,
   type RunSetup,
 } from '../engine/train/index.ts';
+import { agreeState, settingsOf, startingPoint, type LastApplied } from './yolov5-start.ts';
 
-type Yolov5Spec = z.infer<typeof Yolov5Trainer>;
-
-/** Bad input: the job fails instead of retrying. */
-function fatal(what: string, e: unknown): FlotillaError {
-  return new FlotillaError('FLO_ACTOR_FATAL', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-}
-
-/** The run a job spec describes (the job's settings win over a resumed checkpoint's). */
-async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: string): Promise<RunSettings> {
-  const weights = await weightsOf(ctx, t);
-  const base = {
-    ...(weights ? { weights, weightsAnchors: false } : {}),
-    cfg: t.cfg,
-    imgsz: t.img,
-    epochs: t.epochs,
-    batch: t.batch,
-    seed: t.seed,
-    lrKind: t.cos_lr ? ('cosine' as const) : ('linear' as const),
-    freeze: t.freeze,
-    nbs: t.nbs,
-    hyp,
-    patience: t.patience,
-    noautoanchor: t.noautoanchor,
-    ...(t.single_cls ? { singleCls: true } : {}),
-    optimizer: t.optimizer,
-    ...(t.rect ? { rect: true } : {}),
-    ...(t.multi_scale ? { multiScale: true } : {}),
-    ...(t.image_weights ? { imageWeights: true } : {}),
-    sync: effectiveSync(ctx.spec.job),
-  };
-  const pushed = datasetRefName(t.data);
-  if (pushed !== null) {
-    // dataset://NAME: fetched once per digest into this node's cache
-    const got = await fetchDataset(ctx.nc, ctx.prefix, pushed);
-    ctx.log.info({ dataset: pushed, sha256: got.sha256, cached: got.cached }, 'dataset from the object store');
-    return { ...base, data: got.yamlPath };
-  }
-  if (t.data !== 'synthetic') return { ...base, data: resolve(t.data) };
-  // drawn once per node and settings (synthetic-cache.ts); a restart on this node reads it
-  const synthetic = { ...t.synthetic, img: t.img };
-  try {
-    const got = await cachedSynthetic(synthetic);
-    ctx.log.info({ data: got.yamlPath, cached: got.cached }, 'synthetic dataset');
-    return { ...base, synthetic, data: got.yamlPath };
-  } catch (e) {
-    throw fatal('cannot generate the synthetic dataset', e);
-  }
-}
-
-/** The job's `weights` as a local file: a path as given, or a file of a pushed dataset fetched into this node's cache. */
-async function weightsOf(ctx: ActorContext, t: Yolov5Spec): Promise<string | undefined> {
-  if (!t.weights) return undefined;
-  const ref = datasetFileRef(t.weights);
-  if (!ref) return resolve(t.weights);
-  const got = await fetchDataset(ctx.nc, ctx.prefix, ref.name);
-  const file = join(got.dir, ref.file);
-  if (!existsSync(file)) throw new FlotillaError('FLO_ACTOR_FATAL', `bad weights: dataset '${ref.name}' has no file '${ref.file}'`);
-  ctx.log.info({ weights: t.weights, sha256: got.sha256, cached: got.cached }, 'weights from the object store');
-  return file;
-}
-
-/** The job's newest valid checkpoint, else the `resume` file, else none. */
-async function startingPoint(ctx: ActorContext, t: Yolov5Spec): Promise<{ content: CheckpointContent; from: string } | undefined> {
-  const ck = await ctx.checkpoints.loadLatest();
-  if (ck) {
-    try {
-      return { content: decodeCheckpoint(ck.data), from: ck.name };
-    } catch (e) {
-      throw fatal(`checkpoint ${ck.name} cannot be read`, e);
-    }
-  }
-  if (!t.resume) return undefined;
-  try {
-    return { content: loadCheckpoint(t.resume), from: t.resume };
-  } catch (e) {
-    throw fatal(`cannot read the resume checkpoint '${t.resume}'`, e);
-  }
-}
-
-/**
- * The state the gang agrees on (state-sync.ts) from `mine` (null: none in memory): a peer's,
- * this rank's own, or (nobody holds one, a transfer failed) the newest checkpoint's.
- */
-async function agreeState(
-  ctx: ActorContext,
-  t: Yolov5Spec,
-  mine: CheckpointContent | null,
-  last: LastApplied,
-  clock: Timeline,
-  early?: Promise<SyncResult>,
-  encoded?: { bytes: Uint8Array; sha256: string },
-): Promise<CheckpointContent | undefined> {
-  const group = await ctx.group();
-  if (!early) clock.mark('group');
-  const local = (c: CheckpointContent | null) => {
-    if (!c) return null;
-    const step = trainStateMeta(c).counters.ni;
-    const pre = c === mine ? encoded : undefined;
-    return {
-      step,
-      ...(last.step === step ? { appliedIn: last.generation } : {}),
-      encode: () => pre?.bytes ?? encodeCheckpoint(c),
-      ...(pre ? { sha256: pre.sha256 } : {}),
-    };
-  };
-  let r = await (early ?? syncState(group, local(mine)));
-  let state = mine ?? undefined;
-  if (r.source === 'checkpoint') {
-    ctx.log.info({ reason: r.reason }, 'state from the checkpoint');
-    state = (await startingPoint(ctx, t))?.content;
-    r = await syncState(group, local(state ?? null));
-    if (r.source === 'checkpoint') state = undefined; // no checkpoint anywhere: every rank starts fresh, the same way
-  }
-  if (r.source === 'peer') {
-    try {
-      state = decodeCheckpoint(r.bytes);
-    } catch (e) {
-      throw fatal('the state received from a peer cannot be read', e);
-    }
-    ctx.log.info({ step: r.step, bytes: r.bytes.length, donors: r.donors, ms: Math.round(r.ms) }, 'state received from peers');
-  }
-  clock.mark('state');
-  if (r.source !== 'checkpoint') {
-    if (r.appliedIn !== undefined) {
-      last.step = r.step;
-      last.generation = r.appliedIn;
-    }
-    await reportAgreed(ctx, r.step, r.appliedIn, r.source === 'peer' && mine ? trainStateMeta(mine).counters.ni : undefined);
-  }
-  const step = state ? trainStateMeta(state).counters.ni : 0;
-  ctx.heartbeat(step);
-  // the digest the transfer already computed (the received bytes were checked against it), else computed here
-  const digest =
-    r.source === 'peer' || (r.source === 'self' && r.sha256) ? r.sha256 : state ? sha256Hex(encodeCheckpoint(state)) : undefined;
-  await ctx.emitLog('info', `state step=${step} source=${r.source}${digest ? ` state_sha256=${digest}` : ''}`);
-  return state;
-}
-
-/** The last step this rank applied in a live gang and its generation (the state-sync's `appliedIn`). */
-interface LastApplied {
-  step: number;
-  generation: number;
-}
-
-let warmed: Promise<void> | undefined;
-
-/** FLOTILLA_WARM_STEP=1 (the agent's environment, inherited by its warm actors): warm YOLOv5 actors take the throw-away step below. */
-export const WARM_STEP_ENV = 'FLOTILLA_WARM_STEP';
-
-/**
- * A warm actor loads tfjs, the native addon and the backend before it has a job (the backend is
- * chosen once per process), then, with FLOTILLA_WARM_STEP=1, trains one step of YOLOv5n on a tiny synthetic set (img 64,
- * batch 4) and throws it away: V8 compiles the kernels', the loss's and the loader's code paths
- * before a job's first step pays for it (measured on the loaded 2-core machine: a first step at
- * img 128 of 1.3 s cold, 0.84 s after this pass, which costs ~1.4 s while the pool fills). It
- * leaves no state a job can see: fit seeds from its settings, the model and loaders are disposed.
- * Once per process; a pass that fails only loses its speed-up.
- */
-export function warm(signal?: AbortSignal): Promise<void> {
-  return (warmed ??= warmOnce(signal));
-}
-
-async function warmOnce(signal?: AbortSignal): Promise<void> {
-  await initBackend({ onNotice: () => undefined });
-  // the throw-away step is opt-in: it costs ~1.4 s of CPU per warm fork, taken from whatever
-  // trains on the node's cores while the pool refills (2-core machines: every job's neighbour)
-  if (signal?.aborted || process.env[WARM_STEP_ENV] !== '1') return;
-  const scratch = mkdtempSync(join(tmpdir(), 'flotilla-warm-'));
-  try {
-    const synthetic = { train: 4, val: 4, seed: 0, img: 64 };
-    const got = await cachedSynthetic(synthetic);
-    const setup = await setupRun(
-      {
-        cfg: 'yolov5n.yaml',
-        imgsz: 64,
-        epochs: 1,
-        batch: 4,
-        seed: 0,
-        lrKind: 'linear',
-        freeze: [],
-        nbs: 64,
-        hyp: loadHyp(undefined, {}),
-        patience: 0,
-        noautoanchor: true,
-        data: got.yamlPath,
-        synthetic,
-      },
-      { fresh: true },
-    );
-    try {
-      const stop = new AbortController();
-      const abort = () => stop.abort();
-      signal?.addEventListener('abort', abort, { once: true });
-      await fit(setup.trainer, {
-        train: setup.train,
-        saveDir: scratch,
-        patience: 0,
-        noVal: true,
-        signal: stop.signal,
-        onEvent: (e) => {
-          if (e.type === 'batch') stop.abort();
-        },
-      })
-        .catch(() => undefined)
-        .finally(() => signal?.removeEventListener('abort', abort)); // stopped after its first step
-    } finally {
-      await setup.dispose();
-    }
-  } catch {
-    /* no speed-up, nothing else lost */
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
+export { WARM_STEP_ENV, warm } from './yolov5-warm.ts';
 
 export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   const { signal, log } = ctx;
   const spec = ctx.spec;
   const t = spec.job.trainer;
-  if (t.kind !== 'yolov5') throw new FlotillaError('FLO_ACTOR_FATAL', `yolov5 trainer given a '${t.kind}' spec`);
+  if (t.kind !== 'yolov5') throw new BadInputError(`yolov5 trainer given a '${t.kind}' spec`);
   if (t.batch < spec.worldSize || t.batch % spec.worldSize !== 0) {
-    throw new FlotillaError(
-      'FLO_ACTOR_FATAL',
-      `batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`,
-    );
+    throw new BadInputError(`batch ${t.batch} does not split evenly over the ${spec.worldSize} ranks (make it a multiple of workers)`);
   }
   let hyp: Hyp;
   try {
     hyp = loadHyp(undefined, hypOverridesWith(t.hyp, { labelSmoothing: t.label_smoothing }));
   } catch (e) {
-    throw fatal('bad hyp', e);
+    throw new BadInputError('bad hyp', e);
   }
   const clock = new Timeline();
   const backend = await initBackend({ onNotice: (line) => log.info(line) });
@@ -305,7 +84,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
   try {
     setup = await setupRun(settings, { rank: spec.rank, worldSize: spec.worldSize, fresh: !start && !spec.joinsLive });
   } catch (e) {
-    throw e instanceof FlotillaError ? e : fatal(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e);
+    throw e instanceof FlotillaError ? e : new BadInputError(`bad dataset '${t.data}' or cfg '${t.cfg}'`, e);
   }
   clock.mark('model');
   try {
@@ -321,7 +100,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
       try {
         startStep = trainStateMeta(start.content).counters.ni;
       } catch (e) {
-        throw fatal(`checkpoint ${start.from} is not a training checkpoint`, e);
+        throw new BadInputError(`checkpoint ${start.from} is not a training checkpoint`, e);
       }
       log.info({ checkpoint: start.from, step: startStep }, 'resuming from checkpoint');
     }
@@ -446,7 +225,7 @@ export async function run(ctx: ActorContext): Promise<TrainerResult | void> {
         break;
       } catch (e) {
         if (e instanceof CheckpointMismatchError || e instanceof RunSettingsError)
-          throw fatal(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
+          throw new BadInputError(`checkpoint ${start?.from ?? ''} does not fit this job`, e);
         if (!(e instanceof StepInterruptedError) || signal.aborted) throw e;
         clock.restart();
         // the bytes this rank may send to a replacement, encoded while the head places it (off the gang's critical path)

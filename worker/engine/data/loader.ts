@@ -5,6 +5,7 @@
  * sample's augmentation from (seed, epoch, position in the epoch order). So a batch is a pure
  * function of (seed, epoch, index), the same on any rank layout, and resuming needs only the
  * seed and the cursor — `state()` is everything a checkpoint has to keep.
+ * Over 300 lines: one loader class whose keyed shuffling, sharding, mosaic and resume state belong together.
  */
 import { loadHyp } from '../hyp/index.ts';
 import { xywhnToXyxy, xyxyToXywhn, concatLabels } from './boxes.ts';

@@ -18,6 +18,7 @@
  * sync of fragment 0 and at every flush. EMA: each rank's EMA follows its own replica; the mean
  * of the ranks' EMAs at every flush (the EMA is linear, so that is the EMA of the mean replica).
  * Every operation is float32 with one rounding per operation, in a fixed order.
+ * Over 300 lines: the strategies are modes of one class that share its replica bookkeeping and checkpointed state.
  */
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import { stored } from '../checkpoint/index.ts';

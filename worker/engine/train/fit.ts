@@ -7,6 +7,7 @@
  * applied, `gather` brings the validation statistics of the ranks' shards together, `leader` says
  * which rank writes files, and `onEvent` (awaited) is where checkpoints, results and metrics
  * leave the process.
+ * Over 300 lines: the one training loop (its epoch, step, validation and checkpoint phases share the loop's state).
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,6 +4,7 @@
  * the names in {@link classify}'s allow-list are accepted — PyTorch's tensor rebuilders and
  * storages, `collections.OrderedDict`, and classes whose instances are kept as inert records
  * (PyTorch and Ultralytics modules, a few builtins). Any other global is refused.
+ * Over 300 lines: one opcode interpreter; its allow-list and rebuilders belong beside it.
  */
 import { EngineError } from '../errors.ts';
 
