@@ -25,6 +25,8 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --patience N       early stopping patience in epochs (default 100, 0 = never)
   --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
   --nbs N            nominal batch size for gradient accumulation (default 64)
+  --cache MODE       ram | disk | encoded: keep decoded images in RAM, in IMAGE.<img>.rgb files beside
+                     the images, or the encoded files in RAM (default: decode for every batch)
   --noval            validate only after the final epoch
   --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
   --save-every N     also write last.ckpt every N iterations
@@ -51,6 +53,11 @@ const num = (name: string, v: string | undefined, min: number) => flagNumber(nam
 function optimizerFlag(v: string | undefined): 'SGD' | 'Adam' | 'AdamW' | undefined {
   if (v === undefined || v === 'SGD' || v === 'Adam' || v === 'AdamW') return v;
   throw new Error(`--optimizer must be SGD, Adam or AdamW (got '${v}')`);
+}
+
+function cacheFlag(v: string | undefined): 'ram' | 'disk' | 'encoded' | undefined {
+  if (v === undefined || v === 'ram' || v === 'disk' || v === 'encoded') return v;
+  throw new Error(`--cache must be ram, disk or encoded (got '${v}')`);
 }
 
 function overrides(v: string | undefined): Record<string, number> {
@@ -110,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
       freeze: { type: 'string' },
       nbs: { type: 'string' },
       noval: { type: 'boolean' },
+      cache: { type: 'string' },
       noplots: { type: 'boolean' },
       'save-every': { type: 'string' },
       'save-period': { type: 'string' },
@@ -159,6 +167,7 @@ export async function run(argv: string[]): Promise<number> {
       freeze,
       nbs: num('nbs', s('nbs'), 1),
       noVal: Boolean(values.noval),
+      cache: cacheFlag(s('cache')),
       noPlots: Boolean(values.noplots),
       saveEvery: num('save-every', s('save-every'), 1),
       savePeriod: num('save-period', s('save-period'), 0),

@@ -81,6 +81,12 @@ export const Yolov5Trainer = z
     single_cls: z.boolean().default(false),
     /** train.py --optimizer: SGD (Nesterov), Adam or AdamW with betas (momentum, 0.999); no decay on BN weights and biases */
     optimizer: z.enum(['SGD', 'Adam', 'AdamW']).default('SGD'),
+    /**
+     * train.py --cache on every rank: decoded images kept in RAM ('ram'), in IMAGE.<img>.rgb files
+     * beside the images ('disk'), or the encoded files in RAM ('encoded'); a rank whose memory
+     * cannot hold the cache fails the job naming the bytes needed and available (default: none)
+     */
+    cache: z.enum(['ram', 'disk', 'encoded']).optional(),
     /** also keep the checkpoint of every N-th epoch as the artifact epochN.ckpt, as train.py --save-period (default 0: none) */
     save_period: z.number().int().nonnegative().max(10_000).default(0),
     /**

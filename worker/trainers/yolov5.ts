@@ -72,6 +72,7 @@ async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scratch: s
     patience: t.patience,
     noautoanchor: t.noautoanchor,
     ...(t.single_cls ? { singleCls: true } : {}),
+    ...(t.cache ? { cache: t.cache } : {}),
     optimizer: t.optimizer,
     sync: effectiveSync(ctx.spec.job),
   };

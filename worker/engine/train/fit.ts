@@ -15,7 +15,7 @@ import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import type { SyncComm, SyncStrategy } from '../sync/index.ts';
 import { trainerSyncTarget } from '../sync/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
-import { releaseKernelBuffers } from '../backend.ts';
+import { endKernelStep, releaseKernelBuffers } from '../backend.ts';
 import { PLOTTED_BATCHES, plotLabelSet, plotResultsCsv, plotTrainBatch, plotValBatch, plotValidation } from '../plots/index.ts';
 import { EarlyStopping } from './early-stop.ts';
 import { DEFAULT_NONFINITE_LIMIT, FiniteGuard } from './finite-guard.ts';
@@ -267,6 +267,7 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       }
       const before = bnBuffers.map((t) => tf.clone(t.variable));
       const { grads, items } = trainer.computeGradients(batch);
+      endKernelStep();
       let finite: boolean;
       try {
         if (hooks.reduceGradients) {
