@@ -25,8 +25,9 @@ const USAGE = `usage: flotilla train --data DATA.yaml|synthetic [options]
   --patience N       early stopping patience in epochs (default 100, 0 = never)
   --freeze N[,M..]   freeze layers 0..N-1, or the listed layers
   --nbs N            nominal batch size for gradient accumulation (default 64)
-  --cache MODE       ram | disk | encoded: keep decoded images in RAM, in IMAGE.<img>.rgb files beside
-                     the images, or the encoded files in RAM (default: decode for every batch)
+  --cache MODE       ram | disk | encoded | none: decoded images kept in RAM, in IMAGE.<img>.rgb files
+                     beside the images, the encoded files kept in RAM, or decoded for every batch
+                     (default: ram when the set needs <= 1 GiB and 1/10 of free memory, else none)
   --noval            validate only after the final epoch
   --noplots          draw no pictures (results.png, PR/F1/P/R curves, confusion matrix, labels, batches)
   --save-every N     also write last.ckpt every N iterations
@@ -55,9 +56,9 @@ function optimizerFlag(v: string | undefined): 'SGD' | 'Adam' | 'AdamW' | undefi
   throw new Error(`--optimizer must be SGD, Adam or AdamW (got '${v}')`);
 }
 
-function cacheFlag(v: string | undefined): 'ram' | 'disk' | 'encoded' | undefined {
-  if (v === undefined || v === 'ram' || v === 'disk' || v === 'encoded') return v;
-  throw new Error(`--cache must be ram, disk or encoded (got '${v}')`);
+function cacheFlag(v: string | undefined): 'ram' | 'disk' | 'encoded' | 'none' | undefined {
+  if (v === undefined || v === 'ram' || v === 'disk' || v === 'encoded' || v === 'none') return v;
+  throw new Error(`--cache must be ram, disk, encoded or none (got '${v}')`);
 }
 
 function overrides(v: string | undefined): Record<string, number> {

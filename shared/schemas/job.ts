@@ -83,10 +83,11 @@ export const Yolov5Trainer = z
     optimizer: z.enum(['SGD', 'Adam', 'AdamW']).default('SGD'),
     /**
      * train.py --cache on every rank: decoded images kept in RAM ('ram'), in IMAGE.<img>.rgb files
-     * beside the images ('disk'), or the encoded files in RAM ('encoded'); a rank whose memory
-     * cannot hold the cache fails the job naming the bytes needed and available (default: none)
+     * beside the images ('disk'), the encoded files in RAM ('encoded') or none ('none'); a rank
+     * whose memory cannot hold the cache fails the job naming the bytes needed and available
+     * (default: 'ram' for a set that needs at most 1 GiB and a tenth of the free memory, else 'none')
      */
-    cache: z.enum(['ram', 'disk', 'encoded']).optional(),
+    cache: z.enum(['ram', 'disk', 'encoded', 'none']).optional(),
     /** also keep the checkpoint of every N-th epoch as the artifact epochN.ckpt, as train.py --save-period (default 0: none) */
     save_period: z.number().int().nonnegative().max(10_000).default(0),
     /**

@@ -142,6 +142,21 @@ export function releaseKernelBuffers(): void {
   collectGarbage();
 }
 
+/**
+ * Runs `fn` (a validation) with the kernels' pool keeping no free buffers (memory-pool.ts
+ * setKeeping), then lets go of what it left.
+ */
+export async function withoutKernelPool<T>(fn: () => Promise<T>): Promise<T> {
+  releaseKernelBuffers();
+  memoryPool.setKeeping(false);
+  try {
+    return await fn();
+  } finally {
+    memoryPool.setKeeping(true);
+    releaseKernelBuffers();
+  }
+}
+
 /** Ends a training step for the kernels' buffer pool (memory-pool.ts endStep). */
 export function endKernelStep(): void {
   memoryPool.endStep();

@@ -59,6 +59,7 @@ export class MemoryPool {
   /** lengths asked for since the last `endStep`, and in the step before it */
   private wanted = new Set<number>();
   private wantedBefore = new Set<number>();
+  private keeping = true;
   readonly stats: PoolStats = { hits: 0, misses: 0, recycled: 0, escaped: 0, freeBytes: 0 };
 
   constructor(opts: MemoryPoolOptions = {}) {
@@ -120,6 +121,15 @@ export class MemoryPool {
       if (l && l.length === 0) this.free.delete(old.length);
       this.stats.freeBytes -= old.byteLength;
     }
+  }
+
+  /**
+   * Whether disposed outputs go to the free lists (default) or are left to the garbage collector.
+   * Off for validation: one eval forward's outputs all have different lengths, so the lists only
+   * collected the whole pass's feature maps (~1 GB for YOLOv5n, 32 images at 320) and reused none.
+   */
+  setKeeping(on: boolean): void {
+    this.keeping = on;
   }
 
   /**
@@ -200,7 +210,7 @@ export class MemoryPool {
     const buf = values.buffer as ArrayBuffer;
     if (this.state.get(buf) !== 'owned') return;
     this.state.delete(buf);
-    if (values.byteLength > this.opts.maxFreeBytes) return;
+    if (!this.keeping || values.byteLength > this.opts.maxFreeBytes) return;
     if (this.opts.poison) values.fill(Number.NaN);
     let list = this.free.get(values.length);
     if (!list) this.free.set(values.length, (list = []));

@@ -59,8 +59,8 @@ export interface LoaderOptions {
   workers?: number;
   /**
    * train.py --cache: 'ram' keeps every decoded, resized image; 'disk' keeps them in files
-   * beside the images; 'encoded' keeps the files' bytes in RAM (default: none, each image is
-   * decoded for the batches that use it). See cache.ts.
+   * beside the images; 'encoded' keeps the files' bytes in RAM; 'none' decodes each image for
+   * the batches that use it (default: 'ram' for a small set, else 'none'). See cache.ts.
    */
   cache?: CacheMode;
   /** bytes a 'ram'/'encoded' cache may use (default: the machine's available memory) */

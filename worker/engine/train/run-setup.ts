@@ -61,7 +61,8 @@ export interface RunSettings {
   weights?: string;
   /**
    * train.py --cache: keep decoded images in RAM ('ram'), beside the images on disk ('disk') or
-   * the encoded files in RAM ('encoded'); absent: decode for each batch. Not in checkpoint meta:
+   * the encoded files in RAM ('encoded'), or decode for each batch ('none'); absent: 'ram' for a
+   * small set, else 'none' (cache.ts). Not in checkpoint meta:
    * it is this machine's choice, passed again on resume.
    */
   cache?: CacheMode;

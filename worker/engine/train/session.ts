@@ -50,7 +50,7 @@ export interface TrainSessionOptions {
   /** train.py --optimizer: SGD (default), Adam or AdamW */
   optimizer?: 'SGD' | 'Adam' | 'AdamW';
   freeze?: number[];
-  /** train.py --cache: 'ram' | 'disk' | 'encoded' (worker/engine/data/cache.ts); default none */
+  /** train.py --cache: 'ram' | 'disk' | 'encoded' | 'none' (worker/engine/data/cache.ts); default: ram for a small set */
   cache?: CacheMode;
   noVal?: boolean;
   /** nominal batch; default 64 */
