@@ -1,8 +1,12 @@
 // --cache ram|disk|encoded (worker/engine/data/cache.ts): the same batches as no cache, disk
 // files reused and rebuilt when their image changes, and the memory budget's refusal.
 import t from 'tap';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
+import { stringify } from 'yaml';
+import { Yolov5Trainer } from '../../shared/schemas/job.ts';
+import { initBackend } from '../../worker/engine/backend.ts';
 import {
   CacheBudgetError,
   checkCacheBudget,
@@ -16,6 +20,8 @@ import {
   type YoloDataset,
 } from '../../worker/engine/data/index.ts';
 import { loadHyp } from '../../worker/engine/hyp/index.ts';
+import { trainSession } from '../../worker/engine/train/index.ts';
+import { TINY_YAML } from './train-fixtures.ts';
 
 const HYP = { ...loadHyp(), mixup: 0.5 };
 const IMG = 64; // the set's images are 96 px: every load resizes
@@ -134,4 +140,39 @@ t.test("'none' keeps only the last two batches' images, 'ram' all; the default p
     (await epochs(dataset, undefined)).every((b, i) => equal(b.images, plain[i].images)),
     'the default gives the batches of none',
   );
+});
+
+t.test('--cache disk through a training run writes IMAGE.<img>.rgb beside every image; the job spec field', async (t) => {
+  await initBackend();
+  const dir = t.testdir({});
+  const cfg = join(dir, 'tiny.yaml');
+  writeFileSync(cfg, stringify(TINY_YAML));
+  const r = await trainSession({
+    data: 'synthetic',
+    cfg,
+    img: 64,
+    epochs: 1,
+    batch: 2,
+    nbs: 2,
+    synthTrain: 2,
+    synthVal: 2,
+    synthOptions: { classes: ['circle', 'square'], objects: [1, 2] },
+    project: dir,
+    name: 'cache',
+    noAutoanchor: true,
+    noPlots: true,
+    cache: 'disk',
+  });
+  const yaml = join(r.saveDir, 'synthetic', 'data.yaml');
+  for (const split of ['train', 'val'] as const) {
+    const ds = await loadDataset(yaml, split);
+    t.ok(
+      ds.items.every((it) => existsSync(diskCachePath(it.imagePath, 64))),
+      `${split}: a cache file beside each of its ${ds.items.length} images`,
+    );
+  }
+  t.equal(Yolov5Trainer.parse({ kind: 'yolov5', cache: 'disk' }).cache, 'disk', 'job spec field');
+  t.equal(Yolov5Trainer.parse({ kind: 'yolov5' }).cache, undefined, 'absent by default');
+  const bad = Yolov5Trainer.safeParse({ kind: 'yolov5', cache: 'gpu' });
+  t.ok(!bad.success && bad.error.issues[0].path.join('.') === 'cache', "a bad value is refused naming 'cache'");
 });
