@@ -2,6 +2,9 @@
 // (forward + loss + backward, gradients to the flat vector, clipping, Nesterov SGD, EMA) on
 // synthetic data, with a per-kernel profile of one step.
 //   npm run bench:train -- [--batch 16] [--img 320] [--steps 3] [--backend native-cpu|cpu|cuda|cuda-host] [--threads N] [--by-shape] [--no-reference] [--json FILE]
+//     [--data DATA.yaml [--cache ram|disk|encoded]]
+// With --data the batches come from the training loader on that set (mosaic and all; e.g. the
+// COCO-like set of scripts/make-coco-like.ts), so the peak RSS printed includes the data path.
 // Then runs the same iteration in PyTorch (bench/reference/yolov5_torch.py) when python3-torch is
 // installed, and prints the ratio.
 import { spawnSync } from 'node:child_process';
@@ -10,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 
 import { cudaBackend, cudaReport, formatCudaReport } from '../worker/cuda/index.ts';
-import { initBackend, type BackendName } from '../worker/engine/backend.ts';
+import { endKernelStep, initBackend, type BackendName } from '../worker/engine/backend.ts';
+import { createLoader, loadDataset, type CacheMode, type Loader } from '../worker/engine/data/index.ts';
 import { loadHyp } from '../worker/engine/hyp/index.ts';
 import { buildModel } from '../worker/engine/model/index.ts';
 import { hostTransfers, trackHostTransfers, transfersSince } from '../worker/engine/host-transfers.ts';
@@ -26,6 +30,8 @@ const steps = numFlag(argv, 'steps', 3);
 const cfg = flag(argv, 'cfg') || 'yolov5n';
 const json = flag(argv, 'json');
 const prefer = (flag(argv, 'backend') || 'native-cpu') as BackendName;
+const data = flag(argv, 'data');
+const cache = flag(argv, 'cache') as CacheMode | undefined;
 
 benchThreads(argv);
 const info = await initBackend({ force: prefer });
@@ -65,7 +71,26 @@ function pytorchReference(): TorchRef | { reason: string } {
   return { reason: `PyTorch not runnable (apt-get install python3-torch); ${tried.join('; ')}` };
 }
 
-let nextBatch = syntheticBatch();
+const loader: Loader | undefined = data
+  ? createLoader({
+      dataset: await loadDataset(data, 'train'),
+      batchSize: batch,
+      img,
+      augment: true,
+      hyp,
+      seed: 0,
+      ...(cache ? { cache } : {}),
+    })
+  : undefined;
+let drawn = 0;
+/** The next batch: the loader's (cycling through its epochs) with --data, else synthetic. */
+async function refill(): Promise<{ images: Float32Array; targets: Float32Array }> {
+  if (!loader) return syntheticBatch();
+  const b = await loader.getBatch(Math.floor(drawn / loader.length), drawn % loader.length);
+  drawn++;
+  return b;
+}
+let nextBatch = await refill();
 /** Synthetic batch: uniform noise images and 1–6 random boxes per image. */
 function syntheticBatch(): { images: Float32Array; targets: Float32Array } {
   const rows: number[] = [];
@@ -85,23 +110,27 @@ function syntheticBatch(): { images: Float32Array; targets: Float32Array } {
 /** One training iteration (its batch made beforehand); the loss and the ms of its two halves. */
 function step(): { loss: number; gradMs: number; updateMs: number } {
   const { images, targets } = nextBatch;
-  nextBatch = syntheticBatch();
   const t0 = performance.now();
   const { items } = trainer.computeGradients({ images, targets, batchSize: batch, height: img, width: img });
+  endKernelStep(); // as the training loop (fit.ts) does
   const t1 = performance.now();
   trainer.applyGradients();
   return { loss: items.box + items.obj + items.cls, gradMs: t1 - t0, updateMs: performance.now() - t1 };
 }
 
-console.log(`bench:train ${cfg} batch ${batch} img ${img}, backend ${info.backend}: ${info.device}`);
+console.log(
+  `bench:train ${cfg} batch ${batch} img ${img}, backend ${info.backend}: ${info.device}; data: ${data ? `${data} (training loader${cache ? `, --cache ${cache}` : ''})` : 'synthetic noise'}`,
+);
 const tw = performance.now();
 step(); // warm-up: fills the buffer pool, caches and JIT
+nextBatch = await refill();
 console.log(`warm-up step ${(performance.now() - tw).toFixed(0)} ms`);
 const times: number[] = [];
 let loss = 0,
   updateMs = 0;
 for (let i = 0; i < steps; i++) {
   const r = step();
+  nextBatch = await refill(); // untimed: the loader's time is not the step's
   loss = r.loss;
   updateMs += r.updateMs / steps;
   times.push(r.gradMs + r.updateMs);
@@ -175,6 +204,8 @@ if (json) {
       {
         images_per_s: imagesPerS,
         peak_rss_mb: peakRssMb,
+        data: data ?? 'synthetic',
+        cache: cache ?? null,
         batch,
         img,
         backend: info.backend,

@@ -81,6 +81,13 @@ export const Yolov5Trainer = z
     single_cls: z.boolean().default(false),
     /** train.py --optimizer: SGD (Nesterov), Adam or AdamW with betas (momentum, 0.999); no decay on BN weights and biases */
     optimizer: z.enum(['SGD', 'Adam', 'AdamW']).default('SGD'),
+    /**
+     * train.py --cache on every rank: decoded images kept in RAM ('ram'), in IMAGE.<img>.rgb files
+     * beside the images ('disk'), the encoded files in RAM ('encoded') or none ('none'); a rank
+     * whose memory cannot hold the cache fails the job naming the bytes needed and available
+     * (default: 'ram' for a set that needs at most 1 GiB and a tenth of the free memory, else 'none')
+     */
+    cache: z.enum(['ram', 'disk', 'encoded', 'none']).optional(),
     /** also keep the checkpoint of every N-th epoch as the artifact epochN.ckpt, as train.py --save-period (default 0: none) */
     save_period: z.number().int().nonnegative().max(10_000).default(0),
     /** train.py --rect: training batches of aspect-ratio-sorted images, one letterbox shape per batch (pad 0); no mosaic, no shuffle */

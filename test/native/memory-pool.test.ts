@@ -32,6 +32,30 @@ if (s.skip !== undefined) {
     tf.dispose([a, b, c]);
   });
 
+  t.test('endStep drops the free buffers of lengths asked for in neither of the last two steps', async (t) => {
+    memoryPool.trim(0);
+    memoryPool.endStep();
+    memoryPool.endStep(); // a clean window
+    const a = rand([n]),
+      b = rand([n]),
+      odd = rand([n + 8]);
+    tf.dispose([tf.add(a, b), tf.add(odd, odd)]); // step 1: both lengths asked for
+    const both = memoryPool.stats.freeBytes;
+    t.equal(both, (2 * n + 8) * 4, 'both outputs are in the lists');
+    memoryPool.endStep();
+    t.equal(memoryPool.stats.freeBytes, both, 'kept through the step that asked for them');
+    tf.add(a, b).dispose(); // step 2: only length n again
+    memoryPool.endStep();
+    t.equal(memoryPool.stats.freeBytes, both, 'a length asked for one step ago is still kept');
+    tf.add(a, b).dispose(); // step 3: length n + 8 unused for two steps
+    memoryPool.endStep();
+    t.equal(memoryPool.stats.freeBytes, n * 4, 'the length unused for two steps is gone, the used one stays');
+    const misses = memoryPool.stats.misses;
+    tf.add(a, b).dispose();
+    t.equal(memoryPool.stats.misses, misses, 'and the kept one is still reused');
+    tf.dispose([a, b, odd]);
+  });
+
   t.test('a disposed output is handed to the next output of its length', async (t) => {
     const a = rand([n]),
       b = rand([n]);

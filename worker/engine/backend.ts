@@ -7,6 +7,8 @@
  * (the CUDA backend over host memory, for tests) is only ever forced, never picked.
  */
 import { existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 
 import { loadCudaAddon, registerCudaBackend } from '../cuda/index.ts';
@@ -135,6 +137,39 @@ export function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
 export function releaseKernelBuffers(): void {
   memoryPool.trim(0);
   if (tf.getBackend() === 'cuda') cudaTrim();
+  // the dropped buffers are garbage only: collect them now, before the next phase allocates its
+  // own (V8 would otherwise keep ~1.5 GB of them through a validation; docs/limits.md)
+  collectGarbage();
+}
+
+/**
+ * Runs `fn` (a validation) with the kernels' pool keeping no free buffers (memory-pool.ts
+ * setKeeping), then lets go of what it left.
+ */
+export async function withoutKernelPool<T>(fn: () => Promise<T>): Promise<T> {
+  releaseKernelBuffers();
+  memoryPool.setKeeping(false);
+  try {
+    return await fn();
+  } finally {
+    memoryPool.setKeeping(true);
+    releaseKernelBuffers();
+  }
+}
+
+/** Ends a training step for the kernels' buffer pool (memory-pool.ts endStep). */
+export function endKernelStep(): void {
+  memoryPool.endStep();
+}
+
+let gc: (() => void) | undefined;
+/** A full V8 collection (gc is exposed at run time: processes start without --expose-gc). */
+function collectGarbage(): void {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
 }
 
 /** Gives the device memory pool's free blocks back to the driver. */

@@ -39,6 +39,7 @@ export async function settingsOf(ctx: ActorContext, t: Yolov5Spec, hyp: Hyp, scr
     patience: t.patience,
     noautoanchor: t.noautoanchor,
     ...(t.single_cls ? { singleCls: true } : {}),
+    ...(t.cache ? { cache: t.cache } : {}),
     optimizer: t.optimizer,
     ...(t.rect ? { rect: true } : {}),
     ...(t.multi_scale ? { multiScale: true } : {}),

@@ -12,6 +12,17 @@ export type { YoloDataset, DatasetItem, LoadDatasetOptions } from './dataset.ts'
 export { parseLabels, LabelFormatError } from './labels.ts';
 export type { ParsedLabels } from './labels.ts';
 export { createLoader } from './loader.ts';
+export {
+  ImageStore,
+  CACHE_MODES,
+  CacheBudgetError,
+  CacheWriteError,
+  checkCacheBudget,
+  cacheBytes,
+  diskCachePath,
+  availableMemory,
+} from './cache.ts';
+export type { CacheMode, ImageStoreOptions } from './cache.ts';
 export type { Loader, LoaderOptions, LoaderCursor, LoaderState, Batch, ImageShape, AugmentHyp } from './loader-types.ts';
 export { decodeImage, encodeImage, readImageSize, ImageCache, ImageDecodeError } from './image.ts';
 export type { RgbImage, LoadedImage } from './image.ts';

@@ -1,5 +1,6 @@
 /** The loader's public types: options (with defaults), cursor and state, batches. */
 import type { Hyp } from '../hyp/index.ts';
+import type { CacheMode } from './cache.ts';
 import type { YoloDataset } from './dataset.ts';
 
 /** The augmentation hyperparameters the loader reads (a full `Hyp` fits). */
@@ -56,6 +57,14 @@ export interface LoaderOptions {
    * the calling thread when asked for). Each thread caches its own decoded images.
    */
   workers?: number;
+  /**
+   * train.py --cache: 'ram' keeps every decoded, resized image; 'disk' keeps them in files
+   * beside the images; 'encoded' keeps the files' bytes in RAM; 'none' decodes each image for
+   * the batches that use it (default: 'ram' for a small set, else 'none'). See cache.ts.
+   */
+  cache?: CacheMode;
+  /** bytes a 'ram'/'encoded' cache may use (default: the machine's available memory) */
+  cacheBudget?: number;
 }
 
 /** Where a sample's original pixels went: x_batch = x_orig·gainX + padX (null for mosaics). */
@@ -105,7 +114,7 @@ export interface Loader {
    * takes its shard of it); null: the plain order again
    */
   setImageWeights(epoch: number, weights: Float64Array | null): void;
-  /** Decodes every image into the cache up front (in-thread loaders only). */
+  /** Decodes every image up front (in-thread loaders only; kept only with cache 'ram'). */
   warm(): Promise<void>;
   /** Stops the worker threads, if any. */
   close(): Promise<void>;

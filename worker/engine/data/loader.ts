@@ -10,7 +10,8 @@
 import { loadHyp } from '../hyp/index.ts';
 import { xywhnToXyxy, xyxyToXywhn, concatLabels } from './boxes.ts';
 import { randomHsvLuts, writeSample } from './hsv.ts';
-import { ImageCache, readImageSize, type RgbImage } from './image.ts';
+import { ImageStore } from './cache.ts';
+import { readImageSize, type RgbImage } from './image.ts';
 import { letterbox } from './letterbox.ts';
 import { LoaderPool } from './loader-pool.ts';
 import type { Batch, ImageShape, Loader, LoaderCursor, LoaderOptions, LoaderState } from './loader-types.ts';
@@ -36,10 +37,10 @@ class YoloLoader implements Loader {
   readonly batchSize: number;
   readonly rank: number;
   readonly worldSize: number;
-  private readonly o: Required<Omit<LoaderOptions, 'cursor' | 'rank' | 'worldSize'>>;
+  private readonly o: Required<Omit<LoaderOptions, 'cursor' | 'rank' | 'worldSize' | 'cache' | 'cacheBudget'>>;
   private readonly opts: LoaderOptions;
   private pool: LoaderPool | null = null;
-  private readonly cache: ImageCache;
+  private readonly cache: ImageStore;
   private readonly n: number;
   private pos: LoaderCursor;
   private ars: Float64Array | null = null;
@@ -82,9 +83,10 @@ class YoloLoader implements Loader {
     this.worldSize = worldSize;
     this.batchSize = opts.batchSize;
     this.length = batchesPerEpoch(n, worldSize, opts.batchSize);
-    this.cache = new ImageCache(
+    this.cache = new ImageStore(
       opts.dataset.items.map((it) => it.imagePath),
       opts.img,
+      { ...(opts.cache ? { mode: opts.cache } : {}), ...(opts.cacheBudget === undefined ? {} : { budget: opts.cacheBudget }) },
     );
     this.pos = { epoch: opts.cursor?.epoch ?? 0, index: opts.cursor?.index ?? 0 };
   }

@@ -16,7 +16,7 @@ import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import type { SyncComm, SyncStrategy } from '../sync/index.ts';
 import { trainerSyncTarget } from '../sync/index.ts';
 import { saveCheckpoint } from '../checkpoint/index.ts';
-import { releaseKernelBuffers } from '../backend.ts';
+import { endKernelStep, withoutKernelPool } from '../backend.ts';
 import { PLOTTED_BATCHES, plotLabelSet, plotResultsCsv, plotTrainBatch, plotValBatch, plotValidation } from '../plots/index.ts';
 import { EarlyStopping } from './early-stop.ts';
 import { DEFAULT_NONFINITE_LIMIT, FiniteGuard } from './finite-guard.ts';
@@ -288,6 +288,7 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
       }
       const before = bnBuffers.map((t) => tf.clone(t.variable));
       const { grads, items } = trainer.computeGradients(batch);
+      endKernelStep();
       let finite: boolean;
       try {
         if (hooks.reduceGradients) {
@@ -379,10 +380,11 @@ export async function fit(trainer: Trainer, opts: FitOptions): Promise<FitResult
           if (i < PLOTTED_BATCHES) await draw(() => plotValBatch(opts.saveDir, i, b, dets, plots.names));
         };
       }
-      // training's buffers are not validation's shapes, nor the other way round: keep neither through the other
-      releaseKernelBuffers();
-      metrics = await withWeights(trainer.model, trainer.ema.state, () => validate(trainer.model, val.epochBatches(0, 0), vo));
-      releaseKernelBuffers();
+      // training's buffers are not validation's shapes, nor the other way round: keep neither through the other,
+      // and none during it (each eval output has its own length: the lists would hold the whole forward pass)
+      metrics = await withoutKernelPool(() =>
+        withWeights(trainer.model, trainer.ema.state, () => validate(trainer.model, val.epochBatches(0, 0), vo)),
+      );
       if (metrics.maps) st.maps = metrics.maps;
       const stats = metrics.stats;
       if (plots && stats) await draw(() => plotValidation(opts.saveDir, stats, plots.names));

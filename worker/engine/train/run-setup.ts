@@ -8,10 +8,12 @@ import { join, resolve } from 'node:path';
 import { checkAnchors, labelShapes, type CheckAnchorsResult } from '../anchors/index.ts';
 import type { CheckpointContent, Json } from '../checkpoint/index.ts';
 import {
+  checkCacheBudget,
   createLoader,
   generateSyntheticDataset,
   loadDataset,
   scanReport,
+  type CacheMode,
   type Loader,
   type SyntheticOptions,
   type YoloDataset,
@@ -64,6 +66,13 @@ export interface RunSettings {
    * names and shapes match, before AutoAnchor and the EMA copy (train.py --weights)
    */
   weights?: string;
+  /**
+   * train.py --cache: keep decoded images in RAM ('ram'), beside the images on disk ('disk') or
+   * the encoded files in RAM ('encoded'), or decode for each batch ('none'); absent: 'ram' for a
+   * small set, else 'none' (cache.ts). Not in checkpoint meta:
+   * it is this machine's choice, passed again on resume.
+   */
+  cache?: CacheMode;
   /** transfer the file's anchors too (train.py does unless --cfg or hyp anchors are given); default false */
   weightsAnchors?: boolean;
 }
@@ -183,6 +192,13 @@ export async function setupRun(
   // as train.py: corrupt images and label files are left out and named in the scan report
   const trainSet = await loadDataset(s.data, 'train', { skipCorrupt: true, singleCls: s.singleCls });
   const valSet = await loadDataset(s.data, 'val', { skipCorrupt: true, singleCls: s.singleCls });
+  // both splits' caches must fit together: refuse before the model is built, not at the first batch
+  if (s.cache === 'ram' || s.cache === 'encoded')
+    await checkCacheBudget(
+      [...trainSet.items, ...valSet.items].map((it) => it.imagePath),
+      s.imgsz,
+      s.cache,
+    );
   const model = buildModel(s.cfg, { nc: trainSet.nc, seed: s.seed });
   try {
     const stride = Math.max(...model.strides);
@@ -214,6 +230,7 @@ export async function setupRun(
       worldSize,
       // train.py --rect: aspect-sorted batches, one letterbox shape each (pad 0), no mosaic, no shuffle
       ...(s.rect ? { rect: true, pad: 0 } : {}),
+      ...(s.cache ? { cache: s.cache } : {}),
     });
     // Validation shards by image (no wrap-around duplicates), each rank with rect batches of its own images.
     const shard = worldSize === 1 ? valSet : { ...valSet, items: valSet.items.filter((_, i) => i % worldSize === rank) };
@@ -228,6 +245,7 @@ export async function setupRun(
       seed: s.seed,
       rect: true,
       stride,
+      ...(s.cache ? { cache: s.cache } : {}),
     });
     const trainer = new Trainer(model, {
       hyp: s.hyp,

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { join, resolve } from 'node:path';
 import { loadCheckpoint, type CheckpointContent } from '../checkpoint/index.ts';
-import { createLoader, loadDataset, type YoloDataset } from '../data/index.ts';
+import { createLoader, loadDataset, type CacheMode, type YoloDataset } from '../data/index.ts';
 import { hypOverridesWith, loadHyp, type Hyp } from '../hyp/index.ts';
 import type { YoloModel } from '../model/index.ts';
 import { SyncStrategy, soloComm, type SyncSettings } from '../sync/index.ts';
@@ -56,6 +56,8 @@ export interface TrainSessionOptions {
   /** train.py --image-weights: each epoch's images drawn with replacement by class and mAP weights */
   imageWeights?: boolean;
   freeze?: number[];
+  /** train.py --cache: 'ram' | 'disk' | 'encoded' | 'none' (worker/engine/data/cache.ts); default: ram for a small set */
+  cache?: CacheMode;
   noVal?: boolean;
   /** nominal batch; default 64 */
   nbs?: number;
@@ -142,6 +144,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     const own = resume.meta.job === undefined && typeof resume.meta.saveDir === 'string';
     saveDir = own ? String(resume.meta.saveDir) : nextRunDir(o.project ?? 'runs/train', o.name ?? 'exp', o.existOk);
     if (o.patience !== undefined) settings = { ...settings, patience: o.patience };
+    if (o.cache) settings = { ...settings, cache: o.cache };
     mkdirSync(saveDir, { recursive: true });
     settings = await ensureData(settings, saveDir);
   } else {
@@ -178,6 +181,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
       ...(o.multiScale ? { multiScale: true } : {}),
       ...(o.imageWeights ? { imageWeights: true } : {}),
       ...(o.sync ? { sync: o.sync } : {}),
+      ...(o.cache ? { cache: o.cache } : {}),
     };
   }
   const run = await setupRun(settings, { fresh: !resume, ...(pretrained ? { pretrained } : {}) });
