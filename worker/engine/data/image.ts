@@ -80,62 +80,6 @@ export async function encodeImage(img: RgbImage, format: 'png' | 'jpg'): Promise
   return format === 'png' ? s.png({ compressionLevel: 6 }).toBuffer() : s.jpeg({ quality: 90, mozjpeg: false }).toBuffer();
 }
 
-/**
- * Decoded images kept in memory (small sets): each file is decoded once, concurrent requests share
- * one decode.
- */
-export class ImageCache {
-  private readonly done = new Map<number, LoadedImage>();
-  private readonly pending = new Map<number, Promise<LoadedImage>>();
-
-  /** @param paths image files, by dataset index; @param maxSide long side after resizing */
-  constructor(
-    private readonly paths: readonly string[],
-    private readonly maxSide: number,
-  ) {}
-
-  get size(): number {
-    return this.done.size;
-  }
-
-  /** The image if it is already decoded. */
-  peek(i: number): LoadedImage | undefined {
-    return this.done.get(i);
-  }
-
-  /** Decoded image `i` (decoding it once). */
-  get(i: number): LoadedImage {
-    const im = this.done.get(i);
-    if (!im) throw new Error(`ImageCache: image ${i} not loaded (call ensure first)`);
-    return im;
-  }
-
-  /** Decodes every index in `indices` not yet cached, `concurrency` at a time. */
-  async ensure(indices: Iterable<number>, concurrency = 8): Promise<void> {
-    const todo = [...new Set(indices)].filter((i) => !this.done.has(i));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < todo.length) {
-        const i = todo[next++];
-        let p = this.pending.get(i);
-        if (!p) {
-          p = decodeImage(this.paths[i], this.maxSide);
-          this.pending.set(i, p);
-          p.then(
-            (im) => {
-              this.done.set(i, im);
-              this.pending.delete(i);
-            },
-            () => this.pending.delete(i),
-          );
-        }
-        await p;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
-  }
-}
-
 /** The size of an image file after EXIF orientation, read from its header. */
 export async function readImageSize(file: string): Promise<{ width: number; height: number }> {
   try {

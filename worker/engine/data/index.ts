@@ -24,7 +24,7 @@ export {
 } from './cache.ts';
 export type { CacheMode, ImageStoreOptions } from './cache.ts';
 export type { Loader, LoaderOptions, LoaderCursor, LoaderState, Batch, ImageShape, AugmentHyp } from './loader-types.ts';
-export { decodeImage, encodeImage, readImageSize, ImageCache, ImageDecodeError } from './image.ts';
+export { decodeImage, encodeImage, readImageSize, ImageDecodeError } from './image.ts';
 export type { RgbImage, LoadedImage } from './image.ts';
 export { letterbox, PAD_VALUE } from './letterbox.ts';
 export type { Letterboxed } from './letterbox.ts';

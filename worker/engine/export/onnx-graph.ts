@@ -1,5 +1,6 @@
 /** A small builder for an ONNX graph: nodes with unique names, float32/int64 initializers, attributes. */
 import { AttrType, DataType, type AttributeMsg, type NodeMsg, type TensorMsg } from './onnx-proto.ts';
+import { UniqueNames } from './unique-names.ts';
 
 /** An attribute value: an integer is INT, an array INTS, a string STRING, `{ float }` FLOAT. */
 export type AttrValue = number | number[] | string | { float: number };
@@ -17,21 +18,17 @@ function attribute(name: string, v: AttrValue): AttributeMsg {
 export class GraphBuilder {
   readonly nodes: NodeMsg[] = [];
   readonly initializers: TensorMsg[] = [];
-  private readonly used = new Set<string>();
+  private readonly names = new UniqueNames();
 
   /** A fresh value name starting with `base`. */
   name(base: string): string {
-    let n = base,
-      k = 1;
-    while (this.used.has(n)) n = `${base}_${k++}`;
-    this.used.add(n);
-    return n;
+    return this.names.fresh(base);
   }
 
   /** Adds a node; returns its single output's name. */
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outName?: string): string {
     const out = outName ?? this.name(`/${opType}_${this.nodes.length}`);
-    if (outName) this.used.add(outName);
+    if (outName) this.names.take(outName);
     this.nodes.push({
       name: `${opType}_${this.nodes.length}`,
       opType,

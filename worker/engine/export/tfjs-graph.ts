@@ -3,6 +3,7 @@
  * (model.json `modelTopology`): nodes {name, op, input, attr}, Const nodes whose values live in
  * the weights manifest (float32 and int32, in one shard), and a Placeholder for the input.
  */
+import { UniqueNames } from './unique-names.ts';
 
 /** An attribute in GraphDef JSON (proto3 JSON mapping: int64 as strings, bytes as base64). */
 export type TfAttr =
@@ -42,15 +43,11 @@ export class TfGraphBuilder {
   readonly nodes: TfNode[] = [];
   readonly weights: WeightEntry[] = [];
   private readonly data: Uint8Array[] = [];
-  private readonly used = new Set<string>();
+  private readonly names = new UniqueNames();
 
   /** A fresh node name starting with `base`. */
   name(base: string): string {
-    let n = base,
-      k = 1;
-    while (this.used.has(n)) n = `${base}_${k++}`;
-    this.used.add(n);
-    return n;
+    return this.names.fresh(base);
   }
 
   /** Adds a node (T = float32 unless given); returns its name, which names its first output. */
