@@ -66,7 +66,7 @@ t.test('flotilla train --sync flags go through the same schema', async (t) => {
   } finally {
     console.error = orig;
   }
-  t.match(errs.join('\n'), /outer_momentum/, 'the error names the field');
+  t.match(errs.join('\n'), /--outer-momentum: /, 'the error names the flag');
 });
 
 t.test("docs/sync.md shows the schema's defaults and the int8 chunk", async (t) => {
