@@ -43,7 +43,11 @@ t.test('refused connects and permission violations are one clear line', async (t
     env,
   );
   t.not(tls.code, 0, `a worker that cannot verify the server's certificate exits (${tls.code})`);
-  t.match(tls.stderr, /^flotilla worker: FLO_CONFIG: NATS server .* refused worker n2: TLS failed .*--nats-ca/m, `one line: ${tls.stderr.trim()}`);
+  t.match(
+    tls.stderr,
+    /^flotilla worker: FLO_CONFIG: NATS server .* refused worker n2: TLS failed .*--nats-ca/m,
+    `one line: ${tls.stderr.trim()}`,
+  );
 
   const lines: string[] = [];
   const nc = await connect(
