@@ -86,10 +86,19 @@ t.test(
     t.comment(`reads answered again after ${Date.now() - s0} ms`);
     t.equal(back.generation, 0, 'the record reads again once the bucket has a new leader');
     t.equal(verdicts.held, undefined, 'with the election hold the fence did not fence');
-    t.equal(
-      verdicts.bare?.kind,
-      'lease-expired',
-      `without it the fence would have stopped a healthy actor (${verdicts.bare?.message ?? 'not fenced: the election was shorter than the lease'})`,
-    );
+    // The control case needs reads that went unanswered for longer than the lease. A direct KV
+    // read can be answered by a follower while the leader is stopped (seen once: reads answered
+    // again after 5 ms); then there was no silence to hold through, and the control proves nothing.
+    if (Date.now() - s0 <= spec.leaseMs && verdicts.bare === undefined)
+      await t.skip(
+        `without the hold: not checked, reads were answered again after ${Date.now() - s0} ms, within the lease`,
+        async () => {},
+      );
+    else
+      t.equal(
+        verdicts.bare?.kind,
+        'lease-expired',
+        `without it the fence would have stopped a healthy actor (${verdicts.bare?.message ?? 'not fenced: the election was shorter than the lease'})`,
+      );
   },
 );
