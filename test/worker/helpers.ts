@@ -1,4 +1,5 @@
 /** Test helpers for the worker side: a real nats-server, a pretend head, specs and waits. */
+import { fileURLToPath } from 'node:url';
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { decode, encode } from '../../shared/codec.ts';
 import { createLogger, type Logger } from '../../shared/logger.ts';
@@ -101,6 +102,21 @@ export function exits(nc: NatsConnection, s: Subjects): Collector<ActorExit> {
 
 export function jobSpec(input: Partial<JobSpecInput> & { trainer: JobSpecInput['trainer'] }): JobSpec {
   return JobSpec.parse(input);
+}
+
+/** The tiny YOLOv5 of test/worker/fixtures on a 4+2-image synthetic set at img 64, batch 2, plus `extra`. */
+export function tinyYolov5(extra: Record<string, unknown> = {}): JobSpecInput['trainer'] {
+  return {
+    kind: 'yolov5',
+    cfg: fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url)),
+    data: 'synthetic',
+    img: 64,
+    batch: 2,
+    synthetic: { train: 4, val: 2, seed: 3 },
+    hyp: { warmup_epochs: 0 },
+    noautoanchor: true,
+    ...extra,
+  } as JobSpecInput['trainer'];
 }
 
 export function actorSpec(o: {

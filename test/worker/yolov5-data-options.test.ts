@@ -4,15 +4,13 @@
  * by seed and step, so the ranks agree without a message) and the checkpoint records them.
  */
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { Objm } from '@nats-io/obj';
 import { decode } from '../../shared/codec.ts';
 import { JobEvent } from '../../shared/schemas/index.ts';
 import { decodeCheckpoint } from '../../worker/engine/checkpoint/index.ts';
-import { actorSpec, Collector, control, exits, jobSpec, natsEnv, startTestAgent } from './helpers.ts';
+import { actorSpec, Collector, control, exits, jobSpec, natsEnv, startTestAgent, tinyYolov5 } from './helpers.ts';
 
 const LOADED_LEASE_MS = 120_000;
-const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
 
 t.test('yolov5 job on two ranks: rect, multi_scale, image_weights', async (t) => {
   const env = await natsEnv(t, 'yd');
@@ -22,20 +20,7 @@ t.test('yolov5 job on two ranks: rect, multi_scale, image_weights', async (t) =>
   const job = jobSpec({
     workers: 2,
     checkpoint_every: 100,
-    trainer: {
-      kind: 'yolov5',
-      cfg: TINY,
-      data: 'synthetic',
-      img: 64,
-      epochs: 2,
-      batch: 2,
-      synthetic: { train: 4, val: 2, seed: 3 },
-      hyp: { warmup_epochs: 0 },
-      noautoanchor: true,
-      rect: true,
-      multi_scale: true,
-      image_weights: true,
-    },
+    trainer: tinyYolov5({ epochs: 2, rect: true, multi_scale: true, image_weights: true }),
   });
   for (const rank of [0, 1]) {
     const r = await control(env.nc, env.s.nodeControl('node-yd'), {

@@ -4,15 +4,13 @@
  * epochN.ckpt files arrive as artifacts.
  */
 import t from 'tap';
-import { fileURLToPath } from 'node:url';
 import { Objm } from '@nats-io/obj';
 import { decode } from '../../shared/codec.ts';
 import { JobEvent } from '../../shared/schemas/index.ts';
 import { decodeCheckpoint } from '../../worker/engine/checkpoint/index.ts';
-import { actorSpec, Collector, control, exits, jobSpec, natsEnv, startTestAgent } from './helpers.ts';
+import { actorSpec, Collector, control, exits, jobSpec, natsEnv, startTestAgent, tinyYolov5 } from './helpers.ts';
 
 const LOADED_LEASE_MS = 120_000;
-const TINY = fileURLToPath(new URL('./fixtures/tiny-yolov5.yaml', import.meta.url));
 
 t.test('yolov5 job: label_smoothing, single_cls, optimizer, save_period', async (t) => {
   const env = await natsEnv(t, 'yo');
@@ -22,21 +20,7 @@ t.test('yolov5 job: label_smoothing, single_cls, optimizer, save_period', async 
   const job = jobSpec({
     workers: 1,
     checkpoint_every: 100,
-    trainer: {
-      kind: 'yolov5',
-      cfg: TINY,
-      data: 'synthetic',
-      img: 64,
-      epochs: 3,
-      batch: 2,
-      synthetic: { train: 4, val: 2, seed: 3 },
-      hyp: { warmup_epochs: 0 },
-      noautoanchor: true,
-      label_smoothing: 0.1,
-      single_cls: true,
-      optimizer: 'AdamW',
-      save_period: 2,
-    },
+    trainer: tinyYolov5({ epochs: 3, label_smoothing: 0.1, single_cls: true, optimizer: 'AdamW', save_period: 2 }),
   });
   const r = await control(env.nc, env.s.nodeControl('node-yo'), {
     op: 'spawn',
